@@ -1,0 +1,12 @@
+//! Pure domain of custos: types, the code-rule engine, validators, normalisation.
+//! No I/O, no async, no SQL: everything here is fast to test and fuzz.
+
+pub mod check;
+pub mod code_rule;
+pub mod ident;
+pub mod industry;
+pub mod normalize;
+pub mod region;
+pub mod violation;
+
+pub use violation::{FieldError, Violation};
