@@ -1,1 +1,75 @@
+//! Use cases of custos. Each public method takes an [`Actor`] (or credentials), decides
+//! authorisation here — never in a handler — validates, and does its writes and the
+//! audit entry in one transaction.
 
+pub mod actor;
+pub mod audit;
+pub mod auth;
+pub mod backup;
+pub mod demo;
+pub mod error;
+pub mod org;
+
+use std::time::Duration;
+
+pub use actor::{Actor, Context, Scope, Source};
+pub use custos_store::{AuditFilter, Backend, ChainReport, Db, DbOptions};
+pub use error::{AppError, AppResult};
+
+/// Tunables of the use cases; defaults are the documented behaviour.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    pub session_ttl: Duration,
+    pub lockout_threshold: i64,
+    pub lockout_duration: Duration,
+    pub min_password_len: usize,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig {
+            session_ttl: Duration::from_secs(8 * 3600),
+            lockout_threshold: 5,
+            lockout_duration: Duration::from_secs(15 * 60),
+            min_password_len: 10,
+        }
+    }
+}
+
+/// The application: a database handle plus configuration. Cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    pub db: Db,
+    pub config: std::sync::Arc<AppConfig>,
+}
+
+impl App {
+    /// Open the database (migrating it) and make sure built-in roles exist.
+    pub async fn open(opts: &DbOptions, config: AppConfig) -> AppResult<App> {
+        let db = Db::open(opts).await.map_err(AppError::from_open)?;
+        let app = App {
+            db,
+            config: std::sync::Arc::new(config),
+        };
+        app.ensure_builtin_roles().await?;
+        Ok(app)
+    }
+
+    pub fn from_db(db: Db, config: AppConfig) -> App {
+        App {
+            db,
+            config: std::sync::Arc::new(config),
+        }
+    }
+}
+
+impl AppError {
+    fn from_open(e: custos_store::StoreError) -> AppError {
+        AppError::Internal(format!("cannot open database: {e}"))
+    }
+}
+
+/// Render any value as the JSON text audit entries carry.
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Option<String> {
+    serde_json::to_string(v).ok()
+}

@@ -1,1 +1,24 @@
+//! Storage for custos: one database handle over SQLite (embedded default) or PostgreSQL,
+//! transactions, and the tables' repositories.
+//!
+//! Both backends run the same SQL text wherever the dialects agree (numbered `$1`
+//! parameters work on both); the `on_tx!` macro compiles each query once per backend so a
+//! repository function is written once and cannot drift between them. Schemas live in
+//! separate migration folders because DDL differs (identity columns, triggers).
 
+mod audit;
+mod db;
+mod error;
+mod org;
+
+pub use audit::{AuditEntry, AuditFilter, AuditRecord, ChainReport, GENESIS_HASH};
+pub use db::{db_file_name, redact_url, Backend, Db, DbOptions, Tx};
+pub use error::{StoreError, StoreResult};
+pub use org::{DepartmentRow, RoleGrantRow, RoleRow, SessionRow, UserRow};
+
+/// Current time in microseconds since the Unix epoch, the unit every table uses.
+pub fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+pub mod testing;

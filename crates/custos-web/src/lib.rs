@@ -1,1 +1,64 @@
+//! The HTTP face of custos: REST API under `/api/v1`, OpenAPI document, API docs page,
+//! health and metrics. Handlers parse, call one use case in `custos-app`, and render;
+//! no business rule lives here.
 
+mod api;
+mod error;
+mod extract;
+mod observe;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use custos_app::App;
+pub use error::ApiError;
+
+/// State shared by handlers.
+#[derive(Clone)]
+pub struct AppState {
+    pub app: App,
+    pub metrics: Arc<observe::Metrics>,
+    pub openapi_json: Arc<String>,
+}
+
+/// The OpenAPI document generated from the handlers' annotations.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api::router_and_doc().1
+}
+
+/// Build the full router for an app.
+pub fn router(app: App) -> Router {
+    let (api_router, doc) = api::router_and_doc();
+    let openapi_json = doc.to_pretty_json().unwrap_or_else(|_| "{}".to_string());
+    let state = AppState {
+        app,
+        metrics: Arc::new(observe::Metrics::new()),
+        openapi_json: Arc::new(openapi_json),
+    };
+    api_router
+        .merge(api::ops_router())
+        .fallback(api::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
+        ))
+        .with_state(state)
+}
+
+/// Serve until `shutdown` resolves, then finish in-flight requests.
+pub async fn serve(
+    app: App,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = router(app);
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

@@ -1,1 +1,469 @@
-fn main() {}
+//! The `custos` command. Every subcommand opens the same database as `serve` and acts
+//! through the use cases of `custos-app`, as a named user (`--as`, default `admin`).
+
+mod config;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use comfy_table::Table;
+
+use custos_app::org::{NewUser, RoleAssignment, UserPatch};
+use custos_app::ChainReport;
+use custos_app::{Actor, App, AppError, Context, Source};
+
+#[derive(Parser)]
+#[command(
+    name = "custos",
+    version,
+    about = "custos — 客户主数据与编码管理系统 (customer master data and codes)"
+)]
+struct Cli {
+    /// TOML configuration file (also CUSTOS_CONFIG).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Directory of the embedded SQLite database (default ./custos-data; also CUSTOS_DATA_DIR).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// PostgreSQL URL, postgres://… (also CUSTOS_DATABASE_URL); SQLite when absent.
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// Act as this user (commands that change data).
+    #[arg(long = "as", global = true, default_value = "admin")]
+    as_user: String,
+    /// Machine-readable output.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080; also CUSTOS_LISTEN).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Add demo departments and users on first start.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Write a consistent online backup of the SQLite database to FILE.
+    Backup { file: PathBuf },
+    /// Restore a backup FILE into the data directory (stop the server first).
+    Restore {
+        file: PathBuf,
+        /// Replace a database that already holds data.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the OpenAPI document generated from the code.
+    Openapi,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user. The password comes from --password or, if absent, one line on stdin.
+    Create {
+        username: String,
+        #[arg(long)]
+        password: Option<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        department: Option<i64>,
+        /// ROLE or ROLE:SCOPE (scope own|department|all); repeatable.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+    },
+    /// Set a user's password (from --password or stdin).
+    Passwd {
+        username: String,
+        #[arg(long)]
+        password: Option<String>,
+    },
+    Disable {
+        username: String,
+    },
+    Enable {
+        username: String,
+    },
+    List,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain; exits non-zero when it is broken.
+    Verify,
+}
+
+/// A one-line failure for the terminal.
+struct Failure(String);
+
+impl From<AppError> for Failure {
+    fn from(e: AppError) -> Self {
+        let mut msg = e.detail(custos_core::violation::Lang::Zh);
+        if let AppError::Validation(fields) = &e {
+            let list: Vec<String> = fields
+                .iter()
+                .map(|f| format!("{}: {}", f.field, f.violation.zh))
+                .collect();
+            msg = format!("{msg}：{}", list.join("；"));
+        }
+        if let AppError::Internal(inner) = &e {
+            msg = inner.clone();
+        }
+        Failure(format!("{msg} [{}]", e.code()))
+    }
+}
+
+impl From<String> for Failure {
+    fn from(s: String) -> Self {
+        Failure(s)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CUSTOS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("custos: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(Failure(msg)) => {
+            eprintln!("custos: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn open(cli: &Cli, listen: Option<String>) -> Result<(App, config::Settings), Failure> {
+    let settings = config::load(
+        cli.config.as_deref(),
+        cli.data_dir.clone(),
+        cli.database_url.clone(),
+        listen,
+    )?;
+    let app = App::open(&settings.db, settings.app.clone()).await?;
+    Ok((app, settings))
+}
+
+async fn actor(app: &App, cli: &Cli) -> Result<Actor, Failure> {
+    Ok(app
+        .actor_for_username(&cli.as_user, Context::new(Source::Cli))
+        .await?)
+}
+
+fn read_password(given: Option<String>) -> Result<String, Failure> {
+    if let Some(p) = given {
+        return Ok(p);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| Failure(format!("cannot read the password from stdin: {e}")))?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+fn parse_role(s: &str) -> RoleAssignment {
+    let (role, scope) = s.split_once(':').unwrap_or((s, "own"));
+    RoleAssignment {
+        role: role.to_string(),
+        scope: scope.to_string(),
+        expires_at: None,
+    }
+}
+
+fn print_json<T: serde::Serialize>(v: &T) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    match &cli.command {
+        Command::Serve { listen, demo } => serve(&cli, listen.clone(), *demo).await,
+        Command::Openapi => {
+            println!(
+                "{}",
+                custos_web::openapi().to_pretty_json().unwrap_or_default()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User { command } => {
+            let (app, _) = open(&cli, None).await?;
+            let actor = actor(&app, &cli).await?;
+            user_command(&app, &actor, command, cli.json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let (app, _) = open(&cli, None).await?;
+            match app.verify_audit().await? {
+                ChainReport::Ok { entries, head_hash } => {
+                    if cli.json {
+                        print_json(
+                            &serde_json::json!({"ok": true, "entries": entries, "head_hash": head_hash}),
+                        );
+                    } else {
+                        println!("OK: {entries} entries, head {head_hash}");
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                ChainReport::Broken { seq, reason } => {
+                    if cli.json {
+                        print_json(&serde_json::json!({"ok": false, "seq": seq, "reason": reason}));
+                    } else {
+                        println!("BROKEN at entry {seq}: {reason}");
+                    }
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+        Command::Backup { file } => {
+            let (app, _) = open(&cli, None).await?;
+            let actor = actor(&app, &cli).await?;
+            let header = app.backup(&actor, file).await?;
+            if cli.json {
+                print_json(&header);
+            } else {
+                println!(
+                    "backup written to {} ({} bytes, sha256 {})",
+                    file.display(),
+                    header.size,
+                    header.sha256
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore { file, force } => {
+            let settings = config::load(
+                cli.config.as_deref(),
+                cli.data_dir.clone(),
+                cli.database_url.clone(),
+                None,
+            )?;
+            if settings.db.database_url.is_some() {
+                return Err(Failure(
+                    "restore works on the embedded SQLite database; for PostgreSQL use pg_restore"
+                        .into(),
+                ));
+            }
+            let report =
+                custos_app::backup::restore_backup(file, &settings.db.data_dir, *force).await?;
+            if cli.json {
+                print_json(&report);
+            } else {
+                println!(
+                    "restored {} into {} ({} audit entries verified)",
+                    file.display(),
+                    report.target.display(),
+                    report.audit_entries
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn user_command(
+    app: &App,
+    actor: &Actor,
+    cmd: &UserCommand,
+    json: bool,
+) -> Result<(), Failure> {
+    match cmd {
+        UserCommand::Create {
+            username,
+            password,
+            display_name,
+            department,
+            roles,
+        } => {
+            let password = read_password(password.clone())?;
+            let v = app
+                .create_user(
+                    actor,
+                    NewUser {
+                        username: username.clone(),
+                        password,
+                        display_name: display_name.clone(),
+                        department_id: *department,
+                        email: None,
+                        roles: roles.iter().map(|r| parse_role(r)).collect(),
+                    },
+                )
+                .await?;
+            if json {
+                print_json(&v);
+            } else {
+                println!("created user {} (id {})", v.username, v.id);
+            }
+        }
+        UserCommand::Passwd { username, password } => {
+            let id = app.user_id_by_name(actor, username).await?;
+            let password = read_password(password.clone())?;
+            app.update_user(
+                actor,
+                id,
+                UserPatch {
+                    password: Some(password),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            println!("password of {username} changed; its sessions were revoked");
+        }
+        UserCommand::Disable { username } | UserCommand::Enable { username } => {
+            let disable = matches!(cmd, UserCommand::Disable { .. });
+            let id = app.user_id_by_name(actor, username).await?;
+            app.update_user(
+                actor,
+                id,
+                UserPatch {
+                    disabled: Some(disable),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            println!(
+                "user {username} {}",
+                if disable { "disabled" } else { "enabled" }
+            );
+        }
+        UserCommand::List => {
+            let mut all = Vec::new();
+            let mut after = 0;
+            loop {
+                let page = app.list_users(actor, after, 500).await?;
+                let n = page.len();
+                after = page.last().map(|u| u.id).unwrap_or(after);
+                all.extend(page);
+                if n < 500 {
+                    break;
+                }
+            }
+            if json {
+                print_json(&all);
+            } else {
+                let mut t = Table::new();
+                t.set_header(["id", "username", "name", "department", "roles", "status"]);
+                for u in all {
+                    let roles: Vec<String> = u
+                        .roles
+                        .iter()
+                        .map(|r| format!("{}:{}", r.role, r.scope))
+                        .collect();
+                    t.add_row([
+                        u.id.to_string(),
+                        u.username,
+                        u.display_name,
+                        u.department_id.map(|d| d.to_string()).unwrap_or_default(),
+                        roles.join(", "),
+                        if u.disabled {
+                            "disabled".into()
+                        } else {
+                            "active".into()
+                        },
+                    ]);
+                }
+                println!("{t}");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn serve(cli: &Cli, listen: Option<String>, demo: bool) -> Result<ExitCode, Failure> {
+    let started = std::time::Instant::now();
+    let (app, settings) = open(cli, listen).await?;
+    let admin_password = config::secret_env("CUSTOS_ADMIN_PASSWORD")?;
+    if let Some(generated) = app.ensure_admin(admin_password).await? {
+        // Shown once: it is not stored anywhere in plaintext.
+        eprintln!("==> created user 'admin' with password: {generated}");
+        eprintln!("==> store it now; it will not be shown again");
+    }
+    if demo {
+        let n = app.seed_demo().await?;
+        if n > 0 {
+            eprintln!(
+                "==> demo data added: {n} users (password: {})",
+                custos_app::demo::DEMO_PASSWORD
+            );
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(&settings.listen)
+        .await
+        .map_err(|e| Failure(format!("cannot listen on {}: {e}", settings.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| settings.listen.clone());
+    let backend = match app.db.backend() {
+        custos_app::Backend::Sqlite => format!(
+            "SQLite {}",
+            app.db
+                .sqlite_path()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        ),
+        custos_app::Backend::Postgres => "PostgreSQL".to_string(),
+    };
+    tracing::info!(
+        "custos listening on http://{addr} ({backend}); API docs at http://{addr}/docs; ready in {} ms",
+        started.elapsed().as_millis()
+    );
+    custos_web::serve(app.clone(), listener, shutdown_signal())
+        .await
+        .map_err(|e| Failure(format!("server error: {e}")))?;
+    app.db.close().await;
+    tracing::info!("custos stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,124 @@
+//! Demo organisation for trials (`custos serve --demo`): a small department tree and one
+//! user per built-in role, all through the normal use cases so they are audited.
+
+use crate::org::{DepartmentPatch, NewDepartment, NewUser, RoleAssignment};
+use crate::{App, AppResult, Context, Source};
+
+/// Password of every demo user (demo data is for trials only).
+pub const DEMO_PASSWORD: &str = "custos-demo-2026";
+
+fn role(role: &str, scope: &str) -> RoleAssignment {
+    RoleAssignment {
+        role: role.into(),
+        scope: scope.into(),
+        expires_at: None,
+    }
+}
+
+impl App {
+    /// Add the demo organisation unless departments already exist. Returns how many users
+    /// were created.
+    pub async fn seed_demo(&self) -> AppResult<usize> {
+        let admin = self
+            .actor_for_username("admin", Context::new(Source::System))
+            .await?;
+        if !self.list_departments(&admin).await?.is_empty() {
+            return Ok(0);
+        }
+        let dept = |name: &str, parent: Option<i64>| NewDepartment {
+            name: name.into(),
+            parent_id: parent,
+            manager_id: None,
+        };
+        let hq = self.create_department(&admin, dept("总部", None)).await?;
+        let sales = self
+            .create_department(&admin, dept("销售部", Some(hq.id)))
+            .await?;
+        let east = self
+            .create_department(&admin, dept("华东大区", Some(sales.id)))
+            .await?;
+        let north = self
+            .create_department(&admin, dept("华北大区", Some(sales.id)))
+            .await?;
+        let archive = self
+            .create_department(&admin, dept("档案室", Some(hq.id)))
+            .await?;
+        let users = [
+            (
+                "steward",
+                "陈数据",
+                archive.id,
+                vec![role("steward", "all")],
+            ),
+            (
+                "manager_east",
+                "王经理",
+                east.id,
+                vec![role("approver", "department"), role("clerk", "department")],
+            ),
+            ("clerk_east", "李录入", east.id, vec![role("clerk", "own")]),
+            (
+                "clerk_north",
+                "赵录入",
+                north.id,
+                vec![role("clerk", "own")],
+            ),
+            (
+                "query_sales",
+                "孙查询",
+                sales.id,
+                vec![role("query", "department")],
+            ),
+            ("executive", "周总", hq.id, vec![role("executive", "all")]),
+        ];
+        let mut manager_id = None;
+        for (username, name, dept_id, roles) in users {
+            let u = self
+                .create_user(
+                    &admin,
+                    NewUser {
+                        username: username.into(),
+                        password: DEMO_PASSWORD.into(),
+                        display_name: Some(name.into()),
+                        department_id: Some(dept_id),
+                        email: None,
+                        roles,
+                    },
+                )
+                .await?;
+            if username == "manager_east" {
+                manager_id = Some(u.id);
+            }
+        }
+        self.update_department(
+            &admin,
+            east.id,
+            DepartmentPatch {
+                manager_id: Some(manager_id),
+                ..Default::default()
+            },
+        )
+        .await?;
+        Ok(users_len())
+    }
+
+    /// Back up the embedded database (`system.backup`); the backup itself is audited
+    /// first, so the copy contains its own record.
+    pub async fn backup(
+        &self,
+        actor: &crate::Actor,
+        dest: &std::path::Path,
+    ) -> AppResult<crate::backup::BackupHeader> {
+        actor.require("system.backup")?;
+        let mut tx = self.db.begin().await?;
+        let mut r = crate::audit::record(actor, "system.backup", "database", "main");
+        r.after = crate::to_json(&serde_json::json!({"file": dest.display().to_string()}));
+        crate::audit::append(&mut tx, r).await?;
+        tx.commit().await?;
+        crate::backup::write_backup(&self.db, dest).await
+    }
+}
+
+fn users_len() -> usize {
+    6
+}

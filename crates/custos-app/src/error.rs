@@ -1,0 +1,136 @@
+//! The error every use case returns, with a stable machine code and bilingual text.
+
+use custos_core::violation::Lang;
+use custos_core::{FieldError, Violation};
+use custos_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// One or more fields are invalid; all of them are listed.
+    #[error("validation failed: {0:?}")]
+    Validation(Vec<FieldError>),
+    /// Not logged in, bad credentials, expired token, locked or disabled account.
+    #[error("unauthenticated: {}", .0.code)]
+    Unauthenticated(Violation),
+    /// Logged in but lacking the permission.
+    #[error("forbidden: {permission}")]
+    Forbidden { permission: String },
+    /// Missing — or outside the caller's data scope, which must look the same.
+    #[error("not found: {what} {key}")]
+    NotFound { what: &'static str, key: String },
+    /// The request conflicts with the current state (taken name, concurrent change…).
+    #[error("conflict: {}", .0.code)]
+    Conflict(Violation),
+    /// The request is understood but the operation is refused by a rule (HTTP 422).
+    #[error("rejected: {}", .0.code)]
+    Rejected(Violation),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn validation(field: &str, v: Violation) -> AppError {
+        AppError::Validation(vec![v.on(field)])
+    }
+
+    pub fn not_found(what: &'static str, key: impl ToString) -> AppError {
+        AppError::NotFound {
+            what,
+            key: key.to_string(),
+        }
+    }
+
+    /// Stable machine-readable code.
+    pub fn code(&self) -> String {
+        match self {
+            AppError::Validation(_) => "validation.failed".into(),
+            AppError::Unauthenticated(v) | AppError::Conflict(v) | AppError::Rejected(v) => {
+                v.code.clone()
+            }
+            AppError::Forbidden { .. } => "auth.forbidden".into(),
+            AppError::NotFound { what, .. } => format!("{what}.not_found"),
+            AppError::Internal(_) => "internal".into(),
+        }
+    }
+
+    /// HTTP status this error maps to.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::Validation(_) | AppError::Rejected(_) => 422,
+            AppError::Unauthenticated(_) => 401,
+            AppError::Forbidden { .. } => 403,
+            AppError::NotFound { .. } => 404,
+            AppError::Conflict(_) => 409,
+            AppError::Internal(_) => 500,
+        }
+    }
+
+    pub fn title(&self, lang: Lang) -> String {
+        let (zh, en) = match self {
+            AppError::Validation(_) => ("输入数据校验未通过", "Validation failed"),
+            AppError::Unauthenticated(_) => ("身份验证失败", "Authentication failed"),
+            AppError::Forbidden { .. } => ("没有权限", "Forbidden"),
+            AppError::NotFound { .. } => ("未找到", "Not found"),
+            AppError::Conflict(_) => ("与当前状态冲突", "Conflict"),
+            AppError::Rejected(_) => ("操作被规则拒绝", "Operation refused"),
+            AppError::Internal(_) => ("服务器内部错误", "Internal server error"),
+        };
+        match lang {
+            Lang::Zh => zh.into(),
+            Lang::En => en.into(),
+        }
+    }
+
+    /// Human detail; internal errors never show their cause to users.
+    pub fn detail(&self, lang: Lang) -> String {
+        match self {
+            AppError::Validation(fields) => match lang {
+                Lang::Zh => format!("有 {} 个字段未通过校验", fields.len()),
+                Lang::En => format!("{} field(s) failed validation", fields.len()),
+            },
+            AppError::Unauthenticated(v) | AppError::Conflict(v) | AppError::Rejected(v) => {
+                v.message(lang).to_string()
+            }
+            AppError::Forbidden { permission } => match lang {
+                Lang::Zh => format!("当前用户没有“{permission}”权限"),
+                Lang::En => format!("you lack the permission '{permission}'"),
+            },
+            AppError::NotFound { what, key } => match lang {
+                Lang::Zh => format!("{}“{key}”不存在或不在您的数据范围内", what_zh(what)),
+                Lang::En => format!("{what} '{key}' does not exist or is outside your data scope"),
+            },
+            AppError::Internal(_) => match lang {
+                Lang::Zh => "服务器内部错误，请凭请求编号联系管理员".into(),
+                Lang::En => "internal error; quote the request id to your administrator".into(),
+            },
+        }
+    }
+}
+
+fn what_zh(what: &str) -> &'static str {
+    match what {
+        "user" => "用户",
+        "department" => "部门",
+        "role" => "角色",
+        "customer" => "客户",
+        "code_rule" => "编码规则",
+        "code" => "编码",
+        "application" => "申请单",
+        _ => "对象",
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Busy => AppError::Conflict(Violation::new(
+                "conflict.concurrent",
+                "数据正被其他操作修改，请重试",
+                "the data is being changed by another operation; retry",
+            )),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}

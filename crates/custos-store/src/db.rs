@@ -1,0 +1,312 @@
+//! Opening a database, choosing the backend from the URL, and transactions.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Postgres, Sqlite, Transaction};
+
+use crate::error::{StoreError, StoreResult};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database a handle talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// How to open the database.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    /// `postgres://…`; when absent, SQLite under `data_dir`.
+    pub database_url: Option<String>,
+    pub data_dir: PathBuf,
+    /// PostgreSQL only: the schema to use (tests get a fresh one each).
+    pub pg_schema: Option<String>,
+    pub pg_max_connections: u32,
+}
+
+impl DbOptions {
+    pub fn sqlite(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            database_url: None,
+            data_dir: data_dir.into(),
+            pg_schema: None,
+            pg_max_connections: 32,
+        }
+    }
+}
+
+/// A database handle. Cheap to clone.
+///
+/// SQLite allows one writer at a time, so writes go through a one-connection pool and
+/// begin with `BEGIN IMMEDIATE`: concurrent requests queue in the pool instead of failing
+/// with "database is locked", and other processes wait on `busy_timeout`. Reads use a
+/// separate pool and never block writers (WAL).
+#[derive(Clone)]
+pub enum Db {
+    Sqlite {
+        writer: SqlitePool,
+        reader: SqlitePool,
+        path: PathBuf,
+    },
+    Postgres {
+        pool: PgPool,
+        schema: Option<String>,
+    },
+}
+
+/// A transaction on either backend. Dropping it without `commit` rolls back.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Pg(Transaction<'static, Postgres>),
+}
+
+/// Run one query expression against whichever backend a transaction is on. The body is
+/// compiled once per backend, so the same SQL serves both.
+#[macro_export]
+macro_rules! on_tx {
+    ($tx:expr, |$c:ident| $body:expr) => {
+        match $tx {
+            $crate::Tx::Sqlite(t) => {
+                let $c = &mut **t;
+                $body
+            }
+            $crate::Tx::Pg(t) => {
+                let $c = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+pub const SQLITE_FILE: &str = "custos.db";
+
+/// File name of the SQLite database inside the data directory.
+pub fn db_file_name() -> &'static str {
+    SQLITE_FILE
+}
+
+impl Db {
+    /// Open (creating when needed) and migrate.
+    pub async fn open(opts: &DbOptions) -> StoreResult<Db> {
+        match &opts.database_url {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Self::open_postgres(url, opts).await
+            }
+            Some(url) if url.starts_with("sqlite:") => {
+                let path = url
+                    .trim_start_matches("sqlite://")
+                    .trim_start_matches("sqlite:");
+                Self::open_sqlite_file(Path::new(path)).await
+            }
+            Some(url) => Err(StoreError::Other(format!(
+                "unsupported database URL (use postgres://… or sqlite:PATH): {}",
+                redact_url(url)
+            ))),
+            None => {
+                std::fs::create_dir_all(&opts.data_dir).map_err(|e| {
+                    StoreError::Other(format!(
+                        "cannot create data directory {}: {e}",
+                        opts.data_dir.display()
+                    ))
+                })?;
+                Self::open_sqlite_file(&opts.data_dir.join(SQLITE_FILE)).await
+            }
+        }
+    }
+
+    async fn open_sqlite_file(path: &Path) -> StoreResult<Db> {
+        let base = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30))
+            .pragma("temp_store", "memory");
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(base.clone())
+            .await?;
+        SQLITE_MIGRATIONS.run(&writer).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(base.read_only(true))
+            .await?;
+        Ok(Db::Sqlite {
+            writer,
+            reader,
+            path: path.to_path_buf(),
+        })
+    }
+
+    async fn open_postgres(url: &str, opts: &DbOptions) -> StoreResult<Db> {
+        let mut connect = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Other(format!("bad database URL: {e}")))?;
+        if let Some(schema) = &opts.pg_schema {
+            connect = connect.options([("search_path", schema.as_str())]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(opts.pg_max_connections.max(2))
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(connect)
+            .await?;
+        if let Some(schema) = &opts.pg_schema {
+            sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                .execute(&pool)
+                .await?;
+        }
+        PG_MIGRATIONS.run(&pool).await?;
+        Ok(Db::Postgres {
+            pool,
+            schema: opts.pg_schema.clone(),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite { .. } => Backend::Sqlite,
+            Db::Postgres { .. } => Backend::Postgres,
+        }
+    }
+
+    /// The SQLite file, when on SQLite.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match self {
+            Db::Sqlite { path, .. } => Some(path),
+            Db::Postgres { .. } => None,
+        }
+    }
+
+    /// Begin a read-write transaction.
+    pub async fn begin(&self) -> StoreResult<Tx> {
+        Ok(match self {
+            Db::Sqlite { writer, .. } => Tx::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres { pool, .. } => Tx::Pg(pool.begin().await?),
+        })
+    }
+
+    /// Begin a read-only transaction (a consistent snapshot; on SQLite it does not wait
+    /// for the writer).
+    pub async fn begin_read(&self) -> StoreResult<Tx> {
+        Ok(match self {
+            Db::Sqlite { reader, .. } => Tx::Sqlite(reader.begin().await?),
+            Db::Postgres { pool, .. } => Tx::Pg(pool.begin().await?),
+        })
+    }
+
+    /// Is the database reachable and answering?
+    pub async fn ping(&self) -> StoreResult<()> {
+        match self {
+            Db::Sqlite { reader, .. } => {
+                sqlx::query("SELECT 1").execute(reader).await?;
+            }
+            Db::Postgres { pool, .. } => {
+                sqlx::query("SELECT 1").execute(pool).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Write a consistent copy of the SQLite database to `dest` while it stays online
+    /// (`VACUUM INTO` reads one snapshot). Not available on PostgreSQL (use pg_dump).
+    pub async fn sqlite_snapshot(&self, dest: &Path) -> StoreResult<()> {
+        match self {
+            Db::Sqlite { reader, .. } => {
+                let dest = dest.to_str().ok_or_else(|| {
+                    StoreError::Other("backup path is not valid UTF-8".to_string())
+                })?;
+                sqlx::query("VACUUM INTO $1")
+                    .bind(dest)
+                    .execute(reader)
+                    .await?;
+                Ok(())
+            }
+            Db::Postgres { .. } => Err(StoreError::Other(
+                "online snapshots are for SQLite; use pg_dump for PostgreSQL".to_string(),
+            )),
+        }
+    }
+
+    /// Run raw SQL outside any repository: for tests (tampering) and maintenance only.
+    pub async fn execute_raw(&self, sql: &str) -> StoreResult<u64> {
+        Ok(match self {
+            Db::Sqlite { writer, .. } => sqlx::raw_sql(sql).execute(writer).await?.rows_affected(),
+            Db::Postgres { pool, .. } => sqlx::raw_sql(sql).execute(pool).await?.rows_affected(),
+        })
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite { writer, reader, .. } => {
+                writer.close().await;
+                reader.close().await;
+            }
+            Db::Postgres { pool, .. } => pool.close().await,
+        }
+    }
+
+    /// Drop the test schema (PostgreSQL tests clean up after themselves).
+    pub async fn drop_schema(&self) -> StoreResult<()> {
+        if let Db::Postgres {
+            pool,
+            schema: Some(s),
+        } = self
+        {
+            sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{s}\" CASCADE"))
+                .execute(pool)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> StoreResult<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Pg(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> StoreResult<()> {
+        match self {
+            Tx::Sqlite(t) => t.rollback().await?,
+            Tx::Pg(t) => t.rollback().await?,
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Pg(_) => Backend::Postgres,
+        }
+    }
+}
+
+/// Hide the password part of a database URL before it reaches a message or a log.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}

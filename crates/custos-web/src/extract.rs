@@ -1,0 +1,158 @@
+//! Extractors: the acting user from a bearer token, JSON bodies whose errors name the
+//! field, and the request context.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use custos_app::{Actor, AppError, Context, Source};
+use custos_core::Violation;
+
+use crate::error::ApiError;
+use crate::observe::RequestId;
+use crate::AppState;
+
+/// The authenticated caller.
+pub struct Auth(pub Actor);
+
+/// The raw bearer token (for logout).
+pub struct Bearer(pub String);
+
+fn missing_token() -> ApiError {
+    ApiError(AppError::Unauthenticated(Violation::new(
+        "auth.required",
+        "需要登录：请在 Authorization 头中提供 Bearer 令牌",
+        "authentication required: send a Bearer token in the Authorization header",
+    )))
+}
+
+pub(crate) fn context(parts: &Parts) -> Context {
+    let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone());
+    let ip = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    Context {
+        source: Source::Api,
+        request_id,
+        ip,
+    }
+}
+
+impl FromRequestParts<AppState> for Bearer {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .ok_or_else(missing_token)?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(missing_token)?;
+        Ok(Bearer(token.to_string()))
+    }
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Bearer(token) = Bearer::from_request_parts(parts, state).await?;
+        let actor = state.app.authenticate(&token, context(parts)).await?;
+        Ok(Auth(actor))
+    }
+}
+
+/// Request context without authentication (login).
+pub struct Ctx(pub Context);
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
+        Ok(Ctx(context(parts)))
+    }
+}
+
+/// A JSON body. Syntax and type errors become 4xx problem+json naming the field.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let ct_ok = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.starts_with("application/json") || v.contains("+json"))
+            .unwrap_or(false);
+        if !ct_ok {
+            return Err(ApiError(AppError::Validation(vec![Violation::new(
+                "request.content_type",
+                "请求体须为 JSON（Content-Type: application/json）",
+                "the request body must be JSON (Content-Type: application/json)",
+            )
+            .on("body")])));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| {
+                ApiError(AppError::Validation(vec![Violation::new(
+                    "request.body",
+                    format!("无法读取请求体：{e}"),
+                    format!("cannot read the request body: {e}"),
+                )
+                .on("body")]))
+            })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Deserialize, reporting the path of the offending field.
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let msg = inner.to_string();
+        // serde reports missing/unknown fields at the parent path; name the field itself.
+        let field = quoted_name(&msg)
+            .map(|name| {
+                if path == "." || path.is_empty() {
+                    name
+                } else {
+                    format!("{path}.{name}")
+                }
+            })
+            .unwrap_or_else(|| if path == "." { "body".into() } else { path });
+        let (code, zh) = if inner.is_syntax() || inner.is_eof() {
+            ("json.syntax", format!("JSON 格式错误：{msg}"))
+        } else if msg.starts_with("missing field") {
+            ("required", format!("缺少必填字段“{field}”"))
+        } else if msg.starts_with("unknown field") {
+            ("json.unknown_field", format!("不认识的字段“{field}”"))
+        } else {
+            (
+                "json.type",
+                format!("字段“{field}”的类型或取值不正确：{msg}"),
+            )
+        };
+        ApiError(AppError::Validation(vec![
+            Violation::new(code, zh, msg).on(field)
+        ]))
+    })
+}
+
+/// The name in backquotes of "missing field `x`" / "unknown field `x`, expected …".
+fn quoted_name(msg: &str) -> Option<String> {
+    if !(msg.starts_with("missing field") || msg.starts_with("unknown field")) {
+        return None;
+    }
+    let start = msg.find('`')? + 1;
+    let end = start + msg[start..].find('`')?;
+    Some(msg[start..end].to_string())
+}

@@ -1,0 +1,109 @@
+//! Layered configuration: built-in defaults, then a TOML file (`--config` or
+//! `CUSTOS_CONFIG`), then `CUSTOS_*` environment variables, then command-line flags.
+//! Secrets may also come from files named by `*_FILE` variables.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use custos_app::{AppConfig, DbOptions};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub listen: Option<String>,
+    #[serde(default)]
+    pub auth: AuthSection,
+    #[serde(default)]
+    pub database: DatabaseSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSection {
+    pub session_ttl_minutes: Option<u64>,
+    pub lockout_threshold: Option<i64>,
+    pub lockout_minutes: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSection {
+    pub max_connections: Option<u32>,
+}
+
+/// The effective settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub db: DbOptions,
+    pub listen: String,
+    pub app: AppConfig,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// `NAME` or the contents of the file named by `NAME_FILE`.
+pub fn secret_env(name: &str) -> Result<Option<String>, String> {
+    if let Some(v) = env(name) {
+        return Ok(Some(v));
+    }
+    match env(&format!("{name}_FILE")) {
+        Some(path) => std::fs::read_to_string(&path)
+            .map(|s| Some(s.trim_end_matches(['\n', '\r']).to_string()))
+            .map_err(|e| format!("cannot read {name}_FILE ({path}): {e}")),
+        None => Ok(None),
+    }
+}
+
+pub fn load(
+    config_path: Option<&Path>,
+    data_dir_flag: Option<PathBuf>,
+    database_url_flag: Option<String>,
+    listen_flag: Option<String>,
+) -> Result<Settings, String> {
+    let path = config_path
+        .map(Path::to_path_buf)
+        .or_else(|| env("CUSTOS_CONFIG").map(PathBuf::from));
+    let file: FileConfig = match &path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| format!("cannot read config file {}: {e}", p.display()))?;
+            toml::from_str(&text)
+                .map_err(|e| format!("config file {} is invalid: {e}", p.display()))?
+        }
+        None => FileConfig::default(),
+    };
+    let data_dir = data_dir_flag
+        .or_else(|| env("CUSTOS_DATA_DIR").map(PathBuf::from))
+        .or(file.data_dir)
+        .unwrap_or_else(|| PathBuf::from("./custos-data"));
+    let database_url = match database_url_flag {
+        Some(u) => Some(u),
+        None => secret_env("CUSTOS_DATABASE_URL")?.or(file.database_url),
+    };
+    let listen = listen_flag
+        .or_else(|| env("CUSTOS_LISTEN"))
+        .or(file.listen)
+        .unwrap_or_else(|| "127.0.0.1:8080".to_string());
+    let mut app = AppConfig::default();
+    if let Some(m) = file.auth.session_ttl_minutes {
+        app.session_ttl = Duration::from_secs(m * 60);
+    }
+    if let Some(n) = file.auth.lockout_threshold {
+        app.lockout_threshold = n.max(1);
+    }
+    if let Some(m) = file.auth.lockout_minutes {
+        app.lockout_duration = Duration::from_secs(m * 60);
+    }
+    let mut db = DbOptions::sqlite(data_dir);
+    db.database_url = database_url;
+    if let Some(n) = file.database.max_connections {
+        db.pg_max_connections = n;
+    }
+    Ok(Settings { db, listen, app })
+}
