@@ -1,0 +1,6 @@
+//! API tests: each test starts the real server on a random port with a fresh database,
+//! once on SQLite and once on PostgreSQL (when CUSTOS_TEST_PG_URL is set).
+
+mod helpers;
+
+mod auth;
