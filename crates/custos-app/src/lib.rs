@@ -6,6 +6,8 @@ pub mod actor;
 pub mod audit;
 pub mod auth;
 pub mod backup;
+pub mod codes;
+pub mod customers;
 pub mod demo;
 pub mod error;
 pub mod org;
@@ -23,6 +25,20 @@ pub struct AppConfig {
     pub lockout_threshold: i64,
     pub lockout_duration: Duration,
     pub min_password_len: usize,
+    /// Time zone of code dates and resets (default Asia/Shanghai).
+    pub code_timezone: chrono_tz::Tz,
+    /// Test-only fault injection after a code is drawn (see `customers::FaultHook`).
+    pub fault_after_code_draw: Option<FaultAfterDraw>,
+}
+
+/// Wrapper so the config stays `Debug`.
+#[derive(Clone)]
+pub struct FaultAfterDraw(pub customers::FaultHook);
+
+impl std::fmt::Debug for FaultAfterDraw {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FaultAfterDraw")
+    }
 }
 
 impl Default for AppConfig {
@@ -32,6 +48,8 @@ impl Default for AppConfig {
             lockout_threshold: 5,
             lockout_duration: Duration::from_secs(15 * 60),
             min_password_len: 10,
+            code_timezone: chrono_tz::Asia::Shanghai,
+            fault_after_code_draw: None,
         }
     }
 }

@@ -7,11 +7,15 @@
 //! separate migration folders because DDL differs (identity columns, triggers).
 
 mod audit;
+mod codes;
+mod customers;
 mod db;
 mod error;
 mod org;
 
 pub use audit::{AuditEntry, AuditFilter, AuditRecord, ChainReport, GENESIS_HASH};
+pub use codes::{CodeRow, CodeRuleRow, ScopeUsage};
+pub use customers::CustomerRow;
 pub use db::{db_file_name, redact_url, Backend, Db, DbOptions, Tx};
 pub use error::{StoreError, StoreResult};
 pub use org::{DepartmentRow, RoleGrantRow, RoleRow, SessionRow, UserRow};

@@ -3,6 +3,8 @@
 
 mod audit;
 mod auth;
+mod codes;
+mod customers;
 mod ops;
 mod org;
 
@@ -57,6 +59,19 @@ pub(crate) fn router_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(org::list_roles, org::create_role))
         .routes(routes!(org::update_role))
         .routes(routes!(audit::list_audit))
+        .routes(routes!(codes::list_code_rules, codes::create_code_rule))
+        .routes(routes!(codes::get_code_rule))
+        .routes(routes!(codes::publish_code_rule))
+        .routes(routes!(codes::disable_code_rule))
+        .routes(routes!(codes::preview_code_rule))
+        .routes(routes!(codes::code_rule_capacity))
+        .routes(routes!(codes::validate_code))
+        .routes(routes!(customers::create_customer))
+        .routes(routes!(customers::get_customer))
+        .routes(routes!(
+            customers::list_customer_types,
+            customers::set_customer_types
+        ))
         .split_for_parts()
 }
 
