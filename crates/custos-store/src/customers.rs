@@ -29,11 +29,17 @@ pub(crate) const CUSTOMER_COLS: &str = "id, code, customer_type, name, name_key,
     updated_at, row_version";
 
 impl Tx {
-    pub async fn insert_customer(&mut self, c: &CustomerRow) -> StoreResult<i64> {
+    /// Insert a new customer; `created_month` (`YYYY-MM` in the business time zone) feeds
+    /// the new-per-month statistics.
+    pub async fn insert_customer(
+        &mut self,
+        c: &CustomerRow,
+        created_month: &str,
+    ) -> StoreResult<i64> {
         let sql = "INSERT INTO customers (code, customer_type, name, name_key, status, uscc, \
                    region_code, industry, level, owner_id, department_id, data, created_by, \
-                   created_at, updated_at, row_version) VALUES \
-                   ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, 1) \
+                   created_at, updated_at, row_version, created_month) VALUES \
+                   ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, 1, $15) \
                    RETURNING id";
         Ok(on_tx!(self, |conn| sqlx::query_scalar::<_, i64>(sql)
             .bind(&c.code)
@@ -50,6 +56,7 @@ impl Tx {
             .bind(&c.data)
             .bind(c.created_by)
             .bind(c.created_at)
+            .bind(created_month)
             .fetch_one(conn)
             .await)?)
     }

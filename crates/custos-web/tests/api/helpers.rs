@@ -187,3 +187,26 @@ macro_rules! backend_test {
         }
     };
 }
+
+/// The password `TestApp::create_user` gives every user.
+pub const USER_PASSWORD: &str = "password-123456";
+
+/// Read a JSON body after asserting the status.
+pub async fn body(r: Response, status: u16) -> Value {
+    let got = r.status().as_u16();
+    let text = r.text().await.expect("body");
+    assert_eq!(got, status, "status; body: {text}");
+    serde_json::from_str(&text).expect("json body")
+}
+
+/// The `field` names of a validation problem, in order.
+pub fn problem_fields(p: &Value) -> Vec<String> {
+    p["fields"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| f["field"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -3,5 +3,8 @@
 
 mod helpers;
 
+mod audit;
 mod auth;
-mod zz_probe;
+mod concurrency;
+mod ops;
+mod users;

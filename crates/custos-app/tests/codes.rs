@@ -1,0 +1,448 @@
+//! Code rules and code issuing through the use cases, on SQLite and (when
+//! CUSTOS_TEST_PG_URL is set) PostgreSQL.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use custos_app::codes::{AppliesTo, NewCodeRule, SampleCustomer};
+use custos_app::customers::NewCustomer;
+use custos_app::{Actor, App, AppConfig, AppError, Backend, Context, FaultAfterDraw, Source};
+use custos_core::code_rule::Segment;
+use custos_store::testing::TestDb;
+use serde_json::json;
+
+struct T {
+    app: App,
+    admin: Actor,
+    db: TestDb,
+}
+
+async fn setup(backend: Backend, config: AppConfig) -> Option<T> {
+    let db = TestDb::new(backend).await.expect("test db")?;
+    let app = App::from_db(db.db.clone(), config);
+    app.ensure_builtin_roles().await.expect("roles");
+    app.ensure_admin(Some("admin-password-1".into())).await.expect("admin");
+    let admin = app
+        .actor_for_username("admin", Context::new(Source::System))
+        .await
+        .expect("admin actor");
+    Some(T { app, admin, db })
+}
+
+macro_rules! both {
+    ($name:ident, |$t:ident| $body:block) => {
+        both!($name, AppConfig::default(), |$t| $body);
+    };
+    ($name:ident, $config:expr, |$t:ident| $body:block) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let $t = setup(Backend::Sqlite, $config).await.expect("sqlite");
+                $body
+                $t.db.cleanup().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                let Some($t) = setup(Backend::Postgres, $config).await else {
+                    eprintln!("postgres half skipped: CUSTOS_TEST_PG_URL is not set");
+                    return;
+                };
+                $body
+                $t.db.cleanup().await;
+            }
+        }
+    };
+}
+
+fn segments(v: serde_json::Value) -> Vec<Segment> {
+    serde_json::from_value(v).expect("segments")
+}
+
+async fn publish(t: &T, key: &str, types: &[&str], segs: serde_json::Value) {
+    t.app
+        .create_code_rule(
+            &t.admin,
+            NewCodeRule {
+                key: key.into(),
+                name: format!("规则 {key}"),
+                applies_to: AppliesTo {
+                    customer_types: types.iter().map(|s| s.to_string()).collect(),
+                    region_prefixes: vec![],
+                },
+                segments: segments(segs),
+            },
+        )
+        .await
+        .expect("create rule");
+    t.app.publish_code_rule(&t.admin, key).await.expect("publish");
+}
+
+fn customer(ty: &str, name: &str) -> NewCustomer {
+    NewCustomer {
+        customer_type: ty.into(),
+        name: name.into(),
+        ..Default::default()
+    }
+}
+
+async fn create(t: &T, ty: &str, name: &str) -> String {
+    t.app
+        .create_customer(&t.admin, customer(ty, name))
+        .await
+        .expect("create customer")
+        .code
+}
+
+fn today_yyyymmdd() -> String {
+    chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .format("%Y%m%d")
+        .to_string()
+}
+
+// Seed 001 case 1: C0001 / P0001, counted per type.
+both!(seed_case_1_type_letter_and_sequence, |t| {
+    publish(
+        &t,
+        "by-type",
+        &[],
+        json!([{"kind":"attribute","field":"customer_type","map":{"enterprise":"C","individual":"P"}},
+               {"kind":"sequence","width":4}]),
+    )
+    .await;
+    assert_eq!(create(&t, "enterprise", "北京甲科技有限公司").await, "C0001");
+    assert_eq!(create(&t, "enterprise", "上海乙贸易有限公司").await, "C0002");
+    assert_eq!(create(&t, "individual", "张三").await, "P0001");
+});
+
+// Seed 001 case 2: R/W + yyyyMMdd + 4-digit sequence reset daily.
+both!(seed_case_2_daily_reset, |t| {
+    t.app
+        .set_customer_types(
+            &t.admin,
+            serde_json::from_value(json!([
+                {"key":"retail","label_zh":"零售客户","label_en":"Retail"},
+                {"key":"wholesale","label_zh":"批发客户","label_en":"Wholesale"}
+            ]))
+            .unwrap(),
+        )
+        .await
+        .expect("types");
+    publish(
+        &t,
+        "retail-wholesale",
+        &["retail", "wholesale"],
+        json!([{"kind":"attribute","field":"customer_type","map":{"retail":"R","wholesale":"W"}},
+               {"kind":"date","format":"yyyyMMdd"},
+               {"kind":"sequence","width":4,"reset":"daily"}]),
+    )
+    .await;
+    let d = today_yyyymmdd();
+    assert_eq!(create(&t, "retail", "零售一").await, format!("R{d}0001"));
+    assert_eq!(create(&t, "wholesale", "批发一").await, format!("W{d}0001"));
+    assert_eq!(create(&t, "retail", "零售二").await, format!("R{d}0002"));
+    // A preview for another day starts that day's scope at 1 and consumes nothing.
+    let p = t
+        .app
+        .preview_code_rule(
+            &t.admin,
+            "retail-wholesale",
+            SampleCustomer {
+                customer_type: "retail".into(),
+                date: Some("2023-10-01".into()),
+                count: Some(2),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(p.codes, vec!["R202310010001", "R202310010002"]);
+    assert_eq!(create(&t, "retail", "零售三").await, format!("R{d}0003"));
+});
+
+// Seed 000: type code (2) + province (2) + sequence, with a mod11-2 check character.
+both!(seed_000_type_province_sequence_check, |t| {
+    publish(
+        &t,
+        "type-province",
+        &[],
+        json!([{"kind":"attribute","field":"customer_type","map":{"enterprise":"01","individual":"02"}},
+               {"kind":"region","level":"province"},
+               {"kind":"sequence","width":5},
+               {"kind":"check","algorithm":"mod11-2"}]),
+    )
+    .await;
+    let mut c = customer("enterprise", "北京丙公司");
+    c.region_code = Some("110105".into());
+    let a = t.app.create_customer(&t.admin, c).await.unwrap().code;
+    let mut c = customer("enterprise", "上海丁公司");
+    c.region_code = Some("310104".into());
+    let b = t.app.create_customer(&t.admin, c).await.unwrap().code;
+    assert!(a.starts_with("011100001"), "{a}");
+    assert!(b.starts_with("013100001"), "{b}");
+    let v = t.app.validate_code(&t.admin, &a).await.unwrap();
+    assert!(v.well_formed);
+    assert_eq!(v.check_valid, Some(true));
+    assert_eq!(v.issued, Some(true));
+    assert_eq!(v.registry.as_ref().unwrap().status, "active");
+    // One changed character is caught by the check character or the shape.
+    let mut bad: Vec<char> = a.chars().collect();
+    bad[6] = if bad[6] == '9' { '8' } else { '9' };
+    let bad: String = bad.into_iter().collect();
+    let v = t.app.validate_code(&t.admin, &bad).await.unwrap();
+    assert_ne!(v.check_valid, Some(true));
+    assert_eq!(v.issued, Some(false));
+    // Missing region: a clear error naming region_code, nothing written.
+    let err = t
+        .app
+        .create_customer(&t.admin, customer("enterprise", "无地区公司"))
+        .await
+        .unwrap_err();
+    match err {
+        AppError::Validation(f) => assert_eq!(f[0].field, "region_code"),
+        other => panic!("{other:?}"),
+    }
+});
+
+both!(versions_keep_old_codes_valid, |t| {
+    publish(&t, "ent", &["enterprise"], json!([{"kind":"constant","value":"E"},{"kind":"sequence","width":3}])).await;
+    let old = create(&t, "enterprise", "甲").await;
+    assert_eq!(old, "E001");
+    // A second draft while one is open is refused; publishing v2 disables v1.
+    t.app
+        .create_code_rule(
+            &t.admin,
+            NewCodeRule {
+                key: "ent".into(),
+                name: "企业 v2".into(),
+                applies_to: AppliesTo { customer_types: vec!["enterprise".into()], region_prefixes: vec![] },
+                segments: segments(json!([{"kind":"constant","value":"EN"},{"kind":"sequence","width":5}])),
+            },
+        )
+        .await
+        .unwrap();
+    let again = t
+        .app
+        .create_code_rule(
+            &t.admin,
+            NewCodeRule {
+                key: "ent".into(),
+                name: "x".into(),
+                applies_to: AppliesTo::default(),
+                segments: segments(json!([{"kind":"sequence","width":5}])),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), "code_rule.draft_exists");
+    let view = t.app.publish_code_rule(&t.admin, "ent").await.unwrap();
+    assert_eq!(view.published_version, Some(2));
+    assert_eq!(view.versions[0].status, "disabled");
+    assert_eq!(create(&t, "enterprise", "乙").await, "EN00001");
+    let v = t.app.validate_code(&t.admin, &old).await.unwrap();
+    assert!(v.well_formed);
+    assert_eq!(v.matches[0].rule_version, 1);
+    // The audit log says who published which version.
+    let entries = t
+        .app
+        .list_audit(&t.admin, custos_app::AuditFilter { action: Some("code_rule.publish".into()), limit: 10, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 2);
+    assert!(entries.iter().all(|e| e.actor == "admin"));
+    // Disabling leaves no applicable rule: creation fails clearly.
+    t.app.disable_code_rule(&t.admin, "ent").await.unwrap();
+    let err = t.app.create_customer(&t.admin, customer("enterprise", "丙")).await.unwrap_err();
+    assert_eq!(err.code(), "code_rule.none_applicable");
+});
+
+both!(overlapping_rules_cannot_both_be_published, |t| {
+    publish(&t, "rule-a", &["enterprise"], json!([{"kind":"constant","value":"A"},{"kind":"sequence","width":3}])).await;
+    t.app
+        .create_code_rule(
+            &t.admin,
+            NewCodeRule {
+                key: "rule-b".into(),
+                name: "b".into(),
+                applies_to: AppliesTo { customer_types: vec![], region_prefixes: vec!["11".into()] },
+                segments: segments(json!([{"kind":"constant","value":"B"},{"kind":"sequence","width":3}])),
+            },
+        )
+        .await
+        .unwrap();
+    let err = t.app.publish_code_rule(&t.admin, "rule-b").await.unwrap_err();
+    assert_eq!(err.code(), "code_rule.overlap");
+    assert_eq!(err.status(), 409);
+});
+
+both!(invalid_rules_report_every_problem, |t| {
+    let err = t
+        .app
+        .create_code_rule(
+            &t.admin,
+            NewCodeRule {
+                key: "Bad Key".into(),
+                name: "".into(),
+                applies_to: AppliesTo { customer_types: vec![], region_prefixes: vec!["1x".into()] },
+                segments: segments(json!([{"kind":"constant","value":"c"},{"kind":"sequence","width":20}])),
+            },
+        )
+        .await
+        .unwrap_err();
+    let AppError::Validation(fields) = err else { panic!("expected validation") };
+    let names: BTreeSet<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+    for f in ["key", "name", "applies_to.region_prefixes[0]", "segments[0].value", "segments[1].width"] {
+        assert!(names.contains(f), "missing {f} in {names:?}");
+    }
+});
+
+both!(manual_codes_are_checked_and_skipped_by_the_sequence, |t| {
+    publish(
+        &t,
+        "manual",
+        &[],
+        json!([{"kind":"constant","value":"M"},{"kind":"sequence","width":4},{"kind":"check","algorithm":"mod37-2"}]),
+    )
+    .await;
+    let first = create(&t, "enterprise", "一").await; // M0001?
+    let d = t.app.validate_code(&t.admin, &first).await.unwrap();
+    assert_eq!(d.matches[0].decoded.sequence, Some(1));
+    // Preview the code for number 2, assign it by hand, and the sequence skips it.
+    let p = t
+        .app
+        .preview_code_rule(&t.admin, "manual", SampleCustomer { customer_type: "enterprise".into(), count: Some(2), ..Default::default() })
+        .await
+        .unwrap();
+    let manual = p.codes[0].clone();
+    let mut c = customer("enterprise", "手动");
+    c.code = Some(manual.to_lowercase());
+    c.reason = Some("迁移历史编码".into());
+    assert_eq!(t.app.create_customer(&t.admin, c).await.unwrap().code, manual);
+    assert_eq!(create(&t, "enterprise", "三").await, p.codes[1]);
+    // Reusing, a wrong check character, and the wrong shape are refused.
+    let mut c = customer("enterprise", "重复");
+    c.code = Some(manual.clone());
+    assert_eq!(t.app.create_customer(&t.admin, c).await.unwrap_err().code(), "code.taken");
+    let mut wrong = manual.clone();
+    let last = wrong.pop().unwrap();
+    wrong.push(if last == 'A' { 'B' } else { 'A' });
+    let mut c = customer("enterprise", "错校验");
+    c.code = Some(wrong);
+    let AppError::Validation(f) = t.app.create_customer(&t.admin, c).await.unwrap_err() else { panic!() };
+    assert_eq!(f[0].violation.code, "code.check_char");
+    let mut c = customer("enterprise", "错形状");
+    c.code = Some("X12".into());
+    let AppError::Validation(f) = t.app.create_customer(&t.admin, c).await.unwrap_err() else { panic!() };
+    assert_eq!(f[0].violation.code, "code.shape");
+});
+
+both!(full_scope_fails_clearly_and_capacity_warns, |t| {
+    publish(&t, "tiny", &[], json!([{"kind":"constant","value":"T"},{"kind":"sequence","width":1}])).await;
+    for i in 1..=9 {
+        assert_eq!(create(&t, "enterprise", &format!("客户{i}")).await, format!("T{i}"));
+    }
+    let cap = t.app.code_rule_capacity(&t.admin, "tiny").await.unwrap();
+    assert_eq!(cap.capacity_per_scope, Some(9));
+    assert_eq!(cap.scopes[0].used, 9);
+    assert_eq!(cap.scopes[0].remaining, 0);
+    assert!(cap.scopes[0].warning);
+    let err = t.app.create_customer(&t.admin, customer("enterprise", "第十")).await.unwrap_err();
+    assert_eq!(err.code(), "code_rule.exhausted");
+    // Nothing half-written: still 9 customers.
+    let mut tx = t.app.db.begin_read().await.unwrap();
+    assert_eq!(tx.count_customers().await.unwrap(), 9);
+    tx.rollback().await.unwrap();
+});
+
+both!(random_codes_are_unique_and_valid, |t| {
+    publish(&t, "rnd", &[], json!([{"kind":"random","width":6},{"kind":"check","algorithm":"mod37-2"}])).await;
+    let mut seen = BTreeSet::new();
+    for i in 0..30 {
+        let code = create(&t, "enterprise", &format!("随机{i}")).await;
+        assert_eq!(code.len(), 7);
+        assert!(seen.insert(code.clone()));
+        assert_eq!(t.app.validate_code(&t.admin, &code).await.unwrap().check_valid, Some(true));
+    }
+});
+
+/// 64 concurrent tasks × 200 creations on one scope: 12,800 distinct codes, exactly
+/// 1..=12,800, and the audit chain intact.
+async fn hammer(t: &T, tasks: usize, per_task: usize) -> (usize, u64) {
+    publish(t, "load", &[], json!([{"kind":"constant","value":"L"},{"kind":"sequence","width":6}])).await;
+    let failures = Arc::new(AtomicU64::new(0));
+    let mut handles = Vec::new();
+    for w in 0..tasks {
+        let app = t.app.clone();
+        let actor = t.admin.clone();
+        let failures = failures.clone();
+        handles.push(tokio::spawn(async move {
+            let mut codes = Vec::new();
+            for i in 0..per_task {
+                match app.create_customer(&actor, customer("enterprise", &format!("并发客户{w}-{i}"))).await {
+                    Ok(c) => codes.push(c.code),
+                    Err(AppError::Internal(msg)) if msg.starts_with("injected") => {
+                        failures.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => panic!("unexpected error: {e:?}"),
+                }
+            }
+            codes
+        }));
+    }
+    let mut all = BTreeSet::new();
+    let mut total = 0;
+    for h in handles {
+        for c in h.await.unwrap() {
+            total += 1;
+            assert!(all.insert(c.clone()), "code {c} issued twice");
+        }
+    }
+    assert_eq!(all.len(), total);
+    let mut tx = t.app.db.begin_read().await.unwrap();
+    let seqs = tx.scope_sequences("load", "L|").await.unwrap();
+    tx.rollback().await.unwrap();
+    let expected: Vec<i64> = (1..=total as i64).collect();
+    assert_eq!(seqs, expected, "sequence has a gap or a duplicate");
+    let expected_codes: BTreeSet<String> = (1..=total).map(|n| format!("L{n:06}")).collect();
+    assert_eq!(all, expected_codes);
+    assert!(matches!(t.app.verify_audit().await.unwrap(), custos_app::ChainReport::Ok { .. }));
+    (total, failures.load(Ordering::Relaxed))
+}
+
+fn load_size() -> (usize, usize) {
+    // Full size by default; CUSTOS_TEST_LIGHT=1 shrinks it for quick local runs.
+    if std::env::var("CUSTOS_TEST_LIGHT").is_ok() {
+        (16, 25)
+    } else {
+        (64, 200)
+    }
+}
+
+both!(concurrent_creations_are_gapless_and_unique, |t| {
+    let (tasks, per) = load_size();
+    let (total, _) = hammer(&t, tasks, per).await;
+    assert_eq!(total, tasks * per);
+});
+
+fn failing_every_tenth() -> AppConfig {
+    let n = Arc::new(AtomicU64::new(0));
+    AppConfig {
+        fault_after_code_draw: Some(FaultAfterDraw(Arc::new(move |_code: &str| {
+            if n.fetch_add(1, Ordering::Relaxed) % 10 == 9 {
+                Err("injected failure after the code was drawn".to_string())
+            } else {
+                Ok(())
+            }
+        }))),
+        ..AppConfig::default()
+    }
+}
+
+both!(rolled_back_creations_leave_no_gap, failing_every_tenth(), |t| {
+    let (tasks, per) = load_size();
+    let (total, failed) = hammer(&t, tasks, per).await;
+    assert_eq!(total as u64 + failed, (tasks * per) as u64);
+    assert!(failed >= (tasks * per / 10 - 1) as u64, "failures injected: {failed}");
+});

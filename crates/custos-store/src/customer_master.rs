@@ -1,0 +1,689 @@
+//! Around the customer table: change history with snapshots, the PII blind index, tags,
+//! name n-grams, custom field values, cross-references, and the search and statistics
+//! queries over them.
+
+use crate::customers::CUSTOMER_COLS;
+use crate::org::join_ids;
+use crate::{on_tx, CustomerRow, StoreError, StoreResult, Tx};
+
+/// One change of a customer.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct HistoryRow {
+    pub id: i64,
+    pub customer_id: i64,
+    pub row_version: i64,
+    pub at: i64,
+    pub actor_id: Option<i64>,
+    pub actor_name: String,
+    pub action: String,
+    pub reason: Option<String>,
+    /// JSON list of `{field, old, new}` (PII masked).
+    pub changes: String,
+    /// JSON of the stored record after the change (PII encrypted).
+    pub snapshot: String,
+}
+
+const HISTORY_COLS: &str =
+    "id, customer_id, row_version, at, actor_id, actor_name, action, reason, changes, snapshot";
+
+/// Derived lookup rows of one customer, rewritten on every change.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerIndexes {
+    /// (kind, HMAC hex) of PII values.
+    pub blind: Vec<(String, String)>,
+    pub tags: Vec<String>,
+    pub grams: Vec<String>,
+    /// (custom field key, value) pairs.
+    pub fields: Vec<(String, String)>,
+}
+
+/// Sort orders of the customer list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CustomerSort {
+    Id,
+    Code,
+    Name,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl CustomerSort {
+    fn column(self) -> &'static str {
+        match self {
+            CustomerSort::Id => "id",
+            CustomerSort::Code => "code",
+            CustomerSort::Name => "name",
+            CustomerSort::CreatedAt => "created_at",
+            CustomerSort::UpdatedAt => "updated_at",
+        }
+    }
+
+    pub fn is_text(self) -> bool {
+        matches!(self, CustomerSort::Code | CustomerSort::Name)
+    }
+}
+
+/// A bound value of a dynamically built query.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    Int(i64),
+    Text(String),
+}
+
+/// Which customers a caller may see.
+#[derive(Debug, Clone, Default)]
+pub enum ScopeFilter {
+    #[default]
+    All,
+    /// Owned by this user.
+    Own(i64),
+    /// Owned by this user or owned within these departments.
+    Departments(i64, Vec<i64>),
+}
+
+/// Filters of the customer list; every present filter must hold.
+#[derive(Debug, Clone)]
+pub struct CustomerFilter {
+    pub scope: ScopeFilter,
+    /// Code prefix.
+    pub code: Option<String>,
+    /// Substring of the name (already normalised); `name_grams` narrows candidates first.
+    pub name_contains: Option<String>,
+    pub name_grams: Vec<String>,
+    /// Only these ids (fuzzy-search candidates).
+    pub ids: Option<Vec<i64>>,
+    pub customer_type: Option<String>,
+    pub region_prefix: Option<String>,
+    pub industry: Option<String>,
+    pub status: Option<String>,
+    pub level: Option<String>,
+    pub owner_id: Option<i64>,
+    pub department_id: Option<i64>,
+    pub tag: Option<String>,
+    pub custom: Vec<(String, String)>,
+    /// (kind, hash) blind-index matches.
+    pub blind: Vec<(String, String)>,
+    pub created_from: Option<i64>,
+    pub created_to: Option<i64>,
+    pub updated_from: Option<i64>,
+    pub updated_to: Option<i64>,
+    pub sort: CustomerSort,
+    pub desc: bool,
+    /// Keyset cursor: the sort value and id of the last row of the previous page.
+    pub after: Option<(SqlValue, i64)>,
+    pub limit: i64,
+}
+
+impl Default for CustomerFilter {
+    fn default() -> Self {
+        CustomerFilter {
+            scope: ScopeFilter::All,
+            code: None,
+            name_contains: None,
+            name_grams: Vec::new(),
+            ids: None,
+            customer_type: None,
+            region_prefix: None,
+            industry: None,
+            status: None,
+            level: None,
+            owner_id: None,
+            department_id: None,
+            tag: None,
+            custom: Vec::new(),
+            blind: Vec::new(),
+            created_from: None,
+            created_to: None,
+            updated_from: None,
+            updated_to: None,
+            sort: CustomerSort::Id,
+            desc: false,
+            after: None,
+            limit: 50,
+        }
+    }
+}
+
+/// `LIKE` pattern text with `%`, `_` and `\` escaped (used with `ESCAPE '\'`).
+fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The smallest string greater than every string starting with `prefix` (for range scans
+/// that both backends serve from an index).
+fn prefix_upper(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        if let Some(next) = char::from_u32(last as u32 + 1) {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+struct Where {
+    clauses: Vec<String>,
+    binds: Vec<SqlValue>,
+}
+
+impl Where {
+    fn bind(&mut self, v: SqlValue) -> String {
+        self.binds.push(v);
+        format!("${}", self.binds.len())
+    }
+
+    fn eq_text(&mut self, col: &str, v: &Option<String>) {
+        if let Some(v) = v {
+            let p = self.bind(SqlValue::Text(v.clone()));
+            self.clauses.push(format!("{col} = {p}"));
+        }
+    }
+
+    fn prefix(&mut self, col: &str, prefix: &str) {
+        let lo = self.bind(SqlValue::Text(prefix.to_string()));
+        match prefix_upper(prefix) {
+            Some(hi) => {
+                let hi = self.bind(SqlValue::Text(hi));
+                self.clauses.push(format!("{col} >= {lo} AND {col} < {hi}"));
+            }
+            None => self.clauses.push(format!("{col} >= {lo}")),
+        }
+    }
+}
+
+fn scope_clause(w: &mut Where, scope: &ScopeFilter) {
+    match scope {
+        ScopeFilter::All => {}
+        ScopeFilter::Own(user) => {
+            let p = w.bind(SqlValue::Int(*user));
+            w.clauses.push(format!("owner_id = {p}"));
+        }
+        ScopeFilter::Departments(user, deps) => {
+            let p = w.bind(SqlValue::Int(*user));
+            if deps.is_empty() {
+                w.clauses.push(format!("owner_id = {p}"));
+            } else {
+                w.clauses.push(format!(
+                    "(owner_id = {p} OR department_id IN ({}))",
+                    join_ids(deps)
+                ));
+            }
+        }
+    }
+}
+
+fn build_where(f: &CustomerFilter, with_cursor: bool) -> Where {
+    let mut w = Where {
+        clauses: Vec::new(),
+        binds: Vec::new(),
+    };
+    scope_clause(&mut w, &f.scope);
+    if let Some(code) = &f.code {
+        w.prefix("code", code);
+    }
+    if !f.name_grams.is_empty() {
+        let mut ps = Vec::new();
+        for g in &f.name_grams {
+            ps.push(w.bind(SqlValue::Text(g.clone())));
+        }
+        w.clauses.push(format!(
+            "id IN (SELECT customer_id FROM customer_name_grams WHERE gram IN ({}) \
+             GROUP BY customer_id HAVING COUNT(*) = {})",
+            ps.join(", "),
+            f.name_grams.len()
+        ));
+    }
+    if let Some(n) = &f.name_contains {
+        let p = w.bind(SqlValue::Text(format!("%{}%", like_escape(n))));
+        w.clauses.push(format!("name LIKE {p} ESCAPE '\\'"));
+    }
+    if let Some(ids) = &f.ids {
+        if ids.is_empty() {
+            w.clauses.push("1 = 0".into());
+        } else {
+            w.clauses.push(format!("id IN ({})", join_ids(ids)));
+        }
+    }
+    w.eq_text("customer_type", &f.customer_type);
+    if let Some(r) = &f.region_prefix {
+        w.prefix("region_code", r);
+    }
+    w.eq_text("industry", &f.industry);
+    w.eq_text("status", &f.status);
+    w.eq_text("level", &f.level);
+    if let Some(o) = f.owner_id {
+        let p = w.bind(SqlValue::Int(o));
+        w.clauses.push(format!("owner_id = {p}"));
+    }
+    if let Some(d) = f.department_id {
+        let p = w.bind(SqlValue::Int(d));
+        w.clauses.push(format!("department_id = {p}"));
+    }
+    if let Some(t) = &f.tag {
+        let p = w.bind(SqlValue::Text(t.clone()));
+        w.clauses.push(format!(
+            "id IN (SELECT customer_id FROM customer_tags WHERE tag = {p})"
+        ));
+    }
+    for (k, v) in &f.custom {
+        let pk = w.bind(SqlValue::Text(k.clone()));
+        let pv = w.bind(SqlValue::Text(v.clone()));
+        w.clauses.push(format!(
+            "id IN (SELECT customer_id FROM customer_field_values WHERE key = {pk} AND value = {pv})"
+        ));
+    }
+    for (k, h) in &f.blind {
+        let pk = w.bind(SqlValue::Text(k.clone()));
+        let ph = w.bind(SqlValue::Text(h.clone()));
+        w.clauses.push(format!(
+            "id IN (SELECT customer_id FROM customer_blind_index WHERE kind = {pk} AND hash = {ph})"
+        ));
+    }
+    for (col, op, v) in [
+        ("created_at", ">=", f.created_from),
+        ("created_at", "<", f.created_to),
+        ("updated_at", ">=", f.updated_from),
+        ("updated_at", "<", f.updated_to),
+    ] {
+        if let Some(v) = v {
+            let p = w.bind(SqlValue::Int(v));
+            w.clauses.push(format!("{col} {op} {p}"));
+        }
+    }
+    if with_cursor {
+        if let Some((value, id)) = &f.after {
+            let col = f.sort.column();
+            let op = if f.desc { "<" } else { ">" };
+            if f.sort == CustomerSort::Id {
+                let p = w.bind(SqlValue::Int(*id));
+                w.clauses.push(format!("id {op} {p}"));
+            } else {
+                let pv = w.bind(value.clone());
+                let pv2 = w.bind(value.clone());
+                let pi = w.bind(SqlValue::Int(*id));
+                w.clauses.push(format!(
+                    "({col} {op} {pv} OR ({col} = {pv2} AND id {op} {pi}))"
+                ));
+            }
+        }
+    }
+    w
+}
+
+fn where_sql(w: &Where) -> String {
+    if w.clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", w.clauses.join(" AND "))
+    }
+}
+
+/// A count per group value.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct GroupCount {
+    pub key: Option<String>,
+    pub count: i64,
+}
+
+/// A group of the customer statistics.
+#[derive(Debug, Clone, Copy)]
+pub enum StatGroup {
+    Type,
+    Province,
+    City,
+    Industry,
+    Status,
+    Level,
+    Department,
+    Month,
+}
+
+impl StatGroup {
+    fn expr(self) -> &'static str {
+        match self {
+            StatGroup::Type => "customer_type",
+            StatGroup::Province => "substr(region_code, 1, 2)",
+            StatGroup::City => "substr(region_code, 1, 4)",
+            StatGroup::Industry => "industry",
+            StatGroup::Status => "status",
+            StatGroup::Level => "level",
+            StatGroup::Department => "CAST(department_id AS TEXT)",
+            StatGroup::Month => "created_month",
+        }
+    }
+}
+
+/// A cross-reference row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct XrefRow {
+    pub customer_id: i64,
+    pub system: String,
+    pub source_id: String,
+    pub created_at: i64,
+    pub created_by: Option<i64>,
+}
+
+/// An admin-defined field (JSON definition).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FieldDefinitionRow {
+    pub key: String,
+    pub definition: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Tx {
+    pub async fn insert_customer_history(&mut self, h: &HistoryRow) -> StoreResult<i64> {
+        let sql = "INSERT INTO customer_history (customer_id, row_version, at, actor_id, \
+                   actor_name, action, reason, changes, snapshot) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
+        Ok(on_tx!(self, |c| sqlx::query_scalar::<_, i64>(sql)
+            .bind(h.customer_id)
+            .bind(h.row_version)
+            .bind(h.at)
+            .bind(h.actor_id)
+            .bind(&h.actor_name)
+            .bind(&h.action)
+            .bind(&h.reason)
+            .bind(&h.changes)
+            .bind(&h.snapshot)
+            .fetch_one(c)
+            .await)?)
+    }
+
+    /// History of a customer, oldest first.
+    pub async fn customer_history(&mut self, customer_id: i64) -> StoreResult<Vec<HistoryRow>> {
+        let sql = format!(
+            "SELECT {HISTORY_COLS} FROM customer_history WHERE customer_id = $1 ORDER BY id"
+        );
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, HistoryRow>(&sql)
+            .bind(customer_id)
+            .fetch_all(c)
+            .await)?)
+    }
+
+    /// The last change at or before `at` (microseconds).
+    pub async fn customer_history_as_of(
+        &mut self,
+        customer_id: i64,
+        at: i64,
+    ) -> StoreResult<Option<HistoryRow>> {
+        let sql = format!(
+            "SELECT {HISTORY_COLS} FROM customer_history WHERE customer_id = $1 AND at <= $2 \
+             ORDER BY at DESC, id DESC LIMIT 1"
+        );
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, HistoryRow>(&sql)
+            .bind(customer_id)
+            .bind(at)
+            .fetch_optional(c)
+            .await)?)
+    }
+
+    /// Replace the derived lookup rows of a customer.
+    pub async fn replace_customer_indexes(
+        &mut self,
+        customer_id: i64,
+        ix: &CustomerIndexes,
+    ) -> StoreResult<()> {
+        for table in [
+            "customer_blind_index",
+            "customer_tags",
+            "customer_name_grams",
+            "customer_field_values",
+        ] {
+            let sql = format!("DELETE FROM {table} WHERE customer_id = $1");
+            on_tx!(self, |c| sqlx::query(&sql)
+                .bind(customer_id)
+                .execute(c)
+                .await)?;
+        }
+        for (kind, hash) in &ix.blind {
+            on_tx!(self, |c| sqlx::query(
+                "INSERT INTO customer_blind_index (customer_id, kind, hash) VALUES ($1, $2, $3)"
+            )
+            .bind(customer_id)
+            .bind(kind)
+            .bind(hash)
+            .execute(c)
+            .await)?;
+        }
+        let mut tags = ix.tags.clone();
+        tags.sort();
+        tags.dedup();
+        for tag in &tags {
+            on_tx!(self, |c| sqlx::query(
+                "INSERT INTO customer_tags (customer_id, tag) VALUES ($1, $2)"
+            )
+            .bind(customer_id)
+            .bind(tag)
+            .execute(c)
+            .await)?;
+        }
+        let mut grams = ix.grams.clone();
+        grams.sort();
+        grams.dedup();
+        if !grams.is_empty() {
+            // One statement for all grams of a name: fewer round trips on the hot path.
+            let mut sql = String::from("INSERT INTO customer_name_grams (gram, customer_id) VALUES ");
+            for i in 0..grams.len() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("(${}, $1)", i + 2));
+            }
+            on_tx!(self, |c| {
+                let mut q = sqlx::query(&sql).bind(customer_id);
+                for g in &grams {
+                    q = q.bind(g);
+                }
+                q.execute(c).await
+            })?;
+        }
+        let mut fields = ix.fields.clone();
+        fields.sort();
+        fields.dedup();
+        for (k, v) in &fields {
+            on_tx!(self, |c| sqlx::query(
+                "INSERT INTO customer_field_values (customer_id, key, value) VALUES ($1, $2, $3)"
+            )
+            .bind(customer_id)
+            .bind(k)
+            .bind(v)
+            .execute(c)
+            .await)?;
+        }
+        Ok(())
+    }
+
+    /// A page of customers matching `f`.
+    pub async fn search_customers(&mut self, f: &CustomerFilter) -> StoreResult<Vec<CustomerRow>> {
+        let w = build_where(f, true);
+        let col = f.sort.column();
+        let dir = if f.desc { "DESC" } else { "ASC" };
+        let order = if f.sort == CustomerSort::Id {
+            format!("id {dir}")
+        } else {
+            format!("{col} {dir}, id {dir}")
+        };
+        let sql = format!(
+            "SELECT {CUSTOMER_COLS} FROM customers{} ORDER BY {order} LIMIT {}",
+            where_sql(&w),
+            f.limit.clamp(1, 1000)
+        );
+        Ok(on_tx!(self, |c| {
+            let mut q = sqlx::query_as::<_, CustomerRow>(&sql);
+            for b in &w.binds {
+                q = match b {
+                    SqlValue::Int(i) => q.bind(*i),
+                    SqlValue::Text(t) => q.bind(t.clone()),
+                };
+            }
+            q.fetch_all(c).await
+        })?)
+    }
+
+    /// How many customers match `f` (the cursor is ignored).
+    pub async fn count_matching_customers(&mut self, f: &CustomerFilter) -> StoreResult<i64> {
+        let w = build_where(f, false);
+        let sql = format!("SELECT COUNT(*) FROM customers{}", where_sql(&w));
+        Ok(on_tx!(self, |c| {
+            let mut q = sqlx::query_scalar::<_, i64>(&sql);
+            for b in &w.binds {
+                q = match b {
+                    SqlValue::Int(i) => q.bind(*i),
+                    SqlValue::Text(t) => q.bind(t.clone()),
+                };
+            }
+            q.fetch_one(c).await
+        })?)
+    }
+
+    /// Customers sharing name bigrams with the query, most shared first.
+    pub async fn name_gram_candidates(
+        &mut self,
+        grams: &[String],
+        limit: i64,
+    ) -> StoreResult<Vec<i64>> {
+        if grams.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ps: Vec<String> = (1..=grams.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT customer_id FROM customer_name_grams WHERE gram IN ({}) \
+             GROUP BY customer_id ORDER BY COUNT(*) DESC, customer_id LIMIT {}",
+            ps.join(", "),
+            limit.clamp(1, 5000)
+        );
+        Ok(on_tx!(self, |c| {
+            let mut q = sqlx::query_scalar::<_, i64>(&sql);
+            for g in grams {
+                q = q.bind(g.clone());
+            }
+            q.fetch_all(c).await
+        })?)
+    }
+
+    /// Counts per group over the customers in `scope`.
+    pub async fn customer_group_counts(
+        &mut self,
+        scope: &ScopeFilter,
+        group: StatGroup,
+    ) -> StoreResult<Vec<GroupCount>> {
+        let mut w = Where {
+            clauses: Vec::new(),
+            binds: Vec::new(),
+        };
+        scope_clause(&mut w, scope);
+        let expr = group.expr();
+        let sql = format!(
+            "SELECT {expr} AS key, COUNT(*) AS count FROM customers{} GROUP BY {expr} \
+             ORDER BY count DESC, key",
+            where_sql(&w)
+        );
+        Ok(on_tx!(self, |c| {
+            let mut q = sqlx::query_as::<_, GroupCount>(&sql);
+            for b in &w.binds {
+                q = match b {
+                    SqlValue::Int(i) => q.bind(*i),
+                    SqlValue::Text(t) => q.bind(t.clone()),
+                };
+            }
+            q.fetch_all(c).await
+        })?)
+    }
+
+    /// Link (or relink) a customer to a source system's id.
+    pub async fn put_xref(&mut self, x: &XrefRow) -> StoreResult<()> {
+        on_tx!(self, |c| sqlx::query(
+            "DELETE FROM customer_xrefs WHERE customer_id = $1 AND system = $2"
+        )
+        .bind(x.customer_id)
+        .bind(&x.system)
+        .execute(c)
+        .await)?;
+        on_tx!(self, |c| sqlx::query(
+            "INSERT INTO customer_xrefs (customer_id, system, source_id, created_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5)"
+        )
+        .bind(x.customer_id)
+        .bind(&x.system)
+        .bind(&x.source_id)
+        .bind(x.created_at)
+        .bind(x.created_by)
+        .execute(c)
+        .await)?;
+        Ok(())
+    }
+
+    pub async fn delete_xref(&mut self, customer_id: i64, system: &str) -> StoreResult<bool> {
+        let n = on_tx!(self, |c| sqlx::query(
+            "DELETE FROM customer_xrefs WHERE customer_id = $1 AND system = $2"
+        )
+        .bind(customer_id)
+        .bind(system)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(n > 0)
+    }
+
+    pub async fn xrefs_of(&mut self, customer_id: i64) -> StoreResult<Vec<XrefRow>> {
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, XrefRow>(
+            "SELECT customer_id, system, source_id, created_at, created_by FROM customer_xrefs \
+             WHERE customer_id = $1 ORDER BY system"
+        )
+        .bind(customer_id)
+        .fetch_all(c)
+        .await)?)
+    }
+
+    pub async fn xref_by_source(
+        &mut self,
+        system: &str,
+        source_id: &str,
+    ) -> StoreResult<Option<XrefRow>> {
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, XrefRow>(
+            "SELECT customer_id, system, source_id, created_at, created_by FROM customer_xrefs \
+             WHERE system = $1 AND source_id = $2"
+        )
+        .bind(system)
+        .bind(source_id)
+        .fetch_optional(c)
+        .await)?)
+    }
+
+    pub async fn field_definitions(&mut self) -> StoreResult<Vec<FieldDefinitionRow>> {
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, FieldDefinitionRow>(
+            "SELECT key, definition, created_at, updated_at FROM field_definitions ORDER BY key"
+        )
+        .fetch_all(c)
+        .await)?)
+    }
+
+    pub async fn upsert_field_definition(&mut self, f: &FieldDefinitionRow) -> StoreResult<()> {
+        on_tx!(self, |c| sqlx::query(
+            "INSERT INTO field_definitions (key, definition, created_at, updated_at) \
+             VALUES ($1, $2, $3, $3) ON CONFLICT (key) DO UPDATE SET \
+             definition = excluded.definition, updated_at = excluded.updated_at"
+        )
+        .bind(&f.key)
+        .bind(&f.definition)
+        .bind(f.updated_at)
+        .execute(c)
+        .await)?;
+        Ok(())
+    }
+}
+
+/// Reject a write whose constraint says the pair is taken.
+pub fn is_conflict(e: &StoreError) -> bool {
+    matches!(e, StoreError::Conflict { .. })
+}

@@ -1,0 +1,136 @@
+//! Many requests at once: nothing fails with "database is locked", nothing is lost.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+
+use custos_app::{AuditFilter, ChainReport};
+
+use crate::backend_test;
+use crate::helpers::*;
+
+const N: usize = 32;
+
+/// Count audit entries with this exact action, straight from the app.
+async fn count_action(t: &TestApp, admin: &custos_app::Actor, action: &str) -> usize {
+    t.app
+        .list_audit(
+            admin,
+            AuditFilter {
+                action: Some(action.into()),
+                limit: 1000,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("audit")
+        .len()
+}
+
+backend_test!(parallel_logins_and_user_creations, |t| {
+    let admin = t.admin_token().await;
+    let mut tasks = Vec::new();
+    for i in 0..N {
+        let (client, base) = (t.client.clone(), t.base.clone());
+        tasks.push(tokio::spawn(async move {
+            let r = client
+                .post(format!("{base}/api/v1/auth/login"))
+                .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
+                .send()
+                .await
+                .expect("login request");
+            (
+                format!("login {i}"),
+                r.status().as_u16(),
+                r.text().await.unwrap_or_default(),
+            )
+        }));
+        let (client, base, token) = (t.client.clone(), t.base.clone(), admin.clone());
+        tasks.push(tokio::spawn(async move {
+            let r = client
+                .post(format!("{base}/api/v1/users"))
+                .bearer_auth(token)
+                .json(
+                    &json!({"username": format!("load{i:02}"), "password": USER_PASSWORD,
+                              "roles": [{"role": "query", "scope": "own"}]}),
+                )
+                .send()
+                .await
+                .expect("create request");
+            (
+                format!("create {i}"),
+                r.status().as_u16(),
+                r.text().await.unwrap_or_default(),
+            )
+        }));
+    }
+    for task in tasks {
+        let (what, status, text) = task.await.expect("task");
+        assert!(status == 200 || status == 201, "{what}: {status} {text}");
+    }
+
+    let page = body(t.get("/api/v1/users?limit=500", &admin).await, 200).await;
+    let names: BTreeSet<String> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap().to_string())
+        .collect();
+    let mut expected: BTreeSet<String> = (0..N).map(|i| format!("load{i:02}")).collect();
+    expected.insert("admin".into());
+    assert_eq!(names, expected);
+
+    let report = t.app.verify_audit().await.expect("verify");
+    assert!(matches!(report, ChainReport::Ok { .. }), "{report:?}");
+    let actor = t
+        .app
+        .actor_for_username(
+            "admin",
+            custos_app::Context::new(custos_app::Source::System),
+        )
+        .await
+        .unwrap();
+    assert!(count_action(&t, &actor, "user.create").await > N);
+    assert!(count_action(&t, &actor, "auth.login").await > N);
+});
+
+backend_test!(parallel_wrong_passwords_lock_the_account, |t| {
+    let admin = t.admin_token().await;
+    t.create_user(&admin, "target", None, json!([])).await;
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let (client, base) = (t.client.clone(), t.base.clone());
+        tasks.push(tokio::spawn(async move {
+            let r = client
+                .post(format!("{base}/api/v1/auth/login"))
+                .json(&json!({"username": "target", "password": "wrong-password"}))
+                .send()
+                .await
+                .expect("login request");
+            let status = r.status().as_u16();
+            let v: Value = r.json().await.unwrap_or(Value::Null);
+            (status, v["code"].as_str().unwrap_or("").to_string())
+        }));
+    }
+    let mut invalid = 0;
+    let mut locked = 0;
+    for task in tasks {
+        let (status, code) = task.await.expect("task");
+        assert_eq!(status, 401, "{code}");
+        match code.as_str() {
+            "auth.invalid_credentials" => invalid += 1,
+            "auth.locked" => locked += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    // Every failure counted: four plain failures, the fifth locks, the rest hit the lock.
+    assert_eq!((invalid, locked), (4, 6));
+    let r = t
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"username": "target", "password": USER_PASSWORD}),
+        )
+        .await;
+    assert_eq!(problem(r, 401).await["code"], "auth.locked");
+});
