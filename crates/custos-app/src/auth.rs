@@ -328,7 +328,7 @@ impl App {
             // Another process bootstrapped first.
             return Ok(None);
         }
-        let id = tx
+        let inserted = tx
             .insert_user(&UserRow {
                 id: 0,
                 username: "admin".into(),
@@ -342,7 +342,13 @@ impl App {
                 created_at: now,
                 updated_at: now,
             })
-            .await?;
+            .await;
+        let id = match inserted {
+            Ok(id) => id,
+            // Another process sharing the database bootstrapped at the same moment.
+            Err(custos_store::StoreError::Conflict { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
         let role = tx
             .role_by_key("admin")
             .await?

@@ -40,8 +40,8 @@ fn bad_file(zh: String, en: String) -> AppError {
     AppError::Rejected(Violation::new("backup.invalid", zh, en))
 }
 
-/// Write a backup of `db` to `dest`. Returns the header written.
-pub async fn write_backup(db: &Db, dest: &Path) -> AppResult<BackupHeader> {
+/// Online backups are for the embedded SQLite database; PostgreSQL has pg_dump.
+pub fn check_backup_supported(db: &Db) -> AppResult<()> {
     if db.sqlite_path().is_none() {
         return Err(AppError::Rejected(Violation::new(
             "backup.postgres",
@@ -49,6 +49,12 @@ pub async fn write_backup(db: &Db, dest: &Path) -> AppResult<BackupHeader> {
             "back up PostgreSQL with pg_dump, e.g. pg_dump --format=custom --file=custos.dump \"$CUSTOS_DATABASE_URL\"; restore with pg_restore",
         )));
     }
+    Ok(())
+}
+
+/// Write a backup of `db` to `dest`. Returns the header written.
+pub async fn write_backup(db: &Db, dest: &Path) -> AppResult<BackupHeader> {
+    check_backup_supported(db)?;
     let dir = dest
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

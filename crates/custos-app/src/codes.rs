@@ -765,6 +765,8 @@ pub(crate) async fn draw_code(
     region: Option<&str>,
     manual: Option<&str>,
 ) -> AppResult<DrawnCode> {
+    // Lock order: audit head, then sequence rows (see batch.rs).
+    tx.lock_audit_head().await?;
     let rule = applicable_rule(tx, customer_type, region).await?;
     let segments = segments_of(&rule)?;
     let date = issue_date(tz);

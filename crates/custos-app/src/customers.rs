@@ -1,19 +1,26 @@
 //! The customer master (客户主数据): creating a customer issues its code in the same
-//! transaction; reading follows merged codes to their survivor.
+//! transaction; every change is validated as a whole, kept in the history with a snapshot
+//! (so the record can be rebuilt `as_of` any time), and audited. Personal data is
+//! encrypted at rest and masked in responses unless the caller may read it.
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use chrono::NaiveDate;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
 
-use custos_core::normalize::{name_key, normalize_text};
-use custos_core::{ident, industry, region, FieldError, Violation};
+use custos_core::ident::{Email, IdNumber, Mobile, Phone, PostalCode, Uscc, Website};
+use custos_core::normalize::{name_key, normalize_text, to_simplified};
+use custos_core::{industry, region, FieldError, Violation};
+use custos_store::customer_master::{CustomerIndexes, HistoryRow};
 use custos_store::{now_us, CustomerRow, StoreError, Tx};
 
 use crate::actor::{Actor, Scope};
 use crate::audit::{append, record};
 use crate::auth::format_time;
-use crate::codes::{code_taken, draw_code, register_code};
+use crate::codes::{code_taken, draw_code, issue_date, register_code};
 use crate::error::{AppError, AppResult};
+use crate::pii::{mask_address, mask_email, mask_id_number, mask_mobile, mask_phone, PiiKey};
 use crate::{to_json, App};
 
 /// Customer types when an administrator has configured none.
@@ -22,6 +29,27 @@ pub const DEFAULT_CUSTOMER_TYPES: &[(&str, &str, &str)] = &[
     ("individual", "个人客户", "Individual"),
 ];
 
+/// Allowed values of `scale` (企业规模).
+pub const SCALES: &[(&str, &str, &str)] = &[
+    ("micro", "微型", "Micro"),
+    ("small", "小型", "Small"),
+    ("medium", "中型", "Medium"),
+    ("large", "大型", "Large"),
+];
+
+/// Statuses a customer can be given by create or update; archive, retire and merge are
+/// operations of their own.
+pub const EDITABLE_STATUSES: &[&str] = &["pending", "active", "dormant"];
+
+/// Fields whose change needs a reason (catalog: major fields).
+pub const MAJOR_FIELDS: &[&str] = &["name", "uscc", "id_number", "customer_type"];
+
+/// Personal-data fields of a customer (address only for individuals).
+pub const PII_FIELDS: &[&str] = &["id_number", "phone", "mobile", "email", "address"];
+
+const MAX_CONTACTS: usize = 50;
+const MAX_TAGS: usize = 50;
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct CustomerType {
     pub key: String,
@@ -29,29 +57,100 @@ pub struct CustomerType {
     pub label_en: String,
 }
 
-/// A new customer as submitted.
+/// A contact person (联系人) as submitted.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactInput {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub mobile: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub is_primary: Option<bool>,
+}
+
+/// A new customer as submitted. Every field is validated and normalised; all failing
+/// fields are reported together.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCustomer {
+    /// `enterprise`, `individual` or a configured type.
+    #[serde(default)]
     pub customer_type: String,
+    #[serde(default)]
     pub name: String,
     #[serde(default)]
     pub short_name: Option<String>,
+    /// 曾用名.
+    #[serde(default)]
+    pub former_names: Vec<String>,
+    /// 统一社会信用代码.
     #[serde(default)]
     pub uscc: Option<String>,
+    /// 身份证号 (individuals); encrypted at rest.
+    #[serde(default)]
+    pub id_number: Option<String>,
+    #[serde(default)]
+    pub legal_representative: Option<String>,
+    /// `YYYY-MM-DD`.
+    #[serde(default)]
+    pub established_on: Option<String>,
+    /// Registered capital in 10,000 CNY (万元).
+    #[serde(default)]
+    pub registered_capital: Option<f64>,
+    /// GB/T 4754 section letter or division code.
+    #[serde(default)]
+    pub industry: Option<String>,
+    /// micro, small, medium, large.
+    #[serde(default)]
+    pub scale: Option<String>,
+    #[serde(default)]
+    pub level: Option<String>,
+    /// 客户来源.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// GB/T 2260 code; province/city/district names are derived from it.
     #[serde(default)]
     pub region_code: Option<String>,
     #[serde(default)]
-    pub industry: Option<String>,
-    #[serde(default)]
-    pub level: Option<String>,
-    #[serde(default)]
     pub address: Option<String>,
     #[serde(default)]
-    pub remarks: Option<String>,
+    pub postal_code: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub mobile: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub website: Option<String>,
     /// Owner (负责人) user id; defaults to the creator.
     #[serde(default)]
     pub owner_id: Option<i64>,
+    /// Department; defaults to the owner's.
+    #[serde(default)]
+    pub department_id: Option<i64>,
+    /// pending, active (default) or dormant.
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub credit_rating: Option<String>,
+    #[serde(default)]
+    pub remarks: Option<String>,
+    #[serde(default)]
+    pub contacts: Vec<ContactInput>,
+    /// Values of admin-defined fields, by key.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub custom: Map<String, Value>,
     /// A code assigned by hand (`code.assign`); must fit the applicable rule and be unused.
     #[serde(default)]
     pub code: Option<String>,
@@ -60,53 +159,336 @@ pub struct NewCustomer {
     pub reason: Option<String>,
 }
 
+/// `Some(None)` for an explicit `null`, `None` when the field is absent.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A change to a customer: absent fields stay, `null` clears.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerPatch {
+    /// The `version` read last (optimistic locking): a stale one answers 409.
+    pub version: i64,
+    /// Required when a major field (name, uscc, id_number, customer_type) changes.
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub customer_type: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub short_name: Option<Option<String>>,
+    #[serde(default)]
+    pub former_names: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub uscc: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub id_number: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub legal_representative: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub established_on: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
+    pub registered_capital: Option<Option<f64>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub industry: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub scale: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub level: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub source: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub region_code: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub address: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub postal_code: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub mobile: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub website: Option<Option<String>>,
+    #[serde(default)]
+    pub owner_id: Option<i64>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub department_id: Option<Option<i64>>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub credit_rating: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub remarks: Option<Option<String>>,
+    /// Replaces all contacts.
+    #[serde(default)]
+    pub contacts: Option<Vec<ContactInput>>,
+    /// Custom values to set (`null` removes one).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub custom: Option<Map<String, Value>>,
+}
+
+/// A change to one contact: absent fields stay, `null` clears.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactPatch {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub title: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub mobile: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
+    #[serde(default)]
+    pub is_primary: Option<bool>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// A contact in plaintext (in memory only).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Contact {
+    id: i64,
+    name: String,
+    title: Option<String>,
+    mobile: Option<String>,
+    phone: Option<String>,
+    email: Option<String>,
+    is_primary: bool,
+}
+
+/// The whole customer in plaintext: what validation works on. Never stored as is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+struct Record {
+    customer_type: String,
+    name: String,
+    short_name: Option<String>,
+    former_names: Vec<String>,
+    uscc: Option<String>,
+    id_number: Option<String>,
+    legal_representative: Option<String>,
+    established_on: Option<String>,
+    registered_capital: Option<f64>,
+    industry: Option<String>,
+    scale: Option<String>,
+    level: Option<String>,
+    source: Option<String>,
+    region_code: Option<String>,
+    address: Option<String>,
+    postal_code: Option<String>,
+    phone: Option<String>,
+    mobile: Option<String>,
+    email: Option<String>,
+    website: Option<String>,
+    owner_id: Option<i64>,
+    department_id: Option<i64>,
+    status: String,
+    tags: Vec<String>,
+    credit_rating: Option<String>,
+    remarks: Option<String>,
+    contacts: Vec<Contact>,
+    custom: Map<String, Value>,
+}
+
+/// A stored contact: personal data encrypted.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct StoredContact {
+    id: i64,
+    name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mobile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
+    #[serde(default)]
+    is_primary: bool,
+}
+
+/// The `data` column: every field without a column of its own; personal data encrypted.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct StoredData {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    short_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    former_names: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    legal_representative: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    established_on: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    registered_capital: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scale: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    source: Option<String>,
+    /// Plain for organisations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    address: Option<String>,
+    /// Encrypted (individuals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    address_enc: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    postal_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mobile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    website: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    credit_rating: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    remarks: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    contacts: Vec<StoredContact>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    custom: Map<String, Value>,
+}
+
+/// The stored record kept in each history entry (rebuilds `as_of`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Snapshot {
+    customer_type: String,
+    name: String,
+    status: String,
+    uscc: Option<String>,
+    region_code: Option<String>,
+    industry: Option<String>,
+    level: Option<String>,
+    owner_id: Option<i64>,
+    department_id: Option<i64>,
+    data: String,
+    updated_at: i64,
+    row_version: i64,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ContactView {
+    pub id: i64,
+    pub name: String,
+    pub title: Option<String>,
+    pub mobile: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub is_primary: bool,
+}
+
+/// A customer as the API shows it. Personal data is masked unless `pii_masked` is false.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CustomerView {
     pub id: i64,
     pub code: String,
     pub customer_type: String,
     pub name: String,
+    pub short_name: Option<String>,
+    pub former_names: Vec<String>,
     pub status: String,
     pub uscc: Option<String>,
+    pub id_number: Option<String>,
+    pub legal_representative: Option<String>,
+    pub established_on: Option<String>,
+    pub registered_capital: Option<f64>,
+    pub industry: Option<String>,
+    pub industry_name: Option<String>,
+    pub scale: Option<String>,
+    pub level: Option<String>,
+    pub source: Option<String>,
     pub region_code: Option<String>,
     pub province: Option<String>,
     pub city: Option<String>,
     pub district: Option<String>,
-    pub industry: Option<String>,
-    pub level: Option<String>,
+    pub address: Option<String>,
+    pub postal_code: Option<String>,
+    pub phone: Option<String>,
+    pub mobile: Option<String>,
+    pub email: Option<String>,
+    pub website: Option<String>,
     pub owner_id: Option<i64>,
     pub department_id: Option<i64>,
-    /// The other fields.
+    pub tags: Vec<String>,
+    pub credit_rating: Option<String>,
+    pub remarks: Option<String>,
+    pub contacts: Vec<ContactView>,
     #[schema(value_type = Object)]
-    pub fields: serde_json::Map<String, serde_json::Value>,
+    pub custom: Map<String, Value>,
+    /// True when personal data in this response is masked.
+    pub pii_masked: bool,
     pub created_at: String,
     pub updated_at: String,
     pub version: i64,
+    /// Set when the record was rebuilt for `as_of`.
+    pub as_of: Option<String>,
 }
 
-fn view(c: &CustomerRow) -> CustomerView {
-    let names = c.region_code.as_deref().and_then(region::names);
-    CustomerView {
-        id: c.id,
-        code: c.code.clone(),
-        customer_type: c.customer_type.clone(),
-        name: c.name.clone(),
-        status: c.status.clone(),
-        uscc: c.uscc.clone(),
-        region_code: c.region_code.clone(),
-        province: names.as_ref().map(|n| n.province.to_string()),
-        city: names.as_ref().and_then(|n| n.city.map(str::to_string)),
-        district: names.as_ref().and_then(|n| n.district.map(str::to_string)),
-        industry: c.industry.clone(),
-        level: c.level.clone(),
-        owner_id: c.owner_id,
-        department_id: c.department_id,
-        fields: serde_json::from_str(&c.data).unwrap_or_default(),
-        created_at: format_time(c.created_at),
-        updated_at: format_time(c.updated_at),
-        version: c.row_version,
-    }
+/// One field change in the history.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FieldChange {
+    pub field: String,
+    #[schema(value_type = Object)]
+    pub old: Value,
+    #[schema(value_type = Object)]
+    pub new: Value,
 }
+
+/// One entry of the change history (变更记录); personal data masked.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HistoryEntry {
+    pub id: i64,
+    pub version: i64,
+    pub at: String,
+    pub actor_id: Option<i64>,
+    pub actor: String,
+    pub action: String,
+    pub reason: Option<String>,
+    pub changes: Vec<FieldChange>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Validation
 
 fn required(field: &str, errors: &mut Vec<FieldError>) {
     errors.push(
@@ -119,35 +501,945 @@ fn required(field: &str, errors: &mut Vec<FieldError>) {
     );
 }
 
-fn text_field(
-    field: &str,
-    value: &Option<String>,
-    max: usize,
-    errors: &mut Vec<FieldError>,
-) -> Option<String> {
-    let v = normalize_text(value.as_deref()?);
-    if v.is_empty() {
-        return None;
+/// A short preview of an offending value for messages.
+fn preview(v: &str) -> String {
+    if v.chars().count() > 24 {
+        format!("{}…", v.chars().take(24).collect::<String>())
+    } else {
+        v.to_string()
     }
+}
+
+fn check_len(field: &str, v: &str, max: usize, errors: &mut Vec<FieldError>) {
     let n = v.chars().count();
     if n > max {
         errors.push(
             Violation::new(
                 "length.max",
-                format!("字段“{field}”不能超过 {max} 个字符（当前 {n} 个）"),
-                format!("field '{field}' must not exceed {max} characters (has {n})"),
+                format!(
+                    "字段“{field}”不能超过 {max} 个字符（当前 {n} 个：{}）",
+                    preview(v)
+                ),
+                format!(
+                    "field '{field}' must not exceed {max} characters (has {n}: {})",
+                    preview(v)
+                ),
             )
             .on(field),
         );
     }
+}
+
+/// Normalised text or `None` when empty; length checked.
+fn text(
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    let v = normalize_text(value?);
+    if v.is_empty() {
+        return None;
+    }
+    check_len(field, &v, max, errors);
     Some(v)
+}
+
+/// Parse with a core validator into its canonical text.
+fn parsed<T>(
+    field: &str,
+    value: Option<&str>,
+    parse: impl Fn(&str) -> Result<T, Violation>,
+    canon: impl Fn(&T) -> String,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    let v = value.map(str::trim).filter(|s| !s.is_empty())?;
+    match parse(v) {
+        Ok(t) => Some(canon(&t)),
+        Err(e) => {
+            errors.push(e.on(field));
+            None
+        }
+    }
+}
+
+fn one_of(
+    field: &str,
+    value: Option<&str>,
+    allowed: &[&str],
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    let v = normalize_text(value?).to_lowercase();
+    if v.is_empty() {
+        return None;
+    }
+    if !allowed.contains(&v.as_str()) {
+        errors.push(
+            Violation::new(
+                "value.not_allowed",
+                format!(
+                    "字段“{field}”的取值“{v}”不在允许范围内：{}",
+                    allowed.join("、")
+                ),
+                format!(
+                    "field '{field}' value '{v}' is not allowed; choose one of {}",
+                    allowed.join(", ")
+                ),
+            )
+            .on(field),
+        );
+        return None;
+    }
+    Some(v)
+}
+
+fn parse_date(
+    field: &str,
+    value: Option<&str>,
+    today: NaiveDate,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    let raw = normalize_text(value?);
+    if raw.is_empty() {
+        return None;
+    }
+    let v = raw.replace(['/', '.'], "-");
+    match NaiveDate::parse_from_str(&v, "%Y-%m-%d") {
+        Ok(d) if d > today => {
+            errors.push(
+                Violation::new(
+                    "date.future",
+                    format!("字段“{field}”的日期不能晚于今天（{raw}）"),
+                    format!("field '{field}' must not be a future date ({raw})"),
+                )
+                .on(field),
+            );
+            None
+        }
+        Ok(d) if d < NaiveDate::from_ymd_opt(1800, 1, 1).unwrap_or(d) => {
+            errors.push(
+                Violation::new(
+                    "date.range",
+                    format!("字段“{field}”的日期早于 1800 年（{raw}）"),
+                    format!("field '{field}' is before 1800 ({raw})"),
+                )
+                .on(field),
+            );
+            None
+        }
+        Ok(d) => Some(d.format("%Y-%m-%d").to_string()),
+        Err(_) => {
+            errors.push(
+                Violation::new(
+                    "date.format",
+                    format!("字段“{field}”不是有效日期，应为 YYYY-MM-DD（{raw}）"),
+                    format!("field '{field}' is not a valid date YYYY-MM-DD ({raw})"),
+                )
+                .on(field),
+            );
+            None
+        }
+    }
+}
+
+/// Everything validation needs from the database, loaded once per write.
+pub(crate) struct Reference {
+    types: Vec<CustomerType>,
+    custom: Vec<crate::fields::FieldDefinition>,
+}
+
+/// Validate and normalise a whole record; all failures are collected.
+fn validate(
+    rec: Record,
+    today: NaiveDate,
+    reference: &Reference,
+) -> Result<Record, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let e = &mut errors;
+    let customer_type = normalize_text(&rec.customer_type).to_lowercase();
+    if customer_type.is_empty() {
+        required("customer_type", e);
+    } else if !reference.types.iter().any(|t| t.key == customer_type) {
+        let keys: Vec<&str> = reference.types.iter().map(|t| t.key.as_str()).collect();
+        e.push(
+            Violation::new(
+                "customer_type.unknown",
+                format!("客户类型“{customer_type}”不存在，可选：{}", keys.join("、")),
+                format!(
+                    "customer type '{customer_type}' does not exist; choose one of {}",
+                    keys.join(", ")
+                ),
+            )
+            .on("customer_type"),
+        );
+    }
+    let individual = customer_type == "individual";
+    let name = normalize_text(&rec.name);
+    if name.is_empty() {
+        required("name", e);
+    } else {
+        check_len("name", &name, 200, e);
+    }
+    let short_name = text("short_name", rec.short_name.as_deref(), 100, e);
+    let mut former_names = Vec::new();
+    for (i, n) in rec.former_names.iter().enumerate() {
+        if let Some(n) = text(&format!("former_names[{i}]"), Some(n), 200, e) {
+            if !former_names.contains(&n) {
+                former_names.push(n);
+            }
+        }
+    }
+    if former_names.len() > 20 {
+        e.push(
+            Violation::new(
+                "list.too_long",
+                "曾用名最多 20 个",
+                "at most 20 former names",
+            )
+            .on("former_names"),
+        );
+    }
+    let uscc = parsed(
+        "uscc",
+        rec.uscc.as_deref(),
+        Uscc::parse,
+        |u| u.as_str().to_string(),
+        e,
+    );
+    let id_number = parsed(
+        "id_number",
+        rec.id_number.as_deref(),
+        |s| IdNumber::parse(s, today),
+        |i| i.as_str().to_string(),
+        e,
+    );
+    if id_number.is_some() && customer_type == "enterprise" {
+        e.push(
+            Violation::new(
+                "id_number.not_applicable",
+                "企业客户不填写身份证号码（请填写统一社会信用代码）",
+                "enterprise customers have no ID number (use the unified social credit code)",
+            )
+            .on("id_number"),
+        );
+    }
+    let legal_representative = text(
+        "legal_representative",
+        rec.legal_representative.as_deref(),
+        50,
+        e,
+    );
+    let established_on = parse_date("established_on", rec.established_on.as_deref(), today, e);
+    let registered_capital = match rec.registered_capital {
+        Some(c) if !c.is_finite() || !(0.0..=1.0e10).contains(&c) => {
+            e.push(
+                Violation::new(
+                    "number.range",
+                    format!("注册资本（万元）应在 0 到 10000000000 之间（{c}）"),
+                    format!("registered capital (10k CNY) must be between 0 and 1e10 ({c})"),
+                )
+                .on("registered_capital"),
+            );
+            None
+        }
+        other => other,
+    };
+    let industry = parsed(
+        "industry",
+        rec.industry.as_deref(),
+        industry::validate_industry,
+        Clone::clone,
+        e,
+    );
+    let scale_keys: Vec<&str> = SCALES.iter().map(|s| s.0).collect();
+    let scale = one_of("scale", rec.scale.as_deref(), &scale_keys, e);
+    let level = text("level", rec.level.as_deref(), 32, e);
+    let source = text("source", rec.source.as_deref(), 64, e);
+    let region_code = parsed(
+        "region_code",
+        rec.region_code.as_deref(),
+        region::validate_region_code,
+        Clone::clone,
+        e,
+    );
+    let address = text("address", rec.address.as_deref(), 300, e);
+    let postal_code = parsed(
+        "postal_code",
+        rec.postal_code.as_deref(),
+        PostalCode::parse,
+        |p| p.as_str().to_string(),
+        e,
+    );
+    let phone = parsed(
+        "phone",
+        rec.phone.as_deref(),
+        Phone::parse,
+        |p| p.as_str().to_string(),
+        e,
+    );
+    let mobile = parsed(
+        "mobile",
+        rec.mobile.as_deref(),
+        Mobile::parse,
+        |m| m.as_str().to_string(),
+        e,
+    );
+    let email = parsed(
+        "email",
+        rec.email.as_deref(),
+        Email::parse,
+        |m| m.as_str().to_string(),
+        e,
+    );
+    let website = parsed(
+        "website",
+        rec.website.as_deref(),
+        Website::parse,
+        |w| w.as_str().to_string(),
+        e,
+    );
+    if individual
+        && id_number.is_none()
+        && mobile.is_none()
+        && !e
+            .iter()
+            .any(|f| f.field == "id_number" || f.field == "mobile")
+    {
+        e.push(
+            Violation::new(
+                "required.id_number_or_mobile",
+                "个人客户须填写身份证号码或手机号码",
+                "an individual customer needs an ID number or a mobile number",
+            )
+            .on("id_number"),
+        );
+    }
+    let status = if rec.status.trim().is_empty() {
+        "active".to_string()
+    } else {
+        one_of("status", Some(&rec.status), EDITABLE_STATUSES, e).unwrap_or_default()
+    };
+    let mut tags: Vec<String> = Vec::new();
+    for (i, t) in rec.tags.iter().enumerate() {
+        if let Some(t) = text(&format!("tags[{i}]"), Some(t), 32, e) {
+            if !tags.contains(&t) {
+                tags.push(t);
+            }
+        }
+    }
+    if tags.len() > MAX_TAGS {
+        e.push(
+            Violation::new(
+                "list.too_long",
+                format!("标签最多 {MAX_TAGS} 个"),
+                format!("at most {MAX_TAGS} tags"),
+            )
+            .on("tags"),
+        );
+    }
+    let credit_rating = text("credit_rating", rec.credit_rating.as_deref(), 16, e);
+    let remarks = text("remarks", rec.remarks.as_deref(), 2000, e);
+
+    let mut contacts = Vec::new();
+    let mut next_id = rec.contacts.iter().map(|c| c.id).max().unwrap_or(0) + 1;
+    for (i, c) in rec.contacts.iter().enumerate() {
+        let f = |n: &str| format!("contacts[{i}].{n}");
+        let name = normalize_text(&c.name);
+        if name.is_empty() {
+            required(&f("name"), e);
+        } else {
+            check_len(&f("name"), &name, 50, e);
+        }
+        let id = if c.id > 0 {
+            c.id
+        } else {
+            next_id += 1;
+            next_id - 1
+        };
+        contacts.push(Contact {
+            id,
+            name,
+            title: text(&f("title"), c.title.as_deref(), 50, e),
+            mobile: parsed(
+                &f("mobile"),
+                c.mobile.as_deref(),
+                Mobile::parse,
+                |m| m.as_str().to_string(),
+                e,
+            ),
+            phone: parsed(
+                &f("phone"),
+                c.phone.as_deref(),
+                Phone::parse,
+                |p| p.as_str().to_string(),
+                e,
+            ),
+            email: parsed(
+                &f("email"),
+                c.email.as_deref(),
+                Email::parse,
+                |m| m.as_str().to_string(),
+                e,
+            ),
+            is_primary: c.is_primary,
+        });
+    }
+    if contacts.len() > MAX_CONTACTS {
+        e.push(
+            Violation::new(
+                "list.too_long",
+                format!("联系人最多 {MAX_CONTACTS} 个"),
+                format!("at most {MAX_CONTACTS} contacts"),
+            )
+            .on("contacts"),
+        );
+    }
+    let primaries = contacts.iter().filter(|c| c.is_primary).count();
+    if primaries > 1 {
+        e.push(
+            Violation::new(
+                "contacts.primary",
+                format!("只能有一个主联系人（当前 {primaries} 个）"),
+                format!("at most one primary contact (has {primaries})"),
+            )
+            .on("contacts"),
+        );
+    }
+    let custom = crate::fields::validate_custom(&reference.custom, &customer_type, &rec.custom, e);
+
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Record {
+        customer_type,
+        name,
+        short_name,
+        former_names,
+        uscc,
+        id_number,
+        legal_representative,
+        established_on,
+        registered_capital,
+        industry,
+        scale,
+        level,
+        source,
+        region_code,
+        address,
+        postal_code,
+        phone,
+        mobile,
+        email,
+        website,
+        owner_id: rec.owner_id,
+        department_id: rec.department_id,
+        status,
+        tags,
+        credit_rating,
+        remarks,
+        contacts,
+        custom,
+    })
+}
+
+fn contact_record(c: &ContactInput, id: i64) -> Contact {
+    Contact {
+        id,
+        name: c.name.clone().unwrap_or_default(),
+        title: c.title.clone(),
+        mobile: c.mobile.clone(),
+        phone: c.phone.clone(),
+        email: c.email.clone(),
+        is_primary: c.is_primary.unwrap_or(false),
+    }
+}
+
+impl From<&NewCustomer> for Record {
+    fn from(n: &NewCustomer) -> Record {
+        Record {
+            customer_type: n.customer_type.clone(),
+            name: n.name.clone(),
+            short_name: n.short_name.clone(),
+            former_names: n.former_names.clone(),
+            uscc: n.uscc.clone(),
+            id_number: n.id_number.clone(),
+            legal_representative: n.legal_representative.clone(),
+            established_on: n.established_on.clone(),
+            registered_capital: n.registered_capital,
+            industry: n.industry.clone(),
+            scale: n.scale.clone(),
+            level: n.level.clone(),
+            source: n.source.clone(),
+            region_code: n.region_code.clone(),
+            address: n.address.clone(),
+            postal_code: n.postal_code.clone(),
+            phone: n.phone.clone(),
+            mobile: n.mobile.clone(),
+            email: n.email.clone(),
+            website: n.website.clone(),
+            owner_id: n.owner_id,
+            department_id: n.department_id,
+            status: n.status.clone().unwrap_or_default(),
+            tags: n.tags.clone(),
+            credit_rating: n.credit_rating.clone(),
+            remarks: n.remarks.clone(),
+            contacts: n.contacts.iter().map(|c| contact_record(c, 0)).collect(),
+            custom: n.custom.clone(),
+        }
+    }
+}
+
+fn apply_patch(rec: &mut Record, p: &CustomerPatch) {
+    macro_rules! set {
+        ($($f:ident),*) => { $( if let Some(v) = &p.$f { rec.$f = v.clone(); } )* };
+    }
+    set!(
+        short_name,
+        uscc,
+        id_number,
+        legal_representative,
+        established_on,
+        registered_capital,
+        industry,
+        scale,
+        level,
+        source,
+        region_code,
+        address,
+        postal_code,
+        phone,
+        mobile,
+        email,
+        website,
+        credit_rating,
+        remarks,
+        former_names,
+        tags
+    );
+    if let Some(t) = &p.customer_type {
+        rec.customer_type = t.clone();
+    }
+    if let Some(n) = &p.name {
+        rec.name = n.clone();
+    }
+    if let Some(s) = &p.status {
+        rec.status = s.clone();
+    }
+    if let Some(o) = p.owner_id {
+        if rec.owner_id != Some(o) && p.department_id.is_none() {
+            // A new owner brings their department unless one is given.
+            rec.department_id = None;
+        }
+        rec.owner_id = Some(o);
+    }
+    if let Some(d) = p.department_id {
+        rec.department_id = d;
+    }
+    if let Some(cs) = &p.contacts {
+        rec.contacts = cs.iter().map(|c| contact_record(c, 0)).collect();
+    }
+    if let Some(custom) = &p.custom {
+        for (k, v) in custom {
+            if v.is_null() {
+                rec.custom.remove(k);
+            } else {
+                rec.custom.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Stored form
+
+fn seal(key: &PiiKey, v: &Option<String>) -> Option<String> {
+    v.as_ref().map(|s| key.encrypt(s))
+}
+
+fn open_opt(key: &PiiKey, v: &Option<String>) -> AppResult<Option<String>> {
+    v.as_ref().map(|s| key.decrypt(s)).transpose()
+}
+
+fn stored_data(rec: &Record, key: &PiiKey) -> String {
+    let individual = rec.customer_type == "individual";
+    let data = StoredData {
+        short_name: rec.short_name.clone(),
+        former_names: rec.former_names.clone(),
+        id_number: seal(key, &rec.id_number),
+        legal_representative: rec.legal_representative.clone(),
+        established_on: rec.established_on.clone(),
+        registered_capital: rec.registered_capital,
+        scale: rec.scale.clone(),
+        source: rec.source.clone(),
+        address: if individual {
+            None
+        } else {
+            rec.address.clone()
+        },
+        address_enc: if individual {
+            seal(key, &rec.address)
+        } else {
+            None
+        },
+        postal_code: rec.postal_code.clone(),
+        phone: seal(key, &rec.phone),
+        mobile: seal(key, &rec.mobile),
+        email: seal(key, &rec.email),
+        website: rec.website.clone(),
+        tags: rec.tags.clone(),
+        credit_rating: rec.credit_rating.clone(),
+        remarks: rec.remarks.clone(),
+        contacts: rec
+            .contacts
+            .iter()
+            .map(|c| StoredContact {
+                id: c.id,
+                name: c.name.clone(),
+                title: c.title.clone(),
+                mobile: seal(key, &c.mobile),
+                phone: seal(key, &c.phone),
+                email: seal(key, &c.email),
+                is_primary: c.is_primary,
+            })
+            .collect(),
+        custom: rec.custom.clone(),
+    };
+    serde_json::to_string(&data).unwrap_or_else(|_| "{}".into())
+}
+
+fn record_of(row: &CustomerRow, key: &PiiKey) -> AppResult<Record> {
+    let d: StoredData = serde_json::from_str(&row.data)
+        .map_err(|e| AppError::Internal(format!("customer {} data unreadable: {e}", row.code)))?;
+    let mut contacts = Vec::new();
+    for c in &d.contacts {
+        contacts.push(Contact {
+            id: c.id,
+            name: c.name.clone(),
+            title: c.title.clone(),
+            mobile: open_opt(key, &c.mobile)?,
+            phone: open_opt(key, &c.phone)?,
+            email: open_opt(key, &c.email)?,
+            is_primary: c.is_primary,
+        });
+    }
+    Ok(Record {
+        customer_type: row.customer_type.clone(),
+        name: row.name.clone(),
+        short_name: d.short_name,
+        former_names: d.former_names,
+        uscc: row.uscc.clone(),
+        id_number: open_opt(key, &d.id_number)?,
+        legal_representative: d.legal_representative,
+        established_on: d.established_on,
+        registered_capital: d.registered_capital,
+        industry: row.industry.clone(),
+        scale: d.scale,
+        level: row.level.clone(),
+        source: d.source,
+        region_code: row.region_code.clone(),
+        address: match d.address_enc {
+            Some(enc) => Some(key.decrypt(&enc)?),
+            None => d.address,
+        },
+        postal_code: d.postal_code,
+        phone: open_opt(key, &d.phone)?,
+        mobile: open_opt(key, &d.mobile)?,
+        email: open_opt(key, &d.email)?,
+        website: d.website,
+        owner_id: row.owner_id,
+        department_id: row.department_id,
+        status: row.status.clone(),
+        tags: d.tags,
+        credit_rating: d.credit_rating,
+        remarks: d.remarks,
+        contacts,
+        custom: d.custom,
+    })
+}
+
+fn snapshot_of(row: &CustomerRow) -> String {
+    let s = Snapshot {
+        customer_type: row.customer_type.clone(),
+        name: row.name.clone(),
+        status: row.status.clone(),
+        uscc: row.uscc.clone(),
+        region_code: row.region_code.clone(),
+        industry: row.industry.clone(),
+        level: row.level.clone(),
+        owner_id: row.owner_id,
+        department_id: row.department_id,
+        data: row.data.clone(),
+        updated_at: row.updated_at,
+        row_version: row.row_version,
+    };
+    serde_json::to_string(&s).unwrap_or_default()
+}
+
+/// Character bigrams of a name (simplified, lower case, letters and digits only): the
+/// index behind name-contains and similar-name search.
+pub fn name_grams(text: &str) -> Vec<String> {
+    let chars: Vec<char> = to_simplified(&normalize_text(text))
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .collect();
+    if chars.len() == 1 {
+        return vec![chars[0].to_string()];
+    }
+    let mut grams: Vec<String> = chars.windows(2).map(|w| w.iter().collect()).collect();
+    grams.sort();
+    grams.dedup();
+    grams
+}
+
+/// The text a blind-index entry is made of: canonical, and e-mail case-insensitive.
+pub(crate) fn blind_text(kind: &str, canonical: &str) -> String {
+    if kind == "email" {
+        canonical.to_lowercase()
+    } else {
+        canonical.to_string()
+    }
+}
+
+fn indexes_of(rec: &Record, key: &PiiKey) -> CustomerIndexes {
+    let mut blind = Vec::new();
+    let mut add = |kind: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            blind.push((kind.to_string(), key.blind(kind, &blind_text(kind, v))));
+        }
+    };
+    add("id_number", &rec.id_number);
+    add("mobile", &rec.mobile);
+    add("phone", &rec.phone);
+    add("email", &rec.email);
+    for c in &rec.contacts {
+        add("mobile", &c.mobile);
+        add("phone", &c.phone);
+        add("email", &c.email);
+    }
+    blind.sort();
+    blind.dedup();
+    CustomerIndexes {
+        blind,
+        tags: rec.tags.clone(),
+        grams: name_grams(&rec.name),
+        fields: crate::fields::index_values(&rec.custom),
+    }
+}
+
+fn masked(field: &str, v: &str, individual: bool) -> String {
+    match field {
+        "id_number" => mask_id_number(v),
+        "mobile" => mask_mobile(v),
+        "phone" => mask_phone(v),
+        "email" => mask_email(v),
+        "address" if individual => mask_address(v),
+        _ => v.to_string(),
+    }
+}
+
+fn has_pii(rec: &Record) -> bool {
+    rec.id_number.is_some()
+        || rec.phone.is_some()
+        || rec.mobile.is_some()
+        || rec.email.is_some()
+        || (rec.customer_type == "individual" && rec.address.is_some())
+        || rec
+            .contacts
+            .iter()
+            .any(|c| c.mobile.is_some() || c.phone.is_some() || c.email.is_some())
+}
+
+/// The record with personal data masked (for history and audit entries).
+fn masked_record(rec: &Record) -> Record {
+    let ind = rec.customer_type == "individual";
+    let m = |f: &str, v: &Option<String>| v.as_deref().map(|s| masked(f, s, ind));
+    let mut r = rec.clone();
+    r.id_number = m("id_number", &rec.id_number);
+    r.mobile = m("mobile", &rec.mobile);
+    r.phone = m("phone", &rec.phone);
+    r.email = m("email", &rec.email);
+    r.address = m("address", &rec.address);
+    for c in &mut r.contacts {
+        c.mobile = c.mobile.as_deref().map(mask_mobile);
+        c.phone = c.phone.as_deref().map(mask_phone);
+        c.email = c.email.as_deref().map(mask_email);
+    }
+    r
+}
+
+/// Field-level differences, personal data masked on both sides.
+fn diff(old: &Record, new: &Record) -> Vec<FieldChange> {
+    let a = serde_json::to_value(masked_record(old)).unwrap_or_default();
+    let b = serde_json::to_value(masked_record(new)).unwrap_or_default();
+    let (Value::Object(a), Value::Object(b)) = (a, b) else {
+        return Vec::new();
+    };
+    let mut changes = Vec::new();
+    for (k, nv) in &b {
+        let ov = a.get(k).cloned().unwrap_or(Value::Null);
+        // Ciphertexts differ on every write; compare the plaintext records instead.
+        if ov != *nv || (PII_FIELDS.contains(&k.as_str()) && field_changed(old, new, k)) {
+            changes.push(FieldChange {
+                field: k.clone(),
+                old: ov,
+                new: nv.clone(),
+            });
+        }
+    }
+    changes
+}
+
+fn field_changed(old: &Record, new: &Record, field: &str) -> bool {
+    match field {
+        "id_number" => old.id_number != new.id_number,
+        "mobile" => old.mobile != new.mobile,
+        "phone" => old.phone != new.phone,
+        "email" => old.email != new.email,
+        "address" => old.address != new.address,
+        _ => false,
+    }
+}
+
+fn creation_changes(rec: &Record) -> Vec<FieldChange> {
+    diff(
+        &Record {
+            customer_type: rec.customer_type.clone(),
+            ..Default::default()
+        },
+        rec,
+    )
+    .into_iter()
+    .filter(|c| {
+        !c.new.is_null() && c.new != Value::Array(vec![]) && c.new != Value::Object(Map::new())
+    })
+    .collect()
+}
+
+fn view(row: &CustomerRow, rec: &Record, reveal: bool) -> CustomerView {
+    let names = rec.region_code.as_deref().and_then(region::names);
+    let ind = rec.customer_type == "individual";
+    let show = |f: &str, v: &Option<String>| -> Option<String> {
+        v.as_deref().map(|s| {
+            if reveal {
+                s.to_string()
+            } else {
+                masked(f, s, ind)
+            }
+        })
+    };
+    CustomerView {
+        id: row.id,
+        code: row.code.clone(),
+        customer_type: rec.customer_type.clone(),
+        name: rec.name.clone(),
+        short_name: rec.short_name.clone(),
+        former_names: rec.former_names.clone(),
+        status: rec.status.clone(),
+        uscc: rec.uscc.clone(),
+        id_number: show("id_number", &rec.id_number),
+        legal_representative: rec.legal_representative.clone(),
+        established_on: rec.established_on.clone(),
+        registered_capital: rec.registered_capital,
+        industry: rec.industry.clone(),
+        industry_name: rec
+            .industry
+            .as_deref()
+            .and_then(industry::name)
+            .map(str::to_string),
+        scale: rec.scale.clone(),
+        level: rec.level.clone(),
+        source: rec.source.clone(),
+        region_code: rec.region_code.clone(),
+        province: names.as_ref().map(|n| n.province.to_string()),
+        city: names.as_ref().and_then(|n| n.city.map(str::to_string)),
+        district: names.as_ref().and_then(|n| n.district.map(str::to_string)),
+        address: show("address", &rec.address),
+        postal_code: rec.postal_code.clone(),
+        phone: show("phone", &rec.phone),
+        mobile: show("mobile", &rec.mobile),
+        email: show("email", &rec.email),
+        website: rec.website.clone(),
+        owner_id: rec.owner_id,
+        department_id: rec.department_id,
+        tags: rec.tags.clone(),
+        credit_rating: rec.credit_rating.clone(),
+        remarks: rec.remarks.clone(),
+        contacts: rec
+            .contacts
+            .iter()
+            .map(|c| ContactView {
+                id: c.id,
+                name: c.name.clone(),
+                title: c.title.clone(),
+                mobile: show("mobile", &c.mobile),
+                phone: show("phone", &c.phone),
+                email: show("email", &c.email),
+                is_primary: c.is_primary,
+            })
+            .collect(),
+        custom: rec.custom.clone(),
+        pii_masked: !reveal,
+        created_at: format_time(row.created_at),
+        updated_at: format_time(row.updated_at),
+        version: row.row_version,
+        as_of: None,
+    }
 }
 
 /// Fault injection for tests of rollback behaviour: called after the code is drawn, an
 /// error return aborts the creation.
 pub type FaultHook = std::sync::Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
 
+/// `YYYY-MM` of a time in the business time zone.
+fn month_of(us: i64, tz: chrono_tz::Tz) -> String {
+    chrono::DateTime::from_timestamp_micros(us)
+        .map(|t| t.with_timezone(&tz).format("%Y-%m").to_string())
+        .unwrap_or_default()
+}
+
 impl App {
+    /// Compare the configured PII key with the check value stored on first start; a
+    /// different key is a start-up error (data encrypted with another key is unreadable).
+    pub async fn check_pii_key(&self) -> AppResult<()> {
+        let key = &self.config.pii_key;
+        let mut tx = self.db.begin().await?;
+        match tx.setting(crate::pii::CHECK_SETTING).await? {
+            Some(stored) if stored == key.check_value() => {
+                tx.rollback().await?;
+                Ok(())
+            }
+            Some(_) if tx.count_customers().await? == 0 => {
+                // Nothing is encrypted under the old key yet (e.g. a fresh restore of an
+                // empty database): adopt the configured key.
+                tx.put_setting(crate::pii::CHECK_SETTING, key.check_value())
+                    .await?;
+                tx.commit().await?;
+                tracing::warn!(
+                    key_id = key.key_id(),
+                    "PII key replaced: the database holds no customers"
+                );
+                Ok(())
+            }
+            Some(stored) => {
+                tx.rollback().await?;
+                let stored_id = stored.split(':').next().unwrap_or("?").to_string();
+                Err(AppError::Internal(format!(
+                    "the PII key (id {}) is not the key this database was created with (id {stored_id}); \
+                     set CUSTOS_PII_KEY or CUSTOS_PII_KEY_FILE to the original key, or restore pii.key \
+                     in the data directory — without it encrypted personal data cannot be read",
+                    key.key_id()
+                )))
+            }
+            None => {
+                tx.put_setting(crate::pii::CHECK_SETTING, key.check_value())
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+    }
+
     /// Configured customer types (settings key `customer_types`).
     pub async fn customer_types(&self) -> AppResult<Vec<CustomerType>> {
         let mut tx = self.db.begin_read().await?;
@@ -221,202 +1513,564 @@ impl App {
         Ok(types)
     }
 
-    /// Create a customer and issue its code in one transaction (`customer.create`).
-    pub async fn create_customer(
-        &self,
-        actor: &Actor,
-        input: NewCustomer,
-    ) -> AppResult<CustomerView> {
-        actor.require("customer.create")?;
-        if input.code.is_some() {
-            actor.require("code.assign")?;
-        }
-        let mut errors = Vec::new();
-        let name = normalize_text(&input.name);
-        if name.is_empty() {
-            required("name", &mut errors);
-        } else if name.chars().count() > 200 {
-            errors.push(
-                Violation::new(
-                    "length.max",
-                    "客户名称不能超过 200 个字符",
-                    "the name must not exceed 200 characters",
-                )
-                .on("name"),
-            );
-        }
-        let uscc = match input
-            .uscc
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            Some(s) => match ident::Uscc::parse(s) {
-                Ok(u) => Some(u.as_str().to_string()),
-                Err(v) => {
-                    errors.push(v.on("uscc"));
-                    None
-                }
-            },
-            None => None,
-        };
-        let region_code = match input
-            .region_code
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            Some(s) => match region::validate_region_code(s) {
-                Ok(r) => Some(r),
-                Err(v) => {
-                    errors.push(v.on("region_code"));
-                    None
-                }
-            },
-            None => None,
-        };
-        let industry = match input
-            .industry
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            Some(s) => match industry::validate_industry(s) {
-                Ok(i) => Some(i),
-                Err(v) => {
-                    errors.push(v.on("industry"));
-                    None
-                }
-            },
-            None => None,
-        };
-        let short_name = text_field("short_name", &input.short_name, 100, &mut errors);
-        let level = text_field("level", &input.level, 32, &mut errors);
-        let address = text_field("address", &input.address, 300, &mut errors);
-        let remarks = text_field("remarks", &input.remarks, 2000, &mut errors);
-        let reason = text_field("reason", &input.reason, 500, &mut errors);
+    async fn reference(&self, tx: &mut Tx) -> AppResult<Reference> {
+        Ok(Reference {
+            types: load_customer_types(tx).await?,
+            custom: crate::fields::load_definitions(tx).await?,
+        })
+    }
 
-        let mut tx = self.db.begin().await?;
-        let types = load_customer_types(&mut tx).await?;
-        if !types.iter().any(|t| t.key == input.customer_type) {
-            errors.push(
-                Violation::new(
-                    "customer_type.unknown",
-                    format!(
-                        "客户类型“{}”不存在，可选：{}",
-                        input.customer_type,
-                        types
-                            .iter()
-                            .map(|t| t.key.as_str())
-                            .collect::<Vec<_>>()
-                            .join("、")
-                    ),
-                    format!(
-                        "customer type '{}' does not exist; choose one of {}",
-                        input.customer_type,
-                        types
-                            .iter()
-                            .map(|t| t.key.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                )
-                .on("customer_type"),
-            );
-        }
-        let owner_id = input.owner_id.unwrap_or(actor.user_id);
-        let owner = tx.user(owner_id).await?;
-        if owner.is_none() {
-            errors.push(
+    /// Owner and department must exist; the department defaults to the owner's.
+    async fn resolve_owner(&self, tx: &mut Tx, rec: &mut Record) -> AppResult<Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let Some(owner_id) = rec.owner_id else {
+            return Ok(errors);
+        };
+        match tx.user(owner_id).await? {
+            None => errors.push(
                 Violation::new(
                     "user.unknown",
                     format!("负责人 {owner_id} 不存在"),
                     format!("owner {owner_id} does not exist"),
                 )
                 .on("owner_id"),
-            );
+            ),
+            Some(owner) => {
+                if rec.department_id.is_none() {
+                    rec.department_id = owner.department_id;
+                }
+            }
         }
-        if !errors.is_empty() {
-            return Err(AppError::Validation(errors));
+        if let Some(d) = rec.department_id {
+            if tx.department(d).await?.is_none() {
+                errors.push(
+                    Violation::new(
+                        "department.unknown",
+                        format!("部门 {d} 不存在"),
+                        format!("department {d} does not exist"),
+                    )
+                    .on("department_id"),
+                );
+            }
         }
-        let department_id = owner.and_then(|o| o.department_id);
-        // The creator must be able to see what they create.
+        Ok(errors)
+    }
+
+    /// Create a customer and issue its code in one transaction (`customer.create`).
+    pub async fn create_customer(
+        &self,
+        actor: &Actor,
+        input: NewCustomer,
+    ) -> AppResult<CustomerView> {
         let scope = actor.require("customer.create")?;
-        check_owner_in_scope(&mut tx, actor, scope, owner_id, department_id).await?;
+        // Concurrent creations share one commit (group commit, see batch.rs); each runs in
+        // its own savepoint, so a failure still rolls back only its own code draw.
+        let app = self.clone();
+        let actor = actor.clone();
+        self.batcher
+            .run(&self.db, move |tx| {
+                let (app, actor, input) = (app.clone(), actor.clone(), input.clone());
+                Box::pin(async move {
+                    let reference = app.reference(tx).await?;
+                    let (row, rec) = app
+                        .insert_new_customer(tx, &actor, scope, input, &reference)
+                        .await?;
+                    let reveal = app.reveal(tx, &actor, &row, &rec).await?;
+                    Ok(view(&row, &rec, reveal))
+                })
+            })
+            .await
+    }
+
+    /// Create many customers in one transaction (imports, demo data): the same
+    /// validation, code issue, history and audit per customer as [`App::create_customer`],
+    /// one commit for all. Any failure rolls the whole batch back; field names in errors
+    /// are prefixed with the item's index (`[3].uscc`). Returns the codes.
+    pub async fn create_customers(
+        &self,
+        actor: &Actor,
+        inputs: Vec<NewCustomer>,
+    ) -> AppResult<Vec<String>> {
+        let scope = actor.require("customer.create")?;
+        let mut tx = self.db.begin().await?;
+        let reference = self.reference(&mut tx).await?;
+        let mut codes = Vec::with_capacity(inputs.len());
+        for (i, input) in inputs.into_iter().enumerate() {
+            match self
+                .insert_new_customer(&mut tx, actor, scope, input, &reference)
+                .await
+            {
+                Ok((row, _)) => codes.push(row.code),
+                Err(AppError::Validation(fields)) => {
+                    return Err(AppError::Validation(
+                        fields
+                            .into_iter()
+                            .map(|f| FieldError {
+                                field: format!("[{i}].{}", f.field),
+                                violation: f.violation,
+                            })
+                            .collect(),
+                    ))
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        tx.commit().await?;
+        Ok(codes)
+    }
+
+    /// Validate, draw the code, insert, register the code, index, history, audit — all
+    /// in `tx`.
+    async fn insert_new_customer(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        scope: Scope,
+        input: NewCustomer,
+        reference: &Reference,
+    ) -> AppResult<(CustomerRow, Record)> {
+        if input.code.is_some() {
+            actor.require("code.assign")?;
+        }
+        let today = issue_date(self.config.code_timezone);
+        let key = &self.config.pii_key;
+        let mut raw = Record::from(&input);
+        raw.owner_id = Some(input.owner_id.unwrap_or(actor.user_id));
+        let mut reason_errors = Vec::new();
+        let reason = text("reason", input.reason.as_deref(), 500, &mut reason_errors);
+
+        let mut errors = self.resolve_owner(tx, &mut raw).await?;
+        let rec = match validate(raw, today, reference) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                errors.extend(e);
+                None
+            }
+        };
+        errors.extend(reason_errors);
+        let rec = match rec {
+            Some(r) if errors.is_empty() => r,
+            _ => return Err(AppError::Validation(errors)),
+        };
+        // The creator must be able to see what they create.
+        let owner_id = rec.owner_id.unwrap_or(actor.user_id);
+        check_owner_in_scope(tx, actor, scope, owner_id, rec.department_id).await?;
 
         let mut attributes = BTreeMap::new();
-        attributes.insert("customer_type".to_string(), input.customer_type.clone());
-        if let Some(l) = &level {
+        attributes.insert("customer_type".to_string(), rec.customer_type.clone());
+        if let Some(l) = &rec.level {
             attributes.insert("level".to_string(), l.clone());
         }
-        if let Some(i) = &industry {
+        if let Some(i) = &rec.industry {
             attributes.insert("industry".to_string(), i.clone());
         }
         let drawn = draw_code(
-            &mut tx,
+            tx,
             self.config.code_timezone,
             &attributes,
-            &input.customer_type,
-            region_code.as_deref(),
+            &rec.customer_type,
+            rec.region_code.as_deref(),
             input.code.as_deref(),
         )
         .await?;
         if let Some(hook) = &self.config.fault_after_code_draw {
             hook.0(&drawn.code).map_err(AppError::Internal)?;
         }
-        let mut data = serde_json::Map::new();
-        for (k, v) in [
-            ("short_name", &short_name),
-            ("address", &address),
-            ("remarks", &remarks),
-        ] {
-            if let Some(v) = v {
-                data.insert(k.to_string(), serde_json::Value::String(v.clone()));
-            }
-        }
         let now = now_us();
-        let key = name_key(&name);
         let mut row = CustomerRow {
             id: 0,
             code: drawn.code.clone(),
-            customer_type: input.customer_type.clone(),
-            name: name.clone(),
-            name_key: key.key,
-            status: "active".into(),
-            uscc,
-            region_code,
-            industry,
-            level,
-            owner_id: Some(owner_id),
-            department_id,
-            data: serde_json::Value::Object(data).to_string(),
+            customer_type: rec.customer_type.clone(),
+            name: rec.name.clone(),
+            name_key: name_key(&rec.name).key,
+            status: rec.status.clone(),
+            uscc: rec.uscc.clone(),
+            region_code: rec.region_code.clone(),
+            industry: rec.industry.clone(),
+            level: rec.level.clone(),
+            owner_id: rec.owner_id,
+            department_id: rec.department_id,
+            data: stored_data(&rec, key),
             created_by: Some(actor.user_id),
             created_at: now,
             updated_at: now,
             row_version: 1,
         };
-        row.id = match tx.insert_customer(&row).await {
+        row.id = match tx
+            .insert_customer(&row, &month_of(now, self.config.code_timezone))
+            .await
+        {
             Ok(id) => id,
             Err(StoreError::Conflict { .. }) => return Err(code_taken(&drawn.code)),
             Err(e) => return Err(e.into()),
         };
-        register_code(&mut tx, &drawn, row.id, "active", actor, reason.clone()).await?;
-        let v = view(&row);
-        let mut r = record(actor, "customer.create", "customer", &v.code);
+        register_code(tx, &drawn, row.id, "active", actor, reason.clone()).await?;
+        tx.replace_customer_indexes(row.id, &indexes_of(&rec, key), true)
+            .await?;
+        let changes = creation_changes(&rec);
+        tx.insert_customer_history(&HistoryRow {
+            id: 0,
+            customer_id: row.id,
+            row_version: 1,
+            at: now,
+            actor_id: Some(actor.user_id),
+            actor_name: actor.username.clone(),
+            action: "create".into(),
+            reason: reason.clone(),
+            changes: serde_json::to_string(&changes).unwrap_or_default(),
+            snapshot: snapshot_of(&row),
+        })
+        .await?;
+        let mut r = record(actor, "customer.create", "customer", &row.code);
         r.after = to_json(&serde_json::json!({
-            "code": v.code, "rule": format!("{}@{}", drawn.rule_key, drawn.rule_version),
-            "manual_code": drawn.manual, "customer_type": v.customer_type, "name": v.name,
-            "uscc": v.uscc, "region_code": v.region_code, "industry": v.industry,
-            "owner_id": v.owner_id,
+            "code": row.code, "rule": format!("{}@{}", drawn.rule_key, drawn.rule_version),
+            "manual_code": drawn.manual, "record": masked_record(&rec),
         }));
         r.reason = reason;
-        append(&mut tx, r).await?;
-        tx.commit().await?;
-        Ok(v)
+        append(tx, r).await?;
+        Ok((row, rec))
+    }
+
+    /// Whether this caller sees personal data in clear; when so (and there is any), the
+    /// read is audited in `tx`.
+    async fn reveal(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        row: &CustomerRow,
+        rec: &Record,
+    ) -> AppResult<bool> {
+        if !actor.can("customer.pii.read") {
+            return Ok(false);
+        }
+        if has_pii(rec) {
+            let mut r = record(actor, "customer.pii_read", "customer", &row.code);
+            r.after = to_json(&serde_json::json!({ "version": row.row_version }));
+            append(tx, r).await?;
+        }
+        Ok(true)
     }
 
     /// Read a customer by code within the caller's data scope (out of scope = 404).
     pub async fn get_customer(&self, actor: &Actor, code: &str) -> AppResult<CustomerView> {
+        self.get_customer_as_of(actor, code, None).await
+    }
+
+    /// Read a customer, or rebuild it as it was at `as_of` (microseconds) from its history.
+    pub async fn get_customer_as_of(
+        &self,
+        actor: &Actor,
+        code: &str,
+        as_of: Option<i64>,
+    ) -> AppResult<CustomerView> {
+        let scope = actor.require("customer.read")?;
+        let code = code.trim().to_ascii_uppercase();
+        let mut tx = self.db.begin_read().await?;
+        let current = tx
+            .customer_by_code(&code)
+            .await?
+            .ok_or_else(|| AppError::not_found("customer", &code))?;
+        if !in_scope(&mut tx, actor, scope, &current).await? {
+            return Err(AppError::not_found("customer", &code));
+        }
+        let row = match as_of {
+            None => current,
+            Some(at) => {
+                // Times are shown with millisecond precision: include the whole millisecond.
+                let h = tx
+                    .customer_history_as_of(current.id, at + 999)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("customer", &code))?;
+                let s: Snapshot = serde_json::from_str(&h.snapshot).map_err(|e| {
+                    AppError::Internal(format!("history snapshot {} unreadable: {e}", h.id))
+                })?;
+                CustomerRow {
+                    customer_type: s.customer_type,
+                    name: s.name,
+                    status: s.status,
+                    uscc: s.uscc,
+                    region_code: s.region_code,
+                    industry: s.industry,
+                    level: s.level,
+                    owner_id: s.owner_id,
+                    department_id: s.department_id,
+                    data: s.data,
+                    updated_at: s.updated_at,
+                    row_version: s.row_version,
+                    ..current
+                }
+            }
+        };
+        tx.rollback().await?;
+        let rec = record_of(&row, &self.config.pii_key)?;
+        let reveal = if actor.can("customer.pii.read") && has_pii(&rec) {
+            let mut tx = self.db.begin().await?;
+            let reveal = self.reveal(&mut tx, actor, &row, &rec).await?;
+            tx.commit().await?;
+            reveal
+        } else {
+            actor.can("customer.pii.read")
+        };
+        let mut v = view(&row, &rec, reveal);
+        v.as_of = as_of.map(format_time);
+        Ok(v)
+    }
+
+    /// Change a customer (`customer.update`): optimistic on `version`, a reason for major
+    /// fields, the whole record re-validated, history and audit in the same transaction.
+    pub async fn update_customer(
+        &self,
+        actor: &Actor,
+        code: &str,
+        patch: CustomerPatch,
+    ) -> AppResult<CustomerView> {
+        let reason = patch.reason.clone();
+        self.change_customer(actor, code, Some(patch.version), reason, "update", |rec| {
+            apply_patch(rec, &patch);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Add a contact.
+    pub async fn add_contact(
+        &self,
+        actor: &Actor,
+        code: &str,
+        input: ContactInput,
+    ) -> AppResult<CustomerView> {
+        self.change_customer(actor, code, None, None, "contact.add", |rec| {
+            let id = rec.contacts.iter().map(|c| c.id).max().unwrap_or(0) + 1;
+            if input.is_primary == Some(true) {
+                for c in &mut rec.contacts {
+                    c.is_primary = false;
+                }
+            }
+            rec.contacts.push(contact_record(&input, id));
+            Ok(())
+        })
+        .await
+    }
+
+    /// Change a contact.
+    pub async fn update_contact(
+        &self,
+        actor: &Actor,
+        code: &str,
+        contact_id: i64,
+        p: ContactPatch,
+    ) -> AppResult<CustomerView> {
+        let reason = p.reason.clone();
+        self.change_customer(actor, code, None, reason, "contact.update", |rec| {
+            if !rec.contacts.iter().any(|c| c.id == contact_id) {
+                return Err(AppError::not_found("contact", contact_id));
+            }
+            if p.is_primary == Some(true) {
+                for c in &mut rec.contacts {
+                    c.is_primary = false;
+                }
+            }
+            if let Some(c) = rec.contacts.iter_mut().find(|c| c.id == contact_id) {
+                if let Some(n) = &p.name {
+                    c.name = n.clone();
+                }
+                if let Some(v) = &p.title {
+                    c.title = v.clone();
+                }
+                if let Some(v) = &p.mobile {
+                    c.mobile = v.clone();
+                }
+                if let Some(v) = &p.phone {
+                    c.phone = v.clone();
+                }
+                if let Some(v) = &p.email {
+                    c.email = v.clone();
+                }
+                if let Some(v) = p.is_primary {
+                    c.is_primary = v;
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Remove a contact.
+    pub async fn delete_contact(
+        &self,
+        actor: &Actor,
+        code: &str,
+        contact_id: i64,
+    ) -> AppResult<CustomerView> {
+        self.change_customer(actor, code, None, None, "contact.delete", |rec| {
+            let before = rec.contacts.len();
+            rec.contacts.retain(|c| c.id != contact_id);
+            if rec.contacts.len() == before {
+                return Err(AppError::not_found("contact", contact_id));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn change_customer(
+        &self,
+        actor: &Actor,
+        code: &str,
+        expected_version: Option<i64>,
+        reason: Option<String>,
+        action: &str,
+        mutate: impl FnOnce(&mut Record) -> AppResult<()>,
+    ) -> AppResult<CustomerView> {
+        let scope = actor.require("customer.update")?;
+        let code = code.trim().to_ascii_uppercase();
+        let key = &self.config.pii_key;
+        let today = issue_date(self.config.code_timezone);
+        let mut tx = self.db.begin().await?;
+        let row = tx
+            .customer_by_code(&code)
+            .await?
+            .ok_or_else(|| AppError::not_found("customer", &code))?;
+        if !in_scope(&mut tx, actor, scope, &row).await? {
+            return Err(AppError::not_found("customer", &code));
+        }
+        if let Some(v) = expected_version {
+            if v != row.row_version {
+                return Err(AppError::Conflict(Violation::new(
+                    "customer.version_stale",
+                    format!(
+                        "客户“{code}”已被他人修改（您读取的版本 {v}，当前版本 {}），请重新读取后再改",
+                        row.row_version
+                    ),
+                    format!(
+                        "customer '{code}' was changed meanwhile (you read version {v}, it is now {}); reload and retry",
+                        row.row_version
+                    ),
+                )));
+            }
+        }
+        if !EDITABLE_STATUSES.contains(&row.status.as_str()) {
+            return Err(AppError::Rejected(Violation::new(
+                "customer.not_editable",
+                format!("客户“{code}”状态为 {}，不能修改", row.status),
+                format!("customer '{code}' is {} and cannot be changed", row.status),
+            )));
+        }
+        let old = record_of(&row, key)?;
+        let mut raw = old.clone();
+        mutate(&mut raw)?;
+        let reference = self.reference(&mut tx).await?;
+        let mut errors = self.resolve_owner(&mut tx, &mut raw).await?;
+        let mut reason_errors = Vec::new();
+        let reason = text("reason", reason.as_deref(), 500, &mut reason_errors);
+        errors.extend(reason_errors);
+        let new = match validate(raw, today, &reference) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                errors.extend(e);
+                None
+            }
+        };
+        if let Some(new) = &new {
+            let major: Vec<&str> = MAJOR_FIELDS
+                .iter()
+                .copied()
+                .filter(|f| match *f {
+                    "name" => old.name != new.name,
+                    "uscc" => old.uscc != new.uscc,
+                    "id_number" => old.id_number != new.id_number,
+                    "customer_type" => old.customer_type != new.customer_type,
+                    _ => false,
+                })
+                .collect();
+            if !major.is_empty() && reason.is_none() {
+                errors.push(
+                    Violation::new(
+                        "reason.required",
+                        format!("修改重要字段（{}）须填写原因", major.join("、")),
+                        format!(
+                            "changing a major field ({}) needs a reason",
+                            major.join(", ")
+                        ),
+                    )
+                    .on("reason"),
+                );
+            }
+        }
+        let new = match new {
+            Some(n) if errors.is_empty() => n,
+            _ => return Err(AppError::Validation(errors)),
+        };
+        let owner_id = new.owner_id.unwrap_or(actor.user_id);
+        if new.owner_id != old.owner_id || new.department_id != old.department_id {
+            check_owner_in_scope(&mut tx, actor, scope, owner_id, new.department_id).await?;
+        }
+        let changes = diff(&old, &new);
+        if changes.is_empty() {
+            let reveal = self.reveal(&mut tx, actor, &row, &new).await?;
+            tx.commit().await?;
+            return Ok(view(&row, &new, reveal));
+        }
+        let now = now_us();
+        let updated = CustomerRow {
+            customer_type: new.customer_type.clone(),
+            name: new.name.clone(),
+            name_key: name_key(&new.name).key,
+            status: new.status.clone(),
+            uscc: new.uscc.clone(),
+            region_code: new.region_code.clone(),
+            industry: new.industry.clone(),
+            level: new.level.clone(),
+            owner_id: new.owner_id,
+            department_id: new.department_id,
+            data: stored_data(&new, key),
+            updated_at: now,
+            ..row.clone()
+        };
+        tx.update_customer(&updated).await?;
+        let updated = CustomerRow {
+            row_version: row.row_version + 1,
+            ..updated
+        };
+        tx.replace_customer_indexes(row.id, &indexes_of(&new, key), false)
+            .await?;
+        tx.insert_customer_history(&HistoryRow {
+            id: 0,
+            customer_id: row.id,
+            row_version: updated.row_version,
+            at: now,
+            actor_id: Some(actor.user_id),
+            actor_name: actor.username.clone(),
+            action: action.to_string(),
+            reason: reason.clone(),
+            changes: serde_json::to_string(&changes).unwrap_or_default(),
+            snapshot: snapshot_of(&updated),
+        })
+        .await?;
+        let mut r = record(actor, &format!("customer.{action}"), "customer", &code);
+        let before: Map<String, Value> = changes
+            .iter()
+            .map(|c| (c.field.clone(), c.old.clone()))
+            .collect();
+        let after: Map<String, Value> = changes
+            .iter()
+            .map(|c| (c.field.clone(), c.new.clone()))
+            .collect();
+        r.before = to_json(&before);
+        r.after = to_json(&after);
+        r.reason = reason;
+        append(&mut tx, r).await?;
+        let reveal = self.reveal(&mut tx, actor, &updated, &new).await?;
+        tx.commit().await?;
+        Ok(view(&updated, &new, reveal))
+    }
+
+    /// The change history of a customer, oldest first (personal data masked).
+    pub async fn customer_history(
+        &self,
+        actor: &Actor,
+        code: &str,
+    ) -> AppResult<Vec<HistoryEntry>> {
         let scope = actor.require("customer.read")?;
         let code = code.trim().to_ascii_uppercase();
         let mut tx = self.db.begin_read().await?;
@@ -427,8 +2081,21 @@ impl App {
         if !in_scope(&mut tx, actor, scope, &row).await? {
             return Err(AppError::not_found("customer", &code));
         }
+        let rows = tx.customer_history(row.id).await?;
         tx.rollback().await?;
-        Ok(view(&row))
+        Ok(rows
+            .into_iter()
+            .map(|h| HistoryEntry {
+                id: h.id,
+                version: h.row_version,
+                at: format_time(h.at),
+                actor_id: h.actor_id,
+                actor: h.actor_name,
+                action: h.action,
+                reason: h.reason,
+                changes: serde_json::from_str(&h.changes).unwrap_or_default(),
+            })
+            .collect())
     }
 }
 
@@ -501,5 +2168,17 @@ async fn check_owner_in_scope(
                 format!("owner {owner_id} is outside your data scope"),
             ),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grams_of_names() {
+        assert_eq!(name_grams("華為"), vec!["华为".to_string()]);
+        assert_eq!(name_grams("ab c"), vec!["ab".to_string(), "bc".to_string()]);
+        assert_eq!(name_grams("王"), vec!["王".to_string()]);
     }
 }

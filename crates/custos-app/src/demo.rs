@@ -72,6 +72,7 @@ impl App {
             ("executive", "周总", hq.id, vec![role("executive", "all")]),
         ];
         let mut manager_id = None;
+        let mut owners = vec![admin.user_id];
         for (username, name, dept_id, roles) in users {
             let u = self
                 .create_user(
@@ -89,6 +90,9 @@ impl App {
             if username == "manager_east" {
                 manager_id = Some(u.id);
             }
+            if username.starts_with("clerk") || username.starts_with("manager") {
+                owners.push(u.id);
+            }
         }
         self.update_department(
             &admin,
@@ -99,6 +103,9 @@ impl App {
             },
         )
         .await?;
+        // About 200 customers spread over the demo owners (and their departments).
+        self.add_demo_customers(&admin, 200, 2026, &owners, |_| {})
+            .await?;
         Ok(users_len())
     }
 
@@ -110,6 +117,9 @@ impl App {
         dest: &std::path::Path,
     ) -> AppResult<crate::backup::BackupHeader> {
         actor.require("system.backup")?;
+        // Refuse PostgreSQL before auditing: the log must not record a backup that was
+        // never written.
+        crate::backup::check_backup_supported(&self.db)?;
         let mut tx = self.db.begin().await?;
         let mut r = crate::audit::record(actor, "system.backup", "database", "main");
         r.after = crate::to_json(&serde_json::json!({"file": dest.display().to_string()}));

@@ -6,6 +6,7 @@ pub mod actor;
 pub mod audit;
 pub mod auth;
 pub mod backup;
+mod batch;
 pub mod codes;
 pub mod customers;
 pub mod demo;
@@ -29,6 +30,8 @@ pub struct AppConfig {
     pub code_timezone: chrono_tz::Tz,
     /// Test-only fault injection after a code is drawn (see `customers::FaultHook`).
     pub fault_after_code_draw: Option<FaultAfterDraw>,
+    /// Key of personal data at rest (see `pii`); the default is random, for tests.
+    pub pii_key: pii::PiiKey,
 }
 
 /// Wrapper so the config stays `Debug`.
@@ -50,6 +53,7 @@ impl Default for AppConfig {
             min_password_len: 10,
             code_timezone: chrono_tz::Asia::Shanghai,
             fault_after_code_draw: None,
+            pii_key: pii::PiiKey::random(),
         }
     }
 }
@@ -59,17 +63,16 @@ impl Default for AppConfig {
 pub struct App {
     pub db: Db,
     pub config: std::sync::Arc<AppConfig>,
+    pub(crate) batcher: std::sync::Arc<batch::Batcher>,
 }
 
 impl App {
     /// Open the database (migrating it) and make sure built-in roles exist.
     pub async fn open(opts: &DbOptions, config: AppConfig) -> AppResult<App> {
         let db = Db::open(opts).await.map_err(AppError::from_open)?;
-        let app = App {
-            db,
-            config: std::sync::Arc::new(config),
-        };
+        let app = App::from_db(db, config);
         app.ensure_builtin_roles().await?;
+        app.check_pii_key().await?;
         Ok(app)
     }
 
@@ -77,6 +80,7 @@ impl App {
         App {
             db,
             config: std::sync::Arc::new(config),
+            batcher: Default::default(),
         }
     }
 }
@@ -91,3 +95,10 @@ impl AppError {
 pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Option<String> {
     serde_json::to_string(v).ok()
 }
+
+pub mod pii;
+
+pub mod demo_data;
+pub mod fields;
+pub mod search;
+pub mod xref;

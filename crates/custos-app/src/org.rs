@@ -13,6 +13,7 @@ use crate::{to_json, App};
 
 /// A role held by a user, as the API shows and accepts it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RoleAssignment {
     pub role: String,
     #[serde(default = "default_scope")]
@@ -642,13 +643,11 @@ impl App {
         let scope = actor.require("user.read")?;
         let mut tx = self.db.begin_read().await?;
         let visible = visible_departments(&mut tx, actor, scope).await?;
+        // A scoped reader also sees themself; with scope `all` there is nothing to add
+        // (the store reads a lone `only_user` as "just this user").
+        let also_self = visible.as_ref().map(|_| actor.user_id);
         let rows = tx
-            .users(
-                visible.as_deref(),
-                Some(actor.user_id),
-                after_id,
-                limit.clamp(1, 500),
-            )
+            .users(visible.as_deref(), also_self, after_id, limit.clamp(1, 500))
             .await?;
         let mut out = Vec::with_capacity(rows.len());
         for u in &rows {

@@ -1,6 +1,8 @@
 //! Code rules and code issuing through the use cases, on SQLite and (when
 //! CUSTOS_TEST_PG_URL is set) PostgreSQL.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -22,7 +24,9 @@ async fn setup(backend: Backend, config: AppConfig) -> Option<T> {
     let db = TestDb::new(backend).await.expect("test db")?;
     let app = App::from_db(db.db.clone(), config);
     app.ensure_builtin_roles().await.expect("roles");
-    app.ensure_admin(Some("admin-password-1".into())).await.expect("admin");
+    app.ensure_admin(Some("admin-password-1".into()))
+        .await
+        .expect("admin");
     let admin = app
         .actor_for_username("admin", Context::new(Source::System))
         .await
@@ -76,13 +80,18 @@ async fn publish(t: &T, key: &str, types: &[&str], segs: serde_json::Value) {
         )
         .await
         .expect("create rule");
-    t.app.publish_code_rule(&t.admin, key).await.expect("publish");
+    t.app
+        .publish_code_rule(&t.admin, key)
+        .await
+        .expect("publish");
 }
 
 fn customer(ty: &str, name: &str) -> NewCustomer {
     NewCustomer {
         customer_type: ty.into(),
         name: name.into(),
+        // Individuals need an ID number or a mobile.
+        mobile: (ty == "individual").then(|| "13800138000".to_string()),
         ..Default::default()
     }
 }
@@ -112,8 +121,14 @@ both!(seed_case_1_type_letter_and_sequence, |t| {
                {"kind":"sequence","width":4}]),
     )
     .await;
-    assert_eq!(create(&t, "enterprise", "北京甲科技有限公司").await, "C0001");
-    assert_eq!(create(&t, "enterprise", "上海乙贸易有限公司").await, "C0002");
+    assert_eq!(
+        create(&t, "enterprise", "北京甲科技有限公司").await,
+        "C0001"
+    );
+    assert_eq!(
+        create(&t, "enterprise", "上海乙贸易有限公司").await,
+        "C0002"
+    );
     assert_eq!(create(&t, "individual", "张三").await, "P0001");
 });
 
@@ -207,7 +222,13 @@ both!(seed_000_type_province_sequence_check, |t| {
 });
 
 both!(versions_keep_old_codes_valid, |t| {
-    publish(&t, "ent", &["enterprise"], json!([{"kind":"constant","value":"E"},{"kind":"sequence","width":3}])).await;
+    publish(
+        &t,
+        "ent",
+        &["enterprise"],
+        json!([{"kind":"constant","value":"E"},{"kind":"sequence","width":3}]),
+    )
+    .await;
     let old = create(&t, "enterprise", "甲").await;
     assert_eq!(old, "E001");
     // A second draft while one is open is refused; publishing v2 disables v1.
@@ -217,8 +238,13 @@ both!(versions_keep_old_codes_valid, |t| {
             NewCodeRule {
                 key: "ent".into(),
                 name: "企业 v2".into(),
-                applies_to: AppliesTo { customer_types: vec!["enterprise".into()], region_prefixes: vec![] },
-                segments: segments(json!([{"kind":"constant","value":"EN"},{"kind":"sequence","width":5}])),
+                applies_to: AppliesTo {
+                    customer_types: vec!["enterprise".into()],
+                    region_prefixes: vec![],
+                },
+                segments: segments(
+                    json!([{"kind":"constant","value":"EN"},{"kind":"sequence","width":5}]),
+                ),
             },
         )
         .await
@@ -247,32 +273,58 @@ both!(versions_keep_old_codes_valid, |t| {
     // The audit log says who published which version.
     let entries = t
         .app
-        .list_audit(&t.admin, custos_app::AuditFilter { action: Some("code_rule.publish".into()), limit: 10, ..Default::default() })
+        .list_audit(
+            &t.admin,
+            custos_app::AuditFilter {
+                action: Some("code_rule.publish".into()),
+                limit: 10,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(entries.len(), 2);
     assert!(entries.iter().all(|e| e.actor == "admin"));
     // Disabling leaves no applicable rule: creation fails clearly.
     t.app.disable_code_rule(&t.admin, "ent").await.unwrap();
-    let err = t.app.create_customer(&t.admin, customer("enterprise", "丙")).await.unwrap_err();
+    let err = t
+        .app
+        .create_customer(&t.admin, customer("enterprise", "丙"))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "code_rule.none_applicable");
 });
 
 both!(overlapping_rules_cannot_both_be_published, |t| {
-    publish(&t, "rule-a", &["enterprise"], json!([{"kind":"constant","value":"A"},{"kind":"sequence","width":3}])).await;
+    publish(
+        &t,
+        "rule-a",
+        &["enterprise"],
+        json!([{"kind":"constant","value":"A"},{"kind":"sequence","width":3}]),
+    )
+    .await;
     t.app
         .create_code_rule(
             &t.admin,
             NewCodeRule {
                 key: "rule-b".into(),
                 name: "b".into(),
-                applies_to: AppliesTo { customer_types: vec![], region_prefixes: vec!["11".into()] },
-                segments: segments(json!([{"kind":"constant","value":"B"},{"kind":"sequence","width":3}])),
+                applies_to: AppliesTo {
+                    customer_types: vec![],
+                    region_prefixes: vec!["11".into()],
+                },
+                segments: segments(
+                    json!([{"kind":"constant","value":"B"},{"kind":"sequence","width":3}]),
+                ),
             },
         )
         .await
         .unwrap();
-    let err = t.app.publish_code_rule(&t.admin, "rule-b").await.unwrap_err();
+    let err = t
+        .app
+        .publish_code_rule(&t.admin, "rule-b")
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "code_rule.overlap");
     assert_eq!(err.status(), 409);
 });
@@ -285,15 +337,28 @@ both!(invalid_rules_report_every_problem, |t| {
             NewCodeRule {
                 key: "Bad Key".into(),
                 name: "".into(),
-                applies_to: AppliesTo { customer_types: vec![], region_prefixes: vec!["1x".into()] },
-                segments: segments(json!([{"kind":"constant","value":"c"},{"kind":"sequence","width":20}])),
+                applies_to: AppliesTo {
+                    customer_types: vec![],
+                    region_prefixes: vec!["1x".into()],
+                },
+                segments: segments(
+                    json!([{"kind":"constant","value":"c"},{"kind":"sequence","width":20}]),
+                ),
             },
         )
         .await
         .unwrap_err();
-    let AppError::Validation(fields) = err else { panic!("expected validation") };
+    let AppError::Validation(fields) = err else {
+        panic!("expected validation")
+    };
     let names: BTreeSet<&str> = fields.iter().map(|f| f.field.as_str()).collect();
-    for f in ["key", "name", "applies_to.region_prefixes[0]", "segments[0].value", "segments[1].width"] {
+    for f in [
+        "key",
+        "name",
+        "applies_to.region_prefixes[0]",
+        "segments[0].value",
+        "segments[1].width",
+    ] {
         assert!(names.contains(f), "missing {f} in {names:?}");
     }
 });
@@ -312,43 +377,74 @@ both!(manual_codes_are_checked_and_skipped_by_the_sequence, |t| {
     // Preview the code for number 2, assign it by hand, and the sequence skips it.
     let p = t
         .app
-        .preview_code_rule(&t.admin, "manual", SampleCustomer { customer_type: "enterprise".into(), count: Some(2), ..Default::default() })
+        .preview_code_rule(
+            &t.admin,
+            "manual",
+            SampleCustomer {
+                customer_type: "enterprise".into(),
+                count: Some(2),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let manual = p.codes[0].clone();
     let mut c = customer("enterprise", "手动");
     c.code = Some(manual.to_lowercase());
     c.reason = Some("迁移历史编码".into());
-    assert_eq!(t.app.create_customer(&t.admin, c).await.unwrap().code, manual);
+    assert_eq!(
+        t.app.create_customer(&t.admin, c).await.unwrap().code,
+        manual
+    );
     assert_eq!(create(&t, "enterprise", "三").await, p.codes[1]);
     // Reusing, a wrong check character, and the wrong shape are refused.
     let mut c = customer("enterprise", "重复");
     c.code = Some(manual.clone());
-    assert_eq!(t.app.create_customer(&t.admin, c).await.unwrap_err().code(), "code.taken");
+    assert_eq!(
+        t.app.create_customer(&t.admin, c).await.unwrap_err().code(),
+        "code.taken"
+    );
     let mut wrong = manual.clone();
     let last = wrong.pop().unwrap();
     wrong.push(if last == 'A' { 'B' } else { 'A' });
     let mut c = customer("enterprise", "错校验");
     c.code = Some(wrong);
-    let AppError::Validation(f) = t.app.create_customer(&t.admin, c).await.unwrap_err() else { panic!() };
+    let AppError::Validation(f) = t.app.create_customer(&t.admin, c).await.unwrap_err() else {
+        panic!()
+    };
     assert_eq!(f[0].violation.code, "code.check_char");
     let mut c = customer("enterprise", "错形状");
     c.code = Some("X12".into());
-    let AppError::Validation(f) = t.app.create_customer(&t.admin, c).await.unwrap_err() else { panic!() };
+    let AppError::Validation(f) = t.app.create_customer(&t.admin, c).await.unwrap_err() else {
+        panic!()
+    };
     assert_eq!(f[0].violation.code, "code.shape");
 });
 
 both!(full_scope_fails_clearly_and_capacity_warns, |t| {
-    publish(&t, "tiny", &[], json!([{"kind":"constant","value":"T"},{"kind":"sequence","width":1}])).await;
+    publish(
+        &t,
+        "tiny",
+        &[],
+        json!([{"kind":"constant","value":"T"},{"kind":"sequence","width":1}]),
+    )
+    .await;
     for i in 1..=9 {
-        assert_eq!(create(&t, "enterprise", &format!("客户{i}")).await, format!("T{i}"));
+        assert_eq!(
+            create(&t, "enterprise", &format!("客户{i}")).await,
+            format!("T{i}")
+        );
     }
     let cap = t.app.code_rule_capacity(&t.admin, "tiny").await.unwrap();
     assert_eq!(cap.capacity_per_scope, Some(9));
     assert_eq!(cap.scopes[0].used, 9);
     assert_eq!(cap.scopes[0].remaining, 0);
     assert!(cap.scopes[0].warning);
-    let err = t.app.create_customer(&t.admin, customer("enterprise", "第十")).await.unwrap_err();
+    let err = t
+        .app
+        .create_customer(&t.admin, customer("enterprise", "第十"))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "code_rule.exhausted");
     // Nothing half-written: still 9 customers.
     let mut tx = t.app.db.begin_read().await.unwrap();
@@ -357,20 +453,39 @@ both!(full_scope_fails_clearly_and_capacity_warns, |t| {
 });
 
 both!(random_codes_are_unique_and_valid, |t| {
-    publish(&t, "rnd", &[], json!([{"kind":"random","width":6},{"kind":"check","algorithm":"mod37-2"}])).await;
+    publish(
+        &t,
+        "rnd",
+        &[],
+        json!([{"kind":"random","width":6},{"kind":"check","algorithm":"mod37-2"}]),
+    )
+    .await;
     let mut seen = BTreeSet::new();
     for i in 0..30 {
         let code = create(&t, "enterprise", &format!("随机{i}")).await;
         assert_eq!(code.len(), 7);
         assert!(seen.insert(code.clone()));
-        assert_eq!(t.app.validate_code(&t.admin, &code).await.unwrap().check_valid, Some(true));
+        assert_eq!(
+            t.app
+                .validate_code(&t.admin, &code)
+                .await
+                .unwrap()
+                .check_valid,
+            Some(true)
+        );
     }
 });
 
 /// 64 concurrent tasks × 200 creations on one scope: 12,800 distinct codes, exactly
 /// 1..=12,800, and the audit chain intact.
 async fn hammer(t: &T, tasks: usize, per_task: usize) -> (usize, u64) {
-    publish(t, "load", &[], json!([{"kind":"constant","value":"L"},{"kind":"sequence","width":6}])).await;
+    publish(
+        t,
+        "load",
+        &[],
+        json!([{"kind":"constant","value":"L"},{"kind":"sequence","width":6}]),
+    )
+    .await;
     let failures = Arc::new(AtomicU64::new(0));
     let mut handles = Vec::new();
     for w in 0..tasks {
@@ -380,7 +495,10 @@ async fn hammer(t: &T, tasks: usize, per_task: usize) -> (usize, u64) {
         handles.push(tokio::spawn(async move {
             let mut codes = Vec::new();
             for i in 0..per_task {
-                match app.create_customer(&actor, customer("enterprise", &format!("并发客户{w}-{i}"))).await {
+                match app
+                    .create_customer(&actor, customer("enterprise", &format!("并发客户{w}-{i}")))
+                    .await
+                {
                     Ok(c) => codes.push(c.code),
                     Err(AppError::Internal(msg)) if msg.starts_with("injected") => {
                         failures.fetch_add(1, Ordering::Relaxed);
@@ -407,7 +525,10 @@ async fn hammer(t: &T, tasks: usize, per_task: usize) -> (usize, u64) {
     assert_eq!(seqs, expected, "sequence has a gap or a duplicate");
     let expected_codes: BTreeSet<String> = (1..=total).map(|n| format!("L{n:06}")).collect();
     assert_eq!(all, expected_codes);
-    assert!(matches!(t.app.verify_audit().await.unwrap(), custos_app::ChainReport::Ok { .. }));
+    assert!(matches!(
+        t.app.verify_audit().await.unwrap(),
+        custos_app::ChainReport::Ok { .. }
+    ));
     (total, failures.load(Ordering::Relaxed))
 }
 
@@ -440,9 +561,16 @@ fn failing_every_tenth() -> AppConfig {
     }
 }
 
-both!(rolled_back_creations_leave_no_gap, failing_every_tenth(), |t| {
-    let (tasks, per) = load_size();
-    let (total, failed) = hammer(&t, tasks, per).await;
-    assert_eq!(total as u64 + failed, (tasks * per) as u64);
-    assert!(failed >= (tasks * per / 10 - 1) as u64, "failures injected: {failed}");
-});
+both!(
+    rolled_back_creations_leave_no_gap,
+    failing_every_tenth(),
+    |t| {
+        let (tasks, per) = load_size();
+        let (total, failed) = hammer(&t, tasks, per).await;
+        assert_eq!(total as u64 + failed, (tasks * per) as u64);
+        assert!(
+            failed >= (tasks * per / 10 - 1) as u64,
+            "failures injected: {failed}"
+        );
+    }
+);

@@ -5,6 +5,7 @@ pub mod check;
 pub mod code_rule;
 pub mod ident;
 pub mod industry;
+pub mod matching;
 pub mod normalize;
 pub mod region;
 pub mod violation;

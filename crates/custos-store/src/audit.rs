@@ -198,6 +198,8 @@ impl Tx {
         }
         if let Some(v) = &f.action_prefix {
             sql.push_str(&next("action LIKE"));
+            // SQLite has no default LIKE escape character; PostgreSQL's is backslash.
+            sql.push_str(" ESCAPE '\\'");
             binds.push(Bind::S(format!("{}%", escape_like(v))));
         }
         if let Some(v) = &f.target_type {
@@ -318,4 +320,20 @@ fn escape_like(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_")
+}
+
+impl Tx {
+    /// Take the audit chain's head lock now (PostgreSQL), so a transaction that will also
+    /// lock sequence rows always locks in the same order: head first.
+    pub async fn lock_audit_head(&mut self) -> StoreResult<()> {
+        if let Tx::Pg(_) = self {
+            on_tx!(self, |c| sqlx::query(
+                "SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE"
+            )
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        }
+        Ok(())
+    }
 }

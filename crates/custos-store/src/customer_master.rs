@@ -94,7 +94,8 @@ pub struct CustomerFilter {
     pub ids: Option<Vec<i64>>,
     pub customer_type: Option<String>,
     pub region_prefix: Option<String>,
-    pub industry: Option<String>,
+    /// Any of these industry codes (a section expands to its divisions).
+    pub industries: Vec<String>,
     pub status: Option<String>,
     pub level: Option<String>,
     pub owner_id: Option<i64>,
@@ -124,7 +125,7 @@ impl Default for CustomerFilter {
             ids: None,
             customer_type: None,
             region_prefix: None,
-            industry: None,
+            industries: Vec::new(),
             status: None,
             level: None,
             owner_id: None,
@@ -256,7 +257,13 @@ fn build_where(f: &CustomerFilter, with_cursor: bool) -> Where {
     if let Some(r) = &f.region_prefix {
         w.prefix("region_code", r);
     }
-    w.eq_text("industry", &f.industry);
+    if !f.industries.is_empty() {
+        let mut ps = Vec::new();
+        for i in &f.industries {
+            ps.push(w.bind(SqlValue::Text(i.clone())));
+        }
+        w.clauses.push(format!("industry IN ({})", ps.join(", ")));
+    }
     w.eq_text("status", &f.status);
     w.eq_text("level", &f.level);
     if let Some(o) = f.owner_id {
@@ -427,79 +434,104 @@ impl Tx {
             .await)?)
     }
 
-    /// Replace the derived lookup rows of a customer.
+    /// Replace the derived lookup rows of a customer (`fresh`: a new customer, nothing
+    /// to delete). Each table gets one multi-row insert: fewer round trips per write.
     pub async fn replace_customer_indexes(
         &mut self,
         customer_id: i64,
         ix: &CustomerIndexes,
+        fresh: bool,
     ) -> StoreResult<()> {
-        for table in [
-            "customer_blind_index",
-            "customer_tags",
-            "customer_name_grams",
-            "customer_field_values",
-        ] {
-            let sql = format!("DELETE FROM {table} WHERE customer_id = $1");
-            on_tx!(self, |c| sqlx::query(&sql)
-                .bind(customer_id)
-                .execute(c)
-                .await)?;
+        if !fresh {
+            for table in [
+                "customer_blind_index",
+                "customer_tags",
+                "customer_name_grams",
+                "customer_field_values",
+            ] {
+                let sql = format!("DELETE FROM {table} WHERE customer_id = $1");
+                on_tx!(self, |c| sqlx::query(&sql)
+                    .bind(customer_id)
+                    .execute(c)
+                    .await
+                    .map(|r| r.rows_affected()))?;
+            }
         }
-        for (kind, hash) in &ix.blind {
-            on_tx!(self, |c| sqlx::query(
-                "INSERT INTO customer_blind_index (customer_id, kind, hash) VALUES ($1, $2, $3)"
-            )
-            .bind(customer_id)
-            .bind(kind)
-            .bind(hash)
-            .execute(c)
-            .await)?;
-        }
-        let mut tags = ix.tags.clone();
+        let mut tags: Vec<Vec<String>> = ix.tags.iter().map(|t| vec![t.clone()]).collect();
         tags.sort();
         tags.dedup();
-        for tag in &tags {
-            on_tx!(self, |c| sqlx::query(
-                "INSERT INTO customer_tags (customer_id, tag) VALUES ($1, $2)"
-            )
-            .bind(customer_id)
-            .bind(tag)
-            .execute(c)
-            .await)?;
-        }
-        let mut grams = ix.grams.clone();
+        let mut grams: Vec<Vec<String>> = ix.grams.iter().map(|g| vec![g.clone()]).collect();
         grams.sort();
         grams.dedup();
-        if !grams.is_empty() {
-            // One statement for all grams of a name: fewer round trips on the hot path.
-            let mut sql = String::from("INSERT INTO customer_name_grams (gram, customer_id) VALUES ");
-            for i in 0..grams.len() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("(${}, $1)", i + 2));
-            }
-            on_tx!(self, |c| {
-                let mut q = sqlx::query(&sql).bind(customer_id);
-                for g in &grams {
-                    q = q.bind(g);
-                }
-                q.execute(c).await
-            })?;
-        }
-        let mut fields = ix.fields.clone();
+        let mut blind: Vec<Vec<String>> = ix
+            .blind
+            .iter()
+            .map(|(k, h)| vec![k.clone(), h.clone()])
+            .collect();
+        blind.sort();
+        blind.dedup();
+        let mut fields: Vec<Vec<String>> = ix
+            .fields
+            .iter()
+            .map(|(k, v)| vec![k.clone(), v.clone()])
+            .collect();
         fields.sort();
         fields.dedup();
-        for (k, v) in &fields {
-            on_tx!(self, |c| sqlx::query(
-                "INSERT INTO customer_field_values (customer_id, key, value) VALUES ($1, $2, $3)"
-            )
-            .bind(customer_id)
-            .bind(k)
-            .bind(v)
-            .execute(c)
-            .await)?;
+        self.insert_rows(
+            "customer_blind_index (customer_id, kind, hash)",
+            customer_id,
+            &blind,
+        )
+        .await?;
+        self.insert_rows("customer_tags (customer_id, tag)", customer_id, &tags)
+            .await?;
+        self.insert_rows(
+            "customer_name_grams (customer_id, gram)",
+            customer_id,
+            &grams,
+        )
+        .await?;
+        self.insert_rows(
+            "customer_field_values (customer_id, key, value)",
+            customer_id,
+            &fields,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// `INSERT INTO target VALUES ($1, …), …` with the customer id first in every row.
+    async fn insert_rows(
+        &mut self,
+        target: &str,
+        customer_id: i64,
+        rows: &[Vec<String>],
+    ) -> StoreResult<()> {
+        if rows.is_empty() {
+            return Ok(());
         }
+        let mut sql = format!("INSERT INTO {target} VALUES ");
+        let mut n = 1;
+        for (i, row) in rows.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str("($1");
+            for _ in row {
+                n += 1;
+                sql.push_str(&format!(", ${n}"));
+            }
+            sql.push(')');
+        }
+        on_tx!(self, |c| {
+            let mut q = sqlx::query(&sql).bind(customer_id);
+            for row in rows {
+                for v in row {
+                    q = q.bind(v.clone());
+                }
+            }
+            q.execute(c).await.map(|r| r.rows_affected())
+        })?;
         Ok(())
     }
 
@@ -608,7 +640,8 @@ impl Tx {
         .bind(x.customer_id)
         .bind(&x.system)
         .execute(c)
-        .await)?;
+        .await
+        .map(|r| r.rows_affected()))?;
         on_tx!(self, |c| sqlx::query(
             "INSERT INTO customer_xrefs (customer_id, system, source_id, created_at, created_by) \
              VALUES ($1, $2, $3, $4, $5)"
@@ -619,7 +652,8 @@ impl Tx {
         .bind(x.created_at)
         .bind(x.created_by)
         .execute(c)
-        .await)?;
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
@@ -678,7 +712,8 @@ impl Tx {
         .bind(&f.definition)
         .bind(f.updated_at)
         .execute(c)
-        .await)?;
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 }

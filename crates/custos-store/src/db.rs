@@ -310,3 +310,73 @@ pub fn redact_url(url: &str) -> String {
         _ => url.to_string(),
     }
 }
+
+impl Db {
+    /// Benchmark baseline: `callers` tasks each run `UPDATE … RETURNING` on one counter row
+    /// and commit, `per_caller` times, with the same pools and durability settings custos
+    /// uses. Returns the number of commits.
+    pub async fn raw_counter_baseline(
+        &self,
+        callers: usize,
+        per_caller: usize,
+    ) -> StoreResult<u64> {
+        let mut tx = self.begin().await?;
+        crate::on_tx!(&mut tx, |c| sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ('bench_counter', '0') \
+             ON CONFLICT (key) DO UPDATE SET value = '0'"
+        )
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        tx.commit().await?;
+        let mut handles = Vec::new();
+        for _ in 0..callers {
+            let db = self.clone();
+            handles.push(tokio::spawn(async move {
+                for _ in 0..per_caller {
+                    let mut tx = db.begin().await?;
+                    let _v: String = crate::on_tx!(&mut tx, |c| sqlx::query_scalar(
+                        "UPDATE settings SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT) \
+                         WHERE key = 'bench_counter' RETURNING value"
+                    )
+                    .fetch_one(c)
+                    .await)?;
+                    tx.commit().await?;
+                }
+                Ok::<(), StoreError>(())
+            }));
+        }
+        for h in handles {
+            h.await.map_err(|e| StoreError::Other(e.to_string()))??;
+        }
+        Ok((callers * per_caller) as u64)
+    }
+}
+
+impl Tx {
+    /// Open a savepoint (one per batched job; not nested).
+    pub async fn savepoint(&mut self) -> StoreResult<()> {
+        crate::on_tx!(self, |c| sqlx::query("SAVEPOINT custos_job")
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn release_savepoint(&mut self) -> StoreResult<()> {
+        crate::on_tx!(self, |c| sqlx::query("RELEASE SAVEPOINT custos_job")
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Undo everything since the savepoint and drop it.
+    pub async fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
+        crate::on_tx!(self, |c| sqlx::query("ROLLBACK TO SAVEPOINT custos_job")
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        self.release_savepoint().await
+    }
+}

@@ -119,11 +119,14 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
         let path = e.path().to_string();
         let inner = e.into_inner();
         let msg = inner.to_string();
-        // serde reports missing/unknown fields at the parent path; name the field itself.
+        // A missing field is reported at the parent path; name the field itself. An
+        // unknown field's path already ends with its key.
         let field = quoted_name(&msg)
             .map(|name| {
                 if path == "." || path.is_empty() {
                     name
+                } else if msg.starts_with("unknown field") {
+                    path.clone()
                 } else {
                     format!("{path}.{name}")
                 }

@@ -90,7 +90,15 @@ pub fn load(
         .or_else(|| env("CUSTOS_LISTEN"))
         .or(file.listen)
         .unwrap_or_else(|| "127.0.0.1:8080".to_string());
-    let mut app = AppConfig::default();
+    // Personal data key: CUSTOS_PII_KEY(_FILE), else pii.key in the data directory.
+    let pii_key = match secret_env("CUSTOS_PII_KEY")? {
+        Some(k) => custos_app::pii::PiiKey::from_base64(&k)?,
+        None => custos_app::pii::PiiKey::load_or_create_file(&data_dir.join("pii.key"))?,
+    };
+    let mut app = AppConfig {
+        pii_key,
+        ..AppConfig::default()
+    };
     if let Some(m) = file.auth.session_ttl_minutes {
         app.session_ttl = Duration::from_secs(m * 60);
     }

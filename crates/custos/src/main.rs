@@ -1,7 +1,11 @@
 //! The `custos` command. Every subcommand opens the same database as `serve` and acts
 //! through the use cases of `custos-app`, as a named user (`--as`, default `admin`).
 
+mod bench;
 mod config;
+mod customer_cmd;
+mod dedupe_cmd;
+mod rule_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -71,6 +75,46 @@ enum Command {
     },
     /// Print the OpenAPI document generated from the code.
     Openapi,
+    /// Code rules (编码规则).
+    Rule {
+        #[command(subcommand)]
+        command: rule_cmd::RuleCommand,
+    },
+    /// Codes (客户编码).
+    Code {
+        #[command(subcommand)]
+        command: rule_cmd::CodeCommand,
+    },
+    /// Duplicate groups (查重) in a CSV file: writes record_id,cluster_id for every row.
+    Dedupe(dedupe_cmd::DedupeArgs),
+    /// Benchmarks (see docs/benchmarks.md).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+    /// Customers (客户): get, search.
+    Customer {
+        #[command(subcommand)]
+        command: customer_cmd::CustomerCommand,
+    },
+    /// Add synthetic Chinese customers (valid USCC/ID numbers, real regions) for trials.
+    Demo(customer_cmd::DemoArgs),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Code-issuing throughput vs a raw one-row counter baseline, on a fresh database.
+    Issue {
+        /// sqlite or postgres (postgres uses --database-url or CUSTOS_TEST_PG_URL, in a fresh schema).
+        #[arg(long, default_value = "sqlite")]
+        backend: String,
+        /// Concurrent callers, comma-separated.
+        #[arg(long, default_value = "1,8,64", value_delimiter = ',')]
+        callers: Vec<usize>,
+        /// Operations per run (split across callers).
+        #[arg(long, default_value_t = 3000)]
+        ops: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -110,7 +154,7 @@ enum AuditCommand {
 }
 
 /// A one-line failure for the terminal.
-struct Failure(String);
+pub(crate) struct Failure(pub(crate) String);
 
 impl From<AppError> for Failure {
     fn from(e: AppError) -> Self {
@@ -200,13 +244,79 @@ fn parse_role(s: &str) -> RoleAssignment {
     }
 }
 
-fn print_json<T: serde::Serialize>(v: &T) {
+pub(crate) fn print_json<T: serde::Serialize>(v: &T) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match &cli.command {
         Command::Serve { listen, demo } => serve(&cli, listen.clone(), *demo).await,
+        Command::Bench {
+            command:
+                BenchCommand::Issue {
+                    backend,
+                    callers,
+                    ops,
+                },
+        } => {
+            let backend = match backend.as_str() {
+                "sqlite" => custos_app::Backend::Sqlite,
+                "postgres" => custos_app::Backend::Postgres,
+                other => {
+                    return Err(Failure(format!(
+                        "unknown backend {other}: use sqlite or postgres"
+                    )))
+                }
+            };
+            let url = cli
+                .database_url
+                .clone()
+                .or_else(|| std::env::var("CUSTOS_TEST_PG_URL").ok())
+                .or_else(|| std::env::var("CUSTOS_DATABASE_URL").ok());
+            if backend == custos_app::Backend::Postgres && url.is_none() {
+                return Err(Failure("bench on postgres needs --database-url".into()));
+            }
+            bench::issue(backend, url.as_deref(), callers, *ops).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Customer { command } => {
+            let (app, _) = open(&cli, None).await?;
+            let actor = actor(&app, &cli).await?;
+            customer_cmd::run_customer(&app, &actor, command, cli.json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo(args) => {
+            let (app, _) = open(&cli, None).await?;
+            customer_cmd::ensure_admin(&app).await?;
+            let actor = actor(&app, &cli).await?;
+            customer_cmd::run_demo(&app, &actor, args, cli.json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rule { command } => {
+            let (app, _) = open(&cli, None).await?;
+            let actor = actor(&app, &cli).await?;
+            rule_cmd::run_rule(&app, &actor, command, cli.json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Code { command } => {
+            let (app, _) = open(&cli, None).await?;
+            let actor = actor(&app, &cli).await?;
+            let ok = rule_cmd::run_code(&app, &actor, command, cli.json).await?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            })
+        }
+        Command::Dedupe(args) => {
+            let summary = dedupe_cmd::run(args)?;
+            if cli.json {
+                println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+            } else {
+                eprintln!("{}", dedupe_cmd::render(&summary));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Openapi => {
             println!(
                 "{}",
@@ -434,11 +544,12 @@ async fn serve(cli: &Cli, listen: Option<String>, demo: bool) -> Result<ExitCode
         ),
         custos_app::Backend::Postgres => "PostgreSQL".to_string(),
     };
+    let shutdown = shutdown_signal();
     tracing::info!(
         "custos listening on http://{addr} ({backend}); API docs at http://{addr}/docs; ready in {} ms",
         started.elapsed().as_millis()
     );
-    custos_web::serve(app.clone(), listener, shutdown_signal())
+    custos_web::serve(app.clone(), listener, shutdown)
         .await
         .map_err(|e| Failure(format!("server error: {e}")))?;
     app.db.close().await;
@@ -446,24 +557,38 @@ async fn serve(cli: &Cli, listen: Option<String>, demo: bool) -> Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is called, not when
+/// the future is first polled: a SIGTERM that arrives right after "listening" is logged
+/// must shut down gracefully, not kill the process.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let (mut term, mut int) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::terminate()).ok(),
+            signal(SignalKind::interrupt()).ok(),
+        )
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+    async move {
+        #[cfg(unix)]
+        {
+            async fn recv(s: Option<&mut tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                _ = recv(term.as_mut()) => {},
+                _ = recv(int.as_mut()) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutting down: finishing in-flight requests");
     }
-    tracing::info!("shutting down: finishing in-flight requests");
 }

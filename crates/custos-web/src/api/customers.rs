@@ -1,9 +1,18 @@
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
+use serde::Deserialize;
 
-use custos_app::customers::{CustomerType, CustomerView, NewCustomer};
+use custos_app::customers::{
+    ContactInput, ContactPatch, CustomerPatch, CustomerType, CustomerView, HistoryEntry,
+    NewCustomer,
+};
+use custos_app::fields::FieldDefinition;
+use custos_app::search::{CustomerPage, CustomerQuery, CustomerStats};
+use custos_app::xref::{XrefInput, XrefView};
 
+use super::{bad_query, parse_id};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, Auth};
 use crate::AppState;
@@ -24,16 +33,231 @@ pub async fn create_customer(
     ))
 }
 
-/// One customer by code (404 when outside the caller's data scope).
+fn query_error(e: QueryRejection) -> ApiError {
+    let text = e.body_text();
+    let field = text
+        .split_once(": ")
+        .map(|(_, rest)| rest)
+        .unwrap_or(&text)
+        .split_whitespace()
+        .next()
+        .unwrap_or("query")
+        .trim_end_matches(':')
+        .to_string();
+    bad_query(&field, &text, "参数类型错误", "wrong parameter type")
+}
+
+/// Search customers within the caller's data scope: filters, sort, cursor pages, total.
+/// Custom fields match by equality as `custom.<key>=value`.
+#[utoipa::path(get, path = "/api/v1/customers", tag = "customers", security(("bearer" = [])),
+    params(CustomerQuery),
+    responses((status = 200, body = CustomerPage), (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn list_customers(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    q: Result<Query<CustomerQuery>, QueryRejection>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Result<Json<CustomerPage>, ApiError> {
+    let Query(mut q) = q.map_err(query_error)?;
+    q.custom = pairs
+        .into_iter()
+        .filter_map(|(k, v)| k.strip_prefix("custom.").map(|k| (k.to_string(), v)))
+        .collect();
+    Ok(Json(s.app.search_customers(&actor, q).await?))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AsOfQuery {
+    /// RFC 3339 time: the record as it was then.
+    pub as_of: Option<String>,
+}
+
+/// One customer by code (404 when outside the caller's data scope). Personal data is
+/// masked unless the caller holds `customer.pii.read` (and then the read is audited).
 #[utoipa::path(get, path = "/api/v1/customers/{code}", tag = "customers", security(("bearer" = [])),
-    params(("code" = String, Path)),
+    params(("code" = String, Path), AsOfQuery),
     responses((status = 200, body = CustomerView), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn get_customer(
     State(s): State<AppState>,
     Auth(actor): Auth,
     Path(code): Path<String>,
+    Query(q): Query<AsOfQuery>,
 ) -> Result<Json<CustomerView>, ApiError> {
-    Ok(Json(s.app.get_customer(&actor, &code).await?))
+    let as_of = match q.as_of.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(t) => Some(
+            chrono::DateTime::parse_from_rfc3339(t)
+                .map(|t| t.timestamp_micros())
+                .map_err(|_| {
+                    bad_query(
+                        "as_of",
+                        t,
+                        "应为 RFC 3339 时间",
+                        "expected an RFC 3339 time",
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    Ok(Json(s.app.get_customer_as_of(&actor, &code, as_of).await?))
+}
+
+/// Change a customer. `version` must be the one read (409 otherwise); a `reason` is
+/// required when name, uscc, id_number or customer_type change.
+#[utoipa::path(patch, path = "/api/v1/customers/{code}", tag = "customers", security(("bearer" = [])),
+    params(("code" = String, Path)), request_body = CustomerPatch,
+    responses((status = 200, body = CustomerView), (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn update_customer(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(code): Path<String>,
+    ApiJson(patch): ApiJson<CustomerPatch>,
+) -> Result<Json<CustomerView>, ApiError> {
+    Ok(Json(s.app.update_customer(&actor, &code, patch).await?))
+}
+
+/// The change history (变更记录) of a customer, oldest first; personal data masked.
+#[utoipa::path(get, path = "/api/v1/customers/{code}/history", tag = "customers", security(("bearer" = [])),
+    params(("code" = String, Path)),
+    responses((status = 200, body = Vec<HistoryEntry>), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn customer_history(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(code): Path<String>,
+) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
+    Ok(Json(s.app.customer_history(&actor, &code).await?))
+}
+
+/// Add a contact person; `is_primary` moves the primary flag to it.
+#[utoipa::path(post, path = "/api/v1/customers/{code}/contacts", tag = "customers", security(("bearer" = [])),
+    params(("code" = String, Path)), request_body = ContactInput,
+    responses((status = 201, body = CustomerView), (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn add_contact(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(code): Path<String>,
+    ApiJson(input): ApiJson<ContactInput>,
+) -> Result<(StatusCode, Json<CustomerView>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.app.add_contact(&actor, &code, input).await?),
+    ))
+}
+
+/// Change a contact person.
+#[utoipa::path(patch, path = "/api/v1/customers/{code}/contacts/{id}", tag = "customers", security(("bearer" = [])),
+    params(("code" = String, Path), ("id" = i64, Path)), request_body = ContactPatch,
+    responses((status = 200, body = CustomerView), (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn update_contact(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path((code, id)): Path<(String, String)>,
+    ApiJson(patch): ApiJson<ContactPatch>,
+) -> Result<Json<CustomerView>, ApiError> {
+    let id = parse_id("contact", &id)?;
+    Ok(Json(s.app.update_contact(&actor, &code, id, patch).await?))
+}
+
+/// Remove a contact person.
+#[utoipa::path(delete, path = "/api/v1/customers/{code}/contacts/{id}", tag = "customers", security(("bearer" = [])),
+    params(("code" = String, Path), ("id" = i64, Path)),
+    responses((status = 200, body = CustomerView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn delete_contact(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path((code, id)): Path<(String, String)>,
+) -> Result<Json<CustomerView>, ApiError> {
+    let id = parse_id("contact", &id)?;
+    Ok(Json(s.app.delete_contact(&actor, &code, id).await?))
+}
+
+/// Customer statistics (统计报表) within the caller's `stats.read` scope.
+#[utoipa::path(get, path = "/api/v1/stats/customers", tag = "customers", security(("bearer" = [])),
+    responses((status = 200, body = CustomerStats), (status = 403, body = Problem, content_type = "application/problem+json")))]
+pub async fn customer_stats(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+) -> Result<Json<CustomerStats>, ApiError> {
+    Ok(Json(s.app.customer_stats(&actor).await?))
+}
+
+/// The field catalog (数据标准): built-in and custom fields.
+#[utoipa::path(get, path = "/api/v1/fields", tag = "customers", security(("bearer" = [])),
+    responses((status = 200, body = Vec<FieldDefinition>)))]
+pub async fn list_fields(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+) -> Result<Json<Vec<FieldDefinition>>, ApiError> {
+    Ok(Json(s.app.list_fields(&actor).await?))
+}
+
+/// Add or replace a custom field (`field.manage`).
+#[utoipa::path(post, path = "/api/v1/fields", tag = "customers", security(("bearer" = [])),
+    request_body = FieldDefinition,
+    responses((status = 201, body = FieldDefinition), (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn put_field(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiJson(def): ApiJson<FieldDefinition>,
+) -> Result<(StatusCode, Json<FieldDefinition>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.app.put_field(&actor, def).await?),
+    ))
+}
+
+/// A customer's ids in other systems.
+#[utoipa::path(get, path = "/api/v1/customers/{code}/xrefs", tag = "customers", security(("bearer" = [])),
+    params(("code" = String, Path)),
+    responses((status = 200, body = Vec<XrefView>), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn list_xrefs(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(code): Path<String>,
+) -> Result<Json<Vec<XrefView>>, ApiError> {
+    Ok(Json(s.app.list_xrefs(&actor, &code).await?))
+}
+
+/// Link a customer to its id in an external system (unique per system).
+#[utoipa::path(put, path = "/api/v1/customers/{code}/xrefs/{system}", tag = "customers", security(("bearer" = [])),
+    params(("code" = String, Path), ("system" = String, Path)), request_body = XrefInput,
+    responses((status = 200, body = XrefView), (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn put_xref(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path((code, system)): Path<(String, String)>,
+    ApiJson(input): ApiJson<XrefInput>,
+) -> Result<Json<XrefView>, ApiError> {
+    Ok(Json(s.app.put_xref(&actor, &code, &system, input).await?))
+}
+
+/// Remove a customer's id in an external system.
+#[utoipa::path(delete, path = "/api/v1/customers/{code}/xrefs/{system}", tag = "customers", security(("bearer" = [])),
+    params(("code" = String, Path), ("system" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn delete_xref(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path((code, system)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    s.app.delete_xref(&actor, &code, &system).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The customer code for an external system's id.
+#[utoipa::path(get, path = "/api/v1/xrefs/{system}/{source_id}", tag = "customers", security(("bearer" = [])),
+    params(("system" = String, Path), ("source_id" = String, Path)),
+    responses((status = 200, body = XrefView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn lookup_xref(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path((system, source_id)): Path<(String, String)>,
+) -> Result<Json<XrefView>, ApiError> {
+    Ok(Json(s.app.lookup_xref(&actor, &system, &source_id).await?))
 }
 
 /// Configured customer types.

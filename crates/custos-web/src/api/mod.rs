@@ -66,8 +66,22 @@ pub(crate) fn router_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(codes::preview_code_rule))
         .routes(routes!(codes::code_rule_capacity))
         .routes(routes!(codes::validate_code))
-        .routes(routes!(customers::create_customer))
-        .routes(routes!(customers::get_customer))
+        .routes(routes!(
+            customers::list_customers,
+            customers::create_customer
+        ))
+        .routes(routes!(customers::get_customer, customers::update_customer))
+        .routes(routes!(customers::customer_history))
+        .routes(routes!(customers::add_contact))
+        .routes(routes!(
+            customers::update_contact,
+            customers::delete_contact
+        ))
+        .routes(routes!(customers::list_xrefs))
+        .routes(routes!(customers::put_xref, customers::delete_xref))
+        .routes(routes!(customers::lookup_xref))
+        .routes(routes!(customers::customer_stats))
+        .routes(routes!(customers::list_fields, customers::put_field))
         .routes(routes!(
             customers::list_customer_types,
             customers::set_customer_types

@@ -1,3 +1,7 @@
+//! Logging in and out, bearer tokens, lockout, disabled accounts, and errors for bad bodies.
+
+#![allow(clippy::unwrap_used)]
+
 use serde_json::json;
 
 use crate::backend_test;
@@ -313,4 +317,30 @@ backend_test!(bad_login_bodies_name_the_field, |t| {
     )
     .await;
     assert_eq!(problem_fields(&p), ["roles[0].scope"]);
+    let p = problem(
+        t.post(
+            "/api/v1/users",
+            Some(&admin),
+            json!({"username": "nina", "password": USER_PASSWORD,
+                   "roles": [{"scope": "all"}]}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(problem_fields(&p), ["roles[0].role"]);
+    assert_eq!(p["fields"][0]["code"], "required");
+    let p = problem(
+        t.post(
+            "/api/v1/users",
+            Some(&admin),
+            json!({"username": "nina", "password": USER_PASSWORD,
+                   "roles": [{"role": "query", "colour": "red"}]}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(problem_fields(&p), ["roles[0].colour"]);
+    assert_eq!(p["fields"][0]["code"], "json.unknown_field");
 });

@@ -1,5 +1,7 @@
 //! Many requests at once: nothing fails with "database is locked", nothing is lost.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeSet;
 
 use serde_json::{json, Value};

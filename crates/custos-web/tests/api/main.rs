@@ -6,5 +6,6 @@ mod helpers;
 mod audit;
 mod auth;
 mod concurrency;
+mod customers;
 mod ops;
 mod users;

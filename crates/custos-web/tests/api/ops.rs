@@ -1,6 +1,8 @@
 //! Health, readiness, metrics, the OpenAPI document, the docs page, and the generic
 //! problem+json answers for requests that match nothing.
 
+#![allow(clippy::unwrap_used)]
+
 use reqwest::Method;
 use serde_json::Value;
 

@@ -1,5 +1,7 @@
 //! Users, departments, roles and data scopes through the API.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
@@ -144,6 +146,20 @@ backend_test!(duplicate_username_is_409, |t| {
     assert_eq!(p["code"], "user.username_taken");
 });
 
+/// Replace a user's roles with `user_reader` at `scope`.
+async fn set_scope(t: &TestApp, admin: &str, user: i64, scope: &str) {
+    body(
+        t.patch(
+            &format!("/api/v1/users/{user}"),
+            admin,
+            json!({"roles": [{"role": "user_reader", "scope": scope}]}),
+        )
+        .await,
+        200,
+    )
+    .await;
+}
+
 backend_test!(data_scope_limits_what_users_see, |t| {
     let admin = t.admin_token().await;
     let a = t.create_department(&admin, "A", None).await;
@@ -159,14 +175,14 @@ backend_test!(data_scope_limits_what_users_see, |t| {
             json!([{"role": "user_reader", "scope": "department"}]),
         )
         .await;
-    let ua = t.create_user(&admin, "ua", Some(a), json!([])).await;
-    let ua1 = t.create_user(&admin, "ua1", Some(a1), json!([])).await;
-    let ub = t.create_user(&admin, "ub", Some(b), json!([])).await;
+    let ua = t.create_user(&admin, "usera", Some(a), json!([])).await;
+    let ua1 = t.create_user(&admin, "usera1", Some(a1), json!([])).await;
+    let ub = t.create_user(&admin, "userb", Some(b), json!([])).await;
     let tok = t.login("reader", USER_PASSWORD).await;
 
     // Department scope: own department and below, plus self.
     let page = body(t.get("/api/v1/users", &tok).await, 200).await;
-    assert_eq!(usernames(&page), set(&["reader", "ua", "ua1"]));
+    assert_eq!(usernames(&page), set(&["reader", "usera", "usera1"]));
     body(t.get(&format!("/api/v1/users/{ua1}"), &tok).await, 200).await;
     // Outside the scope looks exactly like absent.
     let outside = problem(t.get(&format!("/api/v1/users/{ub}"), &tok).await, 404).await;
@@ -176,23 +192,16 @@ backend_test!(data_scope_limits_what_users_see, |t| {
     assert_eq!(absent["title"], outside["title"]);
 
     // Scope all: everyone. Grants are read on every request, no new login needed.
-    let set_scope = |scope: &'static str| {
-        t.patch(
-            &format!("/api/v1/users/{reader}"),
-            &admin,
-            json!({"roles": [{"role": "user_reader", "scope": scope}]}),
-        )
-    };
-    body(set_scope("all").await, 200).await;
+    set_scope(&t, &admin, reader, "all").await;
     let page = body(t.get("/api/v1/users", &tok).await, 200).await;
     assert_eq!(
         usernames(&page),
-        set(&["admin", "reader", "ua", "ua1", "ub"])
+        set(&["admin", "reader", "usera", "usera1", "userb"])
     );
     body(t.get(&format!("/api/v1/users/{ub}"), &tok).await, 200).await;
 
     // Scope own: only self.
-    body(set_scope("own").await, 200).await;
+    set_scope(&t, &admin, reader, "own").await;
     let page = body(t.get("/api/v1/users", &tok).await, 200).await;
     assert_eq!(usernames(&page), set(&["reader"]));
     let p = problem(t.get(&format!("/api/v1/users/{ua}"), &tok).await, 404).await;

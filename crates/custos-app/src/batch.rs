@@ -1,0 +1,145 @@
+//! Group commit for code-issuing writes.
+//!
+//! Every customer creation draws from a hot counter row and appends to the audit chain,
+//! so on any database those transactions run one after another, each paying a commit
+//! (an fsync) while holding the locks. The batcher runs whatever creations are waiting in
+//! one transaction instead: each job inside its own SAVEPOINT, so a job that fails rolls
+//! back alone — its sequence number included, keeping sequences gapless — and the others
+//! commit together. A lone caller is not delayed: a batch starts as soon as one job waits.
+//!
+//! Lock order is fixed (audit head first, then sequence rows) so batches on several
+//! servers sharing one PostgreSQL never deadlock each other.
+
+use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
+
+use tokio::sync::{mpsc, oneshot, OnceCell};
+
+use custos_store::{Db, StoreError, Tx};
+
+use crate::error::{AppError, AppResult};
+
+type Output = AppResult<Box<dyn Any + Send>>;
+type JobFn =
+    Box<dyn for<'a> FnOnce(&'a mut Tx) -> Pin<Box<dyn Future<Output = Output> + Send + 'a>> + Send>;
+
+/// A job that can run more than once (a batch is retried after a deadlock).
+type JobFactory = Box<dyn Fn() -> JobFn + Send + Sync>;
+
+struct Job {
+    make: JobFactory,
+    reply: oneshot::Sender<Output>,
+}
+
+/// Most jobs in one transaction.
+const MAX_BATCH: usize = 64;
+
+#[derive(Default)]
+pub(crate) struct Batcher {
+    sender: OnceCell<mpsc::Sender<Job>>,
+}
+
+impl Batcher {
+    /// Run `job` in a shared write transaction and return its result. `job` must do all of
+    /// its writes through the given `Tx`; it may be called again if the batch is retried.
+    pub(crate) async fn run<T, F>(&self, db: &Db, job: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: for<'a> Fn(&'a mut Tx) -> Pin<Box<dyn Future<Output = AppResult<T>> + Send + 'a>>
+            + Send
+            + Sync
+            + Clone
+            + 'static,
+    {
+        let sender = self
+            .sender
+            .get_or_init(|| async {
+                let (tx, rx) = mpsc::channel::<Job>(1024);
+                tokio::spawn(worker(db.clone(), rx));
+                tx
+            })
+            .await;
+        let make: JobFactory = Box::new(move || {
+            let job = job.clone();
+            Box::new(move |tx: &mut Tx| {
+                Box::pin(async move { job(tx).await.map(|v| Box::new(v) as Box<dyn Any + Send>) })
+            })
+        });
+        let (reply, answer) = oneshot::channel();
+        sender
+            .send(Job { make, reply })
+            .await
+            .map_err(|_| AppError::Internal("the write batcher stopped".into()))?;
+        let out = answer
+            .await
+            .map_err(|_| AppError::Internal("the write batcher dropped a job".into()))??;
+        out.downcast::<T>()
+            .map(|b| *b)
+            .map_err(|_| AppError::Internal("write batcher returned the wrong type".into()))
+    }
+}
+
+async fn worker(db: Db, mut rx: mpsc::Receiver<Job>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        run_batch(&db, batch).await;
+    }
+}
+
+async fn run_batch(db: &Db, batch: Vec<Job>) {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match try_batch(db, &batch).await {
+            Ok(results) => {
+                for (job, r) in batch.into_iter().zip(results) {
+                    let _ = job.reply.send(r);
+                }
+                return;
+            }
+            Err(StoreError::Busy) if attempt < 4 => {
+                tracing::debug!(attempt, "write batch hit a lock conflict; retrying");
+                continue;
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                for job in batch {
+                    let _ = job
+                        .reply
+                        .send(Err(AppError::from(StoreError::Other(msg.clone()))));
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// One transaction for the batch; `Err` only for failures of the whole transaction.
+async fn try_batch(db: &Db, batch: &[Job]) -> Result<Vec<Output>, StoreError> {
+    let mut tx = db.begin().await?;
+    tx.lock_audit_head().await?;
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch {
+        tx.savepoint().await?;
+        let out = (job.make)()(&mut tx).await;
+        match &out {
+            Ok(_) => tx.release_savepoint().await?,
+            // A deadlock or serialisation failure poisons the whole transaction on
+            // PostgreSQL: retry the batch rather than reporting it against one job.
+            Err(AppError::Conflict(v)) if v.code == "conflict.concurrent" => {
+                return Err(StoreError::Busy)
+            }
+            Err(_) => tx.rollback_to_savepoint().await?,
+        }
+        results.push(out);
+    }
+    tx.commit().await?;
+    Ok(results)
+}

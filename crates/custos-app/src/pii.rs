@@ -1,0 +1,305 @@
+//! Personal data at rest (invariant 6): AES-256-GCM encryption of each value with a fresh
+//! 96-bit nonce, a keyed blind index (HMAC-SHA256) for exact lookups, and masking for
+//! callers without `customer.pii.read`.
+//!
+//! One 32-byte master key (`CUSTOS_PII_KEY`, `CUSTOS_PII_KEY_FILE`, or `pii.key` in the
+//! data directory) yields three independent keys by HMAC derivation: encryption, blind
+//! index, and a check value stored in `settings` so that a wrong or lost key stops the
+//! start-up with a clear message instead of producing garbage. Ciphertexts carry the key
+//! id, so a later rotation can tell old values from new ones.
+
+use std::path::Path;
+
+use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::Sha256;
+
+use crate::error::{AppError, AppResult};
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Prefix of every encrypted value: `pii1:<key id>:<base64(nonce ‖ ciphertext)>`.
+const PREFIX: &str = "pii1";
+
+/// The settings key holding the key check value.
+pub const CHECK_SETTING: &str = "pii_key_check";
+
+fn derive(master: &[u8; 32], label: &str) -> [u8; 32] {
+    // HMAC accepts keys of any length: this cannot fail.
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(master).unwrap_or_else(|_| unreachable!());
+    mac.update(label.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
+/// The keys derived from the PII master key.
+#[derive(Clone)]
+pub struct PiiKey {
+    key_id: String,
+    enc: [u8; 32],
+    index: [u8; 32],
+    check: String,
+}
+
+impl std::fmt::Debug for PiiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PiiKey({})", self.key_id)
+    }
+}
+
+impl PiiKey {
+    pub fn from_master(master: &[u8; 32]) -> PiiKey {
+        let id = derive(master, "custos/pii/key-id/v1");
+        let check = derive(master, "custos/pii/check/v1");
+        let key_id = hex::encode(&id[..4]);
+        PiiKey {
+            check: format!("{key_id}:{}", hex::encode(check)),
+            key_id,
+            enc: derive(master, "custos/pii/aes-256-gcm/v1"),
+            index: derive(master, "custos/pii/blind-index/v1"),
+        }
+    }
+
+    /// A fresh random key (tests; never used silently for a real database).
+    pub fn random() -> PiiKey {
+        let mut master = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut master);
+        PiiKey::from_master(&master)
+    }
+
+    /// Parse base64 of exactly 32 bytes.
+    pub fn from_base64(text: &str) -> Result<PiiKey, String> {
+        let bytes = STANDARD
+            .decode(text.trim())
+            .map_err(|e| format!("the PII key is not valid base64: {e}"))?;
+        let master: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
+            format!(
+                "the PII key must be 32 bytes (base64 of 32 random bytes), got {}",
+                bytes.len()
+            )
+        })?;
+        Ok(PiiKey::from_master(&master))
+    }
+
+    /// Read the key file, creating it (mode 0600, 32 random bytes in base64) when absent.
+    pub fn load_or_create_file(path: &Path) -> Result<PiiKey, String> {
+        if path.exists() {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read the PII key file {}: {e}", path.display()))?;
+            return PiiKey::from_base64(&text)
+                .map_err(|e| format!("{e} (file {})", path.display()));
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create the directory of {}: {e}", path.display()))?;
+        }
+        let mut master = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut master);
+        let text = format!("{}\n", STANDARD.encode(master));
+        write_private(path, text.as_bytes())
+            .map_err(|e| format!("cannot create the PII key file {}: {e}", path.display()))?;
+        Ok(PiiKey::from_master(&master))
+    }
+
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// The value stored in `settings` to recognise this key later (reveals nothing of it).
+    pub fn check_value(&self) -> &str {
+        &self.check
+    }
+
+    /// Encrypt one value.
+    pub fn encrypt(&self, plain: &str) -> String {
+        let cipher = Aes256Gcm::new((&self.enc).into());
+        let mut nonce = [0u8; 12];
+        rand::thread_rng().fill_bytes(&mut nonce);
+        // Encryption of an in-memory buffer with a valid key does not fail.
+        let ct = cipher
+            .encrypt(Nonce::from_slice(&nonce), plain.as_bytes())
+            .unwrap_or_default();
+        let mut blob = nonce.to_vec();
+        blob.extend_from_slice(&ct);
+        format!("{PREFIX}:{}:{}", self.key_id, STANDARD.encode(blob))
+    }
+
+    /// Decrypt a value made by [`PiiKey::encrypt`].
+    pub fn decrypt(&self, stored: &str) -> AppResult<String> {
+        let bad = |why: &str| AppError::Internal(format!("stored personal data unreadable: {why}"));
+        let mut parts = stored.splitn(3, ':');
+        let (Some(PREFIX), Some(kid), Some(body)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad("not an encrypted value"));
+        };
+        if kid != self.key_id {
+            return Err(bad(&format!(
+                "encrypted with key {kid}, the configured key is {}",
+                self.key_id
+            )));
+        }
+        let blob = STANDARD.decode(body).map_err(|_| bad("bad base64"))?;
+        if blob.len() < 12 + 16 {
+            return Err(bad("too short"));
+        }
+        let cipher = Aes256Gcm::new((&self.enc).into());
+        let plain = cipher
+            .decrypt(Nonce::from_slice(&blob[..12]), &blob[12..])
+            .map_err(|_| bad("authentication failed"))?;
+        String::from_utf8(plain).map_err(|_| bad("not UTF-8"))
+    }
+
+    /// Blind index of a canonical value: HMAC-SHA256 over the kind and the value.
+    pub fn blind(&self, kind: &str, value: &str) -> String {
+        let mut mac =
+            <HmacSha256 as Mac>::new_from_slice(&self.index).unwrap_or_else(|_| unreachable!());
+        mac.update(kind.as_bytes());
+        mac.update(&[0]);
+        mac.update(value.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}
+
+/// `13812345678` → `138****5678`.
+pub fn mask_mobile(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() == 11 {
+        format!(
+            "{}****{}",
+            chars[..3].iter().collect::<String>(),
+            chars[7..].iter().collect::<String>()
+        )
+    } else {
+        mask_middle(s, 3, 4)
+    }
+}
+
+/// `110101199001011234` → `110101********1234`.
+pub fn mask_id_number(s: &str) -> String {
+    mask_middle(s, 6, 4)
+}
+
+/// `zhang@example.com` → `z***@example.com`.
+pub fn mask_email(s: &str) -> String {
+    match s.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => mask_middle(s, 1, 0),
+    }
+}
+
+/// Mobiles as [`mask_mobile`]; `010-12345678-123` → `010-****5678`.
+pub fn mask_phone(s: &str) -> String {
+    let mut parts = s.split('-');
+    match (parts.next(), parts.next()) {
+        (Some(area), Some(local)) if area.starts_with('0') => {
+            format!("{area}-{}", mask_middle(local, 0, 4))
+        }
+        _ if s.len() == 11 && s.starts_with('1') => mask_mobile(s),
+        _ => mask_middle(s, 3, 4),
+    }
+}
+
+/// An address shows its first few characters (the region part) only.
+pub fn mask_address(s: &str) -> String {
+    let n = s.chars().count();
+    let keep = (n / 3).min(6);
+    format!("{}****", s.chars().take(keep).collect::<String>())
+}
+
+fn mask_middle(s: &str, head: usize, tail: usize) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() <= head + tail {
+        return "*".repeat(chars.len().max(1));
+    }
+    let mut out: String = chars[..head].iter().collect();
+    out.push_str(&"*".repeat(chars.len() - head - tail));
+    out.extend(&chars[chars.len() - tail..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_fresh_nonce() {
+        let k = PiiKey::random();
+        let a = k.encrypt("110101199003074258");
+        let b = k.encrypt("110101199003074258");
+        assert_ne!(a, b);
+        assert!(!a.contains("110101"));
+        assert_eq!(k.decrypt(&a).ok().as_deref(), Some("110101199003074258"));
+        let other = PiiKey::random();
+        assert!(other.decrypt(&a).is_err());
+    }
+
+    #[test]
+    fn blind_index_is_keyed_and_stable() {
+        let k = PiiKey::from_master(&[7u8; 32]);
+        assert_eq!(
+            k.blind("mobile", "13812345678"),
+            k.blind("mobile", "13812345678")
+        );
+        assert_ne!(
+            k.blind("mobile", "13812345678"),
+            k.blind("phone", "13812345678")
+        );
+        let k2 = PiiKey::from_master(&[8u8; 32]);
+        assert_ne!(
+            k.blind("mobile", "13812345678"),
+            k2.blind("mobile", "13812345678")
+        );
+    }
+
+    #[test]
+    fn masks() {
+        assert_eq!(mask_mobile("13812345678"), "138****5678");
+        assert_eq!(mask_id_number("110101199001011234"), "110101********1234");
+        assert_eq!(mask_email("zhang@example.com"), "z***@example.com");
+        assert_eq!(mask_phone("010-12345678"), "010-****5678");
+        assert_eq!(mask_phone("0571-8765432-123"), "0571-***5432");
+        assert_eq!(mask_address("北京市朝阳区建国路88号"), "北京市朝****");
+    }
+
+    #[test]
+    fn key_file_is_created_private_and_reused() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("pii.key");
+        let a = PiiKey::load_or_create_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        let b = PiiKey::load_or_create_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a.check_value(), b.check_value());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path)
+                .map(|m| m.permissions().mode() & 0o777)
+                .unwrap_or(0);
+            assert_eq!(mode, 0o600);
+        }
+        assert!(PiiKey::from_base64("c2hvcnQ=").is_err());
+    }
+}

@@ -1,0 +1,385 @@
+//! Duplicate detection: each kind of evidence, the hard negatives, thresholds and blocking.
+
+use chrono::NaiveDate;
+use custos_core::ident::{IdNumber, Uscc};
+use custos_core::matching::{
+    blocking_keys, compare, match_score, match_score_at_least, prepare, EvidenceKind, MatchRecord,
+    MatchResult, Prepared, Thresholds, Verdict, MAX_BLOCKING_KEYS,
+};
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2025, 6, 1).unwrap_or_default()
+}
+
+fn uscc(first17: &str) -> String {
+    Uscc::with_check(first17)
+        .map(|u| u.as_str().to_string())
+        .unwrap_or_default()
+}
+
+fn id_number(first17: &str) -> String {
+    IdNumber::with_check(first17, today())
+        .map(|i| i.as_str().to_string())
+        .unwrap_or_default()
+}
+
+fn org(name: &str) -> MatchRecord {
+    MatchRecord {
+        customer_type: "enterprise".into(),
+        name: name.into(),
+        ..Default::default()
+    }
+}
+
+fn person(name: &str) -> MatchRecord {
+    MatchRecord {
+        customer_type: "individual".into(),
+        name: name.into(),
+        ..Default::default()
+    }
+}
+
+fn prep(r: &MatchRecord) -> Prepared {
+    prepare(r, today())
+}
+
+fn cmp(a: &MatchRecord, b: &MatchRecord) -> MatchResult {
+    compare(&prep(a), &prep(b))
+}
+
+fn kind_of(r: &MatchResult, field: &str) -> Option<EvidenceKind> {
+    r.field(field).map(|e| e.kind)
+}
+
+/// The two records share at least one blocking key.
+fn share_key(a: &MatchRecord, b: &MatchRecord) -> bool {
+    let ka = blocking_keys(&prep(a));
+    blocking_keys(&prep(b)).iter().any(|k| ka.contains(k))
+}
+
+const DEFINITE: f64 = 0.9;
+const POSSIBLE: f64 = 0.5;
+
+#[test]
+fn same_uscc_is_definite() {
+    let code = uscc("91440300MA5FXXXX0");
+    assert!(!code.is_empty());
+    let mut a = org("深圳市腾讯计算机系统有限公司");
+    a.uscc = code.clone();
+    let mut b = org("腾讯科技");
+    b.uscc = code.to_lowercase();
+    let r = cmp(&a, &b);
+    assert_eq!(kind_of(&r, "uscc"), Some(EvidenceKind::Same), "{r:?}");
+    assert!(r.score >= DEFINITE, "{r:?}");
+    assert!(r.evidence.iter().any(|e| e.to_string() == "uscc: same"));
+    assert!(share_key(&a, &b));
+}
+
+#[test]
+fn same_id_number_is_definite() {
+    let id = id_number("11010519491231002");
+    let mut a = person("张三");
+    a.id_number = id.clone();
+    let mut b = person("張叁");
+    b.id_number = id;
+    let r = cmp(&a, &b);
+    assert_eq!(kind_of(&r, "id_number"), Some(EvidenceKind::Same));
+    assert!(r.score >= DEFINITE, "{r:?}");
+    assert!(share_key(&a, &b));
+}
+
+#[test]
+fn same_mobile_in_different_formats() {
+    let mut a = person("李娜");
+    a.phones = vec!["+86 138-0013-8000".into()];
+    let mut b = person("李娜");
+    b.phones = vec!["１３８ ００１３ ８０００".into()];
+    let r = cmp(&a, &b);
+    assert_eq!(kind_of(&r, "phone"), Some(EvidenceKind::Same), "{r:?}");
+    assert!(r.score >= DEFINITE, "{r:?}");
+    assert!(blocking_keys(&prep(&a)).contains(&"p:13800138000".to_string()));
+    assert!(share_key(&a, &b));
+}
+
+#[test]
+fn same_email() {
+    let mut a = org("杭州云栖科技有限公司");
+    a.email = "Info@YunQi.cn".into();
+    let mut b = org("云栖科技");
+    b.email = " info@yunqi.cn ".into();
+    let r = cmp(&a, &b);
+    assert_eq!(kind_of(&r, "email"), Some(EvidenceKind::Same), "{r:?}");
+    assert!(r.score >= DEFINITE, "{r:?}");
+    assert!(share_key(&a, &b));
+}
+
+/// An organisation name variant, in the same city, with nothing else in common.
+fn assert_name_variant(original: &str, variant: &str, expected: EvidenceKind, min_score: f64) {
+    let mut a = org(original);
+    a.city = "北京市".into();
+    let mut b = org(variant);
+    b.city = "北京".into();
+    let r = cmp(&a, &b);
+    assert_eq!(
+        kind_of(&r, "name"),
+        Some(expected),
+        "{original} / {variant}: {r:?}"
+    );
+    assert!(r.score >= min_score, "{original} / {variant}: {r:?}");
+    assert!(share_key(&a, &b), "{original} / {variant}: no shared key");
+}
+
+#[test]
+fn legal_form_suffix_variants() {
+    assert_name_variant(
+        "北京华为技术有限公司",
+        "北京华为技术有限责任公司",
+        EvidenceKind::Same,
+        DEFINITE,
+    );
+}
+
+#[test]
+fn region_prefix_variants() {
+    for v in [
+        "北京市华为技术有限公司",
+        "(北京)华为技术有限公司",
+        "华为技术(北京)有限公司",
+        "华为技术有限公司",
+    ] {
+        assert_name_variant("北京华为技术有限公司", v, EvidenceKind::Same, DEFINITE);
+    }
+}
+
+#[test]
+fn traditional_and_full_width_variants() {
+    assert_name_variant(
+        "北京华为技术有限公司",
+        "北京華為技術有限公司",
+        EvidenceKind::Same,
+        DEFINITE,
+    );
+    assert_name_variant(
+        "北京ABC科技有限公司",
+        "（北京）ＡＢＣ科技有限公司",
+        EvidenceKind::Same,
+        DEFINITE,
+    );
+    assert_name_variant(
+        "北京ABC科技有限公司",
+        "北京ＡＢＣ 科技有限公司",
+        EvidenceKind::Same,
+        DEFINITE,
+    );
+}
+
+#[test]
+fn homophone_typo() {
+    // 为 and 伟 are both "wei".
+    assert_name_variant(
+        "北京华为技术有限公司",
+        "北京华伟技术有限公司",
+        EvidenceKind::Similar,
+        POSSIBLE,
+    );
+    let r = cmp(&org("北京华为技术有限公司"), &org("北京华伟技术有限公司"));
+    let e = r
+        .field("name")
+        .map(|e| e.detail_en.clone())
+        .unwrap_or_default();
+    assert!(e.contains("pinyin huaweijishu"), "{e}");
+}
+
+#[test]
+fn short_name_and_former_name_count_as_names() {
+    let mut a = org("深圳市腾讯计算机系统有限公司");
+    a.short_name = "腾讯".into();
+    a.phones = vec!["0755-86013388".into()];
+    let mut b = org("腾讯");
+    b.phones = vec!["(0755)86013388".into()];
+    let r = cmp(&a, &b);
+    assert_eq!(kind_of(&r, "name"), Some(EvidenceKind::Same), "{r:?}");
+    assert!(r.score >= DEFINITE, "{r:?}");
+    assert!(share_key(&a, &b));
+
+    let mut renamed = org("上海拼多多网络科技有限公司");
+    renamed.former_names = vec!["上海寻梦信息技术有限公司".into()];
+    let old = org("上海寻梦信息技术有限公司");
+    let r = cmp(&renamed, &old);
+    assert_eq!(kind_of(&r, "name"), Some(EvidenceKind::Same), "{r:?}");
+    assert!(r.score >= DEFINITE, "{r:?}");
+    let name = r
+        .field("name")
+        .map(|e| e.detail_en.clone())
+        .unwrap_or_default();
+    assert!(name.contains("former name"), "{name}");
+    assert!(share_key(&renamed, &old));
+}
+
+#[test]
+fn short_name_alone_is_not_definite() {
+    // A brand is shared by many companies: the same short name in the same city, with
+    // nothing else in common, is worth a look, not a block.
+    let mut a = org("正泰");
+    a.city = "南京".into();
+    let mut b = org("南京正泰机械设备有限公司");
+    b.short_name = "正泰".into();
+    let r = cmp(&a, &b);
+    assert!(r.score < DEFINITE, "{r:?}");
+}
+
+#[test]
+fn hard_negative_same_brand_other_city() {
+    let mut a = org("北京华为技术有限公司");
+    a.uscc = uscc("91110108MA00AAAA0");
+    let mut b = org("上海华为技术有限公司");
+    b.uscc = uscc("91310115MA1BBBBB0");
+    assert!(!a.uscc.is_empty() && !b.uscc.is_empty());
+    let r = cmp(&a, &b);
+    assert_eq!(kind_of(&r, "uscc"), Some(EvidenceKind::Different));
+    assert_eq!(kind_of(&r, "region"), Some(EvidenceKind::Different));
+    assert!(r.score < POSSIBLE, "{r:?}");
+    assert!(r
+        .evidence
+        .iter()
+        .any(|e| e.to_string() == "region: different province"));
+    // Without the codes the regions still keep them apart from "definite".
+    let r = cmp(&org("北京华为技术有限公司"), &org("上海华为技术有限公司"));
+    assert!(r.score < DEFINITE, "{r:?}");
+}
+
+#[test]
+fn hard_negative_namesakes_in_one_city() {
+    let mut a = person("王伟");
+    a.city = "北京市".into();
+    a.district = "朝阳区".into();
+    a.id_number = id_number("11010519800101001");
+    a.phones = vec!["13800138000".into()];
+    let mut b = person("王伟");
+    b.city = "北京市".into();
+    b.district = "朝阳区".into();
+    b.id_number = id_number("11010519921212002");
+    b.phones = vec!["13900139000".into()];
+    let r = cmp(&a, &b);
+    assert_eq!(kind_of(&r, "name"), Some(EvidenceKind::Same));
+    assert_eq!(kind_of(&r, "id_number"), Some(EvidenceKind::Different));
+    assert!(r.score < 0.05, "{r:?}");
+}
+
+#[test]
+fn hard_negative_branch_and_parent() {
+    let mut parent = org("华为技术有限公司");
+    parent.city = "深圳".into();
+    let mut branch = org("华为技术有限公司上海分公司");
+    branch.city = "深圳".into();
+    let r = cmp(&parent, &branch);
+    assert_eq!(
+        kind_of(&r, "branch"),
+        Some(EvidenceKind::Different),
+        "{r:?}"
+    );
+    assert!(r.score < POSSIBLE, "{r:?}");
+    // Even sharing the switchboard number.
+    parent.phones = vec!["0755-28780808".into()];
+    branch.phones = vec!["0755-28780808".into()];
+    assert!(cmp(&parent, &branch).score < DEFINITE);
+}
+
+#[test]
+fn organisation_vs_person() {
+    let r = cmp(&org("张伟"), &person("张伟"));
+    assert_eq!(kind_of(&r, "customer_type"), Some(EvidenceKind::Different));
+}
+
+#[test]
+fn thresholds() {
+    let t = Thresholds::default();
+    assert_eq!(t.verdict(0.95), Verdict::Definite);
+    assert_eq!(t.verdict(0.6), Verdict::Possible);
+    assert_eq!(t.verdict(0.1), Verdict::Distinct);
+    let strict = Thresholds::new(0.99, 0.8).unwrap_or_default();
+    assert_eq!(strict.verdict(0.95), Verdict::Possible);
+    assert!(Thresholds::new(0.5, 0.9).is_none());
+    assert!(Thresholds::new(1.5, 0.9).is_none());
+}
+
+#[test]
+fn score_is_bounded_symmetric_and_consistent() {
+    let mut a = org("北京华为技术有限公司");
+    a.phones = vec!["010-12345678".into()];
+    a.address = "北京市海淀区中关村大街1号".into();
+    let mut b = org("華為技術有限公司");
+    b.phones = vec!["(010)12345678".into()];
+    b.address = "海淀区中关村大街1号".into();
+    let (pa, pb) = (prep(&a), prep(&b));
+    let s = match_score(&pa, &pb);
+    assert!((0.0..=1.0).contains(&s));
+    assert!((s - match_score(&pb, &pa)).abs() < 1e-12);
+    assert!((s - compare(&pa, &pb).score).abs() < 1e-12);
+    assert_eq!(match_score_at_least(&pa, &pb, 0.5), Some(s));
+    let far = prep(&org("上海寻梦信息技术有限公司"));
+    assert_eq!(match_score_at_least(&pa, &far, 0.5), None);
+}
+
+#[test]
+fn evidence_has_both_languages_and_is_sorted() {
+    let mut a = org("北京华为技术有限公司");
+    a.uscc = uscc("91110108MA00AAAA0");
+    let b = a.clone();
+    let r = cmp(&a, &b);
+    for e in &r.evidence {
+        assert!(!e.detail_zh.is_empty() && !e.detail_en.is_empty());
+    }
+    for w in r.evidence.windows(2) {
+        assert!(w[0].weight.abs() >= w[1].weight.abs());
+    }
+}
+
+#[test]
+fn blocking_keys_find_every_variant() {
+    let original = org("北京华为技术有限公司");
+    for v in [
+        "北京市华为技术有限责任公司",
+        "华为技术(北京)有限公司",
+        "華為技術有限公司",
+        "北京华伟技术有限公司", // homophone
+        "北京华为技朮有限公司", // other one-character typo
+        "北京华为技术股份有限公司",
+        "华为", // short name as name
+    ] {
+        assert!(share_key(&original, &org(v)), "{v}");
+    }
+    let mut a = person("John Smith");
+    a.birth_date = NaiveDate::from_ymd_opt(1980, 1, 2);
+    assert!(share_key(&a, &person("smith jon")));
+    assert!(share_key(&a, &person("Smith")));
+}
+
+#[test]
+fn blocking_keys_are_deterministic_and_bounded() {
+    let mut r = org("北京华为技术有限公司深圳分公司");
+    r.short_name = "华为深圳".into();
+    r.former_names = vec![
+        "华为深圳办事处".into(),
+        "华为技术深圳".into(),
+        "深圳华为".into(),
+    ];
+    r.phones = vec![
+        "13800138000".into(),
+        "13900139000".into(),
+        "010-12345678".into(),
+        "021-87654321".into(),
+    ];
+    r.email = "a@b.cn".into();
+    r.uscc = uscc("91110108MA00AAAA0");
+    let k1 = blocking_keys(&prep(&r));
+    let k2 = blocking_keys(&prep(&r.clone()));
+    assert_eq!(k1, k2);
+    assert!(k1.len() <= MAX_BLOCKING_KEYS);
+    assert!(k1[0].starts_with("u:"));
+    let mut sorted = k1.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), k1.len(), "duplicate keys");
+    assert!(blocking_keys(&prep(&MatchRecord::default())).is_empty());
+}

@@ -1,0 +1,516 @@
+//! `custos dedupe --input records.csv --id-column record_id --output clusters.csv`:
+//! duplicate groups in a CSV file, for data migration and benchmarks.
+//!
+//! Stream the CSV → prepare every row (in parallel) → blocking keys hashed to u64 →
+//! sort by key → score every pair inside a block (all pairs for small blocks, a sorted
+//! neighbourhood for large ones) → union-find over pairs at or above the threshold, strongest
+//! first, never joining two groups that hold different valid USCCs or id numbers (that
+//! stops chains through a shared phone or a look-alike name) → `record_id,cluster_id`.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::{BufReader, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+
+use custos_core::matching::{
+    blocking_keys, match_score_at_least, prepare, MatchRecord, Prepared, Thresholds,
+};
+
+/// Arguments of `custos dedupe`.
+#[derive(Args, Debug, Clone)]
+pub struct DedupeArgs {
+    /// CSV file (UTF-8, BOM optional) whose headers are field keys: customer_type, name,
+    /// short_name, former_names, uscc, id_number, phone, email, province, city, district,
+    /// address, industry (also region_code, birth_date); other columns are ignored.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Column holding each row's id.
+    #[arg(long)]
+    pub id_column: String,
+    /// Where to write `record_id,cluster_id` (every row, singletons included).
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Pairs scoring at least this are duplicates (default: the `definite` threshold).
+    #[arg(long)]
+    pub threshold: Option<f64>,
+    /// Also write the matched pairs with their scores to this CSV.
+    #[arg(long)]
+    pub pairs: Option<PathBuf>,
+    /// Blocks larger than this are compared as a sorted neighbourhood instead of all pairs.
+    #[arg(long, default_value_t = 24)]
+    pub max_block: usize,
+    /// Window of the sorted neighbourhood in large blocks.
+    #[arg(long, default_value_t = 6)]
+    pub window: usize,
+    /// Largest duplicate group union-find may build.
+    #[arg(long, default_value_t = 200)]
+    pub max_cluster: usize,
+}
+
+/// What a run did, printed as one line (or JSON with `--json`).
+#[derive(Debug, serde::Serialize)]
+pub struct DedupeSummary {
+    pub records: usize,
+    pub blocking_keys: usize,
+    pub candidate_pairs: u64,
+    pub matched_pairs: usize,
+    pub clusters: usize,
+    pub rows_in_groups: usize,
+    pub threshold: f64,
+    pub seconds_read: f64,
+    pub seconds_block: f64,
+    pub seconds_score: f64,
+    pub seconds_cluster: f64,
+    pub seconds_total: f64,
+}
+
+const FIELDS: [&str; 16] = [
+    "customer_type",
+    "name",
+    "short_name",
+    "former_names",
+    "uscc",
+    "id_number",
+    "phone",
+    "email",
+    "province",
+    "city",
+    "district",
+    "address",
+    "industry",
+    "region_code",
+    "birth_date",
+    "mobile",
+];
+
+/// Column index of each known field (None when the file lacks it).
+struct Columns {
+    id: usize,
+    fields: [Option<usize>; FIELDS.len()],
+}
+
+impl Columns {
+    fn from_headers(headers: &csv::StringRecord, id_column: &str) -> Result<Columns, String> {
+        let clean: Vec<String> = headers
+            .iter()
+            .map(|h| h.trim_start_matches('\u{feff}').trim().to_lowercase())
+            .collect();
+        let id_wanted = id_column.trim().to_lowercase();
+        let id = clean.iter().position(|h| *h == id_wanted).ok_or_else(|| {
+            format!(
+                "输入文件没有编号列 {id_column}（表头：{}） / the input has no column {id_column}",
+                clean.join(",")
+            )
+        })?;
+        let mut fields = [None; FIELDS.len()];
+        for (slot, key) in fields.iter_mut().zip(FIELDS) {
+            *slot = clean.iter().position(|h| h == key);
+        }
+        Ok(Columns { id, fields })
+    }
+
+    fn get<'r>(&self, row: &'r csv::StringRecord, field: usize) -> &'r str {
+        self.fields[field]
+            .and_then(|i| row.get(i))
+            .unwrap_or("")
+            .trim()
+    }
+
+    fn record(&self, row: &csv::StringRecord) -> MatchRecord {
+        let list = |s: &str| -> Vec<String> {
+            s.split([';', '；', '|', '、'])
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        let mut phones = list(self.get(row, 6));
+        phones.extend(list(self.get(row, 15)));
+        MatchRecord {
+            customer_type: self.get(row, 0).to_string(),
+            name: self.get(row, 1).to_string(),
+            short_name: self.get(row, 2).to_string(),
+            former_names: list(self.get(row, 3)),
+            uscc: self.get(row, 4).to_string(),
+            id_number: self.get(row, 5).to_string(),
+            phones,
+            email: self.get(row, 7).to_string(),
+            province: self.get(row, 8).to_string(),
+            city: self.get(row, 9).to_string(),
+            district: self.get(row, 10).to_string(),
+            address: self.get(row, 11).to_string(),
+            industry: self.get(row, 12).to_string(),
+            region_code: self.get(row, 13).to_string(),
+            birth_date: parse_date(self.get(row, 14)),
+        }
+    }
+}
+
+fn parse_date(s: &str) -> Option<NaiveDate> {
+    ["%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y.%m.%d"]
+        .iter()
+        .find_map(|f| NaiveDate::parse_from_str(s, f).ok())
+}
+
+fn progress(total: u64, message: &'static str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    let style = ProgressStyle::with_template(
+        "{msg:>10} [{bar:40}] {percent:>3}% {elapsed_precise} eta {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(message);
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// Ids and prepared features of every row, in file order.
+fn read_records(
+    args: &DedupeArgs,
+    today: NaiveDate,
+) -> Result<(Vec<String>, Vec<Prepared>), String> {
+    let file = File::open(&args.input)
+        .map_err(|e| format!("无法打开 {} / cannot open it: {e}", args.input.display()))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(BufReader::with_capacity(1 << 20, file));
+    let headers = reader
+        .headers()
+        .map_err(|e| format!("无法读取表头 / cannot read the header: {e}"))?
+        .clone();
+    let columns = Columns::from_headers(&headers, &args.id_column)?;
+    let bar = progress(size, "read");
+    let mut ids = Vec::new();
+    let mut prepared = Vec::new();
+    const CHUNK: usize = 16_384;
+    // One thread parses the CSV while the pool prepares the previous chunk.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<csv::StringRecord>, u64)>(2);
+    let read_result = std::thread::scope(|scope| {
+        let reader_thread = scope.spawn(move || -> Result<(), String> {
+            let mut chunk: Vec<csv::StringRecord> = Vec::with_capacity(CHUNK);
+            let mut row = csv::StringRecord::new();
+            loop {
+                let more = reader.read_record(&mut row).map_err(|e| {
+                    format!(
+                        "CSV 第 {} 行无法读取 / cannot read CSV line: {e}",
+                        e.position().map_or(0, |p| p.line())
+                    )
+                })?;
+                if more {
+                    chunk.push(std::mem::take(&mut row));
+                }
+                if chunk.len() == CHUNK || (!more && !chunk.is_empty()) {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+                    if tx.send((full, reader.position().byte())).is_err() {
+                        return Ok(());
+                    }
+                }
+                if !more {
+                    return Ok(());
+                }
+            }
+        });
+        for (chunk, position) in rx {
+            let part: Vec<(String, Prepared)> = chunk
+                .par_iter()
+                .map(|r| {
+                    let id = r.get(columns.id).unwrap_or("").trim().to_string();
+                    (id, prepare(&columns.record(r), today))
+                })
+                .collect();
+            for (id, p) in part {
+                ids.push(id);
+                prepared.push(p);
+            }
+            bar.set_position(position);
+        }
+        reader_thread
+            .join()
+            .unwrap_or_else(|_| Err("CSV reader thread panicked".into()))
+    });
+    read_result?;
+    bar.finish_and_clear();
+    if ids.len() > u32::MAX as usize {
+        return Err("too many rows (more than 4 294 967 295)".into());
+    }
+    Ok((ids, prepared))
+}
+
+fn hash_key(k: &str) -> u64 {
+    // DefaultHasher::new() has fixed keys: the same key hashes the same in every run.
+    let mut h = DefaultHasher::new();
+    k.hash(&mut h);
+    h.finish()
+}
+
+/// (key hash, row) for every blocking key of every row, sorted.
+fn block_entries(prepared: &[Prepared]) -> Vec<(u64, u32)> {
+    let mut entries: Vec<(u64, u32)> = prepared
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(i, p)| {
+            blocking_keys(p)
+                .into_iter()
+                .map(move |k| (hash_key(&k), i as u32))
+        })
+        .collect();
+    entries.par_sort_unstable();
+    entries.dedup();
+    entries
+}
+
+/// Ranges of `entries` with one key and at least two rows.
+fn blocks(entries: &[(u64, u32)]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 1..=entries.len() {
+        if i == entries.len() || entries[i].0 != entries[start].0 {
+            if i - start >= 2 {
+                out.push((start, i));
+            }
+            start = i;
+        }
+    }
+    out
+}
+
+struct Scored {
+    pairs: Vec<(f32, u32, u32)>,
+    candidates: u64,
+}
+
+fn score_blocks(
+    prepared: &[Prepared],
+    entries: &[(u64, u32)],
+    blocks: &[(usize, usize)],
+    args: &DedupeArgs,
+    threshold: f64,
+) -> Scored {
+    let bar = progress(blocks.len() as u64, "compare");
+    let sort_key = |i: u32| prepared[i as usize].names.first().map_or("", |n| &*n.key);
+    let (pairs, candidates) = blocks
+        .par_chunks(256)
+        .map(|chunk| {
+            let mut found = Vec::new();
+            let mut candidates = 0u64;
+            let mut check = |a: u32, b: u32, found: &mut Vec<(f32, u32, u32)>| {
+                candidates += 1;
+                if let Some(s) =
+                    match_score_at_least(&prepared[a as usize], &prepared[b as usize], threshold)
+                {
+                    found.push((s as f32, a.min(b), a.max(b)));
+                }
+            };
+            for &(start, end) in chunk {
+                let rows: Vec<u32> = entries[start..end].iter().map(|e| e.1).collect();
+                if rows.len() <= args.max_block {
+                    for (x, &a) in rows.iter().enumerate() {
+                        for &b in &rows[x + 1..] {
+                            check(a, b, &mut found);
+                        }
+                    }
+                } else {
+                    // Sorted neighbourhood: neighbours by name key within the block.
+                    let mut rows = rows;
+                    rows.sort_by(|&a, &b| sort_key(a).cmp(sort_key(b)).then(a.cmp(&b)));
+                    for (x, &a) in rows.iter().enumerate() {
+                        for &b in rows.iter().skip(x + 1).take(args.window) {
+                            check(a, b, &mut found);
+                        }
+                    }
+                }
+            }
+            bar.inc(chunk.len() as u64);
+            (found, candidates)
+        })
+        .reduce(
+            || (Vec::new(), 0),
+            |(mut p, c), (q, d)| {
+                p.extend(q);
+                (p, c + d)
+            },
+        );
+    bar.finish_and_clear();
+    Scored { pairs, candidates }
+}
+
+/// Union-find whose groups remember their identifiers, so that no group holds two
+/// different valid USCCs or id numbers.
+struct Groups {
+    parent: Vec<u32>,
+    size: Vec<u32>,
+    /// Hash of the group's valid USCC / id number (0 = none).
+    uscc: Vec<u64>,
+    id: Vec<u64>,
+}
+
+impl Groups {
+    fn new(prepared: &[Prepared]) -> Groups {
+        let valid = |v: Option<&custos_core::matching::PreparedIdent>| {
+            v.filter(|i| i.valid).map_or(0, |i| hash_key(&i.value) | 1)
+        };
+        Groups {
+            parent: (0..prepared.len() as u32).collect(),
+            size: vec![1; prepared.len()],
+            uscc: prepared.iter().map(|p| valid(p.uscc.as_ref())).collect(),
+            id: prepared
+                .iter()
+                .map(|p| valid(p.id_number.as_ref()))
+                .collect(),
+        }
+    }
+
+    fn find(&mut self, mut x: u32) -> u32 {
+        while self.parent[x as usize] != x {
+            let up = self.parent[self.parent[x as usize] as usize];
+            self.parent[x as usize] = up;
+            x = up;
+        }
+        x
+    }
+
+    fn union(&mut self, a: u32, b: u32, max_size: usize) -> bool {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra == rb {
+            return true;
+        }
+        let (ia, ib) = (ra as usize, rb as usize);
+        let conflict = |x: u64, y: u64| x != 0 && y != 0 && x != y;
+        if conflict(self.uscc[ia], self.uscc[ib])
+            || conflict(self.id[ia], self.id[ib])
+            || (self.size[ia] + self.size[ib]) as usize > max_size
+        {
+            return false;
+        }
+        // The lower row index is the root, so cluster ids follow file order.
+        let (root, child) = if ra < rb { (ia, ib) } else { (ib, ia) };
+        self.parent[child] = root as u32;
+        self.size[root] += self.size[child];
+        self.uscc[root] = self.uscc[root].max(self.uscc[child]);
+        self.id[root] = self.id[root].max(self.id[child]);
+        true
+    }
+}
+
+/// Run `custos dedupe`; returns the summary.
+pub fn run(args: &DedupeArgs) -> Result<DedupeSummary, String> {
+    let threshold = args.threshold.unwrap_or(Thresholds::default().definite);
+    if !(0.0..=1.0).contains(&threshold) {
+        return Err(format!(
+            "--threshold 必须在 0 到 1 之间 / must be between 0 and 1 ({threshold})"
+        ));
+    }
+    let started = Instant::now();
+    let today = chrono::Local::now().date_naive();
+    let (ids, prepared) = read_records(args, today)?;
+    let t_read = started.elapsed();
+
+    let entries = block_entries(&prepared);
+    let block_list = blocks(&entries);
+    let t_block = started.elapsed();
+
+    let scored = score_blocks(&prepared, &entries, &block_list, args, threshold);
+    drop(entries);
+    let t_score = started.elapsed();
+
+    let mut pairs = scored.pairs;
+    pairs.par_sort_unstable_by(|x, y| (x.1, x.2).cmp(&(y.1, y.2)));
+    pairs.dedup_by(|x, y| x.1 == y.1 && x.2 == y.2);
+    // Strongest evidence first, so a weak link cannot block a strong one.
+    pairs.par_sort_by(|x, y| y.0.total_cmp(&x.0).then((x.1, x.2).cmp(&(y.1, y.2))));
+    let mut groups = Groups::new(&prepared);
+    drop(prepared);
+    for &(_, a, b) in &pairs {
+        groups.union(a, b, args.max_cluster);
+    }
+    if let Some(path) = &args.pairs {
+        write_pairs(path, &ids, &pairs)?;
+    }
+
+    let out = File::create(&args.output)
+        .map_err(|e| format!("无法写入 {} / cannot write it: {e}", args.output.display()))?;
+    let mut w = csv::Writer::from_writer(BufWriter::with_capacity(1 << 20, out));
+    let write_err = |e: csv::Error| format!("写入失败 / write failed: {e}");
+    w.write_record(["record_id", "cluster_id"])
+        .map_err(write_err)?;
+    let mut cluster_sizes: HashMap<u32, u32> = HashMap::new();
+    for i in 0..ids.len() as u32 {
+        let root = groups.find(i);
+        *cluster_sizes.entry(root).or_default() += 1;
+        w.write_record([ids[i as usize].as_str(), ids[root as usize].as_str()])
+            .map_err(write_err)?;
+    }
+    w.into_inner()
+        .map_err(|e| format!("写入失败 / write failed: {e}"))?
+        .flush()
+        .map_err(|e| format!("写入失败 / write failed: {e}"))?;
+    let t_total = started.elapsed();
+
+    Ok(DedupeSummary {
+        records: ids.len(),
+        blocking_keys: block_list.len(),
+        candidate_pairs: scored.candidates,
+        matched_pairs: pairs.len(),
+        clusters: cluster_sizes.len(),
+        rows_in_groups: cluster_sizes
+            .values()
+            .filter(|&&n| n > 1)
+            .map(|&n| n as usize)
+            .sum(),
+        threshold,
+        seconds_read: t_read.as_secs_f64(),
+        seconds_block: (t_block - t_read).as_secs_f64(),
+        seconds_score: (t_score - t_block).as_secs_f64(),
+        seconds_cluster: (t_total - t_score).as_secs_f64(),
+        seconds_total: t_total.as_secs_f64(),
+    })
+}
+
+fn write_pairs(path: &PathBuf, ids: &[String], pairs: &[(f32, u32, u32)]) -> Result<(), String> {
+    let err = |e: csv::Error| format!("写入失败 / write failed: {e}");
+    let mut w = csv::Writer::from_path(path).map_err(err)?;
+    w.write_record(["record_id_a", "record_id_b", "score"])
+        .map_err(err)?;
+    for &(s, a, b) in pairs {
+        w.write_record([
+            ids[a as usize].as_str(),
+            ids[b as usize].as_str(),
+            &format!("{s:.4}"),
+        ])
+        .map_err(err)?;
+    }
+    w.flush()
+        .map_err(|e| format!("写入失败 / write failed: {e}"))
+}
+
+/// One line for people: what was found and how long each stage took.
+pub fn render(s: &DedupeSummary) -> String {
+    format!(
+        "{} records, {} blocks, {} candidate pairs, {} pairs ≥ {}, {} clusters ({} rows in groups); \
+         read {:.1}s, block {:.1}s, score {:.1}s, cluster+write {:.1}s, total {:.1}s",
+        s.records,
+        s.blocking_keys,
+        s.candidate_pairs,
+        s.matched_pairs,
+        s.threshold,
+        s.clusters,
+        s.rows_in_groups,
+        s.seconds_read,
+        s.seconds_block,
+        s.seconds_score,
+        s.seconds_cluster,
+        s.seconds_total
+    )
+}

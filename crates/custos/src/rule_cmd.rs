@@ -1,0 +1,260 @@
+//! `custos rule …` and `custos code …`: code rules from files, previews, capacity, and code
+//! validation, through the same use cases as the API.
+
+use std::path::Path;
+
+use clap::Subcommand;
+use comfy_table::Table;
+
+use custos_app::codes::{NewCodeRule, SampleCustomer};
+use custos_app::{Actor, App};
+
+use crate::{print_json, Failure};
+
+#[derive(Subcommand)]
+pub enum RuleCommand {
+    /// Add a rule (or its next version) as a draft from a TOML or JSON file.
+    Add {
+        file: std::path::PathBuf,
+        /// Publish it right away.
+        #[arg(long)]
+        publish: bool,
+    },
+    /// List rules and their versions.
+    List,
+    /// Publish the draft of a rule.
+    Publish { key: String },
+    /// Stop issuing codes from a rule.
+    Disable { key: String },
+    /// The next codes for a sample customer (nothing is consumed).
+    Preview {
+        key: String,
+        #[arg(long, default_value = "enterprise")]
+        customer_type: String,
+        #[arg(long)]
+        region: Option<String>,
+        /// Issue date YYYY-MM-DD (default today).
+        #[arg(long)]
+        date: Option<String>,
+        #[arg(long, default_value_t = 5)]
+        count: usize,
+    },
+    /// Used / remaining codes per sequence scope.
+    Capacity { key: String },
+}
+
+#[derive(Subcommand)]
+pub enum CodeCommand {
+    /// Check a code: shape, rule, decoded segments, check character, issue status.
+    Validate { code: String },
+}
+
+fn read_rule(file: &Path) -> Result<NewCodeRule, Failure> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Failure(format!("cannot read {}: {e}", file.display())))?;
+    let is_json = file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    if is_json {
+        serde_json::from_str(&text).map_err(|e| {
+            Failure(format!(
+                "{} is not a valid rule (JSON): {e}",
+                file.display()
+            ))
+        })
+    } else {
+        toml::from_str(&text).map_err(|e| {
+            Failure(format!(
+                "{} is not a valid rule (TOML): {e}",
+                file.display()
+            ))
+        })
+    }
+}
+
+pub async fn run_rule(
+    app: &App,
+    actor: &Actor,
+    cmd: &RuleCommand,
+    json: bool,
+) -> Result<(), Failure> {
+    match cmd {
+        RuleCommand::Add { file, publish } => {
+            let rule = read_rule(file)?;
+            let key = rule.key.clone();
+            let mut view = app.create_code_rule(actor, rule).await?;
+            if *publish {
+                view = app.publish_code_rule(actor, &key).await?;
+            }
+            if json {
+                print_json(&view);
+            } else {
+                let v = view.versions.last().map(|v| (v.version, v.status.clone()));
+                if let Some((version, status)) = v {
+                    println!("rule {key} version {version}: {status}");
+                }
+            }
+        }
+        RuleCommand::List => {
+            let rules = app.list_code_rules(actor).await?;
+            if json {
+                print_json(&rules);
+            } else {
+                let mut t = Table::new();
+                t.set_header(["key", "name", "version", "status", "applies to", "segments"]);
+                for r in rules {
+                    for v in r.versions {
+                        let segs: Vec<String> = v
+                            .segments
+                            .iter()
+                            .map(|s| serde_json::to_string(s).unwrap_or_default())
+                            .collect();
+                        t.add_row([
+                            r.key.clone(),
+                            v.name,
+                            v.version.to_string(),
+                            v.status,
+                            serde_json::to_string(&v.applies_to).unwrap_or_default(),
+                            segs.join(" + "),
+                        ]);
+                    }
+                }
+                println!("{t}");
+            }
+        }
+        RuleCommand::Publish { key } | RuleCommand::Disable { key } => {
+            let view = if matches!(cmd, RuleCommand::Publish { .. }) {
+                app.publish_code_rule(actor, key).await?
+            } else {
+                app.disable_code_rule(actor, key).await?
+            };
+            if json {
+                print_json(&view);
+            } else {
+                println!(
+                    "rule {key}: published version {}",
+                    view.published_version
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|| "none".into())
+                );
+            }
+        }
+        RuleCommand::Preview {
+            key,
+            customer_type,
+            region,
+            date,
+            count,
+        } => {
+            let p = app
+                .preview_code_rule(
+                    actor,
+                    key,
+                    SampleCustomer {
+                        customer_type: customer_type.clone(),
+                        region_code: region.clone(),
+                        date: date.clone(),
+                        count: Some(*count),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            if json {
+                print_json(&p);
+            } else {
+                println!(
+                    "rule {key} v{}{}:",
+                    p.version,
+                    if p.examples_only {
+                        " (random: examples)"
+                    } else {
+                        ""
+                    }
+                );
+                for c in p.codes {
+                    println!("  {c}");
+                }
+            }
+        }
+        RuleCommand::Capacity { key } => {
+            let c = app.code_rule_capacity(actor, key).await?;
+            if json {
+                print_json(&c);
+            } else {
+                let mut t = Table::new();
+                t.set_header(["scope", "used", "remaining", "capacity", "% used", ""]);
+                for s in &c.scopes {
+                    t.add_row([
+                        s.scope.clone(),
+                        s.used.to_string(),
+                        s.remaining.to_string(),
+                        s.capacity.to_string(),
+                        format!("{:.2}", s.percent_used),
+                        if s.warning {
+                            "⚠ ≥80%".into()
+                        } else {
+                            String::new()
+                        },
+                    ]);
+                }
+                println!("{t}");
+                for w in c.warnings {
+                    println!("warning: {w}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn run_code(
+    app: &App,
+    actor: &Actor,
+    cmd: &CodeCommand,
+    json: bool,
+) -> Result<bool, Failure> {
+    let CodeCommand::Validate { code } = cmd;
+    let v = app.validate_code(actor, code).await?;
+    if json {
+        print_json(&v);
+    } else {
+        println!(
+            "code {}: {}",
+            v.code,
+            if v.well_formed {
+                "well-formed"
+            } else {
+                "fits no rule"
+            }
+        );
+        if let Some(m) = v.matches.first() {
+            println!(
+                "  rule {} v{} ({})",
+                m.rule_key, m.rule_version, m.rule_status
+            );
+            for p in &m.decoded.parts {
+                println!(
+                    "  {:<9} {:<12} {}",
+                    p.kind,
+                    p.text,
+                    p.meaning.clone().unwrap_or_default()
+                );
+            }
+        }
+        match v.check_valid {
+            Some(true) => println!("  check character: correct"),
+            Some(false) => println!("  check character: WRONG"),
+            None => {}
+        }
+        if let Some(issued) = v.issued {
+            match &v.registry {
+                Some(r) if issued => println!("  issued: yes, status {}", r.status),
+                _ => println!("  issued: no"),
+            }
+        }
+        for e in &v.errors {
+            println!("  {e}");
+        }
+    }
+    Ok(v.well_formed && v.check_valid != Some(false))
+}

@@ -1,0 +1,524 @@
+//! The `custos` binary end to end: serve and graceful shutdown, user commands, audit
+//! verification against tampering, backup and restore. Each test works in its own
+//! temporary data directory (SQLite); the PostgreSQL case runs when CUSTOS_TEST_PG_URL
+//! is set.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_custos");
+const ADMIN_PASSWORD: &str = "admin-password-1";
+
+/// The binary with a clean environment: no configuration leaks in from the caller.
+fn command(data_dir: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg("--data-dir").arg(data_dir);
+    for var in [
+        "CUSTOS_CONFIG",
+        "CUSTOS_DATA_DIR",
+        "CUSTOS_DATABASE_URL",
+        "CUSTOS_DATABASE_URL_FILE",
+        "CUSTOS_LISTEN",
+        "CUSTOS_ADMIN_PASSWORD",
+        "CUSTOS_ADMIN_PASSWORD_FILE",
+        "CUSTOS_LOG",
+    ] {
+        c.env_remove(var);
+    }
+    c.env("NO_COLOR", "1").stdin(Stdio::null());
+    c
+}
+
+/// Run `custos --data-dir DIR ARGS…` to completion.
+fn custos(data_dir: &Path, args: &[&str]) -> Output {
+    command(data_dir).args(args).output().expect("run custos")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Run and require success; returns stdout.
+fn ok(data_dir: &Path, args: &[&str]) -> String {
+    let o = custos(data_dir, args);
+    assert!(
+        o.status.success(),
+        "custos {args:?} failed ({}):\n{}{}",
+        o.status,
+        stdout(&o),
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+/// Run and require failure; returns the single `custos: …` reason line from stderr.
+fn fails(data_dir: &Path, args: &[&str]) -> String {
+    let o = custos(data_dir, args);
+    assert!(
+        !o.status.success(),
+        "custos {args:?} should fail:\n{}",
+        stdout(&o)
+    );
+    let err = stderr(&o);
+    assert!(!err.contains("panicked"), "{err}");
+    let reasons: Vec<&str> = err.lines().filter(|l| l.starts_with("custos: ")).collect();
+    assert_eq!(reasons.len(), 1, "one reason line expected in:\n{err}");
+    reasons[0].to_string()
+}
+
+fn json(data_dir: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    serde_json::from_str(&ok(data_dir, &all)).expect("json output")
+}
+
+fn wait_with_timeout(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// A running `custos serve` whose stderr is collected line by line.
+struct Server {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    log: Vec<String>,
+    addr: String,
+}
+
+impl Server {
+    /// Start `serve` on a random port and wait until it logs that it is listening.
+    fn start(data_dir: &Path) -> Server {
+        let mut child = command(data_dir)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("CUSTOS_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn custos serve");
+        let err = child.stderr.take().expect("stderr");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = Server {
+            child,
+            lines,
+            log: Vec::new(),
+            addr: String::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while server.addr.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match server.lines.recv_timeout(left) {
+                Ok(line) => {
+                    if line.contains("listening") {
+                        server.addr = line
+                            .split("http://")
+                            .nth(1)
+                            .and_then(|s| s.split_whitespace().next())
+                            .expect("address in the listening line")
+                            .to_string();
+                    }
+                    server.log.push(line);
+                }
+                Err(_) => {
+                    let _ = server.child.kill();
+                    panic!("serve did not start:\n{}", server.log.join("\n"));
+                }
+            }
+        }
+        server
+    }
+
+    /// Plain HTTP/1.1 GET; returns the whole response text.
+    fn get(&self, path: &str) -> String {
+        let mut s = std::net::TcpStream::connect(&self.addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        )
+        .expect("send");
+        let mut out = String::new();
+        s.read_to_string(&mut out).expect("read");
+        out
+    }
+
+    /// SIGTERM, then wait for a clean exit; returns everything it logged.
+    fn stop(mut self) -> String {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let Some(exit) = wait_with_timeout(&mut self.child, Duration::from_secs(30)) else {
+            let _ = self.child.kill();
+            panic!("serve did not stop on SIGTERM");
+        };
+        // The reader thread ends with the pipe.
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.log.push(line);
+        }
+        let log = self.log.join("\n");
+        assert!(exit.success(), "serve exited with {exit}:\n{log}");
+        log
+    }
+}
+
+/// A fresh data directory with the first administrator, made the way an operator does
+/// it: start the server once with CUSTOS_ADMIN_PASSWORD, then stop it.
+fn bootstrap() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    Server::start(dir.path()).stop();
+    dir
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Run raw SQL on the SQLite database of `data_dir`, as someone with file access could.
+fn sqlite_raw(data_dir: &Path, sql: &str) {
+    runtime().block_on(async {
+        let db = custos_store::Db::open(&custos_store::DbOptions::sqlite(data_dir))
+            .await
+            .expect("open db");
+        db.execute_raw(sql).await.expect("raw sql");
+        db.close().await;
+    });
+}
+
+fn usernames(list: &Value) -> Vec<String> {
+    list.as_array()
+        .expect("user list")
+        .iter()
+        .map(|u| u["username"].as_str().expect("username").to_string())
+        .collect()
+}
+
+#[test]
+fn serve_bootstraps_admin_and_stops_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let health = server.get("/healthz");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(health.ends_with("ok"), "{health}");
+    let ready = server.get("/readyz");
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+    let log = server.stop();
+    assert!(log.contains("shutting down"), "{log}");
+    assert!(log.contains("custos stopped"), "{log}");
+    // The password came from the environment, so none is printed.
+    assert!(!log.contains("with password"), "{log}");
+    assert!(!log.contains(ADMIN_PASSWORD), "{log}");
+
+    let users = json(dir.path(), &["user", "list"]);
+    assert_eq!(usernames(&users), ["admin"]);
+    assert_eq!(users[0]["roles"][0]["role"], "admin");
+    assert_eq!(users[0]["roles"][0]["scope"], "all");
+
+    // A second start on the same directory keeps the data and creates nobody.
+    Server::start(dir.path()).stop();
+    assert_eq!(usernames(&json(dir.path(), &["user", "list"])), ["admin"]);
+}
+
+#[test]
+fn user_commands() {
+    let dir = bootstrap();
+    let d = dir.path();
+    let out = ok(
+        d,
+        &[
+            "user",
+            "create",
+            "bob",
+            "--password",
+            "bob-password-1",
+            "--role",
+            "query:own",
+        ],
+    );
+    assert!(out.contains("created user bob"), "{out}");
+    let users = json(d, &["user", "list"]);
+    assert_eq!(usernames(&users), ["admin", "bob"]);
+    let bob = &users[1];
+    assert_eq!(bob["roles"][0]["role"], "query");
+    assert_eq!(bob["roles"][0]["scope"], "own");
+    assert_eq!(bob["disabled"], false);
+    // Human output is a table.
+    let table = ok(d, &["user", "list"]);
+    assert!(
+        table.contains("bob") && table.contains("query:own"),
+        "{table}"
+    );
+
+    // Too short: one line, in Chinese, naming the rule; nothing created.
+    let reason = fails(d, &["user", "create", "carol", "--password", "short"]);
+    assert!(reason.contains("密码至少需要 10 个字符"), "{reason}");
+    assert!(reason.contains("validation.failed"), "{reason}");
+    let reason = fails(
+        d,
+        &["user", "create", "bob", "--password", "bob-password-2"],
+    );
+    assert!(reason.contains("user.username_taken"), "{reason}");
+    assert_eq!(usernames(&json(d, &["user", "list"])), ["admin", "bob"]);
+
+    // Permissions apply on the command line too.
+    let reason = fails(d, &["--as", "bob", "user", "list"]);
+    assert!(reason.contains("auth.forbidden"), "{reason}");
+    let reason = fails(d, &["--as", "nobody", "user", "list"]);
+    assert!(reason.contains("user.not_found"), "{reason}");
+
+    ok(d, &["user", "disable", "bob"]);
+    assert_eq!(json(d, &["user", "list"])[1]["disabled"], true);
+    let reason = fails(d, &["--as", "bob", "user", "list"]);
+    assert!(reason.contains("auth.disabled"), "{reason}");
+    ok(d, &["user", "enable", "bob"]);
+    ok(
+        d,
+        &["user", "passwd", "bob", "--password", "bob-password-9"],
+    );
+    assert!(fails(d, &["user", "passwd", "bob", "--password", "x"]).contains("密码"));
+}
+
+#[test]
+fn audit_verify_detects_tampering() {
+    let dir = bootstrap();
+    let d = dir.path();
+    ok(
+        d,
+        &["user", "create", "bob", "--password", "bob-password-1"],
+    );
+    let out = ok(d, &["audit", "verify"]);
+    assert!(out.starts_with("OK"), "{out}");
+    let report = json(d, &["audit", "verify"]);
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["entries"], 2);
+
+    sqlite_raw(
+        d,
+        "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete; \
+         UPDATE audit_log SET reason = 'nothing to see' WHERE seq = 2;",
+    );
+    let o = custos(d, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stdout(&o).contains("BROKEN at entry 2"), "{}", stdout(&o));
+    let o = custos(d, &["--json", "audit", "verify"]);
+    assert_eq!(o.status.code(), Some(2));
+    let report: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["seq"], 2);
+}
+
+#[test]
+fn backup_and_restore_round_trip() {
+    let dir = bootstrap();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "user",
+            "create",
+            "bob",
+            "--password",
+            "bob-password-1",
+            "--role",
+            "steward:all",
+        ],
+    );
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("custos.backup");
+    let f = file.to_str().unwrap();
+    let out = ok(d, &["backup", f]);
+    assert!(out.contains("backup written"), "{out}");
+    let users = json(d, &["user", "list"]);
+    let chain = json(d, &["audit", "verify"]);
+
+    // Into a fresh directory.
+    let d2 = work.path().join("restored");
+    let out = ok(&d2, &["restore", f]);
+    assert!(out.contains("restored"), "{out}");
+    assert_eq!(json(&d2, &["user", "list"]), users);
+    let chain2 = json(&d2, &["audit", "verify"]);
+    assert_eq!(chain2["ok"], true);
+    assert_eq!(chain2["head_hash"], chain["head_hash"]);
+    assert_eq!(chain2["entries"], chain["entries"]);
+    // The backup recorded itself.
+    assert!(chain["entries"].as_i64().unwrap() >= 3);
+
+    // Over a database that holds data: only with --force.
+    ok(
+        d,
+        &["user", "create", "carol", "--password", "carol-password-1"],
+    );
+    let reason = fails(d, &["restore", f]);
+    assert!(reason.contains("--force"), "{reason}");
+    assert_eq!(
+        usernames(&json(d, &["user", "list"])),
+        ["admin", "bob", "carol"]
+    );
+    ok(d, &["restore", f, "--force"]);
+    assert_eq!(json(d, &["user", "list"]), users);
+    assert_eq!(
+        json(d, &["audit", "verify"])["head_hash"],
+        chain["head_hash"]
+    );
+
+    // A server starts on the restored directory.
+    let server = Server::start(&d2);
+    assert!(server.get("/readyz").starts_with("HTTP/1.1 200"));
+    server.stop();
+}
+
+#[test]
+fn restore_refuses_damaged_or_foreign_files() {
+    let dir = bootstrap();
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("good.backup");
+    ok(dir.path(), &["backup", file.to_str().unwrap()]);
+    let good = std::fs::read(&file).unwrap();
+
+    let write = |name: &str, bytes: &[u8]| -> PathBuf {
+        let p = work.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    };
+    let mut flipped = good.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 0x01;
+    let flipped = write("flipped.backup", &flipped);
+    let truncated = write("truncated.backup", &good[..good.len() - 4096]);
+    let foreign = write("notes.txt", "这不是备份\njust some text\n".as_bytes());
+    let empty = write("empty.backup", b"");
+
+    let target = work.path().join("target");
+    for (file, expect) in [
+        (&flipped, "校验和"),
+        (&truncated, "校验和"),
+        (&foreign, "不是 custos 备份文件"),
+        (&empty, "不是 custos 备份文件"),
+    ] {
+        let reason = fails(&target, &["restore", file.to_str().unwrap()]);
+        assert!(reason.contains(expect), "{}: {reason}", file.display());
+        assert!(reason.contains("backup.invalid"), "{reason}");
+        // Nothing was put in place.
+        assert!(
+            !target.join("custos.db").exists(),
+            "{} left a database behind",
+            file.display()
+        );
+    }
+    let reason = fails(&target, &["restore", "/nonexistent/custos.backup"]);
+    assert!(reason.contains("backup.io"), "{reason}");
+
+    // The good file still restores.
+    ok(&target, &["restore", file.to_str().unwrap()]);
+    assert_eq!(json(&target, &["audit", "verify"])["ok"], true);
+}
+
+#[test]
+fn restore_is_for_sqlite_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let reason = fails(
+        dir.path(),
+        &[
+            "--database-url",
+            "postgres://nobody@127.0.0.1:1/none",
+            "restore",
+            "whatever.backup",
+        ],
+    );
+    assert!(reason.contains("pg_restore"), "{reason}");
+}
+
+#[test]
+fn backup_on_postgres_points_to_pg_dump() {
+    let Some(url) = custos_store::testing::pg_url() else {
+        eprintln!("skipped: CUSTOS_TEST_PG_URL is not set");
+        return;
+    };
+    let rt = runtime();
+    let test_db = rt
+        .block_on(custos_store::testing::TestDb::new(
+            custos_store::Backend::Postgres,
+        ))
+        .expect("postgres")
+        .expect("configured");
+    let schema = test_db.options.pg_schema.clone().expect("schema");
+    let app = custos_app::App::from_db(test_db.db.clone(), custos_app::AppConfig::default());
+    rt.block_on(async {
+        app.ensure_builtin_roles().await.expect("roles");
+        app.ensure_admin(Some(ADMIN_PASSWORD.into()))
+            .await
+            .expect("admin");
+    });
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let scoped_url = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("pg.backup");
+    let reason = fails(
+        work.path(),
+        &[
+            "--database-url",
+            &scoped_url,
+            "backup",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(reason.contains("pg_dump"), "{reason}");
+    assert!(!file.exists());
+    // The CLI really used that database: its users are there.
+    let users = json(
+        work.path(),
+        &["--database-url", &scoped_url, "user", "list"],
+    );
+    assert_eq!(usernames(&users), ["admin"]);
+    // And a refused backup leaves no trace in the audit log.
+    let entries = rt.block_on(async {
+        let actor = app
+            .actor_for_username(
+                "admin",
+                custos_app::Context::new(custos_app::Source::System),
+            )
+            .await
+            .expect("actor");
+        app.list_audit(
+            &actor,
+            custos_app::AuditFilter {
+                action: Some("system.backup".into()),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("audit")
+    });
+    assert!(entries.is_empty(), "{entries:?}");
+    rt.block_on(test_db.cleanup());
+}
