@@ -236,17 +236,13 @@ parse_from_string!(Uscc);
 // ---------------------------------------------------------------------------------------
 // 居民身份证号码 (GB 11643-1999)
 
-const ID_WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-const ID_CHECK_CHARS: &[u8; 11] = b"10X98765432";
-
-/// ISO 7064 MOD 11-2 check character of 17 ASCII digits.
+/// ISO 7064 MOD 11-2 check character of 17 ASCII digits (the same algorithm code rules
+/// use, so there is one implementation).
 fn id_check_of(digits17: &[u8]) -> char {
-    let sum: u32 = digits17
-        .iter()
-        .zip(ID_WEIGHTS)
-        .map(|(d, w)| u32::from(d - b'0') * w)
-        .sum();
-    char::from(ID_CHECK_CHARS[(sum % 11) as usize])
+    let payload = std::str::from_utf8(digits17).unwrap_or_default();
+    crate::check::CheckAlgorithm::Mod11_2
+        .compute(payload)
+        .unwrap_or('?')
 }
 
 /// Sex recorded in an ID number (17th digit: odd = male).
