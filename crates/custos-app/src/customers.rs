@@ -2122,17 +2122,27 @@ pub(crate) async fn in_scope(
     scope: Scope,
     row: &CustomerRow,
 ) -> AppResult<bool> {
+    owner_in_scope(tx, actor, scope, row.owner_id, row.department_id).await
+}
+
+/// Does a record owned by `owner_id` in `owner_department` fall inside the caller's scope?
+/// One rule for reads (`in_scope`) and for choosing an owner on writes.
+async fn owner_in_scope(
+    tx: &mut Tx,
+    actor: &Actor,
+    scope: Scope,
+    owner_id: Option<i64>,
+    owner_department: Option<i64>,
+) -> AppResult<bool> {
+    let own = owner_id == Some(actor.user_id);
     Ok(match scope {
         Scope::All => true,
-        Scope::Own => row.owner_id == Some(actor.user_id),
+        Scope::Own => own,
         Scope::Department => {
-            row.owner_id == Some(actor.user_id)
-                || match (actor.department_id, row.department_id) {
-                    (Some(mine), Some(theirs)) => {
-                        tx.department_subtree(mine).await?.contains(&theirs)
-                    }
-                    _ => false,
-                }
+            own || match (actor.department_id, owner_department) {
+                (Some(mine), Some(theirs)) => tx.department_subtree(mine).await?.contains(&theirs),
+                _ => false,
+            }
         }
     })
 }
@@ -2144,19 +2154,7 @@ async fn check_owner_in_scope(
     owner_id: i64,
     owner_department: Option<i64>,
 ) -> AppResult<()> {
-    let ok = match scope {
-        Scope::All => true,
-        Scope::Own => owner_id == actor.user_id,
-        Scope::Department => {
-            owner_id == actor.user_id
-                || match (actor.department_id, owner_department) {
-                    (Some(mine), Some(theirs)) => {
-                        tx.department_subtree(mine).await?.contains(&theirs)
-                    }
-                    _ => false,
-                }
-        }
-    };
+    let ok = owner_in_scope(tx, actor, scope, Some(owner_id), owner_department).await?;
     if ok {
         Ok(())
     } else {

@@ -73,6 +73,7 @@ impl App {
         ];
         let mut manager_id = None;
         let mut owners = vec![admin.user_id];
+        let created = users.len();
         for (username, name, dept_id, roles) in users {
             let u = self
                 .create_user(
@@ -106,7 +107,7 @@ impl App {
         // About 200 customers spread over the demo owners (and their departments).
         self.add_demo_customers(&admin, 200, 2026, &owners, |_| {})
             .await?;
-        Ok(users_len())
+        Ok(created)
     }
 
     /// Back up the embedded database (`system.backup`); the backup itself is audited
@@ -127,8 +128,4 @@ impl App {
         tx.commit().await?;
         crate::backup::write_backup(&self.db, dest).await
     }
-}
-
-fn users_len() -> usize {
-    6
 }
