@@ -249,6 +249,15 @@ pub(crate) fn issue_date(tz: chrono_tz::Tz) -> NaiveDate {
     chrono::Utc::now().with_timezone(&tz).date_naive()
 }
 
+/// Every version of a rule, or 404 when the key names no rule.
+async fn existing_versions(tx: &mut Tx, key: &str) -> AppResult<Vec<CodeRuleRow>> {
+    let versions = tx.code_rule_versions(key).await?;
+    if versions.is_empty() {
+        return Err(rule_not_found(key));
+    }
+    Ok(versions)
+}
+
 fn rule_not_found(key: &str) -> AppError {
     AppError::not_found("code_rule", key)
 }
@@ -383,10 +392,7 @@ impl App {
     pub async fn publish_code_rule(&self, actor: &Actor, key: &str) -> AppResult<CodeRuleView> {
         actor.require("rule.publish")?;
         let mut tx = self.db.begin().await?;
-        let versions = tx.code_rule_versions(key).await?;
-        if versions.is_empty() {
-            return Err(rule_not_found(key));
-        }
+        let versions = existing_versions(&mut tx, key).await?;
         let Some(draft) = versions.iter().find(|v| v.status == "draft").cloned() else {
             return Err(AppError::Rejected(Violation::new(
                 "code_rule.no_draft",
@@ -438,10 +444,7 @@ impl App {
     pub async fn disable_code_rule(&self, actor: &Actor, key: &str) -> AppResult<CodeRuleView> {
         actor.require("rule.publish")?;
         let mut tx = self.db.begin().await?;
-        let versions = tx.code_rule_versions(key).await?;
-        if versions.is_empty() {
-            return Err(rule_not_found(key));
-        }
+        let versions = existing_versions(&mut tx, key).await?;
         let Some(published) = versions.iter().find(|v| v.status == "published").cloned() else {
             return Err(AppError::Rejected(Violation::new(
                 "code_rule.not_published",
@@ -487,11 +490,8 @@ impl App {
     pub async fn get_code_rule(&self, actor: &Actor, key: &str) -> AppResult<CodeRuleView> {
         actor.require("rule.read")?;
         let mut tx = self.db.begin_read().await?;
-        let rows = tx.code_rule_versions(key).await?;
+        let rows = existing_versions(&mut tx, key).await?;
         tx.rollback().await?;
-        if rows.is_empty() {
-            return Err(rule_not_found(key));
-        }
         Ok(rule_view(key, &rows))
     }
 
@@ -571,10 +571,7 @@ impl App {
     pub async fn code_rule_capacity(&self, actor: &Actor, key: &str) -> AppResult<Capacity> {
         actor.require("rule.read")?;
         let mut tx = self.db.begin_read().await?;
-        let versions = tx.code_rule_versions(key).await?;
-        if versions.is_empty() {
-            return Err(rule_not_found(key));
-        }
+        let versions = existing_versions(&mut tx, key).await?;
         let current = versions
             .iter()
             .find(|r| r.status == "published")
