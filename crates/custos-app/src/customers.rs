@@ -44,6 +44,7 @@ pub const EDITABLE_STATUSES: &[&str] = &["pending", "active", "dormant"];
 /// Statuses of customers that still count for duplicate checks (all but merged ones).
 pub(crate) const LIVE_STATUSES: &[&str] = &["pending", "active", "dormant", "retired", "archived"];
 
+mod bulk;
 pub mod duplicates;
 pub mod merge;
 pub mod review;

@@ -433,10 +433,13 @@ impl App {
         let mut tx = self.db.begin_read().await?;
         f.scope = scope_filter(&mut tx, actor, scope).await?;
         if fuzzy {
-            let candidates = tx.name_gram_candidates(&fuzzy_grams, 2000).await?;
+            // Candidates sharing the most bigrams; a few times the page is enough to
+            // rank the best of them by similarity.
+            let want = (limit * 3).max(300);
+            let candidates = tx.name_gram_candidates(&fuzzy_grams, want).await?;
             f.ids = Some(candidates);
             f.after = None;
-            f.limit = 2000;
+            f.limit = want;
             let rows = tx.search_customers(&f).await?;
             tx.rollback().await?;
             let mut scored: Vec<(f64, CustomerRow)> = rows

@@ -128,6 +128,18 @@ enum BenchCommand {
         #[arg(long, default_value_t = 2000)]
         checks: usize,
     },
+    /// Read-path latencies (get by code, filtered list, fuzzy search, duplicate check) on
+    /// N bulk-loaded customers in a fresh database.
+    Lookup {
+        /// sqlite or postgres (postgres uses --database-url or CUSTOS_TEST_PG_URL, in a fresh schema).
+        #[arg(long, default_value = "sqlite")]
+        backend: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        customers: u64,
+        /// Queries measured per kind.
+        #[arg(long, default_value_t = 1000)]
+        queries: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -266,9 +278,9 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Serve { listen, demo } => serve(&cli, listen.clone(), *demo).await,
         Command::Bench { command } => {
             let backend_name = match command {
-                BenchCommand::Issue { backend, .. } | BenchCommand::Dupcheck { backend, .. } => {
-                    backend.as_str()
-                }
+                BenchCommand::Issue { backend, .. }
+                | BenchCommand::Dupcheck { backend, .. }
+                | BenchCommand::Lookup { backend, .. } => backend.as_str(),
             };
             let backend = match backend_name {
                 "sqlite" => custos_app::Backend::Sqlite,
@@ -294,6 +306,9 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 BenchCommand::Dupcheck {
                     customers, checks, ..
                 } => bench::dupcheck(backend, url.as_deref(), *customers, *checks).await?,
+                BenchCommand::Lookup {
+                    customers, queries, ..
+                } => bench::lookup(backend, url.as_deref(), *customers, *queries).await?,
             }
             Ok(ExitCode::SUCCESS)
         }
