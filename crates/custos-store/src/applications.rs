@@ -234,7 +234,7 @@ impl Tx {
     pub async fn update_application(&mut self, a: &ApplicationRow) -> StoreResult<()> {
         let sql = "UPDATE applications SET state = $2, payload = $3, reason = $4, \
                    current_step = $5, round = $6, duplicates = $7, result = $8, \
-                   updated_at = $9, closed_at = $10, target = $11, \
+                   updated_at = $9, closed_at = $10, target = $11, flow = $13, \
                    row_version = row_version + 1 WHERE id = $1 AND row_version = $12";
         let n = on_tx!(self, |c| sqlx::query(sql)
             .bind(a.id)
@@ -249,6 +249,7 @@ impl Tx {
             .bind(a.closed_at)
             .bind(&a.target)
             .bind(a.row_version)
+            .bind(&a.flow)
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
