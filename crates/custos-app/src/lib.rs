@@ -13,6 +13,7 @@ pub mod customers;
 pub mod demo;
 pub mod error;
 pub mod flows;
+pub mod mail;
 pub mod org;
 
 use std::time::Duration;

@@ -518,6 +518,70 @@ impl Tx {
         Ok(n == 1)
     }
 
+    /// Take up to `limit` notifications to e-mail: not sent yet, newer than
+    /// `created_after`, fewer than `max_attempts` tries, not leased by another sender,
+    /// addressed to an enabled user with an e-mail address. Each gets a lease until
+    /// `lease_until`, so several servers never send one twice at the same time.
+    /// Returns (notification, address).
+    pub async fn claim_email_notifications(
+        &mut self,
+        now: i64,
+        lease_until: i64,
+        created_after: i64,
+        max_attempts: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<(NotificationRow, String)>> {
+        let free = "emailed_at IS NULL AND (email_lease IS NULL OR email_lease < $4)";
+        let sql = format!(
+            "UPDATE notifications SET email_lease = $1, email_attempts = email_attempts + 1 \
+             WHERE {free} AND id IN (SELECT n.id FROM notifications n JOIN users u \
+             ON u.id = n.user_id WHERE n.{free_n} AND n.created_at > $2 \
+             AND n.email_attempts < $3 AND u.email IS NOT NULL AND u.email <> '' \
+             AND u.disabled = FALSE ORDER BY n.id LIMIT $5) RETURNING id",
+            free_n = "emailed_at IS NULL AND (n.email_lease IS NULL OR n.email_lease < $4)"
+        );
+        let ids: Vec<i64> = on_tx!(self, |c| sqlx::query_scalar::<_, i64>(&sql)
+            .bind(lease_until)
+            .bind(created_after)
+            .bind(max_attempts)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(c)
+            .await)?;
+        let mut out = Vec::new();
+        for id in ids {
+            let row = on_tx!(self, |c| sqlx::query_as::<_, NotificationRow>(&format!(
+                "SELECT {NOTE_COLS} FROM notifications WHERE id = $1"
+            ))
+            .bind(id)
+            .fetch_one(c)
+            .await)?;
+            let email: Option<String> = on_tx!(self, |c| sqlx::query_scalar::<_, Option<String>>(
+                "SELECT email FROM users WHERE id = $1"
+            )
+            .bind(row.user_id)
+            .fetch_one(c)
+            .await)?;
+            if let Some(e) = email {
+                out.push((row, e));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Record that a notification was e-mailed.
+    pub async fn mark_notification_emailed(&mut self, id: i64, now: i64) -> StoreResult<()> {
+        on_tx!(self, |c| sqlx::query(
+            "UPDATE notifications SET emailed_at = $2, email_lease = NULL WHERE id = $1"
+        )
+        .bind(id)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
     // ---- retrievals ----
 
     pub async fn insert_retrieval(

@@ -81,9 +81,15 @@ CREATE TABLE notifications (
     title           TEXT    NOT NULL,
     body            TEXT    NOT NULL,
     created_at      BIGINT  NOT NULL,
-    read_at         BIGINT
+    read_at         BIGINT,
+    -- E-mail delivery (when SMTP is configured): a lease while a sender works on it,
+    -- the time it was sent, attempts so far.
+    email_lease     BIGINT,
+    emailed_at      BIGINT,
+    email_attempts  BIGINT  NOT NULL DEFAULT 0
 );
 CREATE INDEX notifications_user ON notifications(user_id, read_at, id);
+CREATE INDEX notifications_email ON notifications(emailed_at, created_at);
 
 CREATE TABLE retrievals (
     id              INTEGER PRIMARY KEY,
