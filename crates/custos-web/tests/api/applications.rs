@@ -1108,3 +1108,22 @@ backend_test!(emails_reach_smtp_sink_in_chinese, |t| {
     ok(&t, &o.clerk, id(&a), "resubmit", json!({})).await;
     assert!(t.app.send_notification_emails(&down).await.is_err());
 });
+
+backend_test!(overdue_tasks_get_one_reminder_per_period, |t| {
+    let o = org(&t).await;
+    let a = submit(&t, &o.clerk, "create", new_customer("催办测试有限公司")).await;
+    let period = std::time::Duration::from_secs(1);
+    assert_eq!(t.app.remind_overdue_tasks(period).await.expect("remind"), 0);
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    assert_eq!(t.app.remind_overdue_tasks(period).await.expect("remind"), 1);
+    assert_eq!(t.app.remind_overdue_tasks(period).await.expect("remind"), 0);
+    let notes = body(t.get("/api/v1/notifications", &o.manager).await, 200).await;
+    let reminder = notes
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|n| n["kind"] == "reminder")
+        .expect("reminder");
+    assert_eq!(reminder["application_id"], id(&a));
+    assert!(reminder["title"].as_str().unwrap_or("").starts_with("催办"));
+});
