@@ -1773,6 +1773,7 @@ impl App {
         if !in_scope(&mut tx, actor, scope, &current).await? {
             return Err(AppError::not_found("customer", &code));
         }
+        crate::applications::check_archive_readable(actor, &current)?;
         let row = match as_of {
             None => current,
             Some(at) => {

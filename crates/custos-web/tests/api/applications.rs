@@ -799,6 +799,25 @@ backend_test!(archive_retrieve_expires_and_reactivate, |t| {
         403,
     )
     .await;
+    problem(
+        t.get(&format!("/api/v1/customers/{code}"), &o.clerk).await,
+        403,
+    )
+    .await;
+    let found = body(
+        t.get("/api/v1/customers?name=归档&total=true", &o.clerk)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(found["total"], 0, "{found}");
+    let found = body(
+        t.get("/api/v1/customers?name=归档&total=true", &o.admin)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(found["total"], 1, "{found}");
     let r = submit(&t, &o.clerk, "retrieve", json!({"code": code, "days": 1})).await;
     ok(&t, &o.steward, id(&r), "approve", json!({})).await;
     let c = body(
