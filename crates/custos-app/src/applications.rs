@@ -562,10 +562,12 @@ impl App {
                 p.region_code = input.region_code.clone();
                 p.duplicates = self.duplicate_check(tx, &input).await?;
                 let applicant = actor.clone();
+                // The owner must be inside the applicant's scope, as for a direct create.
+                let scope = actor.require("application.submit")?;
                 self.dry_run(tx, move |app, tx| {
                     Box::pin(async move {
                         let reference = app.reference(tx).await?;
-                        app.insert_new_customer(tx, &applicant, Scope::All, input, &reference)
+                        app.insert_new_customer(tx, &applicant, scope, input, &reference)
                             .await
                             .map(|_| ())
                     })
@@ -1133,6 +1135,13 @@ impl App {
                     .role_by_key(&g.role)
                     .await?
                     .ok_or_else(|| AppError::not_found("role", &g.role))?;
+                // Administrative power is only handed out by an administrator.
+                let perms: Vec<String> = serde_json::from_str(&role.permissions).unwrap_or_default();
+                if perms.iter().any(|p| p == "role.manage" || p == "user.manage") && !by.can("role.manage") {
+                    return Err(AppError::Forbidden {
+                        permission: format!("role.manage（授予含管理权限的角色“{}”须由系统管理员审批 / granting '{}' needs an administrator's approval)", g.role, g.role),
+                    });
+                }
                 let scope = g.scope.clone().unwrap_or_else(|| "own".into());
                 let expires = match &g.expires_at {
                     Some(t) => Some(parse_time("payload.expires_at", t)?),

@@ -1146,3 +1146,29 @@ backend_test!(overdue_tasks_get_one_reminder_per_period, |t| {
     assert_eq!(reminder["application_id"], id(&a));
     assert!(reminder["title"].as_str().unwrap_or("").starts_with("催办"));
 });
+
+backend_test!(admin_role_needs_an_administrator_to_approve, |t| {
+    let o = org(&t).await;
+    let a = submit(&t, &o.clerk, "grant_permission", json!({"role": "admin"})).await;
+    // The default flow asks stewards; a steward cannot hand out administrative power.
+    let p = problem(act(&t, &o.steward, id(&a), "approve", json!({})).await, 403).await;
+    assert_eq!(p["code"], "auth.forbidden");
+    let still = body(
+        t.get(&format!("/api/v1/applications/{}", id(&a)), &o.clerk)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(still["state"], "submitted");
+    // Reassigned to the administrator, who may.
+    ok(
+        &t,
+        &o.admin,
+        id(&a),
+        "delegate",
+        json!({"from_user": still["tasks"][0]["user_id"], "to_user": 1}),
+    )
+    .await;
+    let done = ok(&t, &o.admin, id(&a), "approve", json!({})).await;
+    assert_eq!(done["state"], "approved");
+});
