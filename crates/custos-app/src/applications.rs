@@ -21,6 +21,7 @@ use custos_store::{
 use crate::actor::{Actor, Scope};
 use crate::audit::{append, record};
 use crate::auth::{format_time, load_actor};
+use crate::customers::merge::{MergeRequest, SplitPart, SplitRequest};
 use crate::customers::{CustomerPatch, NewCustomer};
 use crate::error::{AppError, AppResult};
 use crate::flows::{
@@ -560,7 +561,7 @@ impl App {
                 input.status = None;
                 p.customer_type = Some(input.customer_type.trim().to_lowercase());
                 p.region_code = input.region_code.clone();
-                p.duplicates = self.duplicate_check(tx, &input).await?;
+                p.duplicates = self.duplicate_check(tx, actor, &input).await?;
                 let applicant = actor.clone();
                 // The owner must be inside the applicant's scope, as for a direct create.
                 let scope = actor.require("application.submit")?;
@@ -697,12 +698,61 @@ impl App {
                 })?;
                 p.target = Some(r.key);
             }
-            Kind::Merge | Kind::Split => {
-                return Err(AppError::Rejected(Violation::new(
-                    "application.kind_unavailable",
-                    format!("“{}”申请需要合并/拆分功能，当前版本尚未提供", kind_zh(kind)),
-                    format!("'{kind}' applications need the merge/split use cases, which this build does not have yet"),
-                )));
+            Kind::Merge => {
+                let (mut req, _) = merge_payload(kind, payload)?;
+                let mut versions = serde_json::Map::new();
+                let mut first = None;
+                let codes: Vec<String> = std::iter::once(req.survivor.clone())
+                    .chain(req.merged.iter().cloned())
+                    .collect();
+                for (i, c) in codes.iter().enumerate() {
+                    let field = if i == 0 {
+                        "payload.survivor".to_string()
+                    } else {
+                        format!("payload.merged[{}]", i - 1)
+                    };
+                    let row = self
+                        .customer_for(tx, actor, c)
+                        .await
+                        .map_err(|e| rename_field(e, "payload.code", field))?;
+                    versions.insert(row.code.clone(), json!(row.row_version));
+                    first.get_or_insert(row);
+                }
+                if req.reason.is_none() {
+                    req.reason = Some(format!("申请单：{}", kind_zh(kind)));
+                }
+                if let Some(row) = &first {
+                    p.target = Some(row.code.clone());
+                    p.customer_type = Some(row.customer_type.clone());
+                    p.region_code = row.region_code.clone();
+                }
+                let mut stored = payload.clone();
+                stored["versions"] = Value::Object(versions);
+                p.payload = stored;
+                let elevated = effect_actor(actor, &["customer.merge"]);
+                self.dry_run(tx, move |app, tx| {
+                    Box::pin(
+                        async move { app.merge_in(tx, &elevated, req, None).await.map(|_| ()) },
+                    )
+                })
+                .await?;
+            }
+            Kind::Split => {
+                let (code, req, _) = split_payload(kind, payload)?;
+                let row = self.customer_for(tx, actor, &code).await?;
+                p.target = Some(row.code.clone());
+                p.customer_type = Some(row.customer_type.clone());
+                p.region_code = row.region_code.clone();
+                let mut stored = payload.clone();
+                stored["version"] = json!(row.row_version);
+                p.payload = stored;
+                let elevated = effect_actor(actor, &["customer.merge", "customer.create"]);
+                self.dry_run(tx, move |app, tx| {
+                    Box::pin(
+                        async move { app.split_in(tx, &elevated, &code, req).await.map(|_| ()) },
+                    )
+                })
+                .await?;
             }
         }
         Ok(p)
@@ -712,10 +762,14 @@ impl App {
     /// see candidates next to the request; filled by the duplicate detector.
     async fn duplicate_check(
         &self,
-        _tx: &mut Tx,
-        _input: &NewCustomer,
+        tx: &mut Tx,
+        actor: &Actor,
+        input: &NewCustomer,
     ) -> AppResult<Option<Value>> {
-        Ok(None)
+        let report = self
+            .find_duplicates_for_input(tx, actor, input, &[])
+            .await?;
+        Ok(serde_json::to_value(&report).ok())
     }
 
     /// Run `f` in a savepoint and undo it whatever happens: a complete validation of an
@@ -1074,7 +1128,7 @@ impl App {
                     input.reason = Some(format!("申请单 #{}", a.id));
                 }
                 let reference = self.reference(tx).await?;
-                let (row, _) = self
+                let (row, _, _) = self
                     .insert_new_customer(tx, &applicant, Scope::All, input, &reference)
                     .await?;
                 Ok(json!({"code": row.code, "customer_id": row.id}))
@@ -1082,7 +1136,10 @@ impl App {
             Kind::Change => {
                 let mut c: ChangePayload = parse_payload(kind, &payload)?;
                 if c.changes.reason.is_none() {
-                    c.changes.reason = a.reason.clone().or_else(|| Some(format!("申请单 #{}", a.id)));
+                    c.changes.reason = a
+                        .reason
+                        .clone()
+                        .or_else(|| Some(format!("申请单 #{}", a.id)));
                 }
                 let row = self
                     .update_customer_in(tx, &applicant, &c.code, &c.changes, "update")
@@ -1109,14 +1166,20 @@ impl App {
                     return Err(AppError::Conflict(Violation::new(
                         "customer.not_archived",
                         format!("客户“{}”已不再是归档状态（{}）", row.code, row.status),
-                        format!("customer '{}' is no longer archived ({})", row.code, row.status),
+                        format!(
+                            "customer '{}' is no longer archived ({})",
+                            row.code, row.status
+                        ),
                     )));
                 }
                 let now = now_us();
                 let expires = now + retrieval_duration(&c)?;
-                tx.insert_retrieval(row.id, a.applicant_id, a.id, expires, now).await?;
+                tx.insert_retrieval(row.id, a.applicant_id, a.id, expires, now)
+                    .await?;
                 let mut r = record(by, "customer.retrieval_grant", "customer", &row.code);
-                r.after = to_json(&json!({"user_id": a.applicant_id, "expires_at": format_time(expires), "application": a.id}));
+                r.after = to_json(
+                    &json!({"user_id": a.applicant_id, "expires_at": format_time(expires), "application": a.id}),
+                );
                 append(tx, r).await?;
                 Ok(json!({"code": row.code, "expires_at": format_time(expires)}))
             }
@@ -1125,8 +1188,18 @@ impl App {
                 self.check_grant(tx, &g).await.map_err(|e| match e {
                     AppError::Validation(f) => AppError::Conflict(Violation::new(
                         "grant.no_longer_valid",
-                        format!("权限申请已无法执行：{}", f.first().map(|x| x.violation.zh.clone()).unwrap_or_default()),
-                        format!("the grant can no longer be applied: {}", f.first().map(|x| x.violation.en.clone()).unwrap_or_default()),
+                        format!(
+                            "权限申请已无法执行：{}",
+                            f.first()
+                                .map(|x| x.violation.zh.clone())
+                                .unwrap_or_default()
+                        ),
+                        format!(
+                            "the grant can no longer be applied: {}",
+                            f.first()
+                                .map(|x| x.violation.en.clone())
+                                .unwrap_or_default()
+                        ),
                     )),
                     other => other,
                 })?;
@@ -1136,8 +1209,13 @@ impl App {
                     .await?
                     .ok_or_else(|| AppError::not_found("role", &g.role))?;
                 // Administrative power is only handed out by an administrator.
-                let perms: Vec<String> = serde_json::from_str(&role.permissions).unwrap_or_default();
-                if perms.iter().any(|p| p == "role.manage" || p == "user.manage") && !by.can("role.manage") {
+                let perms: Vec<String> =
+                    serde_json::from_str(&role.permissions).unwrap_or_default();
+                if perms
+                    .iter()
+                    .any(|p| p == "role.manage" || p == "user.manage")
+                    && !by.can("role.manage")
+                {
                     return Err(AppError::Forbidden {
                         permission: format!("role.manage（授予含管理权限的角色“{}”须由系统管理员审批 / granting '{}' needs an administrator's approval)", g.role, g.role),
                     });
@@ -1149,22 +1227,64 @@ impl App {
                 };
                 tx.upsert_grant(user_id, role.id, &scope, expires).await?;
                 let mut r = record(by, "user.grant", "user", &user_id.to_string());
-                r.after = to_json(&json!({"role": g.role, "scope": scope, "expires_at": expires.map(format_time), "application": a.id}));
+                r.after = to_json(
+                    &json!({"role": g.role, "scope": scope, "expires_at": expires.map(format_time), "application": a.id}),
+                );
                 r.reason = a.reason.clone();
                 append(tx, r).await?;
-                Ok(json!({"user_id": user_id, "role": g.role, "scope": scope, "expires_at": expires.map(format_time)}))
+                Ok(
+                    json!({"user_id": user_id, "role": g.role, "scope": scope, "expires_at": expires.map(format_time)}),
+                )
             }
             Kind::PublishRule => {
                 let r: PublishRulePayload = parse_payload(kind, &payload)?;
                 let v = crate::codes::publish_code_rule_in(tx, by, &r.key).await?;
                 Ok(json!({"rule": r.key, "published_version": v.published_version}))
             }
-            Kind::Merge | Kind::Split => Err(AppError::Rejected(Violation::new(
-                "application.kind_unavailable",
-                format!("“{}”申请需要合并/拆分功能，当前版本尚未提供", kind_zh(kind)),
-                format!("'{kind}' applications need the merge/split use cases, which this build does not have yet"),
-            ))),
+            Kind::Merge => {
+                let (mut req, versions) = merge_payload(kind, &payload)?;
+                self.check_versions(tx, &versions).await?;
+                if req.reason.is_none() {
+                    req.reason = a
+                        .reason
+                        .clone()
+                        .or_else(|| Some(format!("申请单 #{}", a.id)));
+                }
+                let elevated = effect_actor(&applicant, &["customer.merge"]);
+                let r = self.merge_in(tx, &elevated, req, None).await?;
+                Ok(json!({"code": r.survivor.code, "merged": r.merged, "merge_id": r.merge_id}))
+            }
+            Kind::Split => {
+                let (code, mut req, version) = split_payload(kind, &payload)?;
+                if let Some(v) = version {
+                    self.check_versions(tx, &[(code.clone(), v)]).await?;
+                }
+                if req.reason.is_none() {
+                    req.reason = a
+                        .reason
+                        .clone()
+                        .or_else(|| Some(format!("申请单 #{}", a.id)));
+                }
+                let elevated = effect_actor(&applicant, &["customer.merge", "customer.create"]);
+                let r = self.split_in(tx, &elevated, &code, req).await?;
+                let parts: Vec<&str> = r.parts.iter().map(|p| p.code.as_str()).collect();
+                Ok(json!({"code": r.original.code, "parts": parts}))
+            }
         }
+    }
+
+    /// The customers must still be at the versions the application was submitted against.
+    async fn check_versions(&self, tx: &mut Tx, versions: &[(String, i64)]) -> AppResult<()> {
+        for (code, v) in versions {
+            let row = tx
+                .customer_by_code(code)
+                .await?
+                .ok_or_else(|| AppError::not_found("customer", code))?;
+            if row.row_version != *v {
+                return Err(version_stale(code, *v, row.row_version));
+            }
+        }
+        Ok(())
     }
 
     /// Retire, archive or reactivate a customer: status, history, registry, audit.
@@ -2160,6 +2280,81 @@ pub(crate) fn check_archive_readable(actor: &Actor, row: &CustomerRow) -> AppRes
         });
     }
     Ok(())
+}
+
+/// The applicant with the permissions an approved application confers for its effect:
+/// the flow, not the applicant's roles, authorised it.
+fn effect_actor(applicant: &Actor, permissions: &[&str]) -> Actor {
+    let mut a = applicant.clone();
+    for p in permissions {
+        a.permissions.insert((*p).to_string(), Scope::All);
+    }
+    a
+}
+
+fn rename_field(e: AppError, from: &str, to: String) -> AppError {
+    match e {
+        AppError::Validation(f) => AppError::Validation(
+            f.into_iter()
+                .map(|x| FieldError {
+                    field: if x.field == from { to.clone() } else { x.field },
+                    violation: x.violation,
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// A merge payload is a merge request plus, once stored, the participants' versions.
+fn merge_payload(kind: &str, v: &Value) -> AppResult<(MergeRequest, Vec<(String, i64)>)> {
+    let mut v = v.clone();
+    let versions = take_versions(&mut v, "versions");
+    Ok((parse_payload(kind, &v)?, versions))
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SplitPayload {
+    code: String,
+    #[serde(default)]
+    parts: Vec<SplitPart>,
+    #[serde(default)]
+    original: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// A split payload: the customer's code and a split request (plus its version once
+/// stored).
+fn split_payload(kind: &str, v: &Value) -> AppResult<(String, SplitRequest, Option<i64>)> {
+    let mut v = v.clone();
+    let version = v
+        .as_object_mut()
+        .and_then(|m| m.remove("version"))
+        .and_then(|x| x.as_i64());
+    let p: SplitPayload = parse_payload(kind, &v)?;
+    Ok((
+        p.code.trim().to_ascii_uppercase(),
+        SplitRequest {
+            parts: p.parts,
+            original: p.original,
+            reason: p.reason,
+        },
+        version,
+    ))
+}
+
+fn take_versions(v: &mut Value, key: &str) -> Vec<(String, i64)> {
+    v.as_object_mut()
+        .and_then(|m| m.remove(key))
+        .and_then(|x| x.as_object().cloned())
+        .map(|m| {
+            m.into_iter()
+                .filter_map(|(k, x)| x.as_i64().map(|n| (k, n)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn not_approver(id: i64) -> AppError {

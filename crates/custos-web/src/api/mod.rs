@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod codes;
 mod customers;
+mod duplicates;
 mod ops;
 mod org;
 
@@ -105,6 +106,17 @@ pub(crate) fn router_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(applications::list_flows, applications::create_flow))
         .routes(routes!(applications::disable_flow))
         .routes(routes!(applications::retrieve_archived))
+        .routes(routes!(duplicates::check_duplicates))
+        .routes(routes!(duplicates::scan_duplicates))
+        .routes(routes!(duplicates::list_groups))
+        .routes(routes!(duplicates::get_group))
+        .routes(routes!(duplicates::merge_group))
+        .routes(routes!(duplicates::dismiss_group))
+        .routes(routes!(duplicates::create_merge))
+        .routes(routes!(duplicates::undo_merge))
+        .routes(routes!(duplicates::customer_merges))
+        .routes(routes!(duplicates::customer_lineage))
+        .routes(routes!(duplicates::split_customer))
         .split_for_parts()
 }
 

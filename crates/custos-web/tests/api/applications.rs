@@ -85,9 +85,12 @@ async fn org(t: &TestApp) -> Org {
     }
 }
 
+/// A distinct phone per customer, so test customers are not duplicates of each other.
 fn new_customer(name: &str) -> Value {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    let n = NEXT.fetch_add(7919, std::sync::atomic::Ordering::Relaxed);
     json!({"customer_type": "enterprise", "name": name, "region_code": "110108",
-           "phone": "010-62345678"})
+           "phone": format!("010-6{:07}", n % 10_000_000)})
 }
 
 async fn submit(t: &TestApp, token: &str, kind: &str, payload: Value) -> Value {
@@ -146,7 +149,11 @@ backend_test!(create_goes_through_manager_then_steward, |t| {
     assert_eq!(a["tasks"][0]["user_id"], o.manager_id);
     assert!(a["code"].is_null());
     // Personal data is masked for a reader without customer.pii.read.
-    assert_ne!(a["payload"]["phone"], "010-62345678");
+    assert!(
+        a["payload"]["phone"].as_str().unwrap_or("").contains('*'),
+        "{}",
+        a["payload"]
+    );
 
     let inbox = body(t.get("/api/v1/inbox", &o.manager).await, 200).await;
     assert_eq!(inbox["counts"]["pending"], 1);
@@ -495,7 +502,6 @@ backend_test!(bad_input_is_refused_with_fields_and_nothing_written, |t| {
     assert_eq!(p["fields"][0]["field"], "state");
     let r = t.get("/api/v1/applications/abc", &o.clerk).await;
     problem(r, 404).await;
-    // Merge and split are not wired yet: refused clearly, nothing stuck.
     let r = t
         .post(
             "/api/v1/applications",
@@ -503,8 +509,9 @@ backend_test!(bad_input_is_refused_with_fields_and_nothing_written, |t| {
             json!({"kind": "merge", "payload": {}}),
         )
         .await;
+    // An empty merge request names what is missing.
     let p = problem(r, 422).await;
-    assert_eq!(p["code"], "application.kind_unavailable");
+    assert_eq!(problem_fields(&p), vec!["payload.survivor"], "{p}");
 
     let mine = body(t.get("/api/v1/applications?mine=true", &o.clerk).await, 200).await;
     assert_eq!(
@@ -1172,3 +1179,129 @@ backend_test!(admin_role_needs_an_administrator_to_approve, |t| {
     let done = ok(&t, &o.admin, id(&a), "approve", json!({})).await;
     assert_eq!(done["state"], "approved");
 });
+
+backend_test!(merge_and_split_by_application, |t| {
+    let o = org(&t).await;
+    let a_code = direct_customer(&t, &o.admin, "合并甲有限公司").await;
+    let b_code = direct_customer(&t, &o.admin, "合并乙有限公司").await;
+    // Unknown participant: the field is named.
+    let r = t
+        .post(
+            "/api/v1/applications",
+            Some(&o.clerk),
+            json!({"kind": "merge", "payload": {"survivor": a_code, "merged": ["C999999"], "reason": "x"}}),
+        )
+        .await;
+    let p = problem(r, 422).await;
+    assert_eq!(p["fields"][0]["field"], "payload.merged[0]");
+    let m = submit(
+        &t,
+        &o.clerk,
+        "merge",
+        json!({"survivor": a_code, "merged": [b_code], "reason": "同一家公司"}),
+    )
+    .await;
+    assert_eq!(m["target"], a_code.as_str());
+    ok(&t, &o.steward, id(&m), "approve", json!({})).await;
+    let done = ok(&t, &o.admin, id(&m), "approve", json!({})).await;
+    assert_eq!(done["state"], "approved", "{done}");
+    assert_eq!(done["code"], a_code.as_str());
+    let b = body(
+        t.get(&format!("/api/v1/customers/{b_code}"), &o.admin)
+            .await,
+        200,
+    )
+    .await;
+    // The merged code now resolves to the survivor.
+    assert_eq!(b["code"], a_code.as_str(), "{b}");
+    assert!(
+        b["former_names"].to_string().contains("合并乙有限公司"),
+        "{b}"
+    );
+
+    // Split the survivor into a new customer; the original is kept.
+    let s = submit(
+        &t,
+        &o.clerk,
+        "split",
+        json!({"code": a_code, "parts": [{"customer": new_customer("拆分出的分公司")}],
+               "reason": "分公司独立核算"}),
+    )
+    .await;
+    ok(&t, &o.steward, id(&s), "approve", json!({})).await;
+    let done = ok(&t, &o.admin, id(&s), "approve", json!({})).await;
+    assert_eq!(done["state"], "approved", "{done}");
+    let part = done["result"]["parts"][0].as_str().expect("part code");
+    let c = body(
+        t.get(&format!("/api/v1/customers/{part}"), &o.admin).await,
+        200,
+    )
+    .await;
+    assert_eq!(c["name"], "拆分出的分公司");
+
+    // A merge whose participant changed after submission fails and stays open.
+    let c_code = direct_customer(&t, &o.admin, "合并丙有限公司").await;
+    let d_code = direct_customer(&t, &o.admin, "合并丁有限公司").await;
+    let m = submit(
+        &t,
+        &o.clerk,
+        "merge",
+        json!({"survivor": c_code, "merged": [d_code], "reason": "重复"}),
+    )
+    .await;
+    let r = t
+        .patch(
+            &format!("/api/v1/customers/{d_code}"),
+            &o.admin,
+            json!({"version": 1, "remarks": "改了"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    ok(&t, &o.steward, id(&m), "approve", json!({})).await;
+    let p = problem(act(&t, &o.admin, id(&m), "approve", json!({})).await, 409).await;
+    assert_eq!(p["code"], "customer.version_stale");
+    let still = body(
+        t.get(&format!("/api/v1/applications/{}", id(&m)), &o.clerk)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(still["state"], "in_review");
+});
+
+backend_test!(
+    duplicate_check_attached_and_definite_duplicate_refused,
+    |t| {
+        let o = org(&t).await;
+        let uscc = custos_core::ident::Uscc::with_check("91110108MA01DUP01")
+            .expect("uscc")
+            .as_str()
+            .to_string();
+        let mut first = new_customer("查重甲科技有限公司");
+        first["uscc"] = json!(uscc);
+        body(
+            t.post("/api/v1/customers", Some(&o.admin), first).await,
+            201,
+        )
+        .await;
+        // Similar name only: a possible duplicate, shown to the approvers.
+        let a = submit(&t, &o.clerk, "create", new_customer("查重乙贸易有限公司")).await;
+        assert!(
+            a["duplicates"]["verdict"].is_string(),
+            "{}",
+            a["duplicates"]
+        );
+        // The same USCC is a definite duplicate: refused at submission with the candidates.
+        let mut same = new_customer("另一个名字有限公司");
+        same["uscc"] = json!(uscc);
+        let r = t
+            .post(
+                "/api/v1/applications",
+                Some(&o.clerk),
+                json!({"kind": "create", "payload": same}),
+            )
+            .await;
+        let p = problem(r, 409).await;
+        assert_eq!(p["code"], "customer.duplicate");
+    }
+);

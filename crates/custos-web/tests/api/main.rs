@@ -8,5 +8,6 @@ mod audit;
 mod auth;
 mod concurrency;
 mod customers;
+mod duplicates;
 mod ops;
 mod users;
