@@ -1305,3 +1305,49 @@ backend_test!(
         assert_eq!(p["code"], "customer.duplicate");
     }
 );
+
+backend_test!(draft_then_submit_and_auto_approved_step, |t| {
+    let o = org(&t).await;
+    // A draft is stored without tasks, then submitted.
+    let r = t
+        .post(
+            "/api/v1/applications",
+            Some(&o.clerk),
+            json!({"kind": "create", "payload": new_customer("草稿有限公司"), "draft": true}),
+        )
+        .await;
+    let d = body(r, 201).await;
+    assert_eq!(d["state"], "draft");
+    assert_eq!(d["tasks"].as_array().map(Vec::len), Some(0));
+    let inbox = body(t.get("/api/v1/inbox", &o.manager).await, 200).await;
+    assert_eq!(inbox["counts"]["pending"], 0);
+    let s = ok(&t, &o.clerk, id(&d), "submit", json!({})).await;
+    assert_eq!(s["state"], "submitted");
+    assert_eq!(s["tasks"][0]["user_id"], o.manager_id);
+
+    // A flow whose first step approves itself when the contact fields are filled.
+    body(
+        t.post(
+            "/api/v1/flows",
+            Some(&o.admin),
+            json!({"key": "complete-records", "kind": "create", "name": "资料齐全自动通过",
+                   "steps": [
+                     {"name": "资料齐全", "approvers": {"type": "department_manager"},
+                      "auto_approve": {"fields_filled": ["phone", "address"]}},
+                     {"name": "数据管理员审核", "approvers": {"type": "role", "role": "steward"}}]}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let mut full = new_customer("资料齐全有限公司");
+    full["address"] = json!("北京市海淀区中关村大街1号");
+    let a = submit(&t, &o.clerk, "create", full).await;
+    assert_eq!(a["state"], "in_review");
+    assert_eq!(a["current_step"], 1);
+    assert_eq!(a["trail"][1]["action"], "auto_approve");
+    // Without the address the manager has to decide.
+    let b = submit(&t, &o.clerk, "create", new_customer("资料不全有限公司")).await;
+    assert_eq!(b["current_step"], 0);
+    assert_eq!(b["tasks"][0]["user_id"], o.manager_id);
+});
