@@ -144,3 +144,99 @@ pub async fn issue(
     }
     Ok(())
 }
+
+/// `custos bench dupcheck`: latency of the online duplicate check
+/// (`App::check_duplicates`, what `POST /api/v1/duplicates/check` runs) with `customers`
+/// synthetic customers in a fresh database. Half of the drafts are variants of stored
+/// customers (same generator and seed), half are new.
+pub async fn dupcheck(
+    backend: Backend,
+    pg_url: Option<&str>,
+    customers: u64,
+    checks: usize,
+) -> Result<(), String> {
+    use custos_app::demo_data::DemoCustomers;
+
+    println!(
+        "custos bench dupcheck — {} — backend {:?}",
+        machine(),
+        backend
+    );
+    println!(
+        "command: custos bench dupcheck --backend {} --customers {customers} --checks {checks}",
+        if backend == Backend::Sqlite {
+            "sqlite"
+        } else {
+            "postgres"
+        }
+    );
+    let (db, _dir) = fresh_db(backend, pg_url).await?;
+    let app = App::from_db(db.clone(), AppConfig::default());
+    app.ensure_builtin_roles()
+        .await
+        .map_err(|e| e.to_string())?;
+    app.ensure_admin(Some("bench-password-1".into()))
+        .await
+        .map_err(|e| e.to_string())?;
+    let admin = app
+        .actor_for_username("admin", Context::new(Source::System))
+        .await
+        .map_err(|e| e.to_string())?;
+    let seed = 2026;
+    let start = Instant::now();
+    app.add_demo_customers(&admin, customers, seed, &[], |done| {
+        if done % 50_000 == 0 {
+            eprintln!("  {done} customers, {:.0}s", start.elapsed().as_secs_f64());
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let load_secs = start.elapsed().as_secs_f64();
+    println!(
+        "loaded {customers} customers in {load_secs:.1}s ({:.0}/s, duplicate check included)",
+        customers as f64 / load_secs
+    );
+
+    let today = chrono::Utc::now().date_naive();
+    let mut known = DemoCustomers::new(seed, today);
+    let mut fresh = DemoCustomers::new(seed + 1, today);
+    let stride = (customers as usize / checks.max(1)).max(1);
+    let mut latencies = Vec::with_capacity(checks);
+    let mut definite = 0;
+    for i in 0..checks {
+        let draft = if i % 2 == 0 {
+            // A stored customer typed again without its USCC and with another legal-form
+            // suffix: the matcher must find it from the name, region and phones.
+            let mut c = known.next_customer();
+            for _ in 1..stride {
+                known.next_customer();
+            }
+            c.uscc = None;
+            c.name = c.name.replace("有限责任公司", "有限公司");
+            c
+        } else {
+            fresh.next_customer()
+        };
+        let t = Instant::now();
+        let report = app
+            .check_duplicates(&admin, draft)
+            .await
+            .map_err(|e| e.to_string())?;
+        latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+        if report.is_definite() {
+            definite += 1;
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
+    println!(
+        "{checks} checks: p50 {:.2} ms   p95 {:.2} ms   p99 {:.2} ms   max {:.2} ms   ({definite} definite)",
+        pct(0.5),
+        pct(0.95),
+        pct(0.99),
+        latencies.last().copied().unwrap_or_default()
+    );
+    let _ = db.drop_schema().await;
+    db.close().await;
+    Ok(())
+}

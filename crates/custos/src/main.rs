@@ -85,7 +85,8 @@ enum Command {
         #[command(subcommand)]
         command: rule_cmd::CodeCommand,
     },
-    /// Duplicate groups (查重) in a CSV file: writes record_id,cluster_id for every row.
+    /// Duplicate groups (查重): in a CSV file (writes record_id,cluster_id for every row), or
+    /// with --database among all customers, into the review queue.
     Dedupe(dedupe_cmd::DedupeArgs),
     /// Benchmarks (see docs/benchmarks.md).
     Bench {
@@ -114,6 +115,18 @@ enum BenchCommand {
         /// Operations per run (split across callers).
         #[arg(long, default_value_t = 3000)]
         ops: usize,
+    },
+    /// Online duplicate-check latency (p50/p95/p99) with N customers in a fresh database.
+    Dupcheck {
+        /// sqlite or postgres (postgres uses --database-url or CUSTOS_TEST_PG_URL, in a fresh schema).
+        #[arg(long, default_value = "sqlite")]
+        backend: String,
+        /// Customers loaded before measuring.
+        #[arg(long, default_value_t = 100_000)]
+        customers: u64,
+        /// Checks measured.
+        #[arg(long, default_value_t = 2000)]
+        checks: usize,
     },
 }
 
@@ -251,15 +264,13 @@ pub(crate) fn print_json<T: serde::Serialize>(v: &T) {
 async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match &cli.command {
         Command::Serve { listen, demo } => serve(&cli, listen.clone(), *demo).await,
-        Command::Bench {
-            command:
-                BenchCommand::Issue {
-                    backend,
-                    callers,
-                    ops,
-                },
-        } => {
-            let backend = match backend.as_str() {
+        Command::Bench { command } => {
+            let backend_name = match command {
+                BenchCommand::Issue { backend, .. } | BenchCommand::Dupcheck { backend, .. } => {
+                    backend.as_str()
+                }
+            };
+            let backend = match backend_name {
                 "sqlite" => custos_app::Backend::Sqlite,
                 "postgres" => custos_app::Backend::Postgres,
                 other => {
@@ -276,7 +287,14 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             if backend == custos_app::Backend::Postgres && url.is_none() {
                 return Err(Failure("bench on postgres needs --database-url".into()));
             }
-            bench::issue(backend, url.as_deref(), callers, *ops).await?;
+            match command {
+                BenchCommand::Issue { callers, ops, .. } => {
+                    bench::issue(backend, url.as_deref(), callers, *ops).await?
+                }
+                BenchCommand::Dupcheck {
+                    customers, checks, ..
+                } => bench::dupcheck(backend, url.as_deref(), *customers, *checks).await?,
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Customer { command } => {
@@ -307,6 +325,27 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             } else {
                 ExitCode::from(2)
             })
+        }
+        Command::Dedupe(args) if args.database => {
+            let (app, _) = open(&cli, None).await?;
+            let actor = actor(&app, &cli).await?;
+            let summary = app.scan_duplicates(&actor, args.threshold).await?;
+            if cli.json {
+                println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+            } else {
+                eprintln!(
+                    "{} customers, {} candidate pairs, {} pairs ≥ {}: {} duplicate groups ({} new in the review queue, {} earlier groups out of date); {:.1}s",
+                    summary.customers,
+                    summary.candidate_pairs,
+                    summary.matched_pairs,
+                    summary.threshold,
+                    summary.groups,
+                    summary.new_groups,
+                    summary.stale_groups,
+                    summary.seconds
+                );
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Dedupe(args) => {
             let summary = dedupe_cmd::run(args)?;
