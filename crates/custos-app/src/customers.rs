@@ -2237,6 +2237,7 @@ impl App {
         if !in_scope(&mut tx, actor, scope, &row).await? {
             return Err(AppError::not_found("customer", &code));
         }
+        crate::applications::check_archive_readable(actor, &row)?;
         let rows = tx.customer_history(row.id).await?;
         tx.rollback().await?;
         Ok(rows

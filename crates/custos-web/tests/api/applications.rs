@@ -811,6 +811,12 @@ backend_test!(archive_retrieve_expires_and_reactivate, |t| {
         403,
     )
     .await;
+    problem(
+        t.get(&format!("/api/v1/customers/{code}/history"), &o.clerk)
+            .await,
+        403,
+    )
+    .await;
     let found = body(
         t.get("/api/v1/customers?name=归档&total=true", &o.clerk)
             .await,
