@@ -310,7 +310,7 @@ struct Contact {
 
 /// The whole customer in plaintext: what validation works on. Never stored as is.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-struct Record {
+pub(crate) struct Record {
     customer_type: String,
     name: String,
     short_name: Option<String>,
@@ -1129,7 +1129,7 @@ fn stored_data(rec: &Record, key: &PiiKey) -> String {
     serde_json::to_string(&data).unwrap_or_else(|_| "{}".into())
 }
 
-fn record_of(row: &CustomerRow, key: &PiiKey) -> AppResult<Record> {
+pub(crate) fn record_of(row: &CustomerRow, key: &PiiKey) -> AppResult<Record> {
     let d: StoredData = serde_json::from_str(&row.data)
         .map_err(|e| AppError::Internal(format!("customer {} data unreadable: {e}", row.code)))?;
     let mut contacts = Vec::new();
@@ -1201,7 +1201,7 @@ fn row_from_snapshot(current: &CustomerRow, snapshot: &str) -> AppResult<Custome
     })
 }
 
-fn snapshot_of(row: &CustomerRow) -> String {
+pub(crate) fn snapshot_of(row: &CustomerRow) -> String {
     let s = Snapshot {
         customer_type: row.customer_type.clone(),
         name: row.name.clone(),
@@ -1283,7 +1283,7 @@ fn masked(field: &str, v: &str, individual: bool) -> String {
     }
 }
 
-fn has_pii(rec: &Record) -> bool {
+pub(crate) fn has_pii(rec: &Record) -> bool {
     rec.id_number.is_some()
         || rec.phone.is_some()
         || rec.mobile.is_some()
@@ -1361,7 +1361,7 @@ fn creation_changes(rec: &Record) -> Vec<FieldChange> {
     .collect()
 }
 
-fn view(row: &CustomerRow, rec: &Record, reveal: bool) -> CustomerView {
+pub(crate) fn view(row: &CustomerRow, rec: &Record, reveal: bool) -> CustomerView {
     let names = rec.region_code.as_deref().and_then(region::names);
     let ind = rec.customer_type == "individual";
     let show = |f: &str, v: &Option<String>| -> Option<String> {
@@ -1560,7 +1560,7 @@ impl App {
         Ok(types)
     }
 
-    async fn reference(&self, tx: &mut Tx) -> AppResult<Reference> {
+    pub(crate) async fn reference(&self, tx: &mut Tx) -> AppResult<Reference> {
         Ok(Reference {
             types: load_customer_types(tx).await?,
             custom: crate::fields::load_definitions(tx).await?,
@@ -1670,7 +1670,7 @@ impl App {
 
     /// Validate, draw the code, insert, register the code, index, history, audit — all
     /// in `tx`.
-    async fn insert_new_customer(
+    pub(crate) async fn insert_new_customer(
         &self,
         tx: &mut Tx,
         actor: &Actor,
@@ -1849,6 +1849,7 @@ impl App {
         if !in_scope(&mut tx, actor, scope, &current).await? {
             return Err(AppError::not_found("customer", &code));
         }
+        crate::applications::check_archive_readable(actor, &current)?;
         let survivor = match current.status.as_str() {
             "merged" => match tx.merged_into(current.id).await? {
                 Some(id) => tx.customer(id).await?.map(|s| s.code),
@@ -2001,15 +2002,80 @@ impl App {
         mutate: impl FnOnce(&mut Record) -> AppResult<()>,
     ) -> AppResult<CustomerView> {
         let scope = actor.require("customer.update")?;
+        let mut tx = self.db.begin().await?;
+        let (row, new, possible_duplicates) = self
+            .change_customer_in(
+                &mut tx,
+                actor,
+                scope,
+                code,
+                expected_version,
+                reason,
+                override_duplicates,
+                action,
+                mutate,
+            )
+            .await?;
+        let reveal = self.reveal(&mut tx, actor, &row, &new).await?;
+        tx.commit().await?;
+        let mut v = view(&row, &new, reveal);
+        v.possible_duplicates = possible_duplicates;
+        Ok(v)
+    }
+
+    /// Apply a customer patch inside `tx` on behalf of an approved application (the
+    /// caller decided authorisation); same validation, history and audit as an update.
+    pub(crate) async fn update_customer_in(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        code: &str,
+        patch: &CustomerPatch,
+        action: &str,
+    ) -> AppResult<CustomerRow> {
+        let reason = patch.reason.clone();
+        let (row, _, _) = self
+            .change_customer_in(
+                tx,
+                actor,
+                Scope::All,
+                code,
+                Some(patch.version),
+                reason,
+                patch.override_duplicates,
+                action,
+                |rec| {
+                    apply_patch(rec, patch);
+                    Ok(())
+                },
+            )
+            .await?;
+        Ok(row)
+    }
+
+    /// The body of [`App::change_customer`] inside a caller's transaction; returns the
+    /// stored row and the record after the change.
+    #[allow(clippy::too_many_arguments)]
+    async fn change_customer_in(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        scope: Scope,
+        code: &str,
+        expected_version: Option<i64>,
+        reason: Option<String>,
+        override_duplicates: bool,
+        action: &str,
+        mutate: impl FnOnce(&mut Record) -> AppResult<()>,
+    ) -> AppResult<(CustomerRow, Record, Vec<duplicates::DuplicateCandidate>)> {
         let code = code.trim().to_ascii_uppercase();
         let key = &self.config.pii_key;
         let today = issue_date(self.config.code_timezone);
-        let mut tx = self.db.begin().await?;
         let row = tx
             .customer_by_code(&code)
             .await?
             .ok_or_else(|| AppError::not_found("customer", &code))?;
-        if !in_scope(&mut tx, actor, scope, &row).await? {
+        if !in_scope(tx, actor, scope, &row).await? {
             return Err(AppError::not_found("customer", &code));
         }
         if let Some(v) = expected_version {
@@ -2037,8 +2103,8 @@ impl App {
         let old = record_of(&row, key)?;
         let mut raw = old.clone();
         mutate(&mut raw)?;
-        let reference = self.reference(&mut tx).await?;
-        let mut errors = self.resolve_owner(&mut tx, &mut raw).await?;
+        let reference = self.reference(tx).await?;
+        let mut errors = self.resolve_owner(tx, &mut raw).await?;
         let mut reason_errors = Vec::new();
         let reason = text("reason", reason.as_deref(), 500, &mut reason_errors);
         errors.extend(reason_errors);
@@ -2081,20 +2147,16 @@ impl App {
         };
         let owner_id = new.owner_id.unwrap_or(actor.user_id);
         if new.owner_id != old.owner_id || new.department_id != old.department_id {
-            check_owner_in_scope(&mut tx, actor, scope, owner_id, new.department_id).await?;
+            check_owner_in_scope(tx, actor, scope, owner_id, new.department_id).await?;
         }
         let mut possible_duplicates = Vec::new();
         if duplicates::matching_fields_changed(&old, &new) {
             tx.lock_audit_head().await?;
-            let report = self
-                .find_duplicates(&mut tx, actor, &new, &[row.id])
-                .await?;
+            let report = self.find_duplicates(tx, actor, &new, &[row.id]).await?;
             // Only a change that *makes* a definite duplicate is blocked; one that was
             // already there (overridden at creation) does not block every later edit.
             let blocking = if report.is_definite() {
-                let before = self
-                    .find_duplicates(&mut tx, actor, &old, &[row.id])
-                    .await?;
+                let before = self.find_duplicates(tx, actor, &old, &[row.id]).await?;
                 !before.is_definite()
             } else {
                 false
@@ -2106,9 +2168,7 @@ impl App {
         }
         let changes = diff(&old, &new);
         if changes.is_empty() {
-            let reveal = self.reveal(&mut tx, actor, &row, &new).await?;
-            tx.commit().await?;
-            return Ok(view(&row, &new, reveal));
+            return Ok((row, new, possible_duplicates));
         }
         let now = now_us();
         let updated = CustomerRow {
@@ -2158,12 +2218,8 @@ impl App {
         r.before = to_json(&before);
         r.after = to_json(&after);
         r.reason = reason;
-        append(&mut tx, r).await?;
-        let reveal = self.reveal(&mut tx, actor, &updated, &new).await?;
-        tx.commit().await?;
-        let mut v = view(&updated, &new, reveal);
-        v.possible_duplicates = possible_duplicates;
-        Ok(v)
+        append(tx, r).await?;
+        Ok((updated, new, possible_duplicates))
     }
 
     /// The change history of a customer, oldest first (personal data masked).
@@ -2182,6 +2238,7 @@ impl App {
         if !in_scope(&mut tx, actor, scope, &row).await? {
             return Err(AppError::not_found("customer", &code));
         }
+        crate::applications::check_archive_readable(actor, &row)?;
         let rows = tx.customer_history(row.id).await?;
         tx.rollback().await?;
         Ok(rows

@@ -271,6 +271,7 @@ impl App {
             created_to: time_param("created_to", &q.created_to, &mut errors),
             updated_from: time_param("updated_from", &q.updated_from, &mut errors),
             updated_to: time_param("updated_to", &q.updated_to, &mut errors),
+            hide_archived: crate::applications::archive_hidden_from(actor),
             ..Default::default()
         };
         if let Some(i) = q

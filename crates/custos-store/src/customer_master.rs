@@ -99,6 +99,8 @@ pub struct CustomerFilter {
     /// Any of these industry codes (a section expands to its divisions).
     pub industries: Vec<String>,
     pub status: Option<String>,
+    /// Leave out archived customers (归档: readable only through an approved retrieval).
+    pub hide_archived: bool,
     pub level: Option<String>,
     pub owner_id: Option<i64>,
     pub department_id: Option<i64>,
@@ -129,6 +131,7 @@ impl Default for CustomerFilter {
             region_prefix: None,
             industries: Vec::new(),
             status: None,
+            hide_archived: false,
             level: None,
             owner_id: None,
             department_id: None,
@@ -267,6 +270,9 @@ fn build_where(f: &CustomerFilter, with_cursor: bool) -> Where {
         w.clauses.push(format!("industry IN ({})", ps.join(", ")));
     }
     w.eq_text("status", &f.status);
+    if f.hide_archived {
+        w.clauses.push("status <> 'archived'".into());
+    }
     w.eq_text("level", &f.level);
     if let Some(o) = f.owner_id {
         let p = w.bind(SqlValue::Int(o));

@@ -603,9 +603,13 @@ async fn serve(cli: &Cli, listen: Option<String>, demo: bool) -> Result<ExitCode
         "custos listening on http://{addr} ({backend}); API docs at http://{addr}/docs; ready in {} ms",
         started.elapsed().as_millis()
     );
-    custos_web::serve(app.clone(), listener, shutdown)
-        .await
-        .map_err(|e| Failure(format!("server error: {e}")))?;
+    let worker = tokio::spawn(
+        app.clone()
+            .run_notification_worker(settings.smtp.clone(), settings.reminder_after),
+    );
+    let served = custos_web::serve(app.clone(), listener, shutdown).await;
+    worker.abort();
+    served.map_err(|e| Failure(format!("server error: {e}")))?;
     app.db.close().await;
     tracing::info!("custos stopped");
     Ok(ExitCode::SUCCESS)
