@@ -389,11 +389,24 @@ fn brand_only(n: &PreparedName) -> bool {
         || (n.legal_form.is_none() && !n.branch && n.key.chars().count() <= 4)
 }
 
+/// The runs of digits in a name key (`华信3号店` → `["3"]`).
+fn number_runs(key: &str) -> Vec<&str> {
+    key.split(|c: char| !c.is_ascii_digit())
+        .filter(|r| !r.is_empty())
+        .collect()
+}
+
 fn name_level(x: &PreparedName, y: &PreparedName) -> (NameLevel, f64) {
     if x.key == y.key {
         return (NameLevel::Exact, 1.0);
     }
     let sim = strsim::jaro_winkler(&x.key, &y.key);
+    // Numbers in a name are deliberate (3号店 / 4号店, 一厂 written 1厂): names that
+    // differ in them are different parties, not a typo of one another.
+    let (nx, ny) = (number_runs(&x.key), number_runs(&y.key));
+    if !nx.is_empty() && !ny.is_empty() && nx != ny {
+        return (NameLevel::Weak, sim);
+    }
     if x.pinyin == y.pinyin && x.pinyin.len() >= 4 {
         return (NameLevel::Homophone, sim);
     }
@@ -734,6 +747,8 @@ mod tests {
 
     #[test]
     fn one_edit() {
+        assert_eq!(number_runs("华信3号店12"), vec!["3", "12"]);
+        assert!(number_runs("华信科技").is_empty());
         assert!(within_one_edit("1234567", "1234567"));
         assert!(within_one_edit("1234567", "1234667"));
         assert!(within_one_edit("1234567", "1243567"));

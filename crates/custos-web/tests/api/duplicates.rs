@@ -164,6 +164,16 @@ backend_test!(hard_negatives_score_low, |t| {
     let r = check(&t, &admin, json!({"customer_type": "enterprise", "name": "华为技术有限公司（上海）", "region_code": "310115"})).await;
     assert_ne!(r["verdict"], "definite", "{r}");
 
+    // Numbered shops of one chain are different customers, not typos of each other.
+    create(
+        &t,
+        &admin,
+        json!({"customer_type": "enterprise", "name": "杭州华信便利3号店有限公司", "region_code": "330106"}),
+    )
+    .await;
+    let r = check(&t, &admin, json!({"customer_type": "enterprise", "name": "杭州华信便利4号店有限公司", "region_code": "330106"})).await;
+    assert_ne!(r["verdict"], "definite", "{r}");
+
     // Two people called 王伟 in one district with different ID numbers and phones.
     create(
         &t,
