@@ -294,7 +294,7 @@ struct Contact {
 
 /// The whole customer in plaintext: what validation works on. Never stored as is.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-struct Record {
+pub(crate) struct Record {
     customer_type: String,
     name: String,
     short_name: Option<String>,
@@ -1513,7 +1513,7 @@ impl App {
         Ok(types)
     }
 
-    async fn reference(&self, tx: &mut Tx) -> AppResult<Reference> {
+    pub(crate) async fn reference(&self, tx: &mut Tx) -> AppResult<Reference> {
         Ok(Reference {
             types: load_customer_types(tx).await?,
             custom: crate::fields::load_definitions(tx).await?,
@@ -1621,7 +1621,7 @@ impl App {
 
     /// Validate, draw the code, insert, register the code, index, history, audit — all
     /// in `tx`.
-    async fn insert_new_customer(
+    pub(crate) async fn insert_new_customer(
         &self,
         tx: &mut Tx,
         actor: &Actor,
@@ -1922,16 +1922,44 @@ impl App {
         action: &str,
         mutate: impl FnOnce(&mut Record) -> AppResult<()>,
     ) -> AppResult<CustomerView> {
+        let mut tx = self.db.begin().await?;
+        let v = self
+            .change_customer_in(
+                &mut tx,
+                actor,
+                code,
+                expected_version,
+                reason,
+                action,
+                mutate,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(v)
+    }
+
+    /// The body of [`App::change_customer`] inside a caller's transaction (imports run
+    /// it per row in a savepoint).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn change_customer_in(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        code: &str,
+        expected_version: Option<i64>,
+        reason: Option<String>,
+        action: &str,
+        mutate: impl FnOnce(&mut Record) -> AppResult<()>,
+    ) -> AppResult<CustomerView> {
         let scope = actor.require("customer.update")?;
         let code = code.trim().to_ascii_uppercase();
         let key = &self.config.pii_key;
         let today = issue_date(self.config.code_timezone);
-        let mut tx = self.db.begin().await?;
         let row = tx
             .customer_by_code(&code)
             .await?
             .ok_or_else(|| AppError::not_found("customer", &code))?;
-        if !in_scope(&mut tx, actor, scope, &row).await? {
+        if !in_scope(tx, actor, scope, &row).await? {
             return Err(AppError::not_found("customer", &code));
         }
         if let Some(v) = expected_version {
@@ -1959,8 +1987,8 @@ impl App {
         let old = record_of(&row, key)?;
         let mut raw = old.clone();
         mutate(&mut raw)?;
-        let reference = self.reference(&mut tx).await?;
-        let mut errors = self.resolve_owner(&mut tx, &mut raw).await?;
+        let reference = self.reference(tx).await?;
+        let mut errors = self.resolve_owner(tx, &mut raw).await?;
         let mut reason_errors = Vec::new();
         let reason = text("reason", reason.as_deref(), 500, &mut reason_errors);
         errors.extend(reason_errors);
@@ -2003,12 +2031,11 @@ impl App {
         };
         let owner_id = new.owner_id.unwrap_or(actor.user_id);
         if new.owner_id != old.owner_id || new.department_id != old.department_id {
-            check_owner_in_scope(&mut tx, actor, scope, owner_id, new.department_id).await?;
+            check_owner_in_scope(tx, actor, scope, owner_id, new.department_id).await?;
         }
         let changes = diff(&old, &new);
         if changes.is_empty() {
-            let reveal = self.reveal(&mut tx, actor, &row, &new).await?;
-            tx.commit().await?;
+            let reveal = self.reveal(tx, actor, &row, &new).await?;
             return Ok(view(&row, &new, reveal));
         }
         let now = now_us();
@@ -2059,9 +2086,8 @@ impl App {
         r.before = to_json(&before);
         r.after = to_json(&after);
         r.reason = reason;
-        append(&mut tx, r).await?;
-        let reveal = self.reveal(&mut tx, actor, &updated, &new).await?;
-        tx.commit().await?;
+        append(tx, r).await?;
+        let reveal = self.reveal(tx, actor, &updated, &new).await?;
         Ok(view(&updated, &new, reveal))
     }
 
@@ -2178,5 +2204,36 @@ mod tests {
         assert_eq!(name_grams("華為"), vec!["华为".to_string()]);
         assert_eq!(name_grams("ab c"), vec!["ab".to_string(), "bc".to_string()]);
         assert_eq!(name_grams("王"), vec!["王".to_string()]);
+    }
+}
+
+/// A stored customer as the API shows it (imports' sampling, exports).
+pub(crate) fn view_of(row: &CustomerRow, key: &PiiKey, reveal: bool) -> AppResult<CustomerView> {
+    Ok(view(row, &record_of(row, key)?, reveal))
+}
+
+impl App {
+    /// [`App::update_customer`] inside a caller's transaction.
+    pub(crate) async fn update_customer_in(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        code: &str,
+        patch: CustomerPatch,
+    ) -> AppResult<CustomerView> {
+        let reason = patch.reason.clone();
+        self.change_customer_in(
+            tx,
+            actor,
+            code,
+            Some(patch.version),
+            reason,
+            "update",
+            |rec| {
+                apply_patch(rec, &patch);
+                Ok(())
+            },
+        )
+        .await
     }
 }

@@ -102,3 +102,6 @@ pub mod demo_data;
 pub mod fields;
 pub mod search;
 pub mod xref;
+
+pub mod export;
+pub mod import;

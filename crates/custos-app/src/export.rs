@@ -1,0 +1,1 @@
+//! Export (数据导出): see `App::export_customers`.
