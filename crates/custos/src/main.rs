@@ -5,6 +5,7 @@ mod bench;
 mod config;
 mod customer_cmd;
 mod dedupe_cmd;
+mod import_cmd;
 mod rule_cmd;
 
 use std::path::PathBuf;
@@ -99,6 +100,12 @@ enum Command {
     },
     /// Add synthetic Chinese customers (valid USCC/ID numbers, real regions) for trials.
     Demo(customer_cmd::DemoArgs),
+    /// Import customers from CSV/XLSX (批量导入); see docs/import-export.md.
+    Import(Box<import_cmd::ImportArgs>),
+    /// Write the empty import template (XLSX) to FILE.
+    Template { file: PathBuf },
+    /// Export customers (数据导出) with search filters, within your data scope.
+    Export(Box<import_cmd::ExportArgs>),
 }
 
 #[derive(Subcommand)]
@@ -290,6 +297,24 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             customer_cmd::ensure_admin(&app).await?;
             let actor = actor(&app, &cli).await?;
             customer_cmd::run_demo(&app, &actor, args, cli.json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import(args) => {
+            let (app, _) = open(&cli, None).await?;
+            let actor = actor(&app, &cli).await?;
+            import_cmd::run_import(&app, &actor, args, cli.json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Template { file } => {
+            let (app, _) = open(&cli, None).await?;
+            let actor = actor(&app, &cli).await?;
+            import_cmd::run_template(&app, &actor, file).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export(args) => {
+            let (app, _) = open(&cli, None).await?;
+            let actor = actor(&app, &cli).await?;
+            import_cmd::run_export(&app, &actor, args, cli.json).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Rule { command } => {

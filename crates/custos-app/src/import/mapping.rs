@@ -250,7 +250,13 @@ impl ColumnMap {
         }
         let mut targets = Vec::with_capacity(headers.len());
         let mut seen: BTreeMap<String, String> = BTreeMap::new();
-        for h in &headers {
+        for (i, h) in headers.iter().enumerate() {
+            // A merged header cell is spread over the columns it covers: the copies
+            // name no field of their own.
+            if i > 0 && !h.is_empty() && headers[i - 1] == *h {
+                targets.push(Some("ignore".to_string()));
+                continue;
+            }
             let by_spec = spec
                 .columns
                 .iter()
@@ -360,32 +366,38 @@ impl ColumnMap {
     /// problems are found by the create use case).
     pub fn to_input(&self, cells: &[String]) -> (NewCustomer, Vec<FieldError>) {
         let mut errors = Vec::new();
-        for (i, c) in cells.iter().enumerate() {
-            if c.chars().count() > MAX_CELL_CHARS {
-                let h = self
-                    .headers
-                    .get(i)
-                    .cloned()
-                    .unwrap_or_else(|| format!("#{}", i + 1));
-                let field = self
-                    .targets
-                    .get(i)
-                    .cloned()
-                    .flatten()
-                    .unwrap_or_else(|| h.clone());
-                errors.push(
-                    Violation::new(
-                        "import.cell_too_long",
-                        format!("列“{h}”的内容超过 {MAX_CELL_CHARS} 个字符"),
-                        format!("column '{h}' has more than {MAX_CELL_CHARS} characters"),
-                    )
-                    .on(&field),
-                );
+        let mut trimmed: Vec<String> = Vec::new();
+        let cells = if cells.iter().any(|c| c.chars().count() > MAX_CELL_CHARS) {
+            for (i, c) in cells.iter().enumerate() {
+                if c.chars().count() > MAX_CELL_CHARS {
+                    let h = self
+                        .headers
+                        .get(i)
+                        .cloned()
+                        .unwrap_or_else(|| format!("#{}", i + 1));
+                    let field = self
+                        .targets
+                        .get(i)
+                        .cloned()
+                        .flatten()
+                        .unwrap_or_else(|| h.clone());
+                    errors.push(
+                        Violation::new(
+                            "import.cell_too_long",
+                            format!("列“{h}”的内容超过 {MAX_CELL_CHARS} 个字符"),
+                            format!("column '{h}' has more than {MAX_CELL_CHARS} characters"),
+                        )
+                        .on(&field),
+                    );
+                    trimmed.push(String::new());
+                } else {
+                    trimmed.push(c.clone());
+                }
             }
-        }
-        if !errors.is_empty() {
-            return (NewCustomer::default(), errors);
-        }
+            &trimmed[..]
+        } else {
+            cells
+        };
         let v = |t: &str| self.value(cells, t);
         let mut n = NewCustomer {
             customer_type: v("customer_type")
@@ -582,9 +594,14 @@ fn region_code_of(s: &str) -> String {
                 (f.map(|x| x.code), r)
             }
             Some(parent) => {
-                let child = region::children(parent)
-                    .into_iter()
-                    .find(|c| rest.starts_with(c.name));
+                // Municipalities have a 市辖区 level between the city and its districts.
+                let mut candidates = region::children(parent);
+                let grand: Vec<_> = candidates
+                    .iter()
+                    .flat_map(|c| region::children(c.code))
+                    .collect();
+                candidates.extend(grand);
+                let child = candidates.into_iter().find(|c| rest.starts_with(c.name));
                 match child {
                     Some(c) => (Some(c.code), &rest[c.name.len()..]),
                     None => (None, rest),

@@ -539,6 +539,16 @@ impl App {
         }
     }
 
+    /// The empty import template (XLSX) for the current catalog (`import`).
+    pub async fn import_template(&self, actor: &Actor) -> AppResult<Vec<u8>> {
+        actor.require("import")?;
+        let mut tx = self.db.begin_read().await?;
+        let types = crate::customers::load_customer_types(&mut tx).await?;
+        let custom = crate::fields::load_definitions(&mut tx).await?;
+        tx.rollback().await?;
+        report::template_xlsx(&types, &custom)
+    }
+
     /// State and totals of a job.
     pub async fn import_job(&self, actor: &Actor, job_id: i64) -> AppResult<ImportReport> {
         let job = self.import_job_row(actor, job_id).await?;
@@ -640,7 +650,7 @@ impl App {
                 if !not_imported.contains(&row_no) {
                     let (input, _) = map.to_input(&r.cells);
                     for k in row_keys(&input) {
-                        seen.entry(k).or_insert(row_no);
+                        seen.entry(k).or_insert(r.line as i64);
                     }
                 }
             }
@@ -775,9 +785,9 @@ impl App {
             if let Some(first) = keys.iter().find_map(|k| seen.get(k)) {
                 return Ok(RowResult::Skipped(json!({
                     "reason": "duplicate_in_file",
-                    "duplicate_of_row": first,
-                    "zh": format!("与文件中第 {first} 条数据重复（统一社会信用代码、身份证号或规范化名称相同）"),
-                    "en": format!("duplicates data row {first} of the file (same USCC, ID number or normalised name)"),
+                    "duplicate_of_line": first,
+                    "zh": format!("与文件第 {first} 行重复（统一社会信用代码、身份证号或规范化名称相同）"),
+                    "en": format!("duplicates line {first} of the file (same USCC, ID number or normalised name)"),
                 })));
             }
         }
@@ -808,7 +818,7 @@ impl App {
                                 .then(|| json!({ "stored": stored_values(&view, map) }));
                             tx.release_savepoint().await?;
                             for k in keys {
-                                seen.entry(k).or_insert(row_no);
+                                seen.entry(k).or_insert(row.line as i64);
                             }
                             Ok(RowResult::Updated {
                                 code: view.code,
@@ -846,7 +856,7 @@ impl App {
                 };
                 tx.release_savepoint().await?;
                 for k in keys {
-                    seen.entry(k).or_insert(row_no);
+                    seen.entry(k).or_insert(row.line as i64);
                 }
                 Ok(RowResult::Created {
                     code: crow.code,
