@@ -396,7 +396,11 @@ impl App {
         options: &ImportOptions,
     ) -> AppResult<(source::FileFacts, source::Table, mapping::ColumnMap)> {
         let p = path.to_path_buf();
-        let (format, encoding) = (options.format, options.encoding);
+        let named_xlsx = [options.file_name.as_str(), &path.to_string_lossy()]
+            .iter()
+            .any(|n| n.to_ascii_lowercase().ends_with(".xlsx"));
+        let format = options.format.or(named_xlsx.then_some(FileFormat::Xlsx));
+        let encoding = options.encoding;
         let facts = tokio::task::spawn_blocking(move || source::inspect(&p, format, encoding))
             .await
             .map_err(|e| AppError::Internal(format!("file check stopped: {e}")))??;

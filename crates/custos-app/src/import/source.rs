@@ -379,10 +379,13 @@ fn read_csv(path: &Path, enc: TextEncoding, tx: mpsc::Sender<AppResult<SourceRow
         .from_reader(decoded);
     let mut record = csv::StringRecord::new();
     loop {
-        let line = reader.position().line();
+        let before = reader.position().line();
         match reader.read_record(&mut record) {
             Ok(false) => return,
             Ok(true) => {
+                // csv counts a line when it consumes the terminator, at the start of
+                // the next read: the position after a record is its (last) line.
+                let line = reader.position().line();
                 if record.len() > MAX_COLUMNS {
                     let _ = tx.blocking_send(Err(too_many_columns(line, record.len())));
                     return;
@@ -399,6 +402,7 @@ fn read_csv(path: &Path, enc: TextEncoding, tx: mpsc::Sender<AppResult<SourceRow
                 }
             }
             Err(e) => {
+                let line = before;
                 let _ = tx.blocking_send(Err(bad_file(
                     "import.csv_malformed",
                     format!("CSV 第 {line} 行格式错误：{e}"),
