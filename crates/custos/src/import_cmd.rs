@@ -121,9 +121,10 @@ pub async fn run_import(
                 .map_err(|e| Failure(format!("cannot open {}: {e}", file.display())))?;
             let prepared = app.prepare_import(actor, &file, options).await?;
             if let Some(id) = prepared.job_id() {
-                b.println(format!(
-                    "import job #{id} (resume with: custos import --resume {id})"
-                ));
+                // On stderr even with --json: the id is what a resume after a crash needs.
+                b.suspend(|| {
+                    eprintln!("import job #{id} (resume with: custos import --resume {id})")
+                });
             }
             app.run_import(actor, prepared, &progress).await?
         }
