@@ -543,6 +543,59 @@ impl App {
         }
     }
 
+    /// Where uploaded import files are kept (so their jobs can be resumed): beside the
+    /// SQLite database, or the temporary directory on PostgreSQL.
+    pub fn import_upload_dir(&self) -> PathBuf {
+        match self.db.sqlite_path().and_then(Path::parent) {
+            Some(dir) => dir.join("imports"),
+            None => std::env::temp_dir().join("custos-imports"),
+        }
+    }
+
+    /// Write a job's rejected-and-skipped rows (`rejected`) or its sampling file
+    /// (`sample`) to `path` (CSV or XLSX by extension). Returns the rows written.
+    pub async fn write_import_report(
+        &self,
+        actor: &Actor,
+        job_id: i64,
+        kind: &str,
+        path: &Path,
+    ) -> AppResult<u64> {
+        let headers = self.import_job_headers(actor, job_id).await?;
+        let outcomes: &[&str] = match kind {
+            "rejected" => &["rejected", "skipped"],
+            "sample" => &["sampled"],
+            other => {
+                return Err(AppError::validation(
+                    "kind",
+                    Violation::new(
+                        "import.report_kind",
+                        format!("报告类型“{other}”不存在，可选 rejected、sample"),
+                        format!("report kind '{other}' does not exist; use rejected or sample"),
+                    ),
+                ))
+            }
+        };
+        let mut rows = Vec::new();
+        for outcome in outcomes {
+            let mut after = 0;
+            loop {
+                let page = self
+                    .import_job_rows(actor, job_id, outcome, after, 5000)
+                    .await?;
+                let Some(last) = page.last() else { break };
+                after = last.row_no;
+                rows.extend(page);
+            }
+        }
+        rows.sort_by_key(|r| r.row_no);
+        if kind == "sample" {
+            report::write_sample(path, &headers, &rows)
+        } else {
+            report::write_rejected(path, &headers, &rows)
+        }
+    }
+
     /// The empty import template (XLSX) for the current catalog (`import`).
     pub async fn import_template(&self, actor: &Actor) -> AppResult<Vec<u8>> {
         actor.require("import")?;

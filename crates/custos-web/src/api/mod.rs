@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod codes;
 mod customers;
+mod imports;
 mod ops;
 mod org;
 
@@ -86,7 +87,28 @@ pub(crate) fn router_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             customers::list_customer_types,
             customers::set_customer_types
         ))
+        .routes(routes!(imports::import_template))
+        .routes(with_upload_limit(routes!(imports::create_import)))
+        .routes(routes!(imports::get_import))
+        .routes(routes!(imports::resume_import))
+        .routes(routes!(imports::import_rejected))
+        .routes(routes!(imports::import_sample))
+        .routes(routes!(imports::export_customers))
         .split_for_parts()
+}
+
+/// Uploads may be larger than the default body limit (import files).
+fn with_upload_limit(
+    r: utoipa_axum::router::UtoipaMethodRouter<AppState>,
+) -> utoipa_axum::router::UtoipaMethodRouter<AppState> {
+    let (schemas, paths, method_router) = r;
+    (
+        schemas,
+        paths,
+        method_router.layer(axum::extract::DefaultBodyLimit::max(
+            imports::MAX_UPLOAD_BYTES,
+        )),
+    )
 }
 
 pub(crate) async fn not_found() -> ApiError {

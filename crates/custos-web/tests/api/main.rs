@@ -7,5 +7,6 @@ mod audit;
 mod auth;
 mod concurrency;
 mod customers;
+mod imports;
 mod ops;
 mod users;
