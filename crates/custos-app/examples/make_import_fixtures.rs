@@ -152,7 +152,7 @@ fn main() {
         let r = 2 + i as u32;
         sheet.write_string(r, 0, "企业").unwrap();
         sheet.write_string(r, 1, *n).unwrap();
-        sheet.write_string(r, 2, &uscc(40 + i as u32)).unwrap();
+        sheet.write_string(r, 2, uscc(40 + i as u32)).unwrap();
         sheet
             .write_number(r, 3, 13_800_138_000.0 + i as f64)
             .unwrap();

@@ -1832,6 +1832,30 @@ impl App {
         .await
     }
 
+    /// [`App::update_customer`] inside a caller's transaction (imports, per row).
+    pub(crate) async fn update_customer_in(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        code: &str,
+        patch: CustomerPatch,
+    ) -> AppResult<CustomerView> {
+        let reason = patch.reason.clone();
+        self.change_customer_in(
+            tx,
+            actor,
+            code,
+            Some(patch.version),
+            reason,
+            "update",
+            |rec| {
+                apply_patch(rec, &patch);
+                Ok(())
+            },
+        )
+        .await
+    }
+
     /// Add a contact.
     pub async fn add_contact(
         &self,
@@ -2195,6 +2219,11 @@ async fn check_owner_in_scope(
     }
 }
 
+/// A stored customer as the API shows it (imports' sampling, exports).
+pub(crate) fn view_of(row: &CustomerRow, key: &PiiKey, reveal: bool) -> AppResult<CustomerView> {
+    Ok(view(row, &record_of(row, key)?, reveal))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2204,36 +2233,5 @@ mod tests {
         assert_eq!(name_grams("華為"), vec!["华为".to_string()]);
         assert_eq!(name_grams("ab c"), vec!["ab".to_string(), "bc".to_string()]);
         assert_eq!(name_grams("王"), vec!["王".to_string()]);
-    }
-}
-
-/// A stored customer as the API shows it (imports' sampling, exports).
-pub(crate) fn view_of(row: &CustomerRow, key: &PiiKey, reveal: bool) -> AppResult<CustomerView> {
-    Ok(view(row, &record_of(row, key)?, reveal))
-}
-
-impl App {
-    /// [`App::update_customer`] inside a caller's transaction.
-    pub(crate) async fn update_customer_in(
-        &self,
-        tx: &mut Tx,
-        actor: &Actor,
-        code: &str,
-        patch: CustomerPatch,
-    ) -> AppResult<CustomerView> {
-        let reason = patch.reason.clone();
-        self.change_customer_in(
-            tx,
-            actor,
-            code,
-            Some(patch.version),
-            reason,
-            "update",
-            |rec| {
-                apply_patch(rec, &patch);
-                Ok(())
-            },
-        )
-        .await
     }
 }

@@ -571,8 +571,7 @@ fn date_text(s: &str) -> String {
         return format!("{}-{}-{}", &t[..4], &t[4..6], &t[6..]);
     }
     let t = t
-        .replace('年', "-")
-        .replace('月', "-")
+        .replace(['年', '月'], "-")
         .replace('日', "")
         .replace(['/', '.'], "-");
     // `2020-01-05 00:00:00` from a date-time cell.

@@ -946,7 +946,7 @@ impl App {
 
 enum Existing {
     None,
-    Found(CustomerRow),
+    Found(Box<CustomerRow>),
     Missing(FieldError),
 }
 
@@ -1018,7 +1018,7 @@ impl App {
         if let Some(code) = map.value(cells, "code") {
             let code = code.trim().to_ascii_uppercase();
             return Ok(match tx.customer_by_code(&code).await? {
-                Some(r) => Existing::Found(r),
+                Some(r) => Existing::Found(Box::new(r)),
                 None => Existing::Missing(
                     Violation::new(
                         "customer.not_found",
@@ -1035,7 +1035,7 @@ impl App {
             };
             if let Some(x) = tx.xref_by_source(&system, &id).await? {
                 if let Some(r) = tx.customer(x.customer_id).await? {
-                    return Ok(Existing::Found(r));
+                    return Ok(Existing::Found(Box::new(r)));
                 }
             }
         }

@@ -45,7 +45,7 @@ pub struct TableWriter {
 }
 
 enum Inner {
-    Csv(csv::Writer<std::io::BufWriter<std::fs::File>>),
+    Csv(Box<csv::Writer<std::io::BufWriter<std::fs::File>>>),
     Xlsx {
         book: Box<Workbook>,
         path: std::path::PathBuf,
@@ -59,7 +59,7 @@ impl TableWriter {
                 use std::io::Write;
                 let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(io_err)?);
                 f.write_all(b"\xEF\xBB\xBF").map_err(io_err)?;
-                Inner::Csv(csv::Writer::from_writer(f))
+                Inner::Csv(Box::new(csv::Writer::from_writer(f)))
             }
             ReportFormat::Xlsx => {
                 let mut book = Workbook::new();

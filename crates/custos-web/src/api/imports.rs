@@ -373,8 +373,8 @@ pub async fn export_customers(
     let format = ExportFormat::parse(e.format.as_deref().unwrap_or("csv"))?;
     let mut q = CustomerQuery::default();
     let mut custom = Vec::new();
-    for (k, v) in pairs {
-        let v = Some(v);
+    for (k, raw) in pairs {
+        let v = Some(raw.clone());
         match k.as_str() {
             "code" => q.code = v,
             "name" => q.name = v,
@@ -394,7 +394,6 @@ pub async fn export_customers(
             "updated_to" => q.updated_to = v,
             "sort" => q.sort = v,
             "owner" | "department" => {
-                let raw = v.unwrap_or_default();
                 let n = raw
                     .parse::<i64>()
                     .map_err(|_| super::bad_query(&k, &raw, "应为整数", "must be an integer"))?;
@@ -407,11 +406,11 @@ pub async fn export_customers(
             "format" | "gbk" => {}
             other => {
                 if let Some(key) = other.strip_prefix("custom.") {
-                    custom.push((key.to_string(), v.unwrap_or_default()));
+                    custom.push((key.to_string(), raw));
                 } else {
                     return Err(super::bad_query(
                         other,
-                        &v.unwrap_or_default(),
+                        &raw,
                         "不认识的参数",
                         "unknown parameter",
                     ));

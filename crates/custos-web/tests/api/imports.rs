@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used)]
+
 //! `/api/v1/imports` (multipart upload → job), its reports and template, and
 //! `/api/v1/exports`, with the fixture files of `tests/fixtures/import/`.
 
