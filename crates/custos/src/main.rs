@@ -2,6 +2,7 @@
 //! through the use cases of `custos-app`, as a named user (`--as`, default `admin`).
 
 mod bench;
+mod bench_import;
 mod config;
 mod customer_cmd;
 mod dedupe_cmd;
@@ -121,6 +122,18 @@ enum BenchCommand {
         /// Operations per run (split across callers).
         #[arg(long, default_value_t = 3000)]
         ops: usize,
+    },
+    /// Import a generated CSV into a fresh SQLite database, then export it (rows/s, peak memory).
+    Import {
+        /// Rows of the imported file.
+        #[arg(long, default_value_t = 100_000)]
+        rows: u64,
+        /// Customers imported first (already in the database).
+        #[arg(long, default_value_t = 0)]
+        existing: u64,
+        /// Rows per transaction.
+        #[arg(long, default_value_t = 500)]
+        chunk: usize,
     },
 }
 
@@ -284,6 +297,17 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 return Err(Failure("bench on postgres needs --database-url".into()));
             }
             bench::issue(backend, url.as_deref(), callers, *ops).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Import {
+                    rows,
+                    existing,
+                    chunk,
+                },
+        } => {
+            bench_import::import(*rows, *existing, *chunk).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Customer { command } => {
