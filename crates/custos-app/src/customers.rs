@@ -41,6 +41,13 @@ pub const SCALES: &[(&str, &str, &str)] = &[
 /// operations of their own.
 pub const EDITABLE_STATUSES: &[&str] = &["pending", "active", "dormant"];
 
+/// Statuses of customers that still count for duplicate checks (all but merged ones).
+pub(crate) const LIVE_STATUSES: &[&str] = &["pending", "active", "dormant", "retired", "archived"];
+
+pub mod duplicates;
+pub mod merge;
+pub mod review;
+
 /// Fields whose change needs a reason (catalog: major fields).
 pub const MAJOR_FIELDS: &[&str] = &["name", "uscc", "id_number", "customer_type"];
 
@@ -157,6 +164,10 @@ pub struct NewCustomer {
     /// Why (kept in the audit log and the code registry).
     #[serde(default)]
     pub reason: Option<String>,
+    /// Create even though it looks like an existing customer (`duplicate.manage`, with
+    /// a `reason`; the overridden candidates are audited).
+    #[serde(default)]
+    pub override_duplicates: bool,
 }
 
 /// `Some(None)` for an explicit `null`, `None` when the field is absent.
@@ -172,6 +183,10 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 pub struct CustomerPatch {
     /// The `version` read last (optimistic locking): a stale one answers 409.
     pub version: i64,
+    /// Save even though the changed record looks like another customer
+    /// (`duplicate.manage`, with a `reason`).
+    #[serde(default)]
+    pub override_duplicates: bool,
     /// Required when a major field (name, uscc, id_number, customer_type) changes.
     #[serde(default)]
     pub reason: Option<String>,
@@ -462,6 +477,12 @@ pub struct CustomerView {
     pub version: i64,
     /// Set when the record was rebuilt for `as_of`.
     pub as_of: Option<String>,
+    /// For a merged customer: the code of the customer it was merged into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<String>,
+    /// On create and update: existing customers this one may duplicate (a warning).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub possible_duplicates: Vec<duplicates::DuplicateCandidate>,
 }
 
 /// One field change in the history.
@@ -1157,6 +1178,28 @@ fn record_of(row: &CustomerRow, key: &PiiKey) -> AppResult<Record> {
     })
 }
 
+/// The row as a history snapshot describes it (id, code and creation from `current`).
+fn row_from_snapshot(current: &CustomerRow, snapshot: &str) -> AppResult<CustomerRow> {
+    let s: Snapshot = serde_json::from_str(snapshot)
+        .map_err(|e| AppError::Internal(format!("snapshot of {} unreadable: {e}", current.code)))?;
+    Ok(CustomerRow {
+        name_key: name_key(&s.name).key,
+        customer_type: s.customer_type,
+        name: s.name,
+        status: s.status,
+        uscc: s.uscc,
+        region_code: s.region_code,
+        industry: s.industry,
+        level: s.level,
+        owner_id: s.owner_id,
+        department_id: s.department_id,
+        data: s.data,
+        updated_at: s.updated_at,
+        row_version: s.row_version,
+        ..current.clone()
+    })
+}
+
 fn snapshot_of(row: &CustomerRow) -> String {
     let s = Snapshot {
         customer_type: row.customer_type.clone(),
@@ -1224,6 +1267,7 @@ fn indexes_of(rec: &Record, key: &PiiKey) -> CustomerIndexes {
         tags: rec.tags.clone(),
         grams: name_grams(&rec.name),
         fields: crate::fields::index_values(&rec.custom),
+        match_keys: duplicates::match_hashes(rec, key, chrono::Utc::now().date_naive()),
     }
 }
 
@@ -1384,6 +1428,8 @@ fn view(row: &CustomerRow, rec: &Record, reveal: bool) -> CustomerView {
         updated_at: format_time(row.updated_at),
         version: row.row_version,
         as_of: None,
+        possible_duplicates: Vec::new(),
+        merged_into: None,
     }
 }
 
@@ -1572,11 +1618,13 @@ impl App {
                 let (app, actor, input) = (app.clone(), actor.clone(), input.clone());
                 Box::pin(async move {
                     let reference = app.reference(tx).await?;
-                    let (row, rec) = app
+                    let (row, rec, duplicates) = app
                         .insert_new_customer(tx, &actor, scope, input, &reference)
                         .await?;
                     let reveal = app.reveal(tx, &actor, &row, &rec).await?;
-                    Ok(view(&row, &rec, reveal))
+                    let mut v = view(&row, &rec, reveal);
+                    v.possible_duplicates = duplicates.candidates;
+                    Ok(v)
                 })
             })
             .await
@@ -1600,7 +1648,7 @@ impl App {
                 .insert_new_customer(&mut tx, actor, scope, input, &reference)
                 .await
             {
-                Ok((row, _)) => codes.push(row.code),
+                Ok((row, _, _)) => codes.push(row.code),
                 Err(AppError::Validation(fields)) => {
                     return Err(AppError::Validation(
                         fields
@@ -1628,7 +1676,22 @@ impl App {
         scope: Scope,
         input: NewCustomer,
         reference: &Reference,
-    ) -> AppResult<(CustomerRow, Record)> {
+    ) -> AppResult<(CustomerRow, Record, duplicates::DuplicateReport)> {
+        self.insert_new_customer_excluding(tx, actor, scope, input, reference, &[])
+            .await
+    }
+
+    /// [`App::insert_new_customer`], ignoring the customers `exclude` in the duplicate
+    /// check (a split's original).
+    async fn insert_new_customer_excluding(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        scope: Scope,
+        input: NewCustomer,
+        reference: &Reference,
+        exclude: &[i64],
+    ) -> AppResult<(CustomerRow, Record, duplicates::DuplicateReport)> {
         if input.code.is_some() {
             actor.require("code.assign")?;
         }
@@ -1655,6 +1718,16 @@ impl App {
         // The creator must be able to see what they create.
         let owner_id = rec.owner_id.unwrap_or(actor.user_id);
         check_owner_in_scope(tx, actor, scope, owner_id, rec.department_id).await?;
+        // Every writer takes the audit head first (PostgreSQL), so no other process can
+        // add a matching customer between this check and the commit.
+        tx.lock_audit_head().await?;
+        let duplicates = self.find_duplicates(tx, actor, &rec, exclude).await?;
+        self.guard_duplicates(
+            actor,
+            &duplicates,
+            input.override_duplicates,
+            reason.as_deref(),
+        )?;
 
         let mut attributes = BTreeMap::new();
         attributes.insert("customer_type".to_string(), rec.customer_type.clone());
@@ -1725,10 +1798,12 @@ impl App {
         r.after = to_json(&serde_json::json!({
             "code": row.code, "rule": format!("{}@{}", drawn.rule_key, drawn.rule_version),
             "manual_code": drawn.manual, "record": masked_record(&rec),
+            "duplicates": duplicates.summary(),
+            "duplicates_overridden": duplicates.is_definite(),
         }));
         r.reason = reason;
         append(tx, r).await?;
-        Ok((row, rec))
+        Ok((row, rec, duplicates))
     }
 
     /// Whether this caller sees personal data in clear; when so (and there is any), the
@@ -1773,6 +1848,13 @@ impl App {
         if !in_scope(&mut tx, actor, scope, &current).await? {
             return Err(AppError::not_found("customer", &code));
         }
+        let survivor = match current.status.as_str() {
+            "merged" => match tx.merged_into(current.id).await? {
+                Some(id) => tx.customer(id).await?.map(|s| s.code),
+                None => None,
+            },
+            _ => None,
+        };
         let row = match as_of {
             None => current,
             Some(at) => {
@@ -1781,24 +1863,7 @@ impl App {
                     .customer_history_as_of(current.id, at + 999)
                     .await?
                     .ok_or_else(|| AppError::not_found("customer", &code))?;
-                let s: Snapshot = serde_json::from_str(&h.snapshot).map_err(|e| {
-                    AppError::Internal(format!("history snapshot {} unreadable: {e}", h.id))
-                })?;
-                CustomerRow {
-                    customer_type: s.customer_type,
-                    name: s.name,
-                    status: s.status,
-                    uscc: s.uscc,
-                    region_code: s.region_code,
-                    industry: s.industry,
-                    level: s.level,
-                    owner_id: s.owner_id,
-                    department_id: s.department_id,
-                    data: s.data,
-                    updated_at: s.updated_at,
-                    row_version: s.row_version,
-                    ..current
-                }
+                row_from_snapshot(&current, &h.snapshot)?
             }
         };
         tx.rollback().await?;
@@ -1813,6 +1878,7 @@ impl App {
         };
         let mut v = view(&row, &rec, reveal);
         v.as_of = as_of.map(format_time);
+        v.merged_into = survivor;
         Ok(v)
     }
 
@@ -1825,10 +1891,19 @@ impl App {
         patch: CustomerPatch,
     ) -> AppResult<CustomerView> {
         let reason = patch.reason.clone();
-        self.change_customer(actor, code, Some(patch.version), reason, "update", |rec| {
-            apply_patch(rec, &patch);
-            Ok(())
-        })
+        let override_duplicates = patch.override_duplicates;
+        self.change_customer(
+            actor,
+            code,
+            Some(patch.version),
+            reason,
+            override_duplicates,
+            "update",
+            |rec| {
+                apply_patch(rec, &patch);
+                Ok(())
+            },
+        )
         .await
     }
 
@@ -1841,12 +1916,14 @@ impl App {
         patch: CustomerPatch,
     ) -> AppResult<CustomerView> {
         let reason = patch.reason.clone();
+        let override_duplicates = patch.override_duplicates;
         self.change_customer_in(
             tx,
             actor,
             code,
             Some(patch.version),
             reason,
+            override_duplicates,
             "update",
             |rec| {
                 apply_patch(rec, &patch);
@@ -1863,7 +1940,7 @@ impl App {
         code: &str,
         input: ContactInput,
     ) -> AppResult<CustomerView> {
-        self.change_customer(actor, code, None, None, "contact.add", |rec| {
+        self.change_customer(actor, code, None, None, false, "contact.add", |rec| {
             let id = rec.contacts.iter().map(|c| c.id).max().unwrap_or(0) + 1;
             if input.is_primary == Some(true) {
                 for c in &mut rec.contacts {
@@ -1885,7 +1962,7 @@ impl App {
         p: ContactPatch,
     ) -> AppResult<CustomerView> {
         let reason = p.reason.clone();
-        self.change_customer(actor, code, None, reason, "contact.update", |rec| {
+        self.change_customer(actor, code, None, reason, false, "contact.update", |rec| {
             if !rec.contacts.iter().any(|c| c.id == contact_id) {
                 return Err(AppError::not_found("contact", contact_id));
             }
@@ -1926,7 +2003,7 @@ impl App {
         code: &str,
         contact_id: i64,
     ) -> AppResult<CustomerView> {
-        self.change_customer(actor, code, None, None, "contact.delete", |rec| {
+        self.change_customer(actor, code, None, None, false, "contact.delete", |rec| {
             let before = rec.contacts.len();
             rec.contacts.retain(|c| c.id != contact_id);
             if rec.contacts.len() == before {
@@ -1937,12 +2014,14 @@ impl App {
         .await
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn change_customer(
         &self,
         actor: &Actor,
         code: &str,
         expected_version: Option<i64>,
         reason: Option<String>,
+        override_duplicates: bool,
         action: &str,
         mutate: impl FnOnce(&mut Record) -> AppResult<()>,
     ) -> AppResult<CustomerView> {
@@ -1954,6 +2033,7 @@ impl App {
                 code,
                 expected_version,
                 reason,
+                override_duplicates,
                 action,
                 mutate,
             )
@@ -1972,6 +2052,7 @@ impl App {
         code: &str,
         expected_version: Option<i64>,
         reason: Option<String>,
+        override_duplicates: bool,
         action: &str,
         mutate: impl FnOnce(&mut Record) -> AppResult<()>,
     ) -> AppResult<CustomerView> {
@@ -2057,6 +2138,23 @@ impl App {
         if new.owner_id != old.owner_id || new.department_id != old.department_id {
             check_owner_in_scope(tx, actor, scope, owner_id, new.department_id).await?;
         }
+        let mut possible_duplicates = Vec::new();
+        if duplicates::matching_fields_changed(&old, &new) {
+            tx.lock_audit_head().await?;
+            let report = self.find_duplicates(tx, actor, &new, &[row.id]).await?;
+            // Only a change that *makes* a definite duplicate is blocked; one that was
+            // already there (overridden at creation) does not block every later edit.
+            let blocking = if report.is_definite() {
+                let before = self.find_duplicates(tx, actor, &old, &[row.id]).await?;
+                !before.is_definite()
+            } else {
+                false
+            };
+            if blocking {
+                self.guard_duplicates(actor, &report, override_duplicates, reason.as_deref())?;
+            }
+            possible_duplicates = report.candidates;
+        }
         let changes = diff(&old, &new);
         if changes.is_empty() {
             let reveal = self.reveal(tx, actor, &row, &new).await?;
@@ -2112,7 +2210,9 @@ impl App {
         r.reason = reason;
         append(tx, r).await?;
         let reveal = self.reveal(tx, actor, &updated, &new).await?;
-        Ok(view(&updated, &new, reveal))
+        let mut v = view(&updated, &new, reveal);
+        v.possible_duplicates = possible_duplicates;
+        Ok(v)
     }
 
     /// The change history of a customer, oldest first (personal data masked).

@@ -24,6 +24,12 @@ pub enum AppError {
     /// The request is understood but the operation is refused by a rule (HTTP 422).
     #[error("rejected: {}", .0.code)]
     Rejected(Violation),
+    /// The record looks like an existing customer (HTTP 409, candidates attached).
+    #[error("duplicate: {}", .violation.code)]
+    Duplicate {
+        violation: Violation,
+        report: Box<crate::customers::duplicates::DuplicateReport>,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -49,6 +55,7 @@ impl AppError {
             AppError::Unauthenticated(v) | AppError::Conflict(v) | AppError::Rejected(v) => {
                 v.code.clone()
             }
+            AppError::Duplicate { violation, .. } => violation.code.clone(),
             AppError::Forbidden { .. } => "auth.forbidden".into(),
             AppError::NotFound { what, .. } => format!("{what}.not_found"),
             AppError::Internal(_) => "internal".into(),
@@ -62,7 +69,7 @@ impl AppError {
             AppError::Unauthenticated(_) => 401,
             AppError::Forbidden { .. } => 403,
             AppError::NotFound { .. } => 404,
-            AppError::Conflict(_) => 409,
+            AppError::Conflict(_) | AppError::Duplicate { .. } => 409,
             AppError::Internal(_) => 500,
         }
     }
@@ -75,6 +82,7 @@ impl AppError {
             AppError::NotFound { .. } => ("未找到", "Not found"),
             AppError::Conflict(_) => ("与当前状态冲突", "Conflict"),
             AppError::Rejected(_) => ("操作被规则拒绝", "Operation refused"),
+            AppError::Duplicate { .. } => ("疑似重复客户", "Possible duplicate customer"),
             AppError::Internal(_) => ("服务器内部错误", "Internal server error"),
         };
         match lang {
@@ -93,6 +101,7 @@ impl AppError {
             AppError::Unauthenticated(v) | AppError::Conflict(v) | AppError::Rejected(v) => {
                 v.message(lang).to_string()
             }
+            AppError::Duplicate { violation, .. } => violation.message(lang).to_string(),
             AppError::Forbidden { permission } => match lang {
                 Lang::Zh => format!("当前用户没有“{permission}”权限"),
                 Lang::En => format!("you lack the permission '{permission}'"),

@@ -16,6 +16,7 @@ pub mod org;
 use std::time::Duration;
 
 pub use actor::{Actor, Context, Scope, Source};
+pub use customers::{duplicates, merge};
 pub use custos_store::{AuditFilter, Backend, ChainReport, Db, DbOptions};
 pub use error::{AppError, AppResult};
 
@@ -32,6 +33,8 @@ pub struct AppConfig {
     pub fault_after_code_draw: Option<FaultAfterDraw>,
     /// Key of personal data at rest (see `pii`); the default is random, for tests.
     pub pii_key: pii::PiiKey,
+    /// Duplicate-check score cuts: `definite` blocks a creation, `possible` warns.
+    pub duplicate_thresholds: custos_core::matching::Thresholds,
 }
 
 /// Wrapper so the config stays `Debug`.
@@ -54,6 +57,7 @@ impl Default for AppConfig {
             code_timezone: chrono_tz::Asia::Shanghai,
             fault_after_code_draw: None,
             pii_key: pii::PiiKey::random(),
+            duplicate_thresholds: Default::default(),
         }
     }
 }
@@ -73,6 +77,7 @@ impl App {
         let app = App::from_db(db, config);
         app.ensure_builtin_roles().await?;
         app.check_pii_key().await?;
+        app.ensure_match_index().await?;
         Ok(app)
     }
 

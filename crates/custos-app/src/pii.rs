@@ -161,6 +161,20 @@ impl PiiKey {
         mac.update(value.as_bytes());
         hex::encode(mac.finalize().into_bytes())
     }
+
+    /// Keyed 64-bit hash of a duplicate-check blocking key (`u:…`, `n:…`): the
+    /// database can look candidates up by it without holding identifiers in clear.
+    pub fn match_hash(&self, blocking_key: &str) -> i64 {
+        let mut mac =
+            <HmacSha256 as Mac>::new_from_slice(&self.index).unwrap_or_else(|_| unreachable!());
+        mac.update(b"match");
+        mac.update(&[0]);
+        mac.update(blocking_key.as_bytes());
+        let out = mac.finalize().into_bytes();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&out[..8]);
+        i64::from_le_bytes(first)
+    }
 }
 
 #[cfg(unix)]

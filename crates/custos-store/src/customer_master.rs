@@ -35,6 +35,8 @@ pub struct CustomerIndexes {
     pub grams: Vec<String>,
     /// (custom field key, value) pairs.
     pub fields: Vec<(String, String)>,
+    /// Keyed hashes of the duplicate-check blocking keys.
+    pub match_keys: Vec<i64>,
 }
 
 /// Sort orders of the customer list.
@@ -497,6 +499,8 @@ impl Tx {
             &fields,
         )
         .await?;
+        self.replace_match_keys(customer_id, &ix.match_keys, fresh)
+            .await?;
         Ok(())
     }
 

@@ -10,6 +10,7 @@ mod audit;
 mod codes;
 mod customers;
 mod db;
+pub mod duplicates;
 mod error;
 mod org;
 

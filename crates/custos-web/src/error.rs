@@ -51,6 +51,9 @@ pub struct Problem {
     /// Every failing field, for validation errors.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<ProblemField>,
+    /// Existing customers the record looks like, for `customer.duplicate`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicates: Option<custos_app::customers::duplicates::DuplicateReport>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -81,5 +84,9 @@ pub(crate) fn problem(err: &AppError, lang: Lang, request_id: Option<String>) ->
         code,
         request_id,
         fields,
+        duplicates: match err {
+            AppError::Duplicate { report, .. } => Some((**report).clone()),
+            _ => None,
+        },
     }
 }

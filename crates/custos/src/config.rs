@@ -19,6 +19,18 @@ pub struct FileConfig {
     pub auth: AuthSection,
     #[serde(default)]
     pub database: DatabaseSection,
+    #[serde(default)]
+    pub duplicates: DuplicatesSection,
+}
+
+/// `[duplicates]`: score cuts of the duplicate check.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DuplicatesSection {
+    /// At or above: a creation is blocked (default 0.9).
+    pub definite: Option<f64>,
+    /// At or above: a warning (default 0.5).
+    pub possible: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -107,6 +119,18 @@ pub fn load(
     }
     if let Some(m) = file.auth.lockout_minutes {
         app.lockout_duration = Duration::from_secs(m * 60);
+    }
+    if file.duplicates.definite.is_some() || file.duplicates.possible.is_some() {
+        let d = app.duplicate_thresholds;
+        let definite = file.duplicates.definite.unwrap_or(d.definite);
+        let possible = file.duplicates.possible.unwrap_or(d.possible);
+        app.duplicate_thresholds = custos_core::matching::Thresholds::new(definite, possible)
+            .ok_or_else(|| {
+                format!(
+                    "[duplicates] 阈值须在 0 到 1 之间且 possible ≤ definite / thresholds must be \
+                     in [0, 1] with possible <= definite (definite {definite}, possible {possible})"
+                )
+            })?;
     }
     let mut db = DbOptions::sqlite(data_dir);
     db.database_url = database_url;

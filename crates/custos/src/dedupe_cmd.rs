@@ -9,7 +9,6 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{BufReader, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -19,9 +18,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
-use custos_core::matching::{
-    blocking_keys, match_score_at_least, prepare, MatchRecord, Prepared, Thresholds,
-};
+use custos_core::matching::cluster::{cluster, ClusterOptions, Progress};
+use custos_core::matching::{prepare, MatchRecord, Prepared, Thresholds};
 
 /// Arguments of `custos dedupe`.
 #[derive(Args, Debug, Clone)]
@@ -65,7 +63,6 @@ pub struct DedupeSummary {
     pub rows_in_groups: usize,
     pub threshold: f64,
     pub seconds_read: f64,
-    pub seconds_block: f64,
     pub seconds_score: f64,
     pub seconds_cluster: f64,
     pub seconds_total: f64,
@@ -248,159 +245,15 @@ fn read_records(
     Ok((ids, prepared))
 }
 
-fn hash_key(k: &str) -> u64 {
-    // DefaultHasher::new() has fixed keys: the same key hashes the same in every run.
-    let mut h = DefaultHasher::new();
-    k.hash(&mut h);
-    h.finish()
-}
+/// A terminal progress bar for the scoring stage.
+struct Bar(ProgressBar);
 
-/// (key hash, row) for every blocking key of every row, sorted.
-fn block_entries(prepared: &[Prepared]) -> Vec<(u64, u32)> {
-    let mut entries: Vec<(u64, u32)> = prepared
-        .par_iter()
-        .enumerate()
-        .flat_map_iter(|(i, p)| {
-            blocking_keys(p)
-                .into_iter()
-                .map(move |k| (hash_key(&k), i as u32))
-        })
-        .collect();
-    entries.par_sort_unstable();
-    entries.dedup();
-    entries
-}
-
-/// Ranges of `entries` with one key and at least two rows.
-fn blocks(entries: &[(u64, u32)]) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    for i in 1..=entries.len() {
-        if i == entries.len() || entries[i].0 != entries[start].0 {
-            if i - start >= 2 {
-                out.push((start, i));
-            }
-            start = i;
-        }
+impl Progress for Bar {
+    fn start(&self, total: u64) {
+        self.0.set_length(total);
     }
-    out
-}
-
-struct Scored {
-    pairs: Vec<(f32, u32, u32)>,
-    candidates: u64,
-}
-
-fn score_blocks(
-    prepared: &[Prepared],
-    entries: &[(u64, u32)],
-    blocks: &[(usize, usize)],
-    args: &DedupeArgs,
-    threshold: f64,
-) -> Scored {
-    let bar = progress(blocks.len() as u64, "compare");
-    let sort_key = |i: u32| prepared[i as usize].names.first().map_or("", |n| &*n.key);
-    let (pairs, candidates) = blocks
-        .par_chunks(256)
-        .map(|chunk| {
-            let mut found = Vec::new();
-            let mut candidates = 0u64;
-            let mut check = |a: u32, b: u32, found: &mut Vec<(f32, u32, u32)>| {
-                candidates += 1;
-                if let Some(s) =
-                    match_score_at_least(&prepared[a as usize], &prepared[b as usize], threshold)
-                {
-                    found.push((s as f32, a.min(b), a.max(b)));
-                }
-            };
-            for &(start, end) in chunk {
-                let rows: Vec<u32> = entries[start..end].iter().map(|e| e.1).collect();
-                if rows.len() <= args.max_block {
-                    for (x, &a) in rows.iter().enumerate() {
-                        for &b in &rows[x + 1..] {
-                            check(a, b, &mut found);
-                        }
-                    }
-                } else {
-                    // Sorted neighbourhood: neighbours by name key within the block.
-                    let mut rows = rows;
-                    rows.sort_by(|&a, &b| sort_key(a).cmp(sort_key(b)).then(a.cmp(&b)));
-                    for (x, &a) in rows.iter().enumerate() {
-                        for &b in rows.iter().skip(x + 1).take(args.window) {
-                            check(a, b, &mut found);
-                        }
-                    }
-                }
-            }
-            bar.inc(chunk.len() as u64);
-            (found, candidates)
-        })
-        .reduce(
-            || (Vec::new(), 0),
-            |(mut p, c), (q, d)| {
-                p.extend(q);
-                (p, c + d)
-            },
-        );
-    bar.finish_and_clear();
-    Scored { pairs, candidates }
-}
-
-/// Union-find whose groups remember their identifiers, so that no group holds two
-/// different valid USCCs or id numbers.
-struct Groups {
-    parent: Vec<u32>,
-    size: Vec<u32>,
-    /// Hash of the group's valid USCC / id number (0 = none).
-    uscc: Vec<u64>,
-    id: Vec<u64>,
-}
-
-impl Groups {
-    fn new(prepared: &[Prepared]) -> Groups {
-        let valid = |v: Option<&custos_core::matching::PreparedIdent>| {
-            v.filter(|i| i.valid).map_or(0, |i| hash_key(&i.value) | 1)
-        };
-        Groups {
-            parent: (0..prepared.len() as u32).collect(),
-            size: vec![1; prepared.len()],
-            uscc: prepared.iter().map(|p| valid(p.uscc.as_ref())).collect(),
-            id: prepared
-                .iter()
-                .map(|p| valid(p.id_number.as_ref()))
-                .collect(),
-        }
-    }
-
-    fn find(&mut self, mut x: u32) -> u32 {
-        while self.parent[x as usize] != x {
-            let up = self.parent[self.parent[x as usize] as usize];
-            self.parent[x as usize] = up;
-            x = up;
-        }
-        x
-    }
-
-    fn union(&mut self, a: u32, b: u32, max_size: usize) -> bool {
-        let (ra, rb) = (self.find(a), self.find(b));
-        if ra == rb {
-            return true;
-        }
-        let (ia, ib) = (ra as usize, rb as usize);
-        let conflict = |x: u64, y: u64| x != 0 && y != 0 && x != y;
-        if conflict(self.uscc[ia], self.uscc[ib])
-            || conflict(self.id[ia], self.id[ib])
-            || (self.size[ia] + self.size[ib]) as usize > max_size
-        {
-            return false;
-        }
-        // The lower row index is the root, so cluster ids follow file order.
-        let (root, child) = if ra < rb { (ia, ib) } else { (ib, ia) };
-        self.parent[child] = root as u32;
-        self.size[root] += self.size[child];
-        self.uscc[root] = self.uscc[root].max(self.uscc[child]);
-        self.id[root] = self.id[root].max(self.id[child]);
-        true
+    fn advance(&self, done: u64) {
+        self.0.inc(done);
     }
 }
 
@@ -417,26 +270,20 @@ pub fn run(args: &DedupeArgs) -> Result<DedupeSummary, String> {
     let (ids, prepared) = read_records(args, today)?;
     let t_read = started.elapsed();
 
-    let entries = block_entries(&prepared);
-    let block_list = blocks(&entries);
-    let t_block = started.elapsed();
-
-    let scored = score_blocks(&prepared, &entries, &block_list, args, threshold);
-    drop(entries);
-    let t_score = started.elapsed();
-
-    let mut pairs = scored.pairs;
-    pairs.par_sort_unstable_by(|x, y| (x.1, x.2).cmp(&(y.1, y.2)));
-    pairs.dedup_by(|x, y| x.1 == y.1 && x.2 == y.2);
-    // Strongest evidence first, so a weak link cannot block a strong one.
-    pairs.par_sort_by(|x, y| y.0.total_cmp(&x.0).then((x.1, x.2).cmp(&(y.1, y.2))));
-    let mut groups = Groups::new(&prepared);
+    let opts = ClusterOptions {
+        threshold,
+        max_block: args.max_block,
+        window: args.window,
+        max_cluster: args.max_cluster,
+    };
+    let bar = Bar(progress(0, "compare"));
+    let clustering = cluster(&prepared, &opts, &bar, &|_, _| false);
+    bar.0.finish_and_clear();
     drop(prepared);
-    for &(_, a, b) in &pairs {
-        groups.union(a, b, args.max_cluster);
-    }
+    let t_score = started.elapsed();
+    let pairs = &clustering.pairs;
     if let Some(path) = &args.pairs {
-        write_pairs(path, &ids, &pairs)?;
+        write_pairs(path, &ids, pairs)?;
     }
 
     let out = File::create(&args.output)
@@ -447,7 +294,7 @@ pub fn run(args: &DedupeArgs) -> Result<DedupeSummary, String> {
         .map_err(write_err)?;
     let mut cluster_sizes: HashMap<u32, u32> = HashMap::new();
     for i in 0..ids.len() as u32 {
-        let root = groups.find(i);
+        let root = clustering.roots[i as usize];
         *cluster_sizes.entry(root).or_default() += 1;
         w.write_record([ids[i as usize].as_str(), ids[root as usize].as_str()])
             .map_err(write_err)?;
@@ -460,8 +307,8 @@ pub fn run(args: &DedupeArgs) -> Result<DedupeSummary, String> {
 
     Ok(DedupeSummary {
         records: ids.len(),
-        blocking_keys: block_list.len(),
-        candidate_pairs: scored.candidates,
+        blocking_keys: clustering.blocks,
+        candidate_pairs: clustering.candidates,
         matched_pairs: pairs.len(),
         clusters: cluster_sizes.len(),
         rows_in_groups: cluster_sizes
@@ -471,8 +318,7 @@ pub fn run(args: &DedupeArgs) -> Result<DedupeSummary, String> {
             .sum(),
         threshold,
         seconds_read: t_read.as_secs_f64(),
-        seconds_block: (t_block - t_read).as_secs_f64(),
-        seconds_score: (t_score - t_block).as_secs_f64(),
+        seconds_score: (t_score - t_read).as_secs_f64(),
         seconds_cluster: (t_total - t_score).as_secs_f64(),
         seconds_total: t_total.as_secs_f64(),
     })
@@ -499,7 +345,7 @@ fn write_pairs(path: &PathBuf, ids: &[String], pairs: &[(f32, u32, u32)]) -> Res
 pub fn render(s: &DedupeSummary) -> String {
     format!(
         "{} records, {} blocks, {} candidate pairs, {} pairs ≥ {}, {} clusters ({} rows in groups); \
-         read {:.1}s, block {:.1}s, score {:.1}s, cluster+write {:.1}s, total {:.1}s",
+         read {:.1}s, block+score {:.1}s, cluster+write {:.1}s, total {:.1}s",
         s.records,
         s.blocking_keys,
         s.candidate_pairs,
@@ -508,7 +354,6 @@ pub fn render(s: &DedupeSummary) -> String {
         s.clusters,
         s.rows_in_groups,
         s.seconds_read,
-        s.seconds_block,
         s.seconds_score,
         s.seconds_cluster,
         s.seconds_total

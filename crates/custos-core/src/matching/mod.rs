@@ -14,6 +14,7 @@
 //! probability `1 / (1 + 2^-(prior + Σw))`. See [`score`] for the m/u values and why.
 
 mod blocking;
+pub mod cluster;
 mod features;
 mod score;
 

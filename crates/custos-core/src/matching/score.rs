@@ -602,7 +602,9 @@ fn compare_region(a: &Prepared, b: &Prepared, kind: PartyKind, t: &mut Tally<'_>
             || ("同一城市".into(), "same city".into()),
         ),
         _ if x[..2] != y[..2] => {
-            let m = if person { 0.05 } else { 0.005 };
+            // Same brand, different province is usually a separate company (北京华为 /
+            // 上海华为): with only the name in common such a pair must stay "possible".
+            let m = if person { 0.05 } else { 0.001 };
             t.add("region", EvidenceKind::Different, bits(m, 0.75), || {
                 ("省份不同".into(), "different province".into())
             })

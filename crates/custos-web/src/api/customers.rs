@@ -1,6 +1,7 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
 
@@ -77,13 +78,15 @@ pub struct AsOfQuery {
 /// masked unless the caller holds `customer.pii.read` (and then the read is audited).
 #[utoipa::path(get, path = "/api/v1/customers/{code}", tag = "customers", security(("bearer" = [])),
     params(("code" = String, Path), AsOfQuery),
-    responses((status = 200, body = CustomerView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = CustomerView),
+              (status = 308, description = "merged code: `Location` is the survivor", body = CustomerView),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn get_customer(
     State(s): State<AppState>,
     Auth(actor): Auth,
     Path(code): Path<String>,
     Query(q): Query<AsOfQuery>,
-) -> Result<Json<CustomerView>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let as_of = match q.as_of.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(t) => Some(
             chrono::DateTime::parse_from_rfc3339(t)
@@ -99,7 +102,31 @@ pub async fn get_customer(
         ),
         None => None,
     };
-    Ok(Json(s.app.get_customer_as_of(&actor, &code, as_of).await?))
+    let view = s.app.get_customer_as_of(&actor, &code, as_of).await?;
+    // A merged code answers with a permanent redirect to its survivor (the merged record
+    // itself stays readable with `as_of`).
+    if let (Some(survivor), None) = (&view.merged_into, as_of) {
+        let location = format!("/api/v1/customers/{}", urlencoding_path(survivor));
+        return Ok((
+            StatusCode::PERMANENT_REDIRECT,
+            [(axum::http::header::LOCATION, location)],
+            Json(view),
+        )
+            .into_response());
+    }
+    Ok(Json(view).into_response())
+}
+
+/// Percent-encode a code for a URL path (codes are usually plain ASCII already).
+fn urlencoding_path(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// Change a customer. `version` must be the one read (409 otherwise); a `reason` is

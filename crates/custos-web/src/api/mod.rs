@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod codes;
 mod customers;
+mod duplicates;
 mod imports;
 mod ops;
 mod org;
@@ -87,6 +88,17 @@ pub(crate) fn router_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             customers::list_customer_types,
             customers::set_customer_types
         ))
+        .routes(routes!(duplicates::check_duplicates))
+        .routes(routes!(duplicates::scan_duplicates))
+        .routes(routes!(duplicates::list_groups))
+        .routes(routes!(duplicates::get_group))
+        .routes(routes!(duplicates::merge_group))
+        .routes(routes!(duplicates::dismiss_group))
+        .routes(routes!(duplicates::create_merge))
+        .routes(routes!(duplicates::undo_merge))
+        .routes(routes!(duplicates::customer_merges))
+        .routes(routes!(duplicates::customer_lineage))
+        .routes(routes!(duplicates::split_customer))
         .routes(routes!(imports::import_template))
         .routes(with_upload_limit(routes!(imports::create_import)))
         .routes(routes!(imports::get_import))

@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod concurrency;
 mod customers;
+mod duplicates;
 mod imports;
 mod ops;
 mod users;

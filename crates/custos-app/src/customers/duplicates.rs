@@ -1,0 +1,398 @@
+//! Duplicate check (查重) against the database: the blocking keys of every live customer
+//! are kept as keyed hashes in `customer_match_keys`, written in the same transaction as
+//! the customer, so every server process finds the same candidates. A check prepares the
+//! draft, looks up the customers sharing any key (a capped number per key, newest first,
+//! so a frequent key such as a common name prefix cannot turn into a scan), and scores the
+//! best of them with the Fellegi–Sunter comparison of `custos_core::matching`.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use custos_core::matching::{blocking_keys, compare, prepare, MatchRecord, Thresholds, Verdict};
+use custos_core::Violation;
+use custos_store::{CustomerRow, Tx};
+
+use super::{in_scope, record_of, NewCustomer, Record};
+use crate::actor::Actor;
+use crate::codes::issue_date;
+use crate::error::{AppError, AppResult};
+use crate::pii::PiiKey;
+use crate::App;
+
+/// Newest customers looked at per blocking key.
+const PER_KEY: i64 = 50;
+/// Candidates scored per check (those sharing the most keys).
+const MAX_COMPARED: usize = 60;
+/// Candidates reported.
+const MAX_REPORTED: usize = 10;
+
+/// One field's contribution to a duplicate score.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct EvidenceView {
+    /// `uscc`, `id_number`, `phone`, `email`, `name`, `branch`, `legal_form`, `region`,
+    /// `birth_date`, `address`, `industry`, `customer_type`.
+    pub field: String,
+    /// `same`, `similar`, `different` or `missing`.
+    pub kind: String,
+    pub detail_zh: String,
+    pub detail_en: String,
+    /// Log2 likelihood ratio this field added.
+    pub weight: f64,
+}
+
+/// An existing customer that may be the same as the checked record.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct DuplicateCandidate {
+    /// False when the customer is outside the caller's data scope: only its existence,
+    /// score and verdict are shown.
+    pub in_scope: bool,
+    pub code: Option<String>,
+    pub name: Option<String>,
+    pub customer_type: Option<String>,
+    pub status: Option<String>,
+    /// Probability in [0, 1] that it is the same customer.
+    pub score: f64,
+    /// `definite` or `possible`.
+    pub verdict: String,
+    /// Per-field evidence, strongest first (empty when out of scope).
+    pub evidence: Vec<EvidenceView>,
+}
+
+/// The result of a duplicate check.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct DuplicateReport {
+    /// `definite` (a creation is blocked), `possible` (a warning) or `none`.
+    pub verdict: String,
+    pub definite_threshold: f64,
+    pub possible_threshold: f64,
+    /// Best first.
+    pub candidates: Vec<DuplicateCandidate>,
+}
+
+impl DuplicateReport {
+    pub fn is_definite(&self) -> bool {
+        self.verdict == "definite"
+    }
+
+    /// `[{code, score}]` of the candidates, for audit entries (no personal data).
+    pub(crate) fn summary(&self) -> serde_json::Value {
+        serde_json::Value::Array(
+            self.candidates
+                .iter()
+                .map(|c| serde_json::json!({ "code": c.code, "score": c.score, "verdict": c.verdict }))
+                .collect(),
+        )
+    }
+}
+
+fn verdict_str(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Definite => "definite",
+        Verdict::Possible => "possible",
+        Verdict::Distinct => "none",
+    }
+}
+
+/// The fields of a customer the matcher compares.
+pub(super) fn match_record(rec: &Record) -> MatchRecord {
+    let mut phones: Vec<String> = Vec::new();
+    let mut add = |p: &Option<String>| {
+        if let Some(p) = p {
+            if !phones.contains(p) {
+                phones.push(p.clone());
+            }
+        }
+    };
+    add(&rec.mobile);
+    add(&rec.phone);
+    for c in &rec.contacts {
+        add(&c.mobile);
+        add(&c.phone);
+    }
+    MatchRecord {
+        customer_type: rec.customer_type.clone(),
+        name: rec.name.clone(),
+        short_name: rec.short_name.clone().unwrap_or_default(),
+        former_names: rec.former_names.clone(),
+        uscc: rec.uscc.clone().unwrap_or_default(),
+        id_number: rec.id_number.clone().unwrap_or_default(),
+        phones,
+        email: rec.email.clone().unwrap_or_default(),
+        region_code: rec.region_code.clone().unwrap_or_default(),
+        province: String::new(),
+        city: String::new(),
+        district: String::new(),
+        address: rec.address.clone().unwrap_or_default(),
+        industry: rec.industry.clone().unwrap_or_default(),
+        birth_date: None,
+    }
+}
+
+/// Keyed hashes of the record's blocking keys, as stored in `customer_match_keys`.
+pub(super) fn match_hashes(rec: &Record, key: &PiiKey, today: chrono::NaiveDate) -> Vec<i64> {
+    let p = prepare(&match_record(rec), today);
+    let mut h: Vec<i64> = blocking_keys(&p)
+        .iter()
+        .map(|k| key.match_hash(k))
+        .collect();
+    h.sort_unstable();
+    h.dedup();
+    h
+}
+
+/// Do two records differ in a field the matcher looks at?
+pub(super) fn matching_fields_changed(a: &Record, b: &Record) -> bool {
+    match_record(a) != match_record(b)
+}
+
+impl App {
+    /// Thresholds in force.
+    pub fn duplicate_thresholds(&self) -> Thresholds {
+        self.config.duplicate_thresholds
+    }
+
+    /// Existing customers that may be the same as `rec` (ignoring `exclude`), best first.
+    /// Candidates outside the actor's read scope are reported without their data.
+    /// Candidates for a draft as submitted (applications, imports), inside `tx`.
+    pub(crate) async fn find_duplicates_for_input(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        draft: &NewCustomer,
+        exclude: &[i64],
+    ) -> AppResult<DuplicateReport> {
+        self.find_duplicates(tx, actor, &Record::from(draft), exclude)
+            .await
+    }
+
+    pub(super) async fn find_duplicates(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        rec: &Record,
+        exclude: &[i64],
+    ) -> AppResult<DuplicateReport> {
+        let thresholds = self.duplicate_thresholds();
+        let today = issue_date(self.config.code_timezone);
+        let key = &self.config.pii_key;
+        let draft = prepare(&match_record(rec), today);
+        let mut hashes: Vec<i64> = blocking_keys(&draft)
+            .iter()
+            .map(|k| key.match_hash(k))
+            .collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        let hits = tx.match_candidates(&hashes, PER_KEY).await?;
+        let mut shared: HashMap<i64, u32> = HashMap::new();
+        for id in hits {
+            if !exclude.contains(&id) {
+                *shared.entry(id).or_default() += 1;
+            }
+        }
+        let mut ranked: Vec<(i64, u32)> = shared.into_iter().collect();
+        // Most shared keys first, then newest.
+        ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+        ranked.truncate(MAX_COMPARED);
+        let ids: Vec<i64> = ranked.iter().map(|r| r.0).collect();
+        let rows = tx.customers_by_ids(&ids).await?;
+        let read_scope = actor.require("customer.read").ok();
+        let mut candidates = Vec::new();
+        for row in rows {
+            if row.status == "merged" {
+                continue;
+            }
+            let other = record_of(&row, key)?;
+            let result = compare(&draft, &prepare(&match_record(&other), today));
+            let verdict = thresholds.verdict(result.score);
+            if verdict == Verdict::Distinct {
+                continue;
+            }
+            let visible = match read_scope {
+                Some(scope) => in_scope(tx, actor, scope, &row).await?,
+                None => false,
+            };
+            candidates.push(candidate(&row, visible, result, verdict));
+        }
+        candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
+        candidates.truncate(MAX_REPORTED);
+        let verdict = candidates
+            .first()
+            .map_or("none", |c| c.verdict.as_str())
+            .to_string();
+        Ok(DuplicateReport {
+            verdict,
+            definite_threshold: thresholds.definite,
+            possible_threshold: thresholds.possible,
+            candidates,
+        })
+    }
+
+    /// `POST /api/v1/duplicates/check`: candidates for a draft record (nothing written).
+    /// The draft need not be complete; fields are compared as entered after
+    /// normalisation.
+    pub async fn check_duplicates(
+        &self,
+        actor: &Actor,
+        draft: NewCustomer,
+    ) -> AppResult<DuplicateReport> {
+        actor.require("customer.read")?;
+        let rec = Record::from(&draft);
+        if rec.name.trim().is_empty()
+            && rec.uscc.is_none()
+            && rec.id_number.is_none()
+            && rec.mobile.is_none()
+            && rec.phone.is_none()
+            && rec.email.is_none()
+            && rec.contacts.is_empty()
+        {
+            return Err(AppError::validation(
+                "name",
+                Violation::new(
+                    "duplicate.nothing_to_compare",
+                    "请至少填写名称、统一社会信用代码、身份证号、电话或邮箱之一",
+                    "give at least a name, USCC, ID number, phone or e-mail",
+                ),
+            ));
+        }
+        let mut tx = self.db.begin_read().await?;
+        let report = self
+            .find_duplicates_for_input(&mut tx, actor, &draft, &[])
+            .await?;
+        tx.rollback().await?;
+        Ok(report)
+    }
+
+    /// Refuse a write that would create a definite duplicate unless a steward overrides
+    /// it (with a reason, which the caller audits).
+    pub(crate) fn guard_duplicates(
+        &self,
+        actor: &Actor,
+        report: &DuplicateReport,
+        override_requested: bool,
+        reason: Option<&str>,
+    ) -> AppResult<()> {
+        if !report.is_definite() {
+            return Ok(());
+        }
+        if !override_requested {
+            let codes: Vec<String> = report
+                .candidates
+                .iter()
+                .filter(|c| c.verdict == "definite")
+                .map(|c| {
+                    c.code
+                        .clone()
+                        .unwrap_or_else(|| "(范围外/out of scope)".into())
+                })
+                .collect();
+            return Err(AppError::Duplicate {
+                violation: Violation::new(
+                    "customer.duplicate",
+                    format!(
+                        "疑似与已有客户重复（{}），如确认不是同一客户，请由数据管理员填写原因后强制提交",
+                        codes.join("、")
+                    ),
+                    format!(
+                        "this looks like an existing customer ({}); a data steward may override with a reason",
+                        codes.join(", ")
+                    ),
+                ),
+                report: Box::new(report.clone()),
+            });
+        }
+        actor.require("duplicate.manage")?;
+        if reason.is_none_or(|r| r.trim().is_empty()) {
+            return Err(AppError::validation(
+                "reason",
+                Violation::new(
+                    "reason.required",
+                    "强制提交疑似重复客户须填写原因",
+                    "overriding a duplicate warning needs a reason",
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Build the match index for customers written before it existed (or after a
+    /// restore from an older version). Runs once; a setting records that it is done.
+    pub async fn ensure_match_index(&self) -> AppResult<()> {
+        const DONE: &str = "match_index_v1";
+        {
+            let mut tx = self.db.begin_read().await?;
+            let done = tx.setting(DONE).await?.is_some();
+            tx.rollback().await?;
+            if done {
+                return Ok(());
+            }
+        }
+        let today = issue_date(self.config.code_timezone);
+        let key = &self.config.pii_key;
+        let mut after = 0;
+        loop {
+            let mut tx = self.db.begin().await?;
+            let rows = tx.customers_after(after, super::LIVE_STATUSES, 500).await?;
+            let Some(last) = rows.last().map(|r| r.id) else {
+                tx.put_setting(DONE, "1").await?;
+                tx.commit().await?;
+                return Ok(());
+            };
+            for row in &rows {
+                let rec = record_of(row, key)?;
+                tx.replace_match_keys(row.id, &match_hashes(&rec, key, today), false)
+                    .await?;
+            }
+            tx.commit().await?;
+            after = last;
+        }
+    }
+}
+
+fn candidate(
+    row: &CustomerRow,
+    visible: bool,
+    result: custos_core::matching::MatchResult,
+    verdict: Verdict,
+) -> DuplicateCandidate {
+    let score = (result.score * 1000.0).round() / 1000.0;
+    if !visible {
+        return DuplicateCandidate {
+            in_scope: false,
+            code: None,
+            name: None,
+            customer_type: None,
+            status: None,
+            score,
+            verdict: verdict_str(verdict).into(),
+            evidence: Vec::new(),
+        };
+    }
+    DuplicateCandidate {
+        in_scope: true,
+        code: Some(row.code.clone()),
+        name: Some(row.name.clone()),
+        customer_type: Some(row.customer_type.clone()),
+        status: Some(row.status.clone()),
+        score,
+        verdict: verdict_str(verdict).into(),
+        evidence: evidence_views(result.evidence),
+    }
+}
+
+/// Evidence as the API shows it.
+pub(super) fn evidence_views(evidence: Vec<custos_core::matching::Evidence>) -> Vec<EvidenceView> {
+    evidence
+        .into_iter()
+        .map(|e| EvidenceView {
+            field: e.field.to_string(),
+            kind: serde_json::to_value(e.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            detail_zh: e.detail_zh,
+            detail_en: e.detail_en,
+            weight: (e.weight * 100.0).round() / 100.0,
+        })
+        .collect()
+}

@@ -1,0 +1,577 @@
+//! The duplicate review queue (重复客户待处理队列): a scan groups probable duplicates
+//! among all live customers with the same clustering as `custos dedupe`, stewards then
+//! confirm a group (merge) or dismiss it (its pairs are never proposed again).
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use custos_core::matching::cluster::{cluster, ClusterOptions, Silent};
+use custos_core::matching::{compare, prepare, Prepared};
+use custos_core::Violation;
+use custos_store::duplicates::DuplicateGroupRow;
+use custos_store::{now_us, CustomerRow};
+
+use super::duplicates::{evidence_views, match_record, EvidenceView};
+use super::merge::{MergeRequest, MergeResult};
+use super::{in_scope, record_of, text, LIVE_STATUSES};
+use crate::actor::Actor;
+use crate::audit::{append, record};
+use crate::auth::format_time;
+use crate::codes::issue_date;
+use crate::error::{AppError, AppResult};
+use crate::{to_json, App};
+
+/// What a scan did.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ScanSummary {
+    pub customers: usize,
+    pub candidate_pairs: u64,
+    pub matched_pairs: usize,
+    /// Groups of two or more found.
+    pub groups: usize,
+    /// Of those, not already in the queue.
+    pub new_groups: usize,
+    /// Open groups of earlier scans that no longer hold (marked `stale`).
+    pub stale_groups: usize,
+    pub threshold: f64,
+    pub seconds: f64,
+}
+
+/// A member of a duplicate group.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct GroupMember {
+    pub in_scope: bool,
+    pub code: Option<String>,
+    pub name: Option<String>,
+    pub customer_type: Option<String>,
+    pub status: Option<String>,
+}
+
+/// A scored pair inside a group.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct GroupPair {
+    pub a: Option<String>,
+    pub b: Option<String>,
+    pub score: f64,
+    /// Per-field evidence (only on the single-group view, and only in scope).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<EvidenceView>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DuplicateGroupView {
+    pub id: i64,
+    /// `open`, `merged`, `dismissed` or `stale`.
+    pub status: String,
+    pub score: f64,
+    pub members: Vec<GroupMember>,
+    pub pairs: Vec<GroupPair>,
+    pub created_at: String,
+    pub decided_at: Option<String>,
+    pub decided_by: Option<i64>,
+    pub decision_reason: Option<String>,
+    pub merge_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DuplicateGroupPage {
+    pub items: Vec<DuplicateGroupView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Query of `GET /api/v1/duplicates/groups`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GroupQuery {
+    /// `open` (default), `merged`, `dismissed`, `stale` or `all`.
+    pub status: Option<String>,
+    pub cursor: Option<String>,
+    /// 1–200 (default 50).
+    pub limit: Option<i64>,
+}
+
+/// `POST /api/v1/duplicates/groups/{id}/merge`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupMergeRequest {
+    /// Code of the member that stays.
+    #[serde(default)]
+    pub survivor: String,
+    /// Members merged into it (default: all other members).
+    #[serde(default)]
+    pub merged: Option<Vec<String>>,
+    #[serde(default)]
+    pub fields: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `POST /api/v1/duplicates/groups/{id}/dismiss`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DismissRequest {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `[[a_id, b_id, score], …]` as stored.
+type StoredPairs = Vec<(i64, i64, f64)>;
+
+impl App {
+    /// Find duplicate groups among all live customers and queue the new ones
+    /// (`duplicate.manage`). `threshold` defaults to the `definite` cut.
+    pub async fn scan_duplicates(
+        &self,
+        actor: &Actor,
+        threshold: Option<f64>,
+    ) -> AppResult<ScanSummary> {
+        actor.require("duplicate.manage")?;
+        let threshold = threshold.unwrap_or(self.duplicate_thresholds().definite);
+        if !(0.0..=1.0).contains(&threshold) {
+            return Err(AppError::validation(
+                "threshold",
+                Violation::new(
+                    "threshold.range",
+                    format!("阈值须在 0 到 1 之间（收到 {threshold}）"),
+                    format!("the threshold must be between 0 and 1 (got {threshold})"),
+                ),
+            ));
+        }
+        let started = Instant::now();
+        let today = issue_date(self.config.code_timezone);
+        let key = &self.config.pii_key;
+        let mut ids: Vec<i64> = Vec::new();
+        let mut prepared: Vec<Prepared> = Vec::new();
+        let mut after = 0;
+        loop {
+            let mut tx = self.db.begin_read().await?;
+            let rows = tx.customers_after(after, LIVE_STATUSES, 2000).await?;
+            tx.rollback().await?;
+            let Some(last) = rows.last().map(|r| r.id) else {
+                break;
+            };
+            for row in &rows {
+                let rec = record_of(row, key)?;
+                ids.push(row.id);
+                prepared.push(prepare(&match_record(&rec), today));
+            }
+            after = last;
+        }
+        let dismissed: HashSet<(i64, i64)> = {
+            let mut tx = self.db.begin_read().await?;
+            let d = tx.dismissed_pairs().await?;
+            tx.rollback().await?;
+            d.into_iter().collect()
+        };
+        let opts = ClusterOptions {
+            threshold,
+            ..ClusterOptions::default()
+        };
+        let ids_for_scan = ids.clone();
+        let clustering = tokio::task::spawn_blocking(move || {
+            let skip = |a: u32, b: u32| {
+                let (x, y) = (ids_for_scan[a as usize], ids_for_scan[b as usize]);
+                dismissed.contains(&(x.min(y), x.max(y)))
+            };
+            cluster(&prepared, &opts, &Silent, &skip)
+        })
+        .await
+        .map_err(|e| AppError::Internal(format!("duplicate scan failed: {e}")))?;
+
+        // Members and pairs per group root.
+        let mut members: HashMap<u32, Vec<i64>> = HashMap::new();
+        for (i, &root) in clustering.roots.iter().enumerate() {
+            members.entry(root).or_default().push(ids[i]);
+        }
+        members.retain(|_, m| m.len() > 1);
+        let mut pairs: HashMap<u32, StoredPairs> = HashMap::new();
+        for &(score, a, b) in &clustering.pairs {
+            let root = clustering.roots[a as usize];
+            if root == clustering.roots[b as usize] && members.contains_key(&root) {
+                let score = (f64::from(score) * 1000.0).round() / 1000.0;
+                pairs
+                    .entry(root)
+                    .or_default()
+                    .push((ids[a as usize], ids[b as usize], score));
+            }
+        }
+
+        let now = now_us();
+        let mut tx = self.db.begin().await?;
+        tx.lock_audit_head().await?;
+        let mut found: HashSet<String> = HashSet::new();
+        let mut new_groups = 0;
+        let mut roots: Vec<u32> = members.keys().copied().collect();
+        roots.sort_unstable();
+        for root in roots {
+            let mut m = members.remove(&root).unwrap_or_default();
+            m.sort_unstable();
+            let fingerprint = m.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+            let p = pairs.remove(&root).unwrap_or_default();
+            let score = p.iter().map(|x| x.2).fold(0.0, f64::max);
+            found.insert(fingerprint.clone());
+            let row = DuplicateGroupRow {
+                id: 0,
+                status: "open".into(),
+                fingerprint,
+                score,
+                pairs: serde_json::to_string(&p).unwrap_or_default(),
+                scan_id: None,
+                created_at: now,
+                decided_at: None,
+                decided_by: None,
+                decision_reason: None,
+                merge_id: None,
+            };
+            if tx.insert_duplicate_group(&row, &m).await?.is_some() {
+                new_groups += 1;
+            }
+        }
+        // Open groups this scan no longer finds are out of date.
+        let mut stale = 0;
+        let mut before = None;
+        loop {
+            let page = tx.duplicate_groups(Some("open"), before, 500).await?;
+            let Some(last) = page.last().map(|g| g.id) else {
+                break;
+            };
+            for g in page {
+                if !found.contains(&g.fingerprint)
+                    && tx
+                        .decide_duplicate_group(g.id, "stale", now, actor.user_id, None, None)
+                        .await?
+                {
+                    stale += 1;
+                }
+            }
+            before = Some(last);
+        }
+        let summary = ScanSummary {
+            customers: ids.len(),
+            candidate_pairs: clustering.candidates,
+            matched_pairs: clustering.pairs.len(),
+            groups: found.len(),
+            new_groups,
+            stale_groups: stale,
+            threshold,
+            seconds: (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
+        };
+        let mut r = record(actor, "duplicate.scan", "duplicate_group", "scan");
+        r.after = to_json(&summary);
+        append(&mut tx, r).await?;
+        tx.commit().await?;
+        Ok(summary)
+    }
+
+    /// A page of the review queue, newest first. Groups without any member in the
+    /// caller's scope are left out; members outside it show no data.
+    pub async fn duplicate_groups(
+        &self,
+        actor: &Actor,
+        q: GroupQuery,
+    ) -> AppResult<DuplicateGroupPage> {
+        actor.require("duplicate.manage")?;
+        let scope = actor.require("customer.read")?;
+        let status = match q.status.as_deref().map(str::trim) {
+            None | Some("") => Some("open"),
+            Some("all") => None,
+            Some(s @ ("open" | "merged" | "dismissed" | "stale")) => Some(s),
+            Some(other) => {
+                return Err(AppError::validation(
+                    "status",
+                    Violation::new(
+                        "status.invalid",
+                        format!(
+                            "status 只能是 open、merged、dismissed、stale 或 all（收到“{other}”）"
+                        ),
+                        format!(
+                            "status must be open, merged, dismissed, stale or all (got '{other}')"
+                        ),
+                    ),
+                ))
+            }
+        };
+        let limit = q.limit.unwrap_or(50);
+        if !(1..=200).contains(&limit) {
+            return Err(AppError::validation(
+                "limit",
+                Violation::new(
+                    "limit.range",
+                    "limit 须在 1 到 200 之间",
+                    "limit must be between 1 and 200",
+                ),
+            ));
+        }
+        let before = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+            None => None,
+            Some(c) => Some(c.parse::<i64>().map_err(|_| {
+                AppError::validation(
+                    "cursor",
+                    Violation::new("cursor.invalid", "cursor 无效", "invalid cursor"),
+                )
+            })?),
+        };
+        let mut tx = self.db.begin_read().await?;
+        let mut items = Vec::new();
+        let mut cursor = before;
+        let mut exhausted = false;
+        while items.len() < limit as usize && !exhausted {
+            let page = tx.duplicate_groups(status, cursor, limit).await?;
+            exhausted = (page.len() as i64) < limit;
+            for g in page {
+                cursor = Some(g.id);
+                let member_ids = tx.duplicate_group_members(g.id).await?;
+                let rows = tx.customers_by_ids(&member_ids).await?;
+                let mut visible = HashMap::new();
+                for row in &rows {
+                    visible.insert(row.id, in_scope(&mut tx, actor, scope, row).await?);
+                }
+                if !visible.values().any(|v| *v) {
+                    continue;
+                }
+                items.push(group_view(&g, &rows, &visible, None));
+                if items.len() == limit as usize {
+                    break;
+                }
+            }
+        }
+        tx.rollback().await?;
+        let next_cursor = if items.len() == limit as usize && !exhausted {
+            cursor.map(|c| c.to_string())
+        } else {
+            None
+        };
+        Ok(DuplicateGroupPage { items, next_cursor })
+    }
+
+    /// One group with the evidence of each pair.
+    pub async fn duplicate_group(&self, actor: &Actor, id: i64) -> AppResult<DuplicateGroupView> {
+        actor.require("duplicate.manage")?;
+        let scope = actor.require("customer.read")?;
+        let key = &self.config.pii_key;
+        let today = issue_date(self.config.code_timezone);
+        let mut tx = self.db.begin_read().await?;
+        let g = tx
+            .duplicate_group(id)
+            .await?
+            .ok_or_else(|| AppError::not_found("duplicate_group", id))?;
+        let member_ids = tx.duplicate_group_members(g.id).await?;
+        let rows = tx.customers_by_ids(&member_ids).await?;
+        let mut visible = HashMap::new();
+        for row in &rows {
+            visible.insert(row.id, in_scope(&mut tx, actor, scope, row).await?);
+        }
+        tx.rollback().await?;
+        if !visible.values().any(|v| *v) {
+            return Err(AppError::not_found("duplicate_group", id));
+        }
+        let mut prepared = HashMap::new();
+        for row in &rows {
+            let rec = record_of(row, key)?;
+            prepared.insert(row.id, prepare(&match_record(&rec), today));
+        }
+        Ok(group_view(&g, &rows, &visible, Some(&prepared)))
+    }
+
+    /// Confirm a group: merge its members into the chosen survivor.
+    pub async fn merge_duplicate_group(
+        &self,
+        actor: &Actor,
+        id: i64,
+        req: GroupMergeRequest,
+    ) -> AppResult<MergeResult> {
+        actor.require("duplicate.manage")?;
+        let mut tx = self.db.begin().await?;
+        tx.lock_audit_head().await?;
+        let g = tx
+            .duplicate_group(id)
+            .await?
+            .ok_or_else(|| AppError::not_found("duplicate_group", id))?;
+        if g.status != "open" {
+            return Err(group_closed(id, &g.status));
+        }
+        let member_ids = tx.duplicate_group_members(id).await?;
+        let rows = tx.customers_by_ids(&member_ids).await?;
+        let codes: Vec<String> = rows.iter().map(|r| r.code.clone()).collect();
+        let survivor = req.survivor.trim().to_ascii_uppercase();
+        if !codes.contains(&survivor) {
+            return Err(AppError::validation(
+                "survivor",
+                Violation::new(
+                    "survivor.not_member",
+                    format!("“{survivor}”不是该重复组的成员"),
+                    format!("'{survivor}' is not a member of this group"),
+                ),
+            ));
+        }
+        let merged = match req.merged {
+            Some(list) => list,
+            None => codes.iter().filter(|c| **c != survivor).cloned().collect(),
+        };
+        for (i, c) in merged.iter().enumerate() {
+            if !codes.contains(&c.trim().to_ascii_uppercase()) {
+                return Err(AppError::validation(
+                    &format!("merged[{i}]"),
+                    Violation::new(
+                        "merged.not_member",
+                        format!("“{c}”不是该重复组的成员"),
+                        format!("'{c}' is not a member of this group"),
+                    ),
+                ));
+            }
+        }
+        let result = self
+            .merge_in(
+                &mut tx,
+                actor,
+                MergeRequest {
+                    survivor,
+                    merged,
+                    fields: req.fields,
+                    reason: req.reason,
+                },
+                Some(id),
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    /// Dismiss a group: its members are not duplicates; none of its pairs is proposed
+    /// again.
+    pub async fn dismiss_duplicate_group(
+        &self,
+        actor: &Actor,
+        id: i64,
+        req: DismissRequest,
+    ) -> AppResult<DuplicateGroupView> {
+        actor.require("duplicate.manage")?;
+        let scope = actor.require("customer.read")?;
+        let mut errors = Vec::new();
+        let reason = text("reason", req.reason.as_deref(), 500, &mut errors);
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
+        }
+        let mut tx = self.db.begin().await?;
+        tx.lock_audit_head().await?;
+        let g = tx
+            .duplicate_group(id)
+            .await?
+            .ok_or_else(|| AppError::not_found("duplicate_group", id))?;
+        let member_ids = tx.duplicate_group_members(id).await?;
+        let rows = tx.customers_by_ids(&member_ids).await?;
+        let mut visible = HashMap::new();
+        for row in &rows {
+            visible.insert(row.id, in_scope(&mut tx, actor, scope, row).await?);
+        }
+        if !visible.values().any(|v| *v) {
+            return Err(AppError::not_found("duplicate_group", id));
+        }
+        let now = now_us();
+        if !tx
+            .decide_duplicate_group(id, "dismissed", now, actor.user_id, reason.as_deref(), None)
+            .await?
+        {
+            return Err(group_closed(id, &g.status));
+        }
+        for (i, a) in member_ids.iter().enumerate() {
+            for b in &member_ids[i + 1..] {
+                tx.insert_dismissal(*a, *b, now, actor.user_id, reason.as_deref())
+                    .await?;
+            }
+        }
+        let mut r = record(
+            actor,
+            "duplicate.dismiss",
+            "duplicate_group",
+            &id.to_string(),
+        );
+        r.after = to_json(&serde_json::json!({
+            "members": rows.iter().map(|r| &r.code).collect::<Vec<_>>(),
+        }));
+        r.reason = reason;
+        append(&mut tx, r).await?;
+        let g = tx
+            .duplicate_group(id)
+            .await?
+            .ok_or_else(|| AppError::not_found("duplicate_group", id))?;
+        tx.commit().await?;
+        Ok(group_view(&g, &rows, &visible, None))
+    }
+}
+
+fn group_closed(id: i64, status: &str) -> AppError {
+    AppError::Conflict(Violation::new(
+        "duplicate_group.closed",
+        format!("重复组 {id} 已处理（{status}）"),
+        format!("duplicate group {id} is already decided ({status})"),
+    ))
+}
+
+fn group_view(
+    g: &DuplicateGroupRow,
+    rows: &[CustomerRow],
+    visible: &HashMap<i64, bool>,
+    prepared: Option<&HashMap<i64, Prepared>>,
+) -> DuplicateGroupView {
+    let shown = |id: i64| visible.get(&id).copied().unwrap_or(false);
+    let code_of = |id: i64| {
+        rows.iter()
+            .find(|r| r.id == id && shown(id))
+            .map(|r| r.code.clone())
+    };
+    let stored: StoredPairs = serde_json::from_str(&g.pairs).unwrap_or_default();
+    DuplicateGroupView {
+        id: g.id,
+        status: g.status.clone(),
+        score: g.score,
+        members: rows
+            .iter()
+            .map(|r| {
+                if shown(r.id) {
+                    GroupMember {
+                        in_scope: true,
+                        code: Some(r.code.clone()),
+                        name: Some(r.name.clone()),
+                        customer_type: Some(r.customer_type.clone()),
+                        status: Some(r.status.clone()),
+                    }
+                } else {
+                    GroupMember {
+                        in_scope: false,
+                        code: None,
+                        name: None,
+                        customer_type: None,
+                        status: None,
+                    }
+                }
+            })
+            .collect(),
+        pairs: stored
+            .iter()
+            .map(|&(a, b, score)| {
+                let evidence = match prepared {
+                    Some(p) if shown(a) && shown(b) => match (p.get(&a), p.get(&b)) {
+                        (Some(x), Some(y)) => evidence_views(compare(x, y).evidence),
+                        _ => Vec::new(),
+                    },
+                    _ => Vec::new(),
+                };
+                GroupPair {
+                    a: code_of(a),
+                    b: code_of(b),
+                    score,
+                    evidence,
+                }
+            })
+            .collect(),
+        created_at: format_time(g.created_at),
+        decided_at: g.decided_at.map(format_time),
+        decided_by: g.decided_by,
+        decision_reason: g.decision_reason.clone(),
+        merge_id: g.merge_id,
+    }
+}

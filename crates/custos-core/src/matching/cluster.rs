@@ -1,0 +1,285 @@
+//! Batch duplicate grouping over many prepared records, shared by `custos dedupe` on a
+//! file and the duplicate scan over the database.
+//!
+//! Blocking keys hashed to u64 → sort by key → score every pair inside a block (all
+//! pairs for small blocks, a sorted neighbourhood by name key for large ones) → union-find
+//! over pairs at or above the threshold, strongest first, never joining two groups that
+//! hold different valid USCCs or id numbers (that stops chains through a shared phone or a
+//! look-alike name).
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use rayon::prelude::*;
+
+use super::{blocking_keys, match_score_at_least, Prepared, PreparedIdent};
+
+/// Tuning of [`cluster`].
+#[derive(Debug, Clone, Copy)]
+pub struct ClusterOptions {
+    /// Pairs scoring at least this are duplicates.
+    pub threshold: f64,
+    /// Blocks larger than this are compared as a sorted neighbourhood.
+    pub max_block: usize,
+    /// Window of the sorted neighbourhood.
+    pub window: usize,
+    /// Largest group union-find may build.
+    pub max_cluster: usize,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions {
+            threshold: super::Thresholds::default().definite,
+            max_block: 24,
+            window: 6,
+            max_cluster: 200,
+        }
+    }
+}
+
+/// What a clustering found.
+#[derive(Debug, Clone)]
+pub struct Clustering {
+    /// Matched pairs `(score, a, b)` with `a < b`, strongest first.
+    pub pairs: Vec<(f32, u32, u32)>,
+    /// Pairs compared.
+    pub candidates: u64,
+    /// Blocks with two or more records.
+    pub blocks: usize,
+    /// Group root of every record (the lowest index in its group).
+    pub roots: Vec<u32>,
+}
+
+/// Progress of the scoring stage: `total` blocks, then `done` more at a time.
+pub trait Progress: Sync {
+    fn start(&self, total: u64);
+    fn advance(&self, done: u64);
+}
+
+/// No progress reporting.
+pub struct Silent;
+
+impl Progress for Silent {
+    fn start(&self, _: u64) {}
+    fn advance(&self, _: u64) {}
+}
+
+fn hash_key(k: &str) -> u64 {
+    // DefaultHasher::new() has fixed keys: the same key hashes the same in every run.
+    let mut h = DefaultHasher::new();
+    k.hash(&mut h);
+    h.finish()
+}
+
+/// (key hash, row) for every blocking key of every row, sorted.
+fn block_entries(prepared: &[Prepared]) -> Vec<(u64, u32)> {
+    let mut entries: Vec<(u64, u32)> = prepared
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(i, p)| {
+            blocking_keys(p)
+                .into_iter()
+                .map(move |k| (hash_key(&k), i as u32))
+        })
+        .collect();
+    entries.par_sort_unstable();
+    entries.dedup();
+    entries
+}
+
+/// Ranges of `entries` with one key and at least two rows.
+fn blocks(entries: &[(u64, u32)]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 1..=entries.len() {
+        if i == entries.len() || entries[i].0 != entries[start].0 {
+            if i - start >= 2 {
+                out.push((start, i));
+            }
+            start = i;
+        }
+    }
+    out
+}
+
+fn score_blocks(
+    prepared: &[Prepared],
+    entries: &[(u64, u32)],
+    blocks: &[(usize, usize)],
+    opts: &ClusterOptions,
+    progress: &dyn Progress,
+) -> (Vec<(f32, u32, u32)>, u64) {
+    progress.start(blocks.len() as u64);
+    let sort_key = |i: u32| prepared[i as usize].names.first().map_or("", |n| &*n.key);
+    blocks
+        .par_chunks(256)
+        .map(|chunk| {
+            let mut found = Vec::new();
+            let mut candidates = 0u64;
+            let mut check = |a: u32, b: u32, found: &mut Vec<(f32, u32, u32)>| {
+                candidates += 1;
+                if let Some(s) = match_score_at_least(
+                    &prepared[a as usize],
+                    &prepared[b as usize],
+                    opts.threshold,
+                ) {
+                    found.push((s as f32, a.min(b), a.max(b)));
+                }
+            };
+            for &(start, end) in chunk {
+                let rows: Vec<u32> = entries[start..end].iter().map(|e| e.1).collect();
+                if rows.len() <= opts.max_block {
+                    for (x, &a) in rows.iter().enumerate() {
+                        for &b in &rows[x + 1..] {
+                            check(a, b, &mut found);
+                        }
+                    }
+                } else {
+                    let mut rows = rows;
+                    rows.sort_by(|&a, &b| sort_key(a).cmp(sort_key(b)).then(a.cmp(&b)));
+                    for (x, &a) in rows.iter().enumerate() {
+                        for &b in rows.iter().skip(x + 1).take(opts.window) {
+                            check(a, b, &mut found);
+                        }
+                    }
+                }
+            }
+            progress.advance(chunk.len() as u64);
+            (found, candidates)
+        })
+        .reduce(
+            || (Vec::new(), 0),
+            |(mut p, c), (q, d)| {
+                p.extend(q);
+                (p, c + d)
+            },
+        )
+}
+
+/// Union-find whose groups remember their identifiers, so that no group holds two
+/// different valid USCCs or id numbers.
+struct Groups {
+    parent: Vec<u32>,
+    size: Vec<u32>,
+    /// Hash of the group's valid USCC / id number (0 = none).
+    uscc: Vec<u64>,
+    id: Vec<u64>,
+}
+
+impl Groups {
+    fn new(prepared: &[Prepared]) -> Groups {
+        let valid =
+            |v: Option<&PreparedIdent>| v.filter(|i| i.valid).map_or(0, |i| hash_key(&i.value) | 1);
+        Groups {
+            parent: (0..prepared.len() as u32).collect(),
+            size: vec![1; prepared.len()],
+            uscc: prepared.iter().map(|p| valid(p.uscc.as_ref())).collect(),
+            id: prepared
+                .iter()
+                .map(|p| valid(p.id_number.as_ref()))
+                .collect(),
+        }
+    }
+
+    fn find(&mut self, mut x: u32) -> u32 {
+        while self.parent[x as usize] != x {
+            let up = self.parent[self.parent[x as usize] as usize];
+            self.parent[x as usize] = up;
+            x = up;
+        }
+        x
+    }
+
+    fn union(&mut self, a: u32, b: u32, max_size: usize) -> bool {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra == rb {
+            return true;
+        }
+        let (ia, ib) = (ra as usize, rb as usize);
+        let conflict = |x: u64, y: u64| x != 0 && y != 0 && x != y;
+        if conflict(self.uscc[ia], self.uscc[ib])
+            || conflict(self.id[ia], self.id[ib])
+            || (self.size[ia] + self.size[ib]) as usize > max_size
+        {
+            return false;
+        }
+        // The lower row index is the root, so cluster ids follow input order.
+        let (root, child) = if ra < rb { (ia, ib) } else { (ib, ia) };
+        self.parent[child] = root as u32;
+        self.size[root] += self.size[child];
+        self.uscc[root] = self.uscc[root].max(self.uscc[child]);
+        self.id[root] = self.id[root].max(self.id[child]);
+        true
+    }
+}
+
+/// Group `prepared` into duplicate clusters. `skip(a, b)` drops a matched pair before
+/// it can join two groups (pairs a person already judged distinct).
+pub fn cluster(
+    prepared: &[Prepared],
+    opts: &ClusterOptions,
+    progress: &dyn Progress,
+    skip: &(dyn Fn(u32, u32) -> bool + Sync),
+) -> Clustering {
+    let entries = block_entries(prepared);
+    let block_list = blocks(&entries);
+    let (mut pairs, candidates) = score_blocks(prepared, &entries, &block_list, opts, progress);
+    drop(entries);
+    pairs.par_sort_unstable_by(|x, y| (x.1, x.2).cmp(&(y.1, y.2)));
+    pairs.dedup_by(|x, y| x.1 == y.1 && x.2 == y.2);
+    pairs.retain(|&(_, a, b)| !skip(a, b));
+    // Strongest evidence first, so a weak link cannot block a strong one.
+    pairs.par_sort_by(|x, y| y.0.total_cmp(&x.0).then((x.1, x.2).cmp(&(y.1, y.2))));
+    let mut groups = Groups::new(prepared);
+    for &(_, a, b) in &pairs {
+        groups.union(a, b, opts.max_cluster);
+    }
+    let roots = (0..prepared.len() as u32).map(|i| groups.find(i)).collect();
+    Clustering {
+        pairs,
+        candidates,
+        blocks: block_list.len(),
+        roots,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matching::{prepare, MatchRecord};
+    use chrono::NaiveDate;
+
+    fn rec(name: &str, uscc: &str, phone: &str) -> MatchRecord {
+        MatchRecord {
+            customer_type: "enterprise".into(),
+            name: name.into(),
+            uscc: uscc.into(),
+            phones: if phone.is_empty() {
+                vec![]
+            } else {
+                vec![phone.into()]
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn groups_variants_and_respects_skip() {
+        let today = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default();
+        let records = [
+            rec("华为技术有限公司", "914403001922038216", "0755-28780808"),
+            rec("華為技術有限公司", "914403001922038216", ""),
+            rec("上海浦东发展银行股份有限公司", "", "021-61618888"),
+        ];
+        let prepared: Vec<Prepared> = records.iter().map(|r| prepare(r, today)).collect();
+        let c = cluster(&prepared, &ClusterOptions::default(), &Silent, &|_, _| {
+            false
+        });
+        assert_eq!(c.roots, vec![0, 0, 2]);
+        assert_eq!(c.pairs.len(), 1);
+        let c = cluster(&prepared, &ClusterOptions::default(), &Silent, &|a, b| {
+            (a, b) == (0, 1)
+        });
+        assert_eq!(c.roots, vec![0, 1, 2]);
+    }
+}

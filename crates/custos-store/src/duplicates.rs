@@ -1,0 +1,500 @@
+//! Duplicate check index (blocking-key hashes), the duplicate review queue, merges and
+//! customer lineage.
+
+use crate::customers::{CustomerRow, CUSTOMER_COLS};
+use crate::error::StoreResult;
+use crate::on_tx;
+use crate::Tx;
+
+/// A group of probable duplicates waiting for (or decided by) a steward.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DuplicateGroupRow {
+    pub id: i64,
+    pub status: String,
+    pub fingerprint: String,
+    pub score: f64,
+    /// JSON `[[a, b, score], …]` of the pairs that tied the group together.
+    pub pairs: String,
+    pub scan_id: Option<i64>,
+    pub created_at: i64,
+    pub decided_at: Option<i64>,
+    pub decided_by: Option<i64>,
+    pub decision_reason: Option<String>,
+    pub merge_id: Option<i64>,
+}
+
+const GROUP_COLS: &str = "id, status, fingerprint, score, pairs, scan_id, created_at, \
+    decided_at, decided_by, decision_reason, merge_id";
+
+/// One merge, with what it needs to be undone.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MergeRow {
+    pub id: i64,
+    pub survivor_id: i64,
+    /// JSON `[id, …]`.
+    pub merged_ids: String,
+    /// JSON of the participants' rows and codes before the merge.
+    pub before: String,
+    pub survivor_version: i64,
+    pub at: i64,
+    pub actor_id: Option<i64>,
+    pub reason: Option<String>,
+    pub undone_at: Option<i64>,
+    pub undone_by: Option<i64>,
+}
+
+const MERGE_COLS: &str = "id, survivor_id, merged_ids, before, survivor_version, at, actor_id, \
+    reason, undone_at, undone_by";
+
+/// An edge of a customer's lineage.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LineageRow {
+    pub parent_id: i64,
+    pub child_id: i64,
+    pub kind: String,
+    pub op_id: i64,
+    pub at: i64,
+}
+
+/// Placeholders `$from, $from+1, …` for `n` values.
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Tx {
+    /// Replace the blocking-key hashes of a customer (empty: it is no longer a candidate).
+    pub async fn replace_match_keys(
+        &mut self,
+        customer_id: i64,
+        hashes: &[i64],
+        fresh: bool,
+    ) -> StoreResult<()> {
+        if !fresh {
+            on_tx!(self, |c| sqlx::query(
+                "DELETE FROM customer_match_keys WHERE customer_id = $1"
+            )
+            .bind(customer_id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        }
+        let mut hashes = hashes.to_vec();
+        hashes.sort_unstable();
+        hashes.dedup();
+        if hashes.is_empty() {
+            return Ok(());
+        }
+        let values: Vec<String> = (0..hashes.len())
+            .map(|i| format!("(${}, $1)", i + 2))
+            .collect();
+        let sql = format!(
+            "INSERT INTO customer_match_keys (key_hash, customer_id) VALUES {}",
+            values.join(", ")
+        );
+        on_tx!(self, |c| {
+            let mut q = sqlx::query(&sql).bind(customer_id);
+            for h in &hashes {
+                q = q.bind(*h);
+            }
+            q.execute(c).await.map(|r| r.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// Customers sharing any of the key hashes: at most `per_key` newest per key, one
+    /// entry per (key, customer), so a customer's count is the number of keys it shares.
+    pub async fn match_candidates(
+        &mut self,
+        hashes: &[i64],
+        per_key: i64,
+    ) -> StoreResult<Vec<i64>> {
+        if hashes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let parts: Vec<String> = (0..hashes.len())
+            .map(|i| {
+                format!(
+                    "SELECT customer_id FROM (SELECT customer_id FROM customer_match_keys \
+                     WHERE key_hash = ${} ORDER BY customer_id DESC LIMIT $1) AS k{i}",
+                    i + 2
+                )
+            })
+            .collect();
+        let sql = parts.join(" UNION ALL ");
+        Ok(on_tx!(self, |c| {
+            let mut q = sqlx::query_scalar::<_, i64>(&sql).bind(per_key);
+            for h in hashes {
+                q = q.bind(*h);
+            }
+            q.fetch_all(c).await
+        })?)
+    }
+
+    /// How many customers have match keys (0 on a database indexed before they existed).
+    pub async fn count_match_indexed(&mut self) -> StoreResult<i64> {
+        Ok(on_tx!(self, |c| sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(DISTINCT customer_id) FROM customer_match_keys"
+        )
+        .fetch_one(c)
+        .await)?)
+    }
+
+    /// Customers by id, in id order.
+    pub async fn customers_by_ids(&mut self, ids: &[i64]) -> StoreResult<Vec<CustomerRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {CUSTOMER_COLS} FROM customers WHERE id IN ({}) ORDER BY id",
+            placeholders(1, ids.len())
+        );
+        Ok(on_tx!(self, |c| {
+            let mut q = sqlx::query_as::<_, CustomerRow>(&sql);
+            for id in ids {
+                q = q.bind(*id);
+            }
+            q.fetch_all(c).await
+        })?)
+    }
+
+    /// A page of customers with `id > after` in the given statuses, in id order.
+    pub async fn customers_after(
+        &mut self,
+        after: i64,
+        statuses: &[&str],
+        limit: i64,
+    ) -> StoreResult<Vec<CustomerRow>> {
+        let sql = format!(
+            "SELECT {CUSTOMER_COLS} FROM customers WHERE id > $1 AND status IN ({}) \
+             ORDER BY id LIMIT $2",
+            placeholders(3, statuses.len())
+        );
+        Ok(on_tx!(self, |c| {
+            let mut q = sqlx::query_as::<_, CustomerRow>(&sql)
+                .bind(after)
+                .bind(limit);
+            for s in statuses {
+                q = q.bind(*s);
+            }
+            q.fetch_all(c).await
+        })?)
+    }
+
+    pub async fn set_merged_into(&mut self, id: i64, survivor: Option<i64>) -> StoreResult<()> {
+        on_tx!(self, |c| sqlx::query(
+            "UPDATE customers SET merged_into = $2 WHERE id = $1"
+        )
+        .bind(id)
+        .bind(survivor)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn merged_into(&mut self, id: i64) -> StoreResult<Option<i64>> {
+        Ok(on_tx!(self, |c| sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT merged_into FROM customers WHERE id = $1"
+        )
+        .bind(id)
+        .fetch_optional(c)
+        .await)?
+        .flatten())
+    }
+
+    // ---- review queue ----
+
+    /// Insert an open group unless an open group with the same members exists; returns
+    /// the new id, or `None` when it was already queued.
+    pub async fn insert_duplicate_group(
+        &mut self,
+        g: &DuplicateGroupRow,
+        members: &[i64],
+    ) -> StoreResult<Option<i64>> {
+        let existing = on_tx!(self, |c| sqlx::query_scalar::<_, i64>(
+            "SELECT id FROM duplicate_groups WHERE fingerprint = $1 AND status = 'open'"
+        )
+        .bind(&g.fingerprint)
+        .fetch_optional(c)
+        .await)?;
+        if existing.is_some() {
+            return Ok(None);
+        }
+        let id = on_tx!(self, |c| {
+            sqlx::query_scalar::<_, i64>(
+            "INSERT INTO duplicate_groups (status, fingerprint, score, pairs, scan_id, created_at) \
+             VALUES ('open', $1, $2, $3, $4, $5) RETURNING id"
+        )
+        .bind(&g.fingerprint)
+        .bind(g.score)
+        .bind(&g.pairs)
+        .bind(g.scan_id)
+        .bind(g.created_at)
+        .fetch_one(c)
+        .await
+        })?;
+        for m in members {
+            on_tx!(self, |c| sqlx::query(
+                "INSERT INTO duplicate_group_members (group_id, customer_id) VALUES ($1, $2)"
+            )
+            .bind(id)
+            .bind(*m)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        }
+        Ok(Some(id))
+    }
+
+    /// Groups in a status, best score first, then id; `after` is the last id of the
+    /// previous page (ordered by id descending for a stable cursor).
+    pub async fn duplicate_groups(
+        &mut self,
+        status: Option<&str>,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<DuplicateGroupRow>> {
+        let sql = format!(
+            "SELECT {GROUP_COLS} FROM duplicate_groups WHERE ($1 IS NULL OR status = $1) \
+             AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3"
+        );
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, DuplicateGroupRow>(
+            &sql
+        )
+        .bind(status)
+        .bind(before_id)
+        .bind(limit)
+        .fetch_all(c)
+        .await)?)
+    }
+
+    pub async fn duplicate_group(&mut self, id: i64) -> StoreResult<Option<DuplicateGroupRow>> {
+        let sql = format!("SELECT {GROUP_COLS} FROM duplicate_groups WHERE id = $1");
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, DuplicateGroupRow>(
+            &sql
+        )
+        .bind(id)
+        .fetch_optional(c)
+        .await)?)
+    }
+
+    pub async fn duplicate_group_members(&mut self, group_id: i64) -> StoreResult<Vec<i64>> {
+        Ok(on_tx!(self, |c| sqlx::query_scalar::<_, i64>(
+            "SELECT customer_id FROM duplicate_group_members WHERE group_id = $1 \
+             ORDER BY customer_id"
+        )
+        .bind(group_id)
+        .fetch_all(c)
+        .await)?)
+    }
+
+    /// Decide an open group; false when it was not open any more (someone else decided).
+    pub async fn decide_duplicate_group(
+        &mut self,
+        id: i64,
+        status: &str,
+        at: i64,
+        by: i64,
+        reason: Option<&str>,
+        merge_id: Option<i64>,
+    ) -> StoreResult<bool> {
+        let n = on_tx!(self, |c| sqlx::query(
+            "UPDATE duplicate_groups SET status = $2, decided_at = $3, decided_by = $4, \
+             decision_reason = $5, merge_id = $6 WHERE id = $1 AND status = 'open'"
+        )
+        .bind(id)
+        .bind(status)
+        .bind(at)
+        .bind(by)
+        .bind(reason)
+        .bind(merge_id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Open groups that contain any of these customers.
+    pub async fn open_groups_with(&mut self, customer_ids: &[i64]) -> StoreResult<Vec<i64>> {
+        if customer_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT DISTINCT g.id FROM duplicate_groups g JOIN duplicate_group_members m \
+             ON m.group_id = g.id WHERE g.status = 'open' AND m.customer_id IN ({})",
+            placeholders(1, customer_ids.len())
+        );
+        Ok(on_tx!(self, |c| {
+            let mut q = sqlx::query_scalar::<_, i64>(&sql);
+            for id in customer_ids {
+                q = q.bind(*id);
+            }
+            q.fetch_all(c).await
+        })?)
+    }
+
+    pub async fn insert_dismissal(
+        &mut self,
+        a: i64,
+        b: i64,
+        at: i64,
+        by: i64,
+        reason: Option<&str>,
+    ) -> StoreResult<()> {
+        let (a, b) = (a.min(b), a.max(b));
+        let sql = "INSERT INTO duplicate_dismissals (a_id, b_id, at, by_user, reason) \
+                   VALUES ($1, $2, $3, $4, $5) ON CONFLICT (a_id, b_id) DO NOTHING";
+        on_tx!(self, |c| sqlx::query(sql)
+            .bind(a)
+            .bind(b)
+            .bind(at)
+            .bind(by)
+            .bind(reason)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Every dismissed pair (low id, high id).
+    pub async fn dismissed_pairs(&mut self) -> StoreResult<Vec<(i64, i64)>> {
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, (i64, i64)>(
+            "SELECT a_id, b_id FROM duplicate_dismissals"
+        )
+        .fetch_all(c)
+        .await)?)
+    }
+
+    /// Dismissed pairs among these customers.
+    pub async fn dismissed_among(&mut self, ids: &[i64]) -> StoreResult<Vec<(i64, i64)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let p = placeholders(1, ids.len());
+        let sql = format!(
+            "SELECT a_id, b_id FROM duplicate_dismissals WHERE a_id IN ({p}) AND b_id IN ({p})"
+        );
+        Ok(on_tx!(self, |c| {
+            let mut q = sqlx::query_as::<_, (i64, i64)>(&sql);
+            for id in ids {
+                q = q.bind(*id);
+            }
+            q.fetch_all(c).await
+        })?)
+    }
+
+    // ---- merges and lineage ----
+
+    pub async fn insert_merge(&mut self, m: &MergeRow) -> StoreResult<i64> {
+        Ok(on_tx!(self, |c| sqlx::query_scalar::<_, i64>(
+            "INSERT INTO customer_merges (survivor_id, merged_ids, before, survivor_version, \
+             at, actor_id, reason) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id"
+        )
+        .bind(m.survivor_id)
+        .bind(&m.merged_ids)
+        .bind(&m.before)
+        .bind(m.survivor_version)
+        .bind(m.at)
+        .bind(m.actor_id)
+        .bind(&m.reason)
+        .fetch_one(c)
+        .await)?)
+    }
+
+    pub async fn set_merge_before(&mut self, id: i64, before: &str) -> StoreResult<()> {
+        on_tx!(self, |c| sqlx::query(
+            "UPDATE customer_merges SET before = $2 WHERE id = $1"
+        )
+        .bind(id)
+        .bind(before)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn merge_record(&mut self, id: i64) -> StoreResult<Option<MergeRow>> {
+        let sql = format!("SELECT {MERGE_COLS} FROM customer_merges WHERE id = $1");
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, MergeRow>(&sql)
+            .bind(id)
+            .fetch_optional(c)
+            .await)?)
+    }
+
+    /// Merges a customer took part in (as survivor or merged), newest first.
+    pub async fn merges_of(&mut self, customer_id: i64) -> StoreResult<Vec<MergeRow>> {
+        // merged_ids is a JSON array of integers: match the id between its delimiters
+        // (undone merges have no lineage rows any more, so lineage cannot be used).
+        let sql = format!(
+            "SELECT {MERGE_COLS} FROM customer_merges WHERE survivor_id = $1 \
+             OR merged_ids LIKE $2 OR merged_ids LIKE $3 OR merged_ids LIKE $4 \
+             OR merged_ids = $5 ORDER BY id DESC"
+        );
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, MergeRow>(&sql)
+            .bind(customer_id)
+            .bind(format!("[{customer_id},%"))
+            .bind(format!("%,{customer_id},%"))
+            .bind(format!("%,{customer_id}]"))
+            .bind(format!("[{customer_id}]"))
+            .fetch_all(c)
+            .await)?)
+    }
+
+    /// Mark a merge undone; false when it already was.
+    pub async fn mark_merge_undone(&mut self, id: i64, at: i64, by: i64) -> StoreResult<bool> {
+        let n = on_tx!(self, |c| sqlx::query(
+            "UPDATE customer_merges SET undone_at = $2, undone_by = $3 \
+             WHERE id = $1 AND undone_at IS NULL"
+        )
+        .bind(id)
+        .bind(at)
+        .bind(by)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    pub async fn insert_lineage(&mut self, l: &LineageRow) -> StoreResult<()> {
+        on_tx!(self, |c| sqlx::query(
+            "INSERT INTO customer_lineage (parent_id, child_id, kind, op_id, at) \
+             VALUES ($1, $2, $3, $4, $5)"
+        )
+        .bind(l.parent_id)
+        .bind(l.child_id)
+        .bind(&l.kind)
+        .bind(l.op_id)
+        .bind(l.at)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Every lineage edge touching the customer.
+    pub async fn lineage_of(&mut self, customer_id: i64) -> StoreResult<Vec<LineageRow>> {
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, LineageRow>(
+            "SELECT parent_id, child_id, kind, op_id, at FROM customer_lineage \
+             WHERE parent_id = $1 OR child_id = $1 ORDER BY at, op_id"
+        )
+        .bind(customer_id)
+        .fetch_all(c)
+        .await)?)
+    }
+
+    /// Remove the lineage edges of an undone merge.
+    pub async fn delete_lineage(&mut self, kind: &str, op_id: i64) -> StoreResult<()> {
+        on_tx!(self, |c| sqlx::query(
+            "DELETE FROM customer_lineage WHERE kind = $1 AND op_id = $2"
+        )
+        .bind(kind)
+        .bind(op_id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+}
