@@ -369,9 +369,9 @@ both!(mapping_file_value_maps_defaults_and_update_policy, |t| {
     assert_eq!(count(&t).await, 2);
     let c = by_name(&t, "深圳前海微众测试").await;
     assert_eq!(c.level.as_deref(), Some("重点客户"));
-    // With `skip`, the same source ids are taken: rejected, not created twice.
+    // With `skip`, the same customers are found by the duplicate check: skipped.
     let out = import(&t, "legacy.csv", o).await.unwrap();
-    assert_eq!((out.report.created, out.report.rejected), (0, 2));
+    assert_eq!((out.report.created, out.report.skipped), (0, 2));
     assert_eq!(count(&t).await, 2);
 });
 
@@ -554,4 +554,93 @@ both!(template_has_headers_and_lists, |t| {
         out.report.unknown_columns
     );
     assert_eq!(out.report.read, 1);
+});
+
+/// A small file of rows that are duplicates of two customers of customers_gbk.csv
+/// (same USCC), with an e-mail those customers lack and a variant of the name.
+async fn duplicate_rows(t: &T, dir: &std::path::Path) -> PathBuf {
+    let a = by_name(t, "北京星河科技").await;
+    let b = by_name(t, "北京云帆贸易").await;
+    let p = dir.join("again.csv");
+    std::fs::write(
+        &p,
+        format!(
+            "客户类型,客户名称,统一社会信用代码,邮箱,标签\n企业客户,北京星河科技股份有限公司,{},a@xinghe.cn,重点\n企业客户,北京云帆贸易有限公司,{},b@yunfan.cn,\n",
+            a.uscc.unwrap(),
+            b.uscc.unwrap()
+        ),
+    )
+    .unwrap();
+    p
+}
+
+both!(duplicates_in_the_database_under_each_policy, |t| {
+    import(&t, "customers_gbk.csv", opts("g")).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = duplicate_rows(&t, dir.path()).await;
+    let run = |policy: DuplicatePolicy| {
+        let (app, admin, file) = (t.app.clone(), t.admin.clone(), file.clone());
+        async move {
+            app.import_file(
+                &admin,
+                &file,
+                ImportOptions {
+                    policy,
+                    sample_rate: 0.0,
+                    ..opts("again.csv")
+                },
+                &|_| {},
+            )
+            .await
+            .unwrap()
+            .report
+        }
+    };
+    // skip: nothing written.
+    let r = run(DuplicatePolicy::Skip).await;
+    assert_eq!((r.created, r.skipped, r.rejected), (0, 2, 0), "{r:?}");
+    let skipped = job_rows(&t, r.job_id.unwrap(), "skipped").await;
+    assert_eq!(skipped[0].detail["reason"], "duplicate_in_database");
+    assert_eq!(count(&t).await, 10);
+    // merge: the existing customers keep their values and gain the missing ones.
+    let r = run(DuplicatePolicy::Merge).await;
+    assert_eq!((r.created, r.merged, r.rejected), (0, 2, 0), "{r:?}");
+    assert_eq!(count(&t).await, 10);
+    let a = by_name(&t, "北京星河科技").await;
+    assert_eq!(a.name, "北京星河科技有限公司");
+    assert!(a.email.is_some());
+    assert!(
+        a.former_names
+            .contains(&"北京星河科技股份有限公司".to_string()),
+        "{:?}",
+        a.former_names
+    );
+    assert!(a.tags.contains(&"重点".to_string()));
+    // review: created as pending, each with its duplicate group queued.
+    let r = run(DuplicatePolicy::Review).await;
+    assert_eq!((r.created, r.skipped, r.rejected), (2, 0, 0), "{r:?}");
+    assert_eq!(count(&t).await, 12);
+    let pending = t
+        .app
+        .search_customers(
+            &t.admin,
+            CustomerQuery {
+                status: Some("pending".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(pending.items.len(), 2);
+    let groups = t
+        .app
+        .duplicate_groups(&t.admin, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(groups.items.len(), 2);
+    let queued = job_rows(&t, r.job_id.unwrap(), "review").await;
+    assert_eq!(queued.len(), 2);
+    // update without a code or source id: a duplicate is skipped, not created.
+    let r = run(DuplicatePolicy::Update).await;
+    assert_eq!((r.created, r.updated), (0, 0), "{r:?}");
 });

@@ -21,12 +21,14 @@ use serde_json::{json, Map, Value};
 use custos_core::normalize::{name_key, to_half_width};
 use custos_core::{FieldError, Violation};
 use custos_store::customer_master::XrefRow;
+use custos_store::duplicates::DuplicateGroupRow;
 use custos_store::imports::{ImportJobRow, ImportRowRow};
 use custos_store::{now_us, CustomerRow, StoreError, Tx};
 
 use crate::actor::{Actor, Scope};
 use crate::audit::{append, record};
 use crate::auth::format_time;
+use crate::customers::duplicates::DuplicateReport;
 use crate::customers::{view_of, CustomerPatch, CustomerView, NewCustomer, Reference};
 use crate::error::{AppError, AppResult};
 use crate::xref::{check_source_id, check_system};
@@ -332,8 +334,24 @@ fn stored_values(view: &CustomerView, map: &mapping::ColumnMap) -> Value {
 
 /// How one row ended.
 enum RowResult {
-    Created { code: String, sample: Option<Value> },
-    Updated { code: String, sample: Option<Value> },
+    Created {
+        code: String,
+        sample: Option<Value>,
+    },
+    Updated {
+        code: String,
+        sample: Option<Value>,
+    },
+    /// Created as pending with its duplicate group queued (`review`).
+    Review {
+        code: String,
+        detail: Value,
+    },
+    /// Merged into an existing customer (`merge`).
+    Merged {
+        code: String,
+        sample: Option<Value>,
+    },
     Skipped(Value),
     Rejected(Value),
 }
@@ -350,8 +368,15 @@ impl App {
     ) -> AppResult<PreparedImport> {
         actor.require("import")?;
         let scope = actor.require("customer.create")?;
-        if options.policy == DuplicatePolicy::Update {
-            actor.require("customer.update")?;
+        match options.policy {
+            DuplicatePolicy::Update => {
+                actor.require("customer.update")?;
+            }
+            DuplicatePolicy::Merge => {
+                actor.require("customer.update")?;
+                actor.require("customer.merge")?;
+            }
+            DuplicatePolicy::Skip | DuplicatePolicy::Review => {}
         }
         check_options(&options)?;
         let (facts, table, map) = self.open_import(path, &options).await?;
@@ -752,6 +777,17 @@ impl App {
                             None => continue,
                         }
                     }
+                    RowResult::Review { code, detail } => {
+                        job.created += 1;
+                        ("review", Some(code), detail)
+                    }
+                    RowResult::Merged { code, sample } => {
+                        job.merged += 1;
+                        match sample {
+                            Some(s) => ("sampled", Some(code), s),
+                            None => continue,
+                        }
+                    }
                     RowResult::Skipped(d) => {
                         job.skipped += 1;
                         ("skipped", None, d)
@@ -893,9 +929,61 @@ impl App {
         }
         tx.savepoint().await?;
         let mut out = self
-            .insert_new_customer(tx, actor, scope, input, reference)
-            .await;
-        if let (Ok((crow, _)), Some((system, source_id))) = (&out, &xref) {
+            .insert_new_customer(tx, actor, scope, input.clone(), reference)
+            .await
+            .map(|(r, _, _)| r);
+        let mut queued: Option<Value> = None;
+        if let (true, Err(AppError::Duplicate { report, .. })) = (conv_errors.is_empty(), &out) {
+            let report = (**report).clone();
+            tx.rollback_to_savepoint().await?;
+            match options.policy {
+                DuplicatePolicy::Skip | DuplicatePolicy::Update => {
+                    return Ok(RowResult::Skipped(json!({
+                        "reason": "duplicate_in_database",
+                        "candidates": report.summary(),
+                        "zh": format!("与已有客户重复（{}），已跳过", candidate_codes(&report)),
+                        "en": format!("duplicates existing customer(s) {}; skipped", candidate_codes(&report)),
+                    })));
+                }
+                DuplicatePolicy::Merge => {
+                    return self
+                        .merge_row(
+                            tx, actor, map, input, &report, options, job_id, row_no, reveal,
+                        )
+                        .await;
+                }
+                DuplicatePolicy::Review => {
+                    // The policy creates the record as pending for a steward to decide;
+                    // the import may override the duplicate block for that alone.
+                    tx.savepoint().await?;
+                    let mut reviewer = actor.clone();
+                    reviewer
+                        .permissions
+                        .entry("duplicate.manage".into())
+                        .or_insert(scope);
+                    let pending = NewCustomer {
+                        status: Some("pending".into()),
+                        override_duplicates: true,
+                        ..input
+                    };
+                    out = self
+                        .insert_new_customer(tx, &reviewer, scope, pending, reference)
+                        .await
+                        .map(|(r, _, _)| r);
+                    if let Ok(crow) = &out {
+                        let group = self.queue_import_group(tx, crow, &report).await?;
+                        queued = Some(json!({
+                            "reason": "duplicate_review",
+                            "group_id": group,
+                            "candidates": report.summary(),
+                            "zh": format!("疑似与已有客户重复（{}），已创建为待审核并加入查重审核队列", candidate_codes(&report)),
+                            "en": format!("looks like existing customer(s) {}; created as pending and queued for review", candidate_codes(&report)),
+                        }));
+                    }
+                }
+            }
+        }
+        if let (Ok(crow), Some((system, source_id))) = (&out, &xref) {
             if let Err(e) = self
                 .put_import_xref(tx, actor, crow, system, source_id)
                 .await
@@ -903,8 +991,18 @@ impl App {
                 out = Err(e);
             }
         }
+        if let (Ok(crow), Some(detail), true) = (&out, &queued, conv_errors.is_empty()) {
+            tx.release_savepoint().await?;
+            for k in keys {
+                seen.entry(k).or_insert(row.line as i64);
+            }
+            return Ok(RowResult::Review {
+                code: crow.code.clone(),
+                detail: detail.clone(),
+            });
+        }
         match out {
-            Ok((crow, _)) if conv_errors.is_empty() => {
+            Ok(crow) if conv_errors.is_empty() => {
                 let sample = if sampled(job_id, row_no, options.sample_rate) {
                     let view = view_of(&crow, &self.config.pii_key, reveal)?;
                     Some(json!({ "stored": stored_values(&view, map) }))
@@ -965,6 +1063,7 @@ fn patch_of(n: NewCustomer, version: i64) -> CustomerPatch {
     let some = |v: Option<String>| v.map(Some);
     CustomerPatch {
         version,
+        override_duplicates: false,
         reason: n.reason,
         customer_type: Some(n.customer_type).filter(|s| !s.is_empty()),
         name: Some(n.name).filter(|s| !s.is_empty()),
@@ -1088,6 +1187,177 @@ impl App {
     }
 }
 
+fn candidate_codes(report: &DuplicateReport) -> String {
+    let codes: Vec<String> = report
+        .candidates
+        .iter()
+        .filter(|c| c.verdict == "definite")
+        .map(|c| {
+            c.code
+                .clone()
+                .unwrap_or_else(|| "(范围外/out of scope)".into())
+        })
+        .collect();
+    codes.join(", ")
+}
+
+/// A fill-in change by survivorship: the existing customer's values win; the row only
+/// fills what it lacks, adds its name as a former name and unites tags.
+fn fill_patch(existing: &CustomerView, row: NewCustomer) -> CustomerPatch {
+    let mut p = patch_of(row.clone(), existing.version);
+    macro_rules! keep_existing {
+        ($($f:ident),*) => { $( if existing.$f.is_some() { p.$f = None; } )* };
+    }
+    keep_existing!(
+        short_name,
+        uscc,
+        id_number,
+        legal_representative,
+        established_on,
+        registered_capital,
+        industry,
+        scale,
+        level,
+        source,
+        region_code,
+        address,
+        postal_code,
+        phone,
+        mobile,
+        email,
+        website,
+        credit_rating,
+        remarks
+    );
+    p.customer_type = None;
+    p.name = None;
+    p.status = None;
+    p.owner_id = None;
+    p.department_id = None;
+    let name = row.name.trim().to_string();
+    p.former_names = (!name.is_empty()
+        && name != existing.name
+        && !existing.former_names.contains(&name))
+    .then(|| {
+        let mut f = existing.former_names.clone();
+        f.push(name);
+        f
+    });
+    p.tags = p.tags.map(|t| {
+        let mut all = existing.tags.clone();
+        all.extend(t.into_iter().filter(|x| !existing.tags.contains(x)));
+        all
+    });
+    if !existing.contacts.is_empty() {
+        p.contacts = None;
+    }
+    p.custom = p.custom.map(|m| {
+        m.into_iter()
+            .filter(|(k, _)| !existing.custom.contains_key(k))
+            .collect()
+    });
+    p
+}
+
+impl App {
+    /// `merge`: fill the best definite in-scope candidate from the row (survivorship),
+    /// through the update use case.
+    #[allow(clippy::too_many_arguments)]
+    async fn merge_row(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        map: &mapping::ColumnMap,
+        input: NewCustomer,
+        report: &DuplicateReport,
+        options: &ImportOptions,
+        job_id: i64,
+        row_no: i64,
+        reveal: bool,
+    ) -> AppResult<RowResult> {
+        let target = report
+            .candidates
+            .iter()
+            .find(|c| c.verdict == "definite" && c.in_scope)
+            .and_then(|c| c.code.clone());
+        let Some(code) = target else {
+            return Ok(RowResult::Skipped(json!({
+                "reason": "duplicate_out_of_scope",
+                "candidates": report.summary(),
+                "zh": "与已有客户重复，但该客户不在您的数据范围内，无法合并，已跳过",
+                "en": "duplicates an existing customer outside your data scope; cannot merge, skipped",
+            })));
+        };
+        let Some(row) = tx.customer_by_code(&code).await? else {
+            return Err(AppError::Internal(format!("candidate {code} vanished")));
+        };
+        let existing = view_of(&row, &self.config.pii_key, false)?;
+        let mut patch = fill_patch(&existing, input);
+        patch.reason = Some(match job_id {
+            0 => format!("导入试运行合并 / import dry run merge (row {row_no})"),
+            id => format!("导入任务 #{id} 合并 / merged by import job #{id} (row {row_no})"),
+        });
+        tx.savepoint().await?;
+        match self.update_customer_in(tx, actor, &code, patch).await {
+            Ok(view) => {
+                let sample = sampled(job_id, row_no, options.sample_rate).then(|| {
+                    let v = if reveal { view_of(&row, &self.config.pii_key, true).ok() } else { None };
+                    json!({ "stored": stored_values(v.as_ref().unwrap_or(&view), map), "merged_into": code })
+                });
+                tx.release_savepoint().await?;
+                Ok(RowResult::Merged {
+                    code: view.code,
+                    sample,
+                })
+            }
+            Err(e) => {
+                let e = row_failure(e)?;
+                tx.rollback_to_savepoint().await?;
+                Ok(RowResult::Rejected(field_errors_json(map, &e)))
+            }
+        }
+    }
+
+    /// Queue a duplicate group of the new pending customer and its candidates.
+    async fn queue_import_group(
+        &self,
+        tx: &mut Tx,
+        created: &CustomerRow,
+        report: &DuplicateReport,
+    ) -> AppResult<Option<i64>> {
+        let mut members = vec![created.id];
+        let mut pairs = Vec::new();
+        for c in &report.candidates {
+            let Some(code) = &c.code else { continue };
+            if let Some(r) = tx.customer_by_code(code).await? {
+                members.push(r.id);
+                pairs.push((created.id, r.id, (c.score * 1000.0).round() / 1000.0));
+            }
+        }
+        members.sort_unstable();
+        members.dedup();
+        let score = pairs.iter().map(|p| p.2).fold(0.0, f64::max);
+        let row = DuplicateGroupRow {
+            id: 0,
+            status: "open".into(),
+            fingerprint: members
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+            score,
+            pairs: serde_json::to_string(&pairs).unwrap_or_default(),
+            scan_id: None,
+            created_at: now_us(),
+            decided_at: None,
+            decided_by: None,
+            decision_reason: None,
+            merge_id: None,
+        };
+        Ok(tx.insert_duplicate_group(&row, &members).await?)
+    }
+}
+
 fn tag_field(e: AppError, field: &str) -> AppError {
     match e {
         AppError::Validation(v) => AppError::Validation(
@@ -1128,19 +1398,6 @@ fn check_options(o: &ImportOptions) -> AppResult<()> {
                 format!("the sampling rate must be 0–1 ({})", o.sample_rate),
             ),
         ));
-    }
-    if matches!(o.policy, DuplicatePolicy::Review | DuplicatePolicy::Merge) {
-        return Err(AppError::Rejected(Violation::new(
-            "import.policy_unavailable",
-            format!(
-                "重复处理策略 {} 需要数据库查重，尚未提供；请使用 skip 或 update",
-                o.policy.as_str()
-            ),
-            format!(
-                "duplicate policy {} needs the database duplicate check, not available yet; use skip or update",
-                o.policy.as_str()
-            ),
-        )));
     }
     Ok(())
 }
