@@ -739,97 +739,117 @@ impl App {
         }
         let chunk_rows = options.chunk_rows.clamp(1, 10_000);
         let reveal = actor.can("customer.pii.read");
+        // A file that breaks mid-way (a malformed CSV line): the rows read before it are
+        // still imported, then the job fails naming the line.
+        let mut source_error: Option<AppError> = None;
         loop {
             let mut chunk = Vec::with_capacity(chunk_rows);
             while chunk.len() < chunk_rows {
                 match table.rows.recv().await {
-                    Some(r) => chunk.push(r?),
+                    Some(Ok(r)) => chunk.push(r),
+                    Some(Err(e)) => {
+                        source_error = Some(e);
+                        break;
+                    }
                     None => break,
                 }
             }
             if chunk.is_empty() {
-                break;
-            }
-            let mut tx = self.db.begin().await?;
-            tx.lock_audit_head().await?;
-            let reference = self.reference(&mut tx).await?;
-            let mut reported_rows = Vec::new();
-            for r in chunk {
-                row_no += 1;
-                let result = self
-                    .import_row(
-                        &mut tx, actor, scope, &reference, map, options, job.id, row_no, &r,
-                        &mut seen, reveal,
-                    )
-                    .await?;
-                let (outcome, code, detail) = match result {
-                    RowResult::Created { code, sample } => {
-                        job.created += 1;
-                        match sample {
-                            Some(s) => ("sampled", Some(code), s),
-                            None => continue,
-                        }
-                    }
-                    RowResult::Updated { code, sample } => {
-                        job.updated += 1;
-                        match sample {
-                            Some(s) => ("sampled", Some(code), s),
-                            None => continue,
-                        }
-                    }
-                    RowResult::Review { code, detail } => {
-                        job.created += 1;
-                        ("review", Some(code), detail)
-                    }
-                    RowResult::Merged { code, sample } => {
-                        job.merged += 1;
-                        match sample {
-                            Some(s) => ("sampled", Some(code), s),
-                            None => continue,
-                        }
-                    }
-                    RowResult::Skipped(d) => {
-                        job.skipped += 1;
-                        ("skipped", None, d)
-                    }
-                    RowResult::Rejected(d) => {
-                        job.rejected += 1;
-                        ("rejected", None, d)
-                    }
-                };
-                reported_rows.push(ReportedRow {
-                    row_no,
-                    line: r.line,
-                    outcome: outcome.to_string(),
-                    code,
-                    cells: r.cells,
-                    detail,
-                });
-            }
-            job.rows_done = row_no;
-            if options.dry_run {
-                tx.rollback().await?;
-                memory.extend(reported_rows);
-            } else {
-                for rr in &reported_rows {
-                    let mut detail = rr.detail.clone();
-                    if let Value::Object(m) = &mut detail {
-                        m.insert("line".into(), json!(rr.line));
-                    } else {
-                        detail = json!({ "line": rr.line, "errors": detail });
-                    }
-                    tx.insert_import_row(&ImportRowRow {
-                        job_id: job.id,
-                        row_no: rr.row_no,
-                        outcome: rr.outcome.clone(),
-                        code: rr.code.clone(),
-                        cells: mapping::cells_json(&rr.cells),
-                        detail: Some(detail.to_string()),
-                    })
-                    .await?;
+                match source_error.take() {
+                    Some(e) => return Err(e),
+                    None => break,
                 }
-                tx.update_import_progress(job).await?;
-                tx.commit().await?;
+            }
+            // Counters of a chunk that does not commit must not be kept.
+            let committed = job.clone();
+            let chunk_result: AppResult<()> = async {
+                let mut tx = self.db.begin().await?;
+                tx.lock_audit_head().await?;
+                let reference = self.reference(&mut tx).await?;
+                let mut reported_rows = Vec::new();
+                for r in chunk {
+                    row_no += 1;
+                    let result = self
+                        .import_row(
+                            &mut tx, actor, scope, &reference, map, options, job.id, row_no, &r,
+                            &mut seen, reveal,
+                        )
+                        .await?;
+                    let (outcome, code, detail) = match result {
+                        RowResult::Created { code, sample } => {
+                            job.created += 1;
+                            match sample {
+                                Some(s) => ("sampled", Some(code), s),
+                                None => continue,
+                            }
+                        }
+                        RowResult::Updated { code, sample } => {
+                            job.updated += 1;
+                            match sample {
+                                Some(s) => ("sampled", Some(code), s),
+                                None => continue,
+                            }
+                        }
+                        RowResult::Review { code, detail } => {
+                            job.created += 1;
+                            ("review", Some(code), detail)
+                        }
+                        RowResult::Merged { code, sample } => {
+                            job.merged += 1;
+                            match sample {
+                                Some(s) => ("sampled", Some(code), s),
+                                None => continue,
+                            }
+                        }
+                        RowResult::Skipped(d) => {
+                            job.skipped += 1;
+                            ("skipped", None, d)
+                        }
+                        RowResult::Rejected(d) => {
+                            job.rejected += 1;
+                            ("rejected", None, d)
+                        }
+                    };
+                    reported_rows.push(ReportedRow {
+                        row_no,
+                        line: r.line,
+                        outcome: outcome.to_string(),
+                        code,
+                        cells: r.cells,
+                        detail,
+                    });
+                }
+                job.rows_done = row_no;
+                if options.dry_run {
+                    tx.rollback().await?;
+                    memory.extend(reported_rows);
+                } else {
+                    for rr in &reported_rows {
+                        let mut detail = rr.detail.clone();
+                        if let Value::Object(m) = &mut detail {
+                            m.insert("line".into(), json!(rr.line));
+                        } else {
+                            detail = json!({ "line": rr.line, "errors": detail });
+                        }
+                        tx.insert_import_row(&ImportRowRow {
+                            job_id: job.id,
+                            row_no: rr.row_no,
+                            outcome: rr.outcome.clone(),
+                            code: rr.code.clone(),
+                            cells: mapping::cells_json(&rr.cells),
+                            detail: Some(detail.to_string()),
+                        })
+                        .await?;
+                    }
+                    tx.update_import_progress(job).await?;
+                    tx.commit().await?;
+                }
+                Ok(())
+            }
+            .await;
+            if let Err(e) = chunk_result {
+                *job = committed;
+                return Err(e);
             }
             progress(&ImportProgress {
                 rows_done: job.rows_done,
@@ -837,6 +857,9 @@ impl App {
                 created: job.created,
                 rejected: job.rejected,
             });
+            if let Some(e) = source_error.take() {
+                return Err(e);
+            }
         }
         job.status = "done".into();
         job.finished_at = Some(now_us());
