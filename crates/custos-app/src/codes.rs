@@ -392,52 +392,9 @@ impl App {
     pub async fn publish_code_rule(&self, actor: &Actor, key: &str) -> AppResult<CodeRuleView> {
         actor.require("rule.publish")?;
         let mut tx = self.db.begin().await?;
-        let versions = existing_versions(&mut tx, key).await?;
-        let Some(draft) = versions.iter().find(|v| v.status == "draft").cloned() else {
-            return Err(AppError::Rejected(Violation::new(
-                "code_rule.no_draft",
-                format!("规则“{key}”没有待发布的草稿版本"),
-                format!("rule '{key}' has no draft version to publish"),
-            )));
-        };
-        let applies = applies_of(&draft);
-        for other in tx.published_code_rules().await? {
-            if other.key != key && applies_of(&other).overlaps(&applies) {
-                return Err(AppError::Conflict(Violation::new(
-                    "code_rule.overlap",
-                    format!(
-                        "规则“{key}”的适用范围与已发布的规则“{}”重叠：同一客户只能适用一条规则",
-                        other.key
-                    ),
-                    format!(
-                        "rule '{key}' overlaps the published rule '{}': exactly one rule must apply to a customer",
-                        other.key
-                    ),
-                )));
-            }
-        }
-        let now = now_us();
-        for old in versions.iter().filter(|v| v.status == "published") {
-            tx.set_code_rule_status(old.id, "published", "disabled", Some(actor.user_id), now)
-                .await
-                .map_err(|_| concurrent_rule_change(key))?;
-        }
-        tx.set_code_rule_status(draft.id, "draft", "published", Some(actor.user_id), now)
-            .await
-            .map_err(|_| concurrent_rule_change(key))?;
-        let mut r = record(
-            actor,
-            "code_rule.publish",
-            "code_rule",
-            &format!("{key}@{}", draft.version),
-        );
-        r.after = to_json(
-            &serde_json::json!({"key": key, "version": draft.version, "status": "published"}),
-        );
-        append(&mut tx, r).await?;
-        let rows = tx.code_rule_versions(key).await?;
+        let view = publish_code_rule_in(&mut tx, actor, key).await?;
         tx.commit().await?;
-        Ok(rule_view(key, &rows))
+        Ok(view)
     }
 
     /// Stop issuing codes from a rule (its codes stay valid).
@@ -920,4 +877,57 @@ pub(crate) async fn register_code(
         Err(StoreError::Conflict { .. }) => Err(code_taken(&drawn.code)),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Publish the draft of a rule inside `tx` (the caller decided authorisation: the direct
+/// call above, or an approved `publish_rule` application).
+pub(crate) async fn publish_code_rule_in(
+    tx: &mut Tx,
+    actor: &Actor,
+    key: &str,
+) -> AppResult<CodeRuleView> {
+    let versions = existing_versions(tx, key).await?;
+    let Some(draft) = versions.iter().find(|v| v.status == "draft").cloned() else {
+        return Err(AppError::Rejected(Violation::new(
+            "code_rule.no_draft",
+            format!("规则“{key}”没有待发布的草稿版本"),
+            format!("rule '{key}' has no draft version to publish"),
+        )));
+    };
+    let applies = applies_of(&draft);
+    for other in tx.published_code_rules().await? {
+        if other.key != key && applies_of(&other).overlaps(&applies) {
+            return Err(AppError::Conflict(Violation::new(
+                "code_rule.overlap",
+                format!(
+                    "规则“{key}”的适用范围与已发布的规则“{}”重叠：同一客户只能适用一条规则",
+                    other.key
+                ),
+                format!(
+                    "rule '{key}' overlaps the published rule '{}': exactly one rule must apply to a customer",
+                    other.key
+                ),
+            )));
+        }
+    }
+    let now = now_us();
+    for old in versions.iter().filter(|v| v.status == "published") {
+        tx.set_code_rule_status(old.id, "published", "disabled", Some(actor.user_id), now)
+            .await
+            .map_err(|_| concurrent_rule_change(key))?;
+    }
+    tx.set_code_rule_status(draft.id, "draft", "published", Some(actor.user_id), now)
+        .await
+        .map_err(|_| concurrent_rule_change(key))?;
+    let mut r = record(
+        actor,
+        "code_rule.publish",
+        "code_rule",
+        &format!("{key}@{}", draft.version),
+    );
+    r.after =
+        to_json(&serde_json::json!({"key": key, "version": draft.version, "status": "published"}));
+    append(tx, r).await?;
+    let rows = tx.code_rule_versions(key).await?;
+    Ok(rule_view(key, &rows))
 }

@@ -44,6 +44,7 @@ pub const EDITABLE_STATUSES: &[&str] = &["pending", "active", "dormant"];
 /// Statuses of customers that still count for duplicate checks (all but merged ones).
 pub(crate) const LIVE_STATUSES: &[&str] = &["pending", "active", "dormant", "retired", "archived"];
 
+mod bulk;
 pub mod duplicates;
 pub mod merge;
 pub mod review;
@@ -1128,7 +1129,7 @@ fn stored_data(rec: &Record, key: &PiiKey) -> String {
     serde_json::to_string(&data).unwrap_or_else(|_| "{}".into())
 }
 
-fn record_of(row: &CustomerRow, key: &PiiKey) -> AppResult<Record> {
+pub(crate) fn record_of(row: &CustomerRow, key: &PiiKey) -> AppResult<Record> {
     let d: StoredData = serde_json::from_str(&row.data)
         .map_err(|e| AppError::Internal(format!("customer {} data unreadable: {e}", row.code)))?;
     let mut contacts = Vec::new();
@@ -1200,7 +1201,7 @@ fn row_from_snapshot(current: &CustomerRow, snapshot: &str) -> AppResult<Custome
     })
 }
 
-fn snapshot_of(row: &CustomerRow) -> String {
+pub(crate) fn snapshot_of(row: &CustomerRow) -> String {
     let s = Snapshot {
         customer_type: row.customer_type.clone(),
         name: row.name.clone(),
@@ -1282,7 +1283,7 @@ fn masked(field: &str, v: &str, individual: bool) -> String {
     }
 }
 
-fn has_pii(rec: &Record) -> bool {
+pub(crate) fn has_pii(rec: &Record) -> bool {
     rec.id_number.is_some()
         || rec.phone.is_some()
         || rec.mobile.is_some()
@@ -1360,7 +1361,7 @@ fn creation_changes(rec: &Record) -> Vec<FieldChange> {
     .collect()
 }
 
-fn view(row: &CustomerRow, rec: &Record, reveal: bool) -> CustomerView {
+pub(crate) fn view(row: &CustomerRow, rec: &Record, reveal: bool) -> CustomerView {
     let names = rec.region_code.as_deref().and_then(region::names);
     let ind = rec.customer_type == "individual";
     let show = |f: &str, v: &Option<String>| -> Option<String> {
@@ -1848,6 +1849,7 @@ impl App {
         if !in_scope(&mut tx, actor, scope, &current).await? {
             return Err(AppError::not_found("customer", &code));
         }
+        crate::applications::check_archive_readable(actor, &current)?;
         let survivor = match current.status.as_str() {
             "merged" => match tx.merged_into(current.id).await? {
                 Some(id) => tx.customer(id).await?.map(|s| s.code),
@@ -1893,32 +1895,6 @@ impl App {
         let reason = patch.reason.clone();
         let override_duplicates = patch.override_duplicates;
         self.change_customer(
-            actor,
-            code,
-            Some(patch.version),
-            reason,
-            override_duplicates,
-            "update",
-            |rec| {
-                apply_patch(rec, &patch);
-                Ok(())
-            },
-        )
-        .await
-    }
-
-    /// [`App::update_customer`] inside a caller's transaction (imports, per row).
-    pub(crate) async fn update_customer_in(
-        &self,
-        tx: &mut Tx,
-        actor: &Actor,
-        code: &str,
-        patch: CustomerPatch,
-    ) -> AppResult<CustomerView> {
-        let reason = patch.reason.clone();
-        let override_duplicates = patch.override_duplicates;
-        self.change_customer_in(
-            tx,
             actor,
             code,
             Some(patch.version),
@@ -2025,11 +2001,13 @@ impl App {
         action: &str,
         mutate: impl FnOnce(&mut Record) -> AppResult<()>,
     ) -> AppResult<CustomerView> {
+        let scope = actor.require("customer.update")?;
         let mut tx = self.db.begin().await?;
-        let v = self
+        let (row, new, possible_duplicates) = self
             .change_customer_in(
                 &mut tx,
                 actor,
+                scope,
                 code,
                 expected_version,
                 reason,
@@ -2038,25 +2016,58 @@ impl App {
                 mutate,
             )
             .await?;
+        let reveal = self.reveal(&mut tx, actor, &row, &new).await?;
         tx.commit().await?;
+        let mut v = view(&row, &new, reveal);
+        v.possible_duplicates = possible_duplicates;
         Ok(v)
     }
 
-    /// The body of [`App::change_customer`] inside a caller's transaction (imports run
-    /// it per row in a savepoint).
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn change_customer_in(
+    /// Apply a customer patch inside `tx` on behalf of an approved application (the
+    /// caller decided authorisation); same validation, history and audit as an update.
+    pub(crate) async fn update_customer_in(
         &self,
         tx: &mut Tx,
         actor: &Actor,
+        code: &str,
+        patch: &CustomerPatch,
+        action: &str,
+    ) -> AppResult<CustomerRow> {
+        let reason = patch.reason.clone();
+        let (row, _, _) = self
+            .change_customer_in(
+                tx,
+                actor,
+                Scope::All,
+                code,
+                Some(patch.version),
+                reason,
+                patch.override_duplicates,
+                action,
+                |rec| {
+                    apply_patch(rec, patch);
+                    Ok(())
+                },
+            )
+            .await?;
+        Ok(row)
+    }
+
+    /// The body of [`App::change_customer`] inside a caller's transaction; returns the
+    /// stored row and the record after the change.
+    #[allow(clippy::too_many_arguments)]
+    async fn change_customer_in(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        scope: Scope,
         code: &str,
         expected_version: Option<i64>,
         reason: Option<String>,
         override_duplicates: bool,
         action: &str,
         mutate: impl FnOnce(&mut Record) -> AppResult<()>,
-    ) -> AppResult<CustomerView> {
-        let scope = actor.require("customer.update")?;
+    ) -> AppResult<(CustomerRow, Record, Vec<duplicates::DuplicateCandidate>)> {
         let code = code.trim().to_ascii_uppercase();
         let key = &self.config.pii_key;
         let today = issue_date(self.config.code_timezone);
@@ -2157,8 +2168,7 @@ impl App {
         }
         let changes = diff(&old, &new);
         if changes.is_empty() {
-            let reveal = self.reveal(tx, actor, &row, &new).await?;
-            return Ok(view(&row, &new, reveal));
+            return Ok((row, new, possible_duplicates));
         }
         let now = now_us();
         let updated = CustomerRow {
@@ -2209,10 +2219,7 @@ impl App {
         r.after = to_json(&after);
         r.reason = reason;
         append(tx, r).await?;
-        let reveal = self.reveal(tx, actor, &updated, &new).await?;
-        let mut v = view(&updated, &new, reveal);
-        v.possible_duplicates = possible_duplicates;
-        Ok(v)
+        Ok((updated, new, possible_duplicates))
     }
 
     /// The change history of a customer, oldest first (personal data masked).
@@ -2231,6 +2238,7 @@ impl App {
         if !in_scope(&mut tx, actor, scope, &row).await? {
             return Err(AppError::not_found("customer", &code));
         }
+        crate::applications::check_archive_readable(actor, &row)?;
         let rows = tx.customer_history(row.id).await?;
         tx.rollback().await?;
         Ok(rows

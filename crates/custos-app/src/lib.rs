@@ -3,6 +3,7 @@
 //! audit entry in one transaction.
 
 pub mod actor;
+pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod backup;
@@ -11,6 +12,8 @@ pub mod codes;
 pub mod customers;
 pub mod demo;
 pub mod error;
+pub mod flows;
+pub mod mail;
 pub mod org;
 
 use std::time::Duration;

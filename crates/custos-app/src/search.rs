@@ -271,6 +271,7 @@ impl App {
             created_to: time_param("created_to", &q.created_to, &mut errors),
             updated_from: time_param("updated_from", &q.updated_from, &mut errors),
             updated_to: time_param("updated_to", &q.updated_to, &mut errors),
+            hide_archived: crate::applications::archive_hidden_from(actor),
             ..Default::default()
         };
         if let Some(i) = q
@@ -433,10 +434,13 @@ impl App {
         let mut tx = self.db.begin_read().await?;
         f.scope = scope_filter(&mut tx, actor, scope).await?;
         if fuzzy {
-            let candidates = tx.name_gram_candidates(&fuzzy_grams, 2000).await?;
+            // Candidates sharing the most bigrams; a few times the page is enough to
+            // rank the best of them by similarity.
+            let want = (limit * 3).max(300);
+            let candidates = tx.name_gram_candidates(&fuzzy_grams, want).await?;
             f.ids = Some(candidates);
             f.after = None;
-            f.limit = 2000;
+            f.limit = want;
             let rows = tx.search_customers(&f).await?;
             tx.rollback().await?;
             let mut scored: Vec<(f64, CustomerRow)> = rows

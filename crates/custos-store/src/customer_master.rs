@@ -99,6 +99,8 @@ pub struct CustomerFilter {
     /// Any of these industry codes (a section expands to its divisions).
     pub industries: Vec<String>,
     pub status: Option<String>,
+    /// Leave out archived customers (归档: readable only through an approved retrieval).
+    pub hide_archived: bool,
     pub level: Option<String>,
     pub owner_id: Option<i64>,
     pub department_id: Option<i64>,
@@ -129,6 +131,7 @@ impl Default for CustomerFilter {
             region_prefix: None,
             industries: Vec::new(),
             status: None,
+            hide_archived: false,
             level: None,
             owner_id: None,
             department_id: None,
@@ -267,6 +270,9 @@ fn build_where(f: &CustomerFilter, with_cursor: bool) -> Where {
         w.clauses.push(format!("industry IN ({})", ps.join(", ")));
     }
     w.eq_text("status", &f.status);
+    if f.hide_archived {
+        w.clauses.push("status <> 'archived'".into());
+    }
     w.eq_text("level", &f.level);
     if let Some(o) = f.owner_id {
         let p = w.bind(SqlValue::Int(o));
@@ -582,29 +588,44 @@ impl Tx {
         })?)
     }
 
-    /// Customers sharing name bigrams with the query, most shared first.
+    /// Customers sharing name bigrams with the query, most shared first. Each bigram
+    /// contributes at most its newest `PER_GRAM` customers, so a frequent bigram (公司,
+    /// 北京) cannot turn the lookup into a scan of the whole index; rare bigrams, which
+    /// carry the information, are read in full.
     pub async fn name_gram_candidates(
         &mut self,
         grams: &[String],
         limit: i64,
     ) -> StoreResult<Vec<i64>> {
+        const PER_GRAM: i64 = 1000;
         if grams.is_empty() {
             return Ok(Vec::new());
         }
-        let ps: Vec<String> = (1..=grams.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT customer_id FROM customer_name_grams WHERE gram IN ({}) \
-             GROUP BY customer_id ORDER BY COUNT(*) DESC, customer_id LIMIT {}",
-            ps.join(", "),
-            limit.clamp(1, 5000)
-        );
-        Ok(on_tx!(self, |c| {
-            let mut q = sqlx::query_scalar::<_, i64>(&sql);
+        let parts: Vec<String> = (0..grams.len())
+            .map(|i| {
+                format!(
+                    "SELECT customer_id FROM (SELECT customer_id FROM customer_name_grams \
+                     WHERE gram = ${} ORDER BY customer_id DESC LIMIT $1) AS g{i}",
+                    i + 2
+                )
+            })
+            .collect();
+        let sql = parts.join(" UNION ALL ");
+        let hits: Vec<i64> = on_tx!(self, |c| {
+            let mut q = sqlx::query_scalar::<_, i64>(&sql).bind(PER_GRAM);
             for g in grams {
                 q = q.bind(g.clone());
             }
             q.fetch_all(c).await
-        })?)
+        })?;
+        let mut counts: std::collections::HashMap<i64, u32> = std::collections::HashMap::new();
+        for id in hits {
+            *counts.entry(id).or_default() += 1;
+        }
+        let mut ranked: Vec<(i64, u32)> = counts.into_iter().collect();
+        ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked.truncate(limit.clamp(1, 5000) as usize);
+        Ok(ranked.into_iter().map(|r| r.0).collect())
     }
 
     /// Counts per group over the customers in `scope`.

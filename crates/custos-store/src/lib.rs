@@ -6,6 +6,7 @@
 //! repository function is written once and cannot drift between them. Schemas live in
 //! separate migration folders because DDL differs (identity columns, triggers).
 
+mod applications;
 mod audit;
 mod codes;
 mod customers;
@@ -14,6 +15,9 @@ pub mod duplicates;
 mod error;
 mod org;
 
+pub use applications::{
+    ApplicationFilter, ApplicationRow, EventRow, FlowRow, NotificationRow, TaskRow,
+};
 pub use audit::{AuditEntry, AuditFilter, AuditRecord, ChainReport, GENESIS_HASH};
 pub use codes::{CodeRow, CodeRuleRow, ScopeUsage};
 pub use customers::CustomerRow;

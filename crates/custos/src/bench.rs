@@ -144,3 +144,277 @@ pub async fn issue(
     }
     Ok(())
 }
+
+/// `custos bench dupcheck`: latency of the online duplicate check
+/// (`App::check_duplicates`, what `POST /api/v1/duplicates/check` runs) with `customers`
+/// synthetic customers in a fresh database. Half of the drafts are variants of stored
+/// customers (same generator and seed), half are new.
+pub async fn dupcheck(
+    backend: Backend,
+    pg_url: Option<&str>,
+    customers: u64,
+    checks: usize,
+) -> Result<(), String> {
+    use custos_app::demo_data::DemoCustomers;
+
+    println!(
+        "custos bench dupcheck — {} — backend {:?}",
+        machine(),
+        backend
+    );
+    println!(
+        "command: custos bench dupcheck --backend {} --customers {customers} --checks {checks}",
+        if backend == Backend::Sqlite {
+            "sqlite"
+        } else {
+            "postgres"
+        }
+    );
+    let (db, _dir) = fresh_db(backend, pg_url).await?;
+    let app = App::from_db(db.clone(), AppConfig::default());
+    app.ensure_builtin_roles()
+        .await
+        .map_err(|e| e.to_string())?;
+    app.ensure_admin(Some("bench-password-1".into()))
+        .await
+        .map_err(|e| e.to_string())?;
+    let admin = app
+        .actor_for_username("admin", Context::new(Source::System))
+        .await
+        .map_err(|e| e.to_string())?;
+    let seed = 2026;
+    let start = Instant::now();
+    app.add_demo_customers(&admin, customers, seed, &[], |done| {
+        if done % 50_000 == 0 {
+            eprintln!("  {done} customers, {:.0}s", start.elapsed().as_secs_f64());
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let load_secs = start.elapsed().as_secs_f64();
+    println!(
+        "loaded {customers} customers in {load_secs:.1}s ({:.0}/s, duplicate check included)",
+        customers as f64 / load_secs
+    );
+
+    let today = chrono::Utc::now().date_naive();
+    let mut known = DemoCustomers::new(seed, today);
+    let mut fresh = DemoCustomers::new(seed + 1, today);
+    let stride = (customers as usize / checks.max(1)).max(1);
+    let mut latencies = Vec::with_capacity(checks);
+    let mut definite = 0;
+    for i in 0..checks {
+        let draft = if i % 2 == 0 {
+            // A stored customer typed again without its USCC and with another legal-form
+            // suffix: the matcher must find it from the name, region and phones.
+            let mut c = known.next_customer();
+            for _ in 1..stride {
+                known.next_customer();
+            }
+            c.uscc = None;
+            c.name = c.name.replace("有限责任公司", "有限公司");
+            c
+        } else {
+            fresh.next_customer()
+        };
+        let t = Instant::now();
+        let report = app
+            .check_duplicates(&admin, draft)
+            .await
+            .map_err(|e| e.to_string())?;
+        latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+        if report.is_definite() {
+            definite += 1;
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
+    println!(
+        "{checks} checks: p50 {:.2} ms   p95 {:.2} ms   p99 {:.2} ms   max {:.2} ms   ({definite} definite)",
+        pct(0.5),
+        pct(0.95),
+        pct(0.99),
+        latencies.last().copied().unwrap_or_default()
+    );
+    let _ = db.drop_schema().await;
+    db.close().await;
+    Ok(())
+}
+
+fn percentiles(mut ms: Vec<f64>) -> String {
+    if ms.is_empty() {
+        return "no samples".into();
+    }
+    ms.sort_by(f64::total_cmp);
+    let pct = |p: f64| ms[((ms.len() as f64 - 1.0) * p).round() as usize];
+    format!(
+        "p50 {:>6.2} ms   p95 {:>6.2} ms   p99 {:>6.2} ms   max {:>6.2} ms   ({} queries)",
+        pct(0.5),
+        pct(0.95),
+        pct(0.99),
+        ms[ms.len() - 1],
+        ms.len()
+    )
+}
+
+/// `custos bench lookup`: read-path latencies at scale — get by code, a filtered list,
+/// a fuzzy name search and the online duplicate check — on `customers` synthetic
+/// customers stored by the benchmark bulk loader (same rows and indexes as a creation,
+/// no history or audit entries, so a million load in minutes).
+pub async fn lookup(
+    backend: Backend,
+    pg_url: Option<&str>,
+    customers: u64,
+    queries: usize,
+) -> Result<(), String> {
+    use custos_app::demo_data::DemoCustomers;
+    use custos_app::search::CustomerQuery;
+
+    println!(
+        "custos bench lookup — {} — backend {:?}",
+        machine(),
+        backend
+    );
+    println!(
+        "command: custos bench lookup --backend {} --customers {customers} --queries {queries}",
+        if backend == Backend::Sqlite {
+            "sqlite"
+        } else {
+            "postgres"
+        }
+    );
+    let (db, _dir) = fresh_db(backend, pg_url).await?;
+    let app = App::from_db(db.clone(), AppConfig::default());
+    app.ensure_builtin_roles()
+        .await
+        .map_err(|e| e.to_string())?;
+    app.ensure_admin(Some("bench-password-1".into()))
+        .await
+        .map_err(|e| e.to_string())?;
+    let admin = app
+        .actor_for_username("admin", Context::new(Source::System))
+        .await
+        .map_err(|e| e.to_string())?;
+    let seed = 2026;
+    let start = Instant::now();
+    let codes = app
+        .bench_bulk_load(&admin, customers, seed, |done| {
+            if done % 100_000 == 0 {
+                eprintln!("  {done} customers, {:.0}s", start.elapsed().as_secs_f64());
+            }
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let load = start.elapsed().as_secs_f64();
+    println!(
+        "bulk-loaded {customers} customers in {load:.1}s ({:.0}/s)",
+        customers as f64 / load
+    );
+
+    // Reads run as a query-role user (no clear-text personal data, so no audited reveal
+    // per read — the common case for sales and service staff).
+    let new_user: custos_app::org::NewUser = serde_json::from_value(serde_json::json!({
+        "username": "reader", "password": "bench-password-1",
+        "roles": [{"role": "query", "scope": "all"}]
+    }))
+    .map_err(|e| e.to_string())?;
+    app.create_user(&admin, new_user)
+        .await
+        .map_err(|e| e.to_string())?;
+    let reader = app
+        .actor_for_username("reader", Context::new(Source::System))
+        .await
+        .map_err(|e| e.to_string())?;
+    let today = chrono::Utc::now().date_naive();
+    // Sample stored customers (the generator replays them) for names and regions.
+    let stride = (customers as usize / queries.max(1)).max(1);
+    let mut gen = DemoCustomers::new(seed, today);
+    let mut samples = Vec::with_capacity(queries);
+    for i in 0..customers as usize {
+        let c = gen.next_customer();
+        if i % stride == 0 && samples.len() < queries {
+            samples.push(c);
+        }
+    }
+    let time = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
+
+    let mut ms = Vec::new();
+    for i in 0..queries {
+        // Spread over the whole table (a large prime stride).
+        let code = &codes[(i * 1_000_003 + 17) % codes.len()];
+        let t = Instant::now();
+        app.get_customer(&reader, code)
+            .await
+            .map_err(|e| e.to_string())?;
+        ms.push(time(t));
+    }
+    println!("get by code          {}", percentiles(ms));
+
+    let mut ms = Vec::new();
+    for s in &samples {
+        let region = s.region_code.clone().unwrap_or_default();
+        let q = CustomerQuery {
+            customer_type: Some(s.customer_type.clone()),
+            region: Some(region[..4.min(region.len())].to_string()),
+            status: Some("active".into()),
+            level: s.level.clone(),
+            limit: Some(50),
+            ..Default::default()
+        };
+        let t = Instant::now();
+        app.search_customers(&reader, q)
+            .await
+            .map_err(|e| e.to_string())?;
+        ms.push(time(t));
+    }
+    println!("filtered list (50)   {}", percentiles(ms));
+
+    let mut ms = Vec::new();
+    for s in &samples {
+        // A name typed with another legal-form suffix and without its city.
+        let name: String = s.name.replace("有限责任公司", "有限公司");
+        let q = CustomerQuery {
+            name: Some(name),
+            fuzzy: Some(true),
+            limit: Some(20),
+            ..Default::default()
+        };
+        let t = Instant::now();
+        app.search_customers(&reader, q)
+            .await
+            .map_err(|e| e.to_string())?;
+        ms.push(time(t));
+    }
+    println!("fuzzy name search    {}", percentiles(ms));
+
+    let mut ms = Vec::new();
+    let mut fresh = DemoCustomers::new(seed + 1, today);
+    let mut definite = 0;
+    for (i, s) in samples.iter().enumerate() {
+        let draft = if i % 2 == 0 {
+            let mut c = s.clone();
+            c.uscc = None;
+            c.name = c.name.replace("有限责任公司", "有限公司");
+            c
+        } else {
+            fresh.next_customer()
+        };
+        let t = Instant::now();
+        let r = app
+            .check_duplicates(&reader, draft)
+            .await
+            .map_err(|e| e.to_string())?;
+        ms.push(time(t));
+        if r.is_definite() {
+            definite += 1;
+        }
+    }
+    println!(
+        "duplicate check      {}   {definite} definite of {} stored variants",
+        percentiles(ms),
+        samples.len().div_ceil(2)
+    );
+    let _ = db.drop_schema().await;
+    db.close().await;
+    Ok(())
+}

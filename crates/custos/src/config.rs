@@ -20,7 +20,27 @@ pub struct FileConfig {
     #[serde(default)]
     pub database: DatabaseSection,
     #[serde(default)]
+    pub mail: MailSection,
+    #[serde(default)]
+    pub applications: ApplicationsSection,
+    #[serde(default)]
     pub duplicates: DuplicatesSection,
+}
+
+/// E-mail of notifications over SMTP; off unless `smtp_host` is set.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSection {
+    pub smtp_host: Option<String>,
+    pub smtp_port: Option<u16>,
+    pub from: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationsSection {
+    /// Remind approvers of tasks pending longer than this many hours (off when absent).
+    pub reminder_after_hours: Option<u64>,
 }
 
 /// `[duplicates]`: score cuts of the duplicate check.
@@ -53,6 +73,9 @@ pub struct Settings {
     pub db: DbOptions,
     pub listen: String,
     pub app: AppConfig,
+    /// SMTP for notification e-mail, when configured.
+    pub smtp: Option<custos_app::mail::SmtpConfig>,
+    pub reminder_after: Option<Duration>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -137,5 +160,28 @@ pub fn load(
     if let Some(n) = file.database.max_connections {
         db.pg_max_connections = n;
     }
-    Ok(Settings { db, listen, app })
+    let smtp = match (
+        env("CUSTOS_SMTP_HOST").or(file.mail.smtp_host),
+        file.mail.from,
+    ) {
+        (Some(host), Some(from)) => Some(custos_app::mail::SmtpConfig::new(
+            host,
+            file.mail.smtp_port.unwrap_or(25),
+            from,
+        )),
+        (Some(_), None) => return Err("[mail] needs `from` when smtp_host is set".to_string()),
+        _ => None,
+    };
+    let reminder_after = file
+        .applications
+        .reminder_after_hours
+        .filter(|h| *h > 0)
+        .map(|h| Duration::from_secs(h * 3600));
+    Ok(Settings {
+        db,
+        listen,
+        app,
+        smtp,
+        reminder_after,
+    })
 }

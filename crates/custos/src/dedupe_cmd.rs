@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
@@ -24,17 +24,21 @@ use custos_core::matching::{prepare, MatchRecord, Prepared, Thresholds};
 /// Arguments of `custos dedupe`.
 #[derive(Args, Debug, Clone)]
 pub struct DedupeArgs {
+    /// Scan the customers in the database instead of a file: duplicate groups go to the
+    /// review queue (`/api/v1/duplicates/groups`) for stewards to merge or dismiss.
+    #[arg(long, conflicts_with_all = ["input", "id_column", "output", "pairs"])]
+    pub database: bool,
     /// CSV file (UTF-8, BOM optional) whose headers are field keys: customer_type, name,
     /// short_name, former_names, uscc, id_number, phone, email, province, city, district,
     /// address, industry (also region_code, birth_date); other columns are ignored.
-    #[arg(long)]
-    pub input: PathBuf,
+    #[arg(long, required_unless_present = "database")]
+    pub input: Option<PathBuf>,
     /// Column holding each row's id.
-    #[arg(long)]
-    pub id_column: String,
+    #[arg(long, required_unless_present = "database")]
+    pub id_column: Option<String>,
     /// Where to write `record_id,cluster_id` (every row, singletons included).
-    #[arg(long)]
-    pub output: PathBuf,
+    #[arg(long, required_unless_present = "database")]
+    pub output: Option<PathBuf>,
     /// Pairs scoring at least this are duplicates (default: the `definite` threshold).
     #[arg(long)]
     pub threshold: Option<f64>,
@@ -174,11 +178,12 @@ fn progress(total: u64, message: &'static str) -> ProgressBar {
 
 /// Ids and prepared features of every row, in file order.
 fn read_records(
-    args: &DedupeArgs,
+    input: &Path,
+    id_column: &str,
     today: NaiveDate,
 ) -> Result<(Vec<String>, Vec<Prepared>), String> {
-    let file = File::open(&args.input)
-        .map_err(|e| format!("无法打开 {} / cannot open it: {e}", args.input.display()))?;
+    let file = File::open(input)
+        .map_err(|e| format!("无法打开 {} / cannot open it: {e}", input.display()))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
@@ -187,7 +192,7 @@ fn read_records(
         .headers()
         .map_err(|e| format!("无法读取表头 / cannot read the header: {e}"))?
         .clone();
-    let columns = Columns::from_headers(&headers, &args.id_column)?;
+    let columns = Columns::from_headers(&headers, id_column)?;
     let bar = progress(size, "read");
     let mut ids = Vec::new();
     let mut prepared = Vec::new();
@@ -257,8 +262,14 @@ impl Progress for Bar {
     }
 }
 
-/// Run `custos dedupe`; returns the summary.
+/// Run `custos dedupe` on a file; returns the summary.
 pub fn run(args: &DedupeArgs) -> Result<DedupeSummary, String> {
+    let (Some(input), Some(id_column), Some(output)) = (&args.input, &args.id_column, &args.output)
+    else {
+        return Err("需要 --input、--id-column 和 --output（或 --database）/ \
+                    --input, --id-column and --output are required (or --database)"
+            .into());
+    };
     let threshold = args.threshold.unwrap_or(Thresholds::default().definite);
     if !(0.0..=1.0).contains(&threshold) {
         return Err(format!(
@@ -267,7 +278,7 @@ pub fn run(args: &DedupeArgs) -> Result<DedupeSummary, String> {
     }
     let started = Instant::now();
     let today = chrono::Local::now().date_naive();
-    let (ids, prepared) = read_records(args, today)?;
+    let (ids, prepared) = read_records(input, id_column, today)?;
     let t_read = started.elapsed();
 
     let opts = ClusterOptions {
@@ -286,8 +297,8 @@ pub fn run(args: &DedupeArgs) -> Result<DedupeSummary, String> {
         write_pairs(path, &ids, pairs)?;
     }
 
-    let out = File::create(&args.output)
-        .map_err(|e| format!("无法写入 {} / cannot write it: {e}", args.output.display()))?;
+    let out = File::create(output)
+        .map_err(|e| format!("无法写入 {} / cannot write it: {e}", output.display()))?;
     let mut w = csv::Writer::from_writer(BufWriter::with_capacity(1 << 20, out));
     let write_err = |e: csv::Error| format!("写入失败 / write failed: {e}");
     w.write_record(["record_id", "cluster_id"])

@@ -87,7 +87,8 @@ enum Command {
         #[command(subcommand)]
         command: rule_cmd::CodeCommand,
     },
-    /// Duplicate groups (查重) in a CSV file: writes record_id,cluster_id for every row.
+    /// Duplicate groups (查重): in a CSV file (writes record_id,cluster_id for every row), or
+    /// with --database among all customers, into the review queue.
     Dedupe(dedupe_cmd::DedupeArgs),
     /// Benchmarks (see docs/benchmarks.md).
     Bench {
@@ -134,6 +135,30 @@ enum BenchCommand {
         /// Rows per transaction.
         #[arg(long, default_value_t = 500)]
         chunk: usize,
+    },
+    /// Online duplicate-check latency (p50/p95/p99) with N customers in a fresh database.
+    Dupcheck {
+        /// sqlite or postgres (postgres uses --database-url or CUSTOS_TEST_PG_URL, in a fresh schema).
+        #[arg(long, default_value = "sqlite")]
+        backend: String,
+        /// Customers loaded before measuring.
+        #[arg(long, default_value_t = 100_000)]
+        customers: u64,
+        /// Checks measured.
+        #[arg(long, default_value_t = 2000)]
+        checks: usize,
+    },
+    /// Read-path latencies (get by code, filtered list, fuzzy search, duplicate check) on
+    /// N bulk-loaded customers in a fresh database.
+    Lookup {
+        /// sqlite or postgres (postgres uses --database-url or CUSTOS_TEST_PG_URL, in a fresh schema).
+        #[arg(long, default_value = "sqlite")]
+        backend: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        customers: u64,
+        /// Queries measured per kind.
+        #[arg(long, default_value_t = 1000)]
+        queries: usize,
     },
 }
 
@@ -273,13 +298,23 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Serve { listen, demo } => serve(&cli, listen.clone(), *demo).await,
         Command::Bench {
             command:
-                BenchCommand::Issue {
-                    backend,
-                    callers,
-                    ops,
+                BenchCommand::Import {
+                    rows,
+                    existing,
+                    chunk,
                 },
         } => {
-            let backend = match backend.as_str() {
+            bench_import::import(*rows, *existing, *chunk).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { command } => {
+            let backend_name = match command {
+                BenchCommand::Issue { backend, .. }
+                | BenchCommand::Dupcheck { backend, .. }
+                | BenchCommand::Lookup { backend, .. } => backend.as_str(),
+                BenchCommand::Import { .. } => "sqlite",
+            };
+            let backend = match backend_name {
                 "sqlite" => custos_app::Backend::Sqlite,
                 "postgres" => custos_app::Backend::Postgres,
                 other => {
@@ -296,18 +331,18 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             if backend == custos_app::Backend::Postgres && url.is_none() {
                 return Err(Failure("bench on postgres needs --database-url".into()));
             }
-            bench::issue(backend, url.as_deref(), callers, *ops).await?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Bench {
-            command:
-                BenchCommand::Import {
-                    rows,
-                    existing,
-                    chunk,
-                },
-        } => {
-            bench_import::import(*rows, *existing, *chunk).await?;
+            match command {
+                BenchCommand::Issue { callers, ops, .. } => {
+                    bench::issue(backend, url.as_deref(), callers, *ops).await?
+                }
+                BenchCommand::Dupcheck {
+                    customers, checks, ..
+                } => bench::dupcheck(backend, url.as_deref(), *customers, *checks).await?,
+                BenchCommand::Lookup {
+                    customers, queries, ..
+                } => bench::lookup(backend, url.as_deref(), *customers, *queries).await?,
+                BenchCommand::Import { .. } => {}
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Customer { command } => {
@@ -356,6 +391,27 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             } else {
                 ExitCode::from(2)
             })
+        }
+        Command::Dedupe(args) if args.database => {
+            let (app, _) = open(&cli, None).await?;
+            let actor = actor(&app, &cli).await?;
+            let summary = app.scan_duplicates(&actor, args.threshold).await?;
+            if cli.json {
+                println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+            } else {
+                eprintln!(
+                    "{} customers, {} candidate pairs, {} pairs ≥ {}: {} duplicate groups ({} new in the review queue, {} earlier groups out of date); {:.1}s",
+                    summary.customers,
+                    summary.candidate_pairs,
+                    summary.matched_pairs,
+                    summary.threshold,
+                    summary.groups,
+                    summary.new_groups,
+                    summary.stale_groups,
+                    summary.seconds
+                );
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Dedupe(args) => {
             let summary = dedupe_cmd::run(args)?;
@@ -598,9 +654,13 @@ async fn serve(cli: &Cli, listen: Option<String>, demo: bool) -> Result<ExitCode
         "custos listening on http://{addr} ({backend}); API docs at http://{addr}/docs; ready in {} ms",
         started.elapsed().as_millis()
     );
-    custos_web::serve(app.clone(), listener, shutdown)
-        .await
-        .map_err(|e| Failure(format!("server error: {e}")))?;
+    let worker = tokio::spawn(
+        app.clone()
+            .run_notification_worker(settings.smtp.clone(), settings.reminder_after),
+    );
+    let served = custos_web::serve(app.clone(), listener, shutdown).await;
+    worker.abort();
+    served.map_err(|e| Failure(format!("server error: {e}")))?;
     app.db.close().await;
     tracing::info!("custos stopped");
     Ok(ExitCode::SUCCESS)

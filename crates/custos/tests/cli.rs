@@ -522,3 +522,25 @@ fn backup_on_postgres_points_to_pg_dump() {
     assert!(entries.is_empty(), "{entries:?}");
     rt.block_on(test_db.cleanup());
 }
+
+#[test]
+fn dedupe_database_queues_groups_and_rejects_mixed_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(dir.path(), &["demo", "--customers", "40"]);
+    let summary = json(dir.path(), &["dedupe", "--database"]);
+    assert_eq!(summary["customers"], 40, "{summary}");
+    assert!(summary["groups"].as_u64().is_some());
+    // A second scan finds the same groups and queues nothing new.
+    let again = json(dir.path(), &["dedupe", "--database"]);
+    assert_eq!(again["new_groups"], 0, "{again}");
+    assert_eq!(again["groups"], summary["groups"]);
+
+    // --database with file arguments, or neither: a usage error, nothing run.
+    let o = custos(dir.path(), &["dedupe", "--database", "--input", "x.csv"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = custos(dir.path(), &["dedupe"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = custos(dir.path(), &["dedupe", "--database", "--threshold", "7"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("threshold"), "{}", stderr(&o));
+}

@@ -9,7 +9,9 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use custos_core::matching::{blocking_keys, compare, prepare, MatchRecord, Thresholds, Verdict};
+use custos_core::matching::{
+    blocking_keys, compare, match_score_at_least, prepare, MatchRecord, Thresholds, Verdict,
+};
 use custos_core::Violation;
 use custos_store::{CustomerRow, Tx};
 
@@ -202,8 +204,12 @@ impl App {
             if row.status == "merged" {
                 continue;
             }
-            let other = record_of(&row, key)?;
-            let result = compare(&draft, &prepare(&match_record(&other), today));
+            let other = prepare(&match_record(&record_of(&row, key)?), today);
+            // The cheap score first: most candidates of a frequent key are strangers.
+            if match_score_at_least(&draft, &other, thresholds.possible).is_none() {
+                continue;
+            }
+            let result = compare(&draft, &other);
             let verdict = thresholds.verdict(result.score);
             if verdict == Verdict::Distinct {
                 continue;

@@ -858,6 +858,20 @@ impl App {
         code: &str,
         req: SplitRequest,
     ) -> AppResult<SplitResult> {
+        let mut tx = self.db.begin().await?;
+        let result = self.split_in(&mut tx, actor, code, req).await?;
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    /// The split inside `tx` (a direct split, or an approved `split` application).
+    pub(crate) async fn split_in(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        code: &str,
+        req: SplitRequest,
+    ) -> AppResult<SplitResult> {
         let scope = actor.require("customer.merge")?;
         let create_scope = actor.require("customer.create")?;
         let key = &self.config.pii_key;
@@ -898,9 +912,8 @@ impl App {
                 .on("parts"),
             );
         }
-        let mut tx = self.db.begin().await?;
         tx.lock_audit_head().await?;
-        let row = self.participant(&mut tx, actor, scope, code).await?;
+        let row = self.participant(tx, actor, scope, code).await?;
         let old = record_of(&row, key)?;
         let mut moved: HashSet<i64> = HashSet::new();
         for (i, part) in req.parts.iter().enumerate() {
@@ -929,7 +942,7 @@ impl App {
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
-        let reference = self.reference(&mut tx).await?;
+        let reference = self.reference(tx).await?;
         let mut parts = Vec::new();
         let mut part_rows = Vec::new();
         for (i, part) in req.parts.into_iter().enumerate() {
@@ -951,7 +964,7 @@ impl App {
             }
             let created = self
                 .insert_new_customer_excluding(
-                    &mut tx,
+                    tx,
                     actor,
                     create_scope,
                     input,
@@ -970,16 +983,7 @@ impl App {
             new.status = "retired".into();
         }
         let after = self
-            .rewrite_customer(
-                &mut tx,
-                actor,
-                &row,
-                &old,
-                &new,
-                "split",
-                reason.clone(),
-                true,
-            )
+            .rewrite_customer(tx, actor, &row, &old, &new, "split", reason.clone(), true)
             .await?;
         if retire {
             tx.update_code(&row.code, Some(row.id), "retired", None)
@@ -1008,8 +1012,7 @@ impl App {
             "original": if retire { "retired" } else { "kept" },
         }));
         r.reason = reason;
-        append(&mut tx, r).await?;
-        tx.commit().await?;
+        append(tx, r).await?;
         Ok(SplitResult {
             original: view(&after, &new, actor.can("customer.pii.read")),
             parts,

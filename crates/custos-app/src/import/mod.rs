@@ -920,15 +920,24 @@ impl App {
         let keys = row_keys(&input);
         let xref = self.row_xref(map, &row.cells);
         if options.policy == DuplicatePolicy::Update && conv_errors.is_empty() {
-            match self.existing_of(tx, map, &row.cells, &xref).await? {
+            match self.existing_of(tx, actor, map, &row.cells, &xref).await? {
                 Existing::None => {}
                 Existing::Missing(e) => {
                     return Ok(RowResult::Rejected(field_errors_json(map, &[e])));
                 }
                 Existing::Found(ex) => {
-                    let patch = patch_of(input, ex.row_version);
+                    let mut patch = patch_of(input, ex.row_version);
+                    if actor.require("customer.update")? != Scope::All {
+                        // Owner changes stay with the single update's scope rules.
+                        patch.owner_id = None;
+                        patch.department_id = None;
+                    }
                     tx.savepoint().await?;
-                    return match self.update_customer_in(tx, actor, &ex.code, patch).await {
+                    let updated = self
+                        .update_customer_in(tx, actor, &ex.code, &patch, "update")
+                        .await
+                        .and_then(|r| view_of(&r, &self.config.pii_key, reveal));
+                    return match updated {
                         Ok(view) => {
                             let sample = sampled(job_id, row_no, options.sample_rate)
                                 .then(|| json!({ "stored": stored_values(&view, map) }));
@@ -1120,6 +1129,15 @@ fn patch_of(n: NewCustomer, version: i64) -> CustomerPatch {
 }
 
 impl App {
+    /// Whether the actor's `customer.update` scope covers this customer (the update use
+    /// case inside a transaction leaves that decision to its caller).
+    async fn may_update(&self, tx: &mut Tx, actor: &Actor, row: &CustomerRow) -> AppResult<bool> {
+        match actor.require("customer.update") {
+            Ok(scope) => crate::customers::in_scope(tx, actor, scope, row).await,
+            Err(_) => Ok(false),
+        }
+    }
+
     /// The source system and id of a row, when it has both.
     fn row_xref(&self, map: &mapping::ColumnMap, cells: &[String]) -> Option<(String, String)> {
         let id = map.value(cells, "source_id")?;
@@ -1133,13 +1151,18 @@ impl App {
     async fn existing_of(
         &self,
         tx: &mut Tx,
+        actor: &Actor,
         map: &mapping::ColumnMap,
         cells: &[String],
         xref: &Option<(String, String)>,
     ) -> AppResult<Existing> {
         if let Some(code) = map.value(cells, "code") {
             let code = code.trim().to_ascii_uppercase();
-            return Ok(match tx.customer_by_code(&code).await? {
+            let found = match tx.customer_by_code(&code).await? {
+                Some(r) if self.may_update(tx, actor, &r).await? => Some(r),
+                _ => None,
+            };
+            return Ok(match found {
                 Some(r) => Existing::Found(Box::new(r)),
                 None => Existing::Missing(
                     Violation::new(
@@ -1157,7 +1180,9 @@ impl App {
             };
             if let Some(x) = tx.xref_by_source(&system, &id).await? {
                 if let Some(r) = tx.customer(x.customer_id).await? {
-                    return Ok(Existing::Found(Box::new(r)));
+                    if self.may_update(tx, actor, &r).await? {
+                        return Ok(Existing::Found(Box::new(r)));
+                    }
                 }
             }
         }
@@ -1321,7 +1346,19 @@ impl App {
             id => format!("导入任务 #{id} 合并 / merged by import job #{id} (row {row_no})"),
         });
         tx.savepoint().await?;
-        match self.update_customer_in(tx, actor, &code, patch).await {
+        if !self.may_update(tx, actor, &row).await? {
+            return Ok(RowResult::Skipped(json!({
+                "reason": "duplicate_out_of_scope",
+                "candidates": report.summary(),
+                "zh": "与已有客户重复，但您无权修改该客户，无法合并，已跳过",
+                "en": "duplicates an existing customer you may not change; cannot merge, skipped",
+            })));
+        }
+        let updated = self
+            .update_customer_in(tx, actor, &code, &patch, "update")
+            .await
+            .and_then(|r| view_of(&r, &self.config.pii_key, reveal));
+        match updated {
             Ok(view) => {
                 let sample = sampled(job_id, row_no, options.sample_rate).then(|| {
                     let v = if reveal { view_of(&row, &self.config.pii_key, true).ok() } else { None };

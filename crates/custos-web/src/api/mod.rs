@@ -1,6 +1,7 @@
 //! Routes. Every `/api/v1` handler carries a `#[utoipa::path]` annotation and is mounted
 //! through `routes!`, so the OpenAPI document cannot drift from the router.
 
+mod applications;
 mod audit;
 mod auth;
 mod codes;
@@ -88,6 +89,24 @@ pub(crate) fn router_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             customers::list_customer_types,
             customers::set_customer_types
         ))
+        .routes(routes!(
+            applications::list_applications,
+            applications::submit_application
+        ))
+        .routes(routes!(applications::get_application))
+        .routes(routes!(applications::approve_application))
+        .routes(routes!(applications::reject_application))
+        .routes(routes!(applications::return_application))
+        .routes(routes!(applications::resubmit_application))
+        .routes(routes!(applications::submit_draft))
+        .routes(routes!(applications::withdraw_application))
+        .routes(routes!(applications::delegate_application))
+        .routes(routes!(applications::inbox))
+        .routes(routes!(applications::list_notifications))
+        .routes(routes!(applications::read_notification))
+        .routes(routes!(applications::list_flows, applications::create_flow))
+        .routes(routes!(applications::disable_flow))
+        .routes(routes!(applications::retrieve_archived))
         .routes(routes!(duplicates::check_duplicates))
         .routes(routes!(duplicates::scan_duplicates))
         .routes(routes!(duplicates::list_groups))
