@@ -2327,6 +2327,11 @@ async fn check_owner_in_scope(
     }
 }
 
+/// A stored customer as the API shows it (imports' sampling, exports).
+pub(crate) fn view_of(row: &CustomerRow, key: &PiiKey, reveal: bool) -> AppResult<CustomerView> {
+    Ok(view(row, &record_of(row, key)?, reveal))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -110,3 +110,6 @@ pub mod demo_data;
 pub mod fields;
 pub mod search;
 pub mod xref;
+
+pub mod export;
+pub mod import;

@@ -21,7 +21,7 @@ use crate::error::{AppError, AppResult};
 use crate::App;
 
 /// Query parameters of `GET /api/v1/customers`.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CustomerQuery {
     /// Code prefix.

@@ -30,7 +30,7 @@ pub struct XrefView {
     pub created_at: String,
 }
 
-fn check_system(system: &str) -> AppResult<String> {
+pub(crate) fn check_system(system: &str) -> AppResult<String> {
     let s = system.trim().to_ascii_lowercase();
     let ok = (1..=32).contains(&s.len())
         && s.chars()
@@ -49,7 +49,7 @@ fn check_system(system: &str) -> AppResult<String> {
     }
 }
 
-fn check_source_id(source_id: &str) -> AppResult<String> {
+pub(crate) fn check_source_id(source_id: &str) -> AppResult<String> {
     let s = normalize_text(source_id);
     if s.is_empty() || s.chars().count() > 128 {
         return Err(AppError::validation(

@@ -33,3 +33,5 @@ pub fn now_us() -> i64 {
 pub mod testing;
 
 pub mod customer_master;
+
+pub mod imports;

@@ -11,7 +11,7 @@ use custos_app::{App, AppConfig, Backend, Context, Source};
 use custos_store::testing::fresh_options;
 use custos_store::Db;
 
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {

@@ -2,9 +2,11 @@
 //! through the use cases of `custos-app`, as a named user (`--as`, default `admin`).
 
 mod bench;
+mod bench_import;
 mod config;
 mod customer_cmd;
 mod dedupe_cmd;
+mod import_cmd;
 mod rule_cmd;
 
 use std::path::PathBuf;
@@ -100,6 +102,12 @@ enum Command {
     },
     /// Add synthetic Chinese customers (valid USCC/ID numbers, real regions) for trials.
     Demo(customer_cmd::DemoArgs),
+    /// Import customers from CSV/XLSX (批量导入); see docs/import-export.md.
+    Import(Box<import_cmd::ImportArgs>),
+    /// Write the empty import template (XLSX) to FILE.
+    Template { file: PathBuf },
+    /// Export customers (数据导出) with search filters, within your data scope.
+    Export(Box<import_cmd::ExportArgs>),
 }
 
 #[derive(Subcommand)]
@@ -115,6 +123,18 @@ enum BenchCommand {
         /// Operations per run (split across callers).
         #[arg(long, default_value_t = 3000)]
         ops: usize,
+    },
+    /// Import a generated CSV into a fresh SQLite database, then export it (rows/s, peak memory).
+    Import {
+        /// Rows of the imported file.
+        #[arg(long, default_value_t = 100_000)]
+        rows: u64,
+        /// Customers imported first (already in the database).
+        #[arg(long, default_value_t = 0)]
+        existing: u64,
+        /// Rows per transaction.
+        #[arg(long, default_value_t = 500)]
+        chunk: usize,
     },
     /// Online duplicate-check latency (p50/p95/p99) with N customers in a fresh database.
     Dupcheck {
@@ -276,11 +296,23 @@ pub(crate) fn print_json<T: serde::Serialize>(v: &T) {
 async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match &cli.command {
         Command::Serve { listen, demo } => serve(&cli, listen.clone(), *demo).await,
+        Command::Bench {
+            command:
+                BenchCommand::Import {
+                    rows,
+                    existing,
+                    chunk,
+                },
+        } => {
+            bench_import::import(*rows, *existing, *chunk).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench { command } => {
             let backend_name = match command {
                 BenchCommand::Issue { backend, .. }
                 | BenchCommand::Dupcheck { backend, .. }
                 | BenchCommand::Lookup { backend, .. } => backend.as_str(),
+                BenchCommand::Import { .. } => "sqlite",
             };
             let backend = match backend_name {
                 "sqlite" => custos_app::Backend::Sqlite,
@@ -309,6 +341,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 BenchCommand::Lookup {
                     customers, queries, ..
                 } => bench::lookup(backend, url.as_deref(), *customers, *queries).await?,
+                BenchCommand::Import { .. } => {}
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -323,6 +356,24 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             customer_cmd::ensure_admin(&app).await?;
             let actor = actor(&app, &cli).await?;
             customer_cmd::run_demo(&app, &actor, args, cli.json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import(args) => {
+            let (app, _) = open(&cli, None).await?;
+            let actor = actor(&app, &cli).await?;
+            import_cmd::run_import(&app, &actor, args, cli.json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Template { file } => {
+            let (app, _) = open(&cli, None).await?;
+            let actor = actor(&app, &cli).await?;
+            import_cmd::run_template(&app, &actor, file).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export(args) => {
+            let (app, _) = open(&cli, None).await?;
+            let actor = actor(&app, &cli).await?;
+            import_cmd::run_export(&app, &actor, args, cli.json).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Rule { command } => {

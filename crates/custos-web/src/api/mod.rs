@@ -7,6 +7,7 @@ mod auth;
 mod codes;
 mod customers;
 mod duplicates;
+mod imports;
 mod ops;
 mod org;
 
@@ -117,7 +118,28 @@ pub(crate) fn router_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(duplicates::customer_merges))
         .routes(routes!(duplicates::customer_lineage))
         .routes(routes!(duplicates::split_customer))
+        .routes(routes!(imports::import_template))
+        .routes(with_upload_limit(routes!(imports::create_import)))
+        .routes(routes!(imports::get_import))
+        .routes(routes!(imports::resume_import))
+        .routes(routes!(imports::import_rejected))
+        .routes(routes!(imports::import_sample))
+        .routes(routes!(imports::export_customers))
         .split_for_parts()
+}
+
+/// Uploads may be larger than the default body limit (import files).
+fn with_upload_limit(
+    r: utoipa_axum::router::UtoipaMethodRouter<AppState>,
+) -> utoipa_axum::router::UtoipaMethodRouter<AppState> {
+    let (schemas, paths, method_router) = r;
+    (
+        schemas,
+        paths,
+        method_router.layer(axum::extract::DefaultBodyLimit::max(
+            imports::MAX_UPLOAD_BYTES,
+        )),
+    )
 }
 
 pub(crate) async fn not_found() -> ApiError {

@@ -9,5 +9,6 @@ mod auth;
 mod concurrency;
 mod customers;
 mod duplicates;
+mod imports;
 mod ops;
 mod users;

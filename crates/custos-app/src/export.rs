@@ -1,0 +1,307 @@
+//! Export (数据导出): the customers a search would find, in the caller's data scope,
+//! as CSV (UTF-8 with BOM, or GB18030 for older Excel), XLSX or JSON Lines. Personal
+//! data is masked unless the caller may read it; each export is audited with its filter
+//! and row count.
+
+use std::io::Write;
+use std::path::Path;
+
+use rust_xlsxwriter::{Format, Workbook, Worksheet};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use custos_core::Violation;
+use custos_store::customer_master::{CustomerFilter, ScopeFilter};
+
+use crate::actor::Actor;
+use crate::audit::{append, record};
+use crate::customers::view_of;
+use crate::error::{AppError, AppResult};
+use crate::import::mapping::BUILTIN_COLUMNS;
+use crate::search::CustomerQuery;
+use crate::{to_json, App};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    Csv,
+    Xlsx,
+    Jsonl,
+}
+
+impl ExportFormat {
+    pub fn parse(s: &str) -> AppResult<ExportFormat> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "csv" => Ok(ExportFormat::Csv),
+            "xlsx" => Ok(ExportFormat::Xlsx),
+            "jsonl" | "ndjson" => Ok(ExportFormat::Jsonl),
+            other => Err(AppError::validation(
+                "format",
+                Violation::new(
+                    "export.format",
+                    format!("导出格式“{other}”不支持，可选 csv、xlsx、jsonl"),
+                    format!("export format '{other}' is not supported; use csv, xlsx or jsonl"),
+                ),
+            )),
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "csv",
+            ExportFormat::Xlsx => "xlsx",
+            ExportFormat::Jsonl => "jsonl",
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "text/csv; charset=utf-8",
+            ExportFormat::Xlsx => {
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            }
+            ExportFormat::Jsonl => "application/x-ndjson",
+        }
+    }
+}
+
+/// How to export.
+#[derive(Debug, Clone, Copy)]
+pub struct ExportOptions {
+    pub format: ExportFormat,
+    /// CSV only: GB18030 (GBK-compatible) instead of UTF-8 with BOM.
+    pub gbk: bool,
+}
+
+/// Columns of CSV/XLSX exports: the import headers, so an export can be re-imported.
+fn columns() -> Vec<(&'static str, &'static str)> {
+    let mut cols = vec![("code", "客户编码")];
+    for (t, aliases) in BUILTIN_COLUMNS {
+        if matches!(*t, "code" | "source_id" | "source_system") {
+            continue;
+        }
+        cols.push((t, aliases[0]));
+    }
+    cols.push(("created_at", "创建时间"));
+    cols.push(("updated_at", "更新时间"));
+    cols
+}
+
+fn cell(view: &Value, target: &str) -> String {
+    let v = if let Some(c) = target.strip_prefix("contact.") {
+        view.pointer(&format!("/contacts/0/{c}"))
+    } else {
+        view.get(target)
+    };
+    match v {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| {
+                x.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| x.to_string())
+            })
+            .collect::<Vec<_>>()
+            .join("；"),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn csv_line(cells: &[String]) -> String {
+    let mut out = String::new();
+    for (i, c) in cells.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        if c.contains([',', '"', '\n', '\r']) {
+            out.push('"');
+            out.push_str(&c.replace('"', "\"\""));
+            out.push('"');
+        } else {
+            out.push_str(c);
+        }
+    }
+    out.push_str("\r\n");
+    out
+}
+
+fn io_err(e: impl std::fmt::Display) -> AppError {
+    AppError::Internal(format!("cannot write the export: {e}"))
+}
+
+/// Excel's last row is 1,048,576: longer exports continue on another sheet.
+const XLSX_ROWS_PER_SHEET: u32 = 1_048_575;
+
+enum Sink {
+    Text {
+        out: std::io::BufWriter<std::fs::File>,
+        format: ExportFormat,
+        gbk: bool,
+    },
+    Xlsx {
+        book: Box<Workbook>,
+        row: u32,
+        sheets: u32,
+    },
+}
+
+impl Sink {
+    fn write_text(&mut self, text: &str) -> AppResult<()> {
+        if let Sink::Text { out, gbk, .. } = self {
+            if *gbk {
+                let (bytes, _, _) = encoding_rs::GB18030.encode(text);
+                out.write_all(&bytes).map_err(io_err)?;
+            } else {
+                out.write_all(text.as_bytes()).map_err(io_err)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn xlsx_sheet(book: &mut Workbook, n: u32, headers: &[&str]) -> AppResult<()> {
+        let sheet: &mut Worksheet = book.add_worksheet_with_constant_memory();
+        sheet
+            .set_name(if n == 0 {
+                "客户".to_string()
+            } else {
+                format!("客户{}", n + 1)
+            })
+            .map_err(io_err)?;
+        let bold = Format::new().set_bold();
+        for (i, h) in headers.iter().enumerate() {
+            sheet
+                .write_string_with_format(0, i as u16, *h, &bold)
+                .map_err(io_err)?;
+        }
+        Ok(())
+    }
+}
+
+impl App {
+    /// Write the customers matching `q` (search filters, the caller's scope) to `out`
+    /// (`export` and `customer.read`). Returns the number of customers written.
+    pub async fn export_customers(
+        &self,
+        actor: &Actor,
+        mut q: CustomerQuery,
+        opts: ExportOptions,
+        out: &Path,
+    ) -> AppResult<u64> {
+        actor.require("export")?;
+        actor.require("customer.read")?;
+        let reveal = actor.can("customer.pii.read");
+        let filter = to_json(&q).unwrap_or_default();
+        let cols = columns();
+        let headers: Vec<&str> = cols.iter().map(|(_, h)| *h).collect();
+        let mut sink = match opts.format {
+            ExportFormat::Xlsx => {
+                let mut book = Workbook::new();
+                Sink::xlsx_sheet(&mut book, 0, &headers)?;
+                Sink::Xlsx {
+                    book: Box::new(book),
+                    row: 1,
+                    sheets: 1,
+                }
+            }
+            f => Sink::Text {
+                out: std::io::BufWriter::new(std::fs::File::create(out).map_err(io_err)?),
+                format: f,
+                gbk: opts.gbk && f == ExportFormat::Csv,
+            },
+        };
+        if let Sink::Text {
+            format: ExportFormat::Csv,
+            gbk,
+            out: w,
+        } = &mut sink
+        {
+            if !*gbk {
+                w.write_all(b"\xEF\xBB\xBF").map_err(io_err)?;
+            }
+            let h: Vec<String> = headers.iter().map(|s| s.to_string()).collect();
+            sink.write_text(&csv_line(&h))?;
+        }
+        q.limit = Some(200);
+        q.total = None;
+        let mut written = 0u64;
+        loop {
+            let page = self.search_customers(actor, q.clone()).await?;
+            if page.items.is_empty() {
+                break;
+            }
+            let ids: Vec<i64> = page.items.iter().map(|s| s.id).collect();
+            let mut tx = self.db.begin_read().await?;
+            let mut rows = tx
+                .search_customers(&CustomerFilter {
+                    scope: ScopeFilter::All,
+                    ids: Some(ids.clone()),
+                    limit: ids.len() as i64 + 1,
+                    ..Default::default()
+                })
+                .await?;
+            tx.rollback().await?;
+            // Keep the search's order.
+            rows.sort_by_key(|r| ids.iter().position(|i| *i == r.id));
+            for row in &rows {
+                let view = view_of(row, &self.config.pii_key, reveal)?;
+                let v = serde_json::to_value(&view).unwrap_or(Value::Null);
+                match &mut sink {
+                    Sink::Text {
+                        format: ExportFormat::Jsonl,
+                        ..
+                    } => {
+                        let mut line = v.to_string();
+                        line.push('\n');
+                        sink.write_text(&line)?;
+                    }
+                    Sink::Text { .. } => {
+                        let cells: Vec<String> = cols.iter().map(|(t, _)| cell(&v, t)).collect();
+                        sink.write_text(&csv_line(&cells))?;
+                    }
+                    Sink::Xlsx {
+                        book,
+                        row: r,
+                        sheets,
+                    } => {
+                        if *r > XLSX_ROWS_PER_SHEET {
+                            Sink::xlsx_sheet(book, *sheets, &headers)?;
+                            *sheets += 1;
+                            *r = 1;
+                        }
+                        let sheet = book
+                            .worksheet_from_index(*sheets as usize - 1)
+                            .map_err(io_err)?;
+                        for (i, (t, _)) in cols.iter().enumerate() {
+                            let c = cell(&v, t);
+                            if !c.is_empty() {
+                                sheet.write_string(*r, i as u16, &c).map_err(io_err)?;
+                            }
+                        }
+                        *r += 1;
+                    }
+                }
+                written += 1;
+            }
+            match page.next_cursor {
+                Some(c) => q.cursor = Some(c),
+                None => break,
+            }
+        }
+        match sink {
+            Sink::Text { mut out, .. } => out.flush().map_err(io_err)?,
+            Sink::Xlsx { mut book, .. } => book.save(out).map_err(io_err)?,
+        }
+        let mut tx = self.db.begin().await?;
+        let mut r = record(actor, "customer.export", "customer", "*");
+        r.after = to_json(&json!({
+            "format": opts.format, "gbk": opts.gbk, "rows": written,
+            "pii_revealed": reveal,
+            "filter": serde_json::from_str::<Value>(&filter).unwrap_or(Value::Null),
+        }));
+        append(&mut tx, r).await?;
+        tx.commit().await?;
+        Ok(written)
+    }
+}

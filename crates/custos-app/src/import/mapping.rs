@@ -1,0 +1,627 @@
+//! From a file's columns to customer fields: Chinese and English headers recognised by
+//! default, a mapping file (TOML) for anything else, value maps and constant defaults.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use custos_core::normalize::to_half_width;
+use custos_core::{region, FieldError, Violation};
+
+use super::source::{bad_file, header_key, MAX_CELL_CHARS};
+use crate::customers::{ContactInput, CustomerType, NewCustomer, SCALES};
+use crate::error::AppResult;
+use crate::fields::{FieldDefinition, FieldType};
+
+/// Built-in targets with the headers recognised for each (first = template header).
+pub const BUILTIN_COLUMNS: &[(&str, &[&str])] = &[
+    (
+        "customer_type",
+        &["客户类型", "类型", "customer_type", "type"],
+    ),
+    (
+        "name",
+        &[
+            "客户名称",
+            "名称",
+            "公司名称",
+            "企业名称",
+            "客户名",
+            "单位名称",
+            "姓名",
+            "name",
+            "customer_name",
+        ],
+    ),
+    ("short_name", &["客户简称", "简称", "short_name"]),
+    ("former_names", &["曾用名", "former_names", "former_name"]),
+    (
+        "uscc",
+        &[
+            "统一社会信用代码",
+            "社会信用代码",
+            "信用代码",
+            "uscc",
+            "credit_code",
+        ],
+    ),
+    (
+        "id_number",
+        &[
+            "身份证号",
+            "身份证号码",
+            "身份证",
+            "证件号码",
+            "id_number",
+            "id_card",
+        ],
+    ),
+    (
+        "legal_representative",
+        &["法定代表人", "法人代表", "法人", "legal_representative"],
+    ),
+    (
+        "established_on",
+        &["成立日期", "成立时间", "注册日期", "established_on"],
+    ),
+    (
+        "registered_capital",
+        &[
+            "注册资本(万元)",
+            "注册资本",
+            "注册资金",
+            "registered_capital",
+        ],
+    ),
+    ("industry", &["所属行业", "行业", "行业代码", "industry"]),
+    ("scale", &["企业规模", "规模", "scale"]),
+    ("level", &["客户等级", "客户级别", "等级", "level"]),
+    ("source", &["客户来源", "来源", "source"]),
+    (
+        "region_code",
+        &[
+            "地区",
+            "所在地区",
+            "行政区划代码",
+            "行政区划",
+            "地区代码",
+            "region",
+            "region_code",
+        ],
+    ),
+    (
+        "address",
+        &["地址", "详细地址", "注册地址", "联系地址", "address"],
+    ),
+    ("postal_code", &["邮政编码", "邮编", "postal_code", "zip"]),
+    (
+        "phone",
+        &["联系电话", "电话", "固定电话", "座机", "phone", "tel"],
+    ),
+    ("mobile", &["手机", "手机号", "手机号码", "mobile"]),
+    (
+        "email",
+        &["电子邮箱", "邮箱", "电子邮件", "email", "e-mail"],
+    ),
+    ("website", &["网址", "网站", "官网", "website"]),
+    ("owner_id", &["负责人id", "负责人编号", "owner_id"]),
+    ("department_id", &["部门id", "部门编号", "department_id"]),
+    ("status", &["客户状态", "状态", "status"]),
+    ("tags", &["标签", "tags"]),
+    ("credit_rating", &["信用等级", "信用评级", "credit_rating"]),
+    ("remarks", &["备注", "remarks", "remark", "note"]),
+    ("contact.name", &["联系人", "联系人姓名", "contact_name"]),
+    ("contact.title", &["联系人职务", "职务", "contact_title"]),
+    ("contact.mobile", &["联系人手机", "contact_mobile"]),
+    ("contact.phone", &["联系人电话", "contact_phone"]),
+    ("contact.email", &["联系人邮箱", "contact_email"]),
+    ("code", &["客户编码", "编码", "code"]),
+    (
+        "source_id",
+        &[
+            "原系统编号",
+            "来源系统编号",
+            "原编号",
+            "外部编号",
+            "source_id",
+            "external_id",
+        ],
+    ),
+    ("source_system", &["来源系统", "原系统", "source_system"]),
+];
+
+/// Prefix of the reason columns of a rejected-rows report; ignored on re-import.
+pub const REASON_PREFIX: &str = "错误:";
+/// First column of a rejected-rows report; ignored on re-import.
+pub const ROW_COLUMN: &str = "原行号";
+
+/// A mapping file (`mapping.toml`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingSpec {
+    /// Header → target (`name`, `contact.mobile`, `custom.<key>`, `ignore`…).
+    #[serde(default)]
+    pub columns: BTreeMap<String, String>,
+    /// Target → (source value → stored value), e.g. `level = { 潜在客户 = "新客户" }`.
+    #[serde(default)]
+    pub values: BTreeMap<String, BTreeMap<String, String>>,
+    /// Target → constant used when the row has no value.
+    #[serde(default)]
+    pub defaults: BTreeMap<String, String>,
+    /// System whose ids are in the `source_id` column (update policy, cross-references).
+    #[serde(default)]
+    pub source_system: Option<String>,
+}
+
+impl MappingSpec {
+    pub fn parse(text: &str) -> AppResult<MappingSpec> {
+        toml::from_str(text).map_err(|e| {
+            crate::error::AppError::validation(
+                "mapping",
+                Violation::new(
+                    "import.mapping_invalid",
+                    format!("映射文件格式错误：{e}"),
+                    format!("the mapping file is invalid: {e}"),
+                ),
+            )
+        })
+    }
+}
+
+/// How one column is used.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ColumnUse {
+    pub header: String,
+    /// The target field, or none for an unknown column.
+    pub field: Option<String>,
+}
+
+/// Columns of a file resolved to targets.
+#[derive(Debug, Clone)]
+pub struct ColumnMap {
+    pub headers: Vec<String>,
+    pub targets: Vec<Option<String>>,
+    pub spec: MappingSpec,
+    types: Vec<CustomerType>,
+    custom: Vec<FieldDefinition>,
+}
+
+fn known_target(t: &str, custom: &[FieldDefinition]) -> bool {
+    t == "ignore"
+        || BUILTIN_COLUMNS.iter().any(|(k, _)| *k == t)
+        || t.strip_prefix("custom.")
+            .is_some_and(|k| custom.iter().any(|d| d.key == k))
+}
+
+/// Target of a header by default (built-in aliases, custom fields' keys and labels).
+fn default_target(h: &str, custom: &[FieldDefinition]) -> Option<String> {
+    let k = header_key(h);
+    if k.is_empty() {
+        return None;
+    }
+    if k.starts_with(&header_key(REASON_PREFIX)) || k == header_key(ROW_COLUMN) {
+        return Some("ignore".into());
+    }
+    for (t, aliases) in BUILTIN_COLUMNS {
+        if aliases.iter().any(|a| header_key(a) == k) {
+            return Some(t.to_string());
+        }
+    }
+    custom
+        .iter()
+        .find(|d| {
+            header_key(&d.key) == k
+                || header_key(&d.label_zh) == k
+                || header_key(&d.label_en) == k
+                || header_key(&format!("custom.{}", d.key)) == k
+        })
+        .map(|d| format!("custom.{}", d.key))
+}
+
+/// Whether a header names something (used to find the header row).
+pub fn is_known_header(h: &str, spec: &MappingSpec, custom: &[FieldDefinition]) -> bool {
+    spec.columns.keys().any(|c| header_key(c) == h) || default_target(h, custom).is_some()
+}
+
+fn mapping_error(zh: String, en: String) -> crate::error::AppError {
+    crate::error::AppError::validation("mapping", Violation::new("import.mapping_invalid", zh, en))
+}
+
+impl ColumnMap {
+    pub fn new(
+        headers: Vec<String>,
+        spec: MappingSpec,
+        types: Vec<CustomerType>,
+        custom: Vec<FieldDefinition>,
+    ) -> AppResult<ColumnMap> {
+        for t in spec
+            .columns
+            .values()
+            .chain(spec.values.keys())
+            .chain(spec.defaults.keys())
+        {
+            if !known_target(t, &custom) {
+                return Err(mapping_error(
+                    format!("映射文件中的目标字段“{t}”不存在"),
+                    format!("target field '{t}' in the mapping file does not exist"),
+                ));
+            }
+        }
+        let mut targets = Vec::with_capacity(headers.len());
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        for (i, h) in headers.iter().enumerate() {
+            // A merged header cell is spread over the columns it covers: the copies
+            // name no field of their own.
+            if i > 0 && !h.is_empty() && headers[i - 1] == *h {
+                targets.push(Some("ignore".to_string()));
+                continue;
+            }
+            let by_spec = spec
+                .columns
+                .iter()
+                .find(|(c, _)| header_key(c) == header_key(h))
+                .map(|(_, t)| t.clone());
+            let t = by_spec.or_else(|| default_target(h, &custom));
+            if let Some(t) = &t {
+                if t != "ignore" {
+                    if let Some(other) = seen.insert(t.clone(), h.clone()) {
+                        return Err(bad_file(
+                            "import.column_duplicate",
+                            format!("列“{other}”和“{h}”都对应字段 {t}，请在映射文件中指定其一"),
+                            format!(
+                                "columns '{other}' and '{h}' both map to field {t}; choose one in the mapping file"
+                            ),
+                        ));
+                    }
+                }
+            }
+            targets.push(t);
+        }
+        let map = ColumnMap {
+            headers,
+            targets,
+            spec,
+            types,
+            custom,
+        };
+        if !map.has_target("name") && !map.spec.defaults.contains_key("name") {
+            return Err(bad_file(
+                "import.column_missing",
+                "缺少必需列：客户名称（name）；若表头不同，请用映射文件指定",
+                "required column missing: name (客户名称); map it in a mapping file if the header differs",
+            ));
+        }
+        Ok(map)
+    }
+
+    pub fn has_target(&self, t: &str) -> bool {
+        self.targets.iter().any(|x| x.as_deref() == Some(t))
+    }
+
+    /// Column index of a target.
+    pub fn column_of(&self, t: &str) -> Option<usize> {
+        self.targets.iter().position(|x| x.as_deref() == Some(t))
+    }
+
+    pub fn uses(&self) -> Vec<ColumnUse> {
+        self.headers
+            .iter()
+            .zip(&self.targets)
+            .map(|(h, t)| ColumnUse {
+                header: h.clone(),
+                field: t.clone(),
+            })
+            .collect()
+    }
+
+    /// Headers no mapping recognises (reported, their cells not imported).
+    pub fn unknown(&self) -> Vec<String> {
+        self.headers
+            .iter()
+            .zip(&self.targets)
+            .filter(|(h, t)| t.is_none() && !h.trim().is_empty())
+            .map(|(h, _)| h.clone())
+            .collect()
+    }
+
+    /// Header of the column a failing field came from (`contacts[0].mobile` → 联系人手机).
+    pub fn header_of_field(&self, field: &str) -> String {
+        let target = if let Some(rest) = field.strip_prefix("contacts[") {
+            rest.split_once("].")
+                .map(|(_, f)| format!("contact.{f}"))
+                .unwrap_or_else(|| "contact.name".into())
+        } else if let Some(k) = field.strip_prefix("custom.") {
+            format!("custom.{k}")
+        } else {
+            field.split('[').next().unwrap_or(field).to_string()
+        };
+        self.column_of(&target)
+            .and_then(|i| self.headers.get(i).cloned())
+            .unwrap_or_else(|| field.to_string())
+    }
+
+    /// Value of a target in a row: the cell after the value map, else the default.
+    pub fn value(&self, cells: &[String], target: &str) -> Option<String> {
+        let raw = self
+            .column_of(target)
+            .and_then(|i| cells.get(i))
+            .map(|c| c.trim())
+            .filter(|c| !c.is_empty());
+        match raw {
+            Some(v) => {
+                let mapped = self
+                    .spec
+                    .values
+                    .get(target)
+                    .and_then(|m| m.get(v).or_else(|| m.get(&to_half_width(v))))
+                    .cloned();
+                Some(mapped.unwrap_or_else(|| v.to_string()))
+            }
+            None => self.spec.defaults.get(target).cloned(),
+        }
+    }
+
+    /// The customer a row describes, and the problems found converting it (other
+    /// problems are found by the create use case).
+    pub fn to_input(&self, cells: &[String]) -> (NewCustomer, Vec<FieldError>) {
+        let mut errors = Vec::new();
+        let mut trimmed: Vec<String> = Vec::new();
+        let cells = if cells.iter().any(|c| c.chars().count() > MAX_CELL_CHARS) {
+            for (i, c) in cells.iter().enumerate() {
+                if c.chars().count() > MAX_CELL_CHARS {
+                    let h = self
+                        .headers
+                        .get(i)
+                        .cloned()
+                        .unwrap_or_else(|| format!("#{}", i + 1));
+                    let field = self
+                        .targets
+                        .get(i)
+                        .cloned()
+                        .flatten()
+                        .unwrap_or_else(|| h.clone());
+                    errors.push(
+                        Violation::new(
+                            "import.cell_too_long",
+                            format!("列“{h}”的内容超过 {MAX_CELL_CHARS} 个字符"),
+                            format!("column '{h}' has more than {MAX_CELL_CHARS} characters"),
+                        )
+                        .on(&field),
+                    );
+                    trimmed.push(String::new());
+                } else {
+                    trimmed.push(c.clone());
+                }
+            }
+            &trimmed[..]
+        } else {
+            cells
+        };
+        let v = |t: &str| self.value(cells, t);
+        let mut n = NewCustomer {
+            customer_type: v("customer_type")
+                .map(|s| self.customer_type_key(&s))
+                .unwrap_or_default(),
+            name: v("name").unwrap_or_default(),
+            short_name: v("short_name"),
+            former_names: v("former_names")
+                .map(|s| split_list(&s))
+                .unwrap_or_default(),
+            uscc: v("uscc"),
+            id_number: v("id_number"),
+            legal_representative: v("legal_representative"),
+            established_on: v("established_on").map(|s| date_text(&s)),
+            industry: v("industry"),
+            scale: v("scale").map(|s| label_key(&s, SCALES)),
+            level: v("level"),
+            source: v("source"),
+            region_code: v("region_code").map(|s| region_code_of(&s)),
+            address: v("address"),
+            postal_code: v("postal_code"),
+            phone: v("phone"),
+            mobile: v("mobile"),
+            email: v("email"),
+            website: v("website"),
+            status: v("status").map(|s| status_key(&s)),
+            tags: v("tags").map(|s| split_list(&s)).unwrap_or_default(),
+            credit_rating: v("credit_rating"),
+            remarks: v("remarks"),
+            code: v("code"),
+            ..Default::default()
+        };
+        if let Some(s) = v("registered_capital") {
+            let t = to_half_width(&s)
+                .replace([',', '，', ' '], "")
+                .trim_end_matches("万元")
+                .trim_end_matches('万')
+                .to_string();
+            match t.parse::<f64>() {
+                Ok(f) if f.is_finite() => n.registered_capital = Some(f),
+                _ => errors.push(not_number("registered_capital", &s)),
+            }
+        }
+        for (field, slot) in [("owner_id", &mut n.owner_id)] {
+            if let Some(s) = v(field) {
+                match s.parse::<i64>() {
+                    Ok(i) => *slot = Some(i),
+                    Err(_) => errors.push(not_number(field, &s)),
+                }
+            }
+        }
+        if let Some(s) = v("department_id") {
+            match s.parse::<i64>() {
+                Ok(i) => n.department_id = Some(i),
+                Err(_) => errors.push(not_number("department_id", &s)),
+            }
+        }
+        let contact = ContactInput {
+            name: v("contact.name"),
+            title: v("contact.title"),
+            mobile: v("contact.mobile"),
+            phone: v("contact.phone"),
+            email: v("contact.email"),
+            is_primary: None,
+        };
+        if contact.name.is_some()
+            || contact.title.is_some()
+            || contact.mobile.is_some()
+            || contact.phone.is_some()
+            || contact.email.is_some()
+        {
+            n.contacts.push(ContactInput {
+                is_primary: Some(true),
+                ..contact
+            });
+        }
+        let mut custom = Map::new();
+        for d in &self.custom {
+            let t = format!("custom.{}", d.key);
+            if let Some(s) = v(&t) {
+                let value = match d.field_type {
+                    FieldType::Number => match to_half_width(&s).replace(',', "").parse::<f64>() {
+                        Ok(f) => serde_json::Number::from_f64(f)
+                            .map(Value::Number)
+                            .unwrap_or(Value::String(s)),
+                        Err(_) => Value::String(s),
+                    },
+                    FieldType::Boolean => match s.to_lowercase().as_str() {
+                        "是" | "true" | "yes" | "y" | "1" => Value::Bool(true),
+                        "否" | "false" | "no" | "n" | "0" => Value::Bool(false),
+                        _ => Value::String(s),
+                    },
+                    FieldType::MultiSelect | FieldType::TextList => {
+                        Value::Array(split_list(&s).into_iter().map(Value::String).collect())
+                    }
+                    FieldType::Date => Value::String(date_text(&s)),
+                    _ => Value::String(s),
+                };
+                custom.insert(d.key.clone(), value);
+            }
+        }
+        n.custom = custom;
+        (n, errors)
+    }
+
+    fn customer_type_key(&self, s: &str) -> String {
+        let k = header_key(s);
+        for t in &self.types {
+            if header_key(&t.key) == k
+                || header_key(&t.label_zh) == k
+                || header_key(&t.label_en) == k
+            {
+                return t.key.clone();
+            }
+        }
+        match k.as_str() {
+            "企业" | "公司" | "单位" | "法人" => "enterprise".into(),
+            "个人" | "自然人" => "individual".into(),
+            _ => s.to_string(),
+        }
+    }
+}
+
+fn not_number(field: &str, s: &str) -> FieldError {
+    Violation::new(
+        "number.format",
+        format!("字段“{field}”应为数字（{s}）"),
+        format!("field '{field}' must be a number ({s})"),
+    )
+    .on(field)
+}
+
+fn split_list(s: &str) -> Vec<String> {
+    s.split([';', '；', ',', '，', '、', '|'])
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn label_key(s: &str, table: &[(&str, &str, &str)]) -> String {
+    let k = header_key(s);
+    table
+        .iter()
+        .find(|(key, zh, en)| header_key(key) == k || header_key(zh) == k || header_key(en) == k)
+        .map(|(key, _, _)| key.to_string())
+        .unwrap_or_else(|| s.to_string())
+}
+
+fn status_key(s: &str) -> String {
+    match header_key(s).as_str() {
+        "待审核" | "待定" | "待审" | "pending" => "pending".into(),
+        "正常" | "活跃" | "有效" | "启用" | "active" => "active".into(),
+        "休眠" | "沉睡" | "不活跃" | "dormant" => "dormant".into(),
+        _ => s.to_string(),
+    }
+}
+
+/// Dates as people type them: Excel serial numbers, `2020年1月5日`, `20200105`, `2020/1/5`.
+fn date_text(s: &str) -> String {
+    let t = to_half_width(s.trim());
+    if let Ok(f) = t.parse::<f64>() {
+        if (1.0..100_000.0).contains(&f) && !(t.len() == 8 && t.bytes().all(|b| b.is_ascii_digit()))
+        {
+            if let Some(d) = super::source::excel_serial_date(f.floor()) {
+                return d;
+            }
+        }
+    }
+    if t.len() == 8 && t.bytes().all(|b| b.is_ascii_digit()) {
+        return format!("{}-{}-{}", &t[..4], &t[4..6], &t[6..]);
+    }
+    let t = t
+        .replace(['年', '月'], "-")
+        .replace('日', "")
+        .replace(['/', '.'], "-");
+    // `2020-01-05 00:00:00` from a date-time cell.
+    t.split_whitespace().next().unwrap_or("").to_string()
+}
+
+/// A region as a 6-digit code or a name (`广东省深圳市南山区` → 440305).
+fn region_code_of(s: &str) -> String {
+    let t = to_half_width(s.trim());
+    if t.bytes().all(|b| b.is_ascii_digit()) {
+        return t;
+    }
+    let mut code: Option<&'static str> = None;
+    let mut rest: &str = &t;
+    loop {
+        let (found, r) = match code {
+            None => {
+                let (f, r) = region::strip_region_prefix(rest);
+                (f.map(|x| x.code), r)
+            }
+            Some(parent) => {
+                // Municipalities have a 市辖区 level between the city and its districts.
+                let mut candidates = region::children(parent);
+                let grand: Vec<_> = candidates
+                    .iter()
+                    .flat_map(|c| region::children(c.code))
+                    .collect();
+                candidates.extend(grand);
+                let child = candidates.into_iter().find(|c| rest.starts_with(c.name));
+                match child {
+                    Some(c) => (Some(c.code), &rest[c.name.len()..]),
+                    None => (None, rest),
+                }
+            }
+        };
+        match found {
+            Some(c) if Some(c) != code => {
+                code = Some(c);
+                rest = r;
+                if rest.is_empty() {
+                    break;
+                }
+            }
+            _ => break,
+        }
+    }
+    code.map(str::to_string).unwrap_or_else(|| s.to_string())
+}
+
+/// Serialise the cells of a row for the reports.
+pub fn cells_json(cells: &[String]) -> String {
+    serde_json::to_string(cells).unwrap_or_else(|_| "[]".into())
+}

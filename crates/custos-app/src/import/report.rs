@@ -1,0 +1,299 @@
+//! Files an import gives back: the rejected rows (original cells plus one reason column
+//! per failing field, ready to fix and re-import), the sampling file (抽查: source value
+//! next to stored value), and the empty template.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use rust_xlsxwriter::{DataValidation, Format, Workbook};
+use serde_json::Value;
+
+use super::mapping::{BUILTIN_COLUMNS, REASON_PREFIX, ROW_COLUMN};
+use super::ReportedRow;
+use crate::customers::{CustomerType, SCALES};
+use crate::error::{AppError, AppResult};
+use crate::fields::{FieldDefinition, FieldType};
+
+/// CSV or XLSX, from a file name's extension (CSV unless `.xlsx`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    Csv,
+    Xlsx,
+}
+
+impl ReportFormat {
+    pub fn of_path(p: &Path) -> ReportFormat {
+        match p
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_lowercase)
+        {
+            Some(e) if e == "xlsx" => ReportFormat::Xlsx,
+            _ => ReportFormat::Csv,
+        }
+    }
+}
+
+fn io_err(e: impl std::fmt::Display) -> AppError {
+    AppError::Internal(format!("cannot write report: {e}"))
+}
+
+/// A table writer over CSV (UTF-8 with BOM, so Excel opens it) or XLSX.
+pub struct TableWriter {
+    inner: Inner,
+    row: u32,
+}
+
+enum Inner {
+    Csv(Box<csv::Writer<std::io::BufWriter<std::fs::File>>>),
+    Xlsx {
+        book: Box<Workbook>,
+        path: std::path::PathBuf,
+    },
+}
+
+impl TableWriter {
+    pub fn create(path: &Path, format: ReportFormat) -> AppResult<TableWriter> {
+        let inner = match format {
+            ReportFormat::Csv => {
+                use std::io::Write;
+                let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(io_err)?);
+                f.write_all(b"\xEF\xBB\xBF").map_err(io_err)?;
+                Inner::Csv(Box::new(csv::Writer::from_writer(f)))
+            }
+            ReportFormat::Xlsx => {
+                let mut book = Workbook::new();
+                book.add_worksheet_with_constant_memory();
+                Inner::Xlsx {
+                    book: Box::new(book),
+                    path: path.to_path_buf(),
+                }
+            }
+        };
+        Ok(TableWriter { inner, row: 0 })
+    }
+
+    pub fn write_row<S: AsRef<str>>(&mut self, cells: &[S]) -> AppResult<()> {
+        match &mut self.inner {
+            Inner::Csv(w) => w
+                .write_record(cells.iter().map(|c| c.as_ref()))
+                .map_err(io_err)?,
+            Inner::Xlsx { book, .. } => {
+                let sheet = book.worksheet_from_index(0).map_err(io_err)?;
+                for (i, c) in cells.iter().enumerate() {
+                    sheet
+                        .write_string(self.row, i as u16, c.as_ref())
+                        .map_err(io_err)?;
+                }
+            }
+        }
+        self.row += 1;
+        Ok(())
+    }
+
+    pub fn finish(self) -> AppResult<()> {
+        match self.inner {
+            Inner::Csv(mut w) => w.flush().map_err(io_err),
+            Inner::Xlsx { mut book, path } => book.save(&path).map_err(io_err),
+        }
+    }
+}
+
+fn reason_text(e: &Value) -> String {
+    let zh = e.get("zh").and_then(Value::as_str).unwrap_or("");
+    let en = e.get("en").and_then(Value::as_str).unwrap_or("");
+    format!("{zh} / {en}")
+}
+
+/// Reasons of a rejected or skipped row by column header.
+fn reasons(r: &ReportedRow) -> Vec<(String, String)> {
+    let errors = r
+        .detail
+        .get("errors")
+        .cloned()
+        .unwrap_or_else(|| r.detail.clone());
+    match errors {
+        Value::Array(a) => a
+            .iter()
+            .map(|e| {
+                let header = e
+                    .get("header")
+                    .and_then(Value::as_str)
+                    .unwrap_or("row")
+                    .to_string();
+                (header, reason_text(e))
+            })
+            .collect(),
+        Value::Object(_) => vec![("重复".to_string(), reason_text(&errors))],
+        _ => Vec::new(),
+    }
+}
+
+/// Write rejected (and skipped) rows: `原行号`, the original columns, then one
+/// `错误:<column>` column per column that failed in any row.
+pub fn write_rejected(path: &Path, headers: &[String], rows: &[ReportedRow]) -> AppResult<u64> {
+    let mut failing: BTreeSet<String> = BTreeSet::new();
+    for r in rows {
+        for (h, _) in reasons(r) {
+            failing.insert(h);
+        }
+    }
+    let failing: Vec<String> = failing.into_iter().collect();
+    let mut w = TableWriter::create(path, ReportFormat::of_path(path))?;
+    let mut head = vec![ROW_COLUMN.to_string()];
+    head.extend(headers.iter().cloned());
+    head.extend(failing.iter().map(|h| format!("{REASON_PREFIX}{h}")));
+    w.write_row(&head)?;
+    for r in rows {
+        let mut line = vec![r.line.to_string()];
+        let mut cells = r.cells.clone();
+        cells.resize(headers.len(), String::new());
+        line.extend(cells);
+        let rs = reasons(r);
+        for h in &failing {
+            let text: Vec<&str> = rs
+                .iter()
+                .filter(|(x, _)| x == h)
+                .map(|(_, t)| t.as_str())
+                .collect();
+            line.push(text.join("；"));
+        }
+        w.write_row(&line)?;
+    }
+    w.finish()?;
+    Ok(rows.len() as u64)
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(a) => a.iter().map(value_text).collect::<Vec<_>>().join("、"),
+        other => other.to_string(),
+    }
+}
+
+/// Write the sampling file (抽查): per sampled row and mapped column, the source value
+/// next to the stored one.
+pub fn write_sample(path: &Path, headers: &[String], rows: &[ReportedRow]) -> AppResult<u64> {
+    let mut w = TableWriter::create(path, ReportFormat::of_path(path))?;
+    w.write_row(&[
+        ROW_COLUMN,
+        "客户编码 code",
+        "字段 column",
+        "源值 source",
+        "库中值 stored",
+        "一致 same",
+    ])?;
+    for r in rows {
+        let stored = r.detail.get("stored").cloned().unwrap_or(Value::Null);
+        for (i, h) in headers.iter().enumerate() {
+            let Some(s) = stored.get(h) else { continue };
+            let src = r
+                .cells
+                .get(i)
+                .map(|c| c.trim().to_string())
+                .unwrap_or_default();
+            let st = value_text(s);
+            let same = if src == st { "是" } else { "否" };
+            w.write_row(&[
+                r.line.to_string(),
+                r.code.clone().unwrap_or_default(),
+                h.clone(),
+                src,
+                st,
+                same.to_string(),
+            ])?;
+        }
+    }
+    w.finish()?;
+    Ok(rows.len() as u64)
+}
+
+/// An empty import template: the catalog's headers, a help row, and drop-down lists for
+/// select fields.
+pub fn template_xlsx(types: &[CustomerType], custom: &[FieldDefinition]) -> AppResult<Vec<u8>> {
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name("客户").map_err(io_err)?;
+    let bold = Format::new().set_bold();
+    let help_fmt = Format::new().set_italic().set_font_color("#666666");
+    let help: &[(&str, &str)] = &[
+        ("customer_type", "必填；企业客户/个人客户"),
+        ("name", "必填；企业全称或个人姓名"),
+        ("uscc", "企业必填其一：18 位统一社会信用代码"),
+        ("id_number", "个人：18 位身份证号"),
+        ("established_on", "YYYY-MM-DD"),
+        ("registered_capital", "数字，单位万元"),
+        ("industry", "GB/T 4754 门类字母或大类代码"),
+        (
+            "region_code",
+            "6 位行政区划代码或名称，如 440305 / 广东省深圳市南山区",
+        ),
+        ("mobile", "11 位手机号"),
+        ("tags", "多个用 ；分隔"),
+        ("code", "留空自动编码"),
+    ];
+    let skip = [
+        "owner_id",
+        "department_id",
+        "source_id",
+        "source_system",
+        "code",
+    ];
+    let mut col: u16 = 0;
+    let mut lists: Vec<(u16, Vec<String>)> = Vec::new();
+    for (target, aliases) in BUILTIN_COLUMNS {
+        if skip.contains(target) {
+            continue;
+        }
+        let header = aliases[0];
+        sheet
+            .write_string_with_format(0, col, header, &bold)
+            .map_err(io_err)?;
+        let h = help
+            .iter()
+            .find(|(t, _)| t == target)
+            .map(|(_, h)| *h)
+            .unwrap_or(target);
+        sheet
+            .write_string_with_format(1, col, h, &help_fmt)
+            .map_err(io_err)?;
+        sheet.set_column_width(col, 16).map_err(io_err)?;
+        match *target {
+            "customer_type" => {
+                lists.push((col, types.iter().map(|t| t.label_zh.clone()).collect()))
+            }
+            "scale" => lists.push((col, SCALES.iter().map(|s| s.1.to_string()).collect())),
+            "status" => lists.push((col, vec!["正常".into(), "待审核".into(), "休眠".into()])),
+            _ => {}
+        }
+        col += 1;
+    }
+    for d in custom {
+        sheet
+            .write_string_with_format(0, col, &d.label_zh, &bold)
+            .map_err(io_err)?;
+        sheet
+            .write_string_with_format(1, col, &d.label_en, &help_fmt)
+            .map_err(io_err)?;
+        if matches!(d.field_type, FieldType::SingleSelect) && !d.allowed_values.is_empty() {
+            lists.push((col, d.allowed_values.clone()));
+        }
+        col += 1;
+    }
+    for (c, values) in lists {
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        if refs.is_empty() || refs.iter().map(|s| s.len() + 1).sum::<usize>() > 255 {
+            continue;
+        }
+        let v = DataValidation::new()
+            .allow_list_strings(&refs)
+            .map_err(io_err)?;
+        sheet
+            .add_data_validation(2, c, 100_000, c, &v)
+            .map_err(io_err)?;
+    }
+    sheet.set_freeze_panes(1, 0).map_err(io_err)?;
+    book.save_to_buffer().map_err(io_err)
+}

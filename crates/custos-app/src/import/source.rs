@@ -1,0 +1,592 @@
+//! Reading an import file as a stream of rows: CSV in UTF-8 (with or without BOM) or
+//! GBK/GB18030, and XLSX (first sheet or a named one). Rows are produced by a reader
+//! thread into a bounded channel, so a file of any length is read in bounded memory.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use calamine::{DataRef, Reader, Xlsx};
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use custos_core::Violation;
+
+use crate::error::{AppError, AppResult};
+
+/// Longest accepted cell (characters); longer cells reject their row.
+pub const MAX_CELL_CHARS: usize = 10_000;
+/// Most columns of a file.
+pub const MAX_COLUMNS: usize = 500;
+/// Rows looked at to find the header row (title rows above it are skipped).
+const HEADER_SCAN_ROWS: usize = 10;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileFormat {
+    Csv,
+    Xlsx,
+}
+
+/// Text encodings of CSV files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum TextEncoding {
+    #[serde(rename = "utf-8")]
+    Utf8,
+    #[serde(rename = "gb18030")]
+    Gb18030,
+}
+
+impl TextEncoding {
+    /// `utf-8`/`utf8`, `gbk`, `gb2312`, `gb18030` (GBK and GB2312 are subsets of GB18030).
+    pub fn parse(s: &str) -> AppResult<TextEncoding> {
+        match s.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "utf-8" | "utf8" | "utf-8-sig" => Ok(TextEncoding::Utf8),
+            "gbk" | "gb2312" | "gb18030" | "cp936" => Ok(TextEncoding::Gb18030),
+            other => Err(bad_file(
+                "import.encoding_unknown",
+                format!("不支持的编码“{other}”，可选 utf-8、gbk、gb18030"),
+                format!("unsupported encoding '{other}'; use utf-8, gbk or gb18030"),
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TextEncoding::Utf8 => "utf-8",
+            TextEncoding::Gb18030 => "gb18030",
+        }
+    }
+}
+
+/// A problem with the file as a whole (HTTP 422, nothing imported).
+pub(crate) fn bad_file(code: &str, zh: impl Into<String>, en: impl Into<String>) -> AppError {
+    AppError::validation("file", Violation::new(code, zh, en))
+}
+
+/// What a first pass over the file found: its digest, size, encoding, approximate rows.
+#[derive(Debug, Clone)]
+pub struct FileFacts {
+    pub sha256: String,
+    pub bytes: u64,
+    pub format: FileFormat,
+    /// CSV only.
+    pub encoding: Option<TextEncoding>,
+    /// Lines (CSV) or sheet rows (XLSX), for progress; an estimate.
+    pub approx_rows: u64,
+}
+
+/// One row of the source: its physical line/row number (1-based) and cells.
+#[derive(Debug, Clone)]
+pub struct SourceRow {
+    pub line: u64,
+    pub cells: Vec<String>,
+}
+
+/// An open file: its header and a stream of data rows after it.
+pub struct Table {
+    pub headers: Vec<String>,
+    pub header_line: u64,
+    pub sheet: Option<String>,
+    /// Data rows; an `Err` ends the stream (unreadable file part).
+    pub rows: mpsc::Receiver<AppResult<SourceRow>>,
+}
+
+/// Digest the file and decide its format and encoding (one streaming pass).
+pub fn inspect(
+    path: &Path,
+    format: Option<FileFormat>,
+    encoding: Option<TextEncoding>,
+) -> AppResult<FileFacts> {
+    let mut f = File::open(path).map_err(|e| {
+        bad_file(
+            "import.file_unreadable",
+            format!("无法读取文件 {}：{e}", path.display()),
+            format!("cannot read file {}: {e}", path.display()),
+        )
+    })?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut head: Vec<u8> = Vec::new();
+    let mut bytes = 0u64;
+    let mut lines = 0u64;
+    let mut utf8 = Utf8Check::default();
+    let mut gb = encoding_rs::GB18030.new_decoder_without_bom_handling();
+    let mut gb_ok = true;
+    let mut scratch = String::with_capacity(1 << 17);
+    let mut nul = false;
+    loop {
+        let n = f.read(&mut buf).map_err(|e| {
+            bad_file(
+                "import.file_unreadable",
+                format!("读取文件出错：{e}"),
+                format!("error reading the file: {e}"),
+            )
+        })?;
+        if n == 0 {
+            break;
+        }
+        let chunk = &buf[..n];
+        hasher.update(chunk);
+        if head.len() < 8 {
+            head.extend_from_slice(&chunk[..chunk.len().min(8)]);
+        }
+        bytes += n as u64;
+        lines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+        nul |= chunk.contains(&0);
+        utf8.feed(chunk);
+        if gb_ok {
+            let mut input = chunk;
+            loop {
+                scratch.clear();
+                scratch.reserve(input.len() * 3 + 16);
+                let (r, read) = gb.decode_to_string_without_replacement(input, &mut scratch, false);
+                input = &input[read..];
+                match r {
+                    encoding_rs::DecoderResult::Malformed(_, _) => {
+                        gb_ok = false;
+                        break;
+                    }
+                    encoding_rs::DecoderResult::InputEmpty => break,
+                    encoding_rs::DecoderResult::OutputFull => continue,
+                }
+            }
+        }
+    }
+    let sha256 = hex::encode(hasher.finalize());
+    if bytes == 0 {
+        return Err(bad_file(
+            "import.file_empty",
+            "文件为空",
+            "the file is empty",
+        ));
+    }
+    let zip = head.starts_with(b"PK\x03\x04");
+    let ole = head.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]);
+    if ole {
+        return Err(bad_file(
+            "import.xls_unsupported",
+            "不支持旧版 .xls 文件，请在 Excel 中另存为 .xlsx 或 CSV",
+            "old .xls files are not supported; save as .xlsx or CSV in Excel",
+        ));
+    }
+    let format = match format {
+        Some(FileFormat::Xlsx) if !zip => {
+            return Err(bad_file(
+                "import.xlsx_malformed",
+                "文件不是有效的 XLSX（不是 ZIP 压缩包）",
+                "the file is not a valid XLSX (not a ZIP archive)",
+            ))
+        }
+        Some(f) => f,
+        None if zip => FileFormat::Xlsx,
+        None => FileFormat::Csv,
+    };
+    if format == FileFormat::Xlsx {
+        return Ok(FileFacts {
+            sha256,
+            bytes,
+            format,
+            encoding: None,
+            approx_rows: 0,
+        });
+    }
+    let utf8_ok = utf8.finish();
+    if nul {
+        return Err(bad_file(
+            "import.encoding_invalid",
+            "文件含有二进制内容（NUL 字节），不是文本 CSV",
+            "the file has binary content (NUL bytes); it is not a text CSV",
+        ));
+    }
+    let encoding = match encoding {
+        Some(TextEncoding::Utf8) if !utf8_ok => {
+            return Err(bad_file(
+                "import.encoding_invalid",
+                "文件不是有效的 UTF-8 编码；如由 Excel 保存为 CSV，请使用 --encoding gbk",
+                "the file is not valid UTF-8; if Excel saved it as CSV, use --encoding gbk",
+            ))
+        }
+        Some(TextEncoding::Gb18030) if !gb_ok => {
+            return Err(bad_file(
+                "import.encoding_invalid",
+                "文件不是有效的 GBK/GB18030 编码",
+                "the file is not valid GBK/GB18030",
+            ))
+        }
+        Some(e) => e,
+        None if utf8_ok => TextEncoding::Utf8,
+        None if gb_ok => TextEncoding::Gb18030,
+        None => {
+            return Err(bad_file(
+                "import.encoding_invalid",
+                "无法识别文件编码：既不是 UTF-8 也不是 GBK/GB18030",
+                "cannot tell the file's encoding: it is neither UTF-8 nor GBK/GB18030",
+            ))
+        }
+    };
+    Ok(FileFacts {
+        sha256,
+        bytes,
+        format,
+        encoding: Some(encoding),
+        approx_rows: lines,
+    })
+}
+
+/// Incremental UTF-8 validation across chunk boundaries.
+#[derive(Default)]
+struct Utf8Check {
+    carry: Vec<u8>,
+    bad: bool,
+}
+
+impl Utf8Check {
+    fn feed(&mut self, chunk: &[u8]) {
+        if self.bad {
+            return;
+        }
+        let mut data = std::mem::take(&mut self.carry);
+        data.extend_from_slice(chunk);
+        match std::str::from_utf8(&data) {
+            Ok(_) => {}
+            Err(e) if e.error_len().is_none() => {
+                self.carry = data[e.valid_up_to()..].to_vec();
+            }
+            Err(_) => self.bad = true,
+        }
+    }
+
+    fn finish(self) -> bool {
+        !self.bad && self.carry.is_empty()
+    }
+}
+
+/// Normalise a header cell for matching: no spaces, required markers or line breaks.
+pub fn header_key(h: &str) -> String {
+    custos_core::normalize::to_half_width(h)
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '*' && *c != '\u{feff}')
+        .collect::<String>()
+        .to_lowercase()
+}
+
+/// Open the file and find its header: the row among the first ten with the most cells
+/// `known` recognises (title rows above it are skipped).
+pub async fn open_table(
+    path: &Path,
+    facts: &FileFacts,
+    sheet: Option<&str>,
+    known: impl Fn(&str) -> bool,
+) -> AppResult<Table> {
+    let (tx, mut rx) = mpsc::channel::<AppResult<SourceRow>>(1024);
+    let (sheet_tx, sheet_rx) = tokio::sync::oneshot::channel::<AppResult<Option<String>>>();
+    let path = path.to_path_buf();
+    match facts.format {
+        FileFormat::Csv => {
+            let enc = facts.encoding.unwrap_or(TextEncoding::Utf8);
+            let _ = sheet_tx.send(Ok(None));
+            std::thread::spawn(move || read_csv(&path, enc, tx));
+        }
+        FileFormat::Xlsx => {
+            let sheet = sheet.map(str::to_string);
+            std::thread::spawn(move || read_xlsx(&path, sheet, sheet_tx, tx));
+        }
+    }
+    let sheet = sheet_rx
+        .await
+        .map_err(|_| AppError::Internal("file reader stopped".into()))??;
+    let mut first = Vec::new();
+    while first.len() < HEADER_SCAN_ROWS {
+        match rx.recv().await {
+            Some(r) => first.push(r?),
+            None => break,
+        }
+    }
+    if first.is_empty() {
+        return Err(bad_file(
+            "import.file_empty",
+            "文件没有任何数据行（连表头也没有）",
+            "the file has no rows at all, not even a header",
+        ));
+    }
+    let mut best = (0usize, 0usize);
+    for (i, r) in first.iter().enumerate() {
+        let n = r.cells.iter().filter(|c| known(&header_key(c))).count();
+        if n > best.1 {
+            best = (i, n);
+        }
+    }
+    let (idx, _) = best;
+    let mut rest = first.split_off(idx);
+    let header = rest.remove(0);
+    // Re-queue the rows read past the header in front of the stream.
+    let (tx2, rx2) = mpsc::channel::<AppResult<SourceRow>>(1024);
+    tokio::spawn(async move {
+        for r in rest {
+            if tx2.send(Ok(r)).await.is_err() {
+                return;
+            }
+        }
+        while let Some(r) = rx.recv().await {
+            if tx2.send(r).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut headers: Vec<String> = header.cells.iter().map(|c| c.trim().to_string()).collect();
+    while headers.last().is_some_and(|h| h.is_empty()) {
+        headers.pop();
+    }
+    Ok(Table {
+        headers,
+        header_line: header.line,
+        sheet,
+        rows: rx2,
+    })
+}
+
+fn too_many_columns(line: u64, n: usize) -> AppError {
+    bad_file(
+        "import.too_many_columns",
+        format!("第 {line} 行有 {n} 列，最多 {MAX_COLUMNS} 列"),
+        format!("row {line} has {n} columns; at most {MAX_COLUMNS}"),
+    )
+}
+
+fn read_csv(path: &Path, enc: TextEncoding, tx: mpsc::Sender<AppResult<SourceRow>>) {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = tx.blocking_send(Err(bad_file(
+                "import.file_unreadable",
+                format!("无法读取文件：{e}"),
+                format!("cannot read the file: {e}"),
+            )));
+            return;
+        }
+    };
+    let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
+        .encoding(Some(match enc {
+            TextEncoding::Utf8 => encoding_rs::UTF_8,
+            TextEncoding::Gb18030 => encoding_rs::GB18030,
+        }))
+        .bom_override(true)
+        .build(BufReader::with_capacity(1 << 16, file));
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(decoded);
+    let mut record = csv::StringRecord::new();
+    loop {
+        let before = reader.position().line();
+        match reader.read_record(&mut record) {
+            Ok(false) => return,
+            Ok(true) => {
+                // csv counts a line when it consumes the terminator, at the start of
+                // the next read: the position after a record is its (last) line.
+                let line = reader.position().line();
+                if record.len() > MAX_COLUMNS {
+                    let _ = tx.blocking_send(Err(too_many_columns(line, record.len())));
+                    return;
+                }
+                if record.iter().all(|c| c.trim().is_empty()) {
+                    continue;
+                }
+                let row = SourceRow {
+                    line,
+                    cells: record.iter().map(str::to_string).collect(),
+                };
+                if tx.blocking_send(Ok(row)).is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                let line = before;
+                let _ = tx.blocking_send(Err(bad_file(
+                    "import.csv_malformed",
+                    format!("CSV 第 {line} 行格式错误：{e}"),
+                    format!("CSV line {line} is malformed: {e}"),
+                )));
+                return;
+            }
+        }
+    }
+}
+
+fn xlsx_error(e: impl std::fmt::Display) -> AppError {
+    bad_file(
+        "import.xlsx_malformed",
+        format!("XLSX 文件损坏或格式不正确：{e}"),
+        format!("the XLSX file is damaged or malformed: {e}"),
+    )
+}
+
+/// Text of a cell as a person sees it; date cells become `YYYY-MM-DD`.
+fn cell_text(v: &DataRef<'_>) -> String {
+    match v {
+        DataRef::Int(i) => i.to_string(),
+        DataRef::Float(f) => float_text(*f),
+        DataRef::String(s) => s.clone(),
+        DataRef::SharedString(s) => s.to_string(),
+        DataRef::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
+        DataRef::DateTime(d) => excel_serial_date(d.as_f64()).unwrap_or_else(|| d.to_string()),
+        DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s.clone(),
+        DataRef::Error(e) => format!("#{e}"),
+        DataRef::Empty => String::new(),
+    }
+}
+
+pub(crate) fn float_text(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 1e17 {
+        format!("{f:.0}")
+    } else {
+        f.to_string()
+    }
+}
+
+/// An Excel serial day number (1900 date system) as `YYYY-MM-DD` (plus time if any).
+pub fn excel_serial_date(serial: f64) -> Option<String> {
+    if !(1.0..2_958_466.0).contains(&serial) {
+        return None;
+    }
+    let base = chrono::NaiveDate::from_ymd_opt(1899, 12, 30)?.and_hms_opt(0, 0, 0)?;
+    let t = base + chrono::Duration::milliseconds((serial * 86_400_000.0).round() as i64);
+    Some(if serial.fract() == 0.0 {
+        t.format("%Y-%m-%d").to_string()
+    } else {
+        t.format("%Y-%m-%d %H:%M:%S").to_string()
+    })
+}
+
+fn read_xlsx(
+    path: &Path,
+    sheet: Option<String>,
+    sheet_tx: tokio::sync::oneshot::Sender<AppResult<Option<String>>>,
+    tx: mpsc::Sender<AppResult<SourceRow>>,
+) {
+    let opened = File::open(path)
+        .map_err(xlsx_error)
+        .and_then(|f| Xlsx::new(BufReader::new(f)).map_err(xlsx_error));
+    let mut book = match opened {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = sheet_tx.send(Err(e));
+            return;
+        }
+    };
+    let names = book.sheet_names();
+    let name = match sheet {
+        Some(s) => match names.iter().find(|n| n.trim() == s.trim()) {
+            Some(n) => n.clone(),
+            None => {
+                let _ = sheet_tx.send(Err(bad_file(
+                    "import.sheet_unknown",
+                    format!("工作表“{s}”不存在，可选：{}", names.join("、")),
+                    format!(
+                        "sheet '{s}' does not exist; choose one of {}",
+                        names.join(", ")
+                    ),
+                )));
+                return;
+            }
+        },
+        None => match names.first() {
+            Some(n) => n.clone(),
+            None => {
+                let _ = sheet_tx.send(Err(xlsx_error("no worksheet")));
+                return;
+            }
+        },
+    };
+    // Merged cells keep their value in the top-left cell only: spread it over the
+    // region so merged header cells name every column they cover.
+    let merged: Vec<calamine::Dimensions> = match book.load_merged_regions() {
+        Ok(()) => book
+            .merged_regions_by_sheet(&name)
+            .into_iter()
+            .map(|(_, _, d)| *d)
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let mut cells = match book.worksheet_cells_reader(&name) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = sheet_tx.send(Err(xlsx_error(e)));
+            return;
+        }
+    };
+    let _ = sheet_tx.send(Ok(Some(name)));
+    let mut current: Option<(u32, Vec<String>)> = None;
+    let mut top_left: std::collections::HashMap<(u32, u32), String> = Default::default();
+    let flush = |row: u32,
+                 mut cells: Vec<String>,
+                 top_left: &std::collections::HashMap<(u32, u32), String>| {
+        for d in &merged {
+            if row >= d.start.0 && row <= d.end.0 {
+                let v = top_left.get(&d.start).cloned().unwrap_or_default();
+                for c in d.start.1..=d.end.1 {
+                    let c = c as usize;
+                    if c < MAX_COLUMNS {
+                        if cells.len() <= c {
+                            cells.resize(c + 1, String::new());
+                        }
+                        if cells[c].is_empty() {
+                            cells[c] = v.clone();
+                        }
+                    }
+                }
+            }
+        }
+        cells
+    };
+    loop {
+        match cells.next_cell() {
+            Ok(Some(cell)) => {
+                let (r, c) = cell.get_position();
+                let text = cell_text(cell.get_value());
+                if merged.iter().any(|d| d.start == (r, c)) {
+                    top_left.insert((r, c), text.clone());
+                }
+                if current.as_ref().is_some_and(|(cr, _)| *cr != r) {
+                    if let Some((cr, cs)) = current.take() {
+                        if !send_row(&tx, cr, flush(cr, cs, &top_left)) {
+                            return;
+                        }
+                    }
+                }
+                let (_, row) = current.get_or_insert_with(|| (r, Vec::new()));
+                let c = c as usize;
+                if c >= MAX_COLUMNS {
+                    let _ = tx.blocking_send(Err(too_many_columns(r as u64 + 1, c + 1)));
+                    return;
+                }
+                if row.len() <= c {
+                    row.resize(c + 1, String::new());
+                }
+                row[c] = text;
+            }
+            Ok(None) => {
+                if let Some((cr, cs)) = current.take() {
+                    send_row(&tx, cr, flush(cr, cs, &top_left));
+                }
+                return;
+            }
+            Err(e) => {
+                let _ = tx.blocking_send(Err(xlsx_error(e)));
+                return;
+            }
+        }
+    }
+}
+
+fn send_row(tx: &mpsc::Sender<AppResult<SourceRow>>, r: u32, cells: Vec<String>) -> bool {
+    if cells.iter().all(|c| c.trim().is_empty()) {
+        return true;
+    }
+    tx.blocking_send(Ok(SourceRow {
+        line: r as u64 + 1,
+        cells,
+    }))
+    .is_ok()
+}

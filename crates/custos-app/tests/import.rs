@@ -1,0 +1,646 @@
+//! Import and export through the use cases with the real files of
+//! `tests/fixtures/import/`, on SQLite and (when CUSTOS_TEST_PG_URL is set) PostgreSQL.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+
+use custos_app::export::{ExportFormat, ExportOptions};
+use custos_app::import::report::{write_rejected, write_sample};
+use custos_app::import::{
+    DuplicatePolicy, ImportOptions, ImportOutcome, MappingSpec, ReportedRow, TextEncoding,
+};
+use custos_app::search::CustomerQuery;
+use custos_app::{Actor, App, AppConfig, AppError, AuditFilter, Backend, Context, Source};
+use custos_store::testing::TestDb;
+
+struct T {
+    app: App,
+    admin: Actor,
+    db: TestDb,
+}
+
+async fn setup(backend: Backend) -> Option<T> {
+    let db = TestDb::new(backend).await.expect("test db")?;
+    let app = App::from_db(db.db.clone(), AppConfig::default());
+    app.ensure_builtin_roles().await.expect("roles");
+    app.ensure_admin(Some("admin-password-1".into()))
+        .await
+        .expect("admin");
+    let admin = app
+        .actor_for_username("admin", Context::new(Source::System))
+        .await
+        .expect("admin actor");
+    app.ensure_default_code_rules(&admin).await.expect("rules");
+    Some(T { app, admin, db })
+}
+
+macro_rules! both {
+    ($name:ident, |$t:ident| $body:block) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let $t = setup(Backend::Sqlite).await.expect("sqlite");
+                $body
+                $t.db.cleanup().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some($t) = setup(Backend::Postgres).await else {
+                    eprintln!("postgres half skipped: CUSTOS_TEST_PG_URL is not set");
+                    return;
+                };
+                $body
+                $t.db.cleanup().await;
+            }
+        }
+    };
+}
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/import"
+    ))
+    .join(name)
+}
+
+fn opts(name: &str) -> ImportOptions {
+    ImportOptions {
+        file_name: name.into(),
+        ..Default::default()
+    }
+}
+
+async fn import(t: &T, name: &str, o: ImportOptions) -> Result<ImportOutcome, AppError> {
+    t.app
+        .import_file(&t.admin, &fixture(name), o, &|_| {})
+        .await
+}
+
+async fn count(t: &T) -> i64 {
+    let mut tx = t.db.db.begin_read().await.unwrap();
+    let n = tx.count_customers().await.unwrap();
+    tx.rollback().await.unwrap();
+    n
+}
+
+async fn audit_count(t: &T) -> usize {
+    t.app
+        .list_audit(
+            &t.admin,
+            AuditFilter {
+                limit: 100_000,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .len()
+}
+
+async fn by_name(t: &T, name: &str) -> custos_app::customers::CustomerView {
+    let page = t
+        .app
+        .search_customers(
+            &t.admin,
+            CustomerQuery {
+                name: Some(name.into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1, "one customer named {name}");
+    t.app
+        .get_customer(&t.admin, &page.items[0].code)
+        .await
+        .unwrap()
+}
+
+async fn job_rows(t: &T, job: i64, outcome: &str) -> Vec<ReportedRow> {
+    t.app
+        .import_job_rows(&t.admin, job, outcome, 0, 1000)
+        .await
+        .unwrap()
+}
+
+fn file_error(r: Result<ImportOutcome, AppError>) -> (String, String) {
+    match r {
+        Err(AppError::Validation(f)) => (f[0].field.clone(), f[0].violation.code.clone()),
+        Err(AppError::Rejected(v)) => ("".into(), v.code),
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("bad file was accepted"),
+    }
+}
+
+both!(gbk_csv_as_excel_saves_it, |t| {
+    let out = import(&t, "customers_gbk.csv", opts("customers_gbk.csv"))
+        .await
+        .unwrap();
+    let r = &out.report;
+    let rej = job_rows(&t, r.job_id.unwrap(), "rejected").await;
+    assert!(
+        rej.is_empty(),
+        "{:?}",
+        rej.first().map(|x| x.detail.to_string())
+    );
+    assert_eq!(r.encoding.as_deref(), Some("gb18030"));
+    assert_eq!((r.read, r.created, r.rejected), (10, 10, 0));
+    assert_eq!(r.status, "done");
+    assert_eq!(count(&t).await, 10);
+    let c = by_name(&t, "北京云帆贸易").await;
+    // 有限责任公司 normalised, 北京市朝阳区 resolved to its code, value kept.
+    assert_eq!(c.region_code.as_deref(), Some("110105"));
+    assert_eq!(c.level.as_deref(), Some("潜在客户"));
+    assert_eq!(c.customer_type, "enterprise");
+    let p = by_name(&t, "张三").await;
+    assert_eq!(p.customer_type, "individual");
+    assert!(p.pii_masked || p.id_number.is_some());
+});
+
+both!(utf8_bom_csv, |t| {
+    let out = import(&t, "customers_utf8_bom.csv", opts("x.csv"))
+        .await
+        .unwrap();
+    assert_eq!(out.report.encoding.as_deref(), Some("utf-8"));
+    assert_eq!(out.report.created, 10);
+    assert_eq!(
+        out.report.columns[0].field.as_deref(),
+        Some("customer_type")
+    );
+});
+
+both!(xlsx_title_row_merged_header_serial_dates, |t| {
+    let out = import(&t, "customers.xlsx", opts("customers.xlsx"))
+        .await
+        .unwrap();
+    let r = &out.report;
+    assert_eq!(r.sheet.as_deref(), Some("客户清单"));
+    assert_eq!(r.header_row, 2);
+    assert_eq!((r.created, r.rejected), (3, 0));
+    assert!(r.unknown_columns.is_empty());
+    let c = by_name(&t, "上海启明信息技术").await;
+    assert_eq!(c.established_on.as_deref(), Some("2018-06-01"));
+    assert_eq!(c.registered_capital, Some(500.0));
+    assert_eq!(c.contacts[0].name, "王经理");
+    let c = by_name(&t, "上海远航国际货运").await;
+    assert_eq!(c.established_on.as_deref(), Some("2018-06-02"));
+});
+
+both!(bad_rows_of_every_class_rejected_alone, |t| {
+    let out = import(&t, "bad_rows.csv", opts("bad_rows.csv"))
+        .await
+        .unwrap();
+    let r = &out.report;
+    assert_eq!((r.read, r.created, r.rejected), (11, 1, 10));
+    assert_eq!(r.unknown_columns, vec!["说明".to_string()]);
+    let job = r.job_id.unwrap();
+    let rejected = job_rows(&t, job, "rejected").await;
+    let codes: Vec<(u64, Vec<String>)> = rejected
+        .iter()
+        .map(|row| {
+            let errs = row.detail["errors"].as_array().cloned().unwrap_or_default();
+            (
+                row.line,
+                errs.iter()
+                    .map(|e| {
+                        format!(
+                            "{}:{}",
+                            e["header"].as_str().unwrap(),
+                            e["code"].as_str().unwrap()
+                        )
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    let expect: &[(u64, &str)] = &[
+        (2, "客户名称:"),
+        (3, "统一社会信用代码:"),
+        (4, "手机:"),
+        (5, "地区:"),
+        (6, "成立日期:date.future"),
+        (7, "所属行业:"),
+        (8, "客户类型:customer_type.unknown"),
+        (9, "客户名称:"),
+        (10, "身份证号:"),
+        (11, "联系电话:import.cell_too_long"),
+    ];
+    for (line, prefix) in expect {
+        let (_, errs) = codes
+            .iter()
+            .find(|(l, _)| l == line)
+            .unwrap_or_else(|| panic!("line {line} not rejected: {codes:?}"));
+        assert!(
+            errs.iter().any(|e| e.starts_with(prefix)),
+            "line {line}: {errs:?} lacks {prefix}"
+        );
+    }
+    // The rejected-rows file: original cells plus one reason column per failing field;
+    // fixed and re-imported, it is read with the same columns (reasons ignored).
+    let dir = tempfile::tempdir().unwrap();
+    for ext in ["csv", "xlsx"] {
+        let p = dir.path().join(format!("rejected.{ext}"));
+        write_rejected(&p, &out.headers, &rejected).unwrap();
+        let again = t
+            .app
+            .import_file(
+                &t.admin,
+                &p,
+                ImportOptions {
+                    dry_run: true,
+                    ..opts("rejected")
+                },
+                &|_| {},
+            )
+            .await
+            .unwrap();
+        assert_eq!(again.report.read, 10, "{ext}");
+        assert_eq!(again.report.rejected, 10, "{ext}");
+        assert_eq!(
+            again.report.unknown_columns,
+            vec!["说明".to_string()],
+            "{ext}"
+        );
+    }
+    let text = std::fs::read_to_string(dir.path().join("rejected.csv")).unwrap();
+    let head = text.lines().next().unwrap();
+    assert!(
+        head.starts_with("\u{feff}原行号,客户类型,客户名称"),
+        "{head}"
+    );
+    assert!(head.contains("错误:统一社会信用代码"), "{head}");
+});
+
+both!(duplicates_inside_the_file_are_grouped, |t| {
+    let out = import(&t, "duplicates.csv", opts("duplicates.csv"))
+        .await
+        .unwrap();
+    assert_eq!((out.report.created, out.report.skipped), (3, 2));
+    let skipped = job_rows(&t, out.report.job_id.unwrap(), "skipped").await;
+    let of: Vec<(u64, u64)> = skipped
+        .iter()
+        .map(|r| (r.line, r.detail["duplicate_of_line"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(of, vec![(5, 2), (6, 3)]);
+});
+
+both!(dry_run_writes_nothing, |t| {
+    let before = audit_count(&t).await;
+    let out = import(
+        &t,
+        "bad_rows.csv",
+        ImportOptions {
+            dry_run: true,
+            sample_rate: 1.0,
+            ..opts("bad_rows.csv")
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.report.job_id, None);
+    assert_eq!((out.report.created, out.report.rejected), (1, 10));
+    assert_eq!(
+        out.rows.iter().filter(|r| r.outcome == "rejected").count(),
+        10
+    );
+    assert_eq!(
+        out.rows.iter().filter(|r| r.outcome == "sampled").count(),
+        1
+    );
+    assert_eq!(count(&t).await, 0);
+    assert_eq!(audit_count(&t).await, before);
+});
+
+both!(mapping_file_value_maps_defaults_and_update_policy, |t| {
+    let spec =
+        MappingSpec::parse(&std::fs::read_to_string(fixture("mapping.toml")).unwrap()).unwrap();
+    let o = ImportOptions {
+        mapping: spec.clone(),
+        sample_rate: 1.0,
+        ..opts("legacy.csv")
+    };
+    let out = import(&t, "legacy.csv", o.clone()).await.unwrap();
+    assert_eq!(out.report.created, 2, "{:?}", out.report);
+    assert_eq!(out.report.unknown_columns, vec!["无用列".to_string()]);
+    let c = by_name(&t, "深圳前海微众测试").await;
+    assert_eq!(c.level.as_deref(), Some("新客户"));
+    assert_eq!(c.source.as_deref(), Some("历史数据迁移"));
+    let x = t
+        .app
+        .lookup_xref(&t.admin, "legacy_crm", "L-001")
+        .await
+        .unwrap();
+    assert_eq!(x.code, c.code);
+    // Sampling file: source values next to stored ones.
+    let sampled = job_rows(&t, out.report.job_id.unwrap(), "sampled").await;
+    assert_eq!(sampled.len(), 2);
+    let dir = tempfile::tempdir().unwrap();
+    write_sample(&dir.path().join("s.csv"), &out.headers, &sampled).unwrap();
+    let s = std::fs::read_to_string(dir.path().join("s.csv")).unwrap();
+    assert!(s.contains("客户分类,潜在客户,新客户,否"), "{s}");
+
+    // Again with `update`: matched by the source-system id, updated, nothing created.
+    let mut spec2 = spec.clone();
+    spec2
+        .values
+        .get_mut("level")
+        .unwrap()
+        .insert("潜在客户".into(), "重点客户".into());
+    let out = import(
+        &t,
+        "legacy.csv",
+        ImportOptions {
+            mapping: spec2,
+            policy: DuplicatePolicy::Update,
+            ..opts("legacy.csv")
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (out.report.created, out.report.updated),
+        (0, 2),
+        "{:?}",
+        out.report
+    );
+    assert_eq!(count(&t).await, 2);
+    let c = by_name(&t, "深圳前海微众测试").await;
+    assert_eq!(c.level.as_deref(), Some("重点客户"));
+    // With `skip`, the same customers are found by the duplicate check: skipped.
+    let out = import(&t, "legacy.csv", o).await.unwrap();
+    assert_eq!((out.report.created, out.report.skipped), (0, 2));
+    assert_eq!(count(&t).await, 2);
+});
+
+both!(bad_files_are_refused_before_anything_is_written, |t| {
+    let before = audit_count(&t).await;
+    let cases: &[(&str, ImportOptions, &str)] = &[
+        ("empty.csv", opts("e"), "import.file_empty"),
+        ("binary.csv", opts("b"), "import.encoding_invalid"),
+        ("no_name_column.csv", opts("n"), "import.column_missing"),
+        ("not_really.xlsx", opts("x.xlsx"), "import.xlsx_malformed"),
+        ("truncated.xlsx", opts("t"), "import.xlsx_malformed"),
+        (
+            "customers_gbk.csv",
+            ImportOptions {
+                encoding: Some(TextEncoding::Utf8),
+                ..opts("g")
+            },
+            "import.encoding_invalid",
+        ),
+        (
+            "customers.xlsx",
+            ImportOptions {
+                sheet: Some("没有这张表".into()),
+                ..opts("s")
+            },
+            "import.sheet_unknown",
+        ),
+        (
+            "customers.xlsx",
+            ImportOptions {
+                sheet: Some("说明".into()),
+                ..opts("s2")
+            },
+            "import.column_missing",
+        ),
+        (
+            "customers_gbk.csv",
+            ImportOptions {
+                sample_rate: 3.0,
+                ..opts("r")
+            },
+            "import.sample_rate",
+        ),
+    ];
+    for (file, o, code) in cases {
+        let (_, got) = file_error(import(&t, file, o.clone()).await);
+        assert_eq!(&got, code, "{file}");
+    }
+    let bad_mapping = MappingSpec::parse("[columns]\n\"单位\" = \"no_such_field\"\n").unwrap();
+    let (field, code) = file_error(
+        import(
+            &t,
+            "customers_gbk.csv",
+            ImportOptions {
+                mapping: bad_mapping,
+                ..opts("m")
+            },
+        )
+        .await,
+    );
+    assert_eq!(
+        (field.as_str(), code.as_str()),
+        ("mapping", "import.mapping_invalid")
+    );
+    assert!(matches!(
+        MappingSpec::parse("columns = 3"),
+        Err(AppError::Validation(_))
+    ));
+    assert!(DuplicatePolicy::parse("overwrite").is_err());
+    assert_eq!(count(&t).await, 0);
+    assert_eq!(audit_count(&t).await, before);
+});
+
+both!(export_formats_scope_masking_and_audit, |t| {
+    import(&t, "customers_gbk.csv", opts("g")).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let q = CustomerQuery {
+        customer_type: Some("enterprise".into()),
+        ..Default::default()
+    };
+    for (format, gbk) in [
+        (ExportFormat::Csv, false),
+        (ExportFormat::Csv, true),
+        (ExportFormat::Jsonl, false),
+        (ExportFormat::Xlsx, false),
+    ] {
+        let p = dir.path().join(format!("out{gbk}.{}", format.extension()));
+        let n = t
+            .app
+            .export_customers(&t.admin, q.clone(), ExportOptions { format, gbk }, &p)
+            .await
+            .unwrap();
+        assert_eq!(n, 8, "{format:?}");
+        // Every export can be imported again (dry run): same rows, same columns.
+        if format != ExportFormat::Jsonl {
+            let again = t
+                .app
+                .import_file(
+                    &t.admin,
+                    &p,
+                    ImportOptions {
+                        dry_run: true,
+                        ..opts("again")
+                    },
+                    &|_| {},
+                )
+                .await
+                .unwrap();
+            assert_eq!(again.report.read, 8, "{format:?} gbk={gbk}");
+            assert!(again
+                .report
+                .unknown_columns
+                .iter()
+                .all(|c| c.contains("时间")));
+        }
+    }
+    let gbk = std::fs::read(dir.path().join("outtrue.csv")).unwrap();
+    assert!(
+        std::str::from_utf8(&gbk).is_err(),
+        "GBK export is not UTF-8"
+    );
+    let jsonl = std::fs::read_to_string(dir.path().join("outfalse.jsonl")).unwrap();
+    assert_eq!(jsonl.lines().count(), 8);
+    let audits = t
+        .app
+        .list_audit(
+            &t.admin,
+            AuditFilter {
+                action: Some("customer.export".into()),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(audits.len(), 4);
+    // A user without `export` gets 403.
+    let nobody = Actor {
+        permissions: Default::default(),
+        ..t.admin.clone()
+    };
+    let e = t
+        .app
+        .export_customers(
+            &nobody,
+            CustomerQuery::default(),
+            ExportOptions {
+                format: ExportFormat::Csv,
+                gbk: false,
+            },
+            &dir.path().join("x.csv"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 403);
+});
+
+both!(template_has_headers_and_lists, |t| {
+    let bytes = t.app.import_template(&t.admin).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("template.xlsx");
+    std::fs::write(&p, bytes).unwrap();
+    // The template is itself importable: headers recognised, the help row rejected.
+    let out = t
+        .app
+        .import_file(
+            &t.admin,
+            &p,
+            ImportOptions {
+                dry_run: true,
+                ..opts("template.xlsx")
+            },
+            &|_| {},
+        )
+        .await
+        .unwrap();
+    assert!(
+        out.report.unknown_columns.is_empty(),
+        "{:?}",
+        out.report.unknown_columns
+    );
+    assert_eq!(out.report.read, 1);
+});
+
+/// A small file of rows that are duplicates of two customers of customers_gbk.csv
+/// (same USCC), with an e-mail those customers lack and a variant of the name.
+async fn duplicate_rows(t: &T, dir: &std::path::Path) -> PathBuf {
+    let a = by_name(t, "北京星河科技").await;
+    let b = by_name(t, "北京云帆贸易").await;
+    let p = dir.join("again.csv");
+    std::fs::write(
+        &p,
+        format!(
+            "客户类型,客户名称,统一社会信用代码,邮箱,标签\n企业客户,北京星河科技股份有限公司,{},a@xinghe.cn,重点\n企业客户,北京云帆贸易有限公司,{},b@yunfan.cn,\n",
+            a.uscc.unwrap(),
+            b.uscc.unwrap()
+        ),
+    )
+    .unwrap();
+    p
+}
+
+both!(duplicates_in_the_database_under_each_policy, |t| {
+    import(&t, "customers_gbk.csv", opts("g")).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = duplicate_rows(&t, dir.path()).await;
+    let run = |policy: DuplicatePolicy| {
+        let (app, admin, file) = (t.app.clone(), t.admin.clone(), file.clone());
+        async move {
+            app.import_file(
+                &admin,
+                &file,
+                ImportOptions {
+                    policy,
+                    sample_rate: 0.0,
+                    ..opts("again.csv")
+                },
+                &|_| {},
+            )
+            .await
+            .unwrap()
+            .report
+        }
+    };
+    // skip: nothing written.
+    let r = run(DuplicatePolicy::Skip).await;
+    assert_eq!((r.created, r.skipped, r.rejected), (0, 2, 0), "{r:?}");
+    let skipped = job_rows(&t, r.job_id.unwrap(), "skipped").await;
+    assert_eq!(skipped[0].detail["reason"], "duplicate_in_database");
+    assert_eq!(count(&t).await, 10);
+    // merge: the existing customers keep their values and gain the missing ones.
+    let r = run(DuplicatePolicy::Merge).await;
+    assert_eq!((r.created, r.merged, r.rejected), (0, 2, 0), "{r:?}");
+    assert_eq!(count(&t).await, 10);
+    let a = by_name(&t, "北京星河科技").await;
+    assert_eq!(a.name, "北京星河科技有限公司");
+    assert!(a.email.is_some());
+    assert!(
+        a.former_names
+            .contains(&"北京星河科技股份有限公司".to_string()),
+        "{:?}",
+        a.former_names
+    );
+    assert!(a.tags.contains(&"重点".to_string()));
+    // review: created as pending, each with its duplicate group queued.
+    let r = run(DuplicatePolicy::Review).await;
+    assert_eq!((r.created, r.skipped, r.rejected), (2, 0, 0), "{r:?}");
+    assert_eq!(count(&t).await, 12);
+    let pending = t
+        .app
+        .search_customers(
+            &t.admin,
+            CustomerQuery {
+                status: Some("pending".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(pending.items.len(), 2);
+    let groups = t
+        .app
+        .duplicate_groups(&t.admin, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(groups.items.len(), 2);
+    let queued = job_rows(&t, r.job_id.unwrap(), "review").await;
+    assert_eq!(queued.len(), 2);
+    // update without a code or source id: a duplicate is skipped, not created.
+    let r = run(DuplicatePolicy::Update).await;
+    assert_eq!((r.created, r.updated), (0, 0), "{r:?}");
+});

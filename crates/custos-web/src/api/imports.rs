@@ -1,0 +1,443 @@
+//! Import jobs (批量导入), the import template and exports (数据导出).
+
+use axum::extract::multipart::{Field, MultipartRejection};
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+
+use custos_app::export::{ExportFormat, ExportOptions};
+use custos_app::import::{DuplicatePolicy, ImportOptions, ImportReport, MappingSpec, TextEncoding};
+use custos_app::search::CustomerQuery;
+use custos_app::AppError;
+use custos_core::Violation;
+
+use super::parse_id;
+use crate::error::{ApiError, Problem};
+use crate::extract::Auth;
+use crate::AppState;
+
+/// Largest accepted upload.
+pub const MAX_UPLOAD_BYTES: usize = 512 * 1024 * 1024;
+
+const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// The multipart form of `POST /api/v1/imports`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ImportUpload {
+    /// The CSV or XLSX file.
+    #[schema(format = Binary, value_type = String)]
+    file: Vec<u8>,
+    /// Mapping file (TOML text): columns, value maps, defaults.
+    mapping: Option<String>,
+    /// skip (default), review, merge, update.
+    policy: Option<String>,
+    /// `true`: check everything, write nothing; the answer is the report.
+    dry_run: Option<bool>,
+    /// XLSX sheet name (first when absent).
+    sheet: Option<String>,
+    /// Force the CSV encoding: utf-8, gbk, gb18030.
+    encoding: Option<String>,
+    /// Share of imported rows in the sampling file (default 0.15).
+    sample_rate: Option<f64>,
+}
+
+fn form_error(field: &str, zh: String, en: String) -> ApiError {
+    ApiError(AppError::validation(
+        field,
+        Violation::new("request.form", zh, en),
+    ))
+}
+
+async fn text(field: Field<'_>, name: &str) -> Result<String, ApiError> {
+    field.text().await.map_err(|e| {
+        form_error(
+            name,
+            format!("无法读取表单字段 {name}：{e}"),
+            format!("cannot read form field {name}: {e}"),
+        )
+    })
+}
+
+/// Start an import from an uploaded file (`import`, `customer.create`). The file is
+/// checked first (format, encoding, sheet, columns: 4xx, nothing written); then the job
+/// runs in the background — poll `GET /api/v1/imports/{id}`. A dry run answers with its
+/// report directly.
+#[utoipa::path(post, path = "/api/v1/imports", tag = "imports", security(("bearer" = [])),
+    request_body(content = ImportUpload, content_type = "multipart/form-data"),
+    responses((status = 202, body = ImportReport), (status = 200, body = ImportReport, description = "dry run"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn create_import(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    form: Result<Multipart, MultipartRejection>,
+) -> Result<(StatusCode, Json<ImportReport>), ApiError> {
+    actor.require("import")?;
+    let mut form = form.map_err(|e| {
+        form_error(
+            "body",
+            format!("请求体须为 multipart/form-data：{e}"),
+            format!("the body must be multipart/form-data: {e}"),
+        )
+    })?;
+    let dir = s.app.import_upload_dir();
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| ApiError(AppError::Internal(format!("upload dir: {e}"))))?;
+    let mut options = ImportOptions::default();
+    let mut saved: Option<std::path::PathBuf> = None;
+    loop {
+        let field = form.next_field().await.map_err(|e| {
+            form_error(
+                "body",
+                format!("表单格式错误：{e}"),
+                format!("malformed form: {e}"),
+            )
+        })?;
+        let Some(mut field) = field else { break };
+        let name = field.name().unwrap_or("").to_string();
+        match name.as_str() {
+            "file" => {
+                let file_name = field.file_name().unwrap_or("upload.csv").to_string();
+                let ext = if file_name.to_lowercase().ends_with(".xlsx") {
+                    "xlsx"
+                } else {
+                    "csv"
+                };
+                let path = dir.join(format!(
+                    "{}-{}.{ext}",
+                    chrono::Utc::now().format("%Y%m%dT%H%M%S"),
+                    rand_suffix()
+                ));
+                let mut out = tokio::fs::File::create(&path)
+                    .await
+                    .map_err(|e| ApiError(AppError::Internal(format!("upload: {e}"))))?;
+                use tokio::io::AsyncWriteExt;
+                loop {
+                    match field.chunk().await {
+                        Ok(Some(bytes)) => out
+                            .write_all(&bytes)
+                            .await
+                            .map_err(|e| ApiError(AppError::Internal(format!("upload: {e}"))))?,
+                        Ok(None) => break,
+                        Err(e) => {
+                            let _ = tokio::fs::remove_file(&path).await;
+                            return Err(form_error(
+                                "file",
+                                format!(
+                                    "上传文件读取失败（最大 {} MiB）：{e}",
+                                    MAX_UPLOAD_BYTES >> 20
+                                ),
+                                format!(
+                                    "cannot read the upload (at most {} MiB): {e}",
+                                    MAX_UPLOAD_BYTES >> 20
+                                ),
+                            ));
+                        }
+                    }
+                }
+                out.flush()
+                    .await
+                    .map_err(|e| ApiError(AppError::Internal(format!("upload: {e}"))))?;
+                options.file_name = file_name;
+                saved = Some(path);
+            }
+            "mapping" => options.mapping = MappingSpec::parse(&text(field, &name).await?)?,
+            "policy" => options.policy = DuplicatePolicy::parse(&text(field, &name).await?)?,
+            "dry_run" => {
+                options.dry_run = matches!(
+                    text(field, &name).await?.trim().to_lowercase().as_str(),
+                    "true" | "1" | "yes"
+                )
+            }
+            "sheet" => options.sheet = Some(text(field, &name).await?),
+            "encoding" => options.encoding = Some(TextEncoding::parse(&text(field, &name).await?)?),
+            "sample_rate" => {
+                let t = text(field, &name).await?;
+                options.sample_rate = t.trim().parse().map_err(|_| {
+                    form_error(
+                        "sample_rate",
+                        format!("抽查比例应为 0–1 的数字（{t}）"),
+                        format!("sample_rate must be a number 0–1 ({t})"),
+                    )
+                })?;
+            }
+            other => {
+                return Err(form_error(
+                    other,
+                    format!("不认识的表单字段“{other}”"),
+                    format!("unknown form field '{other}'"),
+                ))
+            }
+        }
+    }
+    let Some(path) = saved else {
+        return Err(form_error(
+            "file",
+            "缺少上传文件（表单字段 file）".into(),
+            "no file uploaded (form field file)".into(),
+        ));
+    };
+    let dry_run = options.dry_run;
+    let prepared = match s.app.prepare_import(&actor, &path, options).await {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(e.into());
+        }
+    };
+    if dry_run {
+        let out = s.app.run_import(&actor, prepared, &|_| {}).await;
+        let _ = tokio::fs::remove_file(&path).await;
+        return Ok((StatusCode::OK, Json(out?.report)));
+    }
+    let report = prepared.report();
+    let app = s.app.clone();
+    tokio::spawn(async move {
+        if let Err(e) = app.run_import(&actor, prepared, &|_| {}).await {
+            tracing::warn!(error = %e, "import job stopped");
+        }
+    });
+    Ok((StatusCode::ACCEPTED, Json(report)))
+}
+
+fn rand_suffix() -> String {
+    format!("{:08x}", rand::random::<u32>())
+}
+
+/// State and totals of an import job (the caller's own, or any with `import` on all).
+#[utoipa::path(get, path = "/api/v1/imports/{id}", tag = "imports", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, body = ImportReport), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn get_import(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<ImportReport>, ApiError> {
+    let id = parse_id("import_job", &id)?;
+    Ok(Json(s.app.import_job(&actor, id).await?))
+}
+
+/// Continue a job that stopped (server crash) from its first uncommitted row.
+#[utoipa::path(post, path = "/api/v1/imports/{id}/resume", tag = "imports", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 202, body = ImportReport), (status = 422, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn resume_import(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<ImportReport>), ApiError> {
+    let id = parse_id("import_job", &id)?;
+    let report = s.app.import_job(&actor, id).await?;
+    if report.status != "running" {
+        return Err(ApiError(AppError::Rejected(Violation::new(
+            "import.not_resumable",
+            format!("导入任务 #{id} 状态为 {}，不能继续", report.status),
+            format!(
+                "import job #{id} is {} and cannot be resumed",
+                report.status
+            ),
+        ))));
+    }
+    let app = s.app.clone();
+    tokio::spawn(async move {
+        if let Err(e) = app.resume_import(&actor, id, &|_| {}).await {
+            tracing::warn!(error = %e, "import job stopped");
+        }
+    });
+    Ok((StatusCode::ACCEPTED, Json(report)))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FileQuery {
+    /// `csv` (default) or `xlsx`.
+    pub format: Option<String>,
+}
+
+fn file_response(bytes: Vec<u8>, content_type: &str, name: &str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+async fn report_file(
+    s: &AppState,
+    actor: &custos_app::Actor,
+    id: &str,
+    kind: &str,
+    q: FileQuery,
+) -> Result<Response, ApiError> {
+    let id = parse_id("import_job", id)?;
+    let xlsx = match q.format.as_deref().map(str::trim) {
+        None | Some("csv") => false,
+        Some("xlsx") => true,
+        Some(other) => {
+            return Err(super::bad_query(
+                "format",
+                other,
+                "可选 csv、xlsx",
+                "use csv or xlsx",
+            ))
+        }
+    };
+    let dir =
+        tempfile::tempdir().map_err(|e| ApiError(AppError::Internal(format!("temp dir: {e}"))))?;
+    let ext = if xlsx { "xlsx" } else { "csv" };
+    let path = dir.path().join(format!("{kind}.{ext}"));
+    s.app.write_import_report(actor, id, kind, &path).await?;
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|e| ApiError(AppError::Internal(format!("report: {e}"))))?;
+    let ct = if xlsx {
+        XLSX_TYPE
+    } else {
+        "text/csv; charset=utf-8"
+    };
+    Ok(file_response(
+        bytes,
+        ct,
+        &format!("import-{id}-{kind}.{ext}"),
+    ))
+}
+
+/// Rejected and skipped rows of a job: the original cells plus one `错误:<column>` column
+/// per failing field — fix them and import this file again.
+#[utoipa::path(get, path = "/api/v1/imports/{id}/rejected", tag = "imports", security(("bearer" = [])),
+    params(("id" = i64, Path), FileQuery),
+    responses((status = 200, description = "CSV or XLSX file"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn import_rejected(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    Query(q): Query<FileQuery>,
+) -> Result<Response, ApiError> {
+    report_file(&s, &actor, &id, "rejected", q).await
+}
+
+/// The sampling file (抽查) of a job: source values next to the stored ones.
+#[utoipa::path(get, path = "/api/v1/imports/{id}/sample", tag = "imports", security(("bearer" = [])),
+    params(("id" = i64, Path), FileQuery),
+    responses((status = 200, description = "CSV or XLSX file"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn import_sample(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    Query(q): Query<FileQuery>,
+) -> Result<Response, ApiError> {
+    report_file(&s, &actor, &id, "sample", q).await
+}
+
+/// The empty import template: the catalog's headers, a help row, drop-down lists.
+#[utoipa::path(get, path = "/api/v1/imports/template", tag = "imports", security(("bearer" = [])),
+    responses((status = 200, description = "XLSX file"), (status = 403, body = Problem, content_type = "application/problem+json")))]
+pub async fn import_template(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+) -> Result<Response, ApiError> {
+    let bytes = s.app.import_template(&actor).await?;
+    Ok(file_response(bytes, XLSX_TYPE, "customers-template.xlsx"))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// `csv` (default), `xlsx` or `jsonl`.
+    pub format: Option<String>,
+    /// CSV in GB18030/GBK for older Excel.
+    pub gbk: Option<bool>,
+}
+
+/// Export the customers a search would find (same filters as `GET /api/v1/customers`,
+/// the caller's data scope, PII masked unless permitted); audited with filter and count.
+#[utoipa::path(get, path = "/api/v1/exports", tag = "imports", security(("bearer" = [])),
+    params(ExportQuery, CustomerQuery),
+    responses((status = 200, description = "CSV, XLSX or JSON Lines file"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn export_customers(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Query(e): Query<ExportQuery>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let format = ExportFormat::parse(e.format.as_deref().unwrap_or("csv"))?;
+    let mut q = CustomerQuery::default();
+    let mut custom = Vec::new();
+    for (k, raw) in pairs {
+        let v = Some(raw.clone());
+        match k.as_str() {
+            "code" => q.code = v,
+            "name" => q.name = v,
+            "type" => q.customer_type = v,
+            "region" => q.region = v,
+            "industry" => q.industry = v,
+            "status" => q.status = v,
+            "level" => q.level = v,
+            "tag" => q.tag = v,
+            "id_number" => q.id_number = v,
+            "mobile" => q.mobile = v,
+            "phone" => q.phone = v,
+            "email" => q.email = v,
+            "created_from" => q.created_from = v,
+            "created_to" => q.created_to = v,
+            "updated_from" => q.updated_from = v,
+            "updated_to" => q.updated_to = v,
+            "sort" => q.sort = v,
+            "owner" | "department" => {
+                let n = raw
+                    .parse::<i64>()
+                    .map_err(|_| super::bad_query(&k, &raw, "应为整数", "must be an integer"))?;
+                if k == "owner" {
+                    q.owner = Some(n);
+                } else {
+                    q.department = Some(n);
+                }
+            }
+            "format" | "gbk" => {}
+            other => {
+                if let Some(key) = other.strip_prefix("custom.") {
+                    custom.push((key.to_string(), raw));
+                } else {
+                    return Err(super::bad_query(
+                        other,
+                        &raw,
+                        "不认识的参数",
+                        "unknown parameter",
+                    ));
+                }
+            }
+        }
+    }
+    q.custom = custom;
+    let dir =
+        tempfile::tempdir().map_err(|e| ApiError(AppError::Internal(format!("temp dir: {e}"))))?;
+    let path = dir.path().join(format!("customers.{}", format.extension()));
+    let opts = ExportOptions {
+        format,
+        gbk: e.gbk.unwrap_or(false),
+    };
+    s.app.export_customers(&actor, q, opts, &path).await?;
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|e| ApiError(AppError::Internal(format!("export: {e}"))))?;
+    let ct = if opts.gbk && format == ExportFormat::Csv {
+        "text/csv; charset=gb18030"
+    } else {
+        format.content_type()
+    };
+    Ok(file_response(
+        bytes,
+        ct,
+        &format!("customers.{}", format.extension()),
+    ))
+}

@@ -1,0 +1,232 @@
+#![allow(clippy::unwrap_used)]
+
+//! `/api/v1/imports` (multipart upload → job), its reports and template, and
+//! `/api/v1/exports`, with the fixture files of `tests/fixtures/import/`.
+
+use reqwest::multipart::{Form, Part};
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::backend_test;
+use crate::customers::seed_rules;
+use crate::helpers::{body, problem, problem_fields, TestApp};
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/import")
+            .join(name),
+    )
+    .expect("fixture")
+}
+
+fn form(name: &str, extra: &[(&str, &str)]) -> Form {
+    let mut f = Form::new().part(
+        "file",
+        Part::bytes(fixture(name)).file_name(name.to_string()),
+    );
+    for (k, v) in extra {
+        f = f.text(k.to_string(), v.to_string());
+    }
+    f
+}
+
+async fn upload(t: &TestApp, token: &str, f: Form) -> reqwest::Response {
+    t.req(Method::POST, "/api/v1/imports", Some(token))
+        .multipart(f)
+        .send()
+        .await
+        .expect("upload")
+}
+
+async fn wait_done(t: &TestApp, token: &str, id: i64) -> Value {
+    for _ in 0..400 {
+        let v = body(t.get(&format!("/api/v1/imports/{id}"), token).await, 200).await;
+        if v["status"] != "running" {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("import {id} did not finish");
+}
+
+backend_test!(upload_runs_a_job_with_reports, |t| {
+    let admin = t.admin_token().await;
+    seed_rules(&t, &admin).await;
+    let r = body(
+        upload(&t, &admin, form("customers_gbk.csv", &[])).await,
+        202,
+    )
+    .await;
+    assert_eq!(r["encoding"], "gb18030");
+    let id = r["job_id"].as_i64().expect("job id");
+    let done = wait_done(&t, &admin, id).await;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(done["created"], 10);
+
+    let r = body(
+        upload(&t, &admin, form("bad_rows.csv", &[("sample_rate", "1")])).await,
+        202,
+    )
+    .await;
+    let id = r["job_id"].as_i64().unwrap();
+    let done = wait_done(&t, &admin, id).await;
+    assert_eq!(
+        (done["created"].as_i64(), done["rejected"].as_i64()),
+        (Some(1), Some(10))
+    );
+    let rej = t
+        .get(&format!("/api/v1/imports/{id}/rejected"), &admin)
+        .await;
+    assert_eq!(rej.status(), 200);
+    let text = rej.text().await.unwrap();
+    assert!(text.lines().next().unwrap().contains("错误:"), "{text}");
+    assert_eq!(text.lines().count(), 11);
+    let x = t
+        .get(&format!("/api/v1/imports/{id}/sample?format=xlsx"), &admin)
+        .await;
+    assert_eq!(x.status(), 200);
+    assert!(x.bytes().await.unwrap().starts_with(b"PK"));
+    problem(
+        t.get(&format!("/api/v1/imports/{id}/sample?format=pdf"), &admin)
+            .await,
+        422,
+    )
+    .await;
+    problem(t.get("/api/v1/imports/999999", &admin).await, 404).await;
+
+    let tpl = t.get("/api/v1/imports/template", &admin).await;
+    assert_eq!(tpl.status(), 200);
+    assert!(tpl.bytes().await.unwrap().starts_with(b"PK"));
+});
+
+backend_test!(dry_run_answers_the_report_and_writes_nothing, |t| {
+    let admin = t.admin_token().await;
+    seed_rules(&t, &admin).await;
+    let r = body(
+        upload(&t, &admin, form("bad_rows.csv", &[("dry_run", "true")])).await,
+        200,
+    )
+    .await;
+    assert_eq!(r["job_id"], Value::Null);
+    assert_eq!(
+        (r["created"].as_i64(), r["rejected"].as_i64()),
+        (Some(1), Some(10))
+    );
+    let list = body(t.get("/api/v1/customers?total=true", &admin).await, 200).await;
+    assert_eq!(list["total"], 0);
+});
+
+backend_test!(bad_uploads_get_4xx_naming_field_and_rule, |t| {
+    let admin = t.admin_token().await;
+    for (file, extra, field, code) in [
+        ("empty.csv", vec![], "file", "import.file_empty"),
+        ("binary.csv", vec![], "file", "import.encoding_invalid"),
+        (
+            "no_name_column.csv",
+            vec![],
+            "file",
+            "import.column_missing",
+        ),
+        ("truncated.xlsx", vec![], "file", "import.xlsx_malformed"),
+        (
+            "customers.xlsx",
+            vec![("sheet", "nope")],
+            "file",
+            "import.sheet_unknown",
+        ),
+        (
+            "customers_gbk.csv",
+            vec![("policy", "overwrite")],
+            "policy",
+            "import.policy_unknown",
+        ),
+        (
+            "customers_gbk.csv",
+            vec![("sample_rate", "x")],
+            "sample_rate",
+            "request.form",
+        ),
+        (
+            "customers_gbk.csv",
+            vec![("mapping", "[columns")],
+            "mapping",
+            "import.mapping_invalid",
+        ),
+        (
+            "customers_gbk.csv",
+            vec![("colour", "red")],
+            "colour",
+            "request.form",
+        ),
+    ] {
+        let p = problem(upload(&t, &admin, form(file, &extra)).await, 422).await;
+        assert_eq!(problem_fields(&p), vec![field.to_string()], "{file}: {p}");
+        assert_eq!(p["fields"][0]["code"], code, "{file}: {p}");
+    }
+    // In English on request.
+    let r = t
+        .req(Method::POST, "/api/v1/imports", Some(&admin))
+        .header("accept-language", "en")
+        .multipart(form("binary.csv", &[]))
+        .send()
+        .await
+        .unwrap();
+    let p = problem(r, 422).await;
+    assert!(
+        p["fields"][0]["message"].as_str().unwrap().contains("NUL"),
+        "{p}"
+    );
+    // No file part; not multipart at all; no token.
+    let p = problem(
+        upload(&t, &admin, Form::new().text("policy", "skip")).await,
+        422,
+    )
+    .await;
+    assert_eq!(problem_fields(&p), vec!["file".to_string()]);
+    let r = t
+        .post("/api/v1/imports", Some(&admin), serde_json::json!({}))
+        .await;
+    problem(r, 422).await;
+    let r = t
+        .req(Method::POST, "/api/v1/imports", None)
+        .multipart(form("customers_gbk.csv", &[]))
+        .send()
+        .await
+        .unwrap();
+    problem(r, 401).await;
+});
+
+backend_test!(export_follows_search_filters_and_formats, |t| {
+    let admin = t.admin_token().await;
+    seed_rules(&t, &admin).await;
+    let r = body(
+        upload(&t, &admin, form("customers_gbk.csv", &[])).await,
+        202,
+    )
+    .await;
+    wait_done(&t, &admin, r["job_id"].as_i64().unwrap()).await;
+    let csv = t.get("/api/v1/exports?type=individual", &admin).await;
+    assert_eq!(csv.status(), 200);
+    let text = csv.text().await.unwrap();
+    assert!(text.starts_with("\u{feff}客户编码,"), "{text}");
+    assert_eq!(text.lines().count(), 3);
+    let gbk = t.get("/api/v1/exports?gbk=true", &admin).await;
+    assert_eq!(
+        gbk.headers()["content-type"].to_str().unwrap(),
+        "text/csv; charset=gb18030"
+    );
+    let bytes = gbk.bytes().await.unwrap();
+    let (text, _, bad) = encoding_rs::GB18030.decode(&bytes);
+    assert!(!bad);
+    assert_eq!(text.lines().count(), 11);
+    let jl = t
+        .get("/api/v1/exports?format=jsonl&region=11", &admin)
+        .await;
+    assert_eq!(jl.text().await.unwrap().lines().count(), 8);
+    let x = t.get("/api/v1/exports?format=xlsx", &admin).await;
+    assert!(x.bytes().await.unwrap().starts_with(b"PK"));
+    problem(t.get("/api/v1/exports?format=pdf", &admin).await, 422).await;
+    problem(t.get("/api/v1/exports?region=abc", &admin).await, 422).await;
+    problem(t.get("/api/v1/exports?colour=red", &admin).await, 422).await;
+});
