@@ -496,7 +496,10 @@ async fn hammer(t: &T, tasks: usize, per_task: usize) -> (usize, u64) {
             let mut codes = Vec::new();
             for i in 0..per_task {
                 match app
-                    .create_customer(&actor, customer("enterprise", &format!("并发客户{w}-{i}")))
+                    .create_customer(
+                        &actor,
+                        customer("enterprise", &format!("并发客户{w:03}{i:05}")),
+                    )
                     .await
                 {
                     Ok(c) => codes.push(c.code),

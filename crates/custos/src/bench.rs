@@ -55,7 +55,7 @@ async fn issue_run(app: &App, callers: usize, per: usize) -> Result<f64, String>
                     &admin,
                     NewCustomer {
                         customer_type: "enterprise".into(),
-                        name: format!("基准测试客户{w}-{i}有限公司"),
+                        name: format!("基准测试客户{w:03}{i:06}有限公司"),
                         region_code: Some("310104".into()),
                         ..Default::default()
                     },

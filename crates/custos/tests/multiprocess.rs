@@ -130,7 +130,7 @@ async fn postgres_two_servers_issue_gapless_codes() {
                     .post(format!("{base}/api/v1/customers"))
                     .bearer_auth(&token)
                     .json(
-                        &json!({"customer_type":"enterprise","name":format!("多进程客户{w}-{i}")}),
+                        &json!({"customer_type":"enterprise","name":format!("多进程客户{w:03}{i:05}")}),
                     )
                     .send()
                     .await
@@ -151,6 +151,49 @@ async fn postgres_two_servers_issue_gapless_codes() {
     let expected: std::collections::BTreeSet<String> =
         (1..=tasks * per).map(|n| format!("M{n:06}")).collect();
     assert_eq!(all, expected, "codes are not exactly M000001..");
+
+    // Both processes asked at once to create the same new customer (same USCC): the
+    // duplicate check runs under the audit-head lock in the database, so exactly one
+    // creation succeeds whichever process serves it.
+    let uscc = custos_core::ident::Uscc::with_check("91330106MA2MP0001")
+        .unwrap()
+        .as_str()
+        .to_string();
+    let mut racers = Vec::new();
+    for w in 0..16 {
+        let (base, token) = if w % 2 == 0 {
+            (a.base.clone(), ta.clone())
+        } else {
+            (b.base.clone(), tb.clone())
+        };
+        let client = client.clone();
+        let body = json!({"customer_type": "enterprise", "name": "杭州多进程查重测试有限公司",
+                          "uscc": uscc, "region_code": "330106"});
+        racers.push(tokio::spawn(async move {
+            client
+                .post(format!("{base}/api/v1/customers"))
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for r in racers {
+        statuses.push(r.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 409),
+        "{statuses:?}"
+    );
     drop(a);
     drop(b);
     admin.close().await;
