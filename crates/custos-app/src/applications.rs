@@ -1310,16 +1310,13 @@ impl App {
             return Err(status_refused(&row, k));
         }
         let now = now_us();
-        let updated = CustomerRow {
-            status: to.to_string(),
-            updated_at: now,
-            ..row.clone()
-        };
-        tx.update_customer(&updated).await?;
-        let updated = CustomerRow {
-            row_version: row.row_version + 1,
-            ..updated
-        };
+        let updated = tx
+            .update_customer(&CustomerRow {
+                status: to.to_string(),
+                updated_at: now,
+                ..row.clone()
+            })
+            .await?;
         if k == Kind::Retire {
             // The code stays in the registry forever (never reissued); it now says retired.
             tx.update_code(&row.code, Some(row.id), "retired", None)
@@ -1413,16 +1410,13 @@ impl App {
             .and_then(|a| a.reason.clone())
             .or_else(|| a.map(|a| format!("申请单 #{}", a.id)));
         let now = now_us();
-        let updated = CustomerRow {
-            code: drawn.code.clone(),
-            updated_at: now,
-            ..row.clone()
-        };
-        tx.update_customer(&updated).await?;
-        let updated = CustomerRow {
-            row_version: row.row_version + 1,
-            ..updated
-        };
+        let updated = tx
+            .update_customer(&CustomerRow {
+                code: drawn.code.clone(),
+                updated_at: now,
+                ..row.clone()
+            })
+            .await?;
         crate::codes::register_code(tx, &drawn, row.id, "active", by, reason.clone()).await?;
         tx.update_code(&row.code, Some(row.id), "changed", Some(&drawn.code))
             .await?;

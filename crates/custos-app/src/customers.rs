@@ -45,6 +45,34 @@ pub const EDITABLE_STATUSES: &[&str] = &["pending", "active", "dormant"];
 pub(crate) const LIVE_STATUSES: &[&str] = &["pending", "active", "dormant", "retired", "archived"];
 
 mod bulk;
+/// Calls `$m!` with the names of the record's optional single-value fields (the ones a
+/// patch, a merge or an import fills one by one), so the list is written once.
+macro_rules! with_optional_fields {
+    ($m:ident) => {
+        $m!(
+            short_name,
+            uscc,
+            id_number,
+            legal_representative,
+            established_on,
+            registered_capital,
+            industry,
+            scale,
+            level,
+            source,
+            region_code,
+            address,
+            postal_code,
+            phone,
+            mobile,
+            email,
+            website,
+            credit_rating,
+            remarks
+        )
+    };
+}
+
 pub mod duplicates;
 pub mod merge;
 pub mod review;
@@ -1015,32 +1043,8 @@ fn apply_patch(rec: &mut Record, p: &CustomerPatch) {
     macro_rules! set {
         ($($f:ident),*) => { $( if let Some(v) = &p.$f { rec.$f = v.clone(); } )* };
     }
-    set!(
-        short_name,
-        uscc,
-        id_number,
-        legal_representative,
-        established_on,
-        registered_capital,
-        industry,
-        scale,
-        level,
-        source,
-        region_code,
-        address,
-        postal_code,
-        phone,
-        mobile,
-        email,
-        website,
-        credit_rating,
-        remarks,
-        former_names,
-        tags
-    );
-    if let Some(t) = &p.customer_type {
-        rec.customer_type = t.clone();
-    }
+    with_optional_fields!(set);
+    set!(former_names, tags);
     if let Some(n) = &p.name {
         rec.name = n.clone();
     }
@@ -1177,6 +1181,54 @@ pub(crate) fn record_of(row: &CustomerRow, key: &PiiKey) -> AppResult<Record> {
         contacts,
         custom: d.custom,
     })
+}
+
+/// A new customer's row: every column from the record, personal data sealed.
+fn fresh_row(code: &str, rec: &Record, key: &PiiKey, created_by: i64, now: i64) -> CustomerRow {
+    with_record(
+        &CustomerRow {
+            id: 0,
+            code: code.to_string(),
+            customer_type: String::new(),
+            name: String::new(),
+            name_key: String::new(),
+            status: String::new(),
+            uscc: None,
+            region_code: None,
+            industry: None,
+            level: None,
+            owner_id: None,
+            department_id: None,
+            data: String::new(),
+            created_by: Some(created_by),
+            created_at: now,
+            updated_at: now,
+            row_version: 1,
+        },
+        rec,
+        key,
+        now,
+    )
+}
+
+/// `base` with every column that comes from the record replaced (id, code, creation and
+/// version kept), stamped `now`.
+fn with_record(base: &CustomerRow, rec: &Record, key: &PiiKey, now: i64) -> CustomerRow {
+    CustomerRow {
+        customer_type: rec.customer_type.clone(),
+        name: rec.name.clone(),
+        name_key: name_key(&rec.name).key,
+        status: rec.status.clone(),
+        uscc: rec.uscc.clone(),
+        region_code: rec.region_code.clone(),
+        industry: rec.industry.clone(),
+        level: rec.level.clone(),
+        owner_id: rec.owner_id,
+        department_id: rec.department_id,
+        data: stored_data(rec, key),
+        updated_at: now,
+        ..base.clone()
+    }
 }
 
 /// The row as a history snapshot describes it (id, code and creation from `current`).
@@ -1751,25 +1803,7 @@ impl App {
             hook.0(&drawn.code).map_err(AppError::Internal)?;
         }
         let now = now_us();
-        let mut row = CustomerRow {
-            id: 0,
-            code: drawn.code.clone(),
-            customer_type: rec.customer_type.clone(),
-            name: rec.name.clone(),
-            name_key: name_key(&rec.name).key,
-            status: rec.status.clone(),
-            uscc: rec.uscc.clone(),
-            region_code: rec.region_code.clone(),
-            industry: rec.industry.clone(),
-            level: rec.level.clone(),
-            owner_id: rec.owner_id,
-            department_id: rec.department_id,
-            data: stored_data(&rec, key),
-            created_by: Some(actor.user_id),
-            created_at: now,
-            updated_at: now,
-            row_version: 1,
-        };
+        let mut row = fresh_row(&drawn.code, &rec, key, actor.user_id, now);
         row.id = match tx
             .insert_customer(&row, &month_of(now, self.config.code_timezone))
             .await
@@ -2171,26 +2205,9 @@ impl App {
             return Ok((row, new, possible_duplicates));
         }
         let now = now_us();
-        let updated = CustomerRow {
-            customer_type: new.customer_type.clone(),
-            name: new.name.clone(),
-            name_key: name_key(&new.name).key,
-            status: new.status.clone(),
-            uscc: new.uscc.clone(),
-            region_code: new.region_code.clone(),
-            industry: new.industry.clone(),
-            level: new.level.clone(),
-            owner_id: new.owner_id,
-            department_id: new.department_id,
-            data: stored_data(&new, key),
-            updated_at: now,
-            ..row.clone()
-        };
-        tx.update_customer(&updated).await?;
-        let updated = CustomerRow {
-            row_version: row.row_version + 1,
-            ..updated
-        };
+        let updated = tx
+            .update_customer(&with_record(&row, &new, key, now))
+            .await?;
         tx.replace_customer_indexes(row.id, &indexes_of(&new, key), false)
             .await?;
         tx.insert_customer_history(&HistoryRow {

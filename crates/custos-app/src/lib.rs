@@ -9,6 +9,7 @@ pub mod auth;
 pub mod backup;
 mod batch;
 pub mod codes;
+#[macro_use]
 pub mod customers;
 pub mod demo;
 pub mod error;

@@ -61,8 +61,9 @@ impl Tx {
             .await)?)
     }
 
-    /// Update a customer if nobody changed it since `c.row_version` was read.
-    pub async fn update_customer(&mut self, c: &CustomerRow) -> StoreResult<()> {
+    /// Update a customer if nobody changed it since `c.row_version` was read; returns the
+    /// row as stored (its version one higher).
+    pub async fn update_customer(&mut self, c: &CustomerRow) -> StoreResult<CustomerRow> {
         let sql = "UPDATE customers SET code = $2, customer_type = $3, name = $4, name_key = $5, \
                    status = $6, uscc = $7, region_code = $8, industry = $9, level = $10, \
                    owner_id = $11, department_id = $12, data = $13, updated_at = $14, \
@@ -89,7 +90,10 @@ impl Tx {
         if n == 0 {
             return Err(StoreError::Busy);
         }
-        Ok(())
+        Ok(CustomerRow {
+            row_version: c.row_version + 1,
+            ..c.clone()
+        })
     }
 
     pub async fn customer_by_code(&mut self, code: &str) -> StoreResult<Option<CustomerRow>> {

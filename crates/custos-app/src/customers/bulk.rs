@@ -4,9 +4,9 @@
 //! entries and without drawing codes from a rule. Only for `custos bench lookup`, whose
 //! report says so; real data always goes through `create_customer(s)`.
 
-use custos_store::{now_us, CodeRow, CustomerRow};
+use custos_store::{now_us, CodeRow};
 
-use super::{indexes_of, month_of, name_key, stored_data, validate, Record};
+use super::{fresh_row, indexes_of, month_of, validate, Record};
 use crate::actor::Actor;
 use crate::codes::issue_date;
 use crate::demo_data::DemoCustomers;
@@ -41,25 +41,7 @@ impl App {
                 let rec = validate(raw, today, &reference).map_err(AppError::Validation)?;
                 let now = now_us();
                 let code = format!("X{done:09}");
-                let row = CustomerRow {
-                    id: 0,
-                    code: code.clone(),
-                    customer_type: rec.customer_type.clone(),
-                    name: rec.name.clone(),
-                    name_key: name_key(&rec.name).key,
-                    status: rec.status.clone(),
-                    uscc: rec.uscc.clone(),
-                    region_code: rec.region_code.clone(),
-                    industry: rec.industry.clone(),
-                    level: rec.level.clone(),
-                    owner_id: rec.owner_id,
-                    department_id: rec.department_id,
-                    data: stored_data(&rec, key),
-                    created_by: Some(actor.user_id),
-                    created_at: now,
-                    updated_at: now,
-                    row_version: 1,
-                };
+                let row = fresh_row(&code, &rec, key, actor.user_id, now);
                 let id = tx
                     .insert_customer(&row, &month_of(now, self.config.code_timezone))
                     .await?;

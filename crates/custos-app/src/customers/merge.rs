@@ -19,9 +19,8 @@ use custos_store::duplicates::{LineageRow, MergeRow};
 use custos_store::{now_us, CustomerRow, Tx};
 
 use super::{
-    diff, in_scope, indexes_of, name_key, record_of, row_from_snapshot, snapshot_of, stored_data,
-    text, validate, view, Contact, ContactInput, CustomerView, NewCustomer, Record,
-    EDITABLE_STATUSES,
+    diff, in_scope, indexes_of, record_of, row_from_snapshot, snapshot_of, text, validate, view,
+    with_record, Contact, ContactInput, CustomerView, NewCustomer, Record, EDITABLE_STATUSES,
 };
 use crate::actor::{Actor, Scope};
 use crate::audit::{append, record};
@@ -222,27 +221,7 @@ fn fill_empty(to: &mut Record, other: &Record) {
     macro_rules! fill {
         ($($f:ident),*) => { $( if to.$f.is_none() { to.$f = other.$f.clone(); } )* };
     }
-    fill!(
-        short_name,
-        uscc,
-        id_number,
-        legal_representative,
-        established_on,
-        registered_capital,
-        industry,
-        scale,
-        level,
-        source,
-        region_code,
-        address,
-        postal_code,
-        phone,
-        mobile,
-        email,
-        website,
-        credit_rating,
-        remarks
-    );
+    with_optional_fields!(fill);
 }
 
 /// The merged record: survivorship by choice, then survivor first, then merged in order.
@@ -348,26 +327,7 @@ impl App {
     ) -> AppResult<CustomerRow> {
         let key = &self.config.pii_key;
         let now = now_us();
-        let updated = CustomerRow {
-            customer_type: new.customer_type.clone(),
-            name: new.name.clone(),
-            name_key: name_key(&new.name).key,
-            status: new.status.clone(),
-            uscc: new.uscc.clone(),
-            region_code: new.region_code.clone(),
-            industry: new.industry.clone(),
-            level: new.level.clone(),
-            owner_id: new.owner_id,
-            department_id: new.department_id,
-            data: stored_data(new, key),
-            updated_at: now,
-            ..row.clone()
-        };
-        tx.update_customer(&updated).await?;
-        let updated = CustomerRow {
-            row_version: row.row_version + 1,
-            ..updated
-        };
+        let updated = tx.update_customer(&with_record(row, new, key, now)).await?;
         let indexes = if live {
             indexes_of(new, key)
         } else {

@@ -1256,27 +1256,7 @@ fn fill_patch(existing: &CustomerView, row: NewCustomer) -> CustomerPatch {
     macro_rules! keep_existing {
         ($($f:ident),*) => { $( if existing.$f.is_some() { p.$f = None; } )* };
     }
-    keep_existing!(
-        short_name,
-        uscc,
-        id_number,
-        legal_representative,
-        established_on,
-        registered_capital,
-        industry,
-        scale,
-        level,
-        source,
-        region_code,
-        address,
-        postal_code,
-        phone,
-        mobile,
-        email,
-        website,
-        credit_rating,
-        remarks
-    );
+    with_optional_fields!(keep_existing);
     p.customer_type = None;
     p.name = None;
     p.status = None;
