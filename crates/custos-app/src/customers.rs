@@ -1874,15 +1874,8 @@ impl App {
         as_of: Option<i64>,
     ) -> AppResult<CustomerView> {
         let scope = actor.require("customer.read")?;
-        let code = code.trim().to_ascii_uppercase();
         let mut tx = self.db.begin_read().await?;
-        let current = tx
-            .customer_by_code(&code)
-            .await?
-            .ok_or_else(|| AppError::not_found("customer", &code))?;
-        if !in_scope(&mut tx, actor, scope, &current).await? {
-            return Err(AppError::not_found("customer", &code));
-        }
+        let current = scoped_customer(&mut tx, actor, scope, code).await?;
         crate::applications::check_archive_readable(actor, &current)?;
         let survivor = match current.status.as_str() {
             "merged" => match tx.merged_into(current.id).await? {
@@ -1898,7 +1891,7 @@ impl App {
                 let h = tx
                     .customer_history_as_of(current.id, at + 999)
                     .await?
-                    .ok_or_else(|| AppError::not_found("customer", &code))?;
+                    .ok_or_else(|| AppError::not_found("customer", &current.code))?;
                 row_from_snapshot(&current, &h.snapshot)?
             }
         };
@@ -2105,13 +2098,7 @@ impl App {
         let code = code.trim().to_ascii_uppercase();
         let key = &self.config.pii_key;
         let today = issue_date(self.config.code_timezone);
-        let row = tx
-            .customer_by_code(&code)
-            .await?
-            .ok_or_else(|| AppError::not_found("customer", &code))?;
-        if !in_scope(tx, actor, scope, &row).await? {
-            return Err(AppError::not_found("customer", &code));
-        }
+        let row = scoped_customer(tx, actor, scope, &code).await?;
         if let Some(v) = expected_version {
             if v != row.row_version {
                 return Err(AppError::Conflict(Violation::new(
@@ -2246,15 +2233,8 @@ impl App {
         code: &str,
     ) -> AppResult<Vec<HistoryEntry>> {
         let scope = actor.require("customer.read")?;
-        let code = code.trim().to_ascii_uppercase();
         let mut tx = self.db.begin_read().await?;
-        let row = tx
-            .customer_by_code(&code)
-            .await?
-            .ok_or_else(|| AppError::not_found("customer", &code))?;
-        if !in_scope(&mut tx, actor, scope, &row).await? {
-            return Err(AppError::not_found("customer", &code));
-        }
+        let row = scoped_customer(&mut tx, actor, scope, code).await?;
         crate::applications::check_archive_readable(actor, &row)?;
         let rows = tx.customer_history(row.id).await?;
         tx.rollback().await?;
@@ -2288,6 +2268,25 @@ pub(crate) async fn load_customer_types(tx: &mut Tx) -> AppResult<Vec<CustomerTy
             label_en: en.to_string(),
         })
         .collect())
+}
+
+/// The customer with this code if it is inside `scope`; a missing customer and one
+/// outside the scope answer the same 404.
+pub(crate) async fn scoped_customer(
+    tx: &mut Tx,
+    actor: &Actor,
+    scope: Scope,
+    code: &str,
+) -> AppResult<CustomerRow> {
+    let code = code.trim().to_ascii_uppercase();
+    let row = tx
+        .customer_by_code(&code)
+        .await?
+        .ok_or_else(|| AppError::not_found("customer", &code))?;
+    if !in_scope(tx, actor, scope, &row).await? {
+        return Err(AppError::not_found("customer", &code));
+    }
+    Ok(row)
 }
 
 /// Is a customer inside the caller's data scope?

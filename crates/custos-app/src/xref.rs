@@ -12,7 +12,7 @@ use custos_store::{now_us, CustomerRow, StoreError, Tx};
 use crate::actor::Actor;
 use crate::audit::{append, record};
 use crate::auth::format_time;
-use crate::customers::in_scope;
+use crate::customers::{in_scope, scoped_customer};
 use crate::error::{AppError, AppResult};
 use crate::{to_json, App};
 
@@ -71,15 +71,7 @@ async fn customer_in_scope(
     code: &str,
 ) -> AppResult<CustomerRow> {
     let scope = actor.require(permission)?;
-    let code = code.trim().to_ascii_uppercase();
-    let row = tx
-        .customer_by_code(&code)
-        .await?
-        .ok_or_else(|| AppError::not_found("customer", &code))?;
-    if !in_scope(tx, actor, scope, &row).await? {
-        return Err(AppError::not_found("customer", &code));
-    }
-    Ok(row)
+    scoped_customer(tx, actor, scope, code).await
 }
 
 impl App {

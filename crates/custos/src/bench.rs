@@ -27,23 +27,54 @@ pub(crate) fn machine() -> String {
     format!("{cores} cores, {cpu}")
 }
 
-async fn fresh_db(
-    backend: Backend,
-    pg_url: Option<&str>,
-) -> Result<(Db, Option<tempfile::TempDir>), String> {
+/// A benchmark database: fresh, with built-in roles and an `admin`.
+struct BenchDb {
+    app: App,
+    db: Db,
+    admin: custos_app::Actor,
+    /// Keeps the SQLite directory alive for the run.
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn fresh_app(backend: Backend, pg_url: Option<&str>) -> Result<BenchDb, String> {
     if backend == Backend::Postgres {
         std::env::set_var("CUSTOS_TEST_PG_URL", pg_url.unwrap_or_default());
     }
     let (opts, dir) = fresh_options(backend).ok_or("no database configured")?;
     let db = Db::open(&opts).await.map_err(|e| e.to_string())?;
-    Ok((db, dir))
-}
-
-async fn issue_run(app: &App, callers: usize, per: usize) -> Result<f64, String> {
+    let app = App::from_db(db.clone(), AppConfig::default());
+    app.ensure_builtin_roles()
+        .await
+        .map_err(|e| e.to_string())?;
+    app.ensure_admin(Some("bench-password-1".into()))
+        .await
+        .map_err(|e| e.to_string())?;
     let admin = app
         .actor_for_username("admin", Context::new(Source::System))
         .await
         .map_err(|e| e.to_string())?;
+    Ok(BenchDb {
+        app,
+        db,
+        admin,
+        _dir: dir,
+    })
+}
+
+fn backend_name(backend: Backend) -> &'static str {
+    if backend == Backend::Sqlite {
+        "sqlite"
+    } else {
+        "postgres"
+    }
+}
+
+async fn issue_run(
+    app: &App,
+    admin: &custos_app::Actor,
+    callers: usize,
+    per: usize,
+) -> Result<f64, String> {
     let start = Instant::now();
     let mut handles = Vec::new();
     for w in 0..callers {
@@ -81,11 +112,7 @@ pub async fn issue(
     println!("custos bench issue — {} — backend {:?}", machine(), backend);
     println!(
         "command: custos bench issue --backend {} --callers {} --ops {ops}",
-        if backend == Backend::Sqlite {
-            "sqlite"
-        } else {
-            "postgres"
-        },
+        backend_name(backend),
         callers
             .iter()
             .map(|c| c.to_string())
@@ -95,18 +122,12 @@ pub async fn issue(
     for &n in callers {
         let per = (ops / n).max(1);
         // Fresh database per run so earlier runs do not slow later ones.
-        let (db, _dir) = fresh_db(backend, pg_url).await?;
-        let app = App::from_db(db.clone(), AppConfig::default());
-        app.ensure_builtin_roles()
-            .await
-            .map_err(|e| e.to_string())?;
-        app.ensure_admin(Some("bench-password-1".into()))
-            .await
-            .map_err(|e| e.to_string())?;
-        let admin = app
-            .actor_for_username("admin", Context::new(Source::System))
-            .await
-            .map_err(|e| e.to_string())?;
+        let BenchDb {
+            app,
+            db,
+            admin,
+            _dir,
+        } = fresh_app(backend, pg_url).await?;
         app.create_code_rule(
             &admin,
             NewCodeRule {
@@ -127,7 +148,7 @@ pub async fn issue(
         app.publish_code_rule(&admin, "bench")
             .await
             .map_err(|e| e.to_string())?;
-        let custos = issue_run(&app, n, per).await?;
+        let custos = issue_run(&app, &admin, n, per).await?;
         let start = Instant::now();
         let done = db
             .raw_counter_baseline(n, per)
@@ -164,24 +185,14 @@ pub async fn dupcheck(
     );
     println!(
         "command: custos bench dupcheck --backend {} --customers {customers} --checks {checks}",
-        if backend == Backend::Sqlite {
-            "sqlite"
-        } else {
-            "postgres"
-        }
+        backend_name(backend)
     );
-    let (db, _dir) = fresh_db(backend, pg_url).await?;
-    let app = App::from_db(db.clone(), AppConfig::default());
-    app.ensure_builtin_roles()
-        .await
-        .map_err(|e| e.to_string())?;
-    app.ensure_admin(Some("bench-password-1".into()))
-        .await
-        .map_err(|e| e.to_string())?;
-    let admin = app
-        .actor_for_username("admin", Context::new(Source::System))
-        .await
-        .map_err(|e| e.to_string())?;
+    let BenchDb {
+        app,
+        db,
+        admin,
+        _dir,
+    } = fresh_app(backend, pg_url).await?;
     let seed = 2026;
     let start = Instant::now();
     app.add_demo_customers(&admin, customers, seed, &[], |done| {
@@ -277,24 +288,14 @@ pub async fn lookup(
     );
     println!(
         "command: custos bench lookup --backend {} --customers {customers} --queries {queries}",
-        if backend == Backend::Sqlite {
-            "sqlite"
-        } else {
-            "postgres"
-        }
+        backend_name(backend)
     );
-    let (db, _dir) = fresh_db(backend, pg_url).await?;
-    let app = App::from_db(db.clone(), AppConfig::default());
-    app.ensure_builtin_roles()
-        .await
-        .map_err(|e| e.to_string())?;
-    app.ensure_admin(Some("bench-password-1".into()))
-        .await
-        .map_err(|e| e.to_string())?;
-    let admin = app
-        .actor_for_username("admin", Context::new(Source::System))
-        .await
-        .map_err(|e| e.to_string())?;
+    let BenchDb {
+        app,
+        db,
+        admin,
+        _dir,
+    } = fresh_app(backend, pg_url).await?;
     let seed = 2026;
     let start = Instant::now();
     let codes = app

@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use custos_core::matching::{
-    blocking_keys, compare, match_score_at_least, prepare, MatchRecord, Thresholds, Verdict,
+    blocking_keys, compare, match_score_at_least, prepare, MatchRecord, Prepared, Thresholds,
+    Verdict,
 };
 use custos_core::Violation;
 use custos_store::{CustomerRow, Tx};
@@ -133,11 +134,12 @@ pub(super) fn match_record(rec: &Record) -> MatchRecord {
 
 /// Keyed hashes of the record's blocking keys, as stored in `customer_match_keys`.
 pub(super) fn match_hashes(rec: &Record, key: &PiiKey, today: chrono::NaiveDate) -> Vec<i64> {
-    let p = prepare(&match_record(rec), today);
-    let mut h: Vec<i64> = blocking_keys(&p)
-        .iter()
-        .map(|k| key.match_hash(k))
-        .collect();
+    hashes_of(&prepare(&match_record(rec), today), key)
+}
+
+/// Keyed hashes of a prepared record's blocking keys, sorted and unique.
+fn hashes_of(p: &Prepared, key: &PiiKey) -> Vec<i64> {
+    let mut h: Vec<i64> = blocking_keys(p).iter().map(|k| key.match_hash(k)).collect();
     h.sort_unstable();
     h.dedup();
     h
@@ -179,12 +181,7 @@ impl App {
         let today = issue_date(self.config.code_timezone);
         let key = &self.config.pii_key;
         let draft = prepare(&match_record(rec), today);
-        let mut hashes: Vec<i64> = blocking_keys(&draft)
-            .iter()
-            .map(|k| key.match_hash(k))
-            .collect();
-        hashes.sort_unstable();
-        hashes.dedup();
+        let hashes = hashes_of(&draft, key);
         let hits = tx.match_candidates(&hashes, PER_KEY).await?;
         let mut shared: HashMap<i64, u32> = HashMap::new();
         for id in hits {

@@ -19,8 +19,9 @@ use custos_store::duplicates::{LineageRow, MergeRow};
 use custos_store::{now_us, CustomerRow, Tx};
 
 use super::{
-    diff, in_scope, indexes_of, record_of, row_from_snapshot, snapshot_of, text, validate, view,
-    with_record, Contact, ContactInput, CustomerView, NewCustomer, Record, EDITABLE_STATUSES,
+    diff, in_scope, indexes_of, record_of, row_from_snapshot, scoped_customer, snapshot_of, text,
+    validate, view, with_record, Contact, ContactInput, CustomerView, NewCustomer, Record,
+    EDITABLE_STATUSES,
 };
 use crate::actor::{Actor, Scope};
 use crate::audit::{append, record};
@@ -297,16 +298,9 @@ impl App {
         scope: Scope,
         code: &str,
     ) -> AppResult<CustomerRow> {
-        let code = code.trim().to_ascii_uppercase();
-        let row = tx
-            .customer_by_code(&code)
-            .await?
-            .ok_or_else(|| AppError::not_found("customer", &code))?;
-        if !in_scope(tx, actor, scope, &row).await? {
-            return Err(AppError::not_found("customer", &code));
-        }
+        let row = scoped_customer(tx, actor, scope, code).await?;
         if !EDITABLE_STATUSES.contains(&row.status.as_str()) {
-            return Err(not_mergeable(&code, &row.status));
+            return Err(not_mergeable(&row.code, &row.status));
         }
         Ok(row)
     }
@@ -731,7 +725,7 @@ impl App {
     pub async fn merges_of(&self, actor: &Actor, code: &str) -> AppResult<Vec<MergeInfo>> {
         let scope = actor.require("customer.read")?;
         let mut tx = self.db.begin_read().await?;
-        let row = self.visible_row(&mut tx, actor, scope, code).await?;
+        let row = scoped_customer(&mut tx, actor, scope, code).await?;
         let mut out = Vec::new();
         for m in tx.merges_of(row.id).await? {
             let ids: Vec<i64> = serde_json::from_str(&m.merged_ids).unwrap_or_default();
@@ -762,7 +756,7 @@ impl App {
     pub async fn lineage(&self, actor: &Actor, code: &str) -> AppResult<Vec<LineageEdge>> {
         let scope = actor.require("customer.read")?;
         let mut tx = self.db.begin_read().await?;
-        let row = self.visible_row(&mut tx, actor, scope, code).await?;
+        let row = scoped_customer(&mut tx, actor, scope, code).await?;
         let edges = tx.lineage_of(row.id).await?;
         let mut ids: Vec<i64> = edges
             .iter()
@@ -788,24 +782,6 @@ impl App {
                 at: format_time(e.at),
             })
             .collect())
-    }
-
-    async fn visible_row(
-        &self,
-        tx: &mut Tx,
-        actor: &Actor,
-        scope: Scope,
-        code: &str,
-    ) -> AppResult<CustomerRow> {
-        let code = code.trim().to_ascii_uppercase();
-        let row = tx
-            .customer_by_code(&code)
-            .await?
-            .ok_or_else(|| AppError::not_found("customer", &code))?;
-        if !in_scope(tx, actor, scope, &row).await? {
-            return Err(AppError::not_found("customer", &code));
-        }
-        Ok(row)
     }
 
     /// Split a customer into new ones (`customer.merge`): each part is created through

@@ -11,12 +11,12 @@ use custos_core::matching::cluster::{cluster, ClusterOptions, Silent};
 use custos_core::matching::{compare, prepare, Prepared};
 use custos_core::Violation;
 use custos_store::duplicates::DuplicateGroupRow;
-use custos_store::{now_us, CustomerRow};
+use custos_store::{now_us, CustomerRow, Tx};
 
 use super::duplicates::{evidence_views, match_record, EvidenceView};
 use super::merge::{MergeRequest, MergeResult};
 use super::{in_scope, record_of, text, LIVE_STATUSES};
-use crate::actor::Actor;
+use crate::actor::{Actor, Scope};
 use crate::audit::{append, record};
 use crate::auth::format_time;
 use crate::codes::issue_date;
@@ -323,12 +323,7 @@ impl App {
             exhausted = (page.len() as i64) < limit;
             for g in page {
                 cursor = Some(g.id);
-                let member_ids = tx.duplicate_group_members(g.id).await?;
-                let rows = tx.customers_by_ids(&member_ids).await?;
-                let mut visible = HashMap::new();
-                for row in &rows {
-                    visible.insert(row.id, in_scope(&mut tx, actor, scope, row).await?);
-                }
+                let (rows, visible) = group_members(&mut tx, actor, scope, g.id).await?;
                 if !visible.values().any(|v| *v) {
                     continue;
                 }
@@ -358,12 +353,7 @@ impl App {
             .duplicate_group(id)
             .await?
             .ok_or_else(|| AppError::not_found("duplicate_group", id))?;
-        let member_ids = tx.duplicate_group_members(g.id).await?;
-        let rows = tx.customers_by_ids(&member_ids).await?;
-        let mut visible = HashMap::new();
-        for row in &rows {
-            visible.insert(row.id, in_scope(&mut tx, actor, scope, row).await?);
-        }
+        let (rows, visible) = group_members(&mut tx, actor, scope, g.id).await?;
         tx.rollback().await?;
         if !visible.values().any(|v| *v) {
             return Err(AppError::not_found("duplicate_group", id));
@@ -461,12 +451,8 @@ impl App {
             .duplicate_group(id)
             .await?
             .ok_or_else(|| AppError::not_found("duplicate_group", id))?;
-        let member_ids = tx.duplicate_group_members(id).await?;
-        let rows = tx.customers_by_ids(&member_ids).await?;
-        let mut visible = HashMap::new();
-        for row in &rows {
-            visible.insert(row.id, in_scope(&mut tx, actor, scope, row).await?);
-        }
+        let (rows, visible) = group_members(&mut tx, actor, scope, id).await?;
+        let member_ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         if !visible.values().any(|v| *v) {
             return Err(AppError::not_found("duplicate_group", id));
         }
@@ -501,6 +487,22 @@ impl App {
         tx.commit().await?;
         Ok(group_view(&g, &rows, &visible, None))
     }
+}
+
+/// A group's members and, per member id, whether the caller may see it.
+async fn group_members(
+    tx: &mut Tx,
+    actor: &Actor,
+    scope: Scope,
+    group_id: i64,
+) -> AppResult<(Vec<CustomerRow>, HashMap<i64, bool>)> {
+    let member_ids = tx.duplicate_group_members(group_id).await?;
+    let rows = tx.customers_by_ids(&member_ids).await?;
+    let mut visible = HashMap::new();
+    for row in &rows {
+        visible.insert(row.id, in_scope(tx, actor, scope, row).await?);
+    }
+    Ok((rows, visible))
 }
 
 fn group_closed(id: i64, status: &str) -> AppError {
