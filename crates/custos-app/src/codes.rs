@@ -850,17 +850,17 @@ pub(crate) fn code_taken(code: &str) -> AppError {
 }
 
 /// Record an issued code in the registry.
-pub(crate) async fn register_code(
-    tx: &mut Tx,
+/// The registry entry of a drawn code.
+pub(crate) fn code_row(
     drawn: &DrawnCode,
-    customer_id: i64,
+    customer_id: Option<i64>,
     status: &str,
     actor: &Actor,
     reason: Option<String>,
-) -> AppResult<()> {
-    let row = CodeRow {
+) -> CodeRow {
+    CodeRow {
         code: drawn.code.clone(),
-        customer_id: Some(customer_id),
+        customer_id,
         rule_key: Some(drawn.rule_key.clone()),
         rule_version: Some(drawn.rule_version),
         scope: drawn.scope.clone(),
@@ -871,7 +871,18 @@ pub(crate) async fn register_code(
         issued_at: now_us(),
         issued_by: Some(actor.user_id),
         reason,
-    };
+    }
+}
+
+pub(crate) async fn register_code(
+    tx: &mut Tx,
+    drawn: &DrawnCode,
+    customer_id: i64,
+    status: &str,
+    actor: &Actor,
+    reason: Option<String>,
+) -> AppResult<()> {
+    let row = code_row(drawn, Some(customer_id), status, actor, reason);
     match tx.insert_code(&row).await {
         Ok(()) => Ok(()),
         Err(StoreError::Conflict { .. }) => Err(code_taken(&drawn.code)),

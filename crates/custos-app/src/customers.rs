@@ -12,13 +12,13 @@ use serde_json::{Map, Value};
 use custos_core::ident::{Email, IdNumber, Mobile, Phone, PostalCode, Uscc, Website};
 use custos_core::normalize::{name_key, normalize_text, to_simplified};
 use custos_core::{industry, region, FieldError, Violation};
-use custos_store::customer_master::{CustomerIndexes, HistoryRow};
+use custos_store::customer_master::{CustomerIndexes, HistoryRow, NewCustomerWrite};
 use custos_store::{now_us, CustomerRow, StoreError, Tx};
 
 use crate::actor::{Actor, Scope};
 use crate::audit::{append, record};
 use crate::auth::format_time;
-use crate::codes::{code_taken, draw_code, issue_date, register_code};
+use crate::codes::{code_row, code_taken, draw_code, issue_date};
 use crate::error::{AppError, AppResult};
 use crate::pii::{mask_address, mask_email, mask_id_number, mask_mobile, mask_phone, PiiKey};
 use crate::{to_json, App};
@@ -1298,6 +1298,19 @@ pub(crate) fn blind_text(kind: &str, canonical: &str) -> String {
 }
 
 fn indexes_of(rec: &Record, key: &PiiKey) -> CustomerIndexes {
+    let prepared = custos_core::matching::prepare(
+        &duplicates::match_record(rec),
+        chrono::Utc::now().date_naive(),
+    );
+    indexes_with(rec, key, &prepared)
+}
+
+/// [`indexes_of`] with the record's matching features already prepared.
+fn indexes_with(
+    rec: &Record,
+    key: &PiiKey,
+    prepared: &custos_core::matching::Prepared,
+) -> CustomerIndexes {
     let mut blind = Vec::new();
     let mut add = |kind: &str, v: &Option<String>| {
         if let Some(v) = v {
@@ -1320,7 +1333,7 @@ fn indexes_of(rec: &Record, key: &PiiKey) -> CustomerIndexes {
         tags: rec.tags.clone(),
         grams: name_grams(&rec.name),
         fields: crate::fields::index_values(&rec.custom),
-        match_keys: duplicates::match_hashes(rec, key, chrono::Utc::now().date_naive()),
+        match_keys: duplicates::hashes_of(prepared, key),
     }
 }
 
@@ -1774,7 +1787,10 @@ impl App {
         // Every writer takes the audit head first (PostgreSQL), so no other process can
         // add a matching customer between this check and the commit.
         tx.lock_audit_head().await?;
-        let duplicates = self.find_duplicates(tx, actor, &rec, exclude).await?;
+        let prepared = custos_core::matching::prepare(&duplicates::match_record(&rec), today);
+        let duplicates = self
+            .find_duplicates_of(tx, actor, &prepared, exclude)
+            .await?;
         self.guard_duplicates(
             actor,
             &duplicates,
@@ -1804,21 +1820,11 @@ impl App {
         }
         let now = now_us();
         let mut row = fresh_row(&drawn.code, &rec, key, actor.user_id, now);
-        row.id = match tx
-            .insert_customer(&row, &month_of(now, self.config.code_timezone))
-            .await
-        {
-            Ok(id) => id,
-            Err(StoreError::Conflict { .. }) => return Err(code_taken(&drawn.code)),
-            Err(e) => return Err(e.into()),
-        };
-        register_code(tx, &drawn, row.id, "active", actor, reason.clone()).await?;
-        tx.replace_customer_indexes(row.id, &indexes_of(&rec, key), true)
-            .await?;
+        let indexes = indexes_with(&rec, key, &prepared);
         let changes = creation_changes(&rec);
-        tx.insert_customer_history(&HistoryRow {
+        let history = HistoryRow {
             id: 0,
-            customer_id: row.id,
+            customer_id: 0,
             row_version: 1,
             at: now,
             actor_id: Some(actor.user_id),
@@ -1827,8 +1833,7 @@ impl App {
             reason: reason.clone(),
             changes: serde_json::to_string(&changes).unwrap_or_default(),
             snapshot: snapshot_of(&row),
-        })
-        .await?;
+        };
         let mut r = record(actor, "customer.create", "customer", &row.code);
         r.after = to_json(&serde_json::json!({
             "code": row.code, "rule": format!("{}@{}", drawn.rule_key, drawn.rule_version),
@@ -1836,8 +1841,21 @@ impl App {
             "duplicates": duplicates.summary(),
             "duplicates_overridden": duplicates.is_definite(),
         }));
-        r.reason = reason;
-        append(tx, r).await?;
+        r.reason = reason.clone();
+        let write = NewCustomerWrite {
+            row: &row,
+            created_month: &month_of(now, self.config.code_timezone),
+            code: &code_row(&drawn, None, "active", actor, reason),
+            indexes: &indexes,
+            history: &history,
+            audit: &r,
+        };
+        row.id = match tx.insert_new_customer(write).await {
+            Ok(id) => id,
+            Err(StoreError::Conflict { .. }) => return Err(code_taken(&drawn.code)),
+            Err(e) => return Err(e.into()),
+        };
+        self.remember_prepared(&row, prepared);
         Ok((row, rec, duplicates))
     }
 

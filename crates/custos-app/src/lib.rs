@@ -72,6 +72,8 @@ pub struct App {
     pub db: Db,
     pub config: std::sync::Arc<AppConfig>,
     pub(crate) batcher: std::sync::Arc<batch::Batcher>,
+    /// Matching features of customers met recently (see `customers::duplicates`).
+    pub(crate) match_cache: std::sync::Arc<customers::duplicates::MatchCache>,
 }
 
 impl App {
@@ -90,6 +92,7 @@ impl App {
             db,
             config: std::sync::Arc::new(config),
             batcher: Default::default(),
+            match_cache: Default::default(),
         }
     }
 }

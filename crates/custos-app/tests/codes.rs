@@ -577,3 +577,72 @@ both!(
         );
     }
 );
+
+// The duplicate check keeps prepared copies of customers it has met (keyed by row
+// version). A customer changed through another server process must be compared as it is
+// now: here the candidate is still found through its unchanged phone, and its name must
+// be the new one.
+both!(duplicate_check_sees_changes_made_by_another_process, |t| {
+    t.app
+        .ensure_default_code_rules(&t.admin)
+        .await
+        .expect("rules");
+    let other = App::from_db(t.db.db.clone(), (*t.app.config).clone());
+    let old_name = "华东精密机械制造有限公司";
+    let created = t
+        .app
+        .create_customer(
+            &t.admin,
+            NewCustomer {
+                customer_type: "enterprise".into(),
+                name: old_name.into(),
+                phone: Some("021-55551234".into()),
+                region_code: Some("310115".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("create");
+    let draft = || NewCustomer {
+        customer_type: "enterprise".into(),
+        name: old_name.into(),
+        phone: Some("021-55551234".into()),
+        ..Default::default()
+    };
+    // The name evidence of the created customer, if it is a candidate at all.
+    let name_kind = |r: &custos_app::duplicates::DuplicateReport| {
+        r.candidates
+            .iter()
+            .find(|c| c.code.as_deref() == Some(created.code.as_str()))
+            .and_then(|c| c.evidence.iter().find(|e| e.field == "name"))
+            .map(|e| e.kind.clone())
+    };
+    let before = t
+        .app
+        .check_duplicates(&t.admin, draft())
+        .await
+        .expect("check");
+    assert_eq!(before.verdict, "definite", "{before:?}");
+    assert_eq!(name_kind(&before).as_deref(), Some("same"), "{before:?}");
+
+    let patch: custos_app::customers::CustomerPatch = serde_json::from_value(json!({
+        "version": created.version,
+        "name": "西部新材料股份有限公司",
+        "reason": "更名",
+    }))
+    .expect("patch");
+    other
+        .update_customer(&t.admin, &created.code, patch)
+        .await
+        .expect("update through the other process");
+
+    let after = t
+        .app
+        .check_duplicates(&t.admin, draft())
+        .await
+        .expect("check");
+    // With a new name only the phone is shared: no longer a definite duplicate, and never
+    // compared under its old name.
+    assert_ne!(after.verdict, "definite", "{after:?}");
+    assert_ne!(name_kind(&after).as_deref(), Some("same"), "{after:?}");
+});

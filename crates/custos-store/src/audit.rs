@@ -67,6 +67,26 @@ struct Canonical<'a> {
     prev_hash: &'a str,
 }
 
+/// The hash of `r` as entry `seq` after an entry hashed `prev_hash`.
+pub(crate) fn chain_hash(r: &AuditRecord, seq: i64, prev_hash: &str) -> String {
+    entry_hash(&Canonical {
+        seq,
+        at: r.at,
+        actor_id: r.actor_id,
+        actor_name: &r.actor_name,
+        source: &r.source,
+        action: &r.action,
+        target_type: &r.target_type,
+        target_id: &r.target_id,
+        before: r.before.as_deref(),
+        after: r.after.as_deref(),
+        reason: r.reason.as_deref(),
+        request_id: r.request_id.as_deref(),
+        ip: r.ip.as_deref(),
+        prev_hash,
+    })
+}
+
 fn entry_hash(c: &Canonical<'_>) -> String {
     // Serialising plain strings and integers cannot fail.
     let bytes = serde_json::to_vec(c).unwrap_or_default();
@@ -118,7 +138,7 @@ pub enum ChainReport {
     Broken { seq: i64, reason: String },
 }
 
-const AUDIT_COLS: &str = "seq, at, actor_id, actor_name, source, action, target_type, \
+pub(crate) const AUDIT_COLS: &str = "seq, at, actor_id, actor_name, source, action, target_type, \
     target_id, before_json, after_json, reason, request_id, ip, prev_hash, hash";
 
 impl Tx {
@@ -130,22 +150,7 @@ impl Tx {
         )
         .fetch_one(c)
         .await)?;
-        let hash = entry_hash(&Canonical {
-            seq,
-            at: r.at,
-            actor_id: r.actor_id,
-            actor_name: &r.actor_name,
-            source: &r.source,
-            action: &r.action,
-            target_type: &r.target_type,
-            target_id: &r.target_id,
-            before: r.before.as_deref(),
-            after: r.after.as_deref(),
-            reason: r.reason.as_deref(),
-            request_id: r.request_id.as_deref(),
-            ip: r.ip.as_deref(),
-            prev_hash: &prev_hash,
-        });
+        let hash = chain_hash(r, seq, &prev_hash);
         let sql = format!(
             "INSERT INTO audit_log ({AUDIT_COLS}) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"

@@ -47,7 +47,8 @@ pub struct ScopeUsage {
 
 const RULE_COLS: &str = "id, key, version, name, applies_to, segments, status, created_by, \
     created_at, published_by, published_at, disabled_at";
-const CODE_COLS: &str = "code, customer_id, rule_key, rule_version, scope, seq, manual, status, \
+pub(crate) const CODE_COLS: &str =
+    "code, customer_id, rule_key, rule_version, scope, seq, manual, status, \
     redirect_to, issued_at, issued_by, reason";
 
 impl Tx {

@@ -2,9 +2,11 @@
 //! name n-grams, custom field values, cross-references, and the search and statistics
 //! queries over them.
 
+use crate::audit::chain_hash;
 use crate::customers::CUSTOMER_COLS;
 use crate::org::join_ids;
 use crate::{on_tx, CustomerRow, StoreError, StoreResult, Tx};
+use crate::{AuditRecord, CodeRow};
 
 /// One change of a customer.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -38,6 +40,92 @@ pub struct CustomerIndexes {
     /// Keyed hashes of the duplicate-check blocking keys.
     pub match_keys: Vec<i64>,
 }
+
+/// The index lists of a customer as stored: sorted, without repeats.
+struct IndexLists {
+    blind: Vec<Vec<String>>,
+    tags: Vec<Vec<String>>,
+    grams: Vec<Vec<String>>,
+    fields: Vec<Vec<String>>,
+}
+
+impl IndexLists {
+    fn of(ix: &CustomerIndexes) -> IndexLists {
+        let sorted = |mut v: Vec<Vec<String>>| {
+            v.sort();
+            v.dedup();
+            v
+        };
+        IndexLists {
+            blind: sorted(
+                ix.blind
+                    .iter()
+                    .map(|(k, h)| vec![k.clone(), h.clone()])
+                    .collect(),
+            ),
+            tags: sorted(ix.tags.iter().map(|t| vec![t.clone()]).collect()),
+            grams: sorted(ix.grams.iter().map(|g| vec![g.clone()]).collect()),
+            fields: sorted(
+                ix.fields
+                    .iter()
+                    .map(|(k, v)| vec![k.clone(), v.clone()])
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// A list as the JSON array text `json_each` reads (lists of strings and integers
+/// always serialise).
+fn json_list<T: serde::Serialize>(v: &[T]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+/// What [`Tx::insert_new_customer`] writes. The code registry entry and the history
+/// entry get the new customer's id from the store.
+pub struct NewCustomerWrite<'a> {
+    pub row: &'a CustomerRow,
+    /// `YYYY-MM` of creation in the business time zone.
+    pub created_month: &'a str,
+    pub code: &'a CodeRow,
+    pub indexes: &'a CustomerIndexes,
+    pub history: &'a HistoryRow,
+    pub audit: &'a AuditRecord,
+}
+
+/// [`Tx::insert_new_customer`] on SQLite. Every statement after the first finds the new
+/// row by its (unique) code; list-valued indexes arrive as JSON arrays (one-element
+/// arrays for single columns), so the text never changes and stays a cached prepared
+/// statement.
+const NEW_CUSTOMER_SQLITE: &str = "\
+INSERT INTO customers (code, customer_type, name, name_key, status, uscc, region_code, \
+    industry, level, owner_id, department_id, data, created_by, created_at, updated_at, \
+    row_version, created_month) \
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, 1, $15) \
+RETURNING id;
+INSERT INTO code_registry (code, customer_id, rule_key, rule_version, scope, seq, manual, \
+    status, redirect_to, issued_at, issued_by, reason) \
+SELECT $1, c.id, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25 \
+FROM customers c WHERE c.code = $1;
+INSERT INTO customer_blind_index (customer_id, kind, hash) \
+SELECT c.id, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]') \
+FROM customers c, json_each($26) j WHERE c.code = $1;
+INSERT INTO customer_tags (customer_id, tag) \
+SELECT c.id, json_extract(j.value, '$[0]') FROM customers c, json_each($27) j WHERE c.code = $1;
+INSERT INTO customer_name_grams (customer_id, gram) \
+SELECT c.id, json_extract(j.value, '$[0]') FROM customers c, json_each($28) j WHERE c.code = $1;
+INSERT INTO customer_field_values (customer_id, key, value) \
+SELECT c.id, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]') \
+FROM customers c, json_each($29) j WHERE c.code = $1;
+INSERT INTO customer_match_keys (key_hash, customer_id) \
+SELECT j.value, c.id FROM customers c, json_each($30) j WHERE c.code = $1;
+INSERT INTO customer_history (customer_id, row_version, at, actor_id, actor_name, action, \
+    reason, changes, snapshot) \
+SELECT c.id, $31, $32, $33, $34, $35, $36, $37, $38 FROM customers c WHERE c.code = $1;
+INSERT INTO audit_log (seq, at, actor_id, actor_name, source, action, target_type, \
+    target_id, before_json, after_json, reason, request_id, ip, prev_hash, hash) \
+VALUES ($39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51, $52, $53);
+UPDATE audit_head SET hash = $53 WHERE id = 1;";
 
 /// Sort orders of the customer list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -465,26 +553,12 @@ impl Tx {
                     .map(|r| r.rows_affected()))?;
             }
         }
-        let mut tags: Vec<Vec<String>> = ix.tags.iter().map(|t| vec![t.clone()]).collect();
-        tags.sort();
-        tags.dedup();
-        let mut grams: Vec<Vec<String>> = ix.grams.iter().map(|g| vec![g.clone()]).collect();
-        grams.sort();
-        grams.dedup();
-        let mut blind: Vec<Vec<String>> = ix
-            .blind
-            .iter()
-            .map(|(k, h)| vec![k.clone(), h.clone()])
-            .collect();
-        blind.sort();
-        blind.dedup();
-        let mut fields: Vec<Vec<String>> = ix
-            .fields
-            .iter()
-            .map(|(k, v)| vec![k.clone(), v.clone()])
-            .collect();
-        fields.sort();
-        fields.dedup();
+        let IndexLists {
+            blind,
+            tags,
+            grams,
+            fields,
+        } = IndexLists::of(ix);
         self.insert_rows(
             "customer_blind_index (customer_id, kind, hash)",
             customer_id,
@@ -508,6 +582,101 @@ impl Tx {
         self.replace_match_keys(customer_id, &ix.match_keys, fresh)
             .await?;
         Ok(())
+    }
+
+    /// Write a new customer after its code was drawn — the row, the code's registry
+    /// entry, the search and match indexes, the first history entry and the audit entry —
+    /// and return its id. On SQLite this is one round trip to the database thread (one
+    /// multi-statement query with numbered parameters); on PostgreSQL the same statements
+    /// run one after another. Either way the caller's transaction (or savepoint) makes it
+    /// all-or-nothing; a code or identifier already taken is `StoreError::Conflict`.
+    pub async fn insert_new_customer(&mut self, w: NewCustomerWrite<'_>) -> StoreResult<i64> {
+        if let Tx::Pg(_) = self {
+            let id = self.insert_customer(w.row, w.created_month).await?;
+            self.insert_code(&CodeRow {
+                customer_id: Some(id),
+                ..w.code.clone()
+            })
+            .await?;
+            self.replace_customer_indexes(id, w.indexes, true).await?;
+            self.insert_customer_history(&HistoryRow {
+                customer_id: id,
+                ..w.history.clone()
+            })
+            .await?;
+            self.append_audit(w.audit).await?;
+            return Ok(id);
+        }
+        let (seq, prev_hash): (i64, String) = on_tx!(self, |c| sqlx::query_as(
+            "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash"
+        )
+        .fetch_one(c)
+        .await)?;
+        let hash = chain_hash(w.audit, seq, &prev_hash);
+        let lists = IndexLists::of(w.indexes);
+        let (c, h, a) = (w.row, w.history, w.audit);
+        let mut match_keys = w.indexes.match_keys.clone();
+        match_keys.sort_unstable();
+        match_keys.dedup();
+        let ids: Vec<i64> = on_tx!(self, |conn| sqlx::query_scalar::<_, i64>(
+            NEW_CUSTOMER_SQLITE
+        )
+        .bind(&c.code) // $1
+        .bind(&c.customer_type)
+        .bind(&c.name)
+        .bind(&c.name_key)
+        .bind(&c.status) // $5
+        .bind(&c.uscc)
+        .bind(&c.region_code)
+        .bind(&c.industry)
+        .bind(&c.level)
+        .bind(c.owner_id) // $10
+        .bind(c.department_id)
+        .bind(&c.data)
+        .bind(c.created_by)
+        .bind(c.created_at)
+        .bind(w.created_month) // $15
+        .bind(&w.code.rule_key)
+        .bind(w.code.rule_version)
+        .bind(&w.code.scope)
+        .bind(w.code.seq)
+        .bind(w.code.manual) // $20
+        .bind(&w.code.status)
+        .bind(&w.code.redirect_to)
+        .bind(w.code.issued_at)
+        .bind(w.code.issued_by)
+        .bind(&w.code.reason) // $25
+        .bind(json_list(&lists.blind))
+        .bind(json_list(&lists.tags))
+        .bind(json_list(&lists.grams))
+        .bind(json_list(&lists.fields))
+        .bind(json_list(&match_keys)) // $30
+        .bind(h.row_version)
+        .bind(h.at)
+        .bind(h.actor_id)
+        .bind(&h.actor_name)
+        .bind(&h.action) // $35
+        .bind(&h.reason)
+        .bind(&h.changes)
+        .bind(&h.snapshot)
+        .bind(seq)
+        .bind(a.at) // $40
+        .bind(a.actor_id)
+        .bind(&a.actor_name)
+        .bind(&a.source)
+        .bind(&a.action)
+        .bind(&a.target_type) // $45
+        .bind(&a.target_id)
+        .bind(&a.before)
+        .bind(&a.after)
+        .bind(&a.reason)
+        .bind(&a.request_id) // $50
+        .bind(&a.ip)
+        .bind(&prev_hash)
+        .bind(&hash)
+        .fetch_all(conn)
+        .await)?;
+        ids.first().copied().ok_or(StoreError::NotFound)
     }
 
     /// `INSERT INTO target VALUES ($1, …), …` with the customer id first in every row.

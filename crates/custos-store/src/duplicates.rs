@@ -2,9 +2,9 @@
 //! customer lineage.
 
 use crate::customers::{CustomerRow, CUSTOMER_COLS};
-use crate::error::StoreResult;
+use crate::error::{StoreError, StoreResult};
 use crate::on_tx;
-use crate::Tx;
+use crate::{Backend, Tx};
 
 /// A group of probable duplicates waiting for (or decided by) a steward.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -46,6 +46,15 @@ pub struct MergeRow {
 const MERGE_COLS: &str = "id, survivor_id, merged_ids, before, survivor_version, at, actor_id, \
     reason, undone_at, undone_by";
 
+/// Which version of a customer is stored (see [`Tx::match_candidates`]).
+#[derive(Debug, Clone)]
+pub struct CustomerStamp {
+    pub id: i64,
+    pub row_version: i64,
+    pub updated_at: i64,
+    pub status: String,
+}
+
 /// An edge of a customer's lineage.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LineageRow {
@@ -54,6 +63,20 @@ pub struct LineageRow {
     pub kind: String,
     pub op_id: i64,
     pub at: i64,
+}
+
+/// `n` rounded up to a power of two (at least 4): lists bound into `IN (…)` or a
+/// `UNION ALL` are padded to this length so that a handful of statement texts serve every
+/// list and stay prepared in the connection's statement cache.
+fn padded_len(n: usize) -> usize {
+    n.max(4).next_power_of_two()
+}
+
+/// `ids` padded with 0 (no row has id 0) to [`padded_len`].
+fn padded_ids(ids: &[i64]) -> Vec<i64> {
+    let mut v = ids.to_vec();
+    v.resize(padded_len(ids.len()), 0);
+    v
 }
 
 /// Placeholders `$from, $from+1, …` for `n` values.
@@ -104,33 +127,70 @@ impl Tx {
         Ok(())
     }
 
-    /// Customers sharing any of the key hashes: at most `per_key` newest per key, one
-    /// entry per (key, customer), so a customer's count is the number of keys it shares.
+    /// Customers sharing any of the key hashes, ranked by how many keys they share, then
+    /// newest first, with their version stamps. At most `per_key` newest customers are
+    /// looked at per key (so a frequent key cannot turn into a scan) and at most `limit`
+    /// are returned. The database does the counting and sends the result back as one
+    /// JSON row, not a row per customer.
     pub async fn match_candidates(
         &mut self,
         hashes: &[i64],
         per_key: i64,
-    ) -> StoreResult<Vec<i64>> {
+        limit: i64,
+    ) -> StoreResult<Vec<CustomerStamp>> {
         if hashes.is_empty() {
             return Ok(Vec::new());
         }
-        let parts: Vec<String> = (0..hashes.len())
+        // Padding repeats the first key; each branch is tagged with its position so the
+        // padding's hits are not counted.
+        let mut padded = hashes.to_vec();
+        padded.resize(padded_len(hashes.len()), hashes[0]);
+        let parts: Vec<String> = (0..padded.len())
             .map(|i| {
                 format!(
-                    "SELECT customer_id FROM (SELECT customer_id FROM customer_match_keys \
-                     WHERE key_hash = ${} ORDER BY customer_id DESC LIMIT $1) AS k{i}",
-                    i + 2
+                    "SELECT {i} AS b, customer_id FROM (SELECT customer_id \
+                     FROM customer_match_keys WHERE key_hash = ${} \
+                     ORDER BY customer_id DESC LIMIT $1) AS k{i}",
+                    i + 4
                 )
             })
             .collect();
-        let sql = parts.join(" UNION ALL ");
-        Ok(on_tx!(self, |c| {
-            let mut q = sqlx::query_scalar::<_, i64>(&sql).bind(per_key);
-            for h in hashes {
+        let aggregate = match self.backend() {
+            Backend::Sqlite => {
+                "json_group_array(json_array(c.id, c.row_version, c.updated_at, c.status))"
+            }
+            Backend::Postgres => {
+                "COALESCE(json_agg(json_build_array(c.id, c.row_version, c.updated_at, \
+                 c.status))::text, '[]')"
+            }
+        };
+        let sql = format!(
+            "SELECT {aggregate} FROM (SELECT customer_id FROM ({}) AS hits WHERE b < $2 \
+             GROUP BY customer_id ORDER BY COUNT(*) DESC, customer_id DESC LIMIT $3) AS r \
+             JOIN customers c ON c.id = r.customer_id",
+            parts.join(" UNION ALL ")
+        );
+        let json: String = on_tx!(self, |c| {
+            let mut q = sqlx::query_scalar::<_, String>(&sql)
+                .bind(per_key)
+                .bind(hashes.len() as i64)
+                .bind(limit);
+            for h in &padded {
                 q = q.bind(*h);
             }
-            q.fetch_all(c).await
-        })?)
+            q.fetch_one(c).await
+        })?;
+        let stamps: Vec<(i64, i64, i64, String)> = serde_json::from_str(&json)
+            .map_err(|e| StoreError::Other(format!("match candidates: {e}")))?;
+        Ok(stamps
+            .into_iter()
+            .map(|(id, row_version, updated_at, status)| CustomerStamp {
+                id,
+                row_version,
+                updated_at,
+                status,
+            })
+            .collect())
     }
 
     /// How many customers have match keys (0 on a database indexed before they existed).
@@ -149,11 +209,12 @@ impl Tx {
         }
         let sql = format!(
             "SELECT {CUSTOMER_COLS} FROM customers WHERE id IN ({}) ORDER BY id",
-            placeholders(1, ids.len())
+            placeholders(1, padded_len(ids.len()))
         );
+        let ids = padded_ids(ids);
         Ok(on_tx!(self, |c| {
             let mut q = sqlx::query_as::<_, CustomerRow>(&sql);
-            for id in ids {
+            for id in &ids {
                 q = q.bind(*id);
             }
             q.fetch_all(c).await

@@ -6,6 +6,7 @@
 //! best of them with the Fellegi–Sunter comparison of `custos_core::matching`.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +15,7 @@ use custos_core::matching::{
     Verdict,
 };
 use custos_core::Violation;
+use custos_store::duplicates::CustomerStamp;
 use custos_store::{CustomerRow, Tx};
 
 use super::{in_scope, record_of, NewCustomer, Record};
@@ -29,6 +31,53 @@ const PER_KEY: i64 = 50;
 const MAX_COMPARED: usize = 60;
 /// Candidates reported.
 const MAX_REPORTED: usize = 10;
+/// Prepared customers kept per cache generation (two generations are kept).
+const CACHE_GENERATION: usize = 32_768;
+
+/// Which stored version of a customer a cached entry was prepared from. A customer's
+/// `row_version` grows with every change and `updated_at` changes with it, so an entry
+/// can only ever be found for the exact row it was built from — on any number of
+/// processes sharing a database — and a stale entry is simply never hit again.
+type StampKey = (i64, i64, i64);
+
+fn stamp_key(s: &CustomerStamp) -> StampKey {
+    (s.id, s.row_version, s.updated_at)
+}
+
+/// The matching features of recently created or compared customers. Preparing a
+/// candidate (decrypting its identifiers, normalising and transliterating its names)
+/// costs more than comparing it, and the same customers come up again and again as
+/// candidates — during an import, the rows just written. Two generations: when the
+/// young one fills up, the old one is dropped and the young one becomes old, so memory
+/// stays bounded and what is used keeps being promoted.
+#[derive(Default)]
+pub(crate) struct MatchCache {
+    generations: Mutex<[HashMap<StampKey, Arc<Prepared>>; 2]>,
+}
+
+impl MatchCache {
+    fn get(&self, key: &StampKey) -> Option<Arc<Prepared>> {
+        let mut g = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = g[0].get(key) {
+            return Some(p.clone());
+        }
+        let p = g[1].remove(key)?;
+        Self::insert(&mut g, *key, p.clone());
+        Some(p)
+    }
+
+    fn put(&self, key: StampKey, p: Arc<Prepared>) {
+        let mut g = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+        Self::insert(&mut g, key, p);
+    }
+
+    fn insert(g: &mut [HashMap<StampKey, Arc<Prepared>>; 2], key: StampKey, p: Arc<Prepared>) {
+        g[0].insert(key, p);
+        if g[0].len() >= CACHE_GENERATION {
+            g[1] = std::mem::take(&mut g[0]);
+        }
+    }
+}
 
 /// One field's contribution to a duplicate score.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -138,7 +187,7 @@ pub(super) fn match_hashes(rec: &Record, key: &PiiKey, today: chrono::NaiveDate)
 }
 
 /// Keyed hashes of a prepared record's blocking keys, sorted and unique.
-fn hashes_of(p: &Prepared, key: &PiiKey) -> Vec<i64> {
+pub(super) fn hashes_of(p: &Prepared, key: &PiiKey) -> Vec<i64> {
     let mut h: Vec<i64> = blocking_keys(p).iter().map(|k| key.match_hash(k)).collect();
     h.sort_unstable();
     h.dedup();
@@ -177,45 +226,85 @@ impl App {
         rec: &Record,
         exclude: &[i64],
     ) -> AppResult<DuplicateReport> {
+        let today = issue_date(self.config.code_timezone);
+        let draft = prepare(&match_record(rec), today);
+        self.find_duplicates_of(tx, actor, &draft, exclude).await
+    }
+
+    /// Remember the matching features of a customer just written (`row` as stored), so
+    /// the next checks that meet it as a candidate need not read and prepare it again.
+    pub(super) fn remember_prepared(&self, row: &CustomerRow, prepared: Prepared) {
+        self.match_cache.put(
+            (row.id, row.row_version, row.updated_at),
+            Arc::new(prepared),
+        );
+    }
+
+    /// [`App::find_duplicates`] for a record already prepared.
+    pub(super) async fn find_duplicates_of(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        draft: &Prepared,
+        exclude: &[i64],
+    ) -> AppResult<DuplicateReport> {
         let thresholds = self.duplicate_thresholds();
         let today = issue_date(self.config.code_timezone);
         let key = &self.config.pii_key;
-        let draft = prepare(&match_record(rec), today);
-        let hashes = hashes_of(&draft, key);
-        let hits = tx.match_candidates(&hashes, PER_KEY).await?;
-        let mut shared: HashMap<i64, u32> = HashMap::new();
-        for id in hits {
-            if !exclude.contains(&id) {
-                *shared.entry(id).or_default() += 1;
+        let hashes = hashes_of(draft, key);
+        let limit = (MAX_COMPARED + exclude.len()) as i64;
+        let mut stamps = tx.match_candidates(&hashes, PER_KEY, limit).await?;
+        stamps.retain(|s| !exclude.contains(&s.id));
+        // Only customers not prepared before are read in full.
+        let mut prepared: Vec<(i64, Arc<Prepared>)> = Vec::with_capacity(stamps.len());
+        let mut missing = Vec::new();
+        for s in stamps.iter().filter(|s| s.status != "merged") {
+            match self.match_cache.get(&stamp_key(s)) {
+                Some(p) => prepared.push((s.id, p)),
+                None => missing.push(s.id),
             }
         }
-        let mut ranked: Vec<(i64, u32)> = shared.into_iter().collect();
-        // Most shared keys first, then newest.
-        ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
-        ranked.truncate(MAX_COMPARED);
-        let ids: Vec<i64> = ranked.iter().map(|r| r.0).collect();
-        let rows = tx.customers_by_ids(&ids).await?;
-        let read_scope = actor.require("customer.read").ok();
-        let mut candidates = Vec::new();
-        for row in rows {
+        let mut rows: HashMap<i64, CustomerRow> = HashMap::new();
+        for row in tx.customers_by_ids(&missing).await? {
             if row.status == "merged" {
                 continue;
             }
-            let other = prepare(&match_record(&record_of(&row, key)?), today);
+            let p = Arc::new(prepare(&match_record(&record_of(&row, key)?), today));
+            self.match_cache
+                .put((row.id, row.row_version, row.updated_at), p.clone());
+            prepared.push((row.id, p));
+            rows.insert(row.id, row);
+        }
+        prepared.sort_unstable_by_key(|(id, _)| *id);
+        let mut matched = Vec::new();
+        for (id, other) in &prepared {
             // The cheap score first: most candidates of a frequent key are strangers.
-            if match_score_at_least(&draft, &other, thresholds.possible).is_none() {
+            if match_score_at_least(draft, other, thresholds.possible).is_none() {
                 continue;
             }
-            let result = compare(&draft, &other);
+            let result = compare(draft, other);
             let verdict = thresholds.verdict(result.score);
-            if verdict == Verdict::Distinct {
-                continue;
+            if verdict != Verdict::Distinct {
+                matched.push((*id, result, verdict));
             }
+        }
+        let unread: Vec<i64> = matched
+            .iter()
+            .map(|m| m.0)
+            .filter(|id| !rows.contains_key(id))
+            .collect();
+        for row in tx.customers_by_ids(&unread).await? {
+            rows.insert(row.id, row);
+        }
+        let read_scope = actor.require("customer.read").ok();
+        let mut candidates = Vec::new();
+        for (id, result, verdict) in matched {
+            let Some(row) = rows.get(&id) else { continue };
             let visible = match read_scope {
-                Some(scope) => in_scope(tx, actor, scope, &row).await?,
+                Some(scope) => in_scope(tx, actor, scope, row).await?,
                 None => false,
             };
-            candidates.push(candidate(&row, visible, result, verdict));
+            candidates.push(candidate(row, visible, result, verdict));
         }
         candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
         candidates.truncate(MAX_REPORTED);
