@@ -1,13 +1,32 @@
 //! Backup and restore of the embedded (SQLite) database.
 //!
-//! A backup file is a one-line magic, a one-line JSON header (format, time, size, SHA-256
-//! of the payload) and the payload: a consistent SQLite snapshot taken online with
-//! `VACUUM INTO`. Restore checks magic, checksum, that the payload is a custos database
-//! whose audit chain verifies, and only then replaces the target.
+//! A backup file is a one-line magic (`CUSTOS-BACKUP <format>`), a one-line JSON header
+//! and the payload. The payload is a consistent SQLite snapshot taken online with
+//! `VACUUM INTO`; the header holds its size and SHA-256 and the check value of the PII
+//! key the snapshot's personal data is encrypted with (never the key itself).
+//!
+//! With a passphrase (format 2) the payload is encrypted: a key is derived with argon2id
+//! (salt and parameters in the header) and the stream is cut into chunks sealed with
+//! AES-256-GCM. Chunk 0 holds the PII master key, so the backup is enough to read the
+//! data back; the snapshot follows in chunks of `chunk_size` bytes. Each chunk's nonce is
+//! the random base nonce with the chunk index folded in, and its index and a last-chunk
+//! flag are authenticated with it, so chunks cannot be reordered, dropped or appended.
+//! Size and SHA-256 then cover the ciphertext: corruption is told apart from a wrong
+//! passphrase.
+//!
+//! Restore checks all of this into a staging directory — magic, checksum, decryption,
+//! that the payload is a custos database whose audit chain verifies, that the PII key in
+//! place fits — and only then renames the database (and the key file) into place.
+//! Format 1 files (plain, no key check value in the header) are still read.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -15,17 +34,115 @@ use custos_core::Violation;
 use custos_store::{ChainReport, Db, DbOptions};
 
 use crate::error::{AppError, AppResult};
+use crate::pii::PiiKey;
 
 const MAGIC: &str = "CUSTOS-BACKUP";
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
+/// Plaintext bytes per encrypted chunk: memory use of backup and restore is a few of these.
+const CHUNK_SIZE: u32 = 1 << 20;
+const TAG_LEN: usize = 16;
+const NONCE_LEN: usize = 12;
+const SALT_LEN: usize = 16;
+const ALG: &str = "aes-256-gcm";
+const KDF: &str = "argon2id";
+/// Name of the PII key file in the data directory (see the binary's configuration).
+pub const PII_KEY_FILE: &str = "pii.key";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BackupHeader {
     pub format: u32,
     pub created_at: String,
     pub app_version: String,
+    /// Bytes of the payload as stored (the ciphertext when encrypted).
     pub size: u64,
+    /// SHA-256 of the payload as stored.
     pub sha256: String,
+    /// Check value of the PII key the data is encrypted with (`PiiKey::check_value`):
+    /// tells whether a key fits without revealing it. Absent in format 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pii_key_check: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
+}
+
+impl BackupHeader {
+    /// Id of the backup's PII key (the part of the check value before `:`).
+    pub fn pii_key_id(&self) -> Option<&str> {
+        self.pii_key_check
+            .as_deref()
+            .and_then(|c| c.split(':').next())
+    }
+}
+
+/// How an encrypted payload was sealed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Encryption {
+    /// `aes-256-gcm`.
+    pub alg: String,
+    /// Plaintext bytes per chunk.
+    pub chunk_size: u32,
+    /// Base nonce (base64); chunk `i` uses it with `i` xor-ed into its last 8 bytes.
+    pub nonce: String,
+    /// `argon2id`.
+    pub kdf: String,
+    /// KDF salt (base64).
+    pub salt: String,
+    pub params: KdfParams,
+}
+
+/// Argon2id cost parameters.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KdfParams {
+    /// Memory in KiB.
+    pub m_cost: u32,
+    /// Passes.
+    pub t_cost: u32,
+    /// Lanes.
+    pub p_cost: u32,
+}
+
+impl Default for KdfParams {
+    /// 64 MiB, 3 passes, 1 lane: a fraction of a second per attempt on a server.
+    fn default() -> Self {
+        KdfParams {
+            m_cost: 64 * 1024,
+            t_cost: 3,
+            p_cost: 1,
+        }
+    }
+}
+
+impl KdfParams {
+    /// A header is read before anything is authenticated: bound what it may ask for.
+    fn is_reasonable(&self) -> bool {
+        (8..=1 << 20).contains(&self.m_cost)
+            && (1..=16).contains(&self.t_cost)
+            && (1..=16).contains(&self.p_cost)
+    }
+}
+
+/// A backup passphrase. Its `Debug` output hides it.
+#[derive(Clone)]
+pub struct Passphrase(String);
+
+impl Passphrase {
+    /// Reject an empty passphrase: encrypting with it would protect nothing.
+    pub fn new(text: String) -> AppResult<Passphrase> {
+        if text.is_empty() {
+            return Err(AppError::Rejected(Violation::new(
+                "backup.passphrase",
+                "备份口令不能为空",
+                "the backup passphrase must not be empty",
+            )));
+        }
+        Ok(Passphrase(text))
+    }
+}
+
+impl std::fmt::Debug for Passphrase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Passphrase(..)")
+    }
 }
 
 fn io_err(what: &str, path: &Path, e: std::io::Error) -> AppError {
@@ -40,6 +157,27 @@ fn bad_file(zh: String, en: String) -> AppError {
     AppError::Rejected(Violation::new("backup.invalid", zh, en))
 }
 
+fn wrong_passphrase() -> AppError {
+    AppError::Rejected(Violation::new(
+        "backup.passphrase",
+        "备份口令不正确（或备份文件头被改动）",
+        "wrong passphrase for this backup (or its header was altered)",
+    ))
+}
+
+fn checksum_mismatch(header: &BackupHeader, digest: &str, size: u64) -> AppError {
+    bad_file(
+        format!(
+            "备份文件已损坏：校验和不符（应为 {}，{} 字节；实为 {digest}，{size} 字节）",
+            header.sha256, header.size
+        ),
+        format!(
+            "the backup file is corrupted: checksum mismatch (expected {}, {} bytes; got {digest}, {size} bytes)",
+            header.sha256, header.size
+        ),
+    )
+}
+
 /// Online backups are for the embedded SQLite database; PostgreSQL has pg_dump.
 pub fn check_backup_supported(db: &Db) -> AppResult<()> {
     if db.sqlite_path().is_none() {
@@ -52,8 +190,14 @@ pub fn check_backup_supported(db: &Db) -> AppResult<()> {
     Ok(())
 }
 
-/// Write a backup of `db` to `dest`. Returns the header written.
-pub async fn write_backup(db: &Db, dest: &Path) -> AppResult<BackupHeader> {
+/// Write a backup of `db`, whose personal data is encrypted with `pii_key`, to `dest`;
+/// encrypted (and carrying `pii_key`) when a passphrase is given. Returns the header.
+pub async fn write_backup(
+    db: &Db,
+    dest: &Path,
+    pii_key: &PiiKey,
+    passphrase: Option<&Passphrase>,
+) -> AppResult<BackupHeader> {
     check_backup_supported(db)?;
     let dir = dest
         .parent()
@@ -69,32 +213,229 @@ pub async fn write_backup(db: &Db, dest: &Path) -> AppResult<BackupHeader> {
     db.sqlite_snapshot(&snapshot).await?;
     let snapshot_path = snapshot.to_path_buf();
     let dest = dest.to_path_buf();
-    let header = tokio::task::spawn_blocking(move || package(&snapshot_path, &dest))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))??;
+    let (key, pass) = (pii_key.clone(), passphrase.cloned());
+    let header = tokio::task::spawn_blocking(move || {
+        let sealing = pass
+            .map(|p| Sealing::new(&p, KdfParams::default(), CHUNK_SIZE))
+            .transpose()?;
+        package(&snapshot_path, &dest, &key, sealing.as_ref())
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))??;
     drop(snapshot);
     Ok(header)
 }
 
-fn package(snapshot: &Path, dest: &Path) -> AppResult<BackupHeader> {
-    let (size, sha256) = hash_file(snapshot)?;
+/// Everything needed to encrypt or decrypt a payload.
+struct Sealing {
+    cipher: Aes256Gcm,
+    nonce: [u8; NONCE_LEN],
+    chunk_size: u32,
+    header: Encryption,
+}
+
+impl Sealing {
+    /// Fresh salt and base nonce; the key derived from the passphrase.
+    fn new(pass: &Passphrase, params: KdfParams, chunk_size: u32) -> AppResult<Sealing> {
+        let mut salt = [0u8; SALT_LEN];
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::thread_rng().fill_bytes(&mut salt);
+        rand::thread_rng().fill_bytes(&mut nonce);
+        let header = Encryption {
+            alg: ALG.into(),
+            chunk_size,
+            nonce: STANDARD.encode(nonce),
+            kdf: KDF.into(),
+            salt: STANDARD.encode(salt),
+            params,
+        };
+        let cipher = derive_cipher(pass, &salt, params)
+            .map_err(|e| AppError::Internal(format!("backup key derivation: {e}")))?;
+        Ok(Sealing {
+            cipher,
+            nonce,
+            chunk_size,
+            header,
+        })
+    }
+
+    /// Rebuild from a header; `None` when the header is not one this version can use.
+    fn from_header(pass: &Passphrase, enc: &Encryption) -> Option<Sealing> {
+        if enc.alg != ALG || enc.kdf != KDF || !enc.params.is_reasonable() {
+            return None;
+        }
+        if !(4096..=16 << 20).contains(&enc.chunk_size) {
+            return None;
+        }
+        let nonce: [u8; NONCE_LEN] = STANDARD.decode(&enc.nonce).ok()?.try_into().ok()?;
+        let salt = STANDARD.decode(&enc.salt).ok()?;
+        if !(8..=64).contains(&salt.len()) {
+            return None;
+        }
+        let cipher = derive_cipher(pass, &salt, enc.params).ok()?;
+        Some(Sealing {
+            cipher,
+            nonce,
+            chunk_size: enc.chunk_size,
+            header: enc.clone(),
+        })
+    }
+
+    fn nonce_for(&self, index: u64) -> [u8; NONCE_LEN] {
+        let mut n = self.nonce;
+        for (b, i) in n[NONCE_LEN - 8..].iter_mut().zip(index.to_be_bytes()) {
+            *b ^= i;
+        }
+        n
+    }
+
+    fn seal(&self, index: u64, last: bool, plain: &[u8]) -> std::io::Result<Vec<u8>> {
+        let aad = chunk_aad(index, last);
+        self.cipher
+            .encrypt(
+                Nonce::from_slice(&self.nonce_for(index)),
+                Payload {
+                    msg: plain,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| std::io::Error::other("encryption failed"))
+    }
+
+    fn open(&self, index: u64, last: bool, sealed: &[u8]) -> Option<Vec<u8>> {
+        let aad = chunk_aad(index, last);
+        self.cipher
+            .decrypt(
+                Nonce::from_slice(&self.nonce_for(index)),
+                Payload {
+                    msg: sealed,
+                    aad: &aad,
+                },
+            )
+            .ok()
+    }
+}
+
+fn derive_cipher(
+    pass: &Passphrase,
+    salt: &[u8],
+    params: KdfParams,
+) -> Result<Aes256Gcm, argon2::Error> {
+    let params = argon2::Params::new(params.m_cost, params.t_cost, params.p_cost, Some(32))?;
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let mut key = [0u8; 32];
+    argon.hash_password_into(pass.0.as_bytes(), salt, &mut key)?;
+    Ok(Aes256Gcm::new((&key).into()))
+}
+
+/// Associated data of a chunk: its position and whether it ends the stream.
+fn chunk_aad(index: u64, last: bool) -> [u8; 24] {
+    let mut aad = [0u8; 24];
+    aad[..15].copy_from_slice(b"custos-backup/2");
+    aad[15..23].copy_from_slice(&index.to_be_bytes());
+    aad[23] = u8::from(last);
+    aad
+}
+
+/// Read until `buf` is full or the input ends; returns the bytes read.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Write the sealed payload: the PII key as chunk 0, then the snapshot. Sealing is
+/// deterministic for a given key and nonce, which lets [`package`] run it twice (once to
+/// learn size and checksum for the header, once to write) without a second copy on disk.
+fn seal_stream(
+    sealing: &Sealing,
+    pii_key: &PiiKey,
+    snapshot: &Path,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    out.write_all(&sealing.seal(0, false, pii_key.master())?)?;
+    let mut input = BufReader::new(std::fs::File::open(snapshot)?);
+    let mut buf = vec![0u8; sealing.chunk_size as usize];
+    let mut index = 1u64;
+    loop {
+        let n = read_full(&mut input, &mut buf)?;
+        let last = n < buf.len() || input.fill_buf()?.is_empty();
+        out.write_all(&sealing.seal(index, last, &buf[..n])?)?;
+        if last {
+            return Ok(());
+        }
+        index += 1;
+    }
+}
+
+/// A writer that only counts and hashes.
+struct HashingSink {
+    hasher: Sha256,
+    size: u64,
+}
+
+impl Write for HashingSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.hasher.update(buf);
+        self.size += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn package(
+    snapshot: &Path,
+    dest: &Path,
+    pii_key: &PiiKey,
+    sealing: Option<&Sealing>,
+) -> AppResult<BackupHeader> {
+    let (size, sha256) = match sealing {
+        None => hash_file(snapshot)?,
+        Some(s) => {
+            let mut sink = HashingSink {
+                hasher: Sha256::new(),
+                size: 0,
+            };
+            seal_stream(s, pii_key, snapshot, &mut sink)
+                .map_err(|e| io_err("读取快照", snapshot, e))?;
+            (sink.size, hex::encode(sink.hasher.finalize()))
+        }
+    };
     let header = BackupHeader {
         format: FORMAT,
         created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         app_version: env!("CARGO_PKG_VERSION").to_string(),
         size,
         sha256,
+        pii_key_check: Some(pii_key.check_value().to_string()),
+        encryption: sealing.map(|s| s.header.clone()),
     };
     let tmp = dest.with_extension("partial");
-    {
-        let mut out = std::fs::File::create(&tmp).map_err(|e| io_err("写入备份文件", &tmp, e))?;
-        let line = serde_json::to_string(&header).map_err(|e| AppError::Internal(e.to_string()))?;
-        write!(out, "{MAGIC} {FORMAT}\n{line}\n").map_err(|e| io_err("写入备份文件", &tmp, e))?;
-        let mut input =
-            std::fs::File::open(snapshot).map_err(|e| io_err("读取快照", snapshot, e))?;
-        std::io::copy(&mut input, &mut out).map_err(|e| io_err("写入备份文件", &tmp, e))?;
-        out.sync_all()
-            .map_err(|e| io_err("写入备份文件", &tmp, e))?;
+    let written = (|| -> std::io::Result<()> {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        let line = serde_json::to_string(&header).map_err(std::io::Error::other)?;
+        write!(out, "{MAGIC} {FORMAT}\n{line}\n")?;
+        match sealing {
+            None => {
+                let mut input = std::fs::File::open(snapshot)?;
+                std::io::copy(&mut input, &mut out)?;
+            }
+            Some(s) => seal_stream(s, pii_key, snapshot, &mut out)?,
+        }
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_err("写入备份文件", &tmp, e));
     }
     std::fs::rename(&tmp, dest).map_err(|e| io_err("写入备份文件", dest, e))?;
     Ok(header)
@@ -102,26 +443,21 @@ fn package(snapshot: &Path, dest: &Path) -> AppResult<BackupHeader> {
 
 fn hash_file(path: &Path) -> AppResult<(u64, String)> {
     let mut f = std::fs::File::open(path).map_err(|e| io_err("读取文件", path, e))?;
-    hash_reader(&mut f).map_err(|e| io_err("读取文件", path, e))
+    let mut sink = HashingSink {
+        hasher: Sha256::new(),
+        size: 0,
+    };
+    std::io::copy(&mut f, &mut sink).map_err(|e| io_err("读取文件", path, e))?;
+    Ok((sink.size, hex::encode(sink.hasher.finalize())))
 }
 
-fn hash_reader(r: &mut impl Read) -> std::io::Result<(u64, String)> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut size = 0u64;
-    loop {
-        let n = r.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        size += n as u64;
-        hasher.update(&buf[..n]);
-    }
-    Ok((size, hex::encode(hasher.finalize())))
-}
-
-/// Check a backup file and extract its payload into `out`.
-fn unpack(file: &Path, out: &Path) -> AppResult<BackupHeader> {
+/// Check a backup file and extract its snapshot into `out`. Returns the header and, for
+/// an encrypted backup, the PII key it carries.
+fn unpack(
+    file: &Path,
+    out: &Path,
+    passphrase: Option<&Passphrase>,
+) -> AppResult<(BackupHeader, Option<PiiKey>)> {
     let f = std::fs::File::open(file).map_err(|e| io_err("读取备份文件", file, e))?;
     let mut reader = BufReader::new(f);
     let mut magic = String::new();
@@ -136,39 +472,126 @@ fn unpack(file: &Path, out: &Path) -> AppResult<BackupHeader> {
         .take(64)
         .read_line(&mut magic)
         .map_err(|_| foreign())?;
-    if magic.trim_end() != format!("{MAGIC} {FORMAT}") {
-        return Err(foreign());
-    }
+    let format = match magic.trim_end().strip_prefix(MAGIC).map(str::trim_start) {
+        Some("1") => 1,
+        Some("2") => 2,
+        Some(other) if other.parse::<u32>().is_ok() => {
+            return Err(bad_file(
+                format!("备份文件格式 {other} 需要更新版本的 custos"),
+                format!("backup format {other} needs a newer custos"),
+            ))
+        }
+        _ => return Err(foreign()),
+    };
     let mut line = String::new();
     (&mut reader)
         .take(4096)
         .read_line(&mut line)
         .map_err(|_| foreign())?;
     let header: BackupHeader = serde_json::from_str(line.trim_end()).map_err(|_| foreign())?;
-    let mut out_file = std::fs::File::create(out).map_err(|e| io_err("写入临时文件", out, e))?;
+    if header.format != format || (format == 1 && header.encryption.is_some()) {
+        return Err(foreign());
+    }
+    let mut out_file = std::io::BufWriter::new(
+        std::fs::File::create(out).map_err(|e| io_err("写入临时文件", out, e))?,
+    );
     let mut tee = HashingCopy {
         inner: &mut reader,
         hasher: Sha256::new(),
         size: 0,
     };
-    std::io::copy(&mut tee, &mut out_file).map_err(|e| io_err("读取备份文件", file, e))?;
-    out_file
-        .sync_all()
-        .map_err(|e| io_err("写入临时文件", out, e))?;
+    let mut carried_key = None;
+    match &header.encryption {
+        None => {
+            std::io::copy(&mut tee, &mut out_file).map_err(|e| io_err("读取备份文件", file, e))?;
+        }
+        Some(enc) => {
+            let Some(pass) = passphrase else {
+                return Err(AppError::Rejected(Violation::new(
+                    "backup.passphrase",
+                    "这份备份已加密，请提供口令（--passphrase-env 或 --passphrase-file）",
+                    "this backup is encrypted: give its passphrase (--passphrase-env or --passphrase-file)",
+                )));
+            };
+            let sealing = Sealing::from_header(pass, enc).ok_or_else(|| {
+                bad_file(
+                    "备份文件头中的加密参数无效或不受支持".into(),
+                    "the backup header's encryption parameters are invalid or unsupported".into(),
+                )
+            })?;
+            match open_stream(&sealing, &mut tee, &mut out_file) {
+                Ok(key) => carried_key = Some(key),
+                Err(OpenError::Io(e)) => return Err(io_err("读取备份文件", file, e)),
+                Err(OpenError::Chunk(index)) => {
+                    // Finish the checksum first: a damaged file is reported as such,
+                    // not as a wrong passphrase.
+                    std::io::copy(&mut tee, &mut std::io::sink())
+                        .map_err(|e| io_err("读取备份文件", file, e))?;
+                    let digest = hex::encode(tee.hasher.clone().finalize());
+                    if tee.size != header.size || digest != header.sha256 {
+                        return Err(checksum_mismatch(&header, &digest, tee.size));
+                    }
+                    if index == 0 {
+                        return Err(wrong_passphrase());
+                    }
+                    return Err(bad_file(
+                        format!("备份文件已被改动或截断：第 {index} 块未通过认证"),
+                        format!("the backup file was altered or truncated: chunk {index} failed authentication"),
+                    ));
+                }
+            }
+        }
+    }
     let digest = hex::encode(tee.hasher.finalize());
     if tee.size != header.size || digest != header.sha256 {
-        return Err(bad_file(
-            format!(
-                "备份文件已损坏：校验和不符（应为 {}，{} 字节；实为 {digest}，{} 字节）",
-                header.sha256, header.size, tee.size
-            ),
-            format!(
-                "the backup file is corrupted: checksum mismatch (expected {}, {} bytes; got {digest}, {} bytes)",
-                header.sha256, header.size, tee.size
-            ),
-        ));
+        return Err(checksum_mismatch(&header, &digest, tee.size));
     }
-    Ok(header)
+    out_file
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .and_then(|f| f.sync_all())
+        .map_err(|e| io_err("写入临时文件", out, e))?;
+    Ok((header, carried_key))
+}
+
+enum OpenError {
+    Io(std::io::Error),
+    /// This chunk did not authenticate (wrong key, altered, missing or misplaced data).
+    Chunk(u64),
+}
+
+impl From<std::io::Error> for OpenError {
+    fn from(e: std::io::Error) -> Self {
+        OpenError::Io(e)
+    }
+}
+
+/// Decrypt a sealed payload into `out`; returns the PII key of chunk 0.
+fn open_stream<R: BufRead>(
+    sealing: &Sealing,
+    input: &mut HashingCopy<'_, R>,
+    out: &mut impl Write,
+) -> Result<PiiKey, OpenError> {
+    let mut first = [0u8; 32 + TAG_LEN];
+    let n = read_full(input, &mut first)?;
+    let master: [u8; 32] = sealing
+        .open(0, false, &first[..n])
+        .and_then(|k| k.try_into().ok())
+        .ok_or(OpenError::Chunk(0))?;
+    let mut buf = vec![0u8; sealing.chunk_size as usize + TAG_LEN];
+    let mut index = 1u64;
+    loop {
+        let n = read_full(input, &mut buf)?;
+        let last = n < buf.len() || input.inner.fill_buf()?.is_empty();
+        let plain = sealing
+            .open(index, last, &buf[..n])
+            .ok_or(OpenError::Chunk(index))?;
+        out.write_all(&plain)?;
+        if last {
+            return Ok(PiiKey::from_master(&master));
+        }
+        index += 1;
+    }
 }
 
 struct HashingCopy<'a, R> {
@@ -186,27 +609,88 @@ impl<R: Read> Read for HashingCopy<'_, R> {
     }
 }
 
+/// How to restore.
+#[derive(Debug, Clone, Default)]
+pub struct RestoreOptions {
+    /// Replace a database that holds data, and a PII key that differs from the backup's.
+    pub force: bool,
+    /// Passphrase of an encrypted backup.
+    pub passphrase: Option<Passphrase>,
+    /// The key from `CUSTOS_PII_KEY` / `CUSTOS_PII_KEY_FILE`, which takes precedence over
+    /// `pii.key` in the data directory.
+    pub env_key: Option<PiiKey>,
+}
+
+/// What happened to the PII key on restore.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PiiKeyOutcome {
+    /// The key in place is the backup's key.
+    Matches,
+    /// The backup holds no customers: any key will do.
+    NotNeeded,
+    /// The backup's key was written to `pii.key`.
+    Written,
+    /// `pii.key` held another key (kept as `pii.key.replaced-…`) and was replaced (`--force`).
+    Replaced,
+    /// No key is in place and the backup does not carry one: put the backup's key in
+    /// place before starting.
+    Missing,
+    /// The key in effect differs from the backup's and the restore was forced: encrypted
+    /// personal data cannot be read until the backup's key is configured.
+    Mismatch,
+}
+
 /// What a restore did.
 #[derive(Debug, Clone, Serialize)]
 pub struct RestoreReport {
     pub header: BackupHeader,
     pub audit_entries: i64,
     pub target: PathBuf,
+    pub pii_key: PiiKeyOutcome,
+    /// Id of the backup's PII key, when known.
+    pub pii_key_id: Option<String>,
+}
+
+fn key_id_of(check: &str) -> &str {
+    check.split(':').next().unwrap_or("?")
+}
+
+fn key_mismatch(backup_check: &str, in_place: &PiiKey, source: &str) -> AppError {
+    let (b, p) = (key_id_of(backup_check), in_place.key_id());
+    AppError::Conflict(Violation::new(
+        "restore.pii_key_mismatch",
+        format!(
+            "备份中的个人信息用密钥 {b} 加密，而 {source} 中是密钥 {p}：恢复后将无法读取加密数据。\
+             请换上备份时的密钥后再恢复；确认仍要恢复请加 --force"
+        ),
+        format!(
+            "the backup's personal data is encrypted with key {b}, but {source} holds key {p}: \
+             it could not be read after the restore. Put the backup's key in place and retry, \
+             or add --force to restore anyway"
+        ),
+    ))
 }
 
 /// Restore `file` into the SQLite database of `data_dir`. Refuses to replace a database
-/// that holds users unless `force`. The server must not be running on that directory.
-pub async fn restore_backup(file: &Path, data_dir: &Path, force: bool) -> AppResult<RestoreReport> {
+/// that holds users, or to restore data under a PII key that does not fit, unless
+/// `force`. The server must not be running on that directory.
+pub async fn restore_backup(
+    file: &Path,
+    data_dir: &Path,
+    opts: RestoreOptions,
+) -> AppResult<RestoreReport> {
     std::fs::create_dir_all(data_dir).map_err(|e| io_err("创建数据目录", data_dir, e))?;
     let staging = tempfile::Builder::new()
         .prefix(".custos-restore-")
         .tempdir_in(data_dir)
         .map_err(|e| io_err("创建临时目录", data_dir, e))?;
     let staged_db = staging.path().join(custos_store::db_file_name());
-    let (file_c, staged_c) = (file.to_path_buf(), staged_db.clone());
-    let header = tokio::task::spawn_blocking(move || unpack(&file_c, &staged_c))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))??;
+    let (file_c, staged_c, pass) = (file.to_path_buf(), staged_db.clone(), opts.passphrase);
+    let (header, carried_key) =
+        tokio::task::spawn_blocking(move || unpack(&file_c, &staged_c, pass.as_ref()))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))??;
 
     // Open the staged copy: it must be a custos database whose audit chain holds.
     let staged = Db::open(&DbOptions::sqlite(staging.path()))
@@ -220,6 +704,8 @@ pub async fn restore_backup(file: &Path, data_dir: &Path, force: bool) -> AppRes
     let mut tx = staged.begin_read().await?;
     let has_users = tx.count_users().await.is_ok();
     let chain = tx.verify_audit_chain().await;
+    let customers = tx.count_customers().await.unwrap_or(0);
+    let stored_check = tx.setting(crate::pii::CHECK_SETTING).await.ok().flatten();
     tx.rollback().await?;
     staged.close().await;
     if !has_users {
@@ -238,8 +724,57 @@ pub async fn restore_backup(file: &Path, data_dir: &Path, force: bool) -> AppRes
         }
     };
 
+    // The PII key. Format 1 headers do not name it; the database's own check value does.
+    let backup_check = carried_key
+        .as_ref()
+        .map(|k| k.check_value().to_string())
+        .or_else(|| header.pii_key_check.clone())
+        .or(stored_check);
+    let key_path = data_dir.join(PII_KEY_FILE);
+    let file_key = PiiKey::load_file(&key_path).map_err(|e| {
+        AppError::Rejected(Violation::new(
+            "restore.pii_key",
+            format!("无法读取数据目录中的 pii.key：{e}"),
+            format!("cannot use pii.key in the data directory: {e}"),
+        ))
+    })?;
+    let needs_key = customers > 0;
+    // The key the server would use: the environment's, else the file's.
+    let in_effect = match (&opts.env_key, &file_key) {
+        (Some(k), _) => Some((k, "CUSTOS_PII_KEY")),
+        (None, Some(k)) => Some((k, PII_KEY_FILE)),
+        (None, None) => None,
+    };
+    let mut outcome = if needs_key {
+        PiiKeyOutcome::Matches
+    } else {
+        PiiKeyOutcome::NotNeeded
+    };
+    // The carried key to write to pii.key, and whether an existing file is set aside.
+    let mut new_key_file: Option<(&PiiKey, bool)> = None;
+    match (in_effect, &backup_check) {
+        (Some((key, source)), Some(check)) if needs_key && check != key.check_value() => {
+            if !opts.force {
+                return Err(key_mismatch(check, key, source));
+            }
+            outcome = PiiKeyOutcome::Mismatch;
+            if let (None, Some(carried)) = (&opts.env_key, &carried_key) {
+                new_key_file = Some((carried, true));
+                outcome = PiiKeyOutcome::Replaced;
+            }
+        }
+        (None, _) if needs_key && carried_key.is_none() => outcome = PiiKeyOutcome::Missing,
+        _ => {}
+    }
+    if let (None, Some(carried)) = (&file_key, &carried_key) {
+        new_key_file = Some((carried, false));
+        if outcome != PiiKeyOutcome::Mismatch {
+            outcome = PiiKeyOutcome::Written;
+        }
+    }
+
     let target = data_dir.join(custos_store::db_file_name());
-    if target.exists() && !force {
+    if target.exists() && !opts.force {
         let existing = Db::open(&DbOptions::sqlite(data_dir)).await?;
         let mut tx = existing.begin_read().await?;
         let users = tx.count_users().await?;
@@ -259,6 +794,13 @@ pub async fn restore_backup(file: &Path, data_dir: &Path, force: bool) -> AppRes
             )));
         }
     }
+
+    // Everything is verified. Stage the key file next to its place, then rename.
+    let staged_key = staging.path().join(PII_KEY_FILE);
+    if let Some((key, _)) = new_key_file {
+        key.write_new_file(&staged_key)
+            .map_err(|e| io_err("写入 pii.key", &staged_key, e))?;
+    }
     for suffix in ["-wal", "-shm"] {
         let side = PathBuf::from(format!("{}{suffix}", target.display()));
         if side.exists() {
@@ -266,9 +808,415 @@ pub async fn restore_backup(file: &Path, data_dir: &Path, force: bool) -> AppRes
         }
     }
     std::fs::rename(&staged_db, &target).map_err(|e| io_err("替换数据库文件", &target, e))?;
+    if let Some((_, set_aside)) = new_key_file {
+        if set_aside {
+            let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+            let old = data_dir.join(format!("{PII_KEY_FILE}.replaced-{stamp}"));
+            std::fs::rename(&key_path, &old).map_err(|e| io_err("保留旧 pii.key", &old, e))?;
+        }
+        std::fs::rename(&staged_key, &key_path)
+            .map_err(|e| io_err("写入 pii.key", &key_path, e))?;
+    }
     Ok(RestoreReport {
+        pii_key_id: backup_check.as_deref().map(|c| key_id_of(c).to_string()),
         header,
         audit_entries: entries,
         target,
+        pii_key: outcome,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::customers::NewCustomer;
+    use crate::{Actor, App, AppConfig, Context, Source};
+
+    const ID_NUMBER: &str = "110101199003074258";
+    const MOBILE: &str = "13812345678";
+    /// Cheap KDF costs for tests that exercise the format rather than the KDF.
+    const FAST: KdfParams = KdfParams {
+        m_cost: 64,
+        t_cost: 1,
+        p_cost: 1,
+    };
+
+    fn pass(text: &str) -> Passphrase {
+        Passphrase::new(text.into()).unwrap()
+    }
+
+    /// An app in `dir` with an admin and, when `customer`, one individual customer
+    /// whose ID number and mobile are encrypted with `key`.
+    async fn app_in(dir: &Path, key: &PiiKey, customer: bool) -> (App, Actor) {
+        let config = AppConfig {
+            pii_key: key.clone(),
+            ..AppConfig::default()
+        };
+        let app = App::open(&DbOptions::sqlite(dir), config).await.unwrap();
+        app.ensure_admin(Some("admin-password-1".into()))
+            .await
+            .unwrap();
+        let admin = app
+            .actor_for_username("admin", Context::new(Source::System))
+            .await
+            .unwrap();
+        if customer {
+            app.ensure_default_code_rules(&admin).await.unwrap();
+            app.create_customer(
+                &admin,
+                NewCustomer {
+                    customer_type: "individual".into(),
+                    name: "张三".into(),
+                    id_number: Some(ID_NUMBER.into()),
+                    mobile: Some(MOBILE.into()),
+                    region_code: Some("110101".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        }
+        (app, admin)
+    }
+
+    /// A snapshot of a fresh database with one customer, for the format-level tests.
+    async fn snapshot(dir: &Path, key: &PiiKey) -> PathBuf {
+        let (app, _) = app_in(&dir.join("src"), key, true).await;
+        let path = dir.join("snapshot.db");
+        app.db.sqlite_snapshot(&path).await.unwrap();
+        app.db.close().await;
+        path
+    }
+
+    /// ID number and mobile of the one customer, decrypted.
+    async fn read_back(app: &App, admin: &Actor) -> (Option<String>, Option<String>) {
+        let query = crate::search::CustomerQuery::default();
+        let page = app.search_customers(admin, query).await.unwrap();
+        assert_eq!(page.items.len(), 1);
+        let view = app.get_customer(admin, &page.items[0].code).await.unwrap();
+        (view.id_number, view.mobile)
+    }
+
+    fn code_of(e: &AppError) -> String {
+        e.code()
+    }
+
+    /// Byte offset where the payload starts (after magic and header lines).
+    fn payload_start(bytes: &[u8]) -> usize {
+        let first = bytes.iter().position(|b| *b == b'\n').unwrap();
+        first + 1 + bytes[first + 1..].iter().position(|b| *b == b'\n').unwrap() + 1
+    }
+
+    /// Replace the header line so that size and checksum fit `payload` again: what an
+    /// attacker rewriting the file could do.
+    fn with_fixed_header(bytes: &[u8], payload: &[u8]) -> Vec<u8> {
+        let start = payload_start(bytes);
+        let first = bytes.iter().position(|b| *b == b'\n').unwrap();
+        let mut header: BackupHeader =
+            serde_json::from_slice(&bytes[first + 1..start - 1]).unwrap();
+        header.size = payload.len() as u64;
+        header.sha256 = hex::encode(Sha256::digest(payload));
+        let mut out = bytes[..=first].to_vec();
+        out.extend_from_slice(serde_json::to_string(&header).unwrap().as_bytes());
+        out.push(b'\n');
+        out.extend_from_slice(payload);
+        out
+    }
+
+    async fn restore(file: &Path, dir: &Path, opts: RestoreOptions) -> AppResult<RestoreReport> {
+        restore_backup(file, dir, opts).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn plain_round_trip_names_the_key_but_does_not_carry_it() {
+        let work = tempfile::tempdir().unwrap();
+        let key = PiiKey::random();
+        let (app, admin) = app_in(&work.path().join("a"), &key, true).await;
+        let file = work.path().join("plain.backup");
+        let header = app.backup(&admin, &file, None).await.unwrap();
+        assert_eq!(header.format, 2);
+        assert!(header.encryption.is_none());
+        assert_eq!(header.pii_key_check.as_deref(), Some(key.check_value()));
+        let bytes = std::fs::read(&file).unwrap();
+        let master_b64 = STANDARD.encode(key.master());
+        assert!(!String::from_utf8_lossy(&bytes).contains(&master_b64));
+
+        // Into an empty directory: restored, but the key must be brought separately.
+        let target = work.path().join("b");
+        let report = restore(&file, &target, RestoreOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(report.pii_key, PiiKeyOutcome::Missing);
+        assert_eq!(report.pii_key_id.as_deref(), Some(key.key_id()));
+        assert!(!target.join(PII_KEY_FILE).exists());
+        // With the key put in place by hand, the data reads back.
+        let (restored, admin) = app_in(&target, &key, false).await;
+        let (id_number, mobile) = read_back(&restored, &admin).await;
+        assert_eq!(id_number.as_deref(), Some(ID_NUMBER));
+        assert_eq!(mobile.as_deref(), Some(MOBILE));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn encrypted_backup_restores_the_pii_key_into_an_empty_directory() {
+        let work = tempfile::tempdir().unwrap();
+        let key = PiiKey::random();
+        let (app, admin) = app_in(&work.path().join("a"), &key, true).await;
+        let file = work.path().join("enc.backup");
+        let header = app
+            .backup(&admin, &file, Some(&pass("correct horse battery staple")))
+            .await
+            .unwrap();
+        let enc = header.encryption.as_ref().unwrap();
+        assert_eq!((enc.alg.as_str(), enc.kdf.as_str()), (ALG, KDF));
+        assert_eq!(enc.params, KdfParams::default());
+        // Nothing readable in the file: no SQLite header, no key.
+        let bytes = std::fs::read(&file).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("SQLite format 3"));
+        assert!(!text.contains(&STANDARD.encode(key.master())));
+
+        let target = work.path().join("b");
+        let opts = RestoreOptions {
+            passphrase: Some(pass("correct horse battery staple")),
+            ..Default::default()
+        };
+        let report = restore(&file, &target, opts).await.unwrap();
+        assert_eq!(report.pii_key, PiiKeyOutcome::Written);
+        let restored_key = PiiKey::load_file(&target.join(PII_KEY_FILE))
+            .unwrap()
+            .unwrap();
+        assert_eq!(restored_key.check_value(), key.check_value());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(target.join(PII_KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+
+        // The restored directory opens with the restored key and the personal data reads back.
+        let (restored, admin) = app_in(&target, &restored_key, false).await;
+        let (id_number, mobile) = read_back(&restored, &admin).await;
+        assert_eq!(id_number.as_deref(), Some(ID_NUMBER));
+        assert_eq!(mobile.as_deref(), Some(MOBILE));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn wrong_or_missing_passphrase_is_rejected_and_nothing_is_replaced() {
+        let work = tempfile::tempdir().unwrap();
+        let key = PiiKey::random();
+        let snap = snapshot(work.path(), &key).await;
+        let file = work.path().join("enc.backup");
+        let sealing = Sealing::new(&pass("right"), FAST, 4096).unwrap();
+        package(&snap, &file, &key, Some(&sealing)).unwrap();
+
+        let target = work.path().join("t");
+        let wrong = RestoreOptions {
+            passphrase: Some(pass("wrong")),
+            ..Default::default()
+        };
+        let e = restore(&file, &target, wrong).await.unwrap_err();
+        assert_eq!(code_of(&e), "backup.passphrase");
+        assert!(matches!(e, AppError::Rejected(_)));
+        let e = restore(&file, &target, RestoreOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(code_of(&e), "backup.passphrase");
+        assert!(!target.join(custos_store::db_file_name()).exists());
+        assert!(!target.join(PII_KEY_FILE).exists());
+        assert!(Passphrase::new(String::new()).is_err());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn altered_reordered_or_truncated_ciphertext_is_invalid() {
+        let work = tempfile::tempdir().unwrap();
+        let key = PiiKey::random();
+        let snap = snapshot(work.path(), &key).await;
+        let file = work.path().join("enc.backup");
+        let sealing = Sealing::new(&pass("pw"), FAST, 4096).unwrap();
+        package(&snap, &file, &key, Some(&sealing)).unwrap();
+        let good = std::fs::read(&file).unwrap();
+        let start = payload_start(&good);
+        let payload = &good[start..];
+        let first = 32 + TAG_LEN;
+        let sealed_chunk = 4096 + TAG_LEN;
+        let db_chunks = (payload.len() - first).div_ceil(sealed_chunk);
+        assert!(db_chunks >= 3, "{db_chunks} chunks");
+
+        let mut flipped = good.clone();
+        flipped[start + first + 10] ^= 0x20;
+        // Checksum fixed too: the chunk's tag still catches it.
+        let mut flipped_payload = payload.to_vec();
+        flipped_payload[first + 10] ^= 0x20;
+        let forged = with_fixed_header(&good, &flipped_payload);
+        // The last chunk dropped, with and without a matching checksum.
+        let last_start = first + (db_chunks - 1) * sealed_chunk;
+        let truncated = good[..start + last_start].to_vec();
+        let truncated_forged = with_fixed_header(&good, &payload[..last_start]);
+        // Two chunks swapped.
+        let mut swapped = payload[..first].to_vec();
+        swapped.extend_from_slice(&payload[first + sealed_chunk..first + 2 * sealed_chunk]);
+        swapped.extend_from_slice(&payload[first..first + sealed_chunk]);
+        swapped.extend_from_slice(&payload[first + 2 * sealed_chunk..]);
+        let swapped = with_fixed_header(&good, &swapped);
+        // Data appended after the last chunk.
+        let mut appended = payload.to_vec();
+        appended.extend_from_slice(&[0u8; 64]);
+        let appended = with_fixed_header(&good, &appended);
+
+        let target = work.path().join("t");
+        for (name, bytes, expect) in [
+            ("flipped", flipped, "校验和"),
+            ("forged", forged, "第 1 块"),
+            ("truncated", truncated, "校验和"),
+            ("truncated_forged", truncated_forged, "未通过认证"),
+            ("swapped", swapped, "第 1 块"),
+            ("appended", appended, "未通过认证"),
+        ] {
+            let path = work.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            let opts = RestoreOptions {
+                passphrase: Some(pass("pw")),
+                ..Default::default()
+            };
+            let e = restore(&path, &target, opts).await.unwrap_err();
+            assert_eq!(code_of(&e), "backup.invalid", "{name}: {e:?}");
+            let AppError::Rejected(v) = &e else {
+                panic!("{name}: {e:?}")
+            };
+            assert!(v.zh.contains(expect), "{name}: {}", v.zh);
+            assert!(!target.join(custos_store::db_file_name()).exists());
+        }
+
+        // The intact file restores.
+        let opts = RestoreOptions {
+            passphrase: Some(pass("pw")),
+            ..Default::default()
+        };
+        restore(&file, &target, opts).await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn format_1_files_still_restore() {
+        let work = tempfile::tempdir().unwrap();
+        let key = PiiKey::random();
+        let snap = snapshot(work.path(), &key).await;
+        let (size, sha256) = hash_file(&snap).unwrap();
+        let header = serde_json::json!({
+            "format": 1,
+            "created_at": "2025-01-01T00:00:00Z",
+            "app_version": "0.1.0",
+            "size": size,
+            "sha256": sha256,
+        });
+        let mut bytes = format!("{MAGIC} 1\n{header}\n").into_bytes();
+        bytes.extend_from_slice(&std::fs::read(&snap).unwrap());
+        let file = work.path().join("v1.backup");
+        std::fs::write(&file, bytes).unwrap();
+
+        let target = work.path().join("t");
+        std::fs::create_dir_all(&target).unwrap();
+        key.write_new_file(&target.join(PII_KEY_FILE)).unwrap();
+        let report = restore(&file, &target, RestoreOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(report.header.format, 1);
+        assert_eq!(report.pii_key, PiiKeyOutcome::Matches);
+        // The key id comes from the database's own check value.
+        assert_eq!(report.pii_key_id.as_deref(), Some(key.key_id()));
+
+        // And a format-1 backup is still checked against the key in place.
+        let other = work.path().join("other");
+        std::fs::create_dir_all(&other).unwrap();
+        PiiKey::random()
+            .write_new_file(&other.join(PII_KEY_FILE))
+            .unwrap();
+        let e = restore(&file, &other, RestoreOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(code_of(&e), "restore.pii_key_mismatch");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pii_key_mismatch_is_refused_unless_forced() {
+        let work = tempfile::tempdir().unwrap();
+        let key = PiiKey::random();
+        let snap = snapshot(work.path(), &key).await;
+        let plain = work.path().join("plain.backup");
+        package(&snap, &plain, &key, None).unwrap();
+        let enc = work.path().join("enc.backup");
+        let sealing = Sealing::new(&pass("pw"), FAST, CHUNK_SIZE).unwrap();
+        package(&snap, &enc, &key, Some(&sealing)).unwrap();
+        let other = PiiKey::random();
+
+        // A different pii.key in the target directory.
+        let target = work.path().join("t");
+        std::fs::create_dir_all(&target).unwrap();
+        other.write_new_file(&target.join(PII_KEY_FILE)).unwrap();
+        let e = restore(&plain, &target, RestoreOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(code_of(&e), "restore.pii_key_mismatch");
+        let AppError::Conflict(v) = &e else {
+            panic!("{e:?}")
+        };
+        assert!(v.zh.contains(key.key_id()) && v.zh.contains(other.key_id()));
+        assert!(v.en.contains("--force"));
+        let enc_opts = |force| RestoreOptions {
+            force,
+            passphrase: Some(pass("pw")),
+            env_key: None,
+        };
+        let e = restore(&enc, &target, enc_opts(false)).await.unwrap_err();
+        assert_eq!(code_of(&e), "restore.pii_key_mismatch");
+        assert!(!target.join(custos_store::db_file_name()).exists());
+
+        // Forced: the encrypted backup's key replaces pii.key; the old one is kept.
+        let report = restore(&enc, &target, enc_opts(true)).await.unwrap();
+        assert_eq!(report.pii_key, PiiKeyOutcome::Replaced);
+        let now = PiiKey::load_file(&target.join(PII_KEY_FILE))
+            .unwrap()
+            .unwrap();
+        assert_eq!(now.check_value(), key.check_value());
+        let kept: Vec<_> = std::fs::read_dir(&target)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("pii.key.replaced-")
+            })
+            .collect();
+        assert_eq!(kept.len(), 1);
+
+        // A key from the environment is compared the same way, and is never overwritten.
+        let env_target = work.path().join("env");
+        let with_env = |force| RestoreOptions {
+            force,
+            passphrase: None,
+            env_key: Some(other.clone()),
+        };
+        let e = restore(&plain, &env_target, with_env(false))
+            .await
+            .unwrap_err();
+        assert_eq!(code_of(&e), "restore.pii_key_mismatch");
+        let AppError::Conflict(v) = &e else {
+            panic!("{e:?}")
+        };
+        assert!(v.en.contains("CUSTOS_PII_KEY"));
+        let report = restore(&plain, &env_target, with_env(true)).await.unwrap();
+        assert_eq!(report.pii_key, PiiKeyOutcome::Mismatch);
+        // The matching environment key is fine.
+        let ok = RestoreOptions {
+            force: true,
+            passphrase: None,
+            env_key: Some(key.clone()),
+        };
+        let report = restore(&plain, &env_target, ok).await.unwrap();
+        assert_eq!(report.pii_key, PiiKeyOutcome::Matches);
+    }
 }

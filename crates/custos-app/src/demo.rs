@@ -110,12 +110,13 @@ impl App {
         Ok(created)
     }
 
-    /// Back up the embedded database (`system.backup`); the backup itself is audited
-    /// first, so the copy contains its own record.
+    /// Back up the embedded database (`system.backup`), encrypted when a passphrase is
+    /// given; the backup itself is audited first, so the copy contains its own record.
     pub async fn backup(
         &self,
         actor: &crate::Actor,
         dest: &std::path::Path,
+        passphrase: Option<&crate::backup::Passphrase>,
     ) -> AppResult<crate::backup::BackupHeader> {
         actor.require("system.backup")?;
         // Refuse PostgreSQL before auditing: the log must not record a backup that was
@@ -123,9 +124,12 @@ impl App {
         crate::backup::check_backup_supported(&self.db)?;
         let mut tx = self.db.begin().await?;
         let mut r = crate::audit::record(actor, "system.backup", "database", "main");
-        r.after = crate::to_json(&serde_json::json!({"file": dest.display().to_string()}));
+        r.after = crate::to_json(&serde_json::json!({
+            "file": dest.display().to_string(),
+            "encrypted": passphrase.is_some(),
+        }));
         crate::audit::append(&mut tx, r).await?;
         tx.commit().await?;
-        crate::backup::write_backup(&self.db, dest).await
+        crate::backup::write_backup(&self.db, dest, &self.config.pii_key, passphrase).await
     }
 }

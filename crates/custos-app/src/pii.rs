@@ -38,6 +38,8 @@ fn derive(master: &[u8; 32], label: &str) -> [u8; 32] {
 /// The keys derived from the PII master key.
 #[derive(Clone)]
 pub struct PiiKey {
+    /// Kept so that an encrypted backup can carry the key (see `backup.rs`).
+    master: [u8; 32],
     key_id: String,
     enc: [u8; 32],
     index: [u8; 32],
@@ -56,6 +58,7 @@ impl PiiKey {
         let check = derive(master, "custos/pii/check/v1");
         let key_id = hex::encode(&id[..4]);
         PiiKey {
+            master: *master,
             check: format!("{key_id}:{}", hex::encode(check)),
             key_id,
             enc: derive(master, "custos/pii/aes-256-gcm/v1"),
@@ -86,11 +89,8 @@ impl PiiKey {
 
     /// Read the key file, creating it (mode 0600, 32 random bytes in base64) when absent.
     pub fn load_or_create_file(path: &Path) -> Result<PiiKey, String> {
-        if path.exists() {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read the PII key file {}: {e}", path.display()))?;
-            return PiiKey::from_base64(&text)
-                .map_err(|e| format!("{e} (file {})", path.display()));
+        if let Some(key) = PiiKey::load_file(path)? {
+            return Ok(key);
         }
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
@@ -102,6 +102,32 @@ impl PiiKey {
         write_private(path, text.as_bytes())
             .map_err(|e| format!("cannot create the PII key file {}: {e}", path.display()))?;
         Ok(PiiKey::from_master(&master))
+    }
+
+    /// The master key, for an encrypted backup to carry.
+    pub(crate) fn master(&self) -> &[u8; 32] {
+        &self.master
+    }
+
+    /// Write the key to a new file (mode 0600) in the format [`PiiKey::load_or_create_file`]
+    /// reads; fails if the file exists.
+    pub(crate) fn write_new_file(&self, path: &Path) -> std::io::Result<()> {
+        write_private(
+            path,
+            format!("{}\n", STANDARD.encode(self.master)).as_bytes(),
+        )
+    }
+
+    /// Read an existing key file; `None` when there is none.
+    pub fn load_file(path: &Path) -> Result<Option<PiiKey>, String> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the PII key file {}: {e}", path.display()))?;
+        PiiKey::from_base64(&text)
+            .map(Some)
+            .map_err(|e| format!("{e} (file {})", path.display()))
     }
 
     pub fn key_id(&self) -> &str {

@@ -95,12 +95,20 @@ pub fn secret_env(name: &str) -> Result<Option<String>, String> {
     }
 }
 
-pub fn load(
+/// Where the data lives: the data directory and, for PostgreSQL, the database URL.
+pub struct Location {
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    file: FileConfig,
+}
+
+/// Resolve the data location only: touches no key and creates nothing (restore uses it
+/// before the directory holds anything).
+pub fn locate(
     config_path: Option<&Path>,
     data_dir_flag: Option<PathBuf>,
     database_url_flag: Option<String>,
-    listen_flag: Option<String>,
-) -> Result<Settings, String> {
+) -> Result<Location, String> {
     let path = config_path
         .map(Path::to_path_buf)
         .or_else(|| env("CUSTOS_CONFIG").map(PathBuf::from));
@@ -115,19 +123,44 @@ pub fn load(
     };
     let data_dir = data_dir_flag
         .or_else(|| env("CUSTOS_DATA_DIR").map(PathBuf::from))
-        .or(file.data_dir)
+        .or_else(|| file.data_dir.clone())
         .unwrap_or_else(|| PathBuf::from("./custos-data"));
     let database_url = match database_url_flag {
         Some(u) => Some(u),
-        None => secret_env("CUSTOS_DATABASE_URL")?.or(file.database_url),
+        None => secret_env("CUSTOS_DATABASE_URL")?.or_else(|| file.database_url.clone()),
     };
+    Ok(Location {
+        data_dir,
+        database_url,
+        file,
+    })
+}
+
+/// The PII key given by `CUSTOS_PII_KEY` or `CUSTOS_PII_KEY_FILE`, if any.
+pub fn env_pii_key() -> Result<Option<custos_app::pii::PiiKey>, String> {
+    secret_env("CUSTOS_PII_KEY")?
+        .map(|k| custos_app::pii::PiiKey::from_base64(&k))
+        .transpose()
+}
+
+pub fn load(
+    config_path: Option<&Path>,
+    data_dir_flag: Option<PathBuf>,
+    database_url_flag: Option<String>,
+    listen_flag: Option<String>,
+) -> Result<Settings, String> {
+    let Location {
+        data_dir,
+        database_url,
+        file,
+    } = locate(config_path, data_dir_flag, database_url_flag)?;
     let listen = listen_flag
         .or_else(|| env("CUSTOS_LISTEN"))
         .or(file.listen)
         .unwrap_or_else(|| "127.0.0.1:8080".to_string());
     // Personal data key: CUSTOS_PII_KEY(_FILE), else pii.key in the data directory.
-    let pii_key = match secret_env("CUSTOS_PII_KEY")? {
-        Some(k) => custos_app::pii::PiiKey::from_base64(&k)?,
+    let pii_key = match env_pii_key()? {
+        Some(k) => k,
         None => custos_app::pii::PiiKey::load_or_create_file(&data_dir.join("pii.key"))?,
     };
     let mut app = AppConfig {

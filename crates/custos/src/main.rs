@@ -67,13 +67,20 @@ enum Command {
         command: AuditCommand,
     },
     /// Write a consistent online backup of the SQLite database to FILE.
-    Backup { file: PathBuf },
+    Backup {
+        file: PathBuf,
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
+    },
     /// Restore a backup FILE into the data directory (stop the server first).
     Restore {
         file: PathBuf,
-        /// Replace a database that already holds data.
+        /// Replace a database that already holds data, or a PII key that differs from
+        /// the backup's.
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
     },
     /// Print the OpenAPI document generated from the code.
     Openapi,
@@ -249,6 +256,43 @@ fn main() -> ExitCode {
             eprintln!("custos: {msg}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Where a backup passphrase comes from. Never a plain argument: those show in `ps`.
+#[derive(clap::Args, Debug)]
+struct PassphraseArgs {
+    /// Encrypt (backup) or decrypt (restore) with the passphrase in this environment
+    /// variable; an encrypted backup also carries the PII key.
+    #[arg(long, value_name = "VAR", conflicts_with = "passphrase_file")]
+    passphrase_env: Option<String>,
+    /// As --passphrase-env, reading the passphrase from the first line of this file.
+    #[arg(long, value_name = "PATH")]
+    passphrase_file: Option<PathBuf>,
+}
+
+impl PassphraseArgs {
+    fn read(&self) -> Result<Option<custos_app::backup::Passphrase>, Failure> {
+        let text = match (&self.passphrase_env, &self.passphrase_file) {
+            (Some(var), _) => std::env::var(var).map_err(|_| {
+                Failure(format!(
+                    "环境变量 {var} 未设置 / the environment variable {var} is not set"
+                ))
+            })?,
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map_err(|e| {
+                    Failure(format!(
+                        "无法读取口令文件 / cannot read the passphrase file {}: {e}",
+                        path.display()
+                    ))
+                })?
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            (None, None) => return Ok(None),
+        };
+        Ok(Some(custos_app::backup::Passphrase::new(text)?))
     }
 }
 
@@ -460,37 +504,59 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 }
             }
         }
-        Command::Backup { file } => {
+        Command::Backup { file, passphrase } => {
+            let passphrase = passphrase.read()?;
             let (app, _) = open(&cli, None).await?;
             let actor = actor(&app, &cli).await?;
-            let header = app.backup(&actor, file).await?;
+            let header = app.backup(&actor, file, passphrase.as_ref()).await?;
             if cli.json {
                 print_json(&header);
             } else {
                 println!(
-                    "backup written to {} ({} bytes, sha256 {})",
+                    "backup written to {} ({} bytes, sha256 {}{})",
                     file.display(),
                     header.size,
-                    header.sha256
+                    header.sha256,
+                    if header.encryption.is_some() {
+                        ", encrypted, carries the PII key"
+                    } else {
+                        ""
+                    }
                 );
+                if header.encryption.is_none() {
+                    eprintln!(
+                        "注意：未加密的备份不含 PII 密钥 {id}，请另行保管 pii.key / \
+                         note: an unencrypted backup does not carry PII key {id}; keep pii.key safe separately",
+                        id = header.pii_key_id().unwrap_or("?")
+                    );
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Restore { file, force } => {
-            let settings = config::load(
+        Command::Restore {
+            file,
+            force,
+            passphrase,
+        } => {
+            // Not config::load: that would create a fresh pii.key in an empty directory
+            // before the backup's key can be put there.
+            let location = config::locate(
                 cli.config.as_deref(),
                 cli.data_dir.clone(),
                 cli.database_url.clone(),
-                None,
             )?;
-            if settings.db.database_url.is_some() {
+            if location.database_url.is_some() {
                 return Err(Failure(
                     "restore works on the embedded SQLite database; for PostgreSQL use pg_restore"
                         .into(),
                 ));
             }
-            let report =
-                custos_app::backup::restore_backup(file, &settings.db.data_dir, *force).await?;
+            let opts = custos_app::backup::RestoreOptions {
+                force: *force,
+                passphrase: passphrase.read()?,
+                env_key: config::env_pii_key()?,
+            };
+            let report = custos_app::backup::restore_backup(file, &location.data_dir, opts).await?;
             if cli.json {
                 print_json(&report);
             } else {
@@ -500,10 +566,37 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                     report.target.display(),
                     report.audit_entries
                 );
+                if let Some(note) = pii_key_note(&report) {
+                    eprintln!("{note}");
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// What the user should know about the PII key after a restore.
+fn pii_key_note(report: &custos_app::backup::RestoreReport) -> Option<String> {
+    use custos_app::backup::PiiKeyOutcome;
+    let id = report.pii_key_id.as_deref().unwrap_or("?");
+    Some(match report.pii_key {
+        PiiKeyOutcome::Matches | PiiKeyOutcome::NotNeeded => return None,
+        PiiKeyOutcome::Written => {
+            format!("已从备份写入 PII 密钥 {id} 到 pii.key / wrote the backup's PII key {id} to pii.key")
+        }
+        PiiKeyOutcome::Replaced => format!(
+            "已用备份的 PII 密钥 {id} 替换 pii.key（旧文件保留为 pii.key.replaced-*） / \
+             replaced pii.key with the backup's PII key {id} (the old file is kept as pii.key.replaced-*)"
+        ),
+        PiiKeyOutcome::Missing => format!(
+            "注意：数据目录中没有 PII 密钥；启动前请放入备份时的 pii.key（密钥 {id}） / \
+             note: no PII key is in place; put the backup's pii.key (key {id}) in the data directory before starting"
+        ),
+        PiiKeyOutcome::Mismatch => format!(
+            "警告：当前 PII 密钥不是备份的密钥 {id}，加密的个人信息将无法读取 / \
+             warning: the PII key in effect is not the backup's key {id}; encrypted personal data cannot be read"
+        ),
+    })
 }
 
 async fn user_command(

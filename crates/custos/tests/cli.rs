@@ -29,6 +29,8 @@ fn command(data_dir: &Path) -> Command {
         "CUSTOS_ADMIN_PASSWORD",
         "CUSTOS_ADMIN_PASSWORD_FILE",
         "CUSTOS_LOG",
+        "CUSTOS_PII_KEY",
+        "CUSTOS_PII_KEY_FILE",
     ] {
         c.env_remove(var);
     }
@@ -439,6 +441,76 @@ fn restore_refuses_damaged_or_foreign_files() {
     // The good file still restores.
     ok(&target, &["restore", file.to_str().unwrap()]);
     assert_eq!(json(&target, &["audit", "verify"])["ok"], true);
+}
+
+#[test]
+fn encrypted_backup_carries_the_pii_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["demo", "--customers", "20"]);
+    let page = json(d, &["customer", "search", "--type", "individual"]);
+    let code = page["items"][0]["code"].as_str().unwrap().to_string();
+    let before = json(d, &["customer", "get", &code]);
+    assert!(
+        before["id_number"]
+            .as_str()
+            .is_some_and(|s| !s.contains('*')),
+        "{before}"
+    );
+
+    let work = tempfile::tempdir().unwrap();
+    let pass_file = work.path().join("backup.pass");
+    std::fs::write(&pass_file, "a long backup passphrase\n").unwrap();
+    let file = work.path().join("enc.backup");
+    let f = file.to_str().unwrap();
+    let out = ok(
+        d,
+        &[
+            "backup",
+            f,
+            "--passphrase-file",
+            pass_file.to_str().unwrap(),
+        ],
+    );
+    assert!(out.contains("encrypted"), "{out}");
+
+    // Wrong passphrase: refused, nothing put in place.
+    let d2 = work.path().join("restored");
+    let restore = |pass: &str| {
+        command(&d2)
+            .env("BACKUP_PASS", pass)
+            .args(["restore", f, "--passphrase-env", "BACKUP_PASS"])
+            .output()
+            .unwrap()
+    };
+    let o = restore("not the passphrase");
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("backup.passphrase"), "{}", stderr(&o));
+    assert!(!d2.join("custos.db").exists() && !d2.join("pii.key").exists());
+
+    // Right passphrase into an empty directory: the key comes along, the data reads back.
+    let o = restore("a long backup passphrase");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("pii.key"), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(d2.join("pii.key")).unwrap(),
+        std::fs::read_to_string(d.join("pii.key")).unwrap()
+    );
+    assert_eq!(json(&d2, &["customer", "get", &code]), before);
+
+    // A plain backup restored where another key is in place: refused with both key ids.
+    let plain = work.path().join("plain.backup");
+    ok(d, &["backup", plain.to_str().unwrap()]);
+    let d3 = work.path().join("other-key");
+    std::fs::create_dir_all(&d3).unwrap();
+    std::fs::write(
+        d3.join("pii.key"),
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+    )
+    .unwrap();
+    let reason = fails(&d3, &["restore", plain.to_str().unwrap()]);
+    assert!(reason.contains("restore.pii_key_mismatch"), "{reason}");
+    assert!(!d3.join("custos.db").exists());
 }
 
 #[test]
