@@ -17,10 +17,13 @@ use crate::codes::{issue_date, AppliesTo, NewCodeRule};
 use crate::customers::{ContactInput, NewCustomer};
 use crate::{Actor, App, AppResult};
 
-const BRANDS: &[&str] = &[
-    "恒瑞", "华信", "金桥", "东方", "新奥", "鼎盛", "宏达", "瑞丰", "天成", "永信", "博远", "安泰",
-    "中联", "海川", "长河", "嘉禾", "润泽", "星辰", "远航", "锦程", "万通", "正阳", "德源", "同创",
-    "汇通", "盛世", "凯达", "启明", "九州", "华瑞", "富源", "鸿运", "众合", "易达", "智远", "云帆",
+/// Characters trade names (字号) are made of; a brand is two of them, so there are a few
+/// thousand brands and, with the city and trade, tens of millions of company names.
+const BRAND_CHARS: &[char] = &[
+    '恒', '瑞', '华', '信', '金', '桥', '东', '方', '新', '奥', '鼎', '盛', '宏', '达', '丰', '泰',
+    '安', '康', '通', '源', '中', '天', '海', '联', '创', '智', '博', '远', '润', '德', '嘉', '和',
+    '隆', '兴', '昌', '荣', '汇', '诚', '永', '祥', '福', '佳', '明', '辉', '锦', '凯', '宇', '星',
+    '光', '正', '合', '力', '腾', '飞', '晨', '阳', '峰', '林', '鑫', '悦', '川', '航', '众', '启',
 ];
 const TRADES: &[(&str, &str)] = &[
     ("科技", "65"),
@@ -111,11 +114,24 @@ fn mobile(rng: &mut StdRng) -> String {
     )
 }
 
+fn brand(rng: &mut StdRng) -> String {
+    let first = *BRAND_CHARS.choose(rng).unwrap_or(&'华');
+    let mut second = first;
+    while second == first {
+        second = *BRAND_CHARS.choose(rng).unwrap_or(&'信');
+    }
+    format!("{first}{second}")
+}
+
 /// A generator of synthetic customers; deterministic for a seed.
 pub struct DemoCustomers {
     rng: StdRng,
     regions: Vec<(&'static str, &'static str)>,
     today: chrono::NaiveDate,
+    /// City + brand + trade of every company generated: two companies may not share a
+    /// name in one city (企业名称登记), and such a pair would rightly be refused as a
+    /// duplicate.
+    company_names: std::collections::HashSet<String>,
 }
 
 impl DemoCustomers {
@@ -124,6 +140,7 @@ impl DemoCustomers {
             rng: StdRng::seed_from_u64(seed),
             regions: counties(),
             today,
+            company_names: Default::default(),
         }
     }
 
@@ -172,8 +189,17 @@ impl DemoCustomers {
                 ..Default::default()
             };
         }
-        let (trade, division) = *TRADES.choose(rng).unwrap_or(&("科技", "65"));
-        let brand = BRANDS.choose(rng).unwrap_or(&"华信");
+        let (mut trade, mut division, mut brand);
+        loop {
+            (trade, division) = *TRADES.choose(rng).unwrap_or(&("科技", "65"));
+            brand = self::brand(rng);
+            if self
+                .company_names
+                .insert(format!("{city_name}{brand}{trade}"))
+            {
+                break;
+            }
+        }
         let name = format!(
             "{city_name}{brand}{trade}{}",
             LEGAL_FORMS.choose(rng).unwrap_or(&"有限公司")
@@ -321,6 +347,24 @@ mod tests {
             }
             if c.customer_type == "enterprise" {
                 assert!(c.uscc.is_some());
+            }
+        }
+    }
+
+    #[test]
+    fn company_names_do_not_repeat_in_a_city() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default();
+        let mut g = DemoCustomers::new(1, today);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..50_000 {
+            let c = g.next_customer();
+            if c.customer_type == "enterprise" {
+                // The name key drops the legal form; with the region it must be new.
+                let key = (
+                    c.region_code.clone(),
+                    custos_core::normalize::name_key(&c.name).key,
+                );
+                assert!(seen.insert(key), "repeated: {}", c.name);
             }
         }
     }

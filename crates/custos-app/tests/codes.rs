@@ -646,3 +646,14 @@ both!(duplicate_check_sees_changes_made_by_another_process, |t| {
     assert_ne!(after.verdict, "definite", "{after:?}");
     assert_ne!(name_kind(&after).as_deref(), Some("same"), "{after:?}");
 });
+
+// Demo data goes through the real creation path, duplicate check included: generated
+// companies must not collide with each other (a collision refuses the whole batch).
+both!(demo_customers_pass_the_duplicate_check, |t| {
+    let n = t
+        .app
+        .add_demo_customers(&t.admin, 2500, 1, &[], |_| {})
+        .await
+        .expect("demo customers");
+    assert_eq!(n, 2500);
+});
