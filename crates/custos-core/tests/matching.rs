@@ -383,3 +383,105 @@ fn blocking_keys_are_deterministic_and_bounded() {
     assert_eq!(sorted.len(), k1.len(), "duplicate keys");
     assert!(blocking_keys(&prep(&MatchRecord::default())).is_empty());
 }
+
+#[test]
+fn latin_name_with_a_space_typed_inside_a_word() {
+    let r = cmp(&person("Sophie Nicolle"), &person("Soph ie Nicolle"));
+    assert_eq!(kind_of(&r, "name"), Some(EvidenceKind::Same), "{r:?}");
+    let r = cmp(&person("Sophie Nicolle"), &person("SophieNicolle"));
+    assert_eq!(kind_of(&r, "name"), Some(EvidenceKind::Same), "{r:?}");
+}
+
+#[test]
+fn swapped_given_and_family_name_recognised() {
+    let r = cmp(&person("Nicolle Sophie"), &person("sophie nicolle"));
+    assert_eq!(kind_of(&r, "name"), Some(EvidenceKind::Same), "{r:?}");
+    // Swapped and a typo in one of them.
+    let r = cmp(&person("Frahn Lauren"), &person("Laurex Frahn"));
+    assert_eq!(kind_of(&r, "name"), Some(EvidenceKind::Similar), "{r:?}");
+    assert!(r.field("name").is_some_and(|e| e.weight > 0.0), "{r:?}");
+}
+
+#[test]
+fn latin_names_sharing_one_word_weigh_less_against_than_nothing_in_common() {
+    let shared = cmp(&person("Robert Smith"), &person("Bob Smith"));
+    let none = cmp(&person("Robert Smith"), &person("Alice Jones"));
+    assert_eq!(kind_of(&shared, "name"), Some(EvidenceKind::Similar));
+    assert_eq!(kind_of(&none, "name"), Some(EvidenceKind::Different));
+    let w = |r: &MatchResult| r.field("name").map_or(0.0, |e| e.weight);
+    assert!(
+        w(&none) < w(&shared) && w(&shared) < 0.0,
+        "{shared:?} {none:?}"
+    );
+    // Name alone sharing a word is far from a duplicate.
+    assert!(shared.score < 0.05, "{shared:?}");
+}
+
+#[test]
+fn chinese_names_do_not_use_latin_rules() {
+    // Chinese keys get no letter-order comparison: 王伟 / 王伟东 is not a Latin "shared word".
+    let p = prep(&person("王伟"));
+    assert!(p.names[0].compact.is_empty());
+    let r = cmp(&person("王伟"), &person("李伟"));
+    assert_ne!(kind_of(&r, "name"), Some(EvidenceKind::Same));
+}
+
+#[test]
+fn numbered_shops_stay_distinct() {
+    let mut a = org("华信超市3号店");
+    let mut b = org("华信超市4号店");
+    a.city = "杭州".into();
+    b.city = "杭州".into();
+    let r = cmp(&a, &b);
+    assert_ne!(kind_of(&r, "name"), Some(EvidenceKind::Same), "{r:?}");
+    assert!(r.field("name").is_some_and(|e| e.weight < 0.0), "{r:?}");
+    assert!(r.score < POSSIBLE, "{r:?}");
+}
+
+#[test]
+fn unchecked_identifiers_that_differ_weigh_less_than_valid_ones() {
+    let mut a = person("John Smith");
+    let mut b = person("John Smith");
+    a.id_number = "P1234567".into();
+    b.id_number = "P7654321".into();
+    let unchecked = cmp(&a, &b);
+    a.id_number = id_number("11010519800101001");
+    b.id_number = id_number("11010519921212002");
+    let valid = cmp(&a, &b);
+    let w = |r: &MatchResult| r.field("id_number").map_or(0.0, |e| e.weight);
+    assert!(w(&valid) < w(&unchecked) && w(&unchecked) < 0.0);
+    assert!(unchecked.score < POSSIBLE, "{unchecked:?}");
+}
+
+#[test]
+fn birth_date_with_day_and_month_swapped_is_similar() {
+    let mut a = person("John Smith");
+    let mut b = person("John Smith");
+    a.birth_date = NaiveDate::from_ymd_opt(1980, 3, 4);
+    b.birth_date = NaiveDate::from_ymd_opt(1980, 4, 3);
+    let r = cmp(&a, &b);
+    assert_eq!(
+        kind_of(&r, "birth_date"),
+        Some(EvidenceKind::Similar),
+        "{r:?}"
+    );
+    b.birth_date = NaiveDate::from_ymd_opt(1981, 4, 3);
+    assert_eq!(
+        kind_of(&cmp(&a, &b), "birth_date"),
+        Some(EvidenceKind::Different)
+    );
+}
+
+#[test]
+fn twins_with_valid_id_numbers_stay_distinct() {
+    // Same family name, birth date and address, other given name: twins. A valid id number
+    // each keeps them apart.
+    let mut a = person("Dylan Thorpe");
+    let mut b = person("Teaha Thorpe");
+    for (r, id) in [(&mut a, "11010519800101001"), (&mut b, "11010519800101002")] {
+        r.address = "27 Buvelot Street Moonah West".into();
+        r.id_number = id_number(id);
+    }
+    let r = cmp(&a, &b);
+    assert!(r.score < POSSIBLE, "{r:?}");
+}

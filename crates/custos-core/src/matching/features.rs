@@ -51,6 +51,10 @@ pub struct PreparedName {
     pub key: Box<str>,
     /// Toneless pinyin of the key (`huaweijishu`); non-Chinese characters kept as they are.
     pub pinyin: Box<str>,
+    /// Latin-script names only (empty otherwise): the letters and digits in the order
+    /// entered, without spaces, so that a space typed inside a word (`soph ie`) or lost
+    /// between two words (`sophienicolle`) does not change the comparison.
+    pub compact: Box<str>,
     pub legal_form: Option<Box<str>>,
     pub branch: bool,
 }
@@ -106,6 +110,7 @@ fn prepare_name(raw: &str, source: NameSource) -> Option<(PreparedName, Option<&
     }
     let has_cjk = text.chars().any(is_cjk);
     let nk = name_key(&text);
+    let mut compact = String::new();
     let key = if has_cjk {
         nk.key
     } else {
@@ -122,6 +127,7 @@ fn prepare_name(raw: &str, source: NameSource) -> Option<(PreparedName, Option<&
                 words.retain(|w| stripped.contains(w));
             }
         }
+        compact = words.concat();
         words.sort_unstable();
         words.join(" ")
     };
@@ -143,6 +149,7 @@ fn prepare_name(raw: &str, source: NameSource) -> Option<(PreparedName, Option<&
             source,
             key: key.into_boxed_str(),
             pinyin: pinyin.into_boxed_str(),
+            compact: compact.into_boxed_str(),
             legal_form: nk.legal_form.map(String::into_boxed_str),
             branch: nk.branch,
         },

@@ -16,6 +16,7 @@
 
 use std::fmt;
 
+use chrono::Datelike;
 use serde::Serialize;
 
 use super::features::{city_of, NameSource, PartyKind, Prepared, PreparedIdent, PreparedName};
@@ -247,7 +248,7 @@ fn evaluate_cheap(a: &Prepared, b: &Prepared, t: &mut Tally<'_>) {
 /// Name and address similarity: the expensive part.
 fn evaluate_strings(a: &Prepared, b: &Prepared, t: &mut Tally<'_>) {
     compare_names(a, b, pair_kind(a, b), t);
-    compare_address(a, b, t);
+    compare_address(a, b, pair_kind(a, b), t);
 }
 
 fn pair_kind(a: &Prepared, b: &Prepared) -> PartyKind {
@@ -291,7 +292,12 @@ fn compare_ident(
             )
         });
     } else {
-        t.add(field, EvidenceKind::Different, bits(0.03, 1.0), || {
+        // Two unchecked identifiers (no check character: passport, social security or
+        // membership numbers) that differ say less: a typo beyond one character goes
+        // unnoticed and such documents are reissued. One valid against one unchecked keeps
+        // the stronger weight: the valid one is right, the other is likely another's.
+        let m = if !a.valid && !b.valid { 0.1 } else { 0.03 };
+        t.add(field, EvidenceKind::Different, bits(m, 1.0), || {
             (format!("{label_zh}不同"), "different".into())
         });
     }
@@ -347,6 +353,7 @@ fn compare_email(a: &Prepared, b: &Prepared, t: &mut Tally<'_>) {
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum NameLevel {
     Other,
+    SharedWord,
     Weak,
     Fair,
     Contained,
@@ -378,6 +385,13 @@ fn name_mu(level: NameLevel, class: NameClass) -> (f64, f64) {
         (NameLevel::Fair, true) => (0.03, 2e-3),
         (NameLevel::Fair, false) => (0.04, 1e-2),
         (NameLevel::Weak, _) => (0.015, 0.02),
+        // A person known by another given name (nickname, an English name next to the
+        // legal one, a dropped middle name) keeps the family name; strangers who share a
+        // blocking key mostly share a word too, so this is weak evidence against, not the
+        // near-certain "nothing in common" below. An organisation's words are generic
+        // (trading, holdings): no better than Other.
+        (NameLevel::SharedWord, false) => (0.05, 0.3),
+        (NameLevel::SharedWord, true) => (0.01, 0.97),
         (NameLevel::Other, _) => (0.01, 0.97),
     }
 }
@@ -410,6 +424,18 @@ fn name_level(x: &PreparedName, y: &PreparedName) -> (NameLevel, f64) {
     if x.pinyin == y.pinyin && x.pinyin.len() >= 4 {
         return (NameLevel::Homophone, sim);
     }
+    // Latin-script names: a space typed inside a word or lost between two (`soph ie
+    // nicolle`) leaves the letters in the order entered unchanged; the sorted word key
+    // would put the broken word elsewhere and look unrelated.
+    let latin = !x.compact.is_empty() && !y.compact.is_empty();
+    if latin && x.compact == y.compact {
+        return (NameLevel::Exact, 1.0);
+    }
+    let sim = if latin {
+        sim.max(strsim::jaro_winkler(&x.compact, &y.compact))
+    } else {
+        sim
+    };
     let level = if sim >= 0.94 {
         NameLevel::Close
     } else if contains_other(&x.key, &y.key) {
@@ -418,10 +444,20 @@ fn name_level(x: &PreparedName, y: &PreparedName) -> (NameLevel, f64) {
         NameLevel::Fair
     } else if sim >= 0.8 {
         NameLevel::Weak
+    } else if latin && shares_word(&x.key, &y.key) {
+        NameLevel::SharedWord
     } else {
         NameLevel::Other
     };
     (level, sim)
+}
+
+/// Two Latin-script keys (words joined by single spaces) have a word of 2+ letters in
+/// common: the family name kept with another given name (`Robert Smith` / `Bob Smith`).
+fn shares_word(a: &str, b: &str) -> bool {
+    a.split(' ')
+        .filter(|w| w.chars().count() >= 2)
+        .any(|w| b.split(' ').any(|v| v == w))
 }
 
 /// The shorter key (at least 2 characters) is inside the longer one: 华为 / 华为技术.
@@ -526,6 +562,10 @@ fn compare_names(a: &Prepared, b: &Prepared, kind: PartyKind, t: &mut Tally<'_>)
                     x.pinyin, via.0
                 ),
                 format!("same pinyin {} (similarity {sim:.2}){}", x.pinyin, via.1),
+            ),
+            NameLevel::SharedWord => (
+                format!("名称仅有一个词相同（相似度 {sim:.2}）{}", via.0),
+                format!("one word in common ({sim:.2}){}", via.1),
             ),
             NameLevel::Contained => (
                 format!("一个名称包含另一个（相似度 {sim:.2}）{}", via.0),
@@ -648,12 +688,20 @@ fn compare_birth(a: &Prepared, b: &Prepared, t: &mut Tally<'_>) {
         x.format("%Y%m%d").to_string(),
         y.format("%Y%m%d").to_string(),
     );
-    if within_one_edit(&sx, &sy) {
+    // Day and month swapped (dd/mm against mm/dd entry) is as common a slip as a typo.
+    let swapped = x.year() == y.year() && x.month() == y.day() && x.day() == y.month();
+    if swapped || within_one_edit(&sx, &sy) {
         t.add(
             "birth_date",
             EvidenceKind::Similar,
             bits(0.04, 1e-3),
-            || ("出生日期仅差一位".into(), "one digit apart".into()),
+            || {
+                if swapped {
+                    ("出生日期日月颠倒".into(), "day and month swapped".into())
+                } else {
+                    ("出生日期仅差一位".into(), "one digit apart".into())
+                }
+            },
         );
     } else {
         t.add(
@@ -665,7 +713,7 @@ fn compare_birth(a: &Prepared, b: &Prepared, t: &mut Tally<'_>) {
     }
 }
 
-fn compare_address(a: &Prepared, b: &Prepared, t: &mut Tally<'_>) {
+fn compare_address(a: &Prepared, b: &Prepared, kind: PartyKind, t: &mut Tally<'_>) {
     if a.address.is_empty() || b.address.is_empty() {
         return;
     }
@@ -682,6 +730,10 @@ fn compare_address(a: &Prepared, b: &Prepared, t: &mut Tally<'_>) {
         (EvidenceKind::Similar, 0.25, 0.01)
     } else if sim >= 0.6 {
         (EvidenceKind::Similar, 0.1, 0.05)
+    } else if kind == PartyKind::Individual {
+        // People move more than registered companies do (as for the region): a
+        // different address is weaker evidence against a person.
+        (EvidenceKind::Different, 0.15, 0.94)
     } else {
         (EvidenceKind::Different, 0.05, 0.94)
     };
