@@ -2188,10 +2188,17 @@ impl App {
         if new.owner_id != old.owner_id || new.department_id != old.department_id {
             check_owner_in_scope(tx, actor, scope, owner_id, new.department_id).await?;
         }
+        // Prepared once: for the duplicate check, the match keys and the candidate cache.
+        let prepared = custos_core::matching::prepare(
+            &duplicates::match_record(&new),
+            issue_date(self.config.code_timezone),
+        );
         let mut possible_duplicates = Vec::new();
         if duplicates::matching_fields_changed(&old, &new) {
             tx.lock_audit_head().await?;
-            let report = self.find_duplicates(tx, actor, &new, &[row.id]).await?;
+            let report = self
+                .find_duplicates_of(tx, actor, &prepared, &[row.id])
+                .await?;
             // Only a change that *makes* a definite duplicate is blocked; one that was
             // already there (overridden at creation) does not block every later edit.
             let blocking = if report.is_definite() {
@@ -2213,8 +2220,9 @@ impl App {
         let updated = tx
             .update_customer(&with_record(&row, &new, key, now))
             .await?;
-        tx.replace_customer_indexes(row.id, &indexes_of(&new, key), false)
+        tx.replace_customer_indexes(row.id, &indexes_with(&new, key, &prepared), false)
             .await?;
+        self.remember_prepared(&updated, prepared);
         tx.insert_customer_history(&HistoryRow {
             id: 0,
             customer_id: row.id,
