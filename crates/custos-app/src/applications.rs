@@ -22,7 +22,7 @@ use crate::actor::{Actor, Scope};
 use crate::audit::{append, record};
 use crate::auth::{format_time, load_actor};
 use crate::customers::merge::{MergeRequest, SplitPart, SplitRequest};
-use crate::customers::{CustomerPatch, NewCustomer};
+use crate::customers::{CustomerPatch, Lookups, NewCustomer};
 use crate::error::{AppError, AppResult};
 use crate::flows::{
     choose_flow, department_chain, kind_zh, resolve_approvers, unknown_kind, FlowSubject,
@@ -567,8 +567,8 @@ impl App {
                 let scope = actor.require("application.submit")?;
                 self.dry_run(tx, move |app, tx| {
                     Box::pin(async move {
-                        let reference = app.reference(tx).await?;
-                        app.insert_new_customer(tx, &applicant, scope, input, &reference)
+                        let mut lookups = Lookups::default();
+                        app.insert_new_customer(tx, &mut lookups, &applicant, scope, input)
                             .await
                             .map(|_| ())
                     })
@@ -1127,9 +1127,8 @@ impl App {
                 if input.reason.is_none() {
                     input.reason = Some(format!("申请单 #{}", a.id));
                 }
-                let reference = self.reference(tx).await?;
                 let (row, _, _) = self
-                    .insert_new_customer(tx, &applicant, Scope::All, input, &reference)
+                    .insert_new_customer(tx, &mut Lookups::default(), &applicant, Scope::All, input)
                     .await?;
                 Ok(json!({"code": row.code, "customer_id": row.id}))
             }
@@ -1384,6 +1383,7 @@ impl App {
         }
         let drawn = crate::codes::draw_code(
             tx,
+            &mut Lookups::default(),
             self.config.code_timezone,
             &attributes,
             &row.customer_type,

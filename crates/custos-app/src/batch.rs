@@ -18,11 +18,17 @@ use tokio::sync::{mpsc, oneshot, OnceCell};
 
 use custos_store::{Db, StoreError, Tx};
 
+use crate::customers::Lookups;
 use crate::error::{AppError, AppResult};
 
 type Output = AppResult<Box<dyn Any + Send>>;
-type JobFn =
-    Box<dyn for<'a> FnOnce(&'a mut Tx) -> Pin<Box<dyn Future<Output = Output> + Send + 'a>> + Send>;
+type JobFn = Box<
+    dyn for<'a> FnOnce(
+            &'a mut Tx,
+            &'a mut Lookups,
+        ) -> Pin<Box<dyn Future<Output = Output> + Send + 'a>>
+        + Send,
+>;
 
 /// A job that can run more than once (a batch is retried after a deadlock).
 type JobFactory = Box<dyn Fn() -> JobFn + Send + Sync>;
@@ -43,10 +49,14 @@ pub(crate) struct Batcher {
 impl Batcher {
     /// Run `job` in a shared write transaction and return its result. `job` must do all of
     /// its writes through the given `Tx`; it may be called again if the batch is retried.
+    /// The [`Lookups`] are shared by the jobs of one batch (one transaction).
     pub(crate) async fn run<T, F>(&self, db: &Db, job: F) -> AppResult<T>
     where
         T: Send + 'static,
-        F: for<'a> Fn(&'a mut Tx) -> Pin<Box<dyn Future<Output = AppResult<T>> + Send + 'a>>
+        F: for<'a> Fn(
+                &'a mut Tx,
+                &'a mut Lookups,
+            ) -> Pin<Box<dyn Future<Output = AppResult<T>> + Send + 'a>>
             + Send
             + Sync
             + Clone
@@ -62,8 +72,12 @@ impl Batcher {
             .await;
         let make: JobFactory = Box::new(move || {
             let job = job.clone();
-            Box::new(move |tx: &mut Tx| {
-                Box::pin(async move { job(tx).await.map(|v| Box::new(v) as Box<dyn Any + Send>) })
+            Box::new(move |tx: &mut Tx, lookups: &mut Lookups| {
+                Box::pin(async move {
+                    job(tx, lookups)
+                        .await
+                        .map(|v| Box::new(v) as Box<dyn Any + Send>)
+                })
             })
         });
         let (reply, answer) = oneshot::channel();
@@ -125,10 +139,11 @@ async fn run_batch(db: &Db, batch: Vec<Job>) {
 async fn try_batch(db: &Db, batch: &[Job]) -> Result<Vec<Output>, StoreError> {
     let mut tx = db.begin().await?;
     tx.lock_audit_head().await?;
+    let mut lookups = Lookups::default();
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
         tx.savepoint().await?;
-        let out = (job.make)()(&mut tx).await;
+        let out = (job.make)()(&mut tx, &mut lookups).await;
         match &out {
             Ok(_) => tx.release_savepoint().await?,
             // A deadlock or serialisation failure poisons the whole transaction on

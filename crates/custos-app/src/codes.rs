@@ -13,6 +13,7 @@ use custos_store::{now_us, CodeRow, CodeRuleRow, StoreError, Tx};
 use crate::actor::Actor;
 use crate::audit::{append, record};
 use crate::auth::format_time;
+use crate::customers::Lookups;
 use crate::error::{AppError, AppResult};
 use crate::{to_json, App};
 
@@ -673,14 +674,16 @@ fn random_text(width: u8) -> String {
 /// Find the one published rule for a customer.
 pub(crate) async fn applicable_rule(
     tx: &mut Tx,
+    lookups: &mut Lookups,
     customer_type: &str,
     region: Option<&str>,
 ) -> AppResult<CodeRuleRow> {
-    let mut found: Vec<CodeRuleRow> = tx
-        .published_code_rules()
+    let mut found: Vec<CodeRuleRow> = lookups
+        .published_rules(tx)
         .await?
-        .into_iter()
+        .iter()
         .filter(|r| applies_of(r).matches(customer_type, region))
+        .cloned()
         .collect();
     match found.len() {
         1 => Ok(found.remove(0)),
@@ -713,6 +716,7 @@ pub(crate) async fn applicable_rule(
 /// must follow in the same transaction. With `manual`, check the given code instead.
 pub(crate) async fn draw_code(
     tx: &mut Tx,
+    lookups: &mut Lookups,
     tz: chrono_tz::Tz,
     attributes: &BTreeMap<String, String>,
     customer_type: &str,
@@ -721,7 +725,7 @@ pub(crate) async fn draw_code(
 ) -> AppResult<DrawnCode> {
     // Lock order: audit head, then sequence rows (see batch.rs).
     tx.lock_audit_head().await?;
-    let rule = applicable_rule(tx, customer_type, region).await?;
+    let rule = applicable_rule(tx, lookups, customer_type, region).await?;
     let segments = segments_of(&rule)?;
     let date = issue_date(tz);
     if let Some(code) = manual {

@@ -45,6 +45,8 @@ pub const EDITABLE_STATUSES: &[&str] = &["pending", "active", "dormant"];
 pub(crate) const LIVE_STATUSES: &[&str] = &["pending", "active", "dormant", "retired", "archived"];
 
 mod bulk;
+mod lookups;
+pub(crate) use lookups::Lookups;
 /// Calls `$m!` with the names of the record's optional single-value fields (the ones a
 /// patch, a merge or an import fills one by one), so the list is written once.
 macro_rules! with_optional_fields {
@@ -1633,12 +1635,17 @@ impl App {
     }
 
     /// Owner and department must exist; the department defaults to the owner's.
-    async fn resolve_owner(&self, tx: &mut Tx, rec: &mut Record) -> AppResult<Vec<FieldError>> {
+    async fn resolve_owner(
+        &self,
+        tx: &mut Tx,
+        lookups: &mut Lookups,
+        rec: &mut Record,
+    ) -> AppResult<Vec<FieldError>> {
         let mut errors = Vec::new();
         let Some(owner_id) = rec.owner_id else {
             return Ok(errors);
         };
-        match tx.user(owner_id).await? {
+        match lookups.user(tx, owner_id).await? {
             None => errors.push(
                 Violation::new(
                     "user.unknown",
@@ -1654,7 +1661,7 @@ impl App {
             }
         }
         if let Some(d) = rec.department_id {
-            if tx.department(d).await?.is_none() {
+            if !lookups.department_exists(tx, d).await? {
                 errors.push(
                     Violation::new(
                         "department.unknown",
@@ -1680,12 +1687,11 @@ impl App {
         let app = self.clone();
         let actor = actor.clone();
         self.batcher
-            .run(&self.db, move |tx| {
+            .run(&self.db, move |tx, lookups| {
                 let (app, actor, input) = (app.clone(), actor.clone(), input.clone());
                 Box::pin(async move {
-                    let reference = app.reference(tx).await?;
                     let (row, rec, duplicates) = app
-                        .insert_new_customer(tx, &actor, scope, input, &reference)
+                        .insert_new_customer(tx, lookups, &actor, scope, input)
                         .await?;
                     let reveal = app.reveal(tx, &actor, &row, &rec).await?;
                     let mut v = view(&row, &rec, reveal);
@@ -1707,11 +1713,11 @@ impl App {
     ) -> AppResult<Vec<String>> {
         let scope = actor.require("customer.create")?;
         let mut tx = self.db.begin().await?;
-        let reference = self.reference(&mut tx).await?;
+        let mut lookups = Lookups::default();
         let mut codes = Vec::with_capacity(inputs.len());
         for (i, input) in inputs.into_iter().enumerate() {
             match self
-                .insert_new_customer(&mut tx, actor, scope, input, &reference)
+                .insert_new_customer(&mut tx, &mut lookups, actor, scope, input)
                 .await
             {
                 Ok((row, _, _)) => codes.push(row.code),
@@ -1738,12 +1744,12 @@ impl App {
     pub(crate) async fn insert_new_customer(
         &self,
         tx: &mut Tx,
+        lookups: &mut Lookups,
         actor: &Actor,
         scope: Scope,
         input: NewCustomer,
-        reference: &Reference,
     ) -> AppResult<(CustomerRow, Record, duplicates::DuplicateReport)> {
-        self.insert_new_customer_excluding(tx, actor, scope, input, reference, &[])
+        self.insert_new_customer_excluding(tx, lookups, actor, scope, input, &[])
             .await
     }
 
@@ -1752,10 +1758,10 @@ impl App {
     async fn insert_new_customer_excluding(
         &self,
         tx: &mut Tx,
+        lookups: &mut Lookups,
         actor: &Actor,
         scope: Scope,
         input: NewCustomer,
-        reference: &Reference,
         exclude: &[i64],
     ) -> AppResult<(CustomerRow, Record, duplicates::DuplicateReport)> {
         if input.code.is_some() {
@@ -1768,8 +1774,9 @@ impl App {
         let mut reason_errors = Vec::new();
         let reason = text("reason", input.reason.as_deref(), 500, &mut reason_errors);
 
-        let mut errors = self.resolve_owner(tx, &mut raw).await?;
-        let rec = match validate(raw, today, reference) {
+        let reference = lookups.reference(self, tx).await?;
+        let mut errors = self.resolve_owner(tx, lookups, &mut raw).await?;
+        let rec = match validate(raw, today, &reference) {
             Ok(r) => Some(r),
             Err(e) => {
                 errors.extend(e);
@@ -1808,6 +1815,7 @@ impl App {
         }
         let drawn = draw_code(
             tx,
+            lookups,
             self.config.code_timezone,
             &attributes,
             &rec.customer_type,
@@ -2142,8 +2150,9 @@ impl App {
         let old = record_of(&row, key)?;
         let mut raw = old.clone();
         mutate(&mut raw)?;
-        let reference = self.reference(tx).await?;
-        let mut errors = self.resolve_owner(tx, &mut raw).await?;
+        let mut lookups = Lookups::default();
+        let reference = lookups.reference(self, tx).await?;
+        let mut errors = self.resolve_owner(tx, &mut lookups, &mut raw).await?;
         let mut reason_errors = Vec::new();
         let reason = text("reason", reason.as_deref(), 500, &mut reason_errors);
         errors.extend(reason_errors);

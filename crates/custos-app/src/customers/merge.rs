@@ -20,7 +20,7 @@ use custos_store::{now_us, CustomerRow, Tx};
 
 use super::{
     diff, in_scope, indexes_of, record_of, row_from_snapshot, scoped_customer, snapshot_of, text,
-    validate, view, with_record, Contact, ContactInput, CustomerView, NewCustomer, Record,
+    validate, view, with_record, Contact, ContactInput, CustomerView, Lookups, NewCustomer, Record,
     EDITABLE_STATUSES,
 };
 use crate::actor::{Actor, Scope};
@@ -878,7 +878,7 @@ impl App {
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
-        let reference = self.reference(tx).await?;
+        let mut lookups = Lookups::default();
         let mut parts = Vec::new();
         let mut part_rows = Vec::new();
         for (i, part) in req.parts.into_iter().enumerate() {
@@ -901,10 +901,10 @@ impl App {
             let created = self
                 .insert_new_customer_excluding(
                     tx,
+                    &mut lookups,
                     actor,
                     create_scope,
                     input,
-                    &reference,
                     &[row.id],
                 )
                 .await;

@@ -29,7 +29,7 @@ use crate::actor::{Actor, Scope};
 use crate::audit::{append, record};
 use crate::auth::format_time;
 use crate::customers::duplicates::DuplicateReport;
-use crate::customers::{view_of, CustomerPatch, CustomerView, NewCustomer, Reference};
+use crate::customers::{view_of, CustomerPatch, CustomerView, Lookups, NewCustomer};
 use crate::error::{AppError, AppResult};
 use crate::xref::{check_source_id, check_system};
 use crate::{to_json, App};
@@ -765,14 +765,23 @@ impl App {
             let chunk_result: AppResult<()> = async {
                 let mut tx = self.db.begin().await?;
                 tx.lock_audit_head().await?;
-                let reference = self.reference(&mut tx).await?;
+                let mut lookups = Lookups::default();
                 let mut reported_rows = Vec::new();
                 for r in chunk {
                     row_no += 1;
                     let result = self
                         .import_row(
-                            &mut tx, actor, scope, &reference, map, options, job.id, row_no, &r,
-                            &mut seen, reveal,
+                            &mut tx,
+                            &mut lookups,
+                            actor,
+                            scope,
+                            map,
+                            options,
+                            job.id,
+                            row_no,
+                            &r,
+                            &mut seen,
+                            reveal,
                         )
                         .await?;
                     let (outcome, code, detail) = match result {
@@ -884,9 +893,9 @@ impl App {
     async fn import_row(
         &self,
         tx: &mut Tx,
+        lookups: &mut Lookups,
         actor: &Actor,
         scope: Scope,
-        reference: &Reference,
         map: &mapping::ColumnMap,
         options: &ImportOptions,
         job_id: i64,
@@ -961,7 +970,7 @@ impl App {
         }
         tx.savepoint().await?;
         let mut out = self
-            .insert_new_customer(tx, actor, scope, input.clone(), reference)
+            .insert_new_customer(tx, lookups, actor, scope, input.clone())
             .await
             .map(|(r, _, _)| r);
         let mut queued: Option<Value> = None;
@@ -999,7 +1008,7 @@ impl App {
                         ..input
                     };
                     out = self
-                        .insert_new_customer(tx, &reviewer, scope, pending, reference)
+                        .insert_new_customer(tx, lookups, &reviewer, scope, pending)
                         .await
                         .map(|(r, _, _)| r);
                     if let Ok(crow) = &out {

@@ -142,13 +142,22 @@ fn posterior(total_bits: f64) -> f64 {
 /// Whether `a` becomes `b` with at most one insertion, deletion, substitution or
 /// transposition of adjacent characters.
 fn within_one_edit(a: &str, b: &str) -> bool {
+    // Phones, ids and e-mails are ASCII: compare bytes without collecting characters.
+    if a.is_ascii() && b.is_ascii() {
+        return one_edit_apart(a.as_bytes(), b.as_bytes());
+    }
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
+    one_edit_apart(&a, &b)
+}
+
+/// Equal, or one substitution, insertion, deletion or swap of neighbours apart.
+fn one_edit_apart<T: PartialEq>(a: &[T], b: &[T]) -> bool {
     let (la, lb) = (a.len(), b.len());
     if la.abs_diff(lb) > 1 {
         return false;
     }
-    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
     if prefix == la && prefix == lb {
         return true;
     }
@@ -808,6 +817,11 @@ mod tests {
         assert!(within_one_edit("234567", "1234567"));
         assert!(!within_one_edit("1234567", "1243576"));
         assert!(!within_one_edit("12345", "1234567"));
+        // Characters, not bytes, outside ASCII: one Chinese character is one edit.
+        assert!(within_one_edit("青年路16号", "青年街16号"));
+        assert!(within_one_edit("青年路16号", "年青路16号"));
+        assert!(!within_one_edit("青年路16号", "和平街16号"));
+        assert!(within_one_edit("路1", "路"));
     }
 
     #[test]

@@ -1,0 +1,79 @@
+//! Rows a creation reads but no creation writes — customer types and custom fields (the
+//! validation reference), published code rules, users and departments — read at most
+//! once per transaction.
+//!
+//! A batch of creations (group commit, an import chunk, demo data) used to read each of
+//! them again for every customer: four to five extra statements per row. What is kept
+//! here is what the transaction would have read anyway, so on PostgreSQL it is the same
+//! as reading it at the first use (READ COMMITTED), and on SQLite the writer sees nothing
+//! new until it commits. A `Lookups` must not outlive the transaction it was filled in,
+//! and must not serve a transaction that changes these rows (publishing a rule, adding a
+//! field): such writes never run next to creations in one transaction.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use custos_store::{CodeRuleRow, Tx, UserRow};
+
+use super::Reference;
+use crate::error::AppResult;
+use crate::App;
+
+#[derive(Default)]
+pub(crate) struct Lookups {
+    reference: Option<Arc<Reference>>,
+    rules: Option<Arc<Vec<CodeRuleRow>>>,
+    users: HashMap<i64, Option<UserRow>>,
+    departments: HashMap<i64, bool>,
+}
+
+impl Lookups {
+    /// Lookups that start from an already loaded reference.
+    pub(crate) fn with_reference(reference: Arc<Reference>) -> Lookups {
+        Lookups {
+            reference: Some(reference),
+            ..Default::default()
+        }
+    }
+
+    /// Customer types and custom field definitions.
+    pub(crate) async fn reference(&mut self, app: &App, tx: &mut Tx) -> AppResult<Arc<Reference>> {
+        if let Some(r) = &self.reference {
+            return Ok(r.clone());
+        }
+        let r = Arc::new(app.reference(tx).await?);
+        self.reference = Some(r.clone());
+        Ok(r)
+    }
+
+    /// Every published code rule.
+    pub(crate) async fn published_rules(
+        &mut self,
+        tx: &mut Tx,
+    ) -> AppResult<Arc<Vec<CodeRuleRow>>> {
+        if let Some(r) = &self.rules {
+            return Ok(r.clone());
+        }
+        let r = Arc::new(tx.published_code_rules().await?);
+        self.rules = Some(r.clone());
+        Ok(r)
+    }
+
+    pub(crate) async fn user(&mut self, tx: &mut Tx, id: i64) -> AppResult<Option<UserRow>> {
+        if let Some(u) = self.users.get(&id) {
+            return Ok(u.clone());
+        }
+        let u = tx.user(id).await?;
+        self.users.insert(id, u.clone());
+        Ok(u)
+    }
+
+    pub(crate) async fn department_exists(&mut self, tx: &mut Tx, id: i64) -> AppResult<bool> {
+        if let Some(d) = self.departments.get(&id) {
+            return Ok(*d);
+        }
+        let d = tx.department(id).await?.is_some();
+        self.departments.insert(id, d);
+        Ok(d)
+    }
+}
