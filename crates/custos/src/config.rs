@@ -25,6 +25,20 @@ pub struct FileConfig {
     pub applications: ApplicationsSection,
     #[serde(default)]
     pub duplicates: DuplicatesSection,
+    #[serde(default)]
+    pub exports: ExportsSection,
+}
+
+/// `[exports]`: files of export jobs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportsSection {
+    /// Where job files are written (default `<data_dir>/exports`; also
+    /// `CUSTOS_EXPORTS_DIR`). Servers sharing one PostgreSQL database need a shared
+    /// directory here, or a download may reach a server without the file.
+    pub dir: Option<PathBuf>,
+    /// How long a finished export's file is kept, in hours (default 24).
+    pub keep_hours: Option<u64>,
 }
 
 /// E-mail of notifications over SMTP; off unless `smtp_host` is set.
@@ -187,6 +201,18 @@ pub fn load(
                      in [0, 1] with possible <= definite (definite {definite}, possible {possible})"
                 )
             })?;
+    }
+    app.exports_dir = Some(
+        env("CUSTOS_EXPORTS_DIR")
+            .map(PathBuf::from)
+            .or(file.exports.dir)
+            .unwrap_or_else(|| data_dir.join("exports")),
+    );
+    if let Some(h) = file.exports.keep_hours {
+        if h == 0 {
+            return Err("[exports] keep_hours 须大于 0 / must be greater than 0".to_string());
+        }
+        app.export_ttl = Duration::from_secs(h * 3600);
     }
     let mut db = DbOptions::sqlite(data_dir);
     db.database_url = database_url;
