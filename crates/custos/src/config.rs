@@ -244,3 +244,45 @@ pub fn load(
         reminder_after,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn load_toml(dir: &Path, toml: &str) -> Result<Settings, String> {
+        let file = dir.join("custos.toml");
+        std::fs::write(&file, toml).unwrap();
+        load(Some(&file), None, None, None)
+    }
+
+    #[test]
+    fn exports_section_sets_directory_and_retention() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        let toml = format!("data_dir = {:?}\n", data.to_string_lossy());
+        let s = load_toml(tmp.path(), &toml).unwrap();
+        if std::env::var_os("CUSTOS_EXPORTS_DIR").is_none() {
+            assert_eq!(s.app.exports_dir, Some(data.join("exports")));
+        }
+        assert_eq!(s.app.export_ttl, Duration::from_secs(24 * 3600));
+        let s = load_toml(
+            tmp.path(),
+            &format!("{toml}[exports]\ndir = \"/srv/exports\"\nkeep_hours = 2\n"),
+        )
+        .unwrap();
+        if std::env::var_os("CUSTOS_EXPORTS_DIR").is_none() {
+            assert_eq!(s.app.exports_dir, Some(PathBuf::from("/srv/exports")));
+        }
+        assert_eq!(s.app.export_ttl, Duration::from_secs(2 * 3600));
+        let e = load_toml(tmp.path(), &format!("{toml}[exports]\nkeep_hours = 0\n"))
+            .err()
+            .unwrap();
+        assert!(e.contains("keep_hours"), "{e}");
+        let e = load_toml(tmp.path(), &format!("{toml}[exports]\nkeep = 3\n"))
+            .err()
+            .unwrap();
+        assert!(e.contains("keep"), "{e}");
+    }
+}
