@@ -30,6 +30,9 @@ pub enum AppError {
         violation: Violation,
         report: Box<crate::customers::duplicates::DuplicateReport>,
     },
+    /// What was asked for existed but is gone for good (an expired export file, HTTP 410).
+    #[error("gone: {}", .0.code)]
+    Gone(Violation),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -52,9 +55,10 @@ impl AppError {
     pub fn code(&self) -> String {
         match self {
             AppError::Validation(_) => "validation.failed".into(),
-            AppError::Unauthenticated(v) | AppError::Conflict(v) | AppError::Rejected(v) => {
-                v.code.clone()
-            }
+            AppError::Unauthenticated(v)
+            | AppError::Conflict(v)
+            | AppError::Rejected(v)
+            | AppError::Gone(v) => v.code.clone(),
             AppError::Duplicate { violation, .. } => violation.code.clone(),
             AppError::Forbidden { .. } => "auth.forbidden".into(),
             AppError::NotFound { what, .. } => format!("{what}.not_found"),
@@ -70,6 +74,7 @@ impl AppError {
             AppError::Forbidden { .. } => 403,
             AppError::NotFound { .. } => 404,
             AppError::Conflict(_) | AppError::Duplicate { .. } => 409,
+            AppError::Gone(_) => 410,
             AppError::Internal(_) => 500,
         }
     }
@@ -83,6 +88,7 @@ impl AppError {
             AppError::Conflict(_) => ("与当前状态冲突", "Conflict"),
             AppError::Rejected(_) => ("操作被规则拒绝", "Operation refused"),
             AppError::Duplicate { .. } => ("疑似重复客户", "Possible duplicate customer"),
+            AppError::Gone(_) => ("已不存在", "Gone"),
             AppError::Internal(_) => ("服务器内部错误", "Internal server error"),
         };
         match lang {
@@ -98,9 +104,10 @@ impl AppError {
                 Lang::Zh => format!("有 {} 个字段未通过校验", fields.len()),
                 Lang::En => format!("{} field(s) failed validation", fields.len()),
             },
-            AppError::Unauthenticated(v) | AppError::Conflict(v) | AppError::Rejected(v) => {
-                v.message(lang).to_string()
-            }
+            AppError::Unauthenticated(v)
+            | AppError::Conflict(v)
+            | AppError::Rejected(v)
+            | AppError::Gone(v) => v.message(lang).to_string(),
             AppError::Duplicate { violation, .. } => violation.message(lang).to_string(),
             AppError::Forbidden { permission } => match lang {
                 Lang::Zh => format!("当前用户没有“{permission}”权限"),
@@ -127,6 +134,8 @@ fn what_zh(what: &str) -> &'static str {
         "code_rule" => "编码规则",
         "code" => "编码",
         "application" => "申请单",
+        "import_job" => "导入任务",
+        "export_job" => "导出任务",
         _ => "对象",
     }
 }

@@ -39,6 +39,12 @@ pub struct AppConfig {
     pub pii_key: pii::PiiKey,
     /// Duplicate-check score cuts: `definite` blocks a creation, `possible` warns.
     pub duplicate_thresholds: custos_core::matching::Thresholds,
+    /// Where export jobs write their files. `None`: `exports/` beside the SQLite
+    /// database, or `custos-exports` in the system temporary directory on PostgreSQL
+    /// (the `custos` command always sets it: `[exports] dir`, default `<data_dir>/exports`).
+    pub exports_dir: Option<std::path::PathBuf>,
+    /// How long the file of a finished export job is kept (default 24 h).
+    pub export_ttl: Duration,
 }
 
 /// Wrapper so the config stays `Debug`.
@@ -62,6 +68,8 @@ impl Default for AppConfig {
             fault_after_code_draw: None,
             pii_key: pii::PiiKey::random(),
             duplicate_thresholds: Default::default(),
+            exports_dir: None,
+            export_ttl: Duration::from_secs(24 * 3600),
         }
     }
 }

@@ -35,3 +35,5 @@ pub mod testing;
 pub mod customer_master;
 
 pub mod imports;
+
+pub mod exports;

@@ -54,11 +54,19 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Jobs left behind by a stopped server are failed, expired files deleted; then the
+    // same sweep runs every minute while the server does.
+    if let Err(e) = app.sweep_export_jobs().await {
+        tracing::warn!(error = %e, "export sweep at start failed");
+    }
+    let sweeper = tokio::spawn(app.clone().run_export_sweeper());
     let router = router(app);
-    axum::serve(
+    let served = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
+    .await;
+    sweeper.abort();
+    served
 }

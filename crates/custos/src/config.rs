@@ -25,6 +25,20 @@ pub struct FileConfig {
     pub applications: ApplicationsSection,
     #[serde(default)]
     pub duplicates: DuplicatesSection,
+    #[serde(default)]
+    pub exports: ExportsSection,
+}
+
+/// `[exports]`: files of export jobs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportsSection {
+    /// Where job files are written (default `<data_dir>/exports`; also
+    /// `CUSTOS_EXPORTS_DIR`). Servers sharing one PostgreSQL database need a shared
+    /// directory here, or a download may reach a server without the file.
+    pub dir: Option<PathBuf>,
+    /// How long a finished export's file is kept, in hours (default 24).
+    pub keep_hours: Option<u64>,
 }
 
 /// E-mail of notifications over SMTP; off unless `smtp_host` is set.
@@ -188,6 +202,18 @@ pub fn load(
                 )
             })?;
     }
+    app.exports_dir = Some(
+        env("CUSTOS_EXPORTS_DIR")
+            .map(PathBuf::from)
+            .or(file.exports.dir)
+            .unwrap_or_else(|| data_dir.join("exports")),
+    );
+    if let Some(h) = file.exports.keep_hours {
+        if h == 0 {
+            return Err("[exports] keep_hours 须大于 0 / must be greater than 0".to_string());
+        }
+        app.export_ttl = Duration::from_secs(h * 3600);
+    }
     let mut db = DbOptions::sqlite(data_dir);
     db.database_url = database_url;
     if let Some(n) = file.database.max_connections {
@@ -217,4 +243,46 @@ pub fn load(
         smtp,
         reminder_after,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn load_toml(dir: &Path, toml: &str) -> Result<Settings, String> {
+        let file = dir.join("custos.toml");
+        std::fs::write(&file, toml).unwrap();
+        load(Some(&file), None, None, None)
+    }
+
+    #[test]
+    fn exports_section_sets_directory_and_retention() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        let toml = format!("data_dir = {:?}\n", data.to_string_lossy());
+        let s = load_toml(tmp.path(), &toml).unwrap();
+        if std::env::var_os("CUSTOS_EXPORTS_DIR").is_none() {
+            assert_eq!(s.app.exports_dir, Some(data.join("exports")));
+        }
+        assert_eq!(s.app.export_ttl, Duration::from_secs(24 * 3600));
+        let s = load_toml(
+            tmp.path(),
+            &format!("{toml}[exports]\ndir = \"/srv/exports\"\nkeep_hours = 2\n"),
+        )
+        .unwrap();
+        if std::env::var_os("CUSTOS_EXPORTS_DIR").is_none() {
+            assert_eq!(s.app.exports_dir, Some(PathBuf::from("/srv/exports")));
+        }
+        assert_eq!(s.app.export_ttl, Duration::from_secs(2 * 3600));
+        let e = load_toml(tmp.path(), &format!("{toml}[exports]\nkeep_hours = 0\n"))
+            .err()
+            .unwrap();
+        assert!(e.contains("keep_hours"), "{e}");
+        let e = load_toml(tmp.path(), &format!("{toml}[exports]\nkeep = 3\n"))
+            .err()
+            .unwrap();
+        assert!(e.contains("keep"), "{e}");
+    }
 }

@@ -1,4 +1,4 @@
-//! Import jobs (批量导入), the import template and exports (数据导出).
+//! Import jobs (批量导入) and the import template.
 
 use axum::extract::multipart::{Field, MultipartRejection};
 use axum::extract::{Multipart, Path, Query, State};
@@ -7,9 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
-use custos_app::export::{ExportFormat, ExportOptions};
 use custos_app::import::{DuplicatePolicy, ImportOptions, ImportReport, MappingSpec, TextEncoding};
-use custos_app::search::CustomerQuery;
 use custos_app::AppError;
 use custos_core::Violation;
 
@@ -347,97 +345,4 @@ pub async fn import_template(
 ) -> Result<Response, ApiError> {
     let bytes = s.app.import_template(&actor).await?;
     Ok(file_response(bytes, XLSX_TYPE, "customers-template.xlsx"))
-}
-
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ExportQuery {
-    /// `csv` (default), `xlsx` or `jsonl`.
-    pub format: Option<String>,
-    /// CSV in GB18030/GBK for older Excel.
-    pub gbk: Option<bool>,
-}
-
-/// Export the customers a search would find (same filters as `GET /api/v1/customers`,
-/// the caller's data scope, PII masked unless permitted); audited with filter and count.
-#[utoipa::path(get, path = "/api/v1/exports", tag = "imports", security(("bearer" = [])),
-    params(ExportQuery, CustomerQuery),
-    responses((status = 200, description = "CSV, XLSX or JSON Lines file"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
-pub async fn export_customers(
-    State(s): State<AppState>,
-    Auth(actor): Auth,
-    Query(e): Query<ExportQuery>,
-    Query(pairs): Query<Vec<(String, String)>>,
-) -> Result<Response, ApiError> {
-    let format = ExportFormat::parse(e.format.as_deref().unwrap_or("csv"))?;
-    let mut q = CustomerQuery::default();
-    let mut custom = Vec::new();
-    for (k, raw) in pairs {
-        let v = Some(raw.clone());
-        match k.as_str() {
-            "code" => q.code = v,
-            "name" => q.name = v,
-            "type" => q.customer_type = v,
-            "region" => q.region = v,
-            "industry" => q.industry = v,
-            "status" => q.status = v,
-            "level" => q.level = v,
-            "tag" => q.tag = v,
-            "id_number" => q.id_number = v,
-            "mobile" => q.mobile = v,
-            "phone" => q.phone = v,
-            "email" => q.email = v,
-            "created_from" => q.created_from = v,
-            "created_to" => q.created_to = v,
-            "updated_from" => q.updated_from = v,
-            "updated_to" => q.updated_to = v,
-            "sort" => q.sort = v,
-            "owner" | "department" => {
-                let n = raw
-                    .parse::<i64>()
-                    .map_err(|_| super::bad_query(&k, &raw, "应为整数", "must be an integer"))?;
-                if k == "owner" {
-                    q.owner = Some(n);
-                } else {
-                    q.department = Some(n);
-                }
-            }
-            "format" | "gbk" => {}
-            other => {
-                if let Some(key) = other.strip_prefix("custom.") {
-                    custom.push((key.to_string(), raw));
-                } else {
-                    return Err(super::bad_query(
-                        other,
-                        &raw,
-                        "不认识的参数",
-                        "unknown parameter",
-                    ));
-                }
-            }
-        }
-    }
-    q.custom = custom;
-    let dir =
-        tempfile::tempdir().map_err(|e| ApiError(AppError::Internal(format!("temp dir: {e}"))))?;
-    let path = dir.path().join(format!("customers.{}", format.extension()));
-    let opts = ExportOptions {
-        format,
-        gbk: e.gbk.unwrap_or(false),
-    };
-    s.app.export_customers(&actor, q, opts, &path).await?;
-    let bytes = tokio::fs::read(&path)
-        .await
-        .map_err(|e| ApiError(AppError::Internal(format!("export: {e}"))))?;
-    let ct = if opts.gbk && format == ExportFormat::Csv {
-        "text/csv; charset=gb18030"
-    } else {
-        format.content_type()
-    };
-    Ok(file_response(
-        bytes,
-        ct,
-        &format!("customers.{}", format.extension()),
-    ))
 }

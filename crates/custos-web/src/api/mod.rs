@@ -7,6 +7,7 @@ mod auth;
 mod codes;
 mod customers;
 mod duplicates;
+mod exports;
 mod imports;
 mod ops;
 mod org;
@@ -124,7 +125,10 @@ pub(crate) fn router_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(imports::resume_import))
         .routes(routes!(imports::import_rejected))
         .routes(routes!(imports::import_sample))
-        .routes(routes!(imports::export_customers))
+        .routes(routes!(exports::export_customers, exports::submit_export))
+        .routes(routes!(exports::list_export_jobs))
+        .routes(routes!(exports::get_export_job, exports::delete_export_job))
+        .routes(routes!(exports::download_export))
         .split_for_parts()
 }
 

@@ -57,7 +57,7 @@ fn id_number(first17: &str) -> String {
         .to_string()
 }
 
-async fn create(t: &TestApp, token: &str, body: Value) -> Value {
+pub async fn create(t: &TestApp, token: &str, body: Value) -> Value {
     let r = t.post("/api/v1/customers", Some(token), body.clone()).await;
     let status = r.status();
     let v: Value = r.json().await.expect("json");

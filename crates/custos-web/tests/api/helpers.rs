@@ -14,6 +14,8 @@ pub struct TestApp {
     pub client: Client,
     pub app: App,
     db: Option<TestDb>,
+    /// Files of export jobs (kept apart per test: PostgreSQL schemas reuse job ids).
+    pub exports_dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
 }
@@ -21,7 +23,14 @@ pub struct TestApp {
 /// Start custos on `backend`; `None` when PostgreSQL is asked for but not configured.
 pub async fn spawn(backend: Backend) -> Option<TestApp> {
     let db = TestDb::new(backend).await.expect("open test database")?;
-    let app = App::from_db(db.db.clone(), AppConfig::default());
+    let exports_dir = tempfile::tempdir().expect("exports dir");
+    let app = App::from_db(
+        db.db.clone(),
+        AppConfig {
+            exports_dir: Some(exports_dir.path().to_path_buf()),
+            ..AppConfig::default()
+        },
+    );
     app.ensure_builtin_roles().await.expect("roles");
     app.ensure_admin(Some(ADMIN_PASSWORD.into()))
         .await
@@ -43,6 +52,7 @@ pub async fn spawn(backend: Backend) -> Option<TestApp> {
         client: Client::new(),
         app,
         db: Some(db),
+        exports_dir,
         stop: Some(tx),
         server: Some(server),
     })
@@ -69,6 +79,13 @@ impl TestApp {
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Response {
         self.req(Method::POST, path, token)
             .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Response {
+        self.req(Method::DELETE, path, Some(token))
             .send()
             .await
             .expect("request")

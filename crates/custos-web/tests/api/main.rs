@@ -9,6 +9,7 @@ mod auth;
 mod concurrency;
 mod customers;
 mod duplicates;
+mod exports;
 mod imports;
 mod ops;
 mod users;

@@ -1,10 +1,13 @@
 //! Export (数据导出): the customers a search would find, in the caller's data scope,
 //! as CSV (UTF-8 with BOM, or GB18030 for older Excel), XLSX or JSON Lines. Personal
 //! data is masked unless the caller may read it; each export is audited with its filter
-//! and row count.
+//! and row count. Large exports run as background jobs (`job`).
+
+pub mod job;
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rust_xlsxwriter::{Format, Workbook, Worksheet};
 use serde::{Deserialize, Serialize};
@@ -14,6 +17,8 @@ use custos_core::Violation;
 use custos_store::customer_master::{CustomerFilter, ScopeFilter};
 
 use crate::actor::Actor;
+use custos_store::AuditRecord;
+
 use crate::audit::{append, record};
 use crate::customers::view_of;
 use crate::error::{AppError, AppResult};
@@ -65,12 +70,73 @@ impl ExportFormat {
     }
 }
 
+impl std::fmt::Display for ExportFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.extension())
+    }
+}
+
 /// How to export.
 #[derive(Debug, Clone, Copy)]
 pub struct ExportOptions {
     pub format: ExportFormat,
     /// CSV only: GB18030 (GBK-compatible) instead of UTF-8 with BOM.
     pub gbk: bool,
+}
+
+impl ExportOptions {
+    /// Options from a request: GBK is an encoding of CSV text, so asking for it with
+    /// another format is refused rather than silently ignored.
+    pub fn checked(format: ExportFormat, gbk: bool) -> AppResult<ExportOptions> {
+        if gbk && format != ExportFormat::Csv {
+            return Err(AppError::validation(
+                "gbk",
+                Violation::new(
+                    "export.gbk_csv_only",
+                    format!("GBK 编码只适用于 CSV 导出，{format} 格式不能使用 gbk=true"),
+                    format!(
+                        "GBK applies to CSV exports only; gbk=true cannot be used with {format}"
+                    ),
+                ),
+            ));
+        }
+        Ok(ExportOptions { format, gbk })
+    }
+
+    /// Content type of the file, naming GB18030 for GBK CSV.
+    pub fn content_type(self) -> &'static str {
+        if self.gbk && self.format == ExportFormat::Csv {
+            "text/csv; charset=gb18030"
+        } else {
+            self.format.content_type()
+        }
+    }
+}
+
+/// Progress of an export that runs as a job: rows written so far (advanced per page) and
+/// a stop flag the job's heartbeat raises when the job was deleted meanwhile.
+#[derive(Debug, Default)]
+pub(crate) struct ExportProgress {
+    pub rows: AtomicU64,
+    pub stop: AtomicBool,
+}
+
+/// The search filters as audit entries and export jobs show them: the query's own keys
+/// plus custom-field equalities (which the query does not serialise).
+pub(crate) fn filter_json(q: &CustomerQuery) -> Value {
+    let mut v = serde_json::to_value(q).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.retain(|k, v| !v.is_null() && !matches!(k.as_str(), "cursor" | "limit" | "total"));
+        if !q.custom.is_empty() {
+            let custom: serde_json::Map<String, Value> = q
+                .custom
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect();
+            m.insert("custom".into(), Value::Object(custom));
+        }
+    }
+    v
 }
 
 /// Columns of CSV/XLSX exports: the import headers, so an export can be re-imported.
@@ -181,18 +247,36 @@ impl Sink {
 
 impl App {
     /// Write the customers matching `q` (search filters, the caller's scope) to `out`
-    /// (`export` and `customer.read`). Returns the number of customers written.
+    /// (`export` and `customer.read`) and audit it. Returns the number of customers written.
     pub async fn export_customers(
+        &self,
+        actor: &Actor,
+        q: CustomerQuery,
+        opts: ExportOptions,
+        out: &Path,
+    ) -> AppResult<u64> {
+        let filter = filter_json(&q);
+        let written = self.write_export(actor, q, opts, out, None).await?;
+        let mut tx = self.db.begin().await?;
+        append(&mut tx, export_audit(actor, opts, written, filter, None)).await?;
+        tx.commit().await?;
+        Ok(written)
+    }
+
+    /// Write the export file without auditing it (the caller audits, in the transaction
+    /// that records the outcome). With `progress`, the rows written so far are published
+    /// after each page and the export stops when `progress.stop` is raised.
+    pub(crate) async fn write_export(
         &self,
         actor: &Actor,
         mut q: CustomerQuery,
         opts: ExportOptions,
         out: &Path,
+        progress: Option<&ExportProgress>,
     ) -> AppResult<u64> {
         actor.require("export")?;
         actor.require("customer.read")?;
         let reveal = actor.can("customer.pii.read");
-        let filter = to_json(&q).unwrap_or_default();
         let cols = columns();
         let headers: Vec<&str> = cols.iter().map(|(_, h)| *h).collect();
         let mut sink = match opts.format {
@@ -284,24 +368,51 @@ impl App {
                 }
                 written += 1;
             }
+            if let Some(p) = progress {
+                p.rows.store(written, Ordering::Relaxed);
+                if p.stop.load(Ordering::Relaxed) {
+                    return Err(AppError::Conflict(Violation::new(
+                        "export.cancelled",
+                        "导出任务已被删除，导出中止",
+                        "the export job was deleted; the export stopped",
+                    )));
+                }
+            }
             match page.next_cursor {
                 Some(c) => q.cursor = Some(c),
                 None => break,
             }
         }
         match sink {
-            Sink::Text { mut out, .. } => out.flush().map_err(io_err)?,
+            Sink::Text { mut out, .. } => {
+                out.flush().map_err(io_err)?;
+                // The file must be on disk before a job reports it done.
+                out.get_ref().sync_all().map_err(io_err)?;
+            }
             Sink::Xlsx { mut book, .. } => book.save(out).map_err(io_err)?,
         }
-        let mut tx = self.db.begin().await?;
-        let mut r = record(actor, "customer.export", "customer", "*");
-        r.after = to_json(&json!({
-            "format": opts.format, "gbk": opts.gbk, "rows": written,
-            "pii_revealed": reveal,
-            "filter": serde_json::from_str::<Value>(&filter).unwrap_or(Value::Null),
-        }));
-        append(&mut tx, r).await?;
-        tx.commit().await?;
         Ok(written)
     }
+}
+
+/// The audit entry of an export: format, row count, whether personal data was revealed,
+/// the filter, and the job that produced the file (when it ran as a job).
+pub(crate) fn export_audit(
+    actor: &Actor,
+    opts: ExportOptions,
+    rows: u64,
+    filter: Value,
+    job: Option<i64>,
+) -> AuditRecord {
+    let mut r = record(actor, "customer.export", "customer", "*");
+    let mut after = json!({
+        "format": opts.format, "gbk": opts.gbk, "rows": rows,
+        "pii_revealed": actor.can("customer.pii.read"),
+        "filter": filter,
+    });
+    if let Some(id) = job {
+        after["job"] = json!(id);
+    }
+    r.after = to_json(&after);
+    r
 }

@@ -1,0 +1,296 @@
+//! Exports (数据导出): a direct download for small sets, and background jobs for large
+//! ones. Files are streamed from disk, never read into memory whole.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use tokio::io::AsyncReadExt;
+
+use custos_app::export::job::{ExportJob, ExportJobPage, ExportRequest};
+use custos_app::export::{ExportFormat, ExportOptions};
+use custos_app::search::CustomerQuery;
+use custos_app::AppError;
+
+use super::{bad_query, parse_id};
+use crate::error::{ApiError, Problem};
+use crate::extract::{ApiJson, Auth};
+use crate::AppState;
+
+/// Read size of a streamed file.
+const CHUNK: usize = 64 * 1024;
+
+/// A body that reads `file` chunk by chunk. `keep` lives until the body is done (the
+/// temporary directory of a direct export).
+fn file_body<K: Send + 'static>(file: tokio::fs::File, keep: K) -> Body {
+    let stream = futures_util::stream::unfold(Some((file, keep)), |state| async move {
+        let (mut file, keep) = state?;
+        let mut buf = vec![0u8; CHUNK];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(Bytes::from(buf)), Some((file, keep))))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    });
+    Body::from_stream(stream)
+}
+
+fn file_response(body: Body, content_type: &str, name: &str, len: u64) -> Response {
+    let mut resp = body.into_response();
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    resp
+}
+
+fn internal(what: &str, e: impl std::fmt::Display) -> ApiError {
+    ApiError(AppError::Internal(format!("{what}: {e}")))
+}
+
+fn parse_bool(field: &str, raw: &str) -> Result<bool, ApiError> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" => Ok(true),
+        "false" | "0" | "" => Ok(false),
+        _ => Err(bad_query(
+            field,
+            raw,
+            "应为 true 或 false",
+            "use true or false",
+        )),
+    }
+}
+
+/// The query string of a direct export: `format`, `gbk`, and the filters of
+/// `GET /api/v1/customers` (custom fields as `custom.<key>=value`); anything else is
+/// refused, naming the parameter.
+fn export_query(pairs: Vec<(String, String)>) -> Result<(ExportOptions, CustomerQuery), ApiError> {
+    let mut q = CustomerQuery::default();
+    let mut format = ExportFormat::Csv;
+    let mut gbk = false;
+    for (k, raw) in pairs {
+        let v = Some(raw.clone());
+        match k.as_str() {
+            "format" => format = ExportFormat::parse(&raw)?,
+            "gbk" => gbk = parse_bool("gbk", &raw)?,
+            "code" => q.code = v,
+            "name" => q.name = v,
+            "type" => q.customer_type = v,
+            "region" => q.region = v,
+            "industry" => q.industry = v,
+            "status" => q.status = v,
+            "level" => q.level = v,
+            "tag" => q.tag = v,
+            "id_number" => q.id_number = v,
+            "mobile" => q.mobile = v,
+            "phone" => q.phone = v,
+            "email" => q.email = v,
+            "created_from" => q.created_from = v,
+            "created_to" => q.created_to = v,
+            "updated_from" => q.updated_from = v,
+            "updated_to" => q.updated_to = v,
+            "sort" => q.sort = v,
+            "owner" | "department" => {
+                let n = raw
+                    .trim()
+                    .parse::<i64>()
+                    .map_err(|_| bad_query(&k, &raw, "应为整数", "must be an integer"))?;
+                if k == "owner" {
+                    q.owner = Some(n);
+                } else {
+                    q.department = Some(n);
+                }
+            }
+            other => match other.strip_prefix("custom.") {
+                Some(key) => q.custom.push((key.to_string(), raw)),
+                None => return Err(bad_query(other, &raw, "不认识的参数", "unknown parameter")),
+            },
+        }
+    }
+    Ok((ExportOptions::checked(format, gbk)?, q))
+}
+
+/// Parameters of a direct export besides the customer filters.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ExportQuery {
+    /// `csv` (default), `xlsx` or `jsonl`.
+    format: Option<String>,
+    /// CSV in GB18030/GBK for older Excel (CSV only).
+    gbk: Option<bool>,
+}
+
+/// Export the customers a search would find (same filters as `GET /api/v1/customers`,
+/// the caller's data scope, PII masked unless permitted) and stream the file; audited
+/// with filter and count. For large sets use `POST /api/v1/exports` (a job).
+#[utoipa::path(get, path = "/api/v1/exports", tag = "exports", security(("bearer" = [])),
+    params(ExportQuery, CustomerQuery),
+    responses((status = 200, description = "CSV, XLSX or JSON Lines file"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn export_customers(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let (opts, q) = export_query(pairs)?;
+    let dir = tempfile::tempdir().map_err(|e| internal("temp dir", e))?;
+    let path = dir
+        .path()
+        .join(format!("customers.{}", opts.format.extension()));
+    s.app.export_customers(&actor, q, opts, &path).await?;
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|e| internal("export", e))?;
+    let len = file
+        .metadata()
+        .await
+        .map_err(|e| internal("export", e))?
+        .len();
+    Ok(file_response(
+        file_body(file, dir),
+        opts.content_type(),
+        &format!("customers.{}", opts.format.extension()),
+        len,
+    ))
+}
+
+/// Start an export job (`export`, `customer.read`): the same filters as
+/// `GET /api/v1/customers` (without paging; custom fields as `filter.custom`), the
+/// caller's data scope, PII masked unless permitted. Everything is checked first (422
+/// naming the field); then 202 with the job, whose `Location` to poll. The job runs in
+/// the background as the caller; download with `GET /api/v1/exports/{id}/file` once
+/// its status is `done`.
+#[utoipa::path(post, path = "/api/v1/exports", tag = "exports", security(("bearer" = [])),
+    request_body = ExportRequest,
+    responses((status = 202, body = ExportJob, headers(("Location" = String, description = "the job"))),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn submit_export(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiJson(req): ApiJson<ExportRequest>,
+) -> Result<Response, ApiError> {
+    let (job, queued) = s.app.submit_export(&actor, req).await?;
+    let app = s.app.clone();
+    tokio::spawn(async move {
+        let id = queued.id();
+        if let Err(e) = app.run_export_job(&actor, queued).await {
+            tracing::warn!(job = id, error = %e, "export job stopped");
+        }
+    });
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, format!("/api/v1/exports/{}", job.id))],
+        Json(job),
+    )
+        .into_response())
+}
+
+/// Paging of the job list.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ExportJobQuery {
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size, 1–200 (default 50).
+    limit: Option<i64>,
+}
+
+/// Export jobs, newest first: the caller's own; with `export` and `customer.read` on
+/// all data, everyone's (those holding unmasked PII only with `customer.pii.read`).
+/// Jobs past their expiry are expired (file deleted) first.
+#[utoipa::path(get, path = "/api/v1/exports/jobs", tag = "exports", security(("bearer" = [])),
+    params(ExportJobQuery),
+    responses((status = 200, body = ExportJobPage), (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn list_export_jobs(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Result<Json<ExportJobPage>, ApiError> {
+    let mut cursor = None;
+    let mut limit = None;
+    for (k, raw) in pairs {
+        match k.as_str() {
+            "cursor" => cursor = Some(raw),
+            "limit" => {
+                limit = Some(raw.trim().parse::<i64>().map_err(|_| {
+                    bad_query(
+                        "limit",
+                        &raw,
+                        "应为 1–200 的整数",
+                        "must be an integer 1–200",
+                    )
+                })?)
+            }
+            other => return Err(bad_query(other, &raw, "不认识的参数", "unknown parameter")),
+        }
+    }
+    Ok(Json(
+        s.app.export_jobs(&actor, cursor.as_deref(), limit).await?,
+    ))
+}
+
+/// State and progress of one export job (404 for another user's job unless the caller
+/// may see it, see `GET /api/v1/exports/jobs`).
+#[utoipa::path(get, path = "/api/v1/exports/{id}", tag = "exports", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, body = ExportJob), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn get_export_job(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<ExportJob>, ApiError> {
+    let id = parse_id("export_job", &id)?;
+    Ok(Json(s.app.export_job(&actor, id).await?))
+}
+
+/// Delete the file of a job and mark it `expired` (a running job stops).
+#[utoipa::path(delete, path = "/api/v1/exports/{id}", tag = "exports", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, body = ExportJob), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn delete_export_job(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<ExportJob>, ApiError> {
+    let id = parse_id("export_job", &id)?;
+    Ok(Json(s.app.delete_export_job(&actor, id).await?))
+}
+
+/// Download the file of a finished job, streamed (the download is audited). 409 while
+/// the job is queued or running, or when it failed; 410 once the file expired or was
+/// deleted.
+#[utoipa::path(get, path = "/api/v1/exports/{id}/file", tag = "exports", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, description = "CSV, XLSX or JSON Lines file"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 410, body = Problem, content_type = "application/problem+json")))]
+pub async fn download_export(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_id("export_job", &id)?;
+    let f = s.app.open_export_file(&actor, id).await?;
+    let mut resp = file_response(
+        file_body(f.file, ()),
+        f.content_type,
+        &f.file_name,
+        f.byte_size,
+    );
+    if let Some(Ok(v)) = f.sha256.as_deref().map(HeaderValue::from_str) {
+        resp.headers_mut().insert("x-content-sha256", v);
+    }
+    Ok(resp)
+}
