@@ -28,14 +28,6 @@ pub(crate) struct Lookups {
 }
 
 impl Lookups {
-    /// Lookups that start from an already loaded reference.
-    pub(crate) fn with_reference(reference: Arc<Reference>) -> Lookups {
-        Lookups {
-            reference: Some(reference),
-            ..Default::default()
-        }
-    }
-
     /// Customer types and custom field definitions.
     pub(crate) async fn reference(&mut self, app: &App, tx: &mut Tx) -> AppResult<Arc<Reference>> {
         if let Some(r) = &self.reference {
