@@ -277,6 +277,7 @@ pub async fn lookup(
     pg_url: Option<&str>,
     customers: u64,
     queries: usize,
+    export: bool,
 ) -> Result<(), String> {
     use custos_app::demo_data::DemoCustomers;
     use custos_app::search::CustomerQuery;
@@ -287,8 +288,9 @@ pub async fn lookup(
         backend
     );
     println!(
-        "command: custos bench lookup --backend {} --customers {customers} --queries {queries}",
-        backend_name(backend)
+        "command: custos bench lookup --backend {} --customers {customers} --queries {queries}{}",
+        backend_name(backend),
+        if export { " --export" } else { "" }
     );
     let BenchDb {
         app,
@@ -415,6 +417,10 @@ pub async fn lookup(
         percentiles(ms),
         samples.len().div_ceil(2)
     );
+    if export {
+        let out = tempfile::tempdir().map_err(|e| e.to_string())?;
+        crate::bench_import::time_exports(&app, &admin, out.path()).await?;
+    }
     let _ = db.drop_schema().await;
     db.close().await;
     Ok(())

@@ -166,6 +166,9 @@ enum BenchCommand {
         /// Queries measured per kind.
         #[arg(long, default_value_t = 1000)]
         queries: usize,
+        /// Also time exporting every customer to CSV and XLSX (as the administrator).
+        #[arg(long)]
+        export: bool,
     },
 }
 
@@ -383,8 +386,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                     customers, checks, ..
                 } => bench::dupcheck(backend, url.as_deref(), *customers, *checks).await?,
                 BenchCommand::Lookup {
-                    customers, queries, ..
-                } => bench::lookup(backend, url.as_deref(), *customers, *queries).await?,
+                    customers,
+                    queries,
+                    export,
+                    ..
+                } => bench::lookup(backend, url.as_deref(), *customers, *queries, *export).await?,
                 BenchCommand::Import { .. } => {}
             }
             Ok(ExitCode::SUCCESS)
