@@ -233,17 +233,8 @@ pub struct ExportSweep {
     pub expired: usize,
 }
 
-fn export_format(s: &str) -> Option<ExportFormat> {
-    match s {
-        "csv" => Some(ExportFormat::Csv),
-        "xlsx" => Some(ExportFormat::Xlsx),
-        "jsonl" => Some(ExportFormat::Jsonl),
-        _ => None,
-    }
-}
-
 fn content_type(j: &ExportJobRow) -> &'static str {
-    match export_format(&j.format) {
+    match ExportFormat::parse(&j.format).ok() {
         Some(format) => ExportOptions { format, gbk: j.gbk }.content_type(),
         None => "application/octet-stream",
     }
