@@ -3,9 +3,14 @@
 //! Every customer creation draws from a hot counter row and appends to the audit chain,
 //! so on any database those transactions run one after another, each paying a commit
 //! (an fsync) while holding the locks. The batcher runs whatever creations are waiting in
-//! one transaction instead: each job inside its own SAVEPOINT, so a job that fails rolls
-//! back alone — its sequence number included, keeping sequences gapless — and the others
-//! commit together. A lone caller is not delayed: a batch starts as soon as one job waits.
+//! one transaction instead, and a job that fails must roll back alone — its sequence
+//! number included, keeping sequences gapless — while the others commit together.
+//!
+//! Jobs first run without savepoints (a savepoint costs two statements and, on SQLite,
+//! a copy of every page the job changes). If one fails, the whole transaction is rolled
+//! back and the batch runs again with a SAVEPOINT per job; the next batches keep the
+//! savepoints for a while, so a stream of failing jobs does not make every batch run
+//! twice. A lone caller is not delayed: a batch starts as soon as one job waits.
 //!
 //! Lock order is fixed (audit head first, then sequence rows) so batches on several
 //! servers sharing one PostgreSQL never deadlock each other.
@@ -95,6 +100,7 @@ impl Batcher {
 }
 
 async fn worker(db: Db, mut rx: mpsc::Receiver<Job>) {
+    let mut careful = 0;
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -103,24 +109,53 @@ async fn worker(db: Db, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        run_batch(&db, batch).await;
+        careful = run_batch(&db, batch, careful).await;
     }
 }
 
-async fn run_batch(db: &Db, batch: Vec<Job>) {
+/// Batches run with a savepoint per job after a job failed, before trying without again.
+const CAREFUL_BATCHES: u32 = 16;
+
+/// How a batch's jobs are separated inside its transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// One job alone: the transaction is its savepoint.
+    Lone,
+    /// No savepoints: if any job fails, the transaction is rolled back and the batch
+    /// runs again in [`Mode::Savepoints`]. Cheaper when jobs rarely fail.
+    Optimistic,
+    /// Each job in its own savepoint, so a failing job rolls back alone.
+    Savepoints,
+}
+
+/// Run `batch`; returns how many of the following batches should use savepoints.
+async fn run_batch(db: &Db, batch: Vec<Job>, careful: u32) -> u32 {
+    let (mut mode, mut careful) = match (batch.len(), careful) {
+        (1, c) => (Mode::Lone, c),
+        (_, 0) => (Mode::Optimistic, 0),
+        (_, c) => (Mode::Savepoints, c - 1),
+    };
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match try_batch(db, &batch).await {
-            Ok(results) => {
+        match try_batch(db, &batch, mode).await {
+            Ok(Some(results)) => {
+                if mode == Mode::Savepoints && results.iter().any(|r| r.is_err()) {
+                    careful = CAREFUL_BATCHES;
+                }
                 for (job, r) in batch.into_iter().zip(results) {
                     let _ = job.reply.send(r);
                 }
-                return;
+                return careful;
+            }
+            Ok(None) => {
+                // A job failed without savepoints: nothing was kept; run again so that
+                // only the failing jobs fail.
+                mode = Mode::Savepoints;
+                careful = CAREFUL_BATCHES;
             }
             Err(StoreError::Busy) if attempt < 4 => {
                 tracing::debug!(attempt, "write batch hit a lock conflict; retrying");
-                continue;
             }
             Err(e) => {
                 let msg = e.to_string();
@@ -129,47 +164,46 @@ async fn run_batch(db: &Db, batch: Vec<Job>) {
                         .reply
                         .send(Err(AppError::from(StoreError::Other(msg.clone()))));
                 }
-                return;
+                return careful;
             }
         }
     }
 }
 
-/// One transaction for the batch; `Err` only for failures of the whole transaction.
-async fn try_batch(db: &Db, batch: &[Job]) -> Result<Vec<Output>, StoreError> {
+/// One transaction for the batch; `Err` only for failures of the whole transaction,
+/// `Ok(None)` when a job failed in [`Mode::Optimistic`] (all rolled back).
+async fn try_batch(db: &Db, batch: &[Job], mode: Mode) -> Result<Option<Vec<Output>>, StoreError> {
     let mut tx = db.begin().await?;
     tx.lock_audit_head().await?;
-    let mut lookups = Lookups::default();
-    // A lone job needs no savepoint: if it fails, the whole transaction is rolled back,
-    // which undoes exactly what the savepoint would (its code draw included). That saves
-    // two statements and SQLite's copying of every page the job touches into the
-    // savepoint journal.
-    if let [job] = batch {
-        let out = (job.make)()(&mut tx, &mut lookups).await;
-        match &out {
-            Ok(_) => tx.commit().await?,
-            Err(AppError::Conflict(v)) if v.code == "conflict.concurrent" => {
-                return Err(StoreError::Busy)
-            }
-            Err(_) => tx.rollback().await?,
-        }
-        return Ok(vec![out]);
-    }
+    let mut lookups = Lookups::holding_audit_head();
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
-        tx.savepoint().await?;
+        if mode == Mode::Savepoints {
+            tx.savepoint().await?;
+        }
         let out = (job.make)()(&mut tx, &mut lookups).await;
-        match &out {
-            Ok(_) => tx.release_savepoint().await?,
+        match (&out, mode) {
             // A deadlock or serialisation failure poisons the whole transaction on
             // PostgreSQL: retry the batch rather than reporting it against one job.
-            Err(AppError::Conflict(v)) if v.code == "conflict.concurrent" => {
+            (Err(AppError::Conflict(v)), _) if v.code == "conflict.concurrent" => {
                 return Err(StoreError::Busy)
             }
-            Err(_) => tx.rollback_to_savepoint().await?,
+            (Ok(_), Mode::Savepoints) => tx.release_savepoint().await?,
+            (Err(_), Mode::Savepoints) => tx.rollback_to_savepoint().await?,
+            // Rolling back the transaction undoes exactly what the failing job did (its
+            // code draw included); a lone job is then answered.
+            (Err(_), Mode::Lone) => {
+                tx.rollback().await?;
+                return Ok(Some(vec![out]));
+            }
+            (Err(_), Mode::Optimistic) => {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+            (Ok(_), _) => {}
         }
         results.push(out);
     }
     tx.commit().await?;
-    Ok(results)
+    Ok(Some(results))
 }
