@@ -724,7 +724,7 @@ pub(crate) async fn draw_code(
     manual: Option<&str>,
 ) -> AppResult<DrawnCode> {
     // Lock order: audit head, then sequence rows (see batch.rs).
-    tx.lock_audit_head().await?;
+    lookups.lock_audit_head(tx).await?;
     let rule = applicable_rule(tx, lookups, customer_type, region).await?;
     let segments = segments_of(&rule)?;
     let date = issue_date(tz);

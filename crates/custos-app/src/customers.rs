@@ -1713,7 +1713,8 @@ impl App {
     ) -> AppResult<Vec<String>> {
         let scope = actor.require("customer.create")?;
         let mut tx = self.db.begin().await?;
-        let mut lookups = Lookups::default();
+        tx.lock_audit_head().await?;
+        let mut lookups = Lookups::holding_audit_head();
         let mut codes = Vec::with_capacity(inputs.len());
         for (i, input) in inputs.into_iter().enumerate() {
             match self
@@ -1793,7 +1794,7 @@ impl App {
         check_owner_in_scope(tx, actor, scope, owner_id, rec.department_id).await?;
         // Every writer takes the audit head first (PostgreSQL), so no other process can
         // add a matching customer between this check and the commit.
-        tx.lock_audit_head().await?;
+        lookups.lock_audit_head(tx).await?;
         let prepared = custos_core::matching::prepare(&duplicates::match_record(&rec), today);
         let duplicates = self
             .find_duplicates_of(tx, actor, &prepared, exclude)

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::{on_tx, StoreResult, Tx};
+use crate::{on_tx, Backend, StoreResult, Tx};
 
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -151,10 +151,17 @@ impl Tx {
         .fetch_one(c)
         .await)?;
         let hash = chain_hash(r, seq, &prev_hash);
-        let sql = format!(
+        // The entry and the head's new hash in one round trip.
+        let insert = format!(
             "INSERT INTO audit_log ({AUDIT_COLS}) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         );
+        let sql = match self.backend() {
+            Backend::Sqlite => format!("{insert}; UPDATE audit_head SET hash = $15 WHERE id = 1"),
+            Backend::Postgres => {
+                format!("WITH a AS ({insert}) UPDATE audit_head SET hash = $15 WHERE id = 1")
+            }
+        };
         on_tx!(self, |c| sqlx::query(&sql)
             .bind(seq)
             .bind(r.at)
@@ -174,13 +181,6 @@ impl Tx {
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
-        on_tx!(self, |c| sqlx::query(
-            "UPDATE audit_head SET hash = $1 WHERE id = 1"
-        )
-        .bind(&hash)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
         Ok(seq)
     }
 

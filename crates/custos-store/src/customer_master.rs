@@ -5,7 +5,7 @@
 use crate::audit::chain_hash;
 use crate::customers::CUSTOMER_COLS;
 use crate::org::join_ids;
-use crate::{on_tx, CustomerRow, StoreError, StoreResult, Tx};
+use crate::{on_tx, Backend, CustomerRow, StoreError, StoreResult, Tx};
 use crate::{AuditRecord, CodeRow};
 
 /// One change of a customer.
@@ -126,6 +126,39 @@ INSERT INTO audit_log (seq, at, actor_id, actor_name, source, action, target_typ
     target_id, before_json, after_json, reason, request_id, ip, prev_hash, hash) \
 VALUES ($39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51, $52, $53);
 UPDATE audit_head SET hash = $53 WHERE id = 1;";
+
+/// [`NEW_CUSTOMER_SQLITE`] for PostgreSQL: one statement whose parts are data-modifying
+/// common table expressions, with the same numbered parameters. The new id comes from
+/// the `c` part; foreign keys are checked at the end of the statement, when the customer
+/// row is there.
+const NEW_CUSTOMER_PG: &str = "\
+WITH c AS (\
+  INSERT INTO customers (code, customer_type, name, name_key, status, uscc, region_code, \
+    industry, level, owner_id, department_id, data, created_by, created_at, updated_at, \
+    row_version, created_month) \
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, 1, $15) \
+  RETURNING id), \
+r AS (INSERT INTO code_registry (code, customer_id, rule_key, rule_version, scope, seq, \
+    manual, status, redirect_to, issued_at, issued_by, reason) \
+  SELECT $1, c.id, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25 FROM c), \
+b AS (INSERT INTO customer_blind_index (customer_id, kind, hash) \
+  SELECT c.id, j->>0, j->>1 FROM c, json_array_elements($26::json) j), \
+t AS (INSERT INTO customer_tags (customer_id, tag) \
+  SELECT c.id, j->>0 FROM c, json_array_elements($27::json) j), \
+g AS (INSERT INTO customer_name_grams (customer_id, gram) \
+  SELECT c.id, j->>0 FROM c, json_array_elements($28::json) j), \
+f AS (INSERT INTO customer_field_values (customer_id, key, value) \
+  SELECT c.id, j->>0, j->>1 FROM c, json_array_elements($29::json) j), \
+m AS (INSERT INTO customer_match_keys (key_hash, customer_id) \
+  SELECT j.v::bigint, c.id FROM c, json_array_elements_text($30::json) AS j(v)), \
+h AS (INSERT INTO customer_history (customer_id, row_version, at, actor_id, actor_name, \
+    action, reason, changes, snapshot) \
+  SELECT c.id, $31, $32, $33, $34, $35, $36, $37, $38 FROM c), \
+a AS (INSERT INTO audit_log (seq, at, actor_id, actor_name, source, action, target_type, \
+    target_id, before_json, after_json, reason, request_id, ip, prev_hash, hash) \
+  VALUES ($39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51, $52, $53)), \
+head AS (UPDATE audit_head SET hash = $53 WHERE id = 1) \
+SELECT id FROM c";
 
 /// Sort orders of the customer list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -586,27 +619,12 @@ impl Tx {
 
     /// Write a new customer after its code was drawn — the row, the code's registry
     /// entry, the search and match indexes, the first history entry and the audit entry —
-    /// and return its id. On SQLite this is one round trip to the database thread (one
-    /// multi-statement query with numbered parameters); on PostgreSQL the same statements
-    /// run one after another. Either way the caller's transaction (or savepoint) makes it
-    /// all-or-nothing; a code or identifier already taken is `StoreError::Conflict`.
+    /// and return its id. Two round trips on either backend: the audit head is advanced,
+    /// then everything else is written by one query (a multi-statement script on SQLite,
+    /// one statement of data-modifying CTEs on PostgreSQL). The caller's transaction (or
+    /// savepoint) makes it all-or-nothing; a code or identifier already taken is
+    /// `StoreError::Conflict`.
     pub async fn insert_new_customer(&mut self, w: NewCustomerWrite<'_>) -> StoreResult<i64> {
-        if let Tx::Pg(_) = self {
-            let id = self.insert_customer(w.row, w.created_month).await?;
-            self.insert_code(&CodeRow {
-                customer_id: Some(id),
-                ..w.code.clone()
-            })
-            .await?;
-            self.replace_customer_indexes(id, w.indexes, true).await?;
-            self.insert_customer_history(&HistoryRow {
-                customer_id: id,
-                ..w.history.clone()
-            })
-            .await?;
-            self.append_audit(w.audit).await?;
-            return Ok(id);
-        }
         let (seq, prev_hash): (i64, String) = on_tx!(self, |c| sqlx::query_as(
             "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash"
         )
@@ -618,64 +636,66 @@ impl Tx {
         let mut match_keys = w.indexes.match_keys.clone();
         match_keys.sort_unstable();
         match_keys.dedup();
-        let ids: Vec<i64> = on_tx!(self, |conn| sqlx::query_scalar::<_, i64>(
-            NEW_CUSTOMER_SQLITE
-        )
-        .bind(&c.code) // $1
-        .bind(&c.customer_type)
-        .bind(&c.name)
-        .bind(&c.name_key)
-        .bind(&c.status) // $5
-        .bind(&c.uscc)
-        .bind(&c.region_code)
-        .bind(&c.industry)
-        .bind(&c.level)
-        .bind(c.owner_id) // $10
-        .bind(c.department_id)
-        .bind(&c.data)
-        .bind(c.created_by)
-        .bind(c.created_at)
-        .bind(w.created_month) // $15
-        .bind(&w.code.rule_key)
-        .bind(w.code.rule_version)
-        .bind(&w.code.scope)
-        .bind(w.code.seq)
-        .bind(w.code.manual) // $20
-        .bind(&w.code.status)
-        .bind(&w.code.redirect_to)
-        .bind(w.code.issued_at)
-        .bind(w.code.issued_by)
-        .bind(&w.code.reason) // $25
-        .bind(json_list(&lists.blind))
-        .bind(json_list(&lists.tags))
-        .bind(json_list(&lists.grams))
-        .bind(json_list(&lists.fields))
-        .bind(json_list(&match_keys)) // $30
-        .bind(h.row_version)
-        .bind(h.at)
-        .bind(h.actor_id)
-        .bind(&h.actor_name)
-        .bind(&h.action) // $35
-        .bind(&h.reason)
-        .bind(&h.changes)
-        .bind(&h.snapshot)
-        .bind(seq)
-        .bind(a.at) // $40
-        .bind(a.actor_id)
-        .bind(&a.actor_name)
-        .bind(&a.source)
-        .bind(&a.action)
-        .bind(&a.target_type) // $45
-        .bind(&a.target_id)
-        .bind(&a.before)
-        .bind(&a.after)
-        .bind(&a.reason)
-        .bind(&a.request_id) // $50
-        .bind(&a.ip)
-        .bind(&prev_hash)
-        .bind(&hash)
-        .fetch_all(conn)
-        .await)?;
+        let sql = match self.backend() {
+            Backend::Sqlite => NEW_CUSTOMER_SQLITE,
+            Backend::Postgres => NEW_CUSTOMER_PG,
+        };
+        let ids: Vec<i64> = on_tx!(self, |conn| sqlx::query_scalar::<_, i64>(sql)
+            .bind(&c.code) // $1
+            .bind(&c.customer_type)
+            .bind(&c.name)
+            .bind(&c.name_key)
+            .bind(&c.status) // $5
+            .bind(&c.uscc)
+            .bind(&c.region_code)
+            .bind(&c.industry)
+            .bind(&c.level)
+            .bind(c.owner_id) // $10
+            .bind(c.department_id)
+            .bind(&c.data)
+            .bind(c.created_by)
+            .bind(c.created_at)
+            .bind(w.created_month) // $15
+            .bind(&w.code.rule_key)
+            .bind(w.code.rule_version)
+            .bind(&w.code.scope)
+            .bind(w.code.seq)
+            .bind(w.code.manual) // $20
+            .bind(&w.code.status)
+            .bind(&w.code.redirect_to)
+            .bind(w.code.issued_at)
+            .bind(w.code.issued_by)
+            .bind(&w.code.reason) // $25
+            .bind(json_list(&lists.blind))
+            .bind(json_list(&lists.tags))
+            .bind(json_list(&lists.grams))
+            .bind(json_list(&lists.fields))
+            .bind(json_list(&match_keys)) // $30
+            .bind(h.row_version)
+            .bind(h.at)
+            .bind(h.actor_id)
+            .bind(&h.actor_name)
+            .bind(&h.action) // $35
+            .bind(&h.reason)
+            .bind(&h.changes)
+            .bind(&h.snapshot)
+            .bind(seq)
+            .bind(a.at) // $40
+            .bind(a.actor_id)
+            .bind(&a.actor_name)
+            .bind(&a.source)
+            .bind(&a.action)
+            .bind(&a.target_type) // $45
+            .bind(&a.target_id)
+            .bind(&a.before)
+            .bind(&a.after)
+            .bind(&a.reason)
+            .bind(&a.request_id) // $50
+            .bind(&a.ip)
+            .bind(&prev_hash)
+            .bind(&hash)
+            .fetch_all(conn)
+            .await)?;
         ids.first().copied().ok_or(StoreError::NotFound)
     }
 

@@ -9,6 +9,9 @@
 //! new until it commits. A `Lookups` must not outlive the transaction it was filled in,
 //! and must not serve a transaction that changes these rows (publishing a rule, adding a
 //! field): such writes never run next to creations in one transaction.
+//!
+//! They also remember whether the transaction already holds the audit head's lock
+//! (PostgreSQL), so the creations of a batch do not each take it again.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,9 +28,28 @@ pub(crate) struct Lookups {
     rules: Option<Arc<Vec<CodeRuleRow>>>,
     users: HashMap<i64, Option<UserRow>>,
     departments: HashMap<i64, bool>,
+    audit_head_held: bool,
 }
 
 impl Lookups {
+    /// Lookups for a transaction that has just locked the audit head
+    /// ([`Tx::lock_audit_head`]) before any savepoint — on PostgreSQL a lock taken inside
+    /// a savepoint that is rolled back is released again.
+    pub(crate) fn holding_audit_head() -> Lookups {
+        Lookups {
+            audit_head_held: true,
+            ..Lookups::default()
+        }
+    }
+
+    /// Lock the audit head unless the transaction holds it already.
+    pub(crate) async fn lock_audit_head(&mut self, tx: &mut Tx) -> AppResult<()> {
+        if !self.audit_head_held {
+            tx.lock_audit_head().await?;
+        }
+        Ok(())
+    }
+
     /// Customer types and custom field definitions.
     pub(crate) async fn reference(&mut self, app: &App, tx: &mut Tx) -> AppResult<Arc<Reference>> {
         if let Some(r) = &self.reference {
