@@ -4,7 +4,7 @@
 use crate::customers::{CustomerRow, CUSTOMER_COLS};
 use crate::error::{StoreError, StoreResult};
 use crate::on_tx;
-use crate::{Backend, Tx};
+use crate::Tx;
 
 /// A group of probable duplicates waiting for (or decided by) a steward.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -141,45 +141,58 @@ impl Tx {
         if hashes.is_empty() {
             return Ok(Vec::new());
         }
-        // Padding repeats the first key; each branch is tagged with its position so the
-        // padding's hits are not counted.
-        let mut padded = hashes.to_vec();
-        padded.resize(padded_len(hashes.len()), hashes[0]);
-        let parts: Vec<String> = (0..padded.len())
-            .map(|i| {
-                format!(
-                    "SELECT {i} AS b, customer_id FROM (SELECT customer_id \
-                     FROM customer_match_keys WHERE key_hash = ${} \
-                     ORDER BY customer_id DESC LIMIT $1) AS k{i}",
-                    i + 4
+        let json: String = match self {
+            // One statement text for any number of keys (planned once per connection):
+            // the keys as an array, each looked up by a lateral subquery.
+            Tx::Pg(c) => {
+                sqlx::query_scalar::<_, String>(
+                    "SELECT COALESCE(json_agg(json_build_array(c.id, c.row_version, \
+                     c.updated_at, c.status))::text, '[]') \
+                     FROM (SELECT m.customer_id FROM unnest($2::bigint[]) AS k(hash) \
+                     CROSS JOIN LATERAL (SELECT customer_id FROM customer_match_keys \
+                     WHERE key_hash = k.hash ORDER BY customer_id DESC LIMIT $1) AS m \
+                     GROUP BY m.customer_id ORDER BY COUNT(*) DESC, m.customer_id DESC \
+                     LIMIT $3) AS r JOIN customers c ON c.id = r.customer_id",
                 )
-            })
-            .collect();
-        let aggregate = match self.backend() {
-            Backend::Sqlite => {
-                "json_group_array(json_array(c.id, c.row_version, c.updated_at, c.status))"
+                .bind(per_key)
+                .bind(hashes)
+                .bind(limit)
+                .fetch_one(&mut **c)
+                .await?
             }
-            Backend::Postgres => {
-                "COALESCE(json_agg(json_build_array(c.id, c.row_version, c.updated_at, \
-                 c.status))::text, '[]')"
+            // SQLite has no arrays: one branch per key. Padding repeats the first key (so
+            // few statement texts are cached); each branch is tagged with its position so
+            // the padding's hits are not counted.
+            Tx::Sqlite(c) => {
+                let mut padded = hashes.to_vec();
+                padded.resize(padded_len(hashes.len()), hashes[0]);
+                let parts: Vec<String> = (0..padded.len())
+                    .map(|i| {
+                        format!(
+                            "SELECT {i} AS b, customer_id FROM (SELECT customer_id \
+                             FROM customer_match_keys WHERE key_hash = ${} \
+                             ORDER BY customer_id DESC LIMIT $1) AS k{i}",
+                            i + 4
+                        )
+                    })
+                    .collect();
+                let sql = format!(
+                    "SELECT json_group_array(json_array(c.id, c.row_version, c.updated_at, \
+                     c.status)) FROM (SELECT customer_id FROM ({}) AS hits WHERE b < $2 \
+                     GROUP BY customer_id ORDER BY COUNT(*) DESC, customer_id DESC \
+                     LIMIT $3) AS r JOIN customers c ON c.id = r.customer_id",
+                    parts.join(" UNION ALL ")
+                );
+                let mut q = sqlx::query_scalar::<_, String>(&sql)
+                    .bind(per_key)
+                    .bind(hashes.len() as i64)
+                    .bind(limit);
+                for h in &padded {
+                    q = q.bind(*h);
+                }
+                q.fetch_one(&mut **c).await?
             }
         };
-        let sql = format!(
-            "SELECT {aggregate} FROM (SELECT customer_id FROM ({}) AS hits WHERE b < $2 \
-             GROUP BY customer_id ORDER BY COUNT(*) DESC, customer_id DESC LIMIT $3) AS r \
-             JOIN customers c ON c.id = r.customer_id",
-            parts.join(" UNION ALL ")
-        );
-        let json: String = on_tx!(self, |c| {
-            let mut q = sqlx::query_scalar::<_, String>(&sql)
-                .bind(per_key)
-                .bind(hashes.len() as i64)
-                .bind(limit);
-            for h in &padded {
-                q = q.bind(*h);
-            }
-            q.fetch_one(c).await
-        })?;
         let stamps: Vec<(i64, i64, i64, String)> = serde_json::from_str(&json)
             .map_err(|e| StoreError::Other(format!("match candidates: {e}")))?;
         Ok(stamps
