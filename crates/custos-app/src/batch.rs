@@ -174,8 +174,7 @@ async fn run_batch(db: &Db, batch: Vec<Job>, careful: u32) -> u32 {
 /// `Ok(None)` when a job failed in [`Mode::Optimistic`] (all rolled back).
 async fn try_batch(db: &Db, batch: &[Job], mode: Mode) -> Result<Option<Vec<Output>>, StoreError> {
     let mut tx = db.begin().await?;
-    tx.lock_audit_head().await?;
-    let mut lookups = Lookups::holding_audit_head();
+    let mut lookups = Lookups::holding_audit_head(&mut tx).await?;
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
         if mode == Mode::Savepoints {

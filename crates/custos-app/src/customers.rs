@@ -1713,8 +1713,7 @@ impl App {
     ) -> AppResult<Vec<String>> {
         let scope = actor.require("customer.create")?;
         let mut tx = self.db.begin().await?;
-        tx.lock_audit_head().await?;
-        let mut lookups = Lookups::holding_audit_head();
+        let mut lookups = Lookups::holding_audit_head(&mut tx).await?;
         let mut codes = Vec::with_capacity(inputs.len());
         for (i, input) in inputs.into_iter().enumerate() {
             match self

@@ -2,6 +2,8 @@
 //! canonical encoding of its own fields plus the previous entry's hash, so editing,
 //! deleting or reordering any entry breaks every later link.
 
+use std::sync::OnceLock;
+
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -145,24 +147,24 @@ impl Tx {
     /// Append an entry in this transaction. Taking the head row serialises appenders, so
     /// the chain has no forks even with several server processes on one PostgreSQL.
     pub async fn append_audit(&mut self, r: &AuditRecord) -> StoreResult<i64> {
-        let (seq, prev_hash): (i64, String) = on_tx!(self, |c| sqlx::query_as(
-            "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash"
-        )
-        .fetch_one(c)
-        .await)?;
-        let hash = chain_hash(r, seq, &prev_hash);
+        let (seq, prev_hash, hash) = self.advance_audit_head(r).await?;
         // The entry and the head's new hash in one round trip.
-        let insert = format!(
-            "INSERT INTO audit_log ({AUDIT_COLS}) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-        );
+        static SQL: OnceLock<[String; 2]> = OnceLock::new();
+        let [sqlite, postgres] = SQL.get_or_init(|| {
+            let insert = format!(
+                "INSERT INTO audit_log ({AUDIT_COLS}) VALUES \
+                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+            );
+            [
+                format!("{insert}; UPDATE audit_head SET hash = $15 WHERE id = 1"),
+                format!("WITH a AS ({insert}) UPDATE audit_head SET hash = $15 WHERE id = 1"),
+            ]
+        });
         let sql = match self.backend() {
-            Backend::Sqlite => format!("{insert}; UPDATE audit_head SET hash = $15 WHERE id = 1"),
-            Backend::Postgres => {
-                format!("WITH a AS ({insert}) UPDATE audit_head SET hash = $15 WHERE id = 1")
-            }
+            Backend::Sqlite => sqlite,
+            Backend::Postgres => postgres,
         };
-        on_tx!(self, |c| sqlx::query(&sql)
+        on_tx!(self, |c| sqlx::query(sql)
             .bind(seq)
             .bind(r.at)
             .bind(r.actor_id)
@@ -182,6 +184,22 @@ impl Tx {
             .await
             .map(|r| r.rows_affected()))?;
         Ok(seq)
+    }
+
+    /// Take the next place in the chain for `r`: its sequence number, the previous hash
+    /// and its own hash. The caller must write the entry and set the head's hash to it in
+    /// the same transaction.
+    pub(crate) async fn advance_audit_head(
+        &mut self,
+        r: &AuditRecord,
+    ) -> StoreResult<(i64, String, String)> {
+        let (seq, prev_hash): (i64, String) = on_tx!(self, |c| sqlx::query_as(
+            "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash"
+        )
+        .fetch_one(c)
+        .await)?;
+        let hash = chain_hash(r, seq, &prev_hash);
+        Ok((seq, prev_hash, hash))
     }
 
     /// Entries matching a filter, newest first.

@@ -2,7 +2,6 @@
 //! name n-grams, custom field values, cross-references, and the search and statistics
 //! queries over them.
 
-use crate::audit::chain_hash;
 use crate::customers::CUSTOMER_COLS;
 use crate::org::join_ids;
 use crate::{on_tx, Backend, CustomerRow, StoreError, StoreResult, Tx};
@@ -625,12 +624,7 @@ impl Tx {
     /// savepoint) makes it all-or-nothing; a code or identifier already taken is
     /// `StoreError::Conflict`.
     pub async fn insert_new_customer(&mut self, w: NewCustomerWrite<'_>) -> StoreResult<i64> {
-        let (seq, prev_hash): (i64, String) = on_tx!(self, |c| sqlx::query_as(
-            "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash"
-        )
-        .fetch_one(c)
-        .await)?;
-        let hash = chain_hash(w.audit, seq, &prev_hash);
+        let (seq, prev_hash, hash) = self.advance_audit_head(w.audit).await?;
         let lists = IndexLists::of(w.indexes);
         let (c, h, a) = (w.row, w.history, w.audit);
         let mut match_keys = w.indexes.match_keys.clone();

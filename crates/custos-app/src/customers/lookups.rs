@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use custos_store::{CodeRuleRow, Tx, UserRow};
+use custos_store::{CodeRuleRow, StoreResult, Tx, UserRow};
 
 use super::Reference;
 use crate::error::AppResult;
@@ -32,14 +32,15 @@ pub(crate) struct Lookups {
 }
 
 impl Lookups {
-    /// Lookups for a transaction that has just locked the audit head
-    /// ([`Tx::lock_audit_head`]) before any savepoint — on PostgreSQL a lock taken inside
-    /// a savepoint that is rolled back is released again.
-    pub(crate) fn holding_audit_head() -> Lookups {
-        Lookups {
+    /// Lock the audit head for the rest of `tx` and return lookups that know it. Call it
+    /// before any savepoint: on PostgreSQL a lock taken inside a savepoint that is rolled
+    /// back is released again.
+    pub(crate) async fn holding_audit_head(tx: &mut Tx) -> StoreResult<Lookups> {
+        tx.lock_audit_head().await?;
+        Ok(Lookups {
             audit_head_held: true,
             ..Lookups::default()
-        }
+        })
     }
 
     /// Lock the audit head unless the transaction holds it already.

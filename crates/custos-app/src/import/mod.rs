@@ -764,8 +764,7 @@ impl App {
             let committed = job.clone();
             let chunk_result: AppResult<()> = async {
                 let mut tx = self.db.begin().await?;
-                tx.lock_audit_head().await?;
-                let mut lookups = Lookups::holding_audit_head();
+                let mut lookups = Lookups::holding_audit_head(&mut tx).await?;
                 let mut reported_rows = Vec::new();
                 for r in chunk {
                     row_no += 1;
