@@ -95,36 +95,39 @@ pub struct NewCustomerWrite<'a> {
 /// [`Tx::insert_new_customer`] on SQLite. Every statement after the first finds the new
 /// row by its (unique) code; list-valued indexes arrive as JSON arrays (one-element
 /// arrays for single columns), so the text never changes and stays a cached prepared
-/// statement.
+/// statement. Single rows are inserted from VALUES (no RETURNING: SQLite runs it like a
+/// trigger) and the lookup tables with INSERT OR IGNORE (their lists are deduplicated):
+/// SQLite then needs no statement journal, the page copies a statement that may fail
+/// half-way costs (migration 0009). The new id is read back last.
 const NEW_CUSTOMER_SQLITE: &str = "\
 INSERT INTO customers (code, customer_type, name, name_key, status, uscc, region_code, \
     industry, level, owner_id, department_id, data, created_by, created_at, updated_at, \
     row_version, created_month) \
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, 1, $15) \
-RETURNING id;
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, 1, $15);
 INSERT INTO code_registry (code, customer_id, rule_key, rule_version, scope, seq, manual, \
     status, redirect_to, issued_at, issued_by, reason) \
-SELECT $1, c.id, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25 \
-FROM customers c WHERE c.code = $1;
-INSERT INTO customer_blind_index (customer_id, kind, hash) \
+VALUES ($1, (SELECT id FROM customers WHERE code = $1), $16, $17, $18, $19, $20, $21, $22, \
+    $23, $24, $25);
+INSERT OR IGNORE INTO customer_blind_index (customer_id, kind, hash) \
 SELECT c.id, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]') \
 FROM customers c, json_each($26) j WHERE c.code = $1;
-INSERT INTO customer_tags (customer_id, tag) \
+INSERT OR IGNORE INTO customer_tags (customer_id, tag) \
 SELECT c.id, json_extract(j.value, '$[0]') FROM customers c, json_each($27) j WHERE c.code = $1;
-INSERT INTO customer_name_grams (customer_id, gram) \
+INSERT OR IGNORE INTO customer_name_grams (customer_id, gram) \
 SELECT c.id, json_extract(j.value, '$[0]') FROM customers c, json_each($28) j WHERE c.code = $1;
-INSERT INTO customer_field_values (customer_id, key, value) \
+INSERT OR IGNORE INTO customer_field_values (customer_id, key, value) \
 SELECT c.id, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]') \
 FROM customers c, json_each($29) j WHERE c.code = $1;
-INSERT INTO customer_match_keys (key_hash, customer_id) \
+INSERT OR IGNORE INTO customer_match_keys (key_hash, customer_id) \
 SELECT j.value, c.id FROM customers c, json_each($30) j WHERE c.code = $1;
 INSERT INTO customer_history (customer_id, row_version, at, actor_id, actor_name, action, \
     reason, changes, snapshot) \
-SELECT c.id, $31, $32, $33, $34, $35, $36, $37, $38 FROM customers c WHERE c.code = $1;
+VALUES ((SELECT id FROM customers WHERE code = $1), $31, $32, $33, $34, $35, $36, $37, $38);
 INSERT INTO audit_log (seq, at, actor_id, actor_name, source, action, target_type, \
     target_id, before_json, after_json, reason, request_id, ip, prev_hash, hash) \
 VALUES ($39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51, $52, $53);
-UPDATE audit_head SET hash = $53 WHERE id = 1;";
+UPDATE audit_head SET hash = $53 WHERE id = 1;
+SELECT id FROM customers WHERE code = $1;";
 
 /// [`NEW_CUSTOMER_SQLITE`] for PostgreSQL: one statement whose parts are data-modifying
 /// common table expressions, with the same numbered parameters. The new id comes from
@@ -703,7 +706,7 @@ impl Tx {
         if rows.is_empty() {
             return Ok(());
         }
-        let mut sql = format!("INSERT INTO {target} VALUES ");
+        let mut sql = format!("{} {target} VALUES ", self.insert_lookup_rows());
         let mut n = 1;
         for (i, row) in rows.iter().enumerate() {
             if i > 0 {

@@ -298,6 +298,16 @@ impl Tx {
             Tx::Pg(_) => Backend::Postgres,
         }
     }
+
+    /// How rows go into a customer's lookup tables (match keys, bigrams, blind index,
+    /// tags, field values), whose lists are deduplicated before: on SQLite with OR IGNORE,
+    /// so a multi-row insert needs no statement journal (migration 0009).
+    pub(crate) fn insert_lookup_rows(&self) -> &'static str {
+        match self {
+            Tx::Sqlite(_) => "INSERT OR IGNORE INTO",
+            Tx::Pg(_) => "INSERT INTO",
+        }
+    }
 }
 
 /// Hide the password part of a database URL before it reaches a message or a log.
@@ -381,5 +391,95 @@ impl Tx {
             .await
             .map(|r| r.rows_affected()))?;
         self.release_savepoint().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database made before migration 0009 keeps every lookup row when the lookup
+    /// tables are rebuilt without rowids and without the foreign key.
+    #[tokio::test]
+    async fn lookup_tables_survive_the_rebuild() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let old = dir.path().join("migrations");
+        std::fs::create_dir(&old)?;
+        let all = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+        for entry in std::fs::read_dir(&all)? {
+            let path = entry?.path();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if name.as_bytes().first().is_some_and(u8::is_ascii_digit) && name < "0009" {
+                std::fs::copy(&path, old.join(name))?;
+            }
+        }
+        let file = dir.path().join(SQLITE_FILE);
+        let opts = SqliteConnectOptions::new()
+            .filename(&file)
+            .create_if_missing(true)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await?;
+        sqlx::migrate::Migrator::new(old.as_path())
+            .await?
+            .run(&pool)
+            .await?;
+        for sql in [
+            "INSERT INTO customers (id, code, customer_type, name, name_key, status, data, \
+             created_at, updated_at) VALUES (7, 'C0007', 'enterprise', '华为', '华为', \
+             'active', '{}', 1, 1)",
+            "INSERT INTO customer_name_grams (gram, customer_id) VALUES ('华为', 7)",
+            "INSERT INTO customer_match_keys (key_hash, customer_id) VALUES (-42, 7), (42, 7)",
+            "INSERT INTO customer_blind_index (customer_id, kind, hash) \
+             VALUES (7, 'mobile', 'h1'), (7, 'email', 'h2')",
+            "INSERT INTO customer_tags (customer_id, tag) VALUES (7, 'vip')",
+            "INSERT INTO customer_field_values (customer_id, key, value) VALUES (7, 'k', 'v')",
+        ] {
+            sqlx::query(sql).execute(&pool).await?;
+        }
+        pool.close().await;
+
+        let db = Db::open(&DbOptions {
+            database_url: Some(format!("sqlite:{}", file.display())),
+            ..DbOptions::sqlite(dir.path())
+        })
+        .await?;
+        let mut tx = db.begin().await?;
+        let Tx::Sqlite(c) = &mut tx else {
+            return Err("expected SQLite".into());
+        };
+        for (table, rows) in [
+            ("customer_name_grams", 1),
+            ("customer_match_keys", 2),
+            ("customer_blind_index", 2),
+            ("customer_tags", 1),
+            ("customer_field_values", 1),
+        ] {
+            let n: i64 = sqlx::query_scalar(&format!(
+                "SELECT COUNT(*) FROM {table} WHERE customer_id = 7"
+            ))
+            .fetch_one(&mut **c)
+            .await?;
+            assert_eq!(n, rows, "{table}");
+            let ddl: String = sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE name = $1")
+                .bind(table)
+                .fetch_one(&mut **c)
+                .await?;
+            assert!(ddl.contains("WITHOUT ROWID"), "{table}: {ddl}");
+            assert!(!ddl.contains("REFERENCES"), "{table}: {ddl}");
+        }
+        let stamp: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM customers INDEXED BY customers_stamp WHERE id = 7",
+        )
+        .fetch_one(&mut **c)
+        .await?;
+        assert_eq!(stamp, 1);
+        tx.rollback().await?;
+        Ok(())
     }
 }

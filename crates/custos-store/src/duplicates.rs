@@ -114,7 +114,8 @@ impl Tx {
             .map(|i| format!("(${}, $1)", i + 2))
             .collect();
         let sql = format!(
-            "INSERT INTO customer_match_keys (key_hash, customer_id) VALUES {}",
+            "{} customer_match_keys (key_hash, customer_id) VALUES {}",
+            self.insert_lookup_rows(),
             values.join(", ")
         );
         on_tx!(self, |c| {
@@ -162,7 +163,8 @@ impl Tx {
             }
             // SQLite has no arrays: one branch per key. Padding repeats the first key (so
             // few statement texts are cached); each branch is tagged with its position so
-            // the padding's hits are not counted.
+            // the padding's hits are not counted. The stamps come from the narrow
+            // `customers_stamp` index: the planner would read the wide rows by rowid.
             Tx::Sqlite(c) => {
                 let mut padded = hashes.to_vec();
                 padded.resize(padded_len(hashes.len()), hashes[0]);
@@ -180,7 +182,8 @@ impl Tx {
                     "SELECT json_group_array(json_array(c.id, c.row_version, c.updated_at, \
                      c.status)) FROM (SELECT customer_id FROM ({}) AS hits WHERE b < $2 \
                      GROUP BY customer_id ORDER BY COUNT(*) DESC, customer_id DESC \
-                     LIMIT $3) AS r JOIN customers c ON c.id = r.customer_id",
+                     LIMIT $3) AS r JOIN customers c INDEXED BY customers_stamp \
+                     ON c.id = r.customer_id",
                     parts.join(" UNION ALL ")
                 );
                 let mut q = sqlx::query_scalar::<_, String>(&sql)
