@@ -1,6 +1,9 @@
 //! Duplicate check index (blocking-key hashes), the duplicate review queue, merges and
 //! customer lineage.
 
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
 use crate::customers::{CustomerRow, CUSTOMER_COLS};
 use crate::error::{StoreError, StoreResult};
 use crate::on_tx;
@@ -70,6 +73,37 @@ pub struct LineageRow {
 /// list and stay prepared in the connection's statement cache.
 fn padded_len(n: usize) -> usize {
     n.max(4).next_power_of_two()
+}
+
+/// The SQLite candidate query for `n` keys (a [`padded_len`]). It runs for every
+/// creation, so each length's text is built once.
+fn sqlite_candidates_sql(n: usize) -> Cow<'static, str> {
+    static SQL: [OnceLock<String>; 8] = [const { OnceLock::new() }; 8];
+    match SQL.get(n.trailing_zeros() as usize) {
+        Some(slot) => Cow::Borrowed(slot.get_or_init(|| build_candidates_sql(n))),
+        None => Cow::Owned(build_candidates_sql(n)),
+    }
+}
+
+fn build_candidates_sql(n: usize) -> String {
+    let parts: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                "SELECT {i} AS b, customer_id FROM (SELECT customer_id \
+                 FROM customer_match_keys WHERE key_hash = ${} \
+                 ORDER BY customer_id DESC LIMIT $1) AS k{i}",
+                i + 4
+            )
+        })
+        .collect();
+    format!(
+        "SELECT json_group_array(json_array(c.id, c.row_version, c.updated_at, \
+         c.status)) FROM (SELECT customer_id FROM ({}) AS hits WHERE b < $2 \
+         GROUP BY customer_id ORDER BY COUNT(*) DESC, customer_id DESC \
+         LIMIT $3) AS r JOIN customers c INDEXED BY customers_stamp \
+         ON c.id = r.customer_id",
+        parts.join(" UNION ALL ")
+    )
 }
 
 /// `ids` padded with 0 (no row has id 0) to [`padded_len`].
@@ -168,24 +202,7 @@ impl Tx {
             Tx::Sqlite(c) => {
                 let mut padded = hashes.to_vec();
                 padded.resize(padded_len(hashes.len()), hashes[0]);
-                let parts: Vec<String> = (0..padded.len())
-                    .map(|i| {
-                        format!(
-                            "SELECT {i} AS b, customer_id FROM (SELECT customer_id \
-                             FROM customer_match_keys WHERE key_hash = ${} \
-                             ORDER BY customer_id DESC LIMIT $1) AS k{i}",
-                            i + 4
-                        )
-                    })
-                    .collect();
-                let sql = format!(
-                    "SELECT json_group_array(json_array(c.id, c.row_version, c.updated_at, \
-                     c.status)) FROM (SELECT customer_id FROM ({}) AS hits WHERE b < $2 \
-                     GROUP BY customer_id ORDER BY COUNT(*) DESC, customer_id DESC \
-                     LIMIT $3) AS r JOIN customers c INDEXED BY customers_stamp \
-                     ON c.id = r.customer_id",
-                    parts.join(" UNION ALL ")
-                );
+                let sql = sqlite_candidates_sql(padded.len());
                 let mut q = sqlx::query_scalar::<_, String>(&sql)
                     .bind(per_key)
                     .bind(hashes.len() as i64)
