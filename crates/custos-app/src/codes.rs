@@ -2,6 +2,7 @@
 //! inside the customer's transaction, manual codes, capacity, validation of codes.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -672,22 +673,45 @@ fn random_text(width: u8) -> String {
 }
 
 /// Find the one published rule for a customer.
+/// A published rule as a creation uses it: read and parsed once per transaction.
+pub(crate) struct PublishedRule {
+    row: CodeRuleRow,
+    applies: AppliesTo,
+    /// The segments, or why the stored text could not be read.
+    segments: Result<Arc<Vec<Segment>>, String>,
+}
+
+impl PublishedRule {
+    pub(crate) fn new(row: CodeRuleRow) -> PublishedRule {
+        PublishedRule {
+            applies: applies_of(&row),
+            segments: segments_of(&row).map(Arc::new).map_err(|e| match e {
+                AppError::Internal(m) => m,
+                other => other.to_string(),
+            }),
+            row,
+        }
+    }
+}
+
+/// The one published rule that applies, with its segments.
 pub(crate) async fn applicable_rule(
     tx: &mut Tx,
     lookups: &mut Lookups,
     customer_type: &str,
     region: Option<&str>,
-) -> AppResult<CodeRuleRow> {
-    let mut found: Vec<CodeRuleRow> = lookups
-        .published_rules(tx)
-        .await?
+) -> AppResult<(CodeRuleRow, Arc<Vec<Segment>>)> {
+    let rules = lookups.published_rules(tx).await?;
+    let found: Vec<&PublishedRule> = rules
         .iter()
-        .filter(|r| applies_of(r).matches(customer_type, region))
-        .cloned()
+        .filter(|r| r.applies.matches(customer_type, region))
         .collect();
-    match found.len() {
-        1 => Ok(found.remove(0)),
-        0 => Err(AppError::Rejected(Violation::new(
+    match found.as_slice() {
+        [one] => Ok((
+            one.row.clone(),
+            one.segments.clone().map_err(AppError::Internal)?,
+        )),
+        [] => Err(AppError::Rejected(Violation::new(
             "code_rule.none_applicable",
             format!(
                 "没有适用于客户类型“{customer_type}”、地区“{}”的已发布编码规则，请先发布规则",
@@ -702,11 +726,11 @@ pub(crate) async fn applicable_rule(
             "code_rule.ambiguous",
             format!(
                 "有多条已发布编码规则适用于该客户：{}",
-                found.iter().map(|r| r.key.as_str()).collect::<Vec<_>>().join("、")
+                found.iter().map(|r| r.row.key.as_str()).collect::<Vec<_>>().join("、")
             ),
             format!(
                 "several published code rules apply to this customer: {}",
-                found.iter().map(|r| r.key.as_str()).collect::<Vec<_>>().join(", ")
+                found.iter().map(|r| r.row.key.as_str()).collect::<Vec<_>>().join(", ")
             ),
         ))),
     }
@@ -714,6 +738,9 @@ pub(crate) async fn applicable_rule(
 
 /// Draw a code for a customer inside `tx`: the customer insert and the registry entry
 /// must follow in the same transaction. With `manual`, check the given code instead.
+/// Most sequence codes looked up ahead in one query.
+const LOOK_AHEAD: usize = 64;
+
 pub(crate) async fn draw_code(
     tx: &mut Tx,
     lookups: &mut Lookups,
@@ -725,8 +752,7 @@ pub(crate) async fn draw_code(
 ) -> AppResult<DrawnCode> {
     // Lock order: audit head, then sequence rows (see batch.rs).
     lookups.lock_audit_head(tx).await?;
-    let rule = applicable_rule(tx, lookups, customer_type, region).await?;
-    let segments = segments_of(&rule)?;
+    let (rule, segments) = applicable_rule(tx, lookups, customer_type, region).await?;
     let date = issue_date(tz);
     if let Some(code) = manual {
         return check_manual_code(tx, &rule, &segments, code, date).await;
@@ -752,7 +778,19 @@ pub(crate) async fn draw_code(
             let code = plan
                 .render(Some(n as u64), None)
                 .map_err(AppError::Rejected)?;
-            if !tx.code_exists(&code).await? {
+            // A transaction that draws many codes (a batch, an import chunk) checks the
+            // next ones in the same query, looking further ahead the more it has drawn,
+            // so a lone creation pays nothing for it.
+            let free = tx.take_known_free(&code) || {
+                let ahead: Vec<String> = (1..=lookups.codes_drawn.min(LOOK_AHEAD) as u64)
+                    .map(|k| n as u64 + k)
+                    .take_while(|m| *m <= max)
+                    .filter_map(|m| plan.render(Some(m), None).ok())
+                    .collect();
+                !tx.code_exists_ahead(&code, &ahead).await?
+            };
+            lookups.codes_drawn += 1;
+            if free {
                 return Ok(DrawnCode {
                     code,
                     rule_key: rule.key.clone(),

@@ -660,3 +660,112 @@ both!(demo_customers_pass_the_duplicate_check, |t| {
         .expect("demo customers");
     assert_eq!(n, 2500);
 });
+
+// A transaction that draws many codes checks the next ones in the registry ahead of time.
+// A code assigned by hand in the same transaction, inside that look-ahead, must still be
+// skipped by the sequence: here it is number 7, assigned after numbers 1–4 were drawn.
+both!(manual_code_inside_the_look_ahead_is_skipped, |t| {
+    publish(
+        &t,
+        "ahead",
+        &[],
+        json!([{"kind":"constant","value":"A"},{"kind":"sequence","width":4},{"kind":"check","algorithm":"mod37-2"}]),
+    )
+    .await;
+    let preview = t
+        .app
+        .preview_code_rule(
+            &t.admin,
+            "ahead",
+            SampleCustomer {
+                customer_type: "enterprise".into(),
+                count: Some(9),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("preview");
+    let names = [
+        "华北重工",
+        "江南纺织",
+        "岭南食品",
+        "西域矿业",
+        "东海渔业",
+        "中原粮油",
+        "塞北牧业",
+        "天府茶业",
+        "湘江电力",
+    ];
+    let mut inputs: Vec<NewCustomer> = names
+        .iter()
+        .map(|n| customer("enterprise", &format!("{n}有限公司")))
+        .collect();
+    inputs[4].code = Some(preview.codes[6].clone());
+    inputs[4].reason = Some("迁移历史编码".into());
+    let codes = t
+        .app
+        .create_customers(&t.admin, inputs)
+        .await
+        .expect("one transaction");
+    let p = &preview.codes;
+    let expected = [
+        &p[0], &p[1], &p[2], &p[3], &p[6], &p[4], &p[5], &p[7], &p[8],
+    ];
+    assert_eq!(codes.iter().collect::<Vec<_>>(), expected);
+    let mut tx = t.app.db.begin_read().await.expect("read");
+    assert_eq!(
+        tx.scope_sequences("ahead", "A|").await.expect("seqs"),
+        vec![1, 2, 3, 4, 5, 6, 7, 8, 9]
+    );
+    tx.rollback().await.expect("rollback");
+});
+
+// What a write transaction keeps of the audit head and of the sequences it drew goes
+// back with a rollback to a savepoint, so the numbers and chain places drawn there are
+// drawn again, and the counters drawn in memory reach the database at the commit.
+both!(
+    savepoint_rollback_restores_drawn_numbers_and_chain_head,
+    |t| {
+        let entry = |n: i64| custos_store::AuditRecord {
+            at: n,
+            actor_id: None,
+            actor_name: "test".into(),
+            source: "system".into(),
+            action: "test.entry".into(),
+            target_type: "test".into(),
+            target_id: n.to_string(),
+            before: None,
+            after: None,
+            reason: None,
+            request_id: None,
+            ip: None,
+        };
+        let mut tx = t.app.db.begin().await.expect("begin");
+        tx.lock_audit_head().await.expect("lock");
+        assert_eq!(tx.draw_sequence("sp", "x", 1).await.unwrap(), 1);
+        let first = tx.append_audit(&entry(1)).await.unwrap();
+        tx.savepoint().await.unwrap();
+        assert_eq!(tx.draw_sequence("sp", "x", 1).await.unwrap(), 2);
+        assert_eq!(tx.draw_sequence("sp", "y", 1).await.unwrap(), 1);
+        assert_eq!(tx.append_audit(&entry(2)).await.unwrap(), first + 1);
+        tx.rollback_to_savepoint().await.unwrap();
+        assert_eq!(tx.draw_sequence("sp", "x", 1).await.unwrap(), 2);
+        assert_eq!(tx.draw_sequence("sp", "x", 1).await.unwrap(), 3);
+        assert_eq!(tx.append_audit(&entry(3)).await.unwrap(), first + 1);
+        tx.savepoint().await.unwrap();
+        assert_eq!(tx.draw_sequence("sp", "x", 1).await.unwrap(), 4);
+        tx.release_savepoint().await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut tx = t.app.db.begin().await.expect("begin");
+        assert_eq!(tx.peek_sequence("sp", "x").await.unwrap(), Some(5));
+        assert_eq!(tx.peek_sequence("sp", "y").await.unwrap(), None);
+        assert_eq!(tx.draw_sequence("sp", "x", 1).await.unwrap(), 5);
+        assert_eq!(tx.append_audit(&entry(4)).await.unwrap(), first + 2);
+        tx.commit().await.unwrap();
+        assert!(matches!(
+            t.app.verify_audit().await.unwrap(),
+            custos_app::ChainReport::Ok { .. }
+        ));
+    }
+);

@@ -1,7 +1,7 @@
 //! Applications (申请单), their approval tasks and trail, flows (审批流程), in-app
 //! notifications and time-limited retrievals of archived customers.
 
-use crate::{on_tx, StoreError, StoreResult, Tx};
+use crate::{on_tx, Backend, StoreError, StoreResult, Tx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct FlowRow {
@@ -219,9 +219,9 @@ impl Tx {
     /// Fetch an application and lock it until the transaction ends: concurrent decisions
     /// on one application queue here (PostgreSQL row lock; SQLite writers are exclusive).
     pub async fn application_for_update(&mut self, id: i64) -> StoreResult<Option<ApplicationRow>> {
-        let lock = match self {
-            Tx::Pg(_) => " FOR UPDATE",
-            Tx::Sqlite(_) => "",
+        let lock = match self.backend() {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
         };
         let sql = format!("SELECT {APP_COLS} FROM applications WHERE id = $1{lock}");
         Ok(on_tx!(self, |c| sqlx::query_as::<_, ApplicationRow>(&sql)

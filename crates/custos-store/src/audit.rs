@@ -156,8 +156,10 @@ impl Tx {
                  ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
             );
             [
-                format!("{insert}; UPDATE audit_head SET hash = $15 WHERE id = 1"),
-                format!("WITH a AS ({insert}) UPDATE audit_head SET hash = $15 WHERE id = 1"),
+                format!("{insert}; UPDATE audit_head SET seq = $1, hash = $15 WHERE id = 1"),
+                format!(
+                    "WITH a AS ({insert}) UPDATE audit_head SET seq = $1, hash = $15 WHERE id = 1"
+                ),
             ]
         });
         let sql = match self.backend() {
@@ -183,23 +185,42 @@ impl Tx {
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
+        self.audit_head_written(seq, hash);
         Ok(seq)
     }
 
     /// Take the next place in the chain for `r`: its sequence number, the previous hash
-    /// and its own hash. The caller must write the entry and set the head's hash to it in
-    /// the same transaction.
+    /// and its own hash. The caller must write the entry and set the head to
+    /// `(seq, hash)` in one statement, then call [`Tx::audit_head_written`]; until then
+    /// nothing has changed, so a write that fails leaves the chain as it was.
     pub(crate) async fn advance_audit_head(
         &mut self,
         r: &AuditRecord,
     ) -> StoreResult<(i64, String, String)> {
-        let (seq, prev_hash): (i64, String) = on_tx!(self, |c| sqlx::query_as(
-            "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash"
-        )
-        .fetch_one(c)
-        .await)?;
+        let (last, prev_hash) = self.held_audit_head().await?;
+        let seq = last + 1;
         let hash = chain_hash(r, seq, &prev_hash);
         Ok((seq, prev_hash, hash))
+    }
+
+    /// The chain's head, read once per transaction (locked until it ends on PostgreSQL)
+    /// and then kept in the transaction's cache.
+    async fn held_audit_head(&mut self) -> StoreResult<(i64, String)> {
+        if let Some(head) = &self.cache.audit_head {
+            return Ok(head.clone());
+        }
+        let sql = match self.backend() {
+            Backend::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",
+            Backend::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+        };
+        let head: (i64, String) = on_tx!(self, |c| sqlx::query_as(sql).fetch_one(c).await)?;
+        self.cache.audit_head = Some(head.clone());
+        Ok(head)
+    }
+
+    /// The entry `seq` with `hash` was written and the head set to it.
+    pub(crate) fn audit_head_written(&mut self, seq: i64, hash: String) {
+        self.cache.audit_head = Some((seq, hash));
     }
 
     /// Entries matching a filter, newest first.
@@ -349,13 +370,8 @@ impl Tx {
     /// Take the audit chain's head lock now (PostgreSQL), so a transaction that will also
     /// lock sequence rows always locks in the same order: head first.
     pub async fn lock_audit_head(&mut self) -> StoreResult<()> {
-        if let Tx::Pg(_) = self {
-            on_tx!(self, |c| sqlx::query(
-                "SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE"
-            )
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
+        if self.backend() == Backend::Postgres {
+            self.held_audit_head().await?;
         }
         Ok(())
     }

@@ -1,6 +1,9 @@
 //! Code rules, sequence counters and the code registry.
 
-use crate::{on_tx, StoreError, StoreResult, Tx};
+use std::collections::HashSet;
+
+use crate::db::SequenceDraw;
+use crate::{on_tx, Backend, StoreError, StoreResult, Tx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CodeRuleRow {
@@ -136,12 +139,24 @@ impl Tx {
     /// Draw the next number of a sequence scope, creating the counter at `start`.
     /// The row lock taken by the UPDATE serialises concurrent drawers on PostgreSQL; the
     /// number returns to the pool if the transaction rolls back.
+    ///
+    /// Only the first draw of a scope in a transaction goes to the database: the row is
+    /// then held until the transaction ends (see [`crate::db::WriteCache`]), so the next
+    /// draws count on in memory and the counter is written back once, before the commit
+    /// (or before anything in the transaction reads it).
     pub async fn draw_sequence(
         &mut self,
         rule_key: &str,
         scope: &str,
         start: i64,
     ) -> StoreResult<i64> {
+        let key = (rule_key.to_string(), scope.to_string());
+        if let Some(held) = self.cache.sequences.get_mut(&key) {
+            let n = held.next;
+            held.next += 1;
+            held.dirty = true;
+            return Ok(n);
+        }
         let update = "UPDATE code_sequences SET next_value = next_value + 1 \
                       WHERE rule_key = $1 AND scope = $2 RETURNING next_value - 1";
         for _ in 0..3 {
@@ -151,6 +166,13 @@ impl Tx {
                 .fetch_optional(c)
                 .await)?;
             if let Some(n) = drawn {
+                self.cache.sequences.insert(
+                    key,
+                    SequenceDraw {
+                        next: n + 1,
+                        dirty: false,
+                    },
+                );
                 return Ok(n);
             }
             let insert = "INSERT INTO code_sequences (rule_key, scope, next_value) \
@@ -166,8 +188,35 @@ impl Tx {
         Err(StoreError::Busy)
     }
 
+    /// Write the counters drawn in memory back to their rows.
+    pub(crate) async fn write_back_sequences(&mut self) -> StoreResult<()> {
+        let dirty: Vec<((String, String), i64)> = self
+            .cache
+            .sequences
+            .iter()
+            .filter(|(_, d)| d.dirty)
+            .map(|(k, d)| (k.clone(), d.next))
+            .collect();
+        for ((rule_key, scope), next) in dirty {
+            let sql = "UPDATE code_sequences SET next_value = $3 \
+                       WHERE rule_key = $1 AND scope = $2";
+            on_tx!(self, |c| sqlx::query(sql)
+                .bind(&rule_key)
+                .bind(&scope)
+                .bind(next)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
+            if let Some(d) = self.cache.sequences.get_mut(&(rule_key, scope)) {
+                d.dirty = false;
+            }
+        }
+        Ok(())
+    }
+
     /// Peek at the next number without drawing it (previews).
     pub async fn peek_sequence(&mut self, rule_key: &str, scope: &str) -> StoreResult<Option<i64>> {
+        self.write_back_sequences().await?;
         let sql = "SELECT next_value FROM code_sequences WHERE rule_key = $1 AND scope = $2";
         Ok(on_tx!(self, |c| sqlx::query_scalar::<_, i64>(sql)
             .bind(rule_key)
@@ -177,6 +226,7 @@ impl Tx {
     }
 
     pub async fn insert_code(&mut self, r: &CodeRow) -> StoreResult<()> {
+        self.cache.free_codes.remove(&r.code);
         let sql = format!(
             "INSERT INTO code_registry ({CODE_COLS}) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
@@ -209,12 +259,55 @@ impl Tx {
     }
 
     pub async fn code_exists(&mut self, code: &str) -> StoreResult<bool> {
-        let sql = "SELECT COUNT(*) FROM code_registry WHERE code = $1";
-        let n: i64 = on_tx!(self, |c| sqlx::query_scalar::<_, i64>(sql)
-            .bind(code)
-            .fetch_one(c)
-            .await)?;
-        Ok(n > 0)
+        self.code_exists_ahead(code, &[]).await
+    }
+
+    /// Whether a look-ahead in this transaction found `code` free; if so the answer is
+    /// used up (the caller is about to issue the code or give up on it).
+    pub fn take_known_free(&mut self, code: &str) -> bool {
+        self.cache.free_codes.remove(code)
+    }
+
+    /// [`Tx::code_exists`], also looking up `ahead` — codes the caller expects to ask
+    /// about next in this transaction, such as the next numbers of a sequence — in the
+    /// same query. Those found free are remembered for [`Tx::take_known_free`].
+    pub async fn code_exists_ahead(&mut self, code: &str, ahead: &[String]) -> StoreResult<bool> {
+        if self.take_known_free(code) {
+            return Ok(false);
+        }
+        if ahead.is_empty() {
+            let sql = "SELECT COUNT(*) FROM code_registry WHERE code = $1";
+            let n: i64 = on_tx!(self, |c| sqlx::query_scalar::<_, i64>(sql)
+                .bind(code)
+                .fetch_one(c)
+                .await)?;
+            return Ok(n > 0);
+        }
+        let mut all: Vec<&str> = Vec::with_capacity(ahead.len() + 1);
+        all.push(code);
+        all.extend(ahead.iter().map(String::as_str));
+        let sql = match self.backend() {
+            Backend::Sqlite => {
+                "SELECT code FROM code_registry WHERE code IN (SELECT value FROM json_each($1))"
+            }
+            Backend::Postgres => {
+                "SELECT code FROM code_registry \
+                 WHERE code IN (SELECT json_array_elements_text($1::json))"
+            }
+        };
+        let list = serde_json::to_string(&all).unwrap_or_else(|_| "[]".into());
+        let taken: HashSet<String> = on_tx!(self, |c| sqlx::query_scalar::<_, String>(sql)
+            .bind(&list)
+            .fetch_all(c)
+            .await)?
+        .into_iter()
+        .collect();
+        for a in ahead {
+            if a != code && !taken.contains(a) {
+                self.cache.free_codes.insert(a.clone());
+            }
+        }
+        Ok(taken.contains(code))
     }
 
     /// Link an issued code to its customer and set its status.

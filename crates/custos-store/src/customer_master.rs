@@ -126,7 +126,7 @@ VALUES ((SELECT id FROM customers WHERE code = $1), $31, $32, $33, $34, $35, $36
 INSERT INTO audit_log (seq, at, actor_id, actor_name, source, action, target_type, \
     target_id, before_json, after_json, reason, request_id, ip, prev_hash, hash) \
 VALUES ($39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51, $52, $53);
-UPDATE audit_head SET hash = $53 WHERE id = 1;
+UPDATE audit_head SET seq = $39, hash = $53 WHERE id = 1;
 SELECT id FROM customers WHERE code = $1;";
 
 /// [`NEW_CUSTOMER_SQLITE`] for PostgreSQL: one statement whose parts are data-modifying
@@ -159,7 +159,7 @@ h AS (INSERT INTO customer_history (customer_id, row_version, at, actor_id, acto
 a AS (INSERT INTO audit_log (seq, at, actor_id, actor_name, source, action, target_type, \
     target_id, before_json, after_json, reason, request_id, ip, prev_hash, hash) \
   VALUES ($39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51, $52, $53)), \
-head AS (UPDATE audit_head SET hash = $53 WHERE id = 1) \
+head AS (UPDATE audit_head SET seq = $39, hash = $53 WHERE id = 1) \
 SELECT id FROM c";
 
 /// Sort orders of the customer list.
@@ -621,13 +621,14 @@ impl Tx {
 
     /// Write a new customer after its code was drawn — the row, the code's registry
     /// entry, the search and match indexes, the first history entry and the audit entry —
-    /// and return its id. Two round trips on either backend: the audit head is advanced,
-    /// then everything else is written by one query (a multi-statement script on SQLite,
-    /// one statement of data-modifying CTEs on PostgreSQL). The caller's transaction (or
+    /// and return its id. One query on either backend (a multi-statement script on
+    /// SQLite, one statement of data-modifying CTEs on PostgreSQL), plus a read of the
+    /// audit head when the transaction does not hold it yet. The caller's transaction (or
     /// savepoint) makes it all-or-nothing; a code or identifier already taken is
     /// `StoreError::Conflict`.
     pub async fn insert_new_customer(&mut self, w: NewCustomerWrite<'_>) -> StoreResult<i64> {
         let (seq, prev_hash, hash) = self.advance_audit_head(w.audit).await?;
+        self.cache.free_codes.remove(&w.row.code);
         let lists = IndexLists::of(w.indexes);
         let (c, h, a) = (w.row, w.history, w.audit);
         let mut match_keys = w.indexes.match_keys.clone();
@@ -693,6 +694,7 @@ impl Tx {
             .bind(&hash)
             .fetch_all(conn)
             .await)?;
+        self.audit_head_written(seq, hash);
         ids.first().copied().ok_or(StoreError::NotFound)
     }
 

@@ -1,5 +1,6 @@
 //! Opening a database, choosing the backend from the URL, and transactions.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -64,9 +65,49 @@ pub enum Db {
 }
 
 /// A transaction on either backend. Dropping it without `commit` rolls back.
-pub enum Tx {
+///
+/// A write transaction also remembers what it holds and has already read of the two
+/// hot rows every creation touches — the audit chain's head and the code sequences it
+/// drew from — so a batch of creations reads each of them once instead of once per
+/// customer (a round trip to the database each). See [`WriteCache`].
+pub struct Tx {
+    #[doc(hidden)]
+    pub conn: TxConn,
+    pub(crate) cache: WriteCache,
+    /// The cache as it was when the open savepoint was taken (savepoints do not nest).
+    saved: Option<WriteCache>,
+}
+
+/// The connection of a [`Tx`]; use [`on_tx!`] rather than matching on it.
+#[doc(hidden)]
+pub enum TxConn {
     Sqlite(Transaction<'static, Sqlite>),
     Pg(Transaction<'static, Postgres>),
+}
+
+/// Hot rows a write transaction holds, and what it learnt about the code registry.
+/// Valid because nobody else can change them until
+/// the transaction ends: on SQLite the writer is alone (`BEGIN IMMEDIATE`); on
+/// PostgreSQL both rows are read `FOR UPDATE` (or updated) before they are cached, and
+/// the lock lasts until the end of the transaction — except a lock taken inside a
+/// savepoint that is rolled back, which is why a rollback to a savepoint restores the
+/// cache as it was when the savepoint was taken.
+#[derive(Clone, Default)]
+pub(crate) struct WriteCache {
+    /// The chain's head (last sequence number and hash) as the transaction left it.
+    pub(crate) audit_head: Option<(i64, String)>,
+    /// Next number per (rule key, scope); `dirty` when drawn here and not yet written.
+    pub(crate) sequences: HashMap<(String, String), SequenceDraw>,
+    /// Codes a look-ahead found absent from the registry and nobody has used since. Every
+    /// writer of a code holds the audit head, so none can appear meanwhile; each is
+    /// answered once (it is taken from the set when asked about or inserted).
+    pub(crate) free_codes: HashSet<String>,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct SequenceDraw {
+    pub(crate) next: i64,
+    pub(crate) dirty: bool,
 }
 
 /// Run one query expression against whichever backend a transaction is on. The body is
@@ -74,12 +115,12 @@ pub enum Tx {
 #[macro_export]
 macro_rules! on_tx {
     ($tx:expr, |$c:ident| $body:expr) => {
-        match $tx {
-            $crate::Tx::Sqlite(t) => {
+        match &mut $tx.conn {
+            $crate::TxConn::Sqlite(t) => {
                 let $c = &mut **t;
                 $body
             }
-            $crate::Tx::Pg(t) => {
+            $crate::TxConn::Pg(t) => {
                 let $c = &mut **t;
                 $body
             }
@@ -195,8 +236,10 @@ impl Db {
     /// Begin a read-write transaction.
     pub async fn begin(&self) -> StoreResult<Tx> {
         Ok(match self {
-            Db::Sqlite { writer, .. } => Tx::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?),
-            Db::Postgres { pool, .. } => Tx::Pg(pool.begin().await?),
+            Db::Sqlite { writer, .. } => {
+                Tx::new(TxConn::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?))
+            }
+            Db::Postgres { pool, .. } => Tx::new(TxConn::Pg(pool.begin().await?)),
         })
     }
 
@@ -204,8 +247,8 @@ impl Db {
     /// for the writer).
     pub async fn begin_read(&self) -> StoreResult<Tx> {
         Ok(match self {
-            Db::Sqlite { reader, .. } => Tx::Sqlite(reader.begin().await?),
-            Db::Postgres { pool, .. } => Tx::Pg(pool.begin().await?),
+            Db::Sqlite { reader, .. } => Tx::new(TxConn::Sqlite(reader.begin().await?)),
+            Db::Postgres { pool, .. } => Tx::new(TxConn::Pg(pool.begin().await?)),
         })
     }
 
@@ -276,26 +319,36 @@ impl Db {
 }
 
 impl Tx {
-    pub async fn commit(self) -> StoreResult<()> {
-        match self {
-            Tx::Sqlite(t) => t.commit().await?,
-            Tx::Pg(t) => t.commit().await?,
+    fn new(conn: TxConn) -> Tx {
+        Tx {
+            conn,
+            cache: WriteCache::default(),
+            saved: None,
+        }
+    }
+
+    /// Write what the cache holds back (sequence numbers drawn in memory), then commit.
+    pub async fn commit(mut self) -> StoreResult<()> {
+        self.write_back_sequences().await?;
+        match self.conn {
+            TxConn::Sqlite(t) => t.commit().await?,
+            TxConn::Pg(t) => t.commit().await?,
         }
         Ok(())
     }
 
     pub async fn rollback(self) -> StoreResult<()> {
-        match self {
-            Tx::Sqlite(t) => t.rollback().await?,
-            Tx::Pg(t) => t.rollback().await?,
+        match self.conn {
+            TxConn::Sqlite(t) => t.rollback().await?,
+            TxConn::Pg(t) => t.rollback().await?,
         }
         Ok(())
     }
 
     pub fn backend(&self) -> Backend {
-        match self {
-            Tx::Sqlite(_) => Backend::Sqlite,
-            Tx::Pg(_) => Backend::Postgres,
+        match self.conn {
+            TxConn::Sqlite(_) => Backend::Sqlite,
+            TxConn::Pg(_) => Backend::Postgres,
         }
     }
 
@@ -303,9 +356,9 @@ impl Tx {
     /// tags, field values), whose lists are deduplicated before: on SQLite with OR IGNORE,
     /// so a multi-row insert needs no statement journal (migration 0009).
     pub(crate) fn insert_lookup_rows(&self) -> &'static str {
-        match self {
-            Tx::Sqlite(_) => "INSERT OR IGNORE INTO",
-            Tx::Pg(_) => "INSERT INTO",
+        match self.backend() {
+            Backend::Sqlite => "INSERT OR IGNORE INTO",
+            Backend::Postgres => "INSERT INTO",
         }
     }
 }
@@ -373,6 +426,7 @@ impl Tx {
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
+        self.saved = Some(self.cache.clone());
         Ok(())
     }
 
@@ -381,15 +435,19 @@ impl Tx {
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
+        self.saved = None;
         Ok(())
     }
 
-    /// Undo everything since the savepoint and drop it.
+    /// Undo everything since the savepoint and drop it; the cache goes back with it.
     pub async fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
         crate::on_tx!(self, |c| sqlx::query("ROLLBACK TO SAVEPOINT custos_job")
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
+        if let Some(saved) = self.saved.take() {
+            self.cache = saved;
+        }
         self.release_savepoint().await
     }
 }
@@ -450,7 +508,7 @@ mod tests {
         })
         .await?;
         let mut tx = db.begin().await?;
-        let Tx::Sqlite(c) = &mut tx else {
+        let TxConn::Sqlite(c) = &mut tx.conn else {
             return Err("expected SQLite".into());
         };
         for (table, rows) in [

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use crate::customers::{CustomerRow, CUSTOMER_COLS};
 use crate::error::{StoreError, StoreResult};
 use crate::on_tx;
-use crate::Tx;
+use crate::{Tx, TxConn};
 
 /// A group of probable duplicates waiting for (or decided by) a steward.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -176,10 +176,10 @@ impl Tx {
         if hashes.is_empty() {
             return Ok(Vec::new());
         }
-        let json: String = match self {
+        let json: String = match &mut self.conn {
             // One statement text for any number of keys (planned once per connection):
             // the keys as an array, each looked up by a lateral subquery.
-            Tx::Pg(c) => {
+            TxConn::Pg(c) => {
                 sqlx::query_scalar::<_, String>(
                     "SELECT COALESCE(json_agg(json_build_array(c.id, c.row_version, \
                      c.updated_at, c.status))::text, '[]') \
@@ -199,7 +199,7 @@ impl Tx {
             // few statement texts are cached); each branch is tagged with its position so
             // the padding's hits are not counted. The stamps come from the narrow
             // `customers_stamp` index: the planner would read the wide rows by rowid.
-            Tx::Sqlite(c) => {
+            TxConn::Sqlite(c) => {
                 let mut padded = hashes.to_vec();
                 padded.resize(padded_len(hashes.len()), hashes[0]);
                 let sql = sqlite_candidates_sql(padded.len());

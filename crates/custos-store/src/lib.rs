@@ -21,7 +21,7 @@ pub use applications::{
 pub use audit::{AuditEntry, AuditFilter, AuditRecord, ChainReport, GENESIS_HASH};
 pub use codes::{CodeRow, CodeRuleRow, ScopeUsage};
 pub use customers::CustomerRow;
-pub use db::{db_file_name, redact_url, Backend, Db, DbOptions, Tx};
+pub use db::{db_file_name, redact_url, Backend, Db, DbOptions, Tx, TxConn};
 pub use error::{StoreError, StoreResult};
 pub use org::{DepartmentRow, RoleGrantRow, RoleRow, SessionRow, UserRow};
 

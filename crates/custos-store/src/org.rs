@@ -1,6 +1,6 @@
 //! Departments, users, roles and role grants, sessions.
 
-use crate::{on_tx, StoreError, StoreResult, Tx};
+use crate::{on_tx, Backend, StoreError, StoreResult, Tx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DepartmentRow {
@@ -186,9 +186,9 @@ impl Tx {
         &mut self,
         username: &str,
     ) -> StoreResult<Option<UserRow>> {
-        let lock = match self {
-            Tx::Pg(_) => " FOR UPDATE",
-            Tx::Sqlite(_) => "",
+        let lock = match self.backend() {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
         };
         let sql = format!("SELECT {USER_COLS} FROM users WHERE username = $1{lock}");
         Ok(on_tx!(self, |c| sqlx::query_as::<_, UserRow>(&sql)

@@ -16,19 +16,22 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use custos_store::{CodeRuleRow, StoreResult, Tx, UserRow};
+use custos_store::{StoreResult, Tx, UserRow};
 
 use super::Reference;
+use crate::codes::PublishedRule;
 use crate::error::AppResult;
 use crate::App;
 
 #[derive(Default)]
 pub(crate) struct Lookups {
     reference: Option<Arc<Reference>>,
-    rules: Option<Arc<Vec<CodeRuleRow>>>,
+    rules: Option<Arc<Vec<PublishedRule>>>,
     users: HashMap<i64, Option<UserRow>>,
     departments: HashMap<i64, bool>,
     audit_head_held: bool,
+    /// Sequence codes drawn in this transaction: how far ahead to look in the registry.
+    pub(crate) codes_drawn: usize,
 }
 
 impl Lookups {
@@ -61,15 +64,21 @@ impl Lookups {
         Ok(r)
     }
 
-    /// Every published code rule.
+    /// Every published code rule, its conditions and segments parsed.
     pub(crate) async fn published_rules(
         &mut self,
         tx: &mut Tx,
-    ) -> AppResult<Arc<Vec<CodeRuleRow>>> {
+    ) -> AppResult<Arc<Vec<PublishedRule>>> {
         if let Some(r) = &self.rules {
             return Ok(r.clone());
         }
-        let r = Arc::new(tx.published_code_rules().await?);
+        let r: Arc<Vec<PublishedRule>> = Arc::new(
+            tx.published_code_rules()
+                .await?
+                .into_iter()
+                .map(PublishedRule::new)
+                .collect(),
+        );
         self.rules = Some(r.clone());
         Ok(r)
     }
