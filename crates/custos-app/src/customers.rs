@@ -4,6 +4,7 @@
 //! encrypted at rest and masked in responses unless the caller may read it.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -1383,19 +1384,26 @@ fn masked_record(rec: &Record) -> Record {
 /// Field-level differences, personal data masked on both sides.
 fn diff(old: &Record, new: &Record) -> Vec<FieldChange> {
     let a = serde_json::to_value(masked_record(old)).unwrap_or_default();
-    let b = serde_json::to_value(masked_record(new)).unwrap_or_default();
-    let (Value::Object(a), Value::Object(b)) = (a, b) else {
+    let Value::Object(a) = a else {
+        return Vec::new();
+    };
+    diff_from(old, &a, new)
+}
+
+/// [`diff`] with the old record's masked JSON already made.
+fn diff_from(old: &Record, a: &Map<String, Value>, new: &Record) -> Vec<FieldChange> {
+    let Value::Object(b) = serde_json::to_value(masked_record(new)).unwrap_or_default() else {
         return Vec::new();
     };
     let mut changes = Vec::new();
-    for (k, nv) in &b {
-        let ov = a.get(k).cloned().unwrap_or(Value::Null);
+    for (k, nv) in b {
+        let ov = a.get(&k).cloned().unwrap_or(Value::Null);
         // Ciphertexts differ on every write; compare the plaintext records instead.
-        if ov != *nv || (PII_FIELDS.contains(&k.as_str()) && field_changed(old, new, k)) {
+        if ov != nv || (PII_FIELDS.contains(&k.as_str()) && field_changed(old, new, &k)) {
             changes.push(FieldChange {
-                field: k.clone(),
+                field: k,
                 old: ov,
-                new: nv.clone(),
+                new: nv,
             });
         }
     }
@@ -1414,18 +1422,30 @@ fn field_changed(old: &Record, new: &Record, field: &str) -> bool {
 }
 
 fn creation_changes(rec: &Record) -> Vec<FieldChange> {
-    diff(
-        &Record {
-            customer_type: rec.customer_type.clone(),
-            ..Default::default()
-        },
-        rec,
-    )
-    .into_iter()
-    .filter(|c| {
-        !c.new.is_null() && c.new != Value::Array(vec![]) && c.new != Value::Object(Map::new())
-    })
-    .collect()
+    // Every creation compares against an empty record of its type: its JSON is made once.
+    static EMPTY: OnceLock<Map<String, Value>> = OnceLock::new();
+    let empty = EMPTY.get_or_init(|| {
+        match serde_json::to_value(masked_record(&Record::default())).unwrap_or_default() {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
+    });
+    let old = Record {
+        customer_type: rec.customer_type.clone(),
+        ..Default::default()
+    };
+    // An empty record masks nothing, so only its type differs from the shared JSON.
+    let mut a = empty.clone();
+    a.insert(
+        "customer_type".to_string(),
+        Value::String(rec.customer_type.clone()),
+    );
+    diff_from(&old, &a, rec)
+        .into_iter()
+        .filter(|c| {
+            !c.new.is_null() && c.new != Value::Array(vec![]) && c.new != Value::Object(Map::new())
+        })
+        .collect()
 }
 
 pub(crate) fn view(row: &CustomerRow, rec: &Record, reveal: bool) -> CustomerView {

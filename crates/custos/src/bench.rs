@@ -108,10 +108,12 @@ pub async fn issue(
     pg_url: Option<&str>,
     callers: &[usize],
     ops: usize,
+    rounds: usize,
 ) -> Result<(), String> {
+    let rounds = rounds.max(1);
     println!("custos bench issue — {} — backend {:?}", machine(), backend);
     println!(
-        "command: custos bench issue --backend {} --callers {} --ops {ops}",
+        "command: custos bench issue --backend {} --callers {} --ops {ops} --rounds {rounds}",
         backend_name(backend),
         callers
             .iter()
@@ -121,49 +123,72 @@ pub async fn issue(
     );
     for &n in callers {
         let per = (ops / n).max(1);
-        // Fresh database per run so earlier runs do not slow later ones.
-        let BenchDb {
-            app,
-            db,
-            admin,
-            _dir,
-        } = fresh_app(backend, pg_url).await?;
-        app.create_code_rule(
-            &admin,
-            NewCodeRule {
-                key: "bench".into(),
-                name: "基准".into(),
-                applies_to: AppliesTo::default(),
-                segments: serde_json::from_value(serde_json::json!([
-                    {"kind":"constant","value":"B"},
-                    {"kind":"region","level":"province"},
-                    {"kind":"sequence","width":8},
-                    {"kind":"check","algorithm":"mod37-2"}
-                ]))
-                .map_err(|e| e.to_string())?,
-            },
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        app.publish_code_rule(&admin, "bench")
-            .await
-            .map_err(|e| e.to_string())?;
-        let custos = issue_run(&app, &admin, n, per).await?;
-        let start = Instant::now();
-        let done = db
-            .raw_counter_baseline(n, per)
-            .await
-            .map_err(|e| e.to_string())?;
-        let raw = done as f64 / start.elapsed().as_secs_f64();
+        let mut ratios = Vec::with_capacity(rounds);
+        for round in 1..=rounds {
+            let (custos, raw) = issue_round(backend, pg_url, n, per).await?;
+            println!(
+                "callers {n:>3} round {round}: custos {custos:>8.0} codes/s   raw baseline {raw:>8.0} commits/s   ratio {:>5.1}%   ({} ops each)",
+                custos * 100.0 / raw,
+                n * per
+            );
+            ratios.push(custos / raw);
+        }
+        ratios.sort_by(f64::total_cmp);
         println!(
-            "callers {n:>3}: custos {custos:>8.0} codes/s   raw baseline {raw:>8.0} commits/s   ratio {:>5.1}%   ({} ops each)",
-            custos * 100.0 / raw,
-            n * per
+            "callers {n:>3}: median ratio {:>5.1}% over {rounds} rounds (lowest {:.1}%, highest {:.1}%)",
+            ratios[ratios.len() / 2] * 100.0,
+            ratios[0] * 100.0,
+            ratios[ratios.len() - 1] * 100.0
         );
-        let _ = db.drop_schema().await;
-        db.close().await;
     }
     Ok(())
+}
+
+/// One round: custos with `n` callers on a fresh database, then the raw baseline with as
+/// many callers on the same database. Returns (codes/s, commits/s).
+async fn issue_round(
+    backend: Backend,
+    pg_url: Option<&str>,
+    n: usize,
+    per: usize,
+) -> Result<(f64, f64), String> {
+    // Fresh database per run so earlier runs do not slow later ones.
+    let BenchDb {
+        app,
+        db,
+        admin,
+        _dir,
+    } = fresh_app(backend, pg_url).await?;
+    app.create_code_rule(
+        &admin,
+        NewCodeRule {
+            key: "bench".into(),
+            name: "基准".into(),
+            applies_to: AppliesTo::default(),
+            segments: serde_json::from_value(serde_json::json!([
+                {"kind":"constant","value":"B"},
+                {"kind":"region","level":"province"},
+                {"kind":"sequence","width":8},
+                {"kind":"check","algorithm":"mod37-2"}
+            ]))
+            .map_err(|e| e.to_string())?,
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    app.publish_code_rule(&admin, "bench")
+        .await
+        .map_err(|e| e.to_string())?;
+    let custos = issue_run(&app, &admin, n, per).await?;
+    let start = Instant::now();
+    let done = db
+        .raw_counter_baseline(n, per)
+        .await
+        .map_err(|e| e.to_string())?;
+    let raw = done as f64 / start.elapsed().as_secs_f64();
+    let _ = db.drop_schema().await;
+    db.close().await;
+    Ok((custos, raw))
 }
 
 /// `custos bench dupcheck`: latency of the online duplicate check

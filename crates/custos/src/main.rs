@@ -130,6 +130,10 @@ enum BenchCommand {
         /// Operations per run (split across callers).
         #[arg(long, default_value_t = 3000)]
         ops: usize,
+        /// Rounds per caller count, each a custos run then a raw run on a fresh database;
+        /// the median ratio is reported (fsync times on shared machines vary a lot).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
     },
     /// Import a generated CSV into a fresh SQLite database, then export it (rows/s, peak memory).
     Import {
@@ -379,9 +383,12 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 return Err(Failure("bench on postgres needs --database-url".into()));
             }
             match command {
-                BenchCommand::Issue { callers, ops, .. } => {
-                    bench::issue(backend, url.as_deref(), callers, *ops).await?
-                }
+                BenchCommand::Issue {
+                    callers,
+                    ops,
+                    rounds,
+                    ..
+                } => bench::issue(backend, url.as_deref(), callers, *ops, *rounds).await?,
                 BenchCommand::Dupcheck {
                     customers, checks, ..
                 } => bench::dupcheck(backend, url.as_deref(), *customers, *checks).await?,
