@@ -540,4 +540,37 @@ mod tests {
         tx.rollback().await?;
         Ok(())
     }
+
+    /// PostgreSQL migration 0009 drops the foreign keys of the lookup tables (as SQLite's
+    /// 0009 did) and keeps the others that point at customers.
+    #[tokio::test]
+    async fn postgres_lookup_tables_have_no_foreign_keys() -> Result<(), Box<dyn std::error::Error>>
+    {
+        let Some(t) = crate::testing::TestDb::new(Backend::Postgres).await? else {
+            eprintln!("postgres half skipped: CUSTOS_TEST_PG_URL is not set");
+            return Ok(());
+        };
+        let mut tx = t.db.begin().await?;
+        let TxConn::Pg(c) = &mut tx.conn else {
+            return Err("expected PostgreSQL".into());
+        };
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT t.relname::text, COUNT(c.oid) FROM pg_class t \
+             LEFT JOIN pg_constraint c ON c.conrelid = t.oid AND c.contype = 'f' \
+             WHERE t.relnamespace = current_schema()::regnamespace AND t.relkind = 'r' \
+             AND t.relname IN ('customer_name_grams', 'customer_match_keys', \
+             'customer_blind_index', 'customer_tags', 'customer_field_values', \
+             'customer_history', 'customer_xrefs') GROUP BY t.relname ORDER BY 1",
+        )
+        .fetch_all(&mut **c)
+        .await?;
+        tx.rollback().await?;
+        t.cleanup().await;
+        assert_eq!(rows.len(), 7, "{rows:?}");
+        for (table, fks) in rows {
+            let kept = table == "customer_history" || table == "customer_xrefs";
+            assert_eq!(fks > 0, kept, "{table}: {fks} foreign keys");
+        }
+        Ok(())
+    }
 }
