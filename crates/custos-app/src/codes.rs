@@ -672,7 +672,6 @@ fn random_text(width: u8) -> String {
     code_rule::crockford_from_bytes(width, &bytes)
 }
 
-/// Find the one published rule for a customer.
 /// A published rule as a creation uses it: read and parsed once per transaction.
 pub(crate) struct PublishedRule {
     row: CodeRuleRow,
@@ -736,11 +735,11 @@ pub(crate) async fn applicable_rule(
     }
 }
 
-/// Draw a code for a customer inside `tx`: the customer insert and the registry entry
-/// must follow in the same transaction. With `manual`, check the given code instead.
 /// Most sequence codes looked up ahead in one query.
 const LOOK_AHEAD: usize = 64;
 
+/// Draw a code for a customer inside `tx`: the customer insert and the registry entry
+/// must follow in the same transaction. With `manual`, check the given code instead.
 pub(crate) async fn draw_code(
     tx: &mut Tx,
     lookups: &mut Lookups,

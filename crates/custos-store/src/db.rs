@@ -69,7 +69,7 @@ pub enum Db {
 /// A write transaction also remembers what it holds and has already read of the two
 /// hot rows every creation touches — the audit chain's head and the code sequences it
 /// drew from — so a batch of creations reads each of them once instead of once per
-/// customer (a round trip to the database each). See [`WriteCache`].
+/// customer (a round trip to the database each). See `WriteCache`.
 pub struct Tx {
     #[doc(hidden)]
     pub conn: TxConn,
@@ -85,13 +85,12 @@ pub enum TxConn {
     Pg(Transaction<'static, Postgres>),
 }
 
-/// Hot rows a write transaction holds, and what it learnt about the code registry.
-/// Valid because nobody else can change them until
-/// the transaction ends: on SQLite the writer is alone (`BEGIN IMMEDIATE`); on
-/// PostgreSQL both rows are read `FOR UPDATE` (or updated) before they are cached, and
-/// the lock lasts until the end of the transaction — except a lock taken inside a
-/// savepoint that is rolled back, which is why a rollback to a savepoint restores the
-/// cache as it was when the savepoint was taken.
+/// Hot rows a write transaction holds, and what it learnt about the code registry. Valid
+/// because nobody else can change them until the transaction ends: on SQLite the writer
+/// is alone (`BEGIN IMMEDIATE`); on PostgreSQL both rows are read `FOR UPDATE` (or
+/// updated) before they are cached, and the lock lasts until the end of the transaction —
+/// except a lock taken inside a savepoint that is rolled back, which is why a rollback to
+/// a savepoint restores the cache as it was when the savepoint was taken.
 #[derive(Clone, Default)]
 pub(crate) struct WriteCache {
     /// The chain's head (last sequence number and hash) as the transaction left it.
