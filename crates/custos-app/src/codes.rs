@@ -777,18 +777,24 @@ pub(crate) async fn draw_code(
             let code = plan
                 .render(Some(n as u64), None)
                 .map_err(AppError::Rejected)?;
-            // A transaction that draws many codes (a batch, an import chunk) checks the
-            // next ones in the same query, looking further ahead the more it has drawn,
-            // so a lone creation pays nothing for it.
+            // A transaction that draws many codes of one scope (a batch, an import chunk)
+            // checks the next ones in the same query, looking further ahead the more it
+            // has drawn there, so a lone creation, or one scope among many, pays nothing
+            // for it.
+            let drawn = lookups
+                .codes_drawn
+                .entry((rule.key.clone(), scope.to_string()))
+                .or_insert(0);
+            let look = (*drawn).min(LOOK_AHEAD) as u64;
+            *drawn += 1;
             let free = tx.take_known_free(&code) || {
-                let ahead: Vec<String> = (1..=lookups.codes_drawn.min(LOOK_AHEAD) as u64)
+                let ahead: Vec<String> = (1..=look)
                     .map(|k| n as u64 + k)
                     .take_while(|m| *m <= max)
                     .filter_map(|m| plan.render(Some(m), None).ok())
                     .collect();
                 !tx.code_exists_ahead(&code, &ahead).await?
             };
-            lookups.codes_drawn += 1;
             if free {
                 return Ok(DrawnCode {
                     code,

@@ -30,8 +30,9 @@ pub(crate) struct Lookups {
     users: HashMap<i64, Option<UserRow>>,
     departments: HashMap<i64, bool>,
     audit_head_held: bool,
-    /// Sequence codes drawn in this transaction: how far ahead to look in the registry.
-    pub(crate) codes_drawn: usize,
+    /// Codes drawn in this transaction per (rule key, sequence scope): how far ahead to
+    /// look in the registry for that scope.
+    pub(crate) codes_drawn: HashMap<(String, String), usize>,
 }
 
 impl Lookups {
