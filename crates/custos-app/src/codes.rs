@@ -750,7 +750,7 @@ pub(crate) async fn draw_code(
     manual: Option<&str>,
 ) -> AppResult<DrawnCode> {
     // Lock order: audit head, then sequence rows (see batch.rs).
-    lookups.lock_audit_head(tx).await?;
+    tx.lock_audit_head().await?;
     let (rule, segments) = applicable_rule(tx, lookups, customer_type, region).await?;
     let date = issue_date(tz);
     if let Some(code) = manual {

@@ -1813,7 +1813,7 @@ impl App {
         check_owner_in_scope(tx, actor, scope, owner_id, rec.department_id).await?;
         // Every writer takes the audit head first (PostgreSQL), so no other process can
         // add a matching customer between this check and the commit.
-        lookups.lock_audit_head(tx).await?;
+        tx.lock_audit_head().await?;
         let prepared = custos_core::matching::prepare(&duplicates::match_record(&rec), today);
         let duplicates = self
             .find_duplicates_of(tx, actor, &prepared, exclude)

@@ -368,7 +368,8 @@ fn escape_like(s: &str) -> String {
 
 impl Tx {
     /// Take the audit chain's head lock now (PostgreSQL), so a transaction that will also
-    /// lock sequence rows always locks in the same order: head first.
+    /// lock sequence rows always locks in the same order: head first. Once the transaction
+    /// holds the head this does nothing, so callers need not track whether they took it.
     pub async fn lock_audit_head(&mut self) -> StoreResult<()> {
         if self.backend() == Backend::Postgres {
             self.held_audit_head().await?;

@@ -10,8 +10,8 @@
 //! and must not serve a transaction that changes these rows (publishing a rule, adding a
 //! field): such writes never run next to creations in one transaction.
 //!
-//! They also remember whether the transaction already holds the audit head's lock
-//! (PostgreSQL), so the creations of a batch do not each take it again.
+//! Whether the transaction already holds the audit head is the transaction's own business
+//! (`Tx` keeps the head once read; taking it again costs nothing).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,30 +29,17 @@ pub(crate) struct Lookups {
     rules: Option<Arc<Vec<PublishedRule>>>,
     users: HashMap<i64, Option<UserRow>>,
     departments: HashMap<i64, bool>,
-    audit_head_held: bool,
     /// Codes drawn in this transaction per (rule key, sequence scope): how far ahead to
     /// look in the registry for that scope.
     pub(crate) codes_drawn: HashMap<(String, String), usize>,
 }
 
 impl Lookups {
-    /// Lock the audit head for the rest of `tx` and return lookups that know it. Call it
-    /// before any savepoint: on PostgreSQL a lock taken inside a savepoint that is rolled
-    /// back is released again.
+    /// Lock the audit head for the rest of `tx` and return empty lookups. Call it before
+    /// any savepoint, so the lock outlives a savepoint that is rolled back (PostgreSQL).
     pub(crate) async fn holding_audit_head(tx: &mut Tx) -> StoreResult<Lookups> {
         tx.lock_audit_head().await?;
-        Ok(Lookups {
-            audit_head_held: true,
-            ..Lookups::default()
-        })
-    }
-
-    /// Lock the audit head unless the transaction holds it already.
-    pub(crate) async fn lock_audit_head(&mut self, tx: &mut Tx) -> AppResult<()> {
-        if !self.audit_head_held {
-            tx.lock_audit_head().await?;
-        }
-        Ok(())
+        Ok(Lookups::default())
     }
 
     /// Customer types and custom field definitions.
