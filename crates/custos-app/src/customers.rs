@@ -4,7 +4,7 @@
 //! encrypted at rest and masked in responses unless the caller may read it.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -696,9 +696,51 @@ fn parse_date(
 }
 
 /// Everything validation needs from the database, loaded once per write.
+#[derive(PartialEq)]
 pub(crate) struct Reference {
     types: Vec<CustomerType>,
     custom: Vec<crate::fields::FieldDefinition>,
+}
+
+/// The [`Reference`] the last write transaction read, shared so that work done before a
+/// transaction can be checked against what the transaction sees (see [`Checked`]).
+#[derive(Default)]
+pub(crate) struct ReferenceSeen(std::sync::Mutex<Option<Arc<Reference>>>);
+
+impl ReferenceSeen {
+    /// `fresh`, or the equal copy kept before (so later checks compare pointers); kept.
+    pub(crate) fn settle(&self, fresh: Reference) -> Arc<Reference> {
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match kept.as_ref() {
+            Some(k) if **k == fresh => k.clone(),
+            _ => {
+                let fresh = Arc::new(fresh);
+                *kept = Some(fresh.clone());
+                fresh
+            }
+        }
+    }
+
+    fn latest(&self) -> Option<Arc<Reference>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// The part of a creation that needs no database — the record validated and normalised,
+/// its match profile and its index rows — worked out before the write transaction: by
+/// the caller's task while the batch writer runs other creations, or for the next demo
+/// batch while one commits. So that work leaves the writer's path, which is the one that
+/// runs one creation after another. It is used only when the transaction reads the same
+/// reference data (customer types, field catalog) and issue date; otherwise the
+/// creation is validated again inside. Owner and department are resolved inside, from
+/// the transaction.
+pub(crate) struct Checked {
+    today: NaiveDate,
+    reference: Arc<Reference>,
+    rec: Record,
+    reason: Option<String>,
+    prepared: custos_core::matching::Prepared,
+    indexes: CustomerIndexes,
 }
 
 /// Validate and normalise a whole record; all failures are collected.
@@ -1702,6 +1744,9 @@ impl App {
         input: NewCustomer,
     ) -> AppResult<CustomerView> {
         let scope = actor.require("customer.create")?;
+        // Validation and matching features are worked out here, beside the batch writer;
+        // a retried batch (the slot already taken) works them out again inside.
+        let checked = Arc::new(std::sync::Mutex::new(self.check_new(actor, &input)));
         // Concurrent creations share one commit (group commit, see batch.rs); each runs in
         // its own savepoint, so a failure still rolls back only its own code draw.
         let app = self.clone();
@@ -1709,9 +1754,18 @@ impl App {
         self.batcher
             .run(&self.db, move |tx, lookups| {
                 let (app, actor, input) = (app.clone(), actor.clone(), input.clone());
+                let checked = checked.lock().unwrap_or_else(|p| p.into_inner()).take();
                 Box::pin(async move {
                     let (row, rec, duplicates) = app
-                        .insert_new_customer(tx, lookups, &actor, scope, input)
+                        .insert_new_customer_excluding(
+                            tx,
+                            lookups,
+                            &actor,
+                            scope,
+                            input,
+                            checked,
+                            &[],
+                        )
                         .await?;
                     let reveal = app.reveal(tx, &actor, &row, &rec).await?;
                     let mut v = view(&row, &rec, reveal);
@@ -1731,13 +1785,32 @@ impl App {
         actor: &Actor,
         inputs: Vec<NewCustomer>,
     ) -> AppResult<Vec<String>> {
+        let items = inputs.into_iter().map(|i| (i, None)).collect();
+        self.create_checked(actor, items).await
+    }
+
+    /// [`App::create_customers`] with each item's work done before the transaction
+    /// (see [`Checked`]).
+    pub(crate) async fn create_checked(
+        &self,
+        actor: &Actor,
+        items: Vec<(NewCustomer, Option<Checked>)>,
+    ) -> AppResult<Vec<String>> {
         let scope = actor.require("customer.create")?;
         let mut tx = self.db.begin().await?;
         let mut lookups = Lookups::holding_audit_head(&mut tx).await?;
-        let mut codes = Vec::with_capacity(inputs.len());
-        for (i, input) in inputs.into_iter().enumerate() {
+        let mut codes = Vec::with_capacity(items.len());
+        for (i, (input, checked)) in items.into_iter().enumerate() {
             match self
-                .insert_new_customer(&mut tx, &mut lookups, actor, scope, input)
+                .insert_new_customer_excluding(
+                    &mut tx,
+                    &mut lookups,
+                    actor,
+                    scope,
+                    input,
+                    checked,
+                    &[],
+                )
                 .await
             {
                 Ok((row, _, _)) => codes.push(row.code),
@@ -1769,19 +1842,49 @@ impl App {
         scope: Scope,
         input: NewCustomer,
     ) -> AppResult<(CustomerRow, Record, duplicates::DuplicateReport)> {
-        self.insert_new_customer_excluding(tx, lookups, actor, scope, input, &[])
+        self.insert_new_customer_excluding(tx, lookups, actor, scope, input, None, &[])
             .await
     }
 
-    /// [`App::insert_new_customer`], ignoring the customers `exclude` in the duplicate
-    /// check (a split's original).
-    async fn insert_new_customer_excluding(
+    /// The database-free part of creating `input` (see [`Checked`]), when the record is
+    /// valid against the reference data a transaction saw last; `None` otherwise (also
+    /// before any write transaction ran), and the creation then validates in its
+    /// transaction as usual — including reporting every error.
+    pub(crate) fn check_new(&self, actor: &Actor, input: &NewCustomer) -> Option<Checked> {
+        let reference = self.reference_seen.latest()?;
+        let today = issue_date(self.config.code_timezone);
+        let mut reason_errors = Vec::new();
+        let reason = text("reason", input.reason.as_deref(), 500, &mut reason_errors);
+        if !reason_errors.is_empty() {
+            return None;
+        }
+        let mut raw = Record::from(input);
+        raw.owner_id = Some(input.owner_id.unwrap_or(actor.user_id));
+        let rec = validate(raw, today, &reference).ok()?;
+        let prepared = custos_core::matching::prepare(&duplicates::match_record(&rec), today);
+        let indexes = indexes_with(&rec, &self.config.pii_key, &prepared);
+        Some(Checked {
+            today,
+            reference,
+            rec,
+            reason,
+            prepared,
+            indexes,
+        })
+    }
+
+    /// [`App::insert_new_customer`] with the work `checked` did before the transaction
+    /// (used if still valid, see [`Checked`]), ignoring the customers `exclude` in the
+    /// duplicate check (a split's original).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn insert_new_customer_excluding(
         &self,
         tx: &mut Tx,
         lookups: &mut Lookups,
         actor: &Actor,
         scope: Scope,
         input: NewCustomer,
+        checked: Option<Checked>,
         exclude: &[i64],
     ) -> AppResult<(CustomerRow, Record, duplicates::DuplicateReport)> {
         if input.code.is_some() {
@@ -1789,24 +1892,39 @@ impl App {
         }
         let today = issue_date(self.config.code_timezone);
         let key = &self.config.pii_key;
-        let mut raw = Record::from(&input);
-        raw.owner_id = Some(input.owner_id.unwrap_or(actor.user_id));
-        let mut reason_errors = Vec::new();
-        let reason = text("reason", input.reason.as_deref(), 500, &mut reason_errors);
-
         let reference = lookups.reference(self, tx).await?;
-        let mut errors = self.resolve_owner(tx, lookups, &mut raw).await?;
-        let rec = match validate(raw, today, &reference) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                errors.extend(e);
-                None
+        let checked = checked.filter(|c| {
+            c.today == today
+                && (Arc::ptr_eq(&c.reference, &reference) || *c.reference == *reference)
+        });
+        let (rec, reason, ready) = match checked {
+            Some(c) => {
+                let mut rec = c.rec;
+                let errors = self.resolve_owner(tx, lookups, &mut rec).await?;
+                if !errors.is_empty() {
+                    return Err(AppError::Validation(errors));
+                }
+                (rec, c.reason, Some((c.prepared, c.indexes)))
             }
-        };
-        errors.extend(reason_errors);
-        let rec = match rec {
-            Some(r) if errors.is_empty() => r,
-            _ => return Err(AppError::Validation(errors)),
+            None => {
+                let mut raw = Record::from(&input);
+                raw.owner_id = Some(input.owner_id.unwrap_or(actor.user_id));
+                let mut reason_errors = Vec::new();
+                let reason = text("reason", input.reason.as_deref(), 500, &mut reason_errors);
+                let mut errors = self.resolve_owner(tx, lookups, &mut raw).await?;
+                let rec = match validate(raw, today, &reference) {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        errors.extend(e);
+                        None
+                    }
+                };
+                errors.extend(reason_errors);
+                match rec {
+                    Some(r) if errors.is_empty() => (r, reason, None),
+                    _ => return Err(AppError::Validation(errors)),
+                }
+            }
         };
         // The creator must be able to see what they create.
         let owner_id = rec.owner_id.unwrap_or(actor.user_id);
@@ -1814,7 +1932,15 @@ impl App {
         // Every writer takes the audit head first (PostgreSQL), so no other process can
         // add a matching customer between this check and the commit.
         tx.lock_audit_head().await?;
-        let prepared = custos_core::matching::prepare(&duplicates::match_record(&rec), today);
+        let (prepared, indexes) = match ready {
+            Some(r) => r,
+            None => {
+                let prepared =
+                    custos_core::matching::prepare(&duplicates::match_record(&rec), today);
+                let indexes = indexes_with(&rec, key, &prepared);
+                (prepared, indexes)
+            }
+        };
         let duplicates = self
             .find_duplicates_of(tx, actor, &prepared, exclude)
             .await?;
@@ -1848,7 +1974,6 @@ impl App {
         }
         let now = now_us();
         let mut row = fresh_row(&drawn.code, &rec, key, actor.user_id, now);
-        let indexes = indexes_with(&rec, key, &prepared);
         let changes = creation_changes(&rec);
         let history = HistoryRow {
             id: 0,
@@ -2405,6 +2530,7 @@ pub(crate) fn view_of(row: &CustomerRow, key: &PiiKey, reveal: bool) -> AppResul
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]
@@ -2412,5 +2538,143 @@ mod tests {
         assert_eq!(name_grams("華為"), vec!["华为".to_string()]);
         assert_eq!(name_grams("ab c"), vec!["ab".to_string(), "bc".to_string()]);
         assert_eq!(name_grams("王"), vec!["王".to_string()]);
+    }
+
+    async fn app_with_admin() -> (App, Actor, Option<tempfile::TempDir>) {
+        let (opts, dir) = custos_store::testing::fresh_options(custos_store::Backend::Sqlite)
+            .expect("a temporary directory");
+        let app = App::open(&opts, crate::AppConfig::default()).await.unwrap();
+        app.ensure_admin(Some("checked-test-password".into()))
+            .await
+            .unwrap();
+        let admin = app
+            .actor_for_username("admin", crate::Context::new(crate::Source::System))
+            .await
+            .unwrap();
+        app.ensure_default_code_rules(&admin).await.unwrap();
+        (app, admin, dir)
+    }
+
+    fn company(name: &str) -> NewCustomer {
+        NewCustomer {
+            customer_type: "enterprise".into(),
+            name: name.into(),
+            region_code: Some("310104".into()),
+            mobile: Some("13800138000".into()),
+            ..Default::default()
+        }
+    }
+
+    /// Work checked before the transaction is not trusted once the catalog changed: a
+    /// field made required in between is still enforced.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn checked_work_is_redone_when_the_catalog_changed() {
+        let (app, admin, _dir) = app_with_admin().await;
+        // Nothing is checked ahead before a write transaction read the reference data.
+        assert!(app
+            .check_new(&admin, &company("先行校验甲有限公司"))
+            .is_none());
+        app.create_customers(&admin, vec![company("先行校验甲有限公司")])
+            .await
+            .unwrap();
+        let mut input = company("远航校验乙有限公司");
+        input.mobile = Some("13912345678".into());
+        let checked = app.check_new(&admin, &input);
+        assert!(checked.is_some());
+        let mut def = app
+            .list_fields(&admin)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|f| f.key == "industry")
+            .expect("built-in industry field");
+        def.key = "contract_no".into();
+        def.label_zh = "合同编号".into();
+        def.label_en = "Contract number".into();
+        def.field_type = crate::fields::FieldType::Text;
+        def.allowed_values = Vec::new();
+        def.required_for = vec!["enterprise".into()];
+        app.put_field(&admin, def).await.unwrap();
+        match app.create_checked(&admin, vec![(input, checked)]).await {
+            Err(AppError::Validation(fields)) => {
+                assert!(
+                    fields.iter().any(|f| f.field.contains("contract_no")),
+                    "{fields:?}"
+                );
+            }
+            other => panic!("expected the new required field to be enforced: {other:?}"),
+        }
+    }
+
+    /// A creation from checked work stores exactly what the creation inside the
+    /// transaction stores.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn checked_and_unchecked_creations_store_the_same() {
+        let (app, admin, _dir) = app_with_admin().await;
+        app.create_customers(&admin, vec![company("预热客户有限公司")])
+            .await
+            .unwrap();
+        let mut a = company(" 上海　启明比较（甲）有限公司 ");
+        a.former_names = vec!["上海启明旧名有限公司".into()];
+        a.tags = vec!["重点".into()];
+        a.mobile = Some("+86 139 0013 9001".into());
+        let mut b = a.clone();
+        b.name = " 上海　远航测算（乙）有限公司 ".into();
+        b.former_names = vec!["上海远航旧名有限公司".into()];
+        b.mobile = Some("+86 137 2468 1357".into());
+        let checked = app.check_new(&admin, &b);
+        assert!(checked.is_some());
+        let codes = app
+            .create_checked(&admin, vec![(a, None), (b, checked)])
+            .await
+            .unwrap();
+        let mut tx = app.db.begin_read().await.unwrap();
+        let ra = tx.customer_by_code(&codes[0]).await.unwrap().unwrap();
+        let rb = tx.customer_by_code(&codes[1]).await.unwrap().unwrap();
+        tx.rollback().await.unwrap();
+        let key = &app.config.pii_key;
+        let (va, mut vb) = (record_of(&ra, key).unwrap(), record_of(&rb, key).unwrap());
+        assert_eq!(vb.name, "上海 远航测算(乙)有限公司");
+        assert_eq!(vb.mobile.as_deref(), Some("13724681357"));
+        vb.name = va.name.clone();
+        vb.mobile = va.mobile.clone();
+        vb.former_names = va.former_names.clone();
+        assert_eq!(
+            serde_json::to_value(&va).unwrap(),
+            serde_json::to_value(&vb).unwrap()
+        );
+        // Its index rows are written: found by name, by mobile (blind index) and by the
+        // duplicate check (match keys).
+        let by_name = app
+            .search_customers(
+                &admin,
+                crate::search::CustomerQuery {
+                    name: Some("远航测算(乙)".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(by_name.items.len(), 1);
+        assert_eq!(by_name.items[0].code, codes[1]);
+        let by_mobile = app
+            .search_customers(
+                &admin,
+                crate::search::CustomerQuery {
+                    mobile: Some("13724681357".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(by_mobile.items.len(), 1);
+        let report = app
+            .check_duplicates(&admin, company("上海远航测算（乙）有限公司"))
+            .await
+            .unwrap();
+        assert_eq!(
+            report.candidates.first().and_then(|c| c.code.clone()),
+            Some(codes[1].clone())
+        );
     }
 }

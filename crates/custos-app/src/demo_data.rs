@@ -303,22 +303,38 @@ impl App {
         mut progress: impl FnMut(u64),
     ) -> AppResult<u64> {
         self.ensure_default_code_rules(actor).await?;
-        let mut gen = DemoCustomers::new(seed, issue_date(self.config.code_timezone));
-        // Batches of customers per transaction: one commit (fsync) per batch.
+        // Batches of customers per transaction: one commit (fsync) per batch. The next
+        // batch is generated and checked (validation, matching features: see
+        // `customers::Checked`) on a blocking thread while one is written, so the two
+        // cores share the load.
         const BATCH: u64 = 500;
+        let owners = owners.to_vec();
+        let next_batch = |mut gen: DemoCustomers, from: u64| {
+            let (app, actor, owners) = (self.clone(), actor.clone(), owners.clone());
+            tokio::task::spawn_blocking(move || {
+                let batch: Vec<_> = (from..n.min(from + BATCH))
+                    .map(|i| {
+                        let mut c = gen.next_customer();
+                        if !owners.is_empty() {
+                            c.owner_id = Some(owners[(i as usize) % owners.len()]);
+                        }
+                        let checked = app.check_new(&actor, &c);
+                        (c, checked)
+                    })
+                    .collect();
+                (gen, batch)
+            })
+        };
+        let gen = DemoCustomers::new(seed, issue_date(self.config.code_timezone));
+        let mut pending = next_batch(gen, 0);
         let mut done = 0;
         while done < n {
-            let size = BATCH.min(n - done);
-            let batch: Vec<NewCustomer> = (done..done + size)
-                .map(|i| {
-                    let mut c = gen.next_customer();
-                    if !owners.is_empty() {
-                        c.owner_id = Some(owners[(i as usize) % owners.len()]);
-                    }
-                    c
-                })
-                .collect();
-            self.create_customers(actor, batch).await?;
+            let (gen, batch) = pending
+                .await
+                .map_err(|e| crate::AppError::Internal(format!("demo generator: {e}")))?;
+            let size = batch.len() as u64;
+            pending = next_batch(gen, done + size);
+            self.create_checked(actor, batch).await?;
             done += size;
             progress(done);
         }

@@ -32,7 +32,7 @@ pub enum FieldType {
 }
 
 /// One field of the catalog.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FieldDefinition {
     /// `snake_case`; custom keys are used as `custom.<key>` on customers.

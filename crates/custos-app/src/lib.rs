@@ -82,6 +82,8 @@ pub struct App {
     pub(crate) batcher: std::sync::Arc<batch::Batcher>,
     /// Matching features of customers met recently (see `customers::duplicates`).
     pub(crate) match_cache: std::sync::Arc<customers::duplicates::MatchCache>,
+    /// The reference data a write transaction saw last (see `customers::Checked`).
+    pub(crate) reference_seen: std::sync::Arc<customers::ReferenceSeen>,
 }
 
 impl App {
@@ -101,6 +103,7 @@ impl App {
             config: std::sync::Arc::new(config),
             batcher: Default::default(),
             match_cache: Default::default(),
+            reference_seen: Default::default(),
         }
     }
 }

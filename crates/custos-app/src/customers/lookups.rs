@@ -47,7 +47,7 @@ impl Lookups {
         if let Some(r) = &self.reference {
             return Ok(r.clone());
         }
-        let r = Arc::new(app.reference(tx).await?);
+        let r = app.reference_seen.settle(app.reference(tx).await?);
         self.reference = Some(r.clone());
         Ok(r)
     }

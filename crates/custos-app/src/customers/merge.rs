@@ -905,6 +905,7 @@ impl App {
                     actor,
                     create_scope,
                     input,
+                    None,
                     &[row.id],
                 )
                 .await;
