@@ -644,3 +644,41 @@ both!(duplicates_in_the_database_under_each_policy, |t| {
     let r = run(DuplicatePolicy::Update).await;
     assert_eq!((r.created, r.updated), (0, 0), "{r:?}");
 });
+
+// A file that breaks after several chunks (a row with too many columns after 30 good
+// rows): the rows before it are imported — those of the chunk read ahead included — and
+// the job fails naming the line.
+both!(a_file_breaking_mid_way_keeps_the_rows_before_it, |t| {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("breaks.csv");
+    let mut text = String::from("客户类型,客户名称,地区,手机\n");
+    let brands = ["启明", "远航", "恒星", "云帆", "鼎泰", "嘉禾"];
+    let trades = ["科技", "贸易", "物流", "咨询", "建材"];
+    for i in 0..30 {
+        text.push_str(&format!(
+            "企业客户,上海{}{}有限公司,上海市徐汇区,139{:08}\n",
+            brands[i % 6],
+            trades[i / 6],
+            (i * 7_919_113 + 1_234_567) % 100_000_000
+        ));
+    }
+    text.push_str(&"x,".repeat(custos_app::import::source::MAX_COLUMNS + 1));
+    text.push('\n');
+    text.push_str("企业客户,上海之后不读有限公司,上海市徐汇区,13900139999\n");
+    std::fs::write(&path, text).unwrap();
+    let out = t
+        .app
+        .import_file(
+            &t.admin,
+            &path,
+            ImportOptions {
+                chunk_rows: 7,
+                ..opts("breaks.csv")
+            },
+            &|_| {},
+        )
+        .await;
+    let (_, code) = file_error(out);
+    assert_eq!(code, "import.too_many_columns");
+    assert_eq!(count(&t).await, 30);
+});

@@ -29,7 +29,7 @@ use crate::actor::{Actor, Scope};
 use crate::audit::{append, record};
 use crate::auth::format_time;
 use crate::customers::duplicates::DuplicateReport;
-use crate::customers::{view_of, CustomerPatch, CustomerView, Lookups, NewCustomer};
+use crate::customers::{view_of, Checked, CustomerPatch, CustomerView, Lookups, NewCustomer};
 use crate::error::{AppError, AppResult};
 use crate::xref::{check_source_id, check_system};
 use crate::{to_json, App};
@@ -739,34 +739,44 @@ impl App {
         }
         let chunk_rows = options.chunk_rows.clamp(1, 10_000);
         let reveal = actor.can("customer.pii.read");
-        // A file that breaks mid-way (a malformed CSV line): the rows read before it are
-        // still imported, then the job fails naming the line.
-        let mut source_error: Option<AppError> = None;
+        // The next chunk is converted and checked (mapping, validation, matching
+        // features: see `customers::Checked`) on a blocking thread while one is written.
+        let job_id = job.id;
+        let prepare_ahead = |(rows, error): (Vec<source::SourceRow>, Option<AppError>)| {
+            let (app, actor, map) = (self.clone(), actor.clone(), map.clone());
+            tokio::task::spawn_blocking(move || {
+                let rows: Vec<PreparedRow> = rows
+                    .into_iter()
+                    .map(|r| PreparedRow::of(&app, &actor, &map, job_id, r))
+                    .collect();
+                (rows, error)
+            })
+        };
+        let mut pending = prepare_ahead(read_chunk(&mut table.rows, chunk_rows).await);
         loop {
-            let mut chunk = Vec::with_capacity(chunk_rows);
-            while chunk.len() < chunk_rows {
-                match table.rows.recv().await {
-                    Some(Ok(r)) => chunk.push(r),
-                    Some(Err(e)) => {
-                        source_error = Some(e);
-                        break;
-                    }
-                    None => break,
-                }
-            }
+            // A file that breaks mid-way (a malformed CSV line): the rows read before it
+            // are still imported, then the job fails naming the line.
+            let (chunk, mut source_error) = pending
+                .await
+                .map_err(|e| AppError::Internal(format!("import row preparation: {e}")))?;
             if chunk.is_empty() {
                 match source_error.take() {
                     Some(e) => return Err(e),
                     None => break,
                 }
             }
+            let next = match source_error {
+                None => read_chunk(&mut table.rows, chunk_rows).await,
+                Some(_) => (Vec::new(), None),
+            };
+            pending = prepare_ahead(next);
             // Counters of a chunk that does not commit must not be kept.
             let committed = job.clone();
             let chunk_result: AppResult<()> = async {
                 let mut tx = self.db.begin().await?;
                 let mut lookups = Lookups::holding_audit_head(&mut tx).await?;
                 let mut reported_rows = Vec::new();
-                for r in chunk {
+                for PreparedRow { row: r, converted } in chunk {
                     row_no += 1;
                     let result = self
                         .import_row(
@@ -779,6 +789,7 @@ impl App {
                             job.id,
                             row_no,
                             &r,
+                            converted,
                             &mut seen,
                             reveal,
                         )
@@ -900,10 +911,15 @@ impl App {
         job_id: i64,
         row_no: i64,
         row: &source::SourceRow,
+        converted: Converted,
         seen: &mut HashMap<u64, i64>,
         reveal: bool,
     ) -> AppResult<RowResult> {
-        let (mut input, conv_errors) = map.to_input(&row.cells);
+        let Converted {
+            input,
+            conv_errors,
+            checked,
+        } = converted;
         if conv_errors.is_empty() {
             let keys = row_keys(&input);
             if let Some(first) = keys.iter().find_map(|k| seen.get(k)) {
@@ -915,16 +931,6 @@ impl App {
                 })));
             }
         }
-        input.reason = Some(match job_id {
-            0 => format!(
-                "导入试运行 第 {} 行 / import dry run, line {}",
-                row.line, row.line
-            ),
-            id => format!(
-                "导入任务 #{id} 第 {} 行 / import job #{id}, line {}",
-                row.line, row.line
-            ),
-        });
         let keys = row_keys(&input);
         let xref = self.row_xref(map, &row.cells);
         if options.policy == DuplicatePolicy::Update && conv_errors.is_empty() {
@@ -969,7 +975,7 @@ impl App {
         }
         tx.savepoint().await?;
         let mut out = self
-            .insert_new_customer(tx, lookups, actor, scope, input.clone())
+            .insert_new_customer_excluding(tx, lookups, actor, scope, input.clone(), checked, &[])
             .await
             .map(|(r, _, _)| r);
         let mut queued: Option<Value> = None;
@@ -1448,4 +1454,69 @@ fn check_options(o: &ImportOptions) -> AppResult<()> {
         ));
     }
     Ok(())
+}
+
+/// A row as read, with its conversion done ahead of its transaction.
+struct PreparedRow {
+    row: source::SourceRow,
+    converted: Converted,
+}
+
+/// A row converted to a creation (mapping, value maps, the import's reason), the
+/// problems found converting it, and the creation's checked work when the row is valid.
+struct Converted {
+    input: NewCustomer,
+    conv_errors: Vec<FieldError>,
+    checked: Option<Checked>,
+}
+
+impl PreparedRow {
+    fn of(
+        app: &App,
+        actor: &Actor,
+        map: &mapping::ColumnMap,
+        job_id: i64,
+        row: source::SourceRow,
+    ) -> PreparedRow {
+        let (mut input, conv_errors) = map.to_input(&row.cells);
+        input.reason = Some(match job_id {
+            0 => format!(
+                "导入试运行 第 {} 行 / import dry run, line {}",
+                row.line, row.line
+            ),
+            id => format!(
+                "导入任务 #{id} 第 {} 行 / import job #{id}, line {}",
+                row.line, row.line
+            ),
+        });
+        let checked = if conv_errors.is_empty() {
+            app.check_new(actor, &input)
+        } else {
+            None
+        };
+        PreparedRow {
+            row,
+            converted: Converted {
+                input,
+                conv_errors,
+                checked,
+            },
+        }
+    }
+}
+
+/// Up to `n` rows from the source, and the error that ended it early, if any.
+async fn read_chunk(
+    rows: &mut tokio::sync::mpsc::Receiver<AppResult<source::SourceRow>>,
+    n: usize,
+) -> (Vec<source::SourceRow>, Option<AppError>) {
+    let mut chunk = Vec::with_capacity(n);
+    while chunk.len() < n {
+        match rows.recv().await {
+            Some(Ok(r)) => chunk.push(r),
+            Some(Err(e)) => return (chunk, Some(e)),
+            None => break,
+        }
+    }
+    (chunk, None)
 }
