@@ -62,11 +62,14 @@ pub struct DedupeSummary {
     pub records: usize,
     pub blocking_keys: usize,
     pub candidate_pairs: u64,
+    /// Candidate pairs scored: a pair sharing several small blocks is scored once.
+    pub scored_pairs: u64,
     pub matched_pairs: usize,
     pub clusters: usize,
     pub rows_in_groups: usize,
     pub threshold: f64,
     pub seconds_read: f64,
+    pub seconds_block: f64,
     pub seconds_score: f64,
     pub seconds_cluster: f64,
     pub seconds_total: f64,
@@ -232,6 +235,13 @@ fn read_records(
                     (id, prepare(&columns.record(r), today))
                 })
                 .collect();
+            if ids.is_empty() && position > 0 {
+                // Reserve for the whole file, estimated from the first chunk, so that a
+                // million prepared rows are not copied again and again as the vectors grow.
+                let estimate = (size as f64 / position as f64 * part.len() as f64 * 1.05) as usize;
+                ids.reserve(estimate.min(u32::MAX as usize));
+                prepared.reserve(estimate.min(u32::MAX as usize));
+            }
             for (id, p) in part {
                 ids.push(id);
                 prepared.push(p);
@@ -320,6 +330,7 @@ pub fn run(args: &DedupeArgs) -> Result<DedupeSummary, String> {
         records: ids.len(),
         blocking_keys: clustering.blocks,
         candidate_pairs: clustering.candidates,
+        scored_pairs: clustering.scored,
         matched_pairs: pairs.len(),
         clusters: cluster_sizes.len(),
         rows_in_groups: cluster_sizes
@@ -329,6 +340,7 @@ pub fn run(args: &DedupeArgs) -> Result<DedupeSummary, String> {
             .sum(),
         threshold,
         seconds_read: t_read.as_secs_f64(),
+        seconds_block: clustering.blocking_time.as_secs_f64(),
         seconds_score: (t_score - t_read).as_secs_f64(),
         seconds_cluster: (t_total - t_score).as_secs_f64(),
         seconds_total: t_total.as_secs_f64(),
@@ -355,17 +367,20 @@ fn write_pairs(path: &PathBuf, ids: &[String], pairs: &[(f32, u32, u32)]) -> Res
 /// One line for people: what was found and how long each stage took.
 pub fn render(s: &DedupeSummary) -> String {
     format!(
-        "{} records, {} blocks, {} candidate pairs, {} pairs ≥ {}, {} clusters ({} rows in groups); \
-         read {:.1}s, block+score {:.1}s, cluster+write {:.1}s, total {:.1}s",
+        "{} records, {} blocks, {} candidate pairs ({} scored), {} pairs ≥ {}, {} clusters \
+         ({} rows in groups); read {:.1}s, block+score {:.1}s (block {:.1}s), \
+         cluster+write {:.1}s, total {:.1}s",
         s.records,
         s.blocking_keys,
         s.candidate_pairs,
+        s.scored_pairs,
         s.matched_pairs,
         s.threshold,
         s.clusters,
         s.rows_in_groups,
         s.seconds_read,
         s.seconds_score,
+        s.seconds_block,
         s.seconds_cluster,
         s.seconds_total
     )
