@@ -272,7 +272,8 @@ pub fn name_key(name: &str) -> NameKey {
     // here, not the city. A name that starts with a region's full name is no person.
     let cleaned = clean_key(&text);
     let n = cleaned.chars().count();
-    let full_region_first = region::match_region_prefix(&text).is_some_and(|m| m.full);
+    let region_prefix = region::match_region_prefix(&text);
+    let full_region_first = region_prefix.as_ref().is_some_and(|m| m.full);
     if !has_legal_form
         && !is_branch
         && (2..=4).contains(&n)
@@ -289,7 +290,7 @@ pub fn name_key(name: &str) -> NameKey {
 
     let mut region_code: Option<&'static str> = None;
     let mut rest: &str = &text;
-    if let Some(m) = region::match_region_prefix(rest) {
+    if let Some(m) = region_prefix {
         region_code = Some(m.region.code);
         rest = &rest[m.consumed..];
     }
