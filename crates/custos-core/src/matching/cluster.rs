@@ -12,7 +12,8 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use rayon::prelude::*;
 
 use super::blocking::blocking_key_hashes;
-use super::{match_score_at_least, Prepared, PreparedIdent, MAX_BLOCKING_KEYS};
+use super::score::ScoreCut;
+use super::{Prepared, PreparedIdent, MAX_BLOCKING_KEYS};
 
 /// Tuning of [`cluster`].
 #[derive(Debug, Clone, Copy)]
@@ -200,6 +201,7 @@ fn score_blocks(
     progress.start(blocks.len() as u64);
     let small = SmallBlocks::new(prepared.len(), entries, blocks, opts.max_block);
     let sort_key = |i: u32| prepared[i as usize].names.first().map_or("", |n| &*n.key);
+    let cut = ScoreCut::new(opts.threshold);
     const CHUNK: usize = 256;
     blocks
         .par_chunks(CHUNK)
@@ -218,11 +220,7 @@ fn score_blocks(
                     return;
                 }
                 scored += 1;
-                if let Some(s) = match_score_at_least(
-                    &prepared[a as usize],
-                    &prepared[b as usize],
-                    opts.threshold,
-                ) {
+                if let Some(s) = cut.score(&prepared[a as usize], &prepared[b as usize]) {
                     found.push((s as f32, a.min(b), a.max(b)));
                 }
             };

@@ -182,18 +182,41 @@ fn max_name_and_address_bits() -> f64 {
 /// Score of a pair if it reaches `threshold`, else `None` — the same score as
 /// [`match_score`], but pairs that cannot reach the threshold skip the string comparisons.
 pub fn match_score_at_least(a: &Prepared, b: &Prepared, threshold: f64) -> Option<f64> {
-    let mut t = Tally {
-        total: 0.0,
-        evidence: None,
-    };
-    let needed = logit2(threshold) - PRIOR;
-    evaluate_cheap(a, b, &mut t);
-    if t.total + max_name_and_address_bits() < needed {
-        return None;
+    ScoreCut::new(threshold).score(a, b)
+}
+
+/// [`match_score_at_least`] for one threshold and many pairs: the bits a pair needs and
+/// the most the string comparisons can add are computed once, not per pair.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ScoreCut {
+    threshold: f64,
+    needed: f64,
+    max_string_bits: f64,
+}
+
+impl ScoreCut {
+    pub(crate) fn new(threshold: f64) -> ScoreCut {
+        ScoreCut {
+            threshold,
+            needed: logit2(threshold) - PRIOR,
+            max_string_bits: max_name_and_address_bits(),
+        }
     }
-    evaluate_strings(a, b, &mut t);
-    let score = posterior(t.total);
-    (score >= threshold).then_some(score)
+
+    /// The score of the pair if it reaches the threshold.
+    pub(crate) fn score(&self, a: &Prepared, b: &Prepared) -> Option<f64> {
+        let mut t = Tally {
+            total: 0.0,
+            evidence: None,
+        };
+        evaluate_cheap(a, b, &mut t);
+        if t.total + self.max_string_bits < self.needed {
+            return None;
+        }
+        evaluate_strings(a, b, &mut t);
+        let score = posterior(t.total);
+        (score >= self.threshold).then_some(score)
+    }
 }
 
 /// log2(p / (1 - p)), clamped for p at 0 or 1.
