@@ -11,7 +11,10 @@ use crate::region;
 /// Full-width ASCII (U+FF01–U+FF5E) to half-width and the ideographic space U+3000 to a space;
 /// everything else unchanged.
 pub fn to_half_width(s: &str) -> String {
-    s.chars().map(half_width_char).collect()
+    // Never longer than the input: reserve once instead of growing from a quarter.
+    let mut out = String::with_capacity(s.len());
+    out.extend(s.chars().map(half_width_char));
+    out
 }
 
 fn half_width_char(c: char) -> char {
@@ -210,7 +213,9 @@ fn strip_english_legal_form(s: &str) -> (&str, Option<&'static str>) {
 
 /// Keep letters, digits and CJK; drop spaces and punctuation.
 fn clean_key(s: &str) -> String {
-    s.chars().filter(|c| c.is_alphanumeric()).collect()
+    let mut out = String::with_capacity(s.len());
+    out.extend(s.chars().filter(|c| c.is_alphanumeric()));
+    out
 }
 
 fn is_cjk(c: char) -> bool {

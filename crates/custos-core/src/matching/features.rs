@@ -336,7 +336,8 @@ pub fn prepare(record: &MatchRecord, today: NaiveDate) -> Prepared {
     let address = {
         let text = to_simplified(&normalize_text(&record.address)).to_lowercase();
         let (_, rest) = region::strip_region_prefix(&text);
-        let cleaned: String = rest.chars().filter(|c| c.is_alphanumeric()).collect();
+        let mut cleaned = String::with_capacity(rest.len());
+        cleaned.extend(rest.chars().filter(|c| c.is_alphanumeric()));
         cleaned.into_boxed_str()
     };
     let industry: Box<str> = normalize_text(&record.industry).to_lowercase().into();
