@@ -131,7 +131,7 @@ fn blocks(entries: &[(u64, u32)]) -> Vec<(usize, usize)> {
 /// so that a pair sharing several keys is scored once: in the first small block it shares.
 struct SmallBlocks {
     /// `ids[start[r]..start[r + 1]]` are row r's blocks.
-    start: Vec<u32>,
+    start: Vec<usize>,
     ids: Vec<u32>,
 }
 
@@ -142,13 +142,21 @@ impl SmallBlocks {
         blocks: &[(usize, usize)],
         max_block: usize,
     ) -> Self {
+        if blocks.len() >= u32::MAX as usize {
+            // Block indices would not fit (hundreds of millions of rows): no row is in any
+            // small block as far as skipping goes, so every pair is scored, as before.
+            return SmallBlocks {
+                start: vec![0; rows + 1],
+                ids: Vec::new(),
+            };
+        }
         let small = || {
             blocks
                 .iter()
                 .enumerate()
                 .filter(move |(_, &(s, e))| e - s <= max_block)
         };
-        let mut start = vec![0u32; rows + 1];
+        let mut start = vec![0usize; rows + 1];
         for (_, &(s, e)) in small() {
             for &(_, row) in &entries[s..e] {
                 start[row as usize + 1] += 1;
@@ -157,12 +165,12 @@ impl SmallBlocks {
         for r in 0..rows {
             start[r + 1] += start[r];
         }
-        let mut fill: Vec<u32> = start[..rows].to_vec();
-        let mut ids = vec![0u32; start[rows] as usize];
+        let mut fill: Vec<usize> = start[..rows].to_vec();
+        let mut ids = vec![0u32; start[rows]];
         // Blocks in ascending order: every row's list comes out sorted.
         for (k, &(s, e)) in small() {
             for &(_, row) in &entries[s..e] {
-                ids[fill[row as usize] as usize] = k as u32;
+                ids[fill[row as usize]] = k as u32;
                 fill[row as usize] += 1;
             }
         }
@@ -171,7 +179,7 @@ impl SmallBlocks {
 
     fn of(&self, row: u32) -> &[u32] {
         let r = row as usize;
-        &self.ids[self.start[r] as usize..self.start[r + 1] as usize]
+        &self.ids[self.start[r]..self.start[r + 1]]
     }
 
     /// Whether rows a and b are both in a small block with an index below `before`.
@@ -399,6 +407,50 @@ mod tests {
             blocking_key_hashes(&p, &hash_key_parts, &mut got);
             assert_eq!(got, want);
         }
+    }
+
+    #[test]
+    fn every_pair_sharing_a_key_is_scored_once() {
+        let today = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default();
+        let records = [
+            rec("华为技术有限公司", "914403001922038216", "0755-28780808"),
+            rec("華為技術有限公司", "914403001922038216", ""),
+            rec("华伟技术有限公司", "", "0755-28780808"),
+            rec("深圳华为技术有限公司", "", "0755-28780809"),
+            rec("华为", "", ""),
+            rec("上海浦东发展银行股份有限公司", "", "021-61618888"),
+            rec("浦东发展银行", "", "021-61618888"),
+        ];
+        let prepared: Vec<Prepared> = records.iter().map(|r| prepare(r, today)).collect();
+        let opts = ClusterOptions::default();
+        let keys: Vec<Vec<String>> = prepared
+            .iter()
+            .map(crate::matching::blocking_keys)
+            .collect();
+        let mut want = Vec::new();
+        let mut sharing = 0;
+        for a in 0..prepared.len() {
+            for b in a + 1..prepared.len() {
+                if keys[a].iter().any(|k| keys[b].contains(k)) {
+                    sharing += 1;
+                    let s = crate::matching::match_score_at_least(
+                        &prepared[a],
+                        &prepared[b],
+                        opts.threshold,
+                    );
+                    if let Some(s) = s {
+                        want.push((s as f32, a as u32, b as u32));
+                    }
+                }
+            }
+        }
+        let c = cluster(&prepared, &opts, &Silent, &|_, _| false);
+        assert_eq!(c.scored, sharing);
+        assert!(c.candidates > c.scored, "{} candidates", c.candidates);
+        let mut got = c.pairs.clone();
+        got.sort_by_key(|x| (x.1, x.2));
+        assert_eq!(got, want);
+        assert!(want.len() >= 3, "{want:?}");
     }
 
     #[test]
