@@ -11,7 +11,10 @@ use crate::region;
 /// Full-width ASCII (U+FF01–U+FF5E) to half-width and the ideographic space U+3000 to a space;
 /// everything else unchanged.
 pub fn to_half_width(s: &str) -> String {
-    s.chars().map(half_width_char).collect()
+    // Never longer than the input: reserve once instead of growing from a quarter.
+    let mut out = String::with_capacity(s.len());
+    out.extend(s.chars().map(half_width_char));
+    out
 }
 
 fn half_width_char(c: char) -> char {
@@ -210,7 +213,9 @@ fn strip_english_legal_form(s: &str) -> (&str, Option<&'static str>) {
 
 /// Keep letters, digits and CJK; drop spaces and punctuation.
 fn clean_key(s: &str) -> String {
-    s.chars().filter(|c| c.is_alphanumeric()).collect()
+    let mut out = String::with_capacity(s.len());
+    out.extend(s.chars().filter(|c| c.is_alphanumeric()));
+    out
 }
 
 fn is_cjk(c: char) -> bool {
@@ -272,7 +277,8 @@ pub fn name_key(name: &str) -> NameKey {
     // here, not the city. A name that starts with a region's full name is no person.
     let cleaned = clean_key(&text);
     let n = cleaned.chars().count();
-    let full_region_first = region::match_region_prefix(&text).is_some_and(|m| m.full);
+    let region_prefix = region::match_region_prefix(&text);
+    let full_region_first = region_prefix.as_ref().is_some_and(|m| m.full);
     if !has_legal_form
         && !is_branch
         && (2..=4).contains(&n)
@@ -289,7 +295,7 @@ pub fn name_key(name: &str) -> NameKey {
 
     let mut region_code: Option<&'static str> = None;
     let mut rest: &str = &text;
-    if let Some(m) = region::match_region_prefix(rest) {
+    if let Some(m) = region_prefix {
         region_code = Some(m.region.code);
         rest = &rest[m.consumed..];
     }

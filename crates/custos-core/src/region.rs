@@ -59,6 +59,10 @@ struct Table {
     /// Full and short names of provinces and prefecture-level cities → region index.
     names: HashMap<&'static str, NameEntry>,
     max_name_chars: usize,
+    /// First character of a name → bit n set when some name starting with it has n
+    /// characters; sorted by character. Most texts start with no region name: one binary
+    /// search instead of a hash lookup per prefix length.
+    name_lengths: Vec<(char, u64)>,
 }
 
 #[derive(Clone, Copy)]
@@ -129,6 +133,14 @@ fn build_table(tsv: &'static str) -> Table {
     }
 
     let (names, max_name_chars) = build_name_index(&regions);
+    let mut lengths: HashMap<char, u64> = HashMap::new();
+    for name in names.keys() {
+        if let Some(first) = name.chars().next() {
+            *lengths.entry(first).or_default() |= 1u64 << name.chars().count().min(63);
+        }
+    }
+    let mut name_lengths: Vec<(char, u64)> = lengths.into_iter().collect();
+    name_lengths.sort_unstable();
     Table {
         regions,
         by_code,
@@ -136,6 +148,7 @@ fn build_table(tsv: &'static str) -> Table {
         children,
         names,
         max_name_chars,
+        name_lengths,
     }
 }
 
@@ -295,12 +308,22 @@ const NOT_AFTER_SHORT_FORM: [char; 7] = ['区', '县', '旗', '镇', '乡', '路
 /// The longest province or city name (full or short) that `s` starts with.
 fn longest_name_at(s: &str) -> Option<(NameEntry, usize)> {
     let t = table();
-    let ends: Vec<usize> = s
-        .char_indices()
-        .map(|(i, c)| i + c.len_utf8())
-        .take(t.max_name_chars)
-        .collect();
-    ends.iter().rev().find_map(|&end| {
+    let first = s.chars().next()?;
+    let lengths = t
+        .name_lengths
+        .binary_search_by_key(&first, |&(c, _)| c)
+        .map(|i| t.name_lengths[i].1)
+        .ok()?;
+    // Byte end of each prefix that some name has the length of, shortest first.
+    let mut ends = [0usize; 64];
+    let mut count = 0;
+    for (n, (i, c)) in s.char_indices().take(t.max_name_chars.min(63)).enumerate() {
+        if lengths & (1u64 << (n + 1)) != 0 {
+            ends[count] = i + c.len_utf8();
+            count += 1;
+        }
+    }
+    ends[..count].iter().rev().find_map(|&end| {
         let entry = *t.names.get(&s[..end])?;
         let next = s[end..].chars().next();
         let blocked = !entry.full && next.is_some_and(|c| NOT_AFTER_SHORT_FORM.contains(&c));

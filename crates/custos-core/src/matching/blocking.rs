@@ -25,64 +25,99 @@ const DELETION_SPAN: usize = 10;
 
 /// Blocking keys of a prepared record, deduplicated, in a stable order.
 pub fn blocking_keys(p: &Prepared) -> Vec<String> {
-    let mut keys: Vec<String> = Vec::with_capacity(MAX_BLOCKING_KEYS);
-    let push = |keys: &mut Vec<String>, k: String| {
-        if keys.len() < MAX_BLOCKING_KEYS && !keys.contains(&k) {
-            keys.push(k);
+    struct Strings(Vec<String>);
+    impl KeySink for Strings {
+        fn push(&mut self, parts: &[&str]) {
+            let k = parts.concat();
+            if self.0.len() < MAX_BLOCKING_KEYS && !self.0.contains(&k) {
+                self.0.push(k);
+            }
         }
-    };
+    }
+    let mut keys = Strings(Vec::with_capacity(MAX_BLOCKING_KEYS));
+    emit_keys(p, &mut keys);
+    keys.0
+}
+
+/// Hashes of [`blocking_keys`] (the same keys, deduplicated and capped the same way, in the
+/// same order), appended to `out`, without building the keys as strings: batch clustering
+/// needs only the hashes, for about 15 keys per record. `hash` gets each key in parts that
+/// concatenate to the key.
+pub(crate) fn blocking_key_hashes(
+    p: &Prepared,
+    hash: &impl Fn(&[&str]) -> u64,
+    out: &mut Vec<u64>,
+) {
+    struct Hashes<'a, H> {
+        hash: &'a H,
+        out: &'a mut Vec<u64>,
+        start: usize,
+    }
+    impl<H: Fn(&[&str]) -> u64> KeySink for Hashes<'_, H> {
+        fn push(&mut self, parts: &[&str]) {
+            let h = (self.hash)(parts);
+            let mine = &self.out[self.start..];
+            if mine.len() < MAX_BLOCKING_KEYS && !mine.contains(&h) {
+                self.out.push(h);
+            }
+        }
+    }
+    let start = out.len();
+    emit_keys(p, &mut Hashes { hash, out, start });
+}
+
+/// Receives each blocking key as parts to concatenate (`["n:", "华为技术"]`).
+trait KeySink {
+    fn push(&mut self, parts: &[&str]);
+}
+
+/// Every blocking key of `p` in order, duplicates included (the sink drops them and caps).
+fn emit_keys(p: &Prepared, keys: &mut impl KeySink) {
     if let Some(u) = &p.uscc {
-        push(&mut keys, format!("u:{}", u.value));
+        keys.push(&["u:", &u.value]);
     }
     if let Some(i) = &p.id_number {
-        push(&mut keys, format!("i:{}", i.value));
+        keys.push(&["i:", &i.value]);
     }
     for phone in p.phones.iter().take(3) {
-        push(&mut keys, format!("p:{phone}"));
+        keys.push(&["p:", phone]);
     }
     if let Some(e) = &p.email {
-        push(&mut keys, format!("e:{e}"));
+        keys.push(&["e:", e]);
     }
     for name in p.names.iter().take(4) {
-        push(&mut keys, format!("n:{}", name.key));
+        keys.push(&["n:", &name.key]);
         if name.pinyin != name.key {
-            push(&mut keys, format!("y:{}", name.pinyin));
+            keys.push(&["y:", &name.pinyin]);
         }
     }
     if let Some(b) = p.birth_date {
-        push(&mut keys, format!("b:{}", b.format("%Y%m%d")));
+        keys.push(&["b:", &b.format("%Y%m%d").to_string()]);
     }
     for name in p.names.iter().take(2) {
-        let chars: Vec<char> = name.key.chars().collect();
-        if chars.len() >= 2 {
-            push(&mut keys, format!("h:{}{}", chars[0], chars[1]));
+        // The first two characters (byte end of the second one).
+        if let Some((second, c)) = name.key.char_indices().nth(1) {
+            keys.push(&["h:", &name.key[..second + c.len_utf8()]]);
         }
         let latin = name.pinyin == name.key;
         if latin && p.kind != PartyKind::Organization {
             if let Some(words) = latin_words(&name.key) {
                 for w in words {
-                    push(&mut keys, format!("w:{w}"));
+                    keys.push(&["w:", w]);
                 }
             }
         }
     }
     // Deletion keys last: they are many, and the cap should cut them, not identifiers.
     for name in p.names.iter().take(2) {
-        let chars: Vec<char> = name.key.chars().collect();
-        if chars.len() < 4 {
+        let key: &str = &name.key;
+        if key.chars().count() < 4 {
             continue;
         }
-        for skip in 0..chars.len().min(DELETION_SPAN) {
-            let k: String = chars
-                .iter()
-                .enumerate()
-                .filter(|&(i, _)| i != skip)
-                .map(|(_, c)| c)
-                .collect();
-            push(&mut keys, format!("d:{k}"));
+        for (at, c) in key.char_indices().take(DELETION_SPAN) {
+            keys.push(&["d:", &key[..at], &key[at + c.len_utf8()..]]);
         }
     }
-    keys
 }
 
 /// Words of 3+ characters of a Latin key (its words were joined by single spaces).

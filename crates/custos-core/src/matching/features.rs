@@ -195,13 +195,13 @@ fn canonical_phone(raw: &str) -> Option<String> {
 const MUNICIPALITIES: [&str; 4] = ["11", "12", "31", "50"];
 
 /// Comparable city: the 4-digit prefix, with the municipalities' province and 市辖区
-/// levels folded into one.
-pub(crate) fn city_of(code: &str) -> Option<String> {
-    let (p, c) = (code.get(..2)?, code.get(2..4)?);
-    if MUNICIPALITIES.contains(&p) {
-        return Some(format!("{p}01"));
+/// levels folded into one. Bytes, not a String: it is computed for every scored pair.
+pub(crate) fn city_of(code: &str) -> Option<[u8; 4]> {
+    let (p, c) = (code.get(..2)?.as_bytes(), code.get(2..4)?.as_bytes());
+    if MUNICIPALITIES.iter().any(|m| m.as_bytes() == p) {
+        return Some([p[0], p[1], b'0', b'1']);
     }
-    (c != "00").then(|| code[..4].to_string())
+    (c != b"00").then(|| [p[0], p[1], c[0], c[1]])
 }
 
 /// Region code named by the province/city/district fields (most specific that resolves).
@@ -281,9 +281,15 @@ pub fn prepare(record: &MatchRecord, today: NaiveDate) -> Prepared {
         }
     }
 
-    let uscc = match Uscc::parse(&record.uscc) {
-        Ok(u) => prepare_ident(u.as_str().to_string(), true),
-        Err(_) => prepare_ident(alnum_upper(&record.uscc), false),
+    // Empty fields are common (a third of the rows lack an identifier): skip the parsers,
+    // whose errors format messages; an empty field gives None either way.
+    let uscc = if record.uscc.is_empty() {
+        None
+    } else {
+        match Uscc::parse(&record.uscc) {
+            Ok(u) => prepare_ident(u.as_str().to_string(), true),
+            Err(_) => prepare_ident(alnum_upper(&record.uscc), false),
+        }
     };
     let uscc_region = match &uscc {
         Some(PreparedIdent { value, valid: true }) => {
@@ -291,12 +297,16 @@ pub fn prepare(record: &MatchRecord, today: NaiveDate) -> Prepared {
         }
         _ => None,
     };
-    let (id_number, id_birth) = match IdNumber::parse(&record.id_number, today) {
-        Ok(id) => (
-            prepare_ident(id.as_str().to_string(), true),
-            Some(id.birth_date()),
-        ),
-        Err(_) => (prepare_ident(alnum_upper(&record.id_number), false), None),
+    let (id_number, id_birth) = if record.id_number.is_empty() {
+        (None, None)
+    } else {
+        match IdNumber::parse(&record.id_number, today) {
+            Ok(id) => (
+                prepare_ident(id.as_str().to_string(), true),
+                Some(id.birth_date()),
+            ),
+            Err(_) => (prepare_ident(alnum_upper(&record.id_number), false), None),
+        }
     };
 
     let mut phones: Vec<Box<str>> = Vec::new();
@@ -309,11 +319,15 @@ pub fn prepare(record: &MatchRecord, today: NaiveDate) -> Prepared {
             }
         }
     }
-    let email = match Email::parse(&record.email) {
-        Ok(e) => Some(e.as_str().to_lowercase().into_boxed_str()),
-        Err(_) => {
-            let e = normalize_text(&record.email).to_lowercase();
-            (!e.is_empty()).then(|| e.into_boxed_str())
+    let email = if record.email.is_empty() {
+        None
+    } else {
+        match Email::parse(&record.email) {
+            Ok(e) => Some(e.as_str().to_lowercase().into_boxed_str()),
+            Err(_) => {
+                let e = normalize_text(&record.email).to_lowercase();
+                (!e.is_empty()).then(|| e.into_boxed_str())
+            }
         }
     };
 
@@ -322,7 +336,8 @@ pub fn prepare(record: &MatchRecord, today: NaiveDate) -> Prepared {
     let address = {
         let text = to_simplified(&normalize_text(&record.address)).to_lowercase();
         let (_, rest) = region::strip_region_prefix(&text);
-        let cleaned: String = rest.chars().filter(|c| c.is_alphanumeric()).collect();
+        let mut cleaned = String::with_capacity(rest.len());
+        cleaned.extend(rest.chars().filter(|c| c.is_alphanumeric()));
         cleaned.into_boxed_str()
     };
     let industry: Box<str> = normalize_text(&record.industry).to_lowercase().into();
@@ -388,10 +403,10 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(prepare(&r, today()).region, Some("440305"));
-        assert_eq!(city_of("110105").as_deref(), Some("1101"));
-        assert_eq!(city_of("110000").as_deref(), Some("1101"));
+        assert_eq!(city_of("110105"), Some(*b"1101"));
+        assert_eq!(city_of("110000"), Some(*b"1101"));
         assert_eq!(city_of("440000"), None);
-        assert_eq!(city_of("440305").as_deref(), Some("4403"));
+        assert_eq!(city_of("440305"), Some(*b"4403"));
     }
 
     #[test]

@@ -16,7 +16,7 @@
 
 use std::fmt;
 
-use chrono::Datelike;
+use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
 use super::features::{city_of, NameSource, PartyKind, Prepared, PreparedIdent, PreparedName};
@@ -182,18 +182,41 @@ fn max_name_and_address_bits() -> f64 {
 /// Score of a pair if it reaches `threshold`, else `None` — the same score as
 /// [`match_score`], but pairs that cannot reach the threshold skip the string comparisons.
 pub fn match_score_at_least(a: &Prepared, b: &Prepared, threshold: f64) -> Option<f64> {
-    let mut t = Tally {
-        total: 0.0,
-        evidence: None,
-    };
-    let needed = logit2(threshold) - PRIOR;
-    evaluate_cheap(a, b, &mut t);
-    if t.total + max_name_and_address_bits() < needed {
-        return None;
+    ScoreCut::new(threshold).score(a, b)
+}
+
+/// [`match_score_at_least`] for one threshold and many pairs: the bits a pair needs and
+/// the most the string comparisons can add are computed once, not per pair.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ScoreCut {
+    threshold: f64,
+    needed: f64,
+    max_string_bits: f64,
+}
+
+impl ScoreCut {
+    pub(crate) fn new(threshold: f64) -> ScoreCut {
+        ScoreCut {
+            threshold,
+            needed: logit2(threshold) - PRIOR,
+            max_string_bits: max_name_and_address_bits(),
+        }
     }
-    evaluate_strings(a, b, &mut t);
-    let score = posterior(t.total);
-    (score >= threshold).then_some(score)
+
+    /// The score of the pair if it reaches the threshold.
+    pub(crate) fn score(&self, a: &Prepared, b: &Prepared) -> Option<f64> {
+        let mut t = Tally {
+            total: 0.0,
+            evidence: None,
+        };
+        evaluate_cheap(a, b, &mut t);
+        if t.total + self.max_string_bits < self.needed {
+            return None;
+        }
+        evaluate_strings(a, b, &mut t);
+        let score = posterior(t.total);
+        (score >= self.threshold).then_some(score)
+    }
 }
 
 /// log2(p / (1 - p)), clamped for p at 0 or 1.
@@ -693,13 +716,9 @@ fn compare_birth(a: &Prepared, b: &Prepared, t: &mut Tally<'_>) {
         });
         return;
     }
-    let (sx, sy) = (
-        x.format("%Y%m%d").to_string(),
-        y.format("%Y%m%d").to_string(),
-    );
     // Day and month swapped (dd/mm against mm/dd entry) is as common a slip as a typo.
     let swapped = x.year() == y.year() && x.month() == y.day() && x.day() == y.month();
-    if swapped || within_one_edit(&sx, &sy) {
+    if swapped || dates_one_edit_apart(x, y) {
         t.add(
             "birth_date",
             EvidenceKind::Similar,
@@ -719,6 +738,33 @@ fn compare_birth(a: &Prepared, b: &Prepared, t: &mut Tally<'_>) {
             bits(0.01, 1.0),
             || ("出生日期不同".into(), "different".into()),
         );
+    }
+}
+
+/// `YYYYMMDD` of a date with a year in 0..=9999 (what `%Y%m%d` gives), without allocating.
+fn yyyymmdd(d: NaiveDate) -> Option<[u8; 8]> {
+    let year = u32::try_from(d.year()).ok().filter(|&y| y <= 9999)?;
+    let mut out = [0u8; 8];
+    let digits = |mut n: u32, out: &mut [u8]| {
+        for slot in out.iter_mut().rev() {
+            *slot = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    digits(year, &mut out[0..4]);
+    digits(d.month(), &mut out[4..6]);
+    digits(d.day(), &mut out[6..8]);
+    Some(out)
+}
+
+/// The two dates written `%Y%m%d` are at most one edit apart.
+fn dates_one_edit_apart(x: NaiveDate, y: NaiveDate) -> bool {
+    match (yyyymmdd(x), yyyymmdd(y)) {
+        (Some(a), Some(b)) => one_edit_apart(&a, &b),
+        _ => within_one_edit(
+            &x.format("%Y%m%d").to_string(),
+            &y.format("%Y%m%d").to_string(),
+        ),
     }
 }
 
@@ -822,6 +868,20 @@ mod tests {
         assert!(within_one_edit("青年路16号", "年青路16号"));
         assert!(!within_one_edit("青年路16号", "和平街16号"));
         assert!(within_one_edit("路1", "路"));
+    }
+
+    #[test]
+    fn dates_as_digits() {
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+        for x in [d(1980, 1, 2), d(7, 12, 31), d(2024, 2, 29)] {
+            assert_eq!(
+                yyyymmdd(x).map(|b| String::from_utf8_lossy(&b).into_owned()),
+                Some(x.format("%Y%m%d").to_string())
+            );
+        }
+        assert_eq!(yyyymmdd(d(-5, 1, 1)), None);
+        assert!(dates_one_edit_apart(d(1980, 1, 2), d(1980, 1, 3)));
+        assert!(!dates_one_edit_apart(d(1980, 1, 2), d(1981, 1, 3)));
     }
 
     #[test]
