@@ -1942,7 +1942,7 @@ impl App {
             }
         };
         let duplicates = self
-            .find_duplicates_of(tx, actor, &prepared, exclude)
+            .find_duplicates_of(tx, actor, &prepared, &indexes.match_keys, exclude)
             .await?;
         self.guard_duplicates(
             actor,
@@ -2351,7 +2351,13 @@ impl App {
         if duplicates::matching_fields_changed(&old, &new) {
             tx.lock_audit_head().await?;
             let report = self
-                .find_duplicates_of(tx, actor, &prepared, &[row.id])
+                .find_duplicates_of(
+                    tx,
+                    actor,
+                    &prepared,
+                    &duplicates::hashes_of(&prepared, &self.config.pii_key),
+                    &[row.id],
+                )
                 .await?;
             // Only a change that *makes* a definite duplicate is blocked; one that was
             // already there (overridden at creation) does not block every later edit.

@@ -228,7 +228,9 @@ impl App {
     ) -> AppResult<DuplicateReport> {
         let today = issue_date(self.config.code_timezone);
         let draft = prepare(&match_record(rec), today);
-        self.find_duplicates_of(tx, actor, &draft, exclude).await
+        let hashes = hashes_of(&draft, &self.config.pii_key);
+        self.find_duplicates_of(tx, actor, &draft, &hashes, exclude)
+            .await
     }
 
     /// Remember the matching features of a customer just written (`row` as stored), so
@@ -240,20 +242,21 @@ impl App {
         );
     }
 
-    /// [`App::find_duplicates`] for a record already prepared.
+    /// [`App::find_duplicates`] for a record already prepared, whose blocking-key
+    /// hashes ([`hashes_of`]) are `hashes` (a creation has them for its index rows).
     pub(super) async fn find_duplicates_of(
         &self,
         tx: &mut Tx,
         actor: &Actor,
         draft: &Prepared,
+        hashes: &[i64],
         exclude: &[i64],
     ) -> AppResult<DuplicateReport> {
         let thresholds = self.duplicate_thresholds();
         let today = issue_date(self.config.code_timezone);
         let key = &self.config.pii_key;
-        let hashes = hashes_of(draft, key);
         let limit = (MAX_COMPARED + exclude.len()) as i64;
-        let mut stamps = tx.match_candidates(&hashes, PER_KEY, limit).await?;
+        let mut stamps = tx.match_candidates(hashes, PER_KEY, limit).await?;
         stamps.retain(|s| !exclude.contains(&s.id));
         // Only customers not prepared before are read in full.
         let mut prepared: Vec<(i64, Arc<Prepared>)> = Vec::with_capacity(stamps.len());
