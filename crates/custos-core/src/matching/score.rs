@@ -521,42 +521,48 @@ fn compare_names(a: &Prepared, b: &Prepared, kind: PartyKind, t: &mut Tally<'_>)
         }
         return;
     }
-    let mut best: Option<(NameLevel, f64, &PreparedName, &PreparedName)> = None;
+    // The best pair of names (name, short name, former names on either side): highest
+    // level, then similarity, then the weight of that evidence (a full organisation name
+    // says more than a brand-only one). The order of `a` and `b` must not matter, so ties
+    // are broken by the weight, not by which pair came first.
+    let class_of = |x: &PreparedName, y: &PreparedName| {
+        if kind == PartyKind::Individual || brand_only(x) || brand_only(y) {
+            NameClass::ShortOrPerson
+        } else {
+            NameClass::FullOrganisation
+        }
+    };
+    let mut best: Option<(NameLevel, f64, f64, &PreparedName, &PreparedName)> = None;
+    let mut consider = |level: NameLevel, sim: f64, x, y| {
+        let (m, u) = name_mu(level, class_of(x, y));
+        let weight = bits(m, u);
+        let better = match best {
+            None => true,
+            Some((l, s, w, _, _)) => (level, sim, weight) > (l, s, w),
+        };
+        if better {
+            best = Some((level, sim, weight, x, y));
+        }
+    };
     // An exact key anywhere wins; look for one before any similarity computation.
+    let mut exact = false;
     for x in &a.names {
-        if let Some(y) = b.names.iter().find(|y| y.key == x.key) {
-            best = Some((NameLevel::Exact, 1.0, x, y));
-            break;
+        for y in b.names.iter().filter(|y| y.key == x.key) {
+            consider(NameLevel::Exact, 1.0, x, y);
+            exact = true;
         }
     }
-    'outer: for x in &a.names {
-        if best.is_some_and(|b| b.0 == NameLevel::Exact) {
-            break;
-        }
-        for y in &b.names {
-            let (level, sim) = name_level(x, y);
-            let better = match best {
-                None => true,
-                Some((l, s, _, _)) => level > l || (level == l && sim > s),
-            };
-            if better {
-                best = Some((level, sim, x, y));
-                if level == NameLevel::Exact {
-                    break 'outer;
-                }
+    if !exact {
+        for x in &a.names {
+            for y in &b.names {
+                let (level, sim) = name_level(x, y);
+                consider(level, sim, x, y);
             }
         }
     }
-    let Some((level, sim, x, y)) = best else {
+    let Some((level, sim, weight, x, y)) = best else {
         return;
     };
-    let class = if kind == PartyKind::Individual || brand_only(x) || brand_only(y) {
-        NameClass::ShortOrPerson
-    } else {
-        NameClass::FullOrganisation
-    };
-    let (m, u) = name_mu(level, class);
-    let weight = bits(m, u);
     let kind_ev = match level {
         NameLevel::Exact => EvidenceKind::Same,
         NameLevel::Other => EvidenceKind::Different,
