@@ -326,14 +326,16 @@ impl App {
             })
         };
         let gen = DemoCustomers::new(seed, issue_date(self.config.code_timezone));
-        let mut pending = next_batch(gen, 0);
+        let mut pending = (n > 0).then(|| next_batch(gen, 0));
         let mut done = 0;
-        while done < n {
-            let (gen, batch) = pending
+        while let Some(batch) = pending.take() {
+            let (gen, batch) = batch
                 .await
                 .map_err(|e| crate::AppError::Internal(format!("demo generator: {e}")))?;
             let size = batch.len() as u64;
-            pending = next_batch(gen, done + size);
+            if done + size < n {
+                pending = Some(next_batch(gen, done + size));
+            }
             self.create_checked(actor, batch).await?;
             done += size;
             progress(done);

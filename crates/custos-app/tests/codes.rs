@@ -659,6 +659,9 @@ both!(demo_customers_pass_the_duplicate_check, |t| {
         .await
         .expect("demo customers");
     assert_eq!(n, 2500);
+    // Five batches, each generated while the one before was written: all of them land.
+    let stats = t.app.customer_stats(&t.admin).await.expect("stats");
+    assert_eq!(stats.total, 2500);
 });
 
 // A transaction that draws many codes checks the next ones in the registry ahead of time.
