@@ -218,10 +218,10 @@ fn score_blocks(
             let mut found = Vec::new();
             let mut candidates = 0u64;
             let mut scored = 0u64;
-            // A pair (lower row first, as in small blocks) is scored in the first small
-            // block both rows are in, or, when they share none, in every large block where
-            // the window brings them together; the score does not depend on the block, and
-            // pairs are deduplicated below.
+            // A pair (in either order: the score does not depend on it) is scored in the
+            // first small block both rows are in, or, when they share none, in every large
+            // block where the window brings them together; the score does not depend on
+            // the block either, and pairs are deduplicated below.
             let mut check = |a: u32, b: u32, before: u32, found: &mut Vec<(f32, u32, u32)>| {
                 candidates += 1;
                 if small.share_before(a, b, before) {
@@ -247,11 +247,10 @@ fn score_blocks(
                     rows.sort_by(|&a, &b| sort_key(a).cmp(sort_key(b)).then(a.cmp(&b)));
                     for (x, &a) in rows.iter().enumerate() {
                         for &b in rows.iter().skip(x + 1).take(opts.window) {
-                            // Sorted by name, the later row may come first: the score can
-                            // depend on the order (ties between names), so a reversed pair
-                            // is scored even when a small block scores it the other way.
-                            let before = if a < b { u32::MAX } else { 0 };
-                            check(a, b, before, &mut found);
+                            // Sorted by name, the later row may come first; the score does
+                            // not depend on the order, so a pair that any small block
+                            // scores is left to it.
+                            check(a, b, u32::MAX, &mut found);
                         }
                     }
                 }
@@ -340,7 +339,7 @@ pub fn cluster(
     let (mut pairs, candidates, scored) =
         score_blocks(prepared, &entries, &block_list, opts, progress);
     drop(entries);
-    // A pair scored in both orders may have two scores: keep the higher.
+    // A pair met in several blocks was scored in each (always to the same score): keep one.
     pairs.par_sort_unstable_by(|x, y| (x.1, x.2).cmp(&(y.1, y.2)).then(y.0.total_cmp(&x.0)));
     pairs.dedup_by(|x, y| x.1 == y.1 && x.2 == y.2);
     pairs.retain(|&(_, a, b)| !skip(a, b));
