@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, oneshot, OnceCell};
 
 use custos_store::{Db, StoreError, Tx};
 
+use crate::customers::duplicates::prefetch_candidates;
 use crate::customers::Lookups;
 use crate::error::{AppError, AppResult};
 
@@ -40,6 +41,8 @@ type JobFactory = Box<dyn Fn() -> JobFn + Send + Sync>;
 
 struct Job {
     make: JobFactory,
+    /// Match-key hashes the job's duplicate check will look up, if known beforehand.
+    match_keys: Vec<i64>,
     reply: oneshot::Sender<Output>,
 }
 
@@ -55,7 +58,10 @@ impl Batcher {
     /// Run `job` in a shared write transaction and return its result. `job` must do all of
     /// its writes through the given `Tx`; it may be called again if the batch is retried.
     /// The [`Lookups`] are shared by the jobs of one batch (one transaction).
-    pub(crate) async fn run<T, F>(&self, db: &Db, job: F) -> AppResult<T>
+    /// `match_keys` are the match-key hashes the job's duplicate check will look up, when
+    /// known beforehand (else empty): a batch reads the candidates of all its jobs' keys
+    /// at once.
+    pub(crate) async fn run<T, F>(&self, db: &Db, match_keys: Vec<i64>, job: F) -> AppResult<T>
     where
         T: Send + 'static,
         F: for<'a> Fn(
@@ -87,7 +93,11 @@ impl Batcher {
         });
         let (reply, answer) = oneshot::channel();
         sender
-            .send(Job { make, reply })
+            .send(Job {
+                make,
+                match_keys,
+                reply,
+            })
             .await
             .map_err(|_| AppError::Internal("the write batcher stopped".into()))?;
         let out = answer
@@ -175,6 +185,15 @@ async fn run_batch(db: &Db, batch: Vec<Job>, careful: u32) -> u32 {
 async fn try_batch(db: &Db, batch: &[Job], mode: Mode) -> Result<Option<Vec<Output>>, StoreError> {
     let mut tx = db.begin().await?;
     let mut lookups = Lookups::holding_audit_head(&mut tx).await?;
+    if batch.len() > 1 {
+        let hashes: Vec<i64> = batch
+            .iter()
+            .flat_map(|j| j.match_keys.iter().copied())
+            .collect();
+        prefetch_candidates(&mut tx, &hashes)
+            .await
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+    }
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
         if mode == Mode::Savepoints {

@@ -743,6 +743,13 @@ pub(crate) struct Checked {
     indexes: CustomerIndexes,
 }
 
+impl Checked {
+    /// The match-key hashes the creation's duplicate check will look up.
+    pub(crate) fn match_keys(&self) -> &[i64] {
+        &self.indexes.match_keys
+    }
+}
+
 /// Validate and normalise a whole record; all failures are collected.
 fn validate(
     rec: Record,
@@ -1746,13 +1753,18 @@ impl App {
         let scope = actor.require("customer.create")?;
         // Validation and matching features are worked out here, beside the batch writer;
         // a retried batch (the slot already taken) works them out again inside.
-        let checked = Arc::new(std::sync::Mutex::new(self.check_new(actor, &input)));
+        let checked = self.check_new(actor, &input);
+        let match_keys = checked
+            .as_ref()
+            .map(|c| c.match_keys().to_vec())
+            .unwrap_or_default();
+        let checked = Arc::new(std::sync::Mutex::new(checked));
         // Concurrent creations share one commit (group commit, see batch.rs); each runs in
         // its own savepoint, so a failure still rolls back only its own code draw.
         let app = self.clone();
         let actor = actor.clone();
         self.batcher
-            .run(&self.db, move |tx, lookups| {
+            .run(&self.db, match_keys, move |tx, lookups| {
                 let (app, actor, input) = (app.clone(), actor.clone(), input.clone());
                 let checked = checked.lock().unwrap_or_else(|p| p.into_inner()).take();
                 Box::pin(async move {
@@ -1785,7 +1797,13 @@ impl App {
         actor: &Actor,
         inputs: Vec<NewCustomer>,
     ) -> AppResult<Vec<String>> {
-        let items = inputs.into_iter().map(|i| (i, None)).collect();
+        let items = inputs
+            .into_iter()
+            .map(|i| {
+                let checked = self.check_new(actor, &i);
+                (i, checked)
+            })
+            .collect();
         self.create_checked(actor, items).await
     }
 
@@ -1799,6 +1817,14 @@ impl App {
         let scope = actor.require("customer.create")?;
         let mut tx = self.db.begin().await?;
         let mut lookups = Lookups::holding_audit_head(&mut tx).await?;
+        if items.len() > 1 {
+            let hashes: Vec<i64> = items
+                .iter()
+                .filter_map(|(_, c)| c.as_ref())
+                .flat_map(|c| c.match_keys().iter().copied())
+                .collect();
+            duplicates::prefetch_candidates(&mut tx, &hashes).await?;
+        }
         let mut codes = Vec::with_capacity(items.len());
         for (i, (input, checked)) in items.into_iter().enumerate() {
             match self

@@ -772,3 +772,58 @@ both!(
         ));
     }
 );
+
+// A batch of creations reads its duplicate candidates ahead in one go, and still finds
+// what one-by-one checks find: customers already stored — here beyond the cap of
+// candidates per key, 70 customers sharing a name prefix — and a customer created
+// earlier in the same batch. (Debug builds also compare every answer from the
+// read-ahead with the database's.)
+both!(a_batch_finds_duplicates_created_earlier_in_it, |t| {
+    publish(
+        &t,
+        "dup",
+        &[],
+        json!([{"kind":"constant","value":"D"},{"kind":"sequence","width":5}]),
+    )
+    .await;
+    let stored: Vec<NewCustomer> = (0..70)
+        .map(|i| customer("enterprise", &format!("星河{}贸易有限公司", 1000 + i * 7)))
+        .collect();
+    t.app.create_customers(&t.admin, stored).await.unwrap();
+    let first = customer("enterprise", "北京启明测算科技有限公司");
+    let mut again = customer("enterprise", "启明测算科技（北京）有限公司");
+    again.override_duplicates = true;
+    again.reason = Some("同名不同主体，已核实".into());
+    let mut near_stored = customer("enterprise", "星河1063贸易有限公司");
+    near_stored.override_duplicates = true;
+    near_stored.reason = Some("已核实".into());
+    let batch = vec![
+        customer("enterprise", "星河北辰物流有限公司"),
+        first,
+        again,
+        near_stored,
+    ];
+    let codes = t.app.create_customers(&t.admin, batch).await.unwrap();
+    let created = t
+        .app
+        .list_audit(
+            &t.admin,
+            custos_app::AuditFilter {
+                action: Some("customer.create".into()),
+                limit: 4,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let overridden = |code: &str| {
+        let e = created.iter().find(|e| e.target_id == code).unwrap();
+        e.after.as_ref().unwrap()["duplicates_overridden"] == json!(true)
+    };
+    assert!(!overridden(&codes[0]));
+    assert!(!overridden(&codes[1]));
+    // Found its batch-mate (same name after the region prefix moved) ...
+    assert!(overridden(&codes[2]), "batch-mate not found");
+    // ... and a stored customer among 70 sharing its prefix.
+    assert!(overridden(&codes[3]), "stored customer not found");
+});

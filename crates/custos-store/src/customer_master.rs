@@ -695,7 +695,17 @@ impl Tx {
             .fetch_all(conn)
             .await)?;
         self.audit_head_written(seq, hash);
-        ids.first().copied().ok_or(StoreError::NotFound)
+        let id = ids.first().copied().ok_or(StoreError::NotFound)?;
+        if let Some(postings) = &mut self.cache.postings {
+            let stamp = crate::duplicates::CustomerStamp {
+                id,
+                row_version: 1,
+                updated_at: c.created_at,
+                status: c.status.clone(),
+            };
+            postings.created(&stamp, &match_keys);
+        }
+        Ok(id)
     }
 
     /// `INSERT INTO target VALUES ($1, …), …` with the customer id first in every row.

@@ -41,6 +41,7 @@ impl Tx {
                    created_at, updated_at, row_version, created_month) VALUES \
                    ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, 1, $15) \
                    RETURNING id";
+        self.cache.postings = None;
         Ok(on_tx!(self, |conn| sqlx::query_scalar::<_, i64>(sql)
             .bind(&c.code)
             .bind(&c.customer_type)
@@ -68,6 +69,7 @@ impl Tx {
                    status = $6, uscc = $7, region_code = $8, industry = $9, level = $10, \
                    owner_id = $11, department_id = $12, data = $13, updated_at = $14, \
                    row_version = row_version + 1 WHERE id = $1 AND row_version = $15";
+        self.cache.postings = None;
         let n = on_tx!(self, |conn| sqlx::query(sql)
             .bind(c.id)
             .bind(&c.code)

@@ -76,6 +76,8 @@ pub struct Tx {
     pub(crate) cache: WriteCache,
     /// The cache as it was when the open savepoint was taken (savepoints do not nest).
     saved: Option<WriteCache>,
+    /// How many creations the match-key read-ahead had seen when the savepoint was taken.
+    saved_postings: Option<u64>,
 }
 
 /// The connection of a [`Tx`]; use [`on_tx!`] rather than matching on it.
@@ -101,6 +103,10 @@ pub(crate) struct WriteCache {
     /// writer of a code holds the audit head, so none can appear meanwhile; each is
     /// answered once (it is taken from the set when asked about or inserted).
     pub(crate) free_codes: HashSet<String>,
+    /// Match-key postings read ahead for a batch of creations (see
+    /// [`Tx::prefetch_match_candidates`]). Never kept across a savepoint: a rollback to
+    /// one drops them, as does any change to a customer other than a creation.
+    pub(crate) postings: Option<crate::duplicates::MatchPostings>,
 }
 
 #[derive(Clone, Copy)]
@@ -323,6 +329,7 @@ impl Tx {
             conn,
             cache: WriteCache::default(),
             saved: None,
+            saved_postings: None,
         }
     }
 
@@ -425,7 +432,13 @@ impl Tx {
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
+        // The postings are not copied into the saved state (they can be large, and an
+        // import takes a savepoint per row); a rollback to the savepoint keeps them only
+        // if no creation was added to them since.
+        let postings = self.cache.postings.take();
         self.saved = Some(self.cache.clone());
+        self.saved_postings = postings.as_ref().map(|p| p.creations());
+        self.cache.postings = postings;
         Ok(())
     }
 
@@ -444,9 +457,16 @@ impl Tx {
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
+        let saved_postings = self.saved_postings.take();
+        let postings = self
+            .cache
+            .postings
+            .take()
+            .filter(|p| saved_postings == Some(p.creations()));
         if let Some(saved) = self.saved.take() {
             self.cache = saved;
         }
+        self.cache.postings = postings;
         self.release_savepoint().await
     }
 }

@@ -2,6 +2,7 @@
 //! customer lineage.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use crate::customers::{CustomerRow, CUSTOMER_COLS};
@@ -86,24 +87,111 @@ fn sqlite_candidates_sql(n: usize) -> Cow<'static, str> {
 }
 
 fn build_candidates_sql(n: usize) -> String {
-    let parts: Vec<String> = (0..n)
-        .map(|i| {
-            format!(
-                "SELECT {i} AS b, customer_id FROM (SELECT customer_id \
-                 FROM customer_match_keys WHERE key_hash = ${} \
-                 ORDER BY customer_id DESC LIMIT $1) AS k{i}",
-                i + 4
-            )
-        })
-        .collect();
     format!(
         "SELECT json_group_array(json_array(c.id, c.row_version, c.updated_at, \
          c.status)) FROM (SELECT customer_id FROM ({}) AS hits WHERE b < $2 \
          GROUP BY customer_id ORDER BY COUNT(*) DESC, customer_id DESC \
          LIMIT $3) AS r JOIN customers c INDEXED BY customers_stamp \
          ON c.id = r.customer_id",
-        parts.join(" UNION ALL ")
+        key_branches(n, 4)
     )
+}
+
+/// `UNION ALL` of one branch per key: the newest `$1` customers holding the key bound
+/// at `$first + i`, tagged `b = i`.
+fn key_branches(n: usize, first: usize) -> String {
+    let parts: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                "SELECT {i} AS b, customer_id FROM (SELECT customer_id \
+                 FROM customer_match_keys WHERE key_hash = ${} \
+                 ORDER BY customer_id DESC LIMIT $1) AS k{i}",
+                i + first
+            )
+        })
+        .collect();
+    parts.join(" UNION ALL ")
+}
+
+/// Keys per SQLite read-ahead statement (a compound SELECT may have at most 500 parts).
+const PREFETCH_KEYS: usize = 128;
+
+/// The SQLite read-ahead for [`PREFETCH_KEYS`] keys: every (key position, customer
+/// stamp) of the newest `$1` customers per key; positions from `$2` on are padding.
+fn sqlite_prefetch_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "SELECT json_group_array(json_array(h.b, c.id, c.row_version, c.updated_at, \
+             c.status)) FROM ({}) AS h JOIN customers c INDEXED BY customers_stamp \
+             ON c.id = h.customer_id WHERE h.b < $2",
+            key_branches(PREFETCH_KEYS, 3)
+        )
+    })
+}
+
+/// The newest customers holding each of a batch's match keys, read once for the batch
+/// (see [`Tx::prefetch_match_candidates`]) and kept current as the batch creates
+/// customers.
+#[derive(Clone, Default)]
+pub(crate) struct MatchPostings {
+    per_key: i64,
+    /// Per key hash, up to `per_key` stamps, newest (highest id) first.
+    lists: HashMap<i64, Vec<CustomerStamp>>,
+    /// Creations added since the read-ahead.
+    creations: u64,
+}
+
+impl MatchPostings {
+    /// [`Tx::match_candidates`] answered from memory, if every key was read ahead with
+    /// the same cap: the same ranking the database does — by how many of `hashes` (as
+    /// given, repeats counted) a customer holds, then newest first.
+    fn candidates(&self, hashes: &[i64], per_key: i64, limit: i64) -> Option<Vec<CustomerStamp>> {
+        if per_key != self.per_key {
+            return None;
+        }
+        let mut hits: HashMap<i64, (usize, &CustomerStamp)> = HashMap::new();
+        for h in hashes {
+            for s in self.lists.get(h)? {
+                hits.entry(s.id).or_insert((0, s)).0 += 1;
+            }
+        }
+        let mut ranked: Vec<(usize, &CustomerStamp)> = hits.into_values().collect();
+        ranked.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(b.1.id.cmp(&a.1.id)));
+        ranked.truncate(usize::try_from(limit).unwrap_or(0));
+        Some(ranked.into_iter().map(|(_, s)| s.clone()).collect())
+    }
+
+    pub(crate) fn creations(&self) -> u64 {
+        self.creations
+    }
+
+    /// A customer created in the transaction now holds `hashes` (deduplicated).
+    pub(crate) fn created(&mut self, stamp: &CustomerStamp, hashes: &[i64]) {
+        self.creations += 1;
+        let cap = usize::try_from(self.per_key).unwrap_or(0);
+        for h in hashes {
+            if let Some(list) = self.lists.get_mut(h) {
+                // Ids grow, so the new customer is the newest holder of the key.
+                list.insert(0, stamp.clone());
+                list.truncate(cap);
+            }
+        }
+    }
+}
+
+/// Key position, customer id, row version, updated at, status.
+type Posting = (usize, i64, i64, i64, String);
+
+/// `[[position, id, row_version, updated_at, status], …]` of a read-ahead, positions
+/// shifted by `offset`.
+fn parse_postings(json: &str, offset: usize) -> StoreResult<Vec<Posting>> {
+    let rows: Vec<Posting> = serde_json::from_str(json)
+        .map_err(|e| StoreError::Other(format!("match read-ahead: {e}")))?;
+    Ok(rows
+        .into_iter()
+        .map(|(i, id, v, u, s)| (i + offset, id, v, u, s))
+        .collect())
 }
 
 /// `ids` padded with 0 (no row has id 0) to [`padded_len`].
@@ -129,6 +217,7 @@ impl Tx {
         hashes: &[i64],
         fresh: bool,
     ) -> StoreResult<()> {
+        self.cache.postings = None;
         if !fresh {
             on_tx!(self, |c| sqlx::query(
                 "DELETE FROM customer_match_keys WHERE customer_id = $1"
@@ -176,6 +265,39 @@ impl Tx {
         if hashes.is_empty() {
             return Ok(Vec::new());
         }
+        if let Some(found) = self
+            .cache
+            .postings
+            .as_ref()
+            .and_then(|p| p.candidates(hashes, per_key, limit))
+        {
+            // Debug builds (the tests) check every answer from memory against the
+            // database's.
+            #[cfg(debug_assertions)]
+            {
+                let key = |v: &[CustomerStamp]| {
+                    let mut k: Vec<_> = v
+                        .iter()
+                        .map(|s| (s.id, s.row_version, s.updated_at, s.status.clone()))
+                        .collect();
+                    k.sort();
+                    k
+                };
+                let stored = self.stored_match_candidates(hashes, per_key, limit).await?;
+                assert_eq!(key(&found), key(&stored), "match read-ahead out of step");
+            }
+            return Ok(found);
+        }
+        self.stored_match_candidates(hashes, per_key, limit).await
+    }
+
+    /// [`Tx::match_candidates`] asked of the database.
+    async fn stored_match_candidates(
+        &mut self,
+        hashes: &[i64],
+        per_key: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<CustomerStamp>> {
         let json: String = match &mut self.conn {
             // One statement text for any number of keys (planned once per connection):
             // the keys as an array, each looked up by a lateral subquery.
@@ -224,6 +346,98 @@ impl Tx {
                 status,
             })
             .collect())
+    }
+
+    /// Read ahead, in one statement (a few on SQLite), what [`Tx::match_candidates`] needs
+    /// for every key of a batch of creations, so that each creation's duplicate check is
+    /// answered from memory. Nobody else may change the postings until the transaction
+    /// ends: on SQLite a transaction sees one snapshot (and a writer is alone); on
+    /// PostgreSQL only once the transaction holds the audit head, which every writer of
+    /// customers takes first. The transaction's own creations are added as they are
+    /// written, and any other change to a customer drops the read-ahead.
+    pub async fn prefetch_match_candidates(
+        &mut self,
+        hashes: &[i64],
+        per_key: i64,
+    ) -> StoreResult<()> {
+        if self.backend() == crate::Backend::Postgres && self.cache.audit_head.is_none() {
+            return Ok(());
+        }
+        if self
+            .cache
+            .postings
+            .as_ref()
+            .is_some_and(|p| p.per_key != per_key)
+        {
+            self.cache.postings = None;
+        }
+        let known = self.cache.postings.as_ref().map(|p| &p.lists);
+        let mut want: Vec<i64> = hashes
+            .iter()
+            .copied()
+            .filter(|h| known.is_none_or(|l| !l.contains_key(h)))
+            .collect();
+        want.sort_unstable();
+        want.dedup();
+        if want.is_empty() {
+            return Ok(());
+        }
+        let mut rows: Vec<Posting> = Vec::new();
+        match &mut self.conn {
+            TxConn::Pg(c) => {
+                let json: String = sqlx::query_scalar(
+                    "SELECT COALESCE(json_agg(json_build_array(k.i - 1, c.id, c.row_version, \
+                     c.updated_at, c.status))::text, '[]') \
+                     FROM unnest($2::bigint[]) WITH ORDINALITY AS k(hash, i) \
+                     CROSS JOIN LATERAL (SELECT customer_id FROM customer_match_keys \
+                     WHERE key_hash = k.hash ORDER BY customer_id DESC LIMIT $1) AS m \
+                     JOIN customers c ON c.id = m.customer_id",
+                )
+                .bind(per_key)
+                .bind(&want)
+                .fetch_one(&mut **c)
+                .await?;
+                rows = parse_postings(&json, 0)?;
+            }
+            TxConn::Sqlite(c) => {
+                for (n, chunk) in want.chunks(PREFETCH_KEYS).enumerate() {
+                    let mut q = sqlx::query_scalar::<_, String>(sqlite_prefetch_sql())
+                        .bind(per_key)
+                        .bind(chunk.len() as i64);
+                    for i in 0..PREFETCH_KEYS {
+                        q = q.bind(chunk.get(i).unwrap_or(&chunk[0]));
+                    }
+                    let json = q.fetch_one(&mut **c).await?;
+                    rows.extend(parse_postings(&json, n * PREFETCH_KEYS)?);
+                }
+            }
+        }
+        let postings = self.cache.postings.get_or_insert_with(|| MatchPostings {
+            per_key,
+            ..MatchPostings::default()
+        });
+        for h in &want {
+            postings.lists.insert(*h, Vec::new());
+        }
+        for (i, id, row_version, updated_at, status) in rows {
+            let h = want
+                .get(i)
+                .ok_or_else(|| StoreError::Other("match read-ahead: bad key position".into()))?;
+            if let Some(list) = postings.lists.get_mut(h) {
+                list.push(CustomerStamp {
+                    id,
+                    row_version,
+                    updated_at,
+                    status,
+                });
+            }
+        }
+        for h in &want {
+            if let Some(list) = postings.lists.get_mut(h) {
+                list.sort_unstable_by_key(|s| std::cmp::Reverse(s.id));
+            }
+        }
+        Ok(())
     }
 
     /// How many customers have match keys (0 on a database indexed before they existed).
@@ -278,6 +492,7 @@ impl Tx {
     }
 
     pub async fn set_merged_into(&mut self, id: i64, survivor: Option<i64>) -> StoreResult<()> {
+        self.cache.postings = None;
         on_tx!(self, |c| sqlx::query(
             "UPDATE customers SET merged_into = $2 WHERE id = $1"
         )

@@ -55,6 +55,13 @@ pub(crate) struct MatchCache {
     generations: Mutex<[HashMap<StampKey, Arc<Prepared>>; 2]>,
 }
 
+/// Read ahead, for a batch of creations in `tx`, the duplicate candidates of all their
+/// match keys (`hashes`), so that each creation's check is answered from memory (see
+/// `Tx::prefetch_match_candidates`). A batch of one gains nothing.
+pub(crate) async fn prefetch_candidates(tx: &mut Tx, hashes: &[i64]) -> AppResult<()> {
+    Ok(tx.prefetch_match_candidates(hashes, PER_KEY).await?)
+}
+
 impl MatchCache {
     fn get(&self, key: &StampKey) -> Option<Arc<Prepared>> {
         let mut g = self.generations.lock().unwrap_or_else(|e| e.into_inner());
@@ -427,6 +434,9 @@ impl App {
         let mut after = 0;
         loop {
             let mut tx = self.db.begin().await?;
+            // Like every writer of match keys: no batch of creations on another server
+            // may be checking duplicates against keys read ahead meanwhile.
+            tx.lock_audit_head().await?;
             let rows = tx.customers_after(after, super::LIVE_STATUSES, 500).await?;
             let Some(last) = rows.last().map(|r| r.id) else {
                 tx.put_setting(DONE, "1").await?;

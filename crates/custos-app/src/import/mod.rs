@@ -28,7 +28,7 @@ use custos_store::{now_us, CustomerRow, StoreError, Tx};
 use crate::actor::{Actor, Scope};
 use crate::audit::{append, record};
 use crate::auth::format_time;
-use crate::customers::duplicates::DuplicateReport;
+use crate::customers::duplicates::{prefetch_candidates, DuplicateReport};
 use crate::customers::{view_of, Checked, CustomerPatch, CustomerView, Lookups, NewCustomer};
 use crate::error::{AppError, AppResult};
 use crate::xref::{check_source_id, check_system};
@@ -775,6 +775,12 @@ impl App {
             let chunk_result: AppResult<()> = async {
                 let mut tx = self.db.begin().await?;
                 let mut lookups = Lookups::holding_audit_head(&mut tx).await?;
+                let hashes: Vec<i64> = chunk
+                    .iter()
+                    .filter_map(|r| r.converted.checked.as_ref())
+                    .flat_map(|c| c.match_keys().iter().copied())
+                    .collect();
+                prefetch_candidates(&mut tx, &hashes).await?;
                 let mut reported_rows = Vec::new();
                 for PreparedRow { row: r, converted } in chunk {
                     row_no += 1;
