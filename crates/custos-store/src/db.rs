@@ -3,7 +3,9 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -56,6 +58,7 @@ pub enum Db {
     Sqlite {
         writer: SqlitePool,
         reader: SqlitePool,
+        checkpointer: Arc<Checkpointer>,
         path: PathBuf,
     },
     Postgres {
@@ -78,6 +81,63 @@ pub struct Tx {
     saved: Option<WriteCache>,
     /// How many creations the match-key read-ahead had seen when the savepoint was taken.
     saved_postings: Option<u64>,
+    /// SQLite write transactions: told about each commit.
+    checkpointer: Option<Arc<Checkpointer>>,
+}
+
+/// Copies committed pages from SQLite's write-ahead log into the database file, on a
+/// connection (and so a thread) of its own. Done by the writer, as SQLite does by default,
+/// the copy and its sync hold up the next write transaction: a batch of 500 creations
+/// commits tens of MiB of pages at a million customers. A passive checkpoint never blocks
+/// the writer nor waits for it; the writer still checkpoints itself if the log reaches
+/// 64 MiB (`wal_autocheckpoint`), e.g. while readers hold old pages.
+pub struct Checkpointer {
+    pool: SqlitePool,
+    running: AtomicBool,
+    /// Microseconds after `epoch` when the last checkpoint started.
+    last: AtomicU64,
+    epoch: Instant,
+}
+
+impl Checkpointer {
+    /// Least time between two checkpoints: a stream of small commits is copied in groups,
+    /// as often as SQLite's default (every 1000 pages) would at a few thousand commits/s.
+    const SPACING: Duration = Duration::from_millis(100);
+
+    fn new(pool: SqlitePool) -> Checkpointer {
+        Checkpointer {
+            pool,
+            running: AtomicBool::new(false),
+            last: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }
+    }
+
+    /// A transaction committed: start a checkpoint in the background unless one is
+    /// running or one started less than [`Self::SPACING`] ago.
+    fn committed(self: &Arc<Self>) {
+        let now = u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let last = self.last.load(Ordering::Relaxed);
+        let spacing = u64::try_from(Self::SPACING.as_micros()).unwrap_or(0);
+        if last != 0 && now.saturating_sub(last) < spacing {
+            return;
+        }
+        if self.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.last.store(now.max(1), Ordering::Relaxed);
+        let me = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&me.pool)
+                .await
+            {
+                // Not fatal: the writer checkpoints itself once the log is large.
+                tracing::debug!("background checkpoint: {e}");
+            }
+            me.running.store(false, Ordering::Release);
+        });
+    }
 }
 
 /// The connection of a [`Tx`]; use [`on_tx!`] rather than matching on it.
@@ -178,6 +238,10 @@ impl Db {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30))
             .pragma("temp_store", "memory");
+        // The writer checkpoints only when the WAL has grown to 64 MiB (a safety net); the
+        // checkpointer below does it on its own connection, so the writer's thread does not
+        // copy every committed page a second time while the next transaction waits.
+        let base = base.pragma("wal_autocheckpoint", "16384");
         // SQLite's default page cache is 2 MiB; at a million customers the index pages a
         // creation touches (codes, match keys, name grams) no longer fit and every write
         // re-reads them. The writer gets 64 MiB, each reader 16 MiB (filled lazily).
@@ -188,6 +252,13 @@ impl Db {
             .connect_with(base.clone().pragma("cache_size", "-65536"))
             .await?;
         SQLITE_MIGRATIONS.run(&writer).await?;
+        let checkpointer = Arc::new(Checkpointer::new(
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(base.clone().pragma("cache_size", "-2048"))
+                .await?,
+        ));
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))
@@ -196,6 +267,7 @@ impl Db {
         Ok(Db::Sqlite {
             writer,
             reader,
+            checkpointer,
             path: path.to_path_buf(),
         })
     }
@@ -241,8 +313,14 @@ impl Db {
     /// Begin a read-write transaction.
     pub async fn begin(&self) -> StoreResult<Tx> {
         Ok(match self {
-            Db::Sqlite { writer, .. } => {
-                Tx::new(TxConn::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?))
+            Db::Sqlite {
+                writer,
+                checkpointer,
+                ..
+            } => {
+                let mut tx = Tx::new(TxConn::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?));
+                tx.checkpointer = Some(checkpointer.clone());
+                tx
             }
             Db::Postgres { pool, .. } => Tx::new(TxConn::Pg(pool.begin().await?)),
         })
@@ -300,9 +378,15 @@ impl Db {
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite { writer, reader, .. } => {
+            Db::Sqlite {
+                writer,
+                reader,
+                checkpointer,
+                ..
+            } => {
                 writer.close().await;
                 reader.close().await;
+                checkpointer.pool.close().await;
             }
             Db::Postgres { pool, .. } => pool.close().await,
         }
@@ -330,6 +414,7 @@ impl Tx {
             cache: WriteCache::default(),
             saved: None,
             saved_postings: None,
+            checkpointer: None,
         }
     }
 
@@ -339,6 +424,9 @@ impl Tx {
         match self.conn {
             TxConn::Sqlite(t) => t.commit().await?,
             TxConn::Pg(t) => t.commit().await?,
+        }
+        if let Some(c) = &self.checkpointer {
+            c.committed();
         }
         Ok(())
     }
@@ -474,6 +562,50 @@ impl Tx {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Committed pages reach the database file without the writer checkpointing: a
+    /// small commit stays far below the writer's own threshold, so only the background
+    /// checkpointer can have copied it. Closing right after a commit does not hang.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn commits_are_checkpointed_in_the_background() -> Result<(), Box<dyn std::error::Error>>
+    {
+        let dir = tempfile::tempdir()?;
+        let db = Db::open(&DbOptions::sqlite(dir.path())).await?;
+        let file = dir.path().join(SQLITE_FILE);
+        // Let the checkpoint of the migrations finish and its spacing pass.
+        tokio::time::sleep(Checkpointer::SPACING * 3).await;
+        let before = std::fs::metadata(&file)?.len();
+        let mut tx = db.begin().await?;
+        on_tx!(tx, |c| sqlx::raw_sql(
+            "CREATE TABLE filler (v TEXT); \
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200) \
+             INSERT INTO filler SELECT hex(randomblob(1000)) FROM n;"
+        )
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        tx.commit().await?;
+        let mut grown = false;
+        for _ in 0..100 {
+            if std::fs::metadata(&file)?.len() > before + 300_000 {
+                grown = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            grown,
+            "the database file did not receive the committed pages"
+        );
+        let mut tx = db.begin().await?;
+        on_tx!(tx, |c| sqlx::query("INSERT INTO filler VALUES ('x')")
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        tx.commit().await?;
+        tokio::time::timeout(Duration::from_secs(10), db.close()).await?;
+        Ok(())
+    }
 
     /// A database made before migration 0009 keeps every lookup row when the lookup
     /// tables are rebuilt without rowids and without the foreign key.
