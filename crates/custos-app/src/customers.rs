@@ -97,7 +97,7 @@ pub struct CustomerType {
 }
 
 /// A contact person (联系人) as submitted.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactInput {
     #[serde(default)]
@@ -116,7 +116,7 @@ pub struct ContactInput {
 
 /// A new customer as submitted. Every field is validated and normalised; all failing
 /// fields are reported together.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCustomer {
     /// `enterprise`, `individual` or a configured type.
@@ -742,6 +742,10 @@ pub(crate) struct Checked {
     prepared: custos_core::matching::Prepared,
     indexes: CustomerIndexes,
 }
+
+/// Creations from which a transaction counts as bulk (`Tx::set_bulk`): at a large
+/// database each creation changes a few dozen pages.
+pub(crate) const BULK_CREATIONS: usize = 100;
 
 impl Checked {
     /// The match-key hashes the creation's duplicate check will look up.
@@ -1816,6 +1820,9 @@ impl App {
     ) -> AppResult<Vec<String>> {
         let scope = actor.require("customer.create")?;
         let mut tx = self.db.begin().await?;
+        if items.len() >= BULK_CREATIONS {
+            tx.set_bulk();
+        }
         let mut lookups = Lookups::holding_audit_head(&mut tx).await?;
         if items.len() > 1 {
             let hashes: Vec<i64> = items

@@ -3,9 +3,9 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -81,51 +81,50 @@ pub struct Tx {
     saved: Option<WriteCache>,
     /// How many creations the match-key read-ahead had seen when the savepoint was taken.
     saved_postings: Option<u64>,
-    /// SQLite write transactions: told about each commit.
+    /// SQLite write transactions: the background checkpointer.
     checkpointer: Option<Arc<Checkpointer>>,
+    /// Set by [`Tx::set_bulk`].
+    bulk: bool,
 }
 
-/// Copies committed pages from SQLite's write-ahead log into the database file, on a
-/// connection (and so a thread) of its own. Done by the writer, as SQLite does by default,
-/// the copy and its sync hold up the next write transaction: a batch of 500 creations
-/// commits tens of MiB of pages at a million customers. A passive checkpoint never blocks
-/// the writer nor waits for it; the writer still checkpoints itself if the log reaches
-/// 64 MiB (`wal_autocheckpoint`), e.g. while readers hold old pages.
+/// Copies the pages of bulk transactions from SQLite's write-ahead log into the database
+/// file, on a connection (and so a thread) of its own.
+///
+/// SQLite's writer checkpoints itself once the log holds 1000 pages, right after the
+/// commit that crossed the mark. For small commits that is best: the log stays short, so
+/// lookups in its index stay cheap (letting it grow to 16384 pages made one-row commits a
+/// third slower). A batch of hundreds of creations, though, commits tens of MiB of pages
+/// at a million customers, and copying them back held up the next batch for a third of
+/// the writer's time. So a bulk transaction raises the writer's mark to 16384 pages for
+/// its commit (the next transaction lowers it again) and this connection copies its pages
+/// with a passive checkpoint, which never blocks the writer nor waits for it.
 pub struct Checkpointer {
     pool: SqlitePool,
     running: AtomicBool,
-    /// Microseconds after `epoch` when the last checkpoint started.
-    last: AtomicU64,
-    epoch: Instant,
+    /// The writer's mark is raised (set by a bulk commit, cleared by the next begin).
+    raised: AtomicBool,
 }
 
 impl Checkpointer {
-    /// Least time between two checkpoints: a stream of small commits is copied in groups,
-    /// as often as SQLite's default (every 1000 pages) would at a few thousand commits/s.
-    const SPACING: Duration = Duration::from_millis(100);
+    /// The writer's own checkpoint mark, in pages: SQLite's default, and during a bulk
+    /// commit.
+    const MARK: &str = "PRAGMA wal_autocheckpoint = 1000";
+    const BULK_MARK: &str = "PRAGMA wal_autocheckpoint = 16384";
 
     fn new(pool: SqlitePool) -> Checkpointer {
         Checkpointer {
             pool,
             running: AtomicBool::new(false),
-            last: AtomicU64::new(0),
-            epoch: Instant::now(),
+            raised: AtomicBool::new(false),
         }
     }
 
-    /// A transaction committed: start a checkpoint in the background unless one is
-    /// running or one started less than [`Self::SPACING`] ago.
+    /// A bulk transaction committed: start a checkpoint in the background unless one is
+    /// running.
     fn committed(self: &Arc<Self>) {
-        let now = u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let last = self.last.load(Ordering::Relaxed);
-        let spacing = u64::try_from(Self::SPACING.as_micros()).unwrap_or(0);
-        if last != 0 && now.saturating_sub(last) < spacing {
-            return;
-        }
         if self.running.swap(true, Ordering::AcqRel) {
             return;
         }
-        self.last.store(now.max(1), Ordering::Relaxed);
         let me = self.clone();
         tokio::spawn(async move {
             if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
@@ -238,10 +237,6 @@ impl Db {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30))
             .pragma("temp_store", "memory");
-        // The writer checkpoints only when the WAL has grown to 64 MiB (a safety net); the
-        // checkpointer below does it on its own connection, so the writer's thread does not
-        // copy every committed page a second time while the next transaction waits.
-        let base = base.pragma("wal_autocheckpoint", "16384");
         // SQLite's default page cache is 2 MiB; at a million customers the index pages a
         // creation touches (codes, match keys, name grams) no longer fit and every write
         // re-reads them. The writer gets 64 MiB, each reader 16 MiB (filled lazily).
@@ -318,7 +313,11 @@ impl Db {
                 checkpointer,
                 ..
             } => {
-                let mut tx = Tx::new(TxConn::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?));
+                let mut t = writer.begin_with("BEGIN IMMEDIATE").await?;
+                if checkpointer.raised.swap(false, Ordering::AcqRel) {
+                    sqlx::query(Checkpointer::MARK).execute(&mut *t).await?;
+                }
+                let mut tx = Tx::new(TxConn::Sqlite(t));
                 tx.checkpointer = Some(checkpointer.clone());
                 tx
             }
@@ -415,20 +414,37 @@ impl Tx {
             saved: None,
             saved_postings: None,
             checkpointer: None,
+            bulk: false,
         }
     }
 
     /// Write what the cache holds back (sequence numbers drawn in memory), then commit.
     pub async fn commit(mut self) -> StoreResult<()> {
         self.write_back_sequences().await?;
+        let checkpointer = self.checkpointer.take().filter(|_| self.bulk);
         match self.conn {
-            TxConn::Sqlite(t) => t.commit().await?,
+            TxConn::Sqlite(mut t) => {
+                if let Some(c) = &checkpointer {
+                    sqlx::query(Checkpointer::BULK_MARK)
+                        .execute(&mut *t)
+                        .await?;
+                    c.raised.store(true, Ordering::Release);
+                }
+                t.commit().await?;
+            }
             TxConn::Pg(t) => t.commit().await?,
         }
-        if let Some(c) = &self.checkpointer {
+        if let Some(c) = &checkpointer {
             c.committed();
         }
         Ok(())
+    }
+
+    /// This transaction writes a great deal (hundreds of creations): on SQLite its commit
+    /// leaves copying its pages into the database file to a background connection (see
+    /// [`Checkpointer`]). No effect on PostgreSQL.
+    pub fn set_bulk(&mut self) {
+        self.bulk = true;
     }
 
     pub async fn rollback(self) -> StoreResult<()> {
@@ -563,19 +579,27 @@ impl Tx {
 mod tests {
     use super::*;
 
-    /// Committed pages reach the database file without the writer checkpointing: a
-    /// small commit stays far below the writer's own threshold, so only the background
-    /// checkpointer can have copied it. Closing right after a commit does not hang.
+    /// The pages of a bulk commit reach the database file without the writer
+    /// checkpointing: about 100 pages stay below the writer's own mark, so only the
+    /// background checkpointer can have copied them. The next transaction lowers the
+    /// writer's mark again. Closing right after a commit does not hang.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn commits_are_checkpointed_in_the_background() -> Result<(), Box<dyn std::error::Error>>
-    {
+    async fn bulk_commits_are_checkpointed_in_the_background(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        async fn mark(tx: &mut Tx) -> StoreResult<i64> {
+            let TxConn::Sqlite(t) = &mut tx.conn else {
+                return Err(StoreError::Other("not SQLite".into()));
+            };
+            Ok(sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+                .fetch_one(&mut **t)
+                .await?)
+        }
         let dir = tempfile::tempdir()?;
         let db = Db::open(&DbOptions::sqlite(dir.path())).await?;
         let file = dir.path().join(SQLITE_FILE);
-        // Let the checkpoint of the migrations finish and its spacing pass.
-        tokio::time::sleep(Checkpointer::SPACING * 3).await;
         let before = std::fs::metadata(&file)?.len();
         let mut tx = db.begin().await?;
+        tx.set_bulk();
         on_tx!(tx, |c| sqlx::raw_sql(
             "CREATE TABLE filler (v TEXT); \
              WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200) \
@@ -584,6 +608,7 @@ mod tests {
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
+        assert_eq!(mark(&mut tx).await?, 1000);
         tx.commit().await?;
         let mut grown = false;
         for _ in 0..100 {
@@ -598,6 +623,11 @@ mod tests {
             "the database file did not receive the committed pages"
         );
         let mut tx = db.begin().await?;
+        assert_eq!(
+            mark(&mut tx).await?,
+            1000,
+            "the writer's mark stayed raised"
+        );
         on_tx!(tx, |c| sqlx::query("INSERT INTO filler VALUES ('x')")
             .execute(c)
             .await

@@ -29,7 +29,9 @@ use crate::actor::{Actor, Scope};
 use crate::audit::{append, record};
 use crate::auth::format_time;
 use crate::customers::duplicates::{prefetch_candidates, DuplicateReport};
-use crate::customers::{view_of, Checked, CustomerPatch, CustomerView, Lookups, NewCustomer};
+use crate::customers::{
+    view_of, Checked, CustomerPatch, CustomerView, Lookups, NewCustomer, BULK_CREATIONS,
+};
 use crate::error::{AppError, AppResult};
 use crate::xref::{check_source_id, check_system};
 use crate::{to_json, App};
@@ -774,6 +776,9 @@ impl App {
             let committed = job.clone();
             let chunk_result: AppResult<()> = async {
                 let mut tx = self.db.begin().await?;
+                if chunk.len() >= BULK_CREATIONS {
+                    tx.set_bulk();
+                }
                 let mut lookups = Lookups::holding_audit_head(&mut tx).await?;
                 let hashes: Vec<i64> = chunk
                     .iter()
