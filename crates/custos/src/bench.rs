@@ -305,7 +305,6 @@ pub async fn lookup(
     export: bool,
 ) -> Result<(), String> {
     use custos_app::demo_data::DemoCustomers;
-    use custos_app::search::CustomerQuery;
 
     println!(
         "custos bench lookup — {} — backend {:?}",
@@ -349,10 +348,6 @@ pub async fn lookup(
     app.create_user(&admin, new_user)
         .await
         .map_err(|e| e.to_string())?;
-    let reader = app
-        .actor_for_username("reader", Context::new(Source::System))
-        .await
-        .map_err(|e| e.to_string())?;
     let today = chrono::Utc::now().date_naive();
     // Sample stored customers (the generator replays them) for names and regions.
     let stride = (customers as usize / queries.max(1)).max(1);
@@ -364,6 +359,20 @@ pub async fn lookup(
             samples.push(c);
         }
     }
+    // Every query goes over HTTP on loopback, through the whole server stack
+    // (routing, authentication, JSON), as a client would send it.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let base = format!(
+        "http://{}/api/v1",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(custos_web::serve(app.clone(), listener, async {
+        let _ = stopped.await;
+    }));
+    let http = Http::login(&base, "reader", "bench-password-1").await?;
     let time = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
 
     let mut ms = Vec::new();
@@ -371,9 +380,7 @@ pub async fn lookup(
         // Spread over the whole table (a large prime stride).
         let code = &codes[(i * 1_000_003 + 17) % codes.len()];
         let t = Instant::now();
-        app.get_customer(&reader, code)
-            .await
-            .map_err(|e| e.to_string())?;
+        http.get(&format!("customers/{code}"), &[]).await?;
         ms.push(time(t));
     }
     println!("get by code          {}", percentiles(ms));
@@ -381,36 +388,56 @@ pub async fn lookup(
     let mut ms = Vec::new();
     for s in &samples {
         let region = s.region_code.clone().unwrap_or_default();
-        let q = CustomerQuery {
-            customer_type: Some(s.customer_type.clone()),
-            region: Some(region[..4.min(region.len())].to_string()),
-            status: Some("active".into()),
-            level: s.level.clone(),
-            limit: Some(50),
-            ..Default::default()
-        };
+        let mut q = vec![
+            ("customer_type", s.customer_type.clone()),
+            ("region", region[..4.min(region.len())].to_string()),
+            ("status", "active".to_string()),
+            ("limit", "50".to_string()),
+        ];
+        if let Some(l) = &s.level {
+            q.push(("level", l.clone()));
+        }
         let t = Instant::now();
-        app.search_customers(&reader, q)
-            .await
-            .map_err(|e| e.to_string())?;
+        http.get("customers", &q).await?;
         ms.push(time(t));
     }
     println!("filtered list (50)   {}", percentiles(ms));
 
     let mut ms = Vec::new();
+    let mut found = 0;
+    for s in &samples {
+        // Four characters from inside the name (past a city prefix): what a person
+        // remembers of it.
+        let part: String = s.name.chars().skip(2).take(4).collect();
+        let t = Instant::now();
+        let page = http
+            .get("customers", &[("name", part), ("limit", "20".into())])
+            .await?;
+        ms.push(time(t));
+        if page["items"].as_array().is_some_and(|a| !a.is_empty()) {
+            found += 1;
+        }
+    }
+    println!(
+        "name contains (20)   {}   {found} of {} found something",
+        percentiles(ms),
+        samples.len()
+    );
+
+    let mut ms = Vec::new();
     for s in &samples {
         // A name typed with another legal-form suffix and without its city.
         let name: String = s.name.replace("有限责任公司", "有限公司");
-        let q = CustomerQuery {
-            name: Some(name),
-            fuzzy: Some(true),
-            limit: Some(20),
-            ..Default::default()
-        };
         let t = Instant::now();
-        app.search_customers(&reader, q)
-            .await
-            .map_err(|e| e.to_string())?;
+        http.get(
+            "customers",
+            &[
+                ("name", name),
+                ("fuzzy", "true".into()),
+                ("limit", "20".into()),
+            ],
+        )
+        .await?;
         ms.push(time(t));
     }
     println!("fuzzy name search    {}", percentiles(ms));
@@ -428,12 +455,9 @@ pub async fn lookup(
             fresh.next_customer()
         };
         let t = Instant::now();
-        let r = app
-            .check_duplicates(&reader, draft)
-            .await
-            .map_err(|e| e.to_string())?;
+        let r = http.post("duplicates/check", &draft).await?;
         ms.push(time(t));
-        if r.is_definite() {
+        if r["verdict"] == "definite" {
             definite += 1;
         }
     }
@@ -442,6 +466,8 @@ pub async fn lookup(
         percentiles(ms),
         samples.len().div_ceil(2)
     );
+    let _ = stop.send(());
+    let _ = server.await;
     if export {
         let out = tempfile::tempdir().map_err(|e| e.to_string())?;
         crate::bench_import::time_exports(&app, &admin, out.path()).await?;
@@ -449,4 +475,67 @@ pub async fn lookup(
     let _ = db.drop_schema().await;
     db.close().await;
     Ok(())
+}
+
+/// A logged-in HTTP client of the benchmark's own server.
+struct Http {
+    client: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Http {
+    async fn login(base: &str, username: &str, password: &str) -> Result<Http, String> {
+        let client = reqwest::Client::new();
+        let r: serde_json::Value = client
+            .post(format!("{base}/auth/login"))
+            .json(&serde_json::json!({ "username": username, "password": password }))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        let token = r["token"]
+            .as_str()
+            .ok_or_else(|| format!("login failed: {r}"))?
+            .to_string();
+        Ok(Http {
+            client,
+            base: base.to_string(),
+            token,
+        })
+    }
+
+    async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<serde_json::Value, String> {
+        let req = self
+            .client
+            .get(format!("{}/{path}", self.base))
+            .query(query);
+        self.send(req).await
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<serde_json::Value, String> {
+        let req = self.client.post(format!("{}/{path}", self.base)).json(body);
+        self.send(req).await
+    }
+
+    /// The response's JSON; an error unless the status is a success.
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<serde_json::Value, String> {
+        let r = req
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = r.status();
+        let body = r.text().await.map_err(|e| e.to_string())?;
+        if !status.is_success() {
+            return Err(format!("HTTP {status}: {body}"));
+        }
+        serde_json::from_str(&body).map_err(|e| e.to_string())
+    }
 }
