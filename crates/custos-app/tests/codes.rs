@@ -104,6 +104,21 @@ async fn create(t: &T, ty: &str, name: &str) -> String {
         .code
 }
 
+/// The newest `limit` audit entries of `action`.
+async fn audit_of(t: &T, action: &str, limit: i64) -> Vec<custos_app::audit::AuditView> {
+    t.app
+        .list_audit(
+            &t.admin,
+            custos_app::AuditFilter {
+                action: Some(action.into()),
+                limit,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+}
+
 fn today_yyyymmdd() -> String {
     chrono::Utc::now()
         .with_timezone(&chrono_tz::Asia::Shanghai)
@@ -271,18 +286,7 @@ both!(versions_keep_old_codes_valid, |t| {
     assert!(v.well_formed);
     assert_eq!(v.matches[0].rule_version, 1);
     // The audit log says who published which version.
-    let entries = t
-        .app
-        .list_audit(
-            &t.admin,
-            custos_app::AuditFilter {
-                action: Some("code_rule.publish".into()),
-                limit: 10,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let entries = audit_of(&t, "code_rule.publish", 10).await;
     assert_eq!(entries.len(), 2);
     assert!(entries.iter().all(|e| e.actor == "admin"));
     // Disabling leaves no applicable rule: creation fails clearly.
@@ -804,18 +808,7 @@ both!(a_batch_finds_duplicates_created_earlier_in_it, |t| {
         near_stored,
     ];
     let codes = t.app.create_customers(&t.admin, batch).await.unwrap();
-    let created = t
-        .app
-        .list_audit(
-            &t.admin,
-            custos_app::AuditFilter {
-                action: Some("customer.create".into()),
-                limit: 4,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let created = audit_of(&t, "customer.create", 4).await;
     let overridden = |code: &str| {
         let e = created.iter().find(|e| e.target_id == code).unwrap();
         e.after.as_ref().unwrap()["duplicates_overridden"] == json!(true)
