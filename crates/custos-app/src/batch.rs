@@ -23,7 +23,6 @@ use tokio::sync::{mpsc, oneshot, OnceCell};
 
 use custos_store::{Db, StoreError, Tx};
 
-use crate::customers::duplicates::prefetch_candidates;
 use crate::customers::Lookups;
 use crate::error::{AppError, AppResult};
 
@@ -184,16 +183,10 @@ async fn run_batch(db: &Db, batch: Vec<Job>, careful: u32) -> u32 {
 /// `Ok(None)` when a job failed in [`Mode::Optimistic`] (all rolled back).
 async fn try_batch(db: &Db, batch: &[Job], mode: Mode) -> Result<Option<Vec<Output>>, StoreError> {
     let mut tx = db.begin().await?;
-    let mut lookups = Lookups::holding_audit_head(&mut tx).await?;
-    if batch.len() > 1 {
-        let hashes: Vec<i64> = batch
-            .iter()
-            .flat_map(|j| j.match_keys.iter().copied())
-            .collect();
-        prefetch_candidates(&mut tx, &hashes)
-            .await
-            .map_err(|e| StoreError::Other(e.to_string()))?;
-    }
+    // A read-ahead that hits a lock conflict fails as `StoreError::Busy`, so the batch
+    // is retried like any other.
+    let keys = batch.iter().map(|j| j.match_keys.as_slice());
+    let mut lookups = Lookups::for_creations(&mut tx, batch.len(), keys).await?;
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
         if mode == Mode::Savepoints {

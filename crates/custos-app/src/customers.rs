@@ -745,7 +745,7 @@ pub(crate) struct Checked {
 
 /// Creations from which a transaction counts as bulk (`Tx::set_bulk`): at a large
 /// database each creation changes a few dozen pages.
-pub(crate) const BULK_CREATIONS: usize = 100;
+const BULK_CREATIONS: usize = 100;
 
 impl Checked {
     /// The match-key hashes the creation's duplicate check will look up.
@@ -1820,18 +1820,11 @@ impl App {
     ) -> AppResult<Vec<String>> {
         let scope = actor.require("customer.create")?;
         let mut tx = self.db.begin().await?;
-        if items.len() >= BULK_CREATIONS {
-            tx.set_bulk();
-        }
-        let mut lookups = Lookups::holding_audit_head(&mut tx).await?;
-        if items.len() > 1 {
-            let hashes: Vec<i64> = items
-                .iter()
-                .filter_map(|(_, c)| c.as_ref())
-                .flat_map(|c| c.match_keys().iter().copied())
-                .collect();
-            duplicates::prefetch_candidates(&mut tx, &hashes).await?;
-        }
+        let keys = items
+            .iter()
+            .filter_map(|(_, c)| c.as_ref())
+            .map(Checked::match_keys);
+        let mut lookups = Lookups::for_creations(&mut tx, items.len(), keys).await?;
         let mut codes = Vec::with_capacity(items.len());
         for (i, (input, checked)) in items.into_iter().enumerate() {
             match self

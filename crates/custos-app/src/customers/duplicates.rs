@@ -16,7 +16,7 @@ use custos_core::matching::{
 };
 use custos_core::Violation;
 use custos_store::duplicates::CustomerStamp;
-use custos_store::{CustomerRow, Tx};
+use custos_store::{CustomerRow, StoreResult, Tx};
 
 use super::{in_scope, record_of, NewCustomer, Record};
 use crate::actor::Actor;
@@ -60,9 +60,9 @@ pub(crate) struct MatchCache {
 
 /// Read ahead, for a batch of creations in `tx`, the duplicate candidates of all their
 /// match keys (`hashes`), so that each creation's check is answered from memory (see
-/// `Tx::prefetch_match_candidates`). A batch of one gains nothing.
-pub(crate) async fn prefetch_candidates(tx: &mut Tx, hashes: &[i64]) -> AppResult<()> {
-    Ok(tx.prefetch_match_candidates(hashes, PER_KEY).await?)
+/// `Tx::prefetch_match_candidates`).
+pub(super) async fn prefetch_candidates(tx: &mut Tx, hashes: &[i64]) -> StoreResult<()> {
+    tx.prefetch_match_candidates(hashes, PER_KEY).await
 }
 
 impl MatchCache {

@@ -35,10 +35,25 @@ pub(crate) struct Lookups {
 }
 
 impl Lookups {
-    /// Lock the audit head for the rest of `tx` and return empty lookups. Call it before
-    /// any savepoint, so the lock outlives a savepoint that is rolled back (PostgreSQL).
-    pub(crate) async fn holding_audit_head(tx: &mut Tx) -> StoreResult<Lookups> {
+    /// Start a batch of `count` creations in `tx` and return empty lookups. Locks the
+    /// audit head for the rest of `tx` — call it before any savepoint, so the lock
+    /// outlives a savepoint that is rolled back (PostgreSQL) — marks a large batch bulk
+    /// (`Tx::set_bulk`), and reads ahead the duplicate candidates of the match keys the
+    /// creations are known to look up (`match_keys`, one list per creation that has them).
+    pub(crate) async fn for_creations<'k>(
+        tx: &mut Tx,
+        count: usize,
+        match_keys: impl IntoIterator<Item = &'k [i64]>,
+    ) -> StoreResult<Lookups> {
         tx.lock_audit_head().await?;
+        if count >= super::BULK_CREATIONS {
+            tx.set_bulk();
+        }
+        // A batch of one gains nothing from reading ahead.
+        if count > 1 {
+            let hashes: Vec<i64> = match_keys.into_iter().flatten().copied().collect();
+            super::duplicates::prefetch_candidates(tx, &hashes).await?;
+        }
         Ok(Lookups::default())
     }
 

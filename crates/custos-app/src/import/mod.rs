@@ -28,10 +28,8 @@ use custos_store::{now_us, CustomerRow, StoreError, Tx};
 use crate::actor::{Actor, Scope};
 use crate::audit::{append, record};
 use crate::auth::format_time;
-use crate::customers::duplicates::{prefetch_candidates, DuplicateReport};
-use crate::customers::{
-    view_of, Checked, CustomerPatch, CustomerView, Lookups, NewCustomer, BULK_CREATIONS,
-};
+use crate::customers::duplicates::DuplicateReport;
+use crate::customers::{view_of, Checked, CustomerPatch, CustomerView, Lookups, NewCustomer};
 use crate::error::{AppError, AppResult};
 use crate::xref::{check_source_id, check_system};
 use crate::{to_json, App};
@@ -776,16 +774,11 @@ impl App {
             let committed = job.clone();
             let chunk_result: AppResult<()> = async {
                 let mut tx = self.db.begin().await?;
-                if chunk.len() >= BULK_CREATIONS {
-                    tx.set_bulk();
-                }
-                let mut lookups = Lookups::holding_audit_head(&mut tx).await?;
-                let hashes: Vec<i64> = chunk
+                let keys = chunk
                     .iter()
                     .filter_map(|r| r.converted.checked.as_ref())
-                    .flat_map(|c| c.match_keys().iter().copied())
-                    .collect();
-                prefetch_candidates(&mut tx, &hashes).await?;
+                    .map(Checked::match_keys);
+                let mut lookups = Lookups::for_creations(&mut tx, chunk.len(), keys).await?;
                 let mut reported_rows = Vec::new();
                 for PreparedRow { row: r, converted } in chunk {
                     row_no += 1;
