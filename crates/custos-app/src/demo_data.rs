@@ -340,6 +340,7 @@ impl App {
             done += size;
             progress(done);
         }
+        self.db.after_bulk_write(n).await;
         Ok(n)
     }
 }

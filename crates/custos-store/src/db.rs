@@ -391,6 +391,44 @@ impl Db {
         }
     }
 
+    /// Bring the planner's knowledge up to date after many customers were written at once
+    /// (an import, demo data, a benchmark load). On PostgreSQL: `VACUUM (ANALYZE)` of the
+    /// customer table, which marks its pages all-visible so that list pages are ranked
+    /// from an index alone, and `ANALYZE` of the lookup tables. Autovacuum does the same
+    /// in time where it is on; this makes it immediate, and it holds where autovacuum is
+    /// off. Neither blocks readers or writers. SQLite needs nothing: its plans do not
+    /// depend on statistics custos would gather, and its indexes always hold the row id.
+    /// `customers` is how many were written; below 10,000 this does nothing (autovacuum's
+    /// own pace is fine for a small import). The data is committed already, so a failure
+    /// here is logged, not returned: the next autovacuum makes up for it.
+    pub async fn after_bulk_write(&self, customers: u64) {
+        let Db::Postgres { pool, .. } = self else {
+            return;
+        };
+        if customers < 10_000 {
+            return;
+        }
+        for sql in [
+            "VACUUM (ANALYZE) customers",
+            "ANALYZE code_registry, customer_blind_index, customer_name_grams, \
+             customer_match_keys, customer_tags, customer_field_values",
+        ] {
+            if let Err(e) = sqlx::query(sql).execute(pool).await {
+                tracing::warn!("after a bulk write, {sql}: {e}");
+            }
+        }
+    }
+
+    /// The PostgreSQL schema this handle works in, when it is not the default.
+    pub fn pg_schema(&self) -> Option<&str> {
+        match self {
+            Db::Postgres {
+                schema: Some(s), ..
+            } => Some(s),
+            _ => None,
+        }
+    }
+
     /// Drop the test schema (PostgreSQL tests clean up after themselves).
     pub async fn drop_schema(&self) -> StoreResult<()> {
         if let Db::Postgres {
@@ -752,6 +790,53 @@ mod tests {
             let kept = table == "customer_history" || table == "customer_xrefs";
             assert_eq!(fks > 0, kept, "{table}: {fks} foreign keys");
         }
+        Ok(())
+    }
+    /// After a bulk write of 10,000 or more customers, PostgreSQL's customer table is
+    /// vacuumed and analysed (a smaller write leaves that to autovacuum), and its list
+    /// index carries `id`, so a list page can be ranked from the index alone. Whether
+    /// vacuum may mark the new rows all-visible depends on transactions of other tests
+    /// still running, so that is not asserted here; `custos bench lookup` shows it.
+    #[tokio::test]
+    async fn postgres_tables_are_tidied_after_a_bulk_write(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let Some(t) = crate::testing::TestDb::new(Backend::Postgres).await? else {
+            eprintln!("postgres half skipped: CUSTOS_TEST_PG_URL is not set");
+            return Ok(());
+        };
+        let Db::Postgres { pool, .. } = &t.db else {
+            return Err("expected PostgreSQL".into());
+        };
+        sqlx::query(
+            "INSERT INTO customers (code, customer_type, name, name_key, status, region_code, \
+             level, data, created_at, updated_at) \
+             SELECT 'C' || g, 'enterprise', '客户' || g, '客户' || g, 'active', \
+             (ARRAY['110105', '310104', '440305', '510104'])[g % 4 + 1], \
+             (ARRAY['A', 'B', 'C'])[g % 3 + 1], '{}', 0, 0 FROM generate_series(1, 2000) AS g",
+        )
+        .execute(pool)
+        .await?;
+        let state = || async {
+            sqlx::query_scalar::<_, f32>(
+                "SELECT reltuples FROM pg_class WHERE oid = to_regclass('customers')",
+            )
+            .fetch_one(pool)
+            .await
+        };
+        t.db.after_bulk_write(9_999).await;
+        let before = state().await?;
+        t.db.after_bulk_write(10_000).await;
+        let after = state().await?;
+        let index: String = sqlx::query_scalar(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() \
+             AND indexname = 'customers_type_status_region_level'",
+        )
+        .fetch_one(pool)
+        .await?;
+        t.cleanup().await;
+        assert_eq!(before, -1.0, "small writes are left alone");
+        assert_eq!(after, 2000.0, "vacuumed and analysed");
+        assert!(index.ends_with("INCLUDE (id)"), "{index}");
         Ok(())
     }
 }

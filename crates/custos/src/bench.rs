@@ -297,14 +297,14 @@ fn percentiles(mut ms: Vec<f64>) -> String {
 /// a fuzzy name search and the online duplicate check — on `customers` synthetic
 /// customers stored by the benchmark bulk loader (same rows and indexes as a creation,
 /// no history or audit entries, so a million load in minutes).
-pub async fn lookup(
-    backend: Backend,
-    pg_url: Option<&str>,
-    customers: u64,
-    queries: usize,
-    export: bool,
-) -> Result<(), String> {
+pub async fn lookup(backend: Backend, pg_url: Option<&str>, run: LookupRun) -> Result<(), String> {
     use custos_app::demo_data::DemoCustomers;
+    let LookupRun {
+        customers,
+        queries,
+        export,
+        keep,
+    } = run;
 
     println!(
         "custos bench lookup — {} — backend {:?}",
@@ -322,6 +322,13 @@ pub async fn lookup(
         admin,
         _dir,
     } = fresh_app(backend, pg_url).await?;
+    if keep {
+        match (&_dir, db.pg_schema()) {
+            (Some(dir), _) => println!("database kept in {}", dir.path().display()),
+            (None, Some(schema)) => println!("database kept in PostgreSQL schema {schema}"),
+            (None, None) => {}
+        }
+    }
     let seed = 2026;
     let start = Instant::now();
     let codes = app
@@ -472,9 +479,23 @@ pub async fn lookup(
         let out = tempfile::tempdir().map_err(|e| e.to_string())?;
         crate::bench_import::time_exports(&app, &admin, out.path()).await?;
     }
-    let _ = db.drop_schema().await;
+    if keep {
+        if let Some(dir) = _dir {
+            let _ = dir.keep();
+        }
+    } else {
+        let _ = db.drop_schema().await;
+    }
     db.close().await;
     Ok(())
+}
+
+/// Sizes and switches of `custos bench lookup`.
+pub struct LookupRun {
+    pub customers: u64,
+    pub queries: usize,
+    pub export: bool,
+    pub keep: bool,
 }
 
 /// A logged-in HTTP client of the benchmark's own server.

@@ -173,6 +173,10 @@ enum BenchCommand {
         /// Also time exporting every customer to CSV and XLSX (as the administrator).
         #[arg(long)]
         export: bool,
+        /// Keep the loaded database afterwards (its directory or PostgreSQL schema is
+        /// printed), to study query plans or rerun queries by hand.
+        #[arg(long)]
+        keep: bool,
     },
 }
 
@@ -396,8 +400,17 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                     customers,
                     queries,
                     export,
+                    keep,
                     ..
-                } => bench::lookup(backend, url.as_deref(), *customers, *queries, *export).await?,
+                } => {
+                    let run = bench::LookupRun {
+                        customers: *customers,
+                        queries: *queries,
+                        export: *export,
+                        keep: *keep,
+                    };
+                    bench::lookup(backend, url.as_deref(), run).await?
+                }
                 BenchCommand::Import { .. } => {}
             }
             Ok(ExitCode::SUCCESS)

@@ -67,6 +67,7 @@ impl App {
             tx.commit().await?;
             progress(done);
         }
+        self.db.after_bulk_write(n).await;
         Ok(codes)
     }
 }

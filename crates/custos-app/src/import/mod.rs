@@ -97,7 +97,8 @@ pub struct ImportOptions {
     pub dry_run: bool,
     /// Share of imported rows put in the sampling (抽查) file, 0–1 (default 0.15).
     pub sample_rate: f64,
-    /// Rows per transaction (default 500).
+    /// Rows per transaction (default 500: an upload through the server keeps each
+    /// write lock short; `custos import` uses 5,000).
     pub chunk_rows: usize,
 }
 
@@ -897,6 +898,8 @@ impl App {
             }));
             append(&mut tx, r).await?;
             tx.commit().await?;
+            let written = job.created + job.updated + job.merged;
+            self.db.after_bulk_write(written.max(0) as u64).await;
         }
         Ok(())
     }
