@@ -1818,6 +1818,22 @@ impl App {
         actor: &Actor,
         items: Vec<(NewCustomer, Option<Checked>)>,
     ) -> AppResult<Vec<String>> {
+        self.create_checked_leaving_out(actor, items, false)
+            .await
+            .map(|(codes, _)| codes)
+    }
+
+    /// [`App::create_checked`]; with `leave_out_duplicates`, an item the duplicate check
+    /// refuses is left out instead of failing the batch (the check comes before any of
+    /// the item's writes), and the first such refusal is returned beside the codes of
+    /// those created. For synthetic data, where a generated near-twin of an earlier
+    /// customer is the generator's accident, not an input to keep.
+    pub(crate) async fn create_checked_leaving_out(
+        &self,
+        actor: &Actor,
+        items: Vec<(NewCustomer, Option<Checked>)>,
+        leave_out_duplicates: bool,
+    ) -> AppResult<(Vec<String>, Option<AppError>)> {
         let scope = actor.require("customer.create")?;
         let mut tx = self.db.begin().await?;
         let keys = items
@@ -1826,6 +1842,7 @@ impl App {
             .map(Checked::match_keys);
         let mut lookups = Lookups::for_creations(&mut tx, items.len(), keys).await?;
         let mut codes = Vec::with_capacity(items.len());
+        let mut left_out = None;
         for (i, (input, checked)) in items.into_iter().enumerate() {
             match self
                 .insert_new_customer_excluding(
@@ -1840,6 +1857,9 @@ impl App {
                 .await
             {
                 Ok((row, _, _)) => codes.push(row.code),
+                Err(e @ AppError::Duplicate { .. }) if leave_out_duplicates => {
+                    left_out.get_or_insert(e);
+                }
                 Err(AppError::Validation(fields)) => {
                     return Err(AppError::Validation(
                         fields
@@ -1855,7 +1875,7 @@ impl App {
             }
         }
         tx.commit().await?;
-        Ok(codes)
+        Ok((codes, left_out))
     }
 
     /// Validate, draw the code, insert, register the code, index, history, audit — all

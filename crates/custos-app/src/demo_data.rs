@@ -293,7 +293,8 @@ impl App {
     }
 
     /// Create `n` synthetic customers through the real use case, owned in turn by
-    /// `owners` (the actor when empty); `progress` is called after each one.
+    /// `owners` (the actor when empty); `progress` gets the number created after each
+    /// batch.
     pub async fn add_demo_customers(
         &self,
         actor: &Actor,
@@ -303,16 +304,20 @@ impl App {
         mut progress: impl FnMut(u64),
     ) -> AppResult<u64> {
         self.ensure_default_code_rules(actor).await?;
-        // Batches of customers per transaction: one commit (fsync) per batch. The next
-        // batch is generated and checked (validation, matching features: see
-        // `customers::Checked`) on a blocking thread while one is written, so the two
-        // cores share the load.
-        const BATCH: u64 = 500;
+        // Batches of customers per transaction. The next batch is generated and checked
+        // (validation, matching features: see `customers::Checked`) on a blocking thread
+        // while one is written, so the two cores share the load. Large batches, because
+        // every commit writes each page it changed to the write-ahead log and the
+        // checkpoint copies it again: a creation adds lookup entries in random places of
+        // large B-trees, so at 300,000 customers a batch of 500 wrote about 130 KiB per
+        // customer, one of 10,000 a tenth of that (see docs/benchmarks.md).
+        const BATCH: u64 = 10_000;
         let owners = owners.to_vec();
-        let next_batch = |mut gen: DemoCustomers, from: u64| {
+        // Draws `count` customers; `from` counts those drawn before (for owner rotation).
+        let next_batch = |mut gen: DemoCustomers, from: u64, count: u64| {
             let (app, actor, owners) = (self.clone(), actor.clone(), owners.clone());
             tokio::task::spawn_blocking(move || {
-                let batch: Vec<_> = (from..n.min(from + BATCH))
+                let batch: Vec<_> = (from..from + count)
                     .map(|i| {
                         let mut c = gen.next_customer();
                         if !owners.is_empty() {
@@ -325,20 +330,50 @@ impl App {
                 (gen, batch)
             })
         };
-        let gen = DemoCustomers::new(seed, issue_date(self.config.code_timezone));
-        let mut pending = (n > 0).then(|| next_batch(gen, 0));
-        let mut done = 0;
-        while let Some(batch) = pending.take() {
-            let (gen, batch) = batch
-                .await
-                .map_err(|e| crate::AppError::Internal(format!("demo generator: {e}")))?;
-            let size = batch.len() as u64;
-            if done + size < n {
-                pending = Some(next_batch(gen, done + size));
+        let mut gen = Some(DemoCustomers::new(
+            seed,
+            issue_date(self.config.code_timezone),
+        ));
+        let mut pending = None;
+        let (mut drawn, mut done, mut left_out) = (0, 0, 0);
+        while done < n {
+            let (g, batch) = match pending.take() {
+                Some(p) => p,
+                None => match gen.take() {
+                    Some(g) => next_batch(g, drawn, BATCH.min(n - done)),
+                    None => break,
+                },
             }
-            self.create_checked(actor, batch).await?;
-            done += size;
+            .await
+            .map_err(|e| crate::AppError::Internal(format!("demo generator: {e}")))?;
+            let size = batch.len() as u64;
+            drawn += size;
+            // Draw the next batch while this one is written, as if all of it is created.
+            if done + size < n {
+                pending = Some(next_batch(g, drawn, BATCH.min(n - done - size)));
+            } else {
+                gen = Some(g);
+            }
+            // Random names, phones and birth dates make a near-twin of an earlier
+            // customer now and then (one in the first 770,000 of the default seed); the
+            // duplicate check rightly refuses it, and the next one drawn replaces it.
+            let (codes, refused) = self.create_checked_leaving_out(actor, batch, true).await?;
+            if codes.is_empty() {
+                if let Some(e) = refused {
+                    // Nothing but duplicates: the database already holds this seed's
+                    // customers.
+                    return Err(e);
+                }
+            }
+            left_out += size - codes.len() as u64;
+            done += codes.len() as u64;
             progress(done);
+        }
+        if left_out > 0 {
+            tracing::info!(
+                left_out,
+                "demo: generated customers refused as duplicates of earlier ones were replaced"
+            );
         }
         self.db.after_bulk_write(n).await;
         Ok(n)
@@ -386,5 +421,37 @@ mod tests {
                 assert!(seen.insert(key), "repeated: {}", c.name);
             }
         }
+    }
+    /// A generated customer the duplicate check refuses is left out and replaced, so the
+    /// run still creates as many as asked; a run of nothing but duplicates fails.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn refused_demo_customers_are_replaced() -> Result<(), Box<dyn std::error::Error>> {
+        let (opts, _dir) = custos_store::testing::fresh_options(custos_store::Backend::Sqlite)
+            .ok_or("no temporary directory")?;
+        let app = App::open(&opts, crate::AppConfig::default()).await?;
+        app.ensure_admin(Some("demo-test-password".into())).await?;
+        let admin = app
+            .actor_for_username("admin", crate::Context::new(crate::Source::System))
+            .await?;
+        app.ensure_default_code_rules(&admin).await?;
+        // The third customer seed 11 draws is in the database already.
+        let mut gen = DemoCustomers::new(11, issue_date(app.config.code_timezone));
+        let twin = (0..3).map(|_| gen.next_customer()).last().ok_or("none")?;
+        app.create_customers(&admin, vec![twin]).await?;
+        let mut seen = Vec::new();
+        let made = app
+            .add_demo_customers(&admin, 20, 11, &[], |d| seen.push(d))
+            .await?;
+        assert_eq!((made, seen.last().copied()), (20, Some(20)));
+        let mut tx = app.db.begin_read().await?;
+        let stored = tx.count_customers().await?;
+        tx.rollback().await?;
+        assert_eq!(stored, 21, "the twin was left out and one more drawn");
+        let again = app.add_demo_customers(&admin, 20, 11, &[], |_| {}).await;
+        assert!(
+            matches!(again, Err(crate::AppError::Duplicate { .. })),
+            "{again:?}"
+        );
+        Ok(())
     }
 }
