@@ -47,8 +47,10 @@ pub struct ImportArgs {
     /// XLSX sheet (first when absent).
     #[arg(long)]
     sheet: Option<String>,
-    /// Rows per transaction.
-    #[arg(long, default_value_t = 500)]
+    /// Rows per transaction. Large chunks make large imports faster (each commit
+    /// rewrites every index page it touched); while one is written, other writers of an
+    /// embedded database wait for it (about 3 s for 5,000 rows).
+    #[arg(long, default_value_t = 5000)]
     chunk: usize,
     /// Continue import job JOB after a crash.
     #[arg(long, value_name = "JOB", conflicts_with = "file")]

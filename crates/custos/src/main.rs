@@ -143,8 +143,8 @@ enum BenchCommand {
         /// Customers imported first (already in the database).
         #[arg(long, default_value_t = 0)]
         existing: u64,
-        /// Rows per transaction.
-        #[arg(long, default_value_t = 500)]
+        /// Rows per transaction (as `custos import --chunk`).
+        #[arg(long, default_value_t = 5000)]
         chunk: usize,
     },
     /// Online duplicate-check latency (p50/p95/p99) with N customers in a fresh database.
