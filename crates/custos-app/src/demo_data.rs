@@ -335,7 +335,7 @@ impl App {
             issue_date(self.config.code_timezone),
         ));
         let mut pending = None;
-        let (mut drawn, mut done, mut left_out) = (0, 0, 0);
+        let (mut drawn, mut done) = (0, 0);
         while done < n {
             let (g, batch) = match pending.take() {
                 Some(p) => p,
@@ -358,20 +358,17 @@ impl App {
             // customer now and then (one in the first 770,000 of the default seed); the
             // duplicate check rightly refuses it, and the next one drawn replaces it.
             let (codes, refused) = self.create_checked_leaving_out(actor, batch, true).await?;
-            if codes.is_empty() {
-                if let Some(e) = refused {
-                    // Nothing but duplicates: the database already holds this seed's
-                    // customers.
-                    return Err(e);
-                }
+            if let Some(e) = refused.filter(|_| codes.is_empty()) {
+                // Nothing but duplicates: the database already holds this seed's customers.
+                return Err(e);
             }
-            left_out += size - codes.len() as u64;
             done += codes.len() as u64;
             progress(done);
         }
-        if left_out > 0 {
+        // Every customer drawn was either created or left out.
+        if drawn > done {
             tracing::info!(
-                left_out,
+                left_out = drawn - done,
                 "demo: generated customers refused as duplicates of earlier ones were replaced"
             );
         }

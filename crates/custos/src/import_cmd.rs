@@ -50,7 +50,7 @@ pub struct ImportArgs {
     /// Rows per transaction. Large chunks make large imports faster (each commit
     /// rewrites every index page it touched); while one is written, other writers of an
     /// embedded database wait for it (about 3 s for 5,000 rows).
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = custos_app::import::BULK_CHUNK_ROWS)]
     chunk: usize,
     /// Continue import job JOB after a crash.
     #[arg(long, value_name = "JOB", conflicts_with = "file")]

@@ -144,7 +144,7 @@ enum BenchCommand {
         #[arg(long, default_value_t = 0)]
         existing: u64,
         /// Rows per transaction (as `custos import --chunk`).
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = custos_app::import::BULK_CHUNK_ROWS)]
         chunk: usize,
     },
     /// Online duplicate-check latency (p50/p95/p99) with N customers in a fresh database.
