@@ -18,7 +18,8 @@ pub struct HistoryRow {
     pub actor_name: String,
     pub action: String,
     pub reason: Option<String>,
-    /// JSON list of `{field, old, new}` (PII masked).
+    /// JSON list of `{field, old, new}` (PII masked). Empty for a creation: its changes
+    /// are every field of `snapshot`, derived when read.
     pub changes: String,
     /// JSON of the stored record after the change (PII encrypted).
     pub snapshot: String,

@@ -521,6 +521,14 @@ backend_test!(update_history_and_as_of, |t| {
     let h = h.as_array().cloned().unwrap_or_default();
     assert_eq!(h.len(), 3, "{h:?}");
     assert_eq!(h[0]["action"], "create");
+    // A creation's changes are not stored but derived from its snapshot: every field
+    // the record was created with.
+    let created_name = h[0]["changes"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["field"] == "name"))
+        .cloned()
+        .expect("name at creation");
+    assert_eq!(created_name["new"], "甲公司");
     assert_eq!(h[1]["actor"], "admin");
     let name_change = h[2]["changes"]
         .as_array()
