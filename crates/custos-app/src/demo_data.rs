@@ -363,6 +363,7 @@ impl App {
                 return Err(e);
             }
             done += codes.len() as u64;
+            tracing::debug!(created = done, "demo: batch committed");
             progress(done);
         }
         // Every customer drawn was either created or left out.

@@ -702,9 +702,9 @@ impl Tx {
                 id,
                 row_version: 1,
                 updated_at: c.created_at,
-                status: c.status.clone(),
+                merged: c.status == "merged",
             };
-            postings.created(&stamp, &match_keys);
+            postings.created(stamp, &match_keys);
         }
         Ok(id)
     }

@@ -2,7 +2,7 @@
 //! customer lineage.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::OnceLock;
 
 use crate::customers::{CustomerRow, CUSTOMER_COLS};
@@ -50,13 +50,29 @@ pub struct MergeRow {
 const MERGE_COLS: &str = "id, survivor_id, merged_ids, before, survivor_version, at, actor_id, \
     reason, undone_at, undone_by";
 
-/// Which version of a customer is stored (see [`Tx::match_candidates`]).
-#[derive(Debug, Clone)]
+/// A map with a fast hasher, for keys that are ids or (already keyed) hashes.
+type FoldMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Which version of a customer is stored (see [`Tx::match_candidates`]). Plain data: a
+/// batch of creations copies thousands of these around per customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct CustomerStamp {
     pub id: i64,
     pub row_version: i64,
     pub updated_at: i64,
-    pub status: String,
+    /// The customer was merged into another (status `merged`): not a candidate.
+    pub merged: bool,
+}
+
+impl CustomerStamp {
+    fn new(id: i64, row_version: i64, updated_at: i64, status: &str) -> CustomerStamp {
+        CustomerStamp {
+            id,
+            row_version,
+            updated_at,
+            merged: status == "merged",
+        }
+    }
 }
 
 /// An edge of a customer's lineage.
@@ -137,7 +153,7 @@ fn sqlite_prefetch_sql() -> &'static str {
 pub(crate) struct MatchPostings {
     per_key: i64,
     /// Per key hash, up to `per_key` stamps, newest (highest id) first.
-    lists: HashMap<i64, Vec<CustomerStamp>>,
+    lists: FoldMap<i64, VecDeque<CustomerStamp>>,
     /// Creations added since the read-ahead.
     creations: u64,
 }
@@ -150,16 +166,16 @@ impl MatchPostings {
         if per_key != self.per_key {
             return None;
         }
-        let mut hits: HashMap<i64, (usize, &CustomerStamp)> = HashMap::new();
+        let mut hits: FoldMap<i64, (usize, CustomerStamp)> = FoldMap::default();
         for h in hashes {
             for s in self.lists.get(h)? {
-                hits.entry(s.id).or_insert((0, s)).0 += 1;
+                hits.entry(s.id).or_insert((0, *s)).0 += 1;
             }
         }
-        let mut ranked: Vec<(usize, &CustomerStamp)> = hits.into_values().collect();
+        let mut ranked: Vec<(usize, CustomerStamp)> = hits.into_values().collect();
         ranked.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(b.1.id.cmp(&a.1.id)));
         ranked.truncate(usize::try_from(limit).unwrap_or(0));
-        Some(ranked.into_iter().map(|(_, s)| s.clone()).collect())
+        Some(ranked.into_iter().map(|(_, s)| s).collect())
     }
 
     pub(crate) fn creations(&self) -> u64 {
@@ -167,13 +183,13 @@ impl MatchPostings {
     }
 
     /// A customer created in the transaction now holds `hashes` (deduplicated).
-    pub(crate) fn created(&mut self, stamp: &CustomerStamp, hashes: &[i64]) {
+    pub(crate) fn created(&mut self, stamp: CustomerStamp, hashes: &[i64]) {
         self.creations += 1;
         let cap = usize::try_from(self.per_key).unwrap_or(0);
         for h in hashes {
             if let Some(list) = self.lists.get_mut(h) {
                 // Ids grow, so the new customer is the newest holder of the key.
-                list.insert(0, stamp.clone());
+                list.push_front(stamp);
                 list.truncate(cap);
             }
         }
@@ -276,10 +292,7 @@ impl Tx {
             #[cfg(debug_assertions)]
             {
                 let key = |v: &[CustomerStamp]| {
-                    let mut k: Vec<_> = v
-                        .iter()
-                        .map(|s| (s.id, s.row_version, s.updated_at, s.status.clone()))
-                        .collect();
+                    let mut k: Vec<_> = v.to_vec();
                     k.sort();
                     k
                 };
@@ -339,11 +352,8 @@ impl Tx {
             .map_err(|e| StoreError::Other(format!("match candidates: {e}")))?;
         Ok(stamps
             .into_iter()
-            .map(|(id, row_version, updated_at, status)| CustomerStamp {
-                id,
-                row_version,
-                updated_at,
-                status,
+            .map(|(id, row_version, updated_at, status)| {
+                CustomerStamp::new(id, row_version, updated_at, &status)
             })
             .collect())
     }
@@ -417,24 +427,20 @@ impl Tx {
             ..MatchPostings::default()
         });
         for h in &want {
-            postings.lists.insert(*h, Vec::new());
+            postings.lists.insert(*h, VecDeque::new());
         }
         for (i, id, row_version, updated_at, status) in rows {
             let h = want
                 .get(i)
                 .ok_or_else(|| StoreError::Other("match read-ahead: bad key position".into()))?;
             if let Some(list) = postings.lists.get_mut(h) {
-                list.push(CustomerStamp {
-                    id,
-                    row_version,
-                    updated_at,
-                    status,
-                });
+                list.push_back(CustomerStamp::new(id, row_version, updated_at, &status));
             }
         }
         for h in &want {
             if let Some(list) = postings.lists.get_mut(h) {
-                list.sort_unstable_by_key(|s| std::cmp::Reverse(s.id));
+                list.make_contiguous()
+                    .sort_unstable_by_key(|s| std::cmp::Reverse(s.id));
             }
         }
         Ok(())

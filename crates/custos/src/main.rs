@@ -9,6 +9,10 @@ mod dedupe_cmd;
 mod import_cmd;
 mod rule_cmd;
 
+/// mimalloc instead of glibc's malloc: see the workspace manifest.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
