@@ -521,20 +521,18 @@ backend_test!(update_history_and_as_of, |t| {
     let h = h.as_array().cloned().unwrap_or_default();
     assert_eq!(h.len(), 3, "{h:?}");
     assert_eq!(h[0]["action"], "create");
+    let name_change_of = |entry: &Value| {
+        entry["changes"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["field"] == "name"))
+            .cloned()
+            .expect("a change of the name")
+    };
     // A creation's changes are not stored but derived from its snapshot: every field
     // the record was created with.
-    let created_name = h[0]["changes"]
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["field"] == "name"))
-        .cloned()
-        .expect("name at creation");
-    assert_eq!(created_name["new"], "甲公司");
+    assert_eq!(name_change_of(&h[0])["new"], "甲公司");
     assert_eq!(h[1]["actor"], "admin");
-    let name_change = h[2]["changes"]
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["field"] == "name"))
-        .cloned()
-        .expect("name change");
+    let name_change = name_change_of(&h[2]);
     assert_eq!(name_change["old"], "甲公司");
     assert_eq!(name_change["new"], "乙公司");
     assert_eq!(h[2]["reason"], "工商变更");
