@@ -698,12 +698,7 @@ impl Tx {
         self.audit_head_written(seq, hash);
         let id = ids.first().copied().ok_or(StoreError::NotFound)?;
         if let Some(postings) = &mut self.cache.postings {
-            let stamp = crate::duplicates::CustomerStamp {
-                id,
-                row_version: 1,
-                updated_at: c.created_at,
-                merged: c.status == "merged",
-            };
+            let stamp = crate::duplicates::CustomerStamp::new(id, 1, c.created_at, &c.status);
             postings.created(stamp, &match_keys);
         }
         Ok(id)

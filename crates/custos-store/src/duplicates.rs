@@ -65,7 +65,7 @@ pub struct CustomerStamp {
 }
 
 impl CustomerStamp {
-    fn new(id: i64, row_version: i64, updated_at: i64, status: &str) -> CustomerStamp {
+    pub(crate) fn new(id: i64, row_version: i64, updated_at: i64, status: &str) -> CustomerStamp {
         CustomerStamp {
             id,
             row_version,
