@@ -99,7 +99,9 @@ pub struct NewCustomerWrite<'a> {
 /// statement. Single rows are inserted from VALUES (no RETURNING: SQLite runs it like a
 /// trigger) and the lookup tables with INSERT OR IGNORE (their lists are deduplicated):
 /// SQLite then needs no statement journal, the page copies a statement that may fail
-/// half-way costs (migration 0009). The new id is read back last.
+/// half-way costs (migration 0009). The new id is read back last. The match keys, name
+/// bigrams and blind-index hashes ($26, $28, $30 on PostgreSQL) are not written here but
+/// queued in the transaction (see `lookups`).
 const NEW_CUSTOMER_SQLITE: &str = "\
 INSERT INTO customers (code, customer_type, name, name_key, status, uscc, region_code, \
     industry, level, owner_id, department_id, data, created_by, created_at, updated_at, \
@@ -109,18 +111,11 @@ INSERT INTO code_registry (code, customer_id, rule_key, rule_version, scope, seq
     status, redirect_to, issued_at, issued_by, reason) \
 VALUES ($1, (SELECT id FROM customers WHERE code = $1), $16, $17, $18, $19, $20, $21, $22, \
     $23, $24, $25);
-INSERT OR IGNORE INTO customer_blind_index (customer_id, kind, hash) \
-SELECT c.id, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]') \
-FROM customers c, json_each($26) j WHERE c.code = $1;
 INSERT OR IGNORE INTO customer_tags (customer_id, tag) \
 SELECT c.id, json_extract(j.value, '$[0]') FROM customers c, json_each($27) j WHERE c.code = $1;
-INSERT OR IGNORE INTO customer_name_grams (customer_id, gram) \
-SELECT c.id, json_extract(j.value, '$[0]') FROM customers c, json_each($28) j WHERE c.code = $1;
 INSERT OR IGNORE INTO customer_field_values (customer_id, key, value) \
 SELECT c.id, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]') \
 FROM customers c, json_each($29) j WHERE c.code = $1;
-INSERT OR IGNORE INTO customer_match_keys (key_hash, customer_id) \
-SELECT j.value, c.id FROM customers c, json_each($30) j WHERE c.code = $1;
 INSERT INTO customer_history (customer_id, row_version, at, actor_id, actor_name, action, \
     reason, changes, snapshot) \
 VALUES ((SELECT id FROM customers WHERE code = $1), $31, $32, $33, $34, $35, $36, $37, $38);
@@ -574,6 +569,7 @@ impl Tx {
         ix: &CustomerIndexes,
         fresh: bool,
     ) -> StoreResult<()> {
+        self.flush_lookups().await?;
         if !fresh {
             for table in [
                 "customer_blind_index",
@@ -635,9 +631,19 @@ impl Tx {
         let mut match_keys = w.indexes.match_keys.clone();
         match_keys.sort_unstable();
         match_keys.dedup();
-        let sql = match self.backend() {
-            Backend::Sqlite => NEW_CUSTOMER_SQLITE,
-            Backend::Postgres => NEW_CUSTOMER_PG,
+        let (sql, queued) = match self.backend() {
+            Backend::Sqlite => (NEW_CUSTOMER_SQLITE, true),
+            Backend::Postgres => (NEW_CUSTOMER_PG, false),
+        };
+        // The lists the SQLite script leaves to the queue are bound empty.
+        let (blind, grams, keys) = if queued {
+            Default::default()
+        } else {
+            (
+                json_list(&lists.blind),
+                json_list(&lists.grams),
+                json_list(&match_keys),
+            )
         };
         let ids: Vec<i64> = on_tx!(self, |conn| sqlx::query_scalar::<_, i64>(sql)
             .bind(&c.code) // $1
@@ -665,11 +671,11 @@ impl Tx {
             .bind(w.code.issued_at)
             .bind(w.code.issued_by)
             .bind(&w.code.reason) // $25
-            .bind(json_list(&lists.blind))
+            .bind(blind)
             .bind(json_list(&lists.tags))
-            .bind(json_list(&lists.grams))
+            .bind(grams)
             .bind(json_list(&lists.fields))
-            .bind(json_list(&match_keys)) // $30
+            .bind(keys) // $30
             .bind(h.row_version)
             .bind(h.at)
             .bind(h.actor_id)
@@ -697,6 +703,10 @@ impl Tx {
             .await)?;
         self.audit_head_written(seq, hash);
         let id = ids.first().copied().ok_or(StoreError::NotFound)?;
+        if queued {
+            self.pending
+                .queue(id, &match_keys, &lists.grams, &lists.blind);
+        }
         if let Some(postings) = &mut self.cache.postings {
             let stamp = crate::duplicates::CustomerStamp::new(id, 1, c.created_at, &c.status);
             postings.created(stamp, &match_keys);
@@ -741,6 +751,7 @@ impl Tx {
 
     /// A page of customers matching `f`.
     pub async fn search_customers(&mut self, f: &CustomerFilter) -> StoreResult<Vec<CustomerRow>> {
+        self.flush_lookups().await?;
         let w = build_where(f, true);
         let col = f.sort.column();
         let dir = if f.desc { "DESC" } else { "ASC" };
@@ -779,6 +790,7 @@ impl Tx {
 
     /// How many customers match `f` (the cursor is ignored).
     pub async fn count_matching_customers(&mut self, f: &CustomerFilter) -> StoreResult<i64> {
+        self.flush_lookups().await?;
         let w = build_where(f, false);
         let sql = format!("SELECT COUNT(*) FROM customers{}", where_sql(&w));
         Ok(on_tx!(self, |c| {
@@ -806,6 +818,7 @@ impl Tx {
         if grams.is_empty() {
             return Ok(Vec::new());
         }
+        self.flush_lookups().await?;
         let parts: Vec<String> = (0..grams.len())
             .map(|i| {
                 format!(

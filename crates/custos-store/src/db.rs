@@ -85,6 +85,10 @@ pub struct Tx {
     checkpointer: Option<Arc<Checkpointer>>,
     /// Set by [`Tx::set_bulk`].
     bulk: bool,
+    /// Lookup rows of new customers not written yet (SQLite; see `lookups`).
+    pub(crate) pending: crate::lookups::PendingLookups,
+    /// How far the queue had got when the open savepoint was taken.
+    saved_pending: Option<crate::lookups::Marks>,
 }
 
 /// Copies the pages of bulk transactions from SQLite's write-ahead log into the database
@@ -453,11 +457,32 @@ impl Tx {
             saved_postings: None,
             checkpointer: None,
             bulk: false,
+            pending: Default::default(),
+            saved_pending: None,
         }
     }
 
-    /// Write what the cache holds back (sequence numbers drawn in memory), then commit.
+    /// Write the queued lookup rows of new customers (match keys, name bigrams, blind
+    /// index), each table's sorted by key. Every statement that reads or changes those
+    /// tables in a write transaction calls this first; commit does too.
+    pub(crate) async fn flush_lookups(&mut self) -> StoreResult<()> {
+        if self.pending.is_written() {
+            return Ok(());
+        }
+        for (sql, rows) in self.pending.take_unwritten() {
+            on_tx!(self, |c| sqlx::query(sql)
+                .bind(rows)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
+        }
+        Ok(())
+    }
+
+    /// Write what the cache holds back (sequence numbers drawn in memory, queued lookup
+    /// rows), then commit.
     pub async fn commit(mut self) -> StoreResult<()> {
+        self.flush_lookups().await?;
         self.write_back_sequences().await?;
         let checkpointer = self.checkpointer.take().filter(|_| self.bulk);
         match self.conn {
@@ -579,6 +604,7 @@ impl Tx {
         // if no creation was added to them since.
         let postings = self.cache.postings.take();
         self.saved = Some(self.cache.clone());
+        self.saved_pending = Some(self.pending.marks());
         self.saved_postings = postings.as_ref().map(|p| p.creations());
         self.cache.postings = postings;
         Ok(())
@@ -590,6 +616,7 @@ impl Tx {
             .await
             .map(|r| r.rows_affected()))?;
         self.saved = None;
+        self.saved_pending = None;
         Ok(())
     }
 
@@ -607,6 +634,9 @@ impl Tx {
             .filter(|p| saved_postings == Some(p.creations()));
         if let Some(saved) = self.saved.take() {
             self.cache = saved;
+        }
+        if let Some(marks) = self.saved_pending.take() {
+            self.pending.restore(marks);
         }
         self.cache.postings = postings;
         self.release_savepoint().await

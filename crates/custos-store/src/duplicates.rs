@@ -234,6 +234,7 @@ impl Tx {
         fresh: bool,
     ) -> StoreResult<()> {
         self.cache.postings = None;
+        self.flush_lookups().await?;
         if !fresh {
             on_tx!(self, |c| sqlx::query(
                 "DELETE FROM customer_match_keys WHERE customer_id = $1"
@@ -311,6 +312,7 @@ impl Tx {
         per_key: i64,
         limit: i64,
     ) -> StoreResult<Vec<CustomerStamp>> {
+        self.flush_lookups().await?;
         let json: String = match &mut self.conn {
             // One statement text for any number of keys (planned once per connection):
             // the keys as an array, each looked up by a lateral subquery.
@@ -392,6 +394,7 @@ impl Tx {
         if want.is_empty() {
             return Ok(());
         }
+        self.flush_lookups().await?;
         let mut rows: Vec<Posting> = Vec::new();
         match &mut self.conn {
             TxConn::Pg(c) => {
@@ -448,6 +451,7 @@ impl Tx {
 
     /// How many customers have match keys (0 on a database indexed before they existed).
     pub async fn count_match_indexed(&mut self) -> StoreResult<i64> {
+        self.flush_lookups().await?;
         Ok(on_tx!(self, |c| sqlx::query_scalar::<_, i64>(
             "SELECT COUNT(DISTINCT customer_id) FROM customer_match_keys"
         )

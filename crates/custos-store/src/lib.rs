@@ -13,6 +13,7 @@ mod customers;
 mod db;
 pub mod duplicates;
 mod error;
+mod lookups;
 mod org;
 
 pub use applications::{
