@@ -3,9 +3,12 @@
 //! queries over them.
 
 use crate::customers::CUSTOMER_COLS;
+use crate::db::SavepointPrefix;
 use crate::org::join_ids;
-use crate::{on_tx, Backend, CustomerRow, StoreError, StoreResult, Tx};
+use crate::{on_tx, Backend, CustomerRow, StoreError, StoreResult, Tx, TxConn};
 use crate::{AuditRecord, CodeRow};
+use sqlx::Row;
+use std::sync::OnceLock;
 
 /// One change of a customer.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -93,37 +96,48 @@ pub struct NewCustomerWrite<'a> {
     pub audit: &'a AuditRecord,
 }
 
-/// [`Tx::insert_new_customer`] on SQLite. Every statement after the first finds the new
-/// row by its (unique) code; list-valued indexes arrive as JSON arrays (one-element
-/// arrays for single columns), so the text never changes and stays a cached prepared
-/// statement. Single rows are inserted from VALUES (no RETURNING: SQLite runs it like a
-/// trigger) and the lookup tables with INSERT OR IGNORE (their lists are deduplicated):
-/// SQLite then needs no statement journal, the page copies a statement that may fail
-/// half-way costs (migration 0009). The new id is read back last. The match keys, name
-/// bigrams and blind-index hashes ($26, $28, $30 on PostgreSQL) are not written here but
-/// queued in the transaction (see `lookups`).
+/// [`Tx::insert_new_customer`] on SQLite, given the new id as `$54` (known in advance:
+/// see `WriteCache::next_customer_id`), so it returns nothing and can be sent ahead
+/// (`Tx::send_behind`). List-valued indexes arrive as JSON arrays (one-element arrays
+/// for single columns), so the text never changes and stays a cached prepared statement.
+/// Single rows are inserted from VALUES and the lookup tables with INSERT OR IGNORE
+/// (their lists are deduplicated): SQLite then needs no statement journal, the page
+/// copies a statement that may fail half-way costs (migration 0009). The match keys,
+/// name bigrams and blind-index hashes ($26, $28, $30 on PostgreSQL) are not written here
+/// but queued in the transaction (see `lookups`).
 const NEW_CUSTOMER_SQLITE: &str = "\
-INSERT INTO customers (code, customer_type, name, name_key, status, uscc, region_code, \
+INSERT INTO customers (id, code, customer_type, name, name_key, status, uscc, region_code, \
     industry, level, owner_id, department_id, data, created_by, created_at, updated_at, \
     row_version, created_month) \
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, 1, $15);
+VALUES ($54, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, 1, $15);
 INSERT INTO code_registry (code, customer_id, rule_key, rule_version, scope, seq, manual, \
     status, redirect_to, issued_at, issued_by, reason) \
-VALUES ($1, (SELECT id FROM customers WHERE code = $1), $16, $17, $18, $19, $20, $21, $22, \
-    $23, $24, $25);
+VALUES ($1, $54, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25);
 INSERT OR IGNORE INTO customer_tags (customer_id, tag) \
-SELECT c.id, json_extract(j.value, '$[0]') FROM customers c, json_each($27) j WHERE c.code = $1;
+SELECT $54, json_extract(j.value, '$[0]') FROM json_each($27) j;
 INSERT OR IGNORE INTO customer_field_values (customer_id, key, value) \
-SELECT c.id, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]') \
-FROM customers c, json_each($29) j WHERE c.code = $1;
+SELECT $54, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]') FROM json_each($29) j;
 INSERT INTO customer_history (customer_id, row_version, at, actor_id, actor_name, action, \
     reason, changes, snapshot) \
-VALUES ((SELECT id FROM customers WHERE code = $1), $31, $32, $33, $34, $35, $36, $37, $38);
+VALUES ($54, $31, $32, $33, $34, $35, $36, $37, $38);
 INSERT INTO audit_log (seq, at, actor_id, actor_name, source, action, target_type, \
     target_id, before_json, after_json, reason, request_id, ip, prev_hash, hash) \
 VALUES ($39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51, $52, $53);
-UPDATE audit_head SET seq = $39, hash = $53 WHERE id = 1;
-SELECT id FROM customers WHERE code = $1;";
+UPDATE audit_head SET seq = $39, hash = $53 WHERE id = 1;";
+
+/// [`NEW_CUSTOMER_SQLITE`] beginning with the savepoint statements it must run under.
+fn new_customer_sqlite(prefix: SavepointPrefix) -> &'static str {
+    static SQL: OnceLock<[String; 2]> = OnceLock::new();
+    let [open, renew] = SQL.get_or_init(|| {
+        [SavepointPrefix::Open, SavepointPrefix::Renew]
+            .map(|p| format!("{}{NEW_CUSTOMER_SQLITE}", p.sql()))
+    });
+    match prefix {
+        SavepointPrefix::None => NEW_CUSTOMER_SQLITE,
+        SavepointPrefix::Open => open,
+        SavepointPrefix::Renew => renew,
+    }
+}
 
 /// [`NEW_CUSTOMER_SQLITE`] for PostgreSQL: one statement whose parts are data-modifying
 /// common table expressions, with the same numbered parameters. The new id comes from
@@ -631,86 +645,110 @@ impl Tx {
         let mut match_keys = w.indexes.match_keys.clone();
         match_keys.sort_unstable();
         match_keys.dedup();
-        let (sql, queued) = match self.backend() {
-            Backend::Sqlite => (NEW_CUSTOMER_SQLITE, true),
-            Backend::Postgres => (NEW_CUSTOMER_PG, false),
-        };
-        // The lists the SQLite script leaves to the queue are bound empty.
-        let (blind, grams, keys) = if queued {
-            Default::default()
-        } else {
-            (
-                json_list(&lists.blind),
-                json_list(&lists.grams),
-                json_list(&match_keys),
-            )
-        };
-        let ids: Vec<i64> = on_tx!(self, |conn| sqlx::query_scalar::<_, i64>(sql)
-            .bind(&c.code) // $1
-            .bind(&c.customer_type)
-            .bind(&c.name)
-            .bind(&c.name_key)
-            .bind(&c.status) // $5
-            .bind(&c.uscc)
-            .bind(&c.region_code)
-            .bind(&c.industry)
-            .bind(&c.level)
-            .bind(c.owner_id) // $10
-            .bind(c.department_id)
-            .bind(&c.data)
-            .bind(c.created_by)
-            .bind(c.created_at)
-            .bind(w.created_month) // $15
-            .bind(&w.code.rule_key)
-            .bind(w.code.rule_version)
-            .bind(&w.code.scope)
-            .bind(w.code.seq)
-            .bind(w.code.manual) // $20
-            .bind(&w.code.status)
-            .bind(&w.code.redirect_to)
-            .bind(w.code.issued_at)
-            .bind(w.code.issued_by)
-            .bind(&w.code.reason) // $25
-            .bind(blind)
-            .bind(json_list(&lists.tags))
-            .bind(grams)
-            .bind(json_list(&lists.fields))
-            .bind(keys) // $30
-            .bind(h.row_version)
-            .bind(h.at)
-            .bind(h.actor_id)
-            .bind(&h.actor_name)
-            .bind(&h.action) // $35
-            .bind(&h.reason)
-            .bind(&h.changes)
-            .bind(&h.snapshot)
-            .bind(seq)
-            .bind(a.at) // $40
-            .bind(a.actor_id)
-            .bind(&a.actor_name)
-            .bind(&a.source)
-            .bind(&a.action)
-            .bind(&a.target_type) // $45
-            .bind(&a.target_id)
-            .bind(&a.before)
-            .bind(&a.after)
-            .bind(&a.reason)
-            .bind(&a.request_id) // $50
-            .bind(&a.ip)
-            .bind(&prev_hash)
-            .bind(&hash)
-            .fetch_all(conn)
-            .await)?;
-        self.audit_head_written(seq, hash);
-        let id = ids.first().copied().ok_or(StoreError::NotFound)?;
-        if queued {
-            self.pending
-                .queue(id, &match_keys, &lists.grams, &lists.blind);
+        // The 53 parameters both scripts share (owned: a write sent ahead outlives `w`).
+        macro_rules! bound {
+            ($sql:expr, $blind:expr, $grams:expr, $keys:expr) => {
+                sqlx::query($sql)
+                    .bind(c.code.clone()) // $1
+                    .bind(c.customer_type.clone())
+                    .bind(c.name.clone())
+                    .bind(c.name_key.clone())
+                    .bind(c.status.clone()) // $5
+                    .bind(c.uscc.clone())
+                    .bind(c.region_code.clone())
+                    .bind(c.industry.clone())
+                    .bind(c.level.clone())
+                    .bind(c.owner_id) // $10
+                    .bind(c.department_id)
+                    .bind(c.data.clone())
+                    .bind(c.created_by)
+                    .bind(c.created_at)
+                    .bind(w.created_month.to_string()) // $15
+                    .bind(w.code.rule_key.clone())
+                    .bind(w.code.rule_version)
+                    .bind(w.code.scope.clone())
+                    .bind(w.code.seq)
+                    .bind(w.code.manual) // $20
+                    .bind(w.code.status.clone())
+                    .bind(w.code.redirect_to.clone())
+                    .bind(w.code.issued_at)
+                    .bind(w.code.issued_by)
+                    .bind(w.code.reason.clone()) // $25
+                    .bind($blind)
+                    .bind(json_list(&lists.tags))
+                    .bind($grams)
+                    .bind(json_list(&lists.fields))
+                    .bind($keys) // $30
+                    .bind(h.row_version)
+                    .bind(h.at)
+                    .bind(h.actor_id)
+                    .bind(h.actor_name.clone())
+                    .bind(h.action.clone()) // $35
+                    .bind(h.reason.clone())
+                    .bind(h.changes.clone())
+                    .bind(h.snapshot.clone())
+                    .bind(seq)
+                    .bind(a.at) // $40
+                    .bind(a.actor_id)
+                    .bind(a.actor_name.clone())
+                    .bind(a.source.clone())
+                    .bind(a.action.clone())
+                    .bind(a.target_type.clone()) // $45
+                    .bind(a.target_id.clone())
+                    .bind(a.before.clone())
+                    .bind(a.after.clone())
+                    .bind(a.reason.clone())
+                    .bind(a.request_id.clone()) // $50
+                    .bind(a.ip.clone())
+                    .bind(prev_hash.clone())
+                    .bind(hash.clone())
+            };
         }
+        let id = match &mut self.conn {
+            TxConn::Pg(t) => {
+                let q = bound!(
+                    NEW_CUSTOMER_PG,
+                    json_list(&lists.blind),
+                    json_list(&lists.grams),
+                    json_list(&match_keys)
+                );
+                q.fetch_one(&mut **t).await?.try_get::<i64, _>(0)?
+            }
+            TxConn::Sqlite(_) | TxConn::Lent => {
+                // Nothing this script writes can conflict: the code was checked free in
+                // this transaction, the id is the next one, and only this transaction
+                // writes. So it is sent ahead, and the caller prepares the next customer
+                // while SQLite writes this one.
+                let id = self.next_customer_id().await?;
+                self.send_behind(|prefix| {
+                    bound!(new_customer_sqlite(prefix), "", "", "").bind(id) // $54
+                })
+                .await?;
+                self.cache.next_customer_id = Some(id + 1);
+                self.pending
+                    .queue(id, &match_keys, &lists.grams, &lists.blind);
+                id
+            }
+        };
+        self.audit_head_written(seq, hash);
         if let Some(postings) = &mut self.cache.postings {
             let stamp = crate::duplicates::CustomerStamp::new(id, 1, c.created_at, &c.status);
             postings.created(stamp, &match_keys);
         }
+        Ok(id)
+    }
+
+    /// SQLite: the id the next customer inserted gets, read once per transaction.
+    async fn next_customer_id(&mut self) -> StoreResult<i64> {
+        if let Some(id) = self.cache.next_customer_id {
+            return Ok(id);
+        }
+        let id: i64 = on_tx!(self, |c| sqlx::query_scalar(
+            "SELECT COALESCE(MAX(id), 0) + 1 FROM customers"
+        )
+        .fetch_one(c)
+        .await)?;
+        self.cache.next_customer_id = Some(id);
         Ok(id)
     }
 

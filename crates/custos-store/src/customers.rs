@@ -42,6 +42,7 @@ impl Tx {
                    ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, 1, $15) \
                    RETURNING id";
         self.cache.postings = None;
+        self.cache.next_customer_id = None;
         Ok(on_tx!(self, |conn| sqlx::query_scalar::<_, i64>(sql)
             .bind(&c.code)
             .bind(&c.customer_type)

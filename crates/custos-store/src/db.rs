@@ -89,7 +89,79 @@ pub struct Tx {
     pub(crate) pending: crate::lookups::PendingLookups,
     /// How far the queue had got when the open savepoint was taken.
     saved_pending: Option<crate::lookups::Marks>,
+    /// A write sent to SQLite and not yet answered; it holds the connection (see
+    /// [`Tx::send_behind`]).
+    inflight: Option<Inflight>,
+    /// Set when a write sent ahead failed: the transaction can then only be rolled back.
+    poisoned: Option<String>,
+    /// SQLite: where the savepoint stands (opened and released lazily).
+    sp: SavepointState,
 }
+
+/// On SQLite a savepoint is opened only when the next statement runs, as part of it, and
+/// released only when the next one is opened (or at commit, which releases everything).
+/// An import row that is written whole then costs no round trip of its own for its
+/// savepoint, and its write can be sent ahead (see [`Tx::send_behind`]) past the
+/// release. A rollback to a savepoint that no statement ran under needs no statement
+/// either.
+#[derive(Clone, Copy, Default, Debug)]
+struct SavepointState {
+    /// The caller's savepoint is open: taken and not yet released or rolled back to.
+    wanted: bool,
+    /// A `SAVEPOINT custos_job` is open on the connection.
+    open_in_sql: bool,
+    /// The one open on the connection is an earlier savepoint, released since.
+    stale: bool,
+}
+
+/// What must run before the next statement so that it runs under the caller's savepoint.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum SavepointPrefix {
+    None,
+    /// `SAVEPOINT custos_job;`
+    Open,
+    /// `RELEASE SAVEPOINT custos_job; SAVEPOINT custos_job;`
+    Renew,
+}
+
+impl SavepointPrefix {
+    pub(crate) fn sql(self) -> &'static str {
+        match self {
+            SavepointPrefix::None => "",
+            SavepointPrefix::Open => "SAVEPOINT custos_job; ",
+            SavepointPrefix::Renew => "RELEASE SAVEPOINT custos_job; SAVEPOINT custos_job; ",
+        }
+    }
+}
+
+impl SavepointState {
+    /// The prefix the next statement needs; the state as if it ran.
+    fn take_prefix(&mut self) -> SavepointPrefix {
+        if !self.wanted {
+            // A released savepoint may stay open on the connection: nothing rolls back
+            // to it, and the next one (or the commit) releases it.
+            return SavepointPrefix::None;
+        }
+        let prefix = if !self.open_in_sql {
+            SavepointPrefix::Open
+        } else if self.stale {
+            SavepointPrefix::Renew
+        } else {
+            SavepointPrefix::None
+        };
+        self.open_in_sql = true;
+        self.stale = false;
+        prefix
+    }
+}
+
+/// A write in flight: gives the connection back with the write's outcome.
+type Inflight = std::pin::Pin<
+    Box<
+        dyn std::future::Future<Output = (Transaction<'static, Sqlite>, Result<(), sqlx::Error>)>
+            + Send,
+    >,
+>;
 
 /// Copies the pages of bulk transactions from SQLite's write-ahead log into the database
 /// file, on a connection (and so a thread) of its own.
@@ -148,6 +220,17 @@ impl Checkpointer {
 pub enum TxConn {
     Sqlite(Transaction<'static, Sqlite>),
     Pg(Transaction<'static, Postgres>),
+    /// Held by a write in flight (SQLite); [`Tx::settle`] takes it back.
+    Lent,
+}
+
+impl TxConn {
+    /// The error of a query asked of a connection a write in flight holds (not reached:
+    /// every query settles first).
+    #[doc(hidden)]
+    pub fn lent() -> sqlx::Error {
+        sqlx::Error::Protocol("the connection is held by a write in flight".into())
+    }
 }
 
 /// Hot rows a write transaction holds, and what it learnt about the code registry. Valid
@@ -170,6 +253,10 @@ pub(crate) struct WriteCache {
     /// [`Tx::prefetch_match_candidates`]). Never kept across a savepoint: a rollback to
     /// one drops them, as does any change to a customer other than a creation.
     pub(crate) postings: Option<crate::duplicates::MatchPostings>,
+    /// SQLite: the id the next customer inserted gets (its rowid is the largest plus
+    /// one, and this transaction is the only writer). Forgotten by any other insert of
+    /// a customer.
+    pub(crate) next_customer_id: Option<i64>,
 }
 
 #[derive(Clone, Copy)]
@@ -179,19 +266,24 @@ pub(crate) struct SequenceDraw {
 }
 
 /// Run one query expression against whichever backend a transaction is on. The body is
-/// compiled once per backend, so the same SQL serves both.
+/// compiled once per backend, so the same SQL serves both. A write still in flight is
+/// waited for first (queries run in the order they were asked).
 #[macro_export]
 macro_rules! on_tx {
     ($tx:expr, |$c:ident| $body:expr) => {
-        match &mut $tx.conn {
-            $crate::TxConn::Sqlite(t) => {
-                let $c = &mut **t;
-                $body
-            }
-            $crate::TxConn::Pg(t) => {
-                let $c = &mut **t;
-                $body
-            }
+        match $tx.settle().await {
+            Err(e) => Err(e),
+            Ok(()) => match &mut $tx.conn {
+                $crate::TxConn::Sqlite(t) => {
+                    let $c = &mut **t;
+                    $body
+                }
+                $crate::TxConn::Pg(t) => {
+                    let $c = &mut **t;
+                    $body
+                }
+                $crate::TxConn::Lent => Err($crate::TxConn::lent()),
+            },
         }
     };
 }
@@ -459,7 +551,87 @@ impl Tx {
             bulk: false,
             pending: Default::default(),
             saved_pending: None,
+            inflight: None,
+            poisoned: None,
+            sp: SavepointState::default(),
         }
+    }
+
+    /// Wait for the write in flight, if any, and take the connection back. A failed
+    /// write poisons the transaction: its error is returned now, and every later query
+    /// and the commit fail (the write may have been applied in part, and its caller was
+    /// told it succeeded); only a rollback remains.
+    #[doc(hidden)]
+    pub async fn settle(&mut self) -> Result<(), sqlx::Error> {
+        self.finish_inflight().await?;
+        let prefix = self.sp.take_prefix();
+        if prefix != SavepointPrefix::None {
+            if let TxConn::Sqlite(t) = &mut self.conn {
+                sqlx::query(prefix.sql()).execute(&mut **t).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Tx::settle`] without opening the savepoint.
+    async fn finish_inflight(&mut self) -> Result<(), sqlx::Error> {
+        if let Some(write) = self.inflight.take() {
+            let (t, result) = write.await;
+            self.conn = TxConn::Sqlite(t);
+            if let Err(e) = result {
+                self.poisoned = Some(e.to_string());
+                return Err(e);
+            }
+        }
+        match &self.poisoned {
+            Some(e) => Err(sqlx::Error::Protocol(format!(
+                "an earlier write of this transaction failed: {e}"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Hand a write to SQLite's worker and return without waiting for it, so the caller
+    /// can prepare the next one meanwhile (the worker runs on a thread of its own). Only
+    /// for writes that cannot fail short of a broken database: their outcome is known
+    /// when the next query settles. SQLite only. `query` gets the savepoint statements
+    /// its text must begin with.
+    pub(crate) async fn send_behind(
+        &mut self,
+        query: impl FnOnce(
+            SavepointPrefix,
+        ) -> sqlx::query::Query<
+            'static,
+            Sqlite,
+            sqlx::sqlite::SqliteArguments<'static>,
+        >,
+    ) -> StoreResult<()> {
+        use std::task::Poll;
+        self.finish_inflight().await?;
+        let TxConn::Sqlite(_) = &self.conn else {
+            return Err(TxConn::lent().into());
+        };
+        let query = query(self.sp.take_prefix());
+        let TxConn::Sqlite(mut t) = std::mem::replace(&mut self.conn, TxConn::Lent) else {
+            return Err(TxConn::lent().into());
+        };
+        let mut write: Inflight = Box::pin(async move {
+            let result = query.execute(&mut *t).await.map(|_| ());
+            (t, result)
+        });
+        // One poll sends the statements to the worker; the answer is awaited later.
+        let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
+        match first {
+            Poll::Ready((t, result)) => {
+                self.conn = TxConn::Sqlite(t);
+                if let Err(e) = result {
+                    self.poisoned = Some(e.to_string());
+                    return Err(e.into());
+                }
+            }
+            Poll::Pending => self.inflight = Some(write),
+        }
+        Ok(())
     }
 
     /// Write the queued lookup rows of new customers (match keys, name bigrams, blind
@@ -482,6 +654,7 @@ impl Tx {
     /// Write what the cache holds back (sequence numbers drawn in memory, queued lookup
     /// rows), then commit.
     pub async fn commit(mut self) -> StoreResult<()> {
+        self.settle().await?;
         self.flush_lookups().await?;
         self.write_back_sequences().await?;
         let checkpointer = self.checkpointer.take().filter(|_| self.bulk);
@@ -496,6 +669,7 @@ impl Tx {
                 t.commit().await?;
             }
             TxConn::Pg(t) => t.commit().await?,
+            TxConn::Lent => return Err(TxConn::lent().into()),
         }
         if let Some(c) = &checkpointer {
             c.committed();
@@ -510,17 +684,20 @@ impl Tx {
         self.bulk = true;
     }
 
-    pub async fn rollback(self) -> StoreResult<()> {
+    pub async fn rollback(mut self) -> StoreResult<()> {
+        // The write in flight is undone with the rest, whatever its outcome.
+        let _ = self.finish_inflight().await;
         match self.conn {
             TxConn::Sqlite(t) => t.rollback().await?,
             TxConn::Pg(t) => t.rollback().await?,
+            TxConn::Lent => return Err(TxConn::lent().into()),
         }
         Ok(())
     }
 
     pub fn backend(&self) -> Backend {
         match self.conn {
-            TxConn::Sqlite(_) => Backend::Sqlite,
+            TxConn::Sqlite(_) | TxConn::Lent => Backend::Sqlite,
             TxConn::Pg(_) => Backend::Postgres,
         }
     }
@@ -593,12 +770,18 @@ impl Db {
 }
 
 impl Tx {
-    /// Open a savepoint (one per batched job; not nested).
+    /// Open a savepoint (one per batched job; not nested). On SQLite it opens with the
+    /// next statement (see [`SavepointState`]).
     pub async fn savepoint(&mut self) -> StoreResult<()> {
-        crate::on_tx!(self, |c| sqlx::query("SAVEPOINT custos_job")
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
+        if self.backend() == Backend::Sqlite {
+            self.sp.stale = self.sp.open_in_sql;
+            self.sp.wanted = true;
+        } else {
+            crate::on_tx!(self, |c| sqlx::query("SAVEPOINT custos_job")
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
+        }
         // The postings are not copied into the saved state (they can be large, and an
         // import takes a savepoint per row); a rollback to the savepoint keeps them only
         // if no creation was added to them since.
@@ -611,10 +794,14 @@ impl Tx {
     }
 
     pub async fn release_savepoint(&mut self) -> StoreResult<()> {
-        crate::on_tx!(self, |c| sqlx::query("RELEASE SAVEPOINT custos_job")
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
+        if self.backend() == Backend::Sqlite {
+            self.sp.wanted = false;
+        } else {
+            crate::on_tx!(self, |c| sqlx::query("RELEASE SAVEPOINT custos_job")
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
+        }
         self.saved = None;
         self.saved_pending = None;
         Ok(())
@@ -622,10 +809,25 @@ impl Tx {
 
     /// Undo everything since the savepoint and drop it; the cache goes back with it.
     pub async fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
-        crate::on_tx!(self, |c| sqlx::query("ROLLBACK TO SAVEPOINT custos_job")
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
+        if self.backend() == Backend::Sqlite {
+            let ran = self.sp.wanted && self.sp.open_in_sql && !self.sp.stale;
+            // Nothing to undo in the database when no statement ran under it.
+            self.sp.wanted = false;
+            if ran {
+                self.finish_inflight().await?;
+                if let TxConn::Sqlite(t) = &mut self.conn {
+                    sqlx::query("ROLLBACK TO SAVEPOINT custos_job; RELEASE SAVEPOINT custos_job")
+                        .execute(&mut **t)
+                        .await?;
+                }
+                self.sp.open_in_sql = false;
+            }
+        } else {
+            crate::on_tx!(self, |c| sqlx::query("ROLLBACK TO SAVEPOINT custos_job")
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
+        }
         let saved_postings = self.saved_postings.take();
         let postings = self
             .cache

@@ -313,7 +313,9 @@ impl Tx {
         limit: i64,
     ) -> StoreResult<Vec<CustomerStamp>> {
         self.flush_lookups().await?;
+        self.settle().await?;
         let json: String = match &mut self.conn {
+            TxConn::Lent => return Err(TxConn::lent().into()),
             // One statement text for any number of keys (planned once per connection):
             // the keys as an array, each looked up by a lateral subquery.
             TxConn::Pg(c) => {
@@ -395,8 +397,10 @@ impl Tx {
             return Ok(());
         }
         self.flush_lookups().await?;
+        self.settle().await?;
         let mut rows: Vec<Posting> = Vec::new();
         match &mut self.conn {
+            TxConn::Lent => return Err(TxConn::lent().into()),
             TxConn::Pg(c) => {
                 let json: String = sqlx::query_scalar(
                     "SELECT COALESCE(json_agg(json_build_array(k.i - 1, c.id, c.row_version, \

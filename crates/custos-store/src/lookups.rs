@@ -135,6 +135,20 @@ mod tests {
 
     /// Create customer `code` with the given lookup rows through the store's creation.
     async fn create(tx: &mut Tx, code: &str, keys: &[i64], gram: &str, hash: &str) -> i64 {
+        write(tx, code, keys, gram, hash).await.unwrap()
+    }
+
+    async fn try_create(tx: &mut Tx, code: &str) -> crate::StoreResult<i64> {
+        write(tx, code, &[2], "中兴", "h-x").await
+    }
+
+    async fn write(
+        tx: &mut Tx,
+        code: &str,
+        keys: &[i64],
+        gram: &str,
+        hash: &str,
+    ) -> crate::StoreResult<i64> {
         let row = CustomerRow {
             id: 0,
             code: code.into(),
@@ -201,7 +215,6 @@ mod tests {
             audit: &audit,
         })
         .await
-        .unwrap()
     }
 
     /// (table, key, customer id) of every lookup row, sorted.
@@ -257,6 +270,48 @@ mod tests {
         assert!(tx.customer_by_code("L0002").await.unwrap().is_none());
         tx.rollback().await.unwrap();
         t.cleanup().await;
+    }
+
+    /// A creation sent ahead that fails (here: a code already used, which the use case
+    /// rules out before writing) fails the transaction: later queries and the commit
+    /// return an error, and nothing of it is stored (on PostgreSQL the creation fails
+    /// at once).
+    async fn a_failed_creation_fails_the_transaction(backend: Backend) {
+        let Some(t) = TestDb::new(backend).await.unwrap() else {
+            eprintln!("postgres half skipped: CUSTOS_TEST_PG_URL is not set");
+            return;
+        };
+        let mut tx = t.db.begin().await.unwrap();
+        create(&mut tx, "L0001", &[1], "华为", "h-a").await;
+        let failed = match try_create(&mut tx, "L0001").await {
+            Err(_) => true,
+            // Sent ahead: the failure shows at the next query.
+            Ok(_) => tx.customer_by_code("L0001").await.is_err(),
+        };
+        assert!(
+            failed,
+            "the second creation with the same code did not fail"
+        );
+        let committed = tx.commit().await;
+        // PostgreSQL answers the COMMIT of a failed transaction by rolling it back.
+        if backend == Backend::Sqlite {
+            assert!(committed.is_err(), "a poisoned transaction committed");
+        }
+        let mut tx = t.db.begin().await.unwrap();
+        assert!(tx.customer_by_code("L0001").await.unwrap().is_none());
+        assert!(stored(&mut tx).await.is_empty());
+        tx.rollback().await.unwrap();
+        t.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn a_failed_creation_fails_the_transaction_sqlite() {
+        a_failed_creation_fails_the_transaction(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn a_failed_creation_fails_the_transaction_postgres() {
+        a_failed_creation_fails_the_transaction(Backend::Postgres).await;
     }
 
     #[tokio::test]
