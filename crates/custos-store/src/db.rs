@@ -591,6 +591,25 @@ impl Tx {
         }
     }
 
+    /// Release a savepoint the caller has released but that is still open on the
+    /// connection (see [`SavepointState`]). Under an open savepoint SQLite first copies
+    /// every page a statement changes (into its sub-journal, in memory), and the queued
+    /// lookup rows of a chunk change a good part of several large B-trees: written under
+    /// the last row's savepoint they cost hundreds of MiB at a million customers.
+    pub(crate) async fn release_stale_savepoint(&mut self) -> StoreResult<()> {
+        if self.sp.open_in_sql && !self.sp.wanted {
+            self.finish_inflight().await?;
+            if let TxConn::Sqlite(t) = &mut self.conn {
+                sqlx::query("RELEASE SAVEPOINT custos_job")
+                    .execute(&mut **t)
+                    .await?;
+            }
+            self.sp.open_in_sql = false;
+            self.sp.stale = false;
+        }
+        Ok(())
+    }
+
     /// Hand a write to SQLite's worker and return without waiting for it, so the caller
     /// can prepare the next one meanwhile (the worker runs on a thread of its own). Only
     /// for writes that cannot fail short of a broken database: their outcome is known
@@ -641,6 +660,7 @@ impl Tx {
         if self.pending.is_written() {
             return Ok(());
         }
+        self.release_stale_savepoint().await?;
         for (sql, rows) in self.pending.take_unwritten() {
             on_tx!(self, |c| sqlx::query(sql)
                 .bind(rows)

@@ -314,6 +314,30 @@ mod tests {
         a_failed_creation_fails_the_transaction(Backend::Postgres).await;
     }
 
+    /// The queued rows of a chunk are not written under the last import row's savepoint
+    /// (released by the caller, still open on the connection until the next one): that
+    /// would copy every page they change into SQLite's sub-journal first.
+    #[tokio::test]
+    async fn queued_rows_are_written_outside_a_released_savepoint() {
+        let t = TestDb::new(Backend::Sqlite).await.unwrap().unwrap();
+        let mut tx = t.db.begin().await.unwrap();
+        tx.savepoint().await.unwrap();
+        create(&mut tx, "L0001", &[1], "华为", "h-a").await;
+        tx.release_savepoint().await.unwrap();
+        tx.flush_lookups().await.unwrap();
+        // RELEASE fails when no such savepoint is open.
+        let released = crate::on_tx!(tx, |c| sqlx::query("RELEASE SAVEPOINT custos_job")
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()));
+        assert!(
+            released.is_err(),
+            "the savepoint was still open when the rows were written"
+        );
+        tx.commit().await.unwrap();
+        t.cleanup().await;
+    }
+
     #[tokio::test]
     async fn queued_rows_follow_the_transaction_sqlite() {
         queued_rows_follow_the_transaction(Backend::Sqlite).await;
