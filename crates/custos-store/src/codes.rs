@@ -24,7 +24,7 @@ pub struct CodeRuleRow {
     pub disabled_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
 pub struct CodeRow {
     pub code: String,
     pub customer_id: Option<i64>,

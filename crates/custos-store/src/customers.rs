@@ -2,7 +2,7 @@
 
 use crate::{on_tx, StoreError, StoreResult, Tx};
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
 pub struct CustomerRow {
     pub id: i64,
     pub code: String,

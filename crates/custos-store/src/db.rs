@@ -557,23 +557,29 @@ impl Tx {
         }
     }
 
-    /// Wait for the write in flight, if any, and take the connection back. A failed
-    /// write poisons the transaction: its error is returned now, and every later query
-    /// and the commit fail (the write may have been applied in part, and its caller was
-    /// told it succeeded); only a rollback remains.
+    /// Make the connection ready for the next statement: wait for the write in flight,
+    /// if any, and take the connection back; open the caller's savepoint on SQLite if it
+    /// is not open yet (see [`SavepointState`]). A failed write poisons the transaction:
+    /// its error is returned now, and every later query and the commit fail (the write
+    /// may have been applied in part, and its caller was told it succeeded); only a
+    /// rollback remains.
     #[doc(hidden)]
     pub async fn settle(&mut self) -> Result<(), sqlx::Error> {
-        self.finish_inflight().await?;
         let prefix = self.sp.take_prefix();
-        if prefix != SavepointPrefix::None {
-            if let TxConn::Sqlite(t) = &mut self.conn {
-                sqlx::query(prefix.sql()).execute(&mut **t).await?;
-            }
+        self.savepoint_sql(prefix.sql()).await
+    }
+
+    /// Run savepoint statements on SQLite once the write in flight is done (nothing to
+    /// run: only wait for it).
+    async fn savepoint_sql(&mut self, sql: &'static str) -> Result<(), sqlx::Error> {
+        self.finish_inflight().await?;
+        if let (false, TxConn::Sqlite(t)) = (sql.is_empty(), &mut self.conn) {
+            sqlx::query(sql).execute(&mut **t).await?;
         }
         Ok(())
     }
 
-    /// [`Tx::settle`] without opening the savepoint.
+    /// [`Tx::settle`] without touching the savepoint.
     async fn finish_inflight(&mut self) -> Result<(), sqlx::Error> {
         if let Some(write) = self.inflight.take() {
             let (t, result) = write.await;
@@ -598,12 +604,7 @@ impl Tx {
     /// the last row's savepoint they cost hundreds of MiB at a million customers.
     pub(crate) async fn release_stale_savepoint(&mut self) -> StoreResult<()> {
         if self.sp.open_in_sql && !self.sp.wanted {
-            self.finish_inflight().await?;
-            if let TxConn::Sqlite(t) = &mut self.conn {
-                sqlx::query("RELEASE SAVEPOINT custos_job")
-                    .execute(&mut **t)
-                    .await?;
-            }
+            self.savepoint_sql("RELEASE SAVEPOINT custos_job").await?;
             self.sp.open_in_sql = false;
             self.sp.stale = false;
         }
@@ -834,12 +835,10 @@ impl Tx {
             // Nothing to undo in the database when no statement ran under it.
             self.sp.wanted = false;
             if ran {
-                self.finish_inflight().await?;
-                if let TxConn::Sqlite(t) = &mut self.conn {
-                    sqlx::query("ROLLBACK TO SAVEPOINT custos_job; RELEASE SAVEPOINT custos_job")
-                        .execute(&mut **t)
-                        .await?;
-                }
+                self.savepoint_sql(
+                    "ROLLBACK TO SAVEPOINT custos_job; RELEASE SAVEPOINT custos_job",
+                )
+                .await?;
                 self.sp.open_in_sql = false;
             }
         } else {

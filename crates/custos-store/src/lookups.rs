@@ -150,37 +150,23 @@ mod tests {
         hash: &str,
     ) -> crate::StoreResult<i64> {
         let row = CustomerRow {
-            id: 0,
             code: code.into(),
             customer_type: "enterprise".into(),
             name: format!("{gram}{code}"),
             name_key: format!("{gram}{code}"),
             status: "active".into(),
-            uscc: None,
-            region_code: None,
-            industry: None,
-            level: None,
-            owner_id: None,
-            department_id: None,
             data: "{}".into(),
-            created_by: None,
             created_at: 1,
             updated_at: 1,
             row_version: 1,
+            ..CustomerRow::default()
         };
         let code_row = CodeRow {
             code: code.into(),
-            customer_id: None,
-            rule_key: None,
-            rule_version: None,
-            scope: None,
-            seq: None,
             manual: true,
             status: "active".into(),
-            redirect_to: None,
             issued_at: 1,
-            issued_by: None,
-            reason: None,
+            ..CodeRow::default()
         };
         let indexes = CustomerIndexes {
             blind: vec![("mobile".into(), hash.into())],
