@@ -726,7 +726,7 @@ impl Tx {
                 .await?;
                 self.cache.next_customer_id = Some(id + 1);
                 self.pending
-                    .queue(id, &match_keys, &lists.grams, &lists.blind);
+                    .queue(id, &match_keys, &w.indexes.grams, &w.indexes.blind);
                 id
             }
         };

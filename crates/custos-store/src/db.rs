@@ -569,25 +569,25 @@ impl Tx {
         self.savepoint_sql(prefix.sql()).await
     }
 
-    /// Run savepoint statements on SQLite once the write in flight is done (nothing to
-    /// run: only wait for it).
+    /// Run savepoint statements once the write in flight is done (nothing to run: only
+    /// wait for it).
     async fn savepoint_sql(&mut self, sql: &'static str) -> Result<(), sqlx::Error> {
         self.finish_inflight().await?;
-        if let (false, TxConn::Sqlite(t)) = (sql.is_empty(), &mut self.conn) {
-            sqlx::query(sql).execute(&mut **t).await?;
+        if sql.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        match &mut self.conn {
+            TxConn::Sqlite(t) => sqlx::query(sql).execute(&mut **t).await.map(|_| ()),
+            TxConn::Pg(t) => sqlx::query(sql).execute(&mut **t).await.map(|_| ()),
+            TxConn::Lent => Err(TxConn::lent()),
+        }
     }
 
     /// [`Tx::settle`] without touching the savepoint.
     async fn finish_inflight(&mut self) -> Result<(), sqlx::Error> {
         if let Some(write) = self.inflight.take() {
             let (t, result) = write.await;
-            self.conn = TxConn::Sqlite(t);
-            if let Err(e) = result {
-                self.poisoned = Some(e.to_string());
-                return Err(e);
-            }
+            self.landed(t, result)?;
         }
         match &self.poisoned {
             Some(e) => Err(sqlx::Error::Protocol(format!(
@@ -595,6 +595,16 @@ impl Tx {
             ))),
             None => Ok(()),
         }
+    }
+
+    /// The connection is back from a write sent ahead; a failure poisons the transaction.
+    fn landed(
+        &mut self,
+        t: Transaction<'static, Sqlite>,
+        result: Result<(), sqlx::Error>,
+    ) -> Result<(), sqlx::Error> {
+        self.conn = TxConn::Sqlite(t);
+        result.inspect_err(|e| self.poisoned = Some(e.to_string()))
     }
 
     /// Release a savepoint the caller has released but that is still open on the
@@ -628,13 +638,14 @@ impl Tx {
     ) -> StoreResult<()> {
         use std::task::Poll;
         self.finish_inflight().await?;
-        let TxConn::Sqlite(_) = &self.conn else {
-            return Err(TxConn::lent().into());
+        let mut t = match std::mem::replace(&mut self.conn, TxConn::Lent) {
+            TxConn::Sqlite(t) => t,
+            other => {
+                self.conn = other;
+                return Err(TxConn::lent().into());
+            }
         };
         let query = query(self.sp.take_prefix());
-        let TxConn::Sqlite(mut t) = std::mem::replace(&mut self.conn, TxConn::Lent) else {
-            return Err(TxConn::lent().into());
-        };
         let mut write: Inflight = Box::pin(async move {
             let result = query.execute(&mut *t).await.map(|_| ());
             (t, result)
@@ -642,13 +653,7 @@ impl Tx {
         // One poll sends the statements to the worker; the answer is awaited later.
         let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
         match first {
-            Poll::Ready((t, result)) => {
-                self.conn = TxConn::Sqlite(t);
-                if let Err(e) = result {
-                    self.poisoned = Some(e.to_string());
-                    return Err(e.into());
-                }
-            }
+            Poll::Ready((t, result)) => self.landed(t, result)?,
             Poll::Pending => self.inflight = Some(write),
         }
         Ok(())
@@ -675,7 +680,7 @@ impl Tx {
     /// Write what the cache holds back (sequence numbers drawn in memory, queued lookup
     /// rows), then commit.
     pub async fn commit(mut self) -> StoreResult<()> {
-        self.settle().await?;
+        self.finish_inflight().await?;
         self.flush_lookups().await?;
         self.write_back_sequences().await?;
         let checkpointer = self.checkpointer.take().filter(|_| self.bulk);
@@ -798,10 +803,7 @@ impl Tx {
             self.sp.stale = self.sp.open_in_sql;
             self.sp.wanted = true;
         } else {
-            crate::on_tx!(self, |c| sqlx::query("SAVEPOINT custos_job")
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected()))?;
+            self.savepoint_sql("SAVEPOINT custos_job").await?;
         }
         // The postings are not copied into the saved state (they can be large, and an
         // import takes a savepoint per row); a rollback to the savepoint keeps them only
@@ -818,10 +820,7 @@ impl Tx {
         if self.backend() == Backend::Sqlite {
             self.sp.wanted = false;
         } else {
-            crate::on_tx!(self, |c| sqlx::query("RELEASE SAVEPOINT custos_job")
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected()))?;
+            self.savepoint_sql("RELEASE SAVEPOINT custos_job").await?;
         }
         self.saved = None;
         self.saved_pending = None;
@@ -842,10 +841,8 @@ impl Tx {
                 self.sp.open_in_sql = false;
             }
         } else {
-            crate::on_tx!(self, |c| sqlx::query("ROLLBACK TO SAVEPOINT custos_job")
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected()))?;
+            self.savepoint_sql("ROLLBACK TO SAVEPOINT custos_job")
+                .await?;
         }
         let saved_postings = self.saved_postings.take();
         let postings = self

@@ -47,26 +47,19 @@ const INSERT_BLIND: &str = "INSERT OR IGNORE INTO customer_blind_index (kind, ha
      json_extract(value, '$[2]') FROM json_each($1)";
 
 impl PendingLookups {
+    /// Queue a new customer's rows (repeats are harmless: the inserts ignore them).
     pub(crate) fn queue(
         &mut self,
         customer_id: i64,
         match_keys: &[i64],
-        grams: &[Vec<String>],
-        blind: &[Vec<String>],
+        grams: &[String],
+        blind: &[(String, String)],
     ) {
-        self.match_keys
-            .extend(match_keys.iter().map(|k| (*k, customer_id)));
-        self.grams.extend(
-            grams
-                .iter()
-                .filter_map(|g| g.first())
-                .map(|g| (g.clone(), customer_id)),
-        );
+        let id = customer_id;
+        self.match_keys.extend(match_keys.iter().map(|k| (*k, id)));
+        self.grams.extend(grams.iter().map(|g| (g.clone(), id)));
         self.blind
-            .extend(blind.iter().filter_map(|r| match r.as_slice() {
-                [kind, hash] => Some((kind.clone(), hash.clone(), customer_id)),
-                _ => None,
-            }));
+            .extend(blind.iter().map(|(k, h)| (k.clone(), h.clone(), id)));
     }
 
     pub(crate) fn is_written(&self) -> bool {
@@ -98,25 +91,24 @@ impl PendingLookups {
     /// sorted by the table's key; marks it written.
     pub(crate) fn take_unwritten(&mut self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
-        let mut keys = self.match_keys[self.written[0]..].to_vec();
-        keys.sort_unstable();
-        chunks(&mut out, INSERT_MATCH_KEYS, &keys);
-        let mut grams = self.grams[self.written[1]..].to_vec();
-        grams.sort_unstable();
-        chunks(&mut out, INSERT_GRAMS, &grams);
-        let mut blind = self.blind[self.written[2]..].to_vec();
-        blind.sort_unstable();
-        chunks(&mut out, INSERT_BLIND, &blind);
+        let w = self.written;
+        statements(&mut out, INSERT_MATCH_KEYS, &self.match_keys[w[0]..]);
+        statements(&mut out, INSERT_GRAMS, &self.grams[w[1]..]);
+        statements(&mut out, INSERT_BLIND, &self.blind[w[2]..]);
         self.written = self.lens();
         out
     }
 }
 
-fn chunks<T: serde::Serialize>(
+/// `sql` with `rows` sorted (a copy: the queue keeps its order for savepoint marks), as
+/// JSON arrays of at most [`CHUNK`] rows.
+fn statements<T: Ord + Clone + serde::Serialize>(
     out: &mut Vec<(&'static str, String)>,
     sql: &'static str,
     rows: &[T],
 ) {
+    let mut rows = rows.to_vec();
+    rows.sort_unstable();
     for chunk in rows.chunks(CHUNK) {
         // Tuples of strings and integers always serialise (as JSON arrays).
         if let Ok(json) = serde_json::to_string(chunk) {
@@ -334,15 +326,15 @@ mod tests {
         queued_rows_follow_the_transaction(Backend::Postgres).await;
     }
 
-    fn grams(g: &[&str]) -> Vec<Vec<String>> {
-        g.iter().map(|g| vec![g.to_string()]).collect()
+    fn grams(g: &[&str]) -> Vec<String> {
+        g.iter().map(|g| g.to_string()).collect()
     }
 
     #[test]
     fn rows_are_written_sorted_and_once() {
         let mut p = PendingLookups::default();
         p.queue(2, &[9, -3], &grams(&["华为", "为技"]), &[]);
-        p.queue(1, &[5], &[], &[vec!["mobile".into(), "ab".into()]]);
+        p.queue(1, &[5], &[], &[("mobile".into(), "ab".into())]);
         let out = p.take_unwritten();
         assert_eq!(out.len(), 3);
         assert_eq!(out[0].1, "[[-3,2],[5,1],[9,2]]");
