@@ -186,7 +186,7 @@ async fn try_batch(db: &Db, batch: &[Job], mode: Mode) -> Result<Option<Vec<Outp
     // A read-ahead that hits a lock conflict fails as `StoreError::Busy`, so the batch
     // is retried like any other.
     let keys = batch.iter().map(|j| j.match_keys.as_slice());
-    let mut lookups = Lookups::for_creations(&mut tx, batch.len(), keys).await?;
+    let mut lookups = Lookups::for_creations(&mut tx, batch.len(), keys, None).await?;
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
         if mode == Mode::Savepoints {

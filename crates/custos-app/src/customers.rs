@@ -1840,7 +1840,7 @@ impl App {
             .iter()
             .filter_map(|(_, c)| c.as_ref())
             .map(Checked::match_keys);
-        let mut lookups = Lookups::for_creations(&mut tx, items.len(), keys).await?;
+        let mut lookups = Lookups::for_creations(&mut tx, items.len(), keys, Some(self)).await?;
         let mut codes = Vec::with_capacity(items.len());
         let mut left_out = None;
         for (i, (input, checked)) in items.into_iter().enumerate() {

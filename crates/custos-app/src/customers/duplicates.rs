@@ -56,10 +56,19 @@ fn stamp_key(s: &CustomerStamp) -> StampKey {
 /// costs more than comparing it, and the same customers come up again and again as
 /// candidates — during an import, the rows just written. Two generations: when the
 /// young one fills up, the old one is dropped and the young one becomes old, so memory
-/// stays bounded and what is used keeps being promoted.
+/// stays bounded and what is used keeps being promoted. Beside them, the candidates a
+/// batch of creations prepared ahead (see [`App::prepare_candidates_ahead`]), kept until
+/// the next batch prepares its own: the generations turn over too fast at a million
+/// customers to hold them until their checks come.
 #[derive(Default)]
 pub(crate) struct MatchCache {
-    generations: Mutex<[Generation; 2]>,
+    generations: Mutex<Generations>,
+}
+
+#[derive(Default)]
+struct Generations {
+    young_old: [Generation; 2],
+    ahead: Generation,
 }
 
 /// Read ahead, for a batch of creations in `tx`, the duplicate candidates of all their
@@ -69,20 +78,98 @@ pub(super) async fn prefetch_candidates(tx: &mut Tx, hashes: &[i64]) -> StoreRes
     tx.prefetch_match_candidates(hashes, PER_KEY).await
 }
 
+/// Customers read per statement when a batch's candidates are prepared ahead.
+const PREPARE_AHEAD_CHUNK: usize = 512;
+
+impl App {
+    /// After [`prefetch_candidates`]: prepare the candidates the batch's duplicate checks
+    /// (one per list of match keys) are going to compare and that are not prepared yet
+    /// ([`MatchCache`]), reading them in id order, a few hundred per statement. Each
+    /// check would otherwise read its own few, one random page each; at a million
+    /// customers that was most of a check's time, since the candidates of common keys
+    /// reach far back. The checks still look every candidate up as before: this only
+    /// fills the cache, and a row that cannot be prepared here is left to them.
+    pub(crate) async fn prepare_candidates_ahead(
+        &self,
+        tx: &mut Tx,
+        key_lists: &[&[i64]],
+    ) -> StoreResult<()> {
+        let limit = MAX_COMPARED as i64;
+        let mut ids: Vec<i64> = Vec::new();
+        for keys in key_lists {
+            let Some(stamps) = tx.read_ahead_candidates(keys, PER_KEY, limit) else {
+                continue;
+            };
+            ids.extend(
+                stamps
+                    .iter()
+                    .filter(|s| !s.merged && !self.match_cache.contains(&stamp_key(s)))
+                    .map(|s| s.id),
+            );
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let today = issue_date(self.config.code_timezone);
+        // Each chunk is prepared on a blocking thread while the next one is read.
+        let prepare_rows = |rows: Vec<CustomerRow>| {
+            let key = self.config.pii_key.clone();
+            tokio::task::spawn_blocking(move || {
+                rows.iter()
+                    .filter(|row| row.status != "merged")
+                    .filter_map(|row| {
+                        let rec = record_of(row, &key).ok()?;
+                        let p = prepare(&match_record(&rec), today);
+                        Some(((row.id, row.row_version, row.updated_at), Arc::new(p)))
+                    })
+                    .collect::<Vec<_>>()
+            })
+        };
+        let mut ahead = Generation::default();
+        let mut preparing = None;
+        for chunk in ids.chunks(PREPARE_AHEAD_CHUNK) {
+            let rows = tx.customers_by_ids(chunk).await?;
+            if let Some(done) = preparing.replace(prepare_rows(rows)) {
+                ahead.extend(done.await.unwrap_or_default());
+            }
+        }
+        if let Some(done) = preparing {
+            ahead.extend(done.await.unwrap_or_default());
+        }
+        self.match_cache.set_ahead(ahead);
+        Ok(())
+    }
+}
+
 impl MatchCache {
     fn get(&self, key: &StampKey) -> Option<Arc<Prepared>> {
-        let mut g = self.generations.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(p) = g[0].get(key) {
+        let mut guard = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+        let g = &mut *guard;
+        if let Some(p) = g.young_old[0].get(key) {
             return Some(p.clone());
         }
-        let p = g[1].remove(key)?;
-        Self::insert(&mut g, *key, p.clone());
+        let p = match g.young_old[1].remove(key) {
+            Some(p) => p,
+            None => g.ahead.get(key)?.clone(),
+        };
+        Self::insert(&mut g.young_old, *key, p.clone());
         Some(p)
+    }
+
+    /// Whether `key` is cached (without promoting it).
+    fn contains(&self, key: &StampKey) -> bool {
+        let g = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+        g.young_old.iter().any(|y| y.contains_key(key)) || g.ahead.contains_key(key)
+    }
+
+    /// Replace the candidates prepared ahead.
+    fn set_ahead(&self, ahead: Generation) {
+        let mut g = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+        g.ahead = ahead;
     }
 
     fn put(&self, key: StampKey, p: Arc<Prepared>) {
         let mut g = self.generations.lock().unwrap_or_else(|e| e.into_inner());
-        Self::insert(&mut g, key, p);
+        Self::insert(&mut g.young_old, key, p);
     }
 
     fn insert(g: &mut [Generation; 2], key: StampKey, p: Arc<Prepared>) {
@@ -507,4 +594,91 @@ pub(super) fn evidence_views(evidence: Vec<custos_core::matching::Evidence>) -> 
             weight: (e.weight * 100.0).round() / 100.0,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::customers::lookups::Lookups;
+    use crate::demo_data::DemoCustomers;
+
+    fn prepared(name: &str) -> Arc<Prepared> {
+        let rec = MatchRecord {
+            customer_type: "enterprise".into(),
+            name: name.into(),
+            ..MatchRecord::default()
+        };
+        Arc::new(prepare(&rec, chrono::NaiveDate::default()))
+    }
+
+    /// Candidates prepared ahead are found (and promoted) until the next batch's replace
+    /// them; the generations' turnover does not drop them.
+    #[test]
+    fn candidates_prepared_ahead_stay_until_replaced() {
+        let cache = MatchCache::default();
+        let mut ahead = Generation::default();
+        ahead.insert((1, 1, 1), prepared("华为技术"));
+        ahead.insert((2, 1, 1), prepared("中兴通讯"));
+        cache.set_ahead(ahead);
+        assert!(cache.contains(&(2, 1, 1)));
+        // A stale stamp of the same customer is not a hit.
+        assert!(cache.get(&(1, 2, 1)).is_none());
+        assert!(cache.get(&(1, 1, 1)).is_some());
+        for i in 0..2 * CACHE_GENERATION as i64 {
+            cache.put((1_000 + i, 1, 1), prepared("甲"));
+        }
+        assert!(cache.get(&(2, 1, 1)).is_some(), "turned over with the generations");
+        cache.set_ahead(Generation::default());
+        // Customer 1 was promoted when used, customer 2 since the turnover too.
+        assert!(cache.contains(&(2, 1, 1)));
+        assert!(!cache.contains(&(1, 1, 1)), "customer 1 turned over after its use");
+    }
+
+    /// A batch of creations prepares the candidates its checks will compare before the
+    /// first check runs: here, on a process that has prepared nothing yet, the stored
+    /// customers a batch of their twins is checked against.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_prepares_its_candidates_ahead() -> Result<(), Box<dyn std::error::Error>> {
+        let (opts, _dir) = custos_store::testing::fresh_options(custos_store::Backend::Sqlite)
+            .ok_or("no temporary directory")?;
+        let app = App::open(&opts, crate::AppConfig::default()).await?;
+        app.ensure_admin(Some("demo-test-password".into())).await?;
+        let admin = app
+            .actor_for_username("admin", crate::Context::new(crate::Source::System))
+            .await?;
+        app.ensure_default_code_rules(&admin).await?;
+        let today = issue_date(app.config.code_timezone);
+        let mut gen = DemoCustomers::new(5, today);
+        let drafts: Vec<NewCustomer> = (0..30).map(|_| gen.next_customer()).collect();
+        let codes = app.create_customers(&admin, drafts.clone()).await?;
+
+        // Another process on the same database: nothing prepared yet.
+        let other = App::open(&opts, (*app.config).clone()).await?;
+        let key = &other.config.pii_key;
+        let lists: Vec<Vec<i64>> = drafts
+            .iter()
+            .map(|d| match_hashes(&Record::from(d), key, today))
+            .collect();
+        let mut tx = other.db.begin().await?;
+        let mut stamps = Vec::new();
+        for code in &codes {
+            let row = tx.customer_by_code(code).await?.ok_or("customer not found")?;
+            stamps.push((row.id, row.row_version, row.updated_at));
+        }
+        assert!(stamps.iter().all(|s| !other.match_cache.contains(s)));
+        Lookups::for_creations(
+            &mut tx,
+            lists.len(),
+            lists.iter().map(Vec::as_slice),
+            Some(&other),
+        )
+        .await?;
+        tx.rollback().await?;
+        let missing: Vec<_> = stamps
+            .iter()
+            .filter(|s| !other.match_cache.contains(s))
+            .collect();
+        assert!(missing.is_empty(), "not prepared ahead: {missing:?}");
+        Ok(())
+    }
 }

@@ -39,11 +39,14 @@ impl Lookups {
     /// audit head for the rest of `tx` — call it before any savepoint, so the lock
     /// outlives a savepoint that is rolled back (PostgreSQL) — marks a large batch bulk
     /// (`Tx::set_bulk`), and reads ahead the duplicate candidates of the match keys the
-    /// creations are known to look up (`match_keys`, one list per creation that has them).
+    /// creations are known to look up (`match_keys`, one list per creation that has them);
+    /// with `prepare_ahead`, also prepares those candidates not prepared yet
+    /// (`App::prepare_candidates_ahead`: for large batches, whose checks reach far back).
     pub(crate) async fn for_creations<'k>(
         tx: &mut Tx,
         count: usize,
         match_keys: impl IntoIterator<Item = &'k [i64]>,
+        prepare_ahead: Option<&App>,
     ) -> StoreResult<Lookups> {
         tx.lock_audit_head().await?;
         if count >= super::BULK_CREATIONS {
@@ -51,8 +54,12 @@ impl Lookups {
         }
         // A batch of one gains nothing from reading ahead.
         if count > 1 {
-            let hashes: Vec<i64> = match_keys.into_iter().flatten().copied().collect();
+            let lists: Vec<&[i64]> = match_keys.into_iter().collect();
+            let hashes: Vec<i64> = lists.iter().flat_map(|k| k.iter()).copied().collect();
             super::duplicates::prefetch_candidates(tx, &hashes).await?;
+            if let Some(app) = prepare_ahead {
+                app.prepare_candidates_ahead(tx, &lists).await?;
+            }
         }
         Ok(Lookups::default())
     }

@@ -785,7 +785,8 @@ impl App {
                     .iter()
                     .filter_map(|r| r.converted.checked.as_ref())
                     .map(Checked::match_keys);
-                let mut lookups = Lookups::for_creations(&mut tx, chunk.len(), keys).await?;
+                let mut lookups =
+                    Lookups::for_creations(&mut tx, chunk.len(), keys, Some(self)).await?;
                 let mut reported_rows = Vec::new();
                 for PreparedRow { row: r, converted } in chunk {
                     row_no += 1;
