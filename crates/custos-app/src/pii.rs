@@ -22,9 +22,6 @@ use crate::error::{AppError, AppResult};
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// Bytes of the HMAC kept in a blind-index entry (see [`PiiKey::blind`]).
-const BLIND_BYTES: usize = 8;
-
 /// Prefix of every encrypted value: `pii1:<key id>:<base64(nonce ‖ ciphertext)>`.
 const PREFIX: &str = "pii1";
 
@@ -181,19 +178,14 @@ impl PiiKey {
         String::from_utf8(plain).map_err(|_| bad("not UTF-8"))
     }
 
-    /// Blind index of a canonical value: the first 64 bits of HMAC-SHA256 over the kind
-    /// and the value, as 16 hex digits. An index entry only has to tell values apart
-    /// (that any two of a million values share one is about 3 in 10^8 likely, and would
-    /// cost a wrong hit on an exact search, no disclosure); a quarter of the digest keeps
-    /// the index small, which matters because its keys are random: a batch of creations
-    /// changes a page of it per entry.
+    /// Blind index of a canonical value: HMAC-SHA256 over the kind and the value.
     pub fn blind(&self, kind: &str, value: &str) -> String {
         let mut mac =
             <HmacSha256 as Mac>::new_from_slice(&self.index).unwrap_or_else(|_| unreachable!());
         mac.update(kind.as_bytes());
         mac.update(&[0]);
         mac.update(value.as_bytes());
-        hex::encode(&mac.finalize().into_bytes()[..BLIND_BYTES])
+        hex::encode(mac.finalize().into_bytes())
     }
 
     /// Keyed 64-bit hash of a duplicate-check blocking key (`u:…`, `n:…`): the
@@ -308,9 +300,6 @@ mod tests {
     #[test]
     fn blind_index_is_keyed_and_stable() {
         let k = PiiKey::from_master(&[7u8; 32]);
-        let h = k.blind("mobile", "13812345678");
-        assert_eq!(h.len(), 16);
-        assert!(h.bytes().all(|b| b.is_ascii_hexdigit()), "{h}");
         assert_eq!(
             k.blind("mobile", "13812345678"),
             k.blind("mobile", "13812345678")

@@ -961,9 +961,7 @@ mod tests {
             "INSERT INTO customer_name_grams (gram, customer_id) VALUES ('华为', 7)",
             "INSERT INTO customer_match_keys (key_hash, customer_id) VALUES (-42, 7), (42, 7)",
             "INSERT INTO customer_blind_index (customer_id, kind, hash) \
-             VALUES (7, 'mobile', '0123456789abcdef0123456789abcdef0123456789abcdef\
-             0123456789abcdef'), (7, 'email', 'fedcba98765432100123456789abcdef\
-             0123456789abcdef0123456789abcdef')",
+             VALUES (7, 'mobile', 'h1'), (7, 'email', 'h2')",
             "INSERT INTO customer_tags (customer_id, tag) VALUES (7, 'vip')",
             "INSERT INTO customer_field_values (customer_id, key, value) VALUES (7, 'k', 'v')",
         ] {
@@ -1000,13 +998,6 @@ mod tests {
             assert!(ddl.contains("WITHOUT ROWID"), "{table}: {ddl}");
             assert!(!ddl.contains("REFERENCES"), "{table}: {ddl}");
         }
-        // Migration 0010 keeps the first 16 hex digits of each blind-index hash.
-        let hashes: Vec<String> = sqlx::query_scalar(
-            "SELECT hash FROM customer_blind_index WHERE customer_id = 7 ORDER BY hash",
-        )
-        .fetch_all(&mut **c)
-        .await?;
-        assert_eq!(hashes, ["0123456789abcdef", "fedcba9876543210"]);
         let stamp: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM customers INDEXED BY customers_stamp WHERE id = 7",
         )
