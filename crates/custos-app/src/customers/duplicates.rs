@@ -627,11 +627,17 @@ mod tests {
         for i in 0..2 * CACHE_GENERATION as i64 {
             cache.put((1_000 + i, 1, 1), prepared("甲"));
         }
-        assert!(cache.get(&(2, 1, 1)).is_some(), "turned over with the generations");
+        assert!(
+            cache.get(&(2, 1, 1)).is_some(),
+            "turned over with the generations"
+        );
         cache.set_ahead(Generation::default());
         // Customer 1 was promoted when used, customer 2 since the turnover too.
         assert!(cache.contains(&(2, 1, 1)));
-        assert!(!cache.contains(&(1, 1, 1)), "customer 1 turned over after its use");
+        assert!(
+            !cache.contains(&(1, 1, 1)),
+            "customer 1 turned over after its use"
+        );
     }
 
     /// A batch of creations prepares the candidates its checks will compare before the
@@ -662,7 +668,10 @@ mod tests {
         let mut tx = other.db.begin().await?;
         let mut stamps = Vec::new();
         for code in &codes {
-            let row = tx.customer_by_code(code).await?.ok_or("customer not found")?;
+            let row = tx
+                .customer_by_code(code)
+                .await?
+                .ok_or("customer not found")?;
             stamps.push((row.id, row.row_version, row.updated_at));
         }
         assert!(stamps.iter().all(|s| !other.match_cache.contains(s)));
