@@ -2600,20 +2600,7 @@ mod tests {
         assert_eq!(name_grams("王"), vec!["王".to_string()]);
     }
 
-    async fn app_with_admin() -> (App, Actor, Option<tempfile::TempDir>) {
-        let (opts, dir) = custos_store::testing::fresh_options(custos_store::Backend::Sqlite)
-            .expect("a temporary directory");
-        let app = App::open(&opts, crate::AppConfig::default()).await.unwrap();
-        app.ensure_admin(Some("checked-test-password".into()))
-            .await
-            .unwrap();
-        let admin = app
-            .actor_for_username("admin", crate::Context::new(crate::Source::System))
-            .await
-            .unwrap();
-        app.ensure_default_code_rules(&admin).await.unwrap();
-        (app, admin, dir)
-    }
+    use crate::test_support::app_with_admin;
 
     fn company(name: &str) -> NewCustomer {
         NewCustomer {

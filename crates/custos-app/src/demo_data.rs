@@ -424,14 +424,7 @@ mod tests {
     /// run still creates as many as asked; a run of nothing but duplicates fails.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn refused_demo_customers_are_replaced() -> Result<(), Box<dyn std::error::Error>> {
-        let (opts, _dir) = custos_store::testing::fresh_options(custos_store::Backend::Sqlite)
-            .ok_or("no temporary directory")?;
-        let app = App::open(&opts, crate::AppConfig::default()).await?;
-        app.ensure_admin(Some("demo-test-password".into())).await?;
-        let admin = app
-            .actor_for_username("admin", crate::Context::new(crate::Source::System))
-            .await?;
-        app.ensure_default_code_rules(&admin).await?;
+        let (app, admin, _dir) = crate::test_support::app_with_admin().await;
         // The third customer seed 11 draws is in the database already.
         let mut gen = DemoCustomers::new(11, issue_date(app.config.code_timezone));
         let twin = (0..3).map(|_| gen.next_customer()).last().ok_or("none")?;

@@ -128,3 +128,5 @@ pub mod xref;
 
 pub mod export;
 pub mod import;
+#[cfg(test)]
+pub(crate) mod test_support;

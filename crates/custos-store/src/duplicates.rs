@@ -282,12 +282,7 @@ impl Tx {
         if hashes.is_empty() {
             return Ok(Vec::new());
         }
-        if let Some(found) = self
-            .cache
-            .postings
-            .as_ref()
-            .and_then(|p| p.candidates(hashes, per_key, limit))
-        {
+        if let Some(found) = self.read_ahead_candidates(hashes, per_key, limit) {
             // Debug builds (the tests) check every answer from memory against the
             // database's.
             #[cfg(debug_assertions)]

@@ -645,21 +645,14 @@ mod tests {
     /// customers a batch of their twins is checked against.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_batch_prepares_its_candidates_ahead() -> Result<(), Box<dyn std::error::Error>> {
-        let (opts, _dir) = custos_store::testing::fresh_options(custos_store::Backend::Sqlite)
-            .ok_or("no temporary directory")?;
-        let app = App::open(&opts, crate::AppConfig::default()).await?;
-        app.ensure_admin(Some("demo-test-password".into())).await?;
-        let admin = app
-            .actor_for_username("admin", crate::Context::new(crate::Source::System))
-            .await?;
-        app.ensure_default_code_rules(&admin).await?;
+        let (app, admin, _dir) = crate::test_support::app_with_admin().await;
         let today = issue_date(app.config.code_timezone);
         let mut gen = DemoCustomers::new(5, today);
         let drafts: Vec<NewCustomer> = (0..30).map(|_| gen.next_customer()).collect();
         let codes = app.create_customers(&admin, drafts.clone()).await?;
 
         // Another process on the same database: nothing prepared yet.
-        let other = App::open(&opts, (*app.config).clone()).await?;
+        let other = App::from_db(app.db.clone(), (*app.config).clone());
         let key = &other.config.pii_key;
         let lists: Vec<Vec<i64>> = drafts
             .iter()
