@@ -210,6 +210,11 @@ impl MatchPostings {
 /// Key position, customer id, row version, updated at, status.
 type Posting = (usize, i64, i64, i64, String);
 
+/// A JSON result of the match-key read-ahead.
+fn read_ahead_json<T: serde::de::DeserializeOwned>(json: &str) -> StoreResult<T> {
+    serde_json::from_str(json).map_err(|e| StoreError::Other(format!("match read-ahead: {e}")))
+}
+
 /// `ids` padded with 0 (no row has id 0) to [`padded_len`].
 fn padded_ids(ids: &[i64]) -> Vec<i64> {
     let mut v = ids.to_vec();
@@ -426,8 +431,7 @@ impl Tx {
                 .bind(&want)
                 .fetch_one(&mut **c)
                 .await?;
-                let found: Vec<Posting> = serde_json::from_str(&json)
-                    .map_err(|e| StoreError::Other(format!("match read-ahead: {e}")))?;
+                let found: Vec<Posting> = read_ahead_json(&json)?;
                 found
                     .into_iter()
                     .map(|(i, id, v, u, st)| (i, CustomerStamp::new(id, v, u, &st)))
@@ -443,8 +447,7 @@ impl Tx {
                         q = q.bind(chunk.get(i).unwrap_or(&chunk[0]));
                     }
                     let json = q.fetch_one(&mut **c).await?;
-                    let found: Vec<(usize, i64)> = serde_json::from_str(&json)
-                        .map_err(|e| StoreError::Other(format!("match read-ahead: {e}")))?;
+                    let found: Vec<(usize, i64)> = read_ahead_json(&json)?;
                     held.extend(found.into_iter().map(|(i, id)| (i + n * PREFETCH_KEYS, id)));
                 }
                 let mut ids: Vec<i64> = held.iter().map(|(_, id)| *id).collect();
@@ -458,8 +461,7 @@ impl Tx {
                         .bind(list)
                         .fetch_one(&mut **c)
                         .await?;
-                    let found: Vec<(i64, i64, i64, String)> = serde_json::from_str(&json)
-                        .map_err(|e| StoreError::Other(format!("match read-ahead: {e}")))?;
+                    let found: Vec<(i64, i64, i64, String)> = read_ahead_json(&json)?;
                     stamps.extend(
                         found
                             .into_iter()

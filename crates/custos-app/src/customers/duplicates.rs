@@ -51,6 +51,16 @@ fn stamp_key(s: &CustomerStamp) -> StampKey {
     (s.id, s.row_version, s.updated_at)
 }
 
+/// The cache key of a stored row (the same as [`stamp_key`] of its stamp).
+fn row_key(row: &CustomerRow) -> StampKey {
+    (row.id, row.row_version, row.updated_at)
+}
+
+/// The matching features of a stored row, as a duplicate check compares them.
+fn prepare_row(row: &CustomerRow, key: &PiiKey, today: chrono::NaiveDate) -> AppResult<Prepared> {
+    Ok(prepare(&match_record(&record_of(row, key)?), today))
+}
+
 /// The matching features of recently created or compared customers. Preparing a
 /// candidate (decrypting its identifiers, normalising and transliterating its names)
 /// costs more than comparing it, and the same customers come up again and again as
@@ -117,9 +127,8 @@ impl App {
                 rows.iter()
                     .filter(|row| row.status != "merged")
                     .filter_map(|row| {
-                        let rec = record_of(row, &key).ok()?;
-                        let p = prepare(&match_record(&rec), today);
-                        Some(((row.id, row.row_version, row.updated_at), Arc::new(p)))
+                        let p = prepare_row(row, &key, today).ok()?;
+                        Some((row_key(row), Arc::new(p)))
                     })
                     .collect::<Vec<_>>()
             })
@@ -337,10 +346,7 @@ impl App {
     /// Remember the matching features of a customer just written (`row` as stored), so
     /// the next checks that meet it as a candidate need not read and prepare it again.
     pub(super) fn remember_prepared(&self, row: &CustomerRow, prepared: Prepared) {
-        self.match_cache.put(
-            (row.id, row.row_version, row.updated_at),
-            Arc::new(prepared),
-        );
+        self.match_cache.put(row_key(row), Arc::new(prepared));
     }
 
     /// [`App::find_duplicates`] for a record already prepared, whose blocking-key
@@ -373,9 +379,8 @@ impl App {
             if row.status == "merged" {
                 continue;
             }
-            let p = Arc::new(prepare(&match_record(&record_of(&row, key)?), today));
-            self.match_cache
-                .put((row.id, row.row_version, row.updated_at), p.clone());
+            let p = Arc::new(prepare_row(&row, key, today)?);
+            self.match_cache.put(row_key(&row), p.clone());
             prepared.push((row.id, p));
             rows.insert(row.id, row);
         }
@@ -665,7 +670,7 @@ mod tests {
                 .customer_by_code(code)
                 .await?
                 .ok_or("customer not found")?;
-            stamps.push((row.id, row.row_version, row.updated_at));
+            stamps.push(row_key(&row));
         }
         assert!(stamps.iter().all(|s| !other.match_cache.contains(s)));
         Lookups::for_creations(
