@@ -1892,10 +1892,27 @@ impl App {
             .await
     }
 
+    /// Read the reference data (customer types, field catalog) in a read transaction if
+    /// no transaction has yet, so that [`App::check_new`] works from a bulk job's first
+    /// batch on; otherwise a new process validates its first batch (up to tens of
+    /// thousands of rows) inside the write transaction, and its duplicate read-ahead
+    /// misses every key. A creation still uses the work only if its own transaction reads
+    /// equal reference data.
+    pub(crate) async fn settle_reference(&self) -> AppResult<()> {
+        if self.reference_seen.latest().is_some() {
+            return Ok(());
+        }
+        let mut tx = self.db.begin_read().await?;
+        let reference = self.reference(&mut tx).await?;
+        tx.rollback().await?;
+        self.reference_seen.settle(reference);
+        Ok(())
+    }
+
     /// The database-free part of creating `input` (see [`Checked`]), when the record is
-    /// valid against the reference data a transaction saw last; `None` otherwise (also
-    /// before any write transaction ran), and the creation then validates in its
-    /// transaction as usual — including reporting every error.
+    /// valid against the reference data a transaction saw last (or
+    /// [`App::settle_reference`] read); `None` otherwise, and the creation then validates
+    /// in its transaction as usual — including reporting every error.
     pub(crate) fn check_new(&self, actor: &Actor, input: &NewCustomer) -> Option<Checked> {
         let reference = self.reference_seen.latest()?;
         let today = issue_date(self.config.code_timezone);
@@ -2651,6 +2668,28 @@ mod tests {
             }
             other => panic!("expected the new required field to be enforced: {other:?}"),
         }
+    }
+
+    /// A bulk job in a new process checks its first batch ahead too: the reference data
+    /// are read before any write transaction, and the work done with them is accepted.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reference_settled_before_the_first_batch() {
+        let (app, admin, _dir) = app_with_admin().await;
+        let input = company("首批先行校验有限公司");
+        assert!(app.check_new(&admin, &input).is_none());
+        app.settle_reference().await.unwrap();
+        let checked = app.check_new(&admin, &input);
+        assert!(checked.is_some(), "first batch not checked ahead");
+        let codes = app
+            .create_checked(&admin, vec![(input, checked)])
+            .await
+            .unwrap();
+        assert_eq!(codes.len(), 1);
+        // Settling again keeps what the transaction saw (same reference, same copy).
+        app.settle_reference().await.unwrap();
+        assert!(app
+            .check_new(&admin, &company("第二批先行校验有限公司"))
+            .is_some());
     }
 
     /// A creation from checked work stores exactly what the creation inside the

@@ -415,6 +415,22 @@ both!(bad_files_are_refused_before_anything_is_written, |t| {
             },
             "import.sample_rate",
         ),
+        (
+            "customers_gbk.csv",
+            ImportOptions {
+                chunk_rows: 0,
+                ..opts("c0")
+            },
+            "import.chunk_rows",
+        ),
+        (
+            "customers_gbk.csv",
+            ImportOptions {
+                chunk_rows: custos_app::import::MAX_CHUNK_ROWS + 1,
+                ..opts("c1")
+            },
+            "import.chunk_rows",
+        ),
     ];
     for (file, o, code) in cases {
         let (_, got) = file_error(import(&t, file, o.clone()).await);

@@ -104,9 +104,14 @@ pub struct ImportOptions {
 
 /// Rows per transaction of an import run from the command line. Larger chunks share
 /// index pages between more rows per commit (100,000 rows: 1,407 rows/s with chunks of
-/// 500, 1,685 with 5,000); other writers of an embedded database wait for a chunk while
-/// it is written (about 3 s).
-pub const BULK_CHUNK_ROWS: usize = 5000;
+/// 500, 1,685 with 5,000; against a million customers a chunk dirties most leaf pages
+/// of the lookup trees whatever its size, see docs/benchmarks.md); other writers of an
+/// embedded database wait for a chunk while it is written (several seconds).
+pub const BULK_CHUNK_ROWS: usize = 20_000;
+
+/// The largest chunk accepted: its rows, their checks and their duplicate candidates
+/// are held in memory at once (twice: one chunk is prepared while one is written).
+pub const MAX_CHUNK_ROWS: usize = 50_000;
 
 impl Default for ImportOptions {
     fn default() -> Self {
@@ -744,7 +749,7 @@ impl App {
                 }
             }
         }
-        let chunk_rows = options.chunk_rows.clamp(1, 10_000);
+        let chunk_rows = options.chunk_rows;
         let reveal = actor.can("customer.pii.read");
         // The next chunk is converted and checked (mapping, validation, matching
         // features: see `customers::Checked`) on a blocking thread while one is written.
@@ -759,6 +764,7 @@ impl App {
                 (rows, error)
             })
         };
+        self.settle_reference().await?;
         let mut pending = prepare_ahead(read_chunk(&mut table.rows, chunk_rows).await);
         loop {
             // A file that breaks mid-way (a malformed CSV line): the rows read before it
@@ -1464,6 +1470,22 @@ fn check_options(o: &ImportOptions) -> AppResult<()> {
                 "import.sample_rate",
                 format!("抽查比例应在 0–1 之间（{}）", o.sample_rate),
                 format!("the sampling rate must be 0–1 ({})", o.sample_rate),
+            ),
+        ));
+    }
+    if !(1..=MAX_CHUNK_ROWS).contains(&o.chunk_rows) {
+        return Err(AppError::validation(
+            "chunk_rows",
+            Violation::new(
+                "import.chunk_rows",
+                format!(
+                    "每批提交行数应在 1–{MAX_CHUNK_ROWS} 之间（{}）",
+                    o.chunk_rows
+                ),
+                format!(
+                    "rows per chunk must be 1–{MAX_CHUNK_ROWS} ({})",
+                    o.chunk_rows
+                ),
             ),
         ));
     }
