@@ -315,7 +315,8 @@ impl App {
         // customers a batch of 10,000 still dirtied most leaf pages of the match-key,
         // name-bigram and blind-index trees (about 1 GB written per batch, half of it the
         // checkpoint's copy), so the cost per customer kept falling with the batch: 30,000
-        // made a million 14 % faster, for about 330 MiB more at the peak.
+        // made a million 15 % faster (means of two runs each), for about 300 MiB more at the
+        // peak.
         const BATCH: u64 = 30_000;
         let owners = owners.to_vec();
         // Draws `count` customers; `from` counts those drawn before (for owner rotation).

@@ -313,9 +313,6 @@ impl Tx {
         per_key: i64,
         limit: i64,
     ) -> Option<Vec<CustomerStamp>> {
-        if hashes.is_empty() {
-            return Some(Vec::new());
-        }
         self.cache
             .postings
             .as_ref()?
@@ -455,10 +452,8 @@ impl Tx {
                 ids.dedup();
                 let mut stamps: FoldMap<i64, CustomerStamp> = FoldMap::default();
                 for chunk in ids.chunks(STAMP_CHUNK) {
-                    let list = serde_json::to_string(chunk)
-                        .map_err(|e| StoreError::Other(format!("match read-ahead: {e}")))?;
                     let json: String = sqlx::query_scalar(SQLITE_STAMPS)
-                        .bind(list)
+                        .bind(crate::customer_master::json_list(chunk))
                         .fetch_one(&mut **c)
                         .await?;
                     let found: Vec<(i64, i64, i64, String)> = read_ahead_json(&json)?;

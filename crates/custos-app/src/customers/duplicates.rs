@@ -81,6 +81,12 @@ struct Generations {
     ahead: Generation,
 }
 
+impl Generations {
+    fn holds(&self, key: &StampKey) -> bool {
+        self.young_old.iter().any(|y| y.contains_key(key)) || self.ahead.contains_key(key)
+    }
+}
+
 /// Read ahead, for a batch of creations in `tx`, the duplicate candidates of all their
 /// match keys (`hashes`), so that each creation's check is answered from memory (see
 /// `Tx::prefetch_match_candidates`).
@@ -105,18 +111,13 @@ impl App {
         key_lists: &[&[i64]],
     ) -> StoreResult<()> {
         let limit = MAX_COMPARED as i64;
-        let mut ids: Vec<i64> = Vec::new();
-        for keys in key_lists {
-            let Some(stamps) = tx.read_ahead_candidates(keys, PER_KEY, limit) else {
-                continue;
-            };
-            ids.extend(
-                stamps
-                    .iter()
-                    .filter(|s| !s.merged && !self.match_cache.contains(&stamp_key(s)))
-                    .map(|s| s.id),
-            );
-        }
+        let wanted: Vec<CustomerStamp> = key_lists
+            .iter()
+            .filter_map(|keys| tx.read_ahead_candidates(keys, PER_KEY, limit))
+            .flatten()
+            .filter(|s| !s.merged)
+            .collect();
+        let mut ids = self.match_cache.not_cached(&wanted);
         ids.sort_unstable();
         ids.dedup();
         let today = issue_date(self.config.code_timezone);
@@ -125,7 +126,6 @@ impl App {
             let key = self.config.pii_key.clone();
             tokio::task::spawn_blocking(move || {
                 rows.iter()
-                    .filter(|row| row.status != "merged")
                     .filter_map(|row| {
                         let p = prepare_row(row, &key, today).ok()?;
                         Some((row_key(row), Arc::new(p)))
@@ -151,7 +151,7 @@ impl App {
 
 impl MatchCache {
     fn get(&self, key: &StampKey) -> Option<Arc<Prepared>> {
-        let mut guard = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.lock();
         let g = &mut *guard;
         if let Some(p) = g.young_old[0].get(key) {
             return Some(p.clone());
@@ -165,19 +165,33 @@ impl MatchCache {
     }
 
     /// Whether `key` is cached (without promoting it).
+    #[cfg(test)]
     fn contains(&self, key: &StampKey) -> bool {
-        let g = self.generations.lock().unwrap_or_else(|e| e.into_inner());
-        g.young_old.iter().any(|y| y.contains_key(key)) || g.ahead.contains_key(key)
+        self.lock().holds(key)
+    }
+
+    /// The ids of `stamps` not cached (without promoting any), under one lock.
+    fn not_cached(&self, stamps: &[CustomerStamp]) -> Vec<i64> {
+        let g = self.lock();
+        stamps
+            .iter()
+            .filter(|s| !g.holds(&stamp_key(s)))
+            .map(|s| s.id)
+            .collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Generations> {
+        self.generations.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Replace the candidates prepared ahead.
     fn set_ahead(&self, ahead: Generation) {
-        let mut g = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+        let mut g = self.lock();
         g.ahead = ahead;
     }
 
     fn put(&self, key: StampKey, p: Arc<Prepared>) {
-        let mut g = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+        let mut g = self.lock();
         Self::insert(&mut g.young_old, key, p);
     }
 

@@ -749,7 +749,9 @@ impl App {
                 }
             }
         }
-        let chunk_rows = options.chunk_rows;
+        // New jobs are refused outside 1..=MAX_CHUNK_ROWS (`check_options`); a job stored
+        // before that check (then clamped to 1..=10,000 here) may hold any value.
+        let chunk_rows = options.chunk_rows.clamp(1, MAX_CHUNK_ROWS);
         let reveal = actor.can("customer.pii.read");
         // The next chunk is converted and checked (mapping, validation, matching
         // features: see `customers::Checked`) on a blocking thread while one is written.
