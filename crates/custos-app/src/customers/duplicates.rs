@@ -111,13 +111,12 @@ impl App {
         key_lists: &[&[i64]],
     ) -> StoreResult<()> {
         let limit = MAX_COMPARED as i64;
-        let wanted: Vec<CustomerStamp> = key_lists
+        let wanted = key_lists
             .iter()
             .filter_map(|keys| tx.read_ahead_candidates(keys, PER_KEY, limit))
             .flatten()
-            .filter(|s| !s.merged)
-            .collect();
-        let mut ids = self.match_cache.not_cached(&wanted);
+            .filter(|s| !s.merged);
+        let mut ids = self.match_cache.not_cached(wanted);
         ids.sort_unstable();
         ids.dedup();
         let today = issue_date(self.config.code_timezone);
@@ -171,10 +170,9 @@ impl MatchCache {
     }
 
     /// The ids of `stamps` not cached (without promoting any), under one lock.
-    fn not_cached(&self, stamps: &[CustomerStamp]) -> Vec<i64> {
+    fn not_cached(&self, stamps: impl Iterator<Item = CustomerStamp>) -> Vec<i64> {
         let g = self.lock();
         stamps
-            .iter()
             .filter(|s| !g.holds(&stamp_key(s)))
             .map(|s| s.id)
             .collect()
