@@ -4,6 +4,7 @@
 
 use crate::customers::CUSTOMER_COLS;
 use crate::db::SavepointPrefix;
+use crate::lookups::{BLIND_INDEX, NAME_GRAMS};
 use crate::org::join_ids;
 use crate::{on_tx, Backend, CustomerRow, StoreError, StoreResult, Tx, TxConn};
 use crate::{AuditRecord, CodeRow};
@@ -359,7 +360,7 @@ fn scope_clause(w: &mut Where, scope: &ScopeFilter) {
     }
 }
 
-fn build_where(f: &CustomerFilter, with_cursor: bool) -> Where {
+fn build_where(f: &CustomerFilter, with_cursor: bool, backend: Backend) -> Where {
     let mut w = Where {
         clauses: Vec::new(),
         binds: Vec::new(),
@@ -374,8 +375,9 @@ fn build_where(f: &CustomerFilter, with_cursor: bool) -> Where {
             ps.push(w.bind(SqlValue::Text(g.clone())));
         }
         w.clauses.push(format!(
-            "id IN (SELECT customer_id FROM customer_name_grams WHERE gram IN ({}) \
+            "id IN (SELECT customer_id FROM {} AS g WHERE gram IN ({}) \
              GROUP BY customer_id HAVING COUNT(*) = {})",
+            NAME_GRAMS.rows(backend),
             ps.join(", "),
             f.name_grams.len()
         ));
@@ -432,7 +434,8 @@ fn build_where(f: &CustomerFilter, with_cursor: bool) -> Where {
         let pk = w.bind(SqlValue::Text(k.clone()));
         let ph = w.bind(SqlValue::Text(h.clone()));
         w.clauses.push(format!(
-            "id IN (SELECT customer_id FROM customer_blind_index WHERE kind = {pk} AND hash = {ph})"
+            "id IN (SELECT customer_id FROM {} AS bi WHERE kind = {pk} AND hash = {ph})",
+            BLIND_INDEX.rows(backend)
         ));
     }
     for (col, op, v) in [
@@ -585,13 +588,12 @@ impl Tx {
     ) -> StoreResult<()> {
         self.flush_lookups().await?;
         if !fresh {
-            for table in [
-                "customer_blind_index",
-                "customer_tags",
-                "customer_name_grams",
-                "customer_field_values",
-            ] {
-                let sql = format!("DELETE FROM {table} WHERE customer_id = $1");
+            let mut deletes = BLIND_INDEX.delete_customer(self.backend());
+            deletes.extend(NAME_GRAMS.delete_customer(self.backend()));
+            for table in ["customer_tags", "customer_field_values"] {
+                deletes.push(format!("DELETE FROM {table} WHERE customer_id = $1"));
+            }
+            for sql in deletes {
                 on_tx!(self, |c| sqlx::query(&sql)
                     .bind(customer_id)
                     .execute(c)
@@ -790,7 +792,7 @@ impl Tx {
     /// A page of customers matching `f`.
     pub async fn search_customers(&mut self, f: &CustomerFilter) -> StoreResult<Vec<CustomerRow>> {
         self.flush_lookups().await?;
-        let w = build_where(f, true);
+        let w = build_where(f, true, self.backend());
         let col = f.sort.column();
         let dir = if f.desc { "DESC" } else { "ASC" };
         let order = if f.sort == CustomerSort::Id {
@@ -829,7 +831,7 @@ impl Tx {
     /// How many customers match `f` (the cursor is ignored).
     pub async fn count_matching_customers(&mut self, f: &CustomerFilter) -> StoreResult<i64> {
         self.flush_lookups().await?;
-        let w = build_where(f, false);
+        let w = build_where(f, false, self.backend());
         let sql = format!("SELECT COUNT(*) FROM customers{}", where_sql(&w));
         Ok(on_tx!(self, |c| {
             let mut q = sqlx::query_scalar::<_, i64>(&sql);
@@ -857,13 +859,11 @@ impl Tx {
             return Ok(Vec::new());
         }
         self.flush_lookups().await?;
+        let backend = self.backend();
         let parts: Vec<String> = (0..grams.len())
             .map(|i| {
-                format!(
-                    "SELECT customer_id FROM (SELECT customer_id FROM customer_name_grams \
-                     WHERE gram = ${} ORDER BY customer_id DESC LIMIT $1) AS g{i}",
-                    i + 2
-                )
+                let newest = NAME_GRAMS.newest(backend, &format!("gram = ${}", i + 2), "$1");
+                format!("SELECT customer_id FROM ({newest}) AS g{i}")
             })
             .collect();
         let sql = parts.join(" UNION ALL ");

@@ -667,12 +667,56 @@ impl Tx {
             return Ok(());
         }
         self.release_stale_savepoint().await?;
-        for (sql, rows) in self.pending.take_unwritten() {
-            on_tx!(self, |c| sqlx::query(sql)
+        let aside = self.bulk && self.backend() == Backend::Sqlite;
+        for (sql, rows) in self.pending.take_unwritten(aside) {
+            on_tx!(self, |c| sqlx::query(&sql)
                 .bind(rows)
                 .execute(c)
                 .await
                 .map(|r| r.rows_affected()))?;
+        }
+        Ok(())
+    }
+
+    /// SQLite, at a bulk commit: move the lookup rows written aside into the main tables
+    /// if they are now enough for it (see [`crate::lookups`]).
+    async fn move_aside_rows_if_due(&mut self) -> StoreResult<()> {
+        if !self.bulk || self.backend() != Backend::Sqlite {
+            return Ok(());
+        }
+        // The customers aside, estimated by the range of their ids (dense within a bulk
+        // job; an overestimate only moves them sooner), and all customers. (MIN and MAX
+        // in one SELECT would scan the index; as two subqueries each reads one end.)
+        let ranges: Vec<String> = crate::lookups::WRITTEN_ASIDE
+            .iter()
+            .map(|t| {
+                format!(
+                    "SELECT (SELECT MIN(customer_id) FROM {n}_recent) AS lo, \
+                     (SELECT MAX(customer_id) FROM {n}_recent) AS hi",
+                    n = t.name
+                )
+            })
+            .collect();
+        let sql = format!(
+            "SELECT COALESCE(MAX(hi) - MIN(lo) + 1, 0), \
+             (SELECT COALESCE(MAX(id), 0) FROM customers) FROM ({})",
+            ranges.join(" UNION ALL ")
+        );
+        let (aside, total): (i64, i64) = on_tx!(self, |c| sqlx::query_as(&sql).fetch_one(c).await)?;
+        let batch = self.pending.customers() as i64;
+        if !crate::lookups::due_for_moving(aside, total, batch) {
+            return Ok(());
+        }
+        // Not under the savepoint of the last import row: its journal would copy every
+        // page the move changes.
+        self.release_stale_savepoint().await?;
+        for table in crate::lookups::WRITTEN_ASIDE {
+            for sql in table.move_aside_rows() {
+                on_tx!(self, |c| sqlx::query(&sql)
+                    .execute(c)
+                    .await
+                    .map(|r| r.rows_affected()))?;
+            }
         }
         Ok(())
     }
@@ -682,6 +726,7 @@ impl Tx {
     pub async fn commit(mut self) -> StoreResult<()> {
         self.finish_inflight().await?;
         self.flush_lookups().await?;
+        self.move_aside_rows_if_due().await?;
         self.write_back_sequences().await?;
         let checkpointer = self.checkpointer.take().filter(|_| self.bulk);
         match self.conn {

@@ -7,8 +7,9 @@ use std::sync::OnceLock;
 
 use crate::customers::{CustomerRow, CUSTOMER_COLS};
 use crate::error::{StoreError, StoreResult};
+use crate::lookups::MATCH_KEYS;
 use crate::on_tx;
-use crate::{Tx, TxConn};
+use crate::{Backend, Tx, TxConn};
 
 /// A group of probable duplicates waiting for (or decided by) a steward.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -118,12 +119,9 @@ fn build_candidates_sql(n: usize) -> String {
 fn key_branches(n: usize, first: usize) -> String {
     let parts: Vec<String> = (0..n)
         .map(|i| {
-            format!(
-                "SELECT {i} AS b, customer_id FROM (SELECT customer_id \
-                 FROM customer_match_keys WHERE key_hash = ${} \
-                 ORDER BY customer_id DESC LIMIT $1) AS k{i}",
-                i + first
-            )
+            let newest =
+                MATCH_KEYS.newest(Backend::Sqlite, &format!("key_hash = ${}", i + first), "$1");
+            format!("SELECT {i} AS b, customer_id FROM ({newest}) AS k{i}")
         })
         .collect();
     parts.join(" UNION ALL ")
@@ -241,13 +239,13 @@ impl Tx {
         self.cache.postings = None;
         self.flush_lookups().await?;
         if !fresh {
-            on_tx!(self, |c| sqlx::query(
-                "DELETE FROM customer_match_keys WHERE customer_id = $1"
-            )
-            .bind(customer_id)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
+            for sql in MATCH_KEYS.delete_customer(self.backend()) {
+                on_tx!(self, |c| sqlx::query(&sql)
+                    .bind(customer_id)
+                    .execute(c)
+                    .await
+                    .map(|r| r.rows_affected()))?;
+            }
         }
         let mut hashes = hashes.to_vec();
         hashes.sort_unstable();
@@ -496,11 +494,13 @@ impl Tx {
     /// How many customers have match keys (0 on a database indexed before they existed).
     pub async fn count_match_indexed(&mut self) -> StoreResult<i64> {
         self.flush_lookups().await?;
-        Ok(on_tx!(self, |c| sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(DISTINCT customer_id) FROM customer_match_keys"
-        )
-        .fetch_one(c)
-        .await)?)
+        let sql = format!(
+            "SELECT COUNT(DISTINCT customer_id) FROM {} AS m",
+            MATCH_KEYS.rows(self.backend())
+        );
+        Ok(on_tx!(self, |c| sqlx::query_scalar::<_, i64>(&sql)
+            .fetch_one(c)
+            .await)?)
     }
 
     /// Customers by id, in id order.

@@ -1,6 +1,6 @@
 //! Lookup rows of new customers held back until the transaction needs them (SQLite).
 //!
-//! A creation adds about twenty match keys, a dozen name bigrams and a few blind-index
+//! A creation adds about ten match keys, ten name bigrams and a few blind-index
 //! hashes. Their keys are random, so at a million customers each of these B-tree
 //! inserts lands on a different page, far more pages than the writer's cache holds: a
 //! batch of creations kept evicting pages it had just changed and reading them back.
@@ -14,6 +14,130 @@
 //! transaction ends, so that a rollback to a savepoint can put the queue back exactly:
 //! rows queued after the savepoint are dropped, and rows written after it are queued
 //! again, since the rollback undid their write.
+//!
+//! ## Rows written aside
+//!
+//! Even sorted, a batch of 30,000 creations changes nearly every leaf page of these
+//! tables at a million customers (some 500 MB), and every such page goes through the
+//! write-ahead log and back into the database file: the cost of a batch grew with the
+//! size of the database, not of the batch. So a bulk transaction ([`crate::Tx::set_bulk`])
+//! writes its rows into a small companion table of each (`…_recent`, same key), whose
+//! pages are few, and its commit moves them into the main table, sorted, only once the
+//! companions hold enough customers for the move to be worth a pass over the main table
+//! ([`due_for_moving`]). Every read of these tables reads both ([`LookupTable`]); a
+//! customer's rows are in one of the two, never both (the move is one statement pair in
+//! the writer's transaction; a change of the customer deletes from both and writes to
+//! the main table). PostgreSQL has no companions: its writes do not pass through pages
+//! this way.
+
+use std::borrow::Cow;
+
+use crate::Backend;
+
+/// One of the lookup tables whose new rows bulk transactions write aside on SQLite.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LookupTable {
+    pub(crate) name: &'static str,
+    /// Its columns in the primary key's order (the customer id last).
+    cols: &'static str,
+}
+
+pub(crate) const MATCH_KEYS: LookupTable = LookupTable {
+    name: "customer_match_keys",
+    cols: "key_hash, customer_id",
+};
+pub(crate) const NAME_GRAMS: LookupTable = LookupTable {
+    name: "customer_name_grams",
+    cols: "gram, customer_id",
+};
+pub(crate) const BLIND_INDEX: LookupTable = LookupTable {
+    name: "customer_blind_index",
+    cols: "kind, hash, customer_id",
+};
+/// Every table with a companion, in the order the queue lists them.
+pub(crate) const WRITTEN_ASIDE: [LookupTable; 3] = [MATCH_KEYS, NAME_GRAMS, BLIND_INDEX];
+
+impl LookupTable {
+    /// Every row of the table, as a `FROM` source (its columns keep their names).
+    pub(crate) fn rows(self, backend: Backend) -> Cow<'static, str> {
+        match backend {
+            Backend::Postgres => Cow::Borrowed(self.name),
+            Backend::Sqlite => Cow::Owned(format!(
+                "(SELECT {c} FROM {n} UNION ALL SELECT {c} FROM {n}_recent)",
+                c = self.cols,
+                n = self.name
+            )),
+        }
+    }
+
+    /// A query of the `customer_id` of the newest `limit` rows where `cond` holds,
+    /// newest (highest id) first. On SQLite both parts are read in key order and merged,
+    /// so the limit stops the reading of a frequent key early, as on one table.
+    pub(crate) fn newest(self, backend: Backend, cond: &str, limit: &str) -> String {
+        let n = self.name;
+        match backend {
+            Backend::Postgres => format!(
+                "SELECT customer_id FROM {n} WHERE {cond} ORDER BY customer_id DESC LIMIT {limit}"
+            ),
+            Backend::Sqlite => format!(
+                "SELECT customer_id FROM {n} WHERE {cond} UNION ALL \
+                 SELECT customer_id FROM {n}_recent WHERE {cond} \
+                 ORDER BY customer_id DESC LIMIT {limit}"
+            ),
+        }
+    }
+
+    /// The statements deleting a customer's rows (`$1`) from the table (and companion).
+    pub(crate) fn delete_customer(self, backend: Backend) -> Vec<String> {
+        let mut out = vec![format!("DELETE FROM {} WHERE customer_id = $1", self.name)];
+        if backend == Backend::Sqlite {
+            out.push(format!(
+                "DELETE FROM {}_recent WHERE customer_id = $1",
+                self.name
+            ));
+        }
+        out
+    }
+
+    /// SQLite: the statements moving the companion's rows into the main table, sorted.
+    pub(crate) fn move_aside_rows(self) -> [String; 2] {
+        let (n, c) = (self.name, self.cols);
+        [
+            format!("INSERT OR IGNORE INTO {n} ({c}) SELECT {c} FROM {n}_recent ORDER BY {c}"),
+            format!("DELETE FROM {n}_recent"),
+        ]
+    }
+
+    /// The statement writing rows given as a JSON array of arrays (in the columns'
+    /// order), into the companion when `aside`.
+    fn insert_json(self, aside: bool) -> String {
+        let parts: Vec<String> = (0..self.cols.split(',').count())
+            .map(|i| format!("json_extract(value, '$[{i}]')"))
+            .collect();
+        format!(
+            "INSERT OR IGNORE INTO {}{} ({}) SELECT {} FROM json_each($1)",
+            self.name,
+            if aside { "_recent" } else { "" },
+            self.cols,
+            parts.join(", ")
+        )
+    }
+}
+
+/// Whether rows aside of `aside` customers (their id range) should move into the main
+/// tables now, with `total` customers in all and `batch` created by the transaction.
+///
+/// Each bulk commit rewrites the companion pages it touches (about all of them: cost
+/// ∝ `aside`); a move rewrites the main tables' pages once (∝ `total`). Moving when
+/// `aside` reaches √(2 · main · batch) keeps the sum of both per customer least.
+pub(crate) fn due_for_moving(aside: i64, total: i64, batch: i64) -> bool {
+    if aside <= 0 {
+        return false;
+    }
+    let main = (total - aside).max(0) as f64;
+    let threshold = (2.0 * main * batch.max(1) as f64).sqrt();
+    aside as f64 >= threshold
+}
 
 /// Rows per insert statement when the queue is written.
 const CHUNK: usize = 20_000;
@@ -34,17 +158,9 @@ pub(crate) struct PendingLookups {
     /// (kind, hash, customer_id)
     blind: Vec<(String, String, i64)>,
     written: [usize; 3],
+    /// Creations queued in the transaction (rollbacks not taken back: an estimate).
+    customers: usize,
 }
-
-/// The statements writing a list given as a JSON array of rows, in the array's order.
-const INSERT_MATCH_KEYS: &str =
-    "INSERT OR IGNORE INTO customer_match_keys (key_hash, customer_id) \
-     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($1)";
-const INSERT_GRAMS: &str = "INSERT OR IGNORE INTO customer_name_grams (gram, customer_id) \
-     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($1)";
-const INSERT_BLIND: &str = "INSERT OR IGNORE INTO customer_blind_index (kind, hash, customer_id) \
-     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), \
-     json_extract(value, '$[2]') FROM json_each($1)";
 
 impl PendingLookups {
     /// Queue a new customer's rows (repeats are harmless: the inserts ignore them).
@@ -56,10 +172,16 @@ impl PendingLookups {
         blind: &[(String, String)],
     ) {
         let id = customer_id;
+        self.customers += 1;
         self.match_keys.extend(match_keys.iter().map(|k| (*k, id)));
         self.grams.extend(grams.iter().map(|g| (g.clone(), id)));
         self.blind
             .extend(blind.iter().map(|(k, h)| (k.clone(), h.clone(), id)));
+    }
+
+    /// Creations queued in the transaction.
+    pub(crate) fn customers(&self) -> usize {
+        self.customers
     }
 
     pub(crate) fn is_written(&self) -> bool {
@@ -88,13 +210,15 @@ impl PendingLookups {
     }
 
     /// The statements (SQL, JSON rows) that write what is not written yet, each list
-    /// sorted by the table's key; marks it written.
-    pub(crate) fn take_unwritten(&mut self) -> Vec<(&'static str, String)> {
+    /// sorted by the table's key, into the companion tables when `aside`; marks it
+    /// written.
+    pub(crate) fn take_unwritten(&mut self, aside: bool) -> Vec<(String, String)> {
         let mut out = Vec::new();
         let w = self.written;
-        statements(&mut out, INSERT_MATCH_KEYS, &self.match_keys[w[0]..]);
-        statements(&mut out, INSERT_GRAMS, &self.grams[w[1]..]);
-        statements(&mut out, INSERT_BLIND, &self.blind[w[2]..]);
+        let [m, g, b] = WRITTEN_ASIDE.map(|t| t.insert_json(aside));
+        statements(&mut out, &m, &self.match_keys[w[0]..]);
+        statements(&mut out, &g, &self.grams[w[1]..]);
+        statements(&mut out, &b, &self.blind[w[2]..]);
         self.written = self.lens();
         out
     }
@@ -103,8 +227,8 @@ impl PendingLookups {
 /// `sql` with `rows` sorted (a copy: the queue keeps its order for savepoint marks), as
 /// JSON arrays of at most [`CHUNK`] rows.
 fn statements<T: Ord + Clone + serde::Serialize>(
-    out: &mut Vec<(&'static str, String)>,
-    sql: &'static str,
+    out: &mut Vec<(String, String)>,
+    sql: &str,
     rows: &[T],
 ) {
     let mut rows = rows.to_vec();
@@ -112,7 +236,7 @@ fn statements<T: Ord + Clone + serde::Serialize>(
     for chunk in rows.chunks(CHUNK) {
         // Tuples of strings and integers always serialise (as JSON arrays).
         if let Ok(json) = serde_json::to_string(chunk) {
-            out.push((sql, json));
+            out.push((sql.to_string(), json));
         }
     }
 }
@@ -121,7 +245,7 @@ fn statements<T: Ord + Clone + serde::Serialize>(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::customer_master::{CustomerIndexes, HistoryRow, NewCustomerWrite};
+    use crate::customer_master::{CustomerFilter, CustomerIndexes, HistoryRow, NewCustomerWrite};
     use crate::testing::TestDb;
     use crate::{AuditRecord, Backend, CodeRow, CustomerRow, Tx};
 
@@ -197,14 +321,17 @@ mod tests {
 
     /// (table, key, customer id) of every lookup row, sorted.
     async fn stored(tx: &mut Tx) -> Vec<(String, String, i64)> {
-        let mut rows: Vec<(String, String, i64)> = crate::on_tx!(tx, |c| sqlx::query_as(
-            "SELECT 'm', CAST(key_hash AS TEXT), customer_id FROM customer_match_keys \
-             UNION ALL SELECT 'g', gram, customer_id FROM customer_name_grams \
-             UNION ALL SELECT 'b', kind || ':' || hash, customer_id FROM customer_blind_index"
-        )
-        .fetch_all(c)
-        .await)
-        .unwrap();
+        let b = tx.backend();
+        let sql = format!(
+            "SELECT 'm', CAST(key_hash AS TEXT), customer_id FROM {} AS m \
+             UNION ALL SELECT 'g', gram, customer_id FROM {} AS g \
+             UNION ALL SELECT 'b', kind || ':' || hash, customer_id FROM {} AS b",
+            MATCH_KEYS.rows(b),
+            NAME_GRAMS.rows(b),
+            BLIND_INDEX.rows(b)
+        );
+        let mut rows: Vec<(String, String, i64)> =
+            crate::on_tx!(tx, |c| sqlx::query_as(&sql).fetch_all(c).await).unwrap();
         rows.sort();
         rows
     }
@@ -326,6 +453,150 @@ mod tests {
         queued_rows_follow_the_transaction(Backend::Postgres).await;
     }
 
+    /// Rows in the companion tables (SQLite), as (table, customer id), sorted.
+    async fn aside(tx: &mut Tx) -> Vec<(String, i64)> {
+        let mut rows: Vec<(String, i64)> = crate::on_tx!(tx, |c| sqlx::query_as(
+            "SELECT 'm', customer_id FROM customer_match_keys_recent \
+             UNION ALL SELECT 'g', customer_id FROM customer_name_grams_recent \
+             UNION ALL SELECT 'b', customer_id FROM customer_blind_index_recent"
+        )
+        .fetch_all(c)
+        .await)
+        .unwrap();
+        rows.sort();
+        rows
+    }
+
+    fn ids(mut v: Vec<i64>) -> Vec<i64> {
+        v.sort_unstable();
+        v
+    }
+
+    /// Rows a bulk transaction writes aside are read like all others — by the duplicate
+    /// candidates, the bigram candidates, bigram and blind-index search — and a change
+    /// of the customer replaces them; a bulk commit moves them into the main tables once
+    /// due (on an empty database at once).
+    async fn rows_aside_are_read_and_replaced(backend: Backend) {
+        let Some(t) = TestDb::new(backend).await.unwrap() else {
+            eprintln!("postgres half skipped: CUSTOS_TEST_PG_URL is not set");
+            return;
+        };
+        let sqlite = backend == Backend::Sqlite;
+        let mut tx = t.db.begin().await.unwrap();
+        tx.set_bulk();
+        let a = create(&mut tx, "L0001", &[7], "华为", "h-a").await;
+        let b = create(&mut tx, "L0002", &[7, 8], "华为", "h-b").await;
+        let c = create(&mut tx, "L0003", &[9], "中兴", "h-c").await;
+        if sqlite {
+            // Read inside the transaction: written aside.
+            assert_eq!(tx.match_candidates(&[7], 50, 10).await.unwrap().len(), 2);
+            assert_eq!(aside(&mut tx).await.len(), 10);
+        }
+        tx.commit().await.unwrap();
+        let mut tx = t.db.begin().await.unwrap();
+        if sqlite {
+            assert!(
+                aside(&mut tx).await.is_empty(),
+                "not moved into an empty table"
+            );
+        }
+        tx.rollback().await.unwrap();
+
+        // Main tables hold 3 customers now: one more stays aside.
+        let mut tx = t.db.begin().await.unwrap();
+        tx.set_bulk();
+        let d = create(&mut tx, "L0004", &[7], "华为", "h-d").await;
+        tx.commit().await.unwrap();
+        let mut tx = t.db.begin().await.unwrap();
+        if sqlite {
+            let want: Vec<(String, i64)> = ["b", "g", "m"].map(|k| (k.to_string(), d)).into();
+            assert_eq!(aside(&mut tx).await, want);
+        }
+        let found = tx.match_candidates(&[7], 50, 10).await.unwrap();
+        assert_eq!(ids(found.iter().map(|s| s.id).collect()), vec![a, b, d]);
+        // A cap per key keeps the newest holders across both tables.
+        let found = tx.match_candidates(&[7], 2, 10).await.unwrap();
+        assert_eq!(ids(found.iter().map(|s| s.id).collect()), vec![b, d]);
+        let grams = tx.name_gram_candidates(&["华为".into()], 10).await.unwrap();
+        assert_eq!(ids(grams), vec![a, b, d]);
+        let by_gram = tx
+            .search_customers(&CustomerFilter {
+                name_grams: vec!["华为".into()],
+                limit: 10,
+                ..CustomerFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(ids(by_gram.iter().map(|r| r.id).collect()), vec![a, b, d]);
+        let by_hash = tx
+            .search_customers(&CustomerFilter {
+                blind: vec![("mobile".into(), "h-d".into())],
+                limit: 10,
+                ..CustomerFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(by_hash.iter().map(|r| r.id).collect::<Vec<_>>(), vec![d]);
+        assert_eq!(tx.count_match_indexed().await.unwrap(), 4);
+
+        // A change of D replaces its rows wherever they were.
+        let changed = CustomerIndexes {
+            blind: vec![("mobile".into(), "h-x".into())],
+            grams: vec!["中兴".into()],
+            match_keys: vec![9],
+            ..CustomerIndexes::default()
+        };
+        tx.replace_customer_indexes(d, &changed, false)
+            .await
+            .unwrap();
+        let mut want: Vec<(String, String, i64)> = vec![
+            ("b".into(), "mobile:h-a".into(), a),
+            ("b".into(), "mobile:h-b".into(), b),
+            ("b".into(), "mobile:h-c".into(), c),
+            ("b".into(), "mobile:h-x".into(), d),
+            ("g".into(), "中兴".into(), c),
+            ("g".into(), "中兴".into(), d),
+            ("g".into(), "华为".into(), a),
+            ("g".into(), "华为".into(), b),
+            ("m".into(), "7".into(), a),
+            ("m".into(), "7".into(), b),
+            ("m".into(), "8".into(), b),
+            ("m".into(), "9".into(), c),
+            ("m".into(), "9".into(), d),
+        ];
+        want.sort();
+        assert_eq!(stored(&mut tx).await, want);
+        if sqlite {
+            assert!(aside(&mut tx).await.is_empty());
+        }
+        tx.commit().await.unwrap();
+        t.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn rows_aside_are_read_and_replaced_sqlite() {
+        rows_aside_are_read_and_replaced(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn rows_aside_are_read_and_replaced_postgres() {
+        rows_aside_are_read_and_replaced(Backend::Postgres).await;
+    }
+
+    /// Rows aside move once their customers reach √(2 · main · batch): never when there
+    /// are none, at once into empty tables, later the larger the main tables.
+    #[test]
+    fn rows_aside_move_when_due() {
+        assert!(!due_for_moving(0, 1_000_000, 30_000));
+        assert!(due_for_moving(30_000, 30_000, 30_000));
+        // 1,000,000 in the main tables, batches of 30,000: due at about 245,000.
+        assert!(!due_for_moving(240_000, 1_240_000, 30_000));
+        assert!(due_for_moving(250_000, 1_250_000, 30_000));
+        // Smaller batches move sooner (each commit rewrites fewer companion pages).
+        assert!(due_for_moving(100_000, 1_100_000, 500));
+        assert!(!due_for_moving(100, 1_000_100, 1));
+    }
+
     fn grams(g: &[&str]) -> Vec<String> {
         g.iter().map(|g| g.to_string()).collect()
     }
@@ -335,30 +606,38 @@ mod tests {
         let mut p = PendingLookups::default();
         p.queue(2, &[9, -3], &grams(&["华为", "为技"]), &[]);
         p.queue(1, &[5], &[], &[("mobile".into(), "ab".into())]);
-        let out = p.take_unwritten();
+        let out = p.take_unwritten(false);
         assert_eq!(out.len(), 3);
+        assert!(out[0]
+            .0
+            .starts_with("INSERT OR IGNORE INTO customer_match_keys ("));
         assert_eq!(out[0].1, "[[-3,2],[5,1],[9,2]]");
         assert_eq!(out[1].1, r#"[["为技",2],["华为",2]]"#);
         assert_eq!(out[2].1, r#"[["mobile","ab",1]]"#);
         assert!(p.is_written());
-        assert!(p.take_unwritten().is_empty());
+        assert!(p.take_unwritten(false).is_empty());
+        p.queue(3, &[1], &[], &[]);
+        let out = p.take_unwritten(true);
+        assert!(out[0]
+            .0
+            .starts_with("INSERT OR IGNORE INTO customer_match_keys_recent ("));
     }
 
     #[test]
     fn a_rollback_requeues_what_was_written_after_the_savepoint() {
         let mut p = PendingLookups::default();
         p.queue(1, &[1], &[], &[]);
-        let _ = p.take_unwritten();
+        let _ = p.take_unwritten(false);
         p.queue(2, &[2], &[], &[]);
         let savepoint = p.marks();
         p.queue(3, &[3], &[], &[]);
-        let out = p.take_unwritten();
+        let out = p.take_unwritten(false);
         assert_eq!(out[0].1, "[[2,2],[3,3]]");
         // The rollback undid that write: row 2 (queued before the savepoint) is due
         // again, row 3 is gone, row 1 (written before the savepoint) stays written.
         p.restore(savepoint);
         assert!(!p.is_written());
-        let out = p.take_unwritten();
+        let out = p.take_unwritten(false);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].1, "[[2,2]]");
     }
