@@ -661,6 +661,155 @@ both!(duplicates_in_the_database_under_each_policy, |t| {
     assert_eq!((r.created, r.updated), (0, 0), "{r:?}");
 });
 
+// Chunks of one row: a chunk that merges into a customer changes it (its version, its
+// match keys) after the chunks before read their candidates; the next duplicate of it
+// must still be found and merged into its current version.
+both!(merges_across_chunks_meet_the_current_version, |t| {
+    import(&t, "customers_gbk.csv", opts("g")).await.unwrap();
+    let a = by_name(&t, "北京星河科技").await;
+    let b = by_name(&t, "北京云帆贸易").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("chunks.csv");
+    let (ua, ub) = (a.uscc.unwrap(), b.uscc.unwrap());
+    std::fs::write(
+        &file,
+        format!(
+            "客户类型,客户名称,统一社会信用代码,手机,邮箱,标签\n\
+             企业客户,北京星河科技股份有限公司,{ua},,a@xinghe.cn,\n\
+             企业客户,杭州远航物流有限公司,,13957112345,,\n\
+             企业客户,北京星河科技有限公司,{ua},,,重点\n\
+             企业客户,北京云帆贸易有限公司,{ub},,b@yunfan.cn,\n\
+             企业客户,杭州远航物流股份有限公司,,13957112345,yh@yuanhang.cn,\n"
+        ),
+    )
+    .unwrap();
+    let out = t
+        .app
+        .import_file(
+            &t.admin,
+            &file,
+            ImportOptions {
+                policy: DuplicatePolicy::Merge,
+                chunk_rows: 1,
+                sample_rate: 0.0,
+                ..opts("chunks.csv")
+            },
+            &|_| {},
+        )
+        .await
+        .unwrap();
+    // The last row repeats the second (same mobile): a duplicate inside the file.
+    let r = out.report;
+    assert_eq!(
+        (r.read, r.created, r.merged, r.skipped, r.rejected),
+        (5, 1, 3, 1, 0),
+        "{r:?}"
+    );
+    assert_eq!(count(&t).await, 11);
+    let a = by_name(&t, "北京星河科技").await;
+    assert!(
+        a.email.is_some() && a.tags.contains(&"重点".to_string()),
+        "{a:?}"
+    );
+    assert!(by_name(&t, "北京云帆贸易").await.email.is_some());
+});
+
+/// `rows` demo customers of `seed` as a CSV (type, name, USCC, id number, mobile, region).
+fn demo_csv(path: &std::path::Path, seed: u64, rows: usize) {
+    let today = chrono::Utc::now().date_naive();
+    let mut gen = custos_app::demo_data::DemoCustomers::new(seed, today);
+    let mut text = String::from("客户类型,客户名称,统一社会信用代码,身份证号,手机,地区\n");
+    for _ in 0..rows {
+        let c = gen.next_customer();
+        let kind = if c.customer_type == "enterprise" {
+            "企业客户"
+        } else {
+            "个人客户"
+        };
+        text.push_str(&format!(
+            "{kind},{},{},{},{},{}\n",
+            c.name,
+            c.uscc.unwrap_or_default(),
+            c.id_number.unwrap_or_default(),
+            c.mobile.unwrap_or_default(),
+            c.region_code.unwrap_or_default()
+        ));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+// Bulk chunks (100 rows and more) of a file whose every other row is a customer an
+// earlier import created: each one is skipped as a duplicate in the database, on SQLite
+// with every chunk's lookup rows written aside (as from half a million customers) and
+// moved into the main tables now and then.
+both!(bulk_chunks_find_every_duplicate, |t| {
+    t.db.db.write_lookup_rows_aside_from(0);
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first.csv");
+    demo_csv(&first, 31, 300);
+    let o = |name: &str| ImportOptions {
+        chunk_rows: 100,
+        sample_rate: 0.0,
+        ..opts(name)
+    };
+    let r = t
+        .app
+        .import_file(&t.admin, &first, o("first.csv"), &|_| {})
+        .await
+        .unwrap()
+        .report;
+    // A generated near-twin inside the file may be skipped; it is a duplicate of a
+    // stored customer below all the same.
+    assert_eq!((r.created + r.skipped, r.rejected), (300, 0), "{r:?}");
+    // Rows 0, 2, 4 … again, between customers of another seed.
+    let again = dir.path().join("again.csv");
+    let fresh = dir.path().join("fresh.csv");
+    demo_csv(&fresh, 32, 150);
+    let old: Vec<String> = std::fs::read_to_string(&first)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(str::to_string)
+        .collect();
+    let new: Vec<String> = std::fs::read_to_string(&fresh)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(str::to_string)
+        .collect();
+    let mut text = String::from("客户类型,客户名称,统一社会信用代码,身份证号,手机,地区\n");
+    for i in 0..150 {
+        text.push_str(&format!("{}\n{}\n", old[2 * i], new[i]));
+    }
+    std::fs::write(&again, text).unwrap();
+    let r = t
+        .app
+        .import_file(&t.admin, &again, o("again.csv"), &|_| {})
+        .await
+        .unwrap()
+        .report;
+    assert_eq!(
+        (r.read, r.created + r.skipped, r.rejected),
+        (300, 300, 0),
+        "{r:?}"
+    );
+    // Every row of the first file is skipped (lines 2, 4, 6 …: the header is line 1).
+    let skipped: std::collections::HashSet<u64> = job_rows(&t, r.job_id.unwrap(), "skipped")
+        .await
+        .iter()
+        .map(|row| row.line)
+        .collect();
+    let missed: Vec<u64> = (0..150u64)
+        .map(|i| 2 + 2 * i)
+        .filter(|l| !skipped.contains(l))
+        .collect();
+    assert!(
+        missed.is_empty(),
+        "not found as duplicates: lines {missed:?}"
+    );
+    assert!(r.created >= 145, "{r:?}");
+});
+
 // A file that breaks after several chunks (a row with too many columns after 30 good
 // rows): the rows before it are imported — those of the chunk read ahead included — and
 // the job fails naming the line.

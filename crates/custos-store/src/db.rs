@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Postgres, Sqlite, Transaction};
+use sqlx::{ConnectOptions, Postgres, Sqlite, Transaction};
 
 use crate::error::{StoreError, StoreResult};
 
@@ -60,6 +60,9 @@ pub enum Db {
         reader: SqlitePool,
         checkpointer: Arc<Checkpointer>,
         path: PathBuf,
+        /// Customers from which bulk transactions write lookup rows aside (see
+        /// [`Db::write_lookup_rows_aside_from`]).
+        aside_from: Arc<AtomicI64>,
     },
     Postgres {
         pool: PgPool,
@@ -85,6 +88,8 @@ pub struct Tx {
     checkpointer: Option<Arc<Checkpointer>>,
     /// Set by [`Tx::set_bulk`].
     bulk: bool,
+    /// Bulk writes go aside from this many customers (SQLite writers; `i64::MAX` else).
+    aside_from: i64,
     /// Lookup rows of new customers not written yet (SQLite; see `lookups`).
     pub(crate) pending: crate::lookups::PendingLookups,
     /// How far the queue had got when the open savepoint was taken.
@@ -336,11 +341,17 @@ impl Db {
         // SQLite's default page cache is 2 MiB; at a million customers the index pages a
         // creation touches (codes, match keys, name grams) no longer fit and every write
         // re-reads them. The writer gets 64 MiB, each reader 16 MiB (filled lazily).
+        // Its statements are logged as slow from 10 s, not sqlx's 1 s: a bulk commit's
+        // move of the lookup rows written aside (see `lookups`) takes seconds by design.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(60))
-            .connect_with(base.clone().pragma("cache_size", "-65536"))
+            .connect_with(
+                base.clone()
+                    .pragma("cache_size", "-65536")
+                    .log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(10)),
+            )
             .await?;
         SQLITE_MIGRATIONS.run(&writer).await?;
         let checkpointer = Arc::new(Checkpointer::new(
@@ -360,6 +371,7 @@ impl Db {
             reader,
             checkpointer,
             path: path.to_path_buf(),
+            aside_from: Arc::new(AtomicI64::new(crate::lookups::ASIDE_FROM)),
         })
     }
 
@@ -407,6 +419,7 @@ impl Db {
             Db::Sqlite {
                 writer,
                 checkpointer,
+                aside_from,
                 ..
             } => {
                 let mut t = writer.begin_with("BEGIN IMMEDIATE").await?;
@@ -415,10 +428,21 @@ impl Db {
                 }
                 let mut tx = Tx::new(TxConn::Sqlite(t));
                 tx.checkpointer = Some(checkpointer.clone());
+                tx.aside_from = aside_from.load(Ordering::Relaxed);
                 tx
             }
             Db::Postgres { pool, .. } => Tx::new(TxConn::Pg(pool.begin().await?)),
         })
+    }
+
+    /// SQLite: from how many customers (by the next id) bulk transactions write the new
+    /// lookup rows aside (default [`crate::lookups::ASIDE_FROM`]; see the `lookups`
+    /// module). Tests set 0 to take that path on a small database. No effect on
+    /// PostgreSQL.
+    pub fn write_lookup_rows_aside_from(&self, customers: i64) {
+        if let Db::Sqlite { aside_from, .. } = self {
+            aside_from.store(customers, Ordering::Relaxed);
+        }
     }
 
     /// Begin a read-only transaction (a consistent snapshot; on SQLite it does not wait
@@ -549,6 +573,7 @@ impl Tx {
             saved_postings: None,
             checkpointer: None,
             bulk: false,
+            aside_from: i64::MAX,
             pending: Default::default(),
             saved_pending: None,
             inflight: None,
@@ -667,7 +692,12 @@ impl Tx {
             return Ok(());
         }
         self.release_stale_savepoint().await?;
-        let aside = self.bulk && self.backend() == Backend::Sqlite;
+        let aside = self.bulk
+            && self.backend() == Backend::Sqlite
+            && self
+                .cache
+                .next_customer_id
+                .is_some_and(|next| next >= self.aside_from);
         for (sql, rows) in self.pending.take_unwritten(aside) {
             on_tx!(self, |c| sqlx::query(&sql)
                 .bind(rows)
