@@ -714,28 +714,35 @@ both!(merges_across_chunks_meet_the_current_version, |t| {
     assert!(by_name(&t, "北京云帆贸易").await.email.is_some());
 });
 
-/// `rows` demo customers of `seed` as a CSV (type, name, USCC, id number, mobile, region).
-fn demo_csv(path: &std::path::Path, seed: u64, rows: usize) {
+const DEMO_HEADER: &str = "客户类型,客户名称,统一社会信用代码,身份证号,手机,地区";
+
+/// `rows` demo customers of `seed` as CSV lines (columns of [`DEMO_HEADER`]).
+fn demo_rows(seed: u64, rows: usize) -> Vec<String> {
     let today = chrono::Utc::now().date_naive();
     let mut gen = custos_app::demo_data::DemoCustomers::new(seed, today);
-    let mut text = String::from("客户类型,客户名称,统一社会信用代码,身份证号,手机,地区\n");
-    for _ in 0..rows {
-        let c = gen.next_customer();
-        let kind = if c.customer_type == "enterprise" {
-            "企业客户"
-        } else {
-            "个人客户"
-        };
-        text.push_str(&format!(
-            "{kind},{},{},{},{},{}\n",
-            c.name,
-            c.uscc.unwrap_or_default(),
-            c.id_number.unwrap_or_default(),
-            c.mobile.unwrap_or_default(),
-            c.region_code.unwrap_or_default()
-        ));
-    }
-    std::fs::write(path, text).unwrap();
+    (0..rows)
+        .map(|_| {
+            let c = gen.next_customer();
+            let kind = if c.customer_type == "enterprise" {
+                "企业客户"
+            } else {
+                "个人客户"
+            };
+            format!(
+                "{kind},{},{},{},{},{}",
+                c.name,
+                c.uscc.unwrap_or_default(),
+                c.id_number.unwrap_or_default(),
+                c.mobile.unwrap_or_default(),
+                c.region_code.unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+/// A CSV file of [`DEMO_HEADER`] and `lines`.
+fn write_demo_csv(path: &std::path::Path, lines: &[String]) {
+    std::fs::write(path, format!("{DEMO_HEADER}\n{}\n", lines.join("\n"))).unwrap();
 }
 
 // Bulk chunks (100 rows and more) of a file whose every other row is a customer an
@@ -745,49 +752,32 @@ fn demo_csv(path: &std::path::Path, seed: u64, rows: usize) {
 both!(bulk_chunks_find_every_duplicate, |t| {
     t.db.db.write_lookup_rows_aside_from(0);
     let dir = tempfile::tempdir().unwrap();
-    let first = dir.path().join("first.csv");
-    demo_csv(&first, 31, 300);
-    let o = |name: &str| ImportOptions {
-        chunk_rows: 100,
-        sample_rate: 0.0,
-        ..opts(name)
+    let run = |name: &'static str, lines: Vec<String>| {
+        let (app, admin, path) = (t.app.clone(), t.admin.clone(), dir.path().join(name));
+        async move {
+            write_demo_csv(&path, &lines);
+            let o = ImportOptions {
+                chunk_rows: 100,
+                sample_rate: 0.0,
+                ..opts(name)
+            };
+            app.import_file(&admin, &path, o, &|_| {})
+                .await
+                .unwrap()
+                .report
+        }
     };
-    let r = t
-        .app
-        .import_file(&t.admin, &first, o("first.csv"), &|_| {})
-        .await
-        .unwrap()
-        .report;
+    let old = demo_rows(31, 300);
+    let r = run("first.csv", old.clone()).await;
     // A generated near-twin inside the file may be skipped; it is a duplicate of a
     // stored customer below all the same.
     assert_eq!((r.created + r.skipped, r.rejected), (300, 0), "{r:?}");
     // Rows 0, 2, 4 … again, between customers of another seed.
-    let again = dir.path().join("again.csv");
-    let fresh = dir.path().join("fresh.csv");
-    demo_csv(&fresh, 32, 150);
-    let old: Vec<String> = std::fs::read_to_string(&first)
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(str::to_string)
+    let new = demo_rows(32, 150);
+    let again: Vec<String> = (0..150)
+        .flat_map(|i| [old[2 * i].clone(), new[i].clone()])
         .collect();
-    let new: Vec<String> = std::fs::read_to_string(&fresh)
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(str::to_string)
-        .collect();
-    let mut text = String::from("客户类型,客户名称,统一社会信用代码,身份证号,手机,地区\n");
-    for i in 0..150 {
-        text.push_str(&format!("{}\n{}\n", old[2 * i], new[i]));
-    }
-    std::fs::write(&again, text).unwrap();
-    let r = t
-        .app
-        .import_file(&t.admin, &again, o("again.csv"), &|_| {})
-        .await
-        .unwrap()
-        .report;
+    let r = run("again.csv", again).await;
     assert_eq!(
         (r.read, r.created + r.skipped, r.rejected),
         (300, 300, 0),
