@@ -20,15 +20,16 @@
 //! Even sorted, a batch of 30,000 creations changes nearly every leaf page of these
 //! tables at a million customers (some 500 MB), and every such page goes through the
 //! write-ahead log and back into the database file: the cost of a batch grew with the
-//! size of the database, not of the batch. So a bulk transaction ([`crate::Tx::set_bulk`])
-//! writes its rows into a small companion table of each (`…_recent`, same key), whose
-//! pages are few, once the database holds [`ASIDE_FROM`] customers, and its commit moves them into the main table, sorted, only once the
-//! companions hold enough customers for the move to be worth a pass over the main table
-//! ([`due_for_moving`]). Every read of these tables reads both ([`LookupTable`]); a
-//! customer's rows are in one of the two, never both (the move is one statement pair in
-//! the writer's transaction; a change of the customer deletes from both and writes to
-//! the main table). PostgreSQL has no companions: its writes do not pass through pages
-//! this way.
+//! size of the database, not of the batch. So once the database holds [`ASIDE_FROM`]
+//! customers, a bulk transaction ([`crate::Tx::set_bulk`]) writes its rows into a small
+//! companion table of each (`…_recent`, same key), whose pages are few, and its commit
+//! moves them into the main table, sorted, only once the companions hold enough
+//! customers for the move to be worth a pass over the main table ([`due_for_moving`]).
+//! Every read of these tables reads both ([`LookupTable`]); a customer's rows are in one
+//! of the two, never both (the move is one statement pair in the writer's transaction; a
+//! change of the customer deletes from both and writes to the main table). PostgreSQL
+//! has no companions: its creations write each customer's rows at once (no queue), and
+//! nothing there was measured to need them.
 
 use std::borrow::Cow;
 
