@@ -588,12 +588,10 @@ impl Tx {
     ) -> StoreResult<()> {
         self.flush_lookups().await?;
         if !fresh {
-            let mut deletes = BLIND_INDEX.delete_customer(self.backend());
-            deletes.extend(NAME_GRAMS.delete_customer(self.backend()));
+            self.delete_lookup_rows(BLIND_INDEX, customer_id).await?;
+            self.delete_lookup_rows(NAME_GRAMS, customer_id).await?;
             for table in ["customer_tags", "customer_field_values"] {
-                deletes.push(format!("DELETE FROM {table} WHERE customer_id = $1"));
-            }
-            for sql in deletes {
+                let sql = format!("DELETE FROM {table} WHERE customer_id = $1");
                 on_tx!(self, |c| sqlx::query(&sql)
                     .bind(customer_id)
                     .execute(c)

@@ -90,6 +90,8 @@ pub struct Tx {
     bulk: bool,
     /// Bulk writes go aside from this many customers (SQLite writers; `i64::MAX` else).
     aside_from: i64,
+    /// Lookup rows were written aside (see `lookups`): the commit considers a move.
+    wrote_aside: bool,
     /// Lookup rows of new customers not written yet (SQLite; see `lookups`).
     pub(crate) pending: crate::lookups::PendingLookups,
     /// How far the queue had got when the open savepoint was taken.
@@ -574,6 +576,7 @@ impl Tx {
             checkpointer: None,
             bulk: false,
             aside_from: i64::MAX,
+            wrote_aside: false,
             pending: Default::default(),
             saved_pending: None,
             inflight: None,
@@ -692,12 +695,13 @@ impl Tx {
             return Ok(());
         }
         self.release_stale_savepoint().await?;
+        // `aside_from` is only below `i64::MAX` on SQLite's writer.
         let aside = self.bulk
-            && self.backend() == Backend::Sqlite
             && self
                 .cache
                 .next_customer_id
                 .is_some_and(|next| next >= self.aside_from);
+        self.wrote_aside |= aside;
         for (sql, rows) in self.pending.take_unwritten(aside) {
             on_tx!(self, |c| sqlx::query(&sql)
                 .bind(rows)
@@ -708,10 +712,11 @@ impl Tx {
         Ok(())
     }
 
-    /// SQLite, at a bulk commit: move the lookup rows written aside into the main tables
-    /// if they are now enough for it (see [`crate::lookups`]).
+    /// At the commit of a transaction that wrote lookup rows aside: move those (and any
+    /// left by earlier ones) into the main tables if they are now enough for it (see
+    /// [`crate::lookups`]).
     async fn move_aside_rows_if_due(&mut self) -> StoreResult<()> {
-        if !self.bulk || self.backend() != Backend::Sqlite {
+        if !self.wrote_aside {
             return Ok(());
         }
         // The customers aside, estimated by the range of their ids (dense within a bulk
@@ -740,13 +745,14 @@ impl Tx {
         // Not under the savepoint of the last import row: its journal would copy every
         // page the move changes.
         self.release_stale_savepoint().await?;
-        for table in crate::lookups::WRITTEN_ASIDE {
-            for sql in table.move_aside_rows() {
-                on_tx!(self, |c| sqlx::query(&sql)
-                    .execute(c)
-                    .await
-                    .map(|r| r.rows_affected()))?;
-            }
+        for sql in crate::lookups::WRITTEN_ASIDE
+            .map(|t| t.move_aside_rows())
+            .as_flattened()
+        {
+            on_tx!(self, |c| sqlx::query(sql)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
         }
         Ok(())
     }

@@ -239,13 +239,7 @@ impl Tx {
         self.cache.postings = None;
         self.flush_lookups().await?;
         if !fresh {
-            for sql in MATCH_KEYS.delete_customer(self.backend()) {
-                on_tx!(self, |c| sqlx::query(&sql)
-                    .bind(customer_id)
-                    .execute(c)
-                    .await
-                    .map(|r| r.rows_affected()))?;
-            }
+            self.delete_lookup_rows(MATCH_KEYS, customer_id).await?;
         }
         let mut hashes = hashes.to_vec();
         hashes.sort_unstable();

@@ -88,18 +88,6 @@ impl LookupTable {
         }
     }
 
-    /// The statements deleting a customer's rows (`$1`) from the table (and companion).
-    pub(crate) fn delete_customer(self, backend: Backend) -> Vec<String> {
-        let mut out = vec![format!("DELETE FROM {} WHERE customer_id = $1", self.name)];
-        if backend == Backend::Sqlite {
-            out.push(format!(
-                "DELETE FROM {}_recent WHERE customer_id = $1",
-                self.name
-            ));
-        }
-        out
-    }
-
     /// SQLite: the statements moving the companion's rows into the main table, sorted.
     pub(crate) fn move_aside_rows(self) -> [String; 2] {
         let (n, c) = (self.name, self.cols);
@@ -122,6 +110,31 @@ impl LookupTable {
             self.cols,
             parts.join(", ")
         )
+    }
+}
+
+impl crate::Tx {
+    /// Delete a customer's rows from `table` (and from its companion, on SQLite).
+    pub(crate) async fn delete_lookup_rows(
+        &mut self,
+        table: LookupTable,
+        customer_id: i64,
+    ) -> crate::StoreResult<()> {
+        let mut sql = vec![format!("DELETE FROM {} WHERE customer_id = $1", table.name)];
+        if self.backend() == Backend::Sqlite {
+            sql.push(format!(
+                "DELETE FROM {}_recent WHERE customer_id = $1",
+                table.name
+            ));
+        }
+        for sql in sql {
+            crate::on_tx!(self, |c| sqlx::query(&sql)
+                .bind(customer_id)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
+        }
+        Ok(())
     }
 }
 
