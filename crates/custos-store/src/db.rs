@@ -760,9 +760,13 @@ impl Tx {
     /// Write what the cache holds back (sequence numbers drawn in memory, queued lookup
     /// rows), then commit.
     pub async fn commit(mut self) -> StoreResult<()> {
+        let t0 = std::time::Instant::now();
         self.finish_inflight().await?;
+        let t1 = std::time::Instant::now();
         self.flush_lookups().await?;
+        let t2 = std::time::Instant::now();
         self.move_aside_rows_if_due().await?;
+        let t3 = std::time::Instant::now();
         self.write_back_sequences().await?;
         let checkpointer = self.checkpointer.take().filter(|_| self.bulk);
         match self.conn {
@@ -777,6 +781,15 @@ impl Tx {
             }
             TxConn::Pg(t) => t.commit().await?,
             TxConn::Lent => return Err(TxConn::lent().into()),
+        }
+        if checkpointer.is_some() {
+            tracing::debug!(
+                inflight_ms = (t1 - t0).as_millis() as u64,
+                flush_ms = (t2 - t1).as_millis() as u64,
+                move_ms = (t3 - t2).as_millis() as u64,
+                commit_ms = t3.elapsed().as_millis() as u64,
+                "bulk commit"
+            );
         }
         if let Some(c) = &checkpointer {
             c.committed();

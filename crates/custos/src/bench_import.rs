@@ -5,7 +5,7 @@
 //! the process's peak resident memory (VmHWM) after each phase.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use custos_app::demo_data::DemoCustomers;
@@ -74,11 +74,45 @@ fn write_csv(path: &Path, rows: u64, seed: u64, tag: &str) -> Result<u64, String
     Ok(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0))
 }
 
-pub async fn import(rows: u64, existing: u64, chunk: usize) -> Result<(), String> {
+/// What `custos bench import` measures.
+pub struct Options {
+    pub rows: u64,
+    pub existing: u64,
+    pub chunk: usize,
+    /// Work (and stay) here instead of in a temporary directory.
+    pub dir: Option<PathBuf>,
+    pub exports: bool,
+}
+
+pub async fn import(o: &Options) -> Result<(), String> {
+    let (rows, existing, chunk) = (o.rows, o.existing, o.chunk);
     println!("custos bench import — {}", crate::bench::machine());
-    println!("command: custos bench import --rows {rows} --existing {existing} --chunk {chunk}");
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let app = App::open(&DbOptions::sqlite(dir.path()), AppConfig::default())
+    let mut command =
+        format!("custos bench import --rows {rows} --existing {existing} --chunk {chunk}");
+    if let Some(d) = &o.dir {
+        command.push_str(&format!(" --dir {}", d.display()));
+    }
+    if !o.exports {
+        command.push_str(" --no-exports");
+    }
+    println!("command: {command}");
+    let temp;
+    let dir: &Path = match &o.dir {
+        Some(d) => {
+            std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+            d
+        }
+        None => {
+            temp = tempfile::tempdir().map_err(|e| e.to_string())?;
+            temp.path()
+        }
+    };
+    // A kept directory keeps its PII key too, so that its database can be opened again.
+    let mut config = AppConfig::default();
+    if o.dir.is_some() {
+        config.pii_key = custos_app::pii::PiiKey::load_or_create_file(&dir.join("pii.key"))?;
+    }
+    let app = App::open(&DbOptions::sqlite(dir), config)
         .await
         .map_err(|e| e.to_string())?;
     app.ensure_admin(Some("bench-password-1".into()))
@@ -100,7 +134,7 @@ pub async fn import(rows: u64, existing: u64, chunk: usize) -> Result<(), String
         if n == 0 {
             continue;
         }
-        let file = dir.path().join(format!("{label}.csv"));
+        let file = dir.join(format!("{label}.csv"));
         let t = Instant::now();
         let bytes = write_csv(&file, n, seed, tag)?;
         println!(
@@ -135,7 +169,9 @@ pub async fn import(rows: u64, existing: u64, chunk: usize) -> Result<(), String
         );
         phases.push((label.to_string(), r.read as u64, secs));
     }
-    time_exports(&app, &admin, dir.path()).await?;
+    if o.exports {
+        time_exports(&app, &admin, dir).await?;
+    }
     app.db.close().await;
     Ok(())
 }

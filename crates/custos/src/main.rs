@@ -150,6 +150,14 @@ enum BenchCommand {
         /// Rows per transaction (as `custos import --chunk`).
         #[arg(long, default_value_t = custos_app::import::BULK_CHUNK_ROWS)]
         chunk: usize,
+        /// Work in DIR and keep it (database and generated files) instead of a temporary
+        /// directory; a database already there is imported into, so one built once can
+        /// be copied and measured against again.
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+        /// Skip the exports at the end.
+        #[arg(long)]
+        no_exports: bool,
     },
     /// Online duplicate-check latency (p50/p95/p99) with N customers in a fresh database.
     Dupcheck {
@@ -361,9 +369,18 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                     rows,
                     existing,
                     chunk,
+                    dir,
+                    no_exports,
                 },
         } => {
-            bench_import::import(*rows, *existing, *chunk).await?;
+            let options = bench_import::Options {
+                rows: *rows,
+                existing: *existing,
+                chunk: *chunk,
+                dir: dir.clone(),
+                exports: !*no_exports,
+            };
+            bench_import::import(&options).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { command } => {

@@ -788,6 +788,8 @@ impl App {
             // Counters of a chunk that does not commit must not be kept.
             let committed = job.clone();
             let chunk_result: AppResult<()> = async {
+                let started = std::time::Instant::now();
+                let rows_in_chunk = chunk.len();
                 let mut tx = self.db.begin().await?;
                 let keys = chunk
                     .iter()
@@ -795,6 +797,7 @@ impl App {
                     .map(Checked::match_keys);
                 let mut lookups =
                     Lookups::for_creations(&mut tx, chunk.len(), keys, Some(self)).await?;
+                let read_ahead = started.elapsed();
                 let mut reported_rows = Vec::new();
                 for PreparedRow { row: r, converted } in chunk {
                     row_no += 1;
@@ -859,6 +862,7 @@ impl App {
                     });
                 }
                 job.rows_done = row_no;
+                let rows_written = started.elapsed();
                 if options.dry_run {
                     tx.rollback().await?;
                     memory.extend(reported_rows);
@@ -883,6 +887,13 @@ impl App {
                     tx.update_import_progress(job).await?;
                     tx.commit().await?;
                 }
+                tracing::debug!(
+                    rows = rows_in_chunk,
+                    read_ahead_ms = read_ahead.as_millis() as u64,
+                    rows_ms = (rows_written - read_ahead).as_millis() as u64,
+                    commit_ms = (started.elapsed() - rows_written).as_millis() as u64,
+                    "import: chunk committed"
+                );
                 Ok(())
             }
             .await;
