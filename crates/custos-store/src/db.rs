@@ -760,7 +760,6 @@ impl Tx {
     /// Write what the cache holds back (sequence numbers drawn in memory, queued lookup
     /// rows), then commit.
     pub async fn commit(mut self) -> StoreResult<()> {
-        let t0 = std::time::Instant::now();
         self.finish_inflight().await?;
         let t1 = std::time::Instant::now();
         self.flush_lookups().await?;
@@ -784,7 +783,6 @@ impl Tx {
         }
         if checkpointer.is_some() {
             tracing::debug!(
-                inflight_ms = (t1 - t0).as_millis() as u64,
                 flush_ms = (t2 - t1).as_millis() as u64,
                 move_ms = (t3 - t2).as_millis() as u64,
                 commit_ms = t3.elapsed().as_millis() as u64,

@@ -107,10 +107,11 @@ pub async fn import(o: &Options) -> Result<(), String> {
             temp.path()
         }
     };
-    // A kept directory keeps its PII key too, so that its database can be opened again.
+    // A kept directory's database gets its key as `custos serve --data-dir` would, so it
+    // can be opened again.
     let mut config = AppConfig::default();
     if o.dir.is_some() {
-        config.pii_key = custos_app::pii::PiiKey::load_or_create_file(&dir.join("pii.key"))?;
+        config.pii_key = crate::config::pii_key_of(dir)?;
     }
     let app = App::open(&DbOptions::sqlite(dir), config)
         .await
@@ -126,7 +127,6 @@ pub async fn import(o: &Options) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
 
-    let mut phases: Vec<(String, u64, f64)> = Vec::new();
     for (label, n, seed, tag) in [
         ("existing", existing, 7, "存量"),
         ("import", rows, 2026, ""),
@@ -167,7 +167,6 @@ pub async fn import(o: &Options) -> Result<(), String> {
             r.read as f64 / secs,
             peak_rss_mib()
         );
-        phases.push((label.to_string(), r.read as u64, secs));
     }
     if o.exports {
         time_exports(&app, &admin, dir).await?;

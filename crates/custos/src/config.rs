@@ -157,6 +157,15 @@ pub fn env_pii_key() -> Result<Option<custos_app::pii::PiiKey>, String> {
         .transpose()
 }
 
+/// The personal data key of the database in `data_dir`: `CUSTOS_PII_KEY(_FILE)`, else
+/// `pii.key` in the directory (created with a new key when absent).
+pub fn pii_key_of(data_dir: &Path) -> Result<custos_app::pii::PiiKey, String> {
+    match env_pii_key()? {
+        Some(k) => Ok(k),
+        None => custos_app::pii::PiiKey::load_or_create_file(&data_dir.join("pii.key")),
+    }
+}
+
 pub fn load(
     config_path: Option<&Path>,
     data_dir_flag: Option<PathBuf>,
@@ -172,11 +181,7 @@ pub fn load(
         .or_else(|| env("CUSTOS_LISTEN"))
         .or(file.listen)
         .unwrap_or_else(|| "127.0.0.1:8080".to_string());
-    // Personal data key: CUSTOS_PII_KEY(_FILE), else pii.key in the data directory.
-    let pii_key = match env_pii_key()? {
-        Some(k) => k,
-        None => custos_app::pii::PiiKey::load_or_create_file(&data_dir.join("pii.key"))?,
-    };
+    let pii_key = pii_key_of(&data_dir)?;
     let mut app = AppConfig {
         pii_key,
         ..AppConfig::default()
