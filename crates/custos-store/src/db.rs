@@ -720,22 +720,11 @@ impl Tx {
             return Ok(());
         }
         // The customers aside, estimated by the range of their ids (dense within a bulk
-        // job; an overestimate only moves them sooner), and all customers. (MIN and MAX
-        // in one SELECT would scan the index; as two subqueries each reads one end.)
-        let ranges: Vec<String> = crate::lookups::WRITTEN_ASIDE
-            .iter()
-            .map(|t| {
-                format!(
-                    "SELECT (SELECT MIN(customer_id) FROM {n}_recent) AS lo, \
-                     (SELECT MAX(customer_id) FROM {n}_recent) AS hi",
-                    n = t.name
-                )
-            })
-            .collect();
+        // job; an overestimate only moves them sooner), and all customers.
         let sql = format!(
-            "SELECT COALESCE(MAX(hi) - MIN(lo) + 1, 0), \
-             (SELECT COALESCE(MAX(id), 0) FROM customers) FROM ({})",
-            ranges.join(" UNION ALL ")
+            "SELECT COALESCE(hi - lo + 1, 0), (SELECT COALESCE(MAX(id), 0) FROM customers) \
+             FROM ({})",
+            crate::lookups::ASIDE_ID_RANGE
         );
         let (aside, total): (i64, i64) = on_tx!(self, |c| sqlx::query_as(&sql).fetch_one(c).await)?;
         let batch = self.pending.customers() as i64;
@@ -745,9 +734,12 @@ impl Tx {
         // Not under the savepoint of the last import row: its journal would copy every
         // page the move changes.
         self.release_stale_savepoint().await?;
-        for sql in crate::lookups::WRITTEN_ASIDE
-            .map(|t| t.move_aside_rows())
-            .as_flattened()
+        let moves = crate::lookups::WRITTEN_ASIDE.map(|t| t.move_aside_rows());
+        for sql in moves
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .chain([crate::lookups::FORGET_ASIDE_ROWS])
         {
             on_tx!(self, |c| sqlx::query(sql)
                 .execute(c)
@@ -1017,10 +1009,13 @@ mod tests {
 
     /// A database made before migration 0009 keeps every lookup row when the lookup
     /// tables are rebuilt without rowids and without the foreign key.
-    #[tokio::test]
-    async fn lookup_tables_survive_the_rebuild() -> Result<(), Box<dyn std::error::Error>> {
-        let dir = tempfile::tempdir()?;
-        let old = dir.path().join("migrations");
+    /// A SQLite database in `dir` migrated up to (not including) migration `before`, and
+    /// a connection to it.
+    async fn migrated_before(
+        dir: &Path,
+        before: &str,
+    ) -> Result<(PathBuf, SqlitePool), Box<dyn std::error::Error>> {
+        let old = dir.join("migrations");
         std::fs::create_dir(&old)?;
         let all = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
         for entry in std::fs::read_dir(&all)? {
@@ -1029,11 +1024,11 @@ mod tests {
                 .file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or_default();
-            if name.as_bytes().first().is_some_and(u8::is_ascii_digit) && name < "0009" {
+            if name.as_bytes().first().is_some_and(u8::is_ascii_digit) && name < before {
                 std::fs::copy(&path, old.join(name))?;
             }
         }
-        let file = dir.path().join(SQLITE_FILE);
+        let file = dir.join(SQLITE_FILE);
         let opts = SqliteConnectOptions::new()
             .filename(&file)
             .create_if_missing(true)
@@ -1046,6 +1041,13 @@ mod tests {
             .await?
             .run(&pool)
             .await?;
+        Ok((file, pool))
+    }
+
+    #[tokio::test]
+    async fn lookup_tables_survive_the_rebuild() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let (file, pool) = migrated_before(dir.path(), "0009").await?;
         for sql in [
             "INSERT INTO customers (id, code, customer_type, name, name_key, status, data, \
              created_at, updated_at) VALUES (7, 'C0007', 'enterprise', '华为', '华为', \
@@ -1177,6 +1179,77 @@ mod tests {
         assert_eq!(before, -1.0, "small writes are left alone");
         assert_eq!(after, 2000.0, "vacuumed and analysed");
         assert!(index.ends_with("INCLUDE (id)"), "{index}");
+        Ok(())
+    }
+
+    /// Rows a database made before migration 0012 holds aside get their record, and a
+    /// change of the customer then deletes them from the companions by key (no index on
+    /// the customer id is left there), leaving another customer's rows alone.
+    #[tokio::test]
+    async fn rows_aside_before_their_records_can_still_be_replaced(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let (file, pool) = migrated_before(dir.path(), "0012").await?;
+        for sql in [
+            "INSERT INTO customers (id, code, customer_type, name, name_key, status, data, \
+             created_at, updated_at) VALUES (7, 'C0007', 'enterprise', '华为', '华为', \
+             'active', '{}', 1, 1), (8, 'C0008', 'enterprise', '中兴', '中兴', 'active', \
+             '{}', 1, 1)",
+            "INSERT INTO customer_name_grams_recent (gram, customer_id) \
+             VALUES ('华为', 7), ('中兴', 8)",
+            "INSERT INTO customer_match_keys_recent (key_hash, customer_id) \
+             VALUES (-42, 7), (42, 7), (42, 8)",
+            "INSERT INTO customer_blind_index_recent (customer_id, kind, hash) \
+             VALUES (7, 'mobile', 'h1'), (7, 'email', 'h2'), (8, 'mobile', 'h1')",
+        ] {
+            sqlx::query(sql).execute(&pool).await?;
+        }
+        pool.close().await;
+        let db = Db::open(&DbOptions {
+            database_url: Some(format!("sqlite:{}", file.display())),
+            ..DbOptions::sqlite(dir.path())
+        })
+        .await?;
+        let mut tx = db.begin().await?;
+        let indexes = crate::customer_master::CustomerIndexes {
+            match_keys: vec![5],
+            grams: vec!["华技".into()],
+            blind: vec![("mobile".into(), "h9".into())],
+            ..Default::default()
+        };
+        tx.replace_customer_indexes(7, &indexes, false).await?;
+        let TxConn::Sqlite(c) = &mut tx.conn else {
+            return Err("expected SQLite".into());
+        };
+        let left: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT 'm' || key_hash, customer_id FROM customer_match_keys_recent \
+             UNION ALL SELECT 'g' || gram, customer_id FROM customer_name_grams_recent \
+             UNION ALL SELECT 'b' || kind || hash, customer_id FROM customer_blind_index_recent \
+             UNION ALL SELECT 'M' || key_hash, customer_id FROM customer_match_keys \
+             UNION ALL SELECT 'G' || gram, customer_id FROM customer_name_grams \
+             UNION ALL SELECT 'B' || kind || hash, customer_id FROM customer_blind_index \
+             ORDER BY 1, 2",
+        )
+        .fetch_all(&mut **c)
+        .await?;
+        let want: Vec<(String, i64)> = [
+            ("Bmobileh9", 7),
+            ("G华技", 7),
+            ("M5", 7),
+            ("bmobileh1", 8),
+            ("g中兴", 8),
+            ("m42", 8),
+        ]
+        .map(|(k, id)| (k.to_string(), id))
+        .into();
+        assert_eq!(left, want);
+        let indexed: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name LIKE '%_recent'",
+        )
+        .fetch_one(&mut **c)
+        .await?;
+        assert_eq!(indexed, 0, "companions keep an index besides their keys");
+        tx.rollback().await?;
         Ok(())
     }
 }

@@ -27,7 +27,11 @@
 //! customers for the move to be worth a pass over the main table ([`due_for_moving`]).
 //! Every read of these tables reads both ([`LookupTable`]); a customer's rows are in one
 //! of the two, never both (the move is one statement pair in the writer's transaction; a
-//! change of the customer deletes from both and writes to the main table). PostgreSQL
+//! change of the customer deletes from both and writes to the main table). The
+//! companions are keyed like the main tables but have no index on the customer id: a
+//! record per customer of the rows it has aside ([`ASIDE_ROWS`]) lets a change delete
+//! them by key, and costs one appended row per customer instead of a random index
+//! insert per lookup row. PostgreSQL
 //! has no companions: its creations write each customer's rows at once (no queue), and
 //! nothing there was measured to need them.
 
@@ -41,22 +45,46 @@ pub(crate) struct LookupTable {
     pub(crate) name: &'static str,
     /// Its columns in the primary key's order (the customer id last).
     cols: &'static str,
+    /// Where its rows are in a `lookup_rows_aside.rows` array (see [`ASIDE_ROWS`]).
+    aside_pos: usize,
+    /// Its key columns from an element `j.value` of that array.
+    aside_key: &'static str,
 }
 
 pub(crate) const MATCH_KEYS: LookupTable = LookupTable {
     name: "customer_match_keys",
     cols: "key_hash, customer_id",
+    aside_pos: 0,
+    aside_key: "j.value",
 };
 pub(crate) const NAME_GRAMS: LookupTable = LookupTable {
     name: "customer_name_grams",
     cols: "gram, customer_id",
+    aside_pos: 1,
+    aside_key: "j.value",
 };
 pub(crate) const BLIND_INDEX: LookupTable = LookupTable {
     name: "customer_blind_index",
     cols: "kind, hash, customer_id",
+    aside_pos: 2,
+    aside_key: "json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]')",
 };
 /// Every table with a companion, in the order the queue lists them.
 pub(crate) const WRITTEN_ASIDE: [LookupTable; 3] = [MATCH_KEYS, NAME_GRAMS, BLIND_INDEX];
+
+/// Records, per customer with rows in the companions, those rows (migration 0012): a
+/// change of the customer finds them there by key, so the companions need no index on
+/// the customer id. A customer's rows are written aside once, by the bulk transaction
+/// that created it; its record stays until the move takes all rows aside away (a change
+/// of the customer deletes the rows, and deleting them again finds nothing).
+const ASIDE_ROWS: &str = "lookup_rows_aside";
+
+/// SQLite: the smallest and largest id of the customers with rows aside (or NULLs).
+pub(crate) const ASIDE_ID_RANGE: &str = "SELECT (SELECT MIN(customer_id) FROM lookup_rows_aside) \
+     AS lo, (SELECT MAX(customer_id) FROM lookup_rows_aside) AS hi";
+
+/// SQLite: forget the records of rows aside, once all were moved.
+pub(crate) const FORGET_ASIDE_ROWS: &str = "DELETE FROM lookup_rows_aside";
 
 impl LookupTable {
     /// Every row of the table, as a `FROM` source (its columns keep their names).
@@ -122,9 +150,16 @@ impl crate::Tx {
     ) -> crate::StoreResult<()> {
         let mut sql = vec![format!("DELETE FROM {} WHERE customer_id = $1", table.name)];
         if self.backend() == Backend::Sqlite {
+            // By key, from the record of the rows written aside (the companion has no
+            // index on the customer id).
             sql.push(format!(
-                "DELETE FROM {}_recent WHERE customer_id = $1",
-                table.name
+                "DELETE FROM {n}_recent WHERE ({c}) IN (SELECT {k}, a.customer_id \
+                 FROM {ASIDE_ROWS} AS a, json_each(a.rows, '$[{p}]') AS j \
+                 WHERE a.customer_id = $1)",
+                n = table.name,
+                c = table.cols,
+                k = table.aside_key,
+                p = table.aside_pos,
             ));
         }
         for sql in sql {
@@ -232,13 +267,22 @@ impl PendingLookups {
     /// The statements (SQL, JSON rows) that write what is not written yet, each list
     /// sorted by the table's key, into the companion tables when `aside`; marks it
     /// written.
+    /// Written aside, a record of each customer's rows goes to [`ASIDE_ROWS`] too.
     pub(crate) fn take_unwritten(&mut self, aside: bool) -> Vec<(String, String)> {
         let mut out = Vec::new();
         let w = self.written;
         let [m, g, b] = WRITTEN_ASIDE.map(|t| t.insert_json(aside));
-        statements(&mut out, &m, &self.match_keys[w[0]..]);
-        statements(&mut out, &g, &self.grams[w[1]..]);
-        statements(&mut out, &b, &self.blind[w[2]..]);
+        let (keys, grams, blind) = (
+            &self.match_keys[w[0]..],
+            &self.grams[w[1]..],
+            &self.blind[w[2]..],
+        );
+        statements(&mut out, &m, keys);
+        statements(&mut out, &g, grams);
+        statements(&mut out, &b, blind);
+        if aside {
+            records(&mut out, keys, grams, blind);
+        }
         self.written = self.lens();
         out
     }
@@ -257,6 +301,41 @@ fn statements<T: Ord + Clone + serde::Serialize>(
         // Tuples of strings and integers always serialise (as JSON arrays).
         if let Ok(json) = serde_json::to_string(chunk) {
             out.push((sql.to_string(), json));
+        }
+    }
+}
+
+/// Rows of one customer, as recorded in [`ASIDE_ROWS`]: key hashes, bigrams, (kind,
+/// hash) pairs.
+type AsideRows<'a> = (Vec<i64>, Vec<&'a str>, Vec<(&'a str, &'a str)>);
+
+/// The statements recording which rows of which customers were written aside, as JSON
+/// arrays `[customer id, [keys, grams, blind]]` of at most [`CHUNK`] customers.
+fn records(
+    out: &mut Vec<(String, String)>,
+    keys: &[(i64, i64)],
+    grams: &[(String, i64)],
+    blind: &[(String, String, i64)],
+) {
+    let mut by_customer: std::collections::BTreeMap<i64, AsideRows> = Default::default();
+    for (k, id) in keys {
+        by_customer.entry(*id).or_default().0.push(*k);
+    }
+    for (g, id) in grams {
+        by_customer.entry(*id).or_default().1.push(g);
+    }
+    for (kind, hash, id) in blind {
+        by_customer.entry(*id).or_default().2.push((kind, hash));
+    }
+    let sql = format!(
+        "INSERT OR REPLACE INTO {ASIDE_ROWS} (customer_id, rows) \
+         SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($1)"
+    );
+    let all: Vec<(i64, AsideRows)> = by_customer.into_iter().collect();
+    for chunk in all.chunks(CHUNK) {
+        // Integers and strings in tuples and lists always serialise.
+        if let Ok(json) = serde_json::to_string(chunk) {
+            out.push((sql.clone(), json));
         }
     }
 }
@@ -651,11 +730,26 @@ mod tests {
         assert_eq!(out[2].1, r#"[["mobile","ab",1]]"#);
         assert!(p.is_written());
         assert!(p.take_unwritten(false).is_empty());
+        // Aside, with a record of each customer's rows.
         p.queue(3, &[1], &[], &[]);
+        p.queue(
+            4,
+            &[7, 1],
+            &grams(&["中兴"]),
+            &[("email".into(), "cd".into())],
+        );
         let out = p.take_unwritten(true);
         assert!(out[0]
             .0
             .starts_with("INSERT OR IGNORE INTO customer_match_keys_recent ("));
+        assert_eq!(out.len(), 4);
+        assert!(out[3]
+            .0
+            .starts_with("INSERT OR REPLACE INTO lookup_rows_aside ("));
+        assert_eq!(
+            out[3].1,
+            r#"[[3,[[1],[],[]]],[4,[[7,1],["中兴"],[["email","cd"]]]]]"#
+        );
     }
 
     #[test]
