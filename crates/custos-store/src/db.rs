@@ -1009,12 +1009,13 @@ mod tests {
 
     /// A database made before migration 0009 keeps every lookup row when the lookup
     /// tables are rebuilt without rowids and without the foreign key.
-    /// A SQLite database in `dir` migrated up to (not including) migration `before`, and
-    /// a connection to it.
-    async fn migrated_before(
+    /// A SQLite database in `dir` made by the migrations before `before`, holding what
+    /// `seed` wrote then, opened as a database of today (so migrated the rest of the way).
+    async fn migrated_after(
         dir: &Path,
         before: &str,
-    ) -> Result<(PathBuf, SqlitePool), Box<dyn std::error::Error>> {
+        seed: &[&str],
+    ) -> Result<Db, Box<dyn std::error::Error>> {
         let old = dir.join("migrations");
         std::fs::create_dir(&old)?;
         let all = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
@@ -1041,14 +1042,21 @@ mod tests {
             .await?
             .run(&pool)
             .await?;
-        Ok((file, pool))
+        for sql in seed {
+            sqlx::query(sql).execute(&pool).await?;
+        }
+        pool.close().await;
+        Ok(Db::open(&DbOptions {
+            database_url: Some(format!("sqlite:{}", file.display())),
+            ..DbOptions::sqlite(dir)
+        })
+        .await?)
     }
 
     #[tokio::test]
     async fn lookup_tables_survive_the_rebuild() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
-        let (file, pool) = migrated_before(dir.path(), "0009").await?;
-        for sql in [
+        let seed = [
             "INSERT INTO customers (id, code, customer_type, name, name_key, status, data, \
              created_at, updated_at) VALUES (7, 'C0007', 'enterprise', '华为', '华为', \
              'active', '{}', 1, 1)",
@@ -1058,16 +1066,8 @@ mod tests {
              VALUES (7, 'mobile', 'h1'), (7, 'email', 'h2')",
             "INSERT INTO customer_tags (customer_id, tag) VALUES (7, 'vip')",
             "INSERT INTO customer_field_values (customer_id, key, value) VALUES (7, 'k', 'v')",
-        ] {
-            sqlx::query(sql).execute(&pool).await?;
-        }
-        pool.close().await;
-
-        let db = Db::open(&DbOptions {
-            database_url: Some(format!("sqlite:{}", file.display())),
-            ..DbOptions::sqlite(dir.path())
-        })
-        .await?;
+        ];
+        let db = migrated_after(dir.path(), "0009", &seed).await?;
         let mut tx = db.begin().await?;
         let TxConn::Sqlite(c) = &mut tx.conn else {
             return Err("expected SQLite".into());
@@ -1189,8 +1189,7 @@ mod tests {
     async fn rows_aside_before_their_records_can_still_be_replaced(
     ) -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
-        let (file, pool) = migrated_before(dir.path(), "0012").await?;
-        for sql in [
+        let seed = [
             "INSERT INTO customers (id, code, customer_type, name, name_key, status, data, \
              created_at, updated_at) VALUES (7, 'C0007', 'enterprise', '华为', '华为', \
              'active', '{}', 1, 1), (8, 'C0008', 'enterprise', '中兴', '中兴', 'active', \
@@ -1201,15 +1200,8 @@ mod tests {
              VALUES (-42, 7), (42, 7), (42, 8)",
             "INSERT INTO customer_blind_index_recent (customer_id, kind, hash) \
              VALUES (7, 'mobile', 'h1'), (7, 'email', 'h2'), (8, 'mobile', 'h1')",
-        ] {
-            sqlx::query(sql).execute(&pool).await?;
-        }
-        pool.close().await;
-        let db = Db::open(&DbOptions {
-            database_url: Some(format!("sqlite:{}", file.display())),
-            ..DbOptions::sqlite(dir.path())
-        })
-        .await?;
+        ];
+        let db = migrated_after(dir.path(), "0012", &seed).await?;
         let mut tx = db.begin().await?;
         let indexes = crate::customer_master::CustomerIndexes {
             match_keys: vec![5],
