@@ -266,8 +266,8 @@ impl PendingLookups {
 
     /// The statements (SQL, JSON rows) that write what is not written yet, each list
     /// sorted by the table's key, into the companion tables when `aside`; marks it
-    /// written.
-    /// Written aside, a record of each customer's rows goes to [`ASIDE_ROWS`] too.
+    /// written. Written aside, a record of each customer's rows goes to [`ASIDE_ROWS`]
+    /// too.
     pub(crate) fn take_unwritten(&mut self, aside: bool) -> Vec<(String, String)> {
         let mut out = Vec::new();
         let w = self.written;
