@@ -1007,8 +1007,6 @@ mod tests {
         Ok(())
     }
 
-    /// A database made before migration 0009 keeps every lookup row when the lookup
-    /// tables are rebuilt without rowids and without the foreign key.
     /// A SQLite database in `dir` made by the migrations before `before`, holding what
     /// `seed` wrote then, opened as a database of today (so migrated the rest of the way).
     async fn migrated_after(
@@ -1053,6 +1051,8 @@ mod tests {
         .await?)
     }
 
+    /// A database made before migration 0009 keeps every lookup row when the lookup
+    /// tables are rebuilt without rowids and without the foreign key.
     #[tokio::test]
     async fn lookup_tables_survive_the_rebuild() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
