@@ -543,12 +543,13 @@ pub struct HistoryEntry {
 // ---------------------------------------------------------------------------------------
 // Validation
 
-fn required(field: &str, errors: &mut Vec<FieldError>) {
+/// `field` has no value; the messages name it by its label (`zh`, `en`) and its key.
+fn required(field: &str, zh: &str, en: &str, errors: &mut Vec<FieldError>) {
     errors.push(
         Violation::new(
             "required",
-            format!("字段“{field}”为必填项"),
-            format!("field '{field}' is required"),
+            format!("{zh}为必填项（{field}）"),
+            format!("{en} is required ({field})"),
         )
         .on(field),
     );
@@ -764,7 +765,7 @@ fn validate(
     let e = &mut errors;
     let customer_type = normalize_text(&rec.customer_type).to_lowercase();
     if customer_type.is_empty() {
-        required("customer_type", e);
+        required("customer_type", "客户类型", "Customer type", e);
     } else if !reference.types.iter().any(|t| t.key == customer_type) {
         let keys: Vec<&str> = reference.types.iter().map(|t| t.key.as_str()).collect();
         e.push(
@@ -782,7 +783,7 @@ fn validate(
     let individual = customer_type == "individual";
     let name = normalize_text(&rec.name);
     if name.is_empty() {
-        required("name", e);
+        required("name", "客户名称", "Name", e);
     } else {
         check_len("name", &name, 200, e);
     }
@@ -952,7 +953,13 @@ fn validate(
         let f = |n: &str| format!("contacts[{i}].{n}");
         let name = normalize_text(&c.name);
         if name.is_empty() {
-            required(&f("name"), e);
+            let n = i + 1;
+            required(
+                &f("name"),
+                &format!("第 {n} 位联系人的姓名"),
+                &format!("Name of contact {n}"),
+                e,
+            );
         } else {
             check_len(&f("name"), &name, 50, e);
         }

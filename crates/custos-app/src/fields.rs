@@ -353,8 +353,8 @@ pub(crate) fn validate_custom(
             errors.push(custom_error(
                 &def.key,
                 "required",
-                format!("自定义字段“{}”为必填项", def.key),
-                format!("custom field '{}' is required", def.key),
+                format!("自定义字段“{}”为必填项（{}）", def.label_zh, def.key),
+                format!("custom field '{}' is required ({})", def.label_en, def.key),
             ));
         }
     }

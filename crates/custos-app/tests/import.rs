@@ -837,3 +837,63 @@ both!(a_file_breaking_mid_way_keeps_the_rows_before_it, |t| {
     assert_eq!(code, "import.too_many_columns");
     assert_eq!(count(&t).await, 30);
 });
+
+// A value right of the last header (a CSV row shifted by an unquoted comma) refuses its
+// row, naming the column and the value; empty cells there are harmless. A required field
+// no column maps is reported under its catalog label, and its message names it so.
+both!(cells_without_header_and_unmapped_required_fields, |t| {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = demo_rows(41, 3);
+    let lines = vec![
+        format!("{},北京市海淀区", rows[0]),
+        format!("{},,", rows[1]),
+        rows[2].clone(),
+    ];
+    let path = dir.path().join("shifted.csv");
+    write_demo_csv(&path, &lines);
+    let out = t
+        .app
+        .import_file(&t.admin, &path, opts("shifted.csv"), &|_| {})
+        .await
+        .unwrap();
+    let r = &out.report;
+    assert_eq!((r.read, r.created, r.rejected), (3, 2, 1), "{r:?}");
+    let rejected = job_rows(&t, r.job_id.unwrap(), "rejected").await;
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].line, 2);
+    let e = &rejected[0].detail["errors"][0];
+    assert_eq!(e["code"], "import.cell_without_header", "{e}");
+    let zh = e["zh"].as_str().unwrap();
+    assert!(
+        zh.contains("第 7 列") && zh.contains("北京市海淀区"),
+        "{zh}"
+    );
+    assert!(e["en"].as_str().unwrap().contains("column 7"), "{e}");
+    assert_eq!(count(&t).await, 2);
+
+    // No type column: every row is refused for its type, reported under 客户类型.
+    let path = dir.path().join("no-type.csv");
+    std::fs::write(&path, "客户名称,统一社会信用代码\n上海某某贸易有限公司,\n").unwrap();
+    let out = t
+        .app
+        .import_file(&t.admin, &path, opts("no-type.csv"), &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(out.report.rejected, 1, "{:?}", out.report);
+    let rejected = job_rows(&t, out.report.job_id.unwrap(), "rejected").await;
+    let e = &rejected[0].detail["errors"][0];
+    assert_eq!(
+        (e["field"].as_str(), e["header"].as_str()),
+        (Some("customer_type"), Some("客户类型")),
+        "{e}"
+    );
+    assert_eq!(e["zh"], "客户类型为必填项（customer_type）");
+    assert_eq!(e["en"], "Customer type is required (customer_type)");
+    let report = dir.path().join("rejected.csv");
+    write_rejected(&report, &out.headers, &rejected).unwrap();
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        text.lines().next().unwrap().ends_with(",错误:客户类型"),
+        "{text}"
+    );
+});

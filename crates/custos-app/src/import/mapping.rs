@@ -136,6 +136,21 @@ pub const REASON_PREFIX: &str = "错误:";
 /// First column of a rejected-rows report; ignored on re-import.
 pub const ROW_COLUMN: &str = "原行号";
 
+/// The Chinese label of a built-in field of the catalog.
+fn builtin_label(key: &str) -> Option<String> {
+    static LABELS: std::sync::OnceLock<std::collections::HashMap<String, String>> =
+        std::sync::OnceLock::new();
+    LABELS
+        .get_or_init(|| {
+            crate::fields::builtin_fields()
+                .into_iter()
+                .map(|f| (f.key, f.label_zh))
+                .collect()
+        })
+        .get(key)
+        .cloned()
+}
+
 /// A mapping file (`mapping.toml`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -325,7 +340,9 @@ impl ColumnMap {
             .collect()
     }
 
-    /// Header of the column a failing field came from (`contacts[0].mobile` → 联系人手机).
+    /// Header of the column a failing field came from (`contacts[0].mobile` → 联系人手机);
+    /// for a field no column maps, its Chinese label in the catalog (`customer_type` →
+    /// 客户类型), else the field itself.
     pub fn header_of_field(&self, field: &str) -> String {
         let target = if let Some(rest) = field.strip_prefix("contacts[") {
             rest.split_once("].")
@@ -338,6 +355,7 @@ impl ColumnMap {
         };
         self.column_of(&target)
             .and_then(|i| self.headers.get(i).cloned())
+            .or_else(|| builtin_label(&target))
             .unwrap_or_else(|| field.to_string())
     }
 
@@ -398,6 +416,31 @@ impl ColumnMap {
         } else {
             cells
         };
+        // A value right of the last header belongs to no column: in a CSV file the
+        // usual cause is an unquoted comma that shifted the row's cells, so the row is
+        // refused rather than imported with values under the wrong headers.
+        if let Some((i, extra)) = cells
+            .iter()
+            .enumerate()
+            .skip(self.headers.len())
+            .find(|(_, c)| !c.trim().is_empty())
+        {
+            let shown: String = extra.trim().chars().take(24).collect();
+            errors.push(
+                Violation::new(
+                    "import.cell_without_header",
+                    format!(
+                        "第 {} 列没有表头，却有内容“{shown}”：该行各列可能错位（例如值中有未加引号的逗号），请补上表头或移走该内容",
+                        i + 1
+                    ),
+                    format!(
+                        "column {} has no header but holds '{shown}': the row's cells may be shifted (an unquoted comma in a value?); add a header or move the value",
+                        i + 1
+                    ),
+                )
+                .on("row"),
+            );
+        }
         let v = |t: &str| self.value(cells, t);
         let mut n = NewCustomer {
             customer_type: v("customer_type")
