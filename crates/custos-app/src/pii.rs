@@ -153,6 +153,13 @@ impl PiiKey {
         format!("{PREFIX}:{}:{}", self.key_id, STANDARD.encode(blob))
     }
 
+    /// Whether `stored` has the form [`PiiKey::encrypt`] gives (under any key).
+    pub fn is_encrypted(stored: &str) -> bool {
+        stored
+            .strip_prefix(PREFIX)
+            .is_some_and(|rest| rest.starts_with(':'))
+    }
+
     /// Decrypt a value made by [`PiiKey::encrypt`].
     pub fn decrypt(&self, stored: &str) -> AppResult<String> {
         let bad = |why: &str| AppError::Internal(format!("stored personal data unreadable: {why}"));

@@ -897,3 +897,45 @@ both!(cells_without_header_and_unmapped_required_fields, |t| {
         "{text}"
     );
 });
+
+// The cells of reported rows (rejected, skipped, sampled) are what the file held,
+// personal data included: stored encrypted, read back whole for the reports.
+both!(reported_rows_keep_no_personal_data_in_plaintext, |t| {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pii.csv");
+    // No customer type: the row is rejected and kept for the report.
+    std::fs::write(
+        &path,
+        "客户名称,身份证号,手机\n王小明,11010519491231002X,13912345678\n",
+    )
+    .unwrap();
+    let out = t
+        .app
+        .import_file(&t.admin, &path, opts("pii.csv"), &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(out.report.rejected, 1, "{:?}", out.report);
+    let rejected = job_rows(&t, out.report.job_id.unwrap(), "rejected").await;
+    assert_eq!(
+        rejected[0].cells,
+        ["王小明", "11010519491231002X", "13912345678"]
+    );
+    assert_eq!(rejected[0].line, 2);
+    if let Some(db) = t.app.db.sqlite_path().map(|p| p.to_path_buf()) {
+        t.app
+            .db
+            .execute_raw("PRAGMA wal_checkpoint(TRUNCATE)")
+            .await
+            .unwrap();
+        let mut bytes = std::fs::read(&db).unwrap();
+        if let Ok(wal) = std::fs::read(db.with_extension("db-wal")) {
+            bytes.extend(wal);
+        }
+        for plain in ["11010519491231002X", "13912345678", "王小明"] {
+            assert!(
+                !bytes.windows(plain.len()).any(|w| w == plain.as_bytes()),
+                "database file contains {plain}"
+            );
+        }
+    }
+});

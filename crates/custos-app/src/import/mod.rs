@@ -693,7 +693,9 @@ impl App {
         let mut tx = self.db.begin_read().await?;
         let rows = tx.import_rows(job_id, outcome, after_row, limit).await?;
         tx.rollback().await?;
-        Ok(rows.into_iter().map(reported).collect())
+        rows.into_iter()
+            .map(|r| reported(&self.config.pii_key, r))
+            .collect()
     }
 
     /// The headers and header line of a job's file (to write its reports).
@@ -874,13 +876,16 @@ impl App {
                         } else {
                             detail = json!({ "line": rr.line, "errors": detail });
                         }
+                        // The source cells (and the messages, which may quote them)
+                        // hold personal data as typed: stored encrypted.
+                        let key = &self.config.pii_key;
                         tx.insert_import_row(&ImportRowRow {
                             job_id: job.id,
                             row_no: rr.row_no,
                             outcome: rr.outcome.clone(),
                             code: rr.code.clone(),
-                            cells: mapping::cells_json(&rr.cells),
-                            detail: Some(detail.to_string()),
+                            cells: key.encrypt(&mapping::cells_json(&rr.cells)),
+                            detail: Some(key.encrypt(&detail.to_string())),
                         })
                         .await?;
                     }
@@ -1459,20 +1464,25 @@ fn tag_field(e: AppError, field: &str) -> AppError {
     }
 }
 
-fn reported(r: ImportRowRow) -> ReportedRow {
-    let detail: Value = r
-        .detail
-        .as_deref()
-        .and_then(|d| serde_json::from_str(d).ok())
-        .unwrap_or(Value::Null);
-    ReportedRow {
+/// A stored reported row, decrypted (rows stored before their columns were encrypted are
+/// read as they are).
+fn reported(key: &crate::pii::PiiKey, r: ImportRowRow) -> AppResult<ReportedRow> {
+    let open = |stored: &str| match crate::pii::PiiKey::is_encrypted(stored) {
+        true => key.decrypt(stored),
+        false => Ok(stored.to_string()),
+    };
+    let detail: Value = match r.detail.as_deref() {
+        Some(d) => serde_json::from_str(&open(d)?).unwrap_or(Value::Null),
+        None => Value::Null,
+    };
+    Ok(ReportedRow {
         row_no: r.row_no,
         line: detail.get("line").and_then(Value::as_u64).unwrap_or(0),
         outcome: r.outcome,
         code: r.code,
-        cells: serde_json::from_str(&r.cells).unwrap_or_default(),
+        cells: serde_json::from_str(&open(&r.cells)?).unwrap_or_default(),
         detail,
-    }
+    })
 }
 
 fn check_options(o: &ImportOptions) -> AppResult<()> {
