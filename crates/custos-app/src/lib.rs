@@ -93,6 +93,7 @@ impl App {
         let app = App::from_db(db, config);
         app.ensure_builtin_roles().await?;
         app.check_pii_key().await?;
+        app.seal_import_rows().await?;
         app.ensure_match_index().await?;
         Ok(app)
     }

@@ -921,21 +921,58 @@ both!(reported_rows_keep_no_personal_data_in_plaintext, |t| {
         ["王小明", "11010519491231002X", "13912345678"]
     );
     assert_eq!(rejected[0].line, 2);
-    if let Some(db) = t.app.db.sqlite_path().map(|p| p.to_path_buf()) {
-        t.app
-            .db
-            .execute_raw("PRAGMA wal_checkpoint(TRUNCATE)")
-            .await
-            .unwrap();
-        let mut bytes = std::fs::read(&db).unwrap();
-        if let Ok(wal) = std::fs::read(db.with_extension("db-wal")) {
-            bytes.extend(wal);
+    let on_disk = |plain: &'static str| {
+        let db = t.app.db.clone();
+        async move {
+            let path = db.sqlite_path()?.to_path_buf();
+            db.execute_raw("PRAGMA wal_checkpoint(TRUNCATE)")
+                .await
+                .unwrap();
+            let mut bytes = std::fs::read(&path).unwrap();
+            if let Ok(wal) = std::fs::read(path.with_extension("db-wal")) {
+                bytes.extend(wal);
+            }
+            Some(bytes.windows(plain.len()).any(|w| w == plain.as_bytes()))
         }
-        for plain in ["11010519491231002X", "13912345678", "王小明"] {
-            assert!(
-                !bytes.windows(plain.len()).any(|w| w == plain.as_bytes()),
-                "database file contains {plain}"
-            );
-        }
+    };
+    for plain in ["11010519491231002X", "13912345678", "王小明"] {
+        assert_ne!(
+            on_disk(plain).await,
+            Some(true),
+            "database file contains {plain}"
+        );
     }
+    // A row as versions before this one stored it (plaintext) is encrypted once, at the
+    // next start-up, and reads the same.
+    let job = out.report.job_id.unwrap();
+    let mut tx = t.app.db.begin().await.unwrap();
+    tx.seal_import_row(
+        job,
+        rejected[0].row_no,
+        r#"["王小明","11010519491231002X","13912345678"]"#,
+        Some(&rejected[0].detail.to_string()),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        job_rows(&t, job, "rejected").await[0].cells,
+        rejected[0].cells
+    );
+    assert_ne!(
+        on_disk("13912345678").await,
+        Some(false),
+        "sanity: stored in plaintext"
+    );
+    assert_eq!(t.app.seal_import_rows().await.unwrap(), 1);
+    assert_eq!(t.app.seal_import_rows().await.unwrap(), 0);
+    let again = job_rows(&t, job, "rejected").await;
+    assert_eq!(
+        (&again[0].cells, &again[0].detail),
+        (&rejected[0].cells, &rejected[0].detail)
+    );
+    let mut tx = t.app.db.begin_read().await.unwrap();
+    let left = tx.unsealed_import_rows(10).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert!(left.is_empty(), "{left:?}");
 });

@@ -139,6 +139,38 @@ impl Tx {
         Ok(())
     }
 
+    /// Up to `limit` reported rows whose cells are not stored encrypted (`pii1:…`): rows
+    /// written before reported rows were encrypted.
+    pub async fn unsealed_import_rows(&mut self, limit: i64) -> StoreResult<Vec<ImportRowRow>> {
+        let sql = "SELECT job_id, row_no, outcome, code, cells, detail FROM import_rows \
+                   WHERE cells NOT LIKE 'pii1:%' ORDER BY job_id, row_no LIMIT $1";
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, ImportRowRow>(sql)
+            .bind(limit)
+            .fetch_all(c)
+            .await)?)
+    }
+
+    /// Replace the cells and detail of a reported row (with their encrypted form).
+    pub async fn seal_import_row(
+        &mut self,
+        job_id: i64,
+        row_no: i64,
+        cells: &str,
+        detail: Option<&str>,
+    ) -> StoreResult<()> {
+        let sql =
+            "UPDATE import_rows SET cells = $3, detail = $4 WHERE job_id = $1 AND row_no = $2";
+        on_tx!(self, |c| sqlx::query(sql)
+            .bind(job_id)
+            .bind(row_no)
+            .bind(cells)
+            .bind(detail)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
     /// Reported rows of a job with this outcome, after `after_row`, in row order.
     pub async fn import_rows(
         &mut self,

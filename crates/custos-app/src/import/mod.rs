@@ -698,6 +698,52 @@ impl App {
             .collect()
     }
 
+    /// Encrypt the cells and messages of reported rows stored in plaintext (by versions
+    /// before they were encrypted), a thousand per transaction. Run at start-up, until a
+    /// pass finds none (then a setting records it, and later start-ups skip the scan).
+    pub async fn seal_import_rows(&self) -> AppResult<u64> {
+        const DONE: &str = "import_rows_sealed";
+        let key = &self.config.pii_key;
+        let mut tx = self.db.begin_read().await?;
+        let done = tx.setting(DONE).await?.is_some();
+        tx.rollback().await?;
+        if done {
+            return Ok(0);
+        }
+        let mut sealed = 0;
+        loop {
+            let mut tx = self.db.begin().await?;
+            let rows = tx.unsealed_import_rows(1000).await?;
+            if rows.is_empty() {
+                tx.put_setting(DONE, "1").await?;
+                tx.commit().await?;
+                break;
+            }
+            for r in &rows {
+                let detail =
+                    r.detail
+                        .as_deref()
+                        .map(|d| match crate::pii::PiiKey::is_encrypted(d) {
+                            true => d.to_string(),
+                            false => key.encrypt(d),
+                        });
+                tx.seal_import_row(
+                    r.job_id,
+                    r.row_no,
+                    &key.encrypt(&r.cells),
+                    detail.as_deref(),
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            sealed += rows.len() as u64;
+        }
+        if sealed > 0 {
+            tracing::info!(rows = sealed, "import report rows encrypted");
+        }
+        Ok(sealed)
+    }
+
     /// The headers and header line of a job's file (to write its reports).
     pub async fn import_job_headers(&self, actor: &Actor, job_id: i64) -> AppResult<Vec<String>> {
         let job = self.import_job_row(actor, job_id).await?;
