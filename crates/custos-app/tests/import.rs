@@ -838,6 +838,25 @@ both!(a_file_breaking_mid_way_keeps_the_rows_before_it, |t| {
     assert_eq!(count(&t).await, 30);
 });
 
+/// Import `text` written to `path`, whose one data row is rejected: the outcome and the
+/// reported row.
+async fn import_one_rejected(
+    t: &T,
+    path: &std::path::Path,
+    text: &str,
+) -> (ImportOutcome, Vec<ReportedRow>) {
+    std::fs::write(path, text).unwrap();
+    let name = path.file_name().unwrap().to_string_lossy().to_string();
+    let out = t
+        .app
+        .import_file(&t.admin, path, opts(&name), &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(out.report.rejected, 1, "{:?}", out.report);
+    let rejected = job_rows(t, out.report.job_id.unwrap(), "rejected").await;
+    (out, rejected)
+}
+
 // A value right of the last header (a CSV row shifted by an unquoted comma) refuses its
 // row, naming the column and the value; empty cells there are harmless. A required field
 // no column maps is reported under its catalog label, and its message names it so.
@@ -872,15 +891,12 @@ both!(cells_without_header_and_unmapped_required_fields, |t| {
     assert_eq!(count(&t).await, 2);
 
     // No type column: every row is refused for its type, reported under 客户类型.
-    let path = dir.path().join("no-type.csv");
-    std::fs::write(&path, "客户名称,统一社会信用代码\n上海某某贸易有限公司,\n").unwrap();
-    let out = t
-        .app
-        .import_file(&t.admin, &path, opts("no-type.csv"), &|_| {})
-        .await
-        .unwrap();
-    assert_eq!(out.report.rejected, 1, "{:?}", out.report);
-    let rejected = job_rows(&t, out.report.job_id.unwrap(), "rejected").await;
+    let (out, rejected) = import_one_rejected(
+        &t,
+        &dir.path().join("no-type.csv"),
+        "客户名称,统一社会信用代码\n上海某某贸易有限公司,\n",
+    )
+    .await;
     let e = &rejected[0].detail["errors"][0];
     assert_eq!(
         (e["field"].as_str(), e["header"].as_str()),
@@ -902,20 +918,13 @@ both!(cells_without_header_and_unmapped_required_fields, |t| {
 // personal data included: stored encrypted, read back whole for the reports.
 both!(reported_rows_keep_no_personal_data_in_plaintext, |t| {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("pii.csv");
     // No customer type: the row is rejected and kept for the report.
-    std::fs::write(
-        &path,
+    let (out, rejected) = import_one_rejected(
+        &t,
+        &dir.path().join("pii.csv"),
         "客户名称,身份证号,手机\n王小明,11010519491231002X,13912345678\n",
     )
-    .unwrap();
-    let out = t
-        .app
-        .import_file(&t.admin, &path, opts("pii.csv"), &|_| {})
-        .await
-        .unwrap();
-    assert_eq!(out.report.rejected, 1, "{:?}", out.report);
-    let rejected = job_rows(&t, out.report.job_id.unwrap(), "rejected").await;
+    .await;
     assert_eq!(
         rejected[0].cells,
         ["王小明", "11010519491231002X", "13912345678"]
