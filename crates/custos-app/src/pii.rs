@@ -154,10 +154,27 @@ impl PiiKey {
     }
 
     /// Whether `stored` has the form [`PiiKey::encrypt`] gives (under any key).
-    pub fn is_encrypted(stored: &str) -> bool {
+    fn is_encrypted(stored: &str) -> bool {
         stored
             .strip_prefix(PREFIX)
             .is_some_and(|rest| rest.starts_with(':'))
+    }
+
+    /// `text` encrypted, unless it already is (a column that held plaintext once).
+    pub fn encrypt_plain(&self, text: &str) -> String {
+        match Self::is_encrypted(text) {
+            true => text.to_string(),
+            false => self.encrypt(text),
+        }
+    }
+
+    /// `stored` decrypted if it is encrypted, else as it is (a column that held plaintext
+    /// once).
+    pub fn decrypt_if_encrypted(&self, stored: &str) -> AppResult<String> {
+        match Self::is_encrypted(stored) {
+            true => self.decrypt(stored),
+            false => Ok(stored.to_string()),
+        }
     }
 
     /// Decrypt a value made by [`PiiKey::encrypt`].

@@ -720,13 +720,7 @@ impl App {
                 break;
             }
             for r in &rows {
-                let detail =
-                    r.detail
-                        .as_deref()
-                        .map(|d| match crate::pii::PiiKey::is_encrypted(d) {
-                            true => d.to_string(),
-                            false => key.encrypt(d),
-                        });
+                let detail = r.detail.as_deref().map(|d| key.encrypt_plain(d));
                 tx.seal_import_row(
                     r.job_id,
                     r.row_no,
@@ -1513,12 +1507,8 @@ fn tag_field(e: AppError, field: &str) -> AppError {
 /// A stored reported row, decrypted (rows stored before their columns were encrypted are
 /// read as they are).
 fn reported(key: &crate::pii::PiiKey, r: ImportRowRow) -> AppResult<ReportedRow> {
-    let open = |stored: &str| match crate::pii::PiiKey::is_encrypted(stored) {
-        true => key.decrypt(stored),
-        false => Ok(stored.to_string()),
-    };
     let detail: Value = match r.detail.as_deref() {
-        Some(d) => serde_json::from_str(&open(d)?).unwrap_or(Value::Null),
+        Some(d) => serde_json::from_str(&key.decrypt_if_encrypted(d)?).unwrap_or(Value::Null),
         None => Value::Null,
     };
     Ok(ReportedRow {
@@ -1526,7 +1516,7 @@ fn reported(key: &crate::pii::PiiKey, r: ImportRowRow) -> AppResult<ReportedRow>
         line: detail.get("line").and_then(Value::as_u64).unwrap_or(0),
         outcome: r.outcome,
         code: r.code,
-        cells: serde_json::from_str(&open(&r.cells)?).unwrap_or_default(),
+        cells: serde_json::from_str(&key.decrypt_if_encrypted(&r.cells)?).unwrap_or_default(),
         detail,
     })
 }
