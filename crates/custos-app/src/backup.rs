@@ -22,8 +22,8 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
+use aes_gcm::aead::KeyInit;
+use aes_gcm::Aes256Gcm;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use rand::RngCore;
@@ -35,13 +35,12 @@ use custos_store::{ChainReport, Db, DbOptions};
 
 use crate::error::{AppError, AppResult};
 use crate::pii::PiiKey;
+use crate::sealed::{ChunkCipher, NONCE_LEN, TAG_LEN};
 
 const MAGIC: &str = "CUSTOS-BACKUP";
 const FORMAT: u32 = 2;
 /// Plaintext bytes per encrypted chunk: memory use of backup and restore is a few of these.
 const CHUNK_SIZE: u32 = 1 << 20;
-const TAG_LEN: usize = 16;
-const NONCE_LEN: usize = 12;
 const SALT_LEN: usize = 16;
 const ALG: &str = "aes-256-gcm";
 const KDF: &str = "argon2id";
@@ -228,11 +227,13 @@ pub async fn write_backup(
 
 /// Everything needed to encrypt or decrypt a payload.
 struct Sealing {
-    cipher: Aes256Gcm,
-    nonce: [u8; NONCE_LEN],
+    chunks: ChunkCipher,
     chunk_size: u32,
     header: Encryption,
 }
+
+/// Domain label in each chunk's associated data.
+const CHUNK_DOMAIN: &[u8; 15] = b"custos-backup/2";
 
 impl Sealing {
     /// Fresh salt and base nonce; the key derived from the passphrase.
@@ -252,8 +253,7 @@ impl Sealing {
         let cipher = derive_cipher(pass, &salt, params)
             .map_err(|e| AppError::Internal(format!("backup key derivation: {e}")))?;
         Ok(Sealing {
-            cipher,
-            nonce,
+            chunks: ChunkCipher::new(cipher, nonce, CHUNK_DOMAIN),
             chunk_size,
             header,
         })
@@ -274,45 +274,18 @@ impl Sealing {
         }
         let cipher = derive_cipher(pass, &salt, enc.params).ok()?;
         Some(Sealing {
-            cipher,
-            nonce,
+            chunks: ChunkCipher::new(cipher, nonce, CHUNK_DOMAIN),
             chunk_size: enc.chunk_size,
             header: enc.clone(),
         })
     }
 
-    fn nonce_for(&self, index: u64) -> [u8; NONCE_LEN] {
-        let mut n = self.nonce;
-        for (b, i) in n[NONCE_LEN - 8..].iter_mut().zip(index.to_be_bytes()) {
-            *b ^= i;
-        }
-        n
-    }
-
     fn seal(&self, index: u64, last: bool, plain: &[u8]) -> std::io::Result<Vec<u8>> {
-        let aad = chunk_aad(index, last);
-        self.cipher
-            .encrypt(
-                Nonce::from_slice(&self.nonce_for(index)),
-                Payload {
-                    msg: plain,
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| std::io::Error::other("encryption failed"))
+        self.chunks.seal(index, last, plain)
     }
 
     fn open(&self, index: u64, last: bool, sealed: &[u8]) -> Option<Vec<u8>> {
-        let aad = chunk_aad(index, last);
-        self.cipher
-            .decrypt(
-                Nonce::from_slice(&self.nonce_for(index)),
-                Payload {
-                    msg: sealed,
-                    aad: &aad,
-                },
-            )
-            .ok()
+        self.chunks.open(index, last, sealed)
     }
 }
 
@@ -326,15 +299,6 @@ fn derive_cipher(
     let mut key = [0u8; 32];
     argon.hash_password_into(pass.0.as_bytes(), salt, &mut key)?;
     Ok(Aes256Gcm::new((&key).into()))
-}
-
-/// Associated data of a chunk: its position and whether it ends the stream.
-fn chunk_aad(index: u64, last: bool) -> [u8; 24] {
-    let mut aad = [0u8; 24];
-    aad[..15].copy_from_slice(b"custos-backup/2");
-    aad[15..23].copy_from_slice(&index.to_be_bytes());
-    aad[23] = u8::from(last);
-    aad
 }
 
 /// Read until `buf` is full or the input ends; returns the bytes read.

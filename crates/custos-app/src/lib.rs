@@ -124,6 +124,7 @@ pub mod pii;
 
 pub mod demo_data;
 pub mod fields;
+pub mod sealed;
 pub mod search;
 pub mod xref;
 

@@ -43,6 +43,8 @@ pub struct PiiKey {
     key_id: String,
     enc: [u8; 32],
     index: [u8; 32],
+    /// Seals files kept outside the database (see `sealed.rs`).
+    files: [u8; 32],
     check: String,
 }
 
@@ -63,6 +65,7 @@ impl PiiKey {
             key_id,
             enc: derive(master, "custos/pii/aes-256-gcm/v1"),
             index: derive(master, "custos/pii/blind-index/v1"),
+            files: derive(master, "custos/pii/files/aes-256-gcm/v1"),
         }
     }
 
@@ -102,6 +105,11 @@ impl PiiKey {
         write_private(path, text.as_bytes())
             .map_err(|e| format!("cannot create the PII key file {}: {e}", path.display()))?;
         Ok(PiiKey::from_master(&master))
+    }
+
+    /// The key of sealed files (uploads, exports).
+    pub(crate) fn file_key(&self) -> &[u8; 32] {
+        &self.files
     }
 
     /// The master key, for an encrypted backup to carry.
