@@ -94,6 +94,7 @@ impl App {
         app.ensure_builtin_roles().await?;
         app.check_pii_key().await?;
         app.seal_import_rows().await?;
+        app.tidy_import_uploads().await?;
         app.ensure_match_index().await?;
         Ok(app)
     }

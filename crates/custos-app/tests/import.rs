@@ -6,10 +6,11 @@
 use std::path::PathBuf;
 
 use custos_app::export::{ExportFormat, ExportOptions};
-use custos_app::import::report::{write_rejected, write_sample};
+use custos_app::import::report::{write_rejected, write_sample, ReportFormat};
 use custos_app::import::{
     DuplicatePolicy, ImportOptions, ImportOutcome, MappingSpec, ReportedRow, TextEncoding,
 };
+use custos_app::sealed::{self, SealedWriter};
 use custos_app::search::CustomerQuery;
 use custos_app::{Actor, App, AppConfig, AppError, AuditFilter, Backend, Context, Source};
 use custos_store::testing::TestDb;
@@ -985,3 +986,168 @@ both!(reported_rows_keep_no_personal_data_in_plaintext, |t| {
     tx.rollback().await.unwrap();
     assert!(left.is_empty(), "{left:?}");
 });
+
+/// A file in the upload directory with a name no other test uses.
+fn upload_path(t: &T, tag: &str) -> PathBuf {
+    let dir = t.app.import_upload_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(format!("{tag}-{:016x}.csv", rand::random::<u64>()))
+}
+
+fn holds(path: &std::path::Path, plain: &str) -> bool {
+    let bytes = std::fs::read(path).unwrap();
+    bytes.windows(plain.len()).any(|w| w == plain.as_bytes())
+}
+
+const PII_FILE: &str = "客户类型,客户名称,身份证号,手机\n\
+    个人客户,王小明,11010519491231002X,13912345678\n\
+    ,李四,110101199003070035,13800138000\n";
+
+async fn rejected_csv(t: &T, job: i64) -> String {
+    let bytes = t
+        .app
+        .import_report(&t.admin, job, "rejected", ReportFormat::Csv)
+        .await
+        .unwrap();
+    String::from_utf8(bytes).unwrap()
+}
+
+// An upload is kept sealed while its job runs (here: a job left running, as by a crash
+// before its rows), resumes from the sealed file, and is deleted when the job ends; the
+// reports still have the file's headers and cells.
+both!(uploads_are_sealed_and_deleted_when_their_job_ends, |t| {
+    let path = upload_path(&t, "sealed");
+    let mut w = SealedWriter::new(&t.app.config.pii_key, std::fs::File::create(&path).unwrap());
+    std::io::Write::write_all(&mut w, PII_FILE.as_bytes()).unwrap();
+    w.finish().unwrap();
+    for plain in ["11010519491231002X", "13800138000", "王小明"] {
+        assert!(!holds(&path, plain), "upload holds {plain}");
+    }
+    let o = ImportOptions {
+        uploaded: true,
+        ..opts("客户.csv")
+    };
+    let prepared = t.app.prepare_import(&t.admin, &path, o).await.unwrap();
+    let job = prepared.job_id().unwrap();
+    drop(prepared);
+    t.app.tidy_import_uploads().await.unwrap();
+    assert!(path.exists() && sealed::is_sealed(&path).unwrap());
+    let out = t.app.resume_import(&t.admin, job, &|_| {}).await.unwrap();
+    assert_eq!((out.report.created, out.report.rejected), (1, 1));
+    assert!(!path.exists(), "the upload of an ended job is deleted");
+    assert_eq!(
+        t.app.import_job_headers(&t.admin, job).await.unwrap(),
+        ["客户类型", "客户名称", "身份证号", "手机"]
+    );
+    let csv = rejected_csv(&t, job).await;
+    assert!(csv.contains("李四,110101199003070035,13800138000"), "{csv}");
+
+    // A dry run of an upload deletes it too; a file that breaks mid-way (a row of too
+    // many columns) ends its job as failed and deletes the upload.
+    for (text, dry) in [
+        (PII_FILE.to_string(), true),
+        (
+            format!("{PII_FILE}{}{}\n", ",某公司\n".repeat(12), ",x".repeat(600)),
+            false,
+        ),
+    ] {
+        let path = upload_path(&t, "ends");
+        let mut w = SealedWriter::new(&t.app.config.pii_key, std::fs::File::create(&path).unwrap());
+        std::io::Write::write_all(&mut w, text.as_bytes()).unwrap();
+        w.finish().unwrap();
+        let o = ImportOptions {
+            uploaded: true,
+            dry_run: dry,
+            ..opts("客户.csv")
+        };
+        let prepared = t.app.prepare_import(&t.admin, &path, o).await.unwrap();
+        let job = prepared.job_id();
+        let out = t.app.run_import(&t.admin, prepared, &|_| {}).await;
+        assert_eq!(out.is_ok(), dry, "{:?}", out.err());
+        if let Some(job) = job {
+            let r = t.app.import_job(&t.admin, job).await.unwrap();
+            assert_eq!(r.status, "failed");
+        }
+        assert!(!path.exists(), "dry run {dry}: upload left behind");
+    }
+});
+
+// Uploads that earlier versions kept in plaintext: a running job's file is sealed in
+// place at start-up and its job resumes from it (and deletes it at the end); an ended
+// job's file is deleted after its headers are stored with the job; a plaintext file of
+// no job is deleted.
+both!(
+    plaintext_uploads_of_earlier_versions_are_sealed_or_deleted,
+    |t| {
+        // Jobs as earlier versions stored them: no headers, not marked as uploads.
+        let as_old = |job: i64| {
+            let db = t.app.db.clone();
+            async move {
+                let mut tx = db.begin().await.unwrap();
+                let row = tx.import_job(job).await.unwrap().unwrap();
+                let mut v: serde_json::Value = serde_json::from_str(&row.options).unwrap();
+                v.as_object_mut().unwrap().remove("headers");
+                v["options"].as_object_mut().unwrap().remove("uploaded");
+                tx.set_import_job_options(job, &v.to_string())
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+            }
+        };
+        let running = upload_path(&t, "running");
+        std::fs::write(&running, PII_FILE).unwrap();
+        let prepared = t
+            .app
+            .prepare_import(&t.admin, &running, opts("a.csv"))
+            .await
+            .unwrap();
+        let running_job = prepared.job_id().unwrap();
+        drop(prepared);
+        as_old(running_job).await;
+
+        let ended = upload_path(&t, "ended");
+        std::fs::write(&ended, PII_FILE).unwrap();
+        let out = t
+            .app
+            .import_file(&t.admin, &ended, opts("b.csv"), &|_| {})
+            .await
+            .unwrap();
+        let ended_job = out.report.job_id.unwrap();
+        assert!(
+            ended.exists(),
+            "a job not marked as an upload keeps its file"
+        );
+        as_old(ended_job).await;
+
+        let orphan = upload_path(&t, "orphan");
+        std::fs::write(&orphan, PII_FILE).unwrap();
+
+        let (sealed_n, deleted_n) = t.app.tidy_import_uploads().await.unwrap();
+        assert!(sealed_n >= 1 && deleted_n >= 2, "{sealed_n} {deleted_n}");
+        assert!(!ended.exists() && !orphan.exists());
+        assert!(sealed::is_sealed(&running).unwrap());
+        assert!(!holds(&running, "11010519491231002X"));
+        // The ended job's report reads its headers from the job now.
+        let csv = rejected_csv(&t, ended_job).await;
+        assert!(
+            csv.lines()
+                .next()
+                .unwrap()
+                .contains("客户类型,客户名称,身份证号,手机"),
+            "{csv}"
+        );
+        // The running job resumes from the sealed file (same content digest) and, now
+        // known as an upload, deletes it when it ends.
+        let out = t
+            .app
+            .resume_import(&t.admin, running_job, &|_| {})
+            .await
+            .unwrap();
+        assert_eq!(out.report.status, "done");
+        assert_eq!(out.report.rejected, 1);
+        assert!(!running.exists());
+        // Nothing is left to do at the next start-up.
+        let again = t.app.tidy_import_uploads().await.unwrap();
+        assert_eq!(again.0, 0);
+    }
+);

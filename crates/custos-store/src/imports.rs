@@ -100,6 +100,18 @@ impl Tx {
             .await)?)
     }
 
+    /// Replace a job's stored options (JSON).
+    pub async fn set_import_job_options(&mut self, id: i64, options: &str) -> StoreResult<()> {
+        let sql = "UPDATE import_jobs SET options = $2 WHERE id = $1";
+        on_tx!(self, |c| sqlx::query(sql)
+            .bind(id)
+            .bind(options)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
     /// Record the progress and counts of a job (in the transaction of the rows counted).
     pub async fn update_import_progress(&mut self, j: &ImportJobRow) -> StoreResult<()> {
         let sql = "UPDATE import_jobs SET status = $2, rows_done = $3, created = $4, \

@@ -100,6 +100,10 @@ pub struct ImportOptions {
     /// Rows per transaction (default 500: an upload through the server keeps each
     /// write lock short; `custos import` uses [`BULK_CHUNK_ROWS`]).
     pub chunk_rows: usize,
+    /// The file is an upload kept (sealed) in [`App::import_upload_dir`] for this job
+    /// only: it is deleted when the job ends (done, failed, or a dry run).
+    #[serde(default)]
+    pub uploaded: bool,
 }
 
 /// Rows per transaction of an import run from the command line. Larger chunks share
@@ -125,15 +129,20 @@ impl Default for ImportOptions {
             dry_run: false,
             sample_rate: 0.15,
             chunk_rows: 500,
+            uploaded: false,
         }
     }
 }
 
-/// What a job stores to be resumed: its options and where the file is.
+/// What a job stores to be resumed: its options and where the file is, and the file's
+/// headers (for its reports, after an uploaded file is deleted).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct StoredOptions {
     path: PathBuf,
     options: ImportOptions,
+    /// Empty in jobs stored by versions before this was kept.
+    #[serde(default)]
+    headers: Vec<String>,
 }
 
 /// The state and totals of an import.
@@ -190,6 +199,7 @@ pub struct ReportedRow {
 
 /// An import whose file is open and mapped, ready to run.
 pub struct PreparedImport {
+    path: PathBuf,
     options: ImportOptions,
     facts: source::FileFacts,
     table: source::Table,
@@ -286,6 +296,16 @@ fn row_keys(input: &NewCustomer) -> Vec<u64> {
         }
     }
     keys
+}
+
+/// Delete an upload that may already be gone; other failures are logged (the start-up
+/// tidying tries again).
+async fn remove_upload(path: &Path) {
+    match tokio::fs::remove_file(path).await {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot delete upload"),
+    }
 }
 
 /// Whether a row is in the sampling file: a fixed function of job and row, so a
@@ -399,6 +419,7 @@ impl App {
             options: to_json(&StoredOptions {
                 path: path.to_path_buf(),
                 options: options.clone(),
+                headers: table.headers.clone(),
             })
             .unwrap_or_default(),
             created_by: Some(actor.user_id),
@@ -418,6 +439,7 @@ impl App {
             tx.commit().await?;
         }
         Ok(PreparedImport {
+            path: path.to_path_buf(),
             options,
             facts,
             table,
@@ -438,9 +460,11 @@ impl App {
             .any(|n| n.to_ascii_lowercase().ends_with(".xlsx"));
         let format = options.format.or(named_xlsx.then_some(FileFormat::Xlsx));
         let encoding = options.encoding;
-        let facts = tokio::task::spawn_blocking(move || source::inspect(&p, format, encoding))
-            .await
-            .map_err(|e| AppError::Internal(format!("file check stopped: {e}")))??;
+        let key = self.config.pii_key.clone();
+        let facts =
+            tokio::task::spawn_blocking(move || source::inspect(&p, &key, format, encoding))
+                .await
+                .map_err(|e| AppError::Internal(format!("file check stopped: {e}")))??;
         let mut tx = self.db.begin_read().await?;
         let types = crate::customers::load_customer_types(&mut tx).await?;
         let custom = crate::fields::load_definitions(&mut tx).await?;
@@ -450,7 +474,14 @@ impl App {
             let (spec, custom) = (spec.clone(), custom.clone());
             move |h: &str| mapping::is_known_header(h, &spec, &custom)
         };
-        let table = source::open_table(path, &facts, options.sheet.as_deref(), known).await?;
+        let table = source::open_table(
+            path,
+            &self.config.pii_key,
+            &facts,
+            options.sheet.as_deref(),
+            known,
+        )
+        .await?;
         let map = mapping::ColumnMap::new(table.headers.clone(), spec, types, custom)?;
         Ok((facts, table, map))
     }
@@ -463,6 +494,7 @@ impl App {
         progress: &(dyn Fn(&ImportProgress) + Send + Sync),
     ) -> AppResult<ImportOutcome> {
         let PreparedImport {
+            path,
             options,
             facts,
             mut table,
@@ -498,6 +530,11 @@ impl App {
                 tx.update_import_progress(&job).await?;
                 tx.commit().await?;
             }
+        }
+        if options.uploaded && (options.dry_run || job.status != "running") {
+            // The job has ended: its upload is no longer needed (a job left running by a
+            // database failure keeps it, to be resumed).
+            remove_upload(&path).await;
         }
         result?;
         Ok(ImportOutcome {
@@ -557,6 +594,7 @@ impl App {
             )));
         }
         let prepared = PreparedImport {
+            path: stored.path,
             options: stored.options,
             facts,
             table,
@@ -580,8 +618,8 @@ impl App {
         }
     }
 
-    /// Where uploaded import files are kept (so their jobs can be resumed): beside the
-    /// SQLite database, or the temporary directory on PostgreSQL.
+    /// Where uploaded import files are kept, sealed, while their jobs run (so they can
+    /// be resumed): beside the SQLite database, or the temporary directory on PostgreSQL.
     pub fn import_upload_dir(&self) -> PathBuf {
         match self.db.sqlite_path().and_then(Path::parent) {
             Some(dir) => dir.join("imports"),
@@ -589,15 +627,16 @@ impl App {
         }
     }
 
-    /// Write a job's rejected-and-skipped rows (`rejected`) or its sampling file
-    /// (`sample`) to `path` (CSV or XLSX by extension). Returns the rows written.
-    pub async fn write_import_report(
+    /// A job's rejected-and-skipped rows (`rejected`) or its sampling file (`sample`) as
+    /// a CSV or XLSX file, built in memory: they hold the file's cells (personal data),
+    /// which are never written to disk in plaintext.
+    pub async fn import_report(
         &self,
         actor: &Actor,
         job_id: i64,
         kind: &str,
-        path: &Path,
-    ) -> AppResult<u64> {
+        format: report::ReportFormat,
+    ) -> AppResult<Vec<u8>> {
         let headers = self.import_job_headers(actor, job_id).await?;
         let outcomes: &[&str] = match kind {
             "rejected" => &["rejected", "skipped"],
@@ -626,11 +665,18 @@ impl App {
             }
         }
         rows.sort_by_key(|r| r.row_no);
-        if kind == "sample" {
-            report::write_sample(path, &headers, &rows)
-        } else {
-            report::write_rejected(path, &headers, &rows)
-        }
+        let sample = kind == "sample";
+        tokio::task::spawn_blocking(move || {
+            let mut w = report::TableWriter::in_memory(format)?;
+            if sample {
+                report::sample_table(&mut w, &headers, &rows)?;
+            } else {
+                report::rejected_table(&mut w, &headers, &rows)?;
+            }
+            w.finish()
+        })
+        .await
+        .map_err(|e| AppError::Internal(format!("report task: {e}")))?
     }
 
     /// The empty import template (XLSX) for the current catalog (`import`).
@@ -738,13 +784,103 @@ impl App {
         Ok(sealed)
     }
 
-    /// The headers and header line of a job's file (to write its reports).
+    /// The headers of a job's file (to write its reports): stored with the job, or read
+    /// from the file for jobs of versions that did not store them.
     pub async fn import_job_headers(&self, actor: &Actor, job_id: i64) -> AppResult<Vec<String>> {
         let job = self.import_job_row(actor, job_id).await?;
         let stored: StoredOptions = serde_json::from_str(&job.options)
             .map_err(|e| AppError::Internal(format!("job options unreadable: {e}")))?;
+        if !stored.headers.is_empty() {
+            return Ok(stored.headers);
+        }
         let (_, table, _) = self.open_import(&stored.path, &stored.options).await?;
         Ok(table.headers)
+    }
+
+    /// Bring the upload directory to what this version keeps there: only the sealed
+    /// files of running jobs. Uploads that earlier versions kept in plaintext are sealed
+    /// in place (running jobs) or deleted (ended jobs, after their headers are stored
+    /// with the job for its reports); files of ended jobs (a crash between the end and
+    /// the deletion) and plaintext files of no job are deleted. Run at start-up.
+    /// Returns the files sealed and deleted.
+    pub async fn tidy_import_uploads(&self) -> AppResult<(u64, u64)> {
+        let dir = self.import_upload_dir();
+        let files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, 0)),
+            Err(e) => return Err(AppError::Internal(format!("{}: {e}", dir.display()))),
+        };
+        if files.is_empty() {
+            return Ok((0, 0));
+        }
+        let mut tx = self.db.begin_read().await?;
+        let jobs = tx.import_jobs(None, i64::MAX).await?;
+        tx.rollback().await?;
+        let mut by_path: HashMap<PathBuf, (ImportJobRow, StoredOptions)> = HashMap::new();
+        for job in jobs {
+            if let Ok(stored) = serde_json::from_str::<StoredOptions>(&job.options) {
+                by_path.insert(stored.path.clone(), (job, stored));
+            }
+        }
+        let key = self.config.pii_key.clone();
+        let (mut sealed, mut deleted) = (0, 0);
+        for path in files {
+            let meta = std::fs::metadata(&path)
+                .map_err(|e| AppError::Internal(format!("{}: {e}", path.display())))?;
+            let is_sealed = crate::sealed::is_sealed(&path)
+                .map_err(|e| AppError::Internal(format!("{}: {e}", path.display())))?;
+            let Some((job, mut stored)) = by_path.remove(&path) else {
+                // No job: a plaintext leftover is deleted. A sealed file is left alone:
+                // it may be an upload on its way to its job, or another database's (on
+                // PostgreSQL the directory is the machine's temporary one).
+                if !is_sealed && meta.len() >= 16 {
+                    remove_upload(&path).await;
+                    deleted += 1;
+                }
+                continue;
+            };
+            // Jobs of earlier versions: mark the file as an upload (deleted when the job
+            // ends) and keep its headers (its reports need them once the file is gone).
+            let mut changed = !stored.options.uploaded;
+            stored.options.uploaded = true;
+            if stored.headers.is_empty() {
+                if let Ok((_, table, _)) = self.open_import(&path, &stored.options).await {
+                    stored.headers = table.headers;
+                    changed = true;
+                }
+            }
+            if changed {
+                let text = to_json(&stored).unwrap_or_default();
+                let mut tx = self.db.begin().await?;
+                tx.set_import_job_options(job.id, &text).await?;
+                tx.commit().await?;
+            }
+            if job.status != "running" {
+                remove_upload(&path).await;
+                deleted += 1;
+            } else if !is_sealed {
+                let (from, k) = (path.clone(), key.clone());
+                tokio::task::spawn_blocking(move || {
+                    let mut to = from.as_os_str().to_owned();
+                    to.push(".sealing");
+                    let to = PathBuf::from(to);
+                    crate::sealed::seal_file(&from, &to, &k)?;
+                    std::fs::rename(&to, &from)
+                })
+                .await
+                .map_err(|e| AppError::Internal(format!("sealing task: {e}")))?
+                .map_err(|e| AppError::Internal(format!("{}: {e}", path.display())))?;
+                sealed += 1;
+            }
+        }
+        if sealed + deleted > 0 {
+            tracing::info!(sealed, deleted, "import uploads tidied");
+        }
+        Ok((sealed, deleted))
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -38,35 +38,79 @@ fn io_err(e: impl std::fmt::Display) -> AppError {
     AppError::Internal(format!("cannot write report: {e}"))
 }
 
-/// A table writer over CSV (UTF-8 with BOM, so Excel opens it) or XLSX.
+/// A table writer over CSV (UTF-8 with BOM, so Excel opens it) or XLSX, into a file or
+/// into memory.
 pub struct TableWriter {
     inner: Inner,
     row: u32,
 }
 
 enum Inner {
-    Csv(Box<csv::Writer<std::io::BufWriter<std::fs::File>>>),
+    Csv(Box<csv::Writer<Out>>),
     Xlsx {
         book: Box<Workbook>,
-        path: std::path::PathBuf,
+        /// `None`: kept in memory, returned by `finish`.
+        path: Option<std::path::PathBuf>,
     },
 }
 
+/// Where CSV bytes go.
+enum Out {
+    File(std::io::BufWriter<std::fs::File>),
+    Memory(Vec<u8>),
+}
+
+impl std::io::Write for Out {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Out::File(f) => f.write(buf),
+            Out::Memory(v) => v.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Out::File(f) => f.flush(),
+            Out::Memory(_) => Ok(()),
+        }
+    }
+}
+
 impl TableWriter {
+    /// Write to the file at `path`. A large XLSX is built in constant memory (the
+    /// spreadsheet library spills rows to temporary files while it builds).
     pub fn create(path: &Path, format: ReportFormat) -> AppResult<TableWriter> {
+        let out = match format {
+            ReportFormat::Csv => Out::File(std::io::BufWriter::new(
+                std::fs::File::create(path).map_err(io_err)?,
+            )),
+            ReportFormat::Xlsx => Out::Memory(Vec::new()),
+        };
+        TableWriter::with(format, out, Some(path))
+    }
+
+    /// Build the file in memory (nothing is written to disk, not even temporary files);
+    /// [`TableWriter::finish`] returns it.
+    pub fn in_memory(format: ReportFormat) -> AppResult<TableWriter> {
+        TableWriter::with(format, Out::Memory(Vec::new()), None)
+    }
+
+    fn with(format: ReportFormat, mut out: Out, path: Option<&Path>) -> AppResult<TableWriter> {
         let inner = match format {
             ReportFormat::Csv => {
                 use std::io::Write;
-                let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(io_err)?);
-                f.write_all(b"\xEF\xBB\xBF").map_err(io_err)?;
-                Inner::Csv(Box::new(csv::Writer::from_writer(f)))
+                out.write_all(b"\xEF\xBB\xBF").map_err(io_err)?;
+                Inner::Csv(Box::new(csv::Writer::from_writer(out)))
             }
             ReportFormat::Xlsx => {
                 let mut book = Workbook::new();
-                book.add_worksheet_with_constant_memory();
+                if path.is_some() {
+                    book.add_worksheet_with_constant_memory();
+                } else {
+                    book.add_worksheet();
+                }
                 Inner::Xlsx {
                     book: Box::new(book),
-                    path: path.to_path_buf(),
+                    path: path.map(Path::to_path_buf),
                 }
             }
         };
@@ -91,10 +135,27 @@ impl TableWriter {
         Ok(())
     }
 
-    pub fn finish(self) -> AppResult<()> {
+    /// End the table: the bytes of an in-memory table, nothing for a file.
+    pub fn finish(self) -> AppResult<Vec<u8>> {
         match self.inner {
-            Inner::Csv(mut w) => w.flush().map_err(io_err),
-            Inner::Xlsx { mut book, path } => book.save(&path).map_err(io_err),
+            Inner::Csv(w) => match w.into_inner().map_err(|e| io_err(e.error()))? {
+                Out::File(f) => {
+                    f.into_inner().map_err(|e| io_err(e.error()))?;
+                    Ok(Vec::new())
+                }
+                Out::Memory(v) => Ok(v),
+            },
+            Inner::Xlsx {
+                mut book,
+                path: Some(path),
+            } => {
+                book.save(&path).map_err(io_err)?;
+                Ok(Vec::new())
+            }
+            Inner::Xlsx {
+                mut book,
+                path: None,
+            } => book.save_to_buffer().map_err(io_err),
         }
     }
 }
@@ -129,9 +190,22 @@ fn reasons(r: &ReportedRow) -> Vec<(String, String)> {
     }
 }
 
-/// Write rejected (and skipped) rows: `原行号`, the original columns, then one
-/// `错误:<column>` column per column that failed in any row.
+/// Write rejected (and skipped) rows to `path` (CSV or XLSX by its extension); see
+/// [`rejected_table`].
 pub fn write_rejected(path: &Path, headers: &[String], rows: &[ReportedRow]) -> AppResult<u64> {
+    let mut w = TableWriter::create(path, ReportFormat::of_path(path))?;
+    rejected_table(&mut w, headers, rows)?;
+    w.finish()?;
+    Ok(rows.len() as u64)
+}
+
+/// Rejected (and skipped) rows: `原行号`, the original columns, then one `错误:<column>`
+/// column per column that failed in any row.
+pub fn rejected_table(
+    w: &mut TableWriter,
+    headers: &[String],
+    rows: &[ReportedRow],
+) -> AppResult<()> {
     let mut failing: BTreeSet<String> = BTreeSet::new();
     for r in rows {
         for (h, _) in reasons(r) {
@@ -139,7 +213,6 @@ pub fn write_rejected(path: &Path, headers: &[String], rows: &[ReportedRow]) -> 
         }
     }
     let failing: Vec<String> = failing.into_iter().collect();
-    let mut w = TableWriter::create(path, ReportFormat::of_path(path))?;
     let mut head = vec![ROW_COLUMN.to_string()];
     head.extend(headers.iter().cloned());
     head.extend(failing.iter().map(|h| format!("{REASON_PREFIX}{h}")));
@@ -160,8 +233,7 @@ pub fn write_rejected(path: &Path, headers: &[String], rows: &[ReportedRow]) -> 
         }
         w.write_row(&line)?;
     }
-    w.finish()?;
-    Ok(rows.len() as u64)
+    Ok(())
 }
 
 fn value_text(v: &Value) -> String {
@@ -173,10 +245,22 @@ fn value_text(v: &Value) -> String {
     }
 }
 
-/// Write the sampling file (抽查): per sampled row and mapped column, the source value
-/// next to the stored one.
+/// Write the sampling file to `path` (CSV or XLSX by its extension); see
+/// [`sample_table`].
 pub fn write_sample(path: &Path, headers: &[String], rows: &[ReportedRow]) -> AppResult<u64> {
     let mut w = TableWriter::create(path, ReportFormat::of_path(path))?;
+    sample_table(&mut w, headers, rows)?;
+    w.finish()?;
+    Ok(rows.len() as u64)
+}
+
+/// The sampling file (抽查): per sampled row and mapped column, the source value next to
+/// the stored one.
+pub fn sample_table(
+    w: &mut TableWriter,
+    headers: &[String],
+    rows: &[ReportedRow],
+) -> AppResult<()> {
     w.write_row(&[
         ROW_COLUMN,
         "客户编码 code",
@@ -206,8 +290,7 @@ pub fn write_sample(path: &Path, headers: &[String], rows: &[ReportedRow]) -> Ap
             ])?;
         }
     }
-    w.finish()?;
-    Ok(rows.len() as u64)
+    Ok(())
 }
 
 /// An empty import template: the catalog's headers, a help row, and drop-down lists for

@@ -2,7 +2,6 @@
 //! GBK/GB18030, and XLSX (first sheet or a named one). Rows are produced by a reader
 //! thread into a bounded channel, so a file of any length is read in bounded memory.
 
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
@@ -13,6 +12,8 @@ use tokio::sync::mpsc;
 use custos_core::Violation;
 
 use crate::error::{AppError, AppResult};
+use crate::pii::PiiKey;
+use crate::sealed::open_maybe_sealed;
 
 /// Longest accepted cell (characters); longer cells reject their row.
 pub const MAX_CELL_CHARS: usize = 10_000;
@@ -95,10 +96,11 @@ pub struct Table {
 /// Digest the file and decide its format and encoding (one streaming pass).
 pub fn inspect(
     path: &Path,
+    key: &PiiKey,
     format: Option<FileFormat>,
     encoding: Option<TextEncoding>,
 ) -> AppResult<FileFacts> {
-    let mut f = File::open(path).map_err(|e| {
+    let mut f = open_maybe_sealed(path, key).map_err(|e| {
         bad_file(
             "import.file_unreadable",
             format!("无法读取文件 {}：{e}", path.display()),
@@ -275,22 +277,23 @@ pub fn header_key(h: &str) -> String {
 /// `known` recognises (title rows above it are skipped).
 pub async fn open_table(
     path: &Path,
+    key: &PiiKey,
     facts: &FileFacts,
     sheet: Option<&str>,
     known: impl Fn(&str) -> bool,
 ) -> AppResult<Table> {
     let (tx, mut rx) = mpsc::channel::<AppResult<SourceRow>>(1024);
     let (sheet_tx, sheet_rx) = tokio::sync::oneshot::channel::<AppResult<Option<String>>>();
-    let path = path.to_path_buf();
+    let (path, key) = (path.to_path_buf(), key.clone());
     match facts.format {
         FileFormat::Csv => {
             let enc = facts.encoding.unwrap_or(TextEncoding::Utf8);
             let _ = sheet_tx.send(Ok(None));
-            std::thread::spawn(move || read_csv(&path, enc, tx));
+            std::thread::spawn(move || read_csv(&path, &key, enc, tx));
         }
         FileFormat::Xlsx => {
             let sheet = sheet.map(str::to_string);
-            std::thread::spawn(move || read_xlsx(&path, sheet, sheet_tx, tx));
+            std::thread::spawn(move || read_xlsx(&path, &key, sheet, sheet_tx, tx));
         }
     }
     let sheet = sheet_rx
@@ -354,8 +357,8 @@ fn too_many_columns(line: u64, n: usize) -> AppError {
     )
 }
 
-fn read_csv(path: &Path, enc: TextEncoding, tx: mpsc::Sender<AppResult<SourceRow>>) {
-    let file = match File::open(path) {
+fn read_csv(path: &Path, key: &PiiKey, enc: TextEncoding, tx: mpsc::Sender<AppResult<SourceRow>>) {
+    let file = match open_maybe_sealed(path, key) {
         Ok(f) => f,
         Err(e) => {
             let _ = tx.blocking_send(Err(bad_file(
@@ -546,11 +549,12 @@ pub fn excel_serial_date(serial: f64) -> Option<String> {
 
 fn read_xlsx(
     path: &Path,
+    key: &PiiKey,
     sheet: Option<String>,
     sheet_tx: tokio::sync::oneshot::Sender<AppResult<Option<String>>>,
     tx: mpsc::Sender<AppResult<SourceRow>>,
 ) {
-    let opened = File::open(path)
+    let opened = open_maybe_sealed(path, key)
         .map_err(xlsx_error)
         .and_then(|f| Xlsx::new(BufReader::new(f)).map_err(xlsx_error));
     let mut book = match opened {

@@ -7,7 +7,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
+use custos_app::import::report::ReportFormat;
 use custos_app::import::{DuplicatePolicy, ImportOptions, ImportReport, MappingSpec, TextEncoding};
+use custos_app::sealed::Sealer;
 use custos_app::AppError;
 use custos_core::Violation;
 
@@ -108,18 +110,26 @@ pub async fn create_import(
                     chrono::Utc::now().format("%Y%m%dT%H%M%S"),
                     rand_suffix()
                 ));
+                // The upload holds personal data: it is kept sealed (see `sealed.rs`).
                 let mut out = tokio::fs::File::create(&path)
                     .await
                     .map_err(|e| ApiError(AppError::Internal(format!("upload: {e}"))))?;
+                let mut sealer = Sealer::new(&s.app.config.pii_key);
+                let io = |e: std::io::Error| ApiError(AppError::Internal(format!("upload: {e}")));
                 use tokio::io::AsyncWriteExt;
                 loop {
                     match field.chunk().await {
-                        Ok(Some(bytes)) => out
-                            .write_all(&bytes)
-                            .await
-                            .map_err(|e| ApiError(AppError::Internal(format!("upload: {e}"))))?,
-                        Ok(None) => break,
+                        Ok(Some(bytes)) => {
+                            let sealed = sealer.push(&bytes).map_err(io)?;
+                            out.write_all(&sealed).await.map_err(io)?
+                        }
+                        Ok(None) => {
+                            let sealed = sealer.finish().map_err(io)?;
+                            out.write_all(&sealed).await.map_err(io)?;
+                            break;
+                        }
                         Err(e) => {
+                            drop(out);
                             let _ = tokio::fs::remove_file(&path).await;
                             return Err(form_error(
                                 "file",
@@ -135,10 +145,9 @@ pub async fn create_import(
                         }
                     }
                 }
-                out.flush()
-                    .await
-                    .map_err(|e| ApiError(AppError::Internal(format!("upload: {e}"))))?;
+                out.flush().await.map_err(io)?;
                 options.file_name = file_name;
+                options.uploaded = true;
                 saved = Some(path);
             }
             "mapping" => options.mapping = MappingSpec::parse(&text(field, &name).await?)?,
@@ -186,9 +195,9 @@ pub async fn create_import(
         }
     };
     if dry_run {
-        let out = s.app.run_import(&actor, prepared, &|_| {}).await;
-        let _ = tokio::fs::remove_file(&path).await;
-        return Ok((StatusCode::OK, Json(out?.report)));
+        // The run deletes the upload when it ends.
+        let out = s.app.run_import(&actor, prepared, &|_| {}).await?;
+        return Ok((StatusCode::OK, Json(out.report)));
     }
     let report = prepared.report();
     let app = s.app.clone();
@@ -289,14 +298,13 @@ async fn report_file(
             ))
         }
     };
-    let dir =
-        tempfile::tempdir().map_err(|e| ApiError(AppError::Internal(format!("temp dir: {e}"))))?;
+    let format = if xlsx {
+        ReportFormat::Xlsx
+    } else {
+        ReportFormat::Csv
+    };
     let ext = if xlsx { "xlsx" } else { "csv" };
-    let path = dir.path().join(format!("{kind}.{ext}"));
-    s.app.write_import_report(actor, id, kind, &path).await?;
-    let bytes = tokio::fs::read(&path)
-        .await
-        .map_err(|e| ApiError(AppError::Internal(format!("report: {e}"))))?;
+    let bytes = s.app.import_report(actor, id, kind, format).await?;
     let ct = if xlsx {
         XLSX_TYPE
     } else {

@@ -230,3 +230,56 @@ backend_test!(export_follows_search_filters_and_formats, |t| {
     problem(t.get("/api/v1/exports?region=abc", &admin).await, 422).await;
     problem(t.get("/api/v1/exports?colour=red", &admin).await, 422).await;
 });
+
+// An upload holds personal data: it is kept sealed while its job runs and deleted when
+// the job ends, so after the job no file in the upload directory holds the cells; the
+// reports (which need the file's headers) still download.
+backend_test!(uploads_leave_no_personal_data_on_disk, |t| {
+    let admin = t.admin_token().await;
+    seed_rules(&t, &admin).await;
+    let text = "客户类型,客户名称,身份证号,手机\n\
+        个人客户,王小明,11010519491231002X,13912345678\n\
+        ,李四,110101199003070035,13800138000\n";
+    let f = Form::new().part(
+        "file",
+        Part::bytes(text.as_bytes().to_vec()).file_name("名单.csv"),
+    );
+    let r = body(upload(&t, &admin, f).await, 202).await;
+    let id = r["job_id"].as_i64().unwrap();
+    let done = wait_done(&t, &admin, id).await;
+    assert_eq!(
+        (done["created"].as_i64(), done["rejected"].as_i64()),
+        (Some(1), Some(1))
+    );
+    let dir = t.app.import_upload_dir();
+    for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let bytes = std::fs::read(entry.path()).unwrap_or_default();
+        for plain in ["110101199003070035", "13800138000"] {
+            assert!(
+                !bytes.windows(plain.len()).any(|w| w == plain.as_bytes()),
+                "{} holds {plain}",
+                entry.path().display()
+            );
+        }
+    }
+    for format in ["csv", "xlsx"] {
+        let rej = t
+            .get(
+                &format!("/api/v1/imports/{id}/rejected?format={format}"),
+                &admin,
+            )
+            .await;
+        assert_eq!(rej.status(), 200);
+        let bytes = rej.bytes().await.unwrap();
+        if format == "csv" {
+            let text = String::from_utf8(bytes.to_vec()).unwrap();
+            assert!(
+                text.contains("李四,110101199003070035,13800138000"),
+                "{text}"
+            );
+            assert!(text.lines().next().unwrap().contains("客户类型,客户名称"));
+        } else {
+            assert!(bytes.starts_with(b"PK"));
+        }
+    }
+});
