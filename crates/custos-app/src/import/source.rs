@@ -714,17 +714,26 @@ mod tests {
         }
     }
 
-    /// Lines of the rows `read_csv` sends for a file holding `text`.
+    /// Lines of the rows `read_csv` sends for a file holding `text` (the same whether
+    /// the file is plain or sealed).
     fn lines(text: &str) -> Vec<u64> {
         let dir = tempfile::tempdir().unwrap();
+        let key = PiiKey::random();
         let path = dir.path().join("t.csv");
         std::fs::write(&path, text).unwrap();
-        let (tx, mut rx) = mpsc::channel(64);
-        read_csv(&path, TextEncoding::Utf8, tx);
-        let mut out = Vec::new();
-        while let Ok(row) = rx.try_recv() {
-            out.push(row.unwrap().line);
-        }
+        let sealed = dir.path().join("s.csv");
+        crate::sealed::seal_file(&path, &sealed, &key).unwrap();
+        let read = |p: &Path| {
+            let (tx, mut rx) = mpsc::channel(64);
+            read_csv(p, &key, TextEncoding::Utf8, tx);
+            let mut out = Vec::new();
+            while let Ok(row) = rx.try_recv() {
+                out.push(row.unwrap().line);
+            }
+            out
+        };
+        let out = read(&path);
+        assert_eq!(read(&sealed), out);
         out
     }
 
