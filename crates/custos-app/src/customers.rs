@@ -543,6 +543,14 @@ pub struct HistoryEntry {
 // ---------------------------------------------------------------------------------------
 // Validation
 
+/// The built-in field `field` has no value; the messages name it by its catalog label.
+fn required_builtin(field: &str, errors: &mut Vec<FieldError>) {
+    let (zh, en) = crate::fields::builtin_labels(field)
+        .map(|(zh, en)| (zh.as_str(), en.as_str()))
+        .unwrap_or((field, field));
+    required(field, zh, en, errors);
+}
+
 /// `field` has no value; the messages name it by its label (`zh`, `en`) and its key.
 fn required(field: &str, zh: &str, en: &str, errors: &mut Vec<FieldError>) {
     errors.push(
@@ -765,7 +773,7 @@ fn validate(
     let e = &mut errors;
     let customer_type = normalize_text(&rec.customer_type).to_lowercase();
     if customer_type.is_empty() {
-        required("customer_type", "客户类型", "Customer type", e);
+        required_builtin("customer_type", e);
     } else if !reference.types.iter().any(|t| t.key == customer_type) {
         let keys: Vec<&str> = reference.types.iter().map(|t| t.key.as_str()).collect();
         e.push(
@@ -783,7 +791,7 @@ fn validate(
     let individual = customer_type == "individual";
     let name = normalize_text(&rec.name);
     if name.is_empty() {
-        required("name", "客户名称", "Name", e);
+        required_builtin("name", e);
     } else {
         check_len("name", &name, 200, e);
     }

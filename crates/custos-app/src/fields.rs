@@ -101,6 +101,20 @@ fn b(
 }
 
 /// The built-in fields as the catalog describes them.
+/// The Chinese and English labels of a built-in field of the catalog.
+pub(crate) fn builtin_labels(key: &str) -> Option<&'static (String, String)> {
+    static LABELS: std::sync::OnceLock<std::collections::HashMap<String, (String, String)>> =
+        std::sync::OnceLock::new();
+    LABELS
+        .get_or_init(|| {
+            builtin_fields()
+                .into_iter()
+                .map(|f| (f.key, (f.label_zh, f.label_en)))
+                .collect()
+        })
+        .get(key)
+}
+
 pub fn builtin_fields() -> Vec<FieldDefinition> {
     use FieldType::*;
     let mut v = vec![

@@ -889,7 +889,15 @@ both!(cells_without_header_and_unmapped_required_fields, |t| {
         "{zh}"
     );
     assert!(e["en"].as_str().unwrap().contains("column 7"), "{e}");
+    assert_eq!(e["header"], "整行", "{e}");
     assert_eq!(count(&t).await, 2);
+    let report = dir.path().join("shifted-rejected.csv");
+    write_rejected(&report, &out.headers, &rejected).unwrap();
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        text.lines().next().unwrap().ends_with(",错误:整行"),
+        "{text}"
+    );
 
     // No type column: every row is refused for its type, reported under 客户类型.
     let (out, rejected) = import_one_rejected(

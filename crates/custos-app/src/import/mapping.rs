@@ -135,21 +135,9 @@ pub const BUILTIN_COLUMNS: &[(&str, &[&str])] = &[
 pub const REASON_PREFIX: &str = "错误:";
 /// First column of a rejected-rows report; ignored on re-import.
 pub const ROW_COLUMN: &str = "原行号";
-
-/// The Chinese label of a built-in field of the catalog.
-fn builtin_label(key: &str) -> Option<String> {
-    static LABELS: std::sync::OnceLock<std::collections::HashMap<String, String>> =
-        std::sync::OnceLock::new();
-    LABELS
-        .get_or_init(|| {
-            crate::fields::builtin_fields()
-                .into_iter()
-                .map(|f| (f.key, f.label_zh))
-                .collect()
-        })
-        .get(key)
-        .cloned()
-}
+/// Column name in reports for failures of a row as a whole (field `row`): a cell without
+/// a header, a permission or database refusal.
+pub const WHOLE_ROW: &str = "整行";
 
 /// A mapping file (`mapping.toml`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -344,6 +332,9 @@ impl ColumnMap {
     /// for a field no column maps, its Chinese label in the catalog (`customer_type` →
     /// 客户类型), else the field itself.
     pub fn header_of_field(&self, field: &str) -> String {
+        if field == "row" {
+            return WHOLE_ROW.to_string();
+        }
         let target = if let Some(rest) = field.strip_prefix("contacts[") {
             rest.split_once("].")
                 .map(|(_, f)| format!("contact.{f}"))
@@ -355,7 +346,7 @@ impl ColumnMap {
         };
         self.column_of(&target)
             .and_then(|i| self.headers.get(i).cloned())
-            .or_else(|| builtin_label(&target))
+            .or_else(|| crate::fields::builtin_labels(&target).map(|(zh, _)| zh.clone()))
             .unwrap_or_else(|| field.to_string())
     }
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use rust_xlsxwriter::{DataValidation, Format, Workbook};
 use serde_json::Value;
 
-use super::mapping::{BUILTIN_COLUMNS, REASON_PREFIX, ROW_COLUMN};
+use super::mapping::{BUILTIN_COLUMNS, REASON_PREFIX, ROW_COLUMN, WHOLE_ROW};
 use super::ReportedRow;
 use crate::customers::{CustomerType, SCALES};
 use crate::error::{AppError, AppResult};
@@ -180,7 +180,7 @@ fn reasons(r: &ReportedRow) -> Vec<(String, String)> {
                 let header = e
                     .get("header")
                     .and_then(Value::as_str)
-                    .unwrap_or("row")
+                    .unwrap_or(WHOLE_ROW)
                     .to_string();
                 (header, reason_text(e))
             })
