@@ -116,6 +116,13 @@ fn main() {
     bom.extend(csv_text(&good_rows(20), HEADERS).as_bytes());
     std::fs::write(dir.join("customers_utf8_bom.csv"), bom).unwrap();
 
+    // As Excel's "Unicode 文本" (Unicode Text, .txt) saves: UTF-16 little-endian with a
+    // BOM, cells separated by tabs, CRLF.
+    let text = csv_text(&good_rows(40), HEADERS).replace(',', "\t");
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    std::fs::write(dir.join("customers_utf16.txt"), utf16).unwrap();
+
     // XLSX: a merged title row, Chinese headers in row 2, a merged header cell over
     // two contact columns, dates as Excel serial numbers (formatted and plain).
     let mut book = Workbook::new();

@@ -1159,3 +1159,113 @@ both!(
         assert_eq!(again.0, 0);
     }
 );
+
+// Excel's "Unicode 文本": UTF-16 with a BOM, tab-separated, found without options. A
+// semicolon file (Excel where the comma is the decimal mark) with a title row and commas
+// inside cells is read by its semicolons; a forced delimiter wins over the detected one.
+both!(utf16_text_and_other_delimiters, |t| {
+    let out = import(&t, "customers_utf16.txt", opts("customers_utf16.txt"))
+        .await
+        .unwrap();
+    let r = &out.report;
+    assert_eq!(
+        (r.encoding.as_deref(), r.delimiter.as_deref()),
+        (Some("utf-16le"), Some("tab"))
+    );
+    assert_eq!((r.read, r.created, r.rejected), (10, 10, 0), "{r:?}");
+    assert_eq!(r.columns[0].field.as_deref(), Some("customer_type"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let rows: Vec<String> = demo_rows(43, 3)
+        .iter()
+        .map(|r| r.replace(',', ";"))
+        .collect();
+    let header = DEMO_HEADER.replace(',', ";");
+    let path = dir.path().join("semicolons.csv");
+    std::fs::write(
+        &path,
+        format!(
+            "客户名单, 2026 年 (内部, 勿外传)\n{header};备注\n{}\n",
+            rows.iter()
+                .map(|r| format!("{r};\"一, 二; 三\""))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    )
+    .unwrap();
+    let o = ImportOptions {
+        mapping: MappingSpec::parse("[columns]\n\"备注\" = \"remarks\"\n").unwrap(),
+        ..opts("semicolons.csv")
+    };
+    let out = t
+        .app
+        .import_file(&t.admin, &path, o.clone(), &|_| {})
+        .await
+        .unwrap();
+    let r = &out.report;
+    assert_eq!(r.delimiter.as_deref(), Some(";"));
+    assert_eq!((r.header_row, r.created, r.rejected), (2, 3, 0), "{r:?}");
+    let name = demo_rows(43, 1)[0].split(',').nth(1).unwrap().to_string();
+    assert_eq!(
+        by_name(&t, &name).await.remarks.as_deref(),
+        Some("一, 二; 三")
+    );
+    // Forced to commas, the same file has no recognisable header.
+    let forced = ImportOptions {
+        delimiter: Some(','),
+        ..o
+    };
+    let (_, code) = file_error(t.app.import_file(&t.admin, &path, forced, &|_| {}).await);
+    assert_eq!(code, "import.column_missing");
+});
+
+// Bad encodings and delimiters are refused before anything is written, naming the rule.
+both!(bad_utf16_and_unknown_delimiters_are_refused, |t| {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read(fixture("customers_utf16.txt")).unwrap();
+    // Cut in the middle of a UTF-16 code unit.
+    let cut = dir.path().join("cut.txt");
+    std::fs::write(&cut, &good[..good.len() - 1]).unwrap();
+    // An unpaired surrogate.
+    let mut bytes = good.clone();
+    bytes.extend([0x00, 0xD8, 0x41, 0x00]);
+    let lone = dir.path().join("lone.txt");
+    std::fs::write(&lone, bytes).unwrap();
+    for path in [&cut, &lone] {
+        let (field, code) = file_error(t.app.import_file(&t.admin, path, opts("u"), &|_| {}).await);
+        assert_eq!(
+            (field.as_str(), code.as_str()),
+            ("file", "import.encoding_invalid")
+        );
+    }
+    // Forced to GBK, a UTF-16 file is binary (NUL bytes).
+    let o = ImportOptions {
+        encoding: Some(TextEncoding::Gb18030),
+        ..opts("g")
+    };
+    let (_, code) = file_error(import(&t, "customers_utf16.txt", o).await);
+    assert_eq!(code, "import.encoding_invalid");
+    assert_eq!(count(&t).await, 0);
+    for bad in ["colon", ":", ""] {
+        match custos_app::import::source::parse_delimiter(bad) {
+            Err(AppError::Validation(f)) => {
+                assert_eq!(f[0].field, "delimiter");
+                assert_eq!(f[0].violation.code, "import.delimiter_unknown");
+            }
+            other => panic!("{bad:?}: {other:?}"),
+        }
+    }
+    for (text, want) in [
+        ("tab", '\t'),
+        ("\t", '\t'),
+        ("\\t", '\t'),
+        (";", ';'),
+        ("Pipe", '|'),
+    ] {
+        assert_eq!(
+            custos_app::import::source::parse_delimiter(text).unwrap(),
+            want
+        );
+    }
+    assert!(TextEncoding::parse("unicode").is_ok() && TextEncoding::parse("utf-32").is_err());
+});

@@ -41,9 +41,13 @@ pub struct ImportArgs {
     /// Share of imported rows in the sampling file (0.1–0.2 recommended).
     #[arg(long, default_value_t = 0.15)]
     sample_rate: f64,
-    /// Force the CSV encoding (utf-8, gbk, gb18030); detected when absent.
+    /// Force the CSV encoding (utf-8, gbk, gb18030, utf-16le, utf-16be); detected when
+    /// absent (UTF-16 by its BOM).
     #[arg(long)]
     encoding: Option<String>,
+    /// Force the CSV cell separator (comma, tab, semicolon, pipe); detected when absent.
+    #[arg(long)]
+    delimiter: Option<String>,
     /// XLSX sheet (first when absent).
     #[arg(long)]
     sheet: Option<String>,
@@ -112,12 +116,18 @@ pub async fn run_import(
                     .as_deref()
                     .map(TextEncoding::parse)
                     .transpose()?,
+                delimiter: args
+                    .delimiter
+                    .as_deref()
+                    .map(custos_app::import::source::parse_delimiter)
+                    .transpose()?,
                 sheet: args.sheet.clone(),
                 mapping,
                 policy: DuplicatePolicy::parse(&args.policy)?,
                 dry_run: args.dry_run,
                 sample_rate: args.sample_rate,
                 chunk_rows: args.chunk,
+                uploaded: false,
             };
             let file = std::fs::canonicalize(file)
                 .map_err(|e| Failure(format!("cannot open {}: {e}", file.display())))?;
@@ -240,9 +250,13 @@ fn print_summary(r: &ImportReport, secs: f64) {
         (
             "format 格式",
             format!(
-                "{} {}{}",
+                "{} {}{}{}",
                 r.format,
                 r.encoding.clone().unwrap_or_default(),
+                r.delimiter
+                    .as_ref()
+                    .map(|d| format!(" delimiter {d}"))
+                    .unwrap_or_default(),
                 r.sheet
                     .as_ref()
                     .map(|s| format!(" sheet {s}"))

@@ -88,8 +88,11 @@ pub struct ImportOptions {
     pub file_name: String,
     /// Detected from the content when absent.
     pub format: Option<FileFormat>,
-    /// CSV only; detected (UTF-8 or GB18030) when absent.
+    /// CSV only; detected (UTF-8, GB18030, or UTF-16 by its BOM) when absent.
     pub encoding: Option<TextEncoding>,
+    /// CSV only: the cell separator (`,` tab `;` `|`); detected when absent.
+    #[serde(default)]
+    pub delimiter: Option<char>,
     /// XLSX only; the first sheet when absent.
     pub sheet: Option<String>,
     pub mapping: MappingSpec,
@@ -123,6 +126,7 @@ impl Default for ImportOptions {
             file_name: String::new(),
             format: None,
             encoding: None,
+            delimiter: None,
             sheet: None,
             mapping: MappingSpec::default(),
             policy: DuplicatePolicy::Skip,
@@ -158,6 +162,8 @@ pub struct ImportReport {
     /// `csv` or `xlsx`.
     pub format: String,
     pub encoding: Option<String>,
+    /// CSV: the cell separator, `,` `tab` `;` or `|`.
+    pub delimiter: Option<String>,
     pub sheet: Option<String>,
     /// Line or sheet row of the header (rows above are titles).
     pub header_row: u64,
@@ -242,6 +248,9 @@ fn report_of(
             FileFormat::Xlsx => "xlsx".into(),
         },
         encoding: facts.encoding.map(|e| e.as_str().to_string()),
+        delimiter: facts
+            .encoding
+            .map(|_| source::delimiter_name(facts.delimiter).to_string()),
         sheet: table.sheet.clone(),
         header_row: table.header_line,
         columns: map.uses(),
@@ -433,6 +442,7 @@ impl App {
             r.after = to_json(&json!({
                 "file": options.file_name, "sha256": facts.sha256, "policy": options.policy,
                 "format": facts.format, "encoding": facts.encoding, "sheet": table.sheet,
+                "delimiter": facts.encoding.map(|_| source::delimiter_name(facts.delimiter)),
                 "unknown_columns": map.unknown(),
             }));
             append(&mut tx, r).await?;
@@ -460,11 +470,13 @@ impl App {
             .any(|n| n.to_ascii_lowercase().ends_with(".xlsx"));
         let format = options.format.or(named_xlsx.then_some(FileFormat::Xlsx));
         let encoding = options.encoding;
+        let delimiter = options.delimiter;
         let key = self.config.pii_key.clone();
-        let facts =
-            tokio::task::spawn_blocking(move || source::inspect(&p, &key, format, encoding))
-                .await
-                .map_err(|e| AppError::Internal(format!("file check stopped: {e}")))??;
+        let facts = tokio::task::spawn_blocking(move || {
+            source::inspect(&p, &key, format, encoding, delimiter)
+        })
+        .await
+        .map_err(|e| AppError::Internal(format!("file check stopped: {e}")))??;
         let mut tx = self.db.begin_read().await?;
         let types = crate::customers::load_customer_types(&mut tx).await?;
         let custom = crate::fields::load_definitions(&mut tx).await?;
@@ -709,6 +721,9 @@ impl App {
                 .unwrap_or("")
                 .to_string(),
             encoding: options.encoding.map(|e| e.as_str().to_string()),
+            delimiter: options
+                .delimiter
+                .map(|c| source::delimiter_name(c as u8).to_string()),
             sheet: options.sheet,
             header_row: 0,
             columns: Vec::new(),

@@ -36,18 +36,30 @@ pub enum TextEncoding {
     Utf8,
     #[serde(rename = "gb18030")]
     Gb18030,
+    /// Excel's "Unicode 文本" (Unicode Text): UTF-16 little-endian with a BOM, tabs.
+    #[serde(rename = "utf-16le")]
+    Utf16Le,
+    #[serde(rename = "utf-16be")]
+    Utf16Be,
 }
 
 impl TextEncoding {
-    /// `utf-8`/`utf8`, `gbk`, `gb2312`, `gb18030` (GBK and GB2312 are subsets of GB18030).
+    /// `utf-8`/`utf8`, `gbk`, `gb2312`, `gb18030` (GBK and GB2312 are subsets of GB18030),
+    /// `utf-16`/`unicode`/`utf-16le`, `utf-16be`.
     pub fn parse(s: &str) -> AppResult<TextEncoding> {
         match s.trim().to_ascii_lowercase().replace('_', "-").as_str() {
             "utf-8" | "utf8" | "utf-8-sig" => Ok(TextEncoding::Utf8),
             "gbk" | "gb2312" | "gb18030" | "cp936" => Ok(TextEncoding::Gb18030),
+            "utf-16" | "utf16" | "utf-16le" | "utf16le" | "unicode" | "ucs-2" => {
+                Ok(TextEncoding::Utf16Le)
+            }
+            "utf-16be" | "utf16be" => Ok(TextEncoding::Utf16Be),
             other => Err(bad_file(
                 "import.encoding_unknown",
-                format!("不支持的编码“{other}”，可选 utf-8、gbk、gb18030"),
-                format!("unsupported encoding '{other}'; use utf-8, gbk or gb18030"),
+                format!("不支持的编码“{other}”，可选 utf-8、gbk、gb18030、utf-16le、utf-16be"),
+                format!(
+                    "unsupported encoding '{other}'; use utf-8, gbk, gb18030, utf-16le or utf-16be"
+                ),
             )),
         }
     }
@@ -56,8 +68,89 @@ impl TextEncoding {
         match self {
             TextEncoding::Utf8 => "utf-8",
             TextEncoding::Gb18030 => "gb18030",
+            TextEncoding::Utf16Le => "utf-16le",
+            TextEncoding::Utf16Be => "utf-16be",
         }
     }
+
+    fn encoding(self) -> &'static encoding_rs::Encoding {
+        match self {
+            TextEncoding::Utf8 => encoding_rs::UTF_8,
+            TextEncoding::Gb18030 => encoding_rs::GB18030,
+            TextEncoding::Utf16Le => encoding_rs::UTF_16LE,
+            TextEncoding::Utf16Be => encoding_rs::UTF_16BE,
+        }
+    }
+
+    fn is_utf16(self) -> bool {
+        matches!(self, TextEncoding::Utf16Le | TextEncoding::Utf16Be)
+    }
+}
+
+/// Cell separators of CSV (and tab-separated text) files.
+const DELIMITERS: [u8; 4] = [b',', b'\t', b';', b'|'];
+
+/// `,`/`comma`, `tab`/`\t`, `;`/`semicolon`, `|`/`pipe`.
+pub fn parse_delimiter(s: &str) -> AppResult<char> {
+    if s == "\t" {
+        return Ok('\t');
+    }
+    match s.trim().to_ascii_lowercase().as_str() {
+        "comma" | "," => Ok(','),
+        "tab" | "\\t" => Ok('\t'),
+        "semicolon" | ";" => Ok(';'),
+        "pipe" | "|" => Ok('|'),
+        other => Err(AppError::validation(
+            "delimiter",
+            Violation::new(
+                "import.delimiter_unknown",
+                format!("不支持的分隔符“{other}”，可选 comma、tab、semicolon、pipe（, ; |）"),
+                format!(
+                    "unsupported delimiter '{other}'; use comma, tab, semicolon or pipe (, ; |)"
+                ),
+            ),
+        )),
+    }
+}
+
+/// How reports name a delimiter.
+pub fn delimiter_name(d: u8) -> &'static str {
+    match d {
+        b'\t' => "tab",
+        b';' => ";",
+        b'|' => "|",
+        _ => ",",
+    }
+}
+
+/// The separator of a CSV from its first lines (`text`, decoded): the candidate most
+/// frequent, outside quotes, on the line where any candidate is most frequent (the
+/// header; title rows above it have few). Comma when none occurs.
+fn detect_delimiter(text: &str) -> u8 {
+    let mut best = (0usize, b',');
+    for line in text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(HEADER_SCAN_ROWS)
+    {
+        let mut counts = [0usize; DELIMITERS.len()];
+        let mut quoted = false;
+        for b in line.bytes() {
+            if b == b'"' {
+                quoted = !quoted;
+            } else if !quoted {
+                if let Some(i) = DELIMITERS.iter().position(|d| *d == b) {
+                    counts[i] += 1;
+                }
+            }
+        }
+        for (i, n) in counts.iter().enumerate() {
+            if *n > best.0 {
+                best = (*n, DELIMITERS[i]);
+            }
+        }
+    }
+    best.1
 }
 
 /// A problem with the file as a whole (HTTP 422, nothing imported).
@@ -73,6 +166,8 @@ pub struct FileFacts {
     pub format: FileFormat,
     /// CSV only.
     pub encoding: Option<TextEncoding>,
+    /// CSV only: the cell separator (given, or detected from the first lines).
+    pub delimiter: u8,
     /// Lines (CSV) or sheet rows (XLSX), for progress; an estimate.
     pub approx_rows: u64,
 }
@@ -99,6 +194,7 @@ pub fn inspect(
     key: &PiiKey,
     format: Option<FileFormat>,
     encoding: Option<TextEncoding>,
+    delimiter: Option<char>,
 ) -> AppResult<FileFacts> {
     let mut f = open_maybe_sealed(path, key).map_err(|e| {
         bad_file(
@@ -109,13 +205,14 @@ pub fn inspect(
     })?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
+    // The first bytes: the format's magic, a BOM, and the lines the delimiter is read from.
     let mut head: Vec<u8> = Vec::new();
     let mut bytes = 0u64;
     let mut lines = 0u64;
     let mut utf8 = Utf8Check::default();
-    let mut gb = encoding_rs::GB18030.new_decoder_without_bom_handling();
-    let mut gb_ok = true;
-    let mut scratch = String::with_capacity(1 << 17);
+    let mut gb = DecodeCheck::new(encoding_rs::GB18030);
+    // UTF-16 is checked when forced or announced by a BOM (known after the first read).
+    let mut utf16: Option<(TextEncoding, DecodeCheck)> = None;
     let mut nul = false;
     loop {
         let n = f.read(&mut buf).map_err(|e| {
@@ -130,29 +227,29 @@ pub fn inspect(
         }
         let chunk = &buf[..n];
         hasher.update(chunk);
-        if head.len() < 8 {
-            head.extend_from_slice(&chunk[..chunk.len().min(8)]);
+        if head.len() < 1 << 16 {
+            head.extend_from_slice(&chunk[..chunk.len().min((1 << 16) - head.len())]);
+        }
+        if bytes == 0 {
+            let bom = if head.starts_with(&[0xFF, 0xFE]) {
+                Some(TextEncoding::Utf16Le)
+            } else if head.starts_with(&[0xFE, 0xFF]) {
+                Some(TextEncoding::Utf16Be)
+            } else {
+                None
+            };
+            utf16 = encoding
+                .filter(|e| e.is_utf16())
+                .or(bom)
+                .map(|e| (e, DecodeCheck::new(e.encoding())));
         }
         bytes += n as u64;
         lines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
         nul |= chunk.contains(&0);
         utf8.feed(chunk);
-        if gb_ok {
-            let mut input = chunk;
-            loop {
-                scratch.clear();
-                scratch.reserve(input.len() * 3 + 16);
-                let (r, read) = gb.decode_to_string_without_replacement(input, &mut scratch, false);
-                input = &input[read..];
-                match r {
-                    encoding_rs::DecoderResult::Malformed(_, _) => {
-                        gb_ok = false;
-                        break;
-                    }
-                    encoding_rs::DecoderResult::InputEmpty => break,
-                    encoding_rs::DecoderResult::OutputFull => continue,
-                }
-            }
+        gb.feed(chunk, false);
+        if let Some((_, check)) = &mut utf16 {
+            check.feed(chunk, false);
         }
     }
     let sha256 = hex::encode(hasher.finalize());
@@ -190,50 +287,110 @@ pub fn inspect(
             bytes,
             format,
             encoding: None,
+            delimiter: b',',
             approx_rows: 0,
         });
     }
     let utf8_ok = utf8.finish();
-    if nul {
-        return Err(bad_file(
-            "import.encoding_invalid",
-            "文件含有二进制内容（NUL 字节），不是文本 CSV",
-            "the file has binary content (NUL bytes); it is not a text CSV",
-        ));
-    }
-    let encoding = match encoding {
-        Some(TextEncoding::Utf8) if !utf8_ok => {
+    let gb_ok = gb.finish();
+    let utf16 = utf16.map(|(e, check)| (e, check.finish()));
+    let encoding = match (encoding, utf16) {
+        (Some(TextEncoding::Utf8), _) if !utf8_ok => {
             return Err(bad_file(
                 "import.encoding_invalid",
                 "文件不是有效的 UTF-8 编码；如由 Excel 保存为 CSV，请使用 --encoding gbk",
                 "the file is not valid UTF-8; if Excel saved it as CSV, use --encoding gbk",
             ))
         }
-        Some(TextEncoding::Gb18030) if !gb_ok => {
+        (Some(TextEncoding::Gb18030), _) if !gb_ok => {
             return Err(bad_file(
                 "import.encoding_invalid",
                 "文件不是有效的 GBK/GB18030 编码",
                 "the file is not valid GBK/GB18030",
             ))
         }
-        Some(e) => e,
-        None if utf8_ok => TextEncoding::Utf8,
-        None if gb_ok => TextEncoding::Gb18030,
-        None => {
+        (Some(e), Some((_, false))) | (None, Some((e, false))) if e.is_utf16() => {
             return Err(bad_file(
                 "import.encoding_invalid",
-                "无法识别文件编码：既不是 UTF-8 也不是 GBK/GB18030",
-                "cannot tell the file's encoding: it is neither UTF-8 nor GBK/GB18030",
+                format!("文件不是有效的 {} 编码", e.as_str().to_uppercase()),
+                format!("the file is not valid {}", e.as_str().to_uppercase()),
+            ))
+        }
+        (Some(e), _) => e,
+        (None, Some((e, true))) => e,
+        (None, _) if nul => TextEncoding::Utf8,
+        (None, _) if utf8_ok => TextEncoding::Utf8,
+        (None, _) if gb_ok => TextEncoding::Gb18030,
+        (None, _) => {
+            return Err(bad_file(
+                "import.encoding_invalid",
+                "无法识别文件编码：既不是 UTF-8、GBK/GB18030，也不是带 BOM 的 UTF-16",
+                "cannot tell the file's encoding: it is neither UTF-8 nor GBK/GB18030, nor UTF-16 with a BOM",
             ))
         }
     };
+    if nul && !encoding.is_utf16() {
+        return Err(bad_file(
+            "import.encoding_invalid",
+            "文件含有二进制内容（NUL 字节），不是文本 CSV",
+            "the file has binary content (NUL bytes); it is not a text CSV",
+        ));
+    }
+    let delimiter = match delimiter {
+        Some(c) => c as u8,
+        None => detect_delimiter(&encoding.encoding().decode_without_bom_handling(&head).0),
+    };
+    if encoding.is_utf16() {
+        // Newline bytes counted in UTF-16 are one per line (plus a few inside characters).
+        lines = lines.min(bytes / 2);
+    }
     Ok(FileFacts {
         sha256,
         bytes,
         format,
         encoding: Some(encoding),
+        delimiter,
         approx_rows: lines,
     })
+}
+
+/// Whether a stream is valid in one encoding, fed a chunk at a time.
+struct DecodeCheck {
+    decoder: encoding_rs::Decoder,
+    ok: bool,
+    scratch: String,
+}
+
+impl DecodeCheck {
+    fn new(encoding: &'static encoding_rs::Encoding) -> DecodeCheck {
+        DecodeCheck {
+            decoder: encoding.new_decoder_without_bom_handling(),
+            ok: true,
+            scratch: String::new(),
+        }
+    }
+
+    fn feed(&mut self, mut input: &[u8], last: bool) {
+        while self.ok {
+            self.scratch.clear();
+            self.scratch.reserve(input.len() * 3 + 16);
+            let (r, read) =
+                self.decoder
+                    .decode_to_string_without_replacement(input, &mut self.scratch, last);
+            input = &input[read..];
+            match r {
+                encoding_rs::DecoderResult::Malformed(_, _) => self.ok = false,
+                encoding_rs::DecoderResult::InputEmpty => return,
+                encoding_rs::DecoderResult::OutputFull => {}
+            }
+        }
+    }
+
+    /// Valid to the end (an incomplete character at the end is not).
+    fn finish(mut self) -> bool {
+        self.feed(&[], true);
+        self.ok
+    }
 }
 
 /// Incremental UTF-8 validation across chunk boundaries.
@@ -288,8 +445,9 @@ pub async fn open_table(
     match facts.format {
         FileFormat::Csv => {
             let enc = facts.encoding.unwrap_or(TextEncoding::Utf8);
+            let delimiter = facts.delimiter;
             let _ = sheet_tx.send(Ok(None));
-            std::thread::spawn(move || read_csv(&path, &key, enc, tx));
+            std::thread::spawn(move || read_csv(&path, &key, enc, delimiter, tx));
         }
         FileFormat::Xlsx => {
             let sheet = sheet.map(str::to_string);
@@ -357,7 +515,13 @@ fn too_many_columns(line: u64, n: usize) -> AppError {
     )
 }
 
-fn read_csv(path: &Path, key: &PiiKey, enc: TextEncoding, tx: mpsc::Sender<AppResult<SourceRow>>) {
+fn read_csv(
+    path: &Path,
+    key: &PiiKey,
+    enc: TextEncoding,
+    delimiter: u8,
+    tx: mpsc::Sender<AppResult<SourceRow>>,
+) {
     let file = match open_maybe_sealed(path, key) {
         Ok(f) => f,
         Err(e) => {
@@ -370,13 +534,11 @@ fn read_csv(path: &Path, key: &PiiKey, enc: TextEncoding, tx: mpsc::Sender<AppRe
         }
     };
     let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
-        .encoding(Some(match enc {
-            TextEncoding::Utf8 => encoding_rs::UTF_8,
-            TextEncoding::Gb18030 => encoding_rs::GB18030,
-        }))
+        .encoding(Some(enc.encoding()))
         .bom_override(true)
         .build(BufReader::with_capacity(1 << 16, file));
     let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
         .has_headers(false)
         .flexible(true)
         .from_reader(CrlfToLf::new(BufReader::new(decoded)));
@@ -725,7 +887,7 @@ mod tests {
         crate::sealed::seal_file(&path, &sealed, &key).unwrap();
         let read = |p: &Path| {
             let (tx, mut rx) = mpsc::channel(64);
-            read_csv(p, &key, TextEncoding::Utf8, tx);
+            read_csv(p, &key, TextEncoding::Utf8, b',', tx);
             let mut out = Vec::new();
             while let Ok(row) = rx.try_recv() {
                 out.push(row.unwrap().line);

@@ -8,6 +8,7 @@ use axum::Json;
 use serde::Deserialize;
 
 use custos_app::import::report::ReportFormat;
+use custos_app::import::source;
 use custos_app::import::{DuplicatePolicy, ImportOptions, ImportReport, MappingSpec, TextEncoding};
 use custos_app::sealed::Sealer;
 use custos_app::AppError;
@@ -38,8 +39,10 @@ pub struct ImportUpload {
     dry_run: Option<bool>,
     /// XLSX sheet name (first when absent).
     sheet: Option<String>,
-    /// Force the CSV encoding: utf-8, gbk, gb18030.
+    /// Force the CSV encoding: utf-8, gbk, gb18030, utf-16le, utf-16be.
     encoding: Option<String>,
+    /// Force the CSV cell separator: comma, tab, semicolon, pipe (`,` `;` `|`).
+    delimiter: Option<String>,
     /// Share of imported rows in the sampling file (default 0.15).
     sample_rate: Option<f64>,
 }
@@ -86,7 +89,7 @@ pub async fn create_import(
     std::fs::create_dir_all(&dir)
         .map_err(|e| ApiError(AppError::Internal(format!("upload dir: {e}"))))?;
     let mut options = ImportOptions::default();
-    let mut saved: Option<std::path::PathBuf> = None;
+    let mut saved = Upload(None);
     loop {
         let field = form.next_field().await.map_err(|e| {
             form_error(
@@ -99,6 +102,13 @@ pub async fn create_import(
         let name = field.name().unwrap_or("").to_string();
         match name.as_str() {
             "file" => {
+                if saved.0.is_some() {
+                    return Err(form_error(
+                        "file",
+                        "只能上传一个文件（表单字段 file 出现了不止一次）".into(),
+                        "upload one file only (form field file was given more than once)".into(),
+                    ));
+                }
                 let file_name = field.file_name().unwrap_or("upload.csv").to_string();
                 let ext = if file_name.to_lowercase().ends_with(".xlsx") {
                     "xlsx"
@@ -114,6 +124,7 @@ pub async fn create_import(
                 let mut out = tokio::fs::File::create(&path)
                     .await
                     .map_err(|e| ApiError(AppError::Internal(format!("upload: {e}"))))?;
+                saved.0 = Some(path.clone());
                 let mut sealer = Sealer::new(&s.app.config.pii_key);
                 let io = |e: std::io::Error| ApiError(AppError::Internal(format!("upload: {e}")));
                 use tokio::io::AsyncWriteExt;
@@ -129,8 +140,6 @@ pub async fn create_import(
                             break;
                         }
                         Err(e) => {
-                            drop(out);
-                            let _ = tokio::fs::remove_file(&path).await;
                             return Err(form_error(
                                 "file",
                                 format!(
@@ -148,7 +157,6 @@ pub async fn create_import(
                 out.flush().await.map_err(io)?;
                 options.file_name = file_name;
                 options.uploaded = true;
-                saved = Some(path);
             }
             "mapping" => options.mapping = MappingSpec::parse(&text(field, &name).await?)?,
             "policy" => options.policy = DuplicatePolicy::parse(&text(field, &name).await?)?,
@@ -160,6 +168,9 @@ pub async fn create_import(
             }
             "sheet" => options.sheet = Some(text(field, &name).await?),
             "encoding" => options.encoding = Some(TextEncoding::parse(&text(field, &name).await?)?),
+            "delimiter" => {
+                options.delimiter = Some(source::parse_delimiter(&text(field, &name).await?)?)
+            }
             "sample_rate" => {
                 let t = text(field, &name).await?;
                 options.sample_rate = t.trim().parse().map_err(|_| {
@@ -179,7 +190,7 @@ pub async fn create_import(
             }
         }
     }
-    let Some(path) = saved else {
+    let Some(path) = saved.0.clone() else {
         return Err(form_error(
             "file",
             "缺少上传文件（表单字段 file）".into(),
@@ -187,13 +198,9 @@ pub async fn create_import(
         ));
     };
     let dry_run = options.dry_run;
-    let prepared = match s.app.prepare_import(&actor, &path, options).await {
-        Ok(p) => p,
-        Err(e) => {
-            let _ = tokio::fs::remove_file(&path).await;
-            return Err(e.into());
-        }
-    };
+    let prepared = s.app.prepare_import(&actor, &path, options).await?;
+    // The job has the file now; it deletes it when it ends.
+    saved.0 = None;
     if dry_run {
         // The run deletes the upload when it ends.
         let out = s.app.run_import(&actor, prepared, &|_| {}).await?;
@@ -207,6 +214,22 @@ pub async fn create_import(
         }
     });
     Ok((StatusCode::ACCEPTED, Json(report)))
+}
+
+/// An upload not (yet) handed to a job: deleted when dropped, so that a form or file
+/// refused half-way leaves nothing behind.
+struct Upload(Option<std::path::PathBuf>);
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            if let Err(e) = std::fs::remove_file(&path) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot delete upload");
+                }
+            }
+        }
+    }
 }
 
 fn rand_suffix() -> String {

@@ -137,6 +137,12 @@ backend_test!(bad_uploads_get_4xx_naming_field_and_rule, |t| {
         ),
         (
             "customers_gbk.csv",
+            vec![("delimiter", "colon")],
+            "delimiter",
+            "import.delimiter_unknown",
+        ),
+        (
+            "customers_gbk.csv",
             vec![("policy", "overwrite")],
             "policy",
             "import.policy_unknown",
@@ -163,6 +169,23 @@ backend_test!(bad_uploads_get_4xx_naming_field_and_rule, |t| {
         let p = problem(upload(&t, &admin, form(file, &extra)).await, 422).await;
         assert_eq!(problem_fields(&p), vec![field.to_string()], "{file}: {p}");
         assert_eq!(p["fields"][0]["code"], code, "{file}: {p}");
+    }
+    // Two files in one form.
+    let twice = form("customers_gbk.csv", &[]).part(
+        "file",
+        Part::bytes(fixture("customers_gbk.csv")).file_name("again.csv"),
+    );
+    let p = problem(upload(&t, &admin, twice).await, 422).await;
+    assert_eq!(problem_fields(&p), vec!["file".to_string()], "{p}");
+    // Refused uploads leave no file behind (on SQLite the directory is this test's own).
+    if t.app.db.sqlite_path().is_some() {
+        let left: Vec<_> = std::fs::read_dir(t.app.import_upload_dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
     }
     // In English on request.
     let r = t
