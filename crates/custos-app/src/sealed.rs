@@ -380,6 +380,8 @@ pub fn seal_file(from: &Path, to: &Path, key: &PiiKey) -> std::io::Result<u64> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     fn data(n: usize) -> Vec<u8> {
@@ -520,20 +522,16 @@ mod tests {
         let p = dir.path().join("plain.csv");
         std::fs::write(&p, &plain).unwrap();
         assert!(!is_sealed(&p).unwrap());
-        let mut out = Vec::new();
-        open_maybe_sealed(&p, &key)
-            .unwrap()
-            .read_to_end(&mut out)
-            .unwrap();
-        assert_eq!(out, plain);
+        let read = |path: &Path| {
+            let mut out = Vec::new();
+            let mut r = open_maybe_sealed(path, &key).unwrap();
+            r.read_to_end(&mut out).unwrap();
+            out
+        };
+        assert_eq!(read(&p), plain);
         let s = dir.path().join("sealed.csv");
         assert_eq!(seal_file(&p, &s, &key).unwrap(), plain.len() as u64);
-        let mut out = Vec::new();
-        open_maybe_sealed(&s, &key)
-            .unwrap()
-            .read_to_end(&mut out)
-            .unwrap();
-        assert_eq!(out, plain);
+        assert_eq!(read(&s), plain);
         // An empty plain file is not sealed (too short for the magic).
         let e = dir.path().join("empty");
         std::fs::write(&e, b"").unwrap();

@@ -193,8 +193,20 @@ fn reasons(r: &ReportedRow) -> Vec<(String, String)> {
 /// Write rejected (and skipped) rows to `path` (CSV or XLSX by its extension); see
 /// [`rejected_table`].
 pub fn write_rejected(path: &Path, headers: &[String], rows: &[ReportedRow]) -> AppResult<u64> {
+    write_file(path, headers, rows, rejected_table)
+}
+
+type Table = fn(&mut TableWriter, &[String], &[ReportedRow]) -> AppResult<()>;
+
+/// Write `table` of `rows` to `path`; returns the rows written.
+fn write_file(
+    path: &Path,
+    headers: &[String],
+    rows: &[ReportedRow],
+    table: Table,
+) -> AppResult<u64> {
     let mut w = TableWriter::create(path, ReportFormat::of_path(path))?;
-    rejected_table(&mut w, headers, rows)?;
+    table(&mut w, headers, rows)?;
     w.finish()?;
     Ok(rows.len() as u64)
 }
@@ -248,10 +260,7 @@ fn value_text(v: &Value) -> String {
 /// Write the sampling file to `path` (CSV or XLSX by its extension); see
 /// [`sample_table`].
 pub fn write_sample(path: &Path, headers: &[String], rows: &[ReportedRow]) -> AppResult<u64> {
-    let mut w = TableWriter::create(path, ReportFormat::of_path(path))?;
-    sample_table(&mut w, headers, rows)?;
-    w.finish()?;
-    Ok(rows.len() as u64)
+    write_file(path, headers, rows, sample_table)
 }
 
 /// The sampling file (抽查): per sampled row and mapped column, the source value next to
