@@ -7,11 +7,18 @@
 //! server crashed or was stopped) is marked `failed` by the sweep that every server runs
 //! at start and then every minute. Jobs are not re-run: the requester submits again.
 //!
+//! The file holds what the user downloads, personal data unmasked when the requester may
+//! read it, so it is written sealed (`crate::sealed`) and decrypted as it is downloaded:
+//! the exports directory holds no plaintext. The job's `byte_size` and `sha256` are those
+//! of the plaintext, taken as it is written. Files left in plaintext by earlier versions
+//! are still served as they are until they expire.
+//!
 //! Who sees a job: its requester; and a caller who could have produced the same file —
 //! `export` and `customer.read` on all data, plus `customer.pii.read` when the file holds
 //! unmasked personal data. Anyone else gets 404, as if the job did not exist.
 
 use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -19,18 +26,19 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use custos_core::violation::Lang;
 use custos_core::Violation;
 use custos_store::exports::{ExportDone, ExportJobFilter, ExportJobRow};
 use custos_store::now_us;
 
-use super::{export_audit, filter_json, ExportFormat, ExportOptions, ExportProgress};
+use super::{export_audit, filter_json, Digesting, ExportFormat, ExportOptions, ExportProgress};
 use crate::actor::{Actor, Scope};
 use crate::audit::{append, record};
 use crate::auth::format_time;
 use crate::error::{AppError, AppResult};
+use crate::pii::PiiKey;
+use crate::sealed::{is_sealed, open_maybe_sealed, ReadSeek, SealedWriter};
 use crate::search::CustomerQuery;
 use crate::{to_json, App};
 
@@ -214,14 +222,33 @@ impl QueuedExport {
     }
 }
 
-/// The finished file of a job, opened for reading.
-#[derive(Debug)]
+/// The finished file of a job, opened for reading: `reader` gives the plaintext the user
+/// downloads (decrypted frame by frame from the sealed file; read it off the async
+/// threads), `byte_size` bytes long.
 pub struct ExportFile {
-    pub file: tokio::fs::File,
+    pub reader: Box<dyn ReadSeek>,
     pub file_name: String,
     pub content_type: &'static str,
     pub byte_size: u64,
     pub sha256: Option<String>,
+}
+
+impl std::fmt::Debug for ExportFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExportFile")
+            .field("file_name", &self.file_name)
+            .field("content_type", &self.content_type)
+            .field("byte_size", &self.byte_size)
+            .field("sha256", &self.sha256)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A job's file as written: customers, and the plaintext's size and SHA-256 (hex).
+struct WrittenExport {
+    rows: u64,
+    size: u64,
+    sha256: String,
 }
 
 /// What a sweep did.
@@ -275,28 +302,22 @@ fn io_err(what: &str, path: &Path, e: std::io::Error) -> AppError {
     AppError::Internal(format!("{what} {}: {e}", path.display()))
 }
 
-/// Size and SHA-256 of a file, read off the async threads.
-async fn size_and_digest(path: PathBuf) -> AppResult<(u64, String)> {
-    tokio::task::spawn_blocking(move || {
-        use std::io::Read;
-        let mut f = std::fs::File::open(&path).map_err(|e| io_err("cannot read", &path, e))?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 256 * 1024];
-        let mut size = 0u64;
-        loop {
-            let n = f
-                .read(&mut buf)
-                .map_err(|e| io_err("cannot read", &path, e))?;
-            if n == 0 {
-                break;
-            }
-            size += n as u64;
-            hasher.update(&buf[..n]);
-        }
-        Ok((size, hex::encode(hasher.finalize())))
-    })
-    .await
-    .map_err(|e| AppError::Internal(format!("digest task: {e}")))?
+/// Open a job's file for reading its plaintext: sealed (as this version writes them),
+/// or plain (left by an earlier version, until it expires). A sealed file is read through
+/// once first, so that a damaged one fails here, before a download starts, rather than
+/// part-way through it (every frame is authenticated). Returns the reader at the start
+/// and the plaintext length. Blocking: run it off the async threads.
+fn open_plaintext(path: &Path, key: &PiiKey) -> std::io::Result<(Box<dyn ReadSeek>, u64)> {
+    let sealed = is_sealed(path)?;
+    let mut reader = open_maybe_sealed(path, key)?;
+    let len = reader.seek(SeekFrom::End(0))?;
+    reader.seek(SeekFrom::Start(0))?;
+    if sealed {
+        let mut buf = vec![0u8; crate::sealed::FRAME];
+        while reader.read(&mut buf)? > 0 {}
+        reader.seek(SeekFrom::Start(0))?;
+    }
+    Ok((reader, len))
 }
 
 /// Remove a file that may not exist; other failures are logged (a sweep retries nothing,
@@ -407,8 +428,8 @@ impl App {
         i64::try_from(self.config.export_ttl.as_micros()).unwrap_or(i64::MAX / 2)
     }
 
-    /// Run a submitted job to its end: the file is written under a temporary name and
-    /// appears under its final name only when complete; the job becomes `done` with the
+    /// Run a submitted job to its end: the file is written sealed under a temporary name
+    /// and appears under its final name only when complete; the job becomes `done` with the
     /// row count, size and SHA-256 in the same transaction as the export's audit entry.
     /// Any failure leaves the job `failed` with the reason, and no file. The error is
     /// also returned (for the log).
@@ -451,13 +472,13 @@ impl App {
         let heartbeat = tokio::spawn(self.clone().export_heartbeat(id, progress.clone()));
         let filter = filter_json(&query);
         let written = self
-            .write_export(actor, query, options, &part, Some(&progress))
+            .write_sealed_export(actor, query, options, &part, &progress)
             .await;
         heartbeat.abort();
         let _ = heartbeat.await;
         let finished = match written {
-            Ok(rows) => {
-                self.finish_export(actor, id, rows, options, filter, &path, &part)
+            Ok(written) => {
+                self.finish_export(actor, id, written, options, filter, &path, &part)
                     .await
             }
             Err(e) => Err(e),
@@ -469,18 +490,44 @@ impl App {
         finished
     }
 
+    /// Write the job's file into `part`, sealed: nothing in the exports directory is
+    /// plaintext. Returns the row count, and the size and SHA-256 of the plaintext (the
+    /// file the user downloads), taken as it is written.
+    async fn write_sealed_export(
+        &self,
+        actor: &Actor,
+        query: CustomerQuery,
+        options: ExportOptions,
+        part: &Path,
+        progress: &ExportProgress,
+    ) -> AppResult<WrittenExport> {
+        let file = std::fs::File::create(part).map_err(|e| io_err("cannot create", part, e))?;
+        let sink = Digesting::new(SealedWriter::new(&self.config.pii_key, file));
+        let (rows, sink) = self
+            .write_export(actor, query, options, sink, Some(progress))
+            .await?;
+        let (sealed, size, sha256) = sink.finish();
+        let file = sealed
+            .finish()
+            .map_err(|e| io_err("cannot write", part, e))?;
+        // The file must be on disk before the job reports it done.
+        file.sync_all()
+            .map_err(|e| io_err("cannot write", part, e))?;
+        Ok(WrittenExport { rows, size, sha256 })
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn finish_export(
         &self,
         actor: &Actor,
         id: i64,
-        rows: u64,
+        written: WrittenExport,
         options: ExportOptions,
         filter: Value,
         path: &Path,
         part: &Path,
     ) -> AppResult<()> {
-        let (size, sha256) = size_and_digest(part.to_path_buf()).await?;
+        let WrittenExport { rows, size, sha256 } = written;
         tokio::fs::rename(part, path)
             .await
             .map_err(|e| io_err("cannot rename", part, e))?;
@@ -613,7 +660,9 @@ impl App {
     }
 
     /// Open the file of a finished job for download (audited: who took which file).
-    /// 409 while the job is queued or running or when it failed; 410 once expired.
+    /// 409 while the job is queued or running or when it failed; 410 once expired, when
+    /// the file is missing (`export.file_missing`) or when it is damaged or sealed under
+    /// another key (`export.file_damaged`: checked through before anything is served).
     pub async fn open_export_file(&self, actor: &Actor, id: i64) -> AppResult<ExportFile> {
         let job = self.visible_export_job(actor, id).await?;
         match job.status.as_str() {
@@ -648,8 +697,15 @@ impl App {
             }
         }
         let path = PathBuf::from(job.file_path.clone().unwrap_or_default());
-        let file = match tokio::fs::File::open(&path).await {
-            Ok(f) => f,
+        let key = self.config.pii_key.clone();
+        let opened = {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || open_plaintext(&path, &key))
+                .await
+                .map_err(|e| AppError::Internal(format!("export file task: {e}")))?
+        };
+        let (reader, byte_size) = match opened {
+            Ok(opened) => opened,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 tracing::warn!(job = id, path = %path.display(), "export file is missing");
                 return Err(AppError::Gone(Violation::new(
@@ -658,13 +714,18 @@ impl App {
                     format!("the file of export job #{id} no longer exists; export again"),
                 )));
             }
-            Err(e) => return Err(io_err("cannot open", &path, e)),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                tracing::warn!(job = id, path = %path.display(), error = %e, "export file is damaged");
+                return Err(AppError::Gone(Violation::new(
+                    "export.file_damaged",
+                    format!("导出任务 #{id} 的文件已损坏，无法读取，请重新导出"),
+                    format!(
+                        "the file of export job #{id} is damaged and cannot be read; export again"
+                    ),
+                )));
+            }
+            Err(e) => return Err(io_err("cannot read", &path, e)),
         };
-        let byte_size = file
-            .metadata()
-            .await
-            .map_err(|e| io_err("cannot read", &path, e))?
-            .len();
         let mut r = record(
             actor,
             "customer.export.download",
@@ -681,7 +742,7 @@ impl App {
         append(&mut tx, r).await?;
         tx.commit().await?;
         Ok(ExportFile {
-            file,
+            reader,
             content_type: content_type(&job),
             file_name: job.file_name,
             byte_size,

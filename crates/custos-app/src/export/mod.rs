@@ -4,25 +4,29 @@
 //! and row count. Large exports run as background jobs (`job`).
 
 pub mod job;
+mod xlsx;
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use rust_xlsxwriter::{Format, Workbook, Worksheet};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 use custos_core::Violation;
 use custos_store::customer_master::{CustomerFilter, ScopeFilter};
 
 use crate::actor::Actor;
 use custos_store::AuditRecord;
+use xlsx::XlsxStream;
 
 use crate::audit::{append, record};
 use crate::customers::view_of;
 use crate::error::{AppError, AppResult};
 use crate::import::mapping::BUILTIN_COLUMNS;
+use crate::sealed::{SealedReader, SealedWriter};
 use crate::search::CustomerQuery;
 use crate::{to_json, App};
 
@@ -197,23 +201,16 @@ fn io_err(e: impl std::fmt::Display) -> AppError {
     AppError::Internal(format!("cannot write the export: {e}"))
 }
 
-/// Excel's last row is 1,048,576: longer exports continue on another sheet.
-const XLSX_ROWS_PER_SHEET: u32 = 1_048_575;
-
-enum Sink {
+enum Sink<W: Write> {
     Text {
-        out: std::io::BufWriter<std::fs::File>,
+        out: BufWriter<W>,
         format: ExportFormat,
         gbk: bool,
     },
-    Xlsx {
-        book: Box<Workbook>,
-        row: u32,
-        sheets: u32,
-    },
+    Xlsx(Box<XlsxStream<BufWriter<W>>>),
 }
 
-impl Sink {
+impl<W: Write> Sink<W> {
     fn write_text(&mut self, text: &str) -> AppResult<()> {
         if let Sink::Text { out, gbk, .. } = self {
             if *gbk {
@@ -226,28 +223,64 @@ impl Sink {
         Ok(())
     }
 
-    fn xlsx_sheet(book: &mut Workbook, n: u32, headers: &[&str]) -> AppResult<()> {
-        let sheet: &mut Worksheet = book.add_worksheet_with_constant_memory();
-        sheet
-            .set_name(if n == 0 {
-                "客户".to_string()
-            } else {
-                format!("客户{}", n + 1)
-            })
-            .map_err(io_err)?;
-        let bold = Format::new().set_bold();
-        for (i, h) in headers.iter().enumerate() {
-            sheet
-                .write_string_with_format(0, i as u16, *h, &bold)
-                .map_err(io_err)?;
-        }
-        Ok(())
+    /// Flush everything and hand back the writer.
+    fn finish(self) -> AppResult<W> {
+        let out = match self {
+            Sink::Text { out, .. } => out,
+            Sink::Xlsx(book) => book.finish().map_err(io_err)?,
+        };
+        out.into_inner().map_err(|e| io_err(e.error()))
     }
 }
 
+/// A [`Write`] that passes everything on and keeps the length and SHA-256 of what
+/// passed: the figures of the plaintext of a file written sealed.
+pub(crate) struct Digesting<W: Write> {
+    inner: W,
+    hasher: Sha256,
+    len: u64,
+}
+
+impl<W: Write> Digesting<W> {
+    pub(crate) fn new(inner: W) -> Digesting<W> {
+        Digesting {
+            inner,
+            hasher: Sha256::new(),
+            len: 0,
+        }
+    }
+
+    /// The writer, the byte count and the SHA-256 (hex) of what was written.
+    pub(crate) fn finish(self) -> (W, u64, String) {
+        (self.inner, self.len, hex::encode(self.hasher.finalize()))
+    }
+}
+
+impl<W: Write> Write for Digesting<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Both permissions an export needs, checked before any file is made.
+fn require_export(actor: &Actor) -> AppResult<()> {
+    actor.require("export")?;
+    actor.require("customer.read")?;
+    Ok(())
+}
+
 impl App {
-    /// Write the customers matching `q` (search filters, the caller's scope) to `out`
-    /// (`export` and `customer.read`) and audit it. Returns the number of customers written.
+    /// Write the customers matching `q` (search filters, the caller's scope) to the file
+    /// `out`, as it is: the caller's own file (`custos export`), not one the server
+    /// keeps (`export` and `customer.read`; audited). Returns the number of customers
+    /// written.
     pub async fn export_customers(
         &self,
         actor: &Actor,
@@ -255,42 +288,72 @@ impl App {
         opts: ExportOptions,
         out: &Path,
     ) -> AppResult<u64> {
-        let filter = filter_json(&q);
-        let written = self.write_export(actor, q, opts, out, None).await?;
-        let mut tx = self.db.begin().await?;
-        append(&mut tx, export_audit(actor, opts, written, filter, None)).await?;
-        tx.commit().await?;
+        require_export(actor)?;
+        let file = File::create(out).map_err(io_err)?;
+        let (written, file) = self.export_audited(actor, q, opts, file).await?;
+        // The file must be on disk when the command reports it written.
+        file.sync_all().map_err(io_err)?;
         Ok(written)
     }
 
-    /// Write the export file without auditing it (the caller audits, in the transaction
-    /// that records the outcome). With `progress`, the rows written so far are published
-    /// after each page and the export stops when `progress.stop` is raised.
-    pub(crate) async fn write_export(
+    /// Like [`App::export_customers`], but the file at `out` is sealed (see
+    /// [`crate::sealed`]), so personal data is not left in plaintext in a temporary
+    /// file: for a server that streams the export back. Returns the number of customers
+    /// and a reader of the plaintext (its length is [`SealedReader::plain_len`]).
+    pub async fn export_customers_sealed(
+        &self,
+        actor: &Actor,
+        q: CustomerQuery,
+        opts: ExportOptions,
+        out: &Path,
+    ) -> AppResult<(u64, SealedReader)> {
+        require_export(actor)?;
+        let file = File::create(out).map_err(io_err)?;
+        let sealed = SealedWriter::new(&self.config.pii_key, file);
+        let (written, sealed) = self.export_audited(actor, q, opts, sealed).await?;
+        sealed.finish().map_err(io_err)?;
+        let reader = SealedReader::open(out, &self.config.pii_key).map_err(io_err)?;
+        Ok((written, reader))
+    }
+
+    async fn export_audited<W: Write + Send>(
+        &self,
+        actor: &Actor,
+        q: CustomerQuery,
+        opts: ExportOptions,
+        out: W,
+    ) -> AppResult<(u64, W)> {
+        let filter = filter_json(&q);
+        let (written, out) = self.write_export(actor, q, opts, out, None).await?;
+        let mut tx = self.db.begin().await?;
+        append(&mut tx, export_audit(actor, opts, written, filter, None)).await?;
+        tx.commit().await?;
+        Ok((written, out))
+    }
+
+    /// Write the export into `out` without auditing it (the caller audits, in the
+    /// transaction that records the outcome) and hand `out` back, flushed. With
+    /// `progress`, the rows written so far are published after each page and the export
+    /// stops when `progress.stop` is raised.
+    pub(crate) async fn write_export<W: Write + Send>(
         &self,
         actor: &Actor,
         mut q: CustomerQuery,
         opts: ExportOptions,
-        out: &Path,
+        out: W,
         progress: Option<&ExportProgress>,
-    ) -> AppResult<u64> {
-        actor.require("export")?;
-        actor.require("customer.read")?;
+    ) -> AppResult<(u64, W)> {
+        require_export(actor)?;
         let reveal = actor.can("customer.pii.read");
         let cols = columns();
         let headers: Vec<&str> = cols.iter().map(|(_, h)| *h).collect();
+        let out = BufWriter::with_capacity(64 * 1024, out);
         let mut sink = match opts.format {
             ExportFormat::Xlsx => {
-                let mut book = Workbook::new();
-                Sink::xlsx_sheet(&mut book, 0, &headers)?;
-                Sink::Xlsx {
-                    book: Box::new(book),
-                    row: 1,
-                    sheets: 1,
-                }
+                Sink::Xlsx(Box::new(XlsxStream::new(out, &headers).map_err(io_err)?))
             }
             f => Sink::Text {
-                out: std::io::BufWriter::new(std::fs::File::create(out).map_err(io_err)?),
+                out,
                 format: f,
                 gbk: opts.gbk && f == ExportFormat::Csv,
             },
@@ -344,26 +407,9 @@ impl App {
                         let cells: Vec<String> = cols.iter().map(|(t, _)| cell(&v, t)).collect();
                         sink.write_text(&csv_line(&cells))?;
                     }
-                    Sink::Xlsx {
-                        book,
-                        row: r,
-                        sheets,
-                    } => {
-                        if *r > XLSX_ROWS_PER_SHEET {
-                            Sink::xlsx_sheet(book, *sheets, &headers)?;
-                            *sheets += 1;
-                            *r = 1;
-                        }
-                        let sheet = book
-                            .worksheet_from_index(*sheets as usize - 1)
-                            .map_err(io_err)?;
-                        for (i, (t, _)) in cols.iter().enumerate() {
-                            let c = cell(&v, t);
-                            if !c.is_empty() {
-                                sheet.write_string(*r, i as u16, &c).map_err(io_err)?;
-                            }
-                        }
-                        *r += 1;
+                    Sink::Xlsx(book) => {
+                        let cells: Vec<String> = cols.iter().map(|(t, _)| cell(&v, t)).collect();
+                        book.write_row(&cells).map_err(io_err)?;
                     }
                 }
                 written += 1;
@@ -383,15 +429,7 @@ impl App {
                 None => break,
             }
         }
-        match sink {
-            Sink::Text { mut out, .. } => {
-                out.flush().map_err(io_err)?;
-                // The file must be on disk before a job reports it done.
-                out.get_ref().sync_all().map_err(io_err)?;
-            }
-            Sink::Xlsx { mut book, .. } => book.save(out).map_err(io_err)?,
-        }
-        Ok(written)
+        Ok((written, sink.finish()?))
     }
 }
 

@@ -1,12 +1,14 @@
 //! Exports (数据导出): a direct download for small sets, and background jobs for large
-//! ones. Files are streamed from disk, never read into memory whole.
+//! ones. Files are kept sealed on disk and streamed back decrypted, a chunk at a time,
+//! never read into memory whole.
+
+use std::io::Read;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use tokio::io::AsyncReadExt;
 
 use custos_app::export::job::{ExportJob, ExportJobPage, ExportRequest};
 use custos_app::export::{ExportFormat, ExportOptions};
@@ -18,22 +20,37 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, Auth};
 use crate::AppState;
 
-/// Read size of a streamed file.
+/// Read size of a streamed file (a sealed file's frame).
 const CHUNK: usize = 64 * 1024;
 
-/// A body that reads `file` chunk by chunk. `keep` lives until the body is done (the
-/// temporary directory of a direct export).
-fn file_body<K: Send + 'static>(file: tokio::fs::File, keep: K) -> Body {
-    let stream = futures_util::stream::unfold(Some((file, keep)), |state| async move {
-        let (mut file, keep) = state?;
-        let mut buf = vec![0u8; CHUNK];
-        match file.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
+/// A body that reads `reader` (blocking reads: a decrypting reader) chunk by chunk on
+/// the blocking threads, one chunk in flight. `keep` lives until the body is done (the
+/// temporary directory of a direct export). A read error ends the body early (the
+/// client sees a short download) and is logged.
+fn reader_body<R, K>(reader: R, keep: K) -> Body
+where
+    R: Read + Send + 'static,
+    K: Send + 'static,
+{
+    let stream = futures_util::stream::unfold(Some((reader, keep)), |state| async move {
+        let (mut reader, keep) = state?;
+        let read = tokio::task::spawn_blocking(move || {
+            let mut buf = vec![0u8; CHUNK];
+            let n = reader.read(&mut buf);
+            (reader, buf, n)
+        })
+        .await;
+        match read {
+            Ok((_, _, Ok(0))) => None,
+            Ok((reader, mut buf, Ok(n))) => {
                 buf.truncate(n);
-                Some((Ok(Bytes::from(buf)), Some((file, keep))))
+                Some((Ok(Bytes::from(buf)), Some((reader, keep))))
             }
-            Err(e) => Some((Err(e), None)),
+            Ok((_, _, Err(e))) => {
+                tracing::warn!(error = %e, "export download stopped: cannot read the file");
+                Some((Err(e), None))
+            }
+            Err(e) => Some((Err(std::io::Error::other(e)), None)),
         }
     });
     Body::from_stream(stream)
@@ -142,21 +159,18 @@ pub async fn export_customers(
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
     let (opts, q) = export_query(pairs)?;
+    // The file is sealed in a temporary directory that goes when the body is done.
     let dir = tempfile::tempdir().map_err(|e| internal("temp dir", e))?;
     let path = dir
         .path()
         .join(format!("customers.{}", opts.format.extension()));
-    s.app.export_customers(&actor, q, opts, &path).await?;
-    let file = tokio::fs::File::open(&path)
-        .await
-        .map_err(|e| internal("export", e))?;
-    let len = file
-        .metadata()
-        .await
-        .map_err(|e| internal("export", e))?
-        .len();
+    let (_, reader) = s
+        .app
+        .export_customers_sealed(&actor, q, opts, &path)
+        .await?;
+    let len = reader.plain_len();
     Ok(file_response(
-        file_body(file, dir),
+        reader_body(reader, dir),
         opts.content_type(),
         &format!("customers.{}", opts.format.extension()),
         len,
@@ -267,9 +281,9 @@ pub async fn delete_export_job(
     Ok(Json(s.app.delete_export_job(&actor, id).await?))
 }
 
-/// Download the file of a finished job, streamed (the download is audited). 409 while
-/// the job is queued or running, or when it failed; 410 once the file expired or was
-/// deleted.
+/// Download the file of a finished job, decrypted as it is streamed (the download is
+/// audited). 409 while the job is queued or running, or when it failed; 410 once the file
+/// expired or was deleted, or when it is damaged.
 #[utoipa::path(get, path = "/api/v1/exports/{id}/file", tag = "exports", security(("bearer" = [])),
     params(("id" = i64, Path)),
     responses((status = 200, description = "CSV, XLSX or JSON Lines file"),
@@ -284,7 +298,7 @@ pub async fn download_export(
     let id = parse_id("export_job", &id)?;
     let f = s.app.open_export_file(&actor, id).await?;
     let mut resp = file_response(
-        file_body(f.file, ()),
+        reader_body(f.reader, ()),
         f.content_type,
         &f.file_name,
         f.byte_size,

@@ -729,3 +729,141 @@ backend_test!(bad_export_requests_name_the_field, |t| {
         assert_eq!(problem_fields(&p), [field], "{path}: {p}");
     }
 });
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// The one finished file in the exports directory (`.part` files are not finished).
+fn job_file(t: &TestApp) -> PathBuf {
+    let files: Vec<PathBuf> = std::fs::read_dir(t.exports_dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    files[0].clone()
+}
+
+const ID_NUMBER: &str = "11010519491231002X";
+const MOBILE: &str = "13812345678";
+
+backend_test!(job_files_hold_no_plaintext_personal_data, |t| {
+    let admin = t.admin_token().await;
+    seed_rules(&t, &admin).await;
+    create(
+        &t,
+        &admin,
+        json!({"customer_type": "individual", "name": "王小明",
+               "id_number": ID_NUMBER, "mobile": MOBILE}),
+    )
+    .await;
+    for format in ["csv", "jsonl", "xlsx"] {
+        // The administrator holds `customer.pii.read`: the file has the clear values.
+        let (job, file) = export_job(&t, &admin, json!({"format": format})).await;
+        assert_eq!(job["pii_revealed"], true);
+        let id = job["id"].as_i64().unwrap();
+        // What the user gets is the plaintext the job recorded.
+        assert_eq!(job["byte_size"], file.len() as i64, "{format}");
+        assert_eq!(job["sha256"], sha256_hex(&file), "{format}");
+        // The same bytes as the direct export (XLSX too: its writer is deterministic).
+        assert_eq!(file, direct(&t, &admin, &format!("format={format}")).await);
+        if format == "xlsx" {
+            assert!(file.starts_with(b"PK"), "{format}");
+        } else {
+            assert!(
+                contains(&file, ID_NUMBER.as_bytes()) && contains(&file, MOBILE.as_bytes()),
+                "{format}: {}",
+                String::from_utf8_lossy(&file)
+            );
+        }
+        // At rest, the file is sealed: neither value, nor the download, is on disk.
+        let path = job_file(&t);
+        let on_disk = std::fs::read(&path).unwrap();
+        assert!(custos_app::sealed::is_sealed(&path).unwrap(), "{format}");
+        assert!(!contains(&on_disk, ID_NUMBER.as_bytes()), "{format}");
+        assert!(!contains(&on_disk, MOBILE.as_bytes()), "{format}");
+        assert!(!contains(&on_disk, &file[..file.len().min(64)]), "{format}");
+        body(
+            t.delete(&format!("/api/v1/exports/{id}"), &admin).await,
+            200,
+        )
+        .await;
+    }
+});
+
+backend_test!(a_damaged_job_file_is_410_not_garbage, |t| {
+    let admin = t.admin_token().await;
+    seed_rules(&t, &admin).await;
+    create(
+        &t,
+        &admin,
+        json!({"customer_type": "individual", "name": "王小明",
+               "id_number": ID_NUMBER, "mobile": MOBILE}),
+    )
+    .await;
+    let (job, good) = export_job(&t, &admin, json!({"format": "csv"})).await;
+    let id = job["id"].as_i64().unwrap();
+    let path = job_file(&t);
+    let sealed = std::fs::read(&path).unwrap();
+    // One byte changed in the ciphertext, the file cut short, the header altered.
+    let mut flipped = sealed.clone();
+    let last = flipped.len() - 20;
+    flipped[last] ^= 0x40;
+    let mut header = sealed.clone();
+    header[20] ^= 1;
+    for damaged in [flipped, sealed[..sealed.len() - 5].to_vec(), header] {
+        std::fs::write(&path, &damaged).unwrap();
+        let p = problem(
+            t.get(&format!("/api/v1/exports/{id}/file"), &admin).await,
+            410,
+        )
+        .await;
+        assert_eq!(p["code"], "export.file_damaged", "{p}");
+        assert!(
+            p["detail"].as_str().unwrap().contains(&format!("#{id}")),
+            "{p}"
+        );
+    }
+    // Put back, it downloads again.
+    std::fs::write(&path, &sealed).unwrap();
+    let r = t.get(&format!("/api/v1/exports/{id}/file"), &admin).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap().to_vec(), good);
+});
+
+backend_test!(
+    a_plaintext_file_of_an_earlier_version_still_downloads,
+    |t| {
+        let admin = t.admin_token().await;
+        let me = admin_id(&t, &admin).await;
+        let path = t.exports_dir.path().join("9-old.csv");
+        let text = format!("\u{feff}客户编码,身份证号\r\nC0001,{ID_NUMBER}\r\n");
+        std::fs::write(&path, &text).unwrap();
+        let id = insert_job(
+            &t,
+            ExportJobRow {
+                file_path: Some(path.to_string_lossy().into_owned()),
+                byte_size: Some(text.len() as i64),
+                sha256: Some(sha256_hex(text.as_bytes())),
+                ..job_row("done", me)
+            },
+        )
+        .await;
+        let r = t.get(&format!("/api/v1/exports/{id}/file"), &admin).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            r.headers()["content-length"].to_str().unwrap(),
+            text.len().to_string()
+        );
+        assert_eq!(
+            r.headers()["x-content-sha256"].to_str().unwrap(),
+            sha256_hex(text.as_bytes())
+        );
+        assert_eq!(r.bytes().await.unwrap().to_vec(), text.as_bytes());
+    }
+);
