@@ -1269,3 +1269,56 @@ both!(bad_utf16_and_unknown_delimiters_are_refused, |t| {
     }
     assert!(TextEncoding::parse("unicode").is_ok() && TextEncoding::parse("utf-32").is_err());
 });
+
+// Reports as XLSX — in memory for the API, to a file for the command line — read back
+// with the original cells and the reason column, sheet by sheet as Excel would.
+both!(xlsx_reports_read_back, |t| {
+    use calamine::{Reader, Xlsx};
+    let dir = tempfile::tempdir().unwrap();
+    let (out, rejected) = import_one_rejected(
+        &t,
+        &dir.path().join("r.csv"),
+        "客户名称,身份证号,手机\n王小明,11010519491231002X,13912345678\n",
+    )
+    .await;
+    let job = out.report.job_id.unwrap();
+    let bytes = t
+        .app
+        .import_report(&t.admin, job, "rejected", ReportFormat::Xlsx)
+        .await
+        .unwrap();
+    let file = dir.path().join("rejected.xlsx");
+    write_rejected(&file, &out.headers, &rejected).unwrap();
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        bytes,
+        "file and memory differ"
+    );
+    let mut book = Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+    assert_eq!(book.sheet_names(), ["报告"]);
+    let range = book.worksheet_range("报告").unwrap();
+    let rows: Vec<Vec<String>> = range
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    assert_eq!(
+        rows[0],
+        ["原行号", "客户名称", "身份证号", "手机", "错误:客户类型"]
+    );
+    assert_eq!(
+        rows[1][..4],
+        ["2", "王小明", "11010519491231002X", "13912345678"]
+    );
+    assert!(rows[1][4].contains("客户类型为必填项"), "{:?}", rows[1]);
+    // A table of a header only, or of no rows at all, is still a workbook.
+    for header in [vec!["a"], vec![]] {
+        let mut w = custos_app::import::report::TableWriter::in_memory(ReportFormat::Xlsx).unwrap();
+        if !header.is_empty() {
+            w.write_row(&header).unwrap();
+        }
+        let bytes = w.finish().unwrap();
+        let mut book = Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+        let range = book.worksheet_range("报告").unwrap();
+        assert_eq!(range.rows().count(), header.len());
+    }
+});

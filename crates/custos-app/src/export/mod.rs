@@ -4,7 +4,7 @@
 //! and row count. Large exports run as background jobs (`job`).
 
 pub mod job;
-mod xlsx;
+pub(crate) mod xlsx;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};

@@ -109,6 +109,8 @@ pub(crate) struct XlsxStream<W: Write> {
     zip: ZipWriter<StreamWriter<W>>,
     options: SimpleFileOptions,
     headers: Vec<String>,
+    /// Name of the first sheet; the next are numbered (`客户`, `客户2`…).
+    sheet_base: String,
     sheet_names: Vec<String>,
     /// Number (1-based) of the next row of the current sheet.
     row: u32,
@@ -118,14 +120,22 @@ pub(crate) struct XlsxStream<W: Write> {
 }
 
 impl<W: Write> XlsxStream<W> {
-    /// Start a workbook whose sheets begin with `headers`.
+    /// Start a workbook of customers whose sheets begin with `headers`.
     pub(crate) fn new(out: W, headers: &[&str]) -> std::io::Result<XlsxStream<W>> {
+        XlsxStream::named(out, headers, "客户")
+    }
+
+    /// Start a workbook whose sheets are named `sheet`, `sheet2`… and begin with
+    /// `headers`. The name must be a valid sheet name (at most 28 characters, none of
+    /// `[]:*?/\`): it is written as it is.
+    pub(crate) fn named(out: W, headers: &[&str], sheet: &str) -> std::io::Result<XlsxStream<W>> {
         let mut book = XlsxStream {
             zip: ZipWriter::new_stream(out),
             options: SimpleFileOptions::default()
                 .compression_method(CompressionMethod::Deflated)
                 .last_modified_time(DateTime::default()),
             headers: headers.iter().map(|h| h.to_string()).collect(),
+            sheet_base: sheet.to_string(),
             sheet_names: Vec::new(),
             row: 1,
             rows_per_sheet: ROWS_PER_SHEET,
@@ -138,9 +148,9 @@ impl<W: Write> XlsxStream<W> {
     fn start_sheet(&mut self) -> std::io::Result<()> {
         let n = self.sheet_names.len();
         self.sheet_names.push(if n == 0 {
-            "客户".to_string()
+            self.sheet_base.clone()
         } else {
-            format!("客户{}", n + 1)
+            format!("{}{}", self.sheet_base, n + 1)
         });
         self.zip
             .start_file(format!("xl/worksheets/sheet{}.xml", n + 1), self.options)
@@ -233,7 +243,7 @@ impl<W: Write> XlsxStream<W> {
             rels.push_str(&format!(
                 "<Relationship Id=\"rId{n}\" Type=\"{REL_NS}/worksheet\" Target=\"worksheets/sheet{n}.xml\"/>"
             ));
-            // Names are ours ("客户", "客户2", …): nothing to escape.
+            // Names are ours ("客户", "客户2", …; see `named`): nothing to escape.
             list.push_str(&format!(
                 "<sheet name=\"{name}\" sheetId=\"{n}\" r:id=\"rId{n}\"/>"
             ));

@@ -6,6 +6,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use rust_xlsxwriter::{DataValidation, Format, Workbook};
+
+use crate::export::xlsx::XlsxStream;
 use serde_json::Value;
 
 use super::mapping::{BUILTIN_COLUMNS, REASON_PREFIX, ROW_COLUMN, WHOLE_ROW};
@@ -39,22 +41,20 @@ fn io_err(e: impl std::fmt::Display) -> AppError {
 }
 
 /// A table writer over CSV (UTF-8 with BOM, so Excel opens it) or XLSX, into a file or
-/// into memory.
+/// into memory. XLSX is streamed (see `export::xlsx`): memory stays that of one row, and
+/// nothing is written but the output, not even a temporary file.
 pub struct TableWriter {
     inner: Inner,
-    row: u32,
 }
 
 enum Inner {
     Csv(Box<csv::Writer<Out>>),
-    Xlsx {
-        book: Box<Workbook>,
-        /// `None`: kept in memory, returned by `finish`.
-        path: Option<std::path::PathBuf>,
-    },
+    /// The workbook starts at the first row, which is its header.
+    XlsxWaiting(Out, &'static str),
+    Xlsx(Box<XlsxStream<Out>>),
 }
 
-/// Where CSV bytes go.
+/// Where the bytes go.
 enum Out {
     File(std::io::BufWriter<std::fs::File>),
     Memory(Vec<u8>),
@@ -75,87 +75,75 @@ impl std::io::Write for Out {
     }
 }
 
+impl Out {
+    /// The bytes of a table in memory; nothing for a file (flushed).
+    fn end(self) -> AppResult<Vec<u8>> {
+        match self {
+            Out::File(f) => {
+                f.into_inner().map_err(|e| io_err(e.error()))?;
+                Ok(Vec::new())
+            }
+            Out::Memory(v) => Ok(v),
+        }
+    }
+}
+
 impl TableWriter {
-    /// Write to the file at `path`. A large XLSX is built in constant memory (the
-    /// spreadsheet library spills rows to temporary files while it builds).
+    /// Write to the file at `path`.
     pub fn create(path: &Path, format: ReportFormat) -> AppResult<TableWriter> {
-        let out = match format {
-            ReportFormat::Csv => Out::File(std::io::BufWriter::new(
-                std::fs::File::create(path).map_err(io_err)?,
-            )),
-            ReportFormat::Xlsx => Out::Memory(Vec::new()),
-        };
-        TableWriter::with(format, out, Some(path))
+        let file = std::fs::File::create(path).map_err(io_err)?;
+        TableWriter::with(format, Out::File(std::io::BufWriter::new(file)))
     }
 
-    /// Build the file in memory (nothing is written to disk, not even temporary files);
-    /// [`TableWriter::finish`] returns it.
+    /// Build the file in memory; [`TableWriter::finish`] returns it.
     pub fn in_memory(format: ReportFormat) -> AppResult<TableWriter> {
-        TableWriter::with(format, Out::Memory(Vec::new()), None)
+        TableWriter::with(format, Out::Memory(Vec::new()))
     }
 
-    fn with(format: ReportFormat, mut out: Out, path: Option<&Path>) -> AppResult<TableWriter> {
+    fn with(format: ReportFormat, mut out: Out) -> AppResult<TableWriter> {
         let inner = match format {
             ReportFormat::Csv => {
                 use std::io::Write;
                 out.write_all(b"\xEF\xBB\xBF").map_err(io_err)?;
                 Inner::Csv(Box::new(csv::Writer::from_writer(out)))
             }
-            ReportFormat::Xlsx => {
-                let mut book = Workbook::new();
-                if path.is_some() {
-                    book.add_worksheet_with_constant_memory();
-                } else {
-                    book.add_worksheet();
-                }
-                Inner::Xlsx {
-                    book: Box::new(book),
-                    path: path.map(Path::to_path_buf),
-                }
-            }
+            ReportFormat::Xlsx => Inner::XlsxWaiting(out, "报告"),
         };
-        Ok(TableWriter { inner, row: 0 })
+        Ok(TableWriter { inner })
     }
 
     pub fn write_row<S: AsRef<str>>(&mut self, cells: &[S]) -> AppResult<()> {
+        if matches!(self.inner, Inner::XlsxWaiting(..)) {
+            // The first row: the workbook starts with it as the header of its sheets.
+            let empty = Inner::XlsxWaiting(Out::Memory(Vec::new()), "");
+            if let Inner::XlsxWaiting(out, sheet) = std::mem::replace(&mut self.inner, empty) {
+                let headers: Vec<&str> = cells.iter().map(|c| c.as_ref()).collect();
+                let book = XlsxStream::named(out, &headers, sheet).map_err(io_err)?;
+                self.inner = Inner::Xlsx(Box::new(book));
+            }
+            return Ok(());
+        }
         match &mut self.inner {
             Inner::Csv(w) => w
                 .write_record(cells.iter().map(|c| c.as_ref()))
-                .map_err(io_err)?,
-            Inner::Xlsx { book, .. } => {
-                let sheet = book.worksheet_from_index(0).map_err(io_err)?;
-                for (i, c) in cells.iter().enumerate() {
-                    sheet
-                        .write_string(self.row, i as u16, c.as_ref())
-                        .map_err(io_err)?;
-                }
+                .map_err(io_err),
+            Inner::Xlsx(book) => {
+                let cells: Vec<String> = cells.iter().map(|c| c.as_ref().to_string()).collect();
+                book.write_row(&cells).map_err(io_err)
             }
+            Inner::XlsxWaiting(..) => Ok(()),
         }
-        self.row += 1;
-        Ok(())
     }
 
     /// End the table: the bytes of an in-memory table, nothing for a file.
     pub fn finish(self) -> AppResult<Vec<u8>> {
         match self.inner {
-            Inner::Csv(w) => match w.into_inner().map_err(|e| io_err(e.error()))? {
-                Out::File(f) => {
-                    f.into_inner().map_err(|e| io_err(e.error()))?;
-                    Ok(Vec::new())
-                }
-                Out::Memory(v) => Ok(v),
-            },
-            Inner::Xlsx {
-                mut book,
-                path: Some(path),
-            } => {
-                book.save(&path).map_err(io_err)?;
-                Ok(Vec::new())
-            }
-            Inner::Xlsx {
-                mut book,
-                path: None,
-            } => book.save_to_buffer().map_err(io_err),
+            Inner::Csv(w) => w.into_inner().map_err(|e| io_err(e.error()))?.end(),
+            Inner::Xlsx(book) => book.finish().map_err(io_err)?.end(),
+            Inner::XlsxWaiting(out, sheet) => XlsxStream::named(out, &[], sheet)
+                .and_then(XlsxStream::finish)
+                .map_err(io_err)?
+                .end(),
         }
     }
 }
