@@ -752,16 +752,21 @@ fn job_file(t: &TestApp) -> PathBuf {
 const ID_NUMBER: &str = "11010519491231002X";
 const MOBILE: &str = "13812345678";
 
-backend_test!(job_files_hold_no_plaintext_personal_data, |t| {
-    let admin = t.admin_token().await;
-    seed_rules(&t, &admin).await;
+/// An individual with an ID number and a mobile ([`ID_NUMBER`], [`MOBILE`]).
+async fn create_with_pii(t: &TestApp, admin: &str) {
     create(
-        &t,
-        &admin,
+        t,
+        admin,
         json!({"customer_type": "individual", "name": "王小明",
                "id_number": ID_NUMBER, "mobile": MOBILE}),
     )
     .await;
+}
+
+backend_test!(job_files_hold_no_plaintext_personal_data, |t| {
+    let admin = t.admin_token().await;
+    seed_rules(&t, &admin).await;
+    create_with_pii(&t, &admin).await;
     for format in ["csv", "jsonl", "xlsx"] {
         // The administrator holds `customer.pii.read`: the file has the clear values.
         let (job, file) = export_job(&t, &admin, json!({"format": format})).await;
@@ -799,13 +804,7 @@ backend_test!(job_files_hold_no_plaintext_personal_data, |t| {
 backend_test!(a_damaged_job_file_is_410_not_garbage, |t| {
     let admin = t.admin_token().await;
     seed_rules(&t, &admin).await;
-    create(
-        &t,
-        &admin,
-        json!({"customer_type": "individual", "name": "王小明",
-               "id_number": ID_NUMBER, "mobile": MOBILE}),
-    )
-    .await;
+    create_with_pii(&t, &admin).await;
     let (job, good) = export_job(&t, &admin, json!({"format": "csv"})).await;
     let id = job["id"].as_i64().unwrap();
     let path = job_file(&t);
