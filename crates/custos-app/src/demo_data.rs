@@ -128,10 +128,12 @@ pub struct DemoCustomers {
     rng: StdRng,
     regions: Vec<(&'static str, &'static str)>,
     today: chrono::NaiveDate,
-    /// City + brand + trade of every company generated: two companies may not share a
-    /// name in one city (企业名称登记), and such a pair would rightly be refused as a
-    /// duplicate.
-    company_names: std::collections::HashSet<String>,
+    /// City + brand + trade of every company generated, hashed (8 bytes each instead of
+    /// a string: a million-customer demo kept some 70 MB of names): two companies may not
+    /// share a name in one city (企业名称登记), and such a pair would rightly be refused
+    /// as a duplicate. Two names of one hash (about one chance in 10^8 at a million)
+    /// only make the generator draw again.
+    company_names: std::collections::HashSet<u64>,
 }
 
 impl DemoCustomers {
@@ -193,10 +195,9 @@ impl DemoCustomers {
         loop {
             (trade, division) = *TRADES.choose(rng).unwrap_or(&("科技", "65"));
             brand = self::brand(rng);
-            if self
-                .company_names
-                .insert(format!("{city_name}{brand}{trade}"))
-            {
+            let mut h = std::hash::DefaultHasher::new();
+            std::hash::Hash::hash(&format!("{city_name}{brand}{trade}"), &mut h);
+            if self.company_names.insert(std::hash::Hasher::finish(&h)) {
                 break;
             }
         }
