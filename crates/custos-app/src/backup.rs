@@ -35,7 +35,7 @@ use custos_store::{ChainReport, Db, DbOptions};
 
 use crate::error::{AppError, AppResult};
 use crate::pii::PiiKey;
-use crate::sealed::{ChunkCipher, NONCE_LEN, TAG_LEN};
+use crate::sealed::{ChunkCipher, Digesting, NONCE_LEN, TAG_LEN};
 
 const MAGIC: &str = "CUSTOS-BACKUP";
 const FORMAT: u32 = 2;
@@ -339,23 +339,6 @@ fn seal_stream(
     }
 }
 
-/// A writer that only counts and hashes.
-struct HashingSink {
-    hasher: Sha256,
-    size: u64,
-}
-
-impl Write for HashingSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.hasher.update(buf);
-        self.size += buf.len() as u64;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn package(
     snapshot: &Path,
     dest: &Path,
@@ -365,13 +348,11 @@ fn package(
     let (size, sha256) = match sealing {
         None => hash_file(snapshot)?,
         Some(s) => {
-            let mut sink = HashingSink {
-                hasher: Sha256::new(),
-                size: 0,
-            };
+            let mut sink = Digesting::new(std::io::sink());
             seal_stream(s, pii_key, snapshot, &mut sink)
                 .map_err(|e| io_err("读取快照", snapshot, e))?;
-            (sink.size, hex::encode(sink.hasher.finalize()))
+            let (_, size, sha256) = sink.finish();
+            (size, sha256)
         }
     };
     let header = BackupHeader {
@@ -407,12 +388,10 @@ fn package(
 
 fn hash_file(path: &Path) -> AppResult<(u64, String)> {
     let mut f = std::fs::File::open(path).map_err(|e| io_err("读取文件", path, e))?;
-    let mut sink = HashingSink {
-        hasher: Sha256::new(),
-        size: 0,
-    };
+    let mut sink = Digesting::new(std::io::sink());
     std::io::copy(&mut f, &mut sink).map_err(|e| io_err("读取文件", path, e))?;
-    Ok((sink.size, hex::encode(sink.hasher.finalize())))
+    let (_, size, sha256) = sink.finish();
+    Ok((size, sha256))
 }
 
 /// Check a backup file and extract its snapshot into `out`. Returns the header and, for

@@ -21,6 +21,7 @@ use std::path::Path;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use rand::RngCore;
+use sha2::{Digest, Sha256};
 
 use crate::pii::PiiKey;
 
@@ -190,6 +191,43 @@ impl<W: Write> Write for SealedWriter<W> {
         // Frames are written whole; a partial frame stays buffered until more data or
         // `finish`.
         self.out.flush()
+    }
+}
+
+/// A [`Write`] that passes everything on and keeps the length and SHA-256 of what
+/// passed: the figures of the plaintext of a file written sealed, or (into
+/// [`std::io::sink`]) of a file read through.
+pub(crate) struct Digesting<W: Write> {
+    inner: W,
+    hasher: Sha256,
+    len: u64,
+}
+
+impl<W: Write> Digesting<W> {
+    pub(crate) fn new(inner: W) -> Digesting<W> {
+        Digesting {
+            inner,
+            hasher: Sha256::new(),
+            len: 0,
+        }
+    }
+
+    /// The writer, the byte count and the SHA-256 (hex) of what was written.
+    pub(crate) fn finish(self) -> (W, u64, String) {
+        (self.inner, self.len, hex::encode(self.hasher.finalize()))
+    }
+}
+
+impl<W: Write> Write for Digesting<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 

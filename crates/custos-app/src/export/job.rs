@@ -32,13 +32,13 @@ use custos_core::Violation;
 use custos_store::exports::{ExportDone, ExportJobFilter, ExportJobRow};
 use custos_store::now_us;
 
-use super::{export_audit, filter_json, Digesting, ExportFormat, ExportOptions, ExportProgress};
+use super::{export_audit, filter_json, ExportFormat, ExportOptions, ExportProgress};
 use crate::actor::{Actor, Scope};
 use crate::audit::{append, record};
 use crate::auth::format_time;
 use crate::error::{AppError, AppResult};
 use crate::pii::PiiKey;
-use crate::sealed::{is_sealed, open_maybe_sealed, ReadSeek, SealedWriter};
+use crate::sealed::{is_sealed, open_maybe_sealed, Digesting, ReadSeek, SealedWriter};
 use crate::search::CustomerQuery;
 use crate::{to_json, App};
 

@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use custos_core::Violation;
 use custos_store::customer_master::{CustomerFilter, ScopeFilter};
@@ -230,42 +229,6 @@ impl<W: Write> Sink<W> {
             Sink::Xlsx(book) => book.finish().map_err(io_err)?,
         };
         out.into_inner().map_err(|e| io_err(e.error()))
-    }
-}
-
-/// A [`Write`] that passes everything on and keeps the length and SHA-256 of what
-/// passed: the figures of the plaintext of a file written sealed.
-pub(crate) struct Digesting<W: Write> {
-    inner: W,
-    hasher: Sha256,
-    len: u64,
-}
-
-impl<W: Write> Digesting<W> {
-    pub(crate) fn new(inner: W) -> Digesting<W> {
-        Digesting {
-            inner,
-            hasher: Sha256::new(),
-            len: 0,
-        }
-    }
-
-    /// The writer, the byte count and the SHA-256 (hex) of what was written.
-    pub(crate) fn finish(self) -> (W, u64, String) {
-        (self.inner, self.len, hex::encode(self.hasher.finalize()))
-    }
-}
-
-impl<W: Write> Write for Digesting<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.len += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
     }
 }
 
