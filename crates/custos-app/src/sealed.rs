@@ -388,11 +388,28 @@ pub fn open_maybe_sealed(path: &Path, key: &PiiKey) -> std::io::Result<Box<dyn R
     }
 }
 
-/// Seal the plain file `from` into `to` (written whole, then renamed into place).
+/// `path` with `.part` appended: where a file is written before it is renamed into place.
+pub(crate) fn part_path(path: &Path) -> std::path::PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".part");
+    std::path::PathBuf::from(p)
+}
+
+/// Delete a file kept by custos (an upload, an export) that may already be gone; other
+/// failures are logged as about `what` (a file left behind is at worst disk space: the
+/// start-up tidying and the export sweep try again).
+pub(crate) async fn remove_kept_file(path: &Path, what: &str) {
+    match tokio::fs::remove_file(path).await {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot delete {what}"),
+    }
+}
+
+/// Seal the plain file `from` into `to` (written whole beside `to`, then renamed into
+/// place; `to` may be `from`, sealing it in place).
 pub fn seal_file(from: &Path, to: &Path, key: &PiiKey) -> std::io::Result<u64> {
-    let mut partial = to.as_os_str().to_owned();
-    partial.push(".part");
-    let partial = std::path::PathBuf::from(partial);
+    let partial = part_path(to);
     let written = (|| {
         let mut input = File::open(from)?;
         let out = std::io::BufWriter::new(File::create(&partial)?);

@@ -18,7 +18,7 @@
 //! unmasked personal data. Anyone else gets 404, as if the job did not exist.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -38,7 +38,7 @@ use crate::audit::{append, record};
 use crate::auth::format_time;
 use crate::error::{AppError, AppResult};
 use crate::pii::PiiKey;
-use crate::sealed::{is_sealed, open_maybe_sealed, Digesting, ReadSeek, SealedWriter};
+use crate::sealed::{is_sealed, part_path, Digesting, ReadSeek, SealedReader, SealedWriter};
 use crate::search::CustomerQuery;
 use crate::{to_json, App};
 
@@ -308,32 +308,22 @@ fn io_err(what: &str, path: &Path, e: std::io::Error) -> AppError {
 /// part-way through it (every frame is authenticated). Returns the reader at the start
 /// and the plaintext length. Blocking: run it off the async threads.
 fn open_plaintext(path: &Path, key: &PiiKey) -> std::io::Result<(Box<dyn ReadSeek>, u64)> {
-    let sealed = is_sealed(path)?;
-    let mut reader = open_maybe_sealed(path, key)?;
-    let len = reader.seek(SeekFrom::End(0))?;
-    reader.seek(SeekFrom::Start(0))?;
-    if sealed {
-        let mut buf = vec![0u8; crate::sealed::FRAME];
-        while reader.read(&mut buf)? > 0 {}
-        reader.seek(SeekFrom::Start(0))?;
+    if !is_sealed(path)? {
+        let file = std::fs::File::open(path)?;
+        let len = file.metadata()?.len();
+        return Ok((Box::new(file), len));
     }
-    Ok((reader, len))
+    let mut reader = SealedReader::open(path, key)?;
+    std::io::copy(&mut reader, &mut std::io::sink())?;
+    reader.seek(SeekFrom::Start(0))?;
+    let len = reader.plain_len();
+    Ok((Box::new(reader), len))
 }
 
 /// Remove a file that may not exist; other failures are logged (a sweep retries nothing,
 /// so a file left behind is at worst disk space, never served: its job is not `done`).
 async fn remove_file(path: &Path) {
-    match tokio::fs::remove_file(path).await {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot delete export file"),
-    }
-}
-
-fn part_path(path: &Path) -> PathBuf {
-    let mut p = path.as_os_str().to_owned();
-    p.push(".part");
-    PathBuf::from(p)
+    crate::sealed::remove_kept_file(path, "export file").await
 }
 
 fn parse_cursor(cursor: Option<&str>) -> AppResult<Option<i64>> {

@@ -307,14 +307,10 @@ fn row_keys(input: &NewCustomer) -> Vec<u64> {
     keys
 }
 
-/// Delete an upload that may already be gone; other failures are logged (the start-up
+/// Delete an upload that may already be gone (failures are logged; the start-up
 /// tidying tries again).
 async fn remove_upload(path: &Path) {
-    match tokio::fs::remove_file(path).await {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot delete upload"),
-    }
+    crate::sealed::remove_kept_file(path, "upload").await
 }
 
 /// Whether a row is in the sampling file: a fixed function of job and row, so a
@@ -879,16 +875,10 @@ impl App {
                 deleted += 1;
             } else if !is_sealed {
                 let (from, k) = (path.clone(), key.clone());
-                tokio::task::spawn_blocking(move || {
-                    let mut to = from.as_os_str().to_owned();
-                    to.push(".sealing");
-                    let to = PathBuf::from(to);
-                    crate::sealed::seal_file(&from, &to, &k)?;
-                    std::fs::rename(&to, &from)
-                })
-                .await
-                .map_err(|e| AppError::Internal(format!("sealing task: {e}")))?
-                .map_err(|e| AppError::Internal(format!("{}: {e}", path.display())))?;
+                tokio::task::spawn_blocking(move || crate::sealed::seal_file(&from, &from, &k))
+                    .await
+                    .map_err(|e| AppError::Internal(format!("sealing task: {e}")))?
+                    .map_err(|e| AppError::Internal(format!("{}: {e}", path.display())))?;
                 sealed += 1;
             }
         }
