@@ -8,9 +8,10 @@ use std::path::PathBuf;
 use custos_app::export::{ExportFormat, ExportOptions};
 use custos_app::import::report::{write_rejected, write_sample, ReportFormat};
 use custos_app::import::{
-    DuplicatePolicy, ImportOptions, ImportOutcome, MappingSpec, ReportedRow, TextEncoding,
+    DuplicatePolicy, ImportOptions, ImportOutcome, MappingSpec, PreparedImport, ReportedRow,
+    TextEncoding,
 };
-use custos_app::sealed::{self, SealedWriter};
+use custos_app::sealed;
 use custos_app::search::CustomerQuery;
 use custos_app::{Actor, App, AppConfig, AppError, AuditFilter, Backend, Context, Source};
 use custos_store::testing::TestDb;
@@ -1011,6 +1012,17 @@ const PII_FILE: &str = "客户类型,客户名称,身份证号,手机\n\
     个人客户,王小明,11010519491231002X,13912345678\n\
     ,李四,110101199003070035,13800138000\n";
 
+/// `text` received as an upload (in pieces, as a server receives it) and prepared.
+async fn upload(t: &T, text: &str, o: ImportOptions) -> (PathBuf, PreparedImport) {
+    let mut u = t.app.start_upload(&t.admin, "客户.csv").await.unwrap();
+    let path = u.path().unwrap().to_path_buf();
+    for piece in text.as_bytes().chunks(100) {
+        u.write(piece).await.unwrap();
+    }
+    let prepared = t.app.prepare_upload(&t.admin, u, o).await.unwrap();
+    (path, prepared)
+}
+
 async fn rejected_csv(t: &T, job: i64) -> String {
     let bytes = t
         .app
@@ -1024,18 +1036,10 @@ async fn rejected_csv(t: &T, job: i64) -> String {
 // before its rows), resumes from the sealed file, and is deleted when the job ends; the
 // reports still have the file's headers and cells.
 both!(uploads_are_sealed_and_deleted_when_their_job_ends, |t| {
-    let path = upload_path(&t, "sealed");
-    let mut w = SealedWriter::new(&t.app.config.pii_key, std::fs::File::create(&path).unwrap());
-    std::io::Write::write_all(&mut w, PII_FILE.as_bytes()).unwrap();
-    w.finish().unwrap();
+    let (path, prepared) = upload(&t, PII_FILE, opts("客户.csv")).await;
     for plain in ["11010519491231002X", "13800138000", "王小明"] {
         assert!(!holds(&path, plain), "upload holds {plain}");
     }
-    let o = ImportOptions {
-        uploaded: true,
-        ..opts("客户.csv")
-    };
-    let prepared = t.app.prepare_import(&t.admin, &path, o).await.unwrap();
     let job = prepared.job_id().unwrap();
     drop(prepared);
     t.app.tidy_import_uploads().await.unwrap();
@@ -1059,16 +1063,11 @@ both!(uploads_are_sealed_and_deleted_when_their_job_ends, |t| {
             false,
         ),
     ] {
-        let path = upload_path(&t, "ends");
-        let mut w = SealedWriter::new(&t.app.config.pii_key, std::fs::File::create(&path).unwrap());
-        std::io::Write::write_all(&mut w, text.as_bytes()).unwrap();
-        w.finish().unwrap();
         let o = ImportOptions {
-            uploaded: true,
             dry_run: dry,
             ..opts("客户.csv")
         };
-        let prepared = t.app.prepare_import(&t.admin, &path, o).await.unwrap();
+        let (path, prepared) = upload(&t, &text, o).await;
         let job = prepared.job_id();
         let out = t.app.run_import(&t.admin, prepared, &|_| {}).await;
         assert_eq!(out.is_ok(), dry, "{:?}", out.err());
@@ -1078,6 +1077,17 @@ both!(uploads_are_sealed_and_deleted_when_their_job_ends, |t| {
         }
         assert!(!path.exists(), "dry run {dry}: upload left behind");
     }
+
+    // Only an upload is deleted: a caller's own file marked as one stays.
+    let dir = tempfile::tempdir().unwrap();
+    let own = dir.path().join("own.csv");
+    std::fs::write(&own, PII_FILE).unwrap();
+    let o = ImportOptions {
+        uploaded: true,
+        ..opts("own.csv")
+    };
+    t.app.import_file(&t.admin, &own, o, &|_| {}).await.unwrap();
+    assert!(own.exists(), "a caller's file was deleted");
 });
 
 // Uploads that earlier versions kept in plaintext: a running job's file is sealed in

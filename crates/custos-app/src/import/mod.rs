@@ -104,7 +104,8 @@ pub struct ImportOptions {
     /// write lock short; `custos import` uses [`BULK_CHUNK_ROWS`]).
     pub chunk_rows: usize,
     /// The file is an upload kept (sealed) in [`App::import_upload_dir`] for this job
-    /// only: it is deleted when the job ends (done, failed, or a dry run).
+    /// only: it is deleted when the job ends (done, failed, or a dry run). Set by
+    /// [`App::prepare_upload`] only; [`App::prepare_import`] clears it.
     #[serde(default)]
     pub uploaded: bool,
 }
@@ -393,11 +394,122 @@ enum RowResult {
     Rejected(Value),
 }
 
+/// A file being uploaded for import: written sealed (see [`crate::sealed`]) into
+/// [`App::import_upload_dir`] as it arrives, and deleted when dropped unless handed to
+/// its job by [`App::prepare_upload`] (so a refused form or file leaves nothing behind).
+pub struct Upload {
+    /// `None` once a job has the file.
+    path: Option<PathBuf>,
+    file: tokio::fs::File,
+    /// `None` once the last frame is written.
+    sealer: Option<crate::sealed::Sealer>,
+    file_name: String,
+}
+
+impl Upload {
+    /// Where the sealed file is (until its job has it).
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Append received bytes.
+    pub async fn write(&mut self, bytes: &[u8]) -> AppResult<()> {
+        use tokio::io::AsyncWriteExt;
+        let sealer = self
+            .sealer
+            .as_mut()
+            .ok_or_else(|| AppError::Internal("upload: written to after its end".into()))?;
+        let sealed = sealer.push(bytes).map_err(upload_err)?;
+        self.file.write_all(&sealed).await.map_err(upload_err)
+    }
+
+    /// Write the last frame; the file is complete.
+    async fn finish(&mut self) -> AppResult<()> {
+        use tokio::io::AsyncWriteExt;
+        if let Some(sealer) = self.sealer.take() {
+            let sealed = sealer.finish().map_err(upload_err)?;
+            self.file.write_all(&sealed).await.map_err(upload_err)?;
+        }
+        self.file.flush().await.map_err(upload_err)
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        if let Some(path) = self.path.take() {
+            if let Err(e) = std::fs::remove_file(&path) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot delete upload");
+                }
+            }
+        }
+    }
+}
+
+fn upload_err(e: std::io::Error) -> AppError {
+    AppError::Internal(format!("upload: {e}"))
+}
+
 impl App {
+    /// Start receiving a file for import (`import`), named `file_name` by its sender.
+    pub async fn start_upload(&self, actor: &Actor, file_name: &str) -> AppResult<Upload> {
+        actor.require("import")?;
+        let dir = self.import_upload_dir();
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| AppError::Internal(format!("upload dir {}: {e}", dir.display())))?;
+        let ext = if file_name.to_lowercase().ends_with(".xlsx") {
+            "xlsx"
+        } else {
+            "csv"
+        };
+        let path = dir.join(format!(
+            "{}-{:08x}.{ext}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S"),
+            rand::random::<u32>()
+        ));
+        let file = tokio::fs::File::create(&path).await.map_err(upload_err)?;
+        Ok(Upload {
+            path: Some(path),
+            file,
+            sealer: Some(crate::sealed::Sealer::new(&self.config.pii_key)),
+            file_name: file_name.to_string(),
+        })
+    }
+
+    /// [`App::prepare_import`] for an upload: the job owns the sealed file from now on and
+    /// deletes it when it ends (done, failed, or a dry run); if the file is refused here
+    /// it is deleted at once.
+    pub async fn prepare_upload(
+        &self,
+        actor: &Actor,
+        mut upload: Upload,
+        mut options: ImportOptions,
+    ) -> AppResult<PreparedImport> {
+        upload.finish().await?;
+        let path = upload.path.clone().unwrap_or_default();
+        options.file_name = upload.file_name.clone();
+        options.uploaded = true;
+        let prepared = self.prepare_file(actor, &path, options).await?;
+        upload.path = None;
+        Ok(prepared)
+    }
+
     /// Check the file and its columns and, unless a dry run, record a new job
     /// (`import` and `customer.create`). Problems with the file as a whole are returned
-    /// here, before anything is written.
+    /// here, before anything is written. The file is the caller's and stays where it is
+    /// (`options.uploaded` is ignored: uploads go through [`App::prepare_upload`]).
     pub async fn prepare_import(
+        &self,
+        actor: &Actor,
+        path: &Path,
+        mut options: ImportOptions,
+    ) -> AppResult<PreparedImport> {
+        options.uploaded = false;
+        self.prepare_file(actor, path, options).await
+    }
+
+    async fn prepare_file(
         &self,
         actor: &Actor,
         path: &Path,

@@ -10,7 +10,6 @@ use serde::Deserialize;
 use custos_app::import::report::ReportFormat;
 use custos_app::import::source;
 use custos_app::import::{DuplicatePolicy, ImportOptions, ImportReport, MappingSpec, TextEncoding};
-use custos_app::sealed::Sealer;
 use custos_app::AppError;
 use custos_core::Violation;
 
@@ -85,11 +84,9 @@ pub async fn create_import(
             format!("the body must be multipart/form-data: {e}"),
         )
     })?;
-    let dir = s.app.import_upload_dir();
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| ApiError(AppError::Internal(format!("upload dir: {e}"))))?;
     let mut options = ImportOptions::default();
-    let mut saved = Upload(None);
+    // Dropped (and deleted) on any refusal below, until its job has it.
+    let mut upload = None;
     loop {
         let field = form.next_field().await.map_err(|e| {
             form_error(
@@ -102,7 +99,7 @@ pub async fn create_import(
         let name = field.name().unwrap_or("").to_string();
         match name.as_str() {
             "file" => {
-                if saved.0.is_some() {
+                if upload.is_some() {
                     return Err(form_error(
                         "file",
                         "只能上传一个文件（表单字段 file 出现了不止一次）".into(),
@@ -110,35 +107,11 @@ pub async fn create_import(
                     ));
                 }
                 let file_name = field.file_name().unwrap_or("upload.csv").to_string();
-                let ext = if file_name.to_lowercase().ends_with(".xlsx") {
-                    "xlsx"
-                } else {
-                    "csv"
-                };
-                let path = dir.join(format!(
-                    "{}-{}.{ext}",
-                    chrono::Utc::now().format("%Y%m%dT%H%M%S"),
-                    rand_suffix()
-                ));
-                // The upload holds personal data: it is kept sealed (see `sealed.rs`).
-                let mut out = tokio::fs::File::create(&path)
-                    .await
-                    .map_err(|e| ApiError(AppError::Internal(format!("upload: {e}"))))?;
-                saved.0 = Some(path.clone());
-                let mut sealer = Sealer::new(&s.app.config.pii_key);
-                let io = |e: std::io::Error| ApiError(AppError::Internal(format!("upload: {e}")));
-                use tokio::io::AsyncWriteExt;
+                let mut u = s.app.start_upload(&actor, &file_name).await?;
                 loop {
                     match field.chunk().await {
-                        Ok(Some(bytes)) => {
-                            let sealed = sealer.push(&bytes).map_err(io)?;
-                            out.write_all(&sealed).await.map_err(io)?
-                        }
-                        Ok(None) => {
-                            let sealed = sealer.finish().map_err(io)?;
-                            out.write_all(&sealed).await.map_err(io)?;
-                            break;
-                        }
+                        Ok(Some(bytes)) => u.write(&bytes).await?,
+                        Ok(None) => break,
                         Err(e) => {
                             return Err(form_error(
                                 "file",
@@ -154,9 +127,7 @@ pub async fn create_import(
                         }
                     }
                 }
-                out.flush().await.map_err(io)?;
-                options.file_name = file_name;
-                options.uploaded = true;
+                upload = Some(u);
             }
             "mapping" => options.mapping = MappingSpec::parse(&text(field, &name).await?)?,
             "policy" => options.policy = DuplicatePolicy::parse(&text(field, &name).await?)?,
@@ -190,7 +161,7 @@ pub async fn create_import(
             }
         }
     }
-    let Some(path) = saved.0.clone() else {
+    let Some(upload) = upload else {
         return Err(form_error(
             "file",
             "缺少上传文件（表单字段 file）".into(),
@@ -198,9 +169,8 @@ pub async fn create_import(
         ));
     };
     let dry_run = options.dry_run;
-    let prepared = s.app.prepare_import(&actor, &path, options).await?;
-    // The job has the file now; it deletes it when it ends.
-    saved.0 = None;
+    // The job owns the file now; it deletes it when it ends.
+    let prepared = s.app.prepare_upload(&actor, upload, options).await?;
     if dry_run {
         // The run deletes the upload when it ends.
         let out = s.app.run_import(&actor, prepared, &|_| {}).await?;
@@ -214,26 +184,6 @@ pub async fn create_import(
         }
     });
     Ok((StatusCode::ACCEPTED, Json(report)))
-}
-
-/// An upload not (yet) handed to a job: deleted when dropped, so that a form or file
-/// refused half-way leaves nothing behind.
-struct Upload(Option<std::path::PathBuf>);
-
-impl Drop for Upload {
-    fn drop(&mut self) {
-        if let Some(path) = self.0.take() {
-            if let Err(e) = std::fs::remove_file(&path) {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    tracing::warn!(path = %path.display(), error = %e, "cannot delete upload");
-                }
-            }
-        }
-    }
-}
-
-fn rand_suffix() -> String {
-    format!("{:08x}", rand::random::<u32>())
 }
 
 /// State and totals of an import job (the caller's own, or any with `import` on all).
