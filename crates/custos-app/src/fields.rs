@@ -100,7 +100,6 @@ fn b(
     }
 }
 
-/// The built-in fields as the catalog describes them.
 /// The Chinese and English labels of a built-in field of the catalog.
 pub(crate) fn builtin_labels(key: &str) -> Option<&'static (String, String)> {
     static LABELS: std::sync::OnceLock<std::collections::HashMap<String, (String, String)>> =
@@ -115,6 +114,7 @@ pub(crate) fn builtin_labels(key: &str) -> Option<&'static (String, String)> {
         .get(key)
 }
 
+/// The built-in fields as the catalog describes them.
 pub fn builtin_fields() -> Vec<FieldDefinition> {
     use FieldType::*;
     let mut v = vec![
