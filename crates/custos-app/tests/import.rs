@@ -1256,6 +1256,16 @@ both!(bad_utf16_and_unknown_delimiters_are_refused, |t| {
     let (_, code) = file_error(import(&t, "customers_utf16.txt", o).await);
     assert_eq!(code, "import.encoding_invalid");
     assert_eq!(count(&t).await, 0);
+    // A delimiter given by a program, not parsed from a name, is checked the same way.
+    let o = ImportOptions {
+        delimiter: Some('中'),
+        ..opts("d")
+    };
+    let (field, code) = file_error(import(&t, "customers_gbk.csv", o).await);
+    assert_eq!(
+        (field.as_str(), code.as_str()),
+        ("delimiter", "import.delimiter_unknown")
+    );
     for bad in ["colon", ":", ""] {
         match custos_app::import::source::parse_delimiter(bad) {
             Err(AppError::Validation(f)) => {

@@ -100,17 +100,29 @@ pub fn parse_delimiter(s: &str) -> AppResult<char> {
         "tab" | "\\t" => Ok('\t'),
         "semicolon" | ";" => Ok(';'),
         "pipe" | "|" => Ok('|'),
-        other => Err(AppError::validation(
-            "delimiter",
-            Violation::new(
-                "import.delimiter_unknown",
-                format!("不支持的分隔符“{other}”，可选 comma、tab、semicolon、pipe（, ; |）"),
-                format!(
-                    "unsupported delimiter '{other}'; use comma, tab, semicolon or pipe (, ; |)"
-                ),
-            ),
-        )),
+        other => Err(unknown_delimiter(other)),
     }
+}
+
+fn unknown_delimiter(given: &str) -> AppError {
+    AppError::validation(
+        "delimiter",
+        Violation::new(
+            "import.delimiter_unknown",
+            format!("不支持的分隔符“{given}”，可选 comma、tab、semicolon、pipe（, ; |）"),
+            format!("unsupported delimiter '{given}'; use comma, tab, semicolon or pipe (, ; |)"),
+        ),
+    )
+}
+
+/// The byte of a delimiter the options give, if it is one of [`DELIMITERS`] (however
+/// the options were made: the command line and the form parse names, a program may
+/// give any character).
+fn delimiter_byte(c: char) -> AppResult<u8> {
+    DELIMITERS
+        .into_iter()
+        .find(|d| char::from(*d) == c)
+        .ok_or_else(|| unknown_delimiter(&c.to_string()))
 }
 
 /// How reports name a delimiter.
@@ -337,7 +349,7 @@ pub fn inspect(
         ));
     }
     let delimiter = match delimiter {
-        Some(c) => c as u8,
+        Some(c) => delimiter_byte(c)?,
         None => detect_delimiter(&encoding.encoding().decode_without_bom_handling(&head).0),
     };
     if encoding.is_utf16() {
