@@ -924,17 +924,17 @@ both!(cells_without_header_and_unmapped_required_fields, |t| {
     );
 });
 
+/// A file of one row with personal data and no customer type: rejected, and kept for
+/// the reports.
+const ROW_WITHOUT_TYPE: &str = "客户名称,身份证号,手机\n王小明,11010519491231002X,13912345678\n";
+
 // The cells of reported rows (rejected, skipped, sampled) are what the file held,
 // personal data included: stored encrypted, read back whole for the reports.
 both!(reported_rows_keep_no_personal_data_in_plaintext, |t| {
     let dir = tempfile::tempdir().unwrap();
     // No customer type: the row is rejected and kept for the report.
-    let (out, rejected) = import_one_rejected(
-        &t,
-        &dir.path().join("pii.csv"),
-        "客户名称,身份证号,手机\n王小明,11010519491231002X,13912345678\n",
-    )
-    .await;
+    let (out, rejected) =
+        import_one_rejected(&t, &dir.path().join("pii.csv"), ROW_WITHOUT_TYPE).await;
     assert_eq!(
         rejected[0].cells,
         ["王小明", "11010519491231002X", "13912345678"]
@@ -1295,12 +1295,8 @@ both!(bad_utf16_and_unknown_delimiters_are_refused, |t| {
 both!(xlsx_reports_read_back, |t| {
     use calamine::{Reader, Xlsx};
     let dir = tempfile::tempdir().unwrap();
-    let (out, rejected) = import_one_rejected(
-        &t,
-        &dir.path().join("r.csv"),
-        "客户名称,身份证号,手机\n王小明,11010519491231002X,13912345678\n",
-    )
-    .await;
+    let (out, rejected) =
+        import_one_rejected(&t, &dir.path().join("r.csv"), ROW_WITHOUT_TYPE).await;
     let job = out.report.job_id.unwrap();
     let bytes = t
         .app
