@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use custos_store::{AuditEntry, AuditFilter, AuditRecord, ChainReport, Tx};
 
-use crate::{Actor, App, AppResult, Context};
+use crate::{Actor, App, AppResult, Context, Scope};
 
 /// Build an audit record for something `actor` did.
 pub(crate) fn record(
@@ -102,8 +102,26 @@ impl App {
         actor: &Actor,
         filter: AuditFilter,
     ) -> AppResult<Vec<AuditView>> {
-        actor.require("audit.read")?;
+        let scope = actor.require("audit.read")?;
+        let mut filter = filter;
         let mut tx = self.db.begin_read().await?;
+        // The audit log names customers and users: a narrower scope reads only the entries
+        // of the caller (own) or of the users in its department subtree.
+        match scope {
+            Scope::All => {}
+            Scope::Own => {
+                if filter.actor_id.is_some_and(|a| a != actor.user_id) {
+                    filter.actor_departments = Some(Vec::new());
+                }
+                filter.actor_id = Some(actor.user_id);
+            }
+            Scope::Department => {
+                filter.actor_departments = Some(match actor.department_id {
+                    Some(d) => tx.department_subtree(d).await?,
+                    None => Vec::new(),
+                });
+            }
+        }
         let rows = tx.audit_entries(&filter).await?;
         tx.rollback().await?;
         Ok(rows.into_iter().map(AuditView::from).collect())

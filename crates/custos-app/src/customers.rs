@@ -521,9 +521,9 @@ pub struct CustomerView {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FieldChange {
     pub field: String,
-    #[schema(value_type = Object)]
+    /// The value before: text, number, list or null, as the field holds it (masked PII).
     pub old: Value,
-    #[schema(value_type = Object)]
+    /// The value after, in the same form.
     pub new: Value,
 }
 

@@ -121,6 +121,9 @@ impl AuditEntry {
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     pub actor_id: Option<i64>,
+    /// Only entries by users of these departments (a caller whose audit scope is a
+    /// department subtree); an empty list matches nothing.
+    pub actor_departments: Option<Vec<i64>>,
     pub action: Option<String>,
     /// Matches actions starting with this text (e.g. `user.`).
     pub action_prefix: Option<String>,
@@ -235,6 +238,21 @@ impl Tx {
         if let Some(v) = f.actor_id {
             sql.push_str(&next("actor_id ="));
             binds.push(Bind::I(v));
+        }
+        if let Some(depts) = &f.actor_departments {
+            // Ids are integers, so they are written into the statement rather than bound.
+            let list = depts
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            if list.is_empty() {
+                sql.push_str(" AND 1=0");
+            } else {
+                sql.push_str(&format!(
+                    " AND actor_id IN (SELECT id FROM users WHERE department_id IN ({list}))"
+                ));
+            }
         }
         if let Some(v) = &f.action {
             sql.push_str(&next("action ="));

@@ -55,6 +55,7 @@ pub async fn list_audit(
     };
     let filter = AuditFilter {
         actor_id: q.actor_id,
+        actor_departments: None,
         action,
         action_prefix,
         target_type: q.target_type,

@@ -7,6 +7,7 @@ mod auth;
 mod codes;
 mod customers;
 mod duplicates;
+mod error_doc;
 mod exports;
 mod imports;
 mod ops;
@@ -52,6 +53,12 @@ impl Modify for BearerAuth {
 }
 
 pub(crate) fn router_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut doc) = api_routes();
+    error_doc::document_errors(&mut doc);
+    (router, doc)
+}
+
+fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))

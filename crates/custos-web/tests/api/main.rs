@@ -6,6 +6,7 @@ mod helpers;
 mod applications;
 mod audit;
 mod auth;
+mod authz_matrix;
 mod concurrency;
 mod customers;
 mod duplicates;
