@@ -619,7 +619,7 @@ fn key_mismatch(backup_check: &str, in_place: &PiiKey, source: &str) -> AppError
 /// in effect if it is the backup's. Without one only the chain's structure is checked
 /// (the keyed hashes are checked by `custos audit verify` once the key is in place).
 fn staged_audit_key(
-    header: &BackupHeader,
+    check: Option<&str>,
     carried: Option<&PiiKey>,
     env_key: &Option<PiiKey>,
     data_dir: &Path,
@@ -632,7 +632,7 @@ fn staged_audit_key(
             .ok()
             .flatten()
     })?;
-    match &header.pii_key_check {
+    match check {
         Some(check) if check != in_effect.check_value() => None,
         _ => Some(in_effect),
     }
@@ -667,14 +667,19 @@ pub async fn restore_backup(
                 format!("the backup does not contain a valid custos database: {e}"),
             )
         })?;
-    if let Some(key) = staged_audit_key(&header, carried_key.as_ref(), &opts.env_key, data_dir) {
+    // Format 1 headers do not name the key; the database's check value does.
+    let mut tx = staged.begin_read().await?;
+    let stored_check = tx.setting(crate::pii::CHECK_SETTING).await.ok().flatten();
+    tx.rollback().await?;
+    let check = header.pii_key_check.as_deref().or(stored_check.as_deref());
+    if let Some(key) = staged_audit_key(check, carried_key.as_ref(), &opts.env_key, data_dir) {
         staged.set_audit_keys(custos_store::AuditKeys::new(key.audit_key().clone()));
     }
     let mut tx = staged.begin_read().await?;
     let has_users = tx.count_users().await.is_ok();
     let chain = tx.verify_audit_chain().await;
     let customers = tx.count_customers().await.unwrap_or(0);
-    let stored_check = tx.setting(crate::pii::CHECK_SETTING).await.ok().flatten();
+    let audit_keyed = tx.audit_keyed_with_other(None).await.unwrap_or(false);
     tx.rollback().await?;
     staged.close().await;
     if !has_users {
@@ -707,7 +712,8 @@ pub async fn restore_backup(
             format!("cannot use pii.key in the data directory: {e}"),
         ))
     })?;
-    let needs_key = customers > 0;
+    // Personal data, and the keyed audit chain, need the backup's key.
+    let needs_key = customers > 0 || audit_keyed;
     // The key the server would use: the environment's, else the file's.
     let in_effect = match (&opts.env_key, &file_key) {
         (Some(k), _) => Some((k, "CUSTOS_PII_KEY")),

@@ -412,6 +412,18 @@ impl Tx {
         Ok(walk.finish(head))
     }
 
+    /// Whether any entry is keyed with a key other than `key_id` (any key, for `None`):
+    /// such a log cannot be verified without that key.
+    pub async fn audit_keyed_with_other(&mut self, key_id: Option<&str>) -> StoreResult<bool> {
+        let found: Option<i64> = on_tx!(self, |c| sqlx::query_scalar(
+            "SELECT seq FROM audit_log WHERE key_id IS NOT NULL AND key_id <> $1 LIMIT 1"
+        )
+        .bind(key_id.unwrap_or(""))
+        .fetch_optional(c)
+        .await)?;
+        Ok(found.is_some())
+    }
+
     /// Continue `scan` over the unkeyed entries at the start of the chain, one batch of
     /// at most `limit`; `false` once it reached a keyed entry or the end.
     pub async fn scan_legacy_audit(
