@@ -290,3 +290,70 @@ impl Drop for Flock<'_> {
         let _ = rustix::fs::flock(self.0, rustix::fs::FlockOperation::Unlock);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn key() -> AuditKey {
+        crate::pii::PiiKey::random().checkpoint_key().clone()
+    }
+
+    #[test]
+    fn concurrent_writers_append_whole_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cp.log");
+        let key = key();
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let (path, key) = (&path, &key);
+                s.spawn(move || {
+                    for i in 0..25 {
+                        let seq = t * 100 + i + 1;
+                        append_checkpoint(path, key, (seq, &format!("{seq:064x}")), None)
+                            .unwrap()
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        let all = read_checkpoints(&path, &key).unwrap().unwrap();
+        assert_eq!(all.len(), 200);
+        let mut seqs: Vec<i64> = all.iter().map(|(_, cp)| cp.seq).collect();
+        seqs.sort_unstable();
+        seqs.dedup();
+        assert_eq!(seqs.len(), 200);
+    }
+
+    #[test]
+    fn periodic_checkpoints_are_written_only_when_due() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cp.log");
+        let key = key();
+        let due = Due {
+            interval: std::time::Duration::from_secs(3600),
+            entries: 10,
+        };
+        let hash = "ab".repeat(32);
+        let write = |seq| append_checkpoint(&path, &key, (seq, &hash), Some(due)).unwrap();
+        assert!(write(5).is_some(), "the first is due");
+        assert!(write(5).is_none(), "nothing new");
+        assert!(write(14).is_none(), "9 entries within the hour");
+        assert!(write(15).is_some(), "10 entries");
+        let hourly = Due {
+            interval: std::time::Duration::ZERO,
+            entries: 1000,
+        };
+        assert!(append_checkpoint(&path, &key, (16, &hash), Some(hourly))
+            .unwrap()
+            .is_some());
+        assert_eq!(read_checkpoints(&path, &key).unwrap().unwrap().len(), 3);
+        // Another key's file is not trusted.
+        let other = super::tests::key();
+        let bad = read_checkpoints(&path, &other).unwrap().unwrap_err();
+        assert!(bad.reason.contains("not configured"), "{}", bad.reason);
+        assert!(last_checkpoint_in(&path, &other).is_err());
+    }
+}

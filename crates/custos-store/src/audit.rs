@@ -358,8 +358,16 @@ impl Tx {
         anchors: &[Anchor],
     ) -> StoreResult<ChainReport> {
         let keys = self.audit_keys.clone();
-        let mut walk = ChainWalk::new(keys.as_deref(), anchors);
-        let mut after = 0;
+        let walk = ChainWalk::new(keys.as_deref(), anchors);
+        self.walk_audit_chain(walk, 0).await
+    }
+
+    /// Feed the entries after `after` to `walk`, a batch at a time, then the head.
+    async fn walk_audit_chain(
+        &mut self,
+        mut walk: ChainWalk<'_>,
+        mut after: i64,
+    ) -> StoreResult<ChainReport> {
         loop {
             let batch = self.audit_batch(after, 5000).await?;
             let Some(last) = batch.last() else {
@@ -394,22 +402,8 @@ impl Tx {
             });
         }
         let keys = self.audit_keys.clone();
-        let mut walk = ChainWalk::resume(keys.as_deref(), seq, hash);
-        let mut after = seq;
-        loop {
-            let batch = self.audit_batch(after, 5000).await?;
-            let Some(last) = batch.last() else {
-                break;
-            };
-            after = last.seq;
-            for e in &batch {
-                if let Err((seq, reason)) = walk.step(e) {
-                    return Ok(ChainReport::Broken { seq, reason });
-                }
-            }
-        }
-        let head = self.audit_head().await?;
-        Ok(walk.finish(head))
+        let walk = ChainWalk::resume(keys.as_deref(), seq, hash);
+        self.walk_audit_chain(walk, seq).await
     }
 
     /// Whether any entry is keyed with a key other than `key_id` (any key, for `None`):

@@ -318,7 +318,7 @@ impl<'a> ChainWalk<'a> {
     fn check_seal(&self, e: &AuditEntry) -> Result<(), Problem> {
         let n = self.legacy.entries;
         let seal: Option<LegacySeal> = (e.action == SEAL_ACTION)
-            .then(|| e.after_json.as_deref())
+            .then_some(e.after_json.as_deref())
             .flatten()
             .and_then(|t| serde_json::from_str(t).ok());
         let Some(seal) = seal else {
