@@ -4,7 +4,8 @@ use serde::Serialize;
 
 use custos_store::{AuditEntry, AuditFilter, AuditRecord, ChainReport, Tx};
 
-use crate::{Actor, App, AppResult, Context, Scope};
+pub use crate::audit_anchor::Due;
+use crate::{Actor, App, AppError, AppResult, Context, Scope};
 
 /// Build an audit record for something `actor` did.
 pub(crate) fn record(
@@ -127,11 +128,161 @@ impl App {
         Ok(rows.into_iter().map(AuditView::from).collect())
     }
 
-    /// Walk the chain. Callable without an actor: the CLI runs it with database access.
+    /// Walk the chain and check every checkpoint against it. Callable without an actor:
+    /// the CLI runs it with database access. A checkpoint line that is unreadable or
+    /// fails its MAC, a checkpoint naming an entry that is gone or differs, and entries
+    /// written without the key (not sealed) are reported as a break.
     pub async fn verify_audit(&self) -> AppResult<ChainReport> {
+        let anchors = match self.config.audit_checkpoints.clone() {
+            None => Vec::new(),
+            Some(path) => {
+                let key = self.config.pii_key.checkpoint_key().clone();
+                let read = tokio::task::spawn_blocking(move || {
+                    crate::audit_anchor::read_checkpoints(&path, &key)
+                        .map(|r| r.map(|cps| crate::audit_anchor::anchors(&path, &cps)))
+                })
+                .await
+                .map_err(|e| AppError::Internal(e.to_string()))?
+                .map_err(|e| AppError::Internal(format!("audit checkpoints: {e}")))?;
+                match read {
+                    Ok(anchors) => anchors,
+                    Err(bad) => {
+                        return Ok(ChainReport::Broken {
+                            seq: bad.seq,
+                            reason: bad.reason,
+                        })
+                    }
+                }
+            }
+        };
         let mut tx = self.db.begin_read().await?;
-        let report = tx.verify_audit_chain().await?;
+        let report = tx.verify_audit_chain_against(&anchors).await?;
         tx.rollback().await?;
-        Ok(report)
+        Ok(match report {
+            ChainReport::Ok { unsealed, .. } if unsealed > 0 => ChainReport::Broken {
+                seq: 1,
+                reason: format!(
+                    "entries 1-{unsealed} are not keyed and no seal entry covers them \
+                     (written by an earlier version and never sealed, or rewritten without \
+                     the key)"
+                ),
+            },
+            other => other,
+        })
     }
+
+    /// Whether the checkpoint file holds any checkpoint.
+    pub(crate) fn has_audit_checkpoints(&self) -> bool {
+        self.config
+            .audit_checkpoints
+            .as_deref()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .is_some_and(|m| m.len() > 0)
+    }
+
+    /// Write a checkpoint of the chain's head now (`custos audit checkpoint`), after
+    /// verifying the entries since the last checkpoint (all of them when there is none).
+    pub async fn write_audit_checkpoint(&self) -> AppResult<CheckpointOutcome> {
+        self.audit_checkpoint(None).await
+    }
+
+    /// Write a checkpoint if one is due (see [`Due`]).
+    pub async fn write_audit_checkpoint_if_due(&self, due: Due) -> AppResult<CheckpointOutcome> {
+        self.audit_checkpoint(Some(due)).await
+    }
+
+    async fn audit_checkpoint(&self, due: Option<Due>) -> AppResult<CheckpointOutcome> {
+        let Some(path) = self.config.audit_checkpoints.clone() else {
+            return Ok(CheckpointOutcome::NotConfigured);
+        };
+        let key = self.config.pii_key.checkpoint_key().clone();
+        let (p, k) = (path.clone(), key.clone());
+        let last = blocking(move || crate::audit_anchor::last_checkpoint_in(&p, &k)).await?;
+        let last = match last {
+            Ok(last) => last,
+            Err(reason) => return Ok(CheckpointOutcome::Broken { seq: 0, reason }),
+        };
+        let mut tx = self.db.begin_read().await?;
+        let head = tx.audit_head().await?;
+        if head.0 == 0 || due.is_some_and(|d| !d.is_due(last.as_ref(), head.0)) {
+            tx.rollback().await?;
+            return Ok(CheckpointOutcome::NotDue);
+        }
+        let report = tx
+            .verify_audit_since(last.map(|cp| (cp.seq, cp.hash)))
+            .await?;
+        tx.rollback().await?;
+        let head = match report {
+            ChainReport::Broken { seq, reason } => {
+                tracing::error!(seq, "audit chain broken; no checkpoint written: {reason}");
+                return Ok(CheckpointOutcome::Broken { seq, reason });
+            }
+            // The head the verification ended at (the walk checked it is the last entry).
+            ChainReport::Ok { head_hash, .. } if head_hash == head.1 => head,
+            ChainReport::Ok { .. } => return Ok(CheckpointOutcome::NotDue),
+        };
+        let written = blocking(move || {
+            crate::audit_anchor::append_checkpoint(&path, &key, (head.0, &head.1), due)
+                .map(|cp| cp.map(|cp| (cp, path)))
+        })
+        .await?
+        .map_err(AppError::Internal)?;
+        Ok(match written {
+            Some((checkpoint, file)) => CheckpointOutcome::Written { checkpoint, file },
+            None => CheckpointOutcome::NotDue,
+        })
+    }
+
+    /// A checkpoint after an event that should be anchored (a backup, the chain being
+    /// keyed). A failure is logged: the event itself has happened.
+    pub(crate) async fn checkpoint_after(&self, event: &str) {
+        match self.write_audit_checkpoint().await {
+            Ok(CheckpointOutcome::Broken { seq, reason }) => {
+                tracing::error!(seq, "no audit checkpoint after {event}: {reason}")
+            }
+            Err(e) => tracing::error!("no audit checkpoint after {event}: {e}"),
+            Ok(_) => {}
+        }
+    }
+
+    /// Write checkpoints while the server runs: checked every minute, written when due.
+    pub async fn run_audit_checkpoints(self, due: Due) {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match self.write_audit_checkpoint_if_due(due).await {
+                Ok(CheckpointOutcome::Written { checkpoint, .. }) => {
+                    tracing::info!(seq = checkpoint.seq, "audit checkpoint written")
+                }
+                Ok(CheckpointOutcome::Broken { seq, reason }) => {
+                    tracing::error!(seq, "AUDIT CHAIN BROKEN: {reason}")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("audit checkpoint: {e}"),
+            }
+        }
+    }
+}
+
+/// What [`App::write_audit_checkpoint`] did.
+#[derive(Debug, Clone)]
+pub enum CheckpointOutcome {
+    Written {
+        checkpoint: crate::audit_anchor::Checkpoint,
+        file: std::path::PathBuf,
+    },
+    /// Not due, or nothing new to anchor.
+    NotDue,
+    /// No checkpoint file is configured.
+    NotConfigured,
+    /// The chain since the last checkpoint (or the checkpoint file) does not verify:
+    /// nothing was written.
+    Broken { seq: i64, reason: String },
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))
 }

@@ -615,6 +615,29 @@ fn key_mismatch(backup_check: &str, in_place: &PiiKey, source: &str) -> AppError
     ))
 }
 
+/// The key to verify the backup's audit chain with: the one it carries, else the key
+/// in effect if it is the backup's. Without one only the chain's structure is checked
+/// (the keyed hashes are checked by `custos audit verify` once the key is in place).
+fn staged_audit_key(
+    check: Option<&str>,
+    carried: Option<&PiiKey>,
+    env_key: &Option<PiiKey>,
+    data_dir: &Path,
+) -> Option<PiiKey> {
+    if let Some(k) = carried {
+        return Some(k.clone());
+    }
+    let in_effect = env_key.clone().or_else(|| {
+        PiiKey::load_file(&data_dir.join(PII_KEY_FILE))
+            .ok()
+            .flatten()
+    })?;
+    match check {
+        Some(check) if check != in_effect.check_value() => None,
+        _ => Some(in_effect),
+    }
+}
+
 /// Restore `file` into the SQLite database of `data_dir`. Refuses to replace a database
 /// that holds users, or to restore data under a PII key that does not fit, unless
 /// `force`. The server must not be running on that directory.
@@ -644,11 +667,19 @@ pub async fn restore_backup(
                 format!("the backup does not contain a valid custos database: {e}"),
             )
         })?;
+    // Format 1 headers do not name the key; the database's check value does.
+    let mut tx = staged.begin_read().await?;
+    let stored_check = tx.setting(crate::pii::CHECK_SETTING).await.ok().flatten();
+    tx.rollback().await?;
+    let check = header.pii_key_check.as_deref().or(stored_check.as_deref());
+    if let Some(key) = staged_audit_key(check, carried_key.as_ref(), &opts.env_key, data_dir) {
+        staged.set_audit_keys(custos_store::AuditKeys::new(key.audit_key().clone()));
+    }
     let mut tx = staged.begin_read().await?;
     let has_users = tx.count_users().await.is_ok();
     let chain = tx.verify_audit_chain().await;
     let customers = tx.count_customers().await.unwrap_or(0);
-    let stored_check = tx.setting(crate::pii::CHECK_SETTING).await.ok().flatten();
+    let audit_keyed = tx.audit_keyed_with_other(None).await.unwrap_or(false);
     tx.rollback().await?;
     staged.close().await;
     if !has_users {
@@ -681,7 +712,8 @@ pub async fn restore_backup(
             format!("cannot use pii.key in the data directory: {e}"),
         ))
     })?;
-    let needs_key = customers > 0;
+    // Personal data, and the keyed audit chain, need the backup's key.
+    let needs_key = customers > 0 || audit_keyed;
     // The key the server would use: the environment's, else the file's.
     let in_effect = match (&opts.env_key, &file_key) {
         (Some(k), _) => Some((k, "CUSTOS_PII_KEY")),

@@ -1611,9 +1611,14 @@ impl App {
                 tx.rollback().await?;
                 Ok(())
             }
-            Some(_) if tx.count_customers().await? == 0 => {
+            Some(_)
+                if tx.count_customers().await? == 0
+                    && !tx
+                        .audit_keyed_with_other(Some(key.audit_key().id()))
+                        .await? =>
+            {
                 // Nothing is encrypted under the old key yet (e.g. a fresh restore of an
-                // empty database): adopt the configured key.
+                // empty database) and no audit entry is keyed with it: adopt the key.
                 tx.put_setting(crate::pii::CHECK_SETTING, key.check_value())
                     .await?;
                 tx.commit().await?;
@@ -1629,7 +1634,8 @@ impl App {
                 Err(AppError::Internal(format!(
                     "the PII key (id {}) is not the key this database was created with (id {stored_id}); \
                      set CUSTOS_PII_KEY or CUSTOS_PII_KEY_FILE to the original key, or restore pii.key \
-                     in the data directory — without it encrypted personal data cannot be read",
+                     in the data directory — without it encrypted personal data cannot be read \
+                     and the audit chain cannot be verified",
                     key.key_id()
                 )))
             }

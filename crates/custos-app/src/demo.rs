@@ -130,6 +130,10 @@ impl App {
         }));
         crate::audit::append(&mut tx, r).await?;
         tx.commit().await?;
-        crate::backup::write_backup(&self.db, dest, &self.config.pii_key, passphrase).await
+        let header =
+            crate::backup::write_backup(&self.db, dest, &self.config.pii_key, passphrase).await?;
+        // Anchor the chain as the backup holds it (the checkpoint file is not in it).
+        self.checkpoint_after("the backup").await;
+        Ok(header)
     }
 }

@@ -5,6 +5,8 @@
 pub mod actor;
 pub mod applications;
 pub mod audit;
+pub mod audit_anchor;
+mod audit_seal;
 pub mod auth;
 pub mod backup;
 mod batch;
@@ -45,6 +47,9 @@ pub struct AppConfig {
     pub exports_dir: Option<std::path::PathBuf>,
     /// How long the file of a finished export job is kept (default 24 h).
     pub export_ttl: Duration,
+    /// The append-only file of signed audit checkpoints (see `audit_anchor`); `None`:
+    /// no checkpoints are written or checked (the `custos` command always sets one).
+    pub audit_checkpoints: Option<std::path::PathBuf>,
 }
 
 /// Wrapper so the config stays `Debug`.
@@ -70,6 +75,7 @@ impl Default for AppConfig {
             duplicate_thresholds: Default::default(),
             exports_dir: None,
             export_ttl: Duration::from_secs(24 * 3600),
+            audit_checkpoints: None,
         }
     }
 }
@@ -93,6 +99,7 @@ impl App {
         let app = App::from_db(db, config);
         app.ensure_builtin_roles().await?;
         app.check_pii_key().await?;
+        app.seal_unkeyed_audit_chain().await?;
         app.seal_import_rows().await?;
         app.tidy_import_uploads().await?;
         app.ensure_match_index().await?;
@@ -100,6 +107,9 @@ impl App {
     }
 
     pub fn from_db(db: Db, config: AppConfig) -> App {
+        db.set_audit_keys(custos_store::AuditKeys::new(
+            config.pii_key.audit_key().clone(),
+        ));
         App {
             db,
             config: std::sync::Arc::new(config),

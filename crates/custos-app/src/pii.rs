@@ -35,6 +35,12 @@ fn derive(master: &[u8; 32], label: &str) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// An audit key derived from `master` under `label`; its id names the master key.
+fn audit_key(master: &[u8; 32], label: &str) -> custos_store::AuditKey {
+    let id = derive(master, "custos/audit/key-id/v1");
+    custos_store::AuditKey::new(hex::encode(&id[..4]), derive(master, label))
+}
+
 /// The keys derived from the PII master key.
 #[derive(Clone)]
 pub struct PiiKey {
@@ -45,6 +51,9 @@ pub struct PiiKey {
     index: [u8; 32],
     /// Seals files kept outside the database (see `sealed.rs`).
     files: [u8; 32],
+    /// Keys the audit chain and signs its checkpoints (see `audit_anchor.rs`).
+    audit: custos_store::AuditKey,
+    checkpoints: custos_store::AuditKey,
     check: String,
 }
 
@@ -66,7 +75,21 @@ impl PiiKey {
             enc: derive(master, "custos/pii/aes-256-gcm/v1"),
             index: derive(master, "custos/pii/blind-index/v1"),
             files: derive(master, "custos/pii/files/aes-256-gcm/v1"),
+            audit: audit_key(master, "custos/audit/chain/hmac-sha256/v1"),
+            checkpoints: audit_key(master, "custos/audit/checkpoint/hmac-sha256/v1"),
         }
+    }
+
+    /// The key of the audit chain's HMAC. Derived from the master key with its own
+    /// label, so operators keep one secret and a backup that carries the master key
+    /// carries it too; knowing it reveals nothing of the other derived keys.
+    pub fn audit_key(&self) -> &custos_store::AuditKey {
+        &self.audit
+    }
+
+    /// The key that signs audit checkpoints (same id as [`PiiKey::audit_key`]).
+    pub fn checkpoint_key(&self) -> &custos_store::AuditKey {
+        &self.checkpoints
     }
 
     /// A fresh random key (tests; never used silently for a real database).

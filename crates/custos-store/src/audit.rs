@@ -1,13 +1,14 @@
 //! The audit log (操作日志): append-only and hash-chained. Each entry's hash covers a
 //! canonical encoding of its own fields plus the previous entry's hash, so editing,
-//! deleting or reordering any entry breaks every later link.
+//! deleting or reordering any entry breaks every later link. The hash is an HMAC under
+//! the audit key (see `audit_chain`), so the chain cannot be recomputed without it.
 
 use std::sync::OnceLock;
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
-use crate::{on_tx, Backend, StoreResult, Tx};
+use crate::audit_chain::{keyed_hash, Anchor, ChainWalk};
+use crate::{on_tx, Backend, StoreError, StoreResult, Tx};
 
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -48,11 +49,13 @@ pub struct AuditEntry {
     pub ip: Option<String>,
     pub prev_hash: String,
     pub hash: String,
+    /// The audit key whose HMAC `hash` is; `None`: plain SHA-256 (earlier versions).
+    pub key_id: Option<String>,
 }
 
 /// The fields the hash covers, in a fixed order (serde keeps struct order).
 #[derive(Serialize)]
-struct Canonical<'a> {
+pub(crate) struct Canonical<'a> {
     seq: i64,
     at: i64,
     actor_id: Option<i64>,
@@ -67,11 +70,27 @@ struct Canonical<'a> {
     request_id: Option<&'a str>,
     ip: Option<&'a str>,
     prev_hash: &'a str,
+    /// Absent from unkeyed entries, whose encoding predates it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_id: Option<&'a str>,
 }
 
-/// The hash of `r` as entry `seq` after an entry hashed `prev_hash`.
-pub(crate) fn chain_hash(r: &AuditRecord, seq: i64, prev_hash: &str) -> String {
-    entry_hash(&Canonical {
+/// Where a new entry goes: its number, the hash it follows, its own hash and the key.
+pub(crate) struct ChainPlace {
+    pub(crate) seq: i64,
+    pub(crate) prev_hash: String,
+    pub(crate) hash: String,
+    pub(crate) key_id: String,
+}
+
+/// The canonical form of `r` as entry `seq` after `prev_hash`, keyed by `key_id`.
+fn record_canonical<'a>(
+    r: &'a AuditRecord,
+    seq: i64,
+    prev_hash: &'a str,
+    key_id: &'a str,
+) -> Canonical<'a> {
+    Canonical {
         seq,
         at: r.at,
         actor_id: r.actor_id,
@@ -86,19 +105,14 @@ pub(crate) fn chain_hash(r: &AuditRecord, seq: i64, prev_hash: &str) -> String {
         request_id: r.request_id.as_deref(),
         ip: r.ip.as_deref(),
         prev_hash,
-    })
-}
-
-fn entry_hash(c: &Canonical<'_>) -> String {
-    // Serialising plain strings and integers cannot fail.
-    let bytes = serde_json::to_vec(c).unwrap_or_default();
-    hex::encode(Sha256::digest(&bytes))
+        key_id: Some(key_id),
+    }
 }
 
 impl AuditEntry {
-    /// Recompute this entry's hash from its fields.
-    pub fn computed_hash(&self) -> String {
-        entry_hash(&Canonical {
+    /// The fields this entry's hash covers, as stored.
+    pub(crate) fn canonical(&self) -> Canonical<'_> {
+        Canonical {
             seq: self.seq,
             at: self.at,
             actor_id: self.actor_id,
@@ -113,7 +127,8 @@ impl AuditEntry {
             request_id: self.request_id.as_deref(),
             ip: self.ip.as_deref(),
             prev_hash: &self.prev_hash,
-        })
+            key_id: self.key_id.as_deref(),
+        }
     }
 }
 
@@ -139,24 +154,40 @@ pub struct AuditFilter {
 /// Result of walking the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChainReport {
-    Ok { entries: i64, head_hash: String },
-    Broken { seq: i64, reason: String },
+    Ok {
+        entries: i64,
+        head_hash: String,
+        /// Entries written before the chain was keyed and not sealed yet (an older
+        /// database that this version has not opened for writing).
+        unsealed: i64,
+        /// Checkpoints checked against the chain.
+        checkpoints: usize,
+    },
+    Broken {
+        seq: i64,
+        reason: String,
+    },
 }
 
 pub(crate) const AUDIT_COLS: &str = "seq, at, actor_id, actor_name, source, action, target_type, \
-    target_id, before_json, after_json, reason, request_id, ip, prev_hash, hash";
+    target_id, before_json, after_json, reason, request_id, ip, prev_hash, hash, key_id";
 
 impl Tx {
     /// Append an entry in this transaction. Taking the head row serialises appenders, so
     /// the chain has no forks even with several server processes on one PostgreSQL.
     pub async fn append_audit(&mut self, r: &AuditRecord) -> StoreResult<i64> {
-        let (seq, prev_hash, hash) = self.advance_audit_head(r).await?;
+        let ChainPlace {
+            seq,
+            prev_hash,
+            hash,
+            key_id,
+        } = self.advance_audit_head(r).await?;
         // The entry and the head's new hash in one round trip.
         static SQL: OnceLock<[String; 2]> = OnceLock::new();
         let [sqlite, postgres] = SQL.get_or_init(|| {
             let insert = format!(
                 "INSERT INTO audit_log ({AUDIT_COLS}) VALUES \
-                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
             );
             [
                 format!("{insert}; UPDATE audit_head SET seq = $1, hash = $15 WHERE id = 1"),
@@ -185,6 +216,7 @@ impl Tx {
             .bind(&r.ip)
             .bind(&prev_hash)
             .bind(&hash)
+            .bind(&key_id)
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
@@ -192,18 +224,25 @@ impl Tx {
         Ok(seq)
     }
 
-    /// Take the next place in the chain for `r`: its sequence number, the previous hash
-    /// and its own hash. The caller must write the entry and set the head to
-    /// `(seq, hash)` in one statement, then call [`Tx::audit_head_written`]; until then
-    /// nothing has changed, so a write that fails leaves the chain as it was.
-    pub(crate) async fn advance_audit_head(
-        &mut self,
-        r: &AuditRecord,
-    ) -> StoreResult<(i64, String, String)> {
+    /// Take the next place in the chain for `r`: its sequence number, the previous hash,
+    /// its own hash (keyed) and the key's id. The caller must write the entry and set the
+    /// head to `(seq, hash)` in one statement, then call [`Tx::audit_head_written`];
+    /// until then nothing has changed, so a write that fails leaves the chain as it was.
+    pub(crate) async fn advance_audit_head(&mut self, r: &AuditRecord) -> StoreResult<ChainPlace> {
+        // A handle without the key must not write entries nobody can verify.
+        let keys = self.audit_keys.clone().ok_or_else(|| {
+            StoreError::Other("the audit key is not set: no audit entry can be written".into())
+        })?;
+        let key = keys.current();
         let (last, prev_hash) = self.held_audit_head().await?;
         let seq = last + 1;
-        let hash = chain_hash(r, seq, &prev_hash);
-        Ok((seq, prev_hash, hash))
+        let hash = keyed_hash(key, &record_canonical(r, seq, &prev_hash, key.id()));
+        Ok(ChainPlace {
+            seq,
+            prev_hash,
+            hash,
+            key_id: key.id().to_string(),
+        })
     }
 
     /// The chain's head, read once per transaction (locked until it ends on PostgreSQL)
@@ -323,53 +362,99 @@ impl Tx {
         .await)?)
     }
 
-    /// Walk the whole chain: every entry's hash must match its fields, link to the one
-    /// before, numbers must be consecutive, and the head must point at the last entry.
+    /// Walk the whole chain: every entry's hash must match its fields (keyed entries
+    /// under the audit key), link to the one before, numbers must be consecutive, and
+    /// the head must point at the last entry.
     pub async fn verify_audit_chain(&mut self) -> StoreResult<ChainReport> {
-        let mut prev_hash = GENESIS_HASH.to_string();
-        let mut expected_seq = 1;
+        self.verify_audit_chain_against(&[]).await
+    }
+
+    /// [`Tx::verify_audit_chain`], also checking each checkpoint kept outside the
+    /// database: the entry it names must exist and have the hash it names.
+    pub async fn verify_audit_chain_against(
+        &mut self,
+        anchors: &[Anchor],
+    ) -> StoreResult<ChainReport> {
+        let keys = self.audit_keys.clone();
+        let walk = ChainWalk::new(keys.as_deref(), anchors);
+        self.walk_audit_chain(walk, 0).await
+    }
+
+    /// Feed the entries after `after` to `walk`, a batch at a time, then the head.
+    async fn walk_audit_chain(
+        &mut self,
+        mut walk: ChainWalk<'_>,
+        mut after: i64,
+    ) -> StoreResult<ChainReport> {
         loop {
-            let batch = self.audit_batch(expected_seq - 1, 5000).await?;
-            if batch.is_empty() {
+            let batch = self.audit_batch(after, 5000).await?;
+            let Some(last) = batch.last() else {
                 break;
-            }
-            for e in batch {
-                if e.seq != expected_seq {
-                    return Ok(ChainReport::Broken {
-                        seq: expected_seq,
-                        reason: format!("entry {expected_seq} is missing (next is {})", e.seq),
-                    });
+            };
+            after = last.seq;
+            for e in &batch {
+                if let Err((seq, reason)) = walk.step(e) {
+                    return Ok(ChainReport::Broken { seq, reason });
                 }
-                if e.prev_hash != prev_hash {
-                    return Ok(ChainReport::Broken {
-                        seq: e.seq,
-                        reason: "prev_hash does not match the previous entry".to_string(),
-                    });
-                }
-                if e.computed_hash() != e.hash {
-                    return Ok(ChainReport::Broken {
-                        seq: e.seq,
-                        reason: "content does not match its hash (edited)".to_string(),
-                    });
-                }
-                prev_hash = e.hash;
-                expected_seq += 1;
             }
         }
-        let (head_seq, head_hash) = self.audit_head().await?;
-        if head_seq != expected_seq - 1 || head_hash != prev_hash {
+        let head = self.audit_head().await?;
+        Ok(walk.finish(head))
+    }
+
+    /// Verify only the entries after `from` (an entry and hash known good, e.g. from the
+    /// last checkpoint), which must still be there, and the head after them. Cheap when
+    /// `from` is recent: what a periodic checkpoint checks before it anchors the head.
+    pub async fn verify_audit_since(
+        &mut self,
+        from: Option<(i64, String)>,
+    ) -> StoreResult<ChainReport> {
+        let Some((seq, hash)) = from.filter(|f| f.0 > 0) else {
+            return self.verify_audit_chain().await;
+        };
+        let same = self.audit_batch(seq - 1, 1).await?;
+        if !same.first().is_some_and(|e| e.seq == seq && e.hash == hash) {
             return Ok(ChainReport::Broken {
-                seq: head_seq,
-                reason: format!(
-                    "chain head says entry {head_seq} but the log ends at {} (entries removed)",
-                    expected_seq - 1
-                ),
+                seq,
+                reason: "the entry of the last checkpoint is missing or rewritten".into(),
             });
         }
-        Ok(ChainReport::Ok {
-            entries: expected_seq - 1,
-            head_hash,
-        })
+        let keys = self.audit_keys.clone();
+        let walk = ChainWalk::resume(keys.as_deref(), seq, hash);
+        self.walk_audit_chain(walk, seq).await
+    }
+
+    /// Whether any entry is keyed with a key other than `key_id` (any key, for `None`):
+    /// such a log cannot be verified without that key.
+    pub async fn audit_keyed_with_other(&mut self, key_id: Option<&str>) -> StoreResult<bool> {
+        let found: Option<i64> = on_tx!(self, |c| sqlx::query_scalar(
+            "SELECT seq FROM audit_log WHERE key_id IS NOT NULL AND key_id <> $1 LIMIT 1"
+        )
+        .bind(key_id.unwrap_or(""))
+        .fetch_optional(c)
+        .await)?;
+        Ok(found.is_some())
+    }
+
+    /// Continue `scan` over the unkeyed entries at the start of the chain, one batch of
+    /// at most `limit`; `false` once it reached a keyed entry or the end.
+    pub async fn scan_legacy_audit(
+        &mut self,
+        scan: &mut crate::audit_chain::LegacyScan,
+        limit: i64,
+    ) -> StoreResult<bool> {
+        if scan.keyed_found {
+            return Ok(false);
+        }
+        let batch = self.audit_batch(scan.last_seq, limit).await?;
+        for e in &batch {
+            if e.key_id.is_some() {
+                scan.keyed_found = true;
+                return Ok(false);
+            }
+            scan.take(e);
+        }
+        Ok(batch.len() as i64 == limit)
     }
 }
 

@@ -97,7 +97,7 @@ pub struct NewCustomerWrite<'a> {
     pub audit: &'a AuditRecord,
 }
 
-/// [`Tx::insert_new_customer`] on SQLite, given the new id as `$54` (known in advance:
+/// [`Tx::insert_new_customer`] on SQLite, given the new id as `$55` (known in advance:
 /// see `WriteCache::next_customer_id`), so it returns nothing and can be sent ahead
 /// (`Tx::send_behind`). List-valued indexes arrive as JSON arrays (one-element arrays
 /// for single columns), so the text never changes and stays a cached prepared statement.
@@ -110,20 +110,20 @@ const NEW_CUSTOMER_SQLITE: &str = "\
 INSERT INTO customers (id, code, customer_type, name, name_key, status, uscc, region_code, \
     industry, level, owner_id, department_id, data, created_by, created_at, updated_at, \
     row_version, created_month) \
-VALUES ($54, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, 1, $15);
+VALUES ($55, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, 1, $15);
 INSERT INTO code_registry (code, customer_id, rule_key, rule_version, scope, seq, manual, \
     status, redirect_to, issued_at, issued_by, reason) \
-VALUES ($1, $54, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25);
+VALUES ($1, $55, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25);
 INSERT OR IGNORE INTO customer_tags (customer_id, tag) \
-SELECT $54, json_extract(j.value, '$[0]') FROM json_each($27) j;
+SELECT $55, json_extract(j.value, '$[0]') FROM json_each($27) j;
 INSERT OR IGNORE INTO customer_field_values (customer_id, key, value) \
-SELECT $54, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]') FROM json_each($29) j;
+SELECT $55, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]') FROM json_each($29) j;
 INSERT INTO customer_history (customer_id, row_version, at, actor_id, actor_name, action, \
     reason, changes, snapshot) \
-VALUES ($54, $31, $32, $33, $34, $35, $36, $37, $38);
+VALUES ($55, $31, $32, $33, $34, $35, $36, $37, $38);
 INSERT INTO audit_log (seq, at, actor_id, actor_name, source, action, target_type, \
-    target_id, before_json, after_json, reason, request_id, ip, prev_hash, hash) \
-VALUES ($39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51, $52, $53);
+    target_id, before_json, after_json, reason, request_id, ip, prev_hash, hash, key_id) \
+VALUES ($39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51, $52, $53, $54);
 UPDATE audit_head SET seq = $39, hash = $53 WHERE id = 1;";
 
 /// [`NEW_CUSTOMER_SQLITE`] beginning with the savepoint statements it must run under.
@@ -168,8 +168,8 @@ h AS (INSERT INTO customer_history (customer_id, row_version, at, actor_id, acto
     action, reason, changes, snapshot) \
   SELECT c.id, $31, $32, $33, $34, $35, $36, $37, $38 FROM c), \
 a AS (INSERT INTO audit_log (seq, at, actor_id, actor_name, source, action, target_type, \
-    target_id, before_json, after_json, reason, request_id, ip, prev_hash, hash) \
-  VALUES ($39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51, $52, $53)), \
+    target_id, before_json, after_json, reason, request_id, ip, prev_hash, hash, key_id) \
+  VALUES ($39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51, $52, $53, $54)), \
 head AS (UPDATE audit_head SET seq = $39, hash = $53 WHERE id = 1) \
 SELECT id FROM c";
 
@@ -638,14 +638,19 @@ impl Tx {
     /// savepoint) makes it all-or-nothing; a code or identifier already taken is
     /// `StoreError::Conflict`.
     pub async fn insert_new_customer(&mut self, w: NewCustomerWrite<'_>) -> StoreResult<i64> {
-        let (seq, prev_hash, hash) = self.advance_audit_head(w.audit).await?;
+        let crate::audit::ChainPlace {
+            seq,
+            prev_hash,
+            hash,
+            key_id,
+        } = self.advance_audit_head(w.audit).await?;
         self.cache.free_codes.remove(&w.row.code);
         let lists = IndexLists::of(w.indexes);
         let (c, h, a) = (w.row, w.history, w.audit);
         let mut match_keys = w.indexes.match_keys.clone();
         match_keys.sort_unstable();
         match_keys.dedup();
-        // The 53 parameters both scripts share (owned: a write sent ahead outlives `w`).
+        // The 54 parameters both scripts share (owned: a write sent ahead outlives `w`).
         macro_rules! bound {
             ($sql:expr, $blind:expr, $grams:expr, $keys:expr) => {
                 sqlx::query($sql)
@@ -702,6 +707,7 @@ impl Tx {
                     .bind(a.ip.clone())
                     .bind(prev_hash.clone())
                     .bind(hash.clone())
+                    .bind(key_id.clone()) // $54
             };
         }
         let id = match &mut self.conn {
@@ -721,7 +727,7 @@ impl Tx {
                 // while SQLite writes this one.
                 let id = self.next_customer_id().await?;
                 self.send_behind(|prefix| {
-                    bound!(new_customer_sqlite(prefix), "", "", "").bind(id) // $54
+                    bound!(new_customer_sqlite(prefix), "", "", "").bind(id) // $55
                 })
                 .await?;
                 self.cache.next_customer_id = Some(id + 1);

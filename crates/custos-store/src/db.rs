@@ -13,6 +13,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{ConnectOptions, Postgres, Sqlite, Transaction};
 
+use crate::audit_chain::{AuditKeySlot, AuditKeys};
 use crate::error::{StoreError, StoreResult};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -63,10 +64,12 @@ pub enum Db {
         /// Customers from which bulk transactions write lookup rows aside (see
         /// [`Db::write_lookup_rows_aside_from`]).
         aside_from: Arc<AtomicI64>,
+        audit_keys: AuditKeySlot,
     },
     Postgres {
         pool: PgPool,
         schema: Option<String>,
+        audit_keys: AuditKeySlot,
     },
 }
 
@@ -103,6 +106,8 @@ pub struct Tx {
     poisoned: Option<String>,
     /// SQLite: where the savepoint stands (opened and released lazily).
     sp: SavepointState,
+    /// The audit chain's keys, as the database handle had them when this began.
+    pub(crate) audit_keys: Option<Arc<AuditKeys>>,
 }
 
 /// On SQLite a savepoint is opened only when the next statement runs, as part of it, and
@@ -374,6 +379,7 @@ impl Db {
             checkpointer,
             path: path.to_path_buf(),
             aside_from: Arc::new(AtomicI64::new(crate::lookups::ASIDE_FROM)),
+            audit_keys: AuditKeySlot::default(),
         })
     }
 
@@ -397,6 +403,7 @@ impl Db {
         Ok(Db::Postgres {
             pool,
             schema: opts.pg_schema.clone(),
+            audit_keys: AuditKeySlot::default(),
         })
     }
 
@@ -405,6 +412,26 @@ impl Db {
             Db::Sqlite { .. } => Backend::Sqlite,
             Db::Postgres { .. } => Backend::Postgres,
         }
+    }
+
+    /// Set the keys of the audit chain: every transaction begun from now on writes and
+    /// verifies with them (see `audit_chain`). Without keys no entry can be written.
+    pub fn set_audit_keys(&self, keys: AuditKeys) {
+        let slot = self.audit_key_slot();
+        let mut held = slot.write().unwrap_or_else(|p| p.into_inner());
+        *held = Some(Arc::new(keys));
+    }
+
+    fn audit_key_slot(&self) -> &AuditKeySlot {
+        match self {
+            Db::Sqlite { audit_keys, .. } | Db::Postgres { audit_keys, .. } => audit_keys,
+        }
+    }
+
+    fn current_audit_keys(&self) -> Option<Arc<AuditKeys>> {
+        let slot = self.audit_key_slot();
+        let held = slot.read().unwrap_or_else(|p| p.into_inner());
+        held.clone()
     }
 
     /// The SQLite file, when on SQLite.
@@ -417,6 +444,12 @@ impl Db {
 
     /// Begin a read-write transaction.
     pub async fn begin(&self) -> StoreResult<Tx> {
+        let mut tx = self.begin_write().await?;
+        tx.audit_keys = self.current_audit_keys();
+        Ok(tx)
+    }
+
+    async fn begin_write(&self) -> StoreResult<Tx> {
         Ok(match self {
             Db::Sqlite {
                 writer,
@@ -450,10 +483,12 @@ impl Db {
     /// Begin a read-only transaction (a consistent snapshot; on SQLite it does not wait
     /// for the writer).
     pub async fn begin_read(&self) -> StoreResult<Tx> {
-        Ok(match self {
+        let mut tx = match self {
             Db::Sqlite { reader, .. } => Tx::new(TxConn::Sqlite(reader.begin().await?)),
             Db::Postgres { pool, .. } => Tx::new(TxConn::Pg(pool.begin().await?)),
-        })
+        };
+        tx.audit_keys = self.current_audit_keys();
+        Ok(tx)
     }
 
     /// Is the database reachable and answering?
@@ -556,6 +591,7 @@ impl Db {
         if let Db::Postgres {
             pool,
             schema: Some(s),
+            ..
         } = self
         {
             sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{s}\" CASCADE"))
@@ -582,6 +618,7 @@ impl Tx {
             inflight: None,
             poisoned: None,
             sp: SavepointState::default(),
+            audit_keys: None,
         }
     }
 

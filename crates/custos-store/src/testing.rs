@@ -53,6 +53,10 @@ impl TestDb {
             return Ok(None);
         };
         let db = Db::open(&options).await?;
+        // A fixed key: the application replaces it with its own (see `App::from_db`).
+        db.set_audit_keys(crate::AuditKeys::new(crate::AuditKey::new(
+            "testkey0", [7; 32],
+        )));
         Ok(Some(TestDb {
             db,
             options,

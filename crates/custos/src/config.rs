@@ -27,6 +27,22 @@ pub struct FileConfig {
     pub duplicates: DuplicatesSection,
     #[serde(default)]
     pub exports: ExportsSection,
+    #[serde(default)]
+    pub audit: AuditSection,
+}
+
+/// `[audit]`: checkpoints of the audit chain, kept outside the database.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSection {
+    /// The append-only checkpoint file (default `<data_dir>/audit-checkpoints.log`; also
+    /// `CUSTOS_AUDIT_CHECKPOINT_FILE`). Best on another disk or host than the database.
+    pub checkpoint_file: Option<PathBuf>,
+    /// `custos serve` writes a checkpoint when this many minutes passed since the last
+    /// one and entries were added (default 60; 0: only on entry count, backups and demand).
+    pub checkpoint_interval_minutes: Option<u64>,
+    /// … or when this many entries were added since the last one (default 10000).
+    pub checkpoint_every_entries: Option<i64>,
 }
 
 /// `[exports]`: files of export jobs.
@@ -90,6 +106,8 @@ pub struct Settings {
     /// SMTP for notification e-mail, when configured.
     pub smtp: Option<custos_app::mail::SmtpConfig>,
     pub reminder_after: Option<Duration>,
+    /// When `custos serve` writes periodic audit checkpoints.
+    pub audit_checkpoint_due: custos_app::audit::Due,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -213,6 +231,27 @@ pub fn load(
             .or(file.exports.dir)
             .unwrap_or_else(|| data_dir.join("exports")),
     );
+    app.audit_checkpoints = Some(
+        env("CUSTOS_AUDIT_CHECKPOINT_FILE")
+            .map(PathBuf::from)
+            .or(file.audit.checkpoint_file)
+            .unwrap_or_else(|| data_dir.join(custos_app::audit_anchor::CHECKPOINT_FILE)),
+    );
+    let audit_checkpoint_due = custos_app::audit::Due {
+        interval: match file.audit.checkpoint_interval_minutes.unwrap_or(60) {
+            0 => Duration::MAX,
+            m => Duration::from_secs(m.saturating_mul(60)),
+        },
+        entries: match file.audit.checkpoint_every_entries.unwrap_or(10_000) {
+            n if n < 1 => {
+                return Err(
+                    "[audit] checkpoint_every_entries 须大于 0 / must be greater than 0"
+                        .to_string(),
+                )
+            }
+            n => n,
+        },
+    };
     if let Some(h) = file.exports.keep_hours {
         if h == 0 {
             return Err("[exports] keep_hours 须大于 0 / must be greater than 0".to_string());
@@ -247,6 +286,7 @@ pub fn load(
         app,
         smtp,
         reminder_after,
+        audit_checkpoint_due,
     })
 }
 

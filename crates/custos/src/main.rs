@@ -224,8 +224,11 @@ enum UserCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the hash chain; exits non-zero when it is broken.
+    /// Check the keyed hash chain and every checkpoint; exits 2 when either is broken.
     Verify,
+    /// Write a signed checkpoint of the chain's head to the checkpoint file (after
+    /// verifying the entries since the last one); exits 2 when the chain is broken.
+    Checkpoint,
 }
 
 /// A one-line failure for the terminal.
@@ -526,29 +529,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             user_command(&app, &actor, command, cli.json).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Audit {
-            command: AuditCommand::Verify,
-        } => {
+        Command::Audit { command } => {
             let (app, _) = open(&cli, None).await?;
-            match app.verify_audit().await? {
-                ChainReport::Ok { entries, head_hash } => {
-                    if cli.json {
-                        print_json(
-                            &serde_json::json!({"ok": true, "entries": entries, "head_hash": head_hash}),
-                        );
-                    } else {
-                        println!("OK: {entries} entries, head {head_hash}");
-                    }
-                    Ok(ExitCode::SUCCESS)
-                }
-                ChainReport::Broken { seq, reason } => {
-                    if cli.json {
-                        print_json(&serde_json::json!({"ok": false, "seq": seq, "reason": reason}));
-                    } else {
-                        println!("BROKEN at entry {seq}: {reason}");
-                    }
-                    Ok(ExitCode::from(2))
-                }
+            match command {
+                AuditCommand::Verify => audit_verify(&app, cli.json).await,
+                AuditCommand::Checkpoint => audit_checkpoint(&app, cli.json).await,
             }
         }
         Command::Backup { file, passphrase } => {
@@ -798,12 +783,87 @@ async fn serve(cli: &Cli, listen: Option<String>, demo: bool) -> Result<ExitCode
         app.clone()
             .run_notification_worker(settings.smtp.clone(), settings.reminder_after),
     );
+    let checkpoints = tokio::spawn(
+        app.clone()
+            .run_audit_checkpoints(settings.audit_checkpoint_due),
+    );
     let served = custos_web::serve(app.clone(), listener, shutdown).await;
     worker.abort();
+    checkpoints.abort();
     served.map_err(|e| Failure(format!("server error: {e}")))?;
     app.db.close().await;
     tracing::info!("custos stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+async fn audit_verify(app: &App, json: bool) -> Result<ExitCode, Failure> {
+    match app.verify_audit().await? {
+        ChainReport::Ok {
+            entries,
+            head_hash,
+            checkpoints,
+            ..
+        } => {
+            if json {
+                print_json(&serde_json::json!({
+                    "ok": true, "entries": entries, "head_hash": head_hash,
+                    "checkpoints": checkpoints,
+                }));
+            } else {
+                println!("OK: {entries} entries, head {head_hash}, {checkpoints} checkpoints");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ChainReport::Broken { seq, reason } => {
+            if json {
+                print_json(&serde_json::json!({"ok": false, "seq": seq, "reason": reason}));
+            } else {
+                println!("BROKEN at entry {seq}: {reason}");
+            }
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+async fn audit_checkpoint(app: &App, json: bool) -> Result<ExitCode, Failure> {
+    use custos_app::audit::CheckpointOutcome;
+    match app.write_audit_checkpoint().await? {
+        CheckpointOutcome::Written { checkpoint, file } => {
+            if json {
+                print_json(&serde_json::json!({
+                    "ok": true, "file": file.display().to_string(), "checkpoint": checkpoint,
+                }));
+            } else {
+                println!(
+                    "checkpoint written: entry {}, hash {}, at {} ({})",
+                    checkpoint.seq,
+                    checkpoint.hash,
+                    checkpoint.at,
+                    file.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CheckpointOutcome::NotDue => {
+            if json {
+                print_json(&serde_json::json!({"ok": true, "checkpoint": null}));
+            } else {
+                println!("no checkpoint written: nothing new to anchor");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CheckpointOutcome::NotConfigured => {
+            Err(Failure("no audit checkpoint file is configured".into()))
+        }
+        CheckpointOutcome::Broken { seq, reason } => {
+            if json {
+                print_json(&serde_json::json!({"ok": false, "seq": seq, "reason": reason}));
+            } else {
+                println!("BROKEN at entry {seq}: {reason}; no checkpoint written");
+            }
+            Ok(ExitCode::from(2))
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is called, not when

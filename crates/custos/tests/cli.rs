@@ -31,6 +31,7 @@ fn command(data_dir: &Path) -> Command {
         "CUSTOS_LOG",
         "CUSTOS_PII_KEY",
         "CUSTOS_PII_KEY_FILE",
+        "CUSTOS_AUDIT_CHECKPOINT_FILE",
     ] {
         c.env_remove(var);
     }
@@ -338,6 +339,85 @@ fn audit_verify_detects_tampering() {
 }
 
 #[test]
+fn audit_checkpoints_catch_a_cut_tail_and_forged_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let file = d.join("audit-checkpoints.log");
+    // `serve` anchors the chain when a checkpoint is due (at once: there is none yet).
+    let server = Server::start(d);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::read_to_string(&file).map_or(true, |t| t.is_empty()) {
+        assert!(Instant::now() < deadline, "serve wrote no checkpoint");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.stop();
+    for name in ["bob", "carol", "dave"] {
+        ok(
+            d,
+            &["user", "create", name, "--password", "long-password-12"],
+        );
+    }
+    let out = ok(d, &["audit", "checkpoint"]);
+    assert!(out.starts_with("checkpoint written: entry "), "{out}");
+    let head = json(d, &["audit", "verify"]);
+    assert_eq!(head["ok"], true);
+    assert_eq!(head["checkpoints"], 2);
+    let last = head["entries"].as_i64().unwrap();
+    assert!(out.contains(&format!("entry {last},")), "{out}");
+    let genuine = std::fs::read_to_string(&file).unwrap();
+    let cp: Value = serde_json::from_str(genuine.lines().last().unwrap()).unwrap();
+    assert_eq!(cp["seq"], last);
+    assert_eq!(cp["hash"], head["head_hash"]);
+
+    // A forged line: another entry named with the MAC of the genuine one.
+    let forged = genuine
+        .lines()
+        .last()
+        .unwrap()
+        .replace(&format!("\"seq\":{last}"), &format!("\"seq\":{}", last - 1));
+    std::fs::write(&file, format!("{genuine}{forged}\n")).unwrap();
+    let o = custos(d, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(&format!("BROKEN at entry {}", last - 1)) && stdout(&o).contains("MAC"),
+        "{}",
+        stdout(&o)
+    );
+    std::fs::write(&file, &genuine).unwrap();
+    ok(d, &["audit", "verify"]);
+
+    // The tail cut and the head rewound: a valid chain, but short of the checkpoint.
+    sqlite_raw(
+        d,
+        &format!(
+            "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete; \
+             DELETE FROM audit_log WHERE seq > {keep}; \
+             UPDATE audit_head SET seq = {keep}, \
+                 hash = (SELECT hash FROM audit_log WHERE seq = {keep}) WHERE id = 1;",
+            keep = last - 2
+        ),
+    );
+    let o = custos(d, &["--json", "audit", "verify"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let report: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["seq"], last);
+    assert!(
+        report["reason"].as_str().unwrap().contains("checkpoint"),
+        "{report}"
+    );
+    // Nor is the rewound head anchored.
+    let o = custos(d, &["audit", "checkpoint"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("no checkpoint written"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), genuine);
+}
+
+#[test]
 fn backup_and_restore_round_trip() {
     let dir = bootstrap();
     let d = dir.path();
@@ -361,8 +441,11 @@ fn backup_and_restore_round_trip() {
     let users = json(d, &["user", "list"]);
     let chain = json(d, &["audit", "verify"]);
 
-    // Into a fresh directory.
+    // Into a fresh directory, with the key kept apart from the plain backup (the audit
+    // chain is keyed with it).
     let d2 = work.path().join("restored");
+    std::fs::create_dir_all(&d2).unwrap();
+    std::fs::copy(d.join("pii.key"), d2.join("pii.key")).unwrap();
     let out = ok(&d2, &["restore", f]);
     assert!(out.contains("restored"), "{out}");
     assert_eq!(json(&d2, &["user", "list"]), users);
@@ -438,7 +521,9 @@ fn restore_refuses_damaged_or_foreign_files() {
     let reason = fails(&target, &["restore", "/nonexistent/custos.backup"]);
     assert!(reason.contains("backup.io"), "{reason}");
 
-    // The good file still restores.
+    // The good file still restores (its key put in place: the audit chain needs it).
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::copy(dir.path().join("pii.key"), target.join("pii.key")).unwrap();
     ok(&target, &["restore", file.to_str().unwrap()]);
     assert_eq!(json(&target, &["audit", "verify"])["ok"], true);
 }

@@ -5,6 +5,7 @@ mod helpers;
 
 mod applications;
 mod audit;
+mod audit_chain;
 mod auth;
 mod authz_matrix;
 mod concurrency;
