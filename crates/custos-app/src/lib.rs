@@ -45,6 +45,8 @@ pub struct AppConfig {
     pub exports_dir: Option<std::path::PathBuf>,
     /// How long the file of a finished export job is kept (default 24 h).
     pub export_ttl: Duration,
+    /// Bounds on what one import file may cost to read (`[imports]`).
+    pub import_limits: import::ImportLimits,
 }
 
 /// Wrapper so the config stays `Debug`.
@@ -70,6 +72,7 @@ impl Default for AppConfig {
             duplicate_thresholds: Default::default(),
             exports_dir: None,
             export_ttl: Duration::from_secs(24 * 3600),
+            import_limits: Default::default(),
         }
     }
 }
@@ -123,6 +126,7 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Option<String> {
 
 pub mod pii;
 
+pub mod csv_cell;
 pub mod demo_data;
 pub mod fields;
 pub mod sealed;
