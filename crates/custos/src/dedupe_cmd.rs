@@ -334,7 +334,7 @@ pub fn run(args: &DedupeArgs) -> Result<DedupeSummary, String> {
             neutralise(&ids[i as usize]).as_ref(),
             neutralise(&ids[root as usize]).as_ref(),
         ])
-            .map_err(write_err)?;
+        .map_err(write_err)?;
     }
     w.into_inner()
         .map_err(|e| format!("写入失败 / write failed: {e}"))?

@@ -165,7 +165,11 @@ mod tests {
             "a;\"b\";c\n",
         ] {
             let (g, r) = run(text, 1000);
-            assert_eq!(g.open_quote_at_end(r.unwrap().len() as u64), None, "{text:?}");
+            assert_eq!(
+                g.open_quote_at_end(r.unwrap().len() as u64),
+                None,
+                "{text:?}"
+            );
         }
     }
 

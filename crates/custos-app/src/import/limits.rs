@@ -11,10 +11,12 @@
 /// configuration file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImportLimits {
-    /// Bytes of one CSV record (one row, with the line ends inside its quoted cells) as
-    /// it is decoded; a longer one fails the job naming its line, before it is read
-    /// whole (a file without line ends, or a quote never closed).
-    pub csv_record_bytes: u64,
+    /// Bytes of one row: a CSV record as decoded (with the line ends inside its quoted
+    /// cells), an XLSX row's XML as unpacked. A longer one is refused naming its line
+    /// before it is read whole (a file without line ends, a quote never closed). Rows
+    /// wait in a queue of 1,024 between reader and importer, so this bounds that
+    /// queue's memory too.
+    pub row_bytes: u64,
     /// Decompressed bytes of one XLSX cell or shared string, XML markup included.
     pub xlsx_cell_bytes: u64,
     /// Decompressed bytes of one worksheet part (`xl/worksheets/…`), read as a stream.
@@ -24,6 +26,11 @@ pub struct ImportLimits {
     pub xlsx_part_bytes: u64,
     /// Decompressed bytes of all the parts of one XLSX file together.
     pub xlsx_total_bytes: u64,
+    /// Shared strings of one XLSX file: calamine keeps them all in memory, each with a
+    /// few dozen bytes of its own besides its text.
+    pub xlsx_shared_strings: u64,
+    /// Merged cell ranges of one XLSX file: each row read is compared with all of them.
+    pub xlsx_merged_cells: u64,
 }
 
 const KIB: u64 = 1 << 10;
@@ -33,8 +40,8 @@ const GIB: u64 = 1 << 30;
 impl Default for ImportLimits {
     fn default() -> Self {
         ImportLimits {
-            // 500 columns of long cells still fit; a real row is a few hundred bytes.
-            csv_record_bytes: 16 * MIB,
+            // A real row is a few hundred bytes; 500 columns of 2,000 bytes still fit.
+            row_bytes: MIB,
             // Excel keeps at most 32,767 characters in a cell: a few hundred KiB of XML
             // even with every character escaped or formatted alone.
             xlsx_cell_bytes: MIB,
@@ -43,6 +50,10 @@ impl Default for ImportLimits {
             // The shared strings of a million rows of distinct names and addresses.
             xlsx_part_bytes: 256 * MIB,
             xlsx_total_bytes: 4 * GIB,
+            // A million rows with four columns of distinct text each.
+            xlsx_shared_strings: 5_000_000,
+            // Title rows and grouped headers use a few.
+            xlsx_merged_cells: 1_000,
         }
     }
 }

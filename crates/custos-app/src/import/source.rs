@@ -465,7 +465,7 @@ pub async fn open_table(
         FileFormat::Csv => {
             let enc = facts.encoding.unwrap_or(TextEncoding::Utf8);
             let delimiter = facts.delimiter;
-            let record_limit = limits.csv_record_bytes;
+            let record_limit = limits.row_bytes;
             let _ = sheet_tx.send(Ok(None));
             std::thread::spawn(move || read_csv(&path, &key, enc, delimiter, record_limit, tx));
         }
@@ -639,7 +639,10 @@ fn read_csv(
 /// bytes.
 fn unclosed_quote(line: u64, limit: Option<u64>) -> AppError {
     let (zh, en) = match limit.map(bytes_text) {
-        None => ("到文件末尾".to_string(), "by the end of the file".to_string()),
+        None => (
+            "到文件末尾".to_string(),
+            "by the end of the file".to_string(),
+        ),
         Some((zh, en)) => (format!("在其后 {zh} 内"), format!("within {en}")),
     };
     bad_file(

@@ -74,7 +74,7 @@ impl<R: Read> Read for Counted<R> {
 /// Check every entry of the XLSX (ZIP) archive in `file` against `limits`.
 pub(crate) fn check_xlsx<R: Read + Seek>(file: R, limits: &ImportLimits) -> AppResult<()> {
     let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(malformed)?;
-    let mut total = 0u64;
+    let mut tally = Tally::default();
     for i in 0..zip.len() {
         let entry = zip.by_index(i).map_err(malformed)?;
         if entry.is_dir() {
@@ -94,36 +94,58 @@ pub(crate) fn check_xlsx<R: Read + Seek>(file: R, limits: &ImportLimits) -> AppR
             } else {
                 limits.xlsx_part_bytes
             },
-            before: total,
+            before: tally.bytes,
             total_limit: limits.xlsx_total_bytes,
             since_mark: 0,
             // The reader's buffer may hold a read ahead of the event it is in.
-            event_limit: limits.xlsx_cell_bytes + READ_BUF as u64,
+            event_limit: limits.xlsx_cell_bytes.min(limits.row_bytes) + READ_BUF as u64,
             crossed: None,
         };
-        total += scan_part(&name, counted, limits.xlsx_cell_bytes)?;
+        tally.bytes += scan_part(&name, counted, limits, &mut tally)?;
     }
     Ok(())
 }
 
-/// The cell being read: where it started, and how a person finds it.
-struct OpenCell {
-    start: u64,
-    what: CellName,
+/// What the parts of one file add up to.
+#[derive(Default)]
+struct Tally {
+    bytes: u64,
+    shared_strings: u64,
+    merged_cells: u64,
 }
 
-enum CellName {
+/// An element being read (a cell, a shared string, a row): where it started, and how a
+/// person finds it.
+struct Open {
+    start: u64,
+    what: Element,
+}
+
+enum Element {
     /// A cell of a sheet, by its reference (`B7`) when it has one.
-    Sheet(Option<String>),
+    Cell(Option<String>),
     /// The n-th (1-based) shared string.
     Shared(u64),
+    /// A row of a sheet, by its number when it has one.
+    Row(Option<String>),
 }
 
-/// Read one entry as XML with calamine's settings, checking each cell (`c`) and shared
-/// string (`si`) as it grows; returns the bytes the entry unpacked to. An entry that is
-/// not XML (an image…) is left at its first XML error: calamine cannot read past it
-/// either.
-fn scan_part<R: Read>(name: &str, counted: Counted<R>, cell_limit: u64) -> AppResult<u64> {
+/// The value of attribute `name` of `e`, cut short: it names an element in a message.
+fn attribute(e: &quick_xml::events::BytesStart<'_>, name: &str) -> Option<String> {
+    let a = e.try_get_attribute(name).ok().flatten()?;
+    Some(String::from_utf8_lossy(&a.value).chars().take(16).collect())
+}
+
+/// Read one entry as XML with calamine's settings, checking each cell (`c`), shared
+/// string (`si`) and row as it grows, and counting shared strings and merged cells;
+/// returns the bytes the entry unpacked to. An entry that is not XML (an image…) is
+/// left at its first XML error: calamine cannot read past it either.
+fn scan_part<R: Read>(
+    name: &str,
+    counted: Counted<R>,
+    limits: &ImportLimits,
+    tally: &mut Tally,
+) -> AppResult<u64> {
     let mut xml = quick_xml::Reader::from_reader(BufReader::with_capacity(READ_BUF, counted));
     {
         let config = xml.config_mut();
@@ -133,48 +155,65 @@ fn scan_part<R: Read>(name: &str, counted: Counted<R>, cell_limit: u64) -> AppRe
         config.expand_empty_elements = true;
     }
     let mut buf = Vec::new();
-    let mut cell: Option<OpenCell> = None;
-    let mut shared = 0u64;
+    let mut cell: Option<Open> = None;
+    let mut row: Option<Open> = None;
     loop {
         buf.clear();
         let event = xml.read_event_into(&mut buf);
         let at = xml.buffer_position();
         let counted = xml.get_mut().get_mut();
         if let Some(crossed) = counted.crossed {
-            return Err(too_large(name, crossed, cell.as_ref(), at, cell_limit));
+            // One event past the smaller of the cell and row bounds: name what it is in.
+            let open = match (&cell, &row) {
+                (Some(c), _) if limits.xlsx_cell_bytes <= limits.row_bytes => {
+                    Some((c, limits.xlsx_cell_bytes))
+                }
+                (_, Some(r)) => Some((r, limits.row_bytes)),
+                (Some(c), None) => Some((c, limits.xlsx_cell_bytes)),
+                (None, None) => None,
+            };
+            return Err(too_large(name, crossed, open, at, limits.xlsx_cell_bytes));
         }
         counted.mark();
         match event {
             Ok(Event::Start(e)) => match e.local_name().as_ref() {
                 b"si" => {
-                    shared += 1;
-                    cell = Some(OpenCell {
-                        start: at,
-                        what: CellName::Shared(shared),
-                    });
+                    tally.shared_strings += 1;
+                    if tally.shared_strings > limits.xlsx_shared_strings {
+                        return Err(too_many(name, "shared_strings", limits.xlsx_shared_strings));
+                    }
+                    let what = Element::Shared(tally.shared_strings);
+                    cell = Some(Open { start: at, what });
                 }
                 b"c" => {
-                    let r = e
-                        .try_get_attribute("r")
-                        .ok()
-                        .flatten()
-                        .map(|a| String::from_utf8_lossy(&a.value).chars().take(16).collect());
-                    cell = Some(OpenCell {
-                        start: at,
-                        what: CellName::Sheet(r),
-                    });
+                    let what = Element::Cell(attribute(&e, "r"));
+                    cell = Some(Open { start: at, what });
+                }
+                b"row" => {
+                    let what = Element::Row(attribute(&e, "r"));
+                    row = Some(Open { start: at, what });
+                }
+                b"mergeCell" => {
+                    tally.merged_cells += 1;
+                    if tally.merged_cells > limits.xlsx_merged_cells {
+                        return Err(too_many(name, "merged_cells", limits.xlsx_merged_cells));
+                    }
                 }
                 _ => {}
             },
-            Ok(Event::End(e)) if matches!(e.local_name().as_ref(), b"si" | b"c") => {
-                cell = None;
-            }
+            Ok(Event::End(e)) => match e.local_name().as_ref() {
+                b"si" | b"c" => cell = None,
+                b"row" => row = None,
+                _ => {}
+            },
             Ok(Event::Eof) | Err(_) => break,
             Ok(_) => {}
         }
-        if let Some(c) = &cell {
-            if at.saturating_sub(c.start) > cell_limit {
-                return Err(cell_too_large(name, &c.what, cell_limit));
+        for (open, limit) in [(&cell, limits.xlsx_cell_bytes), (&row, limits.row_bytes)] {
+            if let Some(o) = open {
+                if at.saturating_sub(o.start) > limit {
+                    return Err(element_too_large(name, &o.what, limit));
+                }
             }
         }
     }
@@ -193,11 +232,11 @@ fn malformed(e: zip::result::ZipError) -> AppError {
 fn too_large(
     part: &str,
     crossed: Crossed,
-    cell: Option<&OpenCell>,
+    open: Option<(&Open, u64)>,
     at: u64,
     cell_limit: u64,
 ) -> AppError {
-    match (crossed, cell) {
+    match (crossed, open) {
         (Crossed::Part(limit), _) => {
             let (zh, en) = bytes_text(limit);
             bad_file(
@@ -214,7 +253,7 @@ fn too_large(
                 format!("the XLSX file unpacks to more than {en} in all (at part {part})"),
             )
         }
-        (Crossed::Event, Some(c)) => cell_too_large(part, &c.what, cell_limit),
+        (Crossed::Event, Some((o, limit))) => element_too_large(part, &o.what, limit),
         (Crossed::Event, None) => {
             let (zh, en) = bytes_text(cell_limit);
             bad_file(
@@ -228,16 +267,34 @@ fn too_large(
     }
 }
 
-fn cell_too_large(part: &str, cell: &CellName, limit: u64) -> AppError {
+fn element_too_large(part: &str, what: &Element, limit: u64) -> AppError {
     let (zh_limit, en_limit) = bytes_text(limit);
-    let (zh, en) = match cell {
-        CellName::Sheet(Some(r)) => (format!("单元格 {r}"), format!("cell {r}")),
-        CellName::Sheet(None) => ("一个单元格".to_string(), "a cell".to_string()),
-        CellName::Shared(n) => (format!("第 {n} 个共享字符串"), format!("shared string #{n}")),
+    let (code, zh, en) = match what {
+        Element::Cell(Some(r)) => ("cell", format!("单元格 {r}"), format!("cell {r}")),
+        Element::Cell(None) => ("cell", "一个单元格".to_string(), "a cell".to_string()),
+        Element::Shared(n) => (
+            "cell",
+            format!("第 {n} 个共享字符串"),
+            format!("shared string #{n}"),
+        ),
+        Element::Row(Some(r)) => ("row", format!("第 {r} 行"), format!("row {r}")),
+        Element::Row(None) => ("row", "一行".to_string(), "a row".to_string()),
     };
     bad_file(
-        "import.xlsx_cell_too_large",
+        &format!("import.xlsx_{code}_too_large"),
         format!("XLSX 文件部件 {part} 中的{zh}解压后超过 {zh_limit}"),
         format!("{en} in part {part} of the XLSX file unpacks to more than {en_limit}"),
+    )
+}
+
+fn too_many(part: &str, what: &str, limit: u64) -> AppError {
+    let (zh, en) = match what {
+        "merged_cells" => ("合并单元格", "merged cells"),
+        _ => ("共享字符串", "shared strings"),
+    };
+    bad_file(
+        &format!("import.xlsx_too_many_{what}"),
+        format!("XLSX 文件的{zh}超过 {limit} 个（读到部件 {part} 时）"),
+        format!("the XLSX file has more than {limit} {en} (at part {part})"),
     )
 }

@@ -21,12 +21,26 @@ fn with_limits(t: &T, limits: ImportLimits) -> App {
 
 /// Small limits, so that a bomb 50 times over them stays small for the test.
 const SMALL: ImportLimits = ImportLimits {
-    csv_record_bytes: 64 << 10,
+    row_bytes: 64 << 10,
     xlsx_cell_bytes: 64 << 10,
     xlsx_sheet_bytes: 1 << 20,
     xlsx_part_bytes: 1 << 20,
     xlsx_total_bytes: 4 << 20,
+    xlsx_shared_strings: 1_000,
+    xlsx_merged_cells: 10,
 };
+
+/// A sheet: header row, `head`, `body` × `times`, `tail`, end of the sheet.
+fn sheet(head: &str, body: &str, times: u64, tail: &str) -> Part {
+    Part {
+        name: String::new(),
+        head: format!("{}{head}", super::xlsx_bomb::sheet_head()),
+        body: body.into(),
+        times,
+        tail: format!("{tail}{}", super::xlsx_bomb::SHEET_TAIL),
+        declared: None,
+    }
+}
 
 /// The file-level refusal of `r`: code, Chinese and English messages.
 fn refusal(r: Result<ImportOutcome, AppError>) -> (String, String, String) {
@@ -89,20 +103,72 @@ both!(xlsx_bombs_are_refused_naming_part_cell_and_bound, |t| {
             "1 MiB",
         ),
     ];
-    for (name, bytes, code, what, bound) in cases {
+    let more = [
+        (
+            "row.xlsx",
+            workbook(
+                sheet(
+                    r#"<row r="2">"#,
+                    &r#"<c t="inlineStr"><is><t>甲</t></is></c>"#.repeat(1000),
+                    80,
+                    "</row>",
+                ),
+                None,
+            ),
+            "import.xlsx_row_too_large",
+            "row 2 in part xl/worksheets/sheet1.xml",
+            "64 KiB",
+        ),
+        (
+            "strings.xlsx",
+            workbook(
+                sheet("", "", 0, ""),
+                Some(Part {
+                    name: String::new(),
+                    head: "<sst>".into(),
+                    body: "<si><t>甲</t></si>".repeat(1000),
+                    times: 50,
+                    tail: "</sst>".into(),
+                    declared: None,
+                }),
+            ),
+            "import.xlsx_too_many_shared_strings",
+            "more than 1000 shared strings",
+            "xl/sharedStrings.xml",
+        ),
+        (
+            "merged.xlsx",
+            workbook(
+                Part {
+                    name: String::new(),
+                    head: format!("{}</sheetData><mergeCells>", super::xlsx_bomb::sheet_head()),
+                    body: r#"<mergeCell ref="A1:B1"/>"#.repeat(50),
+                    times: 10,
+                    tail: "</mergeCells></worksheet>".into(),
+                    declared: None,
+                },
+                None,
+            ),
+            "import.xlsx_too_many_merged_cells",
+            "more than 10 merged cells",
+            "xl/worksheets/sheet1.xml",
+        ),
+    ];
+    for (name, bytes, code, what, bound) in cases.into_iter().chain(more) {
         assert!(bytes.len() < 1 << 20, "{name}: {} bytes", bytes.len());
         let started = Instant::now();
         let (c, zh, en) = refusal(import_bytes(&app, &t, dir.path(), name, &bytes).await);
         assert!(started.elapsed() < Duration::from_secs(10), "{name}: slow");
         assert_eq!(c, code, "{name}: {en}");
         assert!(en.contains(what) && en.contains(bound), "{name}: {en}");
-        assert!(zh.contains("解压后超过") && zh.contains(bound), "{name}: {zh}");
+        assert!(zh.contains("超过") && zh.contains(bound), "{name}: {zh}");
     }
     // Parts within their bounds but over the total together.
     let app_total = with_limits(
         &t,
         ImportLimits {
             xlsx_total_bytes: 1 << 20,
+            xlsx_shared_strings: 1 << 20,
             ..SMALL
         },
     );
@@ -130,8 +196,15 @@ both!(xlsx_bombs_are_refused_naming_part_cell_and_bound, |t| {
 
     // The same construction within every bound imports its row.
     let ok = shared_string_bomb("上海启明科技有限公司", 1);
-    let out = import_bytes(&app, &t, dir.path(), "ok.xlsx", &ok).await.unwrap();
-    assert_eq!((out.report.created, out.report.rejected), (1, 0), "{:?}", out.report);
+    let out = import_bytes(&app, &t, dir.path(), "ok.xlsx", &ok)
+        .await
+        .unwrap();
+    assert_eq!(
+        (out.report.created, out.report.rejected),
+        (1, 0),
+        "{:?}",
+        out.report
+    );
 });
 
 /// Peak resident memory of this test process (bytes).
@@ -153,7 +226,11 @@ both!(a_gigabyte_cell_is_refused_with_default_limits, |t| {
     assert!(started.elapsed() < Duration::from_secs(10), "slow");
     assert_eq!(c, "import.xlsx_cell_too_large");
     assert!(en.contains("cell B2") && en.contains("1 MiB"), "{en}");
-    assert!(peak_memory() < 1 << 30, "peak memory {} bytes", peak_memory());
+    assert!(
+        peak_memory() < 1 << 30,
+        "peak memory {} bytes",
+        peak_memory()
+    );
     assert_eq!(count(&t).await, 0);
 });
 
@@ -179,11 +256,17 @@ both!(an_unclosed_quote_fails_the_job_naming_its_line, |t| {
     let job = prepared.job_id().unwrap();
     let (code, zh, en) = refusal(t.app.run_import(&t.admin, prepared, &|_| {}).await);
     assert_eq!(code, "import.csv_unclosed_quote");
-    assert!(en.contains("quote opened on CSV line 14 is not closed"), "{en}");
+    assert!(
+        en.contains("quote opened on CSV line 14 is not closed"),
+        "{en}"
+    );
     assert!(zh.contains("第 14 行的引号"), "{zh}");
     let r = t.app.import_job(&t.admin, job).await.unwrap();
     assert_eq!(r.status, "failed");
-    assert!(r.error.as_deref().unwrap_or("").contains("line 14"), "{r:?}");
+    assert!(
+        r.error.as_deref().unwrap_or("").contains("line 14"),
+        "{r:?}"
+    );
     assert_eq!(r.read, 12, "{r:?}");
     assert_eq!(count(&t).await, r.created);
     assert!(r.created >= 10, "{r:?}");
@@ -255,7 +338,9 @@ both!(csv_cells_are_guarded_against_formulas_and_read_back, |t| {
     by_name(&t, "'=已有引号有限公司").await;
 
     let export = |format, gbk| {
-        let p = dir.path().join(format!("e{gbk}.{}", ExportFormat::extension(format)));
+        let p = dir
+            .path()
+            .join(format!("e{gbk}.{}", ExportFormat::extension(format)));
         (p, ExportOptions { format, gbk })
     };
     for gbk in [false, true] {
