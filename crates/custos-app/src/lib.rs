@@ -50,6 +50,8 @@ pub struct AppConfig {
     /// The append-only file of signed audit checkpoints (see `audit_anchor`); `None`:
     /// no checkpoints are written or checked (the `custos` command always sets one).
     pub audit_checkpoints: Option<std::path::PathBuf>,
+    /// Bounds on what one import file may cost to read (`[imports]`).
+    pub import_limits: import::ImportLimits,
 }
 
 /// Wrapper so the config stays `Debug`.
@@ -76,6 +78,7 @@ impl Default for AppConfig {
             exports_dir: None,
             export_ttl: Duration::from_secs(24 * 3600),
             audit_checkpoints: None,
+            import_limits: Default::default(),
         }
     }
 }
@@ -133,6 +136,7 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Option<String> {
 
 pub mod pii;
 
+pub mod csv_cell;
 pub mod demo_data;
 pub mod fields;
 pub mod sealed;

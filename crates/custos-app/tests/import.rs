@@ -1338,3 +1338,9 @@ both!(xlsx_reports_read_back, |t| {
         assert_eq!(range.rows().count(), header.len());
     }
 });
+
+#[path = "support/xlsx_bomb.rs"]
+mod xlsx_bomb;
+
+#[path = "import/hostile_files.rs"]
+mod hostile_files;

@@ -29,6 +29,8 @@ pub struct FileConfig {
     pub exports: ExportsSection,
     #[serde(default)]
     pub audit: AuditSection,
+    #[serde(default)]
+    pub imports: ImportsSection,
 }
 
 /// `[audit]`: checkpoints of the audit chain, kept outside the database.
@@ -43,6 +45,71 @@ pub struct AuditSection {
     pub checkpoint_interval_minutes: Option<u64>,
     /// … or when this many entries were added since the last one (default 10000).
     pub checkpoint_every_entries: Option<i64>,
+}
+
+/// `[imports]`: bounds on what reading one import file may cost (see
+/// `custos_app::import::ImportLimits`; a file past one is refused). Bytes, or counts
+/// for `xlsx_shared_strings` and `xlsx_merged_cells`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportsSection {
+    pub row_bytes: Option<u64>,
+    pub xlsx_cell_bytes: Option<u64>,
+    pub xlsx_sheet_bytes: Option<u64>,
+    pub xlsx_part_bytes: Option<u64>,
+    pub xlsx_total_bytes: Option<u64>,
+    pub xlsx_shared_strings: Option<u64>,
+    pub xlsx_merged_cells: Option<u64>,
+}
+
+impl ImportsSection {
+    /// The limits with the ones given here; each must be above zero.
+    fn apply(&self, limits: &mut custos_app::import::ImportLimits) -> Result<(), String> {
+        for (name, given, field) in [
+            ("row_bytes", self.row_bytes, &mut limits.row_bytes),
+            (
+                "xlsx_cell_bytes",
+                self.xlsx_cell_bytes,
+                &mut limits.xlsx_cell_bytes,
+            ),
+            (
+                "xlsx_sheet_bytes",
+                self.xlsx_sheet_bytes,
+                &mut limits.xlsx_sheet_bytes,
+            ),
+            (
+                "xlsx_part_bytes",
+                self.xlsx_part_bytes,
+                &mut limits.xlsx_part_bytes,
+            ),
+            (
+                "xlsx_total_bytes",
+                self.xlsx_total_bytes,
+                &mut limits.xlsx_total_bytes,
+            ),
+            (
+                "xlsx_shared_strings",
+                self.xlsx_shared_strings,
+                &mut limits.xlsx_shared_strings,
+            ),
+            (
+                "xlsx_merged_cells",
+                self.xlsx_merged_cells,
+                &mut limits.xlsx_merged_cells,
+            ),
+        ] {
+            match given {
+                Some(0) => {
+                    return Err(format!(
+                        "[imports] {name} 须大于 0 / must be greater than 0"
+                    ))
+                }
+                Some(n) => *field = n,
+                None => {}
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `[exports]`: files of export jobs.
@@ -258,6 +325,7 @@ pub fn load(
         }
         app.export_ttl = Duration::from_secs(h * 3600);
     }
+    file.imports.apply(&mut app.import_limits)?;
     let mut db = DbOptions::sqlite(data_dir);
     db.database_url = database_url;
     if let Some(n) = file.database.max_connections {
@@ -329,5 +397,34 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.contains("keep"), "{e}");
+    }
+
+    #[test]
+    fn imports_section_sets_limits() {
+        let tmp = tempfile::tempdir().unwrap();
+        let toml = format!("data_dir = {:?}\n", tmp.path().join("d").to_string_lossy());
+        let s = load_toml(tmp.path(), &toml).unwrap();
+        assert_eq!(
+            s.app.import_limits,
+            custos_app::import::ImportLimits::default()
+        );
+        let s = load_toml(
+            tmp.path(),
+            &format!("{toml}[imports]\nxlsx_cell_bytes = 65_536\nrow_bytes = 1_000_000\n"),
+        )
+        .unwrap();
+        assert_eq!(s.app.import_limits.xlsx_cell_bytes, 65_536);
+        assert_eq!(s.app.import_limits.row_bytes, 1_000_000);
+        assert_eq!(
+            s.app.import_limits.xlsx_total_bytes,
+            custos_app::import::ImportLimits::default().xlsx_total_bytes
+        );
+        let e = load_toml(
+            tmp.path(),
+            &format!("{toml}[imports]\nxlsx_part_bytes = 0\n"),
+        )
+        .err()
+        .unwrap();
+        assert!(e.contains("xlsx_part_bytes"), "{e}");
     }
 }

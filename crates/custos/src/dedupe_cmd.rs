@@ -17,6 +17,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
+use custos_app::csv_cell::neutralise;
 use custos_core::matching::cluster::{cluster, ClusterOptions, Progress};
 use custos_core::matching::{prepare, MatchRecord, Prepared, Thresholds};
 
@@ -329,8 +330,11 @@ pub fn run(args: &DedupeArgs) -> Result<DedupeSummary, String> {
     for i in 0..ids.len() as u32 {
         let root = clustering.roots[i as usize];
         cluster_sizes[root as usize] += 1;
-        w.write_record([ids[i as usize].as_str(), ids[root as usize].as_str()])
-            .map_err(write_err)?;
+        w.write_record([
+            neutralise(&ids[i as usize]).as_ref(),
+            neutralise(&ids[root as usize]).as_ref(),
+        ])
+        .map_err(write_err)?;
     }
     w.into_inner()
         .map_err(|e| format!("写入失败 / write failed: {e}"))?
@@ -366,8 +370,8 @@ fn write_pairs(path: &PathBuf, ids: &[String], pairs: &[(f32, u32, u32)]) -> Res
         .map_err(err)?;
     for &(s, a, b) in pairs {
         w.write_record([
-            ids[a as usize].as_str(),
-            ids[b as usize].as_str(),
+            neutralise(&ids[a as usize]).as_ref(),
+            neutralise(&ids[b as usize]).as_ref(),
             &format!("{s:.4}"),
         ])
         .map_err(err)?;

@@ -701,3 +701,28 @@ fn dedupe_database_queues_groups_and_rejects_mixed_arguments() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("threshold"), "{}", stderr(&o));
 }
+
+// `custos import` of a CSV whose quote is never closed: exit code 1 and one reason line
+// naming the line the quote opened on; the rows before it are imported, none after.
+#[test]
+fn import_of_an_unclosed_quote_fails_naming_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(dir.path(), &["demo", "--customers", "0"]);
+    let mut csv = String::from("客户类型,客户名称,地区\n");
+    for i in 1..=12 {
+        csv.push_str(&format!("企业客户,深圳第{i}测试科技有限公司,440305\n"));
+    }
+    csv.push_str("企业客户,\"深圳恒星物流有限公司,440305\n企业客户,之后,440305\n");
+    let file = dir.path().join("quote.csv");
+    std::fs::write(&file, csv).unwrap();
+    let o = custos(dir.path(), &["import", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let reason = fails(dir.path(), &["import", file.to_str().unwrap()]);
+    assert!(reason.contains("14"), "{reason}");
+    assert!(
+        reason.contains("引号") || reason.contains("quote"),
+        "{reason}"
+    );
+    let list = json(dir.path(), &["customer", "search", "--name", "之后"]);
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(0), "{list}");
+}

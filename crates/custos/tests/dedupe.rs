@@ -69,3 +69,20 @@ fn dedupe_threshold_and_errors() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("record_id"));
 }
+
+#[test]
+fn dedupe_output_guards_formula_ids() {
+    let csv = "record_id,name,phone\n\
+        =1+1,北京华为技术有限公司,010-12345678\n\
+        @SUM(A1),北京华为技术有限公司,010-12345678\n\
+        -3,上海某某贸易有限公司,021-87654321\n";
+    let (out, clusters) = run_dedupe(csv, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(clusters["'=1+1"], "'=1+1");
+    assert_eq!(clusters["'@SUM(A1)"], "'=1+1");
+    assert_eq!(clusters["'-3"], "'-3");
+}

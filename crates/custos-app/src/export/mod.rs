@@ -178,18 +178,20 @@ fn cell(view: &Value, target: &str) -> String {
     }
 }
 
+/// One CSV line of `cells`, each guarded against formulas (see [`crate::csv_cell`]).
 fn csv_line(cells: &[String]) -> String {
     let mut out = String::new();
     for (i, c) in cells.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
+        let c = crate::csv_cell::neutralise(c);
         if c.contains([',', '"', '\n', '\r']) {
             out.push('"');
             out.push_str(&c.replace('"', "\"\""));
             out.push('"');
         } else {
-            out.push_str(c);
+            out.push_str(&c);
         }
     }
     out.push_str("\r\n");

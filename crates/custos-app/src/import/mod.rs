@@ -7,9 +7,12 @@
 //! transaction of the chunk it counts, so after a crash `resume_import` continues with the
 //! first row not committed: no row is imported twice and no code issued twice.
 
+mod csv_guard;
+pub mod limits;
 pub mod mapping;
 pub mod report;
 pub mod source;
+mod xlsx_guard;
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
@@ -34,6 +37,7 @@ use crate::error::{AppError, AppResult};
 use crate::xref::{check_source_id, check_system};
 use crate::{to_json, App};
 
+pub use limits::ImportLimits;
 pub use mapping::{ColumnUse, MappingSpec};
 pub use source::{FileFormat, TextEncoding};
 
@@ -580,8 +584,9 @@ impl App {
         let encoding = options.encoding;
         let delimiter = options.delimiter;
         let key = self.config.pii_key.clone();
+        let limits = self.config.import_limits;
         let facts = tokio::task::spawn_blocking(move || {
-            source::inspect(&p, &key, format, encoding, delimiter)
+            source::inspect(&p, &key, format, encoding, delimiter, &limits)
         })
         .await
         .map_err(|e| AppError::Internal(format!("file check stopped: {e}")))??;
@@ -599,6 +604,7 @@ impl App {
             &self.config.pii_key,
             &facts,
             options.sheet.as_deref(),
+            &self.config.import_limits,
             known,
         )
         .await?;

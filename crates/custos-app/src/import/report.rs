@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::mapping::{BUILTIN_COLUMNS, REASON_PREFIX, ROW_COLUMN, WHOLE_ROW};
 use super::ReportedRow;
+use crate::csv_cell::neutralise;
 use crate::customers::{CustomerType, SCALES};
 use crate::error::{AppError, AppResult};
 use crate::fields::{FieldDefinition, FieldType};
@@ -40,8 +41,8 @@ fn io_err(e: impl std::fmt::Display) -> AppError {
     AppError::Internal(format!("cannot write report: {e}"))
 }
 
-/// A table writer over CSV (UTF-8 with BOM, so Excel opens it) or XLSX, into a file or
-/// into memory. XLSX is streamed (see `export::xlsx`): memory stays that of one row, and
+/// A table writer over CSV (UTF-8 with BOM, so Excel opens it; cells guarded against
+/// formulas, see [`crate::csv_cell`]) or XLSX, into a file or into memory. XLSX is streamed (see `export::xlsx`): memory stays that of one row, and
 /// nothing is written but the output, not even a temporary file.
 pub struct TableWriter {
     inner: Inner,
@@ -125,7 +126,7 @@ impl TableWriter {
         }
         match &mut self.inner {
             Inner::Csv(w) => w
-                .write_record(cells.iter().map(|c| c.as_ref()))
+                .write_record(cells.iter().map(|c| neutralise(c.as_ref()).into_owned()))
                 .map_err(io_err),
             Inner::Xlsx(book) => {
                 let cells: Vec<String> = cells.iter().map(|c| c.as_ref().to_string()).collect();

@@ -11,6 +11,8 @@ use tokio::sync::mpsc;
 
 use custos_core::Violation;
 
+use super::csv_guard::{RecordGuard, Stopped};
+use super::limits::{bytes_text, ImportLimits};
 use crate::error::{AppError, AppResult};
 use crate::pii::PiiKey;
 use crate::sealed::open_maybe_sealed;
@@ -200,13 +202,15 @@ pub struct Table {
     pub rows: mpsc::Receiver<AppResult<SourceRow>>,
 }
 
-/// Digest the file and decide its format and encoding (one streaming pass).
+/// Digest the file and decide its format and encoding (one streaming pass); an XLSX is
+/// then unpacked once as a stream to check it against `limits` (see `xlsx_guard`).
 pub fn inspect(
     path: &Path,
     key: &PiiKey,
     format: Option<FileFormat>,
     encoding: Option<TextEncoding>,
     delimiter: Option<char>,
+    limits: &ImportLimits,
 ) -> AppResult<FileFacts> {
     let mut f = open_maybe_sealed(path, key).map_err(|e| {
         bad_file(
@@ -294,6 +298,8 @@ pub fn inspect(
         None => FileFormat::Csv,
     };
     if format == FileFormat::Xlsx {
+        let file = open_maybe_sealed(path, key).map_err(xlsx_error)?;
+        super::xlsx_guard::check_xlsx(file, limits)?;
         return Ok(FileFacts {
             sha256,
             bytes,
@@ -449,6 +455,7 @@ pub async fn open_table(
     key: &PiiKey,
     facts: &FileFacts,
     sheet: Option<&str>,
+    limits: &ImportLimits,
     known: impl Fn(&str) -> bool,
 ) -> AppResult<Table> {
     let (tx, mut rx) = mpsc::channel::<AppResult<SourceRow>>(1024);
@@ -458,8 +465,9 @@ pub async fn open_table(
         FileFormat::Csv => {
             let enc = facts.encoding.unwrap_or(TextEncoding::Utf8);
             let delimiter = facts.delimiter;
+            let record_limit = limits.row_bytes;
             let _ = sheet_tx.send(Ok(None));
-            std::thread::spawn(move || read_csv(&path, &key, enc, delimiter, tx));
+            std::thread::spawn(move || read_csv(&path, &key, enc, delimiter, record_limit, tx));
         }
         FileFormat::Xlsx => {
             let sheet = sheet.map(str::to_string);
@@ -532,6 +540,7 @@ fn read_csv(
     key: &PiiKey,
     enc: TextEncoding,
     delimiter: u8,
+    record_limit: u64,
     tx: mpsc::Sender<AppResult<SourceRow>>,
 ) {
     let file = match open_maybe_sealed(path, key) {
@@ -549,17 +558,27 @@ fn read_csv(
         .encoding(Some(enc.encoding()))
         .bom_override(true)
         .build(BufReader::with_capacity(1 << 16, file));
+    let guarded = RecordGuard::new(
+        CrlfToLf::new(BufReader::new(decoded)),
+        delimiter,
+        record_limit,
+    );
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(false)
         .flexible(true)
-        .from_reader(CrlfToLf::new(BufReader::new(decoded)));
+        .from_reader(guarded);
     let mut record = csv::StringRecord::new();
     loop {
         let before = reader.position().line();
         match reader.read_record(&mut record) {
             Ok(false) => return,
             Ok(true) => {
+                if let Some(line) = reader.get_ref().open_quote_at_end(reader.position().byte()) {
+                    // The rest of the file was folded into one cell: not a row to import.
+                    let _ = tx.blocking_send(Err(unclosed_quote(line, None)));
+                    return;
+                }
                 // The line the record starts on: counted back from the reader's line after
                 // it by its own LF (see `CrlfToLf`) and the line ends inside its quoted
                 // cells. (The position the record was started at can lie before blank
@@ -579,23 +598,60 @@ fn read_csv(
                 }
                 let row = SourceRow {
                     line,
-                    cells: record.iter().map(str::to_string).collect(),
+                    // A cell an export guarded against formulas gets its value back.
+                    cells: record
+                        .iter()
+                        .map(|c| crate::csv_cell::restore(c).to_string())
+                        .collect(),
                 };
                 if tx.blocking_send(Ok(row)).is_err() {
                     return;
                 }
             }
             Err(e) => {
-                let line = before;
-                let _ = tx.blocking_send(Err(bad_file(
-                    "import.csv_malformed",
-                    format!("CSV 第 {line} 行格式错误：{e}"),
-                    format!("CSV line {line} is malformed: {e}"),
-                )));
+                let err = match reader.get_ref().stopped() {
+                    Some(Stopped::QuoteOpen { line }) => unclosed_quote(line, Some(record_limit)),
+                    Some(Stopped::TooLong { line }) => {
+                        let (zh, en) = bytes_text(record_limit);
+                        bad_file(
+                            "import.csv_record_too_long",
+                            format!("CSV 第 {line} 行起的一行超过 {zh} 仍未结束"),
+                            format!("the CSV row starting on line {line} is longer than {en}"),
+                        )
+                    }
+                    None => {
+                        let line = before;
+                        bad_file(
+                            "import.csv_malformed",
+                            format!("CSV 第 {line} 行格式错误：{e}"),
+                            format!("CSV line {line} is malformed: {e}"),
+                        )
+                    }
+                };
+                let _ = tx.blocking_send(Err(err));
                 return;
             }
         }
     }
+}
+
+/// A quote opened on `line` and not closed: at the end of the file, or within `limit`
+/// bytes.
+fn unclosed_quote(line: u64, limit: Option<u64>) -> AppError {
+    let (zh, en) = match limit.map(bytes_text) {
+        None => (
+            "到文件末尾".to_string(),
+            "by the end of the file".to_string(),
+        ),
+        Some((zh, en)) => (format!("在其后 {zh} 内"), format!("within {en}")),
+    };
+    bad_file(
+        "import.csv_unclosed_quote",
+        format!("CSV 第 {line} 行的引号{zh}都没有闭合（单元格内的引号应写成两个引号 \"\"）"),
+        format!(
+            "the quote opened on CSV line {line} is not closed {en} (a quote inside a cell is written as two quotes \"\")"
+        ),
+    )
 }
 
 /// Reads `inner` with every CR LF pair made a single LF (a CR alone is kept), and a LF
@@ -899,7 +955,7 @@ mod tests {
         crate::sealed::seal_file(&path, &sealed, &key).unwrap();
         let read = |p: &Path| {
             let (tx, mut rx) = mpsc::channel(64);
-            read_csv(p, &key, TextEncoding::Utf8, b',', tx);
+            read_csv(p, &key, TextEncoding::Utf8, b',', 1 << 20, tx);
             let mut out = Vec::new();
             while let Ok(row) = rx.try_recv() {
                 out.push(row.unwrap().line);

@@ -866,3 +866,38 @@ backend_test!(
         assert_eq!(r.bytes().await.unwrap().to_vec(), text.as_bytes());
     }
 );
+
+// A name a spreadsheet would run as a formula is exported to CSV — direct, GBK, job —
+// behind a quote; JSON Lines keeps it as stored, and so does the customer.
+backend_test!(csv_exports_guard_formula_cells, |t| {
+    let admin = t.admin_token().await;
+    seed_rules(&t, &admin).await;
+    let name = "=cmd|' /C calc'!A0";
+    let c = create(
+        &t,
+        &admin,
+        json!({"customer_type": "enterprise", "name": name, "address": "@SUM(1+1)"}),
+    )
+    .await;
+    let guarded = ",'=cmd|' /C calc'!A0,";
+    let utf8 = String::from_utf8(direct(&t, &admin, "format=csv").await).unwrap();
+    assert!(
+        utf8.contains(guarded) && utf8.contains(",'@SUM(1+1),"),
+        "{utf8}"
+    );
+    let gbk = direct(&t, &admin, "format=csv&gbk=true").await;
+    let gbk = encoding_rs::GB18030.decode(&gbk).0.into_owned();
+    assert!(gbk.contains(guarded), "{gbk}");
+    let (_, job) = export_job(&t, &admin, json!({"format": "csv"})).await;
+    let job = String::from_utf8(job).unwrap();
+    assert!(job.contains(guarded), "{job}");
+    let jsonl = String::from_utf8(direct(&t, &admin, "format=jsonl").await).unwrap();
+    assert!(jsonl.contains(r#""name":"=cmd|' /C calc'!A0""#), "{jsonl}");
+    let code = c["code"].as_str().unwrap();
+    let stored = body(
+        t.get(&format!("/api/v1/customers/{code}"), &admin).await,
+        200,
+    )
+    .await;
+    assert_eq!(stored["name"], name);
+});

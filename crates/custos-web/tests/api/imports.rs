@@ -306,3 +306,91 @@ backend_test!(uploads_leave_no_personal_data_on_disk, |t| {
         }
     }
 });
+
+#[path = "../../../custos-app/tests/support/xlsx_bomb.rs"]
+mod xlsx_bomb;
+
+fn file_form(name: &str, bytes: Vec<u8>) -> Form {
+    Form::new().part("file", Part::bytes(bytes).file_name(name.to_string()))
+}
+
+// With the default bounds, XLSX files whose one string unpacks to 50 MiB (shared) or
+// 1 GiB (inline) are refused at once with a 422 naming the part, the cell and the bound,
+// in Chinese or, on request, English.
+backend_test!(xlsx_bombs_get_422_at_once, |t| {
+    let admin = t.admin_token().await;
+    let mib = "A".repeat(1 << 20);
+    let started = std::time::Instant::now();
+    let shared = xlsx_bomb::shared_string_bomb(&mib, 50);
+    let p = problem(
+        upload(&t, &admin, file_form("shared.xlsx", shared)).await,
+        422,
+    )
+    .await;
+    assert_eq!(problem_fields(&p), vec!["file".to_string()], "{p}");
+    assert_eq!(p["fields"][0]["code"], "import.xlsx_cell_too_large", "{p}");
+    let msg = p["fields"][0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("xl/sharedStrings.xml")
+            && msg.contains("第 1 个共享字符串")
+            && msg.contains("1 MiB"),
+        "{msg}"
+    );
+    let inline = xlsx_bomb::inline_string_bomb(&mib, 1024);
+    let r = t
+        .req(Method::POST, "/api/v1/imports", Some(&admin))
+        .header("accept-language", "en")
+        .multipart(file_form("inline.xlsx", inline))
+        .send()
+        .await
+        .unwrap();
+    let p = problem(r, 422).await;
+    let msg = p["fields"][0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("cell B2 in part xl/worksheets/sheet1.xml") && msg.contains("1 MiB"),
+        "{msg}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "slow"
+    );
+});
+
+// A CSV quote never closed: within the first rows the upload is refused (422); later,
+// the job fails naming the line the quote opened on, after the rows before it.
+backend_test!(unclosed_csv_quotes_name_their_line, |t| {
+    let admin = t.admin_token().await;
+    seed_rules(&t, &admin).await;
+    let rows: String = (1..=12)
+        .map(|i| format!("企业客户,上海第{i}测试有限公司,上海市徐汇区\n"))
+        .collect();
+    let open = "企业客户,\"上海恒星物流有限公司,上海市徐汇区\n企业客户,之后,上海市徐汇区\n";
+    let early = format!("客户类型,客户名称,地区\n{open}");
+    let p = problem(
+        upload(&t, &admin, file_form("early.csv", early.into_bytes())).await,
+        422,
+    )
+    .await;
+    assert_eq!(p["fields"][0]["code"], "import.csv_unclosed_quote", "{p}");
+    assert!(
+        p["fields"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("第 2 行的引号"),
+        "{p}"
+    );
+
+    let late = format!("客户类型,客户名称,地区\n{rows}{open}");
+    let r = body(
+        upload(&t, &admin, file_form("late.csv", late.into_bytes())).await,
+        202,
+    )
+    .await;
+    let done = wait_done(&t, &admin, r["job_id"].as_i64().unwrap()).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert!(
+        done["error"].as_str().unwrap().contains("line 14"),
+        "{done}"
+    );
+    assert_eq!(done["read"], 12, "{done}");
+});
