@@ -2152,16 +2152,7 @@ impl App {
             });
         }
         let unread = tx.count_unread_notifications(actor.user_id).await?;
-        let needs_admin = if actor.can("role.manage") {
-            let f = ApplicationFilter {
-                needs_admin: true,
-                limit: 100,
-                ..Default::default()
-            };
-            tx.applications(&f).await?.iter().map(summary).collect()
-        } else {
-            Vec::new()
-        };
+        let needs_admin = deciders::waiting_for_admin(&mut tx, actor).await?;
         tx.rollback().await?;
         Ok(Inbox {
             counts: InboxCounts {

@@ -19,7 +19,7 @@ use serde_json::json;
 use custos_core::Violation;
 use custos_store::{now_us, ApplicationRow, EventRow, TaskRow, Tx};
 
-use super::{frozen, notify};
+use super::{frozen, notify, summary, ApplicationSummary};
 use crate::actor::{Actor, Context, Source};
 use crate::audit::{append, record};
 use crate::auth::{format_time, load_actor};
@@ -114,6 +114,22 @@ pub(crate) fn needs_admin_of(a: &ApplicationRow) -> Option<NeedsAdmin> {
     a.needs_admin
         .as_deref()
         .and_then(|s| serde_json::from_str(s).ok())
+}
+
+/// For an administrator's inbox: the open applications nobody qualifies to decide.
+pub(crate) async fn waiting_for_admin(
+    tx: &mut Tx,
+    actor: &Actor,
+) -> AppResult<Vec<ApplicationSummary>> {
+    if !actor.can("role.manage") {
+        return Ok(Vec::new());
+    }
+    let f = custos_store::ApplicationFilter {
+        needs_admin: true,
+        limit: 100,
+        ..Default::default()
+    };
+    Ok(tx.applications(&f).await?.iter().map(summary).collect())
 }
 
 /// Enabled, not the applicant, holding `application.approve`: what every decider needs.
