@@ -25,10 +25,15 @@ use crate::customers::merge::{MergeRequest, SplitPart, SplitRequest};
 use crate::customers::{CustomerPatch, Lookups, NewCustomer};
 use crate::error::{AppError, AppResult};
 use crate::flows::{
-    choose_flow, department_chain, kind_zh, resolve_approvers, unknown_kind, FlowSubject,
-    FrozenFlow, StepMode,
+    choose_flow, department_chain, kind_zh, unknown_kind, FlowSubject, FrozenFlow, StepMode,
 };
 use crate::{to_json, App};
+
+mod deciders;
+
+pub use deciders::NeedsAdmin;
+pub(crate) use deciders::{managers_above, recheck_open_tasks};
+use deciders::{needs_admin_of, resolve_approvers};
 
 /// Longest a retrieval (调阅) may last.
 const MAX_RETRIEVAL_DAYS: i64 = 90;
@@ -223,6 +228,9 @@ pub struct ApplicationView {
     pub updated_at: String,
     pub closed_at: Option<String>,
     pub version: i64,
+    /// Set while nobody qualifies to decide the current step: an administrator must
+    /// assign an approver.
+    pub needs_admin: Option<NeedsAdmin>,
 }
 
 /// A row of a list.
@@ -237,6 +245,8 @@ pub struct ApplicationSummary {
     pub current_step: i64,
     pub created_at: String,
     pub updated_at: String,
+    /// Set while nobody qualifies to decide the current step.
+    pub needs_admin: Option<NeedsAdmin>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
@@ -254,6 +264,9 @@ pub struct ApplicationQuery {
     pub from: Option<String>,
     /// RFC 3339 or `YYYY-MM-DD`: created before.
     pub to: Option<String>,
+    /// Only open applications waiting for an administrator to assign an approver.
+    #[serde(default)]
+    pub needs_admin: Option<bool>,
     /// Cursor: ids below this.
     pub before: Option<i64>,
     pub limit: Option<i64>,
@@ -272,6 +285,8 @@ pub struct InboxItem {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct InboxCounts {
     pub pending: usize,
+    /// Applications waiting for an administrator (administrators only, else 0).
+    pub needs_admin: usize,
     pub by_kind: BTreeMap<String, usize>,
     pub unread_notifications: i64,
 }
@@ -280,6 +295,9 @@ pub struct InboxCounts {
 pub struct Inbox {
     pub counts: InboxCounts,
     pub pending: Vec<InboxItem>,
+    /// For administrators (`role.manage`): open applications nobody qualifies to decide,
+    /// with the reason.
+    pub needs_admin: Vec<ApplicationSummary>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -413,6 +431,7 @@ fn summary(a: &ApplicationRow) -> ApplicationSummary {
         current_step: a.current_step,
         created_at: format_time(a.created_at),
         updated_at: format_time(a.updated_at),
+        needs_admin: needs_admin_of(a),
     }
 }
 
@@ -906,6 +925,7 @@ impl App {
             updated_at: now,
             closed_at: None,
             row_version: 1,
+            needs_admin: None,
         };
         a.id = tx.insert_application(&a).await?;
         if input.draft {
@@ -1469,7 +1489,14 @@ impl App {
         }
         if let Some(t) = current.iter().find(|t| t.decision.is_none()) {
             let t = (*t).clone();
+            deciders::ensure_may_decide(tx, &a, &t).await?;
             return Ok((a, t, tasks));
+        }
+        if current
+            .iter()
+            .any(|t| t.decision.as_deref() == Some(deciders::REASSIGNED))
+        {
+            return Err(deciders::task_reassigned(id));
         }
         if !current.is_empty() {
             return Err(AppError::Conflict(Violation::new(
@@ -1808,6 +1835,14 @@ impl App {
         if !["submitted", "in_review"].contains(&a.state.as_str()) {
             return Err(not_in_review(&a));
         }
+        if a.needs_admin.is_some() && from_user.is_none() && actor.can("role.manage") {
+            // Nobody holds the step: the administrator names its approver.
+            let mut a = a;
+            deciders::assign_waiting(&mut tx, actor, &mut a, to_user, comment).await?;
+            let view = self.view_in(&mut tx, actor, &a).await?;
+            tx.commit().await?;
+            return Ok(view);
+        }
         let from_user = from_user.unwrap_or(actor.user_id);
         if from_user != actor.user_id && !actor.can("role.manage") {
             actor.require("role.manage")?;
@@ -1837,34 +1872,13 @@ impl App {
                 )
             });
         };
-        let target = tx.user(to_user).await?;
+        if from_user == actor.user_id {
+            // Handing a task on is a decision: only someone who still qualifies may.
+            deciders::ensure_may_decide(&mut tx, &a, &task).await?;
+        }
         let bad = |code: &str, zh: String, en: String| {
             AppError::validation("to_user", Violation::new(code, zh, en))
         };
-        match target {
-            None => {
-                return Err(bad(
-                    "user.unknown",
-                    format!("用户 {to_user} 不存在"),
-                    format!("user {to_user} does not exist"),
-                ))
-            }
-            Some(u) if u.disabled => {
-                return Err(bad(
-                    "user.disabled",
-                    format!("用户 {to_user} 已停用，不能接受转交"),
-                    format!("user {to_user} is disabled and cannot take the task"),
-                ))
-            }
-            Some(_) => {}
-        }
-        if to_user == a.applicant_id {
-            return Err(bad(
-                "application.self_approval",
-                "不能转交给申请人本人".into(),
-                "the applicant cannot approve their own application".into(),
-            ));
-        }
         if to_user == from_user || in_step(to_user).is_some() {
             return Err(bad(
                 "application.already_approver",
@@ -1872,6 +1886,8 @@ impl App {
                 format!("user {to_user} is already an approver of the current step"),
             ));
         }
+        // The delegate must be someone who may decide the step themselves.
+        deciders::check_delegate(&mut tx, &a, to_user).await?;
         let now = now_us();
         if !tx
             .decide_task(task.id, "delegated", comment.as_deref(), now)
@@ -2020,6 +2036,7 @@ impl App {
             updated_at: format_time(a.updated_at),
             closed_at: a.closed_at.map(format_time),
             version: a.row_version,
+            needs_admin: needs_admin_of(a),
         })
     }
 
@@ -2092,6 +2109,7 @@ impl App {
             created_from,
             created_to,
             before_id: q.before,
+            needs_admin: q.needs_admin == Some(true),
             limit: q.limit.unwrap_or(50).clamp(1, 500),
             ..Default::default()
         };
@@ -2134,14 +2152,17 @@ impl App {
             });
         }
         let unread = tx.count_unread_notifications(actor.user_id).await?;
+        let needs_admin = deciders::waiting_for_admin(&mut tx, actor).await?;
         tx.rollback().await?;
         Ok(Inbox {
             counts: InboxCounts {
                 pending: pending.len(),
+                needs_admin: needs_admin.len(),
                 by_kind,
                 unread_notifications: unread,
             },
             pending,
+            needs_admin,
         })
     }
 

@@ -15,6 +15,10 @@ pub enum AppError {
     /// Logged in but lacking the permission.
     #[error("forbidden: {permission}")]
     Forbidden { permission: String },
+    /// Logged in, but a rule other than a missing permission refuses this caller (HTTP
+    /// 403 with the rule's own code), e.g. an approver who no longer qualifies for a step.
+    #[error("denied: {}", .0.code)]
+    Denied(Violation),
     /// Missing — or outside the caller's data scope, which must look the same.
     #[error("not found: {what} {key}")]
     NotFound { what: &'static str, key: String },
@@ -58,6 +62,7 @@ impl AppError {
             AppError::Unauthenticated(v)
             | AppError::Conflict(v)
             | AppError::Rejected(v)
+            | AppError::Denied(v)
             | AppError::Gone(v) => v.code.clone(),
             AppError::Duplicate { violation, .. } => violation.code.clone(),
             AppError::Forbidden { .. } => "auth.forbidden".into(),
@@ -71,7 +76,7 @@ impl AppError {
         match self {
             AppError::Validation(_) | AppError::Rejected(_) => 422,
             AppError::Unauthenticated(_) => 401,
-            AppError::Forbidden { .. } => 403,
+            AppError::Forbidden { .. } | AppError::Denied(_) => 403,
             AppError::NotFound { .. } => 404,
             AppError::Conflict(_) | AppError::Duplicate { .. } => 409,
             AppError::Gone(_) => 410,
@@ -83,7 +88,7 @@ impl AppError {
         let (zh, en) = match self {
             AppError::Validation(_) => ("输入数据校验未通过", "Validation failed"),
             AppError::Unauthenticated(_) => ("身份验证失败", "Authentication failed"),
-            AppError::Forbidden { .. } => ("没有权限", "Forbidden"),
+            AppError::Forbidden { .. } | AppError::Denied(_) => ("没有权限", "Forbidden"),
             AppError::NotFound { .. } => ("未找到", "Not found"),
             AppError::Conflict(_) => ("与当前状态冲突", "Conflict"),
             AppError::Rejected(_) => ("操作被规则拒绝", "Operation refused"),
@@ -107,6 +112,7 @@ impl AppError {
             AppError::Unauthenticated(v)
             | AppError::Conflict(v)
             | AppError::Rejected(v)
+            | AppError::Denied(v)
             | AppError::Gone(v) => v.message(lang).to_string(),
             AppError::Duplicate { violation, .. } => violation.message(lang).to_string(),
             AppError::Forbidden { permission } => match lang {

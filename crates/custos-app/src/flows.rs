@@ -259,64 +259,6 @@ pub(crate) async fn department_chain(tx: &mut Tx, dept: Option<i64>) -> AppResul
     Ok(chain)
 }
 
-/// Resolve the approvers of a step. The applicant never approves their own application;
-/// when nobody is left, the administrators are asked instead.
-pub(crate) async fn resolve_approvers(
-    tx: &mut Tx,
-    s: &FlowStep,
-    applicant_id: i64,
-    applicant_department: Option<i64>,
-) -> AppResult<Vec<i64>> {
-    let now = now_us();
-    let mut users = match &s.approvers {
-        Approvers::Role { role } => tx.users_with_role(role, now).await?,
-        Approvers::Users { users } => {
-            let mut ok = Vec::new();
-            for id in users {
-                if let Some(u) = tx.user(*id).await? {
-                    if !u.disabled {
-                        ok.push(u.id);
-                    }
-                }
-            }
-            ok
-        }
-        Approvers::DepartmentManager => {
-            let mut found = Vec::new();
-            for d in department_chain(tx, applicant_department).await? {
-                let Some(dept) = tx.department(d).await? else {
-                    continue;
-                };
-                let Some(m) = dept.manager_id.filter(|m| *m != applicant_id) else {
-                    continue;
-                };
-                if tx.user(m).await?.is_some_and(|u| !u.disabled) {
-                    found.push(m);
-                    break;
-                }
-            }
-            found
-        }
-    };
-    users.retain(|u| *u != applicant_id);
-    users.dedup();
-    if users.is_empty() {
-        users = tx.users_with_role("admin", now).await?;
-        users.retain(|u| *u != applicant_id);
-    }
-    if users.is_empty() {
-        return Err(AppError::Rejected(Violation::new(
-            "flow.no_approver",
-            format!("审批步骤“{}”找不到审批人（申请人本人不能审批），请联系管理员配置流程", s.name),
-            format!(
-                "step '{}' has no approver (applicants cannot approve their own application); ask an administrator to fix the flow",
-                s.name
-            ),
-        )));
-    }
-    Ok(users)
-}
-
 fn key_ok(key: &str) -> bool {
     (2..=40).contains(&key.len())
         && key.chars().all(|c| {

@@ -6,6 +6,7 @@ use custos_core::{FieldError, Violation};
 use custos_store::{now_us, DepartmentRow, RoleRow, StoreError, Tx, UserRow};
 
 use crate::actor::{builtin_roles, is_known_permission, Actor, Scope};
+use crate::applications::{managers_above, recheck_open_tasks};
 use crate::audit::{append, record};
 use crate::auth::{format_time, hash_password};
 use crate::error::{AppError, AppResult};
@@ -599,6 +600,15 @@ impl App {
         r.before = to_json(&audit_user(&before));
         r.after = to_json(&audit_user(&after));
         append(&mut tx, r).await?;
+        if patch.roles.is_some() || before.disabled != after.disabled {
+            // Open tasks follow who may decide them, in this transaction.
+            let cause = if after.disabled {
+                "审批人已停用"
+            } else {
+                "审批人角色变更"
+            };
+            recheck_open_tasks(&mut tx, actor, &[id], cause).await?;
+        }
         tx.commit().await?;
         Ok(after)
     }
@@ -749,6 +759,12 @@ impl App {
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
+        // Managers who may lose a department-manager step when the chain changes.
+        let old_managers = if patch.manager_id.is_some() || patch.parent_id.is_some() {
+            managers_above(&mut tx, Some(id)).await?
+        } else {
+            Vec::new()
+        };
         if let Some(n) = patch.name {
             d.name = n.trim().to_string();
         }
@@ -769,6 +785,9 @@ impl App {
         r.before = to_json(&before);
         r.after = to_json(&after);
         append(&mut tx, r).await?;
+        if !old_managers.is_empty() {
+            recheck_open_tasks(&mut tx, actor, &old_managers, "部门负责人变更").await?;
+        }
         tx.commit().await?;
         Ok(after)
     }
@@ -889,6 +908,7 @@ impl App {
             return Err(AppError::Validation(errors));
         }
         let before = role_view(role.clone());
+        let permissions_changed = patch.permissions.is_some();
         if let Some(n) = patch.name {
             role.name = n.trim().to_string();
         }
@@ -902,6 +922,10 @@ impl App {
         r.before = to_json(&before);
         r.after = to_json(&after);
         append(&mut tx, r).await?;
+        if permissions_changed {
+            let holders = tx.users_with_role(key, now_us()).await?;
+            recheck_open_tasks(&mut tx, actor, &holders, "审批人所持角色的权限变更").await?;
+        }
         tx.commit().await?;
         Ok(after)
     }

@@ -44,6 +44,8 @@ pub struct ApplicationRow {
     pub updated_at: i64,
     pub closed_at: Option<i64>,
     pub row_version: i64,
+    /// Why nobody can decide the current step (JSON), while it waits for an administrator.
+    pub needs_admin: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -99,13 +101,16 @@ pub struct ApplicationFilter {
     pub created_to: Option<i64>,
     /// Newest first: only ids below this.
     pub before_id: Option<i64>,
+    /// Only open applications waiting for an administrator.
+    pub needs_admin: bool,
     pub limit: i64,
 }
 
 const FLOW_COLS: &str = "id, key, version, kind, name, priority, conditions, steps, active, \
     created_by, created_at";
 const APP_COLS: &str = "id, kind, state, applicant_id, department_id, target, payload, reason, \
-    flow, current_step, round, duplicates, result, created_at, updated_at, closed_at, row_version";
+    flow, current_step, round, duplicates, result, created_at, updated_at, closed_at, row_version, \
+    needs_admin";
 const TASK_COLS: &str = "id, application_id, round, step, user_id, decision, decided_at, \
     comment, delegated_from, created_at";
 const EVENT_COLS: &str = "id, application_id, at, actor_id, actor_name, action, step, \
@@ -187,8 +192,8 @@ impl Tx {
     pub async fn insert_application(&mut self, a: &ApplicationRow) -> StoreResult<i64> {
         let sql = "INSERT INTO applications (kind, state, applicant_id, department_id, target, \
                    payload, reason, flow, current_step, round, duplicates, result, created_at, \
-                   updated_at, closed_at, row_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-                   $9, $10, $11, $12, $13, $13, $14, 1) RETURNING id";
+                   updated_at, closed_at, row_version, needs_admin) VALUES ($1, $2, $3, $4, $5, \
+                   $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, 1, $15) RETURNING id";
         Ok(on_tx!(self, |c| sqlx::query_scalar::<_, i64>(sql)
             .bind(&a.kind)
             .bind(&a.state)
@@ -204,6 +209,7 @@ impl Tx {
             .bind(&a.result)
             .bind(a.created_at)
             .bind(a.closed_at)
+            .bind(&a.needs_admin)
             .fetch_one(c)
             .await)?)
     }
@@ -235,7 +241,7 @@ impl Tx {
         let sql = "UPDATE applications SET state = $2, payload = $3, reason = $4, \
                    current_step = $5, round = $6, duplicates = $7, result = $8, \
                    updated_at = $9, closed_at = $10, target = $11, flow = $13, \
-                   row_version = row_version + 1 WHERE id = $1 AND row_version = $12";
+                   needs_admin = $14, row_version = row_version + 1 WHERE id = $1 AND row_version = $12";
         let n = on_tx!(self, |c| sqlx::query(sql)
             .bind(a.id)
             .bind(&a.state)
@@ -250,6 +256,7 @@ impl Tx {
             .bind(&a.target)
             .bind(a.row_version)
             .bind(&a.flow)
+            .bind(&a.needs_admin)
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
@@ -295,6 +302,11 @@ impl Tx {
         }
         if f.before_id.is_some() {
             sql.push_str(&format!(" AND a.id < ${}", next()));
+        }
+        if f.needs_admin {
+            sql.push_str(
+                " AND a.needs_admin IS NOT NULL AND a.state IN ('submitted', 'in_review')",
+            );
         }
         sql.push_str(&format!(" ORDER BY a.id DESC LIMIT ${}", next()));
         Ok(on_tx!(self, |c| {

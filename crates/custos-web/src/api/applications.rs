@@ -210,6 +210,10 @@ pub async fn withdraw_application(
 }
 
 /// Hand a pending task to another user (approver), or reassign one (administrator).
+///
+/// The delegate must qualify for the step like any approver, else 422 on `to_user`.
+/// Without `from_user` an administrator names the approver of an application that
+/// needs one (`needs_admin`).
 #[utoipa::path(post, path = "/api/v1/applications/{id}/delegate", tag = "applications", security(("bearer" = [])),
     params(("id" = i64, Path)), request_body = DelegateBody,
     responses((status = 200, body = ApplicationView), (status = 403, body = Problem, content_type = "application/problem+json"),

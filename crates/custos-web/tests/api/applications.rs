@@ -10,19 +10,19 @@ use crate::customers::seed_rules;
 use crate::helpers::{body, problem, problem_fields, TestApp, USER_PASSWORD};
 
 /// A department with a manager, a clerk in it, two stewards, a spare approver.
-struct Org {
-    admin: String,
-    clerk: String,
-    clerk_id: i64,
-    manager: String,
-    manager_id: i64,
-    steward: String,
-    steward2: String,
-    spare_id: i64,
-    spare: String,
+pub(crate) struct Org {
+    pub(crate) admin: String,
+    pub(crate) clerk: String,
+    pub(crate) clerk_id: i64,
+    pub(crate) manager: String,
+    pub(crate) manager_id: i64,
+    pub(crate) steward: String,
+    pub(crate) steward2: String,
+    pub(crate) spare_id: i64,
+    pub(crate) spare: String,
 }
 
-async fn org(t: &TestApp) -> Org {
+pub(crate) async fn org(t: &TestApp) -> Org {
     let admin = t.admin_token().await;
     seed_rules(t, &admin).await;
     let dept = t.create_department(&admin, "销售部", None).await;
@@ -86,14 +86,14 @@ async fn org(t: &TestApp) -> Org {
 }
 
 /// A distinct phone per customer, so test customers are not duplicates of each other.
-fn new_customer(name: &str) -> Value {
+pub(crate) fn new_customer(name: &str) -> Value {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
     let n = NEXT.fetch_add(7919, std::sync::atomic::Ordering::Relaxed);
     json!({"customer_type": "enterprise", "name": name, "region_code": "110108",
            "phone": format!("010-6{:07}", n % 10_000_000)})
 }
 
-async fn submit(t: &TestApp, token: &str, kind: &str, payload: Value) -> Value {
+pub(crate) async fn submit(t: &TestApp, token: &str, kind: &str, payload: Value) -> Value {
     let r = t
         .post(
             "/api/v1/applications",
@@ -104,7 +104,13 @@ async fn submit(t: &TestApp, token: &str, kind: &str, payload: Value) -> Value {
     body(r, 201).await
 }
 
-async fn act(t: &TestApp, token: &str, id: i64, action: &str, b: Value) -> reqwest::Response {
+pub(crate) async fn act(
+    t: &TestApp,
+    token: &str,
+    id: i64,
+    action: &str,
+    b: Value,
+) -> reqwest::Response {
     t.post(
         &format!("/api/v1/applications/{id}/{action}"),
         Some(token),
@@ -113,11 +119,11 @@ async fn act(t: &TestApp, token: &str, id: i64, action: &str, b: Value) -> reqwe
     .await
 }
 
-async fn ok(t: &TestApp, token: &str, id: i64, action: &str, b: Value) -> Value {
+pub(crate) async fn ok(t: &TestApp, token: &str, id: i64, action: &str, b: Value) -> Value {
     body(act(t, token, id, action, b).await, 200).await
 }
 
-fn id(v: &Value) -> i64 {
+pub(crate) fn id(v: &Value) -> i64 {
     v["id"].as_i64().expect("id")
 }
 

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod applications;
+mod approvers;
 mod audit;
 mod audit_chain;
 mod auth;
