@@ -8,6 +8,7 @@
 
 mod applications;
 mod audit;
+mod code_carry;
 mod codes;
 mod customers;
 mod db;
@@ -20,6 +21,7 @@ pub use applications::{
     ApplicationFilter, ApplicationRow, EventRow, FlowRow, NotificationRow, TaskRow,
 };
 pub use audit::{AuditEntry, AuditFilter, AuditRecord, ChainReport, GENESIS_HASH};
+pub use code_carry::{AdvisoryLock, SequenceRow};
 pub use codes::{CodeRow, CodeRuleRow, ScopeUsage};
 pub use customers::CustomerRow;
 pub use db::{db_file_name, redact_url, Backend, Db, DbOptions, Tx, TxConn};
