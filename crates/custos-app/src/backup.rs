@@ -593,6 +593,9 @@ pub struct RestoreReport {
     pub pii_key: PiiKeyOutcome,
     /// Id of the backup's PII key, when known.
     pub pii_key_id: Option<String>,
+    /// What was carried from the replaced database so no code is issued twice, or why
+    /// issuing is on hold (see `restore_guard`).
+    pub codes: crate::restore_guard::CodeCarry,
 }
 
 fn key_id_of(check: &str) -> &str {
@@ -640,13 +643,16 @@ fn staged_audit_key(
 
 /// Restore `file` into the SQLite database of `data_dir`. Refuses to replace a database
 /// that holds users, or to restore data under a PII key that does not fit, unless
-/// `force`. The server must not be running on that directory.
+/// `force`; refuses while a server or command uses the directory (and keeps them from
+/// starting until it is done). Codes issued since the backup are carried over from the
+/// database it replaces, or issuing is put on hold (see `restore_guard`).
 pub async fn restore_backup(
     file: &Path,
     data_dir: &Path,
     opts: RestoreOptions,
 ) -> AppResult<RestoreReport> {
     std::fs::create_dir_all(data_dir).map_err(|e| io_err("创建数据目录", data_dir, e))?;
+    let _lock = crate::data_lock::lock_dir_exclusive(data_dir)?;
     let staging = tempfile::Builder::new()
         .prefix(".custos-restore-")
         .tempdir_in(data_dir)
@@ -770,7 +776,10 @@ pub async fn restore_backup(
         }
     }
 
-    // Everything is verified. Stage the key file next to its place, then rename.
+    // Everything is verified. Bring over what the live database issued since the backup
+    // (or hold issuing), then stage the key file next to its place, then rename.
+    let codes =
+        crate::restore_guard::carry_codes(data_dir, staging.path(), &header.created_at).await?;
     let staged_key = staging.path().join(PII_KEY_FILE);
     if let Some((key, _)) = new_key_file {
         key.write_new_file(&staged_key)
@@ -798,6 +807,7 @@ pub async fn restore_backup(
         audit_entries: entries,
         target,
         pii_key: outcome,
+        codes,
     })
 }
 

@@ -169,6 +169,10 @@ pub struct CodeRegistryInfo {
     pub rule_version: Option<i64>,
     pub manual: bool,
     pub issued_at: String,
+    /// For status `lost_in_restore`: which restore lost the code's customer (other
+    /// statuses' reasons are free text of applications and are not shown here).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -226,7 +230,7 @@ fn rule_view(key: &str, rows: &[CodeRuleRow]) -> CodeRuleView {
     }
 }
 
-fn segments_of(r: &CodeRuleRow) -> AppResult<Vec<Segment>> {
+pub(crate) fn segments_of(r: &CodeRuleRow) -> AppResult<Vec<Segment>> {
     serde_json::from_str(&r.segments).map_err(|e| {
         AppError::Internal(format!(
             "stored rule {} v{} unreadable: {e}",
@@ -632,6 +636,9 @@ impl App {
             check_valid: matches.first().and_then(|m| m.decoded.check_valid),
             issued: show_status.then_some(registry.is_some()),
             registry: registry.map(|r| CodeRegistryInfo {
+                reason: r
+                    .reason
+                    .filter(|_| r.status == crate::restore_guard::LOST_IN_RESTORE),
                 status: r.status,
                 redirect_to: r.redirect_to,
                 rule_key: r.rule_key,
@@ -751,6 +758,13 @@ pub(crate) async fn draw_code(
 ) -> AppResult<DrawnCode> {
     // Lock order: audit head, then sequence rows (see batch.rs).
     tx.lock_audit_head().await?;
+    // After a restore that could not tell which codes were issued since the backup,
+    // nothing is issued until an administrator says so. Read once per transaction: the
+    // hold is only lifted in a transaction that also holds the audit head.
+    if !lookups.issuing_checked {
+        crate::restore_guard::ensure_issuing(tx).await?;
+        lookups.issuing_checked = true;
+    }
     let (rule, segments) = applicable_rule(tx, lookups, customer_type, region).await?;
     let date = issue_date(tz);
     if let Some(code) = manual {

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod backup;
 mod batch;
 pub mod codes;
+pub mod data_lock;
 #[macro_use]
 pub mod customers;
 pub mod demo;
@@ -18,6 +19,7 @@ pub mod error;
 pub mod flows;
 pub mod mail;
 pub mod org;
+pub mod restore_guard;
 
 use std::time::Duration;
 

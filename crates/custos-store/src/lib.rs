@@ -9,6 +9,7 @@
 mod applications;
 mod audit;
 pub mod audit_chain;
+mod code_carry;
 mod codes;
 mod customers;
 mod db;
@@ -22,6 +23,7 @@ pub use applications::{
 };
 pub use audit::{AuditEntry, AuditFilter, AuditRecord, ChainReport, GENESIS_HASH};
 pub use audit_chain::{Anchor, AuditKey, AuditKeys, LegacyScan, LegacySeal, SEAL_ACTION};
+pub use code_carry::{AdvisoryLock, SequenceRow};
 pub use codes::{CodeRow, CodeRuleRow, ScopeUsage};
 pub use customers::CustomerRow;
 pub use db::{db_file_name, redact_url, Backend, Db, DbOptions, Tx, TxConn};

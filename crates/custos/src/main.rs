@@ -19,6 +19,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use comfy_table::Table;
 
+use custos_app::data_lock::{self, DataLock};
 use custos_app::org::{NewUser, RoleAssignment, UserPatch};
 use custos_app::ChainReport;
 use custos_app::{Actor, App, AppError, Context, Source};
@@ -322,15 +323,40 @@ impl PassphraseArgs {
     }
 }
 
-async fn open(cli: &Cli, listen: Option<String>) -> Result<(App, config::Settings), Failure> {
+/// Open the database as a process that uses it: with the shared lock a restore waits
+/// for (see `custos_app::data_lock`), kept as long as the returned lock lives.
+async fn open(
+    cli: &Cli,
+    listen: Option<String>,
+) -> Result<(App, config::Settings, DataLock), Failure> {
+    open_locked(cli, listen, false).await
+}
+
+/// [`open`], or with `pg_exclusive` on PostgreSQL the exclusive lock instead: for
+/// maintenance no server or command may run beside.
+async fn open_locked(
+    cli: &Cli,
+    listen: Option<String>,
+    pg_exclusive: bool,
+) -> Result<(App, config::Settings, DataLock), Failure> {
     let settings = config::load(
         cli.config.as_deref(),
         cli.data_dir.clone(),
         cli.database_url.clone(),
         listen,
     )?;
+    // SQLite: locked before the database is opened (and migrated) at all.
+    let file_lock = match data_lock::sqlite_dir(&settings.db) {
+        Some(dir) => Some(data_lock::lock_dir_shared(&dir)?),
+        None => None,
+    };
     let app = App::open(&settings.db, settings.app.clone()).await?;
-    Ok((app, settings))
+    let lock = match file_lock {
+        Some(lock) => lock,
+        None if pg_exclusive => data_lock::lock_pg_exclusive(&app.db).await?,
+        None => data_lock::lock_for_use(&app.db, &settings.db).await?,
+    };
+    Ok((app, settings, lock))
 }
 
 async fn actor(app: &App, cli: &Cli) -> Result<Actor, Failure> {
@@ -440,44 +466,47 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Customer { command } => {
-            let (app, _) = open(&cli, None).await?;
+            let (app, _, _lock) = open(&cli, None).await?;
             let actor = actor(&app, &cli).await?;
             customer_cmd::run_customer(&app, &actor, command, cli.json).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo(args) => {
-            let (app, _) = open(&cli, None).await?;
+            let (app, _, _lock) = open(&cli, None).await?;
             customer_cmd::ensure_admin(&app).await?;
             let actor = actor(&app, &cli).await?;
             customer_cmd::run_demo(&app, &actor, args, cli.json).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Import(args) => {
-            let (app, _) = open(&cli, None).await?;
+            let (app, _, _lock) = open(&cli, None).await?;
             let actor = actor(&app, &cli).await?;
             import_cmd::run_import(&app, &actor, args, cli.json).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Template { file } => {
-            let (app, _) = open(&cli, None).await?;
+            let (app, _, _lock) = open(&cli, None).await?;
             let actor = actor(&app, &cli).await?;
             import_cmd::run_template(&app, &actor, file).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Export(args) => {
-            let (app, _) = open(&cli, None).await?;
+            let (app, _, _lock) = open(&cli, None).await?;
             let actor = actor(&app, &cli).await?;
             import_cmd::run_export(&app, &actor, args, cli.json).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Rule { command } => {
-            let (app, _) = open(&cli, None).await?;
+            let (app, _, _lock) = open(&cli, None).await?;
             let actor = actor(&app, &cli).await?;
             rule_cmd::run_rule(&app, &actor, command, cli.json).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Code { command } => {
-            let (app, _) = open(&cli, None).await?;
+            // After pg_restore nothing holds code issuing: no server may issue codes
+            // while the counters are being raised.
+            let pg_exclusive = matches!(command, rule_cmd::CodeCommand::ResumeAfterRestore(_));
+            let (app, _, _lock) = open_locked(&cli, None, pg_exclusive).await?;
             let actor = actor(&app, &cli).await?;
             let ok = rule_cmd::run_code(&app, &actor, command, cli.json).await?;
             Ok(if ok {
@@ -487,7 +516,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             })
         }
         Command::Dedupe(args) if args.database => {
-            let (app, _) = open(&cli, None).await?;
+            let (app, _, _lock) = open(&cli, None).await?;
             let actor = actor(&app, &cli).await?;
             let summary = app.scan_duplicates(&actor, args.threshold).await?;
             if cli.json {
@@ -524,13 +553,13 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::User { command } => {
-            let (app, _) = open(&cli, None).await?;
+            let (app, _, _lock) = open(&cli, None).await?;
             let actor = actor(&app, &cli).await?;
             user_command(&app, &actor, command, cli.json).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit { command } => {
-            let (app, _) = open(&cli, None).await?;
+            let (app, _, _lock) = open(&cli, None).await?;
             match command {
                 AuditCommand::Verify => audit_verify(&app, cli.json).await,
                 AuditCommand::Checkpoint => audit_checkpoint(&app, cli.json).await,
@@ -538,7 +567,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Command::Backup { file, passphrase } => {
             let passphrase = passphrase.read()?;
-            let (app, _) = open(&cli, None).await?;
+            let (app, _, _lock) = open(&cli, None).await?;
             let actor = actor(&app, &cli).await?;
             let header = app.backup(&actor, file, passphrase.as_ref()).await?;
             if cli.json {
@@ -579,7 +608,9 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             )?;
             if location.database_url.is_some() {
                 return Err(Failure(
-                    "restore works on the embedded SQLite database; for PostgreSQL use pg_restore"
+                    "restore works on the embedded SQLite database; for PostgreSQL stop every server, \
+                     use pg_restore, then run custos code resume-after-restore before starting them \
+                     again (docs/backup.md)"
                         .into(),
                 ));
             }
@@ -601,6 +632,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 if let Some(note) = pii_key_note(&report) {
                     eprintln!("{note}");
                 }
+                eprintln!("{}", rule_cmd::code_carry_note(&report.codes));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -741,7 +773,14 @@ async fn user_command(
 
 async fn serve(cli: &Cli, listen: Option<String>, demo: bool) -> Result<ExitCode, Failure> {
     let started = std::time::Instant::now();
-    let (app, settings) = open(cli, listen).await?;
+    let (app, settings, lock) = open(cli, listen).await?;
+    if let Some(hold) = app.issue_hold().await? {
+        tracing::warn!(
+            "code issuing is on hold since the restore of a backup of {} ({}): creations fail until an administrator runs custos code resume-after-restore (see docs/backup.md)",
+            hold.backup_created_at,
+            hold.reason
+        );
+    }
     let admin_password = config::secret_env("CUSTOS_ADMIN_PASSWORD")?;
     if let Some(generated) = app.ensure_admin(admin_password).await? {
         // Shown once: it is not stored anywhere in plaintext.
@@ -791,6 +830,7 @@ async fn serve(cli: &Cli, listen: Option<String>, demo: bool) -> Result<ExitCode
     worker.abort();
     checkpoints.abort();
     served.map_err(|e| Failure(format!("server error: {e}")))?;
+    lock.release().await;
     app.db.close().await;
     tracing::info!("custos stopped");
     Ok(ExitCode::SUCCESS)

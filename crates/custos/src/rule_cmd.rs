@@ -47,6 +47,70 @@ pub enum RuleCommand {
 pub enum CodeCommand {
     /// Check a code: shape, rule, decoded segments, check character, issue status.
     Validate { code: String },
+    /// Let code issuing resume after a restore put it on hold (docs/backup.md).
+    ResumeAfterRestore(ResumeArgs),
+}
+
+#[derive(clap::Args)]
+#[group(required = true, multiple = true)]
+pub struct ResumeArgs {
+    /// File of codes known to be issued, one per line (e.g. the last codes in ERP per
+    /// rule and scope; blank lines and lines starting with # are skipped): counters are
+    /// raised past them and they are recorded as lost in the restore.
+    #[arg(long, value_name = "FILE")]
+    confirm_last: Option<std::path::PathBuf>,
+    /// Raise every existing sequence counter by N numbers.
+    #[arg(long, value_name = "N")]
+    skip: Option<i64>,
+    /// Resume as it is: nothing was issued after the backup.
+    #[arg(long, conflicts_with_all = ["confirm_last", "skip"])]
+    accept: bool,
+}
+
+/// Most bytes of a --confirm-last file (100,000 codes of up to 64 characters).
+const MAX_CONFIRM_FILE: u64 = 7 << 20;
+
+fn read_confirmed(path: &Path) -> Result<Vec<String>, Failure> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)
+        .map_err(|e| Failure(format!("cannot read {}: {e}", path.display())))?;
+    let mut text = String::new();
+    file.take(MAX_CONFIRM_FILE + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| Failure(format!("cannot read {}: {e}", path.display())))?;
+    if text.len() as u64 > MAX_CONFIRM_FILE {
+        return Err(Failure(format!(
+            "{} is larger than {MAX_CONFIRM_FILE} bytes",
+            path.display()
+        )));
+    }
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect())
+}
+
+/// What a restore did about codes, for the terminal.
+pub fn code_carry_note(c: &custos_app::restore_guard::CodeCarry) -> String {
+    use custos_app::restore_guard::LiveDatabase;
+    match (&c.hold, c.live) {
+        (None, _) => format!(
+            "编码：已从被替换的数据库带入 {} 个计数器、{} 个备份后发放的编码（状态 lost_in_restore） /              codes: carried {} sequence counters and {} codes issued after the backup (status lost_in_restore) from the replaced database",
+            c.sequences_raised, c.codes_lost, c.sequences_raised, c.codes_lost
+        ),
+        (Some(h), live) => format!(
+            "注意：客户编码发放已暂停（{}）：核对 ERP 中最后发放的编码后运行 custos code resume-after-restore /              note: code issuing is on hold ({}{}): check the last codes issued (e.g. in ERP), then run custos code resume-after-restore",
+            h.reason,
+            h.reason,
+            if live == LiveDatabase::Carried {
+                format!("; carried {} counters and {} codes", c.sequences_raised, c.codes_lost)
+            } else {
+                String::new()
+            }
+        ),
+    }
 }
 
 fn read_rule(file: &Path) -> Result<NewCodeRule, Failure> {
@@ -213,7 +277,13 @@ pub async fn run_code(
     cmd: &CodeCommand,
     json: bool,
 ) -> Result<bool, Failure> {
-    let CodeCommand::Validate { code } = cmd;
+    let code = match cmd {
+        CodeCommand::Validate { code } => code,
+        CodeCommand::ResumeAfterRestore(args) => {
+            resume(app, actor, args, json).await?;
+            return Ok(true);
+        }
+    };
     let v = app.validate_code(actor, code).await?;
     if json {
         print_json(&v);
@@ -248,7 +318,12 @@ pub async fn run_code(
         }
         if let Some(issued) = v.issued {
             match &v.registry {
-                Some(r) if issued => println!("  issued: yes, status {}", r.status),
+                Some(r) if issued => {
+                    println!("  issued: yes, status {}", r.status);
+                    if let Some(reason) = &r.reason {
+                        println!("  {reason}");
+                    }
+                }
                 _ => println!("  issued: no"),
             }
         }
@@ -257,4 +332,41 @@ pub async fn run_code(
         }
     }
     Ok(v.well_formed && v.check_valid != Some(false))
+}
+
+async fn resume(app: &App, actor: &Actor, args: &ResumeArgs, json: bool) -> Result<(), Failure> {
+    let issued_codes = match &args.confirm_last {
+        Some(path) => read_confirmed(path)?,
+        None => Vec::new(),
+    };
+    let input = custos_app::restore_guard::ResumeIssuing {
+        issued_codes,
+        skip: args.skip,
+        accept: args.accept,
+    };
+    let report = app.resume_code_issuing(actor, input).await?;
+    if json {
+        print_json(&report);
+        return Ok(());
+    }
+    for r in &report.raised {
+        println!(
+            "  {} / {}: {} -> {}",
+            r.rule_key,
+            r.scope,
+            r.from.map(|f| f.to_string()).unwrap_or_else(|| "-".into()),
+            r.to
+        );
+    }
+    println!(
+        "code issuing resumed: {} counters raised, {} confirmed codes recorded as lost_in_restore{}",
+        report.raised.len(),
+        report.codes_recorded,
+        if report.lifted.is_some() {
+            ", hold lifted"
+        } else {
+            ""
+        }
+    );
+    Ok(())
 }

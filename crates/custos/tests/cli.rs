@@ -451,8 +451,11 @@ fn backup_and_restore_round_trip() {
     assert_eq!(json(&d2, &["user", "list"]), users);
     let chain2 = json(&d2, &["audit", "verify"]);
     assert_eq!(chain2["ok"], true);
-    assert_eq!(chain2["head_hash"], chain["head_hash"]);
-    assert_eq!(chain2["entries"], chain["entries"]);
+    // The backup's chain, and the restore recorded on top of it.
+    assert_eq!(
+        chain2["entries"].as_i64().unwrap(),
+        chain["entries"].as_i64().unwrap() + 1
+    );
     // The backup recorded itself.
     assert!(chain["entries"].as_i64().unwrap() >= 3);
 
@@ -469,15 +472,143 @@ fn backup_and_restore_round_trip() {
     );
     ok(d, &["restore", f, "--force"]);
     assert_eq!(json(d, &["user", "list"]), users);
-    assert_eq!(
-        json(d, &["audit", "verify"])["head_hash"],
-        chain["head_hash"]
-    );
+    let chain3 = json(d, &["audit", "verify"]);
+    assert_eq!(chain3["ok"], true);
+    assert_eq!(chain3["entries"], chain2["entries"]);
 
     // A server starts on the restored directory.
     let server = Server::start(&d2);
     assert!(server.get("/readyz").starts_with("HTTP/1.1 200"));
     server.stop();
+}
+
+/// Every code of the customers in `d` (at most 200).
+fn all_codes(d: &Path) -> std::collections::BTreeSet<String> {
+    let page = json(d, &["customer", "search", "--limit", "200"]);
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn restore_refuses_while_a_server_runs() {
+    let dir = bootstrap();
+    let d = dir.path();
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("custos.backup");
+    let f = file.to_str().unwrap();
+    ok(d, &["backup", f]);
+    let server = Server::start(d);
+    // Commands still work beside the server; a restore does not.
+    ok(
+        d,
+        &["user", "create", "dave", "--password", "dave-password-1"],
+    );
+    let reason = fails(d, &["restore", f, "--force"]);
+    assert!(reason.contains("restore.in_use"), "{reason}");
+    assert!(reason.contains("停止服务"), "{reason}");
+    // Nothing changed, and the server kept running.
+    assert!(server.get("/readyz").starts_with("HTTP/1.1 200"));
+    assert_eq!(usernames(&json(d, &["user", "list"])), ["admin", "dave"]);
+    server.stop();
+    ok(d, &["restore", f, "--force"]);
+    assert_eq!(usernames(&json(d, &["user", "list"])), ["admin"]);
+}
+
+#[test]
+fn restore_never_issues_a_code_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["demo", "--customers", "4", "--seed", "1"]);
+    let in_backup = all_codes(d);
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("custos.backup");
+    let f = file.to_str().unwrap();
+    ok(d, &["backup", f]);
+    ok(d, &["demo", "--customers", "6", "--seed", "2"]);
+    let issued = all_codes(d);
+    let lost: Vec<&String> = issued.difference(&in_backup).collect();
+    assert_eq!(lost.len(), 6);
+
+    // Restore the older backup over the live directory.
+    let o = custos(d, &["restore", f, "--force"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("lost_in_restore"), "{}", stderr(&o));
+    assert_eq!(all_codes(d), in_backup);
+    for code in &lost {
+        let v = json(d, &["code", "validate", code]);
+        assert_eq!(v["registry"]["status"], "lost_in_restore", "{v}");
+    }
+    let shown = ok(d, &["code", "validate", lost[0]]);
+    assert!(shown.contains("lost when it was restored"), "{shown}");
+    ok(d, &["demo", "--customers", "6", "--seed", "3"]);
+    let new: Vec<String> = all_codes(d).difference(&in_backup).cloned().collect();
+    assert_eq!(new.len(), 6);
+    for code in &new {
+        assert!(
+            !issued.contains(code),
+            "{code} was issued before the restore"
+        );
+    }
+
+    // Disaster recovery: the live directory is gone, the backup goes to a new one.
+    let d2 = work.path().join("new-machine");
+    std::fs::create_dir_all(&d2).unwrap();
+    std::fs::copy(d.join("pii.key"), d2.join("pii.key")).unwrap();
+    let o = custos(&d2, &["restore", f]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("resume-after-restore"),
+        "{}",
+        stderr(&o)
+    );
+    let reason = fails(&d2, &["demo", "--customers", "1", "--seed", "4"]);
+    assert!(reason.contains("code.issue_on_hold"), "{reason}");
+    // A server starts (reads work) and says why creations fail.
+    let server = Server::start(&d2);
+    assert!(
+        server
+            .log
+            .iter()
+            .any(|l| l.contains("code issuing is on hold")),
+        "{:?}",
+        server.log
+    );
+    // The operator confirms the last codes ERP knows, one per rule.
+    let last: Vec<String> = ["C", "P"]
+        .iter()
+        .filter_map(|p| issued.iter().filter(|c| c.starts_with(p)).max().cloned())
+        .collect();
+    let confirm = work.path().join("last-codes.txt");
+    std::fs::write(&confirm, format!("# from ERP\n{}\n", last.join("\n"))).unwrap();
+    let report = json(
+        &d2,
+        &[
+            "code",
+            "resume-after-restore",
+            "--confirm-last",
+            confirm.to_str().unwrap(),
+        ],
+    );
+    let unknown_there = last.iter().filter(|c| !in_backup.contains(*c)).count();
+    assert!(unknown_there >= 1);
+    assert_eq!(report["codes_recorded"], unknown_there);
+    assert_eq!(report["lifted"]["reason"], "live_missing");
+    let reason = fails(&d2, &["code", "resume-after-restore", "--accept"]);
+    assert!(reason.contains("code.not_on_hold"), "{reason}");
+    ok(&d2, &["demo", "--customers", "6", "--seed", "5"]);
+    server.stop();
+    let new: Vec<String> = all_codes(&d2).difference(&in_backup).cloned().collect();
+    assert_eq!(new.len(), 6);
+    for code in &new {
+        assert!(
+            !issued.contains(code),
+            "{code} was issued before the restore"
+        );
+    }
 }
 
 #[test]

@@ -32,6 +32,8 @@ pub(crate) struct Lookups {
     /// Codes drawn in this transaction per (rule key, sequence scope): how far ahead to
     /// look in the registry for that scope.
     pub(crate) codes_drawn: HashMap<(String, String), usize>,
+    /// Code issuing was found not on hold in this transaction (see `restore_guard`).
+    pub(crate) issuing_checked: bool,
 }
 
 impl Lookups {
