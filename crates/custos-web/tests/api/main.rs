@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod concurrency;
 mod customers;
+mod duplicate_disclosure;
 mod duplicates;
 mod exports;
 mod imports;
