@@ -15,6 +15,8 @@
 
 mod blocking;
 pub mod cluster;
+#[cfg(test)]
+mod equality_only_tests;
 mod features;
 mod score;
 

@@ -316,3 +316,83 @@ backend_test!(checks_with_personal_data_are_audited_without_values, |t| {
     );
     assert!(!after.to_string().contains("5678"), "{after}");
 });
+
+backend_test!(review_queue_follows_the_same_rules, |t| {
+    let admin = t.admin_token().await;
+    let a = seed_person(&t, &admin).await;
+    let mut twin = draft_with_mobile(&with_last_digit('0'));
+    twin["override_duplicates"] = json!(true);
+    twin["reason"] = json!("历史数据");
+    let b = create(&t, &admin, twin).await;
+    let s = body(
+        t.post("/api/v1/duplicates/scan", Some(&admin), json!({}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(s["new_groups"], 1, "{s}");
+    let r = t
+        .post(
+            "/api/v1/roles",
+            Some(&admin),
+            json!({"key": "reviewer", "name": "查重", "permissions": ["customer.read", "duplicate.manage"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    for (name, scope) in [("reviewer1", "all"), ("reviewer2", "own")] {
+        t.create_user(
+            &admin,
+            name,
+            None,
+            json!([{"role": "reviewer", "scope": scope}]),
+        )
+        .await;
+    }
+
+    // Without customer.pii.read: the pair is scored again by equality, no "similar".
+    let all = t.login("reviewer1", USER_PASSWORD).await;
+    let page = body(t.get("/api/v1/duplicates/groups", &all).await, 200).await;
+    let group = &page["items"][0];
+    let full = body(t.get("/api/v1/duplicates/groups", &admin).await, 200).await;
+    let stored = full["items"][0]["pairs"][0]["score"]
+        .as_f64()
+        .unwrap_or(0.0);
+    let shown = group["pairs"][0]["score"].as_f64().unwrap_or(1.0);
+    assert!(stored > 0.9 && shown < stored, "{group} / {full}");
+    assert_eq!(group["score"], group["pairs"][0]["score"], "{group}");
+    let one = body(
+        t.get(&format!("/api/v1/duplicates/groups/{}", group["id"]), &all)
+            .await,
+        200,
+    )
+    .await;
+    let phone: Vec<&Value> = one["pairs"][0]["evidence"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["field"] == "phone")
+        .collect();
+    assert_eq!(phone.len(), 1, "{one}");
+    assert_eq!(phone[0]["kind"], "withheld", "{one}");
+    let mut codes = vec![a["code"].clone(), b["code"].clone()];
+    codes.sort_by_key(|c| c.to_string());
+    let mut members: Vec<Value> = one["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| m["code"].clone())
+        .collect();
+    members.sort_by_key(|c| c.to_string());
+    assert_eq!(members, codes, "{one}");
+
+    // Scope own: neither member is its own, so the group does not exist for it.
+    let own = t.login("reviewer2", USER_PASSWORD).await;
+    let page = body(t.get("/api/v1/duplicates/groups", &own).await, 200).await;
+    assert_eq!(page["items"], json!([]), "{page}");
+    problem(
+        t.get(&format!("/api/v1/duplicates/groups/{}", group["id"]), &own)
+            .await,
+        404,
+    )
+    .await;
+});
