@@ -214,7 +214,9 @@ pub struct ApplicationView {
     pub flow: FrozenFlow,
     pub current_step: i64,
     pub round: i64,
-    /// Duplicate-check result attached at submission (candidates with score and evidence).
+    /// Duplicate check of a create application, worked out for the reader when read
+    /// (what the reader may see: scope and personal data as for `POST
+    /// /duplicates/check`).
     #[schema(value_type = Option<Object>)]
     pub duplicates: Option<Value>,
     /// What the effect produced (e.g. `{"code": …}`), once approved.
@@ -791,6 +793,40 @@ impl App {
         Ok(serde_json::to_value(&report).ok())
     }
 
+    /// The duplicate check of a create application as `actor` may see it (scope and
+    /// personal data, docs/duplicates.md): worked out again for each reader, since the
+    /// check kept at submission is what the applicant could see. The customer the
+    /// application created, once approved, is left out.
+    async fn duplicates_for_reader(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        a: &ApplicationRow,
+        payload: &Value,
+    ) -> AppResult<Option<Value>> {
+        if a.duplicates.is_none() || a.kind != "create" {
+            return Ok(None);
+        }
+        let Ok(input) = serde_json::from_value::<NewCustomer>(payload.clone()) else {
+            return Ok(None);
+        };
+        let created = a
+            .result
+            .as_deref()
+            .and_then(|r| serde_json::from_str::<Value>(r).ok())
+            .and_then(|r| r["code"].as_str().map(str::to_string));
+        let mut exclude = Vec::new();
+        if let Some(code) = created {
+            if let Some(row) = tx.customer_by_code(&code).await? {
+                exclude.push(row.id);
+            }
+        }
+        let report = self
+            .find_duplicates_for_input(tx, actor, &input, &exclude)
+            .await?;
+        Ok(serde_json::to_value(&report).ok())
+    }
+
     /// Run `f` in a savepoint and undo it whatever happens: a complete validation of an
     /// effect without applying it.
     async fn dry_run<'a, F>(&'a self, tx: &'a mut Tx, f: F) -> AppResult<()>
@@ -1070,7 +1106,10 @@ impl App {
                 .duplicates
                 .as_deref()
                 .and_then(|d| serde_json::from_str::<Value>(d).ok())
-                .is_some_and(|d| d["candidates"].as_array().is_some_and(|c| c.is_empty()));
+                .is_some_and(|d| {
+                    d["candidates"].as_array().is_some_and(|c| c.is_empty())
+                        && d["outside_scope_match"] != Value::Bool(true)
+                });
             if !none {
                 return Ok(false);
             }
@@ -1974,6 +2013,7 @@ impl App {
             }
         }
         let mut payload = self.open_payload(a)?;
+        let duplicates = self.duplicates_for_reader(tx, actor, a, &payload).await?;
         if !actor.can("customer.pii.read") {
             mask_payload(&mut payload);
         }
@@ -1996,7 +2036,7 @@ impl App {
             flow: frozen(a)?,
             current_step: a.current_step,
             round: a.round,
-            duplicates: parse(&a.duplicates),
+            duplicates,
             code: result
                 .as_ref()
                 .and_then(|r| r.get("code"))

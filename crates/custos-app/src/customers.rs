@@ -76,6 +76,7 @@ macro_rules! with_optional_fields {
     };
 }
 
+mod disclosure;
 pub mod duplicates;
 pub mod merge;
 pub mod review;
@@ -2780,7 +2781,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(
-            report.candidates.first().and_then(|c| c.code.clone()),
+            report.candidates.first().map(|c| c.code.clone()),
             Some(codes[1].clone())
         );
     }

@@ -37,6 +37,13 @@ pub enum AppError {
     /// What was asked for existed but is gone for good (an expired export file, HTTP 410).
     #[error("gone: {}", .0.code)]
     Gone(Violation),
+    /// Too many requests of this kind by this caller (HTTP 429 with `Retry-After`).
+    #[error("rate limited: {}", .violation.code)]
+    TooManyRequests {
+        violation: Violation,
+        /// Seconds until the next request is allowed (at least 1).
+        retry_after: u64,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -64,7 +71,9 @@ impl AppError {
             | AppError::Rejected(v)
             | AppError::Denied(v)
             | AppError::Gone(v) => v.code.clone(),
-            AppError::Duplicate { violation, .. } => violation.code.clone(),
+            AppError::Duplicate { violation, .. } | AppError::TooManyRequests { violation, .. } => {
+                violation.code.clone()
+            }
             AppError::Forbidden { .. } => "auth.forbidden".into(),
             AppError::NotFound { what, .. } => format!("{what}.not_found"),
             AppError::Internal(_) => "internal".into(),
@@ -80,6 +89,7 @@ impl AppError {
             AppError::NotFound { .. } => 404,
             AppError::Conflict(_) | AppError::Duplicate { .. } => 409,
             AppError::Gone(_) => 410,
+            AppError::TooManyRequests { .. } => 429,
             AppError::Internal(_) => 500,
         }
     }
@@ -94,6 +104,7 @@ impl AppError {
             AppError::Rejected(_) => ("操作被规则拒绝", "Operation refused"),
             AppError::Duplicate { .. } => ("疑似重复客户", "Possible duplicate customer"),
             AppError::Gone(_) => ("已不存在", "Gone"),
+            AppError::TooManyRequests { .. } => ("请求过于频繁", "Too many requests"),
             AppError::Internal(_) => ("服务器内部错误", "Internal server error"),
         };
         match lang {
@@ -114,7 +125,9 @@ impl AppError {
             | AppError::Rejected(v)
             | AppError::Denied(v)
             | AppError::Gone(v) => v.message(lang).to_string(),
-            AppError::Duplicate { violation, .. } => violation.message(lang).to_string(),
+            AppError::Duplicate { violation, .. } | AppError::TooManyRequests { violation, .. } => {
+                violation.message(lang).to_string()
+            }
             AppError::Forbidden { permission } => match lang {
                 Lang::Zh => format!("当前用户没有“{permission}”权限"),
                 Lang::En => format!("you lack the permission '{permission}'"),

@@ -19,6 +19,7 @@ pub mod error;
 pub mod flows;
 pub mod mail;
 pub mod org;
+pub mod rate_limit;
 pub mod restore_guard;
 
 use std::time::Duration;
@@ -43,6 +44,9 @@ pub struct AppConfig {
     pub pii_key: pii::PiiKey,
     /// Duplicate-check score cuts: `definite` blocks a creation, `possible` warns.
     pub duplicate_thresholds: custos_core::matching::Thresholds,
+    /// Duplicate checks (`POST /duplicates/check`) per user; `None`: unlimited. Counted
+    /// in the database, so shared by every server on it.
+    pub duplicate_check_limit: Option<rate_limit::RateLimit>,
     /// Where export jobs write their files. `None`: `exports/` beside the SQLite
     /// database, or `custos-exports` in the system temporary directory on PostgreSQL
     /// (the `custos` command always sets it: `[exports] dir`, default `<data_dir>/exports`).
@@ -77,6 +81,7 @@ impl Default for AppConfig {
             fault_after_code_draw: None,
             pii_key: pii::PiiKey::random(),
             duplicate_thresholds: Default::default(),
+            duplicate_check_limit: Some(rate_limit::RateLimit::DUPLICATE_CHECKS),
             exports_dir: None,
             export_ttl: Duration::from_secs(24 * 3600),
             audit_checkpoints: None,

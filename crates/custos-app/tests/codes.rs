@@ -620,7 +620,7 @@ both!(duplicate_check_sees_changes_made_by_another_process, |t| {
     let name_kind = |r: &custos_app::duplicates::DuplicateReport| {
         r.candidates
             .iter()
-            .find(|c| c.code.as_deref() == Some(created.code.as_str()))
+            .find(|c| c.code == created.code)
             .and_then(|c| c.evidence.iter().find(|e| e.field == "name"))
             .map(|e| e.kind.clone())
     };

@@ -17,6 +17,7 @@ pub mod duplicates;
 mod error;
 mod lookups;
 mod org;
+mod rate_limits;
 
 pub use applications::{
     ApplicationFilter, ApplicationRow, EventRow, FlowRow, NotificationRow, TaskRow,

@@ -42,7 +42,12 @@ async fn fresh_app(backend: Backend, pg_url: Option<&str>) -> Result<BenchDb, St
     }
     let (opts, dir) = fresh_options(backend).ok_or("no database configured")?;
     let db = Db::open(&opts).await.map_err(|e| e.to_string())?;
-    let app = App::from_db(db.clone(), AppConfig::default());
+    // The benchmarks time duplicate checks back to back, not their per-user limit.
+    let config = AppConfig {
+        duplicate_check_limit: None,
+        ..AppConfig::default()
+    };
+    let app = App::from_db(db.clone(), config);
     app.ensure_builtin_roles()
         .await
         .map_err(|e| e.to_string())?;

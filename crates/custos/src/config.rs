@@ -148,6 +148,10 @@ pub struct DuplicatesSection {
     pub definite: Option<f64>,
     /// At or above: a warning (default 0.5).
     pub possible: Option<f64>,
+    /// Duplicate checks a user may run a minute (default 30; 0: no limit).
+    pub checks_per_minute: Option<u32>,
+    /// How many of them at once (default 20).
+    pub check_burst: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -291,6 +295,13 @@ pub fn load(
                      in [0, 1] with possible <= definite (definite {definite}, possible {possible})"
                 )
             })?;
+    }
+    if file.duplicates.checks_per_minute.is_some() || file.duplicates.check_burst.is_some() {
+        let d = custos_app::rate_limit::RateLimit::DUPLICATE_CHECKS;
+        app.duplicate_check_limit = custos_app::rate_limit::RateLimit::new(
+            file.duplicates.checks_per_minute.unwrap_or(d.per_minute),
+            file.duplicates.check_burst.unwrap_or(d.burst),
+        );
     }
     app.exports_dir = Some(
         env("CUSTOS_EXPORTS_DIR")

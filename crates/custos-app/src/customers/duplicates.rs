@@ -10,20 +10,20 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use custos_core::matching::{
-    blocking_keys, compare, match_score_at_least, prepare, MatchRecord, Prepared, Thresholds,
-    Verdict,
-};
+use custos_core::matching::{blocking_keys, prepare, MatchRecord, Prepared, Thresholds, Verdict};
 use custos_core::Violation;
 use custos_store::duplicates::CustomerStamp;
 use custos_store::{CustomerRow, StoreResult, Tx};
 
-use super::{in_scope, record_of, NewCustomer, Record};
+pub(crate) use super::disclosure::evidence_views;
+use super::disclosure::{Lens, OUTSIDE_SCOPE_EN, OUTSIDE_SCOPE_ZH};
+use super::{has_pii, record_of, NewCustomer, Record};
 use crate::actor::Actor;
+use crate::audit::{append, record};
 use crate::codes::issue_date;
 use crate::error::{AppError, AppResult};
 use crate::pii::PiiKey;
-use crate::App;
+use crate::{rate_limit, to_json, App};
 
 /// Newest customers looked at per blocking key.
 const PER_KEY: i64 = 50;
@@ -207,7 +207,9 @@ pub struct EvidenceView {
     /// `uscc`, `id_number`, `phone`, `email`, `name`, `branch`, `legal_form`, `region`,
     /// `birth_date`, `address`, `industry`, `customer_type`.
     pub field: String,
-    /// `same`, `similar`, `different` or `missing`.
+    /// `same`, `similar`, `different`, `missing`, or `withheld`: personal data the caller
+    /// may not read is compared for equality only, and anything but `same` reads
+    /// `withheld`.
     pub kind: String,
     pub detail_zh: String,
     pub detail_en: String,
@@ -215,38 +217,71 @@ pub struct EvidenceView {
     pub weight: f64,
 }
 
-/// An existing customer that may be the same as the checked record.
+/// An existing customer inside the caller's data scope that may be the same as the
+/// checked record (customers outside it are never listed, see
+/// [`DuplicateReport::outside_scope_match`]).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct DuplicateCandidate {
-    /// False when the customer is outside the caller's data scope: only its existence,
-    /// score and verdict are shown.
-    pub in_scope: bool,
-    pub code: Option<String>,
-    pub name: Option<String>,
-    pub customer_type: Option<String>,
-    pub status: Option<String>,
+    pub code: String,
+    pub name: String,
+    pub customer_type: String,
+    pub status: String,
     /// Probability in [0, 1] that it is the same customer.
     pub score: f64,
     /// `definite` or `possible`.
     pub verdict: String,
-    /// Per-field evidence, strongest first (empty when out of scope).
+    /// Per-field evidence, strongest first.
     pub evidence: Vec<EvidenceView>,
 }
 
-/// The result of a duplicate check.
+/// The result of a duplicate check, as the caller may see it (docs/duplicates.md, "What
+/// the check tells whom").
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct DuplicateReport {
     /// `definite` (a creation is blocked), `possible` (a warning) or `none`.
     pub verdict: String,
     pub definite_threshold: f64,
     pub possible_threshold: f64,
-    /// Best first.
+    /// Candidates inside the caller's data scope, best first.
     pub candidates: Vec<DuplicateCandidate>,
+    /// A customer outside the caller's data scope is a definite match. Nothing else is
+    /// told about it — not its code, score or evidence, nor how many there are — and
+    /// weaker matches outside the scope are not told at all.
+    #[serde(default)]
+    pub outside_scope_match: bool,
+    /// 范围外存在疑似重复客户，请联系档案管理员 (with `outside_scope_match` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outside_scope_message_zh: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outside_scope_message_en: Option<String>,
+    /// Personal data (ID number, phones, e-mail, an individual's address) was compared
+    /// for equality only: the caller may not read it.
+    #[serde(default)]
+    pub pii_withheld: bool,
 }
 
 impl DuplicateReport {
     pub fn is_definite(&self) -> bool {
         self.verdict == "definite"
+    }
+
+    /// The codes of the definite candidates, and the out-of-scope notice when flagged
+    /// (for messages).
+    pub(crate) fn definite_codes(&self) -> (String, String) {
+        let codes: Vec<&str> = self
+            .candidates
+            .iter()
+            .filter(|c| c.verdict == "definite")
+            .map(|c| c.code.as_str())
+            .collect();
+        let with = |outside: &str, sep: &str| {
+            let mut all = codes.clone();
+            if self.outside_scope_match {
+                all.push(outside);
+            }
+            all.join(sep)
+        };
+        (with(OUTSIDE_SCOPE_ZH, "、"), with(OUTSIDE_SCOPE_EN, ", "))
     }
 
     /// `[{code, score}]` of the candidates, for audit entries (no personal data).
@@ -257,6 +292,33 @@ impl DuplicateReport {
                 .map(|c| serde_json::json!({ "code": c.code, "score": c.score, "verdict": c.verdict }))
                 .collect(),
         )
+    }
+
+    /// The report of `candidates` (in scope, any order) for a caller seeing through
+    /// `lens`.
+    fn new(
+        mut candidates: Vec<DuplicateCandidate>,
+        outside_scope_match: bool,
+        lens: Lens,
+        thresholds: Thresholds,
+    ) -> DuplicateReport {
+        candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
+        candidates.truncate(MAX_REPORTED);
+        let verdict = if outside_scope_match {
+            "definite"
+        } else {
+            candidates.first().map_or("none", |c| c.verdict.as_str())
+        };
+        DuplicateReport {
+            verdict: verdict.to_string(),
+            definite_threshold: thresholds.definite,
+            possible_threshold: thresholds.possible,
+            candidates,
+            outside_scope_match,
+            outside_scope_message_zh: outside_scope_match.then(|| OUTSIDE_SCOPE_ZH.to_string()),
+            outside_scope_message_en: outside_scope_match.then(|| OUTSIDE_SCOPE_EN.to_string()),
+            pii_withheld: lens.withholds_pii(),
+        }
     }
 }
 
@@ -327,9 +389,8 @@ impl App {
         self.config.duplicate_thresholds
     }
 
-    /// Existing customers that may be the same as `rec` (ignoring `exclude`), best first.
-    /// Candidates outside the actor's read scope are reported without their data.
-    /// Candidates for a draft as submitted (applications, imports), inside `tx`.
+    /// Candidates for a draft as submitted (applications, imports), inside `tx`, as
+    /// `actor` may see them (see [`super::disclosure`]).
     pub(crate) async fn find_duplicates_for_input(
         &self,
         tx: &mut Tx,
@@ -341,6 +402,8 @@ impl App {
             .await
     }
 
+    /// Existing customers that may be the same as `rec` (ignoring `exclude`), best first,
+    /// as `actor` may see them.
     pub(super) async fn find_duplicates(
         &self,
         tx: &mut Tx,
@@ -397,53 +460,46 @@ impl App {
             rows.insert(row.id, row);
         }
         prepared.sort_unstable_by_key(|(id, _)| *id);
-        let mut matched = Vec::new();
-        for (id, other) in &prepared {
-            // The cheap score first: most candidates of a frequent key are strangers.
-            if match_score_at_least(draft, other, thresholds.possible).is_none() {
-                continue;
-            }
-            let result = compare(draft, other);
-            let verdict = thresholds.verdict(result.score);
-            if verdict != Verdict::Distinct {
-                matched.push((*id, result, verdict));
-            }
-        }
-        let unread: Vec<i64> = matched
+        let lens = Lens::of(actor);
+        // The cheap score first: most candidates of a frequent key are strangers.
+        let passing: Vec<&(i64, Arc<Prepared>)> = prepared
             .iter()
-            .map(|m| m.0)
+            .filter(|(_, other)| lens.may_reach(draft, other, thresholds.possible))
+            .collect();
+        let unread: Vec<i64> = passing
+            .iter()
+            .map(|(id, _)| *id)
             .filter(|id| !rows.contains_key(id))
             .collect();
         for row in tx.customers_by_ids(&unread).await? {
             rows.insert(row.id, row);
         }
-        let read_scope = actor.require("customer.read").ok();
         let mut candidates = Vec::new();
-        for (id, result, verdict) in matched {
-            let Some(row) = rows.get(&id) else { continue };
-            let visible = match read_scope {
-                Some(scope) => in_scope(tx, actor, scope, row).await?,
-                None => false,
-            };
-            candidates.push(candidate(row, visible, result, verdict));
+        let mut outside_scope_match = false;
+        for (id, other) in passing {
+            let Some(row) = rows.get(id) else { continue };
+            let visible = lens.sees(tx, actor, row).await?;
+            let result = lens.compare(visible, draft, other);
+            match (thresholds.verdict(result.score), visible) {
+                (Verdict::Distinct, _) => {}
+                (verdict, true) => candidates.push(candidate(row, result, verdict)),
+                (verdict, false) => outside_scope_match |= verdict == Verdict::Definite,
+            }
         }
-        candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
-        candidates.truncate(MAX_REPORTED);
-        let verdict = candidates
-            .first()
-            .map_or("none", |c| c.verdict.as_str())
-            .to_string();
-        Ok(DuplicateReport {
-            verdict,
-            definite_threshold: thresholds.definite,
-            possible_threshold: thresholds.possible,
+        Ok(DuplicateReport::new(
             candidates,
-        })
+            outside_scope_match,
+            lens,
+            thresholds,
+        ))
     }
 
     /// `POST /api/v1/duplicates/check`: candidates for a draft record (nothing written).
     /// The draft need not be complete; fields are compared as entered after
     /// normalisation.
+    ///
+    /// The check is limited per user (`AppConfig::duplicate_check_limit`) and, when the
+    /// draft holds personal data, audited with the names of the fields given.
     pub async fn check_duplicates(
         &self,
         actor: &Actor,
@@ -468,11 +524,35 @@ impl App {
                 ),
             ));
         }
-        let mut tx = self.db.begin_read().await?;
+        let audited = has_pii(&rec);
+        let limit = self.config.duplicate_check_limit;
+        let mut tx = if audited || limit.is_some() {
+            self.db.begin().await?
+        } else {
+            self.db.begin_read().await?
+        };
+        if let Some(limit) = limit {
+            let key = format!("duplicate.check:{}", actor.user_id);
+            rate_limit::take(&mut tx, &key, limit, rate_limited(limit)).await?;
+        }
         let report = self
             .find_duplicates_for_input(&mut tx, actor, &draft, &[])
             .await?;
-        tx.rollback().await?;
+        if audited {
+            let mut r = record(actor, "duplicate.check", "duplicate_check", "check");
+            r.after = to_json(&serde_json::json!({
+                "fields": given_fields(&draft),
+                "candidates": report.candidates.len(),
+                "outside_scope_match": report.outside_scope_match,
+                "verdict": report.verdict,
+            }));
+            append(&mut tx, r).await?;
+        }
+        if audited || limit.is_some() {
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
+        }
         Ok(report)
     }
 
@@ -489,26 +569,15 @@ impl App {
             return Ok(());
         }
         if !override_requested {
-            let codes: Vec<String> = report
-                .candidates
-                .iter()
-                .filter(|c| c.verdict == "definite")
-                .map(|c| {
-                    c.code
-                        .clone()
-                        .unwrap_or_else(|| "(范围外/out of scope)".into())
-                })
-                .collect();
+            let (zh, en) = report.definite_codes();
             return Err(AppError::Duplicate {
                 violation: Violation::new(
                     "customer.duplicate",
                     format!(
-                        "疑似与已有客户重复（{}），如确认不是同一客户，请由数据管理员填写原因后强制提交",
-                        codes.join("、")
+                        "疑似与已有客户重复（{zh}），如确认不是同一客户，请由数据管理员填写原因后强制提交"
                     ),
                     format!(
-                        "this looks like an existing customer ({}); a data steward may override with a reason",
-                        codes.join(", ")
+                        "this looks like an existing customer ({en}); a data steward may override with a reason"
                     ),
                 ),
                 report: Box::new(report.clone()),
@@ -567,50 +636,69 @@ impl App {
 
 fn candidate(
     row: &CustomerRow,
-    visible: bool,
     result: custos_core::matching::MatchResult,
     verdict: Verdict,
 ) -> DuplicateCandidate {
-    let score = (result.score * 1000.0).round() / 1000.0;
-    if !visible {
-        return DuplicateCandidate {
-            in_scope: false,
-            code: None,
-            name: None,
-            customer_type: None,
-            status: None,
-            score,
-            verdict: verdict_str(verdict).into(),
-            evidence: Vec::new(),
-        };
-    }
     DuplicateCandidate {
-        in_scope: true,
-        code: Some(row.code.clone()),
-        name: Some(row.name.clone()),
-        customer_type: Some(row.customer_type.clone()),
-        status: Some(row.status.clone()),
-        score,
+        code: row.code.clone(),
+        name: row.name.clone(),
+        customer_type: row.customer_type.clone(),
+        status: row.status.clone(),
+        score: (result.score * 1000.0).round() / 1000.0,
         verdict: verdict_str(verdict).into(),
         evidence: evidence_views(result.evidence),
     }
 }
 
-/// Evidence as the API shows it.
-pub(super) fn evidence_views(evidence: Vec<custos_core::matching::Evidence>) -> Vec<EvidenceView> {
-    evidence
-        .into_iter()
-        .map(|e| EvidenceView {
-            field: e.field.to_string(),
-            kind: serde_json::to_value(e.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
-            detail_zh: e.detail_zh,
-            detail_en: e.detail_en,
-            weight: (e.weight * 100.0).round() / 100.0,
-        })
-        .collect()
+fn rate_limited(limit: rate_limit::RateLimit) -> Violation {
+    Violation::new(
+        "duplicate.rate_limited",
+        format!(
+            "查重过于频繁（每分钟至多 {} 次），请稍后再试",
+            limit.per_minute
+        ),
+        format!(
+            "too many duplicate checks (at most {} a minute); try again later",
+            limit.per_minute
+        ),
+    )
+}
+
+/// The names of the fields a draft gives (never their values), sorted; a contact's as
+/// `contacts.mobile` and so on.
+fn given_fields(draft: &NewCustomer) -> Vec<String> {
+    use serde_json::Value;
+    fn given(v: &Value) -> bool {
+        match v {
+            Value::Null | Value::Bool(false) => false,
+            Value::String(s) => !s.trim().is_empty(),
+            Value::Array(a) => !a.is_empty(),
+            Value::Object(o) => !o.is_empty(),
+            _ => true,
+        }
+    }
+    let Ok(Value::Object(fields)) = serde_json::to_value(draft) else {
+        return Vec::new();
+    };
+    let mut names = Vec::new();
+    for (k, v) in &fields {
+        match (k.as_str(), v) {
+            ("contacts", Value::Array(contacts)) => {
+                for c in contacts.iter().filter_map(Value::as_object) {
+                    names.extend(
+                        c.iter()
+                            .filter(|(_, v)| given(v))
+                            .map(|(f, _)| format!("contacts.{f}")),
+                    );
+                }
+            }
+            (_, v) if given(v) => names.push(k.clone()),
+            _ => {}
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
 }
 
 #[cfg(test)]

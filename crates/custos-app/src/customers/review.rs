@@ -8,11 +8,12 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use custos_core::matching::cluster::{cluster, ClusterOptions, Silent};
-use custos_core::matching::{compare, prepare, Prepared};
+use custos_core::matching::{prepare, Prepared};
 use custos_core::Violation;
 use custos_store::duplicates::DuplicateGroupRow;
 use custos_store::{now_us, CustomerRow, Tx};
 
+use super::disclosure::Lens;
 use super::duplicates::{evidence_views, match_record, EvidenceView};
 use super::merge::{MergeRequest, MergeResult};
 use super::{in_scope, record_of, text, LIVE_STATUSES};
@@ -39,23 +40,25 @@ pub struct ScanSummary {
     pub seconds: f64,
 }
 
-/// A member of a duplicate group.
+/// A member of a duplicate group inside the caller's data scope (members outside it are
+/// not shown, nor counted).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct GroupMember {
-    pub in_scope: bool,
-    pub code: Option<String>,
-    pub name: Option<String>,
-    pub customer_type: Option<String>,
-    pub status: Option<String>,
+    pub code: String,
+    pub name: String,
+    pub customer_type: String,
+    pub status: String,
 }
 
-/// A scored pair inside a group.
+/// A scored pair inside a group, both members in the caller's scope. Without
+/// `customer.pii.read` the score is worked out again with personal data compared for
+/// equality only.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct GroupPair {
-    pub a: Option<String>,
-    pub b: Option<String>,
+    pub a: String,
+    pub b: String,
     pub score: f64,
-    /// Per-field evidence (only on the single-group view, and only in scope).
+    /// Per-field evidence (only on the single-group view).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<EvidenceView>,
 }
@@ -266,8 +269,8 @@ impl App {
         Ok(summary)
     }
 
-    /// A page of the review queue, newest first. Groups without any member in the
-    /// caller's scope are left out; members outside it show no data.
+    /// A page of the review queue, newest first. Groups with fewer than two members in
+    /// the caller's scope are left out; members outside it are not shown.
     pub async fn duplicate_groups(
         &self,
         actor: &Actor,
@@ -314,6 +317,7 @@ impl App {
                 )
             })?),
         };
+        let lens = Lens::of(actor);
         let mut tx = self.db.begin_read().await?;
         let mut items = Vec::new();
         let mut cursor = before;
@@ -324,10 +328,18 @@ impl App {
             for g in page {
                 cursor = Some(g.id);
                 let (rows, visible) = group_members(&mut tx, actor, scope, g.id).await?;
-                if !visible.values().any(|v| *v) {
+                if !shows_group(&visible) {
                     continue;
                 }
-                items.push(group_view(&g, &rows, &visible, None));
+                let prepared = self.prepare_members(&rows, lens, false)?;
+                items.push(group_view(
+                    &g,
+                    &rows,
+                    &visible,
+                    lens,
+                    prepared.as_ref(),
+                    false,
+                ));
                 if items.len() == limit as usize {
                     break;
                 }
@@ -346,8 +358,7 @@ impl App {
     pub async fn duplicate_group(&self, actor: &Actor, id: i64) -> AppResult<DuplicateGroupView> {
         actor.require("duplicate.manage")?;
         let scope = actor.require("customer.read")?;
-        let key = &self.config.pii_key;
-        let today = issue_date(self.config.code_timezone);
+        let lens = Lens::of(actor);
         let mut tx = self.db.begin_read().await?;
         let g = tx
             .duplicate_group(id)
@@ -355,15 +366,40 @@ impl App {
             .ok_or_else(|| AppError::not_found("duplicate_group", id))?;
         let (rows, visible) = group_members(&mut tx, actor, scope, g.id).await?;
         tx.rollback().await?;
-        if !visible.values().any(|v| *v) {
+        if !shows_group(&visible) {
             return Err(AppError::not_found("duplicate_group", id));
         }
+        let prepared = self.prepare_members(&rows, lens, true)?;
+        Ok(group_view(
+            &g,
+            &rows,
+            &visible,
+            lens,
+            prepared.as_ref(),
+            true,
+        ))
+    }
+
+    /// The matching features of a group's members, when the view needs them: for the
+    /// evidence, or for scores worked out again for a caller without
+    /// `customer.pii.read` (the stored scores compared personal data in full).
+    fn prepare_members(
+        &self,
+        rows: &[CustomerRow],
+        lens: Lens,
+        evidence: bool,
+    ) -> AppResult<Option<HashMap<i64, Prepared>>> {
+        if !evidence && !lens.withholds_pii() {
+            return Ok(None);
+        }
+        let key = &self.config.pii_key;
+        let today = issue_date(self.config.code_timezone);
         let mut prepared = HashMap::new();
-        for row in &rows {
+        for row in rows {
             let rec = record_of(row, key)?;
             prepared.insert(row.id, prepare(&match_record(&rec), today));
         }
-        Ok(group_view(&g, &rows, &visible, Some(&prepared)))
+        Ok(Some(prepared))
     }
 
     /// Confirm a group: merge its members into the chosen survivor.
@@ -453,7 +489,7 @@ impl App {
             .ok_or_else(|| AppError::not_found("duplicate_group", id))?;
         let (rows, visible) = group_members(&mut tx, actor, scope, id).await?;
         let member_ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        if !visible.values().any(|v| *v) {
+        if !shows_group(&visible) {
             return Err(AppError::not_found("duplicate_group", id));
         }
         let now = now_us();
@@ -485,8 +521,23 @@ impl App {
             .await?
             .ok_or_else(|| AppError::not_found("duplicate_group", id))?;
         tx.commit().await?;
-        Ok(group_view(&g, &rows, &visible, None))
+        let lens = Lens::of(actor);
+        let prepared = self.prepare_members(&rows, lens, false)?;
+        Ok(group_view(
+            &g,
+            &rows,
+            &visible,
+            lens,
+            prepared.as_ref(),
+            false,
+        ))
     }
+}
+
+/// A group is shown to a caller who sees at least two of its members: one alone would
+/// say that a customer outside the caller's scope duplicates it.
+fn shows_group(visible: &HashMap<i64, bool>) -> bool {
+    visible.values().filter(|v| **v).count() >= 2
 }
 
 /// A group's members and, per member id, whether the caller may see it.
@@ -517,59 +568,58 @@ fn group_view(
     g: &DuplicateGroupRow,
     rows: &[CustomerRow],
     visible: &HashMap<i64, bool>,
+    lens: Lens,
     prepared: Option<&HashMap<i64, Prepared>>,
+    evidence: bool,
 ) -> DuplicateGroupView {
     let shown = |id: i64| visible.get(&id).copied().unwrap_or(false);
     let code_of = |id: i64| {
         rows.iter()
-            .find(|r| r.id == id && shown(id))
+            .find(|r| r.id == id)
             .map(|r| r.code.clone())
+            .unwrap_or_default()
     };
     let stored: StoredPairs = serde_json::from_str(&g.pairs).unwrap_or_default();
+    let pairs: Vec<GroupPair> = stored
+        .iter()
+        .filter(|&&(a, b, _)| shown(a) && shown(b))
+        .filter_map(|&(a, b, stored_score)| {
+            let compared = prepared
+                .and_then(|p| Some((p.get(&a)?, p.get(&b)?)))
+                .map(|(x, y)| lens.compare(true, x, y));
+            // Without the personal-data permission only a score worked out again by
+            // equality is shown; none at all if it could not be.
+            let score = match (&compared, lens.withholds_pii()) {
+                (Some(r), true) => (r.score * 1000.0).round() / 1000.0,
+                (None, true) => return None,
+                (_, false) => stored_score,
+            };
+            Some(GroupPair {
+                a: code_of(a),
+                b: code_of(b),
+                score,
+                evidence: compared
+                    .filter(|_| evidence)
+                    .map(|r| evidence_views(r.evidence))
+                    .unwrap_or_default(),
+            })
+        })
+        .collect();
     DuplicateGroupView {
         id: g.id,
         status: g.status.clone(),
-        score: g.score,
+        score: pairs.iter().map(|p| p.score).fold(0.0, f64::max),
         members: rows
             .iter()
-            .map(|r| {
-                if shown(r.id) {
-                    GroupMember {
-                        in_scope: true,
-                        code: Some(r.code.clone()),
-                        name: Some(r.name.clone()),
-                        customer_type: Some(r.customer_type.clone()),
-                        status: Some(r.status.clone()),
-                    }
-                } else {
-                    GroupMember {
-                        in_scope: false,
-                        code: None,
-                        name: None,
-                        customer_type: None,
-                        status: None,
-                    }
-                }
+            .filter(|r| shown(r.id))
+            .map(|r| GroupMember {
+                code: r.code.clone(),
+                name: r.name.clone(),
+                customer_type: r.customer_type.clone(),
+                status: r.status.clone(),
             })
             .collect(),
-        pairs: stored
-            .iter()
-            .map(|&(a, b, score)| {
-                let evidence = match prepared {
-                    Some(p) if shown(a) && shown(b) => match (p.get(&a), p.get(&b)) {
-                        (Some(x), Some(y)) => evidence_views(compare(x, y).evidence),
-                        _ => Vec::new(),
-                    },
-                    _ => Vec::new(),
-                };
-                GroupPair {
-                    a: code_of(a),
-                    b: code_of(b),
-                    score,
-                    evidence,
-                }
-            })
-            .collect(),
+        pairs,
         created_at: format_time(g.created_at),
         decided_at: g.decided_at.map(format_time),
         decided_by: g.decided_by,

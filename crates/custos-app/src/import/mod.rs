@@ -1321,11 +1321,12 @@ impl App {
             tx.rollback_to_savepoint().await?;
             match options.policy {
                 DuplicatePolicy::Skip | DuplicatePolicy::Update => {
+                    let (zh, en) = candidate_codes(&report);
                     return Ok(RowResult::Skipped(json!({
                         "reason": "duplicate_in_database",
                         "candidates": report.summary(),
-                        "zh": format!("与已有客户重复（{}），已跳过", candidate_codes(&report)),
-                        "en": format!("duplicates existing customer(s) {}; skipped", candidate_codes(&report)),
+                        "zh": format!("与已有客户重复（{zh}），已跳过"),
+                        "en": format!("duplicates existing customer(s) {en}; skipped"),
                     })));
                 }
                 DuplicatePolicy::Merge => {
@@ -1355,12 +1356,13 @@ impl App {
                         .map(|(r, _, _)| r);
                     if let Ok(crow) = &out {
                         let group = self.queue_import_group(tx, crow, &report).await?;
+                        let (zh, en) = candidate_codes(&report);
                         queued = Some(json!({
                             "reason": "duplicate_review",
                             "group_id": group,
                             "candidates": report.summary(),
-                            "zh": format!("疑似与已有客户重复（{}），已创建为待审核并加入查重审核队列", candidate_codes(&report)),
-                            "en": format!("looks like existing customer(s) {}; created as pending and queued for review", candidate_codes(&report)),
+                            "zh": format!("疑似与已有客户重复（{zh}），已创建为待审核并加入查重审核队列"),
+                            "en": format!("looks like existing customer(s) {en}; created as pending and queued for review"),
                         }));
                     }
                 }
@@ -1586,18 +1588,9 @@ impl App {
     }
 }
 
-fn candidate_codes(report: &DuplicateReport) -> String {
-    let codes: Vec<String> = report
-        .candidates
-        .iter()
-        .filter(|c| c.verdict == "definite")
-        .map(|c| {
-            c.code
-                .clone()
-                .unwrap_or_else(|| "(范围外/out of scope)".into())
-        })
-        .collect();
-    codes.join(", ")
+/// The definite candidates' codes (and the out-of-scope notice) in Chinese and English.
+fn candidate_codes(report: &DuplicateReport) -> (String, String) {
+    report.definite_codes()
 }
 
 /// A fill-in change by survivorship: the existing customer's values win; the row only
@@ -1657,8 +1650,8 @@ impl App {
         let target = report
             .candidates
             .iter()
-            .find(|c| c.verdict == "definite" && c.in_scope)
-            .and_then(|c| c.code.clone());
+            .find(|c| c.verdict == "definite")
+            .map(|c| c.code.clone());
         let Some(code) = target else {
             return Ok(RowResult::Skipped(json!({
                 "reason": "duplicate_out_of_scope",
@@ -1719,8 +1712,7 @@ impl App {
         let mut members = vec![created.id];
         let mut pairs = Vec::new();
         for c in &report.candidates {
-            let Some(code) = &c.code else { continue };
-            if let Some(r) = tx.customer_by_code(code).await? {
+            if let Some(r) = tx.customer_by_code(&c.code).await? {
                 members.push(r.id);
                 pairs.push((created.id, r.id, (c.score * 1000.0).round() / 1000.0));
             }

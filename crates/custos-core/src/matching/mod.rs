@@ -15,12 +15,17 @@
 
 mod blocking;
 pub mod cluster;
+#[cfg(test)]
+mod equality_only_tests;
 mod features;
 mod score;
 
 pub use blocking::{blocking_keys, MAX_BLOCKING_KEYS};
 pub use features::{prepare, NameSource, PartyKind, Prepared, PreparedIdent, PreparedName};
-pub use score::{compare, match_score, match_score_at_least, Evidence, EvidenceKind, MatchResult};
+pub use score::{
+    compare, compare_with, match_score, match_score_at_least, match_score_at_least_with,
+    EqualityOnly, Evidence, EvidenceKind, MatchResult,
+};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};

@@ -32,6 +32,41 @@ pub enum EvidenceKind {
     Similar,
     Different,
     Missing,
+    /// Compared for equality only (see [`EqualityOnly`]) and not equal, or missing on
+    /// the other side: which of these is not said.
+    Withheld,
+}
+
+/// Fields a comparison may only test for equality: the personal data of a customer
+/// whose values the caller may not read. For such a field two values are `same` or not,
+/// and "not" weighs the same whatever the values — one digit off or nothing alike — so
+/// neither the score nor the evidence can be used to guess a value digit by digit.
+/// The weights of the two levels are those of a two-level comparison: `same` keeps its
+/// m and u, "not same" has m = 1 − m(same) and u ≈ 1.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EqualityOnly {
+    /// The ID number, and the birth date taken from it.
+    pub id_number: bool,
+    /// Phones and mobiles, the customer's and its contacts'.
+    pub phones: bool,
+    pub email: bool,
+    /// The address, unless both parties are organisations (whose addresses are public).
+    pub address: bool,
+}
+
+impl EqualityOnly {
+    /// Every field compared in full.
+    pub const NONE: EqualityOnly = EqualityOnly {
+        id_number: false,
+        phones: false,
+        email: false,
+        address: false,
+    };
+
+    /// Whether any field is restricted.
+    pub fn any(self) -> bool {
+        self != EqualityOnly::NONE
+    }
 }
 
 /// One field's contribution to a score.
@@ -78,6 +113,7 @@ fn bits(m: f64, u: f64) -> f64 {
 struct Tally<'a> {
     total: f64,
     evidence: Option<&'a mut Vec<Evidence>>,
+    only_equal: EqualityOnly,
 }
 
 impl Tally<'_> {
@@ -109,6 +145,17 @@ impl Tally<'_> {
             )
         });
     }
+
+    /// A field compared for equality only that is not `same` (see [`EqualityOnly`]):
+    /// `weight` is that of "not same" when both sides have a value, else nothing.
+    fn withheld(&mut self, field: &'static str, label_zh: &'static str, weight: f64) {
+        self.add(field, EvidenceKind::Withheld, weight, || {
+            (
+                format!("{label_zh}：仅比对是否相同（无权查看个人信息）"),
+                "compared for equality only (no permission to read personal data)".into(),
+            )
+        });
+    }
 }
 
 /// Score of a pair without building evidence (the fast path for batch dedupe).
@@ -116,6 +163,7 @@ pub fn match_score(a: &Prepared, b: &Prepared) -> f64 {
     let mut t = Tally {
         total: 0.0,
         evidence: None,
+        only_equal: EqualityOnly::NONE,
     };
     evaluate(a, b, &mut t);
     posterior(t.total)
@@ -123,10 +171,16 @@ pub fn match_score(a: &Prepared, b: &Prepared) -> f64 {
 
 /// Score of a pair with the evidence per field, strongest (by absolute weight) first.
 pub fn compare(a: &Prepared, b: &Prepared) -> MatchResult {
+    compare_with(a, b, EqualityOnly::NONE)
+}
+
+/// [`compare`] with the fields of `only_equal` compared for equality only.
+pub fn compare_with(a: &Prepared, b: &Prepared, only_equal: EqualityOnly) -> MatchResult {
     let mut evidence = Vec::new();
     let mut t = Tally {
         total: 0.0,
         evidence: Some(&mut evidence),
+        only_equal,
     };
     evaluate(a, b, &mut t);
     let score = posterior(t.total);
@@ -185,6 +239,17 @@ pub fn match_score_at_least(a: &Prepared, b: &Prepared, threshold: f64) -> Optio
     ScoreCut::new(threshold).score(a, b)
 }
 
+/// [`match_score_at_least`] with the fields of `only_equal` compared for equality only
+/// (the score [`compare_with`] gives).
+pub fn match_score_at_least_with(
+    a: &Prepared,
+    b: &Prepared,
+    threshold: f64,
+    only_equal: EqualityOnly,
+) -> Option<f64> {
+    ScoreCut::new(threshold).score_with(a, b, only_equal)
+}
+
 /// [`match_score_at_least`] for one threshold and many pairs: the bits a pair needs and
 /// the most the string comparisons can add are computed once, not per pair.
 #[derive(Debug, Clone, Copy)]
@@ -205,9 +270,15 @@ impl ScoreCut {
 
     /// The score of the pair if it reaches the threshold.
     pub(crate) fn score(&self, a: &Prepared, b: &Prepared) -> Option<f64> {
+        self.score_with(a, b, EqualityOnly::NONE)
+    }
+
+    /// [`ScoreCut::score`] with the fields of `only_equal` compared for equality only.
+    fn score_with(&self, a: &Prepared, b: &Prepared, only_equal: EqualityOnly) -> Option<f64> {
         let mut t = Tally {
             total: 0.0,
             evidence: None,
+            only_equal,
         };
         evaluate_cheap(a, b, &mut t);
         if t.total + self.max_string_bits < self.needed {
@@ -255,13 +326,17 @@ fn evaluate_cheap(a: &Prepared, b: &Prepared, t: &mut Tally<'_>) {
         b.uscc.as_ref(),
         t,
     );
-    compare_ident(
-        "id_number",
-        "证件号码",
-        a.id_number.as_ref(),
-        b.id_number.as_ref(),
-        t,
-    );
+    if t.only_equal.id_number {
+        equal_ident("id_number", "证件号码", &a.id_number, &b.id_number, t);
+    } else {
+        compare_ident(
+            "id_number",
+            "证件号码",
+            a.id_number.as_ref(),
+            b.id_number.as_ref(),
+            t,
+        );
+    }
     compare_phones(a, b, t);
     compare_email(a, b, t);
     if kind == PartyKind::Organization {
@@ -270,8 +345,9 @@ fn evaluate_cheap(a: &Prepared, b: &Prepared, t: &mut Tally<'_>) {
     compare_region(a, b, kind, t);
     let both_ids_valid = a.id_number.as_ref().is_some_and(|i| i.valid)
         && b.id_number.as_ref().is_some_and(|i| i.valid);
-    if !both_ids_valid {
-        // With two valid id numbers the birth dates come from them: counted already.
+    // With two valid id numbers the birth dates come from them: counted already. A
+    // birth date read from an ID number is part of it: not compared when it may not be.
+    if !both_ids_valid && !t.only_equal.id_number {
         compare_birth(a, b, t);
     }
     compare_industry(a, b, t);
@@ -335,22 +411,59 @@ fn compare_ident(
     }
 }
 
+/// An identifier compared for equality only (see [`EqualityOnly`]).
+fn equal_ident(
+    field: &'static str,
+    label_zh: &'static str,
+    a: &Option<PreparedIdent>,
+    b: &Option<PreparedIdent>,
+    t: &mut Tally<'_>,
+) {
+    match (a, b) {
+        (None, None) => {}
+        (Some(x), Some(y)) if x.value == y.value => {
+            let u = if x.valid { 1e-7 } else { 1e-6 };
+            t.add(field, EvidenceKind::Same, bits(0.97, u), || {
+                (format!("{label_zh}相同"), "same".into())
+            });
+        }
+        (Some(_), Some(_)) => t.withheld(field, label_zh, bits(0.03, 1.0)),
+        _ => t.withheld(field, label_zh, 0.0),
+    }
+}
+
 fn is_mobile(p: &str) -> bool {
     p.len() == 11 && p.starts_with('1') && p.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn compare_phones(a: &Prepared, b: &Prepared, t: &mut Tally<'_>) {
-    if a.phones.is_empty() || b.phones.is_empty() {
-        if !a.phones.is_empty() || !b.phones.is_empty() {
-            t.missing("phone", "电话");
+    let only_equal = t.only_equal.phones;
+    match (a.phones.is_empty(), b.phones.is_empty()) {
+        (true, true) => return,
+        (true, false) | (false, true) => {
+            if only_equal {
+                // Missing is not told apart from different.
+                t.withheld("phone", "电话", 0.0);
+            } else {
+                t.missing("phone", "电话");
+            }
+            return;
         }
-        return;
+        (false, false) => {}
     }
     if let Some(shared) = a.phones.iter().find(|p| b.phones.contains(p)) {
         let u = if is_mobile(shared) { 1e-5 } else { 1e-4 };
         t.add("phone", EvidenceKind::Same, bits(0.7, u), || {
-            (format!("电话相同（{shared}）"), format!("same ({shared})"))
+            if only_equal {
+                ("电话相同".into(), "same".into())
+            } else {
+                (format!("电话相同（{shared}）"), format!("same ({shared})"))
+            }
         });
+        return;
+    }
+    if only_equal {
+        t.withheld("phone", "电话", bits(0.3, 1.0));
         return;
     }
     let near = a.phones.iter().any(|p| {
@@ -370,14 +483,17 @@ fn compare_phones(a: &Prepared, b: &Prepared, t: &mut Tally<'_>) {
 }
 
 fn compare_email(a: &Prepared, b: &Prepared, t: &mut Tally<'_>) {
+    let only_equal = t.only_equal.email;
     match (&a.email, &b.email) {
         (Some(x), Some(y)) if x == y => t.add("email", EvidenceKind::Same, bits(0.7, 1e-6), || {
             ("电子邮箱相同".into(), "same".into())
         }),
+        (Some(_), Some(_)) if only_equal => t.withheld("email", "电子邮箱", bits(0.3, 1.0)),
         (Some(_), Some(_)) => t.add("email", EvidenceKind::Different, bits(0.2, 1.0), || {
             ("电子邮箱不同".into(), "different".into())
         }),
         (None, None) => {}
+        _ if only_equal => t.withheld("email", "电子邮箱", 0.0),
         _ => t.missing("email", "电子邮箱"),
     }
 }
@@ -775,13 +891,22 @@ fn dates_one_edit_apart(x: NaiveDate, y: NaiveDate) -> bool {
 }
 
 fn compare_address(a: &Prepared, b: &Prepared, kind: PartyKind, t: &mut Tally<'_>) {
+    let organisations = a.kind == PartyKind::Organization && b.kind == PartyKind::Organization;
+    let only_equal = t.only_equal.address && !organisations;
     if a.address.is_empty() || b.address.is_empty() {
+        if only_equal && !(a.address.is_empty() && b.address.is_empty()) {
+            t.withheld("address", "地址", 0.0);
+        }
         return;
     }
     if a.address == b.address {
         t.add("address", EvidenceKind::Same, bits(0.6, 1e-3), || {
             ("地址规范化后相同".into(), "same after normalising".into())
         });
+        return;
+    }
+    if only_equal {
+        t.withheld("address", "地址", bits(0.4, 1.0));
         return;
     }
     // Character-bigram overlap, not Jaro-Winkler: addresses share long prefixes (the

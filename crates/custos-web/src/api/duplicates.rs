@@ -22,11 +22,19 @@ use crate::extract::{ApiJson, Auth};
 use crate::AppState;
 
 /// Check a draft record against existing customers (nothing is written): ranked
-/// candidates with score, verdict and per-field evidence. Candidates outside the caller's
-/// data scope are reported as existing, without their data.
+/// candidates in the caller's data scope with score, verdict and per-field evidence.
+/// Customers outside the scope are never shown: a definite match among them only sets
+/// `outside_scope_match`. Without `customer.pii.read`, personal data is compared for
+/// equality only (`same` or `withheld`). Limited per user (429 with `Retry-After`);
+/// a draft with personal data is audited (field names only).
 #[utoipa::path(post, path = "/api/v1/duplicates/check", tag = "duplicates", security(("bearer" = [])),
     request_body = NewCustomer,
-    responses((status = 200, body = DuplicateReport), (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = DuplicateReport),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json"),
+              (status = 429, body = Problem, content_type = "application/problem+json",
+               headers(("Retry-After" = u64, description = "seconds until the next check is allowed")))))]
 pub async fn check_duplicates(
     State(s): State<AppState>,
     Auth(actor): Auth,

@@ -346,10 +346,8 @@ backend_test!(out_of_scope_duplicates_are_reported_without_data, |t| {
     )
     .await;
     assert_eq!(r["verdict"], "definite", "{r}");
-    let c = first(&r);
-    assert_eq!(c["in_scope"], false);
-    assert!(c["code"].is_null() && c["name"].is_null(), "{c}");
-    assert_eq!(c["evidence"], json!([]));
+    assert_eq!(r["candidates"], json!([]), "{r}");
+    assert_eq!(r["outside_scope_match"], true, "{r}");
     // Creating it is still blocked: one customer, one code.
     let p = problem(
         t.post(
@@ -362,7 +360,14 @@ backend_test!(out_of_scope_duplicates_are_reported_without_data, |t| {
     )
     .await;
     assert_eq!(p["code"], "customer.duplicate");
-    assert!(p["duplicates"]["candidates"][0]["code"].is_null());
+    assert_eq!(p["duplicates"]["candidates"], json!([]), "{p}");
+    assert_eq!(p["duplicates"]["outside_scope_match"], true, "{p}");
+    assert!(
+        p["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("范围外存在疑似重复客户")),
+        "{p}"
+    );
 });
 
 async fn merge(t: &TestApp, token: &str, req: Value) -> reqwest::Response {

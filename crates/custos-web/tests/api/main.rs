@@ -11,6 +11,7 @@ mod auth;
 mod authz_matrix;
 mod concurrency;
 mod customers;
+mod duplicate_disclosure;
 mod duplicates;
 mod exports;
 mod imports;
