@@ -27,6 +27,17 @@ pub struct FileConfig {
     pub duplicates: DuplicatesSection,
     #[serde(default)]
     pub exports: ExportsSection,
+    #[serde(default)]
+    pub tls: TlsSection,
+}
+
+/// `[tls]`: serve HTTPS with this PEM certificate chain and key (also `CUSTOS_TLS_CERT`,
+/// `CUSTOS_TLS_KEY`); both or neither. SIGHUP reloads the files.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
 }
 
 /// `[exports]`: files of export jobs.
@@ -90,6 +101,8 @@ pub struct Settings {
     /// SMTP for notification e-mail, when configured.
     pub smtp: Option<custos_app::mail::SmtpConfig>,
     pub reminder_after: Option<Duration>,
+    /// Certificate chain and key files when serving HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -241,12 +254,25 @@ pub fn load(
         .reminder_after_hours
         .filter(|h| *h > 0)
         .map(|h| Duration::from_secs(h * 3600));
+    let tls = match (
+        env("CUSTOS_TLS_CERT").map(PathBuf::from).or(file.tls.cert),
+        env("CUSTOS_TLS_KEY").map(PathBuf::from).or(file.tls.key),
+    ) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        _ => {
+            return Err(
+                "[tls] cert 与 key 须同时给出 / cert and key must be given together".to_string(),
+            )
+        }
+    };
     Ok(Settings {
         db,
         listen,
         app,
         smtp,
         reminder_after,
+        tls,
     })
 }
 
