@@ -6,6 +6,7 @@ mod api;
 mod error;
 mod extract;
 mod observe;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -48,10 +49,29 @@ pub fn router(app: App) -> Router {
         .with_state(state)
 }
 
-/// Serve until `shutdown` resolves, then finish in-flight requests.
+/// Serve plain HTTP until `shutdown` resolves, then finish in-flight requests.
 pub async fn serve(
     app: App,
     listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    run(app, listener, None, shutdown).await
+}
+
+/// Serve HTTPS with `tls` (which may be reloaded while serving); responses carry HSTS.
+pub async fn serve_tls(
+    app: App,
+    listener: TcpListener,
+    tls: Arc<tls::Tls>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    run(app, listener, Some(tls), shutdown).await
+}
+
+async fn run(
+    app: App,
+    listener: TcpListener,
+    tls: Option<Arc<tls::Tls>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     // Jobs left behind by a stopped server are failed, expired files deleted; then the
@@ -61,12 +81,36 @@ pub async fn serve(
     }
     let sweeper = tokio::spawn(app.clone().run_export_sweeper());
     let router = router(app);
-    let served = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    let served = match tls {
+        None => {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
+        }
+        Some(tls) => {
+            use axum::serve::ListenerExt;
+            let router = router.layer(axum::middleware::map_response(strict_transport));
+            let listener = tls::TlsListener::new(listener, tls)?.tap_io(|_| {});
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
+        }
+    };
     sweeper.abort();
     served
+}
+
+/// Browsers that reached custos over HTTPS keep to HTTPS for a year.
+async fn strict_transport(mut resp: axum::response::Response) -> axum::response::Response {
+    resp.headers_mut().insert(
+        axum::http::header::STRICT_TRANSPORT_SECURITY,
+        axum::http::HeaderValue::from_static("max-age=31536000"),
+    );
+    resp
 }

@@ -31,6 +31,8 @@ pub struct FileConfig {
     pub audit: AuditSection,
     #[serde(default)]
     pub imports: ImportsSection,
+    #[serde(default)]
+    pub tls: TlsSection,
 }
 
 /// `[audit]`: checkpoints of the audit chain, kept outside the database.
@@ -112,6 +114,15 @@ impl ImportsSection {
     }
 }
 
+/// `[tls]`: serve HTTPS with this PEM certificate chain and key (also `CUSTOS_TLS_CERT`,
+/// `CUSTOS_TLS_KEY`); both or neither. SIGHUP reloads the files.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
 /// `[exports]`: files of export jobs.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -179,6 +190,8 @@ pub struct Settings {
     pub reminder_after: Option<Duration>,
     /// When `custos serve` writes periodic audit checkpoints.
     pub audit_checkpoint_due: custos_app::audit::Due,
+    /// Certificate chain and key files when serving HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -359,6 +372,18 @@ pub fn load(
         .reminder_after_hours
         .filter(|h| *h > 0)
         .map(|h| Duration::from_secs(h * 3600));
+    let tls = match (
+        env("CUSTOS_TLS_CERT").map(PathBuf::from).or(file.tls.cert),
+        env("CUSTOS_TLS_KEY").map(PathBuf::from).or(file.tls.key),
+    ) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        _ => {
+            return Err(
+                "[tls] cert 与 key 须同时给出 / cert and key must be given together".to_string(),
+            )
+        }
+    };
     Ok(Settings {
         db,
         listen,
@@ -366,6 +391,7 @@ pub fn load(
         smtp,
         reminder_after,
         audit_checkpoint_due,
+        tls,
     })
 }
 

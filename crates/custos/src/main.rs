@@ -814,8 +814,16 @@ async fn serve(cli: &Cli, listen: Option<String>, demo: bool) -> Result<ExitCode
         custos_app::Backend::Postgres => "PostgreSQL".to_string(),
     };
     let shutdown = shutdown_signal();
+    let tls = match &settings.tls {
+        Some((cert, key)) => Some(std::sync::Arc::new(
+            custos_web::tls::Tls::load(cert, key)
+                .map_err(|e| Failure(format!("cannot load the TLS certificate: {e}")))?,
+        )),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(
-        "custos listening on http://{addr} ({backend}); API docs at http://{addr}/docs; ready in {} ms",
+        "custos listening on {scheme}://{addr} ({backend}); API docs at {scheme}://{addr}/docs; ready in {} ms",
         started.elapsed().as_millis()
     );
     let worker = tokio::spawn(
@@ -826,7 +834,15 @@ async fn serve(cli: &Cli, listen: Option<String>, demo: bool) -> Result<ExitCode
         app.clone()
             .run_audit_checkpoints(settings.audit_checkpoint_due),
     );
-    let served = custos_web::serve(app.clone(), listener, shutdown).await;
+    let served = match tls {
+        Some(tls) => {
+            let reloader = tokio::spawn(reload_tls_on_hangup(std::sync::Arc::clone(&tls)));
+            let served = custos_web::serve_tls(app.clone(), listener, tls, shutdown).await;
+            reloader.abort();
+            served
+        }
+        None => custos_web::serve(app.clone(), listener, shutdown).await,
+    };
     worker.abort();
     checkpoints.abort();
     served.map_err(|e| Failure(format!("server error: {e}")))?;
@@ -904,6 +920,26 @@ async fn audit_checkpoint(app: &App, json: bool) -> Result<ExitCode, Failure> {
             Ok(ExitCode::from(2))
         }
     }
+/// Reload the certificate and key on every SIGHUP (a renewed certificate needs no restart);
+/// a failed reload keeps the loaded one and says why.
+async fn reload_tls_on_hangup(tls: std::sync::Arc<custos_web::tls::Tls>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match tls.reload() {
+                Ok(()) => tracing::info!("TLS certificate reloaded"),
+                Err(e) => {
+                    tracing::error!(error = %e, "TLS reload failed; the loaded certificate stays")
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    std::future::pending::<()>().await;
 }
 
 /// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is called, not when

@@ -16,4 +16,5 @@ mod duplicates;
 mod exports;
 mod imports;
 mod ops;
+mod tls;
 mod users;
