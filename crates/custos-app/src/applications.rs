@@ -501,8 +501,15 @@ async fn trail(tx: &mut Tx, a: &ApplicationRow, t: Trail<'_>) -> AppResult<()> {
     Ok(())
 }
 
+/// A reason or comment: several lines allowed (CRLF kept as LF), no control or invisible
+/// format characters.
 fn clean_text(field: &str, v: Option<&str>, max: usize) -> AppResult<Option<String>> {
-    let Some(v) = v.map(str::trim).filter(|s| !s.is_empty()) else {
+    if let Some(v) = v {
+        custos_core::text_guard::check_text(field, v, custos_core::text_guard::Lines::Multi)
+            .map_err(|e| AppError::Validation(vec![e]))?;
+    }
+    let v = v.map(custos_core::text_guard::lf_line_breaks);
+    let Some(v) = v.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
     if v.chars().count() > max {
@@ -940,6 +947,7 @@ impl App {
             return Err(AppError::Validation(vec![unknown_kind("kind", &kind)]));
         }
         let reason = clean_text("reason", input.reason.as_deref(), 500)?;
+        crate::text_input::refuse_in_value("payload", &input.payload)?;
         let mut tx = self.db.begin().await?;
         let prepared = self.prepare(&mut tx, actor, &kind, &input.payload).await?;
         let now = now_us();
@@ -1743,6 +1751,9 @@ impl App {
     ) -> AppResult<ApplicationView> {
         actor.require("application.submit")?;
         let reason = clean_text("reason", reason.as_deref(), 500)?;
+        if let Some(p) = &payload {
+            crate::text_input::refuse_in_value("payload", p)?;
+        }
         let mut tx = self.db.begin().await?;
         let mut a = tx
             .application_for_update(id)

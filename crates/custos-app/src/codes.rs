@@ -343,6 +343,13 @@ impl App {
         input: NewCodeRule,
     ) -> AppResult<CodeRuleView> {
         actor.require("rule.manage")?;
+        // Rule files and API bodies alike: no control or invisible character gets stored.
+        crate::text_input::refuse_single_line([
+            ("key", Some(input.key.as_str())),
+            ("name", Some(input.name.as_str())),
+        ])?;
+        crate::text_input::refuse_in("applies_to", &input.applies_to)?;
+        crate::text_input::refuse_in("segments", &input.segments)?;
         let errors = validate_rule(&input);
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
@@ -585,6 +592,7 @@ impl App {
     /// (for callers with `code.status`) is it issued and what is its status.
     pub async fn validate_code(&self, actor: &Actor, code: &str) -> AppResult<CodeValidation> {
         actor.require("code.validate")?;
+        crate::text_input::refuse_single_line([("code", Some(code))])?;
         let code = code.trim().to_ascii_uppercase();
         if code.is_empty() || code.len() > 64 {
             return Err(AppError::validation(

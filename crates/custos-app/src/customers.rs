@@ -47,6 +47,7 @@ pub(crate) const LIVE_STATUSES: &[&str] = &["pending", "active", "dormant", "ret
 
 mod bulk;
 mod lookups;
+mod text_rules;
 pub(crate) use lookups::Lookups;
 /// Calls `$m!` with the names of the record's optional single-value fields (the ones a
 /// patch, a merge or an import fills one by one), so the list is written once.
@@ -608,6 +609,20 @@ fn text(
     Some(v)
 }
 
+/// Normalised texts of a list, each checked like [`text`], repeats removed (first kept).
+fn text_list(
+    field: &str,
+    items: &[String],
+    max: usize,
+    errors: &mut Vec<FieldError>,
+) -> Vec<String> {
+    let texts = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| text(&format!("{field}[{i}]"), Some(t), max, errors));
+    custos_core::lists::dedup_keep_first(texts)
+}
+
 /// Parse with a core validator into its canonical text.
 fn parsed<T>(
     field: &str,
@@ -770,6 +785,13 @@ fn validate(
     today: NaiveDate,
     reference: &Reference,
 ) -> Result<Record, Vec<FieldError>> {
+    // Limits before work (a list of 60,000 tags is refused unread), then the characters
+    // of every text, before any of them is normalised.
+    let limits = text_rules::list_limits(&rec);
+    if !limits.is_empty() {
+        return Err(limits);
+    }
+    let refused = text_rules::refused_fields(&rec, &reference.custom);
     let mut errors = Vec::new();
     let e = &mut errors;
     let customer_type = normalize_text(&rec.customer_type).to_lowercase();
@@ -797,24 +819,7 @@ fn validate(
         check_len("name", &name, 200, e);
     }
     let short_name = text("short_name", rec.short_name.as_deref(), 100, e);
-    let mut former_names = Vec::new();
-    for (i, n) in rec.former_names.iter().enumerate() {
-        if let Some(n) = text(&format!("former_names[{i}]"), Some(n), 200, e) {
-            if !former_names.contains(&n) {
-                former_names.push(n);
-            }
-        }
-    }
-    if former_names.len() > 20 {
-        e.push(
-            Violation::new(
-                "list.too_long",
-                "曾用名最多 20 个",
-                "at most 20 former names",
-            )
-            .on("former_names"),
-        );
-    }
+    let former_names = text_list("former_names", &rec.former_names, 200, e);
     let uscc = parsed(
         "uscc",
         rec.uscc.as_deref(),
@@ -878,7 +883,7 @@ fn validate(
         Clone::clone,
         e,
     );
-    let address = text("address", rec.address.as_deref(), 300, e);
+    let address = text_rules::multiline_text("address", rec.address.as_deref(), 300, e);
     let postal_code = parsed(
         "postal_code",
         rec.postal_code.as_deref(),
@@ -935,26 +940,9 @@ fn validate(
     } else {
         one_of("status", Some(&rec.status), EDITABLE_STATUSES, e).unwrap_or_default()
     };
-    let mut tags: Vec<String> = Vec::new();
-    for (i, t) in rec.tags.iter().enumerate() {
-        if let Some(t) = text(&format!("tags[{i}]"), Some(t), 32, e) {
-            if !tags.contains(&t) {
-                tags.push(t);
-            }
-        }
-    }
-    if tags.len() > MAX_TAGS {
-        e.push(
-            Violation::new(
-                "list.too_long",
-                format!("标签最多 {MAX_TAGS} 个"),
-                format!("at most {MAX_TAGS} tags"),
-            )
-            .on("tags"),
-        );
-    }
+    let tags = text_list("tags", &rec.tags, 32, e);
     let credit_rating = text("credit_rating", rec.credit_rating.as_deref(), 16, e);
-    let remarks = text("remarks", rec.remarks.as_deref(), 2000, e);
+    let remarks = text_rules::multiline_text("remarks", rec.remarks.as_deref(), 2000, e);
 
     let mut contacts = Vec::new();
     let mut next_id = rec.contacts.iter().map(|c| c.id).max().unwrap_or(0) + 1;
@@ -1006,16 +994,6 @@ fn validate(
             is_primary: c.is_primary,
         });
     }
-    if contacts.len() > MAX_CONTACTS {
-        e.push(
-            Violation::new(
-                "list.too_long",
-                format!("联系人最多 {MAX_CONTACTS} 个"),
-                format!("at most {MAX_CONTACTS} contacts"),
-            )
-            .on("contacts"),
-        );
-    }
     let primaries = contacts.iter().filter(|c| c.is_primary).count();
     if primaries > 1 {
         e.push(
@@ -1029,6 +1007,9 @@ fn validate(
     }
     let custom = crate::fields::validate_custom(&reference.custom, &customer_type, &rec.custom, e);
 
+    if !refused.is_empty() {
+        return Err(text_rules::refused_first(refused, errors));
+    }
     if !errors.is_empty() {
         return Err(errors);
     }

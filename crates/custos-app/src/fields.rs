@@ -5,7 +5,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use custos_core::normalize::normalize_text;
+use custos_core::normalize::{normalize_multiline_text, normalize_text};
+use custos_core::text_guard::Lines;
 use custos_core::{FieldError, Violation};
 use custos_store::customer_master::FieldDefinitionRow;
 use custos_store::{now_us, Tx};
@@ -43,6 +44,11 @@ pub struct FieldDefinition {
     pub field_type: FieldType,
     #[serde(default)]
     pub max_length: Option<usize>,
+    /// A text of several lines (remarks, addresses): tab and line breaks (LF; CRLF becomes
+    /// LF) are kept. Every other text refuses them. No text holds control characters or
+    /// invisible format characters (docs/customers.md).
+    #[serde(default)]
+    pub multiline: bool,
     /// Regular expression the whole (normalised) text must match.
     #[serde(default)]
     pub pattern: Option<String>,
@@ -87,6 +93,7 @@ fn b(
         label_en: en.into(),
         field_type: t,
         max_length,
+        multiline: false,
         pattern: None,
         allowed_values: Vec::new(),
         min: None,
@@ -172,6 +179,7 @@ pub fn builtin_fields() -> Vec<FieldDefinition> {
                 f.max = Some(1.0e10);
             }
             "postal_code" => f.pattern = Some("[0-9]{6}".into()),
+            "address" | "remarks" => f.multiline = true,
             "mobile" => f.pattern = Some("1[3-9][0-9]{9}".into()),
             _ => {}
         }
@@ -181,6 +189,30 @@ pub fn builtin_fields() -> Vec<FieldDefinition> {
         }
     }
     v
+}
+
+/// How many lines a field may hold, from the catalog: built-in `key`s by their
+/// definition, `custom.<key>` by the administrator's; unknown fields are single-line.
+pub(crate) fn lines_of(key: &str, custom: &[FieldDefinition]) -> Lines {
+    static MULTILINE: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let multiline = match key.strip_prefix("custom.") {
+        Some(k) => custom.iter().any(|d| d.key == k && d.multiline),
+        None => MULTILINE
+            .get_or_init(|| {
+                builtin_fields()
+                    .into_iter()
+                    .filter(|f| f.multiline)
+                    .map(|f| f.key)
+                    .collect()
+            })
+            .iter()
+            .any(|k| k == key),
+    };
+    if multiline {
+        Lines::Multi
+    } else {
+        Lines::Single
+    }
 }
 
 pub(crate) async fn load_definitions(tx: &mut Tx) -> AppResult<Vec<FieldDefinition>> {
@@ -194,6 +226,16 @@ pub(crate) async fn load_definitions(tx: &mut Tx) -> AppResult<Vec<FieldDefiniti
     }
     Ok(out)
 }
+
+/// Most custom values one customer may be given (more than the catalog defines is an
+/// error anyway; the bound keeps the work of reporting them small).
+pub(crate) const MAX_CUSTOM_VALUES: usize = 200;
+
+/// Most allowed values of a select field (each value given is compared with them).
+const MAX_ALLOWED_VALUES: usize = 500;
+
+/// Most items of one custom list value (a multi-select).
+pub(crate) const MAX_CUSTOM_LIST: usize = 100;
 
 fn custom_error(key: &str, code: &str, zh: String, en: String) -> FieldError {
     Violation::new(code, zh, en).on(format!("custom.{key}"))
@@ -213,6 +255,22 @@ pub(crate) fn validate_custom(
     errors: &mut Vec<FieldError>,
 ) -> Map<String, Value> {
     let mut out = Map::new();
+    // Limits before work: every value is looked up, normalised and maybe reported.
+    let max_values = MAX_CUSTOM_VALUES.max(defs.len());
+    if values.len() > max_values {
+        errors.push(
+            Violation::new(
+                "list.too_long",
+                format!(
+                    "自定义字段值最多 {max_values} 个（当前 {} 个）",
+                    values.len()
+                ),
+                format!("at most {max_values} custom values (has {})", values.len()),
+            )
+            .on("custom"),
+        );
+        return out;
+    }
     for (key, value) in values {
         let Some(def) = defs.iter().find(|d| &d.key == key) else {
             errors.push(custom_error(
@@ -235,7 +293,11 @@ pub(crate) fn validate_custom(
             )
         };
         let check_text = |s: &str, errors: &mut Vec<FieldError>| -> Option<String> {
-            let t = normalize_text(s);
+            let t = if def.multiline {
+                normalize_multiline_text(s)
+            } else {
+                normalize_text(s)
+            };
             if let Some(max) = def.max_length {
                 let n = t.chars().count();
                 if n > max {
@@ -323,30 +385,41 @@ pub(crate) fn validate_custom(
                     None
                 }
             },
-            FieldType::MultiSelect | FieldType::TextList => match value.as_array() {
-                Some(items) => {
-                    let mut list = Vec::new();
-                    let mut ok = true;
-                    for item in items {
-                        match item.as_str().and_then(|s| check_text(s, errors)) {
-                            Some(t) => list.push(Value::String(t)),
-                            None => ok = false,
+            FieldType::MultiSelect | FieldType::TextList => {
+                match value.as_array() {
+                    Some(items) if items.len() > MAX_CUSTOM_LIST => {
+                        errors.push(custom_error(
+                        key,
+                        "list.too_long",
+                        format!("自定义字段“{key}”最多 {MAX_CUSTOM_LIST} 项（当前 {} 项）", items.len()),
+                        format!("custom field '{key}' holds at most {MAX_CUSTOM_LIST} items (has {})", items.len()),
+                    ));
+                        None
+                    }
+                    Some(items) => {
+                        let mut list = Vec::new();
+                        let mut ok = true;
+                        for item in items {
+                            match item.as_str().and_then(|s| check_text(s, errors)) {
+                                Some(t) => list.push(Value::String(t)),
+                                None => ok = false,
+                            }
+                        }
+                        if ok {
+                            Some(Value::Array(list))
+                        } else {
+                            if !items.iter().all(Value::is_string) {
+                                errors.push(type_error("文本列表", "a list of texts"));
+                            }
+                            None
                         }
                     }
-                    if ok {
-                        Some(Value::Array(list))
-                    } else {
-                        if !items.iter().all(Value::is_string) {
-                            errors.push(type_error("文本列表", "a list of texts"));
-                        }
+                    None => {
+                        errors.push(type_error("文本列表", "a list of texts"));
                         None
                     }
                 }
-                None => {
-                    errors.push(type_error("文本列表", "a list of texts"));
-                    None
-                }
-            },
+            }
             FieldType::Contacts => None,
         };
         if let Some(v) = v {
@@ -426,6 +499,7 @@ impl App {
         mut def: FieldDefinition,
     ) -> AppResult<FieldDefinition> {
         actor.require("field.manage")?;
+        crate::text_input::refuse_in("", &def)?;
         let mut errors = Vec::new();
         def.key = def.key.trim().to_string();
         let key_ok = (1..=40).contains(&def.key.len())
@@ -491,6 +565,32 @@ impl App {
                     "select fields need allowed_values",
                 )
                 .on("allowed_values"),
+            );
+        }
+        if def.allowed_values.len() > MAX_ALLOWED_VALUES {
+            errors.push(
+                Violation::new(
+                    "list.too_long",
+                    format!(
+                        "可选值最多 {MAX_ALLOWED_VALUES} 个（当前 {} 个）",
+                        def.allowed_values.len()
+                    ),
+                    format!(
+                        "at most {MAX_ALLOWED_VALUES} allowed values (has {})",
+                        def.allowed_values.len()
+                    ),
+                )
+                .on("allowed_values"),
+            );
+        }
+        if def.multiline && def.field_type != FieldType::Text {
+            errors.push(
+                Violation::new(
+                    "field.multiline",
+                    "只有文本字段可以是多行文本",
+                    "only text fields can be multi-line",
+                )
+                .on("multiline"),
             );
         }
         if let Some(p) = &def.pattern {

@@ -267,7 +267,68 @@ fn key_ok(key: &str) -> bool {
 }
 
 /// Check a flow definition completely; every problem is listed.
+/// Most named approvers of a step, and most entries of each condition list.
+const MAX_FLOW_LIST: usize = 100;
+
+/// The flow's lists over their limits, counted before anything is looked up (each named
+/// approver and department costs a query in the write transaction; steps are counted
+/// with their own rule).
+fn flow_list_limits(f: &NewFlow) -> Vec<FieldError> {
+    let mut lists: Vec<(String, usize, usize)> = vec![
+        (
+            "conditions.customer_types".into(),
+            f.conditions.customer_types.len(),
+            MAX_FLOW_LIST,
+        ),
+        (
+            "conditions.region_prefixes".into(),
+            f.conditions.region_prefixes.len(),
+            MAX_FLOW_LIST,
+        ),
+        (
+            "conditions.departments".into(),
+            f.conditions.departments.len(),
+            MAX_FLOW_LIST,
+        ),
+    ];
+    if f.steps.len() <= 10 {
+        for (i, s) in f.steps.iter().enumerate() {
+            if let Approvers::Users { users } = &s.approvers {
+                lists.push((
+                    format!("steps[{i}].approvers.users"),
+                    users.len(),
+                    MAX_FLOW_LIST,
+                ));
+            }
+            if let Some(a) = &s.auto_approve {
+                let n = a.fields_filled.len();
+                lists.push((
+                    format!("steps[{i}].auto_approve.fields_filled"),
+                    n,
+                    MAX_FLOW_LIST,
+                ));
+            }
+        }
+    }
+    lists
+        .into_iter()
+        .filter(|(_, n, max)| n > max)
+        .map(|(field, n, max)| {
+            Violation::new(
+                "list.too_long",
+                format!("“{field}”最多 {max} 项（当前 {n} 项）"),
+                format!("'{field}' holds at most {max} items (has {n})"),
+            )
+            .on(field)
+        })
+        .collect()
+}
+
 async fn validate_flow(tx: &mut Tx, f: &NewFlow) -> AppResult<()> {
+    let limits = flow_list_limits(f);
+    if !limits.is_empty() {
+        return Err(AppError::Validation(limits));
+    }
     let mut e = Vec::new();
     if !key_ok(&f.key) || f.key.starts_with("default.") {
         e.push(
@@ -302,6 +363,10 @@ async fn validate_flow(tx: &mut Tx, f: &NewFlow) -> AppResult<()> {
             )
             .on("steps"),
         );
+        if f.steps.len() > 10 {
+            // Each step is looked up below: not for an over-long list.
+            return Err(AppError::Validation(e));
+        }
     }
     for (i, s) in f.steps.iter().enumerate() {
         let field = format!("steps[{i}].approvers");
@@ -400,6 +465,13 @@ impl App {
     /// the active one for applications submitted from now on.
     pub async fn create_flow(&self, actor: &Actor, input: NewFlow) -> AppResult<FlowView> {
         actor.require("role.manage")?;
+        crate::text_input::refuse_single_line([
+            ("key", Some(input.key.as_str())),
+            ("kind", Some(input.kind.as_str())),
+            ("name", Some(input.name.as_str())),
+        ])?;
+        crate::text_input::refuse_in("conditions", &input.conditions)?;
+        crate::text_input::refuse_in("steps", &input.steps)?;
         let mut tx = self.db.begin().await?;
         validate_flow(&mut tx, &input).await?;
         let version = tx.flow_max_version(&input.key).await? + 1;

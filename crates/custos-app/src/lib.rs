@@ -148,6 +148,7 @@ pub mod demo_data;
 pub mod fields;
 pub mod sealed;
 pub mod search;
+mod text_input;
 pub mod xref;
 
 pub mod export;

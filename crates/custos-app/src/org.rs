@@ -10,7 +10,14 @@ use crate::applications::{managers_above, recheck_open_tasks};
 use crate::audit::{append, record};
 use crate::auth::{format_time, hash_password};
 use crate::error::{AppError, AppResult};
+use crate::text_input::{push_refused, refuse_in, refuse_single_line};
 use crate::{to_json, App};
+use custos_core::text_guard::Lines;
+
+/// Most roles one user may be granted in one request (each is looked up).
+const MAX_GRANTS: usize = 32;
+/// Most permissions one role may list (more than exist is a mistake).
+const MAX_PERMISSIONS: usize = 200;
 
 /// A role held by a user, as the API shows and accepts it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -248,6 +255,9 @@ fn check_username(u: &str) -> Result<(), Violation> {
 }
 
 fn check_name(field: &str, value: &str, max: usize, errors: &mut Vec<FieldError>) {
+    if push_refused(field, value, Lines::Single, errors) {
+        return;
+    }
     let n = value.trim().chars().count();
     if n == 0 {
         errors.push(
@@ -267,6 +277,13 @@ fn check_name(field: &str, value: &str, max: usize, errors: &mut Vec<FieldError>
             )
             .on(field),
         );
+    }
+}
+
+/// A user's e-mail is kept as given; it must hold no refused character.
+fn check_email(email: Option<&str>, errors: &mut Vec<FieldError>) {
+    if let Some(e) = email {
+        push_refused("email", e, Lines::Single, errors);
     }
 }
 
@@ -290,6 +307,20 @@ async fn resolve_roles(
     errors: &mut Vec<FieldError>,
 ) -> AppResult<Vec<(i64, String, Option<i64>)>> {
     let mut out = Vec::new();
+    if roles.len() > MAX_GRANTS {
+        errors.push(
+            Violation::new(
+                "list.too_long",
+                format!(
+                    "一次最多授予 {MAX_GRANTS} 个角色（当前 {} 个）",
+                    roles.len()
+                ),
+                format!("at most {MAX_GRANTS} roles (has {})", roles.len()),
+            )
+            .on("roles"),
+        );
+        return Ok(out);
+    }
     for (i, ra) in roles.iter().enumerate() {
         let role = tx.role_by_key(&ra.role).await?;
         if role.is_none() {
@@ -414,7 +445,11 @@ impl App {
 
     pub async fn create_user(&self, actor: &Actor, input: NewUser) -> AppResult<UserView> {
         let scope = actor.require("user.manage")?;
+        // The username first: its format error would quote it.
+        refuse_single_line([("username", Some(input.username.as_str()))])?;
+        refuse_in("roles", &input.roles)?;
         let mut errors = Vec::new();
+        check_email(input.email.as_deref(), &mut errors);
         if let Err(v) = check_username(&input.username) {
             errors.push(v.on("username"));
         }
@@ -509,7 +544,11 @@ impl App {
         } else {
             actor.require("user.manage")?
         };
+        if let Some(roles) = &patch.roles {
+            refuse_in("roles", roles)?;
+        }
         let mut errors = Vec::new();
+        check_email(patch.email.as_ref().and_then(|e| e.as_deref()), &mut errors);
         if let Some(p) = &patch.password {
             if let Err(v) = check_password(p, self.config.min_password_len) {
                 errors.push(v.on("password"));
@@ -633,6 +672,7 @@ impl App {
     }
 
     pub async fn user_id_by_name(&self, actor: &Actor, username: &str) -> AppResult<i64> {
+        refuse_single_line([("username", Some(username))])?;
         let mut tx = self.db.begin_read().await?;
         let u = tx
             .user_by_name(username)
@@ -885,6 +925,7 @@ impl App {
         patch: RolePatch,
     ) -> AppResult<RoleView> {
         actor.require("role.manage")?;
+        refuse_single_line([("key", Some(key))])?;
         let mut errors = Vec::new();
         if let Some(n) = &patch.name {
             check_name("name", n, 64, &mut errors);
@@ -932,7 +973,24 @@ impl App {
 }
 
 fn check_permissions(perms: &[String], errors: &mut Vec<FieldError>) {
+    if perms.len() > MAX_PERMISSIONS {
+        errors.push(
+            Violation::new(
+                "list.too_long",
+                format!("权限最多 {MAX_PERMISSIONS} 个（当前 {} 个）", perms.len()),
+                format!(
+                    "at most {MAX_PERMISSIONS} permissions (has {})",
+                    perms.len()
+                ),
+            )
+            .on("permissions"),
+        );
+        return;
+    }
     for (i, p) in perms.iter().enumerate() {
+        if push_refused(&format!("permissions[{i}]"), p, Lines::Single, errors) {
+            continue;
+        }
         if !is_known_permission(p) {
             errors.push(
                 Violation::new(

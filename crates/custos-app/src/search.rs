@@ -229,6 +229,23 @@ fn sort_value(row: &CustomerRow, sort: CustomerSort) -> SqlValue {
     }
 }
 
+/// No filter may hold a control or invisible character (a NUL would reach the database).
+fn refuse_query_text(q: &CustomerQuery) -> AppResult<()> {
+    let named = crate::text_input::refuse_in("", q);
+    let custom = crate::text_input::refuse_single_line(q.custom.iter().flat_map(|(k, v)| {
+        let field = format!("custom.{}", custos_core::text_guard::display_safe(k));
+        [(field.clone(), Some(k.as_str())), (field, Some(v.as_str()))]
+    }));
+    match (named, custom) {
+        (Err(AppError::Validation(mut a)), Err(AppError::Validation(b))) => {
+            a.extend(b);
+            Err(AppError::Validation(a))
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+        (Ok(()), Ok(())) => Ok(()),
+    }
+}
+
 impl App {
     /// Search customers within the caller's data scope (`customer.read`).
     pub async fn search_customers(
@@ -237,6 +254,7 @@ impl App {
         q: CustomerQuery,
     ) -> AppResult<CustomerPage> {
         let scope = actor.require("customer.read")?;
+        refuse_query_text(&q)?;
         let key = &self.config.pii_key;
         let mut errors = Vec::new();
         let mut f = CustomerFilter {

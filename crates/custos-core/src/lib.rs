@@ -5,9 +5,11 @@ pub mod check;
 pub mod code_rule;
 pub mod ident;
 pub mod industry;
+pub mod lists;
 pub mod matching;
 pub mod normalize;
 pub mod region;
+pub mod text_guard;
 pub mod violation;
 
 pub use violation::{FieldError, Violation};

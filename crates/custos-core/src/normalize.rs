@@ -58,6 +58,30 @@ pub fn normalize_text(s: &str) -> String {
     out
 }
 
+/// Normalise a multi-line text (remarks, addresses): each line as [`normalize_text`] does,
+/// line breaks kept as LF (CRLF too), blank lines at the start and end dropped and runs of
+/// blank lines kept as one. Idempotent.
+pub fn normalize_multiline_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut blank_run = false;
+    for line in s.split('\n') {
+        let line = normalize_text(line);
+        if line.is_empty() {
+            blank_run = !out.is_empty();
+            continue;
+        }
+        if !out.is_empty() {
+            out.push('\n');
+            if blank_run {
+                out.push('\n');
+            }
+        }
+        blank_run = false;
+        out.push_str(&line);
+    }
+    out
+}
+
 /// Traditional Chinese characters to simplified (`華為` → `华为`), offline, character by
 /// character with a few word-level exceptions (乾隆 stays).
 pub fn to_simplified(s: &str) -> String {
@@ -348,6 +372,16 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
+    fn multiline_keeps_line_breaks() {
+        assert_eq!(
+            normalize_multiline_text("\r\n 第一行 \t 内容\r\n\r\n\r\n（二）行\n\n"),
+            "第一行 内容\n\n(二)行"
+        );
+        assert_eq!(normalize_multiline_text("a\nb"), "a\nb");
+        assert_eq!(normalize_multiline_text(" \n \n"), "");
+    }
+
+    #[test]
     fn normalizes_text() {
         assert_eq!(
             normalize_text("  ＡＢＣ　科技\t\n有限公司 "),
@@ -493,6 +527,13 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn normalize_multiline_text_is_idempotent(s in "[ 　\\t\\n\\r（）ＡＢ１２a-z华为]{0,40}") {
+            let once = normalize_multiline_text(&s);
+            prop_assert_eq!(normalize_multiline_text(&once), once.clone());
+            prop_assert!(!once.contains('\r') && !once.starts_with('\n') && !once.ends_with('\n'));
+        }
+
         #[test]
         fn normalize_text_is_idempotent(s in "\\PC{0,40}|[ 　\\t\\n（）【】ＡＢ１２\u{200B}a-z华为]{0,40}") {
             let once = normalize_text(&s);

@@ -108,6 +108,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
                 )
                 .on("body")]))
             })?;
+        crate::guard::check_json_body(&bytes, "")?;
         parse_json(&bytes).map(ApiJson)
     }
 }

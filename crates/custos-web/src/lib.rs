@@ -5,6 +5,7 @@
 mod api;
 mod error;
 mod extract;
+mod guard;
 mod observe;
 pub mod tls;
 
@@ -42,6 +43,9 @@ pub fn router(app: App) -> Router {
     api_router
         .merge(api::ops_router())
         .fallback(api::not_found)
+        // Inside `observe` (which renders its refusals), after routing (which names the
+        // path parameters).
+        .layer(axum::middleware::from_fn(guard::refuse_hostile_uri))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe::observe,

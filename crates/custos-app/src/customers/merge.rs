@@ -405,6 +405,8 @@ impl App {
                 )
                 .on("merged"),
             );
+            // Limits before work: the checks below look every code up.
+            return Err(AppError::Validation(errors));
         }
         for (i, c) in merged_codes.iter().enumerate() {
             if *c == survivor_code || !seen.insert(c.clone()) {

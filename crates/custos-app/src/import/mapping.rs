@@ -139,6 +139,9 @@ pub const ROW_COLUMN: &str = "原行号";
 /// a header, a permission or database refusal.
 pub const WHOLE_ROW: &str = "整行";
 
+/// Most entries of a mapping file (columns, defaults and value maps together).
+pub const MAX_MAPPING_ENTRIES: usize = 10_000;
+
 /// A mapping file (`mapping.toml`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -159,7 +162,7 @@ pub struct MappingSpec {
 
 impl MappingSpec {
     pub fn parse(text: &str) -> AppResult<MappingSpec> {
-        toml::from_str(text).map_err(|e| {
+        let spec: MappingSpec = toml::from_str(text).map_err(|e| {
             crate::error::AppError::validation(
                 "mapping",
                 Violation::new(
@@ -168,7 +171,23 @@ impl MappingSpec {
                     format!("the mapping file is invalid: {e}"),
                 ),
             )
-        })
+        })?;
+        // Limits before work: every header is compared with the mapped ones, every cell
+        // looked up in the value maps.
+        let entries = spec.columns.len()
+            + spec.defaults.len()
+            + spec.values.values().map(BTreeMap::len).sum::<usize>();
+        if entries > MAX_MAPPING_ENTRIES {
+            return Err(mapping_error(
+                format!("映射文件最多 {MAX_MAPPING_ENTRIES} 项（当前 {entries} 项）"),
+                format!(
+                    "the mapping file holds at most {MAX_MAPPING_ENTRIES} entries (has {entries})"
+                ),
+            ));
+        }
+        // TOML escapes (`\u0000`) decode to anything: its texts are checked like a request's.
+        crate::text_input::refuse_in("mapping", &spec)?;
+        Ok(spec)
     }
 }
 
@@ -253,6 +272,13 @@ impl ColumnMap {
         }
         let mut targets = Vec::with_capacity(headers.len());
         let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        // Header keys of the mapped columns, computed once (first in key order wins, as a
+        // search through the map would find).
+        let mut by_key: std::collections::HashMap<String, &String> =
+            std::collections::HashMap::with_capacity(spec.columns.len());
+        for (c, t) in &spec.columns {
+            by_key.entry(header_key(c)).or_insert(t);
+        }
         for (i, h) in headers.iter().enumerate() {
             // A merged header cell is spread over the columns it covers: the copies
             // name no field of their own.
@@ -260,11 +286,7 @@ impl ColumnMap {
                 targets.push(Some("ignore".to_string()));
                 continue;
             }
-            let by_spec = spec
-                .columns
-                .iter()
-                .find(|(c, _)| header_key(c) == header_key(h))
-                .map(|(_, t)| t.clone());
+            let by_spec = by_key.get(&header_key(h)).map(|t| (*t).clone());
             let t = by_spec.or_else(|| default_target(h, &custom));
             if let Some(t) = &t {
                 if t != "ignore" {

@@ -54,13 +54,16 @@ fn form_error(field: &str, zh: String, en: String) -> ApiError {
 }
 
 async fn text(field: Field<'_>, name: &str) -> Result<String, ApiError> {
-    field.text().await.map_err(|e| {
+    let text = field.text().await.map_err(|e| {
         form_error(
             name,
             format!("无法读取表单字段 {name}：{e}"),
             format!("cannot read form field {name}: {e}"),
         )
-    })
+    })?;
+    // The mapping's TOML escapes are checked where it is parsed (custos-app).
+    crate::guard::check_form_text(name, &text)?;
+    Ok(text)
 }
 
 /// Start an import from an uploaded file (`import`, `customer.create`). The file is
@@ -107,6 +110,7 @@ pub async fn create_import(
                     ));
                 }
                 let file_name = field.file_name().unwrap_or("upload.csv").to_string();
+                crate::guard::check_form_text("file", &file_name)?;
                 let mut u = s.app.start_upload(&actor, &file_name).await?;
                 loop {
                     match field.chunk().await {

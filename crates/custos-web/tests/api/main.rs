@@ -14,6 +14,7 @@ mod customers;
 mod duplicate_disclosure;
 mod duplicates;
 mod exports;
+mod hostile_input;
 mod imports;
 mod ops;
 mod tls;
