@@ -12,6 +12,13 @@ pub enum AppError {
     /// Not logged in, bad credentials, expired token, locked or disabled account.
     #[error("unauthenticated: {}", .0.code)]
     Unauthenticated(Violation),
+    /// Too many failed logins for a username from this address (HTTP 429 with
+    /// `Retry-After`); the same for existing and unknown usernames.
+    #[error("throttled: {}", .violation.code)]
+    Throttled {
+        violation: Violation,
+        retry_after_secs: u64,
+    },
     /// Logged in but lacking the permission.
     #[error("forbidden: {permission}")]
     Forbidden { permission: String },
@@ -58,7 +65,8 @@ impl AppError {
             AppError::Unauthenticated(v)
             | AppError::Conflict(v)
             | AppError::Rejected(v)
-            | AppError::Gone(v) => v.code.clone(),
+            | AppError::Gone(v)
+            | AppError::Throttled { violation: v, .. } => v.code.clone(),
             AppError::Duplicate { violation, .. } => violation.code.clone(),
             AppError::Forbidden { .. } => "auth.forbidden".into(),
             AppError::NotFound { what, .. } => format!("{what}.not_found"),
@@ -75,6 +83,7 @@ impl AppError {
             AppError::NotFound { .. } => 404,
             AppError::Conflict(_) | AppError::Duplicate { .. } => 409,
             AppError::Gone(_) => 410,
+            AppError::Throttled { .. } => 429,
             AppError::Internal(_) => 500,
         }
     }
@@ -89,6 +98,7 @@ impl AppError {
             AppError::Rejected(_) => ("操作被规则拒绝", "Operation refused"),
             AppError::Duplicate { .. } => ("疑似重复客户", "Possible duplicate customer"),
             AppError::Gone(_) => ("已不存在", "Gone"),
+            AppError::Throttled { .. } => ("尝试次数过多", "Too many attempts"),
             AppError::Internal(_) => ("服务器内部错误", "Internal server error"),
         };
         match lang {
@@ -107,7 +117,8 @@ impl AppError {
             AppError::Unauthenticated(v)
             | AppError::Conflict(v)
             | AppError::Rejected(v)
-            | AppError::Gone(v) => v.message(lang).to_string(),
+            | AppError::Gone(v)
+            | AppError::Throttled { violation: v, .. } => v.message(lang).to_string(),
             AppError::Duplicate { violation, .. } => violation.message(lang).to_string(),
             AppError::Forbidden { permission } => match lang {
                 Lang::Zh => format!("当前用户没有“{permission}”权限"),

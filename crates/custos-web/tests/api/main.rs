@@ -11,5 +11,6 @@ mod customers;
 mod duplicates;
 mod exports;
 mod imports;
+mod logins;
 mod ops;
 mod users;
