@@ -1,4 +1,5 @@
-//! Logging in and out, bearer tokens, lockout, and resolving a caller to an [`Actor`].
+//! Logging in and out, bearer tokens, and resolving a caller to an [`Actor`]; failed
+//! logins are throttled by `login_throttle`.
 
 use std::collections::BTreeMap;
 
@@ -15,8 +16,13 @@ use custos_store::{now_us, SessionRow, UserRow};
 use crate::actor::{Actor, Context, Scope};
 use crate::audit::{append, record_ctx};
 use crate::error::{AppError, AppResult};
+use crate::login_throttle::{client_key, login_subject, seconds_until, Verdict};
 use crate::org::UserView;
 use crate::App;
+
+/// The first administrator, created on an empty database.
+const ADMIN_USERNAME: &str = "admin";
+const ADMIN_DISPLAY_NAME: &str = "系统管理员";
 
 /// A successful login.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -94,13 +100,18 @@ fn invalid_credentials() -> AppError {
     ))
 }
 
-fn locked(until: i64) -> AppError {
-    let t = format_time(until);
-    AppError::Unauthenticated(Violation::new(
-        "auth.locked",
-        format!("连续登录失败次数过多，账户已锁定至 {t}"),
-        format!("too many failed logins; the account is locked until {t}"),
-    ))
+/// The answer while a (client address, username) pair must wait: the same whether the
+/// name exists or not, and whichever counter asked for the wait. The seconds are in
+/// `Retry-After` only, so that bodies of one moment are identical.
+fn throttled(until: i64, now: i64) -> AppError {
+    AppError::Throttled {
+        violation: Violation::new(
+            "auth.throttled",
+            "该用户名的登录失败次数过多，请稍后再试（等待时间见 Retry-After）",
+            "too many failed logins for this username; try again later (see Retry-After)",
+        ),
+        retry_after_secs: seconds_until(until, now),
+    }
 }
 
 fn token_invalid() -> AppError {
@@ -111,117 +122,118 @@ fn token_invalid() -> AppError {
     ))
 }
 
+/// The hash verified against when there is no user to verify against, so that an
+/// unknown or throttled name costs the same time as a wrong password.
+async fn dummy_hash() -> AppResult<String> {
+    if let Some(h) = DUMMY_HASH.get() {
+        return Ok(h.clone());
+    }
+    let h = hash_password(generate_password()).await?;
+    Ok(DUMMY_HASH.get_or_init(|| h).clone())
+}
+
+/// What the first step of a login found.
+struct Admitted {
+    user: Option<UserRow>,
+}
+
+enum AdmitRefusal {
+    Wait(AppError),
+    Busy,
+}
+
+/// How long an attempt waits in the server for parallel attempts of its pair to settle
+/// before it is refused, and how often it looks.
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+const BUSY_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
 impl App {
-    /// Check a username and password; on success open a session. Failed attempts are
-    /// counted and audited; the threshold locks the account for the lockout duration.
+    /// Check a username (any case) and password; on success open a session. Unknown
+    /// users, wrong passwords and disabled accounts all answer `auth.invalid_credentials`;
+    /// a throttled pair answers `auth.throttled` whether the name exists or not. Every
+    /// attempt is audited.
     pub async fn login(
         &self,
         username: &str,
         password: &str,
         ctx: &Context,
     ) -> AppResult<LoginResult> {
-        // Verify the password outside the write transaction: argon2 takes tens of
-        // milliseconds and must not hold the SQLite writer.
-        let mut rtx = self.db.begin_read().await?;
-        let found = rtx.user_by_name(username).await?;
-        rtx.rollback().await?;
-        let password_ok = match &found {
+        let subject = login_subject(username);
+        let client = client_key(ctx.ip.as_deref());
+        let admitted = match self
+            .admit_login_waiting(username, &subject, &client, ctx)
+            .await?
+        {
+            Ok(a) => a,
+            Err(wait) => {
+                // The same work as a checked attempt, so timing does not tell either.
+                let _ = verify_password(password.to_string(), dummy_hash().await?).await?;
+                return Err(wait);
+            }
+        };
+        // The admitted attempt must be settled even if the caller goes away meanwhile (a
+        // dropped request would leave it counted as being checked): run it on its own.
+        let app = self.clone();
+        let (username, password, ctx) = (username.to_string(), password.to_string(), ctx.clone());
+        tokio::spawn(async move {
+            app.check_admitted(admitted, &username, &password, &subject, &client, &ctx)
+                .await
+        })
+        .await
+        .map_err(|e| AppError::Internal(format!("login task failed: {e}")))?
+    }
+
+    /// Verify the password of an admitted attempt, then open the session or settle the
+    /// failure.
+    async fn check_admitted(
+        &self,
+        admitted: Admitted,
+        username: &str,
+        password: &str,
+        subject: &str,
+        client: &str,
+        ctx: &Context,
+    ) -> AppResult<LoginResult> {
+        // Verify outside any transaction: argon2 takes tens of milliseconds and must not
+        // hold the SQLite writer.
+        let password_ok = match &admitted.user {
             Some(u) => verify_password(password.to_string(), u.password_hash.clone()).await?,
             None => {
-                let dummy = match DUMMY_HASH.get() {
-                    Some(h) => h.clone(),
-                    None => {
-                        let h = hash_password(generate_password()).await?;
-                        DUMMY_HASH.get_or_init(|| h).clone()
-                    }
-                };
-                let _ = verify_password(password.to_string(), dummy).await?;
+                let _ = verify_password(password.to_string(), dummy_hash().await?).await?;
                 false
             }
         };
 
         let now = now_us();
         let mut tx = self.db.begin().await?;
-        let Some(mut user) = tx.user_by_name_for_update(username).await? else {
-            let mut r = record_ctx(None, username, ctx, "auth.login_failed", "user", username);
-            r.reason = Some("unknown user".into());
-            append(&mut tx, r).await?;
-            tx.commit().await?;
-            return Err(invalid_credentials());
+        let current = match &admitted.user {
+            Some(found) => tx.user_for_update(found.id).await?,
+            None => None,
         };
-        if let Some(until) = user.locked_until {
-            if until > now {
-                let mut r = record_ctx(
-                    Some(user.id),
-                    username,
-                    ctx,
-                    "auth.login_failed",
-                    "user",
-                    &user.id.to_string(),
-                );
-                r.reason = Some("account locked".into());
-                append(&mut tx, r).await?;
-                tx.commit().await?;
-                return Err(locked(until));
+        // Only a match against the current hash counts (the password may have changed
+        // since); a disabled account fails like a wrong password, so that the answer does
+        // not tell that the password was right.
+        let failure = match (&admitted.user, &current) {
+            (Some(found), Some(user))
+                if password_ok && found.password_hash == user.password_hash =>
+            {
+                user.disabled.then_some("account disabled")
             }
-        }
-        // The hash may have changed between the read and now (password change): only a
-        // match against the current hash counts.
-        let still_same_hash = found
-            .as_ref()
-            .map(|f| f.password_hash == user.password_hash)
-            .unwrap_or(false);
-        if !password_ok || !still_same_hash {
-            user.failed_logins += 1;
-            let mut reason = format!("wrong password ({} in a row)", user.failed_logins);
-            let mut lock_until = None;
-            if user.failed_logins >= self.config.lockout_threshold {
-                let until = now + self.config.lockout_duration.as_micros() as i64;
-                user.locked_until = Some(until);
-                user.failed_logins = 0;
-                lock_until = Some(until);
-                reason.push_str("; account locked");
+            (Some(_), Some(_)) => Some("wrong password"),
+            _ => Some("unknown user"),
+        };
+        let user = match (failure, current) {
+            (None, Some(user)) => user,
+            (why, current) => {
+                let why = why.unwrap_or("unknown user");
+                let target = current.as_ref().map(|u| u.id);
+                self.settle_failed_login(tx, username, subject, client, target, why, ctx)
+                    .await?;
+                return Err(invalid_credentials());
             }
-            user.updated_at = now;
-            tx.update_user(&user).await?;
-            let mut r = record_ctx(
-                Some(user.id),
-                username,
-                ctx,
-                "auth.login_failed",
-                "user",
-                &user.id.to_string(),
-            );
-            r.reason = Some(reason);
-            append(&mut tx, r).await?;
-            tx.commit().await?;
-            return Err(match lock_until {
-                Some(until) => locked(until),
-                None => invalid_credentials(),
-            });
-        }
-        if user.disabled {
-            let mut r = record_ctx(
-                Some(user.id),
-                username,
-                ctx,
-                "auth.login_failed",
-                "user",
-                &user.id.to_string(),
-            );
-            r.reason = Some("account disabled".into());
-            append(&mut tx, r).await?;
-            tx.commit().await?;
-            return Err(AppError::Unauthenticated(Violation::new(
-                "auth.disabled",
-                "账户已停用，请联系管理员",
-                "the account is disabled; contact your administrator",
-            )));
-        }
-        user.failed_logins = 0;
-        user.locked_until = None;
-        user.updated_at = now;
-        tx.update_user(&user).await?;
+        };
+        // This address starts afresh.
+        tx.delete_login_throttle(subject, client).await?;
         let token = new_token();
         let expires_at = now + self.config.session_ttl.as_micros() as i64;
         tx.insert_session(&SessionRow {
@@ -251,6 +263,144 @@ impl App {
             expires_at: format_time(expires_at),
             user: view,
         })
+    }
+
+    /// Count a failed attempt on the pair and the username (either may now block) and
+    /// audit it, in `tx`.
+    #[allow(clippy::too_many_arguments)]
+    async fn settle_failed_login(
+        &self,
+        mut tx: custos_store::Tx,
+        username: &str,
+        subject: &str,
+        client: &str,
+        user_id: Option<i64>,
+        why: &str,
+        ctx: &Context,
+    ) -> AppResult<()> {
+        let now = now_us();
+        let mut pair = tx.lock_login_throttle(subject, client).await?;
+        let mut per_name = tx.lock_login_throttle(subject, "").await?;
+        self.config
+            .login_throttle
+            .settle_failure(&mut pair, &mut per_name, now);
+        tx.put_login_throttle(&pair).await?;
+        tx.put_login_throttle(&per_name).await?;
+        let target = user_id.map_or_else(|| username.to_string(), |id| id.to_string());
+        let mut r = record_ctx(user_id, username, ctx, "auth.login_failed", "user", &target);
+        r.reason = Some(format!(
+            "{why} ({} from this address, {} for this name)",
+            pair.failures, per_name.failures
+        ));
+        append(&mut tx, r).await?;
+        tx.commit().await?;
+        if pair.failures == 1 {
+            // A new counter: drop some stale ones so the table does not grow forever.
+            self.prune_login_throttle().await;
+        }
+        Ok(())
+    }
+
+    /// Admit an attempt, waiting (bounded) while the pair has as many attempts being
+    /// checked as it has failures left. `Ok(Err(_))` is a refusal.
+    async fn admit_login_waiting(
+        &self,
+        username: &str,
+        subject: &str,
+        client: &str,
+        ctx: &Context,
+    ) -> AppResult<Result<Admitted, AppError>> {
+        let started = std::time::Instant::now();
+        loop {
+            match self.admit_login(username, subject, client, ctx).await? {
+                Err(AdmitRefusal::Busy) if started.elapsed() < BUSY_WAIT => {
+                    tokio::time::sleep(BUSY_POLL).await;
+                }
+                Err(AdmitRefusal::Busy) => {
+                    let now = now_us();
+                    return Ok(Err(throttled(now + 1_000_000, now)));
+                }
+                Err(AdmitRefusal::Wait(e)) => return Ok(Err(e)),
+                Ok(a) => return Ok(Ok(a)),
+            }
+        }
+    }
+
+    /// The first step of a login, one transaction: refuse a pair that must wait (audited),
+    /// or note the attempt as being checked.
+    async fn admit_login(
+        &self,
+        username: &str,
+        subject: &str,
+        client: &str,
+        ctx: &Context,
+    ) -> AppResult<Result<Admitted, AdmitRefusal>> {
+        let cfg = &self.config.login_throttle;
+        // While the pair is busy, look without taking the writer.
+        let mut rtx = self.db.begin_read().await?;
+        let pair = rtx.login_throttle(subject, client).await?;
+        rtx.rollback().await?;
+        if pair.is_some_and(|p| cfg.is_busy(&p, now_us())) {
+            return Ok(Err(AdmitRefusal::Busy));
+        }
+        let now = now_us();
+        let mut tx = self.db.begin().await?;
+        // Always the pair's row first, then the username's: one lock order for everyone.
+        let mut pair = tx.lock_login_throttle(subject, client).await?;
+        let per_name = tx.lock_login_throttle(subject, "").await?;
+        let until = match cfg.verdict(&pair, &per_name, now) {
+            Verdict::Open => None,
+            Verdict::Busy => {
+                tx.rollback().await?;
+                return Ok(Err(AdmitRefusal::Busy));
+            }
+            Verdict::Wait(until) => Some(until),
+        };
+        let user = tx.user_by_name(username).await?;
+        if let Some(until) = until {
+            let (id, target) = match &user {
+                Some(u) => (Some(u.id), u.id.to_string()),
+                None => (None, username.to_string()),
+            };
+            let mut r = record_ctx(id, username, ctx, "auth.login_failed", "user", &target);
+            r.reason = Some(format!(
+                "throttled until {} ({} from this address, {} for this name)",
+                format_time(until),
+                pair.failures,
+                per_name.failures
+            ));
+            append(&mut tx, r).await?;
+            tx.commit().await?;
+            return Ok(Err(AdmitRefusal::Wait(throttled(until, now))));
+        }
+        cfg.admit(&mut pair, now);
+        tx.put_login_throttle(&pair).await?;
+        tx.commit().await?;
+        Ok(Ok(Admitted { user }))
+    }
+
+    /// Delete a batch of login counters that have been quiet for `forget_after`. Best
+    /// effort: a failure is logged, never shown to the caller.
+    async fn prune_login_throttle(&self) {
+        let now = now_us();
+        let before = now - self.config.login_throttle.forget_after.as_micros() as i64;
+        let pruned = async {
+            let mut tx = self.db.begin().await?;
+            tx.prune_login_throttle(before, now, 200).await?;
+            tx.commit().await
+        };
+        if let Err(e) = pruned.await {
+            tracing::warn!(error = %e, "pruning login throttle counters failed");
+        }
+    }
+
+    /// Forget every failed-login counter of a username (an administrator's unlock).
+    /// Returns how many counters there were.
+    pub(crate) async fn clear_login_throttle(
+        tx: &mut custos_store::Tx,
+        username: &str,
+    ) -> AppResult<u64> {
+        Ok(tx.clear_login_throttle(&login_subject(username)).await?)
     }
 
     /// Revoke the session behind `token`.
@@ -319,8 +469,12 @@ impl App {
             Some(p) => (p, false),
             None => (generate_password(), true),
         };
-        crate::org::check_password(&password, self.config.min_password_len)
-            .map_err(|v| AppError::validation("CUSTOS_ADMIN_PASSWORD", v))?;
+        crate::password_policy::check_password(
+            &password,
+            self.config.min_password_len,
+            &[ADMIN_USERNAME, ADMIN_DISPLAY_NAME],
+        )
+        .map_err(|v| AppError::validation("CUSTOS_ADMIN_PASSWORD", v))?;
         let hash = hash_password(password.clone()).await?;
         let now = now_us();
         let mut tx = self.db.begin().await?;
@@ -331,14 +485,12 @@ impl App {
         let inserted = tx
             .insert_user(&UserRow {
                 id: 0,
-                username: "admin".into(),
-                display_name: "系统管理员".into(),
+                username: ADMIN_USERNAME.into(),
+                display_name: ADMIN_DISPLAY_NAME.into(),
                 password_hash: hash,
                 department_id: None,
                 email: None,
                 disabled: false,
-                failed_logins: 0,
-                locked_until: None,
                 created_at: now,
                 updated_at: now,
             })

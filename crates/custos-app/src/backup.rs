@@ -840,7 +840,7 @@ mod tests {
             ..AppConfig::default()
         };
         let app = App::open(&DbOptions::sqlite(dir), config).await.unwrap();
-        app.ensure_admin(Some("admin-password-1".into()))
+        app.ensure_admin(Some("Quokka-Saffron-Lattice-19".into()))
             .await
             .unwrap();
         let admin = app

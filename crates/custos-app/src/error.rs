@@ -12,6 +12,13 @@ pub enum AppError {
     /// Not logged in, bad credentials, expired token, locked or disabled account.
     #[error("unauthenticated: {}", .0.code)]
     Unauthenticated(Violation),
+    /// Too many failed logins for a username from this address (HTTP 429 with
+    /// `Retry-After`); the same for existing and unknown usernames.
+    #[error("throttled: {}", .violation.code)]
+    Throttled {
+        violation: Violation,
+        retry_after_secs: u64,
+    },
     /// Logged in but lacking the permission.
     #[error("forbidden: {permission}")]
     Forbidden { permission: String },
@@ -70,7 +77,8 @@ impl AppError {
             | AppError::Conflict(v)
             | AppError::Rejected(v)
             | AppError::Denied(v)
-            | AppError::Gone(v) => v.code.clone(),
+            | AppError::Gone(v)
+            | AppError::Throttled { violation: v, .. } => v.code.clone(),
             AppError::Duplicate { violation, .. } | AppError::TooManyRequests { violation, .. } => {
                 violation.code.clone()
             }
@@ -90,6 +98,7 @@ impl AppError {
             AppError::Conflict(_) | AppError::Duplicate { .. } => 409,
             AppError::Gone(_) => 410,
             AppError::TooManyRequests { .. } => 429,
+            AppError::Throttled { .. } => 429,
             AppError::Internal(_) => 500,
         }
     }
@@ -105,6 +114,7 @@ impl AppError {
             AppError::Duplicate { .. } => ("疑似重复客户", "Possible duplicate customer"),
             AppError::Gone(_) => ("已不存在", "Gone"),
             AppError::TooManyRequests { .. } => ("请求过于频繁", "Too many requests"),
+            AppError::Throttled { .. } => ("尝试次数过多", "Too many attempts"),
             AppError::Internal(_) => ("服务器内部错误", "Internal server error"),
         };
         match lang {
@@ -124,7 +134,8 @@ impl AppError {
             | AppError::Conflict(v)
             | AppError::Rejected(v)
             | AppError::Denied(v)
-            | AppError::Gone(v) => v.message(lang).to_string(),
+            | AppError::Gone(v)
+            | AppError::Throttled { violation: v, .. } => v.message(lang).to_string(),
             AppError::Duplicate { violation, .. } | AppError::TooManyRequests { violation, .. } => {
                 violation.message(lang).to_string()
             }

@@ -17,10 +17,12 @@ pub mod customers;
 pub mod demo;
 pub mod error;
 pub mod flows;
+pub mod login_throttle;
 pub mod mail;
 pub mod org;
 pub mod rate_limit;
 pub mod restore_guard;
+pub mod password_policy;
 
 use std::time::Duration;
 
@@ -28,13 +30,18 @@ pub use actor::{Actor, Context, Scope, Source};
 pub use customers::{duplicates, merge};
 pub use custos_store::{AuditFilter, Backend, ChainReport, Db, DbOptions};
 pub use error::{AppError, AppResult};
+pub use ipnet;
 
 /// Tunables of the use cases; defaults are the documented behaviour.
 #[derive(Debug, Clone)]
 pub struct AppConfig {
     pub session_ttl: Duration,
-    pub lockout_threshold: i64,
-    pub lockout_duration: Duration,
+    /// Throttling of failed logins (see `login_throttle`).
+    pub login_throttle: login_throttle::LoginThrottleConfig,
+    /// Reverse proxies whose `X-Forwarded-For` names the client; from any other peer the
+    /// header is ignored and the TCP peer is the client (see `custos-web`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Fewest characters of a new password; never below `password_policy::MIN_CHARS`.
     pub min_password_len: usize,
     /// Time zone of code dates and resets (default Asia/Shanghai).
     pub code_timezone: chrono_tz::Tz,
@@ -74,9 +81,9 @@ impl Default for AppConfig {
     fn default() -> Self {
         AppConfig {
             session_ttl: Duration::from_secs(8 * 3600),
-            lockout_threshold: 5,
-            lockout_duration: Duration::from_secs(15 * 60),
-            min_password_len: 10,
+            login_throttle: Default::default(),
+            trusted_proxies: Vec::new(),
+            min_password_len: password_policy::MIN_CHARS,
             code_timezone: chrono_tz::Asia::Shanghai,
             fault_after_code_draw: None,
             pii_key: pii::PiiKey::random(),

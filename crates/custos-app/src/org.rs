@@ -11,6 +11,7 @@ use crate::audit::{append, record};
 use crate::auth::{format_time, hash_password};
 use crate::error::{AppError, AppResult};
 use crate::text_input::{push_refused, refuse_in, refuse_single_line};
+use crate::password_policy::check_password;
 use crate::{to_json, App};
 use custos_core::text_guard::Lines;
 
@@ -43,6 +44,9 @@ pub struct UserView {
     pub department_id: Option<i64>,
     pub email: Option<String>,
     pub disabled: bool,
+    /// While set, logins of this user from addresses that have failed for it wait until
+    /// then (too many failures for the name from everywhere); `POST /users/{id}/unlock`
+    /// clears it.
     pub locked_until: Option<String>,
     pub roles: Vec<RoleAssignment>,
     pub permissions: Vec<String>,
@@ -81,7 +85,7 @@ pub struct UserPatch {
     pub disabled: Option<bool>,
     #[serde(default)]
     pub roles: Option<Vec<RoleAssignment>>,
-    /// Clear a lockout.
+    /// Clear the user's failed-login throttling (as `POST /users/{id}/unlock`).
     #[serde(default)]
     pub unlock: Option<bool>,
 }
@@ -200,42 +204,17 @@ pub(crate) async fn user_view(tx: &mut Tx, u: &UserRow) -> AppResult<UserView> {
         department_id: u.department_id,
         email: u.email.clone(),
         disabled: u.disabled,
-        locked_until: u.locked_until.filter(|t| *t > now).map(format_time),
+        locked_until: tx
+            .login_throttle(&crate::login_throttle::login_subject(&u.username), "")
+            .await?
+            .and_then(|t| t.blocked_until)
+            .filter(|t| *t > now)
+            .map(format_time),
         roles,
         permissions: permissions.into_iter().collect(),
         created_at: format_time(u.created_at),
         updated_at: format_time(u.updated_at),
     })
-}
-
-/// Password policy: at least `min` characters, not all the same character.
-pub fn check_password(p: &str, min: usize) -> Result<(), Violation> {
-    let n = p.chars().count();
-    if n < min {
-        return Err(Violation::new(
-            "password.too_short",
-            format!("密码至少需要 {min} 个字符，当前只有 {n} 个"),
-            format!("the password needs at least {min} characters, it has {n}"),
-        ));
-    }
-    if n > 256 {
-        return Err(Violation::new(
-            "password.too_long",
-            "密码不能超过 256 个字符",
-            "the password must not exceed 256 characters",
-        ));
-    }
-    let mut chars = p.chars();
-    if let Some(first) = chars.next() {
-        if chars.all(|c| c == first) {
-            return Err(Violation::new(
-                "password.trivial",
-                "密码不能由同一个字符重复组成",
-                "the password must not repeat a single character",
-            ));
-        }
-    }
-    Ok(())
 }
 
 fn check_username(u: &str) -> Result<(), Violation> {
@@ -403,8 +382,8 @@ pub(crate) async fn visible_departments(
 fn conflict_username(username: &str) -> AppError {
     AppError::Conflict(Violation::new(
         "user.username_taken",
-        format!("用户名“{username}”已被使用"),
-        format!("username '{username}' is already taken"),
+        format!("用户名“{username}”已被使用（用户名不区分大小写）"),
+        format!("username '{username}' is already taken (usernames ignore case)"),
     ))
 }
 
@@ -453,13 +432,17 @@ impl App {
         if let Err(v) = check_username(&input.username) {
             errors.push(v.on("username"));
         }
-        if let Err(v) = check_password(&input.password, self.config.min_password_len) {
-            errors.push(v.on("password"));
-        }
         let display_name = input
             .display_name
             .clone()
             .unwrap_or_else(|| input.username.clone());
+        if let Err(v) = check_password(
+            &input.password,
+            self.config.min_password_len,
+            &[&input.username, &display_name],
+        ) {
+            errors.push(v.on("password"));
+        }
         check_name("display_name", &display_name, 64, &mut errors);
         // Hash before taking the write lock; wasted work only on invalid input.
         let hash = if errors.is_empty() {
@@ -484,8 +467,6 @@ impl App {
             department_id: input.department_id,
             email: input.email.clone().filter(|e| !e.trim().is_empty()),
             disabled: false,
-            failed_logins: 0,
-            locked_until: None,
             created_at: now,
             updated_at: now,
         };
@@ -550,8 +531,17 @@ impl App {
         let mut errors = Vec::new();
         check_email(patch.email.as_ref().and_then(|e| e.as_deref()), &mut errors);
         if let Some(p) = &patch.password {
-            if let Err(v) = check_password(p, self.config.min_password_len) {
-                errors.push(v.on("password"));
+            // The policy needs the user's names; a missing user is reported below.
+            let mut rtx = self.db.begin_read().await?;
+            let named = rtx.user(id).await?;
+            rtx.rollback().await?;
+            if let Some(u) = named {
+                let display = patch.display_name.as_deref().unwrap_or(&u.display_name);
+                if let Err(v) =
+                    check_password(p, self.config.min_password_len, &[&u.username, display])
+                {
+                    errors.push(v.on("password"));
+                }
             }
         }
         if let Some(n) = &patch.display_name {
@@ -616,10 +606,10 @@ impl App {
         if let Some(d) = patch.disabled {
             user.disabled = d;
         }
-        if patch.unlock == Some(true) {
-            user.locked_until = None;
-            user.failed_logins = 0;
-        }
+        let unlocked = match patch.unlock {
+            Some(true) => Some(App::clear_login_throttle(&mut tx, &user.username).await?),
+            _ => None,
+        };
         user.updated_at = now;
         tx.update_user(&user).await?;
         if let Some(g) = grants {
@@ -633,11 +623,15 @@ impl App {
             (false, true) => "user.disable",
             (true, false) => "user.enable",
             _ if patch.password.is_some() => "user.password",
+            _ if unlocked.is_some() && before_matches(&before, &after) => "user.unlock",
             _ => "user.update",
         };
         let mut r = record(actor, action, "user", &id.to_string());
         r.before = to_json(&audit_user(&before));
         r.after = to_json(&audit_user(&after));
+        if let Some(n) = unlocked {
+            r.reason = Some(format!("failed-login throttling cleared ({n} counters)"));
+        }
         append(&mut tx, r).await?;
         if patch.roles.is_some() || before.disabled != after.disabled {
             // Open tasks follow who may decide them, in this transaction.
@@ -650,6 +644,16 @@ impl App {
         }
         tx.commit().await?;
         Ok(after)
+    }
+
+    /// Clear a user's failed-login throttling, from every address (needs `user.manage`
+    /// over the user; audited as `user.unlock`).
+    pub async fn unlock_user(&self, actor: &Actor, id: i64) -> AppResult<UserView> {
+        let patch = UserPatch {
+            unlock: Some(true),
+            ..Default::default()
+        };
+        self.update_user(actor, id, patch).await
     }
 
     pub async fn get_user(&self, actor: &Actor, id: i64) -> AppResult<UserView> {
@@ -1024,6 +1028,11 @@ fn department_taken(name: &str) -> AppError {
         format!("同一上级部门下已有名为“{name}”的部门"),
         format!("a department named '{name}' already exists under the same parent"),
     ))
+}
+
+/// Nothing but the throttling changed (an unlock on its own).
+fn before_matches(before: &UserView, after: &UserView) -> bool {
+    audit_user(before) == audit_user(after)
 }
 
 /// What an audit entry keeps of a user: never the password hash.

@@ -9,7 +9,7 @@ pub(crate) async fn app_with_admin() -> (App, Actor, Option<tempfile::TempDir>) 
     let (opts, dir) = custos_store::testing::fresh_options(custos_store::Backend::Sqlite)
         .expect("a temporary directory");
     let app = App::open(&opts, crate::AppConfig::default()).await.unwrap();
-    app.ensure_admin(Some("test-admin-password".into()))
+    app.ensure_admin(Some("Quokka-Saffron-Lattice-19".into()))
         .await
         .unwrap();
     let admin = app

@@ -24,7 +24,7 @@ async fn setup(backend: Backend, config: AppConfig) -> Option<T> {
     let db = TestDb::new(backend).await.expect("test db")?;
     let app = App::from_db(db.db.clone(), config);
     app.ensure_builtin_roles().await.expect("roles");
-    app.ensure_admin(Some("admin-password-1".into()))
+    app.ensure_admin(Some("Quokka-Saffron-Lattice-19".into()))
         .await
         .expect("admin");
     let admin = app

@@ -26,7 +26,7 @@ async fn setup(backend: Backend) -> Option<T> {
     let db = TestDb::new(backend).await.expect("test db")?;
     let app = App::from_db(db.db.clone(), AppConfig::default());
     app.ensure_builtin_roles().await.expect("roles");
-    app.ensure_admin(Some("admin-password-1".into()))
+    app.ensure_admin(Some("Quokka-Saffron-Lattice-19".into()))
         .await
         .expect("admin");
     let admin = app

@@ -15,6 +15,7 @@ mod customers;
 mod db;
 pub mod duplicates;
 mod error;
+mod login_throttle;
 mod lookups;
 mod org;
 mod rate_limits;
@@ -29,7 +30,8 @@ pub use codes::{CodeRow, CodeRuleRow, ScopeUsage};
 pub use customers::CustomerRow;
 pub use db::{db_file_name, redact_url, Backend, Db, DbOptions, Tx, TxConn};
 pub use error::{StoreError, StoreResult};
-pub use org::{DepartmentRow, RoleGrantRow, RoleRow, SessionRow, UserRow};
+pub use login_throttle::ThrottleRow;
+pub use org::{username_key, DepartmentRow, RoleGrantRow, RoleRow, SessionRow, UserRow};
 
 /// Current time in microseconds since the Unix epoch, the unit every table uses.
 pub fn now_us() -> i64 {

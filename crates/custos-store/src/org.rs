@@ -21,8 +21,6 @@ pub struct UserRow {
     pub department_id: Option<i64>,
     pub email: Option<String>,
     pub disabled: bool,
-    pub failed_logins: i64,
-    pub locked_until: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -60,7 +58,13 @@ pub struct SessionRow {
 }
 
 const USER_COLS: &str = "id, username, display_name, password_hash, department_id, email, \
-    disabled, failed_logins, locked_until, created_at, updated_at";
+    disabled, created_at, updated_at";
+
+/// The key a username is unique and looked up by: `Admin` and `admin` are one name.
+/// Stored beside the name as typed (`users.username_key`).
+pub fn username_key(username: &str) -> String {
+    username.to_lowercase()
+}
 
 impl Tx {
     // ---- departments ----
@@ -133,9 +137,10 @@ impl Tx {
     // ---- users ----
 
     pub async fn insert_user(&mut self, u: &UserRow) -> StoreResult<i64> {
-        let sql = "INSERT INTO users (username, display_name, password_hash, department_id, \
-                   email, disabled, failed_logins, locked_until, created_at, updated_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, 0, NULL, $7, $7) RETURNING id";
+        let sql = "INSERT INTO users (username, username_key, display_name, password_hash, \
+                   department_id, email, disabled, created_at, updated_at) \
+                   VALUES ($1, $8, $2, $3, $4, $5, $6, $7, $7) RETURNING id";
+        let key = username_key(&u.username);
         let id: i64 = on_tx!(self, |c| sqlx::query_scalar(sql)
             .bind(&u.username)
             .bind(&u.display_name)
@@ -144,6 +149,7 @@ impl Tx {
             .bind(&u.email)
             .bind(u.disabled)
             .bind(u.created_at)
+            .bind(&key)
             .fetch_one(c)
             .await)?;
         Ok(id)
@@ -151,8 +157,7 @@ impl Tx {
 
     pub async fn update_user(&mut self, u: &UserRow) -> StoreResult<()> {
         let sql = "UPDATE users SET display_name = $2, password_hash = $3, department_id = $4, \
-                   email = $5, disabled = $6, failed_logins = $7, locked_until = $8, \
-                   updated_at = $9 WHERE id = $1";
+                   email = $5, disabled = $6, updated_at = $7 WHERE id = $1";
         let n = on_tx!(self, |c| sqlx::query(sql)
             .bind(u.id)
             .bind(&u.display_name)
@@ -160,8 +165,6 @@ impl Tx {
             .bind(u.department_id)
             .bind(&u.email)
             .bind(u.disabled)
-            .bind(u.failed_logins)
-            .bind(u.locked_until)
             .bind(u.updated_at)
             .execute(c)
             .await
@@ -182,25 +185,24 @@ impl Tx {
 
     /// Fetch a user and lock the row until the transaction ends (PostgreSQL); SQLite
     /// transactions are already exclusive for writers.
-    pub async fn user_by_name_for_update(
-        &mut self,
-        username: &str,
-    ) -> StoreResult<Option<UserRow>> {
+    pub async fn user_for_update(&mut self, id: i64) -> StoreResult<Option<UserRow>> {
         let lock = match self.backend() {
             Backend::Postgres => " FOR UPDATE",
             Backend::Sqlite => "",
         };
-        let sql = format!("SELECT {USER_COLS} FROM users WHERE username = $1{lock}");
+        let sql = format!("SELECT {USER_COLS} FROM users WHERE id = $1{lock}");
         Ok(on_tx!(self, |c| sqlx::query_as::<_, UserRow>(&sql)
-            .bind(username)
+            .bind(id)
             .fetch_optional(c)
             .await)?)
     }
 
+    /// The user called `username`, whatever its case.
     pub async fn user_by_name(&mut self, username: &str) -> StoreResult<Option<UserRow>> {
-        let sql = format!("SELECT {USER_COLS} FROM users WHERE username = $1");
+        let sql = format!("SELECT {USER_COLS} FROM users WHERE username_key = $1");
+        let key = username_key(username);
         Ok(on_tx!(self, |c| sqlx::query_as::<_, UserRow>(&sql)
-            .bind(username)
+            .bind(&key)
             .fetch_optional(c)
             .await)?)
     }

@@ -1,10 +1,12 @@
 //! Extractors: the acting user from a bearer token, JSON bodies whose errors name the
 //! field, and the request context.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use custos_app::ipnet::IpNet;
 use serde::de::DeserializeOwned;
 
 use custos_app::{Actor, AppError, Context, Source};
@@ -28,17 +30,46 @@ fn missing_token() -> ApiError {
     )))
 }
 
-pub(crate) fn context(parts: &Parts) -> Context {
+pub(crate) fn context(parts: &Parts, state: &AppState) -> Context {
     let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone());
-    let ip = parts
+    let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
+        .map(|c| c.0.ip());
+    let ip = peer.map(|peer| {
+        client_address(peer, &parts.headers, &state.app.config.trusted_proxies).to_string()
+    });
     Context {
         source: Source::Api,
         request_id,
         ip,
     }
+}
+
+/// The client's address: the TCP peer, unless the peer is a trusted proxy; then the
+/// `X-Forwarded-For` list is read from its right end (the address the last proxy saw),
+/// skipping trusted proxies, and the first address that is not one is the client. Every
+/// address left of it was written by the client itself and may be forged, so it is never
+/// believed. A missing or unreadable header leaves the peer.
+fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut client = peer;
+    for value in headers.get_all("x-forwarded-for").iter().rev() {
+        let Ok(text) = value.to_str() else {
+            return client;
+        };
+        for hop in text.rsplit(',') {
+            match hop.trim().parse::<IpAddr>() {
+                Ok(ip) if is_trusted(&ip) => client = ip,
+                Ok(ip) => return ip,
+                Err(_) => return client,
+            }
+        }
+    }
+    client
 }
 
 impl FromRequestParts<AppState> for Bearer {
@@ -63,7 +94,10 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let Bearer(token) = Bearer::from_request_parts(parts, state).await?;
-        let actor = state.app.authenticate(&token, context(parts)).await?;
+        let actor = state
+            .app
+            .authenticate(&token, context(parts, state))
+            .await?;
         Ok(Auth(actor))
     }
 }
@@ -73,8 +107,8 @@ pub struct Ctx(pub Context);
 
 impl FromRequestParts<AppState> for Ctx {
     type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
-        Ok(Ctx(context(parts)))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(Ctx(context(parts, state)))
     }
 }
 
@@ -159,4 +193,56 @@ fn quoted_name(msg: &str) -> Option<String> {
     let start = msg.find('`')? + 1;
     let end = start + msg[start..].find('`')?;
     Some(msg[start..end].to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", v.parse().unwrap());
+        }
+        h
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let forged = headers(&["1.1.1.1, 2.2.2.2"]);
+        // An untrusted peer: the header is ignored.
+        assert_eq!(
+            client_address(ip("8.8.8.8"), &forged, &trusted),
+            ip("8.8.8.8")
+        );
+        // A trusted peer: the right-most address that is not a trusted proxy.
+        assert_eq!(
+            client_address(ip("10.0.0.5"), &forged, &trusted),
+            ip("2.2.2.2")
+        );
+        let chain = headers(&["6.6.6.6, 3.3.3.3", "10.1.1.1"]);
+        assert_eq!(
+            client_address(ip("10.0.0.5"), &chain, &trusted),
+            ip("3.3.3.3")
+        );
+        // No header or garbage: the proxy itself (or the last trusted hop).
+        assert_eq!(
+            client_address(ip("10.0.0.5"), &headers(&[]), &trusted),
+            ip("10.0.0.5")
+        );
+        let bad = headers(&["nonsense, 10.2.2.2"]);
+        assert_eq!(
+            client_address(ip("10.0.0.5"), &bad, &trusted),
+            ip("10.2.2.2")
+        );
+        // Nothing trusted by default.
+        assert_eq!(client_address(ip("10.0.0.5"), &forged, &[]), ip("10.0.0.5"));
+    }
 }

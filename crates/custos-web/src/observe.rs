@@ -178,6 +178,13 @@ fn render_problem(err: &AppError, lang: Lang, request_id: &str) -> Response {
         resp.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
     }
+    if let AppError::Throttled {
+        retry_after_secs, ..
+    } = err
+    {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+    }
     resp
 }
 

@@ -11,6 +11,9 @@ use custos_app::{App, AppConfig, Backend, Context, Source};
 use custos_store::testing::fresh_options;
 use custos_store::Db;
 
+/// The password of the benchmarks' users (it must pass the password policy).
+pub(crate) const BENCH_PASSWORD: &str = "Quokka-Bench-Saffron-19";
+
 pub(crate) fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -51,7 +54,7 @@ async fn fresh_app(backend: Backend, pg_url: Option<&str>) -> Result<BenchDb, St
     app.ensure_builtin_roles()
         .await
         .map_err(|e| e.to_string())?;
-    app.ensure_admin(Some("bench-password-1".into()))
+    app.ensure_admin(Some(BENCH_PASSWORD.into()))
         .await
         .map_err(|e| e.to_string())?;
     let admin = app
@@ -353,7 +356,7 @@ pub async fn lookup(backend: Backend, pg_url: Option<&str>, run: LookupRun) -> R
     // Reads run as a query-role user (no clear-text personal data, so no audited reveal
     // per read — the common case for sales and service staff).
     let new_user: custos_app::org::NewUser = serde_json::from_value(serde_json::json!({
-        "username": "reader", "password": "bench-password-1",
+        "username": "reader", "password": BENCH_PASSWORD,
         "roles": [{"role": "query", "scope": "all"}]
     }))
     .map_err(|e| e.to_string())?;
@@ -384,7 +387,7 @@ pub async fn lookup(backend: Backend, pg_url: Option<&str>, run: LookupRun) -> R
     let server = tokio::spawn(custos_web::serve(app.clone(), listener, async {
         let _ = stopped.await;
     }));
-    let http = Http::login(&base, "reader", "bench-password-1").await?;
+    let http = Http::login(&base, "reader", BENCH_PASSWORD).await?;
     let time = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
 
     let mut ms = Vec::new();

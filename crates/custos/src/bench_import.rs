@@ -117,7 +117,7 @@ pub async fn import(o: &Options) -> Result<(), String> {
     let app = App::open(&DbOptions::sqlite(dir), config)
         .await
         .map_err(|e| e.to_string())?;
-    app.ensure_admin(Some("bench-password-1".into()))
+    app.ensure_admin(Some(crate::bench::BENCH_PASSWORD.into()))
         .await
         .map_err(|e| e.to_string())?;
     let admin = app

@@ -165,18 +165,75 @@ pub struct DuplicatesSection {
     pub check_burst: Option<u32>,
 }
 
+/// `[auth]`: sessions, throttling of failed logins, the client address behind proxies.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSection {
     pub session_ttl_minutes: Option<u64>,
-    pub lockout_threshold: Option<i64>,
-    pub lockout_minutes: Option<u64>,
+    /// Failures from one address for one username before the pair waits (default 5;
+    /// `lockout_threshold` before accounts stopped being locked).
+    #[serde(alias = "lockout_threshold")]
+    pub throttle_failures: Option<i64>,
+    /// Failures for one username from all addresses before every address that failed for
+    /// it waits too (default 50).
+    pub throttle_user_failures: Option<i64>,
+    /// The first wait in seconds, doubled with each further failure (default 60).
+    pub throttle_first_seconds: Option<u64>,
+    /// The longest wait in minutes (default 15; `lockout_minutes` before).
+    #[serde(alias = "lockout_minutes")]
+    pub throttle_max_minutes: Option<u64>,
+    /// Reverse proxies (addresses or CIDR networks) whose `X-Forwarded-For` names the
+    /// client; from other peers the header is ignored (default: none).
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSection {
     pub max_connections: Option<u32>,
+}
+
+fn apply_auth_section(app: &mut AppConfig, auth: &AuthSection) -> Result<(), String> {
+    let t = &mut app.login_throttle;
+    if let Some(n) = auth.throttle_failures {
+        t.pair_failures = n.max(1);
+    }
+    if let Some(n) = auth.throttle_user_failures {
+        t.user_failures = n.max(1);
+    }
+    if let Some(s) = auth.throttle_first_seconds {
+        t.first_delay = Duration::from_secs(s.max(1));
+    }
+    if let Some(m) = auth.throttle_max_minutes {
+        t.max_delay = Duration::from_secs(m.max(1) * 60);
+    }
+    if t.pair_failures > t.user_failures {
+        return Err(format!(
+            "[auth] throttle_user_failures ({}) 不能小于 throttle_failures ({}) / must not be \
+             below throttle_failures",
+            t.user_failures, t.pair_failures
+        ));
+    }
+    app.trusted_proxies = auth
+        .trusted_proxies
+        .iter()
+        .map(|p| parse_proxy(p))
+        .collect::<Result<_, _>>()?;
+    Ok(())
+}
+
+/// An address (`10.0.0.1`) or a network (`10.0.0.0/8`).
+fn parse_proxy(text: &str) -> Result<custos_app::ipnet::IpNet, String> {
+    let t = text.trim();
+    t.parse::<custos_app::ipnet::IpNet>()
+        .or_else(|_| t.parse::<std::net::IpAddr>().map(Into::into))
+        .map_err(|_| {
+            format!(
+                "[auth] trusted_proxies: “{text}” 不是 IP 地址或网段 / is not an IP address or \
+                 network (e.g. 10.0.0.1 or 10.0.0.0/8)"
+            )
+        })
 }
 
 /// The effective settings.
@@ -291,12 +348,7 @@ pub fn load(
     if let Some(m) = file.auth.session_ttl_minutes {
         app.session_ttl = Duration::from_secs(m * 60);
     }
-    if let Some(n) = file.auth.lockout_threshold {
-        app.lockout_threshold = n.max(1);
-    }
-    if let Some(m) = file.auth.lockout_minutes {
-        app.lockout_duration = Duration::from_secs(m * 60);
-    }
+    apply_auth_section(&mut app, &file.auth)?;
     if file.duplicates.definite.is_some() || file.duplicates.possible.is_some() {
         let d = app.duplicate_thresholds;
         let definite = file.duplicates.definite.unwrap_or(d.definite);
@@ -463,5 +515,43 @@ mod tests {
         .err()
         .unwrap();
         assert!(e.contains("xlsx_part_bytes"), "{e}");
+    }
+
+    #[test]
+    fn auth_section_sets_throttling_and_trusted_proxies() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        let toml = format!("data_dir = {:?}\n", data.to_string_lossy());
+        let s = load_toml(
+            tmp.path(),
+            &format!(
+                "{toml}[auth]\nthrottle_failures = 3\nthrottle_max_minutes = 5\n\
+                 trusted_proxies = [\"10.0.0.0/8\", \"127.0.0.1\", \"::1\"]\n"
+            ),
+        )
+        .unwrap();
+        assert_eq!(s.app.login_throttle.pair_failures, 3);
+        assert_eq!(s.app.login_throttle.max_delay, Duration::from_secs(300));
+        let nets: Vec<String> = s
+            .app
+            .trusted_proxies
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(nets, ["10.0.0.0/8", "127.0.0.1/32", "::1/128"]);
+        // The names of before the throttling still read.
+        let s = load_toml(
+            tmp.path(),
+            &format!("{toml}[auth]\nlockout_threshold = 4\n"),
+        )
+        .unwrap();
+        assert_eq!(s.app.login_throttle.pair_failures, 4);
+        let e = load_toml(
+            tmp.path(),
+            &format!("{toml}[auth]\ntrusted_proxies = [\"proxy.local\"]\n"),
+        )
+        .err()
+        .unwrap();
+        assert!(e.contains("trusted_proxies"), "{e}");
     }
 }

@@ -220,6 +220,10 @@ enum UserCommand {
     Enable {
         username: String,
     },
+    /// Clear a user's failed-login throttling, from every address (audited).
+    Unlock {
+        username: String,
+    },
     List,
 }
 
@@ -728,6 +732,15 @@ async fn user_command(
                 if disable { "disabled" } else { "enabled" }
             );
         }
+        UserCommand::Unlock { username } => {
+            let id = app.user_id_by_name(actor, username).await?;
+            let v = app.unlock_user(actor, id).await?;
+            if json {
+                print_json(&v);
+            } else {
+                println!("failed-login throttling of {} cleared", v.username);
+            }
+        }
         UserCommand::List => {
             let mut all = Vec::new();
             let mut after = 0;
@@ -757,10 +770,10 @@ async fn user_command(
                         u.display_name,
                         u.department_id.map(|d| d.to_string()).unwrap_or_default(),
                         roles.join(", "),
-                        if u.disabled {
-                            "disabled".into()
-                        } else {
-                            "active".into()
+                        match (u.disabled, &u.locked_until) {
+                            (true, _) => "disabled".into(),
+                            (false, Some(t)) => format!("throttled until {t}"),
+                            (false, None) => "active".into(),
                         },
                     ]);
                 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_custos");
-const ADMIN_PASSWORD: &str = "admin-password-1";
+const ADMIN_PASSWORD: &str = "Quokka-Saffron-Lattice-19";
 
 /// The binary with a clean environment: no configuration leaks in from the caller.
 fn command(data_dir: &Path) -> Command {
@@ -261,7 +261,7 @@ fn user_commands() {
             "create",
             "bob",
             "--password",
-            "bob-password-1",
+            "Marble-Tundra-Falcon-31",
             "--role",
             "query:own",
         ],
@@ -282,13 +282,43 @@ fn user_commands() {
 
     // Too short: one line, in Chinese, naming the rule; nothing created.
     let reason = fails(d, &["user", "create", "carol", "--password", "short"]);
-    assert!(reason.contains("密码至少需要 10 个字符"), "{reason}");
+    assert!(reason.contains("密码至少需要 12 个字符"), "{reason}");
     assert!(reason.contains("validation.failed"), "{reason}");
     let reason = fails(
         d,
-        &["user", "create", "bob", "--password", "bob-password-2"],
+        &[
+            "user",
+            "create",
+            "bob",
+            "--password",
+            "Marble-Tundra-Falcon-32",
+        ],
     );
     assert!(reason.contains("user.username_taken"), "{reason}");
+    // Usernames ignore case.
+    let reason = fails(
+        d,
+        &[
+            "user",
+            "create",
+            "BOB",
+            "--password",
+            "Marble-Tundra-Falcon-32",
+        ],
+    );
+    assert!(reason.contains("user.username_taken"), "{reason}");
+    // The password policy applies on the command line too, naming the field and rule.
+    for (password, rule) in [
+        ("password123", "至少需要 12 个字符"),
+        ("password1234", "太常见"),
+        ("carol-Falcon-Tundra-7", "不能包含用户名"),
+    ] {
+        let reason = fails(d, &["user", "create", "carol", "--password", password]);
+        assert!(
+            reason.contains("password: ") && reason.contains(rule),
+            "{reason}"
+        );
+    }
     assert_eq!(usernames(&json(d, &["user", "list"])), ["admin", "bob"]);
 
     // Permissions apply on the command line too.
@@ -304,9 +334,19 @@ fn user_commands() {
     ok(d, &["user", "enable", "bob"]);
     ok(
         d,
-        &["user", "passwd", "bob", "--password", "bob-password-9"],
+        &[
+            "user",
+            "passwd",
+            "bob",
+            "--password",
+            "Marble-Tundra-Falcon-39",
+        ],
     );
     assert!(fails(d, &["user", "passwd", "bob", "--password", "x"]).contains("密码"));
+    // Unlock clears the throttling of failed logins, by any case of the name; audited.
+    let out = ok(d, &["user", "unlock", "BOB"]);
+    assert!(out.contains("bob"), "{out}");
+    assert!(fails(d, &["--as", "bob", "user", "unlock", "admin"]).contains("auth.forbidden"));
 }
 
 #[test]
@@ -315,7 +355,13 @@ fn audit_verify_detects_tampering() {
     let d = dir.path();
     ok(
         d,
-        &["user", "create", "bob", "--password", "bob-password-1"],
+        &[
+            "user",
+            "create",
+            "bob",
+            "--password",
+            "Marble-Tundra-Falcon-31",
+        ],
     );
     let out = ok(d, &["audit", "verify"]);
     assert!(out.starts_with("OK"), "{out}");
@@ -428,7 +474,7 @@ fn backup_and_restore_round_trip() {
             "create",
             "bob",
             "--password",
-            "bob-password-1",
+            "Marble-Tundra-Falcon-31",
             "--role",
             "steward:all",
         ],
@@ -462,7 +508,13 @@ fn backup_and_restore_round_trip() {
     // Over a database that holds data: only with --force.
     ok(
         d,
-        &["user", "create", "carol", "--password", "carol-password-1"],
+        &[
+            "user",
+            "create",
+            "carol",
+            "--password",
+            "Marble-Tundra-Falcon-41",
+        ],
     );
     let reason = fails(d, &["restore", f]);
     assert!(reason.contains("--force"), "{reason}");

@@ -27,7 +27,7 @@ fn start(url: &str, dir: &std::path::Path) -> Server {
         .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url])
         .arg("--data-dir")
         .arg(dir)
-        .env("CUSTOS_ADMIN_PASSWORD", "admin-password-1")
+        .env("CUSTOS_ADMIN_PASSWORD", "Quokka-Saffron-Lattice-19")
         .env("CUSTOS_LOG", "info")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -55,7 +55,7 @@ fn start(url: &str, dir: &std::path::Path) -> Server {
 async fn login(c: &reqwest::Client, base: &str) -> String {
     let r: Value = c
         .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username":"admin","password":"admin-password-1"}))
+        .json(&json!({"username":"admin","password":"Quokka-Saffron-Lattice-19"}))
         .send()
         .await
         .unwrap()

@@ -16,11 +16,16 @@ pub struct LoginRequest {
     pub password: String,
 }
 
-/// Log in with a username and password; returns a bearer token.
+/// Log in with a username (case-insensitive) and password; returns a bearer token.
+/// Failed logins are throttled per client address and username (docs/users.md).
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
     request_body = LoginRequest,
     responses((status = 200, body = LoginResult),
-              (status = 401, description = "wrong credentials, locked or disabled", body = Problem, content_type = "application/problem+json")))]
+              (status = 401, description = "unknown user, wrong password or disabled account: one answer for all three", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "the body is not a login request", body = Problem, content_type = "application/problem+json"),
+              (status = 429, description = "too many failed logins for this username from this address (or from everywhere, for an address that has failed too); the same for unknown names",
+               body = Problem, content_type = "application/problem+json",
+               headers(("Retry-After" = u64, description = "seconds to wait")))))]
 pub async fn login(
     State(s): State<AppState>,
     Ctx(ctx): Ctx,

@@ -65,6 +65,7 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(org::me))
         .routes(routes!(org::list_users, org::create_user))
         .routes(routes!(org::get_user, org::update_user))
+        .routes(routes!(org::unlock_user))
         .routes(routes!(org::list_departments, org::create_department))
         .routes(routes!(org::get_department, org::update_department))
         .routes(routes!(org::list_roles, org::create_role))

@@ -98,6 +98,23 @@ pub async fn update_user(
     Ok(Json(s.app.update_user(&actor, id, patch).await?))
 }
 
+/// Clear a user's failed-login throttling from every address (needs `user.manage`
+/// over the user; audited as `user.unlock`).
+#[utoipa::path(post, path = "/api/v1/users/{id}/unlock", tag = "users", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "user id")),
+    responses((status = 200, body = UserView),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn unlock_user(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<UserView>, ApiError> {
+    let id = parse_id("user", &id)?;
+    Ok(Json(s.app.unlock_user(&actor, id).await?))
+}
+
 #[utoipa::path(get, path = "/api/v1/departments", tag = "departments", security(("bearer" = [])),
     responses((status = 200, body = Vec<DepartmentView>)))]
 pub async fn list_departments(

@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::backend_test;
-use crate::helpers::{problem, TestApp};
+use crate::helpers::{problem, TestApp, ADMIN_PASSWORD, USER_PASSWORD};
 use custos_core::ident::{IdNumber, Uscc};
 
 /// Publish one rule for enterprises (`C` + 6 digits) and one for individuals (`P`…).
@@ -312,7 +312,7 @@ backend_test!(pii_is_encrypted_masked_and_audited, |t| {
         json!([{"role": "query", "scope": "all"}]),
     )
     .await;
-    let reader = t.login("reader", "password-123456").await;
+    let reader = t.login("reader", USER_PASSWORD).await;
     let m: Value = t
         .get(&format!("/api/v1/customers/{code}"), &reader)
         .await
@@ -731,9 +731,9 @@ backend_test!(data_scope_own_department_all, |t| {
         c3["code"].as_str().unwrap_or(""),
     );
 
-    let own_t = t.login("own_user", "password-123456").await;
-    let dept_t = t.login("dept_user", "password-123456").await;
-    let all_t = t.login("all_user", "password-123456").await;
+    let own_t = t.login("own_user", USER_PASSWORD).await;
+    let dept_t = t.login("dept_user", USER_PASSWORD).await;
+    let all_t = t.login("all_user", USER_PASSWORD).await;
     for (token, visible, hidden) in [
         (&own_t, vec![c1], vec![c2, c3]),
         (&dept_t, vec![c1, c2], vec![c3]),
@@ -1111,7 +1111,7 @@ backend_test!(field_catalog_and_custom_fields, |t| {
         json!([{"role": "query", "scope": "all"}]),
     )
     .await;
-    let q = t.login("qq_user", "password-123456").await;
+    let q = t.login("qq_user", USER_PASSWORD).await;
     let r = t
         .post(
             "/api/v1/fields",
@@ -1228,7 +1228,7 @@ async fn wrong_pii_key_is_a_startup_error() {
         .await
         .expect("open");
     // With no customers yet a new key is simply adopted; with encrypted data it is not.
-    app.ensure_admin(Some("admin-password-1".into()))
+    app.ensure_admin(Some(ADMIN_PASSWORD.into()))
         .await
         .expect("admin");
     let admin = app

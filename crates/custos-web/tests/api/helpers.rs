@@ -6,7 +6,8 @@ use reqwest::{Client, Method, RequestBuilder, Response};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-pub const ADMIN_PASSWORD: &str = "admin-password-1";
+/// The first administrator's password (it must pass the password policy).
+pub const ADMIN_PASSWORD: &str = "Quokka-Saffron-Lattice-19";
 
 /// A running server on a fresh database.
 pub struct TestApp {
@@ -22,15 +23,22 @@ pub struct TestApp {
 
 /// Start custos on `backend`; `None` when PostgreSQL is asked for but not configured.
 pub async fn spawn(backend: Backend) -> Option<TestApp> {
+    spawn_with(backend, |_| {}).await
+}
+
+/// Start custos on `backend` with a configuration changed by `configure`.
+pub async fn spawn_with(
+    backend: Backend,
+    configure: impl FnOnce(&mut AppConfig),
+) -> Option<TestApp> {
     let db = TestDb::new(backend).await.expect("open test database")?;
     let exports_dir = tempfile::tempdir().expect("exports dir");
-    let app = App::from_db(
-        db.db.clone(),
-        AppConfig {
-            exports_dir: Some(exports_dir.path().to_path_buf()),
-            ..AppConfig::default()
-        },
-    );
+    let mut config = AppConfig {
+        exports_dir: Some(exports_dir.path().to_path_buf()),
+        ..AppConfig::default()
+    };
+    configure(&mut config);
+    let app = App::from_db(db.db.clone(), config);
     app.ensure_builtin_roles().await.expect("roles");
     app.ensure_admin(Some(ADMIN_PASSWORD.into()))
         .await
@@ -129,7 +137,7 @@ impl TestApp {
             .post(
                 "/api/v1/users",
                 Some(admin),
-                serde_json::json!({"username": username, "password": "password-123456",
+                serde_json::json!({"username": username, "password": USER_PASSWORD,
                     "department_id": department_id, "roles": roles}),
             )
             .await;
@@ -177,9 +185,35 @@ pub async fn problem(r: Response, status: u16) -> Value {
     r.json().await.expect("problem json")
 }
 
-/// Define a test that runs on SQLite and, when configured, on PostgreSQL.
+/// Define a test that runs on SQLite and, when configured, on PostgreSQL; with
+/// `config = |c| …` the server's `AppConfig` is changed first.
 #[macro_export]
 macro_rules! backend_test {
+    ($name:ident, config = $configure:expr, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let $app = $crate::helpers::spawn_with(custos_app::Backend::Sqlite, $configure)
+                    .await
+                    .expect("sqlite test database");
+                $body
+                $app.stop().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                let Some($app) =
+                    $crate::helpers::spawn_with(custos_app::Backend::Postgres, $configure).await
+                else {
+                    eprintln!("postgres half skipped: CUSTOS_TEST_PG_URL is not set");
+                    return;
+                };
+                $body
+                $app.stop().await;
+            }
+        }
+    };
     ($name:ident, |$app:ident| $body:block) => {
         mod $name {
             #[allow(unused_imports)]
@@ -206,7 +240,7 @@ macro_rules! backend_test {
 }
 
 /// The password `TestApp::create_user` gives every user.
-pub const USER_PASSWORD: &str = "password-123456";
+pub const USER_PASSWORD: &str = "Velvet-Orbit-Canyon-77";
 
 /// Read a JSON body after asserting the status.
 pub async fn body(r: Response, status: u16) -> Value {

@@ -16,6 +16,7 @@ mod duplicates;
 mod exports;
 mod hostile_input;
 mod imports;
+mod logins;
 mod ops;
 mod tls;
 mod users;

@@ -126,7 +126,7 @@ backend_test!(duplicate_username_is_409, |t| {
         t.post(
             "/api/v1/users",
             Some(&admin),
-            json!({"username": "sam", "password": "another-password-1"}),
+            json!({"username": "sam", "password": "Marble-Tundra-Falcon-31"}),
         )
         .await,
         409,
@@ -137,7 +137,7 @@ backend_test!(duplicate_username_is_409, |t| {
         t.post(
             "/api/v1/users",
             Some(&admin),
-            json!({"username": "admin", "password": "another-password-1"}),
+            json!({"username": "admin", "password": "Marble-Tundra-Falcon-31"}),
         )
         .await,
         409,
