@@ -26,6 +26,7 @@ fn write_cert(dir: &Path) -> CertificateDer<'static> {
 fn connector(trusted: &CertificateDer<'static>) -> TlsConnector {
     let mut roots = RootCertStore::empty();
     roots.add(trusted.clone()).expect("root");
+    #[allow(deprecated)]
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
