@@ -20,9 +20,9 @@ pub mod flows;
 pub mod login_throttle;
 pub mod mail;
 pub mod org;
+pub mod password_policy;
 pub mod rate_limit;
 pub mod restore_guard;
-pub mod password_policy;
 
 use std::time::Duration;
 

@@ -10,8 +10,8 @@ use crate::applications::{managers_above, recheck_open_tasks};
 use crate::audit::{append, record};
 use crate::auth::{format_time, hash_password};
 use crate::error::{AppError, AppResult};
-use crate::text_input::{push_refused, refuse_in, refuse_single_line};
 use crate::password_policy::check_password;
+use crate::text_input::{push_refused, refuse_in, refuse_single_line};
 use crate::{to_json, App};
 use custos_core::text_guard::Lines;
 

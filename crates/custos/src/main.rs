@@ -933,6 +933,8 @@ async fn audit_checkpoint(app: &App, json: bool) -> Result<ExitCode, Failure> {
             Ok(ExitCode::from(2))
         }
     }
+}
+
 /// Reload the certificate and key on every SIGHUP (a renewed certificate needs no restart);
 /// a failed reload keeps the loaded one and says why.
 async fn reload_tls_on_hangup(tls: std::sync::Arc<custos_web::tls::Tls>) {
