@@ -336,9 +336,10 @@ impl App {
     pub async fn create_code_rule(
         &self,
         actor: &Actor,
-        input: NewCodeRule,
+        input: impl Into<crate::input::Input<NewCodeRule>>,
     ) -> AppResult<CodeRuleView> {
         actor.require("rule.manage")?;
+        let input = input.into().get()?;
         let errors = validate_rule(&input);
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
@@ -459,9 +460,10 @@ impl App {
         &self,
         actor: &Actor,
         key: &str,
-        sample: SampleCustomer,
+        sample: impl Into<crate::input::Input<SampleCustomer>>,
     ) -> AppResult<Preview> {
         actor.require("rule.read")?;
+        let sample = sample.into().get()?;
         let date = match &sample.date {
             Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
                 AppError::validation(

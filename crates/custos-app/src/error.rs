@@ -33,6 +33,9 @@ pub enum AppError {
     /// What was asked for existed but is gone for good (an expired export file, HTTP 410).
     #[error("gone: {}", .0.code)]
     Gone(Violation),
+    /// The request body is larger than the endpoint accepts (HTTP 413).
+    #[error("too large: {}", .0.code)]
+    TooLarge(Violation),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -58,7 +61,8 @@ impl AppError {
             AppError::Unauthenticated(v)
             | AppError::Conflict(v)
             | AppError::Rejected(v)
-            | AppError::Gone(v) => v.code.clone(),
+            | AppError::Gone(v)
+            | AppError::TooLarge(v) => v.code.clone(),
             AppError::Duplicate { violation, .. } => violation.code.clone(),
             AppError::Forbidden { .. } => "auth.forbidden".into(),
             AppError::NotFound { what, .. } => format!("{what}.not_found"),
@@ -75,6 +79,7 @@ impl AppError {
             AppError::NotFound { .. } => 404,
             AppError::Conflict(_) | AppError::Duplicate { .. } => 409,
             AppError::Gone(_) => 410,
+            AppError::TooLarge(_) => 413,
             AppError::Internal(_) => 500,
         }
     }
@@ -89,6 +94,7 @@ impl AppError {
             AppError::Rejected(_) => ("操作被规则拒绝", "Operation refused"),
             AppError::Duplicate { .. } => ("疑似重复客户", "Possible duplicate customer"),
             AppError::Gone(_) => ("已不存在", "Gone"),
+            AppError::TooLarge(_) => ("请求体过大", "Payload too large"),
             AppError::Internal(_) => ("服务器内部错误", "Internal server error"),
         };
         match lang {
@@ -107,7 +113,8 @@ impl AppError {
             AppError::Unauthenticated(v)
             | AppError::Conflict(v)
             | AppError::Rejected(v)
-            | AppError::Gone(v) => v.message(lang).to_string(),
+            | AppError::Gone(v)
+            | AppError::TooLarge(v) => v.message(lang).to_string(),
             AppError::Duplicate { violation, .. } => violation.message(lang).to_string(),
             AppError::Forbidden { permission } => match lang {
                 Lang::Zh => format!("当前用户没有“{permission}”权限"),

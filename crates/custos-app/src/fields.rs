@@ -423,9 +423,10 @@ impl App {
     pub async fn put_field(
         &self,
         actor: &Actor,
-        mut def: FieldDefinition,
+        def: impl Into<crate::input::Input<FieldDefinition>>,
     ) -> AppResult<FieldDefinition> {
         actor.require("field.manage")?;
+        let mut def = def.into().get()?;
         let mut errors = Vec::new();
         def.key = def.key.trim().to_string();
         let key_ok = (1..=40).contains(&def.key.len())

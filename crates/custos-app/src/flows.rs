@@ -456,8 +456,13 @@ async fn validate_flow(tx: &mut Tx, f: &NewFlow) -> AppResult<()> {
 impl App {
     /// Define a flow or a new version of one (`role.manage`); the new version replaces
     /// the active one for applications submitted from now on.
-    pub async fn create_flow(&self, actor: &Actor, input: NewFlow) -> AppResult<FlowView> {
+    pub async fn create_flow(
+        &self,
+        actor: &Actor,
+        input: impl Into<crate::input::Input<NewFlow>>,
+    ) -> AppResult<FlowView> {
         actor.require("role.manage")?;
+        let input = input.into().get()?;
         let mut tx = self.db.begin().await?;
         validate_flow(&mut tx, &input).await?;
         let version = tx.flow_max_version(&input.key).await? + 1;

@@ -23,6 +23,7 @@ pub use actor::{Actor, Context, Scope, Source};
 pub use customers::{duplicates, merge};
 pub use custos_store::{AuditFilter, Backend, ChainReport, Db, DbOptions};
 pub use error::{AppError, AppResult};
+pub use input::Input;
 
 /// Tunables of the use cases; defaults are the documented behaviour.
 #[derive(Debug, Clone)]
@@ -123,8 +124,11 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Option<String> {
 
 pub mod pii;
 
+pub mod audit_list;
 pub mod demo_data;
 pub mod fields;
+pub mod input;
+pub mod paging;
 pub mod sealed;
 pub mod search;
 pub mod xref;

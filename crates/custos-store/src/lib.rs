@@ -15,6 +15,7 @@ pub mod duplicates;
 mod error;
 mod lookups;
 mod org;
+pub mod private_files;
 
 pub use applications::{
     ApplicationFilter, ApplicationRow, EventRow, FlowRow, NotificationRow, TaskRow,

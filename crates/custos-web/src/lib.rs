@@ -3,9 +3,13 @@
 //! no business rule lives here.
 
 mod api;
+mod body_limit;
 mod error;
 mod extract;
+mod input;
+mod metrics_access;
 mod observe;
+mod security_headers;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,6 +19,7 @@ use tokio::net::TcpListener;
 
 pub use custos_app::App;
 pub use error::ApiError;
+pub use metrics_access::{MetricsAccess, WebConfig};
 
 /// State shared by handlers.
 #[derive(Clone)]
@@ -22,6 +27,7 @@ pub struct AppState {
     pub app: App,
     pub metrics: Arc<observe::Metrics>,
     pub openapi_json: Arc<String>,
+    pub web: Arc<WebConfig>,
 }
 
 /// The OpenAPI document generated from the handlers' annotations.
@@ -29,28 +35,51 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api::router_and_doc().1
 }
 
-/// Build the full router for an app.
+/// Build the full router for an app with the default web settings.
 pub fn router(app: App) -> Router {
+    router_with(app, WebConfig::default())
+}
+
+/// Build the full router for an app.
+pub fn router_with(app: App, web: WebConfig) -> Router {
     let (api_router, doc) = api::router_and_doc();
     let openapi_json = doc.to_pretty_json().unwrap_or_else(|_| "{}".to_string());
     let state = AppState {
         app,
         metrics: Arc::new(observe::Metrics::new()),
         openapi_json: Arc::new(openapi_json),
+        web: Arc::new(web),
     };
     api_router
         .merge(api::ops_router())
         .fallback(api::not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(
+            body_limit::MAX_JSON_BODY,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe::observe,
         ))
+        // Outermost, so problems rendered by `observe` carry the headers too.
+        .layer(axum::middleware::from_fn(
+            security_headers::security_headers,
+        ))
         .with_state(state)
 }
 
-/// Serve until `shutdown` resolves, then finish in-flight requests.
+/// Serve with the default web settings (see [`serve_with`]).
 pub async fn serve(
     app: App,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_with(app, WebConfig::default(), listener, shutdown).await
+}
+
+/// Serve until `shutdown` resolves, then finish in-flight requests.
+pub async fn serve_with(
+    app: App,
+    web: WebConfig,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -60,7 +89,7 @@ pub async fn serve(
         tracing::warn!(error = %e, "export sweep at start failed");
     }
     let sweeper = tokio::spawn(app.clone().run_export_sweeper());
-    let router = router(app);
+    let router = router_with(app, web);
     let served = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),

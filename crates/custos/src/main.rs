@@ -1,18 +1,23 @@
 //! The `custos` command. Every subcommand opens the same database as `serve` and acts
 //! through the use cases of `custos-app`, as a named user (`--as`, default `admin`).
 
+// Standard output is written through `output::outln!` only (a closed pipe must not panic).
+#![deny(clippy::print_stdout)]
+
 mod bench;
 mod bench_import;
 mod config;
 mod customer_cmd;
 mod dedupe_cmd;
 mod import_cmd;
+mod output;
 mod rule_cmd;
 
 /// mimalloc instead of glibc's malloc: see the workspace manifest.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use crate::output::outln;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -357,7 +362,7 @@ fn parse_role(s: &str) -> RoleAssignment {
 }
 
 pub(crate) fn print_json<T: serde::Serialize>(v: &T) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    outln!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, Failure> {
@@ -488,7 +493,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let actor = actor(&app, &cli).await?;
             let summary = app.scan_duplicates(&actor, args.threshold).await?;
             if cli.json {
-                println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+                outln!("{}", serde_json::to_string(&summary).unwrap_or_default());
             } else {
                 eprintln!(
                     "{} customers, {} candidate pairs, {} pairs ≥ {}: {} duplicate groups ({} new in the review queue, {} earlier groups out of date); {:.1}s",
@@ -507,14 +512,14 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Dedupe(args) => {
             let summary = dedupe_cmd::run(args)?;
             if cli.json {
-                println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+                outln!("{}", serde_json::to_string(&summary).unwrap_or_default());
             } else {
                 eprintln!("{}", dedupe_cmd::render(&summary));
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Openapi => {
-            println!(
+            outln!(
                 "{}",
                 custos_web::openapi().to_pretty_json().unwrap_or_default()
             );
@@ -537,7 +542,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                             &serde_json::json!({"ok": true, "entries": entries, "head_hash": head_hash}),
                         );
                     } else {
-                        println!("OK: {entries} entries, head {head_hash}");
+                        outln!("OK: {entries} entries, head {head_hash}");
                     }
                     Ok(ExitCode::SUCCESS)
                 }
@@ -545,7 +550,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                     if cli.json {
                         print_json(&serde_json::json!({"ok": false, "seq": seq, "reason": reason}));
                     } else {
-                        println!("BROKEN at entry {seq}: {reason}");
+                        outln!("BROKEN at entry {seq}: {reason}");
                     }
                     Ok(ExitCode::from(2))
                 }
@@ -559,7 +564,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             if cli.json {
                 print_json(&header);
             } else {
-                println!(
+                outln!(
                     "backup written to {} ({} bytes, sha256 {}{})",
                     file.display(),
                     header.size,
@@ -607,7 +612,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             if cli.json {
                 print_json(&report);
             } else {
-                println!(
+                outln!(
                     "restored {} into {} ({} audit entries verified)",
                     file.display(),
                     report.target.display(),
@@ -677,7 +682,7 @@ async fn user_command(
             if json {
                 print_json(&v);
             } else {
-                println!("created user {} (id {})", v.username, v.id);
+                outln!("created user {} (id {})", v.username, v.id);
             }
         }
         UserCommand::Passwd { username, password } => {
@@ -692,7 +697,7 @@ async fn user_command(
                 },
             )
             .await?;
-            println!("password of {username} changed; its sessions were revoked");
+            outln!("password of {username} changed; its sessions were revoked");
         }
         UserCommand::Disable { username } | UserCommand::Enable { username } => {
             let disable = matches!(cmd, UserCommand::Disable { .. });
@@ -706,7 +711,7 @@ async fn user_command(
                 },
             )
             .await?;
-            println!(
+            outln!(
                 "user {username} {}",
                 if disable { "disabled" } else { "enabled" }
             );
@@ -747,7 +752,7 @@ async fn user_command(
                         },
                     ]);
                 }
-                println!("{t}");
+                outln!("{t}");
             }
         }
     }
@@ -798,7 +803,8 @@ async fn serve(cli: &Cli, listen: Option<String>, demo: bool) -> Result<ExitCode
         app.clone()
             .run_notification_worker(settings.smtp.clone(), settings.reminder_after),
     );
-    let served = custos_web::serve(app.clone(), listener, shutdown).await;
+    let served =
+        custos_web::serve_with(app.clone(), settings.web.clone(), listener, shutdown).await;
     worker.abort();
     served.map_err(|e| Failure(format!("server error: {e}")))?;
     app.db.close().await;

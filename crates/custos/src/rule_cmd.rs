@@ -1,6 +1,7 @@
 //! `custos rule …` and `custos code …`: code rules from files, previews, capacity, and code
 //! validation, through the same use cases as the API.
 
+use crate::output::outln;
 use std::path::Path;
 
 use clap::Subcommand;
@@ -91,7 +92,7 @@ pub async fn run_rule(
             } else {
                 let v = view.versions.last().map(|v| (v.version, v.status.clone()));
                 if let Some((version, status)) = v {
-                    println!("rule {key} version {version}: {status}");
+                    outln!("rule {key} version {version}: {status}");
                 }
             }
         }
@@ -119,7 +120,7 @@ pub async fn run_rule(
                         ]);
                     }
                 }
-                println!("{t}");
+                outln!("{t}");
             }
         }
         RuleCommand::Publish { key } | RuleCommand::Disable { key } => {
@@ -131,7 +132,7 @@ pub async fn run_rule(
             if json {
                 print_json(&view);
             } else {
-                println!(
+                outln!(
                     "rule {key}: published version {}",
                     view.published_version
                         .map(|v| v.to_string())
@@ -162,7 +163,7 @@ pub async fn run_rule(
             if json {
                 print_json(&p);
             } else {
-                println!(
+                outln!(
                     "rule {key} v{}{}:",
                     p.version,
                     if p.examples_only {
@@ -172,7 +173,7 @@ pub async fn run_rule(
                     }
                 );
                 for c in p.codes {
-                    println!("  {c}");
+                    outln!("  {c}");
                 }
             }
         }
@@ -197,9 +198,9 @@ pub async fn run_rule(
                         },
                     ]);
                 }
-                println!("{t}");
+                outln!("{t}");
                 for w in c.warnings {
-                    println!("warning: {w}");
+                    outln!("warning: {w}");
                 }
             }
         }
@@ -218,7 +219,7 @@ pub async fn run_code(
     if json {
         print_json(&v);
     } else {
-        println!(
+        outln!(
             "code {}: {}",
             v.code,
             if v.well_formed {
@@ -228,12 +229,14 @@ pub async fn run_code(
             }
         );
         if let Some(m) = v.matches.first() {
-            println!(
+            outln!(
                 "  rule {} v{} ({})",
-                m.rule_key, m.rule_version, m.rule_status
+                m.rule_key,
+                m.rule_version,
+                m.rule_status
             );
             for p in &m.decoded.parts {
-                println!(
+                outln!(
                     "  {:<9} {:<12} {}",
                     p.kind,
                     p.text,
@@ -242,18 +245,18 @@ pub async fn run_code(
             }
         }
         match v.check_valid {
-            Some(true) => println!("  check character: correct"),
-            Some(false) => println!("  check character: WRONG"),
+            Some(true) => outln!("  check character: correct"),
+            Some(false) => outln!("  check character: WRONG"),
             None => {}
         }
         if let Some(issued) = v.issued {
             match &v.registry {
-                Some(r) if issued => println!("  issued: yes, status {}", r.status),
-                _ => println!("  issued: no"),
+                Some(r) if issued => outln!("  issued: yes, status {}", r.status),
+                _ => outln!("  issued: no"),
             }
         }
         for e in &v.errors {
-            println!("  {e}");
+            outln!("  {e}");
         }
     }
     Ok(v.well_formed && v.check_valid != Some(false))

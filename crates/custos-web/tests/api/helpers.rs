@@ -22,6 +22,11 @@ pub struct TestApp {
 
 /// Start custos on `backend`; `None` when PostgreSQL is asked for but not configured.
 pub async fn spawn(backend: Backend) -> Option<TestApp> {
+    spawn_with(backend, custos_web::WebConfig::default()).await
+}
+
+/// [`spawn`] with these web settings.
+pub async fn spawn_with(backend: Backend, web: custos_web::WebConfig) -> Option<TestApp> {
     let db = TestDb::new(backend).await.expect("open test database")?;
     let exports_dir = tempfile::tempdir().expect("exports dir");
     let app = App::from_db(
@@ -42,7 +47,7 @@ pub async fn spawn(backend: Backend) -> Option<TestApp> {
     let (tx, rx) = oneshot::channel::<()>();
     let server_app = app.clone();
     let server = tokio::spawn(async move {
-        let _ = custos_web::serve(server_app, listener, async {
+        let _ = custos_web::serve_with(server_app, web, listener, async {
             let _ = rx.await;
         })
         .await;

@@ -10,6 +10,7 @@ mod concurrency;
 mod customers;
 mod duplicates;
 mod exports;
+mod hardening;
 mod imports;
 mod ops;
 mod users;
