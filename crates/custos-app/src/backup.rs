@@ -366,7 +366,7 @@ fn package(
     };
     let tmp = dest.with_extension("partial");
     let written = (|| -> std::io::Result<()> {
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        let mut out = std::io::BufWriter::new(custos_store::private_files::create(&tmp)?);
         let line = serde_json::to_string(&header).map_err(std::io::Error::other)?;
         write!(out, "{MAGIC} {FORMAT}\n{line}\n")?;
         match sealing {
@@ -436,7 +436,7 @@ fn unpack(
         return Err(foreign());
     }
     let mut out_file = std::io::BufWriter::new(
-        std::fs::File::create(out).map_err(|e| io_err("写入临时文件", out, e))?,
+        custos_store::private_files::create(out).map_err(|e| io_err("写入临时文件", out, e))?,
     );
     let mut tee = HashingCopy {
         inner: &mut reader,
@@ -651,7 +651,8 @@ pub async fn restore_backup(
     data_dir: &Path,
     opts: RestoreOptions,
 ) -> AppResult<RestoreReport> {
-    std::fs::create_dir_all(data_dir).map_err(|e| io_err("创建数据目录", data_dir, e))?;
+    custos_store::private_files::create_dir_all(data_dir)
+        .map_err(|e| io_err("创建数据目录", data_dir, e))?;
     let _lock = crate::data_lock::lock_dir_exclusive(data_dir)?;
     let staging = tempfile::Builder::new()
         .prefix(".custos-restore-")

@@ -340,9 +340,10 @@ impl App {
     pub async fn create_code_rule(
         &self,
         actor: &Actor,
-        input: NewCodeRule,
+        input: impl Into<crate::input::Input<NewCodeRule>>,
     ) -> AppResult<CodeRuleView> {
         actor.require("rule.manage")?;
+        let input = input.into().get()?;
         // Rule files and API bodies alike: no control or invisible character gets stored.
         crate::text_input::refuse_single_line([
             ("key", Some(input.key.as_str())),
@@ -470,9 +471,10 @@ impl App {
         &self,
         actor: &Actor,
         key: &str,
-        sample: SampleCustomer,
+        sample: impl Into<crate::input::Input<SampleCustomer>>,
     ) -> AppResult<Preview> {
         actor.require("rule.read")?;
+        let sample = sample.into().get()?;
         let date = match &sample.date {
             Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
                 AppError::validation(

@@ -1642,9 +1642,10 @@ impl App {
     pub async fn set_customer_types(
         &self,
         actor: &Actor,
-        types: Vec<CustomerType>,
+        types: impl Into<crate::input::Input<Vec<CustomerType>>>,
     ) -> AppResult<Vec<CustomerType>> {
         actor.require("field.manage")?;
+        let types = types.into().get()?;
         let mut errors = Vec::new();
         let mut seen = std::collections::BTreeSet::new();
         for (i, t) in types.iter().enumerate() {
@@ -1755,9 +1756,10 @@ impl App {
     pub async fn create_customer(
         &self,
         actor: &Actor,
-        input: NewCustomer,
+        input: impl Into<crate::input::Input<NewCustomer>>,
     ) -> AppResult<CustomerView> {
         let scope = actor.require("customer.create")?;
+        let input = input.into().get()?;
         // Validation and matching features are worked out here, beside the batch writer;
         // a retried batch (the slot already taken) works them out again inside.
         let checked = self.check_new(actor, &input);

@@ -51,6 +51,9 @@ pub enum AppError {
         /// Seconds until the next request is allowed (at least 1).
         retry_after: u64,
     },
+    /// The request body is larger than the endpoint accepts (HTTP 413).
+    #[error("too large: {}", .0.code)]
+    TooLarge(Violation),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -78,6 +81,7 @@ impl AppError {
             | AppError::Rejected(v)
             | AppError::Denied(v)
             | AppError::Gone(v)
+            | AppError::TooLarge(v)
             | AppError::Throttled { violation: v, .. } => v.code.clone(),
             AppError::Duplicate { violation, .. } | AppError::TooManyRequests { violation, .. } => {
                 violation.code.clone()
@@ -99,6 +103,7 @@ impl AppError {
             AppError::Gone(_) => 410,
             AppError::TooManyRequests { .. } => 429,
             AppError::Throttled { .. } => 429,
+            AppError::TooLarge(_) => 413,
             AppError::Internal(_) => 500,
         }
     }
@@ -115,6 +120,7 @@ impl AppError {
             AppError::Gone(_) => ("已不存在", "Gone"),
             AppError::TooManyRequests { .. } => ("请求过于频繁", "Too many requests"),
             AppError::Throttled { .. } => ("尝试次数过多", "Too many attempts"),
+            AppError::TooLarge(_) => ("请求体过大", "Payload too large"),
             AppError::Internal(_) => ("服务器内部错误", "Internal server error"),
         };
         match lang {
@@ -135,6 +141,7 @@ impl AppError {
             | AppError::Rejected(v)
             | AppError::Denied(v)
             | AppError::Gone(v)
+            | AppError::TooLarge(v)
             | AppError::Throttled { violation: v, .. } => v.message(lang).to_string(),
             AppError::Duplicate { violation, .. } | AppError::TooManyRequests { violation, .. } => {
                 violation.message(lang).to_string()

@@ -496,9 +496,10 @@ impl App {
     pub async fn put_field(
         &self,
         actor: &Actor,
-        mut def: FieldDefinition,
+        def: impl Into<crate::input::Input<FieldDefinition>>,
     ) -> AppResult<FieldDefinition> {
         actor.require("field.manage")?;
+        let mut def = def.into().get()?;
         crate::text_input::refuse_in("", &def)?;
         let mut errors = Vec::new();
         def.key = def.key.trim().to_string();

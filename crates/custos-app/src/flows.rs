@@ -463,8 +463,13 @@ async fn validate_flow(tx: &mut Tx, f: &NewFlow) -> AppResult<()> {
 impl App {
     /// Define a flow or a new version of one (`role.manage`); the new version replaces
     /// the active one for applications submitted from now on.
-    pub async fn create_flow(&self, actor: &Actor, input: NewFlow) -> AppResult<FlowView> {
+    pub async fn create_flow(
+        &self,
+        actor: &Actor,
+        input: impl Into<crate::input::Input<NewFlow>>,
+    ) -> AppResult<FlowView> {
         actor.require("role.manage")?;
+        let input = input.into().get()?;
         crate::text_input::refuse_single_line([
             ("key", Some(input.key.as_str())),
             ("kind", Some(input.kind.as_str())),

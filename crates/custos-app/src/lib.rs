@@ -31,6 +31,7 @@ pub use customers::{duplicates, merge};
 pub use custos_store::{AuditFilter, Backend, ChainReport, Db, DbOptions};
 pub use error::{AppError, AppResult};
 pub use ipnet;
+pub use input::Input;
 
 /// Tunables of the use cases; defaults are the documented behaviour.
 #[derive(Debug, Clone)]
@@ -151,8 +152,11 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Option<String> {
 pub mod pii;
 
 pub mod csv_cell;
+pub mod audit_list;
 pub mod demo_data;
 pub mod fields;
+pub mod input;
+pub mod paging;
 pub mod sealed;
 pub mod search;
 mod text_input;

@@ -422,8 +422,13 @@ impl App {
 
     // ---- users ----
 
-    pub async fn create_user(&self, actor: &Actor, input: NewUser) -> AppResult<UserView> {
+    pub async fn create_user(
+        &self,
+        actor: &Actor,
+        input: impl Into<crate::input::Input<NewUser>>,
+    ) -> AppResult<UserView> {
         let scope = actor.require("user.manage")?;
+        let input = input.into().get()?;
         // The username first: its format error would quote it.
         refuse_single_line([("username", Some(input.username.as_str()))])?;
         refuse_in("roles", &input.roles)?;
@@ -727,9 +732,10 @@ impl App {
     pub async fn create_department(
         &self,
         actor: &Actor,
-        input: NewDepartment,
+        input: impl Into<crate::input::Input<NewDepartment>>,
     ) -> AppResult<DepartmentView> {
         actor.require("department.manage")?;
+        let input = input.into().get()?;
         let mut errors = Vec::new();
         check_name("name", &input.name, 64, &mut errors);
         let mut tx = self.db.begin().await?;
@@ -768,9 +774,10 @@ impl App {
         &self,
         actor: &Actor,
         id: i64,
-        patch: DepartmentPatch,
+        patch: impl Into<crate::input::Input<DepartmentPatch>>,
     ) -> AppResult<DepartmentView> {
         actor.require("department.manage")?;
+        let patch = patch.into().get()?;
         let mut errors = Vec::new();
         if let Some(n) = &patch.name {
             check_name("name", n, 64, &mut errors);
@@ -863,8 +870,13 @@ impl App {
         Ok(rows.into_iter().map(role_view).collect())
     }
 
-    pub async fn create_role(&self, actor: &Actor, input: RoleInput) -> AppResult<RoleView> {
+    pub async fn create_role(
+        &self,
+        actor: &Actor,
+        input: impl Into<crate::input::Input<RoleInput>>,
+    ) -> AppResult<RoleView> {
         actor.require("role.manage")?;
+        let input = input.into().get()?;
         let mut errors = Vec::new();
         let key_ok = (2..=32).contains(&input.key.len())
             && input
@@ -926,9 +938,10 @@ impl App {
         &self,
         actor: &Actor,
         key: &str,
-        patch: RolePatch,
+        patch: impl Into<crate::input::Input<RolePatch>>,
     ) -> AppResult<RoleView> {
         actor.require("role.manage")?;
+        let patch = patch.into().get()?;
         refuse_single_line([("key", Some(key))])?;
         let mut errors = Vec::new();
         if let Some(n) = &patch.name {

@@ -119,7 +119,7 @@ impl PiiKey {
             return Ok(key);
         }
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
+            custos_store::private_files::create_dir_all(dir)
                 .map_err(|e| format!("cannot create the directory of {}: {e}", path.display()))?;
         }
         let mut master = [0u8; 32];
@@ -258,22 +258,8 @@ impl PiiKey {
     }
 }
 
-#[cfg(unix)]
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
+    custos_store::private_files::write_new(path, bytes)
 }
 
 /// `13812345678` → `138****5678`.

@@ -412,7 +412,7 @@ pub fn seal_file(from: &Path, to: &Path, key: &PiiKey) -> std::io::Result<u64> {
     let partial = part_path(to);
     let written = (|| {
         let mut input = File::open(from)?;
-        let out = std::io::BufWriter::new(File::create(&partial)?);
+        let out = std::io::BufWriter::new(custos_store::private_files::create(&partial)?);
         let mut w = SealedWriter::new(key, out);
         let n = std::io::copy(&mut input, &mut w)?;
         w.finish()?

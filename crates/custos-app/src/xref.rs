@@ -81,9 +81,10 @@ impl App {
         actor: &Actor,
         code: &str,
         system: &str,
-        input: XrefInput,
+        input: impl Into<crate::input::Input<XrefInput>>,
     ) -> AppResult<XrefView> {
         actor.require("xref.manage")?;
+        let input = input.into().get()?;
         let system = check_system(system)?;
         let source_id = check_source_id(&input.source_id)?;
         let mut tx = self.db.begin().await?;

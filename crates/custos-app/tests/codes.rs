@@ -152,7 +152,7 @@ both!(seed_case_2_daily_reset, |t| {
     t.app
         .set_customer_types(
             &t.admin,
-            serde_json::from_value(json!([
+            serde_json::from_value::<Vec<custos_app::customers::CustomerType>>(json!([
                 {"key":"retail","label_zh":"零售客户","label_en":"Retail"},
                 {"key":"wholesale","label_zh":"批发客户","label_en":"Wholesale"}
             ]))

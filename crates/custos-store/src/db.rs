@@ -325,7 +325,7 @@ impl Db {
                 redact_url(url)
             ))),
             None => {
-                std::fs::create_dir_all(&opts.data_dir).map_err(|e| {
+                crate::private_files::create_dir_all(&opts.data_dir).map_err(|e| {
                     StoreError::Other(format!(
                         "cannot create data directory {}: {e}",
                         opts.data_dir.display()
@@ -337,6 +337,9 @@ impl Db {
     }
 
     async fn open_sqlite_file(path: &Path) -> StoreResult<Db> {
+        crate::private_files::prepare_sqlite_file(path).map_err(|e| {
+            StoreError::Other(format!("cannot create database {}: {e}", path.display()))
+        })?;
         let base = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)

@@ -244,9 +244,28 @@ impl Tx {
         })?)
     }
 
-    /// Any job not yet expired → `expired` now (deleted by a user). A queued or running
-    /// job stops at its next heartbeat. Returns the file path, or `None` when the job
-    /// was expired already.
+    /// A queued or running job → `cancelled` (deleted by a user before it finished); its
+    /// runner stops at its next heartbeat or finds it cannot finish. Returns the file
+    /// path, or `None` when the job was not queued or running.
+    pub async fn cancel_export_job(
+        &mut self,
+        id: i64,
+        now: i64,
+    ) -> StoreResult<Option<Option<String>>> {
+        let sql = "UPDATE export_jobs SET status = 'cancelled', expires_at = $2, \
+                   finished_at = $2 WHERE id = $1 AND status IN ('queued', 'running') \
+                   RETURNING file_path";
+        Ok(on_tx!(self, |c| sqlx::query_scalar::<_, Option<String>>(
+            sql
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_optional(c)
+        .await)?)
+    }
+
+    /// A finished or failed job → `expired` now (deleted by a user). Returns the file
+    /// path, or `None` when the job was expired or cancelled already.
     pub async fn expire_export_job(
         &mut self,
         id: i64,
@@ -254,7 +273,7 @@ impl Tx {
     ) -> StoreResult<Option<Option<String>>> {
         let sql = "UPDATE export_jobs SET status = 'expired', expires_at = $2, \
                    finished_at = COALESCE(finished_at, $2) \
-                   WHERE id = $1 AND status <> 'expired' RETURNING file_path";
+                   WHERE id = $1 AND status IN ('done', 'failed') RETURNING file_path";
         Ok(on_tx!(self, |c| sqlx::query_scalar::<_, Option<String>>(
             sql
         )

@@ -19,6 +19,7 @@ mod login_throttle;
 mod lookups;
 mod org;
 mod rate_limits;
+pub mod private_files;
 
 pub use applications::{
     ApplicationFilter, ApplicationRow, EventRow, FlowRow, NotificationRow, TaskRow,

@@ -132,9 +132,17 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
             )
             .on("body")])));
         }
+        if crate::body_limit::declared_over(req.headers(), crate::body_limit::MAX_JSON_BODY) {
+            return Err(crate::body_limit::too_large(
+                crate::body_limit::MAX_JSON_BODY,
+            ));
+        }
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|e| {
+                if crate::body_limit::over_limit(e.status()) {
+                    return crate::body_limit::too_large(crate::body_limit::MAX_JSON_BODY);
+                }
                 ApiError(AppError::Validation(vec![Violation::new(
                     "request.body",
                     format!("无法读取请求体：{e}"),

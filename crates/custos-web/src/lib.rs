@@ -3,10 +3,14 @@
 //! no business rule lives here.
 
 mod api;
+mod body_limit;
 mod error;
 mod extract;
 mod guard;
+mod input;
+mod metrics_access;
 mod observe;
+mod security_headers;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -17,6 +21,7 @@ use tokio::net::TcpListener;
 
 pub use custos_app::App;
 pub use error::ApiError;
+pub use metrics_access::{MetricsAccess, WebConfig};
 
 /// State shared by handlers.
 #[derive(Clone)]
@@ -24,6 +29,7 @@ pub struct AppState {
     pub app: App,
     pub metrics: Arc<observe::Metrics>,
     pub openapi_json: Arc<String>,
+    pub web: Arc<WebConfig>,
 }
 
 /// The OpenAPI document generated from the handlers' annotations.
@@ -31,14 +37,20 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api::router_and_doc().1
 }
 
-/// Build the full router for an app.
+/// Build the full router for an app with the default web settings.
 pub fn router(app: App) -> Router {
+    router_with(app, WebConfig::default())
+}
+
+/// Build the full router for an app.
+pub fn router_with(app: App, web: WebConfig) -> Router {
     let (api_router, doc) = api::router_and_doc();
     let openapi_json = doc.to_pretty_json().unwrap_or_else(|_| "{}".to_string());
     let state = AppState {
         app,
         metrics: Arc::new(observe::Metrics::new()),
         openapi_json: Arc::new(openapi_json),
+        web: Arc::new(web),
     };
     api_router
         .merge(api::ops_router())
@@ -46,34 +58,54 @@ pub fn router(app: App) -> Router {
         // Inside `observe` (which renders its refusals), after routing (which names the
         // path parameters).
         .layer(axum::middleware::from_fn(guard::refuse_hostile_uri))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            body_limit::MAX_JSON_BODY,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe::observe,
         ))
+        // Outermost, so problems rendered by `observe` carry the headers too.
+        .layer(axum::middleware::from_fn(
+            security_headers::security_headers,
+        ))
         .with_state(state)
 }
 
-/// Serve plain HTTP until `shutdown` resolves, then finish in-flight requests.
+/// Serve plain HTTP with the default web settings until `shutdown` resolves.
 pub async fn serve(
     app: App,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    run(app, listener, None, shutdown).await
+    serve_with(app, WebConfig::default(), listener, shutdown).await
+}
+
+/// Serve plain HTTP with these web settings until `shutdown` resolves, then finish
+/// in-flight requests.
+pub async fn serve_with(
+    app: App,
+    web: WebConfig,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    run(app, web, listener, None, shutdown).await
 }
 
 /// Serve HTTPS with `tls` (which may be reloaded while serving); responses carry HSTS.
 pub async fn serve_tls(
     app: App,
+    web: WebConfig,
     listener: TcpListener,
     tls: Arc<tls::Tls>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    run(app, listener, Some(tls), shutdown).await
+    run(app, web, listener, Some(tls), shutdown).await
 }
 
 async fn run(
     app: App,
+    web: WebConfig,
     listener: TcpListener,
     tls: Option<Arc<tls::Tls>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -84,7 +116,7 @@ async fn run(
         tracing::warn!(error = %e, "export sweep at start failed");
     }
     let sweeper = tokio::spawn(app.clone().run_export_sweeper());
-    let router = router(app);
+    let router = router_with(app, web);
     let served = match tls {
         None => {
             axum::serve(

@@ -93,15 +93,38 @@ fn new_request_id() -> String {
     format!("{t:x}-{:x}", N.fetch_add(1, Ordering::Relaxed))
 }
 
+/// The longest client request id kept.
+const MAX_CLIENT_REQUEST_ID: usize = 64;
+
+/// A client's `x-request-id` is kept only when it is short and made of characters that
+/// are inert everywhere it goes (audit log, log lines, headers, problem bodies): letters,
+/// digits and `.` `_` `:` `-`. Anything else is replaced by a generated id, and the
+/// replacement is logged (without the refused value, which may be hostile).
+fn request_id_of(req: &Request) -> String {
+    let Some(given) = req.headers().get("x-request-id") else {
+        return new_request_id();
+    };
+    let bytes = given.as_bytes();
+    let safe = (1..=MAX_CLIENT_REQUEST_ID).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+    if safe {
+        // Only ASCII was accepted above.
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
+    let generated = new_request_id();
+    tracing::info!(
+        request_id = %generated,
+        given_len = bytes.len(),
+        "client x-request-id refused (not 1-64 of A-Z a-z 0-9 . _ : -); using a generated id"
+    );
+    generated
+}
+
 pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.is_ascii())
-        .map(str::to_string)
-        .unwrap_or_else(new_request_id);
+    let request_id = request_id_of(&req);
     let lang = req
         .headers()
         .get(header::ACCEPT_LANGUAGE)

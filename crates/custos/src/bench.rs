@@ -3,6 +3,7 @@
 //! transaction each) against a raw baseline of one-row counter `UPDATE … RETURNING` + commit
 //! on the same database with the same durability settings.
 
+use crate::output::outln;
 use std::time::Instant;
 
 use custos_app::codes::{AppliesTo, NewCodeRule};
@@ -119,8 +120,8 @@ pub async fn issue(
     rounds: usize,
 ) -> Result<(), String> {
     let rounds = rounds.max(1);
-    println!("custos bench issue — {} — backend {:?}", machine(), backend);
-    println!(
+    outln!("custos bench issue — {} — backend {:?}", machine(), backend);
+    outln!(
         "command: custos bench issue --backend {} --callers {} --ops {ops} --rounds {rounds}",
         backend_name(backend),
         callers
@@ -134,7 +135,7 @@ pub async fn issue(
         let mut ratios = Vec::with_capacity(rounds);
         for round in 1..=rounds {
             let (custos, raw) = issue_round(backend, pg_url, n, per).await?;
-            println!(
+            outln!(
                 "callers {n:>3} round {round}: custos {custos:>8.0} codes/s   raw baseline {raw:>8.0} commits/s   ratio {:>5.1}%   ({} ops each)",
                 custos * 100.0 / raw,
                 n * per
@@ -142,7 +143,7 @@ pub async fn issue(
             ratios.push(custos / raw);
         }
         ratios.sort_by(f64::total_cmp);
-        println!(
+        outln!(
             "callers {n:>3}: median ratio {:>5.1}% over {rounds} rounds (lowest {:.1}%, highest {:.1}%)",
             ratios[ratios.len() / 2] * 100.0,
             ratios[0] * 100.0,
@@ -211,12 +212,12 @@ pub async fn dupcheck(
 ) -> Result<(), String> {
     use custos_app::demo_data::DemoCustomers;
 
-    println!(
+    outln!(
         "custos bench dupcheck — {} — backend {:?}",
         machine(),
         backend
     );
-    println!(
+    outln!(
         "command: custos bench dupcheck --backend {} --customers {customers} --checks {checks}",
         backend_name(backend)
     );
@@ -236,7 +237,7 @@ pub async fn dupcheck(
     .await
     .map_err(|e| e.to_string())?;
     let load_secs = start.elapsed().as_secs_f64();
-    println!(
+    outln!(
         "loaded {customers} customers in {load_secs:.1}s ({:.0}/s, duplicate check included)",
         customers as f64 / load_secs
     );
@@ -273,7 +274,7 @@ pub async fn dupcheck(
     }
     latencies.sort_by(f64::total_cmp);
     let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
-    println!(
+    outln!(
         "{checks} checks: p50 {:.2} ms   p95 {:.2} ms   p99 {:.2} ms   max {:.2} ms   ({definite} definite)",
         pct(0.5),
         pct(0.95),
@@ -314,12 +315,12 @@ pub async fn lookup(backend: Backend, pg_url: Option<&str>, run: LookupRun) -> R
         keep,
     } = run;
 
-    println!(
+    outln!(
         "custos bench lookup — {} — backend {:?}",
         machine(),
         backend
     );
-    println!(
+    outln!(
         "command: custos bench lookup --backend {} --customers {customers} --queries {queries}{}",
         backend_name(backend),
         if export { " --export" } else { "" }
@@ -332,8 +333,8 @@ pub async fn lookup(backend: Backend, pg_url: Option<&str>, run: LookupRun) -> R
     } = fresh_app(backend, pg_url).await?;
     if keep {
         match (&_dir, db.pg_schema()) {
-            (Some(dir), _) => println!("database kept in {}", dir.path().display()),
-            (None, Some(schema)) => println!("database kept in PostgreSQL schema {schema}"),
+            (Some(dir), _) => outln!("database kept in {}", dir.path().display()),
+            (None, Some(schema)) => outln!("database kept in PostgreSQL schema {schema}"),
             (None, None) => {}
         }
     }
@@ -348,7 +349,7 @@ pub async fn lookup(backend: Backend, pg_url: Option<&str>, run: LookupRun) -> R
         .await
         .map_err(|e| e.to_string())?;
     let load = start.elapsed().as_secs_f64();
-    println!(
+    outln!(
         "bulk-loaded {customers} customers in {load:.1}s ({:.0}/s)",
         customers as f64 / load
     );
@@ -398,7 +399,7 @@ pub async fn lookup(backend: Backend, pg_url: Option<&str>, run: LookupRun) -> R
         http.get(&format!("customers/{code}"), &[]).await?;
         ms.push(time(t));
     }
-    println!("get by code          {}", percentiles(ms));
+    outln!("get by code          {}", percentiles(ms));
 
     let mut ms = Vec::new();
     for s in &samples {
@@ -416,7 +417,7 @@ pub async fn lookup(backend: Backend, pg_url: Option<&str>, run: LookupRun) -> R
         http.get("customers", &q).await?;
         ms.push(time(t));
     }
-    println!("filtered list (50)   {}", percentiles(ms));
+    outln!("filtered list (50)   {}", percentiles(ms));
 
     let mut ms = Vec::new();
     let mut found = 0;
@@ -433,7 +434,7 @@ pub async fn lookup(backend: Backend, pg_url: Option<&str>, run: LookupRun) -> R
             found += 1;
         }
     }
-    println!(
+    outln!(
         "name contains (20)   {}   {found} of {} found something",
         percentiles(ms),
         samples.len()
@@ -455,7 +456,7 @@ pub async fn lookup(backend: Backend, pg_url: Option<&str>, run: LookupRun) -> R
         .await?;
         ms.push(time(t));
     }
-    println!("fuzzy name search    {}", percentiles(ms));
+    outln!("fuzzy name search    {}", percentiles(ms));
 
     let mut ms = Vec::new();
     let mut fresh = DemoCustomers::new(seed + 1, today);
@@ -476,7 +477,7 @@ pub async fn lookup(backend: Backend, pg_url: Option<&str>, run: LookupRun) -> R
             definite += 1;
         }
     }
-    println!(
+    outln!(
         "duplicate check      {}   {definite} definite of {} stored variants",
         percentiles(ms),
         samples.len().div_ceil(2)

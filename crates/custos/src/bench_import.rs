@@ -4,6 +4,7 @@
 //! customers imported first, then export everything to CSV and XLSX. Prints rows/s and
 //! the process's peak resident memory (VmHWM) after each phase.
 
+use crate::output::outln;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -30,7 +31,7 @@ fn peak_rss_mib() -> f64 {
 
 /// Write `rows` customers as a UTF-8 CSV with the Chinese headers of the template.
 fn write_csv(path: &Path, rows: u64, seed: u64, tag: &str) -> Result<u64, String> {
-    let f = std::fs::File::create(path).map_err(|e| e.to_string())?;
+    let f = custos_store::private_files::create(path).map_err(|e| e.to_string())?;
     let mut w = std::io::BufWriter::new(f);
     let today = chrono::Utc::now().date_naive();
     let mut gen = DemoCustomers::new(seed, today);
@@ -87,7 +88,7 @@ pub struct Options {
 
 pub async fn import(o: &Options) -> Result<(), String> {
     let (rows, existing, chunk) = (o.rows, o.existing, o.chunk);
-    println!("custos bench import — {}", crate::bench::machine());
+    outln!("custos bench import — {}", crate::bench::machine());
     let mut command =
         format!("custos bench import --rows {rows} --existing {existing} --chunk {chunk}");
     if let Some(d) = &o.dir {
@@ -96,11 +97,12 @@ pub async fn import(o: &Options) -> Result<(), String> {
     if !o.exports {
         command.push_str(" --no-exports");
     }
-    println!("command: {command}");
+    outln!("command: {command}");
     let temp;
     let dir: &Path = match &o.dir {
         Some(d) => {
-            std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+            custos_store::private_files::create_dir_all(d)
+                .map_err(|e| format!("{}: {e}", d.display()))?;
             d
         }
         None => {
@@ -138,7 +140,7 @@ pub async fn import(o: &Options) -> Result<(), String> {
         let file = dir.join(format!("{label}.csv"));
         let t = Instant::now();
         let bytes = write_csv(&file, n, seed, tag)?;
-        println!(
+        outln!(
             "generated {label}.csv: {n} rows, {:.1} MiB in {:.1} s",
             bytes as f64 / 1048576.0,
             t.elapsed().as_secs_f64()
@@ -159,7 +161,7 @@ pub async fn import(o: &Options) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         let secs = t.elapsed().as_secs_f64();
         let r = &out.report;
-        println!(
+        outln!(
             "{label}: read {} created {} skipped {} rejected {} in {secs:.1} s = {:.0} rows/s; peak RSS {:.0} MiB",
             r.read,
             r.created,
@@ -197,7 +199,7 @@ pub async fn time_exports(app: &App, actor: &custos_app::Actor, dir: &Path) -> R
             .await
             .map_err(|e| e.to_string())?;
         let secs = t.elapsed().as_secs_f64();
-        println!(
+        outln!(
             "export {ext}: {n} rows, {:.1} MiB in {secs:.1} s = {:.0} rows/s; peak RSS {:.0} MiB",
             mib(std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0)),
             n as f64 / secs,
@@ -222,7 +224,7 @@ pub async fn time_exports(app: &App, actor: &custos_app::Actor, dir: &Path) -> R
             .await
             .map_err(|e| e.to_string())?;
         let rows = done.total_rows.unwrap_or(0);
-        println!(
+        outln!(
             "export {ext} job (sealed): {rows} rows, {:.1} MiB in {secs:.1} s = {:.0} rows/s; peak RSS {:.0} MiB",
             mib(done.byte_size.unwrap_or(0) as u64),
             rows as f64 / secs,
@@ -244,7 +246,7 @@ pub async fn time_exports(app: &App, actor: &custos_app::Actor, dir: &Path) -> R
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
         let secs = t.elapsed().as_secs_f64();
-        println!(
+        outln!(
             "export {ext} job download: {:.1} MiB in {secs:.1} s ({opened:.1} s of it checking the file before the first byte); peak RSS {:.0} MiB",
             mib(read.max(size)),
             peak_rss_mib()

@@ -33,6 +33,8 @@ pub struct FileConfig {
     pub imports: ImportsSection,
     #[serde(default)]
     pub tls: TlsSection,
+    #[serde(default)]
+    pub metrics: MetricsSection,
 }
 
 /// `[audit]`: checkpoints of the audit chain, kept outside the database.
@@ -121,6 +123,19 @@ impl ImportsSection {
 pub struct TlsSection {
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
+}
+
+/// `[metrics]`: who may read `/metrics`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// Peer addresses or networks allowed without a token (default loopback only:
+    /// `["127.0.0.0/8", "::1"]`; `[]` allows none). Also `CUSTOS_METRICS_ALLOW`,
+    /// comma-separated.
+    pub allow: Option<Vec<String>>,
+    /// Bearer token that admits any peer. Better from `CUSTOS_METRICS_TOKEN` or
+    /// `CUSTOS_METRICS_TOKEN_FILE`, which take precedence.
+    pub token: Option<String>,
 }
 
 /// `[exports]`: files of export jobs.
@@ -249,6 +264,8 @@ pub struct Settings {
     pub audit_checkpoint_due: custos_app::audit::Due,
     /// Certificate chain and key files when serving HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// HTTP settings that are not business rules (`/metrics` access).
+    pub web: custos_web::WebConfig,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -436,6 +453,9 @@ pub fn load(
             )
         }
     };
+    let web = custos_web::WebConfig {
+        metrics: metrics_access(file.metrics)?,
+    };
     Ok(Settings {
         db,
         listen,
@@ -444,7 +464,37 @@ pub fn load(
         reminder_after,
         audit_checkpoint_due,
         tls,
+        web,
     })
+}
+
+fn metrics_access(section: MetricsSection) -> Result<custos_web::MetricsAccess, String> {
+    let mut access = custos_web::MetricsAccess::default();
+    let allow = match env("CUSTOS_METRICS_ALLOW") {
+        Some(list) => Some(
+            list.split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(str::to_string)
+                .collect(),
+        ),
+        None => section.allow,
+    };
+    if let Some(entries) = allow {
+        access.allow = entries
+            .iter()
+            .map(|e| custos_web::MetricsAccess::parse_allowed(e))
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("[metrics] allow: {e}"))?;
+    }
+    access.token = secret_env("CUSTOS_METRICS_TOKEN")?.or(section.token);
+    if access.token.as_deref().is_some_and(|t| t.trim().len() < 16) {
+        return Err(
+            "[metrics] token 须至少 16 个字符 / the metrics token must be at least 16 characters"
+                .to_string(),
+        );
+    }
+    Ok(access)
 }
 
 #[cfg(test)]
@@ -553,5 +603,45 @@ mod tests {
         .err()
         .unwrap();
         assert!(e.contains("trusted_proxies"), "{e}");
+    }
+
+    #[test]
+    fn metrics_section_sets_allowed_networks_and_token() {
+        if std::env::var_os("CUSTOS_METRICS_ALLOW").is_some()
+            || std::env::var_os("CUSTOS_METRICS_TOKEN").is_some()
+            || std::env::var_os("CUSTOS_METRICS_TOKEN_FILE").is_some()
+        {
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        let toml = format!("data_dir = {:?}\n", data.to_string_lossy());
+        let loopback = Some("127.0.0.1".parse().unwrap());
+        let other = Some("10.2.3.4".parse().unwrap());
+        let s = load_toml(tmp.path(), &toml).unwrap();
+        assert!(s.web.metrics.permits(loopback, None));
+        assert!(!s.web.metrics.permits(other, None));
+        let s = load_toml(
+            tmp.path(),
+            &format!("{toml}[metrics]\nallow = [\"10.0.0.0/8\"]\ntoken = \"0123456789abcdef\"\n"),
+        )
+        .unwrap();
+        assert!(!s.web.metrics.permits(loopback, None));
+        assert!(s.web.metrics.permits(other, None));
+        assert!(s
+            .web
+            .metrics
+            .permits(loopback, Some(b"Bearer 0123456789abcdef")));
+        let e = load_toml(
+            tmp.path(),
+            &format!("{toml}[metrics]\nallow = [\"nowhere\"]\n"),
+        )
+        .err()
+        .unwrap();
+        assert!(e.contains("nowhere"), "{e}");
+        let e = load_toml(tmp.path(), &format!("{toml}[metrics]\ntoken = \"short\"\n"))
+            .err()
+            .unwrap();
+        assert!(e.contains("16"), "{e}");
     }
 }

@@ -1,5 +1,6 @@
 //! `custos customer get|search` and `custos demo --customers N`.
 
+use crate::output::outln;
 use std::io::IsTerminal;
 use std::time::Instant;
 
@@ -164,7 +165,7 @@ pub async fn run_customer(
                     t.add_row([k.to_string(), val]);
                 }
             }
-            println!("{t}");
+            outln!("{t}");
             if !v.contacts.is_empty() {
                 let mut c = Table::new();
                 c.set_header([
@@ -189,7 +190,7 @@ pub async fn run_customer(
                         },
                     ]);
                 }
-                println!("{c}");
+                outln!("{c}");
             }
             if v.pii_masked {
                 eprintln!("(personal data masked: you lack customer.pii.read)");
@@ -251,12 +252,12 @@ pub async fn run_customer(
                 }
                 t.add_row(row);
             }
-            println!("{t}");
+            outln!("{t}");
             if let Some(total) = page.total {
-                println!("total: {total}");
+                outln!("total: {total}");
             }
             if let Some(c) = page.next_cursor {
-                println!("next page: --cursor {c}");
+                outln!("next page: --cursor {c}");
             }
         }
     }
@@ -302,7 +303,7 @@ pub async fn run_demo(
     if json {
         print_json(&serde_json::json!({"customers": n, "seconds": secs}));
     } else {
-        println!(
+        outln!(
             "added {n} synthetic customers in {secs:.1} s ({:.0}/s)",
             n as f64 / secs.max(1e-9)
         );

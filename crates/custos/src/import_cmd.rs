@@ -1,6 +1,7 @@
 //! `custos import`, `custos template` and `custos export`: thin wrappers over the
 //! import/export use cases, with a progress bar on a terminal and `--json` for scripts.
 
+use crate::output::outln;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -162,14 +163,14 @@ pub async fn run_import(
     } else {
         print_summary(&outcome.report, secs);
         if let Some(p) = &args.report {
-            println!(
+            outln!(
                 "rejected/skipped rows: {} → {}",
                 rejected.len(),
                 p.display()
             );
         }
         if let Some(p) = &args.sample {
-            println!(
+            outln!(
                 "sampling file (抽查): {} rows → {}",
                 sampled.len(),
                 p.display()
@@ -277,9 +278,9 @@ fn print_summary(r: &ImportReport, secs: f64) {
     ] {
         t.add_row([k.to_string(), v]);
     }
-    println!("{t}");
+    outln!("{t}");
     if !r.unknown_columns.is_empty() {
-        println!(
+        outln!(
             "unknown columns, not imported (未识别的列): {}",
             r.unknown_columns.join(", ")
         );
@@ -288,9 +289,9 @@ fn print_summary(r: &ImportReport, secs: f64) {
 
 pub async fn run_template(app: &App, actor: &Actor, file: &Path) -> Result<(), Failure> {
     let bytes = app.import_template(actor).await?;
-    std::fs::write(file, bytes)
+    custos_store::private_files::write(file, &bytes)
         .map_err(|e| Failure(format!("cannot write {}: {e}", file.display())))?;
-    println!("template written to {}", file.display());
+    outln!("template written to {}", file.display());
     Ok(())
 }
 
@@ -366,7 +367,7 @@ pub async fn run_export(
     if json {
         print_json(&serde_json::json!({"rows": rows, "file": out, "seconds": secs}));
     } else {
-        println!(
+        outln!(
             "exported {rows} customers to {} in {secs:.1} s",
             out.display()
         );

@@ -1,18 +1,23 @@
 //! The `custos` command. Every subcommand opens the same database as `serve` and acts
 //! through the use cases of `custos-app`, as a named user (`--as`, default `admin`).
 
+// Standard output is written through `output::outln!` only (a closed pipe must not panic).
+#![deny(clippy::print_stdout)]
+
 mod bench;
 mod bench_import;
 mod config;
 mod customer_cmd;
 mod dedupe_cmd;
 mod import_cmd;
+mod output;
 mod rule_cmd;
 
 /// mimalloc instead of glibc's malloc: see the workspace manifest.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use crate::output::outln;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -390,7 +395,7 @@ fn parse_role(s: &str) -> RoleAssignment {
 }
 
 pub(crate) fn print_json<T: serde::Serialize>(v: &T) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    outln!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, Failure> {
@@ -524,7 +529,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let actor = actor(&app, &cli).await?;
             let summary = app.scan_duplicates(&actor, args.threshold).await?;
             if cli.json {
-                println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+                outln!("{}", serde_json::to_string(&summary).unwrap_or_default());
             } else {
                 eprintln!(
                     "{} customers, {} candidate pairs, {} pairs ≥ {}: {} duplicate groups ({} new in the review queue, {} earlier groups out of date); {:.1}s",
@@ -543,14 +548,14 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Dedupe(args) => {
             let summary = dedupe_cmd::run(args)?;
             if cli.json {
-                println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+                outln!("{}", serde_json::to_string(&summary).unwrap_or_default());
             } else {
                 eprintln!("{}", dedupe_cmd::render(&summary));
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Openapi => {
-            println!(
+            outln!(
                 "{}",
                 custos_web::openapi().to_pretty_json().unwrap_or_default()
             );
@@ -577,7 +582,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             if cli.json {
                 print_json(&header);
             } else {
-                println!(
+                outln!(
                     "backup written to {} ({} bytes, sha256 {}{})",
                     file.display(),
                     header.size,
@@ -627,7 +632,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             if cli.json {
                 print_json(&report);
             } else {
-                println!(
+                outln!(
                     "restored {} into {} ({} audit entries verified)",
                     file.display(),
                     report.target.display(),
@@ -698,7 +703,7 @@ async fn user_command(
             if json {
                 print_json(&v);
             } else {
-                println!("created user {} (id {})", v.username, v.id);
+                outln!("created user {} (id {})", v.username, v.id);
             }
         }
         UserCommand::Passwd { username, password } => {
@@ -713,7 +718,7 @@ async fn user_command(
                 },
             )
             .await?;
-            println!("password of {username} changed; its sessions were revoked");
+            outln!("password of {username} changed; its sessions were revoked");
         }
         UserCommand::Disable { username } | UserCommand::Enable { username } => {
             let disable = matches!(cmd, UserCommand::Disable { .. });
@@ -727,7 +732,7 @@ async fn user_command(
                 },
             )
             .await?;
-            println!(
+            outln!(
                 "user {username} {}",
                 if disable { "disabled" } else { "enabled" }
             );
@@ -738,7 +743,7 @@ async fn user_command(
             if json {
                 print_json(&v);
             } else {
-                println!("failed-login throttling of {} cleared", v.username);
+                outln!("failed-login throttling of {} cleared", v.username);
             }
         }
         UserCommand::List => {
@@ -777,7 +782,7 @@ async fn user_command(
                         },
                     ]);
                 }
-                println!("{t}");
+                outln!("{t}");
             }
         }
     }
@@ -850,11 +855,13 @@ async fn serve(cli: &Cli, listen: Option<String>, demo: bool) -> Result<ExitCode
     let served = match tls {
         Some(tls) => {
             let reloader = tokio::spawn(reload_tls_on_hangup(std::sync::Arc::clone(&tls)));
-            let served = custos_web::serve_tls(app.clone(), listener, tls, shutdown).await;
+            let served = custos_web::serve_tls(app.clone(), settings.web.clone(), listener, tls, shutdown).await;
             reloader.abort();
             served
         }
-        None => custos_web::serve(app.clone(), listener, shutdown).await,
+        None => {
+            custos_web::serve_with(app.clone(), settings.web.clone(), listener, shutdown).await
+        }
     };
     worker.abort();
     checkpoints.abort();
@@ -879,7 +886,7 @@ async fn audit_verify(app: &App, json: bool) -> Result<ExitCode, Failure> {
                     "checkpoints": checkpoints,
                 }));
             } else {
-                println!("OK: {entries} entries, head {head_hash}, {checkpoints} checkpoints");
+                outln!("OK: {entries} entries, head {head_hash}, {checkpoints} checkpoints");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -887,7 +894,7 @@ async fn audit_verify(app: &App, json: bool) -> Result<ExitCode, Failure> {
             if json {
                 print_json(&serde_json::json!({"ok": false, "seq": seq, "reason": reason}));
             } else {
-                println!("BROKEN at entry {seq}: {reason}");
+                outln!("BROKEN at entry {seq}: {reason}");
             }
             Ok(ExitCode::from(2))
         }
@@ -903,7 +910,7 @@ async fn audit_checkpoint(app: &App, json: bool) -> Result<ExitCode, Failure> {
                     "ok": true, "file": file.display().to_string(), "checkpoint": checkpoint,
                 }));
             } else {
-                println!(
+                outln!(
                     "checkpoint written: entry {}, hash {}, at {} ({})",
                     checkpoint.seq,
                     checkpoint.hash,
@@ -917,7 +924,7 @@ async fn audit_checkpoint(app: &App, json: bool) -> Result<ExitCode, Failure> {
             if json {
                 print_json(&serde_json::json!({"ok": true, "checkpoint": null}));
             } else {
-                println!("no checkpoint written: nothing new to anchor");
+                outln!("no checkpoint written: nothing new to anchor");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -928,7 +935,7 @@ async fn audit_checkpoint(app: &App, json: bool) -> Result<ExitCode, Failure> {
             if json {
                 print_json(&serde_json::json!({"ok": false, "seq": seq, "reason": reason}));
             } else {
-                println!("BROKEN at entry {seq}: {reason}; no checkpoint written");
+                outln!("BROKEN at entry {seq}: {reason}; no checkpoint written");
             }
             Ok(ExitCode::from(2))
         }

@@ -1,6 +1,7 @@
 //! `custos rule …` and `custos code …`: code rules from files, previews, capacity, and code
 //! validation, through the same use cases as the API.
 
+use crate::output::outln;
 use std::path::Path;
 
 use clap::Subcommand;
@@ -155,7 +156,7 @@ pub async fn run_rule(
             } else {
                 let v = view.versions.last().map(|v| (v.version, v.status.clone()));
                 if let Some((version, status)) = v {
-                    println!("rule {key} version {version}: {status}");
+                    outln!("rule {key} version {version}: {status}");
                 }
             }
         }
@@ -183,7 +184,7 @@ pub async fn run_rule(
                         ]);
                     }
                 }
-                println!("{t}");
+                outln!("{t}");
             }
         }
         RuleCommand::Publish { key } | RuleCommand::Disable { key } => {
@@ -195,7 +196,7 @@ pub async fn run_rule(
             if json {
                 print_json(&view);
             } else {
-                println!(
+                outln!(
                     "rule {key}: published version {}",
                     view.published_version
                         .map(|v| v.to_string())
@@ -226,7 +227,7 @@ pub async fn run_rule(
             if json {
                 print_json(&p);
             } else {
-                println!(
+                outln!(
                     "rule {key} v{}{}:",
                     p.version,
                     if p.examples_only {
@@ -236,7 +237,7 @@ pub async fn run_rule(
                     }
                 );
                 for c in p.codes {
-                    println!("  {c}");
+                    outln!("  {c}");
                 }
             }
         }
@@ -261,9 +262,9 @@ pub async fn run_rule(
                         },
                     ]);
                 }
-                println!("{t}");
+                outln!("{t}");
                 for w in c.warnings {
-                    println!("warning: {w}");
+                    outln!("warning: {w}");
                 }
             }
         }
@@ -288,7 +289,7 @@ pub async fn run_code(
     if json {
         print_json(&v);
     } else {
-        println!(
+        outln!(
             "code {}: {}",
             v.code,
             if v.well_formed {
@@ -298,12 +299,14 @@ pub async fn run_code(
             }
         );
         if let Some(m) = v.matches.first() {
-            println!(
+            outln!(
                 "  rule {} v{} ({})",
-                m.rule_key, m.rule_version, m.rule_status
+                m.rule_key,
+                m.rule_version,
+                m.rule_status
             );
             for p in &m.decoded.parts {
-                println!(
+                outln!(
                     "  {:<9} {:<12} {}",
                     p.kind,
                     p.text,
@@ -312,23 +315,23 @@ pub async fn run_code(
             }
         }
         match v.check_valid {
-            Some(true) => println!("  check character: correct"),
-            Some(false) => println!("  check character: WRONG"),
+            Some(true) => outln!("  check character: correct"),
+            Some(false) => outln!("  check character: WRONG"),
             None => {}
         }
         if let Some(issued) = v.issued {
             match &v.registry {
                 Some(r) if issued => {
-                    println!("  issued: yes, status {}", r.status);
+                    outln!("  issued: yes, status {}", r.status);
                     if let Some(reason) = &r.reason {
-                        println!("  {reason}");
+                        outln!("  {reason}");
                     }
                 }
-                _ => println!("  issued: no"),
+                _ => outln!("  issued: no"),
             }
         }
         for e in &v.errors {
-            println!("  {e}");
+            outln!("  {e}");
         }
     }
     Ok(v.well_formed && v.check_valid != Some(false))
@@ -350,7 +353,7 @@ async fn resume(app: &App, actor: &Actor, args: &ResumeArgs, json: bool) -> Resu
         return Ok(());
     }
     for r in &report.raised {
-        println!(
+        outln!(
             "  {} / {}: {} -> {}",
             r.rule_key,
             r.scope,
@@ -358,7 +361,7 @@ async fn resume(app: &App, actor: &Actor, args: &ResumeArgs, json: bool) -> Resu
             r.to
         );
     }
-    println!(
+    outln!(
         "code issuing resumed: {} counters raised, {} confirmed codes recorded as lost_in_restore{}",
         report.raised.len(),
         report.codes_recorded,

@@ -909,3 +909,150 @@ fn import_of_an_unclosed_quote_fails_naming_its_line() {
     let list = json(dir.path(), &["customer", "search", "--name", "之后"]);
     assert_eq!(list["items"].as_array().map(Vec::len), Some(0), "{list}");
 }
+
+/// Plain HTTP/1.1 request with a JSON body; returns the status and the body.
+fn http_json(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, Value) {
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let text = out.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    (status, serde_json::from_str(text).unwrap_or(Value::Null))
+}
+
+#[cfg(unix)]
+fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+/// Every file under `dir` 0600 and every directory 0700; returns the files.
+#[cfg(unix)]
+fn assert_private_tree(dir: &Path) -> Vec<PathBuf> {
+    assert_eq!(mode(dir), 0o700, "{}", dir.display());
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(assert_private_tree(&path));
+        } else {
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[cfg(unix)]
+#[test]
+fn files_custos_creates_are_private() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The data directory does not exist yet: custos creates it.
+    let data = tmp.path().join("data");
+    let server = Server::start(&data);
+    // An export job through the API leaves its (sealed) file in the exports directory.
+    let body = format!(r#"{{"username":"admin","password":"{ADMIN_PASSWORD}"}}"#);
+    let (status, login) = http_json(&server.addr, "POST", "/api/v1/auth/login", None, &body);
+    assert_eq!(status, 200, "{login}");
+    let token = login["token"].as_str().unwrap().to_string();
+    let (status, job) = http_json(&server.addr, "POST", "/api/v1/exports", Some(&token), "{}");
+    assert_eq!(status, 202, "{job}");
+    let path = format!("/api/v1/exports/{}", job["id"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, j) = http_json(&server.addr, "GET", &path, Some(&token), "");
+        if j["status"] == "done" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "export did not finish: {j}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // While the server runs, the database's -wal and -shm exist: private too.
+    let running: Vec<String> = assert_private_tree(&data)
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(running.iter().any(|n| n == "custos.db-wal"), "{running:?}");
+    server.stop();
+    let files = assert_private_tree(&data);
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for expected in ["custos.db", "pii.key"] {
+        assert!(names.iter().any(|n| n == expected), "{names:?}");
+    }
+    assert!(
+        files
+            .iter()
+            .any(|f| f.parent().unwrap().ends_with("exports")),
+        "{names:?}"
+    );
+    // Files the commands write: an export, a backup, the import template.
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let export = out.join("customers.csv");
+    ok(&data, &["export", "--output", export.to_str().unwrap()]);
+    let backup = out.join("backup.custos");
+    ok(&data, &["backup", backup.to_str().unwrap()]);
+    let template = out.join("template.xlsx");
+    ok(&data, &["template", template.to_str().unwrap()]);
+    for f in [&export, &backup, &template] {
+        assert_eq!(mode(f), 0o600, "{}", f.display());
+    }
+    // A restore into a new directory creates it private, with private files.
+    let restored = tmp.path().join("restored");
+    ok(&restored, &["restore", backup.to_str().unwrap()]);
+    assert_private_tree(&restored);
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let dir = bootstrap();
+    let d = dir.path();
+    let commands: [&[&str]; 7] = [
+        &["--json", "rule", "list"],
+        &["rule", "list"],
+        &["--json", "user", "list"],
+        &["user", "list"],
+        &["audit", "verify"],
+        &["--json", "customer", "search"],
+        &["openapi"],
+    ];
+    for args in commands {
+        let mut child = command(d)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader is gone before anything is written (`custos … | head -0`).
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = stderr(&out);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(!err.contains("Broken pipe"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+    }
+}

@@ -407,9 +407,10 @@ impl App {
         &self,
         actor: &Actor,
         id: i64,
-        req: GroupMergeRequest,
+        req: impl Into<crate::input::Input<GroupMergeRequest>>,
     ) -> AppResult<MergeResult> {
         actor.require("duplicate.manage")?;
+        let req = req.into().get()?;
         let mut tx = self.db.begin().await?;
         tx.lock_audit_head().await?;
         let g = tx
@@ -472,10 +473,11 @@ impl App {
         &self,
         actor: &Actor,
         id: i64,
-        req: DismissRequest,
+        req: impl Into<crate::input::Input<DismissRequest>>,
     ) -> AppResult<DuplicateGroupView> {
         actor.require("duplicate.manage")?;
         let scope = actor.require("customer.read")?;
+        let req = req.into().get()?;
         let mut errors = Vec::new();
         let reason = text("reason", req.reason.as_deref(), 500, &mut errors);
         if !errors.is_empty() {

@@ -3,7 +3,8 @@
 //!
 //! Life of a job: `queued` (submitted) → `running` → `done` (file kept until `expires_at`)
 //! → `expired` (file deleted, by the sweep or `DELETE`); or `failed` with the reason and no
-//! file. While a job runs its heartbeat is refreshed; a job whose heartbeat stopped (its
+//! file; or `cancelled` (`DELETE` before it finished: its runner stops, deletes what it
+//! wrote and never makes it `done`, so nothing of it can be downloaded). While a job runs its heartbeat is refreshed; a job whose heartbeat stopped (its
 //! server crashed or was stopped) is marked `failed` by the sweep that every server runs
 //! at start and then every minute. Jobs are not re-run: the requester submits again.
 //!
@@ -144,7 +145,8 @@ pub struct ExportRequest {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ExportJob {
     pub id: i64,
-    /// `queued`, `running`, `done`, `failed` or `expired`.
+    /// `queued`, `running`, `done`, `failed`, `expired` (file deleted) or `cancelled`
+    /// (deleted before it finished).
     pub status: String,
     /// User id of the requester.
     pub requested_by: i64,
@@ -278,12 +280,11 @@ fn visible(actor: &Actor, j: &ExportJobRow) -> bool {
     j.requested_by == actor.user_id || sees_others(actor, j.pii_revealed)
 }
 
-/// Text kept in `error`: the reason in both languages; internal causes are logged, not
-/// shown (the requester sees the job id to quote).
+/// Text kept in `error`: the reason in both languages; internal causes are logged (by
+/// the caller), not shown (the requester sees the job id to quote).
 fn failure_text(id: i64, e: &AppError) -> String {
     match e {
-        AppError::Internal(cause) => {
-            tracing::warn!(job = id, error = %cause, "export job failed");
+        AppError::Internal(_) => {
             format!(
                 "导出失败：服务器内部错误（导出任务 #{id}，详见服务器日志） / \
                  export failed: internal error (export job #{id}, see the server log)"
@@ -326,22 +327,6 @@ async fn remove_file(path: &Path) {
     crate::sealed::remove_kept_file(path, "export file").await
 }
 
-fn parse_cursor(cursor: Option<&str>) -> AppResult<Option<i64>> {
-    match cursor.map(str::trim).filter(|c| !c.is_empty()) {
-        None => Ok(None),
-        Some(c) => c.parse::<i64>().map(Some).map_err(|_| {
-            AppError::validation(
-                "cursor",
-                Violation::new(
-                    "query.invalid",
-                    format!("查询参数 cursor=“{c}”无效：不是本列表返回的游标"),
-                    format!("query parameter cursor='{c}' is invalid: not a cursor of this list"),
-                ),
-            )
-        }),
-    }
-}
-
 impl App {
     /// Where export jobs write their files (see [`crate::AppConfig::exports_dir`]).
     pub fn exports_dir(&self) -> PathBuf {
@@ -362,10 +347,11 @@ impl App {
     pub async fn submit_export(
         &self,
         actor: &Actor,
-        req: ExportRequest,
+        req: impl Into<crate::input::Input<ExportRequest>>,
     ) -> AppResult<(ExportJob, QueuedExport)> {
         actor.require("export")?;
         actor.require("customer.read")?;
+        let req = req.into().get()?;
         let format = ExportFormat::parse(req.format.as_deref().unwrap_or("csv"))?;
         let options = ExportOptions::checked(format, req.gbk.unwrap_or(false))?;
         let query = req.filter.unwrap_or_default().to_query();
@@ -425,20 +411,30 @@ impl App {
     /// also returned (for the log).
     pub async fn run_export_job(&self, actor: &Actor, job: QueuedExport) -> AppResult<()> {
         let id = job.id;
-        let result = self.run_export_inner(actor, job).await;
-        if let Err(e) = &result {
-            let text = failure_text(id, e);
-            let mut tx = self.db.begin().await?;
-            tx.fail_export_job(id, &text, now_us()).await?;
-            tx.commit().await?;
+        let Err(e) = self.run_export_inner(actor, job).await else {
+            return Ok(());
+        };
+        let text = failure_text(id, &e);
+        let mut tx = self.db.begin().await?;
+        let failed = tx.fail_export_job(id, &text, now_us()).await?;
+        tx.commit().await?;
+        if !failed {
+            // The job had ended already: deleted (cancelled) or failed by a sweep while it
+            // ran. What stopped the run — the stop flag, its file removed under it — was
+            // that ending, not a fault; its file is gone and it never becomes `done`.
+            tracing::debug!(job = id, reason = %e, "export job ended while it ran");
+            return Ok(());
         }
-        result
+        if let AppError::Internal(cause) = &e {
+            tracing::warn!(job = id, error = %cause, "export job failed");
+        }
+        Err(e)
     }
 
     async fn run_export_inner(&self, actor: &Actor, job: QueuedExport) -> AppResult<()> {
         let QueuedExport { id, query, options } = job;
         let dir = self.exports_dir();
-        tokio::fs::create_dir_all(&dir)
+        custos_store::private_files::create_dir_all_async(&dir)
             .await
             .map_err(|e| io_err("cannot create the exports directory", &dir, e))?;
         // A random part keeps names unguessable and apart when several databases (test
@@ -491,7 +487,8 @@ impl App {
         part: &Path,
         progress: &ExportProgress,
     ) -> AppResult<WrittenExport> {
-        let file = std::fs::File::create(part).map_err(|e| io_err("cannot create", part, e))?;
+        let file = custos_store::private_files::create(part)
+            .map_err(|e| io_err("cannot create", part, e))?;
         let sink = Digesting::new(SealedWriter::new(&self.config.pii_key, file));
         let (rows, sink) = self
             .write_export(actor, query, options, sink, Some(progress))
@@ -610,21 +607,11 @@ impl App {
         &self,
         actor: &Actor,
         cursor: Option<&str>,
-        limit: Option<i64>,
+        limit: Option<&str>,
     ) -> AppResult<ExportJobPage> {
         actor.require("export")?;
-        let limit = limit.unwrap_or(50);
-        if !(1..=200).contains(&limit) {
-            return Err(AppError::validation(
-                "limit",
-                Violation::new(
-                    "query.invalid",
-                    format!("查询参数 limit=“{limit}”无效：应在 1–200 之间"),
-                    format!("query parameter limit='{limit}' is invalid: must be 1–200"),
-                ),
-            ));
-        }
-        let before_id = parse_cursor(cursor)?;
+        let limit = crate::paging::page_limit(limit, 50, 200)?;
+        let before_id = crate::paging::page_cursor("cursor", cursor)?;
         self.sweep_expired_exports().await?;
         let mut tx = self.db.begin_read().await?;
         let mut rows = tx
@@ -657,7 +644,7 @@ impl App {
         let job = self.visible_export_job(actor, id).await?;
         match job.status.as_str() {
             "done" => {}
-            "expired" => return Err(gone(id)),
+            "expired" | "cancelled" => return Err(gone(id)),
             "failed" => {
                 return Err(AppError::Conflict(Violation::new(
                     "export.failed",
@@ -740,12 +727,18 @@ impl App {
         })
     }
 
-    /// Delete a job's file and mark it `expired` (a queued or running job stops at its
-    /// next heartbeat). Deleting an expired job again is harmless.
+    /// Delete a job's file: a queued or running job is `cancelled` (its runner stops at
+    /// its next heartbeat, or finds the job ended when it would finish, and never makes
+    /// it `done`); a finished or failed one becomes `expired`. Either way no file of it
+    /// can be downloaded afterwards (410). Deleting it again is harmless.
     pub async fn delete_export_job(&self, actor: &Actor, id: i64) -> AppResult<ExportJob> {
         let job = self.visible_export_job(actor, id).await?;
+        let now = now_us();
         let mut tx = self.db.begin().await?;
-        let path = tx.expire_export_job(id, now_us()).await?;
+        let path = match tx.cancel_export_job(id, now).await? {
+            Some(path) => Some(path),
+            None => tx.expire_export_job(id, now).await?,
+        };
         let mut r = record(actor, "export.delete", "export_job", &id.to_string());
         r.before = to_json(&serde_json::json!({"status": job.status}));
         if path.is_some() {

@@ -6,7 +6,6 @@
 pub mod job;
 pub(crate) mod xlsx;
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -254,7 +253,7 @@ impl App {
         out: &Path,
     ) -> AppResult<u64> {
         require_export(actor)?;
-        let file = File::create(out).map_err(io_err)?;
+        let file = custos_store::private_files::create(out).map_err(io_err)?;
         let (written, file) = self.export_audited(actor, q, opts, file).await?;
         // The file must be on disk when the command reports it written.
         file.sync_all().map_err(io_err)?;
@@ -273,7 +272,7 @@ impl App {
         out: &Path,
     ) -> AppResult<(u64, SealedReader)> {
         require_export(actor)?;
-        let file = File::create(out).map_err(io_err)?;
+        let file = custos_store::private_files::create(out).map_err(io_err)?;
         let sealed = SealedWriter::new(&self.config.pii_key, file);
         let (written, sealed) = self.export_audited(actor, q, opts, sealed).await?;
         sealed.finish().map_err(io_err)?;

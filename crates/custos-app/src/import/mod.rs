@@ -459,7 +459,7 @@ impl App {
     pub async fn start_upload(&self, actor: &Actor, file_name: &str) -> AppResult<Upload> {
         actor.require("import")?;
         let dir = self.import_upload_dir();
-        tokio::fs::create_dir_all(&dir)
+        custos_store::private_files::create_dir_all_async(&dir)
             .await
             .map_err(|e| AppError::Internal(format!("upload dir {}: {e}", dir.display())))?;
         let ext = if file_name.to_lowercase().ends_with(".xlsx") {
@@ -472,7 +472,9 @@ impl App {
             chrono::Utc::now().format("%Y%m%dT%H%M%S"),
             rand::random::<u32>()
         ));
-        let file = tokio::fs::File::create(&path).await.map_err(upload_err)?;
+        let file = custos_store::private_files::create_async(&path)
+            .await
+            .map_err(upload_err)?;
         Ok(Upload {
             path: Some(path),
             file,

@@ -92,7 +92,7 @@ impl Out {
 impl TableWriter {
     /// Write to the file at `path`.
     pub fn create(path: &Path, format: ReportFormat) -> AppResult<TableWriter> {
-        let file = std::fs::File::create(path).map_err(io_err)?;
+        let file = custos_store::private_files::create(path).map_err(io_err)?;
         TableWriter::with(format, Out::File(std::io::BufWriter::new(file)))
     }
 

@@ -16,6 +16,7 @@ use custos_app::flows::{FlowView, NewFlow};
 use super::{bad_query, parse_id};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, Auth};
+use crate::input::JsonInput;
 use crate::AppState;
 
 /// Submit an application (or save a draft with `"draft": true`). The payload is validated
@@ -295,7 +296,7 @@ pub async fn list_flows(
 pub async fn create_flow(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    ApiJson(input): ApiJson<NewFlow>,
+    JsonInput(input): JsonInput<NewFlow>,
 ) -> Result<(StatusCode, Json<FlowView>), ApiError> {
     Ok((
         StatusCode::CREATED,

@@ -1,79 +1,50 @@
 use axum::extract::{Query, State};
 use axum::Json;
-use serde::{Deserialize, Serialize};
 
-use custos_app::audit::AuditView;
-use custos_store::AuditFilter;
+use custos_app::audit_list::AuditPage;
 
-use super::bad_query;
 use crate::error::{ApiError, Problem};
 use crate::extract::Auth;
 use crate::AppState;
 
-#[derive(Deserialize, utoipa::IntoParams)]
+/// Query parameters of the audit log (documentation: the use case reads them, after the
+/// permission check, with the same page rules as every list).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
 pub struct AuditQuery {
     /// Only entries by this user id.
-    pub actor_id: Option<i64>,
+    actor_id: Option<i64>,
     /// Exact action, e.g. `user.create`; or a prefix ending in `.`, e.g. `auth.`.
-    pub action: Option<String>,
-    pub target_type: Option<String>,
-    pub target_id: Option<String>,
+    action: Option<String>,
+    target_type: Option<String>,
+    target_id: Option<String>,
     /// RFC 3339 lower bound (inclusive).
-    pub from: Option<String>,
+    from: Option<String>,
     /// RFC 3339 upper bound (exclusive).
-    pub to: Option<String>,
-    /// Cursor: entries with a sequence number below this.
-    pub before: Option<i64>,
+    to: Option<String>,
+    /// `next_cursor` of the previous page: entries with a sequence number below it.
+    #[param(minimum = 1)]
+    cursor: Option<i64>,
+    /// The same as `cursor` (its earlier name).
+    #[param(minimum = 1)]
+    before: Option<i64>,
     /// Page size, 1–1000 (default 100).
-    pub limit: Option<i64>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct AuditPage {
-    pub items: Vec<AuditView>,
-    pub next_cursor: Option<i64>,
-}
-
-fn parse_time(field: &str, v: &str) -> Result<i64, ApiError> {
-    chrono::DateTime::parse_from_rfc3339(v)
-        .map(|t| t.timestamp_micros())
-        .map_err(|_| bad_query(field, v, "应为 RFC 3339 时间", "expected an RFC 3339 time"))
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<i64>,
 }
 
 /// The audit log (操作日志), newest first (`audit.read`: admins and stewards).
+///
+/// A parameter that is not one of these, or out of its range, is a 422 naming it.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("bearer" = [])), params(AuditQuery),
-    responses((status = 200, body = AuditPage), (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = AuditPage),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn list_audit(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    Query(q): Query<AuditQuery>,
+    Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let (action, action_prefix) = match q.action {
-        Some(a) if a.ends_with('.') => (None, Some(a)),
-        other => (other, None),
-    };
-    let filter = AuditFilter {
-        actor_id: q.actor_id,
-        actor_departments: None,
-        action,
-        action_prefix,
-        target_type: q.target_type,
-        target_id: q.target_id,
-        from_us: q
-            .from
-            .as_deref()
-            .map(|v| parse_time("from", v))
-            .transpose()?,
-        to_us: q.to.as_deref().map(|v| parse_time("to", v)).transpose()?,
-        before_seq: q.before,
-        limit,
-    };
-    let items = s.app.list_audit(&actor, filter).await?;
-    let next_cursor = if items.len() as i64 == limit {
-        items.last().map(|e| e.seq)
-    } else {
-        None
-    };
-    Ok(Json(AuditPage { items, next_cursor }))
+    Ok(Json(s.app.audit_page(&actor, &params).await?))
 }

@@ -9,6 +9,7 @@ use custos_app::codes::{
 
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, Auth};
+use crate::input::JsonInput;
 use crate::AppState;
 
 /// Create a draft code rule (or the next draft version of an existing key).
@@ -19,7 +20,7 @@ use crate::AppState;
 pub async fn create_code_rule(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    ApiJson(input): ApiJson<NewCodeRule>,
+    JsonInput(input): JsonInput<NewCodeRule>,
 ) -> Result<(StatusCode, Json<CodeRuleView>), ApiError> {
     Ok((
         StatusCode::CREATED,
@@ -80,7 +81,7 @@ pub async fn preview_code_rule(
     State(s): State<AppState>,
     Auth(actor): Auth,
     Path(key): Path<String>,
-    ApiJson(sample): ApiJson<SampleCustomer>,
+    JsonInput(sample): JsonInput<SampleCustomer>,
 ) -> Result<Json<Preview>, ApiError> {
     Ok(Json(s.app.preview_code_rule(&actor, &key, sample).await?))
 }

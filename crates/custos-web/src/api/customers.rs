@@ -16,6 +16,7 @@ use custos_app::xref::{XrefInput, XrefView};
 use super::{bad_query, parse_id};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, Auth};
+use crate::input::JsonInput;
 use crate::AppState;
 
 /// Create a customer and issue its code in one transaction.
@@ -26,7 +27,7 @@ use crate::AppState;
 pub async fn create_customer(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    ApiJson(input): ApiJson<NewCustomer>,
+    JsonInput(input): JsonInput<NewCustomer>,
 ) -> Result<(StatusCode, Json<CustomerView>), ApiError> {
     Ok((
         StatusCode::CREATED,
@@ -228,7 +229,7 @@ pub async fn list_fields(
 pub async fn put_field(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    ApiJson(def): ApiJson<FieldDefinition>,
+    JsonInput(def): JsonInput<FieldDefinition>,
 ) -> Result<(StatusCode, Json<FieldDefinition>), ApiError> {
     Ok((
         StatusCode::CREATED,
@@ -257,7 +258,7 @@ pub async fn put_xref(
     State(s): State<AppState>,
     Auth(actor): Auth,
     Path((code, system)): Path<(String, String)>,
-    ApiJson(input): ApiJson<XrefInput>,
+    JsonInput(input): JsonInput<XrefInput>,
 ) -> Result<Json<XrefView>, ApiError> {
     Ok(Json(s.app.put_xref(&actor, &code, &system, input).await?))
 }
@@ -304,7 +305,7 @@ pub async fn list_customer_types(
 pub async fn set_customer_types(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    ApiJson(types): ApiJson<Vec<CustomerType>>,
+    JsonInput(types): JsonInput<Vec<CustomerType>>,
 ) -> Result<Json<Vec<CustomerType>>, ApiError> {
     Ok(Json(s.app.set_customer_types(&actor, types).await?))
 }

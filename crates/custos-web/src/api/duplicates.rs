@@ -19,6 +19,7 @@ use custos_app::duplicates::DuplicateReport;
 use super::{bad_query, parse_id};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, Auth};
+use crate::input::JsonInput;
 use crate::AppState;
 
 /// Check a draft record against existing customers (nothing is written): ranked
@@ -99,7 +100,7 @@ pub async fn merge_group(
     State(s): State<AppState>,
     Auth(actor): Auth,
     Path(id): Path<String>,
-    ApiJson(req): ApiJson<GroupMergeRequest>,
+    JsonInput(req): JsonInput<GroupMergeRequest>,
 ) -> Result<Json<MergeResult>, ApiError> {
     let id = parse_id("duplicate_group", &id)?;
     Ok(Json(s.app.merge_duplicate_group(&actor, id, req).await?))
@@ -113,7 +114,7 @@ pub async fn dismiss_group(
     State(s): State<AppState>,
     Auth(actor): Auth,
     Path(id): Path<String>,
-    ApiJson(req): ApiJson<DismissRequest>,
+    JsonInput(req): JsonInput<DismissRequest>,
 ) -> Result<Json<DuplicateGroupView>, ApiError> {
     let id = parse_id("duplicate_group", &id)?;
     Ok(Json(s.app.dismiss_duplicate_group(&actor, id, req).await?))

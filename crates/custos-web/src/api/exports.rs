@@ -17,7 +17,8 @@ use custos_app::AppError;
 
 use super::{bad_query, parse_id};
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, Auth};
+use crate::extract::Auth;
+use crate::input::JsonInput;
 use crate::AppState;
 
 /// Read size of a streamed file (a sealed file's frame).
@@ -191,7 +192,7 @@ pub async fn export_customers(
 pub async fn submit_export(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    ApiJson(req): ApiJson<ExportRequest>,
+    JsonInput(req): JsonInput<ExportRequest>,
 ) -> Result<Response, ApiError> {
     let (job, queued) = s.app.submit_export(&actor, req).await?;
     let app = s.app.clone();
@@ -236,21 +237,14 @@ pub async fn list_export_jobs(
     for (k, raw) in pairs {
         match k.as_str() {
             "cursor" => cursor = Some(raw),
-            "limit" => {
-                limit = Some(raw.trim().parse::<i64>().map_err(|_| {
-                    bad_query(
-                        "limit",
-                        &raw,
-                        "应为 1–200 的整数",
-                        "must be an integer 1–200",
-                    )
-                })?)
-            }
+            "limit" => limit = Some(raw),
             other => return Err(bad_query(other, &raw, "不认识的参数", "unknown parameter")),
         }
     }
     Ok(Json(
-        s.app.export_jobs(&actor, cursor.as_deref(), limit).await?,
+        s.app
+            .export_jobs(&actor, cursor.as_deref(), limit.as_deref())
+            .await?,
     ))
 }
 

@@ -55,6 +55,9 @@ fn form_error(field: &str, zh: String, en: String) -> ApiError {
 
 async fn text(field: Field<'_>, name: &str) -> Result<String, ApiError> {
     let text = field.text().await.map_err(|e| {
+        if crate::body_limit::over_limit(e.status()) {
+            return crate::body_limit::too_large(MAX_UPLOAD_BYTES);
+        }
         form_error(
             name,
             format!("无法读取表单字段 {name}：{e}"),
@@ -77,9 +80,13 @@ async fn text(field: Field<'_>, name: &str) -> Result<String, ApiError> {
 pub async fn create_import(
     State(s): State<AppState>,
     Auth(actor): Auth,
+    headers: axum::http::HeaderMap,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<ImportReport>), ApiError> {
     actor.require("import")?;
+    if crate::body_limit::declared_over(&headers, MAX_UPLOAD_BYTES) {
+        return Err(crate::body_limit::too_large(MAX_UPLOAD_BYTES));
+    }
     let mut form = form.map_err(|e| {
         form_error(
             "body",
@@ -92,6 +99,9 @@ pub async fn create_import(
     let mut upload = None;
     loop {
         let field = form.next_field().await.map_err(|e| {
+            if crate::body_limit::over_limit(e.status()) {
+                return crate::body_limit::too_large(MAX_UPLOAD_BYTES);
+            }
             form_error(
                 "body",
                 format!("表单格式错误：{e}"),
@@ -116,6 +126,9 @@ pub async fn create_import(
                     match field.chunk().await {
                         Ok(Some(bytes)) => u.write(&bytes).await?,
                         Ok(None) => break,
+                        Err(e) if crate::body_limit::over_limit(e.status()) => {
+                            return Err(crate::body_limit::too_large(MAX_UPLOAD_BYTES));
+                        }
                         Err(e) => {
                             return Err(form_error(
                                 "file",

@@ -11,6 +11,7 @@ use custos_app::org::{
 use super::parse_id;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, Auth};
+use crate::input::JsonInput;
 use crate::AppState;
 
 /// The signed-in user.
@@ -63,7 +64,7 @@ pub async fn list_users(
 pub async fn create_user(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    ApiJson(input): ApiJson<NewUser>,
+    JsonInput(input): JsonInput<NewUser>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     Ok((
         StatusCode::CREATED,
@@ -130,7 +131,7 @@ pub async fn list_departments(
 pub async fn create_department(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    ApiJson(input): ApiJson<NewDepartment>,
+    JsonInput(input): JsonInput<NewDepartment>,
 ) -> Result<(StatusCode, Json<DepartmentView>), ApiError> {
     Ok((
         StatusCode::CREATED,
@@ -157,7 +158,7 @@ pub async fn update_department(
     State(s): State<AppState>,
     Auth(actor): Auth,
     Path(id): Path<String>,
-    ApiJson(patch): ApiJson<DepartmentPatch>,
+    JsonInput(patch): JsonInput<DepartmentPatch>,
 ) -> Result<Json<DepartmentView>, ApiError> {
     let id = parse_id("department", &id)?;
     Ok(Json(s.app.update_department(&actor, id, patch).await?))
@@ -178,7 +179,7 @@ pub async fn list_roles(
 pub async fn create_role(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    ApiJson(input): ApiJson<RoleInput>,
+    JsonInput(input): JsonInput<RoleInput>,
 ) -> Result<(StatusCode, Json<RoleView>), ApiError> {
     Ok((
         StatusCode::CREATED,
@@ -193,7 +194,7 @@ pub async fn update_role(
     State(s): State<AppState>,
     Auth(actor): Auth,
     Path(key): Path<String>,
-    ApiJson(patch): ApiJson<RolePatch>,
+    JsonInput(patch): JsonInput<RolePatch>,
 ) -> Result<Json<RoleView>, ApiError> {
     Ok(Json(s.app.update_role(&actor, &key, patch).await?))
 }

@@ -229,10 +229,9 @@ backend_test!(audit_filters_and_cursor, |t| {
     )
     .await;
     assert_eq!(problem_fields(&p), ["to"]);
-    // A non-numeric cursor is a client error, rendered as problem+json.
-    let r = t.get("/api/v1/audit?before=abc", &admin).await;
-    assert_eq!(r.status(), 400);
-    problem(r, 400).await;
+    // A non-numeric cursor is a 422 naming it, as on every list.
+    let p = problem(t.get("/api/v1/audit?before=abc", &admin).await, 422).await;
+    assert_eq!(problem_fields(&p), ["before"]);
 
     // Cursor pagination walks everything exactly once, newest first.
     let mut seen = Vec::new();

@@ -23,13 +23,26 @@ pub struct TestApp {
 
 /// Start custos on `backend`; `None` when PostgreSQL is asked for but not configured.
 pub async fn spawn(backend: Backend) -> Option<TestApp> {
-    spawn_with(backend, |_| {}).await
+    spawn_configured(backend, |_| {}, custos_web::WebConfig::default()).await
 }
 
 /// Start custos on `backend` with a configuration changed by `configure`.
 pub async fn spawn_with(
     backend: Backend,
     configure: impl FnOnce(&mut AppConfig),
+) -> Option<TestApp> {
+    spawn_configured(backend, configure, custos_web::WebConfig::default()).await
+}
+
+/// [`spawn`] with these web settings.
+pub async fn spawn_web(backend: Backend, web: custos_web::WebConfig) -> Option<TestApp> {
+    spawn_configured(backend, |_| {}, web).await
+}
+
+async fn spawn_configured(
+    backend: Backend,
+    configure: impl FnOnce(&mut AppConfig),
+    web: custos_web::WebConfig,
 ) -> Option<TestApp> {
     let db = TestDb::new(backend).await.expect("open test database")?;
     let exports_dir = tempfile::tempdir().expect("exports dir");
@@ -50,7 +63,7 @@ pub async fn spawn_with(
     let (tx, rx) = oneshot::channel::<()>();
     let server_app = app.clone();
     let server = tokio::spawn(async move {
-        let _ = custos_web::serve(server_app, listener, async {
+        let _ = custos_web::serve_with(server_app, web, listener, async {
             let _ = rx.await;
         })
         .await;

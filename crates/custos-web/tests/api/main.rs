@@ -15,6 +15,7 @@ mod duplicate_disclosure;
 mod duplicates;
 mod exports;
 mod hostile_input;
+mod hardening;
 mod imports;
 mod logins;
 mod ops;

@@ -84,7 +84,11 @@ backend_test!(docs_page_and_its_assets, |t| {
     assert!(content_type(&r).starts_with("text/html"));
     let html = r.text().await.unwrap();
     assert!(html.contains("/docs/swagger-ui-bundle.js"));
-    assert!(html.contains("/api/v1/openapi.json"));
+    // The start-up script is a file (no inline script: see the page's CSP).
+    assert!(html.contains("/docs/docs.js"));
+    let r = get_anon(&t, "/docs/docs.js").await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("/api/v1/openapi.json"));
 
     let r = get_anon(&t, "/docs/swagger-ui-bundle.js").await;
     assert_eq!(r.status(), 200);
