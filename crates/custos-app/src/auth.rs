@@ -467,7 +467,24 @@ impl App {
         }
         let (password, generated) = match password.filter(|p| !p.is_empty()) {
             Some(p) => (p, false),
-            None => (generate_password(), true),
+            // A random password passes the policy but for a one-in-millions chance of
+            // spelling "admin"; draw again then.
+            None => {
+                let mut p = generate_password();
+                for _ in 0..10 {
+                    if crate::password_policy::check_password(
+                        &p,
+                        self.config.min_password_len,
+                        &[ADMIN_USERNAME, ADMIN_DISPLAY_NAME],
+                    )
+                    .is_ok()
+                    {
+                        break;
+                    }
+                    p = generate_password();
+                }
+                (p, true)
+            }
         };
         crate::password_policy::check_password(
             &password,

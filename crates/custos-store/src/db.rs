@@ -1091,6 +1091,33 @@ mod tests {
         .await?)
     }
 
+    /// Names that differ only in case, possible before migration 0014, cannot share one
+    /// case-insensitive key: the oldest keeps its name, the newer become NAME-ID, and the
+    /// database opens.
+    #[tokio::test]
+    async fn case_duplicate_usernames_are_renamed() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let seed = [
+            "INSERT INTO users (id, username, display_name, password_hash, created_at, \
+             updated_at) VALUES (1, 'admin', 'a', 'h', 1, 1), (5, 'Admin', 'b', 'h', 1, 1), \
+             (9, 'ADMIN', 'c', 'h', 1, 1), (10, 'Lucy', 'd', 'h', 1, 1)",
+        ];
+        let db = migrated_after(dir.path(), "0014", &seed).await?;
+        let mut tx = db.begin().await?;
+        let mut names = Vec::new();
+        for id in [1, 5, 9, 10] {
+            let u = tx.user(id).await?.ok_or("user missing")?;
+            names.push(u.username);
+        }
+        assert_eq!(names, ["admin", "Admin-5", "ADMIN-9", "Lucy"]);
+        // Lookups ignore case; the renamed accounts are reachable by their new names.
+        assert_eq!(tx.user_by_name("ADMIN").await?.map(|u| u.id), Some(1));
+        assert_eq!(tx.user_by_name("admin-5").await?.map(|u| u.id), Some(5));
+        assert_eq!(tx.user_by_name("lucy").await?.map(|u| u.id), Some(10));
+        tx.rollback().await?;
+        Ok(())
+    }
+
     /// A database made before migration 0009 keeps every lookup row when the lookup
     /// tables are rebuilt without rowids and without the foreign key.
     #[tokio::test]
