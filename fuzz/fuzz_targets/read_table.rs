@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use custos_app::import::source::{inspect, open_table};
-use custos_app::import::FileFormat;
+use custos_app::import::{FileFormat, ImportLimits};
 use custos_app::pii::PiiKey;
 
 pub fn read_all(data: &[u8], format: FileFormat) {
@@ -14,14 +14,16 @@ pub fn read_all(data: &[u8], format: FileFormat) {
         return;
     }
     let key = PiiKey::from_master(&[7u8; 32]);
-    let Ok(facts) = inspect(file.path(), &key, Some(format), None, None) else {
+    // The default bounds, as a server applies them.
+    let limits = ImportLimits::default();
+    let Ok(facts) = inspect(file.path(), &key, Some(format), None, None, &limits) else {
         return;
     };
     let Ok(rt) = tokio::runtime::Builder::new_current_thread().build() else {
         return;
     };
     rt.block_on(async {
-        let Ok(mut table) = open_table(file.path(), &key, &facts, None, |_| true).await else {
+        let Ok(mut table) = open_table(file.path(), &key, &facts, None, &limits, |_| true).await else {
             return;
         };
         let mut rows = 0u64;

@@ -30,8 +30,8 @@ pub use actor::{Actor, Context, Scope, Source};
 pub use customers::{duplicates, merge};
 pub use custos_store::{AuditFilter, Backend, ChainReport, Db, DbOptions};
 pub use error::{AppError, AppResult};
-pub use ipnet;
 pub use input::Input;
+pub use ipnet;
 
 /// Tunables of the use cases; defaults are the documented behaviour.
 #[derive(Debug, Clone)]
@@ -151,8 +151,8 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Option<String> {
 
 pub mod pii;
 
-pub mod csv_cell;
 pub mod audit_list;
+pub mod csv_cell;
 pub mod demo_data;
 pub mod fields;
 pub mod input;

@@ -18,8 +18,8 @@ mod error;
 mod login_throttle;
 mod lookups;
 mod org;
-mod rate_limits;
 pub mod private_files;
+mod rate_limits;
 
 pub use applications::{
     ApplicationFilter, ApplicationRow, EventRow, FlowRow, NotificationRow, TaskRow,

@@ -855,13 +855,13 @@ async fn serve(cli: &Cli, listen: Option<String>, demo: bool) -> Result<ExitCode
     let served = match tls {
         Some(tls) => {
             let reloader = tokio::spawn(reload_tls_on_hangup(std::sync::Arc::clone(&tls)));
-            let served = custos_web::serve_tls(app.clone(), settings.web.clone(), listener, tls, shutdown).await;
+            let served =
+                custos_web::serve_tls(app.clone(), settings.web.clone(), listener, tls, shutdown)
+                    .await;
             reloader.abort();
             served
         }
-        None => {
-            custos_web::serve_with(app.clone(), settings.web.clone(), listener, shutdown).await
-        }
+        None => custos_web::serve_with(app.clone(), settings.web.clone(), listener, shutdown).await,
     };
     worker.abort();
     checkpoints.abort();
