@@ -76,6 +76,7 @@ async fn https_with_hsts_and_reload() {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(custos_web::serve_tls(
         app,
+        custos_web::WebConfig::default(),
         listener,
         Arc::clone(&tls),
         async {
