@@ -62,7 +62,7 @@ impl Default for ImportLimits {
 /// `1000 字节` / `1000 bytes`.
 pub(crate) fn bytes_text(n: u64) -> (String, String) {
     for (unit, name) in [(GIB, "GiB"), (MIB, "MiB"), (KIB, "KiB")] {
-        if n >= unit && n % unit == 0 {
+        if n >= unit && n.is_multiple_of(unit) {
             let t = format!("{} {name}", n / unit);
             return (t.clone(), t);
         }
