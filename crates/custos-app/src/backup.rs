@@ -679,8 +679,10 @@ pub async fn restore_backup(
     let stored_check = tx.setting(crate::pii::CHECK_SETTING).await.ok().flatten();
     tx.rollback().await?;
     let check = header.pii_key_check.as_deref().or(stored_check.as_deref());
-    if let Some(key) = staged_audit_key(check, carried_key.as_ref(), &opts.env_key, data_dir) {
-        staged.set_audit_keys(custos_store::AuditKeys::new(key.audit_key().clone()));
+    let audit_keys = staged_audit_key(check, carried_key.as_ref(), &opts.env_key, data_dir)
+        .map(|key| custos_store::AuditKeys::new(key.audit_key().clone()));
+    if let Some(keys) = &audit_keys {
+        staged.set_audit_keys(keys.clone());
     }
     let mut tx = staged.begin_read().await?;
     let has_users = tx.count_users().await.is_ok();
@@ -780,7 +782,8 @@ pub async fn restore_backup(
     // Everything is verified. Bring over what the live database issued since the backup
     // (or hold issuing), then stage the key file next to its place, then rename.
     let codes =
-        crate::restore_guard::carry_codes(data_dir, staging.path(), &header.created_at).await?;
+        crate::restore_guard::carry_codes(data_dir, staging.path(), &header.created_at, audit_keys)
+            .await?;
     let staged_key = staging.path().join(PII_KEY_FILE);
     if let Some((key, _)) = new_key_file {
         key.write_new_file(&staged_key)

@@ -103,8 +103,13 @@ pub(crate) async fn carry_codes(
     data_dir: &Path,
     staged_dir: &Path,
     backup_created_at: &str,
+    audit_keys: Option<custos_store::AuditKeys>,
 ) -> AppResult<CodeCarry> {
     let staged = Db::open(&DbOptions::sqlite(staged_dir)).await?;
+    // The restore's own audit entry is keyed like the chain it joins.
+    if let Some(keys) = audit_keys {
+        staged.set_audit_keys(keys);
+    }
     let result = carry_into(&staged, data_dir, backup_created_at).await;
     if result.is_ok() {
         // Only the database file is moved into place: nothing may stay in its WAL.

@@ -557,7 +557,13 @@ fn restore_refuses_while_a_server_runs() {
     // Commands still work beside the server; a restore does not.
     ok(
         d,
-        &["user", "create", "dave", "--password", "dave-password-1"],
+        &[
+            "user",
+            "create",
+            "dave",
+            "--password",
+            "Tundra-Marble-Quiver-58",
+        ],
     );
     let reason = fails(d, &["restore", f, "--force"]);
     assert!(reason.contains("restore.in_use"), "{reason}");
