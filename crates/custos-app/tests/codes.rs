@@ -936,14 +936,14 @@ both!(
     |t| {
         let user = custos_app::org::NewUser {
             username: "cli\u{0}user".into(),
-            password: "password-123456".into(),
+            password: "Velvet-Orbit-Canyon-77".into(),
             ..Default::default()
         };
         let e = t.app.create_user(&t.admin, user).await.unwrap_err();
         assert_eq!(refused_fields(e), ["username"]);
         let user = custos_app::org::NewUser {
             username: "cliuser".into(),
-            password: "password-123456".into(),
+            password: "Velvet-Orbit-Canyon-77".into(),
             roles: vec![custos_app::org::RoleAssignment {
                 role: "clerk\u{0}".into(),
                 scope: "own".into(),

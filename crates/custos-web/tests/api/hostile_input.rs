@@ -212,12 +212,12 @@ backend_test!(org_and_rule_texts_with_nul_are_422, |t| {
     for (path, body_, field) in [
         (
             "/api/v1/users",
-            json!({"username": "u\u{0}", "password": "password-123456"}),
+            json!({"username": "u\u{0}", "password": "Velvet-Orbit-Canyon-77"}),
             "username",
         ),
         (
             "/api/v1/users",
-            json!({"username": "user1", "password": "password-123456",
+            json!({"username": "user1", "password": "Velvet-Orbit-Canyon-77",
                    "roles": [{"role": "clerk\u{0}"}]}),
             "roles[0].role",
         ),
