@@ -627,7 +627,13 @@ mod tests {
         issued.extend(after_backup.iter().cloned());
         app.db.close().await;
 
-        let report = restore_backup(&file, &live, forced()).await.unwrap();
+        // The key is given as a deployment gives it (CUSTOS_PII_KEY), so the restore's
+        // audit entry joins the keyed chain.
+        let opts = RestoreOptions {
+            env_key: Some(key.clone()),
+            ..forced()
+        };
+        let report = restore_backup(&file, &live, opts).await.unwrap();
         assert_eq!(report.codes.live, LiveDatabase::Carried);
         assert_eq!(report.codes.codes_lost, 2);
         assert!(report.codes.sequences_raised >= 1);
