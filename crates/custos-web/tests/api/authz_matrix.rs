@@ -320,6 +320,12 @@ const MATRIX: &[Entry] = &[
         Some(empty),
     ),
     (
+        "POST",
+        "/api/v1/users/{id}/unlock",
+        Perm("user.manage"),
+        None,
+    ),
+    (
         "GET",
         "/api/v1/xrefs/{system}/{source_id}",
         Perm("customer.read"),
