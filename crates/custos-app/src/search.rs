@@ -399,6 +399,9 @@ impl App {
                 "must be 1–200",
             ));
         }
+        // Out-of-range values were refused above; clamping keeps the arithmetic below
+        // in bounds while the errors are gathered.
+        let limit = limit.clamp(1, 200);
         f.limit = limit + 1;
         if let Some(c) = &q.cursor {
             match decode_cursor(c, sort) {

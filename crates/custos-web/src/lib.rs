@@ -16,6 +16,7 @@ pub mod tls;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::response::IntoResponse;
 use axum::Router;
 use tokio::net::TcpListener;
 
@@ -55,6 +56,14 @@ pub fn router_with(app: App, web: WebConfig) -> Router {
     api_router
         .merge(api::ops_router())
         .fallback(api::not_found)
+        // A defect that panics in a handler answers one 500 problem (rendered and logged
+        // by `observe`) instead of dropping the client's connection.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                error::ApiError(custos_app::AppError::Internal("handler panicked".into()))
+                    .into_response()
+            },
+        ))
         // Inside `observe` (which renders its refusals), after routing (which names the
         // path parameters).
         .layer(axum::middleware::from_fn(guard::refuse_hostile_uri))

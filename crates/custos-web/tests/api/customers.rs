@@ -975,6 +975,8 @@ backend_test!(search_filters_sort_and_cursor, |t| {
         ("/api/v1/customers?sort=colour", "sort"),
         ("/api/v1/customers?region=北京", "region"),
         ("/api/v1/customers?limit=0", "limit"),
+        // The largest i64 once overflowed `limit + 1` and dropped the connection.
+        ("/api/v1/customers?limit=9223372036854775807", "limit"),
         ("/api/v1/customers?cursor=garbage", "cursor"),
         ("/api/v1/customers?created_from=yesterday", "created_from"),
         ("/api/v1/customers?mobile=123", "mobile"),
