@@ -203,6 +203,44 @@ fn quoted_name(msg: &str) -> Option<String> {
     Some(msg[start..end].to_string())
 }
 
+/// A query string. A value of the wrong type or out of range is a 422 naming the
+/// parameter, for every list alike (axum's own rejection would be a bare 400).
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(e) => Err(query_rejection(&e.body_text())),
+        }
+    }
+}
+
+/// serde_urlencoded says `Failed to deserialize query string: limit: invalid digit …`:
+/// the parameter is named before the second colon when there is one.
+fn query_rejection(text: &str) -> ApiError {
+    let detail = text
+        .strip_prefix("Failed to deserialize query string: ")
+        .unwrap_or(text);
+    let field = detail
+        .split_once(": ")
+        .map(|(name, _)| name)
+        .filter(|name| {
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        })
+        .unwrap_or("query");
+    ApiError(AppError::Validation(vec![Violation::new(
+        "query.invalid",
+        format!("查询参数无效：{detail}"),
+        format!("invalid query parameter: {detail}"),
+    )
+    .on(field)]))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

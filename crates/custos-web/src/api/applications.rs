@@ -1,7 +1,6 @@
 //! Applications (申请单), approval flows (审批流程), the inbox and notifications.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -13,9 +12,9 @@ use custos_app::applications::{
 use custos_app::customers::CustomerView;
 use custos_app::flows::{FlowView, NewFlow};
 
-use super::{bad_query, parse_id};
+use super::parse_id;
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, Auth};
+use crate::extract::{ApiJson, ApiQuery, Auth};
 use crate::input::JsonInput;
 use crate::AppState;
 
@@ -36,11 +35,6 @@ pub async fn submit_application(
     ))
 }
 
-fn query_error(e: QueryRejection) -> ApiError {
-    let text = e.body_text();
-    bad_query("query", &text, "参数类型错误", "wrong parameter type")
-}
-
 /// Applications, newest first: `mine=true` for one's own, `involved=true` for those one
 /// has a task on; filters by kind, state and creation time.
 #[utoipa::path(get, path = "/api/v1/applications", tag = "applications", security(("bearer" = [])),
@@ -49,9 +43,8 @@ fn query_error(e: QueryRejection) -> ApiError {
 pub async fn list_applications(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    q: Result<Query<ApplicationQuery>, QueryRejection>,
+    ApiQuery(q): ApiQuery<ApplicationQuery>,
 ) -> Result<Json<Vec<ApplicationSummary>>, ApiError> {
-    let Query(q) = q.map_err(query_error)?;
     Ok(Json(s.app.list_applications(&actor, q).await?))
 }
 
@@ -255,9 +248,8 @@ pub struct NotificationQuery {
 pub async fn list_notifications(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    q: Result<Query<NotificationQuery>, QueryRejection>,
+    ApiQuery(q): ApiQuery<NotificationQuery>,
 ) -> Result<Json<Vec<NotificationView>>, ApiError> {
-    let Query(q) = q.map_err(query_error)?;
     Ok(Json(
         s.app
             .notifications(&actor, q.unread.unwrap_or(false))

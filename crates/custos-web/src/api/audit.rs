@@ -1,10 +1,10 @@
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 
 use custos_app::audit_list::AuditPage;
 
 use crate::error::{ApiError, Problem};
-use crate::extract::Auth;
+use crate::extract::{ApiQuery, Auth};
 use crate::AppState;
 
 /// Query parameters of the audit log (documentation: the use case reads them, after the
@@ -44,7 +44,7 @@ pub struct AuditQuery {
 pub async fn list_audit(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    Query(params): Query<Vec<(String, String)>>,
+    ApiQuery(params): ApiQuery<Vec<(String, String)>>,
 ) -> Result<Json<AuditPage>, ApiError> {
     Ok(Json(s.app.audit_page(&actor, &params).await?))
 }

@@ -1,5 +1,4 @@
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
@@ -15,7 +14,7 @@ use custos_app::xref::{XrefInput, XrefView};
 
 use super::{bad_query, parse_id};
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, Auth};
+use crate::extract::{ApiJson, ApiQuery, Auth};
 use crate::input::JsonInput;
 use crate::AppState;
 
@@ -35,20 +34,6 @@ pub async fn create_customer(
     ))
 }
 
-fn query_error(e: QueryRejection) -> ApiError {
-    let text = e.body_text();
-    let field = text
-        .split_once(": ")
-        .map(|(_, rest)| rest)
-        .unwrap_or(&text)
-        .split_whitespace()
-        .next()
-        .unwrap_or("query")
-        .trim_end_matches(':')
-        .to_string();
-    bad_query(&field, &text, "参数类型错误", "wrong parameter type")
-}
-
 /// Search customers within the caller's data scope: filters, sort, cursor pages, total.
 /// Custom fields match by equality as `custom.<key>=value`.
 #[utoipa::path(get, path = "/api/v1/customers", tag = "customers", security(("bearer" = [])),
@@ -57,10 +42,9 @@ fn query_error(e: QueryRejection) -> ApiError {
 pub async fn list_customers(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    q: Result<Query<CustomerQuery>, QueryRejection>,
-    Query(pairs): Query<Vec<(String, String)>>,
+    ApiQuery(mut q): ApiQuery<CustomerQuery>,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> Result<Json<CustomerPage>, ApiError> {
-    let Query(mut q) = q.map_err(query_error)?;
     q.custom = pairs
         .into_iter()
         .filter_map(|(k, v)| k.strip_prefix("custom.").map(|k| (k.to_string(), v)))
@@ -86,7 +70,7 @@ pub async fn get_customer(
     State(s): State<AppState>,
     Auth(actor): Auth,
     Path(code): Path<String>,
-    Query(q): Query<AsOfQuery>,
+    ApiQuery(q): ApiQuery<AsOfQuery>,
 ) -> Result<axum::response::Response, ApiError> {
     let as_of = match q.as_of.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(t) => Some(

@@ -1,7 +1,6 @@
 //! Duplicate check, review queue, merge/unmerge and split.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -16,9 +15,9 @@ use custos_app::customers::review::{
 use custos_app::customers::{CustomerView, NewCustomer};
 use custos_app::duplicates::DuplicateReport;
 
-use super::{bad_query, parse_id};
+use super::parse_id;
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, Auth};
+use crate::extract::{ApiJson, ApiQuery, Auth};
 use crate::input::JsonInput;
 use crate::AppState;
 
@@ -71,10 +70,8 @@ pub async fn scan_duplicates(
 pub async fn list_groups(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    q: Result<Query<GroupQuery>, QueryRejection>,
+    ApiQuery(q): ApiQuery<GroupQuery>,
 ) -> Result<Json<DuplicateGroupPage>, ApiError> {
-    let Query(q) =
-        q.map_err(|e| bad_query("query", &e.body_text(), "参数错误", "bad parameter"))?;
     Ok(Json(s.app.duplicate_groups(&actor, q).await?))
 }
 

@@ -5,7 +5,7 @@
 use std::io::Read;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -17,7 +17,7 @@ use custos_app::AppError;
 
 use super::{bad_query, parse_id};
 use crate::error::{ApiError, Problem};
-use crate::extract::Auth;
+use crate::extract::{ApiQuery, Auth};
 use crate::input::JsonInput;
 use crate::AppState;
 
@@ -157,7 +157,7 @@ pub struct ExportQuery {
 pub async fn export_customers(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    Query(pairs): Query<Vec<(String, String)>>,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
     let (opts, q) = export_query(pairs)?;
     // The file is sealed in a temporary directory that goes when the body is done.
@@ -230,7 +230,7 @@ pub struct ExportJobQuery {
 pub async fn list_export_jobs(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    Query(pairs): Query<Vec<(String, String)>>,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> Result<Json<ExportJobPage>, ApiError> {
     let mut cursor = None;
     let mut limit = None;

@@ -1,7 +1,7 @@
 //! Import jobs (批量导入) and the import template.
 
 use axum::extract::multipart::{Field, MultipartRejection};
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -15,7 +15,7 @@ use custos_core::Violation;
 
 use super::parse_id;
 use crate::error::{ApiError, Problem};
-use crate::extract::Auth;
+use crate::extract::{ApiQuery, Auth};
 use crate::AppState;
 
 /// Largest accepted upload.
@@ -316,7 +316,7 @@ pub async fn import_rejected(
     State(s): State<AppState>,
     Auth(actor): Auth,
     Path(id): Path<String>,
-    Query(q): Query<FileQuery>,
+    ApiQuery(q): ApiQuery<FileQuery>,
 ) -> Result<Response, ApiError> {
     report_file(&s, &actor, &id, "rejected", q).await
 }
@@ -329,7 +329,7 @@ pub async fn import_sample(
     State(s): State<AppState>,
     Auth(actor): Auth,
     Path(id): Path<String>,
-    Query(q): Query<FileQuery>,
+    ApiQuery(q): ApiQuery<FileQuery>,
 ) -> Result<Response, ApiError> {
     report_file(&s, &actor, &id, "sample", q).await
 }

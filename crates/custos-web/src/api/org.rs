@@ -1,4 +1,4 @@
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -10,7 +10,7 @@ use custos_app::org::{
 
 use super::parse_id;
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, Auth};
+use crate::extract::{ApiJson, ApiQuery, Auth};
 use crate::input::JsonInput;
 use crate::AppState;
 
@@ -42,7 +42,7 @@ pub struct UserPage {
 pub async fn list_users(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    Query(page): Query<Page>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<UserPage>, ApiError> {
     let limit = page.limit.unwrap_or(100).clamp(1, 500);
     let items = s
