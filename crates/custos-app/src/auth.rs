@@ -104,13 +104,13 @@ fn invalid_credentials() -> AppError {
 /// name exists or not, and whichever counter asked for the wait. The seconds are in
 /// `Retry-After` only, so that bodies of one moment are identical.
 fn throttled(until: i64, now: i64) -> AppError {
-    AppError::Throttled {
+    AppError::TooManyRequests {
         violation: Violation::new(
             "auth.throttled",
             "该用户名的登录失败次数过多，请稍后再试（等待时间见 Retry-After）",
             "too many failed logins for this username; try again later (see Retry-After)",
         ),
-        retry_after_secs: seconds_until(until, now),
+        retry_after: seconds_until(until, now),
     }
 }
 
@@ -158,6 +158,9 @@ impl App {
         password: &str,
         ctx: &Context,
     ) -> AppResult<LoginResult> {
+        // Decided here, not only by the HTTP guard: the name goes into the audit entry of
+        // every attempt, and PostgreSQL refuses a NUL there.
+        crate::text_input::refuse_single_line([("username", Some(username))])?;
         let subject = login_subject(username);
         let client = client_key(ctx.ip.as_deref());
         let admitted = match self

@@ -12,13 +12,6 @@ pub enum AppError {
     /// Not logged in, bad credentials, expired token, locked or disabled account.
     #[error("unauthenticated: {}", .0.code)]
     Unauthenticated(Violation),
-    /// Too many failed logins for a username from this address (HTTP 429 with
-    /// `Retry-After`); the same for existing and unknown usernames.
-    #[error("throttled: {}", .violation.code)]
-    Throttled {
-        violation: Violation,
-        retry_after_secs: u64,
-    },
     /// Logged in but lacking the permission.
     #[error("forbidden: {permission}")]
     Forbidden { permission: String },
@@ -44,7 +37,8 @@ pub enum AppError {
     /// What was asked for existed but is gone for good (an expired export file, HTTP 410).
     #[error("gone: {}", .0.code)]
     Gone(Violation),
-    /// Too many requests of this kind by this caller (HTTP 429 with `Retry-After`).
+    /// Too many requests of this kind by this caller (HTTP 429 with `Retry-After`): the
+    /// duplicate check's rate limit, failed logins of one (address, username) pair.
     #[error("rate limited: {}", .violation.code)]
     TooManyRequests {
         violation: Violation,
@@ -81,8 +75,7 @@ impl AppError {
             | AppError::Rejected(v)
             | AppError::Denied(v)
             | AppError::Gone(v)
-            | AppError::TooLarge(v)
-            | AppError::Throttled { violation: v, .. } => v.code.clone(),
+            | AppError::TooLarge(v) => v.code.clone(),
             AppError::Duplicate { violation, .. } | AppError::TooManyRequests { violation, .. } => {
                 violation.code.clone()
             }
@@ -102,7 +95,6 @@ impl AppError {
             AppError::Conflict(_) | AppError::Duplicate { .. } => 409,
             AppError::Gone(_) => 410,
             AppError::TooManyRequests { .. } => 429,
-            AppError::Throttled { .. } => 429,
             AppError::TooLarge(_) => 413,
             AppError::Internal(_) => 500,
         }
@@ -119,7 +111,6 @@ impl AppError {
             AppError::Duplicate { .. } => ("疑似重复客户", "Possible duplicate customer"),
             AppError::Gone(_) => ("已不存在", "Gone"),
             AppError::TooManyRequests { .. } => ("请求过于频繁", "Too many requests"),
-            AppError::Throttled { .. } => ("尝试次数过多", "Too many attempts"),
             AppError::TooLarge(_) => ("请求体过大", "Payload too large"),
             AppError::Internal(_) => ("服务器内部错误", "Internal server error"),
         };
@@ -141,8 +132,7 @@ impl AppError {
             | AppError::Rejected(v)
             | AppError::Denied(v)
             | AppError::Gone(v)
-            | AppError::TooLarge(v)
-            | AppError::Throttled { violation: v, .. } => v.message(lang).to_string(),
+            | AppError::TooLarge(v) => v.message(lang).to_string(),
             AppError::Duplicate { violation, .. } | AppError::TooManyRequests { violation, .. } => {
                 violation.message(lang).to_string()
             }

@@ -941,6 +941,14 @@ both!(
         };
         let e = t.app.create_user(&t.admin, user).await.unwrap_err();
         assert_eq!(refused_fields(e), ["username"]);
+        // Logging in is refused by the use case too, before anything is audited.
+        let ctx = custos_app::Context::new(custos_app::Source::Api);
+        let e = t
+            .app
+            .login("ad\u{0}min", "whatever", &ctx)
+            .await
+            .unwrap_err();
+        assert_eq!(refused_fields(e), ["username"]);
         let user = custos_app::org::NewUser {
             username: "cliuser".into(),
             password: "Velvet-Orbit-Canyon-77".into(),

@@ -153,30 +153,14 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
             .await
             .unwrap_or_default();
         let text = String::from_utf8_lossy(&bytes).to_string();
-        resp = match text.strip_prefix("Failed to deserialize query string: ") {
-            // A query value of the wrong type or range is bad input like any other: 422
-            // naming the parameter, as the handlers that parse their own queries answer.
-            Some(detail) => {
-                let field = detail.split(':').next().unwrap_or("query").trim();
-                let err = AppError::Validation(vec![Violation::new(
-                    "query.invalid",
-                    format!("查询参数无效：{detail}"),
-                    format!("invalid query parameter: {detail}"),
-                )
-                .on(field)]);
-                render_problem(&err, lang, &request_id)
-            }
-            None => {
-                let err = AppError::Rejected(Violation::new(
-                    "request.invalid",
-                    format!("请求无效：{text}"),
-                    format!("invalid request: {text}"),
-                ));
-                let mut p = problem(&err, lang, Some(request_id.clone()));
-                p.status = status.as_u16();
-                problem_response(status, &p)
-            }
-        };
+        let err = AppError::Rejected(Violation::new(
+            "request.invalid",
+            format!("请求无效：{text}"),
+            format!("invalid request: {text}"),
+        ));
+        let mut p = problem(&err, lang, Some(request_id.clone()));
+        p.status = status.as_u16();
+        resp = problem_response(status, &p);
     }
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-request-id", v);
@@ -216,13 +200,6 @@ fn render_problem(err: &AppError, lang: Lang, request_id: &str) -> Response {
     if let AppError::TooManyRequests { retry_after, .. } = err {
         resp.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
-    }
-    if let AppError::Throttled {
-        retry_after_secs, ..
-    } = err
-    {
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
     }
     resp
 }
