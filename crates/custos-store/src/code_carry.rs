@@ -65,29 +65,7 @@ impl Tx {
 
     /// Record a code unless the registry already has it; returns whether it was added.
     pub async fn insert_code_if_absent(&mut self, r: &CodeRow) -> StoreResult<bool> {
-        self.cache.free_codes.remove(&r.code);
-        let sql = format!(
-            "INSERT INTO code_registry ({}) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (code) DO NOTHING",
-            crate::codes::CODE_COLS
-        );
-        let n = on_tx!(self, |c| sqlx::query(&sql)
-            .bind(&r.code)
-            .bind(r.customer_id)
-            .bind(&r.rule_key)
-            .bind(r.rule_version)
-            .bind(&r.scope)
-            .bind(r.seq)
-            .bind(r.manual)
-            .bind(&r.status)
-            .bind(&r.redirect_to)
-            .bind(r.issued_at)
-            .bind(r.issued_by)
-            .bind(&r.reason)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(n > 0)
+        Ok(self.write_code(r, " ON CONFLICT (code) DO NOTHING").await? > 0)
     }
 
     pub async fn delete_setting(&mut self, key: &str) -> StoreResult<()> {

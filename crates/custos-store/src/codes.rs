@@ -226,12 +226,18 @@ impl Tx {
     }
 
     pub async fn insert_code(&mut self, r: &CodeRow) -> StoreResult<()> {
+        self.write_code(r, "").await.map(|_| ())
+    }
+
+    /// Insert a registry row; `on_conflict` is empty or an `ON CONFLICT` clause. Returns
+    /// the rows written.
+    pub(crate) async fn write_code(&mut self, r: &CodeRow, on_conflict: &str) -> StoreResult<u64> {
         self.cache.free_codes.remove(&r.code);
         let sql = format!(
             "INSERT INTO code_registry ({CODE_COLS}) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12){on_conflict}"
         );
-        on_tx!(self, |c| sqlx::query(&sql)
+        Ok(on_tx!(self, |c| sqlx::query(&sql)
             .bind(&r.code)
             .bind(r.customer_id)
             .bind(&r.rule_key)
@@ -246,8 +252,7 @@ impl Tx {
             .bind(&r.reason)
             .execute(c)
             .await
-            .map(|r| r.rows_affected()))?;
-        Ok(())
+            .map(|r| r.rows_affected()))?)
     }
 
     pub async fn code(&mut self, code: &str) -> StoreResult<Option<CodeRow>> {
