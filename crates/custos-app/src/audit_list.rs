@@ -4,13 +4,12 @@
 
 use serde::Serialize;
 
-use custos_core::Violation;
 use custos_store::AuditFilter;
 
 use crate::actor::Actor;
 use crate::audit::AuditView;
-use crate::error::{AppError, AppResult};
-use crate::paging::{page_cursor, page_limit};
+use crate::error::AppResult;
+use crate::paging::{invalid, page_cursor, page_limit};
 use crate::App;
 
 /// Default and largest page of the audit log.
@@ -23,17 +22,6 @@ pub struct AuditPage {
     pub items: Vec<AuditView>,
     /// Pass as `cursor` (or `before`) for the next page; absent on the last page.
     pub next_cursor: Option<i64>,
-}
-
-fn invalid(field: &str, value: &str, zh: &str, en: &str) -> AppError {
-    AppError::validation(
-        field,
-        Violation::new(
-            "query.invalid",
-            format!("查询参数 {field}=“{value}”无效：{zh}"),
-            format!("query parameter {field}='{value}' is invalid: {en}"),
-        ),
-    )
 }
 
 fn time(field: &str, v: &str) -> AppResult<i64> {

@@ -6,7 +6,8 @@ use custos_core::Violation;
 
 use crate::error::{AppError, AppResult};
 
-fn invalid(field: &str, value: &str, zh: &str, en: &str) -> AppError {
+/// A query parameter whose value is refused: 422 naming the parameter and the rule.
+pub(crate) fn invalid(field: &str, value: &str, zh: &str, en: &str) -> AppError {
     AppError::validation(
         field,
         Violation::new(
