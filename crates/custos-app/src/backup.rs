@@ -821,7 +821,7 @@ mod tests {
 
     use super::*;
     use crate::customers::NewCustomer;
-    use crate::{Actor, App, AppConfig, Context, Source};
+    use crate::{Actor, App};
 
     const ID_NUMBER: &str = "110101199003074258";
     const MOBILE: &str = "13812345678";
@@ -839,18 +839,7 @@ mod tests {
     /// An app in `dir` with an admin and, when `customer`, one individual customer
     /// whose ID number and mobile are encrypted with `key`.
     async fn app_in(dir: &Path, key: &PiiKey, customer: bool) -> (App, Actor) {
-        let config = AppConfig {
-            pii_key: key.clone(),
-            ..AppConfig::default()
-        };
-        let app = App::open(&DbOptions::sqlite(dir), config).await.unwrap();
-        app.ensure_admin(Some("Quokka-Saffron-Lattice-19".into()))
-            .await
-            .unwrap();
-        let admin = app
-            .actor_for_username("admin", Context::new(Source::System))
-            .await
-            .unwrap();
+        let (app, admin) = crate::test_support::app_in_dir(dir, key).await;
         if customer {
             app.ensure_default_code_rules(&admin).await.unwrap();
             app.create_customer(

@@ -539,22 +539,10 @@ mod tests {
     use crate::backup::{restore_backup, RestoreOptions};
     use crate::customers::NewCustomer;
     use crate::pii::PiiKey;
-    use crate::AppConfig;
 
     /// An app on the SQLite database of `dir` with an admin and the default rules.
     async fn open_app(dir: &Path, key: &PiiKey) -> (App, Actor) {
-        let config = AppConfig {
-            pii_key: key.clone(),
-            ..AppConfig::default()
-        };
-        let app = App::open(&DbOptions::sqlite(dir), config).await.unwrap();
-        app.ensure_admin(Some("Quokka-Saffron-Lattice-19".into()))
-            .await
-            .unwrap();
-        let admin = app
-            .actor_for_username("admin", Context::new(Source::System))
-            .await
-            .unwrap();
+        let (app, admin) = crate::test_support::app_in_dir(dir, key).await;
         app.ensure_default_code_rules(&admin).await.unwrap();
         (app, admin)
     }
