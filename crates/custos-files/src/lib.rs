@@ -1,3 +1,5 @@
 //! File formats and file crypto of custos. Nothing here knows about users, permissions
 //! or the database: the use cases in `custos-app` decide *whether* a file is read or
 //! written; this crate decides *how* its bytes look.
+
+pub mod private_files;

@@ -18,7 +18,8 @@ mod error;
 mod login_throttle;
 mod lookups;
 mod org;
-pub mod private_files;
+/// Owner-only files and directories (kept at this path for the store's callers).
+pub use custos_files::private_files;
 mod rate_limits;
 
 pub use applications::{
