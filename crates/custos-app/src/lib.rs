@@ -19,6 +19,7 @@ pub mod error;
 pub mod flows;
 pub mod login_throttle;
 pub mod mail;
+pub mod notify;
 pub mod org;
 pub mod password_policy;
 pub mod rate_limit;

@@ -1,10 +1,9 @@
-//! E-mail for notifications over SMTP (off unless configured).
-//!
-//! Notifications are written in the transaction of the change they announce; a sender
-//! loop leases unsent ones, delivers them, and marks them sent, so an outage of the mail
-//! relay delays e-mail without ever blocking or failing an approval. The client speaks
-//! plain SMTP to a relay inside the organisation (no STARTTLS, no AUTH); subjects are RFC
-//! 2047 encoded and bodies base64 UTF-8, so Chinese text arrives intact.
+//! The SMTP channel of notifications (off unless configured); see `notify.rs` for the
+//! worker that leases unsent notifications, hands them to a channel and marks them
+//! sent, so an outage of the mail relay delays e-mail without ever blocking or failing
+//! an approval. The client speaks plain SMTP to a relay inside the organisation (no
+//! STARTTLS, no AUTH); subjects are RFC 2047 encoded and bodies base64 UTF-8, so Chinese
+//! text arrives intact.
 
 use std::time::Duration;
 
@@ -13,10 +12,9 @@ use base64::Engine;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use custos_store::now_us;
-
 use crate::error::{AppError, AppResult};
-use crate::App;
+pub use crate::notify::Mail;
+use crate::notify::{Delivery, Notifier};
 
 /// Where and how to send.
 #[derive(Debug, Clone)]
@@ -41,14 +39,6 @@ impl SmtpConfig {
             max_attempts: 5,
         }
     }
-}
-
-/// One message to send.
-#[derive(Debug, Clone)]
-pub struct Mail {
-    pub to: String,
-    pub subject: String,
-    pub body: String,
 }
 
 fn smtp_err(what: &str) -> AppError {
@@ -179,74 +169,28 @@ pub async fn send_mail(cfg: &SmtpConfig, mails: &[Mail]) -> AppResult<()> {
     Ok(())
 }
 
-impl App {
-    /// E-mail notifications that have not been sent yet (created within the last day).
-    /// Returns how many were sent. A failed send leaves them for a later attempt.
-    pub async fn send_notification_emails(&self, cfg: &SmtpConfig) -> AppResult<usize> {
-        let now = now_us();
-        let lease = now + 5 * 60 * 1_000_000;
-        let mut tx = self.db.begin().await?;
-        let claimed = tx
-            .claim_email_notifications(now, lease, now - 86_400_000_000, cfg.max_attempts, 50)
-            .await?;
-        tx.commit().await?;
-        if claimed.is_empty() {
-            return Ok(0);
-        }
-        let mails: Vec<Mail> = claimed
-            .iter()
-            .map(|(n, to)| Mail {
-                to: to.clone(),
-                subject: format!("【custos】{}", n.title),
-                body: format!(
-                    "{}\r\n\r\n—— 客户主数据与编码管理系统 custos（系统自动发送，请勿回复）",
-                    n.body
-                ),
-            })
-            .collect();
-        send_mail(cfg, &mails).await?;
-        let mut tx = self.db.begin().await?;
-        for (n, _) in &claimed {
-            tx.mark_notification_emailed(n.id, now_us()).await?;
-        }
-        tx.commit().await?;
-        Ok(claimed.len())
+impl Notifier for SmtpConfig {
+    fn channel(&self) -> &'static str {
+        "smtp"
+    }
+
+    fn max_attempts(&self) -> i64 {
+        self.max_attempts
+    }
+
+    fn deliver<'a>(&'a self, messages: &'a [Mail]) -> Delivery<'a> {
+        Box::pin(send_mail(self, messages))
     }
 }
 
-impl App {
-    /// Background work of notifications, run by `custos serve`: e-mail unsent
-    /// notifications every 30 s (when SMTP is configured) and remind approvers of tasks
-    /// pending longer than `reminder_after` (when set). Errors are logged and retried.
+impl crate::App {
+    /// [`crate::App::run_notifications`] with SMTP as the channel when it is configured.
     pub async fn run_notification_worker(
         self,
         smtp: Option<SmtpConfig>,
         reminder_after: Option<Duration>,
     ) {
-        let mut tick = tokio::time::interval(Duration::from_secs(30));
-        let mut last_reminder = std::time::Instant::now();
-        loop {
-            tick.tick().await;
-            if let Some(after) = reminder_after {
-                let every = after.min(Duration::from_secs(3600));
-                if last_reminder.elapsed() >= every {
-                    last_reminder = std::time::Instant::now();
-                    match self.remind_overdue_tasks(after).await {
-                        Ok(0) => {}
-                        Ok(n) => {
-                            tracing::info!(reminders = n, "reminded approvers of overdue tasks")
-                        }
-                        Err(e) => tracing::warn!(error = %e, "reminders failed"),
-                    }
-                }
-            }
-            if let Some(cfg) = &smtp {
-                match self.send_notification_emails(cfg).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(emails = n, "notification e-mails sent"),
-                    Err(e) => tracing::warn!(error = %e, "notification e-mail failed; will retry"),
-                }
-            }
-        }
+        let notifier = smtp.map(|cfg| Box::new(cfg) as Box<dyn Notifier>);
+        self.run_notifications(notifier, reminder_after).await
     }
 }

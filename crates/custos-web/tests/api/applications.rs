@@ -1147,6 +1147,95 @@ backend_test!(emails_reach_smtp_sink_in_chinese, |t| {
     assert!(t.app.send_notification_emails(&down).await.is_err());
 });
 
+/// A channel beside SMTP: keeps what it is given, or fails while `down` is set.
+struct Recorder {
+    sent: std::sync::Mutex<Vec<custos_app::notify::Mail>>,
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl custos_app::notify::Notifier for Recorder {
+    fn channel(&self) -> &'static str {
+        "recorder"
+    }
+
+    fn max_attempts(&self) -> i64 {
+        3
+    }
+
+    fn deliver<'a>(
+        &'a self,
+        messages: &'a [custos_app::notify::Mail],
+    ) -> custos_app::notify::Delivery<'a> {
+        Box::pin(async move {
+            if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(custos_app::AppError::Internal("recorder down".into()));
+            }
+            self.sent.lock().expect("lock").extend_from_slice(messages);
+            Ok(())
+        })
+    }
+}
+
+backend_test!(notifications_go_through_any_channel, |t| {
+    let o = org(&t).await;
+    let r = t
+        .patch(
+            &format!("/api/v1/users/{}", o.manager_id),
+            &o.admin,
+            json!({"email": "manager@example.cn"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let channel = Recorder {
+        sent: Default::default(),
+        down: true.into(),
+    };
+    let a = submit(&t, &o.clerk, "create", new_customer("渠道通知有限公司")).await;
+    // A channel that is down: the notification stays leased to this attempt, so an
+    // immediate second round neither delivers nor sends it twice.
+    assert!(t.app.send_notification_emails(&channel).await.is_err());
+    assert_eq!(
+        t.app
+            .send_notification_emails(&channel)
+            .await
+            .expect("send"),
+        0
+    );
+    assert!(channel.sent.lock().expect("lock").is_empty());
+    // A working channel gets the message the SMTP relay would.
+    let up = Recorder {
+        sent: Default::default(),
+        down: false.into(),
+    };
+    ok(
+        &t,
+        &o.manager,
+        id(&a),
+        "return",
+        json!({"comment": "请补充地址"}),
+    )
+    .await;
+    assert_eq!(t.app.send_notification_emails(&up).await.expect("send"), 0);
+    let r = t
+        .patch(
+            &format!("/api/v1/users/{}", o.clerk_id),
+            &o.admin,
+            json!({"email": "clerk@example.cn"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(t.app.send_notification_emails(&up).await.expect("send"), 1);
+    let sent = up.sent.lock().expect("lock").clone();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to, "clerk@example.cn");
+    assert!(
+        sent[0].subject.starts_with("【custos】"),
+        "{}",
+        sent[0].subject
+    );
+    assert!(sent[0].body.contains("请补充地址"), "{}", sent[0].body);
+});
+
 backend_test!(overdue_tasks_get_one_reminder_per_period, |t| {
     let o = org(&t).await;
     let a = submit(&t, &o.clerk, "create", new_customer("催办测试有限公司")).await;

@@ -1,0 +1,129 @@
+//! Notifications leave custos through a [`Notifier`]: the use cases write notifications
+//! in the transaction of the change they announce, and the worker here hands the unsent
+//! ones to the configured channel. The channel knows only how to deliver a message (SMTP
+//! in `mail.rs`); which notifications are due, leases between servers, attempts and the
+//! record of delivery stay here, so a DingTalk, WeCom or webhook channel is one more
+//! implementation of the trait beside SMTP.
+//!
+//! Delivery state in the database is the e-mail state (`emailed_at`, `email_lease`,
+//! `email_attempts`) and recipients are addressed by their e-mail address; a channel that
+//! addresses people otherwise brings its own columns with it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use custos_store::now_us;
+
+use crate::error::AppResult;
+use crate::App;
+
+/// One message to one recipient.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
+
+/// What [`Notifier::deliver`] returns: a future borrowing the notifier and the messages.
+pub type Delivery<'a> = Pin<Box<dyn Future<Output = AppResult<()>> + Send + 'a>>;
+
+/// A way to deliver notifications outside custos.
+pub trait Notifier: Send + Sync {
+    /// The channel's name in logs, e.g. `smtp`.
+    fn channel(&self) -> &'static str;
+    /// A notification is given up after this many failed deliveries.
+    fn max_attempts(&self) -> i64;
+    /// Deliver every message, or fail: a failure leaves all of them for a later attempt
+    /// (each counts one attempt).
+    fn deliver<'a>(&'a self, messages: &'a [Mail]) -> Delivery<'a>;
+}
+
+/// How long a server holds the notifications it claimed before another may retry them.
+const LEASE_US: i64 = 5 * 60 * 1_000_000;
+/// Notifications older than this are not sent any more.
+const FRESH_FOR_US: i64 = 86_400_000_000;
+/// Notifications claimed per round.
+const BATCH: i64 = 50;
+
+impl App {
+    /// Deliver notifications that have not been sent yet (created within the last day)
+    /// through `notifier`. Returns how many were sent. A failed delivery leaves them for
+    /// a later attempt.
+    pub async fn send_notification_emails(&self, notifier: &dyn Notifier) -> AppResult<usize> {
+        let now = now_us();
+        let mut tx = self.db.begin().await?;
+        let claimed = tx
+            .claim_email_notifications(
+                now,
+                now + LEASE_US,
+                now - FRESH_FOR_US,
+                notifier.max_attempts(),
+                BATCH,
+            )
+            .await?;
+        tx.commit().await?;
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let mails: Vec<Mail> = claimed
+            .iter()
+            .map(|(n, to)| Mail {
+                to: to.clone(),
+                subject: format!("【custos】{}", n.title),
+                body: format!(
+                    "{}\r\n\r\n—— 客户主数据与编码管理系统 custos（系统自动发送，请勿回复）",
+                    n.body
+                ),
+            })
+            .collect();
+        notifier.deliver(&mails).await?;
+        let mut tx = self.db.begin().await?;
+        for (n, _) in &claimed {
+            tx.mark_notification_emailed(n.id, now_us()).await?;
+        }
+        tx.commit().await?;
+        Ok(claimed.len())
+    }
+
+    /// Background work of notifications, run by `custos serve`: deliver unsent
+    /// notifications every 30 s through `notifier` (when one is configured) and remind
+    /// approvers of tasks pending longer than `reminder_after` (when set). Errors are
+    /// logged and retried.
+    pub async fn run_notifications(
+        self,
+        notifier: Option<Box<dyn Notifier>>,
+        reminder_after: Option<Duration>,
+    ) {
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        let mut last_reminder = std::time::Instant::now();
+        loop {
+            tick.tick().await;
+            if let Some(after) = reminder_after {
+                let every = after.min(Duration::from_secs(3600));
+                if last_reminder.elapsed() >= every {
+                    last_reminder = std::time::Instant::now();
+                    match self.remind_overdue_tasks(after).await {
+                        Ok(0) => {}
+                        Ok(n) => {
+                            tracing::info!(reminders = n, "reminded approvers of overdue tasks")
+                        }
+                        Err(e) => tracing::warn!(error = %e, "reminders failed"),
+                    }
+                }
+            }
+            if let Some(n) = &notifier {
+                match self.send_notification_emails(n.as_ref()).await {
+                    Ok(0) => {}
+                    Ok(sent) => tracing::info!(channel = n.channel(), sent, "notifications sent"),
+                    Err(e) => tracing::warn!(
+                        channel = n.channel(),
+                        error = %e,
+                        "notification delivery failed; will retry"
+                    ),
+                }
+            }
+        }
+    }
+}
