@@ -275,29 +275,12 @@ impl App {
         if from_user != actor.user_id && !actor.can("role.manage") {
             actor.require("role.manage")?;
         }
-        let in_step = |u: i64| {
-            tasks
-                .iter()
-                .find(|t| {
-                    t.round == a.round
-                        && t.step == a.current_step
-                        && t.user_id == u
-                        && t.decision.is_none()
-                })
-                .cloned()
-        };
+        let in_step = |u: i64| pending_in_step(&tasks, &a, u);
         let Some(task) = in_step(from_user) else {
             return Err(if from_user == actor.user_id {
                 not_approver(id)
             } else {
-                AppError::validation(
-                    "from_user",
-                    Violation::new(
-                        "application.no_task",
-                        format!("用户 {from_user} 在申请单 #{id} 的当前步骤没有待办"),
-                        format!("user {from_user} has no pending task in the current step of application #{id}"),
-                    ),
-                )
+                no_task(id, from_user)
             });
         };
         if from_user == actor.user_id {
@@ -316,55 +299,103 @@ impl App {
         }
         // The delegate must be someone who may decide the step themselves.
         deciders::check_delegate(&mut tx, &a, to_user).await?;
-        let now = now_us();
-        if !tx
-            .decide_task(task.id, "delegated", comment.as_deref(), now)
-            .await?
-        {
-            return Err(decided_by_someone_else(id));
-        }
-        tx.insert_task(&TaskRow {
-            id: 0,
-            application_id: a.id,
-            round: a.round,
-            step: a.current_step,
-            user_id: to_user,
-            decision: None,
-            decided_at: None,
-            comment: None,
-            delegated_from: Some(from_user),
-            created_at: now,
-        })
-        .await?;
-        trail(
-            &mut tx,
-            &a,
-            Trail {
-                actor,
-                action: "delegate",
-                step: Some(a.current_step),
-                from: &a.state,
-                comment: comment.clone(),
-                detail: Some(json!({"from_user": from_user, "to_user": to_user})),
-            },
-        )
-        .await?;
-        notify(
-            &mut tx,
-            to_user,
-            a.id,
-            "task",
-            format!("待审批（转交）：{} #{}", kind_zh(&a.kind), a.id),
-            format!("{} 将申请单 #{} 的审批转交给您。", actor.display_name, a.id),
-        )
-        .await?;
-        // Bump the version so a concurrent decision based on the old task list notices.
         let mut a = a;
-        a.updated_at = now;
-        tx.update_application(&a).await?;
-        a.row_version += 1;
+        let handover = Handover {
+            task_id: task.id,
+            from_user,
+            to_user,
+            comment,
+        };
+        hand_over(&mut tx, actor, &mut a, handover).await?;
         let view = self.view_in(&mut tx, actor, &a).await?;
         tx.commit().await?;
         Ok(view)
     }
+}
+
+/// A pending task handed from one user to another.
+struct Handover {
+    task_id: i64,
+    from_user: i64,
+    to_user: i64,
+    comment: Option<String>,
+}
+
+/// Close the task as delegated, give the step to the delegate, record and notify.
+async fn hand_over(
+    tx: &mut Tx,
+    actor: &Actor,
+    a: &mut ApplicationRow,
+    h: Handover,
+) -> AppResult<()> {
+    let now = now_us();
+    if !tx
+        .decide_task(h.task_id, "delegated", h.comment.as_deref(), now)
+        .await?
+    {
+        return Err(decided_by_someone_else(a.id));
+    }
+    tx.insert_task(&TaskRow {
+        id: 0,
+        application_id: a.id,
+        round: a.round,
+        step: a.current_step,
+        user_id: h.to_user,
+        decision: None,
+        decided_at: None,
+        comment: None,
+        delegated_from: Some(h.from_user),
+        created_at: now,
+    })
+    .await?;
+    trail(
+        tx,
+        a,
+        Trail {
+            actor,
+            action: "delegate",
+            step: Some(a.current_step),
+            from: &a.state,
+            comment: h.comment.clone(),
+            detail: Some(json!({"from_user": h.from_user, "to_user": h.to_user})),
+        },
+    )
+    .await?;
+    notify(
+        tx,
+        h.to_user,
+        a.id,
+        "task",
+        format!("待审批（转交）：{} #{}", kind_zh(&a.kind), a.id),
+        format!("{} 将申请单 #{} 的审批转交给您。", actor.display_name, a.id),
+    )
+    .await?;
+    // Bump the version so a concurrent decision based on the old task list notices.
+    a.updated_at = now;
+    tx.update_application(a).await?;
+    a.row_version += 1;
+    Ok(())
+}
+
+/// The pending task of user `u` in the application's current step.
+fn pending_in_step(tasks: &[TaskRow], a: &ApplicationRow, u: i64) -> Option<TaskRow> {
+    tasks
+        .iter()
+        .find(|t| {
+            t.round == a.round && t.step == a.current_step && t.user_id == u && t.decision.is_none()
+        })
+        .cloned()
+}
+
+fn no_task(id: i64, from_user: i64) -> AppError {
+    AppError::validation(
+        "from_user",
+        Violation::new(
+            "application.no_task",
+            format!("用户 {from_user} 在申请单 #{id} 的当前步骤没有待办"),
+            format!(
+                "user {from_user} has no pending task in the current step of application #{id}"
+            ),
+        ),
+    )
 }

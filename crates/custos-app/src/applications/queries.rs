@@ -10,12 +10,12 @@ use custos_store::{ApplicationFilter, ApplicationRow, TaskRow, Tx};
 
 use super::checks::parse_time;
 use super::deciders;
+use super::kinds::Kind;
 use super::records::frozen;
 use super::views::{
     mask_payload, needs_admin_of, summary, ApplicationQuery, ApplicationSummary, ApplicationView,
     EventView, Inbox, InboxCounts, InboxItem, TaskView, STATES,
 };
-use super::Kind;
 use crate::actor::{Actor, Scope};
 use crate::auth::format_time;
 use crate::error::{AppError, AppResult};

@@ -6,9 +6,9 @@ use custos_store::{now_us, ApplicationRow};
 use serde_json::Value;
 
 use super::checks::{application_closed, clean_text, closed_states};
+use super::kinds::Kind;
 use super::records::{notify, trail, Trail};
 use super::views::{ApplicationView, NewApplication};
-use super::Kind;
 use crate::actor::Actor;
 use crate::error::{AppError, AppResult};
 use crate::flows::{kind_zh, unknown_kind};
