@@ -13,13 +13,13 @@
 
 use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use custos_core::Violation;
 use custos_store::{now_us, ApplicationRow, EventRow, TaskRow, Tx};
 
-use super::{frozen, notify, summary, ApplicationSummary};
+use super::records::{frozen, notify};
+use super::views::{summary, ApplicationSummary, NeedsAdmin};
 use crate::actor::{Actor, Context, Source};
 use crate::audit::{append, record};
 use crate::auth::{format_time, load_actor};
@@ -90,30 +90,6 @@ impl Unqualified {
             ),
         }
     }
-}
-
-/// Why an open application waits for an administrator.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct NeedsAdmin {
-    /// `application.no_qualified_approver`.
-    pub code: String,
-    /// The step nobody may decide (0-based).
-    pub step: i64,
-    /// Why, in Chinese.
-    pub reason: String,
-    /// Why, in English.
-    pub reason_en: String,
-    pub since: String,
-}
-
-/// The flag of an application, only while it is open.
-pub(crate) fn needs_admin_of(a: &ApplicationRow) -> Option<NeedsAdmin> {
-    if !["submitted", "in_review"].contains(&a.state.as_str()) {
-        return None;
-    }
-    a.needs_admin
-        .as_deref()
-        .and_then(|s| serde_json::from_str(s).ok())
 }
 
 /// For an administrator's inbox: the open applications nobody qualifies to decide.

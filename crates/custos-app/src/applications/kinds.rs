@@ -1,0 +1,307 @@
+//! The kinds of application, each with its own rules in its own module: how its payload
+//! is checked at submission ([`Effect::prepare`]) and what its approval changes
+//! ([`Effect::apply`]). The generic paths — submission, approval, reading — look a kind
+//! up in one table ([`KINDS`]) and call it; adding a kind is a module plus one line there
+//! (and its variant of [`Kind`]).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde_json::Value;
+
+use custos_core::Violation;
+use custos_store::{ApplicationRow, CustomerRow, Tx};
+
+use super::checks::version_stale;
+use crate::actor::{Actor, Scope};
+use crate::auth::load_actor;
+use crate::error::{AppError, AppResult};
+use crate::flows::unknown_kind;
+use crate::App;
+
+mod change;
+mod change_code;
+mod create;
+mod grant;
+mod merge;
+mod publish_rule;
+pub(super) mod retrieve;
+mod split;
+mod status;
+
+/// The kinds of application, one effect each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Create,
+    Change,
+    ChangeCode,
+    Retire,
+    Reactivate,
+    Merge,
+    Split,
+    Archive,
+    Retrieve,
+    GrantPermission,
+    PublishRule,
+}
+
+/// Every kind: its variant, its name in requests and storage, and its rules.
+const KINDS: &[(Kind, &str, &dyn Effect)] = &[
+    (Kind::Create, "create", &create::Create),
+    (Kind::Change, "change", &change::Change),
+    (Kind::ChangeCode, "change_code", &change_code::ChangeCode),
+    (Kind::Retire, "retire", &status::RETIRE),
+    (Kind::Reactivate, "reactivate", &status::REACTIVATE),
+    (Kind::Merge, "merge", &merge::Merge),
+    (Kind::Split, "split", &split::Split),
+    (Kind::Archive, "archive", &status::ARCHIVE),
+    (Kind::Retrieve, "retrieve", &retrieve::Retrieve),
+    (
+        Kind::GrantPermission,
+        "grant_permission",
+        &grant::GrantPermission,
+    ),
+    (
+        Kind::PublishRule,
+        "publish_rule",
+        &publish_rule::PublishRule,
+    ),
+];
+
+impl Kind {
+    pub fn parse(s: &str) -> Option<Kind> {
+        KINDS
+            .iter()
+            .find(|(_, name, _)| *name == s)
+            .map(|(k, _, _)| *k)
+    }
+}
+
+/// The rules of the kind named `name`, if it is one.
+fn effect_named(name: &str) -> Option<&'static dyn Effect> {
+    KINDS
+        .iter()
+        .find(|(_, n, _)| *n == name)
+        .map(|(_, _, e)| *e)
+}
+
+/// Work of a kind, run inside the caller's transaction.
+pub(super) type Pending<'a, T> = Pin<Box<dyn Future<Output = AppResult<T>> + Send + 'a>>;
+
+/// What one kind of application does.
+pub(super) trait Effect: Sync {
+    /// Validate a payload completely (effects are dry-run in a savepoint) and learn what
+    /// the flow is chosen by.
+    fn prepare<'a>(
+        &'a self,
+        app: &'a App,
+        tx: &'a mut Tx,
+        s: Submission<'a>,
+    ) -> Pending<'a, Prepared>;
+
+    /// Apply what an approved application asks for; returns the result kept with it.
+    fn apply<'a>(&'a self, app: &'a App, tx: &'a mut Tx, e: Approval<'a>) -> Pending<'a, Value>;
+
+    /// The duplicate check shown to `actor` next to the request, if the kind has one.
+    fn duplicates_for_reader<'a>(
+        &'a self,
+        _app: &'a App,
+        _tx: &'a mut Tx,
+        _actor: &'a Actor,
+        _a: &'a ApplicationRow,
+        _payload: &'a Value,
+    ) -> Pending<'a, Option<Value>> {
+        Box::pin(async { Ok(None) })
+    }
+}
+
+/// A payload being submitted.
+pub(super) struct Submission<'a> {
+    pub(super) actor: &'a Actor,
+    pub(super) kind: &'a str,
+    pub(super) payload: &'a Value,
+}
+
+/// An application whose last step was approved.
+pub(super) struct Approval<'a> {
+    pub(super) a: &'a ApplicationRow,
+    /// Who gave the last approval.
+    pub(super) by: &'a Actor,
+    /// The applicant as an actor, for effects done on their behalf.
+    pub(super) applicant: &'a Actor,
+    pub(super) payload: &'a Value,
+}
+
+impl Approval<'_> {
+    fn kind(&self) -> &str {
+        &self.a.kind
+    }
+
+    /// The reason recorded with the effect: the application's, else its number.
+    fn reason(&self) -> Option<String> {
+        self.a
+            .reason
+            .clone()
+            .or_else(|| Some(format!("申请单 #{}", self.a.id)))
+    }
+}
+
+/// What submission learnt from the payload.
+pub(super) struct Prepared {
+    pub(super) payload: Value,
+    pub(super) target: Option<String>,
+    pub(super) customer_type: Option<String>,
+    pub(super) region_code: Option<String>,
+    pub(super) duplicates: Option<Value>,
+}
+
+impl Prepared {
+    fn new(payload: Value) -> Prepared {
+        Prepared {
+            payload,
+            target: None,
+            customer_type: None,
+            region_code: None,
+            duplicates: None,
+        }
+    }
+
+    /// The application is about `row`: its code is the target, its type and region
+    /// choose the flow.
+    fn about(&mut self, row: &CustomerRow) {
+        self.target = Some(row.code.clone());
+        self.customer_type = Some(row.customer_type.clone());
+        self.region_code = row.region_code.clone();
+    }
+}
+
+impl App {
+    /// Validate a payload completely; effects are dry-run in a savepoint.
+    pub(super) async fn prepare(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        kind: &str,
+        payload: &Value,
+    ) -> AppResult<Prepared> {
+        let Some(effect) = effect_named(kind) else {
+            return Err(AppError::Validation(vec![unknown_kind("kind", kind)]));
+        };
+        let s = Submission {
+            actor,
+            kind,
+            payload,
+        };
+        effect.prepare(self, tx, s).await
+    }
+
+    /// Apply what an approved application asks for, inside the approval's transaction.
+    pub(super) async fn apply_effect(
+        &self,
+        tx: &mut Tx,
+        a: &ApplicationRow,
+        by: &Actor,
+    ) -> AppResult<Value> {
+        let payload = self.open_payload(a)?;
+        let kind = a.kind.as_str();
+        let effect =
+            effect_named(kind).ok_or_else(|| AppError::Internal(format!("stored kind {kind}")))?;
+        let applicant = self.applicant(tx, a, by).await?;
+        let e = Approval {
+            a,
+            by,
+            applicant: &applicant,
+            payload: &payload,
+        };
+        effect.apply(self, tx, e).await
+    }
+
+    /// The duplicate check of an application as `actor` may see it (none for kinds
+    /// without one).
+    pub(super) async fn duplicates_for_reader(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        a: &ApplicationRow,
+        payload: &Value,
+    ) -> AppResult<Option<Value>> {
+        match effect_named(&a.kind) {
+            Some(effect) => {
+                effect
+                    .duplicates_for_reader(self, tx, actor, a, payload)
+                    .await
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The applicant as an actor, for effects done on their behalf.
+    async fn applicant(&self, tx: &mut Tx, a: &ApplicationRow, by: &Actor) -> AppResult<Actor> {
+        let user = tx
+            .user(a.applicant_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("user", a.applicant_id))?;
+        load_actor(tx, user, by.ctx.clone()).await
+    }
+
+    /// A customer the applicant refers to, which must be inside their read scope.
+    async fn customer_for(&self, tx: &mut Tx, actor: &Actor, code: &str) -> AppResult<CustomerRow> {
+        let code = code.trim().to_ascii_uppercase();
+        let scope = actor.permissions.get("customer.read").copied();
+        let row = tx.customer_by_code(&code).await?;
+        match (row, scope) {
+            (Some(row), Some(scope))
+                if crate::customers::in_scope(tx, actor, scope, &row).await? =>
+            {
+                Ok(row)
+            }
+            _ => Err(AppError::Validation(vec![Violation::new(
+                "customer.unknown",
+                format!("客户“{code}”不存在或不在您的数据范围内"),
+                format!("customer '{code}' does not exist or is outside your data scope"),
+            )
+            .on("payload.code")])),
+        }
+    }
+
+    /// Run `f` in a savepoint and undo it whatever happens: a complete validation of an
+    /// effect without applying it.
+    async fn dry_run<'a, F>(&'a self, tx: &'a mut Tx, f: F) -> AppResult<()>
+    where
+        F: for<'t> FnOnce(
+            &'t App,
+            &'t mut Tx,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = AppResult<()>> + Send + 't>,
+        >,
+    {
+        tx.savepoint().await?;
+        let result = f(self, tx).await;
+        tx.rollback_to_savepoint().await?;
+        result
+    }
+
+    /// The customers must still be at the versions the application was submitted against.
+    async fn check_versions(&self, tx: &mut Tx, versions: &[(String, i64)]) -> AppResult<()> {
+        for (code, v) in versions {
+            let row = tx
+                .customer_by_code(code)
+                .await?
+                .ok_or_else(|| AppError::not_found("customer", code))?;
+            if row.row_version != *v {
+                return Err(version_stale(code, *v, row.row_version));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The applicant with the permissions an approved application confers for its effect:
+/// the flow, not the applicant's roles, authorised it.
+fn effect_actor(applicant: &Actor, permissions: &[&str]) -> Actor {
+    let mut a = applicant.clone();
+    for p in permissions {
+        a.permissions.insert((*p).to_string(), Scope::All);
+    }
+    a
+}

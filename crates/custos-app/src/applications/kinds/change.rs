@@ -1,0 +1,81 @@
+//! `change`: a patch to a customer's fields, against the version the applicant read.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use custos_core::Violation;
+use custos_store::Tx;
+
+use super::{Approval, Effect, Pending, Prepared, Submission};
+use crate::applications::checks::parse_payload;
+use crate::customers::CustomerPatch;
+use crate::error::{AppError, AppResult};
+use crate::App;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangePayload {
+    code: String,
+    changes: CustomerPatch,
+}
+
+pub(super) struct Change;
+
+impl Effect for Change {
+    fn prepare<'a>(
+        &'a self,
+        app: &'a App,
+        tx: &'a mut Tx,
+        s: Submission<'a>,
+    ) -> Pending<'a, Prepared> {
+        Box::pin(prepare(app, tx, s))
+    }
+
+    fn apply<'a>(&'a self, app: &'a App, tx: &'a mut Tx, e: Approval<'a>) -> Pending<'a, Value> {
+        Box::pin(apply(app, tx, e))
+    }
+}
+
+async fn prepare(app: &App, tx: &mut Tx, s: Submission<'_>) -> AppResult<Prepared> {
+    let mut p = Prepared::new(s.payload.clone());
+    let c: ChangePayload = parse_payload(s.kind, s.payload)?;
+    let row = app.customer_for(tx, s.actor, &c.code).await?;
+    p.about(&row);
+    if c.changes.version != row.row_version {
+        return Err(AppError::validation(
+            "payload.changes.version",
+            Violation::new(
+                "customer.version_stale",
+                format!(
+                    "客户“{}”当前版本为 {}，申请中的版本 {} 已过期，请重新读取",
+                    row.code, row.row_version, c.changes.version
+                ),
+                format!(
+                    "customer '{}' is at version {}; the application's version {} is stale",
+                    row.code, row.row_version, c.changes.version
+                ),
+            ),
+        ));
+    }
+    let applicant = s.actor.clone();
+    app.dry_run(tx, move |app, tx| {
+        Box::pin(async move {
+            app.update_customer_in(tx, &applicant, &c.code, &c.changes, "update")
+                .await
+                .map(|_| ())
+        })
+    })
+    .await?;
+    Ok(p)
+}
+
+async fn apply(app: &App, tx: &mut Tx, e: Approval<'_>) -> AppResult<Value> {
+    let mut c: ChangePayload = parse_payload(e.kind(), e.payload)?;
+    if c.changes.reason.is_none() {
+        c.changes.reason = e.reason();
+    }
+    let row = app
+        .update_customer_in(tx, e.applicant, &c.code, &c.changes, "update")
+        .await?;
+    Ok(json!({"code": row.code, "version": row.row_version}))
+}
