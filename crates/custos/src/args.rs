@@ -1,5 +1,6 @@
-//! The command line of `custos`: global options, the sub-commands and the arguments of
-//! those run from `dispatch` (the others are defined beside their code).
+//! The command line of `custos`: the global options, the sub-commands, and the arguments
+//! of the user, audit, backup and bench commands (the other commands define theirs beside
+//! their code).
 
 use std::path::PathBuf;
 
