@@ -104,7 +104,17 @@ fn csv_text(rows: &[Vec<String>], headers: &[&str]) -> String {
 fn main() {
     let dir = Path::new("tests/fixtures/import");
     std::fs::create_dir_all(dir).unwrap();
+    write_encoded_csvs(dir);
+    write_xlsx(dir);
+    write_bad_rows(dir);
+    write_duplicates(dir);
+    // Reads customers.xlsx, written above.
+    write_bad_files(dir);
+    write_mapping(dir);
+}
 
+/// The good rows as Excel saves CSV and Unicode text on a Chinese Windows.
+fn write_encoded_csvs(dir: &Path) {
     // As Excel's "CSV (逗号分隔)" saves on a Chinese Windows: GBK, CRLF, no BOM.
     let text = csv_text(&good_rows(0), HEADERS);
     let (gbk, _, bad) = encoding_rs::GBK.encode(&text);
@@ -122,7 +132,9 @@ fn main() {
     let mut utf16 = vec![0xFF, 0xFE];
     utf16.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
     std::fs::write(dir.join("customers_utf16.txt"), utf16).unwrap();
+}
 
+fn write_xlsx(dir: &Path) {
     // XLSX: a merged title row, Chinese headers in row 2, a merged header cell over
     // two contact columns, dates as Excel serial numbers (formatted and plain).
     let mut book = Workbook::new();
@@ -182,8 +194,18 @@ fn main() {
     other.set_name("说明").unwrap();
     other.write_string(0, 0, "本表为导入测试用").unwrap();
     book.save(dir.join("customers.xlsx")).unwrap();
+}
 
-    // One row per validation class, with the reason in the last (unknown) column.
+/// One row per validation class, with the reason in the last (unknown) column.
+fn write_bad_rows(dir: &Path) {
+    let bad_rows = bad_rows();
+    let mut h = HEADERS.to_vec();
+    h.push("说明");
+    std::fs::write(dir.join("bad_rows.csv"), csv_text(&bad_rows, &h)).unwrap();
+}
+
+/// The rows of `bad_rows.csv`, each with its reason appended.
+fn bad_rows() -> Vec<Vec<String>> {
     let mut bad_rows: Vec<Vec<String>> = Vec::new();
     let base = |name: &str| -> Vec<String> {
         vec![
@@ -247,10 +269,10 @@ fn main() {
     r[2] = uscc(99);
     r.push("正确".into());
     bad_rows.push(r);
-    let mut h = HEADERS.to_vec();
-    h.push("说明");
-    std::fs::write(dir.join("bad_rows.csv"), csv_text(&bad_rows, &h)).unwrap();
+    bad_rows
+}
 
+fn write_duplicates(dir: &Path) {
     // Duplicates inside the file: same USCC, and the same name after normalising
     // 有限责任公司 → 有限公司.
     let g = good_rows(200);
@@ -263,7 +285,9 @@ fn main() {
     same_name[2] = uscc(250);
     dup.push(same_name);
     std::fs::write(dir.join("duplicates.csv"), csv_text(&dup, HEADERS)).unwrap();
+}
 
+fn write_bad_files(dir: &Path) {
     // Bad files.
     std::fs::write(dir.join("empty.csv"), b"").unwrap();
     std::fs::write(
@@ -279,6 +303,10 @@ fn main() {
     std::fs::write(dir.join("not_really.xlsx"), "客户名称\r\n星河\r\n").unwrap();
     let xlsx = std::fs::read(dir.join("customers.xlsx")).unwrap();
     std::fs::write(dir.join("truncated.xlsx"), &xlsx[..xlsx.len() / 2]).unwrap();
+}
+
+/// A mapping of a legacy system's export and a file in its shape.
+fn write_mapping(dir: &Path) {
     std::fs::write(
         dir.join("mapping.toml"),
         r#"# 旧系统导出：列名不同，客户类型与等级需要转换

@@ -10,6 +10,7 @@ mod audit_seal;
 pub mod auth;
 pub mod backup;
 mod batch;
+pub mod bench_support;
 pub mod codes;
 pub mod data_lock;
 #[macro_use]

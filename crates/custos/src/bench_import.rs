@@ -10,28 +10,14 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use custos_app::demo_data::DemoCustomers;
-use custos_app::export::job::ExportRequest;
-use custos_app::export::{ExportFormat, ExportOptions};
 use custos_app::import::ImportOptions;
-use custos_app::search::CustomerQuery;
 use custos_app::{App, AppConfig, Context, DbOptions, Source};
 
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|k| k.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
-}
+use crate::bench_common::{machine, peak_rss_mib, time_exports, BENCH_PASSWORD};
 
 /// Write `rows` customers as a UTF-8 CSV with the Chinese headers of the template.
 fn write_csv(path: &Path, rows: u64, seed: u64, tag: &str) -> Result<u64, String> {
-    let f = custos_store::private_files::create(path).map_err(|e| e.to_string())?;
+    let f = custos_files::private_files::create(path).map_err(|e| e.to_string())?;
     let mut w = std::io::BufWriter::new(f);
     let today = chrono::Utc::now().date_naive();
     let mut gen = DemoCustomers::new(seed, today);
@@ -88,7 +74,7 @@ pub struct Options {
 
 pub async fn import(o: &Options) -> Result<(), String> {
     let (rows, existing, chunk) = (o.rows, o.existing, o.chunk);
-    outln!("custos bench import — {}", crate::bench::machine());
+    outln!("custos bench import — {}", machine());
     let mut command =
         format!("custos bench import --rows {rows} --existing {existing} --chunk {chunk}");
     if let Some(d) = &o.dir {
@@ -101,7 +87,7 @@ pub async fn import(o: &Options) -> Result<(), String> {
     let temp;
     let dir: &Path = match &o.dir {
         Some(d) => {
-            custos_store::private_files::create_dir_all(d)
+            custos_files::private_files::create_dir_all(d)
                 .map_err(|e| format!("{}: {e}", d.display()))?;
             d
         }
@@ -119,7 +105,7 @@ pub async fn import(o: &Options) -> Result<(), String> {
     let app = App::open(&DbOptions::sqlite(dir), config)
         .await
         .map_err(|e| e.to_string())?;
-    app.ensure_admin(Some(crate::bench::BENCH_PASSWORD.into()))
+    app.ensure_admin(Some(BENCH_PASSWORD.into()))
         .await
         .map_err(|e| e.to_string())?;
     let admin = app
@@ -175,85 +161,5 @@ pub async fn import(o: &Options) -> Result<(), String> {
         time_exports(&app, &admin, dir).await?;
     }
     app.db.close().await;
-    Ok(())
-}
-
-/// Export every customer to CSV and then XLSX as `actor`, printing rows/s and the peak
-/// resident memory after each: to a plain file in `dir` as `custos export` does, then
-/// as an export job (the file sealed in the exports directory, its plaintext digested
-/// as it is written), then the job's download (the sealed file checked through, then
-/// decrypted to the end).
-pub async fn time_exports(app: &App, actor: &custos_app::Actor, dir: &Path) -> Result<(), String> {
-    let mib = |bytes: u64| bytes as f64 / 1048576.0;
-    for format in [ExportFormat::Csv, ExportFormat::Xlsx] {
-        let ext = format.extension();
-        let out = dir.join(format!("export.{ext}"));
-        let t = Instant::now();
-        let n = app
-            .export_customers(
-                actor,
-                CustomerQuery::default(),
-                ExportOptions { format, gbk: false },
-                &out,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        let secs = t.elapsed().as_secs_f64();
-        outln!(
-            "export {ext}: {n} rows, {:.1} MiB in {secs:.1} s = {:.0} rows/s; peak RSS {:.0} MiB",
-            mib(std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0)),
-            n as f64 / secs,
-            peak_rss_mib()
-        );
-
-        let t = Instant::now();
-        let request = ExportRequest {
-            format: Some(ext.to_string()),
-            ..Default::default()
-        };
-        let (job, queued) = app
-            .submit_export(actor, request)
-            .await
-            .map_err(|e| e.to_string())?;
-        app.run_export_job(actor, queued)
-            .await
-            .map_err(|e| e.to_string())?;
-        let secs = t.elapsed().as_secs_f64();
-        let done = app
-            .export_job(actor, job.id)
-            .await
-            .map_err(|e| e.to_string())?;
-        let rows = done.total_rows.unwrap_or(0);
-        outln!(
-            "export {ext} job (sealed): {rows} rows, {:.1} MiB in {secs:.1} s = {:.0} rows/s; peak RSS {:.0} MiB",
-            mib(done.byte_size.unwrap_or(0) as u64),
-            rows as f64 / secs,
-            peak_rss_mib()
-        );
-
-        let t = Instant::now();
-        let file = app
-            .open_export_file(actor, job.id)
-            .await
-            .map_err(|e| e.to_string())?;
-        let opened = t.elapsed().as_secs_f64();
-        let size = file.byte_size;
-        let read = tokio::task::spawn_blocking(move || {
-            let mut reader = file.reader;
-            std::io::copy(&mut reader, &mut std::io::sink())
-        })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
-        let secs = t.elapsed().as_secs_f64();
-        outln!(
-            "export {ext} job download: {:.1} MiB in {secs:.1} s ({opened:.1} s of it checking the file before the first byte); peak RSS {:.0} MiB",
-            mib(read.max(size)),
-            peak_rss_mib()
-        );
-        app.delete_export_job(actor, job.id)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
     Ok(())
 }

@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 use comfy_table::Table;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use custos_app::customers::CustomerView;
 use custos_app::search::CustomerQuery;
 use custos_app::{Actor, App};
 
@@ -94,172 +95,196 @@ pub async fn run_customer(
     json: bool,
 ) -> Result<(), Failure> {
     match cmd {
-        CustomerCommand::Get { code, as_of } => {
-            let as_of = match as_of {
-                Some(t) => Some(
-                    chrono::DateTime::parse_from_rfc3339(t)
-                        .map_err(|e| Failure(format!("--as-of {t}: not an RFC 3339 time ({e})")))?
-                        .timestamp_micros(),
-                ),
-                None => None,
-            };
-            let v = app.get_customer_as_of(actor, code, as_of).await?;
-            if json {
-                print_json(&v);
-                return Ok(());
-            }
-            let mut t = Table::new();
-            t.set_header(["字段 field", "值 value"]);
-            let region = [v.province.clone(), v.city.clone(), v.district.clone()]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" ");
-            let rows: Vec<(&str, String)> = vec![
-                ("code", v.code.clone()),
-                ("customer_type", v.customer_type.clone()),
-                ("name", v.name.clone()),
-                ("short_name", opt(&v.short_name)),
-                ("status", v.status.clone()),
-                ("uscc", opt(&v.uscc)),
-                ("id_number", opt(&v.id_number)),
-                ("legal_representative", opt(&v.legal_representative)),
-                ("established_on", opt(&v.established_on)),
-                (
-                    "registered_capital",
-                    v.registered_capital
-                        .map(|c| c.to_string())
-                        .unwrap_or_default(),
-                ),
-                (
-                    "industry",
-                    format!("{} {}", opt(&v.industry), opt(&v.industry_name)),
-                ),
-                ("scale", opt(&v.scale)),
-                ("level", opt(&v.level)),
-                ("source", opt(&v.source)),
-                ("region", format!("{} {region}", opt(&v.region_code))),
-                ("address", opt(&v.address)),
-                ("postal_code", opt(&v.postal_code)),
-                ("phone", opt(&v.phone)),
-                ("mobile", opt(&v.mobile)),
-                ("email", opt(&v.email)),
-                ("website", opt(&v.website)),
-                (
-                    "owner / department",
-                    format!(
-                        "{} / {}",
-                        v.owner_id.map(|o| o.to_string()).unwrap_or_default(),
-                        v.department_id.map(|o| o.to_string()).unwrap_or_default()
-                    ),
-                ),
-                ("tags", v.tags.join(", ")),
-                ("credit_rating", opt(&v.credit_rating)),
-                ("remarks", opt(&v.remarks)),
-                ("version", v.version.to_string()),
-                ("created_at", v.created_at.clone()),
-                ("updated_at", v.updated_at.clone()),
-            ];
-            for (k, val) in rows {
-                if !val.trim().is_empty() {
-                    t.add_row([k.to_string(), val]);
-                }
-            }
-            outln!("{t}");
-            if !v.contacts.is_empty() {
-                let mut c = Table::new();
-                c.set_header([
-                    "联系人 contact",
-                    "title",
-                    "mobile",
-                    "phone",
-                    "email",
-                    "primary",
-                ]);
-                for x in &v.contacts {
-                    c.add_row([
-                        x.name.clone(),
-                        opt(&x.title),
-                        opt(&x.mobile),
-                        opt(&x.phone),
-                        opt(&x.email),
-                        if x.is_primary {
-                            "✓".into()
-                        } else {
-                            String::new()
-                        },
-                    ]);
-                }
-                outln!("{c}");
-            }
-            if v.pii_masked {
-                eprintln!("(personal data masked: you lack customer.pii.read)");
-            }
+        CustomerCommand::Get { code, as_of } => get(app, actor, code, as_of.as_deref(), json).await,
+        CustomerCommand::Search(a) => search(app, actor, a, json).await,
+    }
+}
+
+/// `custos customer get`: one customer as JSON or as tables of its fields and contacts.
+async fn get(
+    app: &App,
+    actor: &Actor,
+    code: &str,
+    as_of: Option<&str>,
+    json: bool,
+) -> Result<(), Failure> {
+    let as_of = match as_of {
+        Some(t) => Some(
+            chrono::DateTime::parse_from_rfc3339(t)
+                .map_err(|e| Failure(format!("--as-of {t}: not an RFC 3339 time ({e})")))?
+                .timestamp_micros(),
+        ),
+        None => None,
+    };
+    let v = app.get_customer_as_of(actor, code, as_of).await?;
+    if json {
+        print_json(&v);
+    } else {
+        print_customer(&v);
+    }
+    Ok(())
+}
+
+/// The tables of `custos customer get`: its fields (empty ones left out), then its
+/// contacts; a note on stderr when personal data is masked.
+fn print_customer(v: &CustomerView) {
+    let mut t = Table::new();
+    t.set_header(["字段 field", "值 value"]);
+    for (k, val) in field_rows(v) {
+        if !val.trim().is_empty() {
+            t.add_row([k.to_string(), val]);
         }
-        CustomerCommand::Search(a) => {
-            let q = CustomerQuery {
-                code: a.code.clone(),
-                name: a.name.clone(),
-                fuzzy: Some(a.fuzzy),
-                customer_type: a.customer_type.clone(),
-                region: a.region.clone(),
-                industry: a.industry.clone(),
-                status: a.status.clone(),
-                level: a.level.clone(),
-                owner: a.owner,
-                department: a.department,
-                tag: a.tag.clone(),
-                mobile: a.mobile.clone(),
-                id_number: a.id_number.clone(),
-                sort: a.sort.clone(),
-                limit: Some(a.limit),
-                cursor: a.cursor.clone(),
-                total: Some(a.total),
-                ..Default::default()
-            };
-            let page = app.search_customers(actor, q).await?;
-            if json {
-                print_json(&page);
-                return Ok(());
-            }
-            let mut t = Table::new();
-            let mut header = vec![
-                "code", "type", "name", "status", "region", "industry", "level", "owner", "updated",
-            ];
-            if a.fuzzy {
-                header.push("score");
-            }
-            t.set_header(header);
-            for c in &page.items {
-                let mut row = vec![
-                    c.code.clone(),
-                    c.customer_type.clone(),
-                    c.name.clone(),
-                    c.status.clone(),
-                    format!(
-                        "{} {}{}",
-                        opt(&c.region_code),
-                        opt(&c.province),
-                        opt(&c.city)
-                    ),
-                    opt(&c.industry),
-                    opt(&c.level),
-                    c.owner_id.map(|o| o.to_string()).unwrap_or_default(),
-                    c.updated_at.chars().take(19).collect(),
-                ];
-                if a.fuzzy {
-                    row.push(c.score.map(|s| format!("{s:.2}")).unwrap_or_default());
-                }
-                t.add_row(row);
-            }
-            outln!("{t}");
-            if let Some(total) = page.total {
-                outln!("total: {total}");
-            }
-            if let Some(c) = page.next_cursor {
-                outln!("next page: --cursor {c}");
-            }
+    }
+    outln!("{t}");
+    if !v.contacts.is_empty() {
+        let mut c = Table::new();
+        c.set_header([
+            "联系人 contact",
+            "title",
+            "mobile",
+            "phone",
+            "email",
+            "primary",
+        ]);
+        for x in &v.contacts {
+            c.add_row([
+                x.name.clone(),
+                opt(&x.title),
+                opt(&x.mobile),
+                opt(&x.phone),
+                opt(&x.email),
+                if x.is_primary {
+                    "✓".into()
+                } else {
+                    String::new()
+                },
+            ]);
         }
+        outln!("{c}");
+    }
+    if v.pii_masked {
+        eprintln!("(personal data masked: you lack customer.pii.read)");
+    }
+}
+
+/// The fields of a customer as (label, text) rows, in the order they are shown.
+fn field_rows(v: &CustomerView) -> Vec<(&'static str, String)> {
+    let region = [v.province.clone(), v.city.clone(), v.district.clone()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    vec![
+        ("code", v.code.clone()),
+        ("customer_type", v.customer_type.clone()),
+        ("name", v.name.clone()),
+        ("short_name", opt(&v.short_name)),
+        ("status", v.status.clone()),
+        ("uscc", opt(&v.uscc)),
+        ("id_number", opt(&v.id_number)),
+        ("legal_representative", opt(&v.legal_representative)),
+        ("established_on", opt(&v.established_on)),
+        (
+            "registered_capital",
+            v.registered_capital
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
+        ),
+        (
+            "industry",
+            format!("{} {}", opt(&v.industry), opt(&v.industry_name)),
+        ),
+        ("scale", opt(&v.scale)),
+        ("level", opt(&v.level)),
+        ("source", opt(&v.source)),
+        ("region", format!("{} {region}", opt(&v.region_code))),
+        ("address", opt(&v.address)),
+        ("postal_code", opt(&v.postal_code)),
+        ("phone", opt(&v.phone)),
+        ("mobile", opt(&v.mobile)),
+        ("email", opt(&v.email)),
+        ("website", opt(&v.website)),
+        (
+            "owner / department",
+            format!(
+                "{} / {}",
+                v.owner_id.map(|o| o.to_string()).unwrap_or_default(),
+                v.department_id.map(|o| o.to_string()).unwrap_or_default()
+            ),
+        ),
+        ("tags", v.tags.join(", ")),
+        ("credit_rating", opt(&v.credit_rating)),
+        ("remarks", opt(&v.remarks)),
+        ("version", v.version.to_string()),
+        ("created_at", v.created_at.clone()),
+        ("updated_at", v.updated_at.clone()),
+    ]
+}
+
+/// `custos customer search`: a page of customers as JSON or a table, then the total
+/// and the cursor of the next page.
+async fn search(app: &App, actor: &Actor, a: &SearchArgs, json: bool) -> Result<(), Failure> {
+    let q = CustomerQuery {
+        code: a.code.clone(),
+        name: a.name.clone(),
+        fuzzy: Some(a.fuzzy),
+        customer_type: a.customer_type.clone(),
+        region: a.region.clone(),
+        industry: a.industry.clone(),
+        status: a.status.clone(),
+        level: a.level.clone(),
+        owner: a.owner,
+        department: a.department,
+        tag: a.tag.clone(),
+        mobile: a.mobile.clone(),
+        id_number: a.id_number.clone(),
+        sort: a.sort.clone(),
+        limit: Some(a.limit),
+        cursor: a.cursor.clone(),
+        total: Some(a.total),
+        ..Default::default()
+    };
+    let page = app.search_customers(actor, q).await?;
+    if json {
+        print_json(&page);
+        return Ok(());
+    }
+    let mut t = Table::new();
+    let mut header = vec![
+        "code", "type", "name", "status", "region", "industry", "level", "owner", "updated",
+    ];
+    if a.fuzzy {
+        header.push("score");
+    }
+    t.set_header(header);
+    for c in &page.items {
+        let mut row = vec![
+            c.code.clone(),
+            c.customer_type.clone(),
+            c.name.clone(),
+            c.status.clone(),
+            format!(
+                "{} {}{}",
+                opt(&c.region_code),
+                opt(&c.province),
+                opt(&c.city)
+            ),
+            opt(&c.industry),
+            opt(&c.level),
+            c.owner_id.map(|o| o.to_string()).unwrap_or_default(),
+            c.updated_at.chars().take(19).collect(),
+        ];
+        if a.fuzzy {
+            row.push(c.score.map(|s| format!("{s:.2}")).unwrap_or_default());
+        }
+        t.add_row(row);
+    }
+    outln!("{t}");
+    if let Some(total) = page.total {
+        outln!("total: {total}");
+    }
+    if let Some(c) = page.next_cursor {
+        outln!("next page: --cursor {c}");
     }
     Ok(())
 }

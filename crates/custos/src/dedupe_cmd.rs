@@ -319,7 +319,7 @@ pub fn run(args: &DedupeArgs) -> Result<DedupeSummary, String> {
         write_pairs(path, &ids, pairs)?;
     }
 
-    let out = custos_store::private_files::create(output)
+    let out = custos_files::private_files::create(output)
         .map_err(|e| format!("无法写入 {} / cannot write it: {e}", output.display()))?;
     let mut w = csv::Writer::from_writer(BufWriter::with_capacity(1 << 20, out));
     let write_err = |e: csv::Error| format!("写入失败 / write failed: {e}");
@@ -365,7 +365,7 @@ pub fn run(args: &DedupeArgs) -> Result<DedupeSummary, String> {
 
 fn write_pairs(path: &Path, ids: &[String], pairs: &[(f32, u32, u32)]) -> Result<(), String> {
     let err = |e: csv::Error| format!("写入失败 / write failed: {e}");
-    let file = custos_store::private_files::create(path)
+    let file = custos_files::private_files::create(path)
         .map_err(|e| format!("无法写入 {} / cannot write it: {e}", path.display()))?;
     let mut w = csv::Writer::from_writer(file);
     w.write_record(["record_id_a", "record_id_b", "score"])

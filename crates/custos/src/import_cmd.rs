@@ -289,7 +289,7 @@ fn print_summary(r: &ImportReport, secs: f64) {
 
 pub async fn run_template(app: &App, actor: &Actor, file: &Path) -> Result<(), Failure> {
     let bytes = app.import_template(actor).await?;
-    custos_store::private_files::write(file, &bytes)
+    custos_files::private_files::write(file, &bytes)
         .map_err(|e| Failure(format!("cannot write {}: {e}", file.display())))?;
     outln!("template written to {}", file.display());
     Ok(())

@@ -1,0 +1,258 @@
+//! The command line of `custos`: the global options, the sub-commands, and the arguments
+//! of the user, audit, backup and bench commands (the other commands define theirs beside
+//! their code).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::{customer_cmd, dedupe_cmd, import_cmd, rule_cmd, Failure};
+
+#[derive(Parser)]
+#[command(
+    name = "custos",
+    version,
+    about = "custos — 客户主数据与编码管理系统 (customer master data and codes)"
+)]
+pub(crate) struct Cli {
+    /// TOML configuration file (also CUSTOS_CONFIG).
+    #[arg(long, global = true)]
+    pub(crate) config: Option<PathBuf>,
+    /// Directory of the embedded SQLite database (default ./custos-data; also CUSTOS_DATA_DIR).
+    #[arg(long, global = true)]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// PostgreSQL URL, postgres://… (also CUSTOS_DATABASE_URL); SQLite when absent.
+    #[arg(long, global = true)]
+    pub(crate) database_url: Option<String>,
+    /// Act as this user (commands that change data).
+    #[arg(long = "as", global = true, default_value = "admin")]
+    pub(crate) as_user: String,
+    /// Machine-readable output.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Run the HTTP server.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080; also CUSTOS_LISTEN).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Add demo departments and users on first start.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Write a consistent online backup of the SQLite database to FILE.
+    Backup {
+        file: PathBuf,
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
+    },
+    /// Restore a backup FILE into the data directory (stop the server first).
+    Restore {
+        file: PathBuf,
+        /// Replace a database that already holds data, or a PII key that differs from
+        /// the backup's.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
+    },
+    /// Print the OpenAPI document generated from the code.
+    Openapi,
+    /// Code rules (编码规则).
+    Rule {
+        #[command(subcommand)]
+        command: rule_cmd::RuleCommand,
+    },
+    /// Codes (客户编码).
+    Code {
+        #[command(subcommand)]
+        command: rule_cmd::CodeCommand,
+    },
+    /// Duplicate groups (查重): in a CSV file (writes record_id,cluster_id for every row), or
+    /// with --database among all customers, into the review queue.
+    Dedupe(dedupe_cmd::DedupeArgs),
+    /// Benchmarks (see docs/benchmarks.md).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+    /// Customers (客户): get, search.
+    Customer {
+        #[command(subcommand)]
+        command: customer_cmd::CustomerCommand,
+    },
+    /// Add synthetic Chinese customers (valid USCC/ID numbers, real regions) for trials.
+    Demo(customer_cmd::DemoArgs),
+    /// Import customers from CSV/XLSX (批量导入); see docs/import-export.md.
+    Import(Box<import_cmd::ImportArgs>),
+    /// Write the empty import template (XLSX) to FILE.
+    Template { file: PathBuf },
+    /// Export customers (数据导出) with search filters, within your data scope.
+    Export(Box<import_cmd::ExportArgs>),
+}
+
+#[derive(Subcommand)]
+pub(crate) enum BenchCommand {
+    /// Code-issuing throughput vs a raw one-row counter baseline, on a fresh database.
+    Issue {
+        /// sqlite or postgres (postgres uses --database-url or CUSTOS_TEST_PG_URL, in a fresh schema).
+        #[arg(long, default_value = "sqlite")]
+        backend: String,
+        /// Concurrent callers, comma-separated.
+        #[arg(long, default_value = "1,8,64", value_delimiter = ',')]
+        callers: Vec<usize>,
+        /// Operations per run (split across callers).
+        #[arg(long, default_value_t = 3000)]
+        ops: usize,
+        /// Rounds per caller count, each a custos run then a raw run on a fresh database;
+        /// the median ratio is reported (fsync times on shared machines vary a lot).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
+    /// Import a generated CSV into a fresh SQLite database, then export it (rows/s, peak memory).
+    Import {
+        /// Rows of the imported file.
+        #[arg(long, default_value_t = 100_000)]
+        rows: u64,
+        /// Customers imported first (already in the database).
+        #[arg(long, default_value_t = 0)]
+        existing: u64,
+        /// Rows per transaction (as `custos import --chunk`).
+        #[arg(long, default_value_t = custos_app::import::BULK_CHUNK_ROWS)]
+        chunk: usize,
+        /// Work in DIR and keep it (database and generated files) instead of a temporary
+        /// directory; a database already there is imported into, so one built once can
+        /// be copied and measured against again.
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+        /// Skip the exports at the end.
+        #[arg(long)]
+        no_exports: bool,
+    },
+    /// Online duplicate-check latency (p50/p95/p99) with N customers in a fresh database.
+    Dupcheck {
+        /// sqlite or postgres (postgres uses --database-url or CUSTOS_TEST_PG_URL, in a fresh schema).
+        #[arg(long, default_value = "sqlite")]
+        backend: String,
+        /// Customers loaded before measuring.
+        #[arg(long, default_value_t = 100_000)]
+        customers: u64,
+        /// Checks measured.
+        #[arg(long, default_value_t = 2000)]
+        checks: usize,
+    },
+    /// Read-path latencies (get by code, filtered list, fuzzy search, duplicate check) on
+    /// N bulk-loaded customers in a fresh database.
+    Lookup {
+        /// sqlite or postgres (postgres uses --database-url or CUSTOS_TEST_PG_URL, in a fresh schema).
+        #[arg(long, default_value = "sqlite")]
+        backend: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        customers: u64,
+        /// Queries measured per kind.
+        #[arg(long, default_value_t = 1000)]
+        queries: usize,
+        /// Also time exporting every customer to CSV and XLSX (as the administrator).
+        #[arg(long)]
+        export: bool,
+        /// Keep the loaded database afterwards (its directory or PostgreSQL schema is
+        /// printed), to study query plans or rerun queries by hand.
+        #[arg(long)]
+        keep: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum UserCommand {
+    /// Create a user. The password comes from --password or, if absent, one line on stdin.
+    Create {
+        username: String,
+        #[arg(long)]
+        password: Option<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        department: Option<i64>,
+        /// ROLE or ROLE:SCOPE (scope own|department|all); repeatable.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+    },
+    /// Set a user's password (from --password or stdin).
+    Passwd {
+        username: String,
+        #[arg(long)]
+        password: Option<String>,
+    },
+    Disable {
+        username: String,
+    },
+    Enable {
+        username: String,
+    },
+    /// Clear a user's failed-login throttling, from every address (audited).
+    Unlock {
+        username: String,
+    },
+    List,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Check the keyed hash chain and every checkpoint; exits 2 when either is broken.
+    Verify,
+    /// Write a signed checkpoint of the chain's head to the checkpoint file (after
+    /// verifying the entries since the last one); exits 2 when the chain is broken.
+    Checkpoint,
+}
+
+/// Where a backup passphrase comes from. Never a plain argument: those show in `ps`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct PassphraseArgs {
+    /// Encrypt (backup) or decrypt (restore) with the passphrase in this environment
+    /// variable; an encrypted backup also carries the PII key.
+    #[arg(long, value_name = "VAR", conflicts_with = "passphrase_file")]
+    pub(crate) passphrase_env: Option<String>,
+    /// As --passphrase-env, reading the passphrase from the first line of this file.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) passphrase_file: Option<PathBuf>,
+}
+
+impl PassphraseArgs {
+    pub(crate) fn read(&self) -> Result<Option<custos_app::backup::Passphrase>, Failure> {
+        let text = match (&self.passphrase_env, &self.passphrase_file) {
+            (Some(var), _) => std::env::var(var).map_err(|_| {
+                Failure(format!(
+                    "环境变量 {var} 未设置 / the environment variable {var} is not set"
+                ))
+            })?,
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map_err(|e| {
+                    Failure(format!(
+                        "无法读取口令文件 / cannot read the passphrase file {}: {e}",
+                        path.display()
+                    ))
+                })?
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            (None, None) => return Ok(None),
+        };
+        Ok(Some(custos_app::backup::Passphrase::new(text)?))
+    }
+}

@@ -1,0 +1,79 @@
+//! `custos bench issue|import|dupcheck|lookup`: the backend and database of a benchmark,
+//! then the benchmark itself (see `bench`, `bench_import`, `bench_lookup`).
+
+use crate::args::BenchCommand;
+use crate::{bench, bench_import, bench_lookup, Failure};
+
+/// Run one benchmark; `database_url` is the global `--database-url`.
+pub(crate) async fn run_bench(
+    command: &BenchCommand,
+    database_url: Option<String>,
+) -> Result<(), Failure> {
+    if let BenchCommand::Import {
+        rows,
+        existing,
+        chunk,
+        dir,
+        no_exports,
+    } = command
+    {
+        let options = bench_import::Options {
+            rows: *rows,
+            existing: *existing,
+            chunk: *chunk,
+            dir: dir.clone(),
+            exports: !*no_exports,
+        };
+        bench_import::import(&options).await?;
+        return Ok(());
+    }
+    let backend_name = match command {
+        BenchCommand::Issue { backend, .. }
+        | BenchCommand::Dupcheck { backend, .. }
+        | BenchCommand::Lookup { backend, .. } => backend.as_str(),
+        BenchCommand::Import { .. } => "sqlite",
+    };
+    let backend = match backend_name {
+        "sqlite" => custos_app::Backend::Sqlite,
+        "postgres" => custos_app::Backend::Postgres,
+        other => {
+            return Err(Failure(format!(
+                "unknown backend {other}: use sqlite or postgres"
+            )))
+        }
+    };
+    let url = database_url
+        .or_else(|| std::env::var("CUSTOS_TEST_PG_URL").ok())
+        .or_else(|| std::env::var("CUSTOS_DATABASE_URL").ok());
+    if backend == custos_app::Backend::Postgres && url.is_none() {
+        return Err(Failure("bench on postgres needs --database-url".into()));
+    }
+    match command {
+        BenchCommand::Issue {
+            callers,
+            ops,
+            rounds,
+            ..
+        } => bench::issue(backend, url.as_deref(), callers, *ops, *rounds).await?,
+        BenchCommand::Dupcheck {
+            customers, checks, ..
+        } => bench::dupcheck(backend, url.as_deref(), *customers, *checks).await?,
+        BenchCommand::Lookup {
+            customers,
+            queries,
+            export,
+            keep,
+            ..
+        } => {
+            let run = bench_lookup::LookupRun {
+                customers: *customers,
+                queries: *queries,
+                export: *export,
+                keep: *keep,
+            };
+            bench_lookup::lookup(backend, url.as_deref(), run).await?
+        }
+        BenchCommand::Import { .. } => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,141 @@
+//! From the parsed command line to the code of each sub-command: what a command needs
+//! opened (the database, the acting user, which lock) and its exit code.
+
+use crate::output::outln;
+use std::process::ExitCode;
+
+use custos_app::{Actor, App};
+
+use crate::args::{AuditCommand, Cli, Command};
+use crate::{
+    actor, audit_cmd, backup_cmd, bench_cmd, customer_cmd, dedupe_cmd, import_cmd, open,
+    open_locked, rule_cmd, serve, user_cmd, Failure,
+};
+
+pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    match &cli.command {
+        Command::Serve { listen, demo } => serve::serve(&cli, listen.clone(), *demo).await,
+        Command::Bench { command } => {
+            bench_cmd::run_bench(command, cli.database_url.clone()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Customer { command } => {
+            let (app, _, _lock) = open(&cli, None).await?;
+            let actor = actor(&app, &cli).await?;
+            customer_cmd::run_customer(&app, &actor, command, cli.json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo(args) => {
+            let (app, _, _lock) = open(&cli, None).await?;
+            customer_cmd::ensure_admin(&app).await?;
+            let actor = actor(&app, &cli).await?;
+            customer_cmd::run_demo(&app, &actor, args, cli.json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import(args) => {
+            let (app, _, _lock) = open(&cli, None).await?;
+            let actor = actor(&app, &cli).await?;
+            import_cmd::run_import(&app, &actor, args, cli.json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Template { file } => {
+            let (app, _, _lock) = open(&cli, None).await?;
+            let actor = actor(&app, &cli).await?;
+            import_cmd::run_template(&app, &actor, file).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export(args) => {
+            let (app, _, _lock) = open(&cli, None).await?;
+            let actor = actor(&app, &cli).await?;
+            import_cmd::run_export(&app, &actor, args, cli.json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rule { command } => {
+            let (app, _, _lock) = open(&cli, None).await?;
+            let actor = actor(&app, &cli).await?;
+            rule_cmd::run_rule(&app, &actor, command, cli.json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Code { command } => {
+            // After pg_restore nothing holds code issuing: no server may issue codes
+            // while the counters are being raised.
+            let pg_exclusive = matches!(command, rule_cmd::CodeCommand::ResumeAfterRestore(_));
+            let (app, _, _lock) = open_locked(&cli, None, pg_exclusive).await?;
+            let actor = actor(&app, &cli).await?;
+            let ok = rule_cmd::run_code(&app, &actor, command, cli.json).await?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            })
+        }
+        Command::Dedupe(args) if args.database => {
+            let (app, _, _lock) = open(&cli, None).await?;
+            let actor = actor(&app, &cli).await?;
+            dedupe_database(&app, &actor, args.threshold, cli.json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Dedupe(args) => {
+            let summary = dedupe_cmd::run(args)?;
+            if cli.json {
+                outln!("{}", serde_json::to_string(&summary).unwrap_or_default());
+            } else {
+                eprintln!("{}", dedupe_cmd::render(&summary));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Openapi => {
+            outln!(
+                "{}",
+                custos_web::openapi().to_pretty_json().unwrap_or_default()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User { command } => {
+            let (app, _, _lock) = open(&cli, None).await?;
+            let actor = actor(&app, &cli).await?;
+            user_cmd::run_user(&app, &actor, command, cli.json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit { command } => {
+            let (app, _, _lock) = open(&cli, None).await?;
+            match command {
+                AuditCommand::Verify => audit_cmd::audit_verify(&app, cli.json).await,
+                AuditCommand::Checkpoint => audit_cmd::audit_checkpoint(&app, cli.json).await,
+            }
+        }
+        Command::Backup { file, passphrase } => backup_cmd::backup(&cli, file, passphrase).await,
+        Command::Restore {
+            file,
+            force,
+            passphrase,
+        } => backup_cmd::restore(&cli, file, *force, passphrase).await,
+    }
+}
+
+/// `custos dedupe --database`: duplicate groups among all customers, into the review
+/// queue; the summary goes to stdout as JSON or to stderr as a line.
+async fn dedupe_database(
+    app: &App,
+    actor: &Actor,
+    threshold: Option<f64>,
+    json: bool,
+) -> Result<(), Failure> {
+    let summary = app.scan_duplicates(actor, threshold).await?;
+    if json {
+        outln!("{}", serde_json::to_string(&summary).unwrap_or_default());
+    } else {
+        eprintln!(
+            "{} customers, {} candidate pairs, {} pairs ≥ {}: {} duplicate groups ({} new in the review queue, {} earlier groups out of date); {:.1}s",
+            summary.customers,
+            summary.candidate_pairs,
+            summary.matched_pairs,
+            summary.threshold,
+            summary.groups,
+            summary.new_groups,
+            summary.stale_groups,
+            summary.seconds
+        );
+    }
+    Ok(())
+}
