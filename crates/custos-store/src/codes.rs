@@ -141,7 +141,7 @@ impl Tx {
     /// number returns to the pool if the transaction rolls back.
     ///
     /// Only the first draw of a scope in a transaction goes to the database: the row is
-    /// then held until the transaction ends (see `WriteCache` in db.rs), so the next
+    /// then held until the transaction ends (see `WriteCache` in db/cache.rs), so the next
     /// draws count on in memory and the counter is written back once, before the commit
     /// (or before anything in the transaction reads it).
     pub async fn draw_sequence(
