@@ -445,7 +445,7 @@ impl Tx {
                 let mut stamps: FoldMap<i64, CustomerStamp> = FoldMap::default();
                 for chunk in ids.chunks(STAMP_CHUNK) {
                     let json: String = sqlx::query_scalar(SQLITE_STAMPS)
-                        .bind(crate::customer_master::json_list(chunk))
+                        .bind(crate::sql_text::json_list(chunk))
                         .fetch_one(&mut **c)
                         .await?;
                     let found: Vec<(i64, i64, i64, String)> = read_ahead_json(&json)?;

@@ -21,6 +21,7 @@ mod org;
 /// Owner-only files and directories (kept at this path for the store's callers).
 pub use custos_files::private_files;
 mod rate_limits;
+mod sql_text;
 
 pub use applications::{
     ApplicationFilter, ApplicationRow, EventRow, FlowRow, NotificationRow, TaskRow,
