@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 
 use crate::audit_chain::{keyed_hash, Anchor, ChainWalk};
 use crate::audit_entry::{record_canonical, AuditEntry, AuditRecord, ChainReport};
+use crate::sql_text::placeholders_for;
 use crate::{on_tx, Backend, StoreError, StoreResult, Tx};
 
 /// Where a new entry goes: its number, the hash it follows, its own hash and the key.
@@ -52,10 +53,8 @@ impl Tx {
         // The entry and the head's new hash in one round trip.
         static SQL: OnceLock<[String; 2]> = OnceLock::new();
         let [sqlite, postgres] = SQL.get_or_init(|| {
-            let insert = format!(
-                "INSERT INTO audit_log ({AUDIT_COLS}) VALUES \
-                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
-            );
+            let values = placeholders_for(AUDIT_COLS);
+            let insert = format!("INSERT INTO audit_log ({AUDIT_COLS}) VALUES ({values})");
             [
                 format!("{insert}; UPDATE audit_head SET seq = $1, hash = $15 WHERE id = 1"),
                 format!(
@@ -345,5 +344,19 @@ impl Tx {
             self.held_audit_head().await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The generated list is the text the statement had when numbered by hand.
+    #[test]
+    fn audit_insert_has_one_parameter_per_column() {
+        assert_eq!(
+            placeholders_for(AUDIT_COLS),
+            "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16"
+        );
     }
 }

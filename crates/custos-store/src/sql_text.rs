@@ -5,3 +5,29 @@
 pub(crate) fn json_list<T: serde::Serialize>(v: &[T]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
+
+/// `$1, $2, …, $n`: one numbered parameter per column of an INSERT.
+pub(crate) fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The parameters for every column of a `*_COLS` list: `"a, b, c"` → `$1, $2, $3`.
+pub(crate) fn placeholders_for(cols: &str) -> String {
+    placeholders(cols.split(',').count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_from_one() {
+        assert_eq!(placeholders(0), "");
+        assert_eq!(placeholders(1), "$1");
+        assert_eq!(placeholders(3), "$1, $2, $3");
+        assert_eq!(placeholders_for("a, b,\n    c"), "$1, $2, $3");
+    }
+}
