@@ -18,6 +18,7 @@ pub mod duplicates;
 mod error;
 mod login_throttle;
 mod lookups;
+mod match_postings;
 mod org;
 /// Owner-only files and directories (kept at this path for the store's callers).
 pub use custos_files::private_files;

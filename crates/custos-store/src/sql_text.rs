@@ -6,12 +6,17 @@ pub(crate) fn json_list<T: serde::Serialize>(v: &[T]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
 
-/// `$1, $2, …, $n`: one numbered parameter per column of an INSERT.
-pub(crate) fn placeholders(n: usize) -> String {
-    (1..=n)
+/// Placeholders `$from, $from+1, …` for `n` values.
+pub(crate) fn placeholders_from(from: usize, n: usize) -> String {
+    (from..from + n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `$1, $2, …, $n`: one numbered parameter per column of an INSERT.
+pub(crate) fn placeholders(n: usize) -> String {
+    placeholders_from(1, n)
 }
 
 /// The parameters for every column of a `*_COLS` list: `"a, b, c"` → `$1, $2, $3`.
@@ -28,6 +33,7 @@ mod tests {
         assert_eq!(placeholders(0), "");
         assert_eq!(placeholders(1), "$1");
         assert_eq!(placeholders(3), "$1, $2, $3");
+        assert_eq!(placeholders_from(4, 2), "$4, $5");
         assert_eq!(placeholders_for("a, b,\n    c"), "$1, $2, $3");
     }
 }

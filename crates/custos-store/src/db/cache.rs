@@ -21,7 +21,7 @@ pub(crate) struct WriteCache {
     /// Match-key postings read ahead for a batch of creations (see
     /// [`Tx::prefetch_match_candidates`]). Never kept across a savepoint: a rollback to
     /// one drops them, as does any change to a customer other than a creation.
-    pub(crate) postings: Option<crate::duplicates::MatchPostings>,
+    pub(crate) postings: Option<crate::match_postings::MatchPostings>,
     /// SQLite: the id the next customer inserted gets (its rowid is the largest plus
     /// one, and this transaction is the only writer). Forgotten by any other insert of
     /// a customer.

@@ -26,6 +26,7 @@ macro_rules! on_tx {
 mod cache;
 mod checkpoint;
 mod handle;
+mod lookup_rows;
 mod open;
 mod options;
 mod savepoint;
