@@ -9,7 +9,7 @@ use crate::violation::Violation;
 use super::decoded::{Decoded, DecodedPart};
 use super::segment::{bucket_text, code_length_range, Segment};
 use super::validate::{first_rule_error, validate_segments};
-use super::walk::{Matcher, PieceValue};
+use super::walk::{Matcher, Piece, PieceValue};
 
 /// Take `code` apart against a rule (lower case is accepted and upper-cased first).
 ///
@@ -28,6 +28,47 @@ pub fn decode(
     issue_date_for_scope: NaiveDate,
 ) -> Result<Decoded, Violation> {
     validate_segments(segments).map_err(first_rule_error)?;
+    let code = checked_code_text(segments, code)?;
+
+    let (body_segments, check) = match segments.split_last() {
+        Some((Segment::Check { algorithm }, rest)) => (rest, Some(*algorithm)),
+        _ => (segments, None),
+    };
+    // The length check above guarantees a check character is present when the rule has one.
+    let body = if check.is_some() {
+        &code[..code.len() - 1]
+    } else {
+        code.as_str()
+    };
+
+    let pieces = match_body(body_segments, body, &code, issue_date_for_scope.year())?;
+    let mut decoded = assemble(pieces, segments.len(), issue_date_for_scope);
+    if let Some(algorithm) = check {
+        let pos = code.len();
+        let c = char::from(code.as_bytes()[pos - 1]);
+        if !algorithm.check_alphabet_ok(c) {
+            return Err(Violation::new(
+                "code.check.charset",
+                format!("编码第{pos}位“{c}”不可能是 {} 校验位", algorithm.name()),
+                format!(
+                    "'{c}' at position {pos} cannot be a {} check character",
+                    algorithm.name()
+                ),
+            ));
+        }
+        decoded.check_valid = Some(algorithm.compute(body)? == c);
+        decoded.parts.push(DecodedPart {
+            kind: "check",
+            text: c.to_string(),
+            meaning: None,
+        });
+    }
+    Ok(decoded)
+}
+
+/// The code upper-cased, once it holds only characters a code can have and has a length
+/// the rule can produce. All ASCII then, so byte offsets are character positions.
+fn checked_code_text(segments: &[Segment], code: &str) -> Result<String, Violation> {
     if let Some((i, c)) = code
         .chars()
         .enumerate()
@@ -42,7 +83,6 @@ pub fn decode(
             ),
         ));
     }
-    // All ASCII from here on, so byte offsets are character positions.
     let code = code.to_ascii_uppercase();
     let (min, max) = code_length_range(segments);
     if code.len() < min || code.len() > max {
@@ -63,19 +103,17 @@ pub fn decode(
             ),
         ));
     }
+    Ok(code)
+}
 
-    let (body_segments, check) = match segments.split_last() {
-        Some((Segment::Check { algorithm }, rest)) => (rest, Some(*algorithm)),
-        _ => (segments, None),
-    };
-    // The length check above guarantees a check character is present when the rule has one.
-    let body = if check.is_some() {
-        &code[..code.len() - 1]
-    } else {
-        code.as_str()
-    };
-
-    let reference_year = issue_date_for_scope.year();
+/// The pieces of `body` (the code without its check character), one per segment, or the
+/// error of the attempt that got furthest.
+fn match_body(
+    body_segments: &[Segment],
+    body: &str,
+    code: &str,
+    reference_year: i32,
+) -> Result<Vec<Piece>, Violation> {
     let mut matcher = Matcher {
         segments: body_segments,
         text: body,
@@ -83,7 +121,7 @@ pub fn decode(
         failed: HashSet::new(),
         furthest: None,
     };
-    let mut pieces = Vec::with_capacity(segments.len());
+    let mut pieces = Vec::with_capacity(body_segments.len());
     if !matcher.walk(0, 0, &mut pieces) {
         return Err(matcher.furthest.map(|(_, v)| v).unwrap_or_else(|| {
             Violation::new(
@@ -93,9 +131,14 @@ pub fn decode(
             )
         }));
     }
+    Ok(pieces)
+}
 
+/// The decoded parts, sequence or random text, and the counter scope (流水依据) of matched
+/// pieces; `parts` has room for `segment_count` parts.
+fn assemble(pieces: Vec<Piece>, segment_count: usize, issue_date_for_scope: NaiveDate) -> Decoded {
     let mut decoded = Decoded {
-        parts: Vec::with_capacity(segments.len()),
+        parts: Vec::with_capacity(segment_count),
         check_valid: None,
         sequence: None,
         sequence_scope: None,
@@ -126,26 +169,5 @@ pub fn decode(
         let bucket = from_code.unwrap_or_else(|| r.bucket(issue_date_for_scope));
         decoded.sequence_scope = Some(format!("{prefix}|{bucket}"));
     }
-
-    if let Some(algorithm) = check {
-        let pos = code.len();
-        let c = char::from(code.as_bytes()[pos - 1]);
-        if !algorithm.check_alphabet_ok(c) {
-            return Err(Violation::new(
-                "code.check.charset",
-                format!("编码第{pos}位“{c}”不可能是 {} 校验位", algorithm.name()),
-                format!(
-                    "'{c}' at position {pos} cannot be a {} check character",
-                    algorithm.name()
-                ),
-            ));
-        }
-        decoded.check_valid = Some(algorithm.compute(body)? == c);
-        decoded.parts.push(DecodedPart {
-            kind: "check",
-            text: c.to_string(),
-            meaning: None,
-        });
-    }
-    Ok(decoded)
+    decoded
 }
