@@ -11,5 +11,6 @@ pub mod normalize;
 pub mod region;
 pub mod text_guard;
 pub mod violation;
+mod width;
 
 pub use violation::{FieldError, Violation};

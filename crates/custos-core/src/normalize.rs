@@ -7,23 +7,8 @@
 use serde::Serialize;
 
 use crate::region;
-
-/// Full-width ASCII (U+FF01–U+FF5E) to half-width and the ideographic space U+3000 to a space;
-/// everything else unchanged.
-pub fn to_half_width(s: &str) -> String {
-    // Never longer than the input: reserve once instead of growing from a quarter.
-    let mut out = String::with_capacity(s.len());
-    out.extend(s.chars().map(half_width_char));
-    out
-}
-
-fn half_width_char(c: char) -> char {
-    match c {
-        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-        '\u{3000}' => ' ',
-        _ => c,
-    }
-}
+use crate::width::half_width_char;
+pub use crate::width::to_half_width;
 
 fn is_zero_width(c: char) -> bool {
     matches!(c, '\u{200B}'..='\u{200D}' | '\u{FEFF}')

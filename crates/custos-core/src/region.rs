@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use serde::Serialize;
 
-use crate::normalize::to_half_width;
+use crate::width::to_half_width;
 use crate::Violation;
 
 const REGIONS_TSV: &str = include_str!("../data/regions.tsv");

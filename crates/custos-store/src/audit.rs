@@ -5,75 +5,10 @@
 
 use std::sync::OnceLock;
 
-use serde::Serialize;
-
 use crate::audit_chain::{keyed_hash, Anchor, ChainWalk};
+use crate::audit_entry::{record_canonical, AuditEntry, AuditRecord, ChainReport};
+use crate::sql_text::placeholders_for;
 use crate::{on_tx, Backend, StoreError, StoreResult, Tx};
-
-pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-/// What a use case records; the store adds sequence number and hashes.
-#[derive(Debug, Clone, Default)]
-pub struct AuditRecord {
-    pub at: i64,
-    pub actor_id: Option<i64>,
-    pub actor_name: String,
-    /// `api`, `cli`, `console`, `import`, `system`.
-    pub source: String,
-    pub action: String,
-    pub target_type: String,
-    pub target_id: String,
-    /// JSON text of the state before / after (never plaintext PII).
-    pub before: Option<String>,
-    pub after: Option<String>,
-    pub reason: Option<String>,
-    pub request_id: Option<String>,
-    pub ip: Option<String>,
-}
-
-/// A stored entry.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct AuditEntry {
-    pub seq: i64,
-    pub at: i64,
-    pub actor_id: Option<i64>,
-    pub actor_name: String,
-    pub source: String,
-    pub action: String,
-    pub target_type: String,
-    pub target_id: String,
-    pub before_json: Option<String>,
-    pub after_json: Option<String>,
-    pub reason: Option<String>,
-    pub request_id: Option<String>,
-    pub ip: Option<String>,
-    pub prev_hash: String,
-    pub hash: String,
-    /// The audit key whose HMAC `hash` is; `None`: plain SHA-256 (earlier versions).
-    pub key_id: Option<String>,
-}
-
-/// The fields the hash covers, in a fixed order (serde keeps struct order).
-#[derive(Serialize)]
-pub(crate) struct Canonical<'a> {
-    seq: i64,
-    at: i64,
-    actor_id: Option<i64>,
-    actor_name: &'a str,
-    source: &'a str,
-    action: &'a str,
-    target_type: &'a str,
-    target_id: &'a str,
-    before: Option<&'a str>,
-    after: Option<&'a str>,
-    reason: Option<&'a str>,
-    request_id: Option<&'a str>,
-    ip: Option<&'a str>,
-    prev_hash: &'a str,
-    /// Absent from unkeyed entries, whose encoding predates it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    key_id: Option<&'a str>,
-}
 
 /// Where a new entry goes: its number, the hash it follows, its own hash and the key.
 pub(crate) struct ChainPlace {
@@ -81,55 +16,6 @@ pub(crate) struct ChainPlace {
     pub(crate) prev_hash: String,
     pub(crate) hash: String,
     pub(crate) key_id: String,
-}
-
-/// The canonical form of `r` as entry `seq` after `prev_hash`, keyed by `key_id`.
-fn record_canonical<'a>(
-    r: &'a AuditRecord,
-    seq: i64,
-    prev_hash: &'a str,
-    key_id: &'a str,
-) -> Canonical<'a> {
-    Canonical {
-        seq,
-        at: r.at,
-        actor_id: r.actor_id,
-        actor_name: &r.actor_name,
-        source: &r.source,
-        action: &r.action,
-        target_type: &r.target_type,
-        target_id: &r.target_id,
-        before: r.before.as_deref(),
-        after: r.after.as_deref(),
-        reason: r.reason.as_deref(),
-        request_id: r.request_id.as_deref(),
-        ip: r.ip.as_deref(),
-        prev_hash,
-        key_id: Some(key_id),
-    }
-}
-
-impl AuditEntry {
-    /// The fields this entry's hash covers, as stored.
-    pub(crate) fn canonical(&self) -> Canonical<'_> {
-        Canonical {
-            seq: self.seq,
-            at: self.at,
-            actor_id: self.actor_id,
-            actor_name: &self.actor_name,
-            source: &self.source,
-            action: &self.action,
-            target_type: &self.target_type,
-            target_id: &self.target_id,
-            before: self.before_json.as_deref(),
-            after: self.after_json.as_deref(),
-            reason: self.reason.as_deref(),
-            request_id: self.request_id.as_deref(),
-            ip: self.ip.as_deref(),
-            prev_hash: &self.prev_hash,
-            key_id: self.key_id.as_deref(),
-        }
-    }
 }
 
 /// Filters for reading the log.
@@ -151,24 +37,6 @@ pub struct AuditFilter {
     pub limit: i64,
 }
 
-/// Result of walking the chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChainReport {
-    Ok {
-        entries: i64,
-        head_hash: String,
-        /// Entries written before the chain was keyed and not sealed yet (an older
-        /// database that this version has not opened for writing).
-        unsealed: i64,
-        /// Checkpoints checked against the chain.
-        checkpoints: usize,
-    },
-    Broken {
-        seq: i64,
-        reason: String,
-    },
-}
-
 pub(crate) const AUDIT_COLS: &str = "seq, at, actor_id, actor_name, source, action, target_type, \
     target_id, before_json, after_json, reason, request_id, ip, prev_hash, hash, key_id";
 
@@ -185,10 +53,8 @@ impl Tx {
         // The entry and the head's new hash in one round trip.
         static SQL: OnceLock<[String; 2]> = OnceLock::new();
         let [sqlite, postgres] = SQL.get_or_init(|| {
-            let insert = format!(
-                "INSERT INTO audit_log ({AUDIT_COLS}) VALUES \
-                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
-            );
+            let values = placeholders_for(AUDIT_COLS);
+            let insert = format!("INSERT INTO audit_log ({AUDIT_COLS}) VALUES ({values})");
             [
                 format!("{insert}; UPDATE audit_head SET seq = $1, hash = $15 WHERE id = 1"),
                 format!(
@@ -478,5 +344,19 @@ impl Tx {
             self.held_audit_head().await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The generated list is the text the statement had when numbered by hand.
+    #[test]
+    fn audit_insert_has_one_parameter_per_column() {
+        assert_eq!(
+            placeholders_for(AUDIT_COLS),
+            "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16"
+        );
     }
 }

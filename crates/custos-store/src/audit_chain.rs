@@ -18,7 +18,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::audit::{AuditEntry, Canonical, ChainReport, GENESIS_HASH};
+use crate::audit_entry::{AuditEntry, Canonical, ChainReport, GENESIS_HASH};
 
 type HmacSha256 = Hmac<Sha256>;
 

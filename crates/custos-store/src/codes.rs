@@ -1,8 +1,10 @@
 //! Code rules, sequence counters and the code registry.
 
 use std::collections::HashSet;
+use std::sync::OnceLock;
 
 use crate::db::SequenceDraw;
+use crate::sql_text::placeholders_for;
 use crate::{on_tx, Backend, StoreError, StoreResult, Tx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -141,7 +143,7 @@ impl Tx {
     /// number returns to the pool if the transaction rolls back.
     ///
     /// Only the first draw of a scope in a transaction goes to the database: the row is
-    /// then held until the transaction ends (see `WriteCache` in db.rs), so the next
+    /// then held until the transaction ends (see `WriteCache` in db/cache.rs), so the next
     /// draws count on in memory and the counter is written back once, before the commit
     /// (or before anything in the transaction reads it).
     pub async fn draw_sequence(
@@ -233,10 +235,9 @@ impl Tx {
     /// the rows written.
     pub(crate) async fn write_code(&mut self, r: &CodeRow, on_conflict: &str) -> StoreResult<u64> {
         self.cache.free_codes.remove(&r.code);
-        let sql = format!(
-            "INSERT INTO code_registry ({CODE_COLS}) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12){on_conflict}"
-        );
+        static VALUES: OnceLock<String> = OnceLock::new();
+        let values = VALUES.get_or_init(|| placeholders_for(CODE_COLS));
+        let sql = format!("INSERT INTO code_registry ({CODE_COLS}) VALUES ({values}){on_conflict}");
         Ok(on_tx!(self, |c| sqlx::query(&sql)
             .bind(&r.code)
             .bind(r.customer_id)
@@ -358,5 +359,19 @@ impl Tx {
             .bind(scope)
             .fetch_all(c)
             .await)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The generated list is the text the statement had when numbered by hand.
+    #[test]
+    fn code_insert_has_one_parameter_per_column() {
+        assert_eq!(
+            placeholders_for(CODE_COLS),
+            "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12"
+        );
     }
 }

@@ -2,14 +2,18 @@
 //! customer lineage.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::OnceLock;
 
 use crate::customers::{CustomerRow, CUSTOMER_COLS};
 use crate::error::{StoreError, StoreResult};
 use crate::lookups::MATCH_KEYS;
+use crate::match_postings::{FoldMap, MatchPostings};
 use crate::on_tx;
+use crate::sql_text::placeholders_from;
 use crate::{Backend, Tx, TxConn};
+
+pub use crate::match_postings::CustomerStamp;
 
 /// A group of probable duplicates waiting for (or decided by) a steward.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -52,30 +56,6 @@ const MERGE_COLS: &str = "id, survivor_id, merged_ids, before, survivor_version,
     reason, undone_at, undone_by";
 
 /// A map with a fast hasher, for keys that are ids or (already keyed) hashes.
-type FoldMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
-
-/// Which version of a customer is stored (see [`Tx::match_candidates`]). Plain data: a
-/// batch of creations copies thousands of these around per customer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct CustomerStamp {
-    pub id: i64,
-    pub row_version: i64,
-    pub updated_at: i64,
-    /// The customer was merged into another (status `merged`): not a candidate.
-    pub merged: bool,
-}
-
-impl CustomerStamp {
-    pub(crate) fn new(id: i64, row_version: i64, updated_at: i64, status: &str) -> CustomerStamp {
-        CustomerStamp {
-            id,
-            row_version,
-            updated_at,
-            merged: status == "merged",
-        }
-    }
-}
-
 /// An edge of a customer's lineage.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LineageRow {
@@ -155,56 +135,6 @@ const SQLITE_STAMPS: &str = "SELECT json_group_array(json_array(c.id, c.row_vers
 /// Customer ids per [`SQLITE_STAMPS`] statement.
 const STAMP_CHUNK: usize = 20_000;
 
-/// The newest customers holding each of a batch's match keys, read once for the batch
-/// (see [`Tx::prefetch_match_candidates`]) and kept current as the batch creates
-/// customers.
-#[derive(Clone, Default)]
-pub(crate) struct MatchPostings {
-    per_key: i64,
-    /// Per key hash, up to `per_key` stamps, newest (highest id) first.
-    lists: FoldMap<i64, VecDeque<CustomerStamp>>,
-    /// Creations added since the read-ahead.
-    creations: u64,
-}
-
-impl MatchPostings {
-    /// [`Tx::match_candidates`] answered from memory, if every key was read ahead with
-    /// the same cap: the same ranking the database does — by how many of `hashes` (as
-    /// given, repeats counted) a customer holds, then newest first.
-    fn candidates(&self, hashes: &[i64], per_key: i64, limit: i64) -> Option<Vec<CustomerStamp>> {
-        if per_key != self.per_key {
-            return None;
-        }
-        let mut hits: FoldMap<i64, (usize, CustomerStamp)> = FoldMap::default();
-        for h in hashes {
-            for s in self.lists.get(h)? {
-                hits.entry(s.id).or_insert((0, *s)).0 += 1;
-            }
-        }
-        let mut ranked: Vec<(usize, CustomerStamp)> = hits.into_values().collect();
-        ranked.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(b.1.id.cmp(&a.1.id)));
-        ranked.truncate(usize::try_from(limit).unwrap_or(0));
-        Some(ranked.into_iter().map(|(_, s)| s).collect())
-    }
-
-    pub(crate) fn creations(&self) -> u64 {
-        self.creations
-    }
-
-    /// A customer created in the transaction now holds `hashes` (deduplicated).
-    pub(crate) fn created(&mut self, stamp: CustomerStamp, hashes: &[i64]) {
-        self.creations += 1;
-        let cap = usize::try_from(self.per_key).unwrap_or(0);
-        for h in hashes {
-            if let Some(list) = self.lists.get_mut(h) {
-                // Ids grow, so the new customer is the newest holder of the key.
-                list.push_front(stamp);
-                list.truncate(cap);
-            }
-        }
-    }
-}
-
 /// Key position, customer id, row version, updated at, status.
 type Posting = (usize, i64, i64, i64, String);
 
@@ -218,14 +148,6 @@ fn padded_ids(ids: &[i64]) -> Vec<i64> {
     let mut v = ids.to_vec();
     v.resize(padded_len(ids.len()), 0);
     v
-}
-
-/// Placeholders `$from, $from+1, …` for `n` values.
-fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 impl Tx {
@@ -445,7 +367,7 @@ impl Tx {
                 let mut stamps: FoldMap<i64, CustomerStamp> = FoldMap::default();
                 for chunk in ids.chunks(STAMP_CHUNK) {
                     let json: String = sqlx::query_scalar(SQLITE_STAMPS)
-                        .bind(crate::customer_master::json_list(chunk))
+                        .bind(crate::sql_text::json_list(chunk))
                         .fetch_one(&mut **c)
                         .await?;
                     let found: Vec<(i64, i64, i64, String)> = read_ahead_json(&json)?;
@@ -461,10 +383,10 @@ impl Tx {
                     .collect()
             }
         };
-        let postings = self.cache.postings.get_or_insert_with(|| MatchPostings {
-            per_key,
-            ..MatchPostings::default()
-        });
+        let postings = self
+            .cache
+            .postings
+            .get_or_insert_with(|| MatchPostings::new(per_key));
         for h in &want {
             postings.lists.insert(*h, VecDeque::new());
         }
@@ -504,7 +426,7 @@ impl Tx {
         }
         let sql = format!(
             "SELECT {CUSTOMER_COLS} FROM customers WHERE id IN ({}) ORDER BY id",
-            placeholders(1, padded_len(ids.len()))
+            placeholders_from(1, padded_len(ids.len()))
         );
         let ids = padded_ids(ids);
         Ok(on_tx!(self, |c| {
@@ -526,7 +448,7 @@ impl Tx {
         let sql = format!(
             "SELECT {CUSTOMER_COLS} FROM customers WHERE id > $1 AND status IN ({}) \
              ORDER BY id LIMIT $2",
-            placeholders(3, statuses.len())
+            placeholders_from(3, statuses.len())
         );
         Ok(on_tx!(self, |c| {
             let mut q = sqlx::query_as::<_, CustomerRow>(&sql)
@@ -682,7 +604,7 @@ impl Tx {
         let sql = format!(
             "SELECT DISTINCT g.id FROM duplicate_groups g JOIN duplicate_group_members m \
              ON m.group_id = g.id WHERE g.status = 'open' AND m.customer_id IN ({})",
-            placeholders(1, customer_ids.len())
+            placeholders_from(1, customer_ids.len())
         );
         Ok(on_tx!(self, |c| {
             let mut q = sqlx::query_scalar::<_, i64>(&sql);
@@ -730,7 +652,7 @@ impl Tx {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let p = placeholders(1, ids.len());
+        let p = placeholders_from(1, ids.len());
         let sql = format!(
             "SELECT a_id, b_id FROM duplicate_dismissals WHERE a_id IN ({p}) AND b_id IN ({p})"
         );

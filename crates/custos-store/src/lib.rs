@@ -9,6 +9,7 @@
 mod applications;
 mod audit;
 pub mod audit_chain;
+mod audit_entry;
 mod code_carry;
 mod codes;
 mod customers;
@@ -17,16 +18,19 @@ pub mod duplicates;
 mod error;
 mod login_throttle;
 mod lookups;
+mod match_postings;
 mod org;
 /// Owner-only files and directories (kept at this path for the store's callers).
 pub use custos_files::private_files;
 mod rate_limits;
+mod sql_text;
 
 pub use applications::{
     ApplicationFilter, ApplicationRow, EventRow, FlowRow, NotificationRow, TaskRow,
 };
-pub use audit::{AuditEntry, AuditFilter, AuditRecord, ChainReport, GENESIS_HASH};
+pub use audit::AuditFilter;
 pub use audit_chain::{Anchor, AuditKey, AuditKeys, LegacyScan, LegacySeal, SEAL_ACTION};
+pub use audit_entry::{AuditEntry, AuditRecord, ChainReport, GENESIS_HASH};
 pub use code_carry::{AdvisoryLock, SequenceRow};
 pub use codes::{CodeRow, CodeRuleRow, ScopeUsage};
 pub use customers::CustomerRow;

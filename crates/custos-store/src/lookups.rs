@@ -87,6 +87,26 @@ pub(crate) const ASIDE_ID_RANGE: &str = "SELECT (SELECT MIN(customer_id) FROM lo
 pub(crate) const FORGET_ASIDE_ROWS: &str = "DELETE FROM lookup_rows_aside";
 
 impl LookupTable {
+    /// The statements that delete a customer's rows (`$1`) from the table, and from its
+    /// companion on SQLite.
+    pub(crate) fn delete_customer_rows(self, backend: Backend) -> Vec<String> {
+        let mut sql = vec![format!("DELETE FROM {} WHERE customer_id = $1", self.name)];
+        if backend == Backend::Sqlite {
+            // By key, from the record of the rows written aside (the companion has no
+            // index on the customer id).
+            sql.push(format!(
+                "DELETE FROM {n}_recent WHERE ({c}) IN (SELECT {k}, a.customer_id \
+                 FROM {ASIDE_ROWS} AS a, json_each(a.rows, '$[{p}]') AS j \
+                 WHERE a.customer_id = $1)",
+                n = self.name,
+                c = self.cols,
+                k = self.aside_key,
+                p = self.aside_pos,
+            ));
+        }
+        sql
+    }
+
     /// Every row of the table, as a `FROM` source (its columns keep their names).
     pub(crate) fn rows(self, backend: Backend) -> Cow<'static, str> {
         match backend {
@@ -138,38 +158,6 @@ impl LookupTable {
             self.cols,
             parts.join(", ")
         )
-    }
-}
-
-impl crate::Tx {
-    /// Delete a customer's rows from `table` (and from its companion, on SQLite).
-    pub(crate) async fn delete_lookup_rows(
-        &mut self,
-        table: LookupTable,
-        customer_id: i64,
-    ) -> crate::StoreResult<()> {
-        let mut sql = vec![format!("DELETE FROM {} WHERE customer_id = $1", table.name)];
-        if self.backend() == Backend::Sqlite {
-            // By key, from the record of the rows written aside (the companion has no
-            // index on the customer id).
-            sql.push(format!(
-                "DELETE FROM {n}_recent WHERE ({c}) IN (SELECT {k}, a.customer_id \
-                 FROM {ASIDE_ROWS} AS a, json_each(a.rows, '$[{p}]') AS j \
-                 WHERE a.customer_id = $1)",
-                n = table.name,
-                c = table.cols,
-                k = table.aside_key,
-                p = table.aside_pos,
-            ));
-        }
-        for sql in sql {
-            crate::on_tx!(self, |c| sqlx::query(&sql)
-                .bind(customer_id)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected()))?;
-        }
-        Ok(())
     }
 }
 

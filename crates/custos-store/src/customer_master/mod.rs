@@ -1,0 +1,20 @@
+//! Around the customer table: change history with snapshots, the PII blind index, tags,
+//! name n-grams, custom field values, cross-references, and the search and statistics
+//! queries over them.
+
+mod history;
+mod search;
+mod write;
+mod xrefs;
+
+pub use history::HistoryRow;
+pub use search::{CustomerFilter, CustomerSort, GroupCount, ScopeFilter, SqlValue, StatGroup};
+pub use write::{CustomerIndexes, NewCustomerWrite};
+pub use xrefs::{FieldDefinitionRow, XrefRow};
+
+use crate::StoreError;
+
+/// Reject a write whose constraint says the pair is taken.
+pub fn is_conflict(e: &StoreError) -> bool {
+    matches!(e, StoreError::Conflict { .. })
+}

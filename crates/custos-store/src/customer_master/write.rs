@@ -1,0 +1,365 @@
+//! Writing a customer's derived lookup rows, and the one-statement creation of a new
+//! customer.
+
+use std::sync::OnceLock;
+
+use sqlx::Row;
+
+use super::history::HistoryRow;
+use crate::db::SavepointPrefix;
+use crate::lookups::{BLIND_INDEX, NAME_GRAMS};
+use crate::sql_text::json_list;
+use crate::{on_tx, CustomerRow, StoreResult, Tx, TxConn};
+use crate::{AuditRecord, CodeRow};
+
+/// Derived lookup rows of one customer, rewritten on every change.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerIndexes {
+    /// (kind, HMAC hex) of PII values.
+    pub blind: Vec<(String, String)>,
+    pub tags: Vec<String>,
+    pub grams: Vec<String>,
+    /// (custom field key, value) pairs.
+    pub fields: Vec<(String, String)>,
+    /// Keyed hashes of the duplicate-check blocking keys.
+    pub match_keys: Vec<i64>,
+}
+
+/// The index lists of a customer as stored: sorted, without repeats.
+struct IndexLists {
+    blind: Vec<Vec<String>>,
+    tags: Vec<Vec<String>>,
+    grams: Vec<Vec<String>>,
+    fields: Vec<Vec<String>>,
+}
+
+impl IndexLists {
+    fn of(ix: &CustomerIndexes) -> IndexLists {
+        let sorted = |mut v: Vec<Vec<String>>| {
+            v.sort();
+            v.dedup();
+            v
+        };
+        IndexLists {
+            blind: sorted(
+                ix.blind
+                    .iter()
+                    .map(|(k, h)| vec![k.clone(), h.clone()])
+                    .collect(),
+            ),
+            tags: sorted(ix.tags.iter().map(|t| vec![t.clone()]).collect()),
+            grams: sorted(ix.grams.iter().map(|g| vec![g.clone()]).collect()),
+            fields: sorted(
+                ix.fields
+                    .iter()
+                    .map(|(k, v)| vec![k.clone(), v.clone()])
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// What [`Tx::insert_new_customer`] writes. The code registry entry and the history
+/// entry get the new customer's id from the store.
+pub struct NewCustomerWrite<'a> {
+    pub row: &'a CustomerRow,
+    /// `YYYY-MM` of creation in the business time zone.
+    pub created_month: &'a str,
+    pub code: &'a CodeRow,
+    pub indexes: &'a CustomerIndexes,
+    pub history: &'a HistoryRow,
+    pub audit: &'a AuditRecord,
+}
+
+/// [`Tx::insert_new_customer`] on SQLite, given the new id as `$55` (known in advance:
+/// see `WriteCache::next_customer_id`), so it returns nothing and can be sent ahead
+/// (`Tx::send_behind`). List-valued indexes arrive as JSON arrays (one-element arrays
+/// for single columns), so the text never changes and stays a cached prepared statement.
+/// Single rows are inserted from VALUES and the lookup tables with INSERT OR IGNORE
+/// (their lists are deduplicated): SQLite then needs no statement journal, the page
+/// copies a statement that may fail half-way costs (migration 0009). The match keys,
+/// name bigrams and blind-index hashes ($26, $28, $30 on PostgreSQL) are not written here
+/// but queued in the transaction (see `lookups`).
+const NEW_CUSTOMER_SQLITE: &str = "\
+INSERT INTO customers (id, code, customer_type, name, name_key, status, uscc, region_code, \
+    industry, level, owner_id, department_id, data, created_by, created_at, updated_at, \
+    row_version, created_month) \
+VALUES ($55, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, 1, $15);
+INSERT INTO code_registry (code, customer_id, rule_key, rule_version, scope, seq, manual, \
+    status, redirect_to, issued_at, issued_by, reason) \
+VALUES ($1, $55, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25);
+INSERT OR IGNORE INTO customer_tags (customer_id, tag) \
+SELECT $55, json_extract(j.value, '$[0]') FROM json_each($27) j;
+INSERT OR IGNORE INTO customer_field_values (customer_id, key, value) \
+SELECT $55, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]') FROM json_each($29) j;
+INSERT INTO customer_history (customer_id, row_version, at, actor_id, actor_name, action, \
+    reason, changes, snapshot) \
+VALUES ($55, $31, $32, $33, $34, $35, $36, $37, $38);
+INSERT INTO audit_log (seq, at, actor_id, actor_name, source, action, target_type, \
+    target_id, before_json, after_json, reason, request_id, ip, prev_hash, hash, key_id) \
+VALUES ($39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51, $52, $53, $54);
+UPDATE audit_head SET seq = $39, hash = $53 WHERE id = 1;";
+
+/// [`NEW_CUSTOMER_SQLITE`] beginning with the savepoint statements it must run under.
+fn new_customer_sqlite(prefix: SavepointPrefix) -> &'static str {
+    static SQL: OnceLock<[String; 2]> = OnceLock::new();
+    let [open, renew] = SQL.get_or_init(|| {
+        [SavepointPrefix::Open, SavepointPrefix::Renew]
+            .map(|p| format!("{}{NEW_CUSTOMER_SQLITE}", p.sql()))
+    });
+    match prefix {
+        SavepointPrefix::None => NEW_CUSTOMER_SQLITE,
+        SavepointPrefix::Open => open,
+        SavepointPrefix::Renew => renew,
+    }
+}
+
+/// [`NEW_CUSTOMER_SQLITE`] for PostgreSQL: one statement whose parts are data-modifying
+/// common table expressions, with the same numbered parameters. The new id comes from
+/// the `c` part; foreign keys are checked at the end of the statement, when the customer
+/// row is there.
+const NEW_CUSTOMER_PG: &str = "\
+WITH c AS (\
+  INSERT INTO customers (code, customer_type, name, name_key, status, uscc, region_code, \
+    industry, level, owner_id, department_id, data, created_by, created_at, updated_at, \
+    row_version, created_month) \
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, 1, $15) \
+  RETURNING id), \
+r AS (INSERT INTO code_registry (code, customer_id, rule_key, rule_version, scope, seq, \
+    manual, status, redirect_to, issued_at, issued_by, reason) \
+  SELECT $1, c.id, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25 FROM c), \
+b AS (INSERT INTO customer_blind_index (customer_id, kind, hash) \
+  SELECT c.id, j->>0, j->>1 FROM c, json_array_elements($26::json) j), \
+t AS (INSERT INTO customer_tags (customer_id, tag) \
+  SELECT c.id, j->>0 FROM c, json_array_elements($27::json) j), \
+g AS (INSERT INTO customer_name_grams (customer_id, gram) \
+  SELECT c.id, j->>0 FROM c, json_array_elements($28::json) j), \
+f AS (INSERT INTO customer_field_values (customer_id, key, value) \
+  SELECT c.id, j->>0, j->>1 FROM c, json_array_elements($29::json) j), \
+m AS (INSERT INTO customer_match_keys (key_hash, customer_id) \
+  SELECT j.v::bigint, c.id FROM c, json_array_elements_text($30::json) AS j(v)), \
+h AS (INSERT INTO customer_history (customer_id, row_version, at, actor_id, actor_name, \
+    action, reason, changes, snapshot) \
+  SELECT c.id, $31, $32, $33, $34, $35, $36, $37, $38 FROM c), \
+a AS (INSERT INTO audit_log (seq, at, actor_id, actor_name, source, action, target_type, \
+    target_id, before_json, after_json, reason, request_id, ip, prev_hash, hash, key_id) \
+  VALUES ($39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51, $52, $53, $54)), \
+head AS (UPDATE audit_head SET seq = $39, hash = $53 WHERE id = 1) \
+SELECT id FROM c";
+
+impl Tx {
+    /// Replace the derived lookup rows of a customer (`fresh`: a new customer, nothing
+    /// to delete). Each table gets one multi-row insert: fewer round trips per write.
+    pub async fn replace_customer_indexes(
+        &mut self,
+        customer_id: i64,
+        ix: &CustomerIndexes,
+        fresh: bool,
+    ) -> StoreResult<()> {
+        self.flush_lookups().await?;
+        if !fresh {
+            self.delete_lookup_rows(BLIND_INDEX, customer_id).await?;
+            self.delete_lookup_rows(NAME_GRAMS, customer_id).await?;
+            for table in ["customer_tags", "customer_field_values"] {
+                let sql = format!("DELETE FROM {table} WHERE customer_id = $1");
+                on_tx!(self, |c| sqlx::query(&sql)
+                    .bind(customer_id)
+                    .execute(c)
+                    .await
+                    .map(|r| r.rows_affected()))?;
+            }
+        }
+        let IndexLists {
+            blind,
+            tags,
+            grams,
+            fields,
+        } = IndexLists::of(ix);
+        self.insert_rows(
+            "customer_blind_index (customer_id, kind, hash)",
+            customer_id,
+            &blind,
+        )
+        .await?;
+        self.insert_rows("customer_tags (customer_id, tag)", customer_id, &tags)
+            .await?;
+        self.insert_rows(
+            "customer_name_grams (customer_id, gram)",
+            customer_id,
+            &grams,
+        )
+        .await?;
+        self.insert_rows(
+            "customer_field_values (customer_id, key, value)",
+            customer_id,
+            &fields,
+        )
+        .await?;
+        self.replace_match_keys(customer_id, &ix.match_keys, fresh)
+            .await?;
+        Ok(())
+    }
+
+    /// Write a new customer after its code was drawn — the row, the code's registry
+    /// entry, the search and match indexes, the first history entry and the audit entry —
+    /// and return its id. One query on either backend (a multi-statement script on
+    /// SQLite, one statement of data-modifying CTEs on PostgreSQL), plus a read of the
+    /// audit head when the transaction does not hold it yet. The caller's transaction (or
+    /// savepoint) makes it all-or-nothing; a code or identifier already taken is
+    /// `StoreError::Conflict`.
+    pub async fn insert_new_customer(&mut self, w: NewCustomerWrite<'_>) -> StoreResult<i64> {
+        let crate::audit::ChainPlace {
+            seq,
+            prev_hash,
+            hash,
+            key_id,
+        } = self.advance_audit_head(w.audit).await?;
+        self.cache.free_codes.remove(&w.row.code);
+        let lists = IndexLists::of(w.indexes);
+        let (c, h, a) = (w.row, w.history, w.audit);
+        let mut match_keys = w.indexes.match_keys.clone();
+        match_keys.sort_unstable();
+        match_keys.dedup();
+        // The 54 parameters both scripts share (owned: a write sent ahead outlives `w`).
+        macro_rules! bound {
+            ($sql:expr, $blind:expr, $grams:expr, $keys:expr) => {
+                sqlx::query($sql)
+                    .bind(c.code.clone()) // $1
+                    .bind(c.customer_type.clone())
+                    .bind(c.name.clone())
+                    .bind(c.name_key.clone())
+                    .bind(c.status.clone()) // $5
+                    .bind(c.uscc.clone())
+                    .bind(c.region_code.clone())
+                    .bind(c.industry.clone())
+                    .bind(c.level.clone())
+                    .bind(c.owner_id) // $10
+                    .bind(c.department_id)
+                    .bind(c.data.clone())
+                    .bind(c.created_by)
+                    .bind(c.created_at)
+                    .bind(w.created_month.to_string()) // $15
+                    .bind(w.code.rule_key.clone())
+                    .bind(w.code.rule_version)
+                    .bind(w.code.scope.clone())
+                    .bind(w.code.seq)
+                    .bind(w.code.manual) // $20
+                    .bind(w.code.status.clone())
+                    .bind(w.code.redirect_to.clone())
+                    .bind(w.code.issued_at)
+                    .bind(w.code.issued_by)
+                    .bind(w.code.reason.clone()) // $25
+                    .bind($blind)
+                    .bind(json_list(&lists.tags))
+                    .bind($grams)
+                    .bind(json_list(&lists.fields))
+                    .bind($keys) // $30
+                    .bind(h.row_version)
+                    .bind(h.at)
+                    .bind(h.actor_id)
+                    .bind(h.actor_name.clone())
+                    .bind(h.action.clone()) // $35
+                    .bind(h.reason.clone())
+                    .bind(h.changes.clone())
+                    .bind(h.snapshot.clone())
+                    .bind(seq)
+                    .bind(a.at) // $40
+                    .bind(a.actor_id)
+                    .bind(a.actor_name.clone())
+                    .bind(a.source.clone())
+                    .bind(a.action.clone())
+                    .bind(a.target_type.clone()) // $45
+                    .bind(a.target_id.clone())
+                    .bind(a.before.clone())
+                    .bind(a.after.clone())
+                    .bind(a.reason.clone())
+                    .bind(a.request_id.clone()) // $50
+                    .bind(a.ip.clone())
+                    .bind(prev_hash.clone())
+                    .bind(hash.clone())
+                    .bind(key_id.clone()) // $54
+            };
+        }
+        let id = match &mut self.conn {
+            TxConn::Pg(t) => {
+                let q = bound!(
+                    NEW_CUSTOMER_PG,
+                    json_list(&lists.blind),
+                    json_list(&lists.grams),
+                    json_list(&match_keys)
+                );
+                q.fetch_one(&mut **t).await?.try_get::<i64, _>(0)?
+            }
+            TxConn::Sqlite(_) | TxConn::Lent => {
+                // Nothing this script writes can conflict: the code was checked free in
+                // this transaction, the id is the next one, and only this transaction
+                // writes. So it is sent ahead, and the caller prepares the next customer
+                // while SQLite writes this one.
+                let id = self.next_customer_id().await?;
+                self.send_behind(|prefix| {
+                    bound!(new_customer_sqlite(prefix), "", "", "").bind(id) // $55
+                })
+                .await?;
+                self.cache.next_customer_id = Some(id + 1);
+                self.pending
+                    .queue(id, &match_keys, &w.indexes.grams, &w.indexes.blind);
+                id
+            }
+        };
+        self.audit_head_written(seq, hash);
+        if let Some(postings) = &mut self.cache.postings {
+            let stamp = crate::duplicates::CustomerStamp::new(id, 1, c.created_at, &c.status);
+            postings.created(stamp, &match_keys);
+        }
+        Ok(id)
+    }
+
+    /// SQLite: the id the next customer inserted gets, read once per transaction.
+    async fn next_customer_id(&mut self) -> StoreResult<i64> {
+        if let Some(id) = self.cache.next_customer_id {
+            return Ok(id);
+        }
+        let id: i64 = on_tx!(self, |c| sqlx::query_scalar(
+            "SELECT COALESCE(MAX(id), 0) + 1 FROM customers"
+        )
+        .fetch_one(c)
+        .await)?;
+        self.cache.next_customer_id = Some(id);
+        Ok(id)
+    }
+
+    /// `INSERT INTO target VALUES ($1, …), …` with the customer id first in every row.
+    async fn insert_rows(
+        &mut self,
+        target: &str,
+        customer_id: i64,
+        rows: &[Vec<String>],
+    ) -> StoreResult<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut sql = format!("{} {target} VALUES ", self.insert_lookup_rows());
+        let mut n = 1;
+        for (i, row) in rows.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str("($1");
+            for _ in row {
+                n += 1;
+                sql.push_str(&format!(", ${n}"));
+            }
+            sql.push(')');
+        }
+        on_tx!(self, |c| {
+            let mut q = sqlx::query(&sql).bind(customer_id);
+            for row in rows {
+                for v in row {
+                    q = q.bind(v.clone());
+                }
+            }
+            q.execute(c).await.map(|r| r.rows_affected())
+        })?;
+        Ok(())
+    }
+}

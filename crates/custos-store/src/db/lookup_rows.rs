@@ -1,0 +1,87 @@
+//! A write transaction's lookup rows (match keys, name bigrams, blind index): writing the
+//! queued ones, moving rows written aside into the main tables, deleting a customer's.
+
+use super::tx::Tx;
+use crate::error::StoreResult;
+use crate::lookups::LookupTable;
+
+impl Tx {
+    /// Write the queued lookup rows of new customers (match keys, name bigrams, blind
+    /// index), each table's sorted by key. Every statement that reads or changes those
+    /// tables in a write transaction calls this first; commit does too.
+    pub(crate) async fn flush_lookups(&mut self) -> StoreResult<()> {
+        if self.pending.is_written() {
+            return Ok(());
+        }
+        self.release_stale_savepoint().await?;
+        // `aside_from` is only below `i64::MAX` on SQLite's writer.
+        let aside = self.bulk
+            && self
+                .cache
+                .next_customer_id
+                .is_some_and(|next| next >= self.aside_from);
+        self.wrote_aside |= aside;
+        for (sql, rows) in self.pending.take_unwritten(aside) {
+            on_tx!(self, |c| sqlx::query(&sql)
+                .bind(rows)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
+        }
+        Ok(())
+    }
+
+    /// At the commit of a transaction that wrote lookup rows aside: move those (and any
+    /// left by earlier ones) into the main tables if they are now enough for it (see
+    /// [`crate::lookups`]).
+    pub(super) async fn move_aside_rows_if_due(&mut self) -> StoreResult<()> {
+        if !self.wrote_aside {
+            return Ok(());
+        }
+        // The customers aside, estimated by the range of their ids (dense within a bulk
+        // job; an overestimate only moves them sooner), and all customers.
+        let sql = format!(
+            "SELECT COALESCE(hi - lo + 1, 0), (SELECT COALESCE(MAX(id), 0) FROM customers) \
+             FROM ({})",
+            crate::lookups::ASIDE_ID_RANGE
+        );
+        let (aside, total): (i64, i64) = on_tx!(self, |c| sqlx::query_as(&sql).fetch_one(c).await)?;
+        let batch = self.pending.customers() as i64;
+        if !crate::lookups::due_for_moving(aside, total, batch) {
+            return Ok(());
+        }
+        // Not under the savepoint of the last import row: its journal would copy every
+        // page the move changes.
+        self.release_stale_savepoint().await?;
+        let moves = crate::lookups::WRITTEN_ASIDE.map(|t| t.move_aside_rows());
+        for sql in moves
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .chain([crate::lookups::FORGET_ASIDE_ROWS])
+        {
+            on_tx!(self, |c| sqlx::query(sql)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
+        }
+        Ok(())
+    }
+
+    /// Delete a customer's rows from `table` (and from its companion, on SQLite).
+    pub(crate) async fn delete_lookup_rows(
+        &mut self,
+        table: LookupTable,
+        customer_id: i64,
+    ) -> StoreResult<()> {
+        let sql = table.delete_customer_rows(self.backend());
+        for sql in sql {
+            on_tx!(self, |c| sqlx::query(&sql)
+                .bind(customer_id)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
+        }
+        Ok(())
+    }
+}
