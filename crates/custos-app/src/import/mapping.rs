@@ -1,6 +1,7 @@
 //! From a file's columns to customer fields: Chinese and English headers recognised by
 //! default, a mapping file (TOML) for anything else, value maps and constant defaults.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -397,41 +398,62 @@ impl ColumnMap {
     /// problems are found by the create use case).
     pub fn to_input(&self, cells: &[String]) -> (NewCustomer, Vec<FieldError>) {
         let mut errors = Vec::new();
+        let cells = self.cells_within_limit(cells, &mut errors);
+        let cells = &cells[..];
+        self.check_cells_without_header(cells, &mut errors);
+        let mut n = self.text_fields(cells);
+        self.number_fields(cells, &mut n, &mut errors);
+        if let Some(contact) = self.contact(cells) {
+            n.contacts.push(contact);
+        }
+        n.custom = self.custom_values(cells);
+        (n, errors)
+    }
+
+    /// The row's cells, with those over [`MAX_CELL_CHARS`] emptied and reported (the
+    /// cells as they are when none is).
+    fn cells_within_limit<'c>(
+        &self,
+        cells: &'c [String],
+        errors: &mut Vec<FieldError>,
+    ) -> Cow<'c, [String]> {
+        if !cells.iter().any(|c| c.chars().count() > MAX_CELL_CHARS) {
+            return Cow::Borrowed(cells);
+        }
         let mut trimmed: Vec<String> = Vec::new();
-        let cells = if cells.iter().any(|c| c.chars().count() > MAX_CELL_CHARS) {
-            for (i, c) in cells.iter().enumerate() {
-                if c.chars().count() > MAX_CELL_CHARS {
-                    let h = self
-                        .headers
-                        .get(i)
-                        .cloned()
-                        .unwrap_or_else(|| format!("#{}", i + 1));
-                    let field = self
-                        .targets
-                        .get(i)
-                        .cloned()
-                        .flatten()
-                        .unwrap_or_else(|| h.clone());
-                    errors.push(
-                        Violation::new(
-                            "import.cell_too_long",
-                            format!("列“{h}”的内容超过 {MAX_CELL_CHARS} 个字符"),
-                            format!("column '{h}' has more than {MAX_CELL_CHARS} characters"),
-                        )
-                        .on(&field),
-                    );
-                    trimmed.push(String::new());
-                } else {
-                    trimmed.push(c.clone());
-                }
+        for (i, c) in cells.iter().enumerate() {
+            if c.chars().count() > MAX_CELL_CHARS {
+                let h = self
+                    .headers
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| format!("#{}", i + 1));
+                let field = self
+                    .targets
+                    .get(i)
+                    .cloned()
+                    .flatten()
+                    .unwrap_or_else(|| h.clone());
+                errors.push(
+                    Violation::new(
+                        "import.cell_too_long",
+                        format!("列“{h}”的内容超过 {MAX_CELL_CHARS} 个字符"),
+                        format!("column '{h}' has more than {MAX_CELL_CHARS} characters"),
+                    )
+                    .on(&field),
+                );
+                trimmed.push(String::new());
+            } else {
+                trimmed.push(c.clone());
             }
-            &trimmed[..]
-        } else {
-            cells
-        };
-        // A value right of the last header belongs to no column: in a CSV file the
-        // usual cause is an unquoted comma that shifted the row's cells, so the row is
-        // refused rather than imported with values under the wrong headers.
+        }
+        Cow::Owned(trimmed)
+    }
+
+    /// A value right of the last header belongs to no column: in a CSV file the usual
+    /// cause is an unquoted comma that shifted the row's cells, so the row is refused
+    /// rather than imported with values under the wrong headers.
+    fn check_cells_without_header(&self, cells: &[String], errors: &mut Vec<FieldError>) {
         if let Some((i, extra)) = cells
             .iter()
             .enumerate()
@@ -454,8 +476,12 @@ impl ColumnMap {
                 .on("row"),
             );
         }
+    }
+
+    /// The row's text fields (lists split, labels turned into keys).
+    fn text_fields(&self, cells: &[String]) -> NewCustomer {
         let v = |t: &str| self.value(cells, t);
-        let mut n = NewCustomer {
+        NewCustomer {
             customer_type: v("customer_type")
                 .map(|s| self.customer_type_key(&s))
                 .unwrap_or_default(),
@@ -485,7 +511,13 @@ impl ColumnMap {
             remarks: v("remarks"),
             code: v("code"),
             ..Default::default()
-        };
+        }
+    }
+
+    /// The row's numbers (registered capital, owner and department ids); a cell that is
+    /// not a number is reported.
+    fn number_fields(&self, cells: &[String], n: &mut NewCustomer, errors: &mut Vec<FieldError>) {
+        let v = |t: &str| self.value(cells, t);
         if let Some(s) = v("registered_capital") {
             let t = to_half_width(&s)
                 .replace([',', '，', ' '], "")
@@ -511,6 +543,11 @@ impl ColumnMap {
                 Err(_) => errors.push(not_number("department_id", &s)),
             }
         }
+    }
+
+    /// The row's contact (the primary one), when it has any contact cell.
+    fn contact(&self, cells: &[String]) -> Option<ContactInput> {
+        let v = |t: &str| self.value(cells, t);
         let contact = ContactInput {
             name: v("contact.name"),
             title: v("contact.title"),
@@ -519,44 +556,27 @@ impl ColumnMap {
             email: v("contact.email"),
             is_primary: None,
         };
-        if contact.name.is_some()
+        (contact.name.is_some()
             || contact.title.is_some()
             || contact.mobile.is_some()
             || contact.phone.is_some()
-            || contact.email.is_some()
-        {
-            n.contacts.push(ContactInput {
-                is_primary: Some(true),
-                ..contact
-            });
-        }
+            || contact.email.is_some())
+        .then(|| ContactInput {
+            is_primary: Some(true),
+            ..contact
+        })
+    }
+
+    /// The row's custom fields, typed by their definitions.
+    fn custom_values(&self, cells: &[String]) -> Map<String, Value> {
         let mut custom = Map::new();
         for d in &self.custom {
             let t = format!("custom.{}", d.key);
-            if let Some(s) = v(&t) {
-                let value = match d.field_type {
-                    FieldType::Number => match to_half_width(&s).replace(',', "").parse::<f64>() {
-                        Ok(f) => serde_json::Number::from_f64(f)
-                            .map(Value::Number)
-                            .unwrap_or(Value::String(s)),
-                        Err(_) => Value::String(s),
-                    },
-                    FieldType::Boolean => match s.to_lowercase().as_str() {
-                        "是" | "true" | "yes" | "y" | "1" => Value::Bool(true),
-                        "否" | "false" | "no" | "n" | "0" => Value::Bool(false),
-                        _ => Value::String(s),
-                    },
-                    FieldType::MultiSelect | FieldType::TextList => {
-                        Value::Array(split_list(&s).into_iter().map(Value::String).collect())
-                    }
-                    FieldType::Date => Value::String(date_text(&s)),
-                    _ => Value::String(s),
-                };
-                custom.insert(d.key.clone(), value);
+            if let Some(s) = self.value(cells, &t) {
+                custom.insert(d.key.clone(), custom_value(d.field_type, s));
             }
         }
-        n.custom = custom;
-        (n, errors)
+        custom
     }
 
     fn customer_type_key(&self, s: &str) -> String {
@@ -574,6 +594,29 @@ impl ColumnMap {
             "个人" | "自然人" => "individual".into(),
             _ => s.to_string(),
         }
+    }
+}
+
+/// A custom field's value from its cell: numbers, yes/no, lists and dates typed, the
+/// text as it is otherwise (and when it does not read as its type).
+fn custom_value(field_type: FieldType, s: String) -> Value {
+    match field_type {
+        FieldType::Number => match to_half_width(&s).replace(',', "").parse::<f64>() {
+            Ok(f) => serde_json::Number::from_f64(f)
+                .map(Value::Number)
+                .unwrap_or(Value::String(s)),
+            Err(_) => Value::String(s),
+        },
+        FieldType::Boolean => match s.to_lowercase().as_str() {
+            "是" | "true" | "yes" | "y" | "1" => Value::Bool(true),
+            "否" | "false" | "no" | "n" | "0" => Value::Bool(false),
+            _ => Value::String(s),
+        },
+        FieldType::MultiSelect | FieldType::TextList => {
+            Value::Array(split_list(&s).into_iter().map(Value::String).collect())
+        }
+        FieldType::Date => Value::String(date_text(&s)),
+        _ => Value::String(s),
     }
 }
 
