@@ -556,12 +556,12 @@ impl ColumnMap {
             email: v("contact.email"),
             is_primary: None,
         };
-        (contact.name.is_some()
+        let any = contact.name.is_some()
             || contact.title.is_some()
             || contact.mobile.is_some()
             || contact.phone.is_some()
-            || contact.email.is_some())
-        .then(|| ContactInput {
+            || contact.email.is_some();
+        any.then_some(ContactInput {
             is_primary: Some(true),
             ..contact
         })

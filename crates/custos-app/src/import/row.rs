@@ -46,6 +46,7 @@ pub(super) struct RowContext<'a> {
 impl App {
     /// One row in its own savepoint: created, updated, skipped or rejected. `Err` only
     /// for failures of the database (the chunk is abandoned; the job can be resumed).
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn import_row(
         &self,
         tx: &mut Tx,
