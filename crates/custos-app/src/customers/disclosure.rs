@@ -14,7 +14,8 @@ use custos_core::matching::{
 };
 use custos_store::{CustomerRow, Tx};
 
-use super::{in_scope, PII_FIELDS};
+use super::record::PII_FIELDS;
+use super::scope::in_scope;
 use crate::actor::{Actor, Scope};
 use crate::error::AppResult;
 

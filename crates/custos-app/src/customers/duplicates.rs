@@ -17,7 +17,10 @@ use custos_store::{CustomerRow, StoreResult, Tx};
 
 pub(crate) use super::disclosure::evidence_views;
 use super::disclosure::{Lens, OUTSIDE_SCOPE_EN, OUTSIDE_SCOPE_ZH};
-use super::{has_pii, record_of, NewCustomer, Record};
+use super::input::NewCustomer;
+use super::masking::has_pii;
+use super::record::{Record, LIVE_STATUSES};
+use super::stored::record_of;
 use crate::actor::Actor;
 use crate::audit::{append, record};
 use crate::codes::issue_date;
@@ -617,7 +620,7 @@ impl App {
             // Like every writer of match keys: no batch of creations on another server
             // may be checking duplicates against keys read ahead meanwhile.
             tx.lock_audit_head().await?;
-            let rows = tx.customers_after(after, super::LIVE_STATUSES, 500).await?;
+            let rows = tx.customers_after(after, LIVE_STATUSES, 500).await?;
             let Some(last) = rows.last().map(|r| r.id) else {
                 tx.put_setting(DONE, "1").await?;
                 tx.commit().await?;
