@@ -33,7 +33,34 @@ pub(super) fn validate(
     let refused = text_rules::refused_fields(&rec, &reference.custom);
     let mut errors = Vec::new();
     let e = &mut errors;
-    let customer_type = normalize_text(&rec.customer_type).to_lowercase();
+    // Each step fills its fields of `out`; the steps run in the order errors are reported.
+    let mut out = Record {
+        customer_type: customer_type(&rec.customer_type, reference, e),
+        owner_id: rec.owner_id,
+        department_id: rec.department_id,
+        ..Record::default()
+    };
+    names_and_registration(&rec, today, &mut out, e);
+    classification(&rec, &mut out, e);
+    address_and_channels(&rec, &mut out, e);
+    individual_identified(&out, e);
+    standing(&rec, &mut out, e);
+    out.contacts = contacts(&rec.contacts, e);
+    out.custom =
+        crate::fields::validate_custom(&reference.custom, &out.customer_type, &rec.custom, e);
+
+    if !refused.is_empty() {
+        return Err(text_rules::refused_first(refused, errors));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(out)
+}
+
+/// The customer type, normalised: required, and one of the configured types.
+fn customer_type(raw: &str, reference: &Reference, e: &mut Vec<FieldError>) -> String {
+    let customer_type = normalize_text(raw).to_lowercase();
     if customer_type.is_empty() {
         required_builtin("customer_type", e);
     } else if !reference.types.iter().any(|t| t.key == customer_type) {
@@ -50,30 +77,40 @@ pub(super) fn validate(
             .on("customer_type"),
         );
     }
-    let individual = customer_type == "individual";
-    let name = normalize_text(&rec.name);
-    if name.is_empty() {
+    customer_type
+}
+
+/// Names and registration data: name (required), short and former names, USCC, ID number
+/// (none for enterprises), legal representative, founding date and registered capital.
+fn names_and_registration(
+    rec: &Record,
+    today: NaiveDate,
+    out: &mut Record,
+    e: &mut Vec<FieldError>,
+) {
+    out.name = normalize_text(&rec.name);
+    if out.name.is_empty() {
         required_builtin("name", e);
     } else {
-        check_len("name", &name, 200, e);
+        check_len("name", &out.name, 200, e);
     }
-    let short_name = text("short_name", rec.short_name.as_deref(), 100, e);
-    let former_names = text_list("former_names", &rec.former_names, 200, e);
-    let uscc = parsed(
+    out.short_name = text("short_name", rec.short_name.as_deref(), 100, e);
+    out.former_names = text_list("former_names", &rec.former_names, 200, e);
+    out.uscc = parsed(
         "uscc",
         rec.uscc.as_deref(),
         Uscc::parse,
         |u| u.as_str().to_string(),
         e,
     );
-    let id_number = parsed(
+    out.id_number = parsed(
         "id_number",
         rec.id_number.as_deref(),
         |s| IdNumber::parse(s, today),
         |i| i.as_str().to_string(),
         e,
     );
-    if id_number.is_some() && customer_type == "enterprise" {
+    if out.id_number.is_some() && out.customer_type == "enterprise" {
         e.push(
             Violation::new(
                 "id_number.not_applicable",
@@ -83,14 +120,19 @@ pub(super) fn validate(
             .on("id_number"),
         );
     }
-    let legal_representative = text(
+    out.legal_representative = text(
         "legal_representative",
         rec.legal_representative.as_deref(),
         50,
         e,
     );
-    let established_on = parse_date("established_on", rec.established_on.as_deref(), today, e);
-    let registered_capital = match rec.registered_capital {
+    out.established_on = parse_date("established_on", rec.established_on.as_deref(), today, e);
+    out.registered_capital = registered_capital(rec.registered_capital, e);
+}
+
+/// The registered capital (10k CNY) if it is a number from 0 to 1e10.
+fn registered_capital(capital: Option<f64>, e: &mut Vec<FieldError>) -> Option<f64> {
+    match capital {
         Some(c) if !c.is_finite() || !(0.0..=1.0e10).contains(&c) => {
             e.push(
                 Violation::new(
@@ -103,8 +145,12 @@ pub(super) fn validate(
             None
         }
         other => other,
-    };
-    let industry = parsed(
+    }
+}
+
+/// Classification: industry, scale, level, source and region.
+fn classification(rec: &Record, out: &mut Record, e: &mut Vec<FieldError>) {
+    out.industry = parsed(
         "industry",
         rec.industry.as_deref(),
         industry::validate_industry,
@@ -112,55 +158,64 @@ pub(super) fn validate(
         e,
     );
     let scale_keys: Vec<&str> = SCALES.iter().map(|s| s.0).collect();
-    let scale = one_of("scale", rec.scale.as_deref(), &scale_keys, e);
-    let level = text("level", rec.level.as_deref(), 32, e);
-    let source = text("source", rec.source.as_deref(), 64, e);
-    let region_code = parsed(
+    out.scale = one_of("scale", rec.scale.as_deref(), &scale_keys, e);
+    out.level = text("level", rec.level.as_deref(), 32, e);
+    out.source = text("source", rec.source.as_deref(), 64, e);
+    out.region_code = parsed(
         "region_code",
         rec.region_code.as_deref(),
         region::validate_region_code,
         Clone::clone,
         e,
     );
-    let address = text_rules::multiline_text("address", rec.address.as_deref(), 300, e);
-    let postal_code = parsed(
+}
+
+/// Where the customer is reached: address, postal code, phone, mobile, e-mail, website.
+fn address_and_channels(rec: &Record, out: &mut Record, e: &mut Vec<FieldError>) {
+    out.address = text_rules::multiline_text("address", rec.address.as_deref(), 300, e);
+    out.postal_code = parsed(
         "postal_code",
         rec.postal_code.as_deref(),
         PostalCode::parse,
         |p| p.as_str().to_string(),
         e,
     );
-    let phone = parsed(
+    out.phone = parsed(
         "phone",
         rec.phone.as_deref(),
         Phone::parse,
         |p| p.as_str().to_string(),
         e,
     );
-    let mobile = parsed(
+    out.mobile = parsed(
         "mobile",
         rec.mobile.as_deref(),
         Mobile::parse,
         |m| m.as_str().to_string(),
         e,
     );
-    let email = parsed(
+    out.email = parsed(
         "email",
         rec.email.as_deref(),
         Email::parse,
         |m| m.as_str().to_string(),
         e,
     );
-    let website = parsed(
+    out.website = parsed(
         "website",
         rec.website.as_deref(),
         Website::parse,
         |w| w.as_str().to_string(),
         e,
     );
-    if individual
-        && id_number.is_none()
-        && mobile.is_none()
+}
+
+/// An individual needs an ID number or a mobile number (unless one of them was given and
+/// is already reported as wrong).
+fn individual_identified(out: &Record, e: &mut Vec<FieldError>) {
+    if out.customer_type == "individual"
+        && out.id_number.is_none()
+        && out.mobile.is_none()
         && !e
             .iter()
             .any(|f| f.field == "id_number" || f.field == "mobile")
@@ -174,64 +229,32 @@ pub(super) fn validate(
             .on("id_number"),
         );
     }
-    let status = if rec.status.trim().is_empty() {
+}
+
+/// Status (active by default), tags, credit rating and remarks.
+fn standing(rec: &Record, out: &mut Record, e: &mut Vec<FieldError>) {
+    out.status = if rec.status.trim().is_empty() {
         "active".to_string()
     } else {
         one_of("status", Some(&rec.status), EDITABLE_STATUSES, e).unwrap_or_default()
     };
-    let tags = text_list("tags", &rec.tags, 32, e);
-    let credit_rating = text("credit_rating", rec.credit_rating.as_deref(), 16, e);
-    let remarks = text_rules::multiline_text("remarks", rec.remarks.as_deref(), 2000, e);
+    out.tags = text_list("tags", &rec.tags, 32, e);
+    out.credit_rating = text("credit_rating", rec.credit_rating.as_deref(), 16, e);
+    out.remarks = text_rules::multiline_text("remarks", rec.remarks.as_deref(), 2000, e);
+}
 
+/// The contacts, each checked and given an id if it has none; at most one primary.
+fn contacts(given: &[Contact], e: &mut Vec<FieldError>) -> Vec<Contact> {
     let mut contacts = Vec::new();
-    let mut next_id = rec.contacts.iter().map(|c| c.id).max().unwrap_or(0) + 1;
-    for (i, c) in rec.contacts.iter().enumerate() {
-        let f = |n: &str| format!("contacts[{i}].{n}");
-        let name = normalize_text(&c.name);
-        if name.is_empty() {
-            let n = i + 1;
-            required(
-                &f("name"),
-                &format!("第 {n} 位联系人的姓名"),
-                &format!("Name of contact {n}"),
-                e,
-            );
-        } else {
-            check_len(&f("name"), &name, 50, e);
-        }
+    let mut next_id = given.iter().map(|c| c.id).max().unwrap_or(0) + 1;
+    for (i, c) in given.iter().enumerate() {
         let id = if c.id > 0 {
             c.id
         } else {
             next_id += 1;
             next_id - 1
         };
-        contacts.push(Contact {
-            id,
-            name,
-            title: text(&f("title"), c.title.as_deref(), 50, e),
-            mobile: parsed(
-                &f("mobile"),
-                c.mobile.as_deref(),
-                Mobile::parse,
-                |m| m.as_str().to_string(),
-                e,
-            ),
-            phone: parsed(
-                &f("phone"),
-                c.phone.as_deref(),
-                Phone::parse,
-                |p| p.as_str().to_string(),
-                e,
-            ),
-            email: parsed(
-                &f("email"),
-                c.email.as_deref(),
-                Email::parse,
-                |m| m.as_str().to_string(),
-                e,
-            ),
-            is_primary: c.is_primary,
-        });
+        contacts.push(contact(i, c, id, e));
     }
     let primaries = contacts.iter().filter(|c| c.is_primary).count();
     if primaries > 1 {
@@ -244,44 +267,51 @@ pub(super) fn validate(
             .on("contacts"),
         );
     }
-    let custom = crate::fields::validate_custom(&reference.custom, &customer_type, &rec.custom, e);
+    contacts
+}
 
-    if !refused.is_empty() {
-        return Err(text_rules::refused_first(refused, errors));
+/// Contact `i` checked and normalised, with the id `id`.
+fn contact(i: usize, c: &Contact, id: i64, e: &mut Vec<FieldError>) -> Contact {
+    let f = |n: &str| format!("contacts[{i}].{n}");
+    let name = normalize_text(&c.name);
+    if name.is_empty() {
+        let n = i + 1;
+        required(
+            &f("name"),
+            &format!("第 {n} 位联系人的姓名"),
+            &format!("Name of contact {n}"),
+            e,
+        );
+    } else {
+        check_len(&f("name"), &name, 50, e);
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    Ok(Record {
-        customer_type,
+    Contact {
+        id,
         name,
-        short_name,
-        former_names,
-        uscc,
-        id_number,
-        legal_representative,
-        established_on,
-        registered_capital,
-        industry,
-        scale,
-        level,
-        source,
-        region_code,
-        address,
-        postal_code,
-        phone,
-        mobile,
-        email,
-        website,
-        owner_id: rec.owner_id,
-        department_id: rec.department_id,
-        status,
-        tags,
-        credit_rating,
-        remarks,
-        contacts,
-        custom,
-    })
+        title: text(&f("title"), c.title.as_deref(), 50, e),
+        mobile: parsed(
+            &f("mobile"),
+            c.mobile.as_deref(),
+            Mobile::parse,
+            |m| m.as_str().to_string(),
+            e,
+        ),
+        phone: parsed(
+            &f("phone"),
+            c.phone.as_deref(),
+            Phone::parse,
+            |p| p.as_str().to_string(),
+            e,
+        ),
+        email: parsed(
+            &f("email"),
+            c.email.as_deref(),
+            Email::parse,
+            |m| m.as_str().to_string(),
+            e,
+        ),
+        is_primary: c.is_primary,
+    }
 }
 
 impl App {
