@@ -2,14 +2,16 @@
 //! version, a reason for major fields, the whole record re-validated, history and audit
 //! in the same transaction.
 
-use custos_core::Violation;
+use chrono::NaiveDate;
+
+use custos_core::{FieldError, Violation};
 use custos_store::customer_master::HistoryRow;
-use custos_store::{now_us, CustomerRow, Tx};
+use custos_store::{now_us, AuditRecord, CustomerRow, Tx};
 use serde_json::{Map, Value};
 
 use super::checks::text;
 use super::duplicates;
-use super::history::{diff, snapshot_of};
+use super::history::{diff, snapshot_of, FieldChange};
 use super::indexes::indexes_with;
 use super::input::{ContactInput, ContactPatch, CustomerPatch};
 use super::lookups::Lookups;
@@ -213,74 +215,11 @@ impl App {
         let key = &self.config.pii_key;
         let today = issue_date(self.config.code_timezone);
         let row = scoped_customer(tx, actor, scope, &code).await?;
-        if let Some(v) = expected_version {
-            if v != row.row_version {
-                return Err(AppError::Conflict(Violation::new(
-                    "customer.version_stale",
-                    format!(
-                        "客户“{code}”已被他人修改（您读取的版本 {v}，当前版本 {}），请重新读取后再改",
-                        row.row_version
-                    ),
-                    format!(
-                        "customer '{code}' was changed meanwhile (you read version {v}, it is now {}); reload and retry",
-                        row.row_version
-                    ),
-                )));
-            }
-        }
-        if !EDITABLE_STATUSES.contains(&row.status.as_str()) {
-            return Err(AppError::Rejected(Violation::new(
-                "customer.not_editable",
-                format!("客户“{code}”状态为 {}，不能修改", row.status),
-                format!("customer '{code}' is {} and cannot be changed", row.status),
-            )));
-        }
+        check_editable(&code, &row, expected_version)?;
         let old = record_of(&row, key)?;
         let mut raw = old.clone();
         mutate(&mut raw)?;
-        let mut lookups = Lookups::default();
-        let reference = lookups.reference(self, tx).await?;
-        let mut errors = self.resolve_owner(tx, &mut lookups, &mut raw).await?;
-        let mut reason_errors = Vec::new();
-        let reason = text("reason", reason.as_deref(), 500, &mut reason_errors);
-        errors.extend(reason_errors);
-        let new = match validate(raw, today, &reference) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                errors.extend(e);
-                None
-            }
-        };
-        if let Some(new) = &new {
-            let major: Vec<&str> = MAJOR_FIELDS
-                .iter()
-                .copied()
-                .filter(|f| match *f {
-                    "name" => old.name != new.name,
-                    "uscc" => old.uscc != new.uscc,
-                    "id_number" => old.id_number != new.id_number,
-                    "customer_type" => old.customer_type != new.customer_type,
-                    _ => false,
-                })
-                .collect();
-            if !major.is_empty() && reason.is_none() {
-                errors.push(
-                    Violation::new(
-                        "reason.required",
-                        format!("修改重要字段（{}）须填写原因", major.join("、")),
-                        format!(
-                            "changing a major field ({}) needs a reason",
-                            major.join(", ")
-                        ),
-                    )
-                    .on("reason"),
-                );
-            }
-        }
-        let new = match new {
-            Some(n) if errors.is_empty() => n,
-            _ => return Err(AppError::Validation(errors)),
-        };
+        let (new, reason) = self.validate_change(tx, &old, raw, reason, today).await?;
         let owner_id = new.owner_id.unwrap_or(actor.user_id);
         if new.owner_id != old.owner_id || new.department_id != old.department_id {
             check_owner_in_scope(tx, actor, scope, owner_id, new.department_id).await?;
@@ -292,24 +231,9 @@ impl App {
         );
         let mut possible_duplicates = Vec::new();
         if duplicates::matching_fields_changed(&old, &new) {
-            tx.lock_audit_head().await?;
-            let report = self
-                .find_duplicates_of(
-                    tx,
-                    actor,
-                    &prepared,
-                    &duplicates::hashes_of(&prepared, &self.config.pii_key),
-                    &[row.id],
-                )
+            let (report, blocking) = self
+                .duplicates_made_by_change(tx, actor, row.id, &old, &prepared)
                 .await?;
-            // Only a change that *makes* a definite duplicate is blocked; one that was
-            // already there (overridden at creation) does not block every later edit.
-            let blocking = if report.is_definite() {
-                let before = self.find_duplicates(tx, actor, &old, &[row.id]).await?;
-                !before.is_definite()
-            } else {
-                false
-            };
             if blocking {
                 self.guard_duplicates(actor, &report, override_duplicates, reason.as_deref())?;
             }
@@ -326,32 +250,175 @@ impl App {
         tx.replace_customer_indexes(row.id, &indexes_with(&new, key, &prepared), false)
             .await?;
         self.remember_prepared(&updated, prepared);
-        tx.insert_customer_history(&HistoryRow {
-            id: 0,
-            customer_id: row.id,
-            row_version: updated.row_version,
-            at: now,
-            actor_id: Some(actor.user_id),
-            actor_name: actor.username.clone(),
-            action: action.to_string(),
-            reason: reason.clone(),
-            changes: serde_json::to_string(&changes).unwrap_or_default(),
-            snapshot: snapshot_of(&updated),
-        })
-        .await?;
-        let mut r = record(actor, &format!("customer.{action}"), "customer", &code);
-        let before: Map<String, Value> = changes
-            .iter()
-            .map(|c| (c.field.clone(), c.old.clone()))
-            .collect();
-        let after: Map<String, Value> = changes
-            .iter()
-            .map(|c| (c.field.clone(), c.new.clone()))
-            .collect();
-        r.before = to_json(&before);
-        r.after = to_json(&after);
-        r.reason = reason;
-        append(tx, r).await?;
+        let history = change_history(actor, &updated, action, reason.clone(), &changes, now);
+        tx.insert_customer_history(&history).await?;
+        append(tx, change_audit(actor, &code, action, &changes, reason)).await?;
         Ok((updated, new, possible_duplicates))
     }
+
+    /// The changed record `raw` validated (owner and department resolved), and the
+    /// normalised reason, which a change of a major field requires; all failures together.
+    async fn validate_change(
+        &self,
+        tx: &mut Tx,
+        old: &Record,
+        mut raw: Record,
+        reason: Option<String>,
+        today: NaiveDate,
+    ) -> AppResult<(Record, Option<String>)> {
+        let mut lookups = Lookups::default();
+        let reference = lookups.reference(self, tx).await?;
+        let mut errors = self.resolve_owner(tx, &mut lookups, &mut raw).await?;
+        let mut reason_errors = Vec::new();
+        let reason = text("reason", reason.as_deref(), 500, &mut reason_errors);
+        errors.extend(reason_errors);
+        let new = match validate(raw, today, &reference) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                errors.extend(e);
+                None
+            }
+        };
+        if let Some(new) = &new {
+            if reason.is_none() {
+                major_change_unexplained(old, new, &mut errors);
+            }
+        }
+        match new {
+            Some(n) if errors.is_empty() => Ok((n, reason)),
+            _ => Err(AppError::Validation(errors)),
+        }
+    }
+
+    /// The duplicate check of a changed record (prepared as `prepared`), and whether it
+    /// blocks: only a change that *makes* a definite duplicate does; one that was already
+    /// there (overridden at creation) does not block every later edit.
+    async fn duplicates_made_by_change(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        customer_id: i64,
+        old: &Record,
+        prepared: &custos_core::matching::Prepared,
+    ) -> AppResult<(duplicates::DuplicateReport, bool)> {
+        tx.lock_audit_head().await?;
+        let report = self
+            .find_duplicates_of(
+                tx,
+                actor,
+                prepared,
+                &duplicates::hashes_of(prepared, &self.config.pii_key),
+                &[customer_id],
+            )
+            .await?;
+        let blocking = if report.is_definite() {
+            let before = self.find_duplicates(tx, actor, old, &[customer_id]).await?;
+            !before.is_definite()
+        } else {
+            false
+        };
+        Ok((report, blocking))
+    }
+}
+
+/// A customer can be changed only from the version the caller read (when given), and
+/// only in an editable status.
+fn check_editable(code: &str, row: &CustomerRow, expected_version: Option<i64>) -> AppResult<()> {
+    if let Some(v) = expected_version {
+        if v != row.row_version {
+            return Err(AppError::Conflict(Violation::new(
+                "customer.version_stale",
+                format!(
+                    "客户“{code}”已被他人修改（您读取的版本 {v}，当前版本 {}），请重新读取后再改",
+                    row.row_version
+                ),
+                format!(
+                    "customer '{code}' was changed meanwhile (you read version {v}, it is now {}); reload and retry",
+                    row.row_version
+                ),
+            )));
+        }
+    }
+    if !EDITABLE_STATUSES.contains(&row.status.as_str()) {
+        return Err(AppError::Rejected(Violation::new(
+            "customer.not_editable",
+            format!("客户“{code}”状态为 {}，不能修改", row.status),
+            format!("customer '{code}' is {} and cannot be changed", row.status),
+        )));
+    }
+    Ok(())
+}
+
+/// A change of a major field without a reason is an error naming the changed fields.
+fn major_change_unexplained(old: &Record, new: &Record, errors: &mut Vec<FieldError>) {
+    let major: Vec<&str> = MAJOR_FIELDS
+        .iter()
+        .copied()
+        .filter(|f| match *f {
+            "name" => old.name != new.name,
+            "uscc" => old.uscc != new.uscc,
+            "id_number" => old.id_number != new.id_number,
+            "customer_type" => old.customer_type != new.customer_type,
+            _ => false,
+        })
+        .collect();
+    if !major.is_empty() {
+        errors.push(
+            Violation::new(
+                "reason.required",
+                format!("修改重要字段（{}）须填写原因", major.join("、")),
+                format!(
+                    "changing a major field ({}) needs a reason",
+                    major.join(", ")
+                ),
+            )
+            .on("reason"),
+        );
+    }
+}
+
+/// The history entry of a change stored as `updated` at `now`.
+fn change_history(
+    actor: &Actor,
+    updated: &CustomerRow,
+    action: &str,
+    reason: Option<String>,
+    changes: &[FieldChange],
+    now: i64,
+) -> HistoryRow {
+    HistoryRow {
+        id: 0,
+        customer_id: updated.id,
+        row_version: updated.row_version,
+        at: now,
+        actor_id: Some(actor.user_id),
+        actor_name: actor.username.clone(),
+        action: action.to_string(),
+        reason,
+        changes: serde_json::to_string(&changes).unwrap_or_default(),
+        snapshot: snapshot_of(updated),
+    }
+}
+
+/// The audit entry of a change: the changed fields before and after.
+fn change_audit(
+    actor: &Actor,
+    code: &str,
+    action: &str,
+    changes: &[FieldChange],
+    reason: Option<String>,
+) -> AuditRecord {
+    let mut r = record(actor, &format!("customer.{action}"), "customer", code);
+    let before: Map<String, Value> = changes
+        .iter()
+        .map(|c| (c.field.clone(), c.old.clone()))
+        .collect();
+    let after: Map<String, Value> = changes
+        .iter()
+        .map(|c| (c.field.clone(), c.new.clone()))
+        .collect();
+    r.before = to_json(&before);
+    r.after = to_json(&after);
+    r.reason = reason;
+    r
 }
