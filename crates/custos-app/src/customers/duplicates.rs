@@ -16,6 +16,7 @@ use custos_store::duplicates::CustomerStamp;
 use custos_store::{CustomerRow, StoreResult, Tx};
 
 pub(crate) use super::disclosure::evidence_views;
+pub use super::disclosure::EvidenceView;
 use super::disclosure::{Lens, OUTSIDE_SCOPE_EN, OUTSIDE_SCOPE_ZH};
 use super::input::NewCustomer;
 use super::masking::has_pii;
@@ -202,22 +203,6 @@ impl MatchCache {
             g[1] = std::mem::take(&mut g[0]);
         }
     }
-}
-
-/// One field's contribution to a duplicate score.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
-pub struct EvidenceView {
-    /// `uscc`, `id_number`, `phone`, `email`, `name`, `branch`, `legal_form`, `region`,
-    /// `birth_date`, `address`, `industry`, `customer_type`.
-    pub field: String,
-    /// `same`, `similar`, `different`, `missing`, or `withheld`: personal data the caller
-    /// may not read is compared for equality only, and anything but `same` reads
-    /// `withheld`.
-    pub kind: String,
-    pub detail_zh: String,
-    pub detail_en: String,
-    /// Log2 likelihood ratio this field added.
-    pub weight: f64,
 }
 
 /// An existing customer inside the caller's data scope that may be the same as the
