@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
+use custos_core::matching::Prepared;
 use custos_core::FieldError;
 use custos_store::customer_master::{CustomerIndexes, HistoryRow, NewCustomerWrite};
-use custos_store::{now_us, CustomerRow, StoreError, Tx};
+use custos_store::{now_us, AuditRecord, CustomerRow, StoreError, Tx};
 
 use super::checks::text;
 use super::duplicates;
@@ -25,7 +26,7 @@ use super::validation::validate;
 use super::views::{view, CustomerView};
 use crate::actor::{Actor, Scope};
 use crate::audit::record;
-use crate::codes::{code_row, code_taken, draw_code, issue_date};
+use crate::codes::{code_row, code_taken, draw_code, issue_date, DrawnCode};
 use crate::error::{AppError, AppResult};
 use crate::{to_json, App};
 
@@ -256,40 +257,9 @@ impl App {
         }
         let today = issue_date(self.config.code_timezone);
         let key = &self.config.pii_key;
-        let reference = lookups.reference(self, tx).await?;
-        let checked = checked.filter(|c| {
-            c.today == today
-                && (Arc::ptr_eq(&c.reference, &reference) || *c.reference == *reference)
-        });
-        let (rec, reason, ready) = match checked {
-            Some(c) => {
-                let mut rec = c.rec;
-                let errors = self.resolve_owner(tx, lookups, &mut rec).await?;
-                if !errors.is_empty() {
-                    return Err(AppError::Validation(errors));
-                }
-                (rec, c.reason, Some((c.prepared, c.indexes)))
-            }
-            None => {
-                let mut raw = Record::from(&input);
-                raw.owner_id = Some(input.owner_id.unwrap_or(actor.user_id));
-                let mut reason_errors = Vec::new();
-                let reason = text("reason", input.reason.as_deref(), 500, &mut reason_errors);
-                let mut errors = self.resolve_owner(tx, lookups, &mut raw).await?;
-                let rec = match validate(raw, today, &reference) {
-                    Ok(r) => Some(r),
-                    Err(e) => {
-                        errors.extend(e);
-                        None
-                    }
-                };
-                errors.extend(reason_errors);
-                match rec {
-                    Some(r) if errors.is_empty() => (r, reason, None),
-                    _ => return Err(AppError::Validation(errors)),
-                }
-            }
-        };
+        let (rec, reason, ready) = self
+            .valid_creation(tx, lookups, actor, &input, checked, today)
+            .await?;
         // The creator must be able to see what they create.
         let owner_id = rec.owner_id.unwrap_or(actor.user_id);
         check_owner_in_scope(tx, actor, scope, owner_id, rec.department_id).await?;
@@ -315,19 +285,11 @@ impl App {
             reason.as_deref(),
         )?;
 
-        let mut attributes = BTreeMap::new();
-        attributes.insert("customer_type".to_string(), rec.customer_type.clone());
-        if let Some(l) = &rec.level {
-            attributes.insert("level".to_string(), l.clone());
-        }
-        if let Some(i) = &rec.industry {
-            attributes.insert("industry".to_string(), i.clone());
-        }
         let drawn = draw_code(
             tx,
             lookups,
             self.config.code_timezone,
-            &attributes,
+            &code_attributes(&rec),
             &rec.customer_type,
             rec.region_code.as_deref(),
             input.code.as_deref(),
@@ -338,35 +300,15 @@ impl App {
         }
         let now = now_us();
         let mut row = fresh_row(&drawn.code, &rec, key, actor.user_id, now);
-        // A creation's changes are every field of its snapshot: not stored twice (about
-        // half of the history's bytes), derived when the history is read.
-        let history = HistoryRow {
-            id: 0,
-            customer_id: 0,
-            row_version: 1,
-            at: now,
-            actor_id: Some(actor.user_id),
-            actor_name: actor.username.clone(),
-            action: "create".into(),
-            reason: reason.clone(),
-            changes: String::new(),
-            snapshot: snapshot_of(&row),
-        };
-        let mut r = record(actor, "customer.create", "customer", &row.code);
-        r.after = to_json(&serde_json::json!({
-            "code": row.code, "rule": format!("{}@{}", drawn.rule_key, drawn.rule_version),
-            "manual_code": drawn.manual, "record": masked_record(&rec),
-            "duplicates": duplicates.summary(),
-            "duplicates_overridden": duplicates.is_definite(),
-        }));
-        r.reason = reason.clone();
+        let history = creation_history(actor, &row, reason.clone(), now);
+        let audit = creation_audit(actor, &row, &drawn, &rec, &duplicates, reason.clone());
         let write = NewCustomerWrite {
             row: &row,
             created_month: &month_of(now, self.config.code_timezone),
             code: &code_row(&drawn, None, "active", actor, reason),
             indexes: &indexes,
             history: &history,
-            audit: &r,
+            audit: &audit,
         };
         row.id = match tx.insert_new_customer(write).await {
             Ok(id) => id,
@@ -376,6 +318,108 @@ impl App {
         self.remember_prepared(&row, prepared);
         Ok((row, rec, duplicates))
     }
+
+    /// The record to create, validated, and its normalised reason: from `checked` if that
+    /// work was done against the reference data and issue date this transaction sees
+    /// (then with its matching features and index rows), else validated here. All
+    /// failures together.
+    async fn valid_creation(
+        &self,
+        tx: &mut Tx,
+        lookups: &mut Lookups,
+        actor: &Actor,
+        input: &NewCustomer,
+        checked: Option<Checked>,
+        today: NaiveDate,
+    ) -> AppResult<(Record, Option<String>, Option<(Prepared, CustomerIndexes)>)> {
+        let reference = lookups.reference(self, tx).await?;
+        let checked = checked.filter(|c| {
+            c.today == today
+                && (Arc::ptr_eq(&c.reference, &reference) || *c.reference == *reference)
+        });
+        if let Some(c) = checked {
+            let mut rec = c.rec;
+            let errors = self.resolve_owner(tx, lookups, &mut rec).await?;
+            if !errors.is_empty() {
+                return Err(AppError::Validation(errors));
+            }
+            return Ok((rec, c.reason, Some((c.prepared, c.indexes))));
+        }
+        let mut raw = Record::from(input);
+        raw.owner_id = Some(input.owner_id.unwrap_or(actor.user_id));
+        let mut reason_errors = Vec::new();
+        let reason = text("reason", input.reason.as_deref(), 500, &mut reason_errors);
+        let mut errors = self.resolve_owner(tx, lookups, &mut raw).await?;
+        let rec = match validate(raw, today, &reference) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                errors.extend(e);
+                None
+            }
+        };
+        errors.extend(reason_errors);
+        match rec {
+            Some(r) if errors.is_empty() => Ok((r, reason, None)),
+            _ => Err(AppError::Validation(errors)),
+        }
+    }
+}
+
+/// The attributes a code rule may choose by: customer type, level and industry.
+fn code_attributes(rec: &Record) -> BTreeMap<String, String> {
+    let mut attributes = BTreeMap::new();
+    attributes.insert("customer_type".to_string(), rec.customer_type.clone());
+    if let Some(l) = &rec.level {
+        attributes.insert("level".to_string(), l.clone());
+    }
+    if let Some(i) = &rec.industry {
+        attributes.insert("industry".to_string(), i.clone());
+    }
+    attributes
+}
+
+/// The history entry of a creation stored as `row` at `now`. A creation's changes are
+/// every field of its snapshot: not stored twice (about half of the history's bytes),
+/// derived when the history is read.
+fn creation_history(
+    actor: &Actor,
+    row: &CustomerRow,
+    reason: Option<String>,
+    now: i64,
+) -> HistoryRow {
+    HistoryRow {
+        id: 0,
+        customer_id: 0,
+        row_version: 1,
+        at: now,
+        actor_id: Some(actor.user_id),
+        actor_name: actor.username.clone(),
+        action: "create".into(),
+        reason,
+        changes: String::new(),
+        snapshot: snapshot_of(row),
+    }
+}
+
+/// The audit entry of a creation: code, rule, the record (personal data masked) and the
+/// duplicate check's outcome.
+fn creation_audit(
+    actor: &Actor,
+    row: &CustomerRow,
+    drawn: &DrawnCode,
+    rec: &Record,
+    duplicates: &duplicates::DuplicateReport,
+    reason: Option<String>,
+) -> AuditRecord {
+    let mut r = record(actor, "customer.create", "customer", &row.code);
+    r.after = to_json(&serde_json::json!({
+        "code": row.code, "rule": format!("{}@{}", drawn.rule_key, drawn.rule_version),
+        "manual_code": drawn.manual, "record": masked_record(rec),
+        "duplicates": duplicates.summary(),
+        "duplicates_overridden": duplicates.is_definite(),
+    }));
+    r.reason = reason;
+    r
 }
 
 #[cfg(test)]
