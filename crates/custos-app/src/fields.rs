@@ -121,6 +121,21 @@ pub(crate) fn builtin_labels(key: &str) -> Option<&'static (String, String)> {
         .get(key)
 }
 
+/// The most characters the built-in field `key` may hold, as the catalog declares it
+/// (customer validation reads its text limits here, so they are written once).
+pub(crate) fn builtin_max_length(key: &str) -> Option<usize> {
+    static MAX: std::sync::OnceLock<std::collections::HashMap<String, usize>> =
+        std::sync::OnceLock::new();
+    MAX.get_or_init(|| {
+        builtin_fields()
+            .into_iter()
+            .filter_map(|f| Some((f.key, f.max_length?)))
+            .collect()
+    })
+    .get(key)
+    .copied()
+}
+
 /// The built-in fields as the catalog describes them.
 pub fn builtin_fields() -> Vec<FieldDefinition> {
     use FieldType::*;

@@ -58,6 +58,13 @@ pub(super) fn validate(
     Ok(out)
 }
 
+/// The most characters the built-in text `field` may hold: the field catalog's
+/// `max_length` (every text checked here has one, see the test below). Contacts are one
+/// catalog field; the limits of their parts are written in [`contact`].
+fn max_len(field: &str) -> usize {
+    crate::fields::builtin_max_length(field).unwrap_or(usize::MAX)
+}
+
 /// The customer type, normalised: required, and one of the configured types.
 fn customer_type(raw: &str, reference: &Reference, e: &mut Vec<FieldError>) -> String {
     let customer_type = normalize_text(raw).to_lowercase();
@@ -92,10 +99,20 @@ fn names_and_registration(
     if out.name.is_empty() {
         required_builtin("name", e);
     } else {
-        check_len("name", &out.name, 200, e);
+        check_len("name", &out.name, max_len("name"), e);
     }
-    out.short_name = text("short_name", rec.short_name.as_deref(), 100, e);
-    out.former_names = text_list("former_names", &rec.former_names, 200, e);
+    out.short_name = text(
+        "short_name",
+        rec.short_name.as_deref(),
+        max_len("short_name"),
+        e,
+    );
+    out.former_names = text_list(
+        "former_names",
+        &rec.former_names,
+        max_len("former_names"),
+        e,
+    );
     out.uscc = parsed(
         "uscc",
         rec.uscc.as_deref(),
@@ -123,7 +140,7 @@ fn names_and_registration(
     out.legal_representative = text(
         "legal_representative",
         rec.legal_representative.as_deref(),
-        50,
+        max_len("legal_representative"),
         e,
     );
     out.established_on = parse_date("established_on", rec.established_on.as_deref(), today, e);
@@ -159,8 +176,8 @@ fn classification(rec: &Record, out: &mut Record, e: &mut Vec<FieldError>) {
     );
     let scale_keys: Vec<&str> = SCALES.iter().map(|s| s.0).collect();
     out.scale = one_of("scale", rec.scale.as_deref(), &scale_keys, e);
-    out.level = text("level", rec.level.as_deref(), 32, e);
-    out.source = text("source", rec.source.as_deref(), 64, e);
+    out.level = text("level", rec.level.as_deref(), max_len("level"), e);
+    out.source = text("source", rec.source.as_deref(), max_len("source"), e);
     out.region_code = parsed(
         "region_code",
         rec.region_code.as_deref(),
@@ -172,7 +189,8 @@ fn classification(rec: &Record, out: &mut Record, e: &mut Vec<FieldError>) {
 
 /// Where the customer is reached: address, postal code, phone, mobile, e-mail, website.
 fn address_and_channels(rec: &Record, out: &mut Record, e: &mut Vec<FieldError>) {
-    out.address = text_rules::multiline_text("address", rec.address.as_deref(), 300, e);
+    out.address =
+        text_rules::multiline_text("address", rec.address.as_deref(), max_len("address"), e);
     out.postal_code = parsed(
         "postal_code",
         rec.postal_code.as_deref(),
@@ -238,9 +256,15 @@ fn standing(rec: &Record, out: &mut Record, e: &mut Vec<FieldError>) {
     } else {
         one_of("status", Some(&rec.status), EDITABLE_STATUSES, e).unwrap_or_default()
     };
-    out.tags = text_list("tags", &rec.tags, 32, e);
-    out.credit_rating = text("credit_rating", rec.credit_rating.as_deref(), 16, e);
-    out.remarks = text_rules::multiline_text("remarks", rec.remarks.as_deref(), 2000, e);
+    out.tags = text_list("tags", &rec.tags, max_len("tags"), e);
+    out.credit_rating = text(
+        "credit_rating",
+        rec.credit_rating.as_deref(),
+        max_len("credit_rating"),
+        e,
+    );
+    out.remarks =
+        text_rules::multiline_text("remarks", rec.remarks.as_deref(), max_len("remarks"), e);
 }
 
 /// The contacts, each checked and given an id if it has none; at most one primary.
@@ -354,5 +378,29 @@ impl App {
             }
         }
         Ok(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::max_len;
+
+    /// The text limits validation reads from the catalog are the ones it always applied.
+    #[test]
+    fn text_limits_come_from_the_catalog() {
+        for (field, max) in [
+            ("name", 200),
+            ("short_name", 100),
+            ("former_names", 200),
+            ("legal_representative", 50),
+            ("level", 32),
+            ("source", 64),
+            ("address", 300),
+            ("tags", 32),
+            ("credit_rating", 16),
+            ("remarks", 2000),
+        ] {
+            assert_eq!(max_len(field), max, "{field}");
+        }
     }
 }
