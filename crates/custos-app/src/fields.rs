@@ -580,121 +580,8 @@ impl App {
         actor.require("field.manage")?;
         let mut def = def.into().get()?;
         crate::text_input::refuse_in("", &def)?;
-        let mut errors = Vec::new();
         def.key = def.key.trim().to_string();
-        let key_ok = (1..=40).contains(&def.key.len())
-            && def.key.starts_with(|c: char| c.is_ascii_lowercase())
-            && def
-                .key
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if !key_ok {
-            errors.push(
-                Violation::new(
-                    "field.key",
-                    format!("字段标识“{}”须为小写字母开头的 snake_case（≤40）", def.key),
-                    format!(
-                        "field key '{}' must be snake_case starting with a letter (≤40)",
-                        def.key
-                    ),
-                )
-                .on("key"),
-            );
-        }
-        if builtin_fields().iter().any(|b| b.key == def.key) {
-            errors.push(
-                Violation::new(
-                    "field.builtin",
-                    format!("“{}”是内置字段，不能重新定义", def.key),
-                    format!("'{}' is a built-in field and cannot be redefined", def.key),
-                )
-                .on("key"),
-            );
-        }
-        if def.label_zh.trim().is_empty() {
-            errors.push(
-                Violation::new("required", "中文名称为必填项", "label_zh is required")
-                    .on("label_zh"),
-            );
-        }
-        if def.label_en.trim().is_empty() {
-            errors.push(
-                Violation::new("required", "英文名称为必填项", "label_en is required")
-                    .on("label_en"),
-            );
-        }
-        if matches!(def.field_type, FieldType::Contacts | FieldType::TextList) {
-            errors.push(
-                Violation::new(
-                    "field.type",
-                    "自定义字段类型须为 text、number、date、single_select、multi_select 或 boolean",
-                    "custom field type must be text, number, date, single_select, multi_select or boolean",
-                )
-                .on("type"),
-            );
-        }
-        if matches!(
-            def.field_type,
-            FieldType::SingleSelect | FieldType::MultiSelect
-        ) && def.allowed_values.is_empty()
-        {
-            errors.push(
-                Violation::new(
-                    "field.allowed_values",
-                    "选择类字段须列出可选值",
-                    "select fields need allowed_values",
-                )
-                .on("allowed_values"),
-            );
-        }
-        if def.allowed_values.len() > MAX_ALLOWED_VALUES {
-            errors.push(
-                Violation::new(
-                    "list.too_long",
-                    format!(
-                        "可选值最多 {MAX_ALLOWED_VALUES} 个（当前 {} 个）",
-                        def.allowed_values.len()
-                    ),
-                    format!(
-                        "at most {MAX_ALLOWED_VALUES} allowed values (has {})",
-                        def.allowed_values.len()
-                    ),
-                )
-                .on("allowed_values"),
-            );
-        }
-        if def.multiline && def.field_type != FieldType::Text {
-            errors.push(
-                Violation::new(
-                    "field.multiline",
-                    "只有文本字段可以是多行文本",
-                    "only text fields can be multi-line",
-                )
-                .on("multiline"),
-            );
-        }
-        if let Some(p) = &def.pattern {
-            if regex::Regex::new(p).is_err() {
-                errors.push(
-                    Violation::new(
-                        "field.pattern",
-                        format!("格式“{p}”不是有效的正则表达式"),
-                        format!("pattern '{p}' is not a valid regular expression"),
-                    )
-                    .on("pattern"),
-                );
-            }
-        }
-        if def.pii {
-            errors.push(
-                Violation::new(
-                    "field.pii_unsupported",
-                    "自定义字段暂不支持个人信息（加密存储）；请勿在自定义字段中保存个人信息",
-                    "custom fields cannot hold personal data yet (no encryption for them)",
-                )
-                .on("pii"),
-            );
-        }
+        let errors = definition_errors(&def);
         def.builtin = false;
         def.major = false;
         if !errors.is_empty() {
@@ -720,4 +607,123 @@ impl App {
         tx.commit().await?;
         Ok(def)
     }
+}
+
+/// What is wrong with the key of a custom field: not snake_case (≤40), or a built-in's.
+fn key_errors(key: &str, errors: &mut Vec<FieldError>) {
+    let key_ok = (1..=40).contains(&key.len())
+        && key.starts_with(|c: char| c.is_ascii_lowercase())
+        && key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !key_ok {
+        errors.push(
+            Violation::new(
+                "field.key",
+                format!("字段标识“{key}”须为小写字母开头的 snake_case（≤40）"),
+                format!("field key '{key}' must be snake_case starting with a letter (≤40)"),
+            )
+            .on("key"),
+        );
+    }
+    if builtin_fields().iter().any(|b| b.key == key) {
+        errors.push(
+            Violation::new(
+                "field.builtin",
+                format!("“{key}”是内置字段，不能重新定义"),
+                format!("'{key}' is a built-in field and cannot be redefined"),
+            )
+            .on("key"),
+        );
+    }
+}
+
+/// Every error of a custom field definition (its key trimmed): key, labels, type,
+/// allowed values, multi-line, pattern and personal data.
+fn definition_errors(def: &FieldDefinition) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    key_errors(&def.key, &mut errors);
+    if def.label_zh.trim().is_empty() {
+        errors.push(
+            Violation::new("required", "中文名称为必填项", "label_zh is required").on("label_zh"),
+        );
+    }
+    if def.label_en.trim().is_empty() {
+        errors.push(
+            Violation::new("required", "英文名称为必填项", "label_en is required").on("label_en"),
+        );
+    }
+    if matches!(def.field_type, FieldType::Contacts | FieldType::TextList) {
+        errors.push(
+            Violation::new(
+                "field.type",
+                "自定义字段类型须为 text、number、date、single_select、multi_select 或 boolean",
+                "custom field type must be text, number, date, single_select, multi_select or boolean",
+            )
+            .on("type"),
+        );
+    }
+    if matches!(
+        def.field_type,
+        FieldType::SingleSelect | FieldType::MultiSelect
+    ) && def.allowed_values.is_empty()
+    {
+        errors.push(
+            Violation::new(
+                "field.allowed_values",
+                "选择类字段须列出可选值",
+                "select fields need allowed_values",
+            )
+            .on("allowed_values"),
+        );
+    }
+    if def.allowed_values.len() > MAX_ALLOWED_VALUES {
+        errors.push(
+            Violation::new(
+                "list.too_long",
+                format!(
+                    "可选值最多 {MAX_ALLOWED_VALUES} 个（当前 {} 个）",
+                    def.allowed_values.len()
+                ),
+                format!(
+                    "at most {MAX_ALLOWED_VALUES} allowed values (has {})",
+                    def.allowed_values.len()
+                ),
+            )
+            .on("allowed_values"),
+        );
+    }
+    if def.multiline && def.field_type != FieldType::Text {
+        errors.push(
+            Violation::new(
+                "field.multiline",
+                "只有文本字段可以是多行文本",
+                "only text fields can be multi-line",
+            )
+            .on("multiline"),
+        );
+    }
+    if let Some(p) = &def.pattern {
+        if regex::Regex::new(p).is_err() {
+            errors.push(
+                Violation::new(
+                    "field.pattern",
+                    format!("格式“{p}”不是有效的正则表达式"),
+                    format!("pattern '{p}' is not a valid regular expression"),
+                )
+                .on("pattern"),
+            );
+        }
+    }
+    if def.pii {
+        errors.push(
+            Violation::new(
+                "field.pii_unsupported",
+                "自定义字段暂不支持个人信息（加密存储）；请勿在自定义字段中保存个人信息",
+                "custom fields cannot hold personal data yet (no encryption for them)",
+            )
+            .on("pii"),
+        );
+    }
+    errors
 }
