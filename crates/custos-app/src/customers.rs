@@ -2,6 +2,14 @@
 //! transaction; every change is validated as a whole, kept in the history with a snapshot
 //! (so the record can be rebuilt `as_of` any time), and audited. Personal data is
 //! encrypted at rest and masked in responses unless the caller may read it.
+//!
+//! One file per responsibility: `input` (what callers submit), `record` (the plaintext
+//! record and its value lists), `reference` (customer types and the field catalog),
+//! `checks` and `text_rules` (single values), `validation` (the whole record), `stored`
+//! (the stored form, personal data sealed), `masking`, `history`, `indexes`, `scope`
+//! (data scope), `views` (reading) and the use cases `create`, `change` and `bulk`;
+//! beside them the duplicate check, its disclosure, the review queue and merges. No two
+//! of these files import each other; the paths callers use are re-exported here.
 
 /// Calls `$m!` with the names of the record's optional single-value fields (the ones a
 /// patch, a merge or an import fills one by one), so the list is written once.

@@ -34,7 +34,8 @@ pub(crate) struct Reference {
 }
 
 /// The [`Reference`] the last write transaction read, shared so that work done before a
-/// transaction can be checked against what the transaction sees (see [`Checked`](super::Checked)).
+/// transaction can be checked against what the transaction sees (see
+/// [`Checked`](super::Checked)).
 #[derive(Default)]
 pub(crate) struct ReferenceSeen(std::sync::Mutex<Option<Arc<Reference>>>);
 
