@@ -121,6 +121,21 @@ pub(crate) fn builtin_labels(key: &str) -> Option<&'static (String, String)> {
         .get(key)
 }
 
+/// The most characters the built-in field `key` may hold, as the catalog declares it
+/// (customer validation reads its text limits here, so they are written once).
+pub(crate) fn builtin_max_length(key: &str) -> Option<usize> {
+    static MAX: std::sync::OnceLock<std::collections::HashMap<String, usize>> =
+        std::sync::OnceLock::new();
+    MAX.get_or_init(|| {
+        builtin_fields()
+            .into_iter()
+            .filter_map(|f| Some((f.key, f.max_length?)))
+            .collect()
+    })
+    .get(key)
+    .copied()
+}
+
 /// The built-in fields as the catalog describes them.
 pub fn builtin_fields() -> Vec<FieldDefinition> {
     use FieldType::*;
@@ -256,19 +271,7 @@ pub(crate) fn validate_custom(
 ) -> Map<String, Value> {
     let mut out = Map::new();
     // Limits before work: every value is looked up, normalised and maybe reported.
-    let max_values = MAX_CUSTOM_VALUES.max(defs.len());
-    if values.len() > max_values {
-        errors.push(
-            Violation::new(
-                "list.too_long",
-                format!(
-                    "自定义字段值最多 {max_values} 个（当前 {} 个）",
-                    values.len()
-                ),
-                format!("at most {max_values} custom values (has {})", values.len()),
-            )
-            .on("custom"),
-        );
+    if too_many_values(defs, values, errors) {
         return out;
     }
     for (key, value) in values {
@@ -284,148 +287,225 @@ pub(crate) fn validate_custom(
         if value.is_null() {
             continue;
         }
-        let type_error = |expected_zh: &str, expected_en: &str| {
-            custom_error(
-                key,
-                "field.type",
-                format!("自定义字段“{key}”应为{expected_zh}（{value}）"),
-                format!("custom field '{key}' must be {expected_en} ({value})"),
-            )
-        };
-        let check_text = |s: &str, errors: &mut Vec<FieldError>| -> Option<String> {
-            let t = if def.multiline {
-                normalize_multiline_text(s)
-            } else {
-                normalize_text(s)
-            };
-            if let Some(max) = def.max_length {
-                let n = t.chars().count();
-                if n > max {
-                    errors.push(custom_error(
-                        key,
-                        "length.max",
-                        format!("自定义字段“{key}”不能超过 {max} 个字符（当前 {n} 个）"),
-                        format!("custom field '{key}' must not exceed {max} characters (has {n})"),
-                    ));
-                    return None;
-                }
-            }
-            if let Some(p) = &def.pattern {
-                if !full_match(p, &t) {
-                    errors.push(custom_error(
-                        key,
-                        "pattern.mismatch",
-                        format!("自定义字段“{key}”的值“{t}”不符合格式 {p}"),
-                        format!("custom field '{key}' value '{t}' does not match {p}"),
-                    ));
-                    return None;
-                }
-            }
-            if !def.allowed_values.is_empty() && !def.allowed_values.contains(&t) {
-                errors.push(custom_error(
-                    key,
-                    "value.not_allowed",
-                    format!(
-                        "自定义字段“{key}”的取值“{t}”不在允许范围内：{}",
-                        def.allowed_values.join("、")
-                    ),
-                    format!(
-                        "custom field '{key}' value '{t}' is not allowed; choose one of {}",
-                        def.allowed_values.join(", ")
-                    ),
-                ));
-                return None;
-            }
-            Some(t)
-        };
-        let v = match def.field_type {
-            FieldType::Text | FieldType::SingleSelect => match value.as_str() {
-                Some(s) => check_text(s, errors).map(Value::String),
-                None => {
-                    errors.push(type_error("文本", "a text"));
-                    None
-                }
-            },
-            FieldType::Number => match value.as_f64() {
-                Some(n) => {
-                    let lo = def.min.unwrap_or(f64::MIN);
-                    let hi = def.max.unwrap_or(f64::MAX);
-                    if n < lo || n > hi {
-                        errors.push(custom_error(
-                            key,
-                            "number.range",
-                            format!("自定义字段“{key}”的值 {n} 超出范围 [{lo}, {hi}]"),
-                            format!("custom field '{key}' value {n} is outside [{lo}, {hi}]"),
-                        ));
-                        None
-                    } else {
-                        Some(value.clone())
-                    }
-                }
-                None => {
-                    errors.push(type_error("数字", "a number"));
-                    None
-                }
-            },
-            FieldType::Date => match value
-                .as_str()
-                .map(normalize_text)
-                .and_then(|s| chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok())
-            {
-                Some(d) => Some(Value::String(d.format("%Y-%m-%d").to_string())),
-                None => {
-                    errors.push(type_error("日期 YYYY-MM-DD", "a date YYYY-MM-DD"));
-                    None
-                }
-            },
-            FieldType::Boolean => match value.as_bool() {
-                Some(_) => Some(value.clone()),
-                None => {
-                    errors.push(type_error("true 或 false", "true or false"));
-                    None
-                }
-            },
-            FieldType::MultiSelect | FieldType::TextList => {
-                match value.as_array() {
-                    Some(items) if items.len() > MAX_CUSTOM_LIST => {
-                        errors.push(custom_error(
-                        key,
-                        "list.too_long",
-                        format!("自定义字段“{key}”最多 {MAX_CUSTOM_LIST} 项（当前 {} 项）", items.len()),
-                        format!("custom field '{key}' holds at most {MAX_CUSTOM_LIST} items (has {})", items.len()),
-                    ));
-                        None
-                    }
-                    Some(items) => {
-                        let mut list = Vec::new();
-                        let mut ok = true;
-                        for item in items {
-                            match item.as_str().and_then(|s| check_text(s, errors)) {
-                                Some(t) => list.push(Value::String(t)),
-                                None => ok = false,
-                            }
-                        }
-                        if ok {
-                            Some(Value::Array(list))
-                        } else {
-                            if !items.iter().all(Value::is_string) {
-                                errors.push(type_error("文本列表", "a list of texts"));
-                            }
-                            None
-                        }
-                    }
-                    None => {
-                        errors.push(type_error("文本列表", "a list of texts"));
-                        None
-                    }
-                }
-            }
-            FieldType::Contacts => None,
-        };
-        if let Some(v) = v {
+        if let Some(v) = custom_value(def, key, value, errors) {
             out.insert(key.clone(), v);
         }
     }
+    required_missing(defs, customer_type, &out, errors);
+    out
+}
+
+/// More custom values than may be given (the catalog's size, at least
+/// [`MAX_CUSTOM_VALUES`]): reported, and nothing else is worth checking.
+fn too_many_values(
+    defs: &[FieldDefinition],
+    values: &Map<String, Value>,
+    errors: &mut Vec<FieldError>,
+) -> bool {
+    let max_values = MAX_CUSTOM_VALUES.max(defs.len());
+    if values.len() <= max_values {
+        return false;
+    }
+    errors.push(
+        Violation::new(
+            "list.too_long",
+            format!(
+                "自定义字段值最多 {max_values} 个（当前 {} 个）",
+                values.len()
+            ),
+            format!("at most {max_values} custom values (has {})", values.len()),
+        )
+        .on("custom"),
+    );
+    true
+}
+
+/// The custom value `key` is not of the type its definition says.
+fn type_error(key: &str, value: &Value, expected_zh: &str, expected_en: &str) -> FieldError {
+    custom_error(
+        key,
+        "field.type",
+        format!("自定义字段“{key}”应为{expected_zh}（{value}）"),
+        format!("custom field '{key}' must be {expected_en} ({value})"),
+    )
+}
+
+/// One custom value (not null) checked against its definition `def` and normalised;
+/// `None` when it fails (the failure reported).
+fn custom_value(
+    def: &FieldDefinition,
+    key: &str,
+    value: &Value,
+    errors: &mut Vec<FieldError>,
+) -> Option<Value> {
+    match def.field_type {
+        FieldType::Text | FieldType::SingleSelect => match value.as_str() {
+            Some(s) => custom_text(def, key, s, errors).map(Value::String),
+            None => {
+                errors.push(type_error(key, value, "文本", "a text"));
+                None
+            }
+        },
+        FieldType::Number => custom_number(def, key, value, errors),
+        FieldType::Date => match value
+            .as_str()
+            .map(normalize_text)
+            .and_then(|s| chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok())
+        {
+            Some(d) => Some(Value::String(d.format("%Y-%m-%d").to_string())),
+            None => {
+                errors.push(type_error(
+                    key,
+                    value,
+                    "日期 YYYY-MM-DD",
+                    "a date YYYY-MM-DD",
+                ));
+                None
+            }
+        },
+        FieldType::Boolean => match value.as_bool() {
+            Some(_) => Some(value.clone()),
+            None => {
+                errors.push(type_error(key, value, "true 或 false", "true or false"));
+                None
+            }
+        },
+        FieldType::MultiSelect | FieldType::TextList => custom_list(def, key, value, errors),
+        FieldType::Contacts => None,
+    }
+}
+
+/// A custom text normalised (line by line if multi-line) and checked against the
+/// definition's length, pattern and allowed values.
+fn custom_text(
+    def: &FieldDefinition,
+    key: &str,
+    s: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    let t = if def.multiline {
+        normalize_multiline_text(s)
+    } else {
+        normalize_text(s)
+    };
+    if let Some(max) = def.max_length {
+        let n = t.chars().count();
+        if n > max {
+            errors.push(custom_error(
+                key,
+                "length.max",
+                format!("自定义字段“{key}”不能超过 {max} 个字符（当前 {n} 个）"),
+                format!("custom field '{key}' must not exceed {max} characters (has {n})"),
+            ));
+            return None;
+        }
+    }
+    if let Some(p) = &def.pattern {
+        if !full_match(p, &t) {
+            errors.push(custom_error(
+                key,
+                "pattern.mismatch",
+                format!("自定义字段“{key}”的值“{t}”不符合格式 {p}"),
+                format!("custom field '{key}' value '{t}' does not match {p}"),
+            ));
+            return None;
+        }
+    }
+    if !def.allowed_values.is_empty() && !def.allowed_values.contains(&t) {
+        errors.push(custom_error(
+            key,
+            "value.not_allowed",
+            format!(
+                "自定义字段“{key}”的取值“{t}”不在允许范围内：{}",
+                def.allowed_values.join("、")
+            ),
+            format!(
+                "custom field '{key}' value '{t}' is not allowed; choose one of {}",
+                def.allowed_values.join(", ")
+            ),
+        ));
+        return None;
+    }
+    Some(t)
+}
+
+/// A custom number inside the definition's range.
+fn custom_number(
+    def: &FieldDefinition,
+    key: &str,
+    value: &Value,
+    errors: &mut Vec<FieldError>,
+) -> Option<Value> {
+    let Some(n) = value.as_f64() else {
+        errors.push(type_error(key, value, "数字", "a number"));
+        return None;
+    };
+    let lo = def.min.unwrap_or(f64::MIN);
+    let hi = def.max.unwrap_or(f64::MAX);
+    if n < lo || n > hi {
+        errors.push(custom_error(
+            key,
+            "number.range",
+            format!("自定义字段“{key}”的值 {n} 超出范围 [{lo}, {hi}]"),
+            format!("custom field '{key}' value {n} is outside [{lo}, {hi}]"),
+        ));
+        None
+    } else {
+        Some(value.clone())
+    }
+}
+
+/// A custom list of texts: at most [`MAX_CUSTOM_LIST`] items, each checked like a text.
+fn custom_list(
+    def: &FieldDefinition,
+    key: &str,
+    value: &Value,
+    errors: &mut Vec<FieldError>,
+) -> Option<Value> {
+    let Some(items) = value.as_array() else {
+        errors.push(type_error(key, value, "文本列表", "a list of texts"));
+        return None;
+    };
+    if items.len() > MAX_CUSTOM_LIST {
+        errors.push(custom_error(
+            key,
+            "list.too_long",
+            format!(
+                "自定义字段“{key}”最多 {MAX_CUSTOM_LIST} 项（当前 {} 项）",
+                items.len()
+            ),
+            format!(
+                "custom field '{key}' holds at most {MAX_CUSTOM_LIST} items (has {})",
+                items.len()
+            ),
+        ));
+        return None;
+    }
+    let mut list = Vec::new();
+    let mut ok = true;
+    for item in items {
+        match item.as_str().and_then(|s| custom_text(def, key, s, errors)) {
+            Some(t) => list.push(Value::String(t)),
+            None => ok = false,
+        }
+    }
+    if ok {
+        Some(Value::Array(list))
+    } else {
+        if !items.iter().all(Value::is_string) {
+            errors.push(type_error(key, value, "文本列表", "a list of texts"));
+        }
+        None
+    }
+}
+
+/// Every field required for `customer_type` that has no value (and no error already).
+fn required_missing(
+    defs: &[FieldDefinition],
+    customer_type: &str,
+    out: &Map<String, Value>,
+    errors: &mut Vec<FieldError>,
+) {
     for def in defs {
         let needed = def
             .required_for
@@ -445,7 +525,6 @@ pub(crate) fn validate_custom(
             ));
         }
     }
-    out
 }
 
 /// (key, value) pairs for equality search of custom values.
@@ -501,121 +580,8 @@ impl App {
         actor.require("field.manage")?;
         let mut def = def.into().get()?;
         crate::text_input::refuse_in("", &def)?;
-        let mut errors = Vec::new();
         def.key = def.key.trim().to_string();
-        let key_ok = (1..=40).contains(&def.key.len())
-            && def.key.starts_with(|c: char| c.is_ascii_lowercase())
-            && def
-                .key
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if !key_ok {
-            errors.push(
-                Violation::new(
-                    "field.key",
-                    format!("字段标识“{}”须为小写字母开头的 snake_case（≤40）", def.key),
-                    format!(
-                        "field key '{}' must be snake_case starting with a letter (≤40)",
-                        def.key
-                    ),
-                )
-                .on("key"),
-            );
-        }
-        if builtin_fields().iter().any(|b| b.key == def.key) {
-            errors.push(
-                Violation::new(
-                    "field.builtin",
-                    format!("“{}”是内置字段，不能重新定义", def.key),
-                    format!("'{}' is a built-in field and cannot be redefined", def.key),
-                )
-                .on("key"),
-            );
-        }
-        if def.label_zh.trim().is_empty() {
-            errors.push(
-                Violation::new("required", "中文名称为必填项", "label_zh is required")
-                    .on("label_zh"),
-            );
-        }
-        if def.label_en.trim().is_empty() {
-            errors.push(
-                Violation::new("required", "英文名称为必填项", "label_en is required")
-                    .on("label_en"),
-            );
-        }
-        if matches!(def.field_type, FieldType::Contacts | FieldType::TextList) {
-            errors.push(
-                Violation::new(
-                    "field.type",
-                    "自定义字段类型须为 text、number、date、single_select、multi_select 或 boolean",
-                    "custom field type must be text, number, date, single_select, multi_select or boolean",
-                )
-                .on("type"),
-            );
-        }
-        if matches!(
-            def.field_type,
-            FieldType::SingleSelect | FieldType::MultiSelect
-        ) && def.allowed_values.is_empty()
-        {
-            errors.push(
-                Violation::new(
-                    "field.allowed_values",
-                    "选择类字段须列出可选值",
-                    "select fields need allowed_values",
-                )
-                .on("allowed_values"),
-            );
-        }
-        if def.allowed_values.len() > MAX_ALLOWED_VALUES {
-            errors.push(
-                Violation::new(
-                    "list.too_long",
-                    format!(
-                        "可选值最多 {MAX_ALLOWED_VALUES} 个（当前 {} 个）",
-                        def.allowed_values.len()
-                    ),
-                    format!(
-                        "at most {MAX_ALLOWED_VALUES} allowed values (has {})",
-                        def.allowed_values.len()
-                    ),
-                )
-                .on("allowed_values"),
-            );
-        }
-        if def.multiline && def.field_type != FieldType::Text {
-            errors.push(
-                Violation::new(
-                    "field.multiline",
-                    "只有文本字段可以是多行文本",
-                    "only text fields can be multi-line",
-                )
-                .on("multiline"),
-            );
-        }
-        if let Some(p) = &def.pattern {
-            if regex::Regex::new(p).is_err() {
-                errors.push(
-                    Violation::new(
-                        "field.pattern",
-                        format!("格式“{p}”不是有效的正则表达式"),
-                        format!("pattern '{p}' is not a valid regular expression"),
-                    )
-                    .on("pattern"),
-                );
-            }
-        }
-        if def.pii {
-            errors.push(
-                Violation::new(
-                    "field.pii_unsupported",
-                    "自定义字段暂不支持个人信息（加密存储）；请勿在自定义字段中保存个人信息",
-                    "custom fields cannot hold personal data yet (no encryption for them)",
-                )
-                .on("pii"),
-            );
-        }
+        let errors = definition_errors(&def);
         def.builtin = false;
         def.major = false;
         if !errors.is_empty() {
@@ -641,4 +607,123 @@ impl App {
         tx.commit().await?;
         Ok(def)
     }
+}
+
+/// What is wrong with the key of a custom field: not snake_case (≤40), or a built-in's.
+fn key_errors(key: &str, errors: &mut Vec<FieldError>) {
+    let key_ok = (1..=40).contains(&key.len())
+        && key.starts_with(|c: char| c.is_ascii_lowercase())
+        && key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !key_ok {
+        errors.push(
+            Violation::new(
+                "field.key",
+                format!("字段标识“{key}”须为小写字母开头的 snake_case（≤40）"),
+                format!("field key '{key}' must be snake_case starting with a letter (≤40)"),
+            )
+            .on("key"),
+        );
+    }
+    if builtin_fields().iter().any(|b| b.key == key) {
+        errors.push(
+            Violation::new(
+                "field.builtin",
+                format!("“{key}”是内置字段，不能重新定义"),
+                format!("'{key}' is a built-in field and cannot be redefined"),
+            )
+            .on("key"),
+        );
+    }
+}
+
+/// Every error of a custom field definition (its key trimmed): key, labels, type,
+/// allowed values, multi-line, pattern and personal data.
+fn definition_errors(def: &FieldDefinition) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    key_errors(&def.key, &mut errors);
+    if def.label_zh.trim().is_empty() {
+        errors.push(
+            Violation::new("required", "中文名称为必填项", "label_zh is required").on("label_zh"),
+        );
+    }
+    if def.label_en.trim().is_empty() {
+        errors.push(
+            Violation::new("required", "英文名称为必填项", "label_en is required").on("label_en"),
+        );
+    }
+    if matches!(def.field_type, FieldType::Contacts | FieldType::TextList) {
+        errors.push(
+            Violation::new(
+                "field.type",
+                "自定义字段类型须为 text、number、date、single_select、multi_select 或 boolean",
+                "custom field type must be text, number, date, single_select, multi_select or boolean",
+            )
+            .on("type"),
+        );
+    }
+    if matches!(
+        def.field_type,
+        FieldType::SingleSelect | FieldType::MultiSelect
+    ) && def.allowed_values.is_empty()
+    {
+        errors.push(
+            Violation::new(
+                "field.allowed_values",
+                "选择类字段须列出可选值",
+                "select fields need allowed_values",
+            )
+            .on("allowed_values"),
+        );
+    }
+    if def.allowed_values.len() > MAX_ALLOWED_VALUES {
+        errors.push(
+            Violation::new(
+                "list.too_long",
+                format!(
+                    "可选值最多 {MAX_ALLOWED_VALUES} 个（当前 {} 个）",
+                    def.allowed_values.len()
+                ),
+                format!(
+                    "at most {MAX_ALLOWED_VALUES} allowed values (has {})",
+                    def.allowed_values.len()
+                ),
+            )
+            .on("allowed_values"),
+        );
+    }
+    if def.multiline && def.field_type != FieldType::Text {
+        errors.push(
+            Violation::new(
+                "field.multiline",
+                "只有文本字段可以是多行文本",
+                "only text fields can be multi-line",
+            )
+            .on("multiline"),
+        );
+    }
+    if let Some(p) = &def.pattern {
+        if regex::Regex::new(p).is_err() {
+            errors.push(
+                Violation::new(
+                    "field.pattern",
+                    format!("格式“{p}”不是有效的正则表达式"),
+                    format!("pattern '{p}' is not a valid regular expression"),
+                )
+                .on("pattern"),
+            );
+        }
+    }
+    if def.pii {
+        errors.push(
+            Violation::new(
+                "field.pii_unsupported",
+                "自定义字段暂不支持个人信息（加密存储）；请勿在自定义字段中保存个人信息",
+                "custom fields cannot hold personal data yet (no encryption for them)",
+            )
+            .on("pii"),
+        );
+    }
+    errors
 }

@@ -6,7 +6,11 @@
 
 use custos_store::{now_us, CodeRow};
 
-use super::{fresh_row, indexes_of, month_of, validate, Record};
+use super::create::month_of;
+use super::indexes::indexes_of;
+use super::record::Record;
+use super::stored::fresh_row;
+use super::validation::validate;
 use crate::actor::Actor;
 use crate::codes::issue_date;
 use crate::demo_data::DemoCustomers;

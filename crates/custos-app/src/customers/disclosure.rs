@@ -13,8 +13,10 @@ use custos_core::matching::{
     compare_with, match_score_at_least_with, EqualityOnly, Evidence, MatchResult, Prepared,
 };
 use custos_store::{CustomerRow, Tx};
+use serde::{Deserialize, Serialize};
 
-use super::{in_scope, PII_FIELDS};
+use super::record::PII_FIELDS;
+use super::scope::in_scope;
 use crate::actor::{Actor, Scope};
 use crate::error::AppResult;
 
@@ -102,11 +104,27 @@ impl Lens {
     }
 }
 
+/// One field's contribution to a duplicate score.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct EvidenceView {
+    /// `uscc`, `id_number`, `phone`, `email`, `name`, `branch`, `legal_form`, `region`,
+    /// `birth_date`, `address`, `industry`, `customer_type`.
+    pub field: String,
+    /// `same`, `similar`, `different`, `missing`, or `withheld`: personal data the caller
+    /// may not read is compared for equality only, and anything but `same` reads
+    /// `withheld`.
+    pub kind: String,
+    pub detail_zh: String,
+    pub detail_en: String,
+    /// Log2 likelihood ratio this field added.
+    pub weight: f64,
+}
+
 /// Evidence as the API shows it.
-pub(crate) fn evidence_views(evidence: Vec<Evidence>) -> Vec<super::duplicates::EvidenceView> {
+pub(crate) fn evidence_views(evidence: Vec<Evidence>) -> Vec<EvidenceView> {
     evidence
         .into_iter()
-        .map(|e| super::duplicates::EvidenceView {
+        .map(|e| EvidenceView {
             field: e.field.to_string(),
             kind: serde_json::to_value(e.kind)
                 .ok()

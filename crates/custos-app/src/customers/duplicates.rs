@@ -16,8 +16,12 @@ use custos_store::duplicates::CustomerStamp;
 use custos_store::{CustomerRow, StoreResult, Tx};
 
 pub(crate) use super::disclosure::evidence_views;
+pub use super::disclosure::EvidenceView;
 use super::disclosure::{Lens, OUTSIDE_SCOPE_EN, OUTSIDE_SCOPE_ZH};
-use super::{has_pii, record_of, NewCustomer, Record};
+use super::input::NewCustomer;
+use super::masking::has_pii;
+use super::record::{Record, LIVE_STATUSES};
+use super::stored::record_of;
 use crate::actor::Actor;
 use crate::audit::{append, record};
 use crate::codes::issue_date;
@@ -199,22 +203,6 @@ impl MatchCache {
             g[1] = std::mem::take(&mut g[0]);
         }
     }
-}
-
-/// One field's contribution to a duplicate score.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
-pub struct EvidenceView {
-    /// `uscc`, `id_number`, `phone`, `email`, `name`, `branch`, `legal_form`, `region`,
-    /// `birth_date`, `address`, `industry`, `customer_type`.
-    pub field: String,
-    /// `same`, `similar`, `different`, `missing`, or `withheld`: personal data the caller
-    /// may not read is compared for equality only, and anything but `same` reads
-    /// `withheld`.
-    pub kind: String,
-    pub detail_zh: String,
-    pub detail_en: String,
-    /// Log2 likelihood ratio this field added.
-    pub weight: f64,
 }
 
 /// An existing customer inside the caller's data scope that may be the same as the
@@ -617,7 +605,7 @@ impl App {
             // Like every writer of match keys: no batch of creations on another server
             // may be checking duplicates against keys read ahead meanwhile.
             tx.lock_audit_head().await?;
-            let rows = tx.customers_after(after, super::LIVE_STATUSES, 500).await?;
+            let rows = tx.customers_after(after, LIVE_STATUSES, 500).await?;
             let Some(last) = rows.last().map(|r| r.id) else {
                 tx.put_setting(DONE, "1").await?;
                 tx.commit().await?;

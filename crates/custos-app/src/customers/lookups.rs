@@ -18,10 +18,15 @@ use std::sync::Arc;
 
 use custos_store::{StoreResult, Tx, UserRow};
 
-use super::Reference;
+use super::duplicates;
+use super::reference::Reference;
 use crate::codes::PublishedRule;
 use crate::error::AppResult;
 use crate::App;
+
+/// Creations from which a transaction counts as bulk (`Tx::set_bulk`): at a large
+/// database each creation changes a few dozen pages.
+const BULK_CREATIONS: usize = 100;
 
 #[derive(Default)]
 pub(crate) struct Lookups {
@@ -51,14 +56,14 @@ impl Lookups {
         prepare_ahead: Option<&App>,
     ) -> StoreResult<Lookups> {
         tx.lock_audit_head().await?;
-        if count >= super::BULK_CREATIONS {
+        if count >= BULK_CREATIONS {
             tx.set_bulk();
         }
         // A batch of one gains nothing from reading ahead.
         if count > 1 {
             let lists: Vec<&[i64]> = match_keys.into_iter().collect();
             let hashes: Vec<i64> = lists.iter().flat_map(|k| k.iter()).copied().collect();
-            super::duplicates::prefetch_candidates(tx, &hashes).await?;
+            duplicates::prefetch_candidates(tx, &hashes).await?;
             if let Some(app) = prepare_ahead {
                 app.prepare_candidates_ahead(tx, &lists).await?;
             }

@@ -13,10 +13,13 @@ use custos_core::Violation;
 use custos_store::duplicates::DuplicateGroupRow;
 use custos_store::{now_us, CustomerRow, Tx};
 
+use super::checks::text;
 use super::disclosure::Lens;
 use super::duplicates::{evidence_views, match_record, EvidenceView};
 use super::merge::{MergeRequest, MergeResult};
-use super::{in_scope, record_of, text, LIVE_STATUSES};
+use super::record::LIVE_STATUSES;
+use super::scope::in_scope;
+use super::stored::record_of;
 use crate::actor::{Actor, Scope};
 use crate::audit::{append, record};
 use crate::auth::format_time;

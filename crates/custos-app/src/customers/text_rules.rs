@@ -5,7 +5,8 @@
 use custos_core::text_guard::Lines;
 use custos_core::{FieldError, Violation};
 
-use super::{Record, MAX_CONTACTS, MAX_TAGS};
+use super::checks::check_len;
+use super::record::{Record, MAX_CONTACTS, MAX_TAGS};
 use crate::fields::{lines_of, FieldDefinition, MAX_CUSTOM_LIST, MAX_CUSTOM_VALUES};
 use crate::text_input::push_refused;
 
@@ -134,7 +135,7 @@ pub(super) fn multiline_text(
     if v.is_empty() {
         return None;
     }
-    super::check_len(field, &v, max, errors);
+    check_len(field, &v, max, errors);
     Some(v)
 }
 

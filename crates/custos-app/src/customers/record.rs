@@ -1,0 +1,159 @@
+//! The whole customer in plaintext, the form validation and every write work on, and
+//! the value lists it is checked against. Never stored as is (see `stored`).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::input::{ContactInput, CustomerPatch, NewCustomer};
+
+/// Allowed values of `scale` (企业规模).
+pub const SCALES: &[(&str, &str, &str)] = &[
+    ("micro", "微型", "Micro"),
+    ("small", "小型", "Small"),
+    ("medium", "中型", "Medium"),
+    ("large", "大型", "Large"),
+];
+
+/// Statuses a customer can be given by create or update; archive, retire and merge are
+/// operations of their own.
+pub const EDITABLE_STATUSES: &[&str] = &["pending", "active", "dormant"];
+
+/// Statuses of customers that still count for duplicate checks (all but merged ones).
+pub(crate) const LIVE_STATUSES: &[&str] = &["pending", "active", "dormant", "retired", "archived"];
+
+/// Fields whose change needs a reason (catalog: major fields).
+pub const MAJOR_FIELDS: &[&str] = &["name", "uscc", "id_number", "customer_type"];
+
+/// Personal-data fields of a customer (address only for individuals).
+pub const PII_FIELDS: &[&str] = &["id_number", "phone", "mobile", "email", "address"];
+
+pub(super) const MAX_CONTACTS: usize = 50;
+pub(super) const MAX_TAGS: usize = 50;
+
+/// A contact in plaintext (in memory only).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(super) struct Contact {
+    pub(super) id: i64,
+    pub(super) name: String,
+    pub(super) title: Option<String>,
+    pub(super) mobile: Option<String>,
+    pub(super) phone: Option<String>,
+    pub(super) email: Option<String>,
+    pub(super) is_primary: bool,
+}
+
+/// The whole customer in plaintext: what validation works on. Never stored as is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub(crate) struct Record {
+    pub(super) customer_type: String,
+    pub(super) name: String,
+    pub(super) short_name: Option<String>,
+    pub(super) former_names: Vec<String>,
+    pub(super) uscc: Option<String>,
+    pub(super) id_number: Option<String>,
+    pub(super) legal_representative: Option<String>,
+    pub(super) established_on: Option<String>,
+    pub(super) registered_capital: Option<f64>,
+    pub(super) industry: Option<String>,
+    pub(super) scale: Option<String>,
+    pub(super) level: Option<String>,
+    pub(super) source: Option<String>,
+    pub(super) region_code: Option<String>,
+    pub(super) address: Option<String>,
+    pub(super) postal_code: Option<String>,
+    pub(super) phone: Option<String>,
+    pub(super) mobile: Option<String>,
+    pub(super) email: Option<String>,
+    pub(super) website: Option<String>,
+    pub(super) owner_id: Option<i64>,
+    pub(super) department_id: Option<i64>,
+    pub(super) status: String,
+    pub(super) tags: Vec<String>,
+    pub(super) credit_rating: Option<String>,
+    pub(super) remarks: Option<String>,
+    pub(super) contacts: Vec<Contact>,
+    pub(super) custom: Map<String, Value>,
+}
+
+pub(super) fn contact_record(c: &ContactInput, id: i64) -> Contact {
+    Contact {
+        id,
+        name: c.name.clone().unwrap_or_default(),
+        title: c.title.clone(),
+        mobile: c.mobile.clone(),
+        phone: c.phone.clone(),
+        email: c.email.clone(),
+        is_primary: c.is_primary.unwrap_or(false),
+    }
+}
+
+impl From<&NewCustomer> for Record {
+    fn from(n: &NewCustomer) -> Record {
+        Record {
+            customer_type: n.customer_type.clone(),
+            name: n.name.clone(),
+            short_name: n.short_name.clone(),
+            former_names: n.former_names.clone(),
+            uscc: n.uscc.clone(),
+            id_number: n.id_number.clone(),
+            legal_representative: n.legal_representative.clone(),
+            established_on: n.established_on.clone(),
+            registered_capital: n.registered_capital,
+            industry: n.industry.clone(),
+            scale: n.scale.clone(),
+            level: n.level.clone(),
+            source: n.source.clone(),
+            region_code: n.region_code.clone(),
+            address: n.address.clone(),
+            postal_code: n.postal_code.clone(),
+            phone: n.phone.clone(),
+            mobile: n.mobile.clone(),
+            email: n.email.clone(),
+            website: n.website.clone(),
+            owner_id: n.owner_id,
+            department_id: n.department_id,
+            status: n.status.clone().unwrap_or_default(),
+            tags: n.tags.clone(),
+            credit_rating: n.credit_rating.clone(),
+            remarks: n.remarks.clone(),
+            contacts: n.contacts.iter().map(|c| contact_record(c, 0)).collect(),
+            custom: n.custom.clone(),
+        }
+    }
+}
+
+pub(super) fn apply_patch(rec: &mut Record, p: &CustomerPatch) {
+    macro_rules! set {
+        ($($f:ident),*) => { $( if let Some(v) = &p.$f { rec.$f = v.clone(); } )* };
+    }
+    with_optional_fields!(set);
+    set!(former_names, tags);
+    if let Some(n) = &p.name {
+        rec.name = n.clone();
+    }
+    if let Some(s) = &p.status {
+        rec.status = s.clone();
+    }
+    if let Some(o) = p.owner_id {
+        if rec.owner_id != Some(o) && p.department_id.is_none() {
+            // A new owner brings their department unless one is given.
+            rec.department_id = None;
+        }
+        rec.owner_id = Some(o);
+    }
+    if let Some(d) = p.department_id {
+        rec.department_id = d;
+    }
+    if let Some(cs) = &p.contacts {
+        rec.contacts = cs.iter().map(|c| contact_record(c, 0)).collect();
+    }
+    if let Some(custom) = &p.custom {
+        for (k, v) in custom {
+            if v.is_null() {
+                rec.custom.remove(k);
+            } else {
+                rec.custom.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
