@@ -252,35 +252,7 @@ impl App {
         if let Some(roles) = &patch.roles {
             refuse_in("roles", roles)?;
         }
-        let mut errors = Vec::new();
-        check_email(patch.email.as_ref().and_then(|e| e.as_deref()), &mut errors);
-        if let Some(p) = &patch.password {
-            // The policy needs the user's names; a missing user is reported below.
-            let mut rtx = self.db.begin_read().await?;
-            let named = rtx.user(id).await?;
-            rtx.rollback().await?;
-            if let Some(u) = named {
-                let display = patch.display_name.as_deref().unwrap_or(&u.display_name);
-                if let Err(v) =
-                    check_password(p, self.config.min_password_len, &[&u.username, display])
-                {
-                    errors.push(v.on("password"));
-                }
-            }
-        }
-        if let Some(n) = &patch.display_name {
-            check_name("display_name", n, 64, &mut errors);
-        }
-        if is_self && patch.disabled == Some(true) {
-            errors.push(
-                Violation::new(
-                    "user.disable_self",
-                    "不能停用自己的账户",
-                    "you cannot disable your own account",
-                )
-                .on("disabled"),
-            );
-        }
+        let mut errors = self.user_patch_errors(id, is_self, &patch).await?;
         let new_hash = match (&patch.password, errors.is_empty()) {
             (Some(p), true) => Some(hash_password(p.clone()).await?),
             _ => None,
@@ -315,21 +287,7 @@ impl App {
         }
         let before = user_view(&mut tx, &user).await?;
         let now = now_us();
-        if let Some(n) = patch.display_name {
-            user.display_name = n.trim().to_string();
-        }
-        if let Some(h) = new_hash {
-            user.password_hash = h;
-        }
-        if let Some(d) = patch.department_id {
-            user.department_id = d;
-        }
-        if let Some(e) = patch.email {
-            user.email = e.filter(|e| !e.trim().is_empty());
-        }
-        if let Some(d) = patch.disabled {
-            user.disabled = d;
-        }
+        apply_user_patch(&mut user, &patch, new_hash);
         let unlocked = match patch.unlock {
             Some(true) => Some(App::clear_login_throttle(&mut tx, &user.username).await?),
             _ => None,
@@ -343,13 +301,12 @@ impl App {
             tx.revoke_user_sessions(id, now).await?;
         }
         let after = user_view(&mut tx, &user).await?;
-        let action = match (before.disabled, after.disabled) {
-            (false, true) => "user.disable",
-            (true, false) => "user.enable",
-            _ if patch.password.is_some() => "user.password",
-            _ if unlocked.is_some() && before_matches(&before, &after) => "user.unlock",
-            _ => "user.update",
-        };
+        let action = update_action(
+            &before,
+            &after,
+            patch.password.is_some(),
+            unlocked.is_some(),
+        );
         let mut r = record(actor, action, "user", &id.to_string());
         r.before = to_json(&audit_user(&before));
         r.after = to_json(&audit_user(&after));
@@ -368,6 +325,46 @@ impl App {
         }
         tx.commit().await?;
         Ok(after)
+    }
+
+    /// What is wrong with a patch before the user is loaded for writing: e-mail,
+    /// password policy, display name, disabling oneself.
+    async fn user_patch_errors(
+        &self,
+        id: i64,
+        is_self: bool,
+        patch: &UserPatch,
+    ) -> AppResult<Vec<FieldError>> {
+        let mut errors = Vec::new();
+        check_email(patch.email.as_ref().and_then(|e| e.as_deref()), &mut errors);
+        if let Some(p) = &patch.password {
+            // The policy needs the user's names; a missing user is reported below.
+            let mut rtx = self.db.begin_read().await?;
+            let named = rtx.user(id).await?;
+            rtx.rollback().await?;
+            if let Some(u) = named {
+                let display = patch.display_name.as_deref().unwrap_or(&u.display_name);
+                if let Err(v) =
+                    check_password(p, self.config.min_password_len, &[&u.username, display])
+                {
+                    errors.push(v.on("password"));
+                }
+            }
+        }
+        if let Some(n) = &patch.display_name {
+            check_name("display_name", n, 64, &mut errors);
+        }
+        if is_self && patch.disabled == Some(true) {
+            errors.push(
+                Violation::new(
+                    "user.disable_self",
+                    "不能停用自己的账户",
+                    "you cannot disable your own account",
+                )
+                .on("disabled"),
+            );
+        }
+        Ok(errors)
     }
 
     /// Clear a user's failed-login throttling, from every address (needs `user.manage`
@@ -444,6 +441,41 @@ impl App {
         let v = user_view(&mut tx, &user).await?;
         tx.rollback().await?;
         Ok(v)
+    }
+}
+
+/// Write the patched fields into the row (the password as its new hash).
+fn apply_user_patch(user: &mut UserRow, patch: &UserPatch, new_hash: Option<String>) {
+    if let Some(n) = &patch.display_name {
+        user.display_name = n.trim().to_string();
+    }
+    if let Some(h) = new_hash {
+        user.password_hash = h;
+    }
+    if let Some(d) = patch.department_id {
+        user.department_id = d;
+    }
+    if let Some(e) = &patch.email {
+        user.email = e.clone().filter(|e| !e.trim().is_empty());
+    }
+    if let Some(d) = patch.disabled {
+        user.disabled = d;
+    }
+}
+
+/// The audit action of an update: what changed that matters most.
+fn update_action(
+    before: &UserView,
+    after: &UserView,
+    password: bool,
+    unlocked: bool,
+) -> &'static str {
+    match (before.disabled, after.disabled) {
+        (false, true) => "user.disable",
+        (true, false) => "user.enable",
+        _ if password => "user.password",
+        _ if unlocked && before_matches(before, after) => "user.unlock",
+        _ => "user.update",
     }
 }
 
