@@ -4,7 +4,8 @@
 //! One file per responsibility: [`rules`] administers the versioned rules, [`preview`]
 //! shows what a rule would issue and how full it is, [`issuing`] draws a code for a new
 //! customer, [`registry`] records issued codes, [`validation`] checks a given code. This
-//! file keeps what several of them read: applicability, stored rule text, the issue date.
+//! file keeps what several of them share: applicability, stored rule text, the issue date,
+//! the drawn code.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -20,13 +21,23 @@ mod registry;
 mod rules;
 mod validation;
 
-pub use issuing::DrawnCode;
 pub(crate) use issuing::{draw_code, PublishedRule};
 pub use preview::{Capacity, Preview, SampleCustomer, ScopeCapacity};
 pub(crate) use registry::{code_row, code_taken, register_code};
 pub(crate) use rules::publish_code_rule_in;
 pub use rules::{CodeRuleVersion, CodeRuleView, NewCodeRule};
 pub use validation::{CodeMatch, CodeRegistryInfo, CodeValidation};
+
+/// The code drawn for a new customer.
+#[derive(Debug, Clone)]
+pub struct DrawnCode {
+    pub code: String,
+    pub rule_key: String,
+    pub rule_version: i64,
+    pub scope: Option<String>,
+    pub seq: Option<i64>,
+    pub manual: bool,
+}
 
 /// Which customers a rule is for.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]

@@ -11,20 +11,9 @@ use custos_core::Violation;
 use custos_store::{CodeRuleRow, Tx};
 
 use super::registry::code_taken;
-use super::{applies_of, issue_date, random_text, segments_of, AppliesTo};
+use super::{applies_of, issue_date, random_text, segments_of, AppliesTo, DrawnCode};
 use crate::customers::Lookups;
 use crate::error::{AppError, AppResult};
-
-/// The code drawn for a new customer.
-#[derive(Debug, Clone)]
-pub struct DrawnCode {
-    pub code: String,
-    pub rule_key: String,
-    pub rule_version: i64,
-    pub scope: Option<String>,
-    pub seq: Option<i64>,
-    pub manual: bool,
-}
 
 /// A published rule as a creation uses it: read and parsed once per transaction.
 pub(crate) struct PublishedRule {
