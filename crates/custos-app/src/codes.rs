@@ -1,9 +1,9 @@
 //! Code rules (编码规则) and code issuing: versioned rules, applicability, drawing a code
 //! inside the customer's transaction, manual codes, capacity, validation of codes.
 //!
-//! One file per responsibility: [`rules`] administers the versioned rules, [`preview`]
-//! shows what a rule would issue and how full it is, [`issuing`] draws a code for a new
-//! customer, [`registry`] records issued codes, [`validation`] checks a given code. This
+//! One file per responsibility: `rules` administers the versioned rules, `preview`
+//! shows what a rule would issue and how full it is, `issuing` draws a code for a new
+//! customer, `registry` records issued codes, `validation` checks a given code. This
 //! file keeps what several of them share: applicability, stored rule text, the issue date,
 //! the drawn code.
 

@@ -1,7 +1,7 @@
 //! Organisation and access: departments, users, roles.
 //!
-//! One file per thing administered: [`departments`], [`users`], [`roles`] and the
-//! [`grants`] of roles to users; this file keeps what several of them check.
+//! One file per thing administered: `departments`, `users`, `roles` and the
+//! `grants` of roles to users; this file keeps what several of them check.
 
 use custos_core::text_guard::Lines;
 use custos_core::{FieldError, Violation};
