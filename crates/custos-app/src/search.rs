@@ -3,6 +3,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use custos_core::ident::{Email, IdNumber, Mobile, Phone};
@@ -18,6 +19,7 @@ use crate::auth::format_time;
 use crate::codes::issue_date;
 use crate::customers::{blind_text, name_grams};
 use crate::error::{AppError, AppResult};
+use crate::pii::PiiKey;
 use crate::App;
 
 /// Query parameters of `GET /api/v1/customers`.
@@ -246,6 +248,347 @@ fn refuse_query_text(q: &CustomerQuery) -> AppResult<()> {
     }
 }
 
+/// A customer query that passed its checks.
+struct SearchPlan {
+    filter: CustomerFilter,
+    sort: CustomerSort,
+    /// Page size as asked (the filter asks for one more, to know of a next page).
+    limit: i64,
+    /// Bigrams of the name for a fuzzy search; empty for a plain one.
+    fuzzy_grams: Vec<String>,
+    fuzzy: bool,
+}
+
+/// The filters taken as given: trimmed or normalised, times parsed.
+fn plain_filters(actor: &Actor, q: &CustomerQuery, errors: &mut Vec<FieldError>) -> CustomerFilter {
+    CustomerFilter {
+        customer_type: q
+            .customer_type
+            .as_deref()
+            .map(|s| s.trim().to_lowercase())
+            .filter(|s| !s.is_empty()),
+        status: q
+            .status
+            .as_deref()
+            .map(|s| s.trim().to_lowercase())
+            .filter(|s| !s.is_empty()),
+        level: q
+            .level
+            .as_deref()
+            .map(normalize_text)
+            .filter(|s| !s.is_empty()),
+        tag: q
+            .tag
+            .as_deref()
+            .map(normalize_text)
+            .filter(|s| !s.is_empty()),
+        owner_id: q.owner,
+        department_id: q.department,
+        custom: q
+            .custom
+            .iter()
+            .map(|(k, v)| (k.clone(), normalize_text(v)))
+            .collect(),
+        created_from: time_param("created_from", &q.created_from, errors),
+        created_to: time_param("created_to", &q.created_to, errors),
+        updated_from: time_param("updated_from", &q.updated_from, errors),
+        updated_to: time_param("updated_to", &q.updated_to, errors),
+        hide_archived: crate::applications::archive_hidden_from(actor),
+        ..Default::default()
+    }
+}
+
+/// An industry section (a letter) also matches every division under it.
+fn industry_filter(q: &CustomerQuery, f: &mut CustomerFilter, errors: &mut Vec<FieldError>) {
+    if let Some(i) = q
+        .industry
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        match industry::validate_industry(i) {
+            Ok(code) if code.chars().all(|c| c.is_ascii_alphabetic()) => {
+                f.industries = industry::divisions(&code)
+                    .iter()
+                    .map(|d| d.code.to_string())
+                    .collect();
+                f.industries.push(code);
+            }
+            Ok(code) => f.industries = vec![code],
+            Err(v) => errors.push(v.on("industry")),
+        }
+    }
+}
+
+/// A region code prefix of 1–6 digits; trailing zero pairs mean the whole area.
+fn region_filter(q: &CustomerQuery, f: &mut CustomerFilter, errors: &mut Vec<FieldError>) {
+    if let Some(r) = q
+        .region
+        .as_deref()
+        .map(normalize_text)
+        .filter(|s| !s.is_empty())
+    {
+        if r.len() > 6 || !r.bytes().all(|b| b.is_ascii_digit()) {
+            errors.push(bad(
+                "region",
+                &r,
+                "应为 1–6 位数字的行政区划代码前缀",
+                "expected a 1–6 digit region code prefix",
+            ));
+        } else {
+            // `110000` means the whole province: trim trailing zero pairs.
+            let mut p = r.clone();
+            while p.len() > 2 && p.ends_with("00") {
+                p.truncate(p.len() - 2);
+            }
+            f.region_prefix = Some(p);
+        }
+    }
+}
+
+/// Exact personal identifiers, looked up by their blind index.
+fn blind_filters(
+    key: &PiiKey,
+    today: NaiveDate,
+    q: &CustomerQuery,
+    f: &mut CustomerFilter,
+    errors: &mut Vec<FieldError>,
+) {
+    let mut blind =
+        |field: &str, v: &Option<String>, canon: &dyn Fn(&str) -> Result<String, Violation>| {
+            if let Some(s) = v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                match canon(s) {
+                    Ok(c) => f
+                        .blind
+                        .push((field.to_string(), key.blind(field, &blind_text(field, &c)))),
+                    Err(v) => errors.push(v.on(field)),
+                }
+            }
+        };
+    blind("id_number", &q.id_number, &|s| {
+        IdNumber::parse(s, today).map(|i| i.as_str().to_string())
+    });
+    blind("mobile", &q.mobile, &|s| {
+        Mobile::parse(s).map(|m| m.as_str().to_string())
+    });
+    blind("phone", &q.phone, &|s| {
+        Phone::parse(s).map(|m| m.as_str().to_string())
+    });
+    blind("email", &q.email, &|s| {
+        Email::parse(s).map(|m| m.as_str().to_string())
+    });
+}
+
+/// The sort column and direction (`-` prefix: descending); `id` ascending by default.
+fn sort_param(sort: Option<&str>, errors: &mut Vec<FieldError>) -> (CustomerSort, bool) {
+    let s = sort.map(str::trim).unwrap_or("id");
+    let (desc, name) = match s.strip_prefix('-') {
+        Some(n) => (true, n),
+        None => (false, s),
+    };
+    let sort = match name {
+        "id" => Some(CustomerSort::Id),
+        "code" => Some(CustomerSort::Code),
+        "name" => Some(CustomerSort::Name),
+        "created_at" => Some(CustomerSort::CreatedAt),
+        "updated_at" => Some(CustomerSort::UpdatedAt),
+        _ => None,
+    };
+    match sort {
+        Some(s) => (s, desc),
+        None => {
+            errors.push(bad(
+                "sort",
+                s,
+                "可选 id、code、name、created_at、updated_at，前加 - 为降序",
+                "use id, code, name, created_at or updated_at, prefixed by - for descending",
+            ));
+            (CustomerSort::Id, false)
+        }
+    }
+}
+
+/// The page size, 1–200 (default 50).
+fn limit_param(limit: Option<i64>, errors: &mut Vec<FieldError>) -> i64 {
+    let limit = limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        errors.push(bad(
+            "limit",
+            &limit.to_string(),
+            "应在 1–200 之间",
+            "must be 1–200",
+        ));
+    }
+    // Out-of-range values were refused above; clamping keeps the arithmetic below
+    // in bounds while the errors are gathered.
+    limit.clamp(1, 200)
+}
+
+/// The name filter: contained text (with its bigrams to narrow the scan), or, for a
+/// fuzzy search, the bigrams of its matching key. Returns those fuzzy bigrams.
+fn name_filter(
+    q: &CustomerQuery,
+    fuzzy: bool,
+    f: &mut CustomerFilter,
+    errors: &mut Vec<FieldError>,
+) -> Vec<String> {
+    let name = q
+        .name
+        .as_deref()
+        .map(normalize_text)
+        .filter(|s| !s.is_empty());
+    let mut fuzzy_grams = Vec::new();
+    if let Some(n) = &name {
+        if fuzzy {
+            let k = name_key(n).key;
+            fuzzy_grams = name_grams(if k.is_empty() { n } else { &k });
+            if fuzzy_grams.is_empty() {
+                errors.push(bad(
+                    "name",
+                    n,
+                    "模糊查询需要至少一个字母、数字或汉字",
+                    "fuzzy search needs a letter, digit or CJK character",
+                ));
+            }
+        } else {
+            let grams = name_grams(n);
+            if n.chars().filter(|c| c.is_alphanumeric()).count() >= 2 {
+                f.name_grams = grams;
+            }
+            f.name_contains = Some(n.clone());
+        }
+    } else if fuzzy {
+        errors.push(bad(
+            "fuzzy",
+            "true",
+            "模糊查询需要 name 参数",
+            "fuzzy search needs the name parameter",
+        ));
+    }
+    fuzzy_grams
+}
+
+/// Check every parameter of a query and report every problem at once.
+fn search_plan(
+    actor: &Actor,
+    key: &PiiKey,
+    today: NaiveDate,
+    q: &CustomerQuery,
+) -> AppResult<SearchPlan> {
+    let mut errors = Vec::new();
+    let mut f = plain_filters(actor, q, &mut errors);
+    industry_filter(q, &mut f, &mut errors);
+    if let Some(c) = q
+        .code
+        .as_deref()
+        .map(|s| normalize_text(s).to_ascii_uppercase())
+        .filter(|s| !s.is_empty())
+    {
+        f.code = Some(c);
+    }
+    region_filter(q, &mut f, &mut errors);
+    blind_filters(key, today, q, &mut f, &mut errors);
+    let (sort, desc) = sort_param(q.sort.as_deref(), &mut errors);
+    f.sort = sort;
+    f.desc = desc;
+    let limit = limit_param(q.limit, &mut errors);
+    f.limit = limit + 1;
+    if let Some(c) = &q.cursor {
+        match decode_cursor(c, sort) {
+            Some(a) => f.after = Some(a),
+            None => errors.push(bad(
+                "cursor",
+                c,
+                "不是本查询返回的游标",
+                "not a cursor returned by this query",
+            )),
+        }
+    }
+    let fuzzy = q.fuzzy.unwrap_or(false);
+    let fuzzy_grams = name_filter(q, fuzzy, &mut f, &mut errors);
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    Ok(SearchPlan {
+        filter: f,
+        sort,
+        limit,
+        fuzzy_grams,
+        fuzzy,
+    })
+}
+
+/// A fuzzy page: candidates sharing the most bigrams, ranked by similarity, no cursor.
+async fn fuzzy_page(mut tx: Tx, plan: SearchPlan, want_total: bool) -> AppResult<CustomerPage> {
+    let SearchPlan {
+        mut filter,
+        limit,
+        fuzzy_grams,
+        ..
+    } = plan;
+    // Candidates sharing the most bigrams; a few times the page is enough to
+    // rank the best of them by similarity.
+    let want = (limit * 3).max(300);
+    let candidates = tx.name_gram_candidates(&fuzzy_grams, want).await?;
+    filter.ids = Some(candidates);
+    filter.after = None;
+    filter.limit = want;
+    let rows = tx.search_customers(&filter).await?;
+    tx.rollback().await?;
+    let mut scored: Vec<(f64, CustomerRow)> = rows
+        .into_iter()
+        .map(|r| {
+            let g = name_grams(if r.name_key.is_empty() {
+                &r.name
+            } else {
+                &r.name_key
+            });
+            (similarity(&fuzzy_grams, &g), r)
+        })
+        .filter(|(s, _)| *s >= FUZZY_THRESHOLD)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
+    let total = scored.len() as i64;
+    scored.truncate(limit as usize);
+    Ok(CustomerPage {
+        items: scored
+            .iter()
+            .map(|(s, r)| summary(r, Some((s * 1000.0).round() / 1000.0)))
+            .collect(),
+        next_cursor: None,
+        total: want_total.then_some(total),
+    })
+}
+
+/// A page in sort order, with a cursor when more follow.
+async fn sorted_page(mut tx: Tx, plan: SearchPlan, want_total: bool) -> AppResult<CustomerPage> {
+    let SearchPlan {
+        filter,
+        sort,
+        limit,
+        ..
+    } = plan;
+    let mut rows = tx.search_customers(&filter).await?;
+    let total = if want_total {
+        Some(tx.count_matching_customers(&filter).await?)
+    } else {
+        None
+    };
+    tx.rollback().await?;
+    let next_cursor = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last()
+            .map(|r| encode_cursor(&sort_value(r, sort), r.id))
+    } else {
+        None
+    };
+    Ok(CustomerPage {
+        items: rows.iter().map(|r| summary(r, None)).collect(),
+        next_cursor,
+        total,
+    })
+}
+
 impl App {
     /// Search customers within the caller's data scope (`customer.read`).
     pub async fn search_customers(
@@ -255,258 +598,16 @@ impl App {
     ) -> AppResult<CustomerPage> {
         let scope = actor.require("customer.read")?;
         refuse_query_text(&q)?;
-        let key = &self.config.pii_key;
-        let mut errors = Vec::new();
-        let mut f = CustomerFilter {
-            customer_type: q
-                .customer_type
-                .as_deref()
-                .map(|s| s.trim().to_lowercase())
-                .filter(|s| !s.is_empty()),
-            status: q
-                .status
-                .as_deref()
-                .map(|s| s.trim().to_lowercase())
-                .filter(|s| !s.is_empty()),
-            level: q
-                .level
-                .as_deref()
-                .map(normalize_text)
-                .filter(|s| !s.is_empty()),
-            tag: q
-                .tag
-                .as_deref()
-                .map(normalize_text)
-                .filter(|s| !s.is_empty()),
-            owner_id: q.owner,
-            department_id: q.department,
-            custom: q
-                .custom
-                .iter()
-                .map(|(k, v)| (k.clone(), normalize_text(v)))
-                .collect(),
-            created_from: time_param("created_from", &q.created_from, &mut errors),
-            created_to: time_param("created_to", &q.created_to, &mut errors),
-            updated_from: time_param("updated_from", &q.updated_from, &mut errors),
-            updated_to: time_param("updated_to", &q.updated_to, &mut errors),
-            hide_archived: crate::applications::archive_hidden_from(actor),
-            ..Default::default()
-        };
-        if let Some(i) = q
-            .industry
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            match industry::validate_industry(i) {
-                Ok(code) if code.chars().all(|c| c.is_ascii_alphabetic()) => {
-                    f.industries = industry::divisions(&code)
-                        .iter()
-                        .map(|d| d.code.to_string())
-                        .collect();
-                    f.industries.push(code);
-                }
-                Ok(code) => f.industries = vec![code],
-                Err(v) => errors.push(v.on("industry")),
-            }
-        }
-        if let Some(c) = q
-            .code
-            .as_deref()
-            .map(|s| normalize_text(s).to_ascii_uppercase())
-            .filter(|s| !s.is_empty())
-        {
-            f.code = Some(c);
-        }
-        if let Some(r) = q
-            .region
-            .as_deref()
-            .map(normalize_text)
-            .filter(|s| !s.is_empty())
-        {
-            if r.len() > 6 || !r.bytes().all(|b| b.is_ascii_digit()) {
-                errors.push(bad(
-                    "region",
-                    &r,
-                    "应为 1–6 位数字的行政区划代码前缀",
-                    "expected a 1–6 digit region code prefix",
-                ));
-            } else {
-                // `110000` means the whole province: trim trailing zero pairs.
-                let mut p = r.clone();
-                while p.len() > 2 && p.ends_with("00") {
-                    p.truncate(p.len() - 2);
-                }
-                f.region_prefix = Some(p);
-            }
-        }
         let today = issue_date(self.config.code_timezone);
-        let mut blind =
-            |field: &str, v: &Option<String>, canon: &dyn Fn(&str) -> Result<String, Violation>| {
-                if let Some(s) = v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-                    match canon(s) {
-                        Ok(c) => f
-                            .blind
-                            .push((field.to_string(), key.blind(field, &blind_text(field, &c)))),
-                        Err(v) => errors.push(v.on(field)),
-                    }
-                }
-            };
-        blind("id_number", &q.id_number, &|s| {
-            IdNumber::parse(s, today).map(|i| i.as_str().to_string())
-        });
-        blind("mobile", &q.mobile, &|s| {
-            Mobile::parse(s).map(|m| m.as_str().to_string())
-        });
-        blind("phone", &q.phone, &|s| {
-            Phone::parse(s).map(|m| m.as_str().to_string())
-        });
-        blind("email", &q.email, &|s| {
-            Email::parse(s).map(|m| m.as_str().to_string())
-        });
-        let (sort, desc) = {
-            let s = q.sort.as_deref().map(str::trim).unwrap_or("id");
-            {
-                let (desc, name) = match s.strip_prefix('-') {
-                    Some(n) => (true, n),
-                    None => (false, s),
-                };
-                let sort = match name {
-                    "id" => Some(CustomerSort::Id),
-                    "code" => Some(CustomerSort::Code),
-                    "name" => Some(CustomerSort::Name),
-                    "created_at" => Some(CustomerSort::CreatedAt),
-                    "updated_at" => Some(CustomerSort::UpdatedAt),
-                    _ => None,
-                };
-                match sort {
-                    Some(s) => (s, desc),
-                    None => {
-                        errors.push(bad("sort", s, "可选 id、code、name、created_at、updated_at，前加 - 为降序", "use id, code, name, created_at or updated_at, prefixed by - for descending"));
-                        (CustomerSort::Id, false)
-                    }
-                }
-            }
-        };
-        f.sort = sort;
-        f.desc = desc;
-        let limit = q.limit.unwrap_or(50);
-        if !(1..=200).contains(&limit) {
-            errors.push(bad(
-                "limit",
-                &limit.to_string(),
-                "应在 1–200 之间",
-                "must be 1–200",
-            ));
-        }
-        // Out-of-range values were refused above; clamping keeps the arithmetic below
-        // in bounds while the errors are gathered.
-        let limit = limit.clamp(1, 200);
-        f.limit = limit + 1;
-        if let Some(c) = &q.cursor {
-            match decode_cursor(c, sort) {
-                Some(a) => f.after = Some(a),
-                None => errors.push(bad(
-                    "cursor",
-                    c,
-                    "不是本查询返回的游标",
-                    "not a cursor returned by this query",
-                )),
-            }
-        }
-        let fuzzy = q.fuzzy.unwrap_or(false);
-        let name = q
-            .name
-            .as_deref()
-            .map(normalize_text)
-            .filter(|s| !s.is_empty());
-        let mut fuzzy_grams = Vec::new();
-        if let Some(n) = &name {
-            if fuzzy {
-                let k = name_key(n).key;
-                fuzzy_grams = name_grams(if k.is_empty() { n } else { &k });
-                if fuzzy_grams.is_empty() {
-                    errors.push(bad(
-                        "name",
-                        n,
-                        "模糊查询需要至少一个字母、数字或汉字",
-                        "fuzzy search needs a letter, digit or CJK character",
-                    ));
-                }
-            } else {
-                let grams = name_grams(n);
-                if n.chars().filter(|c| c.is_alphanumeric()).count() >= 2 {
-                    f.name_grams = grams;
-                }
-                f.name_contains = Some(n.clone());
-            }
-        } else if fuzzy {
-            errors.push(bad(
-                "fuzzy",
-                "true",
-                "模糊查询需要 name 参数",
-                "fuzzy search needs the name parameter",
-            ));
-        }
-        if !errors.is_empty() {
-            return Err(AppError::Validation(errors));
-        }
-
+        let mut plan = search_plan(actor, &self.config.pii_key, today, &q)?;
+        let want_total = q.total.unwrap_or(false);
         let mut tx = self.db.begin_read().await?;
-        f.scope = scope_filter(&mut tx, actor, scope).await?;
-        if fuzzy {
-            // Candidates sharing the most bigrams; a few times the page is enough to
-            // rank the best of them by similarity.
-            let want = (limit * 3).max(300);
-            let candidates = tx.name_gram_candidates(&fuzzy_grams, want).await?;
-            f.ids = Some(candidates);
-            f.after = None;
-            f.limit = want;
-            let rows = tx.search_customers(&f).await?;
-            tx.rollback().await?;
-            let mut scored: Vec<(f64, CustomerRow)> = rows
-                .into_iter()
-                .map(|r| {
-                    let g = name_grams(if r.name_key.is_empty() {
-                        &r.name
-                    } else {
-                        &r.name_key
-                    });
-                    (similarity(&fuzzy_grams, &g), r)
-                })
-                .filter(|(s, _)| *s >= FUZZY_THRESHOLD)
-                .collect();
-            scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
-            let total = scored.len() as i64;
-            scored.truncate(limit as usize);
-            return Ok(CustomerPage {
-                items: scored
-                    .iter()
-                    .map(|(s, r)| summary(r, Some((s * 1000.0).round() / 1000.0)))
-                    .collect(),
-                next_cursor: None,
-                total: q.total.unwrap_or(false).then_some(total),
-            });
+        plan.filter.scope = scope_filter(&mut tx, actor, scope).await?;
+        if plan.fuzzy {
+            fuzzy_page(tx, plan, want_total).await
+        } else {
+            sorted_page(tx, plan, want_total).await
         }
-        let mut rows = tx.search_customers(&f).await?;
-        let total = if q.total.unwrap_or(false) {
-            Some(tx.count_matching_customers(&f).await?)
-        } else {
-            None
-        };
-        tx.rollback().await?;
-        let next_cursor = if rows.len() as i64 > limit {
-            rows.truncate(limit as usize);
-            rows.last()
-                .map(|r| encode_cursor(&sort_value(r, sort), r.id))
-        } else {
-            None
-        };
-        Ok(CustomerPage {
-            items: rows.iter().map(|r| summary(r, None)).collect(),
-            next_cursor,
-            total,
-        })
     }
 
     /// Customer statistics within the caller's `stats.read` scope.
