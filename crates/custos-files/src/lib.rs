@@ -2,4 +2,10 @@
 //! or the database: the use cases in `custos-app` decide *whether* a file is read or
 //! written; this crate decides *how* its bytes look.
 
+pub mod csv_cell;
+pub mod error;
 pub mod private_files;
+pub mod sealed;
+pub mod xlsx_writer;
+
+pub use error::{FilesError, FilesResult};
