@@ -26,7 +26,6 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-
 /// The key sealed files are encrypted with, and the id written in their header (8
 /// ASCII bytes) that names the key they need.
 #[derive(Clone)]
@@ -39,6 +38,16 @@ impl FileKey {
     /// `key_id` must be 8 ASCII bytes (it is written into each file's header as it is).
     pub fn new(key_id: String, key: [u8; 32]) -> FileKey {
         FileKey { key_id, key }
+    }
+
+    /// A fresh random key with a random 8-character id (tests; the use cases derive
+    /// the key from the PII master key).
+    pub fn random() -> FileKey {
+        let mut key = [0u8; 32];
+        let mut id = [0u8; 4];
+        rand::thread_rng().fill_bytes(&mut key);
+        rand::thread_rng().fill_bytes(&mut id);
+        FileKey::new(hex::encode(id), key)
     }
 
     /// The id of the key, as written in the header of the files it seals.
@@ -471,15 +480,6 @@ mod tests {
 
     use super::*;
 
-    /// A fresh random key with a random 8-character id, as the PII key derives one.
-    fn random_key() -> FileKey {
-        let mut key = [0u8; 32];
-        let mut id = [0u8; 4];
-        rand::thread_rng().fill_bytes(&mut key);
-        rand::thread_rng().fill_bytes(&mut id);
-        FileKey::new(hex::encode(id), key)
-    }
-
     fn data(n: usize) -> Vec<u8> {
         (0..n).map(|i| (i * 7 + i / 251) as u8).collect()
     }
@@ -503,7 +503,7 @@ mod tests {
 
     #[test]
     fn round_trips_every_size_around_frame_boundaries() {
-        let key = random_key();
+        let key = FileKey::random();
         let dir = tempfile::tempdir().unwrap();
         for n in [0, 1, FRAME - 1, FRAME, FRAME + 1, 3 * FRAME + 5, 2 * FRAME] {
             let plain = data(n);
@@ -520,7 +520,7 @@ mod tests {
 
     #[test]
     fn plaintext_is_not_in_the_file() {
-        let key = random_key();
+        let key = FileKey::random();
         let dir = tempfile::tempdir().unwrap();
         let plain = "客户名称,身份证号\n王小明,11010519491231002X\n".repeat(5000);
         let path = sealed(&key, plain.as_bytes(), dir.path(), "p");
@@ -531,7 +531,7 @@ mod tests {
 
     #[test]
     fn seeks_anywhere_in_plaintext() {
-        let key = random_key();
+        let key = FileKey::random();
         let dir = tempfile::tempdir().unwrap();
         let plain = data(3 * FRAME + 100);
         let path = sealed(&key, &plain, dir.path(), "s");
@@ -561,7 +561,7 @@ mod tests {
 
     #[test]
     fn altered_cut_reordered_or_extended_files_do_not_read() {
-        let key = random_key();
+        let key = FileKey::random();
         let dir = tempfile::tempdir().unwrap();
         let plain = data(3 * FRAME + 10);
         let path = sealed(&key, &plain, dir.path(), "a");
@@ -599,8 +599,8 @@ mod tests {
 
     #[test]
     fn another_key_is_named_not_garbled() {
-        let key = random_key();
-        let other = random_key();
+        let key = FileKey::random();
+        let other = FileKey::random();
         let dir = tempfile::tempdir().unwrap();
         let path = sealed(&key, b"abc", dir.path(), "k");
         let e = read_all(&path, &other).unwrap_err().to_string();
@@ -612,7 +612,7 @@ mod tests {
 
     #[test]
     fn plain_files_open_as_they_are_and_seal_in_place() {
-        let key = random_key();
+        let key = FileKey::random();
         let dir = tempfile::tempdir().unwrap();
         let plain = data(FRAME + 17);
         let p = dir.path().join("plain.csv");

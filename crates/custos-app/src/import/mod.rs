@@ -7,12 +7,10 @@
 //! transaction of the chunk it counts, so after a crash `resume_import` continues with the
 //! first row not committed: no row is imported twice and no code issued twice.
 
-mod csv_guard;
 pub mod limits;
 pub mod mapping;
 pub mod report;
 pub mod source;
-mod xlsx_guard;
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
