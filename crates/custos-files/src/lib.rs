@@ -2,6 +2,7 @@
 //! or the database: the use cases in `custos-app` decide *whether* a file is read or
 //! written; this crate decides *how* its bytes look.
 
+pub mod backup_format;
 pub mod csv_cell;
 mod csv_guard;
 pub mod error;
