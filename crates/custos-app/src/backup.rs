@@ -206,6 +206,77 @@ fn staged_audit_key(
     }
 }
 
+/// What becomes of the PII key: the backup's key (`backup_check`) against the key in
+/// effect (`env_key`, else `file_key` from `pii.key`); refused on a mismatch unless
+/// `force`. Also the carried key to write to `pii.key`, and whether an existing
+/// file is set aside.
+fn pii_key_outcome<'a>(
+    needs_key: bool,
+    backup_check: Option<&str>,
+    env_key: Option<&'a PiiKey>,
+    force: bool,
+    file_key: Option<&'a PiiKey>,
+    carried_key: Option<&'a PiiKey>,
+) -> AppResult<(PiiKeyOutcome, Option<(&'a PiiKey, bool)>)> {
+    // The key the server would use: the environment's, else the file's.
+    let in_effect = match (env_key, file_key) {
+        (Some(k), _) => Some((k, "CUSTOS_PII_KEY")),
+        (None, Some(k)) => Some((k, PII_KEY_FILE)),
+        (None, None) => None,
+    };
+    let mut outcome = if needs_key {
+        PiiKeyOutcome::Matches
+    } else {
+        PiiKeyOutcome::NotNeeded
+    };
+    // The carried key to write to pii.key, and whether an existing file is set aside.
+    let mut new_key_file: Option<(&'a PiiKey, bool)> = None;
+    match (in_effect, backup_check) {
+        (Some((key, source)), Some(check)) if needs_key && check != key.check_value() => {
+            if !force {
+                return Err(key_mismatch(check, key, source));
+            }
+            outcome = PiiKeyOutcome::Mismatch;
+            if let (None, Some(carried)) = (env_key, carried_key) {
+                new_key_file = Some((carried, true));
+                outcome = PiiKeyOutcome::Replaced;
+            }
+        }
+        (None, _) if needs_key && carried_key.is_none() => outcome = PiiKeyOutcome::Missing,
+        _ => {}
+    }
+    if let (None, Some(carried)) = (file_key, carried_key) {
+        new_key_file = Some((carried, false));
+        if outcome != PiiKeyOutcome::Mismatch {
+            outcome = PiiKeyOutcome::Written;
+        }
+    }
+    Ok((outcome, new_key_file))
+}
+
+/// Refuse to replace the database at `target` when it holds users.
+async fn refuse_non_empty_target(data_dir: &Path, target: &Path) -> AppResult<()> {
+    let existing = Db::open(&DbOptions::sqlite(data_dir)).await?;
+    let mut tx = existing.begin_read().await?;
+    let users = tx.count_users().await?;
+    tx.rollback().await?;
+    existing.close().await;
+    if users > 0 {
+        return Err(AppError::Conflict(Violation::new(
+            "restore.target_not_empty",
+            format!(
+                "目标数据库 {} 已有数据；确认覆盖请加 --force",
+                target.display()
+            ),
+            format!(
+                "the target database {} is not empty; add --force to overwrite it",
+                target.display()
+            ),
+        )));
+    }
+    Ok(())
+}
+
 /// Restore `file` into the SQLite database of `data_dir`. Refuses to replace a database
 /// that holds users, or to restore data under a PII key that does not fit, unless
 /// `force`; refuses while a server or command uses the directory (and keeps them from
@@ -290,60 +361,18 @@ pub async fn restore_backup(
     })?;
     // Personal data, and the keyed audit chain, need the backup's key.
     let needs_key = customers > 0 || audit_keyed;
-    // The key the server would use: the environment's, else the file's.
-    let in_effect = match (&opts.env_key, &file_key) {
-        (Some(k), _) => Some((k, "CUSTOS_PII_KEY")),
-        (None, Some(k)) => Some((k, PII_KEY_FILE)),
-        (None, None) => None,
-    };
-    let mut outcome = if needs_key {
-        PiiKeyOutcome::Matches
-    } else {
-        PiiKeyOutcome::NotNeeded
-    };
-    // The carried key to write to pii.key, and whether an existing file is set aside.
-    let mut new_key_file: Option<(&PiiKey, bool)> = None;
-    match (in_effect, &backup_check) {
-        (Some((key, source)), Some(check)) if needs_key && check != key.check_value() => {
-            if !opts.force {
-                return Err(key_mismatch(check, key, source));
-            }
-            outcome = PiiKeyOutcome::Mismatch;
-            if let (None, Some(carried)) = (&opts.env_key, &carried_key) {
-                new_key_file = Some((carried, true));
-                outcome = PiiKeyOutcome::Replaced;
-            }
-        }
-        (None, _) if needs_key && carried_key.is_none() => outcome = PiiKeyOutcome::Missing,
-        _ => {}
-    }
-    if let (None, Some(carried)) = (&file_key, &carried_key) {
-        new_key_file = Some((carried, false));
-        if outcome != PiiKeyOutcome::Mismatch {
-            outcome = PiiKeyOutcome::Written;
-        }
-    }
+    let (outcome, new_key_file) = pii_key_outcome(
+        needs_key,
+        backup_check.as_deref(),
+        opts.env_key.as_ref(),
+        opts.force,
+        file_key.as_ref(),
+        carried_key.as_ref(),
+    )?;
 
     let target = data_dir.join(custos_store::db_file_name());
     if target.exists() && !opts.force {
-        let existing = Db::open(&DbOptions::sqlite(data_dir)).await?;
-        let mut tx = existing.begin_read().await?;
-        let users = tx.count_users().await?;
-        tx.rollback().await?;
-        existing.close().await;
-        if users > 0 {
-            return Err(AppError::Conflict(Violation::new(
-                "restore.target_not_empty",
-                format!(
-                    "目标数据库 {} 已有数据；确认覆盖请加 --force",
-                    target.display()
-                ),
-                format!(
-                    "the target database {} is not empty; add --force to overwrite it",
-                    target.display()
-                ),
-            )));
-        }
+        refuse_non_empty_target(data_dir, &target).await?;
     }
 
     // Everything is verified. Bring over what the live database issued since the backup
