@@ -44,7 +44,7 @@ fn audit_key(master: &[u8; 32], label: &str) -> custos_store::AuditKey {
 /// The keys derived from the PII master key.
 #[derive(Clone)]
 pub struct PiiKey {
-    /// Kept so that an encrypted backup can carry the key (see `backup.rs`).
+    /// Kept so that an encrypted backup can carry the key (see `custos_files::backup_format`).
     master: [u8; 32],
     key_id: String,
     enc: [u8; 32],
