@@ -1,124 +1,30 @@
 //! Backup and restore of the embedded (SQLite) database.
 //!
-//! A backup file is a one-line magic (`CUSTOS-BACKUP <format>`), a one-line JSON header
-//! and the payload. The payload is a consistent SQLite snapshot taken online with
-//! `VACUUM INTO`; the header holds its size and SHA-256 and the check value of the PII
-//! key the snapshot's personal data is encrypted with (never the key itself).
-//!
-//! With a passphrase (format 2) the payload is encrypted: a key is derived with argon2id
-//! (salt and parameters in the header) and the stream is cut into chunks sealed with
-//! AES-256-GCM. Chunk 0 holds the PII master key, so the backup is enough to read the
-//! data back; the snapshot follows in chunks of `chunk_size` bytes. Each chunk's nonce is
-//! the random base nonce with the chunk index folded in, and its index and a last-chunk
-//! flag are authenticated with it, so chunks cannot be reordered, dropped or appended.
-//! Size and SHA-256 then cover the ciphertext: corruption is told apart from a wrong
-//! passphrase.
+//! A backup is a consistent SQLite snapshot taken online with `VACUUM INTO`, written in
+//! the backup file format of [`custos_files::backup_format`] (magic, JSON header with
+//! size, SHA-256 and the PII key's check value, the payload — encrypted under a
+//! passphrase, and then carrying the PII master key, or plain).
 //!
 //! Restore checks all of this into a staging directory — magic, checksum, decryption,
 //! that the payload is a custos database whose audit chain verifies, that the PII key in
 //! place fits — and only then renames the database (and the key file) into place.
 //! Format 1 files (plain, no key check value in the header) are still read.
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
-use aes_gcm::aead::KeyInit;
-use aes_gcm::Aes256Gcm;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use rand::RngCore;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use serde::Serialize;
 
 use custos_core::Violation;
+use custos_files::backup_format::{self, Sealing, CHUNK_SIZE};
 use custos_store::{ChainReport, Db, DbOptions};
 
 use crate::error::{AppError, AppResult};
 use crate::pii::PiiKey;
-use crate::sealed::{ChunkCipher, Digesting, NONCE_LEN, TAG_LEN};
 
-const MAGIC: &str = "CUSTOS-BACKUP";
-const FORMAT: u32 = 2;
-/// Plaintext bytes per encrypted chunk: memory use of backup and restore is a few of these.
-const CHUNK_SIZE: u32 = 1 << 20;
-const SALT_LEN: usize = 16;
-const ALG: &str = "aes-256-gcm";
-const KDF: &str = "argon2id";
+pub use custos_files::backup_format::{BackupHeader, Encryption, KdfParams};
+
 /// Name of the PII key file in the data directory (see the binary's configuration).
 pub const PII_KEY_FILE: &str = "pii.key";
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BackupHeader {
-    pub format: u32,
-    pub created_at: String,
-    pub app_version: String,
-    /// Bytes of the payload as stored (the ciphertext when encrypted).
-    pub size: u64,
-    /// SHA-256 of the payload as stored.
-    pub sha256: String,
-    /// Check value of the PII key the data is encrypted with (`PiiKey::check_value`):
-    /// tells whether a key fits without revealing it. Absent in format 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pii_key_check: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encryption: Option<Encryption>,
-}
-
-impl BackupHeader {
-    /// Id of the backup's PII key (the part of the check value before `:`).
-    pub fn pii_key_id(&self) -> Option<&str> {
-        self.pii_key_check
-            .as_deref()
-            .and_then(|c| c.split(':').next())
-    }
-}
-
-/// How an encrypted payload was sealed.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Encryption {
-    /// `aes-256-gcm`.
-    pub alg: String,
-    /// Plaintext bytes per chunk.
-    pub chunk_size: u32,
-    /// Base nonce (base64); chunk `i` uses it with `i` xor-ed into its last 8 bytes.
-    pub nonce: String,
-    /// `argon2id`.
-    pub kdf: String,
-    /// KDF salt (base64).
-    pub salt: String,
-    pub params: KdfParams,
-}
-
-/// Argon2id cost parameters.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-pub struct KdfParams {
-    /// Memory in KiB.
-    pub m_cost: u32,
-    /// Passes.
-    pub t_cost: u32,
-    /// Lanes.
-    pub p_cost: u32,
-}
-
-impl Default for KdfParams {
-    /// 64 MiB, 3 passes, 1 lane: a fraction of a second per attempt on a server.
-    fn default() -> Self {
-        KdfParams {
-            m_cost: 64 * 1024,
-            t_cost: 3,
-            p_cost: 1,
-        }
-    }
-}
-
-impl KdfParams {
-    /// A header is read before anything is authenticated: bound what it may ask for.
-    fn is_reasonable(&self) -> bool {
-        (8..=1 << 20).contains(&self.m_cost)
-            && (1..=16).contains(&self.t_cost)
-            && (1..=16).contains(&self.p_cost)
-    }
-}
 
 /// A backup passphrase. Its `Debug` output hides it.
 #[derive(Clone)]
@@ -136,6 +42,11 @@ impl Passphrase {
         }
         Ok(Passphrase(text))
     }
+
+    /// The passphrase's text, for the key derivation.
+    fn text(&self) -> &str {
+        &self.0
+    }
 }
 
 impl std::fmt::Debug for Passphrase {
@@ -145,36 +56,11 @@ impl std::fmt::Debug for Passphrase {
 }
 
 fn io_err(what: &str, path: &Path, e: std::io::Error) -> AppError {
-    AppError::Rejected(Violation::new(
-        "backup.io",
-        format!("{what}失败（{}）：{e}", path.display()),
-        format!("{what} failed ({}): {e}", path.display()),
-    ))
+    backup_format::io_err(what, path, e).into()
 }
 
 fn bad_file(zh: String, en: String) -> AppError {
-    AppError::Rejected(Violation::new("backup.invalid", zh, en))
-}
-
-fn wrong_passphrase() -> AppError {
-    AppError::Rejected(Violation::new(
-        "backup.passphrase",
-        "备份口令不正确（或备份文件头被改动）",
-        "wrong passphrase for this backup (or its header was altered)",
-    ))
-}
-
-fn checksum_mismatch(header: &BackupHeader, digest: &str, size: u64) -> AppError {
-    bad_file(
-        format!(
-            "备份文件已损坏：校验和不符（应为 {}，{} 字节；实为 {digest}，{size} 字节）",
-            header.sha256, header.size
-        ),
-        format!(
-            "the backup file is corrupted: checksum mismatch (expected {}, {} bytes; got {digest}, {size} bytes)",
-            header.sha256, header.size
-        ),
-    )
+    backup_format::bad_file(zh, en).into()
 }
 
 /// Online backups are for the embedded SQLite database; PostgreSQL has pg_dump.
@@ -215,341 +101,20 @@ pub async fn write_backup(
     let (key, pass) = (pii_key.clone(), passphrase.cloned());
     let header = tokio::task::spawn_blocking(move || {
         let sealing = pass
-            .map(|p| Sealing::new(&p, KdfParams::default(), CHUNK_SIZE))
+            .map(|p| Sealing::new(p.text(), KdfParams::default(), CHUNK_SIZE))
             .transpose()?;
-        package(&snapshot_path, &dest, &key, sealing.as_ref())
+        backup_format::package(
+            &snapshot_path,
+            &dest,
+            key.master(),
+            key.check_value(),
+            sealing.as_ref(),
+        )
     })
     .await
     .map_err(|e| AppError::Internal(e.to_string()))??;
     drop(snapshot);
     Ok(header)
-}
-
-/// Everything needed to encrypt or decrypt a payload.
-struct Sealing {
-    chunks: ChunkCipher,
-    chunk_size: u32,
-    header: Encryption,
-}
-
-/// Domain label in each chunk's associated data.
-const CHUNK_DOMAIN: &[u8; 15] = b"custos-backup/2";
-
-impl Sealing {
-    /// Fresh salt and base nonce; the key derived from the passphrase.
-    fn new(pass: &Passphrase, params: KdfParams, chunk_size: u32) -> AppResult<Sealing> {
-        let mut salt = [0u8; SALT_LEN];
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::thread_rng().fill_bytes(&mut salt);
-        rand::thread_rng().fill_bytes(&mut nonce);
-        let header = Encryption {
-            alg: ALG.into(),
-            chunk_size,
-            nonce: STANDARD.encode(nonce),
-            kdf: KDF.into(),
-            salt: STANDARD.encode(salt),
-            params,
-        };
-        let cipher = derive_cipher(pass, &salt, params)
-            .map_err(|e| AppError::Internal(format!("backup key derivation: {e}")))?;
-        Ok(Sealing {
-            chunks: ChunkCipher::new(cipher, nonce, CHUNK_DOMAIN),
-            chunk_size,
-            header,
-        })
-    }
-
-    /// Rebuild from a header; `None` when the header is not one this version can use.
-    fn from_header(pass: &Passphrase, enc: &Encryption) -> Option<Sealing> {
-        if enc.alg != ALG || enc.kdf != KDF || !enc.params.is_reasonable() {
-            return None;
-        }
-        if !(4096..=16 << 20).contains(&enc.chunk_size) {
-            return None;
-        }
-        let nonce: [u8; NONCE_LEN] = STANDARD.decode(&enc.nonce).ok()?.try_into().ok()?;
-        let salt = STANDARD.decode(&enc.salt).ok()?;
-        if !(8..=64).contains(&salt.len()) {
-            return None;
-        }
-        let cipher = derive_cipher(pass, &salt, enc.params).ok()?;
-        Some(Sealing {
-            chunks: ChunkCipher::new(cipher, nonce, CHUNK_DOMAIN),
-            chunk_size: enc.chunk_size,
-            header: enc.clone(),
-        })
-    }
-
-    fn seal(&self, index: u64, last: bool, plain: &[u8]) -> std::io::Result<Vec<u8>> {
-        self.chunks.seal(index, last, plain)
-    }
-
-    fn open(&self, index: u64, last: bool, sealed: &[u8]) -> Option<Vec<u8>> {
-        self.chunks.open(index, last, sealed)
-    }
-}
-
-fn derive_cipher(
-    pass: &Passphrase,
-    salt: &[u8],
-    params: KdfParams,
-) -> Result<Aes256Gcm, argon2::Error> {
-    let params = argon2::Params::new(params.m_cost, params.t_cost, params.p_cost, Some(32))?;
-    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
-    let mut key = [0u8; 32];
-    argon.hash_password_into(pass.0.as_bytes(), salt, &mut key)?;
-    Ok(Aes256Gcm::new((&key).into()))
-}
-
-/// Read until `buf` is full or the input ends; returns the bytes read.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
-}
-
-/// Write the sealed payload: the PII key as chunk 0, then the snapshot. Sealing is
-/// deterministic for a given key and nonce, which lets [`package`] run it twice (once to
-/// learn size and checksum for the header, once to write) without a second copy on disk.
-fn seal_stream(
-    sealing: &Sealing,
-    pii_key: &PiiKey,
-    snapshot: &Path,
-    out: &mut impl Write,
-) -> std::io::Result<()> {
-    out.write_all(&sealing.seal(0, false, pii_key.master())?)?;
-    let mut input = BufReader::new(std::fs::File::open(snapshot)?);
-    let mut buf = vec![0u8; sealing.chunk_size as usize];
-    let mut index = 1u64;
-    loop {
-        let n = read_full(&mut input, &mut buf)?;
-        let last = n < buf.len() || input.fill_buf()?.is_empty();
-        out.write_all(&sealing.seal(index, last, &buf[..n])?)?;
-        if last {
-            return Ok(());
-        }
-        index += 1;
-    }
-}
-
-fn package(
-    snapshot: &Path,
-    dest: &Path,
-    pii_key: &PiiKey,
-    sealing: Option<&Sealing>,
-) -> AppResult<BackupHeader> {
-    let (size, sha256) = match sealing {
-        None => hash_file(snapshot)?,
-        Some(s) => {
-            let mut sink = Digesting::new(std::io::sink());
-            seal_stream(s, pii_key, snapshot, &mut sink)
-                .map_err(|e| io_err("读取快照", snapshot, e))?;
-            let (_, size, sha256) = sink.finish();
-            (size, sha256)
-        }
-    };
-    let header = BackupHeader {
-        format: FORMAT,
-        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        app_version: env!("CARGO_PKG_VERSION").to_string(),
-        size,
-        sha256,
-        pii_key_check: Some(pii_key.check_value().to_string()),
-        encryption: sealing.map(|s| s.header.clone()),
-    };
-    let tmp = dest.with_extension("partial");
-    let written = (|| -> std::io::Result<()> {
-        let mut out = std::io::BufWriter::new(custos_store::private_files::create(&tmp)?);
-        let line = serde_json::to_string(&header).map_err(std::io::Error::other)?;
-        write!(out, "{MAGIC} {FORMAT}\n{line}\n")?;
-        match sealing {
-            None => {
-                let mut input = std::fs::File::open(snapshot)?;
-                std::io::copy(&mut input, &mut out)?;
-            }
-            Some(s) => seal_stream(s, pii_key, snapshot, &mut out)?,
-        }
-        out.into_inner().map_err(|e| e.into_error())?.sync_all()
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io_err("写入备份文件", &tmp, e));
-    }
-    std::fs::rename(&tmp, dest).map_err(|e| io_err("写入备份文件", dest, e))?;
-    Ok(header)
-}
-
-fn hash_file(path: &Path) -> AppResult<(u64, String)> {
-    let mut f = std::fs::File::open(path).map_err(|e| io_err("读取文件", path, e))?;
-    let mut sink = Digesting::new(std::io::sink());
-    std::io::copy(&mut f, &mut sink).map_err(|e| io_err("读取文件", path, e))?;
-    let (_, size, sha256) = sink.finish();
-    Ok((size, sha256))
-}
-
-/// Check a backup file and extract its snapshot into `out`. Returns the header and, for
-/// an encrypted backup, the PII key it carries.
-fn unpack(
-    file: &Path,
-    out: &Path,
-    passphrase: Option<&Passphrase>,
-) -> AppResult<(BackupHeader, Option<PiiKey>)> {
-    let f = std::fs::File::open(file).map_err(|e| io_err("读取备份文件", file, e))?;
-    let mut reader = BufReader::new(f);
-    let mut magic = String::new();
-    let foreign = || {
-        bad_file(
-            format!("{} 不是 custos 备份文件", file.display()),
-            format!("{} is not a custos backup file", file.display()),
-        )
-    };
-    // A foreign binary file may have no newline for a long way: cap the line length.
-    (&mut reader)
-        .take(64)
-        .read_line(&mut magic)
-        .map_err(|_| foreign())?;
-    let format = match magic.trim_end().strip_prefix(MAGIC).map(str::trim_start) {
-        Some("1") => 1,
-        Some("2") => 2,
-        Some(other) if other.parse::<u32>().is_ok() => {
-            return Err(bad_file(
-                format!("备份文件格式 {other} 需要更新版本的 custos"),
-                format!("backup format {other} needs a newer custos"),
-            ))
-        }
-        _ => return Err(foreign()),
-    };
-    let mut line = String::new();
-    (&mut reader)
-        .take(4096)
-        .read_line(&mut line)
-        .map_err(|_| foreign())?;
-    let header: BackupHeader = serde_json::from_str(line.trim_end()).map_err(|_| foreign())?;
-    if header.format != format || (format == 1 && header.encryption.is_some()) {
-        return Err(foreign());
-    }
-    let mut out_file = std::io::BufWriter::new(
-        custos_store::private_files::create(out).map_err(|e| io_err("写入临时文件", out, e))?,
-    );
-    let mut tee = HashingCopy {
-        inner: &mut reader,
-        hasher: Sha256::new(),
-        size: 0,
-    };
-    let mut carried_key = None;
-    match &header.encryption {
-        None => {
-            std::io::copy(&mut tee, &mut out_file).map_err(|e| io_err("读取备份文件", file, e))?;
-        }
-        Some(enc) => {
-            let Some(pass) = passphrase else {
-                return Err(AppError::Rejected(Violation::new(
-                    "backup.passphrase",
-                    "这份备份已加密，请提供口令（--passphrase-env 或 --passphrase-file）",
-                    "this backup is encrypted: give its passphrase (--passphrase-env or --passphrase-file)",
-                )));
-            };
-            let sealing = Sealing::from_header(pass, enc).ok_or_else(|| {
-                bad_file(
-                    "备份文件头中的加密参数无效或不受支持".into(),
-                    "the backup header's encryption parameters are invalid or unsupported".into(),
-                )
-            })?;
-            match open_stream(&sealing, &mut tee, &mut out_file) {
-                Ok(key) => carried_key = Some(key),
-                Err(OpenError::Io(e)) => return Err(io_err("读取备份文件", file, e)),
-                Err(OpenError::Chunk(index)) => {
-                    // Finish the checksum first: a damaged file is reported as such,
-                    // not as a wrong passphrase.
-                    std::io::copy(&mut tee, &mut std::io::sink())
-                        .map_err(|e| io_err("读取备份文件", file, e))?;
-                    let digest = hex::encode(tee.hasher.clone().finalize());
-                    if tee.size != header.size || digest != header.sha256 {
-                        return Err(checksum_mismatch(&header, &digest, tee.size));
-                    }
-                    if index == 0 {
-                        return Err(wrong_passphrase());
-                    }
-                    return Err(bad_file(
-                        format!("备份文件已被改动或截断：第 {index} 块未通过认证"),
-                        format!("the backup file was altered or truncated: chunk {index} failed authentication"),
-                    ));
-                }
-            }
-        }
-    }
-    let digest = hex::encode(tee.hasher.finalize());
-    if tee.size != header.size || digest != header.sha256 {
-        return Err(checksum_mismatch(&header, &digest, tee.size));
-    }
-    out_file
-        .into_inner()
-        .map_err(|e| e.into_error())
-        .and_then(|f| f.sync_all())
-        .map_err(|e| io_err("写入临时文件", out, e))?;
-    Ok((header, carried_key))
-}
-
-enum OpenError {
-    Io(std::io::Error),
-    /// This chunk did not authenticate (wrong key, altered, missing or misplaced data).
-    Chunk(u64),
-}
-
-impl From<std::io::Error> for OpenError {
-    fn from(e: std::io::Error) -> Self {
-        OpenError::Io(e)
-    }
-}
-
-/// Decrypt a sealed payload into `out`; returns the PII key of chunk 0.
-fn open_stream<R: BufRead>(
-    sealing: &Sealing,
-    input: &mut HashingCopy<'_, R>,
-    out: &mut impl Write,
-) -> Result<PiiKey, OpenError> {
-    let mut first = [0u8; 32 + TAG_LEN];
-    let n = read_full(input, &mut first)?;
-    let master: [u8; 32] = sealing
-        .open(0, false, &first[..n])
-        .and_then(|k| k.try_into().ok())
-        .ok_or(OpenError::Chunk(0))?;
-    let mut buf = vec![0u8; sealing.chunk_size as usize + TAG_LEN];
-    let mut index = 1u64;
-    loop {
-        let n = read_full(input, &mut buf)?;
-        let last = n < buf.len() || input.inner.fill_buf()?.is_empty();
-        let plain = sealing
-            .open(index, last, &buf[..n])
-            .ok_or(OpenError::Chunk(index))?;
-        out.write_all(&plain)?;
-        if last {
-            return Ok(PiiKey::from_master(&master));
-        }
-        index += 1;
-    }
-}
-
-struct HashingCopy<'a, R> {
-    inner: &'a mut R,
-    hasher: Sha256,
-    size: u64,
-}
-
-impl<R: Read> Read for HashingCopy<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.size += n as u64;
-        Ok(n)
-    }
 }
 
 /// How to restore.
@@ -641,6 +206,77 @@ fn staged_audit_key(
     }
 }
 
+/// What becomes of the PII key: the backup's key (`backup_check`) against the key in
+/// effect (`env_key`, else `file_key` from `pii.key`); refused on a mismatch unless
+/// `force`. Also the carried key to write to `pii.key`, and whether an existing
+/// file is set aside.
+fn pii_key_outcome<'a>(
+    needs_key: bool,
+    backup_check: Option<&str>,
+    env_key: Option<&'a PiiKey>,
+    force: bool,
+    file_key: Option<&'a PiiKey>,
+    carried_key: Option<&'a PiiKey>,
+) -> AppResult<(PiiKeyOutcome, Option<(&'a PiiKey, bool)>)> {
+    // The key the server would use: the environment's, else the file's.
+    let in_effect = match (env_key, file_key) {
+        (Some(k), _) => Some((k, "CUSTOS_PII_KEY")),
+        (None, Some(k)) => Some((k, PII_KEY_FILE)),
+        (None, None) => None,
+    };
+    let mut outcome = if needs_key {
+        PiiKeyOutcome::Matches
+    } else {
+        PiiKeyOutcome::NotNeeded
+    };
+    // The carried key to write to pii.key, and whether an existing file is set aside.
+    let mut new_key_file: Option<(&'a PiiKey, bool)> = None;
+    match (in_effect, backup_check) {
+        (Some((key, source)), Some(check)) if needs_key && check != key.check_value() => {
+            if !force {
+                return Err(key_mismatch(check, key, source));
+            }
+            outcome = PiiKeyOutcome::Mismatch;
+            if let (None, Some(carried)) = (env_key, carried_key) {
+                new_key_file = Some((carried, true));
+                outcome = PiiKeyOutcome::Replaced;
+            }
+        }
+        (None, _) if needs_key && carried_key.is_none() => outcome = PiiKeyOutcome::Missing,
+        _ => {}
+    }
+    if let (None, Some(carried)) = (file_key, carried_key) {
+        new_key_file = Some((carried, false));
+        if outcome != PiiKeyOutcome::Mismatch {
+            outcome = PiiKeyOutcome::Written;
+        }
+    }
+    Ok((outcome, new_key_file))
+}
+
+/// Refuse to replace the database at `target` when it holds users.
+async fn refuse_non_empty_target(data_dir: &Path, target: &Path) -> AppResult<()> {
+    let existing = Db::open(&DbOptions::sqlite(data_dir)).await?;
+    let mut tx = existing.begin_read().await?;
+    let users = tx.count_users().await?;
+    tx.rollback().await?;
+    existing.close().await;
+    if users > 0 {
+        return Err(AppError::Conflict(Violation::new(
+            "restore.target_not_empty",
+            format!(
+                "目标数据库 {} 已有数据；确认覆盖请加 --force",
+                target.display()
+            ),
+            format!(
+                "the target database {} is not empty; add --force to overwrite it",
+                target.display()
+            ),
+        )));
+    }
+    Ok(())
+}
+
 /// Restore `file` into the SQLite database of `data_dir`. Refuses to replace a database
 /// that holds users, or to restore data under a PII key that does not fit, unless
 /// `force`; refuses while a server or command uses the directory (and keeps them from
@@ -660,10 +296,12 @@ pub async fn restore_backup(
         .map_err(|e| io_err("创建临时目录", data_dir, e))?;
     let staged_db = staging.path().join(custos_store::db_file_name());
     let (file_c, staged_c, pass) = (file.to_path_buf(), staged_db.clone(), opts.passphrase);
-    let (header, carried_key) =
-        tokio::task::spawn_blocking(move || unpack(&file_c, &staged_c, pass.as_ref()))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))??;
+    let (header, carried_master) = tokio::task::spawn_blocking(move || {
+        backup_format::unpack(&file_c, &staged_c, pass.as_ref().map(Passphrase::text))
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))??;
+    let carried_key = carried_master.map(|m| PiiKey::from_master(&m));
 
     // Open the staged copy: it must be a custos database whose audit chain holds.
     let staged = Db::open(&DbOptions::sqlite(staging.path()))
@@ -723,60 +361,18 @@ pub async fn restore_backup(
     })?;
     // Personal data, and the keyed audit chain, need the backup's key.
     let needs_key = customers > 0 || audit_keyed;
-    // The key the server would use: the environment's, else the file's.
-    let in_effect = match (&opts.env_key, &file_key) {
-        (Some(k), _) => Some((k, "CUSTOS_PII_KEY")),
-        (None, Some(k)) => Some((k, PII_KEY_FILE)),
-        (None, None) => None,
-    };
-    let mut outcome = if needs_key {
-        PiiKeyOutcome::Matches
-    } else {
-        PiiKeyOutcome::NotNeeded
-    };
-    // The carried key to write to pii.key, and whether an existing file is set aside.
-    let mut new_key_file: Option<(&PiiKey, bool)> = None;
-    match (in_effect, &backup_check) {
-        (Some((key, source)), Some(check)) if needs_key && check != key.check_value() => {
-            if !opts.force {
-                return Err(key_mismatch(check, key, source));
-            }
-            outcome = PiiKeyOutcome::Mismatch;
-            if let (None, Some(carried)) = (&opts.env_key, &carried_key) {
-                new_key_file = Some((carried, true));
-                outcome = PiiKeyOutcome::Replaced;
-            }
-        }
-        (None, _) if needs_key && carried_key.is_none() => outcome = PiiKeyOutcome::Missing,
-        _ => {}
-    }
-    if let (None, Some(carried)) = (&file_key, &carried_key) {
-        new_key_file = Some((carried, false));
-        if outcome != PiiKeyOutcome::Mismatch {
-            outcome = PiiKeyOutcome::Written;
-        }
-    }
+    let (outcome, new_key_file) = pii_key_outcome(
+        needs_key,
+        backup_check.as_deref(),
+        opts.env_key.as_ref(),
+        opts.force,
+        file_key.as_ref(),
+        carried_key.as_ref(),
+    )?;
 
     let target = data_dir.join(custos_store::db_file_name());
     if target.exists() && !opts.force {
-        let existing = Db::open(&DbOptions::sqlite(data_dir)).await?;
-        let mut tx = existing.begin_read().await?;
-        let users = tx.count_users().await?;
-        tx.rollback().await?;
-        existing.close().await;
-        if users > 0 {
-            return Err(AppError::Conflict(Violation::new(
-                "restore.target_not_empty",
-                format!(
-                    "目标数据库 {} 已有数据；确认覆盖请加 --force",
-                    target.display()
-                ),
-                format!(
-                    "the target database {} is not empty; add --force to overwrite it",
-                    target.display()
-                ),
-            )));
-        }
+        refuse_non_empty_target(data_dir, &target).await?;
     }
 
     // Everything is verified. Bring over what the live database issued since the backup
@@ -822,6 +418,11 @@ mod tests {
     use super::*;
     use crate::customers::NewCustomer;
     use crate::{Actor, App};
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    use custos_files::backup_format::{hash_file, package, ALG, KDF, MAGIC};
+    use custos_files::sealed::TAG_LEN;
+    use sha2::{Digest, Sha256};
 
     const ID_NUMBER: &str = "110101199003074258";
     const MOBILE: &str = "13812345678";
@@ -989,8 +590,15 @@ mod tests {
         let key = PiiKey::random();
         let snap = snapshot(work.path(), &key).await;
         let file = work.path().join("enc.backup");
-        let sealing = Sealing::new(&pass("right"), FAST, 4096).unwrap();
-        package(&snap, &file, &key, Some(&sealing)).unwrap();
+        let sealing = Sealing::new(pass("right").text(), FAST, 4096).unwrap();
+        package(
+            &snap,
+            &file,
+            key.master(),
+            key.check_value(),
+            Some(&sealing),
+        )
+        .unwrap();
 
         let target = work.path().join("t");
         let wrong = RestoreOptions {
@@ -1015,8 +623,15 @@ mod tests {
         let key = PiiKey::random();
         let snap = snapshot(work.path(), &key).await;
         let file = work.path().join("enc.backup");
-        let sealing = Sealing::new(&pass("pw"), FAST, 4096).unwrap();
-        package(&snap, &file, &key, Some(&sealing)).unwrap();
+        let sealing = Sealing::new(pass("pw").text(), FAST, 4096).unwrap();
+        package(
+            &snap,
+            &file,
+            key.master(),
+            key.check_value(),
+            Some(&sealing),
+        )
+        .unwrap();
         let good = std::fs::read(&file).unwrap();
         let start = payload_start(&good);
         let payload = &good[start..];
@@ -1125,10 +740,10 @@ mod tests {
         let key = PiiKey::random();
         let snap = snapshot(work.path(), &key).await;
         let plain = work.path().join("plain.backup");
-        package(&snap, &plain, &key, None).unwrap();
+        package(&snap, &plain, key.master(), key.check_value(), None).unwrap();
         let enc = work.path().join("enc.backup");
-        let sealing = Sealing::new(&pass("pw"), FAST, CHUNK_SIZE).unwrap();
-        package(&snap, &enc, &key, Some(&sealing)).unwrap();
+        let sealing = Sealing::new(pass("pw").text(), FAST, CHUNK_SIZE).unwrap();
+        package(&snap, &enc, key.master(), key.check_value(), Some(&sealing)).unwrap();
         let other = PiiKey::random();
 
         // A different pii.key in the target directory.

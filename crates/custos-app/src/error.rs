@@ -167,6 +167,20 @@ fn what_zh(what: &str) -> &'static str {
     }
 }
 
+/// A file that cannot be read or written as its format says: the same violation (HTTP
+/// 422), or an internal error.
+impl From<custos_files::FilesError> for AppError {
+    fn from(e: custos_files::FilesError) -> Self {
+        match e {
+            custos_files::FilesError::Invalid { field, violation } => {
+                AppError::validation(field, violation)
+            }
+            custos_files::FilesError::Rejected(v) => AppError::Rejected(v),
+            custos_files::FilesError::Internal(msg) => AppError::Internal(msg),
+        }
+    }
+}
+
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {

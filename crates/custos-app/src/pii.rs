@@ -44,13 +44,14 @@ fn audit_key(master: &[u8; 32], label: &str) -> custos_store::AuditKey {
 /// The keys derived from the PII master key.
 #[derive(Clone)]
 pub struct PiiKey {
-    /// Kept so that an encrypted backup can carry the key (see `backup.rs`).
+    /// Kept so that an encrypted backup can carry the key (see `custos_files::backup_format`).
     master: [u8; 32],
     key_id: String,
     enc: [u8; 32],
     index: [u8; 32],
-    /// Seals files kept outside the database (see `sealed.rs`).
-    files: [u8; 32],
+    /// Seals files kept outside the database (see `custos_files::sealed`); its id is
+    /// this key's.
+    files: custos_files::sealed::FileKey,
     /// Keys the audit chain and signs its checkpoints (see `audit_anchor.rs`).
     audit: custos_store::AuditKey,
     checkpoints: custos_store::AuditKey,
@@ -63,18 +64,29 @@ impl std::fmt::Debug for PiiKey {
     }
 }
 
+/// Sealed files are read and written with the PII key's file key.
+impl AsRef<custos_files::sealed::FileKey> for PiiKey {
+    fn as_ref(&self) -> &custos_files::sealed::FileKey {
+        &self.files
+    }
+}
+
 impl PiiKey {
     pub fn from_master(master: &[u8; 32]) -> PiiKey {
         let id = derive(master, "custos/pii/key-id/v1");
         let check = derive(master, "custos/pii/check/v1");
         let key_id = hex::encode(&id[..4]);
+        let files = custos_files::sealed::FileKey::new(
+            key_id.clone(),
+            derive(master, "custos/pii/files/aes-256-gcm/v1"),
+        );
         PiiKey {
             master: *master,
             check: format!("{key_id}:{}", hex::encode(check)),
             key_id,
             enc: derive(master, "custos/pii/aes-256-gcm/v1"),
             index: derive(master, "custos/pii/blind-index/v1"),
-            files: derive(master, "custos/pii/files/aes-256-gcm/v1"),
+            files,
             audit: audit_key(master, "custos/audit/chain/hmac-sha256/v1"),
             checkpoints: audit_key(master, "custos/audit/checkpoint/hmac-sha256/v1"),
         }
@@ -131,7 +143,7 @@ impl PiiKey {
     }
 
     /// The key of sealed files (uploads, exports).
-    pub(crate) fn file_key(&self) -> &[u8; 32] {
+    pub fn file_key(&self) -> &custos_files::sealed::FileKey {
         &self.files
     }
 

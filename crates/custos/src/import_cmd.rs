@@ -115,7 +115,7 @@ pub async fn run_import(
                 encoding: args
                     .encoding
                     .as_deref()
-                    .map(TextEncoding::parse)
+                    .map(|s| TextEncoding::parse(s).map_err(custos_app::AppError::from))
                     .transpose()?,
                 delimiter: args
                     .delimiter

@@ -7,7 +7,6 @@
 //! transaction of the chunk it counts, so after a crash `resume_import` continues with the
 //! first row not committed: no row is imported twice and no code issued twice.
 
-mod csv_guard;
 mod duplicates;
 mod existing;
 mod keys;
@@ -24,7 +23,6 @@ pub mod source;
 mod start;
 mod upload;
 mod views;
-mod xlsx_guard;
 
 pub use limits::ImportLimits;
 pub use mapping::{ColumnUse, MappingSpec};

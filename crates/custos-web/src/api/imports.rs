@@ -155,7 +155,10 @@ pub async fn create_import(
                 )
             }
             "sheet" => options.sheet = Some(text(field, &name).await?),
-            "encoding" => options.encoding = Some(TextEncoding::parse(&text(field, &name).await?)?),
+            "encoding" => {
+                options.encoding =
+                    Some(TextEncoding::parse(&text(field, &name).await?).map_err(AppError::from)?)
+            }
             "delimiter" => {
                 options.delimiter = Some(source::parse_delimiter(&text(field, &name).await?)?)
             }

@@ -14,9 +14,8 @@ use std::io::{BufReader, Read, Seek};
 
 use quick_xml::events::Event;
 
-use super::limits::{bytes_text, ImportLimits};
-use super::source::bad_file;
-use crate::error::{AppError, AppResult};
+use crate::error::{bad_file, xlsx_malformed, FilesError, FilesResult};
+use crate::import_limits::{bytes_text, ImportLimits};
 
 /// Read size between checks: a bound is crossed by at most this much.
 const READ_BUF: usize = 64 * 1024;
@@ -72,11 +71,11 @@ impl<R: Read> Read for Counted<R> {
 }
 
 /// Check every entry of the XLSX (ZIP) archive in `file` against `limits`.
-pub(crate) fn check_xlsx<R: Read + Seek>(file: R, limits: &ImportLimits) -> AppResult<()> {
-    let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(malformed)?;
+pub fn check_xlsx<R: Read + Seek>(file: R, limits: &ImportLimits) -> FilesResult<()> {
+    let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(xlsx_malformed)?;
     let mut tally = Tally::default();
     for i in 0..zip.len() {
-        let entry = zip.by_index(i).map_err(malformed)?;
+        let entry = zip.by_index(i).map_err(xlsx_malformed)?;
         if entry.is_dir() {
             continue;
         }
@@ -145,7 +144,7 @@ fn scan_part<R: Read>(
     counted: Counted<R>,
     limits: &ImportLimits,
     tally: &mut Tally,
-) -> AppResult<u64> {
+) -> FilesResult<u64> {
     let mut xml = quick_xml::Reader::from_reader(BufReader::with_capacity(READ_BUF, counted));
     {
         let config = xml.config_mut();
@@ -221,21 +220,13 @@ fn scan_part<R: Read>(
     Ok(counted.part)
 }
 
-fn malformed(e: zip::result::ZipError) -> AppError {
-    bad_file(
-        "import.xlsx_malformed",
-        format!("XLSX 文件损坏或格式不正确：{e}"),
-        format!("the XLSX file is damaged or malformed: {e}"),
-    )
-}
-
 fn too_large(
     part: &str,
     crossed: Crossed,
     open: Option<(&Open, u64)>,
     at: u64,
     cell_limit: u64,
-) -> AppError {
+) -> FilesError {
     match (crossed, open) {
         (Crossed::Part(limit), _) => {
             let (zh, en) = bytes_text(limit);
@@ -267,7 +258,7 @@ fn too_large(
     }
 }
 
-fn element_too_large(part: &str, what: &Element, limit: u64) -> AppError {
+fn element_too_large(part: &str, what: &Element, limit: u64) -> FilesError {
     let (zh_limit, en_limit) = bytes_text(limit);
     let (code, zh, en) = match what {
         Element::Cell(Some(r)) => ("cell", format!("单元格 {r}"), format!("cell {r}")),
@@ -287,7 +278,7 @@ fn element_too_large(part: &str, what: &Element, limit: u64) -> AppError {
     )
 }
 
-fn too_many(part: &str, what: &str, limit: u64) -> AppError {
+fn too_many(part: &str, what: &str, limit: u64) -> FilesError {
     let (zh, en) = match what {
         "merged_cells" => ("合并单元格", "merged cells"),
         _ => ("共享字符串", "shared strings"),
