@@ -22,6 +22,7 @@ pub async fn me(State(s): State<AppState>, Auth(actor): Auth) -> Result<Json<Use
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
     /// Return items with an id greater than this (cursor).
     pub after: Option<i64>,
