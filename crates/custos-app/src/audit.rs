@@ -79,7 +79,7 @@ impl From<AuditEntry> for AuditView {
         let parse = |s: Option<String>| s.and_then(|t| serde_json::from_str(&t).ok());
         AuditView {
             seq: e.seq,
-            at: crate::auth::format_time(e.at),
+            at: crate::clock::format_time(e.at),
             actor_id: e.actor_id,
             actor: e.actor_name,
             source: e.source,

@@ -32,12 +32,7 @@ pub struct LoginResult {
     pub user: UserView,
 }
 
-/// RFC 3339 text (UTC) for a microsecond timestamp.
-pub fn format_time(us: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(us)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_default()
-}
+pub use crate::clock::format_time;
 
 /// Hash a password with argon2id (CPU-heavy: run it off the async threads).
 pub async fn hash_password(password: String) -> AppResult<String> {

@@ -32,7 +32,7 @@ pub enum AppError {
     #[error("duplicate: {}", .violation.code)]
     Duplicate {
         violation: Violation,
-        report: Box<crate::customers::duplicates::DuplicateReport>,
+        report: Box<crate::customers::report::DuplicateReport>,
     },
     /// What was asked for existed but is gone for good (an expired export file, HTTP 410).
     #[error("gone: {}", .0.code)]

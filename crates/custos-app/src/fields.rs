@@ -100,7 +100,7 @@ fn b(
         max: None,
         required_for: required_for.iter().map(|s| s.to_string()).collect(),
         pii,
-        major: crate::customers::MAJOR_FIELDS.contains(&key),
+        major: crate::customers::record::MAJOR_FIELDS.contains(&key),
         help_zh: Some(help.0.into()),
         help_en: Some(help.1.into()),
         builtin: true,
@@ -176,13 +176,13 @@ pub fn builtin_fields() -> Vec<FieldDefinition> {
     for f in &mut v {
         match f.key.as_str() {
             "scale" => {
-                f.allowed_values = crate::customers::SCALES
+                f.allowed_values = crate::customers::record::SCALES
                     .iter()
                     .map(|s| s.0.to_string())
                     .collect()
             }
             "status" => {
-                f.allowed_values = crate::customers::EDITABLE_STATUSES
+                f.allowed_values = crate::customers::record::EDITABLE_STATUSES
                     .iter()
                     .map(|s| s.to_string())
                     .collect()

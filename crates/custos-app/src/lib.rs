@@ -11,6 +11,7 @@ pub mod auth;
 pub mod backup;
 mod batch;
 pub mod bench_support;
+pub mod clock;
 pub mod codes;
 pub mod data_lock;
 #[macro_use]

@@ -3,7 +3,7 @@
 //! updates, applications, imports, the review queue — asks this one [`Lens`].
 //!
 //! - A candidate outside the caller's data scope is never shown; a `definite` one sets a
-//!   single flag ([`OUTSIDE_SCOPE_ZH`]), anything weaker nothing at all.
+//!   single flag ([`super::report::OUTSIDE_SCOPE_ZH`]), anything weaker nothing at all.
 //! - Personal data (the fields masked for callers without `customer.pii.read`, see
 //!   [`PII_FIELDS`]) is compared for equality only unless the caller may read it *and*
 //!   the candidate is in its scope: a value one digit off then scores and reads exactly
@@ -13,17 +13,13 @@ use custos_core::matching::{
     compare_with, match_score_at_least_with, EqualityOnly, Evidence, MatchResult, Prepared,
 };
 use custos_store::{CustomerRow, Tx};
-use serde::{Deserialize, Serialize};
 
 use super::record::PII_FIELDS;
 use super::scope::in_scope;
 use crate::actor::{Actor, Scope};
 use crate::error::AppResult;
 
-/// The one thing told about definite matches outside the caller's scope.
-pub const OUTSIDE_SCOPE_ZH: &str = "范围外存在疑似重复客户，请联系档案管理员";
-pub const OUTSIDE_SCOPE_EN: &str =
-    "a matching customer exists outside your data scope; ask a data steward";
+use super::report::EvidenceView;
 
 /// The fields the matcher may only test for equality when personal data may not be
 /// read: the personal-data fields of the catalog, named as the matcher names them.
@@ -102,22 +98,6 @@ impl Lens {
             || (self.scope != Some(Scope::All)
                 && match_score_at_least_with(a, b, threshold, restricted).is_some())
     }
-}
-
-/// One field's contribution to a duplicate score.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
-pub struct EvidenceView {
-    /// `uscc`, `id_number`, `phone`, `email`, `name`, `branch`, `legal_form`, `region`,
-    /// `birth_date`, `address`, `industry`, `customer_type`.
-    pub field: String,
-    /// `same`, `similar`, `different`, `missing`, or `withheld`: personal data the caller
-    /// may not read is compared for equality only, and anything but `same` reads
-    /// `withheld`.
-    pub kind: String,
-    pub detail_zh: String,
-    pub detail_en: String,
-    /// Log2 likelihood ratio this field added.
-    pub weight: f64,
 }
 
 /// Evidence as the API shows it.
