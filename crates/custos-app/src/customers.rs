@@ -70,7 +70,7 @@ pub use reference::{CustomerType, DEFAULT_CUSTOMER_TYPES};
 pub use views::{ContactView, CustomerView};
 
 pub(crate) use create::Checked;
-pub(crate) use history::snapshot_of;
+pub(crate) use history::{history_entry, snapshot_of};
 pub(crate) use indexes::blind_text;
 pub(crate) use lookups::Lookups;
 pub(crate) use masking::has_pii;

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::checks::text;
 use super::duplicates;
-use super::history::{diff, snapshot_of, FieldChange};
+use super::history::{diff, history_entry, FieldChange};
 use super::indexes::indexes_with;
 use super::input::{ContactInput, ContactPatch, CustomerPatch};
 use super::lookups::Lookups;
@@ -386,18 +386,8 @@ fn change_history(
     changes: &[FieldChange],
     now: i64,
 ) -> HistoryRow {
-    HistoryRow {
-        id: 0,
-        customer_id: updated.id,
-        row_version: updated.row_version,
-        at: now,
-        actor_id: Some(actor.user_id),
-        actor_name: actor.username.clone(),
-        action: action.to_string(),
-        reason,
-        changes: serde_json::to_string(&changes).unwrap_or_default(),
-        snapshot: snapshot_of(updated),
-    }
+    let changes = serde_json::to_string(&changes).unwrap_or_default();
+    history_entry(actor, updated, action, reason, changes, now)
 }
 
 /// The audit entry of a change: the changed fields before and after.

@@ -13,7 +13,7 @@ use custos_store::{now_us, AuditRecord, CustomerRow, StoreError, Tx};
 
 use super::checks::text;
 use super::duplicates;
-use super::history::snapshot_of;
+use super::history::history_entry;
 use super::indexes::indexes_with;
 use super::input::NewCustomer;
 use super::lookups::Lookups;
@@ -387,17 +387,11 @@ fn creation_history(
     reason: Option<String>,
     now: i64,
 ) -> HistoryRow {
+    // The customer's id is not known yet: the store fills it in.
     HistoryRow {
-        id: 0,
         customer_id: 0,
         row_version: 1,
-        at: now,
-        actor_id: Some(actor.user_id),
-        actor_name: actor.username.clone(),
-        action: "create".into(),
-        reason,
-        changes: String::new(),
-        snapshot: snapshot_of(row),
+        ..history_entry(actor, row, "create", reason, String::new(), now)
     }
 }
 

@@ -4,6 +4,7 @@
 use std::sync::OnceLock;
 
 use custos_core::normalize::name_key;
+use custos_store::customer_master::HistoryRow;
 use custos_store::CustomerRow;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -77,6 +78,33 @@ pub(super) fn row_from_snapshot(current: &CustomerRow, snapshot: &str) -> AppRes
         row_version: s.row_version,
         ..current.clone()
     })
+}
+
+/// The history entry of a change that left the customer as `updated`, made by `actor` at
+/// `now`: every writer (edits, applications, merges, splits, code changes, status
+/// changes) records its change through this one shape, so the history and the snapshot
+/// it is rebuilt from are always written alike. `changes` is the JSON list of
+/// `{field, old, new}` (personal data masked).
+pub(crate) fn history_entry(
+    actor: &Actor,
+    updated: &CustomerRow,
+    action: &str,
+    reason: Option<String>,
+    changes: String,
+    now: i64,
+) -> HistoryRow {
+    HistoryRow {
+        id: 0,
+        customer_id: updated.id,
+        row_version: updated.row_version,
+        at: now,
+        actor_id: Some(actor.user_id),
+        actor_name: actor.username.clone(),
+        action: action.to_string(),
+        reason,
+        changes,
+        snapshot: snapshot_of(updated),
+    }
 }
 
 pub(crate) fn snapshot_of(row: &CustomerRow) -> String {

@@ -14,12 +14,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use custos_core::{FieldError, Violation};
-use custos_store::customer_master::HistoryRow;
 use custos_store::{now_us, CustomerRow, Tx};
 
 use super::{
-    diff, indexes_of, scoped_customer, snapshot_of, with_record, CustomerView, NewCustomer, Record,
-    EDITABLE_STATUSES,
+    diff, history_entry, indexes_of, scoped_customer, with_record, CustomerView, NewCustomer,
+    Record, EDITABLE_STATUSES,
 };
 use crate::actor::{Actor, Scope};
 use crate::error::{AppError, AppResult};
@@ -220,18 +219,10 @@ impl App {
             Default::default()
         };
         tx.replace_customer_indexes(row.id, &indexes, false).await?;
-        tx.insert_customer_history(&HistoryRow {
-            id: 0,
-            customer_id: row.id,
-            row_version: updated.row_version,
-            at: now,
-            actor_id: Some(actor.user_id),
-            actor_name: actor.username.clone(),
-            action: action.to_string(),
-            reason,
-            changes: serde_json::to_string(&diff(old, new)).unwrap_or_default(),
-            snapshot: snapshot_of(&updated),
-        })
+        let changes = serde_json::to_string(&diff(old, new)).unwrap_or_default();
+        tx.insert_customer_history(&history_entry(
+            actor, &updated, action, reason, changes, now,
+        ))
         .await?;
         Ok(updated)
     }

@@ -120,18 +120,14 @@ impl App {
         tx.update_code(&row.code, Some(row.id), "changed", Some(&drawn.code))
             .await?;
         let changes = json!([{"field": "code", "old": row.code, "new": drawn.code}]);
-        tx.insert_customer_history(&custos_store::customer_master::HistoryRow {
-            id: 0,
-            customer_id: row.id,
-            row_version: updated.row_version,
-            at: now,
-            actor_id: Some(by.user_id),
-            actor_name: by.username.clone(),
-            action: "change_code".into(),
-            reason: reason.clone(),
-            changes: changes.to_string(),
-            snapshot: crate::customers::snapshot_of(&updated),
-        })
+        tx.insert_customer_history(&crate::customers::history_entry(
+            by,
+            &updated,
+            "change_code",
+            reason.clone(),
+            changes.to_string(),
+            now,
+        ))
         .await?;
         let mut r = record(by, "customer.change_code", "customer", &drawn.code);
         r.before = to_json(&json!({"code": row.code}));

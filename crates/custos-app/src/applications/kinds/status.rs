@@ -133,18 +133,14 @@ impl StatusChange {
             .clone()
             .or_else(|| Some(format!("申请单 #{}", a.id)));
         let changes = json!([{"field": "status", "old": row.status, "new": to}]);
-        tx.insert_customer_history(&custos_store::customer_master::HistoryRow {
-            id: 0,
-            customer_id: row.id,
-            row_version: updated.row_version,
-            at: now,
-            actor_id: Some(by.user_id),
-            actor_name: by.username.clone(),
-            action: action.to_string(),
-            reason: reason.clone(),
-            changes: changes.to_string(),
-            snapshot: crate::customers::snapshot_of(&updated),
-        })
+        tx.insert_customer_history(&crate::customers::history_entry(
+            by,
+            &updated,
+            action,
+            reason.clone(),
+            changes.to_string(),
+            now,
+        ))
         .await?;
         let mut r = record(by, &format!("customer.{action}"), "customer", &row.code);
         r.before = to_json(&json!({"status": row.status}));
