@@ -131,11 +131,7 @@ impl App {
             }
             self.enter_step(&mut tx, &mut a, &flow, next, actor).await?;
         }
-        tx.update_application(&a).await?;
-        a.row_version += 1;
-        let view = self.view_in(&mut tx, actor, &a).await?;
-        tx.commit().await?;
-        Ok(view)
+        self.save_and_answer(tx, actor, &mut a).await
     }
 
     /// Reject (a reason is required): the application is closed.
@@ -233,11 +229,7 @@ impl App {
             )
         };
         notify(&mut tx, a.applicant_id, a.id, decision, title, body).await?;
-        tx.update_application(&a).await?;
-        a.row_version += 1;
-        let view = self.view_in(&mut tx, actor, &a).await?;
-        tx.commit().await?;
-        Ok(view)
+        self.save_and_answer(tx, actor, &mut a).await
     }
 
     /// Hand one's pending task to another user; an administrator (`role.manage`) may

@@ -37,6 +37,21 @@ impl App {
             || actor.can("role.manage"))
     }
 
+    /// Store `a` (its version moves on), answer its view as `actor` sees it, and commit:
+    /// the end of every use case that changes an application.
+    pub(super) async fn save_and_answer(
+        &self,
+        mut tx: Tx,
+        actor: &Actor,
+        a: &mut ApplicationRow,
+    ) -> AppResult<ApplicationView> {
+        tx.update_application(a).await?;
+        a.row_version += 1;
+        let view = self.view_in(&mut tx, actor, a).await?;
+        tx.commit().await?;
+        Ok(view)
+    }
+
     pub(super) async fn view_in(
         &self,
         tx: &mut Tx,

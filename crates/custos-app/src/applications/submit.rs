@@ -129,11 +129,7 @@ impl App {
         };
         self.start_round(&mut tx, &mut a, actor, &prepared, action, &from)
             .await?;
-        tx.update_application(&a).await?;
-        a.row_version += 1;
-        let view = self.view_in(&mut tx, actor, &a).await?;
-        tx.commit().await?;
-        Ok(view)
+        self.save_and_answer(tx, actor, &mut a).await
     }
 
     /// Withdraw one's own application before it ends.
@@ -192,10 +188,6 @@ impl App {
             )
             .await?;
         }
-        tx.update_application(&a).await?;
-        a.row_version += 1;
-        let view = self.view_in(&mut tx, actor, &a).await?;
-        tx.commit().await?;
-        Ok(view)
+        self.save_and_answer(tx, actor, &mut a).await
     }
 }
