@@ -15,31 +15,13 @@ fn take_field(to: &mut Record, from: &Record, field: &str) {
             }
         };
     }
-    take!(
-        customer_type,
-        name,
-        short_name,
-        uscc,
-        id_number,
-        legal_representative,
-        established_on,
-        registered_capital,
-        industry,
-        scale,
-        level,
-        source,
-        region_code,
-        address,
-        postal_code,
-        phone,
-        mobile,
-        email,
-        website,
-        owner_id,
-        department_id,
-        credit_rating,
-        remarks
-    );
+    match field {
+        "customer_type" => to.customer_type = from.customer_type.clone(),
+        "name" => to.name = from.name.clone(),
+        "owner_id" => to.owner_id = from.owner_id,
+        "department_id" => to.department_id = from.department_id,
+        _ => with_optional_fields!(take),
+    }
 }
 
 /// Fill the survivor's empty optional fields from `other`.
