@@ -392,7 +392,7 @@ backend_test!(merge_then_unmerge_restores_everything, |t| {
         &t,
         &admin,
         json!({"customer_type": "enterprise", "name": "成都天府软件有限公司", "region_code": "510107",
-               "phone": "028-85551234", "tags": ["软件"],
+               "phone": "028-85551234", "tags": ["软件"], "website": "https://a.tianfu.example.com",
                "contacts": [{"name": "赵一", "mobile": "13700000001", "is_primary": true}]}),
     )
     .await;
@@ -401,6 +401,7 @@ backend_test!(merge_then_unmerge_restores_everything, |t| {
         &admin,
         json!({"customer_type": "enterprise", "name": "成都天府软件股份有限公司", "region_code": "510107",
                "uscc": uscc("MA04TF001"), "email": "tf@example.com", "tags": ["重点"], "override_duplicates": true,
+               "website": "https://b.tianfu.example.com",
                "reason": "录入时未确认",
                "contacts": [{"name": "钱二", "mobile": "13700000002"}]}),
     )
@@ -470,14 +471,24 @@ backend_test!(merge_then_unmerge_restores_everything, |t| {
     )
     .await;
 
-    // Merge B into A, taking B's name.
+    // Merge B into A, taking B's name and website.
     let m = body(
-        merge(&t, &admin, json!({"survivor": ca, "merged": [cb], "reason": "同一客户重复录入", "fields": {"name": cb}})).await,
+        merge(
+            &t,
+            &admin,
+            json!({"survivor": ca, "merged": [cb], "reason": "同一客户重复录入",
+                                 "fields": {"name": cb, "website": cb}}),
+        )
+        .await,
         201,
     )
     .await;
     let s = &m["survivor"];
     assert_eq!(s["name"], "成都天府软件股份有限公司");
+    assert_eq!(
+        s["website"], "https://b.tianfu.example.com",
+        "a chosen optional field"
+    );
     assert_eq!(
         s["uscc"], b["uscc"],
         "empty field filled from the merged customer"
