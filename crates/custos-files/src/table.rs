@@ -202,18 +202,19 @@ pub async fn open_table<E: From<FilesError> + Send + 'static>(
             let delimiter = facts.delimiter;
             let record_limit = limits.row_bytes;
             let _ = sheet_tx.send(Ok(None));
-            std::thread::spawn(move || {
+            spawn_reader(tx, move |tx| {
                 csv_rows::read_csv(&path, &key, enc, delimiter, record_limit, tx)
             });
         }
         FileFormat::Xlsx => {
             let sheet = sheet.map(str::to_string);
-            std::thread::spawn(move || xlsx_rows::read_xlsx(&path, &key, sheet, sheet_tx, tx));
+            spawn_reader(tx, move |tx| {
+                xlsx_rows::read_xlsx(&path, &key, sheet, sheet_tx, tx)
+            });
         }
     }
-    let sheet = sheet_rx
-        .await
-        .map_err(|_| FilesError::Internal("file reader stopped".into()))??;
+    // The sender is dropped unsent only when the reader panicked (see `spawn_reader`).
+    let sheet = sheet_rx.await.map_err(|_| reader_failed())??;
     let mut first = Vec::new();
     while first.len() < HEADER_SCAN_ROWS {
         match rx.recv().await {
@@ -270,4 +271,47 @@ fn too_many_columns(line: u64, n: usize) -> FilesError {
         format!("第 {line} 行有 {n} 列，最多 {MAX_COLUMNS} 列"),
         format!("row {line} has {n} columns; at most {MAX_COLUMNS}"),
     )
+}
+
+/// Run a reader thread. A panic inside a file parser (hostile input meeting a defect of
+/// ours or of a library) becomes an error row, so the consumer never takes a reader that
+/// died for the end of the file and imports half of it as if it were all.
+fn spawn_reader(
+    tx: mpsc::Sender<FilesResult<SourceRow>>,
+    read: impl FnOnce(mpsc::Sender<FilesResult<SourceRow>>) + Send + 'static,
+) {
+    std::thread::spawn(move || {
+        let last_word = tx.clone();
+        let run = std::panic::AssertUnwindSafe(move || read(tx));
+        if std::panic::catch_unwind(run).is_err() {
+            let _ = last_word.blocking_send(Err(reader_failed()));
+        }
+    });
+}
+
+/// The refusal of a file whose reader stopped on contents it could not make sense of.
+fn reader_failed() -> FilesError {
+    bad_file(
+        "import.file_unreadable",
+        "文件无法读取：其中的内容前后不一致",
+        "the file cannot be read: its contents contradict each other",
+    )
+}
+
+#[cfg(test)]
+mod reader_tests {
+    use super::*;
+
+    #[test]
+    fn a_reader_that_panics_leaves_an_error_not_an_end_of_file() {
+        let (tx, mut rx) = mpsc::channel::<FilesResult<SourceRow>>(4);
+        spawn_reader(tx, |_tx| panic!("a parser defect"));
+        match rx.blocking_recv() {
+            Some(Err(FilesError::Invalid { violation, .. })) => {
+                assert_eq!(violation.code, "import.file_unreadable")
+            }
+            _ => panic!("the reader's panic was taken for the end of the file"),
+        }
+        assert!(rx.blocking_recv().is_none());
+    }
 }

@@ -102,7 +102,24 @@ pub fn check_xlsx<R: Read + Seek>(file: R, limits: &ImportLimits) -> FilesResult
         };
         tally.bytes += scan_part(&name, counted, limits, &mut tally)?;
     }
-    Ok(())
+    shared_refs_in_table(&tally)
+}
+
+/// Every shared-string index a cell names is inside the table calamine will build.
+fn shared_refs_in_table(tally: &Tally) -> FilesResult<()> {
+    if tally.table.skipped {
+        return Err(xlsx_malformed(
+            "a shared string (xl/sharedStrings.xml) has no text",
+        ));
+    }
+    match &tally.largest_ref {
+        Some((index, cell)) if *index >= tally.table.strings => Err(xlsx_malformed(format!(
+            "cell {} refers to shared string {index}, but the file has {}",
+            cell.as_deref().unwrap_or("?"),
+            tally.table.strings
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// What the parts of one file add up to.
@@ -111,6 +128,56 @@ struct Tally {
     bytes: u64,
     shared_strings: u64,
     merged_cells: u64,
+    /// Strings of `xl/sharedStrings.xml` as calamine keeps them (see [`SharedTable`]).
+    table: SharedTable,
+    /// The largest shared-string index a cell refers to, and the cell.
+    largest_ref: Option<(u64, Option<String>)>,
+}
+
+/// The shared-string table as calamine builds it: an `si` becomes a string when it holds
+/// a `t` outside phonetic runs (`rPh`) or a rich run (`r`), and reading stops at `</sst>`.
+/// calamine indexes that list without a bounds check, so a cell's index past its end, or
+/// an `si` it skips (which shifts every later index), would panic inside the reader: both
+/// are refused here.
+#[derive(Default)]
+struct SharedTable {
+    strings: u64,
+    /// Inside an `si`: whether it has produced text yet, and whether in a phonetic run.
+    open: Option<(bool, bool)>,
+    ended: bool,
+    /// An `si` that calamine would skip.
+    skipped: bool,
+}
+
+impl SharedTable {
+    fn start(&mut self, local: &[u8]) {
+        if self.ended {
+            return;
+        }
+        match (local, &mut self.open) {
+            (b"si", o @ None) => *o = Some((false, false)),
+            (b"rPh", Some((_, phonetic))) => *phonetic = true,
+            (b"r", Some((text, _))) => *text = true,
+            (b"t", Some((text, false))) => *text = true,
+            _ => {}
+        }
+    }
+
+    fn end(&mut self, local: &[u8]) {
+        match (local, &mut self.open) {
+            (b"rPh", Some((_, phonetic))) => *phonetic = false,
+            (b"si", Some((text, _))) => {
+                if *text {
+                    self.strings += 1;
+                } else {
+                    self.skipped = true;
+                }
+                self.open = None;
+            }
+            (b"sst", None) => self.ended = true,
+            _ => {}
+        }
+    }
 }
 
 /// An element being read (a cell, a shared string, a row): where it started, and how a
@@ -156,6 +223,12 @@ fn scan_part<R: Read>(
     let mut buf = Vec::new();
     let mut cell: Option<Open> = None;
     let mut row: Option<Open> = None;
+    let is_table = name
+        .replace('\\', "/")
+        .eq_ignore_ascii_case("xl/sharedStrings.xml");
+    // A cell of type `s` (its reference), and the text of its `v` while it is read.
+    let mut shared_cell: Option<Option<String>> = None;
+    let mut value: Option<String> = None;
     loop {
         buf.clear();
         let event = xml.read_event_into(&mut buf);
@@ -174,6 +247,33 @@ fn scan_part<R: Read>(
             return Err(too_large(name, crossed, open, at, limits.xlsx_cell_bytes));
         }
         counted.mark();
+        if is_table {
+            match &event {
+                Ok(Event::Start(e)) => tally.table.start(e.local_name().as_ref()),
+                Ok(Event::End(e)) => tally.table.end(e.local_name().as_ref()),
+                _ => {}
+            }
+        }
+        match &event {
+            Ok(Event::Start(e)) if e.local_name().as_ref() == b"v" && shared_cell.is_some() => {
+                value = Some(String::new());
+            }
+            Ok(Event::Text(t)) => {
+                if let (Some(v), Ok(text)) = (value.as_mut(), t.unescape()) {
+                    v.push_str(&text);
+                }
+            }
+            Ok(Event::End(e)) if e.local_name().as_ref() == b"v" => {
+                if let (Some(v), Some(r)) = (value.take(), &shared_cell) {
+                    // calamine reads an index it cannot parse as 0.
+                    let index = v.parse::<u64>().unwrap_or(0);
+                    if tally.largest_ref.as_ref().is_none_or(|(i, _)| index > *i) {
+                        tally.largest_ref = Some((index, r.clone()));
+                    }
+                }
+            }
+            _ => {}
+        }
         match event {
             Ok(Event::Start(e)) => match e.local_name().as_ref() {
                 b"si" => {
@@ -186,6 +286,8 @@ fn scan_part<R: Read>(
                 }
                 b"c" => {
                     let what = Element::Cell(attribute(&e, "r"));
+                    shared_cell =
+                        (attribute(&e, "t").as_deref() == Some("s")).then(|| attribute(&e, "r"));
                     cell = Some(Open { start: at, what });
                 }
                 b"row" => {
@@ -201,7 +303,11 @@ fn scan_part<R: Read>(
                 _ => {}
             },
             Ok(Event::End(e)) => match e.local_name().as_ref() {
-                b"si" | b"c" => cell = None,
+                b"c" => {
+                    cell = None;
+                    shared_cell = None;
+                }
+                b"si" => cell = None,
                 b"row" => row = None,
                 _ => {}
             },

@@ -234,6 +234,51 @@ both!(a_gigabyte_cell_is_refused_with_default_limits, |t| {
     assert_eq!(count(&t).await, 0);
 });
 
+// Cells of type `s` index the shared-string table; the XLSX library indexes it without a
+// bounds check, so an index past the table (found by the xlsx_reader fuzz target) or an
+// `si` without text (which the library skips, shifting every later index) would panic in
+// the reader thread. Both are refused as malformed before the library reads the file;
+// the same sheet with a sound table imports.
+both!(shared_string_indexes_outside_the_table_are_refused, |t| {
+    let dir = tempfile::tempdir().unwrap();
+    let book = |index: &str, table: &str| {
+        workbook(
+            Part::plain(
+                "",
+                &format!(
+                    r#"{}<row r="2"><c r="A2" t="inlineStr"><is><t>企业客户</t></is></c><c r="B2" t="s"><v>{index}</v></c></row>{}"#,
+                    super::xlsx_bomb::sheet_head(),
+                    super::xlsx_bomb::SHEET_TAIL
+                ),
+            ),
+            Some(Part::plain(
+                "",
+                &format!(
+                    r#"<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">{table}</sst>"#
+                ),
+            )),
+        )
+    };
+    let past_the_end = book("5", "<si><t>成都天府软件有限公司</t></si>");
+    let (c, _, en) =
+        refusal(import_bytes(&t.app, &t, dir.path(), "index.xlsx", &past_the_end).await);
+    assert_eq!(c, "import.xlsx_malformed");
+    assert!(
+        en.contains("cell B2") && en.contains("shared string 5"),
+        "{en}"
+    );
+    let skipped = book("1", "<si></si><si><t>成都天府软件有限公司</t></si>");
+    let (c, _, en) = refusal(import_bytes(&t.app, &t, dir.path(), "skipped.xlsx", &skipped).await);
+    assert_eq!(c, "import.xlsx_malformed");
+    assert!(en.contains("no text"), "{en}");
+    assert_eq!(count(&t).await, 0);
+    let sound = book("0", "<si><t>成都天府软件有限公司</t></si>");
+    let o = import_bytes(&t.app, &t, dir.path(), "sound.xlsx", &sound)
+        .await
+        .unwrap();
+    assert_eq!(o.report.created, 1, "{:?}", o.report);
+});
+
 const GOOD_ROWS: &str = "客户类型,客户名称,地区\n\
     企业客户,上海启明科技有限公司,上海市徐汇区\n\
     企业客户,上海远航贸易有限公司,上海市徐汇区\n";
