@@ -31,6 +31,21 @@ impl CustomerSort {
     }
 }
 
+/// Bind every value of a dynamically built query, in order (one expansion per backend
+/// inside `on_tx!`).
+macro_rules! bind_all {
+    ($query:expr, $binds:expr) => {{
+        let mut q = $query;
+        for b in $binds {
+            q = match b {
+                SqlValue::Int(i) => q.bind(*i),
+                SqlValue::Text(t) => q.bind(t.clone()),
+            };
+        }
+        q
+    }};
+}
+
 /// A bound value of a dynamically built query.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SqlValue {
@@ -373,13 +388,7 @@ impl Tx {
             ),
         };
         Ok(on_tx!(self, |c| {
-            let mut q = sqlx::query_as::<_, CustomerRow>(&sql);
-            for b in &w.binds {
-                q = match b {
-                    SqlValue::Int(i) => q.bind(*i),
-                    SqlValue::Text(t) => q.bind(t.clone()),
-                };
-            }
+            let q = bind_all!(sqlx::query_as::<_, CustomerRow>(&sql), &w.binds);
             q.fetch_all(c).await
         })?)
     }
@@ -390,13 +399,7 @@ impl Tx {
         let w = build_where(f, false, self.backend());
         let sql = format!("SELECT COUNT(*) FROM customers{}", where_sql(&w));
         Ok(on_tx!(self, |c| {
-            let mut q = sqlx::query_scalar::<_, i64>(&sql);
-            for b in &w.binds {
-                q = match b {
-                    SqlValue::Int(i) => q.bind(*i),
-                    SqlValue::Text(t) => q.bind(t.clone()),
-                };
-            }
+            let q = bind_all!(sqlx::query_scalar::<_, i64>(&sql), &w.binds);
             q.fetch_one(c).await
         })?)
     }
@@ -458,13 +461,7 @@ impl Tx {
             where_sql(&w)
         );
         Ok(on_tx!(self, |c| {
-            let mut q = sqlx::query_as::<_, GroupCount>(&sql);
-            for b in &w.binds {
-                q = match b {
-                    SqlValue::Int(i) => q.bind(*i),
-                    SqlValue::Text(t) => q.bind(t.clone()),
-                };
-            }
+            let q = bind_all!(sqlx::query_as::<_, GroupCount>(&sql), &w.binds);
             q.fetch_all(c).await
         })?)
     }
