@@ -182,6 +182,8 @@ pub struct Actor {
     pub department_id: Option<i64>,
     pub permissions: BTreeMap<String, Scope>,
     pub roles: Vec<String>,
+    /// Console language the user chose (`zh`, `en`); `None`: the default.
+    pub language: Option<String>,
     pub ctx: Context,
 }
 

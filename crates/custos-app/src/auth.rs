@@ -47,7 +47,7 @@ pub async fn hash_password(password: String) -> AppResult<String> {
     .map_err(|e| AppError::Internal(e.to_string()))?
 }
 
-async fn verify_password(password: String, hash: String) -> AppResult<bool> {
+pub(crate) async fn verify_password(password: String, hash: String) -> AppResult<bool> {
     tokio::task::spawn_blocking(move || {
         let parsed = PasswordHash::new(&hash)
             .map_err(|e| AppError::Internal(format!("stored password hash unreadable: {e}")))?;
@@ -127,6 +127,33 @@ async fn dummy_hash() -> AppResult<String> {
     Ok(DUMMY_HASH.get_or_init(|| h).clone())
 }
 
+/// Where a session's token is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    /// A bearer token held by an API client.
+    Token,
+    /// A console cookie; also ends after `session_idle` without use.
+    Browser,
+}
+
+impl SessionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::Token => "token",
+            SessionKind::Browser => "browser",
+        }
+    }
+}
+
+/// One login attempt being checked.
+struct Attempt<'a> {
+    username: &'a str,
+    password: &'a str,
+    subject: &'a str,
+    client: &'a str,
+    kind: SessionKind,
+}
+
 /// What the first step of a login found.
 struct Admitted {
     user: Option<UserRow>,
@@ -153,6 +180,29 @@ impl App {
         password: &str,
         ctx: &Context,
     ) -> AppResult<LoginResult> {
+        self.open_session(username, password, ctx, SessionKind::Token)
+            .await
+    }
+
+    /// [`App::login`] for the console: the session lives in a browser cookie and also
+    /// ends after `session_idle` without use.
+    pub async fn login_browser(
+        &self,
+        username: &str,
+        password: &str,
+        ctx: &Context,
+    ) -> AppResult<LoginResult> {
+        self.open_session(username, password, ctx, SessionKind::Browser)
+            .await
+    }
+
+    async fn open_session(
+        &self,
+        username: &str,
+        password: &str,
+        ctx: &Context,
+        kind: SessionKind,
+    ) -> AppResult<LoginResult> {
         // Decided here, not only by the HTTP guard: the name goes into the audit entry of
         // every attempt, and PostgreSQL refuses a NUL there.
         crate::text_input::refuse_single_line([("username", Some(username))])?;
@@ -174,8 +224,14 @@ impl App {
         let app = self.clone();
         let (username, password, ctx) = (username.to_string(), password.to_string(), ctx.clone());
         tokio::spawn(async move {
-            app.check_admitted(admitted, &username, &password, &subject, &client, &ctx)
-                .await
+            let attempt = Attempt {
+                username: &username,
+                password: &password,
+                subject: &subject,
+                client: &client,
+                kind,
+            };
+            app.check_admitted(admitted, attempt, &ctx).await
         })
         .await
         .map_err(|e| AppError::Internal(format!("login task failed: {e}")))?
@@ -186,12 +242,16 @@ impl App {
     async fn check_admitted(
         &self,
         admitted: Admitted,
-        username: &str,
-        password: &str,
-        subject: &str,
-        client: &str,
+        attempt: Attempt<'_>,
         ctx: &Context,
     ) -> AppResult<LoginResult> {
+        let Attempt {
+            username,
+            password,
+            subject,
+            client,
+            kind,
+        } = attempt;
         // Verify outside any transaction: argon2 takes tens of milliseconds and must not
         // hold the SQLite writer.
         let password_ok = match &admitted.user {
@@ -240,6 +300,8 @@ impl App {
             created_at: now,
             expires_at,
             revoked_at: None,
+            kind: kind.as_str().to_string(),
+            last_seen_at: (kind == SessionKind::Browser).then_some(now),
         })
         .await?;
         append(
@@ -431,6 +493,9 @@ impl App {
         }
         let actor = load_actor(&mut tx, user, ctx).await?;
         tx.rollback().await?;
+        if session.kind == SessionKind::Browser.as_str() {
+            self.keep_browser_session(&session, now).await?;
+        }
         Ok(actor)
     }
 
@@ -508,6 +573,7 @@ impl App {
                 disabled: false,
                 created_at: now,
                 updated_at: now,
+                language: None,
             })
             .await;
         let id = match inserted {
@@ -572,6 +638,7 @@ pub(crate) async fn load_actor(
         department_id: user.department_id,
         permissions,
         roles,
+        language: user.language,
         ctx,
     })
 }

@@ -7,6 +7,19 @@ use crate::{App, AppResult, Context, Source};
 /// Password of every demo user (demo data is for trials only).
 pub const DEMO_PASSWORD: &str = "custos-demo-2026";
 
+/// The demo users `seed_demo` creates, with what each one is for (printed by `serve --demo`).
+pub const DEMO_USERS: &[(&str, &str)] = &[
+    ("steward", "数据管理员 / data steward, all customers"),
+    (
+        "manager_east",
+        "审批人 + 录入员 / approver and clerk, 华东大区",
+    ),
+    ("clerk_east", "业务录入员 / clerk, own customers"),
+    ("clerk_north", "业务录入员 / clerk, own customers"),
+    ("query_sales", "业务查询员 / query, 销售部"),
+    ("executive", "高级管理人员 / executive, statistics"),
+];
+
 fn role(role: &str, scope: &str) -> RoleAssignment {
     RoleAssignment {
         role: role.into(),
@@ -73,6 +86,7 @@ impl App {
         ];
         let mut manager_id = None;
         let mut owners = vec![admin.user_id];
+        debug_assert!(users.iter().map(|u| u.0).eq(DEMO_USERS.iter().map(|u| u.0)));
         let created = users.len();
         for (username, name, dept_id, roles) in users {
             let u = self

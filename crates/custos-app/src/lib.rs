@@ -11,6 +11,7 @@ pub mod auth;
 pub mod backup;
 mod batch;
 pub mod bench_support;
+pub mod browser_session;
 pub mod clock;
 pub mod codes;
 pub mod data_lock;
@@ -40,6 +41,8 @@ pub use ipnet;
 #[derive(Debug, Clone)]
 pub struct AppConfig {
     pub session_ttl: Duration,
+    /// A console (browser) session ends after this long without a request.
+    pub session_idle: Duration,
     /// Throttling of failed logins (see `login_throttle`).
     pub login_throttle: login_throttle::LoginThrottleConfig,
     /// Reverse proxies whose `X-Forwarded-For` names the client; from any other peer the
@@ -85,6 +88,7 @@ impl Default for AppConfig {
     fn default() -> Self {
         AppConfig {
             session_ttl: Duration::from_secs(8 * 3600),
+            session_idle: Duration::from_secs(30 * 60),
             login_throttle: Default::default(),
             trusted_proxies: Vec::new(),
             min_password_len: password_policy::MIN_CHARS,

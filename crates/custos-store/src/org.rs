@@ -23,6 +23,8 @@ pub struct UserRow {
     pub disabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Console language the user chose (`zh`, `en`); `None`: the default.
+    pub language: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -55,10 +57,14 @@ pub struct SessionRow {
     pub created_at: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+    /// `token` (API) or `browser` (console cookie, which also ends when idle).
+    pub kind: String,
+    /// Last use of a browser session, moved forward at most once a minute.
+    pub last_seen_at: Option<i64>,
 }
 
 const USER_COLS: &str = "id, username, display_name, password_hash, department_id, email, \
-    disabled, created_at, updated_at";
+    disabled, created_at, updated_at, language";
 
 /// The key a username is unique and looked up by: `Admin` and `admin` are one name.
 /// Stored beside the name as typed (`users.username_key`).
@@ -349,13 +355,15 @@ impl Tx {
     // ---- sessions ----
 
     pub async fn insert_session(&mut self, s: &SessionRow) -> StoreResult<()> {
-        let sql = "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) \
-                   VALUES ($1, $2, $3, $4)";
+        let sql = "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, kind, \
+                   last_seen_at) VALUES ($1, $2, $3, $4, $5, $6)";
         on_tx!(self, |c| sqlx::query(sql)
             .bind(&s.token_hash)
             .bind(s.user_id)
             .bind(s.created_at)
             .bind(s.expires_at)
+            .bind(&s.kind)
+            .bind(s.last_seen_at)
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
@@ -363,8 +371,8 @@ impl Tx {
     }
 
     pub async fn session(&mut self, token_hash: &str) -> StoreResult<Option<SessionRow>> {
-        let sql = "SELECT token_hash, user_id, created_at, expires_at, revoked_at \
-                   FROM sessions WHERE token_hash = $1";
+        let sql = "SELECT token_hash, user_id, created_at, expires_at, revoked_at, kind, \
+                   last_seen_at FROM sessions WHERE token_hash = $1";
         Ok(on_tx!(self, |c| sqlx::query_as::<_, SessionRow>(sql)
             .bind(token_hash)
             .fetch_optional(c)
@@ -382,6 +390,30 @@ impl Tx {
             .await
             .map(|r| r.rows_affected()))?;
         Ok(n > 0)
+    }
+
+    /// Note that a browser session was used at `now`.
+    pub async fn touch_session(&mut self, token_hash: &str, now: i64) -> StoreResult<()> {
+        let sql = "UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1";
+        on_tx!(self, |c| sqlx::query(sql)
+            .bind(token_hash)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Remember the console language a user chose.
+    pub async fn set_user_language(&mut self, user_id: i64, language: &str) -> StoreResult<()> {
+        let sql = "UPDATE users SET language = $2 WHERE id = $1";
+        on_tx!(self, |c| sqlx::query(sql)
+            .bind(user_id)
+            .bind(language)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
     }
 
     /// Revoke every session of a user (disable, password change).

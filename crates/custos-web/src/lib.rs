@@ -4,6 +4,7 @@
 
 mod api;
 mod body_limit;
+mod console;
 mod error;
 mod extract;
 mod guard;
@@ -55,7 +56,8 @@ pub fn router_with(app: App, web: WebConfig) -> Router {
     };
     api_router
         .merge(api::ops_router())
-        .fallback(api::not_found)
+        .merge(console::router())
+        .fallback(unknown_path)
         // A defect that panics in a handler answers one 500 problem (rendered and logged
         // by `observe`) instead of dropping the client's connection.
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
@@ -79,6 +81,17 @@ pub fn router_with(app: App, web: WebConfig) -> Router {
             security_headers::security_headers,
         ))
         .with_state(state)
+}
+
+/// An unknown path: the console's 404 page for a browser, problem+json for the rest.
+async fn unknown_path(
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    if console::wants_page(uri.path(), &headers) {
+        return console::not_found_page(&headers);
+    }
+    api::not_found().await.into_response()
 }
 
 /// Serve plain HTTP with the default web settings until `shutdown` resolves.
@@ -125,6 +138,10 @@ async fn run(
         tracing::warn!(error = %e, "export sweep at start failed");
     }
     let sweeper = tokio::spawn(app.clone().run_export_sweeper());
+    let web = WebConfig {
+        secure_cookies: web.secure_cookies || tls.is_some(),
+        ..web
+    };
     let router = router_with(app, web);
     let served = match tls {
         None => {

@@ -73,6 +73,9 @@ impl MetricsAccess {
 #[derive(Debug, Clone, Default)]
 pub struct WebConfig {
     pub metrics: MetricsAccess,
+    /// Console cookies carry `Secure`: always when custos serves TLS itself; set this
+    /// when a TLS-terminating proxy stands in front.
+    pub secure_cookies: bool,
 }
 
 #[cfg(test)]

@@ -186,7 +186,8 @@ fn is_plain_client_error(resp: &Response) -> bool {
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("json"))
+            // Console pages render their own errors.
+            .is_some_and(|v| v.contains("json") || v.starts_with("text/html"))
 }
 
 fn render_problem(err: &AppError, lang: Lang, request_id: &str) -> Response {

@@ -23,16 +23,34 @@ pub(crate) const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-
                                    'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
                                    frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
+/// Policy of console pages: scripts and styles from custos itself only (no inline script
+/// or style attribute runs), forms post only to custos, charts draw on canvas.
+pub(crate) const CONSOLE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+                                      img-src 'self' data:; connect-src 'self'; \
+                                      form-action 'self'; frame-ancestors 'none'; \
+                                      base-uri 'none'";
+
 pub(crate) async fn security_headers(req: Request, next: Next) -> Response {
     let path = req.uri().path();
     let docs_page = path == "/docs";
     let api = path.starts_with("/api/");
     let mut resp = next.run(req).await;
+    let page = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
     let h = resp.headers_mut();
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(h, header::REFERRER_POLICY, "no-referrer");
     set(h, header::X_FRAME_OPTIONS, "DENY");
-    let csp = if docs_page { DOCS_CSP } else { API_CSP };
+    let csp = if docs_page {
+        DOCS_CSP
+    } else if page && !api {
+        CONSOLE_CSP
+    } else {
+        API_CSP
+    };
     set(h, header::CONTENT_SECURITY_POLICY, csp);
     if api {
         set(h, header::CACHE_CONTROL, "no-store");

@@ -185,6 +185,11 @@ pub struct DuplicatesSection {
 #[serde(deny_unknown_fields)]
 pub struct AuthSection {
     pub session_ttl_minutes: Option<u64>,
+    /// A console session ends after this many minutes without a request (default 30).
+    pub session_idle_minutes: Option<u64>,
+    /// Mark console cookies `Secure` although custos itself serves plain HTTP (behind a
+    /// TLS-terminating proxy). Always on when `[tls]` is set.
+    pub secure_cookies: Option<bool>,
     /// Failures from one address for one username before the pair waits (default 5;
     /// `lockout_threshold` before accounts stopped being locked).
     #[serde(alias = "lockout_threshold")]
@@ -365,6 +370,9 @@ pub fn load(
     if let Some(m) = file.auth.session_ttl_minutes {
         app.session_ttl = Duration::from_secs(m * 60);
     }
+    if let Some(m) = file.auth.session_idle_minutes {
+        app.session_idle = Duration::from_secs(m.max(1) * 60);
+    }
     apply_auth_section(&mut app, &file.auth)?;
     if file.duplicates.definite.is_some() || file.duplicates.possible.is_some() {
         let d = app.duplicate_thresholds;
@@ -455,6 +463,7 @@ pub fn load(
     };
     let web = custos_web::WebConfig {
         metrics: metrics_access(file.metrics)?,
+        secure_cookies: file.auth.secure_cookies.unwrap_or(false),
     };
     Ok(Settings {
         db,

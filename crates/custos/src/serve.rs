@@ -29,10 +29,14 @@ pub(crate) async fn serve(
     if demo {
         let n = app.seed_demo().await?;
         if n > 0 {
-            eprintln!(
-                "==> demo data added: {n} users (password: {})",
-                custos_app::demo::DEMO_PASSWORD
-            );
+            eprintln!("==> demo data added: {n} users");
+        }
+        eprintln!(
+            "==> demo users (password {}):",
+            custos_app::demo::DEMO_PASSWORD
+        );
+        for (name, what) in custos_app::demo::DEMO_USERS {
+            eprintln!("      {name:<14} {what}");
         }
     }
     let listener = tokio::net::TcpListener::bind(&settings.listen)
@@ -65,6 +69,8 @@ pub(crate) async fn serve(
         "custos listening on {scheme}://{addr} ({backend}); API docs at {scheme}://{addr}/docs; ready in {} ms",
         started.elapsed().as_millis()
     );
+    // Said plainly for the person who just started it, whatever the log level.
+    eprintln!("==> console: {scheme}://{addr}/  (API docs: {scheme}://{addr}/docs)");
     let worker = tokio::spawn(
         app.clone()
             .run_notification_worker(settings.smtp.clone(), settings.reminder_after),

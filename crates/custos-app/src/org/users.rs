@@ -193,6 +193,7 @@ impl App {
             disabled: false,
             created_at: now,
             updated_at: now,
+            language: None,
         };
         let id = match tx.insert_user(&row).await {
             Ok(id) => id,

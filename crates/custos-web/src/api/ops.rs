@@ -27,10 +27,6 @@ pub(crate) fn ops_router() -> Router<AppState> {
         .route("/docs/swagger-ui-bundle.js", get(swagger_js))
         .route("/docs/swagger-ui.css", get(swagger_css))
         .route("/docs/docs.js", get(docs_js))
-        .route(
-            "/",
-            get(|| async { axum::response::Redirect::temporary("/docs") }),
-        )
 }
 
 async fn healthz() -> &'static str {

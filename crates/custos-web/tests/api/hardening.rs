@@ -193,6 +193,7 @@ backend_test!(security_headers_on_api_login_and_docs, |t| {
 /// `/metrics` with allowed networks that exclude this test's loopback peer.
 fn restricted_metrics(token: Option<&str>) -> custos_web::WebConfig {
     custos_web::WebConfig {
+        secure_cookies: false,
         metrics: custos_web::MetricsAccess {
             allow: vec![custos_web::MetricsAccess::parse_allowed("10.0.0.0/8").unwrap()],
             token: token.map(str::to_string),

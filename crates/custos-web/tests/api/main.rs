@@ -3,6 +3,9 @@
 
 mod helpers;
 
+mod browser;
+mod console;
+
 mod applications;
 mod approvers;
 mod audit;

@@ -103,7 +103,11 @@ backend_test!(docs_page_and_its_assets, |t| {
     assert!(content_type(&r).starts_with("text/css"));
 
     let r = t.client.get(format!("{}/", t.base)).send().await.unwrap();
-    assert_eq!(r.url().path(), "/docs", "root redirects to the docs");
+    assert_eq!(
+        r.url().path(),
+        "/login",
+        "root leads to the console's login page"
+    );
 });
 
 backend_test!(unknown_routes_and_bad_ids_are_404_problems, |t| {

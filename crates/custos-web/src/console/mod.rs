@@ -1,0 +1,53 @@
+//! The console (管理控制台): pages for people, in Chinese by default, over the same use
+//! cases as the API. A page handler has the shape of an API handler — extract, call one
+//! use case, render a template — so permissions, data scope, masking, validation and audit
+//! are decided in `custos-app`; a template only shows what it is given.
+
+mod account;
+mod assets;
+mod dashboard;
+mod form;
+mod i18n;
+mod login;
+mod page;
+mod session;
+
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::AppState;
+
+/// Routes of the console. Paths are stable, to be bookmarked and shared.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login::form).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/language", post(login::language))
+        .route("/", get(dashboard::page))
+        .route("/account", get(account::page))
+        .route("/account/language", post(account::language))
+        .route("/account/password", post(account::password))
+        .route("/assets/{name}", get(assets::serve))
+}
+
+/// Whether a request for an unknown path comes from a browser page rather than an API
+/// client (which gets problem+json).
+pub(crate) fn wants_page(path: &str, headers: &HeaderMap) -> bool {
+    !path.starts_with("/api/")
+        && headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"))
+}
+
+/// The console's 404 page for an unknown path.
+pub(crate) fn not_found_page(headers: &HeaderMap) -> Response {
+    let lang = session::anonymous_lang(headers);
+    let chrome = page::Chrome::anonymous(lang, "error.title");
+    let err = custos_app::AppError::not_found("page", "");
+    let mut r = page::PageError::new(chrome, err).into_response();
+    *r.status_mut() = StatusCode::NOT_FOUND;
+    r
+}

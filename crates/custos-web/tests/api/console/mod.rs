@@ -1,0 +1,8 @@
+//! Console tests: pages over HTTP (sessions, CSRF, headers, errors) on both databases,
+//! and journeys in a real browser (see `browser.rs`).
+
+#![allow(clippy::unwrap_used)]
+
+mod pages;
+mod session;
+mod shell_in_browser;
