@@ -16,7 +16,7 @@ use custos_store::{now_us, SessionRow, UserRow};
 use crate::actor::{Actor, Context, Scope};
 use crate::audit::{append, record_ctx};
 use crate::error::{AppError, AppResult};
-use crate::login_throttle::{client_key, login_subject, seconds_until, Verdict};
+use crate::login_throttle::{client_key, login_subject, Verdict};
 use crate::org::UserView;
 use crate::App;
 
@@ -99,14 +99,14 @@ fn invalid_credentials() -> AppError {
 /// name exists or not, and whichever counter asked for the wait. The seconds are in
 /// `Retry-After` only, so that bodies of one moment are identical.
 fn throttled(until: i64, now: i64) -> AppError {
-    AppError::TooManyRequests {
-        violation: Violation::new(
+    AppError::too_many_requests(
+        Violation::new(
             "auth.throttled",
             "该用户名的登录失败次数过多，请稍后再试（等待时间见 Retry-After）",
             "too many failed logins for this username; try again later (see Retry-After)",
         ),
-        retry_after: seconds_until(until, now),
-    }
+        until.saturating_sub(now),
+    )
 }
 
 fn token_invalid() -> AppError {

@@ -2,17 +2,17 @@
 //! raw baseline the code-issuing benchmark compares custos against. No use case calls
 //! these. Errors are plain text, as the benchmarks print them.
 
-use crate::{App, AppConfig, Backend, Db};
+use crate::{App, AppConfig, Backend, Db, DbOptions};
 
 /// An app with `config` on a fresh database on `backend` — a temporary SQLite directory
-/// (returned: keep it as long as the app) or a new schema on the PostgreSQL server named
-/// by `CUSTOS_TEST_PG_URL` — with the built-in roles and nothing else.
+/// (returned: keep it as long as the app) or a new schema on the PostgreSQL server at
+/// `pg_url` — with the built-in roles and nothing else.
 pub async fn open_fresh_app(
     backend: Backend,
+    pg_url: Option<&str>,
     config: AppConfig,
 ) -> Result<(App, Option<tempfile::TempDir>), String> {
-    let (opts, dir) =
-        custos_store::testing::fresh_options(backend).ok_or("no database configured")?;
+    let (opts, dir) = DbOptions::fresh(backend, pg_url).ok_or("no database configured")?;
     let db = Db::open(&opts).await.map_err(|e| e.to_string())?;
     let app = App::from_db(db, config);
     app.ensure_builtin_roles()

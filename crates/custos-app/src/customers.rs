@@ -11,17 +11,16 @@
 //! beside them the duplicate check, its disclosure, the review queue and merges. No two
 //! of these files import each other; the paths callers use are re-exported here.
 
-/// Calls `$m!` with the names of the record's optional single-value fields (the ones a
-/// patch, a merge or an import fills one by one), so the list is written once.
-macro_rules! with_optional_fields {
-    ($m:ident) => {
+/// Calls `$m!` with the names of the record's optional text fields (the ones whose
+/// characters are checked), then any names given after `$m`.
+macro_rules! with_optional_text_fields {
+    ($m:ident $(, $more:ident)*) => {
         $m!(
             short_name,
             uscc,
             id_number,
             legal_representative,
             established_on,
-            registered_capital,
             industry,
             scale,
             level,
@@ -35,7 +34,17 @@ macro_rules! with_optional_fields {
             website,
             credit_rating,
             remarks
+            $(, $more)*
         )
+    };
+}
+
+/// Calls `$m!` with the names of the record's optional single-value fields (the ones a
+/// patch, a merge or an import fills one by one): the text fields and the registered
+/// capital, so the list is written once.
+macro_rules! with_optional_fields {
+    ($m:ident) => {
+        with_optional_text_fields!($m, registered_capital)
     };
 }
 

@@ -66,6 +66,16 @@ impl AppError {
         }
     }
 
+    /// Too many requests: the caller may try again in `wait_us` microseconds, which
+    /// `Retry-After` says in whole seconds, rounded up, at least 1.
+    pub(crate) fn too_many_requests(violation: Violation, wait_us: i64) -> AppError {
+        let wait_us = u64::try_from(wait_us).unwrap_or(0);
+        AppError::TooManyRequests {
+            violation,
+            retry_after: wait_us.div_ceil(1_000_000).max(1),
+        }
+    }
+
     /// Stable machine-readable code.
     pub fn code(&self) -> String {
         match self {
@@ -191,5 +201,26 @@ impl From<StoreError> for AppError {
             )),
             other => AppError::Internal(other.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn retry_after(wait_us: i64) -> u64 {
+        match AppError::too_many_requests(Violation::new("t", "t", "t"), wait_us) {
+            AppError::TooManyRequests { retry_after, .. } => retry_after,
+            _ => 0,
+        }
+    }
+
+    #[test]
+    fn retry_after_is_whole_seconds_rounded_up_at_least_one() {
+        assert_eq!(retry_after(1_500_000), 2);
+        assert_eq!(retry_after(2_000_000), 2);
+        assert_eq!(retry_after(1), 1);
+        assert_eq!(retry_after(0), 1);
+        assert_eq!(retry_after(-5), 1);
     }
 }

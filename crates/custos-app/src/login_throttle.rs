@@ -180,12 +180,6 @@ impl LoginThrottleConfig {
     }
 }
 
-/// Whole seconds from `now` until `until`, at least 1 (for `Retry-After`).
-pub(crate) fn seconds_until(until: i64, now: i64) -> u64 {
-    let us = until.saturating_sub(now).max(0) as u64;
-    us.div_ceil(1_000_000).max(1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,7 +267,5 @@ mod tests {
         );
         assert_eq!(client_key(Some("2001:db8:1:2::1")), "2001:db8:1:2::/64");
         assert_eq!(client_key(None), "-");
-        assert_eq!(seconds_until(1_500_000, 0), 2);
-        assert_eq!(seconds_until(0, 5), 1);
     }
 }

@@ -65,10 +65,7 @@ pub(crate) async fn take(
             tx.put_rate_limit_tat(key, next).await?;
             Ok(())
         }
-        Err(wait) => Err(AppError::TooManyRequests {
-            violation: what,
-            retry_after: u64::try_from(wait).unwrap_or(0).div_ceil(1_000_000).max(1),
-        }),
+        Err(wait) => Err(AppError::too_many_requests(what, wait)),
     }
 }
 

@@ -34,8 +34,8 @@ pub(crate) async fn app_in_dir(dir: &Path, key: &PiiKey) -> (App, Actor) {
 /// An app on a fresh SQLite database with an admin (returned as an actor) and the
 /// default code rules. Keep the directory until the test ends.
 pub(crate) async fn app_with_admin() -> (App, Actor, Option<tempfile::TempDir>) {
-    let (opts, dir) = custos_store::testing::fresh_options(custos_store::Backend::Sqlite)
-        .expect("a temporary directory");
+    let (opts, dir) =
+        DbOptions::fresh(custos_store::Backend::Sqlite, None).expect("a temporary directory");
     let (app, admin) = open_with_admin(&opts, AppConfig::default()).await;
     app.ensure_default_code_rules(&admin).await.unwrap();
     (app, admin, dir)

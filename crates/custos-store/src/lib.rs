@@ -44,6 +44,7 @@ pub fn now_us() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub mod customer_master;

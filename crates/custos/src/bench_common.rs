@@ -39,15 +39,12 @@ pub(crate) struct BenchDb {
 }
 
 pub(crate) async fn fresh_app(backend: Backend, pg_url: Option<&str>) -> Result<BenchDb, String> {
-    if backend == Backend::Postgres {
-        std::env::set_var("CUSTOS_TEST_PG_URL", pg_url.unwrap_or_default());
-    }
     // The benchmarks time duplicate checks back to back, not their per-user limit.
     let config = AppConfig {
         duplicate_check_limit: None,
         ..AppConfig::default()
     };
-    let (app, dir) = open_fresh_app(backend, config).await?;
+    let (app, dir) = open_fresh_app(backend, pg_url, config).await?;
     app.ensure_admin(Some(BENCH_PASSWORD.into()))
         .await
         .map_err(|e| e.to_string())?;

@@ -19,6 +19,34 @@ use crate::error::{AppError, AppResult};
 use crate::flows::unknown_kind;
 use crate::App;
 
+/// `impl Effect for $kind` by the two functions of its module that hold the kind's rules,
+/// `async fn prepare(&App, &mut Tx, Submission) -> AppResult<Prepared>` and
+/// `async fn apply(&App, &mut Tx, Approval) -> AppResult<Value>`. A kind with more to say
+/// (a duplicate check shown to readers) or whose rules are data writes its own impl.
+macro_rules! effect_by_fns {
+    ($kind:ident) => {
+        impl super::Effect for $kind {
+            fn prepare<'a>(
+                &'a self,
+                app: &'a $crate::App,
+                tx: &'a mut custos_store::Tx,
+                s: super::Submission<'a>,
+            ) -> super::Pending<'a, super::Prepared> {
+                Box::pin(prepare(app, tx, s))
+            }
+
+            fn apply<'a>(
+                &'a self,
+                app: &'a $crate::App,
+                tx: &'a mut custos_store::Tx,
+                e: super::Approval<'a>,
+            ) -> super::Pending<'a, serde_json::Value> {
+                Box::pin(apply(app, tx, e))
+            }
+        }
+    };
+}
+
 mod change;
 mod change_code;
 mod create;
@@ -137,12 +165,17 @@ impl Approval<'_> {
         &self.a.kind
     }
 
-    /// The reason recorded with the effect: the application's, else its number.
-    fn reason(&self) -> Option<String> {
-        self.a
-            .reason
-            .clone()
-            .or_else(|| Some(format!("申请单 #{}", self.a.id)))
+    /// The reason recorded with the effect when the request gives none: the
+    /// application's, else its number.
+    fn default_reason(&self, reason: &mut Option<String>) {
+        if reason.is_none() {
+            *reason = Some(
+                self.a
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| format!("申请单 #{}", self.a.id)),
+            );
+        }
     }
 }
 

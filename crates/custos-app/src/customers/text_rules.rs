@@ -64,26 +64,7 @@ pub(super) fn refused_fields(rec: &Record, custom: &[FieldDefinition]) -> Vec<Fi
     macro_rules! optional {
         ($($f:ident),*) => { $( one(stringify!($f), rec.$f.as_deref()); )* };
     }
-    optional!(
-        short_name,
-        uscc,
-        id_number,
-        legal_representative,
-        established_on,
-        industry,
-        scale,
-        level,
-        source,
-        region_code,
-        address,
-        postal_code,
-        phone,
-        mobile,
-        email,
-        website,
-        credit_rating,
-        remarks
-    );
+    with_optional_text_fields!(optional);
     for (i, n) in rec.former_names.iter().enumerate() {
         one(&format!("former_names[{i}]"), Some(n));
     }

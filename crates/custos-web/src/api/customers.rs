@@ -45,11 +45,20 @@ pub async fn list_customers(
     ApiQuery(mut q): ApiQuery<CustomerQuery>,
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> Result<Json<CustomerPage>, ApiError> {
-    q.custom = pairs
-        .into_iter()
-        .filter_map(|(k, v)| k.strip_prefix("custom.").map(|k| (k.to_string(), v)))
-        .collect();
+    q.custom = custom_filters(&pairs);
     Ok(Json(s.app.search_customers(&actor, q).await?))
+}
+
+/// The custom-field filters of a customer query string (`custom.<key>=value`), which
+/// `CustomerQuery` itself does not read: for the list and the direct export alike.
+pub(crate) fn custom_filters(pairs: &[(String, String)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("custom.")
+                .map(|k| (k.to_string(), v.clone()))
+        })
+        .collect()
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -9,12 +9,15 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use utoipa::openapi::path::ParameterIn;
+use utoipa::IntoParams;
 
 use custos_app::export::job::{ExportJob, ExportJobPage, ExportRequest};
 use custos_app::export::{ExportFormat, ExportOptions};
 use custos_app::search::CustomerQuery;
 use custos_app::AppError;
 
+use super::customers::custom_filters;
 use super::{bad_query, parse_id};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiQuery, Auth};
@@ -87,53 +90,29 @@ fn parse_bool(field: &str, raw: &str) -> Result<bool, ApiError> {
     }
 }
 
-/// The query string of a direct export: `format`, `gbk`, and the filters of
-/// `GET /api/v1/customers` (custom fields as `custom.<key>=value`); anything else is
-/// refused, naming the parameter.
-fn export_query(pairs: Vec<(String, String)>) -> Result<(ExportOptions, CustomerQuery), ApiError> {
-    let mut q = CustomerQuery::default();
+/// Parameters of `GET /api/v1/customers` that page or rank a list: an export writes every
+/// match, so they are refused.
+const LIST_ONLY: [&str; 4] = ["fuzzy", "cursor", "limit", "total"];
+
+/// The direct export's own parameters, `format` and `gbk`. The customer filters are those
+/// of `GET /api/v1/customers` (read by `ApiQuery<CustomerQuery>` and [`custom_filters`]);
+/// any other parameter is refused, naming it.
+fn export_options(pairs: &[(String, String)]) -> Result<ExportOptions, ApiError> {
+    let filters = CustomerQuery::into_params(|| Some(ParameterIn::Query));
+    let is_filter = |k: &str| {
+        k.starts_with("custom.") || (!LIST_ONLY.contains(&k) && filters.iter().any(|p| p.name == k))
+    };
     let mut format = ExportFormat::Csv;
     let mut gbk = false;
     for (k, raw) in pairs {
-        let v = Some(raw.clone());
         match k.as_str() {
-            "format" => format = ExportFormat::parse(&raw)?,
-            "gbk" => gbk = parse_bool("gbk", &raw)?,
-            "code" => q.code = v,
-            "name" => q.name = v,
-            "type" => q.customer_type = v,
-            "region" => q.region = v,
-            "industry" => q.industry = v,
-            "status" => q.status = v,
-            "level" => q.level = v,
-            "tag" => q.tag = v,
-            "id_number" => q.id_number = v,
-            "mobile" => q.mobile = v,
-            "phone" => q.phone = v,
-            "email" => q.email = v,
-            "created_from" => q.created_from = v,
-            "created_to" => q.created_to = v,
-            "updated_from" => q.updated_from = v,
-            "updated_to" => q.updated_to = v,
-            "sort" => q.sort = v,
-            "owner" | "department" => {
-                let n = raw
-                    .trim()
-                    .parse::<i64>()
-                    .map_err(|_| bad_query(&k, &raw, "应为整数", "must be an integer"))?;
-                if k == "owner" {
-                    q.owner = Some(n);
-                } else {
-                    q.department = Some(n);
-                }
-            }
-            other => match other.strip_prefix("custom.") {
-                Some(key) => q.custom.push((key.to_string(), raw)),
-                None => return Err(bad_query(other, &raw, "不认识的参数", "unknown parameter")),
-            },
+            "format" => format = ExportFormat::parse(raw)?,
+            "gbk" => gbk = parse_bool("gbk", raw)?,
+            k if is_filter(k) => {}
+            other => return Err(bad_query(other, raw, "不认识的参数", "unknown parameter")),
         }
     }
-    Ok((ExportOptions::checked(format, gbk)?, q))
+    Ok(ExportOptions::checked(format, gbk)?)
 }
 
 /// Parameters of a direct export besides the customer filters.
@@ -157,9 +136,11 @@ pub struct ExportQuery {
 pub async fn export_customers(
     State(s): State<AppState>,
     Auth(actor): Auth,
+    ApiQuery(mut q): ApiQuery<CustomerQuery>,
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let (opts, q) = export_query(pairs)?;
+    let opts = export_options(&pairs)?;
+    q.custom = custom_filters(&pairs);
     // The file is sealed in a temporary directory that goes when the body is done.
     let dir = tempfile::tempdir().map_err(|e| internal("temp dir", e))?;
     let path = dir

@@ -724,6 +724,9 @@ backend_test!(bad_export_requests_name_the_field, |t| {
         ("/api/v1/exports?owner=me", "owner"),
         ("/api/v1/exports?colour=red", "colour"),
         ("/api/v1/exports?region=abc", "region"),
+        // The list's paging and ranking do not apply to an export of every match.
+        ("/api/v1/exports?limit=5", "limit"),
+        ("/api/v1/exports?fuzzy=true", "fuzzy"),
     ] {
         let p = problem(t.get(path, &admin).await, 422).await;
         assert_eq!(problem_fields(&p), [field], "{path}: {p}");

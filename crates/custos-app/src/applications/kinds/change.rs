@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use custos_core::Violation;
 use custos_store::Tx;
 
-use super::{Approval, Effect, Pending, Prepared, Submission};
+use super::{Approval, Prepared, Submission};
 use crate::applications::checks::parse_payload;
 use crate::customers::CustomerPatch;
 use crate::error::{AppError, AppResult};
@@ -21,20 +21,7 @@ struct ChangePayload {
 
 pub(super) struct Change;
 
-impl Effect for Change {
-    fn prepare<'a>(
-        &'a self,
-        app: &'a App,
-        tx: &'a mut Tx,
-        s: Submission<'a>,
-    ) -> Pending<'a, Prepared> {
-        Box::pin(prepare(app, tx, s))
-    }
-
-    fn apply<'a>(&'a self, app: &'a App, tx: &'a mut Tx, e: Approval<'a>) -> Pending<'a, Value> {
-        Box::pin(apply(app, tx, e))
-    }
-}
+effect_by_fns!(Change);
 
 async fn prepare(app: &App, tx: &mut Tx, s: Submission<'_>) -> AppResult<Prepared> {
     let mut p = Prepared::new(s.payload.clone());
@@ -71,9 +58,7 @@ async fn prepare(app: &App, tx: &mut Tx, s: Submission<'_>) -> AppResult<Prepare
 
 async fn apply(app: &App, tx: &mut Tx, e: Approval<'_>) -> AppResult<Value> {
     let mut c: ChangePayload = parse_payload(e.kind(), e.payload)?;
-    if c.changes.reason.is_none() {
-        c.changes.reason = e.reason();
-    }
+    e.default_reason(&mut c.changes.reason);
     let row = app
         .update_customer_in(tx, e.applicant, &c.code, &c.changes, "update")
         .await?;

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use custos_store::Tx;
 
-use super::{effect_actor, Approval, Effect, Pending, Prepared, Submission};
+use super::{effect_actor, Approval, Prepared, Submission};
 use crate::applications::checks::{parse_payload, rename_field};
 use crate::customers::merge::MergeRequest;
 use crate::error::AppResult;
@@ -14,20 +14,7 @@ use crate::App;
 
 pub(super) struct Merge;
 
-impl Effect for Merge {
-    fn prepare<'a>(
-        &'a self,
-        app: &'a App,
-        tx: &'a mut Tx,
-        s: Submission<'a>,
-    ) -> Pending<'a, Prepared> {
-        Box::pin(prepare(app, tx, s))
-    }
-
-    fn apply<'a>(&'a self, app: &'a App, tx: &'a mut Tx, e: Approval<'a>) -> Pending<'a, Value> {
-        Box::pin(apply(app, tx, e))
-    }
-}
+effect_by_fns!(Merge);
 
 async fn prepare(app: &App, tx: &mut Tx, s: Submission<'_>) -> AppResult<Prepared> {
     let mut p = Prepared::new(s.payload.clone());
@@ -70,9 +57,7 @@ async fn prepare(app: &App, tx: &mut Tx, s: Submission<'_>) -> AppResult<Prepare
 async fn apply(app: &App, tx: &mut Tx, e: Approval<'_>) -> AppResult<Value> {
     let (mut req, versions) = merge_payload(e.kind(), e.payload)?;
     app.check_versions(tx, &versions).await?;
-    if req.reason.is_none() {
-        req.reason = e.reason();
-    }
+    e.default_reason(&mut req.reason);
     let elevated = effect_actor(e.applicant, &["customer.merge"]);
     let r = app.merge_in(tx, &elevated, req, None).await?;
     Ok(json!({"code": r.survivor.code, "merged": r.merged, "merge_id": r.merge_id}))

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use custos_store::Tx;
 
-use super::{effect_actor, Approval, Effect, Pending, Prepared, Submission};
+use super::{effect_actor, Approval, Prepared, Submission};
 use crate::applications::checks::parse_payload;
 use crate::customers::merge::{SplitPart, SplitRequest};
 use crate::error::AppResult;
@@ -25,20 +25,7 @@ struct SplitPayload {
 
 pub(super) struct Split;
 
-impl Effect for Split {
-    fn prepare<'a>(
-        &'a self,
-        app: &'a App,
-        tx: &'a mut Tx,
-        s: Submission<'a>,
-    ) -> Pending<'a, Prepared> {
-        Box::pin(prepare(app, tx, s))
-    }
-
-    fn apply<'a>(&'a self, app: &'a App, tx: &'a mut Tx, e: Approval<'a>) -> Pending<'a, Value> {
-        Box::pin(apply(app, tx, e))
-    }
-}
+effect_by_fns!(Split);
 
 async fn prepare(app: &App, tx: &mut Tx, s: Submission<'_>) -> AppResult<Prepared> {
     let mut p = Prepared::new(s.payload.clone());
@@ -61,9 +48,7 @@ async fn apply(app: &App, tx: &mut Tx, e: Approval<'_>) -> AppResult<Value> {
     if let Some(v) = version {
         app.check_versions(tx, &[(code.clone(), v)]).await?;
     }
-    if req.reason.is_none() {
-        req.reason = e.reason();
-    }
+    e.default_reason(&mut req.reason);
     let elevated = effect_actor(e.applicant, &["customer.merge", "customer.create"]);
     let r = app.split_in(tx, &elevated, &code, req).await?;
     let parts: Vec<&str> = r.parts.iter().map(|p| p.code.as_str()).collect();
