@@ -27,6 +27,7 @@ pub mod org;
 pub mod password_policy;
 pub mod rate_limit;
 pub mod restore_guard;
+pub mod terms;
 
 use std::time::Duration;
 

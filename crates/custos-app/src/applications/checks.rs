@@ -23,7 +23,7 @@ pub(super) fn parse_payload<T: serde::de::DeserializeOwned>(kind: &str, v: &Valu
     serde_json::from_value(v.clone()).map_err(|e| payload_error(kind, &e))
 }
 
-pub(super) fn closed_states() -> &'static [&'static str] {
+pub(crate) fn closed_states() -> &'static [&'static str] {
     &["approved", "rejected", "withdrawn", "failed"]
 }
 

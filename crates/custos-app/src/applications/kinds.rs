@@ -105,6 +105,11 @@ impl Kind {
     }
 }
 
+/// The names of every kind, in the order of [`KINDS`].
+pub fn kind_names() -> impl Iterator<Item = &'static str> {
+    KINDS.iter().map(|(_, name, _)| *name)
+}
+
 /// The rules of the kind named `name`, if it is one.
 fn effect_named(name: &str) -> Option<&'static dyn Effect> {
     KINDS
