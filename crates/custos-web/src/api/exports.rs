@@ -94,6 +94,17 @@ fn parse_bool(field: &str, raw: &str) -> Result<bool, ApiError> {
 /// match, so they are refused.
 const LIST_ONLY: [&str; 4] = ["fuzzy", "cursor", "limit", "total"];
 
+/// The direct export takes the list's filters but not its paging or ranking parameters:
+/// the document lists only what the endpoint accepts.
+pub(crate) fn document_direct_export(doc: &mut utoipa::openapi::OpenApi) {
+    let Some(item) = doc.paths.paths.get_mut("/api/v1/exports") else {
+        return;
+    };
+    if let Some(params) = item.get.as_mut().and_then(|op| op.parameters.as_mut()) {
+        params.retain(|p| !LIST_ONLY.contains(&p.name.as_str()));
+    }
+}
+
 /// The direct export's own parameters, `format` and `gbk`. The customer filters are those
 /// of `GET /api/v1/customers` (read by `ApiQuery<CustomerQuery>` and [`custom_filters`]);
 /// any other parameter is refused, naming it.

@@ -55,6 +55,7 @@ impl Modify for BearerAuth {
 pub(crate) fn router_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut doc) = api_routes();
     error_doc::document_errors(&mut doc);
+    exports::document_direct_export(&mut doc);
     (router, doc)
 }
 
