@@ -6,6 +6,8 @@ mod helpers;
 mod browser;
 mod console;
 
+mod application_kinds;
+mod application_notices;
 mod applications;
 mod approvers;
 mod audit;
