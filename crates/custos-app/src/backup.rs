@@ -106,8 +106,8 @@ pub async fn write_backup(
         backup_format::package(
             &snapshot_path,
             &dest,
-            key.master(),
-            key.check_value(),
+            &key.master(),
+            &key.check_value(),
             sealing.as_ref(),
         )
     })
@@ -517,7 +517,7 @@ mod tests {
         let header = app.backup(&admin, &file, None).await.unwrap();
         assert_eq!(header.format, 2);
         assert!(header.encryption.is_none());
-        assert_eq!(header.pii_key_check.as_deref(), Some(key.check_value()));
+        assert_eq!(header.pii_key_check.as_deref(), Some(key.check_value().as_str()));
         let bytes = std::fs::read(&file).unwrap();
         let master_b64 = STANDARD.encode(key.master());
         assert!(!String::from_utf8_lossy(&bytes).contains(&master_b64));
@@ -528,7 +528,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(report.pii_key, PiiKeyOutcome::Missing);
-        assert_eq!(report.pii_key_id.as_deref(), Some(key.key_id()));
+        assert_eq!(report.pii_key_id.as_deref(), Some(key.key_id().as_str()));
         assert!(!target.join(PII_KEY_FILE).exists());
         // With the key put in place by hand, the data reads back.
         let (restored, admin) = app_in(&target, &key, false).await;
@@ -594,8 +594,8 @@ mod tests {
         package(
             &snap,
             &file,
-            key.master(),
-            key.check_value(),
+            &key.master(),
+            &key.check_value(),
             Some(&sealing),
         )
         .unwrap();
@@ -627,8 +627,8 @@ mod tests {
         package(
             &snap,
             &file,
-            key.master(),
-            key.check_value(),
+            &key.master(),
+            &key.check_value(),
             Some(&sealing),
         )
         .unwrap();
@@ -720,7 +720,7 @@ mod tests {
         assert_eq!(report.header.format, 1);
         assert_eq!(report.pii_key, PiiKeyOutcome::Matches);
         // The key id comes from the database's own check value.
-        assert_eq!(report.pii_key_id.as_deref(), Some(key.key_id()));
+        assert_eq!(report.pii_key_id.as_deref(), Some(key.key_id().as_str()));
 
         // And a format-1 backup is still checked against the key in place.
         let other = work.path().join("other");
@@ -740,10 +740,10 @@ mod tests {
         let key = PiiKey::random();
         let snap = snapshot(work.path(), &key).await;
         let plain = work.path().join("plain.backup");
-        package(&snap, &plain, key.master(), key.check_value(), None).unwrap();
+        package(&snap, &plain, &key.master(), &key.check_value(), None).unwrap();
         let enc = work.path().join("enc.backup");
         let sealing = Sealing::new(pass("pw").text(), FAST, CHUNK_SIZE).unwrap();
-        package(&snap, &enc, key.master(), key.check_value(), Some(&sealing)).unwrap();
+        package(&snap, &enc, &key.master(), &key.check_value(), Some(&sealing)).unwrap();
         let other = PiiKey::random();
 
         // A different pii.key in the target directory.
@@ -757,7 +757,7 @@ mod tests {
         let AppError::Conflict(v) = &e else {
             panic!("{e:?}")
         };
-        assert!(v.zh.contains(key.key_id()) && v.zh.contains(other.key_id()));
+        assert!(v.zh.contains(&key.key_id()) && v.zh.contains(&other.key_id()));
         assert!(v.en.contains("--force"));
         let enc_opts = |force| RestoreOptions {
             force,

@@ -128,9 +128,7 @@ impl App {
     }
 
     pub fn from_db(db: Db, config: AppConfig) -> App {
-        db.set_audit_keys(custos_store::AuditKeys::new(
-            config.pii_key.audit_key().clone(),
-        ));
+        db.set_audit_keys(config.pii_key.audit_keys());
         App {
             db,
             config: std::sync::Arc::new(config),

@@ -253,7 +253,7 @@ impl App {
             {
                 // Nothing is encrypted under the old key yet (e.g. a fresh restore of an
                 // empty database) and no audit entry is keyed with it: adopt the key.
-                tx.put_setting(crate::pii::CHECK_SETTING, key.check_value())
+                tx.put_setting(crate::pii::CHECK_SETTING, &key.check_value())
                     .await?;
                 tx.commit().await?;
                 tracing::warn!(
@@ -274,7 +274,7 @@ impl App {
                 )))
             }
             None => {
-                tx.put_setting(crate::pii::CHECK_SETTING, key.check_value())
+                tx.put_setting(crate::pii::CHECK_SETTING, &key.check_value())
                     .await?;
                 tx.commit().await?;
                 Ok(())
