@@ -19,6 +19,7 @@ pub mod customers;
 pub mod demo;
 pub mod error;
 pub mod flows;
+pub mod keyring;
 pub mod login_throttle;
 pub mod mail;
 pub mod notify;
@@ -51,8 +52,11 @@ pub struct AppConfig {
     pub code_timezone: chrono_tz::Tz,
     /// Test-only fault injection after a code is drawn (see `customers::FaultHook`).
     pub fault_after_code_draw: Option<FaultAfterDraw>,
-    /// Key of personal data at rest (see `pii`); the default is random, for tests.
+    /// Key ring of personal data at rest (see `pii`); the default is random, for tests.
     pub pii_key: pii::PiiKey,
+    /// How often a server reads which PII key is active (another server or `custos key`
+    /// may have rotated it) and moves the re-keying on (see `keyring`).
+    pub pii_key_refresh: Duration,
     /// Duplicate-check score cuts: `definite` blocks a creation, `possible` warns.
     pub duplicate_thresholds: custos_core::matching::Thresholds,
     /// Duplicate checks (`POST /duplicates/check`) per user; `None`: unlimited. Counted
@@ -91,6 +95,7 @@ impl Default for AppConfig {
             code_timezone: chrono_tz::Asia::Shanghai,
             fault_after_code_draw: None,
             pii_key: pii::PiiKey::random(),
+            pii_key_refresh: Duration::from_secs(5),
             duplicate_thresholds: Default::default(),
             duplicate_check_limit: Some(rate_limit::RateLimit::DUPLICATE_CHECKS),
             exports_dir: None,

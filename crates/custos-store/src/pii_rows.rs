@@ -78,7 +78,8 @@ impl PiiColumns {
         }
     }
 
-    /// `(c1 LIKE $n OR c1 LIKE $n+1 … OR c2 LIKE …)` for `ids` patterns from `first`.
+    /// `(c1 LIKE $n OR c1 LIKE $n+1 … OR c2 LIKE $n …)`: `ids` patterns, bound once
+    /// from `first`, each tried on every column.
     fn under_clause(&self, first: usize, ids: usize) -> String {
         let mut parts = Vec::new();
         for c in self.cols {
@@ -134,10 +135,8 @@ impl Tx {
                 q = q.bind(*v);
             }
             if filtered {
-                for _ in t.cols {
-                    for p in &patterns {
-                        q = q.bind(p.clone());
-                    }
+                for p in &patterns {
+                    q = q.bind(p.clone());
                 }
             }
             q.bind(limit).fetch_all(c).await.and_then(|rows| {
@@ -199,11 +198,10 @@ impl Tx {
         );
         let p = pattern(key_id);
         Ok(on_tx!(self, |c| {
-            let mut q = sqlx::query_scalar::<_, i64>(&sql);
-            for _ in t.cols {
-                q = q.bind(p.clone());
-            }
-            q.fetch_one(c).await
+            sqlx::query_scalar::<_, i64>(&sql)
+                .bind(p.clone())
+                .fetch_one(c)
+                .await
         })?)
     }
 

@@ -73,6 +73,7 @@ pub(crate) async fn serve(
         app.clone()
             .run_audit_checkpoints(settings.audit_checkpoint_due),
     );
+    let keys = tokio::spawn(app.clone().run_pii_key_worker());
     let served = match tls {
         Some(tls) => {
             let reloader = tokio::spawn(reload_tls_on_hangup(std::sync::Arc::clone(&tls)));
@@ -86,6 +87,7 @@ pub(crate) async fn serve(
     };
     worker.abort();
     checkpoints.abort();
+    keys.abort();
     served.map_err(|e| Failure(format!("server error: {e}")))?;
     lock.release().await;
     app.db.close().await;
