@@ -365,3 +365,6 @@ impl App {
 fn id_of(check: &str) -> &str {
     check.split(':').next().unwrap_or("")
 }
+
+#[cfg(test)]
+mod tests;

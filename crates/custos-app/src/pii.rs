@@ -523,6 +523,7 @@ fn mask_middle(s: &str, head: usize, tail: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]
@@ -553,6 +554,87 @@ mod tests {
             k.blind("mobile", "13812345678"),
             k2.blind("mobile", "13812345678")
         );
+    }
+
+    #[test]
+    fn ring_decrypts_under_every_key_and_writes_under_the_active_one() {
+        let (a, b) = (MasterKey::random(), MasterKey::random());
+        let old = PiiKey::from_keys(vec![a.clone()]);
+        let under_a = old.encrypt("13812345678");
+        let ring = PiiKey::from_keys(vec![a.clone(), b.clone()]);
+        let pinned = ring.pinned();
+        assert!(ring.activate(b.key_id()));
+        assert!(!ring.activate("00000000"));
+        assert_eq!(ring.key_id(), b.key_id());
+        // A pinned ring keeps the key it had; clones share the change.
+        assert_eq!(pinned.key_id(), a.key_id());
+        assert!(ring.encrypt("x").starts_with(&format!("pii1:{}:", b.key_id())));
+        assert_eq!(ring.decrypt(&under_a).ok().as_deref(), Some("13812345678"));
+        // Lookups compute under both keys, writes under the active one only.
+        assert_eq!(ring.blinds("mobile", "1").len(), 2);
+        assert!(ring.blinds("mobile", "1").contains(&a.blind("mobile", "1")));
+        assert_eq!(ring.blind("mobile", "1"), b.blind("mobile", "1"));
+        assert_eq!(ring.older_match_hashes("u:1"), vec![a.match_hash("u:1")]);
+        // The audit keys of both verify; the active one writes.
+        assert_eq!(ring.audit_keys().current().id(), b.audit_key().id());
+        assert!(ring.audit_keys().find(a.audit_key().id()).is_some());
+        // A key the ring lacks is named in the error.
+        let stranger = PiiKey::random().encrypt("x");
+        let e = ring.decrypt(&stranger).err().map(|e| e.to_string());
+        assert!(e.is_some_and(|e| e.contains("not in the key ring")));
+    }
+
+    #[test]
+    fn rekey_text_moves_values_inside_json_and_skips_current_ones() {
+        let (a, b) = (MasterKey::random(), MasterKey::random());
+        let ring = PiiKey::from_keys(vec![a.clone(), b.clone()]);
+        let inner = serde_json::json!({"id_number": a.encrypt("110101199003074258"),
+            "mobile": b.encrypt("13812345678"), "name": "pii1 is not a value"})
+        .to_string();
+        // A snapshot holding the record as a JSON string inside JSON (escaped quotes).
+        let outer = serde_json::json!({ "data": inner }).to_string();
+        ring.activate(b.key_id());
+        let moved = ring.rekey_text(&outer).unwrap().unwrap();
+        assert!(!moved.contains(&format!("pii1:{}:", a.key_id())));
+        let back: serde_json::Value = serde_json::from_str(&moved).unwrap();
+        let inner: serde_json::Value =
+            serde_json::from_str(back["data"].as_str().unwrap()).unwrap();
+        let id = inner["id_number"].as_str().unwrap();
+        assert_eq!(b.decrypt(id).ok().as_deref(), Some("110101199003074258"));
+        assert_eq!(inner["name"], "pii1 is not a value");
+        assert!(ring.rekey_text(&moved).unwrap().is_none());
+        assert!(ring.rekey_text("no values").unwrap().is_none());
+    }
+
+    #[test]
+    fn rotation_and_retirement_rewrite_the_key_file() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("pii.key");
+        let ring = PiiKey::load_or_create_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        let first = ring.key_id();
+        let added = ring.add_new_key().unwrap_or_else(|e| panic!("{e}"));
+        // Added first in the file, but not active until the database says so.
+        assert_eq!(ring.key_id(), first);
+        let again = PiiKey::load_file(&path).ok().flatten().unwrap_or_else(|| panic!());
+        assert_eq!(again.ids(), vec![added.key_id().to_string(), first.clone()]);
+        ring.activate(added.key_id());
+        let audit_of_first = ring.key(&first).map(|k| k.audit_key().clone());
+        ring.retire_key(&first).unwrap_or_else(|e| panic!("{e}"));
+        let after = PiiKey::load_file(&path).ok().flatten().unwrap_or_else(|| panic!());
+        assert_eq!(after.ids(), vec![added.key_id().to_string()]);
+        let kept = audit_of_first.unwrap_or_else(|| panic!());
+        assert!(after.audit_keys().find(kept.id()).is_some());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path)
+                .map(|m| m.permissions().mode() & 0o777)
+                .unwrap_or(0);
+            assert_eq!(mode, 0o600);
+        }
+        // A ring from the environment cannot be rewritten.
+        let env = PiiKey::random();
+        assert!(env.add_new_key().is_err());
     }
 
     #[test]
