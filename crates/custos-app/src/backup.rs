@@ -517,7 +517,10 @@ mod tests {
         let header = app.backup(&admin, &file, None).await.unwrap();
         assert_eq!(header.format, 2);
         assert!(header.encryption.is_none());
-        assert_eq!(header.pii_key_check.as_deref(), Some(key.check_value().as_str()));
+        assert_eq!(
+            header.pii_key_check.as_deref(),
+            Some(key.check_value().as_str())
+        );
         let bytes = std::fs::read(&file).unwrap();
         let master_b64 = STANDARD.encode(key.master());
         assert!(!String::from_utf8_lossy(&bytes).contains(&master_b64));
@@ -743,7 +746,14 @@ mod tests {
         package(&snap, &plain, &key.master(), &key.check_value(), None).unwrap();
         let enc = work.path().join("enc.backup");
         let sealing = Sealing::new(pass("pw").text(), FAST, CHUNK_SIZE).unwrap();
-        package(&snap, &enc, &key.master(), &key.check_value(), Some(&sealing)).unwrap();
+        package(
+            &snap,
+            &enc,
+            &key.master(),
+            &key.check_value(),
+            Some(&sealing),
+        )
+        .unwrap();
         let other = PiiKey::random();
 
         // A different pii.key in the target directory.

@@ -120,7 +120,10 @@ impl PiiKey {
 
     /// Parse a ring given as text (`CUSTOS_PII_KEY`): one or several base64 keys.
     pub fn from_base64(text: &str) -> Result<PiiKey, String> {
-        Ok(PiiKey::from_text(ring_file::parse(text, "the PII key")?, None))
+        Ok(PiiKey::from_text(
+            ring_file::parse(text, "the PII key")?,
+            None,
+        ))
     }
 
     /// Read the key file, creating it (mode 0600, one random key) when absent.
@@ -568,7 +571,9 @@ mod tests {
         assert_eq!(ring.key_id(), b.key_id());
         // A pinned ring keeps the key it had; clones share the change.
         assert_eq!(pinned.key_id(), a.key_id());
-        assert!(ring.encrypt("x").starts_with(&format!("pii1:{}:", b.key_id())));
+        assert!(ring
+            .encrypt("x")
+            .starts_with(&format!("pii1:{}:", b.key_id())));
         assert_eq!(ring.decrypt(&under_a).ok().as_deref(), Some("13812345678"));
         // Lookups compute under both keys, writes under the active one only.
         assert_eq!(ring.blinds("mobile", "1").len(), 2);
@@ -615,12 +620,18 @@ mod tests {
         let added = ring.add_new_key().unwrap_or_else(|e| panic!("{e}"));
         // Added first in the file, but not active until the database says so.
         assert_eq!(ring.key_id(), first);
-        let again = PiiKey::load_file(&path).ok().flatten().unwrap_or_else(|| panic!());
+        let again = PiiKey::load_file(&path)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!());
         assert_eq!(again.ids(), vec![added.key_id().to_string(), first.clone()]);
         ring.activate(added.key_id());
         let audit_of_first = ring.key(&first).map(|k| k.audit_key().clone());
         ring.retire_key(&first).unwrap_or_else(|e| panic!("{e}"));
-        let after = PiiKey::load_file(&path).ok().flatten().unwrap_or_else(|| panic!());
+        let after = PiiKey::load_file(&path)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!());
         assert_eq!(after.ids(), vec![added.key_id().to_string()]);
         let kept = audit_of_first.unwrap_or_else(|| panic!());
         assert!(after.audit_keys().find(kept.id()).is_some());

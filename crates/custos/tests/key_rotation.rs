@@ -91,7 +91,11 @@ async fn key_ids_in_use(data_dir: &Path) -> std::collections::BTreeMap<String, u
             every_row: true,
             ..*t
         };
-        for row in tx.pii_rows_after(&every, &[], &[], 1_000_000).await.unwrap() {
+        for row in tx
+            .pii_rows_after(&every, &[], &[], 1_000_000)
+            .await
+            .unwrap()
+        {
             for v in row.values.iter().flatten() {
                 for token in v.split("pii1:").skip(1) {
                     let id = token.split(':').next().unwrap().to_string();

@@ -10,7 +10,6 @@ use super::record::{Contact, Record};
 use crate::error::{AppError, AppResult};
 use crate::pii::PiiKey;
 
-
 /// A stored contact: personal data encrypted.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct StoredContact {
@@ -233,4 +232,3 @@ pub(super) fn with_record(base: &CustomerRow, rec: &Record, key: &PiiKey, now: i
         ..base.clone()
     }
 }
-

@@ -191,10 +191,12 @@ impl App {
                 deleted += 1;
             } else if !is_sealed {
                 let (from, k) = (path.clone(), key.clone());
-                tokio::task::spawn_blocking(move || crate::sealed::seal_file(&from, &from, &k.file_key()))
-                    .await
-                    .map_err(|e| AppError::Internal(format!("sealing task: {e}")))?
-                    .map_err(|e| AppError::Internal(format!("{}: {e}", path.display())))?;
+                tokio::task::spawn_blocking(move || {
+                    crate::sealed::seal_file(&from, &from, &k.file_key())
+                })
+                .await
+                .map_err(|e| AppError::Internal(format!("sealing task: {e}")))?
+                .map_err(|e| AppError::Internal(format!("{}: {e}", path.display())))?;
                 sealed += 1;
             }
         }

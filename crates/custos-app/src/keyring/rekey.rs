@@ -103,7 +103,12 @@ fn rekeyed(key: &PiiKey, row: &PiiRow) -> AppResult<Option<PiiRow>> {
     let mut changed = false;
     let mut values = Vec::with_capacity(row.values.len());
     for v in &row.values {
-        match v.as_deref().map(|s| key.rekey_text(s)).transpose()?.flatten() {
+        match v
+            .as_deref()
+            .map(|s| key.rekey_text(s))
+            .transpose()?
+            .flatten()
+        {
             Some(new) => {
                 changed = true;
                 values.push(Some(new));
@@ -208,7 +213,14 @@ impl App {
         job.finished_at = Some(now);
         tx.put_setting(REKEY_SETTING, &job.to_json()).await?;
         let ctx = Context::new(Source::System);
-        let mut r = record_ctx(None, "system", &ctx, "pii_key.rekeyed", "pii_key", &job.target);
+        let mut r = record_ctx(
+            None,
+            "system",
+            &ctx,
+            "pii_key.rekeyed",
+            "pii_key",
+            &job.target,
+        );
         r.after = crate::to_json(&serde_json::json!({
             "rows_rekeyed": job.rows_rekeyed,
             "passes": job.pass,
@@ -226,7 +238,10 @@ impl App {
     async fn next_pass(&self, mut tx: Tx, mut job: RekeyJob) -> AppResult<RekeyStep> {
         // The job may have moved on meanwhile (another server).
         let current = RekeyJob::parse(tx.setting_for_update(REKEY_SETTING).await?)?;
-        if current.as_ref().is_some_and(|c| c.pass != job.pass || c.target != job.target) {
+        if current
+            .as_ref()
+            .is_some_and(|c| c.pass != job.pass || c.target != job.target)
+        {
             tx.rollback().await?;
             return Ok(RekeyStep::Progress(0));
         }

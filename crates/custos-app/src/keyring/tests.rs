@@ -111,7 +111,9 @@ async fn rotation_on(backend: Backend) {
         .await
         .unwrap()
         .code;
-    assert!(data_of(&app, &old).await.contains(&format!("pii1:{old_id}:")));
+    assert!(data_of(&app, &old)
+        .await
+        .contains(&format!("pii1:{old_id}:")));
 
     let rotated = app.rotate_pii_key(&admin, false).await.unwrap();
     let new_id = rotated.key_id.clone();
@@ -149,7 +151,9 @@ async fn rotation_on(backend: Backend) {
     let job = other.run_rekey(|_| {}).await.unwrap().unwrap();
     assert!(job.finished_at.is_some());
     assert_eq!(job.target, new_id);
-    assert!(data_of(&app, &old).await.contains(&format!("pii1:{new_id}:")));
+    assert!(data_of(&app, &old)
+        .await
+        .contains(&format!("pii1:{new_id}:")));
     let status = app.pii_key_status(&admin).await.unwrap();
     assert!(status.to_rekey.iter().all(|r| r.rows == 0), "{status:?}");
     lookups_find(&app, &admin, &old, &firm).await;
@@ -189,7 +193,10 @@ async fn rotation_on(backend: Backend) {
         .collect();
     tx.rollback().await.unwrap();
     for a in ["pii_key.rotate", "pii_key.rekeyed", "pii_key.retire"] {
-        assert!(actions.iter().any(|x| x == a), "{a} not audited: {actions:?}");
+        assert!(
+            actions.iter().any(|x| x == a),
+            "{a} not audited: {actions:?}"
+        );
     }
 }
 

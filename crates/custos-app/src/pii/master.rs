@@ -211,4 +211,3 @@ impl MasterKey {
         i64::from_le_bytes(first)
     }
 }
-

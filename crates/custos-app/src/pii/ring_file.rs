@@ -146,7 +146,11 @@ mod tests {
 
     #[test]
     fn keys_retired_entries_and_comments_round_trip() {
-        let (a, b, c) = (MasterKey::random(), MasterKey::random(), MasterKey::random());
+        let (a, b, c) = (
+            MasterKey::random(),
+            MasterKey::random(),
+            MasterKey::random(),
+        );
         let ring = RingText {
             keys: vec![b.clone(), a.clone()],
             retired: vec![c.audit_only()],
