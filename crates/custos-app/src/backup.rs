@@ -183,8 +183,8 @@ fn key_mismatch(backup_check: &str, in_place: &PiiKey, source: &str) -> AppError
     ))
 }
 
-/// The key to verify the backup's audit chain with: the one it carries, else the key
-/// in effect if it is the backup's. Without one only the chain's structure is checked
+/// The keys to verify the backup's audit chain with: the one it carries, else the ring
+/// in effect if it holds the backup's key. Without one only the chain's structure is checked
 /// (the keyed hashes are checked by `custos audit verify` once the key is in place).
 fn staged_audit_key(
     check: Option<&str>,
@@ -201,7 +201,7 @@ fn staged_audit_key(
             .flatten()
     })?;
     match check {
-        Some(check) if check != in_effect.check_value() => None,
+        Some(check) if in_effect.key_with_check(check).is_none() => None,
         _ => Some(in_effect),
     }
 }
@@ -232,7 +232,7 @@ fn pii_key_outcome<'a>(
     // The carried key to write to pii.key, and whether an existing file is set aside.
     let mut new_key_file: Option<(&'a PiiKey, bool)> = None;
     match (in_effect, backup_check) {
-        (Some((key, source)), Some(check)) if needs_key && check != key.check_value() => {
+        (Some((key, source)), Some(check)) if needs_key && key.key_with_check(check).is_none() => {
             if !force {
                 return Err(key_mismatch(check, key, source));
             }
@@ -318,7 +318,7 @@ pub async fn restore_backup(
     tx.rollback().await?;
     let check = header.pii_key_check.as_deref().or(stored_check.as_deref());
     let audit_keys = staged_audit_key(check, carried_key.as_ref(), &opts.env_key, data_dir)
-        .map(|key| custos_store::AuditKeys::new(key.audit_key().clone()));
+        .map(|key| key.audit_keys());
     if let Some(keys) = &audit_keys {
         staged.set_audit_keys(keys.clone());
     }
