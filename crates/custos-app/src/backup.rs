@@ -98,7 +98,7 @@ pub async fn write_backup(
     db.sqlite_snapshot(&snapshot).await?;
     let snapshot_path = snapshot.to_path_buf();
     let dest = dest.to_path_buf();
-    let (key, pass) = (pii_key.clone(), passphrase.cloned());
+    let (key, pass) = (pii_key.pinned(), passphrase.cloned());
     let header = tokio::task::spawn_blocking(move || {
         let sealing = pass
             .map(|p| Sealing::new(p.text(), KdfParams::default(), CHUNK_SIZE))
