@@ -13,6 +13,58 @@ use custos_store::pii_rows::PII_COLUMNS;
 const BIN: &str = env!("CARGO_BIN_EXE_custos");
 const CUSTOMERS: &str = "4000";
 
+/// Where the test's data lives: a data directory (the key file, and the SQLite database
+/// unless `url` names a PostgreSQL schema) and how to open the database directly.
+struct Target {
+    dir: tempfile::TempDir,
+    url: Option<String>,
+    opts: custos_store::DbOptions,
+    pg: Option<custos_store::testing::TestDb>,
+}
+
+impl Target {
+    fn sqlite() -> Target {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = custos_store::DbOptions::sqlite(dir.path());
+        Target {
+            dir,
+            url: None,
+            opts,
+            pg: None,
+        }
+    }
+
+    /// A fresh schema on the test server; `None` when none is configured.
+    fn postgres(rt: &tokio::runtime::Runtime) -> Option<Target> {
+        let url = custos_store::testing::pg_url()?;
+        let db = rt
+            .block_on(custos_store::testing::TestDb::new(
+                custos_store::Backend::Postgres,
+            ))
+            .unwrap()?;
+        let schema = db.options.pg_schema.clone().unwrap();
+        let sep = if url.contains('?') { '&' } else { '?' };
+        Some(Target {
+            dir: tempfile::tempdir().unwrap(),
+            url: Some(format!("{url}{sep}options=-c%20search_path%3D{schema}")),
+            opts: db.options.clone(),
+            pg: Some(db),
+        })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn command(&self) -> Command {
+        let mut c = command(self.path());
+        if let Some(url) = &self.url {
+            c.arg("--database-url").arg(url);
+        }
+        c
+    }
+}
+
 fn command(data_dir: &Path) -> Command {
     let mut c = Command::new(BIN);
     c.arg("--data-dir").arg(data_dir);
@@ -30,8 +82,8 @@ fn command(data_dir: &Path) -> Command {
     c
 }
 
-fn ok(data_dir: &Path, args: &[&str]) -> String {
-    let o: Output = command(data_dir).args(args).output().unwrap();
+fn ok(t: &Target, args: &[&str]) -> String {
+    let o: Output = t.command().args(args).output().unwrap();
     assert!(
         o.status.success(),
         "custos {args:?}: {}{}",
@@ -42,10 +94,10 @@ fn ok(data_dir: &Path, args: &[&str]) -> String {
 }
 
 /// Every customer as exported (personal data decrypted), sorted.
-fn exported(data_dir: &Path, name: &str) -> Vec<String> {
-    let out = data_dir.join(name);
+fn exported(t: &Target, name: &str) -> Vec<String> {
+    let out = t.path().join(name);
     ok(
-        data_dir,
+        t,
         &[
             "export",
             "--format",
@@ -65,10 +117,8 @@ fn exported(data_dir: &Path, name: &str) -> Vec<String> {
 }
 
 /// Rows re-keyed so far, from the job's state in `settings`.
-async fn rows_rekeyed(data_dir: &Path) -> i64 {
-    let db = custos_store::Db::open(&custos_store::DbOptions::sqlite(data_dir))
-        .await
-        .unwrap();
+async fn rows_rekeyed(opts: &custos_store::DbOptions) -> i64 {
+    let db = custos_store::Db::open(opts).await.unwrap();
     let mut tx = db.begin_read().await.unwrap();
     let state = tx.setting("pii_rekey").await.unwrap();
     tx.rollback().await.unwrap();
@@ -80,10 +130,10 @@ async fn rows_rekeyed(data_dir: &Path) -> i64 {
 }
 
 /// The key ids of every encrypted value in the tables that hold them, with a count.
-async fn key_ids_in_use(data_dir: &Path) -> std::collections::BTreeMap<String, usize> {
-    let db = custos_store::Db::open(&custos_store::DbOptions::sqlite(data_dir))
-        .await
-        .unwrap();
+async fn key_ids_in_use(
+    opts: &custos_store::DbOptions,
+) -> std::collections::BTreeMap<String, usize> {
+    let db = custos_store::Db::open(opts).await.unwrap();
     let mut tx = db.begin_read().await.unwrap();
     let mut ids = std::collections::BTreeMap::new();
     for t in PII_COLUMNS {
@@ -109,18 +159,38 @@ async fn key_ids_in_use(data_dir: &Path) -> std::collections::BTreeMap<String, u
     ids
 }
 
-fn status(data_dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&ok(data_dir, &["--json", "key", "status"])).unwrap()
+fn status(t: &Target) -> serde_json::Value {
+    serde_json::from_str(&ok(t, &["--json", "key", "status"])).unwrap()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 #[test]
 fn kill_9_mid_rekey_then_rerun_finishes_with_every_row_under_the_new_key() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let rt = runtime();
+    kill_9_mid_rekey(&rt, &Target::sqlite());
+}
+
+#[test]
+fn kill_9_mid_rekey_then_rerun_finishes_on_postgres() {
+    let rt = runtime();
+    let Some(t) = Target::postgres(&rt) else {
+        eprintln!("postgres half skipped: CUSTOS_TEST_PG_URL is not set");
+        return;
+    };
+    kill_9_mid_rekey(&rt, &t);
+    if let Some(db) = t.pg {
+        rt.block_on(db.cleanup());
+    }
+}
+
+fn kill_9_mid_rekey(rt: &tokio::runtime::Runtime, dir: &Target) {
+    let opts = &dir.opts;
     ok(dir, &["demo", "--customers", CUSTOMERS]);
     let before = exported(dir, "before.jsonl");
     assert_eq!(before.len(), CUSTOMERS.parse::<usize>().unwrap());
@@ -133,17 +203,18 @@ fn kill_9_mid_rekey_then_rerun_finishes_with_every_row_under_the_new_key() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.join("pii.key"))
+        let mode = std::fs::metadata(dir.path().join("pii.key"))
             .map(|m| m.permissions().mode() & 0o777)
             .unwrap();
         assert_eq!(mode, 0o600);
     }
-    let under_old = rt.block_on(key_ids_in_use(dir));
+    let under_old = rt.block_on(key_ids_in_use(opts));
     let total_old = under_old.get(&old).copied().unwrap_or(0);
     assert!(total_old > 4000, "{under_old:?}");
 
     // Killed mid-run.
-    let mut child = command(dir)
+    let mut child = dir
+        .command()
         .args(["key", "rekey"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -151,7 +222,7 @@ fn kill_9_mid_rekey_then_rerun_finishes_with_every_row_under_the_new_key() {
         .unwrap();
     let start = Instant::now();
     loop {
-        if rt.block_on(rows_rekeyed(dir)) >= 1000 {
+        if rt.block_on(rows_rekeyed(opts)) >= 1000 {
             break;
         }
         assert!(
@@ -162,8 +233,8 @@ fn kill_9_mid_rekey_then_rerun_finishes_with_every_row_under_the_new_key() {
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let at_kill = rt.block_on(rows_rekeyed(dir));
-    let mid = rt.block_on(key_ids_in_use(dir));
+    let at_kill = rt.block_on(rows_rekeyed(opts));
+    let mid = rt.block_on(key_ids_in_use(opts));
     assert!(
         mid.get(&old).copied().unwrap_or(0) > 0,
         "killed after the end: {mid:?}"
@@ -171,7 +242,11 @@ fn kill_9_mid_rekey_then_rerun_finishes_with_every_row_under_the_new_key() {
     assert!(mid.get(&new).copied().unwrap_or(0) > 0, "{mid:?}");
     // Mid-rotation the data reads back unchanged, and the old key cannot be retired.
     assert_eq!(exported(dir, "mid.jsonl"), before);
-    let o = command(dir).args(["key", "retire", &old]).output().unwrap();
+    let o = dir
+        .command()
+        .args(["key", "retire", &old])
+        .output()
+        .unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("pii_key.rekey_running"));
 
@@ -181,7 +256,7 @@ fn kill_9_mid_rekey_then_rerun_finishes_with_every_row_under_the_new_key() {
     assert!(out["job"]["finished_at"].is_i64(), "{out}");
     let job_rows = out["job"]["rows_rekeyed"].as_i64().unwrap();
     assert!(job_rows > at_kill, "{out}");
-    let after = rt.block_on(key_ids_in_use(dir));
+    let after = rt.block_on(key_ids_in_use(opts));
     assert_eq!(after.keys().cloned().collect::<Vec<_>>(), vec![new.clone()]);
     // Each value re-encrypted once: as many values as before the rotation.
     assert_eq!(after[&new], total_old);
