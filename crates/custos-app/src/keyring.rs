@@ -133,7 +133,8 @@ impl App {
             return Ok(false);
         }
         if key.key_with_check(&stored).is_none() {
-            key.reload().map_err(AppError::Internal)?;
+            key.reload_for(Some(id_of(&stored)))
+                .map_err(AppError::Internal)?;
         }
         if key.key_with_check(&stored).is_none() {
             return Err(AppError::Internal(format!(
@@ -149,6 +150,15 @@ impl App {
         self.db.set_audit_keys(key.audit_keys());
         tracing::info!(key_id = id_of(&stored), "PII key changed: now active");
         Ok(true)
+    }
+
+    /// Read the key file again (SIGHUP); the active key stays the database's. Returns
+    /// the ring's ids.
+    pub fn reload_pii_keys(&self) -> AppResult<Vec<String>> {
+        let key = &self.config.pii_key;
+        key.reload().map_err(AppError::Internal)?;
+        self.db.set_audit_keys(key.audit_keys());
+        Ok(key.ids())
     }
 
     /// Add a new random key to the key ring's file (mode 0600) and, unless `stage`,

@@ -165,14 +165,31 @@ impl PiiKey {
     }
 
     /// Read the file again (keys added or retired by another process), keeping the active
-    /// key when the file still holds it.
+    /// key; a file without the active key is refused and the loaded ring stays.
     pub fn reload(&self) -> Result<(), String> {
+        self.reload_for(None)
+    }
+
+    /// [`PiiKey::reload`], also accepting a file that holds `next` (the key the database
+    /// now names active) instead of the loaded active key.
+    pub fn reload_for(&self, next: Option<&str>) -> Result<(), String> {
         let Some(path) = &self.file else {
             return Ok(());
         };
         let text = read_ring(path)?;
         let active = self.key_id();
-        self.set(Ring::of(text, Some(&active)));
+        let Some(keep) = [Some(active.as_str()), next]
+            .into_iter()
+            .flatten()
+            .find(|id| text.keys.iter().any(|k| k.key_id() == *id))
+        else {
+            return Err(format!(
+                "{} no longer holds the active PII key {active}; the loaded key ring stays",
+                path.display()
+            ));
+        };
+        let keep = keep.to_string();
+        self.set(Ring::of(text, Some(&keep)));
         Ok(())
     }
 
