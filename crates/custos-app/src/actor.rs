@@ -15,6 +15,7 @@ pub const PERMISSIONS: &[(&str, &str)] = &[
     ("audit.read", "查看操作日志"),
     ("audit.verify", "校验操作日志链"),
     ("system.backup", "备份与恢复"),
+    ("system.keys", "管理个人信息密钥"),
     ("rule.read", "查看编码规则"),
     ("rule.manage", "编辑编码规则"),
     ("rule.publish", "发布编码规则"),

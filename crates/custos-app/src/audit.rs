@@ -136,7 +136,7 @@ impl App {
         let anchors = match self.config.audit_checkpoints.clone() {
             None => Vec::new(),
             Some(path) => {
-                let key = self.config.pii_key.checkpoint_key().clone();
+                let key = self.config.pii_key.checkpoint_keys();
                 let read = tokio::task::spawn_blocking(move || {
                     crate::audit_anchor::read_checkpoints(&path, &key)
                         .map(|r| r.map(|cps| crate::audit_anchor::anchors(&path, &cps)))
@@ -195,7 +195,7 @@ impl App {
         let Some(path) = self.config.audit_checkpoints.clone() else {
             return Ok(CheckpointOutcome::NotConfigured);
         };
-        let key = self.config.pii_key.checkpoint_key().clone();
+        let key = self.config.pii_key.checkpoint_keys();
         let (p, k) = (path.clone(), key.clone());
         let last = blocking(move || crate::audit_anchor::last_checkpoint_in(&p, &k)).await?;
         let last = match last {

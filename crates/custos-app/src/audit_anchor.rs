@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use custos_store::{Anchor, AuditKey};
+use custos_store::{Anchor, AuditKey, AuditKeys};
 
 /// Default file name of the checkpoint file in the data directory.
 pub const CHECKPOINT_FILE: &str = "audit-checkpoints.log";
@@ -58,6 +58,11 @@ impl Checkpoint {
     }
 
     /// Whether the MAC holds under `key` (which must have the line's key id).
+    /// Authentic under the key of `keys` it names.
+    fn authentic_in(&self, keys: &AuditKeys) -> bool {
+        keys.find(&self.key_id).is_some_and(|k| self.authentic(k))
+    }
+
     fn authentic(&self, key: &AuditKey) -> bool {
         self.v == 1
             && key.id() == self.key_id
@@ -82,11 +87,12 @@ pub struct BadCheckpoint {
     pub reason: String,
 }
 
-/// The checkpoints in `path`, each authenticated with `key`; none when the file does not
-/// exist. The first bad line is an error.
+/// The checkpoints in `path`, each authenticated with the key of `keys` it names (older
+/// keys stay after a key rotation); none when the file does not exist. The first bad line
+/// is an error.
 pub fn read_checkpoints(
     path: &Path,
-    key: &AuditKey,
+    keys: &AuditKeys,
 ) -> std::io::Result<Result<Vec<(usize, Checkpoint)>, BadCheckpoint>> {
     let file = match File::open(path) {
         Ok(f) => f,
@@ -110,7 +116,7 @@ pub fn read_checkpoints(
                 }))
             }
         };
-        if cp.key_id != key.id() {
+        if keys.find(&cp.key_id).is_none() {
             return Ok(Err(BadCheckpoint {
                 seq: cp.seq,
                 reason: format!(
@@ -119,7 +125,7 @@ pub fn read_checkpoints(
                 ),
             }));
         }
-        if !cp.authentic(key) {
+        if !cp.authentic_in(keys) {
             return Ok(Err(BadCheckpoint {
                 seq: cp.seq,
                 reason: format!("{where_} has a wrong MAC (forged or altered)"),
@@ -170,13 +176,13 @@ impl Due {
 }
 
 /// The last checkpoint in `path`, authenticated with `key`; `None` when there is none.
-pub fn last_checkpoint_in(path: &Path, key: &AuditKey) -> Result<Option<Checkpoint>, String> {
+pub fn last_checkpoint_in(path: &Path, keys: &AuditKeys) -> Result<Option<Checkpoint>, String> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
     };
-    last_checkpoint(&file, key)
+    last_checkpoint(&file, keys)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?
         .map_err(|bad| format!("{}: {}", path.display(), bad.reason))
 }
@@ -187,7 +193,7 @@ pub fn last_checkpoint_in(path: &Path, key: &AuditKey) -> Result<Option<Checkpoi
 /// Returns the checkpoint written, if any.
 pub fn append_checkpoint(
     path: &Path,
-    key: &AuditKey,
+    keys: &AuditKeys,
     head: (i64, &str),
     due: Option<Due>,
 ) -> Result<Option<Checkpoint>, String> {
@@ -201,14 +207,14 @@ pub fn append_checkpoint(
     let file = open_append(path).map_err(|e| io("open", e))?;
     let _lock = Flock::exclusive(&file).map_err(|e| io("lock", e))?;
     if let Some(due) = due {
-        let last = last_checkpoint(&file, key)
+        let last = last_checkpoint(&file, keys)
             .map_err(|e| io("read", e))?
             .map_err(|bad| format!("{}: {}", path.display(), bad.reason))?;
         if !due.is_due(last.as_ref(), head.0) {
             return Ok(None);
         }
     }
-    let cp = Checkpoint::new(key, head.0, head.1);
+    let cp = Checkpoint::new(keys.current(), head.0, head.1);
     let mut line = serde_json::to_string(&cp).map_err(|e| e.to_string())?;
     line.push('\n');
     // One write of one short line to a file opened for appending, under the lock.
@@ -236,7 +242,7 @@ fn open_append(path: &Path) -> std::io::Result<File> {
 /// The file's last checkpoint, authenticated (reads only the tail).
 fn last_checkpoint(
     mut file: &File,
-    key: &AuditKey,
+    keys: &AuditKeys,
 ) -> std::io::Result<Result<Option<Checkpoint>, BadCheckpoint>> {
     let len = file.seek(SeekFrom::End(0))?;
     let from = len.saturating_sub(4096);
@@ -251,7 +257,7 @@ fn last_checkpoint(
         Ok(cp) => cp,
         Err(e) => return Ok(Err(bad(format!("the last checkpoint is unreadable: {e}")))),
     };
-    if !cp.authentic(key) {
+    if !cp.authentic_in(keys) {
         return Ok(Err(bad(format!(
             "the last checkpoint (entry {}) fails its MAC: forged, altered, or signed with \
              another key",
@@ -297,8 +303,8 @@ mod tests {
 
     use super::*;
 
-    fn key() -> AuditKey {
-        crate::pii::PiiKey::random().checkpoint_key().clone()
+    fn key() -> AuditKeys {
+        crate::pii::PiiKey::random().checkpoint_keys()
     }
 
     #[test]

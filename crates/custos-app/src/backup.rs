@@ -98,7 +98,7 @@ pub async fn write_backup(
     db.sqlite_snapshot(&snapshot).await?;
     let snapshot_path = snapshot.to_path_buf();
     let dest = dest.to_path_buf();
-    let (key, pass) = (pii_key.clone(), passphrase.cloned());
+    let (key, pass) = (pii_key.pinned(), passphrase.cloned());
     let header = tokio::task::spawn_blocking(move || {
         let sealing = pass
             .map(|p| Sealing::new(p.text(), KdfParams::default(), CHUNK_SIZE))
@@ -106,8 +106,8 @@ pub async fn write_backup(
         backup_format::package(
             &snapshot_path,
             &dest,
-            key.master(),
-            key.check_value(),
+            &key.master(),
+            &key.check_value(),
             sealing.as_ref(),
         )
     })
@@ -183,8 +183,8 @@ fn key_mismatch(backup_check: &str, in_place: &PiiKey, source: &str) -> AppError
     ))
 }
 
-/// The key to verify the backup's audit chain with: the one it carries, else the key
-/// in effect if it is the backup's. Without one only the chain's structure is checked
+/// The keys to verify the backup's audit chain with: the one it carries, else the ring
+/// in effect if it holds the backup's key. Without one only the chain's structure is checked
 /// (the keyed hashes are checked by `custos audit verify` once the key is in place).
 fn staged_audit_key(
     check: Option<&str>,
@@ -201,7 +201,7 @@ fn staged_audit_key(
             .flatten()
     })?;
     match check {
-        Some(check) if check != in_effect.check_value() => None,
+        Some(check) if in_effect.key_with_check(check).is_none() => None,
         _ => Some(in_effect),
     }
 }
@@ -232,7 +232,7 @@ fn pii_key_outcome<'a>(
     // The carried key to write to pii.key, and whether an existing file is set aside.
     let mut new_key_file: Option<(&'a PiiKey, bool)> = None;
     match (in_effect, backup_check) {
-        (Some((key, source)), Some(check)) if needs_key && check != key.check_value() => {
+        (Some((key, source)), Some(check)) if needs_key && key.key_with_check(check).is_none() => {
             if !force {
                 return Err(key_mismatch(check, key, source));
             }
@@ -318,7 +318,7 @@ pub async fn restore_backup(
     tx.rollback().await?;
     let check = header.pii_key_check.as_deref().or(stored_check.as_deref());
     let audit_keys = staged_audit_key(check, carried_key.as_ref(), &opts.env_key, data_dir)
-        .map(|key| custos_store::AuditKeys::new(key.audit_key().clone()));
+        .map(|key| key.audit_keys());
     if let Some(keys) = &audit_keys {
         staged.set_audit_keys(keys.clone());
     }
@@ -517,7 +517,10 @@ mod tests {
         let header = app.backup(&admin, &file, None).await.unwrap();
         assert_eq!(header.format, 2);
         assert!(header.encryption.is_none());
-        assert_eq!(header.pii_key_check.as_deref(), Some(key.check_value()));
+        assert_eq!(
+            header.pii_key_check.as_deref(),
+            Some(key.check_value().as_str())
+        );
         let bytes = std::fs::read(&file).unwrap();
         let master_b64 = STANDARD.encode(key.master());
         assert!(!String::from_utf8_lossy(&bytes).contains(&master_b64));
@@ -528,7 +531,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(report.pii_key, PiiKeyOutcome::Missing);
-        assert_eq!(report.pii_key_id.as_deref(), Some(key.key_id()));
+        assert_eq!(report.pii_key_id.as_deref(), Some(key.key_id().as_str()));
         assert!(!target.join(PII_KEY_FILE).exists());
         // With the key put in place by hand, the data reads back.
         let (restored, admin) = app_in(&target, &key, false).await;
@@ -594,8 +597,8 @@ mod tests {
         package(
             &snap,
             &file,
-            key.master(),
-            key.check_value(),
+            &key.master(),
+            &key.check_value(),
             Some(&sealing),
         )
         .unwrap();
@@ -627,8 +630,8 @@ mod tests {
         package(
             &snap,
             &file,
-            key.master(),
-            key.check_value(),
+            &key.master(),
+            &key.check_value(),
             Some(&sealing),
         )
         .unwrap();
@@ -720,7 +723,7 @@ mod tests {
         assert_eq!(report.header.format, 1);
         assert_eq!(report.pii_key, PiiKeyOutcome::Matches);
         // The key id comes from the database's own check value.
-        assert_eq!(report.pii_key_id.as_deref(), Some(key.key_id()));
+        assert_eq!(report.pii_key_id.as_deref(), Some(key.key_id().as_str()));
 
         // And a format-1 backup is still checked against the key in place.
         let other = work.path().join("other");
@@ -740,10 +743,17 @@ mod tests {
         let key = PiiKey::random();
         let snap = snapshot(work.path(), &key).await;
         let plain = work.path().join("plain.backup");
-        package(&snap, &plain, key.master(), key.check_value(), None).unwrap();
+        package(&snap, &plain, &key.master(), &key.check_value(), None).unwrap();
         let enc = work.path().join("enc.backup");
         let sealing = Sealing::new(pass("pw").text(), FAST, CHUNK_SIZE).unwrap();
-        package(&snap, &enc, key.master(), key.check_value(), Some(&sealing)).unwrap();
+        package(
+            &snap,
+            &enc,
+            &key.master(),
+            &key.check_value(),
+            Some(&sealing),
+        )
+        .unwrap();
         let other = PiiKey::random();
 
         // A different pii.key in the target directory.
@@ -757,7 +767,7 @@ mod tests {
         let AppError::Conflict(v) = &e else {
             panic!("{e:?}")
         };
-        assert!(v.zh.contains(key.key_id()) && v.zh.contains(other.key_id()));
+        assert!(v.zh.contains(&key.key_id()) && v.zh.contains(&other.key_id()));
         assert!(v.en.contains("--force"));
         let enc_opts = |force| RestoreOptions {
             force,

@@ -80,7 +80,7 @@ pub use views::{ContactView, CustomerView};
 
 pub(crate) use create::Checked;
 pub(crate) use history::{history_entry, snapshot_of};
-pub(crate) use indexes::blind_text;
+pub(crate) use indexes::{blind_text, stored_indexes};
 pub(crate) use lookups::Lookups;
 pub(crate) use masking::has_pii;
 pub(crate) use record::Record;

@@ -137,6 +137,9 @@ impl App {
         // never written.
         crate::backup::check_backup_supported(&self.db)?;
         let mut tx = self.db.begin().await?;
+        if passphrase.is_some() {
+            refuse_while_rekeying(&mut tx).await?;
+        }
         let mut r = crate::audit::record(actor, "system.backup", "database", "main");
         r.after = crate::to_json(&serde_json::json!({
             "file": dest.display().to_string(),
@@ -149,5 +152,28 @@ impl App {
         // Anchor the chain as the backup holds it (the checkpoint file is not in it).
         self.checkpoint_after("the backup").await;
         Ok(header)
+    }
+}
+
+/// An encrypted backup carries the active PII key only: while values under an older key
+/// remain (a re-keying not finished), it could not restore them.
+async fn refuse_while_rekeying(tx: &mut custos_store::Tx) -> AppResult<()> {
+    match crate::keyring::RekeyJob::read(tx).await? {
+        Some(job) if job.finished_at.is_none() => {
+            Err(crate::AppError::Rejected(custos_core::Violation::new(
+                "backup.rekey_running",
+                format!(
+                    "个人信息密钥轮换后的重新加密尚未完成（目标密钥 {}）：加密备份只携带当前密钥，\
+                     请在完成后（custos key rekey）再备份",
+                    job.target
+                ),
+                format!(
+                    "the re-keying to PII key {} has not finished: an encrypted backup carries \
+                     the active key only; back up once it has (custos key rekey)",
+                    job.target
+                ),
+            )))
+        }
+        _ => Ok(()),
     }
 }

@@ -20,6 +20,7 @@ pub mod customers;
 pub mod demo;
 pub mod error;
 pub mod flows;
+pub mod keyring;
 pub mod login_throttle;
 pub mod mail;
 pub mod notify;
@@ -55,8 +56,11 @@ pub struct AppConfig {
     pub code_timezone: chrono_tz::Tz,
     /// Test-only fault injection after a code is drawn (see `customers::FaultHook`).
     pub fault_after_code_draw: Option<FaultAfterDraw>,
-    /// Key of personal data at rest (see `pii`); the default is random, for tests.
+    /// Key ring of personal data at rest (see `pii`); the default is random, for tests.
     pub pii_key: pii::PiiKey,
+    /// How often a server reads which PII key is active (another server or `custos key`
+    /// may have rotated it) and moves the re-keying on (see `keyring`).
+    pub pii_key_refresh: Duration,
     /// Duplicate-check score cuts: `definite` blocks a creation, `possible` warns.
     pub duplicate_thresholds: custos_core::matching::Thresholds,
     /// Duplicate checks (`POST /duplicates/check`) per user; `None`: unlimited. Counted
@@ -96,6 +100,7 @@ impl Default for AppConfig {
             code_timezone: chrono_tz::Asia::Shanghai,
             fault_after_code_draw: None,
             pii_key: pii::PiiKey::random(),
+            pii_key_refresh: Duration::from_secs(5),
             duplicate_thresholds: Default::default(),
             duplicate_check_limit: Some(rate_limit::RateLimit::DUPLICATE_CHECKS),
             exports_dir: None,
@@ -133,9 +138,7 @@ impl App {
     }
 
     pub fn from_db(db: Db, config: AppConfig) -> App {
-        db.set_audit_keys(custos_store::AuditKeys::new(
-            config.pii_key.audit_key().clone(),
-        ));
+        db.set_audit_keys(config.pii_key.audit_keys());
         App {
             db,
             config: std::sync::Arc::new(config),

@@ -2,130 +2,131 @@
 //! 96-bit nonce, a keyed blind index (HMAC-SHA256) for exact lookups, and masking for
 //! callers without `customer.pii.read`.
 //!
-//! One 32-byte master key (`CUSTOS_PII_KEY`, `CUSTOS_PII_KEY_FILE`, or `pii.key` in the
-//! data directory) yields three independent keys by HMAC derivation: encryption, blind
-//! index, and a check value stored in `settings` so that a wrong or lost key stops the
-//! start-up with a clear message instead of producing garbage. Ciphertexts carry the key
-//! id, so a later rotation can tell old values from new ones.
+//! A 32-byte master key yields independent keys by HMAC derivation: encryption, blind
+//! index, the duplicate check's match hashes, sealed files, the audit chain and its
+//! checkpoints, and a check value stored in `settings` so that a wrong or lost key stops
+//! the start-up with a clear message instead of producing garbage. Ciphertexts carry the
+//! key id.
+//!
+//! Several master keys may be known at once, a key ring ([`PiiKey`], file form in
+//! [`ring_file`]): the active key encrypts new values and computes new index entries;
+//! every key of the ring decrypts, and lookups compute their blind index and match hashes
+//! under every key, so a customer not yet re-keyed after a rotation is still found (see
+//! `keyring.rs`). Which key is active is recorded in the database, so every server on it
+//! agrees.
 
-use std::path::Path;
-
-use aes_gcm::aead::{Aead, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use hmac::{Hmac, Mac};
-use rand::RngCore;
-use sha2::Sha256;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use crate::error::{AppError, AppResult};
 
-type HmacSha256 = Hmac<Sha256>;
+mod master;
+pub(crate) mod ring_file;
+
+pub use master::MasterKey;
+use ring_file::{AuditOnly, RingText};
 
 /// Prefix of every encrypted value: `pii1:<key id>:<base64(nonce ‖ ciphertext)>`.
 const PREFIX: &str = "pii1";
 
-/// The settings key holding the key check value.
+/// The settings key holding the check value of the active key (its id first).
 pub const CHECK_SETTING: &str = "pii_key_check";
 
-fn derive(master: &[u8; 32], label: &str) -> [u8; 32] {
-    // HMAC accepts keys of any length: this cannot fail.
-    let mut mac = <HmacSha256 as Mac>::new_from_slice(master).unwrap_or_else(|_| unreachable!());
-    mac.update(label.as_bytes());
-    mac.finalize().into_bytes().into()
+/// The ring at one moment: its keys, which one is active, and retired audit keys.
+struct Ring {
+    keys: Vec<Arc<MasterKey>>,
+    active: usize,
+    retired: Vec<AuditOnly>,
 }
 
-/// An audit key derived from `master` under `label`; its id names the master key.
-fn audit_key(master: &[u8; 32], label: &str) -> custos_store::AuditKey {
-    let id = derive(master, "custos/audit/key-id/v1");
-    custos_store::AuditKey::new(hex::encode(&id[..4]), derive(master, label))
+impl Ring {
+    fn of(text: RingText, active_id: Option<&str>) -> Ring {
+        let keys: Vec<Arc<MasterKey>> = text.keys.into_iter().map(Arc::new).collect();
+        let active = active_id
+            .and_then(|id| keys.iter().position(|k| k.key_id() == id))
+            .unwrap_or(0);
+        Ring {
+            keys,
+            active,
+            retired: text.retired,
+        }
+    }
+
+    fn text(&self) -> RingText {
+        RingText {
+            keys: self.keys.iter().map(|k| (**k).clone()).collect(),
+            retired: self.retired.clone(),
+        }
+    }
 }
 
-/// The keys derived from the PII master key.
+/// The PII key ring. Cheap to clone; clones share the ring, so a change of the active
+/// key ([`PiiKey::activate`]) or a reload of the file is seen by every holder.
 #[derive(Clone)]
 pub struct PiiKey {
-    /// Kept so that an encrypted backup can carry the key (see `custos_files::backup_format`).
-    master: [u8; 32],
-    key_id: String,
-    enc: [u8; 32],
-    index: [u8; 32],
-    /// Seals files kept outside the database (see `custos_files::sealed`); its id is
-    /// this key's.
-    files: custos_files::sealed::FileKey,
-    /// Keys the audit chain and signs its checkpoints (see `audit_anchor.rs`).
-    audit: custos_store::AuditKey,
-    checkpoints: custos_store::AuditKey,
-    check: String,
+    ring: Arc<RwLock<Arc<Ring>>>,
+    /// The file the ring was read from, which rotation and retirement rewrite.
+    file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for PiiKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PiiKey({})", self.key_id)
-    }
-}
-
-/// Sealed files are read and written with the PII key's file key.
-impl AsRef<custos_files::sealed::FileKey> for PiiKey {
-    fn as_ref(&self) -> &custos_files::sealed::FileKey {
-        &self.files
+        write!(f, "PiiKey(active {}, ring {:?})", self.key_id(), self.ids())
     }
 }
 
 impl PiiKey {
-    pub fn from_master(master: &[u8; 32]) -> PiiKey {
-        let id = derive(master, "custos/pii/key-id/v1");
-        let check = derive(master, "custos/pii/check/v1");
-        let key_id = hex::encode(&id[..4]);
-        let files = custos_files::sealed::FileKey::new(
-            key_id.clone(),
-            derive(master, "custos/pii/files/aes-256-gcm/v1"),
-        );
+    fn from_text(text: RingText, file: Option<PathBuf>) -> PiiKey {
         PiiKey {
-            master: *master,
-            check: format!("{key_id}:{}", hex::encode(check)),
-            key_id,
-            enc: derive(master, "custos/pii/aes-256-gcm/v1"),
-            index: derive(master, "custos/pii/blind-index/v1"),
-            files,
-            audit: audit_key(master, "custos/audit/chain/hmac-sha256/v1"),
-            checkpoints: audit_key(master, "custos/audit/checkpoint/hmac-sha256/v1"),
+            ring: Arc::new(RwLock::new(Arc::new(Ring::of(text, None)))),
+            file,
         }
     }
 
-    /// The key of the audit chain's HMAC. Derived from the master key with its own
-    /// label, so operators keep one secret and a backup that carries the master key
-    /// carries it too; knowing it reveals nothing of the other derived keys.
-    pub fn audit_key(&self) -> &custos_store::AuditKey {
-        &self.audit
+    fn now(&self) -> Arc<Ring> {
+        self.ring.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// The key that signs audit checkpoints (same id as [`PiiKey::audit_key`]).
-    pub fn checkpoint_key(&self) -> &custos_store::AuditKey {
-        &self.checkpoints
+    fn set(&self, ring: Ring) {
+        *self.ring.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ring);
+    }
+
+    /// The active key.
+    pub fn active(&self) -> Arc<MasterKey> {
+        let r = self.now();
+        r.keys[r.active].clone()
+    }
+
+    /// A ring of one key.
+    pub fn from_master(master: &[u8; 32]) -> PiiKey {
+        PiiKey::from_keys(vec![MasterKey::from_master(master)])
+    }
+
+    /// A ring of these keys (the first active); `keys` must not be empty.
+    pub fn from_keys(keys: Vec<MasterKey>) -> PiiKey {
+        PiiKey::from_text(
+            RingText {
+                keys,
+                retired: Vec::new(),
+            },
+            None,
+        )
     }
 
     /// A fresh random key (tests; never used silently for a real database).
     pub fn random() -> PiiKey {
-        let mut master = [0u8; 32];
-        rand::thread_rng().fill_bytes(&mut master);
-        PiiKey::from_master(&master)
+        PiiKey::from_keys(vec![MasterKey::random()])
     }
 
-    /// Parse base64 of exactly 32 bytes.
+    /// Parse a ring given as text (`CUSTOS_PII_KEY`): one or several base64 keys.
     pub fn from_base64(text: &str) -> Result<PiiKey, String> {
-        let bytes = STANDARD
-            .decode(text.trim())
-            .map_err(|e| format!("the PII key is not valid base64: {e}"))?;
-        let master: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
-            format!(
-                "the PII key must be 32 bytes (base64 of 32 random bytes), got {}",
-                bytes.len()
-            )
-        })?;
-        Ok(PiiKey::from_master(&master))
+        Ok(PiiKey::from_text(
+            ring_file::parse(text, "the PII key")?,
+            None,
+        ))
     }
 
-    /// Read the key file, creating it (mode 0600, 32 random bytes in base64) when absent.
+    /// Read the key file, creating it (mode 0600, one random key) when absent.
     pub fn load_or_create_file(path: &Path) -> Result<PiiKey, String> {
         if let Some(key) = PiiKey::load_file(path)? {
             return Ok(key);
@@ -134,31 +135,13 @@ impl PiiKey {
             custos_store::private_files::create_dir_all(dir)
                 .map_err(|e| format!("cannot create the directory of {}: {e}", path.display()))?;
         }
-        let mut master = [0u8; 32];
-        rand::thread_rng().fill_bytes(&mut master);
-        let text = format!("{}\n", STANDARD.encode(master));
-        write_private(path, text.as_bytes())
+        let text = RingText {
+            keys: vec![MasterKey::random()],
+            retired: Vec::new(),
+        };
+        custos_store::private_files::write_new(path, ring_file::render(&text).as_bytes())
             .map_err(|e| format!("cannot create the PII key file {}: {e}", path.display()))?;
-        Ok(PiiKey::from_master(&master))
-    }
-
-    /// The key of sealed files (uploads, exports).
-    pub fn file_key(&self) -> &custos_files::sealed::FileKey {
-        &self.files
-    }
-
-    /// The master key, for an encrypted backup to carry.
-    pub(crate) fn master(&self) -> &[u8; 32] {
-        &self.master
-    }
-
-    /// Write the key to a new file (mode 0600) in the format [`PiiKey::load_or_create_file`]
-    /// reads; fails if the file exists.
-    pub(crate) fn write_new_file(&self, path: &Path) -> std::io::Result<()> {
-        write_private(
-            path,
-            format!("{}\n", STANDARD.encode(self.master)).as_bytes(),
-        )
+        Ok(PiiKey::from_text(text, Some(path.to_path_buf())))
     }
 
     /// Read an existing key file; `None` when there is none.
@@ -166,34 +149,226 @@ impl PiiKey {
         if !path.exists() {
             return Ok(None);
         }
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the PII key file {}: {e}", path.display()))?;
-        PiiKey::from_base64(&text)
-            .map(Some)
-            .map_err(|e| format!("{e} (file {})", path.display()))
+        let text = read_ring(path)?;
+        Ok(Some(PiiKey::from_text(text, Some(path.to_path_buf()))))
     }
 
-    pub fn key_id(&self) -> &str {
-        &self.key_id
+    /// This ring, to be rewritten to `path` by rotation and retirement.
+    pub fn with_file(mut self, path: &Path) -> PiiKey {
+        self.file = Some(path.to_path_buf());
+        self
     }
 
-    /// The value stored in `settings` to recognise this key later (reveals nothing of it).
-    pub fn check_value(&self) -> &str {
-        &self.check
+    /// The file the ring is kept in, if it was read from one.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
     }
 
-    /// Encrypt one value.
+    /// Read the file again (keys added or retired by another process), keeping the active
+    /// key; a file without the active key is refused and the loaded ring stays.
+    pub fn reload(&self) -> Result<(), String> {
+        self.reload_for(None)
+    }
+
+    /// [`PiiKey::reload`], also accepting a file that holds `next` (the key the database
+    /// now names active) instead of the loaded active key.
+    pub fn reload_for(&self, next: Option<&str>) -> Result<(), String> {
+        let Some(path) = &self.file else {
+            return Ok(());
+        };
+        let text = read_ring(path)?;
+        let active = self.key_id();
+        let Some(keep) = [Some(active.as_str()), next]
+            .into_iter()
+            .flatten()
+            .find(|id| text.keys.iter().any(|k| k.key_id() == *id))
+        else {
+            return Err(format!(
+                "{} no longer holds the active PII key {active}; the loaded key ring stays",
+                path.display()
+            ));
+        };
+        let keep = keep.to_string();
+        self.set(Ring::of(text, Some(&keep)));
+        Ok(())
+    }
+
+    /// Write the ring to a new file (mode 0600); fails if the file exists.
+    pub(crate) fn write_new_file(&self, path: &Path) -> std::io::Result<()> {
+        let text = ring_file::render(&self.now().text());
+        custos_store::private_files::write_new(path, text.as_bytes())
+    }
+
+    /// Add a new random key to the ring and its file (first line); not yet active.
+    pub(crate) fn add_new_key(&self) -> Result<Arc<MasterKey>, String> {
+        let path = self.writable_file()?;
+        self.reload()?;
+        let now = self.now();
+        let mut text = now.text();
+        let key = MasterKey::random();
+        text.keys.insert(0, key.clone());
+        ring_file::replace(path, &ring_file::render(&text))
+            .map_err(|e| format!("cannot write the PII key file {}: {e}", path.display()))?;
+        let active = now.keys[now.active].key_id().to_string();
+        self.set(Ring::of(text, Some(&active)));
+        Ok(Arc::new(key))
+    }
+
+    /// Remove a key from the ring and its file, keeping only its audit keys.
+    pub(crate) fn retire_key(&self, id: &str) -> Result<(), String> {
+        let path = self.writable_file()?;
+        self.reload()?;
+        let now = self.now();
+        let mut text = now.text();
+        let Some(pos) = text.keys.iter().position(|k| k.key_id() == id) else {
+            return Err(format!("key {id} is not in the key ring"));
+        };
+        let gone = text.keys.remove(pos);
+        if !text
+            .retired
+            .iter()
+            .any(|r| r.chain.id() == gone.audit_key().id())
+        {
+            text.retired.push(gone.audit_only());
+        }
+        ring_file::replace(path, &ring_file::render(&text))
+            .map_err(|e| format!("cannot write the PII key file {}: {e}", path.display()))?;
+        let active = now.keys[now.active].key_id().to_string();
+        self.set(Ring::of(text, Some(&active)));
+        Ok(())
+    }
+
+    fn writable_file(&self) -> Result<&Path, String> {
+        self.file.as_deref().ok_or_else(|| {
+            "密钥环来自环境变量 CUSTOS_PII_KEY，无法写入；请改用密钥文件 (pii.key 或 \
+             CUSTOS_PII_KEY_FILE) / the key ring comes from CUSTOS_PII_KEY and cannot be \
+             written: keep it in a key file (pii.key or CUSTOS_PII_KEY_FILE)"
+                .to_string()
+        })
+    }
+
+    /// Make the ring's key `id` the active one; false when the ring lacks it.
+    pub fn activate(&self, id: &str) -> bool {
+        let now = self.now();
+        let Some(pos) = now.keys.iter().position(|k| k.key_id() == id) else {
+            return false;
+        };
+        if pos != now.active {
+            self.set(Ring {
+                keys: now.keys.clone(),
+                active: pos,
+                retired: now.retired.clone(),
+            });
+        }
+        true
+    }
+
+    /// A ring whose active key stays as it is now, whatever happens to this one: a write
+    /// encrypts and indexes a record under one key.
+    pub fn pinned(&self) -> PiiKey {
+        PiiKey {
+            ring: Arc::new(RwLock::new(self.now())),
+            file: self.file.clone(),
+        }
+    }
+
+    /// Ids of the ring's keys, the active one first.
+    pub fn ids(&self) -> Vec<String> {
+        let r = self.now();
+        let active = r.keys[r.active].key_id();
+        let mut ids = vec![active.to_string()];
+        ids.extend(
+            r.keys
+                .iter()
+                .filter(|k| k.key_id() != active)
+                .map(|k| k.key_id().to_string()),
+        );
+        ids
+    }
+
+    /// The ring's key with this id.
+    pub fn key(&self, id: &str) -> Option<Arc<MasterKey>> {
+        self.now().keys.iter().find(|k| k.key_id() == id).cloned()
+    }
+
+    /// The ring's key whose check value is `check`.
+    pub fn key_with_check(&self, check: &str) -> Option<Arc<MasterKey>> {
+        self.now()
+            .keys
+            .iter()
+            .find(|k| k.check_value() == check)
+            .cloned()
+    }
+
+    /// Id of the active key.
+    pub fn key_id(&self) -> String {
+        self.active().key_id().to_string()
+    }
+
+    /// Check value of the active key (see [`CHECK_SETTING`]).
+    pub fn check_value(&self) -> String {
+        self.active().check_value().to_string()
+    }
+
+    /// The audit chain key of the active key.
+    pub fn audit_key(&self) -> custos_store::AuditKey {
+        self.active().audit_key().clone()
+    }
+
+    /// The checkpoint key of the active key.
+    pub fn checkpoint_key(&self) -> custos_store::AuditKey {
+        self.active().checkpoint_key().clone()
+    }
+
+    /// Audit chain keys: the active key's writes, every other (and retired) one verifies.
+    pub fn audit_keys(&self) -> custos_store::AuditKeys {
+        self.keys_of(|k| k.audit_key().clone(), |r| r.chain.clone())
+    }
+
+    /// Checkpoint keys, as [`PiiKey::audit_keys`].
+    pub fn checkpoint_keys(&self) -> custos_store::AuditKeys {
+        self.keys_of(|k| k.checkpoint_key().clone(), |r| r.checkpoints.clone())
+    }
+
+    fn keys_of(
+        &self,
+        of: impl Fn(&MasterKey) -> custos_store::AuditKey,
+        retired: impl Fn(&AuditOnly) -> custos_store::AuditKey,
+    ) -> custos_store::AuditKeys {
+        let r = self.now();
+        let mut keys = custos_store::AuditKeys::new(of(&r.keys[r.active]));
+        for k in &r.keys {
+            keys = keys.with_older(of(k));
+        }
+        for k in &r.retired {
+            keys = keys.with_older(retired(k));
+        }
+        keys
+    }
+
+    /// The active key's file key (writing sealed files).
+    pub fn file_key(&self) -> custos_files::sealed::FileKey {
+        self.active().file_key().clone()
+    }
+
+    /// The file key a sealed file was written with, when the ring holds it (else the
+    /// active one, whose reader then names both keys).
+    pub fn file_key_for(&self, path: &Path) -> std::io::Result<custos_files::sealed::FileKey> {
+        let id = custos_files::sealed::sealed_key_id(path)?;
+        Ok(id
+            .and_then(|id| self.key(&id))
+            .map(|k| k.file_key().clone())
+            .unwrap_or_else(|| self.file_key()))
+    }
+
+    /// The active master key, for an encrypted backup to carry.
+    pub(crate) fn master(&self) -> [u8; 32] {
+        *self.active().master()
+    }
+
+    /// Encrypt one value under the active key.
     pub fn encrypt(&self, plain: &str) -> String {
-        let cipher = Aes256Gcm::new((&self.enc).into());
-        let mut nonce = [0u8; 12];
-        rand::thread_rng().fill_bytes(&mut nonce);
-        // Encryption of an in-memory buffer with a valid key does not fail.
-        let ct = cipher
-            .encrypt(Nonce::from_slice(&nonce), plain.as_bytes())
-            .unwrap_or_default();
-        let mut blob = nonce.to_vec();
-        blob.extend_from_slice(&ct);
-        format!("{PREFIX}:{}:{}", self.key_id, STANDARD.encode(blob))
+        self.active().encrypt(plain)
     }
 
     /// Whether `stored` has the form [`PiiKey::encrypt`] gives (under any key).
@@ -220,58 +395,90 @@ impl PiiKey {
         }
     }
 
-    /// Decrypt a value made by [`PiiKey::encrypt`].
+    /// Decrypt a value made by [`PiiKey::encrypt`] under any key of the ring.
     pub fn decrypt(&self, stored: &str) -> AppResult<String> {
-        let bad = |why: &str| AppError::Internal(format!("stored personal data unreadable: {why}"));
-        let mut parts = stored.splitn(3, ':');
-        let (Some(PREFIX), Some(kid), Some(body)) = (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(bad("not an encrypted value"));
-        };
-        if kid != self.key_id {
-            return Err(bad(&format!(
-                "encrypted with key {kid}, the configured key is {}",
-                self.key_id
-            )));
+        let kid = stored
+            .strip_prefix("pii1:")
+            .and_then(|rest| rest.split(':').next());
+        match kid.and_then(|id| self.key(id)) {
+            Some(k) => k.decrypt(stored),
+            None if kid.is_some() => Err(AppError::Internal(format!(
+                "stored personal data unreadable: encrypted with key {}, which is not in \
+                 the key ring ({})",
+                kid.unwrap_or("?"),
+                self.ids().join(", ")
+            ))),
+            None => self.active().decrypt(stored),
         }
-        let blob = STANDARD.decode(body).map_err(|_| bad("bad base64"))?;
-        if blob.len() < 12 + 16 {
-            return Err(bad("too short"));
-        }
-        let cipher = Aes256Gcm::new((&self.enc).into());
-        let plain = cipher
-            .decrypt(Nonce::from_slice(&blob[..12]), &blob[12..])
-            .map_err(|_| bad("authentication failed"))?;
-        String::from_utf8(plain).map_err(|_| bad("not UTF-8"))
     }
 
-    /// Blind index of a canonical value: HMAC-SHA256 over the kind and the value.
+    /// Blind index of a canonical value under the active key (what a write stores).
     pub fn blind(&self, kind: &str, value: &str) -> String {
-        let mut mac =
-            <HmacSha256 as Mac>::new_from_slice(&self.index).unwrap_or_else(|_| unreachable!());
-        mac.update(kind.as_bytes());
-        mac.update(&[0]);
-        mac.update(value.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
+        self.active().blind(kind, value)
     }
 
-    /// Keyed 64-bit hash of a duplicate-check blocking key (`u:…`, `n:…`): the
-    /// database can look candidates up by it without holding identifiers in clear.
+    /// Blind index of a canonical value under every key of the ring (what a lookup
+    /// matches: rows not yet re-keyed carry an older key's).
+    pub fn blinds(&self, kind: &str, value: &str) -> Vec<String> {
+        self.now()
+            .keys
+            .iter()
+            .map(|k| k.blind(kind, value))
+            .collect()
+    }
+
+    /// Keyed 64-bit hash of a duplicate-check blocking key under the active key.
     pub fn match_hash(&self, blocking_key: &str) -> i64 {
-        let mut mac =
-            <HmacSha256 as Mac>::new_from_slice(&self.index).unwrap_or_else(|_| unreachable!());
-        mac.update(b"match");
-        mac.update(&[0]);
-        mac.update(blocking_key.as_bytes());
-        let out = mac.finalize().into_bytes();
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&out[..8]);
-        i64::from_le_bytes(first)
+        self.active().match_hash(blocking_key)
+    }
+
+    /// [`PiiKey::match_hash`] under every key of the ring but the active one.
+    pub fn older_match_hashes(&self, blocking_key: &str) -> Vec<i64> {
+        let r = self.now();
+        r.keys
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != r.active)
+            .map(|(_, k)| k.match_hash(blocking_key))
+            .collect()
+    }
+
+    /// `text` with every encrypted value under another key than the active one
+    /// encrypted again under the active key (values may sit inside JSON, escaped or
+    /// not); `None` when there is none.
+    pub fn rekey_text(&self, text: &str) -> AppResult<Option<String>> {
+        let active = self.active();
+        let marker = "pii1:";
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        let mut changed = false;
+        while let Some(at) = rest.find(marker) {
+            out.push_str(&rest[..at]);
+            let token_len = rest[at..]
+                .char_indices()
+                .skip(marker.len())
+                .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | ':')))
+                .map(|(i, _)| i)
+                .unwrap_or(rest.len() - at);
+            let token = &rest[at..at + token_len];
+            let kid = token[marker.len()..].split(':').next().unwrap_or("");
+            if kid == active.key_id() || token.matches(':').count() != 2 {
+                out.push_str(token);
+            } else {
+                out.push_str(&active.encrypt(&self.decrypt(token)?));
+                changed = true;
+            }
+            rest = &rest[at + token_len..];
+        }
+        out.push_str(rest);
+        Ok(changed.then_some(out))
     }
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    custos_store::private_files::write_new(path, bytes)
+fn read_ring(path: &Path) -> Result<RingText, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the PII key file {}: {e}", path.display()))?;
+    ring_file::parse(&text, &format!("file {}", path.display()))
 }
 
 /// `13812345678` → `138****5678`.
@@ -336,6 +543,7 @@ fn mask_middle(s: &str, head: usize, tail: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]
@@ -366,6 +574,95 @@ mod tests {
             k.blind("mobile", "13812345678"),
             k2.blind("mobile", "13812345678")
         );
+    }
+
+    #[test]
+    fn ring_decrypts_under_every_key_and_writes_under_the_active_one() {
+        let (a, b) = (MasterKey::random(), MasterKey::random());
+        let old = PiiKey::from_keys(vec![a.clone()]);
+        let under_a = old.encrypt("13812345678");
+        let ring = PiiKey::from_keys(vec![a.clone(), b.clone()]);
+        let pinned = ring.pinned();
+        assert!(ring.activate(b.key_id()));
+        assert!(!ring.activate("00000000"));
+        assert_eq!(ring.key_id(), b.key_id());
+        // A pinned ring keeps the key it had; clones share the change.
+        assert_eq!(pinned.key_id(), a.key_id());
+        assert!(ring
+            .encrypt("x")
+            .starts_with(&format!("pii1:{}:", b.key_id())));
+        assert_eq!(ring.decrypt(&under_a).ok().as_deref(), Some("13812345678"));
+        // Lookups compute under both keys, writes under the active one only.
+        assert_eq!(ring.blinds("mobile", "1").len(), 2);
+        assert!(ring.blinds("mobile", "1").contains(&a.blind("mobile", "1")));
+        assert_eq!(ring.blind("mobile", "1"), b.blind("mobile", "1"));
+        assert_eq!(ring.older_match_hashes("u:1"), vec![a.match_hash("u:1")]);
+        // The audit keys of both verify; the active one writes.
+        assert_eq!(ring.audit_keys().current().id(), b.audit_key().id());
+        assert!(ring.audit_keys().find(a.audit_key().id()).is_some());
+        // A key the ring lacks is named in the error.
+        let stranger = PiiKey::random().encrypt("x");
+        let e = ring.decrypt(&stranger).err().map(|e| e.to_string());
+        assert!(e.is_some_and(|e| e.contains("not in the key ring")));
+    }
+
+    #[test]
+    fn rekey_text_moves_values_inside_json_and_skips_current_ones() {
+        let (a, b) = (MasterKey::random(), MasterKey::random());
+        let ring = PiiKey::from_keys(vec![a.clone(), b.clone()]);
+        let inner = serde_json::json!({"id_number": a.encrypt("110101199003074258"),
+            "mobile": b.encrypt("13812345678"), "name": "pii1 is not a value"})
+        .to_string();
+        // A snapshot holding the record as a JSON string inside JSON (escaped quotes).
+        let outer = serde_json::json!({ "data": inner }).to_string();
+        ring.activate(b.key_id());
+        let moved = ring.rekey_text(&outer).unwrap().unwrap();
+        assert!(!moved.contains(&format!("pii1:{}:", a.key_id())));
+        let back: serde_json::Value = serde_json::from_str(&moved).unwrap();
+        let inner: serde_json::Value =
+            serde_json::from_str(back["data"].as_str().unwrap()).unwrap();
+        let id = inner["id_number"].as_str().unwrap();
+        assert_eq!(b.decrypt(id).ok().as_deref(), Some("110101199003074258"));
+        assert_eq!(inner["name"], "pii1 is not a value");
+        assert!(ring.rekey_text(&moved).unwrap().is_none());
+        assert!(ring.rekey_text("no values").unwrap().is_none());
+    }
+
+    #[test]
+    fn rotation_and_retirement_rewrite_the_key_file() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("pii.key");
+        let ring = PiiKey::load_or_create_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        let first = ring.key_id();
+        let added = ring.add_new_key().unwrap_or_else(|e| panic!("{e}"));
+        // Added first in the file, but not active until the database says so.
+        assert_eq!(ring.key_id(), first);
+        let again = PiiKey::load_file(&path)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!());
+        assert_eq!(again.ids(), vec![added.key_id().to_string(), first.clone()]);
+        ring.activate(added.key_id());
+        let audit_of_first = ring.key(&first).map(|k| k.audit_key().clone());
+        ring.retire_key(&first).unwrap_or_else(|e| panic!("{e}"));
+        let after = PiiKey::load_file(&path)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!());
+        assert_eq!(after.ids(), vec![added.key_id().to_string()]);
+        let kept = audit_of_first.unwrap_or_else(|| panic!());
+        assert!(after.audit_keys().find(kept.id()).is_some());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path)
+                .map(|m| m.permissions().mode() & 0o777)
+                .unwrap_or(0);
+            assert_eq!(mode, 0o600);
+        }
+        // A ring from the environment cannot be rewritten.
+        let env = PiiKey::random();
+        assert!(env.add_new_key().is_err());
     }
 
     #[test]

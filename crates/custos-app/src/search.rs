@@ -360,7 +360,7 @@ fn blind_filters(
                 match canon(s) {
                     Ok(c) => f
                         .blind
-                        .push((field.to_string(), key.blind(field, &blind_text(field, &c)))),
+                        .push((field.to_string(), key.blinds(field, &blind_text(field, &c)))),
                     Err(v) => errors.push(v.on(field)),
                 }
             }

@@ -419,6 +419,24 @@ impl Seek for SealedReader {
     }
 }
 
+/// The id of the key `path` was sealed with, read from its header; `None` when the file
+/// is not sealed (or too short to be).
+pub fn sealed_key_id(path: &Path) -> std::io::Result<Option<String>> {
+    let mut file = File::open(path)?;
+    let mut header = [0u8; MAGIC.len() + KEY_ID_LEN];
+    match file.read_exact(&mut header) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    if &header[..MAGIC.len()] != MAGIC {
+        return Ok(None);
+    }
+    Ok(Some(
+        String::from_utf8_lossy(&header[MAGIC.len()..]).into_owned(),
+    ))
+}
+
 /// Anything read from start to end or by seeking.
 pub trait ReadSeek: Read + Seek + Send {}
 impl<T: Read + Seek + Send> ReadSeek for T {}

@@ -20,6 +20,7 @@ mod login_throttle;
 mod lookups;
 mod match_postings;
 mod org;
+pub mod pii_rows;
 /// Owner-only files and directories (kept at this path for the store's callers).
 pub use custos_files::private_files;
 mod rate_limits;

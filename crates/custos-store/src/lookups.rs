@@ -618,7 +618,7 @@ mod tests {
         assert_eq!(ids(by_gram.iter().map(|r| r.id).collect()), vec![a, b, d]);
         let by_hash = tx
             .search_customers(&CustomerFilter {
-                blind: vec![("mobile".into(), "h-d".into())],
+                blind: vec![("mobile".into(), vec!["h-d".into()])],
                 limit: 10,
                 ..CustomerFilter::default()
             })

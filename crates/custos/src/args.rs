@@ -55,6 +55,15 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The PII master key ring: rotation, re-keying, retirement (permission system.keys).
+    ///
+    /// The ring is the key file (`pii.key` in the data directory or CUSTOS_PII_KEY_FILE):
+    /// one base64 key a line. The database records which key is active, so every server
+    /// on it agrees; a running server learns of a rotation within seconds.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
     /// Write a consistent online backup of the SQLite database to FILE.
     Backup {
         file: PathBuf,
@@ -218,6 +227,29 @@ pub(crate) enum AuditCommand {
     /// Write a signed checkpoint of the chain's head to the checkpoint file (after
     /// verifying the entries since the last one); exits 2 when the chain is broken.
     Checkpoint,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum KeyCommand {
+    /// Show the active key, the ring, the rows still under older keys, the re-keying.
+    Status,
+    /// Add a new random key to the key file (mode 0600) and make it active: new values
+    /// are encrypted under it at once, and the re-keying of stored data starts (a running
+    /// `custos serve` does it in the background; or run `custos key rekey`).
+    Rotate {
+        /// Only add the key to the ring, not active yet: copy the key file to every other
+        /// server sharing the database, then run `custos key activate <id>`.
+        #[arg(long)]
+        stage: bool,
+    },
+    /// Make a key of the ring (added with `rotate --stage`) the active one.
+    Activate { id: String },
+    /// Re-key everything stored under older keys now, in batches of 500 rows; resumes
+    /// where a stopped run left off. Safe while servers run.
+    Rekey,
+    /// Remove an older key from the ring once nothing needs it (refused while any row
+    /// or sealed file is under it); its audit keys stay so old audit entries verify.
+    Retire { id: String },
 }
 
 /// Where a backup passphrase comes from. Never a plain argument: those show in `ps`.

@@ -331,15 +331,24 @@ pub fn locate(
     })
 }
 
-/// The PII key given by `CUSTOS_PII_KEY` or `CUSTOS_PII_KEY_FILE`, if any.
+/// The PII key ring given by `CUSTOS_PII_KEY` (one or several keys) or
+/// `CUSTOS_PII_KEY_FILE` (the key file, which `custos key rotate` and `retire` rewrite),
+/// if any.
 pub fn env_pii_key() -> Result<Option<custos_app::pii::PiiKey>, String> {
+    if env("CUSTOS_PII_KEY").is_none() {
+        if let Some(path) = env("CUSTOS_PII_KEY_FILE") {
+            return custos_app::pii::PiiKey::load_file(Path::new(&path))?
+                .map(Some)
+                .ok_or_else(|| format!("CUSTOS_PII_KEY_FILE ({path}) does not exist"));
+        }
+    }
     secret_env("CUSTOS_PII_KEY")?
         .map(|k| custos_app::pii::PiiKey::from_base64(&k))
         .transpose()
 }
 
-/// The personal data key of the database in `data_dir`: `CUSTOS_PII_KEY(_FILE)`, else
-/// `pii.key` in the directory (created with a new key when absent).
+/// The personal data key ring of the database in `data_dir`: `CUSTOS_PII_KEY(_FILE)`,
+/// else `pii.key` in the directory (created with a new key when absent).
 pub fn pii_key_of(data_dir: &Path) -> Result<custos_app::pii::PiiKey, String> {
     match env_pii_key()? {
         Some(k) => Ok(k),

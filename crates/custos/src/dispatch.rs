@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use custos_app::{Actor, App};
 
 use crate::args::{AuditCommand, Cli, Command};
+use crate::key_cmd;
 use crate::{
     actor, audit_cmd, backup_cmd, bench_cmd, customer_cmd, dedupe_cmd, import_cmd, open,
     open_locked, rule_cmd, serve, user_cmd, Failure,
@@ -103,6 +104,12 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 AuditCommand::Verify => audit_cmd::audit_verify(&app, cli.json).await,
                 AuditCommand::Checkpoint => audit_cmd::audit_checkpoint(&app, cli.json).await,
             }
+        }
+        Command::Key { command } => {
+            let (app, _, _lock) = open(&cli, None).await?;
+            let actor = actor(&app, &cli).await?;
+            key_cmd::run_key(&app, &actor, command, cli.json).await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Backup { file, passphrase } => backup_cmd::backup(&cli, file, passphrase).await,
         Command::Restore {

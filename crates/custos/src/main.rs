@@ -17,6 +17,7 @@ mod customer_cmd;
 mod dedupe_cmd;
 mod dispatch;
 mod import_cmd;
+mod key_cmd;
 mod output;
 mod rule_cmd;
 mod serve;

@@ -79,6 +79,8 @@ pub(crate) async fn serve(
         app.clone()
             .run_audit_checkpoints(settings.audit_checkpoint_due),
     );
+    let keys = tokio::spawn(app.clone().run_pii_key_worker());
+    let key_reloader = tokio::spawn(reload_keys_on_hangup(app.clone()));
     let served = match tls {
         Some(tls) => {
             let reloader = tokio::spawn(reload_tls_on_hangup(std::sync::Arc::clone(&tls)));
@@ -92,6 +94,8 @@ pub(crate) async fn serve(
     };
     worker.abort();
     checkpoints.abort();
+    keys.abort();
+    key_reloader.abort();
     served.map_err(|e| Failure(format!("server error: {e}")))?;
     lock.release().await;
     app.db.close().await;
@@ -113,6 +117,28 @@ async fn reload_tls_on_hangup(tls: std::sync::Arc<custos_web::tls::Tls>) {
                 Ok(()) => tracing::info!("TLS certificate reloaded"),
                 Err(e) => {
                     tracing::error!(error = %e, "TLS reload failed; the loaded certificate stays")
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    std::future::pending::<()>().await;
+}
+
+/// Read the PII key file again on every SIGHUP (a key staged or retired elsewhere and
+/// copied here); a file that cannot be read keeps the loaded ring and says why.
+async fn reload_keys_on_hangup(app: custos_app::App) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match app.reload_pii_keys() {
+                Ok(ids) => tracing::info!(ring = ?ids, "PII key file reloaded"),
+                Err(e) => {
+                    tracing::error!(error = %e, "PII key file reload failed; the loaded ring stays")
                 }
             }
         }

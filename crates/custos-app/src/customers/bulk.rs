@@ -30,7 +30,7 @@ impl App {
     ) -> AppResult<Vec<String>> {
         actor.require("system.backup")?;
         let today = issue_date(self.config.code_timezone);
-        let key = &self.config.pii_key;
+        let key = &self.config.pii_key.pinned();
         let mut gen = DemoCustomers::new(seed, today);
         let mut codes = Vec::with_capacity(n as usize);
         let mut done = 0u64;

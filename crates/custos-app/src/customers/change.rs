@@ -212,7 +212,7 @@ impl App {
         mutate: impl FnOnce(&mut Record) -> AppResult<()>,
     ) -> AppResult<(CustomerRow, Record, Vec<duplicates::DuplicateCandidate>)> {
         let code = code.trim().to_ascii_uppercase();
-        let key = &self.config.pii_key;
+        let key = &self.config.pii_key.pinned();
         let today = issue_date(self.config.code_timezone);
         let row = scoped_customer(tx, actor, scope, &code).await?;
         check_editable(&code, &row, expected_version)?;

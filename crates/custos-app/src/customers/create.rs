@@ -45,6 +45,8 @@ pub(crate) struct Checked {
     reason: Option<String>,
     prepared: custos_core::matching::Prepared,
     indexes: CustomerIndexes,
+    /// The PII key the indexes are keyed with (a rotation in between makes them stale).
+    key_id: String,
 }
 
 impl Checked {
@@ -227,8 +229,10 @@ impl App {
         raw.owner_id = Some(input.owner_id.unwrap_or(actor.user_id));
         let rec = validate(raw, today, &reference).ok()?;
         let prepared = custos_core::matching::prepare(&duplicates::match_record(&rec), today);
-        let indexes = indexes_with(&rec, &self.config.pii_key, &prepared);
+        let key = self.config.pii_key.pinned();
+        let indexes = indexes_with(&rec, &key, &prepared);
         Some(Checked {
+            key_id: key.key_id(),
             today,
             reference,
             rec,
@@ -256,7 +260,9 @@ impl App {
             actor.require("code.assign")?;
         }
         let today = issue_date(self.config.code_timezone);
-        let key = &self.config.pii_key;
+        // One key for the record's values and its index rows.
+        let key = &self.config.pii_key.pinned();
+        let checked = checked.filter(|c| c.key_id == key.key_id());
         let (rec, reason, ready) = self
             .valid_creation(tx, lookups, actor, &input, checked, today)
             .await?;

@@ -289,6 +289,29 @@ pub(super) fn hashes_of(p: &Prepared, key: &PiiKey) -> Vec<i64> {
     h
 }
 
+/// `hashes` (under the active key) and, while the key ring holds older keys (a rotation
+/// whose re-keying may not be done), the same blocking keys under each of them: a
+/// customer not yet re-keyed is found by its old match keys, so no duplicate slips in
+/// during a rotation.
+fn with_older_hashes<'a>(
+    p: &Prepared,
+    key: &PiiKey,
+    hashes: &'a [i64],
+) -> std::borrow::Cow<'a, [i64]> {
+    let older: Vec<i64> = blocking_keys(p)
+        .iter()
+        .flat_map(|k| key.older_match_hashes(k))
+        .collect();
+    if older.is_empty() {
+        return std::borrow::Cow::Borrowed(hashes);
+    }
+    let mut all = hashes.to_vec();
+    all.extend(older);
+    all.sort_unstable();
+    all.dedup();
+    std::borrow::Cow::Owned(all)
+}
+
 /// Do two records differ in a field the matcher looks at?
 pub(super) fn matching_fields_changed(a: &Record, b: &Record) -> bool {
     match_record(a) != match_record(b)
@@ -349,7 +372,8 @@ impl App {
         let today = issue_date(self.config.code_timezone);
         let key = &self.config.pii_key;
         let limit = (MAX_COMPARED + exclude.len()) as i64;
-        let mut stamps = tx.match_candidates(hashes, PER_KEY, limit).await?;
+        let lookup = with_older_hashes(draft, key, hashes);
+        let mut stamps = tx.match_candidates(&lookup, PER_KEY, limit).await?;
         stamps.retain(|s| !exclude.contains(&s.id));
         // Only customers not prepared before are read in full.
         let mut prepared: Vec<(i64, Arc<Prepared>)> = Vec::with_capacity(stamps.len());

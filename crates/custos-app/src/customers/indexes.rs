@@ -74,6 +74,19 @@ pub(super) fn indexes_with(
     }
 }
 
+/// The index rows of a stored customer under `key` (its values decrypted with any key
+/// of the ring); `None` for a customer that has none (merged away).
+pub(crate) fn stored_indexes(
+    row: &custos_store::CustomerRow,
+    key: &PiiKey,
+) -> crate::AppResult<Option<CustomerIndexes>> {
+    if !super::record::LIVE_STATUSES.contains(&row.status.as_str()) {
+        return Ok(None);
+    }
+    let rec = super::stored::record_of(row, key)?;
+    Ok(Some(indexes_of(&rec, key)))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -210,7 +210,7 @@ impl App {
         reason: Option<String>,
         live: bool,
     ) -> AppResult<CustomerRow> {
-        let key = &self.config.pii_key;
+        let key = &self.config.pii_key.pinned();
         let now = now_us();
         let updated = tx.update_customer(&with_record(row, new, key, now)).await?;
         let indexes = if live {

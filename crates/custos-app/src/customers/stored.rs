@@ -9,7 +9,6 @@ use serde_json::{Map, Value};
 use super::record::{Contact, Record};
 use crate::error::{AppError, AppResult};
 use crate::pii::PiiKey;
-use crate::App;
 
 /// A stored contact: personal data encrypted.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -231,54 +230,5 @@ pub(super) fn with_record(base: &CustomerRow, rec: &Record, key: &PiiKey, now: i
         data: stored_data(rec, key),
         updated_at: now,
         ..base.clone()
-    }
-}
-
-impl App {
-    /// Compare the configured PII key with the check value stored on first start; a
-    /// different key is a start-up error (data encrypted with another key is unreadable).
-    pub async fn check_pii_key(&self) -> AppResult<()> {
-        let key = &self.config.pii_key;
-        let mut tx = self.db.begin().await?;
-        match tx.setting(crate::pii::CHECK_SETTING).await? {
-            Some(stored) if stored == key.check_value() => {
-                tx.rollback().await?;
-                Ok(())
-            }
-            Some(_)
-                if tx.count_customers().await? == 0
-                    && !tx
-                        .audit_keyed_with_other(Some(key.audit_key().id()))
-                        .await? =>
-            {
-                // Nothing is encrypted under the old key yet (e.g. a fresh restore of an
-                // empty database) and no audit entry is keyed with it: adopt the key.
-                tx.put_setting(crate::pii::CHECK_SETTING, key.check_value())
-                    .await?;
-                tx.commit().await?;
-                tracing::warn!(
-                    key_id = key.key_id(),
-                    "PII key replaced: the database holds no customers"
-                );
-                Ok(())
-            }
-            Some(stored) => {
-                tx.rollback().await?;
-                let stored_id = stored.split(':').next().unwrap_or("?").to_string();
-                Err(AppError::Internal(format!(
-                    "the PII key (id {}) is not the key this database was created with (id {stored_id}); \
-                     set CUSTOS_PII_KEY or CUSTOS_PII_KEY_FILE to the original key, or restore pii.key \
-                     in the data directory — without it encrypted personal data cannot be read \
-                     and the audit chain cannot be verified",
-                    key.key_id()
-                )))
-            }
-            None => {
-                tx.put_setting(crate::pii::CHECK_SETTING, key.check_value())
-                    .await?;
-                tx.commit().await?;
-                Ok(())
-            }
-        }
     }
 }

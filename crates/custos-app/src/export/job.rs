@@ -314,7 +314,7 @@ fn open_plaintext(path: &Path, key: &PiiKey) -> std::io::Result<(Box<dyn ReadSee
         let len = file.metadata()?.len();
         return Ok((Box::new(file), len));
     }
-    let mut reader = SealedReader::open(path, key)?;
+    let mut reader = SealedReader::open(path, &key.file_key_for(path)?)?;
     std::io::copy(&mut reader, &mut std::io::sink())?;
     reader.seek(SeekFrom::Start(0))?;
     let len = reader.plain_len();
@@ -489,7 +489,7 @@ impl App {
     ) -> AppResult<WrittenExport> {
         let file = custos_store::private_files::create(part)
             .map_err(|e| io_err("cannot create", part, e))?;
-        let sink = Digesting::new(SealedWriter::new(&self.config.pii_key, file));
+        let sink = Digesting::new(SealedWriter::new(&self.config.pii_key.file_key(), file));
         let (rows, sink) = self
             .write_export(actor, query, options, sink, Some(progress))
             .await?;

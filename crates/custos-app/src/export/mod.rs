@@ -273,10 +273,12 @@ impl App {
     ) -> AppResult<(u64, SealedReader)> {
         require_export(actor)?;
         let file = custos_store::private_files::create(out).map_err(io_err)?;
-        let sealed = SealedWriter::new(&self.config.pii_key, file);
+        let sealed = SealedWriter::new(&self.config.pii_key.file_key(), file);
         let (written, sealed) = self.export_audited(actor, q, opts, sealed).await?;
         sealed.finish().map_err(io_err)?;
-        let reader = SealedReader::open(out, &self.config.pii_key).map_err(io_err)?;
+        let reader =
+            SealedReader::open(out, &self.config.pii_key.file_key_for(out).map_err(io_err)?)
+                .map_err(io_err)?;
         Ok((written, reader))
     }
 

@@ -39,9 +39,11 @@ pub fn inspect(
     delimiter: Option<char>,
     limits: &ImportLimits,
 ) -> AppResult<FileFacts> {
-    let key = key.file_key();
+    let key = key
+        .file_key_for(path)
+        .map_err(|e| AppError::Internal(format!("{}: {e}", path.display())))?;
     Ok(custos_files::table::inspect(
-        path, key, format, encoding, delimiter, limits,
+        path, &key, format, encoding, delimiter, limits,
     )?)
 }
 
@@ -55,6 +57,8 @@ pub async fn open_table(
     limits: &ImportLimits,
     known: impl Fn(&str) -> bool,
 ) -> AppResult<Table> {
-    let key = key.file_key();
-    Ok(custos_files::table::open_table(path, key, facts, sheet, limits, known).await?)
+    let key = key
+        .file_key_for(path)
+        .map_err(|e| AppError::Internal(format!("{}: {e}", path.display())))?;
+    Ok(custos_files::table::open_table(path, &key, facts, sheet, limits, known).await?)
 }

@@ -92,7 +92,7 @@ impl App {
         Ok(Upload {
             path: Some(path),
             file,
-            sealer: Some(crate::sealed::Sealer::new(&self.config.pii_key)),
+            sealer: Some(crate::sealed::Sealer::new(&self.config.pii_key.file_key())),
             file_name: file_name.to_string(),
         })
     }
@@ -191,10 +191,12 @@ impl App {
                 deleted += 1;
             } else if !is_sealed {
                 let (from, k) = (path.clone(), key.clone());
-                tokio::task::spawn_blocking(move || crate::sealed::seal_file(&from, &from, &k))
-                    .await
-                    .map_err(|e| AppError::Internal(format!("sealing task: {e}")))?
-                    .map_err(|e| AppError::Internal(format!("{}: {e}", path.display())))?;
+                tokio::task::spawn_blocking(move || {
+                    crate::sealed::seal_file(&from, &from, &k.file_key())
+                })
+                .await
+                .map_err(|e| AppError::Internal(format!("sealing task: {e}")))?
+                .map_err(|e| AppError::Internal(format!("{}: {e}", path.display())))?;
                 sealed += 1;
             }
         }

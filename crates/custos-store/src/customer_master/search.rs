@@ -87,8 +87,9 @@ pub struct CustomerFilter {
     pub department_id: Option<i64>,
     pub tag: Option<String>,
     pub custom: Vec<(String, String)>,
-    /// (kind, hash) blind-index matches.
-    pub blind: Vec<(String, String)>,
+    /// (kind, hashes) blind-index matches: a customer matches when it has an entry of
+    /// the kind with any of the hashes (one per key of the PII key ring).
+    pub blind: Vec<(String, Vec<String>)>,
     pub created_from: Option<i64>,
     pub created_to: Option<i64>,
     pub updated_from: Option<i64>,
@@ -277,12 +278,16 @@ fn build_where(f: &CustomerFilter, with_cursor: bool, backend: Backend) -> Where
             "id IN (SELECT customer_id FROM customer_field_values WHERE key = {pk} AND value = {pv})"
         ));
     }
-    for (k, h) in &f.blind {
+    for (k, hs) in &f.blind {
         let pk = w.bind(SqlValue::Text(k.clone()));
-        let ph = w.bind(SqlValue::Text(h.clone()));
+        let ph: Vec<String> = hs
+            .iter()
+            .map(|h| w.bind(SqlValue::Text(h.clone())))
+            .collect();
         w.clauses.push(format!(
-            "id IN (SELECT customer_id FROM {} AS bi WHERE kind = {pk} AND hash = {ph})",
-            BLIND_INDEX.rows(backend)
+            "id IN (SELECT customer_id FROM {} AS bi WHERE kind = {pk} AND hash IN ({}))",
+            BLIND_INDEX.rows(backend),
+            ph.join(", ")
         ));
     }
     for (col, op, v) in [

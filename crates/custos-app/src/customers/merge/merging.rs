@@ -214,7 +214,7 @@ impl App {
         group: Option<i64>,
     ) -> AppResult<MergeResult> {
         let scope = actor.require("customer.merge")?;
-        let key = &self.config.pii_key;
+        let key = &self.config.pii_key.pinned();
         let order = checked_order(&req)?;
 
         tx.lock_audit_head().await?;

@@ -141,7 +141,7 @@ impl App {
     ) -> AppResult<SplitResult> {
         let scope = actor.require("customer.merge")?;
         let create_scope = actor.require("customer.create")?;
-        let key = &self.config.pii_key;
+        let key = &self.config.pii_key.pinned();
         let mut errors = Vec::new();
         let (reason, retire) = checked_request(&req, &mut errors);
         tx.lock_audit_head().await?;

@@ -61,7 +61,7 @@ impl App {
         reason: Option<String>,
     ) -> AppResult<Vec<CustomerView>> {
         let scope = actor.require("customer.merge")?;
-        let key = &self.config.pii_key;
+        let key = &self.config.pii_key.pinned();
         let mut errors = Vec::new();
         let reason = text("reason", reason.as_deref(), 500, &mut errors);
         reason_required(&reason, &mut errors);
