@@ -87,7 +87,9 @@ async fn lookups_find(app: &App, admin: &Actor, old: &str, company_code: &str) {
 }
 
 async fn rotation_on(backend: Backend) {
-    let Some((opts, _dir)) = custos_store::testing::fresh_options(backend) else {
+    let Some((opts, _dir)) =
+        custos_store::DbOptions::fresh(backend, custos_store::testing::pg_url().as_deref())
+    else {
         eprintln!("postgres half skipped: CUSTOS_TEST_PG_URL is not set");
         return;
     };
@@ -213,7 +215,7 @@ async fn rotation_keeps_data_readable_and_findable_on_postgres() {
 /// A server whose ring lacks the key the database records as active does not start.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ring_without_the_active_key_refuses_to_start() {
-    let (opts, _dir) = custos_store::testing::fresh_options(Backend::Sqlite).unwrap();
+    let (opts, _dir) = custos_store::DbOptions::fresh(Backend::Sqlite, None).unwrap();
     let keys = tempfile::tempdir().unwrap();
     let path = keys.path().join("pii.key");
     let key = PiiKey::load_or_create_file(&path).unwrap();
