@@ -50,6 +50,8 @@ enum Chart {
     None,
 }
 
+/// Tooltips render on the canvas (`richText`): ECharts' HTML tooltips carry style
+/// attributes the console's Content-Security-Policy refuses.
 fn option(chart: Chart, figures: &[Figure]) -> String {
     let links: Map<String, Value> = figures
         .iter()
@@ -58,7 +60,7 @@ fn option(chart: Chart, figures: &[Figure]) -> String {
     let option = match chart {
         Chart::None => return String::new(),
         Chart::Pie => json!({
-            "tooltip": {"trigger": "item"},
+            "tooltip": {"trigger": "item", "renderMode": "richText"},
             "series": [{
                 "type": "pie", "radius": ["35%", "65%"],
                 "data": figures.iter().map(|f| json!({"name": f.label, "value": f.count})).collect::<Vec<_>>(),
@@ -66,7 +68,7 @@ fn option(chart: Chart, figures: &[Figure]) -> String {
             "custosLinks": links,
         }),
         Chart::Bar => json!({
-            "tooltip": {"trigger": "axis"},
+            "tooltip": {"trigger": "axis", "renderMode": "richText"},
             "grid": {"left": 8, "right": 16, "top": 16, "bottom": 8, "containLabel": true},
             "xAxis": {"type": "category", "axisLabel": {"rotate": 40, "interval": 0},
                       "data": figures.iter().map(|f| f.label.clone()).collect::<Vec<_>>()},
