@@ -51,7 +51,8 @@ enum Chart {
 }
 
 /// Tooltips render on the canvas (`richText`): ECharts' HTML tooltips carry style
-/// attributes the console's Content-Security-Policy refuses.
+/// attributes the console's Content-Security-Policy refuses. No animation: figures are
+/// read, not watched.
 fn option(chart: Chart, figures: &[Figure]) -> String {
     let links: Map<String, Value> = figures
         .iter()
@@ -60,6 +61,7 @@ fn option(chart: Chart, figures: &[Figure]) -> String {
     let option = match chart {
         Chart::None => return String::new(),
         Chart::Pie => json!({
+            "animation": false,
             "tooltip": {"trigger": "item", "renderMode": "richText"},
             "series": [{
                 "type": "pie", "radius": ["35%", "65%"],
@@ -68,6 +70,7 @@ fn option(chart: Chart, figures: &[Figure]) -> String {
             "custosLinks": links,
         }),
         Chart::Bar => json!({
+            "animation": false,
             "tooltip": {"trigger": "axis", "renderMode": "richText"},
             "grid": {"left": 8, "right": 16, "top": 16, "bottom": 8, "containLabel": true},
             "xAxis": {"type": "category", "axisLabel": {"rotate": 40, "interval": 0},
