@@ -184,6 +184,21 @@ pub(crate) enum BenchCommand {
         #[arg(long)]
         keep: bool,
     },
+    /// Server time of the console's dashboard (scope all and own), filtered list and
+    /// customer detail use cases on N bulk-loaded customers in a fresh database.
+    Console {
+        /// sqlite or postgres (postgres uses --database-url or CUSTOS_TEST_PG_URL, in a fresh schema).
+        #[arg(long, default_value = "sqlite")]
+        backend: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        customers: u64,
+        /// Timed list pages and detail reads.
+        #[arg(long, default_value_t = 1000)]
+        queries: usize,
+        /// Timed dashboards per viewer.
+        #[arg(long, default_value_t = 50)]
+        dashboards: usize,
+    },
 }
 
 #[derive(Subcommand)]

@@ -1,8 +1,8 @@
-//! `custos bench issue|import|dupcheck|lookup`: the backend and database of a benchmark,
+//! `custos bench issue|import|dupcheck|lookup|console`: the backend and database of a benchmark,
 //! then the benchmark itself (see `bench`, `bench_import`, `bench_lookup`).
 
 use crate::args::BenchCommand;
-use crate::{bench, bench_import, bench_lookup, Failure};
+use crate::{bench, bench_console, bench_import, bench_lookup, Failure};
 
 /// Run one benchmark; `database_url` is the global `--database-url`.
 pub(crate) async fn run_bench(
@@ -30,7 +30,8 @@ pub(crate) async fn run_bench(
     let backend_name = match command {
         BenchCommand::Issue { backend, .. }
         | BenchCommand::Dupcheck { backend, .. }
-        | BenchCommand::Lookup { backend, .. } => backend.as_str(),
+        | BenchCommand::Lookup { backend, .. }
+        | BenchCommand::Console { backend, .. } => backend.as_str(),
         BenchCommand::Import { .. } => "sqlite",
     };
     let backend = match backend_name {
@@ -72,6 +73,19 @@ pub(crate) async fn run_bench(
                 keep: *keep,
             };
             bench_lookup::lookup(backend, url.as_deref(), run).await?
+        }
+        BenchCommand::Console {
+            customers,
+            queries,
+            dashboards,
+            ..
+        } => {
+            let run = bench_console::ConsoleRun {
+                customers: *customers,
+                queries: *queries,
+                dashboards: *dashboards,
+            };
+            bench_console::console(backend, url.as_deref(), run).await?
         }
         BenchCommand::Import { .. } => {}
     }

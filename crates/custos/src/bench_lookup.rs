@@ -90,7 +90,11 @@ pub async fn lookup(backend: Backend, pg_url: Option<&str>, run: LookupRun) -> R
 
 /// Store `customers` synthetic customers with the benchmark bulk loader, printing the
 /// rate; returns their codes.
-async fn bulk_load(app: &App, admin: &Actor, customers: u64) -> Result<Vec<String>, String> {
+pub(crate) async fn bulk_load(
+    app: &App,
+    admin: &Actor,
+    customers: u64,
+) -> Result<Vec<String>, String> {
     let start = Instant::now();
     let codes = app
         .bench_bulk_load(admin, customers, SEED, |done| {
@@ -109,7 +113,7 @@ async fn bulk_load(app: &App, admin: &Actor, customers: u64) -> Result<Vec<Strin
 }
 
 /// The user the reads run as.
-async fn create_reader(app: &App, admin: &Actor) -> Result<(), String> {
+pub(crate) async fn create_reader(app: &App, admin: &Actor) -> Result<(), String> {
     // Reads run as a query-role user (no clear-text personal data, so no audited reveal
     // per read — the common case for sales and service staff).
     let new_user: custos_app::org::NewUser = serde_json::from_value(serde_json::json!({
@@ -125,7 +129,11 @@ async fn create_reader(app: &App, admin: &Actor) -> Result<(), String> {
 
 /// Up to `queries` stored customers spread evenly over the table (the generator replays
 /// them, as generated on `today`), for names and regions.
-fn sample_customers(customers: u64, queries: usize, today: NaiveDate) -> Vec<NewCustomer> {
+pub(crate) fn sample_customers(
+    customers: u64,
+    queries: usize,
+    today: NaiveDate,
+) -> Vec<NewCustomer> {
     let stride = (customers as usize / queries.max(1)).max(1);
     let mut gen = DemoCustomers::new(SEED, today);
     let mut samples = Vec::with_capacity(queries);
@@ -256,7 +264,7 @@ async fn time_duplicate_check(
     Ok(())
 }
 
-fn percentiles(mut ms: Vec<f64>) -> String {
+pub(crate) fn percentiles(mut ms: Vec<f64>) -> String {
     if ms.is_empty() {
         return "no samples".into();
     }

@@ -10,6 +10,7 @@ mod backup_cmd;
 mod bench;
 mod bench_cmd;
 mod bench_common;
+mod bench_console;
 mod bench_import;
 mod bench_lookup;
 mod config;

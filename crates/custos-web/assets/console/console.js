@@ -2,6 +2,12 @@
 // forbids them), so everything a page needs beyond htmx lives here.
 (function () {
   "use strict";
+  // Anything the Content-Security-Policy blocked on this page is counted (and shown in
+  // the browser's console), so a test can tell a page works without loosening the policy.
+  window.custosCspViolations = 0;
+  document.addEventListener("securitypolicyviolation", function () {
+    window.custosCspViolations += 1;
+  });
   var meta = document.querySelector('meta[name="csrf-token"]');
   var csrf = meta ? meta.getAttribute("content") : "";
 

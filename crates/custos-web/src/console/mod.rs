@@ -6,11 +6,13 @@
 mod account;
 mod assets;
 mod dashboard;
+mod figures;
 mod form;
 mod i18n;
 mod login;
 mod page;
 mod session;
+mod stats;
 
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -26,10 +28,17 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/logout", post(login::logout))
         .route("/language", post(login::language))
         .route("/", get(dashboard::page))
+        .route("/stats", get(stats::page))
+        .route("/stats/export.xlsx", post(stats::export_xlsx))
         .route("/account", get(account::page))
         .route("/account/language", post(account::language))
         .route("/account/password", post(account::password))
-        .route("/assets/{name}", get(assets::serve))
+        // Scripts and styles go out gzipped to clients that accept it (the pages' weight
+        // budget is for compressed bytes); pages themselves are small and uncompressed.
+        .route(
+            "/assets/{name}",
+            get(assets::serve).layer(tower_http::compression::CompressionLayer::new()),
+        )
 }
 
 /// Whether a request for an unknown path comes from a browser page rather than an API

@@ -81,6 +81,12 @@ impl Chrome {
         }
     }
 
+    /// The frame of a page with charts: it loads ECharts.
+    pub fn with_charts(mut self) -> Chrome {
+        self.charts = true;
+        self
+    }
+
     /// Words from the catalog in the page's language.
     pub fn t<'a>(&self, key: &'a str) -> &'a str {
         t(self.lang, key)

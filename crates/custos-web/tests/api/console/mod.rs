@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod dashboard;
+mod dashboard_in_browser;
 mod pages;
 mod session;
 mod shell_in_browser;

@@ -1,0 +1,73 @@
+//! `/stats` (统计): the customer statistics of `GET /api/v1/stats/customers` — within the
+//! viewer's `stats.read` scope — as charts and tables, each figure linking to the customer
+//! list it counts, and the same figures as an XLSX workbook.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::figures::{figure_groups, FigureGroup};
+use super::form::Posted;
+use super::page::{csrf_refused, render, Chrome, PageError};
+use super::session::Viewer;
+use crate::AppState;
+
+#[derive(Template)]
+#[template(path = "console/stats/stats.html")]
+struct StatsPage {
+    chrome: Chrome,
+    total: i64,
+    groups: Vec<FigureGroup>,
+}
+
+pub(crate) async fn page(State(state): State<AppState>, viewer: Viewer) -> Response {
+    let chrome = Chrome::new(&viewer, "/stats", "stats.title");
+    match state.app.customer_figures(&viewer.actor).await {
+        Ok(view) => {
+            let groups = figure_groups(viewer.lang, &view, true);
+            let page = StatsPage {
+                chrome: chrome.with_charts(),
+                total: view.stats.total,
+                groups,
+            };
+            render(StatusCode::OK, &page)
+        }
+        Err(e) => PageError::new(chrome, e).into_response(),
+    }
+}
+
+/// `POST /stats/export.xlsx`: the statistics as a workbook (audited by the use case).
+pub(crate) async fn export_xlsx(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    posted: Posted,
+) -> Response {
+    let chrome = Chrome::new(&viewer, "/stats", "stats.title");
+    if !posted.csrf_ok(&viewer) {
+        return csrf_refused(chrome);
+    }
+    match state
+        .app
+        .export_customer_stats_xlsx(&viewer.actor, viewer.lang)
+        .await
+    {
+        Ok(bytes) => {
+            let mut r = bytes.into_response();
+            let h = r.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                ),
+            );
+            h.insert(
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("attachment; filename=\"customer-stats.xlsx\""),
+            );
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(e) => PageError::new(chrome, e).into_response(),
+    }
+}

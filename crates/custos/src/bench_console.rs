@@ -1,0 +1,100 @@
+//! `custos bench console`: server time of the use cases behind the console's busiest pages
+//! — the dashboard (工作台) for a viewer of scope `all` and one of scope `own`, the
+//! filtered customer list's first page and a customer's detail — on N bulk-loaded
+//! customers, called in-process as the page handlers call them.
+
+use crate::output::outln;
+use std::time::Instant;
+
+use custos_app::search::CustomerQuery;
+use custos_app::{Backend, Scope};
+
+use crate::bench_common::{backend_name, fresh_app, machine, BenchDb};
+use crate::bench_lookup::{bulk_load, create_reader, percentiles, sample_customers};
+
+/// Sizes of `custos bench console`.
+pub struct ConsoleRun {
+    pub customers: u64,
+    /// Timed calls of the list and the detail.
+    pub queries: usize,
+    /// Timed dashboards per viewer.
+    pub dashboards: usize,
+}
+
+/// Milliseconds a call of `f` takes, `n` times.
+macro_rules! timed {
+    ($n:expr, $i:ident, $body:expr) => {{
+        let mut ms = Vec::with_capacity($n);
+        for $i in 0..$n {
+            let t = Instant::now();
+            $body.await.map_err(|e| e.to_string())?;
+            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        ms
+    }};
+}
+
+pub async fn console(
+    backend: Backend,
+    pg_url: Option<&str>,
+    run: ConsoleRun,
+) -> Result<(), String> {
+    let ConsoleRun {
+        customers,
+        queries,
+        dashboards,
+    } = run;
+    outln!(
+        "custos bench console — {} — backend {:?}",
+        machine(),
+        backend
+    );
+    outln!(
+        "command: custos bench console --backend {} --customers {customers} --queries {queries} --dashboards {dashboards}",
+        backend_name(backend)
+    );
+    let BenchDb { app, admin, _dir } = fresh_app(backend, pg_url).await?;
+    let codes = bulk_load(&app, &admin, customers).await?;
+    create_reader(&app, &admin).await?;
+    let reader = app
+        .actor_for_username("reader", admin.ctx.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    // The bulk loader makes the administrator the owner of every customer, so the same
+    // user with every permission narrowed to `own` is the worst case of an own-scope
+    // viewer: all rows are theirs and the scope condition filters none out.
+    let mut own = admin.clone();
+    for scope in own.permissions.values_mut() {
+        *scope = Scope::Own;
+    }
+    let today = chrono::Utc::now().date_naive();
+    let samples = sample_customers(customers, queries, today);
+
+    let ms = timed!(dashboards, _i, app.dashboard(&admin));
+    outln!("dashboard, scope all   {}", percentiles(ms));
+    let ms = timed!(dashboards, _i, app.dashboard(&own));
+    outln!("dashboard, scope own   {}", percentiles(ms));
+    let ms = timed!(dashboards, _i, app.customer_figures(&admin));
+    outln!("statistics, scope all  {}", percentiles(ms));
+    let ms = timed!(samples.len(), i, {
+        let s = &samples[i];
+        let region = s.region_code.clone().unwrap_or_default();
+        let q = CustomerQuery {
+            customer_type: Some(s.customer_type.clone()),
+            region: Some(region[..4.min(region.len())].to_string()),
+            status: Some("active".into()),
+            limit: Some(50),
+            ..Default::default()
+        };
+        app.search_customers(&reader, q)
+    });
+    outln!("list first page (50)   {}", percentiles(ms));
+    let ms = timed!(queries, i, {
+        let code = &codes[(i * 1_000_003 + 17) % codes.len()];
+        app.get_customer(&reader, code)
+    });
+    outln!("customer detail        {}", percentiles(ms));
+    let _ = app.db.drop_schema().await;
+    app.db.close().await;
+    Ok(())
+}
