@@ -29,6 +29,7 @@ pub mod org;
 pub mod password_policy;
 pub mod rate_limit;
 pub mod restore_guard;
+mod stats_cache;
 pub mod terms;
 
 use std::time::Duration;
@@ -46,6 +47,9 @@ pub struct AppConfig {
     pub session_ttl: Duration,
     /// A console (browser) session ends after this long without a request.
     pub session_idle: Duration,
+    /// How long customer statistics of one data scope are reused (dashboard, `/stats`);
+    /// zero: counted on every request. The `custos` command sets 60 s by default.
+    pub stats_cache_ttl: Duration,
     /// Throttling of failed logins (see `login_throttle`).
     pub login_throttle: login_throttle::LoginThrottleConfig,
     /// Reverse proxies whose `X-Forwarded-For` names the client; from any other peer the
@@ -95,6 +99,7 @@ impl Default for AppConfig {
         AppConfig {
             session_ttl: Duration::from_secs(8 * 3600),
             session_idle: Duration::from_secs(30 * 60),
+            stats_cache_ttl: Duration::ZERO,
             login_throttle: Default::default(),
             trusted_proxies: Vec::new(),
             min_password_len: password_policy::MIN_CHARS,
@@ -122,6 +127,8 @@ pub struct App {
     pub(crate) match_cache: std::sync::Arc<customers::duplicates::MatchCache>,
     /// The reference data a write transaction saw last (see `customers::Checked`).
     pub(crate) reference_seen: std::sync::Arc<customers::ReferenceSeen>,
+    /// Recent customer statistics per data scope (see `stats_cache`).
+    pub(crate) stats_cache: std::sync::Arc<stats_cache::StatsCache>,
 }
 
 impl App {
@@ -146,6 +153,7 @@ impl App {
             batcher: Default::default(),
             match_cache: Default::default(),
             reference_seen: Default::default(),
+            stats_cache: Default::default(),
         }
     }
 }

@@ -615,84 +615,97 @@ impl App {
         let scope = actor.require("stats.read")?;
         let mut tx = self.db.begin_read().await?;
         let sf = scope_filter(&mut tx, actor, scope).await?;
-        let mut get = async |g: StatGroup| -> AppResult<Vec<GroupCount>> {
-            Ok(tx.customer_group_counts(&sf, g).await?)
-        };
-        let by_type = get(StatGroup::Type).await?;
-        let by_province = get(StatGroup::Province).await?;
-        let by_city = get(StatGroup::City).await?;
-        let by_industry = get(StatGroup::Industry).await?;
-        let by_status = get(StatGroup::Status).await?;
-        let by_level = get(StatGroup::Level).await?;
-        let by_department = get(StatGroup::Department).await?;
-        let mut by_month = get(StatGroup::Month).await?;
-        let types = crate::customers::load_customer_types(&mut tx).await?;
-        let departments = tx.departments().await?;
-        tx.rollback().await?;
-        by_month.sort_by(|a, b| a.key.cmp(&b.key));
-        let plain = |v: Vec<GroupCount>| -> Vec<StatBucket> {
+        let ttl = self.config.stats_cache_ttl;
+        let key = format!("{sf:?}");
+        if let Some(stats) = self.stats_cache.get(&key, ttl) {
+            tx.rollback().await?;
+            return Ok(stats);
+        }
+        let stats = count_customers(tx, &sf).await?;
+        self.stats_cache.put(key, &stats, ttl);
+        Ok(stats)
+    }
+}
+
+/// Count the customers of one scope by every grouping the statistics show.
+async fn count_customers(mut tx: Tx, sf: &ScopeFilter) -> AppResult<CustomerStats> {
+    let mut get = async |g: StatGroup| -> AppResult<Vec<GroupCount>> {
+        Ok(tx.customer_group_counts(sf, g).await?)
+    };
+    let by_type = get(StatGroup::Type).await?;
+    let by_province = get(StatGroup::Province).await?;
+    let by_city = get(StatGroup::City).await?;
+    let by_industry = get(StatGroup::Industry).await?;
+    let by_status = get(StatGroup::Status).await?;
+    let by_level = get(StatGroup::Level).await?;
+    let by_department = get(StatGroup::Department).await?;
+    let mut by_month = get(StatGroup::Month).await?;
+    let types = crate::customers::load_customer_types(&mut tx).await?;
+    let departments = tx.departments().await?;
+    tx.rollback().await?;
+    by_month.sort_by(|a, b| a.key.cmp(&b.key));
+    let plain = |v: Vec<GroupCount>| -> Vec<StatBucket> {
+        v.into_iter()
+            .map(|g| StatBucket {
+                key: g.key,
+                label: None,
+                count: g.count,
+            })
+            .collect()
+    };
+    let labelled =
+        |v: Vec<GroupCount>, label: &dyn Fn(&str) -> Option<String>| -> Vec<StatBucket> {
             v.into_iter()
                 .map(|g| StatBucket {
+                    label: g.key.as_deref().and_then(label),
                     key: g.key,
-                    label: None,
                     count: g.count,
                 })
                 .collect()
         };
-        let labelled =
-            |v: Vec<GroupCount>, label: &dyn Fn(&str) -> Option<String>| -> Vec<StatBucket> {
-                v.into_iter()
-                    .map(|g| StatBucket {
-                        label: g.key.as_deref().and_then(label),
-                        key: g.key,
-                        count: g.count,
-                    })
-                    .collect()
-            };
-        let total = by_type.iter().map(|g| g.count).sum();
-        Ok(CustomerStats {
-            total,
-            by_type: labelled(by_type, &|k| {
-                types
-                    .iter()
-                    .find(|t| t.key == k)
-                    .map(|t| t.label_zh.clone())
-            }),
-            by_province: labelled(
-                by_province
-                    .into_iter()
-                    .map(|g| GroupCount {
-                        key: g.key.map(|k| format!("{k}0000")),
-                        count: g.count,
-                    })
-                    .collect(),
-                &|k| region::lookup(k).map(|r| r.name.to_string()),
-            ),
-            by_city: labelled(
-                by_city
-                    .into_iter()
-                    .map(|g| GroupCount {
-                        key: g.key.map(|k| format!("{k}00")),
-                        count: g.count,
-                    })
-                    .collect(),
-                &|k| {
-                    region::names(k).map(|n| match n.city {
-                        Some(c) => format!("{}{c}", n.province),
-                        None => n.province.to_string(),
-                    })
-                },
-            ),
-            by_industry: labelled(by_industry, &|k| industry::name(k).map(str::to_string)),
-            by_status: plain(by_status),
-            by_level: plain(by_level),
-            by_department: labelled(by_department, &|k| {
-                k.parse::<i64>()
-                    .ok()
-                    .and_then(|id| departments.iter().find(|d| d.id == id))
-                    .map(|d| d.name.clone())
-            }),
-            new_per_month: plain(by_month),
-        })
-    }
+    let total = by_type.iter().map(|g| g.count).sum();
+    Ok(CustomerStats {
+        total,
+        by_type: labelled(by_type, &|k| {
+            types
+                .iter()
+                .find(|t| t.key == k)
+                .map(|t| t.label_zh.clone())
+        }),
+        by_province: labelled(
+            by_province
+                .into_iter()
+                .map(|g| GroupCount {
+                    key: g.key.map(|k| format!("{k}0000")),
+                    count: g.count,
+                })
+                .collect(),
+            &|k| region::lookup(k).map(|r| r.name.to_string()),
+        ),
+        by_city: labelled(
+            by_city
+                .into_iter()
+                .map(|g| GroupCount {
+                    key: g.key.map(|k| format!("{k}00")),
+                    count: g.count,
+                })
+                .collect(),
+            &|k| {
+                region::names(k).map(|n| match n.city {
+                    Some(c) => format!("{}{c}", n.province),
+                    None => n.province.to_string(),
+                })
+            },
+        ),
+        by_industry: labelled(by_industry, &|k| industry::name(k).map(str::to_string)),
+        by_status: plain(by_status),
+        by_level: plain(by_level),
+        by_department: labelled(by_department, &|k| {
+            k.parse::<i64>()
+                .ok()
+                .and_then(|id| departments.iter().find(|d| d.id == id))
+                .map(|d| d.name.clone())
+        }),
+        new_per_month: plain(by_month),
+    })
 }

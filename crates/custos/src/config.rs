@@ -35,6 +35,16 @@ pub struct FileConfig {
     pub tls: TlsSection,
     #[serde(default)]
     pub metrics: MetricsSection,
+    #[serde(default)]
+    pub stats: StatsSection,
+}
+
+/// `[stats]`: customer statistics of the dashboard and `/stats`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatsSection {
+    /// Seconds the counts of one data scope are reused (default 60; 0: count every time).
+    pub cache_seconds: Option<u64>,
 }
 
 /// `[audit]`: checkpoints of the audit chain, kept outside the database.
@@ -379,6 +389,7 @@ pub fn load(
     if let Some(m) = file.auth.session_ttl_minutes {
         app.session_ttl = Duration::from_secs(m * 60);
     }
+    app.stats_cache_ttl = Duration::from_secs(file.stats.cache_seconds.unwrap_or(60));
     if let Some(m) = file.auth.session_idle_minutes {
         app.session_idle = Duration::from_secs(m.max(1) * 60);
     }
