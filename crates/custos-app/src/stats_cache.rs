@@ -75,7 +75,10 @@ mod tests {
         c.put("All".into(), &stats(9), ttl);
         assert_eq!(c.get("Own(1)", ttl).map(|s| s.total), Some(2));
         assert_eq!(c.get("All", ttl).map(|s| s.total), Some(9));
-        assert!(c.get("Own(2)", ttl).is_none(), "another scope never reads these");
+        assert!(
+            c.get("Own(2)", ttl).is_none(),
+            "another scope never reads these"
+        );
         std::thread::sleep(Duration::from_millis(250));
         assert!(c.get("Own(1)", ttl).is_none(), "aged out");
     }

@@ -40,8 +40,10 @@ pub(crate) struct BenchDb {
 
 pub(crate) async fn fresh_app(backend: Backend, pg_url: Option<&str>) -> Result<BenchDb, String> {
     // The benchmarks time duplicate checks back to back, not their per-user limit.
+    // Statistics are reused per scope as `serve` reuses them by default.
     let config = AppConfig {
         duplicate_check_limit: None,
+        stats_cache_ttl: std::time::Duration::from_secs(60),
         ..AppConfig::default()
     };
     let (app, dir) = open_fresh_app(backend, pg_url, config).await?;

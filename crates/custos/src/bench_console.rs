@@ -70,12 +70,16 @@ pub async fn console(
     let today = chrono::Utc::now().date_naive();
     let samples = sample_customers(customers, queries, today);
 
+    // The first dashboard of a scope counts its customers; later ones within
+    // `stats_cache_ttl` reuse the counts, as a running server does.
+    let ms = timed!(1, _i, app.dashboard(&admin));
+    outln!("dashboard, scope all, counting    {}", percentiles(ms));
     let ms = timed!(dashboards, _i, app.dashboard(&admin));
-    outln!("dashboard, scope all   {}", percentiles(ms));
+    outln!("dashboard, scope all, counts kept {}", percentiles(ms));
+    let ms = timed!(1, _i, app.dashboard(&own));
+    outln!("dashboard, scope own, counting    {}", percentiles(ms));
     let ms = timed!(dashboards, _i, app.dashboard(&own));
-    outln!("dashboard, scope own   {}", percentiles(ms));
-    let ms = timed!(dashboards, _i, app.customer_figures(&admin));
-    outln!("statistics, scope all  {}", percentiles(ms));
+    outln!("dashboard, scope own, counts kept {}", percentiles(ms));
     let ms = timed!(samples.len(), i, {
         let s = &samples[i];
         let region = s.region_code.clone().unwrap_or_default();
