@@ -166,6 +166,7 @@ pub mod fields;
 pub mod input;
 pub mod paging;
 pub mod sealed;
+pub mod customer_list;
 pub mod search;
 mod text_input;
 pub mod xref;

@@ -5,12 +5,16 @@
 
 mod account;
 mod assets;
+mod customer_list;
 mod dashboard;
+mod exports;
 mod form;
 mod i18n;
+mod list_query;
 mod login;
 mod page;
 mod session;
+mod time;
 
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -30,6 +34,15 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/account/language", post(account::language))
         .route("/account/password", post(account::password))
         .route("/assets/{name}", get(assets::serve))
+        .route("/customers", get(customer_list::page))
+        .route("/customers/list/regions", get(customer_list::regions))
+        .route("/customers/list/columns", post(customer_list::columns))
+        .route("/customers/list/export", post(customer_list::export))
+        .route("/exports", get(exports::list))
+        .route("/exports/{id}", get(exports::job))
+        .route("/exports/{id}/progress", get(exports::progress))
+        .route("/exports/{id}/file", get(exports::download))
+        .route("/exports/{id}/delete", post(exports::delete))
 }
 
 /// Whether a request for an unknown path comes from a browser page rather than an API
