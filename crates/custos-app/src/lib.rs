@@ -161,12 +161,12 @@ pub mod pii;
 
 pub mod audit_list;
 pub mod csv_cell;
+pub mod customer_list;
 pub mod demo_data;
 pub mod fields;
 pub mod input;
 pub mod paging;
 pub mod sealed;
-pub mod customer_list;
 pub mod search;
 mod text_input;
 pub mod xref;

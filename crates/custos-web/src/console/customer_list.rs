@@ -85,7 +85,11 @@ pub(crate) const WORDS: &[Entry] = &[
     ("list.department", "所属部门", "Department"),
     ("list.tag", "标签", "Tag"),
     ("list.more", "更多条件", "More filters"),
-    ("list.exact", "证件与联系方式（精确匹配）", "Identifiers (exact match)"),
+    (
+        "list.exact",
+        "证件与联系方式（精确匹配）",
+        "Identifiers (exact match)",
+    ),
     ("list.id_number", "证件号码", "ID number"),
     ("list.mobile", "手机", "Mobile"),
     ("list.phone", "电话", "Phone"),
@@ -126,13 +130,33 @@ pub(crate) const WORDS: &[Entry] = &[
     ("list.col.created_at", "创建时间", "Created"),
     ("list.col.updated_at", "更新时间", "Updated"),
     ("list.sort.id", "录入顺序", "Entry order"),
-    ("list.sort.id_desc", "录入顺序（最新在前）", "Entry order (newest first)"),
+    (
+        "list.sort.id_desc",
+        "录入顺序（最新在前）",
+        "Entry order (newest first)",
+    ),
     ("list.sort.code", "编码", "Code"),
     ("list.sort.name", "名称", "Name"),
-    ("list.sort.created", "创建时间（最早在前）", "Created (oldest first)"),
-    ("list.sort.created_desc", "创建时间（最新在前）", "Created (newest first)"),
-    ("list.sort.updated", "更新时间（最早在前）", "Updated (oldest first)"),
-    ("list.sort.updated_desc", "更新时间（最新在前）", "Updated (newest first)"),
+    (
+        "list.sort.created",
+        "创建时间（最早在前）",
+        "Created (oldest first)",
+    ),
+    (
+        "list.sort.created_desc",
+        "创建时间（最新在前）",
+        "Created (newest first)",
+    ),
+    (
+        "list.sort.updated",
+        "更新时间（最早在前）",
+        "Updated (oldest first)",
+    ),
+    (
+        "list.sort.updated_desc",
+        "更新时间（最新在前）",
+        "Updated (newest first)",
+    ),
 ];
 
 /// An option of a select list.
@@ -625,9 +649,7 @@ pub(crate) async fn page(
         let next = q.with("cursor", Some(c));
         format!("/customers?{}", next.encoded_without(&[]))
     });
-    let first_href = q
-        .get("cursor")
-        .map(|_| format!("/customers?{base}"));
+    let first_href = q.get("cursor").map(|_| format!("/customers?{base}"));
     let rows = rows_of(&list, &columns, lang, state.app.config.code_timezone);
     let more_open = MORE.iter().any(|k| q.get(k).is_some())
         || errors.iter().any(|(k, _)| MORE.contains(&k.as_str()));
@@ -670,7 +692,11 @@ pub(crate) async fn page(
 }
 
 /// `POST /customers/list/columns`: remember the chosen columns, back to the same list.
-pub(crate) async fn columns(State(state): State<AppState>, viewer: Viewer, posted: Posted) -> Response {
+pub(crate) async fn columns(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    posted: Posted,
+) -> Response {
     if !posted.csrf_ok(&viewer) {
         return csrf_refused(Chrome::new(&viewer, "/customers", "list.title"));
     }
@@ -694,7 +720,11 @@ pub(crate) async fn columns(State(state): State<AppState>, viewer: Viewer, poste
 
 /// `POST /customers/list/export`: an export job of the list's filter; then its page,
 /// which follows the job's progress.
-pub(crate) async fn export(State(state): State<AppState>, viewer: Viewer, posted: Posted) -> Response {
+pub(crate) async fn export(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    posted: Posted,
+) -> Response {
     let chrome = Chrome::new(&viewer, "/customers", "list.title");
     if !posted.csrf_ok(&viewer) {
         return csrf_refused(chrome);

@@ -40,10 +40,18 @@ pub(crate) const WORDS: &[Entry] = &[
         "删除后文件不可恢复，进行中的导出会停止。确定删除？",
         "The file cannot be recovered and a running export stops. Delete?",
     ),
-    ("exports.empty", "还没有导出任务。从客户列表点击“导出此列表”即可导出。", "No export jobs yet. Use \u{201c}Export this list\u{201d} on the customer list."),
+    (
+        "exports.empty",
+        "还没有导出任务。从客户列表点击“导出此列表”即可导出。",
+        "No export jobs yet. Use \u{201c}Export this list\u{201d} on the customer list.",
+    ),
     ("exports.progress", "已导出", "Exported"),
     ("exports.rows_unit", "行", "rows"),
-    ("exports.pii", "含未脱敏个人信息", "Holds unmasked personal data"),
+    (
+        "exports.pii",
+        "含未脱敏个人信息",
+        "Holds unmasked personal data",
+    ),
     ("exports.back", "返回导出列表", "Back to exports"),
     ("exports.more", "更早的任务", "Older jobs"),
     ("exports.filter", "筛选条件", "Filter"),
@@ -51,7 +59,11 @@ pub(crate) const WORDS: &[Entry] = &[
     ("exports.status.running", "导出中", "Running"),
     ("exports.status.done", "已完成", "Done"),
     ("exports.status.failed", "失败", "Failed"),
-    ("exports.status.expired", "已删除或过期", "Deleted or expired"),
+    (
+        "exports.status.expired",
+        "已删除或过期",
+        "Deleted or expired",
+    ),
     ("exports.status.cancelled", "已取消", "Cancelled"),
 ];
 

@@ -72,8 +72,12 @@ impl ListQuery {
 
     /// The query with one parameter set (or removed when `value` is `None`).
     pub fn with(&self, key: &str, value: Option<&str>) -> ListQuery {
-        let mut pairs: Vec<(String, String)> =
-            self.pairs.iter().filter(|(k, _)| k != key).cloned().collect();
+        let mut pairs: Vec<(String, String)> = self
+            .pairs
+            .iter()
+            .filter(|(k, _)| k != key)
+            .cloned()
+            .collect();
         if let Some(v) = value {
             pairs.push((key.to_string(), v.to_string()));
         }
