@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod customer_list;
+mod list_in_browser;
 mod pages;
 mod session;
 mod shell_in_browser;
