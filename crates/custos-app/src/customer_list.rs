@@ -162,3 +162,87 @@ impl App {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::customers::NewCustomer;
+    use crate::test_support::app_with_admin;
+
+    fn input(name: &str, owner: Option<i64>, mobile: Option<&str>) -> NewCustomer {
+        let ty = match mobile {
+            Some(_) => "individual",
+            None => "enterprise",
+        };
+        serde_json::from_value(serde_json::json!({
+            "customer_type": ty, "name": name, "owner_id": owner, "mobile": mobile,
+        }))
+        .unwrap()
+    }
+
+    /// Names beside ids, a masked mobile whoever looks, the scope of the viewer, and a
+    /// refused filter returned as the list's errors with the form's choices.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_list_page_names_masks_and_keeps_to_the_scope() {
+        let (app, admin, _dir) = app_with_admin().await;
+        app.create_customers(
+            &admin,
+            vec![
+                input("王五", Some(admin.user_id), Some("13812345678")),
+                input("赵六商贸有限公司", None, None),
+            ],
+        )
+        .await
+        .unwrap();
+        let list = app
+            .customer_list(&admin, CustomerQuery::default())
+            .await
+            .unwrap();
+        assert_eq!(list.rows.len(), 2);
+        let wang = list.rows.iter().find(|r| r.summary.name == "王五").unwrap();
+        assert_eq!(wang.mobile_masked.as_deref(), Some("138****5678"));
+        assert_eq!(
+            wang.owner_name.as_deref(),
+            Some(admin.display_name.as_str())
+        );
+        assert!(list
+            .choices
+            .owners
+            .iter()
+            .any(|(id, _)| *id == admin.user_id));
+        assert!(list
+            .choices
+            .customer_types
+            .iter()
+            .any(|t| t.key == "enterprise"));
+
+        // Scope `own`: only what the viewer owns (nothing here), the owner choice is them.
+        let mut own = admin.clone();
+        own.user_id = admin.user_id + 1000;
+        own.permissions = [("customer.read".to_string(), Scope::Own)].into();
+        let list = app
+            .customer_list(&own, CustomerQuery::default())
+            .await
+            .unwrap();
+        assert!(list.rows.is_empty());
+        assert!(list.choices.owners.iter().all(|(id, _)| *id == own.user_id));
+
+        let bad = CustomerQuery {
+            region: Some("abc".into()),
+            ..Default::default()
+        };
+        let list = app.customer_list(&admin, bad).await.unwrap();
+        assert!(list.rows.is_empty());
+        assert_eq!(list.errors[0].field, "region");
+        assert!(!list.choices.customer_types.is_empty());
+
+        // Without `customer.read`, nothing.
+        own.permissions.clear();
+        assert!(matches!(
+            app.customer_list(&own, CustomerQuery::default()).await,
+            Err(AppError::Forbidden { .. })
+        ));
+    }
+}

@@ -54,8 +54,7 @@ pub struct CustomerQuery {
     pub phone: Option<String>,
     /// Exact e-mail (blind index).
     pub email: Option<String>,
-    /// Lower bound (inclusive) of the creation time: RFC 3339, or a date (start of the
-    /// day in the business time zone).
+    /// Lower bound (inclusive) of the creation time: RFC 3339, or a date (from its start, business time zone).
     pub created_from: Option<String>,
     /// Upper bound (exclusive): RFC 3339, or a date (the whole day included).
     pub created_to: Option<String>,
