@@ -206,7 +206,10 @@ impl RegionCascade {
 
 /// The cascader for a chosen region prefix (`44`, `4403`, `440305` or a 6-digit code).
 pub(crate) fn region_cascade(lang: Lang, chosen: Option<&str>) -> RegionCascade {
-    let chosen = chosen.unwrap_or("");
+    // Only a prefix of digits is a choice (byte slices below stay on char boundaries).
+    let chosen = chosen
+        .filter(|c| c.len() <= 6 && c.bytes().all(|b| b.is_ascii_digit()))
+        .unwrap_or("");
     let pad = |p: &str| format!("{p:0<6}");
     let province = (chosen.len() >= 2).then(|| pad(&chosen[..2]));
     let city = (chosen.len() >= 4)
@@ -270,10 +273,10 @@ fn levels_fix_selection(levels: &mut [RegionLevel]) {
 /// `GET /customers/list/regions?region=…`: the cascader for a choice (htmx swaps it in).
 pub(crate) async fn regions(viewer: Viewer, RawQuery(raw): RawQuery) -> Response {
     let q = ListQuery::parse(raw.as_deref());
-    let chosen = q
-        .get("region")
-        .filter(|r| r.len() <= 6 && r.bytes().all(|b| b.is_ascii_digit()));
-    render(StatusCode::OK, &region_cascade(viewer.lang, chosen))
+    render(
+        StatusCode::OK,
+        &region_cascade(viewer.lang, q.get("region")),
+    )
 }
 
 /// A cell of the table.

@@ -112,6 +112,8 @@ backend_test!(list_filters_live_in_the_url_and_narrow, |t| {
     assert!(html.contains("id=\"total-count\"") && html.contains("3</p>"));
 
     // The region cascader loads a province's cities.
+    let html = page(&mut v, "/customers/list/regions?region=%E5%B9%BF", 200).await;
+    assert!(html.contains("id=\"region-province\"") && !html.contains("id=\"region-city\""));
     let html = page(&mut v, "/customers/list/regions?region=440000", 200).await;
     assert!(html.contains("id=\"region-city\"") && html.contains("深圳市"));
     assert!(!html.contains("id=\"region-county\""));
@@ -245,6 +247,7 @@ backend_test!(bad_filters_are_named_beside_their_field, |t| {
     v.login("admin", ADMIN_PASSWORD).await;
     for (query, field) in [
         ("region=abc", "region"),
+        ("region=%E5%B9%BF%E4%B8%9C", "region"),
         ("owner=abc", "owner"),
         ("created_from=yesterday", "created_from"),
         ("sort=colour", "sort"),
