@@ -173,6 +173,7 @@ pub mod pii;
 
 pub mod audit_list;
 pub mod csv_cell;
+pub mod customer_list;
 pub mod demo_data;
 pub mod fields;
 pub mod input;

@@ -54,9 +54,9 @@ pub struct CustomerQuery {
     pub phone: Option<String>,
     /// Exact e-mail (blind index).
     pub email: Option<String>,
-    /// RFC 3339 lower bound (inclusive) of the creation time.
+    /// Lower bound (inclusive) of the creation time: RFC 3339, or a date (from its start, business time zone).
     pub created_from: Option<String>,
-    /// RFC 3339 upper bound (exclusive).
+    /// Upper bound (exclusive): RFC 3339, or a date (the whole day included).
     pub created_to: Option<String>,
     pub updated_from: Option<String>,
     pub updated_to: Option<String>,
@@ -138,16 +138,35 @@ fn bad(field: &str, value: &str, zh: &str, en: &str) -> FieldError {
     .on(field)
 }
 
-fn time_param(field: &str, v: &Option<String>, errors: &mut Vec<FieldError>) -> Option<i64> {
+/// A time bound: RFC 3339, or a date alone (`2026-03-01`) in the business time zone —
+/// the start of that day for a lower bound, the end of it for an upper bound
+/// (`*_to` stays exclusive: the next day's start).
+fn time_param(
+    field: &str,
+    v: &Option<String>,
+    tz: chrono_tz::Tz,
+    errors: &mut Vec<FieldError>,
+) -> Option<i64> {
     let s = v.as_deref()?.trim();
-    match chrono::DateTime::parse_from_rfc3339(s) {
-        Ok(t) => Some(t.timestamp_micros()),
-        Err(_) => {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp_micros());
+    }
+    let day = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| match field.ends_with("_to") {
+            true => d.succ_opt(),
+            false => Some(d),
+        })
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .and_then(|d| d.and_local_timezone(tz).earliest());
+    match day {
+        Some(t) => Some(t.timestamp_micros()),
+        None => {
             errors.push(bad(
                 field,
                 s,
-                "应为 RFC 3339 时间",
-                "expected an RFC 3339 time",
+                "应为日期（如 2026-03-01）或 RFC 3339 时间",
+                "expected a date (2026-03-01) or an RFC 3339 time",
             ));
             None
         }
@@ -260,7 +279,12 @@ struct SearchPlan {
 }
 
 /// The filters taken as given: trimmed or normalised, times parsed.
-fn plain_filters(actor: &Actor, q: &CustomerQuery, errors: &mut Vec<FieldError>) -> CustomerFilter {
+fn plain_filters(
+    actor: &Actor,
+    q: &CustomerQuery,
+    tz: chrono_tz::Tz,
+    errors: &mut Vec<FieldError>,
+) -> CustomerFilter {
     CustomerFilter {
         customer_type: q
             .customer_type
@@ -289,10 +313,10 @@ fn plain_filters(actor: &Actor, q: &CustomerQuery, errors: &mut Vec<FieldError>)
             .iter()
             .map(|(k, v)| (k.clone(), normalize_text(v)))
             .collect(),
-        created_from: time_param("created_from", &q.created_from, errors),
-        created_to: time_param("created_to", &q.created_to, errors),
-        updated_from: time_param("updated_from", &q.updated_from, errors),
-        updated_to: time_param("updated_to", &q.updated_to, errors),
+        created_from: time_param("created_from", &q.created_from, tz, errors),
+        created_to: time_param("created_to", &q.created_to, tz, errors),
+        updated_from: time_param("updated_from", &q.updated_from, tz, errors),
+        updated_to: time_param("updated_to", &q.updated_to, tz, errors),
         hide_archived: crate::applications::archive_hidden_from(actor),
         ..Default::default()
     }
@@ -472,11 +496,12 @@ fn name_filter(
 fn search_plan(
     actor: &Actor,
     key: &PiiKey,
-    today: NaiveDate,
+    tz: chrono_tz::Tz,
     q: &CustomerQuery,
 ) -> AppResult<SearchPlan> {
+    let today = issue_date(tz);
     let mut errors = Vec::new();
-    let mut f = plain_filters(actor, q, &mut errors);
+    let mut f = plain_filters(actor, q, tz, &mut errors);
     industry_filter(q, &mut f, &mut errors);
     if let Some(c) = q
         .code
@@ -598,8 +623,7 @@ impl App {
     ) -> AppResult<CustomerPage> {
         let scope = actor.require("customer.read")?;
         refuse_query_text(&q)?;
-        let today = issue_date(self.config.code_timezone);
-        let mut plan = search_plan(actor, &self.config.pii_key, today, &q)?;
+        let mut plan = search_plan(actor, &self.config.pii_key, self.config.code_timezone, &q)?;
         let want_total = q.total.unwrap_or(false);
         let mut tx = self.db.begin_read().await?;
         plan.filter.scope = scope_filter(&mut tx, actor, scope).await?;

@@ -213,6 +213,20 @@ impl Tx {
             .await)?)
     }
 
+    /// Display names of the users with these ids (a page's owners: one statement).
+    pub async fn user_display_names(&mut self, ids: &[i64]) -> StoreResult<Vec<(i64, String)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT id, display_name FROM users WHERE id IN ({})",
+            join_ids(ids)
+        );
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, (i64, String)>(&sql)
+            .fetch_all(c)
+            .await)?)
+    }
+
     /// Users, optionally limited to a set of departments; ordered by id, after `after_id`.
     pub async fn users(
         &mut self,

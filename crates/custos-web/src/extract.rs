@@ -219,7 +219,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuer
 
 /// serde_urlencoded says `Failed to deserialize query string: limit: invalid digit …`:
 /// the parameter is named before the second colon when there is one.
-fn query_rejection(text: &str) -> ApiError {
+pub(crate) fn query_rejection(text: &str) -> ApiError {
     let detail = text
         .strip_prefix("Failed to deserialize query string: ")
         .unwrap_or(text);

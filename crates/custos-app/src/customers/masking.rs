@@ -43,3 +43,17 @@ pub(super) fn masked_record(rec: &Record) -> Record {
     }
     r
 }
+
+/// The mobile a list shows for a customer, always masked: its own, else its primary
+/// contact's. Lists never reveal personal data (the detail page does, audited).
+pub(crate) fn list_mobile(rec: &Record) -> Option<String> {
+    rec.mobile
+        .as_deref()
+        .or_else(|| {
+            rec.contacts
+                .iter()
+                .find(|c| c.is_primary)
+                .and_then(|c| c.mobile.as_deref())
+        })
+        .map(mask_mobile)
+}

@@ -98,6 +98,32 @@ pub struct ExportFilter {
 }
 
 impl ExportFilter {
+    /// The filters of a list's query (paging, ranking and `fuzzy` are not filters).
+    pub fn from_query(q: &CustomerQuery) -> ExportFilter {
+        ExportFilter {
+            code: q.code.clone(),
+            name: q.name.clone(),
+            customer_type: q.customer_type.clone(),
+            region: q.region.clone(),
+            industry: q.industry.clone(),
+            status: q.status.clone(),
+            level: q.level.clone(),
+            owner: q.owner,
+            department: q.department,
+            tag: q.tag.clone(),
+            id_number: q.id_number.clone(),
+            mobile: q.mobile.clone(),
+            phone: q.phone.clone(),
+            email: q.email.clone(),
+            created_from: q.created_from.clone(),
+            created_to: q.created_to.clone(),
+            updated_from: q.updated_from.clone(),
+            updated_to: q.updated_to.clone(),
+            sort: q.sort.clone(),
+            custom: q.custom.iter().cloned().collect(),
+        }
+    }
+
     pub fn to_query(&self) -> CustomerQuery {
         CustomerQuery {
             code: self.code.clone(),

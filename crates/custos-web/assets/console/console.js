@@ -33,6 +33,25 @@
     }
   });
 
+  // A filter form with data-clean-submit leaves empty fields out of the URL, and of the
+  // region cascader's selects sends only the last (the most specific choice), so a
+  // list's address reads like the API's query.
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (!form.hasAttribute || !form.hasAttribute("data-clean-submit")) { return; }
+    var off = [];
+    var regions = form.querySelectorAll("select[data-region]");
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name || el.disabled) { return; }
+      var extraRegion = el.hasAttribute("data-region") && el !== regions[regions.length - 1];
+      if (el.value === "" || extraRegion) { el.disabled = true; off.push(el); }
+    });
+    // Back in history, the form is whole again.
+    window.setTimeout(function () {
+      off.forEach(function (el) { el.disabled = false; });
+    }, 0);
+  });
+
   // Charts: an element with data-chart holds its ECharts option as JSON in its
   // data-option attribute (escaped by the template like any attribute).
   function drawCharts(root) {

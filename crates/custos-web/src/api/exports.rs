@@ -31,7 +31,7 @@ const CHUNK: usize = 64 * 1024;
 /// the blocking threads, one chunk in flight. `keep` lives until the body is done (the
 /// temporary directory of a direct export). A read error ends the body early (the
 /// client sees a short download) and is logged.
-fn reader_body<R, K>(reader: R, keep: K) -> Body
+pub(crate) fn reader_body<R, K>(reader: R, keep: K) -> Body
 where
     R: Read + Send + 'static,
     K: Send + 'static,
@@ -60,7 +60,7 @@ where
     Body::from_stream(stream)
 }
 
-fn file_response(body: Body, content_type: &str, name: &str, len: u64) -> Response {
+pub(crate) fn file_response(body: Body, content_type: &str, name: &str, len: u64) -> Response {
     let mut resp = body.into_response();
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(content_type) {
@@ -186,6 +186,22 @@ pub async fn submit_export(
     Auth(actor): Auth,
     JsonInput(req): JsonInput<ExportRequest>,
 ) -> Result<Response, ApiError> {
+    let job = start_export(&s, actor, req).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, format!("/api/v1/exports/{}", job.id))],
+        Json(job),
+    )
+        .into_response())
+}
+
+/// Queue an export job and run it in the background as `actor` (the API's and the
+/// console's "export this list" alike).
+pub(crate) async fn start_export(
+    s: &AppState,
+    actor: custos_app::Actor,
+    req: custos_app::Input<ExportRequest>,
+) -> Result<ExportJob, AppError> {
     let (job, queued) = s.app.submit_export(&actor, req).await?;
     let app = s.app.clone();
     tokio::spawn(async move {
@@ -194,12 +210,7 @@ pub async fn submit_export(
             tracing::warn!(job = id, error = %e, "export job stopped");
         }
     });
-    Ok((
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, format!("/api/v1/exports/{}", job.id))],
-        Json(job),
-    )
-        .into_response())
+    Ok(job)
 }
 
 /// Paging of the job list.

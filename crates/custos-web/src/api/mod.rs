@@ -8,7 +8,7 @@ mod codes;
 mod customers;
 mod duplicates;
 mod error_doc;
-mod exports;
+pub(crate) mod exports;
 mod imports;
 mod ops;
 mod org;

@@ -80,7 +80,12 @@ const SHELL: &[Entry] = &[
 ];
 
 /// Every table of words; a page module with its own table adds it here.
-const TABLES: &[&[Entry]] = &[SHELL, super::figures::FIGURE_WORDS];
+const TABLES: &[&[Entry]] = &[
+    SHELL,
+    super::figures::FIGURE_WORDS,
+    super::customer_list::WORDS,
+    super::exports::WORDS,
+];
 
 fn catalog() -> &'static HashMap<&'static str, (&'static str, &'static str)> {
     static CATALOG: OnceLock<HashMap<&'static str, (&'static str, &'static str)>> = OnceLock::new();

@@ -5,14 +5,18 @@
 
 mod account;
 mod assets;
+mod customer_list;
 mod dashboard;
+mod exports;
 mod figures;
 mod form;
 mod i18n;
+mod list_query;
 mod login;
 mod page;
 mod session;
 mod stats;
+mod time;
 
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -39,6 +43,15 @@ pub(crate) fn router() -> Router<AppState> {
             "/assets/{name}",
             get(assets::serve).layer(tower_http::compression::CompressionLayer::new()),
         )
+        .route("/customers", get(customer_list::page))
+        .route("/customers/list/regions", get(customer_list::regions))
+        .route("/customers/list/columns", post(customer_list::columns))
+        .route("/customers/list/export", post(customer_list::export))
+        .route("/exports", get(exports::list))
+        .route("/exports/{id}", get(exports::job))
+        .route("/exports/{id}/progress", get(exports::progress))
+        .route("/exports/{id}/file", get(exports::download))
+        .route("/exports/{id}/delete", post(exports::delete))
 }
 
 /// Whether a request for an unknown path comes from a browser page rather than an API

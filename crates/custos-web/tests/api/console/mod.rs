@@ -3,8 +3,10 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod customer_list;
 mod dashboard;
 mod dashboard_in_browser;
+mod list_in_browser;
 mod pages;
 mod session;
 mod shell_in_browser;
