@@ -110,6 +110,31 @@ pub fn kind_names() -> impl Iterator<Item = &'static str> {
     KINDS.iter().map(|(_, name, _)| *name)
 }
 
+/// The kinds of application about one existing customer that its status allows, in the
+/// order of [`KINDS`] (what a customer's page offers to start).
+pub fn kinds_for_customer(status: &str) -> Vec<&'static str> {
+    let editable = crate::customers::EDITABLE_STATUSES.contains(&status);
+    let mut out = Vec::new();
+    for (kind, name, _) in KINDS {
+        let applies = match kind {
+            Kind::Change | Kind::ChangeCode => editable,
+            Kind::Retire => status::RETIRE.starts_from(status),
+            Kind::Archive => status::ARCHIVE.starts_from(status),
+            Kind::Reactivate => status::REACTIVATE.starts_from(status),
+            Kind::Retrieve => status == "archived",
+            Kind::Create
+            | Kind::Merge
+            | Kind::Split
+            | Kind::GrantPermission
+            | Kind::PublishRule => false,
+        };
+        if applies {
+            out.push(*name);
+        }
+    }
+    out
+}
+
 /// The rules of the kind named `name`, if it is one.
 fn effect_named(name: &str) -> Option<&'static dyn Effect> {
     KINDS

@@ -80,7 +80,7 @@ const SHELL: &[Entry] = &[
 ];
 
 /// Every table of words; a page module with its own table adds it here.
-const TABLES: &[&[Entry]] = &[SHELL];
+const TABLES: &[&[Entry]] = &[SHELL, super::customer_words::CUSTOMER_WORDS];
 
 fn catalog() -> &'static HashMap<&'static str, (&'static str, &'static str)> {
     static CATALOG: OnceLock<HashMap<&'static str, (&'static str, &'static str)>> = OnceLock::new();

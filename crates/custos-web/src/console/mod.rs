@@ -5,6 +5,10 @@
 
 mod account;
 mod assets;
+mod customer_detail;
+mod customer_fields;
+mod customer_form;
+mod customer_words;
 mod dashboard;
 mod form;
 mod i18n;
@@ -30,6 +34,18 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/account/language", post(account::language))
         .route("/account/password", post(account::password))
         .route("/assets/{name}", get(assets::serve))
+        .route(
+            "/customers/new",
+            get(customer_form::new_form).post(customer_form::create),
+        )
+        .route("/customers/new/duplicates", post(customer_form::hints))
+        .route("/customers/new/regions", get(customer_form::regions))
+        .route("/customers/{code}", get(customer_detail::page))
+        .route("/customers/{code}/pii", post(customer_detail::reveal))
+        .route(
+            "/customers/{code}/edit",
+            get(customer_form::edit_form).post(customer_form::update),
+        )
 }
 
 /// Whether a request for an unknown path comes from a browser page rather than an API
