@@ -106,13 +106,23 @@ pub(crate) struct DetailQuery {
     created: Option<String>,
 }
 
-/// The end of the day `date` (`YYYY-MM-DD`) in the configured zone, in microseconds.
-fn end_of_day(date: &str, tz: Tz) -> Option<i64> {
-    let d = chrono::NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d").ok()?;
-    let t = d.and_hms_milli_opt(23, 59, 59, 999)?;
-    tz.from_local_datetime(&t)
-        .latest()
-        .map(|t| t.timestamp_micros())
+/// The end of the day (`YYYY-MM-DD`), minute (`…THH:MM`) or second (`…THH:MM:SS`)
+/// given, in the configured zone, in microseconds.
+fn as_of_end(text: &str, tz: Tz) -> Option<i64> {
+    let text = text.trim();
+    let (t, span) = if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        (d.and_hms_opt(0, 0, 0)?, 86_400)
+    } else if let Ok(t) = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S") {
+        (t, 1)
+    } else {
+        (
+            chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M").ok()?,
+            60,
+        )
+    };
+    // The read includes the whole last millisecond.
+    let start = tz.from_local_datetime(&t).earliest()?.timestamp_micros();
+    Some(start + span * 1_000_000 - 1_000)
 }
 
 fn detail_chrome(viewer: &Viewer) -> Chrome {
@@ -133,7 +143,7 @@ pub(crate) async fn page(
         .and_then(Section::parse)
         .unwrap_or(Section::Basic);
     let date = q.as_of.as_deref().map(str::trim).filter(|d| !d.is_empty());
-    let as_of = date.and_then(|d| end_of_day(d, tz));
+    let as_of = date.and_then(|d| as_of_end(d, tz));
     let as_of_error = date.is_some() && as_of.is_none();
     let result = state
         .app

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod customer_pages;
 mod pages;
 mod session;
 mod shell_in_browser;
