@@ -337,10 +337,13 @@ fn record_pairs(c: &CustomerView, fields: &[FieldDefinition], lang: Lang) -> Vec
             _ if !f.builtin => shown(c.custom.get(key)),
             _ => shown(json.get(key)),
         };
-        out.push(Pair {
-            label: label(fields, key, lang),
-            value,
-        });
+        // Fields without a value are left out: the page shows what the record holds.
+        if !value.is_empty() {
+            out.push(Pair {
+                label: label(fields, key, lang),
+                value,
+            });
+        }
     }
     out
 }

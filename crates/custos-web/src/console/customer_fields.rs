@@ -204,7 +204,10 @@ pub(crate) fn inputs(
                 true => def.key.clone(),
                 false => format!("custom.{}", def.key),
             };
-            let current = values.of(&name);
+            let mut current = values.of(&name);
+            if name == "customer_type" && current.is_empty() {
+                current.push(ctype.to_string());
+            }
             let pii_hidden = masked && def.pii && values.posted.is_none();
             let masked_value = match (pii_hidden, values.customer) {
                 (true, Some(c)) => stored_values(c, &name).into_iter().next(),

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod customer_pages;
+mod customers_in_browser;
 mod pages;
 mod session;
 mod shell_in_browser;
