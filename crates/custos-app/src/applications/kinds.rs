@@ -368,3 +368,24 @@ fn effect_actor(applicant: &Actor, permissions: &[&str]) -> Actor {
     }
     a
 }
+
+#[cfg(test)]
+mod customer_kind_tests {
+    use super::kinds_for_customer;
+
+    /// What a customer's page offers follows the rules the kinds check at submission.
+    #[test]
+    fn kinds_follow_the_customer_status() {
+        assert_eq!(
+            kinds_for_customer("active"),
+            ["change", "change_code", "retire", "archive"]
+        );
+        assert_eq!(
+            kinds_for_customer("archived"),
+            ["retire", "reactivate", "retrieve"]
+        );
+        assert!(kinds_for_customer("dormant").contains(&"reactivate"));
+        assert!(kinds_for_customer("retired").is_empty());
+        assert!(kinds_for_customer("merged").is_empty());
+    }
+}

@@ -475,3 +475,106 @@ backend_test!(duplicate_hints_name_the_candidates, |t| {
         "{html}"
     );
 });
+
+backend_test!(
+    tabs_show_codes_xrefs_and_suspected_duplicates_in_scope,
+    |t| {
+        let admin = t.admin_token().await;
+        seed_rules(&t, &admin).await;
+        let clerk = t
+            .create_user(
+                &admin,
+                "clerk2",
+                None,
+                json!([{"role": "clerk", "scope": "own"}]),
+            )
+            .await;
+        let create = |name: &'static str, owner: Option<i64>| {
+            let t = &t;
+            let admin = admin.clone();
+            async move {
+                let r = t
+                    .post(
+                        "/api/v1/customers",
+                        Some(&admin),
+                        json!({"customer_type": "enterprise", "name": name, "region_code": "330203",
+                           "owner_id": owner, "override_duplicates": true, "reason": "测试"}),
+                    )
+                    .await;
+                body(r, 201).await["code"].as_str().unwrap().to_string()
+            }
+        };
+        let mine = create("宁波海曙纺织有限公司", Some(clerk)).await;
+        let other = create("宁波海曙纺织股份有限公司", None).await;
+        let r = t
+            .req(
+                reqwest::Method::PUT,
+                &format!("/api/v1/customers/{mine}/xrefs/erp"),
+                Some(&admin),
+            )
+            .json(&json!({"source_id": "ERP-0042"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.status());
+
+        let mut reader = visitor_for(
+            &t,
+            &admin,
+            "reader2",
+            json!([{"role": "query", "scope": "all"}]),
+        )
+        .await;
+        let html = reader
+            .get(&format!("/customers/{mine}?tab=duplicates"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            html.contains(&other),
+            "a candidate in scope is listed: {html}"
+        );
+        let html = reader
+            .get(&format!("/customers/{mine}?tab=codes"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            html.contains("ent v1"),
+            "the rule that issued the code: {html}"
+        );
+        let html = reader
+            .get(&format!("/customers/{mine}?tab=xrefs"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains("ERP-0042"), "{html}");
+        // No application links for a role that may not apply, no edit button.
+        assert!(!html.contains("/applications/new?kind=") && !html.contains("id=\"edit\""));
+
+        // The owner (scope own) sees the page with its actions, but not the candidate
+        // outside the scope.
+        let mut owner = Visitor::new(&t);
+        owner.login("clerk2", USER_PASSWORD).await;
+        let html = owner
+            .get(&format!("/customers/{mine}?tab=duplicates"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            !html.contains(&other),
+            "out-of-scope candidate hidden: {html}"
+        );
+        assert!(
+            html.contains(&format!(
+                "/applications/new?kind=retire&#38;customer={mine}"
+            )) || html.contains(&format!("/applications/new?kind=retire&customer={mine}")),
+            "{html}"
+        );
+        assert!(html.contains("id=\"edit\""));
+    }
+);
