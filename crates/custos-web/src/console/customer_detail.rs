@@ -221,7 +221,7 @@ fn detail_page(viewer: &Viewer, data: CustomerPage, section: Section, tz: Tz) ->
             .history
             .iter()
             .rev()
-            .map(|h| history_row(h, tz))
+            .map(|h| history_row(h, &data.fields, lang, tz))
             .collect(),
         as_of_date: String::new(),
         as_of_error: false,
@@ -434,22 +434,19 @@ pub(crate) fn pii_part(c: &CustomerView, may_reveal: bool, lang: Lang) -> PiiPar
     }
 }
 
-fn history_row(h: &HistoryEntry, tz: Tz) -> HistoryRow {
+fn history_row(h: &HistoryEntry, fields: &[FieldDefinition], lang: Lang, tz: Tz) -> HistoryRow {
     HistoryRow {
         at: local_time(&h.at, tz),
         actor: h.actor.clone(),
-        action: h.action.clone(),
+        action: super::customer_words::history_action(&h.action, lang),
         reason: h.reason.clone().unwrap_or_default(),
         changes: h
             .changes
             .iter()
             .map(|c| {
-                format!(
-                    "{}: {} → {}",
-                    c.field,
-                    shown(Some(&c.old)),
-                    shown(Some(&c.new))
-                )
+                let key = c.field.strip_prefix("custom.").unwrap_or(&c.field);
+                let field = label(fields, key, lang);
+                format!("{field}: {} → {}", shown(Some(&c.old)), shown(Some(&c.new)))
             })
             .collect(),
     }

@@ -208,7 +208,8 @@ pub(crate) fn inputs(
             if name == "customer_type" && current.is_empty() {
                 current.push(ctype.to_string());
             }
-            let pii_hidden = masked && def.pii && values.posted.is_none();
+            let pii_hidden =
+                masked && kept_masked(form).contains(&def.key) && values.posted.is_none();
             let masked_value = match (pii_hidden, values.customer) {
                 (true, Some(c)) => stored_values(c, &name).into_iter().next(),
                 _ => None,
@@ -240,6 +241,20 @@ pub(crate) fn inputs(
                 name,
             }
         })
+        .collect()
+}
+
+/// The built-in fields an edit form shows masked (and keeps when left empty): personal
+/// data, an address only for individuals (as the record masks it).
+pub(crate) fn kept_masked(form: &CustomerForm) -> Vec<String> {
+    let Some(c) = form.customer.as_ref().filter(|c| c.pii_masked) else {
+        return Vec::new();
+    };
+    form.fields
+        .iter()
+        .filter(|d| d.builtin && d.pii && d.field_type != FieldType::Contacts)
+        .filter(|d| d.key != "address" || c.customer_type == "individual")
+        .map(|d| d.key.clone())
         .collect()
 }
 
@@ -279,13 +294,13 @@ pub(crate) fn other_errors(
 
 /// The posted form as the JSON body of the API (what `NewCustomer` / `CustomerPatch`
 /// read), and the errors of values that are not of their field's type. `clear_empty`:
-/// an empty input clears the field (an edit); otherwise it is left out. Personal data
-/// left empty in an edit (`keep_empty_pii`) stays as it is.
+/// an empty input clears the field (an edit); otherwise it is left out. Fields shown
+/// masked (`keep_empty`) stay as they are when left empty.
 pub(crate) fn posted_json(
     posted: &Posted,
     defs: &[FieldDefinition],
     clear_empty: bool,
-    keep_empty_pii: bool,
+    keep_empty: &[String],
 ) -> (Map<String, Value>, Vec<FieldError>) {
     let mut body = Map::new();
     let mut custom = Map::new();
@@ -305,7 +320,7 @@ pub(crate) fn posted_json(
             .map(|(_, v)| v.as_str())
             .filter(|v| !v.trim().is_empty())
             .collect();
-        if given.is_empty() && (!clear_empty || (keep_empty_pii && def.pii)) {
+        if given.is_empty() && (!clear_empty || keep_empty.contains(&def.key)) {
             continue;
         }
         let value = match typed(def, &name, &given) {

@@ -17,8 +17,8 @@ use custos_app::AppError;
 use custos_core::violation::{FieldError, Lang};
 
 use super::customer_fields::{
-    error_of, inputs, other_errors, posted_json, region_choices, region_choices_of, FieldInput,
-    RegionChoices, Values,
+    error_of, inputs, kept_masked, other_errors, posted_json, region_choices, region_choices_of,
+    FieldInput, RegionChoices, Values,
 };
 use super::customer_words::{duplicate_rows, DuplicateRow};
 use super::form::Posted;
@@ -204,7 +204,7 @@ pub(crate) async fn create(
         Ok(f) => f,
         Err(e) => return PageError::new(form_chrome(&viewer, None), e).into_response(),
     };
-    let (mut body, type_errors) = posted_json(&posted, &form.fields, false, false);
+    let (mut body, type_errors) = posted_json(&posted, &form.fields, false, &[]);
     body.entry("customer_type")
         .or_insert(serde_json::Value::String(String::new()));
     let input: Input<NewCustomer> = match type_errors.is_empty() {
@@ -250,7 +250,7 @@ pub(crate) async fn update(
         Ok(f) => f,
         Err(e) => return PageError::new(chrome(), e).into_response(),
     };
-    let (mut body, type_errors) = posted_json(&posted, &form.fields, true, true);
+    let (mut body, type_errors) = posted_json(&posted, &form.fields, true, &kept_masked(&form));
     let version = posted
         .get("version")
         .and_then(|v| v.trim().parse::<i64>().ok());

@@ -142,6 +142,31 @@ pub(crate) fn duplicate_rows(report: &DuplicateReport, lang: Lang) -> Vec<Duplic
         .collect()
 }
 
+/// What a history entry's action was, in words (an action not listed reads as itself).
+pub(crate) fn history_action(action: &str, lang: Lang) -> String {
+    const ACTIONS: &[(&str, &str, &str)] = &[
+        ("create", "新建", "Created"),
+        ("update", "修改", "Changed"),
+        ("change_code", "编码变更", "Code changed"),
+        ("retire", "废止", "Retired"),
+        ("archive", "归档", "Archived"),
+        ("reactivate", "恢复启用", "Reactivated"),
+        ("merge", "合并", "Merged"),
+        ("split", "拆分", "Split"),
+        ("contact.add", "新增联系人", "Contact added"),
+        ("contact.update", "修改联系人", "Contact changed"),
+        ("contact.delete", "删除联系人", "Contact removed"),
+    ];
+    ACTIONS
+        .iter()
+        .find(|(a, _, _)| *a == action)
+        .map(|(_, zh, en)| match lang {
+            Lang::Zh => zh.to_string(),
+            Lang::En => en.to_string(),
+        })
+        .unwrap_or_else(|| action.to_string())
+}
+
 /// An RFC 3339 time from a use case as `YYYY-MM-DD HH:MM` in the configured zone.
 pub(crate) fn local_time(rfc3339: &str, tz: chrono_tz::Tz) -> String {
     chrono::DateTime::parse_from_rfc3339(rfc3339)
