@@ -27,7 +27,7 @@ mod views;
 
 pub(crate) use deciders::{managers_above, recheck_open_tasks};
 pub(crate) use kinds::retrieve::{archive_hidden_from, check_archive_readable};
-pub use kinds::{kind_names, Kind};
+pub use kinds::{kind_names, kinds_for_customer, Kind};
 pub use views::{
     ApplicationQuery, ApplicationSummary, ApplicationView, EventView, Inbox, InboxCounts,
     InboxItem, NeedsAdmin, NewApplication, NotificationView, TaskView, STATES,

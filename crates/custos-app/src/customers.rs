@@ -87,7 +87,7 @@ pub(crate) use record::Record;
 pub(crate) use reference::{load_customer_types, ReferenceSeen};
 pub(crate) use scope::{in_scope, scoped_customer};
 pub(crate) use stored::record_of;
-pub(crate) use views::{view, view_of};
+pub(crate) use views::{view, view_of, Disclosure};
 
 // What the merge of customers uses from its siblings.
 use checks::text;

@@ -110,6 +110,31 @@ pub fn kind_names() -> impl Iterator<Item = &'static str> {
     KINDS.iter().map(|(_, name, _)| *name)
 }
 
+/// The kinds of application about one existing customer that its status allows, in the
+/// order of [`KINDS`] (what a customer's page offers to start).
+pub fn kinds_for_customer(status: &str) -> Vec<&'static str> {
+    let editable = crate::customers::EDITABLE_STATUSES.contains(&status);
+    let mut out = Vec::new();
+    for (kind, name, _) in KINDS {
+        let applies = match kind {
+            Kind::Change | Kind::ChangeCode => editable,
+            Kind::Retire => status::RETIRE.starts_from(status),
+            Kind::Archive => status::ARCHIVE.starts_from(status),
+            Kind::Reactivate => status::REACTIVATE.starts_from(status),
+            Kind::Retrieve => status == "archived",
+            Kind::Create
+            | Kind::Merge
+            | Kind::Split
+            | Kind::GrantPermission
+            | Kind::PublishRule => false,
+        };
+        if applies {
+            out.push(*name);
+        }
+    }
+    out
+}
+
 /// The rules of the kind named `name`, if it is one.
 fn effect_named(name: &str) -> Option<&'static dyn Effect> {
     KINDS
@@ -342,4 +367,25 @@ fn effect_actor(applicant: &Actor, permissions: &[&str]) -> Actor {
         a.permissions.insert((*p).to_string(), Scope::All);
     }
     a
+}
+
+#[cfg(test)]
+mod customer_kind_tests {
+    use super::kinds_for_customer;
+
+    /// What a customer's page offers follows the rules the kinds check at submission.
+    #[test]
+    fn kinds_follow_the_customer_status() {
+        assert_eq!(
+            kinds_for_customer("active"),
+            ["change", "change_code", "retire", "archive"]
+        );
+        assert_eq!(
+            kinds_for_customer("archived"),
+            ["retire", "reactivate", "retrieve"]
+        );
+        assert!(kinds_for_customer("dormant").contains(&"reactivate"));
+        assert!(kinds_for_customer("retired").is_empty());
+        assert!(kinds_for_customer("merged").is_empty());
+    }
 }

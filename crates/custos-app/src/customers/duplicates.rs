@@ -20,6 +20,7 @@ use super::masking::has_pii;
 use super::record::{Record, LIVE_STATUSES};
 pub use super::report::{DuplicateCandidate, DuplicateReport, EvidenceView};
 use super::report::{OUTSIDE_SCOPE_EN, OUTSIDE_SCOPE_ZH};
+use super::scope::scoped_customer;
 use super::stored::record_of;
 use crate::actor::Actor;
 use crate::audit::{append, record};
@@ -488,6 +489,31 @@ impl App {
         } else {
             tx.rollback().await?;
         }
+        Ok(report)
+    }
+
+    /// Existing customers that may be the same as the customer `code` (in the caller's
+    /// data scope), under the disclosure rules and the per-user limit of
+    /// [`App::check_duplicates`]. The probe is the stored record, not anything the caller
+    /// typed, so there is nothing to audit.
+    pub async fn suspected_duplicates(
+        &self,
+        actor: &Actor,
+        code: &str,
+    ) -> AppResult<DuplicateReport> {
+        let scope = actor.require("customer.read")?;
+        let mut tx = self.db.begin().await?;
+        let row = scoped_customer(&mut tx, actor, scope, code).await?;
+        crate::applications::check_archive_readable(actor, &row)?;
+        if let Some(limit) = self.config.duplicate_check_limit {
+            let key = format!("duplicate.check:{}", actor.user_id);
+            rate_limit::take(&mut tx, &key, limit, rate_limited(limit)).await?;
+        }
+        let rec = record_of(&row, &self.config.pii_key)?;
+        let report = self
+            .find_duplicates(&mut tx, actor, &rec, &[row.id])
+            .await?;
+        tx.commit().await?;
         Ok(report)
     }
 

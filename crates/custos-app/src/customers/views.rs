@@ -194,6 +194,33 @@ impl App {
         code: &str,
         as_of: Option<i64>,
     ) -> AppResult<CustomerView> {
+        self.read_customer(actor, code, as_of, Disclosure::AsPermitted)
+            .await
+    }
+
+    /// Personal data of a customer in clear, for someone holding `customer.pii.read`
+    /// who says why (the reason is kept in the audit log with the read).
+    pub async fn reveal_customer_pii(
+        &self,
+        actor: &Actor,
+        code: &str,
+        reason: &str,
+    ) -> AppResult<CustomerView> {
+        actor.require("customer.read")?;
+        actor.require("customer.pii.read")?;
+        let reason = reveal_reason(reason)?;
+        self.read_customer(actor, code, None, Disclosure::Reveal(reason))
+            .await
+    }
+
+    /// A customer read as `disclosure` says (see [`Disclosure`]).
+    pub(crate) async fn read_customer(
+        &self,
+        actor: &Actor,
+        code: &str,
+        as_of: Option<i64>,
+        disclosure: Disclosure,
+    ) -> AppResult<CustomerView> {
         let scope = actor.require("customer.read")?;
         let mut tx = self.db.begin_read().await?;
         let current = scoped_customer(&mut tx, actor, scope, code).await?;
@@ -218,17 +245,70 @@ impl App {
         };
         tx.rollback().await?;
         let rec = record_of(&row, &self.config.pii_key)?;
-        let reveal = if actor.can("customer.pii.read") && has_pii(&rec) {
-            let mut tx = self.db.begin().await?;
-            let reveal = self.reveal(&mut tx, actor, &row, &rec).await?;
-            tx.commit().await?;
-            reveal
-        } else {
-            actor.can("customer.pii.read")
+        let reveal = match disclosure {
+            Disclosure::Masked => false,
+            Disclosure::AsPermitted if !(actor.can("customer.pii.read") && has_pii(&rec)) => {
+                actor.can("customer.pii.read")
+            }
+            Disclosure::AsPermitted => {
+                let mut tx = self.db.begin().await?;
+                let reveal = self.reveal(&mut tx, actor, &row, &rec).await?;
+                tx.commit().await?;
+                reveal
+            }
+            Disclosure::Reveal(reason) => {
+                let mut tx = self.db.begin().await?;
+                let mut r = record(actor, "customer.pii_read", "customer", &row.code);
+                r.after = to_json(&serde_json::json!({ "version": row.row_version }));
+                r.reason = Some(reason);
+                append(&mut tx, r).await?;
+                tx.commit().await?;
+                true
+            }
         };
         let mut v = view(&row, &rec, reveal);
         v.as_of = as_of.map(format_time);
         v.merged_into = survivor;
         Ok(v)
     }
+}
+
+/// How a read shows personal data.
+pub(crate) enum Disclosure {
+    /// In clear for callers holding `customer.pii.read` (the read audited), else masked:
+    /// the API's reads.
+    AsPermitted,
+    /// Masked for everyone (pages that reveal on request only).
+    Masked,
+    /// In clear, audited with the reason given (the caller checked the permission).
+    Reveal(String),
+}
+
+/// Most characters of the reason for a reveal.
+const MAX_REVEAL_REASON: usize = 500;
+
+fn reveal_reason(reason: &str) -> AppResult<String> {
+    crate::text_input::refuse_single_line([("reason", Some(reason))])?;
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(AppError::validation(
+            "reason",
+            custos_core::Violation::new(
+                "reason.required",
+                "查看完整个人信息须填写原因",
+                "say why you need to see the personal data in full",
+            ),
+        ));
+    }
+    if reason.chars().count() > MAX_REVEAL_REASON {
+        return Err(AppError::validation(
+            "reason",
+            custos_core::Violation::new(
+                "reason.too_long",
+                format!("原因最多 {MAX_REVEAL_REASON} 个字符"),
+                format!("the reason may have at most {MAX_REVEAL_REASON} characters"),
+            ),
+        ));
+    }
+    Ok(reason.to_string())
 }

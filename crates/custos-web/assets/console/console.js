@@ -51,6 +51,32 @@
       off.forEach(function (el) { el.disabled = false; });
     }, 0);
   });
+  // A form fragment refused with 422 (errors beside its fields) replaces the part it
+  // was sent from, like a successful answer.
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    if (e.detail.xhr && e.detail.xhr.status === 422) {
+      e.detail.shouldSwap = true;
+      e.detail.isError = false;
+    }
+  });
+
+  // The customer form: the fields required for the chosen customer type are marked
+  // (data-required-for lists the types, "*" all of them).
+  function markRequired() {
+    var type = document.getElementById("f-customer_type");
+    if (!type) { return; }
+    var fields = document.querySelectorAll("[data-required-for]");
+    Array.prototype.forEach.call(fields, function (field) {
+      var types = (field.getAttribute("data-required-for") || "").split(" ");
+      var required = types.indexOf("*") >= 0 || types.indexOf(type.value) >= 0;
+      var label = field.querySelector("label, .label");
+      if (label) { label.classList.toggle("required", required); }
+    });
+  }
+  document.addEventListener("change", function (e) {
+    if (e.target && e.target.id === "f-customer_type") { markRequired(); }
+  });
+  document.addEventListener("DOMContentLoaded", markRequired);
 
   // Charts: an element with data-chart holds its ECharts option as JSON in its
   // data-option attribute (escaped by the template like any attribute).

@@ -85,6 +85,7 @@ const TABLES: &[&[Entry]] = &[
     super::figures::FIGURE_WORDS,
     super::customer_list::WORDS,
     super::exports::WORDS,
+    super::customer_words::CUSTOMER_WORDS,
 ];
 
 fn catalog() -> &'static HashMap<&'static str, (&'static str, &'static str)> {
@@ -133,8 +134,19 @@ mod tests {
             concat!(env!("CARGO_MANIFEST_DIR"), "/src/console"),
         ];
         let mut missing = Vec::new();
-        for dir in dirs {
+        // Templates and modules in sub-directories too (templates/console/<area>/).
+        let mut files = Vec::new();
+        let mut pending: Vec<std::path::PathBuf> = dirs.iter().map(Into::into).collect();
+        while let Some(dir) = pending.pop() {
             for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                match entry.path().is_dir() {
+                    true => pending.push(entry.path()),
+                    false => files.push(entry),
+                }
+            }
+        }
+        {
+            for entry in files {
                 let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
                 for part in text.split("t(\"").skip(1) {
                     let key = part.split('"').next().unwrap_or("");

@@ -5,7 +5,11 @@
 
 mod account;
 mod assets;
+mod customer_detail;
+mod customer_fields;
+mod customer_form;
 mod customer_list;
+mod customer_words;
 mod dashboard;
 mod exports;
 mod figures;
@@ -52,6 +56,18 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/exports/{id}/progress", get(exports::progress))
         .route("/exports/{id}/file", get(exports::download))
         .route("/exports/{id}/delete", post(exports::delete))
+        .route(
+            "/customers/new",
+            get(customer_form::new_form).post(customer_form::create),
+        )
+        .route("/customers/new/duplicates", post(customer_form::hints))
+        .route("/customers/new/regions", get(customer_form::regions))
+        .route("/customers/{code}", get(customer_detail::page))
+        .route("/customers/{code}/pii", post(customer_detail::reveal))
+        .route(
+            "/customers/{code}/edit",
+            get(customer_form::edit_form).post(customer_form::update),
+        )
 }
 
 /// Whether a request for an unknown path comes from a browser page rather than an API

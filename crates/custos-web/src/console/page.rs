@@ -33,7 +33,11 @@ pub(crate) struct Chrome {
 const NAV: &[(&str, &str, Option<&str>)] = &[
     ("/", "nav.dashboard", None),
     ("/customers", "nav.customers", Some("customer.read")),
-    ("/customers/new", "nav.new_customer", Some("customer.read")),
+    (
+        "/customers/new",
+        "nav.new_customer",
+        Some("application.submit"),
+    ),
     (
         "/applications",
         "nav.applications",

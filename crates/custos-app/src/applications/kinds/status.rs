@@ -52,6 +52,13 @@ pub(super) const REACTIVATE: StatusChange = StatusChange {
     to: "active",
 };
 
+impl StatusChange {
+    /// Whether a customer in `status` may be moved by this kind.
+    pub(super) fn starts_from(&self, status: &str) -> bool {
+        self.from.contains(&status)
+    }
+}
+
 impl Effect for StatusChange {
     fn prepare<'a>(
         &'a self,

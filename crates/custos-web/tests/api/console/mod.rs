@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod customer_list;
+mod customer_pages;
+mod customers_in_browser;
 mod dashboard;
 mod dashboard_in_browser;
 mod list_in_browser;
