@@ -80,7 +80,12 @@ const SHELL: &[Entry] = &[
 ];
 
 /// Every table of words; a page module with its own table adds it here.
-const TABLES: &[&[Entry]] = &[SHELL];
+const TABLES: &[&[Entry]] = &[
+    SHELL,
+    super::applications::WORDS,
+    super::application_form::WORDS,
+    super::inbox::WORDS,
+];
 
 fn catalog() -> &'static HashMap<&'static str, (&'static str, &'static str)> {
     static CATALOG: OnceLock<HashMap<&'static str, (&'static str, &'static str)>> = OnceLock::new();

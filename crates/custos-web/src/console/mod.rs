@@ -4,10 +4,13 @@
 //! are decided in `custos-app`; a template only shows what it is given.
 
 mod account;
+mod application_form;
+mod applications;
 mod assets;
 mod dashboard;
 mod form;
 mod i18n;
+mod inbox;
 mod login;
 mod page;
 mod session;
@@ -29,6 +32,15 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/account", get(account::page))
         .route("/account/language", post(account::language))
         .route("/account/password", post(account::password))
+        .route("/applications", get(applications::list))
+        .route(
+            "/applications/new",
+            get(application_form::form).post(application_form::submit),
+        )
+        .route("/applications/{id}", get(applications::detail))
+        .route("/applications/{id}/withdraw", post(applications::withdraw))
+        .route("/applications/{id}/decide", post(applications::decide))
+        .route("/inbox", get(inbox::page))
         .route("/assets/{name}", get(assets::serve))
 }
 
