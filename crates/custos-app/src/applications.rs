@@ -30,8 +30,8 @@ mod submit;
 mod views;
 
 pub(crate) use deciders::{managers_above, recheck_open_tasks};
-pub(crate) use kinds::retrieve::{archive_hidden_from, check_archive_readable};
 pub use forms::{ApplicationForm, RoleChoice};
+pub(crate) use kinds::retrieve::{archive_hidden_from, check_archive_readable};
 pub use kinds::{kind_names, Kind};
 pub use queue::{ApprovalQueue, QueueItem, QUEUE_LIMIT};
 pub use review::{ApplicationReview, RequestedChange};

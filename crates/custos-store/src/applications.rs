@@ -418,17 +418,6 @@ impl Tx {
             .await)?)
     }
 
-    /// How many tasks wait for `user_id`'s decision (one indexed count: the navigation
-    /// badge).
-    pub async fn count_pending_tasks_of_user(&mut self, user_id: i64) -> StoreResult<i64> {
-        Ok(on_tx!(self, |c| sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM application_tasks WHERE user_id = $1 AND decision IS NULL"
-        )
-        .bind(user_id)
-        .fetch_one(c)
-        .await)?)
-    }
-
     /// Pending tasks created before `before` (reminders).
     pub async fn pending_tasks_older_than(&mut self, before: i64) -> StoreResult<Vec<TaskRow>> {
         let sql = format!(

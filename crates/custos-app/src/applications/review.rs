@@ -122,7 +122,11 @@ fn requested_changes(
                 "archive" => "archived",
                 _ => "active",
             };
-            vec![plain("status", current.get("status"), Some(&Value::from(to)))]
+            vec![plain(
+                "status",
+                current.get("status"),
+                Some(&Value::from(to)),
+            )]
         }
         "change_code" => vec![plain(
             "code",
@@ -154,7 +158,9 @@ fn record_changes(
             continue;
         }
         match (k.as_str(), v.as_object()) {
-            ("custom", Some(m)) => flat.extend(m.iter().map(|(ck, cv)| (format!("custom.{ck}"), cv))),
+            ("custom", Some(m)) => {
+                flat.extend(m.iter().map(|(ck, cv)| (format!("custom.{ck}"), cv)))
+            }
             _ => flat.push((k.clone(), v)),
         }
     }

@@ -24,21 +24,41 @@ use crate::AppState;
 
 pub(crate) const WORDS: &[Entry] = &[
     ("newapp.title", "发起申请", "New application"),
-    ("newapp.choose", "选择申请类型", "Choose the kind of application"),
+    (
+        "newapp.choose",
+        "选择申请类型",
+        "Choose the kind of application",
+    ),
     ("newapp.code", "客户编码", "Customer code"),
     ("newapp.next", "下一步", "Next"),
     ("newapp.submit", "提交申请", "Submit"),
     ("newapp.choose_option", "请选择", "Choose"),
     ("newapp.new_code", "新编码", "New code"),
-    ("newapp.new_code_help", "留空则按编码规则生成。", "Leave empty to draw one by the code rule."),
+    (
+        "newapp.new_code_help",
+        "留空则按编码规则生成。",
+        "Leave empty to draw one by the code rule.",
+    ),
     ("newapp.days", "调阅天数", "Days"),
-    ("newapp.days_help", "默认 7 天，最多 90 天。", "7 days by default, at most 90."),
+    (
+        "newapp.days_help",
+        "默认 7 天，最多 90 天。",
+        "7 days by default, at most 90.",
+    ),
     ("newapp.role", "角色", "Role"),
     ("newapp.scope", "数据范围", "Data scope"),
     ("newapp.expires_at", "到期日期", "Expires on"),
-    ("newapp.expires_help", "留空则长期有效。", "Leave empty for no end."),
+    (
+        "newapp.expires_help",
+        "留空则长期有效。",
+        "Leave empty for no end.",
+    ),
     ("newapp.reason", "申请理由", "Reason"),
-    ("newapp.unchanged_pii", "已脱敏；不修改请留空。", "Masked; leave empty to keep it."),
+    (
+        "newapp.unchanged_pii",
+        "已脱敏；不修改请留空。",
+        "Masked; leave empty to keep it.",
+    ),
     ("newapp.about", "申请对象", "About"),
     ("newapp.current", "当前状态", "Status now"),
 ];
@@ -598,7 +618,9 @@ fn payload_of(kind: &str, form: &ApplicationForm, posted: &Posted) -> Value {
         "create" => record_payload(form, posted, false),
         "change" => {
             let mut changes = record_payload(form, posted, true);
-            let version = get("version").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+            let version = get("version")
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0);
             changes.insert("version".into(), Value::from(version));
             if let Some(r) = get("reason") {
                 changes.insert("reason".into(), Value::from(r));
@@ -624,7 +646,10 @@ fn payload_of(kind: &str, form: &ApplicationForm, posted: &Posted) -> Value {
                 m.insert("new_code".into(), Value::from(v));
             }
             if let Some(v) = get("days").filter(|_| kind == "retrieve") {
-                m.insert("days".into(), v.parse::<i64>().map(Value::from).unwrap_or(json!(v)));
+                m.insert(
+                    "days".into(),
+                    v.parse::<i64>().map(Value::from).unwrap_or(json!(v)),
+                );
             }
             m
         }
@@ -688,4 +713,3 @@ pub(crate) async fn submit(
         }
     }
 }
-

@@ -41,13 +41,21 @@ pub(crate) const WORDS: &[Entry] = &[
     ("apps.field", "字段", "Field"),
     ("apps.change", "当前值 → 申请值", "Now → requested"),
     ("apps.no_changes", "没有字段变化。", "No field changes."),
-    ("apps.code_by_rule", "按编码规则生成", "drawn by the code rule"),
+    (
+        "apps.code_by_rule",
+        "按编码规则生成",
+        "drawn by the code rule",
+    ),
     ("apps.empty", "（空）", "(empty)"),
     ("apps.trail", "审批记录", "Trail"),
     ("apps.flow", "审批流程", "Flow"),
     ("apps.step", "环节", "Step"),
     ("apps.withdraw", "撤回申请", "Withdraw"),
-    ("apps.withdraw_confirm", "确定撤回这份申请吗？", "Withdraw this application?"),
+    (
+        "apps.withdraw_confirm",
+        "确定撤回这份申请吗？",
+        "Withdraw this application?",
+    ),
     ("apps.decide", "审批", "Decision"),
     ("apps.comment", "审批意见", "Comment"),
     (
@@ -70,7 +78,11 @@ pub(crate) const WORDS: &[Entry] = &[
     ("apps.action.return", "退回修改", "Returned"),
     ("apps.action.delegate", "转交", "Delegated"),
     ("apps.action.apply", "生效", "Took effect"),
-    ("apps.action.auto_approve", "自动通过", "Approved automatically"),
+    (
+        "apps.action.auto_approve",
+        "自动通过",
+        "Approved automatically",
+    ),
 ];
 
 /// Times as people read them: the configured zone, `YYYY-MM-DD HH:MM`.
@@ -450,4 +462,3 @@ pub(crate) async fn decide(
         Err(e) => PageError::new(chrome, e).into_response(),
     }
 }
-

@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod applications;
+mod applications_in_browser;
 mod pages;
 mod session;
 mod shell_in_browser;
