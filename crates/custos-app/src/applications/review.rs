@@ -238,3 +238,111 @@ fn plain(key: &str, old: Option<&Value>, new: Option<&Value>) -> RequestedChange
         new: new.filter(|v| !is_empty(v)).cloned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::applications::NewApplication;
+    use crate::customers::NewCustomer;
+    use crate::{Context, Source};
+
+    async fn user(app: &App, admin: &Actor, name: &str, role: &str) -> Actor {
+        let input = crate::org::NewUser {
+            username: name.into(),
+            password: "a-long-test-password-1".into(),
+            display_name: None,
+            department_id: None,
+            email: None,
+            roles: vec![crate::org::RoleAssignment {
+                role: role.into(),
+                scope: "all".into(),
+                expires_at: None,
+            }],
+        };
+        app.create_user(admin, input).await.unwrap();
+        app.actor_for_username(name, Context::new(Source::Cli))
+            .await
+            .unwrap()
+    }
+
+    /// The form, the review as old → new, the queue and its count, each with the
+    /// permission it needs.
+    #[tokio::test]
+    async fn a_change_is_reviewed_as_old_to_new() {
+        let (app, admin, _dir) = crate::test_support::app_with_admin().await;
+        let clerk = user(&app, &admin, "clerk1", "clerk").await;
+        let reader = user(&app, &admin, "reader1", "query").await;
+        let c = NewCustomer {
+            customer_type: "enterprise".into(),
+            name: "旧名有限公司".into(),
+            ..Default::default()
+        };
+        let code = app.create_customer(&admin, c).await.unwrap().code;
+
+        let form = app
+            .application_form(&clerk, "change", Some(&code))
+            .await
+            .unwrap();
+        let current = form.customer.unwrap();
+        assert!(form.fields.iter().any(|f| f.key == "name"));
+        assert!(matches!(
+            app.application_form(&clerk, "bogus", None).await,
+            Err(AppError::Validation(_))
+        ));
+        assert!(matches!(
+            app.application_form(&reader, "create", None).await,
+            Err(AppError::Forbidden { .. })
+        ));
+
+        let payload = json!({"code": code, "changes": {"version": current.version,
+            "name": "新名有限公司", "customer_type": "enterprise", "reason": "更名"}});
+        let a = app
+            .submit_application(
+                &clerk,
+                NewApplication {
+                    kind: "change".into(),
+                    payload,
+                    reason: Some("更名".into()),
+                    draft: false,
+                },
+            )
+            .await
+            .unwrap();
+        let r = app.review_application(&clerk, a.id).await.unwrap();
+        assert_eq!(r.changes.len(), 1, "{:?}", r.changes);
+        assert_eq!(r.changes[0].key, "name");
+        assert_eq!(r.changes[0].label_zh, "客户名称");
+        assert_eq!(r.changes[0].old, Some(json!("旧名有限公司")));
+        assert_eq!(r.changes[0].new, Some(json!("新名有限公司")));
+        assert!(r.can_withdraw && !r.can_decide);
+
+        // Whoever holds a task on it finds it in the queue, counted alike.
+        let approver_id = r.application.tasks[0].user_id;
+        let approver = app
+            .actor_for_username(
+                &r.application.tasks[0].username,
+                Context::new(Source::Cli),
+            )
+            .await
+            .unwrap();
+        assert_eq!(approver.user_id, approver_id);
+        let q = app.approval_queue(&approver).await.unwrap();
+        assert_eq!(q.items.len(), 1);
+        assert_eq!(q.items[0].customer_name.as_deref(), Some("旧名有限公司"));
+        assert_eq!(
+            app.pending_task_count(&approver).await.unwrap(),
+            Some(q.total as i64)
+        );
+        assert!(app.review_application(&approver, a.id).await.unwrap().can_decide);
+        // Someone who does not approve has no queue and no count.
+        assert_eq!(app.pending_task_count(&reader).await.unwrap(), None);
+        assert!(matches!(
+            app.approval_queue(&reader).await,
+            Err(AppError::Forbidden { .. })
+        ));
+    }
+}
