@@ -53,10 +53,12 @@ impl App {
             .is_some_and(|k| k.is_about_customer() && k != super::Kind::Retrieve);
         let customer = match (&application.target, about_customer) {
             (Some(code), true) if actor.can("customer.read") => {
+                // Out of the reader's reach (scope, archive, merged away): the request is
+                // shown without the current values.
                 match self.get_customer(actor, code).await {
                     Ok(c) => Some(c),
-                    Err(AppError::NotFound { .. } | AppError::Forbidden { .. }) => None,
-                    Err(e) => return Err(e),
+                    Err(e) if e.status() >= 500 => return Err(e),
+                    Err(_) => None,
                 }
             }
             _ => None,
@@ -323,10 +325,7 @@ mod tests {
         // Whoever holds a task on it finds it in the queue, counted alike.
         let approver_id = r.application.tasks[0].user_id;
         let approver = app
-            .actor_for_username(
-                &r.application.tasks[0].username,
-                Context::new(Source::Cli),
-            )
+            .actor_for_username(&r.application.tasks[0].username, Context::new(Source::Cli))
             .await
             .unwrap();
         assert_eq!(approver.user_id, approver_id);
@@ -337,7 +336,12 @@ mod tests {
             app.pending_task_count(&approver).await.unwrap(),
             Some(q.total as i64)
         );
-        assert!(app.review_application(&approver, a.id).await.unwrap().can_decide);
+        assert!(
+            app.review_application(&approver, a.id)
+                .await
+                .unwrap()
+                .can_decide
+        );
         // Someone who does not approve has no queue and no count.
         assert_eq!(app.pending_task_count(&reader).await.unwrap(), None);
         assert!(matches!(

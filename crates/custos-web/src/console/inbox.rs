@@ -58,6 +58,8 @@ struct InboxPage {
     chrome: Chrome,
     items: Vec<Item>,
     total: usize,
+    /// A fragment replacing the list also replaces the navigation's badge.
+    oob: bool,
     notice: Option<String>,
     error: Option<String>,
 }
@@ -68,6 +70,7 @@ struct InboxList {
     chrome: Chrome,
     items: Vec<Item>,
     total: usize,
+    oob: bool,
     notice: Option<String>,
     error: Option<String>,
 }
@@ -114,6 +117,7 @@ pub(crate) async fn page(State(state): State<AppState>, viewer: Viewer) -> Respo
             let page = InboxPage {
                 items: items(&state, viewer.lang, &q),
                 total: q.total,
+                oob: false,
                 notice: None,
                 error: None,
                 chrome,
@@ -171,6 +175,7 @@ pub(super) async fn after_decision(
         chrome,
         items: list,
         total: q.total,
+        oob: true,
         notice,
         error,
     };
