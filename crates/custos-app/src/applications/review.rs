@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::actor::Actor;
 use crate::customers::CustomerView;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::fields::{builtin_fields, FieldDefinition};
 use crate::App;
 
@@ -250,6 +250,7 @@ mod tests {
     use super::*;
     use crate::applications::NewApplication;
     use crate::customers::NewCustomer;
+    use crate::error::AppError;
     use crate::{Context, Source};
 
     async fn user(app: &App, admin: &Actor, name: &str, role: &str) -> Actor {
