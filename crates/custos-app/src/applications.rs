@@ -12,22 +12,29 @@
 //! and shared refusals), `records` (trail, notifications, sealed payload), `kinds` (each
 //! kind's rules: submission check and effect), `deciders` (who may decide a step),
 //! `steps` (moving through the flow), then the use cases: `submit` (applicant),
-//! `decisions` (approvers), `queries` (reading), `notifications`.
+//! `decisions` (approvers), `queries` (reading), `notifications`; for pages: `forms`
+//! (what a form needs), `review` (a request beside the current record), `queue` (待办).
 
 pub(crate) mod checks;
 mod deciders;
 mod decisions;
+mod forms;
 mod kinds;
 mod notifications;
 mod queries;
+mod queue;
 mod records;
+mod review;
 mod steps;
 mod submit;
 mod views;
 
 pub(crate) use deciders::{managers_above, recheck_open_tasks};
+pub use forms::{ApplicationForm, RoleChoice};
 pub(crate) use kinds::retrieve::{archive_hidden_from, check_archive_readable};
 pub use kinds::{kind_names, kinds_for_customer, Kind};
+pub use queue::{ApprovalQueue, QueueItem, QUEUE_LIMIT};
+pub use review::{ApplicationReview, RequestedChange};
 pub use views::{
     ApplicationQuery, ApplicationSummary, ApplicationView, EventView, Inbox, InboxCounts,
     InboxItem, NeedsAdmin, NewApplication, NotificationView, TaskView, STATES,

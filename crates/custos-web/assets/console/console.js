@@ -77,6 +77,18 @@
     if (e.target && e.target.id === "f-customer_type") { markRequired(); }
   });
   document.addEventListener("DOMContentLoaded", markRequired);
+  // A new customer's form marks the fields required for the customer type chosen.
+  document.addEventListener("change", function (e) {
+    var el = e.target;
+    if (!el.hasAttribute || !el.hasAttribute("data-customer-type") || !el.form) { return; }
+    var type = el.value || "enterprise";
+    var labels = el.form.querySelectorAll("label[data-required-for]");
+    Array.prototype.forEach.call(labels, function (label) {
+      var types = label.getAttribute("data-required-for").split(" ");
+      var required = types.indexOf("*") >= 0 || types.indexOf(type) >= 0;
+      label.classList.toggle("required", required);
+    });
+  });
 
   // Charts: an element with data-chart holds its ECharts option as JSON in its
   // data-option attribute (escaped by the template like any attribute).

@@ -86,6 +86,9 @@ const TABLES: &[&[Entry]] = &[
     super::customer_list::WORDS,
     super::exports::WORDS,
     super::customer_words::CUSTOMER_WORDS,
+    super::applications::WORDS,
+    super::application_form::WORDS,
+    super::inbox::WORDS,
 ];
 
 fn catalog() -> &'static HashMap<&'static str, (&'static str, &'static str)> {

@@ -4,6 +4,8 @@
 //! are decided in `custos-app`; a template only shows what it is given.
 
 mod account;
+mod application_form;
+mod applications;
 mod assets;
 mod customer_detail;
 mod customer_fields;
@@ -15,6 +17,7 @@ mod exports;
 mod figures;
 mod form;
 mod i18n;
+mod inbox;
 mod list_query;
 mod login;
 mod page;
@@ -68,6 +71,15 @@ pub(crate) fn router() -> Router<AppState> {
             "/customers/{code}/edit",
             get(customer_form::edit_form).post(customer_form::update),
         )
+        .route("/applications", get(applications::list))
+        .route(
+            "/applications/new",
+            get(application_form::form).post(application_form::submit),
+        )
+        .route("/applications/{id}", get(applications::detail))
+        .route("/applications/{id}/withdraw", post(applications::withdraw))
+        .route("/applications/{id}/decide", post(applications::decide))
+        .route("/inbox", get(inbox::page))
 }
 
 /// Whether a request for an unknown path comes from a browser page rather than an API

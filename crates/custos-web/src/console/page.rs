@@ -16,6 +16,8 @@ pub(crate) struct NavItem {
     pub href: &'static str,
     pub key: &'static str,
     pub active: bool,
+    /// A count shown beside the entry (tasks waiting in 待办).
+    pub badge: Option<i64>,
 }
 
 /// The frame of a page; every page template has it as `chrome`.
@@ -48,13 +50,17 @@ const NAV: &[(&str, &str, Option<&str>)] = &[
     ("/exports", "nav.exports", Some("export")),
 ];
 
-fn nav_for(actor: &Actor, current: &str) -> Vec<NavItem> {
+fn nav_for(actor: &Actor, current: &str, pending: Option<i64>) -> Vec<NavItem> {
     NAV.iter()
         .filter(|(_, _, p)| p.is_none_or(|p| actor.permissions.contains_key(p)))
         .map(|(href, key, _)| NavItem {
             href,
             key,
             active: *href == current,
+            badge: match *href {
+                "/inbox" => pending.filter(|n| *n > 0),
+                _ => None,
+            },
         })
         .collect()
 }
@@ -68,7 +74,7 @@ impl Chrome {
             title: t(viewer.lang, title_key).to_string(),
             user: Some(viewer.actor.display_name.clone()),
             csrf: viewer.csrf.clone(),
-            nav: nav_for(&viewer.actor, path),
+            nav: nav_for(&viewer.actor, path, viewer.pending),
             charts: false,
         }
     }

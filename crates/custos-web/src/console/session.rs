@@ -32,6 +32,8 @@ pub(crate) struct Viewer {
     pub token: String,
     pub lang: Lang,
     pub csrf: String,
+    /// Tasks waiting for the viewer's decision (approvers only).
+    pub pending: Option<i64>,
 }
 
 /// The value of one cookie in the request.
@@ -149,6 +151,8 @@ impl FromRequestParts<AppState> for Viewer {
         match state.app.authenticate(token, ctx).await {
             Ok(actor) => Ok(Viewer {
                 lang: lang_of(&actor, &parts.headers),
+                // The badge beside 待办; a failed count only loses the badge.
+                pending: state.app.pending_task_count(&actor).await.ok().flatten(),
                 csrf: csrf_of(token),
                 token: token.to_string(),
                 actor,

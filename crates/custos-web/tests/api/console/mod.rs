@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod applications;
+mod applications_in_browser;
 mod customer_list;
 mod customer_pages;
 mod customers_in_browser;

@@ -1,0 +1,464 @@
+//! `/applications` (我的申请) and `/applications/{id}`: one's own applications with their
+//! state, and one application as a readable diff against the current record with its
+//! trail as a timeline; withdrawing, and deciding (approve / reject / return) for the
+//! current approvers — the inbox posts its decisions here too.
+
+use askama::Template;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde_json::Value;
+
+use custos_app::applications::{ApplicationQuery, ApplicationReview, ApplicationSummary};
+use custos_app::terms::{choices, term_or_code, Terms};
+use custos_app::AppError;
+use custos_core::violation::Lang;
+
+use super::form::Posted;
+use super::i18n::{t, Entry};
+use super::inbox;
+use super::page::{csrf_refused, render, Chrome, PageError};
+use super::session::Viewer;
+use crate::AppState;
+
+pub(crate) const WORDS: &[Entry] = &[
+    ("apps.title", "我的申请", "My applications"),
+    ("apps.application", "申请单", "Application"),
+    ("apps.id", "编号", "No."),
+    ("apps.kind", "申请类型", "Kind"),
+    ("apps.state", "状态", "State"),
+    ("apps.target", "客户", "Customer"),
+    ("apps.created", "提交时间", "Submitted"),
+    ("apps.updated", "更新时间", "Updated"),
+    ("apps.applicant", "申请人", "Applicant"),
+    ("apps.reason", "申请理由", "Reason"),
+    ("apps.result_code", "生成的客户编码", "Customer code issued"),
+    ("apps.all_states", "全部状态", "All states"),
+    ("apps.none", "没有申请。", "No applications."),
+    ("apps.older", "更早的申请", "Older applications"),
+    ("apps.new", "发起申请", "New application"),
+    ("apps.request", "申请内容", "Request"),
+    ("apps.field", "字段", "Field"),
+    ("apps.change", "当前值 → 申请值", "Now → requested"),
+    ("apps.no_changes", "没有字段变化。", "No field changes."),
+    (
+        "apps.code_by_rule",
+        "按编码规则生成",
+        "drawn by the code rule",
+    ),
+    ("apps.empty", "（空）", "(empty)"),
+    ("apps.trail", "审批记录", "Trail"),
+    ("apps.flow", "审批流程", "Flow"),
+    ("apps.step", "环节", "Step"),
+    ("apps.withdraw", "撤回申请", "Withdraw"),
+    (
+        "apps.withdraw_confirm",
+        "确定撤回这份申请吗？",
+        "Withdraw this application?",
+    ),
+    ("apps.decide", "审批", "Decision"),
+    ("apps.comment", "审批意见", "Comment"),
+    (
+        "apps.comment_help",
+        "驳回时必须填写理由；同意与退回的意见可不填。",
+        "A rejection needs a reason; a comment on approval or return is optional.",
+    ),
+    ("apps.approve", "同意", "Approve"),
+    ("apps.reject", "驳回", "Reject"),
+    ("apps.return", "退回修改", "Return"),
+    ("apps.decided", "已处理。", "Done."),
+    ("apps.yes", "是", "Yes"),
+    ("apps.no", "否", "No"),
+    ("apps.action.draft", "保存草稿", "Saved as draft"),
+    ("apps.action.submit", "提交", "Submitted"),
+    ("apps.action.resubmit", "重新提交", "Resubmitted"),
+    ("apps.action.withdraw", "撤回", "Withdrawn"),
+    ("apps.action.approve", "同意", "Approved"),
+    ("apps.action.reject", "驳回", "Rejected"),
+    ("apps.action.return", "退回修改", "Returned"),
+    ("apps.action.delegate", "转交", "Delegated"),
+    ("apps.action.apply", "生效", "Took effect"),
+    (
+        "apps.action.auto_approve",
+        "自动通过",
+        "Approved automatically",
+    ),
+];
+
+/// Times as people read them: the configured zone, `YYYY-MM-DD HH:MM`.
+pub(super) fn local_time(state: &AppState, rfc3339: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| {
+            t.with_timezone(&state.app.config.code_timezone)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|_| rfc3339.to_string())
+}
+
+/// A stored value as people read it: business terms for codes, the region's name beside
+/// its code, lists joined.
+pub(super) fn show_value(lang: Lang, key: &str, v: &Value) -> String {
+    let text = match v {
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => t(lang, if *b { "apps.yes" } else { "apps.no" }).to_string(),
+        Value::Array(a) => a
+            .iter()
+            .map(|x| show_value(lang, key, x))
+            .collect::<Vec<_>>()
+            .join("、"),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    match key {
+        "customer_type" => term_or_code(Terms::CustomerType, &text, lang),
+        "scale" => term_or_code(Terms::Scale, &text, lang),
+        "status" => term_or_code(Terms::CustomerStatus, &text, lang),
+        "scope" => term_or_code(Terms::Scope, &text, lang),
+        "region_code" => match custos_core::region::names(&text) {
+            Some(n) => {
+                let names: Vec<&str> = [Some(n.province), n.city, n.district]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                format!("{} {text}", names.join(" "))
+            }
+            None => text,
+        },
+        "industry" => match custos_core::industry::name(&text) {
+            Some(name) => format!("{name} {text}"),
+            None => text,
+        },
+        _ => text,
+    }
+}
+
+/// One row of a list of applications.
+pub(super) struct Row {
+    pub id: i64,
+    pub kind: String,
+    pub state: String,
+    pub state_code: String,
+    pub target: String,
+    pub created: String,
+    pub updated: String,
+}
+
+fn row(state: &AppState, lang: Lang, a: &ApplicationSummary) -> Row {
+    Row {
+        id: a.id,
+        kind: term_or_code(Terms::ApplicationKind, &a.kind, lang),
+        state: term_or_code(Terms::ApplicationState, &a.state, lang),
+        state_code: a.state.clone(),
+        target: a.target.clone().unwrap_or_default(),
+        created: local_time(state, &a.created_at),
+        updated: local_time(state, &a.updated_at),
+    }
+}
+
+/// The query string's fields (a bad one is the use case's to name).
+pub(super) fn query_fields(raw: Option<String>) -> Vec<(String, String)> {
+    form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .into_owned()
+        .take(20)
+        .collect()
+}
+
+pub(super) fn query_get<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    q.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+#[derive(Template)]
+#[template(path = "console/applications/list.html")]
+struct ListPage {
+    chrome: Chrome,
+    rows: Vec<Row>,
+    states: Vec<(&'static str, &'static str)>,
+    state: String,
+    older: Option<i64>,
+}
+
+const PAGE_SIZE: i64 = 50;
+
+/// `GET /applications?state=…&before=…`: the viewer's own applications, newest first.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let chrome = Chrome::new(&viewer, "/applications", "apps.title");
+    let q = query_fields(raw);
+    let wanted = query_get(&q, "state").unwrap_or("").to_string();
+    let query = ApplicationQuery {
+        mine: Some(true),
+        state: Some(wanted.clone()).filter(|s| !s.is_empty()),
+        before: query_get(&q, "before").and_then(|b| b.parse().ok()),
+        limit: Some(PAGE_SIZE),
+        ..Default::default()
+    };
+    match state.app.list_applications(&viewer.actor, query).await {
+        Ok(list) => {
+            let older = match list.len() as i64 {
+                PAGE_SIZE => list.last().map(|a| a.id),
+                _ => None,
+            };
+            let page = ListPage {
+                rows: list.iter().map(|a| row(&state, viewer.lang, a)).collect(),
+                states: choices(Terms::ApplicationState, viewer.lang),
+                state: wanted,
+                older,
+                chrome,
+            };
+            render(StatusCode::OK, &page)
+        }
+        Err(e) => PageError::new(chrome, e).into_response(),
+    }
+}
+
+/// One field of the request: label, now, requested.
+struct ChangeRow {
+    label: String,
+    old: String,
+    new: String,
+}
+
+/// One entry of the timeline.
+struct Event {
+    at: String,
+    actor: String,
+    action: String,
+    step: String,
+    comment: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/applications/detail.html")]
+struct DetailPage {
+    chrome: Chrome,
+    id: i64,
+    kind: String,
+    state: String,
+    state_code: String,
+    applicant: String,
+    created: String,
+    target: Option<String>,
+    target_name: Option<String>,
+    reason: String,
+    code: Option<String>,
+    flow: String,
+    changes: Vec<ChangeRow>,
+    events: Vec<Event>,
+    can_withdraw: bool,
+    can_decide: bool,
+    comment: String,
+    comment_error: Option<String>,
+    decision_error: Option<String>,
+}
+
+fn detail_page(
+    state: &AppState,
+    viewer: &Viewer,
+    r: ApplicationReview,
+    comment: String,
+    error: Option<AppError>,
+) -> DetailPage {
+    let lang = viewer.lang;
+    let a = r.application;
+    let changes = r
+        .changes
+        .iter()
+        .map(|c| {
+            let show = |v: &Option<Value>| {
+                v.as_ref()
+                    .map(|v| show_value(lang, &c.key, v))
+                    .filter(|s| !s.is_empty())
+            };
+            let new = match (show(&c.new), a.kind.as_str()) {
+                (Some(v), _) => v,
+                (None, "change_code") => t(lang, "apps.code_by_rule").to_string(),
+                (None, _) => t(lang, "apps.empty").to_string(),
+            };
+            ChangeRow {
+                label: match lang {
+                    Lang::Zh => c.label_zh.clone(),
+                    Lang::En => c.label_en.clone(),
+                },
+                old: show(&c.old).unwrap_or_else(|| t(lang, "apps.empty").to_string()),
+                new,
+            }
+        })
+        .collect();
+    let step_name = |s: Option<i64>| {
+        s.and_then(|i| a.flow.steps.get(i as usize))
+            .map(|st| st.name.clone())
+            .unwrap_or_default()
+    };
+    let events = a
+        .trail
+        .iter()
+        .map(|e| Event {
+            at: local_time(state, &e.at),
+            actor: e.actor.clone(),
+            action: {
+                let key = format!("apps.action.{}", e.action);
+                match t(lang, &key) {
+                    k if k == key => e.action.clone(),
+                    words => words.to_string(),
+                }
+            },
+            step: step_name(e.step),
+            comment: e.comment.clone().unwrap_or_default(),
+        })
+        .collect();
+    let (comment_error, decision_error) = match error {
+        Some(AppError::Validation(fields)) => (
+            Some(
+                fields
+                    .iter()
+                    .map(|f| f.violation.message(lang).to_string())
+                    .collect::<Vec<_>>()
+                    .join("；"),
+            ),
+            None,
+        ),
+        Some(e) => (None, Some(e.detail(lang))),
+        None => (None, None),
+    };
+    DetailPage {
+        chrome: Chrome::new(viewer, "/applications", "apps.application"),
+        id: a.id,
+        kind: term_or_code(Terms::ApplicationKind, &a.kind, lang),
+        state: term_or_code(Terms::ApplicationState, &a.state, lang),
+        state_code: a.state.clone(),
+        applicant: a.applicant.clone(),
+        created: local_time(state, &a.created_at),
+        target_name: r.customer.as_ref().map(|c| c.name.clone()),
+        target: a.target.clone().filter(|_| a.kind != "grant_permission"),
+        reason: a.reason.clone().unwrap_or_default(),
+        code: a.code.clone(),
+        flow: a
+            .flow
+            .steps
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" → "),
+        changes,
+        events,
+        can_withdraw: r.can_withdraw,
+        can_decide: r.can_decide,
+        comment,
+        comment_error,
+        decision_error,
+    }
+}
+
+/// An application id from the path; anything else is the missing application's page.
+pub(super) fn application_id(raw: &str) -> Result<i64, AppError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| AppError::not_found("application", raw))
+}
+
+/// `GET /applications/{id}`.
+pub(crate) async fn detail(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(raw): Path<String>,
+) -> Response {
+    let chrome = Chrome::new(&viewer, "/applications", "apps.application");
+    let review = match application_id(&raw) {
+        Ok(id) => state.app.review_application(&viewer.actor, id).await,
+        Err(e) => Err(e),
+    };
+    match review {
+        Ok(r) => render(
+            StatusCode::OK,
+            &detail_page(&state, &viewer, r, String::new(), None),
+        ),
+        Err(e) => PageError::new(chrome, e).into_response(),
+    }
+}
+
+/// `POST /applications/{id}/withdraw`: the applicant's own, before it ends.
+pub(crate) async fn withdraw(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(raw): Path<String>,
+    posted: Posted,
+) -> Response {
+    let chrome = Chrome::new(&viewer, "/applications", "apps.application");
+    if !posted.csrf_ok(&viewer) {
+        return csrf_refused(chrome);
+    }
+    let done = match application_id(&raw) {
+        Ok(id) => state.app.withdraw_application(&viewer.actor, id).await,
+        Err(e) => Err(e),
+    };
+    match done {
+        Ok(a) => Redirect::to(&format!("/applications/{}", a.id)).into_response(),
+        Err(e) => PageError::new(chrome, e).into_response(),
+    }
+}
+
+/// `POST /applications/{id}/decide`: `decision` approve / reject / return with a
+/// `comment` (a rejection's reason). From the inbox (`from=inbox`, by htmx) the answer is
+/// the refreshed list; from the application's page, the page again.
+pub(crate) async fn decide(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(raw): Path<String>,
+    posted: Posted,
+) -> Response {
+    let from_inbox = posted.get("from") == Some("inbox");
+    let chrome = match from_inbox {
+        true => Chrome::new(&viewer, "/inbox", "nav.inbox"),
+        false => Chrome::new(&viewer, "/applications", "apps.application"),
+    };
+    if !posted.csrf_ok(&viewer) {
+        return csrf_refused(chrome);
+    }
+    let id = match application_id(&raw) {
+        Ok(id) => id,
+        Err(e) => return PageError::new(chrome, e).into_response(),
+    };
+    let comment = posted.get("comment").unwrap_or("").to_string();
+    let text = Some(comment.clone()).filter(|c| !c.trim().is_empty());
+    let app = &state.app;
+    let actor = &viewer.actor;
+    let done = match posted.get("decision").unwrap_or("") {
+        "approve" => app.approve_application(actor, id, text).await,
+        "reject" => app.reject_application(actor, id, text).await,
+        "return" => app.return_application(actor, id, text).await,
+        other => Err(AppError::validation(
+            "decision",
+            custos_core::Violation::new(
+                "application.decision_unknown",
+                format!("审批结果“{other}”不存在，可选：approve、reject、return"),
+                format!("decision '{other}' does not exist; choose approve, reject or return"),
+            ),
+        )),
+    };
+    if from_inbox {
+        let outcome = match done {
+            Ok(_) => Ok(id),
+            Err(e) => Err((id, comment, e)),
+        };
+        return inbox::after_decision(&state, &viewer, outcome).await;
+    }
+    match done {
+        Ok(a) => Redirect::to(&format!("/applications/{}", a.id)).into_response(),
+        Err(e @ (AppError::Validation(_) | AppError::Conflict(_) | AppError::Denied(_))) => {
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            match app.review_application(actor, id).await {
+                Ok(r) => render(status, &detail_page(&state, &viewer, r, comment, Some(e))),
+                Err(e) => PageError::new(chrome, e).into_response(),
+            }
+        }
+        Err(e) => PageError::new(chrome, e).into_response(),
+    }
+}

@@ -1,0 +1,287 @@
+//! 申请与审批 over HTTP on both databases: the inbox shows only one's own tasks and a
+//! badge counts them, decisions need the CSRF token and a rejection its reason, /inbox is
+//! for approvers, an application's page shows the change as old → new, and the new
+//! application form keeps values and shows errors beside the inputs.
+
+use serde_json::json;
+
+use super::pages::{location, Visitor};
+use crate::applications::{id, new_customer, org, submit};
+use crate::backend_test;
+use crate::helpers::*;
+
+async fn page(v: &mut Visitor, path: &str, status: u16) -> String {
+    let r = v.get(path).await;
+    assert_eq!(r.status(), status, "{path}");
+    r.text().await.unwrap()
+}
+
+backend_test!(inbox_shows_only_own_tasks_with_a_badge, |t| {
+    let o = org(&t).await;
+    let a = submit(&t, &o.clerk, "create", new_customer("待办展示科技有限公司")).await;
+    let aid = id(&a);
+
+    let mut manager = Visitor::new(&t);
+    manager.login("manager", USER_PASSWORD).await;
+    let html = page(&mut manager, "/inbox", 200).await;
+    assert!(html.contains(&format!("id=\"task-{aid}\"")), "{html}");
+    assert!(html.contains("待办展示科技有限公司"), "names the customer");
+    assert!(html.contains("新增客户"), "kind as a business term");
+    assert!(
+        html.contains("<span class=\"badge\" id=\"pending-badge\">1</span>"),
+        "badge"
+    );
+
+    // Another approver (spare) has no task on it: an empty inbox, no badge.
+    let mut spare = Visitor::new(&t);
+    spare.login("spare", USER_PASSWORD).await;
+    let html = page(&mut spare, "/inbox", 200).await;
+    assert!(!html.contains(&format!("task-{aid}")), "{html}");
+    assert!(html.contains("id=\"inbox-empty\""));
+    assert!(!html.contains("pending-badge"));
+
+    // A clerk does not approve: the 403 page, and no 待办 in the navigation.
+    let mut clerk = Visitor::new(&t);
+    clerk.login("clerk", USER_PASSWORD).await;
+    let html = page(&mut clerk, "/inbox", 403).await;
+    assert!(html.contains("error-message"));
+    assert!(!html.contains("href=\"/inbox\""));
+    // The clerk's own list shows it with its state as a business term.
+    let html = page(&mut clerk, "/applications", 200).await;
+    assert!(html.contains(&format!("/applications/{aid}")), "{html}");
+    assert!(html.contains("已提交"));
+    let html = page(&mut clerk, "/applications?state=approved", 200).await;
+    assert!(!html.contains(&format!("/applications/{aid}\"")));
+});
+
+backend_test!(decisions_need_csrf_and_a_rejection_its_reason, |t| {
+    let o = org(&t).await;
+    let a = submit(&t, &o.clerk, "create", new_customer("驳回理由测试有限公司")).await;
+    let aid = id(&a);
+    let mut m = Visitor::new(&t);
+    m.login("manager", USER_PASSWORD).await;
+    let decide = format!("/applications/{aid}/decide");
+
+    // Without the session's CSRF token: refused, nothing decided.
+    let r = m
+        .post(&decide, &[("decision", "approve"), ("from", "inbox")])
+        .await;
+    assert_eq!(r.status(), 403);
+    let r = m
+        .post(&decide, &[("decision", "approve"), ("csrf", "forged")])
+        .await;
+    assert_eq!(r.status(), 403);
+    let inbox = body(t.get("/api/v1/inbox", &o.manager).await, 200).await;
+    assert_eq!(inbox["counts"]["pending"], 1);
+
+    let csrf = m.csrf().await;
+    // A rejection without a reason, from the inbox: the list again with the error
+    // beside the task (htmx swaps a 200).
+    let r = m
+        .post(
+            &decide,
+            &[("decision", "reject"), ("from", "inbox"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains(&format!("comment-error-{aid}")), "{html}");
+    assert!(html.starts_with("<div id=\"inbox-list\">"), "a fragment");
+    // From the application's page: 422 with the error beside the comment.
+    let r = m
+        .post(
+            &decide,
+            &[("decision", "reject"), ("comment", "  "), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"comment-error\""), "{html}");
+    let a1 = body(
+        t.get(&format!("/api/v1/applications/{aid}"), &o.clerk)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(a1["state"], "submitted");
+
+    // With a reason the rejection closes it; the inbox is empty again.
+    let r = m
+        .post(
+            &decide,
+            &[
+                ("decision", "reject"),
+                ("from", "inbox"),
+                ("comment", "资料不全"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("inbox-empty") && html.contains("inbox-notice"),
+        "{html}"
+    );
+    let html = page(&mut m, &format!("/applications/{aid}"), 200).await;
+    assert!(
+        html.contains("已驳回") && html.contains("资料不全"),
+        "{html}"
+    );
+    // A decision on a closed application is said, not a crash.
+    let r = m
+        .post(&decide, &[("decision", "approve"), ("csrf", &csrf)])
+        .await;
+    assert!(r.status().is_client_error(), "{}", r.status());
+});
+
+backend_test!(a_change_reads_as_old_to_new, |t| {
+    let o = org(&t).await;
+    let c = body(
+        t.post(
+            "/api/v1/customers",
+            Some(&o.admin),
+            new_customer("旧名称贸易有限公司"),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let code = c["code"].as_str().unwrap().to_string();
+    let mut clerk = Visitor::new(&t);
+    clerk.login("clerk", USER_PASSWORD).await;
+    let path = format!("/applications/new?kind=change&customer={code}");
+    let html = page(&mut clerk, &path, 200).await;
+    assert!(html.contains("value=\"旧名称贸易有限公司\""), "prefilled");
+    let csrf = Visitor::hidden(&html, "csrf");
+    let version = Visitor::hidden(&html, "version");
+    let r = clerk
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("version", &version),
+                ("name", "新名称贸易有限公司"),
+                ("orig.name", "旧名称贸易有限公司"),
+                ("customer_type", "enterprise"),
+                ("orig.customer_type", "enterprise"),
+                ("reason", "工商变更"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap_or_default());
+    let to = location(&r);
+    assert!(to.starts_with("/applications/"), "{to}");
+    let html = page(&mut clerk, &to, 200).await;
+    assert!(
+        html.contains("<del>旧名称贸易有限公司</del> → <ins>新名称贸易有限公司</ins>"),
+        "{html}"
+    );
+    // Only the changed field is asked for.
+    assert!(!html.contains("<th scope=\"row\">客户类型</th>"), "{html}");
+    assert!(html.contains("id=\"withdraw\""));
+    // The approver sees the same diff, with the decision form.
+    let aid = to.trim_start_matches("/applications/");
+    let a = body(
+        t.get(&format!("/api/v1/applications/{aid}"), &o.admin)
+            .await,
+        200,
+    )
+    .await;
+    let approver = a["tasks"][0]["username"].as_str().unwrap().to_string();
+    let mut m = Visitor::new(&t);
+    m.login(&approver, USER_PASSWORD).await;
+    let html = page(&mut m, &to, 200).await;
+    assert!(
+        html.contains("<ins>新名称贸易有限公司</ins>") && html.contains("id=\"approve\""),
+        "{approver}: {}",
+        a["tasks"]
+    );
+    assert!(!html.contains("id=\"withdraw\""));
+    // Withdrawn by the clerk: closed.
+    let csrf = clerk.csrf().await;
+    let r = clerk
+        .post(&format!("{to}/withdraw"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status(), 303);
+    let html = page(&mut clerk, &to, 200).await;
+    assert!(html.contains("已撤回") && !html.contains("id=\"withdraw\""));
+    // Someone else's application is the missing page.
+    t.create_user(
+        &o.admin,
+        "outsider",
+        None,
+        json!([{"role": "clerk", "scope": "own"}]),
+    )
+    .await;
+    let mut other = Visitor::new(&t);
+    other.login("outsider", USER_PASSWORD).await;
+    page(&mut other, &to, 404).await;
+    page(&mut other, "/applications/999999", 404).await;
+    page(&mut other, "/applications/abc", 404).await;
+});
+
+backend_test!(new_customer_form_keeps_values_and_shows_errors, |t| {
+    let o = org(&t).await;
+    let _ = &o;
+    let mut clerk = Visitor::new(&t);
+    clerk.login("clerk", USER_PASSWORD).await;
+    let html = page(&mut clerk, "/applications/new?kind=create", 200).await;
+    assert!(html.contains("name=\"region_code\"") && html.contains("海淀区 110108"));
+    assert!(
+        html.contains("<label for=\"name\" class=\"required\""),
+        "{html}"
+    );
+    let csrf = Visitor::hidden(&html, "csrf");
+    let r = clerk
+        .post(
+            "/applications/new?kind=create",
+            &[
+                ("csrf", &csrf),
+                ("customer_type", "enterprise"),
+                ("name", "错误代码测试有限公司"),
+                ("uscc", "123"),
+                ("region_code", "110108"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"uscc-error\""), "{html}");
+    assert!(
+        html.contains("value=\"错误代码测试有限公司\""),
+        "value kept"
+    );
+    assert!(
+        html.contains("<option value=\"110108\" selected>"),
+        "select kept"
+    );
+    // Without the token: refused.
+    let r = clerk
+        .post(
+            "/applications/new?kind=create",
+            &[("customer_type", "enterprise"), ("name", "X")],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    // A kind the console does not start, and a customer out of reach: 404 pages.
+    page(&mut clerk, "/applications/new?kind=merge", 404).await;
+    page(
+        &mut clerk,
+        "/applications/new?kind=retire&customer=C999999",
+        404,
+    )
+    .await;
+    // A query-only user may not apply.
+    let admin = t.admin_token().await;
+    t.create_user(
+        &admin,
+        "reader",
+        None,
+        json!([{"role": "query", "scope": "all"}]),
+    )
+    .await;
+    let mut reader = Visitor::new(&t);
+    reader.login("reader", USER_PASSWORD).await;
+    page(&mut reader, "/applications/new?kind=create", 403).await;
+});
