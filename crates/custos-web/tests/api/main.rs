@@ -15,6 +15,7 @@ mod audit_chain;
 mod auth;
 mod authz_matrix;
 mod concurrency;
+mod customer_search;
 mod customers;
 mod duplicate_disclosure;
 mod duplicates;
