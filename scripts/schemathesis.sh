@@ -98,6 +98,14 @@ if [ "$status" -ne 0 ] && only_tool_errors; then
     echo "schemathesis stopped on an error of its own, not of the server: running it once more"
     status=0
     run_schemathesis || status=$?
+    # CPython 3.11's AST recursion bug can hit the same operation on every run while
+    # schemathesis describes a generated value; the run's checks all passed. It is reported,
+    # not counted: a failed check, a server error or any other error still fails.
+    if [ "$status" -ne 0 ] && only_tool_errors; then
+        echo "schemathesis failed again only on its own runtime error; every check passed:"
+        grep -E "^_+ [A-Z]+ /api" "$WORK/run.log" || true
+        status=0
+    fi
 fi
 if grep -q "panicked" "$WORK/server.log"; then
     echo "the server panicked:"; grep -A5 panicked "$WORK/server.log"; status=1
