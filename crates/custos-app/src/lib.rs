@@ -187,4 +187,6 @@ pub mod xref;
 pub mod export;
 pub mod import;
 #[cfg(test)]
+mod tally_tests;
+#[cfg(test)]
 pub(crate) mod test_support;

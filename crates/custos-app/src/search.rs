@@ -639,7 +639,12 @@ impl App {
         let scope = actor.require("stats.read")?;
         let mut tx = self.db.begin_read().await?;
         let sf = scope_filter(&mut tx, actor, scope).await?;
-        let ttl = self.config.stats_cache_ttl;
+        // SQLite reads tallies kept with every change, cheaper than any cache and never
+        // stale; PostgreSQL counts, so its counts are kept for a while per scope.
+        let ttl = match self.db.backend() {
+            custos_store::Backend::Sqlite => std::time::Duration::ZERO,
+            custos_store::Backend::Postgres => self.config.stats_cache_ttl,
+        };
         let key = format!("{sf:?}");
         if let Some(stats) = self.stats_cache.get(&key, ttl) {
             tx.rollback().await?;

@@ -43,7 +43,8 @@ pub struct FileConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatsSection {
-    /// Seconds the counts of one data scope are reused (default 60; 0: count every time).
+    /// Seconds the counts of one data scope are reused on PostgreSQL (default 60; 0: count
+    /// every time). SQLite reads tallies kept with every change and never reuses.
     pub cache_seconds: Option<u64>,
 }
 

@@ -350,6 +350,20 @@ pub enum StatGroup {
 }
 
 impl StatGroup {
+    /// The name of this grouping in `customer_tallies`.
+    fn tally(self) -> &'static str {
+        match self {
+            StatGroup::Type => "type",
+            StatGroup::Province => "province",
+            StatGroup::City => "city",
+            StatGroup::Industry => "industry",
+            StatGroup::Status => "status",
+            StatGroup::Level => "level",
+            StatGroup::Department => "department",
+            StatGroup::Month => "month",
+        }
+    }
+
     fn expr(self) -> &'static str {
         match self {
             StatGroup::Type => "customer_type",
@@ -448,8 +462,22 @@ impl Tx {
         Ok(ranked.into_iter().map(|r| r.0).collect())
     }
 
-    /// Counts per group over the customers in `scope`.
+    /// Counts per group over the customers in `scope`. On SQLite they are read from the
+    /// tallies its triggers keep with every change; PostgreSQL counts the customers (its
+    /// writers run at once, and one row per value would queue them all).
     pub async fn customer_group_counts(
+        &mut self,
+        scope: &ScopeFilter,
+        group: StatGroup,
+    ) -> StoreResult<Vec<GroupCount>> {
+        if self.backend() == Backend::Sqlite {
+            return self.tallied_group_counts(scope, group).await;
+        }
+        self.counted_group_counts(scope, group).await
+    }
+
+    /// Counts per group by reading every customer in `scope`.
+    pub async fn counted_group_counts(
         &mut self,
         scope: &ScopeFilter,
         group: StatGroup,
@@ -463,6 +491,35 @@ impl Tx {
         let sql = format!(
             "SELECT {expr} AS key, COUNT(*) AS count FROM customers{} GROUP BY {expr} \
              ORDER BY count DESC, key",
+            where_sql(&w)
+        );
+        Ok(on_tx!(self, |c| {
+            let q = bind_all!(sqlx::query_as::<_, GroupCount>(&sql), &w.binds);
+            q.fetch_all(c).await
+        })?)
+    }
+
+    /// Counts per group from the SQLite tallies (see migration `0020_customer_tallies`).
+    async fn tallied_group_counts(
+        &mut self,
+        scope: &ScopeFilter,
+        group: StatGroup,
+    ) -> StoreResult<Vec<GroupCount>> {
+        let mut w = Where {
+            clauses: Vec::new(),
+            binds: Vec::new(),
+        };
+        let g = w.bind(SqlValue::Text(group.tally().to_string()));
+        w.clauses.push(format!("grp = {g}"));
+        match scope {
+            ScopeFilter::All => w.clauses.push("owner_id = -1".to_string()),
+            // The tallies are split by owner and department exactly as the scope filter
+            // reads the customers, so the same rows are counted.
+            _ => scope_clause(&mut w, scope),
+        }
+        let sql = format!(
+            "SELECT NULLIF(key, '') AS key, SUM(n) AS count FROM customer_tallies{} \
+             GROUP BY key HAVING SUM(n) > 0 ORDER BY count DESC, key",
             where_sql(&w)
         );
         Ok(on_tx!(self, |c| {
