@@ -285,3 +285,73 @@ backend_test!(new_customer_form_keeps_values_and_shows_errors, |t| {
     reader.login("reader", USER_PASSWORD).await;
     page(&mut reader, "/applications/new?kind=create", 403).await;
 });
+
+/// The number beside 待办 in the navigation of a page (0 when no badge is shown).
+fn badge(html: &str) -> i64 {
+    html.split("id=\"pending-badge\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+/// The badge counts exactly what the inbox lists, for tasks of a department manager, of a
+/// role (every steward holds one) and delegated tasks, as they move.
+async fn badge_matches_inbox(t: &TestApp, who: &str, token: &str, expected: i64) {
+    let mut v = Visitor::new(t);
+    v.login(who, USER_PASSWORD).await;
+    let html = page(&mut v, "/inbox", 200).await;
+    let listed = html.matches("id=\"task-").count() as i64;
+    let api = body(t.get("/api/v1/inbox", token).await, 200).await;
+    let api_len = api["pending"].as_array().unwrap().len() as i64;
+    assert_eq!(
+        (badge(&html), listed, api_len),
+        (expected, expected, expected),
+        "{who}: badge, inbox rows, API inbox"
+    );
+}
+
+backend_test!(badge_counts_what_the_inbox_lists, |t| {
+    let o = org(&t).await;
+    let a1 = submit(&t, &o.clerk, "create", new_customer("徽标一号有限公司")).await;
+    let a2 = submit(&t, &o.clerk, "create", new_customer("徽标二号有限公司")).await;
+    badge_matches_inbox(&t, "manager", &o.manager, 2).await;
+    badge_matches_inbox(&t, "steward", &o.steward, 0).await;
+    badge_matches_inbox(&t, "spare", &o.spare, 0).await;
+
+    // A delegated task moves from the manager's count to the delegate's.
+    let r = t
+        .post(
+            &format!("/api/v1/applications/{}/delegate", id(&a2)),
+            Some(&o.manager),
+            json!({"to_user": o.spare_id}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    badge_matches_inbox(&t, "manager", &o.manager, 1).await;
+    badge_matches_inbox(&t, "spare", &o.spare, 1).await;
+
+    // Approved by the manager, the first reaches the stewards' role step: each holds it.
+    let r = t
+        .post(
+            &format!("/api/v1/applications/{}/approve", id(&a1)),
+            Some(&o.manager),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    badge_matches_inbox(&t, "manager", &o.manager, 0).await;
+    badge_matches_inbox(&t, "steward", &o.steward, 1).await;
+    badge_matches_inbox(&t, "steward2", &o.steward2, 1).await;
+
+    // One steward's approval ends the step for both (any mode).
+    let r = t
+        .post(
+            &format!("/api/v1/applications/{}/approve", id(&a1)),
+            Some(&o.steward),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    badge_matches_inbox(&t, "steward", &o.steward, 0).await;
+    badge_matches_inbox(&t, "steward2", &o.steward2, 0).await;
+});
