@@ -7,6 +7,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
+use custos_app::clock::local_minutes;
 use custos_app::customer_list::{CustomerList, ListedCustomer};
 use custos_app::export::job::{ExportFilter, ExportRequest};
 use custos_app::terms::{choices, term_or_code, Terms};
@@ -19,7 +20,6 @@ use super::i18n::{t, Entry};
 use super::list_query::ListQuery;
 use super::page::{csrf_refused, render, Chrome, PageError};
 use super::session::{cookie, encode_component, set_cookie, Viewer};
-use super::time::local_minutes;
 use crate::AppState;
 
 /// The cookie that remembers the viewer's columns (keys joined by `.`).

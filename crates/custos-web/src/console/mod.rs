@@ -23,7 +23,6 @@ mod login;
 mod page;
 mod session;
 mod stats;
-mod time;
 
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
