@@ -355,3 +355,128 @@ backend_test!(badge_counts_what_the_inbox_lists, |t| {
     badge_matches_inbox(&t, "steward", &o.steward, 0).await;
     badge_matches_inbox(&t, "steward2", &o.steward2, 0).await;
 });
+
+async fn state_of(t: &TestApp, token: &str, aid: i64) -> String {
+    let a = body(t.get(&format!("/api/v1/applications/{aid}"), token).await, 200).await;
+    a["state"].as_str().unwrap().to_string()
+}
+
+backend_test!(applicant_resubmits_a_returned_application_and_submits_a_draft, |t| {
+    let o = org(&t).await;
+    let a = submit(&t, &o.clerk, "create", new_customer("退回重交有限公司")).await;
+    let aid = id(&a);
+    let r = t
+        .post(
+            &format!("/api/v1/applications/{aid}/return"),
+            Some(&o.manager),
+            json!({"comment": "请补充"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+
+    let mut clerk = Visitor::new(&t);
+    clerk.login("clerk", USER_PASSWORD).await;
+    let path = format!("/applications/{aid}");
+    let html = page(&mut clerk, &path, 200).await;
+    assert!(html.contains("id=\"resubmit-form\"") && html.contains("重新提交"), "{html}");
+    // The approver holds no task now and is not the applicant: no resubmit form.
+    let mut manager = Visitor::new(&t);
+    manager.login("manager", USER_PASSWORD).await;
+    assert!(!page(&mut manager, &path, 200).await.contains("resubmit-form"));
+
+    let resubmit = format!("/applications/{aid}/resubmit");
+    let r = clerk.post(&resubmit, &[("reason", "已补充")]).await;
+    assert_eq!(r.status(), 403, "no CSRF token");
+    assert_eq!(state_of(&t, &o.clerk, aid).await, "returned");
+    // Someone else's application cannot be resubmitted by them.
+    let csrf_m = manager.csrf().await;
+    let r = manager
+        .post(&resubmit, &[("csrf", &csrf_m), ("reason", "x")])
+        .await;
+    assert!(r.status().is_client_error(), "{}", r.status());
+    assert_eq!(state_of(&t, &o.clerk, aid).await, "returned");
+
+    let csrf = clerk.csrf().await;
+    let r = clerk
+        .post(&resubmit, &[("csrf", &csrf), ("reason", "已补充")])
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), path);
+    assert_eq!(state_of(&t, &o.clerk, aid).await, "submitted");
+    let html = page(&mut clerk, &path, 200).await;
+    assert!(!html.contains("resubmit-form"));
+    // Resubmitting what is no longer returned is refused beside the form's place.
+    let r = clerk.post(&resubmit, &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), 409);
+
+    // A draft is submitted from its page.
+    let r = t
+        .post(
+            "/api/v1/applications",
+            Some(&o.clerk),
+            json!({"kind": "create", "payload": new_customer("草稿提交有限公司"), "draft": true}),
+        )
+        .await;
+    let draft = id(&body(r, 201).await);
+    let html = page(&mut clerk, &format!("/applications/{draft}"), 200).await;
+    assert!(html.contains("提交草稿"), "{html}");
+    let r = clerk
+        .post(
+            &format!("/applications/{draft}/resubmit"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(state_of(&t, &o.clerk, draft).await, "submitted");
+});
+
+backend_test!(an_approver_delegates_to_someone_who_may_decide, |t| {
+    let o = org(&t).await;
+    let a = submit(&t, &o.clerk, "create", new_customer("转办页面有限公司")).await;
+    let aid = id(&a);
+    let path = format!("/applications/{aid}");
+    let mut manager = Visitor::new(&t);
+    manager.login("manager", USER_PASSWORD).await;
+    let html = page(&mut manager, &path, 200).await;
+    // The spare approver may take it; the applicant and the manager are not offered.
+    assert!(html.contains("id=\"delegate-form\""), "{html}");
+    assert!(html.contains(&format!("<option value=\"{}\">", o.spare_id)), "{html}");
+    assert!(!html.contains(&format!("<option value=\"{}\">", o.clerk_id)));
+    assert!(!html.contains(&format!("<option value=\"{}\">", o.manager_id)));
+    // The clerk holds no task: no delegation.
+    let mut clerk = Visitor::new(&t);
+    clerk.login("clerk", USER_PASSWORD).await;
+    assert!(!page(&mut clerk, &path, 200).await.contains("delegate-form"));
+
+    let delegate = format!("/applications/{aid}/delegate");
+    let spare = o.spare_id.to_string();
+    let r = manager.post(&delegate, &[("to_user", &spare)]).await;
+    assert_eq!(r.status(), 403, "no CSRF token");
+    let csrf = manager.csrf().await;
+    // Not a user id, or the applicant: refused beside the select, nothing handed over.
+    let r = manager
+        .post(&delegate, &[("csrf", &csrf), ("to_user", "abc")])
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("id=\"delegate-error\""));
+    let clerk_id = o.clerk_id.to_string();
+    let r = manager
+        .post(&delegate, &[("csrf", &csrf), ("to_user", &clerk_id)])
+        .await;
+    assert_eq!(r.status(), 422);
+    let inbox = body(t.get("/api/v1/inbox", &o.spare).await, 200).await;
+    assert_eq!(inbox["counts"]["pending"], 0);
+
+    let r = manager
+        .post(
+            &delegate,
+            &[("csrf", &csrf), ("to_user", &spare), ("comment", "出差")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let inbox = body(t.get("/api/v1/inbox", &o.spare).await, 200).await;
+    assert_eq!(inbox["counts"]["pending"], 1);
+    assert_eq!(inbox["pending"][0]["delegated_from"], o.manager_id);
+    let html = page(&mut manager, &path, 200).await;
+    assert!(!html.contains("delegate-form") && html.contains("出差"), "{html}");
+});
