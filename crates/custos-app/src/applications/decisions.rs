@@ -323,7 +323,10 @@ impl App {
         let holds = pending_in_step(&tasks, &a, actor.user_id);
         let mut out = Vec::new();
         if let (true, Some(task)) = (open, holds) {
-            if deciders::ensure_may_decide(&mut tx, &a, &task).await.is_ok() {
+            if deciders::ensure_may_decide(&mut tx, &a, &task)
+                .await
+                .is_ok()
+            {
                 let users = tx.users(None, None, 0, DELEGATE_CHOICES).await?;
                 for u in users.into_iter().filter(|u| !u.disabled) {
                     if pending_in_step(&tasks, &a, u.id).is_some() {

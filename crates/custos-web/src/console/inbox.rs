@@ -78,16 +78,16 @@ fn items(state: &AppState, lang: Lang, q: &ApprovalQueue) -> Vec<Item> {
     q.items
         .iter()
         .map(|i| Item {
-                id: i.application.id,
-                kind: term_or_code(Terms::ApplicationKind, &i.application.kind, lang),
-                customer: i.customer_name.clone().unwrap_or_default(),
-                code: i.application.target.clone().unwrap_or_default(),
-                step: i.step_name.clone(),
-                since: state.app.local_time_us(i.waiting_since),
-                age: waited_words(lang, waited(i.waiting_since, now)),
-                comment: String::new(),
-                comment_error: None,
-                error: None,
+            id: i.application.id,
+            kind: term_or_code(Terms::ApplicationKind, &i.application.kind, lang),
+            customer: i.customer_name.clone().unwrap_or_default(),
+            code: i.application.target.clone().unwrap_or_default(),
+            step: i.step_name.clone(),
+            since: state.app.local_time_us(i.waiting_since),
+            age: waited_words(lang, waited(i.waiting_since, now)),
+            comment: String::new(),
+            comment_error: None,
+            error: None,
         })
         .collect()
 }

@@ -357,78 +357,90 @@ backend_test!(badge_counts_what_the_inbox_lists, |t| {
 });
 
 async fn state_of(t: &TestApp, token: &str, aid: i64) -> String {
-    let a = body(t.get(&format!("/api/v1/applications/{aid}"), token).await, 200).await;
+    let a = body(
+        t.get(&format!("/api/v1/applications/{aid}"), token).await,
+        200,
+    )
+    .await;
     a["state"].as_str().unwrap().to_string()
 }
 
-backend_test!(applicant_resubmits_a_returned_application_and_submits_a_draft, |t| {
-    let o = org(&t).await;
-    let a = submit(&t, &o.clerk, "create", new_customer("退回重交有限公司")).await;
-    let aid = id(&a);
-    let r = t
-        .post(
-            &format!("/api/v1/applications/{aid}/return"),
-            Some(&o.manager),
-            json!({"comment": "请补充"}),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
+backend_test!(
+    applicant_resubmits_a_returned_application_and_submits_a_draft,
+    |t| {
+        let o = org(&t).await;
+        let a = submit(&t, &o.clerk, "create", new_customer("退回重交有限公司")).await;
+        let aid = id(&a);
+        let r = t
+            .post(
+                &format!("/api/v1/applications/{aid}/return"),
+                Some(&o.manager),
+                json!({"comment": "请补充"}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
 
-    let mut clerk = Visitor::new(&t);
-    clerk.login("clerk", USER_PASSWORD).await;
-    let path = format!("/applications/{aid}");
-    let html = page(&mut clerk, &path, 200).await;
-    assert!(html.contains("id=\"resubmit-form\"") && html.contains("重新提交"), "{html}");
-    // The approver holds no task now and is not the applicant: no resubmit form.
-    let mut manager = Visitor::new(&t);
-    manager.login("manager", USER_PASSWORD).await;
-    assert!(!page(&mut manager, &path, 200).await.contains("resubmit-form"));
+        let mut clerk = Visitor::new(&t);
+        clerk.login("clerk", USER_PASSWORD).await;
+        let path = format!("/applications/{aid}");
+        let html = page(&mut clerk, &path, 200).await;
+        assert!(
+            html.contains("id=\"resubmit-form\"") && html.contains("重新提交"),
+            "{html}"
+        );
+        // The approver holds no task now and is not the applicant: no resubmit form.
+        let mut manager = Visitor::new(&t);
+        manager.login("manager", USER_PASSWORD).await;
+        assert!(!page(&mut manager, &path, 200)
+            .await
+            .contains("resubmit-form"));
 
-    let resubmit = format!("/applications/{aid}/resubmit");
-    let r = clerk.post(&resubmit, &[("reason", "已补充")]).await;
-    assert_eq!(r.status(), 403, "no CSRF token");
-    assert_eq!(state_of(&t, &o.clerk, aid).await, "returned");
-    // Someone else's application cannot be resubmitted by them.
-    let csrf_m = manager.csrf().await;
-    let r = manager
-        .post(&resubmit, &[("csrf", &csrf_m), ("reason", "x")])
-        .await;
-    assert!(r.status().is_client_error(), "{}", r.status());
-    assert_eq!(state_of(&t, &o.clerk, aid).await, "returned");
+        let resubmit = format!("/applications/{aid}/resubmit");
+        let r = clerk.post(&resubmit, &[("reason", "已补充")]).await;
+        assert_eq!(r.status(), 403, "no CSRF token");
+        assert_eq!(state_of(&t, &o.clerk, aid).await, "returned");
+        // Someone else's application cannot be resubmitted by them.
+        let csrf_m = manager.csrf().await;
+        let r = manager
+            .post(&resubmit, &[("csrf", &csrf_m), ("reason", "x")])
+            .await;
+        assert!(r.status().is_client_error(), "{}", r.status());
+        assert_eq!(state_of(&t, &o.clerk, aid).await, "returned");
 
-    let csrf = clerk.csrf().await;
-    let r = clerk
-        .post(&resubmit, &[("csrf", &csrf), ("reason", "已补充")])
-        .await;
-    assert_eq!(r.status(), 303);
-    assert_eq!(location(&r), path);
-    assert_eq!(state_of(&t, &o.clerk, aid).await, "submitted");
-    let html = page(&mut clerk, &path, 200).await;
-    assert!(!html.contains("resubmit-form"));
-    // Resubmitting what is no longer returned is refused beside the form's place.
-    let r = clerk.post(&resubmit, &[("csrf", &csrf)]).await;
-    assert_eq!(r.status(), 409);
+        let csrf = clerk.csrf().await;
+        let r = clerk
+            .post(&resubmit, &[("csrf", &csrf), ("reason", "已补充")])
+            .await;
+        assert_eq!(r.status(), 303);
+        assert_eq!(location(&r), path);
+        assert_eq!(state_of(&t, &o.clerk, aid).await, "submitted");
+        let html = page(&mut clerk, &path, 200).await;
+        assert!(!html.contains("resubmit-form"));
+        // Resubmitting what is no longer returned is refused beside the form's place.
+        let r = clerk.post(&resubmit, &[("csrf", &csrf)]).await;
+        assert_eq!(r.status(), 409);
 
-    // A draft is submitted from its page.
-    let r = t
+        // A draft is submitted from its page.
+        let r = t
         .post(
             "/api/v1/applications",
             Some(&o.clerk),
             json!({"kind": "create", "payload": new_customer("草稿提交有限公司"), "draft": true}),
         )
         .await;
-    let draft = id(&body(r, 201).await);
-    let html = page(&mut clerk, &format!("/applications/{draft}"), 200).await;
-    assert!(html.contains("提交草稿"), "{html}");
-    let r = clerk
-        .post(
-            &format!("/applications/{draft}/resubmit"),
-            &[("csrf", &csrf)],
-        )
-        .await;
-    assert_eq!(r.status(), 303);
-    assert_eq!(state_of(&t, &o.clerk, draft).await, "submitted");
-});
+        let draft = id(&body(r, 201).await);
+        let html = page(&mut clerk, &format!("/applications/{draft}"), 200).await;
+        assert!(html.contains("提交草稿"), "{html}");
+        let r = clerk
+            .post(
+                &format!("/applications/{draft}/resubmit"),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(r.status(), 303);
+        assert_eq!(state_of(&t, &o.clerk, draft).await, "submitted");
+    }
+);
 
 backend_test!(an_approver_delegates_to_someone_who_may_decide, |t| {
     let o = org(&t).await;
@@ -440,7 +452,10 @@ backend_test!(an_approver_delegates_to_someone_who_may_decide, |t| {
     let html = page(&mut manager, &path, 200).await;
     // The spare approver may take it; the applicant and the manager are not offered.
     assert!(html.contains("id=\"delegate-form\""), "{html}");
-    assert!(html.contains(&format!("<option value=\"{}\">", o.spare_id)), "{html}");
+    assert!(
+        html.contains(&format!("<option value=\"{}\">", o.spare_id)),
+        "{html}"
+    );
     assert!(!html.contains(&format!("<option value=\"{}\">", o.clerk_id)));
     assert!(!html.contains(&format!("<option value=\"{}\">", o.manager_id)));
     // The clerk holds no task: no delegation.
@@ -478,5 +493,8 @@ backend_test!(an_approver_delegates_to_someone_who_may_decide, |t| {
     assert_eq!(inbox["counts"]["pending"], 1);
     assert_eq!(inbox["pending"][0]["delegated_from"], o.manager_id);
     let html = page(&mut manager, &path, 200).await;
-    assert!(!html.contains("delegate-form") && html.contains("出差"), "{html}");
+    assert!(
+        !html.contains("delegate-form") && html.contains("出差"),
+        "{html}"
+    );
 });

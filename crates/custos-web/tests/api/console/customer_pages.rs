@@ -475,8 +475,16 @@ backend_test!(duplicate_hints_name_the_candidates, |t| {
         "{html}"
     );
     // In the list it is a filter: no region_code input.
-    let html = v.get("/customers/regions?region=330100").await.text().await.unwrap();
-    assert!(html.contains("西湖区") && !html.contains("region_code"), "{html}");
+    let html = v
+        .get("/customers/regions?region=330100")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("西湖区") && !html.contains("region_code"),
+        "{html}"
+    );
 });
 
 backend_test!(

@@ -47,16 +47,27 @@ async fn list_detail_and_edit_fit_a_tablet() {
     b.check(fits(&b).await, "the list fits 768 px").await;
     b.click(&format!("a[href=\"/customers/{code}\"]")).await;
     b.wait_for("h1").await;
-    b.check(b.path().await == format!("/customers/{code}"), "on the detail page")
-        .await;
+    b.check(
+        b.path().await == format!("/customers/{code}"),
+        "on the detail page",
+    )
+    .await;
     b.check(fits(&b).await, "the detail page fits 768 px").await;
     b.goto(&format!("/customers/{code}/edit")).await;
     b.wait_for("#customer-form").await;
     b.check(fits(&b).await, "the edit form fits 768 px").await;
-    for path in ["/", "/stats", "/applications", "/applications/new?kind=create", "/exports", "/account"] {
+    for path in [
+        "/",
+        "/stats",
+        "/applications",
+        "/applications/new?kind=create",
+        "/exports",
+        "/account",
+    ] {
         b.goto(path).await;
         b.wait_for("main").await;
-        b.check(fits(&b).await, &format!("{path} fits 768 px")).await;
+        b.check(fits(&b).await, &format!("{path} fits 768 px"))
+            .await;
     }
     b.document("tablet-edit").await;
     b.close().await;
