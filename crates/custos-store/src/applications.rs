@@ -418,6 +418,20 @@ impl Tx {
             .await)?)
     }
 
+    /// How many of a user's pending tasks are live: the application is still at the task's
+    /// round and step (the tasks the inbox lists). Counted on the index by user, without
+    /// loading the rows.
+    pub async fn count_pending_tasks_of_user(&mut self, user_id: i64) -> StoreResult<i64> {
+        let sql = "SELECT COUNT(*) FROM application_tasks t \
+                   JOIN applications a ON a.id = t.application_id \
+                   WHERE t.user_id = $1 AND t.decision IS NULL \
+                   AND a.round = t.round AND a.current_step = t.step";
+        Ok(on_tx!(self, |c| sqlx::query_scalar::<_, i64>(sql)
+            .bind(user_id)
+            .fetch_one(c)
+            .await)?)
+    }
+
     /// Pending tasks created before `before` (reminders).
     pub async fn pending_tasks_older_than(&mut self, before: i64) -> StoreResult<Vec<TaskRow>> {
         let sql = format!(

@@ -305,6 +305,44 @@ impl App {
     }
 }
 
+/// Most users weighed as delegates of one task (the console's select).
+pub const DELEGATE_CHOICES: i64 = 200;
+
+impl App {
+    /// The users `actor` may hand their pending task on application `id` to: those who
+    /// could decide the current step themselves (as [`App::delegate_application`]
+    /// checks), without the actor and the step's other approvers. Empty when the actor
+    /// holds no task there. Weighs at most [`DELEGATE_CHOICES`] users.
+    pub async fn delegate_choices(&self, actor: &Actor, id: i64) -> AppResult<Vec<(i64, String)>> {
+        let mut tx = self.db.begin_read().await?;
+        let Some(a) = tx.application(id).await? else {
+            return Err(AppError::not_found("application", id));
+        };
+        let tasks = tx.tasks_of(id).await?;
+        let open = ["submitted", "in_review"].contains(&a.state.as_str());
+        let holds = pending_in_step(&tasks, &a, actor.user_id);
+        let mut out = Vec::new();
+        if let (true, Some(task)) = (open, holds) {
+            if deciders::ensure_may_decide(&mut tx, &a, &task)
+                .await
+                .is_ok()
+            {
+                let users = tx.users(None, None, 0, DELEGATE_CHOICES).await?;
+                for u in users.into_iter().filter(|u| !u.disabled) {
+                    if pending_in_step(&tasks, &a, u.id).is_some() {
+                        continue;
+                    }
+                    if deciders::check_delegate(&mut tx, &a, u.id).await.is_ok() {
+                        out.push((u.id, u.display_name));
+                    }
+                }
+            }
+        }
+        tx.rollback().await?;
+        Ok(out)
+    }
+}
+
 /// A pending task handed from one user to another.
 struct Handover {
     task_id: i64,

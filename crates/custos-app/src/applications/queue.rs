@@ -37,7 +37,8 @@ impl App {
         actor.require("application.approve")?;
         let mut tx = self.db.begin_read().await?;
         let tasks = tx.pending_tasks_of_user(actor.user_id).await?;
-        let total = tasks.len();
+        // Live tasks only, the same count as the navigation's badge.
+        let total = tx.count_pending_tasks_of_user(actor.user_id).await? as usize;
         let mut items = Vec::new();
         for t in tasks.into_iter().take(QUEUE_LIMIT) {
             let Some(a) = tx.application(t.application_id).await? else {
@@ -71,14 +72,15 @@ impl App {
     }
 
     /// How many tasks wait for `actor`'s decision; `None` for someone who does not
-    /// approve (`application.approve`). One query on the index of pending tasks by user.
+    /// approve (`application.approve`). One COUNT on the index of pending tasks by user,
+    /// computed on every console page for the badge, so no task is loaded.
     pub async fn pending_task_count(&self, actor: &Actor) -> AppResult<Option<i64>> {
         if !actor.can("application.approve") {
             return Ok(None);
         }
         let mut tx = self.db.begin_read().await?;
-        let n = tx.pending_tasks_of_user(actor.user_id).await?.len();
+        let n = tx.count_pending_tasks_of_user(actor.user_id).await?;
         tx.rollback().await?;
-        Ok(Some(n as i64))
+        Ok(Some(n))
     }
 }

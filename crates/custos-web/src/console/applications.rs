@@ -38,6 +38,26 @@ pub(crate) const WORDS: &[Entry] = &[
     ("apps.older", "更早的申请", "Older applications"),
     ("apps.new", "发起申请", "New application"),
     ("apps.request", "申请内容", "Request"),
+    ("apps.resubmit", "重新提交", "Resubmit"),
+    ("apps.submit_draft", "提交草稿", "Submit the draft"),
+    (
+        "apps.resubmit_help",
+        "退回的申请按原内容重新提交；需要修改内容时请撤回后重新发起。",
+        "A returned application is submitted again as it is; to change it, withdraw it and start a new one.",
+    ),
+    ("apps.resubmit_reason", "补充说明", "Note"),
+    ("apps.delegate", "转办", "Delegate"),
+    ("apps.delegate_to", "转办给", "Hand to"),
+    (
+        "apps.delegate_help",
+        "只列出可以审批这一步的用户。",
+        "Only users who may decide this step are listed.",
+    ),
+    (
+        "apps.delegate_none",
+        "没有可以接手这一步的其他审批人。",
+        "Nobody else may decide this step.",
+    ),
     ("apps.field", "字段", "Field"),
     ("apps.change", "当前值 → 申请值", "Now → requested"),
     ("apps.no_changes", "没有字段变化。", "No field changes."),
@@ -84,17 +104,6 @@ pub(crate) const WORDS: &[Entry] = &[
         "Approved automatically",
     ),
 ];
-
-/// Times as people read them: the configured zone, `YYYY-MM-DD HH:MM`.
-pub(super) fn local_time(state: &AppState, rfc3339: &str) -> String {
-    chrono::DateTime::parse_from_rfc3339(rfc3339)
-        .map(|t| {
-            t.with_timezone(&state.app.config.code_timezone)
-                .format("%Y-%m-%d %H:%M")
-                .to_string()
-        })
-        .unwrap_or_else(|_| rfc3339.to_string())
-}
 
 /// A stored value as people read it: business terms for codes, the region's name beside
 /// its code, lists joined.
@@ -151,8 +160,8 @@ fn row(state: &AppState, lang: Lang, a: &ApplicationSummary) -> Row {
         state: term_or_code(Terms::ApplicationState, &a.state, lang),
         state_code: a.state.clone(),
         target: a.target.clone().unwrap_or_default(),
-        created: local_time(state, &a.created_at),
-        updated: local_time(state, &a.updated_at),
+        created: state.app.local_time(&a.created_at),
+        updated: state.app.local_time(&a.updated_at),
     }
 }
 
@@ -253,6 +262,13 @@ struct DetailPage {
     events: Vec<Event>,
     can_withdraw: bool,
     can_decide: bool,
+    /// The applicant may submit it again (returned) or for the first time (a draft).
+    can_resubmit: bool,
+    is_draft: bool,
+    resubmit_error: Option<String>,
+    /// Who the viewer may hand their task to (approvers of the current step).
+    delegates: Vec<(i64, String)>,
+    delegate_error: Option<String>,
     comment: String,
     comment_error: Option<String>,
     decision_error: Option<String>,
@@ -300,7 +316,7 @@ fn detail_page(
         .trail
         .iter()
         .map(|e| Event {
-            at: local_time(state, &e.at),
+            at: state.app.local_time(&e.at),
             actor: e.actor.clone(),
             action: {
                 let key = format!("apps.action.{}", e.action);
@@ -334,7 +350,7 @@ fn detail_page(
         state: term_or_code(Terms::ApplicationState, &a.state, lang),
         state_code: a.state.clone(),
         applicant: a.applicant.clone(),
-        created: local_time(state, &a.created_at),
+        created: state.app.local_time(&a.created_at),
         target_name: r.customer.as_ref().map(|c| c.name.clone()),
         target: a.target.clone().filter(|_| a.kind != "grant_permission"),
         reason: a.reason.clone().unwrap_or_default(),
@@ -350,6 +366,12 @@ fn detail_page(
         events,
         can_withdraw: r.can_withdraw,
         can_decide: r.can_decide,
+        can_resubmit: a.applicant_id == viewer.actor.user_id
+            && ["returned", "draft"].contains(&a.state.as_str()),
+        is_draft: a.state == "draft",
+        resubmit_error: None,
+        delegates: Vec::new(),
+        delegate_error: None,
         comment,
         comment_error,
         decision_error,
@@ -376,10 +398,140 @@ pub(crate) async fn detail(
         Err(e) => Err(e),
     };
     match review {
-        Ok(r) => render(
-            StatusCode::OK,
-            &detail_page(&state, &viewer, r, String::new(), None),
-        ),
+        Ok(r) => {
+            let mut page = detail_page(&state, &viewer, r, String::new(), None);
+            page.delegates = delegates(&state, &viewer, &page).await;
+            render(StatusCode::OK, &page)
+        }
+        Err(e) => PageError::new(chrome, e).into_response(),
+    }
+}
+
+/// The users the viewer may hand their task to, when they hold one; a failure to list
+/// them only leaves the select out.
+async fn delegates(state: &AppState, viewer: &Viewer, page: &DetailPage) -> Vec<(i64, String)> {
+    if !page.can_decide {
+        return Vec::new();
+    }
+    state
+        .app
+        .delegate_choices(&viewer.actor, page.id)
+        .await
+        .unwrap_or_default()
+}
+
+/// The application's page again after a refused resubmission or delegation, the
+/// use case's message beside the form it came from.
+async fn refused(
+    state: &AppState,
+    viewer: &Viewer,
+    id: i64,
+    error: AppError,
+    delegation: bool,
+) -> Response {
+    let chrome = Chrome::new(viewer, "/applications", "apps.application");
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let message = match &error {
+        AppError::Validation(fields) => fields
+            .iter()
+            .map(|f| f.violation.message(viewer.lang).to_string())
+            .collect::<Vec<_>>()
+            .join("；"),
+        e => e.detail(viewer.lang),
+    };
+    match state.app.review_application(&viewer.actor, id).await {
+        Ok(r) => {
+            let mut page = detail_page(state, viewer, r, String::new(), None);
+            page.delegates = delegates(state, viewer, &page).await;
+            match delegation {
+                true => page.delegate_error = Some(message),
+                false => page.resubmit_error = Some(message),
+            }
+            render(status, &page)
+        }
+        Err(e) => PageError::new(chrome, e).into_response(),
+    }
+}
+
+/// `POST /applications/{id}/resubmit`: the applicant submits a returned application
+/// again, or a draft for the first time, with an optional note (`reason`) — the use case
+/// of `POST /api/v1/applications/{id}/resubmit` and `/submit`.
+pub(crate) async fn resubmit(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(raw): Path<String>,
+    posted: Posted,
+) -> Response {
+    let chrome = Chrome::new(&viewer, "/applications", "apps.application");
+    if !posted.csrf_ok(&viewer) {
+        return csrf_refused(chrome);
+    }
+    let id = match application_id(&raw) {
+        Ok(id) => id,
+        Err(e) => return PageError::new(chrome, e).into_response(),
+    };
+    let reason = posted
+        .get("reason")
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_string);
+    match state
+        .app
+        .resubmit_application(&viewer.actor, id, None, reason)
+        .await
+    {
+        Ok(a) => Redirect::to(&format!("/applications/{}", a.id)).into_response(),
+        Err(e @ (AppError::Validation(_) | AppError::Conflict(_) | AppError::Denied(_))) => {
+            refused(&state, &viewer, id, e, false).await
+        }
+        Err(e) => PageError::new(chrome, e).into_response(),
+    }
+}
+
+/// `POST /applications/{id}/delegate`: an approver hands their task to `to_user` (a user
+/// id) with an optional `comment` — the use case of `POST
+/// /api/v1/applications/{id}/delegate`, which checks that the delegate may decide.
+pub(crate) async fn delegate(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(raw): Path<String>,
+    posted: Posted,
+) -> Response {
+    let chrome = Chrome::new(&viewer, "/applications", "apps.application");
+    if !posted.csrf_ok(&viewer) {
+        return csrf_refused(chrome);
+    }
+    let id = match application_id(&raw) {
+        Ok(id) => id,
+        Err(e) => return PageError::new(chrome, e).into_response(),
+    };
+    let given = posted.get("to_user").unwrap_or("").trim().to_string();
+    let comment = posted
+        .get("comment")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_string);
+    let done = match given.parse::<i64>() {
+        Ok(to_user) => {
+            state
+                .app
+                .delegate_application(&viewer.actor, id, to_user, None, comment)
+                .await
+        }
+        Err(_) => Err(AppError::validation(
+            "to_user",
+            custos_core::Violation::new(
+                "application.delegate_unknown",
+                format!("请选择转办的用户（“{given}”不是用户编号）"),
+                format!("choose the user to hand the task to ('{given}' is not a user id)"),
+            ),
+        )),
+    };
+    match done {
+        Ok(a) => Redirect::to(&format!("/applications/{}", a.id)).into_response(),
+        Err(e @ (AppError::Validation(_) | AppError::Conflict(_) | AppError::Denied(_))) => {
+            refused(&state, &viewer, id, e, true).await
+        }
         Err(e) => PageError::new(chrome, e).into_response(),
     }
 }
@@ -455,7 +607,11 @@ pub(crate) async fn decide(
         Err(e @ (AppError::Validation(_) | AppError::Conflict(_) | AppError::Denied(_))) => {
             let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
             match app.review_application(actor, id).await {
-                Ok(r) => render(status, &detail_page(&state, &viewer, r, comment, Some(e))),
+                Ok(r) => {
+                    let mut page = detail_page(&state, &viewer, r, comment, Some(e));
+                    page.delegates = delegates(&state, &viewer, &page).await;
+                    render(status, &page)
+                }
                 Err(e) => PageError::new(chrome, e).into_response(),
             }
         }

@@ -16,7 +16,9 @@ use custos_app::terms::{term_or_code, Terms};
 use custos_app::AppError;
 use custos_core::violation::Lang;
 
-use super::customer_words::{duplicate_rows, local_time, DuplicateRow};
+use custos_app::clock::local_minutes as local_time;
+
+use super::customer_words::{duplicate_rows, DuplicateRow};
 use super::form::Posted;
 use super::page::{csrf_refused, render, Chrome, PageError};
 use super::session::{encode_component, Viewer};

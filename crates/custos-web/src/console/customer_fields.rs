@@ -9,7 +9,7 @@ use custos_app::customers::CustomerView;
 use custos_app::fields::{FieldDefinition, FieldType};
 use custos_app::terms::{choices, term_or_code, Terms};
 use custos_core::violation::{FieldError, Lang};
-use custos_core::{industry, region, Violation};
+use custos_core::{industry, Violation};
 
 use super::form::Posted;
 
@@ -382,64 +382,4 @@ fn typed(def: &FieldDefinition, name: &str, given: &[&str]) -> Result<Value, Fie
         )),
         _ => Ok(Value::String(first.to_string())),
     }
-}
-
-/// The province → city → county choices for a region code (chosen levels selected).
-pub(crate) struct RegionChoices {
-    pub code: String,
-    pub provinces: Vec<Choice>,
-    pub cities: Vec<Choice>,
-    pub counties: Vec<Choice>,
-}
-
-/// The cascade for the deepest valid code among `p` (province), `c` (city), `d` (county).
-pub(crate) fn region_choices(p: &str, c: &str, d: &str) -> RegionChoices {
-    let valid = |code: &str, parent: Option<&str>| {
-        region::lookup(code).filter(|r| parent.is_none_or(|p| r.parent == Some(p)))
-    };
-    let province = valid(p, None).filter(|r| r.parent.is_none());
-    let city = province.and_then(|pr| valid(c, Some(pr.code)));
-    let county = city.and_then(|ci| valid(d, Some(ci.code)));
-    let list = |items: Vec<&'static region::Region>, chosen: Option<&str>| {
-        items
-            .into_iter()
-            .map(|r| Choice {
-                value: r.code.to_string(),
-                label: r.name.to_string(),
-                selected: Some(r.code) == chosen,
-            })
-            .collect()
-    };
-    RegionChoices {
-        code: county
-            .or(city)
-            .or(province)
-            .map(|r| r.code.to_string())
-            .unwrap_or_default(),
-        provinces: list(region::provinces(), province.map(|r| r.code)),
-        cities: province
-            .map(|pr| list(region::children(pr.code), city.map(|r| r.code)))
-            .unwrap_or_default(),
-        counties: city
-            .map(|ci| list(region::children(ci.code), county.map(|r| r.code)))
-            .unwrap_or_default(),
-    }
-}
-
-/// The cascade showing an existing code (its province, city and county chosen).
-pub(crate) fn region_choices_of(code: &str) -> RegionChoices {
-    let mut chain = Vec::new();
-    let mut at = region::lookup(code.trim());
-    while let Some(r) = at {
-        chain.push(r.code);
-        at = r.parent.and_then(region::lookup);
-    }
-    chain.reverse();
-    let get = |i: usize| chain.get(i).copied().unwrap_or("");
-    let mut choices = region_choices(get(0), get(1), get(2));
-    if choices.code.is_empty() && !code.trim().is_empty() {
-        // A code typed by hand that is not in the table stays, for its error to show.
-        choices.code = code.trim().to_string();
-    }
-    choices
 }

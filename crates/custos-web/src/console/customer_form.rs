@@ -1,13 +1,12 @@
 //! `/customers/new` and `/customers/{code}/edit`: the customer form generated from the
 //! field catalog; on submit the same use cases as `POST` / `PATCH /api/v1/customers`,
 //! errors beside their fields with the values kept. Beside it, the duplicate hints shown
-//! while typing and the region cascader.
+//! while typing.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::Deserialize;
 
 use custos_app::customer_page::CustomerForm;
 use custos_app::customers::{CustomerPatch, CustomerView, NewCustomer};
@@ -17,12 +16,12 @@ use custos_app::AppError;
 use custos_core::violation::{FieldError, Lang};
 
 use super::customer_fields::{
-    error_of, inputs, kept_masked, other_errors, posted_json, region_choices, region_choices_of,
-    FieldInput, RegionChoices, Values,
+    error_of, inputs, kept_masked, other_errors, posted_json, FieldInput, Values,
 };
 use super::customer_words::{duplicate_rows, DuplicateRow};
 use super::form::Posted;
 use super::page::{csrf_refused, render, Chrome, PageError};
+use super::region_cascade::{region_cascade, RegionUse};
 use super::session::{encode_component, Viewer};
 use crate::AppState;
 
@@ -36,7 +35,8 @@ struct FormPage {
     cancel_href: String,
     version: i64,
     inputs: Vec<FieldInput>,
-    region: RegionChoices,
+    /// The region cascader, drawn where the `region_code` input stands.
+    region_html: String,
     customer_type: String,
     reason: String,
     reason_error: Option<String>,
@@ -86,13 +86,10 @@ fn form_page(
     let mut messages = trouble.messages;
     messages.extend(other_errors(&trouble.errors, &inputs, lang));
     let region = match posted {
-        Some(p) => region_choices_of(p.get("region_code").unwrap_or("")),
-        None => region_choices_of(
-            customer
-                .and_then(|c| c.region_code.as_deref())
-                .unwrap_or(""),
-        ),
+        Some(p) => p.get("region_code"),
+        None => customer.and_then(|c| c.region_code.as_deref()),
     };
+    let region_html = region_cascade(lang, region, RegionUse::Form).html();
     let code = customer.map(|c| c.code.clone());
     FormPage {
         chrome: form_chrome(viewer, code.as_deref()),
@@ -111,7 +108,7 @@ fn form_page(
             .unwrap_or(0),
         code,
         inputs,
-        region,
+        region_html,
         customer_type: ctype,
         reason: posted
             .and_then(|p| p.get("reason"))
@@ -374,32 +371,5 @@ pub(crate) async fn hints(
         }
         Err(e) => return PageError::new(page.chrome, e).into_response(),
     }
-    render(StatusCode::OK, &page)
-}
-
-#[derive(Template)]
-#[template(path = "console/customers/form_region.html")]
-struct RegionFragment {
-    chrome: Chrome,
-    region: RegionChoices,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct RegionQuery {
-    #[serde(default)]
-    region_province: String,
-    #[serde(default)]
-    region_city: String,
-    #[serde(default)]
-    region_county: String,
-}
-
-/// `GET /customers/new/regions` (htmx): the province → city → county selects for the
-/// levels chosen so far; the deepest one chosen is the posted `region_code`.
-pub(crate) async fn regions(viewer: Viewer, Query(q): Query<RegionQuery>) -> Response {
-    let page = RegionFragment {
-        chrome: Chrome::new(&viewer, "/customers/new", "nav.new_customer"),
-        region: region_choices(&q.region_province, &q.region_city, &q.region_county),
-    };
     render(StatusCode::OK, &page)
 }

@@ -7,6 +7,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
+use custos_app::clock::local_minutes;
 use custos_app::customer_list::{CustomerList, ListedCustomer};
 use custos_app::export::job::{ExportFilter, ExportRequest};
 use custos_app::terms::{choices, term_or_code, Terms};
@@ -18,8 +19,8 @@ use super::form::Posted;
 use super::i18n::{t, Entry};
 use super::list_query::ListQuery;
 use super::page::{csrf_refused, render, Chrome, PageError};
+use super::region_cascade::{region_cascade, RegionUse};
 use super::session::{cookie, encode_component, set_cookie, Viewer};
-use super::time::local_minutes;
 use crate::AppState;
 
 /// The cookie that remembers the viewer's columns (keys joined by `.`).
@@ -179,104 +180,6 @@ fn choice(value: impl Into<String>, label: impl Into<String>, current: Option<&s
 pub(crate) struct ChoiceGroup {
     pub label: String,
     pub options: Vec<Choice>,
-}
-
-/// One select of the region cascader.
-pub(crate) struct RegionLevel {
-    pub id: &'static str,
-    pub label_key: &'static str,
-    pub options: Vec<Choice>,
-}
-
-/// The region cascader: a select for the provinces, then for the chosen province's
-/// cities, then for the chosen city's counties. Each level's first option stands for
-/// the whole of the level above, so the last select always holds the filter's value.
-#[derive(Template)]
-#[template(path = "console/customers/region.html")]
-pub(crate) struct RegionCascade {
-    pub lang: Lang,
-    pub levels: Vec<RegionLevel>,
-}
-
-impl RegionCascade {
-    pub fn t<'a>(&self, key: &'a str) -> &'a str {
-        t(self.lang, key)
-    }
-}
-
-/// The cascader for a chosen region prefix (`44`, `4403`, `440305` or a 6-digit code).
-pub(crate) fn region_cascade(lang: Lang, chosen: Option<&str>) -> RegionCascade {
-    // Only a prefix of digits is a choice (byte slices below stay on char boundaries).
-    let chosen = chosen
-        .filter(|c| c.len() <= 6 && c.bytes().all(|b| b.is_ascii_digit()))
-        .unwrap_or("");
-    let pad = |p: &str| format!("{p:0<6}");
-    let province = (chosen.len() >= 2).then(|| pad(&chosen[..2]));
-    let city = (chosen.len() >= 4)
-        .then(|| pad(&chosen[..4]))
-        .filter(|c| !c.ends_with("0000"));
-    let county = (chosen.len() >= 6)
-        .then(|| chosen[..6].to_string())
-        .filter(|c| !c.ends_with("00"));
-    let any = t(lang, "list.any").to_string();
-    let mut levels = vec![RegionLevel {
-        id: "region-province",
-        label_key: "list.region_province",
-        options: std::iter::once(choice("", any, None))
-            .chain(
-                region::provinces()
-                    .into_iter()
-                    .map(|r| choice(r.code, r.name, province.as_deref())),
-            )
-            .collect(),
-    }];
-    let mut below = |parent: &Option<String>, id, label_key, current: &Option<String>| {
-        let Some(p) = parent.as_deref().filter(|p| region::exists(p)) else {
-            return false;
-        };
-        let children = region::children(p);
-        if children.is_empty() {
-            return false;
-        }
-        let all = t(lang, "list.any");
-        levels.push(RegionLevel {
-            id,
-            label_key,
-            options: std::iter::once(choice(p, all, None))
-                .chain(
-                    children
-                        .into_iter()
-                        .map(|r| choice(r.code, r.name, current.as_deref())),
-                )
-                .collect(),
-        });
-        true
-    };
-    if below(&province, "region-city", "list.region_city", &city) {
-        below(&city, "region-county", "list.region_county", &county);
-    }
-    levels_fix_selection(&mut levels);
-    RegionCascade { lang, levels }
-}
-
-/// A level whose chosen child is missing selects its "whole" option.
-fn levels_fix_selection(levels: &mut [RegionLevel]) {
-    for l in levels {
-        if !l.options.iter().any(|o| o.selected) {
-            if let Some(first) = l.options.first_mut() {
-                first.selected = true;
-            }
-        }
-    }
-}
-
-/// `GET /customers/list/regions?region=…`: the cascader for a choice (htmx swaps it in).
-pub(crate) async fn regions(viewer: Viewer, RawQuery(raw): RawQuery) -> Response {
-    let q = ListQuery::parse(raw.as_deref());
-    render(
-        StatusCode::OK,
-        &region_cascade(viewer.lang, q.get("region")),
-    )
 }
 
 /// A cell of the table.
@@ -656,9 +559,7 @@ pub(crate) async fn page(
     let rows = rows_of(&list, &columns, lang, state.app.config.code_timezone);
     let more_open = MORE.iter().any(|k| q.get(k).is_some())
         || errors.iter().any(|(k, _)| MORE.contains(&k.as_str()));
-    let region_html = region_cascade(lang, q.get("region"))
-        .render()
-        .unwrap_or_default();
+    let region_html = region_cascade(lang, q.get("region"), RegionUse::Filter).html();
     let mut page = ListPage {
         chrome,
         searched: errors.is_empty(),

@@ -166,10 +166,3 @@ pub(crate) fn history_action(action: &str, lang: Lang) -> String {
         })
         .unwrap_or_else(|| action.to_string())
 }
-
-/// An RFC 3339 time from a use case as `YYYY-MM-DD HH:MM` in the configured zone.
-pub(crate) fn local_time(rfc3339: &str, tz: chrono_tz::Tz) -> String {
-    chrono::DateTime::parse_from_rfc3339(rfc3339)
-        .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_else(|_| rfc3339.to_string())
-}

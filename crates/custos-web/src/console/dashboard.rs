@@ -12,7 +12,9 @@ use custos_app::terms::{term_or_code, Terms};
 use custos_core::region;
 use custos_core::violation::Lang;
 
-use super::figures::{age, figure_groups, local_time, FigureGroup};
+use custos_app::clock::{local_minutes, waited_since};
+
+use super::figures::{figure_groups, waited_words, FigureGroup};
 use super::page::{render, Chrome, PageError};
 use super::session::Viewer;
 use crate::AppState;
@@ -61,11 +63,8 @@ pub(crate) fn region_with_name(code: &str) -> String {
 
 type Rows = (Option<Vec<TaskRow>>, Option<Vec<CustomerRow>>);
 
-fn rows<Tz: chrono::TimeZone>(d: Dashboard, lang: Lang, tz: &Tz) -> Rows
-where
-    Tz::Offset: std::fmt::Display,
-{
-    let now = chrono::Utc::now();
+fn rows(d: Dashboard, lang: Lang, tz: chrono_tz::Tz) -> Rows {
+    let now = chrono::Utc::now().timestamp_micros();
     let tasks = d.tasks.map(|tasks| {
         tasks
             .into_iter()
@@ -74,7 +73,9 @@ where
                 kind: term_or_code(Terms::ApplicationKind, &t.application.kind, lang),
                 target: t.application.target.clone().unwrap_or_default(),
                 step: t.step_name.clone(),
-                age: age(lang, &t.waiting_since, now),
+                age: waited_since(&t.waiting_since, now)
+                    .map(|w| waited_words(lang, w))
+                    .unwrap_or_default(),
             })
             .collect()
     });
@@ -88,7 +89,7 @@ where
                     .as_deref()
                     .map(region_with_name)
                     .unwrap_or_default(),
-                updated_at: local_time(&c.updated_at, tz),
+                updated_at: local_minutes(&c.updated_at, tz),
                 code: c.code,
                 name: c.name,
             })
@@ -111,7 +112,7 @@ pub(crate) async fn page(State(state): State<AppState>, viewer: Viewer) -> Respo
         }
         None => (None, Vec::new()),
     };
-    let (tasks, recent) = rows(dashboard, lang, &state.app.config.code_timezone);
+    let (tasks, recent) = rows(dashboard, lang, state.app.config.code_timezone);
     render(
         StatusCode::OK,
         &DashboardPage {

@@ -17,9 +17,9 @@ use super::i18n::{t, Entry};
 use super::list_query::ListQuery;
 use super::page::{csrf_refused, render, Chrome, PageError};
 use super::session::{encode_component, Viewer};
-use super::time::local_minutes;
 use crate::api::exports::{file_response, reader_body};
 use crate::AppState;
+use custos_app::clock::local_minutes;
 
 pub(crate) const WORDS: &[Entry] = &[
     ("exports.title", "导出", "Exports"),

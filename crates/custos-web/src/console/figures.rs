@@ -3,7 +3,7 @@
 //! customers it counts (by the query parameters of `GET /api/v1/customers`), and the
 //! same figures as ECharts options.
 
-use chrono::{DateTime, TimeZone};
+use custos_app::clock::Waited;
 use serde_json::{json, Map, Value};
 
 use custos_app::dashboard::{MonthCount, StatsView};
@@ -221,29 +221,12 @@ pub(crate) fn figure_groups(lang: Lang, view: &StatsView, detail: bool) -> Vec<F
     groups
 }
 
-/// An RFC 3339 time in the business time zone as `YYYY-MM-DD HH:MM`.
-pub(crate) fn local_time<Tz: TimeZone>(rfc3339: &str, tz: &Tz) -> String
-where
-    Tz::Offset: std::fmt::Display,
-{
-    match DateTime::parse_from_rfc3339(rfc3339) {
-        Ok(t) => t.with_timezone(tz).format("%Y-%m-%d %H:%M").to_string(),
-        Err(_) => rfc3339.to_string(),
-    }
-}
-
-/// How long ago an RFC 3339 time was, in words: 3 天, 5 小时, 12 分钟.
-pub(crate) fn age(lang: Lang, rfc3339: &str, now: DateTime<chrono::Utc>) -> String {
-    let Ok(at) = DateTime::parse_from_rfc3339(rfc3339) else {
-        return String::new();
-    };
-    let mins = (now - at.with_timezone(&chrono::Utc)).num_minutes().max(0);
-    let (n, unit) = if mins >= 24 * 60 {
-        (mins / (24 * 60), "figures.days")
-    } else if mins >= 60 {
-        (mins / 60, "figures.hours")
-    } else {
-        (mins, "figures.minutes")
+/// How long something has waited, in words: 3 天, 5 小时, 12 分钟.
+pub(crate) fn waited_words(lang: Lang, w: Waited) -> String {
+    let (n, unit) = match w {
+        Waited::Days(n) => (n, "figures.days"),
+        Waited::Hours(n) => (n, "figures.hours"),
+        Waited::Minutes(n) => (n, "figures.minutes"),
     };
     format!("{n} {}", t(lang, unit))
 }

@@ -8,11 +8,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use custos_app::applications::ApprovalQueue;
+use custos_app::clock::waited;
 use custos_app::terms::{term_or_code, Terms};
 use custos_app::AppError;
 use custos_core::violation::Lang;
 
-use super::applications::local_time;
+use super::figures::waited_words;
 use super::i18n::{t, Entry};
 use super::page::{render, Chrome, PageError};
 use super::session::Viewer;
@@ -32,9 +33,6 @@ pub(crate) const WORDS: &[Entry] = &[
         "Only the oldest tasks are shown; the rest appear as these are decided.",
     ),
     ("inbox.open", "查看详情", "Details"),
-    ("inbox.minutes", "分钟", "min"),
-    ("inbox.hours", "小时", "h"),
-    ("inbox.days", "天", "d"),
     ("inbox.pending", "项待办", "waiting"),
 ];
 
@@ -75,36 +73,21 @@ struct InboxList {
     error: Option<String>,
 }
 
-/// How long a task has waited, in the largest whole unit.
-fn age(lang: Lang, since_us: i64) -> String {
-    let minutes = (chrono::Utc::now().timestamp_micros() - since_us).max(0) / 60_000_000;
-    let (n, unit) = match minutes {
-        m if m < 60 => (m, "inbox.minutes"),
-        m if m < 24 * 60 => (m / 60, "inbox.hours"),
-        m => (m / (24 * 60), "inbox.days"),
-    };
-    format!("{n} {}", t(lang, unit))
-}
-
 fn items(state: &AppState, lang: Lang, q: &ApprovalQueue) -> Vec<Item> {
+    let now = chrono::Utc::now().timestamp_micros();
     q.items
         .iter()
-        .map(|i| {
-            let since = chrono::DateTime::from_timestamp_micros(i.waiting_since)
-                .map(|d| d.to_rfc3339())
-                .unwrap_or_default();
-            Item {
-                id: i.application.id,
-                kind: term_or_code(Terms::ApplicationKind, &i.application.kind, lang),
-                customer: i.customer_name.clone().unwrap_or_default(),
-                code: i.application.target.clone().unwrap_or_default(),
-                step: i.step_name.clone(),
-                since: local_time(state, &since),
-                age: age(lang, i.waiting_since),
-                comment: String::new(),
-                comment_error: None,
-                error: None,
-            }
+        .map(|i| Item {
+            id: i.application.id,
+            kind: term_or_code(Terms::ApplicationKind, &i.application.kind, lang),
+            customer: i.customer_name.clone().unwrap_or_default(),
+            code: i.application.target.clone().unwrap_or_default(),
+            step: i.step_name.clone(),
+            since: state.app.local_time_us(i.waiting_since),
+            age: waited_words(lang, waited(i.waiting_since, now)),
+            comment: String::new(),
+            comment_error: None,
+            error: None,
         })
         .collect()
 }

@@ -21,9 +21,9 @@ mod inbox;
 mod list_query;
 mod login;
 mod page;
+mod region_cascade;
 mod session;
 mod stats;
-mod time;
 
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -51,7 +51,7 @@ pub(crate) fn router() -> Router<AppState> {
             get(assets::serve).layer(tower_http::compression::CompressionLayer::new()),
         )
         .route("/customers", get(customer_list::page))
-        .route("/customers/list/regions", get(customer_list::regions))
+        .route("/customers/regions", get(region_cascade::regions))
         .route("/customers/list/columns", post(customer_list::columns))
         .route("/customers/list/export", post(customer_list::export))
         .route("/exports", get(exports::list))
@@ -64,7 +64,6 @@ pub(crate) fn router() -> Router<AppState> {
             get(customer_form::new_form).post(customer_form::create),
         )
         .route("/customers/new/duplicates", post(customer_form::hints))
-        .route("/customers/new/regions", get(customer_form::regions))
         .route("/customers/{code}", get(customer_detail::page))
         .route("/customers/{code}/pii", post(customer_detail::reveal))
         .route(
@@ -79,6 +78,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/applications/{id}", get(applications::detail))
         .route("/applications/{id}/withdraw", post(applications::withdraw))
         .route("/applications/{id}/decide", post(applications::decide))
+        .route("/applications/{id}/resubmit", post(applications::resubmit))
+        .route("/applications/{id}/delegate", post(applications::delegate))
         .route("/inbox", get(inbox::page))
 }
 

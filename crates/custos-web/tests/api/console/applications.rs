@@ -285,3 +285,216 @@ backend_test!(new_customer_form_keeps_values_and_shows_errors, |t| {
     reader.login("reader", USER_PASSWORD).await;
     page(&mut reader, "/applications/new?kind=create", 403).await;
 });
+
+/// The number beside 待办 in the navigation of a page (0 when no badge is shown).
+fn badge(html: &str) -> i64 {
+    html.split("id=\"pending-badge\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+/// The badge counts exactly what the inbox lists, for tasks of a department manager, of a
+/// role (every steward holds one) and delegated tasks, as they move.
+async fn badge_matches_inbox(t: &TestApp, who: &str, token: &str, expected: i64) {
+    let mut v = Visitor::new(t);
+    v.login(who, USER_PASSWORD).await;
+    let html = page(&mut v, "/inbox", 200).await;
+    let listed = html.matches("id=\"task-").count() as i64;
+    let api = body(t.get("/api/v1/inbox", token).await, 200).await;
+    let api_len = api["pending"].as_array().unwrap().len() as i64;
+    assert_eq!(
+        (badge(&html), listed, api_len),
+        (expected, expected, expected),
+        "{who}: badge, inbox rows, API inbox"
+    );
+}
+
+backend_test!(badge_counts_what_the_inbox_lists, |t| {
+    let o = org(&t).await;
+    let a1 = submit(&t, &o.clerk, "create", new_customer("徽标一号有限公司")).await;
+    let a2 = submit(&t, &o.clerk, "create", new_customer("徽标二号有限公司")).await;
+    badge_matches_inbox(&t, "manager", &o.manager, 2).await;
+    badge_matches_inbox(&t, "steward", &o.steward, 0).await;
+    badge_matches_inbox(&t, "spare", &o.spare, 0).await;
+
+    // A delegated task moves from the manager's count to the delegate's.
+    let r = t
+        .post(
+            &format!("/api/v1/applications/{}/delegate", id(&a2)),
+            Some(&o.manager),
+            json!({"to_user": o.spare_id}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    badge_matches_inbox(&t, "manager", &o.manager, 1).await;
+    badge_matches_inbox(&t, "spare", &o.spare, 1).await;
+
+    // Approved by the manager, the first reaches the stewards' role step: each holds it.
+    let r = t
+        .post(
+            &format!("/api/v1/applications/{}/approve", id(&a1)),
+            Some(&o.manager),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    badge_matches_inbox(&t, "manager", &o.manager, 0).await;
+    badge_matches_inbox(&t, "steward", &o.steward, 1).await;
+    badge_matches_inbox(&t, "steward2", &o.steward2, 1).await;
+
+    // One steward's approval ends the step for both (any mode).
+    let r = t
+        .post(
+            &format!("/api/v1/applications/{}/approve", id(&a1)),
+            Some(&o.steward),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    badge_matches_inbox(&t, "steward", &o.steward, 0).await;
+    badge_matches_inbox(&t, "steward2", &o.steward2, 0).await;
+});
+
+async fn state_of(t: &TestApp, token: &str, aid: i64) -> String {
+    let a = body(
+        t.get(&format!("/api/v1/applications/{aid}"), token).await,
+        200,
+    )
+    .await;
+    a["state"].as_str().unwrap().to_string()
+}
+
+backend_test!(
+    applicant_resubmits_a_returned_application_and_submits_a_draft,
+    |t| {
+        let o = org(&t).await;
+        let a = submit(&t, &o.clerk, "create", new_customer("退回重交有限公司")).await;
+        let aid = id(&a);
+        let r = t
+            .post(
+                &format!("/api/v1/applications/{aid}/return"),
+                Some(&o.manager),
+                json!({"comment": "请补充"}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+
+        let mut clerk = Visitor::new(&t);
+        clerk.login("clerk", USER_PASSWORD).await;
+        let path = format!("/applications/{aid}");
+        let html = page(&mut clerk, &path, 200).await;
+        assert!(
+            html.contains("id=\"resubmit-form\"") && html.contains("重新提交"),
+            "{html}"
+        );
+        // The approver holds no task now and is not the applicant: no resubmit form.
+        let mut manager = Visitor::new(&t);
+        manager.login("manager", USER_PASSWORD).await;
+        assert!(!page(&mut manager, &path, 200)
+            .await
+            .contains("resubmit-form"));
+
+        let resubmit = format!("/applications/{aid}/resubmit");
+        let r = clerk.post(&resubmit, &[("reason", "已补充")]).await;
+        assert_eq!(r.status(), 403, "no CSRF token");
+        assert_eq!(state_of(&t, &o.clerk, aid).await, "returned");
+        // Someone else's application cannot be resubmitted by them.
+        let csrf_m = manager.csrf().await;
+        let r = manager
+            .post(&resubmit, &[("csrf", &csrf_m), ("reason", "x")])
+            .await;
+        assert!(r.status().is_client_error(), "{}", r.status());
+        assert_eq!(state_of(&t, &o.clerk, aid).await, "returned");
+
+        let csrf = clerk.csrf().await;
+        let r = clerk
+            .post(&resubmit, &[("csrf", &csrf), ("reason", "已补充")])
+            .await;
+        assert_eq!(r.status(), 303);
+        assert_eq!(location(&r), path);
+        assert_eq!(state_of(&t, &o.clerk, aid).await, "submitted");
+        let html = page(&mut clerk, &path, 200).await;
+        assert!(!html.contains("resubmit-form"));
+        // Resubmitting what is no longer returned is refused beside the form's place.
+        let r = clerk.post(&resubmit, &[("csrf", &csrf)]).await;
+        assert_eq!(r.status(), 409);
+
+        // A draft is submitted from its page.
+        let r = t
+        .post(
+            "/api/v1/applications",
+            Some(&o.clerk),
+            json!({"kind": "create", "payload": new_customer("草稿提交有限公司"), "draft": true}),
+        )
+        .await;
+        let draft = id(&body(r, 201).await);
+        let html = page(&mut clerk, &format!("/applications/{draft}"), 200).await;
+        assert!(html.contains("提交草稿"), "{html}");
+        let r = clerk
+            .post(
+                &format!("/applications/{draft}/resubmit"),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(r.status(), 303);
+        assert_eq!(state_of(&t, &o.clerk, draft).await, "submitted");
+    }
+);
+
+backend_test!(an_approver_delegates_to_someone_who_may_decide, |t| {
+    let o = org(&t).await;
+    let a = submit(&t, &o.clerk, "create", new_customer("转办页面有限公司")).await;
+    let aid = id(&a);
+    let path = format!("/applications/{aid}");
+    let mut manager = Visitor::new(&t);
+    manager.login("manager", USER_PASSWORD).await;
+    let html = page(&mut manager, &path, 200).await;
+    // The spare approver may take it; the applicant and the manager are not offered.
+    assert!(html.contains("id=\"delegate-form\""), "{html}");
+    assert!(
+        html.contains(&format!("<option value=\"{}\">", o.spare_id)),
+        "{html}"
+    );
+    assert!(!html.contains(&format!("<option value=\"{}\">", o.clerk_id)));
+    assert!(!html.contains(&format!("<option value=\"{}\">", o.manager_id)));
+    // The clerk holds no task: no delegation.
+    let mut clerk = Visitor::new(&t);
+    clerk.login("clerk", USER_PASSWORD).await;
+    assert!(!page(&mut clerk, &path, 200).await.contains("delegate-form"));
+
+    let delegate = format!("/applications/{aid}/delegate");
+    let spare = o.spare_id.to_string();
+    let r = manager.post(&delegate, &[("to_user", &spare)]).await;
+    assert_eq!(r.status(), 403, "no CSRF token");
+    let csrf = manager.csrf().await;
+    // Not a user id, or the applicant: refused beside the select, nothing handed over.
+    let r = manager
+        .post(&delegate, &[("csrf", &csrf), ("to_user", "abc")])
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("id=\"delegate-error\""));
+    let clerk_id = o.clerk_id.to_string();
+    let r = manager
+        .post(&delegate, &[("csrf", &csrf), ("to_user", &clerk_id)])
+        .await;
+    assert_eq!(r.status(), 422);
+    let inbox = body(t.get("/api/v1/inbox", &o.spare).await, 200).await;
+    assert_eq!(inbox["counts"]["pending"], 0);
+
+    let r = manager
+        .post(
+            &delegate,
+            &[("csrf", &csrf), ("to_user", &spare), ("comment", "出差")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let inbox = body(t.get("/api/v1/inbox", &o.spare).await, 200).await;
+    assert_eq!(inbox["counts"]["pending"], 1);
+    assert_eq!(inbox["pending"][0]["delegated_from"], o.manager_id);
+    let html = page(&mut manager, &path, 200).await;
+    assert!(
+        !html.contains("delegate-form") && html.contains("出差"),
+        "{html}"
+    );
+});

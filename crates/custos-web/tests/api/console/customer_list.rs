@@ -112,9 +112,9 @@ backend_test!(list_filters_live_in_the_url_and_narrow, |t| {
     assert!(html.contains("id=\"total-count\"") && html.contains("3</p>"));
 
     // The region cascader loads a province's cities.
-    let html = page(&mut v, "/customers/list/regions?region=%E5%B9%BF", 200).await;
+    let html = page(&mut v, "/customers/regions?region=%E5%B9%BF", 200).await;
     assert!(html.contains("id=\"region-province\"") && !html.contains("id=\"region-city\""));
-    let html = page(&mut v, "/customers/list/regions?region=440000", 200).await;
+    let html = page(&mut v, "/customers/regions?region=440000", 200).await;
     assert!(html.contains("id=\"region-city\"") && html.contains("深圳市"));
     assert!(!html.contains("id=\"region-county\""));
 

@@ -465,13 +465,24 @@ backend_test!(duplicate_hints_name_the_candidates, |t| {
         .await;
     assert_eq!(r.status(), 200);
     assert!(!r.text().await.unwrap().contains(&first));
-    // The region cascader answers with the cities of a province.
-    let r = v
-        .get("/customers/new/regions?region_province=330000&region_city=330100&region_county=")
-        .await;
+    // The region cascader (the list's, in its form use) answers with the counties of a
+    // city, the city as the form's region_code.
+    let r = v.get("/customers/regions?for=form&region=330100").await;
     let html = r.text().await.unwrap();
     assert!(
-        html.contains("西湖区") && html.contains("value=\"330100\""),
+        html.contains("西湖区")
+            && html.contains("name=\"region_code\" id=\"f-region_code\" value=\"330100\""),
+        "{html}"
+    );
+    // In the list it is a filter: no region_code input.
+    let html = v
+        .get("/customers/regions?region=330100")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("西湖区") && !html.contains("region_code"),
         "{html}"
     );
 });

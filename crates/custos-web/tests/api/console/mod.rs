@@ -14,3 +14,4 @@ mod list_in_browser;
 mod pages;
 mod session;
 mod shell_in_browser;
+mod tablet_in_browser;
