@@ -297,7 +297,7 @@ async fn report_file(
         ReportFormat::Csv
     };
     let ext = if xlsx { "xlsx" } else { "csv" };
-    let bytes = s.app.import_report(actor, id, kind, format).await?;
+    let bytes = s.app.import_report(actor, id, kind, format, None).await?;
     let ct = if xlsx {
         XLSX_TYPE
     } else {
