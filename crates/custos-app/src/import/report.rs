@@ -32,7 +32,7 @@ pub struct Wording {
 
 impl Wording {
     /// A text given in both languages, as this report speaks.
-    fn pick(&self, zh: &str, en: &str) -> String {
+    pub fn pick(&self, zh: &str, en: &str) -> String {
         match self.lang {
             None => format!("{zh} / {en}"),
             Some(Lang::Zh) => zh.to_string(),
@@ -41,7 +41,7 @@ impl Wording {
     }
 
     /// A stored value as shown under `header`.
-    fn stored(&self, header: &str, value: String) -> String {
+    pub fn stored(&self, header: &str, value: String) -> String {
         self.terms
             .get(header)
             .and_then(|t| t.get(&value))
