@@ -201,9 +201,11 @@ fn report_view(
     rows: &[ReportedRow],
     wording: &Wording,
 ) -> ReportView {
-    let of = |outcome: &str| rows.iter().filter(move |r| r.outcome == outcome);
-    let rejected_all = of("rejected").count();
-    let skipped_all = of("skipped").count();
+    fn of<'a>(rows: &'a [ReportedRow], outcome: &'a str) -> impl Iterator<Item = &'a ReportedRow> {
+        rows.iter().filter(move |r| r.outcome == outcome)
+    }
+    let rejected_all = of(rows, "rejected").count();
+    let skipped_all = of(rows, "skipped").count();
     ReportView {
         totals: vec![
             ("imports.read", report.read),
@@ -214,15 +216,15 @@ fn report_view(
             ("imports.rejected", report.rejected),
         ],
         headers: headers.to_vec(),
-        rejected: of("rejected")
+        rejected: of(rows, "rejected")
             .take(SHOWN_ROWS)
             .map(|r| row_view(r, headers, wording))
             .collect(),
-        duplicates: of("skipped")
+        duplicates: of(rows, "skipped")
             .take(SHOWN_ROWS)
             .map(|r| row_view(r, headers, wording))
             .collect(),
-        samples: of("sampled")
+        samples: of(rows, "sampled")
             .take(SHOWN_ROWS / 2)
             .map(|r| sample_view(r, headers, wording))
             .collect(),
