@@ -373,6 +373,28 @@ impl ColumnMap {
             .unwrap_or_else(|| field.to_string())
     }
 
+    /// Whether a row is the import template's help row (see `report::template_help`):
+    /// people filling in the template often keep it, and it is no customer. Every filled
+    /// cell of a mapped column holds the template's help text for that column, and at
+    /// least two do.
+    pub fn is_template_help_row(&self, cells: &[String]) -> bool {
+        let mut matched = 0;
+        for (cell, target) in cells.iter().zip(&self.targets) {
+            let cell = cell.trim();
+            let Some(t) = target.as_deref().filter(|t| *t != "ignore") else {
+                continue;
+            };
+            if cell.is_empty() {
+                continue;
+            }
+            match super::report::template_help(t, &self.custom) {
+                Some(h) if h == cell => matched += 1,
+                _ => return false,
+            }
+        }
+        matched >= 2
+    }
+
     /// Value of a target in a row: the cell after the value map, else the default.
     pub fn value(&self, cells: &[String], target: &str) -> Option<String> {
         let raw = self

@@ -18,12 +18,46 @@ pub(super) async fn remove_upload(path: &Path) {
     crate::sealed::remove_kept_file(path, "upload").await
 }
 
+/// Take the template's help row off the front of the table's rows; returns its line. A
+/// first row that is data is put back in front of the others.
+async fn skip_template_help_row(
+    table: &mut source::Table,
+    map: &mapping::ColumnMap,
+) -> Option<u64> {
+    let first = table.rows.recv().await?;
+    if let Ok(r) = &first {
+        if map.is_template_help_row(&r.cells) {
+            return Some(r.line);
+        }
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    let mut rest = std::mem::replace(&mut table.rows, rx);
+    tokio::spawn(async move {
+        if tx.send(first).await.is_err() {
+            return;
+        }
+        while let Some(r) = rest.recv().await {
+            if tx.send(r).await.is_err() {
+                return;
+            }
+        }
+    });
+    None
+}
+
 impl App {
+    /// Open a job's file: its facts, its rows after the header (without the template's
+    /// help row, whose line is returned when the file has one) and its column map.
     pub(super) async fn open_import(
         &self,
         path: &Path,
         options: &ImportOptions,
-    ) -> AppResult<(source::FileFacts, source::Table, mapping::ColumnMap)> {
+    ) -> AppResult<(
+        source::FileFacts,
+        source::Table,
+        mapping::ColumnMap,
+        Option<u64>,
+    )> {
         let p = path.to_path_buf();
         let named_xlsx = [options.file_name.as_str(), &path.to_string_lossy()]
             .iter()
@@ -47,7 +81,7 @@ impl App {
             let (spec, custom) = (spec.clone(), custom.clone());
             move |h: &str| mapping::is_known_header(h, &spec, &custom)
         };
-        let table = source::open_table(
+        let mut table = source::open_table(
             path,
             &self.config.pii_key,
             &facts,
@@ -57,7 +91,8 @@ impl App {
         )
         .await?;
         let map = mapping::ColumnMap::new(table.headers.clone(), spec, types, custom)?;
-        Ok((facts, table, map))
+        let help_row = skip_template_help_row(&mut table, &map).await;
+        Ok((facts, table, map, help_row))
     }
 
     /// A job of the caller (or any job for a caller with the `import` permission on all

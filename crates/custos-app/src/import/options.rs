@@ -122,6 +122,12 @@ pub(super) struct StoredOptions {
     /// Empty in jobs stored by versions before this was kept.
     #[serde(default)]
     pub(super) headers: Vec<String>,
+    /// Line of the template's help row, skipped (absent in jobs of earlier versions).
+    #[serde(default)]
+    pub(super) help_row: Option<u64>,
+    /// Estimate of the file's data rows (progress, time left).
+    #[serde(default)]
+    pub(super) rows_estimate: Option<u64>,
 }
 
 pub(super) fn check_options(o: &ImportOptions) -> AppResult<()> {

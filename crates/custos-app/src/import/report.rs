@@ -2,7 +2,7 @@
 //! per failing field, ready to fix and re-import), the sampling file (抽查: source value
 //! next to stored value), and the empty template.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 use rust_xlsxwriter::{DataValidation, Format, Workbook};
@@ -16,6 +16,55 @@ use crate::csv_cell::neutralise;
 use crate::customers::{CustomerType, SCALES};
 use crate::error::{AppError, AppResult};
 use crate::fields::{FieldDefinition, FieldType};
+use custos_core::violation::Lang;
+
+/// How a report file speaks. By default (the command line, the API) both languages and
+/// the stored codes, as machines and mixed teams read them; for a person in one language
+/// (the console), that language only, stored codes as business terms (企业客户, not
+/// `enterprise`) and fields by their labels. The `原行号` and `错误:` columns keep their
+/// names in every language: a re-import recognises them by these names.
+#[derive(Debug, Clone, Default)]
+pub struct Wording {
+    pub lang: Option<Lang>,
+    /// Header → (stored code → business term) for columns whose codes have terms.
+    pub terms: HashMap<String, HashMap<String, String>>,
+}
+
+impl Wording {
+    /// A text given in both languages, as this report speaks.
+    pub fn pick(&self, zh: &str, en: &str) -> String {
+        match self.lang {
+            None => format!("{zh} / {en}"),
+            Some(Lang::Zh) => zh.to_string(),
+            Some(Lang::En) => en.to_string(),
+        }
+    }
+
+    /// A stored value as shown under `header`.
+    pub fn stored(&self, header: &str, value: String) -> String {
+        self.terms
+            .get(header)
+            .and_then(|t| t.get(&value))
+            .cloned()
+            .unwrap_or(value)
+    }
+
+    /// The report column of a failure: the file's header, or for a field no column
+    /// maps its catalog label in this report's language.
+    fn column(&self, headers: &[String], e: &Value) -> String {
+        let header = e.get("header").and_then(Value::as_str).unwrap_or(WHOLE_ROW);
+        if self.lang != Some(Lang::En) || headers.iter().any(|h| h == header) {
+            return header.to_string();
+        }
+        let field = e.get("field").and_then(Value::as_str).unwrap_or("");
+        match field {
+            "row" => "row".to_string(),
+            f => crate::fields::builtin_labels(f.split('[').next().unwrap_or(f))
+                .map(|(_, en)| en.clone())
+                .unwrap_or_else(|| header.to_string()),
+        }
+    }
+}
 
 /// CSV or XLSX, from a file name's extension (CSV unless `.xlsx`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,14 +198,14 @@ impl TableWriter {
     }
 }
 
-fn reason_text(e: &Value) -> String {
+fn reason_text(e: &Value, wording: &Wording) -> String {
     let zh = e.get("zh").and_then(Value::as_str).unwrap_or("");
     let en = e.get("en").and_then(Value::as_str).unwrap_or("");
-    format!("{zh} / {en}")
+    wording.pick(zh, en)
 }
 
-/// Reasons of a rejected or skipped row by column header.
-fn reasons(r: &ReportedRow) -> Vec<(String, String)> {
+/// Reasons of a rejected or skipped row by report column (see [`Wording::column`]).
+pub fn reasons(r: &ReportedRow, headers: &[String], wording: &Wording) -> Vec<(String, String)> {
     let errors = r
         .detail
         .get("errors")
@@ -165,16 +214,12 @@ fn reasons(r: &ReportedRow) -> Vec<(String, String)> {
     match errors {
         Value::Array(a) => a
             .iter()
-            .map(|e| {
-                let header = e
-                    .get("header")
-                    .and_then(Value::as_str)
-                    .unwrap_or(WHOLE_ROW)
-                    .to_string();
-                (header, reason_text(e))
-            })
+            .map(|e| (wording.column(headers, e), reason_text(e, wording)))
             .collect(),
-        Value::Object(_) => vec![("重复".to_string(), reason_text(&errors))],
+        Value::Object(_) => vec![(
+            wording.pick("重复", "Duplicate"),
+            reason_text(&errors, wording),
+        )],
         _ => Vec::new(),
     }
 }
@@ -185,7 +230,7 @@ pub fn write_rejected(path: &Path, headers: &[String], rows: &[ReportedRow]) -> 
     write_file(path, headers, rows, rejected_table)
 }
 
-type Table = fn(&mut TableWriter, &[String], &[ReportedRow]) -> AppResult<()>;
+type Table = fn(&mut TableWriter, &[String], &[ReportedRow], &Wording) -> AppResult<()>;
 
 /// Write `table` of `rows` to `path`; returns the rows written.
 fn write_file(
@@ -195,7 +240,7 @@ fn write_file(
     table: Table,
 ) -> AppResult<u64> {
     let mut w = TableWriter::create(path, ReportFormat::of_path(path))?;
-    table(&mut w, headers, rows)?;
+    table(&mut w, headers, rows, &Wording::default())?;
     w.finish()?;
     Ok(rows.len() as u64)
 }
@@ -206,10 +251,11 @@ pub fn rejected_table(
     w: &mut TableWriter,
     headers: &[String],
     rows: &[ReportedRow],
+    wording: &Wording,
 ) -> AppResult<()> {
     let mut failing: BTreeSet<String> = BTreeSet::new();
     for r in rows {
-        for (h, _) in reasons(r) {
+        for (h, _) in reasons(r, headers, wording) {
             failing.insert(h);
         }
     }
@@ -223,7 +269,7 @@ pub fn rejected_table(
         let mut cells = r.cells.clone();
         cells.resize(headers.len(), String::new());
         line.extend(cells);
-        let rs = reasons(r);
+        let rs = reasons(r, headers, wording);
         for h in &failing {
             let text: Vec<&str> = rs
                 .iter()
@@ -258,15 +304,21 @@ pub fn sample_table(
     w: &mut TableWriter,
     headers: &[String],
     rows: &[ReportedRow],
+    wording: &Wording,
 ) -> AppResult<()> {
-    w.write_row(&[
-        ROW_COLUMN,
-        "客户编码 code",
-        "字段 column",
-        "源值 source",
-        "库中值 stored",
-        "一致 same",
-    ])?;
+    let head = match wording.lang {
+        None => [
+            ROW_COLUMN,
+            "客户编码 code",
+            "字段 column",
+            "源值 source",
+            "库中值 stored",
+            "一致 same",
+        ],
+        Some(Lang::Zh) => [ROW_COLUMN, "客户编码", "字段", "源值", "库中值", "一致"],
+        Some(Lang::En) => ["Line", "Code", "Column", "Source", "Stored", "Same"],
+    };
+    w.write_row(&head)?;
     for r in rows {
         let stored = r.detail.get("stored").cloned().unwrap_or(Value::Null);
         for (i, h) in headers.iter().enumerate() {
@@ -276,8 +328,13 @@ pub fn sample_table(
                 .get(i)
                 .map(|c| c.trim().to_string())
                 .unwrap_or_default();
-            let st = value_text(s);
-            let same = if src == st { "是" } else { "否" };
+            let st = wording.stored(h, value_text(s));
+            let same = match (src == st, wording.lang) {
+                (true, Some(Lang::En)) => "yes",
+                (false, Some(Lang::En)) => "no",
+                (true, _) => "是",
+                (false, _) => "否",
+            };
             w.write_row(&[
                 r.line.to_string(),
                 r.code.clone().unwrap_or_default(),
@@ -291,6 +348,55 @@ pub fn sample_table(
     Ok(())
 }
 
+/// Help texts of the template's second row, by target; other built-in columns show
+/// their key, custom fields their English label.
+const TEMPLATE_HELP: &[(&str, &str)] = &[
+    ("customer_type", "必填；企业客户/个人客户"),
+    ("name", "必填；企业全称或个人姓名"),
+    ("uscc", "企业必填其一：18 位统一社会信用代码"),
+    ("id_number", "个人：18 位身份证号"),
+    ("established_on", "YYYY-MM-DD"),
+    ("registered_capital", "数字，单位万元"),
+    ("industry", "GB/T 4754 门类字母或大类代码"),
+    (
+        "region_code",
+        "6 位行政区划代码或名称，如 440305 / 广东省深圳市南山区",
+    ),
+    ("mobile", "11 位手机号"),
+    ("tags", "多个用 ；分隔"),
+    ("code", "留空自动编码"),
+];
+
+/// Built-in columns the template leaves out (set by the system or by other means).
+const TEMPLATE_LEFT_OUT: &[&str] = &[
+    "owner_id",
+    "department_id",
+    "source_id",
+    "source_system",
+    "code",
+];
+
+fn builtin_help(target: &str) -> &str {
+    TEMPLATE_HELP
+        .iter()
+        .find(|(t, _)| *t == target)
+        .map(|(_, h)| *h)
+        .unwrap_or(target)
+}
+
+/// What the template writes in its help row under a column mapped to `target`; `None`
+/// for a column the template does not have.
+pub(super) fn template_help<'a>(target: &'a str, custom: &'a [FieldDefinition]) -> Option<&'a str> {
+    if let Some(k) = target.strip_prefix("custom.") {
+        return custom
+            .iter()
+            .find(|d| d.key == k)
+            .map(|d| d.label_en.as_str());
+    }
+    let builtin = BUILTIN_COLUMNS.iter().any(|(t, _)| *t == target);
+    (builtin && !TEMPLATE_LEFT_OUT.contains(&target)).then(|| builtin_help(target))
+}
+
 /// An empty import template: the catalog's headers, a help row, and drop-down lists for
 /// select fields.
 pub fn template_xlsx(types: &[CustomerType], custom: &[FieldDefinition]) -> AppResult<Vec<u8>> {
@@ -299,44 +405,17 @@ pub fn template_xlsx(types: &[CustomerType], custom: &[FieldDefinition]) -> AppR
     sheet.set_name("客户").map_err(io_err)?;
     let bold = Format::new().set_bold();
     let help_fmt = Format::new().set_italic().set_font_color("#666666");
-    let help: &[(&str, &str)] = &[
-        ("customer_type", "必填；企业客户/个人客户"),
-        ("name", "必填；企业全称或个人姓名"),
-        ("uscc", "企业必填其一：18 位统一社会信用代码"),
-        ("id_number", "个人：18 位身份证号"),
-        ("established_on", "YYYY-MM-DD"),
-        ("registered_capital", "数字，单位万元"),
-        ("industry", "GB/T 4754 门类字母或大类代码"),
-        (
-            "region_code",
-            "6 位行政区划代码或名称，如 440305 / 广东省深圳市南山区",
-        ),
-        ("mobile", "11 位手机号"),
-        ("tags", "多个用 ；分隔"),
-        ("code", "留空自动编码"),
-    ];
-    let skip = [
-        "owner_id",
-        "department_id",
-        "source_id",
-        "source_system",
-        "code",
-    ];
     let mut col: u16 = 0;
     let mut lists: Vec<(u16, Vec<String>)> = Vec::new();
     for (target, aliases) in BUILTIN_COLUMNS {
-        if skip.contains(target) {
+        if TEMPLATE_LEFT_OUT.contains(target) {
             continue;
         }
         let header = aliases[0];
         sheet
             .write_string_with_format(0, col, header, &bold)
             .map_err(io_err)?;
-        let h = help
-            .iter()
-            .find(|(t, _)| t == target)
-            .map(|(_, h)| *h)
-            .unwrap_or(target);
+        let h = builtin_help(target);
         sheet
             .write_string_with_format(1, col, h, &help_fmt)
             .map_err(io_err)?;

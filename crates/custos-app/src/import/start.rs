@@ -26,6 +26,7 @@ pub struct PreparedImport {
     facts: source::FileFacts,
     table: source::Table,
     map: mapping::ColumnMap,
+    help_row: Option<u64>,
     job: ImportJobRow,
     scope: Scope,
 }
@@ -42,6 +43,7 @@ impl PreparedImport {
             &self.facts,
             &self.table,
             &self.map,
+            self.help_row,
         )
     }
 }
@@ -80,7 +82,7 @@ impl App {
             DuplicatePolicy::Skip | DuplicatePolicy::Review => {}
         }
         check_options(&options)?;
-        let (facts, table, map) = self.open_import(path, &options).await?;
+        let (facts, table, map, help_row) = self.open_import(path, &options).await?;
         let mut job = ImportJobRow {
             status: "running".into(),
             file_name: options.file_name.clone(),
@@ -89,6 +91,8 @@ impl App {
                 path: path.to_path_buf(),
                 options: options.clone(),
                 headers: table.headers.clone(),
+                help_row,
+                rows_estimate: Some(facts.approx_rows.saturating_sub(table.header_line)),
             })
             .unwrap_or_default(),
             created_by: Some(actor.user_id),
@@ -103,7 +107,7 @@ impl App {
                 "file": options.file_name, "sha256": facts.sha256, "policy": options.policy,
                 "format": facts.format, "encoding": facts.encoding, "sheet": table.sheet,
                 "delimiter": facts.encoding.map(|_| source::delimiter_name(facts.delimiter)),
-                "unknown_columns": map.unknown(),
+                "unknown_columns": map.unknown(), "help_row": help_row,
             }));
             append(&mut tx, r).await?;
             tx.commit().await?;
@@ -114,6 +118,7 @@ impl App {
             facts,
             table,
             map,
+            help_row,
             job,
             scope,
         })
@@ -132,9 +137,9 @@ impl App {
             facts,
             mut table,
             map,
+            help_row,
             mut job,
             scope,
-            ..
         } = prepared;
         let mut rows = Vec::new();
         let result = self
@@ -171,7 +176,7 @@ impl App {
         }
         result?;
         Ok(ImportOutcome {
-            report: report_of(&job, &options, &facts, &table, &map),
+            report: report_of(&job, &options, &facts, &table, &map, help_row),
             rows,
             headers: table.headers.clone(),
             header_line: table.header_line,
@@ -212,7 +217,7 @@ impl App {
         }
         let stored: StoredOptions = serde_json::from_str(&job.options)
             .map_err(|e| AppError::Internal(format!("job options unreadable: {e}")))?;
-        let (facts, table, map) = self.open_import(&stored.path, &stored.options).await?;
+        let (facts, table, map, help_row) = self.open_import(&stored.path, &stored.options).await?;
         if facts.sha256 != job.file_sha256 {
             return Err(AppError::Rejected(Violation::new(
                 "import.file_changed",
@@ -232,6 +237,7 @@ impl App {
             facts,
             table,
             map,
+            help_row,
             job,
             scope,
         };

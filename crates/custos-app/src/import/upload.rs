@@ -175,7 +175,7 @@ impl App {
             let mut changed = !stored.options.uploaded;
             stored.options.uploaded = true;
             if stored.headers.is_empty() {
-                if let Ok((_, table, _)) = self.open_import(&path, &stored.options).await {
+                if let Ok((_, table, _, _)) = self.open_import(&path, &stored.options).await {
                     stored.headers = table.headers;
                     changed = true;
                 }

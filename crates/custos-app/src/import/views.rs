@@ -30,6 +30,13 @@ pub struct ImportReport {
     pub sheet: Option<String>,
     /// Line or sheet row of the header (rows above are titles).
     pub header_row: u64,
+    /// Line or sheet row of the import template's help row, recognised and skipped (not
+    /// counted in `read`); absent when the file has none.
+    pub help_row: Option<u64>,
+    /// Estimate of the data rows in the file (for progress; 0 when unknown).
+    pub rows_estimate: u64,
+    /// Seconds from the start of the job to its last progress (rows per second).
+    pub seconds: f64,
     pub columns: Vec<ColumnUse>,
     /// Headers no mapping recognised: their cells were not imported.
     pub unknown_columns: Vec<String>,
@@ -72,6 +79,7 @@ pub(super) fn report_of(
     facts: &source::FileFacts,
     table: &source::Table,
     map: &mapping::ColumnMap,
+    help_row: Option<u64>,
 ) -> ImportReport {
     ImportReport {
         job_id: (job.id > 0).then_some(job.id),
@@ -89,6 +97,9 @@ pub(super) fn report_of(
             .map(|_| source::delimiter_name(facts.delimiter).to_string()),
         sheet: table.sheet.clone(),
         header_row: table.header_line,
+        help_row,
+        rows_estimate: facts.approx_rows.saturating_sub(table.header_line),
+        seconds: seconds_of(job),
         columns: map.uses(),
         unknown_columns: map.unknown(),
         read: job.rows_done,
@@ -100,6 +111,16 @@ pub(super) fn report_of(
         error: job.error.clone(),
         created_at: (job.created_at > 0).then(|| format_time(job.created_at)),
         finished_at: job.finished_at.map(format_time),
+    }
+}
+
+/// Seconds from a job's start to its last progress.
+pub(super) fn seconds_of(job: &ImportJobRow) -> f64 {
+    let end = job.finished_at.unwrap_or(job.updated_at);
+    if job.created_at > 0 && end > job.created_at {
+        (end - job.created_at) as f64 / 1e6
+    } else {
+        0.0
     }
 }
 

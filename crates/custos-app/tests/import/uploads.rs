@@ -33,7 +33,7 @@ async fn upload(t: &T, text: &str, o: ImportOptions) -> (PathBuf, PreparedImport
 async fn rejected_csv(t: &T, job: i64) -> String {
     let bytes = t
         .app
-        .import_report(&t.admin, job, "rejected", ReportFormat::Csv)
+        .import_report(&t.admin, job, "rejected", ReportFormat::Csv, None)
         .await
         .unwrap();
     String::from_utf8(bytes).unwrap()
@@ -307,7 +307,7 @@ both!(xlsx_reports_read_back, |t| {
     let job = out.report.job_id.unwrap();
     let bytes = t
         .app
-        .import_report(&t.admin, job, "rejected", ReportFormat::Xlsx)
+        .import_report(&t.admin, job, "rejected", ReportFormat::Xlsx, None)
         .await
         .unwrap();
     let file = dir.path().join("rejected.xlsx");

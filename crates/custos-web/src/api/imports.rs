@@ -21,7 +21,8 @@ use crate::AppState;
 /// Largest accepted upload.
 pub const MAX_UPLOAD_BYTES: usize = 512 * 1024 * 1024;
 
-const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+pub(crate) const XLSX_TYPE: &str =
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// The multipart form of `POST /api/v1/imports`.
 #[derive(utoipa::ToSchema)]
@@ -69,24 +70,16 @@ async fn text(field: Field<'_>, name: &str) -> Result<String, ApiError> {
     Ok(text)
 }
 
-/// Start an import from an uploaded file (`import`, `customer.create`). The file is
-/// checked first (format, encoding, sheet, columns: 4xx, nothing written); then the job
-/// runs in the background — poll `GET /api/v1/imports/{id}`. A dry run answers with its
-/// report directly.
-#[utoipa::path(post, path = "/api/v1/imports", tag = "imports", security(("bearer" = [])),
-    request_body(content = ImportUpload, content_type = "multipart/form-data"),
-    responses((status = 202, body = ImportReport), (status = 200, body = ImportReport, description = "dry run"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
-pub async fn create_import(
-    State(s): State<AppState>,
-    Auth(actor): Auth,
-    headers: axum::http::HeaderMap,
+/// Read the multipart form of an import (the API's and the console's): the options and
+/// the uploaded file, written sealed as it arrives. With `csrf` (the console), a field
+/// `csrf` holding that token must come before the file, and is not an option.
+pub(crate) async fn read_import_form(
+    s: &AppState,
+    actor: &custos_app::Actor,
     form: Result<Multipart, MultipartRejection>,
-) -> Result<(StatusCode, Json<ImportReport>), ApiError> {
-    actor.require("import")?;
-    if crate::body_limit::declared_over(&headers, MAX_UPLOAD_BYTES) {
-        return Err(crate::body_limit::too_large(MAX_UPLOAD_BYTES));
-    }
+    csrf: Option<&str>,
+) -> Result<(ImportOptions, custos_app::import::Upload), ApiError> {
+    let mut csrf_seen = csrf.is_none();
     let mut form = form.map_err(|e| {
         form_error(
             "body",
@@ -111,6 +104,17 @@ pub async fn create_import(
         let Some(mut field) = field else { break };
         let name = field.name().unwrap_or("").to_string();
         match name.as_str() {
+            "csrf" if csrf.is_some() => {
+                let given = text(field, &name).await?;
+                csrf_seen = csrf.is_some_and(|c| crate::console::same_token(&given, c));
+            }
+            "file" if !csrf_seen => {
+                return Err(ApiError(AppError::Denied(Violation::new(
+                    "auth.csrf",
+                    "页面已过期，请刷新后重新提交",
+                    "the page expired; reload it and submit again",
+                ))));
+            }
             "file" => {
                 if upload.is_some() {
                     return Err(form_error(
@@ -121,7 +125,7 @@ pub async fn create_import(
                 }
                 let file_name = field.file_name().unwrap_or("upload.csv").to_string();
                 crate::guard::check_form_text("file", &file_name)?;
-                let mut u = s.app.start_upload(&actor, &file_name).await?;
+                let mut u = s.app.start_upload(actor, &file_name).await?;
                 loop {
                     match field.chunk().await {
                         Ok(Some(bytes)) => u.write(&bytes).await?,
@@ -188,6 +192,78 @@ pub async fn create_import(
             "no file uploaded (form field file)".into(),
         ));
     };
+    Ok((options, upload))
+}
+
+/// Jobs this server is running now: a job shown as running but not here was stopped (a
+/// crash, a restart) and may be resumed.
+fn running_here() -> &'static std::sync::Mutex<std::collections::HashSet<i64>> {
+    static RUNNING: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<i64>>> =
+        std::sync::OnceLock::new();
+    RUNNING.get_or_init(Default::default)
+}
+
+/// Whether this server is running the job.
+pub(crate) fn is_running_here(id: i64) -> bool {
+    running_here().lock().is_ok_and(|r| r.contains(&id))
+}
+
+fn mark_running(id: i64, on: bool) {
+    if let Ok(mut r) = running_here().lock() {
+        if on {
+            r.insert(id);
+        } else {
+            r.remove(&id);
+        }
+    }
+}
+
+/// Run a prepared import in the background.
+pub(crate) fn spawn_import(
+    app: custos_app::App,
+    actor: custos_app::Actor,
+    prepared: custos_app::import::PreparedImport,
+) {
+    let id = prepared.job_id().unwrap_or(0);
+    mark_running(id, true);
+    tokio::spawn(async move {
+        if let Err(e) = app.run_import(&actor, prepared, &|_| {}).await {
+            tracing::warn!(error = %e, "import job stopped");
+        }
+        mark_running(id, false);
+    });
+}
+
+/// Resume a stopped job in the background.
+pub(crate) fn spawn_resume(app: custos_app::App, actor: custos_app::Actor, id: i64) {
+    mark_running(id, true);
+    tokio::spawn(async move {
+        if let Err(e) = app.resume_import(&actor, id, &|_| {}).await {
+            tracing::warn!(error = %e, "import job stopped");
+        }
+        mark_running(id, false);
+    });
+}
+
+/// Start an import from an uploaded file (`import`, `customer.create`). The file is
+/// checked first (format, encoding, sheet, columns: 4xx, nothing written); then the job
+/// runs in the background — poll `GET /api/v1/imports/{id}`. A dry run answers with its
+/// report directly.
+#[utoipa::path(post, path = "/api/v1/imports", tag = "imports", security(("bearer" = [])),
+    request_body(content = ImportUpload, content_type = "multipart/form-data"),
+    responses((status = 202, body = ImportReport), (status = 200, body = ImportReport, description = "dry run"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn create_import(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    headers: axum::http::HeaderMap,
+    form: Result<Multipart, MultipartRejection>,
+) -> Result<(StatusCode, Json<ImportReport>), ApiError> {
+    actor.require("import")?;
+    if crate::body_limit::declared_over(&headers, MAX_UPLOAD_BYTES) {
+        return Err(crate::body_limit::too_large(MAX_UPLOAD_BYTES));
+    }
+    let (options, upload) = read_import_form(&s, &actor, form, None).await?;
     let dry_run = options.dry_run;
     // The job owns the file now; it deletes it when it ends.
     let prepared = s.app.prepare_upload(&actor, upload, options).await?;
@@ -197,12 +273,7 @@ pub async fn create_import(
         return Ok((StatusCode::OK, Json(out.report)));
     }
     let report = prepared.report();
-    let app = s.app.clone();
-    tokio::spawn(async move {
-        if let Err(e) = app.run_import(&actor, prepared, &|_| {}).await {
-            tracing::warn!(error = %e, "import job stopped");
-        }
-    });
+    spawn_import(s.app.clone(), actor, prepared);
     Ok((StatusCode::ACCEPTED, Json(report)))
 }
 
@@ -241,12 +312,7 @@ pub async fn resume_import(
             ),
         ))));
     }
-    let app = s.app.clone();
-    tokio::spawn(async move {
-        if let Err(e) = app.resume_import(&actor, id, &|_| {}).await {
-            tracing::warn!(error = %e, "import job stopped");
-        }
-    });
+    spawn_resume(s.app.clone(), actor, id);
     Ok((StatusCode::ACCEPTED, Json(report)))
 }
 
@@ -257,7 +323,7 @@ pub struct FileQuery {
     pub format: Option<String>,
 }
 
-fn file_response(bytes: Vec<u8>, content_type: &str, name: &str) -> Response {
+pub(crate) fn file_response(bytes: Vec<u8>, content_type: &str, name: &str) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type.to_string()),
@@ -297,7 +363,7 @@ async fn report_file(
         ReportFormat::Csv
     };
     let ext = if xlsx { "xlsx" } else { "csv" };
-    let bytes = s.app.import_report(actor, id, kind, format).await?;
+    let bytes = s.app.import_report(actor, id, kind, format, None).await?;
     let ct = if xlsx {
         XLSX_TYPE
     } else {

@@ -9,7 +9,7 @@ mod customers;
 mod duplicates;
 mod error_doc;
 pub(crate) mod exports;
-mod imports;
+pub(crate) mod imports;
 mod ops;
 mod org;
 

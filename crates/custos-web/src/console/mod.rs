@@ -17,6 +17,7 @@ mod exports;
 mod figures;
 mod form;
 mod i18n;
+mod imports;
 mod inbox;
 mod list_query;
 mod login;
@@ -81,6 +82,24 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/applications/{id}/resubmit", post(applications::resubmit))
         .route("/applications/{id}/delegate", post(applications::delegate))
         .route("/inbox", get(inbox::page))
+        .route("/imports", get(imports::list))
+        .route("/imports/template", get(imports::template))
+        .route(
+            "/imports/new",
+            get(imports::new_form).post(imports::upload).layer(
+                axum::extract::DefaultBodyLimit::max(crate::api::imports::MAX_UPLOAD_BYTES),
+            ),
+        )
+        .route("/imports/{id}", get(imports::job))
+        .route("/imports/{id}/progress", get(imports::progress))
+        .route("/imports/{id}/rejected.xlsx", get(imports::rejected_xlsx))
+        .route("/imports/{id}/sample.xlsx", get(imports::sample_xlsx))
+        .route("/imports/{id}/resume", post(imports::resume))
+}
+
+/// Whether a posted CSRF token is the viewer's (multipart forms check it themselves).
+pub(crate) fn same_token(given: &str, expected: &str) -> bool {
+    session::same_secret(given, expected)
 }
 
 /// Whether a request for an unknown path comes from a browser page rather than an API

@@ -10,6 +10,7 @@ mod customer_pages;
 mod customers_in_browser;
 mod dashboard;
 mod dashboard_in_browser;
+mod imports;
 mod list_in_browser;
 mod pages;
 mod session;

@@ -1,0 +1,596 @@
+//! `/imports` (导入): the viewer's import jobs, and a wizard over the import use cases
+//! the API calls — upload (with the template to download), a dry run that shows the
+//! rejected rows and the duplicates without writing anything, the run with its progress,
+//! the report with the rejected rows (XLSX, to fix and import again) and the sample for
+//! checking (抽查), and the resumption of a stopped job.
+
+use askama::Template;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde_json::Value;
+
+use custos_app::import::report::{reasons, ReportFormat, Wording};
+use custos_app::import::{ImportReport, ReportedRow};
+use custos_app::AppError;
+use custos_core::violation::Lang;
+
+use super::form::Posted;
+use super::i18n::{t, Entry};
+use super::page::{csrf_refused, render, Chrome, PageError};
+use super::session::Viewer;
+use crate::api::imports::{
+    file_response, is_running_here, read_import_form, spawn_import, spawn_resume, XLSX_TYPE,
+};
+use crate::AppState;
+
+pub(crate) const WORDS: &[Entry] = &[
+    ("imports.title", "导入", "Imports"),
+    ("imports.new", "导入文件", "Import a file"),
+    ("imports.job", "导入任务", "Import job"),
+    ("imports.empty", "还没有导入任务。", "No import jobs yet."),
+    ("imports.id", "编号", "No."),
+    ("imports.file", "文件", "File"),
+    ("imports.status", "状态", "Status"),
+    ("imports.created_at", "开始时间", "Started"),
+    ("imports.finished_at", "完成时间", "Finished"),
+    ("imports.read", "读取", "Read"),
+    ("imports.created", "新建", "Created"),
+    ("imports.updated", "更新", "Updated"),
+    ("imports.merged", "合并", "Merged"),
+    ("imports.skipped", "跳过", "Skipped"),
+    ("imports.rejected", "拒绝", "Rejected"),
+    ("imports.step_upload", "1 上传", "1 Upload"),
+    ("imports.step_check", "2 映射与试运行", "2 Mapping and dry run"),
+    ("imports.step_run", "3 导入", "3 Run"),
+    ("imports.step_report", "4 报告", "4 Report"),
+    (
+        "imports.template_help",
+        "请使用导入模板填写（第二行说明可保留，导入时自动识别并跳过）：",
+        "Fill in the import template (its help row may stay: it is recognised and skipped):",
+    ),
+    ("imports.template", "下载导入模板", "Download the template"),
+    (
+        "imports.file_help",
+        "CSV（UTF-8、GBK、UTF-16）或 XLSX，最大 512 MiB",
+        "CSV (UTF-8, GBK, UTF-16) or XLSX, at most 512 MiB",
+    ),
+    ("imports.policy", "重复处理", "Duplicates"),
+    ("imports.policy.skip", "跳过重复", "Skip duplicates"),
+    ("imports.policy.review", "导入并交查重审核", "Import and queue for review"),
+    ("imports.policy.merge", "合并到已有客户", "Merge into the existing customer"),
+    ("imports.policy.update", "按客户编码更新", "Update by customer code"),
+    ("imports.encoding", "编码", "Encoding"),
+    ("imports.delimiter", "分隔符", "Delimiter"),
+    ("imports.sheet", "工作表", "Sheet"),
+    ("imports.auto", "自动识别", "Detect"),
+    ("imports.mapping", "列映射（可选）", "Column mapping (optional)"),
+    (
+        "imports.mapping_help",
+        "未识别的列在此指定；值映射与默认值，如 [values.level] \"潜在客户\" = \"新客户\"。",
+        "Map unrecognised columns here; value maps and defaults, e.g. [values.level] \"潜在客户\" = \"新客户\".",
+    ),
+    ("imports.sample_rate", "抽查比例", "Sample share"),
+    ("imports.dry_run", "试运行（不写入）", "Dry run (writes nothing)"),
+    ("imports.start", "开始导入", "Start the import"),
+    ("imports.dry_title", "试运行结果", "Dry run"),
+    (
+        "imports.dry_note",
+        "试运行未写入任何数据。修正文件后再次试运行，或重新选择文件开始导入。",
+        "The dry run wrote nothing. Fix the file and run it again, or choose the file again to import it.",
+    ),
+    ("imports.detected", "识别结果", "Detected"),
+    ("imports.header_row", "表头行", "Header row"),
+    ("imports.help_row", "已跳过模板说明行", "Template help row skipped"),
+    ("imports.columns", "列映射", "Columns"),
+    ("imports.column", "列", "Column"),
+    ("imports.field", "字段", "Field"),
+    ("imports.unknown", "未导入", "Not imported"),
+    ("imports.totals", "统计", "Totals"),
+    ("imports.rejected_rows", "被拒绝的行", "Rejected rows"),
+    ("imports.duplicate_rows", "重复的行", "Duplicate rows"),
+    ("imports.line", "行号", "Line"),
+    ("imports.reason", "原因", "Reason"),
+    ("imports.more_rows", "仅显示前 100 行，完整内容请下载。", "The first 100 rows only; download the file for all."),
+    ("imports.download_rejected", "下载被拒绝的行（XLSX，修正后可再次导入）", "Download the rejected rows (XLSX, fix and import again)"),
+    ("imports.download_sample", "下载抽查表（XLSX）", "Download the sample (XLSX)"),
+    ("imports.sample", "抽查", "Sample for checking"),
+    ("imports.code", "客户编码", "Code"),
+    ("imports.source_value", "源值", "Source"),
+    ("imports.stored_value", "库中值", "Stored"),
+    ("imports.same", "一致", "Same"),
+    ("imports.yes", "是", "yes"),
+    ("imports.no", "否", "no"),
+    ("imports.progress", "已处理", "Processed"),
+    ("imports.rows_unit", "行", "rows"),
+    ("imports.rate", "速度（行/秒）", "Rows per second"),
+    ("imports.eta", "预计剩余（秒）", "Seconds left (est.)"),
+    ("imports.resume", "继续导入", "Resume"),
+    (
+        "imports.stopped",
+        "该任务已中断（服务重启等），可从第一行未提交的数据继续。",
+        "This job stopped (a server restart…); it can continue from its first uncommitted row.",
+    ),
+    ("imports.back", "返回导入列表", "Back to imports"),
+    ("imports.status.running", "进行中", "Running"),
+    ("imports.status.done", "已完成", "Done"),
+    ("imports.status.failed", "失败", "Failed"),
+];
+
+/// A reported row as a table shows it: its cells, those that failed marked.
+pub(crate) struct RowView {
+    pub line: u64,
+    pub cells: Vec<(String, bool)>,
+    pub reasons: Vec<(String, String)>,
+}
+
+/// A sampled row: per column, the source value next to the stored one.
+pub(crate) struct SampleView {
+    pub line: u64,
+    pub code: String,
+    pub pairs: Vec<(String, String, String, bool)>,
+}
+
+/// What a dry run or a job reports, ready to show.
+pub(crate) struct ReportView {
+    pub totals: Vec<(&'static str, i64)>,
+    pub headers: Vec<String>,
+    pub rejected: Vec<RowView>,
+    pub duplicates: Vec<RowView>,
+    pub samples: Vec<SampleView>,
+    pub more: bool,
+}
+
+const SHOWN_ROWS: usize = 100;
+
+fn row_view(r: &ReportedRow, headers: &[String], wording: &Wording) -> RowView {
+    let reasons = reasons(r, headers, wording);
+    let cells = headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let text = r.cells.get(i).cloned().unwrap_or_default();
+            (text, reasons.iter().any(|(c, _)| c == h))
+        })
+        .collect();
+    RowView {
+        line: r.line,
+        cells,
+        reasons,
+    }
+}
+
+fn sample_view(r: &ReportedRow, headers: &[String], wording: &Wording) -> SampleView {
+    let stored = r.detail.get("stored").cloned().unwrap_or(Value::Null);
+    let pairs = headers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| {
+            let s = stored.get(h)?;
+            let text = match s {
+                Value::String(s) => s.clone(),
+                Value::Null => String::new(),
+                Value::Array(a) => a
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_string).unwrap_or(v.to_string()))
+                    .collect::<Vec<_>>()
+                    .join("、"),
+                other => other.to_string(),
+            };
+            let st = wording.stored(h, text);
+            let src = r
+                .cells
+                .get(i)
+                .map(|c| c.trim().to_string())
+                .unwrap_or_default();
+            let same = src == st;
+            Some((h.clone(), src, st, same))
+        })
+        .collect();
+    SampleView {
+        line: r.line,
+        code: r.code.clone().unwrap_or_default(),
+        pairs,
+    }
+}
+
+fn report_view(
+    report: &ImportReport,
+    headers: &[String],
+    rows: &[ReportedRow],
+    wording: &Wording,
+) -> ReportView {
+    fn of<'a>(rows: &'a [ReportedRow], outcome: &'a str) -> impl Iterator<Item = &'a ReportedRow> {
+        rows.iter().filter(move |r| r.outcome == outcome)
+    }
+    let rejected_all = of(rows, "rejected").count();
+    let skipped_all = of(rows, "skipped").count();
+    ReportView {
+        totals: vec![
+            ("imports.read", report.read),
+            ("imports.created", report.created),
+            ("imports.updated", report.updated),
+            ("imports.merged", report.merged),
+            ("imports.skipped", report.skipped),
+            ("imports.rejected", report.rejected),
+        ],
+        headers: headers.to_vec(),
+        rejected: of(rows, "rejected")
+            .take(SHOWN_ROWS)
+            .map(|r| row_view(r, headers, wording))
+            .collect(),
+        duplicates: of(rows, "skipped")
+            .take(SHOWN_ROWS)
+            .map(|r| row_view(r, headers, wording))
+            .collect(),
+        samples: of(rows, "sampled")
+            .take(SHOWN_ROWS / 2)
+            .map(|r| sample_view(r, headers, wording))
+            .collect(),
+        more: rejected_all > SHOWN_ROWS
+            || skipped_all > SHOWN_ROWS
+            || report.rejected as usize > rejected_all,
+    }
+}
+
+/// A job as the list and its page show it.
+pub(crate) struct JobView {
+    pub id: i64,
+    pub file_name: String,
+    pub status: String,
+    pub status_text: String,
+    pub status_class: &'static str,
+    pub report: ImportReport,
+    pub rate: String,
+    pub eta: String,
+    pub stopped: bool,
+    pub running: bool,
+}
+
+fn job_view(r: ImportReport, lang: Lang) -> JobView {
+    let id = r.job_id.unwrap_or(0);
+    let key = format!("imports.status.{}", r.status);
+    let status_text = match t(lang, &key) {
+        k if k == key => r.status.clone(),
+        w => w.to_string(),
+    };
+    let running = r.status == "running";
+    let per_second = if r.seconds > 0.0 {
+        r.read as f64 / r.seconds
+    } else {
+        0.0
+    };
+    let left = (r.rows_estimate as i64 - r.read).max(0);
+    JobView {
+        id,
+        file_name: r.file_name.clone(),
+        status_class: match r.status.as_str() {
+            "done" => "ok",
+            "failed" => "danger",
+            _ => "warn",
+        },
+        status: r.status.clone(),
+        status_text,
+        rate: format!("{per_second:.0}"),
+        eta: if per_second > 0.0 && running {
+            format!("{:.0}", left as f64 / per_second)
+        } else {
+            "—".into()
+        },
+        stopped: running && !is_running_here(id),
+        running,
+        report: r,
+    }
+}
+
+fn chrome(viewer: &Viewer) -> Chrome {
+    Chrome::new(viewer, "/imports", "imports.title")
+}
+
+fn job_id(raw: &str) -> Result<i64, AppError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| AppError::not_found("import_job", raw))
+}
+
+#[derive(Template)]
+#[template(path = "console/imports/list.html")]
+struct ListPage {
+    chrome: Chrome,
+    jobs: Vec<JobView>,
+}
+
+/// `GET /imports`: the viewer's import jobs, newest first.
+pub(crate) async fn list(State(state): State<AppState>, viewer: Viewer) -> Response {
+    match state.app.import_jobs(&viewer.actor, 50).await {
+        Ok(jobs) => render(
+            StatusCode::OK,
+            &ListPage {
+                chrome: chrome(&viewer),
+                jobs: jobs.into_iter().map(|j| job_view(j, viewer.lang)).collect(),
+            },
+        ),
+        Err(e) => PageError::new(chrome(&viewer), e).into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/imports/new.html")]
+struct NewPage {
+    chrome: Chrome,
+    errors: Vec<(String, String)>,
+}
+
+fn new_page(viewer: &Viewer, status: StatusCode, errors: Vec<(String, String)>) -> Response {
+    render(
+        status,
+        &NewPage {
+            chrome: chrome(viewer),
+            errors,
+        },
+    )
+}
+
+/// `GET /imports/new`: the upload step.
+pub(crate) async fn new_form(viewer: Viewer) -> Response {
+    match viewer.actor.require("import") {
+        Ok(_) => new_page(&viewer, StatusCode::OK, Vec::new()),
+        Err(e) => PageError::new(chrome(&viewer), e).into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/imports/dry_run.html")]
+struct DryRunPage {
+    chrome: Chrome,
+    job: JobView,
+    view: ReportView,
+}
+
+/// A refusal of the form: field errors beside the form, anything else as its page.
+fn refused(viewer: &Viewer, e: AppError) -> Response {
+    match e {
+        AppError::Validation(errors) => {
+            let errors = errors
+                .into_iter()
+                .map(|f| {
+                    (
+                        f.field.clone(),
+                        f.violation.message(viewer.lang).to_string(),
+                    )
+                })
+                .collect();
+            new_page(viewer, StatusCode::UNPROCESSABLE_ENTITY, errors)
+        }
+        e => PageError::new(chrome(viewer), e).into_response(),
+    }
+}
+
+/// `POST /imports/new` (multipart, fields named as the API's): a dry run answers with
+/// its report; a real run starts and leads to the job's page.
+pub(crate) async fn upload(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    form: Result<Multipart, MultipartRejection>,
+) -> Response {
+    let (options, upload) =
+        match read_import_form(&state, &viewer.actor, form, Some(&viewer.csrf)).await {
+            Ok(x) => x,
+            Err(e) => return refused(&viewer, e.0),
+        };
+    let dry_run = options.dry_run;
+    let prepared = match state
+        .app
+        .prepare_upload(&viewer.actor, upload, options)
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return refused(&viewer, e),
+    };
+    if !dry_run {
+        let id = prepared.job_id().unwrap_or(0);
+        spawn_import(state.app.clone(), viewer.actor.clone(), prepared);
+        return Redirect::to(&format!("/imports/{id}")).into_response();
+    }
+    let out = match state.app.run_import(&viewer.actor, prepared, &|_| {}).await {
+        Ok(o) => o,
+        Err(e) => return refused(&viewer, e),
+    };
+    let wording = Wording {
+        lang: Some(viewer.lang),
+        ..Default::default()
+    };
+    let view = report_view(&out.report, &out.headers, &out.rows, &wording);
+    render(
+        StatusCode::OK,
+        &DryRunPage {
+            chrome: chrome(&viewer),
+            job: job_view(out.report, viewer.lang),
+            view,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "console/imports/job.html")]
+struct JobPage {
+    chrome: Chrome,
+    job: JobView,
+    progress_html: String,
+    view: Option<ReportView>,
+}
+
+#[derive(Template)]
+#[template(path = "console/imports/progress.html")]
+struct Progress {
+    lang: Lang,
+    job: JobView,
+}
+
+impl Progress {
+    fn t<'a>(&self, key: &'a str) -> &'a str {
+        t(self.lang, key)
+    }
+}
+
+/// The report of an ended job: its first rejected, skipped and sampled rows.
+async fn job_report_view(
+    state: &AppState,
+    viewer: &Viewer,
+    report: &ImportReport,
+) -> Result<ReportView, AppError> {
+    let (app, actor, id) = (&state.app, &viewer.actor, report.job_id.unwrap_or(0));
+    let headers = app.import_job_headers(actor, id).await?;
+    let wording = app.import_wording(actor, id, &headers, viewer.lang).await?;
+    let mut rows = Vec::new();
+    for (outcome, n) in [("rejected", 101), ("skipped", 101), ("sampled", 50)] {
+        rows.extend(app.import_job_rows(actor, id, outcome, 0, n).await?);
+    }
+    Ok(report_view(report, &headers, &rows, &wording))
+}
+
+/// `GET /imports/{id}`: a job — its progress while it runs, its report once ended.
+pub(crate) async fn job(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Response {
+    let report = match job_id(&id) {
+        Ok(id) => state.app.import_job(&viewer.actor, id).await,
+        Err(e) => Err(e),
+    };
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => return PageError::new(chrome(&viewer), e).into_response(),
+    };
+    let view = if report.status == "running" {
+        None
+    } else {
+        match job_report_view(&state, &viewer, &report).await {
+            Ok(v) => Some(v),
+            Err(e) => return PageError::new(chrome(&viewer), e).into_response(),
+        }
+    };
+    let job = job_view(report, viewer.lang);
+    let progress_html = Progress {
+        lang: viewer.lang,
+        job: job_view(job.report.clone(), viewer.lang),
+    }
+    .render()
+    .unwrap_or_default();
+    render(
+        StatusCode::OK,
+        &JobPage {
+            chrome: chrome(&viewer),
+            job,
+            progress_html,
+            view,
+        },
+    )
+}
+
+/// `GET /imports/{id}/progress`: the progress part alone (htmx polls it); a job that
+/// ended sends the browser to its page, which shows the report.
+pub(crate) async fn progress(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Response {
+    let report = match job_id(&id) {
+        Ok(id) => state.app.import_job(&viewer.actor, id).await,
+        Err(e) => Err(e),
+    };
+    match report {
+        Ok(r) if r.status != "running" => {
+            let mut resp = StatusCode::OK.into_response();
+            if let Ok(v) = axum::http::HeaderValue::from_str(&format!("/imports/{id}")) {
+                resp.headers_mut().insert("HX-Redirect", v);
+            }
+            resp
+        }
+        Ok(r) => render(
+            StatusCode::OK,
+            &Progress {
+                lang: viewer.lang,
+                job: job_view(r, viewer.lang),
+            },
+        ),
+        Err(e) => PageError::new(chrome(&viewer), e).into_response(),
+    }
+}
+
+async fn report_file(state: &AppState, viewer: &Viewer, id: &str, kind: &str) -> Response {
+    let bytes = match job_id(id) {
+        Ok(n) => {
+            state
+                .app
+                .import_report(
+                    &viewer.actor,
+                    n,
+                    kind,
+                    ReportFormat::Xlsx,
+                    Some(viewer.lang),
+                )
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match bytes {
+        Ok(b) => file_response(b, XLSX_TYPE, &format!("import-{id}-{kind}.xlsx")),
+        Err(e) => PageError::new(chrome(viewer), e).into_response(),
+    }
+}
+
+/// `GET /imports/{id}/rejected.xlsx`: the rejected rows in the viewer's language.
+pub(crate) async fn rejected_xlsx(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Response {
+    report_file(&state, &viewer, &id, "rejected").await
+}
+
+/// `GET /imports/{id}/sample.xlsx`: the sample for checking.
+pub(crate) async fn sample_xlsx(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Response {
+    report_file(&state, &viewer, &id, "sample").await
+}
+
+/// `GET /imports/template`: the empty template.
+pub(crate) async fn template(State(state): State<AppState>, viewer: Viewer) -> Response {
+    match state.app.import_template(&viewer.actor).await {
+        Ok(b) => file_response(b, XLSX_TYPE, "customers-template.xlsx"),
+        Err(e) => PageError::new(chrome(&viewer), e).into_response(),
+    }
+}
+
+/// `POST /imports/{id}/resume`: continue a stopped job.
+pub(crate) async fn resume(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Response {
+    if !posted.csrf_ok(&viewer) {
+        return csrf_refused(chrome(&viewer));
+    }
+    let report = match job_id(&id) {
+        Ok(n) => state.app.import_job(&viewer.actor, n).await,
+        Err(e) => Err(e),
+    };
+    match report {
+        Ok(r) => {
+            let n = r.job_id.unwrap_or(0);
+            if r.status == "running" && !is_running_here(n) {
+                spawn_resume(state.app.clone(), viewer.actor.clone(), n);
+            }
+            Redirect::to(&format!("/imports/{n}")).into_response()
+        }
+        Err(e) => PageError::new(chrome(&viewer), e).into_response(),
+    }
+}
