@@ -89,6 +89,8 @@ const TABLES: &[&[Entry]] = &[
     super::applications::WORDS,
     super::application_form::WORDS,
     super::inbox::WORDS,
+    super::flows::WORDS,
+    super::fields::WORDS,
 ];
 
 fn catalog() -> &'static HashMap<&'static str, (&'static str, &'static str)> {

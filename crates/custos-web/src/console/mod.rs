@@ -14,7 +14,10 @@ mod customer_list;
 mod customer_words;
 mod dashboard;
 mod exports;
+mod fields;
 mod figures;
+mod flow_form;
+mod flows;
 mod form;
 mod i18n;
 mod inbox;
@@ -80,6 +83,16 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/applications/{id}/withdraw", post(applications::withdraw))
         .route("/applications/{id}/decide", post(applications::decide))
         .route("/inbox", get(inbox::page))
+        .route("/flows", get(flows::list))
+        .route("/flows/new", get(flows::new_form).post(flows::create))
+        .route("/flows/{key}", get(flows::edit_form).post(flows::update))
+        .route("/flows/{key}/disable", post(flows::disable))
+        .route("/fields", get(fields::list))
+        .route("/fields/new", get(fields::new_form).post(fields::create))
+        .route(
+            "/fields/{key}/edit",
+            get(fields::edit_form).post(fields::update),
+        )
 }
 
 /// Whether a request for an unknown path comes from a browser page rather than an API

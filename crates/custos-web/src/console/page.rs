@@ -48,6 +48,8 @@ const NAV: &[(&str, &str, Option<&str>)] = &[
     ("/inbox", "nav.inbox", Some("application.approve")),
     ("/stats", "nav.stats", Some("stats.read")),
     ("/exports", "nav.exports", Some("export")),
+    ("/flows", "nav.flows", Some("role.manage")),
+    ("/fields", "nav.fields", Some("field.manage")),
 ];
 
 fn nav_for(actor: &Actor, current: &str, pending: Option<i64>) -> Vec<NavItem> {
