@@ -183,26 +183,26 @@ pub(crate) fn step_inputs_of(p: &Posted) -> Vec<StepInput> {
     (0..count.min(MAX_FORM_STEPS))
         .map(|i| {
             let name = |field: &str| format!("steps[{i}].{field}");
-            let get = |field: &str| p.get(&name(field)).unwrap_or("").to_string();
+            let value = |field: &str| p.get(&name(field)).unwrap_or("").to_string();
             let mut s = StepInput::empty(i);
-            s.name = get("name");
-            s.approver = match get("approvers.type").as_str() {
+            s.name = value("name");
+            s.approver = match value("approvers.type").as_str() {
                 "" => "role".into(),
                 other => other.to_string(),
             };
-            s.role = get("approvers.role");
+            s.role = value("approvers.role");
             s.users = p
                 .fields
                 .iter()
                 .filter(|(k, _)| *k == name("approvers.users"))
                 .filter_map(|(_, v)| v.trim().parse().ok())
                 .collect();
-            s.mode = match get("mode").as_str() {
+            s.mode = match value("mode").as_str() {
                 "all" => "all".into(),
                 _ => "any".into(),
             };
-            s.no_duplicates = get("auto_approve.no_duplicates") == "true";
-            s.fields_filled = get("auto_approve.fields_filled");
+            s.no_duplicates = value("auto_approve.no_duplicates") == "true";
+            s.fields_filled = value("auto_approve.fields_filled");
             s
         })
         .collect()
@@ -246,6 +246,11 @@ impl StepOp {
             s.index = i;
         }
     }
+}
+
+/// The posted text of the input `name` (empty when absent).
+pub(crate) fn posted_text(p: &Posted, name: &str) -> String {
+    p.get(name).unwrap_or("").to_string()
 }
 
 /// Items of a comma (or 、，space) separated text.
@@ -315,7 +320,7 @@ pub(crate) fn flow_from_form(p: &Posted, key: &str, kind: &str) -> Input<NewFlow
     Input::from(NewFlow {
         key: key.to_string(),
         kind: kind.to_string(),
-        name: p.get("name").unwrap_or("").to_string(),
+        name: posted_text(p, "name"),
         priority,
         conditions: FlowConditions {
             customer_types: p
@@ -324,7 +329,7 @@ pub(crate) fn flow_from_form(p: &Posted, key: &str, kind: &str) -> Input<NewFlow
                 .filter(|(k, _)| k == "conditions.customer_types")
                 .map(|(_, v)| v.clone())
                 .collect(),
-            region_prefixes: items(p.get("conditions.region_prefixes").unwrap_or("")),
+            region_prefixes: items(&posted_text(p, "conditions.region_prefixes")),
             departments,
         },
         steps,

@@ -17,7 +17,7 @@ use custos_app::terms::{term_or_code, Terms};
 use custos_app::{AppError, Input};
 use custos_core::violation::{FieldError, Lang};
 
-use super::flow_form::{flow_from_form, step_inputs_of, StepInput, StepOp};
+use super::flow_form::{flow_from_form, posted_text, step_inputs_of, StepInput, StepOp};
 use super::form::Posted;
 use super::i18n::t;
 use super::page::{csrf_refused, render, Chrome, PageError};
@@ -277,10 +277,7 @@ fn shown_posted(p: &Posted, key: Option<&str>) -> Shown {
         name: p.get("name").unwrap_or("").to_string(),
         priority: p.get("priority").unwrap_or("").to_string(),
         customer_types: all("conditions.customer_types"),
-        region_prefixes: p
-            .get("conditions.region_prefixes")
-            .unwrap_or("")
-            .to_string(),
+        region_prefixes: posted_text(p, "conditions.region_prefixes"),
         departments: all("conditions.departments"),
         steps: step_inputs_of(p),
     }
