@@ -18,6 +18,7 @@
 pub(crate) mod checks;
 mod deciders;
 mod decisions;
+mod flow_preview;
 mod forms;
 mod kinds;
 mod notifications;
@@ -30,6 +31,9 @@ mod submit;
 mod views;
 
 pub(crate) use deciders::{managers_above, recheck_open_tasks};
+pub use flow_preview::{
+    FlowEditor, FlowPreview, FlowSample, StepPreview, UserChoice, EDITOR_USERS,
+};
 pub use forms::{ApplicationForm, RoleChoice};
 pub(crate) use kinds::retrieve::{archive_hidden_from, check_archive_readable};
 pub use kinds::{kind_names, kinds_for_customer, Kind};

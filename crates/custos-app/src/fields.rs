@@ -332,7 +332,7 @@ fn type_error(key: &str, value: &Value, expected_zh: &str, expected_en: &str) ->
 
 /// One custom value (not null) checked against its definition `def` and normalised;
 /// `None` when it fails (the failure reported).
-fn custom_value(
+pub(crate) fn custom_value(
     def: &FieldDefinition,
     key: &str,
     value: &Value,
@@ -640,7 +640,7 @@ fn key_errors(key: &str, errors: &mut Vec<FieldError>) {
 
 /// Every error of a custom field definition (its key trimmed): key, labels, type,
 /// allowed values, multi-line, pattern and personal data.
-fn definition_errors(def: &FieldDefinition) -> Vec<FieldError> {
+pub(crate) fn definition_errors(def: &FieldDefinition) -> Vec<FieldError> {
     let mut errors = Vec::new();
     key_errors(&def.key, &mut errors);
     if def.label_zh.trim().is_empty() {

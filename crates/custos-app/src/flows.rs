@@ -208,7 +208,7 @@ fn matches(c: &FlowConditions, s: &FlowSubject<'_>) -> bool {
     type_ok && region_ok && dept_ok
 }
 
-fn flow_view(r: &FlowRow) -> FlowView {
+pub(crate) fn flow_view(r: &FlowRow) -> FlowView {
     FlowView {
         key: r.key.clone(),
         version: r.version,

@@ -176,6 +176,7 @@ pub mod audit_list;
 pub mod csv_cell;
 pub mod customer_list;
 pub mod demo_data;
+pub mod field_effect;
 pub mod fields;
 pub mod input;
 pub mod paging;

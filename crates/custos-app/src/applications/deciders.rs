@@ -199,6 +199,17 @@ async fn approvers_or_admins(
     applicant_id: i64,
     department: Option<i64>,
 ) -> AppResult<Vec<i64>> {
+    Ok(step_approvers(tx, s, applicant_id, department).await?.0)
+}
+
+/// The approvers of a step, and whether they are the administrators standing in because
+/// nobody qualifies by the step's own rule. Reads only (the flow preview uses it too).
+pub(crate) async fn step_approvers(
+    tx: &mut Tx,
+    s: &FlowStep,
+    applicant_id: i64,
+    department: Option<i64>,
+) -> AppResult<(Vec<i64>, bool)> {
     let now = now_us();
     let listed = match &s.approvers {
         Approvers::Role { role } => tx.users_with_role(role, now).await?,
@@ -215,14 +226,15 @@ async fn approvers_or_admins(
             out.push(u);
         }
     }
-    if out.is_empty() {
-        for u in tx.users_with_role(FALLBACK_ROLE, now).await? {
-            if may_approve(tx, u, applicant_id).await?.is_ok() {
-                out.push(u);
-            }
+    if !out.is_empty() {
+        return Ok((out, false));
+    }
+    for u in tx.users_with_role(FALLBACK_ROLE, now).await? {
+        if may_approve(tx, u, applicant_id).await?.is_ok() {
+            out.push(u);
         }
     }
-    Ok(out)
+    Ok((out, true))
 }
 
 /// The approvers a step's new tasks go to: those who qualify by the step's rule, else

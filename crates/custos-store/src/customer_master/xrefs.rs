@@ -106,4 +106,44 @@ impl Tx {
         .map(|r| r.rows_affected()))?;
         Ok(())
     }
+    /// Live customers (pending, active, dormant) of `customer_type` (any type when `None`)
+    /// without a value of the custom field `key`, counted up to `cap` (bounded work).
+    pub async fn count_customers_without_field(
+        &mut self,
+        key: &str,
+        customer_type: Option<&str>,
+        cap: i64,
+    ) -> StoreResult<i64> {
+        // An empty type stands for every type (no customer has an empty type).
+        let sql = "SELECT COUNT(*) FROM (SELECT 1 FROM customers c \
+             WHERE c.status IN ('pending', 'active', 'dormant') \
+             AND ($3 = '' OR c.customer_type = $3) \
+             AND NOT EXISTS (SELECT 1 FROM customer_field_values v \
+             WHERE v.customer_id = c.id AND v.key = $1) LIMIT $2) capped";
+        Ok(on_tx!(self, |c| sqlx::query_scalar::<_, i64>(sql)
+            .bind(key)
+            .bind(cap)
+            .bind(customer_type.unwrap_or(""))
+            .fetch_one(c)
+            .await)?)
+    }
+
+    /// The distinct stored values of the custom field `key` on live customers with how
+    /// many customers hold each, most held first, at most `limit` values.
+    pub async fn custom_field_value_counts(
+        &mut self,
+        key: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<(String, i64)>> {
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, (String, i64)>(
+            "SELECT v.value, COUNT(*) AS n FROM customer_field_values v \
+             JOIN customers c ON c.id = v.customer_id \
+             WHERE v.key = $1 AND c.status IN ('pending', 'active', 'dormant') \
+             GROUP BY v.value ORDER BY n DESC, v.value LIMIT $2"
+        )
+        .bind(key)
+        .bind(limit)
+        .fetch_all(c)
+        .await)?)
+    }
 }

@@ -91,6 +91,8 @@ const TABLES: &[&[Entry]] = &[
     super::application_form::WORDS,
     super::inbox::WORDS,
     super::imports::WORDS,
+    super::flows::WORDS,
+    super::fields::WORDS,
 ];
 
 fn catalog() -> &'static HashMap<&'static str, (&'static str, &'static str)> {

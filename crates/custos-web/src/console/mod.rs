@@ -14,7 +14,10 @@ mod customer_list;
 mod customer_words;
 mod dashboard;
 mod exports;
+mod fields;
 mod figures;
+mod flow_form;
+mod flows;
 mod form;
 mod i18n;
 mod imports;
@@ -95,6 +98,16 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/imports/{id}/rejected.xlsx", get(imports::rejected_xlsx))
         .route("/imports/{id}/sample.xlsx", get(imports::sample_xlsx))
         .route("/imports/{id}/resume", post(imports::resume))
+        .route("/flows", get(flows::list))
+        .route("/flows/new", get(flows::new_form).post(flows::create))
+        .route("/flows/{key}", get(flows::edit_form).post(flows::update))
+        .route("/flows/{key}/disable", post(flows::disable))
+        .route("/fields", get(fields::list))
+        .route("/fields/new", get(fields::new_form).post(fields::create))
+        .route(
+            "/fields/{key}/edit",
+            get(fields::edit_form).post(fields::update),
+        )
 }
 
 /// Whether a posted CSRF token is the viewer's (multipart forms check it themselves).

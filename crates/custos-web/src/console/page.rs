@@ -49,6 +49,8 @@ const NAV: &[(&str, &str, Option<&str>)] = &[
     ("/stats", "nav.stats", Some("stats.read")),
     ("/exports", "nav.exports", Some("export")),
     ("/imports", "nav.imports", Some("import")),
+    ("/flows", "nav.flows", Some("role.manage")),
+    ("/fields", "nav.fields", Some("field.manage")),
 ];
 
 fn nav_for(actor: &Actor, current: &str, pending: Option<i64>) -> Vec<NavItem> {

@@ -11,6 +11,8 @@ mod customers_in_browser;
 mod dashboard;
 mod dashboard_in_browser;
 mod imports;
+mod fields_in_browser;
+mod flows_fields;
 mod list_in_browser;
 mod pages;
 mod session;
