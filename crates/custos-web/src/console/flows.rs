@@ -22,7 +22,7 @@ use super::form::Posted;
 use super::i18n::t;
 use super::page::{csrf_refused, render, Chrome, PageError};
 use super::session::{encode_component, Viewer};
-use super::time::local_minutes;
+use custos_app::clock::local_minutes;
 use crate::AppState;
 
 pub(crate) use super::flow_form::WORDS;
