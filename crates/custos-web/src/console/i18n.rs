@@ -22,6 +22,7 @@ const SHELL: &[Entry] = &[
     ("nav.inbox", "待办", "Inbox"),
     ("nav.stats", "统计", "Statistics"),
     ("nav.exports", "导出", "Exports"),
+    ("nav.duplicates", "查重审核", "Duplicates"),
     ("nav.account", "账户", "Account"),
     ("nav.logout", "退出登录", "Log out"),
     ("nav.api_docs", "接口文档", "API docs"),
@@ -89,6 +90,7 @@ const TABLES: &[&[Entry]] = &[
     super::applications::WORDS,
     super::application_form::WORDS,
     super::inbox::WORDS,
+    super::duplicates::WORDS,
 ];
 
 fn catalog() -> &'static HashMap<&'static str, (&'static str, &'static str)> {

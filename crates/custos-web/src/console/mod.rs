@@ -13,6 +13,7 @@ mod customer_form;
 mod customer_list;
 mod customer_words;
 mod dashboard;
+mod duplicates;
 mod exports;
 mod figures;
 mod form;
@@ -80,6 +81,14 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/applications/{id}/withdraw", post(applications::withdraw))
         .route("/applications/{id}/decide", post(applications::decide))
         .route("/inbox", get(inbox::page))
+        .route("/duplicates", get(duplicates::queue))
+        .route("/duplicates/{id}", get(duplicates::group))
+        .route("/duplicates/{id}/merge", post(duplicates::merge))
+        .route("/duplicates/{id}/dismiss", post(duplicates::dismiss))
+        .route(
+            "/customers/{code}/merges/{id}/undo",
+            post(customer_detail::undo_merge),
+        )
 }
 
 /// Whether a request for an unknown path comes from a browser page rather than an API

@@ -48,6 +48,7 @@ const NAV: &[(&str, &str, Option<&str>)] = &[
     ("/inbox", "nav.inbox", Some("application.approve")),
     ("/stats", "nav.stats", Some("stats.read")),
     ("/exports", "nav.exports", Some("export")),
+    ("/duplicates", "nav.duplicates", Some("duplicate.manage")),
 ];
 
 fn nav_for(actor: &Actor, current: &str, pending: Option<i64>) -> Vec<NavItem> {

@@ -10,6 +10,8 @@ mod customer_pages;
 mod customers_in_browser;
 mod dashboard;
 mod dashboard_in_browser;
+mod duplicates;
+mod duplicates_in_browser;
 mod list_in_browser;
 mod pages;
 mod session;
