@@ -35,4 +35,53 @@ impl App {
             .await
             .map_err(|e| e.to_string())
     }
+
+    /// Queue one open group of two customers per hundred loaded (at most 10,000), as scans
+    /// and imports leave them; the pages' cost does not depend on how alike the members are.
+    pub async fn bench_queue_groups(&self, codes: &[String]) -> Result<Vec<i64>, String> {
+        let n = (codes.len() / 100).clamp(1, 10_000);
+        let step = (codes.len() / (2 * n)).max(1);
+        let mut ids = Vec::with_capacity(n);
+        let mut tx = self.db.begin().await.map_err(|e| e.to_string())?;
+        for g in 0..n {
+            let (x, y) = (2 * g * step, 2 * g * step + 1);
+            let (Some(a), Some(b)) = (codes.get(x), codes.get(y)) else {
+                break;
+            };
+            let mut members = Vec::new();
+            for code in [a, b] {
+                let row = tx.customer_by_code(code).await.map_err(|e| e.to_string())?;
+                members.extend(row.map(|r| r.id));
+            }
+            members.sort_unstable();
+            if members.len() < 2 {
+                continue;
+            }
+            let row = custos_store::duplicates::DuplicateGroupRow {
+                id: 0,
+                status: "open".into(),
+                fingerprint: format!("{members:?}"),
+                score: 0.95,
+                pairs: serde_json::json!([[members[0], members[1], 0.95]]).to_string(),
+                scan_id: None,
+                created_at: custos_store::now_us(),
+                decided_at: None,
+                decided_by: None,
+                decision_reason: None,
+                merge_id: None,
+                source: "scan".into(),
+                customer_type: None,
+            };
+            let id = tx
+                .insert_duplicate_group(&row, &members)
+                .await
+                .map_err(|e| e.to_string())?;
+            ids.extend(id);
+        }
+        tx.commit().await.map_err(|e| e.to_string())?;
+        if ids.is_empty() {
+            return Err("no duplicate groups queued".into());
+        }
+        Ok(ids)
+    }
 }

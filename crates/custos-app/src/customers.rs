@@ -64,6 +64,7 @@ pub(crate) mod record;
 mod reference;
 pub mod report;
 pub mod review;
+pub mod review_sheet;
 mod scope;
 mod stored;
 mod text_rules;

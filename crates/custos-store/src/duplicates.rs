@@ -30,10 +30,29 @@ pub struct DuplicateGroupRow {
     pub decided_by: Option<i64>,
     pub decision_reason: Option<String>,
     pub merge_id: Option<i64>,
+    /// Where the group was found: `scan` (the queue's scan, `dedupe --database`) or
+    /// `import`.
+    pub source: String,
+    /// The customer type the members share, `mixed` when they differ.
+    pub customer_type: Option<String>,
 }
 
 const GROUP_COLS: &str = "id, status, fingerprint, score, pairs, scan_id, created_at, \
-    decided_at, decided_by, decision_reason, merge_id";
+    decided_at, decided_by, decision_reason, merge_id, source, customer_type";
+
+/// Which groups a page of the review queue holds (every part optional).
+#[derive(Debug, Clone, Default)]
+pub struct GroupFilter<'a> {
+    pub status: Option<&'a str>,
+    pub source: Option<&'a str>,
+    pub customer_type: Option<&'a str>,
+    /// Best pair score at least this.
+    pub min_score: Option<f64>,
+    /// Best pair score below this.
+    pub below_score: Option<f64>,
+    /// Groups with a smaller id (the page before was cut there).
+    pub before_id: Option<i64>,
+}
 
 /// One merge, with what it needs to be undone.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -504,14 +523,16 @@ impl Tx {
         }
         let id = on_tx!(self, |c| {
             sqlx::query_scalar::<_, i64>(
-            "INSERT INTO duplicate_groups (status, fingerprint, score, pairs, scan_id, created_at) \
-             VALUES ('open', $1, $2, $3, $4, $5) RETURNING id"
+            "INSERT INTO duplicate_groups (status, fingerprint, score, pairs, scan_id, created_at, \
+             source, customer_type) VALUES ('open', $1, $2, $3, $4, $5, $6, $7) RETURNING id"
         )
         .bind(&g.fingerprint)
         .bind(g.score)
         .bind(&g.pairs)
         .bind(g.scan_id)
         .bind(g.created_at)
+        .bind(&g.source)
+        .bind(&g.customer_type)
         .fetch_one(c)
         .await
         })?;
@@ -530,22 +551,38 @@ impl Tx {
 
     /// Groups in a status, best score first, then id; `after` is the last id of the
     /// previous page (ordered by id descending for a stable cursor).
+    /// A page of groups, newest first. The `(status, id)` index walks each status in
+    /// this order; the other filters are tested on the rows it yields.
     pub async fn duplicate_groups(
         &mut self,
-        status: Option<&str>,
-        before_id: Option<i64>,
+        f: &GroupFilter<'_>,
         limit: i64,
     ) -> StoreResult<Vec<DuplicateGroupRow>> {
         let sql = format!(
             "SELECT {GROUP_COLS} FROM duplicate_groups WHERE ($1 IS NULL OR status = $1) \
-             AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3"
+             AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR source = $3) \
+             AND ($4 IS NULL OR customer_type = $4) AND ($5 IS NULL OR score >= $5) \
+             AND ($6 IS NULL OR score < $6) ORDER BY id DESC LIMIT $7"
         );
         Ok(on_tx!(self, |c| sqlx::query_as::<_, DuplicateGroupRow>(
             &sql
         )
-        .bind(status)
-        .bind(before_id)
+        .bind(f.status)
+        .bind(f.before_id)
+        .bind(f.source)
+        .bind(f.customer_type)
+        .bind(f.min_score)
+        .bind(f.below_score)
         .bind(limit)
+        .fetch_all(c)
+        .await)?)
+    }
+
+    /// Groups per status (the index answers it without reading the rows).
+    pub async fn duplicate_group_counts(&mut self) -> StoreResult<Vec<(String, i64)>> {
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, (String, i64)>(
+            "SELECT status, COUNT(*) FROM duplicate_groups GROUP BY status ORDER BY status"
+        )
         .fetch_all(c)
         .await)?)
     }

@@ -1,11 +1,13 @@
 //! `custos bench console`: server time of the use cases behind the console's busiest pages
 //! — the dashboard (工作台) for a viewer of scope `all` and one of scope `own`, the
-//! filtered customer list's first page and a customer's detail — on N bulk-loaded
-//! customers, called in-process as the page handlers call them.
+//! filtered customer list's first page, a customer's detail, and the duplicate review
+//! queue's first page and one group side by side — on N bulk-loaded customers, called
+//! in-process as the page handlers call them.
 
 use crate::output::outln;
 use std::time::Instant;
 
+use custos_app::customers::review::GroupQuery;
 use custos_app::search::CustomerQuery;
 use custos_app::{Backend, Scope};
 
@@ -99,6 +101,22 @@ pub async fn console(
         app.get_customer(&reader, code)
     });
     outln!("customer detail        {}", percentiles(ms));
+    let groups = app.bench_queue_groups(&codes).await?;
+    let ms = timed!(
+        queries,
+        _i,
+        app.duplicate_queue(&admin, GroupQuery::default())
+    );
+    outln!(
+        "review queue first page ({} groups) {}",
+        groups.len(),
+        percentiles(ms)
+    );
+    let ms = timed!(queries, i, {
+        let id = groups[(i * 7919 + 3) % groups.len()];
+        app.duplicate_review(&admin, id, None)
+    });
+    outln!("review group side by side {}", percentiles(ms));
     let _ = app.db.drop_schema().await;
     app.db.close().await;
     Ok(())

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use custos_core::matching::cluster::{cluster, ClusterOptions, Silent};
 use custos_core::matching::{prepare, Prepared};
 use custos_core::Violation;
-use custos_store::duplicates::DuplicateGroupRow;
+use custos_store::duplicates::{DuplicateGroupRow, GroupFilter};
 use custos_store::{now_us, CustomerRow, Tx};
 
 use super::checks::text;
@@ -79,6 +79,10 @@ pub struct DuplicateGroupView {
     pub decided_by: Option<i64>,
     pub decision_reason: Option<String>,
     pub merge_id: Option<i64>,
+    /// `scan` (the queue's scan, `dedupe --database`) or `import`.
+    pub source: String,
+    /// The customer type the members share, `mixed` when they differ.
+    pub customer_type: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -94,6 +98,13 @@ pub struct DuplicateGroupPage {
 pub struct GroupQuery {
     /// `open` (default), `merged`, `dismissed`, `stale` or `all`.
     pub status: Option<String>,
+    /// `scan` or `import`.
+    pub source: Option<String>,
+    /// Best pair score: `definite` (at least the definite threshold), `possible`
+    /// (between the two thresholds) or `weak` (below the possible one).
+    pub band: Option<String>,
+    /// Groups whose members are all of this customer type (`mixed`: of several).
+    pub customer_type: Option<String>,
     pub cursor: Option<String>,
     /// 1–200 (default 50).
     pub limit: Option<i64>,
@@ -150,6 +161,7 @@ impl App {
         let today = issue_date(self.config.code_timezone);
         let key = &self.config.pii_key;
         let mut ids: Vec<i64> = Vec::new();
+        let mut types: HashMap<i64, String> = HashMap::new();
         let mut prepared: Vec<Prepared> = Vec::new();
         let mut after = 0;
         loop {
@@ -162,6 +174,7 @@ impl App {
             for row in &rows {
                 let rec = record_of(row, key)?;
                 ids.push(row.id);
+                types.insert(row.id, row.customer_type.clone());
                 prepared.push(prepare(&match_record(&rec), today));
             }
             after = last;
@@ -231,6 +244,8 @@ impl App {
                 decided_by: None,
                 decision_reason: None,
                 merge_id: None,
+                source: "scan".into(),
+                customer_type: shared_type(m.iter().filter_map(|id| types.get(id))),
             };
             if tx.insert_duplicate_group(&row, &m).await?.is_some() {
                 new_groups += 1;
@@ -240,7 +255,12 @@ impl App {
         let mut stale = 0;
         let mut before = None;
         loop {
-            let page = tx.duplicate_groups(Some("open"), before, 500).await?;
+            let filter = GroupFilter {
+                status: Some("open"),
+                before_id: before,
+                ..GroupFilter::default()
+            };
+            let page = tx.duplicate_groups(&filter, 500).await?;
             let Some(last) = page.last().map(|g| g.id) else {
                 break;
             };
@@ -281,52 +301,22 @@ impl App {
     ) -> AppResult<DuplicateGroupPage> {
         actor.require("duplicate.manage")?;
         let scope = actor.require("customer.read")?;
-        let status = match q.status.as_deref().map(str::trim) {
-            None | Some("") => Some("open"),
-            Some("all") => None,
-            Some(s @ ("open" | "merged" | "dismissed" | "stale")) => Some(s),
-            Some(other) => {
-                return Err(AppError::validation(
-                    "status",
-                    Violation::new(
-                        "status.invalid",
-                        format!(
-                            "status 只能是 open、merged、dismissed、stale 或 all（收到“{other}”）"
-                        ),
-                        format!(
-                            "status must be open, merged, dismissed, stale or all (got '{other}')"
-                        ),
-                    ),
-                ))
-            }
-        };
-        let limit = q.limit.unwrap_or(50);
-        if !(1..=200).contains(&limit) {
-            return Err(AppError::validation(
-                "limit",
-                Violation::new(
-                    "limit.range",
-                    "limit 须在 1 到 200 之间",
-                    "limit must be between 1 and 200",
-                ),
-            ));
-        }
-        let before = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
-            None => None,
-            Some(c) => Some(c.parse::<i64>().map_err(|_| {
-                AppError::validation(
-                    "cursor",
-                    Violation::new("cursor.invalid", "cursor 无效", "invalid cursor"),
-                )
-            })?),
-        };
+        let (filter, limit) = self.group_filter(&q)?;
         let lens = Lens::of(actor);
         let mut tx = self.db.begin_read().await?;
         let mut items = Vec::new();
-        let mut cursor = before;
+        let mut cursor = filter.before_id;
         let mut exhausted = false;
         while items.len() < limit as usize && !exhausted {
-            let page = tx.duplicate_groups(status, cursor, limit).await?;
+            let page = tx
+                .duplicate_groups(
+                    &GroupFilter {
+                        before_id: cursor,
+                        ..filter.clone()
+                    },
+                    limit,
+                )
+                .await?;
             exhausted = (page.len() as i64) < limit;
             for g in page {
                 cursor = Some(g.id);
@@ -386,7 +376,7 @@ impl App {
     /// The matching features of a group's members, when the view needs them: for the
     /// evidence, or for scores worked out again for a caller without
     /// `customer.pii.read` (the stored scores compared personal data in full).
-    fn prepare_members(
+    pub(super) fn prepare_members(
         &self,
         rows: &[CustomerRow],
         lens: Lens,
@@ -541,12 +531,12 @@ impl App {
 
 /// A group is shown to a caller who sees at least two of its members: one alone would
 /// say that a customer outside the caller's scope duplicates it.
-fn shows_group(visible: &HashMap<i64, bool>) -> bool {
+pub(super) fn shows_group(visible: &HashMap<i64, bool>) -> bool {
     visible.values().filter(|v| **v).count() >= 2
 }
 
 /// A group's members and, per member id, whether the caller may see it.
-async fn group_members(
+pub(super) async fn group_members(
     tx: &mut Tx,
     actor: &Actor,
     scope: Scope,
@@ -561,7 +551,7 @@ async fn group_members(
     Ok((rows, visible))
 }
 
-fn group_closed(id: i64, status: &str) -> AppError {
+pub(super) fn group_closed(id: i64, status: &str) -> AppError {
     AppError::Conflict(Violation::new(
         "duplicate_group.closed",
         format!("重复组 {id} 已处理（{status}）"),
@@ -569,7 +559,7 @@ fn group_closed(id: i64, status: &str) -> AppError {
     ))
 }
 
-fn group_view(
+pub(super) fn group_view(
     g: &DuplicateGroupRow,
     rows: &[CustomerRow],
     visible: &HashMap<i64, bool>,
@@ -630,5 +620,17 @@ fn group_view(
         decided_by: g.decided_by,
         decision_reason: g.decision_reason.clone(),
         merge_id: g.merge_id,
+        source: g.source.clone(),
+        customer_type: g.customer_type.clone(),
     }
+}
+
+/// The type all these customers share, `mixed` when they differ.
+pub(crate) fn shared_type<'a>(mut types: impl Iterator<Item = &'a String>) -> Option<String> {
+    let first = types.next()?;
+    Some(if types.all(|t| t == first) {
+        first.clone()
+    } else {
+        "mixed".to_string()
+    })
 }

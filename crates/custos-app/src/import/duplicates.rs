@@ -139,10 +139,12 @@ impl App {
         report: &DuplicateReport,
     ) -> AppResult<Option<i64>> {
         let mut members = vec![created.id];
+        let mut types = vec![created.customer_type.clone()];
         let mut pairs = Vec::new();
         for c in &report.candidates {
             if let Some(r) = tx.customer_by_code(&c.code).await? {
                 members.push(r.id);
+                types.push(r.customer_type.clone());
                 pairs.push((created.id, r.id, (c.score * 1000.0).round() / 1000.0));
             }
         }
@@ -165,6 +167,8 @@ impl App {
             decided_by: None,
             decision_reason: None,
             merge_id: None,
+            source: "import".into(),
+            customer_type: crate::customers::review::shared_type(types.iter()),
         };
         Ok(tx.insert_duplicate_group(&row, &members).await?)
     }

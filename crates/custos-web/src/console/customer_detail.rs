@@ -5,7 +5,7 @@
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use chrono::TimeZone;
 use serde::Deserialize;
 
@@ -92,14 +92,31 @@ struct DetailPage {
     code_pairs: Vec<Pair>,
     code_changes: Vec<(String, String, String, String)>,
     lineage: Vec<(String, String, String, String, String, String)>,
+    merges: Vec<MergeRow>,
+    merged_from: Option<String>,
     xrefs: Vec<(String, String, String)>,
     duplicates: Vec<DuplicateRow>,
     duplicates_outside: Option<String>,
     duplicates_withheld: bool,
 }
 
+/// A merge this customer took part in, as the 编码 tab lists it.
+struct MergeRow {
+    id: i64,
+    at: String,
+    survivor: String,
+    merged: String,
+    reason: String,
+    undone: Option<String>,
+    /// The reader may undo it here (the survivor's page, not undone, `customer.merge`).
+    undoable: bool,
+}
+
 #[derive(Deserialize)]
 pub(crate) struct DetailQuery {
+    /// The merged code that led here (its page redirects to the survivor).
+    #[serde(default)]
+    merged_from: Option<String>,
     #[serde(default)]
     tab: Option<String>,
     #[serde(default)]
@@ -155,7 +172,18 @@ pub(crate) async fn page(
         Ok(p) => p,
         Err(e) => return PageError::new(detail_chrome(&viewer), e).into_response(),
     };
+    // A merged code leads to its survivor, as the API's read does; its own tabs (history,
+    // codes) stay reachable by naming them.
+    if let (Some(survivor), None, None) = (&data.customer.merged_into, &q.tab, as_of) {
+        let to = format!(
+            "/customers/{}?merged_from={}",
+            encode_component(survivor),
+            encode_component(&data.customer.code)
+        );
+        return Redirect::to(&to).into_response();
+    }
     let mut page = detail_page(&viewer, data, section, tz);
+    page.merged_from = q.merged_from.filter(|c| !c.trim().is_empty());
     page.created_notice = q.created.is_some();
     page.as_of_date = date.unwrap_or_default().to_string();
     page.as_of_error = as_of_error;
@@ -258,6 +286,22 @@ fn detail_page(viewer: &Viewer, data: CustomerPage, section: Section, tz: Tz) ->
                 )
             })
             .collect(),
+        merges: data
+            .merges
+            .iter()
+            .map(|m| MergeRow {
+                id: m.merge_id,
+                at: local_time(&m.at, tz),
+                survivor: m.survivor.clone(),
+                merged: m.merged.join("、"),
+                reason: m.reason.clone().unwrap_or_default(),
+                undone: m.undone_at.as_deref().map(|u| local_time(u, tz)),
+                undoable: m.undone_at.is_none()
+                    && m.survivor == c.code
+                    && viewer.actor.can("customer.merge"),
+            })
+            .collect(),
+        merged_from: None,
         xrefs: data
             .xrefs
             .iter()
@@ -535,5 +579,32 @@ pub(crate) async fn reveal(
             }
         }
         Err(e) => PageError::new(chrome, e).into_response(),
+    }
+}
+
+/// `POST /customers/{code}/merges/{id}/undo`: undo a merge (the API's use case), then
+/// the customer's 编码 tab again.
+pub(crate) async fn undo_merge(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((code, id)): Path<(String, String)>,
+    posted: Posted,
+) -> Response {
+    if !posted.csrf_ok(&viewer) {
+        return csrf_refused(detail_chrome(&viewer));
+    }
+    let reason = posted
+        .get("reason")
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_string);
+    let done = match id.parse::<i64>() {
+        Ok(id) => state.app.unmerge(&viewer.actor, id, reason).await,
+        Err(_) => Err(AppError::not_found("merge", &id)),
+    };
+    match done {
+        Ok(_) => Redirect::to(&format!("/customers/{}?tab=codes", encode_component(&code)))
+            .into_response(),
+        Err(e) => PageError::new(detail_chrome(&viewer), e).into_response(),
     }
 }

@@ -23,6 +23,7 @@ const SHELL: &[Entry] = &[
     ("nav.stats", "统计", "Statistics"),
     ("nav.exports", "导出", "Exports"),
     ("nav.imports", "导入", "Imports"),
+    ("nav.duplicates", "查重审核", "Duplicates"),
     ("nav.account", "账户", "Account"),
     ("nav.logout", "退出登录", "Log out"),
     ("nav.api_docs", "接口文档", "API docs"),
@@ -93,6 +94,7 @@ const TABLES: &[&[Entry]] = &[
     super::imports::WORDS,
     super::flows::WORDS,
     super::fields::WORDS,
+    super::duplicates::WORDS,
 ];
 
 fn catalog() -> &'static HashMap<&'static str, (&'static str, &'static str)> {

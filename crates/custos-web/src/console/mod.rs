@@ -13,6 +13,7 @@ mod customer_form;
 mod customer_list;
 mod customer_words;
 mod dashboard;
+mod duplicates;
 mod exports;
 mod fields;
 mod figures;
@@ -107,6 +108,14 @@ pub(crate) fn router() -> Router<AppState> {
         .route(
             "/fields/{key}/edit",
             get(fields::edit_form).post(fields::update),
+        )
+        .route("/duplicates", get(duplicates::queue))
+        .route("/duplicates/{id}", get(duplicates::group))
+        .route("/duplicates/{id}/merge", post(duplicates::merge))
+        .route("/duplicates/{id}/dismiss", post(duplicates::dismiss))
+        .route(
+            "/customers/{code}/merges/{id}/undo",
+            post(customer_detail::undo_merge),
         )
 }
 

@@ -51,6 +51,7 @@ const NAV: &[(&str, &str, Option<&str>)] = &[
     ("/imports", "nav.imports", Some("import")),
     ("/flows", "nav.flows", Some("role.manage")),
     ("/fields", "nav.fields", Some("field.manage")),
+    ("/duplicates", "nav.duplicates", Some("duplicate.manage")),
 ];
 
 fn nav_for(actor: &Actor, current: &str, pending: Option<i64>) -> Vec<NavItem> {

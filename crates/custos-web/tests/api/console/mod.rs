@@ -13,6 +13,8 @@ mod dashboard_in_browser;
 mod imports;
 mod fields_in_browser;
 mod flows_fields;
+mod duplicates;
+mod duplicates_in_browser;
 mod list_in_browser;
 mod pages;
 mod session;
