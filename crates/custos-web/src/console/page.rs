@@ -48,6 +48,8 @@ const NAV: &[(&str, &str, Option<&str>)] = &[
     ("/inbox", "nav.inbox", Some("application.approve")),
     ("/stats", "nav.stats", Some("stats.read")),
     ("/exports", "nav.exports", Some("export")),
+    ("/admin/users", "nav.admin", Some("user.read")),
+    ("/audit", "nav.audit", Some("audit.read")),
 ];
 
 fn nav_for(actor: &Actor, current: &str, pending: Option<i64>) -> Vec<NavItem> {
