@@ -83,6 +83,9 @@ pub struct AppConfig {
     pub audit_checkpoints: Option<std::path::PathBuf>,
     /// Bounds on what one import file may cost to read (`[imports]`).
     pub import_limits: import::ImportLimits,
+    /// The mail relay of notifications (`[mail]`); `None`: no e-mail is sent. Kept here
+    /// too so the system page can show it and send a test message.
+    pub smtp: Option<mail::SmtpConfig>,
 }
 
 /// Wrapper so the config stays `Debug`.
@@ -114,6 +117,7 @@ impl Default for AppConfig {
             export_ttl: Duration::from_secs(24 * 3600),
             audit_checkpoints: None,
             import_limits: Default::default(),
+            smtp: None,
         }
     }
 }
@@ -182,6 +186,7 @@ pub mod input;
 pub mod paging;
 pub mod sealed;
 pub mod search;
+pub mod system;
 mod text_input;
 pub mod xref;
 

@@ -54,7 +54,7 @@ pub fn encode_header(text: &str) -> String {
 }
 
 /// An address must not smuggle in SMTP commands or headers.
-fn address_ok(a: &str) -> bool {
+pub(crate) fn address_ok(a: &str) -> bool {
     !a.is_empty()
         && a.len() <= 254
         && a.contains('@')

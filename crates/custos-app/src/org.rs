@@ -8,11 +8,13 @@ use custos_core::{FieldError, Violation};
 
 use crate::text_input::push_refused;
 
+mod admin;
 mod departments;
 mod grants;
 mod roles;
 mod users;
 
+pub use admin::{DepartmentNode, GrantOverview, GrantView, SessionView, MAX_GRANTS_LISTED};
 pub use departments::{DepartmentPatch, DepartmentView, NewDepartment};
 pub use grants::RoleAssignment;
 pub use roles::{RoleInput, RolePatch, RoleView};

@@ -20,6 +20,7 @@ mod login_throttle;
 mod lookups;
 mod match_postings;
 mod org;
+mod org_admin;
 pub mod pii_rows;
 /// Owner-only files and directories (kept at this path for the store's callers).
 pub use custos_files::private_files;
@@ -39,6 +40,7 @@ pub use db::{db_file_name, redact_url, Backend, Db, DbOptions, Tx, TxConn};
 pub use error::{StoreError, StoreResult};
 pub use login_throttle::ThrottleRow;
 pub use org::{username_key, DepartmentRow, RoleGrantRow, RoleRow, SessionRow, UserRow};
+pub use org_admin::GrantListRow;
 
 /// Current time in microseconds since the Unix epoch, the unit every table uses.
 pub fn now_us() -> i64 {

@@ -63,7 +63,8 @@ pub struct SessionRow {
     pub last_seen_at: Option<i64>,
 }
 
-const USER_COLS: &str = "id, username, display_name, password_hash, department_id, email, \
+pub(crate) const USER_COLS: &str =
+    "id, username, display_name, password_hash, department_id, email, \
     disabled, created_at, updated_at, language";
 
 /// The key a username is unique and looked up by: `Admin` and `admin` are one name.

@@ -465,6 +465,7 @@ pub fn load(
         (Some(_), None) => return Err("[mail] needs `from` when smtp_host is set".to_string()),
         _ => None,
     };
+    app.smtp = smtp.clone();
     let reminder_after = file
         .applications
         .reminder_after_hours

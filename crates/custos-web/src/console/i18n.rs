@@ -95,6 +95,7 @@ const TABLES: &[&[Entry]] = &[
     super::flows::WORDS,
     super::fields::WORDS,
     super::duplicates::WORDS,
+    super::admin_words::WORDS,
 ];
 
 fn catalog() -> &'static HashMap<&'static str, (&'static str, &'static str)> {

@@ -4,9 +4,14 @@
 //! are decided in `custos-app`; a template only shows what it is given.
 
 mod account;
+mod admin_org;
+mod admin_system;
+mod admin_users;
+mod admin_words;
 mod application_form;
 mod applications;
 mod assets;
+mod audit_pages;
 mod customer_detail;
 mod customer_fields;
 mod customer_form;
@@ -117,6 +122,27 @@ pub(crate) fn router() -> Router<AppState> {
             "/customers/{code}/merges/{id}/undo",
             post(customer_detail::undo_merge),
         )
+        .route("/admin/users", get(admin_users::list))
+        .route(
+            "/admin/users/new",
+            get(admin_users::new_form).post(admin_users::create),
+        )
+        .route("/admin/users/{id}", get(admin_users::detail))
+        .route("/admin/users/{id}/{action}", post(admin_users::act))
+        .route("/admin/departments", get(admin_org::departments))
+        .route("/admin/departments/new", post(admin_org::create_department))
+        .route(
+            "/admin/departments/{id}",
+            post(admin_org::update_department),
+        )
+        .route("/admin/roles", get(admin_org::roles))
+        .route("/admin/roles/grant", post(admin_org::grant))
+        .route("/admin/roles/{key}", post(admin_org::save_role))
+        .route("/admin/system", get(admin_system::page))
+        .route("/admin/system/test-mail", post(admin_system::test_mail))
+        .route("/audit", get(audit_pages::list))
+        .route("/audit/verify", post(audit_pages::verify))
+        .route("/audit/{seq}", get(audit_pages::entry))
 }
 
 /// Whether a posted CSRF token is the viewer's (multipart forms check it themselves).

@@ -46,12 +46,15 @@ const NAV: &[(&str, &str, Option<&str>)] = &[
         Some("application.submit"),
     ),
     ("/inbox", "nav.inbox", Some("application.approve")),
-    ("/stats", "nav.stats", Some("stats.read")),
-    ("/exports", "nav.exports", Some("export")),
+    // The steward's work, then the readers', then configuration.
+    ("/duplicates", "nav.duplicates", Some("duplicate.manage")),
     ("/imports", "nav.imports", Some("import")),
+    ("/exports", "nav.exports", Some("export")),
+    ("/stats", "nav.stats", Some("stats.read")),
     ("/flows", "nav.flows", Some("role.manage")),
     ("/fields", "nav.fields", Some("field.manage")),
-    ("/duplicates", "nav.duplicates", Some("duplicate.manage")),
+    ("/admin/users", "nav.admin", Some("user.read")),
+    ("/audit", "nav.audit", Some("audit.read")),
 ];
 
 fn nav_for(actor: &Actor, current: &str, pending: Option<i64>) -> Vec<NavItem> {

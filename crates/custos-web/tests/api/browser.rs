@@ -196,6 +196,19 @@ impl Browser {
         e.send_keys(text).await.expect("type");
     }
 
+    /// Set an input's value directly (date and time inputs, whose typing depends on the
+    /// browser's locale).
+    pub async fn set_value(&self, css: &str, value: &str) {
+        self.wait_for(css).await;
+        self.client
+            .execute(
+                "document.querySelector(arguments[0]).value = arguments[1];",
+                vec![css.into(), value.into()],
+            )
+            .await
+            .expect("set value");
+    }
+
     pub async fn click(&self, css: &str) {
         self.wait_for(css).await.click().await.expect("click");
     }

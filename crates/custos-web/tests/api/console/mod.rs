@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod admin;
+mod admin_in_browser;
 mod applications;
 mod applications_in_browser;
 mod customer_list;
