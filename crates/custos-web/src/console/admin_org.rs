@@ -20,7 +20,7 @@ use super::form::Posted;
 use super::i18n::t;
 use super::page::{csrf_refused, render, Chrome, PageError};
 use super::session::Viewer;
-use super::time::local_minutes;
+use custos_app::clock::local_minutes;
 use crate::AppState;
 
 /// Deepest indentation a tree row is drawn with (deeper ones line up with it).

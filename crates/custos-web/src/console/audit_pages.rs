@@ -16,7 +16,7 @@ use super::form::Posted;
 use super::list_query::ListQuery;
 use super::page::{csrf_refused, render, Chrome, PageError};
 use super::session::{encode_component, Viewer};
-use super::time::local_minutes;
+use custos_app::clock::local_minutes;
 use crate::AppState;
 
 /// Entries on one page unless the query says `limit`.

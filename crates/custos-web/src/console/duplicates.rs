@@ -23,7 +23,7 @@ use super::i18n::{t, Entry};
 use super::list_query::ListQuery;
 use super::page::{csrf_refused, render, Chrome, PageError};
 use super::session::{encode_component, Viewer};
-use super::time::local_minutes;
+use custos_app::clock::local_minutes;
 use crate::AppState;
 
 pub(crate) const WORDS: &[Entry] = &[
