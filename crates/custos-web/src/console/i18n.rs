@@ -89,6 +89,7 @@ const TABLES: &[&[Entry]] = &[
     super::applications::WORDS,
     super::application_form::WORDS,
     super::inbox::WORDS,
+    super::rule_words::WORDS,
 ];
 
 fn catalog() -> &'static HashMap<&'static str, (&'static str, &'static str)> {

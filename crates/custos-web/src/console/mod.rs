@@ -21,6 +21,10 @@ mod inbox;
 mod list_query;
 mod login;
 mod page;
+mod rule_designer;
+mod rule_form;
+mod rule_words;
+mod rules;
 mod session;
 mod stats;
 mod time;
@@ -80,6 +84,14 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/applications/{id}/withdraw", post(applications::withdraw))
         .route("/applications/{id}/decide", post(applications::decide))
         .route("/inbox", get(inbox::page))
+        .route("/rules", get(rules::list))
+        .route("/rules/new", get(rule_designer::new_form))
+        .route("/rules/designer", post(rule_designer::submit))
+        .route("/rules/{key}", get(rules::detail))
+        .route("/rules/{key}/edit", get(rule_designer::edit_form))
+        .route("/rules/{key}/publish", post(rules::publish))
+        .route("/rules/{key}/replace", post(rules::replace))
+        .route("/rules/{key}/disable", post(rules::disable))
 }
 
 /// Whether a request for an unknown path comes from a browser page rather than an API

@@ -48,6 +48,7 @@ const NAV: &[(&str, &str, Option<&str>)] = &[
     ("/inbox", "nav.inbox", Some("application.approve")),
     ("/stats", "nav.stats", Some("stats.read")),
     ("/exports", "nav.exports", Some("export")),
+    ("/rules", "nav.rules", Some("rule.read")),
 ];
 
 fn nav_for(actor: &Actor, current: &str, pending: Option<i64>) -> Vec<NavItem> {

@@ -12,5 +12,7 @@ mod dashboard;
 mod dashboard_in_browser;
 mod list_in_browser;
 mod pages;
+mod rules;
+mod rules_in_browser;
 mod session;
 mod shell_in_browser;
