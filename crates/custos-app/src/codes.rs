@@ -15,12 +15,14 @@ use custos_store::{CodeRuleRow, Tx};
 
 use crate::error::{AppError, AppResult};
 
+mod designer;
 mod issuing;
 mod preview;
 mod registry;
 mod rules;
 mod validation;
 
+pub use designer::{code_rule_templates, rule_as_new, RuleCheck, RuleOverview, RuleTemplate};
 pub(crate) use issuing::{draw_code, PublishedRule};
 pub use preview::{Capacity, Preview, SampleCustomer, ScopeCapacity};
 pub(crate) use registry::{code_row, code_taken, register_code};

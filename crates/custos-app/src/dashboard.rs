@@ -57,6 +57,8 @@ pub struct Dashboard {
     pub tasks: Option<Vec<InboxItem>>,
     pub recent: Option<Vec<CustomerSummary>>,
     pub figures: Option<StatsView>,
+    /// No code rule is published and the viewer may publish one: lead them to `/rules`.
+    pub needs_rule: bool,
 }
 
 /// The first instant of the month `(y, m)` in `tz`, as RFC 3339.
@@ -183,10 +185,12 @@ impl App {
             true => Some(self.customer_figures(actor).await?),
             false => None,
         };
+        let needs_rule = self.needs_first_code_rule(actor).await?;
         Ok(Dashboard {
             tasks,
             recent,
             figures,
+            needs_rule,
         })
     }
 

@@ -994,3 +994,6 @@ both!(
         assert_eq!(refused_fields(e), ["name", "tags[1]"]);
     }
 );
+
+#[path = "codes/designer.rs"]
+mod designer;

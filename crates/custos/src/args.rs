@@ -184,8 +184,9 @@ pub(crate) enum BenchCommand {
         #[arg(long)]
         keep: bool,
     },
-    /// Server time of the console's dashboard (scope all and own), filtered list and
-    /// customer detail use cases on N bulk-loaded customers in a fresh database.
+    /// Server time of the console's dashboard (scope all and own), filtered list, customer
+    /// detail and rule designer preview use cases on N bulk-loaded customers in a fresh
+    /// database.
     Console {
         /// sqlite or postgres (postgres uses --database-url or CUSTOS_TEST_PG_URL, in a fresh schema).
         #[arg(long, default_value = "sqlite")]

@@ -1,13 +1,14 @@
 //! `custos bench console`: server time of the use cases behind the console's busiest pages
 //! — the dashboard (工作台) for a viewer of scope `all` and one of scope `own`, the
-//! filtered customer list's first page, a customer's detail, and the duplicate review
-//! queue's first page and one group side by side — on N bulk-loaded customers, called
-//! in-process as the page handlers call them.
+//! filtered customer list's first page, a customer's detail, the duplicate review
+//! queue's first page and one group side by side, and the rule designer's preview — on N
+//! bulk-loaded customers, called in-process as the page handlers call them.
 
 use crate::output::outln;
 use std::time::Instant;
 
 use custos_app::customers::review::GroupQuery;
+use custos_app::codes::{code_rule_templates, SampleCustomer};
 use custos_app::search::CustomerQuery;
 use custos_app::{Backend, Scope};
 
@@ -117,6 +118,25 @@ pub async fn console(
         app.duplicate_review(&admin, id, None)
     });
     outln!("review group side by side {}", percentiles(ms));
+    // The rule designer's check and preview of a rule composed over the key the codes
+    // were issued from: its real counters and the registry are read, nothing is consumed.
+    let mut rule = code_rule_templates()
+        .into_iter()
+        .next()
+        .ok_or("no rule template")?
+        .rule;
+    rule.key = "enterprise".into();
+    let sample = SampleCustomer {
+        customer_type: "enterprise".into(),
+        region_code: Some("110105".into()),
+        ..Default::default()
+    };
+    let ms = timed!(
+        queries,
+        _i,
+        app.check_code_rule(&admin, rule.clone(), sample.clone())
+    );
+    outln!("rule designer preview  {}", percentiles(ms));
     let _ = app.db.drop_schema().await;
     app.db.close().await;
     Ok(())

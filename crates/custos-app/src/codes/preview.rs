@@ -111,25 +111,7 @@ impl App {
         };
         let plan =
             code_rule::plan(&segments, &input).map_err(|v| AppError::validation("sample", v))?;
-        let mut codes = Vec::new();
-        if let (Some(scope), Some(start)) = (plan.sequence_scope(), plan.sequence_start()) {
-            let mut n = tx.peek_sequence(key, scope).await?.unwrap_or(start as i64);
-            let max = plan.sequence_max().unwrap_or(0) as i64;
-            while codes.len() < count && n <= max {
-                let code = plan
-                    .render(Some(n as u64), None)
-                    .map_err(AppError::Rejected)?;
-                if !tx.code_exists(&code).await? {
-                    codes.push(code);
-                }
-                n += 1;
-            }
-        } else if let Some(w) = plan.random_width() {
-            for _ in 0..count {
-                let text = random_text(w);
-                codes.push(plan.render(None, Some(&text)).map_err(AppError::Rejected)?);
-            }
-        }
+        let codes = next_codes(&mut tx, key, &plan, count).await?;
         tx.rollback().await?;
         Ok(Preview {
             key: key.to_string(),
@@ -145,55 +127,96 @@ impl App {
         actor.require("rule.read")?;
         let mut tx = self.db.begin_read().await?;
         let versions = existing_versions(&mut tx, key).await?;
-        let current = versions
-            .iter()
-            .find(|r| r.status == "published")
-            .or_else(|| versions.last())
-            .cloned()
-            .ok_or_else(|| rule_not_found(key))?;
-        let segments = segments_of(&current)?;
-        let per_scope = sequence_capacity(&segments);
-        let usage = tx.scope_usage(key).await?;
+        let capacity = capacity_of(&mut tx, key, &versions).await?;
         tx.rollback().await?;
-        let mut scopes = Vec::new();
-        let mut warnings = Vec::new();
-        if let Some(cap) = per_scope {
-            for u in usage {
-                let remaining = (cap - u.used).max(0);
-                let percent = if cap > 0 {
-                    u.used as f64 * 100.0 / cap as f64
-                } else {
-                    100.0
-                };
-                let warning = percent >= 80.0;
-                if warning {
-                    warnings.push(format!(
-                        "流水依据“{}”已用 {:.1}%（{}/{}），请规划扩容 / scope '{}' is {:.1}% used",
-                        u.scope, percent, u.used, cap, u.scope, percent
-                    ));
-                }
-                scopes.push(ScopeCapacity {
-                    scope: u.scope,
-                    used: u.used,
-                    remaining,
-                    capacity: cap,
-                    percent_used: (percent * 100.0).round() / 100.0,
-                    warning,
-                });
-            }
-        }
-        Ok(Capacity {
-            key: key.to_string(),
-            version: Some(current.version),
-            capacity_per_scope: per_scope,
-            scopes,
-            warnings,
-        })
+        Ok(capacity)
     }
 }
 
+/// How full each sequence scope of rule `key` (with its `versions`) is, under the
+/// published version (else the newest).
+pub(super) async fn capacity_of(
+    tx: &mut custos_store::Tx,
+    key: &str,
+    versions: &[custos_store::CodeRuleRow],
+) -> AppResult<Capacity> {
+    let current = versions
+        .iter()
+        .find(|r| r.status == "published")
+        .or_else(|| versions.last())
+        .cloned()
+        .ok_or_else(|| rule_not_found(key))?;
+    let segments = segments_of(&current)?;
+    let per_scope = sequence_capacity(&segments);
+    let usage = tx.scope_usage(key).await?;
+    let mut scopes = Vec::new();
+    let mut warnings = Vec::new();
+    if let Some(cap) = per_scope {
+        for u in usage {
+            let remaining = (cap - u.used).max(0);
+            let percent = if cap > 0 {
+                u.used as f64 * 100.0 / cap as f64
+            } else {
+                100.0
+            };
+            let warning = percent >= 80.0;
+            if warning {
+                warnings.push(format!(
+                    "流水依据“{}”已用 {:.1}%（{}/{}），请规划扩容 / scope '{}' is {:.1}% used",
+                    u.scope, percent, u.used, cap, u.scope, percent
+                ));
+            }
+            scopes.push(ScopeCapacity {
+                scope: u.scope,
+                used: u.used,
+                remaining,
+                capacity: cap,
+                percent_used: (percent * 100.0).round() / 100.0,
+                warning,
+            });
+        }
+    }
+    Ok(Capacity {
+        key: key.to_string(),
+        version: Some(current.version),
+        capacity_per_scope: per_scope,
+        scopes,
+        warnings,
+    })
+}
+
+/// The next `count` codes `plan` would issue under the counters of rule `key`, skipping
+/// codes already in the registry; consumes nothing (random rules: examples).
+pub(super) async fn next_codes(
+    tx: &mut custos_store::Tx,
+    key: &str,
+    plan: &code_rule::CodePlan,
+    count: usize,
+) -> AppResult<Vec<String>> {
+    let mut codes = Vec::new();
+    if let (Some(scope), Some(start)) = (plan.sequence_scope(), plan.sequence_start()) {
+        let mut n = tx.peek_sequence(key, scope).await?.unwrap_or(start as i64);
+        let max = plan.sequence_max().unwrap_or(0) as i64;
+        while codes.len() < count && n <= max {
+            let code = plan
+                .render(Some(n as u64), None)
+                .map_err(AppError::Rejected)?;
+            if !tx.code_exists(&code).await? {
+                codes.push(code);
+            }
+            n += 1;
+        }
+    } else if let Some(w) = plan.random_width() {
+        for _ in 0..count {
+            let text = random_text(w);
+            codes.push(plan.render(None, Some(&text)).map_err(AppError::Rejected)?);
+        }
+    }
+    Ok(codes)
+}
+
 /// Codes one sequence scope can hold under this rule.
-fn sequence_capacity(segments: &[Segment]) -> Option<i64> {
+pub(super) fn sequence_capacity(segments: &[Segment]) -> Option<i64> {
     segments.iter().find_map(|s| match s {
         Segment::Sequence { width, start, .. } => {
             let max = 10i64.checked_pow(u32::from(*width))? - 1;

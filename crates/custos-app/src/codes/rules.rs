@@ -53,7 +53,7 @@ pub struct CodeRuleView {
     pub versions: Vec<CodeRuleVersion>,
 }
 
-fn rule_version_view(r: &CodeRuleRow) -> CodeRuleVersion {
+pub(super) fn rule_version_view(r: &CodeRuleRow) -> CodeRuleVersion {
     CodeRuleVersion {
         version: r.version,
         name: r.name.clone(),
@@ -68,7 +68,7 @@ fn rule_version_view(r: &CodeRuleRow) -> CodeRuleVersion {
     }
 }
 
-fn rule_view(key: &str, rows: &[CodeRuleRow]) -> CodeRuleView {
+pub(super) fn rule_view(key: &str, rows: &[CodeRuleRow]) -> CodeRuleView {
     CodeRuleView {
         key: key.to_string(),
         name: rows.last().map(|r| r.name.clone()).unwrap_or_default(),
@@ -94,7 +94,7 @@ fn type_key_ok(t: &str) -> bool {
 }
 
 /// Check a rule definition and report every problem.
-fn validate_rule(input: &NewCodeRule) -> Vec<FieldError> {
+pub(super) fn validate_rule(input: &NewCodeRule) -> Vec<FieldError> {
     let mut errors = Vec::new();
     if !key_ok(&input.key) {
         errors.push(
@@ -234,35 +234,69 @@ impl App {
     pub async fn disable_code_rule(&self, actor: &Actor, key: &str) -> AppResult<CodeRuleView> {
         actor.require("rule.publish")?;
         let mut tx = self.db.begin().await?;
-        let versions = existing_versions(&mut tx, key).await?;
-        let Some(published) = versions.iter().find(|v| v.status == "published").cloned() else {
-            return Err(AppError::Rejected(Violation::new(
-                "code_rule.not_published",
-                format!("规则“{key}”没有已发布的版本"),
-                format!("rule '{key}' has no published version"),
-            )));
-        };
-        tx.set_code_rule_status(
-            published.id,
-            "published",
-            "disabled",
-            Some(actor.user_id),
-            now_us(),
-        )
-        .await
-        .map_err(|_| concurrent_rule_change(key))?;
-        let mut r = record(
-            actor,
-            "code_rule.disable",
-            "code_rule",
-            &format!("{key}@{}", published.version),
-        );
-        r.before = to_json(&serde_json::json!({"status": "published"}));
-        r.after = to_json(&serde_json::json!({"status": "disabled"}));
-        append(&mut tx, r).await?;
+        disable_published_in(&mut tx, actor, key).await?;
         let rows = tx.code_rule_versions(key).await?;
         tx.commit().await?;
         Ok(rule_view(key, &rows))
+    }
+
+    /// Replace the published rule `replaces` by the draft of `key` in one transaction:
+    /// the old one is disabled and the new one published together, so there is no moment
+    /// at which no rule applies to the customers the old one coded. The new rule must
+    /// apply to every customer the old one did.
+    pub async fn replace_code_rule(
+        &self,
+        actor: &Actor,
+        key: &str,
+        replaces: &str,
+    ) -> AppResult<CodeRuleView> {
+        actor.require("rule.publish")?;
+        if replaces.trim().is_empty() {
+            return Err(AppError::validation(
+                "replaces",
+                Violation::new(
+                    "required",
+                    "请选择要替换的规则",
+                    "choose the rule to replace",
+                ),
+            ));
+        }
+        if key == replaces {
+            return Err(AppError::validation(
+                "replaces",
+                Violation::new(
+                    "code_rule.replace_self",
+                    "规则不能替换自身；发布草稿即可替换已发布的版本",
+                    "a rule cannot replace itself; publishing its draft replaces its published version",
+                ),
+            ));
+        }
+        let mut tx = self.db.begin().await?;
+        let new_versions = existing_versions(&mut tx, key).await?;
+        let old_versions = existing_versions(&mut tx, replaces).await?;
+        let (Some(draft), Some(old)) = (
+            new_versions.iter().find(|v| v.status == "draft"),
+            old_versions.iter().find(|v| v.status == "published"),
+        ) else {
+            return Err(AppError::Rejected(Violation::new(
+                "code_rule.replace_states",
+                format!("替换需要“{key}”有草稿版本、“{replaces}”有已发布的版本"),
+                format!(
+                    "replacing needs a draft of '{key}' and a published version of '{replaces}'"
+                ),
+            )));
+        };
+        if !covers(&applies_of(draft), &applies_of(old)) {
+            return Err(AppError::Rejected(Violation::new(
+                "code_rule.replace_narrower",
+                format!("规则“{key}”的适用范围没有覆盖“{replaces}”适用的全部客户，替换后会有客户无规则可用"),
+                format!("rule '{key}' does not apply to every customer '{replaces}' applies to; some would be left without a rule"),
+            )));
+        }
+        disable_published_in(&mut tx, actor, replaces).await?;
+        let view = publish_code_rule_in(&mut tx, actor, key).await?;
+        tx.commit().await?;
+        Ok(view)
     }
 
     pub async fn list_code_rules(&self, actor: &Actor) -> AppResult<Vec<CodeRuleView>> {
@@ -284,6 +318,55 @@ impl App {
         tx.rollback().await?;
         Ok(rule_view(key, &rows))
     }
+}
+
+/// Does `new` apply to every customer `old` applies to?
+fn covers(new: &AppliesTo, old: &AppliesTo) -> bool {
+    let types = new.customer_types.is_empty()
+        || (!old.customer_types.is_empty()
+            && old
+                .customer_types
+                .iter()
+                .all(|t| new.customer_types.contains(t)));
+    let regions = new.region_prefixes.is_empty()
+        || (!old.region_prefixes.is_empty()
+            && old.region_prefixes.iter().all(|o| {
+                new.region_prefixes
+                    .iter()
+                    .any(|n| o.starts_with(n.as_str()))
+            }));
+    types && regions
+}
+
+/// Disable the published version of `key` inside `tx`.
+async fn disable_published_in(tx: &mut Tx, actor: &Actor, key: &str) -> AppResult<()> {
+    let versions = existing_versions(tx, key).await?;
+    let Some(published) = versions.iter().find(|v| v.status == "published").cloned() else {
+        return Err(AppError::Rejected(Violation::new(
+            "code_rule.not_published",
+            format!("规则“{key}”没有已发布的版本"),
+            format!("rule '{key}' has no published version"),
+        )));
+    };
+    tx.set_code_rule_status(
+        published.id,
+        "published",
+        "disabled",
+        Some(actor.user_id),
+        now_us(),
+    )
+    .await
+    .map_err(|_| concurrent_rule_change(key))?;
+    let mut r = record(
+        actor,
+        "code_rule.disable",
+        "code_rule",
+        &format!("{key}@{}", published.version),
+    );
+    r.before = to_json(&serde_json::json!({"status": "published"}));
+    r.after = to_json(&serde_json::json!({"status": "disabled"}));
+    append(tx, r).await?;
+    Ok(())
 }
 
 fn concurrent_rule_change(key: &str) -> AppError {
@@ -345,4 +428,29 @@ pub(crate) async fn publish_code_rule_in(
     append(tx, r).await?;
     let rows = tx.code_rule_versions(key).await?;
     Ok(rule_view(key, &rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn applies(types: &[&str], regions: &[&str]) -> AppliesTo {
+        AppliesTo {
+            customer_types: types.iter().map(|s| s.to_string()).collect(),
+            region_prefixes: regions.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_replacement_must_cover_every_customer_of_the_old_rule() {
+        let old = applies(&["enterprise"], &["11"]);
+        assert!(covers(&applies(&["enterprise"], &["11"]), &old));
+        assert!(covers(&applies(&["enterprise", "individual"], &[]), &old));
+        assert!(covers(&applies(&[], &["1"]), &old));
+        assert!(!covers(&applies(&["individual"], &[]), &old));
+        assert!(!covers(&applies(&["enterprise"], &["1101"]), &old));
+        // An old rule for every type is covered only by a rule for every type.
+        assert!(!covers(&applies(&["enterprise"], &[]), &applies(&[], &[])));
+        assert!(covers(&applies(&[], &[]), &applies(&[], &[])));
+    }
 }

@@ -46,6 +46,7 @@ struct DashboardPage {
     recent: Option<Vec<CustomerRow>>,
     total: Option<i64>,
     groups: Vec<FigureGroup>,
+    needs_rule: bool,
 }
 
 /// A region code with its name beside it: `110105 北京市朝阳区`.
@@ -112,6 +113,7 @@ pub(crate) async fn page(State(state): State<AppState>, viewer: Viewer) -> Respo
         }
         None => (None, Vec::new()),
     };
+    let needs_rule = dashboard.needs_rule;
     let (tasks, recent) = rows(dashboard, lang, state.app.config.code_timezone);
     render(
         StatusCode::OK,
@@ -121,6 +123,7 @@ pub(crate) async fn page(State(state): State<AppState>, viewer: Viewer) -> Respo
             recent,
             total,
             groups,
+            needs_rule,
         },
     )
 }

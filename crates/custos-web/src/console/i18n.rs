@@ -96,6 +96,7 @@ const TABLES: &[&[Entry]] = &[
     super::fields::WORDS,
     super::duplicates::WORDS,
     super::admin_words::WORDS,
+    super::rule_words::WORDS,
 ];
 
 fn catalog() -> &'static HashMap<&'static str, (&'static str, &'static str)> {

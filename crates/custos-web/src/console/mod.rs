@@ -32,6 +32,10 @@ mod list_query;
 mod login;
 mod page;
 mod region_cascade;
+mod rule_designer;
+mod rule_form;
+mod rule_words;
+mod rules;
 mod session;
 mod stats;
 
@@ -143,6 +147,14 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/audit", get(audit_pages::list))
         .route("/audit/verify", post(audit_pages::verify))
         .route("/audit/{seq}", get(audit_pages::entry))
+        .route("/rules", get(rules::list))
+        .route("/rules/new", get(rule_designer::new_form))
+        .route("/rules/designer", post(rule_designer::submit))
+        .route("/rules/{key}", get(rules::detail))
+        .route("/rules/{key}/edit", get(rule_designer::edit_form))
+        .route("/rules/{key}/publish", post(rules::publish))
+        .route("/rules/{key}/replace", post(rules::replace))
+        .route("/rules/{key}/disable", post(rules::disable))
 }
 
 /// Whether a posted CSRF token is the viewer's (multipart forms check it themselves).

@@ -19,6 +19,8 @@ mod duplicates;
 mod duplicates_in_browser;
 mod list_in_browser;
 mod pages;
+mod rules;
+mod rules_in_browser;
 mod session;
 mod shell_in_browser;
 mod tablet_in_browser;
