@@ -18,7 +18,7 @@ use super::form::Posted;
 use super::i18n::t;
 use super::page::{csrf_refused, render, Chrome, PageError};
 use super::session::Viewer;
-use super::time::local_minutes;
+use custos_app::clock::local_minutes;
 use crate::AppState;
 
 /// Versions shown side by side unless `?versions=` picks others.
