@@ -7,6 +7,7 @@ mod account;
 mod application_form;
 mod applications;
 mod assets;
+mod customer_assign;
 mod customer_detail;
 mod customer_fields;
 mod customer_form;
