@@ -7,6 +7,7 @@
 use serde::Serialize;
 
 use crate::actor::Actor;
+use crate::customer_assign::Assignment;
 use crate::customers::duplicates::DuplicateReport;
 use crate::customers::merge::{LineageEdge, MergeInfo};
 use crate::customers::{CustomerType, CustomerView, Disclosure, HistoryEntry};
@@ -116,6 +117,9 @@ pub struct CustomerForm {
     /// customer is applied for.
     pub may_create: bool,
     pub may_apply: bool,
+    /// The owners and departments the writer may choose, and whether contacts are
+    /// entered with the record (none when the writer may not write directly).
+    pub assignment: Assignment,
 }
 
 impl App {
@@ -209,7 +213,12 @@ impl App {
             }
             None => None,
         };
+        let assignment = match code {
+            Some(_) => self.assignment(actor, "customer.update").await?,
+            None => self.assignment(actor, "customer.create").await?,
+        };
         Ok(CustomerForm {
+            assignment,
             fields: self.list_fields(actor).await?,
             customer_types: self.customer_types().await?,
             customer,

@@ -17,6 +17,7 @@ pub mod codes;
 pub mod data_lock;
 #[macro_use]
 pub mod customers;
+pub mod customer_assign;
 pub mod customer_page;
 pub mod dashboard;
 pub mod demo;

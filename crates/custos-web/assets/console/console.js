@@ -77,17 +77,28 @@
     if (e.target && e.target.id === "f-customer_type") { markRequired(); }
   });
   document.addEventListener("DOMContentLoaded", markRequired);
-  // A new customer's form marks the fields required for the customer type chosen.
-  document.addEventListener("change", function (e) {
-    var el = e.target;
-    if (!el.hasAttribute || !el.hasAttribute("data-customer-type") || !el.form) { return; }
-    var type = el.value || "enterprise";
-    var labels = el.form.querySelectorAll("label[data-required-for]");
-    Array.prototype.forEach.call(labels, function (label) {
-      var types = label.getAttribute("data-required-for").split(" ");
-      var required = types.indexOf("*") >= 0 || types.indexOf(type) >= 0;
-      label.classList.toggle("required", required);
-    });
+  // A list of rows (contacts): a button with data-add-row appends a copy of the
+  // <template> it names to the element named by data-rows-target; a button with
+  // data-remove-row removes its row.
+  document.addEventListener("click", function (e) {
+    var add = e.target.closest ? e.target.closest("[data-add-row]") : null;
+    if (add) {
+      var tpl = document.getElementById(add.getAttribute("data-add-row"));
+      var rows = document.getElementById(add.getAttribute("data-rows-target"));
+      if (tpl && rows) {
+        rows.appendChild(tpl.content.cloneNode(true));
+        var inputs = rows.querySelectorAll("[data-row]:last-child input");
+        if (inputs.length) { inputs[0].focus(); }
+      }
+      return;
+    }
+    var remove = e.target.closest ? e.target.closest("[data-remove-row]") : null;
+    if (remove) {
+      var row = remove.closest("[data-row]");
+      if (row) { row.parentNode.removeChild(row); }
+      var adder = document.getElementById("add-contact");
+      if (adder) { adder.focus(); }
+    }
   });
 
   // Charts: an element with data-chart holds its ECharts option as JSON in its

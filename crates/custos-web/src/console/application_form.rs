@@ -10,15 +10,16 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{json, Map, Value};
 
 use custos_app::applications::{ApplicationForm, NewApplication};
-use custos_app::fields::{FieldDefinition, FieldType};
 use custos_app::terms::{choices, term_or_code, Terms};
 use custos_app::AppError;
-use custos_core::violation::Lang;
+use custos_core::violation::{FieldError, Lang};
 
 use super::applications::{query_fields, query_get, show_value};
+use super::customer_fields::{error_of, inputs, kept_masked, posted_json, FieldInput, Values};
 use super::form::Posted;
 use super::i18n::{t, Entry};
 use super::page::{csrf_refused, render, Chrome, PageError};
+use super::region_cascade::{region_cascade, RegionUse};
 use super::session::Viewer;
 use crate::AppState;
 
@@ -54,11 +55,6 @@ pub(crate) const WORDS: &[Entry] = &[
         "Leave empty for no end.",
     ),
     ("newapp.reason", "申请理由", "Reason"),
-    (
-        "newapp.unchanged_pii",
-        "已脱敏；不修改请留空。",
-        "Masked; leave empty to keep it.",
-    ),
     ("newapp.about", "申请对象", "About"),
     ("newapp.current", "当前状态", "Status now"),
 ];
@@ -75,42 +71,10 @@ const OFFERED: &[&str] = &[
     "grant_permission",
 ];
 
-/// Built-in fields a new customer's or a change's form offers (the rest — owner,
-/// department, contacts, lists — have their own pages).
-const RECORD_FIELDS: &[&str] = &[
-    "customer_type",
-    "name",
-    "short_name",
-    "uscc",
-    "id_number",
-    "legal_representative",
-    "established_on",
-    "registered_capital",
-    "industry",
-    "scale",
-    "level",
-    "source",
-    "region_code",
-    "address",
-    "postal_code",
-    "phone",
-    "mobile",
-    "email",
-    "website",
-    "credit_rating",
-    "remarks",
-];
-
 /// An option of a select list.
 struct Choice {
     value: String,
     label: String,
-}
-
-/// A labelled group of options.
-struct ChoiceGroup {
-    label: String,
-    options: Vec<Choice>,
 }
 
 /// One input of the form.
@@ -123,13 +87,8 @@ struct Field {
     control: &'static str,
     input_type: &'static str,
     required: bool,
-    /// Customer types for which it is required, space-separated (`*`: all).
-    required_for: String,
     options: Vec<Choice>,
-    groups: Vec<ChoiceGroup>,
     value: String,
-    /// The value it had when the form was shown (a change sends only what differs).
-    orig: Option<String>,
     error: Option<String>,
 }
 
@@ -143,11 +102,8 @@ impl Field {
             control: "input",
             input_type: "text",
             required: false,
-            required_for: String::new(),
             options: Vec::new(),
-            groups: Vec::new(),
             value: String::new(),
-            orig: None,
             error: None,
         }
     }
@@ -165,6 +121,11 @@ struct NewPage {
     ask_code: bool,
     action: String,
     about: Option<String>,
+    /// The customer record's inputs (new customer, change), drawn by
+    /// `console/customers/fields.html` as on the customer form.
+    inputs: Vec<FieldInput>,
+    region_html: String,
+    dup_hints: bool,
     fields: Vec<Field>,
     errors: Vec<String>,
     version: String,
@@ -180,178 +141,10 @@ fn kind_choices(lang: Lang) -> Vec<Choice> {
         .collect()
 }
 
-fn region_groups() -> Vec<ChoiceGroup> {
-    use custos_core::region::{children, provinces};
-    provinces()
-        .into_iter()
-        .map(|p| {
-            let mut options = vec![Choice {
-                value: p.code.to_string(),
-                label: format!("{} {}", p.name, p.code),
-            }];
-            for c in children(p.code) {
-                options.push(Choice {
-                    value: c.code.to_string(),
-                    label: format!("{} {}", c.name, c.code),
-                });
-                for d in children(c.code) {
-                    options.push(Choice {
-                        value: d.code.to_string(),
-                        label: format!("　{} {}", d.name, d.code),
-                    });
-                }
-            }
-            ChoiceGroup {
-                label: p.name.to_string(),
-                options,
-            }
-        })
-        .collect()
-}
-
-fn industry_groups() -> Vec<ChoiceGroup> {
-    use custos_core::industry::{divisions, sections};
-    sections()
-        .into_iter()
-        .map(|s| {
-            let mut options = vec![Choice {
-                value: s.code.to_string(),
-                label: format!("{} {}", s.code, s.name),
-            }];
-            options.extend(divisions(s.code).into_iter().map(|d| Choice {
-                value: d.code.to_string(),
-                label: format!("　{} {}", d.code, d.name),
-            }));
-            ChoiceGroup {
-                label: format!("{} {}", s.code, s.name),
-                options,
-            }
-        })
-        .collect()
-}
-
-/// The input of one catalog field (`key` as posted: `custom.<key>` for custom fields).
-fn catalog_field(lang: Lang, form: &ApplicationForm, d: &FieldDefinition, key: &str) -> Field {
-    let label = match lang {
-        Lang::Zh => d.label_zh.clone(),
-        Lang::En => d.label_en.clone(),
-    };
-    let mut f = Field::text(key, label);
-    f.help = match lang {
-        Lang::Zh => d.help_zh.clone(),
-        Lang::En => d.help_en.clone(),
-    }
-    .unwrap_or_default();
-    f.required_for = d.required_for.join(" ");
-    let options = |list: Vec<(String, String)>| {
-        list.into_iter()
-            .map(|(value, label)| Choice { value, label })
-            .collect::<Vec<_>>()
-    };
-    match (key, d.field_type) {
-        ("customer_type", _) => {
-            f.control = "select";
-            f.options = options(
-                form.customer_types
-                    .iter()
-                    .map(|c| {
-                        let name = match lang {
-                            Lang::Zh => c.label_zh.clone(),
-                            Lang::En => c.label_en.clone(),
-                        };
-                        (c.key.clone(), name)
-                    })
-                    .collect(),
-            );
-        }
-        ("scale", _) => {
-            f.control = "select";
-            f.options = options(
-                choices(Terms::Scale, lang)
-                    .into_iter()
-                    .map(|(c, n)| (c.to_string(), n.to_string()))
-                    .collect(),
-            );
-        }
-        ("region_code", _) => {
-            f.control = "select";
-            f.groups = region_groups();
-        }
-        ("industry", _) => {
-            f.control = "select";
-            f.groups = industry_groups();
-        }
-        ("remarks" | "address", _) => f.control = "textarea",
-        (_, FieldType::SingleSelect) => {
-            f.control = "select";
-            f.options = options(
-                d.allowed_values
-                    .iter()
-                    .map(|v| (v.clone(), v.clone()))
-                    .collect(),
-            );
-        }
-        (_, FieldType::Boolean) => {
-            f.control = "select";
-            f.options = options(vec![
-                ("true".into(), t(lang, "apps.yes").into()),
-                ("false".into(), t(lang, "apps.no").into()),
-            ]);
-        }
-        (_, FieldType::Number) => f.input_type = "number",
-        (_, FieldType::Date) => f.input_type = "date",
-        (_, _) if d.multiline => f.control = "textarea",
-        _ => {}
-    }
-    if d.field_type == FieldType::Number {
-        f.input_type = "number";
-    }
-    f
-}
-
-/// The fields of a new customer or a change: built-ins then custom fields.
-fn record_fields(lang: Lang, form: &ApplicationForm) -> Vec<Field> {
-    let mut out = Vec::new();
-    for d in &form.fields {
-        let key = match d.builtin {
-            true if RECORD_FIELDS.contains(&d.key.as_str()) => d.key.clone(),
-            true => continue,
-            false if matches!(d.field_type, FieldType::Contacts) => continue,
-            false => format!("custom.{}", d.key),
-        };
-        out.push(catalog_field(lang, form, d, &key));
-    }
-    out
-}
-
-/// The current value of `key` as an input shows it (masked personal data: empty).
-fn current_value(form: &ApplicationForm, key: &str) -> Option<String> {
-    let c = form.customer.as_ref()?;
-    let v = serde_json::to_value(c).ok()?;
-    let x = match key.strip_prefix("custom.") {
-        Some(k) => v.get("custom")?.get(k)?.clone(),
-        None => v.get(key)?.clone(),
-    };
-    let text = match x {
-        Value::Null => String::new(),
-        Value::String(s) => s,
-        Value::Array(a) => a
-            .iter()
-            .filter_map(|i| i.as_str().map(str::to_string).or(Some(i.to_string())))
-            .collect::<Vec<_>>()
-            .join(","),
-        other => other.to_string(),
-    };
-    if c.pii_masked && custos_app::customers::PII_FIELDS.contains(&key) && text.contains('*') {
-        return Some(String::new());
-    }
-    Some(text)
-}
-
-/// The inputs of a form of `kind`.
+/// The inputs of a form of `kind` besides the customer record's (those come from the
+/// shared builder, `customer_fields`).
 fn fields_of(lang: Lang, form: &ApplicationForm, kind: &str) -> Vec<Field> {
     let mut fields = match kind {
-        "create" | "change" => record_fields(lang, form),
         "change_code" => {
             let mut f = Field::text("new_code", t(lang, "newapp.new_code").into());
             f.help = t(lang, "newapp.new_code_help").into();
@@ -393,32 +186,10 @@ fn fields_of(lang: Lang, form: &ApplicationForm, kind: &str) -> Vec<Field> {
         }
         _ => Vec::new(),
     };
-    if kind == "change" {
-        for f in &mut fields {
-            let now = current_value(form, &f.name).unwrap_or_default();
-            let masked = form.customer.as_ref().is_some_and(|c| c.pii_masked)
-                && custos_app::customers::PII_FIELDS.contains(&f.name.as_str());
-            if masked && now.is_empty() {
-                f.help = t(lang, "newapp.unchanged_pii").into();
-            }
-            f.value = now.clone();
-            f.orig = Some(now);
-        }
-    }
     let mut reason = Field::text("reason", t(lang, "newapp.reason").into());
     reason.control = "textarea";
     fields.push(reason);
     fields
-}
-
-/// Mark required fields for the customer type chosen (or now held).
-fn mark_required(fields: &mut [Field], customer_type: &str) {
-    for f in fields.iter_mut().filter(|f| !f.required_for.is_empty()) {
-        f.required = f
-            .required_for
-            .split(' ')
-            .any(|t| t == "*" || t == customer_type);
-    }
 }
 
 /// Where a use case's field error goes: the input of that name, else the list on top.
@@ -444,6 +215,9 @@ fn new_page(
         ask_code: false,
         action: String::new(),
         about: None,
+        inputs: Vec::new(),
+        region_html: String::new(),
+        dup_hints: false,
         fields: Vec::new(),
         errors: Vec::new(),
         version: String::new(),
@@ -470,44 +244,81 @@ fn new_page(
     if let Some(p) = posted {
         for f in &mut page.fields {
             f.value = p.get(&f.name).unwrap_or("").to_string();
-            if f.orig.is_some() {
-                f.orig = Some(p.get(&format!("orig.{}", f.name)).unwrap_or("").to_string());
-            }
         }
         if let Some(v) = p.get("version") {
             page.version = v.to_string();
         }
     }
-    let chosen_type = page
-        .fields
-        .iter()
-        .find(|f| f.name == "customer_type")
-        .map(|f| f.value.clone())
-        .filter(|v| !v.is_empty())
-        .or_else(|| customer.map(|c| c.customer_type.clone()))
-        .unwrap_or_else(|| "enterprise".into());
-    mark_required(&mut page.fields, &chosen_type);
-    if let Some(e) = error {
-        match e {
-            AppError::Validation(list) => {
-                for fe in list {
-                    let msg = fe.violation.message(lang).to_string();
-                    let name = input_name(&fe.field);
-                    match page.fields.iter_mut().find(|f| f.name == name) {
-                        Some(f) => {
-                            f.error = Some(match f.error.take() {
-                                Some(prev) => format!("{prev}；{msg}"),
-                                None => msg,
-                            })
-                        }
-                        None => page.errors.push(msg),
-                    }
-                }
+    let mut record_errors = Vec::new();
+    match error {
+        Some(AppError::Validation(list)) => {
+            record_errors = list
+                .into_iter()
+                .map(|fe| FieldError {
+                    field: input_name(&fe.field).to_string(),
+                    violation: fe.violation,
+                })
+                .collect();
+        }
+        Some(other) => page.errors.push(other.detail(lang)),
+        None => {}
+    }
+    if matches!(kind, "create" | "change") {
+        record_inputs(&mut page, lang, form, posted, &record_errors);
+    }
+    for fe in record_errors {
+        let name = fe.field.as_str();
+        if page
+            .inputs
+            .iter()
+            .any(|i| error_of(std::slice::from_ref(&fe), &i.name, lang).is_some())
+        {
+            continue;
+        }
+        let msg = fe.violation.message(lang).to_string();
+        match page.fields.iter_mut().find(|f| f.name == name) {
+            Some(f) => {
+                f.error = Some(match f.error.take() {
+                    Some(prev) => format!("{prev}；{msg}"),
+                    None => msg,
+                })
             }
-            other => page.errors.push(other.detail(lang)),
+            None => page.errors.push(msg),
         }
     }
     page
+}
+
+/// The customer record's inputs of a new-customer or change application, from the same
+/// builder as the customer form; a change remembers each value shown (`orig.<name>`).
+fn record_inputs(
+    page: &mut NewPage,
+    lang: Lang,
+    form: &ApplicationForm,
+    posted: Option<&Posted>,
+    errors: &[FieldError],
+) {
+    let customer = form.customer.as_ref();
+    let ctype = posted
+        .and_then(|p| p.get("customer_type"))
+        .map(str::to_string)
+        .or_else(|| customer.map(|c| c.customer_type.clone()))
+        .unwrap_or_else(|| "enterprise".into());
+    let values = Values { posted, customer };
+    page.inputs = inputs(&form.into(), lang, &values, &ctype, errors);
+    if page.kind == "change" {
+        for i in &mut page.inputs {
+            i.orig = Some(match posted {
+                Some(p) => p.get(&format!("orig.{}", i.name)).unwrap_or("").to_string(),
+                None => i.shown(),
+            });
+        }
+    }
+    let region = match posted {
+        Some(p) => p.get("region_code"),
+        None => customer.and_then(|c| c.region_code.as_deref()),
+    };
+    page.region_html = region_cascade(lang, region, RegionUse::Form).html();
 }
 
 /// `GET /applications/new[?kind=…&customer=…]`.
@@ -543,70 +354,29 @@ pub(crate) async fn form(
     }
 }
 
-/// A posted value as JSON for a field of the catalog.
-fn typed(d: Option<&FieldDefinition>, text: &str) -> Value {
-    match d.map(|d| d.field_type) {
-        Some(FieldType::Number) => text
-            .parse::<f64>()
-            .ok()
-            .and_then(|n| serde_json::Number::from_f64(n).map(Value::Number))
-            .unwrap_or_else(|| Value::from(text)),
-        Some(FieldType::Boolean) => match text {
-            "true" => Value::Bool(true),
-            "false" => Value::Bool(false),
-            other => Value::from(other),
-        },
-        Some(FieldType::MultiSelect | FieldType::TextList) => Value::Array(
-            text.split([',', '，', '、'])
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(Value::from)
-                .collect(),
-        ),
-        _ => Value::from(text),
+/// The payload of a create or change from the posted record inputs (the customer form's
+/// reading); a change carries only the inputs whose value differs from the one shown.
+fn record_payload(
+    form: &ApplicationForm,
+    posted: &Posted,
+    change: bool,
+) -> Result<Map<String, Value>, AppError> {
+    let keep = match change {
+        true => kept_masked(&form.into()),
+        false => Vec::new(),
+    };
+    let (mut body, errors) = posted_json(posted, &form.fields, change, &keep, change);
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
     }
+    body.remove("override_duplicates");
+    if !change {
+        body.remove("reason");
+    }
+    Ok(body)
 }
 
-/// The payload of a create or change from the posted record fields. A change carries
-/// only the fields whose value differs from the one shown (`orig.<name>`).
-fn record_payload(form: &ApplicationForm, posted: &Posted, change: bool) -> Map<String, Value> {
-    let mut out = Map::new();
-    let mut custom = Map::new();
-    for d in &form.fields {
-        let key = match d.builtin {
-            true if RECORD_FIELDS.contains(&d.key.as_str()) => d.key.clone(),
-            true => continue,
-            false => format!("custom.{}", d.key),
-        };
-        let value = posted.get(&key).unwrap_or("").trim();
-        if change {
-            let orig = posted.get(&format!("orig.{key}")).unwrap_or("").trim();
-            if value == orig {
-                continue;
-            }
-        } else if value.is_empty() {
-            continue;
-        }
-        let v = match value {
-            "" => Value::Null,
-            text => typed(Some(d), text),
-        };
-        match key.strip_prefix("custom.") {
-            Some(k) => {
-                custom.insert(k.to_string(), v);
-            }
-            None => {
-                out.insert(key, v);
-            }
-        }
-    }
-    if !custom.is_empty() {
-        out.insert("custom".into(), Value::Object(custom));
-    }
-    out
-}
-
-fn payload_of(kind: &str, form: &ApplicationForm, posted: &Posted) -> Value {
+fn payload_of(kind: &str, form: &ApplicationForm, posted: &Posted) -> Result<Value, AppError> {
     let get = |k: &str| posted.get(k).map(str::trim).filter(|v| !v.is_empty());
     let code = form
         .customer
@@ -615,16 +385,13 @@ fn payload_of(kind: &str, form: &ApplicationForm, posted: &Posted) -> Value {
         .or_else(|| get("code").map(str::to_string))
         .unwrap_or_default();
     let mut p = match kind {
-        "create" => record_payload(form, posted, false),
+        "create" => record_payload(form, posted, false)?,
         "change" => {
-            let mut changes = record_payload(form, posted, true);
+            let mut changes = record_payload(form, posted, true)?;
             let version = get("version")
                 .and_then(|v| v.parse::<i64>().ok())
                 .unwrap_or(0);
             changes.insert("version".into(), Value::from(version));
-            if let Some(r) = get("reason") {
-                changes.insert("reason".into(), Value::from(r));
-            }
             let mut m = Map::new();
             m.insert("code".into(), Value::from(code.clone()));
             m.insert("changes".into(), Value::Object(changes));
@@ -657,7 +424,7 @@ fn payload_of(kind: &str, form: &ApplicationForm, posted: &Posted) -> Value {
     if kind == "create" {
         p.remove("reason");
     }
-    Value::Object(p)
+    Ok(Value::Object(p))
 }
 
 /// `POST /applications/new?kind=…[&customer=…]`: submit; on success the application's
@@ -686,9 +453,16 @@ pub(crate) async fn submit(
         Ok(f) => f,
         Err(e) => return PageError::new(chrome, e).into_response(),
     };
+    let payload = match payload_of(&kind, &form, &posted) {
+        Ok(p) => p,
+        Err(e) => {
+            let page = new_page(&viewer, &kind, Some(&form), Some(&posted), Some(e));
+            return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
+        }
+    };
     let input = NewApplication {
         kind: kind.clone(),
-        payload: payload_of(&kind, &form, &posted),
+        payload,
         reason: posted
             .get("reason")
             .map(str::trim)

@@ -1,11 +1,14 @@
-//! The inputs of the customer form, generated from the field catalog, and a posted form
-//! read back into the use cases' input (`NewCustomer`, `CustomerPatch`), keyed by the
-//! API's field names (`custom.<key>` for custom fields).
+//! The one builder of a customer record's inputs, generated from the field catalog, for
+//! the customer form (新增 / 编辑客户) and the application form (new customer, change);
+//! and a posted form read back into the use cases' input (`NewCustomer`, `CustomerPatch`,
+//! an application's payload), keyed by the API's field names (`custom.<key>` for custom
+//! fields). Both pages draw the inputs with `console/customers/fields.html`.
 
 use serde_json::{Map, Value};
 
+use custos_app::applications::ApplicationForm;
 use custos_app::customer_page::CustomerForm;
-use custos_app::customers::CustomerView;
+use custos_app::customers::{CustomerType, CustomerView};
 use custos_app::fields::{FieldDefinition, FieldType};
 use custos_app::terms::{choices, term_or_code, Terms};
 use custos_core::violation::{FieldError, Lang};
@@ -13,12 +16,40 @@ use custos_core::{industry, Violation};
 
 use super::form::Posted;
 
-/// Built-in fields the form does not offer: the owner and department default to the
-/// creator's; contacts are kept on the customer's page.
+/// Built-in fields the catalog's inputs leave out: the owner, department and contacts
+/// are offered apart, only where the writer may set them (`customer_assign`).
 const NOT_IN_FORM: &[&str] = &["owner_id", "department_id", "contacts"];
 
 /// Fields holding a list, typed as one text separated by commas or line breaks.
 const LIST_FIELDS: &[&str] = &["former_names", "tags"];
+
+/// What the inputs are built from: the field catalog, the customer types and the record
+/// being changed (personal data masked), as the page's use case returned them.
+pub(crate) struct FormSource<'a> {
+    pub fields: &'a [FieldDefinition],
+    pub customer_types: &'a [CustomerType],
+    pub customer: Option<&'a CustomerView>,
+}
+
+impl<'a> From<&'a CustomerForm> for FormSource<'a> {
+    fn from(f: &'a CustomerForm) -> Self {
+        FormSource {
+            fields: &f.fields,
+            customer_types: &f.customer_types,
+            customer: f.customer.as_ref(),
+        }
+    }
+}
+
+impl<'a> From<&'a ApplicationForm> for FormSource<'a> {
+    fn from(f: &'a ApplicationForm) -> Self {
+        FormSource {
+            fields: &f.fields,
+            customer_types: &f.customer_types,
+            customer: f.customer.as_ref(),
+        }
+    }
+}
 
 /// One choice of a select list.
 pub(crate) struct Choice {
@@ -47,6 +78,25 @@ pub(crate) struct FieldInput {
     pub masked: Option<String>,
     pub major: bool,
     pub max_length: usize,
+    /// The value shown when the form was drawn, posted back as `orig.<name>` so that a
+    /// change application asks for only what the applicant changed.
+    pub orig: Option<String>,
+}
+
+impl FieldInput {
+    /// The value as posted back unchanged: a multiple choice's values joined by commas.
+    pub(crate) fn shown(&self) -> String {
+        match self.kind {
+            "multi" => self
+                .choices
+                .iter()
+                .filter(|c| c.selected)
+                .map(|c| c.value.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            _ => self.value.clone(),
+        }
+    }
 }
 
 /// What the form shows in its inputs: the posted values (after an error) or the record's.
@@ -120,7 +170,7 @@ fn input_kind(def: &FieldDefinition) -> &'static str {
 /// The choices of a select field, the current values selected.
 fn field_choices(
     def: &FieldDefinition,
-    form: &CustomerForm,
+    form: &FormSource,
     lang: Lang,
     current: &[String],
 ) -> Vec<Choice> {
@@ -189,13 +239,13 @@ fn industry_choices() -> Vec<(String, String)> {
 
 /// The inputs of the form for customer type `ctype`, with `errors` beside their fields.
 pub(crate) fn inputs(
-    form: &CustomerForm,
+    form: &FormSource,
     lang: Lang,
     values: &Values,
     ctype: &str,
     errors: &[FieldError],
 ) -> Vec<FieldInput> {
-    let masked = form.customer.as_ref().is_some_and(|c| c.pii_masked);
+    let masked = form.customer.is_some_and(|c| c.pii_masked);
     form.fields
         .iter()
         .filter(|d| !NOT_IN_FORM.contains(&d.key.as_str()))
@@ -237,6 +287,7 @@ pub(crate) fn inputs(
                 masked: masked_value,
                 major: def.major,
                 max_length: def.max_length.unwrap_or(2000).min(2000) * 4,
+                orig: None,
                 value,
                 name,
             }
@@ -246,8 +297,8 @@ pub(crate) fn inputs(
 
 /// The built-in fields an edit form shows masked (and keeps when left empty): personal
 /// data, an address only for individuals (as the record masks it).
-pub(crate) fn kept_masked(form: &CustomerForm) -> Vec<String> {
-    let Some(c) = form.customer.as_ref().filter(|c| c.pii_masked) else {
+pub(crate) fn kept_masked(form: &FormSource) -> Vec<String> {
+    let Some(c) = form.customer.filter(|c| c.pii_masked) else {
         return Vec::new();
     };
     form.fields
@@ -295,12 +346,14 @@ pub(crate) fn other_errors(
 /// The posted form as the JSON body of the API (what `NewCustomer` / `CustomerPatch`
 /// read), and the errors of values that are not of their field's type. `clear_empty`:
 /// an empty input clears the field (an edit); otherwise it is left out. Fields shown
-/// masked (`keep_empty`) stay as they are when left empty.
+/// masked (`keep_empty`) stay as they are when left empty. `only_changed`: a field
+/// whose posted value is the one shown (`orig.<name>`) is left out.
 pub(crate) fn posted_json(
     posted: &Posted,
     defs: &[FieldDefinition],
     clear_empty: bool,
     keep_empty: &[String],
+    only_changed: bool,
 ) -> (Map<String, Value>, Vec<FieldError>) {
     let mut body = Map::new();
     let mut custom = Map::new();
@@ -321,6 +374,11 @@ pub(crate) fn posted_json(
             .filter(|v| !v.trim().is_empty())
             .collect();
         if given.is_empty() && (!clear_empty || keep_empty.contains(&def.key)) {
+            continue;
+        }
+        if only_changed
+            && given.join(",").trim() == posted.get(&format!("orig.{name}")).unwrap_or("").trim()
+        {
             continue;
         }
         let value = match typed(def, &name, &given) {

@@ -15,6 +15,7 @@ use custos_app::input::Input;
 use custos_app::AppError;
 use custos_core::violation::{FieldError, Lang};
 
+use super::customer_assign::{assign_inputs, assigned_json, AssignInputs};
 use super::customer_fields::{
     error_of, inputs, kept_masked, other_errors, posted_json, FieldInput, Values,
 };
@@ -37,6 +38,10 @@ struct FormPage {
     inputs: Vec<FieldInput>,
     /// The region cascader, drawn where the `region_code` input stands.
     region_html: String,
+    /// Duplicate hints while typing (`console/customers/fields.html`).
+    dup_hints: bool,
+    /// Owner, department and contacts, as far as the viewer may set them.
+    assign: AssignInputs,
     customer_type: String,
     reason: String,
     reason_error: Option<String>,
@@ -82,9 +87,16 @@ fn form_page(
             .map(|c| c.customer_type.clone())
             .unwrap_or_else(|| "enterprise".into()),
     };
-    let inputs = inputs(form, lang, &values, &ctype, &trouble.errors);
+    let inputs = inputs(&form.into(), lang, &values, &ctype, &trouble.errors);
+    let assign = assign_inputs(&form.assignment, customer, posted, &trouble.errors, lang);
     let mut messages = trouble.messages;
-    messages.extend(other_errors(&trouble.errors, &inputs, lang));
+    let loose: Vec<FieldError> = trouble
+        .errors
+        .iter()
+        .filter(|e| !assign.shows(&e.field))
+        .cloned()
+        .collect();
+    messages.extend(other_errors(&loose, &inputs, lang));
     let region = match posted {
         Some(p) => p.get("region_code"),
         None => customer.and_then(|c| c.region_code.as_deref()),
@@ -109,6 +121,8 @@ fn form_page(
         code,
         inputs,
         region_html,
+        dup_hints: true,
+        assign,
         customer_type: ctype,
         reason: posted
             .and_then(|p| p.get("reason"))
@@ -201,7 +215,8 @@ pub(crate) async fn create(
         Ok(f) => f,
         Err(e) => return PageError::new(form_chrome(&viewer, None), e).into_response(),
     };
-    let (mut body, type_errors) = posted_json(&posted, &form.fields, false, &[]);
+    let (mut body, mut type_errors) = posted_json(&posted, &form.fields, false, &[], false);
+    type_errors.extend(assigned_json(&posted, &form.assignment, None, &mut body));
     body.entry("customer_type")
         .or_insert(serde_json::Value::String(String::new()));
     let input: Input<NewCustomer> = match type_errors.is_empty() {
@@ -247,7 +262,19 @@ pub(crate) async fn update(
         Ok(f) => f,
         Err(e) => return PageError::new(chrome(), e).into_response(),
     };
-    let (mut body, type_errors) = posted_json(&posted, &form.fields, true, &kept_masked(&form));
+    let (mut body, mut type_errors) = posted_json(
+        &posted,
+        &form.fields,
+        true,
+        &kept_masked(&(&form).into()),
+        false,
+    );
+    type_errors.extend(assigned_json(
+        &posted,
+        &form.assignment,
+        form.customer.as_ref(),
+        &mut body,
+    ));
     let version = posted
         .get("version")
         .and_then(|v| v.trim().parse::<i64>().ok());
@@ -284,7 +311,7 @@ fn conflict_page(viewer: &Viewer, form: &CustomerForm, posted: &Posted, message:
         posted: None,
         customer: form.customer.as_ref(),
     };
-    let newer_inputs = inputs(form, viewer.lang, &newer, &page.customer_type, &[]);
+    let newer_inputs = inputs(&form.into(), viewer.lang, &newer, &page.customer_type, &[]);
     page.conflict = page
         .inputs
         .iter()

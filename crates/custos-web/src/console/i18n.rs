@@ -88,6 +88,7 @@ const TABLES: &[&[Entry]] = &[
     super::customer_list::WORDS,
     super::exports::WORDS,
     super::customer_words::CUSTOMER_WORDS,
+    super::customer_assign::WORDS,
     super::applications::WORDS,
     super::application_form::WORDS,
     super::inbox::WORDS,

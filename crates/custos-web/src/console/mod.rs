@@ -12,6 +12,7 @@ mod application_form;
 mod applications;
 mod assets;
 mod audit_pages;
+mod customer_assign;
 mod customer_detail;
 mod customer_fields;
 mod customer_form;

@@ -227,9 +227,10 @@ backend_test!(new_customer_form_keeps_values_and_shows_errors, |t| {
     let mut clerk = Visitor::new(&t);
     clerk.login("clerk", USER_PASSWORD).await;
     let html = page(&mut clerk, "/applications/new?kind=create", 200).await;
-    assert!(html.contains("name=\"region_code\"") && html.contains("海淀区 110108"));
+    // The region is the customer form's cascader.
+    assert!(html.contains("name=\"region_code\"") && html.contains("id=\"region-province\""));
     assert!(
-        html.contains("<label for=\"name\" class=\"required\""),
+        html.contains("<label for=\"f-name\" class=\"required\""),
         "{html}"
     );
     let csrf = Visitor::hidden(&html, "csrf");
@@ -247,14 +248,15 @@ backend_test!(new_customer_form_keeps_values_and_shows_errors, |t| {
         .await;
     assert_eq!(r.status(), 422);
     let html = r.text().await.unwrap();
-    assert!(html.contains("id=\"uscc-error\""), "{html}");
+    assert!(html.contains("id=\"f-uscc-error\""), "{html}");
     assert!(
         html.contains("value=\"错误代码测试有限公司\""),
         "value kept"
     );
     assert!(
-        html.contains("<option value=\"110108\" selected>"),
-        "select kept"
+        html.contains("<option value=\"110108\" selected>")
+            && html.contains("id=\"f-region_code\" value=\"110108\""),
+        "region kept"
     );
     // Without the token: refused.
     let r = clerk

@@ -2,6 +2,7 @@
 //! console, the approvers approve it from 待办, after which the customer exists with its
 //! code.
 
+use super::customers_in_browser::choose;
 use crate::applications::org;
 use crate::browser::Browser;
 use crate::helpers::*;
@@ -36,19 +37,19 @@ async fn clerk_applies_and_approvers_approve_from_the_inbox() {
     b.click("nav a[href=\"/applications\"]").await;
     b.click("#new-application").await;
     b.click("#kind-create").await;
-    b.wait_for("#name").await;
-    b.wait_for("#customer_type")
+    b.wait_for("#f-name").await;
+    b.wait_for("#f-customer_type")
         .await
         .select_by_value("enterprise")
         .await
         .expect("type");
-    b.fill("#name", "浏览器申请科技有限公司").await;
-    b.wait_for("#region_code")
-        .await
-        .select_by_value("110108")
-        .await
-        .expect("region");
-    b.fill("#phone", "010-62345678").await;
+    b.fill("#f-name", "浏览器申请科技有限公司").await;
+    // The region by the customer form's cascader.
+    choose(&b, "#region-province", "110000").await;
+    choose(&b, "#region-city", "110100").await;
+    choose(&b, "#region-county", "110108").await;
+    b.wait_for("#f-region_code[value=\"110108\"]").await;
+    b.fill("#f-phone", "010-62345678").await;
     b.fill("#reason", "新客户签约").await;
     b.click("#submit-application").await;
     b.expect_text("#application-state", "已提交", "submitted")

@@ -12,7 +12,7 @@ use crate::helpers::*;
 const NAME: &str = "上海浦江精密机械有限公司";
 
 /// Choose `value` in the select `css` (htmx replaces the cascader after each choice).
-async fn choose(b: &Browser, css: &str, value: &str) {
+pub(crate) async fn choose(b: &Browser, css: &str, value: &str) {
     let option = format!("{css} option[value=\"{value}\"]");
     b.wait_for(&option).await;
     b.wait_for(css)
@@ -68,6 +68,17 @@ async fn create_a_customer_see_hints_errors_and_masking() {
     choose(&b, "#region-city", "310100").await;
     choose(&b, "#region-county", "310115").await;
     b.wait_for("#f-region_code[value=\"310115\"]").await;
+    // Two contact rows added by console.js, the second removed again.
+    b.click("#add-contact").await;
+    b.click("#add-contact").await;
+    let row = |n: usize, key: &str| {
+        format!("#contact-rows [data-row]:nth-child({n}) input[name=\"contacts[].{key}\"]")
+    };
+    b.fill(&row(1, "name"), "王五").await;
+    b.fill(&row(1, "mobile"), "13700137000").await;
+    b.fill(&row(2, "name"), "删掉的人").await;
+    b.click("#contact-rows [data-row]:nth-child(2) [data-remove-row]")
+        .await;
     b.click("#save").await;
     b.wait_for("#created").await;
     let code = b.text("#customer-code").await;
@@ -78,6 +89,12 @@ async fn create_a_customer_see_hints_errors_and_masking() {
     b.expect_text_containing("#basic", "浦东新区", "region name beside its code")
         .await;
     b.document("customer-detail").await;
+    b.goto(&format!("/customers/{code}?tab=contacts")).await;
+    b.expect_text_containing("main", "王五", "the contact entered with the customer")
+        .await;
+    let page = b.text("main").await;
+    b.check(!page.contains("删掉的人"), "the removed row was not saved")
+        .await;
 
     // Typing a near-duplicate name shows a hint naming the first customer's code.
     b.goto("/customers/new").await;

@@ -7,6 +7,7 @@ mod admin;
 mod admin_in_browser;
 mod applications;
 mod applications_in_browser;
+mod customer_form_parts;
 mod customer_list;
 mod customer_pages;
 mod customers_in_browser;
