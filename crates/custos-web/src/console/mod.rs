@@ -17,6 +17,7 @@ mod exports;
 mod figures;
 mod form;
 mod i18n;
+mod import_mapping;
 mod imports;
 mod inbox;
 mod list_query;
@@ -89,6 +90,10 @@ pub(crate) fn router() -> Router<AppState> {
             get(imports::new_form).post(imports::upload).layer(
                 axum::extract::DefaultBodyLimit::max(crate::api::imports::MAX_UPLOAD_BYTES),
             ),
+        )
+        .route(
+            "/imports/upload/{token}",
+            get(import_mapping::mapping_form).post(import_mapping::mapping_post),
         )
         .route("/imports/{id}", get(imports::job))
         .route("/imports/{id}/progress", get(imports::progress))
