@@ -173,6 +173,13 @@ impl MappingSpec {
                 ),
             )
         })?;
+        spec.checked()
+    }
+
+    /// The mapping if within the limits and its texts are acceptable (a mapping built
+    /// from a form is checked as a parsed one).
+    pub fn checked(self) -> AppResult<MappingSpec> {
+        let spec = self;
         // Limits before work: every header is compared with the mapped ones, every cell
         // looked up in the value maps.
         let entries = spec.columns.len()
@@ -240,6 +247,11 @@ fn default_target(h: &str, custom: &[FieldDefinition]) -> Option<String> {
                 || header_key(&format!("custom.{}", d.key)) == k
         })
         .map(|d| format!("custom.{}", d.key))
+}
+
+/// The target a header gets without a mapping (what the mapping step preselects).
+pub fn auto_target(h: &str, custom: &[FieldDefinition]) -> Option<String> {
+    default_target(h, custom)
 }
 
 /// Whether a header names something (used to find the header row).

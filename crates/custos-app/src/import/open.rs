@@ -58,6 +58,25 @@ impl App {
         mapping::ColumnMap,
         Option<u64>,
     )> {
+        let spec = options.mapping.clone();
+        let (facts, mut table, types, custom) = self.open_source(path, options).await?;
+        let map = mapping::ColumnMap::new(table.headers.clone(), spec, types, custom)?;
+        let help_row = skip_template_help_row(&mut table, &map).await;
+        Ok((facts, table, map, help_row))
+    }
+
+    /// Open a file as a table (its facts, header and rows), with the customer types and
+    /// custom fields its columns are mapped against.
+    pub(super) async fn open_source(
+        &self,
+        path: &Path,
+        options: &ImportOptions,
+    ) -> AppResult<(
+        source::FileFacts,
+        source::Table,
+        Vec<crate::customers::CustomerType>,
+        Vec<crate::fields::FieldDefinition>,
+    )> {
         let p = path.to_path_buf();
         let named_xlsx = [options.file_name.as_str(), &path.to_string_lossy()]
             .iter()
@@ -81,7 +100,7 @@ impl App {
             let (spec, custom) = (spec.clone(), custom.clone());
             move |h: &str| mapping::is_known_header(h, &spec, &custom)
         };
-        let mut table = source::open_table(
+        let table = source::open_table(
             path,
             &self.config.pii_key,
             &facts,
@@ -90,9 +109,7 @@ impl App {
             known,
         )
         .await?;
-        let map = mapping::ColumnMap::new(table.headers.clone(), spec, types, custom)?;
-        let help_row = skip_template_help_row(&mut table, &map).await;
-        Ok((facts, table, map, help_row))
+        Ok((facts, table, types, custom))
     }
 
     /// A job of the caller (or any job for a caller with the `import` permission on all

@@ -17,11 +17,11 @@ use crate::{to_json, App};
 /// its job by [`App::prepare_upload`] (so a refused form or file leaves nothing behind).
 pub struct Upload {
     /// `None` once a job has the file.
-    path: Option<PathBuf>,
+    pub(super) path: Option<PathBuf>,
     file: tokio::fs::File,
     /// `None` once the last frame is written.
     sealer: Option<crate::sealed::Sealer>,
-    file_name: String,
+    pub(super) file_name: String,
 }
 
 impl Upload {
@@ -42,7 +42,7 @@ impl Upload {
     }
 
     /// Write the last frame; the file is complete.
-    async fn finish(&mut self) -> AppResult<()> {
+    pub(super) async fn finish(&mut self) -> AppResult<()> {
         use tokio::io::AsyncWriteExt;
         if let Some(sealer) = self.sealer.take() {
             let sealed = sealer.finish().map_err(upload_err)?;
@@ -156,6 +156,13 @@ impl App {
         let key = self.config.pii_key.clone();
         let (mut sealed, mut deleted) = (0, 0);
         for path in files {
+            // Uploads kept for the mapping step expire on their own (see `staged`).
+            if path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(super::staged::PREFIX))
+            {
+                continue;
+            }
             let meta = std::fs::metadata(&path)
                 .map_err(|e| AppError::Internal(format!("{}: {e}", path.display())))?;
             let is_sealed = crate::sealed::is_sealed(&path)

@@ -21,7 +21,7 @@ use super::i18n::{t, Entry};
 use super::page::{csrf_refused, render, Chrome, PageError};
 use super::session::Viewer;
 use crate::api::imports::{
-    file_response, is_running_here, read_import_form, spawn_import, spawn_resume, XLSX_TYPE,
+    file_response, is_running_here, read_import_form, spawn_resume, XLSX_TYPE,
 };
 use crate::AppState;
 
@@ -77,8 +77,18 @@ pub(crate) const WORDS: &[Entry] = &[
     ("imports.dry_title", "试运行结果", "Dry run"),
     (
         "imports.dry_note",
-        "试运行未写入任何数据。修正文件后再次试运行，或重新选择文件开始导入。",
-        "The dry run wrote nothing. Fix the file and run it again, or choose the file again to import it.",
+        "试运行未写入任何数据。可调整映射后再次试运行，或直接开始导入同一文件。",
+        "The dry run wrote nothing. Change the mapping and run it again, or start importing the same file.",
+    ),
+    ("imports.upload", "上传并映射列", "Upload and map the columns"),
+    ("imports.value_map", "值映射", "Value map"),
+    ("imports.not_imported", "不导入", "Do not import"),
+    ("imports.keep_value", "（保持原值）", "(keep the value)"),
+    ("imports.defaults", "默认值（单元格为空时使用）", "Defaults (used when a cell is empty)"),
+    (
+        "imports.defaults_help",
+        "为文件中没有的字段或空单元格填入固定值。",
+        "A constant for fields the file lacks or cells left empty.",
     ),
     ("imports.detected", "识别结果", "Detected"),
     ("imports.header_row", "表头行", "Header row"),
@@ -195,7 +205,7 @@ fn sample_view(r: &ReportedRow, headers: &[String], wording: &Wording) -> Sample
     }
 }
 
-fn report_view(
+pub(crate) fn report_view(
     report: &ImportReport,
     headers: &[String],
     rows: &[ReportedRow],
@@ -248,7 +258,7 @@ pub(crate) struct JobView {
     pub running: bool,
 }
 
-fn job_view(r: ImportReport, lang: Lang) -> JobView {
+pub(crate) fn job_view(r: ImportReport, lang: Lang) -> JobView {
     let id = r.job_id.unwrap_or(0);
     let key = format!("imports.status.{}", r.status);
     let status_text = match t(lang, &key) {
@@ -284,7 +294,7 @@ fn job_view(r: ImportReport, lang: Lang) -> JobView {
     }
 }
 
-fn chrome(viewer: &Viewer) -> Chrome {
+pub(crate) fn chrome(viewer: &Viewer) -> Chrome {
     Chrome::new(viewer, "/imports", "imports.title")
 }
 
@@ -341,14 +351,6 @@ pub(crate) async fn new_form(viewer: Viewer) -> Response {
     }
 }
 
-#[derive(Template)]
-#[template(path = "console/imports/dry_run.html")]
-struct DryRunPage {
-    chrome: Chrome,
-    job: JobView,
-    view: ReportView,
-}
-
 /// A refusal of the form: field errors beside the form, anything else as its page.
 fn refused(viewer: &Viewer, e: AppError) -> Response {
     match e {
@@ -368,8 +370,8 @@ fn refused(viewer: &Viewer, e: AppError) -> Response {
     }
 }
 
-/// `POST /imports/new` (multipart, fields named as the API's): a dry run answers with
-/// its report; a real run starts and leads to the job's page.
+/// `POST /imports/new` (multipart, fields named as the API's): the file is kept for
+/// its sender and the mapping step follows.
 pub(crate) async fn upload(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -380,37 +382,10 @@ pub(crate) async fn upload(
             Ok(x) => x,
             Err(e) => return refused(&viewer, e.0),
         };
-    let dry_run = options.dry_run;
-    let prepared = match state
-        .app
-        .prepare_upload(&viewer.actor, upload, options)
-        .await
-    {
-        Ok(p) => p,
-        Err(e) => return refused(&viewer, e),
-    };
-    if !dry_run {
-        let id = prepared.job_id().unwrap_or(0);
-        spawn_import(state.app.clone(), viewer.actor.clone(), prepared);
-        return Redirect::to(&format!("/imports/{id}")).into_response();
+    match state.app.stage_upload(&viewer.actor, upload, options).await {
+        Ok(token) => Redirect::to(&format!("/imports/upload/{token}")).into_response(),
+        Err(e) => refused(&viewer, e),
     }
-    let out = match state.app.run_import(&viewer.actor, prepared, &|_| {}).await {
-        Ok(o) => o,
-        Err(e) => return refused(&viewer, e),
-    };
-    let wording = Wording {
-        lang: Some(viewer.lang),
-        ..Default::default()
-    };
-    let view = report_view(&out.report, &out.headers, &out.rows, &wording);
-    render(
-        StatusCode::OK,
-        &DryRunPage {
-            chrome: chrome(&viewer),
-            job: job_view(out.report, viewer.lang),
-            view,
-        },
-    )
 }
 
 #[derive(Template)]

@@ -27,6 +27,7 @@ mod flow_form;
 mod flows;
 mod form;
 mod i18n;
+mod import_mapping;
 mod imports;
 mod inbox;
 mod list_query;
@@ -103,6 +104,10 @@ pub(crate) fn router() -> Router<AppState> {
             get(imports::new_form).post(imports::upload).layer(
                 axum::extract::DefaultBodyLimit::max(crate::api::imports::MAX_UPLOAD_BYTES),
             ),
+        )
+        .route(
+            "/imports/upload/{token}",
+            get(import_mapping::mapping_form).post(import_mapping::mapping_post),
         )
         .route("/imports/{id}", get(imports::job))
         .route("/imports/{id}/progress", get(imports::progress))

@@ -1,6 +1,8 @@
-//! `/imports` (导入) over HTTP on both databases: the upload step with the template, a
-//! dry run reporting the rejected row beside its field, a real run leading to its report
-//! and the rejected rows as XLSX in the viewer's language; a query-role user is refused.
+//! `/imports` (导入) over HTTP on both databases: the upload step with the template, the
+//! kept upload's mapping step (a column mapped by its drop-down, a value map), a dry run
+//! reporting the rejected row beside its field, the run of the same kept file leading to
+//! its report and the rejected rows as XLSX in the viewer's language; a query-role user
+//! is refused.
 
 use serde_json::json;
 
@@ -9,21 +11,19 @@ use crate::backend_test;
 use crate::customers::seed_rules;
 use crate::helpers::*;
 
+/// `公司全称` is no known header (mapped by its drop-down); `个人` is no customer type
+/// (mapped to 个人客户 by a value map); the last row has no type (rejected).
 const FILE: &str =
-    "客户类型,客户名称,身份证号\n个人客户,王小明,11010519491231002X\n,李四,110101199003070035\n";
+    "客户类型,公司全称,身份证号\n个人,王小明,11010519491231002X\n,李四,110101199003070035\n";
 
 /// Post the upload form (multipart) with the viewer's cookies and CSRF token.
-async fn post_file(v: &mut Visitor, csrf: &str, dry_run: bool) -> reqwest::Response {
-    let mut form = reqwest::multipart::Form::new()
+async fn post_file(v: &mut Visitor, csrf: &str) -> reqwest::Response {
+    let form = reqwest::multipart::Form::new()
         .text("csrf", csrf.to_string())
         .part(
             "file",
             reqwest::multipart::Part::bytes(FILE.as_bytes().to_vec()).file_name("客户.csv"),
-        )
-        .text("policy", "skip");
-    if dry_run {
-        form = form.text("dry_run", "true");
-    }
+        );
     let cookies = v
         .cookies
         .iter()
@@ -43,6 +43,16 @@ async fn post_file(v: &mut Visitor, csrf: &str, dry_run: bool) -> reqwest::Respo
         .unwrap()
 }
 
+/// Post the mapping form.
+async fn post_choices(
+    v: &mut Visitor,
+    path: &str,
+    fields: Vec<(&'static str, String)>,
+) -> reqwest::Response {
+    let f: Vec<(&str, &str)> = fields.iter().map(|(k, x)| (*k, x.as_str())).collect();
+    v.post(path, &f).await
+}
+
 backend_test!(import_wizard_dry_run_run_and_report, |t| {
     let admin = t.admin_token().await;
     seed_rules(&t, &admin).await;
@@ -57,18 +67,70 @@ backend_test!(import_wizard_dry_run_run_and_report, |t| {
     let csrf = v.csrf().await;
 
     // Without the token the file is refused before it is read.
-    let r = post_file(&mut v, "wrong", true).await;
+    let r = post_file(&mut v, "wrong").await;
     assert_eq!(r.status(), 403);
 
-    let r = post_file(&mut v, &csrf, true).await;
+    // The upload is kept and the mapping step follows.
+    let r = post_file(&mut v, &csrf).await;
+    assert_eq!(r.status(), 303);
+    let mapping = location(&r);
+    assert!(mapping.starts_with("/imports/upload/"), "{mapping}");
+    let html = v.get(&mapping).await.text().await.unwrap();
+    assert!(html.contains("id=\"mapping-table\""), "{html}");
+    assert!(html.contains("id=\"detected-encoding\">utf-8"), "{html}");
+    assert!(
+        html.contains("<option value=\"customer_type\" selected>"),
+        "recognised column preselected"
+    );
+    assert!(
+        html.contains("name=\"source.0.0\" value=\"个人\""),
+        "{html}"
+    );
+    // An unknown token is no page.
+    assert_eq!(v.get("/imports/upload/0123").await.status(), 404);
+
+    let choices = |dry: bool, name_column: bool| {
+        let mut f = vec![
+            ("csrf", csrf.clone()),
+            ("column.0", "customer_type".to_string()),
+            ("column.2", "id_number".to_string()),
+            ("source.0.0", "个人".to_string()),
+            ("value.0.0", "个人客户".to_string()),
+            ("policy", "skip".to_string()),
+            ("sample_rate", "1".to_string()),
+        ];
+        if name_column {
+            f.push(("column.1", "name".to_string()));
+        }
+        if dry {
+            f.push(("dry_run", "true".to_string()));
+        }
+        f
+    };
+    // Without a name column the mapping is refused beside the form, choices kept.
+    let r = post_choices(&mut v, &mapping, choices(true, false)).await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"mapping-errors\""), "{html}");
+    assert!(html.contains("客户名称"), "{html}");
+
+    let r = post_choices(&mut v, &mapping, choices(true, true)).await;
     assert_eq!(r.status(), 200);
     let html = r.text().await.unwrap();
     assert!(html.contains("id=\"rejected-table\""), "{html}");
     assert!(html.contains("class=\"cell-error\""), "failing cell marked");
     assert!(html.contains("客户类型为必填项"), "reason in Chinese");
-    assert!(html.contains("id=\"detected-encoding\">utf-8"), "{html}");
+    assert!(
+        html.contains("data-total=\"imports.rejected\">1<"),
+        "the value map made the first row valid: {html}"
+    );
+    assert!(
+        html.contains("id=\"mapping-form\""),
+        "the form stays for the run"
+    );
 
-    let r = post_file(&mut v, &csrf, false).await;
+    // The run imports the same kept file, which its job then owns.
+    let r = post_choices(&mut v, &mapping, choices(false, true)).await;
     assert_eq!(r.status(), 303);
     let job = location(&r);
     assert!(job.starts_with("/imports/"), "{job}");
@@ -88,8 +150,11 @@ backend_test!(import_wizard_dry_run_run_and_report, |t| {
     assert_eq!(r.status(), 200);
     let bytes = r.bytes().await.unwrap();
     assert_eq!(&bytes[..2], b"PK", "an XLSX");
+    assert!(html.contains("data-total=\"imports.created\">1<"), "{html}");
     let html = v.get("/imports").await.text().await.unwrap();
     assert!(html.contains("客户.csv"));
+    // The kept upload went with its job.
+    assert_eq!(v.get(&mapping).await.status(), 404);
 });
 
 backend_test!(a_query_user_is_refused_every_import_page, |t| {
