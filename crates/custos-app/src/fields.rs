@@ -577,8 +577,27 @@ impl App {
         actor: &Actor,
         def: impl Into<crate::input::Input<FieldDefinition>>,
     ) -> AppResult<FieldDefinition> {
+        self.save_field(actor, def.into(), false).await
+    }
+
+    /// Add a new custom field (`field.manage`); a key already defined is refused, so a
+    /// form meant for a new field never replaces one.
+    pub async fn add_field(
+        &self,
+        actor: &Actor,
+        def: impl Into<crate::input::Input<FieldDefinition>>,
+    ) -> AppResult<FieldDefinition> {
+        self.save_field(actor, def.into(), true).await
+    }
+
+    async fn save_field(
+        &self,
+        actor: &Actor,
+        def: crate::input::Input<FieldDefinition>,
+        new_only: bool,
+    ) -> AppResult<FieldDefinition> {
         actor.require("field.manage")?;
-        let mut def = def.into().get()?;
+        let mut def = def.get()?;
         crate::text_input::refuse_in("", &def)?;
         def.key = def.key.trim().to_string();
         let errors = definition_errors(&def);
@@ -592,6 +611,18 @@ impl App {
             .await?
             .into_iter()
             .find(|d| d.key == def.key);
+        if new_only && before.is_some() {
+            tx.rollback().await?;
+            return Err(AppError::Validation(vec![Violation::new(
+                "field.exists",
+                format!("字段“{}”已存在，请修改该字段或换一个标识", def.key),
+                format!(
+                    "field '{}' exists already; change it or choose another key",
+                    def.key
+                ),
+            )
+            .on("key")]));
+        }
         let now = now_us();
         tx.upsert_field_definition(&FieldDefinitionRow {
             key: def.key.clone(),

@@ -229,8 +229,9 @@ struct FormPage {
     errors: Vec<(String, String)>,
     messages: Vec<String>,
     effect: Option<EffectView>,
-    /// The effect breaks customers: saving needs the confirmation.
-    confirm: bool,
+    /// The effect breaks customers: saving needs the confirmation, which names these
+    /// values by their fingerprint.
+    confirm: Option<String>,
 }
 
 impl FormPage {
@@ -243,6 +244,7 @@ impl FormPage {
 }
 
 /// A definition's values as the form shows them (typed strings).
+#[derive(Debug)]
 struct Values {
     key: String,
     label_zh: String,
@@ -257,6 +259,14 @@ struct Values {
     required_for: Vec<String>,
     help_zh: String,
     help_en: String,
+}
+
+/// What a confirmation of "save anyway" answers for: the values whose effect was shown.
+/// A form changed after the check carries another fingerprint and is checked again.
+fn fingerprint(v: &Values) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{v:?}").as_bytes());
+    digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
 }
 
 fn num<T: ToString>(v: Option<T>) -> String {
@@ -409,6 +419,7 @@ fn form_page(
     errors: Vec<FieldError>,
     effect: Option<&FieldEffect>,
 ) -> FormPage {
+    let v_print = fingerprint(&v);
     let lang = viewer.lang;
     let title = if is_new {
         "fields.new"
@@ -491,7 +502,7 @@ fn form_page(
         help_en: v.help_en,
         errors: shown,
         messages,
-        confirm: effect.is_some_and(|e| e.total() > 0),
+        confirm: effect.is_some_and(|e| e.total() > 0).then_some(v_print),
         effect: effect.map(|e| effect_view(e, cat, lang)),
     }
 }
@@ -577,7 +588,7 @@ async fn submit(state: AppState, viewer: Viewer, key: Option<String>, posted: Po
     let is_new = key.is_none();
     let values = values_posted(&posted, key.as_deref());
     let checking = posted.get("op") == Some("check");
-    let confirmed = posted.get("confirmed") == Some("true");
+    let confirmed = posted.get("confirmed") == Some(fingerprint(&values).as_str());
     let refused = |values: Values, errors: Vec<FieldError>| {
         render(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -601,11 +612,21 @@ async fn submit(state: AppState, viewer: Viewer, key: Option<String>, posted: Po
             Err(e) => return PageError::new(chrome, e).into_response(),
         }
     }
-    match state
-        .app
-        .put_field(&viewer.actor, definition_of(&values))
-        .await
-    {
+    let saved = match is_new {
+        true => {
+            state
+                .app
+                .add_field(&viewer.actor, definition_of(&values))
+                .await
+        }
+        false => {
+            state
+                .app
+                .put_field(&viewer.actor, definition_of(&values))
+                .await
+        }
+    };
+    match saved {
         Ok(d) => Redirect::to(&format!("/fields?saved={}", d.key)).into_response(),
         Err(AppError::Validation(errors)) => refused(values, errors),
         Err(e) => PageError::new(chrome, e).into_response(),

@@ -226,7 +226,13 @@ backend_test!(add_a_custom_field_and_count_the_effect_of_a_change, |t| {
     save.push(("op", "save"));
     let r = admin.post("/fields/channel/edit", &save).await;
     assert_eq!(r.status(), 200);
-    assert!(r.text().await.unwrap().contains("name=\"confirmed\""));
+    let html = r.text().await.unwrap();
+    let print = html
+        .split("name=\"confirmed\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a confirmation naming the checked values")
+        .to_string();
     let fields = body(t.get("/api/v1/fields", &o.admin).await, 200).await;
     let channel = fields
         .as_array()
@@ -236,8 +242,30 @@ backend_test!(add_a_custom_field_and_count_the_effect_of_a_change, |t| {
         .unwrap()
         .clone();
     assert_eq!(channel["allowed_values"].as_array().unwrap().len(), 3);
-    // Confirmed: saved.
-    save.push(("confirmed", "true"));
+    // A confirmation of other values (the form changed after the check) is checked
+    // again, not saved.
+    let mut changed: Vec<(&str, &str)> = save
+        .iter()
+        .map(|(k, v)| {
+            (
+                *k,
+                if *k == "label_en" {
+                    "Sales channel"
+                } else {
+                    *v
+                },
+            )
+        })
+        .collect();
+    changed.push(("confirmed", print.as_str()));
+    let r = admin.post("/fields/channel/edit", &changed).await;
+    assert_eq!(
+        r.status(),
+        200,
+        "changed values are shown with their effect"
+    );
+    // Confirmed for the values checked: saved.
+    save.push(("confirmed", print.as_str()));
     let r = admin.post("/fields/channel/edit", &save).await;
     assert_eq!(r.status(), 303);
     let fields = body(t.get("/api/v1/fields", &o.admin).await, 200).await;
@@ -249,6 +277,14 @@ backend_test!(add_a_custom_field_and_count_the_effect_of_a_change, |t| {
         .unwrap()
         .clone();
     assert_eq!(channel["required_for"], json!(["enterprise"]));
+    // The form for a new field never replaces an existing one.
+    let mut again = change.to_vec();
+    again.push(("key", "channel"));
+    again.push(("op", "save"));
+    again.push(("confirmed", print.as_str()));
+    let r = admin.post("/fields/new", &again).await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("已存在"));
     // A built-in field has no edit page.
     page(&mut admin, "/fields/uscc/edit", 404).await;
 });
