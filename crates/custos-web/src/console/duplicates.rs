@@ -390,15 +390,15 @@ fn group_page(viewer: &Viewer, r: GroupReview, typed: Typed, tz: chrono_tz::Tz) 
         .fields
         .iter()
         .map(|f| {
+            // A different registration or ID number is kept only when the steward picks
+            // one: no radio starts checked, so a form sent as shown leaves it out and the
+            // merge's own identifier-conflict check refuses it, as the API does.
+            let identifier = matches!(f.field.as_str(), "uscc" | "id_number") && f.differs;
             let chosen = typed
                 .choices
                 .get(&f.field)
                 .cloned()
-                .or(f.default_source.clone());
-            // A different registration or ID number is kept only when chosen: the
-            // request then always names it, so the merge's own check stays in force
-            // for a page that was not looked at.
-            let identifier = matches!(f.field.as_str(), "uscc" | "id_number") && f.differs;
+                .or_else(|| f.default_source.clone().filter(|_| !identifier));
             FieldRow {
                 label: match lang {
                     Lang::Zh => f.label_zh.clone(),
