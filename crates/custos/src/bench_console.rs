@@ -7,8 +7,8 @@
 use crate::output::outln;
 use std::time::Instant;
 
-use custos_app::customers::review::GroupQuery;
 use custos_app::codes::{code_rule_templates, SampleCustomer};
+use custos_app::customers::review::GroupQuery;
 use custos_app::search::CustomerQuery;
 use custos_app::{Backend, Scope};
 

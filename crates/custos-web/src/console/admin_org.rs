@@ -20,8 +20,8 @@ use super::form::Posted;
 use super::i18n::t;
 use super::page::{csrf_refused, render, Chrome, PageError};
 use super::session::Viewer;
-use custos_app::clock::local_minutes;
 use crate::AppState;
+use custos_app::clock::local_minutes;
 
 /// Deepest indentation a tree row is drawn with (deeper ones line up with it).
 const MAX_INDENT: usize = 6;

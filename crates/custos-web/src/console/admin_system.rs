@@ -15,8 +15,8 @@ use super::form::Posted;
 use super::i18n::t;
 use super::page::{csrf_refused, render, Chrome, PageError};
 use super::session::Viewer;
-use custos_app::clock::local_minutes;
 use crate::AppState;
+use custos_app::clock::local_minutes;
 
 /// `package version licence` lines, as the vendoring script writes them.
 const VERSIONS: &str = include_str!("../../assets/vendor/VERSIONS");

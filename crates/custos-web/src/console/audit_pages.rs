@@ -16,8 +16,8 @@ use super::form::Posted;
 use super::list_query::ListQuery;
 use super::page::{csrf_refused, render, Chrome, PageError};
 use super::session::{encode_component, Viewer};
-use custos_app::clock::local_minutes;
 use crate::AppState;
+use custos_app::clock::local_minutes;
 
 /// Entries on one page unless the query says `limit`.
 const PAGE_SIZE: &str = "50";

@@ -23,8 +23,8 @@ use super::i18n::{t, Entry};
 use super::list_query::ListQuery;
 use super::page::{csrf_refused, render, Chrome, PageError};
 use super::session::{encode_component, Viewer};
-use custos_app::clock::local_minutes;
 use crate::AppState;
+use custos_app::clock::local_minutes;
 
 pub(crate) const WORDS: &[Entry] = &[
     ("dup.title", "查重审核", "Duplicate review"),

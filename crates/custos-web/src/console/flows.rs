@@ -22,8 +22,8 @@ use super::form::Posted;
 use super::i18n::t;
 use super::page::{csrf_refused, render, Chrome, PageError};
 use super::session::{encode_component, Viewer};
-use custos_app::clock::local_minutes;
 use crate::AppState;
+use custos_app::clock::local_minutes;
 
 pub(crate) use super::flow_form::WORDS;
 

@@ -18,8 +18,8 @@ use super::form::Posted;
 use super::i18n::t;
 use super::page::{csrf_refused, render, Chrome, PageError};
 use super::session::Viewer;
-use custos_app::clock::local_minutes;
 use crate::AppState;
+use custos_app::clock::local_minutes;
 
 /// Versions shown side by side unless `?versions=` picks others.
 const SIDE_BY_SIDE: usize = 3;
