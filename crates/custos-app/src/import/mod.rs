@@ -7,6 +7,7 @@
 //! transaction of the chunk it counts, so after a crash `resume_import` continues with the
 //! first row not committed: no row is imported twice and no code issued twice.
 
+mod checks;
 mod duplicates;
 mod existing;
 mod keys;
@@ -25,6 +26,7 @@ mod start;
 mod upload;
 mod views;
 
+pub use checks::{SampleCheck, SampleChecks};
 pub use limits::ImportLimits;
 pub use mapping::{ColumnUse, MappingSpec};
 pub use options::{DuplicatePolicy, ImportOptions, BULK_CHUNK_ROWS, MAX_CHUNK_ROWS};

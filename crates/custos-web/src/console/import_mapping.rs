@@ -293,6 +293,10 @@ pub(crate) async fn mapping_post(
     };
     let spec = options.mapping.clone();
     let dry_run = options.dry_run;
+    // The form shown again (after a dry run or a refusal) keeps what was chosen.
+    let mut staged = staged;
+    staged.options.policy = options.policy;
+    staged.options.sample_rate = options.sample_rate;
     let prepared = match app.prepare_staged(actor, &token, options).await {
         Ok(p) => p,
         Err(e) => return refused(staged, &spec, e),

@@ -128,6 +128,10 @@ backend_test!(import_wizard_dry_run_run_and_report, |t| {
         html.contains("id=\"mapping-form\""),
         "the form stays for the run"
     );
+    assert!(
+        html.contains("id=\"sample_rate\" value=\"1\""),
+        "the chosen sample share is kept for the run"
+    );
 
     // The run imports the same kept file, which its job then owns.
     let r = post_choices(&mut v, &mapping, choices(false, true)).await;
@@ -179,4 +183,109 @@ backend_test!(a_query_user_is_refused_every_import_page, |t| {
     }
     let html = q.get("/").await.text().await.unwrap();
     assert!(!html.contains("href=\"/imports\""), "no nav entry");
+});
+
+/// Upload `FILE`, map it and run it with every created row sampled; the job's path once
+/// its report is there.
+async fn import_to_report(v: &mut Visitor, csrf: &str) -> String {
+    let r = post_file(v, csrf).await;
+    assert_eq!(r.status(), 303);
+    let mapping = location(&r);
+    let f = vec![
+        ("csrf", csrf.to_string()),
+        ("column.0", "customer_type".to_string()),
+        ("column.1", "name".to_string()),
+        ("column.2", "id_number".to_string()),
+        ("source.0.0", "个人".to_string()),
+        ("value.0.0", "个人客户".to_string()),
+        ("policy", "skip".to_string()),
+        ("sample_rate", "1".to_string()),
+    ];
+    let r = post_choices(v, &mapping, f).await;
+    assert_eq!(r.status(), 303);
+    let job = location(&r);
+    for _ in 0..100 {
+        let html = v.get(&job).await.text().await.unwrap();
+        if html.contains("data-status=\"done\"") {
+            return job;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{job} did not end");
+}
+
+backend_test!(a_steward_marks_sampled_rows_checked, |t| {
+    let admin = t.admin_token().await;
+    seed_rules(&t, &admin).await;
+    let mut v = Visitor::new(&t);
+    v.login("admin", ADMIN_PASSWORD).await;
+    let csrf = v.csrf().await;
+    let job = import_to_report(&mut v, &csrf).await;
+    let html = v.get(&job).await.text().await.unwrap();
+    assert!(
+        html.contains("data-checked=\"0\" data-sample-size=\"1\">0 / 1<"),
+        "{html}"
+    );
+    // The created row (data row 1) is the sample; its mark is a form.
+    assert!(html.contains("id=\"check-1\""), "{html}");
+    let check = format!("{job}/sample/1/check");
+
+    let r = v.post(&check, &[("csrf", "wrong")]).await;
+    assert_eq!(r.status(), 403);
+    let r = v.post(&check, &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), format!("{job}#sample-1"));
+    let html = v.get(&job).await.text().await.unwrap();
+    assert!(html.contains(">1 / 1<"), "{html}");
+    assert!(html.contains("data-checked-by=\"admin\""), "{html}");
+    assert!(!html.contains("id=\"check-1\""), "no form once checked");
+    // Marking again keeps the first mark and is audited once.
+    let r = v.post(&check, &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), 303);
+    assert!(v.get(&job).await.text().await.unwrap().contains(">1 / 1<"));
+    let audit = body(
+        t.get("/api/v1/audit?action=import.sample_checked", &admin)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(audit["items"].as_array().map(Vec::len), Some(1), "{audit}");
+
+    // The rejected row (data row 2) is no sample; nor are rows or jobs that do not exist.
+    for path in [
+        format!("{job}/sample/2/check"),
+        format!("{job}/sample/x/check"),
+        "/imports/999999/sample/1/check".to_string(),
+    ] {
+        let r = v.post(&path, &[("csrf", &csrf)]).await;
+        assert_eq!(r.status(), 404, "{path}");
+    }
+
+    // A clerk imports too, but the administrator's job is out of their scope; a query
+    // user may not import at all.
+    let dept = t.create_department(&admin, "华东", None).await;
+    t.create_user(
+        &admin,
+        "clerk_east",
+        Some(dept),
+        json!([{"role": "clerk", "scope": "department"}]),
+    )
+    .await;
+    let mut c = Visitor::new(&t);
+    c.login("clerk_east", USER_PASSWORD).await;
+    let c_csrf = c.csrf().await;
+    let r = c.post(&check, &[("csrf", &c_csrf)]).await;
+    assert_eq!(r.status(), 404);
+    t.create_user(
+        &admin,
+        "query_all",
+        None,
+        json!([{"role": "query", "scope": "all"}]),
+    )
+    .await;
+    let mut q = Visitor::new(&t);
+    q.login("query_all", USER_PASSWORD).await;
+    let q_csrf = q.csrf().await;
+    let r = q.post(&check, &[("csrf", &q_csrf)]).await;
+    assert_eq!(r.status(), 403);
 });

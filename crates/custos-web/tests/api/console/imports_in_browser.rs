@@ -124,6 +124,8 @@ async fn a_rejected_row_is_downloaded_fixed_and_imported_again() {
     upload(&b, &first).await;
     b.expect_text("#detected-encoding", "utf-8", "the detected encoding")
         .await;
+    // Every created row into the sample for checking (抽查).
+    b.fill("#sample_rate", "1").await;
     b.document("import-mapping").await;
     b.click("#dry-run").await;
     b.wait_for("#rejected-table").await;
@@ -138,6 +140,15 @@ async fn a_rejected_row_is_downloaded_fixed_and_imported_again() {
     let job = run(&b).await;
     b.expect_text("[data-total=\"imports.created\"]", "1", "one created")
         .await;
+    // The steward checks the sampled row against the stored customer.
+    b.expect_text("#checked-count", "0 / 1", "nothing checked yet")
+        .await;
+    b.click("#check-1").await;
+    b.expect_text("#checked-count", "1 / 1", "the row checked")
+        .await;
+    b.expect_text_containing("#sample-1 .sample-check", "admin", "who checked it")
+        .await;
+    b.document("import-report").await;
     let href = b
         .wait_for("#download-rejected")
         .await
