@@ -1011,3 +1011,6 @@ mod template_help;
 
 #[path = "import/sample_checks.rs"]
 mod sample_checks;
+
+#[path = "import/saved_mappings.rs"]
+mod saved_mappings;

@@ -278,3 +278,67 @@ impl Tx {
             .await)?)
     }
 }
+
+/// A mapping saved by name (its spec as JSON).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ImportMappingRow {
+    pub name: String,
+    pub spec: String,
+    pub updated_at: i64,
+}
+
+impl Tx {
+    /// Save `owner`'s mapping under `name`, replacing one of that name.
+    pub async fn save_import_mapping(
+        &mut self,
+        owner_id: i64,
+        m: &ImportMappingRow,
+    ) -> StoreResult<()> {
+        let sql = "INSERT INTO import_mappings (owner_id, name, spec, updated_at) \
+                   VALUES ($1, $2, $3, $4) ON CONFLICT (owner_id, name) \
+                   DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at";
+        on_tx!(self, |c| sqlx::query(sql)
+            .bind(owner_id)
+            .bind(&m.name)
+            .bind(&m.spec)
+            .bind(m.updated_at)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// `owner`'s saved mappings by name, at most `limit`.
+    pub async fn import_mappings(
+        &mut self,
+        owner_id: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<ImportMappingRow>> {
+        let sql = "SELECT name, spec, updated_at FROM import_mappings WHERE owner_id = $1 \
+                   ORDER BY name LIMIT $2";
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, ImportMappingRow>(
+            sql
+        )
+        .bind(owner_id)
+        .bind(limit)
+        .fetch_all(c)
+        .await)?)
+    }
+
+    /// `owner`'s mapping saved as `name`.
+    pub async fn import_mapping(
+        &mut self,
+        owner_id: i64,
+        name: &str,
+    ) -> StoreResult<Option<ImportMappingRow>> {
+        let sql = "SELECT name, spec, updated_at FROM import_mappings \
+                   WHERE owner_id = $1 AND name = $2";
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, ImportMappingRow>(
+            sql
+        )
+        .bind(owner_id)
+        .bind(name)
+        .fetch_optional(c)
+        .await)?)
+    }
+}

@@ -130,6 +130,11 @@ pub(crate) const WORDS: &[Entry] = &[
     ("imports.checked", "已核对", "Checked"),
     ("imports.mark_checked", "标记已核对", "Mark checked"),
     ("imports.checked_count", "已核对 / 抽查行数", "Checked / sampled rows"),
+    ("imports.saved_mapping", "已保存的映射", "Saved mapping"),
+    ("imports.apply_mapping", "套用", "Apply"),
+    ("imports.mapping_name", "映射名称", "Mapping name"),
+    ("imports.save_mapping", "保存映射", "Save the mapping"),
+    ("imports.mapping_saved", "映射已保存", "Mapping saved"),
 ];
 
 /// A reported row as a table shows it: its cells, those that failed marked.

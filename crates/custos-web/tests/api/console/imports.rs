@@ -289,3 +289,99 @@ backend_test!(a_steward_marks_sampled_rows_checked, |t| {
     let r = q.post(&check, &[("csrf", &q_csrf)]).await;
     assert_eq!(r.status(), 403);
 });
+
+backend_test!(a_mapping_saved_by_name_is_picked_on_a_later_upload, |t| {
+    let admin = t.admin_token().await;
+    seed_rules(&t, &admin).await;
+    let mut v = Visitor::new(&t);
+    v.login("admin", ADMIN_PASSWORD).await;
+    let csrf = v.csrf().await;
+    let r = post_file(&mut v, &csrf).await;
+    let mapping = location(&r);
+    let html = v.get(&mapping).await.text().await.unwrap();
+    assert!(
+        !html.contains("id=\"saved-mapping-form\""),
+        "nothing saved yet"
+    );
+    let choices = |name: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("column.0", "customer_type".to_string()),
+            ("column.1", "name".to_string()),
+            ("column.2", "id_number".to_string()),
+            ("source.0.0", "个人".to_string()),
+            ("value.0.0", "个人客户".to_string()),
+            ("mapping_name", name.to_string()),
+            ("save_mapping", "true".to_string()),
+        ]
+    };
+    // A name is needed; the refusal names the field.
+    let r = post_choices(&mut v, &mapping, choices(" ")).await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("data-field=\"mapping_name\""), "{html}");
+    let r = post_choices(&mut v, &mapping, choices("旧CRM客户表")).await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"mapping-saved\""), "{html}");
+
+    // A later upload offers it; picking it fills the drop-downs and value maps.
+    let r = post_file(&mut v, &csrf).await;
+    let later = location(&r);
+    let html = v.get(&later).await.text().await.unwrap();
+    assert!(
+        html.contains("<option value=\"旧CRM客户表\">旧CRM客户表</option>"),
+        "{html}"
+    );
+    let before = v.get(&later).await.text().await.unwrap();
+    assert!(
+        !before.contains("<option value=\"name\" selected>"),
+        "公司全称 is not recognised"
+    );
+    let html = v
+        .get(&format!("{later}?mapping_name=旧CRM客户表"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("<option value=\"name\" selected>"), "{html}");
+    assert!(
+        html.contains("<option value=\"个人客户\" selected>"),
+        "{html}"
+    );
+    assert_eq!(
+        v.get(&format!("{later}?mapping_name=无此映射"))
+            .await
+            .status(),
+        404
+    );
+    let audit = body(
+        t.get("/api/v1/audit?action=import.mapping_saved", &admin)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(audit["items"].as_array().map(Vec::len), Some(1), "{audit}");
+
+    // Saved mappings are each user's own.
+    t.create_user(
+        &admin,
+        "clerk_all",
+        None,
+        json!([{"role": "clerk", "scope": "all"}]),
+    )
+    .await;
+    let mut c = Visitor::new(&t);
+    c.login("clerk_all", USER_PASSWORD).await;
+    let c_csrf = c.csrf().await;
+    let r = post_file(&mut c, &c_csrf).await;
+    let theirs = location(&r);
+    let html = c.get(&theirs).await.text().await.unwrap();
+    assert!(!html.contains("id=\"saved-mapping-form\""), "{html}");
+    assert_eq!(
+        c.get(&format!("{theirs}?mapping_name=旧CRM客户表"))
+            .await
+            .status(),
+        404
+    );
+});
