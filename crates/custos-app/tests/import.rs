@@ -1008,3 +1008,9 @@ mod uploads;
 
 #[path = "import/template_help.rs"]
 mod template_help;
+
+#[path = "import/sample_checks.rs"]
+mod sample_checks;
+
+#[path = "import/saved_mappings.rs"]
+mod saved_mappings;

@@ -202,3 +202,143 @@ impl Tx {
             .await)?)
     }
 }
+
+/// A sampled row a steward marked checked (已核对).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ImportCheckRow {
+    pub row_no: i64,
+    pub checked_by: Option<i64>,
+    pub checked_by_name: String,
+    pub checked_at: i64,
+}
+
+impl Tx {
+    /// The outcome of a job's reported row, if it was reported.
+    pub async fn import_row_outcome(
+        &mut self,
+        job_id: i64,
+        row_no: i64,
+    ) -> StoreResult<Option<String>> {
+        let sql = "SELECT outcome FROM import_rows WHERE job_id = $1 AND row_no = $2";
+        Ok(on_tx!(self, |c| sqlx::query_scalar::<_, String>(sql)
+            .bind(job_id)
+            .bind(row_no)
+            .fetch_optional(c)
+            .await)?)
+    }
+
+    /// Mark a row checked; false when it already was (the first mark is kept).
+    pub async fn insert_import_check(
+        &mut self,
+        job_id: i64,
+        check: &ImportCheckRow,
+    ) -> StoreResult<bool> {
+        let sql = "INSERT INTO import_checks (job_id, row_no, checked_by, checked_by_name, \
+                   checked_at) VALUES ($1, $2, $3, $4, $5) \
+                   ON CONFLICT (job_id, row_no) DO NOTHING";
+        let n = on_tx!(self, |c| sqlx::query(sql)
+            .bind(job_id)
+            .bind(check.row_no)
+            .bind(check.checked_by)
+            .bind(&check.checked_by_name)
+            .bind(check.checked_at)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n > 0)
+    }
+
+    /// The checks of a job's rows `from_row..=to_row`, at most `limit`, in row order.
+    pub async fn import_checks(
+        &mut self,
+        job_id: i64,
+        from_row: i64,
+        to_row: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<ImportCheckRow>> {
+        let sql = "SELECT row_no, checked_by, checked_by_name, checked_at FROM import_checks \
+                   WHERE job_id = $1 AND row_no >= $2 AND row_no <= $3 ORDER BY row_no LIMIT $4";
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, ImportCheckRow>(sql)
+            .bind(job_id)
+            .bind(from_row)
+            .bind(to_row)
+            .bind(limit)
+            .fetch_all(c)
+            .await)?)
+    }
+
+    /// A job's sample size and how many of its sampled rows are checked.
+    pub async fn import_check_counts(&mut self, job_id: i64) -> StoreResult<(i64, i64)> {
+        let sql = "SELECT \
+                   (SELECT COUNT(*) FROM import_rows WHERE job_id = $1 AND outcome = 'sampled'), \
+                   (SELECT COUNT(*) FROM import_checks WHERE job_id = $1)";
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, (i64, i64)>(sql)
+            .bind(job_id)
+            .fetch_one(c)
+            .await)?)
+    }
+}
+
+/// A mapping saved by name (its spec as JSON).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ImportMappingRow {
+    pub name: String,
+    pub spec: String,
+    pub updated_at: i64,
+}
+
+impl Tx {
+    /// Save `owner`'s mapping under `name`, replacing one of that name.
+    pub async fn save_import_mapping(
+        &mut self,
+        owner_id: i64,
+        m: &ImportMappingRow,
+    ) -> StoreResult<()> {
+        let sql = "INSERT INTO import_mappings (owner_id, name, spec, updated_at) \
+                   VALUES ($1, $2, $3, $4) ON CONFLICT (owner_id, name) \
+                   DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at";
+        on_tx!(self, |c| sqlx::query(sql)
+            .bind(owner_id)
+            .bind(&m.name)
+            .bind(&m.spec)
+            .bind(m.updated_at)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// `owner`'s saved mappings by name, at most `limit`.
+    pub async fn import_mappings(
+        &mut self,
+        owner_id: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<ImportMappingRow>> {
+        let sql = "SELECT name, spec, updated_at FROM import_mappings WHERE owner_id = $1 \
+                   ORDER BY name LIMIT $2";
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, ImportMappingRow>(
+            sql
+        )
+        .bind(owner_id)
+        .bind(limit)
+        .fetch_all(c)
+        .await)?)
+    }
+
+    /// `owner`'s mapping saved as `name`.
+    pub async fn import_mapping(
+        &mut self,
+        owner_id: i64,
+        name: &str,
+    ) -> StoreResult<Option<ImportMappingRow>> {
+        let sql = "SELECT name, spec, updated_at FROM import_mappings \
+                   WHERE owner_id = $1 AND name = $2";
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, ImportMappingRow>(
+            sql
+        )
+        .bind(owner_id)
+        .bind(name)
+        .fetch_optional(c)
+        .await)?)
+    }
+}

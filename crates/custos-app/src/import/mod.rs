@@ -7,6 +7,7 @@
 //! transaction of the chunk it counts, so after a crash `resume_import` continues with the
 //! first row not committed: no row is imported twice and no code issued twice.
 
+mod checks;
 mod duplicates;
 mod existing;
 mod keys;
@@ -19,15 +20,18 @@ mod queries;
 pub mod report;
 mod row;
 mod run;
+mod saved_mappings;
 pub mod source;
 mod staged;
 mod start;
 mod upload;
 mod views;
 
+pub use checks::{SampleCheck, SampleChecks};
 pub use limits::ImportLimits;
 pub use mapping::{ColumnUse, MappingSpec};
 pub use options::{DuplicatePolicy, ImportOptions, BULK_CHUNK_ROWS, MAX_CHUNK_ROWS};
+pub use saved_mappings::MAX_SAVED_MAPPINGS;
 pub use source::{FileFormat, TextEncoding};
 pub use staged::{MappingTarget, StagedColumn, StagedUpload, MAX_VALUE_CHOICES, STAGED_SECONDS};
 pub use start::PreparedImport;

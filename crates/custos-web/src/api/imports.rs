@@ -158,13 +158,19 @@ pub(crate) async fn read_import_form(
                     "true" | "1" | "yes"
                 )
             }
-            "sheet" => options.sheet = Some(text(field, &name).await?),
+            // An empty choice (the upload form's "自动识别") means: detect it.
+            "sheet" => options.sheet = given(text(field, &name).await?),
             "encoding" => {
-                options.encoding =
-                    Some(TextEncoding::parse(&text(field, &name).await?).map_err(AppError::from)?)
+                options.encoding = match given(text(field, &name).await?) {
+                    Some(e) => Some(TextEncoding::parse(&e).map_err(AppError::from)?),
+                    None => None,
+                }
             }
             "delimiter" => {
-                options.delimiter = Some(source::parse_delimiter(&text(field, &name).await?)?)
+                options.delimiter = match given(text(field, &name).await?) {
+                    Some(d) => Some(source::parse_delimiter(&d)?),
+                    None => None,
+                }
             }
             "sample_rate" => {
                 let t = text(field, &name).await?;
@@ -193,6 +199,11 @@ pub(crate) async fn read_import_form(
         ));
     };
     Ok((options, upload))
+}
+
+/// A form value, or `None` when left empty.
+fn given(value: String) -> Option<String> {
+    (!value.trim().is_empty()).then_some(value)
 }
 
 /// Jobs this server is running now: a job shown as running but not here was stopped (a

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
@@ -20,6 +20,7 @@ use custos_core::Violation;
 
 use super::form::Posted;
 use super::imports::{chrome, job_view, report_view, JobView, ReportView};
+use super::list_query::ListQuery;
 use super::page::{csrf_refused, render, Chrome, PageError};
 use super::session::Viewer;
 use crate::api::imports::spawn_import;
@@ -56,6 +57,11 @@ pub(crate) struct MappingView {
     pub sample_rate: String,
     pub advanced: String,
     pub errors: Vec<(String, String)>,
+    /// The viewer's saved mappings (by name), the one picked or saved, and whether it was
+    /// just saved.
+    pub saved: Vec<String>,
+    pub mapping_name: String,
+    pub just_saved: bool,
 }
 
 fn mapping_view(
@@ -133,6 +139,9 @@ fn mapping_view(
         sample_rate: s.options.sample_rate.to_string(),
         advanced,
         errors,
+        saved: Vec::new(),
+        mapping_name: String::new(),
+        just_saved: false,
     }
 }
 
@@ -152,24 +161,36 @@ struct DryRunPage {
     view: ReportView,
 }
 
-/// `GET /imports/upload/{token}`: the mapping step of a kept upload.
+/// `GET /imports/upload/{token}`: the mapping step of a kept upload; with
+/// `?mapping_name=…`, the viewer's mapping saved under that name applied.
 pub(crate) async fn mapping_form(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(token): Path<String>,
+    RawQuery(raw): RawQuery,
 ) -> Response {
-    match state.app.staged_upload(&viewer.actor, &token).await {
-        Ok(s) => {
-            let spec = s.options.mapping.clone();
-            let m = mapping_view(s, &spec, String::new(), Vec::new(), viewer.lang);
-            render(
-                StatusCode::OK,
-                &MappingPage {
-                    chrome: chrome(&viewer),
-                    m,
-                },
-            )
-        }
+    let (app, actor) = (&state.app, &viewer.actor);
+    let q = ListQuery::parse(raw.as_deref());
+    let picked = q.get("mapping_name").filter(|n| !n.is_empty());
+    let page = async {
+        let s = app.staged_upload(actor, &token).await?;
+        let spec = match picked {
+            Some(name) => app.saved_import_mapping(actor, name).await?,
+            None => s.options.mapping.clone(),
+        };
+        let mut m = mapping_view(s, &spec, String::new(), Vec::new(), viewer.lang);
+        m.saved = app.import_mapping_names(actor).await?;
+        m.mapping_name = picked.unwrap_or_default().to_string();
+        Ok::<_, AppError>(m)
+    };
+    match page.await {
+        Ok(m) => render(
+            StatusCode::OK,
+            &MappingPage {
+                chrome: chrome(&viewer),
+                m,
+            },
+        ),
         Err(e) => PageError::new(chrome(&viewer), e).into_response(),
     }
 }
@@ -273,13 +294,21 @@ pub(crate) async fn mapping_post(
         Err(e) => return PageError::new(chrome(&viewer), e).into_response(),
     };
     let advanced = posted.get("mapping").unwrap_or("").to_string();
+    let saved = app.import_mapping_names(actor).await.unwrap_or_default();
+    let mapping_name = posted.get("mapping_name").unwrap_or("").trim().to_string();
+    let form_view = |staged: StagedUpload, spec: &MappingSpec, errors| {
+        let mut m = mapping_view(staged, spec, advanced.clone(), errors, lang);
+        m.saved = saved.clone();
+        m.mapping_name = mapping_name.clone();
+        m
+    };
     let refused = |staged: StagedUpload, spec: &MappingSpec, e: AppError| match errors_of(&e, lang)
     {
         Some(errors) => render(
             StatusCode::UNPROCESSABLE_ENTITY,
             &MappingPage {
                 chrome: chrome(&viewer),
-                m: mapping_view(staged, spec, advanced.clone(), errors, lang),
+                m: form_view(staged, spec, errors),
             },
         ),
         None => PageError::new(chrome(&viewer), e).into_response(),
@@ -293,6 +322,30 @@ pub(crate) async fn mapping_post(
     };
     let spec = options.mapping.clone();
     let dry_run = options.dry_run;
+    // The form shown again (after a dry run or a refusal) keeps what was chosen.
+    let mut staged = staged;
+    staged.options.policy = options.policy;
+    staged.options.sample_rate = options.sample_rate;
+    if posted.get("save_mapping") == Some("true") {
+        return match app
+            .save_import_mapping(actor, &mapping_name, spec.clone())
+            .await
+        {
+            Ok(()) => {
+                let mut m = form_view(staged, &spec, Vec::new());
+                m.saved = app.import_mapping_names(actor).await.unwrap_or_default();
+                m.just_saved = true;
+                render(
+                    StatusCode::OK,
+                    &MappingPage {
+                        chrome: chrome(&viewer),
+                        m,
+                    },
+                )
+            }
+            Err(e) => refused(staged, &spec, e),
+        };
+    }
     let prepared = match app.prepare_staged(actor, &token, options).await {
         Ok(p) => p,
         Err(e) => return refused(staged, &spec, e),
@@ -315,7 +368,7 @@ pub(crate) async fn mapping_post(
         StatusCode::OK,
         &DryRunPage {
             chrome: chrome(&viewer),
-            m: mapping_view(staged, &spec, advanced.clone(), Vec::new(), lang),
+            m: form_view(staged, &spec, Vec::new()),
             job: job_view(out.report, lang),
             view,
         },

@@ -126,6 +126,15 @@ pub(crate) const WORDS: &[Entry] = &[
     ("imports.status.running", "进行中", "Running"),
     ("imports.status.done", "已完成", "Done"),
     ("imports.status.failed", "失败", "Failed"),
+    ("imports.check", "核对", "Check"),
+    ("imports.checked", "已核对", "Checked"),
+    ("imports.mark_checked", "标记已核对", "Mark checked"),
+    ("imports.checked_count", "已核对 / 抽查行数", "Checked / sampled rows"),
+    ("imports.saved_mapping", "已保存的映射", "Saved mapping"),
+    ("imports.apply_mapping", "套用", "Apply"),
+    ("imports.mapping_name", "映射名称", "Mapping name"),
+    ("imports.save_mapping", "保存映射", "Save the mapping"),
+    ("imports.mapping_saved", "映射已保存", "Mapping saved"),
 ];
 
 /// A reported row as a table shows it: its cells, those that failed marked.
@@ -137,9 +146,19 @@ pub(crate) struct RowView {
 
 /// A sampled row: per column, the source value next to the stored one.
 pub(crate) struct SampleView {
+    pub row_no: i64,
     pub line: u64,
     pub code: String,
     pub pairs: Vec<(String, String, String, bool)>,
+    /// Who marked the row checked, and when (local time); a job's report only.
+    pub checked: Option<(String, String)>,
+}
+
+/// How far a job's sample is checked (a dry run has no marks).
+pub(crate) struct CheckSummary {
+    pub job_id: i64,
+    pub checked: i64,
+    pub sample_size: i64,
 }
 
 /// What a dry run or a job reports, ready to show.
@@ -150,6 +169,7 @@ pub(crate) struct ReportView {
     pub duplicates: Vec<RowView>,
     pub samples: Vec<SampleView>,
     pub more: bool,
+    pub checks: Option<CheckSummary>,
 }
 
 const SHOWN_ROWS: usize = 100;
@@ -199,9 +219,11 @@ fn sample_view(r: &ReportedRow, headers: &[String], wording: &Wording) -> Sample
         })
         .collect();
     SampleView {
+        row_no: r.row_no,
         line: r.line,
         code: r.code.clone().unwrap_or_default(),
         pairs,
+        checked: None,
     }
 }
 
@@ -241,6 +263,7 @@ pub(crate) fn report_view(
         more: rejected_all > SHOWN_ROWS
             || skipped_all > SHOWN_ROWS
             || report.rejected as usize > rejected_all,
+        checks: None,
     }
 }
 
@@ -423,7 +446,23 @@ async fn job_report_view(
     for (outcome, n) in [("rejected", 101), ("skipped", 101), ("sampled", 50)] {
         rows.extend(app.import_job_rows(actor, id, outcome, 0, n).await?);
     }
-    Ok(report_view(report, &headers, &rows, &wording))
+    let mut view = report_view(report, &headers, &rows, &wording);
+    let (from, to) = match (view.samples.first(), view.samples.last()) {
+        (Some(a), Some(b)) => (a.row_no, b.row_no),
+        _ => (1, 0),
+    };
+    let marks = app.import_sample_checks(actor, id, from, to).await?;
+    for s in &mut view.samples {
+        if let Some(m) = marks.rows.iter().find(|m| m.row_no == s.row_no) {
+            s.checked = Some((m.checked_by.clone(), app.local_time_us(m.checked_at)));
+        }
+    }
+    view.checks = Some(CheckSummary {
+        job_id: id,
+        checked: marks.checked,
+        sample_size: marks.sample_size,
+    });
+    Ok(view)
 }
 
 /// `GET /imports/{id}`: a job — its progress while it runs, its report once ended.
@@ -534,6 +573,33 @@ pub(crate) async fn sample_xlsx(
     Path(id): Path<String>,
 ) -> Response {
     report_file(&state, &viewer, &id, "sample").await
+}
+
+/// `POST /imports/{id}/sample/{row}/check`: mark a sampled row checked (已核对), back to
+/// the report at that row.
+pub(crate) async fn check_sample(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((id, row)): Path<(String, String)>,
+    posted: Posted,
+) -> Response {
+    if !posted.csrf_ok(&viewer) {
+        return csrf_refused(chrome(&viewer));
+    }
+    let row_no = row.parse::<i64>().ok().filter(|n| *n > 0);
+    let marked = match (job_id(&id), row_no) {
+        (Ok(n), Some(r)) => state
+            .app
+            .check_import_sample(&viewer.actor, n, r)
+            .await
+            .map(|_| (n, r)),
+        (Err(e), _) => Err(e),
+        (_, None) => Err(AppError::not_found("import_sample_row", row)),
+    };
+    match marked {
+        Ok((n, r)) => Redirect::to(&format!("/imports/{n}#sample-{r}")).into_response(),
+        Err(e) => PageError::new(chrome(&viewer), e).into_response(),
+    }
 }
 
 /// `GET /imports/template`: the empty template.

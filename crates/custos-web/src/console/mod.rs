@@ -114,6 +114,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/imports/{id}/rejected.xlsx", get(imports::rejected_xlsx))
         .route("/imports/{id}/sample.xlsx", get(imports::sample_xlsx))
         .route("/imports/{id}/resume", post(imports::resume))
+        .route(
+            "/imports/{id}/sample/{row}/check",
+            post(imports::check_sample),
+        )
         .route("/flows", get(flows::list))
         .route("/flows/new", get(flows::new_form).post(flows::create))
         .route("/flows/{key}", get(flows::edit_form).post(flows::update))
