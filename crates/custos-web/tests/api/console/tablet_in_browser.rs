@@ -63,6 +63,21 @@ async fn list_detail_and_edit_fit_a_tablet() {
         "/applications/new?kind=create",
         "/exports",
         "/account",
+        // The stewards' and administrators' pages.
+        "/duplicates",
+        "/imports",
+        "/imports/new",
+        "/rules",
+        "/rules/new?template=by-type",
+        "/flows",
+        "/flows/new?kind=create",
+        "/fields",
+        "/fields/new",
+        "/admin/users",
+        "/admin/departments",
+        "/admin/roles",
+        "/admin/system",
+        "/audit",
     ] {
         b.goto(path).await;
         b.wait_for("main").await;
