@@ -311,7 +311,10 @@ fn scan_part<R: Read>(
                 b"row" => row = None,
                 _ => {}
             },
-            Ok(Event::Eof) | Err(_) => break,
+            Ok(Event::Eof) => break,
+            // A part that cannot be read to its end (bad CRC, broken deflate, broken XML)
+            // is refused: counting half of it would let calamine read cells never checked.
+            Err(e) => return Err(xlsx_malformed(format!("{name}: {e}"))),
             Ok(_) => {}
         }
         for (open, limit) in [(&cell, limits.xlsx_cell_bytes), (&row, limits.row_bytes)] {
@@ -394,4 +397,20 @@ fn too_many(part: &str, what: &str, limit: u64) -> FilesError {
         format!("XLSX 文件的{zh}超过 {limit} 个（读到部件 {part} 时）"),
         format!("the XLSX file has more than {limit} {en} (at part {part})"),
     )
+}
+
+#[cfg(test)]
+mod damaged_parts {
+    /// A fuzzed archive whose sheet parts fail their CRC: a part that cannot be read to
+    /// its end is refused, not half-counted (calamine then read cells the check never saw
+    /// and panicked on a shared-string index past its table).
+    #[test]
+    fn a_part_that_cannot_be_read_whole_is_refused() {
+        let bytes = include_bytes!("xlsx_guard_crc_crash.xlsx");
+        let r = super::check_xlsx(
+            std::io::Cursor::new(&bytes[..]),
+            &crate::import_limits::ImportLimits::default(),
+        );
+        assert!(r.is_err(), "{r:?}");
+    }
 }
