@@ -135,6 +135,8 @@ pub struct App {
     pub(crate) reference_seen: std::sync::Arc<customers::ReferenceSeen>,
     /// Recent customer statistics per data scope (see `stats_cache`).
     pub(crate) stats_cache: std::sync::Arc<stats_cache::StatsCache>,
+    /// Import jobs this process runs (see `import::running`).
+    pub(crate) running_imports: std::sync::Arc<import::running::RunningImports>,
 }
 
 impl App {
@@ -160,6 +162,7 @@ impl App {
             match_cache: Default::default(),
             reference_seen: Default::default(),
             stats_cache: Default::default(),
+            running_imports: Default::default(),
         }
     }
 }

@@ -20,6 +20,7 @@ mod queries;
 pub mod report;
 mod row;
 mod run;
+pub(crate) mod running;
 mod saved_mappings;
 pub mod source;
 mod staged;

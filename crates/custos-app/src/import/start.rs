@@ -124,8 +124,22 @@ impl App {
         })
     }
 
-    /// Run a prepared import to the end (or to the first failure of the database).
+    /// Run a prepared import to the end (or to the first failure of the database); its
+    /// job counts as running in this process meanwhile.
     pub async fn run_import(
+        &self,
+        actor: &Actor,
+        prepared: PreparedImport,
+        progress: &(dyn Fn(&ImportProgress) + Send + Sync),
+    ) -> AppResult<ImportOutcome> {
+        let _claim = match prepared.job_id() {
+            Some(id) => Some(self.claim_import(id)?),
+            None => None,
+        };
+        self.run_claimed(actor, prepared, progress).await
+    }
+
+    async fn run_claimed(
         &self,
         actor: &Actor,
         prepared: PreparedImport,
@@ -205,6 +219,8 @@ impl App {
         actor.require("import")?;
         let scope = actor.require("customer.create")?;
         let job = self.import_job_row(actor, job_id).await?;
+        // A job this process runs now is not stopped: resuming it would run it twice.
+        let _claim = self.claim_import(job_id)?;
         if job.status != "running" {
             return Err(AppError::Rejected(Violation::new(
                 "import.not_resumable",
@@ -241,6 +257,6 @@ impl App {
             job,
             scope,
         };
-        self.run_import(actor, prepared, progress).await
+        self.run_claimed(actor, prepared, progress).await
     }
 }

@@ -206,53 +206,25 @@ fn given(value: String) -> Option<String> {
     (!value.trim().is_empty()).then_some(value)
 }
 
-/// Jobs this server is running now: a job shown as running but not here was stopped (a
-/// crash, a restart) and may be resumed.
-fn running_here() -> &'static std::sync::Mutex<std::collections::HashSet<i64>> {
-    static RUNNING: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<i64>>> =
-        std::sync::OnceLock::new();
-    RUNNING.get_or_init(Default::default)
-}
-
-/// Whether this server is running the job.
-pub(crate) fn is_running_here(id: i64) -> bool {
-    running_here().lock().is_ok_and(|r| r.contains(&id))
-}
-
-fn mark_running(id: i64, on: bool) {
-    if let Ok(mut r) = running_here().lock() {
-        if on {
-            r.insert(id);
-        } else {
-            r.remove(&id);
-        }
-    }
-}
-
 /// Run a prepared import in the background.
 pub(crate) fn spawn_import(
     app: custos_app::App,
     actor: custos_app::Actor,
     prepared: custos_app::import::PreparedImport,
 ) {
-    let id = prepared.job_id().unwrap_or(0);
-    mark_running(id, true);
     tokio::spawn(async move {
         if let Err(e) = app.run_import(&actor, prepared, &|_| {}).await {
             tracing::warn!(error = %e, "import job stopped");
         }
-        mark_running(id, false);
     });
 }
 
 /// Resume a stopped job in the background.
 pub(crate) fn spawn_resume(app: custos_app::App, actor: custos_app::Actor, id: i64) {
-    mark_running(id, true);
     tokio::spawn(async move {
         if let Err(e) = app.resume_import(&actor, id, &|_| {}).await {
             tracing::warn!(error = %e, "import job stopped");
         }
-        mark_running(id, false);
     });
 }
 

@@ -369,7 +369,7 @@ pub(crate) async fn mapping_post(
         &DryRunPage {
             chrome: chrome(&viewer),
             m: form_view(staged, &spec, Vec::new()),
-            job: job_view(out.report, lang),
+            job: job_view(app, out.report, lang),
             view,
         },
     )

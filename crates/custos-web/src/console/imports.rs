@@ -20,9 +20,7 @@ use super::form::Posted;
 use super::i18n::{t, Entry};
 use super::page::{csrf_refused, render, Chrome, PageError};
 use super::session::Viewer;
-use crate::api::imports::{
-    file_response, is_running_here, read_import_form, spawn_resume, XLSX_TYPE,
-};
+use crate::api::imports::{file_response, read_import_form, spawn_resume, XLSX_TYPE};
 use crate::AppState;
 
 pub(crate) const WORDS: &[Entry] = &[
@@ -281,7 +279,8 @@ pub(crate) struct JobView {
     pub running: bool,
 }
 
-pub(crate) fn job_view(r: ImportReport, lang: Lang) -> JobView {
+/// A job as the page shows it; `app` tells whether this server runs it now.
+pub(crate) fn job_view(app: &custos_app::App, r: ImportReport, lang: Lang) -> JobView {
     let id = r.job_id.unwrap_or(0);
     let key = format!("imports.status.{}", r.status);
     let status_text = match t(lang, &key) {
@@ -311,7 +310,7 @@ pub(crate) fn job_view(r: ImportReport, lang: Lang) -> JobView {
         } else {
             "—".into()
         },
-        stopped: running && !is_running_here(id),
+        stopped: running && !app.import_running_here(id),
         running,
         report: r,
     }
@@ -342,7 +341,10 @@ pub(crate) async fn list(State(state): State<AppState>, viewer: Viewer) -> Respo
             StatusCode::OK,
             &ListPage {
                 chrome: chrome(&viewer),
-                jobs: jobs.into_iter().map(|j| job_view(j, viewer.lang)).collect(),
+                jobs: jobs
+                    .into_iter()
+                    .map(|j| job_view(&state.app, j, viewer.lang))
+                    .collect(),
             },
         ),
         Err(e) => PageError::new(chrome(&viewer), e).into_response(),
@@ -487,10 +489,10 @@ pub(crate) async fn job(
             Err(e) => return PageError::new(chrome(&viewer), e).into_response(),
         }
     };
-    let job = job_view(report, viewer.lang);
+    let job = job_view(&state.app, report, viewer.lang);
     let progress_html = Progress {
         lang: viewer.lang,
-        job: job_view(job.report.clone(), viewer.lang),
+        job: job_view(&state.app, job.report.clone(), viewer.lang),
     }
     .render()
     .unwrap_or_default();
@@ -528,7 +530,7 @@ pub(crate) async fn progress(
             StatusCode::OK,
             &Progress {
                 lang: viewer.lang,
-                job: job_view(r, viewer.lang),
+                job: job_view(&state.app, r, viewer.lang),
             },
         ),
         Err(e) => PageError::new(chrome(&viewer), e).into_response(),
@@ -627,7 +629,7 @@ pub(crate) async fn resume(
     match report {
         Ok(r) => {
             let n = r.job_id.unwrap_or(0);
-            if r.status == "running" && !is_running_here(n) {
+            if r.status == "running" && !state.app.import_running_here(n) {
                 spawn_resume(state.app.clone(), viewer.actor.clone(), n);
             }
             Redirect::to(&format!("/imports/{n}")).into_response()
