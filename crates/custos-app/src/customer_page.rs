@@ -82,6 +82,8 @@ pub struct CustomerActions {
     pub reveal_pii: bool,
     /// Kinds of application the reader may start about this customer.
     pub apply: Vec<&'static str>,
+    /// Split the customer (directly, or by application).
+    pub split: bool,
 }
 
 /// One section of a customer's page, with the customer itself.
@@ -265,6 +267,7 @@ fn actions_for(actor: &Actor, c: &CustomerView) -> CustomerActions {
             true => crate::applications::kinds_for_customer(&c.status),
             false => Vec::new(),
         },
+        split: editable && App::split_mode(actor).is_some(),
     }
 }
 

@@ -66,6 +66,7 @@ pub mod report;
 pub mod review;
 pub mod review_sheet;
 mod scope;
+pub mod split_sheet;
 mod stored;
 mod text_rules;
 mod validation;

@@ -100,7 +100,7 @@ pub struct MergeInfo {
 }
 
 /// `POST /api/v1/customers/{code}/split`.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SplitRequest {
     /// The new customers; each gets a code from the rules.
@@ -114,7 +114,7 @@ pub struct SplitRequest {
     pub reason: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SplitPart {
     /// The new customer's fields (its `contacts` are added to those moved).

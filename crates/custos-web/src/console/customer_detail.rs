@@ -82,6 +82,7 @@ struct DetailPage {
     tabs: Vec<Tab>,
     tab: &'static str,
     edit: bool,
+    split: bool,
     apply: Vec<(String, String)>,
     basic: Vec<Pair>,
     pii: PiiPart,
@@ -234,6 +235,7 @@ fn detail_page(viewer: &Viewer, data: CustomerPage, section: Section, tz: Tz) ->
             .map(|m| (m.clone(), encode_component(m))),
         created_notice: false,
         edit: data.actions.edit,
+        split: data.actions.split,
         apply: data
             .actions
             .apply

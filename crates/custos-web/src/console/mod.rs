@@ -17,6 +17,7 @@ mod customer_detail;
 mod customer_fields;
 mod customer_form;
 mod customer_list;
+mod customer_split;
 mod customer_words;
 mod dashboard;
 mod duplicates;
@@ -82,6 +83,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/customers/new/duplicates", post(customer_form::hints))
         .route("/customers/{code}", get(customer_detail::page))
         .route("/customers/{code}/pii", post(customer_detail::reveal))
+        .route(
+            "/customers/{code}/split",
+            get(customer_split::form).post(customer_split::submit),
+        )
         .route(
             "/customers/{code}/edit",
             get(customer_form::edit_form).post(customer_form::update),

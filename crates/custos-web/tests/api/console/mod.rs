@@ -26,3 +26,4 @@ mod rules_in_browser;
 mod session;
 mod shell_in_browser;
 mod tablet_in_browser;
+mod split;
