@@ -109,6 +109,19 @@ impl Tx {
             .await)?)
     }
 
+    /// Remove a draft version (never published, so no code came from it); returns
+    /// whether a draft was removed.
+    pub async fn delete_code_rule_draft(&mut self, id: i64) -> StoreResult<bool> {
+        let n = on_tx!(self, |c| sqlx::query(
+            "DELETE FROM code_rules WHERE id = $1 AND status = 'draft'"
+        )
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(n > 0)
+    }
+
     /// Change a rule version's status; `expect` guards against a concurrent change.
     pub async fn set_code_rule_status(
         &mut self,

@@ -367,6 +367,19 @@ impl Tx {
         Ok(())
     }
 
+    /// Take one role from a user; returns whether the user held it.
+    pub async fn delete_grant(&mut self, user_id: i64, role_id: i64) -> StoreResult<bool> {
+        let n = on_tx!(self, |c| sqlx::query(
+            "DELETE FROM user_roles WHERE user_id = $1 AND role_id = $2"
+        )
+        .bind(user_id)
+        .bind(role_id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(n > 0)
+    }
+
     // ---- sessions ----
 
     pub async fn insert_session(&mut self, s: &SessionRow) -> StoreResult<()> {

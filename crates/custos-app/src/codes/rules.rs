@@ -240,6 +240,49 @@ impl App {
         Ok(rule_view(key, &rows))
     }
 
+    /// Throw away the draft of a rule (`rule.manage`): no code ever came from a draft;
+    /// a rule that was never published disappears with it. Audited as
+    /// `code_rule.draft_delete` with the segments it had.
+    pub async fn delete_code_rule_draft(&self, actor: &Actor, key: &str) -> AppResult<()> {
+        actor.require("rule.manage")?;
+        let mut tx = self.db.begin().await?;
+        let rows = tx.code_rule_versions(key).await?;
+        let Some(draft) = rows.iter().find(|r| r.status == "draft") else {
+            return Err(AppError::not_found("code_rule_draft", key));
+        };
+        if !tx.delete_code_rule_draft(draft.id).await? {
+            return Err(AppError::not_found("code_rule_draft", key));
+        }
+        let target = format!("{key}@{}", draft.version);
+        let mut r = record(actor, "code_rule.draft_delete", "code_rule", &target);
+        r.before = to_json(&serde_json::json!({
+            "version": draft.version, "name": draft.name, "segments": draft.segments,
+        }));
+        append(&mut tx, r).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Ask for the draft of `key` to be published (a `publish_rule` application), for
+    /// whoever drafts rules but may not publish them.
+    pub async fn apply_to_publish_code_rule(
+        &self,
+        actor: &Actor,
+        key: &str,
+        reason: Option<String>,
+    ) -> AppResult<crate::applications::ApplicationView> {
+        self.submit_application(
+            actor,
+            crate::applications::NewApplication {
+                kind: "publish_rule".into(),
+                payload: serde_json::json!({ "key": key }),
+                reason,
+                draft: false,
+            },
+        )
+        .await
+    }
+
     /// Replace the published rule `replaces` by the draft of `key` in one transaction:
     /// the old one is disabled and the new one published together, so there is no moment
     /// at which no rule applies to the customers the old one coded. The new rule must

@@ -234,6 +234,41 @@ impl App {
         Ok(after)
     }
 
+    /// Take one role from a user (`user.manage` over the user; audited as
+    /// `user.revoke`). Nobody takes a role from themselves, so the last administrator
+    /// cannot lock everyone out.
+    pub async fn revoke_role(
+        &self,
+        actor: &Actor,
+        user_id: i64,
+        role: &str,
+    ) -> AppResult<UserView> {
+        actor.require("user.manage")?;
+        let mut tx = self.db.begin().await?;
+        let user = managed_user(&mut tx, actor, user_id).await?;
+        if user.id == actor.user_id {
+            return Err(AppError::Rejected(Violation::new(
+                "grant.self_revoke",
+                "不能收回自己的角色，请由另一位管理员操作",
+                "you cannot take a role from yourself; ask another administrator",
+            )));
+        }
+        let held = tx.grants_of(user_id).await?;
+        let Some(grant) = held.iter().find(|g| g.role_key == role) else {
+            return Err(AppError::not_found("grant", format!("{user_id}/{role}")));
+        };
+        let before = user_view(&mut tx, &user).await?;
+        tx.delete_grant(user_id, grant.role_id).await?;
+        let after = user_view(&mut tx, &user).await?;
+        let mut r = record(actor, "user.revoke", "user", &user_id.to_string());
+        r.before = to_json(&before.roles);
+        r.after = to_json(&after.roles);
+        append(&mut tx, r).await?;
+        recheck_open_tasks(&mut tx, actor, &[user_id], "审批人角色变更").await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
     /// Roles, their permissions and every grant (`role.manage`); a temporary grant names
     /// the approved permission application that made it.
     pub async fn grant_overview(&self, actor: &Actor) -> AppResult<GrantOverview> {

@@ -67,6 +67,7 @@ pub(crate) struct DepartmentLine {
     pub name: String,
     pub parent_id: Option<i64>,
     pub manager: String,
+    pub manager_id: Option<i64>,
     pub indent: usize,
 }
 
@@ -101,6 +102,7 @@ fn department_lines(tree: Vec<DepartmentNode>) -> Vec<DepartmentLine> {
             name: n.department.name,
             parent_id: n.department.parent_id,
             manager: n.manager_name.unwrap_or_default(),
+            manager_id: n.department.manager_id,
             indent: n.depth.min(MAX_INDENT),
         })
         .collect()
@@ -171,7 +173,8 @@ pub(crate) async fn create_department(
     department_answer(&state, &viewer, result, None, name).await
 }
 
-/// `POST /admin/departments/{id}`: `name` renames, `parent_id` moves (empty: to the top).
+/// `POST /admin/departments/{id}`: `name` renames, `parent_id` moves (empty: to the top),
+/// `manager_id` sets the manager (a user id; empty: none).
 pub(crate) async fn update_department(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -189,10 +192,15 @@ pub(crate) async fn update_department(
         name: posted.get("name").map(str::to_string),
         ..Default::default()
     };
-    let result = match posted.get("parent_id").map(|p| optional_id("parent_id", p)) {
-        Some(Err(e)) => Err(e),
-        parent => {
+    let parent = posted.get("parent_id").map(|p| optional_id("parent_id", p));
+    let manager = posted
+        .get("manager_id")
+        .map(|m| optional_id("manager_id", m));
+    let result = match (parent, manager) {
+        (Some(Err(e)), _) | (_, Some(Err(e))) => Err(e),
+        (parent, manager) => {
             patch.parent_id = parent.and_then(Result::ok).map(|p| p.filter(|p| *p > 0));
+            patch.manager_id = manager.and_then(Result::ok);
             state
                 .app
                 .update_department(&viewer.actor, id, patch)
@@ -237,6 +245,8 @@ pub(crate) struct PermissionRow {
 pub(crate) struct GrantLine {
     pub user_id: i64,
     pub user: String,
+    /// The role's key (what a revocation names) and its name.
+    pub role_key: String,
     pub role: String,
     pub scope: String,
     pub expires: Option<String>,
@@ -311,6 +321,7 @@ fn roles_view(
         .map(|g| GrantLine {
             user_id: g.user_id,
             user: format!("{}（{}）", g.display_name, g.username),
+            role_key: g.role.clone(),
             role: role_name(&g.role),
             scope: scope_text(lang, &g.scope),
             expires: g.expires_at.as_deref().map(|e| local_minutes(e, tz)),
@@ -442,6 +453,28 @@ pub(crate) async fn grant(
         e => e,
     });
     roles_answer(&state, &viewer, result, values).await
+}
+
+/// `POST /admin/roles/revoke`: `user_id`, `role` — the revoke_role use case.
+pub(crate) async fn revoke(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    posted: Posted,
+) -> Response {
+    if !posted.csrf_ok(&viewer) {
+        return csrf_refused(chrome(&viewer, "admin.roles"));
+    }
+    let role = posted.get("role").unwrap_or("").trim().to_string();
+    let result = match optional_id("user_id", posted.get("user_id").unwrap_or("")) {
+        Ok(Some(user_id)) => state
+            .app
+            .revoke_role(&viewer.actor, user_id, &role)
+            .await
+            .map(|_| ()),
+        Ok(None) => Err(AppError::not_found("user", "")),
+        Err(e) => Err(e),
+    };
+    roles_answer(&state, &viewer, result, GrantValues::default()).await
 }
 
 /// `POST /admin/roles/{key}`: the permissions ticked for a custom role (`permissions`,

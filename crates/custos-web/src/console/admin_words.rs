@@ -89,6 +89,17 @@ pub(crate) const WORDS: &[Entry] = &[
     ("admin.role", "角色", "Role"),
     ("admin.builtin", "内置", "Built-in"),
     ("admin.grants", "授权", "Grants"),
+    ("admin.manager_id", "负责人用户编号", "Manager user id"),
+    ("admin.set_manager", "设为负责人", "Set manager"),
+    ("admin.new_role", "新建角色", "New role"),
+    ("admin.role_key", "角色标识", "Role key"),
+    ("admin.role_name", "角色名称", "Role name"),
+    (
+        "admin.new_role_help",
+        "标识为 2–32 位小写字母、数字或下划线；新角色没有任何权限，建好后在上方矩阵中勾选并保存。",
+        "The key is 2–32 lower-case letters, digits or _; a new role holds no permission until you tick them in the matrix above and save.",
+    ),
+    ("admin.revoke", "收回", "Revoke"),
     ("admin.grant", "授予角色", "Grant a role"),
     ("admin.grant_user", "用户编号", "User id"),
     (

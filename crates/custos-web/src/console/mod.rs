@@ -156,6 +156,7 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route("/admin/roles", get(admin_org::roles))
         .route("/admin/roles/grant", post(admin_org::grant))
+        .route("/admin/roles/revoke", post(admin_org::revoke))
         .route("/admin/roles/{key}", post(admin_org::save_role))
         .route("/admin/system", get(admin_system::page))
         .route("/admin/system/test-mail", post(admin_system::test_mail))
@@ -170,6 +171,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/rules/{key}/publish", post(rules::publish))
         .route("/rules/{key}/replace", post(rules::replace))
         .route("/rules/{key}/disable", post(rules::disable))
+        .route("/rules/{key}/delete-draft", post(rules::delete_draft))
+        .route("/rules/{key}/apply-publish", post(rules::apply_publish))
 }
 
 /// Whether a posted CSRF token is the viewer's (multipart forms check it themselves).

@@ -46,6 +46,14 @@ pub(crate) const WORDS: &[Entry] = &[
     ("rules.created", "创建时间", "Created"),
     ("rules.published_at", "发布时间", "Published"),
     ("rules.disabled_at", "停用时间", "Disabled"),
+    ("rules.apply_publish", "申请发布", "Apply to publish"),
+    ("rules.apply_reason", "申请理由", "Reason"),
+    ("rules.delete_draft", "删除草稿", "Delete draft"),
+    (
+        "rules.delete_draft_confirm",
+        "删除这份草稿？已发布的版本不受影响。",
+        "Delete this draft? Published versions stay as they are.",
+    ),
     ("rules.publish", "发布草稿", "Publish the draft"),
     (
         "rules.publish_help",

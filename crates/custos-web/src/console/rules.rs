@@ -226,6 +226,8 @@ struct DetailPage {
     replaceable: Vec<(String, String)>,
     may_manage: bool,
     may_publish: bool,
+    /// Applies for publication (drafts rules, may not publish them).
+    may_apply: bool,
     message: Option<String>,
 }
 
@@ -302,6 +304,7 @@ async fn detail_page(
         replaceable,
         may_manage: viewer.actor.can("rule.manage"),
         may_publish: viewer.actor.can("rule.publish"),
+        may_apply: viewer.actor.can("application.submit"),
         message: message.clone(),
     };
     let status = match message {
@@ -369,6 +372,52 @@ pub(crate) async fn replace(
         .replace_code_rule(&viewer.actor, &key, replaces)
         .await;
     after(&state, &viewer, &key, done).await
+}
+
+/// `POST /rules/{key}/delete-draft`: the draft thrown away, back to the rule (or to the
+/// list when the rule was only a draft).
+pub(crate) async fn delete_draft(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(key): Path<String>,
+    posted: Posted,
+) -> Response {
+    if !posted.csrf_ok(&viewer) {
+        return csrf_refused(chrome(&viewer));
+    }
+    match state.app.delete_code_rule_draft(&viewer.actor, &key).await {
+        Ok(()) => match state.app.get_code_rule(&viewer.actor, &key).await {
+            Ok(v) => Redirect::to(&format!("/rules/{}", v.key)).into_response(),
+            Err(_) => Redirect::to("/rules").into_response(),
+        },
+        Err(e) => after(&state, &viewer, &key, Err(e)).await,
+    }
+}
+
+/// `POST /rules/{key}/apply-publish`: a `publish_rule` application for the draft, then
+/// the application's page.
+pub(crate) async fn apply_publish(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(key): Path<String>,
+    posted: Posted,
+) -> Response {
+    if !posted.csrf_ok(&viewer) {
+        return csrf_refused(chrome(&viewer));
+    }
+    let reason = posted
+        .get("reason")
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_string);
+    match state
+        .app
+        .apply_to_publish_code_rule(&viewer.actor, &key, reason)
+        .await
+    {
+        Ok(a) => Redirect::to(&format!("/applications/{}", a.id)).into_response(),
+        Err(e) => after(&state, &viewer, &key, Err(e)).await,
+    }
 }
 
 /// `POST /rules/{key}/disable`: no more codes from the rule (its codes stay valid).

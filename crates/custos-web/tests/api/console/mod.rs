@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod admin;
+mod admin_grants;
 mod admin_in_browser;
 mod applications;
 mod applications_in_browser;
@@ -25,5 +26,5 @@ mod rules;
 mod rules_in_browser;
 mod session;
 mod shell_in_browser;
-mod tablet_in_browser;
 mod split;
+mod tablet_in_browser;

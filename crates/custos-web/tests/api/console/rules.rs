@@ -275,3 +275,125 @@ backend_test!(rule_pages_follow_the_rule_permissions, |t| {
     let html = c.get("/").await.text().await.unwrap();
     assert!(!html.contains("id=\"rule-setup\""));
 });
+
+backend_test!(
+    a_drafter_applies_to_publish_and_drafts_can_be_deleted,
+    |t| {
+        let admin = t.admin_token().await;
+        let r = t
+            .post(
+                "/api/v1/roles",
+                Some(&admin),
+                json!({"key": "drafter", "name": "规则起草",
+                   "permissions": ["rule.read", "rule.manage", "application.submit"]}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        t.create_user(
+            &admin,
+            "drafter1",
+            None,
+            json!([{"role": "drafter", "scope": "all"}]),
+        )
+        .await;
+        let mut d = Visitor::new(&t);
+        d.login("drafter1", USER_PASSWORD).await;
+        let csrf = d.csrf().await;
+        let r = d
+            .post(
+                "/rules/designer",
+                &rule_form(&csrf, "ent-d", "D", "4", "save"),
+            )
+            .await;
+        assert_eq!(r.status(), 303);
+        let html = d.get("/rules/ent-d").await.text().await.unwrap();
+        assert!(
+            !html.contains("id=\"publish-rule\""),
+            "no direct publication"
+        );
+        assert!(html.contains("id=\"apply-publish\""), "{html}");
+        let r = d
+            .post(
+                "/rules/ent-d/apply-publish",
+                &[("csrf", csrf.as_str()), ("reason", "新业务线")],
+            )
+            .await;
+        assert_eq!(r.status(), 303);
+        let to = location(&r);
+        assert!(to.starts_with("/applications/"), "{to}");
+        let id = to.trim_start_matches("/applications/").to_string();
+        let rule = body(t.get("/api/v1/code-rules/ent-d", &admin).await, 200).await;
+        assert!(rule["published_version"].is_null(), "not yet: {rule}");
+        let r = t
+            .post(
+                &format!("/api/v1/applications/{id}/approve"),
+                Some(&admin),
+                json!({"comment": "同意"}),
+            )
+            .await;
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+        let rule = body(t.get("/api/v1/code-rules/ent-d", &admin).await, 200).await;
+        assert_eq!(rule["published_version"], 1, "{rule}");
+
+        // A new draft of the published rule is thrown away; the published version stays.
+        let r = d
+            .post(
+                "/rules/designer",
+                &rule_form(&csrf, "ent-d", "E", "4", "save"),
+            )
+            .await;
+        assert_eq!(r.status(), 303);
+        let html = d.get("/rules/ent-d").await.text().await.unwrap();
+        assert!(html.contains("id=\"delete-draft\""), "{html}");
+        let r = d
+            .post("/rules/ent-d/delete-draft", &[("csrf", csrf.as_str())])
+            .await;
+        assert_eq!(r.status(), 303);
+        assert_eq!(location(&r), "/rules/ent-d");
+        let rule = body(t.get("/api/v1/code-rules/ent-d", &admin).await, 200).await;
+        assert_eq!(rule["published_version"], 1);
+        assert_eq!(rule["versions"].as_array().map(Vec::len), Some(1), "{rule}");
+        let r = d
+            .post("/rules/ent-d/delete-draft", &[("csrf", csrf.as_str())])
+            .await;
+        assert_eq!(r.status(), 404, "no draft left");
+        // A rule that was only a draft disappears with it.
+        let r = d
+            .post(
+                "/rules/designer",
+                &rule_form(&csrf, "ent-f", "F", "4", "save"),
+            )
+            .await;
+        assert_eq!(r.status(), 303);
+        let r = d
+            .post("/rules/ent-f/delete-draft", &[("csrf", csrf.as_str())])
+            .await;
+        assert_eq!(location(&r), "/rules");
+        assert_eq!(
+            t.get("/api/v1/code-rules/ent-f", &admin).await.status(),
+            404
+        );
+        let log = body(
+            t.get("/api/v1/audit?action=code_rule.draft_delete", &admin)
+                .await,
+            200,
+        )
+        .await;
+        assert_eq!(log["items"].as_array().map(Vec::len), Some(2), "{log}");
+        // A reader may not throw drafts away.
+        t.create_user(
+            &admin,
+            "reader2",
+            None,
+            json!([{"role": "query", "scope": "all"}]),
+        )
+        .await;
+        let mut q = Visitor::new(&t);
+        q.login("reader2", USER_PASSWORD).await;
+        let qc = q.csrf().await;
+        let r = q
+            .post("/rules/ent-d/delete-draft", &[("csrf", qc.as_str())])
+            .await;
+        assert_eq!(r.status(), 403);
+    }
+);
