@@ -274,6 +274,7 @@ impl App {
             "merged": req.merged,
             "fields": fields,
             "reason": req.reason,
+            "group": id,
         });
         let app = self
             .submit_application(

@@ -18,7 +18,7 @@ effect_by_fns!(Merge);
 
 async fn prepare(app: &App, tx: &mut Tx, s: Submission<'_>) -> AppResult<Prepared> {
     let mut p = Prepared::new(s.payload.clone());
-    let (mut req, _) = merge_payload(s.kind, s.payload)?;
+    let (mut req, _, group) = merge_payload(s.kind, s.payload)?;
     let mut versions = serde_json::Map::new();
     let mut first = None;
     let codes: Vec<String> = std::iter::once(req.survivor.clone())
@@ -48,26 +48,35 @@ async fn prepare(app: &App, tx: &mut Tx, s: Submission<'_>) -> AppResult<Prepare
     p.payload = stored;
     let elevated = effect_actor(s.actor, &["customer.merge"]);
     app.dry_run(tx, move |app, tx| {
-        Box::pin(async move { app.merge_in(tx, &elevated, req, None).await.map(|_| ()) })
+        Box::pin(async move { app.merge_in(tx, &elevated, req, group).await.map(|_| ()) })
     })
     .await?;
     Ok(p)
 }
 
 async fn apply(app: &App, tx: &mut Tx, e: Approval<'_>) -> AppResult<Value> {
-    let (mut req, versions) = merge_payload(e.kind(), e.payload)?;
+    let (mut req, versions, group) = merge_payload(e.kind(), e.payload)?;
     app.check_versions(tx, &versions).await?;
     e.default_reason(&mut req.reason);
     let elevated = effect_actor(e.applicant, &["customer.merge"]);
-    let r = app.merge_in(tx, &elevated, req, None).await?;
+    let r = app.merge_in(tx, &elevated, req, group).await?;
     Ok(json!({"code": r.survivor.code, "merged": r.merged, "merge_id": r.merge_id}))
 }
 
-/// A merge payload is a merge request plus, once stored, the participants' versions.
-fn merge_payload(kind: &str, v: &Value) -> AppResult<(MergeRequest, Vec<(String, i64)>)> {
+/// A merge payload is a merge request plus, once stored, the participants' versions,
+/// and the review-queue group it was applied for from the review page (`group`): the
+/// approved merge decides that group (`merged`), where any other merge would leave it
+/// `stale`.
+type MergePayload = (MergeRequest, Vec<(String, i64)>, Option<i64>);
+
+fn merge_payload(kind: &str, v: &Value) -> AppResult<MergePayload> {
     let mut v = v.clone();
     let versions = take_versions(&mut v, "versions");
-    Ok((parse_payload(kind, &v)?, versions))
+    let group = v
+        .as_object_mut()
+        .and_then(|m| m.remove("group"))
+        .and_then(|g| g.as_i64());
+    Ok((parse_payload(kind, &v)?, versions, group))
 }
 
 fn take_versions(v: &mut Value, key: &str) -> Vec<(String, i64)> {

@@ -351,5 +351,33 @@ backend_test!(query_users_get_403_and_other_scopes_404, |t| {
     );
     let apps: Value = body(t.get("/api/v1/applications", &q.admin).await, 200).await;
     assert!(apps.to_string().contains("merge"), "{apps}");
+    let group = format!("/api/v1/duplicates/groups/{}", q.ab);
+    assert_eq!(
+        body(t.get(&group, &q.admin).await, 200).await["status"],
+        "open"
+    );
+    // Approved (the default merge flow has two steps), the merge decides the group it
+    // was applied for.
+    let id = location(&r)
+        .trim_start_matches("/applications/")
+        .to_string();
+    for _ in 0..2 {
+        let ok = t
+            .post(
+                &format!("/api/v1/applications/{id}/approve"),
+                Some(&q.admin),
+                json!({"comment": "同意"}),
+            )
+            .await;
+        assert_eq!(ok.status(), 200, "{}", ok.text().await.unwrap_or_default());
+    }
+    let a = body(
+        t.get(&format!("/api/v1/applications/{id}"), &q.admin).await,
+        200,
+    )
+    .await;
+    assert_eq!(a["state"], "approved", "{a}");
+    let g = body(t.get(&group, &q.admin).await, 200).await;
+    assert_eq!(g["status"], "merged", "{g}");
     let _ = &q.c;
 });
