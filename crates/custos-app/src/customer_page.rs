@@ -25,12 +25,15 @@ pub enum Section {
     Codes,
     Xrefs,
     Duplicates,
+    /// Everything that happened, newest first (read apart: `App::customer_timeline`).
+    Timeline,
 }
 
 impl Section {
-    pub const ALL: [Section; 6] = [
+    pub const ALL: [Section; 7] = [
         Section::Basic,
         Section::Contacts,
+        Section::Timeline,
         Section::History,
         Section::Codes,
         Section::Xrefs,
@@ -46,6 +49,7 @@ impl Section {
             Section::Codes => "codes",
             Section::Xrefs => "xrefs",
             Section::Duplicates => "duplicates",
+            Section::Timeline => "timeline",
         }
     }
 
@@ -157,6 +161,7 @@ impl App {
         match section {
             Section::Basic => page.fields = self.list_fields(actor).await?,
             Section::Contacts => {}
+            Section::Timeline => page.fields = self.list_fields(actor).await?,
             Section::History => {
                 page.fields = self.list_fields(actor).await?;
                 page.history = self.customer_history(actor, &code).await?;

@@ -28,6 +28,7 @@ pub mod login_throttle;
 pub mod mail;
 pub mod notify;
 pub mod org;
+pub mod overview;
 pub mod password_policy;
 pub mod rate_limit;
 pub mod restore_guard;

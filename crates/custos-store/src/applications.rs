@@ -118,6 +118,29 @@ const EVENT_COLS: &str = "id, application_id, at, actor_id, actor_name, action, 
 const NOTE_COLS: &str = "id, user_id, application_id, kind, title, body, created_at, read_at";
 
 impl Tx {
+    /// Up to `limit` applications about `target` (a customer's code) created before a
+    /// point, newest first: those created at `before_at` count only with an id below
+    /// `before_id` (the timeline's cursor).
+    pub async fn applications_about(
+        &mut self,
+        target: &str,
+        before_at: i64,
+        before_id: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<ApplicationRow>> {
+        let sql = format!(
+            "SELECT {APP_COLS} FROM applications WHERE target = $1 \
+             AND (created_at < $2 OR (created_at = $2 AND id < $3)) \
+             ORDER BY created_at DESC, id DESC LIMIT $4"
+        );
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, ApplicationRow>(&sql)
+            .bind(target)
+            .bind(before_at)
+            .bind(before_id)
+            .bind(limit)
+            .fetch_all(c)
+            .await)?)
+    }
     // ---- flows ----
 
     /// Insert a flow version and make it the only active version of its key.

@@ -42,6 +42,28 @@ impl Tx {
             .await)?)
     }
 
+    /// Up to `limit` changes of a customer before a point, newest first: changes at
+    /// `before_at` count only with an id below `before_id` (the timeline's cursor).
+    pub async fn customer_history_before(
+        &mut self,
+        customer_id: i64,
+        before_at: i64,
+        before_id: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<HistoryRow>> {
+        let sql = format!(
+            "SELECT {HISTORY_COLS} FROM customer_history WHERE customer_id = $1 \
+             AND (at < $2 OR (at = $2 AND id < $3)) ORDER BY at DESC, id DESC LIMIT $4"
+        );
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, HistoryRow>(&sql)
+            .bind(customer_id)
+            .bind(before_at)
+            .bind(before_id)
+            .bind(limit)
+            .fetch_all(c)
+            .await)?)
+    }
+
     /// History of a customer, oldest first.
     pub async fn customer_history(&mut self, customer_id: i64) -> StoreResult<Vec<HistoryRow>> {
         let sql = format!(

@@ -12,6 +12,7 @@ pub(crate) mod exports;
 pub(crate) mod imports;
 mod ops;
 mod org;
+mod overview;
 
 use axum::Router;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -85,6 +86,7 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(customers::get_customer, customers::update_customer))
         .routes(routes!(customers::customer_history))
+        .routes(routes!(overview::customer_timeline))
         .routes(routes!(customers::add_contact))
         .routes(routes!(
             customers::update_contact,

@@ -17,7 +17,9 @@ use custos_app::AppError;
 use custos_core::violation::Lang;
 
 use custos_app::clock::local_minutes as local_time;
+use custos_app::overview::TimelineQuery;
 
+use super::customer_timeline::{timeline_part, TimelinePart};
 use super::customer_words::{duplicate_rows, DuplicateRow};
 use super::form::Posted;
 use super::page::{csrf_refused, render, Chrome, PageError};
@@ -99,6 +101,7 @@ struct DetailPage {
     duplicates: Vec<DuplicateRow>,
     duplicates_outside: Option<String>,
     duplicates_withheld: bool,
+    timeline: Option<TimelinePart>,
 }
 
 /// A merge this customer took part in, as the 编码 tab lists it.
@@ -124,6 +127,11 @@ pub(crate) struct DetailQuery {
     as_of: Option<String>,
     #[serde(default)]
     created: Option<String>,
+    /// The timeline's filter and cursor.
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    cursor: Option<String>,
 }
 
 /// The end of the day (`YYYY-MM-DD`), minute (`…THH:MM`) or second (`…THH:MM:SS`)
@@ -183,7 +191,33 @@ pub(crate) async fn page(
         );
         return Redirect::to(&to).into_response();
     }
+    let timeline = match section {
+        Section::Timeline => {
+            let query = TimelineQuery {
+                kind: q.kind.clone(),
+                cursor: q.cursor.clone(),
+                limit: None,
+            };
+            match state
+                .app
+                .customer_timeline(&viewer.actor, &code, query)
+                .await
+            {
+                Ok(t) => Some(timeline_part(
+                    t,
+                    &data.fields,
+                    &data.customer.code,
+                    q.kind.as_deref(),
+                    viewer.lang,
+                    tz,
+                )),
+                Err(e) => return PageError::new(detail_chrome(&viewer), e).into_response(),
+            }
+        }
+        _ => None,
+    };
     let mut page = detail_page(&viewer, data, section, tz);
+    page.timeline = timeline;
     page.merged_from = q.merged_from.filter(|c| !c.trim().is_empty());
     page.created_notice = q.created.is_some();
     page.as_of_date = date.unwrap_or_default().to_string();
@@ -330,6 +364,7 @@ fn detail_page(viewer: &Viewer, data: CustomerPage, section: Section, tz: Tz) ->
             }),
         duplicates_withheld: data.duplicates.as_ref().is_some_and(|r| r.pii_withheld),
         code_path,
+        timeline: None,
     }
 }
 
@@ -341,6 +376,7 @@ fn tab_key(s: Section) -> &'static str {
         Section::Codes => "cust.tab.codes",
         Section::Xrefs => "cust.tab.xrefs",
         Section::Duplicates => "cust.tab.duplicates",
+        Section::Timeline => "cust.tab.timeline",
     }
 }
 

@@ -18,6 +18,7 @@ mod customer_fields;
 mod customer_form;
 mod customer_list;
 mod customer_split;
+mod customer_timeline;
 mod customer_words;
 mod dashboard;
 mod duplicates;

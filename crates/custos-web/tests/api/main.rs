@@ -25,5 +25,6 @@ mod hostile_input;
 mod imports;
 mod logins;
 mod ops;
+mod timeline;
 mod tls;
 mod users;

@@ -21,7 +21,7 @@ mod flows_fields;
 mod imports;
 mod imports_in_browser;
 mod list_in_browser;
-mod pages;
+pub(crate) mod pages;
 mod rules;
 mod rules_in_browser;
 mod session;

@@ -1,0 +1,118 @@
+//! The 时间线 tab of a customer's page: the customer's timeline (the use case
+//! `App::customer_timeline`), filtered by kind and paged by its cursor in the address.
+
+use custos_app::fields::FieldDefinition;
+use custos_app::overview::timeline::TIMELINE_KINDS;
+use custos_app::overview::TimelinePage;
+use custos_app::terms::{term_or_code, Terms};
+use custos_core::violation::Lang;
+
+use super::customer_words::history_action;
+use super::session::encode_component;
+
+/// One event as the tab shows it.
+pub(crate) struct TimelineRow {
+    pub at: String,
+    pub kind: String,
+    /// What happened, in business terms.
+    pub what: String,
+    /// The fields changed (labels), the application's state.
+    pub detail: String,
+    pub actor: String,
+    pub reason: String,
+    /// An application's page.
+    pub href: Option<String>,
+}
+
+/// The tab: its rows, the filter shown and the link to the older events.
+pub(crate) struct TimelinePart {
+    pub rows: Vec<TimelineRow>,
+    /// `(kind, label, selected)`.
+    pub kinds: Vec<(&'static str, &'static str, bool)>,
+    /// No filter: every kind shown.
+    pub all: bool,
+    pub older: Option<String>,
+}
+
+fn kind_label(kind: &str, lang: Lang) -> &'static str {
+    match (kind, lang) {
+        ("change", Lang::Zh) => "资料变更",
+        ("change", Lang::En) => "Record changes",
+        ("application", Lang::Zh) => "申请",
+        ("application", Lang::En) => "Applications",
+        _ => "",
+    }
+}
+
+fn field_label(fields: &[FieldDefinition], key: &str, lang: Lang) -> String {
+    fields
+        .iter()
+        .find(|f| f.key == key)
+        .map(|f| match lang {
+            Lang::Zh => f.label_zh.clone(),
+            Lang::En => f.label_en.clone(),
+        })
+        .unwrap_or_else(|| key.to_string())
+}
+
+pub(crate) fn timeline_part(
+    page: TimelinePage,
+    fields: &[FieldDefinition],
+    code: &str,
+    kind: Option<&str>,
+    lang: Lang,
+    tz: chrono_tz::Tz,
+) -> TimelinePart {
+    let rows = page
+        .items
+        .into_iter()
+        .map(|e| {
+            let (what, detail, href) = match e.kind.as_str() {
+                "application" => (
+                    term_or_code(Terms::ApplicationKind, &e.action, lang),
+                    e.state
+                        .as_deref()
+                        .map(|s| term_or_code(Terms::ApplicationState, s, lang))
+                        .unwrap_or_default(),
+                    Some(format!("/applications/{}", e.id)),
+                ),
+                _ => (
+                    history_action(&e.action, lang),
+                    e.fields
+                        .iter()
+                        .map(|f| field_label(fields, f, lang))
+                        .collect::<Vec<_>>()
+                        .join("、"),
+                    None,
+                ),
+            };
+            TimelineRow {
+                at: custos_app::clock::local_minutes(&e.at, tz),
+                kind: e.kind,
+                what,
+                detail,
+                actor: e.actor.unwrap_or_default(),
+                reason: e.reason.unwrap_or_default(),
+                href,
+            }
+        })
+        .collect();
+    let filter = kind.map(str::trim).filter(|k| !k.is_empty());
+    let older = page.next_cursor.map(|c| {
+        let mut href = format!("/customers/{}?tab=timeline", encode_component(code));
+        if let Some(k) = filter {
+            href.push_str(&format!("&kind={}", encode_component(k)));
+        }
+        href.push_str(&format!("&cursor={}", encode_component(&c)));
+        href
+    });
+    TimelinePart {
+        all: filter.is_none(),
+        rows,
+        kinds: TIMELINE_KINDS
+            .iter()
+            .map(|k| (*k, kind_label(k, lang), filter == Some(*k)))
+            .collect(),
+        older,
+    }
+}
