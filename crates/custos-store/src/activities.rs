@@ -66,16 +66,17 @@ impl Tx {
             .await)?)
     }
 
-    /// Change the status, link and body of a record.
+    /// Change the time, status, link and body of a record.
     pub async fn update_activity(&mut self, a: &ActivityRow) -> StoreResult<()> {
         let sql = "UPDATE customer_activities SET status = $2, linked_id = $3, body = $4, \
-                   updated_at = $5 WHERE id = $1";
+                   updated_at = $5, occurred_at = $6 WHERE id = $1";
         on_tx!(self, |c| sqlx::query(sql)
             .bind(a.id)
             .bind(&a.status)
             .bind(a.linked_id)
             .bind(&a.body)
             .bind(a.updated_at)
+            .bind(a.occurred_at)
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;

@@ -169,6 +169,10 @@ impl App {
         }
         tx.lock_audit_head().await?;
         row.status = Some(after.status.clone());
+        if after.signed_on != before.signed_on {
+            // A contract takes its place in the lists by its signing date.
+            row.occurred_at = self.day_start(after.signed_on.as_deref());
+        }
         update_record(&mut tx, actor, &customer, &mut row, &before, &after).await?;
         if after.status == "signed" {
             self.on_signed(&mut tx, actor, &customer, &row, &after)
