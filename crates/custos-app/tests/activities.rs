@@ -788,3 +788,79 @@ both!(all_records_in_one_list_newest_first_in_pages, |t| {
         assert_eq!(status(&e), 422, "{limit:?} {cursor:?}");
     }
 });
+
+both!(
+    split_leaves_records_on_the_original_unless_a_part_names_them,
+    |t| {
+        let code = customer(&t, "西安拆分集团有限公司", None).await;
+        let other = customer(&t, "西安无关商贸有限公司", None).await;
+        let stays = here(
+            t.app
+                .add_followup(&t.admin, &code, followup("留在原客户"))
+                .await
+                .unwrap(),
+        );
+        let goes = here(
+            t.app
+                .add_order(&t.admin, &code, order("SO-S", "2026-01-02", json!(7)))
+                .await
+                .unwrap(),
+        );
+        let foreign = here(
+            t.app
+                .add_followup(&t.admin, &other, followup("别人的"))
+                .await
+                .unwrap(),
+        );
+        let part = |activities: Vec<i64>| custos_app::merge::SplitPart {
+            customer: NewCustomer {
+                customer_type: "enterprise".into(),
+                name: "西安拆分子公司有限公司".into(),
+                ..Default::default()
+            },
+            contacts: vec![],
+            activities,
+        };
+        let req = |activities| custos_app::merge::SplitRequest {
+            parts: vec![part(activities)],
+            original: None,
+            reason: Some("分立".into()),
+        };
+        match t
+            .app
+            .split_customer(&t.admin, &code, req(vec![foreign.meta.id]))
+            .await
+        {
+            Err(AppError::Validation(f)) => {
+                assert_eq!(f[0].field, "parts[0].activities");
+                assert_eq!(f[0].violation.code, "split.activity_unknown");
+            }
+            other => panic!("{other:?}"),
+        }
+        let r = t
+            .app
+            .split_customer(&t.admin, &code, req(vec![goes.order.meta.id]))
+            .await
+            .unwrap();
+        let new_code = r.parts[0].code.clone();
+        let left = here(
+            t.app
+                .list_activities(&t.admin, &code, &all())
+                .await
+                .unwrap(),
+        );
+        let ids: Vec<i64> = left.items.iter().map(|i| i.id).collect();
+        assert_eq!(ids, [stays.meta.id]);
+        let moved = here(
+            t.app
+                .list_orders(&t.admin, &new_code, &all())
+                .await
+                .unwrap(),
+        );
+        assert_eq!(moved.items.len(), 1);
+        assert_eq!(moved.items[0].meta.recorded_on, None);
+        assert_eq!(moved.totals.lifetime_amount_fen, 700);
+        let orig = here(t.app.list_orders(&t.admin, &code, &all()).await.unwrap());
+        assert_eq!(orig.totals.order_count, 0);
+    }
+);

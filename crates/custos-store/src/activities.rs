@@ -231,6 +231,19 @@ impl Tx {
             .map(|r| r.rows_affected()))?)
     }
 
+    /// Give the record `id` of customer `from` to `to` as if recorded there (a split).
+    pub async fn give_activity(&mut self, id: i64, from: i64, to: i64) -> StoreResult<u64> {
+        let sql = "UPDATE customer_activities SET customer_id = $3, origin_customer_id = $3 \
+                   WHERE id = $1 AND customer_id = $2";
+        Ok(on_tx!(self, |c| sqlx::query(sql)
+            .bind(id)
+            .bind(from)
+            .bind(to)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?)
+    }
+
     /// The customers the records now on `customer_id` were recorded on.
     pub async fn activity_origins(&mut self, customer_id: i64) -> StoreResult<Vec<i64>> {
         let sql = "SELECT DISTINCT origin_customer_id FROM customer_activities \

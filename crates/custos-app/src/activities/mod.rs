@@ -11,8 +11,8 @@
 //!
 //! A record keeps the customer it was recorded on (`origin`) beside the one it belongs to
 //! now: a merge moves the merged customers' records to the survivor, an unmerge moves them
-//! back to the customer their origin is part of again. A split leaves every record on the
-//! customer that was split.
+//! back to the customer their origin is part of again. A split leaves the records on the
+//! customer that was split, except those it gives to a new part by id.
 //!
 //! Files: `fields` (value checks), `records` (stored form, views, lists), `followups`,
 //! `interactions` (with the service record a complaint opens), `services`, `contracts`
@@ -37,7 +37,7 @@ use crate::actor::Actor;
 use crate::customers::{in_scope, scoped_customer};
 use crate::error::{AppError, AppResult};
 
-pub(crate) use carry::{carry_merged, carry_unmerged};
+pub(crate) use carry::{carry_merged, carry_split, carry_unmerged, check_split_records};
 pub use contracts::{ContractPatch, ContractView, NewContract, CONTRACT_STATUSES};
 pub use credit::{CreditHistory, CreditView, NewCredit};
 pub use followups::{FollowupView, NewFollowup, FOLLOWUP_CHANNELS};
