@@ -864,3 +864,27 @@ both!(
         assert_eq!(orig.totals.order_count, 0);
     }
 );
+
+both!(the_same_order_sent_at_once_is_recorded_once, |t| {
+    let code = customer(&t, "重庆并发订单有限公司", None).await;
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let (app, admin, code) = (t.app.clone(), t.admin.clone(), code.clone());
+        tasks.push(tokio::spawn(async move {
+            app.add_order(&admin, &code, order("SO-RACE", "2026-06-01", json!(42)))
+                .await
+        }));
+    }
+    let mut created = 0;
+    let mut ids = Vec::new();
+    for task in tasks {
+        let r = here(task.await.unwrap().unwrap());
+        created += usize::from(r.created);
+        ids.push(r.order.meta.id);
+    }
+    assert_eq!(created, 1);
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let page = here(t.app.list_orders(&t.admin, &code, &all()).await.unwrap());
+    assert_eq!(page.totals.order_count, 1);
+});

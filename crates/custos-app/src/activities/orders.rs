@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::fields::{yuan_text, Form, KEY_TEXT, SHORT_TEXT};
 use super::records::{
     decode, insert_record, page_rows, Body, PageQuery, Placement, RecordMeta, Shower,
+    SOURCE_KEY_TAKEN,
 };
 use super::{check_writable, kind, locate, Located};
 use crate::actor::Actor;
@@ -156,7 +157,7 @@ impl App {
         let row =
             match insert_record(&mut tx, actor, &customer, store_kind, placement, &order).await {
                 Ok(row) => row,
-                Err(AppError::Internal(m)) if m.starts_with("constraint violated") => {
+                Err(AppError::Conflict(v)) if v.code == SOURCE_KEY_TAKEN => {
                     // Another request recorded the same document meanwhile: answer as a repeat.
                     drop(tx);
                     return self.after_race(actor, code, &key, &order).await;

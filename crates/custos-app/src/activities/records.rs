@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use custos_store::{now_us, ActivityRow, CustomerRow, Tx};
+use custos_store::{now_us, ActivityRow, CustomerRow, StoreError, Tx};
 
 use super::{locate, Located};
 use crate::actor::Actor;
@@ -17,6 +17,9 @@ use crate::customers::mask_free_text;
 use crate::error::{AppError, AppResult};
 use crate::paging::{invalid, page_cursor, page_limit};
 use crate::{to_json, App};
+
+/// The code of a conflict on the unique (source system, document number) of an order.
+pub(crate) const SOURCE_KEY_TAKEN: &str = "order.document_taken";
 
 /// Records on one page unless `limit` says otherwise, and the most `limit` may ask.
 const DEFAULT_LIMIT: i64 = 50;
@@ -211,7 +214,17 @@ pub(crate) async fn insert_record<B: Body>(
         recorded_by: Some(actor.user_id),
         updated_at: now,
     };
-    row.id = tx.insert_activity(&row).await?;
+    row.id = match tx.insert_activity(&row).await {
+        Ok(id) => id,
+        Err(StoreError::Conflict { .. }) => {
+            return Err(AppError::Conflict(custos_core::Violation::new(
+                SOURCE_KEY_TAKEN,
+                "该来源系统的单据已登记",
+                "this document of the source system is recorded already",
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    };
     audit_record(
         tx,
         actor,
