@@ -2,6 +2,8 @@
 //! answering 308 at its survivor's same resource, orders idempotent (201, 200, 409), and
 //! errors as problem+json naming the field in Chinese by default and in English on request.
 
+#![allow(clippy::unwrap_used)]
+
 use serde_json::{json, Value};
 
 use crate::backend_test;
