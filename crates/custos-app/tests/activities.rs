@@ -634,100 +634,6 @@ both!(credit_history_is_newest_first_and_current_is_latest, |t| {
     }
 });
 
-both!(
-    merge_carries_records_to_the_survivor_and_unmerge_brings_them_back,
-    |t| {
-        let a = customer(&t, "南京合并甲贸易有限公司", None).await;
-        let b = customer(&t, "南京合并乙物流有限公司", None).await;
-        here(
-            t.app
-                .add_followup(&t.admin, &a, followup("甲的跟进"))
-                .await
-                .unwrap(),
-        );
-        here(
-            t.app
-                .add_followup(&t.admin, &b, followup("乙的跟进"))
-                .await
-                .unwrap(),
-        );
-        here(
-            t.app
-                .add_order(&t.admin, &a, order("SO-A", "2026-01-01", json!(10)))
-                .await
-                .unwrap(),
-        );
-        here(
-            t.app
-                .add_order(&t.admin, &b, order("SO-B", "2026-02-01", json!(20)))
-                .await
-                .unwrap(),
-        );
-
-        let m = t
-            .app
-            .merge_customers(
-                &t.admin,
-                MergeRequest {
-                    survivor: a.clone(),
-                    merged: vec![b.clone()],
-                    reason: Some("同一客户".into()),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        let page = here(t.app.list_followups(&t.admin, &a, &all()).await.unwrap());
-        assert_eq!(page.items.len(), 2);
-        let moved = page
-            .items
-            .iter()
-            .find(|f| f.followup.content == "乙的跟进")
-            .unwrap();
-        assert_eq!(moved.meta.recorded_on.as_deref(), Some(b.as_str()));
-        assert_eq!(moved.meta.customer_code, a);
-        let orders = here(t.app.list_orders(&t.admin, &a, &all()).await.unwrap());
-        assert_eq!(orders.totals.order_count, 2);
-        assert_eq!(orders.totals.lifetime_amount_fen, 3000);
-        // The merged code points at the survivor.
-        match t.app.list_followups(&t.admin, &b, &all()).await.unwrap() {
-            Located::Moved { survivor } => assert_eq!(survivor, a),
-            Located::Here(_) => panic!("a merged code must redirect"),
-        }
-        match t
-            .app
-            .add_followup(&t.admin, &b, followup("写到已合并的编码"))
-            .await
-            .unwrap()
-        {
-            Located::Moved { survivor } => assert_eq!(survivor, a),
-            Located::Here(_) => panic!("a merged code must redirect"),
-        }
-
-        t.app
-            .unmerge(&t.admin, m.merge_id, Some("误合并".into()))
-            .await
-            .unwrap();
-        let pa = here(t.app.list_followups(&t.admin, &a, &all()).await.unwrap());
-        let pb = here(t.app.list_followups(&t.admin, &b, &all()).await.unwrap());
-        assert_eq!(pa.items.len(), 1);
-        assert_eq!(pa.items[0].followup.content, "甲的跟进");
-        assert_eq!(pb.items.len(), 1);
-        assert_eq!(pb.items[0].followup.content, "乙的跟进");
-        assert_eq!(pb.items[0].meta.recorded_on, None);
-        let oa = here(t.app.list_orders(&t.admin, &a, &all()).await.unwrap());
-        let ob = here(t.app.list_orders(&t.admin, &b, &all()).await.unwrap());
-        assert_eq!(
-            (oa.totals.order_count, oa.totals.lifetime_amount_fen),
-            (1, 1000)
-        );
-        assert_eq!(
-            (ob.totals.order_count, ob.totals.lifetime_amount_fen),
-            (1, 2000)
-        );
-    }
-);
-
 both!(all_records_in_one_list_newest_first_in_pages, |t| {
     let code = customer(&t, "武汉列表机械有限公司", None).await;
     let mut f = followup("最早的跟进");
@@ -789,82 +695,6 @@ both!(all_records_in_one_list_newest_first_in_pages, |t| {
     }
 });
 
-both!(
-    split_leaves_records_on_the_original_unless_a_part_names_them,
-    |t| {
-        let code = customer(&t, "西安拆分集团有限公司", None).await;
-        let other = customer(&t, "西安无关商贸有限公司", None).await;
-        let stays = here(
-            t.app
-                .add_followup(&t.admin, &code, followup("留在原客户"))
-                .await
-                .unwrap(),
-        );
-        let goes = here(
-            t.app
-                .add_order(&t.admin, &code, order("SO-S", "2026-01-02", json!(7)))
-                .await
-                .unwrap(),
-        );
-        let foreign = here(
-            t.app
-                .add_followup(&t.admin, &other, followup("别人的"))
-                .await
-                .unwrap(),
-        );
-        let part = |activities: Vec<i64>| custos_app::merge::SplitPart {
-            customer: NewCustomer {
-                customer_type: "enterprise".into(),
-                name: "西安拆分子公司有限公司".into(),
-                ..Default::default()
-            },
-            contacts: vec![],
-            activities,
-        };
-        let req = |activities| custos_app::merge::SplitRequest {
-            parts: vec![part(activities)],
-            original: None,
-            reason: Some("分立".into()),
-        };
-        match t
-            .app
-            .split_customer(&t.admin, &code, req(vec![foreign.meta.id]))
-            .await
-        {
-            Err(AppError::Validation(f)) => {
-                assert_eq!(f[0].field, "parts[0].activities");
-                assert_eq!(f[0].violation.code, "split.activity_unknown");
-            }
-            other => panic!("{other:?}"),
-        }
-        let r = t
-            .app
-            .split_customer(&t.admin, &code, req(vec![goes.order.meta.id]))
-            .await
-            .unwrap();
-        let new_code = r.parts[0].code.clone();
-        let left = here(
-            t.app
-                .list_activities(&t.admin, &code, &all())
-                .await
-                .unwrap(),
-        );
-        let ids: Vec<i64> = left.items.iter().map(|i| i.id).collect();
-        assert_eq!(ids, [stays.meta.id]);
-        let moved = here(
-            t.app
-                .list_orders(&t.admin, &new_code, &all())
-                .await
-                .unwrap(),
-        );
-        assert_eq!(moved.items.len(), 1);
-        assert_eq!(moved.items[0].meta.recorded_on, None);
-        assert_eq!(moved.totals.lifetime_amount_fen, 700);
-        let orig = here(t.app.list_orders(&t.admin, &code, &all()).await.unwrap());
-        assert_eq!(orig.totals.order_count, 0);
-    }
-);
-
 both!(the_same_order_sent_at_once_is_recorded_once, |t| {
     let code = customer(&t, "重庆并发订单有限公司", None).await;
     let mut tasks = Vec::new();
@@ -888,3 +718,127 @@ both!(the_same_order_sent_at_once_is_recorded_once, |t| {
     let page = here(t.app.list_orders(&t.admin, &code, &all()).await.unwrap());
     assert_eq!(page.totals.order_count, 1);
 });
+
+/// One record of every kind added to `code` by `actor`: the status of each answer, in
+/// the order follow-up, interaction, service record, contract, order, credit.
+async fn add_every_kind(t: &T, actor: &Actor, code: &str, n: usize) -> Vec<Result<(), AppError>> {
+    let app = &t.app;
+    let interaction = NewInteraction {
+        kind: "complaint".into(),
+        content: format!("投诉 {n}"),
+        ..Default::default()
+    };
+    let service = NewServiceRecord {
+        problem: format!("服务 {n}"),
+        ..Default::default()
+    };
+    let contract = NewContract {
+        number: format!("HT-{n}"),
+        amount: json!(n),
+        ..Default::default()
+    };
+    let credit = NewCredit {
+        rating: "A".into(),
+        rated_on: "2026-01-01".into(),
+        ..Default::default()
+    };
+    vec![
+        app.add_followup(actor, code, followup(&format!("跟进 {n}")))
+            .await
+            .map(drop),
+        app.add_interaction(actor, code, interaction)
+            .await
+            .map(drop),
+        app.add_service_record(actor, code, service).await.map(drop),
+        app.add_contract(actor, code, contract).await.map(drop),
+        app.add_order(
+            actor,
+            code,
+            order(&format!("SO-K{n}"), "2026-01-01", json!(n)),
+        )
+        .await
+        .map(drop),
+        app.add_credit(actor, code, credit).await.map(drop),
+    ]
+}
+
+both!(
+    every_kind_needs_its_permission_and_the_customer_in_scope,
+    |t| {
+        let code = customer(&t, "长沙每类记录有限公司", None).await;
+        let query = user(&t, "query_all", "query", "all").await;
+        let clerk_own = user(&t, "clerk_own", "clerk", "own").await;
+        let clerk_all = user(&t, "clerk_all", "clerk", "all").await;
+        let statuses = |rs: Vec<Result<(), AppError>>| -> Vec<u16> {
+            rs.iter()
+                .map(|r| r.as_ref().err().map_or(200, AppError::status))
+                .collect()
+        };
+        // query: no activity.write, no credit.write.
+        assert_eq!(
+            statuses(add_every_kind(&t, &query, &code, 1).await),
+            [403; 6]
+        );
+        // clerk over its own customers only: the ones it may write are 404 here.
+        assert_eq!(
+            statuses(add_every_kind(&t, &clerk_own, &code, 2).await),
+            [404, 404, 404, 404, 404, 403]
+        );
+        // clerk over everything: all but credit.
+        assert_eq!(
+            statuses(add_every_kind(&t, &clerk_all, &code, 3).await),
+            [200, 200, 200, 200, 200, 403]
+        );
+        assert_eq!(
+            statuses(add_every_kind(&t, &t.admin, &code, 4).await),
+            [200; 6]
+        );
+        for action in ["followup", "interaction", "contract", "order", "credit"] {
+            let n = audit_of(&t, &format!("activity.{action}_create"))
+                .await
+                .len();
+            assert_eq!(n, if action == "credit" { 1 } else { 2 }, "{action}");
+        }
+        // Two complaints opened two service records beside the two added by hand.
+        assert_eq!(
+            audit_of(&t, "activity.service_record_create").await.len(),
+            4
+        );
+        let reads: Vec<u16> = vec![
+            t.app
+                .list_followups(&clerk_own, &code, &all())
+                .await
+                .err()
+                .map_or(200, |e| e.status()),
+            t.app
+                .list_interactions(&clerk_own, &code, &all())
+                .await
+                .err()
+                .map_or(200, |e| e.status()),
+            t.app
+                .list_service_records(&clerk_own, &code, &all())
+                .await
+                .err()
+                .map_or(200, |e| e.status()),
+            t.app
+                .list_contracts(&clerk_own, &code, &all())
+                .await
+                .err()
+                .map_or(200, |e| e.status()),
+            t.app
+                .list_orders(&clerk_own, &code, &all())
+                .await
+                .err()
+                .map_or(200, |e| e.status()),
+            t.app
+                .credit_history(&query, &code, &all())
+                .await
+                .err()
+                .map_or(200, |e| e.status()),
+        ];
+        assert_eq!(reads, [404, 404, 404, 404, 404, 403]);
+    }
+);
+
+#[path = "activities/carry.rs"]
+mod carry;
