@@ -36,6 +36,13 @@ pub const PERMISSIONS: &[(&str, &str)] = &[
     ("import", "批量导入"),
     ("export", "导出"),
     ("stats.read", "查看统计报表"),
+    (
+        "activity.read",
+        "查看客户业务记录（跟进、互动、服务、合同、交易）",
+    ),
+    ("activity.write", "登记客户业务记录"),
+    ("credit.read", "查看客户信用"),
+    ("credit.write", "登记客户信用评级"),
 ];
 
 pub fn is_known_permission(p: &str) -> bool {
@@ -70,6 +77,8 @@ pub fn builtin_roles() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
                 "import",
                 "export",
                 "stats.read",
+                "activity.read",
+                "activity.write",
             ],
         ),
         (
@@ -82,22 +91,37 @@ pub fn builtin_roles() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
                 "customer.update",
                 "application.submit",
                 "import",
+                "activity.read",
+                "activity.write",
             ],
         ),
         (
             "approver",
             "审批人",
-            vec!["customer.read", "application.approve", "code.validate"],
+            vec![
+                "customer.read",
+                "application.approve",
+                "code.validate",
+                "activity.read",
+                "credit.read",
+            ],
         ),
         (
             "query",
             "业务查询员",
-            vec!["customer.read", "code.validate"],
+            vec!["customer.read", "code.validate", "activity.read"],
         ),
         (
             "executive",
             "高级管理人员",
-            vec!["customer.read", "stats.read", "export", "code.validate"],
+            vec![
+                "customer.read",
+                "stats.read",
+                "export",
+                "code.validate",
+                "activity.read",
+                "credit.read",
+            ],
         ),
     ]
 }

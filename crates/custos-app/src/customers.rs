@@ -84,7 +84,7 @@ pub(crate) use create::Checked;
 pub(crate) use history::{history_entry, snapshot_of};
 pub(crate) use indexes::{blind_text, stored_indexes};
 pub(crate) use lookups::Lookups;
-pub(crate) use masking::{has_pii, list_mobile};
+pub(crate) use masking::{has_pii, list_mobile, mask_free_text};
 pub(crate) use record::Record;
 pub(crate) use reference::{load_customer_types, ReferenceSeen};
 pub(crate) use scope::{in_scope, scoped_customer};

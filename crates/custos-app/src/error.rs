@@ -173,6 +173,8 @@ fn what_zh(what: &str) -> &'static str {
         "application" => "申请单",
         "import_job" => "导入任务",
         "export_job" => "导出任务",
+        "interaction" => "互动记录",
+        "contract" => "合同",
         _ => "对象",
     }
 }

@@ -2,6 +2,7 @@
 //! authorisation here — never in a handler — validates, and does its writes and the
 //! audit entry in one transaction.
 
+pub mod activities;
 pub mod actor;
 pub mod applications;
 pub mod audit;
@@ -88,6 +89,8 @@ pub struct AppConfig {
     /// The mail relay of notifications (`[mail]`); `None`: no e-mail is sent. Kept here
     /// too so the system page can show it and send a test message.
     pub smtp: Option<mail::SmtpConfig>,
+    /// Follow-up results and the cooperation-status rule of contracts (`[activities]`).
+    pub activities: activities::ActivityConfig,
 }
 
 /// Wrapper so the config stays `Debug`.
@@ -120,6 +123,7 @@ impl Default for AppConfig {
             audit_checkpoints: None,
             import_limits: Default::default(),
             smtp: None,
+            activities: Default::default(),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! repository function is written once and cannot drift between them. Schemas live in
 //! separate migration folders because DDL differs (identity columns, triggers).
 
+mod activities;
 mod applications;
 mod audit;
 pub mod audit_chain;
@@ -27,6 +28,7 @@ pub use custos_files::private_files;
 mod rate_limits;
 mod sql_text;
 
+pub use activities::{ActivityRow, OrderTotalsRow};
 pub use applications::{
     ApplicationFilter, ApplicationRow, EventRow, FlowRow, NotificationRow, TaskRow,
 };

@@ -37,6 +37,54 @@ pub struct FileConfig {
     pub metrics: MetricsSection,
     #[serde(default)]
     pub stats: StatsSection,
+    #[serde(default)]
+    pub activities: ActivitiesSection,
+}
+
+/// `[activities]`: the business records of customers.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivitiesSection {
+    /// The results a follow-up may have (default 需求确认, 方案提交, 合同待签, 已成交, 无意向).
+    pub followup_results: Option<Vec<String>>,
+    /// Levels (客户等级) that signing the first contract moves; `""` is no level yet
+    /// (default "", 潜在客户, 新客户).
+    pub cooperation_from: Option<Vec<String>>,
+    /// The level they move to (default 成交客户).
+    pub cooperation_to: Option<String>,
+}
+
+impl ActivitiesSection {
+    fn apply(self, to: &mut custos_app::activities::ActivityConfig) -> Result<(), String> {
+        let too_long = |v: &str| v.trim().is_empty() || v.chars().count() > 32;
+        if let Some(results) = self.followup_results {
+            if results.is_empty() || results.len() > 50 || results.iter().any(|r| too_long(r)) {
+                return Err(
+                    "[activities] followup_results 须为 1–50 项、每项 1–32 个字符 / \
+                            must have 1–50 items of 1–32 characters"
+                        .to_string(),
+                );
+            }
+            to.followup_results = results;
+        }
+        if let Some(from) = self.cooperation_from {
+            if from.len() > 50 || from.iter().any(|f| f.chars().count() > 32) {
+                return Err("[activities] cooperation_from 每项最多 32 个字符 / \
+                            items may have at most 32 characters"
+                    .to_string());
+            }
+            to.cooperation.from = from;
+        }
+        if let Some(level) = self.cooperation_to {
+            if too_long(&level) {
+                return Err("[activities] cooperation_to 须为 1–32 个字符 / \
+                            must have 1–32 characters"
+                    .to_string());
+            }
+            to.cooperation.to = level;
+        }
+        Ok(())
+    }
 }
 
 /// `[stats]`: customer statistics of the dashboard and `/stats`.
@@ -448,6 +496,7 @@ pub fn load(
         app.export_ttl = Duration::from_secs(h * 3600);
     }
     file.imports.apply(&mut app.import_limits)?;
+    file.activities.apply(&mut app.activities)?;
     let mut db = DbOptions::sqlite(data_dir);
     db.database_url = database_url;
     if let Some(n) = file.database.max_connections {
@@ -567,6 +616,35 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.contains("keep"), "{e}");
+    }
+
+    #[test]
+    fn activities_section_sets_results_and_cooperation_rule() {
+        let tmp = tempfile::tempdir().unwrap();
+        let toml = format!("data_dir = {:?}\n", tmp.path().join("d").to_string_lossy());
+        let s = load_toml(tmp.path(), &toml).unwrap();
+        assert_eq!(s.app.activities.cooperation.to, "成交客户");
+        let s = load_toml(
+            tmp.path(),
+            &format!(
+                "{toml}[activities]\nfollowup_results = [\"初访\", \"报价\"]\n\
+                 cooperation_from = [\"潜在\"]\ncooperation_to = \"老客户\"\n"
+            ),
+        )
+        .unwrap();
+        assert_eq!(s.app.activities.followup_results, ["初访", "报价"]);
+        assert_eq!(
+            s.app.activities.cooperation.next(Some("潜在")).as_deref(),
+            Some("老客户")
+        );
+        assert_eq!(s.app.activities.cooperation.next(None), None);
+        let e = load_toml(
+            tmp.path(),
+            &format!("{toml}[activities]\nfollowup_results = []\n"),
+        )
+        .err()
+        .unwrap();
+        assert!(e.contains("followup_results"), "{e}");
     }
 
     #[test]

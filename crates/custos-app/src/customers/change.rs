@@ -196,6 +196,45 @@ impl App {
         Ok(row)
     }
 
+    /// Move a customer's cooperation status (its `level`, 客户等级) inside `tx` when
+    /// `next` maps the current value to a new one, through the same validation, history
+    /// and audit as an update (`action` names the cause). The caller decided
+    /// authorisation and scope. Returns whether the customer changed.
+    pub(crate) async fn move_cooperation_status_in(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        row: &CustomerRow,
+        action: &str,
+        reason: String,
+        next: impl FnOnce(Option<&str>) -> Option<String>,
+    ) -> AppResult<bool> {
+        if !EDITABLE_STATUSES.contains(&row.status.as_str()) {
+            return Ok(false);
+        }
+        let old = record_of(row, &self.config.pii_key.pinned())?;
+        let Some(level) = next(old.level.as_deref()) else {
+            return Ok(false);
+        };
+        let (after, _, _) = self
+            .change_customer_in(
+                tx,
+                actor,
+                Scope::All,
+                &row.code,
+                None,
+                Some(reason),
+                true,
+                action,
+                |rec| {
+                    rec.level = Some(level);
+                    Ok(())
+                },
+            )
+            .await?;
+        Ok(after.row_version != row.row_version)
+    }
+
     /// The body of [`App::change_customer`] inside a caller's transaction; returns the
     /// stored row and the record after the change.
     #[allow(clippy::too_many_arguments)]

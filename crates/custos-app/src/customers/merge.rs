@@ -122,6 +122,10 @@ pub struct SplitPart {
     /// Ids of the original's contacts that move to this part.
     #[serde(default)]
     pub contacts: Vec<i64>,
+    /// Ids of the original's business records (follow-ups, contracts, orders…) that move
+    /// to this part; the others stay with the original.
+    #[serde(default)]
+    pub activities: Vec<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

@@ -112,7 +112,7 @@ pub async fn get_customer(
 }
 
 /// Percent-encode a code for a URL path (codes are usually plain ASCII already).
-fn urlencoding_path(s: &str) -> String {
+pub(crate) fn urlencoding_path(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

@@ -1,6 +1,7 @@
 //! Routes. Every `/api/v1` handler carries a `#[utoipa::path]` annotation and is mounted
 //! through `routes!`, so the OpenAPI document cannot drift from the router.
 
+mod activities;
 mod applications;
 mod audit;
 mod auth;
@@ -95,6 +96,27 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(customers::list_xrefs))
         .routes(routes!(customers::put_xref, customers::delete_xref))
         .routes(routes!(customers::lookup_xref))
+        .routes(routes!(
+            activities::list_followups,
+            activities::add_followup
+        ))
+        .routes(routes!(
+            activities::list_interactions,
+            activities::add_interaction
+        ))
+        .routes(routes!(activities::update_interaction))
+        .routes(routes!(
+            activities::list_service_records,
+            activities::add_service_record
+        ))
+        .routes(routes!(
+            activities::list_contracts,
+            activities::add_contract
+        ))
+        .routes(routes!(activities::update_contract))
+        .routes(routes!(activities::list_orders, activities::add_order))
+        .routes(routes!(activities::credit_history, activities::add_credit))
+        .routes(routes!(activities::list_activities))
         .routes(routes!(customers::customer_stats))
         .routes(routes!(customers::list_fields, customers::put_field))
         .routes(routes!(

@@ -154,6 +154,96 @@ const MATRIX: &[Entry] = &[
         Some(customer_patch),
     ),
     (
+        "GET",
+        "/api/v1/customers/{code}/activities",
+        Perm("activity.read"),
+        None,
+    ),
+    (
+        "GET",
+        "/api/v1/customers/{code}/contracts",
+        Perm("activity.read"),
+        None,
+    ),
+    (
+        "POST",
+        "/api/v1/customers/{code}/contracts",
+        Perm("activity.write"),
+        Some(new_contract),
+    ),
+    (
+        "PATCH",
+        "/api/v1/customers/{code}/contracts/{id}",
+        Perm("activity.write"),
+        Some(contract_patch),
+    ),
+    (
+        "GET",
+        "/api/v1/customers/{code}/credit",
+        Perm("credit.read"),
+        None,
+    ),
+    (
+        "POST",
+        "/api/v1/customers/{code}/credit",
+        Perm("credit.write"),
+        Some(new_credit),
+    ),
+    (
+        "GET",
+        "/api/v1/customers/{code}/followups",
+        Perm("activity.read"),
+        None,
+    ),
+    (
+        "POST",
+        "/api/v1/customers/{code}/followups",
+        Perm("activity.write"),
+        Some(new_followup),
+    ),
+    (
+        "GET",
+        "/api/v1/customers/{code}/interactions",
+        Perm("activity.read"),
+        None,
+    ),
+    (
+        "POST",
+        "/api/v1/customers/{code}/interactions",
+        Perm("activity.write"),
+        Some(new_complaint),
+    ),
+    (
+        "PATCH",
+        "/api/v1/customers/{code}/interactions/{id}",
+        Perm("activity.write"),
+        Some(complaint_patch),
+    ),
+    (
+        "GET",
+        "/api/v1/customers/{code}/orders",
+        Perm("activity.read"),
+        None,
+    ),
+    (
+        "POST",
+        "/api/v1/customers/{code}/orders",
+        Perm("activity.write"),
+        Some(new_order),
+    ),
+    (
+        "GET",
+        "/api/v1/customers/{code}/service-records",
+        Perm("activity.read"),
+        None,
+    ),
+    (
+        "POST",
+        "/api/v1/customers/{code}/service-records",
+        Perm("activity.write"),
+        Some(new_service_record),
+    ),
+    (
         "POST",
         "/api/v1/customers/{code}/contacts",
         Perm("customer.update"),
@@ -357,6 +447,30 @@ fn customer_types() -> Value {
 }
 fn customer_patch() -> Value {
     json!({"version": 1, "short_name": "矩阵"})
+}
+fn new_contract() -> Value {
+    json!({"number": "HT-1", "amount": "1000.00", "status": "signed", "signed_on": "2026-01-05"})
+}
+fn contract_patch() -> Value {
+    json!({"status": "terminated"})
+}
+fn new_credit() -> Value {
+    json!({"rating": "A", "rated_on": "2026-01-05", "limit": 5000})
+}
+fn new_followup() -> Value {
+    json!({"channel": "call", "content": "矩阵跟进", "result": "需求确认"})
+}
+fn new_complaint() -> Value {
+    json!({"kind": "complaint", "content": "矩阵投诉"})
+}
+fn complaint_patch() -> Value {
+    json!({"status": "in_progress"})
+}
+fn new_order() -> Value {
+    json!({"source_system": "erp", "document_number": "SO-1", "date": "2026-01-05", "amount": 10})
+}
+fn new_service_record() -> Value {
+    json!({"problem": "矩阵服务"})
 }
 fn xref() -> Value {
     json!({"source_id": "ERP-1"})

@@ -6,6 +6,7 @@ mod helpers;
 mod browser;
 mod console;
 
+mod activities;
 mod application_kinds;
 mod application_notices;
 mod applications;

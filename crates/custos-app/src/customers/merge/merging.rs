@@ -271,6 +271,8 @@ impl App {
             participants,
         )
         .await?;
+        let merged_ids: Vec<i64> = others.iter().map(|(r, _)| r.id).collect();
+        crate::activities::carry_merged(tx, survivor_row.id, &merged_ids).await?;
         settle_review_groups(
             tx,
             actor,

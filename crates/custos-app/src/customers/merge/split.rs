@@ -1,5 +1,6 @@
-//! Split (拆分): new customers made out of one, with the selected contacts moved to
-//! them, and the lineage A → A1, A2 recorded.
+//! Split (拆分): new customers made out of one, with the selected contacts and business
+//! records moved to them (the other records stay with the original), and the lineage
+//! A → A1, A2 recorded.
 
 use std::collections::HashSet;
 
@@ -148,6 +149,8 @@ impl App {
         let row = self.participant(tx, actor, scope, code).await?;
         let old = record_of(&row, key)?;
         let moved = moved_contacts(&req.parts, &row, &old, &mut errors);
+        let records: Vec<Vec<i64>> = req.parts.iter().map(|p| p.activities.clone()).collect();
+        crate::activities::check_split_records(tx, row.id, &records, &mut errors).await?;
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
@@ -167,10 +170,13 @@ impl App {
                 .await?;
         }
         record_split_lineage(tx, &row, &part_rows).await?;
+        let part_ids: Vec<i64> = part_rows.iter().map(|p| p.id).collect();
+        crate::activities::carry_split(tx, row.id, &part_ids, &records).await?;
         let mut r = record(actor, "customer.split", "customer", &row.code);
         r.after = to_json(&serde_json::json!({
             "parts": part_rows.iter().map(|p| &p.code).collect::<Vec<_>>(),
             "moved_contacts": moved.iter().collect::<Vec<_>>(),
+            "moved_activities": records.iter().flatten().collect::<Vec<_>>(),
             "original": if retire { "retired" } else { "kept" },
         }));
         r.reason = reason;

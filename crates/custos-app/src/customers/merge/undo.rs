@@ -110,6 +110,7 @@ impl App {
             views.push(view(&after, &new, actor.can("customer.pii.read")));
         }
         tx.delete_lineage("merge", merge_id).await?;
+        crate::activities::carry_unmerged(&mut tx, before.participants[0].id).await?;
         tx.mark_merge_undone(merge_id, now_us(), actor.user_id)
             .await?;
         let survivor = &before.participants[0].code;
