@@ -28,7 +28,7 @@ mod interactions;
 mod orders;
 mod records;
 mod services;
-mod timeline;
+pub(crate) mod timeline;
 
 use custos_store::{CustomerRow, Tx};
 use serde::{Deserialize, Serialize};

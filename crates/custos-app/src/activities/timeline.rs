@@ -17,7 +17,9 @@ use crate::clock::format_time;
 use crate::error::AppResult;
 use crate::App;
 
-const KINDS: &[&str] = &[
+/// The kinds the combined list (and the customer's timeline) holds; credit ratings have
+/// their own permission and list.
+pub(crate) const LISTED_KINDS: &[&str] = &[
     kind::FOLLOWUP,
     kind::INTERACTION,
     kind::SERVICE,
@@ -39,7 +41,7 @@ impl App {
             Located::Here(c) => c,
             Located::Moved { survivor } => return Ok(Located::Moved { survivor }),
         };
-        let (rows, next_cursor) = page_rows(&mut tx, customer.id, KINDS, q).await?;
+        let (rows, next_cursor) = page_rows(&mut tx, customer.id, LISTED_KINDS, q).await?;
         let mut shower = Shower::new(actor, customer);
         let mut items = Vec::with_capacity(rows.len());
         for row in &rows {

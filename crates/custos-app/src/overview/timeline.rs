@@ -1,7 +1,9 @@
 //! A customer's timeline (时间线): everything that happened to it in one stream, newest
 //! first — the changes of its record (including merges, splits, undone merges and code
-//! changes, which are written to its history) and the applications about it — filterable
-//! by kind and paginated by a cursor.
+//! changes, which are written to its history), the applications about it and its
+//! business records (follow-ups, interactions, service records, contracts, orders, for a
+//! reader with `activity.read` over the customer) — filterable by kind and paginated by a
+//! cursor.
 //!
 //! Each source is read newest first from its own index, at most one page past the cursor;
 //! the page is the newest `limit` of their union. The order is (time, source, id), all
@@ -10,11 +12,13 @@
 use serde::{Deserialize, Serialize};
 
 use custos_store::customer_master::HistoryRow;
-use custos_store::{ApplicationRow, Tx};
+use custos_store::{ActivityRow, ApplicationRow, Tx};
 
+use crate::activities::timeline::LISTED_KINDS;
 use crate::actor::Actor;
 use crate::clock::format_time;
-use crate::customers::scoped_customer;
+use crate::customers::{in_scope, scoped_customer};
+use crate::error::AppError;
 use crate::error::AppResult;
 use crate::flows::kind_zh;
 use crate::paging::{invalid, page_limit};
@@ -25,19 +29,21 @@ pub const TIMELINE_PAGE: i64 = 50;
 pub const TIMELINE_MAX_PAGE: i64 = 200;
 
 /// The kinds of event a timeline holds, in their order among events of one instant.
-pub const TIMELINE_KINDS: &[&str] = &["change", "application"];
+pub const TIMELINE_KINDS: &[&str] = &["change", "application", "activity"];
 
 /// One event of a customer's timeline.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TimelineEvent {
-    /// `change` (the record changed: `action` says how) or `application`.
+    /// `change` (the record changed: `action` says how), `application` or `activity`
+    /// (a business record: `action` is its kind).
     pub kind: String,
-    /// The id of the history entry or of the application.
+    /// The id of the history entry, the application or the business record.
     pub id: i64,
     /// RFC 3339.
     pub at: String,
     /// `change`: create, update, merge, split, unmerge, status, code…; `application`:
-    /// the application's kind.
+    /// the application's kind; `activity`: followup, interaction, service_record,
+    /// contract, order or payment.
     pub action: String,
     /// Who did it (the applicant of an application).
     pub actor: Option<String>,
@@ -45,7 +51,7 @@ pub struct TimelineEvent {
     pub summary: String,
     /// `change`: the keys of the fields that changed (their values are on the history).
     pub fields: Vec<String>,
-    /// The application's state (`application` only).
+    /// The state of an application, a complaint or a contract.
     pub state: Option<String>,
     pub reason: Option<String>,
 }
@@ -62,7 +68,8 @@ pub struct TimelinePage {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TimelineQuery {
-    /// Only these kinds, separated by commas (`change`, `application`); absent: all.
+    /// Only these kinds, separated by commas (`change`, `application`, `activity`);
+    /// absent: all (business records only for a reader with `activity.read`).
     pub kind: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -215,10 +222,44 @@ fn application_event(a: ApplicationRow, applicant: Option<String>) -> (Mark, Tim
     (mark, event)
 }
 
+fn activity_label(kind: &str) -> &'static str {
+    match kind {
+        "followup" => "跟进记录",
+        "interaction" => "互动",
+        "service_record" => "服务记录",
+        "contract" => "合同",
+        "order" => "订单",
+        "payment" => "回款",
+        _ => "业务记录",
+    }
+}
+
+fn activity_event(a: ActivityRow) -> (Mark, TimelineEvent) {
+    let mark = Mark {
+        at: a.occurred_at,
+        rank: rank_of("activity"),
+        id: a.id,
+    };
+    let event = TimelineEvent {
+        kind: "activity".into(),
+        id: a.id,
+        at: format_time(a.occurred_at),
+        summary: activity_label(&a.kind).to_string(),
+        fields: Vec::new(),
+        action: a.kind,
+        actor: None,
+        state: a.status,
+        reason: None,
+    };
+    (mark, event)
+}
+
 impl App {
     /// A page of the timeline of `code` (`customer.read` within the reader's scope; an
-    /// archived customer only for a reader who may see it). No event carries personal
-    /// data: a change names its fields, an application its kind and state.
+    /// archived customer only for a reader who may see it; business records only with
+    /// `activity.read` over the customer, asked for explicitly without it: 403). No event
+    /// carries personal data or free text: a change names its fields, an application and
+    /// a business record their kind and state.
     pub async fn customer_timeline(
         &self,
         actor: &Actor,
@@ -235,6 +276,15 @@ impl App {
         let mut tx = self.db.begin_read().await?;
         let row = scoped_customer(&mut tx, actor, scope, code).await?;
         crate::applications::check_archive_readable(actor, &row)?;
+        let records = match actor.permissions.get("activity.read") {
+            Some(s) => in_scope(&mut tx, actor, *s, &row).await?,
+            None if q.kind.as_deref().is_some_and(|k| k.contains("activity")) => {
+                return Err(AppError::Forbidden {
+                    permission: "activity.read".into(),
+                })
+            }
+            None => false,
+        };
         let mut events = Vec::new();
         for kind in kinds {
             let rank = rank_of(kind);
@@ -246,6 +296,18 @@ impl App {
                         .await?;
                     events.extend(rows.into_iter().map(change_event));
                 }
+                "activity" if records => {
+                    let rows = tx
+                        .customer_activities(
+                            row.id,
+                            LISTED_KINDS,
+                            Some((mark.at, bound)),
+                            limit + 1,
+                        )
+                        .await?;
+                    events.extend(rows.into_iter().map(activity_event));
+                }
+                "activity" => {}
                 _ => {
                     let rows = tx
                         .applications_about(&row.code, mark.at, bound, limit + 1)

@@ -40,8 +40,46 @@ fn kind_label(kind: &str, lang: Lang) -> &'static str {
         ("change", Lang::En) => "Record changes",
         ("application", Lang::Zh) => "申请",
         ("application", Lang::En) => "Applications",
+        ("activity", Lang::Zh) => "业务记录",
+        ("activity", Lang::En) => "Business records",
         _ => "",
     }
+}
+
+/// A business record's kind and state in words.
+fn record_words(kind: &str, state: Option<&str>, lang: Lang) -> (String, String) {
+    const KINDS: &[(&str, &str, &str)] = &[
+        ("followup", "跟进记录", "Follow-up"),
+        ("interaction", "互动", "Interaction"),
+        ("service_record", "服务记录", "Service record"),
+        ("contract", "合同", "Contract"),
+        ("order", "订单", "Order"),
+        ("payment", "回款", "Payment"),
+    ];
+    const STATES: &[(&str, &str, &str)] = &[
+        ("open", "待处理", "open"),
+        ("in_progress", "处理中", "in progress"),
+        ("resolved", "已解决", "resolved"),
+        ("closed", "已关闭", "closed"),
+        ("draft", "草稿", "draft"),
+        ("signed", "已签订", "signed"),
+        ("terminated", "已终止", "terminated"),
+        ("expired", "已到期", "expired"),
+    ];
+    let pick = |table: &[(&str, &str, &str)], code: &str| {
+        table
+            .iter()
+            .find(|(k, _, _)| *k == code)
+            .map(|(_, zh, en)| match lang {
+                Lang::Zh => zh.to_string(),
+                Lang::En => en.to_string(),
+            })
+            .unwrap_or_else(|| code.to_string())
+    };
+    (
+        pick(KINDS, kind),
+        state.map(|s| pick(STATES, s)).unwrap_or_default(),
+    )
 }
 
 fn field_label(fields: &[FieldDefinition], key: &str, lang: Lang) -> String {
@@ -76,6 +114,10 @@ pub(crate) fn timeline_part(
                         .unwrap_or_default(),
                     Some(format!("/applications/{}", e.id)),
                 ),
+                "activity" => {
+                    let (what, state) = record_words(&e.action, e.state.as_deref(), lang);
+                    (what, state, None)
+                }
                 _ => (
                     history_action(&e.action, lang),
                     e.fields

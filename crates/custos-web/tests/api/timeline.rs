@@ -138,6 +138,40 @@ backend_test!(timeline_pages_filters_and_hides_personal_data, |t| {
     let r = t.get("/api/v1/customers/C999999/timeline", &admin).await;
     assert_eq!(r.status(), 404);
 
+    // A business record joins the stream, without its free text; a reader without
+    // activity.read sees the rest, and is refused the kind by name.
+    let r = t
+        .post(
+            &format!("/api/v1/customers/{code}/followups"),
+            Some(&admin),
+            json!({"channel": "call", "content": "回电 13812345678 确认需求", "result": "需求确认"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+    let all = timeline(&t, &admin, &code, "").await;
+    assert_eq!(all["items"][0]["kind"], "activity", "{all}");
+    assert_eq!(all["items"][0]["action"], "followup");
+    assert!(!all.to_string().contains("13812345678"), "{all}");
+    assert!(!all.to_string().contains("回电"), "no free text: {all}");
+    let r = t
+        .post(
+            "/api/v1/roles",
+            Some(&admin),
+            json!({"key": "reader_t", "name": "只读客户", "permissions": ["customer.read"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    t.create_user(&admin, "reader_t", None, json!([{"role": "reader_t", "scope": "all"}]))
+        .await;
+    let reader = t.login("reader_t", USER_PASSWORD).await;
+    let seen = timeline(&t, &reader, &code, "").await;
+    assert_eq!(seen["items"].as_array().map(Vec::len), Some(5), "{seen}");
+    assert!(!seen.to_string().contains("\"activity\""), "{seen}");
+    let r = t
+        .get(&format!("/api/v1/customers/{code}/timeline?kind=activity"), &reader)
+        .await;
+    assert_eq!(r.status(), 403);
+
     // The console's tab: business terms, field labels, the application linked.
     let mut v = Visitor::new(&t);
     v.login("admin", ADMIN_PASSWORD).await;
@@ -151,6 +185,7 @@ backend_test!(timeline_pages_filters_and_hides_personal_data, |t| {
     assert!(html.contains("手机") && html.contains("信息变更"), "{html}");
     assert!(html.contains(&format!("href=\"/applications/{}\"", a["id"])));
     assert!(!html.contains("13905191234"));
+    assert!(html.contains("跟进记录"), "{html}");
     let r = v
         .get(&format!("/customers/{code}?tab=timeline&cursor=zzz"))
         .await;
