@@ -156,6 +156,24 @@ impl Tx {
             .await)?)
     }
 
+    /// The earliest next date (`YYYY-MM-DD`, kept in `ref_key`) of a customer's
+    /// follow-ups on or after `from`.
+    pub async fn next_followup_date(
+        &mut self,
+        customer_id: i64,
+        from: &str,
+    ) -> StoreResult<Option<String>> {
+        let sql = "SELECT MIN(ref_key) FROM customer_activities WHERE customer_id = $1 \
+                   AND kind = 'followup' AND ref_key >= $2";
+        Ok(on_tx!(self, |c| sqlx::query_scalar::<_, Option<String>>(
+            sql
+        )
+        .bind(customer_id)
+        .bind(from)
+        .fetch_one(c)
+        .await)?)
+    }
+
     /// How many records of `kind` with `ref_key` a customer has, other than `except`.
     pub async fn count_activities_with_ref(
         &mut self,

@@ -96,6 +96,8 @@ impl App {
             kind::FOLLOWUP,
             Placement {
                 occurred_at: at,
+                // The next planned date, for the customer's overview (next follow-up).
+                ref_key: followup.next_date.clone(),
                 ..Default::default()
             },
             &followup,

@@ -1,6 +1,8 @@
-//! The 360° view of a customer (客户360视图): everything that happened to it in one
-//! timeline.
+//! The 360° view of a customer (客户360视图): its overview, and everything that happened
+//! to it in one timeline.
 
+pub mod summary;
 pub mod timeline;
 
+pub use summary::{CustomerOverview, RecordsSummary};
 pub use timeline::{TimelineEvent, TimelinePage, TimelineQuery};

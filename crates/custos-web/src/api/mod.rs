@@ -88,6 +88,7 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(customers::get_customer, customers::update_customer))
         .routes(routes!(customers::customer_history))
         .routes(routes!(overview::customer_timeline))
+        .routes(routes!(overview::customer_overview))
         .routes(routes!(customers::add_contact))
         .routes(routes!(
             customers::update_contact,

@@ -1,9 +1,9 @@
-//! The 360° view of a customer: its timeline.
+//! The 360° view of a customer: its overview and its timeline.
 
 use axum::extract::{Path, State};
 use axum::Json;
 
-use custos_app::overview::{TimelinePage, TimelineQuery};
+use custos_app::overview::{CustomerOverview, TimelinePage, TimelineQuery};
 
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiQuery, Auth};
@@ -23,4 +23,18 @@ pub async fn customer_timeline(
     ApiQuery(q): ApiQuery<TimelineQuery>,
 ) -> Result<Json<TimelinePage>, ApiError> {
     Ok(Json(s.app.customer_timeline(&actor, &code, q).await?))
+}
+
+/// The overview (概览) of a customer: the record (personal data masked), its primary
+/// contacts and lineage; with `activity.read` the totals of its orders, its open
+/// complaints and its next planned follow-up; with `credit.read` its current credit.
+#[utoipa::path(get, path = "/api/v1/customers/{code}/overview", tag = "customers", security(("bearer" = [])),
+    params(("code" = String, Path)),
+    responses((status = 200, body = CustomerOverview), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn customer_overview(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(code): Path<String>,
+) -> Result<Json<CustomerOverview>, ApiError> {
+    Ok(Json(s.app.customer_overview(&actor, &code).await?))
 }

@@ -269,6 +269,18 @@ const MATRIX: &[Entry] = &[
     ),
     (
         "GET",
+        "/api/v1/customers/{code}/timeline",
+        Perm("customer.read"),
+        None,
+    ),
+    (
+        "GET",
+        "/api/v1/customers/{code}/overview",
+        Perm("customer.read"),
+        None,
+    ),
+    (
+        "GET",
         "/api/v1/customers/{code}/lineage",
         Perm("customer.read"),
         None,

@@ -161,14 +161,22 @@ backend_test!(timeline_pages_filters_and_hides_personal_data, |t| {
         )
         .await;
     assert_eq!(r.status(), 201);
-    t.create_user(&admin, "reader_t", None, json!([{"role": "reader_t", "scope": "all"}]))
-        .await;
+    t.create_user(
+        &admin,
+        "reader_t",
+        None,
+        json!([{"role": "reader_t", "scope": "all"}]),
+    )
+    .await;
     let reader = t.login("reader_t", USER_PASSWORD).await;
     let seen = timeline(&t, &reader, &code, "").await;
     assert_eq!(seen["items"].as_array().map(Vec::len), Some(5), "{seen}");
     assert!(!seen.to_string().contains("\"activity\""), "{seen}");
     let r = t
-        .get(&format!("/api/v1/customers/{code}/timeline?kind=activity"), &reader)
+        .get(
+            &format!("/api/v1/customers/{code}/timeline?kind=activity"),
+            &reader,
+        )
         .await;
     assert_eq!(r.status(), 403);
 
@@ -190,4 +198,122 @@ backend_test!(timeline_pages_filters_and_hides_personal_data, |t| {
         .get(&format!("/customers/{code}?tab=timeline&cursor=zzz"))
         .await;
     assert_eq!(r.status(), 422);
+});
+
+backend_test!(overview_shows_each_part_only_to_who_may_see_it, |t| {
+    let admin = t.admin_token().await;
+    seed_rules(&t, &admin).await;
+    let c = body(
+        t.post(
+            "/api/v1/customers",
+            Some(&admin),
+            json!({"customer_type": "enterprise", "name": "南通江海纺织有限公司",
+                   "region_code": "320211",
+                   "contacts": [{"name": "钱国栋", "mobile": "13962812345", "is_primary": true},
+                                {"name": "孙丽", "mobile": "13962854321"}]}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let code = c["code"].as_str().unwrap_or_default().to_string();
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(2))
+        .date_naive()
+        .to_string();
+    let posts = [
+        (
+            "followups",
+            json!({"channel": "visit", "content": "拜访", "result": "需求确认",
+                             "next_plan": "送样", "next_date": tomorrow}),
+        ),
+        (
+            "followups",
+            json!({"channel": "call", "content": "电话", "result": "方案提交",
+                             "next_date": "2020-01-01"}),
+        ),
+        (
+            "interactions",
+            json!({"kind": "complaint", "content": "交货延迟"}),
+        ),
+        (
+            "orders",
+            json!({"source_system": "ERP", "document_number": "SO-1", "date": "2026-11-02",
+                          "amount": "1200.50"}),
+        ),
+        (
+            "credit",
+            json!({"rating": "A", "rated_on": "2026-11-30", "limit": "500000"}),
+        ),
+    ];
+    for (path, b) in posts {
+        let r = t
+            .post(&format!("/api/v1/customers/{code}/{path}"), Some(&admin), b)
+            .await;
+        assert!(
+            r.status().is_success(),
+            "{path}: {}",
+            r.text().await.unwrap_or_default()
+        );
+    }
+    let o = body(
+        t.get(&format!("/api/v1/customers/{code}/overview"), &admin)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(o["customer"]["code"], code.as_str());
+    assert_eq!(
+        o["primary_contacts"].as_array().map(Vec::len),
+        Some(1),
+        "{o}"
+    );
+    assert_eq!(o["primary_contacts"][0]["name"], "钱国栋");
+    assert!(!o.to_string().contains("13962812345"), "masked: {o}");
+    assert_eq!(o["records"]["open_complaints"], 1, "{o}");
+    assert_eq!(
+        o["records"]["next_followup"],
+        tomorrow.as_str(),
+        "past plans left out"
+    );
+    assert_eq!(o["records"]["orders"]["order_count"], 1);
+    assert_eq!(o["records"]["orders"]["lifetime_amount_fen"], 120050);
+    assert!(o["credit"].to_string().contains("\"A\""), "{o}");
+
+    // Only customer.read: the record, none of the rest.
+    let r = t
+        .post(
+            "/api/v1/roles",
+            Some(&admin),
+            json!({"key": "reader_o", "name": "只读客户", "permissions": ["customer.read"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    t.create_user(
+        &admin,
+        "reader_o",
+        None,
+        json!([{"role": "reader_o", "scope": "all"}]),
+    )
+    .await;
+    let reader = t.login("reader_o", USER_PASSWORD).await;
+    let o = body(
+        t.get(&format!("/api/v1/customers/{code}/overview"), &reader)
+            .await,
+        200,
+    )
+    .await;
+    assert!(o["records"].is_null() && o["credit"].is_null(), "{o}");
+    // Outside the scope: 404 like the record.
+    t.create_user(
+        &admin,
+        "own_o",
+        None,
+        json!([{"role": "query", "scope": "own"}]),
+    )
+    .await;
+    let own = t.login("own_o", USER_PASSWORD).await;
+    let r = t
+        .get(&format!("/api/v1/customers/{code}/overview"), &own)
+        .await;
+    assert_eq!(r.status(), 404);
 });

@@ -1,0 +1,110 @@
+//! A customer's overview (概览): the record, its primary contacts and lineage, and —
+//! each only for a reader allowed to see it — the totals of its orders, its open
+//! complaints, its next planned follow-up and its current credit rating.
+
+use serde::Serialize;
+
+use crate::activities::{CreditView, Located, OrderTotals, PageQuery};
+use crate::actor::Actor;
+use crate::customers::merge::LineageEdge;
+use crate::customers::{in_scope, scoped_customer, ContactView, CustomerView, Disclosure};
+use crate::error::{AppError, AppResult};
+use crate::App;
+
+/// What a reader with `activity.read` over the customer sees of its business records.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RecordsSummary {
+    pub orders: OrderTotals,
+    /// Complaints open or in progress.
+    pub open_complaints: i64,
+    /// The earliest next date (`YYYY-MM-DD`) planned by a follow-up, today or later.
+    pub next_followup: Option<String>,
+}
+
+/// The overview of one customer.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CustomerOverview {
+    /// Personal data masked.
+    pub customer: CustomerView,
+    pub primary_contacts: Vec<ContactView>,
+    /// Merge and split edges touching the customer.
+    pub lineage: Vec<LineageEdge>,
+    /// With `activity.read` over the customer; otherwise absent.
+    pub records: Option<RecordsSummary>,
+    /// The current credit rating, with `credit.read` over the customer; otherwise absent.
+    pub credit: Option<CreditView>,
+}
+
+impl App {
+    /// The overview of `code` (`customer.read` within the reader's scope; the parts about
+    /// business records and credit only with their permissions over the customer).
+    pub async fn customer_overview(
+        &self,
+        actor: &Actor,
+        code: &str,
+    ) -> AppResult<CustomerOverview> {
+        let customer = self
+            .read_customer(actor, code, None, Disclosure::Masked)
+            .await?;
+        let lineage = self.lineage(actor, &customer.code).await?;
+        let records = self.records_summary(actor, &customer.code).await?;
+        let credit = match actor.can("credit.read") {
+            true => {
+                let q = PageQuery {
+                    limit: Some("1".into()),
+                    cursor: None,
+                };
+                match self.credit_history(actor, &customer.code, &q).await {
+                    Ok(Located::Here(h)) => h.current,
+                    Ok(Located::Moved { .. }) | Err(AppError::NotFound { .. }) => None,
+                    Err(e) => return Err(e),
+                }
+            }
+            false => None,
+        };
+        Ok(CustomerOverview {
+            primary_contacts: customer
+                .contacts
+                .iter()
+                .filter(|c| c.is_primary)
+                .cloned()
+                .collect(),
+            customer,
+            lineage,
+            records,
+            credit,
+        })
+    }
+
+    async fn records_summary(
+        &self,
+        actor: &Actor,
+        code: &str,
+    ) -> AppResult<Option<RecordsSummary>> {
+        let (Some(scope), Some(read)) = (
+            actor.permissions.get("activity.read").copied(),
+            actor.permissions.get("customer.read").copied(),
+        ) else {
+            return Ok(None);
+        };
+        let mut tx = self.db.begin_read().await?;
+        let row = scoped_customer(&mut tx, actor, read, code).await?;
+        if !in_scope(&mut tx, actor, scope, &row).await? {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let today = chrono::Utc::now()
+            .with_timezone(&self.config.code_timezone)
+            .date_naive()
+            .to_string();
+        let summary = RecordsSummary {
+            orders: tx.order_totals(row.id).await?.into(),
+            open_complaints: tx
+                .count_activities_in_status(row.id, "interaction", &["open", "in_progress"], 0)
+                .await?,
+            next_followup: tx.next_followup_date(row.id, &today).await?,
+        };
+        tx.rollback().await?;
+        Ok(Some(summary))
+    }
+}
