@@ -27,10 +27,14 @@ pub enum Section {
     Duplicates,
     /// Everything that happened, newest first (read apart: `App::customer_timeline`).
     Timeline,
+    /// Totals, open complaints, next follow-up, credit (read apart:
+    /// `App::customer_overview`).
+    Overview,
 }
 
 impl Section {
-    pub const ALL: [Section; 7] = [
+    pub const ALL: [Section; 8] = [
+        Section::Overview,
         Section::Basic,
         Section::Contacts,
         Section::Timeline,
@@ -50,6 +54,7 @@ impl Section {
             Section::Xrefs => "xrefs",
             Section::Duplicates => "duplicates",
             Section::Timeline => "timeline",
+            Section::Overview => "overview",
         }
     }
 
@@ -162,6 +167,7 @@ impl App {
             Section::Basic => page.fields = self.list_fields(actor).await?,
             Section::Contacts => {}
             Section::Timeline => page.fields = self.list_fields(actor).await?,
+            Section::Overview => {}
             Section::History => {
                 page.fields = self.list_fields(actor).await?;
                 page.history = self.customer_history(actor, &code).await?;

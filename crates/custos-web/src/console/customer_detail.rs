@@ -19,7 +19,7 @@ use custos_core::violation::Lang;
 use custos_app::clock::local_minutes as local_time;
 use custos_app::overview::TimelineQuery;
 
-use super::customer_timeline::{timeline_part, TimelinePart};
+use super::customer_timeline::{overview_part, timeline_part, OverviewPart, TimelinePart};
 use super::customer_words::{duplicate_rows, DuplicateRow};
 use super::form::Posted;
 use super::page::{csrf_refused, render, Chrome, PageError};
@@ -102,6 +102,7 @@ struct DetailPage {
     duplicates_outside: Option<String>,
     duplicates_withheld: bool,
     timeline: Option<TimelinePart>,
+    overview: Option<OverviewPart>,
 }
 
 /// A merge this customer took part in, as the 编码 tab lists it.
@@ -216,8 +217,16 @@ pub(crate) async fn page(
         }
         _ => None,
     };
+    let overview = match section {
+        Section::Overview => match state.app.customer_overview(&viewer.actor, &code).await {
+            Ok(o) => Some(overview_part(o, viewer.lang)),
+            Err(e) => return PageError::new(detail_chrome(&viewer), e).into_response(),
+        },
+        _ => None,
+    };
     let mut page = detail_page(&viewer, data, section, tz);
     page.timeline = timeline;
+    page.overview = overview;
     page.merged_from = q.merged_from.filter(|c| !c.trim().is_empty());
     page.created_notice = q.created.is_some();
     page.as_of_date = date.unwrap_or_default().to_string();
@@ -365,6 +374,7 @@ fn detail_page(viewer: &Viewer, data: CustomerPage, section: Section, tz: Tz) ->
         duplicates_withheld: data.duplicates.as_ref().is_some_and(|r| r.pii_withheld),
         code_path,
         timeline: None,
+        overview: None,
     }
 }
 
@@ -377,6 +387,7 @@ fn tab_key(s: Section) -> &'static str {
         Section::Xrefs => "cust.tab.xrefs",
         Section::Duplicates => "cust.tab.duplicates",
         Section::Timeline => "cust.tab.timeline",
+        Section::Overview => "cust.tab.overview",
     }
 }
 

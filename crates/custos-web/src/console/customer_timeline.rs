@@ -1,9 +1,10 @@
 //! The 时间线 tab of a customer's page: the customer's timeline (the use case
-//! `App::customer_timeline`), filtered by kind and paged by its cursor in the address.
+//! `App::customer_timeline`), filtered by kind and paged by its cursor in the address;
+//! and the 概览 tab: the overview (`App::customer_overview`) as pairs to read.
 
 use custos_app::fields::FieldDefinition;
 use custos_app::overview::timeline::TIMELINE_KINDS;
-use custos_app::overview::TimelinePage;
+use custos_app::overview::{CustomerOverview, TimelinePage};
 use custos_app::terms::{term_or_code, Terms};
 use custos_core::violation::Lang;
 
@@ -156,5 +157,95 @@ pub(crate) fn timeline_part(
             .map(|k| (*k, kind_label(k, lang), filter == Some(*k)))
             .collect(),
         older,
+    }
+}
+
+/// The 概览 tab: `(label, value, id)` pairs of each part the reader may see.
+pub(crate) struct OverviewPart {
+    pub records: Option<Vec<(&'static str, String, &'static str)>>,
+    pub credit: Option<Vec<(&'static str, String, &'static str)>>,
+    pub contacts: Vec<String>,
+    pub lineage: usize,
+}
+
+pub(crate) fn overview_part(o: CustomerOverview, lang: Lang) -> OverviewPart {
+    let zh = matches!(lang, Lang::Zh);
+    let pick = |a: &'static str, b: &'static str| if zh { a } else { b };
+    let none = || pick("无", "none").to_string();
+    OverviewPart {
+        records: o.records.map(|r| {
+            vec![
+                (
+                    pick("累计订单金额（元）", "Orders, total (CNY)"),
+                    r.orders.lifetime_amount,
+                    "ov-amount",
+                ),
+                (
+                    pick("订单数", "Orders"),
+                    r.orders.order_count.to_string(),
+                    "ov-orders",
+                ),
+                (
+                    pick("最近订单日期", "Last order"),
+                    r.orders.last_order_on.unwrap_or_else(none),
+                    "ov-last-order",
+                ),
+                (
+                    pick("未结投诉", "Open complaints"),
+                    r.open_complaints.to_string(),
+                    "ov-complaints",
+                ),
+                (
+                    pick("下次跟进", "Next follow-up"),
+                    r.next_followup.unwrap_or_else(none),
+                    "ov-next",
+                ),
+            ]
+        }),
+        credit: o.credit.map(|c| {
+            let c = c.credit;
+            vec![
+                (
+                    pick("信用评级", "Rating"),
+                    format!("{}（{}）", c.rating, c.rated_on),
+                    "ov-rating",
+                ),
+                (
+                    pick("信用额度（元）", "Limit (CNY)"),
+                    c.limit.unwrap_or_else(none),
+                    "ov-limit",
+                ),
+                (
+                    pick("逾期金额（元）", "Overdue (CNY)"),
+                    c.overdue_amount,
+                    "ov-overdue",
+                ),
+                (
+                    pick("逾期天数", "Days overdue"),
+                    c.overdue_days.to_string(),
+                    "ov-overdue-days",
+                ),
+                (
+                    pick("违约", "Defaulted"),
+                    pick(
+                        if c.defaulted { "是" } else { "否" },
+                        if c.defaulted { "yes" } else { "no" },
+                    )
+                    .to_string(),
+                    "ov-default",
+                ),
+            ]
+        }),
+        contacts: o
+            .primary_contacts
+            .iter()
+            .map(|c| {
+                let mut parts = vec![c.name.clone()];
+                parts.extend(c.title.clone());
+                parts.extend(c.mobile.clone().or(c.phone.clone()));
+                parts.join(" · ")
+            })
+            .collect(),
+        lineage: o.lineage.len(),
     }
 }

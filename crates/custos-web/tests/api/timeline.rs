@@ -278,6 +278,24 @@ backend_test!(overview_shows_each_part_only_to_who_may_see_it, |t| {
     assert_eq!(o["records"]["orders"]["order_count"], 1);
     assert_eq!(o["records"]["orders"]["lifetime_amount_fen"], 120050);
     assert!(o["credit"].to_string().contains("\"A\""), "{o}");
+    let mut v = Visitor::new(&t);
+    v.login("admin", ADMIN_PASSWORD).await;
+    let html = v
+        .get(&format!("/customers/{code}?tab=overview"))
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(html.contains("id=\"ov-complaints\">1<"), "{html}");
+    assert!(
+        html.contains(&format!("id=\"ov-next\">{tomorrow}<")),
+        "{html}"
+    );
+    assert!(html.contains("id=\"ov-rating\">A"), "{html}");
+    assert!(
+        html.contains("钱国栋") && !html.contains("13962812345"),
+        "{html}"
+    );
 
     // Only customer.read: the record, none of the rest.
     let r = t
@@ -303,6 +321,16 @@ backend_test!(overview_shows_each_part_only_to_who_may_see_it, |t| {
     )
     .await;
     assert!(o["records"].is_null() && o["credit"].is_null(), "{o}");
+    let mut rv = Visitor::new(&t);
+    rv.login("reader_o", USER_PASSWORD).await;
+    let html = rv
+        .get(&format!("/customers/{code}?tab=overview"))
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(html.contains("id=\"overview\""), "{html}");
+    assert!(!html.contains("ov-records-heading") && !html.contains("ov-credit-heading"));
     // Outside the scope: 404 like the record.
     t.create_user(
         &admin,
