@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use custos_store::customer_master::HistoryRow;
-use custos_store::{ActivityRow, ApplicationRow, Tx};
+use custos_store::{ActivityRow, ApplicationRow};
 
 use crate::activities::timeline::LISTED_KINDS;
 use crate::actor::Actor;
@@ -312,8 +312,16 @@ impl App {
                     let rows = tx
                         .applications_about(&row.code, mark.at, bound, limit + 1)
                         .await?;
+                    let mut names = std::collections::HashMap::new();
                     for a in rows {
-                        let name = applicant_name(&mut tx, a.applicant_id).await?;
+                        let name = match names.get(&a.applicant_id) {
+                            Some(n) => Option::clone(n),
+                            None => {
+                                let n = tx.user(a.applicant_id).await?.map(|u| u.display_name);
+                                names.insert(a.applicant_id, n.clone());
+                                n
+                            }
+                        };
                         events.push(application_event(a, name));
                     }
                 }
@@ -322,10 +330,6 @@ impl App {
         tx.rollback().await?;
         Ok(page_of(events, limit))
     }
-}
-
-async fn applicant_name(tx: &mut Tx, id: i64) -> AppResult<Option<String>> {
-    Ok(tx.user(id).await?.map(|u| u.display_name))
 }
 
 /// The newest `limit` events, and the cursor after the last when more remain.

@@ -391,7 +391,8 @@ fn tab_key(s: Section) -> &'static str {
     }
 }
 
-fn label(fields: &[FieldDefinition], key: &str, lang: Lang) -> String {
+/// A field's label from the catalog (its key when the catalog has none).
+pub(crate) fn label(fields: &[FieldDefinition], key: &str, lang: Lang) -> String {
     fields
         .iter()
         .find(|f| f.key == key)

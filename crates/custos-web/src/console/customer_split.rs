@@ -11,14 +11,13 @@ use serde_json::{json, Value};
 
 use custos_app::customers::merge::SplitRequest;
 use custos_app::customers::split_sheet::{SplitOutcome, SplitSheet};
-use custos_app::customers::ContactView;
 use custos_app::AppError;
-use custos_core::violation::{FieldError, Lang};
+use custos_core::violation::FieldError;
 
 use super::customer_fields::{
     error_of, inputs, other_errors, posted_json, FieldInput, FormSource, Values,
 };
-use super::customer_words::{duplicate_rows, DuplicateRow};
+use super::customer_words::{contact_line, duplicate_rows, DuplicateRow};
 use super::form::Posted;
 use super::page::{csrf_refused, render, Chrome, PageError};
 use super::region_cascade::{region_cascade, RegionUse};
@@ -126,7 +125,7 @@ fn split_page(
         .iter()
         .map(|c| ContactChoice {
             id: c.id,
-            label: contact_label(c, lang),
+            label: contact_line(c, lang),
             checked: ticked.contains(&c.id.to_string().as_str()),
         })
         .collect();
@@ -157,19 +156,6 @@ fn split_page(
         duplicates: trouble.duplicates,
         offer_override: trouble.offer_override,
     }
-}
-
-fn contact_label(c: &ContactView, lang: Lang) -> String {
-    let mut parts = vec![c.name.clone()];
-    parts.extend(c.title.clone());
-    parts.extend(c.mobile.clone().or(c.phone.clone()));
-    if c.is_primary {
-        parts.push(match lang {
-            Lang::Zh => "主联系人".into(),
-            Lang::En => "primary".into(),
-        });
-    }
-    parts.join(" · ")
 }
 
 /// `GET /customers/{code}/split`.

@@ -8,7 +8,8 @@ use custos_app::overview::{CustomerOverview, TimelinePage};
 use custos_app::terms::{term_or_code, Terms};
 use custos_core::violation::Lang;
 
-use super::customer_words::history_action;
+use super::customer_detail::label;
+use super::customer_words::{contact_line, history_action};
 use super::session::encode_component;
 
 /// One event as the tab shows it.
@@ -83,17 +84,6 @@ fn record_words(kind: &str, state: Option<&str>, lang: Lang) -> (String, String)
     )
 }
 
-fn field_label(fields: &[FieldDefinition], key: &str, lang: Lang) -> String {
-    fields
-        .iter()
-        .find(|f| f.key == key)
-        .map(|f| match lang {
-            Lang::Zh => f.label_zh.clone(),
-            Lang::En => f.label_en.clone(),
-        })
-        .unwrap_or_else(|| key.to_string())
-}
-
 pub(crate) fn timeline_part(
     page: TimelinePage,
     fields: &[FieldDefinition],
@@ -123,7 +113,7 @@ pub(crate) fn timeline_part(
                     history_action(&e.action, lang),
                     e.fields
                         .iter()
-                        .map(|f| field_label(fields, f, lang))
+                        .map(|f| label(fields, f, lang))
                         .collect::<Vec<_>>()
                         .join("、"),
                     None,
@@ -239,12 +229,7 @@ pub(crate) fn overview_part(o: CustomerOverview, lang: Lang) -> OverviewPart {
         contacts: o
             .primary_contacts
             .iter()
-            .map(|c| {
-                let mut parts = vec![c.name.clone()];
-                parts.extend(c.title.clone());
-                parts.extend(c.mobile.clone().or(c.phone.clone()));
-                parts.join(" · ")
-            })
+            .map(|c| contact_line(c, lang))
             .collect(),
         lineage: o.lineage.len(),
     }

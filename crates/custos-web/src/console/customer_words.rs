@@ -210,3 +210,18 @@ pub(crate) fn history_action(action: &str, lang: Lang) -> String {
         })
         .unwrap_or_else(|| action.to_string())
 }
+
+/// A contact in one line: name, title, mobile (or phone) as the record shows them
+/// (masked unless revealed), and whether it is the primary one.
+pub(crate) fn contact_line(c: &custos_app::customers::ContactView, lang: Lang) -> String {
+    let mut parts = vec![c.name.clone()];
+    parts.extend(c.title.clone());
+    parts.extend(c.mobile.clone().or(c.phone.clone()));
+    if c.is_primary {
+        parts.push(match lang {
+            Lang::Zh => "主联系人".into(),
+            Lang::En => "primary".into(),
+        });
+    }
+    parts.join(" · ")
+}
