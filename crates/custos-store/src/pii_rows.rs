@@ -45,6 +45,12 @@ pub const PII_COLUMNS: &[PiiColumns] = &[
         every_row: false,
     },
     PiiColumns {
+        table: "customer_activities",
+        key: &["id"],
+        cols: &["body"],
+        every_row: false,
+    },
+    PiiColumns {
         table: "import_rows",
         key: &["job_id", "row_no"],
         cols: &["cells", "detail"],

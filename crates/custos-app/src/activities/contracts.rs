@@ -125,6 +125,7 @@ impl App {
             ..Default::default()
         };
         let row = insert_record(
+            &self.config.pii_key,
             &mut tx,
             actor,
             &customer,
@@ -137,7 +138,7 @@ impl App {
             self.on_signed(&mut tx, actor, &customer, &row, &contract)
                 .await?;
         }
-        let mut shower = Shower::new(actor, customer);
+        let mut shower = Shower::new(&self.config.pii_key, actor, customer);
         let (meta, body) = shower.show(&mut tx, &row).await?;
         tx.commit().await?;
         Ok(Located::Here(contract_view(meta, body)))
@@ -162,7 +163,7 @@ impl App {
             .ok_or_else(|| AppError::not_found("contract", id))?;
         let patch = patch.into().get()?;
         refuse_in("", &patch)?;
-        let (_, before) = decode::<Contract>(&row)?;
+        let (_, before) = decode::<Contract>(&self.config.pii_key, &row)?;
         let after = changed_contract(&before, &patch)?;
         if after.status == "signed" {
             check_writable(&customer)?;
@@ -173,12 +174,21 @@ impl App {
             // A contract takes its place in the lists by its signing date.
             row.occurred_at = self.day_start(after.signed_on.as_deref());
         }
-        update_record(&mut tx, actor, &customer, &mut row, &before, &after).await?;
+        update_record(
+            &self.config.pii_key,
+            &mut tx,
+            actor,
+            &customer,
+            &mut row,
+            &before,
+            &after,
+        )
+        .await?;
         if after.status == "signed" {
             self.on_signed(&mut tx, actor, &customer, &row, &after)
                 .await?;
         }
-        let mut shower = Shower::new(actor, customer);
+        let mut shower = Shower::new(&self.config.pii_key, actor, customer);
         let (meta, body) = shower.show(&mut tx, &row).await?;
         tx.commit().await?;
         Ok(Located::Here(contract_view(meta, body)))

@@ -106,9 +106,17 @@ impl App {
             amount_fen: credit.limit_fen,
             ..Default::default()
         };
-        let row =
-            insert_record(&mut tx, actor, &customer, kind::CREDIT, placement, &credit).await?;
-        let mut shower = Shower::new(actor, customer);
+        let row = insert_record(
+            &self.config.pii_key,
+            &mut tx,
+            actor,
+            &customer,
+            kind::CREDIT,
+            placement,
+            &credit,
+        )
+        .await?;
+        let mut shower = Shower::new(&self.config.pii_key, actor, customer);
         let (meta, body) = shower.show(&mut tx, &row).await?;
         tx.commit().await?;
         Ok(Located::Here(credit_view(meta, body)))
@@ -130,7 +138,7 @@ impl App {
         let latest = tx
             .customer_activities(customer.id, &[kind::CREDIT], None, 1)
             .await?;
-        let mut shower = Shower::new(actor, customer);
+        let mut shower = Shower::new(&self.config.pii_key, actor, customer);
         let mut history = Vec::with_capacity(rows.len());
         for row in &rows {
             let (meta, body) = shower.show(&mut tx, row).await?;

@@ -90,6 +90,7 @@ impl App {
         let (at, followup) = self.checked_followup(&input)?;
         tx.lock_audit_head().await?;
         let row = insert_record(
+            &self.config.pii_key,
             &mut tx,
             actor,
             &customer,
@@ -103,7 +104,7 @@ impl App {
             &followup,
         )
         .await?;
-        let mut shower = Shower::new(actor, customer);
+        let mut shower = Shower::new(&self.config.pii_key, actor, customer);
         let (meta, body) = shower.show(&mut tx, &row).await?;
         tx.commit().await?;
         Ok(Located::Here(followup_view(meta, body)))

@@ -153,6 +153,7 @@ impl App {
             ..Default::default()
         };
         let mut row = insert_record(
+            &self.config.pii_key,
             &mut tx,
             actor,
             &customer,
@@ -170,13 +171,30 @@ impl App {
                 resolution: None,
                 complaint_id: Some(row.id),
             };
-            let s = insert_service(&mut tx, actor, &customer, at, &service).await?;
+            let s = insert_service(
+                &self.config.pii_key,
+                &mut tx,
+                actor,
+                &customer,
+                at,
+                &service,
+            )
+            .await?;
             let before = interaction.clone();
             interaction.service_record_id = Some(s.id);
             row.linked_id = Some(s.id);
-            update_record(&mut tx, actor, &customer, &mut row, &before, &interaction).await?;
+            update_record(
+                &self.config.pii_key,
+                &mut tx,
+                actor,
+                &customer,
+                &mut row,
+                &before,
+                &interaction,
+            )
+            .await?;
         }
-        let mut shower = Shower::new(actor, customer);
+        let mut shower = Shower::new(&self.config.pii_key, actor, customer);
         let (meta, body) = shower.show(&mut tx, &row).await?;
         tx.commit().await?;
         Ok(Located::Here(interaction_view(meta, body)))
@@ -202,15 +220,24 @@ impl App {
             .ok_or_else(|| AppError::not_found("interaction", id))?;
         let patch = patch.into().get()?;
         refuse_in("", &patch)?;
-        let (_, before) = decode::<Interaction>(&row)?;
+        let (_, before) = decode::<Interaction>(&self.config.pii_key, &row)?;
         let mut after = changed_complaint(&before, &patch)?;
         if let Some(h) = patch.handler_id {
             after.handler_id = Some(check_handler(&mut tx, h).await?);
         }
         tx.lock_audit_head().await?;
         row.status = after.status.clone();
-        update_record(&mut tx, actor, &customer, &mut row, &before, &after).await?;
-        let mut shower = Shower::new(actor, customer);
+        update_record(
+            &self.config.pii_key,
+            &mut tx,
+            actor,
+            &customer,
+            &mut row,
+            &before,
+            &after,
+        )
+        .await?;
+        let mut shower = Shower::new(&self.config.pii_key, actor, customer);
         let (meta, body) = shower.show(&mut tx, &row).await?;
         tx.commit().await?;
         Ok(Located::Here(interaction_view(meta, body)))

@@ -154,20 +154,29 @@ impl App {
         } else {
             kind::ORDER
         };
-        let row =
-            match insert_record(&mut tx, actor, &customer, store_kind, placement, &order).await {
-                Ok(row) => row,
-                Err(AppError::Conflict(v)) if v.code == SOURCE_KEY_TAKEN => {
-                    // Another request recorded the same document meanwhile: answer as a repeat.
-                    drop(tx);
-                    return self.after_race(actor, code, &key, &order).await;
-                }
-                Err(e) => return Err(e),
-            };
+        let row = match insert_record(
+            &self.config.pii_key,
+            &mut tx,
+            actor,
+            &customer,
+            store_kind,
+            placement,
+            &order,
+        )
+        .await
+        {
+            Ok(row) => row,
+            Err(AppError::Conflict(v)) if v.code == SOURCE_KEY_TAKEN => {
+                // Another request recorded the same document meanwhile: answer as a repeat.
+                drop(tx);
+                return self.after_race(actor, code, &key, &order).await;
+            }
+            Err(e) => return Err(e),
+        };
         if store_kind == kind::ORDER {
             tx.recount_order_totals(customer.id, kind::ORDER).await?;
         }
-        let mut shower = Shower::new(actor, customer);
+        let mut shower = Shower::new(&self.config.pii_key, actor, customer);
         let (meta, body) = shower.show(&mut tx, &row).await?;
         tx.commit().await?;
         Ok(Located::Here(OrderReceipt {
@@ -191,7 +200,7 @@ impl App {
         let kinds = [kind::ORDER, kind::PAYMENT];
         let (rows, next_cursor) = page_rows(&mut tx, customer.id, &kinds, q).await?;
         let totals = tx.order_totals(customer.id).await?.into();
-        let mut shower = Shower::new(actor, customer);
+        let mut shower = Shower::new(&self.config.pii_key, actor, customer);
         let mut items = Vec::with_capacity(rows.len());
         for row in &rows {
             let (meta, body) = shower.show(&mut tx, row).await?;
@@ -217,7 +226,7 @@ impl App {
         existing: &ActivityRow,
         order: &Order,
     ) -> AppResult<OrderReceipt> {
-        let (_, stored) = decode::<Order>(existing)?;
+        let (_, stored) = decode::<Order>(&self.config.pii_key, existing)?;
         if existing.customer_id != customer.id || stored != *order {
             return Err(AppError::Conflict(Violation::new(
                 "order.document_conflict",
@@ -231,7 +240,7 @@ impl App {
                 ),
             )));
         }
-        let mut shower = Shower::new(actor, customer);
+        let mut shower = Shower::new(&self.config.pii_key, actor, customer);
         let (meta, body) = shower.show(tx, existing).await?;
         Ok(OrderReceipt {
             created: false,

@@ -16,6 +16,7 @@ use crate::clock::format_time;
 use crate::customers::mask_free_text;
 use crate::error::{AppError, AppResult};
 use crate::paging::{invalid, page_cursor, page_limit};
+use crate::pii::PiiKey;
 use crate::{to_json, App};
 
 /// The code of a conflict on the unique (source system, document number) of an order.
@@ -87,19 +88,33 @@ pub struct ActivityItem {
     pub record: serde_json::Value,
 }
 
-/// The stored JSON of a record.
-pub(crate) fn encode<B: Body>(by: &str, body: &B) -> String {
+/// The stored JSON of a record. Its free texts are encrypted like every other personal
+/// datum at rest (DESIGN invariant 6): a call note or a complaint often quotes a phone or
+/// an ID number, and the database file must not give them away.
+pub(crate) fn encode<B: Body>(key: &PiiKey, by: &str, body: &B) -> String {
+    // One key for every text of the record, even if another is activated meanwhile.
+    let key = key.pinned();
+    let mut sealed = body.clone();
+    for t in sealed.texts() {
+        if !t.is_empty() {
+            *t = key.encrypt(t);
+        }
+    }
     serde_json::to_string(&Stored {
         by: by.to_string(),
-        body: body.clone(),
+        body: sealed,
     })
     .unwrap_or_default()
 }
 
-/// The fields of a stored record and who recorded it.
-pub(crate) fn decode<B: Body>(row: &ActivityRow) -> AppResult<(String, B)> {
-    let s: Stored<B> = serde_json::from_str(&row.body)
+/// The fields of a stored record (free texts decrypted) and who recorded it. Texts
+/// stored before they were encrypted are read as they are.
+pub(crate) fn decode<B: Body>(key: &PiiKey, row: &ActivityRow) -> AppResult<(String, B)> {
+    let mut s: Stored<B> = serde_json::from_str(&row.body)
         .map_err(|e| AppError::Internal(format!("record {} unreadable: {e}", row.id)))?;
+    for t in s.body.texts() {
+        *t = key.decrypt_if_encrypted(t)?;
+    }
     Ok((s.by, s.body))
 }
 
@@ -118,6 +133,7 @@ pub(crate) fn mask_texts<B: Body>(body: &mut B) -> bool {
 
 /// Turns stored records of one customer into what a caller sees.
 pub(crate) struct Shower {
+    key: PiiKey,
     customer: CustomerRow,
     reveal: bool,
     origins: HashMap<i64, String>,
@@ -126,8 +142,9 @@ pub(crate) struct Shower {
 }
 
 impl Shower {
-    pub fn new(actor: &Actor, customer: CustomerRow) -> Shower {
+    pub fn new(key: &PiiKey, actor: &Actor, customer: CustomerRow) -> Shower {
         Shower {
+            key: key.clone(),
             reveal: actor.can("customer.pii.read"),
             customer,
             origins: HashMap::new(),
@@ -141,7 +158,7 @@ impl Shower {
         tx: &mut Tx,
         row: &ActivityRow,
     ) -> AppResult<(RecordMeta, B)> {
-        let (by, mut body) = decode::<B>(row)?;
+        let (by, mut body) = decode::<B>(&self.key, row)?;
         let mut masked_copy = body.clone();
         let has_pii = mask_texts(&mut masked_copy);
         if has_pii && self.reveal {
@@ -190,6 +207,7 @@ pub(crate) struct Placement {
 
 /// Store a new record of `kind` on `customer` with its audit entry (`action`).
 pub(crate) async fn insert_record<B: Body>(
+    key: &PiiKey,
     tx: &mut Tx,
     actor: &Actor,
     customer: &CustomerRow,
@@ -209,7 +227,7 @@ pub(crate) async fn insert_record<B: Body>(
         source_key: at.source_key,
         linked_id: at.linked_id,
         amount_fen: at.amount_fen,
-        body: encode(&actor.display_name, body),
+        body: encode(key, &actor.display_name, body),
         recorded_at: now,
         recorded_by: Some(actor.user_id),
         updated_at: now,
@@ -240,6 +258,7 @@ pub(crate) async fn insert_record<B: Body>(
 
 /// Store the changed status, link and body of a record with its audit entry.
 pub(crate) async fn update_record<B: Body>(
+    key: &PiiKey,
     tx: &mut Tx,
     actor: &Actor,
     customer: &CustomerRow,
@@ -247,8 +266,8 @@ pub(crate) async fn update_record<B: Body>(
     before: &B,
     body: &B,
 ) -> AppResult<()> {
-    let (by, _) = decode::<B>(row)?;
-    row.body = encode(&by, body);
+    let (by, _) = decode::<B>(key, row)?;
+    row.body = encode(key, &by, body);
     row.updated_at = now_us();
     tx.update_activity(row).await?;
     let action = format!("activity.{}_update", row.kind);
@@ -335,7 +354,7 @@ impl App {
             Located::Moved { survivor } => return Ok(Located::Moved { survivor }),
         };
         let (rows, next_cursor) = page_rows(&mut tx, customer.id, kinds, q).await?;
-        let mut shower = Shower::new(actor, customer);
+        let mut shower = Shower::new(&self.config.pii_key, actor, customer);
         let mut items = Vec::with_capacity(rows.len());
         for row in &rows {
             let (meta, body) = shower.show::<B>(&mut tx, row).await?;

@@ -11,6 +11,7 @@ use crate::actor::Actor;
 use crate::clock::format_time;
 use crate::error::{AppError, AppResult};
 use crate::input::Input;
+use crate::pii::PiiKey;
 use crate::text_input::refuse_in;
 use crate::App;
 
@@ -69,6 +70,7 @@ pub(crate) fn service_view(meta: RecordMeta, service: ServiceRecord) -> ServiceR
 
 /// Store a service record (opened by hand or by a complaint) with its audit entry.
 pub(crate) async fn insert_service(
+    key: &PiiKey,
     tx: &mut Tx,
     actor: &Actor,
     customer: &CustomerRow,
@@ -80,7 +82,7 @@ pub(crate) async fn insert_service(
         linked_id: service.complaint_id,
         ..Default::default()
     };
-    insert_record(tx, actor, customer, kind::SERVICE, placement, service).await
+    insert_record(key, tx, actor, customer, kind::SERVICE, placement, service).await
 }
 
 impl App {
@@ -113,11 +115,19 @@ impl App {
         };
         f.finish()?;
         if let Some(id) = input.complaint_id {
-            check_complaint(&mut tx, customer.id, id).await?;
+            check_complaint(&self.config.pii_key, &mut tx, customer.id, id).await?;
         }
         tx.lock_audit_head().await?;
-        let row = insert_service(&mut tx, actor, &customer, at, &service).await?;
-        let mut shower = Shower::new(actor, customer);
+        let row = insert_service(
+            &self.config.pii_key,
+            &mut tx,
+            actor,
+            &customer,
+            at,
+            &service,
+        )
+        .await?;
+        let mut shower = Shower::new(&self.config.pii_key, actor, customer);
         let (meta, body) = shower.show(&mut tx, &row).await?;
         tx.commit().await?;
         Ok(Located::Here(service_view(meta, body)))
@@ -143,11 +153,11 @@ impl App {
 }
 
 /// `id` must be a complaint of this customer.
-async fn check_complaint(tx: &mut Tx, customer_id: i64, id: i64) -> AppResult<()> {
+async fn check_complaint(key: &PiiKey, tx: &mut Tx, customer_id: i64, id: i64) -> AppResult<()> {
     let row = tx.activity(customer_id, kind::INTERACTION, id).await?;
     let is_complaint = row
         .as_ref()
-        .and_then(|r| super::records::decode::<super::interactions::Interaction>(r).ok())
+        .and_then(|r| super::records::decode::<super::interactions::Interaction>(key, r).ok())
         .is_some_and(|(_, i)| i.kind == "complaint");
     if is_complaint {
         return Ok(());

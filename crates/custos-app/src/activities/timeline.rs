@@ -42,7 +42,7 @@ impl App {
             Located::Moved { survivor } => return Ok(Located::Moved { survivor }),
         };
         let (rows, next_cursor) = page_rows(&mut tx, customer.id, LISTED_KINDS, q).await?;
-        let mut shower = Shower::new(actor, customer);
+        let mut shower = Shower::new(&self.config.pii_key, actor, customer);
         let mut items = Vec::with_capacity(rows.len());
         for row in &rows {
             items.push(item(&mut tx, &mut shower, row).await?);

@@ -52,6 +52,18 @@ async fn data_of(app: &App, code: &str) -> String {
     row.data
 }
 
+/// The stored body of the customer's one follow-up.
+async fn followup_body_of(app: &App, code: &str) -> String {
+    let mut tx = app.db.begin_read().await.unwrap();
+    let row = tx.customer_by_code(code).await.unwrap().unwrap();
+    let rows = tx
+        .customer_activities(row.id, &["followup"], None, 10)
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    rows[0].body.clone()
+}
+
 async fn found_by(app: &App, admin: &Actor, q: CustomerQuery) -> Vec<String> {
     let page = app.search_customers(admin, q).await.unwrap();
     page.items.into_iter().map(|c| c.code).collect()
@@ -116,6 +128,18 @@ async fn rotation_on(backend: Backend) {
     assert!(data_of(&app, &old)
         .await
         .contains(&format!("pii1:{old_id}:")));
+    // The free text of a business record is personal data at rest too.
+    let note = crate::activities::NewFollowup {
+        channel: "call".into(),
+        content: format!("请回电 {MOBILE_A}"),
+        ..Default::default()
+    };
+    app.add_followup(&admin, &old, note).await.unwrap();
+    let body = followup_body_of(&app, &old).await;
+    assert!(
+        body.contains(&format!("pii1:{old_id}:")) && !body.contains(MOBILE_A),
+        "{body}"
+    );
 
     let rotated = app.rotate_pii_key(&admin, false).await.unwrap();
     let new_id = rotated.key_id.clone();
@@ -156,6 +180,18 @@ async fn rotation_on(backend: Backend) {
     assert!(data_of(&app, &old)
         .await
         .contains(&format!("pii1:{new_id}:")));
+    let body = followup_body_of(&app, &old).await;
+    assert!(body.contains(&format!("pii1:{new_id}:")) && !body.contains(&old_id));
+    let notes = app
+        .list_followups(&admin, &old, &Default::default())
+        .await
+        .unwrap();
+    match notes {
+        crate::activities::Located::Here(p) => {
+            assert_eq!(p.items[0].followup.content, format!("请回电 {MOBILE_A}"))
+        }
+        crate::activities::Located::Moved { .. } => panic!("not merged"),
+    }
     let status = app.pii_key_status(&admin).await.unwrap();
     assert!(status.to_rekey.iter().all(|r| r.rows == 0), "{status:?}");
     lookups_find(&app, &admin, &old, &firm).await;
