@@ -61,6 +61,28 @@ const SCOPES: &[Term] = &[
     ("all", "全部", "All"),
 ];
 
+const ACTIVITY_KINDS: &[Term] = &[
+    ("followup", "跟进记录", "Follow-up"),
+    ("interaction", "互动", "Interaction"),
+    ("service_record", "服务记录", "Service record"),
+    ("contract", "合同", "Contract"),
+    ("order", "订单", "Order"),
+    ("payment", "回款", "Payment"),
+    ("credit", "信用评级", "Credit rating"),
+];
+
+/// States of complaints (open → closed) and of contracts (draft → expired).
+const ACTIVITY_STATES: &[Term] = &[
+    ("open", "待处理", "Open"),
+    ("in_progress", "处理中", "In progress"),
+    ("resolved", "已解决", "Resolved"),
+    ("closed", "已关闭", "Closed"),
+    ("draft", "草稿", "Draft"),
+    ("signed", "已签订", "Signed"),
+    ("terminated", "已终止", "Terminated"),
+    ("expired", "已到期", "Expired"),
+];
+
 /// Which list of codes a term comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Terms {
@@ -71,6 +93,10 @@ pub enum Terms {
     ApplicationState,
     Decision,
     Scope,
+    /// Kinds of business records (`followup`, `contract` …).
+    ActivityKind,
+    /// States of complaints and contracts.
+    ActivityState,
 }
 
 fn table(terms: Terms) -> &'static [Term] {
@@ -82,6 +108,8 @@ fn table(terms: Terms) -> &'static [Term] {
         Terms::ApplicationState => APPLICATION_STATES,
         Terms::Decision => DECISIONS,
         Terms::Scope => SCOPES,
+        Terms::ActivityKind => ACTIVITY_KINDS,
+        Terms::ActivityState => ACTIVITY_STATES,
     }
 }
 
@@ -147,6 +175,9 @@ mod tests {
         }
         for k in crate::applications::kind_names() {
             assert!(term(Terms::ApplicationKind, k, Lang::Zh).is_some(), "{k}");
+        }
+        for k in crate::activities::timeline::LISTED_KINDS {
+            assert!(term(Terms::ActivityKind, k, Lang::Zh).is_some(), "{k}");
         }
         for s in crate::applications::checks::closed_states() {
             assert!(term(Terms::ApplicationState, s, Lang::Zh).is_some(), "{s}");

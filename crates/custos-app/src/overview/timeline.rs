@@ -22,7 +22,9 @@ use crate::error::AppError;
 use crate::error::AppResult;
 use crate::flows::kind_zh;
 use crate::paging::{invalid, page_limit};
+use crate::terms::{term_or_code, Terms};
 use crate::App;
+use custos_core::violation::Lang;
 
 /// Events per page unless asked otherwise, and at most.
 pub const TIMELINE_PAGE: i64 = 50;
@@ -222,18 +224,6 @@ fn application_event(a: ApplicationRow, applicant: Option<String>) -> (Mark, Tim
     (mark, event)
 }
 
-fn activity_label(kind: &str) -> &'static str {
-    match kind {
-        "followup" => "跟进记录",
-        "interaction" => "互动",
-        "service_record" => "服务记录",
-        "contract" => "合同",
-        "order" => "订单",
-        "payment" => "回款",
-        _ => "业务记录",
-    }
-}
-
 fn activity_event(a: ActivityRow) -> (Mark, TimelineEvent) {
     let mark = Mark {
         at: a.occurred_at,
@@ -244,7 +234,7 @@ fn activity_event(a: ActivityRow) -> (Mark, TimelineEvent) {
         kind: "activity".into(),
         id: a.id,
         at: format_time(a.occurred_at),
-        summary: activity_label(&a.kind).to_string(),
+        summary: term_or_code(Terms::ActivityKind, &a.kind, Lang::Zh),
         fields: Vec::new(),
         action: a.kind,
         actor: None,

@@ -48,42 +48,6 @@ fn kind_label(kind: &str, lang: Lang) -> &'static str {
     }
 }
 
-/// A business record's kind and state in words.
-fn record_words(kind: &str, state: Option<&str>, lang: Lang) -> (String, String) {
-    const KINDS: &[(&str, &str, &str)] = &[
-        ("followup", "跟进记录", "Follow-up"),
-        ("interaction", "互动", "Interaction"),
-        ("service_record", "服务记录", "Service record"),
-        ("contract", "合同", "Contract"),
-        ("order", "订单", "Order"),
-        ("payment", "回款", "Payment"),
-    ];
-    const STATES: &[(&str, &str, &str)] = &[
-        ("open", "待处理", "open"),
-        ("in_progress", "处理中", "in progress"),
-        ("resolved", "已解决", "resolved"),
-        ("closed", "已关闭", "closed"),
-        ("draft", "草稿", "draft"),
-        ("signed", "已签订", "signed"),
-        ("terminated", "已终止", "terminated"),
-        ("expired", "已到期", "expired"),
-    ];
-    let pick = |table: &[(&str, &str, &str)], code: &str| {
-        table
-            .iter()
-            .find(|(k, _, _)| *k == code)
-            .map(|(_, zh, en)| match lang {
-                Lang::Zh => zh.to_string(),
-                Lang::En => en.to_string(),
-            })
-            .unwrap_or_else(|| code.to_string())
-    };
-    (
-        pick(KINDS, kind),
-        state.map(|s| pick(STATES, s)).unwrap_or_default(),
-    )
-}
-
 pub(crate) fn timeline_part(
     page: TimelinePage,
     fields: &[FieldDefinition],
@@ -106,8 +70,12 @@ pub(crate) fn timeline_part(
                     Some(format!("/applications/{}", e.id)),
                 ),
                 "activity" => {
-                    let (what, state) = record_words(&e.action, e.state.as_deref(), lang);
-                    (what, state, None)
+                    let state = e.state.as_deref().unwrap_or_default();
+                    (
+                        term_or_code(Terms::ActivityKind, &e.action, lang),
+                        term_or_code(Terms::ActivityState, state, lang),
+                        None,
+                    )
                 }
                 _ => (
                     history_action(&e.action, lang),
