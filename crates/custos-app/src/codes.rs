@@ -17,7 +17,7 @@ use crate::error::{AppError, AppResult};
 
 mod designer;
 mod issuing;
-mod preview;
+pub(crate) mod preview;
 mod registry;
 mod rules;
 mod validation;

@@ -32,6 +32,7 @@ pub mod org;
 pub mod overview;
 pub mod password_policy;
 pub mod rate_limit;
+pub mod reports;
 pub mod restore_guard;
 mod stats_cache;
 pub mod terms;

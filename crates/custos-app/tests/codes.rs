@@ -997,3 +997,5 @@ both!(
 
 #[path = "codes/designer.rs"]
 mod designer;
+#[path = "codes/usage.rs"]
+mod usage;

@@ -388,3 +388,65 @@ mod tests {
         );
     }
 }
+
+/// Codes of one rule issued in one period (see [`Tx::codes_issued_per_period`]).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PeriodIssues {
+    /// `None` for codes assigned by hand outside any rule.
+    pub rule_key: Option<String>,
+    /// Index of the period in the bounds given.
+    pub period: i64,
+    pub issued: i64,
+}
+
+/// Codes of one rule in one registry status.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StatusCount {
+    pub rule_key: Option<String>,
+    pub status: String,
+    pub count: i64,
+}
+
+impl Tx {
+    /// Codes issued per rule in each period `[bounds[i], bounds[i + 1])` (microseconds);
+    /// one range read over the issue-time index, however many periods.
+    pub async fn codes_issued_per_period(
+        &mut self,
+        bounds: &[i64],
+    ) -> StoreResult<Vec<PeriodIssues>> {
+        if bounds.len() < 2 {
+            return Ok(Vec::new());
+        }
+        let last = bounds.len() - 1;
+        let arms: String = (1..last)
+            .map(|i| format!("WHEN issued_at < ${} THEN {} ", i + 1, i - 1))
+            .collect();
+        let period = match last {
+            1 => "0".to_string(),
+            _ => format!("CASE {arms}ELSE {} END", last - 1),
+        };
+        let sql = format!(
+            "SELECT rule_key, CAST({period} AS BIGINT) AS period, \
+             COUNT(*) AS issued FROM code_registry \
+             WHERE issued_at >= $1 AND issued_at < ${} \
+             GROUP BY rule_key, period ORDER BY rule_key, period",
+            last + 1
+        );
+        Ok(on_tx!(self, |c| {
+            let mut q = sqlx::query_as::<_, PeriodIssues>(&sql);
+            for b in bounds {
+                q = q.bind(*b);
+            }
+            q.fetch_all(c).await
+        })?)
+    }
+
+    /// Codes per rule and registry status, every code ever issued.
+    pub async fn code_status_counts(&mut self) -> StoreResult<Vec<StatusCount>> {
+        let sql = "SELECT rule_key, status, COUNT(*) AS count FROM code_registry \
+                   GROUP BY rule_key, status ORDER BY rule_key, status";
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, StatusCount>(sql)
+            .fetch_all(c)
+            .await)?)
+    }
+}

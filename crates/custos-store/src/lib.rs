@@ -36,7 +36,7 @@ pub use audit::AuditFilter;
 pub use audit_chain::{Anchor, AuditKey, AuditKeys, LegacyScan, LegacySeal, SEAL_ACTION};
 pub use audit_entry::{AuditEntry, AuditRecord, ChainReport, GENESIS_HASH};
 pub use code_carry::{AdvisoryLock, SequenceRow};
-pub use codes::{CodeRow, CodeRuleRow, ScopeUsage};
+pub use codes::{CodeRow, CodeRuleRow, PeriodIssues, ScopeUsage, StatusCount};
 pub use customers::CustomerRow;
 pub use db::{db_file_name, redact_url, Backend, Db, DbOptions, Tx, TxConn};
 pub use error::{StoreError, StoreResult};

@@ -135,7 +135,7 @@ impl App {
 
 /// How full each sequence scope of rule `key` (with its `versions`) is, under the
 /// published version (else the newest).
-pub(super) async fn capacity_of(
+pub(crate) async fn capacity_of(
     tx: &mut custos_store::Tx,
     key: &str,
     versions: &[custos_store::CodeRuleRow],

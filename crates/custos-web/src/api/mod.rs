@@ -14,6 +14,7 @@ pub(crate) mod imports;
 mod ops;
 mod org;
 mod overview;
+mod reports;
 
 use axum::Router;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -119,6 +120,7 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(activities::credit_history, activities::add_credit))
         .routes(routes!(activities::list_activities))
         .routes(routes!(customers::customer_stats))
+        .routes(routes!(reports::code_usage))
         .routes(routes!(customers::list_fields, customers::put_field))
         .routes(routes!(
             customers::list_customer_types,
