@@ -66,6 +66,64 @@ impl Tx {
             .await)?)
     }
 
+    /// Store many records at once (synthetic data for the demo and the benchmarks): a
+    /// few hundred rows a statement. Order totals are not touched; see
+    /// [`Tx::recount_all_order_totals`].
+    pub async fn insert_activities(&mut self, rows: &[ActivityRow]) -> StoreResult<()> {
+        // 13 parameters a row, well below either database's limit a statement.
+        for chunk in rows.chunks(400) {
+            let marks: Vec<String> = (0..chunk.len())
+                .map(|r| {
+                    let p: Vec<String> = (1..=13).map(|c| format!("${}", r * 13 + c)).collect();
+                    format!("({})", p.join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO customer_activities (kind, customer_id, origin_customer_id, \
+                 occurred_at, status, ref_key, source_key, linked_id, amount_fen, body, \
+                 recorded_at, recorded_by, updated_at) VALUES {}",
+                marks.join(", ")
+            );
+            on_tx!(self, |c| {
+                let mut q = sqlx::query(&sql);
+                for a in chunk {
+                    q = q
+                        .bind(&a.kind)
+                        .bind(a.customer_id)
+                        .bind(a.origin_customer_id)
+                        .bind(a.occurred_at)
+                        .bind(&a.status)
+                        .bind(&a.ref_key)
+                        .bind(&a.source_key)
+                        .bind(a.linked_id)
+                        .bind(a.amount_fen)
+                        .bind(&a.body)
+                        .bind(a.recorded_at)
+                        .bind(a.recorded_by)
+                        .bind(a.updated_at);
+                }
+                q.execute(c).await.map(|r| r.rows_affected())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Count every customer's order totals again from its orders (after a bulk load).
+    pub async fn recount_all_order_totals(&mut self) -> StoreResult<u64> {
+        on_tx!(self, |c| sqlx::query("DELETE FROM customer_order_totals")
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        let sql = "INSERT INTO customer_order_totals (customer_id, total_fen, order_count, \
+                   last_order_on) SELECT customer_id, CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT), COUNT(*), \
+                   MAX(ref_key) FROM customer_activities WHERE kind = 'order' \
+                   GROUP BY customer_id";
+        Ok(on_tx!(self, |c| sqlx::query(sql)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?)
+    }
+
     /// Change the time, status, link and body of a record.
     pub async fn update_activity(&mut self, a: &ActivityRow) -> StoreResult<()> {
         let sql = "UPDATE customer_activities SET status = $2, linked_id = $3, body = $4, \

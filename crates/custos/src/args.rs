@@ -200,6 +200,25 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 50)]
         dashboards: usize,
     },
+    /// Server time of the 360° view: a customer's overview and the first page of its
+    /// timeline, for customers with a few records and for one with many, and the reports,
+    /// on N bulk-loaded customers with M synthetic business records.
+    Overview {
+        /// sqlite or postgres (postgres uses --database-url or CUSTOS_TEST_PG_URL, in a fresh schema).
+        #[arg(long, default_value = "sqlite")]
+        backend: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        customers: u64,
+        /// Business records spread over the customers.
+        #[arg(long, default_value_t = 10_000_000)]
+        activities: u64,
+        /// Records more on one customer (its timeline is the long one).
+        #[arg(long, default_value_t = 10_000)]
+        heavy: u64,
+        /// Timed calls of each kind.
+        #[arg(long, default_value_t = 1000)]
+        queries: usize,
+    },
 }
 
 #[derive(Subcommand)]

@@ -1,8 +1,8 @@
-//! `custos bench issue|import|dupcheck|lookup|console`: the backend and database of a benchmark,
+//! `custos bench issue|import|dupcheck|lookup|console|overview`: the backend and database of a benchmark,
 //! then the benchmark itself (see `bench`, `bench_import`, `bench_lookup`).
 
 use crate::args::BenchCommand;
-use crate::{bench, bench_console, bench_import, bench_lookup, Failure};
+use crate::{bench, bench_console, bench_import, bench_lookup, bench_overview, Failure};
 
 /// Run one benchmark; `database_url` is the global `--database-url`.
 pub(crate) async fn run_bench(
@@ -31,7 +31,8 @@ pub(crate) async fn run_bench(
         BenchCommand::Issue { backend, .. }
         | BenchCommand::Dupcheck { backend, .. }
         | BenchCommand::Lookup { backend, .. }
-        | BenchCommand::Console { backend, .. } => backend.as_str(),
+        | BenchCommand::Console { backend, .. }
+        | BenchCommand::Overview { backend, .. } => backend.as_str(),
         BenchCommand::Import { .. } => "sqlite",
     };
     let backend = match backend_name {
@@ -86,6 +87,21 @@ pub(crate) async fn run_bench(
                 dashboards: *dashboards,
             };
             bench_console::console(backend, url.as_deref(), run).await?
+        }
+        BenchCommand::Overview {
+            customers,
+            activities,
+            heavy,
+            queries,
+            ..
+        } => {
+            let run = bench_overview::OverviewRun {
+                customers: *customers,
+                activities: *activities,
+                heavy: *heavy,
+                queries: *queries,
+            };
+            bench_overview::overview(backend, url.as_deref(), run).await?
         }
         BenchCommand::Import { .. } => {}
     }

@@ -82,6 +82,10 @@ pub struct DemoArgs {
     /// Random seed (same seed, same customers).
     #[arg(long, default_value_t = 2026)]
     pub seed: u64,
+    /// Synthetic business records (follow-ups, complaints, contracts, orders …) to add,
+    /// spread over every active customer.
+    #[arg(long, default_value_t = 0)]
+    pub activities: u64,
 }
 
 fn opt(v: &Option<String>) -> String {
@@ -325,13 +329,32 @@ pub async fn run_demo(
         .await?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let records = match args.activities {
+        0 => 0,
+        total => {
+            app.add_demo_activities(actor, total, args.seed, |done| {
+                if !json && done % 1_000_000 == 0 {
+                    eprintln!("  {done} business records");
+                }
+            })
+            .await?
+        }
+    };
+    let record_secs = started.elapsed().as_secs_f64();
     if json {
-        print_json(&serde_json::json!({"customers": n, "seconds": secs}));
+        print_json(&serde_json::json!({
+            "customers": n, "seconds": secs,
+            "activities": records, "activity_seconds": record_secs,
+        }));
     } else {
         outln!(
             "added {n} synthetic customers in {secs:.1} s ({:.0}/s)",
             n as f64 / secs.max(1e-9)
         );
+        if records > 0 {
+            outln!("added {records} synthetic business records in {record_secs:.1} s");
+        }
     }
     Ok(())
 }

@@ -28,6 +28,7 @@ mod interactions;
 mod orders;
 mod records;
 mod services;
+mod synthetic;
 pub(crate) mod timeline;
 
 use custos_store::{CustomerRow, Tx};

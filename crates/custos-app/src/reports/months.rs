@@ -128,6 +128,7 @@ impl MonthRange {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn q(from: Option<&str>, to: Option<&str>) -> MonthQuery {
