@@ -24,6 +24,7 @@ pub mod dashboard;
 pub mod demo;
 pub mod error;
 pub mod flows;
+pub mod hierarchy;
 pub mod keyring;
 pub mod login_throttle;
 pub mod mail;

@@ -842,5 +842,7 @@ both!(
 
 #[path = "activities/carry.rs"]
 mod carry;
+#[path = "activities/hierarchy.rs"]
+mod hierarchy;
 #[path = "activities/synthetic.rs"]
 mod synthetic;

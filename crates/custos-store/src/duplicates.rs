@@ -10,7 +10,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::lookups::MATCH_KEYS;
 use crate::match_postings::{FoldMap, MatchPostings};
 use crate::on_tx;
-use crate::sql_text::placeholders_from;
+use crate::sql_text::{padded_ids, padded_len, placeholders_from};
 use crate::{Backend, Tx, TxConn};
 
 pub use crate::match_postings::CustomerStamp;
@@ -85,13 +85,6 @@ pub struct LineageRow {
     pub at: i64,
 }
 
-/// `n` rounded up to a power of two (at least 4): lists bound into `IN (…)` or a
-/// `UNION ALL` are padded to this length so that a handful of statement texts serve every
-/// list and stay prepared in the connection's statement cache.
-fn padded_len(n: usize) -> usize {
-    n.max(4).next_power_of_two()
-}
-
 /// The SQLite candidate query for `n` keys (a [`padded_len`]). It runs for every
 /// creation, so each length's text is built once.
 fn sqlite_candidates_sql(n: usize) -> Cow<'static, str> {
@@ -160,13 +153,6 @@ type Posting = (usize, i64, i64, i64, String);
 /// A JSON result of the match-key read-ahead.
 fn read_ahead_json<T: serde::de::DeserializeOwned>(json: &str) -> StoreResult<T> {
     serde_json::from_str(json).map_err(|e| StoreError::Other(format!("match read-ahead: {e}")))
-}
-
-/// `ids` padded with 0 (no row has id 0) to [`padded_len`].
-fn padded_ids(ids: &[i64]) -> Vec<i64> {
-    let mut v = ids.to_vec();
-    v.resize(padded_len(ids.len()), 0);
-    v
 }
 
 impl Tx {

@@ -24,6 +24,20 @@ pub(crate) fn placeholders_for(cols: &str) -> String {
     placeholders(cols.split(',').count())
 }
 
+/// `n` rounded up to a power of two (at least 4): lists bound into `IN (…)` or a
+/// `UNION ALL` are padded to this length so that a handful of statement texts serve every
+/// list and stay prepared in the connection's statement cache.
+pub(crate) fn padded_len(n: usize) -> usize {
+    n.max(4).next_power_of_two()
+}
+
+/// `ids` padded with 0 (no row has id 0) to [`padded_len`].
+pub(crate) fn padded_ids(ids: &[i64]) -> Vec<i64> {
+    let mut v = ids.to_vec();
+    v.resize(padded_len(ids.len()), 0);
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

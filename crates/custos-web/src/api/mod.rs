@@ -10,6 +10,7 @@ mod customers;
 mod duplicates;
 mod error_doc;
 pub(crate) mod exports;
+mod hierarchy;
 pub(crate) mod imports;
 mod ops;
 mod org;
@@ -121,6 +122,8 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(activities::list_activities))
         .routes(routes!(customers::customer_stats))
         .routes(routes!(reports::code_usage))
+        .routes(routes!(hierarchy::set_parent))
+        .routes(routes!(hierarchy::customer_group))
         .routes(routes!(customers::list_fields, customers::put_field))
         .routes(routes!(
             customers::list_customer_types,

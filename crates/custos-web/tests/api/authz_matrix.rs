@@ -274,6 +274,18 @@ const MATRIX: &[Entry] = &[
         None,
     ),
     (
+        "PUT",
+        "/api/v1/customers/{code}/parent",
+        Perm("customer.update"),
+        Some(empty),
+    ),
+    (
+        "GET",
+        "/api/v1/customers/{code}/group",
+        Perm("customer.read"),
+        None,
+    ),
+    (
         "GET",
         "/api/v1/customers/{code}/overview",
         Perm("customer.read"),
