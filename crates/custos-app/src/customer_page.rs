@@ -30,13 +30,16 @@ pub enum Section {
     /// Totals, open complaints, next follow-up, credit (read apart:
     /// `App::customer_overview`).
     Overview,
+    /// The customer's group (read apart: `App::customer_group`).
+    Group,
 }
 
 impl Section {
-    pub const ALL: [Section; 8] = [
+    pub const ALL: [Section; 9] = [
         Section::Overview,
         Section::Basic,
         Section::Contacts,
+        Section::Group,
         Section::Timeline,
         Section::History,
         Section::Codes,
@@ -55,6 +58,7 @@ impl Section {
             Section::Duplicates => "duplicates",
             Section::Timeline => "timeline",
             Section::Overview => "overview",
+            Section::Group => "group",
         }
     }
 
@@ -167,7 +171,7 @@ impl App {
             Section::Basic => page.fields = self.list_fields(actor).await?,
             Section::Contacts => {}
             Section::Timeline => page.fields = self.list_fields(actor).await?,
-            Section::Overview => {}
+            Section::Overview | Section::Group => {}
             Section::History => {
                 page.fields = self.list_fields(actor).await?;
                 page.history = self.customer_history(actor, &code).await?;

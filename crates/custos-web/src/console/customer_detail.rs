@@ -19,6 +19,7 @@ use custos_core::violation::Lang;
 use custos_app::clock::local_minutes as local_time;
 use custos_app::overview::TimelineQuery;
 
+use super::customer_group::{group_part, GroupPart};
 use super::customer_timeline::{overview_part, timeline_part, OverviewPart, TimelinePart};
 use super::customer_words::{duplicate_rows, DuplicateRow};
 use super::form::Posted;
@@ -103,6 +104,7 @@ struct DetailPage {
     duplicates_withheld: bool,
     timeline: Option<TimelinePart>,
     overview: Option<OverviewPart>,
+    group: Option<GroupPart>,
 }
 
 /// A merge this customer took part in, as the 编码 tab lists it.
@@ -135,6 +137,20 @@ pub(crate) struct DetailQuery {
     cursor: Option<String>,
 }
 
+impl DetailQuery {
+    /// The query of one tab and nothing else.
+    pub(crate) fn for_tab(tab: &str) -> DetailQuery {
+        DetailQuery {
+            merged_from: None,
+            tab: Some(tab.to_string()),
+            as_of: None,
+            created: None,
+            kind: None,
+            cursor: None,
+        }
+    }
+}
+
 /// The end of the day (`YYYY-MM-DD`), minute (`…THH:MM`) or second (`…THH:MM:SS`)
 /// given, in the configured zone, in microseconds.
 fn as_of_end(text: &str, tz: Tz) -> Option<i64> {
@@ -154,7 +170,7 @@ fn as_of_end(text: &str, tz: Tz) -> Option<i64> {
     Some(start + span * 1_000_000 - 1_000)
 }
 
-fn detail_chrome(viewer: &Viewer) -> Chrome {
+pub(crate) fn detail_chrome(viewer: &Viewer) -> Chrome {
     Chrome::new(viewer, "/customers", "cust.detail_title")
 }
 
@@ -164,6 +180,18 @@ pub(crate) async fn page(
     viewer: Viewer,
     Path(code): Path<String>,
     Query(q): Query<DetailQuery>,
+) -> Response {
+    page_with(state, viewer, code, q, None).await
+}
+
+/// The page; `parent_error` is a refused parent form's (parent code, relation, message),
+/// shown on the 集团 tab with the values kept.
+pub(crate) async fn page_with(
+    state: AppState,
+    viewer: Viewer,
+    code: String,
+    q: DetailQuery,
+    parent_error: Option<(String, String, String)>,
 ) -> Response {
     let tz = state.app.config.code_timezone;
     let section = q
@@ -224,9 +252,24 @@ pub(crate) async fn page(
         },
         _ => None,
     };
+    let may_set_parent = data.actions.edit;
+    let group = match section {
+        Section::Group => match state.app.customer_group(&viewer.actor, &code).await {
+            Ok(g) => Some(group_part(g, may_set_parent, viewer.lang)),
+            Err(e) => return PageError::new(detail_chrome(&viewer), e).into_response(),
+        },
+        _ => None,
+    };
     let mut page = detail_page(&viewer, data, section, tz);
     page.timeline = timeline;
     page.overview = overview;
+    page.group = group;
+    let refused = parent_error.is_some();
+    if let (Some(g), Some((parent, relation, message))) = (page.group.as_mut(), parent_error) {
+        g.parent_code = parent;
+        g.relation = relation;
+        g.error = Some(message);
+    }
     page.merged_from = q.merged_from.filter(|c| !c.trim().is_empty());
     page.created_notice = q.created.is_some();
     page.as_of_date = date.unwrap_or_default().to_string();
@@ -234,7 +277,7 @@ pub(crate) async fn page(
     if as_of.is_some() && page.as_of.is_none() {
         page.as_of = Some(Vec::new());
     }
-    let status = match as_of_error {
+    let status = match as_of_error || refused {
         true => StatusCode::UNPROCESSABLE_ENTITY,
         false => StatusCode::OK,
     };
@@ -375,6 +418,7 @@ fn detail_page(viewer: &Viewer, data: CustomerPage, section: Section, tz: Tz) ->
         code_path,
         timeline: None,
         overview: None,
+        group: None,
     }
 }
 
@@ -388,6 +432,7 @@ fn tab_key(s: Section) -> &'static str {
         Section::Duplicates => "cust.tab.duplicates",
         Section::Timeline => "cust.tab.timeline",
         Section::Overview => "cust.tab.overview",
+        Section::Group => "cust.tab.group",
     }
 }
 

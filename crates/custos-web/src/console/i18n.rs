@@ -89,6 +89,7 @@ const TABLES: &[&[Entry]] = &[
     super::exports::WORDS,
     super::customer_words::CUSTOMER_WORDS,
     super::customer_assign::WORDS,
+    super::customer_group::WORDS,
     super::applications::WORDS,
     super::application_form::WORDS,
     super::inbox::WORDS,

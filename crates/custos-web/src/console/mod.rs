@@ -16,6 +16,7 @@ mod customer_assign;
 mod customer_detail;
 mod customer_fields;
 mod customer_form;
+mod customer_group;
 mod customer_list;
 mod customer_split;
 mod customer_timeline;
@@ -84,6 +85,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/customers/new/duplicates", post(customer_form::hints))
         .route("/customers/{code}", get(customer_detail::page))
         .route("/customers/{code}/pii", post(customer_detail::reveal))
+        .route("/customers/{code}/parent", post(customer_group::set_parent))
         .route(
             "/customers/{code}/split",
             get(customer_split::form).post(customer_split::submit),

@@ -18,6 +18,7 @@ mod duplicates;
 mod duplicates_in_browser;
 mod fields_in_browser;
 mod flows_fields;
+mod group;
 mod imports;
 mod imports_in_browser;
 mod list_in_browser;

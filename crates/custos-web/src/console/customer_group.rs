@@ -1,0 +1,182 @@
+//! The 集团 tab of a customer's page: its group from the root down (the use case
+//! `App::customer_group`), indented by level, with order totals and roll-ups for a
+//! reader allowed to see them; and the form that sets or clears the customer's parent
+//! (`App::set_parent`), its error shown beside the input with the value kept.
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use custos_app::hierarchy::GroupView;
+use custos_app::terms::{term_or_code, Terms};
+use custos_app::AppError;
+use custos_core::violation::Lang;
+
+use super::customer_detail::{page_with, DetailQuery};
+use super::form::Posted;
+use super::i18n::Entry;
+use super::page::csrf_refused;
+use super::session::{encode_component, Viewer};
+use crate::AppState;
+
+pub(crate) const WORDS: &[Entry] = &[
+    ("cust.tab.group", "集团", "Group"),
+    ("group.members", "集团成员", "Members"),
+    ("group.code", "客户编码", "Code"),
+    ("group.name", "名称", "Name"),
+    ("group.relation", "关系", "Relation"),
+    ("group.status", "状态", "Status"),
+    ("group.own", "本级订单额（元）", "Own orders (CNY)"),
+    (
+        "group.rollup",
+        "含下级订单额（元）",
+        "With members below (CNY)",
+    ),
+    (
+        "group.alone",
+        "该客户不属于任何集团。",
+        "This customer belongs to no group.",
+    ),
+    (
+        "group.hidden",
+        "另有成员不在您的数据范围内，未列出，也未计入合计：",
+        "Members outside your data scope, not listed nor summed: ",
+    ),
+    (
+        "group.truncated",
+        "集团成员过多，只列出前 2000 个。",
+        "The group is larger; the first 2,000 members are listed.",
+    ),
+    ("group.set_parent", "设置上级", "Set the parent"),
+    ("group.parent_code", "上级客户编码", "Parent's code"),
+    (
+        "group.parent_help",
+        "留空并保存即移出集团。",
+        "Leave empty and save to take it out of its group.",
+    ),
+    ("group.subsidiary", "子公司", "Subsidiary"),
+    ("group.branch", "分支机构", "Branch"),
+    ("group.save", "保存", "Save"),
+];
+
+/// One member as the tab lists it.
+pub(crate) struct GroupRow {
+    pub code: String,
+    pub code_path: String,
+    pub name: String,
+    /// Indent in levels below the root.
+    pub depth: usize,
+    pub relation: String,
+    pub status: String,
+    pub own: String,
+    pub rollup: String,
+    pub current: bool,
+}
+
+/// The tab.
+pub(crate) struct GroupPart {
+    pub rows: Vec<GroupRow>,
+    pub hidden: usize,
+    pub truncated: bool,
+    pub with_totals: bool,
+    /// The parent form: shown to a writer; its value and error.
+    pub form: bool,
+    pub parent_code: String,
+    pub relation: String,
+    pub error: Option<String>,
+}
+
+fn relation_word(relation: Option<&str>, lang: Lang) -> String {
+    match (relation, lang) {
+        (Some("subsidiary"), Lang::Zh) => "子公司".into(),
+        (Some("subsidiary"), Lang::En) => "Subsidiary".into(),
+        (Some("branch"), Lang::Zh) => "分支机构".into(),
+        (Some("branch"), Lang::En) => "Branch".into(),
+        (Some(other), _) => other.into(),
+        (None, Lang::Zh) => "集团".into(),
+        (None, Lang::En) => "Group".into(),
+    }
+}
+
+pub(crate) fn group_part(g: GroupView, form: bool, lang: Lang) -> GroupPart {
+    let with_totals = g.members.iter().any(|m| m.rollup.is_some());
+    let me = g.members.iter().find(|m| m.code == g.customer_code);
+    let parent_code = me.and_then(|m| m.parent_code.clone()).unwrap_or_default();
+    let relation = me
+        .and_then(|m| m.relation.clone())
+        .unwrap_or_else(|| "subsidiary".into());
+    let alone = g.members.len() <= 1 && g.hidden_members == 0;
+    GroupPart {
+        rows: match alone {
+            true => Vec::new(),
+            false => g
+                .members
+                .iter()
+                .map(|m| GroupRow {
+                    code: m.code.clone(),
+                    code_path: encode_component(&m.code),
+                    name: m.name.clone(),
+                    depth: m.depth,
+                    relation: relation_word(m.relation.as_deref(), lang),
+                    status: term_or_code(Terms::CustomerStatus, &m.status, lang),
+                    own: m
+                        .orders
+                        .as_ref()
+                        .map(|o| o.lifetime_amount.clone())
+                        .unwrap_or_default(),
+                    rollup: m
+                        .rollup
+                        .as_ref()
+                        .map(|o| o.lifetime_amount.clone())
+                        .unwrap_or_default(),
+                    current: m.code == g.customer_code,
+                })
+                .collect(),
+        },
+        hidden: g.hidden_members,
+        truncated: g.truncated,
+        with_totals,
+        form,
+        parent_code,
+        relation,
+        error: None,
+    }
+}
+
+/// `POST /customers/{code}/parent`: set or clear the parent; back to the 集团 tab, or the
+/// tab again with the error beside the input.
+pub(crate) async fn set_parent(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(code): Path<String>,
+    posted: Posted,
+) -> Response {
+    if !posted.csrf_ok(&viewer) {
+        return csrf_refused(super::customer_detail::detail_chrome(&viewer));
+    }
+    let parent_code = posted
+        .get("parent_code")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let relation = posted.get("relation").unwrap_or("subsidiary").to_string();
+    let input = custos_app::hierarchy::SetParent {
+        parent_code: Some(parent_code.clone()).filter(|p| !p.is_empty()),
+        relation: Some(relation.clone()),
+    };
+    match state.app.set_parent(&viewer.actor, &code, input).await {
+        Ok(_) => Redirect::to(&format!("/customers/{}?tab=group", encode_component(&code)))
+            .into_response(),
+        Err(AppError::Validation(errors)) => {
+            let message = errors
+                .iter()
+                .map(|e| e.violation.message(viewer.lang).to_string())
+                .collect::<Vec<_>>()
+                .join("；");
+            let q = DetailQuery::for_tab("group");
+            let kept = (parent_code, relation, message);
+            page_with(state, viewer, code, q, Some(kept)).await
+        }
+        Err(e) => super::page::PageError::new(super::customer_detail::detail_chrome(&viewer), e)
+            .into_response(),
+    }
+}
