@@ -118,8 +118,13 @@ impl App {
             },
         )
         .await?;
-        // About 200 customers spread over the demo owners (and their departments).
+        // The standard fields (invoicing, addresses, intent …), so the forms show them.
+        self.add_standard_fields(&admin).await?;
+        // About 200 customers spread over the demo owners (and their departments), with
+        // a few years of business records each for the overview and the timeline.
         self.add_demo_customers(&admin, 200, 2026, &owners, |_| {})
+            .await?;
+        self.add_demo_activities(&admin, 2_000, 2026, |_| {})
             .await?;
         Ok(created)
     }

@@ -197,6 +197,7 @@ pub mod input;
 pub mod paging;
 pub mod sealed;
 pub mod search;
+pub mod standard_fields;
 pub mod system;
 mod text_input;
 pub mod xref;

@@ -997,5 +997,7 @@ both!(
 
 #[path = "codes/designer.rs"]
 mod designer;
+#[path = "codes/standard_fields.rs"]
+mod standard_fields;
 #[path = "codes/usage.rs"]
 mod usage;

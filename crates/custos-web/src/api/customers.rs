@@ -215,6 +215,18 @@ pub async fn list_fields(
     Ok(Json(s.app.list_fields(&actor).await?))
 }
 
+/// Add the standard fields (标准字段: invoicing details, addresses by purpose, credit
+/// limit, intent, product needs) the catalog does not define yet (`field.manage`).
+#[utoipa::path(post, path = "/api/v1/fields/standard", tag = "customers", security(("bearer" = [])),
+    responses((status = 200, body = custos_app::standard_fields::StandardFieldsAdded),
+              (status = 403, body = Problem, content_type = "application/problem+json")))]
+pub async fn add_standard_fields(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+) -> Result<Json<custos_app::standard_fields::StandardFieldsAdded>, ApiError> {
+    Ok(Json(s.app.add_standard_fields(&actor).await?))
+}
+
 /// Add or replace a custom field (`field.manage`).
 #[utoipa::path(post, path = "/api/v1/fields", tag = "customers", security(("bearer" = [])),
     request_body = FieldDefinition,

@@ -125,6 +125,7 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(hierarchy::set_parent))
         .routes(routes!(hierarchy::customer_group))
         .routes(routes!(customers::list_fields, customers::put_field))
+        .routes(routes!(customers::add_standard_fields))
         .routes(routes!(
             customers::list_customer_types,
             customers::set_customer_types

@@ -27,6 +27,12 @@ pub(crate) const WORDS: &[Entry] = &[
     ("nav.fields", "字段目录", "Field catalog"),
     ("fields.title", "字段目录", "Field catalog"),
     ("fields.new", "新增自定义字段", "New custom field"),
+    (
+        "fields.standard",
+        "添加标准字段（开票信息、地址、信用额度、意向与需求）",
+        "Add the standard fields (invoicing, addresses, credit limit, intent, needs)",
+    ),
+    ("fields.standard_added", "已添加标准字段：", "Standard fields added: "),
     ("fields.edit_title", "修改自定义字段", "Change a custom field"),
     ("fields.key", "字段标识", "Key"),
     ("fields.key_help", "小写字母开头的 snake_case，最多 40 位；客户数据中为 custom.<标识>", "snake_case starting with a letter, at most 40; on customers as custom.<key>"),
@@ -129,6 +135,8 @@ struct ListPage {
     chrome: Chrome,
     items: Vec<FieldItem>,
     saved: Option<String>,
+    /// Keys the standard-fields button just added.
+    standard: Option<String>,
 }
 
 fn type_names(cat: &FieldCatalog, lang: Lang, keys: &[String]) -> String {
@@ -153,6 +161,8 @@ fn type_names(cat: &FieldCatalog, lang: Lang, keys: &[String]) -> String {
 pub(crate) struct ListQuery {
     #[serde(default)]
     saved: Option<String>,
+    #[serde(default)]
+    standard: Option<String>,
 }
 
 /// `GET /fields` (`field.manage`).
@@ -194,6 +204,7 @@ pub(crate) async fn list(
         chrome,
         items,
         saved: q.saved,
+        standard: q.standard,
     };
     render(StatusCode::OK, &page)
 }
@@ -648,4 +659,24 @@ pub(crate) async fn update(
     posted: Posted,
 ) -> Response {
     submit(state, viewer, Some(key), posted).await
+}
+
+/// `POST /fields/standard`: add the standard fields the catalog lacks, back to the list.
+pub(crate) async fn add_standard(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    posted: Posted,
+) -> Response {
+    let chrome = Chrome::new(&viewer, "/fields", "fields.title");
+    if !posted.csrf_ok(&viewer) {
+        return csrf_refused(chrome);
+    }
+    match state.app.add_standard_fields(&viewer.actor).await {
+        Ok(done) => Redirect::to(&format!(
+            "/fields?standard={}",
+            encode_component(&done.added.join(","))
+        ))
+        .into_response(),
+        Err(e) => PageError::new(chrome, e).into_response(),
+    }
 }

@@ -132,6 +132,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/flows/{key}/disable", post(flows::disable))
         .route("/fields", get(fields::list))
         .route("/fields/new", get(fields::new_form).post(fields::create))
+        .route("/fields/standard", post(fields::add_standard))
         .route(
             "/fields/{key}/edit",
             get(fields::edit_form).post(fields::update),

@@ -386,6 +386,12 @@ const MATRIX: &[Entry] = &[
     ("GET", "/api/v1/fields", Signed, None),
     ("POST", "/api/v1/fields", Perm("field.manage"), None),
     (
+        "POST",
+        "/api/v1/fields/standard",
+        Perm("field.manage"),
+        None,
+    ),
+    (
         "GET",
         "/api/v1/flows",
         Either("role.manage", "application.approve"),

@@ -327,3 +327,40 @@ backend_test!(a_query_user_gets_403_on_flows_and_fields, |t| {
         .await;
     assert_eq!(r.status(), 403);
 });
+
+backend_test!(standard_fields_are_added_from_the_catalog_page, |t| {
+    let mut v = Visitor::new(&t);
+    v.login("admin", ADMIN_PASSWORD).await;
+    let html = page(&mut v, "/fields", 200).await;
+    assert!(html.contains("id=\"add-standard\""), "{html}");
+    let csrf = Visitor::hidden(&html, "csrf");
+    let r = v.post("/fields/standard", &[("csrf", csrf.as_str())]).await;
+    assert_eq!(r.status(), 303);
+    assert!(
+        location(&r).starts_with("/fields?standard=intent"),
+        "{}",
+        location(&r)
+    );
+    let html = page(&mut v, &location(&r), 200).await;
+    assert!(html.contains("id=\"standard-added\""), "{html}");
+    for key in [
+        "intent",
+        "product_needs",
+        "credit_limit",
+        "invoice_tax_number",
+    ] {
+        assert!(
+            html.contains(&format!("id=\"field-{key}\"")),
+            "{key}: {html}"
+        );
+    }
+    // The customer form offers them.
+    let form = page(&mut v, "/customers/new", 200).await;
+    assert!(
+        form.contains("开票抬头") && form.contains("意向程度"),
+        "{form}"
+    );
+    // A second press adds nothing more.
+    let r = v.post("/fields/standard", &[("csrf", csrf.as_str())]).await;
+    assert_eq!(location(&r), "/fields?standard=");
+});
