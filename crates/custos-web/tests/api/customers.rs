@@ -857,6 +857,26 @@ backend_test!(demo_seed_adds_scoped_customers, |t| {
         assert!(Uscc::parse(u).is_ok(), "{u}");
     }
     assert!(c["province"].is_string(), "{c}");
+    // Each demo customer has a few years of business records, and the standard fields
+    // are in the catalog.
+    let records: Value = t
+        .get(&format!("/api/v1/customers/{code}/activities"), &admin)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        records["items"].as_array().map(Vec::len),
+        Some(10),
+        "{records}"
+    );
+    let fields: Value = t
+        .get("/api/v1/fields", &admin)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(fields.to_string().contains("invoice_tax_number"));
     // An own-scope clerk sees only their share.
     let clerk = t.login("clerk_east", custos_app::demo::DEMO_PASSWORD).await;
     let mine: Value = t
