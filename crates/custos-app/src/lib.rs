@@ -25,6 +25,7 @@ pub mod demo;
 pub mod error;
 pub mod flows;
 pub mod keyring;
+pub mod lifecycle;
 pub mod login_throttle;
 pub mod mail;
 pub mod notify;
@@ -32,6 +33,7 @@ pub mod org;
 pub mod overview;
 pub mod password_policy;
 pub mod rate_limit;
+pub mod reminders;
 pub mod restore_guard;
 mod stats_cache;
 pub mod terms;
@@ -91,6 +93,8 @@ pub struct AppConfig {
     pub smtp: Option<mail::SmtpConfig>,
     /// Follow-up results and the cooperation-status rule of contracts (`[activities]`).
     pub activities: activities::ActivityConfig,
+    /// Life-cycle rules, the daily job's hour and reminder notice (`[lifecycle]`).
+    pub lifecycle: lifecycle::LifecycleConfig,
 }
 
 /// Wrapper so the config stays `Debug`.
@@ -124,6 +128,7 @@ impl Default for AppConfig {
             import_limits: Default::default(),
             smtp: None,
             activities: Default::default(),
+            lifecycle: Default::default(),
         }
     }
 }

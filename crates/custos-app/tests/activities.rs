@@ -842,3 +842,5 @@ both!(
 
 #[path = "activities/carry.rs"]
 mod carry;
+#[path = "activities/lifecycle.rs"]
+mod lifecycle;

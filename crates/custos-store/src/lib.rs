@@ -17,6 +17,7 @@ mod customers;
 mod db;
 pub mod duplicates;
 mod error;
+mod lifecycle;
 mod login_throttle;
 mod lookups;
 mod match_postings;
@@ -26,6 +27,7 @@ pub mod pii_rows;
 /// Owner-only files and directories (kept at this path for the store's callers).
 pub use custos_files::private_files;
 mod rate_limits;
+mod reminders;
 mod sql_text;
 
 pub use activities::{ActivityRow, OrderTotalsRow};
@@ -40,9 +42,11 @@ pub use codes::{CodeRow, CodeRuleRow, ScopeUsage};
 pub use customers::CustomerRow;
 pub use db::{db_file_name, redact_url, Backend, Db, DbOptions, Tx, TxConn};
 pub use error::{StoreError, StoreResult};
+pub use lifecycle::{LifecycleRow, RecordFacts, TransitionRow};
 pub use login_throttle::ThrottleRow;
 pub use org::{username_key, DepartmentRow, RoleGrantRow, RoleRow, SessionRow, UserRow};
 pub use org_admin::GrantListRow;
+pub use reminders::{DueItem, ReminderRow};
 
 /// Current time in microseconds since the Unix epoch, the unit every table uses.
 pub fn now_us() -> i64 {

@@ -176,6 +176,13 @@ impl App {
             row.linked_id = Some(s.id);
             update_record(&mut tx, actor, &customer, &mut row, &before, &interaction).await?;
         }
+        self.settle_lifecycle(
+            &mut tx,
+            actor,
+            customer.id,
+            crate::lifecycle::Cause::record(row.id),
+        )
+        .await?;
         let mut shower = Shower::new(actor, customer);
         let (meta, body) = shower.show(&mut tx, &row).await?;
         tx.commit().await?;

@@ -117,6 +117,13 @@ impl App {
         }
         tx.lock_audit_head().await?;
         let row = insert_service(&mut tx, actor, &customer, at, &service).await?;
+        self.settle_lifecycle(
+            &mut tx,
+            actor,
+            customer.id,
+            crate::lifecycle::Cause::record(row.id),
+        )
+        .await?;
         let mut shower = Shower::new(actor, customer);
         let (meta, body) = shower.show(&mut tx, &row).await?;
         tx.commit().await?;

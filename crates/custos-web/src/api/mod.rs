@@ -11,6 +11,7 @@ mod duplicates;
 mod error_doc;
 pub(crate) mod exports;
 pub(crate) mod imports;
+mod lifecycle;
 mod ops;
 mod org;
 mod overview;
@@ -118,6 +119,8 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(activities::list_orders, activities::add_order))
         .routes(routes!(activities::credit_history, activities::add_credit))
         .routes(routes!(activities::list_activities))
+        .routes(routes!(lifecycle::customer_lifecycle))
+        .routes(routes!(lifecycle::my_reminders))
         .routes(routes!(customers::customer_stats))
         .routes(routes!(customers::list_fields, customers::put_field))
         .routes(routes!(

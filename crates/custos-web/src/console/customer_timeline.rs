@@ -44,6 +44,8 @@ fn kind_label(kind: &str, lang: Lang) -> &'static str {
         ("application", Lang::En) => "Applications",
         ("activity", Lang::Zh) => "业务记录",
         ("activity", Lang::En) => "Business records",
+        ("lifecycle", Lang::Zh) => "客户状态",
+        ("lifecycle", Lang::En) => "Life cycle",
         _ => "",
     }
 }
@@ -84,6 +86,21 @@ fn record_words(kind: &str, state: Option<&str>, lang: Lang) -> (String, String)
     )
 }
 
+/// A life-cycle stage in words.
+fn stage_words(stage: &str, lang: Lang) -> &'static str {
+    match lang {
+        Lang::Zh => custos_app::lifecycle::stage_label(stage),
+        Lang::En => match stage {
+            "prospect" => "prospect",
+            "new" => "new",
+            "repeat" => "repeat",
+            "dormant" => "dormant",
+            "lost" => "lost",
+            _ => "—",
+        },
+    }
+}
+
 pub(crate) fn timeline_part(
     page: TimelinePage,
     fields: &[FieldDefinition],
@@ -109,6 +126,15 @@ pub(crate) fn timeline_part(
                     let (what, state) = record_words(&e.action, e.state.as_deref(), lang);
                     (what, state, None)
                 }
+                "lifecycle" => (
+                    kind_label("lifecycle", lang).to_string(),
+                    format!(
+                        "{} → {}",
+                        stage_words(e.state.as_deref().unwrap_or("prospect"), lang),
+                        stage_words(&e.action, lang)
+                    ),
+                    None,
+                ),
                 _ => (
                     history_action(&e.action, lang),
                     e.fields
@@ -156,6 +182,8 @@ pub(crate) struct OverviewPart {
     pub credit: Option<Vec<(&'static str, String, &'static str)>>,
     pub contacts: Vec<String>,
     pub lineage: usize,
+    /// The life-cycle stage in one line (客户状态).
+    pub stage: Option<String>,
 }
 
 pub(crate) fn overview_part(o: CustomerOverview, lang: Lang) -> OverviewPart {
@@ -232,5 +260,17 @@ pub(crate) fn overview_part(o: CustomerOverview, lang: Lang) -> OverviewPart {
             .map(|c| contact_line(c, lang))
             .collect(),
         lineage: o.lineage.len(),
+        stage: o.lifecycle.map(|l| {
+            let since = l.since.map(|d| match zh {
+                true => format!("（自 {d}）"),
+                false => format!(" (since {d})"),
+            });
+            format!(
+                "{}{}{}",
+                pick("客户状态：", "Life cycle: "),
+                stage_words(&l.stage, lang),
+                since.unwrap_or_default()
+            )
+        }),
     }
 }

@@ -281,6 +281,13 @@ const MATRIX: &[Entry] = &[
     ),
     (
         "GET",
+        "/api/v1/customers/{code}/lifecycle",
+        Perm("customer.read"),
+        None,
+    ),
+    ("GET", "/api/v1/reminders", Perm("customer.read"), None),
+    (
+        "GET",
         "/api/v1/customers/{code}/lineage",
         Perm("customer.read"),
         None,
