@@ -203,7 +203,11 @@ impl App {
         lang: Lang,
     ) -> AppResult<Vec<u8>> {
         let view = self.customer_figures(actor).await?;
-        let rows = stats_rows(&view, lang);
+        let mut rows = stats_rows(&view, lang);
+        let months = crate::reports::MonthsQuery::default();
+        let flow = self.customer_flow(actor, &months).await?;
+        let repeat = self.repeat_purchase(actor, &months).await?;
+        rows.extend(crate::reports::report_rows(&flow, &repeat, lang));
         let headers: [&str; 4] = match lang {
             Lang::Zh => ["分组", "代码", "名称", "客户数"],
             Lang::En => ["Group", "Code", "Name", "Customers"],

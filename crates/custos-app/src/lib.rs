@@ -34,6 +34,7 @@ pub mod overview;
 pub mod password_policy;
 pub mod rate_limit;
 pub mod reminders;
+pub mod reports;
 pub mod restore_guard;
 mod stats_cache;
 pub mod terms;

@@ -844,3 +844,5 @@ both!(
 mod carry;
 #[path = "activities/lifecycle.rs"]
 mod lifecycle;
+#[path = "activities/reports.rs"]
+mod reports;

@@ -13,6 +13,7 @@ pub mod audit_chain;
 mod audit_entry;
 mod code_carry;
 mod codes;
+mod customer_flow;
 mod customers;
 mod db;
 pub mod duplicates;
@@ -39,6 +40,7 @@ pub use audit_chain::{Anchor, AuditKey, AuditKeys, LegacyScan, LegacySeal, SEAL_
 pub use audit_entry::{AuditEntry, AuditRecord, ChainReport, GENESIS_HASH};
 pub use code_carry::{AdvisoryLock, SequenceRow};
 pub use codes::{CodeRow, CodeRuleRow, ScopeUsage};
+pub use customer_flow::{BuyerCount, MonthBuyers, MonthCount};
 pub use customers::CustomerRow;
 pub use db::{db_file_name, redact_url, Backend, Db, DbOptions, Tx, TxConn};
 pub use error::{StoreError, StoreResult};

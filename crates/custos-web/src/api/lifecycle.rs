@@ -7,10 +7,11 @@ use axum::Json;
 
 use custos_app::lifecycle::LifecycleView;
 use custos_app::reminders::ReminderView;
+use custos_app::reports::{CustomerFlow, MonthsQuery, RepeatPurchase};
 
 use super::activities::answer;
 use crate::error::{ApiError, Problem};
-use crate::extract::Auth;
+use crate::extract::{ApiQuery, Auth};
 use crate::AppState;
 
 /// A customer's life-cycle stage with its cause and transitions (`customer.read`).
@@ -38,4 +39,35 @@ pub async fn my_reminders(
     Auth(actor): Auth,
 ) -> Result<Json<Vec<ReminderView>>, ApiError> {
     Ok(Json(s.app.my_reminders(&actor).await?))
+}
+
+/// New and lost customers per month (新增/流失客户) within the caller's `stats.read`
+/// scope: first signed contract or first order in the month, customers created in it,
+/// customers that entered `lost` in it.
+#[utoipa::path(get, path = "/api/v1/reports/customer-flow", tag = "reports", security(("bearer" = [])),
+    params(MonthsQuery),
+    responses((status = 200, body = CustomerFlow),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn customer_flow(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiQuery(q): ApiQuery<MonthsQuery>,
+) -> Result<Json<CustomerFlow>, ApiError> {
+    Ok(Json(s.app.customer_flow(&actor, &q).await?))
+}
+
+/// The repeat-purchase rate (复购率) within the caller's `stats.read` scope: overall, per
+/// customer type and department, and per month.
+#[utoipa::path(get, path = "/api/v1/reports/repeat-purchase", tag = "reports", security(("bearer" = [])),
+    params(MonthsQuery),
+    responses((status = 200, body = RepeatPurchase),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn repeat_purchase(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiQuery(q): ApiQuery<MonthsQuery>,
+) -> Result<Json<RepeatPurchase>, ApiError> {
+    Ok(Json(s.app.repeat_purchase(&actor, &q).await?))
 }

@@ -121,6 +121,8 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(activities::list_activities))
         .routes(routes!(lifecycle::customer_lifecycle))
         .routes(routes!(lifecycle::my_reminders))
+        .routes(routes!(lifecycle::customer_flow))
+        .routes(routes!(lifecycle::repeat_purchase))
         .routes(routes!(customers::customer_stats))
         .routes(routes!(customers::list_fields, customers::put_field))
         .routes(routes!(

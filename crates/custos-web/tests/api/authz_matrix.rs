@@ -419,6 +419,18 @@ const MATRIX: &[Entry] = &[
         Some(empty),
     ),
     ("GET", "/api/v1/stats/customers", Perm("stats.read"), None),
+    (
+        "GET",
+        "/api/v1/reports/customer-flow",
+        Perm("stats.read"),
+        None,
+    ),
+    (
+        "GET",
+        "/api/v1/reports/repeat-purchase",
+        Perm("stats.read"),
+        None,
+    ),
     ("GET", "/api/v1/users", Perm("user.read"), None),
     ("POST", "/api/v1/users", Perm("user.manage"), None),
     ("GET", "/api/v1/users/{id}", Signed, None),
