@@ -57,6 +57,8 @@ pub struct Dashboard {
     pub tasks: Option<Vec<InboxItem>>,
     pub recent: Option<Vec<CustomerSummary>>,
     pub figures: Option<StatsView>,
+    /// The viewer's reminders due today or overdue (今日提醒), with `customer.read`.
+    pub reminders: Option<Vec<crate::reminders::ReminderView>>,
     /// No code rule is published and the viewer may publish one: lead them to `/rules`.
     pub needs_rule: bool,
 }
@@ -185,8 +187,13 @@ impl App {
             true => Some(self.customer_figures(actor).await?),
             false => None,
         };
+        let reminders = match actor.can("customer.read") {
+            true => Some(self.my_reminders(actor).await?),
+            false => None,
+        };
         let needs_rule = self.needs_first_code_rule(actor).await?;
         Ok(Dashboard {
+            reminders,
             tasks,
             recent,
             figures,

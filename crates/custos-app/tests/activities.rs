@@ -844,5 +844,7 @@ both!(
 mod carry;
 #[path = "activities/lifecycle.rs"]
 mod lifecycle;
+#[path = "activities/lifecycle_scale.rs"]
+mod lifecycle_scale;
 #[path = "activities/reports.rs"]
 mod reports;

@@ -160,6 +160,25 @@ backend_test!(statistics_page_and_its_xlsx, |t| {
         let path = format!("/api/v1/customers/{code}/orders");
         body(t.post(&path, Some(&admin), order).await, 201).await;
     }
+    // A follow-up planned for today: after the daily job, a reminder for the owner
+    // (the administrator) on the dashboard and at /api/v1/reminders.
+    let path = format!("/api/v1/customers/{code}/followups");
+    let f = json!({"channel": "call", "content": "回访", "next_date": today});
+    body(t.post(&path, Some(&admin), f).await, 201).await;
+    let day = chrono::NaiveDate::parse_from_str(&today, "%Y-%m-%d").unwrap();
+    let run = custos_app::lifecycle::run_daily_at(&t.app, day)
+        .await
+        .unwrap();
+    assert_eq!(run.reminders, 1);
+    let mine = body(t.get("/api/v1/reminders", &admin).await, 200).await;
+    assert_eq!(mine.as_array().map(Vec::len), Some(1), "{mine}");
+    assert_eq!(mine[0]["customer_code"], code.as_str());
+    let mut a = Visitor::new(&t);
+    a.login("admin", ADMIN_PASSWORD).await;
+    let html = a.get("/").await.text().await.unwrap();
+    assert!(html.contains("id=\"reminders\"") && html.contains("今日提醒"));
+    assert!(html.contains(&format!("<a href=\"/customers/{code}\">{code}</a>")));
+
     let mut v = Visitor::new(&t);
     v.login("boss", USER_PASSWORD).await;
     let r = v.get("/stats").await;
