@@ -1,7 +1,8 @@
 //! Counts of the customer reports (客户流转与复购): new customers by first deal, lost
 //! customers by their transitions, and repeat purchases, read from the life-cycle rows,
-//! the transitions and the order totals kept with every change — never from the records
-//! themselves — and counted only over the customers a data scope holds.
+//! the transitions and the orders per month kept with every change — never from the
+//! records themselves — and counted only over the customers a data scope holds (the stage
+//! rows carry each customer's owner, department and type for that).
 
 use crate::customer_master::ScopeFilter;
 use crate::{on_tx, StoreResult, Tx};
@@ -30,26 +31,34 @@ pub struct MonthBuyers {
     pub returning_buyers: i64,
 }
 
-/// The join to `customers c` and the condition on it a scope needs (ids are numbers, so
-/// they are written into the text); none for every customer.
-fn scope_sql(scope: &ScopeFilter, key: &str) -> (String, String) {
-    let join = format!(" JOIN customers c ON c.id = {key}");
+/// The condition a scope puts on the owner and department columns of table `t` (ids are
+/// numbers, so they are written into the text); none for every customer.
+fn scope_cond(scope: &ScopeFilter, t: &str) -> String {
     match scope {
-        ScopeFilter::All => (String::new(), String::new()),
-        ScopeFilter::Own(user) => (join, format!(" AND c.owner_id = {user}")),
+        ScopeFilter::All => String::new(),
+        ScopeFilter::Own(user) => format!(" AND {t}.owner_id = {user}"),
         ScopeFilter::Departments(user, deps) if deps.is_empty() => {
-            (join, format!(" AND c.owner_id = {user}"))
+            format!(" AND {t}.owner_id = {user}")
         }
         ScopeFilter::Departments(user, deps) => {
             let ids: Vec<String> = deps.iter().map(i64::to_string).collect();
-            (
-                join,
-                format!(
-                    " AND (c.owner_id = {user} OR c.department_id IN ({}))",
-                    ids.join(", ")
-                ),
+            format!(
+                " AND ({t}.owner_id = {user} OR {t}.department_id IN ({}))",
+                ids.join(", ")
             )
         }
+    }
+}
+
+/// The join to `customers c` and the condition on it a scope needs; none for every
+/// customer.
+fn scope_sql(scope: &ScopeFilter, key: &str) -> (String, String) {
+    match scope {
+        ScopeFilter::All => (String::new(), String::new()),
+        _ => (
+            format!(" JOIN customers c ON c.id = {key}"),
+            scope_cond(scope, "c"),
+        ),
     }
 }
 
@@ -62,10 +71,10 @@ impl Tx {
         from: &str,
         to: &str,
     ) -> StoreResult<Vec<MonthCount>> {
-        let (join, cond) = scope_sql(scope, "l.customer_id");
+        let cond = scope_cond(scope, "l");
         let sql = format!(
             "SELECT substr(l.first_deal_on, 1, 7) AS month, COUNT(*) AS count \
-             FROM customer_lifecycle l{join} WHERE l.first_deal_on >= $1 \
+             FROM customer_lifecycle l WHERE l.first_deal_on >= $1 \
              AND l.first_deal_on < $2{cond} GROUP BY substr(l.first_deal_on, 1, 7)"
         );
         Ok(on_tx!(self, |c| sqlx::query_as::<_, MonthCount>(&sql)
@@ -98,14 +107,15 @@ impl Tx {
     }
 
     /// Customers with one or more orders and with two or more, per customer type and
-    /// department.
+    /// department (the order counts of the stage rows, kept with the order totals).
     pub async fn buyers_per_group(&mut self, scope: &ScopeFilter) -> StoreResult<Vec<BuyerCount>> {
-        let (_, cond) = scope_sql(scope, "o.customer_id");
+        let cond = scope_cond(scope, "l");
         let sql = format!(
-            "SELECT c.customer_type, c.department_id, COUNT(*) AS buyers, \
-             CAST(SUM(CASE WHEN o.order_count >= 2 THEN 1 ELSE 0 END) AS BIGINT) AS repeat_buyers \
-             FROM customer_order_totals o JOIN customers c ON c.id = o.customer_id \
-             WHERE o.order_count >= 1{cond} GROUP BY c.customer_type, c.department_id"
+            "SELECT COALESCE(l.customer_type, '') AS customer_type, l.department_id, \
+             COUNT(*) AS buyers, \
+             CAST(SUM(CASE WHEN l.order_count >= 2 THEN 1 ELSE 0 END) AS BIGINT) AS repeat_buyers \
+             FROM customer_lifecycle l WHERE l.order_count >= 1{cond} \
+             GROUP BY l.customer_type, l.department_id"
         );
         Ok(on_tx!(self, |c| sqlx::query_as::<_, BuyerCount>(&sql)
             .fetch_all(c)
@@ -120,12 +130,14 @@ impl Tx {
         from: &str,
         to: &str,
     ) -> StoreResult<Vec<MonthBuyers>> {
-        let (join, cond) = scope_sql(scope, "m.customer_id");
+        // A first order (`YYYY-MM-DD`) sorts before the month (`YYYY-MM`) exactly when
+        // it fell in an earlier month.
+        let cond = scope_cond(scope, "l");
         let sql = format!(
-            "SELECT m.month, COUNT(*) AS buyers, CAST(SUM(CASE WHEN EXISTS (SELECT 1 \
-             FROM customer_order_months p WHERE p.customer_id = m.customer_id \
-             AND p.month < m.month) THEN 1 ELSE 0 END) AS BIGINT) AS returning_buyers \
-             FROM customer_order_months m{join} WHERE m.month >= $1 AND m.month < $2{cond} \
+            "SELECT m.month, COUNT(*) AS buyers, CAST(SUM(CASE WHEN l.first_order_on < m.month \
+             THEN 1 ELSE 0 END) AS BIGINT) AS returning_buyers \
+             FROM customer_order_months m JOIN customer_lifecycle l \
+             ON l.customer_id = m.customer_id WHERE m.month >= $1 AND m.month < $2{cond} \
              GROUP BY m.month"
         );
         Ok(on_tx!(self, |c| sqlx::query_as::<_, MonthBuyers>(&sql)

@@ -117,15 +117,21 @@ impl Tx {
 
     /// Store the stage row of a customer.
     pub async fn put_lifecycle(&mut self, r: &LifecycleRow) -> StoreResult<()> {
+        // The owner, department and type come along from the customer (a trigger keeps
+        // them when the customer changes).
         let sql = "INSERT INTO customer_lifecycle (customer_id, stage, since, rule, cause, \
                    activity_id, first_deal_on, first_order_on, last_activity_on, order_count, \
-                   updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                   updated_at, owner_id, department_id, customer_type) \
+                   SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, c.owner_id, \
+                   c.department_id, c.customer_type FROM customers c WHERE c.id = $1 \
                    ON CONFLICT (customer_id) DO UPDATE SET stage = excluded.stage, \
                    since = excluded.since, rule = excluded.rule, cause = excluded.cause, \
                    activity_id = excluded.activity_id, first_deal_on = excluded.first_deal_on, \
                    first_order_on = excluded.first_order_on, \
                    last_activity_on = excluded.last_activity_on, \
-                   order_count = excluded.order_count, updated_at = excluded.updated_at";
+                   order_count = excluded.order_count, updated_at = excluded.updated_at, \
+                   owner_id = excluded.owner_id, department_id = excluded.department_id, \
+                   customer_type = excluded.customer_type";
         on_tx!(self, |c| sqlx::query(sql)
             .bind(r.customer_id)
             .bind(&r.stage)

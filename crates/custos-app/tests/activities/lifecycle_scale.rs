@@ -52,10 +52,12 @@ async fn lifecycle_scale() {
         format!(
             "INSERT INTO customer_lifecycle (customer_id, stage, since, rule, cause, \
              activity_id, first_deal_on, first_order_on, last_activity_on, order_count, \
-             updated_at) SELECT id, 'prospect', '{start}', 'no_deal', 'daily', NULL, \
+             updated_at, owner_id, department_id, customer_type) \
+             SELECT id, 'prospect', '{start}', 'no_deal', 'daily', NULL, \
              CASE WHEN id % 4 <> 0 THEN date('{start}', '+' || (id % 1095) || ' days') END, \
              CASE WHEN id % 4 <> 0 THEN date('{start}', '+' || (id % 1095) || ' days') END, \
-             date('{today}', '-' || (id % 540) || ' days'), id % 4, 0 FROM customers"
+             date('{today}', '-' || (id % 540) || ' days'), id % 4, 0, owner_id, department_id, \
+             customer_type FROM customers"
         ),
         "INSERT INTO customer_order_totals (customer_id, total_fen, order_count, last_order_on) \
          SELECT customer_id, order_count * 10000, order_count, last_activity_on \

@@ -201,6 +201,24 @@ both!(reports_match_hand_computed_figures, |t| {
         pairs(&[("2015-05", 1)])
     );
 
+    // A customer handed to the executive counts in their scope from then on.
+    let version = t.app.get_customer(&t.admin, &a).await.unwrap().version;
+    let patch: custos_app::customers::CustomerPatch =
+        serde_json::from_value(json!({"version": version, "owner_id": exec.user_id})).unwrap();
+    t.app.update_customer(&t.admin, &a, patch).await.unwrap();
+    let rp = t
+        .app
+        .repeat_purchase(&exec, &range("2015-01", "2015-06"))
+        .await
+        .unwrap();
+    assert_eq!((rp.buyers, rp.repeat_buyers), (2, 2));
+    let flow = t
+        .app
+        .customer_flow(&exec, &range("2015-01", "2016-06"))
+        .await
+        .unwrap();
+    assert_eq!((flow.new_customers, flow.lost), (2, 2));
+
     // Permission and bad months.
     let query = user(&t, "query_reports", "query", "all").await;
     let err = t

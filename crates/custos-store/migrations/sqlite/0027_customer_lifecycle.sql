@@ -1,7 +1,9 @@
 -- The life cycle of customers (客户状态): the stage of each customer that has business
 -- records, with the facts the rules read (dates in the business time zone), kept current
 -- in the transaction of every record, merge and split and by the daily job. A customer
--- without a row has no records: a prospect since it was created.
+-- without a row has no records: a prospect since it was created. The customer's owner,
+-- department and type are copied here (and kept so by a trigger on `customers`) so the
+-- reports count a data scope and group without reading the customers table.
 CREATE TABLE customer_lifecycle (
     customer_id       BIGINT  PRIMARY KEY REFERENCES customers(id),
     stage             TEXT    NOT NULL,
@@ -13,9 +15,21 @@ CREATE TABLE customer_lifecycle (
     first_order_on    TEXT,
     last_activity_on  TEXT,
     order_count       BIGINT  NOT NULL,
-    updated_at        BIGINT  NOT NULL
+    updated_at        BIGINT  NOT NULL,
+    owner_id          BIGINT,
+    department_id     BIGINT,
+    customer_type     TEXT
 );
-CREATE INDEX customer_lifecycle_first_deal ON customer_lifecycle(first_deal_on);
+CREATE INDEX customer_lifecycle_first_deal
+    ON customer_lifecycle(first_deal_on, owner_id, department_id);
+CREATE INDEX customer_lifecycle_buyers
+    ON customer_lifecycle(order_count, customer_type, department_id, owner_id);
+CREATE TRIGGER customers_lifecycle_follow
+    AFTER UPDATE OF owner_id, department_id, customer_type ON customers
+BEGIN
+    UPDATE customer_lifecycle SET owner_id = NEW.owner_id, department_id = NEW.department_id,
+        customer_type = NEW.customer_type WHERE customer_id = NEW.id;
+END;
 
 -- Every change of stage: from, to, the day it counts for, the rule and what caused it
 -- (`record` with the record's id, `merge`, `unmerge`, `split`, `daily`).
