@@ -10,11 +10,14 @@ use serde::Serialize;
 
 use custos_store::{now_us, DueItem, NotificationRow, ReminderRow};
 
+use serde_json::json;
+
 use crate::actor::Actor;
+use crate::audit::{append, record_ctx};
 use crate::codes::issue_date;
 use crate::customers::in_scope;
 use crate::error::AppResult;
-use crate::App;
+use crate::{App, Context, Source};
 
 /// Items read per transaction by the daily job.
 const CHUNK: i64 = 500;
@@ -79,15 +82,17 @@ impl App {
         let mut made = 0;
         loop {
             let mut tx = self.db.begin().await?;
+            tx.lock_audit_head().await?;
             let items = tx.due_items(kind, &from, &to, after, CHUNK).await?;
             let Some(last) = items.last().map(|i| i.activity_id) else {
                 tx.rollback().await?;
                 return Ok(made);
             };
+            let mut new_here = 0u64;
             for item in &items {
                 if let Some(r) = reminder_of(kind, item, before) {
                     if tx.insert_reminder(&r).await? {
-                        made += 1;
+                        new_here += 1;
                         tx.insert_notification(&NotificationRow {
                             id: 0,
                             user_id: r.user_id,
@@ -102,6 +107,14 @@ impl App {
                     }
                 }
             }
+            if new_here > 0 {
+                // The chunk's reminders and notifications are audited together (counts only).
+                let ctx = Context::new(Source::System);
+                let mut a = record_ctx(None, "system", &ctx, "reminder.create", "reminder", kind);
+                a.after = Some(json!({ "kind": kind, "made": new_here }).to_string());
+                append(&mut tx, a).await?;
+            }
+            made += new_here;
             tx.commit().await?;
             after = last;
         }

@@ -315,6 +315,7 @@ both!(reminders_made_once, |t| {
     assert_eq!(run.reminders, 2);
     let again = run_daily_at(&t.app, today()).await.unwrap();
     assert_eq!(again.reminders, 0);
+    assert_eq!(audit_of(&t, "reminder.create").await.len(), 2);
     let mine = t.app.my_reminders(&t.admin).await.unwrap();
     let mut kinds: Vec<(&str, &str)> = mine
         .iter()
