@@ -57,6 +57,8 @@ pub struct Dashboard {
     pub tasks: Option<Vec<InboxItem>>,
     pub recent: Option<Vec<CustomerSummary>>,
     pub figures: Option<StatsView>,
+    /// The viewer's reminders due today or overdue (今日提醒), with `customer.read`.
+    pub reminders: Option<Vec<crate::reminders::ReminderView>>,
     /// No code rule is published and the viewer may publish one: lead them to `/rules`.
     pub needs_rule: bool,
 }
@@ -185,8 +187,13 @@ impl App {
             true => Some(self.customer_figures(actor).await?),
             false => None,
         };
+        let reminders = match actor.can("customer.read") {
+            true => Some(self.my_reminders(actor).await?),
+            false => None,
+        };
         let needs_rule = self.needs_first_code_rule(actor).await?;
         Ok(Dashboard {
+            reminders,
             tasks,
             recent,
             figures,
@@ -203,7 +210,11 @@ impl App {
         lang: Lang,
     ) -> AppResult<Vec<u8>> {
         let view = self.customer_figures(actor).await?;
-        let rows = stats_rows(&view, lang);
+        let mut rows = stats_rows(&view, lang);
+        let months = crate::reports::MonthsQuery::default();
+        let flow = self.customer_flow(actor, &months).await?;
+        let repeat = self.repeat_purchase(actor, &months).await?;
+        rows.extend(crate::reports::report_rows(&flow, &repeat, lang));
         let headers: [&str; 4] = match lang {
             Lang::Zh => ["分组", "代码", "名称", "客户数"],
             Lang::En => ["Group", "Code", "Name", "Customers"],

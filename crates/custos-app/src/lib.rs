@@ -26,6 +26,7 @@ pub mod error;
 pub mod flows;
 pub mod hierarchy;
 pub mod keyring;
+pub mod lifecycle;
 pub mod login_throttle;
 pub mod mail;
 pub mod notify;
@@ -33,6 +34,7 @@ pub mod org;
 pub mod overview;
 pub mod password_policy;
 pub mod rate_limit;
+pub mod reminders;
 pub mod reports;
 pub mod restore_guard;
 mod stats_cache;
@@ -93,6 +95,8 @@ pub struct AppConfig {
     pub smtp: Option<mail::SmtpConfig>,
     /// Follow-up results and the cooperation-status rule of contracts (`[activities]`).
     pub activities: activities::ActivityConfig,
+    /// Life-cycle rules, the daily job's hour and reminder notice (`[lifecycle]`).
+    pub lifecycle: lifecycle::LifecycleConfig,
 }
 
 /// Wrapper so the config stays `Debug`.
@@ -126,6 +130,7 @@ impl Default for AppConfig {
             import_limits: Default::default(),
             smtp: None,
             activities: Default::default(),
+            lifecycle: Default::default(),
         }
     }
 }

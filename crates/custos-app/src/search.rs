@@ -208,7 +208,11 @@ pub fn similarity(a: &[String], b: &[String]) -> f64 {
 /// Minimum similarity of a fuzzy match.
 pub const FUZZY_THRESHOLD: f64 = 0.5;
 
-async fn scope_filter(tx: &mut Tx, actor: &Actor, scope: Scope) -> AppResult<ScopeFilter> {
+pub(crate) async fn scope_filter(
+    tx: &mut Tx,
+    actor: &Actor,
+    scope: Scope,
+) -> AppResult<ScopeFilter> {
     Ok(match scope {
         Scope::All => ScopeFilter::All,
         Scope::Own => ScopeFilter::Own(actor.user_id),

@@ -83,6 +83,15 @@ const ACTIVITY_STATES: &[Term] = &[
     ("expired", "已到期", "Expired"),
 ];
 
+/// Life-cycle stages (客户状态) derived from a customer's records.
+const LIFECYCLE_STAGES: &[Term] = &[
+    ("prospect", "潜在客户", "Prospect"),
+    ("new", "新客户", "New"),
+    ("repeat", "老客户", "Repeat"),
+    ("dormant", "休眠客户", "Dormant"),
+    ("lost", "流失客户", "Lost"),
+];
+
 /// Which list of codes a term comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Terms {
@@ -97,6 +106,8 @@ pub enum Terms {
     ActivityKind,
     /// States of complaints and contracts.
     ActivityState,
+    /// Life-cycle stages.
+    LifecycleStage,
 }
 
 fn table(terms: Terms) -> &'static [Term] {
@@ -110,6 +121,7 @@ fn table(terms: Terms) -> &'static [Term] {
         Terms::Scope => SCOPES,
         Terms::ActivityKind => ACTIVITY_KINDS,
         Terms::ActivityState => ACTIVITY_STATES,
+        Terms::LifecycleStage => LIFECYCLE_STAGES,
     }
 }
 

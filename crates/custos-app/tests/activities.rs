@@ -844,5 +844,11 @@ both!(
 mod carry;
 #[path = "activities/hierarchy.rs"]
 mod hierarchy;
+#[path = "activities/lifecycle.rs"]
+mod lifecycle;
+#[path = "activities/lifecycle_scale.rs"]
+mod lifecycle_scale;
+#[path = "activities/reports.rs"]
+mod reports;
 #[path = "activities/synthetic.rs"]
 mod synthetic;

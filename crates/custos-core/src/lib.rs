@@ -5,6 +5,7 @@ pub mod check;
 pub mod code_rule;
 pub mod ident;
 pub mod industry;
+pub mod lifecycle;
 pub mod lists;
 pub mod matching;
 pub mod normalize;

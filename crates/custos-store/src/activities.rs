@@ -363,6 +363,7 @@ impl Tx {
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
+        self.recount_order_months(customer_id, kind).await?;
         Ok(t)
     }
 

@@ -13,11 +13,13 @@ pub mod audit_chain;
 mod audit_entry;
 mod code_carry;
 mod codes;
+mod customer_flow;
 mod customers;
 mod db;
 pub mod duplicates;
 mod error;
 mod hierarchy;
+mod lifecycle;
 mod login_throttle;
 mod lookups;
 mod match_postings;
@@ -27,6 +29,7 @@ pub mod pii_rows;
 /// Owner-only files and directories (kept at this path for the store's callers).
 pub use custos_files::private_files;
 mod rate_limits;
+mod reminders;
 mod sql_text;
 
 pub use activities::{ActivityRow, OrderTotalsRow};
@@ -38,13 +41,16 @@ pub use audit_chain::{Anchor, AuditKey, AuditKeys, LegacyScan, LegacySeal, SEAL_
 pub use audit_entry::{AuditEntry, AuditRecord, ChainReport, GENESIS_HASH};
 pub use code_carry::{AdvisoryLock, SequenceRow};
 pub use codes::{CodeRow, CodeRuleRow, PeriodIssues, ScopeUsage, StatusCount};
+pub use customer_flow::{BuyerCount, MonthBuyers, MonthCount};
 pub use customers::CustomerRow;
 pub use db::{db_file_name, redact_url, Backend, Db, DbOptions, Tx, TxConn};
 pub use error::{StoreError, StoreResult};
 pub use hierarchy::ParentRow;
+pub use lifecycle::{LifecycleRow, RecordFacts, TransitionRow};
 pub use login_throttle::ThrottleRow;
 pub use org::{username_key, DepartmentRow, RoleGrantRow, RoleRow, SessionRow, UserRow};
 pub use org_admin::GrantListRow;
+pub use reminders::{DueItem, ReminderRow};
 
 /// Current time in microseconds since the Unix epoch, the unit every table uses.
 pub fn now_us() -> i64 {

@@ -113,6 +113,21 @@ pub(crate) enum Command {
     Template { file: PathBuf },
     /// Export customers (数据导出) with search filters, within your data scope.
     Export(Box<import_cmd::ExportArgs>),
+    /// The customer life cycle (客户状态).
+    Lifecycle {
+        #[command(subcommand)]
+        command: LifecycleCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum LifecycleCommand {
+    /// Run the daily job: every customer's stage on the day, and the day's reminders.
+    Run {
+        /// The day to evaluate, YYYY-MM-DD (default today in the business time zone).
+        #[arg(long)]
+        on: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]

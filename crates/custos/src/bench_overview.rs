@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use custos_app::overview::timeline::TimelineQuery;
-use custos_app::reports::MonthQuery;
+use custos_app::reports::MonthsQuery;
 use custos_app::Backend;
 
 use crate::bench_common::{backend_name, fresh_app, machine, BenchDb};
@@ -101,7 +101,7 @@ pub async fn overview(
     let ms = timed!(
         reports,
         _i,
-        app.code_usage_report(&admin, &MonthQuery::default())
+        app.code_usage_report(&admin, &MonthsQuery::default())
     );
     outln!("report: code usage per rule/month {}", percentiles(ms));
     let _ = app.db.drop_schema().await;

@@ -39,6 +39,51 @@ pub struct FileConfig {
     pub stats: StatsSection,
     #[serde(default)]
     pub activities: ActivitiesSection,
+    #[serde(default)]
+    pub lifecycle: LifecycleSection,
+}
+
+/// `[lifecycle]`: the customer life cycle (客户状态), its daily job and reminders.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleSection {
+    /// A first deal this many months back or less makes a new customer (default 12).
+    pub new_months: Option<u32>,
+    /// Months without a record before a customer is dormant (default 6).
+    pub dormant_months: Option<u32>,
+    /// Months without a record before a customer is lost (default 12).
+    pub lost_months: Option<u32>,
+    /// Local hour (business time zone) of the daily job, 0–23 (default 2).
+    pub daily_hour: Option<u32>,
+    /// Days before a contract's service expiry its owner is reminded (default 30).
+    pub expiry_notice_days: Option<u32>,
+}
+
+impl LifecycleSection {
+    fn apply(self, to: &mut custos_app::lifecycle::LifecycleConfig) -> Result<(), String> {
+        let r = &mut to.rules;
+        r.new_months = self.new_months.unwrap_or(r.new_months);
+        r.dormant_months = self.dormant_months.unwrap_or(r.dormant_months);
+        r.lost_months = self.lost_months.unwrap_or(r.lost_months);
+        if let Some(p) = r.problem() {
+            return Err(format!(
+                "[lifecycle] 月数须为 1–120 且 dormant_months 小于 lost_months / {p}"
+            ));
+        }
+        if let Some(h) = self.daily_hour {
+            if h > 23 {
+                return Err("[lifecycle] daily_hour 须为 0–23 / must be 0–23".to_string());
+            }
+            to.daily_hour = h;
+        }
+        if let Some(d) = self.expiry_notice_days {
+            if d > 366 {
+                return Err("[lifecycle] expiry_notice_days 须为 0–366 / must be 0–366".to_string());
+            }
+            to.expiry_notice_days = d;
+        }
+        Ok(())
+    }
 }
 
 /// `[activities]`: the business records of customers.
@@ -497,6 +542,7 @@ pub fn load(
     }
     file.imports.apply(&mut app.import_limits)?;
     file.activities.apply(&mut app.activities)?;
+    file.lifecycle.apply(&mut app.lifecycle)?;
     let mut db = DbOptions::sqlite(data_dir);
     db.database_url = database_url;
     if let Some(n) = file.database.max_connections {
@@ -645,6 +691,39 @@ mod tests {
         .err()
         .unwrap();
         assert!(e.contains("followup_results"), "{e}");
+    }
+
+    #[test]
+    fn lifecycle_section_sets_rules_hour_and_notice() {
+        let tmp = tempfile::tempdir().unwrap();
+        let toml = format!("data_dir = {:?}\n", tmp.path().join("d").to_string_lossy());
+        let s = load_toml(tmp.path(), &toml).unwrap();
+        assert_eq!(s.app.lifecycle.rules.lost_months, 12);
+        assert_eq!(s.app.lifecycle.daily_hour, 2);
+        let s = load_toml(
+            tmp.path(),
+            &format!(
+                "{toml}[lifecycle]\nnew_months = 6\ndormant_months = 3\nlost_months = 9\n\
+                 daily_hour = 5\nexpiry_notice_days = 14\n"
+            ),
+        )
+        .unwrap();
+        let l = &s.app.lifecycle;
+        assert_eq!(
+            (
+                l.rules.new_months,
+                l.rules.dormant_months,
+                l.rules.lost_months
+            ),
+            (6, 3, 9)
+        );
+        assert_eq!((l.daily_hour, l.expiry_notice_days), (5, 14));
+        for bad in ["dormant_months = 12", "daily_hour = 24", "new_months = 0"] {
+            let e = load_toml(tmp.path(), &format!("{toml}[lifecycle]\n{bad}\n"))
+                .err()
+                .unwrap();
+            assert!(e.contains("[lifecycle]"), "{e}");
+        }
     }
 
     #[test]

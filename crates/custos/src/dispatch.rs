@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use custos_app::{Actor, App};
 
-use crate::args::{AuditCommand, Cli, Command};
+use crate::args::{AuditCommand, Cli, Command, LifecycleCommand};
 use crate::key_cmd;
 use crate::{
     actor, audit_cmd, backup_cmd, bench_cmd, customer_cmd, dedupe_cmd, import_cmd, open,
@@ -98,6 +98,12 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             user_cmd::run_user(&app, &actor, command, cli.json).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Lifecycle {
+            command: LifecycleCommand::Run { on },
+        } => {
+            let (app, _, _lock) = open(&cli, None).await?;
+            lifecycle_run(&app, on.as_deref(), cli.json).await
+        }
         Command::Audit { command } => {
             let (app, _, _lock) = open(&cli, None).await?;
             match command {
@@ -145,4 +151,42 @@ async fn dedupe_database(
         );
     }
     Ok(())
+}
+
+/// `custos lifecycle run [--on YYYY-MM-DD]`: the daily job for one day (a system job, as
+/// the server runs it); the summary goes to stdout.
+async fn lifecycle_run(app: &App, on: Option<&str>, json: bool) -> Result<ExitCode, Failure> {
+    let day = match on {
+        None => chrono::Utc::now()
+            .with_timezone(&app.config.code_timezone)
+            .date_naive(),
+        Some(d) => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
+            Failure(format!(
+                "--on 须为日期 YYYY-MM-DD / --on must be a date YYYY-MM-DD: {d}"
+            ))
+        })?,
+    };
+    let run = custos_app::lifecycle::run_daily_at(app, day).await?;
+    if json {
+        outln!("{}", serde_json::to_string(&run).unwrap_or_default());
+    } else {
+        let entered: Vec<String> = run
+            .entered
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        outln!(
+            "{}: {} customers evaluated, entered: {}; {} reminders; {} ms",
+            run.on,
+            run.evaluated,
+            if entered.is_empty() {
+                "none".to_string()
+            } else {
+                entered.join(", ")
+            },
+            run.reminders,
+            run.millis
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -80,6 +80,11 @@ pub(crate) async fn serve(
             .run_audit_checkpoints(settings.audit_checkpoint_due),
     );
     let keys = tokio::spawn(app.clone().run_pii_key_worker());
+    // Looks every ten minutes whether the day's life-cycle job is due.
+    let lifecycle = tokio::spawn(
+        app.clone()
+            .run_lifecycle_worker(std::time::Duration::from_secs(600)),
+    );
     let key_reloader = tokio::spawn(reload_keys_on_hangup(app.clone()));
     let served = match tls {
         Some(tls) => {
@@ -95,6 +100,7 @@ pub(crate) async fn serve(
     worker.abort();
     checkpoints.abort();
     keys.abort();
+    lifecycle.abort();
     key_reloader.abort();
     served.map_err(|e| Failure(format!("server error: {e}")))?;
     lock.release().await;

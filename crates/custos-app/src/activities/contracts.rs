@@ -138,6 +138,15 @@ impl App {
             self.on_signed(&mut tx, actor, &customer, &row, &contract)
                 .await?;
         }
+        tx.set_activity_due(row.id, contract.service_expires_on.as_deref())
+            .await?;
+        self.settle_lifecycle(
+            &mut tx,
+            actor,
+            customer.id,
+            crate::lifecycle::Cause::record(row.id),
+        )
+        .await?;
         let mut shower = Shower::new(&self.config.pii_key, actor, customer);
         let (meta, body) = shower.show(&mut tx, &row).await?;
         tx.commit().await?;
@@ -188,6 +197,13 @@ impl App {
             self.on_signed(&mut tx, actor, &customer, &row, &after)
                 .await?;
         }
+        self.settle_lifecycle(
+            &mut tx,
+            actor,
+            customer.id,
+            crate::lifecycle::Cause::record(row.id),
+        )
+        .await?;
         let mut shower = Shower::new(&self.config.pii_key, actor, customer);
         let (meta, body) = shower.show(&mut tx, &row).await?;
         tx.commit().await?;

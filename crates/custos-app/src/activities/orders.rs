@@ -18,6 +18,7 @@ use super::{check_writable, kind, locate, Located};
 use crate::actor::Actor;
 use crate::error::{AppError, AppResult};
 use crate::input::Input;
+use crate::lifecycle::Cause;
 use crate::text_input::refuse_in;
 use crate::App;
 
@@ -176,6 +177,8 @@ impl App {
         if store_kind == kind::ORDER {
             tx.recount_order_totals(customer.id, kind::ORDER).await?;
         }
+        self.settle_lifecycle(&mut tx, actor, customer.id, Cause::record(row.id))
+            .await?;
         let mut shower = Shower::new(&self.config.pii_key, actor, customer);
         let (meta, body) = shower.show(&mut tx, &row).await?;
         tx.commit().await?;

@@ -127,6 +127,13 @@ impl App {
             &service,
         )
         .await?;
+        self.settle_lifecycle(
+            &mut tx,
+            actor,
+            customer.id,
+            crate::lifecycle::Cause::record(row.id),
+        )
+        .await?;
         let mut shower = Shower::new(&self.config.pii_key, actor, customer);
         let (meta, body) = shower.show(&mut tx, &row).await?;
         tx.commit().await?;

@@ -33,6 +33,8 @@ pub struct CustomerOverview {
     pub records: Option<RecordsSummary>,
     /// The current credit rating, with `credit.read` over the customer; otherwise absent.
     pub credit: Option<CreditView>,
+    /// The life-cycle stage (客户状态); its transitions are at `/lifecycle`.
+    pub lifecycle: Option<crate::lifecycle::LifecycleView>,
 }
 
 impl App {
@@ -47,6 +49,7 @@ impl App {
             .read_customer(actor, code, None, Disclosure::Masked)
             .await?;
         let lineage = self.lineage(actor, &customer.code).await?;
+        let lifecycle = self.lifecycle_brief(actor, &customer.code).await?;
         let records = self.records_summary(actor, &customer.code).await?;
         let credit = match actor.can("credit.read") {
             true => {
@@ -73,6 +76,7 @@ impl App {
             lineage,
             records,
             credit,
+            lifecycle,
         })
     }
 

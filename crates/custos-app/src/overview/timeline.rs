@@ -2,8 +2,8 @@
 //! first — the changes of its record (including merges, splits, undone merges and code
 //! changes, which are written to its history), the applications about it and its
 //! business records (follow-ups, interactions, service records, contracts, orders, for a
-//! reader with `activity.read` over the customer) — filterable by kind and paginated by a
-//! cursor.
+//! reader with `activity.read` over the customer) and the changes of its life-cycle stage
+//! (客户状态) — filterable by kind and paginated by a cursor.
 //!
 //! Each source is read newest first from its own index, at most one page past the cursor;
 //! the page is the newest `limit` of their union. The order is (time, source, id), all
@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use custos_store::customer_master::HistoryRow;
-use custos_store::{ActivityRow, ApplicationRow};
+use custos_store::{ActivityRow, ApplicationRow, TransitionRow};
 
 use crate::activities::timeline::LISTED_KINDS;
 use crate::actor::Actor;
@@ -31,13 +31,14 @@ pub const TIMELINE_PAGE: i64 = 50;
 pub const TIMELINE_MAX_PAGE: i64 = 200;
 
 /// The kinds of event a timeline holds, in their order among events of one instant.
-pub const TIMELINE_KINDS: &[&str] = &["change", "application", "activity"];
+pub const TIMELINE_KINDS: &[&str] = &["change", "application", "activity", "lifecycle"];
 
 /// One event of a customer's timeline.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TimelineEvent {
-    /// `change` (the record changed: `action` says how), `application` or `activity`
-    /// (a business record: `action` is its kind).
+    /// `change` (the record changed: `action` says how), `application`, `activity`
+    /// (a business record: `action` is its kind) or `lifecycle` (its stage changed:
+    /// `action` is the stage entered, `reason` the rule and cause).
     pub kind: String,
     /// The id of the history entry, the application or the business record.
     pub id: i64,
@@ -244,6 +245,31 @@ fn activity_event(a: ActivityRow) -> (Mark, TimelineEvent) {
     (mark, event)
 }
 
+fn lifecycle_event(t: TransitionRow) -> (Mark, TimelineEvent) {
+    let mark = Mark {
+        at: t.at,
+        rank: rank_of("lifecycle"),
+        id: t.id,
+    };
+    let from = t.from_stage.as_deref().unwrap_or("prospect");
+    let event = TimelineEvent {
+        kind: "lifecycle".into(),
+        id: t.id,
+        at: format_time(t.at),
+        summary: format!(
+            "客户状态：{} → {}",
+            crate::lifecycle::stage_label(from),
+            crate::lifecycle::stage_label(&t.to_stage)
+        ),
+        fields: Vec::new(),
+        actor: None,
+        state: t.from_stage,
+        reason: Some(format!("{} ({})", t.rule, t.cause)),
+        action: t.to_stage,
+    };
+    (mark, event)
+}
+
 impl App {
     /// A page of the timeline of `code` (`customer.read` within the reader's scope; an
     /// archived customer only for a reader who may see it; business records only with
@@ -298,6 +324,12 @@ impl App {
                     events.extend(rows.into_iter().map(activity_event));
                 }
                 "activity" => {}
+                "lifecycle" => {
+                    let rows = tx
+                        .lifecycle_transitions_before(row.id, mark.at, bound, limit + 1)
+                        .await?;
+                    events.extend(rows.into_iter().map(lifecycle_event));
+                }
                 _ => {
                     let rows = tx
                         .applications_about(&row.code, mark.at, bound, limit + 1)

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::months::{MonthQuery, MonthRange};
+use super::months::{MonthRange, MonthsQuery};
 use crate::codes::preview::capacity_of;
 use crate::codes::{issue_date, ScopeCapacity};
 use crate::error::AppResult;
@@ -68,14 +68,14 @@ impl App {
     pub async fn code_usage_report(
         &self,
         actor: &Actor,
-        q: &MonthQuery,
+        q: &MonthsQuery,
     ) -> AppResult<CodeUsageReport> {
         actor.require("stats.read")?;
         let tz = self.config.code_timezone;
-        let range = MonthRange::parse(q, issue_date(tz), tz)?;
+        let range = MonthRange::parse(q, issue_date(tz))?;
         let labels = range.labels();
         let mut tx = self.db.begin_read().await?;
-        let issued = tx.codes_issued_per_period(&range.bounds_us()).await?;
+        let issued = tx.codes_issued_per_period(&range.bounds_us(tz)).await?;
         let statuses = tx.code_status_counts().await?;
         let rules = tx.all_code_rules().await?;
         // The newest version names a rule.

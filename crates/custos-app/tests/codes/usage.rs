@@ -3,7 +3,7 @@
 //! previous month in UTC), one code outside the range, one retired.
 
 use chrono::{Datelike, TimeZone};
-use custos_app::reports::MonthQuery;
+use custos_app::reports::MonthsQuery;
 
 use super::*;
 
@@ -58,7 +58,7 @@ both!(code_usage_per_rule_and_month, |t| {
 
     let r = t
         .app
-        .code_usage_report(&t.admin, &MonthQuery::default())
+        .code_usage_report(&t.admin, &MonthsQuery::default())
         .await
         .unwrap();
     assert_eq!(r.months.len(), 12);
@@ -95,7 +95,7 @@ both!(code_usage_per_rule_and_month, |t| {
     assert_eq!(ind.fullest_scope.as_ref().unwrap().remaining, 997);
 
     // A range asked for: only the older month, and the rule that issued nothing in it.
-    let q = MonthQuery {
+    let q = MonthsQuery {
         from: Some(r.months[0].clone()),
         to: Some(r.months[0].clone()),
     };
@@ -104,7 +104,7 @@ both!(code_usage_per_rule_and_month, |t| {
     assert_eq!(one.rules[1].issued_in_period, 0);
 
     // Bad months are named; without stats.read the report is refused.
-    let bad = MonthQuery {
+    let bad = MonthsQuery {
         from: Some("2026-13".into()),
         to: None,
     };
@@ -136,7 +136,7 @@ both!(code_usage_per_rule_and_month, |t| {
         .unwrap();
     let e = t
         .app
-        .code_usage_report(&clerk, &MonthQuery::default())
+        .code_usage_report(&clerk, &MonthsQuery::default())
         .await
         .unwrap_err();
     assert_eq!(e.status(), 403);

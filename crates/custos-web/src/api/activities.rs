@@ -24,7 +24,7 @@ use crate::AppState;
 
 /// `status` with the value, or 308 to `/api/v1/customers/{survivor}/{rest}` (the query
 /// string kept).
-fn answer<T: Serialize>(
+pub(crate) fn answer<T: Serialize>(
     status: StatusCode,
     located: Located<T>,
     rest: &str,

@@ -12,6 +12,7 @@ mod error_doc;
 pub(crate) mod exports;
 mod hierarchy;
 pub(crate) mod imports;
+mod lifecycle;
 mod ops;
 mod org;
 mod overview;
@@ -120,6 +121,10 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(activities::list_orders, activities::add_order))
         .routes(routes!(activities::credit_history, activities::add_credit))
         .routes(routes!(activities::list_activities))
+        .routes(routes!(lifecycle::customer_lifecycle))
+        .routes(routes!(lifecycle::my_reminders))
+        .routes(routes!(lifecycle::customer_flow))
+        .routes(routes!(lifecycle::repeat_purchase))
         .routes(routes!(customers::customer_stats))
         .routes(routes!(reports::code_usage))
         .routes(routes!(hierarchy::set_parent))

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::Json;
 
-use custos_app::reports::{CodeUsageReport, MonthQuery};
+use custos_app::reports::{CodeUsageReport, MonthsQuery};
 
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiQuery, Auth};
@@ -12,14 +12,14 @@ use crate::AppState;
 /// Codes issued per rule and month, codes by status and the room left in each rule's
 /// sequence (`stats.read`; the whole registry's figures).
 #[utoipa::path(get, path = "/api/v1/reports/code-usage", tag = "reports", security(("bearer" = [])),
-    params(MonthQuery),
+    params(MonthsQuery),
     responses((status = 200, body = CodeUsageReport),
               (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn code_usage(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    ApiQuery(q): ApiQuery<MonthQuery>,
+    ApiQuery(q): ApiQuery<MonthsQuery>,
 ) -> Result<Json<CodeUsageReport>, ApiError> {
     Ok(Json(s.app.code_usage_report(&actor, &q).await?))
 }

@@ -5,7 +5,7 @@
 use custos_app::fields::FieldDefinition;
 use custos_app::overview::timeline::TIMELINE_KINDS;
 use custos_app::overview::{CustomerOverview, TimelinePage};
-use custos_app::terms::{term_or_code, Terms};
+use custos_app::terms::{term, term_or_code, Terms};
 use custos_core::violation::Lang;
 
 use super::customer_detail::label;
@@ -44,8 +44,17 @@ fn kind_label(kind: &str, lang: Lang) -> &'static str {
         ("application", Lang::En) => "Applications",
         ("activity", Lang::Zh) => "业务记录",
         ("activity", Lang::En) => "Business records",
+        ("lifecycle", Lang::Zh) => "客户状态",
+        ("lifecycle", Lang::En) => "Life cycle",
         _ => "",
     }
+}
+
+/// A life-cycle stage in words.
+fn stage_words(stage: &str, lang: Lang) -> String {
+    term(Terms::LifecycleStage, stage, lang)
+        .unwrap_or("—")
+        .to_string()
 }
 
 pub(crate) fn timeline_part(
@@ -77,6 +86,15 @@ pub(crate) fn timeline_part(
                         None,
                     )
                 }
+                "lifecycle" => (
+                    kind_label("lifecycle", lang).to_string(),
+                    format!(
+                        "{} → {}",
+                        stage_words(e.state.as_deref().unwrap_or("prospect"), lang),
+                        stage_words(&e.action, lang)
+                    ),
+                    None,
+                ),
                 _ => (
                     history_action(&e.action, lang),
                     e.fields
@@ -124,6 +142,8 @@ pub(crate) struct OverviewPart {
     pub credit: Option<Vec<(&'static str, String, &'static str)>>,
     pub contacts: Vec<String>,
     pub lineage: usize,
+    /// The life-cycle stage in one line (客户状态).
+    pub stage: Option<String>,
 }
 
 pub(crate) fn overview_part(o: CustomerOverview, lang: Lang) -> OverviewPart {
@@ -200,5 +220,17 @@ pub(crate) fn overview_part(o: CustomerOverview, lang: Lang) -> OverviewPart {
             .map(|c| contact_line(c, lang))
             .collect(),
         lineage: o.lineage.len(),
+        stage: o.lifecycle.map(|l| {
+            let since = l.since.map(|d| match zh {
+                true => format!("（自 {d}）"),
+                false => format!(" (since {d})"),
+            });
+            format!(
+                "{}{}{}",
+                pick("客户状态：", "Life cycle: "),
+                stage_words(&l.stage, lang),
+                since.unwrap_or_default()
+            )
+        }),
     }
 }

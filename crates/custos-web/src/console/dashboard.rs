@@ -47,6 +47,8 @@ struct DashboardPage {
     total: Option<i64>,
     groups: Vec<FigureGroup>,
     needs_rule: bool,
+    /// `(due on, customer code, what, overdue)` of the viewer's reminders.
+    reminders: Vec<(String, String, String, bool)>,
 }
 
 /// A region code with its name beside it: `110105 北京市朝阳区`.
@@ -114,6 +116,19 @@ pub(crate) async fn page(State(state): State<AppState>, viewer: Viewer) -> Respo
         None => (None, Vec::new()),
     };
     let needs_rule = dashboard.needs_rule;
+    let reminders = dashboard
+        .reminders
+        .iter()
+        .flatten()
+        .map(|r| {
+            (
+                r.due_on.clone(),
+                r.customer_code.clone(),
+                r.title.clone(),
+                r.overdue,
+            )
+        })
+        .collect();
     let (tasks, recent) = rows(dashboard, lang, state.app.config.code_timezone);
     render(
         StatusCode::OK,
@@ -124,6 +139,7 @@ pub(crate) async fn page(State(state): State<AppState>, viewer: Viewer) -> Respo
             total,
             groups,
             needs_rule,
+            reminders,
         },
     )
 }

@@ -280,6 +280,8 @@ pub(crate) const FIGURE_WORDS: &[super::i18n::Entry] = &[
     ("dashboard.region", "地区", "Region"),
     ("dashboard.updated", "更新时间", "Updated"),
     ("dashboard.more_stats", "更多统计", "More statistics"),
+    ("dashboard.reminders", "今日提醒", "Reminders"),
+    ("dashboard.overdue", "已逾期", "Overdue"),
     ("stats.title", "客户统计", "Customer statistics"),
     ("stats.export", "导出 XLSX", "Export XLSX"),
     (

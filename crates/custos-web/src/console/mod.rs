@@ -37,6 +37,7 @@ mod list_query;
 mod login;
 mod page;
 mod region_cascade;
+mod report_figures;
 mod rule_designer;
 mod rule_form;
 mod rule_words;

@@ -10,8 +10,10 @@ use axum::response::{IntoResponse, Response};
 use super::figures::{figure_groups, FigureGroup};
 use super::form::Posted;
 use super::page::{csrf_refused, render, Chrome, PageError};
+use super::report_figures::{report_part, ReportPart};
 use super::session::Viewer;
 use crate::AppState;
+use custos_app::reports::MonthsQuery;
 
 #[derive(Template)]
 #[template(path = "console/stats/stats.html")]
@@ -19,17 +21,27 @@ struct StatsPage {
     chrome: Chrome,
     total: i64,
     groups: Vec<FigureGroup>,
+    reports: ReportPart,
 }
 
 pub(crate) async fn page(State(state): State<AppState>, viewer: Viewer) -> Response {
     let chrome = Chrome::new(&viewer, "/stats", "stats.title");
-    match state.app.customer_figures(&viewer.actor).await {
-        Ok(view) => {
+    let app = &state.app;
+    let months = MonthsQuery::default();
+    let figures = async {
+        let view = app.customer_figures(&viewer.actor).await?;
+        let flow = app.customer_flow(&viewer.actor, &months).await?;
+        let rp = app.repeat_purchase(&viewer.actor, &months).await?;
+        Ok::<_, custos_app::AppError>((view, flow, rp))
+    };
+    match figures.await {
+        Ok((view, flow, rp)) => {
             let groups = figure_groups(viewer.lang, &view, true);
             let page = StatsPage {
                 chrome: chrome.with_charts(),
                 total: view.stats.total,
                 groups,
+                reports: report_part(viewer.lang, &flow, &rp),
             };
             render(StatusCode::OK, &page)
         }

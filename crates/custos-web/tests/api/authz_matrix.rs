@@ -293,6 +293,13 @@ const MATRIX: &[Entry] = &[
     ),
     (
         "GET",
+        "/api/v1/customers/{code}/lifecycle",
+        Perm("customer.read"),
+        None,
+    ),
+    ("GET", "/api/v1/reminders", Perm("customer.read"), None),
+    (
+        "GET",
         "/api/v1/customers/{code}/lineage",
         Perm("customer.read"),
         None,
@@ -430,6 +437,18 @@ const MATRIX: &[Entry] = &[
         Some(empty),
     ),
     ("GET", "/api/v1/stats/customers", Perm("stats.read"), None),
+    (
+        "GET",
+        "/api/v1/reports/customer-flow",
+        Perm("stats.read"),
+        None,
+    ),
+    (
+        "GET",
+        "/api/v1/reports/repeat-purchase",
+        Perm("stats.read"),
+        None,
+    ),
     (
         "GET",
         "/api/v1/reports/code-usage",

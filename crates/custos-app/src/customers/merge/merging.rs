@@ -273,6 +273,9 @@ impl App {
         .await?;
         let merged_ids: Vec<i64> = others.iter().map(|(r, _)| r.id).collect();
         crate::activities::carry_merged(tx, survivor_row.id, &merged_ids).await?;
+        let mut moved = merged_ids.clone();
+        moved.push(survivor_row.id);
+        self.settle_lifecycles(tx, actor, &moved, "merge").await?;
         settle_review_groups(
             tx,
             actor,

@@ -172,6 +172,9 @@ impl App {
         record_split_lineage(tx, &row, &part_rows).await?;
         let part_ids: Vec<i64> = part_rows.iter().map(|p| p.id).collect();
         crate::activities::carry_split(tx, row.id, &part_ids, &records).await?;
+        let mut moved = part_ids.clone();
+        moved.push(row.id);
+        self.settle_lifecycles(tx, actor, &moved, "split").await?;
         let mut r = record(actor, "customer.split", "customer", &row.code);
         r.after = to_json(&serde_json::json!({
             "parts": part_rows.iter().map(|p| &p.code).collect::<Vec<_>>(),

@@ -111,6 +111,9 @@ impl App {
         }
         tx.delete_lineage("merge", merge_id).await?;
         crate::activities::carry_unmerged(&mut tx, before.participants[0].id).await?;
+        let restored: Vec<i64> = before.participants.iter().map(|p| p.id).collect();
+        self.settle_lifecycles(&mut tx, actor, &restored, "unmerge")
+            .await?;
         tx.mark_merge_undone(merge_id, now_us(), actor.user_id)
             .await?;
         let survivor = &before.participants[0].code;

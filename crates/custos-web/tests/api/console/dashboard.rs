@@ -147,11 +147,51 @@ backend_test!(statistics_page_and_its_xlsx, |t| {
     )
     .await;
     customer(&t, &admin, "深圳四号软件有限公司", None, "440305", "65").await;
+    // Two orders today: one new customer this month, one buyer of two orders.
+    let list = body(t.get("/api/v1/customers", &admin).await, 200).await;
+    let code = list["items"][0]["code"].as_str().unwrap().to_string();
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive()
+        .to_string();
+    for doc in ["SO-1", "SO-2"] {
+        let order = json!({"source_system": "erp", "document_number": doc,
+                           "date": today, "amount": 10});
+        let path = format!("/api/v1/customers/{code}/orders");
+        body(t.post(&path, Some(&admin), order).await, 201).await;
+    }
+    // A follow-up planned for today: after the daily job, a reminder for the owner
+    // (the administrator) on the dashboard and at /api/v1/reminders.
+    let path = format!("/api/v1/customers/{code}/followups");
+    let f = json!({"channel": "call", "content": "回访", "next_date": today});
+    body(t.post(&path, Some(&admin), f).await, 201).await;
+    let day = chrono::NaiveDate::parse_from_str(&today, "%Y-%m-%d").unwrap();
+    let run = custos_app::lifecycle::run_daily_at(&t.app, day)
+        .await
+        .unwrap();
+    assert_eq!(run.reminders, 1);
+    let mine = body(t.get("/api/v1/reminders", &admin).await, 200).await;
+    assert_eq!(mine.as_array().map(Vec::len), Some(1), "{mine}");
+    assert_eq!(mine[0]["customer_code"], code.as_str());
+    let mut a = Visitor::new(&t);
+    a.login("admin", ADMIN_PASSWORD).await;
+    let html = a.get("/").await.text().await.unwrap();
+    assert!(html.contains("id=\"reminders\"") && html.contains("今日提醒"));
+    assert!(html.contains(&format!("<a href=\"/customers/{code}\">{code}</a>")));
+
     let mut v = Visitor::new(&t);
     v.login("boss", USER_PASSWORD).await;
     let r = v.get("/stats").await;
     assert_eq!(r.status(), 200);
     let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"report-flow\"") && html.contains("id=\"report-repeat\""));
+    assert!(
+        html.contains("<span id=\"report-rate\">100.0%（1/1）</span>"),
+        "{html}"
+    );
+    let month = &today[..7];
+    let row = format!("<tr><td>{month}</td><td class=\"num\">1</td><td class=\"num\">1</td><td class=\"num\">0</td></tr>");
+    assert!(html.contains(&row), "{row}");
     assert_eq!(figure(&html, "/customers", "total"), Some(1));
     assert_eq!(figure(&html, "/customers?region=4403", "city"), Some(1));
     assert_eq!(figure(&html, "/customers?industry=65", "industry"), Some(1));
