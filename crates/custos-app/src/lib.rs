@@ -31,6 +31,7 @@ pub mod notify;
 pub mod org;
 pub mod overview;
 pub mod password_policy;
+pub mod quality;
 pub mod rate_limit;
 pub mod restore_guard;
 mod stats_cache;
@@ -91,6 +92,8 @@ pub struct AppConfig {
     pub smtp: Option<mail::SmtpConfig>,
     /// Follow-up results and the cooperation-status rule of contracts (`[activities]`).
     pub activities: activities::ActivityConfig,
+    /// Rules, weights and KPI targets of data quality (`[quality]`).
+    pub quality: quality::QualityConfig,
 }
 
 /// Wrapper so the config stays `Debug`.
@@ -124,6 +127,7 @@ impl Default for AppConfig {
             import_limits: Default::default(),
             smtp: None,
             activities: Default::default(),
+            quality: Default::default(),
         }
     }
 }

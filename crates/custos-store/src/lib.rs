@@ -23,6 +23,7 @@ mod match_postings;
 mod org;
 mod org_admin;
 pub mod pii_rows;
+pub mod quality;
 /// Owner-only files and directories (kept at this path for the store's callers).
 pub use custos_files::private_files;
 mod rate_limits;
@@ -43,6 +44,7 @@ pub use error::{StoreError, StoreResult};
 pub use login_throttle::ThrottleRow;
 pub use org::{username_key, DepartmentRow, RoleGrantRow, RoleRow, SessionRow, UserRow};
 pub use org_admin::GrantListRow;
+pub use quality::{QualityRow, WorklistFilter};
 
 /// Current time in microseconds since the Unix epoch, the unit every table uses.
 pub fn now_us() -> i64 {

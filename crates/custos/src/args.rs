@@ -105,6 +105,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: customer_cmd::CustomerCommand,
     },
+    /// Data quality (数据质量): recompute scores, take the daily snapshot.
+    Quality {
+        #[command(subcommand)]
+        command: crate::quality_cmd::QualityCommand,
+    },
     /// Add synthetic Chinese customers (valid USCC/ID numbers, real regions) for trials.
     Demo(customer_cmd::DemoArgs),
     /// Import customers from CSV/XLSX (批量导入); see docs/import-export.md.

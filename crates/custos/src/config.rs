@@ -39,6 +39,8 @@ pub struct FileConfig {
     pub stats: StatsSection,
     #[serde(default)]
     pub activities: ActivitiesSection,
+    #[serde(default)]
+    pub quality: crate::quality_config::QualitySection,
 }
 
 /// `[activities]`: the business records of customers.
@@ -497,6 +499,7 @@ pub fn load(
     }
     file.imports.apply(&mut app.import_limits)?;
     file.activities.apply(&mut app.activities)?;
+    file.quality.apply(&mut app.quality)?;
     let mut db = DbOptions::sqlite(data_dir);
     db.database_url = database_url;
     if let Some(n) = file.database.max_connections {

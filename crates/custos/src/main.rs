@@ -20,6 +20,8 @@ mod dispatch;
 mod import_cmd;
 mod key_cmd;
 mod output;
+mod quality_cmd;
+mod quality_config;
 mod rule_cmd;
 mod serve;
 mod user_cmd;

@@ -80,6 +80,7 @@ pub(crate) async fn serve(
             .run_audit_checkpoints(settings.audit_checkpoint_due),
     );
     let keys = tokio::spawn(app.clone().run_pii_key_worker());
+    let snapshots = tokio::spawn(app.clone().run_quality_snapshots());
     let key_reloader = tokio::spawn(reload_keys_on_hangup(app.clone()));
     let served = match tls {
         Some(tls) => {
@@ -95,6 +96,7 @@ pub(crate) async fn serve(
     worker.abort();
     checkpoints.abort();
     keys.abort();
+    snapshots.abort();
     key_reloader.abort();
     served.map_err(|e| Failure(format!("server error: {e}")))?;
     lock.release().await;

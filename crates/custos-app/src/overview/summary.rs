@@ -33,6 +33,8 @@ pub struct CustomerOverview {
     pub records: Option<RecordsSummary>,
     /// The current credit rating, with `credit.read` over the customer; otherwise absent.
     pub credit: Option<CreditView>,
+    /// Its data-quality score and failing rules, with `quality.read` over the customer.
+    pub quality: Option<crate::quality::CustomerQuality>,
 }
 
 impl App {
@@ -62,7 +64,13 @@ impl App {
             }
             false => None,
         };
+        let quality = match self.customer_quality(actor, &customer.code).await {
+            Ok(q) => Some(q),
+            Err(AppError::Forbidden { .. } | AppError::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
         Ok(CustomerOverview {
+            quality,
             primary_contacts: customer
                 .contacts
                 .iter()

@@ -14,6 +14,7 @@ pub(crate) mod imports;
 mod ops;
 mod org;
 mod overview;
+mod quality;
 
 use axum::Router;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -163,6 +164,12 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(exports::list_export_jobs))
         .routes(routes!(exports::get_export_job, exports::delete_export_job))
         .routes(routes!(exports::download_export))
+        .routes(routes!(quality::customer_quality))
+        .routes(routes!(quality::quality_summary))
+        .routes(routes!(quality::quality_trend))
+        .routes(routes!(quality::quality_worklist))
+        .routes(routes!(quality::assign_worklist))
+        .routes(routes!(quality::recompute_quality))
         .split_for_parts()
 }
 
