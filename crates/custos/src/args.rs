@@ -205,6 +205,15 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 50)]
         dashboards: usize,
     },
+    /// Time of the full data-quality recompute over N bulk-loaded customers in a fresh
+    /// database, and of the summary and worklist over them.
+    Quality {
+        /// sqlite or postgres (postgres uses --database-url or CUSTOS_TEST_PG_URL, in a fresh schema).
+        #[arg(long, default_value = "sqlite")]
+        backend: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        customers: u64,
+    },
 }
 
 #[derive(Subcommand)]

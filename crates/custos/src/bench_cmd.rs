@@ -2,7 +2,7 @@
 //! then the benchmark itself (see `bench`, `bench_import`, `bench_lookup`).
 
 use crate::args::BenchCommand;
-use crate::{bench, bench_console, bench_import, bench_lookup, Failure};
+use crate::{bench, bench_console, bench_import, bench_lookup, bench_quality, Failure};
 
 /// Run one benchmark; `database_url` is the global `--database-url`.
 pub(crate) async fn run_bench(
@@ -31,7 +31,8 @@ pub(crate) async fn run_bench(
         BenchCommand::Issue { backend, .. }
         | BenchCommand::Dupcheck { backend, .. }
         | BenchCommand::Lookup { backend, .. }
-        | BenchCommand::Console { backend, .. } => backend.as_str(),
+        | BenchCommand::Console { backend, .. }
+        | BenchCommand::Quality { backend, .. } => backend.as_str(),
         BenchCommand::Import { .. } => "sqlite",
     };
     let backend = match backend_name {
@@ -86,6 +87,9 @@ pub(crate) async fn run_bench(
                 dashboards: *dashboards,
             };
             bench_console::console(backend, url.as_deref(), run).await?
+        }
+        BenchCommand::Quality { customers, .. } => {
+            bench_quality::quality(backend, url.as_deref(), *customers).await?
         }
         BenchCommand::Import { .. } => {}
     }

@@ -13,6 +13,7 @@ mod bench_common;
 mod bench_console;
 mod bench_import;
 mod bench_lookup;
+mod bench_quality;
 mod config;
 mod customer_cmd;
 mod dedupe_cmd;

@@ -9,6 +9,7 @@
 
 mod assign;
 mod config;
+mod export;
 mod keep;
 mod recompute;
 mod reports;

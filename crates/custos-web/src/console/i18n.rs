@@ -85,6 +85,7 @@ const SHELL: &[Entry] = &[
 const TABLES: &[&[Entry]] = &[
     SHELL,
     super::figures::FIGURE_WORDS,
+    super::quality::WORDS,
     super::customer_list::WORDS,
     super::exports::WORDS,
     super::customer_words::CUSTOMER_WORDS,

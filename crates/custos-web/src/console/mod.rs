@@ -35,6 +35,7 @@ mod inbox;
 mod list_query;
 mod login;
 mod page;
+mod quality;
 mod region_cascade;
 mod rule_designer;
 mod rule_form;
@@ -57,6 +58,9 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/logout", post(login::logout))
         .route("/language", post(login::language))
         .route("/", get(dashboard::page))
+        .route("/quality", get(quality::page))
+        .route("/quality/assign", post(quality::assign))
+        .route("/quality/export.xlsx", post(quality::export_xlsx))
         .route("/stats", get(stats::page))
         .route("/stats/export.xlsx", post(stats::export_xlsx))
         .route("/account", get(account::page))

@@ -22,6 +22,7 @@ mod imports;
 mod imports_in_browser;
 mod list_in_browser;
 pub(crate) mod pages;
+mod quality;
 mod rules;
 mod rules_in_browser;
 mod session;
