@@ -18,6 +18,8 @@ pub struct QualityRow {
     /// JSON list of the failing rule keys.
     pub failing: String,
     pub computed_at: i64,
+    /// The customer's `row_version` the score was computed from.
+    pub customer_version: i64,
 }
 
 /// A customer's quality with its assignment, for reads.
@@ -126,23 +128,25 @@ impl Tx {
         if rows.is_empty() {
             return Ok(());
         }
-        let ids: Vec<i64> = rows.iter().map(|r| r.customer_id).collect();
-        self.delete_quality_failures(&ids).await?;
         let values: Vec<String> = (0..rows.len())
-            .map(|i| format!("({})", placeholders_from(i * 9 + 1, 9)))
+            .map(|i| format!("({})", placeholders_from(i * 10 + 1, 10)))
             .collect();
+        // A score computed from an older version of the customer than the stored one
+        // is left out (RETURNING names the rows written).
         let sql = format!(
             "INSERT INTO customer_quality (customer_id, score, completeness, validity, \
-             consistency, timeliness, uniqueness, failing, computed_at) VALUES {} \
-             ON CONFLICT (customer_id) DO UPDATE SET score = excluded.score, \
+             consistency, timeliness, uniqueness, failing, computed_at, customer_version) \
+             VALUES {} ON CONFLICT (customer_id) DO UPDATE SET score = excluded.score, \
              completeness = excluded.completeness, validity = excluded.validity, \
              consistency = excluded.consistency, timeliness = excluded.timeliness, \
              uniqueness = excluded.uniqueness, failing = excluded.failing, \
-             computed_at = excluded.computed_at",
+             computed_at = excluded.computed_at, customer_version = excluded.customer_version \
+             WHERE customer_quality.customer_version <= excluded.customer_version \
+             RETURNING customer_id",
             values.join(", ")
         );
-        on_tx!(self, |c| {
-            let mut q = sqlx::query(&sql);
+        let written: Vec<i64> = on_tx!(self, |c| {
+            let mut q = sqlx::query_scalar::<_, i64>(&sql);
             for r in rows {
                 q = q
                     .bind(r.customer_id)
@@ -153,12 +157,19 @@ impl Tx {
                     .bind(r.timeliness)
                     .bind(r.uniqueness)
                     .bind(r.failing.clone())
-                    .bind(r.computed_at);
+                    .bind(r.computed_at)
+                    .bind(r.customer_version);
             }
-            q.execute(c).await.map(|r| r.rows_affected())
+            q.fetch_all(c).await
         })?;
+        if written.is_empty() {
+            return Ok(());
+        }
+        self.delete_quality_failures(&written).await?;
+        let written: std::collections::HashSet<i64> = written.into_iter().collect();
         let failures: Vec<(String, i64)> = rows
             .iter()
+            .filter(|r| written.contains(&r.customer_id))
             .flat_map(|r| {
                 let keys: Vec<String> = serde_json::from_str(&r.failing).unwrap_or_default();
                 keys.into_iter().map(move |k| (k, r.customer_id))
@@ -242,7 +253,8 @@ impl Tx {
     pub async fn customer_quality(&mut self, customer_id: i64) -> StoreResult<Option<QualityRow>> {
         Ok(on_tx!(self, |c| sqlx::query_as::<_, QualityRow>(
             "SELECT customer_id, score, completeness, validity, consistency, timeliness, \
-             uniqueness, failing, computed_at FROM customer_quality WHERE customer_id = $1"
+             uniqueness, failing, computed_at, customer_version FROM customer_quality \
+             WHERE customer_id = $1"
         )
         .bind(customer_id)
         .fetch_optional(c)
@@ -524,4 +536,68 @@ enum Bind {
     Int(i64),
     Float(f64),
     Text(String),
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::testing::TestDb;
+    use crate::Backend;
+
+    fn row(version: i64, score: f64, failing: &str) -> QualityRow {
+        QualityRow {
+            customer_id: 7,
+            score,
+            failing: failing.into(),
+            customer_version: version,
+            ..Default::default()
+        }
+    }
+
+    /// The failing rules stored for customer 7 (no customers row to join).
+    async fn failures(tx: &mut Tx) -> Vec<String> {
+        crate::on_tx!(tx, |c| sqlx::query_scalar(
+            "SELECT rule_key FROM customer_quality_failures WHERE customer_id = 7 ORDER BY 1"
+        )
+        .fetch_all(c)
+        .await)
+        .unwrap()
+    }
+
+    /// A score computed from an older version of the customer never replaces one computed
+    /// from a newer version (a recompute racing a change), nor do its failing rules.
+    async fn older_versions_do_not_overwrite(backend: Backend) {
+        let Some(t) = TestDb::new(backend).await.unwrap() else {
+            eprintln!("postgres half skipped: CUSTOS_TEST_PG_URL is not set");
+            return;
+        };
+        let mut tx = t.db.begin().await.unwrap();
+        tx.put_quality(&[row(3, 80.0, r#"["validity.uscc"]"#)])
+            .await
+            .unwrap();
+        tx.put_quality(&[row(2, 50.0, r#"["timeliness.updated"]"#)])
+            .await
+            .unwrap();
+        let q = tx.customer_quality(7).await.unwrap().unwrap();
+        assert_eq!((q.score, q.customer_version), (80.0, 3));
+        assert_eq!(failures(&mut tx).await, vec!["validity.uscc".to_string()]);
+        // The same version again does replace it, failures included.
+        tx.put_quality(&[row(3, 90.0, "[]")]).await.unwrap();
+        let q = tx.customer_quality(7).await.unwrap().unwrap();
+        assert_eq!(q.score, 90.0);
+        assert!(failures(&mut tx).await.is_empty());
+        tx.rollback().await.unwrap();
+        t.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn older_versions_do_not_overwrite_sqlite() {
+        older_versions_do_not_overwrite(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn older_versions_do_not_overwrite_postgres() {
+        older_versions_do_not_overwrite(Backend::Postgres).await;
+    }
 }

@@ -17,7 +17,8 @@ use crate::App;
 /// Custom fields required per type, as the catalog says: (key, labels, types).
 pub(crate) type RequiredCustom = Vec<(String, String, String, Vec<String>)>;
 
-pub(crate) fn quality_row(customer_id: i64, a: &Assessment, now: i64) -> QualityRow {
+/// The row of `customer_id`'s assessment `a`, computed at `now` from its `version`.
+pub(crate) fn quality_row(customer_id: i64, version: i64, a: &Assessment, now: i64) -> QualityRow {
     let [completeness, validity, consistency, timeliness, uniqueness] = a.dimensions;
     QualityRow {
         customer_id,
@@ -29,6 +30,7 @@ pub(crate) fn quality_row(customer_id: i64, a: &Assessment, now: i64) -> Quality
         uniqueness,
         failing: serde_json::to_string(&a.failing).unwrap_or_else(|_| "[]".into()),
         computed_at: now,
+        customer_version: version,
     }
 }
 
@@ -64,7 +66,7 @@ impl App {
             today: issue_date(self.config.code_timezone),
             now,
         };
-        quality_row(0, &assess(&quality_facts(rec, now, false), &ctx), now)
+        quality_row(0, 1, &assess(&quality_facts(rec, now, false), &ctx), now)
     }
 
     /// Rescore these customers as stored now (rows as the caller just wrote them): those
@@ -101,7 +103,12 @@ impl App {
         for row in live {
             let rec = record_of(row, &key)?;
             let facts = quality_facts(&rec, row.updated_at, grouped.contains(&row.id));
-            out.push(quality_row(row.id, &assess(&facts, &ctx), now));
+            out.push(quality_row(
+                row.id,
+                row.row_version,
+                &assess(&facts, &ctx),
+                now,
+            ));
         }
         tx.put_quality(&out).await?;
         Ok(())

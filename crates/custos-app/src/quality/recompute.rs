@@ -120,7 +120,12 @@ impl App {
         for row in &rows {
             let rec = record_of(row, &key)?;
             let facts = quality_facts(&rec, row.updated_at, grouped.contains(&row.id));
-            out.push(quality_row(row.id, &assess(&facts, &ctx), now));
+            out.push(quality_row(
+                row.id,
+                row.row_version,
+                &assess(&facts, &ctx),
+                now,
+            ));
         }
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         tx.delete_quality_between(after, upto, &ids).await?;

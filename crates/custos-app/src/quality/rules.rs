@@ -492,3 +492,127 @@ pub fn rule_matches(selector: &str, key: &str) -> bool {
             .strip_prefix(selector)
             .is_some_and(|rest| rest.starts_with('.'))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn ctx_parts() -> (QualityConfig, NaiveDate, i64) {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
+        let now = today
+            .and_hms_opt(12, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp_micros();
+        (QualityConfig::default(), today, now)
+    }
+
+    fn person(values: &[(&'static str, &str)], now: i64) -> Facts {
+        Facts {
+            customer_type: "individual".into(),
+            name: "张三".into(),
+            values: values.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+            updated_at: now,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_id_number_issued_in_another_province_is_inconsistent() {
+        let (config, today, now) = ctx_parts();
+        let ctx = Context {
+            config: &config,
+            required_custom: &[],
+            today,
+            now,
+        };
+        let id = IdNumber::with_check("11010519800101123", today).unwrap();
+        // Issued in Beijing (11), living in Shanghai (31).
+        let f = person(
+            &[
+                ("id_number", id.as_str()),
+                ("region_code", "310104"),
+                ("address", "上海市"),
+            ],
+            now,
+        );
+        let a = assess(&f, &ctx);
+        assert_eq!(a.failing, vec!["consistency.id_number_region"]);
+        // Consistency: the identity fits the type, the region does not: 1 of 2 → 50;
+        // the rest 100: 100 − 0.15 × 50 = 92.5.
+        assert_eq!(a.dimensions, [100.0, 100.0, 50.0, 100.0, 100.0]);
+        assert_eq!(a.score, 92.5);
+        let moved = person(
+            &[
+                ("id_number", id.as_str()),
+                ("region_code", "110105"),
+                ("address", "北京市"),
+            ],
+            now,
+        );
+        assert!(assess(&moved, &ctx).failing.is_empty());
+    }
+
+    #[test]
+    fn identity_contacts_and_validity_of_stored_values() {
+        let (config, today, now) = ctx_parts();
+        let ctx = Context {
+            config: &config,
+            required_custom: &[],
+            today,
+            now,
+        };
+        let uscc = Uscc::with_check("91310104MA0000001").unwrap();
+        let mut f = person(
+            &[
+                ("uscc", uscc.as_str()),
+                ("mobile", "1380013800"),
+                ("address", "上海"),
+            ],
+            now,
+        );
+        f.contacts = vec![
+            ContactFacts {
+                phone: Some("not a phone".into()),
+                ..Default::default()
+            },
+            ContactFacts::default(),
+        ];
+        let a = assess(&f, &ctx);
+        assert_eq!(
+            a.failing,
+            vec![
+                "consistency.identity_type",
+                "consistency.primary_contact",
+                "validity.contacts",
+                "validity.mobile",
+            ]
+        );
+    }
+
+    #[test]
+    fn stale_after_the_configured_months_and_selectors() {
+        let (config, today, now) = ctx_parts();
+        let ctx = Context {
+            config: &config,
+            required_custom: &[],
+            today,
+            now,
+        };
+        let cut = stale_cutoff(now, 12).unwrap();
+        let mut f = person(&[("mobile", "13800138000"), ("address", "上海")], cut);
+        assert!(assess(&f, &ctx).failing.is_empty());
+        f.updated_at = cut - 1;
+        assert_eq!(assess(&f, &ctx).failing, vec!["timeliness.updated"]);
+        assert!(rule_matches(
+            "completeness.required",
+            "completeness.required.uscc"
+        ));
+        assert!(!rule_matches(
+            "completeness.req",
+            "completeness.required.uscc"
+        ));
+        assert!(rule_matches("timeliness", "timeliness.updated"));
+    }
+}

@@ -14,6 +14,9 @@ CREATE TABLE customer_quality (
     uniqueness      DOUBLE PRECISION NOT NULL,
     failing         TEXT    NOT NULL,            -- JSON list of rule keys, no values
     computed_at     BIGINT  NOT NULL,
+    -- The customer's row_version the score was computed from: a write never replaces a
+    -- score computed from a later version (a recompute racing a change, PostgreSQL).
+    customer_version BIGINT NOT NULL,
     assignee_id     BIGINT,                      -- who is to mend it (待完善)
     assigned_at     BIGINT
 );

@@ -102,8 +102,8 @@ INSERT INTO audit_log (seq, at, actor_id, actor_name, source, action, target_typ
 VALUES ($39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51, $52, $53, $54);
 UPDATE audit_head SET seq = $39, hash = $53 WHERE id = 1;
 INSERT INTO customer_quality (customer_id, score, completeness, validity, consistency, \
-    timeliness, uniqueness, failing, computed_at) \
-VALUES ($63, $55, $56, $57, $58, $59, $60, $61, $62);
+    timeliness, uniqueness, failing, computed_at, customer_version) \
+VALUES ($63, $55, $56, $57, $58, $59, $60, $61, $62, 1);
 INSERT INTO customer_quality_failures (rule_key, customer_id) \
 SELECT j.value, $63 FROM json_each($61) j;";
 
@@ -153,8 +153,8 @@ a AS (INSERT INTO audit_log (seq, at, actor_id, actor_name, source, action, targ
   VALUES ($39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51, $52, $53, $54)), \
 head AS (UPDATE audit_head SET seq = $39, hash = $53 WHERE id = 1), \
 q AS (INSERT INTO customer_quality (customer_id, score, completeness, validity, consistency, \
-    timeliness, uniqueness, failing, computed_at) \
-  SELECT c.id, $55, $56, $57, $58, $59, $60, $61, $62 FROM c), \
+    timeliness, uniqueness, failing, computed_at, customer_version) \
+  SELECT c.id, $55, $56, $57, $58, $59, $60, $61, $62, 1 FROM c), \
 qf AS (INSERT INTO customer_quality_failures (rule_key, customer_id) \
   SELECT j, c.id FROM c, json_array_elements_text($61::json) AS j) \
 SELECT id FROM c";
