@@ -50,6 +50,18 @@ backend_test!(quality_page_assigns_and_downloads, |t| {
     assert!(html.contains(&format!("value=\"{code}\"")), "worklist row");
     assert!(!html.contains("13812349999"), "no values on the page");
 
+    // The customer page's overview shows the score and the failing rules' labels.
+    let r = v.get(&format!("/customers/{code}?tab=overview")).await;
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("id=\"ov-quality-score\">86.1<"),
+        "score on the customer page"
+    );
+    assert!(
+        page.contains("建议项“统一社会信用代码”已填写"),
+        "failing rule label"
+    );
+
     let csrf = Visitor::hidden(&html, "csrf");
     let r = v
         .post(
