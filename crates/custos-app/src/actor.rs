@@ -43,6 +43,8 @@ pub const PERMISSIONS: &[(&str, &str)] = &[
     ("activity.write", "登记客户业务记录"),
     ("credit.read", "查看客户信用"),
     ("credit.write", "登记客户信用评级"),
+    ("quality.read", "查看数据质量（评分、指标、待完善清单）"),
+    ("quality.manage", "管理数据质量（分派待完善、重算、快照）"),
 ];
 
 pub fn is_known_permission(p: &str) -> bool {
@@ -79,6 +81,8 @@ pub fn builtin_roles() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
                 "stats.read",
                 "activity.read",
                 "activity.write",
+                "quality.read",
+                "quality.manage",
             ],
         ),
         (
@@ -121,6 +125,7 @@ pub fn builtin_roles() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
                 "code.validate",
                 "activity.read",
                 "credit.read",
+                "quality.read",
             ],
         ),
     ]

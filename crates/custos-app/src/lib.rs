@@ -33,6 +33,7 @@ pub mod notify;
 pub mod org;
 pub mod overview;
 pub mod password_policy;
+pub mod quality;
 pub mod rate_limit;
 pub mod reminders;
 pub mod reports;
@@ -97,6 +98,8 @@ pub struct AppConfig {
     pub activities: activities::ActivityConfig,
     /// Life-cycle rules, the daily job's hour and reminder notice (`[lifecycle]`).
     pub lifecycle: lifecycle::LifecycleConfig,
+    /// Rules, weights and KPI targets of data quality (`[quality]`).
+    pub quality: quality::QualityConfig,
 }
 
 /// Wrapper so the config stays `Debug`.
@@ -131,6 +134,7 @@ impl Default for AppConfig {
             smtp: None,
             activities: Default::default(),
             lifecycle: Default::default(),
+            quality: Default::default(),
         }
     }
 }

@@ -26,6 +26,7 @@ mod match_postings;
 mod org;
 mod org_admin;
 pub mod pii_rows;
+pub mod quality;
 /// Owner-only files and directories (kept at this path for the store's callers).
 pub use custos_files::private_files;
 mod rate_limits;
@@ -50,6 +51,7 @@ pub use lifecycle::{LifecycleRow, RecordFacts, TransitionRow};
 pub use login_throttle::ThrottleRow;
 pub use org::{username_key, DepartmentRow, RoleGrantRow, RoleRow, SessionRow, UserRow};
 pub use org_admin::GrantListRow;
+pub use quality::{QualityRow, WorklistFilter};
 pub use reminders::{DueItem, ReminderRow};
 
 /// Current time in microseconds since the Unix epoch, the unit every table uses.

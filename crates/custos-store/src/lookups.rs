@@ -402,6 +402,10 @@ mod tests {
             indexes: &indexes,
             history: &history,
             audit: &audit,
+            quality: &crate::QualityRow {
+                failing: "[]".into(),
+                ..Default::default()
+            },
         })
         .await
     }

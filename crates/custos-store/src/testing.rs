@@ -36,6 +36,16 @@ impl TestDb {
         }))
     }
 
+    /// Run one statement behind the use cases' back (tests of old or imported data).
+    pub async fn execute(&self, sql: &str) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        crate::on_tx!(tx, |c| sqlx::query(sql)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        tx.commit().await
+    }
+
     pub async fn cleanup(self) {
         let _ = self.db.drop_schema().await;
         self.db.close().await;

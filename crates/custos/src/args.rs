@@ -105,6 +105,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: customer_cmd::CustomerCommand,
     },
+    /// Data quality (数据质量): recompute scores, take the daily snapshot.
+    Quality {
+        #[command(subcommand)]
+        command: crate::quality_cmd::QualityCommand,
+    },
     /// Add synthetic Chinese customers (valid USCC/ID numbers, real regions) for trials.
     Demo(customer_cmd::DemoArgs),
     /// Import customers from CSV/XLSX (批量导入); see docs/import-export.md.
@@ -233,6 +238,15 @@ pub(crate) enum BenchCommand {
         /// Timed calls of each kind.
         #[arg(long, default_value_t = 1000)]
         queries: usize,
+    },
+    /// Time of the full data-quality recompute over N bulk-loaded customers in a fresh
+    /// database, and of the summary and worklist over them.
+    Quality {
+        /// sqlite or postgres (postgres uses --database-url or CUSTOS_TEST_PG_URL, in a fresh schema).
+        #[arg(long, default_value = "sqlite")]
+        backend: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        customers: u64,
     },
 }
 

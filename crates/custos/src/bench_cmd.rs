@@ -2,7 +2,9 @@
 //! then the benchmark itself (see `bench`, `bench_import`, `bench_lookup`).
 
 use crate::args::BenchCommand;
-use crate::{bench, bench_console, bench_import, bench_lookup, bench_overview, Failure};
+use crate::{
+    bench, bench_console, bench_import, bench_lookup, bench_overview, bench_quality, Failure,
+};
 
 /// Run one benchmark; `database_url` is the global `--database-url`.
 pub(crate) async fn run_bench(
@@ -32,7 +34,8 @@ pub(crate) async fn run_bench(
         | BenchCommand::Dupcheck { backend, .. }
         | BenchCommand::Lookup { backend, .. }
         | BenchCommand::Console { backend, .. }
-        | BenchCommand::Overview { backend, .. } => backend.as_str(),
+        | BenchCommand::Overview { backend, .. }
+        | BenchCommand::Quality { backend, .. } => backend.as_str(),
         BenchCommand::Import { .. } => "sqlite",
     };
     let backend = match backend_name {
@@ -102,6 +105,9 @@ pub(crate) async fn run_bench(
                 queries: *queries,
             };
             bench_overview::overview(backend, url.as_deref(), run).await?
+        }
+        BenchCommand::Quality { customers, .. } => {
+            bench_quality::quality(backend, url.as_deref(), *customers).await?
         }
         BenchCommand::Import { .. } => {}
     }

@@ -41,6 +41,7 @@ pub struct FileConfig {
     pub activities: ActivitiesSection,
     #[serde(default)]
     pub lifecycle: LifecycleSection,
+    pub quality: crate::quality_config::QualitySection,
 }
 
 /// `[lifecycle]`: the customer life cycle (客户状态), its daily job and reminders.
@@ -543,6 +544,7 @@ pub fn load(
     file.imports.apply(&mut app.import_limits)?;
     file.activities.apply(&mut app.activities)?;
     file.lifecycle.apply(&mut app.lifecycle)?;
+    file.quality.apply(&mut app.quality)?;
     let mut db = DbOptions::sqlite(data_dir);
     db.database_url = database_url;
     if let Some(n) = file.database.max_connections {

@@ -26,6 +26,12 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             customer_cmd::run_customer(&app, &actor, command, cli.json).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Quality { command } => {
+            let (app, _, _lock) = open(&cli, None).await?;
+            let actor = actor(&app, &cli).await?;
+            crate::quality_cmd::run_quality(&app, &actor, command, cli.json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Demo(args) => {
             let (app, _, _lock) = open(&cli, None).await?;
             customer_cmd::ensure_admin(&app).await?;

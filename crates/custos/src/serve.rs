@@ -85,6 +85,7 @@ pub(crate) async fn serve(
         app.clone()
             .run_lifecycle_worker(std::time::Duration::from_secs(600)),
     );
+    let snapshots = tokio::spawn(app.clone().run_quality_snapshots());
     let key_reloader = tokio::spawn(reload_keys_on_hangup(app.clone()));
     let served = match tls {
         Some(tls) => {
@@ -101,6 +102,7 @@ pub(crate) async fn serve(
     checkpoints.abort();
     keys.abort();
     lifecycle.abort();
+    snapshots.abort();
     key_reloader.abort();
     served.map_err(|e| Failure(format!("server error: {e}")))?;
     lock.release().await;

@@ -291,6 +291,8 @@ impl App {
         self.remember_prepared(&updated, prepared);
         let history = change_history(actor, &updated, action, reason.clone(), &changes, now);
         tx.insert_customer_history(&history).await?;
+        self.refresh_quality(tx, std::slice::from_ref(&updated))
+            .await?;
         append(tx, change_audit(actor, &code, action, &changes, reason)).await?;
         Ok((updated, new, possible_duplicates))
     }

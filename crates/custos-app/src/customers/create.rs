@@ -308,6 +308,7 @@ impl App {
         let mut row = fresh_row(&drawn.code, &rec, key, actor.user_id, now);
         let history = creation_history(actor, &row, reason.clone(), now);
         let audit = creation_audit(actor, &row, &drawn, &rec, &duplicates, reason.clone());
+        let quality = self.quality_of_new(&rec, now);
         let write = NewCustomerWrite {
             row: &row,
             created_month: &month_of(now, self.config.code_timezone),
@@ -315,6 +316,7 @@ impl App {
             indexes: &indexes,
             history: &history,
             audit: &audit,
+            quality: &quality,
         };
         row.id = match tx.insert_new_customer(write).await {
             Ok(id) => id,

@@ -228,6 +228,8 @@ impl App {
             actor, &updated, action, reason, changes, now,
         ))
         .await?;
+        self.refresh_quality(tx, std::slice::from_ref(&updated))
+            .await?;
         Ok(updated)
     }
 }

@@ -33,6 +33,21 @@ pub(crate) struct Reference {
     pub(super) custom: Vec<crate::fields::FieldDefinition>,
 }
 
+impl Reference {
+    /// Custom fields required for some customer type: (key, labels, types), for the
+    /// completeness rules of data quality.
+    pub(crate) fn required_custom(&self) -> Vec<(String, String, String, Vec<String>)> {
+        self.custom
+            .iter()
+            .filter(|d| !d.required_for.is_empty())
+            .map(|d| {
+                let (k, zh, en) = (d.key.clone(), d.label_zh.clone(), d.label_en.clone());
+                (k, zh, en, d.required_for.clone())
+            })
+            .collect()
+    }
+}
+
 /// The [`Reference`] the last write transaction read, shared so that work done before a
 /// transaction can be checked against what the transaction sees (see
 /// [`Checked`](super::Checked)).
@@ -53,7 +68,7 @@ impl ReferenceSeen {
         }
     }
 
-    pub(super) fn latest(&self) -> Option<Arc<Reference>> {
+    pub(crate) fn latest(&self) -> Option<Arc<Reference>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }

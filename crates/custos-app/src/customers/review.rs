@@ -223,6 +223,7 @@ impl App {
         tx.lock_audit_head().await?;
         let mut found: HashSet<String> = HashSet::new();
         let mut new_groups = 0;
+        let mut touched: Vec<i64> = Vec::new();
         let mut roots: Vec<u32> = members.keys().copied().collect();
         roots.sort_unstable();
         for root in roots {
@@ -249,6 +250,7 @@ impl App {
             };
             if tx.insert_duplicate_group(&row, &m).await?.is_some() {
                 new_groups += 1;
+                touched.extend(m.iter().copied());
             }
         }
         // Open groups this scan no longer finds are out of date.
@@ -271,10 +273,15 @@ impl App {
                         .await?
                 {
                     stale += 1;
+                    touched.extend(tx.duplicate_group_members(g.id).await?);
                 }
             }
             before = Some(last);
         }
+        // Opening and closing groups changes the uniqueness of their members.
+        touched.sort_unstable();
+        touched.dedup();
+        self.refresh_quality_of(&mut tx, &touched).await?;
         let summary = ScanSummary {
             customers: ids.len(),
             candidate_pairs: clustering.candidates,
@@ -494,6 +501,7 @@ impl App {
         {
             return Err(group_closed(id, &g.status));
         }
+        self.refresh_quality_of(&mut tx, &member_ids).await?;
         for (i, a) in member_ids.iter().enumerate() {
             for b in &member_ids[i + 1..] {
                 tx.insert_dismissal(*a, *b, now, actor.user_id, reason.as_deref())

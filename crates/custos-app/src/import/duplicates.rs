@@ -170,6 +170,10 @@ impl App {
             source: "import".into(),
             customer_type: crate::customers::review::shared_type(types.iter()),
         };
-        Ok(tx.insert_duplicate_group(&row, &members).await?)
+        let id = tx.insert_duplicate_group(&row, &members).await?;
+        if id.is_some() {
+            self.refresh_quality_of(tx, &members).await?;
+        }
+        Ok(id)
     }
 }

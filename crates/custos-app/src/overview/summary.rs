@@ -35,6 +35,8 @@ pub struct CustomerOverview {
     pub credit: Option<CreditView>,
     /// The life-cycle stage (客户状态); its transitions are at `/lifecycle`.
     pub lifecycle: Option<crate::lifecycle::LifecycleView>,
+    /// Its data-quality score and failing rules, with `quality.read` over the customer.
+    pub quality: Option<crate::quality::CustomerQuality>,
 }
 
 impl App {
@@ -65,7 +67,13 @@ impl App {
             }
             false => None,
         };
+        let quality = match self.customer_quality(actor, &customer.code).await {
+            Ok(q) => Some(q),
+            Err(AppError::Forbidden { .. } | AppError::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
         Ok(CustomerOverview {
+            quality,
             primary_contacts: customer
                 .contacts
                 .iter()

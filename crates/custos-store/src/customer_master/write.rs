@@ -69,9 +69,11 @@ pub struct NewCustomerWrite<'a> {
     pub indexes: &'a CustomerIndexes,
     pub history: &'a HistoryRow,
     pub audit: &'a AuditRecord,
+    /// The new customer's quality (its `customer_id` is filled in by the store).
+    pub quality: &'a crate::QualityRow,
 }
 
-/// [`Tx::insert_new_customer`] on SQLite, given the new id as `$55` (known in advance:
+/// [`Tx::insert_new_customer`] on SQLite, given the new id as `$63` (known in advance:
 /// see `WriteCache::next_customer_id`), so it returns nothing and can be sent ahead
 /// (`Tx::send_behind`). List-valued indexes arrive as JSON arrays (one-element arrays
 /// for single columns), so the text never changes and stays a cached prepared statement.
@@ -84,21 +86,26 @@ const NEW_CUSTOMER_SQLITE: &str = "\
 INSERT INTO customers (id, code, customer_type, name, name_key, status, uscc, region_code, \
     industry, level, owner_id, department_id, data, created_by, created_at, updated_at, \
     row_version, created_month) \
-VALUES ($55, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, 1, $15);
+VALUES ($63, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, 1, $15);
 INSERT INTO code_registry (code, customer_id, rule_key, rule_version, scope, seq, manual, \
     status, redirect_to, issued_at, issued_by, reason) \
-VALUES ($1, $55, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25);
+VALUES ($1, $63, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25);
 INSERT OR IGNORE INTO customer_tags (customer_id, tag) \
-SELECT $55, json_extract(j.value, '$[0]') FROM json_each($27) j;
+SELECT $63, json_extract(j.value, '$[0]') FROM json_each($27) j;
 INSERT OR IGNORE INTO customer_field_values (customer_id, key, value) \
-SELECT $55, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]') FROM json_each($29) j;
+SELECT $63, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]') FROM json_each($29) j;
 INSERT INTO customer_history (customer_id, row_version, at, actor_id, actor_name, action, \
     reason, changes, snapshot) \
-VALUES ($55, $31, $32, $33, $34, $35, $36, $37, $38);
+VALUES ($63, $31, $32, $33, $34, $35, $36, $37, $38);
 INSERT INTO audit_log (seq, at, actor_id, actor_name, source, action, target_type, \
     target_id, before_json, after_json, reason, request_id, ip, prev_hash, hash, key_id) \
 VALUES ($39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51, $52, $53, $54);
-UPDATE audit_head SET seq = $39, hash = $53 WHERE id = 1;";
+UPDATE audit_head SET seq = $39, hash = $53 WHERE id = 1;
+INSERT INTO customer_quality (customer_id, score, completeness, validity, consistency, \
+    timeliness, uniqueness, failing, computed_at, customer_version) \
+VALUES ($63, $55, $56, $57, $58, $59, $60, $61, $62, 1);
+INSERT INTO customer_quality_failures (rule_key, customer_id) \
+SELECT j.value, $63 FROM json_each($61) j;";
 
 /// [`NEW_CUSTOMER_SQLITE`] beginning with the savepoint statements it must run under.
 fn new_customer_sqlite(prefix: SavepointPrefix) -> &'static str {
@@ -144,7 +151,12 @@ h AS (INSERT INTO customer_history (customer_id, row_version, at, actor_id, acto
 a AS (INSERT INTO audit_log (seq, at, actor_id, actor_name, source, action, target_type, \
     target_id, before_json, after_json, reason, request_id, ip, prev_hash, hash, key_id) \
   VALUES ($39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51, $52, $53, $54)), \
-head AS (UPDATE audit_head SET seq = $39, hash = $53 WHERE id = 1) \
+head AS (UPDATE audit_head SET seq = $39, hash = $53 WHERE id = 1), \
+q AS (INSERT INTO customer_quality (customer_id, score, completeness, validity, consistency, \
+    timeliness, uniqueness, failing, computed_at, customer_version) \
+  SELECT c.id, $55, $56, $57, $58, $59, $60, $61, $62, 1 FROM c), \
+qf AS (INSERT INTO customer_quality_failures (rule_key, customer_id) \
+  SELECT j, c.id FROM c, json_array_elements_text($61::json) AS j) \
 SELECT id FROM c";
 
 impl Tx {
@@ -220,7 +232,7 @@ impl Tx {
         let mut match_keys = w.indexes.match_keys.clone();
         match_keys.sort_unstable();
         match_keys.dedup();
-        // The 54 parameters both scripts share (owned: a write sent ahead outlives `w`).
+        // The 62 parameters both scripts share (owned: a write sent ahead outlives `w`).
         macro_rules! bound {
             ($sql:expr, $blind:expr, $grams:expr, $keys:expr) => {
                 sqlx::query($sql)
@@ -278,6 +290,14 @@ impl Tx {
                     .bind(prev_hash.clone())
                     .bind(hash.clone())
                     .bind(key_id.clone()) // $54
+                    .bind(w.quality.score) // $55
+                    .bind(w.quality.completeness)
+                    .bind(w.quality.validity)
+                    .bind(w.quality.consistency)
+                    .bind(w.quality.timeliness)
+                    .bind(w.quality.uniqueness) // $60
+                    .bind(w.quality.failing.clone())
+                    .bind(w.quality.computed_at) // $62
             };
         }
         let id = match &mut self.conn {
@@ -297,7 +317,7 @@ impl Tx {
                 // while SQLite writes this one.
                 let id = self.next_customer_id().await?;
                 self.send_behind(|prefix| {
-                    bound!(new_customer_sqlite(prefix), "", "", "").bind(id) // $55
+                    bound!(new_customer_sqlite(prefix), "", "", "").bind(id) // $63
                 })
                 .await?;
                 self.cache.next_customer_id = Some(id + 1);

@@ -16,6 +16,7 @@ mod lifecycle;
 mod ops;
 mod org;
 mod overview;
+mod quality;
 mod reports;
 
 use axum::Router;
@@ -174,6 +175,12 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(exports::list_export_jobs))
         .routes(routes!(exports::get_export_job, exports::delete_export_job))
         .routes(routes!(exports::download_export))
+        .routes(routes!(quality::customer_quality))
+        .routes(routes!(quality::quality_summary))
+        .routes(routes!(quality::quality_trend))
+        .routes(routes!(quality::quality_worklist))
+        .routes(routes!(quality::assign_worklist))
+        .routes(routes!(quality::recompute_quality))
         .split_for_parts()
 }
 

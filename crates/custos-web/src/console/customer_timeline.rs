@@ -140,6 +140,8 @@ pub(crate) fn timeline_part(
 pub(crate) struct OverviewPart {
     pub records: Option<Vec<(&'static str, String, &'static str)>>,
     pub credit: Option<Vec<(&'static str, String, &'static str)>>,
+    /// Score and failing rules (labels, never values), with `quality.read`.
+    pub quality: Option<Vec<(&'static str, String, &'static str)>>,
     pub contacts: Vec<String>,
     pub lineage: usize,
     /// The life-cycle stage in one line (客户状态).
@@ -211,6 +213,35 @@ pub(crate) fn overview_part(o: CustomerOverview, lang: Lang) -> OverviewPart {
                     )
                     .to_string(),
                     "ov-default",
+                ),
+            ]
+        }),
+        quality: o.quality.filter(|q| q.assessed).map(|q| {
+            let failing: Vec<&str> = q
+                .failing
+                .iter()
+                .map(|r| {
+                    if zh {
+                        r.label_zh.as_str()
+                    } else {
+                        r.label_en.as_str()
+                    }
+                })
+                .collect();
+            vec![
+                (
+                    pick("数据质量得分", "Quality score"),
+                    q.score.map(|s| s.to_string()).unwrap_or_else(none),
+                    "ov-quality-score",
+                ),
+                (
+                    pick("未通过的规则", "Failing rules"),
+                    if failing.is_empty() {
+                        none()
+                    } else {
+                        failing.join(pick("；", "; "))
+                    },
+                    "ov-quality-failing",
                 ),
             ]
         }),

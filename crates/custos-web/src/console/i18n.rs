@@ -86,6 +86,7 @@ const TABLES: &[&[Entry]] = &[
     SHELL,
     super::figures::FIGURE_WORDS,
     super::report_figures::REPORT_WORDS,
+    super::quality::WORDS,
     super::customer_list::WORDS,
     super::exports::WORDS,
     super::customer_words::CUSTOMER_WORDS,

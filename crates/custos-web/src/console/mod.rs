@@ -36,6 +36,7 @@ mod inbox;
 mod list_query;
 mod login;
 mod page;
+mod quality;
 mod region_cascade;
 mod report_figures;
 mod rule_designer;
@@ -59,6 +60,9 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/logout", post(login::logout))
         .route("/language", post(login::language))
         .route("/", get(dashboard::page))
+        .route("/quality", get(quality::page))
+        .route("/quality/assign", post(quality::assign))
+        .route("/quality/export.xlsx", post(quality::export_xlsx))
         .route("/stats", get(stats::page))
         .route("/stats/export.xlsx", post(stats::export_xlsx))
         .route("/account", get(account::page))

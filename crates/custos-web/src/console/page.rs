@@ -51,6 +51,7 @@ const NAV: &[(&str, &str, Option<&str>)] = &[
     ("/imports", "nav.imports", Some("import")),
     ("/exports", "nav.exports", Some("export")),
     ("/stats", "nav.stats", Some("stats.read")),
+    ("/quality", "nav.quality", Some("quality.read")),
     ("/rules", "nav.rules", Some("rule.read")),
     ("/flows", "nav.flows", Some("role.manage")),
     ("/fields", "nav.fields", Some("field.manage")),

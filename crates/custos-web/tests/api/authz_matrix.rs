@@ -300,6 +300,12 @@ const MATRIX: &[Entry] = &[
     ("GET", "/api/v1/reminders", Perm("customer.read"), None),
     (
         "GET",
+        "/api/v1/customers/{code}/quality",
+        Perm("quality.read"),
+        None,
+    ),
+    (
+        "GET",
         "/api/v1/customers/{code}/lineage",
         Perm("customer.read"),
         None,
@@ -436,6 +442,26 @@ const MATRIX: &[Entry] = &[
         Perm("role.manage"),
         Some(empty),
     ),
+    ("GET", "/api/v1/quality/summary", Perm("quality.read"), None),
+    ("GET", "/api/v1/quality/trend", Perm("quality.read"), None),
+    (
+        "GET",
+        "/api/v1/quality/worklist",
+        Perm("quality.read"),
+        None,
+    ),
+    (
+        "POST",
+        "/api/v1/quality/worklist/assign",
+        Perm("quality.manage"),
+        Some(quality_assign),
+    ),
+    (
+        "POST",
+        "/api/v1/quality/recompute",
+        Perm("quality.manage"),
+        Some(empty),
+    ),
     ("GET", "/api/v1/stats/customers", Perm("stats.read"), None),
     (
         "GET",
@@ -535,6 +561,9 @@ fn department() -> Value {
 }
 fn dup_check() -> Value {
     json!({"customer_type": "individual", "name": "张三"})
+}
+fn quality_assign() -> Value {
+    json!({"codes": ["C00000001"], "assignee_id": 1})
 }
 fn export_job() -> Value {
     json!({"format": "csv"})

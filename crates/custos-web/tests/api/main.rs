@@ -26,6 +26,7 @@ mod hostile_input;
 mod imports;
 mod logins;
 mod ops;
+mod quality;
 mod timeline;
 mod tls;
 mod users;

@@ -129,6 +129,8 @@ impl App {
             now,
         ))
         .await?;
+        self.refresh_quality(tx, std::slice::from_ref(&updated))
+            .await?;
         let mut r = record(by, "customer.change_code", "customer", &drawn.code);
         r.before = to_json(&json!({"code": row.code}));
         r.after = to_json(&json!({"code": drawn.code, "application": a.map(|a| a.id)}));

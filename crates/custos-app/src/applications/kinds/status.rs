@@ -69,10 +69,11 @@ impl Effect for StatusChange {
         Box::pin(self.prepare_in(app, tx, s))
     }
 
-    fn apply<'a>(&'a self, _app: &'a App, tx: &'a mut Tx, e: Approval<'a>) -> Pending<'a, Value> {
+    fn apply<'a>(&'a self, app: &'a App, tx: &'a mut Tx, e: Approval<'a>) -> Pending<'a, Value> {
         Box::pin(async move {
             let c: CustomerRef = parse_payload(e.kind(), e.payload)?;
             let row = self.set_customer_status(tx, e.by, e.a, &c).await?;
+            app.refresh_quality(tx, std::slice::from_ref(&row)).await?;
             Ok(json!({"code": row.code, "status": row.status, "version": row.row_version}))
         })
     }

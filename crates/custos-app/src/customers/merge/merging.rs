@@ -276,7 +276,7 @@ impl App {
         let mut moved = merged_ids.clone();
         moved.push(survivor_row.id);
         self.settle_lifecycles(tx, actor, &moved, "merge").await?;
-        settle_review_groups(
+        let regrouped = settle_review_groups(
             tx,
             actor,
             &survivor_row,
@@ -287,6 +287,8 @@ impl App {
             &order,
         )
         .await?;
+        // Members of the groups this merge closed are no longer suspected duplicates.
+        self.refresh_quality_of(tx, &regrouped).await?;
 
         let mut r = record(actor, "customer.merge", "customer", &survivor_row.code);
         r.after = to_json(&serde_json::json!({
@@ -404,10 +406,12 @@ async fn settle_review_groups(
     merge_id: i64,
     now: i64,
     order: &MergeOrder,
-) -> AppResult<()> {
+) -> AppResult<Vec<i64>> {
     let mut ids: Vec<i64> = others.iter().map(|(r, _)| r.id).collect();
     ids.push(survivor_row.id);
+    let mut members = Vec::new();
     for g in tx.open_groups_with(&ids).await? {
+        members.extend(tx.duplicate_group_members(g).await?);
         let status = if Some(g) == group { "merged" } else { "stale" };
         tx.decide_duplicate_group(
             g,
@@ -419,7 +423,9 @@ async fn settle_review_groups(
         )
         .await?;
     }
-    Ok(())
+    members.sort_unstable();
+    members.dedup();
+    Ok(members)
 }
 
 /// The registry status of a code (`active` when the registry has no entry).

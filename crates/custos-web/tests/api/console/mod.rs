@@ -23,6 +23,8 @@ mod imports;
 mod imports_in_browser;
 mod list_in_browser;
 pub(crate) mod pages;
+mod quality;
+mod quality_in_browser;
 mod rules;
 mod rules_in_browser;
 mod session;

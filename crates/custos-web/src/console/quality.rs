@@ -1,0 +1,257 @@
+//! `/quality` (质量): the data-quality page — KPIs against their targets, the dimension
+//! scores, the trend of daily snapshots as a chart, and the worklist 待完善 with a form
+//! assigning the checked customers — all from the `custos_app::quality` use cases (scope,
+//! permissions and masking decided there); `POST /quality/export.xlsx` downloads the report.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde_json::json;
+
+use custos_app::quality::{AssignInput, QualitySummary, QualityTrend, WorklistPage, WorklistQuery};
+use custos_app::AppError;
+use custos_core::violation::Lang;
+use custos_core::Violation;
+
+use super::form::Posted;
+use super::i18n::Entry;
+use super::page::{csrf_refused, render, Chrome, PageError};
+use super::session::Viewer;
+use crate::AppState;
+
+pub(crate) const WORDS: &[Entry] = &[
+    ("nav.quality", "质量", "Quality"),
+    ("quality.title", "数据质量", "Data quality"),
+    (
+        "quality.scope",
+        "只统计您数据范围内、参与评估的客户（待生效、有效、休眠）。",
+        "Counts the assessed customers (pending, active, dormant) in your data scope.",
+    ),
+    (
+        "quality.export",
+        "下载质量报告（XLSX）",
+        "Download the report (XLSX)",
+    ),
+    ("quality.customers", "参与评估的客户", "Assessed customers"),
+    ("quality.average", "平均得分", "Average score"),
+    ("quality.kpis", "质量指标", "KPIs"),
+    ("quality.kpi", "指标", "KPI"),
+    ("quality.value", "当前", "Now"),
+    ("quality.target", "目标", "Target"),
+    ("quality.met", "达标", "Met"),
+    ("quality.not_met", "未达标", "Not met"),
+    ("quality.dimensions", "各维度", "Dimensions"),
+    ("quality.dimension", "维度", "Dimension"),
+    ("quality.score", "得分", "Score"),
+    (
+        "quality.pass_rate",
+        "全部通过的客户占比",
+        "Customers passing all",
+    ),
+    ("quality.trend", "质量趋势", "Trend"),
+    (
+        "quality.trend_withheld",
+        "趋势统计全部客户，仅对拥有全部数据范围的用户显示。",
+        "The trend counts every customer: shown to users whose scope is all customers.",
+    ),
+    ("quality.worklist", "待完善", "To mend"),
+    ("quality.all_dimensions", "全部维度", "All dimensions"),
+    ("quality.filter", "筛选", "Filter"),
+    ("quality.code", "客户编码", "Code"),
+    ("quality.name", "名称", "Name"),
+    ("quality.failing", "未通过的规则", "Failing rules"),
+    ("quality.assignee", "处理人", "Assignee"),
+    (
+        "quality.assign_to",
+        "分派给用户（ID）",
+        "Assign to user (id)",
+    ),
+    (
+        "quality.assign",
+        "分派勾选的客户",
+        "Assign the checked customers",
+    ),
+    ("quality.assigned", "已分派", "Assigned"),
+    ("quality.none", "没有待完善的客户", "Nothing to mend"),
+    ("quality.next", "下一页", "Next page"),
+];
+
+/// One point of the trend chart's series.
+fn trend_option(lang: Lang, trend: &QualityTrend) -> String {
+    if trend.points.is_empty() {
+        return String::new();
+    }
+    let name = match lang {
+        Lang::Zh => "平均得分",
+        Lang::En => "Average score",
+    };
+    json!({
+        "animation": false,
+        "tooltip": {"trigger": "axis", "renderMode": "richText"},
+        "grid": {"left": 8, "right": 16, "top": 16, "bottom": 8, "containLabel": true},
+        "xAxis": {"type": "category",
+                  "data": trend.points.iter().map(|p| p.day.clone()).collect::<Vec<_>>()},
+        "yAxis": {"type": "value", "min": 0, "max": 100},
+        "series": [{"type": "line", "name": name, "itemStyle": {"color": "#0b5cad"},
+                    "data": trend.points.iter().map(|p| p.average_score).collect::<Vec<_>>()}],
+    })
+    .to_string()
+}
+
+#[derive(Template)]
+#[template(path = "console/quality/quality.html")]
+struct QualityPage {
+    chrome: Chrome,
+    summary: QualitySummary,
+    trend_withheld: bool,
+    trend_json: String,
+    worklist: WorklistPage,
+    dimension: String,
+    dimensions: Vec<(&'static str, String)>,
+    can_manage: bool,
+    /// Labels in English (the use cases give both).
+    en: bool,
+    next_href: Option<String>,
+    error: Option<String>,
+}
+
+async fn build(
+    state: &AppState,
+    viewer: &Viewer,
+    q: WorklistQuery,
+    error: Option<String>,
+) -> Result<QualityPage, AppError> {
+    let actor = &viewer.actor;
+    let summary = state.app.quality_summary(actor, None).await?;
+    let trend = state.app.quality_trend(actor, None).await?;
+    let worklist = state.app.quality_worklist(actor, &q).await?;
+    let dimension = q.dimension.clone().unwrap_or_default();
+    let next_href = worklist.next_cursor.as_ref().map(|c| {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        if !dimension.is_empty() {
+            s.append_pair("dimension", &dimension);
+        }
+        s.append_pair("cursor", c);
+        format!("/quality?{}", s.finish())
+    });
+    let lang = viewer.lang;
+    Ok(QualityPage {
+        chrome: Chrome::new(viewer, "/quality", "quality.title").with_charts(),
+        dimensions: custos_app::quality::Dimension::ALL
+            .iter()
+            .map(|d| {
+                let label = match lang {
+                    Lang::Zh => d.label_zh(),
+                    Lang::En => d.label_en(),
+                };
+                (d.key(), label.to_string())
+            })
+            .collect(),
+        trend_json: trend_option(lang, &trend),
+        trend_withheld: trend.withheld,
+        can_manage: actor.can("quality.manage"),
+        en: lang == Lang::En,
+        summary,
+        worklist,
+        dimension,
+        next_href,
+        error,
+    })
+}
+
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<WorklistQuery>,
+) -> Response {
+    match build(&state, &viewer, q, None).await {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(e) => {
+            PageError::new(Chrome::new(&viewer, "/quality", "quality.title"), e).into_response()
+        }
+    }
+}
+
+/// `POST /quality/assign`: the checked codes (`code`, repeated) to `assignee_id`.
+pub(crate) async fn assign(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    posted: Posted,
+) -> Response {
+    let chrome = Chrome::new(&viewer, "/quality", "quality.title");
+    if !posted.csrf_ok(&viewer) {
+        return csrf_refused(chrome);
+    }
+    let codes: Vec<String> = posted
+        .fields
+        .iter()
+        .filter(|(k, _)| k == "code")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let assignee = posted.get("assignee_id").unwrap_or("").trim();
+    let outcome = match assignee.parse::<i64>() {
+        Ok(id) => {
+            let input = AssignInput {
+                codes,
+                assignee_id: id,
+                note: posted.get("note").map(str::to_string),
+            };
+            state.app.assign_quality_work(&viewer.actor, input).await
+        }
+        Err(_) => Err(AppError::validation(
+            "assignee_id",
+            Violation::new(
+                "quality.assignee_unknown",
+                "请填写处理人的用户 ID",
+                "give the assignee's user id",
+            ),
+        )),
+    };
+    match outcome {
+        Ok(_) => Redirect::to("/quality").into_response(),
+        Err(e @ (AppError::Validation(_) | AppError::Rejected(_))) => {
+            let message = e.detail(viewer.lang);
+            match build(&state, &viewer, WorklistQuery::default(), Some(message)).await {
+                Ok(page) => render(StatusCode::UNPROCESSABLE_ENTITY, &page),
+                Err(e) => PageError::new(chrome, e).into_response(),
+            }
+        }
+        Err(e) => PageError::new(chrome, e).into_response(),
+    }
+}
+
+/// `POST /quality/export.xlsx`: the quality report as a workbook (audited by the use case).
+pub(crate) async fn export_xlsx(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    posted: Posted,
+) -> Response {
+    let chrome = Chrome::new(&viewer, "/quality", "quality.title");
+    if !posted.csrf_ok(&viewer) {
+        return csrf_refused(chrome);
+    }
+    match state
+        .app
+        .export_quality_xlsx(&viewer.actor, viewer.lang)
+        .await
+    {
+        Ok(bytes) => {
+            let mut r = bytes.into_response();
+            let h = r.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                ),
+            );
+            h.insert(
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("attachment; filename=\"data-quality.xlsx\""),
+            );
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(e) => PageError::new(chrome, e).into_response(),
+    }
+}
