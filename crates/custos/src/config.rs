@@ -41,6 +41,7 @@ pub struct FileConfig {
     pub activities: ActivitiesSection,
     #[serde(default)]
     pub lifecycle: LifecycleSection,
+    #[serde(default)]
     pub quality: crate::quality_config::QualitySection,
 }
 
