@@ -427,3 +427,19 @@ both!(summary_worklist_and_assignment_within_scope, |t| {
         Err(AppError::Forbidden { .. })
     ));
 });
+
+// A new installation has no scored customer yet: the summary answers, it does not fail.
+both!(summary_of_an_empty_database, |t| {
+    for by in [
+        None,
+        Some(""),
+        Some("owner"),
+        Some("department"),
+        Some("customer_type"),
+    ] {
+        let s = t.app.quality_summary(&t.admin, by).await.unwrap();
+        assert_eq!(s.customers, 0);
+        assert_eq!(s.average_score, 100.0);
+        assert!(s.groups.is_empty());
+    }
+});

@@ -82,10 +82,11 @@ pub struct WorklistFilter {
     pub limit: i64,
 }
 
-const AVERAGES: &str = "COUNT(*) AS customers, COALESCE(AVG(q.score), 0) AS score, \
-    COALESCE(AVG(q.completeness), 0) AS completeness, COALESCE(AVG(q.validity), 0) AS validity, \
-    COALESCE(AVG(q.consistency), 0) AS consistency, \
-    COALESCE(AVG(q.timeliness), 0) AS timeliness, COALESCE(AVG(q.uniqueness), 0) AS uniqueness, \
+// 0.0, not 0: with no rows SQLite keeps the literal's type, and an average is real.
+const AVERAGES: &str = "COUNT(*) AS customers, COALESCE(AVG(q.score), 0.0) AS score, \
+    COALESCE(AVG(q.completeness), 0.0) AS completeness, COALESCE(AVG(q.validity), 0.0) AS validity, \
+    COALESCE(AVG(q.consistency), 0.0) AS consistency, \
+    COALESCE(AVG(q.timeliness), 0.0) AS timeliness, COALESCE(AVG(q.uniqueness), 0.0) AS uniqueness, \
     COALESCE(SUM(CASE WHEN q.completeness >= 100 THEN 1 ELSE 0 END), 0) AS completeness_pass, \
     COALESCE(SUM(CASE WHEN q.validity >= 100 THEN 1 ELSE 0 END), 0) AS validity_pass, \
     COALESCE(SUM(CASE WHEN q.consistency >= 100 THEN 1 ELSE 0 END), 0) AS consistency_pass, \
