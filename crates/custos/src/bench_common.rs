@@ -12,6 +12,21 @@ use custos_app::search::CustomerQuery;
 use custos_app::{App, AppConfig, Backend, Context, Source};
 
 /// The password of the benchmarks' users (it must pass the password policy).
+/// Milliseconds each of `n` calls takes (`$i` is the call's number); the first error
+/// stops the benchmark.
+macro_rules! timed {
+    ($n:expr, $i:ident, $body:expr) => {{
+        let mut ms = Vec::with_capacity($n);
+        for $i in 0..$n {
+            let t = std::time::Instant::now();
+            $body.await.map_err(|e| e.to_string())?;
+            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        ms
+    }};
+}
+pub(crate) use timed;
+
 pub(crate) const BENCH_PASSWORD: &str = "Quokka-Bench-Saffron-19";
 
 pub(crate) fn machine() -> String {

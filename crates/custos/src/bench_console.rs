@@ -5,14 +5,13 @@
 //! bulk-loaded customers, called in-process as the page handlers call them.
 
 use crate::output::outln;
-use std::time::Instant;
 
 use custos_app::codes::{code_rule_templates, SampleCustomer};
 use custos_app::customers::review::GroupQuery;
 use custos_app::search::CustomerQuery;
 use custos_app::{Backend, Scope};
 
-use crate::bench_common::{backend_name, fresh_app, machine, BenchDb};
+use crate::bench_common::{backend_name, fresh_app, machine, timed, BenchDb};
 use crate::bench_lookup::{bulk_load, create_reader, percentiles, sample_customers};
 
 /// Sizes of `custos bench console`.
@@ -22,19 +21,6 @@ pub struct ConsoleRun {
     pub queries: usize,
     /// Timed dashboards per viewer.
     pub dashboards: usize,
-}
-
-/// Milliseconds a call of `f` takes, `n` times.
-macro_rules! timed {
-    ($n:expr, $i:ident, $body:expr) => {{
-        let mut ms = Vec::with_capacity($n);
-        for $i in 0..$n {
-            let t = Instant::now();
-            $body.await.map_err(|e| e.to_string())?;
-            ms.push(t.elapsed().as_secs_f64() * 1000.0);
-        }
-        ms
-    }};
 }
 
 pub async fn console(

@@ -9,7 +9,7 @@ use custos_app::overview::timeline::TimelineQuery;
 use custos_app::reports::MonthsQuery;
 use custos_app::Backend;
 
-use crate::bench_common::{backend_name, fresh_app, machine, BenchDb};
+use crate::bench_common::{backend_name, fresh_app, machine, timed, BenchDb};
 use crate::bench_lookup::{bulk_load, percentiles};
 use crate::output::outln;
 
@@ -19,19 +19,6 @@ pub struct OverviewRun {
     pub activities: u64,
     pub heavy: u64,
     pub queries: usize,
-}
-
-/// Milliseconds a call of `f` takes, `n` times.
-macro_rules! timed {
-    ($n:expr, $i:ident, $body:expr) => {{
-        let mut ms = Vec::with_capacity($n);
-        for $i in 0..$n {
-            let t = Instant::now();
-            $body.await.map_err(|e| e.to_string())?;
-            ms.push(t.elapsed().as_secs_f64() * 1000.0);
-        }
-        ms
-    }};
 }
 
 pub async fn overview(

@@ -200,3 +200,21 @@ impl IntoResponse for PageError {
         render(status, &page)
     }
 }
+
+/// A workbook made by a use case, sent as a download named `file` and never cached (it
+/// holds figures of the reader's scope).
+pub(crate) fn xlsx_download(bytes: Vec<u8>, file: &'static str) -> Response {
+    let mut r = bytes.into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}

@@ -5,7 +5,7 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::json;
 
@@ -16,7 +16,7 @@ use custos_core::Violation;
 
 use super::form::Posted;
 use super::i18n::Entry;
-use super::page::{csrf_refused, render, Chrome, PageError};
+use super::page::{csrf_refused, render, xlsx_download, Chrome, PageError};
 use super::session::Viewer;
 use crate::AppState;
 
@@ -236,22 +236,7 @@ pub(crate) async fn export_xlsx(
         .export_quality_xlsx(&viewer.actor, viewer.lang)
         .await
     {
-        Ok(bytes) => {
-            let mut r = bytes.into_response();
-            let h = r.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(
-                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                ),
-            );
-            h.insert(
-                header::CONTENT_DISPOSITION,
-                HeaderValue::from_static("attachment; filename=\"data-quality.xlsx\""),
-            );
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            r
-        }
+        Ok(bytes) => xlsx_download(bytes, "data-quality.xlsx"),
         Err(e) => PageError::new(chrome, e).into_response(),
     }
 }

@@ -4,12 +4,12 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::figures::{figure_groups, FigureGroup};
 use super::form::Posted;
-use super::page::{csrf_refused, render, Chrome, PageError};
+use super::page::{csrf_refused, render, xlsx_download, Chrome, PageError};
 use super::report_figures::{report_part, ReportPart};
 use super::session::Viewer;
 use crate::AppState;
@@ -64,22 +64,7 @@ pub(crate) async fn export_xlsx(
         .export_customer_stats_xlsx(&viewer.actor, viewer.lang)
         .await
     {
-        Ok(bytes) => {
-            let mut r = bytes.into_response();
-            let h = r.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(
-                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                ),
-            );
-            h.insert(
-                header::CONTENT_DISPOSITION,
-                HeaderValue::from_static("attachment; filename=\"customer-stats.xlsx\""),
-            );
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            r
-        }
+        Ok(bytes) => xlsx_download(bytes, "customer-stats.xlsx"),
         Err(e) => PageError::new(chrome, e).into_response(),
     }
 }
