@@ -166,7 +166,8 @@ impl Tx {
         if written.is_empty() {
             return Ok(());
         }
-        self.delete_quality_failures(&written).await?;
+        self.delete_customer_rows("customer_quality_failures", &written)
+            .await?;
         let written: std::collections::HashSet<i64> = written.into_iter().collect();
         let failures: Vec<(String, i64)> = rows
             .iter()
@@ -195,9 +196,10 @@ impl Tx {
         Ok(())
     }
 
-    async fn delete_quality_failures(&mut self, ids: &[i64]) -> StoreResult<()> {
+    /// Delete the rows of `table` (a quality table keyed by customer) of customers `ids`.
+    async fn delete_customer_rows(&mut self, table: &str, ids: &[i64]) -> StoreResult<()> {
         let sql = format!(
-            "DELETE FROM customer_quality_failures WHERE customer_id IN ({})",
+            "DELETE FROM {table} WHERE customer_id IN ({})",
             placeholders_from(1, ids.len())
         );
         on_tx!(self, |c| {
@@ -213,18 +215,9 @@ impl Tx {
     /// Forget the quality of customers no longer assessed (merged, retired, archived).
     pub async fn delete_quality(&mut self, ids: &[i64]) -> StoreResult<()> {
         for chunk in ids.chunks(500) {
-            self.delete_quality_failures(chunk).await?;
-            let sql = format!(
-                "DELETE FROM customer_quality WHERE customer_id IN ({})",
-                placeholders_from(1, chunk.len())
-            );
-            on_tx!(self, |c| {
-                let mut q = sqlx::query(&sql);
-                for id in chunk {
-                    q = q.bind(*id);
-                }
-                q.execute(c).await.map(|r| r.rows_affected())
-            })?;
+            self.delete_customer_rows("customer_quality_failures", chunk)
+                .await?;
+            self.delete_customer_rows("customer_quality", chunk).await?;
         }
         Ok(())
     }
