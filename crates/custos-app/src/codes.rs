@@ -19,6 +19,7 @@ mod designer;
 mod issuing;
 pub(crate) mod preview;
 mod registry;
+mod resolve;
 mod rules;
 mod validation;
 
@@ -26,6 +27,7 @@ pub use designer::{code_rule_templates, rule_as_new, RuleCheck, RuleOverview, Ru
 pub(crate) use issuing::{draw_code, PublishedRule};
 pub use preview::{Capacity, Preview, SampleCustomer, ScopeCapacity};
 pub(crate) use registry::{code_row, code_taken, register_code};
+pub use resolve::ResolvedCode;
 pub(crate) use rules::publish_code_rule_in;
 pub use rules::{CodeRuleVersion, CodeRuleView, NewCodeRule};
 pub use validation::{CodeMatch, CodeRegistryInfo, CodeValidation};

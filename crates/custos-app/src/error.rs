@@ -175,6 +175,8 @@ fn what_zh(what: &str) -> &'static str {
         "export_job" => "导出任务",
         "interaction" => "互动记录",
         "contract" => "合同",
+        "xref" => "外部系统编号",
+        "source_queue" => "来源待确认记录",
         _ => "对象",
     }
 }

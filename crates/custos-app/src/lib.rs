@@ -38,6 +38,7 @@ pub mod rate_limit;
 pub mod reminders;
 pub mod reports;
 pub mod restore_guard;
+pub mod sources;
 mod stats_cache;
 pub mod terms;
 
@@ -100,6 +101,8 @@ pub struct AppConfig {
     pub lifecycle: lifecycle::LifecycleConfig,
     /// Rules, weights and KPI targets of data quality (`[quality]`).
     pub quality: quality::QualityConfig,
+    /// How each source system's unknown customers are placed by upserts (`[sources]`).
+    pub sources: sources::SourcesConfig,
 }
 
 /// Wrapper so the config stays `Debug`.
@@ -135,6 +138,7 @@ impl Default for AppConfig {
             activities: Default::default(),
             lifecycle: Default::default(),
             quality: Default::default(),
+            sources: Default::default(),
         }
     }
 }

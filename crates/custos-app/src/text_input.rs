@@ -65,3 +65,41 @@ pub(crate) fn refuse_in_value(root: &str, value: &serde_json::Value) -> AppResul
         Err(AppError::Validation(errors))
     }
 }
+
+/// A reason or comment: several lines allowed (CRLF kept as LF), no control or invisible
+/// format characters.
+pub(crate) fn clean_text(
+    field: &str,
+    v: Option<&str>,
+    max: usize,
+) -> crate::error::AppResult<Option<String>> {
+    if let Some(v) = v {
+        custos_core::text_guard::check_text(field, v, custos_core::text_guard::Lines::Multi)
+            .map_err(|e| crate::error::AppError::Validation(vec![e]))?;
+    }
+    let v = v.map(custos_core::text_guard::lf_line_breaks);
+    let Some(v) = v.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    if v.chars().count() > max {
+        return Err(crate::error::AppError::validation(
+            field,
+            custos_core::Violation::new(
+                "text.too_long",
+                format!("{field} 最多 {max} 个字"),
+                format!("{field}: at most {max} characters"),
+            ),
+        ));
+    }
+    Ok(Some(v.to_string()))
+}
+
+/// A reason that must be given: [`clean_text`], and missing or blank is refused.
+pub(crate) fn required_reason(v: &str) -> crate::error::AppResult<String> {
+    clean_text("reason", Some(v), 500)?.ok_or_else(|| {
+        crate::error::AppError::validation(
+            "reason",
+            custos_core::Violation::new("reason.required", "请填写原因", "a reason is required"),
+        )
+    })
+}

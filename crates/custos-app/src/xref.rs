@@ -64,6 +64,15 @@ pub(crate) fn check_source_id(source_id: &str) -> AppResult<String> {
     Ok(s)
 }
 
+/// A (system, source id) pair that already names another customer.
+pub(crate) fn xref_taken(system: &str, source_id: &str) -> AppError {
+    AppError::Conflict(Violation::new(
+        "xref.taken",
+        format!("系统“{system}”的编号“{source_id}”已对应其他客户"),
+        format!("'{source_id}' of system '{system}' already belongs to another customer"),
+    ))
+}
+
 async fn customer_in_scope(
     tx: &mut Tx,
     actor: &Actor,
@@ -91,13 +100,7 @@ impl App {
         let row = customer_in_scope(&mut tx, actor, "xref.manage", code).await?;
         if let Some(other) = tx.xref_by_source(&system, &source_id).await? {
             if other.customer_id != row.id {
-                return Err(AppError::Conflict(Violation::new(
-                    "xref.taken",
-                    format!("系统“{system}”的编号“{source_id}”已对应其他客户"),
-                    format!(
-                        "'{source_id}' of system '{system}' already belongs to another customer"
-                    ),
-                )));
+                return Err(xref_taken(&system, &source_id));
             }
         }
         let before = tx
@@ -114,15 +117,7 @@ impl App {
         };
         match tx.put_xref(&x).await {
             Ok(()) => {}
-            Err(StoreError::Conflict { .. }) => {
-                return Err(AppError::Conflict(Violation::new(
-                    "xref.taken",
-                    format!("系统“{system}”的编号“{source_id}”已对应其他客户"),
-                    format!(
-                        "'{source_id}' of system '{system}' already belongs to another customer"
-                    ),
-                )))
-            }
+            Err(StoreError::Conflict { .. }) => return Err(xref_taken(&system, &source_id)),
             Err(e) => return Err(e.into()),
         }
         let mut r = record(actor, "customer.xref_put", "customer", &row.code);

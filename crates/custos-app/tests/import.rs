@@ -933,3 +933,6 @@ mod saved_mappings;
 
 #[path = "import/exports.rs"]
 mod exports;
+
+#[path = "import/sources.rs"]
+mod sources;

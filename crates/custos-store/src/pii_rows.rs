@@ -56,6 +56,13 @@ pub const PII_COLUMNS: &[PiiColumns] = &[
         cols: &["cells", "detail"],
         every_row: false,
     },
+    // Appended last: a re-keying under way keeps its place (it stores a table index).
+    PiiColumns {
+        table: "source_queue",
+        key: &["id"],
+        cols: &["payload"],
+        every_row: false,
+    },
 ];
 
 /// One row: its key and its columns (in [`PiiColumns::cols`] order).

@@ -43,6 +43,8 @@ pub struct FileConfig {
     pub lifecycle: LifecycleSection,
     #[serde(default)]
     pub quality: crate::quality_config::QualitySection,
+    #[serde(default)]
+    pub sources: crate::sources_config::SourcesSection,
 }
 
 /// `[lifecycle]`: the customer life cycle (客户状态), its daily job and reminders.
@@ -546,6 +548,7 @@ pub fn load(
     file.activities.apply(&mut app.activities)?;
     file.lifecycle.apply(&mut app.lifecycle)?;
     file.quality.apply(&mut app.quality)?;
+    file.sources.apply(&mut app.sources)?;
     let mut db = DbOptions::sqlite(data_dir);
     db.database_url = database_url;
     if let Some(n) = file.database.max_connections {

@@ -26,6 +26,7 @@ mod quality_cmd;
 mod quality_config;
 mod rule_cmd;
 mod serve;
+mod sources_config;
 mod user_cmd;
 
 /// mimalloc instead of glibc's malloc: see the workspace manifest.

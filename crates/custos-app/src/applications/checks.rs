@@ -135,26 +135,4 @@ pub(super) fn parse_time(field: &str, s: &str) -> AppResult<i64> {
     ))
 }
 
-/// A reason or comment: several lines allowed (CRLF kept as LF), no control or invisible
-/// format characters.
-pub(super) fn clean_text(field: &str, v: Option<&str>, max: usize) -> AppResult<Option<String>> {
-    if let Some(v) = v {
-        custos_core::text_guard::check_text(field, v, custos_core::text_guard::Lines::Multi)
-            .map_err(|e| AppError::Validation(vec![e]))?;
-    }
-    let v = v.map(custos_core::text_guard::lf_line_breaks);
-    let Some(v) = v.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
-        return Ok(None);
-    };
-    if v.chars().count() > max {
-        return Err(AppError::validation(
-            field,
-            Violation::new(
-                "text.too_long",
-                format!("{field} 最多 {max} 个字"),
-                format!("{field}: at most {max} characters"),
-            ),
-        ));
-    }
-    Ok(Some(v.to_string()))
-}
+pub(super) use crate::text_input::clean_text;

@@ -176,12 +176,28 @@ impl App {
         patch: &CustomerPatch,
         action: &str,
     ) -> AppResult<CustomerRow> {
+        self.update_customer_scoped_in(tx, actor, Scope::All, code, patch, action)
+            .await
+    }
+
+    /// Apply a customer patch inside `tx` within the actor's `customer.update` scope
+    /// (`scope`): a new owner or department must lie inside it, as for a direct update.
+    /// The caller checked that the customer itself is in scope.
+    pub(crate) async fn update_customer_scoped_in(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        scope: Scope,
+        code: &str,
+        patch: &CustomerPatch,
+        action: &str,
+    ) -> AppResult<CustomerRow> {
         let reason = patch.reason.clone();
         let (row, _, _) = self
             .change_customer_in(
                 tx,
                 actor,
-                Scope::All,
+                scope,
                 code,
                 Some(patch.version),
                 reason,

@@ -210,6 +210,47 @@ pub struct CustomerPatch {
     pub custom: Option<Map<String, Value>>,
 }
 
+impl CustomerPatch {
+    /// A change carrying a full record's non-empty values: absent or empty fields leave
+    /// the stored ones as they are (an import row, a source system's upsert).
+    pub fn from_new(n: NewCustomer, version: i64) -> CustomerPatch {
+        let some = |v: Option<String>| v.map(Some);
+        CustomerPatch {
+            version,
+            override_duplicates: false,
+            reason: n.reason,
+            customer_type: Some(n.customer_type).filter(|s| !s.is_empty()),
+            name: Some(n.name).filter(|s| !s.is_empty()),
+            short_name: some(n.short_name),
+            former_names: Some(n.former_names).filter(|v| !v.is_empty()),
+            uscc: some(n.uscc),
+            id_number: some(n.id_number),
+            legal_representative: some(n.legal_representative),
+            established_on: some(n.established_on),
+            registered_capital: n.registered_capital.map(Some),
+            industry: some(n.industry),
+            scale: some(n.scale),
+            level: some(n.level),
+            source: some(n.source),
+            region_code: some(n.region_code),
+            address: some(n.address),
+            postal_code: some(n.postal_code),
+            phone: some(n.phone),
+            mobile: some(n.mobile),
+            email: some(n.email),
+            website: some(n.website),
+            owner_id: n.owner_id,
+            department_id: n.department_id.map(Some),
+            status: n.status,
+            tags: Some(n.tags).filter(|v| !v.is_empty()),
+            credit_rating: some(n.credit_rating),
+            remarks: some(n.remarks),
+            contacts: Some(n.contacts).filter(|v| !v.is_empty()),
+            custom: Some(n.custom).filter(|m| !m.is_empty()),
+        }
+    }
+}
+
 /// A change to one contact: absent fields stay, `null` clears.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

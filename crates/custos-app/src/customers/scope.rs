@@ -37,7 +37,7 @@ pub(crate) async fn in_scope(
 
 /// Does a record owned by `owner_id` in `owner_department` fall inside the caller's scope?
 /// One rule for reads (`in_scope`) and for choosing an owner on writes.
-async fn owner_in_scope(
+pub(crate) async fn owner_in_scope(
     tx: &mut Tx,
     actor: &Actor,
     scope: Scope,

@@ -1,19 +1,15 @@
 //! A row and the customers already stored: the customer it updates (by code or
 //! source-system id), the change it carries, and its source-system id.
 
-use serde_json::json;
-
 use custos_core::{FieldError, Violation};
-use custos_store::customer_master::XrefRow;
-use custos_store::{now_us, CustomerRow, StoreError, Tx};
+use custos_store::{CustomerRow, Tx};
 
 use super::mapping;
 use crate::actor::Actor;
-use crate::audit::{append, record};
 use crate::customers::{CustomerPatch, NewCustomer};
 use crate::error::{AppError, AppResult};
 use crate::xref::{check_source_id, check_system};
-use crate::{to_json, App};
+use crate::App;
 
 pub(super) enum Existing {
     None,
@@ -23,40 +19,7 @@ pub(super) enum Existing {
 
 /// A change carrying the row's non-empty values (empty cells leave fields as they are).
 pub(super) fn patch_of(n: NewCustomer, version: i64) -> CustomerPatch {
-    let some = |v: Option<String>| v.map(Some);
-    CustomerPatch {
-        version,
-        override_duplicates: false,
-        reason: n.reason,
-        customer_type: Some(n.customer_type).filter(|s| !s.is_empty()),
-        name: Some(n.name).filter(|s| !s.is_empty()),
-        short_name: some(n.short_name),
-        former_names: Some(n.former_names).filter(|v| !v.is_empty()),
-        uscc: some(n.uscc),
-        id_number: some(n.id_number),
-        legal_representative: some(n.legal_representative),
-        established_on: some(n.established_on),
-        registered_capital: n.registered_capital.map(Some),
-        industry: some(n.industry),
-        scale: some(n.scale),
-        level: some(n.level),
-        source: some(n.source),
-        region_code: some(n.region_code),
-        address: some(n.address),
-        postal_code: some(n.postal_code),
-        phone: some(n.phone),
-        mobile: some(n.mobile),
-        email: some(n.email),
-        website: some(n.website),
-        owner_id: n.owner_id,
-        department_id: n.department_id.map(Some),
-        status: n.status,
-        tags: Some(n.tags).filter(|v| !v.is_empty()),
-        credit_rating: some(n.credit_rating),
-        remarks: some(n.remarks),
-        contacts: Some(n.contacts).filter(|v| !v.is_empty()),
-        custom: Some(n.custom).filter(|m| !m.is_empty()),
-    }
+    CustomerPatch::from_new(n, version)
 }
 
 impl App {
@@ -141,37 +104,14 @@ impl App {
     ) -> AppResult<()> {
         let system = check_system(system).map_err(|e| tag_field(e, "source_system"))?;
         let source_id = check_source_id(source_id).map_err(|e| tag_field(e, "source_id"))?;
-        let taken = || {
-            AppError::validation(
-                "source_id",
-                Violation::new(
-                    "xref.taken",
-                    format!("系统“{system}”的编号“{source_id}”已对应其他客户"),
-                    format!(
-                        "'{source_id}' of system '{system}' already belongs to another customer"
-                    ),
-                ),
-            )
-        };
-        if tx.xref_by_source(&system, &source_id).await?.is_some() {
-            return Err(taken());
-        }
-        let x = XrefRow {
-            customer_id: row.id,
-            system: system.clone(),
-            source_id: source_id.clone(),
-            created_at: now_us(),
-            created_by: Some(actor.user_id),
-        };
-        match tx.put_xref(&x).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict { .. }) => return Err(taken()),
-            Err(e) => return Err(e.into()),
-        }
-        let mut r = record(actor, "customer.xref_put", "customer", &row.code);
-        r.after = to_json(&json!({"system": system, "source_id": source_id}));
-        append(tx, r).await?;
-        Ok(())
+        self.put_source_xref(tx, actor, row, &system, &source_id)
+            .await
+            .map_err(|e| match e {
+                AppError::Conflict(v) if v.code == "xref.taken" => {
+                    AppError::validation("source_id", v)
+                }
+                e => e,
+            })
     }
 }
 

@@ -4,11 +4,13 @@
 
 mod history;
 mod search;
+mod source_queue;
 mod write;
 mod xrefs;
 
 pub use history::HistoryRow;
 pub use search::{CustomerFilter, CustomerSort, GroupCount, ScopeFilter, SqlValue, StatGroup};
+pub use source_queue::SourceQueueRow;
 pub use write::{CustomerIndexes, NewCustomerWrite};
 pub use xrefs::{FieldDefinitionRow, XrefRow};
 

@@ -18,6 +18,7 @@ mod org;
 mod overview;
 mod quality;
 mod reports;
+mod sources;
 
 use axum::Router;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -101,6 +102,12 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(customers::list_xrefs))
         .routes(routes!(customers::put_xref, customers::delete_xref))
         .routes(routes!(customers::lookup_xref))
+        .routes(routes!(sources::upsert_source_customer))
+        .routes(routes!(sources::upsert_source_batch))
+        .routes(routes!(sources::list_source_queue))
+        .routes(routes!(sources::source_queue_entry))
+        .routes(routes!(sources::decide_source_queue))
+        .routes(routes!(sources::resolve_code))
         .routes(routes!(
             activities::list_followups,
             activities::add_followup

@@ -502,7 +502,53 @@ const MATRIX: &[Entry] = &[
         Perm("customer.read"),
         None,
     ),
+    (
+        "PUT",
+        "/api/v1/sources/{system}/customers/{source_id}",
+        Perm("xref.manage"),
+        Some(source_customer),
+    ),
+    (
+        "POST",
+        "/api/v1/sources/{system}/customers/batch",
+        Perm("xref.manage"),
+        Some(source_batch),
+    ),
+    (
+        "GET",
+        "/api/v1/sources/queue",
+        Perm("duplicate.manage"),
+        None,
+    ),
+    (
+        "GET",
+        "/api/v1/sources/queue/{id}",
+        Perm("duplicate.manage"),
+        None,
+    ),
+    (
+        "POST",
+        "/api/v1/sources/queue/{id}/decision",
+        Perm("duplicate.manage"),
+        Some(queue_decision),
+    ),
+    (
+        "GET",
+        "/api/v1/codes/{code}/resolve",
+        Perm("customer.read"),
+        None,
+    ),
 ];
+
+fn source_customer() -> Value {
+    json!({"customer_type": "enterprise", "name": "矩阵来源有限公司"})
+}
+fn source_batch() -> Value {
+    json!({"items": [{"source_id": "ERP-2", "customer": source_customer()}]})
+}
+fn queue_decision() -> Value {
+    json!({"action": "reject", "reason": "矩阵"})
+}
 
 fn empty() -> Value {
     json!({})

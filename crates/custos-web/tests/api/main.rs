@@ -27,6 +27,7 @@ mod imports;
 mod logins;
 mod ops;
 mod quality;
+mod sources;
 mod timeline;
 mod tls;
 mod users;
