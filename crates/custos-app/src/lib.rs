@@ -4,6 +4,7 @@
 
 pub mod activities;
 pub mod actor;
+pub mod apikeys;
 pub mod applications;
 pub mod audit;
 pub mod audit_anchor;
@@ -100,6 +101,8 @@ pub struct AppConfig {
     pub lifecycle: lifecycle::LifecycleConfig,
     /// Rules, weights and KPI targets of data quality (`[quality]`).
     pub quality: quality::QualityConfig,
+    /// The default rate limit of API keys (`[api_keys]`).
+    pub api_keys: apikeys::ApiKeyConfig,
 }
 
 /// Wrapper so the config stays `Debug`.
@@ -135,6 +138,7 @@ impl Default for AppConfig {
             activities: Default::default(),
             lifecycle: Default::default(),
             quality: Default::default(),
+            api_keys: Default::default(),
         }
     }
 }
@@ -153,6 +157,9 @@ pub struct App {
     pub(crate) stats_cache: std::sync::Arc<stats_cache::StatsCache>,
     /// Import jobs this process runs (see `import::running`).
     pub(crate) running_imports: std::sync::Arc<import::running::RunningImports>,
+    /// Rate-limit buckets of API keys, and of client addresses that sent bad keys.
+    pub(crate) key_buckets: std::sync::Arc<apikeys::Buckets>,
+    pub(crate) key_failures: std::sync::Arc<apikeys::Buckets>,
 }
 
 impl App {
@@ -179,6 +186,8 @@ impl App {
             reference_seen: Default::default(),
             stats_cache: Default::default(),
             running_imports: Default::default(),
+            key_buckets: Default::default(),
+            key_failures: Default::default(),
         }
     }
 }
