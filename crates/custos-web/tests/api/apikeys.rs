@@ -426,3 +426,28 @@ backend_test!(audit_entries_name_the_account_and_the_key, |t| {
     let page = body(t.get("/api/v1/audit?action=api_key.", &admin).await, 200).await;
     assert_eq!(page["items"][0]["action"], "api_key.create");
 });
+
+backend_test!(an_address_sending_bad_keys_is_throttled, |t| {
+    let admin = t.admin_token().await;
+    let id = account(
+        &t,
+        &admin,
+        "scan-target",
+        json!([{"role": "query", "scope": "all"}]),
+    )
+    .await;
+    let (good, _) = key(&t, &admin, id, json!({})).await;
+    let bad = format!("custos_zzzzzzzz_{}", &good[16..]);
+    // A burst of failures gets the ordinary answer…
+    for _ in 0..30 {
+        assert_eq!(t.get("/api/v1/me", &bad).await.status(), 401);
+    }
+    // …then the address waits, whatever key it sends; sessions are not concerned.
+    let r = t.get("/api/v1/me", &bad).await;
+    assert!(r.headers().get("retry-after").is_some());
+    assert_eq!(problem(r, 429).await["code"], "auth.throttled");
+    assert_eq!(t.get("/api/v1/me", &good).await.status(), 429);
+    assert_eq!(t.get("/api/v1/me", &admin).await.status(), 200);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(t.get("/api/v1/me", &good).await.status(), 200);
+});
