@@ -215,6 +215,9 @@ pub struct Actor {
     /// Console language the user chose (`zh`, `en`); `None`: the default.
     pub language: Option<String>,
     pub ctx: Context,
+    /// The API key this request came with (`<id>:<prefix>`, see `apikeys`); every audit
+    /// entry of the actor names it beside the account.
+    pub api_key: Option<String>,
 }
 
 impl Actor {

@@ -14,14 +14,16 @@ pub(crate) fn record(
     target_type: &str,
     target_id: &str,
 ) -> AuditRecord {
-    record_ctx(
+    let mut r = record_ctx(
         Some(actor.user_id),
         &actor.username,
         &actor.ctx,
         action,
         target_type,
         target_id,
-    )
+    );
+    r.api_key = actor.api_key.clone();
+    r
 }
 
 pub(crate) fn record_ctx(
@@ -45,6 +47,7 @@ pub(crate) fn record_ctx(
         reason: None,
         request_id: ctx.request_id.clone(),
         ip: ctx.ip.clone(),
+        api_key: None,
     }
 }
 
@@ -71,6 +74,8 @@ pub struct AuditView {
     pub reason: Option<String>,
     pub request_id: Option<String>,
     pub ip: Option<String>,
+    /// The API key the actor used (`<id>:<prefix>`), when it used one.
+    pub api_key: Option<String>,
     pub hash: String,
 }
 
@@ -91,6 +96,7 @@ impl From<AuditEntry> for AuditView {
             reason: e.reason,
             request_id: e.request_id,
             ip: e.ip,
+            api_key: e.api_key,
             hash: e.hash,
         }
     }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use custos_core::Violation;
-use custos_store::{now_us, SessionRow, UserRow};
+use custos_store::{now_us, SessionRow, UserRow, SERVICE_KIND};
 
 use crate::actor::{Actor, Context, Scope};
 use crate::audit::{append, record_ctx};
@@ -255,8 +255,11 @@ impl App {
         // Verify outside any transaction: argon2 takes tens of milliseconds and must not
         // hold the SQLite writer.
         let password_ok = match &admitted.user {
-            Some(u) => verify_password(password.to_string(), u.password_hash.clone()).await?,
-            None => {
+            Some(u) if u.kind != SERVICE_KIND => {
+                verify_password(password.to_string(), u.password_hash.clone()).await?
+            }
+            // A service account has no password: the same work as for an unknown name.
+            _ => {
                 let _ = verify_password(password.to_string(), dummy_hash().await?).await?;
                 false
             }
@@ -272,6 +275,9 @@ impl App {
         // since); a disabled account fails like a wrong password, so that the answer does
         // not tell that the password was right.
         let failure = match (&admitted.user, &current) {
+            (Some(_), Some(user)) if user.kind == SERVICE_KIND => {
+                Some("service account (no password login)")
+            }
             (Some(found), Some(user))
                 if password_ok && found.password_hash == user.password_hash =>
             {
@@ -574,6 +580,7 @@ impl App {
                 created_at: now,
                 updated_at: now,
                 language: None,
+                kind: "person".into(),
             })
             .await;
         let id = match inserted {
@@ -640,5 +647,6 @@ pub(crate) async fn load_actor(
         roles,
         language: user.language,
         ctx,
+        api_key: None,
     })
 }

@@ -4,6 +4,7 @@
 
 pub mod activities;
 pub mod actor;
+pub mod apikeys;
 pub mod applications;
 pub mod audit;
 pub mod audit_anchor;
@@ -103,6 +104,8 @@ pub struct AppConfig {
     pub quality: quality::QualityConfig,
     /// How each source system's unknown customers are placed by upserts (`[sources]`).
     pub sources: sources::SourcesConfig,
+    /// The default rate limit of API keys (`[api_keys]`).
+    pub api_keys: apikeys::ApiKeyConfig,
 }
 
 /// Wrapper so the config stays `Debug`.
@@ -139,6 +142,7 @@ impl Default for AppConfig {
             lifecycle: Default::default(),
             quality: Default::default(),
             sources: Default::default(),
+            api_keys: Default::default(),
         }
     }
 }
@@ -157,6 +161,9 @@ pub struct App {
     pub(crate) stats_cache: std::sync::Arc<stats_cache::StatsCache>,
     /// Import jobs this process runs (see `import::running`).
     pub(crate) running_imports: std::sync::Arc<import::running::RunningImports>,
+    /// Rate-limit buckets of API keys, and of client addresses that sent bad keys.
+    pub(crate) key_buckets: std::sync::Arc<apikeys::Buckets>,
+    pub(crate) key_failures: std::sync::Arc<apikeys::Buckets>,
 }
 
 impl App {
@@ -183,6 +190,8 @@ impl App {
             reference_seen: Default::default(),
             stats_cache: Default::default(),
             running_imports: Default::default(),
+            key_buckets: Default::default(),
+            key_failures: Default::default(),
         }
     }
 }

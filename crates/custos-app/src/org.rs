@@ -15,10 +15,12 @@ mod roles;
 mod users;
 
 pub use admin::{DepartmentNode, GrantOverview, GrantView, SessionView, MAX_GRANTS_LISTED};
+pub(crate) use departments::check_department_exists;
 pub use departments::{DepartmentPatch, DepartmentView, NewDepartment};
 pub use grants::RoleAssignment;
+pub(crate) use grants::{parse_time, resolve_roles};
 pub use roles::{RoleInput, RolePatch, RoleView};
-pub(crate) use users::user_view;
+pub(crate) use users::{check_username, user_view};
 pub use users::{NewUser, UserPatch, UserView};
 
 /// Distinguish an absent field from an explicit `null`.
@@ -33,7 +35,7 @@ mod double_option {
     }
 }
 
-fn check_name(field: &str, value: &str, max: usize, errors: &mut Vec<FieldError>) {
+pub(crate) fn check_name(field: &str, value: &str, max: usize, errors: &mut Vec<FieldError>) {
     if push_refused(field, value, Lines::Single, errors) {
         return;
     }

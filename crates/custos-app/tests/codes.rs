@@ -746,6 +746,7 @@ both!(
             reason: None,
             request_id: None,
             ip: None,
+            api_key: None,
         };
         let mut tx = t.app.db.begin().await.expect("begin");
         tx.lock_audit_head().await.expect("lock");

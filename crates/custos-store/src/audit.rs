@@ -38,7 +38,7 @@ pub struct AuditFilter {
 }
 
 pub(crate) const AUDIT_COLS: &str = "seq, at, actor_id, actor_name, source, action, target_type, \
-    target_id, before_json, after_json, reason, request_id, ip, prev_hash, hash, key_id";
+    target_id, before_json, after_json, reason, request_id, ip, prev_hash, hash, key_id, api_key";
 
 impl Tx {
     /// Append an entry in this transaction. Taking the head row serialises appenders, so
@@ -83,6 +83,7 @@ impl Tx {
             .bind(&prev_hash)
             .bind(&hash)
             .bind(&key_id)
+            .bind(&r.api_key)
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
@@ -356,7 +357,7 @@ mod tests {
     fn audit_insert_has_one_parameter_per_column() {
         assert_eq!(
             placeholders_for(AUDIT_COLS),
-            "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16"
+            "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17"
         );
     }
 }

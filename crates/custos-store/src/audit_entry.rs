@@ -23,6 +23,8 @@ pub struct AuditRecord {
     pub reason: Option<String>,
     pub request_id: Option<String>,
     pub ip: Option<String>,
+    /// The API key the actor used (`<id>:<prefix>`), when it used one.
+    pub api_key: Option<String>,
 }
 
 /// A stored entry.
@@ -45,6 +47,8 @@ pub struct AuditEntry {
     pub hash: String,
     /// The audit key whose HMAC `hash` is; `None`: plain SHA-256 (earlier versions).
     pub key_id: Option<String>,
+    /// The API key the actor used (`<id>:<prefix>`), when it used one.
+    pub api_key: Option<String>,
 }
 
 /// The fields the hash covers, in a fixed order (serde keeps struct order).
@@ -67,6 +71,10 @@ pub(crate) struct Canonical<'a> {
     /// Absent from unkeyed entries, whose encoding predates it.
     #[serde(skip_serializing_if = "Option::is_none")]
     key_id: Option<&'a str>,
+    /// Absent unless the entry was made with an API key, so entries without one (every
+    /// entry written before keys existed) keep the encoding their hash was made over.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api_key: Option<&'a str>,
 }
 
 /// The canonical form of `r` as entry `seq` after `prev_hash`, keyed by `key_id`.
@@ -92,6 +100,7 @@ pub(crate) fn record_canonical<'a>(
         ip: r.ip.as_deref(),
         prev_hash,
         key_id: Some(key_id),
+        api_key: r.api_key.as_deref(),
     }
 }
 
@@ -114,6 +123,7 @@ impl AuditEntry {
             ip: self.ip.as_deref(),
             prev_hash: &self.prev_hash,
             key_id: self.key_id.as_deref(),
+            api_key: self.api_key.as_deref(),
         }
     }
 }

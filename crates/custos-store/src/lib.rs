@@ -7,6 +7,7 @@
 //! separate migration folders because DDL differs (identity columns, triggers).
 
 mod activities;
+mod api_keys;
 mod applications;
 mod audit;
 pub mod audit_chain;
@@ -34,6 +35,7 @@ mod reminders;
 mod sql_text;
 
 pub use activities::{ActivityRow, OrderTotalsRow};
+pub use api_keys::ApiKeyRow;
 pub use applications::{
     ApplicationFilter, ApplicationRow, EventRow, FlowRow, NotificationRow, TaskRow,
 };
@@ -49,7 +51,9 @@ pub use error::{StoreError, StoreResult};
 pub use hierarchy::ParentRow;
 pub use lifecycle::{LifecycleRow, RecordFacts, TransitionRow};
 pub use login_throttle::ThrottleRow;
-pub use org::{username_key, DepartmentRow, RoleGrantRow, RoleRow, SessionRow, UserRow};
+pub use org::{
+    username_key, DepartmentRow, RoleGrantRow, RoleRow, SessionRow, UserRow, SERVICE_KIND,
+};
 pub use org_admin::GrantListRow;
 pub use quality::{QualityRow, WorklistFilter};
 pub use reminders::{DueItem, ReminderRow};

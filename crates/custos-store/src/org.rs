@@ -25,7 +25,12 @@ pub struct UserRow {
     pub updated_at: i64,
     /// Console language the user chose (`zh`, `en`); `None`: the default.
     pub language: Option<String>,
+    /// `person`, or `service` for a service account (no password login; API keys).
+    pub kind: String,
 }
+
+/// `users.kind` of a service account.
+pub const SERVICE_KIND: &str = "service";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RoleRow {
@@ -65,7 +70,7 @@ pub struct SessionRow {
 
 pub(crate) const USER_COLS: &str =
     "id, username, display_name, password_hash, department_id, email, \
-    disabled, created_at, updated_at, language";
+    disabled, created_at, updated_at, language, kind";
 
 /// The key a username is unique and looked up by: `Admin` and `admin` are one name.
 /// Stored beside the name as typed (`users.username_key`).
@@ -145,8 +150,8 @@ impl Tx {
 
     pub async fn insert_user(&mut self, u: &UserRow) -> StoreResult<i64> {
         let sql = "INSERT INTO users (username, username_key, display_name, password_hash, \
-                   department_id, email, disabled, created_at, updated_at) \
-                   VALUES ($1, $8, $2, $3, $4, $5, $6, $7, $7) RETURNING id";
+                   department_id, email, disabled, created_at, updated_at, kind) \
+                   VALUES ($1, $8, $2, $3, $4, $5, $6, $7, $7, $9) RETURNING id";
         let key = username_key(&u.username);
         let id: i64 = on_tx!(self, |c| sqlx::query_scalar(sql)
             .bind(&u.username)
@@ -157,6 +162,7 @@ impl Tx {
             .bind(u.disabled)
             .bind(u.created_at)
             .bind(&key)
+            .bind(&u.kind)
             .fetch_one(c)
             .await)?;
         Ok(id)

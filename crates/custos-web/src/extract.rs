@@ -90,14 +90,38 @@ impl FromRequestParts<AppState> for Bearer {
     }
 }
 
+/// The `X-API-Key` header, when the request has one.
+fn api_key_header(parts: &Parts) -> Option<Result<String, ApiError>> {
+    let value = parts.headers.get("x-api-key")?;
+    Some(
+        value
+            .to_str()
+            .ok()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .ok_or_else(missing_token),
+    )
+}
+
+/// A caller of the API: a login session's bearer token, or a service account's API key
+/// (`X-API-Key: custos_…` or `Authorization: Bearer custos_…`). Whether the key is good
+/// and whom it acts as are decided in `custos-app`. Console pages never take this
+/// extractor, so keys do not work there.
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let ctx = context(parts, state);
+        if let Some(key) = api_key_header(parts) {
+            let actor = state.app.authenticate_api_key(&key?, ctx).await?;
+            return Ok(Auth(actor));
+        }
         let Bearer(token) = Bearer::from_request_parts(parts, state).await?;
-        let actor = state
-            .app
-            .authenticate(&token, context(parts, state))
-            .await?;
+        let actor = if custos_app::apikeys::looks_like_api_key(&token) {
+            state.app.authenticate_api_key(&token, ctx).await?
+        } else {
+            state.app.authenticate(&token, ctx).await?
+        };
         Ok(Auth(actor))
     }
 }

@@ -50,6 +50,16 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Service accounts (服务账号): accounts of other systems, which call the API with keys.
+    ServiceAccount {
+        #[command(subcommand)]
+        command: crate::apikey_cmd::ServiceAccountCommand,
+    },
+    /// API keys (API 密钥) of service accounts: create (shown once), list, revoke.
+    Apikey {
+        #[command(subcommand)]
+        command: crate::apikey_cmd::ApiKeyCommand,
+    },
     /// The audit log.
     Audit {
         #[command(subcommand)]

@@ -45,6 +45,19 @@ pub struct FileConfig {
     pub quality: crate::quality_config::QualitySection,
     #[serde(default)]
     pub sources: crate::sources_config::SourcesSection,
+    pub api_keys: ApiKeysSection,
+}
+
+/// `[api_keys]`: the rate limit of every API key that has none of its own. Counted per
+/// server process: with several servers on one database a key may make this many
+/// requests on each.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeysSection {
+    /// Requests a second per key on average (default 20; 0: no limit).
+    pub rate_per_second: Option<u32>,
+    /// Requests one key may make at once (default 40).
+    pub burst: Option<u32>,
 }
 
 /// `[lifecycle]`: the customer life cycle (客户状态), its daily job and reminders.
@@ -504,6 +517,11 @@ pub fn load(
                 )
             })?;
     }
+    let d = custos_app::apikeys::ApiKeyConfig::default();
+    app.api_keys = custos_app::apikeys::ApiKeyConfig {
+        rate_per_second: file.api_keys.rate_per_second.unwrap_or(d.rate_per_second),
+        burst: file.api_keys.burst.unwrap_or(d.burst).max(1),
+    };
     if file.duplicates.checks_per_minute.is_some() || file.duplicates.check_burst.is_some() {
         let d = custos_app::rate_limit::RateLimit::DUPLICATE_CHECKS;
         app.duplicate_check_limit = custos_app::rate_limit::RateLimit::new(

@@ -7,11 +7,11 @@ use std::process::ExitCode;
 use custos_app::{Actor, App};
 
 use crate::args::{AuditCommand, Cli, Command, LifecycleCommand};
-use crate::key_cmd;
 use crate::{
     actor, audit_cmd, backup_cmd, bench_cmd, customer_cmd, dedupe_cmd, import_cmd, open,
     open_locked, rule_cmd, serve, user_cmd, Failure,
 };
+use crate::{apikey_cmd, key_cmd};
 
 pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match &cli.command {
@@ -102,6 +102,18 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let (app, _, _lock) = open(&cli, None).await?;
             let actor = actor(&app, &cli).await?;
             user_cmd::run_user(&app, &actor, command, cli.json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ServiceAccount { command } => {
+            let (app, _, _lock) = open(&cli, None).await?;
+            let actor = actor(&app, &cli).await?;
+            apikey_cmd::run_service_account(&app, &actor, command, cli.json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Apikey { command } => {
+            let (app, _, _lock) = open(&cli, None).await?;
+            let actor = actor(&app, &cli).await?;
+            apikey_cmd::run_apikey(&app, &actor, command, cli.json).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Lifecycle {

@@ -4,6 +4,7 @@
 // Standard output is written through `output::outln!` only (a closed pipe must not panic).
 #![deny(clippy::print_stdout)]
 
+mod apikey_cmd;
 mod args;
 mod audit_cmd;
 mod backup_cmd;

@@ -21,7 +21,7 @@ fn read_password(given: Option<String>) -> Result<String, Failure> {
     Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
-fn parse_role(s: &str) -> RoleAssignment {
+pub(crate) fn parse_role(s: &str) -> RoleAssignment {
     let (role, scope) = s.split_once(':').unwrap_or((s, "own"));
     RoleAssignment {
         role: role.to_string(),

@@ -55,7 +55,7 @@ fn department_view(d: DepartmentRow) -> DepartmentView {
     }
 }
 
-pub(super) async fn check_department_exists(
+pub(crate) async fn check_department_exists(
     tx: &mut Tx,
     field: &str,
     id: Option<i64>,

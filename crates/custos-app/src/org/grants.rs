@@ -27,7 +27,7 @@ fn default_scope() -> String {
     "own".into()
 }
 
-fn parse_time(field: &str, s: &str) -> Result<i64, FieldError> {
+pub(crate) fn parse_time(field: &str, s: &str) -> Result<i64, FieldError> {
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.timestamp_micros())
         .map_err(|_| {
@@ -41,7 +41,7 @@ fn parse_time(field: &str, s: &str) -> Result<i64, FieldError> {
 }
 
 /// Resolve role assignments to (role id, scope, expiry), reporting every bad entry.
-pub(super) async fn resolve_roles(
+pub(crate) async fn resolve_roles(
     tx: &mut Tx,
     roles: &[RoleAssignment],
     errors: &mut Vec<FieldError>,

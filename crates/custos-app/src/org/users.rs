@@ -26,6 +26,8 @@ pub struct UserView {
     pub department_id: Option<i64>,
     pub email: Option<String>,
     pub disabled: bool,
+    /// `person`, or `service` for a service account (API keys, no password).
+    pub kind: String,
     /// While set, logins of this user from addresses that have failed for it wait until
     /// then (too many failures for the name from everywhere); `POST /users/{id}/unlock`
     /// clears it.
@@ -96,6 +98,7 @@ pub(crate) async fn user_view(tx: &mut Tx, u: &UserRow) -> AppResult<UserView> {
         department_id: u.department_id,
         email: u.email.clone(),
         disabled: u.disabled,
+        kind: u.kind.clone(),
         locked_until: tx
             .login_throttle(&crate::login_throttle::login_subject(&u.username), "")
             .await?
@@ -109,7 +112,7 @@ pub(crate) async fn user_view(tx: &mut Tx, u: &UserRow) -> AppResult<UserView> {
     })
 }
 
-fn check_username(u: &str) -> Result<(), Violation> {
+pub(crate) fn check_username(u: &str) -> Result<(), Violation> {
     let ok_len = (3..=32).contains(&u.len());
     let ok_chars = u
         .chars()
@@ -194,6 +197,7 @@ impl App {
             created_at: now,
             updated_at: now,
             language: None,
+            kind: "person".into(),
         };
         let id = match tx.insert_user(&row).await {
             Ok(id) => id,
@@ -344,6 +348,17 @@ impl App {
             let named = rtx.user(id).await?;
             rtx.rollback().await?;
             if let Some(u) = named {
+                if u.kind == custos_store::SERVICE_KIND {
+                    errors.push(
+                        Violation::new(
+                            "user.service_account_password",
+                            "服务账号没有密码，只能用 API 密钥访问",
+                            "a service account has no password; it uses API keys",
+                        )
+                        .on("password"),
+                    );
+                    return Ok(errors);
+                }
                 let display = patch.display_name.as_deref().unwrap_or(&u.display_name);
                 if let Err(v) =
                     check_password(p, self.config.min_password_len, &[&u.username, display])

@@ -19,6 +19,7 @@ mod overview;
 mod quality;
 mod reports;
 mod sources;
+mod service_accounts;
 
 use axum::Router;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -78,6 +79,18 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(org::get_department, org::update_department))
         .routes(routes!(org::list_roles, org::create_role))
         .routes(routes!(org::update_role))
+        .routes(routes!(
+            service_accounts::list_service_accounts,
+            service_accounts::create_service_account
+        ))
+        .routes(routes!(service_accounts::get_service_account))
+        .routes(routes!(service_accounts::disable_service_account))
+        .routes(routes!(service_accounts::enable_service_account))
+        .routes(routes!(
+            service_accounts::list_api_keys,
+            service_accounts::create_api_key
+        ))
+        .routes(routes!(service_accounts::revoke_api_key))
         .routes(routes!(audit::list_audit))
         .routes(routes!(codes::list_code_rules, codes::create_code_rule))
         .routes(routes!(codes::get_code_rule))

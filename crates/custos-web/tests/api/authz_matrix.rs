@@ -481,6 +481,49 @@ const MATRIX: &[Entry] = &[
         Perm("stats.read"),
         None,
     ),
+    ("GET", "/api/v1/service-accounts", Perm("user.manage"), None),
+    (
+        "POST",
+        "/api/v1/service-accounts",
+        Perm("user.manage"),
+        None,
+    ),
+    (
+        "GET",
+        "/api/v1/service-accounts/{id}",
+        Perm("user.manage"),
+        None,
+    ),
+    (
+        "POST",
+        "/api/v1/service-accounts/{id}/disable",
+        Perm("user.manage"),
+        None,
+    ),
+    (
+        "POST",
+        "/api/v1/service-accounts/{id}/enable",
+        Perm("user.manage"),
+        None,
+    ),
+    (
+        "GET",
+        "/api/v1/service-accounts/{id}/keys",
+        Perm("user.manage"),
+        None,
+    ),
+    (
+        "POST",
+        "/api/v1/service-accounts/{id}/keys",
+        Perm("user.manage"),
+        Some(new_api_key),
+    ),
+    (
+        "DELETE",
+        "/api/v1/service-accounts/{id}/keys/{key_id}",
+        Perm("user.manage"),
+        None,
+    ),
     ("GET", "/api/v1/users", Perm("user.read"), None),
     ("POST", "/api/v1/users", Perm("user.manage"), None),
     ("GET", "/api/v1/users/{id}", Signed, None),
@@ -550,6 +593,9 @@ fn queue_decision() -> Value {
     json!({"action": "reject", "reason": "矩阵"})
 }
 
+fn new_api_key() -> Value {
+    json!({"name": "矩阵"})
+}
 fn empty() -> Value {
     json!({})
 }
@@ -659,6 +705,7 @@ async fn seed_customer(t: &TestApp, admin: &str, n: usize, owner: Option<i64>) -
 fn fill(path: &str, code: &str) -> String {
     path.replace("{code}", code)
         .replace("{id}", "999999")
+        .replace("{key_id}", "999999")
         .replace("{key}", "ind")
         .replace("{system}", "erp")
         .replace("{source_id}", "ERP-1")

@@ -7,6 +7,7 @@ mod browser;
 mod console;
 
 mod activities;
+mod apikeys;
 mod application_kinds;
 mod application_notices;
 mod applications;

@@ -661,3 +661,53 @@ fn a_closed_stdout_ends_quietly() {
 }
 
 mod backup_restore;
+
+#[test]
+fn service_account_and_apikey_commands() {
+    let dir = bootstrap();
+    let d = dir.path();
+    let out = ok(
+        d,
+        &[
+            "service-account",
+            "create",
+            "erp-cli",
+            "--role",
+            "query:all",
+        ],
+    );
+    assert!(out.contains("created service account erp-cli"), "{out}");
+    let created = json(d, &["apikey", "create", "erp-cli", "--name", "生产"]);
+    let token = created["token"].as_str().unwrap().to_string();
+    let prefix = created["key"]["prefix"].as_str().unwrap().to_string();
+    assert!(token.starts_with(&format!("custos_{prefix}_")), "{created}");
+    let second = json(d, &["apikey", "create", "erp-cli", "--name", "轮换"]);
+
+    // The key works against the server; the listing never shows the token.
+    let server = Server::start(d);
+    let (status, me) = http_json(&server.addr, "GET", "/api/v1/me", Some(&token), "");
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["username"], "erp-cli");
+    server.stop();
+    let listed = ok(d, &["apikey", "list", "erp-cli"]);
+    assert!(
+        listed.contains(&prefix) && !listed.contains(&token),
+        "{listed}"
+    );
+
+    // Revoke by prefix; the other key stays.
+    let out = ok(d, &["apikey", "revoke", "erp-cli", &prefix]);
+    assert!(out.contains("revoked"), "{out}");
+    let keys = json(d, &["apikey", "list", "erp-cli"]);
+    assert_eq!(keys[0]["status"], "revoked");
+    assert_eq!(keys[1]["status"], "active");
+    assert_eq!(keys[1]["id"], second["key"]["id"]);
+    let accounts = json(d, &["service-account", "list"]);
+    assert_eq!(accounts[0]["active_keys"], 1);
+    ok(d, &["service-account", "disable", "erp-cli"]);
+    assert_eq!(json(d, &["service-account", "list"])[0]["disabled"], true);
+
+    // People are not service accounts, and service accounts do not log in.
+    let reason = fails(d, &["apikey", "create", "admin", "--name", "x"]);
+    assert!(reason.contains("admin"), "{reason}");
+}
