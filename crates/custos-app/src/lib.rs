@@ -23,6 +23,7 @@ pub mod customer_page;
 pub mod dashboard;
 pub mod demo;
 pub mod error;
+pub mod events;
 pub mod flows;
 pub mod hierarchy;
 pub mod keyring;
@@ -100,6 +101,8 @@ pub struct AppConfig {
     pub lifecycle: lifecycle::LifecycleConfig,
     /// Rules, weights and KPI targets of data quality (`[quality]`).
     pub quality: quality::QualityConfig,
+    /// Retention of the event log (`[events]`).
+    pub events: events::EventsConfig,
 }
 
 /// Wrapper so the config stays `Debug`.
@@ -135,6 +138,7 @@ impl Default for AppConfig {
             activities: Default::default(),
             lifecycle: Default::default(),
             quality: Default::default(),
+            events: Default::default(),
         }
     }
 }
