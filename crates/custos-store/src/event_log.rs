@@ -212,6 +212,84 @@ impl Tx {
     }
 }
 
+impl crate::Db {
+    /// Benchmark: `commits` write transactions one after another, each updating one
+    /// settings row, first alone and then also emitting `per_commit` events. Returns the
+    /// seconds of both runs: their difference is what the event log adds to a commit.
+    pub async fn raw_event_commit_cost(
+        &self,
+        commits: usize,
+        per_commit: usize,
+    ) -> StoreResult<(f64, f64)> {
+        let touch = "INSERT INTO settings (key, value) VALUES ('bench_events', '0') \
+                     ON CONFLICT (key) DO UPDATE SET value = '1'";
+        let mut secs = [0.0; 2];
+        for (run, emit) in [0, per_commit].into_iter().enumerate() {
+            let t = std::time::Instant::now();
+            for i in 0..commits {
+                let mut tx = self.begin().await?;
+                on_tx!(tx, |c| sqlx::query(touch)
+                    .execute(c)
+                    .await
+                    .map(|r| r.rows_affected()))?;
+                for k in 0..emit {
+                    tx.emit(NewEvent {
+                        id: format!("bench-{i}-{k}"),
+                        kind: "customer.updated".into(),
+                        customer_code: Some(format!("B{i:09}")),
+                        department_id: None,
+                        owner_id: None,
+                        at: crate::now_us(),
+                        actor_id: None,
+                        actor_name: "bench".into(),
+                        payload: r#"{"fields":["remarks"],"action":"update"}"#.into(),
+                    });
+                }
+                tx.commit().await?;
+            }
+            secs[run] = t.elapsed().as_secs_f64();
+        }
+        Ok((secs[0], secs[1]))
+    }
+
+    /// Benchmark: write `total` events in transactions of `per_commit`, about customers
+    /// `B000000000`… owned by `owner_id` in `department_id`.
+    pub async fn bench_fill_events(
+        &self,
+        total: usize,
+        per_commit: usize,
+        owner_id: Option<i64>,
+        department_id: Option<i64>,
+    ) -> StoreResult<()> {
+        let mut written = 0;
+        while written < total {
+            let mut tx = self.begin().await?;
+            for _ in 0..per_commit.min(total - written) {
+                tx.emit(NewEvent {
+                    id: format!("fill-{written}"),
+                    kind: if written % 2 == 0 {
+                        "customer.created".into()
+                    } else {
+                        "code.issued".into()
+                    },
+                    customer_code: Some(format!("B{:09}", written / 2)),
+                    department_id,
+                    owner_id,
+                    at: crate::now_us(),
+                    actor_id: owner_id,
+                    actor_name: "bench".into(),
+                    payload:
+                        r#"{"customer_type":"enterprise","status":"active","source":"system"}"#
+                            .into(),
+                });
+                written += 1;
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

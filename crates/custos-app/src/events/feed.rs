@@ -9,8 +9,8 @@ use serde::Serialize;
 use super::emit::EVENT_TYPES;
 use crate::actor::{Actor, Scope};
 use crate::error::{AppError, AppResult};
-use custos_core::FieldError;
 use crate::App;
+use custos_core::FieldError;
 
 /// Most events one page returns.
 pub const MAX_LIMIT: u32 = 1000;
@@ -84,7 +84,8 @@ impl Visibility {
             Scope::Own => e.owner_id == Some(self.user_id),
             Scope::Department => {
                 e.owner_id == Some(self.user_id)
-                    || e.department_id.is_some_and(|d| self.departments.contains(&d))
+                    || e.department_id
+                        .is_some_and(|d| self.departments.contains(&d))
             }
         }
     }
@@ -114,11 +115,8 @@ impl App {
         let mut after = q.after;
         loop {
             let (rows, next) = self.events_page(after, &q.types, limit).await?;
-            let events: Vec<EventView> = rows
-                .into_iter()
-                .filter(|e| who.sees(e))
-                .map(view)
-                .collect();
+            let events: Vec<EventView> =
+                rows.into_iter().filter(|e| who.sees(e)).map(view).collect();
             // Out-of-scope events move the cursor but never end the wait early.
             if !events.is_empty() || Instant::now() + POLL > deadline {
                 return Ok(EventPage { events, next });
@@ -126,6 +124,18 @@ impl App {
             after = next;
             tokio::time::sleep(POLL).await;
         }
+    }
+
+    /// [`App::read_events`] with the query given as request parameters (see
+    /// [`EventQuery::from_params`]); the permission is checked before them.
+    pub async fn event_feed(
+        &self,
+        actor: &Actor,
+        params: &[(String, String)],
+    ) -> AppResult<EventPage> {
+        actor.require("events.read")?;
+        self.read_events(actor, EventQuery::from_params(params)?)
+            .await
     }
 
     /// One read of the log: up to `limit` events after `after` of the types, and the
@@ -207,8 +217,8 @@ fn check_query(q: &EventQuery) -> AppResult<i64> {
         errors.push(
             Violation::new(
                 "events.wait_range",
-                format!("wait 不能超过 {MAX_WAIT_SECONDS} 秒"),
-                format!("wait must be at most {MAX_WAIT_SECONDS} seconds"),
+                format!("wait 须在 0 到 {MAX_WAIT_SECONDS} 秒之间"),
+                format!("wait must be between 0 and {MAX_WAIT_SECONDS} seconds"),
             )
             .on("wait"),
         );
@@ -223,13 +233,20 @@ fn check_query(q: &EventQuery) -> AppResult<i64> {
             .on("types"),
         );
     }
-    for t in q.types.iter().filter(|t| !EVENT_TYPES.contains(&t.as_str())) {
+    for t in q
+        .types
+        .iter()
+        .filter(|t| !EVENT_TYPES.contains(&t.as_str()))
+    {
         let t: String = t.chars().take(64).collect();
         errors.push(
             Violation::new(
                 "events.type_unknown",
                 format!("未知的事件类型“{t}”，可用：{}", EVENT_TYPES.join("、")),
-                format!("unknown event type '{t}'; known: {}", EVENT_TYPES.join(", ")),
+                format!(
+                    "unknown event type '{t}'; known: {}",
+                    EVENT_TYPES.join(", ")
+                ),
             )
             .on("types"),
         );
@@ -264,5 +281,65 @@ fn view(e: EventLogRow) -> EventView {
         actor_id: e.actor_id,
         actor_name: e.actor_name,
         payload: serde_json::from_str(&e.payload).unwrap_or(serde_json::Value::Null),
+    }
+}
+
+impl EventQuery {
+    /// The query of `GET /events` from its parameters: `after`, `types` (comma-separated,
+    /// may repeat), `limit`, `wait` (seconds, optionally ending in `s`). Every bad or
+    /// unknown parameter is named at once.
+    pub fn from_params(params: &[(String, String)]) -> AppResult<EventQuery> {
+        let mut q = EventQuery::default();
+        let mut errors: Vec<FieldError> = Vec::new();
+        let number = |name: &str, v: &str, errors: &mut Vec<FieldError>| -> Option<i64> {
+            let n = v.trim().parse::<i64>().ok();
+            if n.is_none() {
+                errors.push(
+                    Violation::new(
+                        "events.not_a_number",
+                        format!("{name} 须为整数"),
+                        format!("{name} must be a whole number"),
+                    )
+                    .on(name),
+                );
+            }
+            n
+        };
+        for (k, v) in params {
+            match k.as_str() {
+                "after" => q.after = number("after", v, &mut errors).unwrap_or(0),
+                "limit" => {
+                    q.limit = number("limit", v, &mut errors)
+                        .map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+                }
+                "wait" => {
+                    let v = v.trim().strip_suffix('s').unwrap_or(v.trim());
+                    q.wait = number("wait", v, &mut errors)
+                        .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX));
+                }
+                "types" => q.types.extend(
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|t| !t.is_empty())
+                        .map(String::from),
+                ),
+                other => {
+                    let other: String = other.chars().take(64).collect();
+                    errors.push(
+                        Violation::new(
+                            "query.unknown_parameter",
+                            format!("未知的查询参数“{other}”"),
+                            format!("unknown query parameter '{other}'"),
+                        )
+                        .on(other),
+                    );
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(q)
+        } else {
+            Err(AppError::Validation(errors))
+        }
     }
 }

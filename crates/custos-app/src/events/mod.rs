@@ -9,8 +9,8 @@
 mod emit;
 mod feed;
 
-pub(crate) use emit::*;
 pub use emit::EVENT_TYPES;
+pub(crate) use emit::*;
 pub use feed::{EventPage, EventQuery, EventView, MAX_LIMIT, MAX_WAIT_SECONDS};
 
 /// `[events]` settings.
