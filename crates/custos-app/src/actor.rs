@@ -45,6 +45,7 @@ pub const PERMISSIONS: &[(&str, &str)] = &[
     ("credit.write", "登记客户信用评级"),
     ("quality.read", "查看数据质量（评分、指标、待完善清单）"),
     ("quality.manage", "管理数据质量（分派待完善、重算、快照）"),
+    ("events.read", "读取变更事件流"),
 ];
 
 pub fn is_known_permission(p: &str) -> bool {
@@ -83,6 +84,7 @@ pub fn builtin_roles() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
                 "activity.write",
                 "quality.read",
                 "quality.manage",
+                "events.read",
             ],
         ),
         (

@@ -36,6 +36,33 @@ impl App {
             .map_err(|e| e.to_string())
     }
 
+    /// Benchmark: seconds of `commits` one-row write transactions without and with
+    /// `per_commit` events each (see `Db::raw_event_commit_cost`).
+    pub async fn bench_event_commit_cost(
+        &self,
+        commits: usize,
+        per_commit: usize,
+    ) -> Result<(f64, f64), String> {
+        self.db
+            .raw_event_commit_cost(commits, per_commit)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Benchmark: fill the event log with `total` events about customers owned by
+    /// `owner_id` in `department_id`, 1,000 per transaction.
+    pub async fn bench_fill_events(
+        &self,
+        total: usize,
+        owner_id: Option<i64>,
+        department_id: Option<i64>,
+    ) -> Result<(), String> {
+        self.db
+            .bench_fill_events(total, 1000, owner_id, department_id)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     /// Queue one open group of two customers per hundred loaded (at most 10,000), as scans
     /// and imports leave them; the pages' cost does not depend on how alike the members are.
     pub async fn bench_queue_groups(&self, codes: &[String]) -> Result<Vec<i64>, String> {

@@ -24,6 +24,7 @@ pub mod customer_page;
 pub mod dashboard;
 pub mod demo;
 pub mod error;
+pub mod events;
 pub mod flows;
 pub mod hierarchy;
 pub mod keyring;
@@ -106,6 +107,8 @@ pub struct AppConfig {
     pub sources: sources::SourcesConfig,
     /// The default rate limit of API keys (`[api_keys]`).
     pub api_keys: apikeys::ApiKeyConfig,
+    /// Retention of the event log (`[events]`).
+    pub events: events::EventsConfig,
 }
 
 /// Wrapper so the config stays `Debug`.
@@ -143,6 +146,7 @@ impl Default for AppConfig {
             quality: Default::default(),
             sources: Default::default(),
             api_keys: Default::default(),
+            events: Default::default(),
         }
     }
 }

@@ -120,6 +120,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: crate::quality_cmd::QualityCommand,
     },
+    /// The change feed (变更事件流): print events of the ordered event log.
+    Events {
+        #[command(subcommand)]
+        command: crate::events_cmd::EventsCommand,
+    },
     /// Add synthetic Chinese customers (valid USCC/ID numbers, real regions) for trials.
     Demo(customer_cmd::DemoArgs),
     /// Import customers from CSV/XLSX (批量导入); see docs/import-export.md.
@@ -257,6 +262,19 @@ pub(crate) enum BenchCommand {
         backend: String,
         #[arg(long, default_value_t = 1_000_000)]
         customers: u64,
+    },
+    /// What the event log adds to a customer creation, and change-feed read throughput
+    /// over N events.
+    Events {
+        /// sqlite or postgres (postgres uses --database-url or CUSTOS_TEST_PG_URL, in a fresh schema).
+        #[arg(long, default_value = "sqlite")]
+        backend: String,
+        /// Customers created one by one (and one-row commits timed with and without events).
+        #[arg(long, default_value_t = 2_000)]
+        customers: usize,
+        /// Events in the log when the feed is read.
+        #[arg(long, default_value_t = 200_000)]
+        events: usize,
     },
 }
 

@@ -35,7 +35,8 @@ pub(crate) async fn run_bench(
         | BenchCommand::Lookup { backend, .. }
         | BenchCommand::Console { backend, .. }
         | BenchCommand::Overview { backend, .. }
-        | BenchCommand::Quality { backend, .. } => backend.as_str(),
+        | BenchCommand::Quality { backend, .. }
+        | BenchCommand::Events { backend, .. } => backend.as_str(),
         BenchCommand::Import { .. } => "sqlite",
     };
     let backend = match backend_name {
@@ -109,6 +110,9 @@ pub(crate) async fn run_bench(
         BenchCommand::Quality { customers, .. } => {
             bench_quality::quality(backend, url.as_deref(), *customers).await?
         }
+        BenchCommand::Events {
+            customers, events, ..
+        } => crate::bench_events::events(backend, url.as_deref(), *customers, *events).await?,
         BenchCommand::Import { .. } => {}
     }
     Ok(())

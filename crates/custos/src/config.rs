@@ -45,7 +45,10 @@ pub struct FileConfig {
     pub quality: crate::quality_config::QualitySection,
     #[serde(default)]
     pub sources: crate::sources_config::SourcesSection,
+    #[serde(default)]
     pub api_keys: ApiKeysSection,
+    #[serde(default)]
+    pub events: EventsSection,
 }
 
 /// `[api_keys]`: the rate limit of every API key that has none of its own. Counted per
@@ -58,6 +61,26 @@ pub struct ApiKeysSection {
     pub rate_per_second: Option<u32>,
     /// Requests one key may make at once (default 40).
     pub burst: Option<u32>,
+}
+
+/// `[events]`: the event log behind the change feed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsSection {
+    /// Days an event is kept before the daily job deletes it (default 90, 1–3650).
+    pub retention_days: Option<u32>,
+}
+
+impl EventsSection {
+    fn apply(self, to: &mut custos_app::events::EventsConfig) -> Result<(), String> {
+        if let Some(d) = self.retention_days {
+            if !(1..=3650).contains(&d) {
+                return Err("[events] retention_days 须为 1–3650 / must be 1–3650".to_string());
+            }
+            to.retention_days = d;
+        }
+        Ok(())
+    }
 }
 
 /// `[lifecycle]`: the customer life cycle (客户状态), its daily job and reminders.
@@ -565,6 +588,7 @@ pub fn load(
     file.imports.apply(&mut app.import_limits)?;
     file.activities.apply(&mut app.activities)?;
     file.lifecycle.apply(&mut app.lifecycle)?;
+    file.events.apply(&mut app.events)?;
     file.quality.apply(&mut app.quality)?;
     file.sources.apply(&mut app.sources)?;
     let mut db = DbOptions::sqlite(data_dir);
@@ -715,6 +739,19 @@ mod tests {
         .err()
         .unwrap();
         assert!(e.contains("followup_results"), "{e}");
+    }
+
+    #[test]
+    fn events_section_sets_retention() {
+        let tmp = tempfile::tempdir().unwrap();
+        let toml = format!("data_dir = {:?}\n", tmp.path().join("d").to_string_lossy());
+        let s = load_toml(tmp.path(), &toml).unwrap();
+        assert_eq!(s.app.events.retention_days, 90);
+        let s = load_toml(tmp.path(), &format!("{toml}[events]\nretention_days = 7\n")).unwrap();
+        assert_eq!(s.app.events.retention_days, 7);
+        for bad in ["retention_days = 0", "retention_days = 4000", "keep = 1"] {
+            assert!(load_toml(tmp.path(), &format!("{toml}[events]\n{bad}\n")).is_err());
+        }
     }
 
     #[test]

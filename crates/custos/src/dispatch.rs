@@ -32,6 +32,12 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             crate::quality_cmd::run_quality(&app, &actor, command, cli.json).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Events { command } => {
+            let (app, _, _lock) = open(&cli, None).await?;
+            let actor = actor(&app, &cli).await?;
+            crate::events_cmd::run_events(&app, &actor, command, cli.json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Demo(args) => {
             let (app, _, _lock) = open(&cli, None).await?;
             customer_cmd::ensure_admin(&app).await?;

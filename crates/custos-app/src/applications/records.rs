@@ -62,6 +62,7 @@ pub(super) async fn trail(tx: &mut Tx, a: &ApplicationRow, t: Trail<'_>) -> AppR
         detail: t.detail.as_ref().and_then(to_json),
     })
     .await?;
+    application_event(tx, a, &t).await?;
     let mut r = record(
         t.actor,
         &format!("application.{}", t.action),
@@ -72,6 +73,29 @@ pub(super) async fn trail(tx: &mut Tx, a: &ApplicationRow, t: Trail<'_>) -> AppR
     r.after = to_json(&json!({"state": a.state, "step": t.step, "kind": a.kind}));
     r.reason = t.comment;
     append(tx, r).await?;
+    Ok(())
+}
+
+/// The event of a step in an application's trail that the feed announces: a submission
+/// (and resubmission) and the final decision. An application about an existing customer
+/// is an event of that customer (in its data scope); any other is about no customer.
+async fn application_event(tx: &mut Tx, a: &ApplicationRow, t: &Trail<'_>) -> AppResult<()> {
+    use crate::events::{emit_customer_event, emit_other_event};
+    use crate::events::{APPLICATION_DECIDED, APPLICATION_SUBMITTED};
+    let kind = match a.state.as_str() {
+        "submitted" if t.from != "submitted" => APPLICATION_SUBMITTED,
+        "approved" | "rejected" if t.from != a.state => APPLICATION_DECIDED,
+        _ => return Ok(()),
+    };
+    let payload = json!({"application": a.id, "kind": a.kind, "state": a.state});
+    let customer = match &a.target {
+        Some(code) => tx.customer_by_code(code).await?,
+        None => None,
+    };
+    match customer {
+        Some(row) => emit_customer_event(tx, t.actor, &row, kind, payload),
+        None => emit_other_event(tx, t.actor, kind, payload),
+    }
     Ok(())
 }
 

@@ -307,6 +307,14 @@ impl App {
         self.remember_prepared(&updated, prepared);
         let history = change_history(actor, &updated, action, reason.clone(), &changes, now);
         tx.insert_customer_history(&history).await?;
+        let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+        crate::events::emit_customer_event(
+            tx,
+            actor,
+            &updated,
+            crate::events::CUSTOMER_UPDATED,
+            serde_json::json!({"fields": fields, "action": action}),
+        );
         self.refresh_quality(tx, std::slice::from_ref(&updated))
             .await?;
         append(tx, change_audit(actor, &code, action, &changes, reason)).await?;

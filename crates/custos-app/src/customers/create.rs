@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use custos_core::matching::Prepared;
 use custos_core::FieldError;
 use custos_store::customer_master::{CustomerIndexes, HistoryRow, NewCustomerWrite};
-use custos_store::{now_us, AuditRecord, CustomerRow, StoreError, Tx};
+use custos_store::{now_us, AuditRecord, CodeRow, CustomerRow, StoreError, Tx};
 
 use super::checks::text;
 use super::duplicates;
@@ -309,10 +309,11 @@ impl App {
         let history = creation_history(actor, &row, reason.clone(), now);
         let audit = creation_audit(actor, &row, &drawn, &rec, &duplicates, reason.clone());
         let quality = self.quality_of_new(&rec, now);
+        let code = code_row(&drawn, None, "active", actor, reason);
         let write = NewCustomerWrite {
             row: &row,
             created_month: &month_of(now, self.config.code_timezone),
-            code: &code_row(&drawn, None, "active", actor, reason),
+            code: &code,
             indexes: &indexes,
             history: &history,
             audit: &audit,
@@ -323,6 +324,7 @@ impl App {
             Err(StoreError::Conflict { .. }) => return Err(code_taken(&drawn.code)),
             Err(e) => return Err(e.into()),
         };
+        creation_events(tx, actor, &row, &code);
         self.remember_prepared(&row, prepared);
         Ok((row, rec, duplicates))
     }
@@ -384,6 +386,23 @@ fn code_attributes(rec: &Record) -> BTreeMap<String, String> {
         attributes.insert("industry".to_string(), i.clone());
     }
     attributes
+}
+
+/// The events of a creation: the customer and its code.
+fn creation_events(tx: &mut Tx, actor: &Actor, row: &CustomerRow, code: &CodeRow) {
+    use crate::events::{emit_customer_event, CODE_ISSUED, CUSTOMER_CREATED};
+    let payload = serde_json::json!({
+        "customer_type": row.customer_type,
+        "status": row.status,
+        "source": actor.ctx.source.as_str(),
+    });
+    emit_customer_event(tx, actor, row, CUSTOMER_CREATED, payload);
+    let payload = serde_json::json!({
+        "rule_key": code.rule_key,
+        "rule_version": code.rule_version,
+        "manual": code.manual,
+    });
+    emit_customer_event(tx, actor, row, CODE_ISSUED, payload);
 }
 
 /// The history entry of a creation stored as `row` at `now`. A creation's changes are

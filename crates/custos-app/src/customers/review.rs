@@ -248,7 +248,15 @@ impl App {
                 source: "scan".into(),
                 customer_type: shared_type(m.iter().filter_map(|id| types.get(id))),
             };
-            if tx.insert_duplicate_group(&row, &m).await?.is_some() {
+            if let Some(group_id) = tx.insert_duplicate_group(&row, &m).await? {
+                // About several customers, possibly in several scopes: an event about
+                // no single customer, which only callers who see everything read.
+                crate::events::emit_other_event(
+                    &mut tx,
+                    actor,
+                    crate::events::DUPLICATES_FOUND,
+                    serde_json::json!({"group_id": group_id, "members": m, "score": score}),
+                );
                 new_groups += 1;
                 touched.extend(m.iter().copied());
             }

@@ -127,14 +127,21 @@ impl App {
     pub async fn run_lifecycle_worker(self, every: Duration) {
         loop {
             match self.claim_daily_run().await {
-                Ok(Some(on)) => match self.run_lifecycle_day(on).await {
-                    Ok(r) => tracing::info!(
-                        on = %r.on, evaluated = r.evaluated, entered = ?r.entered,
-                        reminders = r.reminders, millis = r.millis as u64,
-                        "daily life-cycle job"
-                    ),
-                    Err(e) => tracing::error!(error = %e, "daily life-cycle job"),
-                },
+                Ok(Some(on)) => {
+                    match self.run_lifecycle_day(on).await {
+                        Ok(r) => tracing::info!(
+                            on = %r.on, evaluated = r.evaluated, entered = ?r.entered,
+                            reminders = r.reminders, millis = r.millis as u64,
+                            "daily life-cycle job"
+                        ),
+                        Err(e) => tracing::error!(error = %e, "daily life-cycle job"),
+                    }
+                    // Event retention rides on the same once-a-day claim.
+                    match self.prune_events().await {
+                        Ok(n) => tracing::info!(deleted = n, "event log retention"),
+                        Err(e) => tracing::error!(error = %e, "event log retention"),
+                    }
+                }
                 Ok(None) => {}
                 Err(e) => tracing::error!(error = %e, "daily life-cycle job"),
             }

@@ -48,6 +48,10 @@ pub struct Tx {
     sp: SavepointState,
     /// The audit chain's keys, as the database handle had them when this began.
     pub(crate) audit_keys: Option<Arc<AuditKeys>>,
+    /// Events emitted and not written yet: the commit writes them (see `event_log`).
+    pub(crate) events: Vec<crate::event_log::NewEvent>,
+    /// How many events there were when the open savepoint was taken.
+    saved_events: Option<usize>,
 }
 
 /// A write in flight: gives the connection back with the write's outcome.
@@ -93,6 +97,8 @@ impl Tx {
             poisoned: None,
             sp: SavepointState::default(),
             audit_keys: None,
+            events: Vec::new(),
+            saved_events: None,
         }
     }
 
@@ -208,6 +214,8 @@ impl Tx {
         self.move_aside_rows_if_due().await?;
         let t3 = std::time::Instant::now();
         self.write_back_sequences().await?;
+        // Last before COMMIT: the event counter's lock is held from here to the commit.
+        self.flush_events().await?;
         let checkpointer = self.checkpointer.take().filter(|_| self.bulk);
         match self.conn {
             TxConn::Sqlite(mut t) => {
@@ -288,6 +296,7 @@ impl Tx {
         let postings = self.cache.postings.take();
         self.saved = Some(self.cache.clone());
         self.saved_pending = Some(self.pending.marks());
+        self.saved_events = Some(self.events.len());
         self.saved_postings = postings.as_ref().map(|p| p.creations());
         self.cache.postings = postings;
         Ok(())
@@ -301,6 +310,7 @@ impl Tx {
         }
         self.saved = None;
         self.saved_pending = None;
+        self.saved_events = None;
         Ok(())
     }
 
@@ -332,6 +342,9 @@ impl Tx {
         }
         if let Some(marks) = self.saved_pending.take() {
             self.pending.restore(marks);
+        }
+        if let Some(n) = self.saved_events.take() {
+            self.events.truncate(n);
         }
         self.cache.postings = postings;
         self.release_savepoint().await

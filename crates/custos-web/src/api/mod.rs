@@ -9,6 +9,7 @@ mod codes;
 mod customers;
 mod duplicates;
 mod error_doc;
+mod events;
 pub(crate) mod exports;
 mod hierarchy;
 pub(crate) mod imports;
@@ -92,6 +93,7 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(service_accounts::revoke_api_key))
         .routes(routes!(audit::list_audit))
+        .routes(routes!(events::list_events))
         .routes(routes!(codes::list_code_rules, codes::create_code_rule))
         .routes(routes!(codes::get_code_rule))
         .routes(routes!(codes::publish_code_rule))

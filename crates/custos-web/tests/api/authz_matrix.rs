@@ -390,6 +390,7 @@ const MATRIX: &[Entry] = &[
         Perm("duplicate.manage"),
         Some(empty),
     ),
+    ("GET", "/api/v1/events", Perm("events.read"), None),
     ("GET", "/api/v1/exports", Perm("export"), None),
     ("POST", "/api/v1/exports", Perm("export"), Some(export_job)),
     ("GET", "/api/v1/exports/jobs", Perm("export"), None),

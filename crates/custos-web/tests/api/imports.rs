@@ -63,6 +63,28 @@ backend_test!(upload_runs_a_job_with_reports, |t| {
     let done = wait_done(&t, &admin, id).await;
     assert_eq!(done["status"], "done", "{done}");
     assert_eq!(done["created"], 10);
+    // Imported customers announce themselves like any other creation.
+    let events = |after: i64| {
+        let (t, admin) = (&t, &admin);
+        async move {
+            let page = body(
+                t.get(&format!("/api/v1/events?after={after}&limit=1000"), admin)
+                    .await,
+                200,
+            )
+            .await;
+            page["events"].as_array().cloned().unwrap_or_default()
+        }
+    };
+    let first = events(0).await;
+    assert_eq!(first.len(), 20);
+    assert!(
+        first
+            .iter()
+            .step_by(2)
+            .all(|e| e["type"] == "customer.created"),
+        "{first:?}"
+    );
 
     let r = body(
         upload(&t, &admin, form("bad_rows.csv", &[("sample_rate", "1")])).await,
@@ -75,6 +97,10 @@ backend_test!(upload_runs_a_job_with_reports, |t| {
         (done["created"].as_i64(), done["rejected"].as_i64()),
         (Some(1), Some(10))
     );
+    // Rejected rows (rolled back to their savepoint) leave no event.
+    let second = events(20).await;
+    let kinds: Vec<&str> = second.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(kinds, ["customer.created", "code.issued"]);
     let rej = t
         .get(&format!("/api/v1/imports/{id}/rejected"), &admin)
         .await;

@@ -21,6 +21,7 @@ mod customer_search;
 mod customers;
 mod duplicate_disclosure;
 mod duplicates;
+mod events;
 mod exports;
 mod hardening;
 mod hostile_input;

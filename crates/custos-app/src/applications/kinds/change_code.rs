@@ -131,6 +131,20 @@ impl App {
         .await?;
         self.refresh_quality(tx, std::slice::from_ref(&updated))
             .await?;
+        let payload = json!({"old_code": row.code, "new_code": drawn.code});
+        crate::events::emit_customer_event(
+            tx,
+            by,
+            &updated,
+            crate::events::CUSTOMER_CODE_CHANGED,
+            payload,
+        );
+        let payload = json!({
+            "rule_key": drawn.rule_key,
+            "rule_version": drawn.rule_version,
+            "manual": drawn.manual,
+        });
+        crate::events::emit_customer_event(tx, by, &updated, crate::events::CODE_ISSUED, payload);
         let mut r = record(by, "customer.change_code", "customer", &drawn.code);
         r.before = to_json(&json!({"code": row.code}));
         r.after = to_json(&json!({"code": drawn.code, "application": a.map(|a| a.id)}));

@@ -150,6 +150,13 @@ impl StatusChange {
             now,
         ))
         .await?;
+        let kind = match action {
+            "retire" => crate::events::CUSTOMER_RETIRED,
+            "archive" => crate::events::CUSTOMER_ARCHIVED,
+            _ => crate::events::CUSTOMER_REACTIVATED,
+        };
+        let payload = json!({"from": row.status, "to": to, "application": a.id});
+        crate::events::emit_customer_event(tx, by, &updated, kind, payload);
         let mut r = record(by, &format!("customer.{action}"), "customer", &row.code);
         r.before = to_json(&json!({"status": row.status}));
         r.after = to_json(&json!({"status": to, "application": a.id}));

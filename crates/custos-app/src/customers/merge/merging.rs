@@ -290,6 +290,17 @@ impl App {
         // Members of the groups this merge closed are no longer suspected duplicates.
         self.refresh_quality_of(tx, &regrouped).await?;
 
+        crate::events::emit_customer_event(
+            tx,
+            actor,
+            &survivor_after,
+            crate::events::CUSTOMER_MERGED,
+            serde_json::json!({
+                "merge_id": merge_id,
+                "survivor": survivor_row.code,
+                "merged": order.merged_codes,
+            }),
+        );
         let mut r = record(actor, "customer.merge", "customer", &survivor_row.code);
         r.after = to_json(&serde_json::json!({
             "merge_id": merge_id,

@@ -175,6 +175,16 @@ impl App {
         let mut moved = part_ids.clone();
         moved.push(row.id);
         self.settle_lifecycles(tx, actor, &moved, "split").await?;
+        crate::events::emit_customer_event(
+            tx,
+            actor,
+            &after,
+            crate::events::CUSTOMER_SPLIT,
+            serde_json::json!({
+                "parts": part_rows.iter().map(|p| &p.code).collect::<Vec<_>>(),
+                "original": if retire { "retired" } else { "kept" },
+            }),
+        );
         let mut r = record(actor, "customer.split", "customer", &row.code);
         r.after = to_json(&serde_json::json!({
             "parts": part_rows.iter().map(|p| &p.code).collect::<Vec<_>>(),

@@ -88,6 +88,7 @@ impl App {
             current.push(unchanged_since_merge(&mut tx, actor, scope, merge_id, p).await?);
         }
         let mut views = Vec::new();
+        let mut survivor_after = None;
         for (p, row) in before.participants.iter().zip(&current) {
             let restored = row_from_snapshot(row, &p.snapshot)?;
             let old = record_of(row, key)?;
@@ -108,6 +109,7 @@ impl App {
             tx.update_code(&row.code, Some(row.id), &p.code_status, None)
                 .await?;
             views.push(view(&after, &new, actor.can("customer.pii.read")));
+            survivor_after.get_or_insert(after);
         }
         tx.delete_lineage("merge", merge_id).await?;
         crate::activities::carry_unmerged(&mut tx, before.participants[0].id).await?;
@@ -117,6 +119,20 @@ impl App {
         tx.mark_merge_undone(merge_id, now_us(), actor.user_id)
             .await?;
         let survivor = &before.participants[0].code;
+        let restored_codes: Vec<&String> = before.participants.iter().map(|p| &p.code).collect();
+        if let Some(row) = &survivor_after {
+            crate::events::emit_customer_event(
+                &mut tx,
+                actor,
+                row,
+                crate::events::CUSTOMER_UNMERGED,
+                serde_json::json!({
+                    "merge_id": merge_id,
+                    "survivor": survivor,
+                    "restored": restored_codes[1..],
+                }),
+            );
+        }
         let mut r = record(actor, "customer.unmerge", "customer", survivor);
         r.after = to_json(&serde_json::json!({
             "merge_id": merge_id,

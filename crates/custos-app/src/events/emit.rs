@@ -1,0 +1,105 @@
+//! Building the events the use cases emit into their transaction (see `custos_store`'s
+//! event log): one helper per kind of subject, so every writer fills the same fields.
+
+use custos_store::{now_us, CustomerRow, NewEvent, Tx};
+use serde_json::Value;
+
+use crate::actor::Actor;
+
+/// `customer.created`, with the code it was given.
+pub(crate) const CUSTOMER_CREATED: &str = "customer.created";
+/// `customer.updated`: the names of the changed fields (never their values).
+pub(crate) const CUSTOMER_UPDATED: &str = "customer.updated";
+pub(crate) const CUSTOMER_MERGED: &str = "customer.merged";
+pub(crate) const CUSTOMER_UNMERGED: &str = "customer.unmerged";
+pub(crate) const CUSTOMER_SPLIT: &str = "customer.split";
+pub(crate) const CUSTOMER_RETIRED: &str = "customer.retired";
+pub(crate) const CUSTOMER_ARCHIVED: &str = "customer.archived";
+pub(crate) const CUSTOMER_REACTIVATED: &str = "customer.reactivated";
+pub(crate) const CUSTOMER_CODE_CHANGED: &str = "customer.code_changed";
+pub(crate) const CODE_ISSUED: &str = "code.issued";
+pub(crate) const APPLICATION_SUBMITTED: &str = "application.submitted";
+pub(crate) const APPLICATION_DECIDED: &str = "application.decided";
+pub(crate) const DUPLICATES_FOUND: &str = "duplicates.found";
+
+/// Every event type, for checking a feed's `types` filter.
+pub const EVENT_TYPES: &[&str] = &[
+    CUSTOMER_CREATED,
+    CUSTOMER_UPDATED,
+    CUSTOMER_MERGED,
+    CUSTOMER_UNMERGED,
+    CUSTOMER_SPLIT,
+    CUSTOMER_RETIRED,
+    CUSTOMER_ARCHIVED,
+    CUSTOMER_REACTIVATED,
+    CUSTOMER_CODE_CHANGED,
+    CODE_ISSUED,
+    APPLICATION_SUBMITTED,
+    APPLICATION_DECIDED,
+    DUPLICATES_FOUND,
+];
+
+/// Emit an event about the customer `row` as it is after the change (its code,
+/// department and owner go with the event).
+pub(crate) fn emit_customer_event(
+    tx: &mut Tx,
+    actor: &Actor,
+    row: &CustomerRow,
+    kind: &str,
+    payload: Value,
+) {
+    tx.emit(NewEvent {
+        customer_code: Some(row.code.clone()),
+        department_id: row.department_id,
+        owner_id: row.owner_id,
+        ..event(actor, kind, payload)
+    });
+}
+
+/// Emit an event about no customer (only callers who see everything read it).
+pub(crate) fn emit_other_event(tx: &mut Tx, actor: &Actor, kind: &str, payload: Value) {
+    tx.emit(event(actor, kind, payload));
+}
+
+fn event(actor: &Actor, kind: &str, payload: Value) -> NewEvent {
+    NewEvent {
+        id: new_event_id(),
+        kind: kind.to_string(),
+        customer_code: None,
+        department_id: None,
+        owner_id: None,
+        at: now_us(),
+        actor_id: Some(actor.user_id),
+        actor_name: actor.username.clone(),
+        payload: payload.to_string(),
+    }
+}
+
+/// A random (version 4) UUID as text.
+fn new_event_id() -> String {
+    let mut b: [u8; 16] = rand::random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn event_ids_are_version_4_uuids() {
+        let a = super::new_event_id();
+        let b = super::new_event_id();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        assert_eq!(&a[14..15], "4");
+        assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"), "{a}");
+    }
+}
