@@ -18,6 +18,7 @@ mod attributes;
 mod evidence;
 mod idents;
 mod names;
+mod person;
 mod text_distance;
 
 use super::features::{PartyKind, Prepared};
@@ -34,11 +35,7 @@ const PRIOR: f64 = -8.0;
 
 /// Score of a pair without building evidence (the fast path for batch dedupe).
 pub fn match_score(a: &Prepared, b: &Prepared) -> f64 {
-    let mut t = Tally {
-        total: 0.0,
-        evidence: None,
-        only_equal: EqualityOnly::NONE,
-    };
+    let mut t = Tally::new(None, EqualityOnly::NONE);
     evaluate(a, b, &mut t);
     posterior(t.total)
 }
@@ -51,15 +48,16 @@ pub fn compare(a: &Prepared, b: &Prepared) -> MatchResult {
 /// [`compare`] with the fields of `only_equal` compared for equality only.
 pub fn compare_with(a: &Prepared, b: &Prepared, only_equal: EqualityOnly) -> MatchResult {
     let mut evidence = Vec::new();
-    let mut t = Tally {
-        total: 0.0,
-        evidence: Some(&mut evidence),
-        only_equal,
-    };
+    let mut t = Tally::new(Some(&mut evidence), only_equal);
     evaluate(a, b, &mut t);
     let score = posterior(t.total);
+    let household = t.household;
     evidence.sort_by(|x, y| y.weight.abs().total_cmp(&x.weight.abs()));
-    MatchResult { score, evidence }
+    MatchResult {
+        score,
+        evidence,
+        household,
+    }
 }
 
 fn posterior(total_bits: f64) -> f64 {
@@ -116,11 +114,7 @@ impl ScoreCut {
 
     /// [`ScoreCut::score`] with the fields of `only_equal` compared for equality only.
     fn score_with(&self, a: &Prepared, b: &Prepared, only_equal: EqualityOnly) -> Option<f64> {
-        let mut t = Tally {
-            total: 0.0,
-            evidence: None,
-            only_equal,
-        };
+        let mut t = Tally::new(None, only_equal);
         evaluate_cheap(a, b, &mut t);
         if t.total + self.max_string_bits < self.needed {
             return None;
@@ -178,7 +172,7 @@ fn evaluate_cheap(a: &Prepared, b: &Prepared, t: &mut Tally<'_>) {
             t,
         );
     }
-    compare_phones(a, b, t);
+    compare_phones(a, b, kind, t);
     compare_email(a, b, t);
     if kind == PartyKind::Organization {
         compare_branch_and_form(a, b, t);
@@ -196,8 +190,50 @@ fn evaluate_cheap(a: &Prepared, b: &Prepared, t: &mut Tally<'_>) {
 
 /// Name and address similarity: the expensive part.
 fn evaluate_strings(a: &Prepared, b: &Prepared, t: &mut Tally<'_>) {
-    compare_names(a, b, pair_kind(a, b), t);
-    compare_address(a, b, pair_kind(a, b), t);
+    let kind = pair_kind(a, b);
+    compare_names(a, b, kind, t);
+    compare_address(a, b, kind, t);
+    if kind == PartyKind::Individual {
+        settle_household(a, b, t);
+    }
+}
+
+/// Two people sharing a phone or an address whose names (another given name, another
+/// family) or valid ID numbers say they are two: members of one household (同住/家庭成员).
+/// What they share explains why they share it, not that they are one person, so the
+/// bits it added are taken back and the pair is marked a household.
+fn settle_household(a: &Prepared, b: &Prepared, t: &mut Tally<'_>) {
+    let ids_differ = match (&a.id_number, &b.id_number) {
+        (Some(x), Some(y)) => x.valid && y.valid && x.value != y.value,
+        _ => false,
+    };
+    if !(t.names_disagree || ids_differ) || t.contact_bits <= 0.0 {
+        return;
+    }
+    t.total -= t.contact_bits;
+    t.contact_bits = 0.0;
+    t.household = true;
+    if let Some(ev) = t.evidence.as_deref_mut() {
+        for e in ev.iter_mut() {
+            if matches!(e.field, "phone" | "address") && e.weight > 0.0 {
+                e.weight = 0.0;
+            }
+        }
+    }
+    t.add("household", EvidenceKind::Different, 0.0, || {
+        if ids_differ {
+            (
+                "可能为家庭成员：共用电话或地址，但证件号码不同（均为有效号码）".into(),
+                "possible family member: a shared phone or address, but different valid ID numbers"
+                    .into(),
+            )
+        } else {
+            (
+                "可能为家庭成员：共用电话或地址，但姓名不是同一人的写法".into(),
+                "possible family member: a shared phone or address, but names of two people".into(),
+            )
+        }
+    });
 }
 
 fn pair_kind(a: &Prepared, b: &Prepared) -> PartyKind {
