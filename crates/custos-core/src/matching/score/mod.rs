@@ -33,6 +33,14 @@ use names::{compare_names, name_mu, NameClass, NameLevel};
 /// Prior log2-odds that a candidate pair is a duplicate (about 1 in 256 candidates).
 const PRIOR: f64 = -8.0;
 
+/// Two people who share a phone or an exact address: the pairs among which [`compare`]
+/// may find a household although the score stays low. Cheap: no string similarity.
+pub fn may_be_household(a: &Prepared, b: &Prepared) -> bool {
+    pair_kind(a, b) == PartyKind::Individual
+        && (a.phones.iter().any(|p| b.phones.contains(p))
+            || (!a.address.is_empty() && a.address == b.address))
+}
+
 /// Score of a pair without building evidence (the fast path for batch dedupe).
 pub fn match_score(a: &Prepared, b: &Prepared) -> f64 {
     let mut t = Tally::new(None, EqualityOnly::NONE);
