@@ -534,7 +534,8 @@ mod tests {
         tx.rollback().await.unwrap();
         let key = &app.config.pii_key;
         let (va, mut vb) = (record_of(&ra, key).unwrap(), record_of(&rb, key).unwrap());
-        assert_eq!(vb.name, "上海 远航测算(乙)有限公司");
+        // Stored as typed (full-width brackets kept), found by either bracket style.
+        assert_eq!(vb.name, "上海 远航测算（乙）有限公司");
         assert_eq!(vb.mobile.as_deref(), Some("13724681357"));
         vb.name = va.name.clone();
         vb.mobile = va.mobile.clone();
