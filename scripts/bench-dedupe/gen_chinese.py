@@ -404,7 +404,8 @@ class Gen:
             c = rng.choice([c for c in CITIES if c[0] != p["city"][0]])
             d = rng.choice(c[5]) if c[5] else ""
             r.update({"province": c[3], "city": c[2], "district": d, "id_number": "", "phone": mobile(rng),
-                      "address": f"{c[2]}{d}{rng.choice(ROADS)}{rng.randint(1, 999)}号", "email": ""})
+                      "address": f"{c[2]}{d}{rng.choice(ROADS)}{rng.randint(1, 999)}号", "email": "",
+                      "variant": "moved"})
         if not r["id_number"] and not r["phone"]:
             # Someone entering a person keeps at least one way to reach them.
             r["phone"] = phone_format(rng, row["phone"])
@@ -471,9 +472,10 @@ def main():
     g = Gen(a.seed)
     g.build(a.n)
     cols = ["record_id", "customer_type", "name", "short_name", "former_names", "uscc", "id_number",
-            "phone", "email", "province", "city", "district", "address", "industry", "true_cluster"]
+            "phone", "email", "province", "city", "district", "address", "industry", "true_cluster",
+            "variant"]
     with open(a.out, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=cols)
+        w = csv.DictWriter(f, fieldnames=cols, restval="")
         w.writeheader()
         for i, r in enumerate(g.rows):
             r["record_id"] = f"R{i + 1}"

@@ -177,7 +177,10 @@ pub(super) fn compare_address(a: &Prepared, b: &Prepared, kind: PartyKind, t: &m
     // of two organisations.
     let person = kind == PartyKind::Individual;
     if a.address == b.address {
-        let u = if person { 1e-2 } else { 1e-3 };
+        // A flat shared by two different people is a household, and households are
+        // told apart by their names (see `settle_household`): what is left is weaker
+        // than for organisations, not much.
+        let u = if person { 2e-3 } else { 1e-3 };
         t.add_contact("address", EvidenceKind::Same, bits(0.6, u), || {
             ("地址规范化后相同".into(), "same after normalising".into())
         });

@@ -62,7 +62,9 @@ pub(super) fn name_mu(level: NameLevel, class: NameClass) -> (f64, f64) {
         // one family name is a relative far more often than a slip: a sibling's name
         // one character apart says nothing either way, a different one strongly against.
         (NameLevel::PersonGivenSound, _) => (0.05, 5e-4),
-        (NameLevel::PersonGivenToneless, _) => (0.02, 1e-3),
+        // A pinyin input method ignores tones, so a toneless homophone is nearly as
+        // common a slip as one with the tone.
+        (NameLevel::PersonGivenToneless, _) => (0.04, 1e-3),
         (NameLevel::PersonFamilyVariant, _) => (0.02, 5e-3),
         (NameLevel::PersonGivenOneOff, _) => (0.03, 0.05),
         (NameLevel::PersonGivenDiffers, _) => (0.003, 0.3),
