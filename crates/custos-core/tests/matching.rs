@@ -3,8 +3,8 @@
 use chrono::NaiveDate;
 use custos_core::ident::{IdNumber, Uscc};
 use custos_core::matching::{
-    blocking_keys, compare, match_score, match_score_at_least, prepare, EvidenceKind, MatchRecord,
-    MatchResult, Prepared, Thresholds, Verdict, MAX_BLOCKING_KEYS,
+    blocking_keys, compare, match_score, match_score_at_least, prepare, verdict_for_new,
+    EvidenceKind, MatchRecord, MatchResult, Prepared, Thresholds, Verdict, MAX_BLOCKING_KEYS,
 };
 
 fn today() -> NaiveDate {
@@ -696,6 +696,7 @@ fn one_person_with_one_phone_and_flat_is_still_definite() {
 
 #[test]
 fn homophone_company_with_uscc_against_one_without_is_possible_not_definite() {
+    let thresholds = Thresholds::default();
     let mut new = org("北京华维科技有限公司");
     new.uscc = uscc("91110108MA00XXXX0");
     new.region_code = "110108".into();
@@ -703,15 +704,41 @@ fn homophone_company_with_uscc_against_one_without_is_possible_not_definite() {
     let mut old = org("北京华为科技有限公司");
     old.region_code = "110108".into();
     old.industry = "软件和信息技术服务业".into();
-    let r = cmp(&new, &old);
-    assert!(r.score >= POSSIBLE && r.score < DEFINITE, "{r:?}");
-    let reason = r
-        .field("name")
-        .map(|e| e.detail_zh.clone())
-        .unwrap_or_default();
-    assert!(reason.contains("仅读音相同"), "{reason}");
-    // Without a USCC on either side the homophone keeps its weight.
+    let (n, o) = (prep(&new), prep(&old));
+    let mut r = compare(&n, &o);
+    assert!(r.score >= DEFINITE && r.sound_only_name, "{r:?}");
+    assert_eq!(
+        verdict_for_new(&n, &o, &mut r, &thresholds),
+        Verdict::Possible
+    );
+    let reason: Vec<String> = r.evidence.iter().map(|e| e.detail_zh.clone()).collect();
+    assert!(
+        reason.iter().any(|d| d.contains("仅读音相同")),
+        "{reason:?}"
+    );
+    // The other way round (the new record has no USCC, the existing one has) or without
+    // a USCC on either side, the homophone stays a definite slip of one name.
+    let mut r = compare(&o, &n);
+    assert_eq!(
+        verdict_for_new(&o, &n, &mut r, &thresholds),
+        Verdict::Definite
+    );
     new.uscc.clear();
-    let r = cmp(&new, &old);
-    assert!(r.score >= DEFINITE, "{r:?}");
+    let n = prep(&new);
+    let mut r = compare(&n, &o);
+    assert_eq!(
+        verdict_for_new(&n, &o, &mut r, &thresholds),
+        Verdict::Definite
+    );
+    // Exact names are not alike "only in sound": a same-name company stays definite.
+    let mut same = org("北京华为科技有限公司");
+    same.uscc = uscc("91110108MA00XXXX0");
+    same.region_code = "110108".into();
+    let s = prep(&same);
+    let mut r = compare(&s, &o);
+    assert!(!r.sound_only_name);
+    assert_ne!(
+        verdict_for_new(&s, &o, &mut r, &thresholds),
+        Verdict::Possible
+    );
 }

@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use custos_core::matching::{
-    blocking_keys, may_be_household, prepare, MatchRecord, Prepared, Thresholds, Verdict,
+    blocking_keys, may_be_household, prepare, verdict_for_new, MatchRecord, Prepared, Thresholds,
+    Verdict,
 };
 use custos_core::Violation;
 use custos_store::duplicates::CustomerStamp;
@@ -432,8 +433,9 @@ impl App {
         for (id, other) in passing {
             let Some(row) = rows.get(id) else { continue };
             let visible = lens.sees(tx, actor, row).await?;
-            let result = lens.compare(visible, draft, other);
-            match (thresholds.verdict(result.score), visible) {
+            let mut result = lens.compare(visible, draft, other);
+            let verdict = verdict_for_new(draft, other, &mut result, &thresholds);
+            match (verdict, visible) {
                 // A household is told only inside the caller's scope, never counted outside.
                 (Verdict::Distinct, true) if result.household => {
                     family.push(candidate(row, result, FAMILY_MEMBER));

@@ -79,6 +79,8 @@ pub struct MatchResult {
     /// Two people of one household (a shared phone or address, names or valid ID numbers
     /// of two people): a possible family member, never a merge proposal.
     pub household: bool,
+    /// Two organisations whose names are alike only in sound (华维 / 华为).
+    pub sound_only_name: bool,
 }
 
 impl MatchResult {
@@ -104,6 +106,8 @@ pub(super) struct Tally<'a> {
     pub(super) names_disagree: bool,
     /// Two people sharing a phone or an address: a household, not one person.
     pub(super) household: bool,
+    /// Two organisations whose best names are alike only in sound.
+    pub(super) sound_only_name: bool,
 }
 
 impl<'a> Tally<'a> {
@@ -115,6 +119,7 @@ impl<'a> Tally<'a> {
             contact_bits: 0.0,
             names_disagree: false,
             household: false,
+            sound_only_name: false,
         }
     }
 

@@ -22,6 +22,7 @@ mod person;
 mod text_distance;
 
 use super::features::{PartyKind, Prepared};
+use super::{Thresholds, Verdict};
 use attributes::{
     compare_address, compare_birth, compare_branch_and_form, compare_industry, compare_region,
 };
@@ -39,6 +40,35 @@ pub fn may_be_household(a: &Prepared, b: &Prepared) -> bool {
     pair_kind(a, b) == PartyKind::Individual
         && (a.phones.iter().any(|p| b.phones.contains(p))
             || (!a.address.is_empty() && a.address == b.address))
+}
+
+/// The verdict on a new record (`new`, being entered or imported) against an existing
+/// one, from their comparison `result`. The score is symmetric; this is not: an
+/// organisation name alike only in sound (华维 / 华为) is not "definite" when the new
+/// record carries a valid USCC and the existing one none — a company registered under
+/// its own code is as likely as a slip — but "possible", with the reason added to the
+/// evidence. A batch over existing records has no new side and keeps the score's verdict.
+pub fn verdict_for_new(
+    new: &Prepared,
+    existing: &Prepared,
+    result: &mut MatchResult,
+    thresholds: &Thresholds,
+) -> Verdict {
+    let verdict = thresholds.verdict(result.score);
+    let own_code = new.uscc.as_ref().is_some_and(|u| u.valid) && existing.uscc.is_none();
+    if verdict != Verdict::Definite || !result.sound_only_name || !own_code {
+        return verdict;
+    }
+    result.evidence.push(Evidence {
+        field: "name",
+        kind: EvidenceKind::Similar,
+        detail_zh: "名称仅读音相同，且新记录有有效统一社会信用代码而已有客户没有：可能是另一家企业，不作确定重复"
+            .into(),
+        detail_en: "names alike only in sound, and only the new record has a valid USCC: possibly another company, not a definite duplicate"
+            .into(),
+        weight: 0.0,
+    });
+    Verdict::Possible
 }
 
 /// Score of a pair without building evidence (the fast path for batch dedupe).
@@ -59,12 +89,13 @@ pub fn compare_with(a: &Prepared, b: &Prepared, only_equal: EqualityOnly) -> Mat
     let mut t = Tally::new(Some(&mut evidence), only_equal);
     evaluate(a, b, &mut t);
     let score = posterior(t.total);
-    let household = t.household;
+    let (household, sound_only_name) = (t.household, t.sound_only_name);
     evidence.sort_by(|x, y| y.weight.abs().total_cmp(&x.weight.abs()));
     MatchResult {
         score,
         evidence,
         household,
+        sound_only_name,
     }
 }
 

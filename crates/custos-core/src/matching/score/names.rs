@@ -169,14 +169,6 @@ pub(super) fn contains_other(a: &str, b: &str) -> bool {
     short.chars().count() >= 2 && long.contains(short)
 }
 
-/// One side carries a valid USCC and the other none at all.
-fn one_valid_uscc_other_none(a: &Prepared, b: &Prepared) -> bool {
-    match (&a.uscc, &b.uscc) {
-        (Some(u), None) | (None, Some(u)) => u.valid,
-        _ => false,
-    }
-}
-
 pub(super) fn source_zh(s: NameSource) -> &'static str {
     match s {
         NameSource::Name => "名称",
@@ -239,24 +231,16 @@ pub(super) fn compare_names(a: &Prepared, b: &Prepared, kind: PartyKind, t: &mut
             }
         }
     }
-    let Some((level, sim, mut weight, x, y)) = best else {
+    let Some((level, sim, weight, x, y)) = best else {
         return;
     };
     // Names in two scripts (张伟 / Zhang Wei) that compare as "other" say nothing of two people.
     let same_script = x.compact.is_empty() == y.compact.is_empty();
     t.names_disagree = kind == PartyKind::Individual && level.two_people() && same_script;
-    // A name alike only in sound (华维 / 华为) against a record without a USCC, when the
-    // other carries a valid one: a different company registered under its own code is
-    // as likely as a slip, so the name counts as a fair match, not a near-exact one.
-    let sound_only_vs_uscc = kind == PartyKind::Organization
-        && level == NameLevel::Homophone
-        && one_valid_uscc_other_none(a, b);
-    if sound_only_vs_uscc {
-        weight = weight.min({
-            let (m, u) = name_mu(NameLevel::Fair, NameClass::FullOrganisation);
-            bits(m, u)
-        });
-    }
+    // Organisation names alike only in sound (华维 / 华为): a slip of one name, or two
+    // companies; which one, only a new record's own USCC can say (see
+    // `verdict_for_new`).
+    t.sound_only_name = kind == PartyKind::Organization && level == NameLevel::Homophone;
     let kind_ev = match level {
         NameLevel::Exact => EvidenceKind::Same,
         NameLevel::Other => EvidenceKind::Different,
@@ -288,16 +272,6 @@ pub(super) fn compare_names(a: &Prepared, b: &Prepared, kind: PartyKind, t: &mut
                 format!("名称规范化后相同{}", via.0),
                 format!("same after normalising{}", via.1),
             ),
-            NameLevel::Homophone if sound_only_vs_uscc => (
-                format!(
-                    "名称仅读音相同（拼音 {}，相似度 {sim:.2}），且仅一方有有效统一社会信用代码：可能是另一家企业{}",
-                    x.pinyin, via.0
-                ),
-                format!(
-                    "names alike only in sound (pinyin {}, similarity {sim:.2}) and only one has a valid USCC: possibly another company{}",
-                    x.pinyin, via.1
-                ),
-            ),
             NameLevel::Homophone => (
                 format!(
                     "名称读音相同（拼音 {}，相似度 {sim:.2}）{}",
@@ -308,9 +282,15 @@ pub(super) fn compare_names(a: &Prepared, b: &Prepared, kind: PartyKind, t: &mut
             NameLevel::PersonGivenSound | NameLevel::PersonGivenToneless => {
                 let tone = level == NameLevel::PersonGivenSound;
                 let (zh, en) = if tone {
-                    ("名字读音（含声调）相同或字形相近", "given name read alike (tone included) or written alike")
+                    (
+                        "名字读音（含声调）相同或字形相近",
+                        "given name read alike (tone included) or written alike",
+                    )
                 } else {
-                    ("名字读音相同（声调不同）", "given name read alike but for the tone")
+                    (
+                        "名字读音相同（声调不同）",
+                        "given name read alike but for the tone",
+                    )
                 };
                 (
                     format!(
