@@ -173,15 +173,12 @@ pub(super) fn compare_address(a: &Prepared, b: &Prepared, kind: PartyKind, t: &m
         }
         return;
     }
-    // Members of a household share a flat: a same address says less of two people than
-    // of two organisations.
+    // Members of a household share a flat, but a household is told apart by its names
+    // (see `settle_household`, which takes these bits back): for the people left, a
+    // same address weighs as it does for organisations. Febrl's people need no less.
     let person = kind == PartyKind::Individual;
     if a.address == b.address {
-        // A flat shared by two different people is a household, and households are
-        // told apart by their names (see `settle_household`): what is left is weaker
-        // than for organisations, not much.
-        let u = if person { 2e-3 } else { 1e-3 };
-        t.add_contact("address", EvidenceKind::Same, bits(0.6, u), || {
+        t.add_contact("address", EvidenceKind::Same, bits(0.6, 1e-3), || {
             ("地址规范化后相同".into(), "same after normalising".into())
         });
         return;

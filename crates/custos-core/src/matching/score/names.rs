@@ -234,9 +234,10 @@ pub(super) fn compare_names(a: &Prepared, b: &Prepared, kind: PartyKind, t: &mut
     let Some((level, sim, weight, x, y)) = best else {
         return;
     };
-    // Names in two scripts (张伟 / Zhang Wei) that compare as "other" say nothing of two people.
-    let same_script = x.compact.is_empty() == y.compact.is_empty();
-    t.names_disagree = kind == PartyKind::Individual && level.two_people() && same_script;
+    // Only Chinese personal names are read as family and given name; other names that
+    // compare as "other" (张伟 / Zhang Wei, a Latin name typed badly) say nothing of two people.
+    let both_chinese = is_person_name(&x.key) && is_person_name(&y.key);
+    t.names_disagree = kind == PartyKind::Individual && level.two_people() && both_chinese;
     // Organisation names alike only in sound (华维 / 华为): a slip of one name, or two
     // companies; which one, only a new record's own USCC can say (see
     // `verdict_for_new`).
