@@ -38,8 +38,7 @@ pub struct DuplicateCandidate {
     pub status: String,
     /// Probability in [0, 1] that it is the same customer.
     pub score: f64,
-    /// `definite` or `possible`; `family_member` in
-    /// [`DuplicateReport::possible_family_members`].
+    /// `definite` or `possible`; `family_member` in `possible_family_members`.
     pub verdict: String,
     /// Per-field evidence, strongest first.
     pub evidence: Vec<EvidenceView>,
