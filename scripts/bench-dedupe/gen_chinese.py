@@ -14,11 +14,17 @@ has duplicates (about 35 % do). A duplicate is the original with several variant
   - the short name (简称) entered as the name, or a former name after a rename (曾用名)
   - phone formats (+86, spaces, hyphens, brackets), a missing phone, e-mail case
   - USCC / id number / address / region fields missing
+People also get: a homophone or look-alike character in the given name (张秀荣/张绣荣,
+林德军/林德君), re-entered at the same flat with a new mobile and no id number; and a few
+moved (another city, address and mobile, no id number: rightly left apart, a miss here).
 Hard negatives (different parties that look alike):
   - the same brand and industry in another city, with its own USCC and phone
   - a branch (XX分公司) of an organisation, with its own USCC
   - namesakes: people with the same name in the same city, other id number and phone
     (the surname/given-name pools also make many accidental namesakes)
+  - households: members sharing the flat and a landline or mobile, with other given names,
+    the same family name (children, siblings, often one generation character shared) or
+    another (a spouse)
 """
 
 import argparse
@@ -82,7 +88,13 @@ SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
 )
 SURNAME_WEIGHTS = [max(1, 60 - 1.2 * i) for i in range(len(SURNAMES))]
-GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国红玉梅晶鑫宇浩然子涵欣怡雨轩博文俊杰思远佳琪志强海燕"
+GIVEN = ("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国红玉梅晶鑫宇浩然子涵欣怡雨轩博文俊杰思远佳琪志强海燕"
+         "荣德洁莉宁钢慧嘉天振彬婷玲琳峰辉")
+# Characters confused in given names: written alike, or chosen alike for one sound when a
+# name is dictated (a clerk's common slips; each pair seen in real registers).
+LOOK_ALIKE = {"秀": "绣", "莉": "俐", "宁": "凝", "钢": "刚", "刚": "钢", "玲": "铃", "琳": "淋",
+              "婷": "亭", "娟": "涓", "艳": "燕", "燕": "艳", "峰": "锋", "辉": "晖", "彬": "斌",
+              "荣": "蓉", "军": "君", "伟": "玮", "静": "婧", "丽": "俪", "杰": "洁", "涛": "滔"}
 ROADS = ["人民路", "解放路", "中山路", "建设路", "和平路", "新华路", "长江路", "黄河路", "科技路", "创业大道",
          "滨江大道", "学府路", "文化路", "光明街", "幸福路", "胜利路", "青年路", "花园路", "工业园路", "东风路"]
 
@@ -144,7 +156,8 @@ def homophones():
                "科可克课刻客颗"
                "技计记济纪既季寄继际"
                "贸茂帽冒貌懋"
-               "易亿义艺益议意毅忆逸翼怡宜移仪")
+               "易亿义艺益议意毅忆逸翼怡宜移仪"
+               "荣绒蓉容溶融军君均钧俊骏")
     groups = {}
     for c in pool:
         p = lazy_pinyin(c)[0]
@@ -315,7 +328,42 @@ class Gen:
             "kind": "person", "city": c, "name": name or surname + given, "id": id_number(rng, c[0]),
             "phone": mobile(rng), "email": f"u{rng.randint(10000, 99999999)}@{rng.choice(['163.com', 'qq.com', '126.com'])}" if rng.random() < 0.5 else "",
             "district": district, "road": rng.choice(ROADS), "no": rng.randint(1, 999),
+            "flat": f"{rng.randint(1, 30)}栋{rng.randint(1, 6)}单元{rng.randint(1, 32)}{rng.randint(1, 4):02d}室",
         }
+
+    def household_member(self, p):
+        """Another person of p's household: the same flat and phone, another given name;
+        the same family name (a child or sibling, often sharing a generation character)
+        or another one (a spouse)."""
+        rng = self.rng
+        q = self.new_person(city=p["city"])
+        q.update({k: p[k] for k in ("district", "road", "no", "flat", "phone")})
+        name = p["name"]
+        if rng.random() < 0.7:
+            surname = name[0]
+            given = name[1:]
+            for _ in range(20):
+                if len(given) == 2 and rng.random() < 0.4:
+                    # A generation character shared: 王嘉天 / 王嘉元.
+                    g = given[0] + rng.choice(GIVEN)
+                else:
+                    g = "".join(rng.choice(GIVEN) for _ in range(rng.choice([1, 2, 2])))
+                if g != given and not self.alike(g, given):
+                    q["name"] = surname + g
+                    break
+        if q["name"][0] == name[0] and q["name"] == name:
+            q["name"] = rng.choice([s for s in SURNAMES if s != name[0]]) + name[1:]
+        if rng.random() < 0.4:
+            q["email"] = ""
+        return q
+
+    @staticmethod
+    def alike(a, b):
+        """Two given names a clerk could mistake for one another."""
+        if len(a) != len(b):
+            return False
+        return all(x == y or LOOK_ALIKE.get(x) == y or LOOK_ALIKE.get(y) == x
+                   or lazy_pinyin(x) == lazy_pinyin(y) for x, y in zip(a, b))
 
     def person_row(self, p, cluster):
         c = p["city"]
@@ -323,23 +371,41 @@ class Gen:
             "customer_type": "individual", "name": p["name"], "short_name": "", "former_names": "",
             "uscc": "", "id_number": p["id"], "phone": p["phone"], "email": p["email"],
             "province": c[3], "city": c[2], "district": p["district"],
-            "address": f"{c[2]}{p['district']}{p['road']}{p['no']}号", "industry": "",
+            "address": f"{c[2]}{p['district']}{p['road']}{p['no']}号{p['flat']}", "industry": "",
             "true_cluster": cluster,
         }
 
     def person_variant(self, p, row):
         rng = self.rng
         r = dict(row)
-        op = rng.choice(["none", "trad", "homophone", "space", "none"])
+        op = rng.choice(["none", "trad", "homophone", "space", "none", "lookalike"])
         name = row["name"]
         if op == "trad":
             name = S2T.convert(name)
         elif op == "homophone":
             name = name[0] + homophone_typo(rng, name[1:])
+        elif op == "lookalike":
+            idx = [i for i, ch in enumerate(name) if i >= 1 and ch in LOOK_ALIKE]
+            if idx:
+                i = rng.choice(idx)
+                name = name[:i] + LOOK_ALIKE[name[i]] + name[i + 1:]
         elif op == "space":
             name = name[0] + " " + name[1:]
         r["name"] = name
         self.vary_common(r, row)
+        x = rng.random()
+        if x < 0.15:
+            # Re-entered at the same flat with a new mobile and without the id number.
+            r["phone"] = mobile(rng)
+            r["id_number"] = ""
+            r["address"] = row["address"]
+        elif x < 0.17:
+            # Moved: another city, address and mobile, no id number.
+            c = rng.choice([c for c in CITIES if c[0] != p["city"][0]])
+            d = rng.choice(c[5]) if c[5] else ""
+            r.update({"province": c[3], "city": c[2], "district": d, "id_number": "", "phone": mobile(rng),
+                      "address": f"{c[2]}{d}{rng.choice(ROADS)}{rng.randint(1, 999)}号", "email": "",
+                      "variant": "moved"})
         if not r["id_number"] and not r["phone"]:
             # Someone entering a person keeps at least one way to reach them.
             r["phone"] = phone_format(rng, row["phone"])
@@ -386,6 +452,13 @@ class Gen:
                 if rng.random() < 0.1:  # a namesake in the same city
                     q = self.new_person(city=p["city"], name=p["name"])
                     self.emit(self.person_row(q, self.cluster()))
+                if rng.random() < 0.25:  # one or two household members
+                    for _ in range(rng.choice([1, 1, 2])):
+                        q = self.household_member(p)
+                        row_q = self.person_row(q, self.cluster())
+                        if rng.random() < 0.45:
+                            row_q["id_number"] = ""
+                        self.emit(row_q)
         del self.rows[n:]
         rng.shuffle(self.rows)
 
@@ -399,9 +472,10 @@ def main():
     g = Gen(a.seed)
     g.build(a.n)
     cols = ["record_id", "customer_type", "name", "short_name", "former_names", "uscc", "id_number",
-            "phone", "email", "province", "city", "district", "address", "industry", "true_cluster"]
+            "phone", "email", "province", "city", "district", "address", "industry", "true_cluster",
+            "variant"]
     with open(a.out, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=cols)
+        w = csv.DictWriter(f, fieldnames=cols, restval="")
         w.writeheader()
         for i, r in enumerate(g.rows):
             r["record_id"] = f"R{i + 1}"

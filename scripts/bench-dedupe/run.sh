@@ -49,14 +49,21 @@ measure() {
   echo "$wall $rss"
 }
 
-row() { # data-set tool clusters truth-csv [cross]
+row() { # data-set tool clusters truth-csv [cross] wall rss: one row, and one per customer type
   local set=$1 tool=$2 clusters=$3 truth=$4 cross=${5:-} wall=$6 rss=$7 load
   local args=("$truth" record_id true_cluster "$clusters")
-  [ -n "$cross" ] && args+=(--cross source)
+  if [ -n "$cross" ]; then args+=(--cross source); else args+=(--by customer_type); fi
   local m
   m=$("$PY" "$HERE/evaluate.py" "${args[@]}")
   load=$(cut -d' ' -f1 /proc/loadavg)
-  "$PY" -c "import json,sys; m=json.loads(sys.argv[1]); print(f'| {sys.argv[2]} | {sys.argv[3]} | {m[\"records\"]} | {m[\"precision\"]:.4f} | {m[\"recall\"]:.4f} | {m[\"f1\"]:.4f} | {sys.argv[4]} | {sys.argv[5]} | {sys.argv[6]} |')" "$m" "$set" "$tool" "$wall" "$rss" "$load"
+  "$PY" -c "
+import json, sys
+m = json.loads(sys.argv[1]); s, t, w, r, l = sys.argv[2:7]
+print(f'| {s} | {t} | {m[\"records\"]} | {m[\"precision\"]:.4f} | {m[\"recall\"]:.4f} | {m[\"f1\"]:.4f} | {w} | {r} | {l} |')
+for k, v in m.get('by', {}).items():
+    if len(m['by']) > 1:
+        print(f'| {s} ({k}) | {t} | {v[\"records\"]} | {v[\"precision\"]:.4f} | {v[\"recall\"]:.4f} | {v[\"f1\"]:.4f} | | | |')
+" "$m" "$set" "$tool" "$wall" "$rss" "$load"
 }
 
 echo

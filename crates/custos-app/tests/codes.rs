@@ -648,10 +648,19 @@ both!(duplicate_check_sees_changes_made_by_another_process, |t| {
         .check_duplicates(&t.admin, draft())
         .await
         .expect("check");
-    // With a new name only the phone is shared: no longer a definite duplicate, and never
-    // compared under its old name.
-    assert_ne!(after.verdict, "definite", "{after:?}");
-    assert_ne!(name_kind(&after).as_deref(), Some("same"), "{after:?}");
+    // The rename made by the other process is seen: the customer now has its new name,
+    // and its old one is compared as the former name (曾用名) that a rename keeps.
+    let renamed = after
+        .candidates
+        .iter()
+        .find(|c| c.code == created.code)
+        .expect("still a candidate under its former name");
+    assert_eq!(renamed.name, "西部新材料股份有限公司", "{after:?}");
+    let name = renamed.evidence.iter().find(|e| e.field == "name");
+    assert!(
+        name.is_some_and(|e| e.detail_zh.contains("曾用名")),
+        "{after:?}"
+    );
 });
 
 // Demo data goes through the real creation path, duplicate check included: generated

@@ -16,20 +16,36 @@ fn is_zero_width(c: char) -> bool {
 
 /// Normalise free text: trim; full-width ASCII → half-width; `（）【】〔〕［］｛｝〖〗` → `()`;
 /// zero-width characters removed; runs of whitespace collapsed into one space. Idempotent.
+/// For matching keys and identifiers; stored names and texts keep what was typed
+/// (see [`tidy_text`]).
 pub fn normalize_text(s: &str) -> String {
+    clean_line(s, |c| match c {
+        // Brackets first: the full-width square and curly forms become round brackets,
+        // not their ASCII twins.
+        '（' | '【' | '〔' | '［' | '｛' | '〖' => '(',
+        '）' | '】' | '〕' | '］' | '｝' | '〗' => ')',
+        other => half_width_char(other),
+    })
+}
+
+/// Tidy a text as it is stored: trim, zero-width characters removed, runs of whitespace
+/// collapsed into one space — and every other character kept as typed, full-width
+/// brackets and punctuation included (`中国建设银行股份有限公司（上海）分行` stays so: an
+/// invoice title must match the registered name exactly). Idempotent.
+pub fn tidy_text(s: &str) -> String {
+    clean_line(s, |c| c)
+}
+
+/// One line: zero-width characters dropped, `map` applied, whitespace runs made one
+/// space, trimmed.
+fn clean_line(s: &str, map: impl Fn(char) -> char) -> String {
     let mut out = String::with_capacity(s.len());
     let mut pending_space = false;
     for c in s.chars() {
         if is_zero_width(c) {
             continue;
         }
-        // Brackets first: the full-width square and curly forms become round brackets,
-        // not their ASCII twins.
-        let c = match c {
-            '（' | '【' | '〔' | '［' | '｛' | '〖' => '(',
-            '）' | '】' | '〕' | '］' | '｝' | '〗' => ')',
-            other => half_width_char(other),
-        };
+        let c = map(c);
         if c.is_whitespace() {
             pending_space = !out.is_empty();
             continue;
@@ -43,14 +59,24 @@ pub fn normalize_text(s: &str) -> String {
     out
 }
 
-/// Normalise a multi-line text (remarks, addresses): each line as [`normalize_text`] does,
-/// line breaks kept as LF (CRLF too), blank lines at the start and end dropped and runs of
-/// blank lines kept as one. Idempotent.
+/// Normalise a multi-line text (remarks, addresses) for matching: each line as
+/// [`normalize_text`] does, line breaks as [`tidy_multiline_text`] keeps them. Idempotent.
 pub fn normalize_multiline_text(s: &str) -> String {
+    join_lines(s, normalize_text)
+}
+
+/// Tidy a multi-line text as it is stored: each line as [`tidy_text`] does, line breaks
+/// kept as LF (CRLF too), blank lines at the start and end dropped and runs of blank lines
+/// kept as one. Idempotent.
+pub fn tidy_multiline_text(s: &str) -> String {
+    join_lines(s, tidy_text)
+}
+
+fn join_lines(s: &str, line_of: fn(&str) -> String) -> String {
     let mut out = String::with_capacity(s.len());
     let mut blank_run = false;
     for line in s.split('\n') {
-        let line = normalize_text(line);
+        let line = line_of(line);
         if line.is_empty() {
             blank_run = !out.is_empty();
             continue;
@@ -383,6 +409,22 @@ mod tests {
     }
 
     #[test]
+    fn tidy_keeps_what_was_typed() {
+        assert_eq!(
+            tidy_text("  中国建设银行股份有限公司（上海）分行\u{200B} "),
+            "中国建设银行股份有限公司（上海）分行"
+        );
+        assert_eq!(tidy_text("甲，乙　\t 丙"), "甲，乙 丙");
+        assert_eq!(
+            tidy_multiline_text("\r\n 第一行，内容\r\n\r\n\r\n（二）行\n"),
+            "第一行，内容\n\n（二）行"
+        );
+        // The matching form of a tidied text is that of the text typed.
+        let typed = "ＡＢＣ（上海）　分行";
+        assert_eq!(normalize_text(&tidy_text(typed)), normalize_text(typed));
+    }
+
+    #[test]
     fn simplifies() {
         assert_eq!(to_simplified("華為技術有限公司"), "华为技术有限公司");
         assert_eq!(to_simplified("臺灣"), "台湾");
@@ -523,6 +565,13 @@ mod tests {
         fn normalize_text_is_idempotent(s in "\\PC{0,40}|[ 　\\t\\n（）【】ＡＢ１２\u{200B}a-z华为]{0,40}") {
             let once = normalize_text(&s);
             prop_assert_eq!(normalize_text(&once), once);
+        }
+
+        #[test]
+        fn tidy_text_is_idempotent_and_agrees_with_normalize(s in "\\PC{0,40}|[ 　\\t\\n（）【】，ＡＢ１２\u{200B}a-z华为]{0,40}") {
+            let once = tidy_text(&s);
+            prop_assert_eq!(tidy_text(&once), once.clone());
+            prop_assert_eq!(normalize_text(&once), normalize_text(&s));
         }
 
         #[test]

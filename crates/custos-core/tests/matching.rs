@@ -3,8 +3,8 @@
 use chrono::NaiveDate;
 use custos_core::ident::{IdNumber, Uscc};
 use custos_core::matching::{
-    blocking_keys, compare, match_score, match_score_at_least, prepare, EvidenceKind, MatchRecord,
-    MatchResult, Prepared, Thresholds, Verdict, MAX_BLOCKING_KEYS,
+    blocking_keys, compare, match_score, match_score_at_least, prepare, verdict_for_new,
+    EvidenceKind, MatchRecord, MatchResult, Prepared, Thresholds, Verdict, MAX_BLOCKING_KEYS,
 };
 
 fn today() -> NaiveDate {
@@ -565,4 +565,180 @@ mod symmetry {
         let (pa, pb) = (prep(&a), prep(&b));
         assert_eq!(match_score(&pa, &pb), match_score(&pb, &pa));
     }
+}
+
+// People and households (个人客户): a shared flat and phone are household evidence;
+// given names decide between one person and two.
+
+/// A person at one flat with one mobile.
+fn resident(name: &str, mobile: &str) -> MatchRecord {
+    let mut r = person(name);
+    r.region_code = "110105".into();
+    r.address = "北京市朝阳区望京西园三区312号楼2单元1101室".into();
+    if !mobile.is_empty() {
+        r.phones = vec![mobile.into()];
+    }
+    r
+}
+
+#[test]
+fn household_members_are_kept_apart() {
+    for (a, b) in [
+        ("王嘉天", "王慧"),
+        ("毛振强", "毛彬华"),
+        ("王嘉天", "王嘉元"),
+        // Spouses with different family names.
+        ("王嘉天", "李秀英"),
+    ] {
+        let (x, y) = (resident(a, "13912345678"), resident(b, "13912345678"));
+        let r = cmp(&x, &y);
+        assert!(r.score < POSSIBLE, "{a}/{b}: {r:?}");
+        assert!(r.household, "{a}/{b}: {r:?}");
+        assert_eq!(kind_of(&r, "household"), Some(EvidenceKind::Different));
+        // A shared phone and flat count for nothing between two people.
+        assert!(r.field("phone").is_some_and(|e| e.weight == 0.0), "{r:?}");
+        assert!(share_key(&x, &y));
+        // The evidence names no phone number or address of the household.
+        let told = r
+            .field("household")
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(!told.contains("139") && !told.contains("望京"), "{told}");
+    }
+}
+
+#[test]
+fn a_different_valid_id_number_decides_against_a_namesake_at_one_address() {
+    let mut a = resident("张伟", "13912345678");
+    a.id_number = id_number("11010519800101001");
+    let mut b = resident("张伟", "13912345678");
+    b.id_number = id_number("11010520050101001");
+    let r = cmp(&a, &b);
+    assert!(r.score < POSSIBLE, "{r:?}");
+    assert!(r.household, "{r:?}");
+}
+
+#[test]
+fn homophone_given_names_of_one_person_are_joined() {
+    // Same flat, a new mobile, no ID number on one record.
+    for (a, b) in [
+        ("张秀荣", "张秀绒"),
+        ("张秀荣", "张秀蓉"),
+        ("林德军", "林德君"),
+        ("欧阳宁钢", "欧阳凝刚"),
+    ] {
+        let mut x = resident(a, "13912345678");
+        x.id_number = id_number("11010519800101001");
+        let y = resident(b, "13887654321");
+        let r = cmp(&x, &y);
+        assert!(r.score >= DEFINITE, "{a}/{b}: {r:?}");
+        assert!(!r.household, "{a}/{b}: {r:?}");
+        assert_eq!(kind_of(&r, "name"), Some(EvidenceKind::Similar));
+        assert!(share_key(&x, &y), "{a}/{b}");
+    }
+}
+
+#[test]
+fn look_alike_given_names_of_one_person_are_joined() {
+    for (a, b) in [
+        ("张秀荣", "张绣荣"),
+        ("黎莉洁", "黎俐洁"),
+        ("欧宁钢", "欧凝刚"),
+    ] {
+        let x = resident(a, "13912345678");
+        let y = resident(b, "13887654321");
+        let r = cmp(&x, &y);
+        assert!(r.score >= DEFINITE, "{a}/{b}: {r:?}");
+        assert!(share_key(&x, &y), "{a}/{b}");
+    }
+}
+
+#[test]
+fn compound_family_names_are_one_family_name() {
+    // 欧阳 is the family name: 欧阳明 and 欧阳敏 share it and differ in the given name.
+    let (x, y) = (
+        resident("欧阳明", "13912345678"),
+        resident("欧阳敏", "13912345678"),
+    );
+    let r = cmp(&x, &y);
+    assert!(r.household && r.score < POSSIBLE, "{r:?}");
+    let detail = r
+        .field("name")
+        .map(|e| e.detail_zh.clone())
+        .unwrap_or_default();
+    assert!(detail.contains("同姓（欧阳）"), "{detail}");
+    // 司马光 and 司马广 (guang1 / guang3): one person's given name read alike.
+    let r = cmp(&resident("司马光", ""), &resident("司马广", ""));
+    assert_eq!(kind_of(&r, "name"), Some(EvidenceKind::Similar), "{r:?}");
+    assert!(!r.household);
+}
+
+#[test]
+fn a_person_who_moved_without_identifiers_is_left_apart() {
+    let a = resident("刘建国", "13912345678");
+    let mut b = person("刘建国");
+    b.region_code = "440305".into();
+    b.address = "广东省深圳市南山区科技园南区高新南一道8号".into();
+    b.phones = vec!["13700001111".into()];
+    let r = cmp(&a, &b);
+    assert!(r.score < POSSIBLE, "{r:?}");
+    assert!(!r.household);
+}
+
+#[test]
+fn one_person_with_one_phone_and_flat_is_still_definite() {
+    let r = cmp(
+        &resident("王慧", "13912345678"),
+        &resident("王慧", "139 1234 5678"),
+    );
+    assert!(r.score >= DEFINITE && !r.household, "{r:?}");
+}
+
+#[test]
+fn homophone_company_with_uscc_against_one_without_is_possible_not_definite() {
+    let thresholds = Thresholds::default();
+    let mut new = org("北京华维科技有限公司");
+    new.uscc = uscc("91110108MA00XXXX0");
+    new.region_code = "110108".into();
+    new.industry = "软件和信息技术服务业".into();
+    let mut old = org("北京华为科技有限公司");
+    old.region_code = "110108".into();
+    old.industry = "软件和信息技术服务业".into();
+    let (n, o) = (prep(&new), prep(&old));
+    let mut r = compare(&n, &o);
+    assert!(r.score >= DEFINITE && r.sound_only_name, "{r:?}");
+    assert_eq!(
+        verdict_for_new(&n, &o, &mut r, &thresholds),
+        Verdict::Possible
+    );
+    let reason: Vec<String> = r.evidence.iter().map(|e| e.detail_zh.clone()).collect();
+    assert!(
+        reason.iter().any(|d| d.contains("仅读音相同")),
+        "{reason:?}"
+    );
+    // The other way round (the new record has no USCC, the existing one has) or without
+    // a USCC on either side, the homophone stays a definite slip of one name.
+    let mut r = compare(&o, &n);
+    assert_eq!(
+        verdict_for_new(&o, &n, &mut r, &thresholds),
+        Verdict::Definite
+    );
+    new.uscc.clear();
+    let n = prep(&new);
+    let mut r = compare(&n, &o);
+    assert_eq!(
+        verdict_for_new(&n, &o, &mut r, &thresholds),
+        Verdict::Definite
+    );
+    // Exact names are not alike "only in sound": a same-name company stays definite.
+    let mut same = org("北京华为科技有限公司");
+    same.uscc = uscc("91110108MA00XXXX0");
+    same.region_code = "110108".into();
+    let s = prep(&same);
+    let mut r = compare(&s, &o);
+    assert!(!r.sound_only_name);
+    assert_ne!(
+        verdict_for_new(&s, &o, &mut r, &thresholds),
+        Verdict::Possible
+    );
 }

@@ -9,7 +9,7 @@ use custos_store::customer_master::HistoryRow;
 use custos_store::{now_us, AuditRecord, CustomerRow, Tx};
 use serde_json::{Map, Value};
 
-use super::checks::text;
+use super::checks::typed_text;
 use super::duplicates;
 use super::history::{diff, history_entry, FieldChange};
 use super::indexes::indexes_with;
@@ -335,7 +335,7 @@ impl App {
         let reference = lookups.reference(self, tx).await?;
         let mut errors = self.resolve_owner(tx, &mut lookups, &mut raw).await?;
         let mut reason_errors = Vec::new();
-        let reason = text("reason", reason.as_deref(), 500, &mut reason_errors);
+        let reason = typed_text("reason", reason.as_deref(), 500, &mut reason_errors);
         errors.extend(reason_errors);
         let new = match validate(raw, today, &reference) {
             Ok(r) => Some(r),

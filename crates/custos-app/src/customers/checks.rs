@@ -4,7 +4,7 @@
 
 use chrono::NaiveDate;
 
-use custos_core::normalize::normalize_text;
+use custos_core::normalize::{normalize_text, tidy_text};
 use custos_core::{FieldError, Violation};
 
 /// The built-in field `field` has no value; the messages name it by its catalog label.
@@ -56,7 +56,24 @@ pub(super) fn check_len(field: &str, v: &str, max: usize, errors: &mut Vec<Field
     }
 }
 
-/// Normalised text or `None` when empty; length checked.
+/// A name or free text as typed (full-width brackets and punctuation kept, see
+/// [`tidy_text`]) or `None` when empty; length checked.
+pub(super) fn typed_text(
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    let v = tidy_text(value?);
+    if v.is_empty() {
+        return None;
+    }
+    check_len(field, &v, max, errors);
+    Some(v)
+}
+
+/// Normalised text (a classification such as a level, compared for equality) or `None`
+/// when empty; length checked.
 pub(super) fn text(
     field: &str,
     value: Option<&str>,
@@ -71,7 +88,21 @@ pub(super) fn text(
     Some(v)
 }
 
-/// Normalised texts of a list, each checked like [`text`], repeats removed (first kept).
+/// Texts of a list as typed, each checked like [`typed_text`], repeats removed (first kept).
+pub(super) fn typed_text_list(
+    field: &str,
+    items: &[String],
+    max: usize,
+    errors: &mut Vec<FieldError>,
+) -> Vec<String> {
+    let texts = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| typed_text(&format!("{field}[{i}]"), Some(t), max, errors));
+    custos_core::lists::dedup_keep_first(texts)
+}
+
+/// Normalised texts of a list (tags), each checked like [`text`], repeats removed (first kept).
 pub(super) fn text_list(
     field: &str,
     items: &[String],

@@ -11,7 +11,7 @@ use custos_core::FieldError;
 use custos_store::customer_master::{CustomerIndexes, HistoryRow, NewCustomerWrite};
 use custos_store::{now_us, AuditRecord, CodeRow, CustomerRow, StoreError, Tx};
 
-use super::checks::text;
+use super::checks::typed_text;
 use super::duplicates;
 use super::history::history_entry;
 use super::indexes::indexes_with;
@@ -221,7 +221,7 @@ impl App {
         let reference = self.reference_seen.latest()?;
         let today = issue_date(self.config.code_timezone);
         let mut reason_errors = Vec::new();
-        let reason = text("reason", input.reason.as_deref(), 500, &mut reason_errors);
+        let reason = typed_text("reason", input.reason.as_deref(), 500, &mut reason_errors);
         if !reason_errors.is_empty() {
             return None;
         }
@@ -358,7 +358,7 @@ impl App {
         let mut raw = Record::from(input);
         raw.owner_id = Some(input.owner_id.unwrap_or(actor.user_id));
         let mut reason_errors = Vec::new();
-        let reason = text("reason", input.reason.as_deref(), 500, &mut reason_errors);
+        let reason = typed_text("reason", input.reason.as_deref(), 500, &mut reason_errors);
         let mut errors = self.resolve_owner(tx, lookups, &mut raw).await?;
         let rec = match validate(raw, today, &reference) {
             Ok(r) => Some(r),
@@ -553,7 +553,8 @@ mod tests {
         tx.rollback().await.unwrap();
         let key = &app.config.pii_key;
         let (va, mut vb) = (record_of(&ra, key).unwrap(), record_of(&rb, key).unwrap());
-        assert_eq!(vb.name, "上海 远航测算(乙)有限公司");
+        // Stored as typed (full-width brackets kept), found by either bracket style.
+        assert_eq!(vb.name, "上海 远航测算（乙）有限公司");
         assert_eq!(vb.mobile.as_deref(), Some("13724681357"));
         vb.name = va.name.clone();
         vb.mobile = va.mobile.clone();

@@ -8,7 +8,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use custos_core::matching::{blocking_keys, prepare, MatchRecord, Prepared, Thresholds, Verdict};
+use custos_core::matching::{
+    blocking_keys, may_be_household, prepare, verdict_for_new, MatchRecord, Prepared, Thresholds,
+    Verdict,
+};
 use custos_core::Violation;
 use custos_store::duplicates::CustomerStamp;
 use custos_store::{CustomerRow, StoreResult, Tx};
@@ -210,12 +213,19 @@ impl DuplicateReport {
     /// `lens`.
     fn new(
         mut candidates: Vec<DuplicateCandidate>,
+        mut family: Vec<DuplicateCandidate>,
         outside_scope_match: bool,
         lens: Lens,
         thresholds: Thresholds,
     ) -> DuplicateReport {
         candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
         candidates.truncate(MAX_REPORTED);
+        family.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.code.cmp(&b.code))
+        });
+        family.truncate(MAX_REPORTED);
         let verdict = if outside_scope_match {
             "definite"
         } else {
@@ -230,9 +240,13 @@ impl DuplicateReport {
             outside_scope_message_zh: outside_scope_match.then(|| OUTSIDE_SCOPE_ZH.to_string()),
             outside_scope_message_en: outside_scope_match.then(|| OUTSIDE_SCOPE_EN.to_string()),
             pii_withheld: lens.withholds_pii(),
+            possible_family_members: family,
         }
     }
 }
+
+/// The verdict of a possible family member (see [`DuplicateReport::possible_family_members`]).
+const FAMILY_MEMBER: &str = "family_member";
 
 fn verdict_str(v: Verdict) -> &'static str {
     match v {
@@ -397,10 +411,13 @@ impl App {
         }
         prepared.sort_unstable_by_key(|(id, _)| *id);
         let lens = Lens::of(actor);
-        // The cheap score first: most candidates of a frequent key are strangers.
+        // The cheap score first: most candidates of a frequent key are strangers. People
+        // sharing a phone or flat are compared too: they may be one household.
         let passing: Vec<&(i64, Arc<Prepared>)> = prepared
             .iter()
-            .filter(|(_, other)| lens.may_reach(draft, other, thresholds.possible))
+            .filter(|(_, other)| {
+                lens.may_reach(draft, other, thresholds.possible) || may_be_household(draft, other)
+            })
             .collect();
         let unread: Vec<i64> = passing
             .iter()
@@ -411,19 +428,26 @@ impl App {
             rows.insert(row.id, row);
         }
         let mut candidates = Vec::new();
+        let mut family = Vec::new();
         let mut outside_scope_match = false;
         for (id, other) in passing {
             let Some(row) = rows.get(id) else { continue };
             let visible = lens.sees(tx, actor, row).await?;
-            let result = lens.compare(visible, draft, other);
-            match (thresholds.verdict(result.score), visible) {
+            let mut result = lens.compare(visible, draft, other);
+            let verdict = verdict_for_new(draft, other, &mut result, &thresholds);
+            match (verdict, visible) {
+                // A household is told only inside the caller's scope, never counted outside.
+                (Verdict::Distinct, true) if result.household => {
+                    family.push(candidate(row, result, FAMILY_MEMBER));
+                }
                 (Verdict::Distinct, _) => {}
-                (verdict, true) => candidates.push(candidate(row, result, verdict)),
+                (verdict, true) => candidates.push(candidate(row, result, verdict_str(verdict))),
                 (verdict, false) => outside_scope_match |= verdict == Verdict::Definite,
             }
         }
         Ok(DuplicateReport::new(
             candidates,
+            family,
             outside_scope_match,
             lens,
             thresholds,
@@ -598,7 +622,7 @@ impl App {
 fn candidate(
     row: &CustomerRow,
     result: custos_core::matching::MatchResult,
-    verdict: Verdict,
+    verdict: &str,
 ) -> DuplicateCandidate {
     DuplicateCandidate {
         code: row.code.clone(),
@@ -606,7 +630,7 @@ fn candidate(
         customer_type: row.customer_type.clone(),
         status: row.status.clone(),
         score: (result.score * 1000.0).round() / 1000.0,
-        verdict: verdict_str(verdict).into(),
+        verdict: verdict.into(),
         evidence: evidence_views(result.evidence),
     }
 }

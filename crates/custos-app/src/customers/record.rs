@@ -122,6 +122,22 @@ impl From<&NewCustomer> for Record {
     }
 }
 
+/// A rename keeps the old name as a former name (曾用名), which the duplicate check
+/// compares too — unless the patch gives the former names itself, the name only changes
+/// in its spelling (width, brackets, spaces), the old name is listed already or the list
+/// is full.
+fn keep_former_name(rec: &mut Record, new_name: &str, former_names_given: bool) {
+    use custos_core::normalize::normalize_text;
+    let old = normalize_text(&rec.name);
+    if former_names_given || old.is_empty() || old == normalize_text(new_name) {
+        return;
+    }
+    let listed = rec.former_names.iter().any(|f| normalize_text(f) == old);
+    if !listed && rec.former_names.len() < super::text_rules::MAX_FORMER_NAMES {
+        rec.former_names.push(rec.name.clone());
+    }
+}
+
 pub(super) fn apply_patch(rec: &mut Record, p: &CustomerPatch) {
     macro_rules! set {
         ($($f:ident),*) => { $( if let Some(v) = &p.$f { rec.$f = v.clone(); } )* };
@@ -129,6 +145,7 @@ pub(super) fn apply_patch(rec: &mut Record, p: &CustomerPatch) {
     with_optional_fields!(set);
     set!(former_names, tags);
     if let Some(n) = &p.name {
+        keep_former_name(rec, n, p.former_names.is_some());
         rec.name = n.clone();
     }
     if let Some(s) = &p.status {

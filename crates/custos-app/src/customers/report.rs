@@ -38,7 +38,7 @@ pub struct DuplicateCandidate {
     pub status: String,
     /// Probability in [0, 1] that it is the same customer.
     pub score: f64,
-    /// `definite` or `possible`.
+    /// `definite` or `possible`; `family_member` in `possible_family_members`.
     pub verdict: String,
     /// Per-field evidence, strongest first.
     pub evidence: Vec<EvidenceView>,
@@ -68,6 +68,12 @@ pub struct DuplicateReport {
     /// for equality only: the caller may not read it.
     #[serde(default)]
     pub pii_withheld: bool,
+    /// People inside the caller's data scope who share a phone or an address with the
+    /// checked person but whose names (or valid ID numbers) are another person's: possible
+    /// family members (同住/家庭成员), never merge proposals. The evidence says why
+    /// (field `household`); weaker than any candidate, they never change `verdict`.
+    #[serde(default)]
+    pub possible_family_members: Vec<DuplicateCandidate>,
 }
 
 impl DuplicateReport {

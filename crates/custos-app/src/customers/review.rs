@@ -13,7 +13,7 @@ use custos_core::Violation;
 use custos_store::duplicates::{DuplicateGroupRow, GroupFilter};
 use custos_store::{now_us, CustomerRow, Tx};
 
-use super::checks::text;
+use super::checks::typed_text;
 use super::disclosure::Lens;
 use super::duplicates::{evidence_views, match_record, EvidenceView};
 use super::merge::{MergeRequest, MergeResult};
@@ -487,7 +487,7 @@ impl App {
         let scope = actor.require("customer.read")?;
         let req = req.into().get()?;
         let mut errors = Vec::new();
-        let reason = text("reason", req.reason.as_deref(), 500, &mut errors);
+        let reason = typed_text("reason", req.reason.as_deref(), 500, &mut errors);
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }

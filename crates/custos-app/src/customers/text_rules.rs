@@ -105,14 +105,14 @@ pub(super) fn refused_fields(rec: &Record, custom: &[FieldDefinition]) -> Vec<Fi
     e
 }
 
-/// A multi-line text normalised line by line, or `None` when empty; length checked.
+/// A multi-line text as typed, tidied line by line, or `None` when empty; length checked.
 pub(super) fn multiline_text(
     field: &str,
     value: Option<&str>,
     max: usize,
     errors: &mut Vec<FieldError>,
 ) -> Option<String> {
-    let v = custos_core::normalize::normalize_multiline_text(value?);
+    let v = custos_core::normalize::tidy_multiline_text(value?);
     if v.is_empty() {
         return None;
     }

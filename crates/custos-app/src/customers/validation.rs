@@ -9,7 +9,8 @@ use custos_core::{industry, region, FieldError, Violation};
 use custos_store::Tx;
 
 use super::checks::{
-    check_len, one_of, parse_date, parsed, required, required_builtin, text, text_list,
+    check_len, one_of, parse_date, parsed, required, required_builtin, text, text_list, typed_text,
+    typed_text_list,
 };
 use super::lookups::Lookups;
 use super::record::{Contact, Record, EDITABLE_STATUSES, SCALES};
@@ -95,19 +96,20 @@ fn names_and_registration(
     out: &mut Record,
     e: &mut Vec<FieldError>,
 ) {
-    out.name = normalize_text(&rec.name);
+    // Names keep what was typed (（上海）stays full-width); matching normalises its own keys.
+    out.name = custos_core::normalize::tidy_text(&rec.name);
     if out.name.is_empty() {
         required_builtin("name", e);
     } else {
         check_len("name", &out.name, max_len("name"), e);
     }
-    out.short_name = text(
+    out.short_name = typed_text(
         "short_name",
         rec.short_name.as_deref(),
         max_len("short_name"),
         e,
     );
-    out.former_names = text_list(
+    out.former_names = typed_text_list(
         "former_names",
         &rec.former_names,
         max_len("former_names"),
@@ -137,7 +139,7 @@ fn names_and_registration(
             .on("id_number"),
         );
     }
-    out.legal_representative = text(
+    out.legal_representative = typed_text(
         "legal_representative",
         rec.legal_representative.as_deref(),
         max_len("legal_representative"),
@@ -297,7 +299,7 @@ fn contacts(given: &[Contact], e: &mut Vec<FieldError>) -> Vec<Contact> {
 /// Contact `i` checked and normalised, with the id `id`.
 fn contact(i: usize, c: &Contact, id: i64, e: &mut Vec<FieldError>) -> Contact {
     let f = |n: &str| format!("contacts[{i}].{n}");
-    let name = normalize_text(&c.name);
+    let name = custos_core::normalize::tidy_text(&c.name);
     if name.is_empty() {
         let n = i + 1;
         required(
@@ -312,7 +314,7 @@ fn contact(i: usize, c: &Contact, id: i64, e: &mut Vec<FieldError>) -> Contact {
     Contact {
         id,
         name,
-        title: text(&f("title"), c.title.as_deref(), 50, e),
+        title: typed_text(&f("title"), c.title.as_deref(), 50, e),
         mobile: parsed(
             &f("mobile"),
             c.mobile.as_deref(),

@@ -24,7 +24,7 @@ pub use blocking::{blocking_keys, MAX_BLOCKING_KEYS};
 pub use features::{prepare, NameSource, PartyKind, Prepared, PreparedIdent, PreparedName};
 pub use score::{
     compare, compare_with, match_score, match_score_at_least, match_score_at_least_with,
-    EqualityOnly, Evidence, EvidenceKind, MatchResult,
+    may_be_household, verdict_for_new, EqualityOnly, Evidence, EvidenceKind, MatchResult,
 };
 
 use chrono::NaiveDate;

@@ -132,14 +132,19 @@ impl Default for CustomerFilter {
     }
 }
 
-/// `LIKE` pattern text with `%`, `_` and `\` escaped (used with `ESCAPE '\'`).
-fn like_escape(s: &str) -> String {
+/// The LIKE pattern of a normalised name part: names are stored as typed, so a bracket or
+/// other punctuation, normalised to ASCII in the query, may be its full-width twin in the
+/// name (（上海） for (上海)): each matches any one character there. The name grams have
+/// narrowed the rows to those holding the same letters and digits already. `%`, `_`
+/// and `\` are punctuation too: no escaping is left to do.
+fn name_pattern(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
+        if c.is_ascii_punctuation() {
+            out.push('_');
+        } else {
+            out.push(c);
         }
-        out.push(c);
     }
     out
 }
@@ -231,7 +236,7 @@ fn build_where(f: &CustomerFilter, with_cursor: bool, backend: Backend) -> Where
         ));
     }
     if let Some(n) = &f.name_contains {
-        let p = w.bind(SqlValue::Text(format!("%{}%", like_escape(n))));
+        let p = w.bind(SqlValue::Text(format!("%{}%", name_pattern(n))));
         w.clauses.push(format!("name LIKE {p} ESCAPE '\\'"));
     }
     if let Some(ids) = &f.ids {

@@ -138,7 +138,8 @@ backend_test!(create_full_record_normalised, |t| {
     )
     .await;
     assert_eq!(v["code"], "C000001");
-    assert_eq!(v["name"], "北京星辰科技有限责任公司(海淀)");
+    // Trimmed, but kept as typed: full-width brackets stay (issue 34).
+    assert_eq!(v["name"], "北京星辰科技有限责任公司（海淀）");
     assert_eq!(v["uscc"], code_uscc.as_str());
     assert_eq!(v["region_code"], "110108");
     assert_eq!(v["province"], "北京市");

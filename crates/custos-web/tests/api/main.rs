@@ -20,6 +20,7 @@ mod concurrency;
 mod customer_search;
 mod customers;
 mod duplicate_disclosure;
+mod duplicate_households;
 mod duplicates;
 mod events;
 mod exports;

@@ -173,8 +173,12 @@ pub(super) fn compare_address(a: &Prepared, b: &Prepared, kind: PartyKind, t: &m
         }
         return;
     }
+    // Members of a household share a flat, but a household is told apart by its names
+    // (see `settle_household`, which takes these bits back): for the people left, a
+    // same address weighs as it does for organisations. Febrl's people need no less.
+    let person = kind == PartyKind::Individual;
     if a.address == b.address {
-        t.add("address", EvidenceKind::Same, bits(0.6, 1e-3), || {
+        t.add_contact("address", EvidenceKind::Same, bits(0.6, 1e-3), || {
             ("地址规范化后相同".into(), "same after normalising".into())
         });
         return;
@@ -186,23 +190,32 @@ pub(super) fn compare_address(a: &Prepared, b: &Prepared, kind: PartyKind, t: &m
     // Character-bigram overlap, not Jaro-Winkler: addresses share long prefixes (the
     // district) that would make different streets look alike.
     let sim = bigram_dice(&a.address, &b.address);
-    let (kind, m, u) = if sim >= 0.85 {
-        (EvidenceKind::Similar, 0.25, 0.01)
+    let (ev_kind, m, u) = if sim >= 0.85 {
+        (
+            EvidenceKind::Similar,
+            0.25,
+            if person { 0.03 } else { 0.01 },
+        )
     } else if sim >= 0.6 {
         (EvidenceKind::Similar, 0.1, 0.05)
-    } else if kind == PartyKind::Individual {
+    } else if person {
         // People move more than registered companies do (as for the region): a
         // different address is weaker evidence against a person.
         (EvidenceKind::Different, 0.15, 0.94)
     } else {
         (EvidenceKind::Different, 0.05, 0.94)
     };
-    t.add("address", kind, bits(m, u), || {
+    let detail = || {
         (
             format!("地址相似度 {sim:.2}（字符二元组）"),
             format!("{sim:.2} character-bigram overlap"),
         )
-    });
+    };
+    if sim >= 0.85 {
+        t.add_contact("address", ev_kind, bits(m, u), detail);
+    } else {
+        t.add("address", ev_kind, bits(m, u), detail);
+    }
 }
 
 pub(super) fn compare_industry(a: &Prepared, b: &Prepared, t: &mut Tally<'_>) {

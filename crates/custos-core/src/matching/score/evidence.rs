@@ -53,7 +53,7 @@ impl EqualityOnly {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Evidence {
     /// Field key: `uscc`, `id_number`, `phone`, `email`, `name`, `branch`, `legal_form`,
-    /// `region`, `birth_date`, `address`, `industry`, `customer_type`.
+    /// `region`, `birth_date`, `address`, `industry`, `customer_type`, `household`.
     pub field: &'static str,
     pub kind: EvidenceKind,
     /// Explanation in Chinese, e.g. `名称规范化后相似度 0.94`.
@@ -76,6 +76,11 @@ impl fmt::Display for Evidence {
 pub struct MatchResult {
     pub score: f64,
     pub evidence: Vec<Evidence>,
+    /// Two people of one household (a shared phone or address, names or valid ID numbers
+    /// of two people): a possible family member, never a merge proposal.
+    pub household: bool,
+    /// Two organisations whose names are alike only in sound (华维 / 华为).
+    pub sound_only_name: bool,
 }
 
 impl MatchResult {
@@ -94,9 +99,42 @@ pub(super) struct Tally<'a> {
     pub(super) total: f64,
     pub(super) evidence: Option<&'a mut Vec<Evidence>>,
     pub(super) only_equal: EqualityOnly,
+    /// Bits added by a shared phone or address: for two people whose names or ID numbers
+    /// say they are two, these are household evidence and are taken back.
+    pub(super) contact_bits: f64,
+    /// The names compared say two different people (another given name, or nothing alike).
+    pub(super) names_disagree: bool,
+    /// Two people sharing a phone or an address: a household, not one person.
+    pub(super) household: bool,
+    /// Two organisations whose best names are alike only in sound.
+    pub(super) sound_only_name: bool,
 }
 
-impl Tally<'_> {
+impl<'a> Tally<'a> {
+    pub(super) fn new(evidence: Option<&'a mut Vec<Evidence>>, only_equal: EqualityOnly) -> Self {
+        Tally {
+            total: 0.0,
+            evidence,
+            only_equal,
+            contact_bits: 0.0,
+            names_disagree: false,
+            household: false,
+            sound_only_name: false,
+        }
+    }
+
+    /// [`Tally::add`] for a shared phone or address (see [`Tally::contact_bits`]).
+    pub(super) fn add_contact(
+        &mut self,
+        field: &'static str,
+        kind: EvidenceKind,
+        weight: f64,
+        detail: impl FnOnce() -> (String, String),
+    ) {
+        self.contact_bits += weight;
+        self.add(field, kind, weight, detail);
+    }
+
     pub(super) fn add(
         &mut self,
         field: &'static str,

@@ -18,9 +18,11 @@ mod attributes;
 mod evidence;
 mod idents;
 mod names;
+mod person;
 mod text_distance;
 
 use super::features::{PartyKind, Prepared};
+use super::{Thresholds, Verdict};
 use attributes::{
     compare_address, compare_birth, compare_branch_and_form, compare_industry, compare_region,
 };
@@ -32,13 +34,46 @@ use names::{compare_names, name_mu, NameClass, NameLevel};
 /// Prior log2-odds that a candidate pair is a duplicate (about 1 in 256 candidates).
 const PRIOR: f64 = -8.0;
 
+/// Two people who share a phone or an exact address: the pairs among which [`compare`]
+/// may find a household although the score stays low. Cheap: no string similarity.
+pub fn may_be_household(a: &Prepared, b: &Prepared) -> bool {
+    pair_kind(a, b) == PartyKind::Individual
+        && (a.phones.iter().any(|p| b.phones.contains(p))
+            || (!a.address.is_empty() && a.address == b.address))
+}
+
+/// The verdict on a new record (`new`, being entered or imported) against an existing
+/// one, from their comparison `result`. The score is symmetric; this is not: an
+/// organisation name alike only in sound (华维 / 华为) is not "definite" when the new
+/// record carries a valid USCC and the existing one none — a company registered under
+/// its own code is as likely as a slip — but "possible", with the reason added to the
+/// evidence. A batch over existing records has no new side and keeps the score's verdict.
+pub fn verdict_for_new(
+    new: &Prepared,
+    existing: &Prepared,
+    result: &mut MatchResult,
+    thresholds: &Thresholds,
+) -> Verdict {
+    let verdict = thresholds.verdict(result.score);
+    let own_code = new.uscc.as_ref().is_some_and(|u| u.valid) && existing.uscc.is_none();
+    if verdict != Verdict::Definite || !result.sound_only_name || !own_code {
+        return verdict;
+    }
+    result.evidence.push(Evidence {
+        field: "name",
+        kind: EvidenceKind::Similar,
+        detail_zh: "名称仅读音相同，且新记录有有效统一社会信用代码而已有客户没有：可能是另一家企业，不作确定重复"
+            .into(),
+        detail_en: "names alike only in sound, and only the new record has a valid USCC: possibly another company, not a definite duplicate"
+            .into(),
+        weight: 0.0,
+    });
+    Verdict::Possible
+}
+
 /// Score of a pair without building evidence (the fast path for batch dedupe).
 pub fn match_score(a: &Prepared, b: &Prepared) -> f64 {
-    let mut t = Tally {
-        total: 0.0,
-        evidence: None,
-        only_equal: EqualityOnly::NONE,
-    };
+    let mut t = Tally::new(None, EqualityOnly::NONE);
     evaluate(a, b, &mut t);
     posterior(t.total)
 }
@@ -51,15 +86,17 @@ pub fn compare(a: &Prepared, b: &Prepared) -> MatchResult {
 /// [`compare`] with the fields of `only_equal` compared for equality only.
 pub fn compare_with(a: &Prepared, b: &Prepared, only_equal: EqualityOnly) -> MatchResult {
     let mut evidence = Vec::new();
-    let mut t = Tally {
-        total: 0.0,
-        evidence: Some(&mut evidence),
-        only_equal,
-    };
+    let mut t = Tally::new(Some(&mut evidence), only_equal);
     evaluate(a, b, &mut t);
     let score = posterior(t.total);
+    let (household, sound_only_name) = (t.household, t.sound_only_name);
     evidence.sort_by(|x, y| y.weight.abs().total_cmp(&x.weight.abs()));
-    MatchResult { score, evidence }
+    MatchResult {
+        score,
+        evidence,
+        household,
+        sound_only_name,
+    }
 }
 
 fn posterior(total_bits: f64) -> f64 {
@@ -116,11 +153,7 @@ impl ScoreCut {
 
     /// [`ScoreCut::score`] with the fields of `only_equal` compared for equality only.
     fn score_with(&self, a: &Prepared, b: &Prepared, only_equal: EqualityOnly) -> Option<f64> {
-        let mut t = Tally {
-            total: 0.0,
-            evidence: None,
-            only_equal,
-        };
+        let mut t = Tally::new(None, only_equal);
         evaluate_cheap(a, b, &mut t);
         if t.total + self.max_string_bits < self.needed {
             return None;
@@ -178,7 +211,7 @@ fn evaluate_cheap(a: &Prepared, b: &Prepared, t: &mut Tally<'_>) {
             t,
         );
     }
-    compare_phones(a, b, t);
+    compare_phones(a, b, kind, t);
     compare_email(a, b, t);
     if kind == PartyKind::Organization {
         compare_branch_and_form(a, b, t);
@@ -196,8 +229,50 @@ fn evaluate_cheap(a: &Prepared, b: &Prepared, t: &mut Tally<'_>) {
 
 /// Name and address similarity: the expensive part.
 fn evaluate_strings(a: &Prepared, b: &Prepared, t: &mut Tally<'_>) {
-    compare_names(a, b, pair_kind(a, b), t);
-    compare_address(a, b, pair_kind(a, b), t);
+    let kind = pair_kind(a, b);
+    compare_names(a, b, kind, t);
+    compare_address(a, b, kind, t);
+    if kind == PartyKind::Individual {
+        settle_household(a, b, t);
+    }
+}
+
+/// Two people sharing a phone or an address whose names (another given name, another
+/// family) or valid ID numbers say they are two: members of one household (同住/家庭成员).
+/// What they share explains why they share it, not that they are one person, so the
+/// bits it added are taken back and the pair is marked a household.
+fn settle_household(a: &Prepared, b: &Prepared, t: &mut Tally<'_>) {
+    let ids_differ = match (&a.id_number, &b.id_number) {
+        (Some(x), Some(y)) => x.valid && y.valid && x.value != y.value,
+        _ => false,
+    };
+    if !(t.names_disagree || ids_differ) || t.contact_bits <= 0.0 {
+        return;
+    }
+    t.total -= t.contact_bits;
+    t.contact_bits = 0.0;
+    t.household = true;
+    if let Some(ev) = t.evidence.as_deref_mut() {
+        for e in ev.iter_mut() {
+            if matches!(e.field, "phone" | "address") && e.weight > 0.0 {
+                e.weight = 0.0;
+            }
+        }
+    }
+    t.add("household", EvidenceKind::Different, 0.0, || {
+        if ids_differ {
+            (
+                "可能为家庭成员：共用电话或地址，但证件号码不同（均为有效号码）".into(),
+                "possible family member: a shared phone or address, but different valid ID numbers"
+                    .into(),
+            )
+        } else {
+            (
+                "可能为家庭成员：共用电话或地址，但姓名不是同一人的写法".into(),
+                "possible family member: a shared phone or address, but names of two people".into(),
+            )
+        }
+    });
 }
 
 fn pair_kind(a: &Prepared, b: &Prepared) -> PartyKind {

@@ -1,18 +1,36 @@
 //! Name comparison: levels of name similarity and their weights.
 
 use super::evidence::{bits, EvidenceKind, Tally};
+use super::person::{compare_person, is_person_name, pinyin_with_tones, split_name, PersonMatch};
 use crate::matching::features::{NameSource, PartyKind, Prepared, PreparedName};
 
+/// Levels of name similarity, weakest first. The `Person…` levels compare Chinese
+/// personal names by family and given name (see [`super::person`]).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub(super) enum NameLevel {
     Other,
+    PersonGivenDiffers,
     SharedWord,
     Weak,
+    PersonGivenOneOff,
+    PersonFamilyVariant,
     Fair,
     Contained,
     Close,
+    PersonGivenToneless,
     Homophone,
+    PersonGivenSound,
     Exact,
+}
+
+impl NameLevel {
+    /// The names are those of two different people (another given name, or nothing alike).
+    fn two_people(self) -> bool {
+        matches!(
+            self,
+            NameLevel::Other | NameLevel::PersonGivenDiffers | NameLevel::PersonGivenOneOff
+        )
+    }
 }
 
 /// How distinctive the compared names are: an organisation's full name is rare among
@@ -38,6 +56,18 @@ pub(super) fn name_mu(level: NameLevel, class: NameClass) -> (f64, f64) {
         (NameLevel::Fair, true) => (0.03, 2e-3),
         (NameLevel::Fair, false) => (0.04, 1e-2),
         (NameLevel::Weak, _) => (0.015, 0.02),
+        // Chinese personal names. A given name read alike (with its tone) or written alike
+        // is a common slip of one person's name and rare between strangers who share a
+        // blocking key; read alike only without tone, less so. Another given name under
+        // one family name is a relative far more often than a slip: a sibling's name
+        // one character apart says nothing either way, a different one strongly against.
+        (NameLevel::PersonGivenSound, _) => (0.05, 5e-4),
+        // A pinyin input method ignores tones, so a toneless homophone is nearly as
+        // common a slip as one with the tone.
+        (NameLevel::PersonGivenToneless, _) => (0.04, 1e-3),
+        (NameLevel::PersonFamilyVariant, _) => (0.02, 5e-3),
+        (NameLevel::PersonGivenOneOff, _) => (0.03, 0.05),
+        (NameLevel::PersonGivenDiffers, _) => (0.003, 0.3),
         // A person known by another given name (nickname, an English name next to the
         // legal one, a dropped middle name) keeps the family name; strangers who share a
         // blocking key mostly share a word too, so this is weak evidence against, not the
@@ -63,11 +93,31 @@ pub(super) fn number_runs(key: &str) -> Vec<&str> {
         .collect()
 }
 
-pub(super) fn name_level(x: &PreparedName, y: &PreparedName) -> (NameLevel, f64) {
+/// The level of two Chinese personal names, if both are such names.
+fn person_level(x: &PreparedName, y: &PreparedName) -> Option<NameLevel> {
+    if !is_person_name(&x.key) || !is_person_name(&y.key) {
+        return None;
+    }
+    Some(match compare_person(&x.key, &y.key) {
+        PersonMatch::GivenSound => NameLevel::PersonGivenSound,
+        PersonMatch::GivenToneless => NameLevel::PersonGivenToneless,
+        PersonMatch::FamilyVariant => NameLevel::PersonFamilyVariant,
+        PersonMatch::GivenOneOff => NameLevel::PersonGivenOneOff,
+        PersonMatch::GivenDiffers => NameLevel::PersonGivenDiffers,
+        PersonMatch::Unrelated => NameLevel::Other,
+    })
+}
+
+pub(super) fn name_level(x: &PreparedName, y: &PreparedName, kind: PartyKind) -> (NameLevel, f64) {
     if x.key == y.key {
         return (NameLevel::Exact, 1.0);
     }
     let sim = strsim::jaro_winkler(&x.key, &y.key);
+    if kind == PartyKind::Individual {
+        if let Some(level) = person_level(x, y) {
+            return (level, sim);
+        }
+    }
     // Numbers in a name are deliberate (3号店 / 4号店, 一厂 written 1厂): names that
     // differ in them are different parties, not a typo of one another.
     let (nx, ny) = (number_runs(&x.key), number_runs(&y.key));
@@ -176,7 +226,7 @@ pub(super) fn compare_names(a: &Prepared, b: &Prepared, kind: PartyKind, t: &mut
     if !exact {
         for x in &a.names {
             for y in &b.names {
-                let (level, sim) = name_level(x, y);
+                let (level, sim) = name_level(x, y, kind);
                 consider(level, sim, x, y);
             }
         }
@@ -184,6 +234,14 @@ pub(super) fn compare_names(a: &Prepared, b: &Prepared, kind: PartyKind, t: &mut
     let Some((level, sim, weight, x, y)) = best else {
         return;
     };
+    // Only Chinese personal names are read as family and given name; other names that
+    // compare as "other" (张伟 / Zhang Wei, a Latin name typed badly) say nothing of two people.
+    let both_chinese = is_person_name(&x.key) && is_person_name(&y.key);
+    t.names_disagree = kind == PartyKind::Individual && level.two_people() && both_chinese;
+    // Organisation names alike only in sound (华维 / 华为): a slip of one name, or two
+    // companies; which one, only a new record's own USCC can say (see
+    // `verdict_for_new`).
+    t.sound_only_name = kind == PartyKind::Organization && level == NameLevel::Homophone;
     let kind_ev = match level {
         NameLevel::Exact => EvidenceKind::Same,
         NameLevel::Other => EvidenceKind::Different,
@@ -221,6 +279,46 @@ pub(super) fn compare_names(a: &Prepared, b: &Prepared, kind: PartyKind, t: &mut
                     x.pinyin, via.0
                 ),
                 format!("same pinyin {} (similarity {sim:.2}){}", x.pinyin, via.1),
+            ),
+            NameLevel::PersonGivenSound | NameLevel::PersonGivenToneless => {
+                let tone = level == NameLevel::PersonGivenSound;
+                let (zh, en) = if tone {
+                    (
+                        "名字读音（含声调）相同或字形相近",
+                        "given name read alike (tone included) or written alike",
+                    )
+                } else {
+                    (
+                        "名字读音相同（声调不同）",
+                        "given name read alike but for the tone",
+                    )
+                };
+                (
+                    format!(
+                        "同姓，{zh}（{} / {}）{}",
+                        pinyin_with_tones(&x.key),
+                        pinyin_with_tones(&y.key),
+                        via.0
+                    ),
+                    format!(
+                        "same family name, {en} ({} / {}){}",
+                        pinyin_with_tones(&x.key),
+                        pinyin_with_tones(&y.key),
+                        via.1
+                    ),
+                )
+            }
+            NameLevel::PersonFamilyVariant => (
+                format!("名字相同，姓不同{}", via.0),
+                format!("same given name, another family name{}", via.1),
+            ),
+            NameLevel::PersonGivenOneOff | NameLevel::PersonGivenDiffers => (
+                format!("同姓（{}），名字不同{}", split_name(&x.key).0, via.0),
+                format!(
+                    "same family name ({}), another given name{}",
+                    split_name(&x.key).0,
+                    via.1
+                ),
             ),
             NameLevel::SharedWord => (
                 format!("名称仅有一个词相同（相似度 {sim:.2}）{}", via.0),
