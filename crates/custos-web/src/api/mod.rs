@@ -19,8 +19,8 @@ mod org;
 mod overview;
 mod quality;
 mod reports;
-mod sources;
 mod service_accounts;
+mod sources;
 
 use axum::Router;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
