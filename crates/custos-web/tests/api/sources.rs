@@ -20,16 +20,16 @@ backend_test!(upsert_batch_queue_and_resolve_over_http, |t| {
     let v = body(
         put("/api/v1/sources/erp/customers/K-1", firm.clone())
             .await
-            .unwrap(),
+            .expect("answer"),
         201,
     )
     .await;
     assert_eq!(v["outcome"], "created");
-    let code = v["code"].as_str().unwrap().to_string();
+    let code = v["code"].as_str().expect("answer").to_string();
     let v = body(
         put("/api/v1/sources/erp/customers/K-1", firm.clone())
             .await
-            .unwrap(),
+            .expect("answer"),
         200,
     )
     .await;
@@ -40,7 +40,7 @@ backend_test!(upsert_batch_queue_and_resolve_over_http, |t| {
     let v = body(
         put("/api/v1/sources/crm/customers/C-1", firm.clone())
             .await
-            .unwrap(),
+            .expect("answer"),
         200,
     )
     .await;
@@ -48,12 +48,12 @@ backend_test!(upsert_batch_queue_and_resolve_over_http, |t| {
     let v = body(
         put("/api/v1/sources/crm/customers/C-2", firm.clone())
             .await
-            .unwrap(),
+            .expect("answer"),
         202,
     )
     .await;
     assert_eq!(v["outcome"], "queued");
-    let id = v["queue_id"].as_i64().unwrap();
+    let id = v["queue_id"].as_i64().expect("answer");
     let queue = body(t.get("/api/v1/sources/queue", &admin).await, 200).await;
     assert_eq!(queue[0]["id"], id);
     let entry = body(
@@ -103,7 +103,7 @@ backend_test!(upsert_batch_queue_and_resolve_over_http, |t| {
     let p = problem(
         put("/api/v1/sources/ERP%20X/customers/K-1", firm.clone())
             .await
-            .unwrap(),
+            .expect("answer"),
         422,
     )
     .await;
@@ -114,7 +114,7 @@ backend_test!(upsert_batch_queue_and_resolve_over_http, |t| {
             json!({"name": "x", "colour": 1}),
         )
         .await
-        .unwrap(),
+        .expect("answer"),
         422,
     )
     .await;
