@@ -54,7 +54,8 @@ TOKEN=$(curl -sf -XPOST "http://127.0.0.1:$PORT/api/v1/auth/login" \
     -d "{\"username\":\"admin\",\"password\":\"$PASSWORD\"}" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 
-# Requests may wait up to 40 s: the change feed long-polls for up to 30 s (`wait`).
+# Requests may take up to 40 s (time-out and response-time check): the change feed
+# long-polls for up to 30 s (`wait`).
 # Logging out or disabling the admin would end the run's own session; they are covered by
 # the API tests instead. Two input-strictness checks are left out: positive_data_acceptance
 # (a request valid by the schema can still break a business rule the schema cannot state:
@@ -72,6 +73,7 @@ run_schemathesis() {
         --max-time "$MAX_TIME" \
         --workers 2 \
         --request-timeout 40 \
+        --max-response-time 40 \
         --suppress-health-check all \
         --report junit --report-dir "$WORK/report" 2>&1 | tee "$WORK/run.log"
     return "${PIPESTATUS[0]}"
