@@ -89,7 +89,7 @@ pub(crate) use masking::{has_pii, list_mobile, mask_free_text};
 pub(crate) use quality_facts::quality_facts;
 pub(crate) use record::Record;
 pub(crate) use reference::{load_customer_types, ReferenceSeen};
-pub(crate) use scope::{in_scope, owner_in_scope, scoped_customer};
+pub(crate) use scope::{in_scope, owner_in_scope, scope_filter, scoped_customer};
 pub(crate) use stored::record_of;
 pub(crate) use views::{view, view_of, Disclosure};
 

@@ -14,7 +14,7 @@ use custos_store::customer_master::{
 };
 use custos_store::{CustomerRow, Tx};
 
-use crate::actor::{Actor, Scope};
+use crate::actor::Actor;
 use crate::auth::format_time;
 use crate::codes::issue_date;
 use crate::customers::{blind_text, name_grams};
@@ -208,20 +208,7 @@ pub fn similarity(a: &[String], b: &[String]) -> f64 {
 /// Minimum similarity of a fuzzy match.
 pub const FUZZY_THRESHOLD: f64 = 0.5;
 
-pub(crate) async fn scope_filter(
-    tx: &mut Tx,
-    actor: &Actor,
-    scope: Scope,
-) -> AppResult<ScopeFilter> {
-    Ok(match scope {
-        Scope::All => ScopeFilter::All,
-        Scope::Own => ScopeFilter::Own(actor.user_id),
-        Scope::Department => match actor.department_id {
-            Some(d) => ScopeFilter::Departments(actor.user_id, tx.department_subtree(d).await?),
-            None => ScopeFilter::Own(actor.user_id),
-        },
-    })
-}
+use crate::customers::scope_filter;
 
 fn encode_cursor(v: &SqlValue, id: i64) -> String {
     let json = match v {

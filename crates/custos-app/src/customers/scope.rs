@@ -1,6 +1,7 @@
 //! Data scope: which customers a caller may see, and which owners they may choose.
 
 use custos_core::Violation;
+use custos_store::customer_master::ScopeFilter;
 use custos_store::{CustomerRow, Tx};
 
 use crate::actor::{Actor, Scope};
@@ -44,16 +45,25 @@ pub(crate) async fn owner_in_scope(
     owner_id: Option<i64>,
     owner_department: Option<i64>,
 ) -> AppResult<bool> {
-    let own = owner_id == Some(actor.user_id);
+    Ok(scope_filter(tx, actor, scope)
+        .await?
+        .admits(owner_id, owner_department))
+}
+
+/// The caller's data scope as a filter: for the SQL of lists, and for records read one
+/// by one ([`ScopeFilter::admits`]); the department subtree is read once.
+pub(crate) async fn scope_filter(
+    tx: &mut Tx,
+    actor: &Actor,
+    scope: Scope,
+) -> AppResult<ScopeFilter> {
     Ok(match scope {
-        Scope::All => true,
-        Scope::Own => own,
-        Scope::Department => {
-            own || match (actor.department_id, owner_department) {
-                (Some(mine), Some(theirs)) => tx.department_subtree(mine).await?.contains(&theirs),
-                _ => false,
-            }
-        }
+        Scope::All => ScopeFilter::All,
+        Scope::Own => ScopeFilter::Own(actor.user_id),
+        Scope::Department => match actor.department_id {
+            Some(d) => ScopeFilter::Departments(actor.user_id, tx.department_subtree(d).await?),
+            None => ScopeFilter::Own(actor.user_id),
+        },
     })
 }
 

@@ -3,11 +3,13 @@
 use std::time::{Duration, Instant};
 
 use custos_core::Violation;
+use custos_store::customer_master::ScopeFilter;
 use custos_store::{now_us, EventLogRow};
 use serde::Serialize;
 
 use super::emit::EVENT_TYPES;
-use crate::actor::{Actor, Scope};
+use crate::actor::Actor;
+use crate::customers::scope_filter;
 use crate::error::{AppError, AppResult};
 use crate::App;
 use custos_core::FieldError;
@@ -67,26 +69,17 @@ pub struct EventPage {
 }
 
 /// Which events a caller sees: those about customers inside its data scope (the rule of
-/// `customers::scope`), and events about no customer only with scope `all`.
+/// `customers::scope`, as the customer's owner and department were when the event
+/// happened), and events about no customer only with scope `all`.
 struct Visibility {
-    scope: Scope,
-    user_id: i64,
-    departments: Vec<i64>,
+    scope: ScopeFilter,
 }
 
 impl Visibility {
     fn sees(&self, e: &EventLogRow) -> bool {
-        if e.customer_code.is_none() {
-            return self.scope == Scope::All;
-        }
-        match self.scope {
-            Scope::All => true,
-            Scope::Own => e.owner_id == Some(self.user_id),
-            Scope::Department => {
-                e.owner_id == Some(self.user_id)
-                    || e.department_id
-                        .is_some_and(|d| self.departments.contains(&d))
-            }
+        match e.customer_code {
+            None => matches!(self.scope, ScopeFilter::All),
+            Some(_) => self.scope.admits(e.owner_id, e.department_id),
         }
     }
 }
@@ -97,20 +90,13 @@ impl App {
     pub async fn read_events(&self, actor: &Actor, q: EventQuery) -> AppResult<EventPage> {
         let scope = actor.require("events.read")?;
         let limit = check_query(&q)?;
-        let departments = match (scope, actor.department_id) {
-            (Scope::Department, Some(d)) => {
-                let mut tx = self.db.begin_read().await?;
-                let sub = tx.department_subtree(d).await?;
-                tx.rollback().await?;
-                sub
-            }
-            _ => Vec::new(),
+        let scope = {
+            let mut tx = self.db.begin_read().await?;
+            let filter = scope_filter(&mut tx, actor, scope).await?;
+            tx.rollback().await?;
+            filter
         };
-        let who = Visibility {
-            scope,
-            user_id: actor.user_id,
-            departments,
-        };
+        let who = Visibility { scope };
         let deadline = Instant::now() + Duration::from_secs(u64::from(q.wait));
         let mut after = q.after;
         loop {

@@ -8,7 +8,7 @@ use custos_store::Tx;
 use serde::{Deserialize, Serialize};
 
 use super::rules::{applicable_rules, assess, rule_matches, Context, Dimension, RuleInfo};
-use crate::actor::{Actor, Scope};
+use crate::actor::Actor;
 use crate::auth::format_time;
 use crate::codes::issue_date;
 use crate::customers::{quality_facts, record_of, scoped_customer};
@@ -128,20 +128,7 @@ pub struct WorklistPage {
     pub next_cursor: Option<String>,
 }
 
-pub(crate) async fn scope_filter(
-    tx: &mut Tx,
-    actor: &Actor,
-    scope: Scope,
-) -> AppResult<ScopeFilter> {
-    Ok(match scope {
-        Scope::All => ScopeFilter::All,
-        Scope::Own => ScopeFilter::Own(actor.user_id),
-        Scope::Department => match actor.department_id {
-            Some(d) => ScopeFilter::Departments(actor.user_id, tx.department_subtree(d).await?),
-            None => ScopeFilter::Own(actor.user_id),
-        },
-    })
-}
+use crate::customers::scope_filter;
 
 fn percent(part: i64, whole: i64) -> f64 {
     if whole == 0 {

@@ -10,8 +10,8 @@ use custos_store::customer_master::StatGroup;
 use super::{months_of, MonthsQuery};
 use crate::actor::Actor;
 use crate::codes::issue_date;
+use crate::customers::scope_filter;
 use crate::error::AppResult;
-use crate::search::scope_filter;
 use crate::App;
 
 /// One month of the customer flow.

@@ -10,8 +10,8 @@ use serde::Serialize;
 use super::{months_of, rate, MonthsQuery};
 use crate::actor::Actor;
 use crate::codes::issue_date;
+use crate::customers::scope_filter;
 use crate::error::AppResult;
-use crate::search::scope_filter;
 use crate::App;
 
 /// The rate within one group.

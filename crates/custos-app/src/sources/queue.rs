@@ -13,7 +13,7 @@ use crate::actor::Actor;
 use crate::audit::{append, record};
 use crate::auth::format_time;
 use crate::customers::report::DuplicateReport;
-use crate::customers::{owner_in_scope, scoped_customer, Lookups, NewCustomer};
+use crate::customers::{owner_in_scope, scope_filter, scoped_customer, Lookups, NewCustomer};
 use crate::error::{AppError, AppResult};
 use crate::text_input::required_reason;
 use crate::{to_json, App};
@@ -172,6 +172,7 @@ impl App {
         }
         let limit = limit.unwrap_or(50).clamp(1, MAX_QUEUE_PAGE);
         let mut tx = self.db.begin_read().await?;
+        let filter = scope_filter(&mut tx, actor, scope).await?;
         let mut out = Vec::new();
         let mut after = after.unwrap_or(0).max(0);
         // Pages of the table until `limit` entries in scope or the end: entries outside
@@ -181,7 +182,7 @@ impl App {
             let end = (rows.len() as i64) < limit;
             for q in rows {
                 after = q.id;
-                if owner_in_scope(&mut tx, actor, scope, q.owner_id, q.department_id).await? {
+                if filter.admits(q.owner_id, q.department_id) {
                     out.push(self.queue_view(&mut tx, &q, None).await?);
                     if out.len() as i64 == limit {
                         break;

@@ -64,6 +64,20 @@ pub enum ScopeFilter {
     Departments(i64, Vec<i64>),
 }
 
+impl ScopeFilter {
+    /// Whether a record owned by `owner_id` in `department_id` lies inside (the rule the
+    /// SQL of the customer list applies, for records read one by one).
+    pub fn admits(&self, owner_id: Option<i64>, department_id: Option<i64>) -> bool {
+        match self {
+            ScopeFilter::All => true,
+            ScopeFilter::Own(me) => owner_id == Some(*me),
+            ScopeFilter::Departments(me, departments) => {
+                owner_id == Some(*me) || department_id.is_some_and(|d| departments.contains(&d))
+            }
+        }
+    }
+}
+
 /// Filters of the customer list; every present filter must hold.
 #[derive(Debug, Clone)]
 pub struct CustomerFilter {
@@ -531,5 +545,24 @@ impl Tx {
             let q = bind_all!(sqlx::query_as::<_, GroupCount>(&sql), &w.binds);
             q.fetch_all(c).await
         })?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ScopeFilter;
+
+    #[test]
+    fn admits_follows_the_scope() {
+        assert!(ScopeFilter::All.admits(None, None));
+        let own = ScopeFilter::Own(7);
+        assert!(own.admits(Some(7), Some(1)));
+        assert!(!own.admits(Some(8), Some(1)));
+        assert!(!own.admits(None, None));
+        let dept = ScopeFilter::Departments(7, vec![1, 2]);
+        assert!(dept.admits(Some(7), Some(9)));
+        assert!(dept.admits(Some(8), Some(2)));
+        assert!(!dept.admits(Some(8), Some(3)));
+        assert!(!dept.admits(Some(8), None));
     }
 }
