@@ -3,8 +3,7 @@
 
 use serde::Serialize;
 
-use custos_core::Violation;
-
+use super::validation::parse_code;
 use crate::actor::Actor;
 use crate::customers::in_scope;
 use crate::error::{AppError, AppResult};
@@ -34,18 +33,7 @@ impl App {
     /// answers the same 404.
     pub async fn resolve_code(&self, actor: &Actor, code: &str) -> AppResult<ResolvedCode> {
         let scope = actor.require("customer.read")?;
-        crate::text_input::refuse_single_line([("code", Some(code))])?;
-        let code = code.trim().to_ascii_uppercase();
-        if code.is_empty() || code.len() > 64 {
-            return Err(AppError::validation(
-                "code",
-                Violation::new(
-                    "code.length",
-                    "编码不能为空且不超过 64 个字符",
-                    "the code must be 1–64 characters",
-                ),
-            ));
-        }
+        let code = parse_code(code)?;
         let missing = || AppError::not_found("code", &code);
         let mut tx = self.db.begin_read().await?;
         let reg = tx.code(&code).await?.ok_or_else(missing)?;

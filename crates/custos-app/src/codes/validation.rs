@@ -52,23 +52,29 @@ pub struct CodeValidation {
     pub errors: Vec<String>,
 }
 
+/// A code as given by a caller: one line, trimmed, upper case, 1–64 characters.
+pub(crate) fn parse_code(code: &str) -> AppResult<String> {
+    crate::text_input::refuse_single_line([("code", Some(code))])?;
+    let code = code.trim().to_ascii_uppercase();
+    if code.is_empty() || code.len() > 64 {
+        return Err(AppError::validation(
+            "code",
+            Violation::new(
+                "code.length",
+                "编码不能为空且不超过 64 个字符",
+                "the code must be 1–64 characters",
+            ),
+        ));
+    }
+    Ok(code)
+}
+
 impl App {
     /// Is this a well-formed code, which rule made it, is its check character right, and
     /// (for callers with `code.status`) is it issued and what is its status.
     pub async fn validate_code(&self, actor: &Actor, code: &str) -> AppResult<CodeValidation> {
         actor.require("code.validate")?;
-        crate::text_input::refuse_single_line([("code", Some(code))])?;
-        let code = code.trim().to_ascii_uppercase();
-        if code.is_empty() || code.len() > 64 {
-            return Err(AppError::validation(
-                "code",
-                Violation::new(
-                    "code.length",
-                    "编码不能为空且不超过 64 个字符",
-                    "the code must be 1–64 characters",
-                ),
-            ));
-        }
+        let code = parse_code(code)?;
         let today = issue_date(self.config.code_timezone);
         let mut tx = self.db.begin_read().await?;
         let rules = tx.all_code_rules().await?;
