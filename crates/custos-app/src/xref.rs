@@ -30,7 +30,9 @@ pub struct XrefView {
     pub created_at: String,
 }
 
-pub(crate) fn check_system(system: &str) -> AppResult<String> {
+/// A source system's name: 1–32 lower-case letters, digits, `_` or `-` (trimmed, folded
+/// to lower case).
+pub fn check_system(system: &str) -> AppResult<String> {
     let s = system.trim().to_ascii_lowercase();
     let ok = (1..=32).contains(&s.len())
         && s.chars()

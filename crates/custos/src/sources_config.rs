@@ -48,11 +48,9 @@ impl SourcesSection {
         }
         .over(to.default);
         for (system, p) in self.systems {
-            let ok = (1..=32).contains(&system.len())
-                && system
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-            if !ok {
+            // The same rule as a request's system name, and no folding: a name that
+            // requests would fold to another never matches.
+            if custos_app::xref::check_system(&system).ok().as_deref() != Some(system.as_str()) {
                 return Err(format!(
                     "[sources.systems.{system}] 系统标识应为 1–32 位小写字母、数字、_ 或 - / \
                      system names are 1–32 lower-case letters, digits, _ or -"
