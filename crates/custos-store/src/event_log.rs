@@ -77,11 +77,6 @@ impl Tx {
         self.events.push(event);
     }
 
-    /// The events emitted and not yet written (oldest first).
-    pub fn emitted(&self) -> &[NewEvent] {
-        &self.events
-    }
-
     /// Number and write the events this transaction collected. Called by the commit.
     pub(crate) async fn flush_events(&mut self) -> StoreResult<()> {
         if self.events.is_empty() {
