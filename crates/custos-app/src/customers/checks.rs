@@ -64,12 +64,7 @@ pub(super) fn typed_text(
     max: usize,
     errors: &mut Vec<FieldError>,
 ) -> Option<String> {
-    let v = tidy_text(value?);
-    if v.is_empty() {
-        return None;
-    }
-    check_len(field, &v, max, errors);
-    Some(v)
+    cleaned(field, value, max, errors, tidy_text)
 }
 
 /// Normalised text (a classification such as a level, compared for equality) or `None`
@@ -80,7 +75,18 @@ pub(super) fn text(
     max: usize,
     errors: &mut Vec<FieldError>,
 ) -> Option<String> {
-    let v = normalize_text(value?);
+    cleaned(field, value, max, errors, normalize_text)
+}
+
+/// `value` cleaned by `clean`, `None` when empty; length checked.
+fn cleaned(
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+    errors: &mut Vec<FieldError>,
+    clean: fn(&str) -> String,
+) -> Option<String> {
+    let v = clean(value?);
     if v.is_empty() {
         return None;
     }
