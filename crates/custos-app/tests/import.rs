@@ -24,8 +24,12 @@ struct T {
 }
 
 async fn setup(backend: Backend) -> Option<T> {
+    setup_with(backend, AppConfig::default()).await
+}
+
+async fn setup_with(backend: Backend, config: AppConfig) -> Option<T> {
     let db = TestDb::new(backend).await.expect("test db")?;
-    let app = App::from_db(db.db.clone(), AppConfig::default());
+    let app = App::from_db(db.db.clone(), config);
     app.ensure_builtin_roles().await.expect("roles");
     app.ensure_admin(Some("Quokka-Saffron-Lattice-19".into()))
         .await
@@ -40,17 +44,20 @@ async fn setup(backend: Backend) -> Option<T> {
 
 macro_rules! both {
     ($name:ident, |$t:ident| $body:block) => {
+        both!($name, setup, |$t| $body);
+    };
+    ($name:ident, $setup:ident, |$t:ident| $body:block) => {
         mod $name {
             use super::*;
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let $t = setup(Backend::Sqlite).await.expect("sqlite");
+                let $t = $setup(Backend::Sqlite).await.expect("sqlite");
                 $body
                 $t.db.cleanup().await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let Some($t) = setup(Backend::Postgres).await else {
+                let Some($t) = $setup(Backend::Postgres).await else {
                     eprintln!("postgres half skipped: CUSTOS_TEST_PG_URL is not set");
                     return;
                 };

@@ -16,7 +16,6 @@ use super::*;
 /// `erp` follows the default policy (link a definite match, queue a possible one), `crm`
 /// queues every match, `oa` creates on a possible match.
 async fn setup_sources(backend: Backend) -> Option<T> {
-    let db = TestDb::new(backend).await.expect("test db")?;
     let mut cfg = AppConfig::default();
     cfg.sources.systems.insert(
         "crm".into(),
@@ -32,39 +31,12 @@ async fn setup_sources(backend: Backend) -> Option<T> {
             possible: OnPossible::Create,
         },
     );
-    let app = App::from_db(db.db.clone(), cfg);
-    app.ensure_builtin_roles().await.expect("roles");
-    app.ensure_admin(Some("Quokka-Saffron-Lattice-19".into()))
-        .await
-        .expect("admin");
-    let admin = app
-        .actor_for_username("admin", Context::new(Source::System))
-        .await
-        .expect("admin actor");
-    app.ensure_default_code_rules(&admin).await.expect("rules");
-    Some(T { app, admin, db })
+    setup_with(backend, cfg).await
 }
 
 macro_rules! both_sources {
     ($name:ident, |$t:ident| $body:block) => {
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let $t = setup_sources(Backend::Sqlite).await.expect("sqlite");
-                $body
-                $t.db.cleanup().await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some($t) = setup_sources(Backend::Postgres).await else {
-                    eprintln!("postgres half skipped: CUSTOS_TEST_PG_URL is not set");
-                    return;
-                };
-                $body
-                $t.db.cleanup().await;
-            }
-        }
+        both!($name, setup_sources, |$t| $body);
     };
 }
 
@@ -395,7 +367,8 @@ both_sources!(queue_answers_the_same_and_the_steward_decides, |t| {
     assert_eq!(decided.len(), 1);
 });
 
-async fn clerk(t: &T, name: &str) -> Actor {
+/// A user holding one built-in role with `scope`, as an actor.
+async fn user(t: &T, name: &str, role: &str, scope: &str) -> Actor {
     t.app
         .create_user(
             &t.admin,
@@ -406,8 +379,8 @@ async fn clerk(t: &T, name: &str) -> Actor {
                 department_id: None,
                 email: None,
                 roles: vec![RoleAssignment {
-                    role: "clerk".into(),
-                    scope: "own".into(),
+                    role: role.into(),
+                    scope: scope.into(),
                     expires_at: None,
                 }],
             },
@@ -420,29 +393,12 @@ async fn clerk(t: &T, name: &str) -> Actor {
         .unwrap()
 }
 
+async fn clerk(t: &T, name: &str) -> Actor {
+    user(t, name, "clerk", "own").await
+}
+
 async fn steward(t: &T, name: &str, scope: &str) -> Actor {
-    t.app
-        .create_user(
-            &t.admin,
-            NewUser {
-                username: name.into(),
-                password: "Otter-Basalt-Meridian-42".into(),
-                display_name: None,
-                department_id: None,
-                email: None,
-                roles: vec![RoleAssignment {
-                    role: "steward".into(),
-                    scope: scope.into(),
-                    expires_at: None,
-                }],
-            },
-        )
-        .await
-        .unwrap();
-    t.app
-        .actor_for_username(name, Context::new(Source::Api))
-        .await
-        .unwrap()
+    user(t, name, "steward", scope).await
 }
 
 both_sources!(scope_and_permission, |t| {

@@ -26,7 +26,7 @@ async fn create(t: &TestApp, token: &str, body_json: Value) -> Value {
     .await
 }
 
-async fn check(t: &TestApp, token: &str, draft: Value) -> Value {
+pub(crate) async fn check(t: &TestApp, token: &str, draft: Value) -> Value {
     body(
         t.post("/api/v1/duplicates/check", Some(token), draft).await,
         200,

@@ -5,27 +5,12 @@
 use serde_json::{json, Value};
 
 use crate::backend_test;
-use crate::customers::seed_rules;
-use crate::helpers::{body, TestApp, USER_PASSWORD};
+use crate::customers::{create, seed_rules};
+use crate::duplicate_disclosure::check;
+use crate::helpers::{body, USER_PASSWORD};
 
 const MOBILE: &str = "13912345678";
 const FLAT: &str = "北京市朝阳区望京西园三区312号楼2单元1101室";
-
-async fn create(t: &TestApp, token: &str, body_json: Value) -> Value {
-    body(
-        t.post("/api/v1/customers", Some(token), body_json).await,
-        201,
-    )
-    .await
-}
-
-async fn check(t: &TestApp, token: &str, draft: Value) -> Value {
-    body(
-        t.post("/api/v1/duplicates/check", Some(token), draft).await,
-        200,
-    )
-    .await
-}
 
 fn resident(name: &str, mobile: &str) -> Value {
     json!({"customer_type": "individual", "name": name, "mobile": mobile,
