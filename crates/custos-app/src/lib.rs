@@ -33,6 +33,7 @@ pub mod login_throttle;
 pub mod mail;
 pub mod notify;
 pub mod org;
+pub mod outbound;
 pub mod overview;
 pub mod password_policy;
 pub mod quality;
