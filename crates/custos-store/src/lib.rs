@@ -20,6 +20,7 @@ mod db;
 pub mod duplicates;
 mod error;
 mod event_log;
+mod event_relays;
 mod hierarchy;
 mod lifecycle;
 mod login_throttle;

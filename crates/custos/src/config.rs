@@ -49,6 +49,8 @@ pub struct FileConfig {
     pub api_keys: ApiKeysSection,
     #[serde(default)]
     pub events: EventsSection,
+    #[serde(default)]
+    pub nats: crate::nats::NatsSection,
 }
 
 /// `[api_keys]`: the rate limit of every API key that has none of its own. Counted per
@@ -415,6 +417,8 @@ pub struct Settings {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// HTTP settings that are not business rules (`/metrics` access).
     pub web: custos_web::WebConfig,
+    /// The NATS JetStream publisher of the event log, when configured.
+    pub nats: Option<crate::nats::NatsSettings>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -591,6 +595,7 @@ pub fn load(
     file.events.apply(&mut app.events)?;
     file.quality.apply(&mut app.quality)?;
     file.sources.apply(&mut app.sources)?;
+    let nats = file.nats.settings()?;
     let mut db = DbOptions::sqlite(data_dir);
     db.database_url = database_url;
     if let Some(n) = file.database.max_connections {
@@ -639,6 +644,7 @@ pub fn load(
         audit_checkpoint_due,
         tls,
         web,
+        nats,
     })
 }
 

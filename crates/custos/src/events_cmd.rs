@@ -1,4 +1,5 @@
-//! `custos events tail`: the change feed on the command line (see docs/integration.md).
+//! `custos events tail`: the change feed on the command line; `custos events relays`:
+//! how far the publishers of the log (NATS) are (see docs/integration.md).
 
 use clap::Subcommand;
 
@@ -23,6 +24,9 @@ pub enum EventsCommand {
         #[arg(long)]
         follow: bool,
     },
+    /// Show each relay of the log (the NATS publisher): the last event it handed on and
+    /// how many it is behind the newest.
+    Relays,
 }
 
 pub async fn run_events(
@@ -31,11 +35,14 @@ pub async fn run_events(
     command: &EventsCommand,
     json: bool,
 ) -> Result<(), Failure> {
-    let EventsCommand::Tail {
-        after,
-        types,
-        follow,
-    } = command;
+    let (after, types, follow) = match command {
+        EventsCommand::Tail {
+            after,
+            types,
+            follow,
+        } => (after, types, follow),
+        EventsCommand::Relays => return relays(app, actor, json).await,
+    };
     let mut after = *after;
     loop {
         let page = app
@@ -59,6 +66,30 @@ pub async fn run_events(
             return Ok(());
         }
     }
+}
+
+async fn relays(app: &App, actor: &Actor, json: bool) -> Result<(), Failure> {
+    let (relays, newest) = app.event_relay_positions(actor).await?;
+    if json {
+        let rows: Vec<serde_json::Value> = relays
+            .iter()
+            .map(
+                |(name, seq)| serde_json::json!({"name": name, "seq": seq, "behind": newest - seq}),
+            )
+            .collect();
+        outln!("{}", serde_json::json!({"newest": newest, "relays": rows}));
+        return Ok(());
+    }
+    if relays.is_empty() {
+        outln!("没有发布器在运行过 / no relay has run (newest event: {newest})");
+    }
+    for (name, seq) in &relays {
+        outln!(
+            "{name:<12}  seq {seq:>10}  behind {:>8}  (newest {newest})",
+            newest - seq
+        );
+    }
+    Ok(())
 }
 
 fn print_event(e: &EventView, json: bool) {

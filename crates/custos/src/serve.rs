@@ -87,6 +87,14 @@ pub(crate) async fn serve(
     );
     let snapshots = tokio::spawn(app.clone().run_quality_snapshots());
     let key_reloader = tokio::spawn(reload_keys_on_hangup(app.clone()));
+    let nats_relay = settings.nats.as_ref().map(crate::nats::relay);
+    let nats = match (&settings.nats, &nats_relay) {
+        (Some(s), Some(relay)) => Some(tokio::spawn(app.clone().run_event_relay(
+            relay.clone(),
+            Box::new(crate::nats::NatsSink::new(s.clone())),
+        ))),
+        _ => None,
+    };
     let served = match tls {
         Some(tls) => {
             let reloader = tokio::spawn(reload_tls_on_hangup(std::sync::Arc::clone(&tls)));
@@ -104,6 +112,13 @@ pub(crate) async fn serve(
     lifecycle.abort();
     snapshots.abort();
     key_reloader.abort();
+    if let (Some(task), Some(relay)) = (nats, &nats_relay) {
+        task.abort();
+        // Hand the relay over at once to another server on the same database.
+        if let Err(e) = app.release_event_relay(relay).await {
+            tracing::warn!(error = %e, "could not release the NATS relay");
+        }
+    }
     served.map_err(|e| Failure(format!("server error: {e}")))?;
     lock.release().await;
     app.db.close().await;

@@ -127,7 +127,7 @@ impl App {
     /// One read of the log: up to `limit` events after `after` of the types, and the
     /// cursor past them (past every event committed when the page was read if it is
     /// not full). A position already pruned is gone.
-    async fn events_page(
+    pub(super) async fn events_page(
         &self,
         after: i64,
         types: &[String],
@@ -255,7 +255,7 @@ fn pruned(after: i64, oldest: i64) -> AppError {
     ))
 }
 
-fn view(e: EventLogRow) -> EventView {
+pub(super) fn view(e: EventLogRow) -> EventView {
     EventView {
         seq: e.seq,
         id: e.id,

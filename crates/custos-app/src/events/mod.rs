@@ -8,10 +8,12 @@
 
 mod emit;
 mod feed;
+mod relay;
 
 pub use emit::EVENT_TYPES;
 pub(crate) use emit::*;
 pub use feed::{EventPage, EventQuery, EventView, MAX_LIMIT, MAX_WAIT_SECONDS};
+pub use relay::{EventRelay, EventSink, RelayStart, RelayStep, SinkFuture};
 
 /// `[events]` settings.
 #[derive(Debug, Clone)]
