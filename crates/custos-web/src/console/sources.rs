@@ -351,7 +351,15 @@ async fn entry_page(
         values: sheet
             .values
             .iter()
-            .map(|v| (value_label(&fields, &v.field, lang), v.value.clone()))
+            .map(|v| {
+                let value = match v.field.as_str() {
+                    "customer_type" => term_or_code(Terms::CustomerType, &v.value, lang),
+                    "status" => term_or_code(Terms::CustomerStatus, &v.value, lang),
+                    "scale" => term_or_code(Terms::Scale, &v.value, lang),
+                    _ => v.value.clone(),
+                };
+                (value_label(&fields, &v.field, lang), value)
+            })
             .collect(),
         family: report.map(|r| family_rows(r, lang)).unwrap_or_default(),
         outside: report

@@ -52,7 +52,10 @@ backend_test!(family_members_show_apart_from_duplicates, |t| {
         family_part(&html).contains(&format!(">{father_code}</a>")),
         "{html}"
     );
-    assert!(!html.contains("class=\"list duplicates\""), "no merge proposal");
+    assert!(
+        !html.contains("class=\"list duplicates\""),
+        "no merge proposal"
+    );
     assert!(!family_part(&html).contains("merge"), "no merge action");
 
     // The daughter's own page lists her father in the 重复嫌疑 tab, apart.
@@ -99,7 +102,10 @@ backend_test!(family_members_show_apart_from_duplicates, |t| {
         .expect("fragment");
     let told = family_part(&html);
     assert!(told.contains(&format!(">{father_code}</a>")), "{html}");
-    assert!(!told.contains("1391234") && !told.contains("望京"), "{told}");
+    assert!(
+        !told.contains("1391234") && !told.contains("望京"),
+        "{told}"
+    );
     let form = clerk
         .get("/applications/new?kind=create")
         .await

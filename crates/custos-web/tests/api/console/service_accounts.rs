@@ -27,7 +27,10 @@ backend_test!(admin_creates_an_account_and_a_key_shown_once, |t| {
     v.login("admin", ADMIN_PASSWORD).await;
     let csrf = v.csrf().await;
     let page = v.get("/admin/users").await.text().await.expect("page");
-    assert!(page.contains("href=\"/admin/service-accounts\""), "sub-nav entry");
+    assert!(
+        page.contains("href=\"/admin/service-accounts\""),
+        "sub-nav entry"
+    );
     let page = v
         .get("/admin/service-accounts")
         .await
@@ -35,13 +38,20 @@ backend_test!(admin_creates_an_account_and_a_key_shown_once, |t| {
         .await
         .expect("page");
     assert!(page.contains("id=\"accounts-empty\""));
-    assert!(page.contains("name=\"roles[0].role\""), "roles by the API's keys");
+    assert!(
+        page.contains("name=\"roles[0].role\""),
+        "roles by the API's keys"
+    );
 
     // Refusals keep what was typed and name the field.
     let dept_s = dept.to_string();
     for (name, department, marker) in [
         ("x", dept_s.as_str(), "id=\"name-error\""),
-        ("<script>alert(1)</script>", dept_s.as_str(), "id=\"name-error\""),
+        (
+            "<script>alert(1)</script>",
+            dept_s.as_str(),
+            "id=\"name-error\"",
+        ),
         ("erp\u{0007}sync", dept_s.as_str(), "id=\"name-error\""),
         ("erp-sync", "abc", "id=\"department_id-error\""),
         ("erp-sync", "999999", "id=\"department_id-error\""),
@@ -103,10 +113,7 @@ backend_test!(admin_creates_an_account_and_a_key_shown_once, |t| {
             vec![("name", "ERP"), ("rate_per_second", "fast")],
             "id=\"rate_per_second-error\"",
         ),
-        (
-            vec![("name", "ERP"), ("burst", "0")],
-            "id=\"burst-error\"",
-        ),
+        (vec![("name", "ERP"), ("burst", "0")], "id=\"burst-error\""),
         (
             vec![("name", "ERP"), ("expires_at", "2001-01-01T00:00")],
             "id=\"expires_at-error\"",
@@ -153,7 +160,10 @@ backend_test!(admin_creates_an_account_and_a_key_shown_once, |t| {
     let page = v.get(&base).await.text().await.expect("page");
     assert!(!page.contains(&token), "shown once");
     let prefix = token.split('_').nth(1).unwrap_or("");
-    assert!(page.contains(&format!("custos_{prefix}_")), "listed by prefix");
+    assert!(
+        page.contains(&format!("custos_{prefix}_")),
+        "listed by prefix"
+    );
     assert!(page.contains("data-status=\"active\""));
     let key_id = page
         .split("<tr id=\"key-")

@@ -30,7 +30,7 @@ async fn put(t: &TestApp, token: &str, path: &str, status: u16) -> Value {
 }
 
 /// The customer, and two queued entries of the same firm: one from `crm`, one from `oa`.
-async fn queue_two(t: &TestApp, admin: &str) -> (String, i64, i64) {
+pub(super) async fn queue_two(t: &TestApp, admin: &str) -> (String, i64, i64) {
     seed_rules(t, admin).await;
     let created = put(t, admin, "/api/v1/sources/erp/customers/K-1", 201).await;
     let code = created["code"].as_str().expect("code").to_string();
@@ -57,10 +57,23 @@ backend_test!(steward_filters_reviews_and_decides_source_entries, |t| {
     let all = v.get("/sources").await.text().await.expect("page");
     assert!(all.contains(&format!("id=\"entry-{crm}\"")), "{all}");
     assert!(all.contains(&format!("id=\"entry-{oa}\"")));
-    let only = v.get("/sources?system=crm").await.text().await.expect("page");
+    let only = v
+        .get("/sources?system=crm")
+        .await
+        .text()
+        .await
+        .expect("page");
     assert!(only.contains(&format!("id=\"entry-{crm}\"")));
-    assert!(!only.contains(&format!("id=\"entry-{oa}\"")), "system filter");
-    let none = v.get("/sources?state=rejected").await.text().await.expect("page");
+    assert!(
+        !only.contains(&format!("id=\"entry-{oa}\"")),
+        "system filter"
+    );
+    let none = v
+        .get("/sources?state=rejected")
+        .await
+        .text()
+        .await
+        .expect("page");
     assert!(none.contains("id=\"src-empty\""), "nothing rejected yet");
     for bad in [
         "/sources?system=%3Cscript%3E",
@@ -92,25 +105,40 @@ backend_test!(steward_filters_reviews_and_decides_source_entries, |t| {
     assert!(incoming.contains("杭州青松贸易有限公司"), "{incoming}");
     assert!(!incoming.contains(MOBILE), "personal data stays masked");
     assert!(incoming.contains("138****5678"), "masked mobile shown");
-    assert!(page.contains(&format!(">{code}</a>")), "the candidate: {page}");
+    assert!(
+        page.contains(&format!(">{code}</a>")),
+        "the candidate: {page}"
+    );
     assert!(page.contains("id=\"decision-form\""));
-    assert!(page.contains(&format!("value=\"{code}\"")), "top candidate filled in");
+    assert!(
+        page.contains(&format!("value=\"{code}\"")),
+        "top candidate filled in"
+    );
 
     // Odd decisions come back beside their fields, nothing decided.
     let path = format!("/sources/{crm}/decide");
     for (form, marker) in [
-        (vec![("action", "reject"), ("reason", "")], "id=\"reason-error\""),
+        (
+            vec![("action", "reject"), ("reason", "")],
+            "id=\"reason-error\"",
+        ),
         (
             vec![("action", "reject"), ("reason", "重复\u{0007}推送")],
             "id=\"reason-error\"",
         ),
-        (vec![("action", "link"), ("code", "NOPE-1")], "id=\"code-error\""),
+        (
+            vec![("action", "link"), ("code", "NOPE-1")],
+            "id=\"code-error\"",
+        ),
         (
             vec![("action", "link"), ("code", "' OR 1=1 --")],
             "id=\"code-error\"",
         ),
         (vec![("action", "drop table")], "id=\"action-error\""),
-        (vec![("action", "create"), ("reason", " ")], "id=\"reason-error\""),
+        (
+            vec![("action", "create"), ("reason", " ")],
+            "id=\"reason-error\"",
+        ),
     ] {
         let mut f = form.clone();
         f.push(("csrf", &csrf));
@@ -119,14 +147,23 @@ backend_test!(steward_filters_reviews_and_decides_source_entries, |t| {
         let html = r.text().await.expect("page");
         assert!(html.contains(marker), "{form:?}: {html}");
     }
-    let r = v.post(&path, &[("action", "reject"), ("reason", "x")]).await;
+    let r = v
+        .post(&path, &[("action", "reject"), ("reason", "x")])
+        .await;
     assert_eq!(r.status(), 403, "no CSRF token");
-    let api = body(t.get(&format!("/api/v1/sources/queue/{crm}"), &admin).await, 200).await;
+    let api = body(
+        t.get(&format!("/api/v1/sources/queue/{crm}"), &admin).await,
+        200,
+    )
+    .await;
     assert_eq!(api["state"], "pending", "{api}");
 
     // Link to the candidate; a second decision is refused.
     let r = v
-        .post(&path, &[("csrf", &csrf), ("action", "link"), ("code", &code)])
+        .post(
+            &path,
+            &[("csrf", &csrf), ("action", "link"), ("code", &code)],
+        )
         .await;
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), format!("/sources/{crm}?decided=1"));
@@ -140,10 +177,21 @@ backend_test!(steward_filters_reviews_and_decides_source_entries, |t| {
     assert!(done.contains("已关联"), "{done}");
     assert!(!done.contains("id=\"decision-form\""), "decided once");
     let again = v
-        .post(&path, &[("csrf", &csrf), ("action", "reject"), ("reason", "再来一次")])
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("action", "reject"),
+                ("reason", "再来一次"),
+            ],
+        )
         .await;
     assert_eq!(again.status(), 409);
-    assert!(again.text().await.expect("page").contains("id=\"decision-errors\""));
+    assert!(again
+        .text()
+        .await
+        .expect("page")
+        .contains("id=\"decision-errors\""));
     let xrefs = body(
         t.get(&format!("/api/v1/customers/{code}/xrefs"), &admin)
             .await,
@@ -156,7 +204,11 @@ backend_test!(steward_filters_reviews_and_decides_source_entries, |t| {
     let r = v
         .post(
             &format!("/sources/{oa}/decide"),
-            &[("csrf", &csrf), ("action", "reject"), ("reason", "测试推送")],
+            &[
+                ("csrf", &csrf),
+                ("action", "reject"),
+                ("reason", "测试推送"),
+            ],
         )
         .await;
     assert_eq!(r.status(), 303);
@@ -166,7 +218,10 @@ backend_test!(steward_filters_reviews_and_decides_source_entries, |t| {
         .text()
         .await
         .expect("page");
-    assert!(rejected.contains(&format!("id=\"entry-{oa}\"")), "{rejected}");
+    assert!(
+        rejected.contains(&format!("id=\"entry-{oa}\"")),
+        "{rejected}"
+    );
     let r = v.get("/sources/999999").await;
     assert_eq!(r.status(), 404);
 });
@@ -221,6 +276,10 @@ backend_test!(source_pages_need_duplicate_manage_and_the_scope, |t| {
         )
         .await;
     assert_eq!(r.status(), 404);
-    let api = body(t.get(&format!("/api/v1/sources/queue/{crm}"), &admin).await, 200).await;
+    let api = body(
+        t.get(&format!("/api/v1/sources/queue/{crm}"), &admin).await,
+        200,
+    )
+    .await;
     assert_eq!(api["state"], "pending", "{api}");
 });
