@@ -446,3 +446,44 @@ impl App {
         Ok(view)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sheet_values_mask_personal_data_everywhere_and_name_nested_fields() {
+        let values = serde_json::json!({
+            "customer_type": "individual", "name": "王慧", "mobile": "13912345678",
+            "id_number": "110101199001011234", "address": "北京市朝阳区望京西园三区312号",
+            "former_names": ["王小慧", "王晓慧"], "override_duplicates": false,
+            "reason": null, "owner_id": 7, "email": "",
+            "contacts": [{"name": "王嘉天", "mobile": "13700001111", "email": "w@example.cn"}],
+            "custom": {"grade": "A"},
+        });
+        let got: Vec<(String, String)> = sheet_values(&values)
+            .into_iter()
+            .map(|v| (v.field, v.value))
+            .collect();
+        let text = format!("{got:?}");
+        for secret in [
+            "13912345678",
+            "110101199001011234",
+            "13700001111",
+            "w@example.cn",
+        ] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        let get = |k: &str| got.iter().find(|(f, _)| f == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("mobile"), Some("139****5678"));
+        assert_eq!(get("contacts[0].name"), Some("王嘉天"));
+        assert_eq!(get("custom.grade"), Some("A"));
+        assert_eq!(get("former_names"), Some("王小慧、王晓慧"));
+        assert_eq!(get("owner_id"), Some("7"));
+        assert!(get("override_duplicates").is_none() && get("email").is_none());
+        assert!(
+            get("address").is_some_and(|a| !a.contains("312号")),
+            "{text}"
+        );
+    }
+}

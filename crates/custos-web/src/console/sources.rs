@@ -293,9 +293,17 @@ fn value_label(fields: &[custos_app::fields::FieldDefinition], key: &str, lang: 
         match part.split_once('[') {
             Some((name, index)) => {
                 let n = index.trim_end_matches(']').parse::<usize>().unwrap_or(0) + 1;
-                parts.push(format!("{} {n}", label(fields, name, lang)));
+                let name = match name {
+                    "contacts" => t(lang, "cust.tab.contacts").to_string(),
+                    other => label(fields, other, lang),
+                };
+                parts.push(format!("{name} {n}"));
             }
             None if part == "custom" => {}
+            // A contact's name is a person's, not the customer's.
+            None if part == "name" && !parts.is_empty() => {
+                parts.push(t(lang, "cust.contact_name").to_string())
+            }
             None => parts.push(label(fields, part, lang)),
         }
     }

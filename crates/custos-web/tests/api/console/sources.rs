@@ -68,6 +68,16 @@ backend_test!(steward_filters_reviews_and_decides_source_entries, |t| {
         !only.contains(&format!("id=\"entry-{oa}\"")),
         "system filter"
     );
+    // Paging goes on after the last entry shown, and offers the first page back.
+    let later = v
+        .get(&format!("/sources?after={crm}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(!later.contains(&format!("id=\"entry-{crm}\"")), "{later}");
+    assert!(later.contains(&format!("id=\"entry-{oa}\"")));
+    assert!(later.contains("id=\"src-first\""));
     let none = v
         .get("/sources?state=rejected")
         .await
