@@ -103,7 +103,7 @@ fn chrome(viewer: &Viewer) -> Chrome {
 /// Service accounts are an administrator's: `user.manage` over all users (the use cases
 /// decide; the sub-navigation only hides what they would refuse).
 pub(crate) fn may_manage(viewer: &Viewer) -> bool {
-    viewer.actor.permissions.get("user.manage") == Some(&Scope::All)
+    matches!(viewer.actor.require("user.manage"), Ok(Scope::All))
 }
 
 fn word(lang: Lang, prefix: &str, value: &str) -> String {
