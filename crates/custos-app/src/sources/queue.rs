@@ -93,6 +93,8 @@ const MAX_SHEET_VALUES: usize = 200;
 /// The queued values as `(field, text)` pairs, personal data masked.
 fn sheet_values(values: &serde_json::Value) -> Vec<QueuedValue> {
     let mut masked = values.clone();
+    // Empty values first: masking an empty string would show stars for nothing.
+    drop_empty(&mut masked);
     crate::applications::mask_payload(&mut masked);
     let mut out = Vec::new();
     flatten_value("", &masked, &mut out);
@@ -103,6 +105,18 @@ fn sheet_values(values: &serde_json::Value) -> Vec<QueuedValue> {
 
 /// Keys of the payload that say how to save it, not what the customer is.
 const SKIPPED_KEYS: &[&str] = &["override_duplicates", "reason"];
+
+fn drop_empty(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => {
+            m.retain(|_, x| !matches!(x, Value::Null) && x.as_str() != Some(""));
+            m.values_mut().for_each(drop_empty);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_empty),
+        _ => {}
+    }
+}
 
 fn flatten_value(prefix: &str, v: &serde_json::Value, out: &mut Vec<QueuedValue>) {
     use serde_json::Value;
