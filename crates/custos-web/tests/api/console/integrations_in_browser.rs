@@ -76,6 +76,24 @@ async fn decide_a_source_entry_then_make_and_revoke_a_key() {
     let listed = b.text("#key-table").await;
     b.check(!listed.contains(&token), "never shown again").await;
     b.document("service-account").await;
+    // The account page with its key table fits a tablet too.
+    b.client
+        .set_window_size(768, 1024)
+        .await
+        .expect("window size");
+    b.goto(&b.path().await).await;
+    b.wait_for("#key-table").await;
+    let fits = b
+        .client
+        .execute(
+            "return document.documentElement.scrollWidth <= document.documentElement.clientWidth;",
+            vec![],
+        )
+        .await
+        .ok()
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    b.check(fits, "the account page fits 768 px").await;
     accept_confirms(&b).await;
     b.click("#key-table button[id^=\"revoke-\"]").await;
     b.wait_for("#notice").await;
