@@ -39,6 +39,7 @@ pub(crate) use kinds::retrieve::{archive_hidden_from, check_archive_readable};
 pub use kinds::{kind_names, kinds_for_customer, Kind};
 pub use queue::{ApprovalQueue, QueueItem, QUEUE_LIMIT};
 pub use review::{ApplicationReview, RequestedChange};
+pub(crate) use views::mask_payload;
 pub use views::{
     ApplicationQuery, ApplicationSummary, ApplicationView, EventView, Inbox, InboxCounts,
     InboxItem, NeedsAdmin, NewApplication, NotificationView, TaskView, STATES,

@@ -230,7 +230,7 @@ pub(super) fn summary(a: &ApplicationRow) -> ApplicationSummary {
 const PII_KEYS: &[&str] = &["id_number", "phone", "mobile", "email", "address"];
 
 /// Mask personal data anywhere in a payload.
-pub(super) fn mask_payload(v: &mut Value) {
+pub(crate) fn mask_payload(v: &mut Value) {
     match v {
         Value::Object(m) => {
             for (k, x) in m.iter_mut() {

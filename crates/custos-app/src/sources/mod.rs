@@ -18,7 +18,9 @@ use serde::{Deserialize, Serialize};
 use crate::customers::duplicates::DuplicateCandidate;
 
 pub use batch::{BatchItem, BatchItemResult, ItemError, SourceBatch, MAX_BATCH_ITEMS};
-pub use queue::{QueueDecision, QueueEntryView, MAX_QUEUE_PAGE};
+pub use queue::{
+    QueueDecision, QueueEntrySheet, QueueEntryView, QueueFilter, QueuedValue, MAX_QUEUE_PAGE,
+};
 
 /// What an upsert does with a definite duplicate-check match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

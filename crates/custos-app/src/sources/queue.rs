@@ -16,6 +16,7 @@ use crate::customers::report::DuplicateReport;
 use crate::customers::{owner_in_scope, scope_filter, scoped_customer, Lookups, NewCustomer};
 use crate::error::{AppError, AppResult};
 use crate::text_input::required_reason;
+use crate::xref::check_system;
 use crate::{to_json, App};
 
 /// Most entries one page of the queue lists.
@@ -54,6 +55,107 @@ pub enum QueueDecision {
     Create { reason: String },
     /// Neither: the source keeps getting `rejected` for these same values.
     Reject { reason: String },
+}
+
+/// Which queued source customers a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct QueueFilter {
+    /// `pending` (the default), `created`, `linked` or `rejected`.
+    pub state: Option<String>,
+    /// One source system's entries only.
+    pub system: Option<String>,
+    /// Entries after this id (the previous page's last).
+    pub after: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+/// One value of a queued source customer as a page shows it: personal data masked.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueuedValue {
+    /// The API's field key (`uscc`, `contacts[0].mobile`, `custom.grade`).
+    pub field: String,
+    pub value: String,
+}
+
+/// A queued source customer with the values the system sent (personal data always
+/// masked, as lists show it: the entry is not a customer yet, so nobody reveals it)
+/// beside the duplicate check of those values as the steward may see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueEntrySheet {
+    pub entry: QueueEntryView,
+    pub values: Vec<QueuedValue>,
+}
+
+/// Most values one sheet lists (the payload was validated on the way in; this bounds
+/// the page anyway).
+const MAX_SHEET_VALUES: usize = 200;
+
+/// The queued values as `(field, text)` pairs, personal data masked.
+fn sheet_values(values: &serde_json::Value) -> Vec<QueuedValue> {
+    let mut masked = values.clone();
+    // Empty values first: masking an empty string would show stars for nothing.
+    drop_empty(&mut masked);
+    crate::applications::mask_payload(&mut masked);
+    let mut out = Vec::new();
+    flatten_value("", &masked, &mut out);
+    out.retain(|v| !v.value.is_empty() && !SKIPPED_KEYS.contains(&v.field.as_str()));
+    out.truncate(MAX_SHEET_VALUES);
+    out
+}
+
+/// Keys of the payload that say how to save it, not what the customer is.
+const SKIPPED_KEYS: &[&str] = &["override_duplicates", "reason"];
+
+fn drop_empty(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => {
+            m.retain(|_, x| !matches!(x, Value::Null) && x.as_str() != Some(""));
+            m.values_mut().for_each(drop_empty);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_empty),
+        _ => {}
+    }
+}
+
+fn flatten_value(prefix: &str, v: &serde_json::Value, out: &mut Vec<QueuedValue>) {
+    use serde_json::Value;
+    let push = |out: &mut Vec<QueuedValue>, value: String| {
+        out.push(QueuedValue {
+            field: prefix.to_string(),
+            value,
+        })
+    };
+    match v {
+        Value::Null => {}
+        Value::String(s) => push(out, s.clone()),
+        Value::Bool(b) => push(out, b.to_string()),
+        Value::Number(n) => push(out, n.to_string()),
+        Value::Array(items) if items.iter().all(|i| !i.is_object()) => {
+            let texts: Vec<String> = items
+                .iter()
+                .map(|i| match i {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            push(out, texts.join("、"));
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                flatten_value(&format!("{prefix}[{i}]"), item, out);
+            }
+        }
+        Value::Object(m) => {
+            for (k, item) in m {
+                let key = match prefix {
+                    "" => k.clone(),
+                    p => format!("{p}.{k}"),
+                };
+                flatten_value(&key, item, out);
+            }
+        }
+    }
 }
 
 fn not_pending(id: i64, state: &str) -> AppError {
@@ -158,8 +260,29 @@ impl App {
         after: Option<i64>,
         limit: Option<i64>,
     ) -> AppResult<Vec<QueueEntryView>> {
+        let filter = QueueFilter {
+            state: state.map(str::to_string),
+            system: None,
+            after,
+            limit,
+        };
+        self.list_source_queue_filtered(actor, &filter).await
+    }
+
+    /// Queued source customers as [`App::list_source_queue`], of one system when the
+    /// filter names it.
+    pub async fn list_source_queue_filtered(
+        &self,
+        actor: &Actor,
+        filter: &QueueFilter,
+    ) -> AppResult<Vec<QueueEntryView>> {
         let scope = actor.require("duplicate.manage")?;
-        let state = state.unwrap_or("pending");
+        let (after, limit) = (filter.after, filter.limit);
+        let system = match filter.system.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(s) => Some(check_system(s)?),
+        };
+        let state = filter.state.as_deref().unwrap_or("pending");
         if !["pending", "created", "linked", "rejected"].contains(&state) {
             return Err(AppError::validation(
                 "state",
@@ -178,7 +301,9 @@ impl App {
         // Pages of the table until `limit` entries in scope or the end: entries outside
         // the scope are skipped, not counted.
         loop {
-            let rows = tx.source_queue_page(state, after, limit).await?;
+            let rows = tx
+                .source_queue_page(state, system.as_deref(), after, limit)
+                .await?;
             let end = (rows.len() as i64) < limit;
             for q in rows {
                 after = q.id;
@@ -200,16 +325,35 @@ impl App {
     /// One queued source customer with the duplicate check of its values as the steward
     /// may see it.
     pub async fn source_queue_entry(&self, actor: &Actor, id: i64) -> AppResult<QueueEntryView> {
+        Ok(self.entry_and_values(actor, id).await?.0)
+    }
+
+    /// The queued values (masked) beside the duplicate check the API's
+    /// `GET /sources/queue/{id}` gives: the steward's page of one entry.
+    pub async fn source_queue_sheet(&self, actor: &Actor, id: i64) -> AppResult<QueueEntrySheet> {
+        let (entry, values) = self.entry_and_values(actor, id).await?;
+        Ok(QueueEntrySheet {
+            entry,
+            values: sheet_values(&values),
+        })
+    }
+
+    async fn entry_and_values(
+        &self,
+        actor: &Actor,
+        id: i64,
+    ) -> AppResult<(QueueEntryView, serde_json::Value)> {
         let mut tx = self.db.begin_read().await?;
         let q = self.scoped_entry(&mut tx, actor, id).await?;
-        let input: NewCustomer = serde_json::from_value(self.queued_values(&q)?)
+        let values = self.queued_values(&q)?;
+        let input: NewCustomer = serde_json::from_value(values.clone())
             .map_err(|e| AppError::Internal(format!("source queue {id} payload: {e}")))?;
         let report = self
             .find_duplicates_for_input(&mut tx, actor, &input, &[])
             .await?;
         let view = self.queue_view(&mut tx, &q, Some(report)).await?;
         tx.rollback().await?;
-        Ok(view)
+        Ok((view, values))
     }
 
     async fn scoped_entry(&self, tx: &mut Tx, actor: &Actor, id: i64) -> AppResult<SourceQueueRow> {
@@ -314,5 +458,46 @@ impl App {
         let view = self.queue_view(&mut tx, &q, None).await?;
         tx.commit().await?;
         Ok(view)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sheet_values_mask_personal_data_everywhere_and_name_nested_fields() {
+        let values = serde_json::json!({
+            "customer_type": "individual", "name": "王慧", "mobile": "13912345678",
+            "id_number": "110101199001011234", "address": "北京市朝阳区望京西园三区312号",
+            "former_names": ["王小慧", "王晓慧"], "override_duplicates": false,
+            "reason": null, "owner_id": 7, "email": "",
+            "contacts": [{"name": "王嘉天", "mobile": "13700001111", "email": "w@example.cn"}],
+            "custom": {"grade": "A"},
+        });
+        let got: Vec<(String, String)> = sheet_values(&values)
+            .into_iter()
+            .map(|v| (v.field, v.value))
+            .collect();
+        let text = format!("{got:?}");
+        for secret in [
+            "13912345678",
+            "110101199001011234",
+            "13700001111",
+            "w@example.cn",
+        ] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        let get = |k: &str| got.iter().find(|(f, _)| f == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("mobile"), Some("139****5678"));
+        assert_eq!(get("contacts[0].name"), Some("王嘉天"));
+        assert_eq!(get("custom.grade"), Some("A"));
+        assert_eq!(get("former_names"), Some("王小慧、王晓慧"));
+        assert_eq!(get("owner_id"), Some("7"));
+        assert!(get("override_duplicates").is_none() && get("email").is_none());
+        assert!(
+            get("address").is_some_and(|a| !a.contains("312号")),
+            "{text}"
+        );
     }
 }

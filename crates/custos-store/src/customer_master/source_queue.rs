@@ -94,18 +94,31 @@ impl Tx {
     pub async fn source_queue_page(
         &mut self,
         state: &str,
+        system: Option<&str>,
         after_id: i64,
         limit: i64,
     ) -> StoreResult<Vec<SourceQueueRow>> {
+        // One system's entries come from the (system, source_id) index's leading column.
+        let of_system = match system {
+            Some(_) => " AND system = $4",
+            None => "",
+        };
         let sql = format!(
-            "SELECT {COLS} FROM source_queue WHERE state = $1 AND id > $2 ORDER BY id LIMIT $3"
+            "SELECT {COLS} FROM source_queue WHERE state = $1 AND id > $2{of_system} \
+             ORDER BY id LIMIT $3"
         );
-        Ok(on_tx!(self, |c| sqlx::query_as::<_, SourceQueueRow>(&sql)
-            .bind(state)
-            .bind(after_id)
-            .bind(limit)
+        Ok(on_tx!(self, |c| {
+            let q = sqlx::query_as::<_, SourceQueueRow>(&sql)
+                .bind(state)
+                .bind(after_id)
+                .bind(limit);
+            match system {
+                Some(s) => q.bind(s),
+                None => q,
+            }
             .fetch_all(c)
-            .await)?)
+            .await
+        })?)
     }
 
     /// Record a steward's decision on a pending entry; false when it was no longer

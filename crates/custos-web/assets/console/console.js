@@ -129,4 +129,31 @@
   document.addEventListener("DOMContentLoaded", function () { drawCharts(document); });
   document.addEventListener("htmx:afterSwap", function (e) { drawCharts(e.target); });
   window.custosDrawCharts = drawCharts;
+  // A button with data-copy copies the text of the element it names (a new API key,
+  // shown once) and says so in the element named by data-copied. Without the clipboard
+  // API the text is selected and copied the old way.
+  document.addEventListener("click", function (e) {
+    var btn = e.target.closest ? e.target.closest("[data-copy]") : null;
+    if (!btn) { return; }
+    var src = document.getElementById(btn.getAttribute("data-copy"));
+    if (!src) { return; }
+    var said = document.getElementById(btn.getAttribute("data-copied") || "");
+    var done = function () {
+      if (said) { said.textContent = btn.getAttribute("data-copied-text") || ""; }
+    };
+    var fallback = function () {
+      var range = document.createRange();
+      range.selectNodeContents(src);
+      var sel = window.getSelection();
+      sel.removeAllRanges();
+      sel.addRange(range);
+      try { document.execCommand("copy"); } catch (err) { return; }
+      done();
+    };
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(src.textContent).then(done, fallback);
+    } else {
+      fallback();
+    }
+  });
 })();

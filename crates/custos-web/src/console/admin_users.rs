@@ -88,7 +88,7 @@ fn chrome(viewer: &Viewer, title: &str) -> Chrome {
 }
 
 /// Department names for pages (every signed-in user may read them).
-async fn department_names(state: &AppState, viewer: &Viewer) -> Vec<(i64, String)> {
+pub(crate) async fn department_names(state: &AppState, viewer: &Viewer) -> Vec<(i64, String)> {
     state
         .app
         .list_departments(&viewer.actor)
@@ -97,7 +97,7 @@ async fn department_names(state: &AppState, viewer: &Viewer) -> Vec<(i64, String
         .unwrap_or_default()
 }
 
-async fn role_list(state: &AppState, viewer: &Viewer) -> Vec<RoleView> {
+pub(crate) async fn role_list(state: &AppState, viewer: &Viewer) -> Vec<RoleView> {
     state
         .app
         .list_roles(&viewer.actor)
@@ -210,7 +210,7 @@ impl NewUserPage {
     }
 }
 
-fn scopes(lang: Lang) -> Vec<(&'static str, String)> {
+pub(crate) fn scopes(lang: Lang) -> Vec<(&'static str, String)> {
     ["own", "department", "all"]
         .into_iter()
         .map(|s| (s, scope_text(lang, s)))
@@ -262,7 +262,7 @@ pub(crate) async fn new_form(State(state): State<AppState>, viewer: Viewer) -> R
 }
 
 /// The roles ticked on a form: `roles[i].role` with its `roles[i].scope`.
-fn posted_roles(posted: &Posted) -> Vec<(String, String)> {
+pub(crate) fn posted_roles(posted: &Posted) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (k, v) in &posted.fields {
         let Some(i) = k

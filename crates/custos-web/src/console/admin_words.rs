@@ -220,6 +220,7 @@ const SUBNAV: &[(&str, &str, &str)] = &[
         "department.manage",
     ),
     ("/admin/roles", "admin.roles", "role.manage"),
+    ("/admin/service-accounts", "sa.subnav", "user.manage"),
     ("/admin/system", "admin.system", "system.backup"),
 ];
 
@@ -228,7 +229,11 @@ impl SubNav {
         SubNav {
             items: SUBNAV
                 .iter()
-                .filter(|(_, _, p)| viewer.actor.can(p))
+                .filter(|(href, _, p)| match *href {
+                    // Service accounts need user.manage over everyone.
+                    "/admin/service-accounts" => super::service_accounts::may_manage(viewer),
+                    _ => viewer.actor.can(p),
+                })
                 .map(|(href, key, _)| (*href, *key, *href == current))
                 .collect(),
         }

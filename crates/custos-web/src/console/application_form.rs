@@ -240,6 +240,9 @@ fn new_page(
         )
     });
     page.version = customer.map(|c| c.version.to_string()).unwrap_or_default();
+    // A new customer applied for gets the duplicate hints (candidates and possible
+    // family members) the customer form shows, from the same check and its rules.
+    page.dup_hints = kind == "create" && viewer.actor.can("customer.read");
     page.fields = fields_of(lang, form, kind);
     if let Some(p) = posted {
         for f in &mut page.fields {

@@ -21,7 +21,7 @@ use custos_app::overview::TimelineQuery;
 
 use super::customer_group::{group_part, GroupPart};
 use super::customer_timeline::{overview_part, timeline_part, OverviewPart, TimelinePart};
-use super::customer_words::{duplicate_rows, DuplicateRow};
+use super::customer_words::{duplicate_rows, family_rows, DuplicateRow};
 use super::form::Posted;
 use super::page::{csrf_refused, render, Chrome, PageError};
 use super::session::{encode_component, Viewer};
@@ -102,6 +102,8 @@ struct DetailPage {
     duplicates: Vec<DuplicateRow>,
     duplicates_outside: Option<String>,
     duplicates_withheld: bool,
+    /// Possible family members (同住), apart from the duplicates and never merged.
+    family: Vec<DuplicateRow>,
     timeline: Option<TimelinePart>,
     overview: Option<OverviewPart>,
     group: Option<GroupPart>,
@@ -415,6 +417,11 @@ fn detail_page(viewer: &Viewer, data: CustomerPage, section: Section, tz: Tz) ->
                 Lang::En => r.outside_scope_message_en.clone(),
             }),
         duplicates_withheld: data.duplicates.as_ref().is_some_and(|r| r.pii_withheld),
+        family: data
+            .duplicates
+            .as_ref()
+            .map(|r| family_rows(r, lang))
+            .unwrap_or_default(),
         code_path,
         timeline: None,
         overview: None,

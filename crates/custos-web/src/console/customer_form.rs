@@ -19,7 +19,7 @@ use super::customer_assign::{assign_inputs, assigned_json, AssignInputs};
 use super::customer_fields::{
     error_of, inputs, kept_masked, other_errors, posted_json, FieldInput, Values,
 };
-use super::customer_words::{duplicate_rows, DuplicateRow};
+use super::customer_words::{duplicate_rows, family_rows, DuplicateRow};
 use super::form::Posted;
 use super::page::{csrf_refused, render, Chrome, PageError};
 use super::region_cascade::{region_cascade, RegionUse};
@@ -50,6 +50,8 @@ struct FormPage {
     /// The record looks like an existing customer: the candidates, and whether the
     /// viewer may save anyway (with a reason).
     duplicates: Vec<DuplicateRow>,
+    /// Possible family members of the refused record (never merge proposals).
+    family: Vec<DuplicateRow>,
     offer_override: bool,
     /// The edit lost a race: the newer values of the fields that differ.
     conflict: Vec<(String, String)>,
@@ -68,6 +70,7 @@ struct Trouble {
     errors: Vec<FieldError>,
     messages: Vec<String>,
     duplicates: Vec<DuplicateRow>,
+    family: Vec<DuplicateRow>,
     offer_override: bool,
     conflict: Vec<(String, String)>,
 }
@@ -131,6 +134,7 @@ fn form_page(
         reason_error: error_of(&trouble.errors, "reason", lang),
         messages,
         duplicates: trouble.duplicates,
+        family: trouble.family,
         offer_override: trouble.offer_override,
         conflict: trouble.conflict,
     }
@@ -181,6 +185,7 @@ fn trouble_of(
         AppError::Duplicate { violation, report } => {
             t.messages.push(violation.message(lang).to_string());
             t.duplicates = duplicate_rows(&report, lang);
+            t.family = family_rows(&report, lang);
             t.offer_override = viewer.actor.can("duplicate.manage");
             if report.outside_scope_match {
                 t.messages.push(outside_message(&report, lang));
@@ -337,6 +342,7 @@ fn conflict_page(viewer: &Viewer, form: &CustomerForm, posted: &Posted, message:
 struct HintsFragment {
     chrome: Chrome,
     duplicates: Vec<DuplicateRow>,
+    family: Vec<DuplicateRow>,
     outside: Option<String>,
     pii_withheld: bool,
     message: Option<String>,
@@ -367,15 +373,18 @@ pub(crate) async fn hints(
         id_number: text("id_number"),
         mobile: text("mobile"),
         region_code: text("region_code"),
+        address: text("address"),
         ..NewCustomer::default()
     };
     let nothing = draft.name.chars().count() < 2
         && draft.uscc.is_none()
         && draft.id_number.is_none()
-        && draft.mobile.is_none();
+        && draft.mobile.is_none()
+        && draft.address.is_none();
     let mut page = HintsFragment {
         chrome,
         duplicates: Vec::new(),
+        family: Vec::new(),
         outside: None,
         pii_withheld: false,
         message: None,
@@ -386,6 +395,7 @@ pub(crate) async fn hints(
     match state.app.check_duplicates(&viewer.actor, draft).await {
         Ok(report) => {
             page.duplicates = duplicate_rows(&report, viewer.lang);
+            page.family = family_rows(&report, viewer.lang);
             page.pii_withheld = report.pii_withheld && !page.duplicates.is_empty();
             if report.outside_scope_match {
                 page.outside = Some(outside_message(&report, viewer.lang));

@@ -17,7 +17,7 @@ use custos_core::violation::FieldError;
 use super::customer_fields::{
     error_of, inputs, other_errors, posted_json, FieldInput, FormSource, Values,
 };
-use super::customer_words::{contact_line, duplicate_rows, DuplicateRow};
+use super::customer_words::{contact_line, duplicate_rows, family_rows, DuplicateRow};
 use super::form::Posted;
 use super::page::{csrf_refused, render, Chrome, PageError};
 use super::region_cascade::{region_cascade, RegionUse};
@@ -55,6 +55,8 @@ struct SplitPage {
     /// The new part looks like an existing customer: the candidates, and whether the
     /// viewer may split anyway.
     duplicates: Vec<DuplicateRow>,
+    /// Possible family members of the new part (never merge proposals).
+    family: Vec<DuplicateRow>,
     offer_override: bool,
 }
 
@@ -64,6 +66,7 @@ struct Trouble {
     errors: Vec<FieldError>,
     messages: Vec<String>,
     duplicates: Vec<DuplicateRow>,
+    family: Vec<DuplicateRow>,
     offer_override: bool,
 }
 
@@ -154,6 +157,7 @@ fn split_page(
         reason_error: error_of(&errors, "reason", lang),
         messages,
         duplicates: trouble.duplicates,
+        family: trouble.family,
         offer_override: trouble.offer_override,
     }
 }
@@ -244,6 +248,7 @@ pub(crate) async fn submit(
         Err(AppError::Duplicate { violation, report }) => Trouble {
             messages: vec![violation.message(lang).to_string()],
             duplicates: duplicate_rows(&report, lang),
+            family: family_rows(&report, lang),
             offer_override: viewer.actor.can("duplicate.manage"),
             ..Trouble::default()
         },

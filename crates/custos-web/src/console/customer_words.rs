@@ -144,6 +144,13 @@ pub(crate) const CUSTOMER_WORDS: &[Entry] = &[
     ("cust.choose", "请选择", "Choose"),
     ("cust.list_help", "多个值用逗号分隔", "separate several values with commas"),
     ("cust.create", "创建客户", "Create customer"),
+    ("cust.family_title", "可能的家庭成员（同住）", "Possible family members (same household)"),
+    (
+        "cust.family_help",
+        "与这条记录共用电话或住址、但姓名（或身份证号）属于另一个人的客户：不是重复，不能合并。",
+        "Customers sharing a phone or an address with this record whose name (or ID number) is another person's: not duplicates, never merged.",
+    ),
+    ("cust.family_reason", "依据", "Why"),
     ("cust.save", "保存修改", "Save changes"),
 ];
 
@@ -162,8 +169,23 @@ pub(crate) struct DuplicateRow {
 
 /// The candidates of a report, exactly as the use case gave them.
 pub(crate) fn duplicate_rows(report: &DuplicateReport, lang: Lang) -> Vec<DuplicateRow> {
-    report
-        .candidates
+    rows_of(&report.candidates, lang, &[])
+}
+
+/// The possible family members of a report (同住): people sharing a phone or a flat with
+/// the checked person, never merge proposals; the reason is the `household` evidence.
+pub(crate) fn family_rows(report: &DuplicateReport, lang: Lang) -> Vec<DuplicateRow> {
+    rows_of(&report.possible_family_members, lang, &["household"])
+}
+
+/// Rows of candidates, with the evidence that matched (and that of `fields`, whatever
+/// its kind).
+fn rows_of(
+    candidates: &[custos_app::duplicates::DuplicateCandidate],
+    lang: Lang,
+    fields: &[&str],
+) -> Vec<DuplicateRow> {
+    candidates
         .iter()
         .map(|c| DuplicateRow {
             code: c.code.clone(),
@@ -176,7 +198,10 @@ pub(crate) fn duplicate_rows(report: &DuplicateReport, lang: Lang) -> Vec<Duplic
             evidence: c
                 .evidence
                 .iter()
-                .filter(|e| e.kind == "same" || e.kind == "similar" || e.kind == "withheld")
+                .filter(|e| {
+                    matches!(e.kind.as_str(), "same" | "similar" | "withheld")
+                        || fields.contains(&e.field.as_str())
+                })
                 .map(|e| match lang {
                     Lang::Zh => e.detail_zh.clone(),
                     Lang::En => e.detail_en.clone(),

@@ -99,6 +99,8 @@ const TABLES: &[&[Entry]] = &[
     super::flows::WORDS,
     super::fields::WORDS,
     super::duplicates::WORDS,
+    super::sources::WORDS,
+    super::service_accounts::WORDS,
     super::admin_words::WORDS,
     super::rule_words::WORDS,
 ];

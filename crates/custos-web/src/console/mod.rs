@@ -43,7 +43,9 @@ mod rule_designer;
 mod rule_form;
 mod rule_words;
 mod rules;
+mod service_accounts;
 mod session;
+mod sources;
 mod stats;
 
 use axum::http::{header, HeaderMap, StatusCode};
@@ -146,6 +148,9 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/duplicates/{id}", get(duplicates::group))
         .route("/duplicates/{id}/merge", post(duplicates::merge))
         .route("/duplicates/{id}/dismiss", post(duplicates::dismiss))
+        .route("/sources", get(sources::list))
+        .route("/sources/{id}", get(sources::entry))
+        .route("/sources/{id}/decide", post(sources::decide))
         .route(
             "/customers/{code}/merges/{id}/undo",
             post(customer_detail::undo_merge),
@@ -167,6 +172,26 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/admin/roles/grant", post(admin_org::grant))
         .route("/admin/roles/revoke", post(admin_org::revoke))
         .route("/admin/roles/{key}", post(admin_org::save_role))
+        .route(
+            "/admin/service-accounts",
+            get(service_accounts::list).post(service_accounts::create),
+        )
+        .route(
+            "/admin/service-accounts/{id}",
+            get(service_accounts::detail),
+        )
+        .route(
+            "/admin/service-accounts/{id}/keys",
+            post(service_accounts::create_key),
+        )
+        .route(
+            "/admin/service-accounts/{id}/keys/{key}/revoke",
+            post(service_accounts::revoke_key),
+        )
+        .route(
+            "/admin/service-accounts/{id}/{action}",
+            post(service_accounts::set_disabled),
+        )
         .route("/admin/system", get(admin_system::page))
         .route("/admin/system/test-mail", post(admin_system::test_mail))
         .route("/audit", get(audit_pages::list))

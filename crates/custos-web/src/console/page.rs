@@ -48,6 +48,7 @@ const NAV: &[(&str, &str, Option<&str>)] = &[
     ("/inbox", "nav.inbox", Some("application.approve")),
     // The steward's work, then the readers', then configuration.
     ("/duplicates", "nav.duplicates", Some("duplicate.manage")),
+    ("/sources", "nav.sources", Some("duplicate.manage")),
     ("/imports", "nav.imports", Some("import")),
     ("/exports", "nav.exports", Some("export")),
     ("/stats", "nav.stats", Some("stats.read")),

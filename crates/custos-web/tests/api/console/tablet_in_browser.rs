@@ -76,7 +76,9 @@ async fn list_detail_and_edit_fit_a_tablet() {
         "/admin/users",
         "/admin/departments",
         "/admin/roles",
+        "/admin/service-accounts",
         "/admin/system",
+        "/sources",
         "/audit",
     ] {
         b.goto(path).await;
