@@ -59,24 +59,21 @@ impl App {
     /// The actor behind an API key (`custos_<prefix>_<secret>`), or one generic 401.
     /// Every request reads the key and its account from the database, so revocation,
     /// expiry and disabling count from the next request on every server. A key over its
-    /// rate answers 429 with the seconds to wait.
+    /// rate answers 429 with the seconds to wait. An address that sent too many bad keys
+    /// gets 429 for further bad keys; a good key from the same address (a scanner behind
+    /// the same proxy or NAT as a real client) still works.
     pub async fn authenticate_api_key(&self, token: &str, ctx: Context) -> AppResult<Actor> {
         let client = format!("key-failures:{}", client_key(ctx.ip.as_deref()));
-        if let Err(wait) = self.key_failures.allows(&client, FAILURES) {
-            return Err(failures_throttled(wait));
-        }
         match self.check_api_key(token, ctx).await? {
             Some((actor, key)) => {
                 self.take_key_rate(&key)?;
                 self.touch_api_key(&key, actor.ctx.ip.as_deref()).await;
                 Ok(actor)
             }
-            None => {
-                // Counted once the bucket is known to allow it; a refusal here only
-                // means this failure was the one that emptied it.
-                let _ = self.key_failures.take(&client, FAILURES);
-                Err(key_invalid())
-            }
+            None => match self.key_failures.take(&client, FAILURES) {
+                Ok(()) => Err(key_invalid()),
+                Err(wait) => Err(failures_throttled(wait)),
+            },
         }
     }
 

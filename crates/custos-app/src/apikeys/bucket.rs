@@ -61,15 +61,6 @@ impl Buckets {
         tats.insert(key.to_string(), next);
         Ok(())
     }
-
-    /// Whether `key` may make a request now, without counting one.
-    pub(crate) fn allows(&self, key: &str, rate: KeyRate) -> Result<(), i64> {
-        let tats = self.tats.lock().unwrap_or_else(|p| p.into_inner());
-        match tats.get(key) {
-            Some(tat) => rate.decide(*tat, now_us()).map(|_| ()),
-            None => Ok(()),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -94,7 +85,6 @@ mod tests {
         for _ in 0..3 {
             assert!(b.take("k", r).is_ok());
         }
-        assert!(b.allows("k", r).is_err());
         assert!(b.take("k", r).is_err());
         assert!(b.take("other", r).is_ok());
     }
