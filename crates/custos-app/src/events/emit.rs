@@ -21,6 +21,8 @@ pub(crate) const CODE_ISSUED: &str = "code.issued";
 pub(crate) const APPLICATION_SUBMITTED: &str = "application.submitted";
 pub(crate) const APPLICATION_DECIDED: &str = "application.decided";
 pub(crate) const DUPLICATES_FOUND: &str = "duplicates.found";
+/// `customer.stage_changed`: the life-cycle stage moved (from, to, rule, cause).
+pub(crate) const CUSTOMER_STAGE_CHANGED: &str = "customer.stage_changed";
 
 /// Every event type, for checking a feed's `types` filter.
 pub const EVENT_TYPES: &[&str] = &[
@@ -37,6 +39,7 @@ pub const EVENT_TYPES: &[&str] = &[
     APPLICATION_SUBMITTED,
     APPLICATION_DECIDED,
     DUPLICATES_FOUND,
+    CUSTOMER_STAGE_CHANGED,
 ];
 
 /// Emit an event about the customer `row` as it is after the change (its code,
@@ -53,6 +56,27 @@ pub(crate) fn emit_customer_event(
         department_id: row.department_id,
         owner_id: row.owner_id,
         ..event(actor, kind, payload)
+    });
+}
+
+/// Emit an event about the customer `row` that the system made (a rule applied by the
+/// daily job or to a new record), not a person.
+pub(crate) fn emit_system_customer_event(
+    tx: &mut Tx,
+    row: &CustomerRow,
+    kind: &str,
+    payload: Value,
+) {
+    tx.emit(NewEvent {
+        id: uuid::Uuid::new_v4().to_string(),
+        kind: kind.to_string(),
+        customer_code: Some(row.code.clone()),
+        department_id: row.department_id,
+        owner_id: row.owner_id,
+        at: now_us(),
+        actor_id: None,
+        actor_name: "system".to_string(),
+        payload: payload.to_string(),
     });
 }
 

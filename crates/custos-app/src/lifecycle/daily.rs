@@ -18,7 +18,7 @@ use serde_json::json;
 
 use custos_store::Tx;
 
-use super::settle::{next_row, row_facts, Cause};
+use super::settle::{keep_transition, next_row, row_facts, Cause};
 use crate::audit::{append, record_ctx};
 use crate::error::AppResult;
 use crate::{App, Context, Source};
@@ -79,7 +79,7 @@ impl App {
                 );
                 if let Some(t) = t {
                     tx.put_lifecycle(&row).await?;
-                    tx.insert_lifecycle_transition(&t).await?;
+                    keep_transition(&mut tx, &t).await?;
                     *entered.entry(t.to_stage).or_insert(0u64) += 1;
                 }
             }

@@ -98,6 +98,23 @@ pub(crate) fn next_row(
     (row, transition)
 }
 
+/// Keep a stage change: its transition row and the `customer.stage_changed` event.
+pub(crate) async fn keep_transition(tx: &mut Tx, t: &TransitionRow) -> AppResult<()> {
+    tx.insert_lifecycle_transition(t).await?;
+    if let Some(row) = tx.customer(t.customer_id).await? {
+        crate::events::emit_system_customer_event(
+            tx,
+            &row,
+            crate::events::CUSTOMER_STAGE_CHANGED,
+            json!({
+                "from": t.from_stage, "to": t.to_stage, "on": t.on_date,
+                "rule": t.rule, "cause": t.cause,
+            }),
+        );
+    }
+    Ok(())
+}
+
 impl App {
     /// The day in the business time zone of a time in microseconds.
     pub(crate) fn local_day(&self, us: i64) -> Option<NaiveDate> {
@@ -166,7 +183,7 @@ impl App {
                         cause,
                     );
                     if let Some(t) = &t {
-                        tx.insert_lifecycle_transition(t).await?;
+                        keep_transition(tx, t).await?;
                     }
                     Ok(t)
                 }
@@ -188,7 +205,7 @@ impl App {
         );
         tx.put_lifecycle(&row).await?;
         if let Some(t) = &transition {
-            tx.insert_lifecycle_transition(t).await?;
+            keep_transition(tx, t).await?;
         }
         Ok(transition)
     }

@@ -143,6 +143,37 @@ both!(every_stage_with_causes_and_reactivation, |t| {
     assert_eq!(audited.len(), 3);
     assert!(audited.iter().all(|e| e.target_id == code));
     assert!(!audit_of(&t, "lifecycle.daily").await.is_empty());
+    // Every change is an event of the log too (for CRM and BI), by the system.
+    let feed = t
+        .app
+        .read_events(
+            &t.admin,
+            custos_app::events::EventQuery {
+                types: vec!["customer.stage_changed".into()],
+                limit: Some(100),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let moves: Vec<(String, String, String)> = feed
+        .events
+        .iter()
+        .map(|e| {
+            assert_eq!(e.customer_code.as_deref(), Some(code.as_str()));
+            assert_eq!((e.actor_id, e.actor_name.as_str()), (None, "system"));
+            (
+                e.payload["from"].as_str().unwrap_or_default().to_string(),
+                e.payload["to"].as_str().unwrap_or_default().to_string(),
+                e.payload["cause"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String, String)> = steps(&v)
+        .into_iter()
+        .map(|(from, to, _, cause)| (from, to, cause))
+        .collect();
+    assert_eq!(moves, want);
 });
 
 both!(old_orders_and_signed_contracts, |t| {
