@@ -16,7 +16,9 @@ use crate::{print_json, Failure};
 pub(crate) enum ServiceAccountCommand {
     /// Create a service account (no password; it calls the API with keys).
     Create {
+        /// The account's name (letters, digits, . _ -), e.g. erp.
         name: String,
+        /// Name shown in the console and the audit log (default: the name).
         #[arg(long)]
         display_name: Option<String>,
         /// Department id its `department` data scope counts from.
@@ -29,9 +31,15 @@ pub(crate) enum ServiceAccountCommand {
     /// Every service account with its roles and count of active keys.
     List,
     /// Disable an account: none of its keys works from the next request on.
-    Disable { name: String },
+    Disable {
+        /// The service account.
+        name: String,
+    },
     /// Enable a disabled account again.
-    Enable { name: String },
+    Enable {
+        /// The service account.
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -49,13 +57,22 @@ pub(crate) enum ApiKeyCommand {
         /// This key's own rate limit (requests a second) instead of `[api_keys]`.
         #[arg(long)]
         rate_per_second: Option<u32>,
+        /// This key's own burst (requests at once) instead of `[api_keys]`.
         #[arg(long)]
         burst: Option<u32>,
     },
     /// The keys of a service account (prefixes, status, last use), never secrets.
-    List { account: String },
+    List {
+        /// The service account.
+        account: String,
+    },
     /// Revoke a key, named by its id or its prefix.
-    Revoke { account: String, key: String },
+    Revoke {
+        /// The service account.
+        account: String,
+        /// The key's id or prefix (as `apikey list` shows them).
+        key: String,
+    },
 }
 
 pub(crate) async fn run_service_account(

@@ -11,7 +11,14 @@ use crate::{customer_cmd, dedupe_cmd, import_cmd, rule_cmd, Failure};
 #[derive(Parser)]
 #[command(
     name = "custos",
-    version,
+    version = concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (commit ",
+        env!("CUSTOS_COMMIT"),
+        ", built ",
+        env!("CUSTOS_BUILD_DATE"),
+        ")"
+    ),
     about = "custos — 客户主数据与编码管理系统 (customer master data and codes)"
 )]
 pub(crate) struct Cli {
@@ -76,12 +83,14 @@ pub(crate) enum Command {
     },
     /// Write a consistent online backup of the SQLite database to FILE.
     Backup {
+        /// Where to write the backup (a new file).
         file: PathBuf,
         #[command(flatten)]
         passphrase: PassphraseArgs,
     },
     /// Restore a backup FILE into the data directory (stop the server first).
     Restore {
+        /// The backup file to restore.
         file: PathBuf,
         /// Replace a database that already holds data, or a PII key that differs from
         /// the backup's.
@@ -130,7 +139,10 @@ pub(crate) enum Command {
     /// Import customers from CSV/XLSX (批量导入); see docs/import-export.md.
     Import(Box<import_cmd::ImportArgs>),
     /// Write the empty import template (XLSX) to FILE.
-    Template { file: PathBuf },
+    Template {
+        /// Where to write the template (.xlsx).
+        file: PathBuf,
+    },
     /// Export customers (数据导出) with search filters, within your data scope.
     Export(Box<import_cmd::ExportArgs>),
     /// The customer life cycle (客户状态).
@@ -206,6 +218,7 @@ pub(crate) enum BenchCommand {
         /// sqlite or postgres (postgres uses --database-url or CUSTOS_TEST_PG_URL, in a fresh schema).
         #[arg(long, default_value = "sqlite")]
         backend: String,
+        /// Customers bulk-loaded before measuring.
         #[arg(long, default_value_t = 1_000_000)]
         customers: u64,
         /// Queries measured per kind.
@@ -226,6 +239,7 @@ pub(crate) enum BenchCommand {
         /// sqlite or postgres (postgres uses --database-url or CUSTOS_TEST_PG_URL, in a fresh schema).
         #[arg(long, default_value = "sqlite")]
         backend: String,
+        /// Customers bulk-loaded before measuring.
         #[arg(long, default_value_t = 1_000_000)]
         customers: u64,
         /// Timed list pages and detail reads.
@@ -242,6 +256,7 @@ pub(crate) enum BenchCommand {
         /// sqlite or postgres (postgres uses --database-url or CUSTOS_TEST_PG_URL, in a fresh schema).
         #[arg(long, default_value = "sqlite")]
         backend: String,
+        /// Customers bulk-loaded before measuring.
         #[arg(long, default_value_t = 1_000_000)]
         customers: u64,
         /// Business records spread over the customers.
@@ -260,6 +275,7 @@ pub(crate) enum BenchCommand {
         /// sqlite or postgres (postgres uses --database-url or CUSTOS_TEST_PG_URL, in a fresh schema).
         #[arg(long, default_value = "sqlite")]
         backend: String,
+        /// Customers bulk-loaded before measuring.
         #[arg(long, default_value_t = 1_000_000)]
         customers: u64,
     },
@@ -282,11 +298,15 @@ pub(crate) enum BenchCommand {
 pub(crate) enum UserCommand {
     /// Create a user. The password comes from --password or, if absent, one line on stdin.
     Create {
+        /// Login name (letters, digits, . _ -).
         username: String,
+        /// The password (better: leave it out and give it on stdin, away from the shell history).
         #[arg(long)]
         password: Option<String>,
+        /// Name shown in the console and the audit log (default: the login name).
         #[arg(long)]
         display_name: Option<String>,
+        /// Department id (its `department` data scope counts from there).
         #[arg(long)]
         department: Option<i64>,
         /// ROLE or ROLE:SCOPE (scope own|department|all); repeatable.
@@ -295,20 +315,28 @@ pub(crate) enum UserCommand {
     },
     /// Set a user's password (from --password or stdin).
     Passwd {
+        /// Whose password.
         username: String,
+        /// The new password (better: leave it out and give it on stdin).
         #[arg(long)]
         password: Option<String>,
     },
+    /// Disable a user: no login, sessions end (audited).
     Disable {
+        /// Whom to disable.
         username: String,
     },
+    /// Enable a disabled user again (audited).
     Enable {
+        /// Whom to enable.
         username: String,
     },
     /// Clear a user's failed-login throttling, from every address (audited).
     Unlock {
+        /// Whose throttling to clear.
         username: String,
     },
+    /// Every user with department, roles and status.
     List,
 }
 
@@ -335,13 +363,19 @@ pub(crate) enum KeyCommand {
         stage: bool,
     },
     /// Make a key of the ring (added with `rotate --stage`) the active one.
-    Activate { id: String },
+    Activate {
+        /// The key's id (as `key list` shows it).
+        id: String,
+    },
     /// Re-key everything stored under older keys now, in batches of 500 rows; resumes
     /// where a stopped run left off. Safe while servers run.
     Rekey,
     /// Remove an older key from the ring once nothing needs it (refused while any row
     /// or sealed file is under it); its audit keys stay so old audit entries verify.
-    Retire { id: String },
+    Retire {
+        /// The key's id (as `key list` shows it).
+        id: String,
+    },
 }
 
 /// Where a backup passphrase comes from. Never a plain argument: those show in `ps`.
@@ -378,5 +412,36 @@ impl PassphraseArgs {
             (None, None) => return Ok(None),
         };
         Ok(Some(custos_app::backup::Passphrase::new(text)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every command, subcommand, argument and flag says what it is in `--help`.
+    #[test]
+    fn every_command_and_argument_is_described() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") || arg.is_global_set() && !path.is_empty() {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                let name = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                    missing.push(format!("{name} (command)"));
+                }
+                walk(sub, &name, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "custos", &mut missing);
+        assert!(missing.is_empty(), "without a description: {missing:#?}");
     }
 }

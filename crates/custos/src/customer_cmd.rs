@@ -18,6 +18,7 @@ use crate::{print_json, Failure};
 pub enum CustomerCommand {
     /// Show one customer (personal data masked unless you may read it; such reads are audited).
     Get {
+        /// The customer's code (a merged or changed code leads to the current one).
         code: String,
         /// RFC 3339 time: the record as it was then.
         #[arg(long)]
@@ -35,6 +36,7 @@ pub struct SearchArgs {
     /// Name contains (or, with --fuzzy, is similar to).
     #[arg(long)]
     name: Option<String>,
+    /// Match --name by similarity (pinyin, look-alike characters) instead of substring.
     #[arg(long)]
     fuzzy: bool,
     /// Customer type.
@@ -43,16 +45,22 @@ pub struct SearchArgs {
     /// Region code prefix (11 = Beijing).
     #[arg(long)]
     region: Option<String>,
+    /// Industry code (GB/T 4754 letter or digits).
     #[arg(long)]
     industry: Option<String>,
+    /// Status: active, retired, archived, merged.
     #[arg(long)]
     status: Option<String>,
+    /// Customer level (as configured, e.g. A, B, C).
     #[arg(long)]
     level: Option<String>,
+    /// Owner's user id.
     #[arg(long)]
     owner: Option<i64>,
+    /// Department id (and its sub-departments).
     #[arg(long)]
     department: Option<i64>,
+    /// Has this tag.
     #[arg(long)]
     tag: Option<String>,
     /// Exact mobile (customer or contact).
@@ -64,6 +72,7 @@ pub struct SearchArgs {
     /// id, code, name, created_at, updated_at; prefix - for descending.
     #[arg(long)]
     sort: Option<String>,
+    /// Customers per page (at most 200).
     #[arg(long, default_value_t = 20)]
     limit: i64,
     /// Cursor printed by the previous page.

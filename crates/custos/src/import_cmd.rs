@@ -306,29 +306,40 @@ pub struct ExportArgs {
     /// Output file (default customers.<format>).
     #[arg(long, short)]
     output: Option<PathBuf>,
+    /// Code prefix.
     #[arg(long)]
     code: Option<String>,
+    /// Name contains.
     #[arg(long)]
     name: Option<String>,
+    /// Customer type.
     #[arg(long = "type")]
     customer_type: Option<String>,
     /// Region code prefix (11 = Beijing).
     #[arg(long)]
     region: Option<String>,
+    /// Industry code (GB/T 4754 letter or digits).
     #[arg(long)]
     industry: Option<String>,
+    /// Status: active, retired, archived, merged.
     #[arg(long)]
     status: Option<String>,
+    /// Customer level (as configured, e.g. A, B, C).
     #[arg(long)]
     level: Option<String>,
+    /// Owner's user id.
     #[arg(long)]
     owner: Option<i64>,
+    /// Department id (and its sub-departments).
     #[arg(long)]
     department: Option<i64>,
+    /// Has this tag.
     #[arg(long)]
     tag: Option<String>,
+    /// Created on or after this day (YYYY-MM-DD, business time zone) or time (RFC 3339).
     #[arg(long)]
     created_from: Option<String>,
+    /// Created up to this day (YYYY-MM-DD, the whole day included) or before this time (RFC 3339).
     #[arg(long)]
     created_to: Option<String>,
 }

@@ -16,6 +16,7 @@ use crate::{print_json, Failure};
 pub enum RuleCommand {
     /// Add a rule (or its next version) as a draft from a TOML or JSON file.
     Add {
+        /// The rule file (.toml or .json; see docs/code-rules.md).
         file: std::path::PathBuf,
         /// Publish it right away.
         #[arg(long)]
@@ -24,30 +25,46 @@ pub enum RuleCommand {
     /// List rules and their versions.
     List,
     /// Publish the draft of a rule.
-    Publish { key: String },
+    Publish {
+        /// The rule's key.
+        key: String,
+    },
     /// Stop issuing codes from a rule.
-    Disable { key: String },
+    Disable {
+        /// The rule's key.
+        key: String,
+    },
     /// The next codes for a sample customer (nothing is consumed).
     Preview {
+        /// The rule's key.
         key: String,
+        /// Customer type of the sample customer.
         #[arg(long, default_value = "enterprise")]
         customer_type: String,
+        /// Region code (6 digits) of the sample customer.
         #[arg(long)]
         region: Option<String>,
         /// Issue date YYYY-MM-DD (default today).
         #[arg(long)]
         date: Option<String>,
+        /// How many codes to show.
         #[arg(long, default_value_t = 5)]
         count: usize,
     },
     /// Used / remaining codes per sequence scope.
-    Capacity { key: String },
+    Capacity {
+        /// The rule's key.
+        key: String,
+    },
 }
 
 #[derive(Subcommand)]
 pub enum CodeCommand {
     /// Check a code: shape, rule, decoded segments, check character, issue status.
-    Validate { code: String },
+    Validate {
+        /// The code to check.
+        code: String,
+    },
     /// Let code issuing resume after a restore put it on hold (docs/backup.md).
     ResumeAfterRestore(ResumeArgs),
 }
