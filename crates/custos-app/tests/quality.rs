@@ -10,53 +10,13 @@ use custos_app::customers::{CustomerPatch, NewCustomer};
 use custos_app::merge::MergeRequest;
 use custos_app::org::{NewUser, RoleAssignment};
 use custos_app::quality::{AssignInput, WorklistQuery};
-use custos_app::{Actor, App, AppConfig, AppError, AuditFilter, Backend, Context, Source};
+use custos_app::{Actor, AppError, AuditFilter, Context, Source};
 use custos_core::ident::Uscc;
-use custos_store::testing::TestDb;
 
-struct T {
-    app: App,
-    admin: Actor,
-    db: TestDb,
-}
-
-async fn setup(backend: Backend) -> Option<T> {
-    let db = TestDb::new(backend).await.expect("test db")?;
-    let app = App::from_db(db.db.clone(), AppConfig::default());
-    app.ensure_builtin_roles().await.expect("roles");
-    app.ensure_admin(Some("Quokka-Saffron-Lattice-19".into()))
-        .await
-        .expect("admin");
-    let admin = app
-        .actor_for_username("admin", Context::new(Source::System))
-        .await
-        .expect("admin actor");
-    app.ensure_default_code_rules(&admin).await.expect("rules");
-    Some(T { app, admin, db })
-}
-
-macro_rules! both {
-    ($name:ident, |$t:ident| $body:block) => {
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let $t = setup(Backend::Sqlite).await.expect("sqlite");
-                $body
-                $t.db.cleanup().await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some($t) = setup(Backend::Postgres).await else {
-                    eprintln!("postgres half skipped: CUSTOS_TEST_PG_URL is not set");
-                    return;
-                };
-                $body
-                $t.db.cleanup().await;
-            }
-        }
-    };
-}
+#[path = "support/app.rs"]
+#[macro_use]
+mod app;
+use app::*;
 
 /// Run a statement behind the use cases' back (old or imported data).
 async fn raw(t: &T, sql: &str) {

@@ -4,66 +4,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
 use serde_json::{json, Value};
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(url: &str, dir: &std::path::Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_custos"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url])
-        .arg("--data-dir")
-        .arg(dir)
-        .env("CUSTOS_ADMIN_PASSWORD", "Quokka-Saffron-Lattice-19")
-        .env("CUSTOS_LOG", "info")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start custos serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                let addr = rest.split_whitespace().next().unwrap_or("").to_string();
-                let _ = tx.send(addr);
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("server did not report its address");
-    Server {
-        child,
-        base: format!("http://{addr}"),
-    }
-}
-
-async fn login(c: &reqwest::Client, base: &str) -> String {
-    let r: Value = c
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username":"admin","password":"Quokka-Saffron-Lattice-19"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["token"].as_str().expect("token").to_string()
-}
+#[path = "support/server.rs"]
+mod server;
+use server::{login, start};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_two_servers_issue_gapless_codes() {
@@ -92,8 +37,8 @@ async fn postgres_two_servers_issue_gapless_codes() {
         .to_string();
     let db_url = format!("{base_url}/{name}");
     let dir = tempfile::tempdir().unwrap();
-    let a = start(&db_url, dir.path());
-    let b = start(&db_url, dir.path());
+    let a = start(dir.path(), Some(&db_url), None);
+    let b = start(dir.path(), Some(&db_url), None);
     let client = reqwest::Client::new();
     let ta = login(&client, &a.base).await;
     let tb = login(&client, &b.base).await;

@@ -8,24 +8,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+#[path = "support/server.rs"]
+mod server;
+use server::{login, start};
 
 fn nats_url() -> String {
     std::env::var("CUSTOS_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
@@ -65,53 +55,6 @@ fn write_config(dir: &Path, prefix: &str, stream: &str) -> std::path::PathBuf {
     )
     .unwrap();
     path
-}
-
-fn start(dir: &Path, config: &Path, database_url: Option<&str>) -> Server {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_custos"));
-    cmd.args(["serve", "--listen", "127.0.0.1:0"])
-        .arg("--data-dir")
-        .arg(dir)
-        .arg("--config")
-        .arg(config)
-        .env("CUSTOS_ADMIN_PASSWORD", "Quokka-Saffron-Lattice-19")
-        .env("CUSTOS_LOG", "info")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null());
-    if let Some(url) = database_url {
-        cmd.args(["--database-url", url]);
-    }
-    let mut child = cmd.spawn().expect("start custos serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                let addr = rest.split_whitespace().next().unwrap_or("").to_string();
-                let _ = tx.send(addr);
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("server did not report its address");
-    Server {
-        child,
-        base: format!("http://{addr}"),
-    }
-}
-
-async fn login(c: &reqwest::Client, base: &str) -> String {
-    let r: Value = c
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username":"admin","password":"Quokka-Saffron-Lattice-19"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["token"].as_str().expect("token").to_string()
 }
 
 /// A published code rule, so that customers can be created.
@@ -252,7 +195,7 @@ async fn events_reach_jetstream_in_order_and_survive_kill_9() {
     let config = write_config(dir.path(), &prefix, &stream);
     let c = reqwest::Client::new();
 
-    let server = start(dir.path(), &config, None);
+    let server = start(dir.path(), None, Some(&config));
     let token = login(&c, &server.base).await;
     rule(&c, &server.base, &token).await;
     for n in 0..15 {
@@ -277,7 +220,7 @@ async fn events_reach_jetstream_in_order_and_survive_kill_9() {
     drop(server);
     writer.await.unwrap();
 
-    let server = start(dir.path(), &config, None);
+    let server = start(dir.path(), None, Some(&config));
     let token = login(&c, &server.base).await;
     for n in 200..205 {
         assert!(create(&c, &server.base, &token, n).await);
@@ -312,8 +255,8 @@ async fn postgres_two_servers_publish_each_event_once() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &prefix, &stream);
     let c = reqwest::Client::new();
-    let a = start(dir.path(), &config, Some(&db_url));
-    let b = start(dir.path(), &config, Some(&db_url));
+    let a = start(dir.path(), Some(&db_url), Some(&config));
+    let b = start(dir.path(), Some(&db_url), Some(&config));
     let ta = login(&c, &a.base).await;
     let tb = login(&c, &b.base).await;
     rule(&c, &a.base, &ta).await;
