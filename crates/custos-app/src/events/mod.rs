@@ -11,6 +11,7 @@ mod feed;
 
 pub use emit::EVENT_TYPES;
 pub(crate) use emit::*;
+pub(crate) use feed::view as event_view;
 pub use feed::{EventPage, EventQuery, EventView, MAX_LIMIT, MAX_WAIT_SECONDS};
 
 /// `[events]` settings.
