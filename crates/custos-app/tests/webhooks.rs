@@ -14,7 +14,9 @@ use std::time::Duration;
 use custos_app::customers::{CustomerPatch, NewCustomer};
 use custos_app::org::{NewUser, RoleAssignment};
 use custos_app::outbound::OutboundConfig;
-use custos_app::webhooks::{verify_signature, NewWebhook, WebhookPatch, WebhooksConfig};
+use custos_app::webhooks::{
+    verify_signature, NewWebhook, ReplayRequest, WebhookPatch, WebhooksConfig,
+};
 use custos_app::{Actor, App, AppConfig, AppError, Backend, Context, Source};
 use custos_store::testing::TestDb;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -540,19 +542,25 @@ both!(replay_sends_the_same_event_ids_again, |t| {
     };
     let first = by_seq(&r.delivered());
     let seq2 = first[1].0;
-    let replay = t.app.replay_webhook(&t.admin, id, seq2).await.unwrap();
+    let replay = t
+        .app
+        .replay_webhook(&t.admin, id, ReplayRequest { from: seq2 })
+        .await
+        .unwrap();
     assert_eq!(replay.queued, 3);
     assert_eq!(replay.next_from, None);
     run_until(&t, "replayed", || r.delivered().len() == 7).await;
     let again = by_seq(&r.delivered()[4..]);
     assert_eq!(again, first[1..].to_vec());
     assert!(matches!(
-        t.app.replay_webhook(&t.admin, id, 0).await,
+        t.app.replay_webhook(&t.admin, id, ReplayRequest { from: 0 }).await,
         Err(AppError::Validation(f)) if f[0].field == "from"
     ));
     t.app.prune_events_before(i64::MAX).await.unwrap();
     assert!(matches!(
-        t.app.replay_webhook(&t.admin, id, 1).await,
+        t.app
+            .replay_webhook(&t.admin, id, ReplayRequest { from: 1 })
+            .await,
         Err(AppError::Gone(_))
     ));
 });
@@ -719,7 +727,10 @@ both!(bad_input_and_permissions, |t| {
         t.app.ping_webhook(&steward, id).await.unwrap_err()
     ));
     assert!(forbidden(
-        t.app.replay_webhook(&steward, id, 1).await.unwrap_err()
+        t.app
+            .replay_webhook(&steward, id, ReplayRequest { from: 1 })
+            .await
+            .unwrap_err()
     ));
     assert!(forbidden(
         t.app.delete_webhook(&steward, id).await.unwrap_err()

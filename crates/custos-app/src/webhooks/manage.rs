@@ -7,8 +7,8 @@ use custos_store::{now_us, Tx, WebhookAttemptRow, WebhookRow};
 
 use super::sign::new_secret;
 use super::{
-    NewWebhook, ReplayResult, WebhookAttemptPage, WebhookAttemptView, WebhookPatch, WebhookView,
-    WebhookWithSecret,
+    NewWebhook, ReplayRequest, ReplayResult, WebhookAttemptPage, WebhookAttemptView, WebhookPatch,
+    WebhookView, WebhookWithSecret,
 };
 use crate::actor::{Actor, Scope};
 use crate::audit::{append, record};
@@ -413,9 +413,10 @@ impl App {
         &self,
         actor: &Actor,
         id: i64,
-        from: i64,
+        input: impl Into<crate::input::Input<ReplayRequest>>,
     ) -> AppResult<ReplayResult> {
         require_manage(actor)?;
+        let from = input.into().get()?.from;
         if from < 1 {
             return Err(AppError::validation(
                 "from",

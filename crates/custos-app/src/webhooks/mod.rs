@@ -158,6 +158,14 @@ pub struct WebhookAttemptPage {
     pub next_before: Option<i64>,
 }
 
+/// A replay: queue the events from this seq again.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRequest {
+    /// The first event seq to send again (1 or more).
+    pub from: i64,
+}
+
 /// What a replay queued.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReplayResult {
