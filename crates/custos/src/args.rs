@@ -125,6 +125,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: crate::events_cmd::EventsCommand,
     },
+    /// Webhook subscriptions (Webhook 订阅): signed HTTP deliveries of events.
+    Webhook {
+        #[command(subcommand)]
+        command: crate::webhook_cmd::WebhookCommand,
+    },
     /// Add synthetic Chinese customers (valid USCC/ID numbers, real regions) for trials.
     Demo(customer_cmd::DemoArgs),
     /// Import customers from CSV/XLSX (批量导入); see docs/import-export.md.

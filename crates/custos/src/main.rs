@@ -31,6 +31,8 @@ mod rule_cmd;
 mod serve;
 mod sources_config;
 mod user_cmd;
+mod webhook_cmd;
+mod webhooks_config;
 
 /// mimalloc instead of glibc's malloc: see the workspace manifest.
 #[global_allocator]

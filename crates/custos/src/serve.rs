@@ -86,6 +86,7 @@ pub(crate) async fn serve(
             .run_lifecycle_worker(std::time::Duration::from_secs(600)),
     );
     let snapshots = tokio::spawn(app.clone().run_quality_snapshots());
+    let webhooks = tokio::spawn(app.clone().run_webhook_worker());
     let key_reloader = tokio::spawn(reload_keys_on_hangup(app.clone()));
     let served = match tls {
         Some(tls) => {
@@ -103,6 +104,7 @@ pub(crate) async fn serve(
     keys.abort();
     lifecycle.abort();
     snapshots.abort();
+    webhooks.abort();
     key_reloader.abort();
     served.map_err(|e| Failure(format!("server error: {e}")))?;
     lock.release().await;
