@@ -281,6 +281,19 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 200_000)]
         events: usize,
     },
+    /// Change-to-delivery latency of webhooks: customers created at a steady rate, two
+    /// subscribers on loopback.
+    Webhooks {
+        /// sqlite or postgres (postgres uses --database-url or CUSTOS_TEST_PG_URL, in a fresh schema).
+        #[arg(long, default_value = "sqlite")]
+        backend: String,
+        /// Customers created (two events each).
+        #[arg(long, default_value_t = 2_000)]
+        customers: usize,
+        /// Creations a second.
+        #[arg(long, default_value_t = 100)]
+        rate: u32,
+    },
 }
 
 #[derive(Subcommand)]

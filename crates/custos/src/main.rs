@@ -17,6 +17,7 @@ mod bench_import;
 mod bench_lookup;
 mod bench_overview;
 mod bench_quality;
+mod bench_webhooks;
 mod config;
 mod customer_cmd;
 mod dedupe_cmd;

@@ -232,6 +232,11 @@ impl App {
         let held = tx
             .finish_delivery(&d, &outcome, now, status, error.as_deref())
             .await?;
+        if !held && tx.webhook(w.id, false).await?.is_none() {
+            // Deleted while the request was under way: nothing left to log against.
+            tx.rollback().await?;
+            return Ok(false);
+        }
         let label = match (&outcome, held) {
             (_, false) => "lost",
             (DeliveryOutcome::Delivered, _) => "delivered",
