@@ -238,6 +238,17 @@ impl Tx {
         Ok(())
     }
 
+    /// Whether any delivery is due and unclaimed (a read, so an idle worker takes no write
+    /// lock).
+    pub async fn deliveries_due(&mut self, now: i64) -> StoreResult<bool> {
+        let sql = "SELECT EXISTS (SELECT 1 FROM webhook_deliveries WHERE state = 'pending' \
+                   AND next_at <= $1 AND (lease_until IS NULL OR lease_until < $1))";
+        Ok(on_tx!(self, |c| sqlx::query_scalar::<_, bool>(sql)
+            .bind(now)
+            .fetch_one(c)
+            .await)?)
+    }
+
     /// Claim up to `limit` due deliveries of active subscriptions whose lane has no
     /// earlier pending delivery, leasing them until `lease_until`.
     pub async fn claim_deliveries(

@@ -192,6 +192,12 @@ impl App {
     /// Claim up to `limit` due deliveries for this server.
     pub async fn claim_webhook_deliveries(&self, limit: usize) -> AppResult<Vec<ClaimedDelivery>> {
         let now = now_us();
+        let mut tx = self.db.begin_read().await?;
+        let due = tx.deliveries_due(now).await?;
+        tx.rollback().await?;
+        if !due {
+            return Ok(Vec::new());
+        }
         let lease = now + i64::try_from(self.webhook_lease().as_micros()).unwrap_or(i64::MAX / 2);
         let mut tx = self.db.begin().await?;
         let claimed = tx
