@@ -373,7 +373,11 @@ impl App {
             }
             tokio::select! {
                 _ = tokio::time::sleep(cfg.poll) => {}
-                Some(_) = set.join_next(), if !set.is_empty() => {}
+                Some(done) = set.join_next(), if !set.is_empty() => {
+                    if let Ok(Err(e)) = done {
+                        tracing::warn!(error = %e, "webhook delivery");
+                    }
+                }
             }
         }
     }
