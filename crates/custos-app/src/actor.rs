@@ -46,6 +46,7 @@ pub const PERMISSIONS: &[(&str, &str)] = &[
     ("quality.read", "查看数据质量（评分、指标、待完善清单）"),
     ("quality.manage", "管理数据质量（分派待完善、重算、快照）"),
     ("events.read", "读取变更事件流"),
+    ("webhooks.manage", "管理 Webhook 订阅"),
 ];
 
 pub fn is_known_permission(p: &str) -> bool {

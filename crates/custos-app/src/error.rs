@@ -177,6 +177,7 @@ fn what_zh(what: &str) -> &'static str {
         "contract" => "合同",
         "xref" => "外部系统编号",
         "source_queue" => "来源待确认记录",
+        "webhook" => "Webhook 订阅",
         _ => "对象",
     }
 }

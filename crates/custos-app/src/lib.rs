@@ -44,6 +44,7 @@ pub mod restore_guard;
 pub mod sources;
 mod stats_cache;
 pub mod terms;
+pub mod webhooks;
 
 use std::time::Duration;
 
@@ -110,6 +111,10 @@ pub struct AppConfig {
     pub api_keys: apikeys::ApiKeyConfig,
     /// Retention of the event log (`[events]`).
     pub events: events::EventsConfig,
+    /// Timeouts and extra CA of outbound HTTP (`[outbound]`).
+    pub outbound: outbound::OutboundConfig,
+    /// Retries, dead letters and leases of webhook deliveries (`[webhooks]`).
+    pub webhooks: webhooks::WebhooksConfig,
 }
 
 /// Wrapper so the config stays `Debug`.
@@ -148,6 +153,8 @@ impl Default for AppConfig {
             sources: Default::default(),
             api_keys: Default::default(),
             events: Default::default(),
+            outbound: Default::default(),
+            webhooks: Default::default(),
         }
     }
 }
@@ -169,6 +176,8 @@ pub struct App {
     /// Rate-limit buckets of API keys, and of client addresses that sent bad keys.
     pub(crate) key_buckets: std::sync::Arc<apikeys::Buckets>,
     pub(crate) key_failures: std::sync::Arc<apikeys::Buckets>,
+    /// The outbound HTTP client, made on first use (see `webhooks`).
+    pub(crate) outbound: std::sync::Arc<std::sync::OnceLock<Result<outbound::Outbound, String>>>,
 }
 
 impl App {
@@ -197,6 +206,7 @@ impl App {
             running_imports: Default::default(),
             key_buckets: Default::default(),
             key_failures: Default::default(),
+            outbound: Default::default(),
         }
     }
 }

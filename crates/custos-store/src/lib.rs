@@ -35,6 +35,7 @@ pub use custos_files::private_files;
 mod rate_limits;
 mod reminders;
 mod sql_text;
+mod webhooks;
 
 pub use activities::{ActivityRow, OrderTotalsRow};
 pub use api_keys::ApiKeyRow;
@@ -60,6 +61,9 @@ pub use org::{
 pub use org_admin::GrantListRow;
 pub use quality::{QualityRow, WorklistFilter};
 pub use reminders::{DueItem, ReminderRow};
+pub use webhooks::{
+    ClaimedDelivery, DeliveryCounts, DeliveryOutcome, NewDelivery, WebhookAttemptRow, WebhookRow,
+};
 
 /// Current time in microseconds since the Unix epoch, the unit every table uses.
 pub fn now_us() -> i64 {

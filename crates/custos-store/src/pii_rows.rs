@@ -63,6 +63,13 @@ pub const PII_COLUMNS: &[PiiColumns] = &[
         cols: &["payload"],
         every_row: false,
     },
+    // Webhook signing secrets: sealed because the server needs them plain to sign.
+    PiiColumns {
+        table: "webhooks",
+        key: &["id"],
+        cols: &["secret"],
+        every_row: false,
+    },
 ];
 
 /// One row: its key and its columns (in [`PiiColumns::cols`] order).

@@ -134,6 +134,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: crate::events_cmd::EventsCommand,
     },
+    /// Webhook subscriptions (Webhook 订阅): signed HTTP deliveries of events.
+    Webhook {
+        #[command(subcommand)]
+        command: crate::webhook_cmd::WebhookCommand,
+    },
     /// Add synthetic Chinese customers (valid USCC/ID numbers, real regions) for trials.
     Demo(customer_cmd::DemoArgs),
     /// Import customers from CSV/XLSX (批量导入); see docs/import-export.md.
@@ -291,6 +296,19 @@ pub(crate) enum BenchCommand {
         /// Events in the log when the feed is read.
         #[arg(long, default_value_t = 200_000)]
         events: usize,
+    },
+    /// Change-to-delivery latency of webhooks: customers created at a steady rate, two
+    /// subscribers on loopback.
+    Webhooks {
+        /// sqlite or postgres (postgres uses --database-url or CUSTOS_TEST_PG_URL, in a fresh schema).
+        #[arg(long, default_value = "sqlite")]
+        backend: String,
+        /// Customers created (two events each).
+        #[arg(long, default_value_t = 2_000)]
+        customers: usize,
+        /// Creations a second.
+        #[arg(long, default_value_t = 100)]
+        rate: u32,
     },
 }
 

@@ -36,7 +36,8 @@ pub(crate) async fn run_bench(
         | BenchCommand::Console { backend, .. }
         | BenchCommand::Overview { backend, .. }
         | BenchCommand::Quality { backend, .. }
-        | BenchCommand::Events { backend, .. } => backend.as_str(),
+        | BenchCommand::Events { backend, .. }
+        | BenchCommand::Webhooks { backend, .. } => backend.as_str(),
         BenchCommand::Import { .. } => "sqlite",
     };
     let backend = match backend_name {
@@ -113,6 +114,9 @@ pub(crate) async fn run_bench(
         BenchCommand::Events {
             customers, events, ..
         } => crate::bench_events::events(backend, url.as_deref(), *customers, *events).await?,
+        BenchCommand::Webhooks {
+            customers, rate, ..
+        } => crate::bench_webhooks::webhooks(backend, url.as_deref(), *customers, *rate).await?,
         BenchCommand::Import { .. } => {}
     }
     Ok(())

@@ -51,6 +51,10 @@ pub struct FileConfig {
     pub events: EventsSection,
     #[serde(default)]
     pub nats: crate::nats::NatsSection,
+    #[serde(default)]
+    pub outbound: crate::webhooks_config::OutboundSection,
+    #[serde(default)]
+    pub webhooks: crate::webhooks_config::WebhooksSection,
 }
 
 /// `[api_keys]`: the rate limit of every API key that has none of its own. Counted per
@@ -593,6 +597,8 @@ pub fn load(
     file.activities.apply(&mut app.activities)?;
     file.lifecycle.apply(&mut app.lifecycle)?;
     file.events.apply(&mut app.events)?;
+    file.outbound.apply(&mut app.outbound)?;
+    file.webhooks.apply(&mut app.webhooks)?;
     file.quality.apply(&mut app.quality)?;
     file.sources.apply(&mut app.sources)?;
     let nats = file.nats.settings()?;

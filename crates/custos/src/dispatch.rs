@@ -38,6 +38,12 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             crate::events_cmd::run_events(&app, &actor, command, cli.json).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Webhook { command } => {
+            let (app, _, _lock) = open(&cli, None).await?;
+            let actor = actor(&app, &cli).await?;
+            crate::webhook_cmd::run_webhook(&app, &actor, command, cli.json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Demo(args) => {
             let (app, _, _lock) = open(&cli, None).await?;
             customer_cmd::ensure_admin(&app).await?;

@@ -17,6 +17,7 @@ mod bench_import;
 mod bench_lookup;
 mod bench_overview;
 mod bench_quality;
+mod bench_webhooks;
 mod config;
 mod customer_cmd;
 mod dedupe_cmd;
@@ -32,6 +33,8 @@ mod rule_cmd;
 mod serve;
 mod sources_config;
 mod user_cmd;
+mod webhook_cmd;
+mod webhooks_config;
 
 /// mimalloc instead of glibc's malloc: see the workspace manifest.
 #[global_allocator]

@@ -86,6 +86,7 @@ pub(crate) async fn serve(
             .run_lifecycle_worker(std::time::Duration::from_secs(600)),
     );
     let snapshots = tokio::spawn(app.clone().run_quality_snapshots());
+    let webhooks = tokio::spawn(app.clone().run_webhook_worker());
     let key_reloader = tokio::spawn(reload_keys_on_hangup(app.clone()));
     let nats_relay = settings.nats.as_ref().map(crate::nats::relay);
     let nats = match (&settings.nats, &nats_relay) {
@@ -111,6 +112,7 @@ pub(crate) async fn serve(
     keys.abort();
     lifecycle.abort();
     snapshots.abort();
+    webhooks.abort();
     key_reloader.abort();
     if let (Some(task), Some(relay)) = (nats, &nats_relay) {
         task.abort();

@@ -255,7 +255,7 @@ fn pruned(after: i64, oldest: i64) -> AppError {
     ))
 }
 
-pub(super) fn view(e: EventLogRow) -> EventView {
+pub(crate) fn view(e: EventLogRow) -> EventView {
     EventView {
         seq: e.seq,
         id: e.id,

@@ -12,6 +12,7 @@ mod relay;
 
 pub use emit::EVENT_TYPES;
 pub(crate) use emit::*;
+pub(crate) use feed::view as event_view;
 pub use feed::{EventPage, EventQuery, EventView, MAX_LIMIT, MAX_WAIT_SECONDS};
 pub use relay::{EventRelay, EventSink, RelayStart, RelayStep, SinkFuture};
 

@@ -21,6 +21,7 @@ mod quality;
 mod reports;
 mod service_accounts;
 mod sources;
+mod webhooks;
 
 use axum::Router;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -94,6 +95,16 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(service_accounts::revoke_api_key))
         .routes(routes!(audit::list_audit))
         .routes(routes!(events::list_events))
+        .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
+        .routes(routes!(
+            webhooks::get_webhook,
+            webhooks::update_webhook,
+            webhooks::delete_webhook
+        ))
+        .routes(routes!(webhooks::rotate_webhook_secret))
+        .routes(routes!(webhooks::webhook_deliveries))
+        .routes(routes!(webhooks::replay_webhook))
+        .routes(routes!(webhooks::ping_webhook))
         .routes(routes!(codes::list_code_rules, codes::create_code_rule))
         .routes(routes!(codes::get_code_rule))
         .routes(routes!(codes::publish_code_rule))

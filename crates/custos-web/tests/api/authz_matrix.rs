@@ -525,6 +525,55 @@ const MATRIX: &[Entry] = &[
         Perm("user.manage"),
         None,
     ),
+    ("GET", "/api/v1/webhooks", Perm("webhooks.manage"), None),
+    (
+        "POST",
+        "/api/v1/webhooks",
+        Perm("webhooks.manage"),
+        Some(new_webhook),
+    ),
+    (
+        "GET",
+        "/api/v1/webhooks/{id}",
+        Perm("webhooks.manage"),
+        None,
+    ),
+    (
+        "PATCH",
+        "/api/v1/webhooks/{id}",
+        Perm("webhooks.manage"),
+        Some(empty),
+    ),
+    (
+        "DELETE",
+        "/api/v1/webhooks/{id}",
+        Perm("webhooks.manage"),
+        None,
+    ),
+    (
+        "GET",
+        "/api/v1/webhooks/{id}/deliveries",
+        Perm("webhooks.manage"),
+        None,
+    ),
+    (
+        "POST",
+        "/api/v1/webhooks/{id}/replay",
+        Perm("webhooks.manage"),
+        Some(replay),
+    ),
+    (
+        "POST",
+        "/api/v1/webhooks/{id}/rotate-secret",
+        Perm("webhooks.manage"),
+        None,
+    ),
+    (
+        "POST",
+        "/api/v1/webhooks/{id}/test",
+        Perm("webhooks.manage"),
+        None,
+    ),
     ("GET", "/api/v1/users", Perm("user.read"), None),
     ("POST", "/api/v1/users", Perm("user.manage"), None),
     ("GET", "/api/v1/users/{id}", Signed, None),
@@ -596,6 +645,12 @@ fn queue_decision() -> Value {
 
 fn new_api_key() -> Value {
     json!({"name": "矩阵"})
+}
+fn new_webhook() -> Value {
+    json!({"name": "矩阵", "url": "http://127.0.0.1:9/hook"})
+}
+fn replay() -> Value {
+    json!({"from": 1})
 }
 fn empty() -> Value {
     json!({})

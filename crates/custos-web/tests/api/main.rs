@@ -34,3 +34,4 @@ mod sources;
 mod timeline;
 mod tls;
 mod users;
+mod webhooks;

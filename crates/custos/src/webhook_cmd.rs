@@ -1,0 +1,193 @@
+//! `custos webhook add|list|remove|deliveries|replay|test`: webhook subscriptions, as the
+//! `--as` user (who needs `webhooks.manage` over everyone). Deliveries are made by
+//! `custos serve`.
+
+use clap::Subcommand;
+use comfy_table::Table;
+
+use custos_app::webhooks::{NewWebhook, ReplayRequest};
+use custos_app::{Actor, App};
+
+use crate::output::outln;
+use crate::{print_json, Failure};
+
+#[derive(Subcommand, Debug, Clone)]
+pub(crate) enum WebhookCommand {
+    /// Subscribe a URL to events; the signing secret is printed once, here only.
+    Add {
+        /// Unique name of the subscription.
+        name: String,
+        /// http:// or https:// address the events are posted to.
+        url: String,
+        /// Only these event types, comma-separated (default: all).
+        #[arg(long, value_delimiter = ',')]
+        types: Vec<String>,
+        /// The account whose data scope filters the events (default: the --as user).
+        #[arg(long)]
+        owner: Option<String>,
+        /// Create it paused.
+        #[arg(long)]
+        inactive: bool,
+    },
+    /// Every subscription with its cursor and counts of pending and dead deliveries.
+    List,
+    /// Delete a subscription with its pending deliveries and its log.
+    Remove { name: String },
+    /// The delivery log of a subscription, newest first.
+    Deliveries {
+        name: String,
+        /// Lines to show (1–200).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Send the events from seq FROM again (same event ids).
+    Replay {
+        name: String,
+        #[arg(long)]
+        from: i64,
+    },
+    /// Post a signed test event now and print the answer.
+    Test { name: String },
+}
+
+pub(crate) async fn run_webhook(
+    app: &App,
+    actor: &Actor,
+    cmd: &WebhookCommand,
+    json: bool,
+) -> Result<(), Failure> {
+    match cmd {
+        WebhookCommand::Add {
+            name,
+            url,
+            types,
+            owner,
+            inactive,
+        } => {
+            let input = NewWebhook {
+                name: name.clone(),
+                url: url.clone(),
+                event_types: types.clone(),
+                active: Some(!inactive),
+                owner: owner.clone(),
+            };
+            let made = app.create_webhook(actor, input).await?;
+            if json {
+                print_json(&made);
+            } else {
+                outln!(
+                    "webhook {} (id {}) posts to {}, from event {} on",
+                    made.webhook.name,
+                    made.webhook.id,
+                    made.webhook.url,
+                    made.webhook.cursor + 1
+                );
+                outln!("{}", made.secret);
+                outln!("the signing secret is shown this once: store it now");
+            }
+        }
+        WebhookCommand::List => {
+            let all = app.list_webhooks(actor).await?;
+            if json {
+                print_json(&all);
+                return Ok(());
+            }
+            let mut t = Table::new();
+            t.set_header([
+                "id", "name", "url", "types", "owner", "cursor", "pending", "dead", "status",
+            ]);
+            for w in all {
+                t.add_row([
+                    w.id.to_string(),
+                    w.name,
+                    w.url,
+                    if w.event_types.is_empty() {
+                        "all".to_string()
+                    } else {
+                        w.event_types.join(",")
+                    },
+                    w.owner,
+                    w.cursor.to_string(),
+                    w.pending.to_string(),
+                    w.dead.to_string(),
+                    if w.active { "active" } else { "paused" }.into(),
+                ]);
+            }
+            outln!("{t}");
+        }
+        WebhookCommand::Remove { name } => {
+            let id = app.webhook_id(actor, name).await?;
+            app.delete_webhook(actor, id).await?;
+            if json {
+                print_json(&serde_json::json!({"deleted": id}));
+            } else {
+                outln!("webhook {name} deleted");
+            }
+        }
+        WebhookCommand::Deliveries { name, limit } => {
+            let id = app.webhook_id(actor, name).await?;
+            let page = app.webhook_attempts(actor, id, None, Some(*limit)).await?;
+            if json {
+                print_json(&page);
+                return Ok(());
+            }
+            let mut t = Table::new();
+            t.set_header(["at", "seq", "type", "outcome", "status", "ms", "error"]);
+            for a in page.items {
+                t.add_row([
+                    a.at,
+                    a.seq.map(|s| s.to_string()).unwrap_or_default(),
+                    a.event_type,
+                    a.outcome,
+                    a.status.map(|s| s.to_string()).unwrap_or_default(),
+                    a.latency_ms.to_string(),
+                    a.error
+                        .unwrap_or_default()
+                        .chars()
+                        .filter(|c| !c.is_control())
+                        .take(80)
+                        .collect(),
+                ]);
+            }
+            outln!("{t}");
+        }
+        WebhookCommand::Replay { name, from } => {
+            let id = app.webhook_id(actor, name).await?;
+            let r = app
+                .replay_webhook(actor, id, ReplayRequest { from: *from })
+                .await?;
+            if json {
+                print_json(&r);
+            } else {
+                outln!(
+                    "{} events queued again for {name} (seq {} to {})",
+                    r.queued,
+                    r.from,
+                    r.through
+                );
+                if let Some(next) = r.next_from {
+                    outln!("more remain: replay again with --from {next}");
+                }
+            }
+        }
+        WebhookCommand::Test { name } => {
+            let id = app.webhook_id(actor, name).await?;
+            let r = app.ping_webhook(actor, id).await?;
+            if json {
+                print_json(&r);
+            } else if r.delivered {
+                outln!(
+                    "delivered: HTTP {} in {} ms",
+                    r.status.unwrap_or_default(),
+                    r.latency_ms
+                );
+            } else {
+                return Err(Failure(format!(
+                    "not delivered: {}",
+                    r.error.unwrap_or_default()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
