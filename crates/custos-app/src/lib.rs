@@ -12,6 +12,7 @@ mod audit_seal;
 pub mod auth;
 pub mod backup;
 mod batch;
+pub mod channels;
 pub mod bench_support;
 pub mod browser_session;
 pub mod clock;

@@ -188,9 +188,11 @@ impl crate::App {
     pub async fn run_notification_worker(
         self,
         smtp: Option<SmtpConfig>,
+        outbound: crate::outbound::Outbound,
         reminder_after: Option<Duration>,
     ) {
         let notifier = smtp.map(|cfg| Box::new(cfg) as Box<dyn Notifier>);
-        self.run_notifications(notifier, reminder_after).await
+        self.run_notifications(notifier, outbound, reminder_after)
+            .await
     }
 }

@@ -93,7 +93,7 @@ impl App {
                 if let Some(r) = reminder_of(kind, item, before) {
                     if tx.insert_reminder(&r).await? {
                         new_here += 1;
-                        tx.insert_notification(&NotificationRow {
+                        crate::notify::insert_notification(&mut tx, &NotificationRow {
                             id: 0,
                             user_id: r.user_id,
                             application_id: None,

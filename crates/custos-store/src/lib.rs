@@ -31,6 +31,7 @@ pub mod pii_rows;
 pub mod quality;
 /// Owner-only files and directories (kept at this path for the store's callers).
 pub use custos_files::private_files;
+mod notification_channels;
 mod rate_limits;
 mod reminders;
 mod sql_text;
@@ -58,6 +59,7 @@ pub use org::{
 };
 pub use org_admin::GrantListRow;
 pub use quality::{QualityRow, WorklistFilter};
+pub use notification_channels::{ChannelDeliveryRow, ChannelRow, DeliveryCounts};
 pub use reminders::{DueItem, ReminderRow};
 
 /// Current time in microseconds since the Unix epoch, the unit every table uses.

@@ -24,7 +24,7 @@ pub(super) async fn notify(
     title: String,
     body: String,
 ) -> AppResult<()> {
-    tx.insert_notification(&NotificationRow {
+    crate::notify::insert_notification(tx, &NotificationRow {
         id: 0,
         user_id,
         application_id: Some(application_id),

@@ -119,7 +119,7 @@ impl App {
         let assigned = tx.assign_quality(&ids, assignee.id, now).await?;
         let shown: Vec<&str> = codes.iter().take(20).map(String::as_str).collect();
         let more = if codes.len() > 20 { " …" } else { "" };
-        tx.insert_notification(&NotificationRow {
+        crate::notify::insert_notification(&mut tx, &NotificationRow {
             id: 0,
             user_id: assignee.id,
             application_id: None,
