@@ -46,7 +46,10 @@ pub const PERMISSIONS: &[(&str, &str)] = &[
     ("quality.read", "查看数据质量（评分、指标、待完善清单）"),
     ("quality.manage", "管理数据质量（分派待完善、重算、快照）"),
     ("events.read", "读取变更事件流"),
-    ("notifications.manage", "管理通知渠道（钉钉、企业微信、Webhook）"),
+    (
+        "notifications.manage",
+        "管理通知渠道（钉钉、企业微信、Webhook）",
+    ),
 ];
 
 pub fn is_known_permission(p: &str) -> bool {

@@ -150,7 +150,10 @@ impl App {
         loop {
             tick.tick().await;
             loop {
-                match self.deliver_channel_notifications(&outbound, now_us()).await {
+                match self
+                    .deliver_channel_notifications(&outbound, now_us())
+                    .await
+                {
                     Ok(r) if r.is_empty() => break,
                     Ok(r) => tracing::info!(
                         sent = r.sent,

@@ -621,10 +621,12 @@ impl Tx {
     /// One notification by id.
     pub async fn notification(&mut self, id: i64) -> StoreResult<Option<NotificationRow>> {
         let sql = format!("SELECT {NOTE_COLS} FROM notifications WHERE id = $1");
-        Ok(on_tx!(self, |c| sqlx::query_as::<_, NotificationRow>(&sql)
-            .bind(id)
-            .fetch_optional(c)
-            .await)?)
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, NotificationRow>(
+            &sql
+        )
+        .bind(id)
+        .fetch_optional(c)
+        .await)?)
     }
 
     /// Record that a notification was e-mailed.

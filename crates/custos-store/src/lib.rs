@@ -54,12 +54,12 @@ pub use event_log::{EventLogHead, EventLogRow, NewEvent};
 pub use hierarchy::ParentRow;
 pub use lifecycle::{LifecycleRow, RecordFacts, TransitionRow};
 pub use login_throttle::ThrottleRow;
+pub use notification_channels::{ChannelDeliveryRow, ChannelRow, DeliveryCounts};
 pub use org::{
     username_key, DepartmentRow, RoleGrantRow, RoleRow, SessionRow, UserRow, SERVICE_KIND,
 };
 pub use org_admin::GrantListRow;
 pub use quality::{QualityRow, WorklistFilter};
-pub use notification_channels::{ChannelDeliveryRow, ChannelRow, DeliveryCounts};
 pub use reminders::{DueItem, ReminderRow};
 
 /// Current time in microseconds since the Unix epoch, the unit every table uses.

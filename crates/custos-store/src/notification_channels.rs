@@ -80,8 +80,7 @@ impl Tx {
 
     /// Channels in id order, at most `limit`.
     pub async fn notification_channels(&mut self, limit: i64) -> StoreResult<Vec<ChannelRow>> {
-        let sql =
-            format!("SELECT {CHANNEL_COLS} FROM notification_channels ORDER BY id LIMIT $1");
+        let sql = format!("SELECT {CHANNEL_COLS} FROM notification_channels ORDER BY id LIMIT $1");
         Ok(on_tx!(self, |conn| sqlx::query_as::<_, ChannelRow>(&sql)
             .bind(limit)
             .fetch_all(conn)
@@ -143,7 +142,8 @@ impl Tx {
         lease_until: i64,
         limit: i64,
     ) -> StoreResult<Vec<ChannelDeliveryRow>> {
-        let free = "state = 'pending' AND next_at <= $2 AND (lease_until IS NULL OR lease_until < $2)";
+        let free =
+            "state = 'pending' AND next_at <= $2 AND (lease_until IS NULL OR lease_until < $2)";
         let sql = format!(
             "UPDATE channel_deliveries SET lease_until = $1, attempts = attempts + 1 \
              WHERE {free} AND id IN (SELECT id FROM channel_deliveries WHERE {free} \
@@ -194,21 +194,29 @@ impl Tx {
             "SELECT {DELIVERY_COLS} FROM channel_deliveries WHERE channel_id = $1 \
              ORDER BY id DESC LIMIT $2"
         );
-        Ok(on_tx!(self, |conn| sqlx::query_as::<_, ChannelDeliveryRow>(&sql)
-            .bind(channel_id)
-            .bind(limit)
-            .fetch_all(conn)
-            .await)?)
+        Ok(on_tx!(self, |conn| {
+            sqlx::query_as::<_, ChannelDeliveryRow>(&sql)
+                .bind(channel_id)
+                .bind(limit)
+                .fetch_all(conn)
+                .await
+        })?)
     }
 
     /// How many deliveries of a channel are in each state.
-    pub async fn channel_delivery_counts(&mut self, channel_id: i64) -> StoreResult<DeliveryCounts> {
-        let rows: Vec<(String, i64)> = on_tx!(self, |conn| sqlx::query_as::<_, (String, i64)>(
+    pub async fn channel_delivery_counts(
+        &mut self,
+        channel_id: i64,
+    ) -> StoreResult<DeliveryCounts> {
+        let rows: Vec<(String, i64)> =
+            on_tx!(self, |conn| {
+                sqlx::query_as::<_, (String, i64)>(
             "SELECT state, COUNT(*) FROM channel_deliveries WHERE channel_id = $1 GROUP BY state"
         )
         .bind(channel_id)
         .fetch_all(conn)
-        .await)?;
+        .await
+            })?;
         let mut counts = DeliveryCounts::default();
         for (state, n) in rows {
             match state.as_str() {

@@ -180,7 +180,9 @@ impl App {
         now: i64,
     ) -> AppResult<DeliveryRound> {
         let mut tx = self.db.begin().await?;
-        let claimed = tx.claim_channel_deliveries(now, now + LEASE_US, BATCH).await?;
+        let claimed = tx
+            .claim_channel_deliveries(now, now + LEASE_US, BATCH)
+            .await?;
         tx.commit().await?;
         let mut round = DeliveryRound::default();
         for d in &claimed {
@@ -237,7 +239,10 @@ impl App {
             raw_kind: "test".into(),
             kind: None,
             title: format!("通知渠道测试：{}", row.name),
-            body: format!("这是一条来自 custos 的测试消息，由 {} 发送。", actor.display_name),
+            body: format!(
+                "这是一条来自 custos 的测试消息，由 {} 发送。",
+                actor.display_name
+            ),
             time: format_time(now),
             application_id: None,
             department: None,

@@ -136,7 +136,10 @@ fn clip(text: &str) -> String {
 }
 
 /// `Ok` when the receiver took the message; else why not (kept as the last error).
-pub(crate) fn judge(provider: Provider, answer: Result<Reply, OutboundError>) -> Result<(), String> {
+pub(crate) fn judge(
+    provider: Provider,
+    answer: Result<Reply, OutboundError>,
+) -> Result<(), String> {
     let reply = answer.map_err(|e| clip(&e.to_string()))?;
     if !reply.is_success() {
         return Err(clip(&format!("HTTP {}: {}", reply.status, reply.body)));
@@ -174,7 +177,7 @@ mod tests {
     fn notice() -> Notice {
         Notice {
             id: 7,
-            raw_kind: "rejected".into(),
+            raw_kind: "reject".into(),
             kind: Some(NotificationKind::ApplicationDecided),
             title: "申请被驳回：新建客户 #12".into(),
             body: "您的申请单 #12 被 张三 驳回，原因：电话 13800138000 有误".into(),
@@ -232,7 +235,13 @@ mod tests {
         // Base64's + / = are percent-encoded in the query.
         assert!(!post.url.query().unwrap_or("").contains('+'));
         assert!(post.headers.is_empty());
-        let post = prepare(Provider::Webhook, &url, Some("s3cret-s3cret-16"), &notice(), 5_000);
+        let post = prepare(
+            Provider::Webhook,
+            &url,
+            Some("s3cret-s3cret-16"),
+            &notice(),
+            5_000,
+        );
         let sig = webhook_signature("s3cret-s3cret-16", 5, &post.body);
         assert_eq!(post.headers, vec![("x-custos-signature", sig)]);
         let post = prepare(Provider::Webhook, &url, None, &notice(), 5_000);
@@ -241,7 +250,11 @@ mod tests {
 
     #[test]
     fn answers_are_judged() {
-        assert!(judge(Provider::Dingtalk, reply(200, r#"{"errcode":0,"errmsg":"ok"}"#)).is_ok());
+        assert!(judge(
+            Provider::Dingtalk,
+            reply(200, r#"{"errcode":0,"errmsg":"ok"}"#)
+        )
+        .is_ok());
         let e = judge(
             Provider::Dingtalk,
             reply(200, r#"{"errcode":310000,"errmsg":"sign not match"}"#),

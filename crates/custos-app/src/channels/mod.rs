@@ -25,7 +25,7 @@ mod message;
 use serde::{Deserialize, Serialize};
 
 pub(crate) use deliver::queue_for_channels;
-pub use deliver::DeliveryRound;
+pub use deliver::{DeliveryRound, MAX_ATTEMPTS};
 
 /// What kind of receiver a channel posts to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -57,7 +57,17 @@ impl Provider {
 
 /// The kinds of notification a channel may receive (the notifications custos writes).
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum NotificationKind {
@@ -119,7 +129,7 @@ impl NotificationKind {
             ("task", _) => NotificationKind::TaskPending,
             ("reminder", Some(_)) => NotificationKind::TaskOverdue,
             ("reminder", None) => NotificationKind::FollowupDue,
-            ("approved" | "rejected" | "returned", _) => NotificationKind::ApplicationDecided,
+            ("approved" | "reject" | "return", _) => NotificationKind::ApplicationDecided,
             ("progress" | "withdrawn", _) => NotificationKind::ApplicationProgress,
             ("quality.assigned", _) => NotificationKind::QualityAssigned,
             _ => return None,

@@ -28,6 +28,7 @@ mod hardening;
 mod hostile_input;
 mod imports;
 mod logins;
+mod notification_channels;
 mod ops;
 mod quality;
 mod sources;
