@@ -208,15 +208,14 @@ impl Tx {
         &mut self,
         channel_id: i64,
     ) -> StoreResult<DeliveryCounts> {
-        let rows: Vec<(String, i64)> =
-            on_tx!(self, |conn| {
-                sqlx::query_as::<_, (String, i64)>(
+        let rows: Vec<(String, i64)> = on_tx!(self, |conn| {
+            sqlx::query_as::<_, (String, i64)>(
             "SELECT state, COUNT(*) FROM channel_deliveries WHERE channel_id = $1 GROUP BY state"
         )
         .bind(channel_id)
         .fetch_all(conn)
         .await
-            })?;
+        })?;
         let mut counts = DeliveryCounts::default();
         for (state, n) in rows {
             match state.as_str() {

@@ -24,6 +24,7 @@ mod dispatch;
 mod events_cmd;
 mod import_cmd;
 mod key_cmd;
+mod mail_config;
 mod notify_cmd;
 mod output;
 mod quality_cmd;

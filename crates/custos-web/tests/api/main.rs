@@ -31,6 +31,7 @@ mod logins;
 mod notification_channels;
 mod ops;
 mod quality;
+mod smtp_tls;
 mod sources;
 mod timeline;
 mod tls;
