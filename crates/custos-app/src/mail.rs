@@ -288,7 +288,7 @@ impl Session {
         let mechanisms: Vec<&str> = extensions
             .iter()
             .filter_map(|e| e.strip_prefix("AUTH"))
-            .flat_map(|m| m.split(|c: char| c == ' ' || c == '='))
+            .flat_map(|m| m.split([' ', '=']))
             .collect();
         if mechanisms.contains(&"PLAIN") {
             let token = STANDARD.encode(format!("\0{}\0{}", auth.user, auth.password));

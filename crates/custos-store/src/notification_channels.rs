@@ -70,6 +70,24 @@ impl Tx {
             .await)?)
     }
 
+    /// Write a channel's settings back (its id, creation and deliveries stay).
+    pub async fn update_notification_channel(&mut self, c: &ChannelRow) -> StoreResult<()> {
+        let sql = "UPDATE notification_channels SET name = $2, url_sealed = $3, url_hint = $4, \
+                   secret_sealed = $5, kinds = $6, departments = $7 WHERE id = $1";
+        on_tx!(self, |conn| sqlx::query(sql)
+            .bind(c.id)
+            .bind(&c.name)
+            .bind(&c.url_sealed)
+            .bind(&c.url_hint)
+            .bind(&c.secret_sealed)
+            .bind(&c.kinds)
+            .bind(&c.departments)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
     pub async fn notification_channel(&mut self, id: i64) -> StoreResult<Option<ChannelRow>> {
         let sql = format!("SELECT {CHANNEL_COLS} FROM notification_channels WHERE id = $1");
         Ok(on_tx!(self, |conn| sqlx::query_as::<_, ChannelRow>(&sql)

@@ -8,7 +8,9 @@ use custos_store::{now_us, ChannelRow, Tx};
 use serde_json::json;
 
 use super::message::mask_url;
-use super::{ChannelView, DeliveryTally, DeliveryView, NewChannel, NotificationKind, Provider};
+use super::{
+    ChannelPatch, ChannelView, DeliveryTally, DeliveryView, NewChannel, NotificationKind, Provider,
+};
 use crate::actor::{Actor, Scope};
 use crate::audit::{append, record};
 use crate::auth::format_time;
@@ -98,6 +100,14 @@ fn check_secret(provider: Provider, secret: Option<&str>, errors: &mut Vec<Field
     }
 }
 
+/// What the audit log keeps of a channel: the masked URL, whether a secret is set.
+fn audited(v: &ChannelView) -> serde_json::Value {
+    json!({
+        "name": v.name, "provider": v.provider, "url": v.url_masked,
+        "has_secret": v.has_secret, "kinds": v.kinds, "departments": v.departments,
+    })
+}
+
 fn join_ids<T: ToString>(items: impl IntoIterator<Item = T>) -> String {
     items
         .into_iter()
@@ -147,14 +157,9 @@ pub(super) async fn channel(tx: &mut Tx, id: i64) -> AppResult<ChannelRow> {
 }
 
 impl App {
-    /// Make a channel.
-    pub async fn create_notification_channel(
-        &self,
-        actor: &Actor,
-        input: impl Into<crate::input::Input<NewChannel>>,
-    ) -> AppResult<ChannelView> {
-        require_manager(actor)?;
-        let input = input.into().get()?;
+    /// `input` checked (every field error at once, departments that exist, a name no
+    /// other channel has) and made into a row with its URL and secret sealed.
+    async fn checked_row(&self, tx: &mut Tx, input: NewChannel, id: i64) -> AppResult<ChannelRow> {
         let mut errors = Vec::new();
         check_name("name", &input.name, 64, &mut errors);
         check_channel_url(input.provider, &input.url, &mut errors);
@@ -180,7 +185,6 @@ impl App {
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
-        let mut tx = self.db.begin().await?;
         for d in &departments {
             if tx.department(*d).await?.is_none() {
                 return Err(AppError::validation(
@@ -195,24 +199,17 @@ impl App {
         }
         let name = input.name.trim().to_string();
         let existing = tx.notification_channels(MAX_CHANNELS).await?;
-        if existing.iter().any(|c| c.name == name) {
+        if existing.iter().any(|c| c.name == name && c.id != id) {
             return Err(AppError::Conflict(Violation::new(
                 "channel.name_taken",
                 format!("名称为 {name} 的通知渠道已存在"),
                 format!("a notification channel named {name} exists"),
             )));
         }
-        if tx.count_notification_channels().await? >= MAX_CHANNELS {
-            return Err(AppError::Conflict(Violation::new(
-                "channel.too_many",
-                format!("通知渠道最多 {MAX_CHANNELS} 个，请先删除不用的渠道"),
-                format!("at most {MAX_CHANNELS} notification channels; remove one first"),
-            )));
-        }
         let url = check_url(&input.url).map_err(|r| AppError::Internal(r.into()))?;
         let key = &self.config.pii_key;
-        let mut row = ChannelRow {
-            id: 0,
+        Ok(ChannelRow {
+            id,
             name,
             kind: input.provider.as_str().into(),
             url_sealed: key.encrypt(url.as_str()),
@@ -221,8 +218,28 @@ impl App {
             kinds: join_ids(kinds.iter().map(|k| k.as_str())),
             departments: join_ids(&departments),
             created_at: now_us(),
-            created_by: Some(actor.user_id),
-        };
+            created_by: None,
+        })
+    }
+
+    /// Make a channel.
+    pub async fn create_notification_channel(
+        &self,
+        actor: &Actor,
+        input: impl Into<crate::input::Input<NewChannel>>,
+    ) -> AppResult<ChannelView> {
+        require_manager(actor)?;
+        let input = input.into().get()?;
+        let mut tx = self.db.begin().await?;
+        let mut row = self.checked_row(&mut tx, input, 0).await?;
+        if tx.count_notification_channels().await? >= MAX_CHANNELS {
+            return Err(AppError::Conflict(Violation::new(
+                "channel.too_many",
+                format!("通知渠道最多 {MAX_CHANNELS} 个，请先删除不用的渠道"),
+                format!("at most {MAX_CHANNELS} notification channels; remove one first"),
+            )));
+        }
+        row.created_by = Some(actor.user_id);
         row.id = tx.insert_notification_channel(&row).await?;
         let shown = view(&mut tx, &row).await?;
         let mut r = record(
@@ -231,10 +248,61 @@ impl App {
             "notification_channel",
             &row.id.to_string(),
         );
-        r.after = to_json(&json!({
-            "name": shown.name, "provider": shown.provider, "url": shown.url_masked,
-            "has_secret": shown.has_secret, "kinds": shown.kinds, "departments": shown.departments,
-        }));
+        r.after = to_json(&audited(&shown));
+        append(&mut tx, r).await?;
+        tx.commit().await?;
+        Ok(shown)
+    }
+
+    /// Change a channel: the fields given replace the stored ones (`secret: null` removes
+    /// the secret); checked as a new channel would be.
+    pub async fn update_notification_channel(
+        &self,
+        actor: &Actor,
+        id: i64,
+        patch: impl Into<crate::input::Input<ChannelPatch>>,
+    ) -> AppResult<ChannelView> {
+        require_manager(actor)?;
+        let patch = patch.into().get()?;
+        let mut tx = self.db.begin().await?;
+        let old = channel(&mut tx, id).await?;
+        let key = &self.config.pii_key;
+        let provider = Provider::parse(&old.kind).unwrap_or(Provider::Webhook);
+        let secret = match patch.secret {
+            Some(s) => s,
+            None => old
+                .secret_sealed
+                .as_deref()
+                .map(|s| key.decrypt(s))
+                .transpose()?,
+        };
+        let input = NewChannel {
+            name: patch.name.unwrap_or_else(|| old.name.clone()),
+            provider,
+            url: match patch.url {
+                Some(u) => u,
+                None => key.decrypt(&old.url_sealed)?,
+            },
+            secret,
+            kinds: patch.kinds.unwrap_or_else(|| stored_kinds(&old)),
+            departments: patch
+                .departments
+                .unwrap_or_else(|| stored_departments(&old)),
+        };
+        let mut row = self.checked_row(&mut tx, input, id).await?;
+        row.created_at = old.created_at;
+        row.created_by = old.created_by;
+        tx.update_notification_channel(&row).await?;
+        let before = view(&mut tx, &old).await?;
+        let shown = view(&mut tx, &row).await?;
+        let mut r = record(
+            actor,
+            "notification_channel.update",
+            "notification_channel",
+            &id.to_string(),
+        );
+        r.before = to_json(&audited(&before));
+        r.after = to_json(&audited(&shown));
         append(&mut tx, r).await?;
         tx.commit().await?;
         Ok(shown)

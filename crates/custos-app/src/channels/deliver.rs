@@ -1,6 +1,7 @@
 //! Deliveries to channels: queued in the transaction of the notification, posted by the
 //! worker with a lease, retried with backoff, given up after [`MAX_ATTEMPTS`].
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use custos_store::{now_us, ChannelDeliveryRow, ChannelRow, NotificationRow, Tx};
@@ -66,11 +67,11 @@ pub(crate) async fn queue_for_channels(tx: &mut Tx, n: &NotificationRow, id: i64
             };
             let mut inside = false;
             for root in departments {
-                if !subtrees.contains_key(&root) {
-                    let sub = tx.department_subtree(root).await?;
-                    subtrees.insert(root, sub);
-                }
-                if subtrees.get(&root).is_some_and(|s| s.contains(&dept)) {
+                let sub = match subtrees.entry(root) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(e) => e.insert(tx.department_subtree(root).await?),
+                };
+                if sub.contains(&dept) {
                     inside = true;
                     break;
                 }

@@ -160,6 +160,24 @@ pub struct NewChannel {
     pub departments: Vec<i64>,
 }
 
+/// A change of a channel: only the fields given change (the provider cannot).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelPatch {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    /// A new secret, or `null` to remove it.
+    #[serde(default, with = "crate::org::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub secret: Option<Option<String>>,
+    #[serde(default)]
+    pub kinds: Option<Vec<NotificationKind>>,
+    #[serde(default)]
+    pub departments: Option<Vec<i64>>,
+}
+
 /// Deliveries of a channel by state.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DeliveryTally {
@@ -206,4 +224,44 @@ pub struct TestOutcome {
     /// Why it failed (transport error, HTTP status or the robot's `errcode`/`errmsg`).
     pub error: Option<String>,
     pub elapsed_ms: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_kinds_map_to_channel_kinds() {
+        use NotificationKind as K;
+        assert_eq!(NotificationKind::of("task", Some(1)), Some(K::TaskPending));
+        assert_eq!(
+            NotificationKind::of("reminder", Some(1)),
+            Some(K::TaskOverdue)
+        );
+        assert_eq!(NotificationKind::of("reminder", None), Some(K::FollowupDue));
+        for decided in ["approved", "reject", "return"] {
+            assert_eq!(
+                NotificationKind::of(decided, Some(1)),
+                Some(K::ApplicationDecided)
+            );
+        }
+        for progress in ["progress", "withdrawn"] {
+            assert_eq!(
+                NotificationKind::of(progress, Some(1)),
+                Some(K::ApplicationProgress)
+            );
+        }
+        assert_eq!(
+            NotificationKind::of("quality.assigned", None),
+            Some(K::QualityAssigned)
+        );
+        assert_eq!(NotificationKind::of("something.else", None), None);
+        for k in NotificationKind::ALL {
+            assert_eq!(NotificationKind::parse(k.as_str()), Some(k));
+            let json = serde_json::to_value(k).expect("json");
+            assert_eq!(json, k.as_str());
+        }
+        assert_eq!(Provider::parse("wecom"), Some(Provider::Wecom));
+        assert_eq!(Provider::parse("slack"), None);
+    }
 }

@@ -99,6 +99,7 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(
             notification_channels::get_channel,
+            notification_channels::update_channel,
             notification_channels::remove_channel
         ))
         .routes(routes!(notification_channels::list_deliveries))

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 
-use custos_app::channels::{ChannelView, DeliveryView, NewChannel, TestOutcome};
+use custos_app::channels::{ChannelPatch, ChannelView, DeliveryView, NewChannel, TestOutcome};
 use custos_app::outbound::{Outbound, OutboundConfig};
 use custos_app::AppError;
 
@@ -57,6 +57,26 @@ pub async fn get_channel(
 ) -> Result<Json<ChannelView>, ApiError> {
     let id = parse_id("notification_channel", &id)?;
     Ok(Json(s.app.get_notification_channel(&actor, id).await?))
+}
+
+/// Change a channel's name, URL, secret (`null` removes it), kinds or departments.
+#[utoipa::path(patch, path = "/api/v1/notification-channels/{id}", tag = "notification channels", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "channel id")), request_body = ChannelPatch,
+    responses((status = 200, body = ChannelView),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn update_channel(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    JsonInput(patch): JsonInput<ChannelPatch>,
+) -> Result<Json<ChannelView>, ApiError> {
+    let id = parse_id("notification_channel", &id)?;
+    Ok(Json(
+        s.app.update_notification_channel(&actor, id, patch).await?,
+    ))
 }
 
 /// Remove a channel; its pending deliveries are dropped.

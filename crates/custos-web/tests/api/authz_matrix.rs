@@ -452,6 +452,12 @@ const MATRIX: &[Entry] = &[
         None,
     ),
     (
+        "PATCH",
+        "/api/v1/notification-channels/{id}",
+        Perm("notifications.manage"),
+        Some(empty),
+    ),
+    (
         "DELETE",
         "/api/v1/notification-channels/{id}",
         Perm("notifications.manage"),

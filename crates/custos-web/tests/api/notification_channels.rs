@@ -547,6 +547,67 @@ backend_test!(test_message_bad_input_and_permissions, |t| {
         .await;
     }
     assert_eq!(rx.hits().len(), 1, "a refused test sends nothing");
+
+    // Changes are checked like a new channel; the secret can be set and removed.
+    let path = format!("/api/v1/notification-channels/{wecom}");
+    let v = body(
+        t.patch(
+            &path,
+            &o.admin,
+            json!({"name": "改名群", "kinds": ["task_pending", "task_overdue"]}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(v["name"], "改名群");
+    assert_eq!(v["kinds"], json!(["task_pending", "task_overdue"]));
+    assert_eq!(v["url_masked"], format!("{}/…", rx.base));
+    let p = problem(
+        t.patch(&path, &o.admin, json!({"secret": "0123456789abcdef"}))
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(problem_fields(&p), ["secret"]);
+    let p = problem(
+        t.patch(&path, &o.admin, json!({"url": "https://q.example/x"}))
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(problem_fields(&p), ["url"]);
+    problem(
+        t.patch(&path, &o.admin, json!({"name": "关闭的"})).await,
+        409,
+    )
+    .await;
+    problem(
+        t.patch(&path, &o.admin, json!({"provider": "webhook"}))
+            .await,
+        422,
+    )
+    .await;
+    problem(t.patch(&path, &o.clerk, json!({"name": "x"})).await, 403).await;
+    let down_path = format!("/api/v1/notification-channels/{down}");
+    let v = body(
+        t.patch(
+            &down_path,
+            &o.admin,
+            json!({"secret": "0123456789abcdef-x"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(v["has_secret"], true);
+    let v = body(
+        t.patch(&down_path, &o.admin, json!({"secret": null})).await,
+        200,
+    )
+    .await;
+    assert_eq!(v["has_secret"], false);
+    assert_eq!(v["kinds"], json!(["task_pending"]));
     let r = t
         .delete(&format!("/api/v1/notification-channels/{wecom}"), &o.admin)
         .await;
