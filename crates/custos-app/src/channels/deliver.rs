@@ -142,6 +142,7 @@ impl App {
             title: n.title,
             body: n.body,
             time: format_time(n.created_at),
+            local_time: self.local_time_us(n.created_at),
             application_id: n.application_id,
             department,
         }))
@@ -245,6 +246,7 @@ impl App {
                 actor.display_name
             ),
             time: format_time(now),
+            local_time: self.local_time_us(now),
             application_id: None,
             department: None,
         };

@@ -23,6 +23,8 @@ pub(crate) struct Notice {
     /// What the recipient reads; only the generic webhook gets it.
     pub body: String,
     pub time: String,
+    /// The same time as people read it (`2026-12-07 14:30`, the code time zone).
+    pub local_time: String,
     pub application_id: Option<i64>,
     pub department: Option<(i64, String)>,
 }
@@ -63,7 +65,7 @@ fn group_lines(n: &Notice) -> (String, String) {
     let title = format!("【custos】{}", n.title);
     let text = format!(
         "类型：{kind}\n\n时间：{}\n\n请登录客户主数据与编码管理系统 custos 查看详情。",
-        n.time
+        n.local_time
     );
     (title, text)
 }
@@ -181,7 +183,8 @@ mod tests {
             kind: Some(NotificationKind::ApplicationDecided),
             title: "申请被驳回：新建客户 #12".into(),
             body: "您的申请单 #12 被 张三 驳回，原因：电话 13800138000 有误".into(),
-            time: "2026-12-07 10:00:00".into(),
+            time: "2026-12-07T02:00:00Z".into(),
+            local_time: "2026-12-07 10:00".into(),
             application_id: Some(12),
             department: Some((3, "华东销售部".into())),
         }
@@ -212,7 +215,10 @@ mod tests {
     fn group_messages_carry_no_body() {
         for p in [Provider::Dingtalk, Provider::Wecom] {
             let text = render(p, &notice()).to_string();
-            assert!(text.contains("#12"), "{text}");
+            assert!(
+                text.contains("#12") && text.contains("2026-12-07 10:00"),
+                "{text}"
+            );
             assert!(!text.contains("13800138000"), "{text}");
             assert!(!text.contains("张三"), "{text}");
             assert!(!text.contains("华东销售部"), "{text}");
