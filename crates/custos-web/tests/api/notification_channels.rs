@@ -213,12 +213,15 @@ backend_test!(
         )
         .await;
         let now = custos_store::now_us();
-        let round = t
-            .app
-            .deliver_channel_notifications(&outbound(), now)
-            .await
-            .expect("deliver");
-        assert_eq!((round.sent, round.retrying, round.given_up), (4, 0, 0));
+        // Two servers at once: the leases let each delivery be posted exactly once.
+        let (out1, out2) = (outbound(), outbound());
+        let (r1, r2) = tokio::join!(
+            t.app.deliver_channel_notifications(&out1, now),
+            t.app.deliver_channel_notifications(&out2, now)
+        );
+        let (r1, r2) = (r1.expect("deliver"), r2.expect("deliver"));
+        assert_eq!((r1.sent + r2.sent, r1.retrying + r2.retrying), (4, 0));
+        assert_eq!(rx.hits().len(), 4);
         let again = t
             .app
             .deliver_channel_notifications(&outbound(), now)
