@@ -47,6 +47,10 @@ pub const PERMISSIONS: &[(&str, &str)] = &[
     ("quality.manage", "管理数据质量（分派待完善、重算、快照）"),
     ("events.read", "读取变更事件流"),
     ("webhooks.manage", "管理 Webhook 订阅"),
+    (
+        "notifications.manage",
+        "管理通知渠道（钉钉、企业微信、Webhook）",
+    ),
 ];
 
 pub fn is_known_permission(p: &str) -> bool {

@@ -14,6 +14,7 @@ pub mod backup;
 mod batch;
 pub mod bench_support;
 pub mod browser_session;
+pub mod channels;
 pub mod clock;
 pub mod codes;
 pub mod data_lock;

@@ -6,17 +6,28 @@
 //! implementation of the trait beside SMTP.
 //!
 //! Delivery state in the database is the e-mail state (`emailed_at`, `email_lease`,
-//! `email_attempts`) and recipients are addressed by their e-mail address; a channel that
-//! addresses people otherwise brings its own columns with it.
+//! `email_attempts`) and recipients are addressed by their e-mail address. Group channels
+//! (DingTalk, WeCom, webhooks: `channels/`) address a group, not a person, and keep their
+//! own delivery per (channel, notification), queued by [`insert_notification`]; the same
+//! worker posts them, apart from e-mail, so neither path delays the other.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use custos_store::now_us;
+use custos_store::{now_us, NotificationRow, Tx};
 
 use crate::error::AppResult;
+use crate::outbound::Outbound;
 use crate::App;
+
+/// Write a notification and queue it for the group channels that receive it, in the
+/// caller's transaction. Every notification is written through here.
+pub(crate) async fn insert_notification(tx: &mut Tx, n: &NotificationRow) -> AppResult<i64> {
+    let id = tx.insert_notification(n).await?;
+    crate::channels::queue_for_channels(tx, n, id).await?;
+    Ok(id)
+}
 
 /// One message to one recipient.
 #[derive(Debug, Clone)]
@@ -88,14 +99,19 @@ impl App {
     }
 
     /// Background work of notifications, run by `custos serve`: deliver unsent
-    /// notifications every 30 s through `notifier` (when one is configured) and remind
-    /// approvers of tasks pending longer than `reminder_after` (when set). Errors are
-    /// logged and retried.
+    /// notifications every 30 s through `notifier` (when one is configured), post the
+    /// group channels' deliveries through `outbound` (every 10 s), and remind approvers
+    /// of tasks pending longer than `reminder_after` (when set). Errors are logged and
+    /// retried.
     pub async fn run_notifications(
         self,
         notifier: Option<Box<dyn Notifier>>,
+        outbound: Outbound,
         reminder_after: Option<Duration>,
     ) {
+        // Group channels in their own task: a slow relay or robot never holds up the other.
+        let channels = tokio::spawn(self.clone().run_channel_deliveries(outbound));
+        let _abort_on_drop = AbortOnDrop(channels);
         let mut tick = tokio::time::interval(Duration::from_secs(30));
         let mut last_reminder = std::time::Instant::now();
         loop {
@@ -125,5 +141,41 @@ impl App {
                 }
             }
         }
+    }
+
+    /// Post group channels' deliveries every 10 s (a full round is followed at once by
+    /// the next).
+    async fn run_channel_deliveries(self, outbound: Outbound) {
+        let mut tick = tokio::time::interval(Duration::from_secs(10));
+        loop {
+            tick.tick().await;
+            loop {
+                match self
+                    .deliver_channel_notifications(&outbound, now_us())
+                    .await
+                {
+                    Ok(r) if r.is_empty() => break,
+                    Ok(r) => tracing::info!(
+                        sent = r.sent,
+                        retrying = r.retrying,
+                        given_up = r.given_up,
+                        "notification channel deliveries"
+                    ),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "notification channel deliveries failed; will retry");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Stops a spawned task when its owner ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

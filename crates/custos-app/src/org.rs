@@ -24,7 +24,7 @@ pub(crate) use users::{check_username, user_view};
 pub use users::{NewUser, UserPatch, UserView};
 
 /// Distinguish an absent field from an explicit `null`.
-mod double_option {
+pub(crate) mod double_option {
     use serde::{Deserialize, Deserializer};
     pub fn deserialize<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
     where

@@ -178,6 +178,17 @@ impl Outbound {
     }
 }
 
+impl crate::App {
+    /// The outbound HTTP client of `[outbound]` (webhooks, notification channels), made
+    /// on first use and shared.
+    pub fn outbound_client(&self) -> crate::error::AppResult<Outbound> {
+        self.outbound
+            .get_or_init(|| Outbound::new(&self.config.outbound))
+            .clone()
+            .map_err(crate::error::AppError::Internal)
+    }
+}
+
 fn classify(e: reqwest::Error) -> OutboundError {
     if e.is_timeout() {
         OutboundError::Timeout

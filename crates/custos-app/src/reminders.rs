@@ -93,16 +93,19 @@ impl App {
                 if let Some(r) = reminder_of(kind, item, before) {
                     if tx.insert_reminder(&r).await? {
                         new_here += 1;
-                        tx.insert_notification(&NotificationRow {
-                            id: 0,
-                            user_id: r.user_id,
-                            application_id: None,
-                            kind: "reminder".into(),
-                            title: title(kind, &item.customer_code, &item.item_on),
-                            body: title(kind, &item.customer_code, &item.item_on),
-                            created_at: r.created_at,
-                            read_at: None,
-                        })
+                        crate::notify::insert_notification(
+                            &mut tx,
+                            &NotificationRow {
+                                id: 0,
+                                user_id: r.user_id,
+                                application_id: None,
+                                kind: "reminder".into(),
+                                title: title(kind, &item.customer_code, &item.item_on),
+                                body: title(kind, &item.customer_code, &item.item_on),
+                                created_at: r.created_at,
+                                read_at: None,
+                            },
+                        )
                         .await?;
                     }
                 }

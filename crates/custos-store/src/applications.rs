@@ -618,6 +618,17 @@ impl Tx {
         Ok(out)
     }
 
+    /// One notification by id.
+    pub async fn notification(&mut self, id: i64) -> StoreResult<Option<NotificationRow>> {
+        let sql = format!("SELECT {NOTE_COLS} FROM notifications WHERE id = $1");
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, NotificationRow>(
+            &sql
+        )
+        .bind(id)
+        .fetch_optional(c)
+        .await)?)
+    }
+
     /// Record that a notification was e-mailed.
     pub async fn mark_notification_emailed(&mut self, id: i64, now: i64) -> StoreResult<()> {
         on_tx!(self, |c| sqlx::query(

@@ -32,6 +32,7 @@ pub mod pii_rows;
 pub mod quality;
 /// Owner-only files and directories (kept at this path for the store's callers).
 pub use custos_files::private_files;
+mod notification_channels;
 mod rate_limits;
 mod reminders;
 mod sql_text;
@@ -55,6 +56,7 @@ pub use event_log::{EventLogHead, EventLogRow, NewEvent};
 pub use hierarchy::ParentRow;
 pub use lifecycle::{LifecycleRow, RecordFacts, TransitionRow};
 pub use login_throttle::ThrottleRow;
+pub use notification_channels::{ChannelDeliveryCounts, ChannelDeliveryRow, ChannelRow};
 pub use org::{
     username_key, DepartmentRow, RoleGrantRow, RoleRow, SessionRow, UserRow, SERVICE_KIND,
 };

@@ -70,6 +70,13 @@ pub const PII_COLUMNS: &[PiiColumns] = &[
         cols: &["secret"],
         every_row: false,
     },
+    // Receiver URLs and signing secrets of notification channels.
+    PiiColumns {
+        table: "notification_channels",
+        key: &["id"],
+        cols: &["url_sealed", "secret_sealed"],
+        every_row: false,
+    },
 ];
 
 /// One row: its key and its columns (in [`PiiColumns::cols`] order).

@@ -67,6 +67,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: crate::apikey_cmd::ApiKeyCommand,
     },
+    /// Notification channels (通知渠道): DingTalk and WeCom group robots, webhooks.
+    Notify {
+        #[command(subcommand)]
+        command: crate::notify_cmd::NotifyCommand,
+    },
     /// The audit log.
     Audit {
         #[command(subcommand)]

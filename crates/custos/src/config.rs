@@ -20,7 +20,7 @@ pub struct FileConfig {
     #[serde(default)]
     pub database: DatabaseSection,
     #[serde(default)]
-    pub mail: MailSection,
+    pub mail: crate::mail_config::MailSection,
     #[serde(default)]
     pub applications: ApplicationsSection,
     #[serde(default)]
@@ -298,15 +298,6 @@ pub struct ExportsSection {
     pub dir: Option<PathBuf>,
     /// How long a finished export's file is kept, in hours (default 24).
     pub keep_hours: Option<u64>,
-}
-
-/// E-mail of notifications over SMTP; off unless `smtp_host` is set.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MailSection {
-    pub smtp_host: Option<String>,
-    pub smtp_port: Option<u16>,
-    pub from: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -607,18 +598,7 @@ pub fn load(
     if let Some(n) = file.database.max_connections {
         db.pg_max_connections = n;
     }
-    let smtp = match (
-        env("CUSTOS_SMTP_HOST").or(file.mail.smtp_host),
-        file.mail.from,
-    ) {
-        (Some(host), Some(from)) => Some(custos_app::mail::SmtpConfig::new(
-            host,
-            file.mail.smtp_port.unwrap_or(25),
-            from,
-        )),
-        (Some(_), None) => return Err("[mail] needs `from` when smtp_host is set".to_string()),
-        _ => None,
-    };
+    let smtp = file.mail.settings(env("CUSTOS_SMTP_HOST"))?;
     app.smtp = smtp.clone();
     let reminder_after = file
         .applications

@@ -122,6 +122,12 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             apikey_cmd::run_service_account(&app, &actor, command, cli.json).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Notify { command } => {
+            let (app, _, _lock) = open(&cli, None).await?;
+            let actor = actor(&app, &cli).await?;
+            crate::notify_cmd::run_notify(&app, &actor, command, cli.json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Apikey { command } => {
             let (app, _, _lock) = open(&cli, None).await?;
             let actor = actor(&app, &cli).await?;

@@ -71,10 +71,15 @@ pub(crate) async fn serve(
     );
     // Said plainly for the person who just started it, whatever the log level.
     eprintln!("==> console: {scheme}://{addr}/  (API docs: {scheme}://{addr}/docs)");
-    let worker = tokio::spawn(
-        app.clone()
-            .run_notification_worker(settings.smtp.clone(), settings.reminder_after),
-    );
+    // Group notification channels post through the shared outbound client.
+    let outbound = app
+        .outbound_client()
+        .map_err(|e| Failure(format!("cannot set up outbound HTTP: {e}")))?;
+    let worker = tokio::spawn(app.clone().run_notification_worker(
+        settings.smtp.clone(),
+        outbound,
+        settings.reminder_after,
+    ));
     let checkpoints = tokio::spawn(
         app.clone()
             .run_audit_checkpoints(settings.audit_checkpoint_due),

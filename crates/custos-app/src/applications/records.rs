@@ -24,16 +24,19 @@ pub(super) async fn notify(
     title: String,
     body: String,
 ) -> AppResult<()> {
-    tx.insert_notification(&NotificationRow {
-        id: 0,
-        user_id,
-        application_id: Some(application_id),
-        kind: kind.to_string(),
-        title,
-        body,
-        created_at: now_us(),
-        read_at: None,
-    })
+    crate::notify::insert_notification(
+        tx,
+        &NotificationRow {
+            id: 0,
+            user_id,
+            application_id: Some(application_id),
+            kind: kind.to_string(),
+            title,
+            body,
+            created_at: now_us(),
+            read_at: None,
+        },
+    )
     .await?;
     Ok(())
 }

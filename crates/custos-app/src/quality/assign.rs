@@ -119,23 +119,26 @@ impl App {
         let assigned = tx.assign_quality(&ids, assignee.id, now).await?;
         let shown: Vec<&str> = codes.iter().take(20).map(String::as_str).collect();
         let more = if codes.len() > 20 { " …" } else { "" };
-        tx.insert_notification(&NotificationRow {
-            id: 0,
-            user_id: assignee.id,
-            application_id: None,
-            kind: "quality.assigned".into(),
-            title: format!("{} 个客户资料待完善", codes.len()),
-            body: format!(
-                "{} 请您完善以下客户的资料：{}{more}{}",
-                actor.display_name,
-                shown.join("、"),
-                note.as_deref()
-                    .map(|n| format!("\n备注：{n}"))
-                    .unwrap_or_default()
-            ),
-            created_at: now,
-            read_at: None,
-        })
+        crate::notify::insert_notification(
+            &mut tx,
+            &NotificationRow {
+                id: 0,
+                user_id: assignee.id,
+                application_id: None,
+                kind: "quality.assigned".into(),
+                title: format!("{} 个客户资料待完善", codes.len()),
+                body: format!(
+                    "{} 请您完善以下客户的资料：{}{more}{}",
+                    actor.display_name,
+                    shown.join("、"),
+                    note.as_deref()
+                        .map(|n| format!("\n备注：{n}"))
+                        .unwrap_or_default()
+                ),
+                created_at: now,
+                read_at: None,
+            },
+        )
         .await?;
         let mut r = record(actor, "quality.assign", "user", &assignee.id.to_string());
         r.after = to_json(&serde_json::json!({"codes": codes, "assignee_id": assignee.id}));

@@ -86,14 +86,6 @@ fn summary(result: &Result<Reply, OutboundError>) -> (bool, Option<i64>, Option<
 }
 
 impl App {
-    /// The outbound HTTP client of `[outbound]`, made on first use.
-    pub fn webhook_client(&self) -> AppResult<Outbound> {
-        self.outbound
-            .get_or_init(|| Outbound::new(&self.config.outbound))
-            .clone()
-            .map_err(AppError::Internal)
-    }
-
     /// The lease of a claim: configured, but never shorter than a request may take.
     fn webhook_lease(&self) -> Duration {
         self.config
@@ -308,7 +300,7 @@ impl App {
     /// `[webhooks] concurrency` due deliveries and post them concurrently. Returns how
     /// many were delivered.
     pub async fn run_webhooks_once(&self) -> AppResult<usize> {
-        let out = self.webhook_client()?;
+        let out = self.outbound_client()?;
         self.fan_out_webhooks().await?;
         let claimed = self
             .claim_webhook_deliveries(self.config.webhooks.concurrency.max(1))
@@ -334,7 +326,7 @@ impl App {
     /// `[webhooks] concurrency` deliveries in flight; prunes the log hourly. Errors are
     /// logged and the work retried.
     pub async fn run_webhook_worker(self) {
-        let out = match self.webhook_client() {
+        let out = match self.outbound_client() {
             Ok(out) => out,
             Err(e) => {
                 tracing::error!(error = %e, "webhooks are not delivered");
@@ -403,7 +395,7 @@ impl App {
     /// any delivery, and log it.
     pub async fn ping_webhook(&self, actor: &Actor, id: i64) -> AppResult<PingResult> {
         require_manage(actor)?;
-        let out = self.webhook_client()?;
+        let out = self.outbound_client()?;
         let mut tx = self.db.begin_read().await?;
         let w = webhook_row(&mut tx, id, false).await?;
         tx.rollback().await?;

@@ -14,6 +14,7 @@ pub(crate) mod exports;
 mod hierarchy;
 pub(crate) mod imports;
 mod lifecycle;
+mod notification_channels;
 mod ops;
 mod org;
 mod overview;
@@ -93,6 +94,17 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             service_accounts::create_api_key
         ))
         .routes(routes!(service_accounts::revoke_api_key))
+        .routes(routes!(
+            notification_channels::list_channels,
+            notification_channels::create_channel
+        ))
+        .routes(routes!(
+            notification_channels::get_channel,
+            notification_channels::update_channel,
+            notification_channels::remove_channel
+        ))
+        .routes(routes!(notification_channels::list_deliveries))
+        .routes(routes!(notification_channels::test_channel))
         .routes(routes!(audit::list_audit))
         .routes(routes!(events::list_events))
         .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
