@@ -61,9 +61,15 @@ pub(crate) enum ChannelCommand {
     /// Every channel, URLs masked.
     List,
     /// Remove a channel (by id) with its pending deliveries.
-    Remove { id: i64 },
+    Remove {
+        /// The channel's id (as `custos notify channel list` shows it).
+        id: i64,
+    },
     /// Send a test message to a channel (by id) now.
-    Test { id: i64 },
+    Test {
+        /// The channel's id (as `custos notify channel list` shows it).
+        id: i64,
+    },
 }
 
 pub(crate) async fn run_notify(

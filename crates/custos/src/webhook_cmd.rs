@@ -32,9 +32,13 @@ pub(crate) enum WebhookCommand {
     /// Every subscription with its cursor and counts of pending and dead deliveries.
     List,
     /// Delete a subscription with its pending deliveries and its log.
-    Remove { name: String },
+    Remove {
+        /// The subscription's name.
+        name: String,
+    },
     /// The delivery log of a subscription, newest first.
     Deliveries {
+        /// The subscription's name.
         name: String,
         /// Lines to show (1–200).
         #[arg(long, default_value_t = 50)]
@@ -42,12 +46,17 @@ pub(crate) enum WebhookCommand {
     },
     /// Send the events from seq FROM again (same event ids).
     Replay {
+        /// The subscription's name.
         name: String,
+        /// The first event number (seq) to send again.
         #[arg(long)]
         from: i64,
     },
     /// Post a signed test event now and print the answer.
-    Test { name: String },
+    Test {
+        /// The subscription's name.
+        name: String,
+    },
 }
 
 pub(crate) async fn run_webhook(
