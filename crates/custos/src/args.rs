@@ -311,9 +311,13 @@ pub(crate) enum BenchCommand {
         /// Customers created (two events each).
         #[arg(long, default_value_t = 2_000)]
         customers: usize,
-        /// Creations a second.
+        /// Creations a second (a rate above what the machine manages: back to back).
         #[arg(long, default_value_t = 100)]
         rate: u32,
+        /// The two subscribers: `up` (answering), `down` (their port refuses connections,
+        /// so every delivery fails and is retried), or `none` (no subscriptions).
+        #[arg(long, default_value = "up", value_parser = ["up", "down", "none"])]
+        subscribers: String,
     },
 }
 

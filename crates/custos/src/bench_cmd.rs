@@ -115,8 +115,14 @@ pub(crate) async fn run_bench(
             customers, events, ..
         } => crate::bench_events::events(backend, url.as_deref(), *customers, *events).await?,
         BenchCommand::Webhooks {
-            customers, rate, ..
-        } => crate::bench_webhooks::webhooks(backend, url.as_deref(), *customers, *rate).await?,
+            customers,
+            rate,
+            subscribers,
+            ..
+        } => {
+            crate::bench_webhooks::webhooks(backend, url.as_deref(), *customers, *rate, subscribers)
+                .await?
+        }
         BenchCommand::Import { .. } => {}
     }
     Ok(())

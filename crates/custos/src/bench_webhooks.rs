@@ -75,6 +75,16 @@ async fn receiver(n: usize, arrivals: Arrivals) -> Result<String, String> {
     Ok(format!("http://{addr}/hook"))
 }
 
+/// A loopback URL whose port refuses connections (bound, then let go).
+async fn closed_port() -> Result<String, String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    drop(listener);
+    Ok(format!("http://{addr}/hook"))
+}
+
 fn percentile(sorted: &[f64], p: usize) -> f64 {
     sorted
         .get((sorted.len() * p / 100).min(sorted.len().saturating_sub(1)))
@@ -87,6 +97,7 @@ pub async fn webhooks(
     pg_url: Option<&str>,
     customers: usize,
     rate: u32,
+    subscribers: &str,
 ) -> Result<(), String> {
     outln!(
         "custos bench webhooks — {} — backend {:?}",
@@ -94,7 +105,7 @@ pub async fn webhooks(
         backend
     );
     outln!(
-        "command: custos bench webhooks --backend {} --customers {customers} --rate {rate}",
+        "command: custos bench webhooks --backend {} --customers {customers} --rate {rate} --subscribers {subscribers}",
         backend_name(backend)
     );
     let BenchDb { app, admin, _dir } = fresh_app(backend, pg_url).await?;
@@ -102,8 +113,13 @@ pub async fn webhooks(
         .await
         .map_err(|e| e.to_string())?;
     let arrivals: Arrivals = Default::default();
-    for n in 0..2 {
-        let url = receiver(n, arrivals.clone()).await?;
+    let subscriptions = if subscribers == "none" { 0 } else { 2 };
+    for n in 0..subscriptions {
+        let url = if subscribers == "down" {
+            closed_port().await?
+        } else {
+            receiver(n, arrivals.clone()).await?
+        };
         app.create_webhook(
             &admin,
             NewWebhook {
@@ -138,6 +154,14 @@ pub async fn webhooks(
         committed.insert(code, Instant::now());
     }
     let writing = started.elapsed().as_secs_f64();
+    outln!(
+        "writes: {customers} creations (2 events each) in {writing:.1} s = {:.0}/s",
+        customers as f64 / writing.max(1e-9)
+    );
+    if subscribers != "up" {
+        worker.abort();
+        return Ok(());
+    }
     let want = customers * 2;
     let deadline = Instant::now() + Duration::from_secs(120);
     while arrivals.lock().map(|a| a.len()).unwrap_or(0) < want && Instant::now() < deadline {
@@ -154,10 +178,6 @@ pub async fn webhooks(
         })
         .collect();
     ms.sort_by(f64::total_cmp);
-    outln!(
-        "writes: {customers} creations (2 events each) in {writing:.1} s = {:.0}/s",
-        customers as f64 / writing.max(1e-9)
-    );
     outln!(
         "change → delivery, 2 subscribers: {} of {want} delivered; p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
         ms.len(),
