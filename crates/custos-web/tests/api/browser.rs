@@ -123,6 +123,19 @@ impl Browser {
         }
     }
 
+    /// Wait (up to 10 s) until the address (path and query) contains `part`: a search
+    /// form's answer may still be on its way when the old page's elements are found.
+    pub async fn expect_path_containing(&self, part: &str, what: &str) {
+        for _ in 0..100 {
+            if self.path().await.contains(part) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.fail(&format!("{what}: the address does not contain {part:?}"))
+            .await
+    }
+
     /// Wait (up to 10 s) for an element to exist.
     pub async fn wait_for(&self, css: &str) -> fantoccini::elements::Element {
         match self

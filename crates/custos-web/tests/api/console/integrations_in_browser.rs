@@ -31,7 +31,7 @@ async fn decide_a_source_entry_then_make_and_revoke_a_key() {
     b.fill("#f-system", "crm").await;
     b.click("#src-search").await;
     b.wait_for(&format!("#entry-{crm}")).await;
-    b.check(b.path().await.contains("system=crm"), "filter in the URL")
+    b.expect_path_containing("system=crm", "filter in the URL")
         .await;
     b.click(&format!("#open-{crm}")).await;
     b.wait_for("#incoming").await;
