@@ -12,8 +12,7 @@ use custos_app::activities::{
 };
 use custos_app::customers::NewCustomer;
 use custos_app::merge::MergeRequest;
-use custos_app::org::{NewUser, RoleAssignment};
-use custos_app::{Actor, AppError, AuditFilter, Context, Source};
+use custos_app::{Actor, AppError, AuditFilter};
 use serde_json::json;
 
 #[path = "support/app.rs"]
@@ -22,31 +21,6 @@ mod app;
 use app::*;
 
 /// A user holding `role` with `scope`, as an actor.
-async fn user(t: &T, name: &str, role: &str, scope: &str) -> Actor {
-    t.app
-        .create_user(
-            &t.admin,
-            NewUser {
-                username: name.into(),
-                password: "Otter-Basalt-Meridian-42".into(),
-                display_name: None,
-                department_id: None,
-                email: None,
-                roles: vec![RoleAssignment {
-                    role: role.into(),
-                    scope: scope.into(),
-                    expires_at: None,
-                }],
-            },
-        )
-        .await
-        .expect("user");
-    t.app
-        .actor_for_username(name, Context::new(Source::Api))
-        .await
-        .expect("actor")
-}
-
 async fn customer(t: &T, name: &str, level: Option<&str>) -> String {
     t.app
         .create_customer(

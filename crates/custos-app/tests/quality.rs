@@ -8,9 +8,8 @@
 
 use custos_app::customers::{CustomerPatch, NewCustomer};
 use custos_app::merge::MergeRequest;
-use custos_app::org::{NewUser, RoleAssignment};
 use custos_app::quality::{AssignInput, WorklistQuery};
-use custos_app::{Actor, AppError, AuditFilter, Context, Source};
+use custos_app::{Actor, AppError, AuditFilter, Source};
 use custos_core::ident::Uscc;
 
 #[path = "support/app.rs"]
@@ -21,31 +20,6 @@ use app::*;
 /// Run a statement behind the use cases' back (old or imported data).
 async fn raw(t: &T, sql: &str) {
     t.db.execute(sql).await.expect("raw statement");
-}
-
-async fn user(t: &T, name: &str, role: &str, scope: &str) -> Actor {
-    t.app
-        .create_user(
-            &t.admin,
-            NewUser {
-                username: name.into(),
-                password: "Otter-Basalt-Meridian-42".into(),
-                display_name: None,
-                department_id: None,
-                email: None,
-                roles: vec![RoleAssignment {
-                    role: role.into(),
-                    scope: scope.into(),
-                    expires_at: None,
-                }],
-            },
-        )
-        .await
-        .expect("user");
-    t.app
-        .actor_for_username(name, Context::new(Source::System))
-        .await
-        .expect("actor")
 }
 
 /// An enterprise with a name, a region and a mobile number (ending in `n`) only.

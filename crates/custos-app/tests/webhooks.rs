@@ -12,20 +12,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use custos_app::customers::{CustomerPatch, NewCustomer};
-use custos_app::org::{NewUser, RoleAssignment};
 use custos_app::outbound::OutboundConfig;
 use custos_app::webhooks::{
     verify_signature, NewWebhook, ReplayRequest, WebhookPatch, WebhooksConfig,
 };
-use custos_app::{Actor, App, AppConfig, AppError, Backend, Context, Source};
-use custos_store::testing::TestDb;
+use custos_app::AppError;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-struct T {
-    app: App,
-    admin: Actor,
-    db: TestDb,
-}
+#[path = "support/app.rs"]
+#[macro_use]
+mod app;
+use app::*;
 
 fn config() -> AppConfig {
     AppConfig {
@@ -46,46 +43,8 @@ fn config() -> AppConfig {
     }
 }
 
-async fn setup_with(backend: Backend, cfg: AppConfig) -> Option<T> {
-    let db = TestDb::new(backend).await.expect("test db")?;
-    let app = App::from_db(db.db.clone(), cfg);
-    app.ensure_builtin_roles().await.expect("roles");
-    app.ensure_admin(Some("Quokka-Saffron-Lattice-19".into()))
-        .await
-        .expect("admin");
-    let admin = app
-        .actor_for_username("admin", Context::new(Source::System))
-        .await
-        .expect("admin actor");
-    app.ensure_default_code_rules(&admin).await.expect("rules");
-    Some(T { app, admin, db })
-}
-
 async fn setup(backend: Backend) -> Option<T> {
     setup_with(backend, config()).await
-}
-
-macro_rules! both {
-    ($name:ident, |$t:ident| $body:block) => {
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let $t = setup(Backend::Sqlite).await.expect("sqlite");
-                $body
-                $t.db.cleanup().await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some($t) = setup(Backend::Postgres).await else {
-                    eprintln!("postgres half skipped: CUSTOS_TEST_PG_URL is not set");
-                    return;
-                };
-                $body
-                $t.db.cleanup().await;
-            }
-        }
-    };
 }
 
 /// What the receiver does with a request.
@@ -326,31 +285,6 @@ async fn feed(t: &T) -> Vec<serde_json::Value> {
         .into_iter()
         .map(|e| serde_json::to_value(e).unwrap())
         .collect()
-}
-
-async fn user(t: &T, name: &str, role: &str, scope: &str) -> Actor {
-    t.app
-        .create_user(
-            &t.admin,
-            NewUser {
-                username: name.into(),
-                password: "Otter-Basalt-Meridian-42".into(),
-                display_name: None,
-                department_id: None,
-                email: None,
-                roles: vec![RoleAssignment {
-                    role: role.into(),
-                    scope: scope.into(),
-                    expires_at: None,
-                }],
-            },
-        )
-        .await
-        .expect("user");
-    t.app
-        .actor_for_username(name, Context::new(Source::System))
-        .await
-        .expect("actor")
 }
 
 both!(deliveries_are_signed_like_the_feed, |t| {

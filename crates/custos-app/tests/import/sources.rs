@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use custos_app::customers::NewCustomer;
 use custos_app::merge::MergeRequest;
-use custos_app::org::{NewUser, RoleAssignment};
 use custos_app::sources::{
     BatchItem, OnDefinite, OnPossible, QueueDecision, SourceBatch, SourcePolicy, UpsertOutcome,
 };
@@ -368,31 +367,6 @@ both_sources!(queue_answers_the_same_and_the_steward_decides, |t| {
 });
 
 /// A user holding one built-in role with `scope`, as an actor.
-async fn user(t: &T, name: &str, role: &str, scope: &str) -> Actor {
-    t.app
-        .create_user(
-            &t.admin,
-            NewUser {
-                username: name.into(),
-                password: "Otter-Basalt-Meridian-42".into(),
-                display_name: None,
-                department_id: None,
-                email: None,
-                roles: vec![RoleAssignment {
-                    role: role.into(),
-                    scope: scope.into(),
-                    expires_at: None,
-                }],
-            },
-        )
-        .await
-        .unwrap();
-    t.app
-        .actor_for_username(name, Context::new(Source::Api))
-        .await
-        .unwrap()
-}
-
 async fn clerk(t: &T, name: &str) -> Actor {
     user(t, name, "clerk", "own").await
 }

@@ -32,6 +32,32 @@ pub async fn setup_with(backend: Backend, config: AppConfig) -> Option<T> {
     Some(T { app, admin, db })
 }
 
+/// A user holding `role` with `scope`, as an actor.
+pub async fn user(t: &T, name: &str, role: &str, scope: &str) -> Actor {
+    t.app
+        .create_user(
+            &t.admin,
+            custos_app::org::NewUser {
+                username: name.into(),
+                password: "Otter-Basalt-Meridian-42".into(),
+                display_name: None,
+                department_id: None,
+                email: None,
+                roles: vec![custos_app::org::RoleAssignment {
+                    role: role.into(),
+                    scope: scope.into(),
+                    expires_at: None,
+                }],
+            },
+        )
+        .await
+        .expect("user");
+    t.app
+        .actor_for_username(name, Context::new(Source::System))
+        .await
+        .expect("actor")
+}
+
 /// `both!(name, |t| { … })` (or `both!(name, setup_fn, |t| { … })`): a module `name` with
 /// the body as a `sqlite` and a `postgres` test; the PostgreSQL half says it is skipped
 /// when no server is configured.
