@@ -31,6 +31,7 @@ mod open;
 mod options;
 mod savepoint;
 mod tx;
+mod upgrade;
 
 pub(crate) use cache::SequenceDraw;
 pub use handle::Db;
@@ -38,6 +39,7 @@ pub use open::{db_file_name, redact_url};
 pub use options::{Backend, DbOptions};
 pub(crate) use savepoint::SavepointPrefix;
 pub use tx::{Tx, TxConn};
+pub use upgrade::{SchemaState, UPGRADE_BACKUP_DIR, WITHOUT_BACKUP_ENV};
 
 #[cfg(test)]
 mod tests {
@@ -227,6 +229,155 @@ mod tests {
         .await?;
         assert_eq!(stamp, 1);
         tx.rollback().await?;
+        Ok(())
+    }
+
+    /// A database of an earlier version is copied before its pending migrations run; the
+    /// copy keeps the old schema and the data. A database already current takes no copy.
+    #[tokio::test]
+    async fn an_upgrade_keeps_a_copy_of_the_old_database() -> Result<(), Box<dyn std::error::Error>>
+    {
+        let dir = tempfile::tempdir()?;
+        let seed = [
+            "INSERT INTO users (id, username, display_name, password_hash, created_at, \
+             updated_at) VALUES (1, 'admin', 'a', 'h', 1, 1)",
+        ];
+        let db = migrated_after(dir.path(), "0030", &seed).await?;
+        db.close().await;
+        let copies: Vec<_> = std::fs::read_dir(dir.path().join(upgrade::UPGRADE_BACKUP_DIR))?
+            .collect::<Result<_, _>>()?;
+        assert_eq!(copies.len(), 1);
+        let copy = copies[0].path();
+        let name = copy
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        assert!(name.starts_with("custos-before-0029-to-"), "{name}");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&copy)?.permissions().mode() & 0o777,
+            0o600
+        );
+        let pool = SqlitePoolOptions::new()
+            .connect_with(SqliteConnectOptions::new().filename(&copy))
+            .await?;
+        let top: i64 = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+            .fetch_one(&pool)
+            .await?;
+        let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&pool)
+            .await?;
+        pool.close().await;
+        assert_eq!((top, users), (29, 1));
+        // Opened again: nothing is due, no second copy.
+        let db = Db::open(&DbOptions {
+            database_url: Some(format!("sqlite:{}", dir.path().join(SQLITE_FILE).display())),
+            ..DbOptions::sqlite(dir.path())
+        })
+        .await?;
+        db.close().await;
+        let count = std::fs::read_dir(dir.path().join(upgrade::UPGRADE_BACKUP_DIR))?.count();
+        assert_eq!(count, 1);
+        Ok(())
+    }
+
+    /// A database that a newer version migrated further is refused before anything runs,
+    /// with a message that says so.
+    #[tokio::test]
+    async fn a_database_of_a_newer_version_is_refused() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        Db::open(&DbOptions::sqlite(dir.path()))
+            .await?
+            .close()
+            .await;
+        let file = dir.path().join(SQLITE_FILE);
+        let pool = SqlitePoolOptions::new()
+            .connect_with(SqliteConnectOptions::new().filename(&file))
+            .await?;
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, \
+             execution_time) VALUES (9999, 'from the future', TRUE, x'00', 0)",
+        )
+        .execute(&pool)
+        .await?;
+        pool.close().await;
+        let err = match Db::open(&DbOptions::sqlite(dir.path())).await {
+            Ok(_) => return Err("a newer database was opened".into()),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            err.contains("9999") && err.contains("newer custos"),
+            "{err}"
+        );
+        assert!(!dir.path().join(upgrade::UPGRADE_BACKUP_DIR).exists());
+        Ok(())
+    }
+
+    /// On PostgreSQL the copy is a `pg_dump` of the schema in use, in the data directory.
+    #[tokio::test]
+    async fn postgres_upgrade_keeps_a_dump_of_the_old_schema(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let Some((opts, _)) = DbOptions::fresh(
+            Backend::Postgres,
+            std::env::var("CUSTOS_TEST_PG_URL").ok().as_deref(),
+        ) else {
+            eprintln!("postgres half skipped: CUSTOS_TEST_PG_URL is not set");
+            return Ok(());
+        };
+        let schema = opts.pg_schema.clone().ok_or("no schema")?;
+        let url = opts.database_url.clone().ok_or("no url")?;
+        // The schema as an earlier version left it: migrations before 0030.
+        let old = tempfile::tempdir()?;
+        let all = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+        for entry in std::fs::read_dir(&all)? {
+            let path = entry?.path();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if name.as_bytes().first().is_some_and(u8::is_ascii_digit) && name < "0030" {
+                std::fs::copy(&path, old.path().join(name))?;
+            }
+        }
+        let admin = sqlx::PgPool::connect(&url).await?;
+        sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
+            .execute(&admin)
+            .await?;
+        let connect = url
+            .parse::<sqlx::postgres::PgConnectOptions>()?
+            .options([("search_path", schema.as_str())]);
+        let pool = sqlx::PgPool::connect_with(connect).await?;
+        sqlx::migrate::Migrator::new(old.path())
+            .await?
+            .run(&pool)
+            .await?;
+        pool.close().await;
+
+        let data = tempfile::tempdir()?;
+        let db = Db::open(&DbOptions {
+            data_dir: data.path().to_path_buf(),
+            ..opts
+        })
+        .await?;
+        db.close().await;
+        let copies: Vec<_> = std::fs::read_dir(data.path().join(upgrade::UPGRADE_BACKUP_DIR))?
+            .collect::<Result<_, _>>()?;
+        sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+            .execute(&admin)
+            .await?;
+        assert_eq!(copies.len(), 1);
+        let copy = copies[0].path();
+        let name = copy
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        assert!(
+            name.starts_with("custos-before-0029-to-") && name.ends_with(".dump"),
+            "{name}"
+        );
+        // A custom-format dump starts with PGDMP.
+        let head = std::fs::read(&copy)?;
+        assert!(head.starts_with(b"PGDMP"), "not a pg_dump archive");
         Ok(())
     }
 

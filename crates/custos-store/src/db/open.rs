@@ -82,6 +82,7 @@ impl Db {
                     .log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(10)),
             )
             .await?;
+        super::upgrade::prepare_sqlite(&writer, &SQLITE_MIGRATIONS, path).await?;
         SQLITE_MIGRATIONS.run(&writer).await?;
         let checkpointer = Arc::new(Checkpointer::new(
             SqlitePoolOptions::new()
@@ -121,6 +122,14 @@ impl Db {
                 .execute(&pool)
                 .await?;
         }
+        super::upgrade::prepare_pg(
+            &pool,
+            &PG_MIGRATIONS,
+            url,
+            opts.pg_schema.as_deref(),
+            &opts.data_dir,
+        )
+        .await?;
         PG_MIGRATIONS.run(&pool).await?;
         Ok(Db::Postgres {
             pool,
