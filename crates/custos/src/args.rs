@@ -77,9 +77,9 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// 个人信息密钥 (PII key) 的钥匙环：轮换、重新加密、退役（权限 system.keys）。
+    /// 个人信息密钥 (PII key) 的密钥环：轮换、重新加密、退役（权限 system.keys）。
     ///
-    /// 钥匙环就是密钥文件（数据目录中的 `pii.key` 或 CUSTOS_PII_KEY_FILE）：每行一把 base64
+    /// 密钥环就是密钥文件（数据目录中的 `pii.key` 或 CUSTOS_PII_KEY_FILE）：每行一把 base64
     /// 密钥。数据库记录哪把密钥在用，共用数据库的服务器都据此一致；运行中的服务器几秒内
     /// 就会知道轮换 (rotation)。
     Key {
@@ -377,17 +377,17 @@ pub(crate) enum AuditCommand {
 
 #[derive(Subcommand)]
 pub(crate) enum KeyCommand {
-    /// 状态 (status)：在用的密钥、钥匙环、仍用旧密钥加密的行数、重新加密 (re-keying) 的进度。
+    /// 状态 (status)：在用的密钥、密钥环、仍用旧密钥加密的行数、重新加密 (re-keying) 的进度。
     Status,
     /// 轮换 (rotate)：向密钥文件（权限 0600）加入一把新的随机密钥并启用：新值立即用它加密，
     /// 已存数据开始重新加密（运行中的 `custos serve` 在后台进行；或运行 `custos key rekey`）。
     Rotate {
-        /// 只加入钥匙环、暂不启用 (stage)：把密钥文件复制到共用该数据库的每台服务器后，再运行
+        /// 只加入密钥环、暂不启用 (stage)：把密钥文件复制到共用该数据库的每台服务器后，再运行
         /// `custos key activate <id>`。
         #[arg(long)]
         stage: bool,
     },
-    /// 启用 (activate) 钥匙环中的一把密钥（由 `rotate --stage` 加入）。
+    /// 启用 (activate) 密钥环中的一把密钥（由 `rotate --stage` 加入）。
     Activate {
         /// 密钥编号 (key id)，即 `custos key status` 显示的编号。
         id: String,
@@ -395,7 +395,7 @@ pub(crate) enum KeyCommand {
     /// 重新加密 (rekey)：立即把仍用旧密钥加密的数据重新加密，每批 500 行；中断后从停下的地方
     /// 继续。服务运行时也可以执行。
     Rekey,
-    /// 退役 (retire)：不再需要时从钥匙环中移除旧密钥（仍有数据行或加密文件用它时拒绝）；
+    /// 退役 (retire)：不再需要时从密钥环中移除旧密钥（仍有数据行或加密文件用它时拒绝）；
     /// 它的审计密钥保留，旧的操作日志仍可校验。
     Retire {
         /// 密钥编号 (key id)，即 `custos key status` 显示的编号。

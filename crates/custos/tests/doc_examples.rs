@@ -19,6 +19,12 @@
 //! | `CUSTOS_DATA_DIR` | the server's data directory (the CLI works on the same database) |
 //! | `PATH` | the `custos` binary first |
 //!
+//! A marker that says `postgres` (`<!-- doctest postgres -->`) needs PostgreSQL: a file's
+//! examples so marked run against a server on a fresh database of the server at
+//! `CUSTOS_TEST_PG_URL` (dropped afterwards) and also get `CUSTOS_DATABASE_URL`, its URL.
+//! They run in `postgres_documented_examples_run`, only when `CUSTOS_TEST_PG_URL` is set
+//! (so in the PostgreSQL half of CI); the others in `documented_examples_run`.
+//!
 //! `CUSTOS_DOCTEST_FILE=docs/zh/api.md` runs the examples of one file only.
 
 #![allow(clippy::unwrap_used)]
@@ -43,10 +49,13 @@ struct Example {
     lang: String,
     code: String,
     expect: Vec<String>,
+    /// Runs only on PostgreSQL.
+    postgres: bool,
 }
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
 }
 
 /// README.md and every Markdown file under docs/, sorted.
@@ -109,6 +118,10 @@ fn examples(file: &Path, text: &str) -> Result<Vec<Example>, String> {
             lang: lang.split_whitespace().next().unwrap_or("").to_string(),
             code: lines[start..start + len].join("\n") + "\n",
             expect: expectations(marker),
+            postgres: marker
+                .trim_start_matches(MARKER)
+                .split_whitespace()
+                .any(|w| w == "postgres"),
         });
         i = start + len + 1;
     }
@@ -120,6 +133,8 @@ struct Env {
     token: String,
     data_dir: PathBuf,
     work: PathBuf,
+    /// The server's PostgreSQL database, when it runs on one.
+    database_url: Option<String>,
 }
 
 /// Copy a directory tree (the repository's `examples/`, which the guides refer to).
@@ -202,12 +217,17 @@ fn run(ex: &Example, env: &Env) -> Result<(), String> {
         .env("TOKEN", &env.token)
         .env("CUSTOS_ADMIN_PASSWORD", server::ADMIN_PASSWORD)
         .env("CUSTOS_DATA_DIR", &env.data_dir)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
+        .env("NO_COLOR", "1");
+    if let Some(url) = &env.database_url {
+        cmd.env("CUSTOS_DATABASE_URL", url);
+    }
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let started = Instant::now();
-    let mut child = cmd.spawn().map_err(|e| format!("{here}: cannot start: {e}"))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("{here}: cannot start: {e}"))?;
     let mut out = child.stdout.take().unwrap();
     let mut err = child.stderr.take().unwrap();
     // Bytes, shown lossily: an example may print part of a file.
@@ -234,9 +254,19 @@ fn run(ex: &Example, env: &Env) -> Result<(), String> {
     };
     let stdout = out_reader.join().unwrap_or_default();
     let stderr = err_reader.join().unwrap_or_default();
-    let show = || format!("--- code\n{}--- stdout\n{stdout}--- stderr\n{stderr}", ex.code);
+    let show = || {
+        format!(
+            "--- code\n{}--- stdout\n{stdout}--- stderr\n{stderr}",
+            ex.code
+        )
+    };
     match status {
-        None => return Err(format!("{here}: still running after {BLOCK_LIMIT:?}\n{}", show())),
+        None => {
+            return Err(format!(
+                "{here}: still running after {BLOCK_LIMIT:?}\n{}",
+                show()
+            ))
+        }
         Some(s) if !s.success() => return Err(format!("{here}: exited with {s}\n{}", show())),
         Some(_) => {}
     }
@@ -249,19 +279,62 @@ fn run(ex: &Example, env: &Env) -> Result<(), String> {
     Ok(())
 }
 
-/// Every marked example of every file, each file against its own fresh server.
-#[tokio::test(flavor = "multi_thread")]
-async fn documented_examples_run() {
+/// A new database on the PostgreSQL server of `CUSTOS_TEST_PG_URL`, for one file's server.
+struct FreshDatabase {
+    admin: sqlx::PgPool,
+    name: String,
+    url: String,
+}
+
+impl FreshDatabase {
+    async fn create(server_url: &str) -> FreshDatabase {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!("custos_doc_{}_{nanos}", std::process::id());
+        let admin = sqlx::PgPool::connect(server_url).await.expect("connect");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .expect("create database");
+        let base = server_url.rsplit_once('/').map_or(server_url, |(b, _)| b);
+        FreshDatabase {
+            admin,
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+
+    async fn drop(self) {
+        let _ = sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&self.admin)
+        .await;
+    }
+}
+
+/// The tools the examples call; None when all are there, else why the test is skipped
+/// (a failure under CI, which installs them).
+fn tools_missing() -> Option<String> {
     let missing: Vec<&str> = ["curl", "jq", "python3"]
         .into_iter()
         .filter(|tool| Command::new(tool).arg("--version").output().is_err())
         .collect();
-    if !missing.is_empty() {
-        let why = format!("the guides' examples need {missing:?} (apt-get install curl jq python3)");
-        assert!(std::env::var_os("CI").is_none(), "{why}");
-        eprintln!("skipped: {why}");
-        return;
+    if missing.is_empty() {
+        return None;
     }
+    let why = format!("the guides' examples need {missing:?} (apt-get install curl jq python3)");
+    assert!(std::env::var_os("CI").is_none(), "{why}");
+    Some(why)
+}
+
+/// Run the marked examples of every file (those marked `postgres` when `pg_url` is given,
+/// the others when not), each file against its own fresh server; the failures, and how
+/// many examples ran.
+async fn run_files(pg_url: Option<&str>) -> (Vec<String>, usize) {
     let mut failures = Vec::new();
     let mut count = 0;
     for file in markdown_files() {
@@ -273,23 +346,33 @@ async fn documented_examples_run() {
                 continue;
             }
         };
+        let list: Vec<&Example> = list
+            .iter()
+            .filter(|ex| ex.postgres == pg_url.is_some())
+            .collect();
         if list.is_empty() {
             continue;
         }
+        let pg = match pg_url {
+            Some(url) => Some(FreshDatabase::create(url).await),
+            None => None,
+        };
         let tmp = tempfile::tempdir().unwrap();
         let data_dir = tmp.path().join("data");
         let work = tmp.path().join("work");
         std::fs::create_dir_all(&work).unwrap();
         copy_dir(&root().join("examples"), &work.join("examples"));
-        let srv = server::start(&data_dir, None, None);
+        let database_url = pg.as_ref().map(|db| db.url.clone());
+        let srv = server::start(&data_dir, database_url.as_deref(), None);
         let token = server::login(&reqwest::Client::new(), &srv.base).await;
         let env = Env {
             base: srv.base.clone(),
             token,
             data_dir,
             work,
+            database_url,
         };
-        for ex in &list {
+        for ex in list {
             count += 1;
             let result = tokio::task::block_in_place(|| run(ex, &env));
             if let Err(e) = result {
@@ -297,7 +380,14 @@ async fn documented_examples_run() {
             }
         }
         drop(srv);
+        if let Some(db) = pg {
+            db.drop().await;
+        }
     }
+    (failures, count)
+}
+
+fn assert_all_ran(failures: &[String], count: usize) {
     assert!(
         failures.is_empty(),
         "{} of {count} documented examples failed:\n\n{}",
@@ -305,6 +395,32 @@ async fn documented_examples_run() {
         failures.join("\n\n")
     );
     assert!(count > 0 || std::env::var("CUSTOS_DOCTEST_FILE").is_ok());
+}
+
+/// Every marked example of every file on SQLite, each file against its own fresh server.
+#[tokio::test(flavor = "multi_thread")]
+async fn documented_examples_run() {
+    if let Some(why) = tools_missing() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let (failures, count) = run_files(None).await;
+    assert_all_ran(&failures, count);
+}
+
+/// The examples marked `postgres`, each file against a server on a fresh database.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_documented_examples_run() {
+    let Ok(url) = std::env::var("CUSTOS_TEST_PG_URL") else {
+        eprintln!("postgres examples skipped: CUSTOS_TEST_PG_URL is not set");
+        return;
+    };
+    if let Some(why) = tools_missing() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let (failures, count) = run_files(Some(&url)).await;
+    assert_all_ran(&failures, count);
 }
 
 #[test]
@@ -317,5 +433,12 @@ fn markers_are_found_with_their_expectations() {
     assert_eq!(list[0].line, 3);
     assert_eq!(list[0].code, "echo a b c\n");
     assert_eq!(list[1].lang, "python");
+    assert!(!list[0].postgres);
+    let pg = examples(
+        Path::new("t.md"),
+        "<!-- doctest postgres -->\n```sh\ntrue\n```\n",
+    )
+    .unwrap();
+    assert!(pg[0].postgres);
     assert!(examples(Path::new("t.md"), "<!-- doctest -->\ntext\n").is_err());
 }
