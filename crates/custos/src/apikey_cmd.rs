@@ -14,63 +14,63 @@ use crate::{print_json, Failure};
 
 #[derive(Subcommand)]
 pub(crate) enum ServiceAccountCommand {
-    /// Create a service account (no password; it calls the API with keys).
+    /// 新建服务账号 (service account)：没有密码，以 API 密钥调用接口。
     Create {
-        /// The account's name (letters, digits, . _ -), e.g. erp.
+        /// 账号名称（字母、数字、. _ -），例如 erp。
         name: String,
-        /// Name shown in the console and the audit log (default: the name).
+        /// 显示名称 (display name)：控制台和操作日志中显示的名字，默认同账号名称。
         #[arg(long)]
         display_name: Option<String>,
-        /// Department id its `department` data scope counts from.
+        /// 部门编号 (department id)：`department` 数据范围从这个部门算起。
         #[arg(long)]
         department: Option<i64>,
-        /// ROLE or ROLE:SCOPE (scope own|department|all); repeatable.
+        /// 角色 (role)：ROLE 或 ROLE:SCOPE，数据范围 (scope) 为 own|department|all；可重复。
         #[arg(long = "role")]
         roles: Vec<String>,
     },
-    /// Every service account with its roles and count of active keys.
+    /// 列出全部服务账号及其角色和有效密钥数。
     List,
-    /// Disable an account: none of its keys works from the next request on.
+    /// 停用账号 (disable)：从下一个请求起它的所有密钥都失效。
     Disable {
-        /// The service account.
+        /// 服务账号 (service account) 名称。
         name: String,
     },
-    /// Enable a disabled account again.
+    /// 重新启用 (enable) 已停用的账号。
     Enable {
-        /// The service account.
+        /// 服务账号 (service account) 名称。
         name: String,
     },
 }
 
 #[derive(Subcommand)]
 pub(crate) enum ApiKeyCommand {
-    /// Make a key for a service account; the token is printed once, here only.
+    /// 为服务账号创建 API 密钥 (API key)；令牌只在这里显示一次。
     Create {
-        /// The service account.
+        /// 服务账号 (service account) 名称。
         account: String,
-        /// What the key is for.
+        /// 密钥的用途 (name)。
         #[arg(long)]
         name: String,
-        /// RFC 3339 end of validity, within two years (default: one year).
+        /// 到期时间 (expires at)，RFC 3339，不超过两年（默认一年）。
         #[arg(long)]
         expires_at: Option<String>,
-        /// This key's own rate limit (requests a second) instead of `[api_keys]`.
+        /// 此密钥自己的限速 (rate limit，每秒请求数)，代替 `[api_keys]` 的设置。
         #[arg(long)]
         rate_per_second: Option<u32>,
-        /// This key's own burst (requests at once) instead of `[api_keys]`.
+        /// 此密钥自己的突发请求数 (burst)，代替 `[api_keys]` 的设置。
         #[arg(long)]
         burst: Option<u32>,
     },
-    /// The keys of a service account (prefixes, status, last use), never secrets.
+    /// 列出服务账号的密钥（前缀、状态、最近使用），从不显示密钥本身。
     List {
-        /// The service account.
+        /// 服务账号 (service account) 名称。
         account: String,
     },
-    /// Revoke a key, named by its id or its prefix.
+    /// 吊销 (revoke) 一个密钥，按编号或前缀指定。
     Revoke {
-        /// The service account.
+        /// 服务账号 (service account) 名称。
         account: String,
-        /// The key's id or prefix (as `apikey list` shows them).
+        /// 密钥编号或前缀，即 `custos apikey list` 显示的。
         key: String,
     },
 }

@@ -22,19 +22,19 @@ use crate::{customer_cmd, dedupe_cmd, import_cmd, rule_cmd, Failure};
     about = "custos — 客户主数据与编码管理系统 (customer master data and codes)"
 )]
 pub(crate) struct Cli {
-    /// TOML configuration file (also CUSTOS_CONFIG).
+    /// TOML 配置文件 (configuration file)；也可用 CUSTOS_CONFIG。
     #[arg(long, global = true)]
     pub(crate) config: Option<PathBuf>,
-    /// Directory of the embedded SQLite database (default ./custos-data; also CUSTOS_DATA_DIR).
+    /// 数据目录 (data directory)：内嵌 SQLite 数据库所在目录，默认 ./custos-data；也可用 CUSTOS_DATA_DIR。
     #[arg(long, global = true)]
     pub(crate) data_dir: Option<PathBuf>,
-    /// PostgreSQL URL, postgres://… (also CUSTOS_DATABASE_URL); SQLite when absent.
+    /// PostgreSQL 数据库地址 postgres://…（也可用 CUSTOS_DATABASE_URL）；不给时用 SQLite。
     #[arg(long, global = true)]
     pub(crate) database_url: Option<String>,
-    /// Act as this user (commands that change data).
+    /// 以此用户身份执行 (act as)：修改数据的命令按其权限执行并记入操作日志 (audit log)。
     #[arg(long = "as", global = true, default_value = "admin")]
     pub(crate) as_user: String,
-    /// Machine-readable output.
+    /// 输出 JSON，供脚本读取 (machine-readable output)。
     #[arg(long, global = true)]
     pub(crate) json: bool,
     #[command(subcommand)]
@@ -43,119 +43,118 @@ pub(crate) struct Cli {
 
 #[derive(Subcommand)]
 pub(crate) enum Command {
-    /// Run the HTTP server.
+    /// 运行服务 (serve)：HTTP 接口、管理控制台和后台任务。
     Serve {
-        /// Address to listen on (default 127.0.0.1:8080; also CUSTOS_LISTEN).
+        /// 监听地址 (listen address)，默认 127.0.0.1:8080；也可用 CUSTOS_LISTEN。
         #[arg(long)]
         listen: Option<String>,
-        /// Add demo departments and users on first start.
+        /// 首次启动时加入演示部门和各角色的演示用户 (demo users)。
         #[arg(long)]
         demo: bool,
     },
-    /// Manage users.
+    /// 用户 (users)：新建、改密码、停用、启用、解除登录限制、列表。
     User {
         #[command(subcommand)]
         command: UserCommand,
     },
-    /// Service accounts (服务账号): accounts of other systems, which call the API with keys.
+    /// 服务账号 (service accounts)：其他系统的账号，以 API 密钥调用接口。
     ServiceAccount {
         #[command(subcommand)]
         command: crate::apikey_cmd::ServiceAccountCommand,
     },
-    /// API keys (API 密钥) of service accounts: create (shown once), list, revoke.
+    /// 服务账号的 API 密钥 (API keys)：创建（只显示一次）、列表、吊销。
     Apikey {
         #[command(subcommand)]
         command: crate::apikey_cmd::ApiKeyCommand,
     },
-    /// Notification channels (通知渠道): DingTalk and WeCom group robots, webhooks.
+    /// 通知渠道 (notification channels)：钉钉、企业微信群机器人 (group robots)，Webhook。
     Notify {
         #[command(subcommand)]
         command: crate::notify_cmd::NotifyCommand,
     },
-    /// The audit log.
+    /// 操作日志 (audit log)：校验哈希链、写检查点 (checkpoint)。
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// The PII master key ring: rotation, re-keying, retirement (permission system.keys).
+    /// 个人信息密钥 (PII key) 的密钥环：轮换、重新加密、退役（权限 system.keys）。
     ///
-    /// The ring is the key file (`pii.key` in the data directory or CUSTOS_PII_KEY_FILE):
-    /// one base64 key a line. The database records which key is active, so every server
-    /// on it agrees; a running server learns of a rotation within seconds.
+    /// 密钥环就是密钥文件（数据目录中的 `pii.key` 或 CUSTOS_PII_KEY_FILE）：每行一把 base64
+    /// 密钥。数据库记录哪把密钥在用，共用数据库的服务器都据此一致；运行中的服务器几秒内
+    /// 就会知道轮换 (rotation)。
     Key {
         #[command(subcommand)]
         command: KeyCommand,
     },
-    /// Write a consistent online backup of the SQLite database to FILE.
+    /// 备份 (backup)：把 SQLite 数据库的一致副本写到 FILE，服务运行时也可以（PostgreSQL 用 pg_dump）。
     Backup {
-        /// Where to write the backup (a new file).
+        /// 备份文件写到哪里（一个新文件）。
         file: PathBuf,
         #[command(flatten)]
         passphrase: PassphraseArgs,
     },
-    /// Restore a backup FILE into the data directory (stop the server first).
+    /// 恢复 (restore)：把备份文件 FILE 恢复到数据目录（先停止服务）。
     Restore {
-        /// The backup file to restore.
+        /// 要恢复的备份文件。
         file: PathBuf,
-        /// Replace a database that already holds data, or a PII key that differs from
-        /// the backup's.
+        /// 强制 (force)：替换已有数据的数据库，或与备份不同的个人信息密钥 (PII key)。
         #[arg(long)]
         force: bool,
         #[command(flatten)]
         passphrase: PassphraseArgs,
     },
-    /// Print the OpenAPI document generated from the code.
+    /// 输出由代码生成的 OpenAPI 文档。
     Openapi,
-    /// Code rules (编码规则).
+    /// 编码规则 (code rules)：添加、列表、发布、停用、预览、容量。
     Rule {
         #[command(subcommand)]
         command: rule_cmd::RuleCommand,
     },
-    /// Codes (客户编码).
+    /// 客户编码 (codes)：校验编码；恢复后恢复发号。
     Code {
         #[command(subcommand)]
         command: rule_cmd::CodeCommand,
     },
-    /// Duplicate groups (查重): in a CSV file (writes record_id,cluster_id for every row), or
-    /// with --database among all customers, into the review queue.
+    /// 查重 (duplicate check)：找出 CSV 文件中的重复组（每行写出 record_id,cluster_id），
+    /// 或加 --database 在全部客户中查找，放入查重审核队列 (review queue)。
     Dedupe(dedupe_cmd::DedupeArgs),
-    /// Benchmarks (see docs/benchmarks.md).
+    /// 性能测试 (benchmarks)，见 docs/benchmarks.md。
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
     },
-    /// Customers (客户): get, search.
+    /// 客户 (customers)：按编码查看、查询。
     Customer {
         #[command(subcommand)]
         command: customer_cmd::CustomerCommand,
     },
-    /// Data quality (数据质量): recompute scores, take the daily snapshot.
+    /// 数据质量 (data quality)：重新计算得分、生成每日质量快照 (quality snapshot)。
     Quality {
         #[command(subcommand)]
         command: crate::quality_cmd::QualityCommand,
     },
-    /// The change feed (变更事件流): print events of the ordered event log.
+    /// 变更流 (change feed)：输出有序事件日志中的事件 (events)。
     Events {
         #[command(subcommand)]
         command: crate::events_cmd::EventsCommand,
     },
-    /// Webhook subscriptions (Webhook 订阅): signed HTTP deliveries of events.
+    /// Webhook 订阅 (webhook subscriptions)：以签名的 HTTP 请求投递事件。
     Webhook {
         #[command(subcommand)]
         command: crate::webhook_cmd::WebhookCommand,
     },
-    /// Add synthetic Chinese customers (valid USCC/ID numbers, real regions) for trials.
+    /// 演示数据 (demo)：加入合成的中国客户（有效的统一社会信用代码 USCC / 身份证号、真实地区），供试用。
     Demo(customer_cmd::DemoArgs),
-    /// Import customers from CSV/XLSX (批量导入); see docs/import-export.md.
+    /// 批量导入 (import)：从 CSV/XLSX 导入客户，见 docs/import-export.md。
     Import(Box<import_cmd::ImportArgs>),
-    /// Write the empty import template (XLSX) to FILE.
+    /// 导入模板 (template)：把空白的导入模板（XLSX）写到 FILE。
     Template {
-        /// Where to write the template (.xlsx).
+        /// 模板写到哪里（.xlsx）。
         file: PathBuf,
     },
-    /// Export customers (数据导出) with search filters, within your data scope.
+    /// 数据导出 (export)：按查询条件导出客户，限于本人的数据范围 (data scope)。
     Export(Box<import_cmd::ExportArgs>),
-    /// The customer life cycle (客户状态).
+    /// 客户生命周期 (life cycle)：客户状态 (life-cycle stage) 的每日任务。
     Lifecycle {
         #[command(subcommand)]
         command: LifecycleCommand,
@@ -164,9 +163,9 @@ pub(crate) enum Command {
 
 #[derive(Subcommand)]
 pub(crate) enum LifecycleCommand {
-    /// Run the daily job: every customer's stage on the day, and the day's reminders.
+    /// 运行每日任务：计算每个客户当天的状态 (stage) 和当天的提醒 (reminders)。
     Run {
-        /// The day to evaluate, YYYY-MM-DD (default today in the business time zone).
+        /// 计算哪一天，YYYY-MM-DD（默认业务时区的今天）。
         #[arg(long)]
         on: Option<String>,
     },
@@ -323,84 +322,83 @@ pub(crate) enum BenchCommand {
 
 #[derive(Subcommand)]
 pub(crate) enum UserCommand {
-    /// Create a user. The password comes from --password or, if absent, one line on stdin.
+    /// 新建用户 (create)。密码来自 --password，没有时从标准输入读一行。
     Create {
-        /// Login name (letters, digits, . _ -).
+        /// 用户名 (username)：字母、数字、. _ -，3–32 个字符。
         username: String,
-        /// The password (better: leave it out and give it on stdin, away from the shell history).
+        /// 密码 (password)；最好不写在这里而从标准输入给出，以免留在命令历史中。
         #[arg(long)]
         password: Option<String>,
-        /// Name shown in the console and the audit log (default: the login name).
+        /// 显示名称 (display name)：控制台和操作日志中显示的名字，默认同用户名。
         #[arg(long)]
         display_name: Option<String>,
-        /// Department id (its `department` data scope counts from there).
+        /// 部门编号 (department id)：`department` 数据范围从这个部门算起。
         #[arg(long)]
         department: Option<i64>,
-        /// ROLE or ROLE:SCOPE (scope own|department|all); repeatable.
+        /// 角色 (role)：ROLE 或 ROLE:SCOPE，数据范围 (scope) 为 own|department|all；可重复。
         #[arg(long = "role")]
         roles: Vec<String>,
     },
-    /// Set a user's password (from --password or stdin).
+    /// 设置用户的密码 (passwd)，来自 --password 或标准输入。
     Passwd {
-        /// Whose password.
+        /// 谁的密码（用户名）。
         username: String,
-        /// The new password (better: leave it out and give it on stdin).
+        /// 新密码；最好不写在这里而从标准输入给出。
         #[arg(long)]
         password: Option<String>,
     },
-    /// Disable a user: no login, sessions end (audited).
+    /// 停用用户 (disable)：不能登录，会话随即结束（记入操作日志）。
     Disable {
-        /// Whom to disable.
+        /// 要停用的用户名。
         username: String,
     },
-    /// Enable a disabled user again (audited).
+    /// 重新启用 (enable) 已停用的用户（记入操作日志）。
     Enable {
-        /// Whom to enable.
+        /// 要启用的用户名。
         username: String,
     },
-    /// Clear a user's failed-login throttling, from every address (audited).
+    /// 解除登录限制 (unlock)：清除该用户在所有地址的登录失败计数（记入操作日志）。
     Unlock {
-        /// Whose throttling to clear.
+        /// 要解除限制的用户名。
         username: String,
     },
-    /// Every user with department, roles and status.
+    /// 列出全部用户 (list)：部门、角色和状态。
     List,
 }
 
 #[derive(Subcommand)]
 pub(crate) enum AuditCommand {
-    /// Check the keyed hash chain and every checkpoint; exits 2 when either is broken.
+    /// 校验 (verify) 带密钥的哈希链和每个检查点 (checkpoint)；有损坏时退出码为 2。
     Verify,
-    /// Write a signed checkpoint of the chain's head to the checkpoint file (after
-    /// verifying the entries since the last one); exits 2 when the chain is broken.
+    /// 写检查点 (checkpoint)：先校验上一个检查点之后的记录，再把链头的签名检查点写入检查点
+    /// 文件；链已损坏时退出码为 2。
     Checkpoint,
 }
 
 #[derive(Subcommand)]
 pub(crate) enum KeyCommand {
-    /// Show the active key, the ring, the rows still under older keys, the re-keying.
+    /// 状态 (status)：在用的密钥、密钥环、仍用旧密钥加密的行数、重新加密 (re-keying) 的进度。
     Status,
-    /// Add a new random key to the key file (mode 0600) and make it active: new values
-    /// are encrypted under it at once, and the re-keying of stored data starts (a running
-    /// `custos serve` does it in the background; or run `custos key rekey`).
+    /// 轮换 (rotate)：向密钥文件（权限 0600）加入一把新的随机密钥并启用：新值立即用它加密，
+    /// 已存数据开始重新加密（运行中的 `custos serve` 在后台进行；或运行 `custos key rekey`）。
     Rotate {
-        /// Only add the key to the ring, not active yet: copy the key file to every other
-        /// server sharing the database, then run `custos key activate <id>`.
+        /// 只加入密钥环、暂不启用 (stage)：把密钥文件复制到共用该数据库的每台服务器后，再运行
+        /// `custos key activate <id>`。
         #[arg(long)]
         stage: bool,
     },
-    /// Make a key of the ring (added with `rotate --stage`) the active one.
+    /// 启用 (activate) 密钥环中的一把密钥（由 `rotate --stage` 加入）。
     Activate {
-        /// The key's id (as `key list` shows it).
+        /// 密钥编号 (key id)，即 `custos key status` 显示的编号。
         id: String,
     },
-    /// Re-key everything stored under older keys now, in batches of 500 rows; resumes
-    /// where a stopped run left off. Safe while servers run.
+    /// 重新加密 (rekey)：立即把仍用旧密钥加密的数据重新加密，每批 500 行；中断后从停下的地方
+    /// 继续。服务运行时也可以执行。
     Rekey,
-    /// Remove an older key from the ring once nothing needs it (refused while any row
-    /// or sealed file is under it); its audit keys stay so old audit entries verify.
+    /// 退役 (retire)：不再需要时从密钥环中移除旧密钥（仍有数据行或加密文件用它时拒绝）；
+    /// 它的审计密钥保留，旧的操作日志仍可校验。
     Retire {
-        /// The key's id (as `key list` shows it).
+        /// 密钥编号 (key id)，即 `custos key status` 显示的编号。
         id: String,
     },
 }
@@ -408,11 +406,11 @@ pub(crate) enum KeyCommand {
 /// Where a backup passphrase comes from. Never a plain argument: those show in `ps`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct PassphraseArgs {
-    /// Encrypt (backup) or decrypt (restore) with the passphrase in this environment
-    /// variable; an encrypted backup also carries the PII key.
+    /// 备份口令 (passphrase) 所在的环境变量：备份时加密、恢复时解密；加密的备份同时携带
+    /// 个人信息密钥 (PII key)。
     #[arg(long, value_name = "VAR", conflicts_with = "passphrase_file")]
     pub(crate) passphrase_env: Option<String>,
-    /// As --passphrase-env, reading the passphrase from the first line of this file.
+    /// 同 --passphrase-env，但从这个文件的第一行读取口令 (passphrase)。
     #[arg(long, value_name = "PATH")]
     pub(crate) passphrase_file: Option<PathBuf>,
 }
@@ -470,5 +468,45 @@ mod tests {
         let mut missing = Vec::new();
         walk(&super::Cli::command(), "custos", &mut missing);
         assert!(missing.is_empty(), "without a description: {missing:#?}");
+    }
+
+    /// `--help` speaks Chinese (with the English terms of docs/glossary.md beside): every
+    /// description outside the developers' `bench` commands holds Chinese text.
+    #[test]
+    fn every_description_is_in_chinese() {
+        fn chinese(text: Option<&clap::builder::StyledStr>) -> bool {
+            text.is_some_and(|t| {
+                t.to_string()
+                    .chars()
+                    .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+            })
+        }
+        fn walk(cmd: &clap::Command, path: &str, english: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") || arg.is_global_set() && !path.is_empty() {
+                    continue;
+                }
+                if !chinese(arg.get_help()) && !chinese(arg.get_long_help()) {
+                    english.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_name() == "bench" || sub.get_name() == "help" {
+                    continue;
+                }
+                let name = format!("{path} {}", sub.get_name());
+                if !chinese(sub.get_about()) && !chinese(sub.get_long_about()) {
+                    english.push(format!("{name} (command)"));
+                }
+                walk(sub, &name, english);
+            }
+        }
+        let mut english = Vec::new();
+        walk(&super::Cli::command(), "custos", &mut english);
+        assert!(
+            english.is_empty(),
+            "described in English only: {english:#?}"
+        );
     }
 }

@@ -16,83 +16,83 @@ use crate::{print_json, Failure};
 
 #[derive(Subcommand)]
 pub enum CustomerCommand {
-    /// Show one customer (personal data masked unless you may read it; such reads are audited).
+    /// 查看一个客户 (get)：个人信息脱敏 (masking)，有权限时显示明文并记入操作日志。
     Get {
-        /// The customer's code (a merged or changed code leads to the current one).
+        /// 客户编码 (code)；被合并或变更的编码会转到现在的编码。
         code: String,
-        /// RFC 3339 time: the record as it was then.
+        /// RFC 3339 时间：显示客户在那一刻的样子 (as of)。
         #[arg(long)]
         as_of: Option<String>,
     },
-    /// Search customers within your data scope.
+    /// 查询客户 (search)，限于本人的数据范围 (data scope)。
     Search(Box<SearchArgs>),
 }
 
 #[derive(Args)]
 pub struct SearchArgs {
-    /// Code prefix.
+    /// 客户编码前缀 (code prefix)。
     #[arg(long)]
     code: Option<String>,
-    /// Name contains (or, with --fuzzy, is similar to).
+    /// 名称包含该文字（加 --fuzzy 时为名称相似）。
     #[arg(long)]
     name: Option<String>,
-    /// Match --name by similarity (pinyin, look-alike characters) instead of substring.
+    /// 按相似度 (fuzzy) 匹配 --name（拼音、形近字），而不是包含。
     #[arg(long)]
     fuzzy: bool,
-    /// Customer type.
+    /// 客户类型 (customer type)。
     #[arg(long = "type")]
     customer_type: Option<String>,
-    /// Region code prefix (11 = Beijing).
+    /// 行政区划代码前缀 (region code prefix)，11 为北京。
     #[arg(long)]
     region: Option<String>,
-    /// Industry code (GB/T 4754 letter or digits).
+    /// 行业代码 (industry，GB/T 4754 的门类字母或大类数字)。
     #[arg(long)]
     industry: Option<String>,
-    /// Status: active, retired, archived, merged.
+    /// 状态 (status)：active、retired、archived、merged。
     #[arg(long)]
     status: Option<String>,
-    /// Customer level (as configured, e.g. A, B, C).
+    /// 客户等级 (level)，按配置，如 A、B、C。
     #[arg(long)]
     level: Option<String>,
-    /// Owner's user id.
+    /// 负责人 (owner) 的用户编号。
     #[arg(long)]
     owner: Option<i64>,
-    /// Department id (and its sub-departments).
+    /// 部门编号 (department id)，含下级部门。
     #[arg(long)]
     department: Option<i64>,
-    /// Has this tag.
+    /// 带有此标签 (tag)。
     #[arg(long)]
     tag: Option<String>,
-    /// Exact mobile (customer or contact).
+    /// 手机号精确查找 (mobile)，客户本人或联系人的。
     #[arg(long)]
     mobile: Option<String>,
-    /// Exact ID number.
+    /// 身份证号精确查找 (ID number)。
     #[arg(long)]
     id_number: Option<String>,
-    /// id, code, name, created_at, updated_at; prefix - for descending.
+    /// 排序 (sort)：id、code、name、created_at、updated_at；前加 - 为降序。
     #[arg(long)]
     sort: Option<String>,
-    /// Customers per page (at most 200).
+    /// 每页客户数 (limit)，最多 200。
     #[arg(long, default_value_t = 20)]
     limit: i64,
-    /// Cursor printed by the previous page.
+    /// 上一页输出的游标 (cursor)。
     #[arg(long)]
     cursor: Option<String>,
-    /// Also count all matches.
+    /// 同时统计全部匹配的数量 (total)。
     #[arg(long)]
     total: bool,
 }
 
 #[derive(Args)]
 pub struct DemoArgs {
-    /// How many synthetic customers to add.
+    /// 加入多少个合成客户。
     #[arg(long, default_value_t = 1000)]
     pub customers: u64,
-    /// Random seed (same seed, same customers).
+    /// 随机种子 (seed)：种子相同，客户相同。
     #[arg(long, default_value_t = 2026)]
     pub seed: u64,
-    /// Synthetic business records (follow-ups, complaints, contracts, orders …) to add,
-    /// spread over every active customer.
+    /// 加入多少条合成的业务记录（跟进记录 follow-up、投诉 complaint、合同 contract、交易 order…），
+    /// 分布在全部正常状态的客户上。
     #[arg(long, default_value_t = 0)]
     pub activities: u64,
 }

@@ -24,34 +24,34 @@ use custos_core::matching::{prepare, MatchRecord, Prepared, Thresholds};
 /// Arguments of `custos dedupe`.
 #[derive(Args, Debug, Clone)]
 pub struct DedupeArgs {
-    /// Scan the customers in the database instead of a file: duplicate groups go to the
-    /// review queue (`/api/v1/duplicates/groups`) for stewards to merge or dismiss.
+    /// 查找数据库中的全部客户而不是文件：重复组进入查重审核队列 (review queue，
+    /// `/api/v1/duplicates/groups`)，由数据管理员合并 (merge) 或判定不是重复 (dismiss)。
     #[arg(long, conflicts_with_all = ["input", "id_column", "output", "pairs"])]
     pub database: bool,
-    /// CSV file (UTF-8, BOM optional) whose headers are field keys: customer_type, name,
-    /// short_name, former_names, uscc, id_number, phone, email, province, city, district,
-    /// address, industry (also region_code, birth_date); other columns are ignored.
+    /// CSV 文件（UTF-8，可带 BOM），表头为字段键：customer_type、name、
+    /// short_name、former_names、uscc、id_number、phone、email、province、city、district、
+    /// address、industry（以及 region_code、birth_date）；其他列忽略。
     #[arg(long, required_unless_present = "database")]
     pub input: Option<PathBuf>,
-    /// Column holding each row's id.
+    /// 存放每行编号 (record id) 的列。
     #[arg(long, required_unless_present = "database")]
     pub id_column: Option<String>,
-    /// Where to write `record_id,cluster_id` (every row, singletons included).
+    /// `record_id,cluster_id` 写到哪里（每行一条，单独成组的也写）。
     #[arg(long, required_unless_present = "database")]
     pub output: Option<PathBuf>,
-    /// Pairs scoring at least this are duplicates (default: the `definite` threshold).
+    /// 相似度 (score) 不低于此值的一对算重复（默认“确定重复” `definite` 的阈值）。
     #[arg(long)]
     pub threshold: Option<f64>,
-    /// Also write the matched pairs with their scores to this CSV.
+    /// 同时把匹配的各对及其相似度写到这个 CSV。
     #[arg(long)]
     pub pairs: Option<PathBuf>,
-    /// Blocks larger than this are compared as a sorted neighbourhood instead of all pairs.
+    /// 大于此数的分块 (block) 按排序邻域 (sorted neighbourhood) 比较，而不是两两比较。
     #[arg(long, default_value_t = 24)]
     pub max_block: usize,
-    /// Window of the sorted neighbourhood in large blocks.
+    /// 大分块中排序邻域的窗口大小 (window)。
     #[arg(long, default_value_t = 6)]
     pub window: usize,
-    /// Largest duplicate group union-find may build.
+    /// 并查集 (union-find) 可以形成的最大重复组。
     #[arg(long, default_value_t = 200)]
     pub max_cluster: usize,
 }

@@ -11,21 +11,21 @@ use crate::Failure;
 
 #[derive(Subcommand, Debug, Clone)]
 pub enum EventsCommand {
-    /// Print events in commit order after a position; with --follow, keep printing new
-    /// ones as they commit (Ctrl-C to stop).
+    /// 按提交顺序输出某个位置之后的事件 (tail)；加 --follow 时持续输出新提交的事件
+    /// （Ctrl-C 停止）。
     Tail {
-        /// Events numbered above this (default 0: from the oldest kept).
+        /// 只输出编号 (seq) 大于此数的事件（默认 0：从保留的最早事件开始）。
         #[arg(long, default_value_t = 0)]
         after: i64,
-        /// Only these types, comma-separated (e.g. customer.merged,code.issued).
+        /// 只输出这些类型，逗号分隔（例如 customer.merged,code.issued）。
         #[arg(long, value_delimiter = ',')]
         types: Vec<String>,
-        /// Keep waiting for new events instead of stopping at the newest.
+        /// 持续等待新事件 (follow)，而不是输出到最新的就停止。
         #[arg(long)]
         follow: bool,
     },
-    /// Show each relay of the log (the NATS publisher): the last event it handed on and
-    /// how many it is behind the newest.
+    /// 显示事件日志的每个转发者 (relay，即 NATS 发布者)：它最后转出的事件
+    /// 以及落后最新事件多少条。
     Relays,
 }
 

@@ -22,42 +22,42 @@ use crate::{print_json, Failure};
 
 #[derive(Args)]
 pub struct ImportArgs {
-    /// CSV (UTF-8 or GBK/GB18030) or XLSX file.
+    /// 要导入的 CSV（UTF-8 或 GBK/GB18030）或 XLSX 文件。
     file: Option<PathBuf>,
-    /// Mapping file (TOML): columns, value maps, defaults.
+    /// 映射文件 (mapping, TOML)：列与字段的对应、值映射、默认值。
     #[arg(long)]
     mapping: Option<PathBuf>,
-    /// Check everything, commit nothing.
+    /// 试运行 (dry run)：检查全部内容，不写入任何数据。
     #[arg(long)]
     dry_run: bool,
-    /// Duplicates: skip, review, merge or update.
+    /// 重复行的处理策略 (policy)：skip、review、merge 或 update。
     #[arg(long, default_value = "skip")]
     policy: String,
-    /// Write rejected and skipped rows here (.xlsx or .csv), reasons per field.
+    /// 被拒绝和跳过的行写到这里（.xlsx 或 .csv），每个字段附原因 (report)。
     #[arg(long)]
     report: Option<PathBuf>,
-    /// Write the sampling (抽查) file here (.xlsx or .csv).
+    /// 抽查表 (sample) 写到这里（.xlsx 或 .csv）。
     #[arg(long)]
     sample: Option<PathBuf>,
-    /// Share of imported rows in the sampling file (0.1–0.2 recommended).
+    /// 抽查比例 (sample rate)：抽查表占导入行数的比例（建议 0.1–0.2）。
     #[arg(long, default_value_t = 0.15)]
     sample_rate: f64,
-    /// Force the CSV encoding (utf-8, gbk, gb18030, utf-16le, utf-16be); detected when
-    /// absent (UTF-16 by its BOM).
+    /// 指定 CSV 编码 (encoding)：utf-8、gbk、gb18030、utf-16le、utf-16be；不给时自动识别
+    /// （UTF-16 按 BOM 识别）。
     #[arg(long)]
     encoding: Option<String>,
-    /// Force the CSV cell separator (comma, tab, semicolon, pipe); detected when absent.
+    /// 指定 CSV 分隔符 (delimiter)：comma、tab、semicolon、pipe；不给时自动识别。
     #[arg(long)]
     delimiter: Option<String>,
-    /// XLSX sheet (first when absent).
+    /// XLSX 工作表 (sheet)，默认第一个。
     #[arg(long)]
     sheet: Option<String>,
-    /// Rows per transaction. Large chunks make large imports faster (each commit
-    /// rewrites every index page it touched); while one is written, other writers of an
-    /// embedded database wait for it (about 3 s for 5,000 rows).
+    /// 每个事务的行数 (chunk)。大的批次使大批导入更快（每次提交都要重写它改动过的
+    /// 索引页）；写入一个批次时，内嵌数据库的其他写操作要等它完成
+    /// （5,000 行约 3 秒）。
     #[arg(long, default_value_t = custos_app::import::BULK_CHUNK_ROWS)]
     chunk: usize,
-    /// Continue import job JOB after a crash.
+    /// 续传 (resume)：服务崩溃后继续导入任务 JOB。
     #[arg(long, value_name = "JOB", conflicts_with = "file")]
     resume: Option<i64>,
 }
@@ -297,49 +297,49 @@ pub async fn run_template(app: &App, actor: &Actor, file: &Path) -> Result<(), F
 
 #[derive(Args)]
 pub struct ExportArgs {
-    /// csv, xlsx or jsonl.
+    /// 导出格式 (format)：csv、xlsx 或 jsonl。
     #[arg(long, default_value = "csv")]
     format: String,
-    /// CSV in GB18030/GBK (for older Excel) instead of UTF-8 with BOM.
+    /// CSV 用 GB18030/GBK 编码（供旧版 Excel），而不是带 BOM 的 UTF-8。
     #[arg(long)]
     gbk: bool,
-    /// Output file (default customers.<format>).
+    /// 输出文件 (output)，默认 customers.<格式>。
     #[arg(long, short)]
     output: Option<PathBuf>,
-    /// Code prefix.
+    /// 客户编码前缀 (code prefix)。
     #[arg(long)]
     code: Option<String>,
-    /// Name contains.
+    /// 名称包含该文字。
     #[arg(long)]
     name: Option<String>,
-    /// Customer type.
+    /// 客户类型 (customer type)。
     #[arg(long = "type")]
     customer_type: Option<String>,
-    /// Region code prefix (11 = Beijing).
+    /// 行政区划代码前缀 (region code prefix)，11 为北京。
     #[arg(long)]
     region: Option<String>,
-    /// Industry code (GB/T 4754 letter or digits).
+    /// 行业代码 (industry，GB/T 4754 的门类字母或大类数字)。
     #[arg(long)]
     industry: Option<String>,
-    /// Status: active, retired, archived, merged.
+    /// 状态 (status)：active、retired、archived、merged。
     #[arg(long)]
     status: Option<String>,
-    /// Customer level (as configured, e.g. A, B, C).
+    /// 客户等级 (level)，按配置，如 A、B、C。
     #[arg(long)]
     level: Option<String>,
-    /// Owner's user id.
+    /// 负责人 (owner) 的用户编号。
     #[arg(long)]
     owner: Option<i64>,
-    /// Department id (and its sub-departments).
+    /// 部门编号 (department id)，含下级部门。
     #[arg(long)]
     department: Option<i64>,
-    /// Has this tag.
+    /// 带有此标签 (tag)。
     #[arg(long)]
     tag: Option<String>,
-    /// Created on or after this day (YYYY-MM-DD, business time zone) or time (RFC 3339).
+    /// 创建时间下限 (created from)：这一天（YYYY-MM-DD，业务时区）或这一时刻（RFC 3339）起。
     #[arg(long)]
     created_from: Option<String>,
-    /// Created up to this day (YYYY-MM-DD, the whole day included) or before this time (RFC 3339).
+    /// 创建时间上限 (created to)：到这一天为止（YYYY-MM-DD，含当天）或这一时刻（RFC 3339）之前。
     #[arg(long)]
     created_to: Option<String>,
 }

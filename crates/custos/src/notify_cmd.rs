@@ -14,7 +14,7 @@ use crate::{print_json, Failure};
 
 #[derive(Subcommand)]
 pub(crate) enum NotifyCommand {
-    /// Group channels: DingTalk and WeCom group robots, generic webhooks.
+    /// 群通知渠道 (channel)：钉钉、企业微信群机器人，通用 Webhook。
     Channel {
         #[command(subcommand)]
         command: ChannelCommand,
@@ -34,40 +34,40 @@ fn parse_kind(s: &str) -> Result<NotificationKind, String> {
 
 #[derive(Subcommand)]
 pub(crate) enum ChannelCommand {
-    /// Add a channel.
+    /// 添加通知渠道 (add)。
     Add {
-        /// Unique name, e.g. 华东销售群.
+        /// 名称（唯一），例如 华东销售群。
         #[arg(long)]
         name: String,
-        /// dingtalk | wecom | webhook.
+        /// 渠道类型 (provider)：dingtalk | wecom | webhook。
         #[arg(long, value_parser = parse_provider)]
         provider: Provider,
-        /// The robot's or receiver's URL (stored encrypted).
+        /// 群机器人或接收方的地址 (URL)，加密保存。
         #[arg(long)]
         url: String,
-        /// A file holding the signing secret (DingTalk 加签 or the webhook's HMAC secret);
-        /// read from a file so it stays out of the shell history.
+        /// 存放签名密钥 (signing secret) 的文件（钉钉“加签”或 Webhook 的 HMAC 密钥）；
+        /// 从文件读取，以免留在命令历史中。
         #[arg(long)]
         secret_file: Option<PathBuf>,
-        /// A notification kind it receives; repeatable (task_pending, task_overdue,
-        /// application_decided, application_progress, quality_assigned, followup_due).
+        /// 接收的通知类型 (kind)，可重复（task_pending、task_overdue、
+        /// application_decided、application_progress、quality_assigned、followup_due）。
         #[arg(long = "kind", required = true, value_parser = parse_kind)]
         kinds: Vec<NotificationKind>,
-        /// A department id whose members' notifications it receives (sub-departments
-        /// included); repeatable; none: every department.
+        /// 接收哪个部门成员的通知（部门编号，含下级部门）；
+        /// 可重复；不给时为全部部门。
         #[arg(long = "department")]
         departments: Vec<i64>,
     },
-    /// Every channel, URLs masked.
+    /// 列出全部通知渠道，地址脱敏。
     List,
-    /// Remove a channel (by id) with its pending deliveries.
+    /// 删除通知渠道（按编号）及其待发送的消息。
     Remove {
-        /// The channel's id (as `custos notify channel list` shows it).
+        /// 渠道编号，即 `custos notify channel list` 显示的。
         id: i64,
     },
-    /// Send a test message to a channel (by id) now.
+    /// 立即向通知渠道（按编号）发送一条测试消息 (test)。
     Test {
-        /// The channel's id (as `custos notify channel list` shows it).
+        /// 渠道编号，即 `custos notify channel list` 显示的。
         id: i64,
     },
 }

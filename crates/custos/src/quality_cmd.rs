@@ -13,15 +13,15 @@ use crate::Failure;
 
 #[derive(Subcommand, Debug, Clone)]
 pub enum QualityCommand {
-    /// Rescore every assessed customer (after a rule or configuration change, and once
-    /// after upgrading to a version with data quality). Chunked; resumable with --after.
+    /// 重新计算 (recompute) 每个客户的质量得分（规则或配置改变后，以及升级到有数据质量功能的
+    /// 版本后运行一次）。分批进行；可用 --after 续做。
     Recompute {
-        /// Start after this customer id (the last id an interrupted run printed).
+        /// 从这个客户编号之后开始（中断的运行最后输出的编号）。
         #[arg(long, default_value_t = 0)]
         after: i64,
     },
-    /// Take today's snapshot of the quality figures (one per day; a second run does
-    /// nothing). `custos serve` takes it by itself every day.
+    /// 生成今天的质量快照 (snapshot)（每天一个，再次运行不做任何事）。
+    /// `custos serve` 每天会自动生成。
     Snapshot,
 }
 

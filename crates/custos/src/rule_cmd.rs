@@ -14,73 +14,73 @@ use crate::{print_json, Failure};
 
 #[derive(Subcommand)]
 pub enum RuleCommand {
-    /// Add a rule (or its next version) as a draft from a TOML or JSON file.
+    /// 添加编码规则 (add)：从 TOML 或 JSON 文件加入规则（或其下一版本）为草稿 (draft)。
     Add {
-        /// The rule file (.toml or .json; see docs/code-rules.md).
+        /// 规则文件（.toml 或 .json，见 docs/code-rules.md）。
         file: std::path::PathBuf,
-        /// Publish it right away.
+        /// 立即发布 (publish)。
         #[arg(long)]
         publish: bool,
     },
-    /// List rules and their versions.
+    /// 列出编码规则及其版本 (list)。
     List,
-    /// Publish the draft of a rule.
+    /// 发布 (publish) 规则的草稿。
     Publish {
-        /// The rule's key.
+        /// 规则标识 (rule key)。
         key: String,
     },
-    /// Stop issuing codes from a rule.
+    /// 停用 (disable)：此规则不再发放编码；已发放的编码仍然有效。
     Disable {
-        /// The rule's key.
+        /// 规则标识 (rule key)。
         key: String,
     },
-    /// The next codes for a sample customer (nothing is consumed).
+    /// 预览 (preview)：示例客户接下来会得到的编码，不占用任何编码。
     Preview {
-        /// The rule's key.
+        /// 规则标识 (rule key)。
         key: String,
-        /// Customer type of the sample customer.
+        /// 示例客户的客户类型 (customer type)。
         #[arg(long, default_value = "enterprise")]
         customer_type: String,
-        /// Region code (6 digits) of the sample customer.
+        /// 示例客户的行政区划代码 (region code，6 位)。
         #[arg(long)]
         region: Option<String>,
-        /// Issue date YYYY-MM-DD (default today).
+        /// 发放日期 YYYY-MM-DD（默认今天）。
         #[arg(long)]
         date: Option<String>,
-        /// How many codes to show.
+        /// 显示几个编码。
         #[arg(long, default_value_t = 5)]
         count: usize,
     },
-    /// Used / remaining codes per sequence scope.
+    /// 容量 (capacity)：每个流水依据 (sequence scope) 已用 / 剩余的编码数。
     Capacity {
-        /// The rule's key.
+        /// 规则标识 (rule key)。
         key: String,
     },
 }
 
 #[derive(Subcommand)]
 pub enum CodeCommand {
-    /// Check a code: shape, rule, decoded segments, check character, issue status.
+    /// 校验编码 (validate)：格式、所属规则、各段含义、校验位 (check character)、发放状态。
     Validate {
-        /// The code to check.
+        /// 要校验的客户编码 (code)。
         code: String,
     },
-    /// Let code issuing resume after a restore put it on hold (docs/backup.md).
+    /// 恢复发号 (resume after restore)：恢复备份后暂停的编码发放 (issue hold) 重新开始（见 docs/backup.md）。
     ResumeAfterRestore(ResumeArgs),
 }
 
 #[derive(clap::Args)]
 #[group(required = true, multiple = true)]
 pub struct ResumeArgs {
-    /// File of codes known to be issued, one per line (e.g. the last codes in ERP per
-    /// rule and scope; blank lines and lines starting with # are skipped): counters are
-    /// raised past them and they are recorded as lost in the restore.
+    /// 已知已发放的编码清单文件，每行一个（例如 ERP 中每条规则、每个流水依据的最后一个编码；
+    /// 空行和以 # 开头的行跳过）：流水号计数器越过它们，这些编码记为恢复中丢失
+    /// (lost in restore)。
     #[arg(long, value_name = "FILE")]
     confirm_last: Option<std::path::PathBuf>,
-    /// Raise every existing sequence counter by N numbers.
+    /// 把每个已有的流水号 (sequence) 计数器向前跳过 N 个号。
     #[arg(long, value_name = "N")]
     skip: Option<i64>,
-    /// Resume as it is: nothing was issued after the backup.
+    /// 按现状恢复：确认备份之后没有发放过编码。
     #[arg(long, conflicts_with_all = ["confirm_last", "skip"])]
     accept: bool,
 }

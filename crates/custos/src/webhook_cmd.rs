@@ -13,48 +13,48 @@ use crate::{print_json, Failure};
 
 #[derive(Subcommand, Debug, Clone)]
 pub(crate) enum WebhookCommand {
-    /// Subscribe a URL to events; the signing secret is printed once, here only.
+    /// 新建订阅 (subscribe)：把事件投递到一个地址；签名密钥 (signing secret) 只在这里显示一次。
     Add {
-        /// Unique name of the subscription.
+        /// 订阅名称（唯一）。
         name: String,
-        /// http:// or https:// address the events are posted to.
+        /// 接收事件的 http:// 或 https:// 地址。
         url: String,
-        /// Only these event types, comma-separated (default: all).
+        /// 只投递这些事件类型，逗号分隔（默认全部）。
         #[arg(long, value_delimiter = ',')]
         types: Vec<String>,
-        /// The account whose data scope filters the events (default: the --as user).
+        /// 按哪个账号的数据范围 (data scope) 过滤事件（默认 --as 的用户）。
         #[arg(long)]
         owner: Option<String>,
-        /// Create it paused.
+        /// 建立后先暂停 (paused)。
         #[arg(long)]
         inactive: bool,
     },
-    /// Every subscription with its cursor and counts of pending and dead deliveries.
+    /// 列出全部订阅及其游标、待投递和已放弃的投递数。
     List,
-    /// Delete a subscription with its pending deliveries and its log.
+    /// 删除订阅及其待投递内容和投递记录。
     Remove {
-        /// The subscription's name.
+        /// 订阅名称。
         name: String,
     },
-    /// The delivery log of a subscription, newest first.
+    /// 订阅的投递记录 (deliveries)，最新的在前。
     Deliveries {
-        /// The subscription's name.
+        /// 订阅名称。
         name: String,
-        /// Lines to show (1–200).
+        /// 显示几行（1–200）。
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
-    /// Send the events from seq FROM again (same event ids).
+    /// 重新投递 (replay) 从编号 FROM 起的事件（事件编号不变）。
     Replay {
-        /// The subscription's name.
+        /// 订阅名称。
         name: String,
-        /// The first event number (seq) to send again.
+        /// 重新投递的第一个事件编号 (seq)。
         #[arg(long)]
         from: i64,
     },
-    /// Post a signed test event now and print the answer.
+    /// 立即发送一个签名的测试事件 (test) 并显示对方的应答。
     Test {
-        /// The subscription's name.
+        /// 订阅名称。
         name: String,
     },
 }
