@@ -50,7 +50,10 @@ pub use code_carry::{AdvisoryLock, SequenceRow};
 pub use codes::{CodeRow, CodeRuleRow, PeriodIssues, ScopeUsage, StatusCount};
 pub use customer_flow::{BuyerCount, MonthBuyers, MonthCount};
 pub use customers::CustomerRow;
-pub use db::{db_file_name, redact_url, Backend, Db, DbOptions, Tx, TxConn};
+pub use db::{
+    db_file_name, inspect, migrations_of, redact_url, Backend, Db, DbOptions, Inspection, Tx,
+    TxConn,
+};
 pub use error::{StoreError, StoreResult};
 pub use event_log::{EventLogHead, EventLogRow, NewEvent};
 pub use hierarchy::ParentRow;

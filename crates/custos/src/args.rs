@@ -22,7 +22,7 @@ use crate::{customer_cmd, dedupe_cmd, import_cmd, rule_cmd, Failure};
     about = "custos — 客户主数据与编码管理系统 (customer master data and codes)"
 )]
 pub(crate) struct Cli {
-    /// TOML configuration file (also CUSTOS_CONFIG).
+    /// TOML configuration file (also CUSTOS_CONFIG; default /etc/custos/custos.toml when it exists).
     #[arg(long, global = true)]
     pub(crate) config: Option<PathBuf>,
     /// Directory of the embedded SQLite database (default ./custos-data; also CUSTOS_DATA_DIR).
@@ -155,6 +155,11 @@ pub(crate) enum Command {
     },
     /// Export customers (数据导出) with search filters, within your data scope.
     Export(Box<import_cmd::ExportArgs>),
+    /// 部署检查 (deployment check): data directory, key file, database and migrations,
+    /// disk space, clock, TLS files; says what to fix; exit 1 when a check fails.
+    Doctor(crate::doctor::DoctorArgs),
+    /// 就绪检查 (readiness check): asks a running server's /readyz; exit 0 when ready.
+    Healthcheck(crate::healthcheck::HealthcheckArgs),
     /// The customer life cycle (客户状态).
     Lifecycle {
         #[command(subcommand)]
