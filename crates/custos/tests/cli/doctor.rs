@@ -15,6 +15,19 @@ fn doctor(data_dir: &Path, extra: &[&str]) -> (i32, Value) {
     (o.status.code().unwrap_or(-1), report)
 }
 
+/// Run SQL on the SQLite file of `data_dir` without opening it as custos does.
+fn sqlite_unmigrated(data_dir: &Path, sql: &str) {
+    use sqlx::Connection;
+    runtime().block_on(async {
+        let url = format!("sqlite:{}", data_dir.join("custos.db").display());
+        let mut c = sqlx::SqliteConnection::connect(&url)
+            .await
+            .expect("connect");
+        sqlx::raw_sql(sql).execute(&mut c).await.expect("raw sql");
+        c.close().await.expect("close");
+    });
+}
+
 fn status<'a>(report: &'a Value, check: &str) -> &'a Value {
     let found = report["findings"]
         .as_array()
@@ -117,8 +130,9 @@ fn doctor_checks_a_deployment_and_says_what_to_fix() {
         .as_str()
         .unwrap()
         .contains("9999"));
-    // A migration not applied yet: a warning (serve applies it at start).
-    sqlite_raw(
+    // A migration not applied yet: a warning (serve applies it at start). The database
+    // no longer opens the usual way (which migrates): plain SQL on the file.
+    sqlite_unmigrated(
         d,
         "DELETE FROM _sqlx_migrations WHERE version = 9999; \
          DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)",
@@ -195,4 +209,65 @@ fn healthcheck_answers_for_a_running_server() {
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("not ready"), "{}", stderr(&o));
+}
+
+/// A self-signed certificate for localhost valid from `from` to `until` (years), as PEM
+/// files in `dir` (mode 0600), and a configuration file naming them.
+fn tls_config(dir: &Path, from: i32, until: i32) -> PathBuf {
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("params");
+    params.not_before = rcgen::date_time_ymd(from, 1, 1);
+    params.not_after = rcgen::date_time_ymd(until, 1, 1);
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = params.self_signed(&key).expect("cert");
+    std::fs::write(dir.join("cert.pem"), cert.pem()).expect("write cert");
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).expect("write key");
+    let config = dir.join("custos.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[tls]\ncert = {:?}\nkey = {:?}\n",
+            dir.join("cert.pem").to_string_lossy(),
+            dir.join("key.pem").to_string_lossy()
+        ),
+    )
+    .expect("write config");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for f in ["key.pem", "custos.toml"] {
+            std::fs::set_permissions(dir.join(f), std::fs::Permissions::from_mode(0o600))
+                .expect("chmod");
+        }
+    }
+    config
+}
+
+#[test]
+fn doctor_reads_the_tls_certificate_s_expiry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tls_config(tmp.path(), 2020, 2099);
+    let data = tmp.path().join("data");
+    let (_, report) = doctor(&data, &["--config", config.to_str().unwrap()]);
+    assert_eq!(status(&report, "tls"), "ok", "{report}");
+    assert!(finding(&report, "tls")["message"]
+        .as_str()
+        .unwrap()
+        .contains("2099-01-01"));
+    assert_eq!(status(&report, "config"), "ok", "{report}");
+
+    let expired = tempfile::tempdir().unwrap();
+    let config = tls_config(expired.path(), 2020, 2021);
+    let (code, report) = doctor(&data, &["--config", config.to_str().unwrap()]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(status(&report, "tls"), "fail", "{report}");
+    assert!(finding(&report, "tls")["message"]
+        .as_str()
+        .unwrap()
+        .contains("2021-01-01"));
+
+    // A key that is not the certificate's: the server could not load the pair.
+    std::fs::write(expired.path().join("key.pem"), "not a key").unwrap();
+    let (code, report) = doctor(&data, &["--config", config.to_str().unwrap()]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(status(&report, "tls"), "fail", "{report}");
 }
