@@ -235,6 +235,16 @@ fi
 [ -e "$root/etc/custos/custos.toml" ] && die "the purge left /etc/custos/custos.toml"
 ls "$root"/var/backups/custos/custos-*.backup >/dev/null || die "the purge removed the backups"
 grep -h "kept the data" "$work/purge.log" | sed 's/^/   /'
+# Asked: installed again, then purged with CUSTOS_PURGE_DATA=yes, the data goes too.
+if [ "$booted" = yes ]; then
+    in_boot dpkg -i "/root/$(basename "$deb2")" >"$work/dpkg3.log" 2>&1 || { cat "$work/dpkg3.log"; die "reinstall"; }
+    in_boot CUSTOS_PURGE_DATA=yes dpkg --purge custos >"$work/purge2.log" 2>&1 || { cat "$work/purge2.log"; die "purge with data"; }
+else
+    in_root dpkg -i "/root/$(basename "$deb2")" >"$work/dpkg3.log" 2>&1 || { cat "$work/dpkg3.log"; die "reinstall"; }
+    in_root CUSTOS_PURGE_DATA=yes dpkg --purge custos >"$work/purge2.log" 2>&1 || { cat "$work/purge2.log"; die "purge with data"; }
+fi
+[ -e "$root/var/lib/custos" ] && die "CUSTOS_PURGE_DATA=yes left /var/lib/custos"
+echo "   with CUSTOS_PURGE_DATA=yes the data directory and backups are removed"
 
 mode=$([ "$booted" = yes ] && echo "systemd-nspawn boot" || echo "chroot fallback, no systemd")
 echo "test-deb: PASSED in $(( $(date +%s) - started )) s ($mode)"
