@@ -179,6 +179,13 @@ api -X POST "$u/api/v1/code-rules/pkg-test/publish" -d '{}' >/dev/null
 code=$(api -X POST "$u/api/v1/customers" -d '{"customer_type":"enterprise","name":"安装测试科技有限公司"}' | jq -r .code)
 [ "$code" = PK00001 ] || die "expected the code PK00001, got $code"
 echo "   customer $code created"
+# The install guide's first rule, by the command line as the service user (which reads
+# /etc/custos/custos.toml without being told); a draft, since pkg-test covers enterprises.
+chroot --userspec=custos:custos "$root" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/var/lib/custos \
+    /usr/bin/custos rule add /usr/share/doc/custos/examples/rules/by-type.toml >/dev/null \
+    || die "custos rule add of the packaged example"
+api "$u/api/v1/code-rules/by-type" | jq -e '.versions[0].status == "draft"' >/dev/null || die "by-type not added"
+echo "   the packaged example rule by-type added by the command line as the user custos"
 
 say "backup (custos-backup.service)"
 if [ "$booted" = yes ]; then
