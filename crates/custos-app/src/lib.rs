@@ -24,6 +24,7 @@ pub mod customer_assign;
 pub mod customer_page;
 pub mod dashboard;
 pub mod demo;
+pub mod deployment;
 pub mod error;
 pub mod events;
 pub mod flows;

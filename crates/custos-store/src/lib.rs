@@ -51,8 +51,8 @@ pub use codes::{CodeRow, CodeRuleRow, PeriodIssues, ScopeUsage, StatusCount};
 pub use customer_flow::{BuyerCount, MonthBuyers, MonthCount};
 pub use customers::CustomerRow;
 pub use db::{
-    db_file_name, redact_url, Backend, Db, DbOptions, SchemaState, Tx, TxConn, UPGRADE_BACKUP_DIR,
-    WITHOUT_BACKUP_ENV,
+    db_file_name, inspect, migrations_of, redact_url, Backend, Db, DbOptions, Inspection,
+    SchemaState, Tx, TxConn, UPGRADE_BACKUP_DIR, WITHOUT_BACKUP_ENV,
 };
 pub use error::{StoreError, StoreResult};
 pub use event_log::{EventLogHead, EventLogRow, NewEvent};

@@ -22,7 +22,7 @@ use crate::{customer_cmd, dedupe_cmd, import_cmd, rule_cmd, Failure};
     about = "custos — 客户主数据与编码管理系统 (customer master data and codes)"
 )]
 pub(crate) struct Cli {
-    /// TOML 配置文件 (configuration file)；也可用 CUSTOS_CONFIG。
+    /// TOML 配置文件 (configuration file)；也可用 CUSTOS_CONFIG；都不给时，存在则读 /etc/custos/custos.toml。
     #[arg(long, global = true)]
     pub(crate) config: Option<PathBuf>,
     /// 数据目录 (data directory)：内嵌 SQLite 数据库所在目录，默认 ./custos-data；也可用 CUSTOS_DATA_DIR。
@@ -154,6 +154,11 @@ pub(crate) enum Command {
     },
     /// 数据导出 (export)：按查询条件导出客户，限于本人的数据范围 (data scope)。
     Export(Box<import_cmd::ExportArgs>),
+    /// 部署检查 (deployment check)：数据目录、密钥文件、数据库与迁移、磁盘空间、时钟、TLS 文件；
+    /// 逐项说明如何修复；有检查失败时退出码为 1。
+    Doctor(crate::doctor::DoctorArgs),
+    /// 就绪检查 (readiness check)：询问运行中服务的 /readyz；就绪时退出码为 0。
+    Healthcheck(crate::healthcheck::HealthcheckArgs),
     /// 客户生命周期 (life cycle)：客户状态 (life-cycle stage) 的每日任务。
     Lifecycle {
         #[command(subcommand)]

@@ -440,6 +440,45 @@ pub struct Location {
     file: FileConfig,
 }
 
+/// The listen address `serve` would use without a `--listen` flag.
+pub fn listen_of(location: &Location) -> String {
+    env("CUSTOS_LISTEN")
+        .or_else(|| location.file.listen.clone())
+        .unwrap_or_else(|| "127.0.0.1:8080".to_string())
+}
+
+/// The TLS certificate and key files `serve` would use, if any.
+pub fn tls_files(location: &Location) -> Result<Option<(PathBuf, PathBuf)>, String> {
+    tls_pair(
+        location.file.tls.cert.clone(),
+        location.file.tls.key.clone(),
+    )
+}
+
+fn tls_pair(
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+) -> Result<Option<(PathBuf, PathBuf)>, String> {
+    match (
+        env("CUSTOS_TLS_CERT").map(PathBuf::from).or(cert),
+        env("CUSTOS_TLS_KEY").map(PathBuf::from).or(key),
+    ) {
+        (Some(cert), Some(key)) => Ok(Some((cert, key))),
+        (None, None) => Ok(None),
+        _ => Err("[tls] cert 与 key 须同时给出 / cert and key must be given together".to_string()),
+    }
+}
+
+/// The configuration file the Debian package installs, used when neither `--config` nor
+/// `CUSTOS_CONFIG` names one, so that `sudo -u custos custos …` on an installed system
+/// works on the service's data.
+pub const INSTALLED_CONFIG: &str = "/etc/custos/custos.toml";
+
+fn installed_config() -> Option<PathBuf> {
+    let path = PathBuf::from(INSTALLED_CONFIG);
+    path.is_file().then_some(path)
+}
+
 /// Resolve the data location only: touches no key and creates nothing (restore uses it
 /// before the directory holds anything).
 pub fn locate(
@@ -449,7 +488,8 @@ pub fn locate(
 ) -> Result<Location, String> {
     let path = config_path
         .map(Path::to_path_buf)
-        .or_else(|| env("CUSTOS_CONFIG").map(PathBuf::from));
+        .or_else(|| env("CUSTOS_CONFIG").map(PathBuf::from))
+        .or_else(installed_config);
     let file: FileConfig = match &path {
         Some(p) => {
             let text = std::fs::read_to_string(p)
@@ -605,18 +645,7 @@ pub fn load(
         .reminder_after_hours
         .filter(|h| *h > 0)
         .map(|h| Duration::from_secs(h * 3600));
-    let tls = match (
-        env("CUSTOS_TLS_CERT").map(PathBuf::from).or(file.tls.cert),
-        env("CUSTOS_TLS_KEY").map(PathBuf::from).or(file.tls.key),
-    ) {
-        (Some(cert), Some(key)) => Some((cert, key)),
-        (None, None) => None,
-        _ => {
-            return Err(
-                "[tls] cert 与 key 须同时给出 / cert and key must be given together".to_string(),
-            )
-        }
-    };
+    let tls = tls_pair(file.tls.cert, file.tls.key)?;
     let web = custos_web::WebConfig {
         metrics: metrics_access(file.metrics)?,
         secure_cookies: file.auth.secure_cookies.unwrap_or(false),

@@ -15,6 +15,8 @@ use crate::{apikey_cmd, key_cmd};
 
 pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match &cli.command {
+        Command::Doctor(args) => crate::doctor::run(&cli, args).await,
+        Command::Healthcheck(args) => crate::healthcheck::run(&cli, args).await,
         Command::Serve { listen, demo } => serve::serve(&cli, listen.clone(), *demo).await,
         Command::Bench { command } => {
             bench_cmd::run_bench(command, cli.database_url.clone()).await?;

@@ -26,6 +26,7 @@ macro_rules! on_tx {
 mod cache;
 mod checkpoint;
 mod handle;
+mod inspect;
 mod lookup_rows;
 mod open;
 mod options;
@@ -35,7 +36,8 @@ mod upgrade;
 
 pub(crate) use cache::SequenceDraw;
 pub use handle::Db;
-pub use open::{db_file_name, redact_url};
+pub use inspect::{inspect, Inspection};
+pub use open::{db_file_name, migrations_of, redact_url};
 pub use options::{Backend, DbOptions};
 pub(crate) use savepoint::SavepointPrefix;
 pub use tx::{Tx, TxConn};

@@ -661,6 +661,7 @@ fn a_closed_stdout_ends_quietly() {
 }
 
 mod backup_restore;
+mod doctor;
 
 #[test]
 fn service_account_and_apikey_commands() {
