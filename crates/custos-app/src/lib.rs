@@ -117,6 +117,8 @@ pub struct AppConfig {
     pub outbound: outbound::OutboundConfig,
     /// Retries, dead letters and leases of webhook deliveries (`[webhooks]`).
     pub webhooks: webhooks::WebhooksConfig,
+    /// Retention of notification channels' deliveries (`[notification_channels]`).
+    pub channels: channels::ChannelsConfig,
 }
 
 /// Wrapper so the config stays `Debug`.
@@ -157,6 +159,7 @@ impl Default for AppConfig {
             events: Default::default(),
             outbound: Default::default(),
             webhooks: Default::default(),
+            channels: Default::default(),
         }
     }
 }

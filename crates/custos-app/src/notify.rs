@@ -144,11 +144,20 @@ impl App {
     }
 
     /// Post group channels' deliveries every 10 s (a full round is followed at once by
-    /// the next).
+    /// the next); prune finished deliveries past their retention hourly.
     async fn run_channel_deliveries(self, outbound: Outbound) {
         let mut tick = tokio::time::interval(Duration::from_secs(10));
+        let mut last_prune: Option<std::time::Instant> = None;
         loop {
             tick.tick().await;
+            if last_prune.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+                last_prune = Some(std::time::Instant::now());
+                match self.prune_channel_deliveries(now_us()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "notification channel deliveries pruned"),
+                    Err(e) => tracing::warn!(error = %e, "pruning channel deliveries failed"),
+                }
+            }
             loop {
                 match self
                     .deliver_channel_notifications(&outbound, now_us())

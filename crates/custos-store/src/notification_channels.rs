@@ -244,4 +244,19 @@ impl Tx {
         }
         Ok(counts)
     }
+
+    /// Delete finished deliveries (sent or given up) made before `before`, at most `max`
+    /// of them; pending ones stay whatever their age. Returns how many went.
+    pub async fn prune_channel_deliveries(&mut self, before: i64, max: i64) -> StoreResult<u64> {
+        Ok(on_tx!(self, |c| sqlx::query(
+            "DELETE FROM channel_deliveries WHERE id IN \
+             (SELECT id FROM channel_deliveries WHERE state <> 'pending' AND created_at < $1 \
+              ORDER BY id LIMIT $2)"
+        )
+        .bind(before)
+        .bind(max)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?)
+    }
 }

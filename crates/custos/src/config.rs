@@ -55,6 +55,8 @@ pub struct FileConfig {
     pub outbound: crate::webhooks_config::OutboundSection,
     #[serde(default)]
     pub webhooks: crate::webhooks_config::WebhooksSection,
+    #[serde(default)]
+    pub notification_channels: crate::webhooks_config::ChannelsSection,
 }
 
 /// `[api_keys]`: the rate limit of every API key that has none of its own. Counted per
@@ -630,6 +632,7 @@ pub fn load(
     file.events.apply(&mut app.events)?;
     file.outbound.apply(&mut app.outbound)?;
     file.webhooks.apply(&mut app.webhooks)?;
+    file.notification_channels.apply(&mut app.channels)?;
     file.quality.apply(&mut app.quality)?;
     file.sources.apply(&mut app.sources)?;
     let nats = file.nats.settings()?;

@@ -1,5 +1,6 @@
-//! `[outbound]` and `[webhooks]` of `custos.toml`: timeouts and CA of outbound HTTP,
-//! retries and the delivery log of webhook subscriptions.
+//! `[outbound]`, `[webhooks]` and `[notification_channels]` of `custos.toml`: timeouts and
+//! CA of outbound HTTP, retries and the delivery log of webhook subscriptions, and how long
+//! the deliveries of notification channels are kept.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -75,6 +76,29 @@ impl WebhooksSection {
     }
 }
 
+/// `[notification_channels]`: how long the deliveries of group channels are kept.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelsSection {
+    /// Days a sent or given-up delivery is kept (default 30, 1–3650).
+    pub log_retention_days: Option<u32>,
+}
+
+impl ChannelsSection {
+    pub(crate) fn apply(self, to: &mut custos_app::channels::ChannelsConfig) -> Result<(), String> {
+        if let Some(d) = self.log_retention_days {
+            if !(1..=3650).contains(&d) {
+                return Err(
+                    "[notification_channels] log_retention_days 须为 1–3650 / must be 1–3650"
+                        .into(),
+                );
+            }
+            to.log_retention_days = d;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -102,7 +126,8 @@ mod tests {
             tmp.path(),
             &format!(
                 "{toml}[outbound]\ntimeout_seconds = 3\nconnect_timeout_seconds = 2\n\
-             [webhooks]\ndead_letter_after_hours = 2\nconcurrency = 4\nlog_retention_days = 7\n"
+             [webhooks]\ndead_letter_after_hours = 2\nconcurrency = 4\nlog_retention_days = 7\n\
+             [notification_channels]\nlog_retention_days = 9\n"
             ),
         )
         .unwrap();
@@ -111,9 +136,11 @@ mod tests {
         assert_eq!(s.app.webhooks.dead_letter_after, Duration::from_secs(7200));
         assert_eq!(s.app.webhooks.concurrency, 4);
         assert_eq!(s.app.webhooks.log_retention_days, 7);
+        assert_eq!(s.app.channels.log_retention_days, 9);
         for bad in [
             "[webhooks]\ndead_letter_after_hours = 0\n",
             "[webhooks]\nconcurrency = 0\n",
+            "[notification_channels]\nlog_retention_days = 0\n",
             "[webhooks]\nsecret = 1\n",
             "[outbound]\ntimeout_seconds = 0\n",
         ] {

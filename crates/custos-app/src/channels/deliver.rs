@@ -223,6 +223,24 @@ impl App {
         Ok(round)
     }
 
+    /// Delete finished deliveries older than `[notification_channels]
+    /// log_retention_days` before `now`, in chunks. Returns how many went.
+    pub async fn prune_channel_deliveries(&self, now: i64) -> AppResult<u64> {
+        const CHUNK: i64 = 5_000;
+        let days = i64::from(self.config.channels.log_retention_days);
+        let before = now - days * 86_400_000_000;
+        let mut total = 0;
+        loop {
+            let mut tx = self.db.begin().await?;
+            let n = tx.prune_channel_deliveries(before, CHUNK).await?;
+            tx.commit().await?;
+            total += n;
+            if n < CHUNK as u64 {
+                return Ok(total);
+            }
+        }
+    }
+
     /// Send a test message to a channel now, outside the queue, and say how it went.
     pub async fn test_notification_channel(
         &self,

@@ -27,6 +27,22 @@ use serde::{Deserialize, Serialize};
 pub(crate) use deliver::queue_for_channels;
 pub use deliver::{DeliveryRound, MAX_ATTEMPTS};
 
+/// `[notification_channels]` settings.
+#[derive(Debug, Clone)]
+pub struct ChannelsConfig {
+    /// Days a finished delivery (sent or given up) is kept for the channel's log
+    /// (default 30); pending deliveries are kept until they finish.
+    pub log_retention_days: u32,
+}
+
+impl Default for ChannelsConfig {
+    fn default() -> Self {
+        ChannelsConfig {
+            log_retention_days: 30,
+        }
+    }
+}
+
 /// What kind of receiver a channel posts to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

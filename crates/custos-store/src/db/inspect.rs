@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-use sqlx::Row;
 
 use super::open::{migrations_of, SQLITE_FILE};
 use super::options::{Backend, DbOptions};
+use super::upgrade::{pg_versions, sqlite_versions, SchemaState};
 use crate::error::{StoreError, StoreResult};
 
 /// What a database holds of this build's schema.
@@ -31,23 +31,20 @@ pub struct Inspection {
 }
 
 impl Inspection {
-    /// Known versions not applied yet (`serve` applies them at start).
-    pub fn pending(&self) -> Vec<i64> {
-        self.known
-            .iter()
-            .copied()
-            .filter(|v| !self.applied.contains(v))
-            .collect()
+    /// Where the schema stands: pending versions (`serve` applies them at start, keeping
+    /// a copy first) and unknown ones (the database was migrated by a newer build).
+    pub fn schema(&self) -> SchemaState {
+        SchemaState::of(&self.known, self.applied.clone())
     }
 
-    /// Applied versions this build does not know: the database was migrated by a newer
-    /// build.
+    /// Known versions not applied yet.
+    pub fn pending(&self) -> Vec<i64> {
+        self.schema().pending
+    }
+
+    /// Applied versions this build does not know.
     pub fn unknown(&self) -> Vec<i64> {
-        self.applied
-            .iter()
-            .copied()
-            .filter(|v| !self.known.contains(v))
-            .collect()
+        self.schema().unknown
     }
 }
 
@@ -98,24 +95,8 @@ async fn inspect_sqlite(path: &Path, timeout: Duration) -> StoreResult<Inspectio
         .await
         .map_err(cannot_connect)?;
     let mut found = empty(Backend::Sqlite, false);
-    let has_table: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
-    )
-    .fetch_optional(&pool)
-    .await?;
-    if has_table.is_some() {
-        for row in sqlx::query("SELECT version, success FROM _sqlx_migrations ORDER BY version")
-            .fetch_all(&pool)
-            .await?
-        {
-            let version: i64 = row.try_get(0)?;
-            let success: bool = row.try_get(1)?;
-            if success {
-                found.applied.push(version);
-            } else {
-                found.failed.push(version);
-            }
-        }
+    (found.applied, found.failed) = sqlite_versions(&pool).await?;
+    if !found.applied.is_empty() || !found.failed.is_empty() {
         let has_audit: Option<i64> = sqlx::query_scalar(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'",
         )
@@ -148,22 +129,8 @@ async fn inspect_postgres(
         .await
         .map_err(cannot_connect)?;
     let mut found = empty(Backend::Postgres, false);
-    let table: Option<String> = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
-        .fetch_one(&pool)
-        .await?;
-    if table.is_some() {
-        for row in sqlx::query("SELECT version, success FROM _sqlx_migrations ORDER BY version")
-            .fetch_all(&pool)
-            .await?
-        {
-            let version: i64 = row.try_get(0)?;
-            let success: bool = row.try_get(1)?;
-            if success {
-                found.applied.push(version);
-            } else {
-                found.failed.push(version);
-            }
-        }
+    (found.applied, found.failed) = pg_versions(&pool).await?;
+    if !found.applied.is_empty() || !found.failed.is_empty() {
         let audit: Option<String> = sqlx::query_scalar("SELECT to_regclass('audit_log')::text")
             .fetch_one(&pool)
             .await?;

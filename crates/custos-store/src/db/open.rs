@@ -23,15 +23,10 @@ pub const SQLITE_FILE: &str = "custos.db";
 
 /// The migration versions this build applies to a database of `backend`.
 pub fn migrations_of(backend: super::options::Backend) -> Vec<i64> {
-    let migrator = match backend {
+    super::upgrade::known(match backend {
         super::options::Backend::Sqlite => &SQLITE_MIGRATIONS,
         super::options::Backend::Postgres => &PG_MIGRATIONS,
-    };
-    migrator
-        .iter()
-        .filter(|m| !m.migration_type.is_down_migration())
-        .map(|m| m.version)
-        .collect()
+    })
 }
 
 /// File name of the SQLite database inside the data directory.

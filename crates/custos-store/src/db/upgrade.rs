@@ -36,13 +36,10 @@ pub struct SchemaState {
 }
 
 impl SchemaState {
-    fn new(migrator: &Migrator, mut applied: Vec<i64>) -> SchemaState {
+    /// Compare the versions a database records as applied with the `known` ones of this
+    /// build.
+    pub fn of(known: &[i64], mut applied: Vec<i64>) -> SchemaState {
         applied.sort_unstable();
-        let known: Vec<i64> = migrator
-            .iter()
-            .filter(|m| !matches!(m.migration_type, MigrationType::ReversibleDown))
-            .map(|m| m.version)
-            .collect();
         let pending = known
             .iter()
             .copied()
@@ -89,41 +86,54 @@ impl SchemaState {
     }
 }
 
-/// The schema state of a SQLite database (the writer's pool, before migrations).
-pub(super) async fn sqlite_state(
-    pool: &SqlitePool,
-    migrator: &Migrator,
-) -> StoreResult<SchemaState> {
+/// The versions recorded in a SQLite database's migrations table: (succeeded, failed).
+/// Both empty when the table does not exist (a new database).
+pub(super) async fn sqlite_versions(pool: &SqlitePool) -> StoreResult<(Vec<i64>, Vec<i64>)> {
     let exists: Option<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
     )
     .fetch_optional(pool)
     .await?;
-    let applied = match exists {
-        None => Vec::new(),
-        Some(_) => {
-            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+    match exists {
+        None => Ok((Vec::new(), Vec::new())),
+        Some(_) => split_versions(
+            sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
                 .fetch_all(pool)
-                .await?
-        }
-    };
-    Ok(SchemaState::new(migrator, applied))
+                .await?,
+        ),
+    }
 }
 
-/// The schema state of a PostgreSQL database (in the schema the pool's search path names).
-pub(super) async fn pg_state(pool: &PgPool, migrator: &Migrator) -> StoreResult<SchemaState> {
+/// [`sqlite_versions`] for PostgreSQL (in the schema the pool's search path names).
+pub(super) async fn pg_versions(pool: &PgPool) -> StoreResult<(Vec<i64>, Vec<i64>)> {
     let exists: Option<String> = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
         .fetch_one(pool)
         .await?;
-    let applied = match exists {
-        None => Vec::new(),
-        Some(_) => {
-            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+    match exists {
+        None => Ok((Vec::new(), Vec::new())),
+        Some(_) => split_versions(
+            sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
                 .fetch_all(pool)
-                .await?
-        }
-    };
-    Ok(SchemaState::new(migrator, applied))
+                .await?,
+        ),
+    }
+}
+
+fn split_versions(rows: Vec<(i64, bool)>) -> StoreResult<(Vec<i64>, Vec<i64>)> {
+    let (ok, failed): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(_, success)| *success);
+    Ok((
+        ok.into_iter().map(|(v, _)| v).collect(),
+        failed.into_iter().map(|(v, _)| v).collect(),
+    ))
+}
+
+/// The up-migrations `migrator` carries.
+pub(super) fn known(migrator: &Migrator) -> Vec<i64> {
+    migrator
+        .iter()
+        .filter(|m| !matches!(m.migration_type, MigrationType::ReversibleDown))
+        .map(|m| m.version)
+        .collect()
 }
 
 /// Refuse a newer database; before an upgrade copy the SQLite database at `db_file`
@@ -133,7 +143,7 @@ pub(super) async fn prepare_sqlite(
     migrator: &Migrator,
     db_file: &Path,
 ) -> StoreResult<Option<PathBuf>> {
-    let state = sqlite_state(pool, migrator).await?;
+    let state = SchemaState::of(&known(migrator), sqlite_versions(pool).await?.0);
     state.refuse_newer()?;
     if !state.is_upgrade() {
         return Ok(None);
@@ -174,7 +184,7 @@ pub(super) async fn prepare_pg(
     schema: Option<&str>,
     data_dir: &Path,
 ) -> StoreResult<Option<PathBuf>> {
-    let state = pg_state(pool, migrator).await?;
+    let state = SchemaState::of(&known(migrator), pg_versions(pool).await?.0);
     state.refuse_newer()?;
     if !state.is_upgrade() {
         return Ok(None);

@@ -415,6 +415,45 @@ backend_test!(failed_deliveries_back_off_and_are_given_up, |t| {
         v["deliveries"],
         json!({"pending": 0, "sent": 1, "failed": 0})
     );
+    // Retention (30 days by default): nothing goes before; after it the finished
+    // deliveries go, a pending one stays.
+    submit(&t, &o.clerk, "create", new_customer("保留有限公司")).await;
+    let day = 24 * hour;
+    assert_eq!(
+        t.app
+            .prune_channel_deliveries(start + 29 * day)
+            .await
+            .expect("prune"),
+        0
+    );
+    assert_eq!(
+        t.app
+            .prune_channel_deliveries(start + 31 * day)
+            .await
+            .expect("prune"),
+        2
+    );
+    let counts = |id: i64| {
+        let t = &t;
+        let admin = &o.admin;
+        async move {
+            body(
+                t.get(&format!("/api/v1/notification-channels/{id}"), admin)
+                    .await,
+                200,
+            )
+            .await["deliveries"]
+                .clone()
+        }
+    };
+    assert_eq!(
+        counts(ding).await,
+        json!({"pending": 1, "sent": 0, "failed": 0})
+    );
+    assert_eq!(
+        counts(hook).await,
+        json!({"pending": 1, "sent": 0, "failed": 0})
+    );
 });
 
 backend_test!(test_message_bad_input_and_permissions, |t| {
