@@ -18,13 +18,15 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates tzdata \
+    && apt-get install -y --no-install-recommends ca-certificates tzdata postgresql-client \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 custos \
     && useradd --system --uid 10001 --gid custos --home-dir /var/lib/custos \
         --no-create-home --shell /usr/sbin/nologin custos \
     && install -d -m 0700 -o custos -g custos /var/lib/custos /srv/custos
 COPY --from=build /out/custos /usr/bin/custos
+# postgresql-client: on PostgreSQL, custos keeps a pg_dump of the database before it runs
+# the migrations of a new version (docs/upgrade.md); it must not be older than the server.
 # The data directory (SQLite database, pii.key, exports, audit checkpoints) is the volume;
 # /srv/custos is for what several servers share (the compose example's exports and audit
 # checkpoints), made here so that a volume mounted there starts owned by custos. Listen

@@ -58,6 +58,7 @@ Priority: optional
 Installed-Size: $size
 Depends: libc6 (>= 2.34), libgcc-s1, passwd
 Recommends: ca-certificates
+Suggests: postgresql-client
 Description: customer master data and customer codes (客户主数据与编码管理系统)
  custos keeps one correct, traceable code and one trustworthy record for every
  customer: code rules, code issuing, duplicate check, merge and split, approval
