@@ -26,6 +26,7 @@ pub mod dashboard;
 pub mod demo;
 pub mod error;
 pub mod events;
+pub mod external;
 pub mod flows;
 pub mod hierarchy;
 pub mod keyring;
@@ -116,6 +117,8 @@ pub struct AppConfig {
     pub outbound: outbound::OutboundConfig,
     /// Retries, dead letters and leases of webhook deliveries (`[webhooks]`).
     pub webhooks: webhooks::WebhooksConfig,
+    /// Login through an LDAP directory or Active Directory (`[ldap]`); `None`: off.
+    pub ldap: Option<external::ldap::LdapConfig>,
 }
 
 /// Wrapper so the config stays `Debug`.
@@ -156,6 +159,7 @@ impl Default for AppConfig {
             events: Default::default(),
             outbound: Default::default(),
             webhooks: Default::default(),
+            ldap: None,
         }
     }
 }

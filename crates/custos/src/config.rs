@@ -55,6 +55,8 @@ pub struct FileConfig {
     pub outbound: crate::webhooks_config::OutboundSection,
     #[serde(default)]
     pub webhooks: crate::webhooks_config::WebhooksSection,
+    #[serde(default)]
+    pub ldap: crate::login_config::LdapSection,
 }
 
 /// `[api_keys]`: the rate limit of every API key that has none of its own. Counted per
@@ -592,6 +594,9 @@ pub fn load(
     file.webhooks.apply(&mut app.webhooks)?;
     file.quality.apply(&mut app.quality)?;
     file.sources.apply(&mut app.sources)?;
+    app.ldap = file
+        .ldap
+        .settings(secret_env("CUSTOS_LDAP_BIND_PASSWORD")?)?;
     let nats = file.nats.settings()?;
     let mut db = DbOptions::sqlite(data_dir);
     db.database_url = database_url;

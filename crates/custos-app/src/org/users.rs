@@ -198,6 +198,7 @@ impl App {
             updated_at: now,
             language: None,
             kind: "person".into(),
+            auth_source: custos_store::LOCAL_SOURCE.into(),
         };
         let id = match tx.insert_user(&row).await {
             Ok(id) => id,
