@@ -119,6 +119,8 @@ pub struct AppConfig {
     pub webhooks: webhooks::WebhooksConfig,
     /// Login through an LDAP directory or Active Directory (`[ldap]`); `None`: off.
     pub ldap: Option<external::ldap::LdapConfig>,
+    /// OpenID Connect single sign-on providers (`[[oidc]]`).
+    pub oidc: Vec<external::oidc::OidcProvider>,
 }
 
 /// Wrapper so the config stays `Debug`.
@@ -160,6 +162,7 @@ impl Default for AppConfig {
             outbound: Default::default(),
             webhooks: Default::default(),
             ldap: None,
+            oidc: Vec::new(),
         }
     }
 }

@@ -11,3 +11,9 @@ mod slapd;
 
 #[path = "login/ldap.rs"]
 mod ldap;
+
+#[path = "login/oidc_provider.rs"]
+mod oidc_provider;
+
+#[path = "login/oidc.rs"]
+mod oidc;

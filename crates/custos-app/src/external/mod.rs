@@ -14,6 +14,7 @@
 //!   an account, so an administrator's decision to disable one stands).
 
 pub mod ldap;
+pub mod oidc;
 
 
 use custos_core::Violation;
