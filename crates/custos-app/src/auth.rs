@@ -280,8 +280,7 @@ impl App {
                     .map(|c| c.mappings.as_slice())
                     .unwrap_or_default();
                 (
-                    external_outcome(&mut tx, admitted.user.as_ref(), check, mappings, ctx)
-                        .await?,
+                    external_outcome(&mut tx, admitted.user.as_ref(), check, mappings, ctx).await?,
                     LDAP_PROVIDER,
                 )
             }

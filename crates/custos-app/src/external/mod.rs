@@ -16,7 +16,6 @@
 pub mod ldap;
 pub mod oidc;
 
-
 use custos_core::Violation;
 use custos_store::{now_us, IdentityRow, Tx, UserRow};
 
@@ -176,7 +175,9 @@ async fn create_user(
     ctx: &Context,
 ) -> AppResult<Result<UserRow, Refusal>> {
     if check_username(&identity.username).is_err() {
-        return Ok(Err("the provider's username is not a valid custos username"));
+        return Ok(Err(
+            "the provider's username is not a valid custos username",
+        ));
     }
     if let Some(d) = department_id {
         if tx.department(d).await?.is_none() {
@@ -319,7 +320,10 @@ mod tests {
         ];
         let got = map_groups(
             &maps,
-            &["CN=Clerks,OU=Groups".to_string(), "cn=leads,ou=groups".into()],
+            &[
+                "CN=Clerks,OU=Groups".to_string(),
+                "cn=leads,ou=groups".into(),
+            ],
         );
         assert_eq!(
             got,

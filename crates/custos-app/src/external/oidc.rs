@@ -120,6 +120,15 @@ impl OidcProvider {
     }
 }
 
+/// A started sign-on.
+#[derive(Debug, Clone)]
+pub struct OidcStart {
+    /// The provider's authorisation URL with this sign-on's parameters.
+    pub url: String,
+    /// The state: the caller keeps it with the browser and checks it on the callback.
+    pub state: String,
+}
+
 /// A provider's name as a path segment: 1–32 of `a-z 0-9 _ -`.
 pub fn valid_provider_name(name: &str) -> bool {
     (1..=32).contains(&name.len())
@@ -208,8 +217,10 @@ impl App {
             .ok_or_else(|| AppError::not_found("oidc_provider", name))
     }
 
-    /// Start a sign-on with provider `name`: the URL to send the browser to.
-    pub async fn oidc_begin(&self, name: &str) -> AppResult<String> {
+    /// Start a sign-on with provider `name`: the URL to send the browser to, and the
+    /// state, which the caller also binds to the browser (a cookie) so that a callback
+    /// started in another browser cannot sign this one in (login CSRF).
+    pub async fn oidc_begin(&self, name: &str) -> AppResult<OidcStart> {
         let provider = self.oidc_provider(name)?;
         let endpoints = self.oidc_endpoints(provider).await.map_err(|why| {
             tracing::warn!(provider = %provider.name, error = %why, "OIDC discovery failed");
@@ -240,7 +251,10 @@ impl App {
             .append_pair("nonce", &nonce)
             .append_pair("code_challenge", &code_challenge(&verifier))
             .append_pair("code_challenge_method", "S256");
-        Ok(url.to_string())
+        Ok(OidcStart {
+            url: url.to_string(),
+            state,
+        })
     }
 
     /// Finish a sign-on: the callback's `code` and `state`. Opens a session of `kind`.
@@ -368,9 +382,7 @@ impl App {
                 .get("id_token")
                 .and_then(Value::as_str)
                 .ok_or_else(|| Fault::Refused("no id_token in the token answer".into()))?;
-            let claims = self
-                .verify_id_token(provider, &endpoints, id_token)
-                .await?;
+            let claims = self.verify_id_token(provider, &endpoints, id_token).await?;
             if claims.get("nonce").and_then(Value::as_str) != Some(request.nonce.as_str()) {
                 return Err(Fault::Refused("the ID token's nonce does not match".into()));
             }

@@ -133,7 +133,10 @@ ldap_test!(first_login_creates_the_user_with_the_mapped_role, |env| {
         .iter()
         .map(|g| (g.role.clone(), g.scope.clone()))
         .collect();
-    assert_eq!(roles, vec![("steward".to_string(), "department".to_string())]);
+    assert_eq!(
+        roles,
+        vec![("steward".to_string(), "department".to_string())]
+    );
     let stored = stored_user(&env.t, "alice").await.expect("stored");
     assert_eq!(stored.auth_source, "ldap");
     // The token works, and a second login is the same user.
@@ -172,7 +175,9 @@ ldap_test!(wrong_and_empty_passwords_are_refused, |env| {
     assert!(stored_user(&env.t, "alice").await.is_none());
     let failed = audit_reasons(&env.t, "auth.login_failed").await;
     assert!(
-        failed.iter().any(|r| r.starts_with("wrong password (ldap)")),
+        failed
+            .iter()
+            .any(|r| r.starts_with("wrong password (ldap)")),
         "{failed:?}"
     );
 });
@@ -192,43 +197,46 @@ ldap_test!(filter_injection_finds_nobody, |env| {
     assert!(stored_user(&env.t, "alice").await.is_none());
 });
 
-ldap_test!(leaving_the_groups_or_the_directory_disables_the_account, |env| {
-    let alice = env
-        .t
-        .app
-        .login("alice", "Alice-Secret-11", &ctx())
-        .await
-        .expect("alice");
-    let carol = env
-        .t
-        .app
-        .login("carol", "Carol-Secret-33", &ctx())
-        .await
-        .expect("carol");
-    // Alice leaves the only group she had; Carol's entry is deleted.
-    env.slapd.ldif(
-        "ldapmodify",
-        "dn: cn=stewards,ou=groups,dc=example,dc=org\nchangetype: modify\ndelete: member\n\
+ldap_test!(
+    leaving_the_groups_or_the_directory_disables_the_account,
+    |env| {
+        let alice = env
+            .t
+            .app
+            .login("alice", "Alice-Secret-11", &ctx())
+            .await
+            .expect("alice");
+        let carol = env
+            .t
+            .app
+            .login("carol", "Carol-Secret-33", &ctx())
+            .await
+            .expect("carol");
+        // Alice leaves the only group she had; Carol's entry is deleted.
+        env.slapd.ldif(
+            "ldapmodify",
+            "dn: cn=stewards,ou=groups,dc=example,dc=org\nchangetype: modify\ndelete: member\n\
          member: uid=alice,ou=people,dc=example,dc=org\n",
-    );
-    env.slapd
-        .ldif("ldapdelete", "uid=carol,ou=people,dc=example,dc=org\n");
-    assert_refused(env.t.app.login("alice", "Alice-Secret-11", &ctx()).await);
-    assert_refused(env.t.app.login("carol", "Carol-Secret-33", &ctx()).await);
-    for (name, token) in [("alice", &alice.token), ("carol", &carol.token)] {
-        assert!(stored_user(&env.t, name).await.expect(name).disabled);
-        assert!(env.t.app.authenticate(token, ctx()).await.is_err());
+        );
+        env.slapd
+            .ldif("ldapdelete", "uid=carol,ou=people,dc=example,dc=org\n");
+        assert_refused(env.t.app.login("alice", "Alice-Secret-11", &ctx()).await);
+        assert_refused(env.t.app.login("carol", "Carol-Secret-33", &ctx()).await);
+        for (name, token) in [("alice", &alice.token), ("carol", &carol.token)] {
+            assert!(stored_user(&env.t, name).await.expect(name).disabled);
+            assert!(env.t.app.authenticate(token, ctx()).await.is_err());
+        }
+        let disabled = audit_reasons(&env.t, "user.disable").await;
+        assert_eq!(disabled.len(), 2, "{disabled:?}");
+        // Back in the group, Alice stays disabled until an administrator enables her.
+        env.slapd.ldif(
+            "ldapmodify",
+            "dn: cn=stewards,ou=groups,dc=example,dc=org\nchangetype: modify\nadd: member\n\
+         member: uid=alice,ou=people,dc=example,dc=org\n",
+        );
+        assert_refused(env.t.app.login("alice", "Alice-Secret-11", &ctx()).await);
     }
-    let disabled = audit_reasons(&env.t, "user.disable").await;
-    assert_eq!(disabled.len(), 2, "{disabled:?}");
-    // Back in the group, Alice stays disabled until an administrator enables her.
-    env.slapd.ldif(
-        "ldapmodify",
-        "dn: cn=stewards,ou=groups,dc=example,dc=org\nchangetype: modify\nadd: member\n\
-         member: uid=alice,ou=people,dc=example,dc=org\n",
-    );
-    assert_refused(env.t.app.login("alice", "Alice-Secret-11", &ctx()).await);
-});
+);
 
 ldap_test!(local_accounts_keep_their_passwords, |env| {
     // The directory has an `admin` too: it never logs in as the local administrator.
@@ -249,12 +257,15 @@ ldap_test!(local_accounts_keep_their_passwords, |env| {
         .expect("local admin, directory down");
 });
 
-ldap_test!(a_directory_that_is_down_answers_503_and_counts_no_failure, |env| {
-    env.slapd.stop();
-    for _ in 0..7 {
-        match env.t.app.login("alice", "Alice-Secret-11", &ctx()).await {
-            Err(e @ AppError::Unavailable(_)) => assert_eq!(e.status(), 503),
-            other => panic!("expected 503, got {other:?}"),
+ldap_test!(
+    a_directory_that_is_down_answers_503_and_counts_no_failure,
+    |env| {
+        env.slapd.stop();
+        for _ in 0..7 {
+            match env.t.app.login("alice", "Alice-Secret-11", &ctx()).await {
+                Err(e @ AppError::Unavailable(_)) => assert_eq!(e.status(), 503),
+                other => panic!("expected 503, got {other:?}"),
+            }
         }
     }
-});
+);

@@ -54,7 +54,7 @@ fn ctx() -> Context {
 /// Follow the authorisation URL to the provider, which approves and redirects back:
 /// the callback's code and state.
 async fn authorize(env: &Env) -> (String, String) {
-    let url = env.t.app.oidc_begin("test").await.expect("begin");
+    let url = env.t.app.oidc_begin("test").await.expect("begin").url;
     let parsed = reqwest::Url::parse(&url).expect("url");
     let q: std::collections::HashMap<String, String> = parsed.query_pairs().into_owned().collect();
     assert_eq!(q["code_challenge_method"], "S256");
@@ -157,16 +157,10 @@ oidc_test!(a_wrong_or_replayed_state_is_refused, |env| {
     );
     finish(&env, &code, &state).await.expect("the real one");
     // The state is spent …
-    assert_code(
-        finish(&env, &code, &state).await,
-        "auth.oidc_state_invalid",
-    );
+    assert_code(finish(&env, &code, &state).await, "auth.oidc_state_invalid");
     // … and so is the code, even with a fresh state.
     let (_, fresh_state) = authorize(&env).await;
-    assert_code(
-        finish(&env, &code, &fresh_state).await,
-        "auth.oidc_refused",
-    );
+    assert_code(finish(&env, &code, &fresh_state).await, "auth.oidc_refused");
 });
 
 oidc_test!(forged_stale_or_misdirected_tokens_are_refused, |env| {
@@ -217,9 +211,16 @@ oidc_test!(forged_stale_or_misdirected_tokens_are_refused, |env| {
         .collect();
     tx.rollback().await.expect("rollback");
     // Each refused for its own reason, audited with the provider.
-    for why in ["InvalidSignature", "InvalidAudience", "ExpiredSignature", "nonce"] {
+    for why in [
+        "InvalidSignature",
+        "InvalidAudience",
+        "ExpiredSignature",
+        "nonce",
+    ] {
         assert!(
-            failed.iter().any(|r| r.contains(why) && r.ends_with("(oidc:test)")),
+            failed
+                .iter()
+                .any(|r| r.contains(why) && r.ends_with("(oidc:test)")),
             "{why}: {failed:?}"
         );
     }
@@ -235,7 +236,8 @@ oidc_test!(groups_decide_who_gets_in, |env| {
     let (code, state) = authorize(&env).await;
     assert_code(finish(&env, &code, &state).await, "auth.oidc_refused");
     // Without a groups claim in the ID token, userinfo is asked; it has none either.
-    env.idp.set_user(json!({"sub": "f3b7c9e0-0003", "preferred_username": "qian.qi"}));
+    env.idp
+        .set_user(json!({"sub": "f3b7c9e0-0003", "preferred_username": "qian.qi"}));
     let (code, state) = authorize(&env).await;
     assert_code(finish(&env, &code, &state).await, "auth.oidc_refused");
     // A user who leaves the mapped group is disabled at the next sign-on.
