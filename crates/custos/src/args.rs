@@ -57,6 +57,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Company directory login (企业目录登录): check the `[ldap]` settings.
+    Ldap {
+        #[command(subcommand)]
+        command: crate::login_cmd::LdapCommand,
+    },
     /// Service accounts (服务账号): accounts of other systems, which call the API with keys.
     ServiceAccount {
         #[command(subcommand)]

@@ -25,6 +25,7 @@ mod dispatch;
 mod events_cmd;
 mod import_cmd;
 mod key_cmd;
+mod login_cmd;
 mod login_config;
 mod mail_config;
 mod nats;

@@ -64,7 +64,7 @@ pub enum ExternalCheck {
 
 /// The roles (key and scope) and department that a set of groups maps to; `None` when
 /// no group is mapped.
-pub(crate) fn map_groups(
+pub fn map_groups(
     mappings: &[GroupMapping],
     groups: &[String],
 ) -> Option<(Vec<(String, Scope)>, Option<i64>)> {
