@@ -62,12 +62,12 @@ pub enum ExternalCheck {
     WrongPassword,
 }
 
+/// What a set of groups gives: roles (key and widest scope) and a department.
+pub type Mapped = (Vec<(String, Scope)>, Option<i64>);
+
 /// The roles (key and scope) and department that a set of groups maps to; `None` when
 /// no group is mapped.
-pub fn map_groups(
-    mappings: &[GroupMapping],
-    groups: &[String],
-) -> Option<(Vec<(String, Scope)>, Option<i64>)> {
+pub fn map_groups(mappings: &[GroupMapping], groups: &[String]) -> Option<Mapped> {
     let mut roles: Vec<(String, Scope)> = Vec::new();
     let mut department = None;
     for m in mappings {
