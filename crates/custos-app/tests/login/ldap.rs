@@ -269,3 +269,39 @@ ldap_test!(
         }
     }
 );
+
+ldap_test!(
+    directory_accounts_are_throttled_and_have_no_local_password,
+    |env| {
+        let alice = env
+            .t
+            .app
+            .login("alice", "Alice-Secret-11", &ctx())
+            .await
+            .expect("alice");
+        // No password can be set here for an account whose directory keeps it.
+        let patch = custos_app::org::UserPatch {
+            password: Some("Heron-Cobalt-Tundra-58".into()),
+            ..Default::default()
+        };
+        match env
+            .t
+            .app
+            .update_user(&env.t.admin, alice.user.id, patch)
+            .await
+        {
+            Err(AppError::Validation(fields)) => {
+                assert_eq!(fields[0].violation.code, "user.external_account_password")
+            }
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+        // Wrong directory passwords count like wrong local ones.
+        for _ in 0..5 {
+            assert_refused(env.t.app.login("alice", "Not-Her-Password-1", &ctx()).await);
+        }
+        match env.t.app.login("alice", "Alice-Secret-11", &ctx()).await {
+            Err(AppError::TooManyRequests { .. }) => {}
+            other => panic!("expected throttling, got {other:?}"),
+        }
+    }
+);
