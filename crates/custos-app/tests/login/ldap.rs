@@ -305,3 +305,28 @@ ldap_test!(
         }
     }
 );
+
+/// TLS is transport only, the same on either database: SQLite.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ldaps_and_starttls_check_the_certificate() {
+    let Some(slapd) = Slapd::start_tls("ldaps_and_starttls_check_the_certificate") else {
+        return;
+    };
+    let ca = slapd.ca_file.clone().expect("ca");
+    let ldaps = slapd.ldaps_url.clone().expect("ldaps url");
+    let mut over_ldaps = ldap_config(&ldaps);
+    over_ldaps.ca_file = Some(ca.clone());
+    let mut over_starttls = ldap_config(&slapd.url);
+    over_starttls.starttls = true;
+    over_starttls.ca_file = Some(ca);
+    for cfg in [over_ldaps.clone(), over_starttls] {
+        match cfg.check("alice", "Alice-Secret-11").await {
+            Ok(custos_app::external::ExternalCheck::Verified(i)) => assert_eq!(i.username, "alice"),
+            other => panic!("{}: expected alice, got {other:?}", cfg.url),
+        }
+    }
+    // Without the company CA the certificate is not trusted: no login, and no password
+    // sent to a server that could not prove who it is.
+    over_ldaps.ca_file = None;
+    assert!(over_ldaps.check("alice", "Alice-Secret-11").await.is_err());
+}

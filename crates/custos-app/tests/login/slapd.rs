@@ -15,6 +15,9 @@ pub const ADMIN_PW: &str = "Directory-Root-Secret-7";
 pub struct Slapd {
     child: Child,
     pub url: String,
+    /// With TLS: the `ldaps://` address and the CA (the self-signed certificate itself).
+    pub ldaps_url: Option<String>,
+    pub ca_file: Option<std::path::PathBuf>,
     _dir: tempfile::TempDir,
 }
 
@@ -95,6 +98,74 @@ fn write(path: &Path, text: &str) {
         .expect("write file");
 }
 
+/// A test CA (`ca.pem`) and a server certificate for 127.0.0.1 signed by it (`cert.pem`,
+/// `key.pem`) in `dir`.
+fn make_certificates(dir: &Path) {
+    let run = |args: &[&str]| {
+        let ok = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run openssl");
+        assert!(ok.success(), "openssl {args:?} failed");
+    };
+    write(
+        &dir.join("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    );
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=custos test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "leaf.csr",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "leaf.ext",
+        "-out",
+        "cert.pem",
+    ]);
+}
+
+/// The CA beside a server certificate made by [`make_certificates`].
+fn slapd_dir_ca(cert: &Path) -> std::path::PathBuf {
+    cert.with_file_name("ca.pem")
+}
+
 fn installed() -> bool {
     Path::new("/usr/sbin/slapd").exists()
         && Command::new("ldapadd")
@@ -109,6 +180,16 @@ impl Slapd {
     /// A running, seeded server, or `None` (skipped) when slapd is not installed
     /// outside CI.
     pub fn start(test: &str) -> Option<Slapd> {
+        Slapd::launch(test, false)
+    }
+
+    /// As [`Slapd::start`], also serving `ldaps://` and StartTLS with a self-signed
+    /// certificate for 127.0.0.1 (made by `openssl`).
+    pub fn start_tls(test: &str) -> Option<Slapd> {
+        Slapd::launch(test, true)
+    }
+
+    fn launch(test: &str, tls: bool) -> Option<Slapd> {
         if !installed() {
             assert!(
                 std::env::var_os("CI").is_none(),
@@ -140,14 +221,31 @@ impl Slapd {
                 db = db.display(),
             ),
         );
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        if tls {
+            make_certificates(dir.path());
+            let mut conf_text = std::fs::read_to_string(&conf).expect("conf");
+            conf_text = format!(
+                "TLSCertificateFile {}\nTLSCertificateKeyFile {}\n{conf_text}",
+                cert.display(),
+                key.display()
+            );
+            write(&conf, &conf_text);
+        }
         let port = free_port();
         let url = format!("ldap://127.0.0.1:{port}");
+        let tls_port = free_port();
+        let ldaps_url = tls.then(|| format!("ldaps://127.0.0.1:{tls_port}"));
+        let mut listen = format!("{url}/");
+        if let Some(u) = &ldaps_url {
+            listen.push_str(&format!(" {u}/"));
+        }
         // `-d 0`: stay in the foreground, so the child is the server and dies with it.
         let child = Command::new("/usr/sbin/slapd")
             .arg("-f")
             .arg(&conf)
             .arg("-h")
-            .arg(format!("{url}/"))
+            .arg(&listen)
             .arg("-d")
             .arg("0")
             .stdout(Stdio::null())
@@ -157,10 +255,14 @@ impl Slapd {
         let slapd = Slapd {
             child,
             url,
+            ldaps_url,
+            ca_file: tls.then(|| slapd_dir_ca(&cert)),
             _dir: dir,
         };
         let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+            || (tls && std::net::TcpStream::connect(("127.0.0.1", tls_port)).is_err())
+        {
             assert!(
                 started.elapsed() < Duration::from_secs(10),
                 "slapd did not start"
