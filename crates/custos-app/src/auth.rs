@@ -11,11 +11,13 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use custos_core::Violation;
-use custos_store::{now_us, SessionRow, UserRow, SERVICE_KIND};
+use custos_store::{now_us, SessionRow, UserRow, LOCAL_SOURCE, SERVICE_KIND};
 
 use crate::actor::{Actor, Context, Scope};
 use crate::audit::{append, record_ctx};
 use crate::error::{AppError, AppResult};
+use crate::external::ldap::{LdapConfig, LDAP_PROVIDER};
+use crate::external::{disable_external, provider_unavailable, ExternalCheck};
 use crate::login_throttle::{client_key, login_subject, Verdict};
 use crate::org::UserView;
 use crate::App;
@@ -237,7 +239,8 @@ impl App {
         .map_err(|e| AppError::Internal(format!("login task failed: {e}")))?
     }
 
-    /// Verify the password of an admitted attempt, then open the session or settle the
+    /// Check an admitted attempt — the local password, or the directory for accounts
+    /// that come from it (see [`login_route`]) — then open the session or settle the
     /// failure.
     async fn check_admitted(
         &self,
@@ -252,52 +255,61 @@ impl App {
             client,
             kind,
         } = attempt;
-        // Verify outside any transaction: argon2 takes tens of milliseconds and must not
-        // hold the SQLite writer.
-        let password_ok = match &admitted.user {
-            Some(u) if u.kind != SERVICE_KIND => {
-                verify_password(password.to_string(), u.password_hash.clone()).await?
-            }
-            // A service account has no password: the same work as for an unknown name.
-            _ => {
-                let _ = verify_password(password.to_string(), dummy_hash().await?).await?;
-                false
-            }
+        let checked = match login_route(admitted.user.as_ref(), self.config.ldap.as_ref()) {
+            Route::Local => Checked::Local(verify_local(admitted.user.as_ref(), password).await?),
+            Route::Ldap(cfg) => match cfg.check(username, password).await {
+                Ok(check) => Checked::Ldap(check),
+                Err(why) => {
+                    tracing::warn!(error = %why, "the LDAP directory could not check a login");
+                    self.release_admitted(subject, client).await?;
+                    return Err(provider_unavailable(LDAP_PROVIDER));
+                }
+            },
         };
-
-        let now = now_us();
         let mut tx = self.db.begin().await?;
-        let current = match &admitted.user {
-            Some(found) => tx.user_for_update(found.id).await?,
-            None => None,
-        };
-        // Only a match against the current hash counts (the password may have changed
-        // since); a disabled account fails like a wrong password, so that the answer does
-        // not tell that the password was right.
-        let failure = match (&admitted.user, &current) {
-            (Some(_), Some(user)) if user.kind == SERVICE_KIND => {
-                Some("service account (no password login)")
+        let (outcome, source) = match checked {
+            Checked::Local(password_ok) => (
+                local_outcome(&mut tx, admitted.user.as_ref(), password_ok).await?,
+                LOCAL_SOURCE,
+            ),
+            Checked::Ldap(check) => {
+                let mappings = self
+                    .config
+                    .ldap
+                    .as_ref()
+                    .map(|c| c.mappings.as_slice())
+                    .unwrap_or_default();
+                (
+                    external_outcome(&mut tx, admitted.user.as_ref(), check, mappings, ctx).await?,
+                    LDAP_PROVIDER,
+                )
             }
-            (Some(found), Some(user))
-                if password_ok && found.password_hash == user.password_hash =>
-            {
-                user.disabled.then_some("account disabled")
-            }
-            (Some(_), Some(_)) => Some("wrong password"),
-            _ => Some("unknown user"),
         };
-        let user = match (failure, current) {
-            (None, Some(user)) => user,
-            (why, current) => {
-                let why = why.unwrap_or("unknown user");
-                let target = current.as_ref().map(|u| u.id);
-                self.settle_failed_login(tx, username, subject, client, target, why, ctx)
+        let user = match outcome {
+            Ok(user) => user,
+            Err((why, target)) => {
+                let why = format!("{why} ({source})");
+                self.settle_failed_login(tx, username, subject, client, target, &why, ctx)
                     .await?;
                 return Err(invalid_credentials());
             }
         };
         // This address starts afresh.
         tx.delete_login_throttle(subject, client).await?;
+        self.start_session(tx, user, kind, ctx, source).await
+    }
+
+    /// Open a session for a user whose login succeeded, audited with the provider that
+    /// vouched for it, and commit `tx`.
+    pub(crate) async fn start_session(
+        &self,
+        mut tx: custos_store::Tx,
+        user: UserRow,
+        kind: SessionKind,
+        ctx: &Context,
+        source: &str,
+    ) -> AppResult<LoginResult> {
+        let now = now_us();
         let token = new_token();
         let expires_at = now + self.config.session_ttl.as_micros() as i64;
         tx.insert_session(&SessionRow {
@@ -310,18 +322,16 @@ impl App {
             last_seen_at: (kind == SessionKind::Browser).then_some(now),
         })
         .await?;
-        append(
-            &mut tx,
-            record_ctx(
-                Some(user.id),
-                &user.username,
-                ctx,
-                "auth.login",
-                "user",
-                &user.id.to_string(),
-            ),
-        )
-        .await?;
+        let mut r = record_ctx(
+            Some(user.id),
+            &user.username,
+            ctx,
+            "auth.login",
+            "user",
+            &user.id.to_string(),
+        );
+        r.reason = Some(format!("via {source}"));
+        append(&mut tx, r).await?;
         let view = crate::org::user_view(&mut tx, &user).await?;
         tx.commit().await?;
         Ok(LoginResult {
@@ -329,6 +339,17 @@ impl App {
             expires_at: format_time(expires_at),
             user: view,
         })
+    }
+
+    /// Settle an admitted attempt that was not checked (the provider could not be
+    /// asked): it no longer counts as being checked, nor as a failure.
+    async fn release_admitted(&self, subject: &str, client: &str) -> AppResult<()> {
+        let mut tx = self.db.begin().await?;
+        let mut pair = tx.lock_login_throttle(subject, client).await?;
+        self.config.login_throttle.release(&mut pair, now_us());
+        tx.put_login_throttle(&pair).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Count a failed attempt on the pair and the username (either may now block) and
@@ -581,6 +602,7 @@ impl App {
                 updated_at: now,
                 language: None,
                 kind: "person".into(),
+                auth_source: custos_store::LOCAL_SOURCE.into(),
             })
             .await;
         let id = match inserted {
@@ -611,6 +633,110 @@ impl App {
         tx.commit().await?;
         Ok(if generated { Some(password) } else { None })
     }
+}
+
+/// How an attempt's credentials are checked.
+enum Route<'a> {
+    /// Against the password hash kept here (also for unknown names when no directory is
+    /// configured, and for accounts whose provider is off: those fail).
+    Local,
+    /// Against the directory: names unknown here, and accounts that came from it.
+    Ldap(&'a LdapConfig),
+}
+
+/// Local accounts log in with their password only, even when a directory knows their
+/// name (administrators keep working when the directory is down or compromised); every
+/// other name goes to the directory when one is configured.
+fn login_route<'a>(user: Option<&UserRow>, ldap: Option<&'a LdapConfig>) -> Route<'a> {
+    match (user, ldap) {
+        (Some(u), _) if u.auth_source == LOCAL_SOURCE => Route::Local,
+        (Some(u), Some(cfg)) if u.auth_source == LDAP_PROVIDER => Route::Ldap(cfg),
+        (None, Some(cfg)) => Route::Ldap(cfg),
+        _ => Route::Local,
+    }
+}
+
+/// What checking the credentials found.
+enum Checked {
+    Local(bool),
+    Ldap(ExternalCheck),
+}
+
+/// Verify a password against a local account's hash; an unknown name, a service account
+/// or an external account costs the same work and fails.
+async fn verify_local(user: Option<&UserRow>, password: &str) -> AppResult<bool> {
+    match user {
+        Some(u) if u.kind != SERVICE_KIND && u.auth_source == LOCAL_SOURCE => {
+            verify_password(password.to_string(), u.password_hash.clone()).await
+        }
+        _ => {
+            let _ = verify_password(password.to_string(), dummy_hash().await?).await?;
+            Ok(false)
+        }
+    }
+}
+
+/// A failed attempt: why (audited) and the user it was for, if any.
+type Failure = (&'static str, Option<i64>);
+
+/// The user a local password check lets in, read again under lock: only a match against
+/// the current hash counts (the password may have changed since); a disabled account
+/// fails like a wrong password, so that the answer does not tell that it was right.
+async fn local_outcome(
+    tx: &mut custos_store::Tx,
+    found: Option<&UserRow>,
+    password_ok: bool,
+) -> AppResult<Result<UserRow, Failure>> {
+    let current = match found {
+        Some(found) => tx.user_for_update(found.id).await?,
+        None => None,
+    };
+    let failure = match (found, &current) {
+        (Some(_), Some(user)) if user.kind == SERVICE_KIND => {
+            Some("service account (no password login)")
+        }
+        (Some(_), Some(user)) if user.auth_source != LOCAL_SOURCE => {
+            Some("external account (its provider is not configured)")
+        }
+        (Some(found), Some(user)) if password_ok && found.password_hash == user.password_hash => {
+            user.disabled.then_some("account disabled")
+        }
+        (Some(_), Some(_)) => Some("wrong password"),
+        _ => Some("unknown user"),
+    };
+    let target = current.as_ref().map(|u| u.id);
+    Ok(match (failure, current) {
+        (None, Some(user)) => Ok(user),
+        (why, _) => Err((why.unwrap_or("unknown user"), target)),
+    })
+}
+
+/// The user a provider's answer lets in (created or updated from it), or why not. An
+/// account of the provider that it no longer knows is disabled.
+async fn external_outcome(
+    tx: &mut custos_store::Tx,
+    found: Option<&UserRow>,
+    check: ExternalCheck,
+    mappings: &[crate::external::GroupMapping],
+    ctx: &Context,
+) -> AppResult<Result<UserRow, Failure>> {
+    let target = found.map(|u| u.id);
+    Ok(match check {
+        ExternalCheck::Verified(identity) => {
+            match crate::external::provision(tx, &identity, mappings, ctx).await? {
+                Ok(user) => Ok(user),
+                Err(why) => Err((why, target)),
+            }
+        }
+        ExternalCheck::Unknown => match found {
+            Some(user) if user.auth_source != LOCAL_SOURCE => {
+                disable_external(tx, user, "the directory entry is gone", ctx).await?;
+                Err(("the directory entry is gone", target))
+            }
+            _ => Err(("unknown user", target)),
+        },
+        ExternalCheck::WrongPassword => Err(("wrong password", target)),
+    })
 }
 
 /// Build an actor from a user row: the union of unexpired role grants, keeping the widest

@@ -48,6 +48,9 @@ pub enum AppError {
     /// The request body is larger than the endpoint accepts (HTTP 413).
     #[error("too large: {}", .0.code)]
     TooLarge(Violation),
+    /// A service the request depends on cannot be reached now (a login provider; HTTP 503).
+    #[error("unavailable: {}", .0.code)]
+    Unavailable(Violation),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -85,7 +88,8 @@ impl AppError {
             | AppError::Rejected(v)
             | AppError::Denied(v)
             | AppError::Gone(v)
-            | AppError::TooLarge(v) => v.code.clone(),
+            | AppError::TooLarge(v)
+            | AppError::Unavailable(v) => v.code.clone(),
             AppError::Duplicate { violation, .. } | AppError::TooManyRequests { violation, .. } => {
                 violation.code.clone()
             }
@@ -106,6 +110,7 @@ impl AppError {
             AppError::Gone(_) => 410,
             AppError::TooManyRequests { .. } => 429,
             AppError::TooLarge(_) => 413,
+            AppError::Unavailable(_) => 503,
             AppError::Internal(_) => 500,
         }
     }
@@ -122,6 +127,7 @@ impl AppError {
             AppError::Gone(_) => ("已不存在", "Gone"),
             AppError::TooManyRequests { .. } => ("请求过于频繁", "Too many requests"),
             AppError::TooLarge(_) => ("请求体过大", "Payload too large"),
+            AppError::Unavailable(_) => ("服务暂不可用", "Service unavailable"),
             AppError::Internal(_) => ("服务器内部错误", "Internal server error"),
         };
         match lang {
@@ -142,7 +148,8 @@ impl AppError {
             | AppError::Rejected(v)
             | AppError::Denied(v)
             | AppError::Gone(v)
-            | AppError::TooLarge(v) => v.message(lang).to_string(),
+            | AppError::TooLarge(v)
+            | AppError::Unavailable(v) => v.message(lang).to_string(),
             AppError::Duplicate { violation, .. } | AppError::TooManyRequests { violation, .. } => {
                 violation.message(lang).to_string()
             }

@@ -27,6 +27,7 @@ pub mod demo;
 pub mod deployment;
 pub mod error;
 pub mod events;
+pub mod external;
 pub mod flows;
 pub mod hierarchy;
 pub mod keyring;
@@ -119,6 +120,10 @@ pub struct AppConfig {
     pub webhooks: webhooks::WebhooksConfig,
     /// Retention of notification channels' deliveries (`[notification_channels]`).
     pub channels: channels::ChannelsConfig,
+    /// Login through an LDAP directory or Active Directory (`[ldap]`); `None`: off.
+    pub ldap: Option<external::ldap::LdapConfig>,
+    /// OpenID Connect single sign-on providers (`[[oidc]]`).
+    pub oidc: Vec<external::oidc::OidcProvider>,
 }
 
 /// Wrapper so the config stays `Debug`.
@@ -160,6 +165,8 @@ impl Default for AppConfig {
             outbound: Default::default(),
             webhooks: Default::default(),
             channels: Default::default(),
+            ldap: None,
+            oidc: Vec::new(),
         }
     }
 }

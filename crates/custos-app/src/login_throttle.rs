@@ -155,6 +155,12 @@ impl LoginThrottleConfig {
         pair.pending_at = now;
     }
 
+    /// Settle an admitted attempt that was never checked (its provider could not be
+    /// asked): no longer being checked, and no failure.
+    pub(crate) fn release(&self, pair: &mut ThrottleRow, now: i64) {
+        pair.pending = (Self::live_pending(pair, now) - 1).max(0);
+    }
+
     /// Settle an admitted attempt that failed: one failure more on the pair and on the
     /// username, either blocking when its threshold is reached.
     pub(crate) fn settle_failure(&self, pair: &mut ThrottleRow, user: &mut ThrottleRow, now: i64) {

@@ -125,8 +125,18 @@ impl SmtpConfig {
     }
 }
 
-/// A client TLS configuration: the system's roots plus the certificates of `ca_file`.
+/// A client TLS connector: the system's roots plus the certificates of `ca_file`.
 fn tls_connector(ca_file: Option<&std::path::Path>) -> Result<tokio_rustls::TlsConnector, String> {
+    Ok(tokio_rustls::TlsConnector::from(tls_client_config(
+        ca_file,
+    )?))
+}
+
+/// A client TLS configuration (mail relays, LDAP directories): the system's roots plus
+/// the certificates of `ca_file`.
+pub(crate) fn tls_client_config(
+    ca_file: Option<&std::path::Path>,
+) -> Result<Arc<rustls::ClientConfig>, String> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::CertificateDer;
     let mut roots = rustls::RootCertStore::empty();
@@ -151,7 +161,7 @@ fn tls_connector(ca_file: Option<&std::path::Path>) -> Result<tokio_rustls::TlsC
         }
     }
     if roots.is_empty() {
-        return Err("no CA certificate to check the mail relay with (set smtp_ca_file)".into());
+        return Err("no CA certificate to check the server with (set a CA file)".into());
     }
     // ring, as in `custos serve`'s HTTPS: no C toolchain for aws-lc-rs (deprecated for
     // lacking post-quantum key exchange, which a mail relay does not need).
@@ -162,7 +172,7 @@ fn tls_connector(ca_file: Option<&std::path::Path>) -> Result<tokio_rustls::TlsC
         .map_err(|e| format!("TLS: {e}"))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+    Ok(Arc::new(config))
 }
 
 fn smtp_err(what: &str) -> AppError {

@@ -178,6 +178,66 @@ impl Outbound {
     }
 }
 
+impl Outbound {
+    /// GET `url` (optionally with a bearer token); the status and at most `max` bytes of
+    /// the body (more is an error: an answer that large is not what was asked for).
+    pub async fn get_limited(
+        &self,
+        url: &reqwest::Url,
+        bearer: Option<&str>,
+        max: usize,
+    ) -> Result<(u16, Vec<u8>), OutboundError> {
+        let mut request = self
+            .client
+            .get(url.clone())
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        read_limited(request.send().await.map_err(classify)?, max).await
+    }
+
+    /// POST `form` as `application/x-www-form-urlencoded`; the status and at most `max`
+    /// bytes of the body.
+    pub async fn post_form_limited(
+        &self,
+        url: &reqwest::Url,
+        form: &[(&str, &str)],
+        max: usize,
+    ) -> Result<(u16, Vec<u8>), OutboundError> {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let request = self
+            .client
+            .post(url.clone())
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(reqwest::header::ACCEPT, "application/json")
+            .body(body);
+        read_limited(request.send().await.map_err(classify)?, max).await
+    }
+}
+
+async fn read_limited(
+    mut response: reqwest::Response,
+    max: usize,
+) -> Result<(u16, Vec<u8>), OutboundError> {
+    let status = response.status().as_u16();
+    let mut kept: Vec<u8> = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(classify)? {
+        if kept.len() + chunk.len() > max {
+            return Err(OutboundError::Failed(format!(
+                "the answer is larger than {max} bytes"
+            )));
+        }
+        kept.extend_from_slice(&chunk);
+    }
+    Ok((status, kept))
+}
+
 impl crate::App {
     /// The outbound HTTP client of `[outbound]` (webhooks, notification channels), made
     /// on first use and shared.

@@ -22,6 +22,7 @@ mod error;
 mod event_log;
 mod event_relays;
 mod hierarchy;
+mod identities;
 mod lifecycle;
 mod login_throttle;
 mod lookups;
@@ -57,11 +58,13 @@ pub use db::{
 pub use error::{StoreError, StoreResult};
 pub use event_log::{EventLogHead, EventLogRow, NewEvent};
 pub use hierarchy::ParentRow;
+pub use identities::{IdentityRow, OidcRequestRow};
 pub use lifecycle::{LifecycleRow, RecordFacts, TransitionRow};
 pub use login_throttle::ThrottleRow;
 pub use notification_channels::{ChannelDeliveryCounts, ChannelDeliveryRow, ChannelRow};
 pub use org::{
-    username_key, DepartmentRow, RoleGrantRow, RoleRow, SessionRow, UserRow, SERVICE_KIND,
+    username_key, DepartmentRow, RoleGrantRow, RoleRow, SessionRow, UserRow, LOCAL_SOURCE,
+    SERVICE_KIND,
 };
 pub use org_admin::GrantListRow;
 pub use quality::{QualityRow, WorklistFilter};

@@ -27,7 +27,13 @@ pub struct UserRow {
     pub language: Option<String>,
     /// `person`, or `service` for a service account (no password login; API keys).
     pub kind: String,
+    /// `local` (password kept here), or the external provider the account comes from
+    /// (`ldap`, `oidc:<name>`): such an account never logs in with a local password.
+    pub auth_source: String,
 }
+
+/// `users.auth_source` of an account whose password is kept here.
+pub const LOCAL_SOURCE: &str = "local";
 
 /// `users.kind` of a service account.
 pub const SERVICE_KIND: &str = "service";
@@ -70,7 +76,7 @@ pub struct SessionRow {
 
 pub(crate) const USER_COLS: &str =
     "id, username, display_name, password_hash, department_id, email, \
-    disabled, created_at, updated_at, language, kind";
+    disabled, created_at, updated_at, language, kind, auth_source";
 
 /// The key a username is unique and looked up by: `Admin` and `admin` are one name.
 /// Stored beside the name as typed (`users.username_key`).
@@ -150,8 +156,8 @@ impl Tx {
 
     pub async fn insert_user(&mut self, u: &UserRow) -> StoreResult<i64> {
         let sql = "INSERT INTO users (username, username_key, display_name, password_hash, \
-                   department_id, email, disabled, created_at, updated_at, kind) \
-                   VALUES ($1, $8, $2, $3, $4, $5, $6, $7, $7, $9) RETURNING id";
+                   department_id, email, disabled, created_at, updated_at, kind, auth_source) \
+                   VALUES ($1, $8, $2, $3, $4, $5, $6, $7, $7, $9, $10) RETURNING id";
         let key = username_key(&u.username);
         let id: i64 = on_tx!(self, |c| sqlx::query_scalar(sql)
             .bind(&u.username)
@@ -163,6 +169,7 @@ impl Tx {
             .bind(u.created_at)
             .bind(&key)
             .bind(&u.kind)
+            .bind(&u.auth_source)
             .fetch_one(c)
             .await)?;
         Ok(id)

@@ -57,6 +57,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// 企业目录登录 (directory login)：检查 `[ldap]` 设置。
+    Ldap {
+        #[command(subcommand)]
+        command: crate::login_cmd::LdapCommand,
+    },
     /// 服务账号 (service accounts)：其他系统的账号，以 API 密钥调用接口。
     ServiceAccount {
         #[command(subcommand)]

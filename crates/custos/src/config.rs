@@ -57,6 +57,10 @@ pub struct FileConfig {
     pub webhooks: crate::webhooks_config::WebhooksSection,
     #[serde(default)]
     pub notification_channels: crate::webhooks_config::ChannelsSection,
+    #[serde(default)]
+    pub ldap: crate::login_config::LdapSection,
+    #[serde(default)]
+    pub oidc: Vec<crate::login_config::OidcSection>,
 }
 
 /// `[api_keys]`: the rate limit of every API key that has none of its own. Counted per
@@ -635,6 +639,10 @@ pub fn load(
     file.notification_channels.apply(&mut app.channels)?;
     file.quality.apply(&mut app.quality)?;
     file.sources.apply(&mut app.sources)?;
+    app.ldap = file
+        .ldap
+        .settings(secret_env("CUSTOS_LDAP_BIND_PASSWORD")?)?;
+    app.oidc = crate::login_config::oidc_providers(file.oidc, secret_env)?;
     let nats = file.nats.settings()?;
     let mut db = DbOptions::sqlite(data_dir);
     db.database_url = database_url;

@@ -149,6 +149,11 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 AuditCommand::Checkpoint => audit_cmd::audit_checkpoint(&app, cli.json).await,
             }
         }
+        Command::Ldap { command } => {
+            let (app, _, _lock) = open(&cli, None).await?;
+            crate::login_cmd::run_ldap(&app, command, cli.json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Key { command } => {
             let (app, _, _lock) = open(&cli, None).await?;
             let actor = actor(&app, &cli).await?;

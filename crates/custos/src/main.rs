@@ -28,6 +28,8 @@ mod events_cmd;
 mod healthcheck;
 mod import_cmd;
 mod key_cmd;
+mod login_cmd;
+mod login_config;
 mod mail_config;
 mod nats;
 mod notify_cmd;

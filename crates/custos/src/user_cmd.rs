@@ -127,7 +127,15 @@ async fn list_users(app: &App, actor: &Actor, json: bool) -> Result<(), Failure>
         return Ok(());
     }
     let mut t = Table::new();
-    t.set_header(["id", "username", "name", "department", "roles", "status"]);
+    t.set_header([
+        "id",
+        "username",
+        "name",
+        "department",
+        "roles",
+        "source",
+        "status",
+    ]);
     for u in all {
         let roles: Vec<String> = u
             .roles
@@ -140,6 +148,7 @@ async fn list_users(app: &App, actor: &Actor, json: bool) -> Result<(), Failure>
             u.display_name,
             u.department_id.map(|d| d.to_string()).unwrap_or_default(),
             roles.join(", "),
+            u.auth_source,
             match (u.disabled, &u.locked_until) {
                 (true, _) => "disabled".into(),
                 (false, Some(t)) => format!("throttled until {t}"),

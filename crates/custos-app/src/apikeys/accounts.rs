@@ -107,6 +107,7 @@ impl App {
             updated_at: now,
             language: None,
             kind: SERVICE_KIND.into(),
+            auth_source: custos_store::LOCAL_SOURCE.into(),
         };
         let id = match tx.insert_user(&row).await {
             Ok(id) => id,

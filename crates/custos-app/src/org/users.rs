@@ -28,6 +28,9 @@ pub struct UserView {
     pub disabled: bool,
     /// `person`, or `service` for a service account (API keys, no password).
     pub kind: String,
+    /// `local` (password kept here), or the provider the account comes from (`ldap`,
+    /// `oidc:<name>`), whose login it must use.
+    pub auth_source: String,
     /// While set, logins of this user from addresses that have failed for it wait until
     /// then (too many failures for the name from everywhere); `POST /users/{id}/unlock`
     /// clears it.
@@ -99,6 +102,7 @@ pub(crate) async fn user_view(tx: &mut Tx, u: &UserRow) -> AppResult<UserView> {
         email: u.email.clone(),
         disabled: u.disabled,
         kind: u.kind.clone(),
+        auth_source: u.auth_source.clone(),
         locked_until: tx
             .login_throttle(&crate::login_throttle::login_subject(&u.username), "")
             .await?
@@ -198,6 +202,7 @@ impl App {
             updated_at: now,
             language: None,
             kind: "person".into(),
+            auth_source: custos_store::LOCAL_SOURCE.into(),
         };
         let id = match tx.insert_user(&row).await {
             Ok(id) => id,
@@ -354,6 +359,21 @@ impl App {
                             "user.service_account_password",
                             "服务账号没有密码，只能用 API 密钥访问",
                             "a service account has no password; it uses API keys",
+                        )
+                        .on("password"),
+                    );
+                    return Ok(errors);
+                }
+                if u.auth_source != custos_store::LOCAL_SOURCE {
+                    errors.push(
+                        Violation::new(
+                            "user.external_account_password",
+                            format!("该账号来自 {}，密码由其管理，不能在此设置", u.auth_source),
+                            format!(
+                                "this account comes from {}, which keeps its password; it \
+                                 cannot be set here",
+                                u.auth_source
+                            ),
                         )
                         .on("password"),
                     );

@@ -34,6 +34,12 @@ const SHELL: &[Entry] = &[
     ("login.username", "用户名", "Username"),
     ("login.password", "密码", "Password"),
     ("login.submit", "登录", "Log in"),
+    ("login.sso", "或使用企业账号登录", "Or sign in with your company account"),
+    (
+        "login.sso_cancelled",
+        "单点登录已取消或被登录服务拒绝。",
+        "Single sign-on was cancelled or refused by the login service.",
+    ),
     (
         "login.expired",
         "请先登录；长时间未操作或已在别处退出时也需要重新登录。",

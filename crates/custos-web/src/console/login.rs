@@ -34,6 +34,8 @@ struct LoginPage {
     username: String,
     notice: Option<String>,
     error: Option<String>,
+    /// Single sign-on providers: (name, button label).
+    providers: Vec<(String, String)>,
 }
 
 #[derive(Deserialize)]
@@ -49,7 +51,7 @@ fn random_value() -> String {
     hex::encode(b)
 }
 
-fn login_page(
+pub(super) fn login_page(
     state: &AppState,
     lang: Lang,
     status: StatusCode,
@@ -66,6 +68,13 @@ fn login_page(
         username,
         notice,
         error,
+        providers: state
+            .app
+            .config
+            .oidc
+            .iter()
+            .map(|p| (p.name.clone(), p.label.clone()))
+            .collect(),
     };
     let mut r = render(status, &page);
     r.headers_mut().append(
@@ -156,7 +165,7 @@ pub(crate) async fn submit(
 
 /// What the login page says about a refusal: the use case's message, with the wait of a
 /// throttled attempt in minutes (the API gives it in `Retry-After`).
-fn login_error(e: &AppError, lang: Lang) -> String {
+pub(super) fn login_error(e: &AppError, lang: Lang) -> String {
     match e {
         AppError::TooManyRequests { retry_after, .. } => {
             let minutes = retry_after.div_ceil(60).max(1);

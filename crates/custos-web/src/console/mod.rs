@@ -46,6 +46,7 @@ mod rules;
 mod service_accounts;
 mod session;
 mod sources;
+mod sso;
 mod stats;
 
 use axum::http::{header, HeaderMap, StatusCode};
@@ -61,6 +62,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
         .route("/language", post(login::language))
+        .route("/auth/oidc/{name}", get(sso::begin))
+        .route("/auth/oidc/{name}/callback", get(sso::callback))
         .route("/", get(dashboard::page))
         .route("/quality", get(quality::page))
         .route("/quality/assign", post(quality::assign))

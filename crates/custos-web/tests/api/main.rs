@@ -33,6 +33,7 @@ mod ops;
 mod quality;
 mod smtp_tls;
 mod sources;
+mod sso;
 mod timeline;
 mod tls;
 mod users;
