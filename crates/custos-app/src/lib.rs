@@ -116,6 +116,11 @@ pub struct AppConfig {
     pub outbound: outbound::OutboundConfig,
     /// Retries, dead letters and leases of webhook deliveries (`[webhooks]`).
     pub webhooks: webhooks::WebhooksConfig,
+    /// When a code rule's sequence scope warns that it runs out (`[codes]`).
+    pub code_capacity_warning: codes::CapacityWarning,
+    /// The console's address as people reach it (`public_url`), checked; notifications
+    /// sent outside custos link to their page under it. `None`: they carry no link.
+    pub public_url: Option<String>,
 }
 
 /// Wrapper so the config stays `Debug`.
@@ -156,6 +161,8 @@ impl Default for AppConfig {
             events: Default::default(),
             outbound: Default::default(),
             webhooks: Default::default(),
+            code_capacity_warning: Default::default(),
+            public_url: None,
         }
     }
 }

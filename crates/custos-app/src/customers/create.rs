@@ -295,6 +295,7 @@ impl App {
             tx,
             lookups,
             self.config.code_timezone,
+            self.config.code_capacity_warning,
             &code_attributes(&rec),
             &rec.customer_type,
             rec.region_code.as_deref(),

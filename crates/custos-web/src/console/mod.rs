@@ -47,6 +47,8 @@ mod service_accounts;
 mod session;
 mod sources;
 mod stats;
+mod webhooks;
+mod channels;
 
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -192,6 +194,15 @@ pub(crate) fn router() -> Router<AppState> {
             "/admin/service-accounts/{id}/{action}",
             post(service_accounts::set_disabled),
         )
+        .route("/admin/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/admin/webhooks/{id}", get(webhooks::detail))
+        .route("/admin/webhooks/{id}/{action}", post(webhooks::act))
+        .route("/admin/channels", get(channels::list).post(channels::create))
+        .route(
+            "/admin/channels/{id}",
+            get(channels::detail).post(channels::update),
+        )
+        .route("/admin/channels/{id}/{action}", post(channels::act))
         .route("/admin/system", get(admin_system::page))
         .route("/admin/system/test-mail", post(admin_system::test_mail))
         .route("/audit", get(audit_pages::list))

@@ -98,6 +98,7 @@ impl App {
             tx,
             &mut Lookups::default(),
             self.config.code_timezone,
+            self.config.code_capacity_warning,
             &code_attributes(&row),
             &row.customer_type,
             row.region_code.as_deref(),
