@@ -236,8 +236,9 @@ impl Drop for AbortOnDrop {
 /// host, no user name or password, no query or fragment, no control characters; kept
 /// without its trailing `/`. `Err` says which rule failed (Chinese / English).
 pub fn check_public_url(text: &str) -> Result<String, String> {
-    let url = crate::outbound::check_url(text.trim())
-        .map_err(|rule| format!("public_url：{rule} / public_url is not a valid http(s) address"))?;
+    let url = crate::outbound::check_url(text.trim()).map_err(|rule| {
+        format!("public_url：{rule} / public_url is not a valid http(s) address")
+    })?;
     if url.query().is_some() {
         return Err("public_url 不能含 ? 查询参数 / public_url must not hold a query".into());
     }
@@ -298,8 +299,14 @@ mod tests {
 
     #[test]
     fn notifications_link_to_their_page() {
-        assert_eq!(page_of("task", Some(12)).as_deref(), Some("/applications/12"));
-        assert_eq!(page_of("duplicates.found", None).as_deref(), Some("/duplicates"));
+        assert_eq!(
+            page_of("task", Some(12)).as_deref(),
+            Some("/applications/12")
+        );
+        assert_eq!(
+            page_of("duplicates.found", None).as_deref(),
+            Some("/duplicates")
+        );
         assert_eq!(page_of("code.capacity", None).as_deref(), Some("/rules"));
         assert_eq!(page_of("something", None), None);
     }

@@ -90,7 +90,7 @@ impl CodesSection {
         if let Some(p) = self.capacity_warning_percent {
             if p > 100 {
                 return Err(
-                    "[codes] capacity_warning_percent 须为 0–100 / must be 0–100".to_string()
+                    "[codes] capacity_warning_percent 须为 0–100 / must be 0–100".to_string(),
                 );
             }
             to.percent = p;

@@ -245,7 +245,10 @@ mod tests {
                 text.contains("(https://custos.example.com/applications/12)"),
                 "{text}"
             );
-            assert!(!text.contains("13800138000") && !text.contains("张三"), "{text}");
+            assert!(
+                !text.contains("13800138000") && !text.contains("张三"),
+                "{text}"
+            );
         }
         let hook = render(Provider::Webhook, &n);
         assert_eq!(hook["link"], "https://custos.example.com/applications/12");

@@ -149,8 +149,7 @@ const LOOK_AHEAD: usize = 64;
 pub(crate) async fn draw_code(
     tx: &mut Tx,
     lookups: &mut Lookups,
-    tz: chrono_tz::Tz,
-    warning: CapacityWarning,
+    config: &crate::AppConfig,
     attributes: &BTreeMap<String, String>,
     customer_type: &str,
     region: Option<&str>,
@@ -166,7 +165,8 @@ pub(crate) async fn draw_code(
         lookups.issuing_checked = true;
     }
     let (rule, segments) = applicable_rule(tx, lookups, customer_type, region).await?;
-    let date = issue_date(tz);
+    let date = issue_date(config.code_timezone);
+    let warning = config.code_capacity_warning;
     if let Some(code) = manual {
         return check_manual_code(tx, &rule, &segments, code, date).await;
     }
@@ -313,14 +313,18 @@ mod tests {
     fn one_draw_crosses_the_threshold() {
         let w = CapacityWarning::default();
         // 1..=100: 10 % is 10 codes; drawing 91 leaves 9.
-        let crossing: Vec<u64> = (1..=101).filter(|n| w.crossed_at(*n, 1, 100).is_some()).collect();
+        let crossing: Vec<u64> = (1..=101)
+            .filter(|n| w.crossed_at(*n, 1, 100).is_some())
+            .collect();
         assert_eq!(crossing, vec![91]);
         assert_eq!(w.crossed_at(91, 1, 100), Some(9));
         let w = CapacityWarning {
             percent: 10,
             remaining: Some(3),
         };
-        let crossing: Vec<u64> = (0..=9).filter(|n| w.crossed_at(*n, 0, 9).is_some()).collect();
+        let crossing: Vec<u64> = (0..=9)
+            .filter(|n| w.crossed_at(*n, 0, 9).is_some())
+            .collect();
         assert_eq!(crossing, vec![7]);
         // Too small a scope for the percentage: never.
         let w = CapacityWarning::default();

@@ -401,8 +401,14 @@ impl App {
                 "outcome",
                 Violation::new(
                     "webhook.outcome",
-                    format!("outcome 须为 {} 之一（收到“{o}”）", ATTEMPT_OUTCOMES.join("、")),
-                    format!("outcome must be one of {} (got '{o}')", ATTEMPT_OUTCOMES.join(", ")),
+                    format!(
+                        "outcome 须为 {} 之一（收到“{o}”）",
+                        ATTEMPT_OUTCOMES.join("、")
+                    ),
+                    format!(
+                        "outcome must be one of {} (got '{o}')",
+                        ATTEMPT_OUTCOMES.join(", ")
+                    ),
                 ),
             ));
         }

@@ -175,7 +175,12 @@ fn channel_line(
         departments: c.departments.clone(),
         department_texts: match c.departments.is_empty() {
             true => t(lang, "ch.all_departments").to_string(),
-            false => c.departments.iter().map(dept).collect::<Vec<_>>().join("、"),
+            false => c
+                .departments
+                .iter()
+                .map(dept)
+                .collect::<Vec<_>>()
+                .join("、"),
         },
         created: local_minutes(&c.created_at, tz),
         pending: c.deliveries.pending,
@@ -378,7 +383,9 @@ fn form_refusal(e: AppError, lang: Lang) -> Result<(StatusCode, FormErrors), App
             StatusCode::UNPROCESSABLE_ENTITY,
             FormErrors::from_fields(&f, lang),
         )),
-        e @ AppError::Conflict(_) => Ok((StatusCode::CONFLICT, FormErrors::general(e.detail(lang)))),
+        e @ AppError::Conflict(_) => {
+            Ok((StatusCode::CONFLICT, FormErrors::general(e.detail(lang))))
+        }
         e => Err(e),
     }
 }
@@ -422,9 +429,7 @@ pub(crate) async fn create(
     match result {
         Ok(c) => Redirect::to(&format!("/admin/channels/{}?saved=1", c.id)).into_response(),
         Err(e) => match form_refusal(e, viewer.lang) {
-            Ok((status, errors)) => {
-                list_page(&state, &viewer, status, values, errors, None).await
-            }
+            Ok((status, errors)) => list_page(&state, &viewer, status, values, errors, None).await,
             Err(e) => PageError::new(chrome(&viewer), e).into_response(),
         },
     }

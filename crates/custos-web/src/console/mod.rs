@@ -12,6 +12,7 @@ mod application_form;
 mod applications;
 mod assets;
 mod audit_pages;
+mod channels;
 mod customer_assign;
 mod customer_detail;
 mod customer_fields;
@@ -48,7 +49,6 @@ mod session;
 mod sources;
 mod stats;
 mod webhooks;
-mod channels;
 
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -194,10 +194,16 @@ pub(crate) fn router() -> Router<AppState> {
             "/admin/service-accounts/{id}/{action}",
             post(service_accounts::set_disabled),
         )
-        .route("/admin/webhooks", get(webhooks::list).post(webhooks::create))
+        .route(
+            "/admin/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
         .route("/admin/webhooks/{id}", get(webhooks::detail))
         .route("/admin/webhooks/{id}/{action}", post(webhooks::act))
-        .route("/admin/channels", get(channels::list).post(channels::create))
+        .route(
+            "/admin/channels",
+            get(channels::list).post(channels::create),
+        )
         .route(
             "/admin/channels/{id}",
             get(channels::detail).post(channels::update),

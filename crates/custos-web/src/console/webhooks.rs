@@ -456,7 +456,13 @@ async fn hook_page(
         older_href: log
             .next_before
             .map(|b| format!("/admin/webhooks/{}?before={b}{filter}", w.id)),
-        newest_href: before.map(|_| format!("/admin/webhooks/{}?{}", w.id, filter.trim_start_matches('&'))),
+        newest_href: before.map(|_| {
+            format!(
+                "/admin/webhooks/{}?{}",
+                w.id,
+                filter.trim_start_matches('&')
+            )
+        }),
         outcomes: ATTEMPT_OUTCOMES
             .iter()
             .map(|o| (*o, word(lang, "wh.outcome", o)))
