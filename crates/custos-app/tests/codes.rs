@@ -1011,3 +1011,5 @@ mod designer;
 mod standard_fields;
 #[path = "codes/usage.rs"]
 mod usage;
+#[path = "codes/notices.rs"]
+mod notices;
