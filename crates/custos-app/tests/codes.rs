@@ -1007,9 +1007,9 @@ both!(
 
 #[path = "codes/designer.rs"]
 mod designer;
+#[path = "codes/notices.rs"]
+mod notices;
 #[path = "codes/standard_fields.rs"]
 mod standard_fields;
 #[path = "codes/usage.rs"]
 mod usage;
-#[path = "codes/notices.rs"]
-mod notices;

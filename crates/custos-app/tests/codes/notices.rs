@@ -88,51 +88,59 @@ async fn titles(t: &T, who: &Actor, kind: &str) -> Vec<String> {
         .collect()
 }
 
-both!(a_scan_with_new_groups_tells_the_stewards_once_per_channel, |t| {
-    let east = department(&t, "华东销售部").await;
-    let north = department(&t, "华北销售部").await;
-    let s_east = steward(&t, "steward-east", east).await;
-    let s_east2 = steward(&t, "steward-east2", east).await;
-    let s_north = steward(&t, "steward-north", north).await;
-    let everyone = channel(&t, "all", vec![NotificationKind::DuplicatesFound], vec![]).await;
-    let only_north =
-        channel(&t, "north", vec![NotificationKind::DuplicatesFound], vec![north]).await;
-    let tasks = channel(&t, "tasks", vec![NotificationKind::TaskPending], vec![]).await;
-    publish(
-        &t,
-        "ent",
-        &["enterprise"],
-        json!([{"kind":"constant","value":"C"},{"kind":"sequence","width":5}]),
-    )
-    .await;
-    let uscc = Uscc::with_check("91110105MA0000001").unwrap();
-    for (i, name) in ["重复甲有限公司", "重复甲有限公司"].iter().enumerate() {
-        let mut c = customer("enterprise", name);
-        c.uscc = Some(uscc.as_str().to_string());
-        c.override_duplicates = i > 0;
-        c.reason = (i > 0).then(|| "测试重复".to_string());
-        t.app.create_customer(&t.admin, c).await.unwrap();
+both!(
+    a_scan_with_new_groups_tells_the_stewards_once_per_channel,
+    |t| {
+        let east = department(&t, "华东销售部").await;
+        let north = department(&t, "华北销售部").await;
+        let s_east = steward(&t, "steward-east", east).await;
+        let s_east2 = steward(&t, "steward-east2", east).await;
+        let s_north = steward(&t, "steward-north", north).await;
+        let everyone = channel(&t, "all", vec![NotificationKind::DuplicatesFound], vec![]).await;
+        let only_north = channel(
+            &t,
+            "north",
+            vec![NotificationKind::DuplicatesFound],
+            vec![north],
+        )
+        .await;
+        let tasks = channel(&t, "tasks", vec![NotificationKind::TaskPending], vec![]).await;
+        publish(
+            &t,
+            "ent",
+            &["enterprise"],
+            json!([{"kind":"constant","value":"C"},{"kind":"sequence","width":5}]),
+        )
+        .await;
+        let uscc = Uscc::with_check("91110105MA0000001").unwrap();
+        for (i, name) in ["重复甲有限公司", "重复甲有限公司"].iter().enumerate() {
+            let mut c = customer("enterprise", name);
+            c.uscc = Some(uscc.as_str().to_string());
+            c.override_duplicates = i > 0;
+            c.reason = (i > 0).then(|| "测试重复".to_string());
+            t.app.create_customer(&t.admin, c).await.unwrap();
+        }
+        // Nothing is announced before the scan.
+        assert!(titles(&t, &s_east, "duplicates.found").await.is_empty());
+        let scan = t.app.scan_duplicates(&t.admin, None).await.unwrap();
+        assert_eq!(scan.new_groups, 1);
+        for who in [&t.admin, &s_east, &s_east2, &s_north] {
+            let got = titles(&t, who, "duplicates.found").await;
+            assert_eq!(got.len(), 1, "{}", who.username);
+            assert!(got[0].contains("1 组"), "{got:?}");
+            assert!(!got[0].contains("重复甲"), "no names: {got:?}");
+        }
+        // One delivery per channel, not one per steward.
+        assert_eq!(deliveries(&t, everyone).await, 1);
+        assert_eq!(deliveries(&t, only_north).await, 1);
+        assert_eq!(deliveries(&t, tasks).await, 0);
+        // A scan that finds nothing new announces nothing.
+        let again = t.app.scan_duplicates(&t.admin, None).await.unwrap();
+        assert_eq!(again.new_groups, 0);
+        assert_eq!(titles(&t, &s_north, "duplicates.found").await.len(), 1);
+        assert_eq!(deliveries(&t, everyone).await, 1);
     }
-    // Nothing is announced before the scan.
-    assert!(titles(&t, &s_east, "duplicates.found").await.is_empty());
-    let scan = t.app.scan_duplicates(&t.admin, None).await.unwrap();
-    assert_eq!(scan.new_groups, 1);
-    for who in [&t.admin, &s_east, &s_east2, &s_north] {
-        let got = titles(&t, who, "duplicates.found").await;
-        assert_eq!(got.len(), 1, "{}", who.username);
-        assert!(got[0].contains("1 组"), "{got:?}");
-        assert!(!got[0].contains("重复甲"), "no names: {got:?}");
-    }
-    // One delivery per channel, not one per steward.
-    assert_eq!(deliveries(&t, everyone).await, 1);
-    assert_eq!(deliveries(&t, only_north).await, 1);
-    assert_eq!(deliveries(&t, tasks).await, 0);
-    // A scan that finds nothing new announces nothing.
-    let again = t.app.scan_duplicates(&t.admin, None).await.unwrap();
-    assert_eq!(again.new_groups, 0);
-    assert_eq!(titles(&t, &s_north, "duplicates.found").await.len(), 1);
-    assert_eq!(deliveries(&t, everyone).await, 1);
-});
+);
 
 fn warn_at_two() -> AppConfig {
     AppConfig {
@@ -161,7 +169,10 @@ both!(
         for i in 0..12 {
             match t
                 .app
-                .create_customer(&t.admin, customer("enterprise", &format!("容量{i}有限公司")))
+                .create_customer(
+                    &t.admin,
+                    customer("enterprise", &format!("容量{i}有限公司")),
+                )
                 .await
             {
                 Ok(made) => codes.push(made.code),
@@ -177,7 +188,10 @@ both!(
         }
         let warned = titles(&t, &t.admin, "code.capacity").await;
         assert_eq!(warned.len(), 1, "{warned:?}");
-        assert!(warned[0].contains("tiny") && warned[0].contains("剩余 1 个"), "{warned:?}");
+        assert!(
+            warned[0].contains("tiny") && warned[0].contains("剩余 1 个"),
+            "{warned:?}"
+        );
         // The draw that left one code below the threshold of two warned, no other.
         assert_eq!(warned_after, Some(codes.len() - 1), "{codes:?}");
         assert_eq!(deliveries(&t, c).await, 1);

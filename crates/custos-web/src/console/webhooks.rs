@@ -144,6 +144,17 @@ pub(crate) fn may_manage(actor: &custos_app::Actor) -> bool {
     matches!(actor.require("webhooks.manage"), Ok(Scope::All))
 }
 
+/// The refusal of a form posted by someone the use cases would refuse anyway: checked
+/// before the form's own parsing, so they get 403 whatever they send.
+fn refused(viewer: &Viewer) -> Option<Response> {
+    (!may_manage(&viewer.actor)).then(|| {
+        let e = AppError::Forbidden {
+            permission: "webhooks.manage".into(),
+        };
+        PageError::new(chrome(viewer), e).into_response()
+    })
+}
+
 fn word(lang: Lang, prefix: &str, value: &str) -> String {
     let key = format!("{prefix}.{value}");
     match t(lang, &key) {
@@ -314,6 +325,9 @@ pub(crate) async fn create(
 ) -> Response {
     if !posted.csrf_ok(&viewer) {
         return csrf_refused(chrome(&viewer));
+    }
+    if let Some(r) = refused(&viewer) {
+        return r;
     }
     let field = |k: &str| posted.get(k).unwrap_or("").to_string();
     let values = NewValues {
@@ -503,6 +517,9 @@ pub(crate) async fn act(
 ) -> Response {
     if !posted.csrf_ok(&viewer) {
         return csrf_refused(chrome(&viewer));
+    }
+    if let Some(r) = refused(&viewer) {
+        return r;
     }
     let wid = match hook_id(&id) {
         Ok(w) => w,

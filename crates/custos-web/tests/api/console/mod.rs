@@ -20,6 +20,7 @@ mod family;
 mod fields_in_browser;
 mod flows_fields;
 mod group;
+mod hooks;
 mod imports;
 mod imports_in_browser;
 mod integrations_in_browser;
