@@ -50,7 +50,8 @@ pub(crate) enum ChannelCommand {
         #[arg(long)]
         secret_file: Option<PathBuf>,
         /// A notification kind it receives; repeatable (task_pending, task_overdue,
-        /// application_decided, application_progress, quality_assigned, followup_due).
+        /// application_decided, application_progress, quality_assigned, followup_due,
+        /// duplicates_found 重复客户待处理, code_capacity 编码容量预警).
         #[arg(long = "kind", required = true, value_parser = parse_kind)]
         kinds: Vec<NotificationKind>,
         /// A department id whose members' notifications it receives (sub-departments
