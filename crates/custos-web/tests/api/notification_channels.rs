@@ -507,7 +507,7 @@ backend_test!(test_message_bad_input_and_permissions, |t| {
         assert!(problem_fields(&p).contains(&field.to_string()), "{b} → {p}");
     }
     for (k, v) in [
-        ("kinds", json!(["duplicates_found"])),
+        ("kinds", json!(["customer_merged"])),
         ("provider", json!("slack")),
     ] {
         let mut b = good.clone();
