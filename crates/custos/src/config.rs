@@ -779,6 +779,47 @@ mod tests {
     }
 
     #[test]
+    fn public_url_and_codes_section_are_checked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let toml = format!("data_dir = {:?}\n", tmp.path().join("d").to_string_lossy());
+        let s = load_toml(tmp.path(), &toml).unwrap();
+        assert_eq!(s.app.code_capacity_warning.percent, 10);
+        if std::env::var_os("CUSTOS_PUBLIC_URL").is_some() {
+            return;
+        }
+        assert_eq!(s.app.public_url, None);
+        let s = load_toml(
+            tmp.path(),
+            &format!(
+                "public_url = \"https://custos.example.com/\"\n{toml}[codes]\n\
+                 capacity_warning_remaining = 500\n"
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            s.app.public_url.as_deref(),
+            Some("https://custos.example.com")
+        );
+        assert_eq!(s.app.code_capacity_warning.remaining, Some(500));
+        for bad in [
+            "public_url = \"ftp://custos.example.com\"",
+            "public_url = \"https://u:p@custos.example.com\"",
+            "public_url = \"https://custos.example.com/\\u0007\"",
+        ] {
+            let e = load_toml(tmp.path(), &format!("{bad}\n{toml}"))
+                .err()
+                .unwrap();
+            assert!(e.contains("public_url"), "{e}");
+        }
+        for bad in [
+            "capacity_warning_percent = 101",
+            "capacity_warning_remaining = 0",
+        ] {
+            assert!(load_toml(tmp.path(), &format!("{toml}[codes]\n{bad}\n")).is_err());
+        }
+    }
+
+    #[test]
     fn events_section_sets_retention() {
         let tmp = tempfile::tempdir().unwrap();
         let toml = format!("data_dir = {:?}\n", tmp.path().join("d").to_string_lossy());
