@@ -148,7 +148,28 @@ fn warn_at_two() -> AppConfig {
             percent: 10,
             remaining: Some(2),
         },
+        public_url: Some("https://custos.example.com".into()),
         ..AppConfig::default()
+    }
+}
+
+/// A notifier that keeps what it is given.
+#[derive(Default)]
+struct Kept(std::sync::Mutex<Vec<custos_app::notify::Mail>>);
+
+impl custos_app::notify::Notifier for Kept {
+    fn channel(&self) -> &'static str {
+        "kept"
+    }
+    fn max_attempts(&self) -> i64 {
+        3
+    }
+    fn deliver<'a>(
+        &'a self,
+        messages: &'a [custos_app::notify::Mail],
+    ) -> custos_app::notify::Delivery<'a> {
+        self.0.lock().unwrap().extend(messages.iter().cloned());
+        Box::pin(async { Ok(()) })
     }
 }
 
@@ -157,6 +178,25 @@ both!(
     warn_at_two(),
     |t| {
         let c = channel(&t, "rules", vec![NotificationKind::CodeCapacity], vec![]).await;
+        // An administrator with an e-mail address: the warning reaches it with a link.
+        t.app
+            .create_user(
+                &t.admin,
+                NewUser {
+                    username: "ruler".into(),
+                    password: "Otter-Basalt-Meridian-42".into(),
+                    display_name: None,
+                    department_id: None,
+                    email: Some("ruler@example.com".into()),
+                    roles: vec![RoleAssignment {
+                        role: "admin".into(),
+                        scope: "all".into(),
+                        expires_at: None,
+                    }],
+                },
+            )
+            .await
+            .unwrap();
         publish(
             &t,
             "tiny",
@@ -195,5 +235,19 @@ both!(
         // The draw that left one code below the threshold of two warned, no other.
         assert_eq!(warned_after, Some(codes.len() - 1), "{codes:?}");
         assert_eq!(deliveries(&t, c).await, 1);
+        let kept = Kept::default();
+        t.app.send_notification_emails(&kept).await.unwrap();
+        let mails = kept.0.lock().unwrap().clone();
+        let mail = mails
+            .iter()
+            .find(|m| m.to == "ruler@example.com")
+            .expect("mailed");
+        assert!(mail.subject.contains("容量预警"), "{}", mail.subject);
+        assert!(
+            mail.body
+                .contains("查看详情：https://custos.example.com/rules"),
+            "{}",
+            mail.body
+        );
     }
 );
