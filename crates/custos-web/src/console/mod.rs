@@ -198,7 +198,10 @@ pub(crate) fn router() -> Router<AppState> {
             "/admin/webhooks",
             get(webhooks::list).post(webhooks::create),
         )
-        .route("/admin/webhooks/{id}", get(webhooks::detail))
+        .route(
+            "/admin/webhooks/{id}",
+            get(webhooks::detail).post(webhooks::update),
+        )
         .route("/admin/webhooks/{id}/{action}", post(webhooks::act))
         .route(
             "/admin/channels",

@@ -128,6 +128,8 @@ pub(crate) const WORDS: &[Entry] = &[
     ("wh.older", "更早的记录", "Older attempts"),
     ("wh.newest", "最新记录", "Newest attempts"),
     ("wh.created", "创建时间", "Created"),
+    ("wh.edit", "修改订阅", "Change the webhook"),
+    ("wh.save", "保存", "Save"),
     ("wh.not_number", "应为正整数", "must be a positive whole number"),
 ];
 
@@ -218,6 +220,22 @@ struct NewValues {
     url: String,
     types: Vec<String>,
     owner: String,
+}
+
+/// A subscription form as posted.
+fn posted_values(posted: &Posted) -> NewValues {
+    let field = |k: &str| posted.get(k).unwrap_or("").to_string();
+    NewValues {
+        name: field("name"),
+        url: field("url"),
+        types: posted
+            .all("event_types")
+            .into_iter()
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect(),
+        owner: field("owner"),
+    }
 }
 
 #[derive(Template)]
@@ -329,18 +347,7 @@ pub(crate) async fn create(
     if let Some(r) = refused(&viewer) {
         return r;
     }
-    let field = |k: &str| posted.get(k).unwrap_or("").to_string();
-    let values = NewValues {
-        name: field("name"),
-        url: field("url"),
-        types: posted
-            .all("event_types")
-            .into_iter()
-            .filter(|t| !t.is_empty())
-            .map(str::to_string)
-            .collect(),
-        owner: field("owner"),
-    };
+    let values = posted_values(&posted);
     let input = NewWebhook {
         name: values.name.clone(),
         url: values.url.trim().to_string(),
@@ -394,6 +401,15 @@ struct HookPage {
     warning: Option<String>,
     errors: FormErrors,
     replay_from: String,
+    /// The change form's values: the subscription's, or what was typed.
+    values: NewValues,
+    event_types: &'static [&'static str],
+}
+
+impl HookPage {
+    fn chosen(&self, ty: &str) -> bool {
+        self.values.types.iter().any(|t| t == ty)
+    }
 }
 
 fn hook_id(raw: &str) -> Result<i64, AppError> {
@@ -410,6 +426,7 @@ struct Shown {
     warning: Option<String>,
     errors: FormErrors,
     replay_from: String,
+    values: Option<NewValues>,
 }
 
 async fn hook_page(
@@ -486,6 +503,13 @@ async fn hook_page(
         warning: shown.warning,
         errors: shown.errors,
         replay_from: shown.replay_from,
+        values: shown.values.unwrap_or_else(|| NewValues {
+            name: w.name.clone(),
+            url: w.url.clone(),
+            types: w.event_types.clone(),
+            owner: w.owner.clone(),
+        }),
+        event_types: EVENT_TYPES,
     };
     render(status, &page)
 }
@@ -506,6 +530,52 @@ pub(crate) async fn detail(
         ..Shown::default()
     };
     hook_page(&state, &viewer, &id, &q, StatusCode::OK, shown).await
+}
+
+/// `POST /admin/webhooks/{id}`: the API's update_webhook (name, address, event types,
+/// owner); new types and owner apply to events not queued yet.
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Response {
+    if !posted.csrf_ok(&viewer) {
+        return csrf_refused(chrome(&viewer));
+    }
+    if let Some(r) = refused(&viewer) {
+        return r;
+    }
+    let wid = match hook_id(&id) {
+        Ok(w) => w,
+        Err(e) => return PageError::new(chrome(&viewer), e).into_response(),
+    };
+    let values = posted_values(&posted);
+    let patch = WebhookPatch {
+        name: Some(values.name.clone()),
+        url: Some(values.url.trim().to_string()),
+        event_types: Some(values.types.clone()),
+        active: None,
+        owner: Some(values.owner.trim().to_string()).filter(|o| !o.is_empty()),
+    };
+    let lang = viewer.lang;
+    let (status, errors) = match state.app.update_webhook(&viewer.actor, wid, patch).await {
+        Ok(w) => return Redirect::to(&format!("/admin/webhooks/{}?saved=1", w.id)).into_response(),
+        Err(AppError::Validation(f)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            FormErrors::from_fields(&f, lang),
+        ),
+        Err(e @ AppError::Conflict(_)) => {
+            (StatusCode::CONFLICT, FormErrors::general(e.detail(lang)))
+        }
+        Err(e) => return PageError::new(chrome(&viewer), e).into_response(),
+    };
+    let shown = Shown {
+        errors,
+        values: Some(values),
+        ..Shown::default()
+    };
+    hook_page(&state, &viewer, &id, &ListQuery::default(), status, shown).await
 }
 
 /// `POST /admin/webhooks/{id}/{pause|resume|rotate|remove|test|replay}`.

@@ -137,6 +137,38 @@ backend_test!(admin_manages_a_webhook_in_the_console, |t| {
         422
     );
 
+    // A change: another address and every type; odd input beside its field.
+    let other = format!("{}/hook2", rx.base);
+    let r = v
+        .post(
+            &base,
+            &[
+                ("csrf", &csrf),
+                ("name", "erp-hook"),
+                ("url", "ftp://x"),
+                ("owner", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.expect("page");
+    assert!(html.contains("id=\"url-error\"") && html.contains("value=\"ftp://x\""));
+    let r = v
+        .post(
+            &base,
+            &[
+                ("csrf", &csrf),
+                ("name", "erp-hook"),
+                ("url", &other),
+                ("owner", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let html = v.get(&location(&r)).await.text().await.expect("page");
+    assert_eq!(text_of(&html, "hook-url"), other);
+    assert_eq!(text_of(&html, "hook-types"), "全部类型");
+
     // Pause and resume.
     let r = v.post(&format!("{base}/pause"), &[("csrf", &csrf)]).await;
     assert_eq!(r.status(), 303);
@@ -370,6 +402,7 @@ backend_test!(
             if user != "integrator1" {
                 posts.extend([
                     "/admin/webhooks",
+                    "/admin/webhooks/1",
                     "/admin/webhooks/1/test",
                     "/admin/webhooks/1/replay",
                 ]);
