@@ -24,6 +24,7 @@ mod rules;
 mod validation;
 
 pub use designer::{code_rule_templates, rule_as_new, RuleCheck, RuleOverview, RuleTemplate};
+pub use issuing::CapacityWarning;
 pub(crate) use issuing::{draw_code, PublishedRule};
 pub use preview::{Capacity, Preview, SampleCustomer, ScopeCapacity};
 pub(crate) use registry::{code_row, code_taken, register_code};

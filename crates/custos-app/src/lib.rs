@@ -124,6 +124,11 @@ pub struct AppConfig {
     pub ldap: Option<external::ldap::LdapConfig>,
     /// OpenID Connect single sign-on providers (`[[oidc]]`).
     pub oidc: Vec<external::oidc::OidcProvider>,
+    /// When a code rule's sequence scope warns that it runs out (`[codes]`).
+    pub code_capacity_warning: codes::CapacityWarning,
+    /// The console's address as people reach it (`public_url`), checked; notifications
+    /// sent outside custos link to their page under it. `None`: they carry no link.
+    pub public_url: Option<String>,
 }
 
 /// Wrapper so the config stays `Debug`.
@@ -167,6 +172,8 @@ impl Default for AppConfig {
             channels: Default::default(),
             ldap: None,
             oidc: Vec::new(),
+            code_capacity_warning: Default::default(),
+            public_url: None,
         }
     }
 }

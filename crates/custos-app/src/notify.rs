@@ -11,6 +11,7 @@
 //! own delivery per (channel, notification), queued by [`insert_notification`]; the same
 //! worker posts them, apart from e-mail, so neither path delays the other.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -25,8 +26,56 @@ use crate::App;
 /// caller's transaction. Every notification is written through here.
 pub(crate) async fn insert_notification(tx: &mut Tx, n: &NotificationRow) -> AppResult<i64> {
     let id = tx.insert_notification(n).await?;
-    crate::channels::queue_for_channels(tx, n, id).await?;
+    crate::channels::queue_for_channels(tx, n, id, &mut HashSet::new()).await?;
     Ok(id)
+}
+
+/// Write one announcement to every enabled person holding `permission` (through any
+/// role with an unexpired grant), in the caller's transaction. Each receives it in the
+/// inbox and by e-mail; a group channel receives it once, through the first recipient
+/// in its departments. Returns how many were written.
+pub(crate) async fn notify_holders(
+    tx: &mut Tx,
+    permission: &str,
+    kind: &str,
+    title: &str,
+    body: &str,
+) -> AppResult<usize> {
+    let now = now_us();
+    let mut users: Vec<i64> = Vec::new();
+    for role in tx.roles().await? {
+        let perms: Vec<String> = serde_json::from_str(&role.permissions).unwrap_or_default();
+        if perms.iter().any(|p| p == permission) {
+            users.extend(tx.users_with_role(&role.key, now).await?);
+        }
+    }
+    users.sort_unstable();
+    users.dedup();
+    let mut queued = HashSet::new();
+    let mut written = 0;
+    for user_id in users {
+        let person = tx
+            .user(user_id)
+            .await?
+            .is_some_and(|u| u.kind != custos_store::SERVICE_KIND && !u.disabled);
+        if !person {
+            continue;
+        }
+        let n = NotificationRow {
+            id: 0,
+            user_id,
+            application_id: None,
+            kind: kind.to_string(),
+            title: title.to_string(),
+            body: body.to_string(),
+            created_at: now,
+            read_at: None,
+        };
+        let id = tx.insert_notification(&n).await?;
+        crate::channels::queue_for_channels(tx, &n, id, &mut queued).await?;
+        written += 1;
+    }
+    Ok(written)
 }
 
 /// One message to one recipient.
@@ -84,8 +133,11 @@ impl App {
                 to: to.clone(),
                 subject: format!("【custos】{}", n.title),
                 body: format!(
-                    "{}\r\n\r\n—— 客户主数据与编码管理系统 custos（系统自动发送，请勿回复）",
-                    n.body
+                    "{}{}\r\n\r\n—— 客户主数据与编码管理系统 custos（系统自动发送，请勿回复）",
+                    n.body,
+                    self.link_of(&n.kind, n.application_id)
+                        .map(|l| format!("\r\n\r\n查看详情：{l}"))
+                        .unwrap_or_default()
                 ),
             })
             .collect();
@@ -186,5 +238,85 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// The console address of `public_url` (the configuration's text): http or https, a
+/// host, no user name or password, no query or fragment, no control characters; kept
+/// without its trailing `/`. `Err` says which rule failed (Chinese / English).
+pub fn check_public_url(text: &str) -> Result<String, String> {
+    let url = crate::outbound::check_url(text.trim()).map_err(|rule| {
+        format!("public_url：{rule} / public_url is not a valid http(s) address")
+    })?;
+    if url.query().is_some() {
+        return Err("public_url 不能含 ? 查询参数 / public_url must not hold a query".into());
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// The console page a notification is about, as a path: the application, or the queue
+/// or list its kind is handled on. `None`: no page.
+pub(crate) fn page_of(kind: &str, application_id: Option<i64>) -> Option<String> {
+    if let Some(id) = application_id {
+        return Some(format!("/applications/{id}"));
+    }
+    let path = match kind {
+        "quality.assigned" => "/quality",
+        crate::channels::STORED_DUPLICATES_FOUND => "/duplicates",
+        crate::channels::STORED_CODE_CAPACITY => "/rules",
+        // Reminders are listed on the dashboard.
+        "reminder" => "/",
+        _ => return None,
+    };
+    Some(path.to_string())
+}
+
+impl App {
+    /// The full link to a notification's page under `public_url`, when configured.
+    pub(crate) fn link_of(&self, kind: &str, application_id: Option<i64>) -> Option<String> {
+        let base = self.config.public_url.as_deref()?;
+        page_of(kind, application_id).map(|p| format!("{base}{p}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_urls_are_checked() {
+        assert_eq!(
+            check_public_url("https://custos.example.com/").as_deref(),
+            Ok("https://custos.example.com")
+        );
+        assert_eq!(
+            check_public_url("http://10.0.0.5:8080/custos").as_deref(),
+            Ok("http://10.0.0.5:8080/custos")
+        );
+        for bad in [
+            "ftp://custos.example.com",
+            "https://admin:pw@custos.example.com",
+            "https://custos.example.com/\u{7}",
+            "https://custos.example.com/?a=1",
+            "https://custos.example.com/#top",
+            "custos.example.com",
+            "",
+        ] {
+            assert!(check_public_url(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn notifications_link_to_their_page() {
+        assert_eq!(
+            page_of("task", Some(12)).as_deref(),
+            Some("/applications/12")
+        );
+        assert_eq!(
+            page_of("duplicates.found", None).as_deref(),
+            Some("/duplicates")
+        );
+        assert_eq!(page_of("code.capacity", None).as_deref(), Some("/rules"));
+        assert_eq!(page_of("something", None), None);
     }
 }

@@ -1007,6 +1007,8 @@ both!(
 
 #[path = "codes/designer.rs"]
 mod designer;
+#[path = "codes/notices.rs"]
+mod notices;
 #[path = "codes/standard_fields.rs"]
 mod standard_fields;
 #[path = "codes/usage.rs"]

@@ -340,24 +340,35 @@ impl Tx {
     }
 
     /// The log of one subscription, newest first, below attempt id `before`.
+    /// Attempts of a subscription below id `before`, newest first; with `outcome`, only
+    /// those that ended so.
     pub async fn webhook_attempts(
         &mut self,
         webhook_id: i64,
         before: i64,
         limit: i64,
+        outcome: Option<&str>,
     ) -> StoreResult<Vec<WebhookAttemptRow>> {
+        let filter = match outcome {
+            Some(_) => " AND outcome = $4",
+            None => "",
+        };
         let sql = format!(
-            "SELECT {ATTEMPT_COLS} FROM webhook_attempts WHERE webhook_id = $1 AND id < $2 \
-             ORDER BY id DESC LIMIT $3"
+            "SELECT {ATTEMPT_COLS} FROM webhook_attempts WHERE webhook_id = $1 AND id < $2\
+             {filter} ORDER BY id DESC LIMIT $3"
         );
-        Ok(on_tx!(self, |c| sqlx::query_as::<_, WebhookAttemptRow>(
-            &sql
-        )
-        .bind(webhook_id)
-        .bind(before)
-        .bind(limit)
-        .fetch_all(c)
-        .await)?)
+        Ok(on_tx!(self, |c| {
+            let q = sqlx::query_as::<_, WebhookAttemptRow>(&sql)
+                .bind(webhook_id)
+                .bind(before)
+                .bind(limit);
+            match outcome {
+                Some(o) => q.bind(o),
+                None => q,
+            }
+            .fetch_all(c)
+            .await
+        })?)
     }
 
     pub async fn delivery_counts(&mut self, webhook_id: i64) -> StoreResult<DeliveryCounts> {

@@ -15,8 +15,13 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
     pub listen: Option<String>,
+    /// The console's address as people reach it (`https://custos.example.com`, behind a
+    /// proxy too); notifications sent outside custos link to their page under it.
+    pub public_url: Option<String>,
     #[serde(default)]
     pub auth: AuthSection,
+    #[serde(default)]
+    pub codes: CodesSection,
     #[serde(default)]
     pub database: DatabaseSection,
     #[serde(default)]
@@ -73,6 +78,40 @@ pub struct ApiKeysSection {
     pub rate_per_second: Option<u32>,
     /// Requests one key may make at once (default 40).
     pub burst: Option<u32>,
+}
+
+/// `[codes]`: the capacity warning of code rules (编码容量预警).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodesSection {
+    /// Warn when fewer than this percent of a sequence scope's codes remain (default 10,
+    /// 0–100; 0: never).
+    pub capacity_warning_percent: Option<u8>,
+    /// Warn when fewer than this many codes remain instead (at least 1).
+    pub capacity_warning_remaining: Option<u64>,
+}
+
+impl CodesSection {
+    fn apply(self, to: &mut custos_app::codes::CapacityWarning) -> Result<(), String> {
+        if let Some(p) = self.capacity_warning_percent {
+            if p > 100 {
+                return Err(
+                    "[codes] capacity_warning_percent 须为 0–100 / must be 0–100".to_string(),
+                );
+            }
+            to.percent = p;
+        }
+        if let Some(r) = self.capacity_warning_remaining {
+            if r == 0 {
+                return Err(
+                    "[codes] capacity_warning_remaining 须大于 0 / must be greater than 0"
+                        .to_string(),
+                );
+            }
+            to.remaining = Some(r);
+        }
+        Ok(())
+    }
 }
 
 /// `[events]`: the event log behind the change feed.
@@ -643,6 +682,12 @@ pub fn load(
         .ldap
         .settings(secret_env("CUSTOS_LDAP_BIND_PASSWORD")?)?;
     app.oidc = crate::login_config::oidc_providers(file.oidc, secret_env)?;
+    file.codes.apply(&mut app.code_capacity_warning)?;
+    app.public_url = env("CUSTOS_PUBLIC_URL")
+        .or(file.public_url)
+        .filter(|u| !u.trim().is_empty())
+        .map(|u| custos_app::notify::check_public_url(&u))
+        .transpose()?;
     let nats = file.nats.settings()?;
     let mut db = DbOptions::sqlite(data_dir);
     db.database_url = database_url;
@@ -771,6 +816,47 @@ mod tests {
         .err()
         .unwrap();
         assert!(e.contains("followup_results"), "{e}");
+    }
+
+    #[test]
+    fn public_url_and_codes_section_are_checked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let toml = format!("data_dir = {:?}\n", tmp.path().join("d").to_string_lossy());
+        let s = load_toml(tmp.path(), &toml).unwrap();
+        assert_eq!(s.app.code_capacity_warning.percent, 10);
+        if std::env::var_os("CUSTOS_PUBLIC_URL").is_some() {
+            return;
+        }
+        assert_eq!(s.app.public_url, None);
+        let s = load_toml(
+            tmp.path(),
+            &format!(
+                "public_url = \"https://custos.example.com/\"\n{toml}[codes]\n\
+                 capacity_warning_remaining = 500\n"
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            s.app.public_url.as_deref(),
+            Some("https://custos.example.com")
+        );
+        assert_eq!(s.app.code_capacity_warning.remaining, Some(500));
+        for bad in [
+            "public_url = \"ftp://custos.example.com\"",
+            "public_url = \"https://u:p@custos.example.com\"",
+            "public_url = \"https://custos.example.com/\\u0007\"",
+        ] {
+            let e = load_toml(tmp.path(), &format!("{bad}\n{toml}"))
+                .err()
+                .unwrap();
+            assert!(e.contains("public_url"), "{e}");
+        }
+        for bad in [
+            "capacity_warning_percent = 101",
+            "capacity_warning_remaining = 0",
+        ] {
+            assert!(load_toml(tmp.path(), &format!("{toml}[codes]\n{bad}\n")).is_err());
+        }
     }
 
     #[test]

@@ -49,8 +49,9 @@ pub(crate) enum ChannelCommand {
         /// 从文件读取，以免留在命令历史中。
         #[arg(long)]
         secret_file: Option<PathBuf>,
-        /// 接收的通知类型 (kind)，可重复（task_pending、task_overdue、
-        /// application_decided、application_progress、quality_assigned、followup_due）。
+        /// 接收的通知类型 (kind)，可重复（task_pending、task_overdue、application_decided、
+        /// application_progress、quality_assigned、followup_due、duplicates_found 重复客户待处理、
+        /// code_capacity 编码容量预警）。
         #[arg(long = "kind", required = true, value_parser = parse_kind)]
         kinds: Vec<NotificationKind>,
         /// 接收哪个部门成员的通知（部门编号，含下级部门）；

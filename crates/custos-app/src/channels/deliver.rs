@@ -2,7 +2,7 @@
 //! worker with a lease, retried with backoff, given up after [`MAX_ATTEMPTS`].
 
 use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use custos_store::{now_us, ChannelDeliveryRow, ChannelRow, NotificationRow, Tx};
 use serde_json::json;
@@ -37,8 +37,15 @@ pub(crate) fn backoff_us(attempts: i64) -> i64 {
 }
 
 /// Queue notification `id` (just written as `n`) for every channel that receives its kind
-/// and its recipient's department. Runs in the notification's transaction.
-pub(crate) async fn queue_for_channels(tx: &mut Tx, n: &NotificationRow, id: i64) -> AppResult<()> {
+/// and its recipient's department, except the channels in `queued` (one announcement
+/// written to several recipients reaches each channel once); the channels queued are
+/// added to it. Runs in the notification's transaction.
+pub(crate) async fn queue_for_channels(
+    tx: &mut Tx,
+    n: &NotificationRow,
+    id: i64,
+    queued: &mut HashSet<i64>,
+) -> AppResult<()> {
     let Some(kind) = NotificationKind::of(&n.kind, n.application_id) else {
         return Ok(());
     };
@@ -49,7 +56,7 @@ pub(crate) async fn queue_for_channels(tx: &mut Tx, n: &NotificationRow, id: i64
     let mut recipient_department: Option<Option<i64>> = None;
     let mut subtrees: HashMap<i64, Vec<i64>> = HashMap::new();
     for c in channels {
-        if !stored_kinds(&c).contains(&kind) {
+        if queued.contains(&c.id) || !stored_kinds(&c).contains(&kind) {
             continue;
         }
         let departments = stored_departments(&c);
@@ -81,6 +88,7 @@ pub(crate) async fn queue_for_channels(tx: &mut Tx, n: &NotificationRow, id: i64
             }
         }
         tx.insert_channel_delivery(c.id, id, n.created_at).await?;
+        queued.insert(c.id);
     }
     Ok(())
 }
@@ -135,7 +143,9 @@ impl App {
             Some(d) => tx.department(d).await?.map(|row| (d, row.name)),
             None => None,
         };
+        let link = self.link_of(&n.kind, n.application_id);
         Ok(Some(Notice {
+            link,
             id: n.id,
             kind: NotificationKind::of(&n.kind, n.application_id),
             raw_kind: n.kind,
@@ -267,6 +277,7 @@ impl App {
             local_time: self.local_time_us(now),
             application_id: None,
             department: None,
+            link: self.config.public_url.clone(),
         };
         let post = prepare(
             target.provider,

@@ -27,6 +27,8 @@ pub(crate) struct Notice {
     pub local_time: String,
     pub application_id: Option<i64>,
     pub department: Option<(i64, String)>,
+    /// The page about it in the console (`public_url` configured), else `None`.
+    pub link: Option<String>,
 }
 
 /// A request ready to post: the URL (signed for DingTalk), headers and body.
@@ -63,10 +65,12 @@ pub(crate) fn webhook_signature(secret: &str, unix: i64, body: &[u8]) -> String 
 fn group_lines(n: &Notice) -> (String, String) {
     let kind = n.kind.map(NotificationKind::zh).unwrap_or("通知渠道测试");
     let title = format!("【custos】{}", n.title);
-    let text = format!(
-        "类型：{kind}\n\n时间：{}\n\n请登录客户主数据与编码管理系统 custos 查看详情。",
-        n.local_time
-    );
+    // The link only: a page a member of the group must sign in to read.
+    let how = match &n.link {
+        Some(link) => format!("[在 custos 中查看详情]({link})"),
+        None => "请登录客户主数据与编码管理系统 custos 查看详情。".to_string(),
+    };
+    let text = format!("类型：{kind}\n\n时间：{}\n\n{how}", n.local_time);
     (title, text)
 }
 
@@ -95,6 +99,7 @@ pub(crate) fn render(provider: Provider, n: &Notice) -> Value {
             "body": n.body,
             "time": n.time,
             "application_id": n.application_id,
+            "link": n.link,
             "department": n.department.as_ref().map(|(id, name)| json!({"id": id, "name": name})),
         }),
     }
@@ -187,6 +192,7 @@ mod tests {
             local_time: "2026-12-07 10:00".into(),
             application_id: Some(12),
             department: Some((3, "华东销售部".into())),
+            link: None,
         }
     }
 
@@ -227,6 +233,27 @@ mod tests {
         assert_eq!(hook["kind"], "application_decided");
         assert_eq!(hook["department"]["name"], "华东销售部");
         assert!(hook["body"].as_str().is_some_and(|b| b.contains("驳回")));
+    }
+
+    #[test]
+    fn messages_carry_the_link_only() {
+        let mut n = notice();
+        n.link = Some("https://custos.example.com/applications/12".into());
+        for p in [Provider::Dingtalk, Provider::Wecom] {
+            let text = render(p, &n).to_string();
+            assert!(
+                text.contains("(https://custos.example.com/applications/12)"),
+                "{text}"
+            );
+            assert!(
+                !text.contains("13800138000") && !text.contains("张三"),
+                "{text}"
+            );
+        }
+        let hook = render(Provider::Webhook, &n);
+        assert_eq!(hook["link"], "https://custos.example.com/applications/12");
+        let text = render(Provider::Dingtalk, &notice()).to_string();
+        assert!(!text.contains("http"), "no link unconfigured: {text}");
     }
 
     #[test]

@@ -71,6 +71,11 @@ impl Provider {
     }
 }
 
+/// `notifications.kind` of a duplicate scan's new groups.
+pub(crate) const STORED_DUPLICATES_FOUND: &str = "duplicates.found";
+/// `notifications.kind` of a code-capacity warning.
+pub(crate) const STORED_CODE_CAPACITY: &str = "code.capacity";
+
 /// The kinds of notification a channel may receive (the notifications custos writes).
 #[derive(
     Debug,
@@ -99,16 +104,24 @@ pub enum NotificationKind {
     QualityAssigned,
     /// A follow-up's next date or a contract's service expiry is due (提醒).
     FollowupDue,
+    /// A duplicate scan put new groups in the review queue (重复客户待处理); written to
+    /// the holders of `duplicate.manage`.
+    DuplicatesFound,
+    /// A sequence scope of a code rule fell below its warning threshold of remaining
+    /// codes (编码容量预警); written to the holders of `rule.manage`, once per crossing.
+    CodeCapacity,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 6] = [
+    pub const ALL: [NotificationKind; 8] = [
         NotificationKind::TaskPending,
         NotificationKind::TaskOverdue,
         NotificationKind::ApplicationDecided,
         NotificationKind::ApplicationProgress,
         NotificationKind::QualityAssigned,
         NotificationKind::FollowupDue,
+        NotificationKind::DuplicatesFound,
+        NotificationKind::CodeCapacity,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -119,6 +132,8 @@ impl NotificationKind {
             NotificationKind::ApplicationProgress => "application_progress",
             NotificationKind::QualityAssigned => "quality_assigned",
             NotificationKind::FollowupDue => "followup_due",
+            NotificationKind::DuplicatesFound => "duplicates_found",
+            NotificationKind::CodeCapacity => "code_capacity",
         }
     }
 
@@ -135,6 +150,8 @@ impl NotificationKind {
             NotificationKind::ApplicationProgress => "申请进展",
             NotificationKind::QualityAssigned => "资料待完善",
             NotificationKind::FollowupDue => "跟进与合同提醒",
+            NotificationKind::DuplicatesFound => "重复客户待处理",
+            NotificationKind::CodeCapacity => "编码容量预警",
         }
     }
 
@@ -148,6 +165,8 @@ impl NotificationKind {
             ("approved" | "reject" | "return", _) => NotificationKind::ApplicationDecided,
             ("progress" | "withdrawn", _) => NotificationKind::ApplicationProgress,
             ("quality.assigned", _) => NotificationKind::QualityAssigned,
+            (STORED_DUPLICATES_FOUND, _) => NotificationKind::DuplicatesFound,
+            (STORED_CODE_CAPACITY, _) => NotificationKind::CodeCapacity,
             _ => return None,
         })
     }
@@ -270,6 +289,14 @@ mod tests {
         assert_eq!(
             NotificationKind::of("quality.assigned", None),
             Some(K::QualityAssigned)
+        );
+        assert_eq!(
+            NotificationKind::of("duplicates.found", None),
+            Some(K::DuplicatesFound)
+        );
+        assert_eq!(
+            NotificationKind::of("code.capacity", None),
+            Some(K::CodeCapacity)
         );
         assert_eq!(NotificationKind::of("something.else", None), None);
         for k in NotificationKind::ALL {

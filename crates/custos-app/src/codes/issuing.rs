@@ -78,6 +78,69 @@ pub(crate) async fn applicable_rule(
     }
 }
 
+/// When a sequence scope warns that its codes run out (编码容量预警, `[codes]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CapacityWarning {
+    /// Warn when fewer than this percent of a scope's codes remain (default 10; 0: never).
+    pub percent: u8,
+    /// When set, warn when fewer than this many codes remain instead.
+    pub remaining: Option<u64>,
+}
+
+impl Default for CapacityWarning {
+    fn default() -> Self {
+        CapacityWarning {
+            percent: 10,
+            remaining: None,
+        }
+    }
+}
+
+impl CapacityWarning {
+    /// The count of remaining codes below which a scope of `capacity` codes warns.
+    pub fn threshold(&self, capacity: u64) -> u64 {
+        match self.remaining {
+            Some(r) => r.min(capacity),
+            None => capacity.saturating_mul(u64::from(self.percent.min(100))) / 100,
+        }
+    }
+
+    /// Whether drawing number `n` (of `start..=max`) is the draw that leaves fewer codes
+    /// than the threshold. Numbers are drawn one by one without gaps (a number whose code
+    /// is taken is drawn too), so exactly one draw crosses per scope: the check costs no
+    /// query, only arithmetic on the number just drawn.
+    pub fn crossed_at(&self, n: u64, start: u64, max: u64) -> Option<u64> {
+        if n < start || n > max {
+            return None;
+        }
+        let threshold = self.threshold(max - start + 1);
+        let left = max - n;
+        (threshold > 0 && left + 1 == threshold).then_some(left)
+    }
+}
+
+/// Tell the holders of `rule.manage` that a scope of `rule` crossed its threshold.
+async fn warn_capacity(
+    tx: &mut Tx,
+    rule: &str,
+    scope: &str,
+    left: u64,
+    capacity: u64,
+) -> AppResult<()> {
+    crate::notify::notify_holders(
+        tx,
+        "rule.manage",
+        crate::channels::STORED_CODE_CAPACITY,
+        &format!("编码规则 {rule} 容量预警：流水依据 {scope} 剩余 {left} 个编码"),
+        &format!(
+            "编码规则 {rule} 的流水依据 {scope} 共 {capacity} 个编码，现仅剩 {left} 个。\
+             请尽快发布更宽的规则版本，用尽后将无法为该范围的新客户发放编码。"
+        ),
+    )
+    .await?;
+    Ok(())
+}
+
 /// Most sequence codes looked up ahead in one query.
 const LOOK_AHEAD: usize = 64;
 
@@ -86,7 +149,7 @@ const LOOK_AHEAD: usize = 64;
 pub(crate) async fn draw_code(
     tx: &mut Tx,
     lookups: &mut Lookups,
-    tz: chrono_tz::Tz,
+    config: &crate::AppConfig,
     attributes: &BTreeMap<String, String>,
     customer_type: &str,
     region: Option<&str>,
@@ -102,7 +165,8 @@ pub(crate) async fn draw_code(
         lookups.issuing_checked = true;
     }
     let (rule, segments) = applicable_rule(tx, lookups, customer_type, region).await?;
-    let date = issue_date(tz);
+    let date = issue_date(config.code_timezone);
+    let warning = config.code_capacity_warning;
     if let Some(code) = manual {
         return check_manual_code(tx, &rule, &segments, code, date).await;
     }
@@ -117,6 +181,9 @@ pub(crate) async fn draw_code(
         // Manually assigned codes may already hold some numbers: skip them.
         loop {
             let n = tx.draw_sequence(&rule.key, scope, start as i64).await?;
+            if let Some(left) = warning.crossed_at(n as u64, start, max) {
+                warn_capacity(tx, &rule.key, scope, left, max - start + 1).await?;
+            }
             if n as u64 > max {
                 return Err(AppError::Rejected(Violation::new(
                     "code_rule.exhausted",
@@ -236,4 +303,36 @@ async fn check_manual_code(
         seq: decoded.sequence.map(|s| s as i64),
         manual: true,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CapacityWarning;
+
+    #[test]
+    fn one_draw_crosses_the_threshold() {
+        let w = CapacityWarning::default();
+        // 1..=100: 10 % is 10 codes; drawing 91 leaves 9.
+        let crossing: Vec<u64> = (1..=101)
+            .filter(|n| w.crossed_at(*n, 1, 100).is_some())
+            .collect();
+        assert_eq!(crossing, vec![91]);
+        assert_eq!(w.crossed_at(91, 1, 100), Some(9));
+        let w = CapacityWarning {
+            percent: 10,
+            remaining: Some(3),
+        };
+        let crossing: Vec<u64> = (0..=9)
+            .filter(|n| w.crossed_at(*n, 0, 9).is_some())
+            .collect();
+        assert_eq!(crossing, vec![7]);
+        // Too small a scope for the percentage: never.
+        let w = CapacityWarning::default();
+        assert!((1..=9).all(|n| w.crossed_at(n, 1, 9).is_none()));
+        let off = CapacityWarning {
+            percent: 0,
+            remaining: None,
+        };
+        assert!((1..=100).all(|n| off.crossed_at(n, 1, 100).is_none()));
+    }
 }

@@ -294,7 +294,7 @@ impl App {
         let drawn = draw_code(
             tx,
             lookups,
-            self.config.code_timezone,
+            &self.config,
             &code_attributes(&rec),
             &rec.customer_type,
             rec.region_code.as_deref(),

@@ -286,6 +286,19 @@ impl App {
             }
             before = Some(last);
         }
+        if new_groups > 0 {
+            // Only a count: the groups' members may lie outside a reader's scope.
+            crate::notify::notify_holders(
+                &mut tx,
+                "duplicate.manage",
+                crate::channels::STORED_DUPLICATES_FOUND,
+                &format!("查重发现 {new_groups} 组新的疑似重复客户"),
+                &format!(
+                    "批量查重新增 {new_groups} 组疑似重复客户，已进入查重审核队列，请处理（合并或标记为不是重复）。"
+                ),
+            )
+            .await?;
+        }
         // Opening and closing groups changes the uniqueness of their members.
         touched.sort_unstable();
         touched.dedup();

@@ -26,6 +26,8 @@ pub(crate) const MAX_WEBHOOKS: i64 = 100;
 const MAX_TYPES: usize = 32;
 /// Most events one replay looks at.
 pub(crate) const MAX_REPLAY: i64 = 10_000;
+/// How an attempt of the delivery log ended (`WebhookAttemptView::outcome`).
+pub const ATTEMPT_OUTCOMES: [&str; 5] = ["delivered", "retry", "dead", "lost", "ping"];
 /// Most lines of the delivery log one page holds.
 const MAX_LOG_PAGE: u32 = 200;
 
@@ -378,7 +380,38 @@ impl App {
         before: Option<i64>,
         limit: Option<u32>,
     ) -> AppResult<WebhookAttemptPage> {
+        self.webhook_attempts_of(actor, id, before, limit, None)
+            .await
+    }
+
+    /// The delivery log of a subscription, newest first, below attempt id `before`; with
+    /// `outcome` (one of [`ATTEMPT_OUTCOMES`]), only the attempts that ended so.
+    pub async fn webhook_attempts_of(
+        &self,
+        actor: &Actor,
+        id: i64,
+        before: Option<i64>,
+        limit: Option<u32>,
+        outcome: Option<&str>,
+    ) -> AppResult<WebhookAttemptPage> {
         require_manage(actor)?;
+        if let Some(o) = outcome.filter(|o| !ATTEMPT_OUTCOMES.contains(o)) {
+            let o: String = o.chars().filter(|c| !c.is_control()).take(32).collect();
+            return Err(AppError::validation(
+                "outcome",
+                Violation::new(
+                    "webhook.outcome",
+                    format!(
+                        "outcome 须为 {} 之一（收到“{o}”）",
+                        ATTEMPT_OUTCOMES.join("、")
+                    ),
+                    format!(
+                        "outcome must be one of {} (got '{o}')",
+                        ATTEMPT_OUTCOMES.join(", ")
+                    ),
+                ),
+            ));
+        }
         let limit = limit.unwrap_or(50);
         if limit == 0 || limit > MAX_LOG_PAGE {
             return Err(AppError::validation(
@@ -393,7 +426,7 @@ impl App {
         let mut tx = self.db.begin_read().await?;
         webhook_row(&mut tx, id, false).await?;
         let rows = tx
-            .webhook_attempts(id, before.unwrap_or(i64::MAX), i64::from(limit))
+            .webhook_attempts(id, before.unwrap_or(i64::MAX), i64::from(limit), outcome)
             .await?;
         tx.rollback().await?;
         let next_before = match rows.last() {

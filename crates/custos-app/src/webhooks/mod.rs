@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use manage::ATTEMPT_OUTCOMES;
 pub use sign::{signature_header, verify_signature};
 
 /// Event type of a test ping (never in the event log).

@@ -121,6 +121,9 @@ pub struct AttemptQuery {
     pub before: Option<i64>,
     /// Page size, 1–200 (default 50).
     pub limit: Option<u32>,
+    /// Only attempts that ended so: `delivered`, `retry` (failed, to be tried again),
+    /// `dead`, `lost` or `ping`.
+    pub outcome: Option<String>,
 }
 
 /// The delivery log, newest first: one line per HTTP attempt with its time, status,
@@ -140,7 +143,7 @@ pub async fn webhook_deliveries(
     let id = parse_id("webhook", &id)?;
     Ok(Json(
         s.app
-            .webhook_attempts(&actor, id, q.before, q.limit)
+            .webhook_attempts_of(&actor, id, q.before, q.limit, q.outcome.as_deref())
             .await?,
     ))
 }

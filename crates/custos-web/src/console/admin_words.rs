@@ -2,6 +2,7 @@
 //! their sub-navigation, field errors beside inputs, data scopes and sizes as people
 //! read them.
 
+use custos_app::{Actor, Scope};
 use custos_core::violation::Lang;
 use custos_core::FieldError;
 
@@ -221,19 +222,36 @@ const SUBNAV: &[(&str, &str, &str)] = &[
     ),
     ("/admin/roles", "admin.roles", "role.manage"),
     ("/admin/service-accounts", "sa.subnav", "user.manage"),
+    ("/admin/webhooks", "wh.subnav", "webhooks.manage"),
+    ("/admin/channels", "ch.subnav", "notifications.manage"),
     ("/admin/system", "admin.system", "system.backup"),
 ];
+
+/// Whether `actor` may open the administration page at `href`.
+fn may_open(actor: &Actor, href: &str, permission: &str) -> bool {
+    match href {
+        // These need their permission over everyone.
+        "/admin/service-accounts" => matches!(actor.require("user.manage"), Ok(Scope::All)),
+        "/admin/webhooks" => super::webhooks::may_manage(actor),
+        "/admin/channels" => super::channels::may_manage(actor),
+        _ => actor.can(permission),
+    }
+}
+
+/// The first administration page `actor` may open: where the navigation's 管理 leads.
+pub(crate) fn first_admin_page(actor: &Actor) -> Option<&'static str> {
+    SUBNAV
+        .iter()
+        .find(|(href, _, p)| may_open(actor, href, p))
+        .map(|(href, _, _)| *href)
+}
 
 impl SubNav {
     pub fn new(viewer: &Viewer, current: &str) -> SubNav {
         SubNav {
             items: SUBNAV
                 .iter()
-                .filter(|(href, _, p)| match *href {
-                    // Service accounts need user.manage over everyone.
-                    "/admin/service-accounts" => super::service_accounts::may_manage(viewer),
-                    _ => viewer.actor.can(p),
-                })
+                .filter(|(href, _, p)| may_open(&viewer.actor, href, p))
                 .map(|(href, key, _)| (*href, *key, *href == current))
                 .collect(),
         }

@@ -44,6 +44,15 @@ impl Posted {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of `name` (a multi-select, checkboxes sharing a name), in order.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.fields
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     /// Whether the request carries the viewer's CSRF token (form field `csrf` or the
     /// `X-CSRF-Token` header htmx sends).
     pub fn csrf_ok(&self, viewer: &Viewer) -> bool {

@@ -107,6 +107,8 @@ const TABLES: &[&[Entry]] = &[
     super::duplicates::WORDS,
     super::sources::WORDS,
     super::service_accounts::WORDS,
+    super::webhooks::WORDS,
+    super::channels::WORDS,
     super::admin_words::WORDS,
     super::rule_words::WORDS,
 ];

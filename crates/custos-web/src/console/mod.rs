@@ -12,6 +12,7 @@ mod application_form;
 mod applications;
 mod assets;
 mod audit_pages;
+mod channels;
 mod customer_assign;
 mod customer_detail;
 mod customer_fields;
@@ -48,6 +49,7 @@ mod session;
 mod sources;
 mod sso;
 mod stats;
+mod webhooks;
 
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -195,6 +197,24 @@ pub(crate) fn router() -> Router<AppState> {
             "/admin/service-accounts/{id}/{action}",
             post(service_accounts::set_disabled),
         )
+        .route(
+            "/admin/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/admin/webhooks/{id}",
+            get(webhooks::detail).post(webhooks::update),
+        )
+        .route("/admin/webhooks/{id}/{action}", post(webhooks::act))
+        .route(
+            "/admin/channels",
+            get(channels::list).post(channels::create),
+        )
+        .route(
+            "/admin/channels/{id}",
+            get(channels::detail).post(channels::update),
+        )
+        .route("/admin/channels/{id}/{action}", post(channels::act))
         .route("/admin/system", get(admin_system::page))
         .route("/admin/system/test-mail", post(admin_system::test_mail))
         .route("/audit", get(audit_pages::list))

@@ -61,13 +61,21 @@ const NAV: &[(&str, &str, Option<&str>)] = &[
 ];
 
 fn nav_for(actor: &Actor, current: &str, pending: Option<i64>) -> Vec<NavItem> {
+    // 管理 leads to the first administration page the viewer may open (webhooks or
+    // channels alone are enough to see it).
+    let admin = super::admin_words::first_admin_page(actor);
     NAV.iter()
-        .filter(|(_, _, p)| p.is_none_or(|p| actor.permissions.contains_key(p)))
-        .map(|(href, key, _)| NavItem {
+        .filter_map(|(href, key, p)| match *key {
+            "nav.admin" => admin.map(|a| (a, *key)),
+            _ => p
+                .is_none_or(|p| actor.permissions.contains_key(p))
+                .then_some((*href, *key)),
+        })
+        .map(|(href, key)| NavItem {
             href,
             key,
-            active: *href == current,
-            badge: match *href {
+            active: href == current || (key == "nav.admin" && current.starts_with("/admin")),
+            badge: match href {
                 "/inbox" => pending.filter(|n| *n > 0),
                 _ => None,
             },

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use custos_app::apikeys::{ApiKeyView, NewApiKey, NewServiceAccount, ServiceAccountView};
 use custos_app::org::{RoleAssignment, RoleView};
-use custos_app::{AppError, Scope};
+use custos_app::AppError;
 use custos_core::violation::Lang;
 use custos_core::{FieldError, Violation};
 
@@ -98,12 +98,6 @@ const LIST_LIMIT: i64 = 500;
 
 fn chrome(viewer: &Viewer) -> Chrome {
     Chrome::new(viewer, "/admin/users", "sa.title")
-}
-
-/// Service accounts are an administrator's: `user.manage` over all users (the use cases
-/// decide; the sub-navigation only hides what they would refuse).
-pub(crate) fn may_manage(viewer: &Viewer) -> bool {
-    matches!(viewer.actor.require("user.manage"), Ok(Scope::All))
 }
 
 fn word(lang: Lang, prefix: &str, value: &str) -> String {

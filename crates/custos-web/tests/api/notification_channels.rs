@@ -20,11 +20,11 @@ use custos_app::outbound::{Outbound, OutboundConfig};
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-struct Hit {
+pub(crate) struct Hit {
     /// Path and query.
-    target: String,
+    pub(crate) target: String,
     headers: Vec<(String, String)>,
-    body: Value,
+    pub(crate) body: Value,
 }
 
 impl Hit {
@@ -35,21 +35,21 @@ impl Hit {
             .map(|(_, v)| v.as_str())
     }
 
-    fn query(&self) -> Vec<(String, String)> {
+    pub(crate) fn query(&self) -> Vec<(String, String)> {
         let url = reqwest::Url::parse(&format!("http://x{}", self.target)).expect("target");
         url.query_pairs().into_owned().collect()
     }
 }
 
 /// A local HTTP receiver: answers scripted (status, body) pairs in order, then `fallback`.
-struct Receiver {
-    base: String,
+pub(crate) struct Receiver {
+    pub(crate) base: String,
     hits: Arc<Mutex<Vec<Hit>>>,
     script: Arc<Mutex<VecDeque<(u16, String)>>>,
 }
 
 impl Receiver {
-    async fn start(fallback: (u16, &str)) -> Receiver {
+    pub(crate) async fn start(fallback: (u16, &str)) -> Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -111,7 +111,7 @@ impl Receiver {
         Receiver { base, hits, script }
     }
 
-    fn hits(&self) -> Vec<Hit> {
+    pub(crate) fn hits(&self) -> Vec<Hit> {
         self.hits.lock().expect("hits").clone()
     }
 
@@ -546,7 +546,7 @@ backend_test!(test_message_bad_input_and_permissions, |t| {
         assert!(problem_fields(&p).contains(&field.to_string()), "{b} → {p}");
     }
     for (k, v) in [
-        ("kinds", json!(["duplicates_found"])),
+        ("kinds", json!(["customer_merged"])),
         ("provider", json!("slack")),
     ] {
         let mut b = good.clone();

@@ -154,6 +154,29 @@ backend_test!(webhooks_through_the_api, |t| {
     .await;
     assert_eq!(log["items"][0]["outcome"], "ping");
     assert_eq!(log["items"][0]["attempt_id"], ping["attempt_id"]);
+    // Filtered by outcome: a known one, or the field named.
+    for (outcome, lines) in [("ping", 1), ("dead", 0)] {
+        let log = body(
+            t.get(
+                &format!("/api/v1/webhooks/{id}/deliveries?outcome={outcome}"),
+                &admin,
+            )
+            .await,
+            200,
+        )
+        .await;
+        assert_eq!(log["items"].as_array().map(Vec::len), Some(lines), "{log}");
+    }
+    let p = problem(
+        t.get(
+            &format!("/api/v1/webhooks/{id}/deliveries?outcome=exploded"),
+            &admin,
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(problem_fields(&p), ["outcome"]);
 
     // Paused, then deleted.
     let v = body(

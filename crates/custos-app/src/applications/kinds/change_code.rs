@@ -97,7 +97,7 @@ impl App {
         let drawn = crate::codes::draw_code(
             tx,
             &mut Lookups::default(),
-            self.config.code_timezone,
+            &self.config,
             &code_attributes(&row),
             &row.customer_type,
             row.region_code.as_deref(),

@@ -20,6 +20,8 @@ mod family;
 mod fields_in_browser;
 mod flows_fields;
 mod group;
+mod hooks;
+mod hooks_in_browser;
 mod imports;
 mod imports_in_browser;
 mod integrations_in_browser;
