@@ -12,12 +12,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use custos_app::channels::{
     ChannelPatch, ChannelView, DeliveryView, NewChannel, NotificationKind, Provider,
 };
-use custos_app::{AppError, Scope};
+use custos_app::AppError;
 use custos_core::violation::Lang;
 use custos_core::{FieldError, Violation};
 
 use super::admin_users::department_names;
-use super::admin_words::{FormErrors, SubNav};
+use super::admin_words::{refuse_unless_over_all, word, FormErrors, SubNav};
 use super::form::Posted;
 use super::i18n::{t, Entry};
 use super::list_query::ListQuery;
@@ -115,27 +115,8 @@ fn chrome(viewer: &Viewer) -> Chrome {
 }
 
 /// Channels are an administrator's: `notifications.manage` over everyone.
-pub(crate) fn may_manage(actor: &custos_app::Actor) -> bool {
-    matches!(actor.require("notifications.manage"), Ok(Scope::All))
-}
-
-/// The refusal of a form posted by someone the use cases would refuse anyway: checked
-/// before the form's own parsing, so they get 403 whatever they send.
 fn refused(viewer: &Viewer) -> Option<Response> {
-    (!may_manage(&viewer.actor)).then(|| {
-        let e = AppError::Forbidden {
-            permission: "notifications.manage".into(),
-        };
-        PageError::new(chrome(viewer), e).into_response()
-    })
-}
-
-fn word(lang: Lang, prefix: &str, value: &str) -> String {
-    let key = format!("{prefix}.{value}");
-    match t(lang, &key) {
-        k if k == key => value.to_string(),
-        w => w.to_string(),
-    }
+    refuse_unless_over_all(viewer, "notifications.manage", || chrome(viewer))
 }
 
 /// A channel as the pages show it.

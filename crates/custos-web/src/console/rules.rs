@@ -97,11 +97,7 @@ pub(crate) fn applies_text(lang: Lang, a: &AppliesTo) -> String {
 }
 
 fn word(lang: Lang, group: &str, value: &str) -> String {
-    let key = format!("rules.{group}.{value}");
-    match t(lang, &key) {
-        w if w == key => value.to_string(),
-        w => w.to_string(),
-    }
+    super::admin_words::word(lang, &format!("rules.{group}"), value)
 }
 
 /// The JSON name of a value (`daily`, `mod37-2`, `province`).

@@ -16,7 +16,7 @@ use custos_core::violation::Lang;
 use custos_core::{FieldError, Violation};
 
 use super::admin_users::{department_names, posted_roles, role_list, scopes};
-use super::admin_words::{local_datetime, scope_text, FormErrors, SubNav};
+use super::admin_words::{local_datetime, scope_text, word, FormErrors, SubNav};
 use super::form::Posted;
 use super::i18n::{t, Entry};
 use super::list_query::ListQuery;
@@ -98,14 +98,6 @@ const LIST_LIMIT: i64 = 500;
 
 fn chrome(viewer: &Viewer) -> Chrome {
     Chrome::new(viewer, "/admin/users", "sa.title")
-}
-
-fn word(lang: Lang, prefix: &str, value: &str) -> String {
-    let key = format!("{prefix}.{value}");
-    match t(lang, &key) {
-        k if k == key => value.to_string(),
-        w => w.to_string(),
-    }
 }
 
 /// An account as the pages show it.

@@ -15,7 +15,7 @@ use custos_app::AppError;
 use custos_core::violation::Lang;
 use custos_core::Violation;
 
-use super::admin_words::FormErrors;
+use super::admin_words::{word, FormErrors};
 use super::customer_detail::label;
 use super::customer_words::{duplicate_rows, family_rows, DuplicateRow};
 use super::form::Posted;
@@ -103,14 +103,6 @@ const STATES: &[&str] = &["pending", "created", "linked", "rejected"];
 
 fn chrome(viewer: &Viewer) -> Chrome {
     Chrome::new(viewer, "/sources", "src.title")
-}
-
-fn word(lang: Lang, prefix: &str, value: &str) -> String {
-    let key = format!("{prefix}.{value}");
-    match t(lang, &key) {
-        k if k == key => value.to_string(),
-        w => w.to_string(),
-    }
 }
 
 fn state_class(s: &str) -> &'static str {

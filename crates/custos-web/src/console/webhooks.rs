@@ -14,11 +14,11 @@ use custos_app::events::EVENT_TYPES;
 use custos_app::webhooks::{
     NewWebhook, ReplayRequest, WebhookAttemptView, WebhookPatch, WebhookView, ATTEMPT_OUTCOMES,
 };
-use custos_app::{AppError, Scope};
+use custos_app::AppError;
 use custos_core::violation::Lang;
 use custos_core::Violation;
 
-use super::admin_words::{FormErrors, SubNav};
+use super::admin_words::{refuse_unless_over_all, word, FormErrors, SubNav};
 use super::form::Posted;
 use super::i18n::{t, Entry};
 use super::list_query::ListQuery;
@@ -140,29 +140,9 @@ fn chrome(viewer: &Viewer) -> Chrome {
     Chrome::new(viewer, "/admin/users", "wh.title")
 }
 
-/// Webhooks are an administrator's: `webhooks.manage` over everyone (the use cases
-/// decide; the navigation only hides what they would refuse).
-pub(crate) fn may_manage(actor: &custos_app::Actor) -> bool {
-    matches!(actor.require("webhooks.manage"), Ok(Scope::All))
-}
-
-/// The refusal of a form posted by someone the use cases would refuse anyway: checked
-/// before the form's own parsing, so they get 403 whatever they send.
+/// Webhooks are an administrator's: `webhooks.manage` over everyone.
 fn refused(viewer: &Viewer) -> Option<Response> {
-    (!may_manage(&viewer.actor)).then(|| {
-        let e = AppError::Forbidden {
-            permission: "webhooks.manage".into(),
-        };
-        PageError::new(chrome(viewer), e).into_response()
-    })
-}
-
-fn word(lang: Lang, prefix: &str, value: &str) -> String {
-    let key = format!("{prefix}.{value}");
-    match t(lang, &key) {
-        k if k == key => value.to_string(),
-        w => w.to_string(),
-    }
+    refuse_unless_over_all(viewer, "webhooks.manage", || chrome(viewer))
 }
 
 /// A subscription as the pages show it.
