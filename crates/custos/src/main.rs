@@ -19,6 +19,7 @@ mod bench_overview;
 mod bench_quality;
 mod bench_webhooks;
 mod config;
+mod config_sections;
 mod customer_cmd;
 mod dedupe_cmd;
 mod dispatch;

@@ -16,6 +16,7 @@ mod audit;
 mod audit_chain;
 mod auth;
 mod authz_matrix;
+mod authz_table;
 mod concurrency;
 mod customer_search;
 mod customers;
