@@ -122,6 +122,16 @@ impl Tx {
     }
 
     /// Forget requests that expired before `now` (at most `limit`).
+    /// How many sign-on requests are kept, counted up to `cap`.
+    pub async fn count_oidc_requests(&mut self, cap: i64) -> StoreResult<i64> {
+        Ok(on_tx!(self, |c| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM oidc_requests LIMIT $1) AS kept"
+        )
+        .bind(cap)
+        .fetch_one(c)
+        .await)?)
+    }
+
     pub async fn prune_oidc_requests(&mut self, now: i64, limit: i64) -> StoreResult<u64> {
         Ok(on_tx!(self, |c| sqlx::query(
             "DELETE FROM oidc_requests WHERE state_hash IN \

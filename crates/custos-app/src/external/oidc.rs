@@ -34,6 +34,8 @@ use crate::App;
 
 /// How long an authorisation request may wait for its callback.
 const REQUEST_TTL: Duration = Duration::from_secs(600);
+/// Sign-on requests kept at once (started, not finished, not expired), across providers.
+pub const MAX_REQUESTS_IN_FLIGHT: i64 = 10_000;
 /// How long discovery documents and key sets are reused.
 const METADATA_TTL: Duration = Duration::from_secs(600);
 /// Largest answer read from a provider (discovery, keys, tokens, userinfo).
@@ -230,6 +232,19 @@ impl App {
         let now = now_us();
         let mut tx = self.db.begin().await?;
         tx.prune_oidc_requests(now, 100).await?;
+        // Starting a sign-on needs no account, so what it stores is bounded: past this many
+        // requests in flight (each lives 10 minutes) new ones wait.
+        if tx.count_oidc_requests(MAX_REQUESTS_IN_FLIGHT).await? >= MAX_REQUESTS_IN_FLIGHT {
+            tx.rollback().await?;
+            return Err(AppError::too_many_requests(
+                custos_core::Violation::new(
+                    "auth.sso_busy",
+                    "进行中的单点登录过多，请稍后再试",
+                    "too many sign-ons are in flight; try again shortly",
+                ),
+                60_000_000,
+            ));
+        }
         tx.insert_oidc_request(&OidcRequestRow {
             state_hash: sha256_hex(&state),
             provider: provider.name.clone(),

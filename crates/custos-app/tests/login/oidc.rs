@@ -266,3 +266,54 @@ async fn an_unknown_provider_is_not_found() {
     ));
     env.t.db.cleanup().await;
 }
+
+/// Starting a sign-on needs no account, so what it stores is bounded: with the cap of
+/// requests in flight reached, a new one is refused with 429 until some expire or finish.
+#[tokio::test]
+async fn sign_ons_in_flight_are_capped() {
+    sign_ons_capped(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_sign_ons_in_flight_are_capped() {
+    sign_ons_capped(Backend::Postgres).await;
+}
+
+async fn sign_ons_capped(backend: Backend) {
+    {
+        let Some(env) = start(backend).await else {
+            return;
+        };
+        let cap = custos_app::external::oidc::MAX_REQUESTS_IN_FLIGHT;
+        let now = custos_store::now_us();
+        let mut tx = env.t.db.db.begin().await.expect("tx");
+        // One short of the cap, written directly (as if started and never finished).
+        for i in 0..cap - 1 {
+            tx.insert_oidc_request(&custos_store::OidcRequestRow {
+                state_hash: format!("{i:064x}"),
+                provider: "test".into(),
+                nonce: "n".into(),
+                code_verifier: "v".into(),
+                created_at: now,
+                expires_at: now + 600_000_000,
+            })
+            .await
+            .expect("insert");
+        }
+        tx.commit().await.expect("commit");
+        // The last place is still free; then the door closes.
+        env.t
+            .app
+            .oidc_begin("test")
+            .await
+            .expect("begin at the cap");
+        match env.t.app.oidc_begin("test").await {
+            Err(e @ AppError::TooManyRequests { .. }) => {
+                assert_eq!(e.status(), 429);
+                assert_eq!(e.code(), "auth.sso_busy");
+            }
+            other => panic!("expected 429, got {:?}", other.map(|s| s.url)),
+        }
+        env.t.db.cleanup().await;
+    }
+}
