@@ -399,10 +399,7 @@ fn session_line(s: &SessionView, lang: Lang, tz: chrono_tz::Tz) -> SessionLine {
 }
 
 fn user_id(raw: &str) -> Result<i64, AppError> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| AppError::not_found("user", raw))
+    super::admin_words::path_id(raw, "user")
 }
 
 async fn user_page(

@@ -261,6 +261,15 @@ pub(crate) fn refuse_unless_over_all(
     })
 }
 
+/// A record id from the path: a positive number, anything else the missing record's
+/// `what` (a 404 page, as for an id that does not exist).
+pub(crate) fn path_id(raw: &str, what: &'static str) -> Result<i64, custos_app::AppError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| custos_app::AppError::not_found(what, raw))
+}
+
 /// The word for `value` under the i18n key `prefix.value`, or the value itself when
 /// there is none.
 pub(crate) fn word(lang: Lang, prefix: &str, value: &str) -> String {

@@ -380,10 +380,7 @@ fn detail_page(
 
 /// An application id from the path; anything else is the missing application's page.
 pub(super) fn application_id(raw: &str) -> Result<i64, AppError> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| AppError::not_found("application", raw))
+    super::admin_words::path_id(raw, "application")
 }
 
 /// `GET /applications/{id}`.

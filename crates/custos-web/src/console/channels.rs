@@ -482,10 +482,7 @@ fn delivery_line(d: &DeliveryView, lang: Lang, tz: chrono_tz::Tz) -> DeliveryLin
 }
 
 fn channel_id(raw: &str) -> Result<i64, AppError> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| AppError::not_found("notification_channel", raw))
+    super::admin_words::path_id(raw, "notification_channel")
 }
 
 /// What the channel page shows besides the channel.
@@ -504,17 +501,19 @@ async fn channel_page(
     status: StatusCode,
     shown: Shown,
 ) -> Response {
-    let found = match channel_id(id) {
-        Ok(id) => match state.app.get_notification_channel(&viewer.actor, id).await {
-            Ok(c) => state
-                .app
-                .notification_channel_deliveries(&viewer.actor, id)
-                .await
-                .map(|d| (c, d)),
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
-    };
+    let found = async {
+        let id = channel_id(id)?;
+        let c = state
+            .app
+            .get_notification_channel(&viewer.actor, id)
+            .await?;
+        let d = state
+            .app
+            .notification_channel_deliveries(&viewer.actor, id)
+            .await?;
+        Ok::<_, AppError>((c, d))
+    }
+    .await;
     let (c, deliveries) = match found {
         Ok(f) => f,
         Err(e) => return PageError::new(chrome(viewer), e).into_response(),

@@ -506,10 +506,7 @@ fn group_page(viewer: &Viewer, r: GroupReview, typed: Typed, tz: chrono_tz::Tz) 
 }
 
 fn group_id(raw: &str) -> Result<i64, AppError> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| AppError::not_found("duplicate_group", raw))
+    super::admin_words::path_id(raw, "duplicate_group")
 }
 
 async fn show_group(

@@ -186,10 +186,7 @@ fn chrome(viewer: &Viewer) -> Chrome {
 }
 
 fn job_id(raw: &str) -> Result<i64, AppError> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| AppError::not_found("export_job", raw))
+    super::admin_words::path_id(raw, "export_job")
 }
 
 /// `GET /exports`: the viewer's jobs, newest first.

@@ -321,10 +321,7 @@ pub(crate) fn chrome(viewer: &Viewer) -> Chrome {
 }
 
 fn job_id(raw: &str) -> Result<i64, AppError> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| AppError::not_found("import_job", raw))
+    super::admin_words::path_id(raw, "import_job")
 }
 
 #[derive(Template)]

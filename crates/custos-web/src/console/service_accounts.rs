@@ -370,10 +370,7 @@ struct AccountPage {
 }
 
 fn account_id(raw: &str) -> Result<i64, AppError> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| AppError::not_found("service_account", raw))
+    super::admin_words::path_id(raw, "service_account")
 }
 
 async fn account_page(
@@ -385,17 +382,13 @@ async fn account_page(
     errors: FormErrors,
     notice: Option<String>,
 ) -> Response {
-    let found = match account_id(id) {
-        Ok(id) => match state.app.get_service_account(&viewer.actor, id).await {
-            Ok(a) => state
-                .app
-                .list_api_keys(&viewer.actor, id)
-                .await
-                .map(|k| (a, k)),
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
-    };
+    let found = async {
+        let id = account_id(id)?;
+        let a = state.app.get_service_account(&viewer.actor, id).await?;
+        let k = state.app.list_api_keys(&viewer.actor, id).await?;
+        Ok::<_, AppError>((a, k))
+    }
+    .await;
     let (account, keys) = match found {
         Ok(f) => f,
         Err(e) => return PageError::new(chrome(viewer), e).into_response(),

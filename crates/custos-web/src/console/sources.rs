@@ -303,10 +303,7 @@ fn value_label(fields: &[custos_app::fields::FieldDefinition], key: &str, lang: 
 }
 
 fn entry_id(raw: &str) -> Result<i64, AppError> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| AppError::not_found("source_queue", raw))
+    super::admin_words::path_id(raw, "source_queue")
 }
 
 async fn entry_page(

@@ -393,10 +393,7 @@ impl HookPage {
 }
 
 fn hook_id(raw: &str) -> Result<i64, AppError> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| AppError::not_found("webhook", raw))
+    super::admin_words::path_id(raw, "webhook")
 }
 
 /// What the subscription page shows beside the subscription itself.
@@ -419,23 +416,22 @@ async fn hook_page(
 ) -> Response {
     let outcome = q.get("outcome").unwrap_or("").to_string();
     let before = q.get("before").and_then(|b| b.parse::<i64>().ok());
-    let found = match hook_id(id) {
-        Ok(id) => match state.app.get_webhook(&viewer.actor, id).await {
-            Ok(w) => state
-                .app
-                .webhook_attempts_of(
-                    &viewer.actor,
-                    id,
-                    before,
-                    Some(LOG_PAGE),
-                    Some(outcome.as_str()).filter(|o| !o.is_empty()),
-                )
-                .await
-                .map(|log| (w, log)),
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
-    };
+    let found = async {
+        let id = hook_id(id)?;
+        let w = state.app.get_webhook(&viewer.actor, id).await?;
+        let log = state
+            .app
+            .webhook_attempts_of(
+                &viewer.actor,
+                id,
+                before,
+                Some(LOG_PAGE),
+                Some(outcome.as_str()).filter(|o| !o.is_empty()),
+            )
+            .await?;
+        Ok::<_, AppError>((w, log))
+    }
+    .await;
     let (w, log) = match found {
         Ok(f) => f,
         Err(e) => return PageError::new(chrome(viewer), e).into_response(),
