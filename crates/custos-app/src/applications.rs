@@ -35,7 +35,6 @@ pub use flow_preview::{
     FlowEditor, FlowPreview, FlowSample, StepPreview, UserChoice, EDITOR_USERS,
 };
 pub use forms::{ApplicationForm, RoleChoice};
-pub(crate) use kinds::retrieve::{archive_hidden_from, check_archive_readable};
 pub use kinds::{kind_names, kinds_for_customer, Kind};
 pub use queue::{ApprovalQueue, QueueItem, QUEUE_LIMIT};
 pub use review::{ApplicationReview, RequestedChange};

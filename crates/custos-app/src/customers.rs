@@ -48,6 +48,7 @@ macro_rules! with_optional_fields {
     };
 }
 
+mod archive;
 mod bulk;
 mod change;
 mod checks;
@@ -81,6 +82,7 @@ pub use record::{EDITABLE_STATUSES, MAJOR_FIELDS, PII_FIELDS, SCALES};
 pub use reference::{CustomerType, DEFAULT_CUSTOMER_TYPES};
 pub use views::{ContactView, CustomerView};
 
+pub(crate) use archive::{archive_hidden_from, check_archive_readable};
 pub(crate) use create::Checked;
 pub(crate) use history::{history_entry, snapshot_of};
 pub(crate) use indexes::{blind_text, stored_indexes};

@@ -1,17 +1,16 @@
 //! Organisation and access: departments, users, roles.
 //!
 //! One file per thing administered: `departments`, `users`, `roles` and the
-//! `grants` of roles to users; this file keeps what several of them check.
-
-use custos_core::text_guard::Lines;
-use custos_core::{FieldError, Violation};
-
-use crate::text_input::push_refused;
+//! `grants` of roles to users; `names` keeps the name checks several of them share and
+//! `double_option` how a patch tells an absent field from `null`.
 
 mod admin;
 mod departments;
+pub(crate) mod double_option;
 mod grants;
+mod names;
 mod roles;
+mod user_view;
 mod users;
 
 pub use admin::{DepartmentNode, GrantOverview, GrantView, SessionView, MAX_GRANTS_LISTED};
@@ -19,44 +18,8 @@ pub(crate) use departments::check_department_exists;
 pub use departments::{DepartmentPatch, DepartmentView, NewDepartment};
 pub use grants::RoleAssignment;
 pub(crate) use grants::{parse_time, resolve_roles};
+pub(crate) use names::{check_name, check_username};
 pub use roles::{RoleInput, RolePatch, RoleView};
-pub(crate) use users::{check_username, user_view};
-pub use users::{NewUser, UserPatch, UserView};
-
-/// Distinguish an absent field from an explicit `null`.
-pub(crate) mod double_option {
-    use serde::{Deserialize, Deserializer};
-    pub fn deserialize<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-    where
-        D: Deserializer<'de>,
-        T: Deserialize<'de>,
-    {
-        Option::<T>::deserialize(d).map(Some)
-    }
-}
-
-pub(crate) fn check_name(field: &str, value: &str, max: usize, errors: &mut Vec<FieldError>) {
-    if push_refused(field, value, Lines::Single, errors) {
-        return;
-    }
-    let n = value.trim().chars().count();
-    if n == 0 {
-        errors.push(
-            Violation::new(
-                "required",
-                format!("{field} 不能为空"),
-                format!("{field} is required"),
-            )
-            .on(field),
-        );
-    } else if n > max {
-        errors.push(
-            Violation::new(
-                "length.max",
-                format!("{field} 不能超过 {max} 个字符（当前 {n} 个）"),
-                format!("{field} must not exceed {max} characters (has {n})"),
-            )
-            .on(field),
-        );
-    }
-}
+pub(crate) use user_view::user_view;
+pub use user_view::UserView;
+pub use users::{NewUser, UserPatch};

@@ -24,10 +24,8 @@ mod master;
 pub(crate) mod ring_file;
 
 pub use master::MasterKey;
-use ring_file::{AuditOnly, RingText};
-
-/// Prefix of every encrypted value: `pii1:<key id>:<base64(nonce ‖ ciphertext)>`.
-const PREFIX: &str = "pii1";
+use master::{AuditOnly, PREFIX};
+use ring_file::RingText;
 
 /// The settings key holding the check value of the active key (its id first).
 pub const CHECK_SETTING: &str = "pii_key_check";

@@ -308,7 +308,7 @@ fn plain_filters(
         created_to: time_param("created_to", &q.created_to, tz, errors),
         updated_from: time_param("updated_from", &q.updated_from, tz, errors),
         updated_to: time_param("updated_to", &q.updated_to, tz, errors),
-        hide_archived: crate::applications::archive_hidden_from(actor),
+        hide_archived: crate::customers::archive_hidden_from(actor),
         ..Default::default()
     }
 }

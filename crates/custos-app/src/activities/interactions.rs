@@ -10,7 +10,7 @@ use super::fields::{Form, LONG_TEXT, SHORT_TEXT};
 use super::records::{
     decode, insert_record, update_record, Body, Page, PageQuery, Placement, RecordMeta, Shower,
 };
-use super::services::{insert_service, ServiceRecord};
+use super::service_record::{insert_service, ServiceRecord};
 use super::{check_writable, kind, locate, Located};
 use crate::actor::Actor;
 use crate::clock::format_time;

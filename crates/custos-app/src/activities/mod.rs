@@ -14,8 +14,10 @@
 //! back to the customer their origin is part of again. A split leaves the records on the
 //! customer that was split, except those it gives to a new part by id.
 //!
-//! Files: `fields` (value checks), `records` (stored form, views, lists), `followups`,
-//! `interactions` (with the service record a complaint opens), `services`, `contracts`
+//! Files: `kind` (the stored kinds), `locate` (the customer a record goes through),
+//! `fields` (value checks), `records` (stored form, views, lists), `followups`,
+//! `interactions` (with the service record a complaint opens), `service_record` (its
+//! stored form, shared with `services`), `services`, `contracts`
 //! (with the cooperation-status rule), `orders` (idempotent, with the totals), `credit`,
 //! `timeline` (all kinds in one list) and `carry` (merges).
 
@@ -25,18 +27,16 @@ mod credit;
 mod fields;
 mod followups;
 mod interactions;
+pub(crate) mod kind;
+mod locate;
 mod orders;
 mod records;
+mod service_record;
 mod services;
 mod synthetic;
 pub(crate) mod timeline;
 
-use custos_store::{CustomerRow, Tx};
 use serde::{Deserialize, Serialize};
-
-use crate::actor::Actor;
-use crate::customers::{in_scope, scoped_customer};
-use crate::error::{AppError, AppResult};
 
 pub(crate) use carry::{carry_merged, carry_split, carry_unmerged, check_split_records};
 pub use contracts::{ContractPatch, ContractView, NewContract, CONTRACT_STATUSES};
@@ -45,37 +45,11 @@ pub use followups::{FollowupView, NewFollowup, FOLLOWUP_CHANNELS};
 pub use interactions::{
     InteractionPatch, InteractionView, NewInteraction, COMPLAINT_STATUSES, INTERACTION_KINDS,
 };
+pub use locate::Located;
+pub(crate) use locate::{check_writable, locate};
 pub use orders::{NewOrder, OrderPage, OrderReceipt, OrderTotals, OrderView};
 pub use records::{ActivityItem, Page, PageQuery, RecordMeta};
 pub use services::{NewServiceRecord, ServiceRecordView};
-
-/// The kinds of stored records.
-pub(crate) mod kind {
-    pub const FOLLOWUP: &str = "followup";
-    pub const INTERACTION: &str = "interaction";
-    pub const SERVICE: &str = "service_record";
-    pub const CONTRACT: &str = "contract";
-    pub const ORDER: &str = "order";
-    pub const PAYMENT: &str = "payment";
-    pub const CREDIT: &str = "credit";
-}
-
-/// The answer for a customer code: the customer's records, or the code of the customer
-/// it was merged into (the API redirects there).
-#[derive(Debug, Clone)]
-pub enum Located<T> {
-    Here(T),
-    Moved { survivor: String },
-}
-
-impl<T> Located<T> {
-    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Located<U> {
-        match self {
-            Located::Here(t) => Located::Here(f(t)),
-            Located::Moved { survivor } => Located::Moved { survivor },
-        }
-    }
-}
 
 /// Tunables of the business records.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -120,48 +94,4 @@ impl CooperationRule {
         let current = current.unwrap_or("");
         (current != self.to && self.from.iter().any(|f| f == current)).then(|| self.to.clone())
     }
-}
-
-/// The customer with this code as a caller holding `permission` may reach it: inside its
-/// scope for both `customer.read` and `permission` (else the customer endpoints' 404), or
-/// the survivor's code when it was merged.
-pub(crate) async fn locate(
-    tx: &mut Tx,
-    actor: &Actor,
-    permission: &str,
-    code: &str,
-) -> AppResult<Located<CustomerRow>> {
-    let own = actor.require(permission)?;
-    let read = actor.require("customer.read")?;
-    let row = scoped_customer(tx, actor, read, code).await?;
-    if !in_scope(tx, actor, own, &row).await? {
-        return Err(AppError::not_found("customer", &row.code));
-    }
-    crate::applications::check_archive_readable(actor, &row)?;
-    if row.status == "merged" {
-        if let Some(id) = tx.merged_into(row.id).await? {
-            if let Some(s) = tx.customer(id).await? {
-                return Ok(Located::Moved { survivor: s.code });
-            }
-        }
-    }
-    Ok(Located::Here(row))
-}
-
-/// Records are added only to customers that are still in use.
-pub(crate) fn check_writable(row: &CustomerRow) -> AppResult<()> {
-    if crate::customers::EDITABLE_STATUSES.contains(&row.status.as_str()) {
-        return Ok(());
-    }
-    Err(AppError::Rejected(custos_core::Violation::new(
-        "activity.customer_closed",
-        format!(
-            "客户“{}”状态为 {}，不能再登记业务记录",
-            row.code, row.status
-        ),
-        format!(
-            "customer '{}' is {}: no business records can be added to it",
-            row.code, row.status
-        ),
-    )))
 }

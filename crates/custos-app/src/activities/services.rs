@@ -1,11 +1,12 @@
 //! Service records (服务记录): what was serviced (product, model), the problem and its
 //! resolution, and the complaint that opened it, if any.
 
-use custos_store::{ActivityRow, CustomerRow, Tx};
+use custos_store::Tx;
 use serde::{Deserialize, Serialize};
 
 use super::fields::{Form, LONG_TEXT, SHORT_TEXT};
-use super::records::{insert_record, Body, Page, PageQuery, Placement, RecordMeta, Shower};
+use super::records::{Page, PageQuery, RecordMeta, Shower};
+use super::service_record::{insert_service, ServiceRecord};
 use super::{check_writable, kind, locate, Located};
 use crate::actor::Actor;
 use crate::clock::format_time;
@@ -35,26 +36,6 @@ pub struct NewServiceRecord {
     pub complaint_id: Option<i64>,
 }
 
-/// The fields of a service record.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ServiceRecord {
-    pub served_at: String,
-    pub product: Option<String>,
-    pub model: Option<String>,
-    pub problem: String,
-    pub resolution: Option<String>,
-    pub complaint_id: Option<i64>,
-}
-
-impl Body for ServiceRecord {
-    fn texts(&mut self) -> Vec<&mut String> {
-        [Some(&mut self.problem), self.resolution.as_mut()]
-            .into_iter()
-            .flatten()
-            .collect()
-    }
-}
-
 /// A service record as the API shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ServiceRecordView {
@@ -66,23 +47,6 @@ pub struct ServiceRecordView {
 
 pub(crate) fn service_view(meta: RecordMeta, service: ServiceRecord) -> ServiceRecordView {
     ServiceRecordView { meta, service }
-}
-
-/// Store a service record (opened by hand or by a complaint) with its audit entry.
-pub(crate) async fn insert_service(
-    key: &PiiKey,
-    tx: &mut Tx,
-    actor: &Actor,
-    customer: &CustomerRow,
-    at: i64,
-    service: &ServiceRecord,
-) -> AppResult<ActivityRow> {
-    let placement = Placement {
-        occurred_at: at,
-        linked_id: service.complaint_id,
-        ..Default::default()
-    };
-    insert_record(key, tx, actor, customer, kind::SERVICE, placement, service).await
 }
 
 impl App {

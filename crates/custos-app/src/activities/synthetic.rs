@@ -15,7 +15,7 @@ use super::interactions::Interaction;
 use super::kind;
 use super::orders::Order;
 use super::records::{encode, Body};
-use super::services::ServiceRecord;
+use super::service_record::ServiceRecord;
 use crate::error::{AppError, AppResult};
 use crate::pii::PiiKey;
 use crate::{Actor, App};

@@ -15,6 +15,8 @@ use crate::{to_json, App};
 
 /// Most service accounts one list answer holds.
 pub(crate) const MAX_LISTED: i64 = 500;
+/// Most keys (revoked ones included) one list answer holds; an account's view lists them too.
+pub(crate) const MAX_KEYS_LISTED: i64 = 500;
 
 /// Service accounts and their keys are an administrator's: `user.manage` over all users.
 pub(super) fn require_admin(actor: &Actor) -> AppResult<()> {
@@ -38,7 +40,7 @@ async fn account_view(tx: &mut Tx, u: &UserRow) -> AppResult<ServiceAccountView>
     let v = user_view(tx, u).await?;
     let now = now_us();
     let active_keys = tx
-        .api_keys_of(u.id, super::keys::MAX_KEYS_LISTED)
+        .api_keys_of(u.id, MAX_KEYS_LISTED)
         .await?
         .iter()
         .filter(|k| k.revoked_at.is_none() && k.expires_at.is_none_or(|e| e > now))

@@ -3,7 +3,7 @@
 use custos_core::{FieldError, Violation};
 use custos_store::{now_us, ApiKeyRow};
 
-use super::accounts::{require_admin, service_account};
+use super::accounts::{require_admin, service_account, MAX_KEYS_LISTED};
 use super::token::new_token;
 use super::{ApiKeyView, CreatedApiKey, NewApiKey};
 use crate::actor::Actor;
@@ -16,8 +16,6 @@ use crate::{to_json, App};
 
 /// Keys of one account not revoked yet, at most: enough to rotate with overlap.
 pub(crate) const MAX_LIVE_KEYS: i64 = 10;
-/// Most keys (revoked ones included) one list answer holds.
-pub(crate) const MAX_KEYS_LISTED: i64 = 500;
 const YEAR_US: i64 = 365 * 24 * 3600 * 1_000_000;
 /// Latest expiry a key may be given.
 const MAX_LIFETIME_US: i64 = 2 * YEAR_US;

@@ -4,16 +4,13 @@
 //! up in one table ([`KINDS`]) and call it; adding a kind is a module plus one line there
 //! (and its variant of [`Kind`]).
 
-use std::future::Future;
-use std::pin::Pin;
-
 use serde_json::Value;
 
 use custos_core::Violation;
 use custos_store::{ApplicationRow, CustomerRow, Tx};
 
 use super::checks::version_stale;
-use crate::actor::{Actor, Scope};
+use crate::actor::Actor;
 use crate::auth::load_actor;
 use crate::error::{AppError, AppResult};
 use crate::flows::unknown_kind;
@@ -50,12 +47,16 @@ macro_rules! effect_by_fns {
 mod change;
 mod change_code;
 mod create;
+mod effect;
 mod grant;
 mod merge;
 mod publish_rule;
 pub(super) mod retrieve;
 mod split;
 mod status;
+
+use effect::effect_actor;
+pub(super) use effect::{Approval, Effect, Pending, Prepared, Submission};
 
 /// The kinds of application, one effect each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,101 +142,6 @@ fn effect_named(name: &str) -> Option<&'static dyn Effect> {
         .iter()
         .find(|(_, n, _)| *n == name)
         .map(|(_, _, e)| *e)
-}
-
-/// Work of a kind, run inside the caller's transaction.
-pub(super) type Pending<'a, T> = Pin<Box<dyn Future<Output = AppResult<T>> + Send + 'a>>;
-
-/// What one kind of application does.
-pub(super) trait Effect: Sync {
-    /// Validate a payload completely (effects are dry-run in a savepoint) and learn what
-    /// the flow is chosen by.
-    fn prepare<'a>(
-        &'a self,
-        app: &'a App,
-        tx: &'a mut Tx,
-        s: Submission<'a>,
-    ) -> Pending<'a, Prepared>;
-
-    /// Apply what an approved application asks for; returns the result kept with it.
-    fn apply<'a>(&'a self, app: &'a App, tx: &'a mut Tx, e: Approval<'a>) -> Pending<'a, Value>;
-
-    /// The duplicate check shown to `actor` next to the request, if the kind has one.
-    fn duplicates_for_reader<'a>(
-        &'a self,
-        _app: &'a App,
-        _tx: &'a mut Tx,
-        _actor: &'a Actor,
-        _a: &'a ApplicationRow,
-        _payload: &'a Value,
-    ) -> Pending<'a, Option<Value>> {
-        Box::pin(async { Ok(None) })
-    }
-}
-
-/// A payload being submitted.
-pub(super) struct Submission<'a> {
-    pub(super) actor: &'a Actor,
-    pub(super) kind: &'a str,
-    pub(super) payload: &'a Value,
-}
-
-/// An application whose last step was approved.
-pub(super) struct Approval<'a> {
-    pub(super) a: &'a ApplicationRow,
-    /// Who gave the last approval.
-    pub(super) by: &'a Actor,
-    /// The applicant as an actor, for effects done on their behalf.
-    pub(super) applicant: &'a Actor,
-    pub(super) payload: &'a Value,
-}
-
-impl Approval<'_> {
-    fn kind(&self) -> &str {
-        &self.a.kind
-    }
-
-    /// The reason recorded with the effect when the request gives none: the
-    /// application's, else its number.
-    fn default_reason(&self, reason: &mut Option<String>) {
-        if reason.is_none() {
-            *reason = Some(
-                self.a
-                    .reason
-                    .clone()
-                    .unwrap_or_else(|| format!("申请单 #{}", self.a.id)),
-            );
-        }
-    }
-}
-
-/// What submission learnt from the payload.
-pub(super) struct Prepared {
-    pub(super) payload: Value,
-    pub(super) target: Option<String>,
-    pub(super) customer_type: Option<String>,
-    pub(super) region_code: Option<String>,
-    pub(super) duplicates: Option<Value>,
-}
-
-impl Prepared {
-    fn new(payload: Value) -> Prepared {
-        Prepared {
-            payload,
-            target: None,
-            customer_type: None,
-            region_code: None,
-            duplicates: None,
-        }
-    }
-
-    /// The application is about `row`: its code is the target, its type and region
-    /// choose the flow.
-    fn about(&mut self, row: &CustomerRow) {
-        self.target = Some(row.code.clone());
-        self.customer_type = Some(row.customer_type.clone());
-        self.region_code = row.region_code.clone();
-    }
 }
 
 impl App {
@@ -357,16 +263,6 @@ impl App {
         }
         Ok(())
     }
-}
-
-/// The applicant with the permissions an approved application confers for its effect:
-/// the flow, not the applicant's roles, authorised it.
-fn effect_actor(applicant: &Actor, permissions: &[&str]) -> Actor {
-    let mut a = applicant.clone();
-    for p in permissions {
-        a.permissions.insert((*p).to_string(), Scope::All);
-    }
-    a
 }
 
 #[cfg(test)]

@@ -10,31 +10,11 @@ use custos_core::code_rule::{self, CodeInput, CodePlan, Segment};
 use custos_core::Violation;
 use custos_store::{CodeRuleRow, Tx};
 
+use super::published::PublishedRule;
 use super::registry::code_taken;
-use super::{applies_of, issue_date, random_text, segments_of, AppliesTo, DrawnCode};
+use super::{issue_date, random_text, DrawnCode};
 use crate::customers::Lookups;
 use crate::error::{AppError, AppResult};
-
-/// A published rule as a creation uses it: read and parsed once per transaction.
-pub(crate) struct PublishedRule {
-    row: CodeRuleRow,
-    applies: AppliesTo,
-    /// The segments, or why the stored text could not be read.
-    segments: Result<Arc<Vec<Segment>>, String>,
-}
-
-impl PublishedRule {
-    pub(crate) fn new(row: CodeRuleRow) -> PublishedRule {
-        PublishedRule {
-            applies: applies_of(&row),
-            segments: segments_of(&row).map(Arc::new).map_err(|e| match e {
-                AppError::Internal(m) => m,
-                other => other.to_string(),
-            }),
-            row,
-        }
-    }
-}
 
 /// The one published rule that applies, with its segments.
 pub(crate) async fn applicable_rule(

@@ -528,7 +528,7 @@ impl App {
         let scope = actor.require("customer.read")?;
         let mut tx = self.db.begin().await?;
         let row = scoped_customer(&mut tx, actor, scope, code).await?;
-        crate::applications::check_archive_readable(actor, &row)?;
+        crate::customers::check_archive_readable(actor, &row)?;
         if let Some(limit) = self.config.duplicate_check_limit {
             let key = format!("duplicate.check:{}", actor.user_id);
             rate_limit::take(&mut tx, &key, limit, rate_limited(limit)).await?;

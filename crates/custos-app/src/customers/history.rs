@@ -202,7 +202,7 @@ impl App {
         let scope = actor.require("customer.read")?;
         let mut tx = self.db.begin_read().await?;
         let row = scoped_customer(&mut tx, actor, scope, code).await?;
-        crate::applications::check_archive_readable(actor, &row)?;
+        crate::customers::check_archive_readable(actor, &row)?;
         let rows = tx.customer_history(row.id).await?;
         tx.rollback().await?;
         rows.into_iter()

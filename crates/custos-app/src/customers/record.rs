@@ -29,6 +29,8 @@ pub const PII_FIELDS: &[&str] = &["id_number", "phone", "mobile", "email", "addr
 
 pub(super) const MAX_CONTACTS: usize = 50;
 pub(super) const MAX_TAGS: usize = 50;
+/// Most former names (曾用名) of a customer.
+pub(super) const MAX_FORMER_NAMES: usize = 20;
 
 /// A contact in plaintext (in memory only).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -133,7 +135,7 @@ fn keep_former_name(rec: &mut Record, new_name: &str, former_names_given: bool) 
         return;
     }
     let listed = rec.former_names.iter().any(|f| normalize_text(f) == old);
-    if !listed && rec.former_names.len() < super::text_rules::MAX_FORMER_NAMES {
+    if !listed && rec.former_names.len() < MAX_FORMER_NAMES {
         rec.former_names.push(rec.name.clone());
     }
 }

@@ -6,12 +6,9 @@ use custos_core::text_guard::Lines;
 use custos_core::{FieldError, Violation};
 
 use super::checks::check_len;
-use super::record::{Record, MAX_CONTACTS, MAX_TAGS};
+use super::record::{Record, MAX_CONTACTS, MAX_FORMER_NAMES, MAX_TAGS};
 use crate::fields::{lines_of, FieldDefinition, MAX_CUSTOM_LIST, MAX_CUSTOM_VALUES};
 use crate::text_input::push_refused;
-
-/// Most former names (曾用名) of a customer.
-pub(super) const MAX_FORMER_NAMES: usize = 20;
 
 fn too_long(field: &str, max: usize, n: usize, zh_what: &str, en_what: &str) -> FieldError {
     Violation::new(

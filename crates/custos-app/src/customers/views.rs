@@ -224,7 +224,7 @@ impl App {
         let scope = actor.require("customer.read")?;
         let mut tx = self.db.begin_read().await?;
         let current = scoped_customer(&mut tx, actor, scope, code).await?;
-        crate::applications::check_archive_readable(actor, &current)?;
+        crate::customers::check_archive_readable(actor, &current)?;
         let survivor = match current.status.as_str() {
             "merged" => match tx.merged_into(current.id).await? {
                 Some(id) => tx.customer(id).await?.map(|s| s.code),

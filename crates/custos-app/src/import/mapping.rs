@@ -15,130 +15,7 @@ use crate::customers::CustomerType;
 use crate::error::AppResult;
 use crate::fields::FieldDefinition;
 
-/// Built-in targets with the headers recognised for each (first = template header).
-pub const BUILTIN_COLUMNS: &[(&str, &[&str])] = &[
-    (
-        "customer_type",
-        &["客户类型", "类型", "customer_type", "type"],
-    ),
-    (
-        "name",
-        &[
-            "客户名称",
-            "名称",
-            "公司名称",
-            "企业名称",
-            "客户名",
-            "单位名称",
-            "姓名",
-            "name",
-            "customer_name",
-        ],
-    ),
-    ("short_name", &["客户简称", "简称", "short_name"]),
-    ("former_names", &["曾用名", "former_names", "former_name"]),
-    (
-        "uscc",
-        &[
-            "统一社会信用代码",
-            "社会信用代码",
-            "信用代码",
-            "uscc",
-            "credit_code",
-        ],
-    ),
-    (
-        "id_number",
-        &[
-            "身份证号",
-            "身份证号码",
-            "身份证",
-            "证件号码",
-            "id_number",
-            "id_card",
-        ],
-    ),
-    (
-        "legal_representative",
-        &["法定代表人", "法人代表", "法人", "legal_representative"],
-    ),
-    (
-        "established_on",
-        &["成立日期", "成立时间", "注册日期", "established_on"],
-    ),
-    (
-        "registered_capital",
-        &[
-            "注册资本(万元)",
-            "注册资本",
-            "注册资金",
-            "registered_capital",
-        ],
-    ),
-    ("industry", &["所属行业", "行业", "行业代码", "industry"]),
-    ("scale", &["企业规模", "规模", "scale"]),
-    ("level", &["客户等级", "客户级别", "等级", "level"]),
-    ("source", &["客户来源", "来源", "source"]),
-    (
-        "region_code",
-        &[
-            "地区",
-            "所在地区",
-            "行政区划代码",
-            "行政区划",
-            "地区代码",
-            "region",
-            "region_code",
-        ],
-    ),
-    (
-        "address",
-        &["地址", "详细地址", "注册地址", "联系地址", "address"],
-    ),
-    ("postal_code", &["邮政编码", "邮编", "postal_code", "zip"]),
-    (
-        "phone",
-        &["联系电话", "电话", "固定电话", "座机", "phone", "tel"],
-    ),
-    ("mobile", &["手机", "手机号", "手机号码", "mobile"]),
-    (
-        "email",
-        &["电子邮箱", "邮箱", "电子邮件", "email", "e-mail"],
-    ),
-    ("website", &["网址", "网站", "官网", "website"]),
-    ("owner_id", &["负责人id", "负责人编号", "owner_id"]),
-    ("department_id", &["部门id", "部门编号", "department_id"]),
-    ("status", &["客户状态", "状态", "status"]),
-    ("tags", &["标签", "tags"]),
-    ("credit_rating", &["信用等级", "信用评级", "credit_rating"]),
-    ("remarks", &["备注", "remarks", "remark", "note"]),
-    ("contact.name", &["联系人", "联系人姓名", "contact_name"]),
-    ("contact.title", &["联系人职务", "职务", "contact_title"]),
-    ("contact.mobile", &["联系人手机", "contact_mobile"]),
-    ("contact.phone", &["联系人电话", "contact_phone"]),
-    ("contact.email", &["联系人邮箱", "contact_email"]),
-    ("code", &["客户编码", "编码", "code"]),
-    (
-        "source_id",
-        &[
-            "原系统编号",
-            "来源系统编号",
-            "原编号",
-            "外部编号",
-            "source_id",
-            "external_id",
-        ],
-    ),
-    ("source_system", &["来源系统", "原系统", "source_system"]),
-];
-
-/// Prefix of the reason columns of a rejected-rows report; ignored on re-import.
-pub const REASON_PREFIX: &str = "错误:";
-/// First column of a rejected-rows report; ignored on re-import.
-pub const ROW_COLUMN: &str = "原行号";
-/// Column name in reports for failures of a row as a whole (field `row`): a cell without
-/// a header, a permission or database refusal.
-pub const WHOLE_ROW: &str = "整行";
+pub use super::columns::{BUILTIN_COLUMNS, REASON_PREFIX, ROW_COLUMN, WHOLE_ROW};
 
 /// Most entries of a mapping file (columns, defaults and value maps together).
 pub const MAX_MAPPING_ENTRIES: usize = 10_000;
@@ -385,7 +262,7 @@ impl ColumnMap {
             .unwrap_or_else(|| field.to_string())
     }
 
-    /// Whether a row is the import template's help row (see `report::template_help`):
+    /// Whether a row is the import template's help row (see `columns::template_help`):
     /// people filling in the template often keep it, and it is no customer. Every filled
     /// cell of a mapped column holds the template's help text for that column, and at
     /// least two do.
@@ -399,7 +276,7 @@ impl ColumnMap {
             if cell.is_empty() {
                 continue;
             }
-            match super::report::template_help(t, &self.custom) {
+            match super::columns::template_help(t, &self.custom) {
                 Some(h) if h == cell => matched += 1,
                 _ => return false,
             }

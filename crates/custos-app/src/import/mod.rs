@@ -8,6 +8,7 @@
 //! first row not committed: no row is imported twice and no code issued twice.
 
 mod checks;
+mod columns;
 mod duplicates;
 mod existing;
 mod keys;

@@ -10,7 +10,9 @@ use rust_xlsxwriter::{DataValidation, Format, Workbook};
 use crate::export::xlsx::XlsxStream;
 use serde_json::Value;
 
-use super::mapping::{BUILTIN_COLUMNS, REASON_PREFIX, ROW_COLUMN, WHOLE_ROW};
+use super::columns::{
+    builtin_help, BUILTIN_COLUMNS, REASON_PREFIX, ROW_COLUMN, TEMPLATE_LEFT_OUT, WHOLE_ROW,
+};
 use super::ReportedRow;
 use crate::csv_cell::neutralise;
 use crate::customers::{CustomerType, SCALES};
@@ -346,55 +348,6 @@ pub fn sample_table(
         }
     }
     Ok(())
-}
-
-/// Help texts of the template's second row, by target; other built-in columns show
-/// their key, custom fields their English label.
-const TEMPLATE_HELP: &[(&str, &str)] = &[
-    ("customer_type", "必填；企业客户/个人客户"),
-    ("name", "必填；企业全称或个人姓名"),
-    ("uscc", "企业必填其一：18 位统一社会信用代码"),
-    ("id_number", "个人：18 位身份证号"),
-    ("established_on", "YYYY-MM-DD"),
-    ("registered_capital", "数字，单位万元"),
-    ("industry", "GB/T 4754 门类字母或大类代码"),
-    (
-        "region_code",
-        "6 位行政区划代码或名称，如 440305 / 广东省深圳市南山区",
-    ),
-    ("mobile", "11 位手机号"),
-    ("tags", "多个用 ；分隔"),
-    ("code", "留空自动编码"),
-];
-
-/// Built-in columns the template leaves out (set by the system or by other means).
-const TEMPLATE_LEFT_OUT: &[&str] = &[
-    "owner_id",
-    "department_id",
-    "source_id",
-    "source_system",
-    "code",
-];
-
-fn builtin_help(target: &str) -> &str {
-    TEMPLATE_HELP
-        .iter()
-        .find(|(t, _)| *t == target)
-        .map(|(_, h)| *h)
-        .unwrap_or(target)
-}
-
-/// What the template writes in its help row under a column mapped to `target`; `None`
-/// for a column the template does not have.
-pub(super) fn template_help<'a>(target: &'a str, custom: &'a [FieldDefinition]) -> Option<&'a str> {
-    if let Some(k) = target.strip_prefix("custom.") {
-        return custom
-            .iter()
-            .find(|d| d.key == k)
-            .map(|d| d.label_en.as_str());
-    }
-    let builtin = BUILTIN_COLUMNS.iter().any(|(t, _)| *t == target);
-    (builtin && !TEMPLATE_LEFT_OUT.contains(&target)).then(|| builtin_help(target))
 }
 
 /// An empty import template: the catalog's headers, a help row, and drop-down lists for

@@ -13,7 +13,7 @@ use super::open::remove_upload;
 use super::options::ImportOptions;
 use super::source::{self, FileFormat};
 use super::start::PreparedImport;
-use super::upload::Upload;
+use super::upload::{Upload, STAGED_PREFIX as PREFIX};
 use crate::actor::Actor;
 use crate::error::{AppError, AppResult};
 use crate::{to_json, App};
@@ -24,7 +24,6 @@ pub const STAGED_SECONDS: u64 = 2 * 3600;
 pub const MAX_VALUE_CHOICES: usize = 20;
 /// Data rows read to find a column's distinct values (bounded work per page).
 const SCANNED_ROWS: usize = 2_000;
-pub(super) const PREFIX: &str = "staged-";
 
 /// What is kept beside a staged file: its owner and the options of its upload form.
 #[derive(Serialize, Deserialize)]

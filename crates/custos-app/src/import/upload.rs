@@ -12,6 +12,10 @@ use crate::actor::Actor;
 use crate::error::{AppError, AppResult};
 use crate::{to_json, App};
 
+/// How the names of uploads kept for the mapping step (`staged`) begin; the sweep of
+/// unclaimed uploads leaves them to expire on their own.
+pub(super) const STAGED_PREFIX: &str = "staged-";
+
 /// A file being uploaded for import: written sealed (see [`crate::sealed`]) into
 /// [`App::import_upload_dir`] as it arrives, and deleted when dropped unless handed to
 /// its job by [`App::prepare_upload`] (so a refused form or file leaves nothing behind).
@@ -159,7 +163,7 @@ impl App {
             // Uploads kept for the mapping step expire on their own (see `staged`).
             if path
                 .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with(super::staged::PREFIX))
+                .is_some_and(|n| n.to_string_lossy().starts_with(STAGED_PREFIX))
             {
                 continue;
             }

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 pub use daily::{run_daily_at, DailyRun};
 pub(crate) use settle::Cause;
-pub use view::{LifecycleView, TransitionView};
+pub use view::{stage_label, LifecycleView, TransitionView};
 
 /// Tunables of the life cycle and the daily job (`[lifecycle]`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -41,14 +41,4 @@ impl Default for LifecycleConfig {
             expiry_notice_days: 30,
         }
     }
-}
-
-/// The Chinese label of a stage.
-pub fn stage_label(stage: &str) -> &'static str {
-    crate::terms::term(
-        crate::terms::Terms::LifecycleStage,
-        stage,
-        custos_core::violation::Lang::Zh,
-    )
-    .unwrap_or("—")
 }

@@ -5,7 +5,6 @@ use serde::Serialize;
 
 use custos_store::{LifecycleRow, TransitionRow};
 
-use super::stage_label;
 use crate::activities::{locate, Located};
 use crate::actor::Actor;
 use crate::clock::format_time;
@@ -138,4 +137,14 @@ impl App {
             transitions,
         )))
     }
+}
+
+/// The Chinese label of a stage.
+pub fn stage_label(stage: &str) -> &'static str {
+    crate::terms::term(
+        crate::terms::Terms::LifecycleStage,
+        stage,
+        custos_core::violation::Lang::Zh,
+    )
+    .unwrap_or("—")
 }

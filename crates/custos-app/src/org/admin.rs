@@ -9,7 +9,7 @@ use custos_store::{now_us, AuditFilter, Tx, UserRow};
 
 use super::departments::visible_departments;
 use super::grants::{resolve_roles, RoleAssignment};
-use super::users::user_view;
+use super::user_view::user_view;
 use super::{DepartmentView, RoleView, UserView};
 use crate::actor::{Actor, Scope, PERMISSIONS};
 use crate::applications::recheck_open_tasks;

@@ -1,6 +1,6 @@
 //! Users: their accounts, departments, passwords and roles, within the caller's scope.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use custos_core::text_guard::Lines;
 use custos_core::{FieldError, Violation};
@@ -8,38 +8,16 @@ use custos_store::{now_us, StoreError, Tx, UserRow};
 
 use super::departments::{check_department_exists, visible_departments};
 use super::grants::resolve_roles;
-use super::{check_name, double_option, RoleAssignment};
+use super::user_view::{user_view, UserView};
+use super::{check_name, check_username, double_option, RoleAssignment};
 use crate::actor::{Actor, Scope};
 use crate::applications::recheck_open_tasks;
 use crate::audit::{append, record};
-use crate::auth::{format_time, hash_password};
+use crate::auth::hash_password;
 use crate::error::{AppError, AppResult};
 use crate::password_policy::check_password;
 use crate::text_input::{push_refused, refuse_in, refuse_single_line};
 use crate::{to_json, App};
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct UserView {
-    pub id: i64,
-    pub username: String,
-    pub display_name: String,
-    pub department_id: Option<i64>,
-    pub email: Option<String>,
-    pub disabled: bool,
-    /// `person`, or `service` for a service account (API keys, no password).
-    pub kind: String,
-    /// `local` (password kept here), or the provider the account comes from (`ldap`,
-    /// `oidc:<name>`), whose login it must use.
-    pub auth_source: String,
-    /// While set, logins of this user from addresses that have failed for it wait until
-    /// then (too many failures for the name from everywhere); `POST /users/{id}/unlock`
-    /// clears it.
-    pub locked_until: Option<String>,
-    pub roles: Vec<RoleAssignment>,
-    pub permissions: Vec<String>,
-    pub created_at: String,
-    pub updated_at: String,
-}
 
 #[derive(Debug, Clone, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -75,61 +53,6 @@ pub struct UserPatch {
     /// Clear the user's failed-login throttling (as `POST /users/{id}/unlock`).
     #[serde(default)]
     pub unlock: Option<bool>,
-}
-
-pub(crate) async fn user_view(tx: &mut Tx, u: &UserRow) -> AppResult<UserView> {
-    let now = now_us();
-    let grants = tx.grants_of(u.id).await?;
-    let mut permissions = std::collections::BTreeSet::new();
-    let mut roles = Vec::new();
-    for g in grants {
-        let live = g.expires_at.is_none_or(|e| e > now);
-        if live {
-            let perms: Vec<String> = serde_json::from_str(&g.permissions).unwrap_or_default();
-            permissions.extend(perms);
-        }
-        roles.push(RoleAssignment {
-            role: g.role_key,
-            scope: g.scope,
-            expires_at: g.expires_at.map(format_time),
-        });
-    }
-    Ok(UserView {
-        id: u.id,
-        username: u.username.clone(),
-        display_name: u.display_name.clone(),
-        department_id: u.department_id,
-        email: u.email.clone(),
-        disabled: u.disabled,
-        kind: u.kind.clone(),
-        auth_source: u.auth_source.clone(),
-        locked_until: tx
-            .login_throttle(&crate::login_throttle::login_subject(&u.username), "")
-            .await?
-            .and_then(|t| t.blocked_until)
-            .filter(|t| *t > now)
-            .map(format_time),
-        roles,
-        permissions: permissions.into_iter().collect(),
-        created_at: format_time(u.created_at),
-        updated_at: format_time(u.updated_at),
-    })
-}
-
-pub(crate) fn check_username(u: &str) -> Result<(), Violation> {
-    let ok_len = (3..=32).contains(&u.len());
-    let ok_chars = u
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if ok_len && ok_chars {
-        Ok(())
-    } else {
-        Err(Violation::new(
-            "username.format",
-            format!("用户名“{u}”不合规：需 3–32 位字母、数字或 _ . -"),
-            format!("username '{u}' is invalid: use 3–32 letters, digits, _ . or -"),
-        ))
-    }
 }
 
 /// A user's e-mail is kept as given; it must hold no refused character.

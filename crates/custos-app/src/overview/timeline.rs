@@ -291,7 +291,7 @@ impl App {
         };
         let mut tx = self.db.begin_read().await?;
         let row = scoped_customer(&mut tx, actor, scope, code).await?;
-        crate::applications::check_archive_readable(actor, &row)?;
+        crate::customers::check_archive_readable(actor, &row)?;
         let records = match actor.permissions.get("activity.read") {
             Some(s) => in_scope(&mut tx, actor, *s, &row).await?,
             None if q.kind.as_deref().is_some_and(|k| k.contains("activity")) => {

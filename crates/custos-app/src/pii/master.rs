@@ -8,10 +8,23 @@ use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
 
-use super::PREFIX;
+use custos_store::AuditKey;
+
 use crate::error::{AppError, AppResult};
 
 type HmacSha256 = Hmac<Sha256>;
+
+/// Prefix of every encrypted value: `pii1:<key id>:<base64(nonce ‖ ciphertext)>`.
+pub(super) const PREFIX: &str = "pii1";
+
+/// The audit keys of a retired master key.
+#[derive(Clone)]
+pub(crate) struct AuditOnly {
+    pub(crate) chain: AuditKey,
+    pub(crate) checkpoints: AuditKey,
+    pub(crate) chain_raw: [u8; 32],
+    pub(crate) checkpoints_raw: [u8; 32],
+}
 
 const CHAIN_LABEL: &str = "custos/audit/chain/hmac-sha256/v1";
 const CHECKPOINT_LABEL: &str = "custos/audit/checkpoint/hmac-sha256/v1";
@@ -106,8 +119,8 @@ impl MasterKey {
 
     /// The derived audit keys alone (chain, checkpoints): what a retired key leaves
     /// behind so that old audit entries and checkpoints still verify.
-    pub(crate) fn audit_only(&self) -> super::ring_file::AuditOnly {
-        super::ring_file::AuditOnly {
+    pub(crate) fn audit_only(&self) -> AuditOnly {
+        AuditOnly {
             chain: self.audit.clone(),
             checkpoints: self.checkpoints.clone(),
             chain_raw: derive(&self.master, CHAIN_LABEL),

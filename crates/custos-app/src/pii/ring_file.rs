@@ -18,17 +18,8 @@ use std::path::Path;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-use super::master::MasterKey;
+use super::master::{AuditOnly, MasterKey};
 use custos_store::AuditKey;
-
-/// The audit keys of a retired master key.
-#[derive(Clone)]
-pub(crate) struct AuditOnly {
-    pub(crate) chain: AuditKey,
-    pub(crate) checkpoints: AuditKey,
-    pub(crate) chain_raw: [u8; 32],
-    pub(crate) checkpoints_raw: [u8; 32],
-}
 
 /// The entries of a ring, in file order.
 #[derive(Clone, Default)]

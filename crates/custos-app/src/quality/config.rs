@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::rules::Dimension;
+use super::dimensions::{rule_matches, Dimension};
 
 /// A KPI (质量指标): the share of assessed customers failing none of `rules`, against a
 /// target percentage.
@@ -142,7 +142,7 @@ impl QualityConfig {
         let configured = self
             .rule_weights
             .iter()
-            .filter(|(sel, _)| super::rules::rule_matches(sel, key))
+            .filter(|(sel, _)| rule_matches(sel, key))
             .max_by_key(|(sel, _)| sel.len())
             .map(|(_, w)| *w);
         configured.unwrap_or(if key.starts_with("completeness.required.") {

@@ -9,6 +9,7 @@
 
 mod assign;
 mod config;
+mod dimensions;
 mod export;
 mod keep;
 mod recompute;
@@ -18,12 +19,11 @@ mod snapshot;
 
 pub use assign::{AssignInput, AssignOutcome};
 pub use config::{KpiTarget, QualityConfig};
+pub use dimensions::Dimension;
 pub use recompute::RecomputeReport;
 pub use reports::{
     CustomerQuality, DimensionFigure, GroupFigure, KpiFigure, QualitySummary, RuleFigure,
     WorklistItem, WorklistPage, WorklistQuery,
 };
-pub use rules::{
-    assess, stale_cutoff, Assessment, ContactFacts, Context, Dimension, Facts, RuleInfo,
-};
+pub use rules::{assess, stale_cutoff, Assessment, ContactFacts, Context, Facts, RuleInfo};
 pub use snapshot::{QualityTrend, SnapshotOutcome, TrendDimension, TrendKpi, TrendPoint};

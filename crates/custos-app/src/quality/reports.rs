@@ -7,7 +7,8 @@ use custos_store::quality::{QualityAverages, WorklistFilter};
 use custos_store::Tx;
 use serde::{Deserialize, Serialize};
 
-use super::rules::{applicable_rules, assess, rule_matches, Context, Dimension, RuleInfo};
+use super::dimensions::{rule_matches, Dimension};
+use super::rules::{applicable_rules, assess, Context, RuleInfo};
 use crate::actor::Actor;
 use crate::auth::format_time;
 use crate::codes::issue_date;

@@ -5,86 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Months, NaiveDate, Utc};
 use custos_core::ident::{Email, IdNumber, Mobile, Phone, PostalCode, Uscc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::config::QualityConfig;
-
-/// The five dimensions of seed 002 §三(一).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Dimension {
-    /// 完整性
-    Completeness,
-    /// 有效性
-    Validity,
-    /// 一致性
-    Consistency,
-    /// 及时性
-    Timeliness,
-    /// 唯一性
-    Uniqueness,
-}
-
-impl Dimension {
-    pub const ALL: [Dimension; 5] = [
-        Dimension::Completeness,
-        Dimension::Validity,
-        Dimension::Consistency,
-        Dimension::Timeliness,
-        Dimension::Uniqueness,
-    ];
-
-    pub fn key(self) -> &'static str {
-        match self {
-            Dimension::Completeness => "completeness",
-            Dimension::Validity => "validity",
-            Dimension::Consistency => "consistency",
-            Dimension::Timeliness => "timeliness",
-            Dimension::Uniqueness => "uniqueness",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            Dimension::Completeness => "完整性",
-            Dimension::Validity => "有效性",
-            Dimension::Consistency => "一致性",
-            Dimension::Timeliness => "及时性",
-            Dimension::Uniqueness => "唯一性",
-        }
-    }
-
-    pub fn label_en(self) -> &'static str {
-        match self {
-            Dimension::Completeness => "Completeness",
-            Dimension::Validity => "Validity",
-            Dimension::Consistency => "Consistency",
-            Dimension::Timeliness => "Timeliness",
-            Dimension::Uniqueness => "Uniqueness",
-        }
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-
-    pub fn of_rule(key: &str) -> Option<Dimension> {
-        let first = key.split('.').next()?;
-        Dimension::ALL.into_iter().find(|d| d.key() == first)
-    }
-}
+use super::dimensions::Dimension;
 
 /// A rule as the API describes it: no values, only what it checks.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -484,18 +408,10 @@ fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
-/// Does the rule `key` fall under `selector` (the key itself, or a prefix ending at a dot:
-/// `completeness.required` covers `completeness.required.uscc`)?
-pub fn rule_matches(selector: &str, key: &str) -> bool {
-    key == selector
-        || key
-            .strip_prefix(selector)
-            .is_some_and(|rest| rest.starts_with('.'))
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use super::super::dimensions::rule_matches;
     use super::*;
 
     fn ctx_parts() -> (QualityConfig, NaiveDate, i64) {

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use custos_store::customer_master::StatGroup;
 
-use super::{months_of, MonthsQuery};
+use super::months::{months_of, MonthsQuery};
 use crate::actor::Actor;
 use crate::codes::issue_date;
 use crate::customers::scope_filter;

@@ -10,40 +10,10 @@ mod customer_flow;
 pub mod months;
 mod repeat_purchase;
 
-use chrono::NaiveDate;
-
-use crate::error::AppResult;
-
 pub use code_usage::{CodeUsageReport, RuleUsage};
 pub use customer_flow::{CustomerFlow, FlowMonth};
 pub use months::{MonthRange, MonthsQuery};
 pub use repeat_purchase::{MonthRate, RateBucket, RepeatPurchase};
-
-/// The months of a report, oldest first.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Months {
-    pub list: Vec<String>,
-}
-
-impl Months {
-    /// The first month, and the month after the last (exclusive bound of the queries).
-    pub fn bounds(&self) -> (String, String) {
-        let first = self.list.first().cloned().unwrap_or_default();
-        let end = self
-            .list
-            .last()
-            .map(|m| months::month_after(m))
-            .unwrap_or_default();
-        (first, end)
-    }
-}
-
-/// The months `q` asks for, `today` giving the default.
-pub(crate) fn months_of(q: &MonthsQuery, today: NaiveDate) -> AppResult<Months> {
-    Ok(Months {
-        list: MonthRange::parse(q, today)?.labels(),
-    })
-}
 
 /// The reports as rows `[group, code, name, count]` of the statistics workbook: the
 /// monthly counts (code: the month), buyers and repeat buyers per customer type and
@@ -134,15 +104,13 @@ pub(crate) fn report_rows(
     rows
 }
 
-/// `part / whole` to four decimals; none of nothing.
-pub(crate) fn rate(part: i64, whole: i64) -> Option<f64> {
-    (whole > 0).then(|| (part as f64 / whole as f64 * 10_000.0).round() / 10_000.0)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use super::months::months_of;
+    use super::repeat_purchase::rate;
     use super::*;
+    use chrono::NaiveDate;
 
     fn q(from: Option<&str>, to: Option<&str>) -> MonthsQuery {
         MonthsQuery {

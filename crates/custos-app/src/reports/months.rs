@@ -134,6 +134,28 @@ impl MonthRange {
     }
 }
 
+/// The months of a report, oldest first.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Months {
+    pub list: Vec<String>,
+}
+
+impl Months {
+    /// The first month, and the month after the last (exclusive bound of the queries).
+    pub fn bounds(&self) -> (String, String) {
+        let first = self.list.first().cloned().unwrap_or_default();
+        let end = self.list.last().map(|m| month_after(m)).unwrap_or_default();
+        (first, end)
+    }
+}
+
+/// The months `q` asks for, `today` giving the default.
+pub(crate) fn months_of(q: &MonthsQuery, today: NaiveDate) -> AppResult<Months> {
+    Ok(Months {
+        list: MonthRange::parse(q, today)?.labels(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

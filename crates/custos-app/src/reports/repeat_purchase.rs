@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{months_of, rate, MonthsQuery};
+use super::months::{months_of, MonthsQuery};
 use crate::actor::Actor;
 use crate::codes::issue_date;
 use crate::customers::scope_filter;
@@ -137,4 +137,9 @@ impl App {
             months,
         })
     }
+}
+
+/// `part / whole` to four decimals; none of nothing.
+pub(crate) fn rate(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| (part as f64 / whole as f64 * 10_000.0).round() / 10_000.0)
 }

@@ -8,7 +8,7 @@ use custos_store::{now_us, Tx, WebhookAttemptRow, WebhookRow};
 use super::sign::new_secret;
 use super::{
     NewWebhook, ReplayRequest, ReplayResult, WebhookAttemptPage, WebhookAttemptView, WebhookPatch,
-    WebhookView, WebhookWithSecret,
+    WebhookView, WebhookWithSecret, ATTEMPT_OUTCOMES,
 };
 use crate::actor::{Actor, Scope};
 use crate::audit::{append, record};
@@ -26,8 +26,6 @@ pub(crate) const MAX_WEBHOOKS: i64 = 100;
 const MAX_TYPES: usize = 32;
 /// Most events one replay looks at.
 pub(crate) const MAX_REPLAY: i64 = 10_000;
-/// How an attempt of the delivery log ended (`WebhookAttemptView::outcome`).
-pub const ATTEMPT_OUTCOMES: [&str; 5] = ["delivered", "retry", "dead", "lost", "ping"];
 /// Most lines of the delivery log one page holds.
 const MAX_LOG_PAGE: u32 = 200;
 

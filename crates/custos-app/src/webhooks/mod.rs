@@ -24,8 +24,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use manage::ATTEMPT_OUTCOMES;
 pub use sign::{signature_header, verify_signature};
+
+/// How an attempt of the delivery log ended (`WebhookAttemptView::outcome`).
+pub const ATTEMPT_OUTCOMES: [&str; 5] = ["delivered", "retry", "dead", "lost", "ping"];
 
 /// Event type of a test ping (never in the event log).
 pub const PING_TYPE: &str = "webhook.ping";
