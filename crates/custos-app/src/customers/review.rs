@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use custos_core::matching::cluster::{cluster, ClusterOptions, Silent};
+use custos_core::matching::cluster::{cluster, ClusterOptions, Clustering, Silent};
 use custos_core::matching::{prepare, Prepared};
 use custos_core::Violation;
 use custos_store::duplicates::{DuplicateGroupRow, GroupFilter};
@@ -137,6 +137,66 @@ pub struct DismissRequest {
 /// `[[a_id, b_id, score], …]` as stored.
 type StoredPairs = Vec<(i64, i64, f64)>;
 
+/// Members and scored pairs per group root of a clustering, groups of one left out.
+fn groups_of(
+    clustering: &Clustering,
+    ids: &[i64],
+) -> (HashMap<u32, Vec<i64>>, HashMap<u32, StoredPairs>) {
+    let mut members: HashMap<u32, Vec<i64>> = HashMap::new();
+    for (i, &root) in clustering.roots.iter().enumerate() {
+        members.entry(root).or_default().push(ids[i]);
+    }
+    members.retain(|_, m| m.len() > 1);
+    let mut pairs: HashMap<u32, StoredPairs> = HashMap::new();
+    for &(score, a, b) in &clustering.pairs {
+        let root = clustering.roots[a as usize];
+        if root == clustering.roots[b as usize] && members.contains_key(&root) {
+            let score = (f64::from(score) * 1000.0).round() / 1000.0;
+            pairs
+                .entry(root)
+                .or_default()
+                .push((ids[a as usize], ids[b as usize], score));
+        }
+    }
+    (members, pairs)
+}
+
+/// Open groups a scan no longer finds are out of date: mark them stale, add their members
+/// to `touched` and count them.
+async fn mark_stale(
+    tx: &mut Tx,
+    actor: &Actor,
+    found: &HashSet<String>,
+    now: i64,
+    touched: &mut Vec<i64>,
+) -> AppResult<usize> {
+    let mut stale = 0;
+    let mut before = None;
+    loop {
+        let filter = GroupFilter {
+            status: Some("open"),
+            before_id: before,
+            ..GroupFilter::default()
+        };
+        let page = tx.duplicate_groups(&filter, 500).await?;
+        let Some(last) = page.last().map(|g| g.id) else {
+            break;
+        };
+        for g in page {
+            if !found.contains(&g.fingerprint)
+                && tx
+                    .decide_duplicate_group(g.id, "stale", now, actor.user_id, None, None)
+                    .await?
+            {
+                stale += 1;
+                touched.extend(tx.duplicate_group_members(g.id).await?);
+            }
+        }
+        before = Some(last);
+    }
+    Ok(stale)
+}
+
 impl App {
     /// Find duplicate groups among all live customers and queue the new ones
     /// (`duplicate.manage`). `threshold` defaults to the `definite` cut.
@@ -200,23 +260,7 @@ impl App {
         .await
         .map_err(|e| AppError::Internal(format!("duplicate scan failed: {e}")))?;
 
-        // Members and pairs per group root.
-        let mut members: HashMap<u32, Vec<i64>> = HashMap::new();
-        for (i, &root) in clustering.roots.iter().enumerate() {
-            members.entry(root).or_default().push(ids[i]);
-        }
-        members.retain(|_, m| m.len() > 1);
-        let mut pairs: HashMap<u32, StoredPairs> = HashMap::new();
-        for &(score, a, b) in &clustering.pairs {
-            let root = clustering.roots[a as usize];
-            if root == clustering.roots[b as usize] && members.contains_key(&root) {
-                let score = (f64::from(score) * 1000.0).round() / 1000.0;
-                pairs
-                    .entry(root)
-                    .or_default()
-                    .push((ids[a as usize], ids[b as usize], score));
-            }
-        }
+        let (mut members, mut pairs) = groups_of(&clustering, &ids);
 
         let now = now_us();
         let mut tx = self.db.begin().await?;
@@ -261,31 +305,7 @@ impl App {
                 touched.extend(m.iter().copied());
             }
         }
-        // Open groups this scan no longer finds are out of date.
-        let mut stale = 0;
-        let mut before = None;
-        loop {
-            let filter = GroupFilter {
-                status: Some("open"),
-                before_id: before,
-                ..GroupFilter::default()
-            };
-            let page = tx.duplicate_groups(&filter, 500).await?;
-            let Some(last) = page.last().map(|g| g.id) else {
-                break;
-            };
-            for g in page {
-                if !found.contains(&g.fingerprint)
-                    && tx
-                        .decide_duplicate_group(g.id, "stale", now, actor.user_id, None, None)
-                        .await?
-                {
-                    stale += 1;
-                    touched.extend(tx.duplicate_group_members(g.id).await?);
-                }
-            }
-            before = Some(last);
-        }
+        let stale = mark_stale(&mut tx, actor, &found, now, &mut touched).await?;
         if new_groups > 0 {
             // Only a count: the groups' members may lie outside a reader's scope.
             crate::notify::notify_holders(
