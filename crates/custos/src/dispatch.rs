@@ -77,34 +77,14 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             rule_cmd::run_rule(&app, &actor, command, cli.json).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Code { command } => {
-            // After pg_restore nothing holds code issuing: no server may issue codes
-            // while the counters are being raised.
-            let pg_exclusive = matches!(command, rule_cmd::CodeCommand::ResumeAfterRestore(_));
-            let (app, _, _lock) = open_locked(&cli, None, pg_exclusive).await?;
-            let actor = actor(&app, &cli).await?;
-            let ok = rule_cmd::run_code(&app, &actor, command, cli.json).await?;
-            Ok(if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(2)
-            })
-        }
+        Command::Code { command } => run_code(&cli, command).await,
         Command::Dedupe(args) if args.database => {
             let (app, _, _lock) = open(&cli, None).await?;
             let actor = actor(&app, &cli).await?;
             dedupe_database(&app, &actor, args.threshold, cli.json).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Dedupe(args) => {
-            let summary = dedupe_cmd::run(args)?;
-            if cli.json {
-                outln!("{}", serde_json::to_string(&summary).unwrap_or_default());
-            } else {
-                eprintln!("{}", dedupe_cmd::render(&summary));
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Dedupe(args) => dedupe_files(&cli, args),
         Command::Openapi => {
             outln!(
                 "{}",
@@ -167,6 +147,32 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             passphrase,
         } => backup_cmd::restore(&cli, file, *force, passphrase).await,
     }
+}
+
+/// `custos code …`: exit code 2 when a check finds something.
+async fn run_code(cli: &Cli, command: &rule_cmd::CodeCommand) -> Result<ExitCode, Failure> {
+    // After pg_restore nothing holds code issuing: no server may issue codes
+    // while the counters are being raised.
+    let pg_exclusive = matches!(command, rule_cmd::CodeCommand::ResumeAfterRestore(_));
+    let (app, _, _lock) = open_locked(cli, None, pg_exclusive).await?;
+    let actor = actor(&app, cli).await?;
+    let ok = rule_cmd::run_code(&app, &actor, command, cli.json).await?;
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+/// `custos dedupe` over files: the summary to stdout as JSON or to stderr as a line.
+fn dedupe_files(cli: &Cli, args: &dedupe_cmd::DedupeArgs) -> Result<ExitCode, Failure> {
+    let summary = dedupe_cmd::run(args)?;
+    if cli.json {
+        outln!("{}", serde_json::to_string(&summary).unwrap_or_default());
+    } else {
+        eprintln!("{}", dedupe_cmd::render(&summary));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `custos dedupe --database`: duplicate groups among all customers, into the review

@@ -71,6 +71,12 @@ pub(crate) fn router_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 }
 
 fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    later_routes(earlier_routes()).split_for_parts()
+}
+
+/// The first half of the API's routes, in the order the document lists them (one
+/// function for all would be too long to read).
+fn earlier_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))
@@ -150,83 +156,86 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             activities::list_followups,
             activities::add_followup
         ))
-        .routes(routes!(
-            activities::list_interactions,
-            activities::add_interaction
-        ))
-        .routes(routes!(activities::update_interaction))
-        .routes(routes!(
-            activities::list_service_records,
-            activities::add_service_record
-        ))
-        .routes(routes!(
-            activities::list_contracts,
-            activities::add_contract
-        ))
-        .routes(routes!(activities::update_contract))
-        .routes(routes!(activities::list_orders, activities::add_order))
-        .routes(routes!(activities::credit_history, activities::add_credit))
-        .routes(routes!(activities::list_activities))
-        .routes(routes!(lifecycle::customer_lifecycle))
-        .routes(routes!(lifecycle::my_reminders))
-        .routes(routes!(lifecycle::customer_flow))
-        .routes(routes!(lifecycle::repeat_purchase))
-        .routes(routes!(customers::customer_stats))
-        .routes(routes!(reports::code_usage))
-        .routes(routes!(hierarchy::set_parent))
-        .routes(routes!(hierarchy::customer_group))
-        .routes(routes!(customers::list_fields, customers::put_field))
-        .routes(routes!(customers::add_standard_fields))
-        .routes(routes!(
-            customers::list_customer_types,
-            customers::set_customer_types
-        ))
-        .routes(routes!(
-            applications::list_applications,
-            applications::submit_application
-        ))
-        .routes(routes!(applications::get_application))
-        .routes(routes!(applications::approve_application))
-        .routes(routes!(applications::reject_application))
-        .routes(routes!(applications::return_application))
-        .routes(routes!(applications::resubmit_application))
-        .routes(routes!(applications::submit_draft))
-        .routes(routes!(applications::withdraw_application))
-        .routes(routes!(applications::delegate_application))
-        .routes(routes!(applications::inbox))
-        .routes(routes!(applications::list_notifications))
-        .routes(routes!(applications::read_notification))
-        .routes(routes!(applications::list_flows, applications::create_flow))
-        .routes(routes!(applications::disable_flow))
-        .routes(routes!(applications::retrieve_archived))
-        .routes(routes!(duplicates::check_duplicates))
-        .routes(routes!(duplicates::scan_duplicates))
-        .routes(routes!(duplicates::list_groups))
-        .routes(routes!(duplicates::get_group))
-        .routes(routes!(duplicates::merge_group))
-        .routes(routes!(duplicates::dismiss_group))
-        .routes(routes!(duplicates::create_merge))
-        .routes(routes!(duplicates::undo_merge))
-        .routes(routes!(duplicates::customer_merges))
-        .routes(routes!(duplicates::customer_lineage))
-        .routes(routes!(duplicates::split_customer))
-        .routes(routes!(imports::import_template))
-        .routes(with_upload_limit(routes!(imports::create_import)))
-        .routes(routes!(imports::get_import))
-        .routes(routes!(imports::resume_import))
-        .routes(routes!(imports::import_rejected))
-        .routes(routes!(imports::import_sample))
-        .routes(routes!(exports::export_customers, exports::submit_export))
-        .routes(routes!(exports::list_export_jobs))
-        .routes(routes!(exports::get_export_job, exports::delete_export_job))
-        .routes(routes!(exports::download_export))
-        .routes(routes!(quality::customer_quality))
-        .routes(routes!(quality::quality_summary))
-        .routes(routes!(quality::quality_trend))
-        .routes(routes!(quality::quality_worklist))
-        .routes(routes!(quality::assign_worklist))
-        .routes(routes!(quality::recompute_quality))
-        .split_for_parts()
+}
+
+/// The second half of the API's routes, after [`earlier_routes`].
+fn later_routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+    r.routes(routes!(
+        activities::list_interactions,
+        activities::add_interaction
+    ))
+    .routes(routes!(activities::update_interaction))
+    .routes(routes!(
+        activities::list_service_records,
+        activities::add_service_record
+    ))
+    .routes(routes!(
+        activities::list_contracts,
+        activities::add_contract
+    ))
+    .routes(routes!(activities::update_contract))
+    .routes(routes!(activities::list_orders, activities::add_order))
+    .routes(routes!(activities::credit_history, activities::add_credit))
+    .routes(routes!(activities::list_activities))
+    .routes(routes!(lifecycle::customer_lifecycle))
+    .routes(routes!(lifecycle::my_reminders))
+    .routes(routes!(lifecycle::customer_flow))
+    .routes(routes!(lifecycle::repeat_purchase))
+    .routes(routes!(customers::customer_stats))
+    .routes(routes!(reports::code_usage))
+    .routes(routes!(hierarchy::set_parent))
+    .routes(routes!(hierarchy::customer_group))
+    .routes(routes!(customers::list_fields, customers::put_field))
+    .routes(routes!(customers::add_standard_fields))
+    .routes(routes!(
+        customers::list_customer_types,
+        customers::set_customer_types
+    ))
+    .routes(routes!(
+        applications::list_applications,
+        applications::submit_application
+    ))
+    .routes(routes!(applications::get_application))
+    .routes(routes!(applications::approve_application))
+    .routes(routes!(applications::reject_application))
+    .routes(routes!(applications::return_application))
+    .routes(routes!(applications::resubmit_application))
+    .routes(routes!(applications::submit_draft))
+    .routes(routes!(applications::withdraw_application))
+    .routes(routes!(applications::delegate_application))
+    .routes(routes!(applications::inbox))
+    .routes(routes!(applications::list_notifications))
+    .routes(routes!(applications::read_notification))
+    .routes(routes!(applications::list_flows, applications::create_flow))
+    .routes(routes!(applications::disable_flow))
+    .routes(routes!(applications::retrieve_archived))
+    .routes(routes!(duplicates::check_duplicates))
+    .routes(routes!(duplicates::scan_duplicates))
+    .routes(routes!(duplicates::list_groups))
+    .routes(routes!(duplicates::get_group))
+    .routes(routes!(duplicates::merge_group))
+    .routes(routes!(duplicates::dismiss_group))
+    .routes(routes!(duplicates::create_merge))
+    .routes(routes!(duplicates::undo_merge))
+    .routes(routes!(duplicates::customer_merges))
+    .routes(routes!(duplicates::customer_lineage))
+    .routes(routes!(duplicates::split_customer))
+    .routes(routes!(imports::import_template))
+    .routes(with_upload_limit(routes!(imports::create_import)))
+    .routes(routes!(imports::get_import))
+    .routes(routes!(imports::resume_import))
+    .routes(routes!(imports::import_rejected))
+    .routes(routes!(imports::import_sample))
+    .routes(routes!(exports::export_customers, exports::submit_export))
+    .routes(routes!(exports::list_export_jobs))
+    .routes(routes!(exports::get_export_job, exports::delete_export_job))
+    .routes(routes!(exports::download_export))
+    .routes(routes!(quality::customer_quality))
+    .routes(routes!(quality::quality_summary))
+    .routes(routes!(quality::quality_trend))
+    .routes(routes!(quality::quality_worklist))
+    .routes(routes!(quality::assign_worklist))
+    .routes(routes!(quality::recompute_quality))
 }
 
 /// Uploads may be larger than the default body limit (import files).

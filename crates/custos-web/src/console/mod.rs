@@ -60,6 +60,12 @@ use crate::AppState;
 
 /// Routes of the console. Paths are stable, to be bookmarked and shared.
 pub(crate) fn router() -> Router<AppState> {
+    later_routes(earlier_routes())
+}
+
+/// The first half of the console's routes (one function for all would be too long to
+/// read).
+fn earlier_routes() -> Router<AppState> {
     Router::new()
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
@@ -145,91 +151,95 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/fields", get(fields::list))
         .route("/fields/new", get(fields::new_form).post(fields::create))
         .route("/fields/standard", post(fields::add_standard))
-        .route(
-            "/fields/{key}/edit",
-            get(fields::edit_form).post(fields::update),
-        )
-        .route("/duplicates", get(duplicates::queue))
-        .route("/duplicates/{id}", get(duplicates::group))
-        .route("/duplicates/{id}/merge", post(duplicates::merge))
-        .route("/duplicates/{id}/dismiss", post(duplicates::dismiss))
-        .route("/sources", get(sources::list))
-        .route("/sources/{id}", get(sources::entry))
-        .route("/sources/{id}/decide", post(sources::decide))
-        .route(
-            "/customers/{code}/merges/{id}/undo",
-            post(customer_detail::undo_merge),
-        )
-        .route("/admin/users", get(admin_users::list))
-        .route(
-            "/admin/users/new",
-            get(admin_users::new_form).post(admin_users::create),
-        )
-        .route("/admin/users/{id}", get(admin_users::detail))
-        .route("/admin/users/{id}/{action}", post(admin_users::act))
-        .route("/admin/departments", get(admin_org::departments))
-        .route("/admin/departments/new", post(admin_org::create_department))
-        .route(
-            "/admin/departments/{id}",
-            post(admin_org::update_department),
-        )
-        .route("/admin/roles", get(admin_org::roles))
-        .route("/admin/roles/grant", post(admin_org::grant))
-        .route("/admin/roles/revoke", post(admin_org::revoke))
-        .route("/admin/roles/{key}", post(admin_org::save_role))
-        .route(
-            "/admin/service-accounts",
-            get(service_accounts::list).post(service_accounts::create),
-        )
-        .route(
-            "/admin/service-accounts/{id}",
-            get(service_accounts::detail),
-        )
-        .route(
-            "/admin/service-accounts/{id}/keys",
-            post(service_accounts::create_key),
-        )
-        .route(
-            "/admin/service-accounts/{id}/keys/{key}/revoke",
-            post(service_accounts::revoke_key),
-        )
-        .route(
-            "/admin/service-accounts/{id}/{action}",
-            post(service_accounts::set_disabled),
-        )
-        .route(
-            "/admin/webhooks",
-            get(webhooks::list).post(webhooks::create),
-        )
-        .route(
-            "/admin/webhooks/{id}",
-            get(webhooks::detail).post(webhooks::update),
-        )
-        .route("/admin/webhooks/{id}/{action}", post(webhooks::act))
-        .route(
-            "/admin/channels",
-            get(channels::list).post(channels::create),
-        )
-        .route(
-            "/admin/channels/{id}",
-            get(channels::detail).post(channels::update),
-        )
-        .route("/admin/channels/{id}/{action}", post(channels::act))
-        .route("/admin/system", get(admin_system::page))
-        .route("/admin/system/test-mail", post(admin_system::test_mail))
-        .route("/audit", get(audit_pages::list))
-        .route("/audit/verify", post(audit_pages::verify))
-        .route("/audit/{seq}", get(audit_pages::entry))
-        .route("/rules", get(rules::list))
-        .route("/rules/new", get(rule_designer::new_form))
-        .route("/rules/designer", post(rule_designer::submit))
-        .route("/rules/{key}", get(rules::detail))
-        .route("/rules/{key}/edit", get(rule_designer::edit_form))
-        .route("/rules/{key}/publish", post(rules::publish))
-        .route("/rules/{key}/replace", post(rules::replace))
-        .route("/rules/{key}/disable", post(rules::disable))
-        .route("/rules/{key}/delete-draft", post(rules::delete_draft))
-        .route("/rules/{key}/apply-publish", post(rules::apply_publish))
+}
+
+/// The second half of the console's routes, after [`earlier_routes`].
+fn later_routes(r: Router<AppState>) -> Router<AppState> {
+    r.route(
+        "/fields/{key}/edit",
+        get(fields::edit_form).post(fields::update),
+    )
+    .route("/duplicates", get(duplicates::queue))
+    .route("/duplicates/{id}", get(duplicates::group))
+    .route("/duplicates/{id}/merge", post(duplicates::merge))
+    .route("/duplicates/{id}/dismiss", post(duplicates::dismiss))
+    .route("/sources", get(sources::list))
+    .route("/sources/{id}", get(sources::entry))
+    .route("/sources/{id}/decide", post(sources::decide))
+    .route(
+        "/customers/{code}/merges/{id}/undo",
+        post(customer_detail::undo_merge),
+    )
+    .route("/admin/users", get(admin_users::list))
+    .route(
+        "/admin/users/new",
+        get(admin_users::new_form).post(admin_users::create),
+    )
+    .route("/admin/users/{id}", get(admin_users::detail))
+    .route("/admin/users/{id}/{action}", post(admin_users::act))
+    .route("/admin/departments", get(admin_org::departments))
+    .route("/admin/departments/new", post(admin_org::create_department))
+    .route(
+        "/admin/departments/{id}",
+        post(admin_org::update_department),
+    )
+    .route("/admin/roles", get(admin_org::roles))
+    .route("/admin/roles/grant", post(admin_org::grant))
+    .route("/admin/roles/revoke", post(admin_org::revoke))
+    .route("/admin/roles/{key}", post(admin_org::save_role))
+    .route(
+        "/admin/service-accounts",
+        get(service_accounts::list).post(service_accounts::create),
+    )
+    .route(
+        "/admin/service-accounts/{id}",
+        get(service_accounts::detail),
+    )
+    .route(
+        "/admin/service-accounts/{id}/keys",
+        post(service_accounts::create_key),
+    )
+    .route(
+        "/admin/service-accounts/{id}/keys/{key}/revoke",
+        post(service_accounts::revoke_key),
+    )
+    .route(
+        "/admin/service-accounts/{id}/{action}",
+        post(service_accounts::set_disabled),
+    )
+    .route(
+        "/admin/webhooks",
+        get(webhooks::list).post(webhooks::create),
+    )
+    .route(
+        "/admin/webhooks/{id}",
+        get(webhooks::detail).post(webhooks::update),
+    )
+    .route("/admin/webhooks/{id}/{action}", post(webhooks::act))
+    .route(
+        "/admin/channels",
+        get(channels::list).post(channels::create),
+    )
+    .route(
+        "/admin/channels/{id}",
+        get(channels::detail).post(channels::update),
+    )
+    .route("/admin/channels/{id}/{action}", post(channels::act))
+    .route("/admin/system", get(admin_system::page))
+    .route("/admin/system/test-mail", post(admin_system::test_mail))
+    .route("/audit", get(audit_pages::list))
+    .route("/audit/verify", post(audit_pages::verify))
+    .route("/audit/{seq}", get(audit_pages::entry))
+    .route("/rules", get(rules::list))
+    .route("/rules/new", get(rule_designer::new_form))
+    .route("/rules/designer", post(rule_designer::submit))
+    .route("/rules/{key}", get(rules::detail))
+    .route("/rules/{key}/edit", get(rule_designer::edit_form))
+    .route("/rules/{key}/publish", post(rules::publish))
+    .route("/rules/{key}/replace", post(rules::replace))
+    .route("/rules/{key}/disable", post(rules::disable))
+    .route("/rules/{key}/delete-draft", post(rules::delete_draft))
+    .route("/rules/{key}/apply-publish", post(rules::apply_publish))
 }
 
 /// Whether a posted CSRF token is the viewer's (multipart forms check it themselves).
