@@ -321,8 +321,12 @@ impl Tx {
                 })
                 .await?;
                 self.cache.next_customer_id = Some(id + 1);
-                self.pending
-                    .queue(id, &match_keys, &w.indexes.grams, &w.indexes.blind);
+                self.bulk_writes().pending.queue(
+                    id,
+                    &match_keys,
+                    &w.indexes.grams,
+                    &w.indexes.blind,
+                );
                 id
             }
         };

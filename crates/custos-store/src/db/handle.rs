@@ -7,6 +7,7 @@ use std::sync::Arc;
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 
+use super::bulk::BulkWrites;
 use super::checkpoint::Checkpointer;
 use super::options::Backend;
 use super::tx::{Tx, TxConn};
@@ -94,8 +95,10 @@ impl Db {
                     sqlx::query(Checkpointer::MARK).execute(&mut *t).await?;
                 }
                 let mut tx = Tx::new(TxConn::Sqlite(t));
-                tx.checkpointer = Some(checkpointer.clone());
-                tx.aside_from = aside_from.load(Ordering::Relaxed);
+                tx.bulk = Some(BulkWrites::sqlite_writer(
+                    checkpointer.clone(),
+                    aside_from.load(Ordering::Relaxed),
+                ));
                 tx
             }
             Db::Postgres { pool, .. } => Tx::new(TxConn::Pg(pool.begin().await?)),

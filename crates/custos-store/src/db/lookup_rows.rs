@@ -1,6 +1,7 @@
 //! A write transaction's lookup rows (match keys, name bigrams, blind index): writing the
 //! queued ones, moving rows written aside into the main tables, deleting a customer's.
 
+use super::bulk::BulkWrites;
 use super::tx::Tx;
 use crate::error::StoreResult;
 use crate::lookups::LookupTable;
@@ -10,18 +11,16 @@ impl Tx {
     /// index), each table's sorted by key. Every statement that reads or changes those
     /// tables in a write transaction calls this first; commit does too.
     pub(crate) async fn flush_lookups(&mut self) -> StoreResult<()> {
-        if self.pending.is_written() {
+        if self.bulk.as_ref().is_none_or(|b| b.pending.is_written()) {
             return Ok(());
         }
         self.release_stale_savepoint().await?;
-        // `aside_from` is only below `i64::MAX` on SQLite's writer.
-        let aside = self.bulk
-            && self
-                .cache
-                .next_customer_id
-                .is_some_and(|next| next >= self.aside_from);
-        self.wrote_aside |= aside;
-        for (sql, rows) in self.pending.take_unwritten(aside) {
+        let next = self.cache.next_customer_id;
+        let Some(b) = &mut self.bulk else {
+            return Ok(());
+        };
+        let aside = b.write_aside(next);
+        for (sql, rows) in b.pending.take_unwritten(aside) {
             on_tx!(self, |c| sqlx::query(&sql)
                 .bind(rows)
                 .execute(c)
@@ -35,7 +34,7 @@ impl Tx {
     /// left by earlier ones) into the main tables if they are now enough for it (see
     /// [`crate::lookups`]).
     pub(super) async fn move_aside_rows_if_due(&mut self) -> StoreResult<()> {
-        if !self.wrote_aside {
+        if !self.bulk.as_ref().is_some_and(BulkWrites::wrote_aside) {
             return Ok(());
         }
         // The customers aside, estimated by the range of their ids (dense within a bulk
@@ -46,7 +45,7 @@ impl Tx {
             crate::lookups::ASIDE_ID_RANGE
         );
         let (aside, total): (i64, i64) = on_tx!(self, |c| sqlx::query_as(&sql).fetch_one(c).await)?;
-        let batch = self.pending.customers() as i64;
+        let batch = self.bulk.as_ref().map_or(0, |b| b.pending.customers()) as i64;
         if !crate::lookups::due_for_moving(aside, total, batch) {
             return Ok(());
         }

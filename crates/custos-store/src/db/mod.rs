@@ -23,6 +23,7 @@ macro_rules! on_tx {
     };
 }
 
+mod bulk;
 mod cache;
 mod checkpoint;
 mod handle;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use sqlx::{Postgres, Sqlite, Transaction};
 
+use super::bulk::BulkWrites;
 use super::cache::WriteCache;
 use super::checkpoint::Checkpointer;
 use super::options::Backend;
@@ -27,18 +28,9 @@ pub struct Tx {
     saved: Option<WriteCache>,
     /// How many creations the match-key read-ahead had seen when the savepoint was taken.
     saved_postings: Option<u64>,
-    /// SQLite write transactions: the background checkpointer.
-    pub(super) checkpointer: Option<Arc<Checkpointer>>,
-    /// Set by [`Tx::set_bulk`].
-    pub(super) bulk: bool,
-    /// Bulk writes go aside from this many customers (SQLite writers; `i64::MAX` else).
-    pub(super) aside_from: i64,
-    /// Lookup rows were written aside (see `lookups`): the commit considers a move.
-    pub(super) wrote_aside: bool,
-    /// Lookup rows of new customers not written yet (SQLite; see `lookups`).
-    pub(crate) pending: crate::lookups::PendingLookups,
-    /// How far the queue had got when the open savepoint was taken.
-    saved_pending: Option<crate::lookups::Marks>,
+    /// The bulk-write machinery of SQLite's writer (lookup-row queue, rows aside,
+    /// checkpoint mark); none in a plain transaction (see [`BulkWrites`]).
+    pub(super) bulk: Option<BulkWrites>,
     /// A write sent to SQLite and not yet answered; it holds the connection (see
     /// [`Tx::send_behind`]).
     inflight: Option<Inflight>,
@@ -87,12 +79,7 @@ impl Tx {
             cache: WriteCache::default(),
             saved: None,
             saved_postings: None,
-            checkpointer: None,
-            bulk: false,
-            aside_from: i64::MAX,
-            wrote_aside: false,
-            pending: Default::default(),
-            saved_pending: None,
+            bulk: None,
             inflight: None,
             poisoned: None,
             sp: SavepointState::default(),
@@ -216,7 +203,10 @@ impl Tx {
         self.write_back_sequences().await?;
         // Last before COMMIT: the event counter's lock is held from here to the commit.
         self.flush_events().await?;
-        let checkpointer = self.checkpointer.take().filter(|_| self.bulk);
+        let checkpointer = self
+            .bulk
+            .as_mut()
+            .and_then(BulkWrites::take_bulk_checkpointer);
         match self.conn {
             TxConn::Sqlite(mut t) => {
                 if let Some(c) = &checkpointer {
@@ -248,7 +238,15 @@ impl Tx {
     /// leaves copying its pages into the database file to a background connection (see
     /// [`Checkpointer`]). No effect on PostgreSQL.
     pub fn set_bulk(&mut self) {
-        self.bulk = true;
+        if let Some(b) = &mut self.bulk {
+            b.set_bulk();
+        }
+    }
+
+    /// The bulk-write state, made plain when the transaction had none (what a new
+    /// customer's queued lookup rows go into).
+    pub(crate) fn bulk_writes(&mut self) -> &mut BulkWrites {
+        self.bulk.get_or_insert_with(BulkWrites::default)
     }
 
     pub async fn rollback(mut self) -> StoreResult<()> {
@@ -295,7 +293,9 @@ impl Tx {
         // if no creation was added to them since.
         let postings = self.cache.postings.take();
         self.saved = Some(self.cache.clone());
-        self.saved_pending = Some(self.pending.marks());
+        if let Some(b) = &mut self.bulk {
+            b.savepoint();
+        }
         self.saved_events = Some(self.events.len());
         self.saved_postings = postings.as_ref().map(|p| p.creations());
         self.cache.postings = postings;
@@ -309,7 +309,9 @@ impl Tx {
             self.savepoint_sql("RELEASE SAVEPOINT custos_job").await?;
         }
         self.saved = None;
-        self.saved_pending = None;
+        if let Some(b) = &mut self.bulk {
+            b.release_savepoint();
+        }
         self.saved_events = None;
         Ok(())
     }
@@ -340,8 +342,8 @@ impl Tx {
         if let Some(saved) = self.saved.take() {
             self.cache = saved;
         }
-        if let Some(marks) = self.saved_pending.take() {
-            self.pending.restore(marks);
+        if let Some(b) = &mut self.bulk {
+            b.rollback_to_savepoint();
         }
         if let Some(n) = self.saved_events.take() {
             self.events.truncate(n);
