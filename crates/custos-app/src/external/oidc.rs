@@ -164,7 +164,7 @@ pub fn valid_provider_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
-pub(super) fn random_token() -> String {
+fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
@@ -179,7 +179,7 @@ pub fn code_challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
-pub(super) fn refused(code: &str, zh: &str, en: &str) -> AppError {
+fn refused(code: &str, zh: &str, en: &str) -> AppError {
     AppError::Unauthenticated(Violation::new(code, zh, en))
 }
 
