@@ -219,6 +219,43 @@ impl Outbound {
             .body(body);
         read_limited(request.send().await.map_err(classify)?, max).await
     }
+
+    /// GET `url` with extra `headers`; the status and at most `max` bytes of the body.
+    pub async fn get_limited_with(
+        &self,
+        url: &reqwest::Url,
+        headers: &[(&str, &str)],
+        max: usize,
+    ) -> Result<(u16, Vec<u8>), OutboundError> {
+        let mut request = self
+            .client
+            .get(url.clone())
+            .header(reqwest::header::ACCEPT, "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        read_limited(request.send().await.map_err(classify)?, max).await
+    }
+
+    /// POST `body` as JSON; the status and at most `max` bytes of the answer (more is an
+    /// error, as for [`Outbound::get_limited`]).
+    pub async fn post_json_limited(
+        &self,
+        url: &reqwest::Url,
+        body: &serde_json::Value,
+        max: usize,
+    ) -> Result<(u16, Vec<u8>), OutboundError> {
+        let request = self
+            .client
+            .post(url.clone())
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/json; charset=utf-8",
+            )
+            .header(reqwest::header::ACCEPT, "application/json")
+            .body(body.to_string());
+        read_limited(request.send().await.map_err(classify)?, max).await
+    }
 }
 
 async fn read_limited(

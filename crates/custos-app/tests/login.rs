@@ -1,5 +1,6 @@
 //! Company login (issue 33): LDAP against a real slapd, OpenID Connect against a test
-//! provider in this suite; each test on SQLite and PostgreSQL.
+//! provider, DingTalk, WeCom and Feishu against a fake of each in this suite; each test on
+//! SQLite and PostgreSQL.
 
 #[macro_use]
 #[allow(unused_macros)]
@@ -17,3 +18,9 @@ mod oidc_provider;
 
 #[path = "login/oidc.rs"]
 mod oidc;
+
+#[path = "login/platform_fake.rs"]
+mod platform_fake;
+
+#[path = "login/platforms.rs"]
+mod platforms;

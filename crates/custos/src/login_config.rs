@@ -11,6 +11,7 @@ use serde::Deserialize;
 use custos_app::actor::Scope;
 use custos_app::external::ldap::LdapConfig;
 use custos_app::external::oidc::{valid_provider_name, OidcProvider};
+use custos_app::external::platforms::{ProviderKind, MEMBER_GROUP};
 use custos_app::external::GroupMapping;
 
 /// One `[[ldap.groups]]` (or `[[oidc.groups]]`) entry: a group and the role it gives.
@@ -165,12 +166,32 @@ impl LdapSection {
     }
 }
 
-/// One `[[oidc]]`: an OpenID Connect (or OAuth 2.0) single sign-on provider. Its client
-/// secret comes from `CUSTOS_OIDC_<NAME>_CLIENT_SECRET` (name upper-cased, `-` as `_`) or
-/// the file named by `…_FILE`.
+/// An id written as text or as a number (`agent_id = 1000002`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum IdValue {
+    Text(String),
+    Number(i64),
+}
+
+impl IdValue {
+    fn text(self) -> String {
+        match self {
+            IdValue::Text(t) => t,
+            IdValue::Number(n) => n.to_string(),
+        }
+    }
+}
+
+/// One `[[oidc]]`: an OpenID Connect (or OAuth 2.0) single sign-on provider, or DingTalk,
+/// WeCom or Feishu spoken to directly (`kind`). Its client secret comes from
+/// `CUSTOS_OIDC_<NAME>_CLIENT_SECRET` (name upper-cased, `-` as `_`) or the file named by
+/// `…_FILE`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OidcSection {
+    /// `oidc` (the default), `dingtalk`, `wecom` or `feishu`.
+    pub kind: Option<String>,
     /// The key in URLs and audit entries: 1–32 of `a-z 0-9 _ -`.
     pub name: String,
     /// The button's label on the login page (钉钉, 企业微信, 飞书, Keycloak).
@@ -182,7 +203,9 @@ pub struct OidcSection {
     pub token_endpoint: Option<String>,
     pub userinfo_endpoint: Option<String>,
     pub jwks_uri: Option<String>,
-    pub client_id: String,
+    /// OIDC: the client id; DingTalk: the AppKey (Client ID); Feishu: the App ID. WeCom has
+    /// none (its `corp_id` and `agent_id` name the application).
+    pub client_id: Option<String>,
     /// This server's callback as registered with the provider:
     /// `https://<host>/console/auth/oidc/<name>/callback`.
     pub redirect_uri: String,
@@ -197,6 +220,20 @@ pub struct OidcSection {
     pub display_name_claim: Option<String>,
     pub email_claim: Option<String>,
     pub groups_claim: Option<String>,
+    /// DingTalk: the organisation (CorpId) whose members may sign in; WeCom: the CorpID.
+    pub corp_id: Option<String>,
+    /// WeCom: the application's AgentId.
+    pub agent_id: Option<IdValue>,
+    /// Feishu: the tenant whose members may sign in.
+    pub tenant_key: Option<String>,
+    /// The platform's login page and API (default: the real ones).
+    pub login_base_url: Option<String>,
+    pub api_base_url: Option<String>,
+    /// The role every member of the platform's organisation gets (group `*`), with
+    /// `default_scope` (default `own`) and `default_department_id`.
+    pub default_role: Option<String>,
+    pub default_scope: Option<String>,
+    pub default_department_id: Option<i64>,
     #[serde(default)]
     pub groups: Vec<GroupSection>,
 }
@@ -216,18 +253,56 @@ fn check_endpoint(name: &str, what: &str, url: &Option<String>) -> Result<(), St
     }
 }
 
+fn secret_variable(name: &str) -> String {
+    format!(
+        "CUSTOS_OIDC_{}_CLIENT_SECRET",
+        name.to_ascii_uppercase().replace('-', "_")
+    )
+}
+
 impl OidcSection {
     /// The provider; `secret` reads `CUSTOS_OIDC_<NAME>_CLIENT_SECRET`.
     pub(crate) fn settings(
         self,
         secret: impl Fn(&str) -> Result<Option<String>, String>,
     ) -> Result<OidcProvider, String> {
-        let name = self.name;
+        let name = self.name.clone();
         if !valid_provider_name(&name) {
             return Err(format!(
                 "[[oidc]] name “{name}” 须为 1–32 个 a-z 0-9 _ - / must be 1–32 of a-z 0-9 _ -"
             ));
         }
+        let kind = match self.kind.as_deref() {
+            None => ProviderKind::Oidc,
+            Some(k) => ProviderKind::parse(k).ok_or_else(|| {
+                format!(
+                    "[[oidc]] {name}: kind “{k}” 须为 oidc、dingtalk、wecom 或 feishu / \
+                     must be oidc, dingtalk, wecom or feishu"
+                )
+            })?,
+        };
+        if kind != ProviderKind::Oidc {
+            return self.platform_settings(kind, secret);
+        }
+        let platform_keys = [
+            self.corp_id.is_some(),
+            self.agent_id.is_some(),
+            self.tenant_key.is_some(),
+            self.login_base_url.is_some(),
+            self.api_base_url.is_some(),
+            self.default_role.is_some(),
+            self.default_scope.is_some(),
+            self.default_department_id.is_some(),
+        ];
+        if platform_keys.contains(&true) {
+            return Err(format!(
+                "[[oidc]] {name}: corp_id、agent_id、tenant_key、*_base_url、default_* 只用于 \
+                 kind = dingtalk、wecom、feishu / are for kind dingtalk, wecom or feishu only"
+            ));
+        }
+        let client_id = self
+            .client_id
+            .ok_or_else(|| format!("[[oidc]] {name}: client_id 必填 / client_id is required"))?;
         for (what, url) in [
             ("issuer", &self.issuer),
             ("authorization_endpoint", &self.authorization_endpoint),
@@ -262,11 +337,8 @@ impl OidcSection {
                 "[[oidc]] {name}: 至少需要一条 groups 映射 / at least one groups mapping is required"
             ));
         }
-        let env_name = format!(
-            "CUSTOS_OIDC_{}_CLIENT_SECRET",
-            name.to_ascii_uppercase().replace('-', "_")
-        );
-        let mut p = OidcProvider::new(&name, &self.client_id, &self.redirect_uri);
+        let env_name = secret_variable(&name);
+        let mut p = OidcProvider::new(&name, &client_id, &self.redirect_uri);
         p.label = self.label.unwrap_or_else(|| name.clone());
         p.issuer = self.issuer;
         p.authorization_endpoint = self.authorization_endpoint;
@@ -291,6 +363,108 @@ impl OidcSection {
             }
         }
         p.mappings = mappings;
+        Ok(p)
+    }
+
+    /// A DingTalk, WeCom or Feishu provider.
+    fn platform_settings(
+        self,
+        kind: ProviderKind,
+        secret: impl Fn(&str) -> Result<Option<String>, String>,
+    ) -> Result<OidcProvider, String> {
+        let name = self.name;
+        let k = kind.as_str();
+        let oidc_keys = [
+            self.issuer.is_some(),
+            self.authorization_endpoint.is_some(),
+            self.token_endpoint.is_some(),
+            self.userinfo_endpoint.is_some(),
+            self.jwks_uri.is_some(),
+            self.scopes.is_some(),
+            self.id_token.is_some(),
+            self.subject_claim.is_some(),
+            self.username_claim.is_some(),
+            self.display_name_claim.is_some(),
+            self.email_claim.is_some(),
+            self.groups_claim.is_some(),
+        ];
+        if oidc_keys.contains(&true) {
+            return Err(format!(
+                "[[oidc]] {name}: issuer、*_endpoint、jwks_uri、scopes、id_token、*_claim \
+                 不适用于 kind = {k} / do not apply to kind {k}"
+            ));
+        }
+        for (what, url) in [
+            ("login_base_url", &self.login_base_url),
+            ("api_base_url", &self.api_base_url),
+        ] {
+            check_endpoint(&name, what, url)?;
+        }
+        let required = |value: Option<String>, key: &str| {
+            value.filter(|v| !v.trim().is_empty()).ok_or_else(|| {
+                format!("[[oidc]] {name}: kind = {k} 时 {key} 必填 / {key} is required")
+            })
+        };
+        let agent_id = self.agent_id.map(IdValue::text);
+        let client_id = match kind {
+            ProviderKind::WeCom if self.client_id.is_some() => {
+                return Err(format!(
+                    "[[oidc]] {name}: 企业微信不用 client_id，请填 corp_id 与 agent_id / \
+                     WeCom takes corp_id and agent_id, not client_id"
+                ))
+            }
+            ProviderKind::WeCom => String::new(),
+            _ => required(self.client_id, "client_id")?,
+        };
+        let mut p = OidcProvider::platform(kind, &name, &client_id, &self.redirect_uri);
+        match kind {
+            // Without the organisation, anyone with an account on the platform would get
+            // the default role.
+            ProviderKind::DingTalk => p.platform.corp_id = Some(required(self.corp_id, "corp_id")?),
+            ProviderKind::WeCom => {
+                p.platform.corp_id = Some(required(self.corp_id, "corp_id")?);
+                p.platform.agent_id = Some(required(agent_id, "agent_id")?);
+            }
+            ProviderKind::Feishu => {
+                p.platform.tenant_key = Some(required(self.tenant_key, "tenant_key")?)
+            }
+            ProviderKind::Oidc => {}
+        }
+        if let Some(base) = self.login_base_url {
+            p.platform.login_base = base;
+        }
+        if let Some(base) = self.api_base_url {
+            p.platform.api_base = base;
+        }
+        let mut mappings = group_mappings("oidc", self.groups)?;
+        if let Some(role) = self.default_role {
+            let defaults = GroupSection {
+                group: MEMBER_GROUP.into(),
+                role,
+                scope: self.default_scope,
+                department_id: self.default_department_id,
+            };
+            mappings.extend(group_mappings("oidc", vec![defaults])?);
+        }
+        if mappings.is_empty() {
+            return Err(format!(
+                "[[oidc]] {name}: 需要 default_role 或至少一条 groups 映射 / \
+                 give default_role or at least one groups mapping"
+            ));
+        }
+        p.mappings = mappings;
+        let variable = secret_variable(&name);
+        p.client_secret = Some(secret(&variable)?.filter(|s| !s.is_empty()).ok_or_else(|| {
+            format!("[[oidc]] {name}: 需要应用密钥 {variable} / the application secret {variable} is required")
+        })?);
+        p.label = self.label.unwrap_or_else(|| {
+            match kind {
+                ProviderKind::DingTalk => "钉钉",
+                ProviderKind::WeCom => "企业微信",
+                _ => "飞书",
+            }
+            .into()
+        });
         Ok(p)
     }
 }
@@ -375,5 +549,72 @@ mod tests {
         assert!(e.contains("https"), "{e}");
         let e = oidc(&format!("{base}{groups}{base}{groups}")).unwrap_err();
         assert!(e.contains("twice"), "{e}");
+        let e = oidc(&format!("{base}corp_id = \"x\"\n{groups}")).unwrap_err();
+        assert!(e.contains("dingtalk, wecom or feishu"), "{e}");
+    }
+
+    #[test]
+    fn platform_providers_are_read_and_checked() {
+        let redirect = "redirect_uri = \"https://custos.example.com/auth/oidc/x/callback\"\n";
+        let ding = format!(
+            "[[oidc]]\nkind = \"dingtalk\"\nname = \"ding\"\nclient_id = \"dingkey\"\n\
+             corp_id = \"dingcorp\"\n{redirect}default_role = \"clerk\"\n"
+        );
+        let p = oidc(&ding).unwrap();
+        assert_eq!(p[0].kind, ProviderKind::DingTalk);
+        assert_eq!(p[0].label, "钉钉");
+        assert_eq!(p[0].provider_key(), "dingtalk:ding");
+        assert_eq!(p[0].platform.api_base, "https://api.dingtalk.com");
+        assert_eq!(p[0].mappings[0].group, MEMBER_GROUP);
+        assert_eq!(p[0].mappings[0].scope, Scope::Own);
+        let e = oidc(&ding.replace("corp_id = \"dingcorp\"\n", "")).unwrap_err();
+        assert!(e.contains("corp_id"), "{e}");
+        let e = oidc(&ding.replace("default_role = \"clerk\"\n", "")).unwrap_err();
+        assert!(e.contains("default_role"), "{e}");
+        let e = oidc(&format!("{ding}issuer = \"https://x\"\n")).unwrap_err();
+        assert!(e.contains("do not apply"), "{e}");
+        let e = oidc(&format!(
+            "{ding}api_base_url = \"http://api.example.com\"\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("https"), "{e}");
+
+        let wecom = format!(
+            "[[oidc]]\nkind = \"wecom\"\nname = \"wx\"\ncorp_id = \"ww1\"\nagent_id = 1000002\n\
+             {redirect}[[oidc.groups]]\ngroup = \"2\"\nrole = \"steward\"\n"
+        );
+        let p = oidc(&wecom).unwrap();
+        assert_eq!(p[0].platform.agent_id.as_deref(), Some("1000002"));
+        assert_eq!(
+            p[0].client_secret.as_deref(),
+            Some("secret of CUSTOS_OIDC_WX_CLIENT_SECRET")
+        );
+        let e = oidc(&wecom.replace("agent_id = 1000002\n", "")).unwrap_err();
+        assert!(e.contains("agent_id"), "{e}");
+        let e = oidc(
+            &format!("{wecom}client_id = \"x\"\n")
+                .replace("[[oidc.groups]]", "client_id = \"x\"\n[[oidc.groups]]"),
+        )
+        .unwrap_err();
+        assert!(e.contains("client_id"), "{e}");
+
+        let feishu = format!(
+            "[[oidc]]\nkind = \"feishu\"\nname = \"fs\"\nclient_id = \"cli_1\"\n\
+             {redirect}default_role = \"clerk\"\n"
+        );
+        let e = oidc(&feishu).unwrap_err();
+        assert!(e.contains("tenant_key"), "{e}");
+        let e = oidc(&feishu.replace("feishu", "lark")).unwrap_err();
+        assert!(e.contains("kind"), "{e}");
+        let f: Result<Vec<OidcProvider>, String> = {
+            #[derive(Deserialize)]
+            struct F {
+                oidc: Vec<OidcSection>,
+            }
+            let text = format!("{feishu}tenant_key = \"t1\"\n");
+            let f: F = toml::from_str(&text).unwrap();
+            oidc_providers(f.oidc, |_| Ok(None))
+        };
+        assert!(f.unwrap_err().contains("CUSTOS_OIDC_FS_CLIENT_SECRET"));
     }
 }

@@ -15,6 +15,7 @@
 
 pub mod ldap;
 pub mod oidc;
+pub mod platforms;
 
 use custos_core::Violation;
 use custos_store::{now_us, IdentityRow, Tx, UserRow};

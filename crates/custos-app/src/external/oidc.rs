@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 use custos_core::Violation;
 use custos_store::{now_us, OidcRequestRow};
 
+use super::platforms::{self, Platform, ProviderKind};
 use super::{provision, ExternalIdentity, GroupMapping};
 use crate::actor::Context;
 use crate::audit::{append, record_ctx};
@@ -39,14 +40,16 @@ pub const MAX_REQUESTS_IN_FLIGHT: i64 = 10_000;
 /// How long discovery documents and key sets are reused.
 const METADATA_TTL: Duration = Duration::from_secs(600);
 /// Largest answer read from a provider (discovery, keys, tokens, userinfo).
-const MAX_ANSWER: usize = 256 * 1024;
+pub(super) const MAX_ANSWER: usize = 256 * 1024;
 /// Clock difference tolerated on `exp`, `nbf`, `iat`.
 const LEEWAY_SECONDS: u64 = 60;
 
-/// One `[[oidc]]` provider.
+/// One `[[oidc]]` provider: OpenID Connect, or (by `kind`) DingTalk, WeCom or Feishu.
 #[derive(Debug, Clone)]
 pub struct OidcProvider {
-    /// The key in URLs (`/console/auth/oidc/{name}`) and audit entries (`oidc:<name>`).
+    /// `oidc`, or one of the platforms spoken to directly (see `platforms`).
+    pub kind: ProviderKind,
+    /// The key in URLs (`/console/auth/oidc/{name}`) and audit entries (`<kind>:<name>`).
     pub name: String,
     /// The button's label (钉钉, 企业微信, 飞书, Keycloak).
     pub label: String,
@@ -70,6 +73,8 @@ pub struct OidcProvider {
     pub email_claim: String,
     pub groups_claim: String,
     pub mappings: Vec<GroupMapping>,
+    /// The settings of a platform kind (unused by `oidc`).
+    pub platform: Platform,
     /// Discovery and keys, fetched on first use and reused for [`METADATA_TTL`].
     pub cache: Arc<Mutex<Cache>>,
 }
@@ -79,6 +84,8 @@ pub struct OidcProvider {
 pub struct Cache {
     endpoints: Option<(Instant, Endpoints)>,
     keys: Option<(Instant, JwkSet)>,
+    /// A platform's application access token and when to stop using it (WeCom).
+    pub(super) app_token: Option<(Instant, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -94,6 +101,7 @@ impl OidcProvider {
     /// A provider with the usual defaults; the caller fills in the rest.
     pub fn new(name: &str, client_id: &str, redirect_uri: &str) -> OidcProvider {
         OidcProvider {
+            kind: ProviderKind::Oidc,
             name: name.into(),
             label: name.into(),
             issuer: None,
@@ -112,13 +120,30 @@ impl OidcProvider {
             email_claim: "email".into(),
             groups_claim: "groups".into(),
             mappings: Vec::new(),
+            platform: Platform::default(),
             cache: Arc::default(),
         }
     }
 
-    /// `oidc:<name>`: the provider of its users' identities.
+    /// A DingTalk, WeCom or Feishu provider with the platform's real addresses; the
+    /// caller fills in the rest.
+    pub fn platform(
+        kind: ProviderKind,
+        name: &str,
+        client_id: &str,
+        redirect_uri: &str,
+    ) -> OidcProvider {
+        let mut p = OidcProvider::new(name, client_id, redirect_uri);
+        p.kind = kind;
+        p.platform = Platform::defaults(kind);
+        p.id_token = false;
+        p
+    }
+
+    /// `<kind>:<name>` (`oidc:keycloak`, `dingtalk:corp`): the provider of its users'
+    /// identities.
     pub fn provider_key(&self) -> String {
-        format!("oidc:{}", self.name)
+        format!("{}:{}", self.kind.as_str(), self.name)
     }
 }
 
@@ -145,7 +170,7 @@ fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn sha256_hex(text: &str) -> String {
+pub(super) fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
@@ -208,7 +233,7 @@ fn claim_list(claims: &Value, path: &str) -> Vec<String> {
 }
 
 /// Why a provider exchange failed, for the log and the audit entry (never shown).
-type Why = String;
+pub(super) type Why = String;
 
 impl App {
     fn oidc_provider(&self, name: &str) -> AppResult<&OidcProvider> {
@@ -224,10 +249,14 @@ impl App {
     /// started in another browser cannot sign this one in (login CSRF).
     pub async fn oidc_begin(&self, name: &str) -> AppResult<OidcStart> {
         let provider = self.oidc_provider(name)?;
-        let endpoints = self.oidc_endpoints(provider).await.map_err(|why| {
-            tracing::warn!(provider = %provider.name, error = %why, "OIDC discovery failed");
-            super::provider_unavailable(&provider.label)
-        })?;
+        let endpoints = if provider.kind == ProviderKind::Oidc {
+            Some(self.oidc_endpoints(provider).await.map_err(|why| {
+                tracing::warn!(provider = %provider.name, error = %why, "OIDC discovery failed");
+                super::provider_unavailable(&provider.label)
+            })?)
+        } else {
+            None
+        };
         let (state, nonce, verifier) = (random_token(), random_token(), random_token());
         let now = now_us();
         let mut tx = self.db.begin().await?;
@@ -255,6 +284,11 @@ impl App {
         })
         .await?;
         tx.commit().await?;
+        let Some(endpoints) = endpoints else {
+            let url = platforms::authorization_url(provider, &state, &verifier)
+                .map_err(|e| AppError::Internal(format!("authorization URL: {e}")))?;
+            return Ok(OidcStart { url, state });
+        };
         let mut url = reqwest::Url::parse(&endpoints.authorization)
             .map_err(|e| AppError::Internal(format!("authorization endpoint: {e}")))?;
         url.query_pairs_mut()
@@ -298,11 +332,24 @@ impl App {
                 return Err(state_invalid());
             }
         };
-        let identity = match self.oidc_identity(provider, code, &request).await {
+        let identity = match provider.kind {
+            ProviderKind::Oidc => self.oidc_identity(provider, code, &request).await,
+            _ => platforms::identity(self, provider, code, &request.code_verifier).await,
+        };
+        let identity = match identity {
             Ok(identity) => identity,
             Err(Fault::Unavailable(why)) => {
                 tracing::warn!(provider = %provider.name, error = %why, "OIDC provider unreachable");
+                if provider.kind != ProviderKind::Oidc {
+                    self.audit_sso_failure(provider, &format!("unreachable: {why}"), ctx)
+                        .await?;
+                }
                 return Err(super::provider_unavailable(&provider.label));
+            }
+            Err(Fault::Platform(why)) => {
+                tracing::warn!(provider = %provider.name, error = %why, "sign-on platform error");
+                self.audit_sso_failure(provider, &why, ctx).await?;
+                return Err(platforms::platform_error(&provider.label));
             }
             Err(Fault::Refused(why)) => {
                 tracing::info!(provider = %provider.name, error = %why, "OIDC login refused");
@@ -619,17 +666,21 @@ fn parse_url(url: &str) -> Result<reqwest::Url, Why> {
 }
 
 /// Why an exchange with the provider failed.
-enum Fault {
-    /// The provider could not be asked (HTTP 503, no audit of a failed login).
+pub(super) enum Fault {
+    /// The provider could not be asked (HTTP 503; a platform's is audited, an OIDC
+    /// provider's not).
     Unavailable(Why),
     /// The provider's answer does not let anyone in.
     Refused(Why),
+    /// A platform answered with an error (an error code, HTTP 4xx/5xx, garbled or
+    /// oversized JSON): audited, shown as the platform's failure.
+    Platform(Why),
 }
 
 impl Fault {
     fn why(self) -> Why {
         match self {
-            Fault::Unavailable(w) | Fault::Refused(w) => w,
+            Fault::Unavailable(w) | Fault::Refused(w) | Fault::Platform(w) => w,
         }
     }
 }

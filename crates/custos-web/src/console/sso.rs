@@ -1,7 +1,7 @@
-//! Single sign-on through OpenID Connect providers (`[[oidc]]`): the login page's
-//! buttons lead to `GET /auth/oidc/{name}`, which sends the browser to the provider;
-//! the provider sends it back to `GET /auth/oidc/{name}/callback`, which opens a
-//! browser session as the login form does.
+//! Single sign-on through the `[[oidc]]` providers (OpenID Connect, DingTalk, WeCom,
+//! Feishu): the login page's buttons lead to `GET /auth/oidc/{name}`, which sends the
+//! browser to the provider; the provider sends it back to `GET /auth/oidc/{name}/callback`,
+//! which opens a browser session as the login form does.
 //!
 //! The use case keeps the state, nonce and PKCE verifier; this handler also binds the
 //! state to the browser with a short-lived cookie and refuses a callback whose state is
@@ -33,6 +33,9 @@ const SSO_STATE_SECONDS: u64 = 600;
 #[derive(Deserialize)]
 pub(crate) struct Callback {
     code: Option<String>,
+    /// DingTalk's name for the code.
+    #[serde(rename = "authCode")]
+    auth_code: Option<String>,
     state: Option<String>,
     /// Set by the provider when the user cancelled or it refused.
     error: Option<String>,
@@ -98,7 +101,7 @@ pub(crate) async fn callback(
     Query(q): Query<Callback>,
 ) -> Response {
     let lang = anonymous_lang(&headers);
-    let (Some(code), Some(sso_state), None) = (q.code, q.state, q.error) else {
+    let (Some(code), Some(sso_state), None) = (q.code.or(q.auth_code), q.state, q.error) else {
         let message = t(lang, "login.sso_cancelled").to_string();
         return back_to_login(&state, &headers, StatusCode::UNAUTHORIZED, message);
     };

@@ -35,6 +35,7 @@ mod quality;
 mod smtp_tls;
 mod sources;
 mod sso;
+mod sso_platforms;
 mod timeline;
 mod tls;
 mod users;
