@@ -126,3 +126,8 @@ fn random_text(width: u8) -> String {
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     code_rule::crockford_from_bytes(width, &bytes)
 }
+
+/// The use cases of code rules, their preview, issuing, validation and resolving; `App::codes` gives it out.
+pub struct Codes<'a> {
+    pub(crate) app: &'a crate::App,
+}

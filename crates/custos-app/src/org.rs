@@ -60,3 +60,8 @@ pub(crate) fn check_name(field: &str, value: &str, max: usize, errors: &mut Vec<
         );
     }
 }
+
+/// The use cases of the organisation: departments, users, roles and grants; `App::org` gives it out.
+pub struct Org<'a> {
+    pub(crate) app: &'a crate::App,
+}

@@ -165,3 +165,8 @@ pub(crate) fn check_writable(row: &CustomerRow) -> AppResult<()> {
         ),
     )))
 }
+
+/// The use cases of business records: follow-ups, interactions, services, contracts, orders, credit; `App::activities` gives it out.
+pub struct Activities<'a> {
+    pub(crate) app: &'a crate::App,
+}

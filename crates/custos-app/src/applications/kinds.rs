@@ -4,6 +4,7 @@
 //! up in one table ([`KINDS`]) and call it; adding a kind is a module plus one line there
 //! (and its variant of [`Kind`]).
 
+use crate::applications::Applications;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -238,7 +239,7 @@ impl Prepared {
     }
 }
 
-impl App {
+impl Applications<'_> {
     /// Validate a payload completely; effects are dry-run in a savepoint.
     pub(super) async fn prepare(
         &self,
@@ -255,7 +256,7 @@ impl App {
             kind,
             payload,
         };
-        effect.prepare(self, tx, s).await
+        effect.prepare(self.app, tx, s).await
     }
 
     /// Apply what an approved application asks for, inside the approval's transaction.
@@ -276,7 +277,7 @@ impl App {
             applicant: &applicant,
             payload: &payload,
         };
-        effect.apply(self, tx, e).await
+        effect.apply(self.app, tx, e).await
     }
 
     /// The duplicate check of an application as `actor` may see it (none for kinds
@@ -291,7 +292,7 @@ impl App {
         match effect_named(&a.kind) {
             Some(effect) => {
                 effect
-                    .duplicates_for_reader(self, tx, actor, a, payload)
+                    .duplicates_for_reader(self.app, tx, actor, a, payload)
                     .await
             }
             None => Ok(None),
@@ -326,7 +327,9 @@ impl App {
             .on("payload.code")])),
         }
     }
+}
 
+impl App {
     /// Run `f` in a savepoint and undo it whatever happens: a complete validation of an
     /// effect without applying it.
     async fn dry_run<'a, F>(&'a self, tx: &'a mut Tx, f: F) -> AppResult<()>
@@ -343,7 +346,9 @@ impl App {
         tx.rollback_to_savepoint().await?;
         result
     }
+}
 
+impl Applications<'_> {
     /// The customers must still be at the versions the application was submitted against.
     async fn check_versions(&self, tx: &mut Tx, versions: &[(String, i64)]) -> AppResult<()> {
         for (code, v) in versions {

@@ -261,6 +261,11 @@ pub struct TestOutcome {
     pub elapsed_ms: u64,
 }
 
+/// The use cases of notification delivery: e-mail and group channels; `App::channels` gives it out.
+pub struct Channels<'a> {
+    pub(crate) app: &'a crate::App,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 //! among all live customers with the same clustering as `custos dedupe`, stewards then
 //! confirm a group (merge) or dismiss it (its pairs are never proposed again).
 
+use crate::customers::Customers;
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
@@ -25,7 +26,7 @@ use crate::audit::{append, record};
 use crate::auth::format_time;
 use crate::codes::issue_date;
 use crate::error::{AppError, AppResult};
-use crate::{to_json, App};
+use crate::to_json;
 
 /// What a scan did.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -137,7 +138,7 @@ pub struct DismissRequest {
 /// `[[a_id, b_id, score], …]` as stored.
 type StoredPairs = Vec<(i64, i64, f64)>;
 
-impl App {
+impl Customers<'_> {
     /// Find duplicate groups among all live customers and queue the new ones
     /// (`duplicate.manage`). `threshold` defaults to the `definite` cut.
     pub async fn scan_duplicates(
@@ -158,14 +159,14 @@ impl App {
             ));
         }
         let started = Instant::now();
-        let today = issue_date(self.config.code_timezone);
-        let key = &self.config.pii_key;
+        let today = issue_date(self.app.config.code_timezone);
+        let key = &self.app.config.pii_key;
         let mut ids: Vec<i64> = Vec::new();
         let mut types: HashMap<i64, String> = HashMap::new();
         let mut prepared: Vec<Prepared> = Vec::new();
         let mut after = 0;
         loop {
-            let mut tx = self.db.begin_read().await?;
+            let mut tx = self.app.db.begin_read().await?;
             let rows = tx.customers_after(after, LIVE_STATUSES, 2000).await?;
             tx.rollback().await?;
             let Some(last) = rows.last().map(|r| r.id) else {
@@ -180,7 +181,7 @@ impl App {
             after = last;
         }
         let dismissed: HashSet<(i64, i64)> = {
-            let mut tx = self.db.begin_read().await?;
+            let mut tx = self.app.db.begin_read().await?;
             let d = tx.dismissed_pairs().await?;
             tx.rollback().await?;
             d.into_iter().collect()
@@ -219,7 +220,7 @@ impl App {
         }
 
         let now = now_us();
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         tx.lock_audit_head().await?;
         let mut found: HashSet<String> = HashSet::new();
         let mut new_groups = 0;
@@ -302,7 +303,10 @@ impl App {
         // Opening and closing groups changes the uniqueness of their members.
         touched.sort_unstable();
         touched.dedup();
-        self.refresh_quality_of(&mut tx, &touched).await?;
+        self.app
+            .quality()
+            .refresh_quality_of(&mut tx, &touched)
+            .await?;
         let summary = ScanSummary {
             customers: ids.len(),
             candidate_pairs: clustering.candidates,
@@ -331,7 +335,7 @@ impl App {
         let scope = actor.require("customer.read")?;
         let (filter, limit) = self.group_filter(&q)?;
         let lens = Lens::of(actor);
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let mut items = Vec::new();
         let mut cursor = filter.before_id;
         let mut exhausted = false;
@@ -380,7 +384,7 @@ impl App {
         actor.require("duplicate.manage")?;
         let scope = actor.require("customer.read")?;
         let lens = Lens::of(actor);
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let g = tx
             .duplicate_group(id)
             .await?
@@ -413,8 +417,8 @@ impl App {
         if !evidence && !lens.withholds_pii() {
             return Ok(None);
         }
-        let key = &self.config.pii_key;
-        let today = issue_date(self.config.code_timezone);
+        let key = &self.app.config.pii_key;
+        let today = issue_date(self.app.config.code_timezone);
         let mut prepared = HashMap::new();
         for row in rows {
             let rec = record_of(row, key)?;
@@ -432,7 +436,7 @@ impl App {
     ) -> AppResult<MergeResult> {
         actor.require("duplicate.manage")?;
         let req = req.into().get()?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         tx.lock_audit_head().await?;
         let g = tx
             .duplicate_group(id)
@@ -504,7 +508,7 @@ impl App {
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         tx.lock_audit_head().await?;
         let g = tx
             .duplicate_group(id)
@@ -522,7 +526,10 @@ impl App {
         {
             return Err(group_closed(id, &g.status));
         }
-        self.refresh_quality_of(&mut tx, &member_ids).await?;
+        self.app
+            .quality()
+            .refresh_quality_of(&mut tx, &member_ids)
+            .await?;
         for (i, a) in member_ids.iter().enumerate() {
             for b in &member_ids[i + 1..] {
                 tx.insert_dismissal(*a, *b, now, actor.user_id, reason.as_deref())

@@ -52,3 +52,8 @@ pub fn stage_label(stage: &str) -> &'static str {
     )
     .unwrap_or("—")
 }
+
+/// The use cases of customer life cycle, its daily job and reminders; `App::lifecycle` gives it out.
+pub struct Lifecycle<'a> {
+    pub(crate) app: &'a crate::App,
+}

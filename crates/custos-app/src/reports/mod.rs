@@ -139,6 +139,11 @@ pub(crate) fn rate(part: i64, whole: i64) -> Option<f64> {
     (whole > 0).then(|| (part as f64 / whole as f64 * 10_000.0).round() / 10_000.0)
 }
 
+/// The use cases of reports, the dashboard and customer statistics; `App::reports` gives it out.
+pub struct Reports<'a> {
+    pub(crate) app: &'a crate::App,
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

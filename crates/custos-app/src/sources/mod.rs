@@ -139,3 +139,8 @@ impl UpsertResult {
         self
     }
 }
+
+/// The use cases of upserts by source key, the source queue and cross-references; `App::sources` gives it out.
+pub struct Sources<'a> {
+    pub(crate) app: &'a crate::App,
+}
