@@ -13,7 +13,7 @@ use crate::error::AppResult;
 use crate::fields::{FieldDefinition, FieldType};
 use crate::Actor;
 
-/// Keys added by [`Fields::add_standard_fields`], and those already defined.
+/// Keys added by [`App::add_standard_fields`], and those already defined.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StandardFieldsAdded {
     pub added: Vec<String>,
