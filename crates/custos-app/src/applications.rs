@@ -43,3 +43,8 @@ pub use views::{
     ApplicationQuery, ApplicationSummary, ApplicationView, EventView, Inbox, InboxCounts,
     InboxItem, NeedsAdmin, NewApplication, NotificationView, TaskView, STATES,
 };
+
+/// The use cases of applications: submission, approval steps, decisions, queues, forms and notifications; `App::applications` gives it out.
+pub struct Applications<'a> {
+    pub(crate) app: &'a crate::App,
+}

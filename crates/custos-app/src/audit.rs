@@ -102,7 +102,12 @@ impl From<AuditEntry> for AuditView {
     }
 }
 
-impl App {
+/// The use cases of the audit chain: reading, verifying, keying and checkpoints; `App::audit` gives it out.
+pub struct Audit<'a> {
+    pub(crate) app: &'a crate::App,
+}
+
+impl Audit<'_> {
     /// Read the audit log (admins and stewards: `audit.read`), newest first.
     pub async fn list_audit(
         &self,
@@ -111,7 +116,7 @@ impl App {
     ) -> AppResult<Vec<AuditView>> {
         let scope = actor.require("audit.read")?;
         let mut filter = filter;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         // The audit log names customers and users: a narrower scope reads only the entries
         // of the caller (own) or of the users in its department subtree.
         match scope {
@@ -139,10 +144,10 @@ impl App {
     /// fails its MAC, a checkpoint naming an entry that is gone or differs, and entries
     /// written without the key (not sealed) are reported as a break.
     pub async fn verify_audit(&self) -> AppResult<ChainReport> {
-        let anchors = match self.config.audit_checkpoints.clone() {
+        let anchors = match self.app.config.audit_checkpoints.clone() {
             None => Vec::new(),
             Some(path) => {
-                let key = self.config.pii_key.checkpoint_keys();
+                let key = self.app.config.pii_key.checkpoint_keys();
                 let read = tokio::task::spawn_blocking(move || {
                     crate::audit_anchor::read_checkpoints(&path, &key)
                         .map(|r| r.map(|cps| crate::audit_anchor::anchors(&path, &cps)))
@@ -161,7 +166,7 @@ impl App {
                 }
             }
         };
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let report = tx.verify_audit_chain_against(&anchors).await?;
         tx.rollback().await?;
         Ok(match report {
@@ -179,7 +184,8 @@ impl App {
 
     /// Whether the checkpoint file holds any checkpoint.
     pub(crate) fn has_audit_checkpoints(&self) -> bool {
-        self.config
+        self.app
+            .config
             .audit_checkpoints
             .as_deref()
             .and_then(|p| std::fs::metadata(p).ok())
@@ -198,17 +204,17 @@ impl App {
     }
 
     async fn audit_checkpoint(&self, due: Option<Due>) -> AppResult<CheckpointOutcome> {
-        let Some(path) = self.config.audit_checkpoints.clone() else {
+        let Some(path) = self.app.config.audit_checkpoints.clone() else {
             return Ok(CheckpointOutcome::NotConfigured);
         };
-        let key = self.config.pii_key.checkpoint_keys();
+        let key = self.app.config.pii_key.checkpoint_keys();
         let (p, k) = (path.clone(), key.clone());
         let last = blocking(move || crate::audit_anchor::last_checkpoint_in(&p, &k)).await?;
         let last = match last {
             Ok(last) => last,
             Err(reason) => return Ok(CheckpointOutcome::Broken { seq: 0, reason }),
         };
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let head = tx.audit_head().await?;
         if head.0 == 0 || due.is_some_and(|d| !d.is_due(last.as_ref(), head.0)) {
             tx.rollback().await?;
@@ -250,14 +256,16 @@ impl App {
             Ok(_) => {}
         }
     }
+}
 
+impl App {
     /// Write checkpoints while the server runs: checked every minute, written when due.
     pub async fn run_audit_checkpoints(self, due: Due) {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            match self.write_audit_checkpoint_if_due(due).await {
+            match self.audit().write_audit_checkpoint_if_due(due).await {
                 Ok(CheckpointOutcome::Written { checkpoint, .. }) => {
                     tracing::info!(seq = checkpoint.seq, "audit checkpoint written")
                 }
@@ -271,7 +279,7 @@ impl App {
     }
 }
 
-/// What [`App::write_audit_checkpoint`] did.
+/// What [`Audit::write_audit_checkpoint`] did.
 #[derive(Debug, Clone)]
 pub enum CheckpointOutcome {
     Written {

@@ -2,6 +2,7 @@
 //! every parameter checked (422 naming it), with the same page size and cursor rules as
 //! the other lists (`paging`).
 
+use crate::audit::Audit;
 use serde::Serialize;
 
 use custos_store::AuditFilter;
@@ -10,7 +11,6 @@ use crate::actor::Actor;
 use crate::audit::AuditView;
 use crate::error::AppResult;
 use crate::paging::{invalid, page_cursor, page_limit};
-use crate::App;
 
 /// Default and largest page of the audit log.
 pub const AUDIT_PAGE_DEFAULT: i64 = 100;
@@ -30,7 +30,7 @@ fn time(field: &str, v: &str) -> AppResult<i64> {
         .map_err(|_| invalid(field, v, "应为 RFC 3339 时间", "expected an RFC 3339 time"))
 }
 
-impl App {
+impl Audit<'_> {
     /// The audit log (`audit.read`) filtered by query parameters: `actor_id`, `action`
     /// (exact, or a prefix ending in `.`), `target_type`, `target_id`, `from`, `to`
     /// (RFC 3339), `limit` (1–1000, default 100) and `cursor` (alias `before`: the

@@ -10,9 +10,10 @@
 //! break is logged as an error and recorded in the seal, and the keyed chain starts
 //! there. The pass records itself in the setting [`DONE`].
 
+use crate::audit::Audit;
 use custos_store::{LegacyScan, SEAL_ACTION};
 
-use crate::{App, AppResult};
+use crate::AppResult;
 
 /// The setting recording that the chain was keyed (JSON: when, and the seal's entry).
 pub const DONE: &str = "audit_chain_keyed";
@@ -20,11 +21,11 @@ pub const DONE: &str = "audit_chain_keyed";
 /// Unkeyed entries read per transaction.
 const BATCH: i64 = 5000;
 
-impl App {
+impl Audit<'_> {
     /// Seal the unkeyed start of the audit chain under the key, once (run at start-up).
     /// Returns the seal's entry number when one was written.
     pub async fn seal_unkeyed_audit_chain(&self) -> AppResult<Option<i64>> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let done = tx.setting(DONE).await?.is_some();
         tx.rollback().await?;
         if done {
@@ -33,7 +34,7 @@ impl App {
         // Read the unkeyed entries outside the write transaction, a batch at a time.
         let mut scan = LegacyScan::default();
         loop {
-            let mut tx = self.db.begin_read().await?;
+            let mut tx = self.app.db.begin_read().await?;
             let more = tx.scan_legacy_audit(&mut scan, BATCH).await?;
             tx.rollback().await?;
             if !more {
@@ -50,7 +51,7 @@ impl App {
             );
             return Ok(None);
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         tx.lock_audit_head().await?;
         if tx.setting(DONE).await?.is_some() {
             // Another server sealed it meanwhile.

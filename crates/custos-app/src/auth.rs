@@ -171,7 +171,12 @@ enum AdmitRefusal {
 const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 const BUSY_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 
-impl App {
+/// The use cases of login (local, LDAP, OIDC), sessions and the actor; `App::auth` gives it out.
+pub struct Auth<'a> {
+    pub(crate) app: &'a crate::App,
+}
+
+impl Auth<'_> {
     /// Check a username (any case) and password; on success open a session. Unknown
     /// users, wrong passwords and disabled accounts all answer `auth.invalid_credentials`;
     /// a throttled pair answers `auth.throttled` whether the name exists or not. Every
@@ -186,7 +191,7 @@ impl App {
             .await
     }
 
-    /// [`App::login`] for the console: the session lives in a browser cookie and also
+    /// [`Auth::login`] for the console: the session lives in a browser cookie and also
     /// ends after `session_idle` without use.
     pub async fn login_browser(
         &self,
@@ -223,7 +228,7 @@ impl App {
         };
         // The admitted attempt must be settled even if the caller goes away meanwhile (a
         // dropped request would leave it counted as being checked): run it on its own.
-        let app = self.clone();
+        let app = self.app.clone();
         let (username, password, ctx) = (username.to_string(), password.to_string(), ctx.clone());
         tokio::spawn(async move {
             let attempt = Attempt {
@@ -233,7 +238,7 @@ impl App {
                 client: &client,
                 kind,
             };
-            app.check_admitted(admitted, attempt, &ctx).await
+            app.auth().check_admitted(admitted, attempt, &ctx).await
         })
         .await
         .map_err(|e| AppError::Internal(format!("login task failed: {e}")))?
@@ -255,7 +260,7 @@ impl App {
             client,
             kind,
         } = attempt;
-        let checked = match login_route(admitted.user.as_ref(), self.config.ldap.as_ref()) {
+        let checked = match login_route(admitted.user.as_ref(), self.app.config.ldap.as_ref()) {
             Route::Local => Checked::Local(verify_local(admitted.user.as_ref(), password).await?),
             Route::Ldap(cfg) => match cfg.check(username, password).await {
                 Ok(check) => Checked::Ldap(check),
@@ -266,7 +271,7 @@ impl App {
                 }
             },
         };
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let (outcome, source) = match checked {
             Checked::Local(password_ok) => (
                 local_outcome(&mut tx, admitted.user.as_ref(), password_ok).await?,
@@ -274,6 +279,7 @@ impl App {
             ),
             Checked::Ldap(check) => {
                 let mappings = self
+                    .app
                     .config
                     .ldap
                     .as_ref()
@@ -311,7 +317,7 @@ impl App {
     ) -> AppResult<LoginResult> {
         let now = now_us();
         let token = new_token();
-        let expires_at = now + self.config.session_ttl.as_micros() as i64;
+        let expires_at = now + self.app.config.session_ttl.as_micros() as i64;
         tx.insert_session(&SessionRow {
             token_hash: token_hash(&token),
             user_id: user.id,
@@ -344,9 +350,9 @@ impl App {
     /// Settle an admitted attempt that was not checked (the provider could not be
     /// asked): it no longer counts as being checked, nor as a failure.
     async fn release_admitted(&self, subject: &str, client: &str) -> AppResult<()> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let mut pair = tx.lock_login_throttle(subject, client).await?;
-        self.config.login_throttle.release(&mut pair, now_us());
+        self.app.config.login_throttle.release(&mut pair, now_us());
         tx.put_login_throttle(&pair).await?;
         tx.commit().await?;
         Ok(())
@@ -368,7 +374,8 @@ impl App {
         let now = now_us();
         let mut pair = tx.lock_login_throttle(subject, client).await?;
         let mut per_name = tx.lock_login_throttle(subject, "").await?;
-        self.config
+        self.app
+            .config
             .login_throttle
             .settle_failure(&mut pair, &mut per_name, now);
         tx.put_login_throttle(&pair).await?;
@@ -422,16 +429,16 @@ impl App {
         client: &str,
         ctx: &Context,
     ) -> AppResult<Result<Admitted, AdmitRefusal>> {
-        let cfg = &self.config.login_throttle;
+        let cfg = &self.app.config.login_throttle;
         // While the pair is busy, look without taking the writer.
-        let mut rtx = self.db.begin_read().await?;
+        let mut rtx = self.app.db.begin_read().await?;
         let pair = rtx.login_throttle(subject, client).await?;
         rtx.rollback().await?;
         if pair.is_some_and(|p| cfg.is_busy(&p, now_us())) {
             return Ok(Err(AdmitRefusal::Busy));
         }
         let now = now_us();
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         // Always the pair's row first, then the username's: one lock order for everyone.
         let mut pair = tx.lock_login_throttle(subject, client).await?;
         let per_name = tx.lock_login_throttle(subject, "").await?;
@@ -470,9 +477,9 @@ impl App {
     /// effort: a failure is logged, never shown to the caller.
     async fn prune_login_throttle(&self) {
         let now = now_us();
-        let before = now - self.config.login_throttle.forget_after.as_micros() as i64;
+        let before = now - self.app.config.login_throttle.forget_after.as_micros() as i64;
         let pruned = async {
-            let mut tx = self.db.begin().await?;
+            let mut tx = self.app.db.begin().await?;
             tx.prune_login_throttle(before, now, 200).await?;
             tx.commit().await
         };
@@ -480,7 +487,9 @@ impl App {
             tracing::warn!(error = %e, "pruning login throttle counters failed");
         }
     }
+}
 
+impl App {
     /// Forget every failed-login counter of a username (an administrator's unlock).
     /// Returns how many counters there were.
     pub(crate) async fn clear_login_throttle(
@@ -489,10 +498,12 @@ impl App {
     ) -> AppResult<u64> {
         Ok(tx.clear_login_throttle(&login_subject(username)).await?)
     }
+}
 
+impl Auth<'_> {
     /// Revoke the session behind `token`.
     pub async fn logout(&self, actor: &Actor, token: &str) -> AppResult<()> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         tx.revoke_session(&token_hash(token), now_us()).await?;
         append(
             &mut tx,
@@ -505,7 +516,7 @@ impl App {
 
     /// Resolve a bearer token to the acting user.
     pub async fn authenticate(&self, token: &str, ctx: Context) -> AppResult<Actor> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let session = tx
             .session(&token_hash(token))
             .await?
@@ -529,7 +540,7 @@ impl App {
     /// The actor for a local command (`custos … --as NAME`): whoever can run the binary on
     /// the database is trusted to name the user, but that user's permissions still apply.
     pub async fn actor_for_username(&self, username: &str, ctx: Context) -> AppResult<Actor> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let user = tx
             .user_by_name(username)
             .await?
@@ -549,7 +560,7 @@ impl App {
     /// On an empty database create `admin`. Returns the generated password when none was
     /// given, so the caller can show it once.
     pub async fn ensure_admin(&self, password: Option<String>) -> AppResult<Option<String>> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let count = tx.count_users().await?;
         tx.rollback().await?;
         if count > 0 {
@@ -564,7 +575,7 @@ impl App {
                 for _ in 0..10 {
                     if crate::password_policy::check_password(
                         &p,
-                        self.config.min_password_len,
+                        self.app.config.min_password_len,
                         &[ADMIN_USERNAME, ADMIN_DISPLAY_NAME],
                     )
                     .is_ok()
@@ -578,13 +589,13 @@ impl App {
         };
         crate::password_policy::check_password(
             &password,
-            self.config.min_password_len,
+            self.app.config.min_password_len,
             &[ADMIN_USERNAME, ADMIN_DISPLAY_NAME],
         )
         .map_err(|v| AppError::validation("CUSTOS_ADMIN_PASSWORD", v))?;
         let hash = hash_password(password.clone()).await?;
         let now = now_us();
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         if tx.count_users().await? > 0 {
             // Another process bootstrapped first.
             return Ok(None);

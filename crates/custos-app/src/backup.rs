@@ -411,6 +411,11 @@ pub async fn restore_backup(
     })
 }
 
+/// The use cases of backups, restore and its guards; `App::backups` gives it out.
+pub struct Backups<'a> {
+    pub(crate) app: &'a crate::App,
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -442,20 +447,21 @@ mod tests {
     async fn app_in(dir: &Path, key: &PiiKey, customer: bool) -> (App, Actor) {
         let (app, admin) = crate::test_support::app_in_dir(dir, key).await;
         if customer {
-            app.ensure_default_code_rules(&admin).await.unwrap();
-            app.create_customer(
-                &admin,
-                NewCustomer {
-                    customer_type: "individual".into(),
-                    name: "张三".into(),
-                    id_number: Some(ID_NUMBER.into()),
-                    mobile: Some(MOBILE.into()),
-                    region_code: Some("110101".into()),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
+            app.demo().ensure_default_code_rules(&admin).await.unwrap();
+            app.customers()
+                .create_customer(
+                    &admin,
+                    NewCustomer {
+                        customer_type: "individual".into(),
+                        name: "张三".into(),
+                        id_number: Some(ID_NUMBER.into()),
+                        mobile: Some(MOBILE.into()),
+                        region_code: Some("110101".into()),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
         }
         (app, admin)
     }
@@ -472,9 +478,17 @@ mod tests {
     /// ID number and mobile of the one customer, decrypted.
     async fn read_back(app: &App, admin: &Actor) -> (Option<String>, Option<String>) {
         let query = crate::search::CustomerQuery::default();
-        let page = app.search_customers(admin, query).await.unwrap();
+        let page = app
+            .customers()
+            .search_customers(admin, query)
+            .await
+            .unwrap();
         assert_eq!(page.items.len(), 1);
-        let view = app.get_customer(admin, &page.items[0].code).await.unwrap();
+        let view = app
+            .customers()
+            .get_customer(admin, &page.items[0].code)
+            .await
+            .unwrap();
         (view.id_number, view.mobile)
     }
 
@@ -514,7 +528,7 @@ mod tests {
         let key = PiiKey::random();
         let (app, admin) = app_in(&work.path().join("a"), &key, true).await;
         let file = work.path().join("plain.backup");
-        let header = app.backup(&admin, &file, None).await.unwrap();
+        let header = app.demo().backup(&admin, &file, None).await.unwrap();
         assert_eq!(header.format, 2);
         assert!(header.encryption.is_none());
         assert_eq!(
@@ -547,6 +561,7 @@ mod tests {
         let (app, admin) = app_in(&work.path().join("a"), &key, true).await;
         let file = work.path().join("enc.backup");
         let header = app
+            .demo()
             .backup(&admin, &file, Some(&pass("correct horse battery staple")))
             .await
             .unwrap();

@@ -2,6 +2,7 @@
 //! raw baseline the code-issuing benchmark compares custos against. No use case calls
 //! these. Errors are plain text, as the benchmarks print them.
 
+use crate::demo::Demo;
 use crate::{App, AppConfig, Backend, Db, DbOptions};
 
 /// An app with `config` on a fresh database on `backend` — a temporary SQLite directory
@@ -15,13 +16,14 @@ pub async fn open_fresh_app(
     let (opts, dir) = DbOptions::fresh(backend, pg_url).ok_or("no database configured")?;
     let db = Db::open(&opts).await.map_err(|e| e.to_string())?;
     let app = App::from_db(db, config);
-    app.ensure_builtin_roles()
+    app.org()
+        .ensure_builtin_roles()
         .await
         .map_err(|e| e.to_string())?;
     Ok((app, dir))
 }
 
-impl App {
+impl Demo<'_> {
     /// Benchmark baseline on this app's database: `callers` tasks each run `UPDATE …
     /// RETURNING` on one counter row and commit, `per_caller` times, with the same pools
     /// and durability settings custos uses. Returns the number of commits.
@@ -30,7 +32,8 @@ impl App {
         callers: usize,
         per_caller: usize,
     ) -> Result<u64, String> {
-        self.db
+        self.app
+            .db
             .raw_counter_baseline(callers, per_caller)
             .await
             .map_err(|e| e.to_string())
@@ -43,7 +46,8 @@ impl App {
         commits: usize,
         per_commit: usize,
     ) -> Result<(f64, f64), String> {
-        self.db
+        self.app
+            .db
             .raw_event_commit_cost(commits, per_commit)
             .await
             .map_err(|e| e.to_string())
@@ -57,7 +61,8 @@ impl App {
         owner_id: Option<i64>,
         department_id: Option<i64>,
     ) -> Result<(), String> {
-        self.db
+        self.app
+            .db
             .bench_fill_events(total, 1000, owner_id, department_id)
             .await
             .map_err(|e| e.to_string())
@@ -69,7 +74,7 @@ impl App {
         let n = (codes.len() / 100).clamp(1, 10_000);
         let step = (codes.len() / (2 * n)).max(1);
         let mut ids = Vec::with_capacity(n);
-        let mut tx = self.db.begin().await.map_err(|e| e.to_string())?;
+        let mut tx = self.app.db.begin().await.map_err(|e| e.to_string())?;
         for g in 0..n {
             let (x, y) = (2 * g * step, 2 * g * step + 1);
             let (Some(a), Some(b)) = (codes.get(x), codes.get(y)) else {

@@ -2,12 +2,13 @@
 //! user's chosen language is remembered. Revocation (logout, disabling the user, a password
 //! change) is the one of every session, so the console and the API end together.
 
+use crate::auth::Auth;
 use custos_core::Violation;
 use custos_store::SessionRow;
 
 use crate::audit::{append, record};
 use crate::error::{AppError, AppResult};
-use crate::{Actor, App};
+use crate::Actor;
 
 /// A browser session's last use is written at most this often (microseconds), so that
 /// reading pages does not turn every request into a write.
@@ -24,7 +25,7 @@ fn session_idle() -> AppError {
     ))
 }
 
-impl App {
+impl Auth<'_> {
     /// Refuse a browser session idle for longer than `session_idle`; otherwise note its
     /// use (at most once a minute).
     pub(crate) async fn keep_browser_session(
@@ -32,16 +33,16 @@ impl App {
         session: &SessionRow,
         now: i64,
     ) -> AppResult<()> {
-        let idle_us = self.config.session_idle.as_micros() as i64;
+        let idle_us = self.app.config.session_idle.as_micros() as i64;
         let last = session.last_seen_at.unwrap_or(session.created_at);
         if now - last > idle_us {
-            let mut tx = self.db.begin().await?;
+            let mut tx = self.app.db.begin().await?;
             tx.revoke_session(&session.token_hash, now).await?;
             tx.commit().await?;
             return Err(session_idle());
         }
         if now - last >= TOUCH_EVERY_US {
-            let mut tx = self.db.begin().await?;
+            let mut tx = self.app.db.begin().await?;
             tx.touch_session(&session.token_hash, now).await?;
             tx.commit().await?;
         }
@@ -57,7 +58,7 @@ impl App {
         current: &str,
         new: &str,
     ) -> AppResult<()> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let user = tx
             .user(actor.user_id)
             .await?
@@ -75,7 +76,10 @@ impl App {
             password: Some(new.to_string()),
             ..Default::default()
         };
-        self.update_user(actor, actor.user_id, patch).await?;
+        self.app
+            .org()
+            .update_user(actor, actor.user_id, patch)
+            .await?;
         Ok(())
     }
 
@@ -89,7 +93,7 @@ impl App {
             )
             .on("language")]));
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         tx.set_user_language(actor.user_id, language).await?;
         let mut r = record(actor, "user.language", "user", &actor.user_id.to_string());
         r.after = Some(serde_json::json!({ "language": language }).to_string());

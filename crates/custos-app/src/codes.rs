@@ -34,3 +34,7 @@ pub(crate) use stored_rule::segments_of;
 pub use stored_rule::AppliesTo;
 use stored_rule::{applies_of, existing_versions, rule_not_found};
 pub use validation::{CodeMatch, CodeRegistryInfo, CodeValidation};
+/// The use cases of code rules, their preview, issuing, validation and resolving; `App::codes` gives it out.
+pub struct Codes<'a> {
+    pub(crate) app: &'a crate::App,
+}

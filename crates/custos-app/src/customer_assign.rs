@@ -3,13 +3,13 @@
 //! apply (`check_owner_in_scope`): with scope `own` only oneself, with `department` the
 //! users and departments of one's department subtree, with `all` everyone.
 
+use crate::customers::Customers;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::actor::{Actor, Scope};
 use crate::error::AppResult;
-use crate::App;
 
 /// Users listed as possible owners, at most (bounded work per form).
 const OWNER_LIMIT: i64 = 500;
@@ -36,7 +36,7 @@ pub struct Assignment {
     pub contacts: bool,
 }
 
-impl App {
+impl Customers<'_> {
     /// The assignment choices of a writer holding `permission` (`customer.create` for a
     /// new customer, `customer.update` for an edit); nothing without it.
     pub(crate) async fn assignment(
@@ -47,7 +47,7 @@ impl App {
         let Ok(scope) = actor.require(permission) else {
             return Ok(Assignment::default());
         };
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let subtree = match (scope, actor.department_id) {
             (Scope::Department, Some(d)) => Some(tx.department_subtree(d).await?),
             (Scope::Department, None) => Some(Vec::new()),
@@ -144,18 +144,30 @@ mod tests {
     #[tokio::test]
     async fn scope_own_offers_only_oneself() {
         let (app, admin, _dir) = crate::test_support::app_with_admin().await;
-        let all = app.assignment(&admin, "customer.create").await.unwrap();
+        let all = app
+            .customers()
+            .assignment(&admin, "customer.create")
+            .await
+            .unwrap();
         assert!(all.owners.iter().any(|o| o.id == admin.user_id));
         assert!(all.contacts);
         let mut clerk = admin.clone();
         clerk.user_id = 987_654;
         clerk.permissions = [("customer.create".to_string(), Scope::Own)].into();
-        let own = app.assignment(&clerk, "customer.create").await.unwrap();
+        let own = app
+            .customers()
+            .assignment(&clerk, "customer.create")
+            .await
+            .unwrap();
         assert_eq!(
             own.owners.iter().map(|o| o.id).collect::<Vec<_>>(),
             vec![987_654]
         );
-        let none = app.assignment(&clerk, "customer.update").await.unwrap();
+        let none = app
+            .customers()
+            .assignment(&clerk, "customer.update")
+            .await
+            .unwrap();
         assert!(none.owners.is_empty() && none.departments.is_empty() && !none.contacts);
     }
 }

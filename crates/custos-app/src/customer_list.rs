@@ -4,6 +4,7 @@
 //! choices of its filter form (customer types, departments, owners, custom fields), all
 //! within the caller's data scope.
 
+use crate::customers::Customers;
 use std::collections::HashMap;
 
 use custos_core::FieldError;
@@ -14,7 +15,6 @@ use crate::customers::{list_mobile, load_customer_types, record_of, CustomerType
 use crate::error::{AppError, AppResult};
 use crate::fields::FieldDefinition;
 use crate::search::{CustomerQuery, CustomerSummary};
-use crate::App;
 
 /// Owners offered by the filter form at most (beyond that the owner is typed as an id).
 const OWNER_CHOICES: i64 = 500;
@@ -55,9 +55,9 @@ pub struct CustomerList {
     pub choices: ListChoices,
 }
 
-impl App {
+impl Customers<'_> {
     /// A page of the customer list (`customer.read`, the caller's data scope): the
-    /// search of [`App::search_customers`] with names beside ids and masked mobiles, and
+    /// search of [`Customers::search_customers`] with names beside ids and masked mobiles, and
     /// the choices of the filter form. A refused filter is not an error here but the
     /// list's `errors`, so the form can show them beside the fields.
     pub async fn customer_list(&self, actor: &Actor, q: CustomerQuery) -> AppResult<CustomerList> {
@@ -78,7 +78,7 @@ impl App {
         let mut owner_ids: Vec<i64> = page.items.iter().filter_map(|s| s.owner_id).collect();
         owner_ids.sort_unstable();
         owner_ids.dedup();
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         // The rows were found in scope by the search just above; read their stored form.
         let rows = match ids.is_empty() {
             true => Vec::new(),
@@ -100,7 +100,10 @@ impl App {
         tx.rollback().await?;
         let mut mobiles = HashMap::with_capacity(rows.len());
         for row in &rows {
-            mobiles.insert(row.id, list_mobile(&record_of(row, &self.config.pii_key)?));
+            mobiles.insert(
+                row.id,
+                list_mobile(&record_of(row, &self.app.config.pii_key)?),
+            );
         }
         let departments: HashMap<i64, &String> =
             choices.departments.iter().map(|(id, n)| (*id, n)).collect();
@@ -126,7 +129,7 @@ impl App {
     }
 
     async fn list_choices(&self, actor: &Actor, scope: Scope) -> AppResult<ListChoices> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let customer_types = load_customer_types(&mut tx).await?;
         let departments: Vec<(i64, String)> = tx
             .departments()
@@ -187,16 +190,18 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_list_page_names_masks_and_keeps_to_the_scope() {
         let (app, admin, _dir) = app_with_admin().await;
-        app.create_customers(
-            &admin,
-            vec![
-                input("王五", Some(admin.user_id), Some("13812345678")),
-                input("赵六商贸有限公司", None, None),
-            ],
-        )
-        .await
-        .unwrap();
+        app.customers()
+            .create_customers(
+                &admin,
+                vec![
+                    input("王五", Some(admin.user_id), Some("13812345678")),
+                    input("赵六商贸有限公司", None, None),
+                ],
+            )
+            .await
+            .unwrap();
         let list = app
+            .customers()
             .customer_list(&admin, CustomerQuery::default())
             .await
             .unwrap();
@@ -223,6 +228,7 @@ mod tests {
         own.user_id = admin.user_id + 1000;
         own.permissions = [("customer.read".to_string(), Scope::Own)].into();
         let list = app
+            .customers()
             .customer_list(&own, CustomerQuery::default())
             .await
             .unwrap();
@@ -233,7 +239,7 @@ mod tests {
             region: Some("abc".into()),
             ..Default::default()
         };
-        let list = app.customer_list(&admin, bad).await.unwrap();
+        let list = app.customers().customer_list(&admin, bad).await.unwrap();
         assert!(list.rows.is_empty());
         assert_eq!(list.errors[0].field, "region");
         assert!(!list.choices.customer_types.is_empty());
@@ -241,7 +247,9 @@ mod tests {
         // Without `customer.read`, nothing.
         own.permissions.clear();
         assert!(matches!(
-            app.customer_list(&own, CustomerQuery::default()).await,
+            app.customers()
+                .customer_list(&own, CustomerQuery::default())
+                .await,
             Err(AppError::Forbidden { .. })
         ));
     }

@@ -1,9 +1,10 @@
 //! What a customer's page (客户详情) and its form (新增 / 编辑) show, each in one call:
 //! the customer as its reader may see it (personal data masked; shown in clear only by
-//! [`App::reveal_customer_pii`], with a reason), one section of the page, the owner's and
+//! [`Customers::reveal_customer_pii`], with a reason), one section of the page, the owner's and
 //! department's names, and what the reader may do from there. Every part comes from the
 //! same reads as the API's, with their permission, data-scope and masking rules.
 
+use crate::customers::Customers;
 use serde::Serialize;
 
 use crate::actor::Actor;
@@ -25,12 +26,12 @@ pub enum Section {
     Codes,
     Xrefs,
     Duplicates,
-    /// Everything that happened, newest first (read apart: `App::customer_timeline`).
+    /// Everything that happened, newest first (read apart: `Overview::customer_timeline`).
     Timeline,
     /// Totals, open complaints, next follow-up, credit (read apart:
-    /// `App::customer_overview`).
+    /// `Overview::customer_overview`).
     Overview,
-    /// The customer's group (read apart: `App::customer_group`).
+    /// The customer's group (read apart: `Overview::customer_group`).
     Group,
 }
 
@@ -137,7 +138,7 @@ pub struct CustomerForm {
     pub assignment: Assignment,
 }
 
-impl App {
+impl Customers<'_> {
     /// A customer's page: the customer (masked) and the `section` asked for; `as_of`
     /// (microseconds) rebuilds the record as it was then for the history section.
     pub async fn customer_page(
@@ -168,12 +169,12 @@ impl App {
             duplicates: None,
         };
         match section {
-            Section::Basic => page.fields = self.list_fields(actor).await?,
+            Section::Basic => page.fields = self.app.fields().list_fields(actor).await?,
             Section::Contacts => {}
-            Section::Timeline => page.fields = self.list_fields(actor).await?,
+            Section::Timeline => page.fields = self.app.fields().list_fields(actor).await?,
             Section::Overview | Section::Group => {}
             Section::History => {
-                page.fields = self.list_fields(actor).await?;
+                page.fields = self.app.fields().list_fields(actor).await?;
                 page.history = self.customer_history(actor, &code).await?;
                 if as_of.is_some() {
                     // The customer is in scope (read above): missing then = not yet created.
@@ -199,7 +200,7 @@ impl App {
                 page.lineage = self.lineage(actor, &code).await?;
                 page.merges = self.merges_of(actor, &code).await?;
             }
-            Section::Xrefs => page.xrefs = self.list_xrefs(actor, &code).await?,
+            Section::Xrefs => page.xrefs = self.app.sources().list_xrefs(actor, &code).await?,
             Section::Duplicates => {
                 page.duplicates = Some(self.suspected_duplicates(actor, &code).await?)
             }
@@ -236,7 +237,7 @@ impl App {
         };
         Ok(CustomerForm {
             assignment,
-            fields: self.list_fields(actor).await?,
+            fields: self.app.fields().list_fields(actor).await?,
             customer_types: self.customer_types().await?,
             customer,
             may_create,
@@ -246,7 +247,7 @@ impl App {
 
     /// The names of a customer's owner and department (the customer is already read).
     async fn owner_names(&self, c: &CustomerView) -> AppResult<(Option<String>, Option<String>)> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let owner = match c.owner_id {
             Some(id) => tx.user(id).await?.map(|u| u.display_name),
             None => None,
@@ -261,7 +262,7 @@ impl App {
 
     /// The registry entry of a customer's current code (the customer is already read).
     async fn code_origin(&self, code: &str) -> AppResult<Option<CodeOrigin>> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let row = tx.code(code).await?;
         tx.rollback().await?;
         Ok(row.map(|r| CodeOrigin {

@@ -102,3 +102,8 @@ use indexes::indexes_of;
 use record::Contact;
 use stored::with_record;
 use validation::validate;
+
+/// The use cases of customer records: creation, change, views, search, duplicates and their review, merge and split, lookups, bulk loads; `App::customers` gives it out.
+pub struct Customers<'a> {
+    pub(crate) app: &'a crate::App,
+}

@@ -3,6 +3,7 @@
 //! each part only for a viewer holding its permission — and the statistics as an XLSX
 //! workbook (audited).
 
+use crate::reports::Reports;
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate, TimeZone};
@@ -18,7 +19,7 @@ use crate::codes::issue_date;
 use crate::error::{AppError, AppResult};
 use crate::search::{CustomerQuery, CustomerStats, CustomerSummary, StatBucket};
 use crate::terms::{term_or_code, Terms};
-use crate::{Actor, App};
+use crate::Actor;
 
 /// Recent customers shown on the dashboard.
 pub const RECENT_CUSTOMERS: i64 = 8;
@@ -144,17 +145,17 @@ fn bucket_name(b: &StatBucket) -> String {
         .unwrap_or_else(|| "—".into())
 }
 
-impl App {
+impl Reports<'_> {
     /// The statistics of the caller's `stats.read` scope with the dashboard's monthly
     /// series and industry sections.
     pub async fn customer_figures(&self, actor: &Actor) -> AppResult<StatsView> {
-        let stats = self.customer_stats(actor).await?;
-        let today = issue_date(self.config.code_timezone);
+        let stats = self.app.customers().customer_stats(actor).await?;
+        let today = issue_date(self.app.config.code_timezone);
         let months = last_months(
             &stats.new_per_month,
             today,
             DASHBOARD_MONTHS,
-            self.config.code_timezone,
+            self.app.config.code_timezone,
         );
         let by_section = by_section(&stats.by_industry);
         Ok(StatsView {
@@ -168,7 +169,7 @@ impl App {
     /// data scope.
     pub async fn dashboard(&self, actor: &Actor) -> AppResult<Dashboard> {
         let tasks = match actor.can("application.approve") {
-            true => Some(self.inbox(actor).await?.pending),
+            true => Some(self.app.applications().inbox(actor).await?.pending),
             false => None,
         };
         let recent = match actor.can("customer.read") {
@@ -179,7 +180,7 @@ impl App {
                     limit: Some(RECENT_CUSTOMERS),
                     ..Default::default()
                 };
-                Some(self.search_customers(actor, q).await?.items)
+                Some(self.app.customers().search_customers(actor, q).await?.items)
             }
             false => None,
         };
@@ -188,10 +189,10 @@ impl App {
             false => None,
         };
         let reminders = match actor.can("customer.read") {
-            true => Some(self.my_reminders(actor).await?),
+            true => Some(self.app.lifecycle().my_reminders(actor).await?),
             false => None,
         };
-        let needs_rule = self.needs_first_code_rule(actor).await?;
+        let needs_rule = self.app.codes().needs_first_code_rule(actor).await?;
         Ok(Dashboard {
             reminders,
             tasks,
@@ -229,7 +230,7 @@ impl App {
             book.write_row(r).map_err(io)?;
         }
         let bytes = book.finish().map_err(io)?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let mut r = record(actor, "stats.export", "stats", "customers");
         r.after = Some(
             json!({"format": "xlsx", "rows": rows.len(), "total": view.stats.total}).to_string(),

@@ -2,7 +2,7 @@
 //! user per built-in role, all through the normal use cases so they are audited.
 
 use crate::org::{DepartmentPatch, NewDepartment, NewUser, RoleAssignment};
-use crate::{App, AppResult, Context, Source};
+use crate::{AppResult, Context, Source};
 
 /// Password of every demo user (demo data is for trials only).
 pub const DEMO_PASSWORD: &str = "custos-demo-2026";
@@ -28,14 +28,21 @@ fn role(role: &str, scope: &str) -> RoleAssignment {
     }
 }
 
-impl App {
+/// The use cases of demo data for trials and what benchmarks need below the use cases; `App::demo` gives it out.
+pub struct Demo<'a> {
+    pub(crate) app: &'a crate::App,
+}
+
+impl Demo<'_> {
     /// Add the demo organisation unless departments already exist. Returns how many users
     /// were created.
     pub async fn seed_demo(&self) -> AppResult<usize> {
         let admin = self
+            .app
+            .auth()
             .actor_for_username("admin", Context::new(Source::System))
             .await?;
-        if !self.list_departments(&admin).await?.is_empty() {
+        if !self.app.org().list_departments(&admin).await?.is_empty() {
             return Ok(0);
         }
         let dept = |name: &str, parent: Option<i64>| NewDepartment {
@@ -43,17 +50,29 @@ impl App {
             parent_id: parent,
             manager_id: None,
         };
-        let hq = self.create_department(&admin, dept("总部", None)).await?;
+        let hq = self
+            .app
+            .org()
+            .create_department(&admin, dept("总部", None))
+            .await?;
         let sales = self
+            .app
+            .org()
             .create_department(&admin, dept("销售部", Some(hq.id)))
             .await?;
         let east = self
+            .app
+            .org()
             .create_department(&admin, dept("华东大区", Some(sales.id)))
             .await?;
         let north = self
+            .app
+            .org()
             .create_department(&admin, dept("华北大区", Some(sales.id)))
             .await?;
         let archive = self
+            .app
+            .org()
             .create_department(&admin, dept("档案室", Some(hq.id)))
             .await?;
         let users = [
@@ -90,6 +109,8 @@ impl App {
         let created = users.len();
         for (username, name, dept_id, roles) in users {
             let u = self
+                .app
+                .org()
                 .create_user(
                     &admin,
                     NewUser {
@@ -109,22 +130,26 @@ impl App {
                 owners.push(u.id);
             }
         }
-        self.update_department(
-            &admin,
-            east.id,
-            DepartmentPatch {
-                manager_id: Some(manager_id),
-                ..Default::default()
-            },
-        )
-        .await?;
+        self.app
+            .org()
+            .update_department(
+                &admin,
+                east.id,
+                DepartmentPatch {
+                    manager_id: Some(manager_id),
+                    ..Default::default()
+                },
+            )
+            .await?;
         // The standard fields (invoicing, addresses, intent …), so the forms show them.
-        self.add_standard_fields(&admin).await?;
+        self.app.fields().add_standard_fields(&admin).await?;
         // About 200 customers spread over the demo owners (and their departments), with
         // a few years of business records each for the overview and the timeline.
         self.add_demo_customers(&admin, 200, 2026, &owners, |_| {})
             .await?;
-        self.add_demo_activities(&admin, 2_000, 2026, |_| {})
+        self.app
+            .activities()
+            .add_demo_activities(&admin, 2_000, 2026, |_| {})
             .await?;
         Ok(created)
     }
@@ -140,8 +165,8 @@ impl App {
         actor.require("system.backup")?;
         // Refuse PostgreSQL before auditing: the log must not record a backup that was
         // never written.
-        crate::backup::check_backup_supported(&self.db)?;
-        let mut tx = self.db.begin().await?;
+        crate::backup::check_backup_supported(&self.app.db)?;
+        let mut tx = self.app.db.begin().await?;
         if passphrase.is_some() {
             refuse_while_rekeying(&mut tx).await?;
         }
@@ -153,9 +178,10 @@ impl App {
         crate::audit::append(&mut tx, r).await?;
         tx.commit().await?;
         let header =
-            crate::backup::write_backup(&self.db, dest, &self.config.pii_key, passphrase).await?;
+            crate::backup::write_backup(&self.app.db, dest, &self.app.config.pii_key, passphrase)
+                .await?;
         // Anchor the chain as the backup holds it (the checkpoint file is not in it).
-        self.checkpoint_after("the backup").await;
+        self.app.audit().checkpoint_after("the backup").await;
         Ok(header)
     }
 }

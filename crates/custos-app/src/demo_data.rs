@@ -4,6 +4,7 @@
 //! They go through the real `create_customer` use case, so codes, history, indexes and the
 //! audit chain are exactly what production data would produce.
 
+use crate::demo::Demo;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -15,7 +16,7 @@ use custos_core::region::{self, RegionLevel};
 
 use crate::codes::{issue_date, AppliesTo, NewCodeRule};
 use crate::customers::{ContactInput, NewCustomer};
-use crate::{Actor, App, AppResult};
+use crate::{Actor, AppResult};
 
 /// Characters trade names (字号) are made of; a brand is two of them, so there are a few
 /// thousand brands and, with the city and trade, tens of millions of company names.
@@ -273,10 +274,10 @@ fn rule(key: &str, name: &str, customer_type: &str, prefix: &str) -> AppResult<N
     })
 }
 
-impl App {
+impl Demo<'_> {
     /// Publish default code rules (`C`/`P` + 8 digits) when no rule is published yet.
     pub async fn ensure_default_code_rules(&self, actor: &Actor) -> AppResult<bool> {
-        let rules = self.list_code_rules(actor).await?;
+        let rules = self.app.codes().list_code_rules(actor).await?;
         if rules.iter().any(|r| r.published_version.is_some()) {
             return Ok(false);
         }
@@ -285,10 +286,12 @@ impl App {
             ("individual", "个人客户编码", "individual", "P"),
         ] {
             if !rules.iter().any(|r| r.key == key) {
-                self.create_code_rule(actor, rule(key, name, ty, prefix)?)
+                self.app
+                    .codes()
+                    .create_code_rule(actor, rule(key, name, ty, prefix)?)
                     .await?;
             }
-            self.publish_code_rule(actor, key).await?;
+            self.app.codes().publish_code_rule(actor, key).await?;
         }
         Ok(true)
     }
@@ -305,7 +308,7 @@ impl App {
         mut progress: impl FnMut(u64),
     ) -> AppResult<u64> {
         self.ensure_default_code_rules(actor).await?;
-        self.settle_reference().await?;
+        self.app.customers().settle_reference().await?;
         // Batches of customers per transaction. The next batch is generated and checked
         // (validation, matching features: see `customers::Checked`) on a blocking thread
         // while one is written, so the two cores share the load. Large batches, because
@@ -322,7 +325,7 @@ impl App {
         let owners = owners.to_vec();
         // Draws `count` customers; `from` counts those drawn before (for owner rotation).
         let next_batch = |mut gen: DemoCustomers, from: u64, count: u64| {
-            let (app, actor, owners) = (self.clone(), actor.clone(), owners.clone());
+            let (app, actor, owners) = (self.app.clone(), actor.clone(), owners.clone());
             tokio::task::spawn_blocking(move || {
                 let batch: Vec<_> = (from..from + count)
                     .map(|i| {
@@ -330,7 +333,7 @@ impl App {
                         if !owners.is_empty() {
                             c.owner_id = Some(owners[(i as usize) % owners.len()]);
                         }
-                        let checked = app.check_new(&actor, &c);
+                        let checked = app.customers().check_new(&actor, &c);
                         (c, checked)
                     })
                     .collect();
@@ -339,7 +342,7 @@ impl App {
         };
         let mut gen = Some(DemoCustomers::new(
             seed,
-            issue_date(self.config.code_timezone),
+            issue_date(self.app.config.code_timezone),
         ));
         let mut pending = None;
         let (mut drawn, mut done) = (0, 0);
@@ -364,7 +367,11 @@ impl App {
             // Random names, phones and birth dates make a near-twin of an earlier
             // customer now and then (one in the first 770,000 of the default seed); the
             // duplicate check rightly refuses it, and the next one drawn replaces it.
-            let (codes, refused) = self.create_checked_leaving_out(actor, batch, true).await?;
+            let (codes, refused) = self
+                .app
+                .customers()
+                .create_checked_leaving_out(actor, batch, true)
+                .await?;
             if let Some(e) = refused.filter(|_| codes.is_empty()) {
                 // Nothing but duplicates: the database already holds this seed's customers.
                 return Err(e);
@@ -380,7 +387,7 @@ impl App {
                 "demo: generated customers refused as duplicates of earlier ones were replaced"
             );
         }
-        self.db.after_bulk_write(n).await;
+        self.app.db.after_bulk_write(n).await;
         Ok(n)
     }
 }
@@ -435,9 +442,10 @@ mod tests {
         // The third customer seed 11 draws is in the database already.
         let mut gen = DemoCustomers::new(11, issue_date(app.config.code_timezone));
         let twin = (0..3).map(|_| gen.next_customer()).last().ok_or("none")?;
-        app.create_customers(&admin, vec![twin]).await?;
+        app.customers().create_customers(&admin, vec![twin]).await?;
         let mut seen = Vec::new();
         let made = app
+            .demo()
             .add_demo_customers(&admin, 20, 11, &[], |d| seen.push(d))
             .await?;
         assert_eq!((made, seen.last().copied()), (20, Some(20)));
@@ -445,7 +453,10 @@ mod tests {
         let stored = tx.count_customers().await?;
         tx.rollback().await?;
         assert_eq!(stored, 21, "the twin was left out and one more drawn");
-        let again = app.add_demo_customers(&admin, 20, 11, &[], |_| {}).await;
+        let again = app
+            .demo()
+            .add_demo_customers(&admin, 20, 11, &[], |_| {})
+            .await;
         assert!(
             matches!(again, Err(crate::AppError::Duplicate { .. })),
             "{again:?}"

@@ -3,6 +3,7 @@
 //! for the customers already stored — how many would now miss a required value or hold a
 //! value the definition refuses — counted before the change is saved, reading only.
 
+use crate::fields::Fields;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -12,7 +13,6 @@ use crate::error::{AppError, AppResult};
 use crate::fields::{
     builtin_fields, custom_value, definition_errors, load_definitions, FieldDefinition, FieldType,
 };
-use crate::App;
 
 /// Most customers counted per question (a count at the cap reads "at least").
 pub const EFFECT_CAP: i64 = 100_000;
@@ -79,12 +79,12 @@ fn stored_value(def: &FieldDefinition, text: &str) -> Value {
     }
 }
 
-impl App {
+impl Fields<'_> {
     /// The field catalog with the customer types (`field.manage`: the catalog's
     /// administrators' page, not a reader's).
     pub async fn field_catalog(&self, actor: &Actor) -> AppResult<FieldCatalog> {
         actor.require("field.manage")?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let custom = load_definitions(&mut tx).await?;
         let customer_types = load_customer_types(&mut tx).await?;
         tx.rollback().await?;
@@ -112,7 +112,7 @@ impl App {
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let exists = load_definitions(&mut tx)
             .await?
             .iter()
@@ -181,24 +181,31 @@ mod tests {
         let (app, admin, _dir) = app_with_admin().await;
         let grade = json!({"key": "grade", "label_zh": "档次", "label_en": "Grade",
                            "type": "text", "max_length": 10});
-        app.put_field(&admin, def(grade.clone())).await.unwrap();
+        app.fields()
+            .put_field(&admin, def(grade.clone()))
+            .await
+            .unwrap();
         for (name, g) in [("甲公司", "AAAA"), ("乙公司", "AAAA"), ("丙公司", "B")] {
             let c: crate::customers::NewCustomer = serde_json::from_value(json!({
                 "customer_type": "enterprise", "name": name, "custom": {"grade": g}
             }))
             .unwrap();
-            app.create_customer(&admin, c).await.unwrap();
+            app.customers().create_customer(&admin, c).await.unwrap();
         }
         let c: crate::customers::NewCustomer =
             serde_json::from_value(json!({"customer_type": "enterprise", "name": "丁公司"}))
                 .unwrap();
-        app.create_customer(&admin, c).await.unwrap();
+        app.customers().create_customer(&admin, c).await.unwrap();
 
         // At most 3 characters, required for enterprises: two hold "AAAA", one has none.
         let mut stricter = grade.clone();
         stricter["max_length"] = json!(3);
         stricter["required_for"] = json!(["enterprise"]);
-        let e = app.field_effect(&admin, def(stricter)).await.unwrap();
+        let e = app
+            .fields()
+            .field_effect(&admin, def(stricter))
+            .await
+            .unwrap();
         assert!(e.exists);
         assert_eq!(e.refused_values, 2);
         assert_eq!(e.examples.len(), 1);
@@ -206,13 +213,13 @@ mod tests {
         assert_eq!(e.missing_required, vec![("enterprise".to_string(), 1)]);
         assert_eq!(e.total(), 3);
         // The same definition as stored breaks nothing; nothing was written.
-        let same = app.field_effect(&admin, def(grade)).await.unwrap();
+        let same = app.fields().field_effect(&admin, def(grade)).await.unwrap();
         assert_eq!(same.total(), 0);
         // A bad pattern is the saving's own error.
         let bad = json!({"key": "grade", "label_zh": "档次", "label_en": "Grade",
                          "type": "text", "pattern": "("});
         assert!(matches!(
-            app.field_effect(&admin, def(bad)).await,
+            app.fields().field_effect(&admin, def(bad)).await,
             Err(AppError::Validation(_))
         ));
     }

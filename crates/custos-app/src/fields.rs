@@ -14,7 +14,7 @@ use custos_store::{now_us, Tx};
 use crate::actor::Actor;
 use crate::audit::{append, record};
 use crate::error::{AppError, AppResult};
-use crate::{to_json, App};
+use crate::to_json;
 
 /// Value types of a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -559,11 +559,16 @@ pub fn scalar_text(v: &Value) -> Option<String> {
     }
 }
 
-impl App {
+/// The use cases of the field catalog: built-in and custom fields; `App::fields` gives it out.
+pub struct Fields<'a> {
+    pub(crate) app: &'a crate::App,
+}
+
+impl Fields<'_> {
     /// The field catalog: built-ins then custom fields (`customer.read`).
     pub async fn list_fields(&self, actor: &Actor) -> AppResult<Vec<FieldDefinition>> {
         actor.require("customer.read")?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let custom = load_definitions(&mut tx).await?;
         tx.rollback().await?;
         let mut all = builtin_fields();
@@ -606,7 +611,7 @@ impl App {
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let before = load_definitions(&mut tx)
             .await?
             .into_iter()

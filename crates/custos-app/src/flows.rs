@@ -12,7 +12,7 @@ use crate::actor::Actor;
 use crate::audit::{append, record};
 use crate::auth::format_time;
 use crate::error::{AppError, AppResult};
-use crate::{to_json, App};
+use crate::to_json;
 
 /// Every application kind, with its Chinese name.
 pub const KINDS: &[(&str, &str)] = &[
@@ -460,7 +460,12 @@ async fn validate_flow(tx: &mut Tx, f: &NewFlow) -> AppResult<()> {
     }
 }
 
-impl App {
+/// The use cases of approval flows; `App::flows` gives it out.
+pub struct Flows<'a> {
+    pub(crate) app: &'a crate::App,
+}
+
+impl Flows<'_> {
     /// Define a flow or a new version of one (`role.manage`); the new version replaces
     /// the active one for applications submitted from now on.
     pub async fn create_flow(
@@ -477,7 +482,7 @@ impl App {
         ])?;
         crate::text_input::refuse_in("conditions", &input.conditions)?;
         crate::text_input::refuse_in("steps", &input.steps)?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         validate_flow(&mut tx, &input).await?;
         let version = tx.flow_max_version(&input.key).await? + 1;
         if version > 1 {
@@ -533,7 +538,7 @@ impl App {
     /// default.
     pub async fn disable_flow(&self, actor: &Actor, key: &str) -> AppResult<()> {
         actor.require("role.manage")?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         if tx.deactivate_flow(key).await? == 0 {
             return Err(AppError::not_found("flow", key));
         }
@@ -548,7 +553,7 @@ impl App {
         if !actor.can("role.manage") && !actor.can("application.approve") {
             actor.require("role.manage")?;
         }
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let rows = tx.flows().await?;
         tx.rollback().await?;
         let mut out: Vec<FlowView> = rows.iter().map(flow_view).collect();

@@ -4,11 +4,11 @@
 //!   the active key's id and check value), so every server on one database agrees. A
 //!   server whose key ring lacks that key refuses to start; a running server reads the
 //!   setting every [`crate::AppConfig::pii_key_refresh`] and, meeting a key id it does
-//!   not know, reads its key file again ([`App::refresh_pii_key`]).
-//! - **Rotation** ([`App::rotate_pii_key`]) adds a new random key to the key file and,
-//!   unless staged, activates it ([`App::activate_pii_key`]): new values are encrypted and
+//!   not know, reads its key file again ([`Keyring::refresh_pii_key`]).
+//! - **Rotation** ([`Keyring::rotate_pii_key`]) adds a new random key to the key file and,
+//!   unless staged, activates it ([`Keyring::activate_pii_key`]): new values are encrypted and
 //!   indexed under it at once, and the re-keying job starts (`keyring/rekey.rs`).
-//! - **Retirement** ([`App::retire_pii_key`]) removes a key from the ring once nothing
+//! - **Retirement** ([`Keyring::retire_pii_key`]) removes a key from the ring once nothing
 //!   needs it: no row holds a value under it, the re-keying finished, no sealed file
 //!   (upload, export) was written with it. Its audit keys stay in the file, so old audit
 //!   entries and checkpoints still verify; nothing can be decrypted with them.
@@ -22,7 +22,7 @@ use custos_store::pii_rows::PII_COLUMNS;
 
 use crate::audit::{append, record};
 use crate::pii::CHECK_SETTING;
-use crate::{Actor, App, AppError, AppResult};
+use crate::{Actor, AppError, AppResult};
 
 mod rekey;
 
@@ -66,18 +66,23 @@ fn refused(code: &str, zh: String, en: String) -> AppError {
     AppError::Rejected(Violation::new(code, zh, en))
 }
 
-impl App {
+/// The use cases of the key ring of personal data: rotation, re-keying, retirement; `App::keyring` gives it out.
+pub struct Keyring<'a> {
+    pub(crate) app: &'a crate::App,
+}
+
+impl Keyring<'_> {
     /// Compare the key ring with the key the database records as active (its check
     /// value, stored on first start) and make that key the active one. A ring without it
     /// is a start-up error (data encrypted with it is unreadable).
     pub async fn check_pii_key(&self) -> AppResult<()> {
-        let key = &self.config.pii_key;
-        let mut tx = self.db.begin().await?;
+        let key = &self.app.config.pii_key;
+        let mut tx = self.app.db.begin().await?;
         match tx.setting(CHECK_SETTING).await? {
             Some(stored) if key.key_with_check(&stored).is_some() => {
                 tx.rollback().await?;
                 key.activate(id_of(&stored));
-                self.db.set_audit_keys(key.audit_keys());
+                self.app.db.set_audit_keys(key.audit_keys());
                 Ok(())
             }
             Some(_)
@@ -122,13 +127,13 @@ impl App {
     /// ring that still lacks it is an error, logged by the caller; the server goes on with
     /// the key it has.
     pub async fn refresh_pii_key(&self) -> AppResult<bool> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let stored = tx.setting(CHECK_SETTING).await?;
         tx.rollback().await?;
         let Some(stored) = stored else {
             return Ok(false);
         };
-        let key = &self.config.pii_key;
+        let key = &self.app.config.pii_key;
         if key.key_id() == id_of(&stored) {
             return Ok(false);
         }
@@ -147,7 +152,7 @@ impl App {
             )));
         }
         key.activate(id_of(&stored));
-        self.db.set_audit_keys(key.audit_keys());
+        self.app.db.set_audit_keys(key.audit_keys());
         tracing::info!(key_id = id_of(&stored), "PII key changed: now active");
         Ok(true)
     }
@@ -155,19 +160,19 @@ impl App {
     /// Read the key file again (SIGHUP); the active key stays the database's. Returns
     /// the ring's ids.
     pub fn reload_pii_keys(&self) -> AppResult<Vec<String>> {
-        let key = &self.config.pii_key;
+        let key = &self.app.config.pii_key;
         key.reload().map_err(AppError::Internal)?;
-        self.db.set_audit_keys(key.audit_keys());
+        self.app.db.set_audit_keys(key.audit_keys());
         Ok(key.ids())
     }
 
     /// Add a new random key to the key ring's file (mode 0600) and, unless `stage`,
-    /// make it the active key (see [`App::activate_pii_key`]). Staging is for several
+    /// make it the active key (see [`Keyring::activate_pii_key`]). Staging is for several
     /// servers: copy the file to each, then activate.
     pub async fn rotate_pii_key(&self, actor: &Actor, stage: bool) -> AppResult<Rotated> {
         actor.require("system.keys")?;
         self.refresh_pii_key().await?;
-        let key = &self.config.pii_key;
+        let key = &self.app.config.pii_key;
         let previous = key.key_id();
         let file = key
             .file()
@@ -180,9 +185,9 @@ impl App {
                 format!("cannot write the key file: {e}"),
             )
         })?;
-        self.db.set_audit_keys(key.audit_keys());
+        self.app.db.set_audit_keys(key.audit_keys());
         if stage {
-            let mut tx = self.db.begin().await?;
+            let mut tx = self.app.db.begin().await?;
             let mut r = record(actor, "pii_key.add", "pii_key", new.key_id());
             r.after = crate::to_json(&serde_json::json!({"active": previous, "file": file}));
             append(&mut tx, r).await?;
@@ -202,7 +207,7 @@ impl App {
     /// start re-keying everything stored under other keys to it.
     pub async fn activate_pii_key(&self, actor: &Actor, id: &str) -> AppResult<()> {
         actor.require("system.keys")?;
-        let key = &self.config.pii_key;
+        let key = &self.app.config.pii_key;
         if key.key(id).is_none() {
             key.reload().map_err(AppError::Internal)?;
         }
@@ -213,7 +218,7 @@ impl App {
                 format!("key {id} is not in the key ring ({})", key.ids().join(", ")),
             ));
         };
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         tx.lock_audit_head().await?;
         let before = tx.setting(CHECK_SETTING).await?;
         let previous = before.as_deref().map(id_of).unwrap_or_default().to_string();
@@ -226,7 +231,7 @@ impl App {
         append(&mut tx, r).await?;
         tx.commit().await?;
         key.activate(id);
-        self.db.set_audit_keys(key.audit_keys());
+        self.app.db.set_audit_keys(key.audit_keys());
         Ok(())
     }
 
@@ -236,9 +241,9 @@ impl App {
         if let Err(e) = self.refresh_pii_key().await {
             tracing::warn!(error = %e, "PII key refresh");
         }
-        let key = &self.config.pii_key;
+        let key = &self.app.config.pii_key;
         let ring = key.ids();
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let active = tx
             .setting(CHECK_SETTING)
             .await?
@@ -271,7 +276,7 @@ impl App {
     pub async fn retire_pii_key(&self, actor: &Actor, id: &str) -> AppResult<()> {
         actor.require("system.keys")?;
         self.refresh_pii_key().await?;
-        let key = &self.config.pii_key;
+        let key = &self.app.config.pii_key;
         if key.key(id).is_none() {
             return Err(refused(
                 "pii_key.unknown",
@@ -286,7 +291,7 @@ impl App {
                 format!("key {id} is the active key and cannot be retired; rotate first"),
             ));
         }
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let job = RekeyJob::read(&mut tx).await?;
         if let Some(j) = job.as_ref().filter(|j| j.finished_at.is_none()) {
             tx.rollback().await?;
@@ -333,8 +338,8 @@ impl App {
                 format!("cannot write the key file: {e}"),
             )
         })?;
-        self.db.set_audit_keys(key.audit_keys());
-        let mut tx = self.db.begin().await?;
+        self.app.db.set_audit_keys(key.audit_keys());
+        let mut tx = self.app.db.begin().await?;
         let mut r = record(actor, "pii_key.retire", "pii_key", id);
         r.after = crate::to_json(&serde_json::json!({ "ring": key.ids() }));
         append(&mut tx, r).await?;
@@ -344,7 +349,10 @@ impl App {
 
     /// How many files in the upload and export directories are sealed with key `id`.
     async fn files_sealed_with(&self, id: &str) -> AppResult<usize> {
-        let dirs = [self.import_upload_dir(), self.exports_dir()];
+        let dirs = [
+            self.app.imports().import_upload_dir(),
+            self.app.exports().exports_dir(),
+        ];
         let id = id.to_string();
         tokio::task::spawn_blocking(move || {
             let mut n = 0;

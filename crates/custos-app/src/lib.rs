@@ -204,12 +204,12 @@ impl App {
     pub async fn open(opts: &DbOptions, config: AppConfig) -> AppResult<App> {
         let db = Db::open(opts).await.map_err(AppError::from_open)?;
         let app = App::from_db(db, config);
-        app.ensure_builtin_roles().await?;
-        app.check_pii_key().await?;
-        app.seal_unkeyed_audit_chain().await?;
-        app.seal_import_rows().await?;
-        app.tidy_import_uploads().await?;
-        app.ensure_match_index().await?;
+        app.org().ensure_builtin_roles().await?;
+        app.keyring().check_pii_key().await?;
+        app.audit().seal_unkeyed_audit_chain().await?;
+        app.imports().seal_import_rows().await?;
+        app.imports().tidy_import_uploads().await?;
+        app.customers().ensure_match_index().await?;
         Ok(app)
     }
 
@@ -227,6 +227,105 @@ impl App {
             key_failures: Default::default(),
             outbound: Default::default(),
         }
+    }
+}
+
+/// `App` hands out one service per capability; each holds the use cases of its module.
+impl App {
+    pub fn customers(&self) -> customers::Customers<'_> {
+        customers::Customers { app: self }
+    }
+
+    pub fn codes(&self) -> codes::Codes<'_> {
+        codes::Codes { app: self }
+    }
+
+    pub fn applications(&self) -> applications::Applications<'_> {
+        applications::Applications { app: self }
+    }
+
+    pub fn flows(&self) -> flows::Flows<'_> {
+        flows::Flows { app: self }
+    }
+
+    pub fn org(&self) -> org::Org<'_> {
+        org::Org { app: self }
+    }
+
+    pub fn auth(&self) -> auth::Auth<'_> {
+        auth::Auth { app: self }
+    }
+
+    pub fn fields(&self) -> fields::Fields<'_> {
+        fields::Fields { app: self }
+    }
+
+    pub fn audit(&self) -> audit::Audit<'_> {
+        audit::Audit { app: self }
+    }
+
+    pub fn imports(&self) -> import::Imports<'_> {
+        import::Imports { app: self }
+    }
+
+    pub fn exports(&self) -> export::Exports<'_> {
+        export::Exports { app: self }
+    }
+
+    pub fn backups(&self) -> backup::Backups<'_> {
+        backup::Backups { app: self }
+    }
+
+    pub fn activities(&self) -> activities::Activities<'_> {
+        activities::Activities { app: self }
+    }
+
+    pub fn quality(&self) -> quality::Quality<'_> {
+        quality::Quality { app: self }
+    }
+
+    pub fn overview(&self) -> overview::Overview<'_> {
+        overview::Overview { app: self }
+    }
+
+    pub fn lifecycle(&self) -> lifecycle::Lifecycle<'_> {
+        lifecycle::Lifecycle { app: self }
+    }
+
+    pub fn reports(&self) -> reports::Reports<'_> {
+        reports::Reports { app: self }
+    }
+
+    pub fn webhooks(&self) -> webhooks::Webhooks<'_> {
+        webhooks::Webhooks { app: self }
+    }
+
+    pub fn channels(&self) -> channels::Channels<'_> {
+        channels::Channels { app: self }
+    }
+
+    pub fn api_keys(&self) -> apikeys::ApiKeys<'_> {
+        apikeys::ApiKeys { app: self }
+    }
+
+    pub fn events(&self) -> events::Events<'_> {
+        events::Events { app: self }
+    }
+
+    pub fn sources(&self) -> sources::Sources<'_> {
+        sources::Sources { app: self }
+    }
+
+    pub fn keyring(&self) -> keyring::Keyring<'_> {
+        keyring::Keyring { app: self }
+    }
+
+    pub fn system(&self) -> system::System<'_> {
+        system::System { app: self }
+    }
+
+    pub fn demo(&self) -> demo::Demo<'_> {
+        demo::Demo { app: self }
     }
 }
 

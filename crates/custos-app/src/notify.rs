@@ -11,6 +11,7 @@
 //! own delivery per (channel, notification), queued by [`insert_notification`]; the same
 //! worker posts them, apart from e-mail, so neither path delays the other.
 
+use crate::channels::Channels;
 use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
@@ -107,13 +108,13 @@ const FRESH_FOR_US: i64 = 86_400_000_000;
 /// Notifications claimed per round.
 const BATCH: i64 = 50;
 
-impl App {
+impl Channels<'_> {
     /// Deliver notifications that have not been sent yet (created within the last day)
     /// through `notifier`. Returns how many were sent. A failed delivery leaves them for
     /// a later attempt.
     pub async fn send_notification_emails(&self, notifier: &dyn Notifier) -> AppResult<usize> {
         let now = now_us();
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let claimed = tx
             .claim_email_notifications(
                 now,
@@ -142,14 +143,16 @@ impl App {
             })
             .collect();
         notifier.deliver(&mails).await?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         for (n, _) in &claimed {
             tx.mark_notification_emailed(n.id, now_us()).await?;
         }
         tx.commit().await?;
         Ok(claimed.len())
     }
+}
 
+impl App {
     /// Background work of notifications, run by `custos serve`: deliver unsent
     /// notifications every 30 s through `notifier` (when one is configured), post the
     /// group channels' deliveries through `outbound` (every 10 s), and remind approvers
@@ -172,7 +175,7 @@ impl App {
                 let every = after.min(Duration::from_secs(3600));
                 if last_reminder.elapsed() >= every {
                     last_reminder = std::time::Instant::now();
-                    match self.remind_overdue_tasks(after).await {
+                    match self.applications().remind_overdue_tasks(after).await {
                         Ok(0) => {}
                         Ok(n) => {
                             tracing::info!(reminders = n, "reminded approvers of overdue tasks")
@@ -182,7 +185,7 @@ impl App {
                 }
             }
             if let Some(n) = &notifier {
-                match self.send_notification_emails(n.as_ref()).await {
+                match self.channels().send_notification_emails(n.as_ref()).await {
                     Ok(0) => {}
                     Ok(sent) => tracing::info!(channel = n.channel(), sent, "notifications sent"),
                     Err(e) => tracing::warn!(
@@ -204,7 +207,7 @@ impl App {
             tick.tick().await;
             if last_prune.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
                 last_prune = Some(std::time::Instant::now());
-                match self.prune_channel_deliveries(now_us()).await {
+                match self.channels().prune_channel_deliveries(now_us()).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(deleted = n, "notification channel deliveries pruned"),
                     Err(e) => tracing::warn!(error = %e, "pruning channel deliveries failed"),
@@ -212,6 +215,7 @@ impl App {
             }
             loop {
                 match self
+                    .channels()
                     .deliver_channel_notifications(&outbound, now_us())
                     .await
                 {
@@ -271,10 +275,10 @@ pub(crate) fn page_of(kind: &str, application_id: Option<i64>) -> Option<String>
     Some(path.to_string())
 }
 
-impl App {
+impl Channels<'_> {
     /// The full link to a notification's page under `public_url`, when configured.
     pub(crate) fn link_of(&self, kind: &str, application_id: Option<i64>) -> Option<String> {
-        let base = self.config.public_url.as_deref()?;
+        let base = self.app.config.public_url.as_deref()?;
         page_of(kind, application_id).map(|p| format!("{base}{p}"))
     }
 }

@@ -23,3 +23,7 @@ pub use roles::{RoleInput, RolePatch, RoleView};
 pub(crate) use user_view::user_view;
 pub use user_view::UserView;
 pub use users::{NewUser, UserPatch};
+/// The use cases of the organisation: departments, users, roles and grants; `App::org` gives it out.
+pub struct Org<'a> {
+    pub(crate) app: &'a crate::App,
+}

@@ -5,6 +5,7 @@
 //! (a unique key), with a notification (e-mailed when SMTP is configured); a user sees
 //! their own reminders due today and overdue.
 
+use crate::lifecycle::Lifecycle;
 use chrono::{Days, NaiveDate};
 use serde::Serialize;
 
@@ -17,7 +18,7 @@ use crate::audit::{append, record_ctx};
 use crate::codes::issue_date;
 use crate::customers::in_scope;
 use crate::error::AppResult;
-use crate::{App, Context, Source};
+use crate::{Context, Source};
 
 /// Items read per transaction by the daily job.
 const CHUNK: i64 = 500;
@@ -52,13 +53,13 @@ fn title(kind: &str, code: &str, item_on: &str) -> String {
     }
 }
 
-impl App {
+impl Lifecycle<'_> {
     /// Make the reminders due on `on` (and those of the days just before, when a run was
     /// missed); returns how many are new.
     pub(crate) async fn make_reminders(&self, on: NaiveDate) -> AppResult<u64> {
         let from = on.checked_sub_days(Days::new(CATCH_UP_DAYS)).unwrap_or(on);
         let mut made = self.remind_of("followup", from, on, 0).await?;
-        let days = u64::from(self.config.lifecycle.expiry_notice_days);
+        let days = u64::from(self.app.config.lifecycle.expiry_notice_days);
         let notice = Days::new(days);
         let (Some(efrom), Some(eto)) = (from.checked_add_days(notice), on.checked_add_days(notice))
         else {
@@ -81,7 +82,7 @@ impl App {
         let mut after = 0;
         let mut made = 0;
         loop {
-            let mut tx = self.db.begin().await?;
+            let mut tx = self.app.db.begin().await?;
             tx.lock_audit_head().await?;
             let items = tx.due_items(kind, &from, &to, after, CHUNK).await?;
             let Some(last) = items.last().map(|i| i.activity_id) else {
@@ -127,8 +128,8 @@ impl App {
     /// inside their `customer.read` scope.
     pub async fn my_reminders(&self, actor: &Actor) -> AppResult<Vec<ReminderView>> {
         let scope = actor.require("customer.read")?;
-        let today = issue_date(self.config.code_timezone).to_string();
-        let mut tx = self.db.begin_read().await?;
+        let today = issue_date(self.app.config.code_timezone).to_string();
+        let mut tx = self.app.db.begin_read().await?;
         let rows = tx.user_reminders(actor.user_id, &today, LISTED).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {

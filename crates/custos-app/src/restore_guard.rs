@@ -20,6 +20,7 @@
 //! (`--confirm-last FILE`), skipping numbers (`--skip N`) or accepting the state as it is
 //! (`--accept`); that decision is audited.
 
+use crate::backup::Backups;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -33,7 +34,7 @@ use crate::audit::{append, record, record_ctx};
 use crate::auth::format_time;
 use crate::codes::{issue_date, segments_of};
 use crate::error::{AppError, AppResult};
-use crate::{to_json, App};
+use crate::to_json;
 
 /// Setting that holds code issuing (JSON of [`IssueHold`]); absent when codes may be issued.
 pub const HOLD_SETTING: &str = "codes.issue_hold";
@@ -350,10 +351,10 @@ fn resume_error(code: &str, zh: String, en: String) -> AppError {
     AppError::Rejected(Violation::new(code, zh, en))
 }
 
-impl App {
+impl Backups<'_> {
     /// Whether code issuing is on hold, and why.
     pub async fn issue_hold(&self) -> AppResult<Option<IssueHold>> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let hold = current_hold(&mut tx).await?;
         tx.rollback().await?;
         Ok(hold)
@@ -394,7 +395,7 @@ impl App {
                 ));
             }
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         // Lock order of code writers: audit head first (see codes::draw_code).
         tx.lock_audit_head().await?;
         let lifted = current_hold(&mut tx).await?;
@@ -464,7 +465,7 @@ impl App {
         if codes.is_empty() {
             return Ok(0);
         }
-        let today = issue_date(self.config.code_timezone);
+        let today = issue_date(self.app.config.code_timezone);
         let mut rules = Vec::new();
         for r in tx.all_code_rules().await? {
             if r.status != "draft" {
@@ -539,11 +540,12 @@ mod tests {
     use crate::backup::{restore_backup, RestoreOptions};
     use crate::customers::NewCustomer;
     use crate::pii::PiiKey;
+    use crate::App;
 
     /// An app on the SQLite database of `dir` with an admin and the default rules.
     async fn open_app(dir: &Path, key: &PiiKey) -> (App, Actor) {
         let (app, admin) = crate::test_support::app_in_dir(dir, key).await;
-        app.ensure_default_code_rules(&admin).await.unwrap();
+        app.demo().ensure_default_code_rules(&admin).await.unwrap();
         (app, admin)
     }
 
@@ -553,7 +555,7 @@ mod tests {
             name: name.into(),
             ..Default::default()
         };
-        Ok(app.create_customer(admin, c).await?.code)
+        Ok(app.customers().create_customer(admin, c).await?.code)
     }
 
     /// Create `names` and return their codes.
@@ -567,7 +569,7 @@ mod tests {
 
     async fn backup_of(app: &App, admin: &Actor, dir: &Path) -> PathBuf {
         let file = dir.join("custos.backup");
-        app.backup(admin, &file, None).await.unwrap();
+        app.demo().backup(admin, &file, None).await.unwrap();
         file
     }
 
@@ -591,14 +593,15 @@ mod tests {
                 expires_at: None,
             }],
         };
-        app.create_user(admin, user).await.unwrap();
-        app.actor_for_username("clerk1", Context::new(Source::Cli))
+        app.org().create_user(admin, user).await.unwrap();
+        app.auth()
+            .actor_for_username("clerk1", Context::new(Source::Cli))
             .await
             .unwrap()
     }
 
     async fn registry_status(app: &App, admin: &Actor, code: &str) -> (String, Option<String>) {
-        let v = app.validate_code(admin, code).await.unwrap();
+        let v = app.codes().validate_code(admin, code).await.unwrap();
         let r = v.registry.unwrap();
         (r.status, r.reason)
     }
@@ -630,7 +633,7 @@ mod tests {
         let (app, admin) = open_app(&live, &key).await;
         // The customers created after the backup are gone, their codes are not.
         for code in &after_backup {
-            assert!(app.get_customer(&admin, code).await.is_err());
+            assert!(app.customers().get_customer(&admin, code).await.is_err());
             let (status, reason) = registry_status(&app, &admin, code).await;
             assert_eq!(status, LOST_IN_RESTORE);
             assert!(reason.unwrap().contains("lost when it was restored"));
@@ -648,6 +651,7 @@ mod tests {
         assert_eq!(seqs, (1..=6).collect::<Vec<i64>>());
         // The restore is in the audit log, and the chain holds.
         let log = app
+            .audit()
             .list_audit(
                 &admin,
                 crate::AuditFilter {
@@ -661,7 +665,7 @@ mod tests {
         assert_eq!(log.len(), 1);
         assert_eq!(log[0].after.as_ref().unwrap()["codes"]["codes_lost"], 2);
         assert!(matches!(
-            app.verify_audit().await.unwrap(),
+            app.audit().verify_audit().await.unwrap(),
             custos_store::ChainReport::Ok { .. }
         ));
     }
@@ -682,6 +686,7 @@ mod tests {
         assert_eq!(e.status(), 409);
         // Nothing changed: both customers are still there, no staging left behind.
         let page = app
+            .customers()
             .search_customers(&admin, crate::search::CustomerQuery::default())
             .await
             .unwrap();
@@ -734,9 +739,10 @@ mod tests {
         let e = create(&app, &admin, "己公司").await.unwrap_err();
         assert_eq!(e.code(), "code.issue_on_hold");
         assert_eq!(e.status(), 409);
-        assert!(app.issue_hold().await.unwrap().is_some());
+        assert!(app.backups().issue_hold().await.unwrap().is_some());
         // Nothing to accept without saying how.
         let e = app
+            .backups()
             .resume_code_issuing(&admin, ResumeIssuing::default())
             .await
             .unwrap_err();
@@ -744,6 +750,7 @@ mod tests {
         // A clerk may not lift it.
         let clerk = clerk_of(&app, &admin).await;
         let e = app
+            .backups()
             .resume_code_issuing(
                 &clerk,
                 ResumeIssuing {
@@ -756,6 +763,7 @@ mod tests {
         assert_eq!(e.code(), "auth.forbidden");
         // A code that fits no rule is refused by position, nothing changes.
         let e = app
+            .backups()
             .resume_code_issuing(
                 &admin,
                 ResumeIssuing {
@@ -766,11 +774,12 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(e.code(), "validation.failed");
-        assert!(app.issue_hold().await.unwrap().is_some());
+        assert!(app.backups().issue_hold().await.unwrap().is_some());
 
         // The operator names the last code ERP knows.
         let last = since.iter().max().unwrap().clone();
         let resumed = app
+            .backups()
             .resume_code_issuing(
                 &admin,
                 ResumeIssuing {
@@ -792,6 +801,7 @@ mod tests {
         assert!(next > last, "{next} <= {last}");
         // Accepting again: not on hold any more.
         let e = app
+            .backups()
             .resume_code_issuing(
                 &admin,
                 ResumeIssuing {
@@ -823,10 +833,11 @@ mod tests {
         assert_eq!(report.codes.hold.unwrap().reason, "live_unrelated");
         let (b, admin_b) = open_app(&other, &key).await;
         // Its codes meant nothing for this installation: not carried.
-        let v = b.validate_code(&admin_b, &theirs[0]).await.unwrap();
+        let v = b.codes().validate_code(&admin_b, &theirs[0]).await.unwrap();
         assert!(v.registry.is_none() || v.registry.unwrap().status != LOST_IN_RESTORE);
         // --skip moves every counter on.
         let resumed = b
+            .backups()
             .resume_code_issuing(
                 &admin_b,
                 ResumeIssuing {

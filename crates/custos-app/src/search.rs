@@ -1,6 +1,7 @@
 //! Customer search (多条件查询) and statistics (统计报表), both within the caller's data
 //! scope.
 
+use crate::customers::Customers;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::NaiveDate;
@@ -20,7 +21,6 @@ use crate::codes::issue_date;
 use crate::customers::{blind_text, name_grams};
 use crate::error::{AppError, AppResult};
 use crate::pii::PiiKey;
-use crate::App;
 
 /// Query parameters of `GET /api/v1/customers`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::IntoParams)]
@@ -605,7 +605,7 @@ async fn sorted_page(mut tx: Tx, plan: SearchPlan, want_total: bool) -> AppResul
     })
 }
 
-impl App {
+impl Customers<'_> {
     /// Search customers within the caller's data scope (`customer.read`).
     pub async fn search_customers(
         &self,
@@ -614,9 +614,14 @@ impl App {
     ) -> AppResult<CustomerPage> {
         let scope = actor.require("customer.read")?;
         refuse_query_text(&q)?;
-        let mut plan = search_plan(actor, &self.config.pii_key, self.config.code_timezone, &q)?;
+        let mut plan = search_plan(
+            actor,
+            &self.app.config.pii_key,
+            self.app.config.code_timezone,
+            &q,
+        )?;
         let want_total = q.total.unwrap_or(false);
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         plan.filter.scope = scope_filter(&mut tx, actor, scope).await?;
         if plan.fuzzy {
             fuzzy_page(tx, plan, want_total).await
@@ -628,21 +633,21 @@ impl App {
     /// Customer statistics within the caller's `stats.read` scope.
     pub async fn customer_stats(&self, actor: &Actor) -> AppResult<CustomerStats> {
         let scope = actor.require("stats.read")?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let sf = scope_filter(&mut tx, actor, scope).await?;
         // SQLite reads tallies kept with every change, cheaper than any cache and never
         // stale; PostgreSQL counts, so its counts are kept for a while per scope.
-        let ttl = match self.db.backend() {
+        let ttl = match self.app.db.backend() {
             custos_store::Backend::Sqlite => std::time::Duration::ZERO,
-            custos_store::Backend::Postgres => self.config.stats_cache_ttl,
+            custos_store::Backend::Postgres => self.app.config.stats_cache_ttl,
         };
         let key = format!("{sf:?}");
-        if let Some(stats) = self.stats_cache.get(&key, ttl) {
+        if let Some(stats) = self.app.stats_cache.get(&key, ttl) {
             tx.rollback().await?;
             return Ok(stats);
         }
         let stats = count_customers(tx, &sf).await?;
-        self.stats_cache.put(key, &stats, ttl);
+        self.app.stats_cache.put(key, &stats, ttl);
         Ok(stats)
     }
 }

@@ -6,11 +6,12 @@
 //! the catalog says. Custom fields are not encrypted, so none of them is meant for
 //! personal data: a person's address stays in the built-in `address` field.
 
+use crate::fields::Fields;
 use serde::Serialize;
 
 use crate::error::AppResult;
 use crate::fields::{FieldDefinition, FieldType};
-use crate::{Actor, App};
+use crate::Actor;
 
 /// Keys added by [`App::add_standard_fields`], and those already defined.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -145,7 +146,7 @@ pub fn standard_fields() -> Vec<FieldDefinition> {
         .collect()
 }
 
-impl App {
+impl Fields<'_> {
     /// Add every standard field the catalog does not define yet (`field.manage`); each
     /// addition is audited as `field.put`. A key already in use is left as it is.
     pub async fn add_standard_fields(&self, actor: &Actor) -> AppResult<StandardFieldsAdded> {

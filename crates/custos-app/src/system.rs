@@ -11,7 +11,7 @@ use crate::actor::Actor;
 use crate::audit::{append, record, AuditView};
 use crate::error::{AppError, AppResult};
 use crate::mail::{address_ok, send_mail, Mail};
-use crate::{to_json, App};
+use crate::to_json;
 
 /// The most audit entries a verification started from a page walks; a longer chain is
 /// verified by `custos audit verify` (the same walk, without a request's time limit).
@@ -57,11 +57,16 @@ pub struct ChainCheck {
     pub broken_entry: Option<AuditView>,
 }
 
-impl App {
+/// The use cases of the system page: what runs, test mail, audit verification on request; `App::system` gives it out.
+pub struct System<'a> {
+    pub(crate) app: &'a crate::App,
+}
+
+impl System<'_> {
     /// Version, database, last backup, mail relay (`system.backup`).
     pub async fn system_overview(&self, actor: &Actor) -> AppResult<SystemOverview> {
         actor.require("system.backup")?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let database_bytes = tx.database_bytes().await?;
         let (audit_entries, _) = tx.audit_head().await?;
         let last = tx
@@ -87,20 +92,20 @@ impl App {
         });
         Ok(SystemOverview {
             version: env!("CARGO_PKG_VERSION"),
-            backend: match self.db.backend() {
+            backend: match self.app.db.backend() {
                 Backend::Sqlite => "sqlite",
                 Backend::Postgres => "postgres",
             },
             database_bytes,
-            backup_supported: crate::backup::check_backup_supported(&self.db).is_ok(),
+            backup_supported: crate::backup::check_backup_supported(&self.app.db).is_ok(),
             last_backup,
-            mail: self.config.smtp.as_ref().map(|s| MailSettings {
+            mail: self.app.config.smtp.as_ref().map(|s| MailSettings {
                 host: s.host.clone(),
                 port: s.port,
                 from: s.from.clone(),
             }),
             audit_entries,
-            audit_checkpoints: self.config.audit_checkpoints.is_some(),
+            audit_checkpoints: self.app.config.audit_checkpoints.is_some(),
         })
     }
 
@@ -118,7 +123,7 @@ impl App {
             )
             .on("to")]));
         }
-        let Some(smtp) = self.config.smtp.clone() else {
+        let Some(smtp) = self.app.config.smtp.clone() else {
             return Err(AppError::Rejected(Violation::new(
                 "mail.not_configured",
                 "未配置邮件服务器：在配置文件的 [mail] 中设置 smtp_host 与 from（或环境变量 CUSTOS_SMTP_HOST）",
@@ -134,7 +139,7 @@ impl App {
             ),
         };
         let sent = send_mail(&smtp, std::slice::from_ref(&mail)).await;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let mut r = record(actor, "system.test_mail", "mail", to);
         r.after = to_json(&serde_json::json!({"sent": sent.is_ok()}));
         append(&mut tx, r).await?;
@@ -153,7 +158,7 @@ impl App {
     /// refused with the command to run. A break names its first entry.
     pub async fn verify_audit_chain(&self, actor: &Actor) -> AppResult<ChainCheck> {
         actor.require("audit.verify")?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let (entries, _) = tx.audit_head().await?;
         tx.rollback().await?;
         if entries > AUDIT_VERIFY_ONLINE_MAX {
@@ -167,7 +172,7 @@ impl App {
                 ),
             )));
         }
-        let report = self.verify_audit().await?;
+        let report = self.app.audit().verify_audit().await?;
         let broken_entry = match &report {
             ChainReport::Broken { seq, .. } if actor.can("audit.read") => {
                 self.audit_entry(actor, *seq).await.ok()
@@ -187,7 +192,9 @@ impl App {
             limit: 1,
             ..AuditFilter::default()
         };
-        self.list_audit(actor, filter)
+        self.app
+            .audit()
+            .list_audit(actor, filter)
             .await?
             .into_iter()
             .find(|e| e.seq == seq)

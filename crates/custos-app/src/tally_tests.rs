@@ -45,11 +45,19 @@ async fn assert_tallies_match(app: &App, scopes: &[ScopeFilter], when: &str) {
 }
 
 async fn patch(app: &App, admin: &Actor, code: &str, body: serde_json::Value) {
-    let version = app.get_customer(admin, code).await.unwrap().version;
+    let version = app
+        .customers()
+        .get_customer(admin, code)
+        .await
+        .unwrap()
+        .version;
     let mut body = body;
     body["version"] = json!(version);
     let p: CustomerPatch = serde_json::from_value(body).unwrap();
-    app.update_customer(admin, code, p).await.unwrap();
+    app.customers()
+        .update_customer(admin, code, p)
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,7 +70,7 @@ async fn tallies_equal_a_count_after_every_kind_of_change() {
             parent_id: None,
             manager_id: None,
         };
-        deps.push(app.create_department(&admin, d).await.unwrap().id);
+        deps.push(app.org().create_department(&admin, d).await.unwrap().id);
     }
     let regions = ["110105", "310115", "440305", "320506", "510107"];
     let levels = [None, Some("small"), Some("medium"), Some("large")];
@@ -88,7 +96,11 @@ async fn tallies_equal_a_count_after_every_kind_of_change() {
         }
         input.push(serde_json::from_value::<NewCustomer>(v).unwrap());
     }
-    let created = app.create_customers(&admin, input).await.unwrap();
+    let created = app
+        .customers()
+        .create_customers(&admin, input)
+        .await
+        .unwrap();
     let codes: Vec<String> = created;
     let scopes = [
         ScopeFilter::All,
@@ -131,7 +143,7 @@ async fn tallies_equal_a_count_after_every_kind_of_change() {
         "reason": "同一家公司录入三次",
     }))
     .unwrap();
-    app.merge_customers(&admin, req).await.unwrap();
+    app.customers().merge_customers(&admin, req).await.unwrap();
     assert_tallies_match(&app, &scopes, "after a merge").await;
 
     let mut tx = app.db.begin_read().await.unwrap();

@@ -11,10 +11,12 @@ use crate::{Actor, App, AppConfig};
 /// An app on `opts` with `config` and an admin, returned as an actor.
 pub(crate) async fn open_with_admin(opts: &DbOptions, config: AppConfig) -> (App, Actor) {
     let app = App::open(opts, config).await.unwrap();
-    app.ensure_admin(Some("Quokka-Saffron-Lattice-19".into()))
+    app.auth()
+        .ensure_admin(Some("Quokka-Saffron-Lattice-19".into()))
         .await
         .unwrap();
     let admin = app
+        .auth()
         .actor_for_username("admin", crate::Context::new(crate::Source::System))
         .await
         .unwrap();
@@ -37,6 +39,6 @@ pub(crate) async fn app_with_admin() -> (App, Actor, Option<tempfile::TempDir>) 
     let (opts, dir) =
         DbOptions::fresh(custos_store::Backend::Sqlite, None).expect("a temporary directory");
     let (app, admin) = open_with_admin(&opts, AppConfig::default()).await;
-    app.ensure_default_code_rules(&admin).await.unwrap();
+    app.demo().ensure_default_code_rules(&admin).await.unwrap();
     (app, admin, dir)
 }

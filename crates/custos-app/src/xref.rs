@@ -2,6 +2,7 @@
 //! A (system, source id) pair names at most one customer; a customer has at most one id
 //! per system.
 
+use crate::sources::Sources;
 use serde::{Deserialize, Serialize};
 
 use custos_core::normalize::normalize_text;
@@ -14,7 +15,7 @@ use crate::audit::{append, record};
 use crate::auth::format_time;
 use crate::customers::{in_scope, scoped_customer};
 use crate::error::{AppError, AppResult};
-use crate::{to_json, App};
+use crate::to_json;
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -85,7 +86,7 @@ async fn customer_in_scope(
     scoped_customer(tx, actor, scope, code).await
 }
 
-impl App {
+impl Sources<'_> {
     /// Link a customer to a system's id (`xref.manage`), replacing its previous id there.
     pub async fn put_xref(
         &self,
@@ -98,7 +99,7 @@ impl App {
         let input = input.into().get()?;
         let system = check_system(system)?;
         let source_id = check_source_id(&input.source_id)?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let row = customer_in_scope(&mut tx, actor, "xref.manage", code).await?;
         if let Some(other) = tx.xref_by_source(&system, &source_id).await? {
             if other.customer_id != row.id {
@@ -140,7 +141,7 @@ impl App {
     pub async fn delete_xref(&self, actor: &Actor, code: &str, system: &str) -> AppResult<()> {
         actor.require("xref.manage")?;
         let system = check_system(system)?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let row = customer_in_scope(&mut tx, actor, "xref.manage", code).await?;
         let before = tx
             .xrefs_of(row.id)
@@ -158,7 +159,7 @@ impl App {
 
     /// A customer's ids in other systems (`customer.read`).
     pub async fn list_xrefs(&self, actor: &Actor, code: &str) -> AppResult<Vec<XrefView>> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let row = customer_in_scope(&mut tx, actor, "customer.read", code).await?;
         let rows = tx.xrefs_of(row.id).await?;
         tx.rollback().await?;
@@ -183,7 +184,7 @@ impl App {
         let scope = actor.require("customer.read")?;
         let system = check_system(system)?;
         let source_id = check_source_id(source_id)?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let missing = || AppError::not_found("xref", format!("{system}/{source_id}"));
         let x = tx
             .xref_by_source(&system, &source_id)

@@ -23,6 +23,7 @@ use app::*;
 /// A user holding `role` with `scope`, as an actor.
 async fn customer(t: &T, name: &str, level: Option<&str>) -> String {
     t.app
+        .customers()
         .create_customer(
             &t.admin,
             NewCustomer {
@@ -71,6 +72,7 @@ fn order(doc: &str, date: &str, amount: serde_json::Value) -> NewOrder {
 
 async fn audit_of(t: &T, action: &str) -> Vec<custos_app::audit::AuditView> {
     t.app
+        .audit()
         .list_audit(
             &t.admin,
             AuditFilter {
@@ -91,6 +93,7 @@ both!(followup_recorded_read_back_audited_and_masked, |t| {
     let code = customer(&t, "北京跟进科技有限公司", None).await;
     let v = here(
         t.app
+            .activities()
             .add_followup(&t.admin, &code, followup("客户请回电 13812345678 再谈"))
             .await
             .unwrap(),
@@ -99,7 +102,13 @@ both!(followup_recorded_read_back_audited_and_masked, |t| {
     assert_eq!(v.meta.customer_code, code);
 
     // The admin may read personal data: content in clear, and that read is audited.
-    let page = here(t.app.list_followups(&t.admin, &code, &all()).await.unwrap());
+    let page = here(
+        t.app
+            .activities()
+            .list_followups(&t.admin, &code, &all())
+            .await
+            .unwrap(),
+    );
     assert_eq!(page.items.len(), 1);
     assert_eq!(
         page.items[0].followup.content,
@@ -110,7 +119,13 @@ both!(followup_recorded_read_back_audited_and_masked, |t| {
 
     // A query user without customer.pii.read sees the phone number masked.
     let query = user(&t, "query_all", "query", "all").await;
-    let page = here(t.app.list_followups(&query, &code, &all()).await.unwrap());
+    let page = here(
+        t.app
+            .activities()
+            .list_followups(&query, &code, &all())
+            .await
+            .unwrap(),
+    );
     assert_eq!(
         page.items[0].followup.content,
         "客户请回电 138****5678 再谈"
@@ -135,7 +150,7 @@ both!(followup_recorded_read_back_audited_and_masked, |t| {
         next_date: Some("2030-02-30".into()),
         ..Default::default()
     };
-    match t.app.add_followup(&t.admin, &code, bad).await {
+    match t.app.activities().add_followup(&t.admin, &code, bad).await {
         Err(AppError::Validation(f)) => {
             let fields: Vec<&str> = f.iter().map(|e| e.field.as_str()).collect();
             assert_eq!(fields, ["channel", "content", "result", "next_date"]);
@@ -145,6 +160,7 @@ both!(followup_recorded_read_back_audited_and_masked, |t| {
     let control = followup("响铃\u{7}");
     let e = t
         .app
+        .activities()
         .add_followup(&t.admin, &code, control)
         .await
         .unwrap_err();
@@ -160,12 +176,14 @@ both!(permissions_and_scope_decide_every_kind, |t| {
     // A role lacking the permission: 403, whatever the body.
     let e = t
         .app
+        .activities()
         .add_followup(&query, &code, followup("x"))
         .await
         .unwrap_err();
     assert!(matches!(e, AppError::Forbidden { .. }), "{e:?}");
     let e = t
         .app
+        .activities()
         .credit_history(&clerk_all, &code, &all())
         .await
         .unwrap_err();
@@ -177,6 +195,7 @@ both!(permissions_and_scope_decide_every_kind, |t| {
     };
     let e = t
         .app
+        .activities()
         .add_credit(&clerk_all, &code, credit)
         .await
         .unwrap_err();
@@ -186,12 +205,19 @@ both!(permissions_and_scope_decide_every_kind, |t| {
     // endpoint itself.
     let out = t
         .app
+        .activities()
         .list_followups(&clerk_own, &code, &all())
         .await
         .unwrap_err();
-    let customer_out = t.app.get_customer(&clerk_own, &code).await.unwrap_err();
+    let customer_out = t
+        .app
+        .customers()
+        .get_customer(&clerk_own, &code)
+        .await
+        .unwrap_err();
     let unknown = t
         .app
+        .activities()
         .list_followups(&clerk_own, "C9999999", &all())
         .await
         .unwrap_err();
@@ -202,12 +228,14 @@ both!(permissions_and_scope_decide_every_kind, |t| {
     assert_eq!(out.detail(lang), customer_out.detail(lang));
     let e = t
         .app
+        .activities()
         .add_order(&clerk_own, &code, order("SO-9", "2026-01-01", json!(1)))
         .await
         .unwrap_err();
     assert_eq!(status(&e), 404);
     let e = t
         .app
+        .activities()
         .list_activities(&clerk_own, &code, &all())
         .await
         .unwrap_err();
@@ -216,14 +244,27 @@ both!(permissions_and_scope_decide_every_kind, |t| {
     // Inside the scope and holding the permission: allowed.
     here(
         t.app
+            .activities()
             .add_followup(&clerk_all, &code, followup("已联系"))
             .await
             .unwrap(),
     );
-    let page = here(t.app.list_followups(&query, &code, &all()).await.unwrap());
+    let page = here(
+        t.app
+            .activities()
+            .list_followups(&query, &code, &all())
+            .await
+            .unwrap(),
+    );
     assert_eq!(page.items.len(), 1);
     let exec = user(&t, "exec_all", "executive", "all").await;
-    here(t.app.credit_history(&exec, &code, &all()).await.unwrap());
+    here(
+        t.app
+            .activities()
+            .credit_history(&exec, &code, &all())
+            .await
+            .unwrap(),
+    );
 });
 
 both!(
@@ -232,6 +273,7 @@ both!(
         let code = customer(&t, "广州投诉电器有限公司", None).await;
         let visit = here(
             t.app
+                .activities()
                 .add_interaction(
                     &t.admin,
                     &code,
@@ -249,6 +291,7 @@ both!(
 
         let c = here(
             t.app
+                .activities()
                 .add_interaction(
                     &t.admin,
                     &code,
@@ -271,6 +314,7 @@ both!(
             .expect("service record opened");
         let services = here(
             t.app
+                .activities()
                 .list_service_records(&t.admin, &code, &all())
                 .await
                 .unwrap(),
@@ -293,6 +337,7 @@ both!(
         // Satisfaction only once resolved; a status never goes back.
         let e = t
             .app
+            .activities()
             .update_interaction(
                 &t.admin,
                 &code,
@@ -304,12 +349,14 @@ both!(
         assert_eq!(status(&e), 422);
         here(
             t.app
+                .activities()
                 .update_interaction(&t.admin, &code, c.meta.id, patch(Some("in_progress"), None))
                 .await
                 .unwrap(),
         );
         let done = here(
             t.app
+                .activities()
                 .update_interaction(
                     &t.admin,
                     &code,
@@ -327,6 +374,7 @@ both!(
         assert_eq!(done.interaction.satisfaction, Some(5));
         match t
             .app
+            .activities()
             .update_interaction(&t.admin, &code, c.meta.id, patch(Some("in_progress"), None))
             .await
         {
@@ -337,12 +385,14 @@ both!(
         }
         let e = t
             .app
+            .activities()
             .update_interaction(&t.admin, &code, visit.meta.id, patch(Some("closed"), None))
             .await
             .unwrap_err();
         assert_eq!(e.code(), "interaction.not_complaint");
         let e = t
             .app
+            .activities()
             .update_interaction(&t.admin, &code, 999_999, patch(Some("closed"), None))
             .await
             .unwrap_err();
@@ -357,6 +407,7 @@ both!(
         };
         let e = t
             .app
+            .activities()
             .add_service_record(&t.admin, &code, s)
             .await
             .unwrap_err();
@@ -370,6 +421,7 @@ both!(
         let code = customer(&t, "深圳合同软件有限公司", Some("潜在客户")).await;
         let draft = here(
             t.app
+                .activities()
                 .add_contract(
                     &t.admin,
                     &code,
@@ -389,7 +441,14 @@ both!(
         assert_eq!(draft.contract.status, "draft");
         let level = |v: custos_app::customers::CustomerView| v.level;
         assert_eq!(
-            level(t.app.get_customer(&t.admin, &code).await.unwrap()).as_deref(),
+            level(
+                t.app
+                    .customers()
+                    .get_customer(&t.admin, &code)
+                    .await
+                    .unwrap()
+            )
+            .as_deref(),
             Some("潜在客户")
         );
 
@@ -402,6 +461,7 @@ both!(
         assert_eq!(
             status(
                 &t.app
+                    .activities()
                     .add_contract(&t.admin, &code, again)
                     .await
                     .unwrap_err()
@@ -416,6 +476,7 @@ both!(
         assert_eq!(
             status(
                 &t.app
+                    .activities()
                     .update_contract(&t.admin, &code, draft.meta.id, sign(None))
                     .await
                     .unwrap_err()
@@ -424,6 +485,7 @@ both!(
         );
         let signed = here(
             t.app
+                .activities()
                 .update_contract(&t.admin, &code, draft.meta.id, sign(Some("2026-03-01")))
                 .await
                 .unwrap(),
@@ -435,14 +497,25 @@ both!(
         };
         let e = t
             .app
+            .activities()
             .update_contract(&t.admin, &code, draft.meta.id, back)
             .await
             .unwrap_err();
         assert_eq!(status(&e), 422);
 
-        let v = t.app.get_customer(&t.admin, &code).await.unwrap();
+        let v = t
+            .app
+            .customers()
+            .get_customer(&t.admin, &code)
+            .await
+            .unwrap();
         assert_eq!(v.level.as_deref(), Some("成交客户"));
-        let history = t.app.customer_history(&t.admin, &code).await.unwrap();
+        let history = t
+            .app
+            .customers()
+            .customer_history(&t.admin, &code)
+            .await
+            .unwrap();
         let moved: Vec<_> = history
             .iter()
             .filter(|h| h.action == "contract_signed")
@@ -459,8 +532,19 @@ both!(
             signed_on: Some("2026-04-01".into()),
             ..Default::default()
         };
-        here(t.app.add_contract(&t.admin, &code, second).await.unwrap());
-        let history = t.app.customer_history(&t.admin, &code).await.unwrap();
+        here(
+            t.app
+                .activities()
+                .add_contract(&t.admin, &code, second)
+                .await
+                .unwrap(),
+        );
+        let history = t
+            .app
+            .customers()
+            .customer_history(&t.admin, &code)
+            .await
+            .unwrap();
         assert_eq!(
             history
                 .iter()
@@ -468,7 +552,13 @@ both!(
                 .count(),
             1
         );
-        let page = here(t.app.list_contracts(&t.admin, &code, &all()).await.unwrap());
+        let page = here(
+            t.app
+                .activities()
+                .list_contracts(&t.admin, &code, &all())
+                .await
+                .unwrap(),
+        );
         assert_eq!(page.items.len(), 2);
         assert_eq!(page.items[0].contract.number, "HT-2026-002");
     }
@@ -478,6 +568,7 @@ both!(orders_are_idempotent_and_keep_totals, |t| {
     let code = customer(&t, "杭州订单食品有限公司", None).await;
     let first = here(
         t.app
+            .activities()
             .add_order(&t.admin, &code, order("SO-1", "2026-01-05", json!(100.5)))
             .await
             .unwrap(),
@@ -486,6 +577,7 @@ both!(orders_are_idempotent_and_keep_totals, |t| {
     assert_eq!(first.order.order.amount_fen, 10_050);
     let repeat = here(
         t.app
+            .activities()
             .add_order(
                 &t.admin,
                 &code,
@@ -498,6 +590,7 @@ both!(orders_are_idempotent_and_keep_totals, |t| {
     assert_eq!(repeat.order.meta.id, first.order.meta.id);
     let e = t
         .app
+        .activities()
         .add_order(&t.admin, &code, order("SO-1", "2026-01-05", json!(99)))
         .await
         .unwrap_err();
@@ -506,21 +599,43 @@ both!(orders_are_idempotent_and_keep_totals, |t| {
     // The same number from another system is another document.
     let mut other = order("SO-1", "2026-02-01", json!(1));
     other.source_system = "pos".into();
-    assert!(here(t.app.add_order(&t.admin, &code, other).await.unwrap()).created);
+    assert!(
+        here(
+            t.app
+                .activities()
+                .add_order(&t.admin, &code, other)
+                .await
+                .unwrap()
+        )
+        .created
+    );
     // A payment is recorded but is not an order in the totals.
     let mut pay = order("PAY-1", "2026-03-01", json!(50));
     pay.kind = Some("payment".into());
-    here(t.app.add_order(&t.admin, &code, pay).await.unwrap());
+    here(
+        t.app
+            .activities()
+            .add_order(&t.admin, &code, pay)
+            .await
+            .unwrap(),
+    );
     for bad in [json!(-1), json!("1.234"), json!("abc"), json!(1e20)] {
         let e = t
             .app
+            .activities()
             .add_order(&t.admin, &code, order("SO-X", "2026-01-05", bad.clone()))
             .await
             .unwrap_err();
         assert_eq!(status(&e), 422, "{bad}");
     }
 
-    let page = here(t.app.list_orders(&t.admin, &code, &all()).await.unwrap());
+    let page = here(
+        t.app
+            .activities()
+            .list_orders(&t.admin, &code, &all())
+            .await
+            .unwrap(),
+    );
     assert_eq!(page.items.len(), 3);
     assert_eq!(page.totals.order_count, 2);
     assert_eq!(page.totals.lifetime_amount_fen, 10_150);
@@ -546,9 +661,21 @@ both!(credit_history_is_newest_first_and_current_is_latest, |t| {
             overdue_days: Some(0),
             defaulted: Some(false),
         };
-        here(t.app.add_credit(&t.admin, &code, c).await.unwrap());
+        here(
+            t.app
+                .activities()
+                .add_credit(&t.admin, &code, c)
+                .await
+                .unwrap(),
+        );
     }
-    let h = here(t.app.credit_history(&t.admin, &code, &all()).await.unwrap());
+    let h = here(
+        t.app
+            .activities()
+            .credit_history(&t.admin, &code, &all())
+            .await
+            .unwrap(),
+    );
     let ratings: Vec<&str> = h.history.iter().map(|c| c.credit.rating.as_str()).collect();
     assert_eq!(ratings, ["A", "BB", "B"]);
     assert_eq!(h.current.unwrap().credit.rating, "A");
@@ -559,7 +686,7 @@ both!(credit_history_is_newest_first_and_current_is_latest, |t| {
         overdue_days: Some(-3),
         ..Default::default()
     };
-    match t.app.add_credit(&t.admin, &code, bad).await {
+    match t.app.activities().add_credit(&t.admin, &code, bad).await {
         Err(AppError::Validation(f)) => {
             let fields: Vec<&str> = f.iter().map(|e| e.field.as_str()).collect();
             assert_eq!(fields, ["rated_on", "overdue_days"]);
@@ -572,9 +699,16 @@ both!(all_records_in_one_list_newest_first_in_pages, |t| {
     let code = customer(&t, "武汉列表机械有限公司", None).await;
     let mut f = followup("最早的跟进");
     f.followed_at = Some("2026-01-01T09:00:00+08:00".into());
-    here(t.app.add_followup(&t.admin, &code, f).await.unwrap());
     here(
         t.app
+            .activities()
+            .add_followup(&t.admin, &code, f)
+            .await
+            .unwrap(),
+    );
+    here(
+        t.app
+            .activities()
             .add_order(&t.admin, &code, order("SO-L", "2026-02-01", json!(5)))
             .await
             .unwrap(),
@@ -586,26 +720,50 @@ both!(all_records_in_one_list_newest_first_in_pages, |t| {
         signed_on: Some("2026-03-01".into()),
         ..Default::default()
     };
-    here(t.app.add_contract(&t.admin, &code, c).await.unwrap());
+    here(
+        t.app
+            .activities()
+            .add_contract(&t.admin, &code, c)
+            .await
+            .unwrap(),
+    );
     let credit = NewCredit {
         rating: "A".into(),
         rated_on: "2026-04-01".into(),
         ..Default::default()
     };
-    here(t.app.add_credit(&t.admin, &code, credit).await.unwrap());
+    here(
+        t.app
+            .activities()
+            .add_credit(&t.admin, &code, credit)
+            .await
+            .unwrap(),
+    );
 
     let q = PageQuery {
         limit: Some("2".into()),
         cursor: None,
     };
-    let first = here(t.app.list_activities(&t.admin, &code, &q).await.unwrap());
+    let first = here(
+        t.app
+            .activities()
+            .list_activities(&t.admin, &code, &q)
+            .await
+            .unwrap(),
+    );
     let kinds: Vec<&str> = first.items.iter().map(|i| i.kind.as_str()).collect();
     assert_eq!(kinds, ["contract", "order"], "credit is not in the list");
     let q = PageQuery {
         limit: Some("2".into()),
         cursor: first.next_cursor.clone(),
     };
-    let second = here(t.app.list_activities(&t.admin, &code, &q).await.unwrap());
+    let second = here(
+        t.app
+            .activities()
+            .list_activities(&t.admin, &code, &q)
+            .await
+            .unwrap(),
+    );
     let kinds: Vec<&str> = second.items.iter().map(|i| i.kind.as_str()).collect();
     assert_eq!(kinds, ["followup"]);
     assert_eq!(second.next_cursor, None);
@@ -622,6 +780,7 @@ both!(all_records_in_one_list_newest_first_in_pages, |t| {
         };
         let e = t
             .app
+            .activities()
             .list_activities(&t.admin, &code, &q)
             .await
             .unwrap_err();
@@ -635,7 +794,8 @@ both!(the_same_order_sent_at_once_is_recorded_once, |t| {
     for _ in 0..6 {
         let (app, admin, code) = (t.app.clone(), t.admin.clone(), code.clone());
         tasks.push(tokio::spawn(async move {
-            app.add_order(&admin, &code, order("SO-RACE", "2026-06-01", json!(42)))
+            app.activities()
+                .add_order(&admin, &code, order("SO-RACE", "2026-06-01", json!(42)))
                 .await
         }));
     }
@@ -649,7 +809,13 @@ both!(the_same_order_sent_at_once_is_recorded_once, |t| {
     assert_eq!(created, 1);
     ids.dedup();
     assert_eq!(ids.len(), 1, "{ids:?}");
-    let page = here(t.app.list_orders(&t.admin, &code, &all()).await.unwrap());
+    let page = here(
+        t.app
+            .activities()
+            .list_orders(&t.admin, &code, &all())
+            .await
+            .unwrap(),
+    );
     assert_eq!(page.totals.order_count, 1);
 });
 
@@ -677,22 +843,34 @@ async fn add_every_kind(t: &T, actor: &Actor, code: &str, n: usize) -> Vec<Resul
         ..Default::default()
     };
     vec![
-        app.add_followup(actor, code, followup(&format!("跟进 {n}")))
+        app.activities()
+            .add_followup(actor, code, followup(&format!("跟进 {n}")))
             .await
             .map(drop),
-        app.add_interaction(actor, code, interaction)
+        app.activities()
+            .add_interaction(actor, code, interaction)
             .await
             .map(drop),
-        app.add_service_record(actor, code, service).await.map(drop),
-        app.add_contract(actor, code, contract).await.map(drop),
-        app.add_order(
-            actor,
-            code,
-            order(&format!("SO-K{n}"), "2026-01-01", json!(n)),
-        )
-        .await
-        .map(drop),
-        app.add_credit(actor, code, credit).await.map(drop),
+        app.activities()
+            .add_service_record(actor, code, service)
+            .await
+            .map(drop),
+        app.activities()
+            .add_contract(actor, code, contract)
+            .await
+            .map(drop),
+        app.activities()
+            .add_order(
+                actor,
+                code,
+                order(&format!("SO-K{n}"), "2026-01-01", json!(n)),
+            )
+            .await
+            .map(drop),
+        app.activities()
+            .add_credit(actor, code, credit)
+            .await
+            .map(drop),
     ]
 }
 
@@ -740,31 +918,37 @@ both!(
         );
         let reads: Vec<u16> = vec![
             t.app
+                .activities()
                 .list_followups(&clerk_own, &code, &all())
                 .await
                 .err()
                 .map_or(200, |e| e.status()),
             t.app
+                .activities()
                 .list_interactions(&clerk_own, &code, &all())
                 .await
                 .err()
                 .map_or(200, |e| e.status()),
             t.app
+                .activities()
                 .list_service_records(&clerk_own, &code, &all())
                 .await
                 .err()
                 .map_or(200, |e| e.status()),
             t.app
+                .activities()
                 .list_contracts(&clerk_own, &code, &all())
                 .await
                 .err()
                 .map_or(200, |e| e.status()),
             t.app
+                .activities()
                 .list_orders(&clerk_own, &code, &all())
                 .await
                 .err()
                 .map_or(200, |e| e.status()),
             t.app
+                .activities()
                 .credit_history(&query, &code, &all())
                 .await
                 .err()

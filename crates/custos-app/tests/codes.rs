@@ -23,11 +23,13 @@ struct T {
 async fn setup(backend: Backend, config: AppConfig) -> Option<T> {
     let db = TestDb::new(backend).await.expect("test db")?;
     let app = App::from_db(db.db.clone(), config);
-    app.ensure_builtin_roles().await.expect("roles");
-    app.ensure_admin(Some("Quokka-Saffron-Lattice-19".into()))
+    app.org().ensure_builtin_roles().await.expect("roles");
+    app.auth()
+        .ensure_admin(Some("Quokka-Saffron-Lattice-19".into()))
         .await
         .expect("admin");
     let admin = app
+        .auth()
         .actor_for_username("admin", Context::new(Source::System))
         .await
         .expect("admin actor");
@@ -66,6 +68,7 @@ fn segments(v: serde_json::Value) -> Vec<Segment> {
 
 async fn publish(t: &T, key: &str, types: &[&str], segs: serde_json::Value) {
     t.app
+        .codes()
         .create_code_rule(
             &t.admin,
             NewCodeRule {
@@ -81,6 +84,7 @@ async fn publish(t: &T, key: &str, types: &[&str], segs: serde_json::Value) {
         .await
         .expect("create rule");
     t.app
+        .codes()
         .publish_code_rule(&t.admin, key)
         .await
         .expect("publish");
@@ -98,6 +102,7 @@ fn customer(ty: &str, name: &str) -> NewCustomer {
 
 async fn create(t: &T, ty: &str, name: &str) -> String {
     t.app
+        .customers()
         .create_customer(&t.admin, customer(ty, name))
         .await
         .expect("create customer")
@@ -107,6 +112,7 @@ async fn create(t: &T, ty: &str, name: &str) -> String {
 /// The newest `limit` audit entries of `action`.
 async fn audit_of(t: &T, action: &str, limit: i64) -> Vec<custos_app::audit::AuditView> {
     t.app
+        .audit()
         .list_audit(
             &t.admin,
             custos_app::AuditFilter {
@@ -150,6 +156,7 @@ both!(seed_case_1_type_letter_and_sequence, |t| {
 // Seed 001 case 2: R/W + yyyyMMdd + 4-digit sequence reset daily.
 both!(seed_case_2_daily_reset, |t| {
     t.app
+        .customers()
         .set_customer_types(
             &t.admin,
             serde_json::from_value::<Vec<custos_app::customers::CustomerType>>(json!([
@@ -176,6 +183,7 @@ both!(seed_case_2_daily_reset, |t| {
     // A preview for another day starts that day's scope at 1 and consumes nothing.
     let p = t
         .app
+        .codes()
         .preview_code_rule(
             &t.admin,
             "retail-wholesale",
@@ -206,13 +214,25 @@ both!(seed_000_type_province_sequence_check, |t| {
     .await;
     let mut c = customer("enterprise", "北京丙公司");
     c.region_code = Some("110105".into());
-    let a = t.app.create_customer(&t.admin, c).await.unwrap().code;
+    let a = t
+        .app
+        .customers()
+        .create_customer(&t.admin, c)
+        .await
+        .unwrap()
+        .code;
     let mut c = customer("enterprise", "上海丁公司");
     c.region_code = Some("310104".into());
-    let b = t.app.create_customer(&t.admin, c).await.unwrap().code;
+    let b = t
+        .app
+        .customers()
+        .create_customer(&t.admin, c)
+        .await
+        .unwrap()
+        .code;
     assert!(a.starts_with("011100001"), "{a}");
     assert!(b.starts_with("013100001"), "{b}");
-    let v = t.app.validate_code(&t.admin, &a).await.unwrap();
+    let v = t.app.codes().validate_code(&t.admin, &a).await.unwrap();
     assert!(v.well_formed);
     assert_eq!(v.check_valid, Some(true));
     assert_eq!(v.issued, Some(true));
@@ -221,12 +241,13 @@ both!(seed_000_type_province_sequence_check, |t| {
     let mut bad: Vec<char> = a.chars().collect();
     bad[6] = if bad[6] == '9' { '8' } else { '9' };
     let bad: String = bad.into_iter().collect();
-    let v = t.app.validate_code(&t.admin, &bad).await.unwrap();
+    let v = t.app.codes().validate_code(&t.admin, &bad).await.unwrap();
     assert_ne!(v.check_valid, Some(true));
     assert_eq!(v.issued, Some(false));
     // Missing region: a clear error naming region_code, nothing written.
     let err = t
         .app
+        .customers()
         .create_customer(&t.admin, customer("enterprise", "无地区公司"))
         .await
         .unwrap_err();
@@ -248,6 +269,7 @@ both!(versions_keep_old_codes_valid, |t| {
     assert_eq!(old, "E001");
     // A second draft while one is open is refused; publishing v2 disables v1.
     t.app
+        .codes()
         .create_code_rule(
             &t.admin,
             NewCodeRule {
@@ -266,6 +288,7 @@ both!(versions_keep_old_codes_valid, |t| {
         .unwrap();
     let again = t
         .app
+        .codes()
         .create_code_rule(
             &t.admin,
             NewCodeRule {
@@ -278,11 +301,16 @@ both!(versions_keep_old_codes_valid, |t| {
         .await
         .unwrap_err();
     assert_eq!(again.code(), "code_rule.draft_exists");
-    let view = t.app.publish_code_rule(&t.admin, "ent").await.unwrap();
+    let view = t
+        .app
+        .codes()
+        .publish_code_rule(&t.admin, "ent")
+        .await
+        .unwrap();
     assert_eq!(view.published_version, Some(2));
     assert_eq!(view.versions[0].status, "disabled");
     assert_eq!(create(&t, "enterprise", "乙").await, "EN00001");
-    let v = t.app.validate_code(&t.admin, &old).await.unwrap();
+    let v = t.app.codes().validate_code(&t.admin, &old).await.unwrap();
     assert!(v.well_formed);
     assert_eq!(v.matches[0].rule_version, 1);
     // The audit log says who published which version.
@@ -290,9 +318,14 @@ both!(versions_keep_old_codes_valid, |t| {
     assert_eq!(entries.len(), 2);
     assert!(entries.iter().all(|e| e.actor == "admin"));
     // Disabling leaves no applicable rule: creation fails clearly.
-    t.app.disable_code_rule(&t.admin, "ent").await.unwrap();
+    t.app
+        .codes()
+        .disable_code_rule(&t.admin, "ent")
+        .await
+        .unwrap();
     let err = t
         .app
+        .customers()
         .create_customer(&t.admin, customer("enterprise", "丙"))
         .await
         .unwrap_err();
@@ -308,6 +341,7 @@ both!(overlapping_rules_cannot_both_be_published, |t| {
     )
     .await;
     t.app
+        .codes()
         .create_code_rule(
             &t.admin,
             NewCodeRule {
@@ -326,6 +360,7 @@ both!(overlapping_rules_cannot_both_be_published, |t| {
         .unwrap();
     let err = t
         .app
+        .codes()
         .publish_code_rule(&t.admin, "rule-b")
         .await
         .unwrap_err();
@@ -336,6 +371,7 @@ both!(overlapping_rules_cannot_both_be_published, |t| {
 both!(invalid_rules_report_every_problem, |t| {
     let err = t
         .app
+        .codes()
         .create_code_rule(
             &t.admin,
             NewCodeRule {
@@ -376,11 +412,12 @@ both!(manual_codes_are_checked_and_skipped_by_the_sequence, |t| {
     )
     .await;
     let first = create(&t, "enterprise", "一").await; // M0001?
-    let d = t.app.validate_code(&t.admin, &first).await.unwrap();
+    let d = t.app.codes().validate_code(&t.admin, &first).await.unwrap();
     assert_eq!(d.matches[0].decoded.sequence, Some(1));
     // Preview the code for number 2, assign it by hand, and the sequence skips it.
     let p = t
         .app
+        .codes()
         .preview_code_rule(
             &t.admin,
             "manual",
@@ -397,7 +434,12 @@ both!(manual_codes_are_checked_and_skipped_by_the_sequence, |t| {
     c.code = Some(manual.to_lowercase());
     c.reason = Some("迁移历史编码".into());
     assert_eq!(
-        t.app.create_customer(&t.admin, c).await.unwrap().code,
+        t.app
+            .customers()
+            .create_customer(&t.admin, c)
+            .await
+            .unwrap()
+            .code,
         manual
     );
     assert_eq!(create(&t, "enterprise", "三").await, p.codes[1]);
@@ -405,7 +447,12 @@ both!(manual_codes_are_checked_and_skipped_by_the_sequence, |t| {
     let mut c = customer("enterprise", "重复");
     c.code = Some(manual.clone());
     assert_eq!(
-        t.app.create_customer(&t.admin, c).await.unwrap_err().code(),
+        t.app
+            .customers()
+            .create_customer(&t.admin, c)
+            .await
+            .unwrap_err()
+            .code(),
         "code.taken"
     );
     let mut wrong = manual.clone();
@@ -413,13 +460,25 @@ both!(manual_codes_are_checked_and_skipped_by_the_sequence, |t| {
     wrong.push(if last == 'A' { 'B' } else { 'A' });
     let mut c = customer("enterprise", "错校验");
     c.code = Some(wrong);
-    let AppError::Validation(f) = t.app.create_customer(&t.admin, c).await.unwrap_err() else {
+    let AppError::Validation(f) = t
+        .app
+        .customers()
+        .create_customer(&t.admin, c)
+        .await
+        .unwrap_err()
+    else {
         panic!()
     };
     assert_eq!(f[0].violation.code, "code.check_char");
     let mut c = customer("enterprise", "错形状");
     c.code = Some("X12".into());
-    let AppError::Validation(f) = t.app.create_customer(&t.admin, c).await.unwrap_err() else {
+    let AppError::Validation(f) = t
+        .app
+        .customers()
+        .create_customer(&t.admin, c)
+        .await
+        .unwrap_err()
+    else {
         panic!()
     };
     assert_eq!(f[0].violation.code, "code.shape");
@@ -439,13 +498,19 @@ both!(full_scope_fails_clearly_and_capacity_warns, |t| {
             format!("T{i}")
         );
     }
-    let cap = t.app.code_rule_capacity(&t.admin, "tiny").await.unwrap();
+    let cap = t
+        .app
+        .codes()
+        .code_rule_capacity(&t.admin, "tiny")
+        .await
+        .unwrap();
     assert_eq!(cap.capacity_per_scope, Some(9));
     assert_eq!(cap.scopes[0].used, 9);
     assert_eq!(cap.scopes[0].remaining, 0);
     assert!(cap.scopes[0].warning);
     let err = t
         .app
+        .customers()
         .create_customer(&t.admin, customer("enterprise", "第十"))
         .await
         .unwrap_err();
@@ -471,6 +536,7 @@ both!(random_codes_are_unique_and_valid, |t| {
         assert!(seen.insert(code.clone()));
         assert_eq!(
             t.app
+                .codes()
                 .validate_code(&t.admin, &code)
                 .await
                 .unwrap()
@@ -500,6 +566,7 @@ async fn hammer(t: &T, tasks: usize, per_task: usize) -> (usize, u64) {
             let mut codes = Vec::new();
             for i in 0..per_task {
                 match app
+                    .customers()
                     .create_customer(
                         &actor,
                         customer("enterprise", &format!("并发客户{w:03}{i:05}")),
@@ -533,7 +600,7 @@ async fn hammer(t: &T, tasks: usize, per_task: usize) -> (usize, u64) {
     let expected_codes: BTreeSet<String> = (1..=total).map(|n| format!("L{n:06}")).collect();
     assert_eq!(all, expected_codes);
     assert!(matches!(
-        t.app.verify_audit().await.unwrap(),
+        t.app.audit().verify_audit().await.unwrap(),
         custos_app::ChainReport::Ok { .. }
     ));
     (total, failures.load(Ordering::Relaxed))
@@ -591,6 +658,7 @@ both!(
 // be the new one.
 both!(duplicate_check_sees_changes_made_by_another_process, |t| {
     t.app
+        .demo()
         .ensure_default_code_rules(&t.admin)
         .await
         .expect("rules");
@@ -598,6 +666,7 @@ both!(duplicate_check_sees_changes_made_by_another_process, |t| {
     let old_name = "华东精密机械制造有限公司";
     let created = t
         .app
+        .customers()
         .create_customer(
             &t.admin,
             NewCustomer {
@@ -626,6 +695,7 @@ both!(duplicate_check_sees_changes_made_by_another_process, |t| {
     };
     let before = t
         .app
+        .customers()
         .check_duplicates(&t.admin, draft())
         .await
         .expect("check");
@@ -639,12 +709,14 @@ both!(duplicate_check_sees_changes_made_by_another_process, |t| {
     }))
     .expect("patch");
     other
+        .customers()
         .update_customer(&t.admin, &created.code, patch)
         .await
         .expect("update through the other process");
 
     let after = t
         .app
+        .customers()
         .check_duplicates(&t.admin, draft())
         .await
         .expect("check");
@@ -668,12 +740,18 @@ both!(duplicate_check_sees_changes_made_by_another_process, |t| {
 both!(demo_customers_pass_the_duplicate_check, |t| {
     let n = t
         .app
+        .demo()
         .add_demo_customers(&t.admin, 2500, 1, &[], |_| {})
         .await
         .expect("demo customers");
     assert_eq!(n, 2500);
     // Five batches, each generated while the one before was written: all of them land.
-    let stats = t.app.customer_stats(&t.admin).await.expect("stats");
+    let stats = t
+        .app
+        .customers()
+        .customer_stats(&t.admin)
+        .await
+        .expect("stats");
     assert_eq!(stats.total, 2500);
 });
 
@@ -690,6 +768,7 @@ both!(manual_code_inside_the_look_ahead_is_skipped, |t| {
     .await;
     let preview = t
         .app
+        .codes()
         .preview_code_rule(
             &t.admin,
             "ahead",
@@ -720,6 +799,7 @@ both!(manual_code_inside_the_look_ahead_is_skipped, |t| {
     inputs[4].reason = Some("迁移历史编码".into());
     let codes = t
         .app
+        .customers()
         .create_customers(&t.admin, inputs)
         .await
         .expect("one transaction");
@@ -781,7 +861,7 @@ both!(
         assert_eq!(tx.append_audit(&entry(4)).await.unwrap(), first + 2);
         tx.commit().await.unwrap();
         assert!(matches!(
-            t.app.verify_audit().await.unwrap(),
+            t.app.audit().verify_audit().await.unwrap(),
             custos_app::ChainReport::Ok { .. }
         ));
     }
@@ -803,7 +883,11 @@ both!(a_batch_finds_duplicates_created_earlier_in_it, |t| {
     let stored: Vec<NewCustomer> = (0..70)
         .map(|i| customer("enterprise", &format!("星河{}贸易有限公司", 1000 + i * 7)))
         .collect();
-    t.app.create_customers(&t.admin, stored).await.unwrap();
+    t.app
+        .customers()
+        .create_customers(&t.admin, stored)
+        .await
+        .unwrap();
     let first = customer("enterprise", "北京启明测算科技有限公司");
     let mut again = customer("enterprise", "启明测算科技（北京）有限公司");
     again.override_duplicates = true;
@@ -817,7 +901,12 @@ both!(a_batch_finds_duplicates_created_earlier_in_it, |t| {
         again,
         near_stored,
     ];
-    let codes = t.app.create_customers(&t.admin, batch).await.unwrap();
+    let codes = t
+        .app
+        .customers()
+        .create_customers(&t.admin, batch)
+        .await
+        .unwrap();
     let created = audit_of(&t, "customer.create", 4).await;
     let overridden = |code: &str| {
         let e = created.iter().find(|e| e.target_id == code).unwrap();
@@ -850,12 +939,13 @@ both!(
             password: "Velvet-Orbit-Canyon-77".into(),
             ..Default::default()
         };
-        let e = t.app.create_user(&t.admin, user).await.unwrap_err();
+        let e = t.app.org().create_user(&t.admin, user).await.unwrap_err();
         assert_eq!(refused_fields(e), ["username"]);
         // Logging in is refused by the use case too, before anything is audited.
         let ctx = custos_app::Context::new(custos_app::Source::Api);
         let e = t
             .app
+            .auth()
             .login("ad\u{0}min", "whatever", &ctx)
             .await
             .unwrap_err();
@@ -870,7 +960,7 @@ both!(
             }],
             ..Default::default()
         };
-        let e = t.app.create_user(&t.admin, user).await.unwrap_err();
+        let e = t.app.org().create_user(&t.admin, user).await.unwrap_err();
         assert_eq!(refused_fields(e), ["roles[0].role"]);
 
         let q = custos_app::search::CustomerQuery {
@@ -878,7 +968,12 @@ both!(
             custom: vec![("k".into(), "\u{1b}[2J".into())],
             ..Default::default()
         };
-        let e = t.app.search_customers(&t.admin, q).await.unwrap_err();
+        let e = t
+            .app
+            .customers()
+            .search_customers(&t.admin, q)
+            .await
+            .unwrap_err();
         assert_eq!(refused_fields(e), ["name", "custom.k"]);
 
         let rule = NewCodeRule {
@@ -887,7 +982,12 @@ both!(
             applies_to: AppliesTo::default(),
             segments: segments(json!([{"kind": "constant", "value": "C\u{0}"}])),
         };
-        let e = t.app.create_code_rule(&t.admin, rule).await.unwrap_err();
+        let e = t
+            .app
+            .codes()
+            .create_code_rule(&t.admin, rule)
+            .await
+            .unwrap_err();
         assert_eq!(refused_fields(e), ["segments[0].value"]);
 
         let e = custos_app::import::MappingSpec::parse("[columns]\n\"名称\" = \"name\\u0000\"\n")
@@ -901,7 +1001,12 @@ both!(
             remarks: Some("两行\n备注".into()),
             ..Default::default()
         };
-        let e = t.app.create_customer(&t.admin, c).await.unwrap_err();
+        let e = t
+            .app
+            .customers()
+            .create_customer(&t.admin, c)
+            .await
+            .unwrap_err();
         assert_eq!(refused_fields(e), ["name", "tags[1]"]);
     }
 );

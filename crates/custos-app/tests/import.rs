@@ -38,6 +38,7 @@ fn opts(name: &str) -> ImportOptions {
 
 async fn import(t: &T, name: &str, o: ImportOptions) -> Result<ImportOutcome, AppError> {
     t.app
+        .imports()
         .import_file(&t.admin, &fixture(name), o, &|_| {})
         .await
 }
@@ -51,6 +52,7 @@ async fn count(t: &T) -> i64 {
 
 async fn audit_count(t: &T) -> usize {
     t.app
+        .audit()
         .list_audit(
             &t.admin,
             AuditFilter {
@@ -66,6 +68,7 @@ async fn audit_count(t: &T) -> usize {
 async fn by_name(t: &T, name: &str) -> custos_app::customers::CustomerView {
     let page = t
         .app
+        .customers()
         .search_customers(
             &t.admin,
             CustomerQuery {
@@ -77,6 +80,7 @@ async fn by_name(t: &T, name: &str) -> custos_app::customers::CustomerView {
         .unwrap();
     assert_eq!(page.items.len(), 1, "one customer named {name}");
     t.app
+        .customers()
         .get_customer(&t.admin, &page.items[0].code)
         .await
         .unwrap()
@@ -84,6 +88,7 @@ async fn by_name(t: &T, name: &str) -> custos_app::customers::CustomerView {
 
 async fn job_rows(t: &T, job: i64, outcome: &str) -> Vec<ReportedRow> {
     t.app
+        .imports()
         .import_job_rows(&t.admin, job, outcome, 0, 1000)
         .await
         .unwrap()
@@ -209,6 +214,7 @@ both!(bad_rows_of_every_class_rejected_alone, |t| {
         write_rejected(&p, &out.headers, &rejected).unwrap();
         let again = t
             .app
+            .imports()
             .import_file(
                 &t.admin,
                 &p,
@@ -293,6 +299,7 @@ both!(mapping_file_value_maps_defaults_and_update_policy, |t| {
     assert_eq!(c.source.as_deref(), Some("历史数据迁移"));
     let x = t
         .app
+        .sources()
         .lookup_xref(&t.admin, "legacy_crm", "L-001")
         .await
         .unwrap();
@@ -425,13 +432,14 @@ both!(bad_files_are_refused_before_anything_is_written, |t| {
 });
 
 both!(template_has_headers_and_lists, |t| {
-    let bytes = t.app.import_template(&t.admin).await.unwrap();
+    let bytes = t.app.imports().import_template(&t.admin).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("template.xlsx");
     std::fs::write(&p, bytes).unwrap();
     // The template is itself importable: headers recognised, the help row skipped.
     let out = t
         .app
+        .imports()
         .import_file(
             &t.admin,
             &p,
@@ -476,19 +484,20 @@ both!(duplicates_in_the_database_under_each_policy, |t| {
     let run = |policy: DuplicatePolicy| {
         let (app, admin, file) = (t.app.clone(), t.admin.clone(), file.clone());
         async move {
-            app.import_file(
-                &admin,
-                &file,
-                ImportOptions {
-                    policy,
-                    sample_rate: 0.0,
-                    ..opts("again.csv")
-                },
-                &|_| {},
-            )
-            .await
-            .unwrap()
-            .report
+            app.imports()
+                .import_file(
+                    &admin,
+                    &file,
+                    ImportOptions {
+                        policy,
+                        sample_rate: 0.0,
+                        ..opts("again.csv")
+                    },
+                    &|_| {},
+                )
+                .await
+                .unwrap()
+                .report
         }
     };
     // skip: nothing written.
@@ -517,6 +526,7 @@ both!(duplicates_in_the_database_under_each_policy, |t| {
     assert_eq!(count(&t).await, 12);
     let pending = t
         .app
+        .customers()
         .search_customers(
             &t.admin,
             CustomerQuery {
@@ -529,6 +539,7 @@ both!(duplicates_in_the_database_under_each_policy, |t| {
     assert_eq!(pending.items.len(), 2);
     let groups = t
         .app
+        .customers()
         .duplicate_groups(&t.admin, Default::default())
         .await
         .unwrap();
@@ -564,6 +575,7 @@ both!(merges_across_chunks_meet_the_current_version, |t| {
     .unwrap();
     let out = t
         .app
+        .imports()
         .import_file(
             &t.admin,
             &file,
@@ -640,7 +652,8 @@ both!(bulk_chunks_find_every_duplicate, |t| {
                 sample_rate: 0.0,
                 ..opts(name)
             };
-            app.import_file(&admin, &path, o, &|_| {})
+            app.imports()
+                .import_file(&admin, &path, o, &|_| {})
                 .await
                 .unwrap()
                 .report
@@ -702,6 +715,7 @@ both!(a_file_breaking_mid_way_keeps_the_rows_before_it, |t| {
     std::fs::write(&path, text).unwrap();
     let out = t
         .app
+        .imports()
         .import_file(
             &t.admin,
             &path,
@@ -728,6 +742,7 @@ async fn import_one_rejected(
     let name = path.file_name().unwrap().to_string_lossy().to_string();
     let out = t
         .app
+        .imports()
         .import_file(&t.admin, path, opts(&name), &|_| {})
         .await
         .unwrap();
@@ -751,6 +766,7 @@ both!(cells_without_header_and_unmapped_required_fields, |t| {
     write_demo_csv(&path, &lines);
     let out = t
         .app
+        .imports()
         .import_file(&t.admin, &path, opts("shifted.csv"), &|_| {})
         .await
         .unwrap();
@@ -860,8 +876,8 @@ both!(reported_rows_keep_no_personal_data_in_plaintext, |t| {
         Some(false),
         "sanity: stored in plaintext"
     );
-    assert_eq!(t.app.seal_import_rows().await.unwrap(), 1);
-    assert_eq!(t.app.seal_import_rows().await.unwrap(), 0);
+    assert_eq!(t.app.imports().seal_import_rows().await.unwrap(), 1);
+    assert_eq!(t.app.imports().seal_import_rows().await.unwrap(), 0);
     let again = job_rows(&t, job, "rejected").await;
     assert_eq!(
         (&again[0].cells, &again[0].detail),

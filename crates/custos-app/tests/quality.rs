@@ -34,17 +34,32 @@ fn bare(name: &str, n: u32) -> NewCustomer {
 }
 
 async fn create(t: &T, actor: &Actor, n: NewCustomer) -> String {
-    t.app.create_customer(actor, n).await.expect("create").code
+    t.app
+        .customers()
+        .create_customer(actor, n)
+        .await
+        .expect("create")
+        .code
 }
 
 async fn failing(t: &T, code: &str) -> Vec<String> {
-    let q = t.app.customer_quality(&t.admin, code).await.unwrap();
+    let q = t
+        .app
+        .quality()
+        .customer_quality(&t.admin, code)
+        .await
+        .unwrap();
     q.failing.into_iter().map(|r| r.key).collect()
 }
 
 both!(bare_enterprise_scores_as_hand_computed, |t| {
     let code = create(&t, &t.admin, bare("评分甲有限公司", 1)).await;
-    let q = t.app.customer_quality(&t.admin, &code).await.unwrap();
+    let q = t
+        .app
+        .quality()
+        .customer_quality(&t.admin, &code)
+        .await
+        .unwrap();
     assert!(q.assessed);
     // Completeness: name and type (3 each) pass, region (1) passes, six recommended
     // fields (1 each) fail: 100 × 7 / 13 = 53.8. Everything else applies and passes:
@@ -97,6 +112,7 @@ both!(a_failing_example_in_each_dimension, |t| {
         .contains(&"validity.uscc".to_string()));
     let report = t
         .app
+        .quality()
         .recompute_quality(&t.admin, 0, |_, _| {})
         .await
         .unwrap();
@@ -128,7 +144,12 @@ both!(a_failing_example_in_each_dimension, |t| {
         &format!("UPDATE customers SET updated_at = {two_years} WHERE code = '{person}'"),
     )
     .await;
-    let snap = t.app.take_quality_snapshot(Source::Cli).await.unwrap();
+    let snap = t
+        .app
+        .quality()
+        .take_quality_snapshot(Source::Cli)
+        .await
+        .unwrap();
     assert!(snap.written);
     assert_eq!(snap.rescored_stale, 1);
     assert_eq!(
@@ -141,12 +162,13 @@ both!(a_failing_example_in_each_dimension, |t| {
     // One snapshot a day: a second run writes nothing.
     assert!(
         !t.app
+            .quality()
             .take_quality_snapshot(Source::Cli)
             .await
             .unwrap()
             .written
     );
-    let trend = t.app.quality_trend(&t.admin, None).await.unwrap();
+    let trend = t.app.quality().quality_trend(&t.admin, None).await.unwrap();
     assert!(!trend.withheld);
     assert_eq!(trend.points.len(), 1);
     assert_eq!(trend.points[0].customers, 3);
@@ -160,7 +182,12 @@ both!(a_failing_example_in_each_dimension, |t| {
     assert!(!failing(&t, &twin)
         .await
         .contains(&"uniqueness.no_open_duplicate".to_string()));
-    let scan = t.app.scan_duplicates(&t.admin, None).await.unwrap();
+    let scan = t
+        .app
+        .customers()
+        .scan_duplicates(&t.admin, None)
+        .await
+        .unwrap();
     assert_eq!(scan.new_groups, 1);
     for c in [&twin, &inconsistent] {
         assert!(failing(&t, c)
@@ -170,11 +197,13 @@ both!(a_failing_example_in_each_dimension, |t| {
     // Dismissing the group clears it in the same transaction.
     let groups = t
         .app
+        .customers()
         .duplicate_groups(&t.admin, Default::default())
         .await
         .unwrap();
     let id = groups.items[0].id;
     t.app
+        .customers()
         .dismiss_duplicate_group(
             &t.admin,
             id,
@@ -191,7 +220,12 @@ both!(a_failing_example_in_each_dimension, |t| {
 
 both!(writes_keep_the_score_current, |t| {
     let code = create(&t, &t.admin, bare("保持丙有限公司", 5)).await;
-    let before = t.app.customer_quality(&t.admin, &code).await.unwrap();
+    let before = t
+        .app
+        .quality()
+        .customer_quality(&t.admin, &code)
+        .await
+        .unwrap();
     let patch = CustomerPatch {
         version: 1,
         address: Some(Some("上海市徐汇区漕溪北路 1 号".into())),
@@ -200,8 +234,17 @@ both!(writes_keep_the_score_current, |t| {
         industry: Some(Some("C13".into())),
         ..Default::default()
     };
-    t.app.update_customer(&t.admin, &code, patch).await.unwrap();
-    let after = t.app.customer_quality(&t.admin, &code).await.unwrap();
+    t.app
+        .customers()
+        .update_customer(&t.admin, &code, patch)
+        .await
+        .unwrap();
+    let after = t
+        .app
+        .quality()
+        .customer_quality(&t.admin, &code)
+        .await
+        .unwrap();
     // Four recommended fields filled: 100 × 11 / 13 = 84.6; 0.3 × 84.6 + 70 = 95.4.
     assert_eq!(after.score, Some(95.4));
     assert!(after.score > before.score);
@@ -212,6 +255,7 @@ both!(writes_keep_the_score_current, |t| {
     other.reason = Some("先录入，后合并".into());
     let other = create(&t, &t.admin, other).await;
     t.app
+        .customers()
         .merge_customers(
             &t.admin,
             MergeRequest {
@@ -223,13 +267,18 @@ both!(writes_keep_the_score_current, |t| {
         )
         .await
         .unwrap();
-    let merged = t.app.customer_quality(&t.admin, &other).await;
+    let merged = t.app.quality().customer_quality(&t.admin, &other).await;
     match merged {
         Ok(q) => assert!(!q.assessed),
         Err(AppError::NotFound { .. }) => {}
         Err(e) => panic!("{e}"),
     }
-    let summary = t.app.quality_summary(&t.admin, None).await.unwrap();
+    let summary = t
+        .app
+        .quality()
+        .quality_summary(&t.admin, None)
+        .await
+        .unwrap();
     assert_eq!(summary.customers, 1);
 });
 
@@ -252,6 +301,7 @@ both!(summary_worklist_and_assignment_within_scope, |t| {
     // Whole database: the enterprise 86.1, the individual 100 → 93.05 → 93.1 (AVG rounds).
     let all = t
         .app
+        .quality()
         .quality_summary(&steward, Some("customer_type"))
         .await
         .unwrap();
@@ -275,12 +325,13 @@ both!(summary_worklist_and_assignment_within_scope, |t| {
 
     // A query user holds no quality permission.
     assert!(matches!(
-        t.app.quality_summary(&query, None).await,
+        t.app.quality().quality_summary(&query, None).await,
         Err(AppError::Forbidden { .. })
     ));
 
     let page = t
         .app
+        .quality()
         .quality_worklist(
             &steward,
             &WorklistQuery {
@@ -294,6 +345,7 @@ both!(summary_worklist_and_assignment_within_scope, |t| {
     assert_eq!(page.items[0].code, mine);
     let bad = t
         .app
+        .quality()
         .quality_worklist(
             &steward,
             &WorklistQuery {
@@ -306,6 +358,7 @@ both!(summary_worklist_and_assignment_within_scope, |t| {
 
     let out = t
         .app
+        .quality()
         .assign_quality_work(
             &steward,
             AssignInput {
@@ -317,12 +370,18 @@ both!(summary_worklist_and_assignment_within_scope, |t| {
         .await
         .unwrap();
     assert_eq!(out.assigned, 1);
-    let notes = t.app.notifications(&clerk, false).await.unwrap();
+    let notes = t
+        .app
+        .applications()
+        .notifications(&clerk, false)
+        .await
+        .unwrap();
     assert!(notes
         .iter()
         .any(|n| n.kind == "quality.assigned" && n.body.contains(&mine)));
     let audit = t
         .app
+        .audit()
         .list_audit(
             &t.admin,
             AuditFilter {
@@ -335,6 +394,7 @@ both!(summary_worklist_and_assignment_within_scope, |t| {
     assert_eq!(audit.len(), 1);
     let assigned = t
         .app
+        .quality()
         .quality_worklist(
             &steward,
             &WorklistQuery {
@@ -349,6 +409,7 @@ both!(summary_worklist_and_assignment_within_scope, |t| {
     // A clerk cannot assign; the trend needs an all-customers scope.
     assert!(matches!(
         t.app
+            .quality()
             .assign_quality_work(
                 &clerk,
                 AssignInput {
@@ -371,7 +432,7 @@ both!(summary_of_an_empty_database, |t| {
         Some("department"),
         Some("customer_type"),
     ] {
-        let s = t.app.quality_summary(&t.admin, by).await.unwrap();
+        let s = t.app.quality().quality_summary(&t.admin, by).await.unwrap();
         assert_eq!(s.customers, 0);
         assert_eq!(s.average_score, 100.0);
         assert!(s.groups.is_empty());

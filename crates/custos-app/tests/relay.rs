@@ -60,6 +60,7 @@ const REGIONS: [&str; 5] = ["310104", "110108", "440305", "330106", "510107"];
 
 async fn create(t: &T, n: u32) {
     t.app
+        .customers()
         .create_customer(
             &t.admin,
             NewCustomer {
@@ -81,6 +82,7 @@ async fn create(t: &T, n: u32) {
 async fn all_events(t: &T) -> Vec<(i64, String)> {
     let page = t
         .app
+        .events()
         .read_events(
             &t.admin,
             EventQuery {
@@ -95,7 +97,7 @@ async fn all_events(t: &T) -> Vec<(i64, String)> {
 
 async fn drain(t: &T, relay: &mut EventRelay, sink: &Recorder) {
     for _ in 0..100 {
-        if t.app.relay_events_once(relay, sink).await.unwrap() == RelayStep::Idle {
+        if t.app.events().relay_events_once(relay, sink).await.unwrap() == RelayStep::Idle {
             return;
         }
     }
@@ -117,14 +119,23 @@ both!(relays_every_event_in_order_in_batches, |t| {
     assert_eq!(relayed, log, "every event once, in log order, with its id");
     // Nothing new: idle, nothing handed on twice.
     assert_eq!(
-        t.app.relay_events_once(&mut relay, &sink).await.unwrap(),
+        t.app
+            .events()
+            .relay_events_once(&mut relay, &sink)
+            .await
+            .unwrap(),
         RelayStep::Idle
     );
     create(&t, 11).await;
     drain(&t, &mut relay, &sink).await;
     let seqs = sink.seqs();
     assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
-    let (positions, head) = t.app.event_relay_positions(&t.admin).await.unwrap();
+    let (positions, head) = t
+        .app
+        .events()
+        .event_relay_positions(&t.admin)
+        .await
+        .unwrap();
     assert_eq!(positions, vec![("test".to_string(), head)]);
 });
 
@@ -135,9 +146,14 @@ both!(
         let sink = Recorder::default();
         sink.failing.store(true, Ordering::SeqCst);
         let mut relay = EventRelay::new("test", RelayStart::Oldest, 100);
-        assert!(t.app.relay_events_once(&mut relay, &sink).await.is_err());
+        assert!(t
+            .app
+            .events()
+            .relay_events_once(&mut relay, &sink)
+            .await
+            .is_err());
         // A restart of the server: a new holder of the same relay, once the lease is free.
-        t.app.release_event_relay(&relay).await.unwrap();
+        t.app.events().release_event_relay(&relay).await.unwrap();
         let mut relay = EventRelay::new("test", RelayStart::Oldest, 100);
         create(&t, 2).await;
         sink.failing.store(false, Ordering::SeqCst);
@@ -156,7 +172,11 @@ both!(one_server_relays_the_other_stands_by_and_takes_over, |t| {
     b.lease = Duration::from_millis(600);
     drain(&t, &mut a, &a_sink).await;
     assert_eq!(
-        t.app.relay_events_once(&mut b, &b_sink).await.unwrap(),
+        t.app
+            .events()
+            .relay_events_once(&mut b, &b_sink)
+            .await
+            .unwrap(),
         RelayStep::Standby
     );
     // A stops (crash: no release). Its lease runs out and B goes on where A stopped.
@@ -171,7 +191,11 @@ both!(one_server_relays_the_other_stands_by_and_takes_over, |t| {
     // A comes back while B holds the lease: it stands by, and its stale view of the
     // cursor moves nothing.
     assert_eq!(
-        t.app.relay_events_once(&mut a, &a_sink).await.unwrap(),
+        t.app
+            .events()
+            .relay_events_once(&mut a, &a_sink)
+            .await
+            .unwrap(),
         RelayStep::Standby
     );
 });
@@ -198,12 +222,18 @@ both!(events_pruned_before_they_were_handed_on_are_skipped, |t| {
     let mut relay = EventRelay::new("late", RelayStart::Oldest, 100);
     // Register the relay at position 0 while the receiver is down.
     sink.failing.store(true, Ordering::SeqCst);
-    assert!(t.app.relay_events_once(&mut relay, &sink).await.is_err());
+    assert!(t
+        .app
+        .events()
+        .relay_events_once(&mut relay, &sink)
+        .await
+        .is_err());
     create(&t, 2).await;
     let head = all_events(&t).await.len() as i64;
     // Retention deletes everything so far.
     let pruned = t
         .app
+        .events()
         .prune_events_before(custos_store::now_us() + 1)
         .await
         .unwrap();

@@ -203,6 +203,7 @@ const NAMES: &[&str] = &[
 
 async fn customer(t: &T, actor: &Actor, i: usize) -> String {
     t.app
+        .customers()
         .create_customer(
             actor,
             NewCustomer {
@@ -221,11 +222,13 @@ async fn customer(t: &T, actor: &Actor, i: usize) -> String {
 async fn touch(t: &T, code: &str, n: usize) {
     let version = t
         .app
+        .customers()
         .get_customer(&t.admin, code)
         .await
         .expect("customer")
         .version;
     t.app
+        .customers()
         .update_customer(
             &t.admin,
             code,
@@ -242,6 +245,7 @@ async fn touch(t: &T, code: &str, n: usize) {
 async fn hook(t: &T, r: &Receiver, name: &str, owner: Option<&str>) -> (i64, String) {
     let made = t
         .app
+        .webhooks()
         .create_webhook(
             &t.admin,
             NewWebhook {
@@ -262,7 +266,7 @@ async fn run_until(t: &T, what: &str, done: impl Fn() -> bool) {
         if done() {
             return;
         }
-        t.app.run_webhooks_once().await.expect("round");
+        t.app.webhooks().run_webhooks_once().await.expect("round");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("not reached: {what}");
@@ -272,6 +276,7 @@ async fn run_until(t: &T, what: &str, done: impl Fn() -> bool) {
 async fn feed(t: &T) -> Vec<serde_json::Value> {
     let page = t
         .app
+        .events()
         .read_events(
             &t.admin,
             custos_app::events::EventQuery {
@@ -315,9 +320,14 @@ both!(deliveries_are_signed_like_the_feed, |t| {
         assert_eq!(event["customer_code"], code.as_str());
     }
     // A rotated secret signs from now on; the old one no longer verifies.
-    let rotated = t.app.rotate_webhook_secret(&t.admin, id).await.unwrap();
+    let rotated = t
+        .app
+        .webhooks()
+        .rotate_webhook_secret(&t.admin, id)
+        .await
+        .unwrap();
     assert_ne!(rotated.secret, secret);
-    let ping = t.app.ping_webhook(&t.admin, id).await.unwrap();
+    let ping = t.app.webhooks().ping_webhook(&t.admin, id).await.unwrap();
     assert!(ping.delivered, "{ping:?}");
     let last = r.got().pop().unwrap();
     let now = custos_store::now_us() / 1_000_000;
@@ -338,10 +348,11 @@ both!(deliveries_are_signed_like_the_feed, |t| {
     ));
     assert_eq!(last.json()["type"], "webhook.ping");
     // The secret is sealed at rest.
-    let view = t.app.get_webhook(&t.admin, id).await.unwrap();
+    let view = t.app.webhooks().get_webhook(&t.admin, id).await.unwrap();
     assert_eq!((view.delivered, view.pending, view.dead), (2, 0, 0));
     let log = t
         .app
+        .webhooks()
         .webhook_attempts(&t.admin, id, None, None)
         .await
         .unwrap();
@@ -369,6 +380,7 @@ both!(failures_are_retried_and_dead_letters_free_the_lane, |t| {
     run_until(&t, "both delivered", || r.delivered().len() == 2).await;
     let log = t
         .app
+        .webhooks()
         .webhook_attempts(&t.admin, id, None, None)
         .await
         .unwrap();
@@ -393,9 +405,9 @@ both!(failures_are_retried_and_dead_letters_free_the_lane, |t| {
     r.answer(|_| Answer::Status(503));
     touch(&t, &code, 1).await;
     for _ in 0..20 {
-        strict.run_webhooks_once().await.unwrap();
+        strict.webhooks().run_webhooks_once().await.unwrap();
     }
-    let view = t.app.get_webhook(&t.admin, id).await.unwrap();
+    let view = t.app.webhooks().get_webhook(&t.admin, id).await.unwrap();
     assert_eq!(view.dead, 1);
     assert_eq!(view.pending, 0);
     r.answer(|_| Answer::Status(200));
@@ -407,6 +419,7 @@ both!(failures_are_retried_and_dead_letters_free_the_lane, |t| {
     .await;
     let log = t
         .app
+        .webhooks()
         .webhook_attempts(&t.admin, id, None, Some(2))
         .await
         .unwrap();
@@ -436,7 +449,7 @@ both!(one_blocked_customer_holds_back_only_its_own_events, |t| {
     // b: created, code issued and three updates.
     run_until(&t, "b's events", || r.delivered().len() == 5).await;
     for _ in 0..5 {
-        t.app.run_webhooks_once().await.unwrap();
+        t.app.webhooks().run_webhooks_once().await.unwrap();
     }
     let seqs = |code: &str, got: &[Received]| -> Vec<i64> {
         got.iter()
@@ -457,7 +470,15 @@ both!(one_blocked_customer_holds_back_only_its_own_events, |t| {
     let a_seqs = seqs(&a, &r.delivered());
     assert!(a_seqs.windows(2).all(|w| w[0] < w[1]), "{a_seqs:?}");
     assert_eq!(a_seqs[0], a_tried[0]);
-    assert_eq!(t.app.get_webhook(&t.admin, id).await.unwrap().pending, 0);
+    assert_eq!(
+        t.app
+            .webhooks()
+            .get_webhook(&t.admin, id)
+            .await
+            .unwrap()
+            .pending,
+        0
+    );
 });
 
 both!(replay_sends_the_same_event_ids_again, |t| {
@@ -478,6 +499,7 @@ both!(replay_sends_the_same_event_ids_again, |t| {
     let seq2 = first[1].0;
     let replay = t
         .app
+        .webhooks()
         .replay_webhook(&t.admin, id, ReplayRequest { from: seq2 })
         .await
         .unwrap();
@@ -487,12 +509,13 @@ both!(replay_sends_the_same_event_ids_again, |t| {
     let again = by_seq(&r.delivered()[4..]);
     assert_eq!(again, first[1..].to_vec());
     assert!(matches!(
-        t.app.replay_webhook(&t.admin, id, ReplayRequest { from: 0 }).await,
+        t.app.webhooks().replay_webhook(&t.admin, id, ReplayRequest { from: 0 }).await,
         Err(AppError::Validation(f)) if f[0].field == "from"
     ));
-    t.app.prune_events_before(i64::MAX).await.unwrap();
+    t.app.events().prune_events_before(i64::MAX).await.unwrap();
     assert!(matches!(
         t.app
+            .webhooks()
             .replay_webhook(&t.admin, id, ReplayRequest { from: 1 })
             .await,
         Err(AppError::Gone(_))
@@ -524,7 +547,7 @@ both!(the_owner_scope_filters_events, |t| {
     customerless_event(&t).await;
     run_until(&t, "everything", || r.delivered().len() == 7).await;
     for _ in 0..5 {
-        t.app.run_webhooks_once().await.unwrap();
+        t.app.webhooks().run_webhooks_once().await.unwrap();
     }
     let codes = |path: &str| -> Vec<String> {
         r.got()
@@ -555,7 +578,7 @@ both!(the_owner_scope_filters_events, |t| {
     })
     .await;
     for _ in 0..5 {
-        t.app.run_webhooks_once().await.unwrap();
+        t.app.webhooks().run_webhooks_once().await.unwrap();
     }
     assert!(!codes("own").contains(&later));
 });
@@ -568,6 +591,7 @@ both!(bad_input_and_permissions, |t| {
     };
     let bad = t
         .app
+        .webhooks()
         .create_webhook(
             &t.admin,
             NewWebhook {
@@ -589,6 +613,7 @@ both!(bad_input_and_permissions, |t| {
     ] {
         let e = t
             .app
+            .webhooks()
             .create_webhook(
                 &t.admin,
                 NewWebhook {
@@ -604,6 +629,7 @@ both!(bad_input_and_permissions, |t| {
     let (id, _) = hook(&t, &r, "dup", None).await;
     let e = t
         .app
+        .webhooks()
         .create_webhook(
             &t.admin,
             NewWebhook {
@@ -617,6 +643,7 @@ both!(bad_input_and_permissions, |t| {
     assert!(matches!(e, AppError::Conflict(v) if v.code == "webhook.name_taken"));
     let e = t
         .app
+        .webhooks()
         .update_webhook(
             &t.admin,
             id,
@@ -632,6 +659,7 @@ both!(bad_input_and_permissions, |t| {
     user(&t, "clerk1", "clerk", "all").await;
     let e = t
         .app
+        .webhooks()
         .update_webhook(
             &t.admin,
             id,
@@ -647,38 +675,64 @@ both!(bad_input_and_permissions, |t| {
     // Only holders of webhooks.manage over everyone.
     let steward = user(&t, "steward1", "steward", "all").await;
     let forbidden = |e: AppError| matches!(e, AppError::Forbidden { permission } if permission == "webhooks.manage");
-    assert!(forbidden(t.app.list_webhooks(&steward).await.unwrap_err()));
+    assert!(forbidden(
+        t.app.webhooks().list_webhooks(&steward).await.unwrap_err()
+    ));
     assert!(forbidden(
         t.app
+            .webhooks()
             .create_webhook(&steward, NewWebhook::default())
             .await
             .unwrap_err()
     ));
     assert!(forbidden(
-        t.app.get_webhook(&steward, id).await.unwrap_err()
-    ));
-    assert!(forbidden(
-        t.app.ping_webhook(&steward, id).await.unwrap_err()
+        t.app
+            .webhooks()
+            .get_webhook(&steward, id)
+            .await
+            .unwrap_err()
     ));
     assert!(forbidden(
         t.app
+            .webhooks()
+            .ping_webhook(&steward, id)
+            .await
+            .unwrap_err()
+    ));
+    assert!(forbidden(
+        t.app
+            .webhooks()
             .replay_webhook(&steward, id, ReplayRequest { from: 1 })
             .await
             .unwrap_err()
     ));
     assert!(forbidden(
-        t.app.delete_webhook(&steward, id).await.unwrap_err()
+        t.app
+            .webhooks()
+            .delete_webhook(&steward, id)
+            .await
+            .unwrap_err()
     ));
     assert!(forbidden(
-        t.app.rotate_webhook_secret(&steward, id).await.unwrap_err()
+        t.app
+            .webhooks()
+            .rotate_webhook_secret(&steward, id)
+            .await
+            .unwrap_err()
     ));
     // Deleted: gone with its deliveries.
-    t.app.delete_webhook(&t.admin, id).await.unwrap();
+    t.app.webhooks().delete_webhook(&t.admin, id).await.unwrap();
     assert!(matches!(
-        t.app.get_webhook(&t.admin, id).await,
+        t.app.webhooks().get_webhook(&t.admin, id).await,
         Err(AppError::NotFound { .. })
     ));
-    assert!(t.app.list_webhooks(&t.admin).await.unwrap().is_empty());
+    assert!(t
+        .app
+        .webhooks()
+        .list_webhooks(&t.admin)
+        .await
+        .unwrap()
+        .is_empty());
 });
 
 both!(two_workers_deliver_each_event_once, |t| {
@@ -735,6 +789,7 @@ both!(a_worker_killed_mid_delivery_and_a_receiver_down, |t| {
     let url = format!("http://{addr}/hook");
     let made = t
         .app
+        .webhooks()
         .create_webhook(
             &t.admin,
             NewWebhook {
@@ -751,11 +806,12 @@ both!(a_worker_killed_mid_delivery_and_a_receiver_down, |t| {
         touch(&t, &code, n).await;
     }
     for _ in 0..5 {
-        t.app.run_webhooks_once().await.unwrap();
+        t.app.webhooks().run_webhooks_once().await.unwrap();
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
     let log = t
         .app
+        .webhooks()
         .webhook_attempts(&t.admin, id, None, None)
         .await
         .unwrap();

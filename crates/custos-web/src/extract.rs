@@ -113,14 +113,22 @@ impl FromRequestParts<AppState> for Auth {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let ctx = context(parts, state);
         if let Some(key) = api_key_header(parts) {
-            let actor = state.app.authenticate_api_key(&key?, ctx).await?;
+            let actor = state
+                .app
+                .api_keys()
+                .authenticate_api_key(&key?, ctx)
+                .await?;
             return Ok(Auth(actor));
         }
         let Bearer(token) = Bearer::from_request_parts(parts, state).await?;
         let actor = if custos_app::apikeys::looks_like_api_key(&token) {
-            state.app.authenticate_api_key(&token, ctx).await?
+            state
+                .app
+                .api_keys()
+                .authenticate_api_key(&token, ctx)
+                .await?
         } else {
-            state.app.authenticate(&token, ctx).await?
+            state.app.auth().authenticate(&token, ctx).await?
         };
         Ok(Auth(actor))
     }

@@ -134,7 +134,7 @@ async fn run(
 ) -> std::io::Result<()> {
     // Jobs left behind by a stopped server are failed, expired files deleted; then the
     // same sweep runs every minute while the server does.
-    if let Err(e) = app.sweep_export_jobs().await {
+    if let Err(e) = app.exports().sweep_export_jobs().await {
         tracing::warn!(error = %e, "export sweep at start failed");
     }
     let sweeper = tokio::spawn(app.clone().run_export_sweeper());

@@ -94,7 +94,7 @@ pub(crate) async fn run_service_account(
                 department_id: *department,
                 roles: roles.iter().map(|r| parse_role(r)).collect(),
             };
-            let v = app.create_service_account(actor, input).await?;
+            let v = app.api_keys().create_service_account(actor, input).await?;
             if json {
                 print_json(&v);
             } else {
@@ -102,7 +102,7 @@ pub(crate) async fn run_service_account(
             }
         }
         ServiceAccountCommand::List => {
-            let all = app.list_service_accounts(actor, 0, 500).await?;
+            let all = app.api_keys().list_service_accounts(actor, 0, 500).await?;
             if json {
                 print_json(&all);
                 return Ok(());
@@ -128,8 +128,11 @@ pub(crate) async fn run_service_account(
         }
         ServiceAccountCommand::Disable { name } | ServiceAccountCommand::Enable { name } => {
             let disable = matches!(cmd, ServiceAccountCommand::Disable { .. });
-            let id = app.service_account_id(actor, name).await?;
-            let v = app.set_service_account_disabled(actor, id, disable).await?;
+            let id = app.api_keys().service_account_id(actor, name).await?;
+            let v = app
+                .api_keys()
+                .set_service_account_disabled(actor, id, disable)
+                .await?;
             if json {
                 print_json(&v);
             } else {
@@ -155,14 +158,14 @@ pub(crate) async fn run_apikey(
             rate_per_second,
             burst,
         } => {
-            let id = app.service_account_id(actor, account).await?;
+            let id = app.api_keys().service_account_id(actor, account).await?;
             let input = NewApiKey {
                 name: name.clone(),
                 expires_at: expires_at.clone(),
                 rate_per_second: *rate_per_second,
                 burst: *burst,
             };
-            let created = app.create_api_key(actor, id, input).await?;
+            let created = app.api_keys().create_api_key(actor, id, input).await?;
             if json {
                 print_json(&created);
             } else {
@@ -177,8 +180,8 @@ pub(crate) async fn run_apikey(
             }
         }
         ApiKeyCommand::List { account } => {
-            let id = app.service_account_id(actor, account).await?;
-            let keys = app.list_api_keys(actor, id).await?;
+            let id = app.api_keys().service_account_id(actor, account).await?;
+            let keys = app.api_keys().list_api_keys(actor, id).await?;
             if json {
                 print_json(&keys);
             } else {
@@ -186,10 +189,11 @@ pub(crate) async fn run_apikey(
             }
         }
         ApiKeyCommand::Revoke { account, key } => {
-            let id = app.service_account_id(actor, account).await?;
+            let id = app.api_keys().service_account_id(actor, account).await?;
             let key_id = match key.parse::<i64>() {
                 Ok(n) => n,
                 Err(_) => app
+                    .api_keys()
                     .list_api_keys(actor, id)
                     .await?
                     .into_iter()
@@ -197,7 +201,7 @@ pub(crate) async fn run_apikey(
                     .map(|k| k.id)
                     .ok_or_else(|| Failure(format!("{account} has no key {key}")))?,
             };
-            let v = app.revoke_api_key(actor, id, key_id).await?;
+            let v = app.api_keys().revoke_api_key(actor, id, key_id).await?;
             if json {
                 print_json(&v);
             } else {

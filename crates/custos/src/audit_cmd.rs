@@ -8,7 +8,7 @@ use custos_app::{App, ChainReport};
 use crate::{print_json, Failure};
 
 pub(crate) async fn audit_verify(app: &App, json: bool) -> Result<ExitCode, Failure> {
-    match app.verify_audit().await? {
+    match app.audit().verify_audit().await? {
         ChainReport::Ok {
             entries,
             head_hash,
@@ -38,7 +38,7 @@ pub(crate) async fn audit_verify(app: &App, json: bool) -> Result<ExitCode, Fail
 
 pub(crate) async fn audit_checkpoint(app: &App, json: bool) -> Result<ExitCode, Failure> {
     use custos_app::audit::CheckpointOutcome;
-    match app.write_audit_checkpoint().await? {
+    match app.audit().write_audit_checkpoint().await? {
         CheckpointOutcome::Written { checkpoint, file } => {
             if json {
                 print_json(&serde_json::json!({

@@ -16,7 +16,7 @@ pub(crate) async fn backup(
     let passphrase = passphrase.read()?;
     let (app, _, _lock) = open(cli, None).await?;
     let actor = actor(&app, cli).await?;
-    let header = app.backup(&actor, file, passphrase.as_ref()).await?;
+    let header = app.demo().backup(&actor, file, passphrase.as_ref()).await?;
     if cli.json {
         print_json(&header);
     } else {

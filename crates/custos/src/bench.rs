@@ -1,5 +1,5 @@
 //! `custos bench issue`: code-issuing throughput through the real use case
-//! (`App::create_customer`: validation, code draw, customer row, registry, audit entry — one
+//! (`Customers::create_customer`: validation, code draw, customer row, registry, audit entry — one
 //! transaction each) against a raw baseline of one-row counter `UPDATE … RETURNING` + commit
 //! on the same database with the same durability settings.
 
@@ -25,17 +25,18 @@ async fn issue_run(
         let admin = admin.clone();
         handles.push(tokio::spawn(async move {
             for i in 0..per {
-                app.create_customer(
-                    &admin,
-                    NewCustomer {
-                        customer_type: "enterprise".into(),
-                        name: format!("基准测试客户{w:03}{i:06}有限公司"),
-                        region_code: Some("310104".into()),
-                        ..Default::default()
-                    },
-                )
-                .await
-                .map_err(|e| e.to_string())?;
+                app.customers()
+                    .create_customer(
+                        &admin,
+                        NewCustomer {
+                            customer_type: "enterprise".into(),
+                            name: format!("基准测试客户{w:03}{i:06}有限公司"),
+                            region_code: Some("310104".into()),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
             }
             Ok::<(), String>(())
         }));
@@ -97,29 +98,31 @@ async fn issue_round(
 ) -> Result<(f64, f64), String> {
     // Fresh database per run so earlier runs do not slow later ones.
     let BenchDb { app, admin, _dir } = fresh_app(backend, pg_url).await?;
-    app.create_code_rule(
-        &admin,
-        NewCodeRule {
-            key: "bench".into(),
-            name: "基准".into(),
-            applies_to: AppliesTo::default(),
-            segments: serde_json::from_value(serde_json::json!([
-                {"kind":"constant","value":"B"},
-                {"kind":"region","level":"province"},
-                {"kind":"sequence","width":8},
-                {"kind":"check","algorithm":"mod37-2"}
-            ]))
-            .map_err(|e| e.to_string())?,
-        },
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    app.publish_code_rule(&admin, "bench")
+    app.codes()
+        .create_code_rule(
+            &admin,
+            NewCodeRule {
+                key: "bench".into(),
+                name: "基准".into(),
+                applies_to: AppliesTo::default(),
+                segments: serde_json::from_value(serde_json::json!([
+                    {"kind":"constant","value":"B"},
+                    {"kind":"region","level":"province"},
+                    {"kind":"sequence","width":8},
+                    {"kind":"check","algorithm":"mod37-2"}
+                ]))
+                .map_err(|e| e.to_string())?,
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    app.codes()
+        .publish_code_rule(&admin, "bench")
         .await
         .map_err(|e| e.to_string())?;
     let custos = issue_run(&app, &admin, n, per).await?;
     let start = Instant::now();
-    let done = app.bench_raw_counter_baseline(n, per).await?;
+    let done = app.demo().bench_raw_counter_baseline(n, per).await?;
     let raw = done as f64 / start.elapsed().as_secs_f64();
     let _ = app.db.drop_schema().await;
     app.db.close().await;
@@ -127,7 +130,7 @@ async fn issue_round(
 }
 
 /// `custos bench dupcheck`: latency of the online duplicate check
-/// (`App::check_duplicates`, what `POST /api/v1/duplicates/check` runs) with `customers`
+/// (`Customers::check_duplicates`, what `POST /api/v1/duplicates/check` runs) with `customers`
 /// synthetic customers in a fresh database. Half of the drafts are variants of stored
 /// customers (same generator and seed), half are new.
 pub async fn dupcheck(
@@ -150,13 +153,14 @@ pub async fn dupcheck(
     let BenchDb { app, admin, _dir } = fresh_app(backend, pg_url).await?;
     let seed = 2026;
     let start = Instant::now();
-    app.add_demo_customers(&admin, customers, seed, &[], |done| {
-        if done % 50_000 == 0 {
-            eprintln!("  {done} customers, {:.0}s", start.elapsed().as_secs_f64());
-        }
-    })
-    .await
-    .map_err(|e| e.to_string())?;
+    app.demo()
+        .add_demo_customers(&admin, customers, seed, &[], |done| {
+            if done % 50_000 == 0 {
+                eprintln!("  {done} customers, {:.0}s", start.elapsed().as_secs_f64());
+            }
+        })
+        .await
+        .map_err(|e| e.to_string())?;
     let load_secs = start.elapsed().as_secs_f64();
     outln!(
         "loaded {customers} customers in {load_secs:.1}s ({:.0}/s, duplicate check included)",
@@ -185,6 +189,7 @@ pub async fn dupcheck(
         };
         let t = Instant::now();
         let report = app
+            .customers()
             .check_duplicates(&admin, draft)
             .await
             .map_err(|e| e.to_string())?;

@@ -62,10 +62,12 @@ pub(crate) async fn fresh_app(backend: Backend, pg_url: Option<&str>) -> Result<
         ..AppConfig::default()
     };
     let (app, dir) = open_fresh_app(backend, pg_url, config).await?;
-    app.ensure_admin(Some(BENCH_PASSWORD.into()))
+    app.auth()
+        .ensure_admin(Some(BENCH_PASSWORD.into()))
         .await
         .map_err(|e| e.to_string())?;
     let admin = app
+        .auth()
         .actor_for_username("admin", Context::new(Source::System))
         .await
         .map_err(|e| e.to_string())?;
@@ -114,6 +116,7 @@ pub(crate) async fn time_exports(
         let out = dir.join(format!("export.{ext}"));
         let t = Instant::now();
         let n = app
+            .exports()
             .export_customers(
                 actor,
                 CustomerQuery::default(),
@@ -136,14 +139,17 @@ pub(crate) async fn time_exports(
             ..Default::default()
         };
         let (job, queued) = app
+            .exports()
             .submit_export(actor, request)
             .await
             .map_err(|e| e.to_string())?;
-        app.run_export_job(actor, queued)
+        app.exports()
+            .run_export_job(actor, queued)
             .await
             .map_err(|e| e.to_string())?;
         let secs = t.elapsed().as_secs_f64();
         let done = app
+            .exports()
             .export_job(actor, job.id)
             .await
             .map_err(|e| e.to_string())?;
@@ -157,6 +163,7 @@ pub(crate) async fn time_exports(
 
         let t = Instant::now();
         let file = app
+            .exports()
             .open_export_file(actor, job.id)
             .await
             .map_err(|e| e.to_string())?;
@@ -175,7 +182,8 @@ pub(crate) async fn time_exports(
             mib(read.max(size)),
             peak_rss_mib()
         );
-        app.delete_export_job(actor, job.id)
+        app.exports()
+            .delete_export_job(actor, job.id)
             .await
             .map_err(|e| e.to_string())?;
     }

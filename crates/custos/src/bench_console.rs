@@ -46,6 +46,7 @@ pub async fn console(
     let codes = bulk_load(&app, &admin, customers).await?;
     create_reader(&app, &admin).await?;
     let reader = app
+        .auth()
         .actor_for_username("reader", admin.ctx.clone())
         .await
         .map_err(|e| e.to_string())?;
@@ -62,13 +63,13 @@ pub async fn console(
     // On PostgreSQL the first dashboard of a scope counts its customers and later ones
     // within `stats_cache_ttl` reuse the counts, as a running server does; SQLite reads
     // its tallies every time, so both lines measure the same work there.
-    let ms = timed!(1, _i, app.dashboard(&admin));
+    let ms = timed!(1, _i, app.reports().dashboard(&admin));
     outln!("dashboard, scope all, counting    {}", percentiles(ms));
-    let ms = timed!(dashboards, _i, app.dashboard(&admin));
+    let ms = timed!(dashboards, _i, app.reports().dashboard(&admin));
     outln!("dashboard, scope all, counts kept {}", percentiles(ms));
-    let ms = timed!(1, _i, app.dashboard(&own));
+    let ms = timed!(1, _i, app.reports().dashboard(&own));
     outln!("dashboard, scope own, counting    {}", percentiles(ms));
-    let ms = timed!(dashboards, _i, app.dashboard(&own));
+    let ms = timed!(dashboards, _i, app.reports().dashboard(&own));
     outln!("dashboard, scope own, counts kept {}", percentiles(ms));
     let ms = timed!(samples.len(), i, {
         let s = &samples[i];
@@ -80,19 +81,20 @@ pub async fn console(
             limit: Some(50),
             ..Default::default()
         };
-        app.search_customers(&reader, q)
+        app.customers().search_customers(&reader, q)
     });
     outln!("list first page (50)   {}", percentiles(ms));
     let ms = timed!(queries, i, {
         let code = &codes[(i * 1_000_003 + 17) % codes.len()];
-        app.get_customer(&reader, code)
+        app.customers().get_customer(&reader, code)
     });
     outln!("customer detail        {}", percentiles(ms));
-    let groups = app.bench_queue_groups(&codes).await?;
+    let groups = app.demo().bench_queue_groups(&codes).await?;
     let ms = timed!(
         queries,
         _i,
-        app.duplicate_queue(&admin, GroupQuery::default())
+        app.customers()
+            .duplicate_queue(&admin, GroupQuery::default())
     );
     outln!(
         "review queue first page ({} groups) {}",
@@ -101,7 +103,7 @@ pub async fn console(
     );
     let ms = timed!(queries, i, {
         let id = groups[(i * 7919 + 3) % groups.len()];
-        app.duplicate_review(&admin, id, None)
+        app.customers().duplicate_review(&admin, id, None)
     });
     outln!("review group side by side {}", percentiles(ms));
     // The rule designer's check and preview of a rule composed over the key the codes
@@ -120,7 +122,8 @@ pub async fn console(
     let ms = timed!(
         queries,
         _i,
-        app.check_code_rule(&admin, rule.clone(), sample.clone())
+        app.codes()
+            .check_code_rule(&admin, rule.clone(), sample.clone())
     );
     outln!("rule designer preview  {}", percentiles(ms));
     let _ = app.db.drop_schema().await;

@@ -1,12 +1,12 @@
 //! `custos bench events`: what the event log costs a customer creation, and how fast the
 //! change feed reads.
 //!
-//! 1. Creations through the real use case (`App::create_customer`, one transaction each,
+//! 1. Creations through the real use case (`Customers::create_customer`, one transaction each,
 //!    two events each: `customer.created` and `code.issued`), one after another.
 //! 2. The event log's own share of a commit: one-row write transactions without and with
-//!    two events each (`App::bench_event_commit_cost`), the difference per commit.
+//!    two events each (`Demo::bench_event_commit_cost`), the difference per commit.
 //! 3. Feed reads: the log filled with N events, then read from the start in pages of
-//!    1,000 through `App::read_events`, by a caller who sees everything and by one whose
+//!    1,000 through `Events::read_events`, by a caller who sees everything and by one whose
 //!    data scope (own customers) is checked per event.
 
 use std::time::Instant;
@@ -34,14 +34,15 @@ pub async fn events(
         backend_name(backend)
     );
     let BenchDb { app, admin, _dir } = fresh_app(backend, pg_url).await?;
-    app.ensure_default_code_rules(&admin)
+    app.demo()
+        .ensure_default_code_rules(&admin)
         .await
         .map_err(|e| e.to_string())?;
 
     let ms = timed!(
         customers,
         i,
-        app.create_customer(
+        app.customers().create_customer(
             &admin,
             NewCustomer {
                 customer_type: "enterprise".into(),
@@ -64,7 +65,7 @@ pub async fn events(
         customers as f64 / (total / 1000.0).max(1e-9),
         total / customers.max(1) as f64
     );
-    let (without, with) = app.bench_event_commit_cost(customers, 2).await?;
+    let (without, with) = app.demo().bench_event_commit_cost(customers, 2).await?;
     let per = |s: f64| s * 1000.0 / customers.max(1) as f64;
     let added = per(with) - per(without);
     outln!(
@@ -75,7 +76,8 @@ pub async fn events(
         100.0 * added / (total / customers.max(1) as f64).max(1e-9)
     );
 
-    app.bench_fill_events(events, Some(admin.user_id), None)
+    app.demo()
+        .bench_fill_events(events, Some(admin.user_id), None)
         .await?;
     let mut scoped = admin.clone();
     scoped.permissions.insert("events.read".into(), Scope::Own);
@@ -95,6 +97,7 @@ async fn read_feed(app: &App, actor: &Actor) -> Result<(usize, f64), String> {
     let (mut after, mut read) = (0, 0);
     loop {
         let page = app
+            .events()
             .read_events(
                 actor,
                 EventQuery {

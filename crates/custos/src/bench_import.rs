@@ -105,14 +105,17 @@ pub async fn import(o: &Options) -> Result<(), String> {
     let app = App::open(&DbOptions::sqlite(dir), config)
         .await
         .map_err(|e| e.to_string())?;
-    app.ensure_admin(Some(BENCH_PASSWORD.into()))
+    app.auth()
+        .ensure_admin(Some(BENCH_PASSWORD.into()))
         .await
         .map_err(|e| e.to_string())?;
     let admin = app
+        .auth()
         .actor_for_username("admin", Context::new(Source::Cli))
         .await
         .map_err(|e| e.to_string())?;
-    app.ensure_default_code_rules(&admin)
+    app.demo()
+        .ensure_default_code_rules(&admin)
         .await
         .map_err(|e| e.to_string())?;
 
@@ -133,6 +136,7 @@ pub async fn import(o: &Options) -> Result<(), String> {
         );
         let t = Instant::now();
         let out = app
+            .imports()
             .import_file(
                 &admin,
                 &file,

@@ -97,6 +97,7 @@ pub(crate) async fn bulk_load(
 ) -> Result<Vec<String>, String> {
     let start = Instant::now();
     let codes = app
+        .customers()
         .bench_bulk_load(admin, customers, SEED, |done| {
             if done % 100_000 == 0 {
                 eprintln!("  {done} customers, {:.0}s", start.elapsed().as_secs_f64());
@@ -121,7 +122,8 @@ pub(crate) async fn create_reader(app: &App, admin: &Actor) -> Result<(), String
         "roles": [{"role": "query", "scope": "all"}]
     }))
     .map_err(|e| e.to_string())?;
-    app.create_user(admin, new_user)
+    app.org()
+        .create_user(admin, new_user)
         .await
         .map_err(|e| e.to_string())?;
     Ok(())

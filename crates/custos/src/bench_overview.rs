@@ -45,6 +45,7 @@ pub async fn overview(
     let heavy_code = codes.first().cloned().ok_or("no customers loaded")?;
     let start = Instant::now();
     let written = app
+        .activities()
         .add_synthetic_activities(
             &admin,
             &codes,
@@ -68,27 +69,38 @@ pub async fn overview(
     // The administrator sees every part of the overview (records, credit) and reads
     // personal data masked, as the page shows it.
     let pick = |i: usize| &codes[(i * 1_000_003 + 17) % codes.len()];
-    let ms = timed!(queries, i, app.customer_overview(&admin, pick(i)));
+    let ms = timed!(
+        queries,
+        i,
+        app.overview().customer_overview(&admin, pick(i))
+    );
     outln!("overview, typical customer        {}", percentiles(ms));
-    let ms = timed!(queries, _i, app.customer_overview(&admin, &heavy_code));
+    let ms = timed!(
+        queries,
+        _i,
+        app.overview().customer_overview(&admin, &heavy_code)
+    );
     outln!("overview, customer of many records {}", percentiles(ms));
     let ms = timed!(
         queries,
         i,
-        app.customer_timeline(&admin, pick(i), TimelineQuery::default())
+        app.overview()
+            .customer_timeline(&admin, pick(i), TimelineQuery::default())
     );
     outln!("timeline first page, typical      {}", percentiles(ms));
     let ms = timed!(
         queries,
         _i,
-        app.customer_timeline(&admin, &heavy_code, TimelineQuery::default())
+        app.overview()
+            .customer_timeline(&admin, &heavy_code, TimelineQuery::default())
     );
     outln!("timeline first page, many records {}", percentiles(ms));
     let reports = (queries / 50).max(5);
     let ms = timed!(
         reports,
         _i,
-        app.code_usage_report(&admin, &MonthsQuery::default())
+        app.reports()
+            .code_usage_report(&admin, &MonthsQuery::default())
     );
     outln!("report: code usage per rule/month {}", percentiles(ms));
     let _ = app.db.drop_schema().await;

@@ -25,6 +25,7 @@ pub async fn quality(backend: Backend, pg_url: Option<&str>, customers: u64) -> 
     bulk_load(&app, &admin, customers).await?;
     let t = Instant::now();
     let report = app
+        .quality()
         .recompute_quality(&admin, 0, |_, _| {})
         .await
         .map_err(|e| e.to_string())?;
@@ -37,6 +38,7 @@ pub async fn quality(backend: Backend, pg_url: Option<&str>, customers: u64) -> 
     );
     let t = Instant::now();
     let s = app
+        .quality()
         .quality_summary(&admin, None)
         .await
         .map_err(|e| e.to_string())?;
@@ -48,6 +50,7 @@ pub async fn quality(backend: Backend, pg_url: Option<&str>, customers: u64) -> 
     );
     let t = Instant::now();
     let w = app
+        .quality()
         .quality_worklist(&admin, &WorklistQuery::default())
         .await
         .map_err(|e| e.to_string())?;

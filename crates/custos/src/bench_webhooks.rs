@@ -109,7 +109,8 @@ pub async fn webhooks(
         backend_name(backend)
     );
     let BenchDb { app, admin, _dir } = fresh_app(backend, pg_url).await?;
-    app.ensure_default_code_rules(&admin)
+    app.demo()
+        .ensure_default_code_rules(&admin)
         .await
         .map_err(|e| e.to_string())?;
     let arrivals: Arrivals = Default::default();
@@ -120,16 +121,17 @@ pub async fn webhooks(
         } else {
             receiver(n, arrivals.clone()).await?
         };
-        app.create_webhook(
-            &admin,
-            NewWebhook {
-                name: format!("bench-{n}"),
-                url,
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        app.webhooks()
+            .create_webhook(
+                &admin,
+                NewWebhook {
+                    name: format!("bench-{n}"),
+                    url,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| e.to_string())?;
     }
     let worker = tokio::spawn(app.clone().run_webhook_worker());
     let every = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
@@ -139,6 +141,7 @@ pub async fn webhooks(
         let due = started + every.mul_f64(i as f64);
         tokio::time::sleep_until(due.into()).await;
         let code = app
+            .customers()
             .create_customer(
                 &admin,
                 NewCustomer {

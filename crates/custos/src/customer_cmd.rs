@@ -129,7 +129,10 @@ async fn get(
         ),
         None => None,
     };
-    let v = app.get_customer_as_of(actor, code, as_of).await?;
+    let v = app
+        .customers()
+        .get_customer_as_of(actor, code, as_of)
+        .await?;
     if json {
         print_json(&v);
     } else {
@@ -257,7 +260,7 @@ async fn search(app: &App, actor: &Actor, a: &SearchArgs, json: bool) -> Result<
         total: Some(a.total),
         ..Default::default()
     };
-    let page = app.search_customers(actor, q).await?;
+    let page = app.customers().search_customers(actor, q).await?;
     if json {
         print_json(&page);
         return Ok(());
@@ -305,7 +308,7 @@ async fn search(app: &App, actor: &Actor, a: &SearchArgs, json: bool) -> Result<
 /// A fresh database has no admin yet: create it as `serve` would.
 pub async fn ensure_admin(app: &App) -> Result<(), Failure> {
     let password = crate::config::secret_env("CUSTOS_ADMIN_PASSWORD")?;
-    if let Some(generated) = app.ensure_admin(password).await? {
+    if let Some(generated) = app.auth().ensure_admin(password).await? {
         eprintln!("==> created user 'admin' with password: {generated}");
         eprintln!("==> store it now; it will not be shown again");
     }
@@ -332,6 +335,7 @@ pub async fn run_demo(
         ProgressBar::hidden()
     };
     let n = app
+        .demo()
         .add_demo_customers(actor, args.customers, args.seed, &[], |done| {
             bar.set_position(done);
         })
@@ -342,12 +346,13 @@ pub async fn run_demo(
     let records = match args.activities {
         0 => 0,
         total => {
-            app.add_demo_activities(actor, total, args.seed, |done| {
-                if !json && done % 1_000_000 == 0 {
-                    eprintln!("  {done} business records");
-                }
-            })
-            .await?
+            app.activities()
+                .add_demo_activities(actor, total, args.seed, |done| {
+                    if !json && done % 1_000_000 == 0 {
+                        eprintln!("  {done} business records");
+                    }
+                })
+                .await?
         }
     };
     let record_secs = started.elapsed().as_secs_f64();

@@ -183,7 +183,7 @@ async fn dedupe_database(
     threshold: Option<f64>,
     json: bool,
 ) -> Result<(), Failure> {
-    let summary = app.scan_duplicates(actor, threshold).await?;
+    let summary = app.customers().scan_duplicates(actor, threshold).await?;
     if json {
         outln!("{}", serde_json::to_string(&summary).unwrap_or_default());
     } else {

@@ -46,6 +46,7 @@ pub async fn run_events(
     let mut after = *after;
     loop {
         let page = app
+            .events()
             .read_events(
                 actor,
                 EventQuery {
@@ -69,7 +70,7 @@ pub async fn run_events(
 }
 
 async fn relays(app: &App, actor: &Actor, json: bool) -> Result<(), Failure> {
-    let (relays, newest) = app.event_relay_positions(actor).await?;
+    let (relays, newest) = app.events().event_relay_positions(actor).await?;
     if json {
         let rows: Vec<serde_json::Value> = relays
             .iter()

@@ -95,7 +95,7 @@ pub async fn run_import(
     };
     let started = Instant::now();
     let outcome = match (&args.file, args.resume) {
-        (_, Some(job)) => app.resume_import(actor, job, &progress).await?,
+        (_, Some(job)) => app.imports().resume_import(actor, job, &progress).await?,
         (Some(file), None) => {
             let mapping = match &args.mapping {
                 Some(p) => {
@@ -132,14 +132,14 @@ pub async fn run_import(
             };
             let file = std::fs::canonicalize(file)
                 .map_err(|e| Failure(format!("cannot open {}: {e}", file.display())))?;
-            let prepared = app.prepare_import(actor, &file, options).await?;
+            let prepared = app.imports().prepare_import(actor, &file, options).await?;
             if let Some(id) = prepared.job_id() {
                 // On stderr even with --json: the id is what a resume after a crash needs.
                 b.suspend(|| {
                     eprintln!("import job #{id} (resume with: custos import --resume {id})")
                 });
             }
-            app.run_import(actor, prepared, &progress).await?
+            app.imports().run_import(actor, prepared, &progress).await?
         }
         (None, None) => return Err(Failure("give a FILE to import or --resume JOB".into())),
     };
@@ -189,7 +189,7 @@ async fn report_headers(
         return Ok(outcome.headers.clone());
     }
     match outcome.report.job_id {
-        Some(id) => Ok(app.import_job_headers(actor, id).await?),
+        Some(id) => Ok(app.imports().import_job_headers(actor, id).await?),
         None => Ok(Vec::new()),
     }
 }
@@ -226,6 +226,7 @@ async fn rows_of(
         let mut after = 0;
         loop {
             let page = app
+                .imports()
                 .import_job_rows(actor, job, outcome, after, 5000)
                 .await?;
             let Some(last) = page.last() else { break };
@@ -288,7 +289,7 @@ fn print_summary(r: &ImportReport, secs: f64) {
 }
 
 pub async fn run_template(app: &App, actor: &Actor, file: &Path) -> Result<(), Failure> {
-    let bytes = app.import_template(actor).await?;
+    let bytes = app.imports().import_template(actor).await?;
     custos_files::private_files::write(file, &bytes)
         .map_err(|e| Failure(format!("cannot write {}: {e}", file.display())))?;
     outln!("template written to {}", file.display());
@@ -372,6 +373,7 @@ pub async fn run_export(
     };
     let started = Instant::now();
     let rows = app
+        .exports()
         .export_customers(actor, q, ExportOptions { format, gbk: a.gbk }, &out)
         .await?;
     let secs = started.elapsed().as_secs_f64();

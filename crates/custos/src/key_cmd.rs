@@ -16,7 +16,7 @@ pub(crate) async fn run_key(
 ) -> Result<(), Failure> {
     match command {
         KeyCommand::Status => {
-            let s = app.pii_key_status(actor).await?;
+            let s = app.keyring().pii_key_status(actor).await?;
             if json {
                 print_json(&s);
                 return Ok(());
@@ -36,7 +36,7 @@ pub(crate) async fn run_key(
             }
         }
         KeyCommand::Rotate { stage } => {
-            let r = app.rotate_pii_key(actor, *stage).await?;
+            let r = app.keyring().rotate_pii_key(actor, *stage).await?;
             if json {
                 print_json(&r);
             } else if r.active {
@@ -59,7 +59,7 @@ pub(crate) async fn run_key(
             }
         }
         KeyCommand::Activate { id } => {
-            app.activate_pii_key(actor, id).await?;
+            app.keyring().activate_pii_key(actor, id).await?;
             if json {
                 print_json(&serde_json::json!({"active": id}));
             } else {
@@ -72,6 +72,7 @@ pub(crate) async fn run_key(
             let mut rows = 0i64;
             let mut last_report = std::time::Instant::now();
             let job = app
+                .keyring()
                 .run_rekey(|step| {
                     if let RekeyStep::Progress(n) = step {
                         rows += n;
@@ -97,7 +98,7 @@ pub(crate) async fn run_key(
             }
         }
         KeyCommand::Retire { id } => {
-            app.retire_pii_key(actor, id).await?;
+            app.keyring().retire_pii_key(actor, id).await?;
             if json {
                 print_json(&serde_json::json!({"retired": id}));
             } else {

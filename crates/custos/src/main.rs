@@ -150,6 +150,7 @@ async fn open_locked(
 
 async fn actor(app: &App, cli: &Cli) -> Result<Actor, Failure> {
     Ok(app
+        .auth()
         .actor_for_username(&cli.as_user, Context::new(Source::Cli))
         .await?)
 }

@@ -106,7 +106,10 @@ pub(crate) async fn run_notify(
                 kinds: kinds.clone(),
                 departments: departments.clone(),
             };
-            let v = app.create_notification_channel(actor, input).await?;
+            let v = app
+                .channels()
+                .create_notification_channel(actor, input)
+                .await?;
             if json {
                 print_json(&v);
             } else {
@@ -114,7 +117,7 @@ pub(crate) async fn run_notify(
             }
         }
         ChannelCommand::List => {
-            let all = app.list_notification_channels(actor).await?;
+            let all = app.channels().list_notification_channels(actor).await?;
             if json {
                 print_json(&all);
                 return Ok(());
@@ -152,12 +155,17 @@ pub(crate) async fn run_notify(
             outln!("{t}");
         }
         ChannelCommand::Remove { id } => {
-            app.remove_notification_channel(actor, *id).await?;
+            app.channels()
+                .remove_notification_channel(actor, *id)
+                .await?;
             outln!("removed channel {id}");
         }
         ChannelCommand::Test { id } => {
             let out = app.outbound_client()?;
-            let r = app.test_notification_channel(actor, *id, &out).await?;
+            let r = app
+                .channels()
+                .test_notification_channel(actor, *id, &out)
+                .await?;
             if json {
                 print_json(&r);
             } else if r.ok {

@@ -35,6 +35,7 @@ pub async fn run_quality(
         QualityCommand::Recompute { after } => {
             let tty = std::io::stderr().is_terminal() && !json;
             let report = app
+                .quality()
                 .recompute_quality(actor, *after, |n, last| {
                     if tty {
                         eprint!("\r{n} customers scored (last id {last})");
@@ -57,7 +58,7 @@ pub async fn run_quality(
         }
         QualityCommand::Snapshot => {
             actor.require("quality.manage")?;
-            let o = app.take_quality_snapshot(Source::Cli).await?;
+            let o = app.quality().take_quality_snapshot(Source::Cli).await?;
             if json {
                 outln!("{}", serde_json::to_string(&o).unwrap_or_default());
             } else if o.written {

@@ -164,9 +164,9 @@ pub async fn run_rule(
         RuleCommand::Add { file, publish } => {
             let rule = read_rule(file)?;
             let key = rule.key.clone();
-            let mut view = app.create_code_rule(actor, rule).await?;
+            let mut view = app.codes().create_code_rule(actor, rule).await?;
             if *publish {
-                view = app.publish_code_rule(actor, &key).await?;
+                view = app.codes().publish_code_rule(actor, &key).await?;
             }
             if json {
                 print_json(&view);
@@ -178,7 +178,7 @@ pub async fn run_rule(
             }
         }
         RuleCommand::List => {
-            let rules = app.list_code_rules(actor).await?;
+            let rules = app.codes().list_code_rules(actor).await?;
             if json {
                 print_json(&rules);
             } else {
@@ -206,9 +206,9 @@ pub async fn run_rule(
         }
         RuleCommand::Publish { key } | RuleCommand::Disable { key } => {
             let view = if matches!(cmd, RuleCommand::Publish { .. }) {
-                app.publish_code_rule(actor, key).await?
+                app.codes().publish_code_rule(actor, key).await?
             } else {
-                app.disable_code_rule(actor, key).await?
+                app.codes().disable_code_rule(actor, key).await?
             };
             if json {
                 print_json(&view);
@@ -229,6 +229,7 @@ pub async fn run_rule(
             count,
         } => {
             let p = app
+                .codes()
                 .preview_code_rule(
                     actor,
                     key,
@@ -259,7 +260,7 @@ pub async fn run_rule(
             }
         }
         RuleCommand::Capacity { key } => {
-            let c = app.code_rule_capacity(actor, key).await?;
+            let c = app.codes().code_rule_capacity(actor, key).await?;
             if json {
                 print_json(&c);
             } else {
@@ -302,7 +303,7 @@ pub async fn run_code(
             return Ok(true);
         }
     };
-    let v = app.validate_code(actor, code).await?;
+    let v = app.codes().validate_code(actor, code).await?;
     if json {
         print_json(&v);
     } else {
@@ -364,7 +365,7 @@ async fn resume(app: &App, actor: &Actor, args: &ResumeArgs, json: bool) -> Resu
         skip: args.skip,
         accept: args.accept,
     };
-    let report = app.resume_code_issuing(actor, input).await?;
+    let report = app.backups().resume_code_issuing(actor, input).await?;
     if json {
         print_json(&report);
         return Ok(());

@@ -13,7 +13,7 @@ pub(crate) async fn serve(
 ) -> Result<ExitCode, Failure> {
     let started = std::time::Instant::now();
     let (app, settings, lock) = open(cli, listen).await?;
-    if let Some(hold) = app.issue_hold().await? {
+    if let Some(hold) = app.backups().issue_hold().await? {
         tracing::warn!(
             "code issuing is on hold since the restore of a backup of {} ({}): creations fail until an administrator runs custos code resume-after-restore (see docs/backup.md)",
             hold.backup_created_at,
@@ -21,13 +21,13 @@ pub(crate) async fn serve(
         );
     }
     let admin_password = config::secret_env("CUSTOS_ADMIN_PASSWORD")?;
-    if let Some(generated) = app.ensure_admin(admin_password).await? {
+    if let Some(generated) = app.auth().ensure_admin(admin_password).await? {
         // Shown once: it is not stored anywhere in plaintext.
         eprintln!("==> created user 'admin' with password: {generated}");
         eprintln!("==> store it now; it will not be shown again");
     }
     if demo {
-        let n = app.seed_demo().await?;
+        let n = app.demo().seed_demo().await?;
         if n > 0 {
             eprintln!("==> demo data added: {n} users");
         }
@@ -122,7 +122,7 @@ pub(crate) async fn serve(
     if let (Some(task), Some(relay)) = (nats, &nats_relay) {
         task.abort();
         // Hand the relay over at once to another server on the same database.
-        if let Err(e) = app.release_event_relay(relay).await {
+        if let Err(e) = app.events().release_event_relay(relay).await {
             tracing::warn!(error = %e, "could not release the NATS relay");
         }
     }
@@ -165,7 +165,7 @@ async fn reload_keys_on_hangup(app: custos_app::App) {
             return;
         };
         while hup.recv().await.is_some() {
-            match app.reload_pii_keys() {
+            match app.keyring().reload_pii_keys() {
                 Ok(ids) => tracing::info!(ring = ?ids, "PII key file reloaded"),
                 Err(e) => {
                     tracing::error!(error = %e, "PII key file reload failed; the loaded ring stays")

@@ -46,6 +46,7 @@ pub(crate) async fn run_user(
         } => {
             let password = read_password(password.clone())?;
             let v = app
+                .org()
                 .create_user(
                     actor,
                     NewUser {
@@ -65,39 +66,41 @@ pub(crate) async fn run_user(
             }
         }
         UserCommand::Passwd { username, password } => {
-            let id = app.user_id_by_name(actor, username).await?;
+            let id = app.org().user_id_by_name(actor, username).await?;
             let password = read_password(password.clone())?;
-            app.update_user(
-                actor,
-                id,
-                UserPatch {
-                    password: Some(password),
-                    ..Default::default()
-                },
-            )
-            .await?;
+            app.org()
+                .update_user(
+                    actor,
+                    id,
+                    UserPatch {
+                        password: Some(password),
+                        ..Default::default()
+                    },
+                )
+                .await?;
             outln!("password of {username} changed; its sessions were revoked");
         }
         UserCommand::Disable { username } | UserCommand::Enable { username } => {
             let disable = matches!(cmd, UserCommand::Disable { .. });
-            let id = app.user_id_by_name(actor, username).await?;
-            app.update_user(
-                actor,
-                id,
-                UserPatch {
-                    disabled: Some(disable),
-                    ..Default::default()
-                },
-            )
-            .await?;
+            let id = app.org().user_id_by_name(actor, username).await?;
+            app.org()
+                .update_user(
+                    actor,
+                    id,
+                    UserPatch {
+                        disabled: Some(disable),
+                        ..Default::default()
+                    },
+                )
+                .await?;
             outln!(
                 "user {username} {}",
                 if disable { "disabled" } else { "enabled" }
             );
         }
         UserCommand::Unlock { username } => {
-            let id = app.user_id_by_name(actor, username).await?;
-            let v = app.unlock_user(actor, id).await?;
+            let id = app.org().user_id_by_name(actor, username).await?;
+            let v = app.org().unlock_user(actor, id).await?;
             if json {
                 print_json(&v);
             } else {
@@ -114,7 +117,7 @@ async fn list_users(app: &App, actor: &Actor, json: bool) -> Result<(), Failure>
     let mut all = Vec::new();
     let mut after = 0;
     loop {
-        let page = app.list_users(actor, after, 500).await?;
+        let page = app.org().list_users(actor, after, 500).await?;
         let n = page.len();
         after = page.last().map(|u| u.id).unwrap_or(after);
         all.extend(page);

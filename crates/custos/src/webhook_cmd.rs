@@ -80,7 +80,7 @@ pub(crate) async fn run_webhook(
                 active: Some(!inactive),
                 owner: owner.clone(),
             };
-            let made = app.create_webhook(actor, input).await?;
+            let made = app.webhooks().create_webhook(actor, input).await?;
             if json {
                 print_json(&made);
             } else {
@@ -96,7 +96,7 @@ pub(crate) async fn run_webhook(
             }
         }
         WebhookCommand::List => {
-            let all = app.list_webhooks(actor).await?;
+            let all = app.webhooks().list_webhooks(actor).await?;
             if json {
                 print_json(&all);
                 return Ok(());
@@ -125,8 +125,8 @@ pub(crate) async fn run_webhook(
             outln!("{t}");
         }
         WebhookCommand::Remove { name } => {
-            let id = app.webhook_id(actor, name).await?;
-            app.delete_webhook(actor, id).await?;
+            let id = app.webhooks().webhook_id(actor, name).await?;
+            app.webhooks().delete_webhook(actor, id).await?;
             if json {
                 print_json(&serde_json::json!({"deleted": id}));
             } else {
@@ -134,8 +134,11 @@ pub(crate) async fn run_webhook(
             }
         }
         WebhookCommand::Deliveries { name, limit } => {
-            let id = app.webhook_id(actor, name).await?;
-            let page = app.webhook_attempts(actor, id, None, Some(*limit)).await?;
+            let id = app.webhooks().webhook_id(actor, name).await?;
+            let page = app
+                .webhooks()
+                .webhook_attempts(actor, id, None, Some(*limit))
+                .await?;
             if json {
                 print_json(&page);
                 return Ok(());
@@ -161,8 +164,9 @@ pub(crate) async fn run_webhook(
             outln!("{t}");
         }
         WebhookCommand::Replay { name, from } => {
-            let id = app.webhook_id(actor, name).await?;
+            let id = app.webhooks().webhook_id(actor, name).await?;
             let r = app
+                .webhooks()
                 .replay_webhook(actor, id, ReplayRequest { from: *from })
                 .await?;
             if json {
@@ -180,8 +184,8 @@ pub(crate) async fn run_webhook(
             }
         }
         WebhookCommand::Test { name } => {
-            let id = app.webhook_id(actor, name).await?;
-            let r = app.ping_webhook(actor, id).await?;
+            let id = app.webhooks().webhook_id(actor, name).await?;
+            let r = app.webhooks().ping_webhook(actor, id).await?;
             if json {
                 print_json(&r);
             } else if r.delivered {

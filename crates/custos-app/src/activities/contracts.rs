@@ -4,6 +4,7 @@
 //! rule ([`super::CooperationRule`]) through the customer change path, so the move is in
 //! the customer's history and audit like any change.
 
+use crate::activities::Activities;
 use chrono::{NaiveDate, TimeZone};
 use custos_core::Violation;
 use custos_store::{ActivityRow, CustomerRow, Tx};
@@ -19,7 +20,6 @@ use crate::actor::Actor;
 use crate::error::{AppError, AppResult};
 use crate::input::Input;
 use crate::text_input::refuse_in;
-use crate::App;
 
 pub const CONTRACT_STATUSES: &[&str] = &["draft", "signed", "terminated", "expired"];
 /// Statuses of a contract that was signed.
@@ -97,7 +97,7 @@ pub(crate) fn contract_view(meta: RecordMeta, contract: Contract) -> ContractVie
     ContractView { meta, contract }
 }
 
-impl App {
+impl Activities<'_> {
     /// Add a contract (`activity.write`); a signed first contract moves the customer's
     /// cooperation status.
     pub async fn add_contract(
@@ -106,7 +106,7 @@ impl App {
         code: &str,
         input: impl Into<Input<NewContract>>,
     ) -> AppResult<Located<ContractView>> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let customer = match locate(&mut tx, actor, "activity.write", code).await? {
             Located::Here(c) => c,
             Located::Moved { survivor } => return Ok(Located::Moved { survivor }),
@@ -125,7 +125,7 @@ impl App {
             ..Default::default()
         };
         let row = insert_record(
-            &self.config.pii_key,
+            &self.app.config.pii_key,
             &mut tx,
             actor,
             &customer,
@@ -140,14 +140,16 @@ impl App {
         }
         tx.set_activity_due(row.id, contract.service_expires_on.as_deref())
             .await?;
-        self.settle_lifecycle(
-            &mut tx,
-            actor,
-            customer.id,
-            crate::lifecycle::Cause::record(row.id),
-        )
-        .await?;
-        let mut shower = Shower::new(&self.config.pii_key, actor, customer);
+        self.app
+            .lifecycle()
+            .settle_lifecycle(
+                &mut tx,
+                actor,
+                customer.id,
+                crate::lifecycle::Cause::record(row.id),
+            )
+            .await?;
+        let mut shower = Shower::new(&self.app.config.pii_key, actor, customer);
         let (meta, body) = shower.show(&mut tx, &row).await?;
         tx.commit().await?;
         Ok(Located::Here(contract_view(meta, body)))
@@ -161,7 +163,7 @@ impl App {
         id: i64,
         patch: impl Into<Input<ContractPatch>>,
     ) -> AppResult<Located<ContractView>> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let customer = match locate(&mut tx, actor, "activity.write", code).await? {
             Located::Here(c) => c,
             Located::Moved { survivor } => return Ok(Located::Moved { survivor }),
@@ -172,7 +174,7 @@ impl App {
             .ok_or_else(|| AppError::not_found("contract", id))?;
         let patch = patch.into().get()?;
         refuse_in("", &patch)?;
-        let (_, before) = decode::<Contract>(&self.config.pii_key, &row)?;
+        let (_, before) = decode::<Contract>(&self.app.config.pii_key, &row)?;
         let after = changed_contract(&before, &patch)?;
         if after.status == "signed" {
             check_writable(&customer)?;
@@ -184,7 +186,7 @@ impl App {
             row.occurred_at = self.day_start(after.signed_on.as_deref());
         }
         update_record(
-            &self.config.pii_key,
+            &self.app.config.pii_key,
             &mut tx,
             actor,
             &customer,
@@ -197,14 +199,16 @@ impl App {
             self.on_signed(&mut tx, actor, &customer, &row, &after)
                 .await?;
         }
-        self.settle_lifecycle(
-            &mut tx,
-            actor,
-            customer.id,
-            crate::lifecycle::Cause::record(row.id),
-        )
-        .await?;
-        let mut shower = Shower::new(&self.config.pii_key, actor, customer);
+        self.app
+            .lifecycle()
+            .settle_lifecycle(
+                &mut tx,
+                actor,
+                customer.id,
+                crate::lifecycle::Cause::record(row.id),
+            )
+            .await?;
+        let mut shower = Shower::new(&self.app.config.pii_key, actor, customer);
         let (meta, body) = shower.show(&mut tx, &row).await?;
         tx.commit().await?;
         Ok(Located::Here(contract_view(meta, body)))
@@ -244,12 +248,14 @@ impl App {
         if others > 0 {
             return Ok(());
         }
-        let rule = &self.config.activities.cooperation;
+        let rule = &self.app.config.activities.cooperation;
         let reason = format!("签订首份合同 {}", contract.number);
-        self.move_cooperation_status_in(tx, actor, customer, "contract_signed", reason, |level| {
-            rule.next(level)
-        })
-        .await?;
+        self.app
+            .customers()
+            .move_cooperation_status_in(tx, actor, customer, "contract_signed", reason, |level| {
+                rule.next(level)
+            })
+            .await?;
         Ok(())
     }
 
@@ -257,7 +263,13 @@ impl App {
     pub(crate) fn day_start(&self, date: Option<&str>) -> i64 {
         date.and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
             .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .and_then(|t| self.config.code_timezone.from_local_datetime(&t).earliest())
+            .and_then(|t| {
+                self.app
+                    .config
+                    .code_timezone
+                    .from_local_datetime(&t)
+                    .earliest()
+            })
             .map_or_else(custos_store::now_us, |t| t.timestamp_micros())
     }
 }

@@ -3,6 +3,7 @@
 //! the current rating is the latest by rating date (then by when it was recorded).
 //! Reading needs `credit.read`, recording `credit.write`.
 
+use crate::activities::Activities;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -13,7 +14,6 @@ use crate::actor::Actor;
 use crate::error::AppResult;
 use crate::input::Input;
 use crate::text_input::refuse_in;
-use crate::App;
 
 /// A credit rating to record.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
@@ -83,7 +83,7 @@ pub struct CreditHistory {
     pub next_cursor: Option<String>,
 }
 
-impl App {
+impl Activities<'_> {
     /// Record a credit rating (`credit.write`).
     pub async fn add_credit(
         &self,
@@ -91,7 +91,7 @@ impl App {
         code: &str,
         input: impl Into<Input<NewCredit>>,
     ) -> AppResult<Located<CreditView>> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let customer = match locate(&mut tx, actor, "credit.write", code).await? {
             Located::Here(c) => c,
             Located::Moved { survivor } => return Ok(Located::Moved { survivor }),
@@ -107,7 +107,7 @@ impl App {
             ..Default::default()
         };
         let row = insert_record(
-            &self.config.pii_key,
+            &self.app.config.pii_key,
             &mut tx,
             actor,
             &customer,
@@ -116,7 +116,7 @@ impl App {
             &credit,
         )
         .await?;
-        let mut shower = Shower::new(&self.config.pii_key, actor, customer);
+        let mut shower = Shower::new(&self.app.config.pii_key, actor, customer);
         let (meta, body) = shower.show(&mut tx, &row).await?;
         tx.commit().await?;
         Ok(Located::Here(credit_view(meta, body)))
@@ -129,7 +129,7 @@ impl App {
         code: &str,
         q: &PageQuery,
     ) -> AppResult<Located<CreditHistory>> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let customer = match locate(&mut tx, actor, "credit.read", code).await? {
             Located::Here(c) => c,
             Located::Moved { survivor } => return Ok(Located::Moved { survivor }),
@@ -138,7 +138,7 @@ impl App {
         let latest = tx
             .customer_activities(customer.id, &[kind::CREDIT], None, 1)
             .await?;
-        let mut shower = Shower::new(&self.config.pii_key, actor, customer);
+        let mut shower = Shower::new(&self.app.config.pii_key, actor, customer);
         let mut history = Vec::with_capacity(rows.len());
         for row in &rows {
             let (meta, body) = shower.show(&mut tx, row).await?;

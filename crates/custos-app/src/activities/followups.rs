@@ -1,6 +1,7 @@
 //! Follow-ups (跟进记录): who followed a customer up, when, how, what came of it and
 //! what is planned next.
 
+use crate::activities::Activities;
 use serde::{Deserialize, Serialize};
 
 use super::fields::{Form, LONG_TEXT, SHORT_TEXT};
@@ -11,7 +12,6 @@ use crate::clock::format_time;
 use crate::error::AppResult;
 use crate::input::Input;
 use crate::text_input::refuse_in;
-use crate::App;
 
 /// How a customer was followed up.
 pub const FOLLOWUP_CHANNELS: &[&str] = &["visit", "call", "wechat", "email", "meeting"];
@@ -71,7 +71,7 @@ pub(crate) fn followup_view(meta: RecordMeta, followup: Followup) -> FollowupVie
     FollowupView { meta, followup }
 }
 
-impl App {
+impl Activities<'_> {
     /// Record a follow-up of a customer (`activity.write`).
     pub async fn add_followup(
         &self,
@@ -79,7 +79,7 @@ impl App {
         code: &str,
         input: impl Into<Input<NewFollowup>>,
     ) -> AppResult<Located<FollowupView>> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let customer = match locate(&mut tx, actor, "activity.write", code).await? {
             Located::Here(c) => c,
             Located::Moved { survivor } => return Ok(Located::Moved { survivor }),
@@ -90,7 +90,7 @@ impl App {
         let (at, followup) = self.checked_followup(&input)?;
         tx.lock_audit_head().await?;
         let row = insert_record(
-            &self.config.pii_key,
+            &self.app.config.pii_key,
             &mut tx,
             actor,
             &customer,
@@ -104,14 +104,16 @@ impl App {
             &followup,
         )
         .await?;
-        self.settle_lifecycle(
-            &mut tx,
-            actor,
-            customer.id,
-            crate::lifecycle::Cause::record(row.id),
-        )
-        .await?;
-        let mut shower = Shower::new(&self.config.pii_key, actor, customer);
+        self.app
+            .lifecycle()
+            .settle_lifecycle(
+                &mut tx,
+                actor,
+                customer.id,
+                crate::lifecycle::Cause::record(row.id),
+            )
+            .await?;
+        let mut shower = Shower::new(&self.app.config.pii_key, actor, customer);
         let (meta, body) = shower.show(&mut tx, &row).await?;
         tx.commit().await?;
         Ok(Located::Here(followup_view(meta, body)))
@@ -137,7 +139,7 @@ impl App {
 
     fn checked_followup(&self, input: &NewFollowup) -> AppResult<(i64, Followup)> {
         let mut f = Form::default();
-        let tz = self.config.code_timezone;
+        let tz = self.app.config.code_timezone;
         let at = f.past_time(
             "followed_at",
             input.followed_at.as_deref(),
@@ -150,6 +152,7 @@ impl App {
         }
         let content = f.required_text("content", Some(&input.content), LONG_TEXT, true);
         let results: Vec<&str> = self
+            .app
             .config
             .activities
             .followup_results

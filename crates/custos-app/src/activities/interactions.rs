@@ -3,6 +3,7 @@
 //! and, once resolved, the customer's satisfaction (1–5). Recording a complaint opens a
 //! service record linked to it in the same transaction.
 
+use crate::activities::Activities;
 use custos_core::Violation;
 use serde::{Deserialize, Serialize};
 
@@ -17,7 +18,6 @@ use crate::clock::format_time;
 use crate::error::{AppError, AppResult};
 use crate::input::Input;
 use crate::text_input::refuse_in;
-use crate::App;
 
 pub const INTERACTION_KINDS: &[&str] = &["visit", "call", "complaint"];
 /// The statuses of a complaint in the only order they may be passed through.
@@ -98,7 +98,7 @@ pub(crate) fn interaction_view(meta: RecordMeta, interaction: Interaction) -> In
     InteractionView { meta, interaction }
 }
 
-impl App {
+impl Activities<'_> {
     /// Record an interaction (`activity.write`); a complaint opens its service record.
     pub async fn add_interaction(
         &self,
@@ -106,7 +106,7 @@ impl App {
         code: &str,
         input: impl Into<Input<NewInteraction>>,
     ) -> AppResult<Located<InteractionView>> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let customer = match locate(&mut tx, actor, "activity.write", code).await? {
             Located::Here(c) => c,
             Located::Moved { survivor } => return Ok(Located::Moved { survivor }),
@@ -119,7 +119,7 @@ impl App {
         let at = f.past_time(
             "occurred_at",
             input.occurred_at.as_deref(),
-            self.config.code_timezone,
+            self.app.config.code_timezone,
             now,
         );
         let ikind = f.one_of("kind", Some(&input.kind), INTERACTION_KINDS);
@@ -153,7 +153,7 @@ impl App {
             ..Default::default()
         };
         let mut row = insert_record(
-            &self.config.pii_key,
+            &self.app.config.pii_key,
             &mut tx,
             actor,
             &customer,
@@ -172,7 +172,7 @@ impl App {
                 complaint_id: Some(row.id),
             };
             let s = insert_service(
-                &self.config.pii_key,
+                &self.app.config.pii_key,
                 &mut tx,
                 actor,
                 &customer,
@@ -184,7 +184,7 @@ impl App {
             interaction.service_record_id = Some(s.id);
             row.linked_id = Some(s.id);
             update_record(
-                &self.config.pii_key,
+                &self.app.config.pii_key,
                 &mut tx,
                 actor,
                 &customer,
@@ -194,14 +194,16 @@ impl App {
             )
             .await?;
         }
-        self.settle_lifecycle(
-            &mut tx,
-            actor,
-            customer.id,
-            crate::lifecycle::Cause::record(row.id),
-        )
-        .await?;
-        let mut shower = Shower::new(&self.config.pii_key, actor, customer);
+        self.app
+            .lifecycle()
+            .settle_lifecycle(
+                &mut tx,
+                actor,
+                customer.id,
+                crate::lifecycle::Cause::record(row.id),
+            )
+            .await?;
+        let mut shower = Shower::new(&self.app.config.pii_key, actor, customer);
         let (meta, body) = shower.show(&mut tx, &row).await?;
         tx.commit().await?;
         Ok(Located::Here(interaction_view(meta, body)))
@@ -216,7 +218,7 @@ impl App {
         id: i64,
         patch: impl Into<Input<InteractionPatch>>,
     ) -> AppResult<Located<InteractionView>> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let customer = match locate(&mut tx, actor, "activity.write", code).await? {
             Located::Here(c) => c,
             Located::Moved { survivor } => return Ok(Located::Moved { survivor }),
@@ -227,7 +229,7 @@ impl App {
             .ok_or_else(|| AppError::not_found("interaction", id))?;
         let patch = patch.into().get()?;
         refuse_in("", &patch)?;
-        let (_, before) = decode::<Interaction>(&self.config.pii_key, &row)?;
+        let (_, before) = decode::<Interaction>(&self.app.config.pii_key, &row)?;
         let mut after = changed_complaint(&before, &patch)?;
         if let Some(h) = patch.handler_id {
             after.handler_id = Some(check_handler(&mut tx, h).await?);
@@ -235,7 +237,7 @@ impl App {
         tx.lock_audit_head().await?;
         row.status = after.status.clone();
         update_record(
-            &self.config.pii_key,
+            &self.app.config.pii_key,
             &mut tx,
             actor,
             &customer,
@@ -244,7 +246,7 @@ impl App {
             &after,
         )
         .await?;
-        let mut shower = Shower::new(&self.config.pii_key, actor, customer);
+        let mut shower = Shower::new(&self.app.config.pii_key, actor, customer);
         let (meta, body) = shower.show(&mut tx, &row).await?;
         tx.commit().await?;
         Ok(Located::Here(interaction_view(meta, body)))

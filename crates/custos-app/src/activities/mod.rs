@@ -95,3 +95,7 @@ impl CooperationRule {
         (current != self.to && self.from.iter().any(|f| f == current)).then(|| self.to.clone())
     }
 }
+/// The use cases of business records: follow-ups, interactions, services, contracts, orders, credit; `App::activities` gives it out.
+pub struct Activities<'a> {
+    pub(crate) app: &'a crate::App,
+}

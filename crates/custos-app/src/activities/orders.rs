@@ -4,6 +4,7 @@
 //! totals (lifetime amount, count, last order date) are counted again in the same
 //! transaction as every new order.
 
+use crate::activities::Activities;
 use custos_core::Violation;
 use custos_store::{ActivityRow, CustomerRow, StoreError, Tx};
 use serde::{Deserialize, Serialize};
@@ -20,7 +21,6 @@ use crate::error::{AppError, AppResult};
 use crate::input::Input;
 use crate::lifecycle::Cause;
 use crate::text_input::refuse_in;
-use crate::App;
 
 /// An order or payment to record.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
@@ -116,7 +116,7 @@ pub struct OrderPage {
     pub totals: OrderTotals,
 }
 
-impl App {
+impl Activities<'_> {
     /// Record an order or payment (`activity.write`), idempotent on (source system,
     /// document number).
     pub async fn add_order(
@@ -125,7 +125,7 @@ impl App {
         code: &str,
         input: impl Into<Input<NewOrder>>,
     ) -> AppResult<Located<OrderReceipt>> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let customer = match locate(&mut tx, actor, "activity.write", code).await? {
             Located::Here(c) => c,
             Located::Moved { survivor } => return Ok(Located::Moved { survivor }),
@@ -156,7 +156,7 @@ impl App {
             kind::ORDER
         };
         let row = match insert_record(
-            &self.config.pii_key,
+            &self.app.config.pii_key,
             &mut tx,
             actor,
             &customer,
@@ -177,9 +177,11 @@ impl App {
         if store_kind == kind::ORDER {
             tx.recount_order_totals(customer.id, kind::ORDER).await?;
         }
-        self.settle_lifecycle(&mut tx, actor, customer.id, Cause::record(row.id))
+        self.app
+            .lifecycle()
+            .settle_lifecycle(&mut tx, actor, customer.id, Cause::record(row.id))
             .await?;
-        let mut shower = Shower::new(&self.config.pii_key, actor, customer);
+        let mut shower = Shower::new(&self.app.config.pii_key, actor, customer);
         let (meta, body) = shower.show(&mut tx, &row).await?;
         tx.commit().await?;
         Ok(Located::Here(OrderReceipt {
@@ -195,7 +197,7 @@ impl App {
         code: &str,
         q: &PageQuery,
     ) -> AppResult<Located<OrderPage>> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let customer = match locate(&mut tx, actor, "activity.read", code).await? {
             Located::Here(c) => c,
             Located::Moved { survivor } => return Ok(Located::Moved { survivor }),
@@ -203,7 +205,7 @@ impl App {
         let kinds = [kind::ORDER, kind::PAYMENT];
         let (rows, next_cursor) = page_rows(&mut tx, customer.id, &kinds, q).await?;
         let totals = tx.order_totals(customer.id).await?.into();
-        let mut shower = Shower::new(&self.config.pii_key, actor, customer);
+        let mut shower = Shower::new(&self.app.config.pii_key, actor, customer);
         let mut items = Vec::with_capacity(rows.len());
         for row in &rows {
             let (meta, body) = shower.show(&mut tx, row).await?;
@@ -229,7 +231,7 @@ impl App {
         existing: &ActivityRow,
         order: &Order,
     ) -> AppResult<OrderReceipt> {
-        let (_, stored) = decode::<Order>(&self.config.pii_key, existing)?;
+        let (_, stored) = decode::<Order>(&self.app.config.pii_key, existing)?;
         if existing.customer_id != customer.id || stored != *order {
             return Err(AppError::Conflict(Violation::new(
                 "order.document_conflict",
@@ -243,7 +245,7 @@ impl App {
                 ),
             )));
         }
-        let mut shower = Shower::new(&self.config.pii_key, actor, customer);
+        let mut shower = Shower::new(&self.app.config.pii_key, actor, customer);
         let (meta, body) = shower.show(tx, existing).await?;
         Ok(OrderReceipt {
             created: false,
@@ -259,7 +261,7 @@ impl App {
         key: &str,
         order: &Order,
     ) -> AppResult<Located<OrderReceipt>> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let customer = match locate(&mut tx, actor, "activity.write", code).await? {
             Located::Here(c) => c,
             Located::Moved { survivor } => return Ok(Located::Moved { survivor }),

@@ -2,6 +2,7 @@
 //! is shown (free text masked unless the caller may read personal data), its audit
 //! entries and the cursor pages of a customer's records.
 
+use crate::activities::Activities;
 use std::collections::HashMap;
 
 use serde::de::DeserializeOwned;
@@ -17,7 +18,7 @@ use crate::customers::mask_free_text;
 use crate::error::{AppError, AppResult};
 use crate::paging::{invalid, page_cursor, page_limit};
 use crate::pii::PiiKey;
-use crate::{to_json, App};
+use crate::to_json;
 
 /// The code of a conflict on the unique (source system, document number) of an order.
 pub(crate) const SOURCE_KEY_TAKEN: &str = "order.document_taken";
@@ -336,7 +337,7 @@ pub(crate) async fn page_rows(
     Ok((rows, next))
 }
 
-impl App {
+impl Activities<'_> {
     /// A page of a customer's records of `kinds` as `make` shows each (`permission`
     /// needed), the read of any personal data shown in clear audited.
     pub(crate) async fn list_records<B: Body, V>(
@@ -348,13 +349,13 @@ impl App {
         q: &PageQuery,
         make: impl Fn(RecordMeta, B) -> V,
     ) -> AppResult<Located<Page<V>>> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let customer = match locate(&mut tx, actor, permission, code).await? {
             Located::Here(c) => c,
             Located::Moved { survivor } => return Ok(Located::Moved { survivor }),
         };
         let (rows, next_cursor) = page_rows(&mut tx, customer.id, kinds, q).await?;
-        let mut shower = Shower::new(&self.config.pii_key, actor, customer);
+        let mut shower = Shower::new(&self.app.config.pii_key, actor, customer);
         let mut items = Vec::with_capacity(rows.len());
         for row in &rows {
             let (meta, body) = shower.show::<B>(&mut tx, row).await?;
@@ -371,7 +372,7 @@ impl App {
         if shower.revealed.is_empty() {
             return Ok(());
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let mut r = record(
             actor,
             "customer.pii_read",

@@ -1,6 +1,7 @@
 //! Service records (服务记录): what was serviced (product, model), the problem and its
 //! resolution, and the complaint that opened it, if any.
 
+use crate::activities::Activities;
 use custos_store::Tx;
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +15,6 @@ use crate::error::{AppError, AppResult};
 use crate::input::Input;
 use crate::pii::PiiKey;
 use crate::text_input::refuse_in;
-use crate::App;
 
 /// A service record to add.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
@@ -49,7 +49,7 @@ pub(crate) fn service_view(meta: RecordMeta, service: ServiceRecord) -> ServiceR
     ServiceRecordView { meta, service }
 }
 
-impl App {
+impl Activities<'_> {
     /// Add a service record to a customer (`activity.write`).
     pub async fn add_service_record(
         &self,
@@ -57,7 +57,7 @@ impl App {
         code: &str,
         input: impl Into<Input<NewServiceRecord>>,
     ) -> AppResult<Located<ServiceRecordView>> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let customer = match locate(&mut tx, actor, "activity.write", code).await? {
             Located::Here(c) => c,
             Located::Moved { survivor } => return Ok(Located::Moved { survivor }),
@@ -67,7 +67,7 @@ impl App {
         check_writable(&customer)?;
         let mut f = Form::default();
         let now = custos_store::now_us();
-        let tz = self.config.code_timezone;
+        let tz = self.app.config.code_timezone;
         let at = f.past_time("served_at", input.served_at.as_deref(), tz, now);
         let service = ServiceRecord {
             served_at: format_time(at),
@@ -79,11 +79,11 @@ impl App {
         };
         f.finish()?;
         if let Some(id) = input.complaint_id {
-            check_complaint(&self.config.pii_key, &mut tx, customer.id, id).await?;
+            check_complaint(&self.app.config.pii_key, &mut tx, customer.id, id).await?;
         }
         tx.lock_audit_head().await?;
         let row = insert_service(
-            &self.config.pii_key,
+            &self.app.config.pii_key,
             &mut tx,
             actor,
             &customer,
@@ -91,14 +91,16 @@ impl App {
             &service,
         )
         .await?;
-        self.settle_lifecycle(
-            &mut tx,
-            actor,
-            customer.id,
-            crate::lifecycle::Cause::record(row.id),
-        )
-        .await?;
-        let mut shower = Shower::new(&self.config.pii_key, actor, customer);
+        self.app
+            .lifecycle()
+            .settle_lifecycle(
+                &mut tx,
+                actor,
+                customer.id,
+                crate::lifecycle::Cause::record(row.id),
+            )
+            .await?;
+        let mut shower = Shower::new(&self.app.config.pii_key, actor, customer);
         let (meta, body) = shower.show(&mut tx, &row).await?;
         tx.commit().await?;
         Ok(Located::Here(service_view(meta, body)))

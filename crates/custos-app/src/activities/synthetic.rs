@@ -3,6 +3,7 @@
 //! over three years, stored as the use cases store them (free texts encrypted) but many
 //! rows a statement. Only the demo and `custos bench` call this.
 
+use crate::activities::Activities;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
@@ -18,7 +19,7 @@ use super::records::{encode, Body};
 use super::service_record::ServiceRecord;
 use crate::error::{AppError, AppResult};
 use crate::pii::PiiKey;
-use crate::{Actor, App};
+use crate::Actor;
 
 /// Rows generated before they are written in one transaction.
 const BATCH: usize = 5_000;
@@ -192,7 +193,7 @@ impl Maker {
     }
 }
 
-impl App {
+impl Activities<'_> {
     /// `custos demo --activities N`: N synthetic records spread over every active
     /// customer (the demo's), recorded by `actor`. Returns the records written.
     pub async fn add_demo_activities(
@@ -205,7 +206,7 @@ impl App {
         actor.require("activity.write")?;
         let mut codes = Vec::new();
         let mut after = String::new();
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         loop {
             let page = tx.codes_after(&after, 10_000).await?;
             let Some(last) = page.last() else { break };
@@ -234,7 +235,7 @@ impl App {
         mut progress: impl FnMut(u64),
     ) -> AppResult<u64> {
         let mut ids = Vec::with_capacity(codes.len());
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         for code in codes {
             if let Some(row) = tx.customer_by_code(code).await? {
                 ids.push(row.id);
@@ -250,7 +251,7 @@ impl App {
         }
         let mut maker = Maker {
             rng: StdRng::seed_from_u64(seed),
-            key: self.config.pii_key.pinned(),
+            key: self.app.config.pii_key.pinned(),
             by: actor.display_name.clone(),
             user: actor.user_id,
             now: now_us(),
@@ -270,13 +271,13 @@ impl App {
             if rows.is_empty() {
                 break;
             }
-            let mut tx = self.db.begin().await?;
+            let mut tx = self.app.db.begin().await?;
             tx.insert_activities(&rows).await?;
             tx.commit().await?;
             written += rows.len() as u64;
             progress(written);
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         tx.recount_all_order_totals().await?;
         tx.commit().await?;
         Ok(written)

@@ -2,6 +2,7 @@
 //! interactions, service records, contracts, orders and payments (credit ratings have
 //! their own permission and list).
 
+use crate::activities::Activities;
 use custos_store::{ActivityRow, Tx};
 use serde::Serialize;
 
@@ -16,7 +17,6 @@ use super::{kind, locate, Located};
 use crate::actor::Actor;
 use crate::clock::format_time;
 use crate::error::AppResult;
-use crate::App;
 
 /// The kinds the combined list (and the customer's timeline) holds; credit ratings have
 /// their own permission and list.
@@ -29,7 +29,7 @@ pub(crate) const LISTED_KINDS: &[&str] = &[
     kind::PAYMENT,
 ];
 
-impl App {
+impl Activities<'_> {
     /// A customer's business records of every kind, newest first (`activity.read`).
     pub async fn list_activities(
         &self,
@@ -37,13 +37,13 @@ impl App {
         code: &str,
         q: &PageQuery,
     ) -> AppResult<Located<Page<ActivityItem>>> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let customer = match locate(&mut tx, actor, "activity.read", code).await? {
             Located::Here(c) => c,
             Located::Moved { survivor } => return Ok(Located::Moved { survivor }),
         };
         let (rows, next_cursor) = page_rows(&mut tx, customer.id, LISTED_KINDS, q).await?;
-        let mut shower = Shower::new(&self.config.pii_key, actor, customer);
+        let mut shower = Shower::new(&self.app.config.pii_key, actor, customer);
         let mut items = Vec::with_capacity(rows.len());
         for row in &rows {
             items.push(item(&mut tx, &mut shower, row).await?);

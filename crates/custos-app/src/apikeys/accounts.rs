@@ -1,6 +1,7 @@
 //! Service accounts: created, listed and disabled by administrators (`user.manage` over
 //! everyone), on the users/roles/grants machinery of `org`.
 
+use crate::apikeys::ApiKeys;
 use custos_core::Violation;
 use custos_store::{now_us, StoreError, Tx, UserRow, SERVICE_KIND};
 
@@ -11,7 +12,7 @@ use crate::auth::format_time;
 use crate::error::{AppError, AppResult};
 use crate::org::{check_department_exists, check_name, check_username, resolve_roles, user_view};
 use crate::text_input::{refuse_in, refuse_single_line};
-use crate::{to_json, App};
+use crate::to_json;
 
 /// Most service accounts one list answer holds.
 pub(crate) const MAX_LISTED: i64 = 500;
@@ -69,7 +70,7 @@ fn name_taken(name: &str) -> AppError {
     ))
 }
 
-impl App {
+impl ApiKeys<'_> {
     /// Create a service account with roles and a department; it has no password.
     pub async fn create_service_account(
         &self,
@@ -89,7 +90,7 @@ impl App {
             .clone()
             .unwrap_or_else(|| input.name.clone());
         check_name("display_name", &display_name, 64, &mut errors);
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         check_department_exists(&mut tx, "department_id", input.department_id, &mut errors).await?;
         let grants = resolve_roles(&mut tx, &input.roles, &mut errors).await?;
         if !errors.is_empty() {
@@ -137,7 +138,7 @@ impl App {
         limit: i64,
     ) -> AppResult<Vec<ServiceAccountView>> {
         require_admin(actor)?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let rows = tx
             .service_accounts(after_id.max(0), limit.clamp(1, MAX_LISTED))
             .await?;
@@ -155,7 +156,7 @@ impl App {
         id: i64,
     ) -> AppResult<ServiceAccountView> {
         require_admin(actor)?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let u = service_account(&mut tx, id).await?;
         let v = account_view(&mut tx, &u).await?;
         tx.rollback().await?;
@@ -166,7 +167,7 @@ impl App {
     pub async fn service_account_id(&self, actor: &Actor, name: &str) -> AppResult<i64> {
         require_admin(actor)?;
         refuse_single_line([("name", Some(name))])?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let found = tx.user_by_name(name).await?;
         tx.rollback().await?;
         match found {
@@ -184,7 +185,7 @@ impl App {
         disabled: bool,
     ) -> AppResult<ServiceAccountView> {
         require_admin(actor)?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let mut u = service_account(&mut tx, id).await?;
         let changed = u.disabled != disabled;
         if changed {

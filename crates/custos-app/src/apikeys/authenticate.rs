@@ -1,6 +1,7 @@
 //! Deciding whether a request's API key is good, and the actor it acts as: the key's
 //! service account with its roles and data scope, the key named in every audit entry.
 
+use crate::apikeys::ApiKeys;
 use custos_core::Violation;
 use custos_store::{now_us, ApiKeyRow, SERVICE_KIND};
 
@@ -10,7 +11,6 @@ use crate::actor::{Actor, Context};
 use crate::auth::load_actor;
 use crate::error::{AppError, AppResult};
 use crate::login_throttle::client_key;
-use crate::App;
 
 /// A key's last use is written at most this often (µs), so reads stay reads.
 const TOUCH_EVERY_US: i64 = 60_000_000;
@@ -55,7 +55,7 @@ fn failures_throttled(wait_us: i64) -> AppError {
     )
 }
 
-impl App {
+impl ApiKeys<'_> {
     /// The actor behind an API key (`custos_<prefix>_<secret>`), or one generic 401.
     /// Every request reads the key and its account from the database, so revocation,
     /// expiry and disabling count from the next request on every server. A key over its
@@ -70,7 +70,7 @@ impl App {
                 self.touch_api_key(&key, actor.ctx.ip.as_deref()).await;
                 Ok(actor)
             }
-            None => match self.key_failures.take(&client, FAILURES) {
+            None => match self.app.key_failures.take(&client, FAILURES) {
                 Ok(()) => Err(key_invalid()),
                 Err(wait) => Err(failures_throttled(wait)),
             },
@@ -86,7 +86,7 @@ impl App {
         let Some(prefix) = prefix_of(token) else {
             return Ok(None);
         };
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let Some(key) = tx.api_key_by_prefix(prefix).await? else {
             tx.rollback().await?;
             return Ok(None);
@@ -112,7 +112,7 @@ impl App {
 
     /// Count the request against the key's bucket (its own rate, else the configured).
     fn take_key_rate(&self, key: &ApiKeyRow) -> AppResult<()> {
-        let default = self.config.api_keys;
+        let default = self.app.config.api_keys;
         let per_second = key
             .rate_per_second
             .and_then(|r| u32::try_from(r).ok())
@@ -125,7 +125,8 @@ impl App {
             .and_then(|b| u32::try_from(b).ok())
             .unwrap_or(default.burst);
         let rate = KeyRate { per_second, burst };
-        self.key_buckets
+        self.app
+            .key_buckets
             .take(&key.id.to_string(), rate)
             .map_err(key_rate_limited)
     }
@@ -138,7 +139,7 @@ impl App {
             return;
         }
         let touched = async {
-            let mut tx = self.db.begin().await?;
+            let mut tx = self.app.db.begin().await?;
             tx.touch_api_key(key.id, now, ip, now - TOUCH_EVERY_US)
                 .await?;
             tx.commit().await

@@ -1,5 +1,6 @@
 //! API keys of service accounts: made (the token shown once), listed, revoked.
 
+use crate::apikeys::ApiKeys;
 use custos_core::{FieldError, Violation};
 use custos_store::{now_us, ApiKeyRow};
 
@@ -12,7 +13,7 @@ use crate::auth::format_time;
 use crate::error::{AppError, AppResult};
 use crate::org::{check_name, parse_time};
 use crate::text_input::refuse_single_line;
-use crate::{to_json, App};
+use crate::to_json;
 
 /// Keys of one account not revoked yet, at most: enough to rotate with overlap.
 pub(crate) const MAX_LIVE_KEYS: i64 = 10;
@@ -93,7 +94,7 @@ fn too_many_keys() -> AppError {
     ))
 }
 
-impl App {
+impl ApiKeys<'_> {
     /// Make a key for service account `account_id`. The token is in the answer only.
     pub async fn create_api_key(
         &self,
@@ -110,7 +111,7 @@ impl App {
         check_rate("rate_per_second", input.rate_per_second, &mut errors);
         check_rate("burst", input.burst, &mut errors);
         let expires_at = expiry(&input, now, &mut errors);
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let account = service_account(&mut tx, account_id).await?;
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
@@ -166,7 +167,7 @@ impl App {
         account_id: i64,
     ) -> AppResult<Vec<ApiKeyView>> {
         require_admin(actor)?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         service_account(&mut tx, account_id).await?;
         let rows = tx.api_keys_of(account_id, MAX_KEYS_LISTED).await?;
         tx.rollback().await?;
@@ -183,7 +184,7 @@ impl App {
         key_id: i64,
     ) -> AppResult<ApiKeyView> {
         require_admin(actor)?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let account = service_account(&mut tx, account_id).await?;
         let not_found = || AppError::not_found("api_key", key_id);
         let key = tx.api_key(key_id).await?.ok_or_else(not_found)?;

@@ -115,3 +115,8 @@ pub struct CreatedApiKey {
     pub token: String,
     pub key: ApiKeyView,
 }
+
+/// The use cases of service accounts and API keys; `App::api_keys` gives it out.
+pub struct ApiKeys<'a> {
+    pub(crate) app: &'a crate::App,
+}

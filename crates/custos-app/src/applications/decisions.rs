@@ -2,6 +2,7 @@
 //! a task to someone else. Each decision locks the application and decides a task only
 //! while it is still pending.
 
+use crate::applications::Applications;
 use serde_json::json;
 
 use custos_core::Violation;
@@ -14,9 +15,8 @@ use super::views::ApplicationView;
 use crate::actor::Actor;
 use crate::error::{AppError, AppResult};
 use crate::flows::{kind_zh, StepMode};
-use crate::App;
 
-impl App {
+impl Applications<'_> {
     /// Lock an application for a decision and find the caller's pending task in the
     /// current step.
     async fn my_task(
@@ -72,7 +72,7 @@ impl App {
         comment: Option<String>,
     ) -> AppResult<ApplicationView> {
         let comment = clean_text("comment", comment.as_deref(), 1000)?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let (mut a, task, tasks) = self.my_task(&mut tx, actor, id).await?;
         let now = now_us();
         if !tx
@@ -175,7 +175,7 @@ impl App {
         state: &str,
         comment: Option<String>,
     ) -> AppResult<ApplicationView> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let (mut a, task, _) = self.my_task(&mut tx, actor, id).await?;
         let now = now_us();
         if !tx
@@ -243,7 +243,7 @@ impl App {
         comment: Option<String>,
     ) -> AppResult<ApplicationView> {
         let comment = clean_text("comment", comment.as_deref(), 1000)?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let a = tx
             .application_for_update(id)
             .await?
@@ -308,13 +308,13 @@ impl App {
 /// Most users weighed as delegates of one task (the console's select).
 pub const DELEGATE_CHOICES: i64 = 200;
 
-impl App {
+impl Applications<'_> {
     /// The users `actor` may hand their pending task on application `id` to: those who
-    /// could decide the current step themselves (as [`App::delegate_application`]
+    /// could decide the current step themselves (as [`Applications::delegate_application`]
     /// checks), without the actor and the step's other approvers. Empty when the actor
     /// holds no task there. Weighs at most [`DELEGATE_CHOICES`] users.
     pub async fn delegate_choices(&self, actor: &Actor, id: i64) -> AppResult<Vec<(i64, String)>> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let Some(a) = tx.application(id).await? else {
             return Err(AppError::not_found("application", id));
         };

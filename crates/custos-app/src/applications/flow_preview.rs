@@ -3,6 +3,7 @@
 //! application — the flow chosen and the approvers resolved exactly as submission does,
 //! in a read-only transaction that consumes and writes nothing.
 
+use crate::applications::Applications;
 use serde::{Deserialize, Serialize};
 
 use custos_core::Violation;
@@ -15,7 +16,6 @@ use crate::flows::{
     choose_flow, department_chain, unknown_kind, AutoApprove, FlowStep, FlowSubject, FlowView,
     StepMode, KINDS,
 };
-use crate::App;
 
 /// Most users offered as named approvers and sample applicants.
 pub const EDITOR_USERS: i64 = 500;
@@ -95,12 +95,12 @@ async fn user_choices(tx: &mut custos_store::Tx, ids: &[i64]) -> AppResult<Vec<U
     Ok(out)
 }
 
-impl App {
+impl Applications<'_> {
     /// The flow `key`'s versions (empty for a new key) and the editor's choices
     /// (`role.manage`, as defining a flow).
     pub async fn flow_editor(&self, actor: &Actor, key: Option<&str>) -> AppResult<FlowEditor> {
         actor.require("role.manage")?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let mut versions: Vec<FlowView> = match key {
             Some(k) => tx
                 .flows()
@@ -165,7 +165,7 @@ impl App {
                 &sample.kind,
             )]));
         }
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let Some(applicant) = tx.user(sample.applicant).await? else {
             return Err(AppError::validation(
                 "applicant",

@@ -3,11 +3,11 @@
 //! one may ask for. Read with the applicant's permissions and data scope.
 
 use crate::actor::Actor;
+use crate::applications::Applications;
 use crate::customers::{CustomerType, CustomerView};
 use crate::error::{AppError, AppResult};
 use crate::fields::{builtin_fields, load_definitions, FieldDefinition};
 use crate::flows::unknown_kind;
-use crate::App;
 
 use super::kinds::Kind;
 
@@ -46,7 +46,7 @@ impl Kind {
     }
 }
 
-impl App {
+impl Applications<'_> {
     /// The form of an application of `kind` (`application.submit`); `customer` names the
     /// customer it is about, which must be inside the applicant's read scope (else 404,
     /// as for a missing one).
@@ -64,11 +64,11 @@ impl App {
         let customer = match (k.is_about_customer(), code) {
             // An archived customer is not readable before the retrieval is approved.
             (true, Some(_)) if k == Kind::Retrieve => None,
-            (true, Some(code)) => Some(self.get_customer(actor, code).await?),
+            (true, Some(code)) => Some(self.app.customers().get_customer(actor, code).await?),
             _ => None,
         };
         let (fields, customer_types) = if matches!(k, Kind::Create | Kind::Change) {
-            let mut tx = self.db.begin_read().await?;
+            let mut tx = self.app.db.begin_read().await?;
             let custom = load_definitions(&mut tx).await?;
             let types = crate::customers::load_customer_types(&mut tx).await?;
             tx.rollback().await?;
@@ -79,7 +79,9 @@ impl App {
             (Vec::new(), Vec::new())
         };
         let roles = if k == Kind::GrantPermission {
-            self.list_roles(actor)
+            self.app
+                .org()
+                .list_roles(actor)
                 .await?
                 .into_iter()
                 .map(|r| RoleChoice {

@@ -4,6 +4,7 @@
 //! up in one table ([`KINDS`]) and call it; adding a kind is a module plus one line there
 //! (and its variant of [`Kind`]).
 
+use crate::applications::Applications;
 use serde_json::Value;
 
 use custos_core::Violation;
@@ -144,7 +145,7 @@ fn effect_named(name: &str) -> Option<&'static dyn Effect> {
         .map(|(_, _, e)| *e)
 }
 
-impl App {
+impl Applications<'_> {
     /// Validate a payload completely; effects are dry-run in a savepoint.
     pub(super) async fn prepare(
         &self,
@@ -161,7 +162,7 @@ impl App {
             kind,
             payload,
         };
-        effect.prepare(self, tx, s).await
+        effect.prepare(self.app, tx, s).await
     }
 
     /// Apply what an approved application asks for, inside the approval's transaction.
@@ -182,7 +183,7 @@ impl App {
             applicant: &applicant,
             payload: &payload,
         };
-        effect.apply(self, tx, e).await
+        effect.apply(self.app, tx, e).await
     }
 
     /// The duplicate check of an application as `actor` may see it (none for kinds
@@ -197,7 +198,7 @@ impl App {
         match effect_named(&a.kind) {
             Some(effect) => {
                 effect
-                    .duplicates_for_reader(self, tx, actor, a, payload)
+                    .duplicates_for_reader(self.app, tx, actor, a, payload)
                     .await
             }
             None => Ok(None),
@@ -232,7 +233,9 @@ impl App {
             .on("payload.code")])),
         }
     }
+}
 
+impl App {
     /// Run `f` in a savepoint and undo it whatever happens: a complete validation of an
     /// effect without applying it.
     async fn dry_run<'a, F>(&'a self, tx: &'a mut Tx, f: F) -> AppResult<()>
@@ -249,7 +252,9 @@ impl App {
         tx.rollback_to_savepoint().await?;
         result
     }
+}
 
+impl Applications<'_> {
     /// The customers must still be at the versions the application was submitted against.
     async fn check_versions(&self, tx: &mut Tx, versions: &[(String, i64)]) -> AppResult<()> {
         for (code, v) in versions {

@@ -1,6 +1,7 @@
 //! Notifications of applications: a user's list, marking one read, and reminders of
 //! overdue tasks.
 
+use crate::applications::Applications;
 use custos_store::now_us;
 
 use super::records::notify;
@@ -9,16 +10,15 @@ use crate::actor::Actor;
 use crate::auth::format_time;
 use crate::error::{AppError, AppResult};
 use crate::flows::kind_zh;
-use crate::App;
 
-impl App {
+impl Applications<'_> {
     /// My notifications, newest first.
     pub async fn notifications(
         &self,
         actor: &Actor,
         unread_only: bool,
     ) -> AppResult<Vec<NotificationView>> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let rows = tx.notifications(actor.user_id, unread_only, 200).await?;
         tx.rollback().await?;
         Ok(rows
@@ -36,7 +36,7 @@ impl App {
     }
 
     pub async fn mark_notification_read(&self, actor: &Actor, id: i64) -> AppResult<()> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         if !tx
             .mark_notification_read(id, actor.user_id, now_us())
             .await?
@@ -52,7 +52,7 @@ impl App {
     pub async fn remind_overdue_tasks(&self, older_than: std::time::Duration) -> AppResult<usize> {
         let period = older_than.as_micros() as i64;
         let now = now_us();
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let mut n = 0;
         for t in tx.pending_tasks_older_than(now - period).await? {
             let recent = tx

@@ -1,6 +1,7 @@
 //! Reading applications: who may see one, the full view with tasks and trail, lists and
 //! the approver's inbox.
 
+use crate::applications::Applications;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
@@ -20,9 +21,8 @@ use crate::actor::{Actor, Scope};
 use crate::auth::format_time;
 use crate::error::{AppError, AppResult};
 use crate::flows::{kind_zh, unknown_kind};
-use crate::App;
 
-impl App {
+impl Applications<'_> {
     /// Applicant, anyone with a task on it, and reviewers with an unrestricted scope.
     pub(super) async fn can_view(
         &self,
@@ -137,7 +137,7 @@ impl App {
 
     /// One application with its whole trail.
     pub async fn get_application(&self, actor: &Actor, id: i64) -> AppResult<ApplicationView> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let a = tx
             .application(id)
             .await?
@@ -213,7 +213,7 @@ impl App {
         } else if q.mine == Some(true) || !broad {
             f.applicant_id = Some(actor.user_id);
         }
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let rows = tx.applications(&f).await?;
         tx.rollback().await?;
         Ok(rows.iter().map(summary).collect())
@@ -221,7 +221,7 @@ impl App {
 
     /// My pending tasks with counts.
     pub async fn inbox(&self, actor: &Actor) -> AppResult<Inbox> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let tasks = tx.pending_tasks_of_user(actor.user_id).await?;
         let mut pending = Vec::new();
         let mut by_kind: BTreeMap<String, usize> = BTreeMap::new();

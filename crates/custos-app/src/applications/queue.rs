@@ -2,8 +2,8 @@
 //! about, and the count of waiting tasks the navigation shows.
 
 use crate::actor::Actor;
+use crate::applications::Applications;
 use crate::error::AppResult;
-use crate::App;
 
 use super::records::frozen;
 use super::views::{summary, ApplicationSummary};
@@ -31,11 +31,11 @@ pub struct ApprovalQueue {
     pub total: usize,
 }
 
-impl App {
+impl Applications<'_> {
     /// The tasks waiting for `actor`'s decision (`application.approve`).
     pub async fn approval_queue(&self, actor: &Actor) -> AppResult<ApprovalQueue> {
         actor.require("application.approve")?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let tasks = tx.pending_tasks_of_user(actor.user_id).await?;
         // Live tasks only, the same count as the navigation's badge.
         let total = tx.count_pending_tasks_of_user(actor.user_id).await? as usize;
@@ -78,7 +78,7 @@ impl App {
         if !actor.can("application.approve") {
             return Ok(None);
         }
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let n = tx.count_pending_tasks_of_user(actor.user_id).await?;
         tx.rollback().await?;
         Ok(Some(n))

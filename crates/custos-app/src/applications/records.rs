@@ -1,6 +1,7 @@
 //! What an application leaves behind: its sealed payload, its frozen flow, the trail
 //! (痕迹) with its audit entries, and the notifications it sends.
 
+use crate::applications::Applications;
 use serde_json::{json, Value};
 
 use custos_store::{now_us, ApplicationRow, EventRow, NotificationRow, Tx};
@@ -9,7 +10,7 @@ use crate::actor::Actor;
 use crate::audit::{append, record};
 use crate::error::{AppError, AppResult};
 use crate::flows::FrozenFlow;
-use crate::{to_json, App};
+use crate::to_json;
 
 pub(super) fn frozen(a: &ApplicationRow) -> AppResult<FrozenFlow> {
     serde_json::from_str(&a.flow)
@@ -102,13 +103,13 @@ async fn application_event(tx: &mut Tx, a: &ApplicationRow, t: &Trail<'_>) -> Ap
     Ok(())
 }
 
-impl App {
+impl Applications<'_> {
     pub(super) fn seal_payload(&self, v: &Value) -> String {
-        self.config.pii_key.encrypt(&v.to_string())
+        self.app.config.pii_key.encrypt(&v.to_string())
     }
 
     pub(super) fn open_payload(&self, a: &ApplicationRow) -> AppResult<Value> {
-        let text = self.config.pii_key.decrypt(&a.payload)?;
+        let text = self.app.config.pii_key.decrypt(&a.payload)?;
         serde_json::from_str(&text)
             .map_err(|e| AppError::Internal(format!("application {} payload: {e}", a.id)))
     }

@@ -2,13 +2,13 @@
 //! customer's current value beside the requested one, and what the reader may do with it
 //! now. Masking and data scope are the reader's, as for every read.
 
+use crate::applications::Applications;
 use serde_json::{Map, Value};
 
 use crate::actor::Actor;
 use crate::customers::CustomerView;
 use crate::error::AppResult;
 use crate::fields::{builtin_fields, FieldDefinition};
-use crate::App;
 
 use super::checks::closed_states;
 use super::views::ApplicationView;
@@ -44,9 +44,9 @@ pub struct ApplicationReview {
 /// Keys of a payload that are not fields of the record.
 const NOT_FIELDS: &[&str] = &["version", "reason", "override_duplicates"];
 
-impl App {
+impl Applications<'_> {
     /// One application as `actor` reviews it (who may read it: as
-    /// [`App::get_application`]).
+    /// [`Applications::get_application`]).
     pub async fn review_application(&self, actor: &Actor, id: i64) -> AppResult<ApplicationReview> {
         let application = self.get_application(actor, id).await?;
         let about_customer = super::Kind::parse(&application.kind)
@@ -55,7 +55,7 @@ impl App {
             (Some(code), true) if actor.can("customer.read") => {
                 // Out of the reader's reach (scope, archive, merged away): the request is
                 // shown without the current values.
-                match self.get_customer(actor, code).await {
+                match self.app.customers().get_customer(actor, code).await {
                     Ok(c) => Some(c),
                     Err(e) if e.status() >= 500 => return Err(e),
                     Err(_) => None,
@@ -91,7 +91,7 @@ impl App {
     }
 
     async fn catalog_for_review(&self) -> AppResult<Vec<FieldDefinition>> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let custom = crate::fields::load_definitions(&mut tx).await?;
         tx.rollback().await?;
         let mut all = builtin_fields();
@@ -251,6 +251,7 @@ mod tests {
     use crate::applications::NewApplication;
     use crate::customers::NewCustomer;
     use crate::error::AppError;
+    use crate::App;
     use crate::{Context, Source};
 
     async fn user(app: &App, admin: &Actor, name: &str, role: &str) -> Actor {
@@ -266,8 +267,9 @@ mod tests {
                 expires_at: None,
             }],
         };
-        app.create_user(admin, input).await.unwrap();
-        app.actor_for_username(name, Context::new(Source::Cli))
+        app.org().create_user(admin, input).await.unwrap();
+        app.auth()
+            .actor_for_username(name, Context::new(Source::Cli))
             .await
             .unwrap()
     }
@@ -284,26 +286,37 @@ mod tests {
             name: "旧名有限公司".into(),
             ..Default::default()
         };
-        let code = app.create_customer(&admin, c).await.unwrap().code;
+        let code = app
+            .customers()
+            .create_customer(&admin, c)
+            .await
+            .unwrap()
+            .code;
 
         let form = app
+            .applications()
             .application_form(&clerk, "change", Some(&code))
             .await
             .unwrap();
         let current = form.customer.unwrap();
         assert!(form.fields.iter().any(|f| f.key == "name"));
         assert!(matches!(
-            app.application_form(&clerk, "bogus", None).await,
+            app.applications()
+                .application_form(&clerk, "bogus", None)
+                .await,
             Err(AppError::Validation(_))
         ));
         assert!(matches!(
-            app.application_form(&reader, "create", None).await,
+            app.applications()
+                .application_form(&reader, "create", None)
+                .await,
             Err(AppError::Forbidden { .. })
         ));
 
         let payload = json!({"code": code, "changes": {"version": current.version,
             "name": "新名有限公司", "customer_type": "enterprise", "reason": "更名"}});
         let a = app
+            .applications()
             .submit_application(
                 &clerk,
                 NewApplication {
@@ -315,7 +328,11 @@ mod tests {
             )
             .await
             .unwrap();
-        let r = app.review_application(&clerk, a.id).await.unwrap();
+        let r = app
+            .applications()
+            .review_application(&clerk, a.id)
+            .await
+            .unwrap();
         assert_eq!(r.changes.len(), 1, "{:?}", r.changes);
         assert_eq!(r.changes[0].key, "name");
         assert_eq!(r.changes[0].label_zh, "客户名称");
@@ -326,27 +343,38 @@ mod tests {
         // Whoever holds a task on it finds it in the queue, counted alike.
         let approver_id = r.application.tasks[0].user_id;
         let approver = app
+            .auth()
             .actor_for_username(&r.application.tasks[0].username, Context::new(Source::Cli))
             .await
             .unwrap();
         assert_eq!(approver.user_id, approver_id);
-        let q = app.approval_queue(&approver).await.unwrap();
+        let q = app.applications().approval_queue(&approver).await.unwrap();
         assert_eq!(q.items.len(), 1);
         assert_eq!(q.items[0].customer_name.as_deref(), Some("旧名有限公司"));
         assert_eq!(
-            app.pending_task_count(&approver).await.unwrap(),
+            app.applications()
+                .pending_task_count(&approver)
+                .await
+                .unwrap(),
             Some(q.total as i64)
         );
         assert!(
-            app.review_application(&approver, a.id)
+            app.applications()
+                .review_application(&approver, a.id)
                 .await
                 .unwrap()
                 .can_decide
         );
         // Someone who does not approve has no queue and no count.
-        assert_eq!(app.pending_task_count(&reader).await.unwrap(), None);
+        assert_eq!(
+            app.applications()
+                .pending_task_count(&reader)
+                .await
+                .unwrap(),
+            None
+        );
         assert!(matches!(
-            app.approval_queue(&reader).await,
+            app.applications().approval_queue(&reader).await,
             Err(AppError::Forbidden { .. })
         ));
     }

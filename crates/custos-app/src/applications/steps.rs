@@ -2,6 +2,7 @@
 //! a step (auto-approving it or creating its tasks), and completing the application
 //! once its last step is approved, with the effect in the same transaction.
 
+use crate::applications::Applications;
 use serde_json::{json, Value};
 
 use custos_store::{now_us, ApplicationRow, TaskRow, Tx};
@@ -12,9 +13,9 @@ use super::records::{notify, trail, Trail};
 use crate::actor::Actor;
 use crate::error::AppResult;
 use crate::flows::{choose_flow, department_chain, kind_zh, FlowSubject, FrozenFlow};
-use crate::{to_json, App};
+use crate::to_json;
 
-impl App {
+impl Applications<'_> {
     /// Choose the flow and enter its first step (submit and resubmit).
     pub(super) async fn start_round(
         &self,

@@ -1,6 +1,7 @@
 //! The applicant's side: submitting an application (or saving a draft), resubmitting a
 //! returned one, withdrawing one's own.
 
+use crate::applications::Applications;
 use custos_core::Violation;
 use custos_store::{now_us, ApplicationRow};
 use serde_json::Value;
@@ -12,9 +13,9 @@ use super::views::{ApplicationView, NewApplication};
 use crate::actor::Actor;
 use crate::error::{AppError, AppResult};
 use crate::flows::{kind_zh, unknown_kind};
-use crate::{to_json, App};
+use crate::to_json;
 
-impl App {
+impl Applications<'_> {
     /// Submit an application (`application.submit`), or save it as a draft.
     pub async fn submit_application(
         &self,
@@ -28,7 +29,7 @@ impl App {
         }
         let reason = clean_text("reason", input.reason.as_deref(), 500)?;
         crate::text_input::refuse_in_value("payload", &input.payload)?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let prepared = self.prepare(&mut tx, actor, &kind, &input.payload).await?;
         let now = now_us();
         let mut a = ApplicationRow {
@@ -91,7 +92,7 @@ impl App {
         if let Some(p) = &payload {
             crate::text_input::refuse_in_value("payload", p)?;
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let mut a = tx
             .application_for_update(id)
             .await?
@@ -134,7 +135,7 @@ impl App {
 
     /// Withdraw one's own application before it ends.
     pub async fn withdraw_application(&self, actor: &Actor, id: i64) -> AppResult<ApplicationView> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let mut a = tx
             .application_for_update(id)
             .await?

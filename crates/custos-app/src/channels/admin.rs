@@ -1,6 +1,7 @@
 //! Channels made, listed, removed and tried by administrators (`notifications.manage`
 //! over every department: a channel may receive any department's notifications).
 
+use crate::channels::Channels;
 use std::collections::BTreeSet;
 
 use custos_core::{FieldError, Violation};
@@ -17,7 +18,7 @@ use crate::auth::format_time;
 use crate::error::{AppError, AppResult};
 use crate::org::check_name;
 use crate::outbound::check_url;
-use crate::{to_json, App};
+use crate::to_json;
 
 pub(crate) const PERMISSION: &str = "notifications.manage";
 /// Most channels altogether (each notification is matched against every one).
@@ -156,7 +157,7 @@ pub(super) async fn channel(tx: &mut Tx, id: i64) -> AppResult<ChannelRow> {
         .ok_or_else(|| AppError::not_found("notification_channel", id))
 }
 
-impl App {
+impl Channels<'_> {
     /// `input` checked (every field error at once, departments that exist, a name no
     /// other channel has) and made into a row with its URL and secret sealed.
     async fn checked_row(&self, tx: &mut Tx, input: NewChannel, id: i64) -> AppResult<ChannelRow> {
@@ -207,7 +208,7 @@ impl App {
             )));
         }
         let url = check_url(&input.url).map_err(|r| AppError::Internal(r.into()))?;
-        let key = &self.config.pii_key;
+        let key = &self.app.config.pii_key;
         Ok(ChannelRow {
             id,
             name,
@@ -230,7 +231,7 @@ impl App {
     ) -> AppResult<ChannelView> {
         require_manager(actor)?;
         let input = input.into().get()?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let mut row = self.checked_row(&mut tx, input, 0).await?;
         if tx.count_notification_channels().await? >= MAX_CHANNELS {
             return Err(AppError::Conflict(Violation::new(
@@ -264,9 +265,9 @@ impl App {
     ) -> AppResult<ChannelView> {
         require_manager(actor)?;
         let patch = patch.into().get()?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let old = channel(&mut tx, id).await?;
-        let key = &self.config.pii_key;
+        let key = &self.app.config.pii_key;
         let provider = Provider::parse(&old.kind).unwrap_or(Provider::Webhook);
         let secret = match patch.secret {
             Some(s) => s,
@@ -311,7 +312,7 @@ impl App {
     /// Every channel (at most [`MAX_CHANNELS`] exist).
     pub async fn list_notification_channels(&self, actor: &Actor) -> AppResult<Vec<ChannelView>> {
         require_manager(actor)?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let rows = tx.notification_channels(MAX_CHANNELS).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
@@ -323,7 +324,7 @@ impl App {
 
     pub async fn get_notification_channel(&self, actor: &Actor, id: i64) -> AppResult<ChannelView> {
         require_manager(actor)?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let row = channel(&mut tx, id).await?;
         let v = view(&mut tx, &row).await?;
         tx.rollback().await?;
@@ -337,7 +338,7 @@ impl App {
         id: i64,
     ) -> AppResult<Vec<DeliveryView>> {
         require_manager(actor)?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         channel(&mut tx, id).await?;
         let rows = tx.channel_deliveries(id, MAX_DELIVERIES_LISTED).await?;
         tx.rollback().await?;
@@ -357,7 +358,7 @@ impl App {
     /// Remove a channel with its deliveries (pending ones are not sent).
     pub async fn remove_notification_channel(&self, actor: &Actor, id: i64) -> AppResult<()> {
         require_manager(actor)?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let row = channel(&mut tx, id).await?;
         tx.delete_notification_channel(id).await?;
         let mut r = record(

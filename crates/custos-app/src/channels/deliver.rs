@@ -1,6 +1,7 @@
 //! Deliveries to channels: queued in the transaction of the notification, posted by the
 //! worker with a lease, retried with backoff, given up after [`MAX_ATTEMPTS`].
 
+use crate::channels::Channels;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
@@ -15,7 +16,7 @@ use crate::audit::{append, record};
 use crate::auth::format_time;
 use crate::error::{AppError, AppResult};
 use crate::outbound::{check_url, Outbound};
-use crate::{to_json, App};
+use crate::to_json;
 
 /// A delivery is given up after this many failed attempts.
 pub const MAX_ATTEMPTS: i64 = 8;
@@ -116,9 +117,9 @@ struct Target {
     secret: Option<String>,
 }
 
-impl App {
+impl Channels<'_> {
     fn open_target(&self, row: &ChannelRow) -> AppResult<Target> {
-        let key = &self.config.pii_key;
+        let key = &self.app.config.pii_key;
         let provider = Provider::parse(&row.kind).ok_or_else(|| {
             AppError::Internal(format!("channel {}: unknown provider {}", row.id, row.kind))
         })?;
@@ -152,7 +153,7 @@ impl App {
             title: n.title,
             body: n.body,
             time: format_time(n.created_at),
-            local_time: self.local_time_us(n.created_at),
+            local_time: self.app.local_time_us(n.created_at),
             application_id: n.application_id,
             department,
         }))
@@ -161,7 +162,7 @@ impl App {
     /// Post one claimed delivery; `Err` holds why it failed.
     async fn post_delivery(&self, out: &Outbound, d: &ChannelDeliveryRow) -> Result<(), String> {
         let loaded = async {
-            let mut tx = self.db.begin_read().await?;
+            let mut tx = self.app.db.begin_read().await?;
             let row = tx.notification_channel(d.channel_id).await?;
             let notice = self.notice(&mut tx, d.notification_id).await?;
             tx.rollback().await?;
@@ -191,7 +192,7 @@ impl App {
         out: &Outbound,
         now: i64,
     ) -> AppResult<DeliveryRound> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let claimed = tx
             .claim_channel_deliveries(now, now + LEASE_US, BATCH)
             .await?;
@@ -199,7 +200,7 @@ impl App {
         let mut round = DeliveryRound::default();
         for d in &claimed {
             let outcome = self.post_delivery(out, d).await;
-            let mut tx = self.db.begin().await?;
+            let mut tx = self.app.db.begin().await?;
             match outcome {
                 Ok(()) => {
                     tx.finish_channel_delivery(d.id, "sent", d.next_at, None, Some(now_us()))
@@ -237,11 +238,11 @@ impl App {
     /// log_retention_days` before `now`, in chunks. Returns how many went.
     pub async fn prune_channel_deliveries(&self, now: i64) -> AppResult<u64> {
         const CHUNK: i64 = 5_000;
-        let days = i64::from(self.config.channels.log_retention_days);
+        let days = i64::from(self.app.config.channels.log_retention_days);
         let before = now - days * 86_400_000_000;
         let mut total = 0;
         loop {
-            let mut tx = self.db.begin().await?;
+            let mut tx = self.app.db.begin().await?;
             let n = tx.prune_channel_deliveries(before, CHUNK).await?;
             tx.commit().await?;
             total += n;
@@ -259,7 +260,7 @@ impl App {
         out: &Outbound,
     ) -> AppResult<TestOutcome> {
         require_manager(actor)?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let row = channel(&mut tx, id).await?;
         tx.rollback().await?;
         let target = self.open_target(&row)?;
@@ -274,10 +275,10 @@ impl App {
                 actor.display_name
             ),
             time: format_time(now),
-            local_time: self.local_time_us(now),
+            local_time: self.app.local_time_us(now),
             application_id: None,
             department: None,
-            link: self.config.public_url.clone(),
+            link: self.app.config.public_url.clone(),
         };
         let post = prepare(
             target.provider,
@@ -293,7 +294,7 @@ impl App {
             .map(|r| u64::try_from(r.elapsed.as_millis()).unwrap_or(u64::MAX))
             .unwrap_or(0);
         let judged = judge(target.provider, answer);
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let mut r = record(
             actor,
             "notification_channel.test",

@@ -46,6 +46,10 @@ impl Default for ChannelsConfig {
     }
 }
 
+/// The use cases of notification delivery: e-mail and group channels; `App::channels` gives it out.
+pub struct Channels<'a> {
+    pub(crate) app: &'a crate::App,
+}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 //! preview of the codes it would issue (consuming nothing), and the overview of every
 //! rule with how full its sequence scopes are.
 
+use crate::codes::Codes;
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
@@ -16,7 +17,6 @@ use super::rules::{rule_view, validate_rule, CodeRuleView, NewCodeRule};
 use super::{issue_date, AppliesTo};
 use crate::actor::Actor;
 use crate::error::AppResult;
-use crate::App;
 
 /// A rule to start the designer from.
 #[derive(Debug, Clone)]
@@ -152,7 +152,7 @@ fn sample_date(sample: &SampleCustomer, tz: chrono_tz::Tz) -> Result<NaiveDate, 
     }
 }
 
-impl App {
+impl Codes<'_> {
     /// Check a rule as composed in the designer and preview the next codes a sample
     /// customer would get. Nothing is stored and no counter moves; the counters read are
     /// those of the rule's key, so an edit of an existing rule previews its real next codes.
@@ -164,7 +164,7 @@ impl App {
     ) -> AppResult<RuleCheck> {
         actor.require("rule.manage")?;
         let mut errors = validate_rule(&rule);
-        let date = match sample_date(&sample, self.config.code_timezone) {
+        let date = match sample_date(&sample, self.app.config.code_timezone) {
             Ok(d) => Some(d),
             Err(e) => {
                 errors.push(e);
@@ -197,7 +197,7 @@ impl App {
             }
         };
         let count = sample.count.unwrap_or(5).clamp(1, 20);
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let codes = next_codes(&mut tx, &rule.key, &plan, count).await?;
         let version = tx
             .code_rule_versions(&rule.key)
@@ -221,7 +221,7 @@ impl App {
     /// warning at 80 %).
     pub async fn code_rule_overview(&self, actor: &Actor) -> AppResult<Vec<RuleOverview>> {
         actor.require("rule.read")?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let rows = tx.all_code_rules().await?;
         let mut by_key: BTreeMap<String, Vec<custos_store::CodeRuleRow>> = BTreeMap::new();
         for r in rows {
@@ -251,7 +251,7 @@ impl App {
         if !actor.can("rule.publish") {
             return Ok(false);
         }
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let published = tx.published_code_rules().await?;
         tx.rollback().await?;
         Ok(published.is_empty())

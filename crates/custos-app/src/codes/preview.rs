@@ -1,6 +1,7 @@
 //! What a rule would issue: the next codes for a sample customer, and how full each
 //! sequence scope is.
 
+use crate::codes::Codes;
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
@@ -12,7 +13,6 @@ use custos_core::Violation;
 use super::{existing_versions, issue_date, random_text, rule_not_found, segments_of};
 use crate::actor::Actor;
 use crate::error::{AppError, AppResult};
-use crate::App;
 
 /// A sample customer for previews: the fields a rule may read.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
@@ -66,7 +66,7 @@ pub struct Capacity {
     pub warnings: Vec<String>,
 }
 
-impl App {
+impl Codes<'_> {
     /// The next codes a sample customer would get, consuming nothing.
     pub async fn preview_code_rule(
         &self,
@@ -87,10 +87,10 @@ impl App {
                     ),
                 )
             })?,
-            None => issue_date(self.config.code_timezone),
+            None => issue_date(self.app.config.code_timezone),
         };
         let count = sample.count.unwrap_or(5).clamp(1, 20);
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let versions = tx.code_rule_versions(key).await?;
         let rule = match sample.version {
             Some(v) => versions.iter().find(|r| r.version == v),
@@ -125,7 +125,7 @@ impl App {
     /// Used / remaining codes per sequence scope of a rule.
     pub async fn code_rule_capacity(&self, actor: &Actor, key: &str) -> AppResult<Capacity> {
         actor.require("rule.read")?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let versions = existing_versions(&mut tx, key).await?;
         let capacity = capacity_of(&mut tx, key, &versions).await?;
         tx.rollback().await?;

@@ -1,13 +1,13 @@
 //! Resolving a code an ERP document still carries: the customer's code today, after code
 //! changes (变更编码) and merges (合并).
 
+use crate::codes::Codes;
 use serde::Serialize;
 
 use super::validation::parse_code;
 use crate::actor::Actor;
 use crate::customers::in_scope;
 use crate::error::{AppError, AppResult};
-use crate::App;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ResolvedCode {
@@ -27,7 +27,7 @@ pub struct ResolvedCode {
     pub code_changed: bool,
 }
 
-impl App {
+impl Codes<'_> {
     /// `GET /codes/{code}/resolve` (`customer.read`): the current code for an old one. A
     /// code never issued, or whose customer today lies outside the caller's scope,
     /// answers the same 404.
@@ -35,7 +35,7 @@ impl App {
         let scope = actor.require("customer.read")?;
         let code = parse_code(code)?;
         let missing = || AppError::not_found("code", &code);
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let reg = tx.code(&code).await?.ok_or_else(missing)?;
         let issued_to = reg.customer_id.ok_or_else(missing)?;
         let first = tx.customer(issued_to).await?.ok_or_else(missing)?;

@@ -1,6 +1,7 @@
 //! Code rule administration: drafts, publishing (one applicable rule per customer),
 //! disabling, and reading the versions of a rule.
 
+use crate::codes::Codes;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -14,7 +15,7 @@ use crate::actor::Actor;
 use crate::audit::{append, record};
 use crate::auth::format_time;
 use crate::error::{AppError, AppResult};
-use crate::{to_json, App};
+use crate::to_json;
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -154,7 +155,7 @@ pub(super) fn validate_rule(input: &NewCodeRule) -> Vec<FieldError> {
     errors
 }
 
-impl App {
+impl Codes<'_> {
     /// Create a draft rule, or the next draft version of an existing rule.
     pub async fn create_code_rule(
         &self,
@@ -174,7 +175,7 @@ impl App {
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let versions = tx.code_rule_versions(&input.key).await?;
         if versions.iter().any(|v| v.status == "draft") {
             return Err(AppError::Conflict(Violation::new(
@@ -224,7 +225,7 @@ impl App {
     /// previously published version is disabled (its codes stay valid).
     pub async fn publish_code_rule(&self, actor: &Actor, key: &str) -> AppResult<CodeRuleView> {
         actor.require("rule.publish")?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let view = publish_code_rule_in(&mut tx, actor, key).await?;
         tx.commit().await?;
         Ok(view)
@@ -233,7 +234,7 @@ impl App {
     /// Stop issuing codes from a rule (its codes stay valid).
     pub async fn disable_code_rule(&self, actor: &Actor, key: &str) -> AppResult<CodeRuleView> {
         actor.require("rule.publish")?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         disable_published_in(&mut tx, actor, key).await?;
         let rows = tx.code_rule_versions(key).await?;
         tx.commit().await?;
@@ -245,7 +246,7 @@ impl App {
     /// `code_rule.draft_delete` with the segments it had.
     pub async fn delete_code_rule_draft(&self, actor: &Actor, key: &str) -> AppResult<()> {
         actor.require("rule.manage")?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let rows = tx.code_rule_versions(key).await?;
         let Some(draft) = rows.iter().find(|r| r.status == "draft") else {
             return Err(AppError::not_found("code_rule_draft", key));
@@ -271,16 +272,18 @@ impl App {
         key: &str,
         reason: Option<String>,
     ) -> AppResult<crate::applications::ApplicationView> {
-        self.submit_application(
-            actor,
-            crate::applications::NewApplication {
-                kind: "publish_rule".into(),
-                payload: serde_json::json!({ "key": key }),
-                reason,
-                draft: false,
-            },
-        )
-        .await
+        self.app
+            .applications()
+            .submit_application(
+                actor,
+                crate::applications::NewApplication {
+                    kind: "publish_rule".into(),
+                    payload: serde_json::json!({ "key": key }),
+                    reason,
+                    draft: false,
+                },
+            )
+            .await
     }
 
     /// Replace the published rule `replaces` by the draft of `key` in one transaction:
@@ -314,7 +317,7 @@ impl App {
                 ),
             ));
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let new_versions = existing_versions(&mut tx, key).await?;
         let old_versions = existing_versions(&mut tx, replaces).await?;
         let (Some(draft), Some(old)) = (
@@ -344,7 +347,7 @@ impl App {
 
     pub async fn list_code_rules(&self, actor: &Actor) -> AppResult<Vec<CodeRuleView>> {
         actor.require("rule.read")?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let rows = tx.all_code_rules().await?;
         tx.rollback().await?;
         let mut by_key: BTreeMap<String, Vec<CodeRuleRow>> = BTreeMap::new();
@@ -356,7 +359,7 @@ impl App {
 
     pub async fn get_code_rule(&self, actor: &Actor, key: &str) -> AppResult<CodeRuleView> {
         actor.require("rule.read")?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let rows = existing_versions(&mut tx, key).await?;
         tx.rollback().await?;
         Ok(rule_view(key, &rows))

@@ -1,6 +1,7 @@
 //! Validation of a given code: which rule versions it fits, its check character, and
 //! (for callers allowed to see it) its registry entry.
 
+use crate::codes::Codes;
 use serde::Serialize;
 
 use custos_core::code_rule::{self, Decoded};
@@ -10,7 +11,6 @@ use super::{issue_date, segments_of};
 use crate::actor::Actor;
 use crate::auth::format_time;
 use crate::error::{AppError, AppResult};
-use crate::App;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CodeMatch {
@@ -69,14 +69,14 @@ pub(crate) fn parse_code(code: &str) -> AppResult<String> {
     Ok(code)
 }
 
-impl App {
+impl Codes<'_> {
     /// Is this a well-formed code, which rule made it, is its check character right, and
     /// (for callers with `code.status`) is it issued and what is its status.
     pub async fn validate_code(&self, actor: &Actor, code: &str) -> AppResult<CodeValidation> {
         actor.require("code.validate")?;
         let code = parse_code(code)?;
-        let today = issue_date(self.config.code_timezone);
-        let mut tx = self.db.begin_read().await?;
+        let today = issue_date(self.app.config.code_timezone);
+        let mut tx = self.app.db.begin_read().await?;
         let rules = tx.all_code_rules().await?;
         let registry = if actor.can("code.status") {
             tx.code(&code).await?

@@ -4,6 +4,7 @@
 //! entries and without drawing codes from a rule. Only for `custos bench lookup`, whose
 //! report says so; real data always goes through `create_customer(s)`.
 
+use crate::customers::Customers;
 use custos_store::{now_us, CodeRow};
 
 use super::create::month_of;
@@ -15,9 +16,8 @@ use crate::actor::Actor;
 use crate::codes::issue_date;
 use crate::demo_data::DemoCustomers;
 use crate::error::{AppError, AppResult};
-use crate::App;
 
-impl App {
+impl Customers<'_> {
     /// Store `n` synthetic customers (codes `X000000001`…) for a benchmark; returns the
     /// codes in order. Requires `system.backup` (an administrator's permission), since
     /// it writes without audit entries.
@@ -29,14 +29,14 @@ impl App {
         mut progress: impl FnMut(u64),
     ) -> AppResult<Vec<String>> {
         actor.require("system.backup")?;
-        let today = issue_date(self.config.code_timezone);
-        let key = &self.config.pii_key.pinned();
+        let today = issue_date(self.app.config.code_timezone);
+        let key = &self.app.config.pii_key.pinned();
         let mut gen = DemoCustomers::new(seed, today);
         let mut codes = Vec::with_capacity(n as usize);
         let mut done = 0u64;
         while done < n {
             let size = 2000.min(n - done);
-            let mut tx = self.db.begin().await?;
+            let mut tx = self.app.db.begin().await?;
             let reference = self.reference(&mut tx).await?;
             for _ in 0..size {
                 done += 1;
@@ -47,7 +47,7 @@ impl App {
                 let code = format!("X{done:09}");
                 let row = fresh_row(&code, &rec, key, actor.user_id, now);
                 let id = tx
-                    .insert_customer(&row, &month_of(now, self.config.code_timezone))
+                    .insert_customer(&row, &month_of(now, self.app.config.code_timezone))
                     .await?;
                 tx.insert_code(&CodeRow {
                     code: code.clone(),
@@ -71,7 +71,7 @@ impl App {
             tx.commit().await?;
             progress(done);
         }
-        self.db.after_bulk_write(n).await;
+        self.app.db.after_bulk_write(n).await;
         Ok(codes)
     }
 }

@@ -2,6 +2,7 @@
 //! version, a reason for major fields, the whole record re-validated, history and audit
 //! in the same transaction.
 
+use crate::customers::Customers;
 use chrono::NaiveDate;
 
 use custos_core::{FieldError, Violation};
@@ -24,9 +25,9 @@ use crate::actor::{Actor, Scope};
 use crate::audit::{append, record};
 use crate::codes::issue_date;
 use crate::error::{AppError, AppResult};
-use crate::{to_json, App};
+use crate::to_json;
 
-impl App {
+impl Customers<'_> {
     /// Change a customer (`customer.update`): optimistic on `version`, a reason for major
     /// fields, the whole record re-validated, history and audit in the same transaction.
     pub async fn update_customer(
@@ -145,7 +146,7 @@ impl App {
         mutate: impl FnOnce(&mut Record) -> AppResult<()>,
     ) -> AppResult<CustomerView> {
         let scope = actor.require("customer.update")?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let (row, new, possible_duplicates) = self
             .change_customer_in(
                 &mut tx,
@@ -228,7 +229,7 @@ impl App {
         if !EDITABLE_STATUSES.contains(&row.status.as_str()) {
             return Ok(false);
         }
-        let old = record_of(row, &self.config.pii_key.pinned())?;
+        let old = record_of(row, &self.app.config.pii_key.pinned())?;
         let Some(level) = next(old.level.as_deref()) else {
             return Ok(false);
         };
@@ -251,7 +252,7 @@ impl App {
         Ok(after.row_version != row.row_version)
     }
 
-    /// The body of [`App::change_customer`] inside a caller's transaction; returns the
+    /// The body of [`Customers::change_customer`] inside a caller's transaction; returns the
     /// stored row and the record after the change.
     #[allow(clippy::too_many_arguments)]
     async fn change_customer_in(
@@ -267,8 +268,8 @@ impl App {
         mutate: impl FnOnce(&mut Record) -> AppResult<()>,
     ) -> AppResult<(CustomerRow, Record, Vec<duplicates::DuplicateCandidate>)> {
         let code = code.trim().to_ascii_uppercase();
-        let key = &self.config.pii_key.pinned();
-        let today = issue_date(self.config.code_timezone);
+        let key = &self.app.config.pii_key.pinned();
+        let today = issue_date(self.app.config.code_timezone);
         let row = scoped_customer(tx, actor, scope, &code).await?;
         check_editable(&code, &row, expected_version)?;
         let old = record_of(&row, key)?;
@@ -282,7 +283,7 @@ impl App {
         // Prepared once: for the duplicate check, the match keys and the candidate cache.
         let prepared = custos_core::matching::prepare(
             &duplicates::match_record(&new),
-            issue_date(self.config.code_timezone),
+            issue_date(self.app.config.code_timezone),
         );
         let mut possible_duplicates = Vec::new();
         if duplicates::matching_fields_changed(&old, &new) {
@@ -315,7 +316,9 @@ impl App {
             crate::events::CUSTOMER_UPDATED,
             serde_json::json!({"fields": fields, "action": action}),
         );
-        self.refresh_quality(tx, std::slice::from_ref(&updated))
+        self.app
+            .quality()
+            .refresh_quality(tx, std::slice::from_ref(&updated))
             .await?;
         append(tx, change_audit(actor, &code, action, &changes, reason)).await?;
         Ok((updated, new, possible_duplicates))
@@ -332,7 +335,7 @@ impl App {
         today: NaiveDate,
     ) -> AppResult<(Record, Option<String>)> {
         let mut lookups = Lookups::default();
-        let reference = lookups.reference(self, tx).await?;
+        let reference = lookups.reference(self.app, tx).await?;
         let mut errors = self.resolve_owner(tx, &mut lookups, &mut raw).await?;
         let mut reason_errors = Vec::new();
         let reason = typed_text("reason", reason.as_deref(), 500, &mut reason_errors);
@@ -372,7 +375,7 @@ impl App {
                 tx,
                 actor,
                 prepared,
-                &duplicates::hashes_of(prepared, &self.config.pii_key),
+                &duplicates::hashes_of(prepared, &self.app.config.pii_key),
                 &[customer_id],
             )
             .await?;

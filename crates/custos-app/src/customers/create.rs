@@ -1,6 +1,7 @@
 //! Creating customers: one at a time (group commit) or many in one transaction; the code
 //! is issued in the same transaction, with the history entry and the audit entry.
 
+use crate::customers::Customers;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -28,7 +29,7 @@ use crate::actor::{Actor, Scope};
 use crate::audit::record;
 use crate::codes::{code_row, code_taken, draw_code, issue_date, DrawnCode};
 use crate::error::{AppError, AppResult};
-use crate::{to_json, App};
+use crate::to_json;
 
 /// The part of a creation that needs no database — the record validated and normalised,
 /// its match profile and its index rows — worked out before the write transaction: by
@@ -67,7 +68,7 @@ pub(super) fn month_of(us: i64, tz: chrono_tz::Tz) -> String {
         .unwrap_or_default()
 }
 
-impl App {
+impl Customers<'_> {
     /// Create a customer and issue its code in one transaction (`customer.create`).
     pub async fn create_customer(
         &self,
@@ -86,14 +87,16 @@ impl App {
         let checked = Arc::new(std::sync::Mutex::new(checked));
         // Concurrent creations share one commit (group commit, see batch.rs); each runs in
         // its own savepoint, so a failure still rolls back only its own code draw.
-        let app = self.clone();
+        let app = self.app.clone();
         let actor = actor.clone();
-        self.batcher
-            .run(&self.db, match_keys, move |tx, lookups| {
+        self.app
+            .batcher
+            .run(&self.app.db, match_keys, move |tx, lookups| {
                 let (app, actor, input) = (app.clone(), actor.clone(), input.clone());
                 let checked = checked.lock().unwrap_or_else(|p| p.into_inner()).take();
                 Box::pin(async move {
                     let (row, rec, duplicates) = app
+                        .customers()
                         .insert_new_customer_excluding(
                             tx,
                             lookups,
@@ -104,7 +107,7 @@ impl App {
                             &[],
                         )
                         .await?;
-                    let reveal = app.reveal(tx, &actor, &row, &rec).await?;
+                    let reveal = app.customers().reveal(tx, &actor, &row, &rec).await?;
                     let mut v = view(&row, &rec, reveal);
                     v.possible_duplicates = duplicates.candidates;
                     Ok(v)
@@ -114,7 +117,7 @@ impl App {
     }
 
     /// Create many customers in one transaction (imports, demo data): the same
-    /// validation, code issue, history and audit per customer as [`App::create_customer`],
+    /// validation, code issue, history and audit per customer as [`Customers::create_customer`],
     /// one commit for all. Any failure rolls the whole batch back; field names in errors
     /// are prefixed with the item's index (`[3].uscc`). Returns the codes.
     pub async fn create_customers(
@@ -132,7 +135,7 @@ impl App {
         self.create_checked(actor, items).await
     }
 
-    /// [`App::create_customers`] with each item's work done before the transaction
+    /// [`Customers::create_customers`] with each item's work done before the transaction
     /// (see [`Checked`]).
     pub(crate) async fn create_checked(
         &self,
@@ -144,7 +147,7 @@ impl App {
             .map(|(codes, _)| codes)
     }
 
-    /// [`App::create_checked`]; with `leave_out_duplicates`, an item the duplicate check
+    /// [`Customers::create_checked`]; with `leave_out_duplicates`, an item the duplicate check
     /// refuses is left out instead of failing the batch (the check comes before any of
     /// the item's writes), and the first such refusal is returned beside the codes of
     /// those created. For synthetic data, where a generated near-twin of an earlier
@@ -156,12 +159,13 @@ impl App {
         leave_out_duplicates: bool,
     ) -> AppResult<(Vec<String>, Option<AppError>)> {
         let scope = actor.require("customer.create")?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let keys = items
             .iter()
             .filter_map(|(_, c)| c.as_ref())
             .map(Checked::match_keys);
-        let mut lookups = Lookups::for_creations(&mut tx, items.len(), keys, Some(self)).await?;
+        let mut lookups =
+            Lookups::for_creations(&mut tx, items.len(), keys, Some(self.app)).await?;
         let mut codes = Vec::with_capacity(items.len());
         let mut left_out = None;
         for (i, (input, checked)) in items.into_iter().enumerate() {
@@ -215,11 +219,11 @@ impl App {
 
     /// The database-free part of creating `input` (see [`Checked`]), when the record is
     /// valid against the reference data a transaction saw last (or
-    /// [`App::settle_reference`] read); `None` otherwise, and the creation then validates
+    /// [`Customers::settle_reference`] read); `None` otherwise, and the creation then validates
     /// in its transaction as usual — including reporting every error.
     pub(crate) fn check_new(&self, actor: &Actor, input: &NewCustomer) -> Option<Checked> {
-        let reference = self.reference_seen.latest()?;
-        let today = issue_date(self.config.code_timezone);
+        let reference = self.app.reference_seen.latest()?;
+        let today = issue_date(self.app.config.code_timezone);
         let mut reason_errors = Vec::new();
         let reason = typed_text("reason", input.reason.as_deref(), 500, &mut reason_errors);
         if !reason_errors.is_empty() {
@@ -229,7 +233,7 @@ impl App {
         raw.owner_id = Some(input.owner_id.unwrap_or(actor.user_id));
         let rec = validate(raw, today, &reference).ok()?;
         let prepared = custos_core::matching::prepare(&duplicates::match_record(&rec), today);
-        let key = self.config.pii_key.pinned();
+        let key = self.app.config.pii_key.pinned();
         let indexes = indexes_with(&rec, &key, &prepared);
         Some(Checked {
             key_id: key.key_id(),
@@ -242,7 +246,7 @@ impl App {
         })
     }
 
-    /// [`App::insert_new_customer`] with the work `checked` did before the transaction
+    /// [`Customers::insert_new_customer`] with the work `checked` did before the transaction
     /// (used if still valid, see [`Checked`]), ignoring the customers `exclude` in the
     /// duplicate check (a split's original).
     #[allow(clippy::too_many_arguments)]
@@ -259,9 +263,9 @@ impl App {
         if input.code.is_some() {
             actor.require("code.assign")?;
         }
-        let today = issue_date(self.config.code_timezone);
+        let today = issue_date(self.app.config.code_timezone);
         // One key for the record's values and its index rows.
-        let key = &self.config.pii_key.pinned();
+        let key = &self.app.config.pii_key.pinned();
         let checked = checked.filter(|c| c.key_id == key.key_id());
         let (rec, reason, ready) = self
             .valid_creation(tx, lookups, actor, &input, checked, today)
@@ -294,25 +298,25 @@ impl App {
         let drawn = draw_code(
             tx,
             lookups,
-            &self.config,
+            &self.app.config,
             &code_attributes(&rec),
             &rec.customer_type,
             rec.region_code.as_deref(),
             input.code.as_deref(),
         )
         .await?;
-        if let Some(hook) = &self.config.fault_after_code_draw {
+        if let Some(hook) = &self.app.config.fault_after_code_draw {
             hook.0(&drawn.code).map_err(AppError::Internal)?;
         }
         let now = now_us();
         let mut row = fresh_row(&drawn.code, &rec, key, actor.user_id, now);
         let history = creation_history(actor, &row, reason.clone(), now);
         let audit = creation_audit(actor, &row, &drawn, &rec, &duplicates, reason.clone());
-        let quality = self.quality_of_new(&rec, now);
+        let quality = self.app.quality().quality_of_new(&rec, now);
         let code = code_row(&drawn, None, "active", actor, reason);
         let write = NewCustomerWrite {
             row: &row,
-            created_month: &month_of(now, self.config.code_timezone),
+            created_month: &month_of(now, self.app.config.code_timezone),
             code: &code,
             indexes: &indexes,
             history: &history,
@@ -342,7 +346,7 @@ impl App {
         checked: Option<Checked>,
         today: NaiveDate,
     ) -> AppResult<(Record, Option<String>, Option<(Prepared, CustomerIndexes)>)> {
-        let reference = lookups.reference(self, tx).await?;
+        let reference = lookups.reference(self.app, tx).await?;
         let checked = checked.filter(|c| {
             c.today == today
                 && (Arc::ptr_eq(&c.reference, &reference) || *c.reference == *reference)
@@ -469,16 +473,19 @@ mod tests {
         let (app, admin, _dir) = app_with_admin().await;
         // Nothing is checked ahead before a write transaction read the reference data.
         assert!(app
+            .customers()
             .check_new(&admin, &company("先行校验甲有限公司"))
             .is_none());
-        app.create_customers(&admin, vec![company("先行校验甲有限公司")])
+        app.customers()
+            .create_customers(&admin, vec![company("先行校验甲有限公司")])
             .await
             .unwrap();
         let mut input = company("远航校验乙有限公司");
         input.mobile = Some("13912345678".into());
-        let checked = app.check_new(&admin, &input);
+        let checked = app.customers().check_new(&admin, &input);
         assert!(checked.is_some());
         let mut def = app
+            .fields()
             .list_fields(&admin)
             .await
             .unwrap()
@@ -491,8 +498,12 @@ mod tests {
         def.field_type = crate::fields::FieldType::Text;
         def.allowed_values = Vec::new();
         def.required_for = vec!["enterprise".into()];
-        app.put_field(&admin, def).await.unwrap();
-        match app.create_checked(&admin, vec![(input, checked)]).await {
+        app.fields().put_field(&admin, def).await.unwrap();
+        match app
+            .customers()
+            .create_checked(&admin, vec![(input, checked)])
+            .await
+        {
             Err(AppError::Validation(fields)) => {
                 assert!(
                     fields.iter().any(|f| f.field.contains("contract_no")),
@@ -509,18 +520,20 @@ mod tests {
     async fn reference_settled_before_the_first_batch() {
         let (app, admin, _dir) = app_with_admin().await;
         let input = company("首批先行校验有限公司");
-        assert!(app.check_new(&admin, &input).is_none());
-        app.settle_reference().await.unwrap();
-        let checked = app.check_new(&admin, &input);
+        assert!(app.customers().check_new(&admin, &input).is_none());
+        app.customers().settle_reference().await.unwrap();
+        let checked = app.customers().check_new(&admin, &input);
         assert!(checked.is_some(), "first batch not checked ahead");
         let codes = app
+            .customers()
             .create_checked(&admin, vec![(input, checked)])
             .await
             .unwrap();
         assert_eq!(codes.len(), 1);
         // Settling again keeps what the transaction saw (same reference, same copy).
-        app.settle_reference().await.unwrap();
+        app.customers().settle_reference().await.unwrap();
         assert!(app
+            .customers()
             .check_new(&admin, &company("第二批先行校验有限公司"))
             .is_some());
     }
@@ -530,7 +543,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn checked_and_unchecked_creations_store_the_same() {
         let (app, admin, _dir) = app_with_admin().await;
-        app.create_customers(&admin, vec![company("预热客户有限公司")])
+        app.customers()
+            .create_customers(&admin, vec![company("预热客户有限公司")])
             .await
             .unwrap();
         let mut a = company(" 上海　启明比较（甲）有限公司 ");
@@ -541,9 +555,10 @@ mod tests {
         b.name = " 上海　远航测算（乙）有限公司 ".into();
         b.former_names = vec!["上海远航旧名有限公司".into()];
         b.mobile = Some("+86 137 2468 1357".into());
-        let checked = app.check_new(&admin, &b);
+        let checked = app.customers().check_new(&admin, &b);
         assert!(checked.is_some());
         let codes = app
+            .customers()
             .create_checked(&admin, vec![(a, None), (b, checked)])
             .await
             .unwrap();
@@ -566,6 +581,7 @@ mod tests {
         // Its index rows are written: found by name, by mobile (blind index) and by the
         // duplicate check (match keys).
         let by_name = app
+            .customers()
             .search_customers(
                 &admin,
                 crate::search::CustomerQuery {
@@ -578,6 +594,7 @@ mod tests {
         assert_eq!(by_name.items.len(), 1);
         assert_eq!(by_name.items[0].code, codes[1]);
         let by_mobile = app
+            .customers()
             .search_customers(
                 &admin,
                 crate::search::CustomerQuery {
@@ -589,6 +606,7 @@ mod tests {
             .unwrap();
         assert_eq!(by_mobile.items.len(), 1);
         let report = app
+            .customers()
             .check_duplicates(&admin, company("上海远航测算（乙）有限公司"))
             .await
             .unwrap();

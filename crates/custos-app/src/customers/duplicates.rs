@@ -5,6 +5,7 @@
 //! so a frequent key such as a common name prefix cannot turn into a scan), and scores the
 //! best of them with the Fellegi–Sunter comparison of `custos_core::matching`.
 
+use crate::customers::Customers;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -30,7 +31,7 @@ use crate::audit::{append, record};
 use crate::codes::issue_date;
 use crate::error::{AppError, AppResult};
 use crate::pii::PiiKey;
-use crate::{rate_limit, to_json, App};
+use crate::{rate_limit, to_json};
 
 /// Newest customers looked at per blocking key.
 const PER_KEY: i64 = 50;
@@ -74,7 +75,7 @@ fn prepare_row(row: &CustomerRow, key: &PiiKey, today: chrono::NaiveDate) -> App
 /// candidates — during an import, the rows just written. Two generations: when the
 /// young one fills up, the old one is dropped and the young one becomes old, so memory
 /// stays bounded and what is used keeps being promoted. Beside them, the candidates a
-/// batch of creations prepared ahead (see [`App::prepare_candidates_ahead`]), kept until
+/// batch of creations prepared ahead (see [`Customers::prepare_candidates_ahead`]), kept until
 /// the next batch prepares its own: the generations turn over too fast at a million
 /// customers to hold them until their checks come.
 #[derive(Default)]
@@ -104,7 +105,7 @@ pub(super) async fn prefetch_candidates(tx: &mut Tx, hashes: &[i64]) -> StoreRes
 /// Customers read per statement when a batch's candidates are prepared ahead.
 const PREPARE_AHEAD_CHUNK: usize = 512;
 
-impl App {
+impl Customers<'_> {
     /// After [`prefetch_candidates`]: prepare the candidates the batch's duplicate checks
     /// (one per list of match keys) are going to compare and that are not prepared yet
     /// ([`MatchCache`]), reading them in id order, a few hundred per statement. Each
@@ -123,13 +124,13 @@ impl App {
             .filter_map(|keys| tx.read_ahead_candidates(keys, PER_KEY, limit))
             .flatten()
             .filter(|s| !s.merged);
-        let mut ids = self.match_cache.not_cached(wanted);
+        let mut ids = self.app.match_cache.not_cached(wanted);
         ids.sort_unstable();
         ids.dedup();
-        let today = issue_date(self.config.code_timezone);
+        let today = issue_date(self.app.config.code_timezone);
         // Each chunk is prepared on a blocking thread while the next one is read.
         let prepare_rows = |rows: Vec<CustomerRow>| {
-            let key = self.config.pii_key.clone();
+            let key = self.app.config.pii_key.clone();
             tokio::task::spawn_blocking(move || {
                 rows.iter()
                     .filter_map(|row| {
@@ -150,7 +151,7 @@ impl App {
         if let Some(done) = preparing {
             ahead.extend(done.await.unwrap_or_default());
         }
-        self.match_cache.set_ahead(ahead);
+        self.app.match_cache.set_ahead(ahead);
         Ok(())
     }
 }
@@ -332,10 +333,10 @@ pub(super) fn matching_fields_changed(a: &Record, b: &Record) -> bool {
     match_record(a) != match_record(b)
 }
 
-impl App {
+impl Customers<'_> {
     /// Thresholds in force.
     pub fn duplicate_thresholds(&self) -> Thresholds {
-        self.config.duplicate_thresholds
+        self.app.config.duplicate_thresholds
     }
 
     /// Candidates for a draft as submitted (applications, imports), inside `tx`, as
@@ -360,9 +361,9 @@ impl App {
         rec: &Record,
         exclude: &[i64],
     ) -> AppResult<DuplicateReport> {
-        let today = issue_date(self.config.code_timezone);
+        let today = issue_date(self.app.config.code_timezone);
         let draft = prepare(&match_record(rec), today);
-        let hashes = hashes_of(&draft, &self.config.pii_key);
+        let hashes = hashes_of(&draft, &self.app.config.pii_key);
         self.find_duplicates_of(tx, actor, &draft, &hashes, exclude)
             .await
     }
@@ -370,10 +371,10 @@ impl App {
     /// Remember the matching features of a customer just written (`row` as stored), so
     /// the next checks that meet it as a candidate need not read and prepare it again.
     pub(super) fn remember_prepared(&self, row: &CustomerRow, prepared: Prepared) {
-        self.match_cache.put(row_key(row), Arc::new(prepared));
+        self.app.match_cache.put(row_key(row), Arc::new(prepared));
     }
 
-    /// [`App::find_duplicates`] for a record already prepared, whose blocking-key
+    /// [`Customers::find_duplicates`] for a record already prepared, whose blocking-key
     /// hashes ([`hashes_of`]) are `hashes` (a creation has them for its index rows).
     pub(super) async fn find_duplicates_of(
         &self,
@@ -384,8 +385,8 @@ impl App {
         exclude: &[i64],
     ) -> AppResult<DuplicateReport> {
         let thresholds = self.duplicate_thresholds();
-        let today = issue_date(self.config.code_timezone);
-        let key = &self.config.pii_key;
+        let today = issue_date(self.app.config.code_timezone);
+        let key = &self.app.config.pii_key;
         let limit = (MAX_COMPARED + exclude.len()) as i64;
         let lookup = with_older_hashes(draft, key, hashes);
         let mut stamps = tx.match_candidates(&lookup, PER_KEY, limit).await?;
@@ -394,7 +395,7 @@ impl App {
         let mut prepared: Vec<(i64, Arc<Prepared>)> = Vec::with_capacity(stamps.len());
         let mut missing = Vec::new();
         for s in stamps.iter().filter(|s| !s.merged) {
-            match self.match_cache.get(&stamp_key(s)) {
+            match self.app.match_cache.get(&stamp_key(s)) {
                 Some(p) => prepared.push((s.id, p)),
                 None => missing.push(s.id),
             }
@@ -405,7 +406,7 @@ impl App {
                 continue;
             }
             let p = Arc::new(prepare_row(&row, key, today)?);
-            self.match_cache.put(row_key(&row), p.clone());
+            self.app.match_cache.put(row_key(&row), p.clone());
             prepared.push((row.id, p));
             rows.insert(row.id, row);
         }
@@ -485,11 +486,11 @@ impl App {
             ));
         }
         let audited = has_pii(&rec);
-        let limit = self.config.duplicate_check_limit;
+        let limit = self.app.config.duplicate_check_limit;
         let mut tx = if audited || limit.is_some() {
-            self.db.begin().await?
+            self.app.db.begin().await?
         } else {
-            self.db.begin_read().await?
+            self.app.db.begin_read().await?
         };
         if let Some(limit) = limit {
             let key = format!("duplicate.check:{}", actor.user_id);
@@ -518,7 +519,7 @@ impl App {
 
     /// Existing customers that may be the same as the customer `code` (in the caller's
     /// data scope), under the disclosure rules and the per-user limit of
-    /// [`App::check_duplicates`]. The probe is the stored record, not anything the caller
+    /// [`Customers::check_duplicates`]. The probe is the stored record, not anything the caller
     /// typed, so there is nothing to audit.
     pub async fn suspected_duplicates(
         &self,
@@ -526,14 +527,14 @@ impl App {
         code: &str,
     ) -> AppResult<DuplicateReport> {
         let scope = actor.require("customer.read")?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let row = scoped_customer(&mut tx, actor, scope, code).await?;
         crate::customers::check_archive_readable(actor, &row)?;
-        if let Some(limit) = self.config.duplicate_check_limit {
+        if let Some(limit) = self.app.config.duplicate_check_limit {
             let key = format!("duplicate.check:{}", actor.user_id);
             rate_limit::take(&mut tx, &key, limit, rate_limited(limit)).await?;
         }
-        let rec = record_of(&row, &self.config.pii_key)?;
+        let rec = record_of(&row, &self.app.config.pii_key)?;
         let report = self
             .find_duplicates(&mut tx, actor, &rec, &[row.id])
             .await?;
@@ -587,18 +588,18 @@ impl App {
     pub async fn ensure_match_index(&self) -> AppResult<()> {
         const DONE: &str = "match_index_v1";
         {
-            let mut tx = self.db.begin_read().await?;
+            let mut tx = self.app.db.begin_read().await?;
             let done = tx.setting(DONE).await?.is_some();
             tx.rollback().await?;
             if done {
                 return Ok(());
             }
         }
-        let today = issue_date(self.config.code_timezone);
-        let key = &self.config.pii_key;
+        let today = issue_date(self.app.config.code_timezone);
+        let key = &self.app.config.pii_key;
         let mut after = 0;
         loop {
-            let mut tx = self.db.begin().await?;
+            let mut tx = self.app.db.begin().await?;
             // Like every writer of match keys: no batch of creations on another server
             // may be checking duplicates against keys read ahead meanwhile.
             tx.lock_audit_head().await?;
@@ -691,6 +692,7 @@ mod tests {
     use super::*;
     use crate::customers::lookups::Lookups;
     use crate::demo_data::DemoCustomers;
+    use crate::App;
 
     fn prepared(name: &str) -> Arc<Prepared> {
         let rec = MatchRecord {
@@ -739,7 +741,10 @@ mod tests {
         let today = issue_date(app.config.code_timezone);
         let mut gen = DemoCustomers::new(5, today);
         let drafts: Vec<NewCustomer> = (0..30).map(|_| gen.next_customer()).collect();
-        let codes = app.create_customers(&admin, drafts.clone()).await?;
+        let codes = app
+            .customers()
+            .create_customers(&admin, drafts.clone())
+            .await?;
 
         // Another process on the same database: nothing prepared yet.
         let other = App::from_db(app.db.clone(), (*app.config).clone());

@@ -1,6 +1,7 @@
 //! The change history (变更记录): a snapshot of the stored row with every entry (so the
 //! record can be rebuilt `as_of` any time) and the field changes, personal data masked.
 
+use crate::customers::Customers;
 use std::sync::OnceLock;
 
 use custos_core::normalize::name_key;
@@ -16,7 +17,6 @@ use super::stored::record_of;
 use crate::actor::Actor;
 use crate::auth::format_time;
 use crate::error::{AppError, AppResult};
-use crate::App;
 
 /// The stored record kept in each history entry (rebuilds `as_of`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -192,7 +192,7 @@ fn creation_changes(rec: &Record) -> Vec<FieldChange> {
         .collect()
 }
 
-impl App {
+impl Customers<'_> {
     /// The change history of a customer, oldest first (personal data masked).
     pub async fn customer_history(
         &self,
@@ -200,7 +200,7 @@ impl App {
         code: &str,
     ) -> AppResult<Vec<HistoryEntry>> {
         let scope = actor.require("customer.read")?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let row = scoped_customer(&mut tx, actor, scope, code).await?;
         crate::customers::check_archive_readable(actor, &row)?;
         let rows = tx.customer_history(row.id).await?;
@@ -209,7 +209,7 @@ impl App {
             .map(|h| {
                 let changes = if h.changes.is_empty() && h.action == "create" {
                     let created = row_from_snapshot(&row, &h.snapshot)?;
-                    creation_changes(&record_of(&created, &self.config.pii_key)?)
+                    creation_changes(&record_of(&created, &self.app.config.pii_key)?)
                 } else {
                     serde_json::from_str(&h.changes).unwrap_or_default()
                 };

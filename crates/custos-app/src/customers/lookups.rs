@@ -48,7 +48,7 @@ impl Lookups {
     /// (`Tx::set_bulk`), and reads ahead the duplicate candidates of the match keys the
     /// creations are known to look up (`match_keys`, one list per creation that has them);
     /// with `prepare_ahead`, also prepares those candidates not prepared yet
-    /// (`App::prepare_candidates_ahead`: for large batches, whose checks reach far back).
+    /// (`Customers::prepare_candidates_ahead`: for large batches, whose checks reach far back).
     pub(crate) async fn for_creations<'k>(
         tx: &mut Tx,
         count: usize,
@@ -65,7 +65,7 @@ impl Lookups {
             let hashes: Vec<i64> = lists.iter().flat_map(|k| k.iter()).copied().collect();
             duplicates::prefetch_candidates(tx, &hashes).await?;
             if let Some(app) = prepare_ahead {
-                app.prepare_candidates_ahead(tx, &lists).await?;
+                app.customers().prepare_candidates_ahead(tx, &lists).await?;
             }
         }
         Ok(Lookups::default())
@@ -76,7 +76,9 @@ impl Lookups {
         if let Some(r) = &self.reference {
             return Ok(r.clone());
         }
-        let r = app.reference_seen.settle(app.reference(tx).await?);
+        let r = app
+            .reference_seen
+            .settle(app.customers().reference(tx).await?);
         self.reference = Some(r.clone());
         Ok(r)
     }

@@ -9,6 +9,7 @@
 //! since. A split makes new customers (new codes from the rules) out of one, moving the
 //! selected contacts, and records the lineage A → A1, A2.
 
+use crate::customers::Customers;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -22,7 +23,6 @@ use super::{
 };
 use crate::actor::{Actor, Scope};
 use crate::error::{AppError, AppResult};
-use crate::App;
 
 mod history;
 mod merging;
@@ -184,7 +184,7 @@ fn not_mergeable(code: &str, status: &str) -> AppError {
     ))
 }
 
-impl App {
+impl Customers<'_> {
     /// Load a customer by code for a merge or split: present, in scope and editable.
     async fn participant(
         &self,
@@ -214,7 +214,7 @@ impl App {
         reason: Option<String>,
         live: bool,
     ) -> AppResult<CustomerRow> {
-        let key = &self.config.pii_key.pinned();
+        let key = &self.app.config.pii_key.pinned();
         let now = now_us();
         let updated = tx.update_customer(&with_record(row, new, key, now)).await?;
         let indexes = if live {
@@ -228,7 +228,9 @@ impl App {
             actor, &updated, action, reason, changes, now,
         ))
         .await?;
-        self.refresh_quality(tx, std::slice::from_ref(&updated))
+        self.app
+            .quality()
+            .refresh_quality(tx, std::slice::from_ref(&updated))
             .await?;
         Ok(updated)
     }

@@ -1,6 +1,7 @@
 //! Customer types and the field catalog: the reference data every validation reads, loaded
 //! once per write, and kept for work done before a transaction.
 
+use crate::customers::Customers;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -11,7 +12,7 @@ use custos_store::Tx;
 use crate::actor::Actor;
 use crate::audit::{append, record};
 use crate::error::{AppError, AppResult};
-use crate::{to_json, App};
+use crate::to_json;
 
 /// Customer types when an administrator has configured none.
 pub const DEFAULT_CUSTOMER_TYPES: &[(&str, &str, &str)] = &[
@@ -73,10 +74,10 @@ impl ReferenceSeen {
     }
 }
 
-impl App {
+impl Customers<'_> {
     /// Configured customer types (settings key `customer_types`).
     pub async fn customer_types(&self) -> AppResult<Vec<CustomerType>> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let types = load_customer_types(&mut tx).await?;
         tx.rollback().await?;
         Ok(types)
@@ -131,7 +132,7 @@ impl App {
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let before = load_customer_types(&mut tx).await?;
         tx.put_setting("customer_types", &to_json(&types).unwrap_or_default())
             .await?;
@@ -156,19 +157,19 @@ impl App {
     }
 
     /// Read the reference data (customer types, field catalog) in a read transaction if
-    /// no transaction has yet, so that [`App::check_new`] works from a bulk job's first
+    /// no transaction has yet, so that [`Customers::check_new`] works from a bulk job's first
     /// batch on; otherwise a new process validates its first batch (up to tens of
     /// thousands of rows) inside the write transaction, and its duplicate read-ahead
     /// misses every key. A creation still uses the work only if its own transaction reads
     /// equal reference data.
     pub(crate) async fn settle_reference(&self) -> AppResult<()> {
-        if self.reference_seen.latest().is_some() {
+        if self.app.reference_seen.latest().is_some() {
             return Ok(());
         }
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let reference = self.reference(&mut tx).await?;
         tx.rollback().await?;
-        self.reference_seen.settle(reference);
+        self.app.reference_seen.settle(reference);
         Ok(())
     }
 }

@@ -2,6 +2,7 @@
 //! among all live customers with the same clustering as `custos dedupe`, stewards then
 //! confirm a group (merge) or dismiss it (its pairs are never proposed again).
 
+use crate::customers::Customers;
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
@@ -25,7 +26,7 @@ use crate::audit::{append, record};
 use crate::auth::format_time;
 use crate::codes::issue_date;
 use crate::error::{AppError, AppResult};
-use crate::{to_json, App};
+use crate::to_json;
 
 /// What a scan did.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -197,7 +198,7 @@ async fn mark_stale(
     Ok(stale)
 }
 
-impl App {
+impl Customers<'_> {
     /// Find duplicate groups among all live customers and queue the new ones
     /// (`duplicate.manage`). `threshold` defaults to the `definite` cut.
     pub async fn scan_duplicates(
@@ -218,14 +219,14 @@ impl App {
             ));
         }
         let started = Instant::now();
-        let today = issue_date(self.config.code_timezone);
-        let key = &self.config.pii_key;
+        let today = issue_date(self.app.config.code_timezone);
+        let key = &self.app.config.pii_key;
         let mut ids: Vec<i64> = Vec::new();
         let mut types: HashMap<i64, String> = HashMap::new();
         let mut prepared: Vec<Prepared> = Vec::new();
         let mut after = 0;
         loop {
-            let mut tx = self.db.begin_read().await?;
+            let mut tx = self.app.db.begin_read().await?;
             let rows = tx.customers_after(after, LIVE_STATUSES, 2000).await?;
             tx.rollback().await?;
             let Some(last) = rows.last().map(|r| r.id) else {
@@ -240,7 +241,7 @@ impl App {
             after = last;
         }
         let dismissed: HashSet<(i64, i64)> = {
-            let mut tx = self.db.begin_read().await?;
+            let mut tx = self.app.db.begin_read().await?;
             let d = tx.dismissed_pairs().await?;
             tx.rollback().await?;
             d.into_iter().collect()
@@ -263,7 +264,7 @@ impl App {
         let (mut members, mut pairs) = groups_of(&clustering, &ids);
 
         let now = now_us();
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         tx.lock_audit_head().await?;
         let mut found: HashSet<String> = HashSet::new();
         let mut new_groups = 0;
@@ -322,7 +323,10 @@ impl App {
         // Opening and closing groups changes the uniqueness of their members.
         touched.sort_unstable();
         touched.dedup();
-        self.refresh_quality_of(&mut tx, &touched).await?;
+        self.app
+            .quality()
+            .refresh_quality_of(&mut tx, &touched)
+            .await?;
         let summary = ScanSummary {
             customers: ids.len(),
             candidate_pairs: clustering.candidates,
@@ -351,7 +355,7 @@ impl App {
         let scope = actor.require("customer.read")?;
         let (filter, limit) = self.group_filter(&q)?;
         let lens = Lens::of(actor);
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let mut items = Vec::new();
         let mut cursor = filter.before_id;
         let mut exhausted = false;
@@ -400,7 +404,7 @@ impl App {
         actor.require("duplicate.manage")?;
         let scope = actor.require("customer.read")?;
         let lens = Lens::of(actor);
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let g = tx
             .duplicate_group(id)
             .await?
@@ -433,8 +437,8 @@ impl App {
         if !evidence && !lens.withholds_pii() {
             return Ok(None);
         }
-        let key = &self.config.pii_key;
-        let today = issue_date(self.config.code_timezone);
+        let key = &self.app.config.pii_key;
+        let today = issue_date(self.app.config.code_timezone);
         let mut prepared = HashMap::new();
         for row in rows {
             let rec = record_of(row, key)?;
@@ -452,7 +456,7 @@ impl App {
     ) -> AppResult<MergeResult> {
         actor.require("duplicate.manage")?;
         let req = req.into().get()?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         tx.lock_audit_head().await?;
         let g = tx
             .duplicate_group(id)
@@ -524,7 +528,7 @@ impl App {
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         tx.lock_audit_head().await?;
         let g = tx
             .duplicate_group(id)
@@ -542,7 +546,10 @@ impl App {
         {
             return Err(group_closed(id, &g.status));
         }
-        self.refresh_quality_of(&mut tx, &member_ids).await?;
+        self.app
+            .quality()
+            .refresh_quality_of(&mut tx, &member_ids)
+            .await?;
         for (i, a) in member_ids.iter().enumerate() {
             for b in &member_ids[i + 1..] {
                 tx.insert_dismissal(*a, *b, now, actor.user_id, reason.as_deref())

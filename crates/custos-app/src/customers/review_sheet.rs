@@ -2,6 +2,7 @@
 //! one group's records side by side with the value of each field the merge would keep,
 //! and a merge that becomes an application when the steward may not merge directly.
 
+use crate::customers::Customers;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -21,7 +22,6 @@ use super::views::{view, CustomerView};
 use crate::actor::{Actor, Scope};
 use crate::applications::{ApplicationView, NewApplication};
 use crate::error::{AppError, AppResult};
-use crate::App;
 
 /// The review queue as the console shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -108,7 +108,7 @@ fn invalid(field: &str, allowed: &[&str], got: &str) -> AppError {
     )
 }
 
-impl App {
+impl Customers<'_> {
     /// The queue's query as a store filter and page size, every part checked.
     pub(super) fn group_filter<'q>(&self, q: &'q GroupQuery) -> AppResult<(GroupFilter<'q>, i64)> {
         let given = |v: &'q Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty());
@@ -183,7 +183,7 @@ impl App {
     pub async fn duplicate_queue(&self, actor: &Actor, q: GroupQuery) -> AppResult<DuplicateQueue> {
         let page = self.duplicate_groups(actor, q).await?;
         let counts = if actor.require("customer.read")? == Scope::All {
-            let mut tx = self.db.begin_read().await?;
+            let mut tx = self.app.db.begin_read().await?;
             let c = tx.duplicate_group_counts().await?;
             tx.rollback().await?;
             Some(c)
@@ -205,7 +205,7 @@ impl App {
         actor.require("duplicate.manage")?;
         let scope = actor.require("customer.read")?;
         let lens = Lens::of(actor);
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let g = tx
             .duplicate_group(id)
             .await?
@@ -217,7 +217,7 @@ impl App {
         }
         let prepared = self.prepare_members(&rows, lens, true)?;
         let group = group_view(&g, &rows, &visible, lens, prepared.as_ref(), true);
-        let key = &self.config.pii_key;
+        let key = &self.app.config.pii_key;
         let mut members = Vec::new();
         let mut full = Vec::new();
         for row in rows.iter().filter(|r| visible.get(&r.id) == Some(&true)) {
@@ -277,6 +277,8 @@ impl App {
             "group": id,
         });
         let app = self
+            .app
+            .applications()
             .submit_application(
                 actor,
                 NewApplication {

@@ -2,6 +2,7 @@
 //! contacts, the field catalog for the new part, and a split that becomes an
 //! application when the reader may not split directly.
 
+use crate::customers::Customers;
 use serde::Serialize;
 use serde_json::json;
 
@@ -47,11 +48,13 @@ impl App {
             None
         }
     }
+}
 
+impl Customers<'_> {
     /// The split page of `code`: refused (403) to a reader who may neither split nor
     /// apply for a split, and (404) for a customer outside the reader's scope.
     pub async fn split_sheet(&self, actor: &Actor, code: &str) -> AppResult<SplitSheet> {
-        let Some(may_split) = Self::split_mode(actor) else {
+        let Some(may_split) = App::split_mode(actor) else {
             return Err(AppError::Forbidden {
                 permission: "customer.merge".into(),
             });
@@ -61,7 +64,7 @@ impl App {
             .await?;
         Ok(SplitSheet {
             original,
-            fields: self.list_fields(actor).await?,
+            fields: self.app.fields().list_fields(actor).await?,
             customer_types: self.customer_types().await?,
             may_split,
         })
@@ -76,7 +79,7 @@ impl App {
         code: &str,
         req: SplitRequest,
     ) -> AppResult<SplitOutcome> {
-        let Some(may_split) = Self::split_mode(actor) else {
+        let Some(may_split) = App::split_mode(actor) else {
             return Err(AppError::Forbidden {
                 permission: "customer.merge".into(),
             });
@@ -92,6 +95,8 @@ impl App {
             "reason": req.reason,
         });
         let app = self
+            .app
+            .applications()
             .submit_application(
                 actor,
                 NewApplication {

@@ -1,6 +1,7 @@
 //! Validation of a whole customer record: every field checked and normalised, all failures
 //! collected; and the owner and department checked against the database.
 
+use crate::customers::Customers;
 use chrono::NaiveDate;
 
 use custos_core::ident::{Email, IdNumber, Mobile, Phone, PostalCode, Uscc, Website};
@@ -17,7 +18,6 @@ use super::record::{Contact, Record, EDITABLE_STATUSES, SCALES};
 use super::reference::Reference;
 use super::text_rules;
 use crate::error::AppResult;
-use crate::App;
 
 /// Validate and normalise a whole record; all failures are collected.
 pub(super) fn validate(
@@ -340,7 +340,7 @@ fn contact(i: usize, c: &Contact, id: i64, e: &mut Vec<FieldError>) -> Contact {
     }
 }
 
-impl App {
+impl Customers<'_> {
     /// Owner and department must exist; the department defaults to the owner's.
     pub(super) async fn resolve_owner(
         &self,

@@ -1,6 +1,7 @@
 //! Reading a customer: the view the API shows, personal data masked unless the caller may
 //! read it (and then the read is audited).
 
+use crate::customers::Customers;
 use custos_core::{industry, region};
 use custos_store::{CustomerRow, Tx};
 use serde::Serialize;
@@ -17,7 +18,7 @@ use crate::audit::{append, record};
 use crate::auth::format_time;
 use crate::error::{AppError, AppResult};
 use crate::pii::PiiKey;
-use crate::{to_json, App};
+use crate::to_json;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ContactView {
@@ -161,7 +162,7 @@ pub(crate) fn view_of(row: &CustomerRow, key: &PiiKey, reveal: bool) -> AppResul
     Ok(view(row, &record_of(row, key)?, reveal))
 }
 
-impl App {
+impl Customers<'_> {
     /// Whether this caller sees personal data in clear; when so (and there is any), the
     /// read is audited in `tx`.
     pub(super) async fn reveal(
@@ -222,7 +223,7 @@ impl App {
         disclosure: Disclosure,
     ) -> AppResult<CustomerView> {
         let scope = actor.require("customer.read")?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let current = scoped_customer(&mut tx, actor, scope, code).await?;
         crate::customers::check_archive_readable(actor, &current)?;
         let survivor = match current.status.as_str() {
@@ -244,20 +245,20 @@ impl App {
             }
         };
         tx.rollback().await?;
-        let rec = record_of(&row, &self.config.pii_key)?;
+        let rec = record_of(&row, &self.app.config.pii_key)?;
         let reveal = match disclosure {
             Disclosure::Masked => false,
             Disclosure::AsPermitted if !(actor.can("customer.pii.read") && has_pii(&rec)) => {
                 actor.can("customer.pii.read")
             }
             Disclosure::AsPermitted => {
-                let mut tx = self.db.begin().await?;
+                let mut tx = self.app.db.begin().await?;
                 let reveal = self.reveal(&mut tx, actor, &row, &rec).await?;
                 tx.commit().await?;
                 reveal
             }
             Disclosure::Reveal(reason) => {
-                let mut tx = self.db.begin().await?;
+                let mut tx = self.app.db.begin().await?;
                 let mut r = record(actor, "customer.pii_read", "customer", &row.code);
                 r.after = to_json(&serde_json::json!({ "version": row.row_version }));
                 r.reason = Some(reason);

@@ -1,5 +1,6 @@
 //! Reading the change feed, and pruning the log.
 
+use crate::events::Events;
 use std::time::{Duration, Instant};
 
 use custos_core::Violation;
@@ -11,7 +12,6 @@ use super::emit::EVENT_TYPES;
 use crate::actor::Actor;
 use crate::customers::scope_filter;
 use crate::error::{AppError, AppResult};
-use crate::App;
 use custos_core::FieldError;
 
 /// Most events one page returns.
@@ -84,14 +84,14 @@ impl Visibility {
     }
 }
 
-impl App {
+impl Events<'_> {
     /// Events after `q.after` in order (`events.read`), waiting up to `q.wait` seconds
     /// when there are none the caller may see.
     pub async fn read_events(&self, actor: &Actor, q: EventQuery) -> AppResult<EventPage> {
         let scope = actor.require("events.read")?;
         let limit = check_query(&q)?;
         let scope = {
-            let mut tx = self.db.begin_read().await?;
+            let mut tx = self.app.db.begin_read().await?;
             let filter = scope_filter(&mut tx, actor, scope).await?;
             tx.rollback().await?;
             filter
@@ -112,7 +112,7 @@ impl App {
         }
     }
 
-    /// [`App::read_events`] with the query given as request parameters (see
+    /// [`Events::read_events`] with the query given as request parameters (see
     /// [`EventQuery::from_params`]); the permission is checked before them.
     pub async fn event_feed(
         &self,
@@ -133,7 +133,7 @@ impl App {
         types: &[String],
         limit: i64,
     ) -> AppResult<(Vec<EventLogRow>, i64)> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let head = tx.event_log_head().await?;
         if after < head.pruned_through {
             tx.rollback().await?;
@@ -151,7 +151,7 @@ impl App {
     /// Delete events older than `[events] retention_days` (the daily job). Returns how
     /// many were deleted.
     pub async fn prune_events(&self) -> AppResult<u64> {
-        let days = i64::from(self.config.events.retention_days);
+        let days = i64::from(self.app.config.events.retention_days);
         self.prune_events_before(now_us() - days * 86_400_000_000)
             .await
     }
@@ -160,7 +160,7 @@ impl App {
     pub async fn prune_events_before(&self, cutoff: i64) -> AppResult<u64> {
         let mut total = 0;
         loop {
-            let mut tx = self.db.begin().await?;
+            let mut tx = self.app.db.begin().await?;
             let Some(through) = tx.last_event_before(cutoff).await? else {
                 tx.rollback().await?;
                 return Ok(total);

@@ -28,3 +28,8 @@ impl Default for EventsConfig {
         EventsConfig { retention_days: 90 }
     }
 }
+
+/// The use cases of the event log: feed, relay and retention; `App::events` gives it out.
+pub struct Events<'a> {
+    pub(crate) app: &'a crate::App,
+}

@@ -8,6 +8,7 @@
 //! takes over after the lease runs out. Relays see every event (no data scope): what
 //! the receiving system lets its consumers read is configured there.
 
+use crate::events::Events;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -86,7 +87,7 @@ pub enum RelayStep {
     Relayed(usize),
 }
 
-impl App {
+impl Events<'_> {
     /// One round of `relay`: take or renew its lease when due, read the next batch after
     /// its cursor, hand it to `sink` and move the cursor past it. A sink's failure moves
     /// nothing and is returned.
@@ -98,7 +99,7 @@ impl App {
         let now = now_us();
         let lease_us = i64::try_from(relay.lease.as_micros()).unwrap_or(i64::MAX / 4);
         if now + lease_us / 2 > relay.lease_until {
-            let mut tx = self.db.begin().await?;
+            let mut tx = self.app.db.begin().await?;
             let head = tx.event_log_head().await?;
             let start = match relay.start {
                 RelayStart::Oldest => head.pruned_through,
@@ -128,7 +129,7 @@ impl App {
                 // Retention deleted events this relay had not handed on: they cannot be
                 // relayed any more; say so loudly and go on from the oldest kept.
                 let head = {
-                    let mut tx = self.db.begin_read().await?;
+                    let mut tx = self.app.db.begin_read().await?;
                     let head = tx.event_log_head().await?;
                     tx.rollback().await?;
                     head
@@ -160,13 +161,19 @@ impl App {
         self.advance_relay(relay, next).await?;
         Ok(RelayStep::Relayed(events.len()))
     }
+}
 
+impl App {
     /// Run `relay` until the task is stopped: rounds back to back while there is work,
     /// a short pause when idle, a longer one on standby, growing pauses after failures.
     pub async fn run_event_relay(self, mut relay: EventRelay, sink: Box<dyn EventSink>) {
         let mut backoff = Duration::from_secs(1);
         loop {
-            match self.relay_events_once(&mut relay, sink.as_ref()).await {
+            match self
+                .events()
+                .relay_events_once(&mut relay, sink.as_ref())
+                .await
+            {
                 Ok(RelayStep::Relayed(_)) => backoff = Duration::from_secs(1),
                 Ok(RelayStep::Idle) => {
                     backoff = Duration::from_secs(1);
@@ -181,10 +188,12 @@ impl App {
             }
         }
     }
+}
 
+impl Events<'_> {
     /// Give up this server's lease of `relay` (on shutdown).
     pub async fn release_event_relay(&self, relay: &EventRelay) -> AppResult<()> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         tx.release_event_relay(&relay.name, &relay.holder).await?;
         tx.commit().await?;
         Ok(())
@@ -197,7 +206,7 @@ impl App {
         actor: &crate::Actor,
     ) -> AppResult<(Vec<(String, i64)>, i64)> {
         actor.require("events.read")?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let relays = tx.event_relays().await?;
         let head = tx.event_log_head().await?;
         tx.rollback().await?;
@@ -211,7 +220,7 @@ impl App {
     }
 
     async fn advance_relay(&self, relay: &mut EventRelay, seq: i64) -> AppResult<()> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let moved = tx
             .advance_event_relay(&relay.name, &relay.holder, seq, now_us())
             .await?;

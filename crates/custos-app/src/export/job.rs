@@ -18,6 +18,7 @@
 //! `export` and `customer.read` on all data, plus `customer.pii.read` when the file holds
 //! unmasked personal data. Anyone else gets 404, as if the job did not exist.
 
+use crate::export::Exports;
 use std::collections::BTreeMap;
 use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -236,7 +237,7 @@ pub struct ExportJobPage {
     pub next_cursor: Option<String>,
 }
 
-/// A submitted job, handed to [`App::run_export_job`] (normally in a spawned task).
+/// A submitted job, handed to [`Exports::run_export_job`] (normally in a spawned task).
 #[derive(Debug)]
 pub struct QueuedExport {
     id: i64,
@@ -353,13 +354,13 @@ async fn remove_file(path: &Path) {
     crate::sealed::remove_kept_file(path, "export file").await
 }
 
-impl App {
+impl Exports<'_> {
     /// Where export jobs write their files (see [`crate::AppConfig::exports_dir`]).
     pub fn exports_dir(&self) -> PathBuf {
-        if let Some(d) = &self.config.exports_dir {
+        if let Some(d) = &self.app.config.exports_dir {
             return d.clone();
         }
-        match self.db.sqlite_path().and_then(Path::parent) {
+        match self.app.db.sqlite_path().and_then(Path::parent) {
             Some(dir) => dir.join("exports"),
             None => std::env::temp_dir().join("custos-exports"),
         }
@@ -368,7 +369,7 @@ impl App {
     /// Queue an export (`export` and `customer.read`). Format, GBK and every filter are
     /// checked now (422 naming the field, `filter.<key>` for filters), so a job fails
     /// only for reasons that arise while it runs. Run the returned job with
-    /// [`App::run_export_job`]; it runs as `actor`, with the scope and PII permission the
+    /// [`Exports::run_export_job`]; it runs as `actor`, with the scope and PII permission the
     /// actor has now.
     pub async fn submit_export(
         &self,
@@ -386,7 +387,7 @@ impl App {
             limit: Some(1),
             ..query.clone()
         };
-        if let Err(e) = self.search_customers(actor, probe).await {
+        if let Err(e) = self.app.customers().search_customers(actor, probe).await {
             return Err(match e {
                 AppError::Validation(fields) => AppError::Validation(
                     fields
@@ -414,7 +415,7 @@ impl App {
             expires_at: now + self.export_ttl_us(),
             ..Default::default()
         };
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let id = tx.insert_export_job(&row).await?;
         let file_name = format!("customers-{id}.{}", format.extension());
         tx.set_export_file_name(id, &file_name).await?;
@@ -427,7 +428,7 @@ impl App {
     }
 
     fn export_ttl_us(&self) -> i64 {
-        i64::try_from(self.config.export_ttl.as_micros()).unwrap_or(i64::MAX / 2)
+        i64::try_from(self.app.config.export_ttl.as_micros()).unwrap_or(i64::MAX / 2)
     }
 
     /// Run a submitted job to its end: the file is written sealed under a temporary name
@@ -441,7 +442,7 @@ impl App {
             return Ok(());
         };
         let text = failure_text(id, &e);
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let failed = tx.fail_export_job(id, &text, now_us()).await?;
         tx.commit().await?;
         if !failed {
@@ -471,7 +472,7 @@ impl App {
             options.format.extension()
         ));
         let part = part_path(&path);
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let started = tx
             .start_export_job(id, &path.to_string_lossy(), now_us())
             .await?;
@@ -481,7 +482,7 @@ impl App {
             return Ok(());
         }
         let progress = Arc::new(ExportProgress::default());
-        let heartbeat = tokio::spawn(self.clone().export_heartbeat(id, progress.clone()));
+        let heartbeat = tokio::spawn(self.app.clone().export_heartbeat(id, progress.clone()));
         let filter = filter_json(&query);
         let written = self
             .write_sealed_export(actor, query, options, &part, &progress)
@@ -515,7 +516,7 @@ impl App {
     ) -> AppResult<WrittenExport> {
         let file = custos_store::private_files::create(part)
             .map_err(|e| io_err("cannot create", part, e))?;
-        let sink = Digesting::new(SealedWriter::new(&self.config.pii_key.file_key(), file));
+        let sink = Digesting::new(SealedWriter::new(&self.app.config.pii_key.file_key(), file));
         let (rows, sink) = self
             .write_export(actor, query, options, sink, Some(progress))
             .await?;
@@ -545,7 +546,7 @@ impl App {
             .await
             .map_err(|e| io_err("cannot rename", part, e))?;
         let now = now_us();
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let done = tx
             .finish_export_job(&ExportDone {
                 id,
@@ -570,7 +571,9 @@ impl App {
         tx.commit().await?;
         Ok(())
     }
+}
 
+impl App {
     /// Publish progress at most every second and prove the job alive at least every
     /// [`HEARTBEAT_EVERY`]; raise `stop` when the job is no longer running.
     async fn export_heartbeat(self, id: i64, progress: Arc<ExportProgress>) {
@@ -601,17 +604,19 @@ impl App {
             }
         }
     }
+}
 
+impl Exports<'_> {
     async fn visible_export_job(&self, actor: &Actor, id: i64) -> AppResult<ExportJobRow> {
         actor.require("export")?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let job = tx.export_job(id).await?;
         tx.rollback().await?;
         match job {
             Some(j) if visible(actor, &j) => {
                 if j.status == "done" && j.expires_at <= now_us() {
                     self.sweep_expired_exports().await?;
-                    let mut tx = self.db.begin_read().await?;
+                    let mut tx = self.app.db.begin_read().await?;
                     let again = tx.export_job(id).await?;
                     tx.rollback().await?;
                     return again.ok_or_else(|| AppError::not_found("export_job", id));
@@ -639,7 +644,7 @@ impl App {
         let limit = crate::paging::page_limit(limit, 50, 200)?;
         let before_id = crate::paging::page_cursor("cursor", cursor)?;
         self.sweep_expired_exports().await?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let mut rows = tx
             .export_jobs(&ExportJobFilter {
                 requested_by: actor.user_id,
@@ -700,7 +705,7 @@ impl App {
             }
         }
         let path = PathBuf::from(job.file_path.clone().unwrap_or_default());
-        let key = self.config.pii_key.clone();
+        let key = self.app.config.pii_key.clone();
         let opened = {
             let path = path.clone();
             tokio::task::spawn_blocking(move || open_plaintext(&path, &key))
@@ -741,7 +746,7 @@ impl App {
             "pii_revealed": job.pii_revealed,
             "sha256": job.sha256,
         }));
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         append(&mut tx, r).await?;
         tx.commit().await?;
         Ok(ExportFile {
@@ -760,7 +765,7 @@ impl App {
     pub async fn delete_export_job(&self, actor: &Actor, id: i64) -> AppResult<ExportJob> {
         let job = self.visible_export_job(actor, id).await?;
         let now = now_us();
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let path = match tx.cancel_export_job(id, now).await? {
             Some(path) => Some(path),
             None => tx.expire_export_job(id, now).await?,
@@ -784,7 +789,7 @@ impl App {
     }
 
     async fn sweep_expired_exports(&self) -> AppResult<usize> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let due = tx.expire_due_export_jobs(now_us()).await?;
         tx.commit().await?;
         for (_, path) in &due {
@@ -801,7 +806,7 @@ impl App {
     pub async fn sweep_export_jobs(&self) -> AppResult<ExportSweep> {
         let now = now_us();
         let stale_before = now - EXPORT_STALE_AFTER.as_micros() as i64;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let stale = tx
             .fail_stale_export_jobs(stale_before, &format!("{STOPPED_ZH} / {STOPPED_EN}"), now)
             .await?;
@@ -818,12 +823,14 @@ impl App {
             expired,
         })
     }
+}
 
+impl App {
     /// Sweep every [`EXPORT_SWEEP_EVERY`] until the task is dropped.
     pub async fn run_export_sweeper(self) {
         loop {
             tokio::time::sleep(EXPORT_SWEEP_EVERY).await;
-            if let Err(e) = self.sweep_export_jobs().await {
+            if let Err(e) = self.exports().sweep_export_jobs().await {
                 tracing::warn!(error = %e, "export sweep failed");
             }
         }

@@ -26,7 +26,7 @@ use crate::error::{AppError, AppResult};
 use crate::import::mapping::BUILTIN_COLUMNS;
 use crate::sealed::{SealedReader, SealedWriter};
 use crate::search::CustomerQuery;
-use crate::{to_json, App};
+use crate::to_json;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -240,7 +240,12 @@ fn require_export(actor: &Actor) -> AppResult<()> {
     Ok(())
 }
 
-impl App {
+/// The use cases of exports of customers and export jobs; `App::exports` gives it out.
+pub struct Exports<'a> {
+    pub(crate) app: &'a crate::App,
+}
+
+impl Exports<'_> {
     /// Write the customers matching `q` (search filters, the caller's scope) to the file
     /// `out`, as it is: the caller's own file (`custos export`), not one the server
     /// keeps (`export` and `customer.read`; audited). Returns the number of customers
@@ -260,7 +265,7 @@ impl App {
         Ok(written)
     }
 
-    /// Like [`App::export_customers`], but the file at `out` is sealed (see
+    /// Like [`Exports::export_customers`], but the file at `out` is sealed (see
     /// [`crate::sealed`]), so personal data is not left in plaintext in a temporary
     /// file: for a server that streams the export back. Returns the number of customers
     /// and a reader of the plaintext (its length is [`SealedReader::plain_len`]).
@@ -273,12 +278,14 @@ impl App {
     ) -> AppResult<(u64, SealedReader)> {
         require_export(actor)?;
         let file = custos_store::private_files::create(out).map_err(io_err)?;
-        let sealed = SealedWriter::new(&self.config.pii_key.file_key(), file);
+        let sealed = SealedWriter::new(&self.app.config.pii_key.file_key(), file);
         let (written, sealed) = self.export_audited(actor, q, opts, sealed).await?;
         sealed.finish().map_err(io_err)?;
-        let reader =
-            SealedReader::open(out, &self.config.pii_key.file_key_for(out).map_err(io_err)?)
-                .map_err(io_err)?;
+        let reader = SealedReader::open(
+            out,
+            &self.app.config.pii_key.file_key_for(out).map_err(io_err)?,
+        )
+        .map_err(io_err)?;
         Ok((written, reader))
     }
 
@@ -291,7 +298,7 @@ impl App {
     ) -> AppResult<(u64, W)> {
         let filter = filter_json(&q);
         let (written, out) = self.write_export(actor, q, opts, out, None).await?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         append(&mut tx, export_audit(actor, opts, written, filter, None)).await?;
         tx.commit().await?;
         Ok((written, out))
@@ -340,12 +347,16 @@ impl App {
         q.total = None;
         let mut written = 0u64;
         loop {
-            let page = self.search_customers(actor, q.clone()).await?;
+            let page = self
+                .app
+                .customers()
+                .search_customers(actor, q.clone())
+                .await?;
             if page.items.is_empty() {
                 break;
             }
             let ids: Vec<i64> = page.items.iter().map(|s| s.id).collect();
-            let mut tx = self.db.begin_read().await?;
+            let mut tx = self.app.db.begin_read().await?;
             let mut rows = tx
                 .search_customers(&CustomerFilter {
                     scope: ScopeFilter::All,
@@ -358,7 +369,7 @@ impl App {
             // Keep the search's order.
             rows.sort_by_key(|r| ids.iter().position(|i| *i == r.id));
             for row in &rows {
-                let view = view_of(row, &self.config.pii_key, reveal)?;
+                let view = view_of(row, &self.app.config.pii_key, reveal)?;
                 let v = serde_json::to_value(&view).unwrap_or(Value::Null);
                 match &mut sink {
                     Sink::Text {

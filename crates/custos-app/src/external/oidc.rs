@@ -1,8 +1,8 @@
 //! OpenID Connect single sign-on: the Authorization Code flow with PKCE (S256).
 //!
-//! [`App::oidc_begin`] keeps a fresh state, nonce and PKCE verifier server-side (the state
+//! [`Auth::oidc_begin`] keeps a fresh state, nonce and PKCE verifier server-side (the state
 //! by its hash, for ten minutes, usable once) and returns the provider's authorisation
-//! URL. [`App::oidc_finish`] takes the state back (a second use finds nothing), exchanges
+//! URL. [`Auth::oidc_finish`] takes the state back (a second use finds nothing), exchanges
 //! the code with the verifier, verifies the ID token — signature by the provider's JWKS
 //! (RSA, RSA-PSS or ECDSA; never HMAC or `none`), issuer, audience, expiry, nonce — and
 //! logs the identity in like any external login (see the parent module).
@@ -11,6 +11,7 @@
 //! with `id_token = false`: the identity then comes from the userinfo endpoint, read with
 //! the access token over TLS. Claims may be named by a dotted path (`data.user.id`).
 
+use crate::auth::Auth;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,7 +32,6 @@ use crate::actor::Context;
 use crate::audit::{append, record_ctx};
 use crate::auth::{LoginResult, SessionKind};
 use crate::error::{AppError, AppResult};
-use crate::App;
 
 /// How long an authorisation request may wait for its callback.
 const REQUEST_TTL: Duration = Duration::from_secs(600);
@@ -235,9 +235,10 @@ fn claim_list(claims: &Value, path: &str) -> Vec<String> {
 /// Why a provider exchange failed, for the log and the audit entry (never shown).
 pub(super) type Why = String;
 
-impl App {
+impl Auth<'_> {
     fn oidc_provider(&self, name: &str) -> AppResult<&OidcProvider> {
-        self.config
+        self.app
+            .config
             .oidc
             .iter()
             .find(|p| p.name == name)
@@ -259,7 +260,7 @@ impl App {
         };
         let (state, nonce, verifier) = (random_token(), random_token(), random_token());
         let now = now_us();
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         tx.prune_oidc_requests(now, 100).await?;
         // Starting a sign-on needs no account, so what it stores is bounded: past this many
         // requests in flight (each lives 10 minutes) new ones wait.
@@ -321,7 +322,7 @@ impl App {
             return Err(state_invalid());
         }
         // Taken in its own transaction: whatever happens next, the state is spent.
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let request = tx.take_oidc_request(&sha256_hex(state)).await?;
         tx.commit().await?;
         let request = match request {
@@ -334,7 +335,7 @@ impl App {
         };
         let identity = match provider.kind {
             ProviderKind::Oidc => self.oidc_identity(provider, code, &request).await,
-            _ => platforms::identity(self, provider, code, &request.code_verifier).await,
+            _ => platforms::identity(self.app, provider, code, &request.code_verifier).await,
         };
         let identity = match identity {
             Ok(identity) => identity,
@@ -357,7 +358,7 @@ impl App {
                 return Err(login_refused());
             }
         };
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         match provision(&mut tx, &identity, &provider.mappings, ctx).await? {
             Ok(user) => {
                 self.start_session(tx, user, kind, ctx, &provider.provider_key())
@@ -386,7 +387,7 @@ impl App {
         why: &str,
         ctx: &Context,
     ) -> AppResult<()> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let mut r = record_ctx(
             None,
             "-",
@@ -414,6 +415,7 @@ impl App {
             .await
             .map_err(Fault::Unavailable)?;
         let client = self
+            .app
             .outbound_client()
             .map_err(|e| Fault::Unavailable(e.to_string()))?;
         let token_url = parse_url(&endpoints.token).map_err(Fault::Unavailable)?;
@@ -486,6 +488,7 @@ impl App {
 
     async fn userinfo(&self, url: &str, access_token: &str) -> Result<Value, Fault> {
         let client = self
+            .app
             .outbound_client()
             .map_err(|e| Fault::Unavailable(e.to_string()))?;
         let url = parse_url(url).map_err(Fault::Unavailable)?;
@@ -586,6 +589,7 @@ impl App {
 
     async fn fetch_json(&self, uri: &str) -> Result<Vec<u8>, Fault> {
         let client = self
+            .app
             .outbound_client()
             .map_err(|e| Fault::Unavailable(e.to_string()))?;
         let url = parse_url(uri).map_err(Fault::Unavailable)?;

@@ -1,5 +1,6 @@
 //! Setting and clearing a customer's parent.
 
+use crate::overview::Overview;
 use serde::{Deserialize, Serialize};
 
 use custos_core::Violation;
@@ -10,7 +11,7 @@ use crate::audit::{append, record};
 use crate::customers::scoped_customer;
 use crate::error::{AppError, AppResult};
 use crate::input::Input;
-use crate::{to_json, Actor, App};
+use crate::{to_json, Actor};
 
 /// How a customer belongs to its parent: `subsidiary` (子公司, its own legal person) or
 /// `branch` (分支机构).
@@ -60,7 +61,7 @@ fn check_member(field: &str, row: &CustomerRow) -> AppResult<()> {
     Ok(())
 }
 
-impl App {
+impl Overview<'_> {
     /// Set or clear the parent of `code` (`customer.update` over it; the parent must be a
     /// customer the caller can read). Refused: individuals, closed customers, the
     /// customer itself or one below it as parent (a cycle), a group deeper than
@@ -85,7 +86,7 @@ impl App {
                 format!("relation must be subsidiary or branch, got '{relation}'"),
             ));
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let child = scoped_customer(&mut tx, actor, update, code).await?;
         check_member("code", &child)?;
         let before = self.parent_view(&mut tx, &child).await?;

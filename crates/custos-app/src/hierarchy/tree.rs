@@ -2,6 +2,7 @@
 //! those of everything below it. Members outside the reader's scope are counted, not
 //! shown, and their totals are left out of every roll-up.
 
+use crate::overview::Overview;
 use std::collections::HashMap;
 
 use serde::Serialize;
@@ -12,7 +13,7 @@ use super::{ancestors, MAX_DEPTH, MAX_MEMBERS};
 use crate::activities::OrderTotals;
 use crate::customers::{in_scope, scoped_customer};
 use crate::error::AppResult;
-use crate::{Actor, App};
+use crate::Actor;
 
 /// One member of a group.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -54,13 +55,13 @@ struct Node {
     depth: usize,
 }
 
-impl App {
+impl Overview<'_> {
     /// The group of `code` (`customer.read` over it): its root and every member below,
     /// at most [`MAX_MEMBERS`], with order totals for a reader holding `activity.read`.
     pub async fn customer_group(&self, actor: &Actor, code: &str) -> AppResult<GroupView> {
         let read = actor.require("customer.read")?;
         let records = actor.permissions.get("activity.read").copied();
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let me = scoped_customer(&mut tx, actor, read, code).await?;
         let up = ancestors(&mut tx, me.id).await?;
         let root_id = up.last().copied().unwrap_or(me.id);

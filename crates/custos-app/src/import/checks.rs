@@ -2,6 +2,7 @@
 //! job is reached as its report is (permission `import`, the caller's own jobs unless
 //! the scope is all data); a mark keeps who and when, and is audited.
 
+use crate::import::Imports;
 use serde::Serialize;
 
 use custos_store::imports::ImportCheckRow;
@@ -9,7 +10,6 @@ use custos_store::imports::ImportCheckRow;
 use crate::actor::Actor;
 use crate::audit::{append, record};
 use crate::error::{AppError, AppResult};
-use crate::App;
 
 /// A sampled row marked checked.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -31,7 +31,7 @@ pub struct SampleChecks {
 /// Marks read at once, at most (a report shows fewer sampled rows).
 const MAX_CHECKS: i64 = 1000;
 
-impl App {
+impl Imports<'_> {
     /// Mark a sampled row of a job checked by the caller. Marking it again keeps the
     /// first mark. A row that was not sampled is not found.
     pub async fn check_import_sample(
@@ -41,7 +41,7 @@ impl App {
         row_no: i64,
     ) -> AppResult<SampleCheck> {
         self.import_job_row(actor, job_id).await?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         if tx.import_row_outcome(job_id, row_no).await?.as_deref() != Some("sampled") {
             tx.rollback().await?;
             return Err(AppError::not_found(
@@ -83,7 +83,7 @@ impl App {
         to_row: i64,
     ) -> AppResult<SampleChecks> {
         self.import_job_row(actor, job_id).await?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let (sample_size, checked) = tx.import_check_counts(job_id).await?;
         let rows = tx
             .import_checks(job_id, from_row, to_row, MAX_CHECKS)

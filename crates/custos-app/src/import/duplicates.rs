@@ -1,6 +1,7 @@
 //! Rows that duplicate a stored customer: merged into it by survivorship (`merge`), or
 //! created as pending with their duplicate group queued (`review`).
 
+use crate::import::Imports;
 use serde_json::json;
 
 use custos_store::duplicates::DuplicateGroupRow;
@@ -15,7 +16,6 @@ use crate::actor::Actor;
 use crate::customers::duplicates::DuplicateReport;
 use crate::customers::{view_of, CustomerPatch, CustomerView, NewCustomer};
 use crate::error::{AppError, AppResult};
-use crate::App;
 
 /// The definite candidates' codes (and the out-of-scope notice) in Chinese and English.
 pub(super) fn candidate_codes(report: &DuplicateReport) -> (String, String) {
@@ -60,7 +60,7 @@ fn fill_patch(existing: &CustomerView, row: NewCustomer) -> CustomerPatch {
     p
 }
 
-impl App {
+impl Imports<'_> {
     /// `merge`: fill the best definite in-scope candidate from the row (survivorship),
     /// through the update use case.
     #[allow(clippy::too_many_arguments)]
@@ -92,7 +92,7 @@ impl App {
         let Some(row) = tx.customer_by_code(&code).await? else {
             return Err(AppError::Internal(format!("candidate {code} vanished")));
         };
-        let existing = view_of(&row, &self.config.pii_key, false)?;
+        let existing = view_of(&row, &self.app.config.pii_key, false)?;
         let mut patch = fill_patch(&existing, input);
         patch.reason = Some(match job_id {
             0 => format!("导入试运行合并 / import dry run merge (row {row_no})"),
@@ -108,13 +108,15 @@ impl App {
             })));
         }
         let updated = self
+            .app
+            .customers()
             .update_customer_in(tx, actor, &code, &patch, "update")
             .await
-            .and_then(|r| view_of(&r, &self.config.pii_key, reveal));
+            .and_then(|r| view_of(&r, &self.app.config.pii_key, reveal));
         match updated {
             Ok(view) => {
                 let sample = sampled(job_id, row_no, options.sample_rate).then(|| {
-                    let v = if reveal { view_of(&row, &self.config.pii_key, true).ok() } else { None };
+                    let v = if reveal { view_of(&row, &self.app.config.pii_key, true).ok() } else { None };
                     json!({ "stored": stored_values(v.as_ref().unwrap_or(&view), map), "merged_into": code })
                 });
                 tx.release_savepoint().await?;
@@ -172,7 +174,7 @@ impl App {
         };
         let id = tx.insert_duplicate_group(&row, &members).await?;
         if id.is_some() {
-            self.refresh_quality_of(tx, &members).await?;
+            self.app.quality().refresh_quality_of(tx, &members).await?;
         }
         Ok(id)
     }

@@ -1,6 +1,7 @@
 //! A row and the customers already stored: the customer it updates (by code or
 //! source-system id), the change it carries, and its source-system id.
 
+use crate::import::Imports;
 use custos_core::{FieldError, Violation};
 use custos_store::{CustomerRow, Tx};
 
@@ -9,7 +10,6 @@ use crate::actor::Actor;
 use crate::customers::{CustomerPatch, NewCustomer};
 use crate::error::{AppError, AppResult};
 use crate::xref::{check_source_id, check_system};
-use crate::App;
 
 pub(super) enum Existing {
     None,
@@ -22,7 +22,7 @@ pub(super) fn patch_of(n: NewCustomer, version: i64) -> CustomerPatch {
     CustomerPatch::from_new(n, version)
 }
 
-impl App {
+impl Imports<'_> {
     /// Whether the actor's `customer.update` scope covers this customer (the update use
     /// case inside a transaction leaves that decision to its caller).
     pub(super) async fn may_update(
@@ -104,7 +104,9 @@ impl App {
     ) -> AppResult<()> {
         let system = check_system(system).map_err(|e| tag_field(e, "source_system"))?;
         let source_id = check_source_id(source_id).map_err(|e| tag_field(e, "source_id"))?;
-        self.put_source_xref(tx, actor, row, &system, &source_id)
+        self.app
+            .sources()
+            .put_source_xref(tx, actor, row, &system, &source_id)
             .await
             .map_err(|e| match e {
                 AppError::Conflict(v) if v.code == "xref.taken" => {

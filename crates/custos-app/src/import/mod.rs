@@ -1,7 +1,7 @@
 //! Batch import (批量导入) of customers from CSV and XLSX files.
 //!
 //! Every row goes through the same use case as a single create
-//! ([`App::insert_new_customer`]: validation, normalisation, permissions, code issue,
+//! ([`Customers::insert_new_customer`]: validation, normalisation, permissions, code issue,
 //! history, audit), each in its own savepoint so a bad row rolls back alone, while rows
 //! are committed in chunks for speed. The job's progress (`rows_done`) is advanced in the
 //! transaction of the chunk it counts, so after a crash `resume_import` continues with the
@@ -39,3 +39,8 @@ pub use staged::{MappingTarget, StagedColumn, StagedUpload, MAX_VALUE_CHOICES, S
 pub use start::PreparedImport;
 pub use upload::Upload;
 pub use views::{ImportOutcome, ImportProgress, ImportReport, ReportedRow};
+
+/// The use cases of import jobs: uploads, mapping, runs and reports; `App::imports` gives it out.
+pub struct Imports<'a> {
+    pub(crate) app: &'a crate::App,
+}

@@ -1,6 +1,7 @@
 //! Opening what a job works on: its file (checked and mapped) and its stored row; and
 //! deleting an upload once its job has ended.
 
+use crate::import::Imports;
 use std::path::Path;
 
 use custos_store::imports::ImportJobRow;
@@ -10,7 +11,6 @@ use super::options::ImportOptions;
 use super::source::{self, FileFormat};
 use crate::actor::{Actor, Scope};
 use crate::error::{AppError, AppResult};
-use crate::App;
 
 /// Delete an upload that may already be gone (failures are logged; the start-up
 /// tidying tries again).
@@ -45,7 +45,7 @@ async fn skip_template_help_row(
     None
 }
 
-impl App {
+impl Imports<'_> {
     /// Open a job's file: its facts, its rows after the header (without the template's
     /// help row, whose line is returned when the file has one) and its column map.
     pub(super) async fn open_import(
@@ -84,14 +84,14 @@ impl App {
         let format = options.format.or(named_xlsx.then_some(FileFormat::Xlsx));
         let encoding = options.encoding;
         let delimiter = options.delimiter;
-        let key = self.config.pii_key.clone();
-        let limits = self.config.import_limits;
+        let key = self.app.config.pii_key.clone();
+        let limits = self.app.config.import_limits;
         let facts = tokio::task::spawn_blocking(move || {
             source::inspect(&p, &key, format, encoding, delimiter, &limits)
         })
         .await
         .map_err(|e| AppError::Internal(format!("file check stopped: {e}")))??;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let types = crate::customers::load_customer_types(&mut tx).await?;
         let custom = crate::fields::load_definitions(&mut tx).await?;
         tx.rollback().await?;
@@ -102,10 +102,10 @@ impl App {
         };
         let table = source::open_table(
             path,
-            &self.config.pii_key,
+            &self.app.config.pii_key,
             &facts,
             options.sheet.as_deref(),
-            &self.config.import_limits,
+            &self.app.config.import_limits,
             known,
         )
         .await?;
@@ -120,7 +120,7 @@ impl App {
         job_id: i64,
     ) -> AppResult<ImportJobRow> {
         let scope = actor.require("import")?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let job = tx.import_job(job_id).await?;
         tx.rollback().await?;
         match job {

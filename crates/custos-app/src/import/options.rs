@@ -77,9 +77,9 @@ pub struct ImportOptions {
     /// Rows per transaction (default 500: an upload through the server keeps each
     /// write lock short; `custos import` uses [`BULK_CHUNK_ROWS`]).
     pub chunk_rows: usize,
-    /// The file is an upload kept (sealed) in [`App::import_upload_dir`] for this job
+    /// The file is an upload kept (sealed) in [`Imports::import_upload_dir`] for this job
     /// only: it is deleted when the job ends (done, failed, or a dry run). Set by
-    /// [`App::prepare_upload`] only; [`App::prepare_import`] clears it.
+    /// [`Imports::prepare_upload`] only; [`Imports::prepare_import`] clears it.
     #[serde(default)]
     pub uploaded: bool,
 }

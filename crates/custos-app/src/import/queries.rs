@@ -1,6 +1,7 @@
 //! Reading jobs back: their state, reported rows, report files and headers; the import
 //! template; and sealing report rows of earlier versions.
 
+use crate::import::Imports;
 use std::collections::HashMap;
 
 use custos_core::violation::Lang;
@@ -13,9 +14,8 @@ use super::views::{reported, seconds_of, ImportReport, ReportedRow};
 use crate::actor::Actor;
 use crate::auth::format_time;
 use crate::error::{AppError, AppResult};
-use crate::App;
 
-impl App {
+impl Imports<'_> {
     /// A job's rejected-and-skipped rows (`rejected`) or its sampling file (`sample`) as
     /// a CSV or XLSX file, built in memory: they hold the file's cells (personal data),
     /// which are never written to disk in plaintext. With `lang`, the file speaks that
@@ -88,7 +88,7 @@ impl App {
         let spec = serde_json::from_str::<StoredOptions>(&job.options)
             .map(|s| s.options.mapping)
             .unwrap_or_default();
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let types = crate::customers::load_customer_types(&mut tx).await?;
         let custom = crate::fields::load_definitions(&mut tx).await?;
         tx.rollback().await?;
@@ -130,7 +130,7 @@ impl App {
     /// The empty import template (XLSX) for the current catalog (`import`).
     pub async fn import_template(&self, actor: &Actor) -> AppResult<Vec<u8>> {
         actor.require("import")?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let types = crate::customers::load_customer_types(&mut tx).await?;
         let custom = crate::fields::load_definitions(&mut tx).await?;
         tx.rollback().await?;
@@ -148,7 +148,7 @@ impl App {
     pub async fn import_jobs(&self, actor: &Actor, limit: i64) -> AppResult<Vec<ImportReport>> {
         let scope = actor.require("import")?;
         let by = (scope != crate::actor::Scope::All).then_some(actor.user_id);
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let jobs = tx.import_jobs(by, limit.clamp(1, 200)).await?;
         tx.rollback().await?;
         Ok(jobs.into_iter().map(job_report).collect())
@@ -165,11 +165,11 @@ impl App {
         limit: i64,
     ) -> AppResult<Vec<ReportedRow>> {
         self.import_job_row(actor, job_id).await?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let rows = tx.import_rows(job_id, outcome, after_row, limit).await?;
         tx.rollback().await?;
         rows.into_iter()
-            .map(|r| reported(&self.config.pii_key, r))
+            .map(|r| reported(&self.app.config.pii_key, r))
             .collect()
     }
 
@@ -178,8 +178,8 @@ impl App {
     /// pass finds none (then a setting records it, and later start-ups skip the scan).
     pub async fn seal_import_rows(&self) -> AppResult<u64> {
         const DONE: &str = "import_rows_sealed";
-        let key = &self.config.pii_key;
-        let mut tx = self.db.begin_read().await?;
+        let key = &self.app.config.pii_key;
+        let mut tx = self.app.db.begin_read().await?;
         let done = tx.setting(DONE).await?.is_some();
         tx.rollback().await?;
         if done {
@@ -187,7 +187,7 @@ impl App {
         }
         let mut sealed = 0;
         loop {
-            let mut tx = self.db.begin().await?;
+            let mut tx = self.app.db.begin().await?;
             let rows = tx.unsealed_import_rows(1000).await?;
             if rows.is_empty() {
                 tx.put_setting(DONE, "1").await?;

@@ -1,6 +1,7 @@
 //! One row imported in its own savepoint: created, updated, merged, queued for review,
 //! skipped or rejected.
 
+use crate::import::Imports;
 use std::collections::HashMap;
 
 use serde_json::{json, Value};
@@ -19,7 +20,6 @@ use crate::actor::{Actor, Scope};
 use crate::customers::duplicates::DuplicateReport;
 use crate::customers::{view_of, Checked, Lookups, NewCustomer};
 use crate::error::{AppError, AppResult};
-use crate::App;
 
 /// A row converted to a creation (mapping, value maps, the import's reason), the
 /// problems found converting it, and the creation's checked work when the row is valid.
@@ -43,7 +43,7 @@ pub(super) struct RowContext<'a> {
     pub(super) reveal: bool,
 }
 
-impl App {
+impl Imports<'_> {
     /// One row in its own savepoint: created, updated, skipped or rejected. `Err` only
     /// for failures of the database (the chunk is abandoned; the job can be resumed).
     #[allow(clippy::too_many_arguments)]
@@ -111,6 +111,8 @@ impl App {
         }
         tx.savepoint().await?;
         let mut out = self
+            .app
+            .customers()
             .insert_new_customer_excluding(
                 tx,
                 lookups,
@@ -187,9 +189,11 @@ impl App {
         }
         tx.savepoint().await?;
         let updated = self
+            .app
+            .customers()
             .update_customer_in(tx, ctx.actor, &ex.code, &patch, "update")
             .await
-            .and_then(|r| view_of(&r, &self.config.pii_key, ctx.reveal));
+            .and_then(|r| view_of(&r, &self.app.config.pii_key, ctx.reveal));
         match updated {
             Ok(view) => {
                 let sample = sampled(ctx.job_id, row_no, ctx.options.sample_rate)
@@ -232,6 +236,8 @@ impl App {
             ..input
         };
         let out = self
+            .app
+            .customers()
             .insert_new_customer(tx, lookups, &reviewer, ctx.scope, pending)
             .await
             .map(|(r, _, _)| r);
@@ -263,7 +269,7 @@ impl App {
         match out {
             Ok(crow) if conv_errors.is_empty() => {
                 let sample = if sampled(ctx.job_id, row_no, ctx.options.sample_rate) {
-                    let view = view_of(&crow, &self.config.pii_key, ctx.reveal)?;
+                    let view = view_of(&crow, &self.app.config.pii_key, ctx.reveal)?;
                     Some(json!({ "stored": stored_values(&view, ctx.map) }))
                 } else {
                     None

@@ -1,6 +1,7 @@
 //! The row-processing loop of a run: chunks read and checked ahead on a blocking
 //! thread, written in one transaction each with the job's progress, until the file ends.
 
+use crate::import::Imports;
 use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Value};
@@ -21,7 +22,7 @@ use crate::customers::{Checked, Lookups};
 use crate::error::{AppError, AppResult};
 use crate::{to_json, App};
 
-impl App {
+impl Imports<'_> {
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn process(
         &self,
@@ -53,7 +54,7 @@ impl App {
         // features: see `customers::Checked`) on a blocking thread while one is written.
         let job_id = job.id;
         let prepare_ahead = |(rows, error): (Vec<source::SourceRow>, Option<AppError>)| {
-            let (app, actor, map) = (self.clone(), actor.clone(), map.clone());
+            let (app, actor, map) = (self.app.clone(), actor.clone(), map.clone());
             tokio::task::spawn_blocking(move || {
                 let rows: Vec<PreparedRow> = rows
                     .into_iter()
@@ -62,7 +63,7 @@ impl App {
                 (rows, error)
             })
         };
-        self.settle_reference().await?;
+        self.app.customers().settle_reference().await?;
         let mut pending = prepare_ahead(read_chunk(&mut table.rows, chunk_rows).await);
         loop {
             // A file that breaks mid-way (a malformed CSV line): the rows read before it
@@ -135,7 +136,7 @@ impl App {
     /// The numbers of a job's rows reported as rejected or skipped.
     async fn rows_not_imported(&self, job_id: i64) -> AppResult<HashSet<i64>> {
         let mut not_imported = HashSet::new();
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         for outcome in ["rejected", "skipped"] {
             let mut after = 0;
             loop {
@@ -163,12 +164,13 @@ impl App {
     ) -> AppResult<()> {
         let started = std::time::Instant::now();
         let rows_in_chunk = chunk.len();
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let keys = chunk
             .iter()
             .filter_map(|r| r.converted.checked.as_ref())
             .map(Checked::match_keys);
-        let mut lookups = Lookups::for_creations(&mut tx, chunk.len(), keys, Some(self)).await?;
+        let mut lookups =
+            Lookups::for_creations(&mut tx, chunk.len(), keys, Some(self.app)).await?;
         let read_ahead = started.elapsed();
         let mut reported_rows = Vec::new();
         for PreparedRow { row: r, converted } in chunk {
@@ -225,7 +227,7 @@ impl App {
             }
             // The source cells (and the messages, which may quote them)
             // hold personal data as typed: stored encrypted.
-            let key = &self.config.pii_key;
+            let key = &self.app.config.pii_key;
             tx.insert_import_row(&ImportRowRow {
                 job_id,
                 row_no: rr.row_no,
@@ -249,7 +251,7 @@ impl App {
         job.status = "done".into();
         job.finished_at = Some(now_us());
         if !options.dry_run {
-            let mut tx = self.db.begin().await?;
+            let mut tx = self.app.db.begin().await?;
             tx.update_import_progress(job).await?;
             let mut r = record(actor, "import.finish", "import_job", &job.id.to_string());
             r.after = to_json(&json!({
@@ -260,7 +262,7 @@ impl App {
             append(&mut tx, r).await?;
             tx.commit().await?;
             let written = job.created + job.updated + job.merged;
-            self.db.after_bulk_write(written.max(0) as u64).await;
+            self.app.db.after_bulk_write(written.max(0) as u64).await;
         }
         Ok(())
     }
@@ -326,7 +328,7 @@ impl PreparedRow {
             ),
         });
         let checked = if conv_errors.is_empty() {
-            app.check_new(actor, &input)
+            app.customers().check_new(actor, &input)
         } else {
             None
         };

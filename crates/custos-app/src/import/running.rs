@@ -2,13 +2,13 @@
 //! process runs was stopped (a crash, a restart) and may be resumed; one that runs here
 //! must not be started a second time beside itself.
 
+use crate::import::Imports;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use custos_core::Violation;
 
 use crate::error::{AppError, AppResult};
-use crate::App;
 
 #[derive(Default)]
 pub(crate) struct RunningImports(Mutex<HashSet<i64>>);
@@ -26,10 +26,11 @@ impl Drop for ImportClaim {
     }
 }
 
-impl App {
+impl Imports<'_> {
     /// Whether this process is running import job `id` now.
     pub fn import_running_here(&self, id: i64) -> bool {
         let ids = self
+            .app
             .running_imports
             .0
             .lock()
@@ -40,6 +41,7 @@ impl App {
     /// Claim job `id` for this process; refused while it runs here already.
     pub(crate) fn claim_import(&self, id: i64) -> AppResult<ImportClaim> {
         let mut ids = self
+            .app
             .running_imports
             .0
             .lock()
@@ -52,7 +54,7 @@ impl App {
             )));
         }
         Ok(ImportClaim {
-            set: self.running_imports.clone(),
+            set: self.app.running_imports.clone(),
             id,
         })
     }
@@ -64,12 +66,15 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_job_is_claimed_once_until_its_claim_goes() {
         let (app, _admin, _dir) = crate::test_support::app_with_admin().await;
-        let claim = app.claim_import(7).unwrap();
-        assert!(app.import_running_here(7));
-        assert!(app.claim_import(7).is_err(), "a second run of the same job");
-        assert!(app.claim_import(8).is_ok());
+        let claim = app.imports().claim_import(7).unwrap();
+        assert!(app.imports().import_running_here(7));
+        assert!(
+            app.imports().claim_import(7).is_err(),
+            "a second run of the same job"
+        );
+        assert!(app.imports().claim_import(8).is_ok());
         drop(claim);
-        assert!(!app.import_running_here(7));
-        assert!(app.claim_import(7).is_ok());
+        assert!(!app.imports().import_running_here(7));
+        assert!(app.imports().claim_import(7).is_ok());
     }
 }

@@ -1,6 +1,7 @@
 //! Mappings of the import wizard saved by name: each user keeps their own (permission
 //! `import`), to pick on a later upload of a file with the same columns.
 
+use crate::import::Imports;
 use custos_core::Violation;
 use custos_store::imports::ImportMappingRow;
 
@@ -8,7 +9,6 @@ use super::mapping::MappingSpec;
 use crate::actor::Actor;
 use crate::audit::{append, record};
 use crate::error::{AppError, AppResult};
-use crate::App;
 
 /// Saved mappings a user may keep.
 pub const MAX_SAVED_MAPPINGS: i64 = 100;
@@ -30,7 +30,7 @@ fn checked_name(name: &str) -> AppResult<String> {
     Ok(name.to_string())
 }
 
-impl App {
+impl Imports<'_> {
     /// Save the caller's mapping under `name` (replacing one of that name); audited.
     pub async fn save_import_mapping(
         &self,
@@ -43,7 +43,7 @@ impl App {
         let spec = spec.checked()?;
         let text = serde_json::to_string(&spec)
             .map_err(|e| AppError::Internal(format!("mapping json: {e}")))?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let names = tx
             .import_mappings(actor.user_id, MAX_SAVED_MAPPINGS + 1)
             .await?;
@@ -74,7 +74,7 @@ impl App {
     /// The names of the caller's saved mappings, in name order.
     pub async fn import_mapping_names(&self, actor: &Actor) -> AppResult<Vec<String>> {
         actor.require("import")?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let rows = tx
             .import_mappings(actor.user_id, MAX_SAVED_MAPPINGS)
             .await?;
@@ -85,7 +85,7 @@ impl App {
     /// The caller's mapping saved as `name`.
     pub async fn saved_import_mapping(&self, actor: &Actor, name: &str) -> AppResult<MappingSpec> {
         actor.require("import")?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let row = tx.import_mapping(actor.user_id, name.trim()).await?;
         tx.rollback().await?;
         let row = row.ok_or_else(|| AppError::not_found("import_mapping", name))?;

@@ -3,6 +3,7 @@
 //! sealed like any upload, belongs to the user who sent it, is handed to its job by the
 //! run and is deleted after [`STAGED_SECONDS`] when no job took it.
 
+use crate::import::Imports;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -16,7 +17,7 @@ use super::start::PreparedImport;
 use super::upload::{Upload, STAGED_PREFIX as PREFIX};
 use crate::actor::Actor;
 use crate::error::{AppError, AppResult};
-use crate::{to_json, App};
+use crate::to_json;
 
 /// How long a kept upload waits for its run.
 pub const STAGED_SECONDS: u64 = 2 * 3600;
@@ -122,7 +123,7 @@ fn targets_of(
     out
 }
 
-impl App {
+impl Imports<'_> {
     fn staged_paths(&self, user_id: i64, token: &str) -> (PathBuf, PathBuf) {
         let dir = self.import_upload_dir();
         (

@@ -1,6 +1,7 @@
 //! Starting an import: checking the file and recording the job, running it, and
 //! resuming a job that stopped.
 
+use crate::import::Imports;
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
@@ -17,7 +18,7 @@ use super::views::{report_of, ImportOutcome, ImportProgress, ImportReport};
 use crate::actor::{Actor, Scope};
 use crate::audit::{append, record};
 use crate::error::{AppError, AppResult};
-use crate::{to_json, App};
+use crate::to_json;
 
 /// An import whose file is open and mapped, ready to run.
 pub struct PreparedImport {
@@ -48,11 +49,11 @@ impl PreparedImport {
     }
 }
 
-impl App {
+impl Imports<'_> {
     /// Check the file and its columns and, unless a dry run, record a new job
     /// (`import` and `customer.create`). Problems with the file as a whole are returned
     /// here, before anything is written. The file is the caller's and stays where it is
-    /// (`options.uploaded` is ignored: uploads go through [`App::prepare_upload`]).
+    /// (`options.uploaded` is ignored: uploads go through [`Imports::prepare_upload`]).
     pub async fn prepare_import(
         &self,
         actor: &Actor,
@@ -100,7 +101,7 @@ impl App {
             ..Default::default()
         };
         if !options.dry_run {
-            let mut tx = self.db.begin().await?;
+            let mut tx = self.app.db.begin().await?;
             job.id = tx.insert_import_job(&job).await?;
             let mut r = record(actor, "import.start", "import_job", &job.id.to_string());
             r.after = to_json(&json!({
@@ -165,7 +166,7 @@ impl App {
             if !options.dry_run && !matches!(e, AppError::Validation(_)) {
                 // Leave the job resumable; record why it stopped.
                 job.error = Some(e.to_string());
-                if let Ok(mut tx) = self.db.begin().await {
+                if let Ok(mut tx) = self.app.db.begin().await {
                     if tx.update_import_progress(&job).await.is_ok() {
                         let _ = tx.commit().await;
                     }
@@ -178,7 +179,7 @@ impl App {
                 job.status = "failed".into();
                 job.error = v.first().map(|f| f.violation.en.clone());
                 job.finished_at = Some(now_us());
-                let mut tx = self.db.begin().await?;
+                let mut tx = self.app.db.begin().await?;
                 tx.update_import_progress(&job).await?;
                 tx.commit().await?;
             }

@@ -1,5 +1,6 @@
 //! Uploaded import files: received sealed, handed to their job, and tidied at start-up.
 
+use crate::import::Imports;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -10,15 +11,15 @@ use super::options::{ImportOptions, StoredOptions};
 use super::start::PreparedImport;
 use crate::actor::Actor;
 use crate::error::{AppError, AppResult};
-use crate::{to_json, App};
+use crate::to_json;
 
 /// How the names of uploads kept for the mapping step (`staged`) begin; the sweep of
 /// unclaimed uploads leaves them to expire on their own.
 pub(super) const STAGED_PREFIX: &str = "staged-";
 
 /// A file being uploaded for import: written sealed (see [`crate::sealed`]) into
-/// [`App::import_upload_dir`] as it arrives, and deleted when dropped unless handed to
-/// its job by [`App::prepare_upload`] (so a refused form or file leaves nothing behind).
+/// [`Imports::import_upload_dir`] as it arrives, and deleted when dropped unless handed to
+/// its job by [`Imports::prepare_upload`] (so a refused form or file leaves nothing behind).
 pub struct Upload {
     /// `None` once a job has the file.
     pub(super) path: Option<PathBuf>,
@@ -72,7 +73,7 @@ fn upload_err(e: std::io::Error) -> AppError {
     AppError::Internal(format!("upload: {e}"))
 }
 
-impl App {
+impl Imports<'_> {
     /// Start receiving a file for import (`import`), named `file_name` by its sender.
     pub async fn start_upload(&self, actor: &Actor, file_name: &str) -> AppResult<Upload> {
         actor.require("import")?;
@@ -96,12 +97,14 @@ impl App {
         Ok(Upload {
             path: Some(path),
             file,
-            sealer: Some(crate::sealed::Sealer::new(&self.config.pii_key.file_key())),
+            sealer: Some(crate::sealed::Sealer::new(
+                &self.app.config.pii_key.file_key(),
+            )),
             file_name: file_name.to_string(),
         })
     }
 
-    /// [`App::prepare_import`] for an upload: the job owns the sealed file from now on and
+    /// [`Imports::prepare_import`] for an upload: the job owns the sealed file from now on and
     /// deletes it when it ends (done, failed, or a dry run); if the file is refused here
     /// it is deleted at once.
     pub async fn prepare_upload(
@@ -122,7 +125,7 @@ impl App {
     /// Where uploaded import files are kept, sealed, while their jobs run (so they can
     /// be resumed): beside the SQLite database, or the temporary directory on PostgreSQL.
     pub fn import_upload_dir(&self) -> PathBuf {
-        match self.db.sqlite_path().and_then(Path::parent) {
+        match self.app.db.sqlite_path().and_then(Path::parent) {
             Some(dir) => dir.join("imports"),
             None => std::env::temp_dir().join("custos-imports"),
         }
@@ -148,7 +151,7 @@ impl App {
         if files.is_empty() {
             return Ok((0, 0));
         }
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let jobs = tx.import_jobs(None, i64::MAX).await?;
         tx.rollback().await?;
         let mut by_path: HashMap<PathBuf, (ImportJobRow, StoredOptions)> = HashMap::new();
@@ -157,7 +160,7 @@ impl App {
                 by_path.insert(stored.path.clone(), (job, stored));
             }
         }
-        let key = self.config.pii_key.clone();
+        let key = self.app.config.pii_key.clone();
         let (mut sealed, mut deleted) = (0, 0);
         for path in files {
             // Uploads kept for the mapping step expire on their own (see `staged`).
@@ -193,7 +196,7 @@ impl App {
             }
             if changed {
                 let text = to_json(&stored).unwrap_or_default();
-                let mut tx = self.db.begin().await?;
+                let mut tx = self.app.db.begin().await?;
                 tx.set_import_job_options(job.id, &text).await?;
                 tx.commit().await?;
             }

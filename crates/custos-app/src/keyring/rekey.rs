@@ -15,6 +15,7 @@
 //! key meanwhile is caught by the next pass. `custos serve` runs the job in the
 //! background ([`App::run_pii_key_worker`]); `custos key rekey` runs it to its end.
 
+use crate::keyring::Keyring;
 use serde::{Deserialize, Serialize};
 
 use custos_store::pii_rows::{PiiColumns, PiiRow, PII_COLUMNS};
@@ -122,14 +123,14 @@ fn rekeyed(key: &PiiKey, row: &PiiRow) -> AppResult<Option<PiiRow>> {
     }))
 }
 
-impl App {
+impl Keyring<'_> {
     /// Run one step of the re-keying (one batch); see the module documentation.
     pub async fn rekey_step(&self) -> AppResult<RekeyStep> {
         if let Err(e) = self.refresh_pii_key().await {
             tracing::warn!(error = %e, "PII key refresh");
         }
-        let key = self.config.pii_key.pinned();
-        let mut tx = self.db.begin().await?;
+        let key = self.app.config.pii_key.pinned();
+        let mut tx = self.app.db.begin().await?;
         // Like every writer of match keys: no batch of creations elsewhere may be
         // checking duplicates against keys it read ahead.
         tx.lock_audit_head().await?;
@@ -196,7 +197,7 @@ impl App {
                 left += tx.count_pii_rows_under(t, id).await?;
             }
         }
-        let grace = 3 * self.config.pii_key_refresh.as_micros() as i64;
+        let grace = 3 * self.app.config.pii_key_refresh.as_micros() as i64;
         let now = now_us();
         if left > 0 || job.pass_started_at < job.started_at + grace {
             if left == 0 {
@@ -204,7 +205,7 @@ impl App {
                 tx.rollback().await?;
                 let wait = (job.started_at + grace - now).clamp(0, grace) as u64;
                 tokio::time::sleep(std::time::Duration::from_micros(wait)).await;
-                let mut tx = self.db.begin().await?;
+                let mut tx = self.app.db.begin().await?;
                 tx.lock_audit_head().await?;
                 return self.next_pass(tx, job).await;
             }
@@ -265,7 +266,7 @@ impl App {
             progress(&step);
             match step {
                 RekeyStep::Idle => {
-                    let mut tx = self.db.begin_read().await?;
+                    let mut tx = self.app.db.begin_read().await?;
                     let job = RekeyJob::read(&mut tx).await?;
                     tx.rollback().await?;
                     return Ok(job);
@@ -275,12 +276,14 @@ impl App {
             }
         }
     }
+}
 
+impl App {
     /// `custos serve`'s background worker: learns of a rotation every
     /// [`crate::AppConfig::pii_key_refresh`] and moves the re-keying on while there is one.
     pub async fn run_pii_key_worker(self) {
         loop {
-            match self.rekey_step().await {
+            match self.keyring().rekey_step().await {
                 Ok(RekeyStep::Progress(_)) => continue,
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "PII re-keying"),

@@ -65,7 +65,7 @@ async fn followup_body_of(app: &App, code: &str) -> String {
 }
 
 async fn found_by(app: &App, admin: &Actor, q: CustomerQuery) -> Vec<String> {
-    let page = app.search_customers(admin, q).await.unwrap();
+    let page = app.customers().search_customers(admin, q).await.unwrap();
     page.items.into_iter().map(|c| c.code).collect()
 }
 
@@ -83,6 +83,7 @@ async fn lookups_find(app: &App, admin: &Actor, old: &str, company_code: &str) {
     };
     assert_eq!(found_by(app, admin, by_mobile).await, vec![old.to_string()]);
     match app
+        .customers()
         .create_customer(admin, person("张三丰", ID_A, "13700001111"))
         .await
     {
@@ -91,7 +92,11 @@ async fn lookups_find(app: &App, admin: &Actor, old: &str, company_code: &str) {
         }
         other => panic!("a second customer with the same ID number: {other:?}"),
     }
-    let report = app.check_duplicates(admin, company(COMPANY)).await.unwrap();
+    let report = app
+        .customers()
+        .check_duplicates(admin, company(COMPANY))
+        .await
+        .unwrap();
     assert!(
         report.candidates.iter().any(|c| c.code == company_code),
         "{report:?}"
@@ -109,18 +114,20 @@ async fn rotation_on(backend: Backend) {
     let path = keys.path().join("pii.key");
     let key = PiiKey::load_or_create_file(&path).unwrap();
     let (app, admin) = open_with_admin(&opts, config(&key)).await;
-    app.ensure_default_code_rules(&admin).await.unwrap();
+    app.demo().ensure_default_code_rules(&admin).await.unwrap();
     // A second server on the same database, with its own copy of the ring.
     let other_key = PiiKey::load_file(&path).unwrap().unwrap();
     let other = App::open(&opts, config(&other_key)).await.unwrap();
     let old_id = key.key_id();
 
     let old = app
+        .customers()
         .create_customer(&admin, person("张三", ID_A, MOBILE_A))
         .await
         .unwrap()
         .code;
     let firm = app
+        .customers()
         .create_customer(&admin, company(COMPANY))
         .await
         .unwrap()
@@ -134,47 +141,51 @@ async fn rotation_on(backend: Backend) {
         content: format!("请回电 {MOBILE_A}"),
         ..Default::default()
     };
-    app.add_followup(&admin, &old, note).await.unwrap();
+    app.activities()
+        .add_followup(&admin, &old, note)
+        .await
+        .unwrap();
     let body = followup_body_of(&app, &old).await;
     assert!(
         body.contains(&format!("pii1:{old_id}:")) && !body.contains(MOBILE_A),
         "{body}"
     );
 
-    let rotated = app.rotate_pii_key(&admin, false).await.unwrap();
+    let rotated = app.keyring().rotate_pii_key(&admin, false).await.unwrap();
     let new_id = rotated.key_id.clone();
     assert_ne!(new_id, old_id);
     assert_eq!(key.key_id(), new_id);
     assert_eq!(key.ids(), vec![new_id.clone(), old_id.clone()]);
     // The other server learns of it from the database and reads the file again.
-    assert!(other.refresh_pii_key().await.unwrap());
+    assert!(other.keyring().refresh_pii_key().await.unwrap());
     assert_eq!(other_key.key_id(), new_id);
 
     // New writes are under the new key; old values still read.
     let new = app
+        .customers()
         .create_customer(&admin, person("李四", ID_B, MOBILE_B))
         .await
         .unwrap()
         .code;
     let data = data_of(&app, &new).await;
     assert!(data.contains(&format!("pii1:{new_id}:")) && !data.contains(&old_id));
-    let view = other.get_customer(&admin, &old).await.unwrap();
+    let view = other.customers().get_customer(&admin, &old).await.unwrap();
     assert_eq!(view.id_number.as_deref(), Some(ID_A));
 
     // Mid-rotation: nothing re-keyed yet, every lookup still finds the old rows.
     lookups_find(&app, &admin, &old, &firm).await;
-    let status = app.pii_key_status(&admin).await.unwrap();
+    let status = app.keyring().pii_key_status(&admin).await.unwrap();
     assert_eq!(status.active, new_id);
     let left: i64 = status.to_rekey.iter().map(|r| r.rows).sum();
     assert!(left >= 2, "{status:?}");
-    match app.retire_pii_key(&admin, &old_id).await {
+    match app.keyring().retire_pii_key(&admin, &old_id).await {
         Err(AppError::Rejected(v)) => assert_eq!(v.code, "pii_key.rekey_running"),
         other => panic!("retiring a key still in use: {other:?}"),
     }
 
     // One batch, then the rest: the job resumes from its cursor.
-    app.rekey_step().await.unwrap();
-    let job = other.run_rekey(|_| {}).await.unwrap().unwrap();
+    app.keyring().rekey_step().await.unwrap();
+    let job = other.keyring().run_rekey(|_| {}).await.unwrap().unwrap();
     assert!(job.finished_at.is_some());
     assert_eq!(job.target, new_id);
     assert!(data_of(&app, &old)
@@ -183,6 +194,7 @@ async fn rotation_on(backend: Backend) {
     let body = followup_body_of(&app, &old).await;
     assert!(body.contains(&format!("pii1:{new_id}:")) && !body.contains(&old_id));
     let notes = app
+        .activities()
         .list_followups(&admin, &old, &Default::default())
         .await
         .unwrap();
@@ -192,16 +204,16 @@ async fn rotation_on(backend: Backend) {
         }
         crate::activities::Located::Moved { .. } => panic!("not merged"),
     }
-    let status = app.pii_key_status(&admin).await.unwrap();
+    let status = app.keyring().pii_key_status(&admin).await.unwrap();
     assert!(status.to_rekey.iter().all(|r| r.rows == 0), "{status:?}");
     lookups_find(&app, &admin, &old, &firm).await;
 
     // Retire: the active key cannot go; the old one can, keeping its audit keys.
-    match app.retire_pii_key(&admin, &new_id).await {
+    match app.keyring().retire_pii_key(&admin, &new_id).await {
         Err(AppError::Rejected(v)) => assert_eq!(v.code, "pii_key.active"),
         other => panic!("retiring the active key: {other:?}"),
     }
-    app.retire_pii_key(&admin, &old_id).await.unwrap();
+    app.keyring().retire_pii_key(&admin, &old_id).await.unwrap();
     assert_eq!(key.ids(), vec![new_id.clone()]);
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("\nretired "), "{text}");
@@ -210,10 +222,10 @@ async fn rotation_on(backend: Backend) {
     let reread = PiiKey::load_file(&path).unwrap().unwrap();
     let later = App::open(&opts, config(&reread)).await.unwrap();
     assert_eq!(reread.key_id(), new_id);
-    let view = later.get_customer(&admin, &old).await.unwrap();
+    let view = later.customers().get_customer(&admin, &old).await.unwrap();
     assert_eq!(view.mobile.as_deref(), Some(MOBILE_A));
     lookups_find(&later, &admin, &old, &firm).await;
-    match later.verify_audit().await.unwrap() {
+    match later.audit().verify_audit().await.unwrap() {
         ChainReport::Ok { .. } => {}
         broken => panic!("audit chain after rotation: {broken:?}"),
     }
@@ -256,12 +268,13 @@ async fn a_ring_without_the_active_key_refuses_to_start() {
     let path = keys.path().join("pii.key");
     let key = PiiKey::load_or_create_file(&path).unwrap();
     let (app, admin) = open_with_admin(&opts, config(&key)).await;
-    app.ensure_default_code_rules(&admin).await.unwrap();
-    app.create_customer(&admin, person("张三", ID_A, MOBILE_A))
+    app.demo().ensure_default_code_rules(&admin).await.unwrap();
+    app.customers()
+        .create_customer(&admin, person("张三", ID_A, MOBILE_A))
         .await
         .unwrap();
     let before = PiiKey::from_keys(vec![(*key.active()).clone()]);
-    app.rotate_pii_key(&admin, false).await.unwrap();
+    app.keyring().rotate_pii_key(&admin, false).await.unwrap();
     match App::open(&opts, config(&before)).await {
         Err(AppError::Internal(m)) => assert!(m.contains(&key.key_id()), "{m}"),
         Err(other) => panic!("unexpected error: {other:?}"),

@@ -9,6 +9,7 @@
 //! several servers or a restart from running one day twice. `custos lifecycle run` runs
 //! it for any day.
 
+use crate::lifecycle::Lifecycle;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -45,10 +46,10 @@ pub struct DailyRun {
 
 /// Run the daily job of `app` for `on` (the CLI and tests name the day).
 pub async fn run_daily_at(app: &App, on: NaiveDate) -> AppResult<DailyRun> {
-    app.run_lifecycle_day(on).await
+    app.lifecycle().run_lifecycle_day(on).await
 }
 
-impl App {
+impl Lifecycle<'_> {
     /// Evaluate every customer's stage on `on` and make that day's reminders.
     pub async fn run_lifecycle_day(&self, on: NaiveDate) -> AppResult<DailyRun> {
         let started = std::time::Instant::now();
@@ -58,7 +59,7 @@ impl App {
         };
         let mut after = 0;
         loop {
-            let mut tx = self.db.begin().await?;
+            let mut tx = self.app.db.begin().await?;
             tx.lock_audit_head().await?;
             let rows = tx.lifecycle_chunk(after, CHUNK).await?;
             let Some(last) = rows.last().map(|r| r.customer_id) else {
@@ -73,7 +74,7 @@ impl App {
                     prev.customer_id,
                     &facts,
                     prev.first_order_on.clone(),
-                    &self.config.lifecycle.rules,
+                    &self.app.config.lifecycle.rules,
                     on,
                     Cause::of("daily"),
                 );
@@ -99,7 +100,7 @@ impl App {
     async fn settle_unkept(&self, on: NaiveDate, run: &mut DailyRun) -> AppResult<()> {
         let mut after = 0;
         loop {
-            let mut tx = self.db.begin().await?;
+            let mut tx = self.app.db.begin().await?;
             tx.lock_audit_head().await?;
             let ids = tx.customers_without_lifecycle(after, CHUNK).await?;
             let Some(last) = ids.last().copied() else {
@@ -121,14 +122,16 @@ impl App {
             after = last;
         }
     }
+}
 
+impl App {
     /// The server's loop: once a day, at the configured local hour or later, run the job
     /// for that day unless a server ran it already.
     pub async fn run_lifecycle_worker(self, every: Duration) {
         loop {
-            match self.claim_daily_run().await {
+            match self.lifecycle().claim_daily_run().await {
                 Ok(Some(on)) => {
-                    match self.run_lifecycle_day(on).await {
+                    match self.lifecycle().run_lifecycle_day(on).await {
                         Ok(r) => tracing::info!(
                             on = %r.on, evaluated = r.evaluated, entered = ?r.entered,
                             reminders = r.reminders, millis = r.millis as u64,
@@ -137,7 +140,7 @@ impl App {
                         Err(e) => tracing::error!(error = %e, "daily life-cycle job"),
                     }
                     // Event retention rides on the same once-a-day claim.
-                    match self.prune_events().await {
+                    match self.events().prune_events().await {
                         Ok(n) => tracing::info!(deleted = n, "event log retention"),
                         Err(e) => tracing::error!(error = %e, "event log retention"),
                     }
@@ -148,16 +151,19 @@ impl App {
             tokio::time::sleep(every).await;
         }
     }
+}
 
+impl Lifecycle<'_> {
     /// Today, when it is time to run the day's job and no server has run it yet (the day
     /// is recorded as run in the same step, under the settings row's lock).
     async fn claim_daily_run(&self) -> AppResult<Option<NaiveDate>> {
-        let now = chrono::Utc::now().with_timezone(&self.config.code_timezone);
-        if now.hour() < self.config.lifecycle.daily_hour {
+        let now = chrono::Utc::now().with_timezone(&self.app.config.code_timezone);
+        if now.hour() < self.app.config.lifecycle.daily_hour {
             return Ok(None);
         }
         let today = now.date_naive().to_string();
         if self
+            .app
             .db
             .begin_read()
             .await?
@@ -166,11 +172,11 @@ impl App {
             .is_none()
         {
             // A row to lock: with none, two servers could both claim the first day.
-            let mut tx = self.db.begin().await?;
+            let mut tx = self.app.db.begin().await?;
             tx.put_setting(LAST_RUN, "").await?;
             tx.commit().await?;
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let last = tx.setting_for_update(LAST_RUN).await?;
         if last.as_deref().is_some_and(|d| d >= today.as_str()) {
             tx.rollback().await?;

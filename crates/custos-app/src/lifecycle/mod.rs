@@ -42,3 +42,7 @@ impl Default for LifecycleConfig {
         }
     }
 }
+/// The use cases of customer life cycle, its daily job and reminders; `App::lifecycle` gives it out.
+pub struct Lifecycle<'a> {
+    pub(crate) app: &'a crate::App,
+}

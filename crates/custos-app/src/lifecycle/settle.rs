@@ -2,6 +2,7 @@
 //! and the step both this and the daily job share: the next stage row and, when the stage
 //! changes, its transition.
 
+use crate::lifecycle::Lifecycle;
 use chrono::{DateTime, NaiveDate};
 use serde_json::json;
 
@@ -12,7 +13,6 @@ use crate::actor::Actor;
 use crate::audit::{append, record};
 use crate::codes::issue_date;
 use crate::error::AppResult;
-use crate::App;
 
 /// What triggered an evaluation: `record` (with its id), `merge`, `unmerge`, `split` or
 /// `daily`.
@@ -115,11 +115,11 @@ pub(crate) async fn keep_transition(tx: &mut Tx, t: &TransitionRow) -> AppResult
     Ok(())
 }
 
-impl App {
+impl Lifecycle<'_> {
     /// The day in the business time zone of a time in microseconds.
     pub(crate) fn local_day(&self, us: i64) -> Option<NaiveDate> {
         DateTime::from_timestamp_micros(us)
-            .map(|t| t.with_timezone(&self.config.code_timezone).date_naive())
+            .map(|t| t.with_timezone(&self.app.config.code_timezone).date_naive())
     }
 
     /// Evaluate the stage of `customer_id` today from its records, inside `tx`; a change
@@ -131,7 +131,7 @@ impl App {
         customer_id: i64,
         cause: Cause,
     ) -> AppResult<()> {
-        let on = issue_date(self.config.code_timezone);
+        let on = issue_date(self.app.config.code_timezone);
         let Some(t) = self.settle_lifecycle_on(tx, customer_id, cause, on).await? else {
             return Ok(());
         };
@@ -178,7 +178,7 @@ impl App {
                         customer_id,
                         &Facts::default(),
                         None,
-                        &self.config.lifecycle.rules,
+                        &self.app.config.lifecycle.rules,
                         on,
                         cause,
                     );
@@ -199,7 +199,7 @@ impl App {
             customer_id,
             &facts,
             counted.first_order_on,
-            &self.config.lifecycle.rules,
+            &self.app.config.lifecycle.rules,
             on,
             cause,
         );

@@ -1,6 +1,7 @@
 //! What `GET /api/v1/customers/{code}/lifecycle` answers: the stage with its cause and
 //! the facts it was decided on, and the latest transitions.
 
+use crate::lifecycle::Lifecycle;
 use serde::Serialize;
 
 use custos_store::{LifecycleRow, TransitionRow};
@@ -9,7 +10,6 @@ use crate::activities::{locate, Located};
 use crate::actor::Actor;
 use crate::clock::format_time;
 use crate::error::AppResult;
-use crate::App;
 
 /// Transitions shown with the stage, newest first.
 const SHOWN_TRANSITIONS: i64 = 100;
@@ -96,7 +96,7 @@ pub(crate) fn lifecycle_view(
     }
 }
 
-impl App {
+impl Lifecycle<'_> {
     /// The stage of `code` without its transitions (for the overview); `None` for a
     /// merged code.
     pub(crate) async fn lifecycle_brief(
@@ -104,7 +104,7 @@ impl App {
         actor: &Actor,
         code: &str,
     ) -> AppResult<Option<LifecycleView>> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let customer = match locate(&mut tx, actor, "customer.read", code).await? {
             Located::Here(c) => c,
             Located::Moved { .. } => return Ok(None),
@@ -121,7 +121,7 @@ impl App {
         actor: &Actor,
         code: &str,
     ) -> AppResult<Located<LifecycleView>> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let customer = match locate(&mut tx, actor, "customer.read", code).await? {
             Located::Here(c) => c,
             Located::Moved { survivor } => return Ok(Located::Moved { survivor }),

@@ -2,6 +2,7 @@
 //! found by name, a user's sessions (ended one by one), granting one role with an expiry,
 //! every grant with where a temporary one came from, and the department tree.
 
+use crate::org::Org;
 use serde::Serialize;
 
 use custos_core::Violation;
@@ -16,7 +17,7 @@ use crate::applications::recheck_open_tasks;
 use crate::audit::{append, record};
 use crate::clock::format_time;
 use crate::error::{AppError, AppResult};
-use crate::{to_json, App};
+use crate::to_json;
 
 /// Most sessions of one user listed (a user rarely has more than a handful).
 const MAX_SESSIONS: i64 = 50;
@@ -104,7 +105,7 @@ fn grant_in_past(field: &str) -> custos_core::FieldError {
     .on(field)
 }
 
-impl App {
+impl Org<'_> {
     /// Users the caller may see (`user.read`) whose username or name contains `text`,
     /// by id after `after_id`; an empty `text` lists them all.
     pub async fn find_users(
@@ -128,7 +129,7 @@ impl App {
             ));
         }
         let scope = actor.require("user.read")?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let visible = visible_departments(&mut tx, actor, scope).await?;
         let also_self = visible.as_ref().map(|_| actor.user_id);
         let rows = tx
@@ -150,7 +151,7 @@ impl App {
 
     /// A user's live sessions, console and API (`user.manage` over the user).
     pub async fn user_sessions(&self, actor: &Actor, user_id: i64) -> AppResult<Vec<SessionView>> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         managed_user(&mut tx, actor, user_id).await?;
         let rows = tx.live_sessions_of(user_id, now_us(), MAX_SESSIONS).await?;
         tx.rollback().await?;
@@ -174,7 +175,7 @@ impl App {
         user_id: i64,
         session: &str,
     ) -> AppResult<()> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         managed_user(&mut tx, actor, user_id).await?;
         let now = now_us();
         let live = tx.live_sessions_of(user_id, now, MAX_SESSIONS).await?;
@@ -203,7 +204,7 @@ impl App {
     ) -> AppResult<UserView> {
         actor.require("user.manage")?;
         crate::text_input::refuse_in("roles", std::slice::from_ref(&grant))?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let user = managed_user(&mut tx, actor, user_id).await?;
         let mut errors = Vec::new();
         let resolved = resolve_roles(&mut tx, std::slice::from_ref(&grant), &mut errors).await?;
@@ -244,7 +245,7 @@ impl App {
         role: &str,
     ) -> AppResult<UserView> {
         actor.require("user.manage")?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let user = managed_user(&mut tx, actor, user_id).await?;
         if user.id == actor.user_id {
             return Err(AppError::Rejected(Violation::new(
@@ -273,7 +274,7 @@ impl App {
     /// the approved permission application that made it.
     pub async fn grant_overview(&self, actor: &Actor) -> AppResult<GrantOverview> {
         actor.require("role.manage")?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let mut rows = tx.grant_list(MAX_GRANTS_LISTED + 1).await?;
         let truncated = rows.len() as i64 > MAX_GRANTS_LISTED;
         rows.truncate(MAX_GRANTS_LISTED as usize);
@@ -315,7 +316,7 @@ impl App {
         actor.require("department.manage")?;
         let all = self.list_departments(actor).await?;
         let managers: Vec<i64> = all.iter().filter_map(|d| d.manager_id).collect();
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let names: std::collections::HashMap<i64, String> = tx
             .user_display_names(&managers)
             .await?

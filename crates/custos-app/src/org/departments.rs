@@ -1,5 +1,6 @@
 //! Departments: their tree, managers, and which of them a scoped reader sees.
 
+use crate::org::Org;
 use serde::{Deserialize, Serialize};
 
 use custos_core::{FieldError, Violation};
@@ -11,7 +12,7 @@ use crate::applications::{managers_above, recheck_open_tasks};
 use crate::audit::{append, record};
 use crate::auth::format_time;
 use crate::error::{AppError, AppResult};
-use crate::{to_json, App};
+use crate::to_json;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DepartmentView {
@@ -92,7 +93,7 @@ pub(crate) async fn visible_departments(
     })
 }
 
-impl App {
+impl Org<'_> {
     pub async fn create_department(
         &self,
         actor: &Actor,
@@ -102,7 +103,7 @@ impl App {
         let input = input.into().get()?;
         let mut errors = Vec::new();
         check_name("name", &input.name, 64, &mut errors);
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         check_department_exists(&mut tx, "parent_id", input.parent_id, &mut errors).await?;
         if let Some(m) = input.manager_id {
             if tx.user(m).await?.is_none() {
@@ -146,7 +147,7 @@ impl App {
         if let Some(n) = &patch.name {
             check_name("name", n, 64, &mut errors);
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let mut d = tx
             .department(id)
             .await?
@@ -209,14 +210,14 @@ impl App {
 
     /// Departments are visible to every signed-in user (names only, needed to pick one).
     pub async fn list_departments(&self, _actor: &Actor) -> AppResult<Vec<DepartmentView>> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let rows = tx.departments().await?;
         tx.rollback().await?;
         Ok(rows.into_iter().map(department_view).collect())
     }
 
     pub async fn get_department(&self, _actor: &Actor, id: i64) -> AppResult<DepartmentView> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let d = tx
             .department(id)
             .await?

@@ -1,6 +1,7 @@
 //! Roles: the built-in ones kept current, custom ones created and changed, and the
 //! permissions they list.
 
+use crate::org::Org;
 use serde::{Deserialize, Serialize};
 
 use custos_core::text_guard::Lines;
@@ -13,7 +14,7 @@ use crate::applications::recheck_open_tasks;
 use crate::audit::{append, record};
 use crate::error::{AppError, AppResult};
 use crate::text_input::{push_refused, refuse_single_line};
-use crate::{to_json, App};
+use crate::to_json;
 
 /// Most permissions one role may list (more than exist is a mistake).
 const MAX_PERMISSIONS: usize = 200;
@@ -54,10 +55,10 @@ fn role_view(r: RoleRow) -> RoleView {
     }
 }
 
-impl App {
+impl Org<'_> {
     /// Insert missing built-in roles and keep their permission sets current.
     pub async fn ensure_builtin_roles(&self) -> AppResult<()> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let now = now_us();
         for (key, name, perms) in builtin_roles() {
             let permissions = to_json(&perms).unwrap_or_else(|| "[]".into());
@@ -88,7 +89,7 @@ impl App {
     }
 
     pub async fn list_roles(&self, _actor: &Actor) -> AppResult<Vec<RoleView>> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let rows = tx.roles().await?;
         tx.rollback().await?;
         Ok(rows.into_iter().map(role_view).collect())
@@ -129,7 +130,7 @@ impl App {
             return Err(AppError::Validation(errors));
         }
         let now = now_us();
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let row = RoleRow {
             id: 0,
             key: input.key.clone(),
@@ -174,7 +175,7 @@ impl App {
         if let Some(p) = &patch.permissions {
             check_permissions(p, &mut errors);
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let mut role = tx
             .role_by_key(key)
             .await?

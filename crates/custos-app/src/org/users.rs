@@ -1,5 +1,6 @@
 //! Users: their accounts, departments, passwords and roles, within the caller's scope.
 
+use crate::org::Org;
 use serde::Deserialize;
 
 use custos_core::text_guard::Lines;
@@ -70,7 +71,7 @@ fn conflict_username(username: &str) -> AppError {
     ))
 }
 
-impl App {
+impl Org<'_> {
     pub async fn create_user(
         &self,
         actor: &Actor,
@@ -92,7 +93,7 @@ impl App {
             .unwrap_or_else(|| input.username.clone());
         if let Err(v) = check_password(
             &input.password,
-            self.config.min_password_len,
+            self.app.config.min_password_len,
             &[&input.username, &display_name],
         ) {
             errors.push(v.on("password"));
@@ -104,7 +105,7 @@ impl App {
         } else {
             String::new()
         };
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         check_department_exists(&mut tx, "department_id", input.department_id, &mut errors).await?;
         let grants = resolve_roles(&mut tx, &input.roles, &mut errors).await?;
         if !errors.is_empty() {
@@ -190,7 +191,7 @@ impl App {
             (Some(p), true) => Some(hash_password(p.clone()).await?),
             _ => None,
         };
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let Some(mut user) = tx.user(id).await? else {
             return Err(AppError::not_found("user", id));
         };
@@ -272,7 +273,7 @@ impl App {
         check_email(patch.email.as_ref().and_then(|e| e.as_deref()), &mut errors);
         if let Some(p) = &patch.password {
             // The policy needs the user's names; a missing user is reported below.
-            let mut rtx = self.db.begin_read().await?;
+            let mut rtx = self.app.db.begin_read().await?;
             let named = rtx.user(id).await?;
             rtx.rollback().await?;
             if let Some(u) = named {
@@ -304,7 +305,7 @@ impl App {
                 }
                 let display = patch.display_name.as_deref().unwrap_or(&u.display_name);
                 if let Err(v) =
-                    check_password(p, self.config.min_password_len, &[&u.username, display])
+                    check_password(p, self.app.config.min_password_len, &[&u.username, display])
                 {
                     errors.push(v.on("password"));
                 }
@@ -337,7 +338,7 @@ impl App {
     }
 
     pub async fn get_user(&self, actor: &Actor, id: i64) -> AppResult<UserView> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let user = tx
             .user(id)
             .await?
@@ -357,7 +358,7 @@ impl App {
 
     pub async fn user_id_by_name(&self, actor: &Actor, username: &str) -> AppResult<i64> {
         refuse_single_line([("username", Some(username))])?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let u = tx
             .user_by_name(username)
             .await?
@@ -375,7 +376,7 @@ impl App {
         limit: i64,
     ) -> AppResult<Vec<UserView>> {
         let scope = actor.require("user.read")?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let visible = visible_departments(&mut tx, actor, scope).await?;
         // A scoped reader also sees themself; with scope `all` there is nothing to add
         // (the store reads a lone `only_user` as "just this user").
@@ -392,7 +393,7 @@ impl App {
     }
 
     pub async fn me(&self, actor: &Actor) -> AppResult<UserView> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let user = tx
             .user(actor.user_id)
             .await?

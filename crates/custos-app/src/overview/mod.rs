@@ -6,3 +6,8 @@ pub mod timeline;
 
 pub use summary::{CustomerOverview, RecordsSummary};
 pub use timeline::{TimelineEvent, TimelinePage, TimelineQuery};
+
+/// The use cases of a customer's overview, timeline and group hierarchy; `App::overview` gives it out.
+pub struct Overview<'a> {
+    pub(crate) app: &'a crate::App,
+}

@@ -2,6 +2,7 @@
 //! each only for a reader allowed to see it — the totals of its orders, its open
 //! complaints, its next planned follow-up and its current credit rating.
 
+use crate::overview::Overview;
 use serde::Serialize;
 
 use crate::activities::{CreditView, Located, OrderTotals, PageQuery};
@@ -9,7 +10,6 @@ use crate::actor::Actor;
 use crate::customers::merge::LineageEdge;
 use crate::customers::{in_scope, scoped_customer, ContactView, CustomerView, Disclosure};
 use crate::error::{AppError, AppResult};
-use crate::App;
 
 /// What a reader with `activity.read` over the customer sees of its business records.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -39,7 +39,7 @@ pub struct CustomerOverview {
     pub quality: Option<crate::quality::CustomerQuality>,
 }
 
-impl App {
+impl Overview<'_> {
     /// The overview of `code` (`customer.read` within the reader's scope; the parts about
     /// business records and credit only with their permissions over the customer).
     pub async fn customer_overview(
@@ -48,10 +48,16 @@ impl App {
         code: &str,
     ) -> AppResult<CustomerOverview> {
         let customer = self
+            .app
+            .customers()
             .read_customer(actor, code, None, Disclosure::Masked)
             .await?;
-        let lineage = self.lineage(actor, &customer.code).await?;
-        let lifecycle = self.lifecycle_brief(actor, &customer.code).await?;
+        let lineage = self.app.customers().lineage(actor, &customer.code).await?;
+        let lifecycle = self
+            .app
+            .lifecycle()
+            .lifecycle_brief(actor, &customer.code)
+            .await?;
         let records = self.records_summary(actor, &customer.code).await?;
         let credit = match actor.can("credit.read") {
             true => {
@@ -59,7 +65,12 @@ impl App {
                     limit: Some("1".into()),
                     cursor: None,
                 };
-                match self.credit_history(actor, &customer.code, &q).await {
+                match self
+                    .app
+                    .activities()
+                    .credit_history(actor, &customer.code, &q)
+                    .await
+                {
                     Ok(Located::Here(h)) => h.current,
                     Ok(Located::Moved { .. }) | Err(AppError::NotFound { .. }) => None,
                     Err(e) => return Err(e),
@@ -67,7 +78,12 @@ impl App {
             }
             false => None,
         };
-        let quality = match self.customer_quality(actor, &customer.code).await {
+        let quality = match self
+            .app
+            .quality()
+            .customer_quality(actor, &customer.code)
+            .await
+        {
             Ok(q) => Some(q),
             Err(AppError::Forbidden { .. } | AppError::NotFound { .. }) => None,
             Err(e) => return Err(e),
@@ -99,14 +115,14 @@ impl App {
         ) else {
             return Ok(None);
         };
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let row = scoped_customer(&mut tx, actor, read, code).await?;
         if !in_scope(&mut tx, actor, scope, &row).await? {
             tx.rollback().await?;
             return Ok(None);
         }
         let today = chrono::Utc::now()
-            .with_timezone(&self.config.code_timezone)
+            .with_timezone(&self.app.config.code_timezone)
             .date_naive()
             .to_string();
         let summary = RecordsSummary {

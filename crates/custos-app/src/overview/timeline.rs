@@ -9,6 +9,7 @@
 //! the page is the newest `limit` of their union. The order is (time, source, id), all
 //! descending, so two events at the same microsecond still have one place each.
 
+use crate::overview::Overview;
 use serde::{Deserialize, Serialize};
 
 use custos_store::customer_master::HistoryRow;
@@ -23,7 +24,6 @@ use crate::error::AppResult;
 use crate::flows::kind_zh;
 use crate::paging::{invalid, page_limit};
 use crate::terms::{term_or_code, Terms};
-use crate::App;
 use custos_core::violation::Lang;
 
 /// Events per page unless asked otherwise, and at most.
@@ -270,7 +270,7 @@ fn lifecycle_event(t: TransitionRow) -> (Mark, TimelineEvent) {
     (mark, event)
 }
 
-impl App {
+impl Overview<'_> {
     /// A page of the timeline of `code` (`customer.read` within the reader's scope; an
     /// archived customer only for a reader who may see it; business records only with
     /// `activity.read` over the customer, asked for explicitly without it: 403). No event
@@ -289,7 +289,7 @@ impl App {
             Some(c) => Mark::parse(c)?,
             None => Mark::START,
         };
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let row = scoped_customer(&mut tx, actor, scope, code).await?;
         crate::customers::check_archive_readable(actor, &row)?;
         let records = match actor.permissions.get("activity.read") {

@@ -2,6 +2,7 @@
 //! assignee is notified through the notifications every user reads (and e-mail when a
 //! mail relay is configured); the assignment is audited.
 
+use crate::quality::Quality;
 use custos_core::Violation;
 use custos_store::{now_us, NotificationRow};
 use serde::{Deserialize, Serialize};
@@ -11,7 +12,7 @@ use crate::audit::{append, record};
 use crate::customers::scoped_customer;
 use crate::error::{AppError, AppResult};
 use crate::input::Input;
-use crate::{to_json, App};
+use crate::to_json;
 
 /// Most customers one assignment may name.
 const MAX_CODES: usize = 200;
@@ -34,7 +35,7 @@ pub struct AssignOutcome {
     pub assignee_id: i64,
 }
 
-impl App {
+impl Quality<'_> {
     /// Assign customers of the worklist to `assignee_id` (`quality.manage` over each; a
     /// customer outside that scope is the same 404 as a missing one).
     pub async fn assign_quality_work(
@@ -72,7 +73,7 @@ impl App {
             }
             other => other.map(str::to_string),
         };
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let assignee = tx
             .user(input.assignee_id)
             .await?

@@ -2,6 +2,7 @@
 //! caller's scope — average, dimensions, KPIs against targets, customers failing each
 //! rule — and the first worklist page. Rules and fields only, never values; audited.
 
+use crate::quality::Quality;
 use custos_core::violation::Lang;
 use custos_files::xlsx_writer::XlsxStream;
 use serde_json::json;
@@ -10,12 +11,11 @@ use super::reports::WorklistQuery;
 use crate::actor::Actor;
 use crate::audit::{append, record};
 use crate::error::{AppError, AppResult};
-use crate::App;
 
 /// Customers of the worklist the report lists (the lowest scores).
 const WORKLIST_ROWS: &str = "200";
 
-impl App {
+impl Quality<'_> {
     /// The report as workbook bytes (`quality.read`; counts the caller's scope only).
     pub async fn export_quality_xlsx(&self, actor: &Actor, lang: Lang) -> AppResult<Vec<u8>> {
         let summary = self.quality_summary(actor, None).await?;
@@ -91,7 +91,7 @@ impl App {
             book.write_row(r).map_err(io)?;
         }
         let bytes = book.finish().map_err(io)?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let mut r = record(actor, "quality.export", "quality", "report");
         r.after = Some(
             json!({"format": "xlsx", "rows": rows.len(), "customers": summary.customers})

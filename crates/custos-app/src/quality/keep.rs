@@ -4,6 +4,7 @@
 //! transaction, so a committed write never leaves a stale score behind (timeliness, which
 //! moves with the clock alone, is caught up by the daily snapshot).
 
+use crate::quality::Quality;
 use std::collections::HashSet;
 
 use custos_store::{CustomerRow, QualityRow, Tx};
@@ -12,7 +13,6 @@ use super::rules::{assess, Assessment, Context};
 use crate::codes::issue_date;
 use crate::customers::{quality_facts, record_of, Record, EDITABLE_STATUSES};
 use crate::error::AppResult;
-use crate::App;
 
 /// Custom fields required per type, as the catalog says: (key, labels, types).
 pub(crate) type RequiredCustom = Vec<(String, String, String, Vec<String>)>;
@@ -40,14 +40,17 @@ pub(crate) fn assessed(status: &str) -> bool {
     EDITABLE_STATUSES.contains(&status)
 }
 
-impl App {
+impl Quality<'_> {
     /// The custom fields the catalog requires, as the last write transaction read them
     /// (every writer validated against them just before), else read in `tx`.
     pub(crate) async fn required_custom(&self, tx: &mut Tx) -> AppResult<RequiredCustom> {
-        if let Some(r) = self.reference_seen.latest() {
+        if let Some(r) = self.app.reference_seen.latest() {
             return Ok(r.required_custom());
         }
-        let r = self.reference_seen.settle(self.reference(tx).await?);
+        let r = self
+            .app
+            .reference_seen
+            .settle(self.app.customers().reference(tx).await?);
         Ok(r.required_custom())
     }
 
@@ -56,14 +59,15 @@ impl App {
     /// by the creation's validation, so nothing is read here.
     pub(crate) fn quality_of_new(&self, rec: &Record, now: i64) -> QualityRow {
         let required = self
+            .app
             .reference_seen
             .latest()
             .map(|r| r.required_custom())
             .unwrap_or_default();
         let ctx = Context {
-            config: &self.config.quality,
+            config: &self.app.config.quality,
             required_custom: &required,
-            today: issue_date(self.config.code_timezone),
+            today: issue_date(self.app.config.code_timezone),
             now,
         };
         quality_row(0, 1, &assess(&quality_facts(rec, now, false), &ctx), now)
@@ -92,11 +96,11 @@ impl App {
             .collect();
         let required = self.required_custom(tx).await?;
         let now = custos_store::now_us();
-        let key = self.config.pii_key.pinned();
+        let key = self.app.config.pii_key.pinned();
         let ctx = Context {
-            config: &self.config.quality,
+            config: &self.app.config.quality,
             required_custom: &required,
-            today: issue_date(self.config.code_timezone),
+            today: issue_date(self.app.config.code_timezone),
             now,
         };
         let mut out = Vec::with_capacity(live.len());
@@ -114,7 +118,7 @@ impl App {
         Ok(())
     }
 
-    /// [`App::refresh_quality`] of customers known by id (duplicate groups opened or
+    /// [`Quality::refresh_quality`] of customers known by id (duplicate groups opened or
     /// closed, merges).
     pub(crate) async fn refresh_quality_of(&self, tx: &mut Tx, ids: &[i64]) -> AppResult<()> {
         for chunk in ids.chunks(500) {

@@ -27,3 +27,8 @@ pub use reports::{
 };
 pub use rules::{assess, stale_cutoff, Assessment, ContactFacts, Context, Facts, RuleInfo};
 pub use snapshot::{QualityTrend, SnapshotOutcome, TrendDimension, TrendKpi, TrendPoint};
+
+/// The use cases of data quality: scores, reports, work assignment and snapshots; `App::quality` gives it out.
+pub struct Quality<'a> {
+    pub(crate) app: &'a crate::App,
+}

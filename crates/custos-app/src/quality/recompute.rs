@@ -2,6 +2,7 @@
 //! assessed customer rescored in chunks of ids, one transaction each, so memory stays
 //! bounded and an interrupted run resumes from the last id it reports.
 
+use crate::quality::Quality;
 use std::collections::HashSet;
 
 use custos_store::Tx;
@@ -14,7 +15,7 @@ use crate::audit::{append, record};
 use crate::codes::issue_date;
 use crate::customers::{quality_facts, record_of, EDITABLE_STATUSES};
 use crate::error::AppResult;
-use crate::{to_json, App};
+use crate::to_json;
 
 /// Customers per transaction of a recompute.
 const CHUNK: i64 = 5000;
@@ -32,7 +33,7 @@ pub struct RecomputeReport {
     pub millis: u64,
 }
 
-impl App {
+impl Quality<'_> {
     /// Rescore every assessed customer with id above `after` (0: all) and drop the scores
     /// of customers no longer assessed (`quality.manage`). `progress` gets the customers
     /// scored so far and the last id after each chunk.
@@ -46,7 +47,7 @@ impl App {
             .await
     }
 
-    /// [`App::recompute_quality`] stopping after `max_chunks` chunks of 5,000 customers
+    /// [`Quality::recompute_quality`] stopping after `max_chunks` chunks of 5,000 customers
     /// (a request's bounded share of the work).
     pub async fn recompute_quality_bounded(
         &self,
@@ -70,7 +71,7 @@ impl App {
             ));
         }
         for _ in 0..max_chunks {
-            let mut tx = self.db.begin().await?;
+            let mut tx = self.app.db.begin().await?;
             let (n, last, done) = self.recompute_chunk(&mut tx, report.last_id).await?;
             tx.commit().await?;
             report.scored += n;
@@ -82,7 +83,7 @@ impl App {
             }
         }
         report.millis = started.elapsed().as_millis() as u64;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let mut r = record(actor, "quality.recompute", "quality", "all");
         r.after = to_json(&serde_json::json!({
             "from_id": after, "scored": report.scored, "last_id": report.last_id,
@@ -109,11 +110,11 @@ impl App {
             .collect();
         let required = self.required_custom(tx).await?;
         let now = custos_store::now_us();
-        let key = self.config.pii_key.pinned();
+        let key = self.app.config.pii_key.pinned();
         let ctx = Context {
-            config: &self.config.quality,
+            config: &self.app.config.quality,
             required_custom: &required,
-            today: issue_date(self.config.code_timezone),
+            today: issue_date(self.app.config.code_timezone),
             now,
         };
         let mut out = Vec::with_capacity(rows.len());

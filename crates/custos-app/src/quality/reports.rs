@@ -2,6 +2,7 @@
 //! per-rule counts, a breakdown) and the worklist 待完善 — all within the caller's
 //! `quality.read` scope, naming rules and fields but never values.
 
+use crate::quality::Quality;
 use custos_store::customer_master::ScopeFilter;
 use custos_store::quality::{QualityAverages, WorklistFilter};
 use custos_store::Tx;
@@ -15,7 +16,6 @@ use crate::codes::issue_date;
 use crate::customers::{quality_facts, record_of, scoped_customer};
 use crate::error::AppResult;
 use crate::paging::{invalid, page_limit};
-use crate::App;
 
 /// A dimension's figure: a customer's sub-score, or over many customers the average
 /// sub-score and the share passing every rule of it.
@@ -198,12 +198,12 @@ fn parse_rule(field: &str, raw: &str) -> AppResult<String> {
     }
 }
 
-impl App {
+impl Quality<'_> {
     /// The quality of `code` (`quality.read` within its scope; elsewhere the same 404 as
     /// a missing customer).
     pub async fn customer_quality(&self, actor: &Actor, code: &str) -> AppResult<CustomerQuality> {
         let scope = actor.require("quality.read")?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let row = scoped_customer(&mut tx, actor, scope, code).await?;
         let stored = tx.customer_quality(row.id).await?;
         let assigned = tx.quality_assignee(row.id).await?;
@@ -222,11 +222,11 @@ impl App {
         let grouped = !tx.in_open_duplicate_groups(&[row.id]).await?.is_empty();
         let required = self.required_custom(&mut tx).await?;
         tx.rollback().await?;
-        let rec = record_of(&row, &self.config.pii_key.pinned())?;
+        let rec = record_of(&row, &self.app.config.pii_key.pinned())?;
         let ctx = Context {
-            config: &self.config.quality,
+            config: &self.app.config.quality,
             required_custom: &required,
-            today: issue_date(self.config.code_timezone),
+            today: issue_date(self.app.config.code_timezone),
             now: custos_store::now_us(),
         };
         let facts = quality_facts(&rec, row.updated_at, grouped);
@@ -259,7 +259,7 @@ impl App {
                         field: String::new(),
                         label_zh: k.clone(),
                         label_en: k.clone(),
-                        weight: self.config.quality.weight_of(&k),
+                        weight: self.app.config.quality.weight_of(&k),
                         key: k,
                     })
             })
@@ -308,7 +308,7 @@ impl App {
                 ))
             }
         };
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let filter = scope_filter(&mut tx, actor, scope).await?;
         let (total, counts, kpis) = self.quality_figures(&mut tx, &filter).await?;
         let groups = match column {
@@ -361,7 +361,7 @@ impl App {
             .unwrap_or_default();
         let counts = tx.quality_rule_counts(filter).await?;
         let mut kpis = Vec::new();
-        for k in &self.config.quality.kpis {
+        for k in &self.app.config.quality.kpis {
             let keys: Vec<String> = counts
                 .iter()
                 .filter(|(key, _)| k.rules.iter().any(|sel| rule_matches(sel, key)))
@@ -438,7 +438,7 @@ impl App {
                 "too long",
             ));
         }
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let filter = WorklistFilter {
             scope: scope_filter(&mut tx, actor, scope).await?,
             rule,

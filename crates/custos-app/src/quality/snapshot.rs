@@ -2,6 +2,7 @@
 //! idempotent), taken by `custos serve` once a day and by `custos quality snapshot`, and
 //! the trend read from them.
 
+use crate::quality::Quality;
 use custos_store::customer_master::ScopeFilter;
 use custos_store::quality::QualitySnapshotRow;
 use serde::{Deserialize, Serialize};
@@ -87,18 +88,18 @@ fn figures(dims: &[DimensionFigure], kpis: &[KpiFigure]) -> Figures {
     }
 }
 
-impl App {
+impl Quality<'_> {
     /// Rescore customers whose timeliness lapsed since they were scored (the clock moved,
     /// no write did), in chunks; returns how many.
     pub async fn rescore_stale_quality(&self) -> AppResult<u64> {
         let now = custos_store::now_us();
-        let Some(cutoff) = stale_cutoff(now, self.config.quality.stale_months) else {
+        let Some(cutoff) = stale_cutoff(now, self.app.config.quality.stale_months) else {
             return Ok(0);
         };
         let mut after = 0;
         let mut total = 0u64;
         loop {
-            let mut tx = self.db.begin().await?;
+            let mut tx = self.app.db.begin().await?;
             let ids = tx.quality_gone_stale(cutoff, after, 1000).await?;
             let Some(last) = ids.last().copied() else {
                 tx.rollback().await?;
@@ -115,9 +116,9 @@ impl App {
     /// caught up first, then the figures over every assessed customer are kept. Run by
     /// the server daily and by `custos quality snapshot`.
     pub async fn take_quality_snapshot(&self, source: Source) -> AppResult<SnapshotOutcome> {
-        let day = issue_date(self.config.code_timezone).to_string();
+        let day = issue_date(self.app.config.code_timezone).to_string();
         let rescored_stale = self.rescore_stale_quality().await?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let (total, _, kpis) = self.quality_figures(&mut tx, &ScopeFilter::All).await?;
         let dims = dimension_figures(&total);
         let average = if total.customers == 0 {
@@ -186,9 +187,9 @@ impl App {
                 withheld: true,
             });
         }
-        let today = issue_date(self.config.code_timezone);
+        let today = issue_date(self.app.config.code_timezone);
         let from = today - chrono::Days::new(u64::from(days) - 1);
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let rows = tx.quality_snapshots(&from.to_string(), 366).await?;
         tx.rollback().await?;
         let points = rows
@@ -212,14 +213,16 @@ impl App {
             withheld: false,
         })
     }
+}
 
+impl App {
     /// Run by `custos serve`: take the day's snapshot at start and then every hour (a
     /// day that has one is left alone). Errors are logged and retried the next hour.
     pub async fn run_quality_snapshots(self) {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
         loop {
             tick.tick().await;
-            match self.take_quality_snapshot(Source::System).await {
+            match self.quality().take_quality_snapshot(Source::System).await {
                 Ok(o) if o.written => tracing::info!(day = %o.day, "quality snapshot taken"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "quality snapshot failed; will retry"),

@@ -3,6 +3,7 @@
 //! how much room its sequence has left — so an administrator sees a rule filling up
 //! before it runs out.
 
+use crate::reports::Reports;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -11,7 +12,7 @@ use super::months::{MonthRange, MonthsQuery};
 use crate::codes::preview::capacity_of;
 use crate::codes::{issue_date, ScopeCapacity};
 use crate::error::AppResult;
-use crate::{Actor, App};
+use crate::Actor;
 
 /// Registry statuses in the order the report lists them.
 const STATUSES: &[&str] = &["active", "retired", "merged", "changed"];
@@ -61,7 +62,7 @@ pub struct CodeUsageReport {
     pub rules: Vec<RuleUsage>,
 }
 
-impl App {
+impl Reports<'_> {
     /// Codes issued per rule and month, by status, and the room left (`stats.read`).
     /// Codes are not customer data and a rule is shared by every department, so the
     /// figures are the whole registry's, like a rule's capacity under `rule.read`.
@@ -71,10 +72,10 @@ impl App {
         q: &MonthsQuery,
     ) -> AppResult<CodeUsageReport> {
         actor.require("stats.read")?;
-        let tz = self.config.code_timezone;
+        let tz = self.app.config.code_timezone;
         let range = MonthRange::parse(q, issue_date(tz))?;
         let labels = range.labels();
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let issued = tx.codes_issued_per_period(&range.bounds_us(tz)).await?;
         let statuses = tx.code_status_counts().await?;
         let rules = tx.all_code_rules().await?;

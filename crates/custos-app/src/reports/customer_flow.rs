@@ -3,6 +3,7 @@
 //! in it beside; lost = customers that entered the `lost` stage in the month (from the
 //! transitions, each customer once a month).
 
+use crate::reports::Reports;
 use serde::Serialize;
 
 use custos_store::customer_master::StatGroup;
@@ -12,7 +13,6 @@ use crate::actor::Actor;
 use crate::codes::issue_date;
 use crate::customers::scope_filter;
 use crate::error::AppResult;
-use crate::App;
 
 /// One month of the customer flow.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -39,13 +39,13 @@ pub struct CustomerFlow {
     pub lost: i64,
 }
 
-impl App {
+impl Reports<'_> {
     /// New and lost customers per month (`stats.read`, counted within its scope).
     pub async fn customer_flow(&self, actor: &Actor, q: &MonthsQuery) -> AppResult<CustomerFlow> {
         let scope = actor.require("stats.read")?;
-        let months = months_of(q, issue_date(self.config.code_timezone))?;
+        let months = months_of(q, issue_date(self.app.config.code_timezone))?;
         let (from, end) = months.bounds();
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let sf = scope_filter(&mut tx, actor, scope).await?;
         let deals = tx.first_deals_per_month(&sf, &from, &end).await?;
         let lost = tx.entered_per_month(&sf, "lost", &from, &end).await?;

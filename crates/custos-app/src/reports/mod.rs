@@ -104,6 +104,10 @@ pub(crate) fn report_rows(
     rows
 }
 
+/// The use cases of reports, the dashboard and customer statistics; `App::reports` gives it out.
+pub struct Reports<'a> {
+    pub(crate) app: &'a crate::App,
+}
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -3,6 +3,7 @@
 //! customers ordering in the month who had ordered in an earlier month over all who
 //! ordered in it. Payments are not orders.
 
+use crate::reports::Reports;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -12,7 +13,6 @@ use crate::actor::Actor;
 use crate::codes::issue_date;
 use crate::customers::scope_filter;
 use crate::error::AppResult;
-use crate::App;
 
 /// The rate within one group.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -67,7 +67,7 @@ fn buckets(groups: BTreeMap<Option<String>, (i64, i64)>) -> Vec<RateBucket> {
     out
 }
 
-impl App {
+impl Reports<'_> {
     /// The repeat-purchase rate (`stats.read`, counted within its scope).
     pub async fn repeat_purchase(
         &self,
@@ -75,9 +75,9 @@ impl App {
         q: &MonthsQuery,
     ) -> AppResult<RepeatPurchase> {
         let scope = actor.require("stats.read")?;
-        let months = months_of(q, issue_date(self.config.code_timezone))?;
+        let months = months_of(q, issue_date(self.app.config.code_timezone))?;
         let (from, end) = months.bounds();
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let sf = scope_filter(&mut tx, actor, scope).await?;
         let groups = tx.buyers_per_group(&sf).await?;
         let per_month = tx.buyers_per_month(&sf, &from, &end).await?;

@@ -2,6 +2,7 @@
 //! [`MAX_BATCH_ITEMS`] customers of one system per request, each item all-or-nothing in
 //! its own transaction, a result per item.
 
+use crate::sources::Sources;
 use serde::{Deserialize, Serialize};
 
 use custos_core::violation::Lang;
@@ -11,7 +12,6 @@ use super::UpsertResult;
 use crate::actor::Actor;
 use crate::customers::NewCustomer;
 use crate::error::{AppError, AppResult};
-use crate::App;
 
 /// Most items one batch may carry.
 pub const MAX_BATCH_ITEMS: usize = 1000;
@@ -67,8 +67,8 @@ pub struct BatchItemResult {
     pub error: Option<ItemError>,
 }
 
-impl App {
-    /// `POST /sources/{system}/customers/batch`: [`App::upsert_from_source`] for each
+impl Sources<'_> {
+    /// `POST /sources/{system}/customers/batch`: [`Sources::upsert_from_source`] for each
     /// item in order. A refused item does not stop the others; an error of the whole
     /// request (permission, system name, too many items) comes before any item runs.
     pub async fn upsert_batch_from_source(

@@ -73,3 +73,7 @@ impl SourcesConfig {
         self.systems.get(system).copied().unwrap_or(self.default)
     }
 }
+/// The use cases of upserts by source key, the source queue and cross-references; `App::sources` gives it out.
+pub struct Sources<'a> {
+    pub(crate) app: &'a crate::App,
+}

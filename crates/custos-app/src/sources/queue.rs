@@ -2,6 +2,7 @@
 //! match the system's policy leaves to a person (来源待确认), and the decision — link the
 //! source id to a customer, create a new customer, or reject.
 
+use crate::sources::Sources;
 use serde::{Deserialize, Serialize};
 
 use custos_core::Violation;
@@ -16,8 +17,8 @@ use crate::customers::report::DuplicateReport;
 use crate::customers::{owner_in_scope, scope_filter, scoped_customer, Lookups, NewCustomer};
 use crate::error::{AppError, AppResult};
 use crate::text_input::required_reason;
+use crate::to_json;
 use crate::xref::check_system;
-use crate::{to_json, App};
 
 /// Most entries one page of the queue lists.
 pub const MAX_QUEUE_PAGE: i64 = 200;
@@ -166,7 +167,7 @@ fn not_pending(id: i64, state: &str) -> AppError {
     ))
 }
 
-impl App {
+impl Sources<'_> {
     /// Queue a source customer for a steward (inside the upsert's transaction).
     pub(super) async fn queue_source(
         &self,
@@ -185,7 +186,7 @@ impl App {
             system: system.to_string(),
             source_id: source_id.to_string(),
             state: "pending".into(),
-            payload: self.config.pii_key.encrypt(&payload),
+            payload: self.app.config.pii_key.encrypt(&payload),
             verdict: report.verdict.clone(),
             candidates: serde_json::to_string(&codes).unwrap_or_else(|_| "[]".into()),
             owner_id: input.owner_id.or(Some(actor.user_id)),
@@ -246,7 +247,7 @@ impl App {
     }
 
     fn queued_values(&self, q: &SourceQueueRow) -> AppResult<serde_json::Value> {
-        let text = self.config.pii_key.decrypt(&q.payload)?;
+        let text = self.app.config.pii_key.decrypt(&q.payload)?;
         serde_json::from_str(&text)
             .map_err(|e| AppError::Internal(format!("source queue {} payload: {e}", q.id)))
     }
@@ -269,7 +270,7 @@ impl App {
         self.list_source_queue_filtered(actor, &filter).await
     }
 
-    /// Queued source customers as [`App::list_source_queue`], of one system when the
+    /// Queued source customers as [`Sources::list_source_queue`], of one system when the
     /// filter names it.
     pub async fn list_source_queue_filtered(
         &self,
@@ -294,7 +295,7 @@ impl App {
             ));
         }
         let limit = limit.unwrap_or(50).clamp(1, MAX_QUEUE_PAGE);
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let filter = scope_filter(&mut tx, actor, scope).await?;
         let mut out = Vec::new();
         let mut after = after.unwrap_or(0).max(0);
@@ -343,12 +344,14 @@ impl App {
         actor: &Actor,
         id: i64,
     ) -> AppResult<(QueueEntryView, serde_json::Value)> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let q = self.scoped_entry(&mut tx, actor, id).await?;
         let values = self.queued_values(&q)?;
         let input: NewCustomer = serde_json::from_value(values.clone())
             .map_err(|e| AppError::Internal(format!("source queue {id} payload: {e}")))?;
         let report = self
+            .app
+            .customers()
             .find_duplicates_for_input(&mut tx, actor, &input, &[])
             .await?;
         let view = self.queue_view(&mut tx, &q, Some(report)).await?;
@@ -403,7 +406,7 @@ impl App {
         decision: impl Into<crate::input::Input<QueueDecision>>,
     ) -> AppResult<QueueEntryView> {
         let decision = decision.into().get()?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let mut q = self.scoped_entry(&mut tx, actor, id).await?;
         if q.state != "pending" {
             return Err(not_pending(id, &q.state));
@@ -425,6 +428,8 @@ impl App {
                 input.reason = Some(reason.clone());
                 input.owner_id = input.owner_id.or(Some(q.queued_by));
                 let (row, _, _) = self
+                    .app
+                    .customers()
                     .insert_new_customer_excluding(
                         &mut tx,
                         &mut Lookups::default(),

@@ -1,6 +1,7 @@
 //! One upsert by source key: the customer found by its cross-reference is updated; an
 //! unknown source id is created, linked or queued as the system's policy says.
 
+use crate::sources::Sources;
 use custos_store::customer_master::XrefRow;
 use custos_store::{now_us, CustomerRow, StoreError, Tx};
 
@@ -10,13 +11,13 @@ use crate::audit::{append, record};
 use crate::customers::report::DuplicateReport;
 use crate::customers::{in_scope, CustomerPatch, Lookups, NewCustomer};
 use crate::error::{AppError, AppResult};
+use crate::to_json;
 use crate::xref::{check_source_id, check_system, xref_taken};
-use crate::{to_json, App};
 
 /// How often an upsert starts again after a concurrent one took its source id first.
 const ATTEMPTS: usize = 5;
 
-impl App {
+impl Sources<'_> {
     /// `PUT /sources/{system}/customers/{source_id}` (`xref.manage`, plus
     /// `customer.update` or `customer.create` for what it does): see the module docs.
     pub async fn upsert_from_source(
@@ -32,7 +33,7 @@ impl App {
         let source_id = check_source_id(source_id)?;
         let mut attempt = 1;
         loop {
-            let mut tx = self.db.begin().await?;
+            let mut tx = self.app.db.begin().await?;
             match self
                 .upsert_in(&mut tx, actor, &system, &source_id, input.clone())
                 .await
@@ -100,6 +101,8 @@ impl App {
         }
         let patch = CustomerPatch::from_new(input, row.row_version);
         let after = self
+            .app
+            .customers()
             .update_customer_scoped_in(tx, actor, scope, &row.code, &patch, "update")
             .await?;
         let outcome = if after.row_version == row.row_version {
@@ -120,11 +123,13 @@ impl App {
         input: NewCustomer,
     ) -> AppResult<UpsertResult> {
         let scope = actor.require("customer.create")?;
-        let policy = self.config.sources.policy(system);
+        let policy = self.app.config.sources.policy(system);
         // An explicit override (`duplicate.manage` with a reason, checked by the
         // creation) is the caller's own decision.
         if !input.override_duplicates {
             let report = self
+                .app
+                .customers()
                 .find_duplicates_for_input(tx, actor, &input, &[])
                 .await?;
             let queue = match report.verdict.as_str() {
@@ -148,6 +153,8 @@ impl App {
             }
         }
         let (row, _, report) = self
+            .app
+            .customers()
             .insert_new_customer_excluding(
                 tx,
                 &mut Lookups::default(),

@@ -2,6 +2,7 @@
 //! with a lease, posting them signed, recording each attempt, the background worker,
 //! test pings and the pruning of the log.
 
+use crate::webhooks::Webhooks;
 use std::time::{Duration, Instant};
 
 use custos_store::customer_master::ScopeFilter;
@@ -85,13 +86,14 @@ fn summary(result: &Result<Reply, OutboundError>) -> (bool, Option<i64>, Option<
     }
 }
 
-impl App {
+impl Webhooks<'_> {
     /// The lease of a claim: configured, but never shorter than a request may take.
     fn webhook_lease(&self) -> Duration {
-        self.config
+        self.app
+            .config
             .webhooks
             .lease
-            .max(self.config.outbound.timeout + Duration::from_secs(1))
+            .max(self.app.config.outbound.timeout + Duration::from_secs(1))
     }
 
     /// Queue deliveries of `events` (in seq order) that `w`'s owner may read. Returns
@@ -126,7 +128,7 @@ impl App {
     /// and the cursor past them, in one transaction. Returns how many were queued and
     /// whether more events wait.
     async fn fan_out_webhook(&self, id: i64) -> AppResult<(i64, bool)> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let w = match tx.webhook(id, true).await? {
             Some(w) if w.active => w,
             _ => {
@@ -164,7 +166,7 @@ impl App {
 
     /// Fan new events out to every active subscription. Returns deliveries queued.
     pub async fn fan_out_webhooks(&self) -> AppResult<i64> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let head = tx.event_log_head().await?;
         let behind = tx.webhooks_behind(head.last).await?;
         tx.rollback().await?;
@@ -184,14 +186,14 @@ impl App {
     /// Claim up to `limit` due deliveries for this server.
     pub async fn claim_webhook_deliveries(&self, limit: usize) -> AppResult<Vec<ClaimedDelivery>> {
         let now = now_us();
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let due = tx.deliveries_due(now).await?;
         tx.rollback().await?;
         if !due {
             return Ok(Vec::new());
         }
         let lease = now + i64::try_from(self.webhook_lease().as_micros()).unwrap_or(i64::MAX / 2);
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let claimed = tx
             .claim_deliveries(now, lease, i64::try_from(limit).unwrap_or(1))
             .await?;
@@ -202,7 +204,7 @@ impl App {
     /// Post one claimed delivery and record the attempt: delivered on a 2xx; otherwise
     /// retried after a backoff, or dead once it has failed for the dead-letter time.
     pub async fn deliver_webhook(&self, out: &Outbound, d: ClaimedDelivery) -> AppResult<bool> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let w = tx.webhook(d.webhook_id, false).await?;
         tx.rollback().await?;
         let Some(w) = w else {
@@ -216,7 +218,7 @@ impl App {
         let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         let (ok, status, error) = summary(&result);
         let now = now_us();
-        let cfg = &self.config.webhooks;
+        let cfg = &self.app.config.webhooks;
         let dead_after = i64::try_from(cfg.dead_letter_after.as_micros()).unwrap_or(i64::MAX);
         let outcome = if ok {
             DeliveryOutcome::Delivered
@@ -226,7 +228,7 @@ impl App {
             let wait = backoff(cfg.retry_base, cfg.retry_cap, d.attempts);
             DeliveryOutcome::Retry(now + i64::try_from(wait.as_micros()).unwrap_or(i64::MAX / 4))
         };
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let held = tx
             .finish_delivery(&d, &outcome, now, status, error.as_deref())
             .await?;
@@ -277,6 +279,7 @@ impl App {
         body: &str,
     ) -> Result<Reply, OutboundError> {
         let secret = self
+            .app
             .config
             .pii_key
             .decrypt(&w.secret)
@@ -300,15 +303,15 @@ impl App {
     /// `[webhooks] concurrency` due deliveries and post them concurrently. Returns how
     /// many were delivered.
     pub async fn run_webhooks_once(&self) -> AppResult<usize> {
-        let out = self.outbound_client()?;
+        let out = self.app.outbound_client()?;
         self.fan_out_webhooks().await?;
         let claimed = self
-            .claim_webhook_deliveries(self.config.webhooks.concurrency.max(1))
+            .claim_webhook_deliveries(self.app.config.webhooks.concurrency.max(1))
             .await?;
         let mut set = tokio::task::JoinSet::new();
         for d in claimed {
-            let (app, out) = (self.clone(), out.clone());
-            set.spawn(async move { app.deliver_webhook(&out, d).await });
+            let (app, out) = (self.app.clone(), out.clone());
+            set.spawn(async move { app.webhooks().deliver_webhook(&out, d).await });
         }
         let mut delivered = 0;
         while let Some(r) = set.join_next().await {
@@ -321,7 +324,9 @@ impl App {
         }
         Ok(delivered)
     }
+}
 
+impl App {
     /// The webhook worker of `custos serve`: fans out new events and keeps up to
     /// `[webhooks] concurrency` deliveries in flight; prunes the log hourly. Errors are
     /// logged and the work retried.
@@ -342,16 +347,16 @@ impl App {
                     tracing::warn!(error = %e, "webhook delivery");
                 }
             }
-            if let Err(e) = self.fan_out_webhooks().await {
+            if let Err(e) = self.webhooks().fan_out_webhooks().await {
                 tracing::warn!(error = %e, "webhook fan-out failed; will retry");
             }
             let free = cfg.concurrency.max(1).saturating_sub(set.len());
             if free > 0 {
-                match self.claim_webhook_deliveries(free).await {
+                match self.webhooks().claim_webhook_deliveries(free).await {
                     Ok(claimed) => {
                         for d in claimed {
                             let (app, out) = (self.clone(), out.clone());
-                            set.spawn(async move { app.deliver_webhook(&out, d).await });
+                            set.spawn(async move { app.webhooks().deliver_webhook(&out, d).await });
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "claiming webhook deliveries failed"),
@@ -359,7 +364,7 @@ impl App {
             }
             if last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
                 last_prune = Some(Instant::now());
-                if let Err(e) = self.prune_webhook_log().await {
+                if let Err(e) = self.webhooks().prune_webhook_log().await {
                     tracing::warn!(error = %e, "pruning the webhook log failed");
                 }
             }
@@ -373,15 +378,17 @@ impl App {
             }
         }
     }
+}
 
+impl Webhooks<'_> {
     /// Delete log lines and finished deliveries older than `[webhooks]
     /// log_retention_days`. Returns how many rows went.
     pub async fn prune_webhook_log(&self) -> AppResult<u64> {
-        let days = i64::from(self.config.webhooks.log_retention_days);
+        let days = i64::from(self.app.config.webhooks.log_retention_days);
         let before = now_us() - days * 86_400_000_000;
         let mut total = 0;
         loop {
-            let mut tx = self.db.begin().await?;
+            let mut tx = self.app.db.begin().await?;
             let n = tx.prune_webhook_log(before, PRUNE_CHUNK).await?;
             tx.commit().await?;
             total += n;
@@ -395,8 +402,8 @@ impl App {
     /// any delivery, and log it.
     pub async fn ping_webhook(&self, actor: &Actor, id: i64) -> AppResult<PingResult> {
         require_manage(actor)?;
-        let out = self.outbound_client()?;
-        let mut tx = self.db.begin_read().await?;
+        let out = self.app.outbound_client()?;
+        let mut tx = self.app.db.begin_read().await?;
         let w = webhook_row(&mut tx, id, false).await?;
         tx.rollback().await?;
         let event_id = uuid::Uuid::new_v4().to_string();
@@ -414,7 +421,7 @@ impl App {
             .await;
         let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         let (ok, status, error) = summary(&result);
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         tx.insert_webhook_attempt(&WebhookAttemptRow {
             id: 0,
             webhook_id: w.id,

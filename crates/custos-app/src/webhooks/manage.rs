@@ -2,6 +2,7 @@
 //! rotate the secret, read the delivery log, replay from a seq. Every change is audited;
 //! the secret never is.
 
+use crate::webhooks::Webhooks;
 use custos_core::{FieldError, Violation};
 use custos_store::{now_us, Tx, WebhookAttemptRow, WebhookRow};
 
@@ -18,7 +19,7 @@ use crate::error::{AppError, AppResult};
 use crate::events::EVENT_TYPES;
 use crate::org::check_name;
 use crate::outbound::check_url;
-use crate::{to_json, App, Context, Source};
+use crate::{to_json, Context, Source};
 
 /// Most subscriptions there may be (each costs a fan-out per new event).
 pub(crate) const MAX_WEBHOOKS: i64 = 100;
@@ -181,7 +182,7 @@ fn audited(w: &WebhookRow) -> Option<String> {
     }))
 }
 
-impl App {
+impl Webhooks<'_> {
     /// Create a subscription; it receives events committed from now on. The secret is in
     /// the answer only.
     pub async fn create_webhook(
@@ -195,7 +196,7 @@ impl App {
         check_name("name", &input.name, 64, &mut errors);
         check_hook_url(&input.url, &mut errors);
         let types = check_types(&input.event_types, &mut errors);
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let owner_id = owner_id(&mut tx, actor, input.owner.as_deref(), &mut errors).await?;
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
@@ -218,7 +219,7 @@ impl App {
             name,
             url: input.url.clone(),
             event_types: serde_json::to_string(&types).unwrap_or_else(|_| "[]".into()),
-            secret: self.config.pii_key.encrypt(&secret),
+            secret: self.app.config.pii_key.encrypt(&secret),
             active: input.active.unwrap_or(true),
             owner_id,
             cursor: tx.event_log_head().await?.last,
@@ -241,7 +242,7 @@ impl App {
 
     pub async fn list_webhooks(&self, actor: &Actor) -> AppResult<Vec<WebhookView>> {
         require_manage(actor)?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let rows = tx.webhooks(MAX_WEBHOOKS).await?;
         let mut out = Vec::with_capacity(rows.len());
         for w in &rows {
@@ -253,7 +254,7 @@ impl App {
 
     pub async fn get_webhook(&self, actor: &Actor, id: i64) -> AppResult<WebhookView> {
         require_manage(actor)?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let w = webhook_row(&mut tx, id, false).await?;
         let v = view(&mut tx, &w).await?;
         tx.rollback().await?;
@@ -263,7 +264,7 @@ impl App {
     /// The id of the subscription with this name (the CLI names them).
     pub async fn webhook_id(&self, actor: &Actor, name: &str) -> AppResult<i64> {
         require_manage(actor)?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let w = tx.webhook_by_name(name).await?;
         tx.rollback().await?;
         w.map(|w| w.id)
@@ -290,7 +291,7 @@ impl App {
             .event_types
             .as_ref()
             .map(|t| check_types(t, &mut errors));
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let before = webhook_row(&mut tx, id, true).await?;
         let owner = match input.owner.as_deref() {
             Some(name) => Some(owner_id(&mut tx, actor, Some(name), &mut errors).await?),
@@ -336,7 +337,7 @@ impl App {
     /// Delete a subscription with its pending deliveries and its log.
     pub async fn delete_webhook(&self, actor: &Actor, id: i64) -> AppResult<()> {
         require_manage(actor)?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let w = webhook_row(&mut tx, id, true).await?;
         tx.delete_webhook(id).await?;
         let mut r = record(actor, "webhook.delete", "webhook", &id.to_string());
@@ -354,10 +355,10 @@ impl App {
         id: i64,
     ) -> AppResult<WebhookWithSecret> {
         require_manage(actor)?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let mut row = webhook_row(&mut tx, id, true).await?;
         let secret = new_secret();
-        row.secret = self.config.pii_key.encrypt(&secret);
+        row.secret = self.app.config.pii_key.encrypt(&secret);
         row.updated_at = now_us();
         tx.update_webhook(&row).await?;
         append(
@@ -421,7 +422,7 @@ impl App {
                 ),
             ));
         }
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         webhook_row(&mut tx, id, false).await?;
         let rows = tx
             .webhook_attempts(id, before.unwrap_or(i64::MAX), i64::from(limit), outcome)
@@ -458,7 +459,7 @@ impl App {
                 ),
             ));
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let w = webhook_row(&mut tx, id, true).await?;
         let head = tx.event_log_head().await?;
         if from <= head.pruned_through {

@@ -191,3 +191,8 @@ pub struct PingResult {
     pub latency_ms: i64,
     pub error: Option<String>,
 }
+
+/// The use cases of webhooks and their deliveries; `App::webhooks` gives it out.
+pub struct Webhooks<'a> {
+    pub(crate) app: &'a crate::App,
+}

@@ -11,24 +11,28 @@ both!(
         let b = customer(&t, "南京合并乙物流有限公司", None).await;
         here(
             t.app
+                .activities()
                 .add_followup(&t.admin, &a, followup("甲的跟进"))
                 .await
                 .unwrap(),
         );
         here(
             t.app
+                .activities()
                 .add_followup(&t.admin, &b, followup("乙的跟进"))
                 .await
                 .unwrap(),
         );
         here(
             t.app
+                .activities()
                 .add_order(&t.admin, &a, order("SO-A", "2026-01-01", json!(10)))
                 .await
                 .unwrap(),
         );
         here(
             t.app
+                .activities()
                 .add_order(&t.admin, &b, order("SO-B", "2026-02-01", json!(20)))
                 .await
                 .unwrap(),
@@ -36,6 +40,7 @@ both!(
 
         let m = t
             .app
+            .customers()
             .merge_customers(
                 &t.admin,
                 MergeRequest {
@@ -47,7 +52,13 @@ both!(
             )
             .await
             .unwrap();
-        let page = here(t.app.list_followups(&t.admin, &a, &all()).await.unwrap());
+        let page = here(
+            t.app
+                .activities()
+                .list_followups(&t.admin, &a, &all())
+                .await
+                .unwrap(),
+        );
         assert_eq!(page.items.len(), 2);
         let moved = page
             .items
@@ -56,16 +67,29 @@ both!(
             .unwrap();
         assert_eq!(moved.meta.recorded_on.as_deref(), Some(b.as_str()));
         assert_eq!(moved.meta.customer_code, a);
-        let orders = here(t.app.list_orders(&t.admin, &a, &all()).await.unwrap());
+        let orders = here(
+            t.app
+                .activities()
+                .list_orders(&t.admin, &a, &all())
+                .await
+                .unwrap(),
+        );
         assert_eq!(orders.totals.order_count, 2);
         assert_eq!(orders.totals.lifetime_amount_fen, 3000);
         // The merged code points at the survivor.
-        match t.app.list_followups(&t.admin, &b, &all()).await.unwrap() {
+        match t
+            .app
+            .activities()
+            .list_followups(&t.admin, &b, &all())
+            .await
+            .unwrap()
+        {
             Located::Moved { survivor } => assert_eq!(survivor, a),
             Located::Here(_) => panic!("a merged code must redirect"),
         }
         match t
             .app
+            .activities()
             .add_followup(&t.admin, &b, followup("写到已合并的编码"))
             .await
             .unwrap()
@@ -75,18 +99,43 @@ both!(
         }
 
         t.app
+            .customers()
             .unmerge(&t.admin, m.merge_id, Some("误合并".into()))
             .await
             .unwrap();
-        let pa = here(t.app.list_followups(&t.admin, &a, &all()).await.unwrap());
-        let pb = here(t.app.list_followups(&t.admin, &b, &all()).await.unwrap());
+        let pa = here(
+            t.app
+                .activities()
+                .list_followups(&t.admin, &a, &all())
+                .await
+                .unwrap(),
+        );
+        let pb = here(
+            t.app
+                .activities()
+                .list_followups(&t.admin, &b, &all())
+                .await
+                .unwrap(),
+        );
         assert_eq!(pa.items.len(), 1);
         assert_eq!(pa.items[0].followup.content, "甲的跟进");
         assert_eq!(pb.items.len(), 1);
         assert_eq!(pb.items[0].followup.content, "乙的跟进");
         assert_eq!(pb.items[0].meta.recorded_on, None);
-        let oa = here(t.app.list_orders(&t.admin, &a, &all()).await.unwrap());
-        let ob = here(t.app.list_orders(&t.admin, &b, &all()).await.unwrap());
+        let oa = here(
+            t.app
+                .activities()
+                .list_orders(&t.admin, &a, &all())
+                .await
+                .unwrap(),
+        );
+        let ob = here(
+            t.app
+                .activities()
+                .list_orders(&t.admin, &b, &all())
+                .await
+                .unwrap(),
+        );
         assert_eq!(
             (oa.totals.order_count, oa.totals.lifetime_amount_fen),
             (1, 1000)
@@ -105,18 +154,21 @@ both!(
         let other = customer(&t, "西安无关商贸有限公司", None).await;
         let stays = here(
             t.app
+                .activities()
                 .add_followup(&t.admin, &code, followup("留在原客户"))
                 .await
                 .unwrap(),
         );
         let goes = here(
             t.app
+                .activities()
                 .add_order(&t.admin, &code, order("SO-S", "2026-01-02", json!(7)))
                 .await
                 .unwrap(),
         );
         let foreign = here(
             t.app
+                .activities()
                 .add_followup(&t.admin, &other, followup("别人的"))
                 .await
                 .unwrap(),
@@ -137,6 +189,7 @@ both!(
         };
         match t
             .app
+            .customers()
             .split_customer(&t.admin, &code, req(vec![foreign.meta.id]))
             .await
         {
@@ -148,12 +201,14 @@ both!(
         }
         let r = t
             .app
+            .customers()
             .split_customer(&t.admin, &code, req(vec![goes.order.meta.id]))
             .await
             .unwrap();
         let new_code = r.parts[0].code.clone();
         let left = here(
             t.app
+                .activities()
                 .list_activities(&t.admin, &code, &all())
                 .await
                 .unwrap(),
@@ -162,6 +217,7 @@ both!(
         assert_eq!(ids, [stays.meta.id]);
         let moved = here(
             t.app
+                .activities()
                 .list_orders(&t.admin, &new_code, &all())
                 .await
                 .unwrap(),
@@ -169,7 +225,13 @@ both!(
         assert_eq!(moved.items.len(), 1);
         assert_eq!(moved.items[0].meta.recorded_on, None);
         assert_eq!(moved.totals.lifetime_amount_fen, 700);
-        let orig = here(t.app.list_orders(&t.admin, &code, &all()).await.unwrap());
+        let orig = here(
+            t.app
+                .activities()
+                .list_orders(&t.admin, &code, &all())
+                .await
+                .unwrap(),
+        );
         assert_eq!(orig.totals.order_count, 0);
     }
 );
@@ -183,6 +245,7 @@ both!(merge_carries_every_kind_and_unmerge_returns_them, |t| {
         .all(Result::is_ok));
     let m = t
         .app
+        .customers()
         .merge_customers(
             &t.admin,
             MergeRequest {
@@ -194,7 +257,13 @@ both!(merge_carries_every_kind_and_unmerge_returns_them, |t| {
         )
         .await
         .unwrap();
-    let on_a = here(t.app.list_activities(&t.admin, &a, &all()).await.unwrap());
+    let on_a = here(
+        t.app
+            .activities()
+            .list_activities(&t.admin, &a, &all())
+            .await
+            .unwrap(),
+    );
     let mut kinds: Vec<&str> = on_a.items.iter().map(|i| i.kind.as_str()).collect();
     kinds.sort_unstable();
     assert_eq!(
@@ -213,36 +282,63 @@ both!(merge_carries_every_kind_and_unmerge_returns_them, |t| {
         .iter()
         .all(|i| i.record["recorded_on"] == b.as_str()));
     assert_eq!(
-        here(t.app.credit_history(&t.admin, &a, &all()).await.unwrap())
-            .history
-            .len(),
+        here(
+            t.app
+                .activities()
+                .credit_history(&t.admin, &a, &all())
+                .await
+                .unwrap()
+        )
+        .history
+        .len(),
         1
     );
 
     t.app
+        .customers()
         .unmerge(&t.admin, m.merge_id, Some("误合并".into()))
         .await
         .unwrap();
-    assert!(
-        here(t.app.list_activities(&t.admin, &a, &all()).await.unwrap())
-            .items
-            .is_empty()
-    );
-    assert!(
-        here(t.app.credit_history(&t.admin, &a, &all()).await.unwrap())
-            .current
-            .is_none()
-    );
+    assert!(here(
+        t.app
+            .activities()
+            .list_activities(&t.admin, &a, &all())
+            .await
+            .unwrap()
+    )
+    .items
+    .is_empty());
+    assert!(here(
+        t.app
+            .activities()
+            .credit_history(&t.admin, &a, &all())
+            .await
+            .unwrap()
+    )
+    .current
+    .is_none());
     assert_eq!(
-        here(t.app.list_activities(&t.admin, &b, &all()).await.unwrap())
-            .items
-            .len(),
+        here(
+            t.app
+                .activities()
+                .list_activities(&t.admin, &b, &all())
+                .await
+                .unwrap()
+        )
+        .items
+        .len(),
         6
     );
     assert_eq!(
-        here(t.app.credit_history(&t.admin, &b, &all()).await.unwrap())
-            .history
-            .len(),
+        here(
+            t.app
+                .activities()
+                .credit_history(&t.admin, &b, &all())
+                .await
+                .unwrap()
+        )
+        .history
+        .len(),
         1
     );
 });

@@ -16,13 +16,14 @@ fn parent(code: &str, relation: &str) -> SetParent {
 
 async fn set(t: &T, child: &str, p: &str, relation: &str) {
     t.app
+        .overview()
         .set_parent(&t.admin, child, parent(p, relation))
         .await
         .unwrap();
 }
 
 async fn refused(t: &T, child: &str, input: SetParent) -> (String, String) {
-    match t.app.set_parent(&t.admin, child, input).await {
+    match t.app.overview().set_parent(&t.admin, child, input).await {
         Err(AppError::Validation(f)) => (f[0].field.clone(), f[0].violation.code.clone()),
         other => panic!("{other:?}"),
     }
@@ -47,6 +48,7 @@ both!(groups_roll_up_respect_scope_and_follow_merges, |t| {
     let clerk = user(&t, "own_reader", "query", "own").await;
     let s2 = t
         .app
+        .customers()
         .create_customer(
             &t.admin,
             NewCustomer {
@@ -70,6 +72,7 @@ both!(groups_roll_up_respect_scope_and_follow_merges, |t| {
     ] {
         here(
             t.app
+                .activities()
                 .add_order(&t.admin, code, order(doc, "2026-03-01", json!(yuan)))
                 .await
                 .unwrap(),
@@ -77,7 +80,12 @@ both!(groups_roll_up_respect_scope_and_follow_merges, |t| {
     }
 
     // The whole group from any member, depth first, with roll-ups worked out by hand.
-    let view = t.app.customer_group(&t.admin, &b1).await.unwrap();
+    let view = t
+        .app
+        .overview()
+        .customer_group(&t.admin, &b1)
+        .await
+        .unwrap();
     assert_eq!(view.root_code.as_deref(), Some(g.as_str()));
     assert_eq!(
         codes(&view),
@@ -113,6 +121,7 @@ both!(groups_roll_up_respect_scope_and_follow_merges, |t| {
     );
     let person = t
         .app
+        .customers()
         .create_customer(
             &t.admin,
             NewCustomer {
@@ -131,17 +140,23 @@ both!(groups_roll_up_respect_scope_and_follow_merges, |t| {
     );
 
     // A reader who owns only s2 sees s2 alone: the rest counted, not shown nor summed.
-    let mine = t.app.customer_group(&clerk, &s2).await.unwrap();
+    let mine = t.app.overview().customer_group(&clerk, &s2).await.unwrap();
     assert_eq!(mine.root_code, None);
     assert_eq!(codes(&mine), [(s2.clone(), 1, None)]);
     assert_eq!(mine.hidden_members, 3);
     assert_eq!(rollup_fen(&mine, &s2), 400);
     // Out of scope is not found, as everywhere.
-    let e = t.app.customer_group(&clerk, &g).await.unwrap_err();
+    let e = t
+        .app
+        .overview()
+        .customer_group(&clerk, &g)
+        .await
+        .unwrap_err();
     assert_eq!(e.status(), 404);
     // Changing a group needs customer.update.
     let e = t
         .app
+        .overview()
         .set_parent(&clerk, &s2, SetParent::default())
         .await
         .unwrap_err();
@@ -153,6 +168,7 @@ both!(groups_roll_up_respect_scope_and_follow_merges, |t| {
     set(&t, &c, &d2, "subsidiary").await;
     let m = t
         .app
+        .customers()
         .merge_customers(
             &t.admin,
             MergeRequest {
@@ -164,15 +180,16 @@ both!(groups_roll_up_respect_scope_and_follow_merges, |t| {
         )
         .await
         .unwrap();
-    let merged = t.app.customer_group(&t.admin, &c).await.unwrap();
+    let merged = t.app.overview().customer_group(&t.admin, &c).await.unwrap();
     assert_eq!(merged.root_code.as_deref(), Some(g.as_str()));
     assert!(codes(&merged).contains(&(c.clone(), 1, Some(g.clone()))));
     assert_eq!(merged.members.len(), 5);
     t.app
+        .customers()
         .unmerge(&t.admin, m.merge_id, Some("误合并".into()))
         .await
         .unwrap();
-    let back = t.app.customer_group(&t.admin, &c).await.unwrap();
+    let back = t.app.overview().customer_group(&t.admin, &c).await.unwrap();
     assert_eq!(back.root_code.as_deref(), Some(d2.as_str()));
     assert_eq!(
         codes(&back),
@@ -182,11 +199,17 @@ both!(groups_roll_up_respect_scope_and_follow_merges, |t| {
     // Clearing a parent takes the customer out; every change is audited.
     let cleared = t
         .app
+        .overview()
         .set_parent(&t.admin, &s2, SetParent::default())
         .await
         .unwrap();
     assert_eq!(cleared.parent_code, None);
-    let alone = t.app.customer_group(&t.admin, &s2).await.unwrap();
+    let alone = t
+        .app
+        .overview()
+        .customer_group(&t.admin, &s2)
+        .await
+        .unwrap();
     assert_eq!(codes(&alone), [(s2.clone(), 0, None)]);
     let entries = audit_of(&t, "customer.parent_set").await;
     assert_eq!(entries.len(), 5);

@@ -19,7 +19,13 @@ fn months_later(n: u32) -> NaiveDate {
 }
 
 async fn life(t: &T, code: &str) -> LifecycleView {
-    here(t.app.customer_lifecycle(&t.admin, code).await.unwrap())
+    here(
+        t.app
+            .lifecycle()
+            .customer_lifecycle(&t.admin, code)
+            .await
+            .unwrap(),
+    )
 }
 
 /// (from, to, rule, cause) of the transitions, oldest first.
@@ -53,6 +59,7 @@ both!(every_stage_with_causes_and_reactivation, |t| {
     // A follow-up alone: still a prospect, now with a row and no transition.
     here(
         t.app
+            .activities()
             .add_followup(&t.admin, &code, followup("初次拜访"))
             .await
             .unwrap(),
@@ -66,6 +73,7 @@ both!(every_stage_with_causes_and_reactivation, |t| {
     let day = today().to_string();
     let o1 = here(
         t.app
+            .activities()
             .add_order(&t.admin, &code, order("LC-1", &day, json!(100)))
             .await
             .unwrap(),
@@ -80,6 +88,7 @@ both!(every_stage_with_causes_and_reactivation, |t| {
     // A second order: repeat purchase.
     here(
         t.app
+            .activities()
             .add_order(&t.admin, &code, order("LC-2", &day, json!(50)))
             .await
             .unwrap(),
@@ -101,6 +110,7 @@ both!(every_stage_with_causes_and_reactivation, |t| {
     // New activity brings it back, the follow-up being the cause.
     let f = here(
         t.app
+            .activities()
             .add_followup(&t.admin, &code, followup("回访"))
             .await
             .unwrap(),
@@ -123,6 +133,7 @@ both!(every_stage_with_causes_and_reactivation, |t| {
     // The timeline shows the changes as `lifecycle` events, the overview the stage.
     let tl = t
         .app
+        .overview()
         .customer_timeline(
             &t.admin,
             &code,
@@ -136,7 +147,12 @@ both!(every_stage_with_causes_and_reactivation, |t| {
     let shown: Vec<&str> = tl.items.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(shown, ["repeat", "lost", "dormant", "repeat", "new"]);
     assert_eq!(tl.items[1].summary, "客户状态：休眠客户 → 流失客户");
-    let o = t.app.customer_overview(&t.admin, &code).await.unwrap();
+    let o = t
+        .app
+        .overview()
+        .customer_overview(&t.admin, &code)
+        .await
+        .unwrap();
     assert_eq!(o.lifecycle.map(|l| l.stage).as_deref(), Some("repeat"));
     // Each change by a record is audited with the customer.
     let audited = audit_of(&t, "customer.lifecycle").await;
@@ -146,6 +162,7 @@ both!(every_stage_with_causes_and_reactivation, |t| {
     // Every change is an event of the log too (for CRM and BI), by the system.
     let feed = t
         .app
+        .events()
         .read_events(
             &t.admin,
             custos_app::events::EventQuery {
@@ -186,6 +203,7 @@ both!(old_orders_and_signed_contracts, |t| {
         .to_string();
     here(
         t.app
+            .activities()
             .add_order(&t.admin, &code, order("OLD-1", &old, json!(10)))
             .await
             .unwrap(),
@@ -193,6 +211,7 @@ both!(old_orders_and_signed_contracts, |t| {
     assert_eq!(life(&t, &code).await.stage, "lost");
     here(
         t.app
+            .activities()
             .add_followup(&t.admin, &code, followup("重新联系"))
             .await
             .unwrap(),
@@ -204,6 +223,7 @@ both!(old_orders_and_signed_contracts, |t| {
     let c = customer(&t, "无锡合同签订有限公司", None).await;
     let draft = here(
         t.app
+            .activities()
             .add_contract(
                 &t.admin,
                 &c,
@@ -219,6 +239,7 @@ both!(old_orders_and_signed_contracts, |t| {
     assert_eq!(life(&t, &c).await.stage, "prospect");
     here(
         t.app
+            .activities()
             .update_contract(
                 &t.admin,
                 &c,
@@ -237,6 +258,7 @@ both!(old_orders_and_signed_contracts, |t| {
     // A day short of twelve months without records: dormant, not yet lost.
     here(
         t.app
+            .activities()
             .add_followup(&t.admin, &c, followup("续约"))
             .await
             .unwrap(),
@@ -256,12 +278,14 @@ both!(merge_changes_the_survivor_and_unmerge_restores, |t| {
     let day = today().to_string();
     here(
         t.app
+            .activities()
             .add_order(&t.admin, &a, order("MA-1", &day, json!(1)))
             .await
             .unwrap(),
     );
     here(
         t.app
+            .activities()
             .add_order(&t.admin, &b, order("MB-1", &day, json!(1)))
             .await
             .unwrap(),
@@ -269,6 +293,7 @@ both!(merge_changes_the_survivor_and_unmerge_restores, |t| {
     assert_eq!(life(&t, &a).await.stage, "new");
     let m = t
         .app
+        .customers()
         .merge_customers(
             &t.admin,
             MergeRequest {
@@ -284,10 +309,15 @@ both!(merge_changes_the_survivor_and_unmerge_restores, |t| {
     assert_eq!((v.stage.as_str(), v.order_count), ("repeat", 2));
     assert_eq!(v.transitions[0].cause, "merge");
     assert!(matches!(
-        t.app.customer_lifecycle(&t.admin, &b).await.unwrap(),
+        t.app
+            .lifecycle()
+            .customer_lifecycle(&t.admin, &b)
+            .await
+            .unwrap(),
         Located::Moved { .. }
     ));
     t.app
+        .customers()
         .unmerge(&t.admin, m.merge_id, Some("误合并".into()))
         .await
         .unwrap();
@@ -309,22 +339,44 @@ both!(merge_changes_the_survivor_and_unmerge_restores, |t| {
 both!(lifecycle_in_scope_only, |t| {
     let code = customer(&t, "厦门范围外科技有限公司", None).await;
     let own = user(&t, "clerk_own_life", "clerk", "own").await;
-    let e = t.app.customer_lifecycle(&own, &code).await.unwrap_err();
+    let e = t
+        .app
+        .lifecycle()
+        .customer_lifecycle(&own, &code)
+        .await
+        .unwrap_err();
     assert_eq!(status(&e), 404);
-    let e = t.app.customer_lifecycle(&own, "C999999").await.unwrap_err();
+    let e = t
+        .app
+        .lifecycle()
+        .customer_lifecycle(&own, "C999999")
+        .await
+        .unwrap_err();
     assert_eq!(status(&e), 404);
     let all_reader = user(&t, "query_all_life", "query", "all").await;
-    assert!(t.app.customer_lifecycle(&all_reader, &code).await.is_ok());
+    assert!(t
+        .app
+        .lifecycle()
+        .customer_lifecycle(&all_reader, &code)
+        .await
+        .is_ok());
 });
 
 both!(reminders_made_once, |t| {
     let code = customer(&t, "青岛提醒科技有限公司", None).await;
     let mut f = followup("约定回访");
     f.next_date = Some(today().to_string());
-    here(t.app.add_followup(&t.admin, &code, f).await.unwrap());
+    here(
+        t.app
+            .activities()
+            .add_followup(&t.admin, &code, f)
+            .await
+            .unwrap(),
+    );
     let expires = today().checked_add_days(Days::new(30)).unwrap().to_string();
     here(
         t.app
+            .activities()
             .add_contract(
                 &t.admin,
                 &code,
@@ -341,13 +393,19 @@ both!(reminders_made_once, |t| {
             .unwrap(),
     );
     // Not yet made: nothing to see.
-    assert!(t.app.my_reminders(&t.admin).await.unwrap().is_empty());
+    assert!(t
+        .app
+        .lifecycle()
+        .my_reminders(&t.admin)
+        .await
+        .unwrap()
+        .is_empty());
     let run = run_daily_at(&t.app, today()).await.unwrap();
     assert_eq!(run.reminders, 2);
     let again = run_daily_at(&t.app, today()).await.unwrap();
     assert_eq!(again.reminders, 0);
     assert_eq!(audit_of(&t, "reminder.create").await.len(), 2);
-    let mine = t.app.my_reminders(&t.admin).await.unwrap();
+    let mine = t.app.lifecycle().my_reminders(&t.admin).await.unwrap();
     let mut kinds: Vec<(&str, &str)> = mine
         .iter()
         .map(|r| (r.kind.as_str(), r.item_on.as_str()))
@@ -361,5 +419,11 @@ both!(reminders_made_once, |t| {
     assert!(mine.iter().all(|r| r.customer_code == code && !r.overdue));
     // Someone else sees none of them.
     let other = user(&t, "query_all_rem", "query", "all").await;
-    assert!(t.app.my_reminders(&other).await.unwrap().is_empty());
+    assert!(t
+        .app
+        .lifecycle()
+        .my_reminders(&other)
+        .await
+        .unwrap()
+        .is_empty());
 });

@@ -114,7 +114,7 @@ async fn lifecycle_scale() {
             let mut ms = Vec::new();
             for _ in 0..5 {
                 let at = Instant::now();
-                let f = t.app.customer_flow(actor, q).await.unwrap();
+                let f = t.app.reports().customer_flow(actor, q).await.unwrap();
                 ms.push(at.elapsed().as_secs_f64() * 1000.0);
                 assert!(f.new_customers > 0);
             }
@@ -122,7 +122,7 @@ async fn lifecycle_scale() {
             let mut ms = Vec::new();
             for _ in 0..5 {
                 let at = Instant::now();
-                let r = t.app.repeat_purchase(actor, q).await.unwrap();
+                let r = t.app.reports().repeat_purchase(actor, q).await.unwrap();
                 ms.push(at.elapsed().as_secs_f64() * 1000.0);
                 assert!(r.buyers > 0);
             }

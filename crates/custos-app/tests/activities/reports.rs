@@ -28,6 +28,7 @@ fn day(s: &str) -> NaiveDate {
 
 async fn make(t: &T, ty: &str, name: &str, owner: Option<i64>) -> String {
     t.app
+        .customers()
         .create_customer(
             &t.admin,
             NewCustomer {
@@ -48,6 +49,7 @@ async fn orders(t: &T, code: &str, dates: &[&str]) {
         let doc = format!("{code}-{d}");
         here(
             t.app
+                .activities()
                 .add_order(&t.admin, code, order(&doc, d, json!(100)))
                 .await
                 .unwrap(),
@@ -83,6 +85,7 @@ both!(reports_match_hand_computed_figures, |t| {
     orders(&t, &b, &["2015-01-20"]).await;
     here(
         t.app
+            .activities()
             .add_contract(
                 &t.admin,
                 &c,
@@ -101,19 +104,27 @@ both!(reports_match_hand_computed_figures, |t| {
     orders(&t, &d, &["2015-03-01", "2015-05-01"]).await;
     here(
         t.app
+            .activities()
             .add_followup(&t.admin, &e, followup("今天联系"))
             .await
             .unwrap(),
     );
     let mut pay = order("PAY-1", "2015-02-10", json!(30));
     pay.kind = Some("payment".into());
-    here(t.app.add_order(&t.admin, &p, pay).await.unwrap());
+    here(
+        t.app
+            .activities()
+            .add_order(&t.admin, &p, pay)
+            .await
+            .unwrap(),
+    );
     for on in ["2015-06-30", "2016-01-25", "2016-04-10", "2016-05-15"] {
         run_daily_at(&t.app, day(on)).await.unwrap();
     }
 
     let flow = t
         .app
+        .reports()
         .customer_flow(&t.admin, &range("2015-01", "2016-06"))
         .await
         .unwrap();
@@ -135,6 +146,7 @@ both!(reports_match_hand_computed_figures, |t| {
     // This month: six customers created; the old records made five of them lost today.
     let flow_now = t
         .app
+        .reports()
         .customer_flow(&t.admin, &MonthsQuery::default())
         .await
         .unwrap();
@@ -144,6 +156,7 @@ both!(reports_match_hand_computed_figures, |t| {
 
     let rp = t
         .app
+        .reports()
         .repeat_purchase(&t.admin, &range("2015-01", "2015-06"))
         .await
         .unwrap();
@@ -182,6 +195,7 @@ both!(reports_match_hand_computed_figures, |t| {
     // Within an `own` scope only D counts.
     let flow = t
         .app
+        .reports()
         .customer_flow(&exec, &range("2015-01", "2016-06"))
         .await
         .unwrap();
@@ -192,6 +206,7 @@ both!(reports_match_hand_computed_figures, |t| {
     );
     let rp = t
         .app
+        .reports()
         .repeat_purchase(&exec, &range("2015-01", "2015-06"))
         .await
         .unwrap();
@@ -202,18 +217,30 @@ both!(reports_match_hand_computed_figures, |t| {
     );
 
     // A customer handed to the executive counts in their scope from then on.
-    let version = t.app.get_customer(&t.admin, &a).await.unwrap().version;
+    let version = t
+        .app
+        .customers()
+        .get_customer(&t.admin, &a)
+        .await
+        .unwrap()
+        .version;
     let patch: custos_app::customers::CustomerPatch =
         serde_json::from_value(json!({"version": version, "owner_id": exec.user_id})).unwrap();
-    t.app.update_customer(&t.admin, &a, patch).await.unwrap();
+    t.app
+        .customers()
+        .update_customer(&t.admin, &a, patch)
+        .await
+        .unwrap();
     let rp = t
         .app
+        .reports()
         .repeat_purchase(&exec, &range("2015-01", "2015-06"))
         .await
         .unwrap();
     assert_eq!((rp.buyers, rp.repeat_buyers), (2, 2));
     let flow = t
         .app
+        .reports()
         .customer_flow(&exec, &range("2015-01", "2016-06"))
         .await
         .unwrap();
@@ -223,12 +250,14 @@ both!(reports_match_hand_computed_figures, |t| {
     let query = user(&t, "query_reports", "query", "all").await;
     let err = t
         .app
+        .reports()
         .customer_flow(&query, &MonthsQuery::default())
         .await
         .unwrap_err();
     assert_eq!(status(&err), 403);
     let err = t
         .app
+        .reports()
         .repeat_purchase(&t.admin, &range("2016-02", "2015-01"))
         .await
         .unwrap_err();

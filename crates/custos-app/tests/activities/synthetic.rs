@@ -9,6 +9,7 @@ both!(synthetic_records_read_back_and_total_up, |t| {
     let b = customer(&t, "上海乙合成贸易有限公司", None).await;
     let written = t
         .app
+        .activities()
         .add_synthetic_activities(
             &t.admin,
             &[a.clone(), b.clone()],
@@ -28,7 +29,13 @@ both!(synthetic_records_read_back_and_total_up, |t| {
         cursor: None,
     };
     loop {
-        let page = here(t.app.list_activities(&t.admin, &a, &q).await.unwrap());
+        let page = here(
+            t.app
+                .activities()
+                .list_activities(&t.admin, &a, &q)
+                .await
+                .unwrap(),
+        );
         seen += page.items.len();
         match page.next_cursor {
             Some(c) => q.cursor = Some(c),
@@ -39,12 +46,24 @@ both!(synthetic_records_read_back_and_total_up, |t| {
     assert_eq!(seen, 300);
 
     // Totals equal the sum of the orders as listed.
-    let orders = here(t.app.list_orders(&t.admin, &b, &all()).await.unwrap());
+    let orders = here(
+        t.app
+            .activities()
+            .list_orders(&t.admin, &b, &all())
+            .await
+            .unwrap(),
+    );
     let (mut fen, mut count) = (0_i64, 0_i64);
     let mut q = all();
     q.limit = Some("200".into());
     loop {
-        let page = here(t.app.list_orders(&t.admin, &b, &q).await.unwrap());
+        let page = here(
+            t.app
+                .activities()
+                .list_orders(&t.admin, &b, &q)
+                .await
+                .unwrap(),
+        );
         for o in page.items.iter().filter(|o| o.order.kind == "order") {
             fen += o.order.amount_fen;
             count += 1;
@@ -59,10 +78,16 @@ both!(synthetic_records_read_back_and_total_up, |t| {
     assert_eq!(orders.totals.lifetime_amount_fen, fen);
 
     // The timeline and the overview read them too.
-    let overview = t.app.customer_overview(&t.admin, &a).await.unwrap();
+    let overview = t
+        .app
+        .overview()
+        .customer_overview(&t.admin, &a)
+        .await
+        .unwrap();
     assert!(overview.records.is_some());
     let timeline = t
         .app
+        .overview()
         .customer_timeline(&t.admin, &a, Default::default())
         .await
         .unwrap();

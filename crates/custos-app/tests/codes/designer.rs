@@ -47,6 +47,7 @@ both!(a_composed_rule_is_previewed_without_consuming, |t| {
     );
     let check = t
         .app
+        .codes()
         .check_code_rule(&t.admin, rule.clone(), enterprise_sample())
         .await
         .unwrap();
@@ -58,12 +59,14 @@ both!(a_composed_rule_is_previewed_without_consuming, |t| {
     // Checking again shows the same codes: nothing was consumed, nothing stored.
     let again = t
         .app
+        .codes()
         .check_code_rule(&t.admin, rule, enterprise_sample())
         .await
         .unwrap();
     assert_eq!(again.preview.unwrap().codes, preview.codes);
     assert_eq!(
         t.app
+            .codes()
             .get_code_rule(&t.admin, "ent")
             .await
             .unwrap()
@@ -87,6 +90,7 @@ both!(a_composed_rule_reports_every_problem, |t| {
     );
     let check = t
         .app
+        .codes()
         .check_code_rule(&t.admin, rule, enterprise_sample())
         .await
         .unwrap();
@@ -111,7 +115,12 @@ both!(a_composed_rule_reports_every_problem, |t| {
         customer_type: "enterprise".into(),
         ..Default::default()
     };
-    let check = t.app.check_code_rule(&t.admin, rule, sample).await.unwrap();
+    let check = t
+        .app
+        .codes()
+        .check_code_rule(&t.admin, rule, sample)
+        .await
+        .unwrap();
     assert!(
         check.errors.iter().any(|e| e.field == "sample"),
         "{:?}",
@@ -120,6 +129,7 @@ both!(a_composed_rule_reports_every_problem, |t| {
     // Composing needs rule.manage, like saving.
     let clerk = t
         .app
+        .auth()
         .actor_for_username("admin", Context::new(Source::System))
         .await
         .unwrap();
@@ -127,6 +137,7 @@ both!(a_composed_rule_reports_every_problem, |t| {
     clerk.permissions.remove("rule.manage");
     let r = t
         .app
+        .codes()
         .check_code_rule(&clerk, draft("x1", &[], json!([])), enterprise_sample())
         .await;
     assert!(matches!(r, Err(AppError::Forbidden { .. })), "{r:?}");
@@ -146,6 +157,7 @@ both!(templates_are_sound_and_issue_the_documented_codes, |t| {
         };
         let check = t
             .app
+            .codes()
             .check_code_rule(&t.admin, tpl.rule.clone(), sample)
             .await
             .unwrap();
@@ -172,7 +184,7 @@ both!(the_overview_shows_capacity_per_scope, |t| {
     for n in 0..4 {
         create(&t, "enterprise", &format!("容量客户{n:05}")).await;
     }
-    let overview = t.app.code_rule_overview(&t.admin).await.unwrap();
+    let overview = t.app.codes().code_rule_overview(&t.admin).await.unwrap();
     let tiny = overview.iter().find(|o| o.rule.key == "tiny").unwrap();
     assert_eq!(tiny.rule.published_version, Some(1));
     assert_eq!(tiny.scope_count, 1);
@@ -197,6 +209,7 @@ both!(replacing_a_rule_leaves_no_gap, |t| {
     );
     // A narrower rule (another type only) may not replace it.
     t.app
+        .codes()
         .create_code_rule(
             &t.admin,
             draft(
@@ -207,13 +220,18 @@ both!(replacing_a_rule_leaves_no_gap, |t| {
         )
         .await
         .unwrap();
-    let r = t.app.replace_code_rule(&t.admin, "narrow", "old").await;
+    let r = t
+        .app
+        .codes()
+        .replace_code_rule(&t.admin, "narrow", "old")
+        .await;
     assert!(
         matches!(&r, Err(AppError::Rejected(v)) if v.code == "code_rule.replace_narrower"),
         "{r:?}"
     );
     assert_eq!(
         t.app
+            .codes()
             .get_code_rule(&t.admin, "old")
             .await
             .unwrap()
@@ -222,6 +240,7 @@ both!(replacing_a_rule_leaves_no_gap, |t| {
     );
     // Publishing the new one alone is refused: both would apply.
     t.app
+        .codes()
         .create_code_rule(
             &t.admin,
             draft(
@@ -232,7 +251,7 @@ both!(replacing_a_rule_leaves_no_gap, |t| {
         )
         .await
         .unwrap();
-    let r = t.app.publish_code_rule(&t.admin, "new").await;
+    let r = t.app.codes().publish_code_rule(&t.admin, "new").await;
     assert!(
         matches!(&r, Err(AppError::Conflict(v)) if v.code == "code_rule.overlap"),
         "{r:?}"
@@ -250,6 +269,7 @@ both!(replacing_a_rule_leaves_no_gap, |t| {
         while !stop2.load(Ordering::SeqCst) || n < 5 {
             n += 1;
             let c = app
+                .customers()
                 .create_customer(&admin, customer("enterprise", &format!("替换客户{n:05}")))
                 .await;
             match c {
@@ -262,6 +282,7 @@ both!(replacing_a_rule_leaves_no_gap, |t| {
     tokio::time::sleep(std::time::Duration::from_millis(30)).await;
     let view = t
         .app
+        .codes()
         .replace_code_rule(&t.admin, "new", "old")
         .await
         .unwrap();
@@ -273,6 +294,7 @@ both!(replacing_a_rule_leaves_no_gap, |t| {
     assert_eq!(view.published_version, Some(1));
     assert_eq!(
         t.app
+            .codes()
             .get_code_rule(&t.admin, "old")
             .await
             .unwrap()
@@ -293,6 +315,6 @@ both!(replacing_a_rule_leaves_no_gap, |t| {
     // Querying users may not replace.
     let mut reader = t.admin.clone();
     reader.permissions.remove("rule.publish");
-    let r = t.app.replace_code_rule(&reader, "new", "old").await;
+    let r = t.app.codes().replace_code_rule(&reader, "new", "old").await;
     assert!(matches!(r, Err(AppError::Forbidden { .. })), "{r:?}");
 });

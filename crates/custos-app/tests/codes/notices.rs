@@ -12,6 +12,7 @@ use super::*;
 
 async fn department(t: &T, name: &str) -> i64 {
     t.app
+        .org()
         .create_department(
             &t.admin,
             NewDepartment {
@@ -27,6 +28,7 @@ async fn department(t: &T, name: &str) -> i64 {
 
 async fn steward(t: &T, name: &str, department_id: i64) -> Actor {
     t.app
+        .org()
         .create_user(
             &t.admin,
             NewUser {
@@ -45,6 +47,7 @@ async fn steward(t: &T, name: &str, department_id: i64) -> Actor {
         .await
         .unwrap();
     t.app
+        .auth()
         .actor_for_username(name, Context::new(Source::System))
         .await
         .unwrap()
@@ -52,6 +55,7 @@ async fn steward(t: &T, name: &str, department_id: i64) -> Actor {
 
 async fn channel(t: &T, name: &str, kinds: Vec<NotificationKind>, departments: Vec<i64>) -> i64 {
     t.app
+        .channels()
         .create_notification_channel(
             &t.admin,
             NewChannel {
@@ -71,6 +75,7 @@ async fn channel(t: &T, name: &str, kinds: Vec<NotificationKind>, departments: V
 
 async fn deliveries(t: &T, channel: i64) -> usize {
     t.app
+        .channels()
         .notification_channel_deliveries(&t.admin, channel)
         .await
         .unwrap()
@@ -79,6 +84,7 @@ async fn deliveries(t: &T, channel: i64) -> usize {
 
 async fn titles(t: &T, who: &Actor, kind: &str) -> Vec<String> {
     t.app
+        .applications()
         .notifications(who, false)
         .await
         .unwrap()
@@ -118,11 +124,20 @@ both!(
             c.uscc = Some(uscc.as_str().to_string());
             c.override_duplicates = i > 0;
             c.reason = (i > 0).then(|| "测试重复".to_string());
-            t.app.create_customer(&t.admin, c).await.unwrap();
+            t.app
+                .customers()
+                .create_customer(&t.admin, c)
+                .await
+                .unwrap();
         }
         // Nothing is announced before the scan.
         assert!(titles(&t, &s_east, "duplicates.found").await.is_empty());
-        let scan = t.app.scan_duplicates(&t.admin, None).await.unwrap();
+        let scan = t
+            .app
+            .customers()
+            .scan_duplicates(&t.admin, None)
+            .await
+            .unwrap();
         assert_eq!(scan.new_groups, 1);
         for who in [&t.admin, &s_east, &s_east2, &s_north] {
             let got = titles(&t, who, "duplicates.found").await;
@@ -135,7 +150,12 @@ both!(
         assert_eq!(deliveries(&t, only_north).await, 1);
         assert_eq!(deliveries(&t, tasks).await, 0);
         // A scan that finds nothing new announces nothing.
-        let again = t.app.scan_duplicates(&t.admin, None).await.unwrap();
+        let again = t
+            .app
+            .customers()
+            .scan_duplicates(&t.admin, None)
+            .await
+            .unwrap();
         assert_eq!(again.new_groups, 0);
         assert_eq!(titles(&t, &s_north, "duplicates.found").await.len(), 1);
         assert_eq!(deliveries(&t, everyone).await, 1);
@@ -180,6 +200,7 @@ both!(
         let c = channel(&t, "rules", vec![NotificationKind::CodeCapacity], vec![]).await;
         // An administrator with an e-mail address: the warning reaches it with a link.
         t.app
+            .org()
             .create_user(
                 &t.admin,
                 NewUser {
@@ -209,6 +230,7 @@ both!(
         for i in 0..12 {
             match t
                 .app
+                .customers()
                 .create_customer(
                     &t.admin,
                     customer("enterprise", &format!("容量{i}有限公司")),
@@ -236,7 +258,11 @@ both!(
         assert_eq!(warned_after, Some(codes.len() - 1), "{codes:?}");
         assert_eq!(deliveries(&t, c).await, 1);
         let kept = Kept::default();
-        t.app.send_notification_emails(&kept).await.unwrap();
+        t.app
+            .channels()
+            .send_notification_emails(&kept)
+            .await
+            .unwrap();
         let mails = kept.0.lock().unwrap().clone();
         let mail = mails
             .iter()

@@ -25,6 +25,7 @@ both!(issuing_on_hold_until_the_last_codes_are_confirmed, |t| {
     tx.commit().await.unwrap();
     let e = t
         .app
+        .customers()
         .create_customer(&t.admin, customer("enterprise", "乙公司"))
         .await
         .unwrap_err();
@@ -33,6 +34,7 @@ both!(issuing_on_hold_until_the_last_codes_are_confirmed, |t| {
 
     let report = t
         .app
+        .backups()
         .resume_code_issuing(
             &t.admin,
             ResumeIssuing {
@@ -46,7 +48,12 @@ both!(issuing_on_hold_until_the_last_codes_are_confirmed, |t| {
     assert_eq!(report.codes_recorded, 2);
     assert_eq!(report.raised.len(), 1);
     assert_eq!((report.raised[0].from, report.raised[0].to), (Some(2), 8));
-    let v = t.app.validate_code(&t.admin, "K00007").await.unwrap();
+    let v = t
+        .app
+        .codes()
+        .validate_code(&t.admin, "K00007")
+        .await
+        .unwrap();
     assert_eq!(v.registry.unwrap().status, LOST_IN_RESTORE);
     assert_eq!(create(&t, "enterprise", "乙公司").await, "K00008");
     let entries = audit_of(&t, "code.resume_after_restore", 5).await;
@@ -55,6 +62,7 @@ both!(issuing_on_hold_until_the_last_codes_are_confirmed, |t| {
     // --skip without a hold (e.g. right after pg_restore) moves every counter on.
     let report = t
         .app
+        .backups()
         .resume_code_issuing(
             &t.admin,
             ResumeIssuing {

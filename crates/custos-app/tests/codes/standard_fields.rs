@@ -5,20 +5,24 @@
 use super::*;
 
 both!(standard_fields_are_added_once_and_validate_customers, |t| {
-    let first = t.app.add_standard_fields(&t.admin).await.unwrap();
+    let first = t.app.fields().add_standard_fields(&t.admin).await.unwrap();
     assert_eq!(first.added.len(), 10);
     assert!(first.already_defined.is_empty());
-    let again = t.app.add_standard_fields(&t.admin).await.unwrap();
+    let again = t.app.fields().add_standard_fields(&t.admin).await.unwrap();
     assert!(again.added.is_empty());
     assert_eq!(again.already_defined.len(), 10);
-    t.app.ensure_default_code_rules(&t.admin).await.unwrap();
+    t.app
+        .demo()
+        .ensure_default_code_rules(&t.admin)
+        .await
+        .unwrap();
 
     let mut bad = customer("enterprise", "南京紫金电子科技有限公司");
     bad.custom
         .insert("invoice_tax_number".into(), json!("91320100abc"));
     bad.custom.insert("intent".into(), json!("很高"));
     bad.custom.insert("credit_limit".into(), json!(-5));
-    match t.app.create_customer(&t.admin, bad).await {
+    match t.app.customers().create_customer(&t.admin, bad).await {
         Err(AppError::Validation(f)) => {
             let mut fields: Vec<&str> = f.iter().map(|e| e.field.as_str()).collect();
             fields.sort_unstable();
@@ -41,13 +45,19 @@ both!(standard_fields_are_added_once_and_validate_customers, |t| {
     good.custom
         .insert("product_needs".into(), json!(["云服务", "运维服务"]));
     good.custom.insert("credit_limit".into(), json!(500000));
-    let v = t.app.create_customer(&t.admin, good).await.unwrap();
+    let v = t
+        .app
+        .customers()
+        .create_customer(&t.admin, good)
+        .await
+        .unwrap();
     assert_eq!(v.custom["intent"], json!("高"));
     assert_eq!(v.custom["product_needs"], json!(["云服务", "运维服务"]));
 
     // Without field.manage the standard fields are not added.
     let query = t
         .app
+        .org()
         .create_user(
             &t.admin,
             custos_app::org::NewUser {
@@ -67,9 +77,15 @@ both!(standard_fields_are_added_once_and_validate_customers, |t| {
         .unwrap();
     let query = t
         .app
+        .auth()
         .actor_for_username(&query.username, Context::new(Source::System))
         .await
         .unwrap();
-    let e = t.app.add_standard_fields(&query).await.unwrap_err();
+    let e = t
+        .app
+        .fields()
+        .add_standard_fields(&query)
+        .await
+        .unwrap_err();
     assert_eq!(e.status(), 403);
 });

@@ -58,6 +58,7 @@ both!(code_usage_per_rule_and_month, |t| {
 
     let r = t
         .app
+        .reports()
         .code_usage_report(&t.admin, &MonthsQuery::default())
         .await
         .unwrap();
@@ -99,7 +100,12 @@ both!(code_usage_per_rule_and_month, |t| {
         from: Some(r.months[0].clone()),
         to: Some(r.months[0].clone()),
     };
-    let one = t.app.code_usage_report(&t.admin, &q).await.unwrap();
+    let one = t
+        .app
+        .reports()
+        .code_usage_report(&t.admin, &q)
+        .await
+        .unwrap();
     assert_eq!(one.rules[0].issued_in_period, 1);
     assert_eq!(one.rules[1].issued_in_period, 0);
 
@@ -108,10 +114,16 @@ both!(code_usage_per_rule_and_month, |t| {
         from: Some("2026-13".into()),
         to: None,
     };
-    let e = t.app.code_usage_report(&t.admin, &bad).await.unwrap_err();
+    let e = t
+        .app
+        .reports()
+        .code_usage_report(&t.admin, &bad)
+        .await
+        .unwrap_err();
     assert_eq!(e.status(), 422);
     let clerk = t
         .app
+        .org()
         .create_user(
             &t.admin,
             custos_app::org::NewUser {
@@ -131,11 +143,13 @@ both!(code_usage_per_rule_and_month, |t| {
         .unwrap();
     let clerk = t
         .app
+        .auth()
         .actor_for_username(&clerk.username, Context::new(Source::System))
         .await
         .unwrap();
     let e = t
         .app
+        .reports()
         .code_usage_report(&clerk, &MonthsQuery::default())
         .await
         .unwrap_err();

@@ -18,6 +18,7 @@ both!(export_formats_scope_masking_and_audit, |t| {
         let p = dir.path().join(format!("out{gbk}.{}", format.extension()));
         let n = t
             .app
+            .exports()
             .export_customers(&t.admin, q.clone(), ExportOptions { format, gbk }, &p)
             .await
             .unwrap();
@@ -26,6 +27,7 @@ both!(export_formats_scope_masking_and_audit, |t| {
         if format != ExportFormat::Jsonl {
             let again = t
                 .app
+                .imports()
                 .import_file(
                     &t.admin,
                     &p,
@@ -54,6 +56,7 @@ both!(export_formats_scope_masking_and_audit, |t| {
     assert_eq!(jsonl.lines().count(), 8);
     let audits = t
         .app
+        .audit()
         .list_audit(
             &t.admin,
             AuditFilter {
@@ -72,6 +75,7 @@ both!(export_formats_scope_masking_and_audit, |t| {
     };
     let e = t
         .app
+        .exports()
         .export_customers(
             &nobody,
             CustomerQuery::default(),

@@ -64,7 +64,9 @@ async fn import_bytes(
 ) -> Result<ImportOutcome, AppError> {
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();
-    app.import_file(&t.admin, &path, opts(name), &|_| {}).await
+    app.imports()
+        .import_file(&t.admin, &path, opts(name), &|_| {})
+        .await
 }
 
 // An XLSX whose one shared string, one inline string or one sheet unpacks to 50 times
@@ -295,18 +297,24 @@ both!(an_unclosed_quote_fails_the_job_naming_its_line, |t| {
     write_demo_csv(&path, &lines);
     let prepared = t
         .app
+        .imports()
         .prepare_import(&t.admin, &path, opts("quote.csv"))
         .await
         .unwrap();
     let job = prepared.job_id().unwrap();
-    let (code, zh, en) = refusal(t.app.run_import(&t.admin, prepared, &|_| {}).await);
+    let (code, zh, en) = refusal(
+        t.app
+            .imports()
+            .run_import(&t.admin, prepared, &|_| {})
+            .await,
+    );
     assert_eq!(code, "import.csv_unclosed_quote");
     assert!(
         en.contains("quote opened on CSV line 14 is not closed"),
         "{en}"
     );
     assert!(zh.contains("第 14 行的引号"), "{zh}");
-    let r = t.app.import_job(&t.admin, job).await.unwrap();
+    let r = t.app.imports().import_job(&t.admin, job).await.unwrap();
     assert_eq!(r.status, "failed");
     assert!(
         r.error.as_deref().unwrap_or("").contains("line 14"),
@@ -324,6 +332,7 @@ both!(an_unclosed_quote_fails_the_job_naming_its_line, |t| {
     .unwrap();
     let (code, _, en) = refusal(
         t.app
+            .imports()
             .import_file(&t.admin, &early, opts("early.csv"), &|_| {})
             .await,
     );
@@ -372,6 +381,7 @@ both!(csv_cells_are_guarded_against_formulas_and_read_back, |t| {
     std::fs::write(&src, FORMULA_ROWS).unwrap();
     let out = t
         .app
+        .imports()
         .import_file(&t.admin, &src, opts("formulas.csv"), &|_| {})
         .await
         .unwrap();
@@ -391,6 +401,7 @@ both!(csv_cells_are_guarded_against_formulas_and_read_back, |t| {
     for gbk in [false, true] {
         let (p, o) = export(ExportFormat::Csv, gbk);
         t.app
+            .exports()
             .export_customers(&t.admin, CustomerQuery::default(), o, &p)
             .await
             .unwrap();
@@ -412,6 +423,7 @@ both!(csv_cells_are_guarded_against_formulas_and_read_back, |t| {
         // Importing the export again (updating by code) keeps every value.
         let again = t
             .app
+            .imports()
             .import_file(
                 &t.admin,
                 &p,
@@ -432,6 +444,7 @@ both!(csv_cells_are_guarded_against_formulas_and_read_back, |t| {
     // XLSX: strings, never formulas.
     let (p, o) = export(ExportFormat::Xlsx, false);
     t.app
+        .exports()
         .export_customers(&t.admin, CustomerQuery::default(), o, &p)
         .await
         .unwrap();
@@ -447,6 +460,7 @@ both!(csv_cells_are_guarded_against_formulas_and_read_back, |t| {
     // JSON Lines: a machine format, as stored.
     let (p, o) = export(ExportFormat::Jsonl, false);
     t.app
+        .exports()
         .export_customers(&t.admin, CustomerQuery::default(), o, &p)
         .await
         .unwrap();
@@ -464,6 +478,7 @@ both!(csv_cells_are_guarded_against_formulas_and_read_back, |t| {
     assert!(text.contains("\"'=HYPERLINK(\"\"x\"\")\""), "{text}");
     let again = t
         .app
+        .imports()
         .import_file(
             &t.admin,
             &report,

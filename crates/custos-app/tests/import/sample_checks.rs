@@ -20,6 +20,7 @@ both!(sampled_rows_are_marked_checked_once, |t| {
     let row = sampled[0].row_no;
     let marks = t
         .app
+        .imports()
         .import_sample_checks(&t.admin, job, 1, 1000)
         .await
         .unwrap();
@@ -27,14 +28,25 @@ both!(sampled_rows_are_marked_checked_once, |t| {
     assert!(marks.rows.is_empty());
 
     let before = audit_count(&t).await;
-    let first = t.app.check_import_sample(&t.admin, job, row).await.unwrap();
+    let first = t
+        .app
+        .imports()
+        .check_import_sample(&t.admin, job, row)
+        .await
+        .unwrap();
     assert_eq!((first.row_no, first.checked_by.as_str()), (row, "admin"));
-    let again = t.app.check_import_sample(&t.admin, job, row).await.unwrap();
+    let again = t
+        .app
+        .imports()
+        .check_import_sample(&t.admin, job, row)
+        .await
+        .unwrap();
     assert_eq!(again.checked_at, first.checked_at, "the first mark is kept");
     assert_eq!(audit_count(&t).await, before + 1, "audited once");
 
     let marks = t
         .app
+        .imports()
         .import_sample_checks(&t.admin, job, 1, 1000)
         .await
         .unwrap();
@@ -46,12 +58,14 @@ both!(sampled_rows_are_marked_checked_once, |t| {
     let rejected = job_rows(&t, job, "rejected").await;
     let err = t
         .app
+        .imports()
         .check_import_sample(&t.admin, job, rejected[0].row_no)
         .await
         .unwrap_err();
     assert!(matches!(err, AppError::NotFound { .. }), "{err:?}");
     let err = t
         .app
+        .imports()
         .check_import_sample(&t.admin, job + 100, row)
         .await
         .unwrap_err();

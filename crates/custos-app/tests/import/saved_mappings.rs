@@ -8,20 +8,31 @@ both!(mappings_are_saved_by_name_and_read_back, |t| {
     spec.columns.insert("公司全称".into(), "name".into());
     let before = audit_count(&t).await;
     t.app
+        .imports()
         .save_import_mapping(&t.admin, " 旧CRM ", spec.clone())
         .await
         .unwrap();
     spec.defaults.insert("source".into(), "历史数据迁移".into());
     t.app
+        .imports()
         .save_import_mapping(&t.admin, "旧CRM", spec)
         .await
         .unwrap();
     assert_eq!(audit_count(&t).await, before + 2);
     assert_eq!(
-        t.app.import_mapping_names(&t.admin).await.unwrap(),
+        t.app
+            .imports()
+            .import_mapping_names(&t.admin)
+            .await
+            .unwrap(),
         ["旧CRM"]
     );
-    let got = t.app.saved_import_mapping(&t.admin, "旧CRM").await.unwrap();
+    let got = t
+        .app
+        .imports()
+        .saved_import_mapping(&t.admin, "旧CRM")
+        .await
+        .unwrap();
     assert_eq!(
         got.columns.get("公司全称").map(String::as_str),
         Some("name")
@@ -34,6 +45,7 @@ both!(mappings_are_saved_by_name_and_read_back, |t| {
     for bad in ["", "   ", &"长".repeat(65)] {
         let err = t
             .app
+            .imports()
             .save_import_mapping(&t.admin, bad, MappingSpec::default())
             .await
             .unwrap_err();
@@ -41,6 +53,7 @@ both!(mappings_are_saved_by_name_and_read_back, |t| {
     }
     let err = t
         .app
+        .imports()
         .saved_import_mapping(&t.admin, "无此映射")
         .await
         .unwrap_err();

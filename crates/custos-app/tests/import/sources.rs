@@ -58,6 +58,7 @@ async fn count_customers(t: &T) -> i64 {
         ..Default::default()
     };
     t.app
+        .customers()
         .search_customers(&t.admin, q)
         .await
         .unwrap()
@@ -68,6 +69,7 @@ async fn count_customers(t: &T) -> i64 {
 both_sources!(create_update_unchanged, |t| {
     let first = t
         .app
+        .sources()
         .upsert_from_source(
             &t.admin,
             "ERP",
@@ -84,6 +86,7 @@ both_sources!(create_update_unchanged, |t| {
     let code = first.code.clone().unwrap();
     assert_eq!(
         t.app
+            .sources()
             .lookup_xref(&t.admin, "erp", "K-001")
             .await
             .unwrap()
@@ -94,6 +97,7 @@ both_sources!(create_update_unchanged, |t| {
     // The same values again: nothing written.
     let again = t
         .app
+        .sources()
         .upsert_from_source(
             &t.admin,
             "erp",
@@ -111,12 +115,18 @@ both_sources!(create_update_unchanged, |t| {
     changed.phone = Some("0571-88886666".into());
     let updated = t
         .app
+        .sources()
         .upsert_from_source(&t.admin, "erp", "K-001", changed)
         .await
         .unwrap();
     assert_eq!(updated.outcome, UpsertOutcome::Updated);
     assert_eq!(updated.version, first.version.map(|v| v + 1));
-    let view = t.app.get_customer(&t.admin, &code).await.unwrap();
+    let view = t
+        .app
+        .customers()
+        .get_customer(&t.admin, &code)
+        .await
+        .unwrap();
     assert_eq!(view.uscc.as_deref(), Some(USCC_A));
     assert_eq!(count_customers(&t).await, 1);
 
@@ -124,11 +134,17 @@ both_sources!(create_update_unchanged, |t| {
     let renamed = company("杭州青松控股有限公司", None);
     let e = t
         .app
+        .sources()
         .upsert_from_source(&t.admin, "erp", "K-001", renamed)
         .await
         .unwrap_err();
     assert_eq!(e.status(), 422, "{e:?}");
-    let view = t.app.get_customer(&t.admin, &code).await.unwrap();
+    let view = t
+        .app
+        .customers()
+        .get_customer(&t.admin, &code)
+        .await
+        .unwrap();
     assert_eq!(view.name, "杭州青松贸易有限公司");
 });
 
@@ -136,6 +152,7 @@ both_sources!(bad_keys_and_bodies_are_refused_by_field, |t| {
     for (system, id, field) in [("E RP", "1", "system"), ("erp", "", "source_id")] {
         let e = t
             .app
+            .sources()
             .upsert_from_source(&t.admin, system, id, company("某某有限公司", None))
             .await
             .unwrap_err();
@@ -146,6 +163,7 @@ both_sources!(bad_keys_and_bodies_are_refused_by_field, |t| {
     }
     let e = t
         .app
+        .sources()
         .upsert_from_source(
             &t.admin,
             "erp",
@@ -155,18 +173,25 @@ both_sources!(bad_keys_and_bodies_are_refused_by_field, |t| {
         .await
         .unwrap_err();
     assert!(matches!(e, AppError::Validation(ref f) if f.iter().any(|f| f.field == "uscc")));
-    assert!(t.app.lookup_xref(&t.admin, "erp", "K-9").await.is_err());
+    assert!(t
+        .app
+        .sources()
+        .lookup_xref(&t.admin, "erp", "K-9")
+        .await
+        .is_err());
     assert_eq!(count_customers(&t).await, 0);
 });
 
 both_sources!(definite_match_is_linked_under_the_default_policy, |t| {
     let existing = t
         .app
+        .customers()
         .create_customer(&t.admin, company("杭州青松贸易有限公司", Some(USCC_A)))
         .await
         .unwrap();
     let r = t
         .app
+        .sources()
         .upsert_from_source(
             &t.admin,
             "erp",
@@ -181,6 +206,7 @@ both_sources!(definite_match_is_linked_under_the_default_policy, |t| {
     // Next time the source id finds it.
     let r = t
         .app
+        .sources()
         .upsert_from_source(
             &t.admin,
             "erp",
@@ -193,6 +219,7 @@ both_sources!(definite_match_is_linked_under_the_default_policy, |t| {
     // Another id of the same system is not linked to a customer that has one: queued.
     let r = t
         .app
+        .sources()
         .upsert_from_source(
             &t.admin,
             "erp",
@@ -208,12 +235,14 @@ both_sources!(definite_match_is_linked_under_the_default_policy, |t| {
 both_sources!(queue_answers_the_same_and_the_steward_decides, |t| {
     let existing = t
         .app
+        .customers()
         .create_customer(&t.admin, company("杭州青松贸易有限公司", Some(USCC_A)))
         .await
         .unwrap();
     let body = company("杭州青松贸易有限公司", Some(USCC_A));
     let q = t
         .app
+        .sources()
         .upsert_from_source(&t.admin, "crm", "C-1", body.clone())
         .await
         .unwrap();
@@ -221,6 +250,7 @@ both_sources!(queue_answers_the_same_and_the_steward_decides, |t| {
     let id = q.queue_id.unwrap();
     let again = t
         .app
+        .sources()
         .upsert_from_source(&t.admin, "crm", "C-1", body.clone())
         .await
         .unwrap();
@@ -231,12 +261,18 @@ both_sources!(queue_answers_the_same_and_the_steward_decides, |t| {
 
     let pending = t
         .app
+        .sources()
         .list_source_queue(&t.admin, None, None, None)
         .await
         .unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].name, "杭州青松贸易有限公司");
-    let entry = t.app.source_queue_entry(&t.admin, id).await.unwrap();
+    let entry = t
+        .app
+        .sources()
+        .source_queue_entry(&t.admin, id)
+        .await
+        .unwrap();
     let report = entry.duplicates.unwrap();
     assert_eq!(report.candidates[0].code, existing.code);
 
@@ -244,6 +280,7 @@ both_sources!(queue_answers_the_same_and_the_steward_decides, |t| {
     let clerk = clerk(&t, "queue_clerk").await;
     assert_eq!(
         t.app
+            .sources()
             .list_source_queue(&clerk, None, None, None)
             .await
             .unwrap_err()
@@ -253,6 +290,7 @@ both_sources!(queue_answers_the_same_and_the_steward_decides, |t| {
 
     let linked = t
         .app
+        .sources()
         .decide_source_queue(
             &t.admin,
             id,
@@ -266,6 +304,7 @@ both_sources!(queue_answers_the_same_and_the_steward_decides, |t| {
     assert_eq!(linked.code.as_deref(), Some(existing.code.as_str()));
     let e = t
         .app
+        .sources()
         .decide_source_queue(
             &t.admin,
             id,
@@ -278,6 +317,7 @@ both_sources!(queue_answers_the_same_and_the_steward_decides, |t| {
     assert_eq!(e.code(), "source.decided");
     let r = t
         .app
+        .sources()
         .upsert_from_source(&t.admin, "crm", "C-1", body)
         .await
         .unwrap();
@@ -288,17 +328,20 @@ both_sources!(queue_answers_the_same_and_the_steward_decides, |t| {
     let other = company("杭州青松贸易有限公司", Some(USCC_A));
     let q = t
         .app
+        .sources()
         .upsert_from_source(&t.admin, "crm", "C-2", other.clone())
         .await
         .unwrap();
     let id2 = q.queue_id.unwrap();
     let e = t
         .app
+        .sources()
         .decide_source_queue(&t.admin, id2, QueueDecision::Reject { reason: " ".into() })
         .await
         .unwrap_err();
     assert!(matches!(e, AppError::Validation(ref f) if f[0].field == "reason"));
     t.app
+        .sources()
         .decide_source_queue(
             &t.admin,
             id2,
@@ -310,6 +353,7 @@ both_sources!(queue_answers_the_same_and_the_steward_decides, |t| {
         .unwrap();
     let r = t
         .app
+        .sources()
         .upsert_from_source(&t.admin, "crm", "C-2", other)
         .await
         .unwrap();
@@ -320,6 +364,7 @@ both_sources!(queue_answers_the_same_and_the_steward_decides, |t| {
     let fresh = company("宁波远帆物流有限公司", Some(USCC_B));
     let r = t
         .app
+        .sources()
         .upsert_from_source(&t.admin, "crm", "C-2", fresh)
         .await
         .unwrap();
@@ -328,6 +373,7 @@ both_sources!(queue_answers_the_same_and_the_steward_decides, |t| {
     // Create despite the match: a new customer with the source id, the reason kept.
     let q = t
         .app
+        .sources()
         .upsert_from_source(
             &t.admin,
             "crm",
@@ -338,6 +384,7 @@ both_sources!(queue_answers_the_same_and_the_steward_decides, |t| {
         .unwrap();
     let made = t
         .app
+        .sources()
         .decide_source_queue(
             &t.admin,
             q.queue_id.unwrap(),
@@ -352,6 +399,7 @@ both_sources!(queue_answers_the_same_and_the_steward_decides, |t| {
     assert_ne!(code, existing.code);
     assert_eq!(
         t.app
+            .sources()
             .lookup_xref(&t.admin, "crm", "C-3")
             .await
             .unwrap()
@@ -360,6 +408,7 @@ both_sources!(queue_answers_the_same_and_the_steward_decides, |t| {
     );
     let decided = t
         .app
+        .sources()
         .list_source_queue(&t.admin, Some("created"), None, None)
         .await
         .unwrap();
@@ -378,6 +427,7 @@ async fn steward(t: &T, name: &str, scope: &str) -> Actor {
 both_sources!(scope_and_permission, |t| {
     let linked = t
         .app
+        .sources()
         .upsert_from_source(
             &t.admin,
             "erp",
@@ -391,6 +441,7 @@ both_sources!(scope_and_permission, |t| {
     let own = steward(&t, "own_steward", "own").await;
     let e = t
         .app
+        .sources()
         .upsert_from_source(
             &own,
             "erp",
@@ -404,6 +455,7 @@ both_sources!(scope_and_permission, |t| {
     // Its definite match lies outside its scope: not linked, queued (nothing told).
     let r = t
         .app
+        .sources()
         .upsert_from_source(
             &own,
             "erp",
@@ -417,6 +469,7 @@ both_sources!(scope_and_permission, |t| {
     // The queue entry belongs to the steward's own scope; the admin sees it too.
     assert_eq!(
         t.app
+            .sources()
             .list_source_queue(&own, None, None, None)
             .await
             .unwrap()
@@ -425,6 +478,7 @@ both_sources!(scope_and_permission, |t| {
     );
     let entry = t
         .app
+        .sources()
         .source_queue_entry(&own, r.queue_id.unwrap())
         .await
         .unwrap();
@@ -433,6 +487,7 @@ both_sources!(scope_and_permission, |t| {
     // Linking to a customer outside its scope is "not found".
     let e = t
         .app
+        .sources()
         .decide_source_queue(
             &own,
             r.queue_id.unwrap(),
@@ -447,6 +502,7 @@ both_sources!(scope_and_permission, |t| {
     let clerk = clerk(&t, "src_clerk").await;
     let e = t
         .app
+        .sources()
         .upsert_from_source(&clerk, "erp", "K-3", company("宁波远帆物流有限公司", None))
         .await
         .unwrap_err();
@@ -456,11 +512,13 @@ both_sources!(scope_and_permission, |t| {
 both_sources!(merged_customer_is_updated_through_its_survivor, |t| {
     let a = t
         .app
+        .customers()
         .create_customer(&t.admin, company("杭州青松贸易有限公司", Some(USCC_A)))
         .await
         .unwrap();
     let b = t
         .app
+        .sources()
         .upsert_from_source(
             &t.admin,
             "erp",
@@ -471,6 +529,7 @@ both_sources!(merged_customer_is_updated_through_its_survivor, |t| {
         .unwrap();
     let b_code = b.code.unwrap();
     t.app
+        .customers()
         .merge_customers(
             &t.admin,
             MergeRequest {
@@ -486,6 +545,7 @@ both_sources!(merged_customer_is_updated_through_its_survivor, |t| {
     body.phone = Some("0571-86660000".into());
     let r = t
         .app
+        .sources()
         .upsert_from_source(&t.admin, "erp", "K-5", body)
         .await
         .unwrap();
@@ -495,17 +555,19 @@ both_sources!(merged_customer_is_updated_through_its_survivor, |t| {
     // The old code resolves to the survivor; today's code to itself.
     let old = t
         .app
+        .codes()
         .resolve_code(&t.admin, &b_code.to_lowercase())
         .await
         .unwrap();
     assert_eq!(old.current_code, a.code);
     assert!(old.merged && !old.code_changed);
     assert_eq!(old.code_status, "merged");
-    let same = t.app.resolve_code(&t.admin, &a.code).await.unwrap();
+    let same = t.app.codes().resolve_code(&t.admin, &a.code).await.unwrap();
     assert_eq!(same.current_code, a.code);
     assert!(!same.merged);
     assert_eq!(
         t.app
+            .codes()
             .resolve_code(&t.admin, "NOPE-1")
             .await
             .unwrap_err()
@@ -516,6 +578,7 @@ both_sources!(merged_customer_is_updated_through_its_survivor, |t| {
     let own = steward(&t, "resolve_steward", "own").await;
     assert_eq!(
         t.app
+            .codes()
             .resolve_code(&own, &b_code)
             .await
             .unwrap_err()
@@ -524,6 +587,7 @@ both_sources!(merged_customer_is_updated_through_its_survivor, |t| {
     );
     assert_eq!(
         t.app
+            .codes()
             .resolve_code(&t.admin, "A\u{7}B")
             .await
             .unwrap_err()
@@ -544,7 +608,9 @@ both_sources!(
                 if i % 2 == 1 {
                     body.phone = Some("0577-88001234".into());
                 }
-                app.upsert_from_source(&admin, "erp", "RACE-1", body).await
+                app.sources()
+                    .upsert_from_source(&admin, "erp", "RACE-1", body)
+                    .await
             }));
         }
         let mut codes = std::collections::BTreeSet::new();
@@ -577,6 +643,7 @@ both_sources!(batch_applies_each_item_alone, |t| {
     ];
     let out = t
         .app
+        .sources()
         .upsert_batch_from_source(&t.admin, "erp", SourceBatch { items })
         .await
         .unwrap();
@@ -595,7 +662,12 @@ both_sources!(batch_applies_each_item_alone, |t| {
         UpsertOutcome::Created
     );
     assert_eq!(count_customers(&t).await, 2);
-    assert!(t.app.lookup_xref(&t.admin, "erp", "B-2").await.is_err());
+    assert!(t
+        .app
+        .sources()
+        .lookup_xref(&t.admin, "erp", "B-2")
+        .await
+        .is_err());
 
     let too_many = (0..1001)
         .map(|i| BatchItem {
@@ -605,6 +677,7 @@ both_sources!(batch_applies_each_item_alone, |t| {
         .collect();
     let e = t
         .app
+        .sources()
         .upsert_batch_from_source(&t.admin, "erp", SourceBatch { items: too_many })
         .await
         .unwrap_err();
@@ -615,12 +688,17 @@ both_sources!(batch_applies_each_item_alone, |t| {
 both_sources!(possible_match_is_queued_or_created_by_policy, |t| {
     let mut existing = company("杭州青松贸易有限公司", None);
     existing.phone = Some("0571-88886666".into());
-    t.app.create_customer(&t.admin, existing).await.unwrap();
+    t.app
+        .customers()
+        .create_customer(&t.admin, existing)
+        .await
+        .unwrap();
     // Another business at the same phone: a possible match, not a definite one.
     let mut draft = company("杭州青松科技有限公司", None);
     draft.phone = Some("0571-88886666".into());
     let report = t
         .app
+        .customers()
         .check_duplicates(&t.admin, draft.clone())
         .await
         .unwrap();
@@ -628,6 +706,7 @@ both_sources!(possible_match_is_queued_or_created_by_policy, |t| {
     // erp: the default policy sends a possible match to a steward.
     let r = t
         .app
+        .sources()
         .upsert_from_source(&t.admin, "erp", "P-1", draft.clone())
         .await
         .unwrap();
@@ -635,6 +714,7 @@ both_sources!(possible_match_is_queued_or_created_by_policy, |t| {
     // oa: created, with the candidates in the answer.
     let r = t
         .app
+        .sources()
         .upsert_from_source(&t.admin, "oa", "P-1", draft)
         .await
         .unwrap();

@@ -7,7 +7,7 @@ use super::*;
 /// The template's header and help rows, as the template gives them.
 async fn template_rows(t: &T) -> (Vec<String>, Vec<String>) {
     use calamine::{Reader, Xlsx};
-    let bytes = t.app.import_template(&t.admin).await.unwrap();
+    let bytes = t.app.imports().import_template(&t.admin).await.unwrap();
     let mut book = Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
     let range = book.worksheet_range("客户").unwrap();
     let mut rows = range
@@ -87,6 +87,7 @@ both!(a_kept_template_help_row_is_skipped, |t| {
         };
         let out = t
             .app
+            .imports()
             .import_file(&t.admin, &path, o, &|_| {})
             .await
             .unwrap();
@@ -102,12 +103,13 @@ both!(a_kept_template_help_row_is_skipped, |t| {
     let path = dir.path().join("客户.xlsx");
     let out = t
         .app
+        .imports()
         .import_file(&t.admin, &path, opts("客户.xlsx"), &|_| {})
         .await
         .unwrap();
     let job = out.report.job_id.unwrap();
     assert_eq!(out.report.created, 2);
-    let stored = t.app.import_job(&t.admin, job).await.unwrap();
+    let stored = t.app.imports().import_job(&t.admin, job).await.unwrap();
     assert_eq!(stored.help_row, Some(2));
 });
 
@@ -122,6 +124,7 @@ both!(a_data_row_is_not_taken_for_help, |t| {
     .unwrap();
     let out = t
         .app
+        .imports()
         .import_file(
             &t.admin,
             &path,
@@ -154,6 +157,7 @@ both!(reports_speak_one_language_and_business_terms, |t| {
     };
     let out = t
         .app
+        .imports()
         .import_file(&t.admin, &path, o, &|_| {})
         .await
         .unwrap();
@@ -161,6 +165,7 @@ both!(reports_speak_one_language_and_business_terms, |t| {
     let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
     let zh = text(
         t.app
+            .imports()
             .import_report(&t.admin, job, "rejected", ReportFormat::Csv, Some(Lang::Zh))
             .await
             .unwrap(),
@@ -169,6 +174,7 @@ both!(reports_speak_one_language_and_business_terms, |t| {
     assert!(!zh.contains(" / "), "one language: {zh}");
     let en = text(
         t.app
+            .imports()
             .import_report(&t.admin, job, "rejected", ReportFormat::Csv, Some(Lang::En))
             .await
             .unwrap(),
@@ -177,6 +183,7 @@ both!(reports_speak_one_language_and_business_terms, |t| {
     assert!(!en.contains("客户类型为必填项"), "{en}");
     let sample = text(
         t.app
+            .imports()
             .import_report(&t.admin, job, "sample", ReportFormat::Csv, Some(Lang::Zh))
             .await
             .unwrap(),
@@ -186,6 +193,7 @@ both!(reports_speak_one_language_and_business_terms, |t| {
     // The API's files keep codes and both languages.
     let both = text(
         t.app
+            .imports()
             .import_report(&t.admin, job, "sample", ReportFormat::Csv, None)
             .await
             .unwrap(),

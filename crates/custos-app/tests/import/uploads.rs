@@ -5,7 +5,7 @@ use super::*;
 
 /// A file in the upload directory with a name no other test uses.
 fn upload_path(t: &T, tag: &str) -> PathBuf {
-    let dir = t.app.import_upload_dir();
+    let dir = t.app.imports().import_upload_dir();
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(format!("{tag}-{:016x}.csv", rand::random::<u64>()))
 }
@@ -21,18 +21,29 @@ const PII_FILE: &str = "客户类型,客户名称,身份证号,手机\n\
 
 /// `text` received as an upload (in pieces, as a server receives it) and prepared.
 async fn upload(t: &T, text: &str, o: ImportOptions) -> (PathBuf, PreparedImport) {
-    let mut u = t.app.start_upload(&t.admin, "客户.csv").await.unwrap();
+    let mut u = t
+        .app
+        .imports()
+        .start_upload(&t.admin, "客户.csv")
+        .await
+        .unwrap();
     let path = u.path().unwrap().to_path_buf();
     for piece in text.as_bytes().chunks(100) {
         u.write(piece).await.unwrap();
     }
-    let prepared = t.app.prepare_upload(&t.admin, u, o).await.unwrap();
+    let prepared = t
+        .app
+        .imports()
+        .prepare_upload(&t.admin, u, o)
+        .await
+        .unwrap();
     (path, prepared)
 }
 
 async fn rejected_csv(t: &T, job: i64) -> String {
     let bytes = t
         .app
+        .imports()
         .import_report(&t.admin, job, "rejected", ReportFormat::Csv, None)
         .await
         .unwrap();
@@ -49,13 +60,22 @@ both!(uploads_are_sealed_and_deleted_when_their_job_ends, |t| {
     }
     let job = prepared.job_id().unwrap();
     drop(prepared);
-    t.app.tidy_import_uploads().await.unwrap();
+    t.app.imports().tidy_import_uploads().await.unwrap();
     assert!(path.exists() && sealed::is_sealed(&path).unwrap());
-    let out = t.app.resume_import(&t.admin, job, &|_| {}).await.unwrap();
+    let out = t
+        .app
+        .imports()
+        .resume_import(&t.admin, job, &|_| {})
+        .await
+        .unwrap();
     assert_eq!((out.report.created, out.report.rejected), (1, 1));
     assert!(!path.exists(), "the upload of an ended job is deleted");
     assert_eq!(
-        t.app.import_job_headers(&t.admin, job).await.unwrap(),
+        t.app
+            .imports()
+            .import_job_headers(&t.admin, job)
+            .await
+            .unwrap(),
         ["客户类型", "客户名称", "身份证号", "手机"]
     );
     let csv = rejected_csv(&t, job).await;
@@ -76,10 +96,14 @@ both!(uploads_are_sealed_and_deleted_when_their_job_ends, |t| {
         };
         let (path, prepared) = upload(&t, &text, o).await;
         let job = prepared.job_id();
-        let out = t.app.run_import(&t.admin, prepared, &|_| {}).await;
+        let out = t
+            .app
+            .imports()
+            .run_import(&t.admin, prepared, &|_| {})
+            .await;
         assert_eq!(out.is_ok(), dry, "{:?}", out.err());
         if let Some(job) = job {
-            let r = t.app.import_job(&t.admin, job).await.unwrap();
+            let r = t.app.imports().import_job(&t.admin, job).await.unwrap();
             assert_eq!(r.status, "failed");
         }
         assert!(!path.exists(), "dry run {dry}: upload left behind");
@@ -93,7 +117,11 @@ both!(uploads_are_sealed_and_deleted_when_their_job_ends, |t| {
         uploaded: true,
         ..opts("own.csv")
     };
-    t.app.import_file(&t.admin, &own, o, &|_| {}).await.unwrap();
+    t.app
+        .imports()
+        .import_file(&t.admin, &own, o, &|_| {})
+        .await
+        .unwrap();
     assert!(own.exists(), "a caller's file was deleted");
 });
 
@@ -123,6 +151,7 @@ both!(
         std::fs::write(&running, PII_FILE).unwrap();
         let prepared = t
             .app
+            .imports()
             .prepare_import(&t.admin, &running, opts("a.csv"))
             .await
             .unwrap();
@@ -134,6 +163,7 @@ both!(
         std::fs::write(&ended, PII_FILE).unwrap();
         let out = t
             .app
+            .imports()
             .import_file(&t.admin, &ended, opts("b.csv"), &|_| {})
             .await
             .unwrap();
@@ -147,7 +177,7 @@ both!(
         let orphan = upload_path(&t, "orphan");
         std::fs::write(&orphan, PII_FILE).unwrap();
 
-        let (sealed_n, deleted_n) = t.app.tidy_import_uploads().await.unwrap();
+        let (sealed_n, deleted_n) = t.app.imports().tidy_import_uploads().await.unwrap();
         assert!(sealed_n >= 1 && deleted_n >= 2, "{sealed_n} {deleted_n}");
         assert!(!ended.exists() && !orphan.exists());
         assert!(sealed::is_sealed(&running).unwrap());
@@ -165,6 +195,7 @@ both!(
         // known as an upload, deletes it when it ends.
         let out = t
             .app
+            .imports()
             .resume_import(&t.admin, running_job, &|_| {})
             .await
             .unwrap();
@@ -172,7 +203,7 @@ both!(
         assert_eq!(out.report.rejected, 1);
         assert!(!running.exists());
         // Nothing is left to do at the next start-up.
-        let again = t.app.tidy_import_uploads().await.unwrap();
+        let again = t.app.imports().tidy_import_uploads().await.unwrap();
         assert_eq!(again.0, 0);
     }
 );
@@ -216,6 +247,7 @@ both!(utf16_text_and_other_delimiters, |t| {
     };
     let out = t
         .app
+        .imports()
         .import_file(&t.admin, &path, o.clone(), &|_| {})
         .await
         .unwrap();
@@ -232,7 +264,12 @@ both!(utf16_text_and_other_delimiters, |t| {
         delimiter: Some(','),
         ..o
     };
-    let (_, code) = file_error(t.app.import_file(&t.admin, &path, forced, &|_| {}).await);
+    let (_, code) = file_error(
+        t.app
+            .imports()
+            .import_file(&t.admin, &path, forced, &|_| {})
+            .await,
+    );
     assert_eq!(code, "import.column_missing");
 });
 
@@ -249,7 +286,12 @@ both!(bad_utf16_and_unknown_delimiters_are_refused, |t| {
     let lone = dir.path().join("lone.txt");
     std::fs::write(&lone, bytes).unwrap();
     for path in [&cut, &lone] {
-        let (field, code) = file_error(t.app.import_file(&t.admin, path, opts("u"), &|_| {}).await);
+        let (field, code) = file_error(
+            t.app
+                .imports()
+                .import_file(&t.admin, path, opts("u"), &|_| {})
+                .await,
+        );
         assert_eq!(
             (field.as_str(), code.as_str()),
             ("file", "import.encoding_invalid")
@@ -307,6 +349,7 @@ both!(xlsx_reports_read_back, |t| {
     let job = out.report.job_id.unwrap();
     let bytes = t
         .app
+        .imports()
         .import_report(&t.admin, job, "rejected", ReportFormat::Xlsx, None)
         .await
         .unwrap();

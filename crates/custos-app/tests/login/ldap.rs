@@ -121,6 +121,7 @@ ldap_test!(first_login_creates_the_user_with_the_mapped_role, |env| {
     let r = env
         .t
         .app
+        .auth()
         .login("alice", "Alice-Secret-11", &ctx())
         .await
         .expect("alice logs in");
@@ -143,6 +144,7 @@ ldap_test!(first_login_creates_the_user_with_the_mapped_role, |env| {
     let actor = env
         .t
         .app
+        .auth()
         .authenticate(&r.token, ctx())
         .await
         .expect("token");
@@ -150,6 +152,7 @@ ldap_test!(first_login_creates_the_user_with_the_mapped_role, |env| {
     let again = env
         .t
         .app
+        .auth()
         .login_browser("ALICE", "Alice-Secret-11", &ctx())
         .await
         .expect("again");
@@ -160,6 +163,7 @@ ldap_test!(first_login_creates_the_user_with_the_mapped_role, |env| {
     let carol = env
         .t
         .app
+        .auth()
         .login("carol", "Carol-Secret-33", &ctx())
         .await
         .expect("carol");
@@ -169,9 +173,15 @@ ldap_test!(first_login_creates_the_user_with_the_mapped_role, |env| {
 });
 
 ldap_test!(wrong_and_empty_passwords_are_refused, |env| {
-    assert_refused(env.t.app.login("alice", "Alice-Secret-12", &ctx()).await);
+    assert_refused(
+        env.t
+            .app
+            .auth()
+            .login("alice", "Alice-Secret-12", &ctx())
+            .await,
+    );
     // An empty password would be an anonymous bind, which slapd accepts.
-    assert_refused(env.t.app.login("alice", "", &ctx()).await);
+    assert_refused(env.t.app.auth().login("alice", "", &ctx()).await);
     assert!(stored_user(&env.t, "alice").await.is_none());
     let failed = audit_reasons(&env.t, "auth.login_failed").await;
     assert!(
@@ -183,16 +193,28 @@ ldap_test!(wrong_and_empty_passwords_are_refused, |env| {
 });
 
 ldap_test!(unknown_and_unmapped_users_are_refused, |env| {
-    assert_refused(env.t.app.login("nobody", "Whatever-123", &ctx()).await);
+    assert_refused(
+        env.t
+            .app
+            .auth()
+            .login("nobody", "Whatever-123", &ctx())
+            .await,
+    );
     // Bob is in the directory with the right password but in no mapped group.
-    assert_refused(env.t.app.login("bob", "Bob-Secret-22", &ctx()).await);
+    assert_refused(env.t.app.auth().login("bob", "Bob-Secret-22", &ctx()).await);
     assert!(stored_user(&env.t, "nobody").await.is_none());
     assert!(stored_user(&env.t, "bob").await.is_none());
 });
 
 ldap_test!(filter_injection_finds_nobody, |env| {
     for name in ["*)(uid=*", "*", "alice)(|(uid=*", "al*"] {
-        assert_refused(env.t.app.login(name, "Alice-Secret-11", &ctx()).await);
+        assert_refused(
+            env.t
+                .app
+                .auth()
+                .login(name, "Alice-Secret-11", &ctx())
+                .await,
+        );
     }
     assert!(stored_user(&env.t, "alice").await.is_none());
 });
@@ -203,12 +225,14 @@ ldap_test!(
         let alice = env
             .t
             .app
+            .auth()
             .login("alice", "Alice-Secret-11", &ctx())
             .await
             .expect("alice");
         let carol = env
             .t
             .app
+            .auth()
             .login("carol", "Carol-Secret-33", &ctx())
             .await
             .expect("carol");
@@ -220,11 +244,23 @@ ldap_test!(
         );
         env.slapd
             .ldif("ldapdelete", "uid=carol,ou=people,dc=example,dc=org\n");
-        assert_refused(env.t.app.login("alice", "Alice-Secret-11", &ctx()).await);
-        assert_refused(env.t.app.login("carol", "Carol-Secret-33", &ctx()).await);
+        assert_refused(
+            env.t
+                .app
+                .auth()
+                .login("alice", "Alice-Secret-11", &ctx())
+                .await,
+        );
+        assert_refused(
+            env.t
+                .app
+                .auth()
+                .login("carol", "Carol-Secret-33", &ctx())
+                .await,
+        );
         for (name, token) in [("alice", &alice.token), ("carol", &carol.token)] {
             assert!(stored_user(&env.t, name).await.expect(name).disabled);
-            assert!(env.t.app.authenticate(token, ctx()).await.is_err());
+            assert!(env.t.app.auth().authenticate(token, ctx()).await.is_err());
         }
         let disabled = audit_reasons(&env.t, "user.disable").await;
         assert_eq!(disabled.len(), 2, "{disabled:?}");
@@ -234,16 +270,29 @@ ldap_test!(
             "dn: cn=stewards,ou=groups,dc=example,dc=org\nchangetype: modify\nadd: member\n\
          member: uid=alice,ou=people,dc=example,dc=org\n",
         );
-        assert_refused(env.t.app.login("alice", "Alice-Secret-11", &ctx()).await);
+        assert_refused(
+            env.t
+                .app
+                .auth()
+                .login("alice", "Alice-Secret-11", &ctx())
+                .await,
+        );
     }
 );
 
 ldap_test!(local_accounts_keep_their_passwords, |env| {
     // The directory has an `admin` too: it never logs in as the local administrator.
-    assert_refused(env.t.app.login("admin", "Directory-Admin-44", &ctx()).await);
+    assert_refused(
+        env.t
+            .app
+            .auth()
+            .login("admin", "Directory-Admin-44", &ctx())
+            .await,
+    );
     let r = env
         .t
         .app
+        .auth()
         .login("admin", "Quokka-Saffron-Lattice-19", &ctx())
         .await
         .expect("local admin");
@@ -252,6 +301,7 @@ ldap_test!(local_accounts_keep_their_passwords, |env| {
     env.slapd.stop();
     env.t
         .app
+        .auth()
         .login("admin", "Quokka-Saffron-Lattice-19", &ctx())
         .await
         .expect("local admin, directory down");
@@ -262,7 +312,13 @@ ldap_test!(
     |env| {
         env.slapd.stop();
         for _ in 0..7 {
-            match env.t.app.login("alice", "Alice-Secret-11", &ctx()).await {
+            match env
+                .t
+                .app
+                .auth()
+                .login("alice", "Alice-Secret-11", &ctx())
+                .await
+            {
                 Err(e @ AppError::Unavailable(_)) => assert_eq!(e.status(), 503),
                 other => panic!("expected 503, got {other:?}"),
             }
@@ -276,6 +332,7 @@ ldap_test!(
         let alice = env
             .t
             .app
+            .auth()
             .login("alice", "Alice-Secret-11", &ctx())
             .await
             .expect("alice");
@@ -287,6 +344,7 @@ ldap_test!(
         match env
             .t
             .app
+            .org()
             .update_user(&env.t.admin, alice.user.id, patch)
             .await
         {
@@ -297,9 +355,21 @@ ldap_test!(
         }
         // Wrong directory passwords count like wrong local ones.
         for _ in 0..5 {
-            assert_refused(env.t.app.login("alice", "Not-Her-Password-1", &ctx()).await);
+            assert_refused(
+                env.t
+                    .app
+                    .auth()
+                    .login("alice", "Not-Her-Password-1", &ctx())
+                    .await,
+            );
         }
-        match env.t.app.login("alice", "Alice-Secret-11", &ctx()).await {
+        match env
+            .t
+            .app
+            .auth()
+            .login("alice", "Alice-Secret-11", &ctx())
+            .await
+        {
             Err(AppError::TooManyRequests { .. }) => {}
             other => panic!("expected throttling, got {other:?}"),
         }

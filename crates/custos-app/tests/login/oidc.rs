@@ -54,7 +54,14 @@ fn ctx() -> Context {
 /// Follow the authorisation URL to the provider, which approves and redirects back:
 /// the callback's code and state.
 async fn authorize(env: &Env) -> (String, String) {
-    let url = env.t.app.oidc_begin("test").await.expect("begin").url;
+    let url = env
+        .t
+        .app
+        .auth()
+        .oidc_begin("test")
+        .await
+        .expect("begin")
+        .url;
     let parsed = reqwest::Url::parse(&url).expect("url");
     let q: std::collections::HashMap<String, String> = parsed.query_pairs().into_owned().collect();
     assert_eq!(q["code_challenge_method"], "S256");
@@ -76,6 +83,7 @@ async fn authorize(env: &Env) -> (String, String) {
 async fn finish(env: &Env, code: &str, state: &str) -> Result<LoginResult, AppError> {
     env.t
         .app
+        .auth()
         .oidc_finish("test", code, state, &ctx(), SessionKind::Browser)
         .await
 }
@@ -133,6 +141,7 @@ oidc_test!(the_code_flow_creates_the_user_and_a_session, |env| {
     assert_eq!(roles, [("steward", "all")]);
     env.t
         .app
+        .auth()
         .authenticate(&r.token, ctx())
         .await
         .expect("session works");
@@ -144,6 +153,7 @@ oidc_test!(the_code_flow_creates_the_user_and_a_session, |env| {
     assert!(env
         .t
         .app
+        .auth()
         .login("wang.wu", "Otter-Basalt-Meridian-42", &ctx())
         .await
         .is_err());
@@ -245,7 +255,13 @@ oidc_test!(groups_decide_who_gets_in, |env| {
     let r = finish(&env, &code, &state).await.expect("member");
     let (code, state) = authorize_as(&env, "/elsewhere").await;
     assert_code(finish(&env, &code, &state).await, "auth.oidc_refused");
-    assert!(env.t.app.authenticate(&r.token, ctx()).await.is_err());
+    assert!(env
+        .t
+        .app
+        .auth()
+        .authenticate(&r.token, ctx())
+        .await
+        .is_err());
 });
 
 async fn authorize_as(env: &Env, group: &str) -> (String, String) {
@@ -261,7 +277,7 @@ async fn an_unknown_provider_is_not_found() {
         return;
     };
     assert!(matches!(
-        env.t.app.oidc_begin("nope").await,
+        env.t.app.auth().oidc_begin("nope").await,
         Err(AppError::NotFound { .. })
     ));
     env.t.db.cleanup().await;
@@ -304,10 +320,11 @@ async fn sign_ons_capped(backend: Backend) {
         // The last place is still free; then the door closes.
         env.t
             .app
+            .auth()
             .oidc_begin("test")
             .await
             .expect("begin at the cap");
-        match env.t.app.oidc_begin("test").await {
+        match env.t.app.auth().oidc_begin("test").await {
             Err(e @ AppError::TooManyRequests { .. }) => {
                 assert_eq!(e.status(), 429);
                 assert_eq!(e.code(), "auth.sso_busy");

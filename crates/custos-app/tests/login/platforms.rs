@@ -77,7 +77,7 @@ fn ctx() -> Context {
 /// Follow the login URL to the fake, which approves and redirects back: the code and
 /// state of the callback.
 async fn authorize(env: &Env, name: &str) -> (String, String) {
-    let url = env.t.app.oidc_begin(name).await.expect("begin").url;
+    let url = env.t.app.auth().oidc_begin(name).await.expect("begin").url;
     assert!(url.starts_with(&env.fake.base), "{url}");
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -96,6 +96,7 @@ async fn authorize(env: &Env, name: &str) -> (String, String) {
 async fn finish(env: &Env, name: &str, code: &str, state: &str) -> Result<LoginResult, AppError> {
     env.t
         .app
+        .auth()
         .oidc_finish(name, code, state, &ctx(), SessionKind::Browser)
         .await
 }
@@ -205,6 +206,7 @@ platform_test!(
         assert_eq!(roles(&r), [("clerk".to_string(), "own".to_string())]);
         env.t
             .app
+            .auth()
             .authenticate(&r.token, ctx())
             .await
             .expect("session works");

@@ -20,21 +20,27 @@ pub async fn setup(backend: Backend) -> Option<T> {
 pub async fn setup_with(backend: Backend, config: AppConfig) -> Option<T> {
     let db = TestDb::new(backend).await.expect("test db")?;
     let app = App::from_db(db.db.clone(), config);
-    app.ensure_builtin_roles().await.expect("roles");
-    app.ensure_admin(Some("Quokka-Saffron-Lattice-19".into()))
+    app.org().ensure_builtin_roles().await.expect("roles");
+    app.auth()
+        .ensure_admin(Some("Quokka-Saffron-Lattice-19".into()))
         .await
         .expect("admin");
     let admin = app
+        .auth()
         .actor_for_username("admin", Context::new(Source::System))
         .await
         .expect("admin actor");
-    app.ensure_default_code_rules(&admin).await.expect("rules");
+    app.demo()
+        .ensure_default_code_rules(&admin)
+        .await
+        .expect("rules");
     Some(T { app, admin, db })
 }
 
 /// A user holding `role` with `scope`, as an actor.
 pub async fn user(t: &T, name: &str, role: &str, scope: &str) -> Actor {
     t.app
+        .org()
         .create_user(
             &t.admin,
             custos_app::org::NewUser {
@@ -53,6 +59,7 @@ pub async fn user(t: &T, name: &str, role: &str, scope: &str) -> Actor {
         .await
         .expect("user");
     t.app
+        .auth()
         .actor_for_username(name, Context::new(Source::System))
         .await
         .expect("actor")

@@ -61,7 +61,7 @@ pub async fn list_followups(
     ApiQuery(q): ApiQuery<PageQuery>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let page = s.app.list_followups(&actor, &code, &q).await?;
+    let page = s.app.activities().list_followups(&actor, &code, &q).await?;
     Ok(answer(StatusCode::OK, page, "followups", raw))
 }
 
@@ -78,7 +78,11 @@ pub async fn add_followup(
     Path(code): Path<String>,
     JsonInput(input): JsonInput<NewFollowup>,
 ) -> Result<Response, ApiError> {
-    let v = s.app.add_followup(&actor, &code, input).await?;
+    let v = s
+        .app
+        .activities()
+        .add_followup(&actor, &code, input)
+        .await?;
     Ok(answer(StatusCode::CREATED, v, "followups", None))
 }
 
@@ -95,7 +99,11 @@ pub async fn list_interactions(
     ApiQuery(q): ApiQuery<PageQuery>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let page = s.app.list_interactions(&actor, &code, &q).await?;
+    let page = s
+        .app
+        .activities()
+        .list_interactions(&actor, &code, &q)
+        .await?;
     Ok(answer(StatusCode::OK, page, "interactions", raw))
 }
 
@@ -112,7 +120,11 @@ pub async fn add_interaction(
     Path(code): Path<String>,
     JsonInput(input): JsonInput<NewInteraction>,
 ) -> Result<Response, ApiError> {
-    let v = s.app.add_interaction(&actor, &code, input).await?;
+    let v = s
+        .app
+        .activities()
+        .add_interaction(&actor, &code, input)
+        .await?;
     Ok(answer(StatusCode::CREATED, v, "interactions", None))
 }
 
@@ -131,7 +143,11 @@ pub async fn update_interaction(
     JsonInput(patch): JsonInput<InteractionPatch>,
 ) -> Result<Response, ApiError> {
     let id = parse_id("interaction", &id)?;
-    let v = s.app.update_interaction(&actor, &code, id, patch).await?;
+    let v = s
+        .app
+        .activities()
+        .update_interaction(&actor, &code, id, patch)
+        .await?;
     Ok(answer(
         StatusCode::OK,
         v,
@@ -153,7 +169,11 @@ pub async fn list_service_records(
     ApiQuery(q): ApiQuery<PageQuery>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let page = s.app.list_service_records(&actor, &code, &q).await?;
+    let page = s
+        .app
+        .activities()
+        .list_service_records(&actor, &code, &q)
+        .await?;
     Ok(answer(StatusCode::OK, page, "service-records", raw))
 }
 
@@ -170,7 +190,11 @@ pub async fn add_service_record(
     Path(code): Path<String>,
     JsonInput(input): JsonInput<NewServiceRecord>,
 ) -> Result<Response, ApiError> {
-    let v = s.app.add_service_record(&actor, &code, input).await?;
+    let v = s
+        .app
+        .activities()
+        .add_service_record(&actor, &code, input)
+        .await?;
     Ok(answer(StatusCode::CREATED, v, "service-records", None))
 }
 
@@ -187,7 +211,7 @@ pub async fn list_contracts(
     ApiQuery(q): ApiQuery<PageQuery>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let page = s.app.list_contracts(&actor, &code, &q).await?;
+    let page = s.app.activities().list_contracts(&actor, &code, &q).await?;
     Ok(answer(StatusCode::OK, page, "contracts", raw))
 }
 
@@ -206,7 +230,11 @@ pub async fn add_contract(
     Path(code): Path<String>,
     JsonInput(input): JsonInput<NewContract>,
 ) -> Result<Response, ApiError> {
-    let v = s.app.add_contract(&actor, &code, input).await?;
+    let v = s
+        .app
+        .activities()
+        .add_contract(&actor, &code, input)
+        .await?;
     Ok(answer(StatusCode::CREATED, v, "contracts", None))
 }
 
@@ -224,7 +252,11 @@ pub async fn update_contract(
     JsonInput(patch): JsonInput<ContractPatch>,
 ) -> Result<Response, ApiError> {
     let id = parse_id("contract", &id)?;
-    let v = s.app.update_contract(&actor, &code, id, patch).await?;
+    let v = s
+        .app
+        .activities()
+        .update_contract(&actor, &code, id, patch)
+        .await?;
     Ok(answer(StatusCode::OK, v, &format!("contracts/{id}"), None))
 }
 
@@ -242,7 +274,7 @@ pub async fn list_orders(
     ApiQuery(q): ApiQuery<PageQuery>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let page = s.app.list_orders(&actor, &code, &q).await?;
+    let page = s.app.activities().list_orders(&actor, &code, &q).await?;
     Ok(answer(StatusCode::OK, page, "orders", raw))
 }
 
@@ -263,7 +295,7 @@ pub async fn add_order(
     Path(code): Path<String>,
     JsonInput(input): JsonInput<NewOrder>,
 ) -> Result<Response, ApiError> {
-    let v = s.app.add_order(&actor, &code, input).await?;
+    let v = s.app.activities().add_order(&actor, &code, input).await?;
     let status = match &v {
         Located::Here(r) if !r.created => StatusCode::OK,
         _ => StatusCode::CREATED,
@@ -284,7 +316,7 @@ pub async fn credit_history(
     ApiQuery(q): ApiQuery<PageQuery>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let v = s.app.credit_history(&actor, &code, &q).await?;
+    let v = s.app.activities().credit_history(&actor, &code, &q).await?;
     Ok(answer(StatusCode::OK, v, "credit", raw))
 }
 
@@ -301,7 +333,7 @@ pub async fn add_credit(
     Path(code): Path<String>,
     JsonInput(input): JsonInput<NewCredit>,
 ) -> Result<Response, ApiError> {
-    let v = s.app.add_credit(&actor, &code, input).await?;
+    let v = s.app.activities().add_credit(&actor, &code, input).await?;
     Ok(answer(StatusCode::CREATED, v, "credit", None))
 }
 
@@ -319,6 +351,10 @@ pub async fn list_activities(
     ApiQuery(q): ApiQuery<PageQuery>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let page = s.app.list_activities(&actor, &code, &q).await?;
+    let page = s
+        .app
+        .activities()
+        .list_activities(&actor, &code, &q)
+        .await?;
     Ok(answer(StatusCode::OK, page, "activities", raw))
 }

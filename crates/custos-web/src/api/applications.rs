@@ -31,7 +31,12 @@ pub async fn submit_application(
 ) -> Result<(StatusCode, Json<ApplicationView>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(s.app.submit_application(&actor, input).await?),
+        Json(
+            s.app
+                .applications()
+                .submit_application(&actor, input)
+                .await?,
+        ),
     ))
 }
 
@@ -45,7 +50,9 @@ pub async fn list_applications(
     Auth(actor): Auth,
     ApiQuery(q): ApiQuery<ApplicationQuery>,
 ) -> Result<Json<Vec<ApplicationSummary>>, ApiError> {
-    Ok(Json(s.app.list_applications(&actor, q).await?))
+    Ok(Json(
+        s.app.applications().list_applications(&actor, q).await?,
+    ))
 }
 
 /// One application with its flow, tasks and whole trail.
@@ -58,7 +65,9 @@ pub async fn get_application(
     Path(id): Path<String>,
 ) -> Result<Json<ApplicationView>, ApiError> {
     let id = parse_id("application", &id)?;
-    Ok(Json(s.app.get_application(&actor, id).await?))
+    Ok(Json(
+        s.app.applications().get_application(&actor, id).await?,
+    ))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -113,7 +122,10 @@ pub async fn approve_application(
 ) -> Result<Json<ApplicationView>, ApiError> {
     let id = parse_id("application", &id)?;
     Ok(Json(
-        s.app.approve_application(&actor, id, body.comment).await?,
+        s.app
+            .applications()
+            .approve_application(&actor, id, body.comment)
+            .await?,
     ))
 }
 
@@ -131,7 +143,10 @@ pub async fn reject_application(
 ) -> Result<Json<ApplicationView>, ApiError> {
     let id = parse_id("application", &id)?;
     Ok(Json(
-        s.app.reject_application(&actor, id, body.reason).await?,
+        s.app
+            .applications()
+            .reject_application(&actor, id, body.reason)
+            .await?,
     ))
 }
 
@@ -148,7 +163,10 @@ pub async fn return_application(
 ) -> Result<Json<ApplicationView>, ApiError> {
     let id = parse_id("application", &id)?;
     Ok(Json(
-        s.app.return_application(&actor, id, body.comment).await?,
+        s.app
+            .applications()
+            .return_application(&actor, id, body.comment)
+            .await?,
     ))
 }
 
@@ -166,6 +184,7 @@ pub async fn resubmit_application(
     let id = parse_id("application", &id)?;
     Ok(Json(
         s.app
+            .applications()
             .resubmit_application(&actor, id, body.payload, body.reason)
             .await?,
     ))
@@ -185,6 +204,7 @@ pub async fn submit_draft(
     let id = parse_id("application", &id)?;
     Ok(Json(
         s.app
+            .applications()
             .resubmit_application(&actor, id, body.payload, body.reason)
             .await?,
     ))
@@ -200,7 +220,12 @@ pub async fn withdraw_application(
     Path(id): Path<String>,
 ) -> Result<Json<ApplicationView>, ApiError> {
     let id = parse_id("application", &id)?;
-    Ok(Json(s.app.withdraw_application(&actor, id).await?))
+    Ok(Json(
+        s.app
+            .applications()
+            .withdraw_application(&actor, id)
+            .await?,
+    ))
 }
 
 /// Hand a pending task to another user (approver), or reassign one (administrator).
@@ -222,6 +247,7 @@ pub async fn delegate_application(
     let id = parse_id("application", &id)?;
     Ok(Json(
         s.app
+            .applications()
             .delegate_application(&actor, id, body.to_user, body.from_user, body.comment)
             .await?,
     ))
@@ -231,7 +257,7 @@ pub async fn delegate_application(
 #[utoipa::path(get, path = "/api/v1/inbox", tag = "applications", security(("bearer" = [])),
     responses((status = 200, body = Inbox)))]
 pub async fn inbox(State(s): State<AppState>, Auth(actor): Auth) -> Result<Json<Inbox>, ApiError> {
-    Ok(Json(s.app.inbox(&actor).await?))
+    Ok(Json(s.app.applications().inbox(&actor).await?))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -252,6 +278,7 @@ pub async fn list_notifications(
 ) -> Result<Json<Vec<NotificationView>>, ApiError> {
     Ok(Json(
         s.app
+            .applications()
             .notifications(&actor, q.unread.unwrap_or(false))
             .await?,
     ))
@@ -267,7 +294,10 @@ pub async fn read_notification(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id("notification", &id)?;
-    s.app.mark_notification_read(&actor, id).await?;
+    s.app
+        .applications()
+        .mark_notification_read(&actor, id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -278,7 +308,7 @@ pub async fn list_flows(
     State(s): State<AppState>,
     Auth(actor): Auth,
 ) -> Result<Json<Vec<FlowView>>, ApiError> {
-    Ok(Json(s.app.list_flows(&actor).await?))
+    Ok(Json(s.app.flows().list_flows(&actor).await?))
 }
 
 /// Define a flow, or a new version of one (same key).
@@ -292,7 +322,7 @@ pub async fn create_flow(
 ) -> Result<(StatusCode, Json<FlowView>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(s.app.create_flow(&actor, input).await?),
+        Json(s.app.flows().create_flow(&actor, input).await?),
     ))
 }
 
@@ -305,7 +335,7 @@ pub async fn disable_flow(
     Auth(actor): Auth,
     Path(key): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    s.app.disable_flow(&actor, &key).await?;
+    s.app.flows().disable_flow(&actor, &key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -319,5 +349,10 @@ pub async fn retrieve_archived(
     Auth(actor): Auth,
     Path(code): Path<String>,
 ) -> Result<Json<CustomerView>, ApiError> {
-    Ok(Json(s.app.retrieve_archived_customer(&actor, &code).await?))
+    Ok(Json(
+        s.app
+            .applications()
+            .retrieve_archived_customer(&actor, &code)
+            .await?,
+    ))
 }

@@ -46,5 +46,5 @@ pub async fn list_audit(
     Auth(actor): Auth,
     ApiQuery(params): ApiQuery<Vec<(String, String)>>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    Ok(Json(s.app.audit_page(&actor, &params).await?))
+    Ok(Json(s.app.audit().audit_page(&actor, &params).await?))
 }

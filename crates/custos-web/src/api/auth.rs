@@ -31,7 +31,12 @@ pub async fn login(
     Ctx(ctx): Ctx,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResult>, ApiError> {
-    Ok(Json(s.app.login(&req.username, &req.password, &ctx).await?))
+    Ok(Json(
+        s.app
+            .auth()
+            .login(&req.username, &req.password, &ctx)
+            .await?,
+    ))
 }
 
 /// Revoke the current token.
@@ -42,6 +47,6 @@ pub async fn logout(
     Auth(actor): Auth,
     Bearer(token): Bearer,
 ) -> Result<StatusCode, ApiError> {
-    s.app.logout(&actor, &token).await?;
+    s.app.auth().logout(&actor, &token).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -24,7 +24,7 @@ pub async fn create_code_rule(
 ) -> Result<(StatusCode, Json<CodeRuleView>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(s.app.create_code_rule(&actor, input).await?),
+        Json(s.app.codes().create_code_rule(&actor, input).await?),
     ))
 }
 
@@ -35,7 +35,7 @@ pub async fn list_code_rules(
     State(s): State<AppState>,
     Auth(actor): Auth,
 ) -> Result<Json<Vec<CodeRuleView>>, ApiError> {
-    Ok(Json(s.app.list_code_rules(&actor).await?))
+    Ok(Json(s.app.codes().list_code_rules(&actor).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/code-rules/{key}", tag = "code-rules", security(("bearer" = [])),
@@ -46,7 +46,7 @@ pub async fn get_code_rule(
     Auth(actor): Auth,
     Path(key): Path<String>,
 ) -> Result<Json<CodeRuleView>, ApiError> {
-    Ok(Json(s.app.get_code_rule(&actor, &key).await?))
+    Ok(Json(s.app.codes().get_code_rule(&actor, &key).await?))
 }
 
 /// Publish the rule's draft; the previous published version is disabled.
@@ -58,7 +58,7 @@ pub async fn publish_code_rule(
     Auth(actor): Auth,
     Path(key): Path<String>,
 ) -> Result<Json<CodeRuleView>, ApiError> {
-    Ok(Json(s.app.publish_code_rule(&actor, &key).await?))
+    Ok(Json(s.app.codes().publish_code_rule(&actor, &key).await?))
 }
 
 /// Stop issuing from the rule; its codes stay valid.
@@ -70,7 +70,7 @@ pub async fn disable_code_rule(
     Auth(actor): Auth,
     Path(key): Path<String>,
 ) -> Result<Json<CodeRuleView>, ApiError> {
-    Ok(Json(s.app.disable_code_rule(&actor, &key).await?))
+    Ok(Json(s.app.codes().disable_code_rule(&actor, &key).await?))
 }
 
 /// The next codes for a sample customer, consuming nothing.
@@ -83,7 +83,12 @@ pub async fn preview_code_rule(
     Path(key): Path<String>,
     JsonInput(sample): JsonInput<SampleCustomer>,
 ) -> Result<Json<Preview>, ApiError> {
-    Ok(Json(s.app.preview_code_rule(&actor, &key, sample).await?))
+    Ok(Json(
+        s.app
+            .codes()
+            .preview_code_rule(&actor, &key, sample)
+            .await?,
+    ))
 }
 
 /// Used / remaining codes per sequence scope; warns at 80 %.
@@ -95,7 +100,7 @@ pub async fn code_rule_capacity(
     Auth(actor): Auth,
     Path(key): Path<String>,
 ) -> Result<Json<Capacity>, ApiError> {
-    Ok(Json(s.app.code_rule_capacity(&actor, &key).await?))
+    Ok(Json(s.app.codes().code_rule_capacity(&actor, &key).await?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -114,5 +119,5 @@ pub async fn validate_code(
     Auth(actor): Auth,
     ApiJson(req): ApiJson<ValidateCode>,
 ) -> Result<Json<CodeValidation>, ApiError> {
-    Ok(Json(s.app.validate_code(&actor, &req.code).await?))
+    Ok(Json(s.app.codes().validate_code(&actor, &req.code).await?))
 }

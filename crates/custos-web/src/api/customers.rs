@@ -30,7 +30,7 @@ pub async fn create_customer(
 ) -> Result<(StatusCode, Json<CustomerView>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(s.app.create_customer(&actor, input).await?),
+        Json(s.app.customers().create_customer(&actor, input).await?),
     ))
 }
 
@@ -46,7 +46,7 @@ pub async fn list_customers(
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> Result<Json<CustomerPage>, ApiError> {
     q.custom = custom_filters(&pairs);
-    Ok(Json(s.app.search_customers(&actor, q).await?))
+    Ok(Json(s.app.customers().search_customers(&actor, q).await?))
 }
 
 /// The custom-field filters of a customer query string (`custom.<key>=value`), which
@@ -96,7 +96,11 @@ pub async fn get_customer(
         ),
         None => None,
     };
-    let view = s.app.get_customer_as_of(&actor, &code, as_of).await?;
+    let view = s
+        .app
+        .customers()
+        .get_customer_as_of(&actor, &code, as_of)
+        .await?;
     // A merged code answers with a permanent redirect to its survivor (the merged record
     // itself stays readable with `as_of`).
     if let (Some(survivor), None) = (&view.merged_into, as_of) {
@@ -136,7 +140,12 @@ pub async fn update_customer(
     Path(code): Path<String>,
     ApiJson(patch): ApiJson<CustomerPatch>,
 ) -> Result<Json<CustomerView>, ApiError> {
-    Ok(Json(s.app.update_customer(&actor, &code, patch).await?))
+    Ok(Json(
+        s.app
+            .customers()
+            .update_customer(&actor, &code, patch)
+            .await?,
+    ))
 }
 
 /// The change history (变更记录) of a customer, oldest first; personal data masked.
@@ -148,7 +157,9 @@ pub async fn customer_history(
     Auth(actor): Auth,
     Path(code): Path<String>,
 ) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
-    Ok(Json(s.app.customer_history(&actor, &code).await?))
+    Ok(Json(
+        s.app.customers().customer_history(&actor, &code).await?,
+    ))
 }
 
 /// Add a contact person; `is_primary` moves the primary flag to it.
@@ -163,7 +174,7 @@ pub async fn add_contact(
 ) -> Result<(StatusCode, Json<CustomerView>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(s.app.add_contact(&actor, &code, input).await?),
+        Json(s.app.customers().add_contact(&actor, &code, input).await?),
     ))
 }
 
@@ -179,7 +190,12 @@ pub async fn update_contact(
     ApiJson(patch): ApiJson<ContactPatch>,
 ) -> Result<Json<CustomerView>, ApiError> {
     let id = parse_id("contact", &id)?;
-    Ok(Json(s.app.update_contact(&actor, &code, id, patch).await?))
+    Ok(Json(
+        s.app
+            .customers()
+            .update_contact(&actor, &code, id, patch)
+            .await?,
+    ))
 }
 
 /// Remove a contact person.
@@ -192,7 +208,9 @@ pub async fn delete_contact(
     Path((code, id)): Path<(String, String)>,
 ) -> Result<Json<CustomerView>, ApiError> {
     let id = parse_id("contact", &id)?;
-    Ok(Json(s.app.delete_contact(&actor, &code, id).await?))
+    Ok(Json(
+        s.app.customers().delete_contact(&actor, &code, id).await?,
+    ))
 }
 
 /// Customer statistics (统计报表) within the caller's `stats.read` scope.
@@ -202,7 +220,7 @@ pub async fn customer_stats(
     State(s): State<AppState>,
     Auth(actor): Auth,
 ) -> Result<Json<CustomerStats>, ApiError> {
-    Ok(Json(s.app.customer_stats(&actor).await?))
+    Ok(Json(s.app.customers().customer_stats(&actor).await?))
 }
 
 /// The field catalog (数据标准): built-in and custom fields.
@@ -212,7 +230,7 @@ pub async fn list_fields(
     State(s): State<AppState>,
     Auth(actor): Auth,
 ) -> Result<Json<Vec<FieldDefinition>>, ApiError> {
-    Ok(Json(s.app.list_fields(&actor).await?))
+    Ok(Json(s.app.fields().list_fields(&actor).await?))
 }
 
 /// Add the standard fields (标准字段: invoicing details, addresses by purpose, credit
@@ -224,7 +242,7 @@ pub async fn add_standard_fields(
     State(s): State<AppState>,
     Auth(actor): Auth,
 ) -> Result<Json<custos_app::standard_fields::StandardFieldsAdded>, ApiError> {
-    Ok(Json(s.app.add_standard_fields(&actor).await?))
+    Ok(Json(s.app.fields().add_standard_fields(&actor).await?))
 }
 
 /// Add or replace a custom field (`field.manage`).
@@ -238,7 +256,7 @@ pub async fn put_field(
 ) -> Result<(StatusCode, Json<FieldDefinition>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(s.app.put_field(&actor, def).await?),
+        Json(s.app.fields().put_field(&actor, def).await?),
     ))
 }
 
@@ -251,7 +269,7 @@ pub async fn list_xrefs(
     Auth(actor): Auth,
     Path(code): Path<String>,
 ) -> Result<Json<Vec<XrefView>>, ApiError> {
-    Ok(Json(s.app.list_xrefs(&actor, &code).await?))
+    Ok(Json(s.app.sources().list_xrefs(&actor, &code).await?))
 }
 
 /// Link a customer to its id in an external system (unique per system).
@@ -265,7 +283,12 @@ pub async fn put_xref(
     Path((code, system)): Path<(String, String)>,
     JsonInput(input): JsonInput<XrefInput>,
 ) -> Result<Json<XrefView>, ApiError> {
-    Ok(Json(s.app.put_xref(&actor, &code, &system, input).await?))
+    Ok(Json(
+        s.app
+            .sources()
+            .put_xref(&actor, &code, &system, input)
+            .await?,
+    ))
 }
 
 /// Remove a customer's id in an external system.
@@ -277,7 +300,7 @@ pub async fn delete_xref(
     Auth(actor): Auth,
     Path((code, system)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    s.app.delete_xref(&actor, &code, &system).await?;
+    s.app.sources().delete_xref(&actor, &code, &system).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -290,7 +313,12 @@ pub async fn lookup_xref(
     Auth(actor): Auth,
     Path((system, source_id)): Path<(String, String)>,
 ) -> Result<Json<XrefView>, ApiError> {
-    Ok(Json(s.app.lookup_xref(&actor, &system, &source_id).await?))
+    Ok(Json(
+        s.app
+            .sources()
+            .lookup_xref(&actor, &system, &source_id)
+            .await?,
+    ))
 }
 
 /// Configured customer types.
@@ -300,7 +328,7 @@ pub async fn list_customer_types(
     State(s): State<AppState>,
     Auth(_actor): Auth,
 ) -> Result<Json<Vec<CustomerType>>, ApiError> {
-    Ok(Json(s.app.customer_types().await?))
+    Ok(Json(s.app.customers().customer_types().await?))
 }
 
 /// Replace the customer types (`field.manage`).
@@ -312,5 +340,7 @@ pub async fn set_customer_types(
     Auth(actor): Auth,
     JsonInput(types): JsonInput<Vec<CustomerType>>,
 ) -> Result<Json<Vec<CustomerType>>, ApiError> {
-    Ok(Json(s.app.set_customer_types(&actor, types).await?))
+    Ok(Json(
+        s.app.customers().set_customer_types(&actor, types).await?,
+    ))
 }

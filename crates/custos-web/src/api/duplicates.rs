@@ -40,7 +40,9 @@ pub async fn check_duplicates(
     Auth(actor): Auth,
     ApiJson(draft): ApiJson<NewCustomer>,
 ) -> Result<Json<DuplicateReport>, ApiError> {
-    Ok(Json(s.app.check_duplicates(&actor, draft).await?))
+    Ok(Json(
+        s.app.customers().check_duplicates(&actor, draft).await?,
+    ))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -60,7 +62,12 @@ pub async fn scan_duplicates(
     Auth(actor): Auth,
     ApiJson(req): ApiJson<ScanRequest>,
 ) -> Result<Json<ScanSummary>, ApiError> {
-    Ok(Json(s.app.scan_duplicates(&actor, req.threshold).await?))
+    Ok(Json(
+        s.app
+            .customers()
+            .scan_duplicates(&actor, req.threshold)
+            .await?,
+    ))
 }
 
 /// The duplicate review queue, newest first.
@@ -72,7 +79,7 @@ pub async fn list_groups(
     Auth(actor): Auth,
     ApiQuery(q): ApiQuery<GroupQuery>,
 ) -> Result<Json<DuplicateGroupPage>, ApiError> {
-    Ok(Json(s.app.duplicate_groups(&actor, q).await?))
+    Ok(Json(s.app.customers().duplicate_groups(&actor, q).await?))
 }
 
 /// One duplicate group with the evidence of each pair.
@@ -85,7 +92,7 @@ pub async fn get_group(
     Path(id): Path<String>,
 ) -> Result<Json<DuplicateGroupView>, ApiError> {
     let id = parse_id("duplicate_group", &id)?;
-    Ok(Json(s.app.duplicate_group(&actor, id).await?))
+    Ok(Json(s.app.customers().duplicate_group(&actor, id).await?))
 }
 
 /// Confirm a group: merge its members into the chosen survivor.
@@ -100,7 +107,12 @@ pub async fn merge_group(
     JsonInput(req): JsonInput<GroupMergeRequest>,
 ) -> Result<Json<MergeResult>, ApiError> {
     let id = parse_id("duplicate_group", &id)?;
-    Ok(Json(s.app.merge_duplicate_group(&actor, id, req).await?))
+    Ok(Json(
+        s.app
+            .customers()
+            .merge_duplicate_group(&actor, id, req)
+            .await?,
+    ))
 }
 
 /// Dismiss a group: its members are different customers and are not proposed again.
@@ -114,7 +126,12 @@ pub async fn dismiss_group(
     JsonInput(req): JsonInput<DismissRequest>,
 ) -> Result<Json<DuplicateGroupView>, ApiError> {
     let id = parse_id("duplicate_group", &id)?;
-    Ok(Json(s.app.dismiss_duplicate_group(&actor, id, req).await?))
+    Ok(Json(
+        s.app
+            .customers()
+            .dismiss_duplicate_group(&actor, id, req)
+            .await?,
+    ))
 }
 
 /// Merge customers into a survivor (field-by-field survivorship, merged codes redirect).
@@ -129,7 +146,7 @@ pub async fn create_merge(
 ) -> Result<(StatusCode, Json<MergeResult>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(s.app.merge_customers(&actor, req).await?),
+        Json(s.app.customers().merge_customers(&actor, req).await?),
     ))
 }
 
@@ -151,7 +168,9 @@ pub async fn undo_merge(
     ApiJson(req): ApiJson<UndoRequest>,
 ) -> Result<Json<Vec<CustomerView>>, ApiError> {
     let id = parse_id("merge", &id)?;
-    Ok(Json(s.app.unmerge(&actor, id, req.reason).await?))
+    Ok(Json(
+        s.app.customers().unmerge(&actor, id, req.reason).await?,
+    ))
 }
 
 /// Merges a customer took part in.
@@ -163,7 +182,7 @@ pub async fn customer_merges(
     Auth(actor): Auth,
     Path(code): Path<String>,
 ) -> Result<Json<Vec<MergeInfo>>, ApiError> {
-    Ok(Json(s.app.merges_of(&actor, &code).await?))
+    Ok(Json(s.app.customers().merges_of(&actor, &code).await?))
 }
 
 /// Lineage of a customer: merges into it or out of it, splits.
@@ -175,7 +194,7 @@ pub async fn customer_lineage(
     Auth(actor): Auth,
     Path(code): Path<String>,
 ) -> Result<Json<Vec<LineageEdge>>, ApiError> {
-    Ok(Json(s.app.lineage(&actor, &code).await?))
+    Ok(Json(s.app.customers().lineage(&actor, &code).await?))
 }
 
 /// Split a customer: new customers with new codes, selected contacts moved, the
@@ -192,6 +211,6 @@ pub async fn split_customer(
 ) -> Result<(StatusCode, Json<SplitResult>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(s.app.split_customer(&actor, &code, req).await?),
+        Json(s.app.customers().split_customer(&actor, &code, req).await?),
     ))
 }

@@ -44,5 +44,5 @@ pub async fn list_events(
     Auth(actor): Auth,
     ApiQuery(params): ApiQuery<Vec<(String, String)>>,
 ) -> Result<Json<EventPage>, ApiError> {
-    Ok(Json(s.app.event_feed(&actor, &params).await?))
+    Ok(Json(s.app.events().event_feed(&actor, &params).await?))
 }

@@ -159,6 +159,7 @@ pub async fn export_customers(
         .join(format!("customers.{}", opts.format.extension()));
     let (_, reader) = s
         .app
+        .exports()
         .export_customers_sealed(&actor, q, opts, &path)
         .await?;
     let len = reader.plain_len();
@@ -202,11 +203,11 @@ pub(crate) async fn start_export(
     actor: custos_app::Actor,
     req: custos_app::Input<ExportRequest>,
 ) -> Result<ExportJob, AppError> {
-    let (job, queued) = s.app.submit_export(&actor, req).await?;
+    let (job, queued) = s.app.exports().submit_export(&actor, req).await?;
     let app = s.app.clone();
     tokio::spawn(async move {
         let id = queued.id();
-        if let Err(e) = app.run_export_job(&actor, queued).await {
+        if let Err(e) = app.exports().run_export_job(&actor, queued).await {
             tracing::warn!(job = id, error = %e, "export job stopped");
         }
     });
@@ -246,6 +247,7 @@ pub async fn list_export_jobs(
     }
     Ok(Json(
         s.app
+            .exports()
             .export_jobs(&actor, cursor.as_deref(), limit.as_deref())
             .await?,
     ))
@@ -262,7 +264,7 @@ pub async fn get_export_job(
     Path(id): Path<String>,
 ) -> Result<Json<ExportJob>, ApiError> {
     let id = parse_id("export_job", &id)?;
-    Ok(Json(s.app.export_job(&actor, id).await?))
+    Ok(Json(s.app.exports().export_job(&actor, id).await?))
 }
 
 /// Delete the file of a job and mark it `expired` (a running job stops).
@@ -275,7 +277,7 @@ pub async fn delete_export_job(
     Path(id): Path<String>,
 ) -> Result<Json<ExportJob>, ApiError> {
     let id = parse_id("export_job", &id)?;
-    Ok(Json(s.app.delete_export_job(&actor, id).await?))
+    Ok(Json(s.app.exports().delete_export_job(&actor, id).await?))
 }
 
 /// Download the file of a finished job, decrypted as it is streamed (the download is
@@ -293,7 +295,7 @@ pub async fn download_export(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_id("export_job", &id)?;
-    let f = s.app.open_export_file(&actor, id).await?;
+    let f = s.app.exports().open_export_file(&actor, id).await?;
     let mut resp = file_response(
         reader_body(f.reader, ()),
         f.content_type,

@@ -25,7 +25,9 @@ pub async fn set_parent(
     Path(code): Path<String>,
     JsonInput(input): JsonInput<SetParent>,
 ) -> Result<Json<ParentView>, ApiError> {
-    Ok(Json(s.app.set_parent(&actor, &code, input).await?))
+    Ok(Json(
+        s.app.overview().set_parent(&actor, &code, input).await?,
+    ))
 }
 
 /// The group of a customer from its root down (at most 2,000 members); members outside
@@ -40,5 +42,5 @@ pub async fn customer_group(
     Auth(actor): Auth,
     Path(code): Path<String>,
 ) -> Result<Json<GroupView>, ApiError> {
-    Ok(Json(s.app.customer_group(&actor, &code).await?))
+    Ok(Json(s.app.overview().customer_group(&actor, &code).await?))
 }

@@ -125,7 +125,7 @@ pub(crate) async fn read_import_form(
                 }
                 let file_name = field.file_name().unwrap_or("upload.csv").to_string();
                 crate::guard::check_form_text("file", &file_name)?;
-                let mut u = s.app.start_upload(actor, &file_name).await?;
+                let mut u = s.app.imports().start_upload(actor, &file_name).await?;
                 loop {
                     match field.chunk().await {
                         Ok(Some(bytes)) => u.write(&bytes).await?,
@@ -213,7 +213,7 @@ pub(crate) fn spawn_import(
     prepared: custos_app::import::PreparedImport,
 ) {
     tokio::spawn(async move {
-        if let Err(e) = app.run_import(&actor, prepared, &|_| {}).await {
+        if let Err(e) = app.imports().run_import(&actor, prepared, &|_| {}).await {
             tracing::warn!(error = %e, "import job stopped");
         }
     });
@@ -222,7 +222,7 @@ pub(crate) fn spawn_import(
 /// Resume a stopped job in the background.
 pub(crate) fn spawn_resume(app: custos_app::App, actor: custos_app::Actor, id: i64) {
     tokio::spawn(async move {
-        if let Err(e) = app.resume_import(&actor, id, &|_| {}).await {
+        if let Err(e) = app.imports().resume_import(&actor, id, &|_| {}).await {
             tracing::warn!(error = %e, "import job stopped");
         }
     });
@@ -249,10 +249,18 @@ pub async fn create_import(
     let (options, upload) = read_import_form(&s, &actor, form, None).await?;
     let dry_run = options.dry_run;
     // The job owns the file now; it deletes it when it ends.
-    let prepared = s.app.prepare_upload(&actor, upload, options).await?;
+    let prepared = s
+        .app
+        .imports()
+        .prepare_upload(&actor, upload, options)
+        .await?;
     if dry_run {
         // The run deletes the upload when it ends.
-        let out = s.app.run_import(&actor, prepared, &|_| {}).await?;
+        let out = s
+            .app
+            .imports()
+            .run_import(&actor, prepared, &|_| {})
+            .await?;
         return Ok((StatusCode::OK, Json(out.report)));
     }
     let report = prepared.report();
@@ -270,7 +278,7 @@ pub async fn get_import(
     Path(id): Path<String>,
 ) -> Result<Json<ImportReport>, ApiError> {
     let id = parse_id("import_job", &id)?;
-    Ok(Json(s.app.import_job(&actor, id).await?))
+    Ok(Json(s.app.imports().import_job(&actor, id).await?))
 }
 
 /// Continue a job that stopped (server crash) from its first uncommitted row.
@@ -284,7 +292,7 @@ pub async fn resume_import(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<ImportReport>), ApiError> {
     let id = parse_id("import_job", &id)?;
-    let report = s.app.import_job(&actor, id).await?;
+    let report = s.app.imports().import_job(&actor, id).await?;
     if report.status != "running" {
         return Err(ApiError(AppError::Rejected(Violation::new(
             "import.not_resumable",
@@ -346,7 +354,11 @@ async fn report_file(
         ReportFormat::Csv
     };
     let ext = if xlsx { "xlsx" } else { "csv" };
-    let bytes = s.app.import_report(actor, id, kind, format, None).await?;
+    let bytes = s
+        .app
+        .imports()
+        .import_report(actor, id, kind, format, None)
+        .await?;
     let ct = if xlsx {
         XLSX_TYPE
     } else {
@@ -393,6 +405,6 @@ pub async fn import_template(
     State(s): State<AppState>,
     Auth(actor): Auth,
 ) -> Result<Response, ApiError> {
-    let bytes = s.app.import_template(&actor).await?;
+    let bytes = s.app.imports().import_template(&actor).await?;
     Ok(file_response(bytes, XLSX_TYPE, "customers-template.xlsx"))
 }

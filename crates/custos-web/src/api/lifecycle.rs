@@ -26,7 +26,7 @@ pub async fn customer_lifecycle(
     Path(code): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let v = s.app.customer_lifecycle(&actor, &code).await?;
+    let v = s.app.lifecycle().customer_lifecycle(&actor, &code).await?;
     Ok(answer(StatusCode::OK, v, "lifecycle", raw))
 }
 
@@ -38,7 +38,7 @@ pub async fn my_reminders(
     State(s): State<AppState>,
     Auth(actor): Auth,
 ) -> Result<Json<Vec<ReminderView>>, ApiError> {
-    Ok(Json(s.app.my_reminders(&actor).await?))
+    Ok(Json(s.app.lifecycle().my_reminders(&actor).await?))
 }
 
 /// New and lost customers per month (新增/流失客户) within the caller's `stats.read`
@@ -54,7 +54,7 @@ pub async fn customer_flow(
     Auth(actor): Auth,
     ApiQuery(q): ApiQuery<MonthsQuery>,
 ) -> Result<Json<CustomerFlow>, ApiError> {
-    Ok(Json(s.app.customer_flow(&actor, &q).await?))
+    Ok(Json(s.app.reports().customer_flow(&actor, &q).await?))
 }
 
 /// The repeat-purchase rate (复购率) within the caller's `stats.read` scope: overall, per
@@ -69,5 +69,5 @@ pub async fn repeat_purchase(
     Auth(actor): Auth,
     ApiQuery(q): ApiQuery<MonthsQuery>,
 ) -> Result<Json<RepeatPurchase>, ApiError> {
-    Ok(Json(s.app.repeat_purchase(&actor, &q).await?))
+    Ok(Json(s.app.reports().repeat_purchase(&actor, &q).await?))
 }

@@ -22,7 +22,9 @@ pub async fn list_channels(
     State(s): State<AppState>,
     Auth(actor): Auth,
 ) -> Result<Json<Vec<ChannelView>>, ApiError> {
-    Ok(Json(s.app.list_notification_channels(&actor).await?))
+    Ok(Json(
+        s.app.channels().list_notification_channels(&actor).await?,
+    ))
 }
 
 /// Make a channel. The URL and secret are stored encrypted and never shown back.
@@ -39,7 +41,12 @@ pub async fn create_channel(
 ) -> Result<(StatusCode, Json<ChannelView>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(s.app.create_notification_channel(&actor, input).await?),
+        Json(
+            s.app
+                .channels()
+                .create_notification_channel(&actor, input)
+                .await?,
+        ),
     ))
 }
 
@@ -54,7 +61,12 @@ pub async fn get_channel(
     Path(id): Path<String>,
 ) -> Result<Json<ChannelView>, ApiError> {
     let id = parse_id("notification_channel", &id)?;
-    Ok(Json(s.app.get_notification_channel(&actor, id).await?))
+    Ok(Json(
+        s.app
+            .channels()
+            .get_notification_channel(&actor, id)
+            .await?,
+    ))
 }
 
 /// Change a channel's name, URL, secret (`null` removes it), kinds or departments.
@@ -73,7 +85,10 @@ pub async fn update_channel(
 ) -> Result<Json<ChannelView>, ApiError> {
     let id = parse_id("notification_channel", &id)?;
     Ok(Json(
-        s.app.update_notification_channel(&actor, id, patch).await?,
+        s.app
+            .channels()
+            .update_notification_channel(&actor, id, patch)
+            .await?,
     ))
 }
 
@@ -89,7 +104,10 @@ pub async fn remove_channel(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id("notification_channel", &id)?;
-    s.app.remove_notification_channel(&actor, id).await?;
+    s.app
+        .channels()
+        .remove_notification_channel(&actor, id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -106,7 +124,10 @@ pub async fn list_deliveries(
 ) -> Result<Json<Vec<DeliveryView>>, ApiError> {
     let id = parse_id("notification_channel", &id)?;
     Ok(Json(
-        s.app.notification_channel_deliveries(&actor, id).await?,
+        s.app
+            .channels()
+            .notification_channel_deliveries(&actor, id)
+            .await?,
     ))
 }
 
@@ -125,6 +146,9 @@ pub async fn test_channel(
     let id = parse_id("notification_channel", &id)?;
     let out = s.app.outbound_client()?;
     Ok(Json(
-        s.app.test_notification_channel(&actor, id, &out).await?,
+        s.app
+            .channels()
+            .test_notification_channel(&actor, id, &out)
+            .await?,
     ))
 }

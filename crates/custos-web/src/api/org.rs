@@ -18,7 +18,7 @@ use crate::AppState;
 #[utoipa::path(get, path = "/api/v1/me", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = UserView), (status = 401, body = Problem, content_type = "application/problem+json")))]
 pub async fn me(State(s): State<AppState>, Auth(actor): Auth) -> Result<Json<UserView>, ApiError> {
-    Ok(Json(s.app.me(&actor).await?))
+    Ok(Json(s.app.org().me(&actor).await?))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -48,6 +48,7 @@ pub async fn list_users(
     let limit = page.limit.unwrap_or(100).clamp(1, 500);
     let items = s
         .app
+        .org()
         .list_users(&actor, page.after.unwrap_or(0), limit)
         .await?;
     let next_cursor = if items.len() as i64 == limit {
@@ -69,7 +70,7 @@ pub async fn create_user(
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(s.app.create_user(&actor, input).await?),
+        Json(s.app.org().create_user(&actor, input).await?),
     ))
 }
 
@@ -82,7 +83,7 @@ pub async fn get_user(
     Path(id): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
     let id = parse_id("user", &id)?;
-    Ok(Json(s.app.get_user(&actor, id).await?))
+    Ok(Json(s.app.org().get_user(&actor, id).await?))
 }
 
 /// Change a user: name, password, department, roles, disable/enable, unlock.
@@ -97,7 +98,7 @@ pub async fn update_user(
     ApiJson(patch): ApiJson<UserPatch>,
 ) -> Result<Json<UserView>, ApiError> {
     let id = parse_id("user", &id)?;
-    Ok(Json(s.app.update_user(&actor, id, patch).await?))
+    Ok(Json(s.app.org().update_user(&actor, id, patch).await?))
 }
 
 /// Clear a user's failed-login throttling from every address (needs `user.manage`
@@ -114,7 +115,7 @@ pub async fn unlock_user(
     Path(id): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
     let id = parse_id("user", &id)?;
-    Ok(Json(s.app.unlock_user(&actor, id).await?))
+    Ok(Json(s.app.org().unlock_user(&actor, id).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/departments", tag = "departments", security(("bearer" = [])),
@@ -123,7 +124,7 @@ pub async fn list_departments(
     State(s): State<AppState>,
     Auth(actor): Auth,
 ) -> Result<Json<Vec<DepartmentView>>, ApiError> {
-    Ok(Json(s.app.list_departments(&actor).await?))
+    Ok(Json(s.app.org().list_departments(&actor).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/departments", tag = "departments", security(("bearer" = [])),
@@ -136,7 +137,7 @@ pub async fn create_department(
 ) -> Result<(StatusCode, Json<DepartmentView>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(s.app.create_department(&actor, input).await?),
+        Json(s.app.org().create_department(&actor, input).await?),
     ))
 }
 
@@ -149,7 +150,7 @@ pub async fn get_department(
     Path(id): Path<String>,
 ) -> Result<Json<DepartmentView>, ApiError> {
     let id = parse_id("department", &id)?;
-    Ok(Json(s.app.get_department(&actor, id).await?))
+    Ok(Json(s.app.org().get_department(&actor, id).await?))
 }
 
 #[utoipa::path(patch, path = "/api/v1/departments/{id}", tag = "departments", security(("bearer" = [])),
@@ -162,7 +163,9 @@ pub async fn update_department(
     JsonInput(patch): JsonInput<DepartmentPatch>,
 ) -> Result<Json<DepartmentView>, ApiError> {
     let id = parse_id("department", &id)?;
-    Ok(Json(s.app.update_department(&actor, id, patch).await?))
+    Ok(Json(
+        s.app.org().update_department(&actor, id, patch).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/roles", tag = "roles", security(("bearer" = [])),
@@ -171,7 +174,7 @@ pub async fn list_roles(
     State(s): State<AppState>,
     Auth(actor): Auth,
 ) -> Result<Json<Vec<RoleView>>, ApiError> {
-    Ok(Json(s.app.list_roles(&actor).await?))
+    Ok(Json(s.app.org().list_roles(&actor).await?))
 }
 
 /// Define a custom role (`role.manage`).
@@ -184,7 +187,7 @@ pub async fn create_role(
 ) -> Result<(StatusCode, Json<RoleView>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(s.app.create_role(&actor, input).await?),
+        Json(s.app.org().create_role(&actor, input).await?),
     ))
 }
 
@@ -197,5 +200,5 @@ pub async fn update_role(
     Path(key): Path<String>,
     JsonInput(patch): JsonInput<RolePatch>,
 ) -> Result<Json<RoleView>, ApiError> {
-    Ok(Json(s.app.update_role(&actor, &key, patch).await?))
+    Ok(Json(s.app.org().update_role(&actor, &key, patch).await?))
 }

@@ -22,7 +22,9 @@ pub async fn customer_timeline(
     Path(code): Path<String>,
     ApiQuery(q): ApiQuery<TimelineQuery>,
 ) -> Result<Json<TimelinePage>, ApiError> {
-    Ok(Json(s.app.customer_timeline(&actor, &code, q).await?))
+    Ok(Json(
+        s.app.overview().customer_timeline(&actor, &code, q).await?,
+    ))
 }
 
 /// The overview (概览) of a customer: the record (personal data masked), its primary
@@ -36,5 +38,7 @@ pub async fn customer_overview(
     Auth(actor): Auth,
     Path(code): Path<String>,
 ) -> Result<Json<CustomerOverview>, ApiError> {
-    Ok(Json(s.app.customer_overview(&actor, &code).await?))
+    Ok(Json(
+        s.app.overview().customer_overview(&actor, &code).await?,
+    ))
 }

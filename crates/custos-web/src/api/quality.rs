@@ -29,7 +29,7 @@ pub async fn customer_quality(
     Auth(actor): Auth,
     Path(code): Path<String>,
 ) -> Result<Json<CustomerQuality>, ApiError> {
-    Ok(Json(s.app.customer_quality(&actor, &code).await?))
+    Ok(Json(s.app.quality().customer_quality(&actor, &code).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -49,7 +49,12 @@ pub async fn quality_summary(
     Auth(actor): Auth,
     ApiQuery(q): ApiQuery<SummaryQuery>,
 ) -> Result<Json<QualitySummary>, ApiError> {
-    Ok(Json(s.app.quality_summary(&actor, q.by.as_deref()).await?))
+    Ok(Json(
+        s.app
+            .quality()
+            .quality_summary(&actor, q.by.as_deref())
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -69,7 +74,12 @@ pub async fn quality_trend(
     Auth(actor): Auth,
     ApiQuery(q): ApiQuery<TrendQuery>,
 ) -> Result<Json<QualityTrend>, ApiError> {
-    Ok(Json(s.app.quality_trend(&actor, q.days.as_deref()).await?))
+    Ok(Json(
+        s.app
+            .quality()
+            .quality_trend(&actor, q.days.as_deref())
+            .await?,
+    ))
 }
 
 /// The worklist 待完善: customers failing rules, lowest score first, within the caller's
@@ -82,7 +92,7 @@ pub async fn quality_worklist(
     Auth(actor): Auth,
     ApiQuery(q): ApiQuery<WorklistQuery>,
 ) -> Result<Json<WorklistPage>, ApiError> {
-    Ok(Json(s.app.quality_worklist(&actor, &q).await?))
+    Ok(Json(s.app.quality().quality_worklist(&actor, &q).await?))
 }
 
 /// Assign worklist customers to a user to mend (`quality.manage`); the user is notified.
@@ -95,7 +105,9 @@ pub async fn assign_worklist(
     Auth(actor): Auth,
     JsonInput(req): JsonInput<AssignInput>,
 ) -> Result<Json<AssignOutcome>, ApiError> {
-    Ok(Json(s.app.assign_quality_work(&actor, req).await?))
+    Ok(Json(
+        s.app.quality().assign_quality_work(&actor, req).await?,
+    ))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -122,6 +134,7 @@ pub async fn recompute_quality(
     let after = req.get()?.after.unwrap_or(0);
     Ok(Json(
         s.app
+            .quality()
             .recompute_quality_bounded(&actor, after, RECOMPUTE_CHUNKS_PER_REQUEST, |_, _| {})
             .await?,
     ))

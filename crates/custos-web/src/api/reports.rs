@@ -21,5 +21,5 @@ pub async fn code_usage(
     Auth(actor): Auth,
     ApiQuery(q): ApiQuery<MonthsQuery>,
 ) -> Result<Json<CodeUsageReport>, ApiError> {
-    Ok(Json(s.app.code_usage_report(&actor, &q).await?))
+    Ok(Json(s.app.reports().code_usage_report(&actor, &q).await?))
 }

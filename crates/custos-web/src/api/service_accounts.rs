@@ -36,6 +36,7 @@ pub async fn list_service_accounts(
     let limit = page.limit.unwrap_or(100).clamp(1, 500);
     let items = s
         .app
+        .api_keys()
         .list_service_accounts(&actor, page.after.unwrap_or(0), limit)
         .await?;
     let next_cursor = if items.len() as i64 == limit {
@@ -60,7 +61,12 @@ pub async fn create_service_account(
 ) -> Result<(StatusCode, Json<ServiceAccountView>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(s.app.create_service_account(&actor, input).await?),
+        Json(
+            s.app
+                .api_keys()
+                .create_service_account(&actor, input)
+                .await?,
+        ),
     ))
 }
 
@@ -75,7 +81,9 @@ pub async fn get_service_account(
     Path(id): Path<String>,
 ) -> Result<Json<ServiceAccountView>, ApiError> {
     let id = parse_id("service_account", &id)?;
-    Ok(Json(s.app.get_service_account(&actor, id).await?))
+    Ok(Json(
+        s.app.api_keys().get_service_account(&actor, id).await?,
+    ))
 }
 
 /// Disable a service account: none of its keys works from the next request on.
@@ -91,7 +99,10 @@ pub async fn disable_service_account(
 ) -> Result<Json<ServiceAccountView>, ApiError> {
     let id = parse_id("service_account", &id)?;
     Ok(Json(
-        s.app.set_service_account_disabled(&actor, id, true).await?,
+        s.app
+            .api_keys()
+            .set_service_account_disabled(&actor, id, true)
+            .await?,
     ))
 }
 
@@ -109,6 +120,7 @@ pub async fn enable_service_account(
     let id = parse_id("service_account", &id)?;
     Ok(Json(
         s.app
+            .api_keys()
             .set_service_account_disabled(&actor, id, false)
             .await?,
     ))
@@ -126,7 +138,7 @@ pub async fn list_api_keys(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<ApiKeyView>>, ApiError> {
     let id = parse_id("service_account", &id)?;
-    Ok(Json(s.app.list_api_keys(&actor, id).await?))
+    Ok(Json(s.app.api_keys().list_api_keys(&actor, id).await?))
 }
 
 /// Make an API key. The token is in this answer only: store it now.
@@ -146,7 +158,7 @@ pub async fn create_api_key(
     let id = parse_id("service_account", &id)?;
     Ok((
         StatusCode::CREATED,
-        Json(s.app.create_api_key(&actor, id, input).await?),
+        Json(s.app.api_keys().create_api_key(&actor, id, input).await?),
     ))
 }
 
@@ -163,5 +175,7 @@ pub async fn revoke_api_key(
 ) -> Result<Json<ApiKeyView>, ApiError> {
     let id = parse_id("service_account", &id)?;
     let key_id = parse_id("api_key", &key_id)?;
-    Ok(Json(s.app.revoke_api_key(&actor, id, key_id).await?))
+    Ok(Json(
+        s.app.api_keys().revoke_api_key(&actor, id, key_id).await?,
+    ))
 }

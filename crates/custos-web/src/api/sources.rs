@@ -37,6 +37,7 @@ pub async fn upsert_source_customer(
 ) -> Result<(StatusCode, Json<UpsertResult>), ApiError> {
     let r = s
         .app
+        .sources()
         .upsert_from_source(&actor, &system, &source_id, input)
         .await?;
     let status = match r.outcome {
@@ -61,6 +62,7 @@ pub async fn upsert_source_batch(
 ) -> Result<Json<Vec<BatchItemResult>>, ApiError> {
     Ok(Json(
         s.app
+            .sources()
             .upsert_batch_from_source(&actor, &system, batch)
             .await?,
     ))
@@ -98,6 +100,7 @@ pub async fn list_source_queue(
     let limit = number("limit", q.limit.as_deref())?;
     Ok(Json(
         s.app
+            .sources()
             .list_source_queue(&actor, q.state.as_deref(), after, limit)
             .await?,
     ))
@@ -113,7 +116,7 @@ pub async fn source_queue_entry(
     Path(id): Path<String>,
 ) -> Result<Json<QueueEntryView>, ApiError> {
     let id = parse_id("source_queue", &id)?;
-    Ok(Json(s.app.source_queue_entry(&actor, id).await?))
+    Ok(Json(s.app.sources().source_queue_entry(&actor, id).await?))
 }
 
 /// Decide a queued source customer: `{"action":"link","code":…}`,
@@ -130,7 +133,12 @@ pub async fn decide_source_queue(
     JsonInput(decision): JsonInput<QueueDecision>,
 ) -> Result<Json<QueueEntryView>, ApiError> {
     let id = parse_id("source_queue", &id)?;
-    Ok(Json(s.app.decide_source_queue(&actor, id, decision).await?))
+    Ok(Json(
+        s.app
+            .sources()
+            .decide_source_queue(&actor, id, decision)
+            .await?,
+    ))
 }
 
 /// The current code for a code an old document carries, after code changes and merges.
@@ -143,5 +151,5 @@ pub async fn resolve_code(
     Auth(actor): Auth,
     Path(code): Path<String>,
 ) -> Result<Json<ResolvedCode>, ApiError> {
-    Ok(Json(s.app.resolve_code(&actor, &code).await?))
+    Ok(Json(s.app.codes().resolve_code(&actor, &code).await?))
 }

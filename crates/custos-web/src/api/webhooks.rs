@@ -26,7 +26,7 @@ pub async fn list_webhooks(
     State(s): State<AppState>,
     Auth(actor): Auth,
 ) -> Result<Json<Vec<WebhookView>>, ApiError> {
-    Ok(Json(s.app.list_webhooks(&actor).await?))
+    Ok(Json(s.app.webhooks().list_webhooks(&actor).await?))
 }
 
 /// Create a subscription; it receives events committed from now on. The signing secret
@@ -44,7 +44,7 @@ pub async fn create_webhook(
 ) -> Result<(StatusCode, Json<WebhookWithSecret>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(s.app.create_webhook(&actor, input).await?),
+        Json(s.app.webhooks().create_webhook(&actor, input).await?),
     ))
 }
 
@@ -59,7 +59,7 @@ pub async fn get_webhook(
     Path(id): Path<String>,
 ) -> Result<Json<WebhookView>, ApiError> {
     let id = parse_id("webhook", &id)?;
-    Ok(Json(s.app.get_webhook(&actor, id).await?))
+    Ok(Json(s.app.webhooks().get_webhook(&actor, id).await?))
 }
 
 /// Change a subscription (absent fields stay); new types or owner apply to events not
@@ -78,7 +78,9 @@ pub async fn update_webhook(
     JsonInput(input): JsonInput<WebhookPatch>,
 ) -> Result<Json<WebhookView>, ApiError> {
     let id = parse_id("webhook", &id)?;
-    Ok(Json(s.app.update_webhook(&actor, id, input).await?))
+    Ok(Json(
+        s.app.webhooks().update_webhook(&actor, id, input).await?,
+    ))
 }
 
 /// Delete a subscription with its pending deliveries and its log.
@@ -93,7 +95,7 @@ pub async fn delete_webhook(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id("webhook", &id)?;
-    s.app.delete_webhook(&actor, id).await?;
+    s.app.webhooks().delete_webhook(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -109,7 +111,9 @@ pub async fn rotate_webhook_secret(
     Path(id): Path<String>,
 ) -> Result<Json<WebhookWithSecret>, ApiError> {
     let id = parse_id("webhook", &id)?;
-    Ok(Json(s.app.rotate_webhook_secret(&actor, id).await?))
+    Ok(Json(
+        s.app.webhooks().rotate_webhook_secret(&actor, id).await?,
+    ))
 }
 
 /// Query of the delivery log.
@@ -143,6 +147,7 @@ pub async fn webhook_deliveries(
     let id = parse_id("webhook", &id)?;
     Ok(Json(
         s.app
+            .webhooks()
             .webhook_attempts_of(&actor, id, q.before, q.limit, q.outcome.as_deref())
             .await?,
     ))
@@ -164,7 +169,9 @@ pub async fn replay_webhook(
     JsonInput(input): JsonInput<ReplayRequest>,
 ) -> Result<Json<ReplayResult>, ApiError> {
     let id = parse_id("webhook", &id)?;
-    Ok(Json(s.app.replay_webhook(&actor, id, input).await?))
+    Ok(Json(
+        s.app.webhooks().replay_webhook(&actor, id, input).await?,
+    ))
 }
 
 /// Post a signed `webhook.ping` event now and say what the receiver answered.
@@ -179,5 +186,5 @@ pub async fn ping_webhook(
     Path(id): Path<String>,
 ) -> Result<Json<PingResult>, ApiError> {
     let id = parse_id("webhook", &id)?;
-    Ok(Json(s.app.ping_webhook(&actor, id).await?))
+    Ok(Json(s.app.webhooks().ping_webhook(&actor, id).await?))
 }

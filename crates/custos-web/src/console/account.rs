@@ -50,7 +50,7 @@ pub(crate) async fn language(
         return csrf_refused(Chrome::new(&viewer, "/account", "account.title"));
     }
     let chosen = posted.get("language").unwrap_or("");
-    match state.app.set_language(&viewer.actor, chosen).await {
+    match state.app.auth().set_language(&viewer.actor, chosen).await {
         Ok(()) => Redirect::to("/account").into_response(),
         Err(e) => {
             PageError::new(Chrome::new(&viewer, "/account", "account.title"), e).into_response()
@@ -72,6 +72,7 @@ pub(crate) async fn password(
     let new = posted.get("password").unwrap_or("");
     match state
         .app
+        .auth()
         .change_own_password(&viewer.actor, current, new)
         .await
     {

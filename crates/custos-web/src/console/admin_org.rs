@@ -116,7 +116,7 @@ async fn departments_page(
     failed: Option<i64>,
     new_name: String,
 ) -> Response {
-    match state.app.department_tree(&viewer.actor).await {
+    match state.app.org().department_tree(&viewer.actor).await {
         Ok(tree) => render(
             status,
             &DepartmentsPage {
@@ -164,6 +164,7 @@ pub(crate) async fn create_department(
             };
             state
                 .app
+                .org()
                 .create_department(&viewer.actor, input)
                 .await
                 .map(|_| ())
@@ -203,6 +204,7 @@ pub(crate) async fn update_department(
             patch.manager_id = manager.and_then(Result::ok);
             state
                 .app
+                .org()
                 .update_department(&viewer.actor, id, patch)
                 .await
                 .map(|_| ())
@@ -340,7 +342,7 @@ async fn roles_page(
     errors: FormErrors,
     notice: Option<String>,
 ) -> Response {
-    let overview = match state.app.grant_overview(&viewer.actor).await {
+    let overview = match state.app.org().grant_overview(&viewer.actor).await {
         Ok(o) => o,
         Err(e) => return PageError::new(chrome(viewer, "admin.roles"), e).into_response(),
     };
@@ -433,6 +435,7 @@ pub(crate) async fn grant(
             };
             state
                 .app
+                .org()
                 .grant_role(&viewer.actor, user_id, assignment)
                 .await
                 .map(|_| ())
@@ -468,6 +471,7 @@ pub(crate) async fn revoke(
     let result = match optional_id("user_id", posted.get("user_id").unwrap_or("")) {
         Ok(Some(user_id)) => state
             .app
+            .org()
             .revoke_role(&viewer.actor, user_id, &role)
             .await
             .map(|_| ()),
@@ -496,6 +500,7 @@ pub(crate) async fn save_role(
         };
         state
             .app
+            .org()
             .create_role(&viewer.actor, input)
             .await
             .map(|_| ())
@@ -512,6 +517,7 @@ pub(crate) async fn save_role(
         };
         state
             .app
+            .org()
             .update_role(&viewer.actor, &key, patch)
             .await
             .map(|_| ())

@@ -95,7 +95,7 @@ async fn system_page(
     errors: FormErrors,
     to: String,
 ) -> Response {
-    let o = match state.app.system_overview(&viewer.actor).await {
+    let o = match state.app.system().system_overview(&viewer.actor).await {
         Ok(o) => o,
         Err(e) => return PageError::new(chrome(viewer), e).into_response(),
     };
@@ -149,7 +149,7 @@ pub(crate) async fn test_mail(
         return csrf_refused(chrome(&viewer));
     }
     let to = posted.get("to").unwrap_or("").to_string();
-    match state.app.send_test_mail(&viewer.actor, &to).await {
+    match state.app.system().send_test_mail(&viewer.actor, &to).await {
         Ok(()) => Redirect::to("/admin/system?sent=1").into_response(),
         Err(AppError::Validation(f)) => {
             let errors = FormErrors::from_fields(&f, viewer.lang);

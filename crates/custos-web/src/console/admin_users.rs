@@ -91,6 +91,7 @@ fn chrome(viewer: &Viewer, title: &str) -> Chrome {
 pub(crate) async fn department_names(state: &AppState, viewer: &Viewer) -> Vec<(i64, String)> {
     state
         .app
+        .org()
         .list_departments(&viewer.actor)
         .await
         .map(|ds| ds.into_iter().map(|d| (d.id, d.name)).collect())
@@ -100,6 +101,7 @@ pub(crate) async fn department_names(state: &AppState, viewer: &Viewer) -> Vec<(
 pub(crate) async fn role_list(state: &AppState, viewer: &Viewer) -> Vec<RoleView> {
     state
         .app
+        .org()
         .list_roles(&viewer.actor)
         .await
         .unwrap_or_default()
@@ -140,6 +142,7 @@ pub(crate) async fn list(
     };
     let found = state
         .app
+        .org()
         .find_users(&viewer.actor, &text, after, PAGE_SIZE)
         .await;
     let users = match found {
@@ -338,7 +341,7 @@ pub(crate) async fn create(
             })
             .collect(),
     };
-    match state.app.create_user(&viewer.actor, input).await {
+    match state.app.org().create_user(&viewer.actor, input).await {
         Ok(u) => Redirect::to(&format!("/admin/users/{}?saved=1", u.id)).into_response(),
         Err(AppError::Validation(f)) => {
             let errors = FormErrors::from_fields(&f, viewer.lang);
@@ -412,7 +415,7 @@ async fn user_page(
 ) -> Response {
     let title = "admin.users";
     let user = match user_id(id) {
-        Ok(id) => state.app.get_user(&viewer.actor, id).await,
+        Ok(id) => state.app.org().get_user(&viewer.actor, id).await,
         Err(e) => Err(e),
     };
     let user = match user {
@@ -422,7 +425,7 @@ async fn user_page(
     let can_manage = viewer.actor.can("user.manage");
     // Sessions are the manager's to see; a reader without user.manage sees none.
     let sessions = match can_manage {
-        true => match state.app.user_sessions(&viewer.actor, user.id).await {
+        true => match state.app.org().user_sessions(&viewer.actor, user.id).await {
             Ok(s) => Some(s),
             Err(AppError::NotFound { .. } | AppError::Forbidden { .. }) => None,
             Err(e) => return PageError::new(chrome(viewer, title), e).into_response(),
@@ -517,8 +520,8 @@ pub(crate) async fn act(
         Ok(u) => u,
         Err(e) => return PageError::new(chrome(&viewer, "admin.users"), e).into_response(),
     };
-    let app = &state.app;
-    let patch = |p: UserPatch| app.update_user(&viewer.actor, uid, p);
+    let org = state.app.org();
+    let patch = |p: UserPatch| org.update_user(&viewer.actor, uid, p);
     let result = match action.as_str() {
         "disable" | "enable" => patch(UserPatch {
             disabled: Some(action == "disable"),
@@ -532,10 +535,10 @@ pub(crate) async fn act(
         })
         .await
         .map(|_| ()),
-        "unlock" => app.unlock_user(&viewer.actor, uid).await.map(|_| ()),
+        "unlock" => org.unlock_user(&viewer.actor, uid).await.map(|_| ()),
         "end-session" => {
             let session = posted.get("session").unwrap_or("");
-            app.end_user_session(&viewer.actor, uid, session).await
+            org.end_user_session(&viewer.actor, uid, session).await
         }
         other => Err(AppError::not_found("page", other)),
     };

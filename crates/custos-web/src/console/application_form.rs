@@ -343,6 +343,7 @@ pub(crate) async fn form(
     }
     match state
         .app
+        .applications()
         .application_form(&viewer.actor, &kind, customer)
         .await
     {
@@ -450,6 +451,7 @@ pub(crate) async fn submit(
     let customer = query_get(&q, "customer");
     let form = match state
         .app
+        .applications()
         .application_form(&viewer.actor, &kind, customer)
         .await
     {
@@ -473,7 +475,12 @@ pub(crate) async fn submit(
             .map(str::to_string),
         draft: false,
     };
-    match state.app.submit_application(&viewer.actor, input).await {
+    match state
+        .app
+        .applications()
+        .submit_application(&viewer.actor, input)
+        .await
+    {
         Ok(a) => Redirect::to(&format!("/applications/{}", a.id)).into_response(),
         Err(e) => {
             let status =

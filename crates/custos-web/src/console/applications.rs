@@ -208,7 +208,12 @@ pub(crate) async fn list(
         limit: Some(PAGE_SIZE),
         ..Default::default()
     };
-    match state.app.list_applications(&viewer.actor, query).await {
+    match state
+        .app
+        .applications()
+        .list_applications(&viewer.actor, query)
+        .await
+    {
         Ok(list) => {
             let older = match list.len() as i64 {
                 PAGE_SIZE => list.last().map(|a| a.id),
@@ -391,7 +396,13 @@ pub(crate) async fn detail(
 ) -> Response {
     let chrome = Chrome::new(&viewer, "/applications", "apps.application");
     let review = match application_id(&raw) {
-        Ok(id) => state.app.review_application(&viewer.actor, id).await,
+        Ok(id) => {
+            state
+                .app
+                .applications()
+                .review_application(&viewer.actor, id)
+                .await
+        }
         Err(e) => Err(e),
     };
     match review {
@@ -412,6 +423,7 @@ async fn delegates(state: &AppState, viewer: &Viewer, page: &DetailPage) -> Vec<
     }
     state
         .app
+        .applications()
         .delegate_choices(&viewer.actor, page.id)
         .await
         .unwrap_or_default()
@@ -436,7 +448,12 @@ async fn refused(
             .join("；"),
         e => e.detail(viewer.lang),
     };
-    match state.app.review_application(&viewer.actor, id).await {
+    match state
+        .app
+        .applications()
+        .review_application(&viewer.actor, id)
+        .await
+    {
         Ok(r) => {
             let mut page = detail_page(state, viewer, r, String::new(), None);
             page.delegates = delegates(state, viewer, &page).await;
@@ -474,6 +491,7 @@ pub(crate) async fn resubmit(
         .map(str::to_string);
     match state
         .app
+        .applications()
         .resubmit_application(&viewer.actor, id, None, reason)
         .await
     {
@@ -512,6 +530,7 @@ pub(crate) async fn delegate(
         Ok(to_user) => {
             state
                 .app
+                .applications()
                 .delegate_application(&viewer.actor, id, to_user, None, comment)
                 .await
         }
@@ -545,7 +564,13 @@ pub(crate) async fn withdraw(
         return csrf_refused(chrome);
     }
     let done = match application_id(&raw) {
-        Ok(id) => state.app.withdraw_application(&viewer.actor, id).await,
+        Ok(id) => {
+            state
+                .app
+                .applications()
+                .withdraw_application(&viewer.actor, id)
+                .await
+        }
         Err(e) => Err(e),
     };
     match done {
@@ -580,9 +605,13 @@ pub(crate) async fn decide(
     let app = &state.app;
     let actor = &viewer.actor;
     let done = match posted.get("decision").unwrap_or("") {
-        "approve" => app.approve_application(actor, id, text).await,
-        "reject" => app.reject_application(actor, id, text).await,
-        "return" => app.return_application(actor, id, text).await,
+        "approve" => {
+            app.applications()
+                .approve_application(actor, id, text)
+                .await
+        }
+        "reject" => app.applications().reject_application(actor, id, text).await,
+        "return" => app.applications().return_application(actor, id, text).await,
         other => Err(AppError::validation(
             "decision",
             custos_core::Violation::new(
@@ -603,7 +632,7 @@ pub(crate) async fn decide(
         Ok(a) => Redirect::to(&format!("/applications/{}", a.id)).into_response(),
         Err(e @ (AppError::Validation(_) | AppError::Conflict(_) | AppError::Denied(_))) => {
             let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-            match app.review_application(actor, id).await {
+            match app.applications().review_application(actor, id).await {
                 Ok(r) => {
                     let mut page = detail_page(&state, &viewer, r, comment, Some(e));
                     page.delegates = delegates(&state, &viewer, &page).await;

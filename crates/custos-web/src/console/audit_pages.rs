@@ -121,7 +121,7 @@ pub(crate) async fn list(
         .filter(|(_, v)| !v.is_empty())
         .map(|(k, v)| format!("{k}={}&", encode_component(v)))
         .collect();
-    let (entries, next, error) = match state.app.audit_page(&viewer.actor, &params).await {
+    let (entries, next, error) = match state.app.audit().audit_page(&viewer.actor, &params).await {
         Ok(p) => (p.items, p.next_cursor, None),
         Err(AppError::Validation(f)) => {
             let first = f.first().map(|e| {
@@ -176,7 +176,7 @@ pub(crate) async fn entry(
     Path(seq): Path<String>,
 ) -> Response {
     let found = match seq.parse::<i64>() {
-        Ok(s) if s > 0 => state.app.audit_entry(&viewer.actor, s).await,
+        Ok(s) if s > 0 => state.app.system().audit_entry(&viewer.actor, s).await,
         _ => Err(AppError::not_found("audit_entry", &seq)),
     };
     match found {
@@ -218,7 +218,7 @@ pub(crate) async fn verify(
     if !posted.csrf_ok(&viewer) {
         return csrf_refused(chrome(&viewer));
     }
-    let check = match state.app.verify_audit_chain(&viewer.actor).await {
+    let check = match state.app.system().verify_audit_chain(&viewer.actor).await {
         Ok(c) => c,
         Err(e) => return PageError::new(chrome(&viewer), e).into_response(),
     };

@@ -312,7 +312,12 @@ async fn list_page(
     errors: FormErrors,
     notice: Option<String>,
 ) -> Response {
-    let found = match state.app.list_notification_channels(&viewer.actor).await {
+    let found = match state
+        .app
+        .channels()
+        .list_notification_channels(&viewer.actor)
+        .await
+    {
         Ok(c) => c,
         Err(e) => return PageError::new(chrome(viewer), e).into_response(),
     };
@@ -411,6 +416,7 @@ pub(crate) async fn create(
             };
             state
                 .app
+                .channels()
                 .create_notification_channel(&viewer.actor, input)
                 .await
         }
@@ -505,10 +511,12 @@ async fn channel_page(
         let id = channel_id(id)?;
         let c = state
             .app
+            .channels()
             .get_notification_channel(&viewer.actor, id)
             .await?;
         let d = state
             .app
+            .channels()
             .notification_channel_deliveries(&viewer.actor, id)
             .await?;
         Ok::<_, AppError>((c, d))
@@ -598,6 +606,7 @@ pub(crate) async fn update(
             };
             state
                 .app
+                .channels()
                 .update_notification_channel(&viewer.actor, cid, patch)
                 .await
         }
@@ -640,13 +649,15 @@ pub(crate) async fn act(
     let lang = viewer.lang;
     let result = match action.as_str() {
         "remove" => app
+            .channels()
             .remove_notification_channel(&viewer.actor, cid)
             .await
             .map(|_| Redirect::to("/admin/channels?removed=1").into_response()),
         "test" => {
             let tested = match app.outbound_client() {
                 Ok(out) => {
-                    app.test_notification_channel(&viewer.actor, cid, &out)
+                    app.channels()
+                        .test_notification_channel(&viewer.actor, cid, &out)
                         .await
                 }
                 Err(e) => Err(e),

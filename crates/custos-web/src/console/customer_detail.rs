@@ -206,6 +206,7 @@ pub(crate) async fn page_with(
     let as_of_error = date.is_some() && as_of.is_none();
     let result = state
         .app
+        .customers()
         .customer_page(&viewer.actor, &code, section, as_of)
         .await;
     let data = match result {
@@ -231,6 +232,7 @@ pub(crate) async fn page_with(
             };
             match state
                 .app
+                .overview()
                 .customer_timeline(&viewer.actor, &code, query)
                 .await
             {
@@ -248,7 +250,12 @@ pub(crate) async fn page_with(
         _ => None,
     };
     let overview = match section {
-        Section::Overview => match state.app.customer_overview(&viewer.actor, &code).await {
+        Section::Overview => match state
+            .app
+            .overview()
+            .customer_overview(&viewer.actor, &code)
+            .await
+        {
             Ok(o) => Some(overview_part(o, viewer.lang)),
             Err(e) => return PageError::new(detail_chrome(&viewer), e).into_response(),
         },
@@ -256,7 +263,12 @@ pub(crate) async fn page_with(
     };
     let may_set_parent = data.actions.edit;
     let group = match section {
-        Section::Group => match state.app.customer_group(&viewer.actor, &code).await {
+        Section::Group => match state
+            .app
+            .overview()
+            .customer_group(&viewer.actor, &code)
+            .await
+        {
             Ok(g) => Some(group_part(g, may_set_parent, viewer.lang)),
             Err(e) => return PageError::new(detail_chrome(&viewer), e).into_response(),
         },
@@ -647,6 +659,7 @@ pub(crate) async fn reveal(
     let reason = posted.get("reason").unwrap_or("");
     match state
         .app
+        .customers()
         .reveal_customer_pii(&viewer.actor, &code, reason)
         .await
     {
@@ -665,6 +678,7 @@ pub(crate) async fn reveal(
             // the reason.
             let masked = state
                 .app
+                .customers()
                 .customer_page(&viewer.actor, &code, Section::Basic, None)
                 .await;
             match masked {
@@ -701,7 +715,13 @@ pub(crate) async fn undo_merge(
         .filter(|r| !r.is_empty())
         .map(str::to_string);
     let done = match id.parse::<i64>() {
-        Ok(id) => state.app.unmerge(&viewer.actor, id, reason).await,
+        Ok(id) => {
+            state
+                .app
+                .customers()
+                .unmerge(&viewer.actor, id, reason)
+                .await
+        }
         Err(_) => Err(AppError::not_found("merge", &id)),
     };
     match done {

@@ -143,7 +143,12 @@ fn form_page(
 /// `GET /customers/new`. A viewer who may not create customers directly applies for a
 /// new one instead (the application form of kind `create`).
 pub(crate) async fn new_form(State(state): State<AppState>, viewer: Viewer) -> Response {
-    match state.app.customer_form(&viewer.actor, None).await {
+    match state
+        .app
+        .customers()
+        .customer_form(&viewer.actor, None)
+        .await
+    {
         Ok(form) if !form.may_create => {
             Redirect::to("/applications/new?kind=create").into_response()
         }
@@ -161,7 +166,12 @@ pub(crate) async fn edit_form(
     viewer: Viewer,
     Path(code): Path<String>,
 ) -> Response {
-    match state.app.customer_form(&viewer.actor, Some(&code)).await {
+    match state
+        .app
+        .customers()
+        .customer_form(&viewer.actor, Some(&code))
+        .await
+    {
         Ok(form) => render(
             StatusCode::OK,
             &form_page(&viewer, &form, None, Trouble::default()),
@@ -216,7 +226,12 @@ pub(crate) async fn create(
     if !posted.csrf_ok(&viewer) {
         return csrf_refused(form_chrome(&viewer, None));
     }
-    let form = match state.app.customer_form(&viewer.actor, None).await {
+    let form = match state
+        .app
+        .customers()
+        .customer_form(&viewer.actor, None)
+        .await
+    {
         Ok(f) => f,
         Err(e) => return PageError::new(form_chrome(&viewer, None), e).into_response(),
     };
@@ -231,7 +246,12 @@ pub(crate) async fn create(
         },
         false => Input::invalid(AppError::Validation(type_errors)),
     };
-    match state.app.create_customer(&viewer.actor, input).await {
+    match state
+        .app
+        .customers()
+        .create_customer(&viewer.actor, input)
+        .await
+    {
         Ok(created) => created_redirect(&created),
         Err(e) => match trouble_of(&viewer, e, Vec::new()) {
             Ok(t) => render(
@@ -263,7 +283,12 @@ pub(crate) async fn update(
     if !posted.csrf_ok(&viewer) {
         return csrf_refused(chrome());
     }
-    let form = match state.app.customer_form(&viewer.actor, Some(&code)).await {
+    let form = match state
+        .app
+        .customers()
+        .customer_form(&viewer.actor, Some(&code))
+        .await
+    {
         Ok(f) => f,
         Err(e) => return PageError::new(chrome(), e).into_response(),
     };
@@ -286,7 +311,13 @@ pub(crate) async fn update(
     body.insert("version".into(), serde_json::json!(version.unwrap_or(-1)));
     let patch: Result<CustomerPatch, _> = serde_json::from_value(serde_json::Value::Object(body));
     let result = match (type_errors.is_empty(), patch) {
-        (true, Ok(patch)) => state.app.update_customer(&viewer.actor, &code, patch).await,
+        (true, Ok(patch)) => {
+            state
+                .app
+                .customers()
+                .update_customer(&viewer.actor, &code, patch)
+                .await
+        }
         (true, Err(e)) => Err(AppError::Internal(format!("form body: {e}"))),
         (false, _) => Err(AppError::Validation(type_errors)),
     };
@@ -392,7 +423,12 @@ pub(crate) async fn hints(
     if nothing {
         return render(StatusCode::OK, &page);
     }
-    match state.app.check_duplicates(&viewer.actor, draft).await {
+    match state
+        .app
+        .customers()
+        .check_duplicates(&viewer.actor, draft)
+        .await
+    {
         Ok(report) => {
             page.duplicates = duplicate_rows(&report, viewer.lang);
             page.family = family_rows(&report, viewer.lang);

@@ -1,7 +1,7 @@
 //! The 集团 tab of a customer's page: its group from the root down (the use case
-//! `App::customer_group`), indented by level, with order totals and roll-ups for a
+//! `Overview::customer_group`), indented by level, with order totals and roll-ups for a
 //! reader allowed to see them; and the form that sets or clears the customer's parent
-//! (`App::set_parent`), its error shown beside the input with the value kept.
+//! (`Overview::set_parent`), its error shown beside the input with the value kept.
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -163,7 +163,12 @@ pub(crate) async fn set_parent(
         parent_code: Some(parent_code.clone()).filter(|p| !p.is_empty()),
         relation: Some(relation.clone()),
     };
-    match state.app.set_parent(&viewer.actor, &code, input).await {
+    match state
+        .app
+        .overview()
+        .set_parent(&viewer.actor, &code, input)
+        .await
+    {
         Ok(_) => Redirect::to(&format!("/customers/{}?tab=group", encode_component(&code)))
             .into_response(),
         Err(AppError::Validation(errors)) => {

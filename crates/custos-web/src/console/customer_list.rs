@@ -1,6 +1,6 @@
 //! `/customers` (客户列表): every filter of `GET /api/v1/customers` in the URL, keyset
 //! pages, the columns the viewer chose, and "导出此列表" (an export job of the same
-//! filter). The rows, names and masks come from `App::customer_list`.
+//! filter). The rows, names and masks come from `Customers::customer_list`.
 
 use askama::Template;
 use axum::extract::{RawQuery, State};
@@ -513,7 +513,7 @@ pub(crate) async fn page(
     let lang = viewer.lang;
     let q = ListQuery::parse(raw.as_deref());
     let list = match q.customer_query() {
-        Ok(cq) => state.app.customer_list(&viewer.actor, cq).await,
+        Ok(cq) => state.app.customers().customer_list(&viewer.actor, cq).await,
         Err(AppError::Validation(errors)) => {
             // The form still needs its choices: the list with no filter's rows is not
             // read (an impossible limit is refused before any search).
@@ -523,6 +523,7 @@ pub(crate) async fn page(
             };
             state
                 .app
+                .customers()
                 .customer_list(&viewer.actor, probe)
                 .await
                 .map(|mut l| {

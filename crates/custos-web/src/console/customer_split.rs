@@ -168,7 +168,12 @@ pub(crate) async fn form(
     viewer: Viewer,
     Path(code): Path<String>,
 ) -> Response {
-    match state.app.split_sheet(&viewer.actor, &code).await {
+    match state
+        .app
+        .customers()
+        .split_sheet(&viewer.actor, &code)
+        .await
+    {
         Ok(sheet) => render(
             StatusCode::OK,
             &split_page(&viewer, &sheet, None, Trouble::default()),
@@ -208,7 +213,12 @@ pub(crate) async fn submit(
     if !posted.csrf_ok(&viewer) {
         return csrf_refused(chrome(&viewer));
     }
-    let sheet = match state.app.split_sheet(&viewer.actor, &code).await {
+    let sheet = match state
+        .app
+        .customers()
+        .split_sheet(&viewer.actor, &code)
+        .await
+    {
         Ok(s) => s,
         Err(e) => return PageError::new(chrome(&viewer), e).into_response(),
     };
@@ -217,7 +227,13 @@ pub(crate) async fn submit(
         type_errors.is_empty(),
         serde_json::from_value::<SplitRequest>(body),
     ) {
-        (true, Ok(req)) => state.app.split_or_apply(&viewer.actor, &code, req).await,
+        (true, Ok(req)) => {
+            state
+                .app
+                .customers()
+                .split_or_apply(&viewer.actor, &code, req)
+                .await
+        }
         (true, Err(e)) => Err(AppError::Internal(format!("split form: {e}"))),
         (false, _) => Err(AppError::Validation(
             type_errors

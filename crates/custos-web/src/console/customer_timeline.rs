@@ -1,6 +1,6 @@
 //! The 时间线 tab of a customer's page: the customer's timeline (the use case
-//! `App::customer_timeline`), filtered by kind and paged by its cursor in the address;
-//! and the 概览 tab: the overview (`App::customer_overview`) as pairs to read.
+//! `Overview::customer_timeline`), filtered by kind and paged by its cursor in the address;
+//! and the 概览 tab: the overview (`Overview::customer_overview`) as pairs to read.
 
 use custos_app::fields::FieldDefinition;
 use custos_app::overview::timeline::TIMELINE_KINDS;

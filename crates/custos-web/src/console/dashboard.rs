@@ -103,7 +103,7 @@ fn rows(d: Dashboard, lang: Lang, tz: chrono_tz::Tz) -> Rows {
 
 pub(crate) async fn page(State(state): State<AppState>, viewer: Viewer) -> Response {
     let mut chrome = Chrome::new(&viewer, "/", "nav.dashboard");
-    let dashboard = match state.app.dashboard(&viewer.actor).await {
+    let dashboard = match state.app.reports().dashboard(&viewer.actor).await {
         Ok(d) => d,
         Err(e) => return PageError::new(chrome, e).into_response(),
     };

@@ -280,6 +280,7 @@ pub(crate) async fn queue(
     let tz = state.app.config.code_timezone;
     match state
         .app
+        .customers()
         .duplicate_queue(&viewer.actor, group_query(&q))
         .await
     {
@@ -521,6 +522,7 @@ async fn show_group(
         Ok(id) => {
             state
                 .app
+                .customers()
                 .duplicate_review(&viewer.actor, id, survivor)
                 .await
         }
@@ -593,6 +595,7 @@ pub(crate) async fn merge(
         Ok(gid) => {
             state
                 .app
+                .customers()
                 .merge_or_apply_group(&viewer.actor, gid, req)
                 .await
         }
@@ -658,6 +661,7 @@ pub(crate) async fn dismiss(
         Ok(gid) => {
             state
                 .app
+                .customers()
                 .dismiss_duplicate_group(&viewer.actor, gid, DismissRequest { reason })
                 .await
         }

@@ -198,6 +198,7 @@ pub(crate) async fn list(
     let q = ListQuery::parse(raw.as_deref());
     let page = match state
         .app
+        .exports()
         .export_jobs(&viewer.actor, q.get("cursor"), None)
         .await
     {
@@ -222,7 +223,11 @@ pub(crate) async fn list(
 }
 
 async fn one_job(state: &AppState, viewer: &Viewer, id: &str) -> Result<JobView, AppError> {
-    let job = state.app.export_job(&viewer.actor, job_id(id)?).await?;
+    let job = state
+        .app
+        .exports()
+        .export_job(&viewer.actor, job_id(id)?)
+        .await?;
     Ok(job_view(&job, viewer.lang, state.app.config.code_timezone))
 }
 
@@ -276,7 +281,13 @@ pub(crate) async fn download(
     Path(id): Path<String>,
 ) -> Response {
     let file = match job_id(&id) {
-        Ok(id) => state.app.open_export_file(&viewer.actor, id).await,
+        Ok(id) => {
+            state
+                .app
+                .exports()
+                .open_export_file(&viewer.actor, id)
+                .await
+        }
         Err(e) => Err(e),
     };
     match file {
@@ -308,7 +319,13 @@ pub(crate) async fn delete(
         return csrf_refused(chrome(&viewer));
     }
     let done = match job_id(&id) {
-        Ok(id) => state.app.delete_export_job(&viewer.actor, id).await,
+        Ok(id) => {
+            state
+                .app
+                .exports()
+                .delete_export_job(&viewer.actor, id)
+                .await
+        }
         Err(e) => Err(e),
     };
     match done {

@@ -172,7 +172,7 @@ pub(crate) async fn list(
     Query(q): Query<ListQuery>,
 ) -> Response {
     let chrome = Chrome::new(&viewer, "/fields", "fields.title");
-    let cat = match state.app.field_catalog(&viewer.actor).await {
+    let cat = match state.app.fields().field_catalog(&viewer.actor).await {
         Ok(c) => c,
         Err(e) => return PageError::new(chrome, e).into_response(),
     };
@@ -530,7 +530,7 @@ fn custom_of(cat: &FieldCatalog, key: &str) -> Result<FieldDefinition, AppError>
 /// `GET /fields/new`.
 pub(crate) async fn new_form(State(state): State<AppState>, viewer: Viewer) -> Response {
     let chrome = Chrome::new(&viewer, "/fields", "fields.new");
-    match state.app.field_catalog(&viewer.actor).await {
+    match state.app.fields().field_catalog(&viewer.actor).await {
         Ok(cat) => {
             let mut v = values_of(&FieldDefinition {
                 key: String::new(),
@@ -567,7 +567,7 @@ pub(crate) async fn edit_form(
     Path(key): Path<String>,
 ) -> Response {
     let chrome = Chrome::new(&viewer, "/fields", "fields.edit_title");
-    let found = match state.app.field_catalog(&viewer.actor).await {
+    let found = match state.app.fields().field_catalog(&viewer.actor).await {
         Ok(cat) => custom_of(&cat, &key).map(|d| (cat, d)),
         Err(e) => Err(e),
     };
@@ -587,7 +587,7 @@ async fn submit(state: AppState, viewer: Viewer, key: Option<String>, posted: Po
     if !posted.csrf_ok(&viewer) {
         return csrf_refused(chrome);
     }
-    let cat = match state.app.field_catalog(&viewer.actor).await {
+    let cat = match state.app.fields().field_catalog(&viewer.actor).await {
         Ok(c) => c,
         Err(e) => return PageError::new(chrome, e).into_response(),
     };
@@ -609,6 +609,7 @@ async fn submit(state: AppState, viewer: Viewer, key: Option<String>, posted: Po
     if checking || !confirmed {
         match state
             .app
+            .fields()
             .field_effect(&viewer.actor, definition_of(&values))
             .await
         {
@@ -627,12 +628,14 @@ async fn submit(state: AppState, viewer: Viewer, key: Option<String>, posted: Po
         true => {
             state
                 .app
+                .fields()
                 .add_field(&viewer.actor, definition_of(&values))
                 .await
         }
         false => {
             state
                 .app
+                .fields()
                 .put_field(&viewer.actor, definition_of(&values))
                 .await
         }
@@ -671,7 +674,7 @@ pub(crate) async fn add_standard(
     if !posted.csrf_ok(&viewer) {
         return csrf_refused(chrome);
     }
-    match state.app.add_standard_fields(&viewer.actor).await {
+    match state.app.fields().add_standard_fields(&viewer.actor).await {
         Ok(done) => Redirect::to(&format!(
             "/fields?standard={}",
             encode_component(&done.added.join(","))

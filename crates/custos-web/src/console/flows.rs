@@ -190,7 +190,7 @@ fn condition_summary(f: &FlowView, lang: Lang) -> String {
 /// `GET /flows` (the API's permission: `role.manage` or `application.approve`).
 pub(crate) async fn list(State(state): State<AppState>, viewer: Viewer) -> Response {
     let chrome = Chrome::new(&viewer, "/flows", "flows.title");
-    let flows = match state.app.list_flows(&viewer.actor).await {
+    let flows = match state.app.flows().list_flows(&viewer.actor).await {
         Ok(f) => f,
         Err(e) => return PageError::new(chrome, e).into_response(),
     };
@@ -480,7 +480,13 @@ async fn preview(
 ) -> Option<Result<FlowPreview, AppError>> {
     let input = sample?;
     Some(match input.get() {
-        Ok(s) => state.app.preview_flow(&viewer.actor, s).await,
+        Ok(s) => {
+            state
+                .app
+                .applications()
+                .preview_flow(&viewer.actor, s)
+                .await
+        }
         Err(e) => Err(e),
     })
 }
@@ -492,7 +498,12 @@ pub(crate) async fn new_form(
     Query(q): Query<SampleQuery>,
 ) -> Response {
     let chrome = Chrome::new(&viewer, "/flows", "flows.edit_title");
-    let ed = match state.app.flow_editor(&viewer.actor, None).await {
+    let ed = match state
+        .app
+        .applications()
+        .flow_editor(&viewer.actor, None)
+        .await
+    {
         Ok(ed) => ed,
         Err(e) => return PageError::new(chrome, e).into_response(),
     };
@@ -528,7 +539,12 @@ pub(crate) async fn edit_form(
     Query(q): Query<SampleQuery>,
 ) -> Response {
     let chrome = Chrome::new(&viewer, "/flows", "flows.edit_title");
-    let ed = match state.app.flow_editor(&viewer.actor, Some(&key)).await {
+    let ed = match state
+        .app
+        .applications()
+        .flow_editor(&viewer.actor, Some(&key))
+        .await
+    {
         Ok(ed) => ed,
         Err(e) => return PageError::new(chrome, e).into_response(),
     };
@@ -564,7 +580,12 @@ async fn submit(state: AppState, viewer: Viewer, key: Option<String>, posted: Po
     if !posted.csrf_ok(&viewer) {
         return csrf_refused(chrome);
     }
-    let ed = match state.app.flow_editor(&viewer.actor, key.as_deref()).await {
+    let ed = match state
+        .app
+        .applications()
+        .flow_editor(&viewer.actor, key.as_deref())
+        .await
+    {
         Ok(ed) => ed,
         Err(e) => return PageError::new(chrome, e).into_response(),
     };
@@ -592,7 +613,7 @@ async fn submit(state: AppState, viewer: Viewer, key: Option<String>, posted: Po
         );
     }
     let input: Input<NewFlow> = flow_from_form(&posted, &shown.key, &shown.kind);
-    match state.app.create_flow(&viewer.actor, input).await {
+    match state.app.flows().create_flow(&viewer.actor, input).await {
         Ok(v) => {
             // A saved key is plain (a-z 0-9 _ - .).
             Redirect::to(&format!("/flows/{}?saved=1", v.key)).into_response()
@@ -641,7 +662,7 @@ pub(crate) async fn disable(
     if !posted.csrf_ok(&viewer) {
         return csrf_refused(chrome);
     }
-    match state.app.disable_flow(&viewer.actor, &key).await {
+    match state.app.flows().disable_flow(&viewer.actor, &key).await {
         Ok(()) => Redirect::to(&format!("/flows/{key}?disabled=1")).into_response(),
         Err(e) => PageError::new(chrome, e).into_response(),
     }

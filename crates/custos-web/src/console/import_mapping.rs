@@ -173,13 +173,13 @@ pub(crate) async fn mapping_form(
     let q = ListQuery::parse(raw.as_deref());
     let picked = q.get("mapping_name").filter(|n| !n.is_empty());
     let page = async {
-        let s = app.staged_upload(actor, &token).await?;
+        let s = app.imports().staged_upload(actor, &token).await?;
         let spec = match picked {
-            Some(name) => app.saved_import_mapping(actor, name).await?,
+            Some(name) => app.imports().saved_import_mapping(actor, name).await?,
             None => s.options.mapping.clone(),
         };
         let mut m = mapping_view(s, &spec, String::new(), Vec::new(), viewer.lang);
-        m.saved = app.import_mapping_names(actor).await?;
+        m.saved = app.imports().import_mapping_names(actor).await?;
         m.mapping_name = picked.unwrap_or_default().to_string();
         Ok::<_, AppError>(m)
     };
@@ -289,12 +289,16 @@ pub(crate) async fn mapping_post(
         return csrf_refused(chrome(&viewer));
     }
     let (app, actor, lang) = (&state.app, &viewer.actor, viewer.lang);
-    let staged = match app.staged_upload(actor, &token).await {
+    let staged = match app.imports().staged_upload(actor, &token).await {
         Ok(s) => s,
         Err(e) => return PageError::new(chrome(&viewer), e).into_response(),
     };
     let advanced = posted.get("mapping").unwrap_or("").to_string();
-    let saved = app.import_mapping_names(actor).await.unwrap_or_default();
+    let saved = app
+        .imports()
+        .import_mapping_names(actor)
+        .await
+        .unwrap_or_default();
     let mapping_name = posted.get("mapping_name").unwrap_or("").trim().to_string();
     let form_view = |staged: StagedUpload, spec: &MappingSpec, errors| {
         let mut m = mapping_view(staged, spec, advanced.clone(), errors, lang);
@@ -328,12 +332,17 @@ pub(crate) async fn mapping_post(
     staged.options.sample_rate = options.sample_rate;
     if posted.get("save_mapping") == Some("true") {
         return match app
+            .imports()
             .save_import_mapping(actor, &mapping_name, spec.clone())
             .await
         {
             Ok(()) => {
                 let mut m = form_view(staged, &spec, Vec::new());
-                m.saved = app.import_mapping_names(actor).await.unwrap_or_default();
+                m.saved = app
+                    .imports()
+                    .import_mapping_names(actor)
+                    .await
+                    .unwrap_or_default();
                 m.just_saved = true;
                 render(
                     StatusCode::OK,
@@ -346,7 +355,7 @@ pub(crate) async fn mapping_post(
             Err(e) => refused(staged, &spec, e),
         };
     }
-    let prepared = match app.prepare_staged(actor, &token, options).await {
+    let prepared = match app.imports().prepare_staged(actor, &token, options).await {
         Ok(p) => p,
         Err(e) => return refused(staged, &spec, e),
     };
@@ -355,7 +364,7 @@ pub(crate) async fn mapping_post(
         spawn_import(app.clone(), actor.clone(), prepared);
         return Redirect::to(&format!("/imports/{id}")).into_response();
     }
-    let out = match app.run_import(actor, prepared, &|_| {}).await {
+    let out = match app.imports().run_import(actor, prepared, &|_| {}).await {
         Ok(o) => o,
         Err(e) => return refused(staged, &spec, e),
     };

@@ -310,7 +310,7 @@ pub(crate) fn job_view(app: &custos_app::App, r: ImportReport, lang: Lang) -> Jo
         } else {
             "—".into()
         },
-        stopped: running && !app.import_running_here(id),
+        stopped: running && !app.imports().import_running_here(id),
         running,
         report: r,
     }
@@ -333,7 +333,7 @@ struct ListPage {
 
 /// `GET /imports`: the viewer's import jobs, newest first.
 pub(crate) async fn list(State(state): State<AppState>, viewer: Viewer) -> Response {
-    match state.app.import_jobs(&viewer.actor, 50).await {
+    match state.app.imports().import_jobs(&viewer.actor, 50).await {
         Ok(jobs) => render(
             StatusCode::OK,
             &ListPage {
@@ -404,7 +404,12 @@ pub(crate) async fn upload(
             Ok(x) => x,
             Err(e) => return refused(&viewer, e.0),
         };
-    match state.app.stage_upload(&viewer.actor, upload, options).await {
+    match state
+        .app
+        .imports()
+        .stage_upload(&viewer.actor, upload, options)
+        .await
+    {
         Ok(token) => Redirect::to(&format!("/imports/upload/{token}")).into_response(),
         Err(e) => refused(&viewer, e),
     }
@@ -439,18 +444,28 @@ async fn job_report_view(
     report: &ImportReport,
 ) -> Result<ReportView, AppError> {
     let (app, actor, id) = (&state.app, &viewer.actor, report.job_id.unwrap_or(0));
-    let headers = app.import_job_headers(actor, id).await?;
-    let wording = app.import_wording(actor, id, &headers, viewer.lang).await?;
+    let headers = app.imports().import_job_headers(actor, id).await?;
+    let wording = app
+        .imports()
+        .import_wording(actor, id, &headers, viewer.lang)
+        .await?;
     let mut rows = Vec::new();
     for (outcome, n) in [("rejected", 101), ("skipped", 101), ("sampled", 50)] {
-        rows.extend(app.import_job_rows(actor, id, outcome, 0, n).await?);
+        rows.extend(
+            app.imports()
+                .import_job_rows(actor, id, outcome, 0, n)
+                .await?,
+        );
     }
     let mut view = report_view(report, &headers, &rows, &wording);
     let (from, to) = match (view.samples.first(), view.samples.last()) {
         (Some(a), Some(b)) => (a.row_no, b.row_no),
         _ => (1, 0),
     };
-    let marks = app.import_sample_checks(actor, id, from, to).await?;
+    let marks = app
+        .imports()
+        .import_sample_checks(actor, id, from, to)
+        .await?;
     for s in &mut view.samples {
         if let Some(m) = marks.rows.iter().find(|m| m.row_no == s.row_no) {
             s.checked = Some((m.checked_by.clone(), app.local_time_us(m.checked_at)));
@@ -471,7 +486,7 @@ pub(crate) async fn job(
     Path(id): Path<String>,
 ) -> Response {
     let report = match job_id(&id) {
-        Ok(id) => state.app.import_job(&viewer.actor, id).await,
+        Ok(id) => state.app.imports().import_job(&viewer.actor, id).await,
         Err(e) => Err(e),
     };
     let report = match report {
@@ -512,7 +527,7 @@ pub(crate) async fn progress(
     Path(id): Path<String>,
 ) -> Response {
     let report = match job_id(&id) {
-        Ok(id) => state.app.import_job(&viewer.actor, id).await,
+        Ok(id) => state.app.imports().import_job(&viewer.actor, id).await,
         Err(e) => Err(e),
     };
     match report {
@@ -539,6 +554,7 @@ async fn report_file(state: &AppState, viewer: &Viewer, id: &str, kind: &str) ->
         Ok(n) => {
             state
                 .app
+                .imports()
                 .import_report(
                     &viewer.actor,
                     n,
@@ -589,6 +605,7 @@ pub(crate) async fn check_sample(
     let marked = match (job_id(&id), row_no) {
         (Ok(n), Some(r)) => state
             .app
+            .imports()
             .check_import_sample(&viewer.actor, n, r)
             .await
             .map(|_| (n, r)),
@@ -603,7 +620,7 @@ pub(crate) async fn check_sample(
 
 /// `GET /imports/template`: the empty template.
 pub(crate) async fn template(State(state): State<AppState>, viewer: Viewer) -> Response {
-    match state.app.import_template(&viewer.actor).await {
+    match state.app.imports().import_template(&viewer.actor).await {
         Ok(b) => file_response(b, XLSX_TYPE, "customers-template.xlsx"),
         Err(e) => PageError::new(chrome(&viewer), e).into_response(),
     }
@@ -620,13 +637,13 @@ pub(crate) async fn resume(
         return csrf_refused(chrome(&viewer));
     }
     let report = match job_id(&id) {
-        Ok(n) => state.app.import_job(&viewer.actor, n).await,
+        Ok(n) => state.app.imports().import_job(&viewer.actor, n).await,
         Err(e) => Err(e),
     };
     match report {
         Ok(r) => {
             let n = r.job_id.unwrap_or(0);
-            if r.status == "running" && !state.app.import_running_here(n) {
+            if r.status == "running" && !state.app.imports().import_running_here(n) {
                 spawn_resume(state.app.clone(), viewer.actor.clone(), n);
             }
             Redirect::to(&format!("/imports/{n}")).into_response()

@@ -95,7 +95,7 @@ fn items(state: &AppState, lang: Lang, q: &ApprovalQueue) -> Vec<Item> {
 /// `GET /inbox` (`application.approve`; others get the 403 page).
 pub(crate) async fn page(State(state): State<AppState>, viewer: Viewer) -> Response {
     let chrome = Chrome::new(&viewer, "/inbox", "inbox.title");
-    match state.app.approval_queue(&viewer.actor).await {
+    match state.app.applications().approval_queue(&viewer.actor).await {
         Ok(q) => {
             let page = InboxPage {
                 items: items(&state, viewer.lang, &q),
@@ -120,7 +120,7 @@ pub(super) async fn after_decision(
     outcome: Result<i64, (i64, String, AppError)>,
 ) -> Response {
     let chrome = Chrome::new(viewer, "/inbox", "inbox.title");
-    let q = match state.app.approval_queue(&viewer.actor).await {
+    let q = match state.app.applications().approval_queue(&viewer.actor).await {
         Ok(q) => q,
         Err(e) => return PageError::new(chrome, e).into_response(),
     };

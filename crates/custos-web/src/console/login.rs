@@ -138,7 +138,12 @@ pub(crate) async fn submit(
     }
     ctx.source = Source::Console;
     let password = posted.get("password").unwrap_or("");
-    match state.app.login_browser(&username, password, &ctx).await {
+    match state
+        .app
+        .auth()
+        .login_browser(&username, password, &ctx)
+        .await
+    {
         Ok(done) => {
             let mut r = Redirect::to(&next).into_response();
             let age = state.app.config.session_ttl.as_secs();
@@ -187,7 +192,7 @@ pub(crate) async fn logout(
     if !posted.csrf_ok(&viewer) {
         return csrf_refused(Chrome::new(&viewer, "", "error.title"));
     }
-    if let Err(e) = state.app.logout(&viewer.actor, &viewer.token).await {
+    if let Err(e) = state.app.auth().logout(&viewer.actor, &viewer.token).await {
         tracing::warn!(error = %e, "console logout failed");
     }
     let mut r = Redirect::to("/login").into_response();

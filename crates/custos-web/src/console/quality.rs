@@ -123,9 +123,9 @@ async fn build(
     error: Option<String>,
 ) -> Result<QualityPage, AppError> {
     let actor = &viewer.actor;
-    let summary = state.app.quality_summary(actor, None).await?;
-    let trend = state.app.quality_trend(actor, None).await?;
-    let worklist = state.app.quality_worklist(actor, &q).await?;
+    let summary = state.app.quality().quality_summary(actor, None).await?;
+    let trend = state.app.quality().quality_trend(actor, None).await?;
+    let worklist = state.app.quality().quality_worklist(actor, &q).await?;
     let dimension = q.dimension.clone().unwrap_or_default();
     let next_href = worklist.next_cursor.as_ref().map(|c| {
         let mut s = form_urlencoded::Serializer::new(String::new());
@@ -197,7 +197,11 @@ pub(crate) async fn assign(
                 assignee_id: id,
                 note: posted.get("note").map(str::to_string),
             };
-            state.app.assign_quality_work(&viewer.actor, input).await
+            state
+                .app
+                .quality()
+                .assign_quality_work(&viewer.actor, input)
+                .await
         }
         Err(_) => Err(AppError::validation(
             "assignee_id",
@@ -233,6 +237,7 @@ pub(crate) async fn export_xlsx(
     }
     match state
         .app
+        .quality()
         .export_quality_xlsx(&viewer.actor, viewer.lang)
         .await
     {

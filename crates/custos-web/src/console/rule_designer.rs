@@ -1,5 +1,5 @@
 //! `/rules/new` and `/rules/{key}/edit` (规则设计器): compose a rule from segments, each
-//! change checked on the server by the engine (`App::check_code_rule`) with a preview of
+//! change checked on the server by the engine (`Codes::check_code_rule`) with a preview of
 //! the next codes for a sample customer, consuming nothing; 保存草稿 is the API's
 //! `POST /api/v1/code-rules` use case. The form posts to `/rules/designer`; htmx swaps
 //! the designer's body, and without scripts the whole page comes back.
@@ -201,6 +201,7 @@ async fn checked(
     let (rule, sample, form_errors) = form.rule();
     let mut check = state
         .app
+        .codes()
         .check_code_rule(&viewer.actor, rule, sample)
         .await?;
     if let Some(mut errors) = form_errors {
@@ -299,7 +300,7 @@ pub(crate) async fn edit_form(
     viewer: Viewer,
     Path(key): Path<String>,
 ) -> Response {
-    let view = match state.app.get_code_rule(&viewer.actor, &key).await {
+    let view = match state.app.codes().get_code_rule(&viewer.actor, &key).await {
         Ok(v) => v,
         Err(e) => return PageError::new(chrome(&viewer), e).into_response(),
     };
@@ -357,7 +358,12 @@ pub(crate) async fn submit(
         let b = body(viewer.lang, form, check, Vec::new());
         return answer(&viewer, htmx, StatusCode::UNPROCESSABLE_ENTITY, b);
     }
-    match state.app.create_code_rule(&viewer.actor, rule).await {
+    match state
+        .app
+        .codes()
+        .create_code_rule(&viewer.actor, rule)
+        .await
+    {
         Ok(view) => {
             // A stored key is lower-case letters, digits, - and _: a path as it is.
             let to = format!("/rules/{}", view.key);

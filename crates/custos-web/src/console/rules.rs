@@ -233,7 +233,7 @@ fn chrome(viewer: &Viewer) -> Chrome {
 
 /// `GET /rules`.
 pub(crate) async fn list(State(state): State<AppState>, viewer: Viewer) -> Response {
-    let overview = match state.app.code_rule_overview(&viewer.actor).await {
+    let overview = match state.app.codes().code_rule_overview(&viewer.actor).await {
         Ok(o) => o,
         Err(e) => return PageError::new(chrome(&viewer), e).into_response(),
     };
@@ -260,7 +260,7 @@ async fn detail_page(
     versions: Option<&str>,
     message: Option<String>,
 ) -> Response {
-    let overview = match state.app.code_rule_overview(&viewer.actor).await {
+    let overview = match state.app.codes().code_rule_overview(&viewer.actor).await {
         Ok(o) => o,
         Err(e) => return PageError::new(chrome(viewer), e).into_response(),
     };
@@ -347,7 +347,11 @@ pub(crate) async fn publish(
     if !posted.csrf_ok(&viewer) {
         return csrf_refused(chrome(&viewer));
     }
-    let done = state.app.publish_code_rule(&viewer.actor, &key).await;
+    let done = state
+        .app
+        .codes()
+        .publish_code_rule(&viewer.actor, &key)
+        .await;
     after(&state, &viewer, &key, done).await
 }
 
@@ -365,6 +369,7 @@ pub(crate) async fn replace(
     let replaces = posted.get("replaces").unwrap_or("");
     let done = state
         .app
+        .codes()
         .replace_code_rule(&viewer.actor, &key, replaces)
         .await;
     after(&state, &viewer, &key, done).await
@@ -381,8 +386,13 @@ pub(crate) async fn delete_draft(
     if !posted.csrf_ok(&viewer) {
         return csrf_refused(chrome(&viewer));
     }
-    match state.app.delete_code_rule_draft(&viewer.actor, &key).await {
-        Ok(()) => match state.app.get_code_rule(&viewer.actor, &key).await {
+    match state
+        .app
+        .codes()
+        .delete_code_rule_draft(&viewer.actor, &key)
+        .await
+    {
+        Ok(()) => match state.app.codes().get_code_rule(&viewer.actor, &key).await {
             Ok(v) => Redirect::to(&format!("/rules/{}", v.key)).into_response(),
             Err(_) => Redirect::to("/rules").into_response(),
         },
@@ -408,6 +418,7 @@ pub(crate) async fn apply_publish(
         .map(str::to_string);
     match state
         .app
+        .codes()
         .apply_to_publish_code_rule(&viewer.actor, &key, reason)
         .await
     {
@@ -426,6 +437,10 @@ pub(crate) async fn disable(
     if !posted.csrf_ok(&viewer) {
         return csrf_refused(chrome(&viewer));
     }
-    let done = state.app.disable_code_rule(&viewer.actor, &key).await;
+    let done = state
+        .app
+        .codes()
+        .disable_code_rule(&viewer.actor, &key)
+        .await;
     after(&state, &viewer, &key, done).await
 }

@@ -188,6 +188,7 @@ async fn list_page(
 ) -> Response {
     let accounts = match state
         .app
+        .api_keys()
         .list_service_accounts(&viewer.actor, 0, LIST_LIMIT)
         .await
     {
@@ -295,7 +296,12 @@ pub(crate) async fn create(
             })
             .collect(),
     };
-    match state.app.create_service_account(&viewer.actor, input).await {
+    match state
+        .app
+        .api_keys()
+        .create_service_account(&viewer.actor, input)
+        .await
+    {
         Ok(a) => Redirect::to(&format!("/admin/service-accounts/{}?saved=1", a.id)).into_response(),
         Err(AppError::Validation(f)) => {
             let errors = FormErrors::from_fields(&f, viewer.lang);
@@ -384,8 +390,16 @@ async fn account_page(
 ) -> Response {
     let found = async {
         let id = account_id(id)?;
-        let a = state.app.get_service_account(&viewer.actor, id).await?;
-        let k = state.app.list_api_keys(&viewer.actor, id).await?;
+        let a = state
+            .app
+            .api_keys()
+            .get_service_account(&viewer.actor, id)
+            .await?;
+        let k = state
+            .app
+            .api_keys()
+            .list_api_keys(&viewer.actor, id)
+            .await?;
         Ok::<_, AppError>((a, k))
     }
     .await;
@@ -458,6 +472,7 @@ pub(crate) async fn set_disabled(
         Ok(aid) => {
             state
                 .app
+                .api_keys()
                 .set_service_account_disabled(&viewer.actor, aid, disabled)
                 .await
         }
@@ -516,13 +531,22 @@ pub(crate) async fn create_key(
                 rate_per_second,
                 burst,
             };
-            state.app.create_api_key(&viewer.actor, aid, input).await
+            state
+                .app
+                .api_keys()
+                .create_api_key(&viewer.actor, aid, input)
+                .await
         }
     };
     let lang = viewer.lang;
     let (status, errors) = match result {
         Ok(created) => {
-            let account = match state.app.get_service_account(&viewer.actor, aid).await {
+            let account = match state
+                .app
+                .api_keys()
+                .get_service_account(&viewer.actor, aid)
+                .await
+            {
                 Ok(a) => a,
                 Err(e) => return PageError::new(chrome(&viewer), e).into_response(),
             };
@@ -565,7 +589,13 @@ pub(crate) async fn revoke_key(
             .map_err(|_| AppError::not_found("api_key", &key))
     });
     let result = match ids {
-        Ok((a, k)) => state.app.revoke_api_key(&viewer.actor, a, k).await,
+        Ok((a, k)) => {
+            state
+                .app
+                .api_keys()
+                .revoke_api_key(&viewer.actor, a, k)
+                .await
+        }
         Err(e) => Err(e),
     };
     match result {

@@ -148,11 +148,17 @@ impl FromRequestParts<AppState> for Viewer {
         };
         let mut ctx = context(parts, state);
         ctx.source = custos_app::Source::Console;
-        match state.app.authenticate(token, ctx).await {
+        match state.app.auth().authenticate(token, ctx).await {
             Ok(actor) => Ok(Viewer {
                 lang: lang_of(&actor, &parts.headers),
                 // The badge beside 待办; a failed count only loses the badge.
-                pending: state.app.pending_task_count(&actor).await.ok().flatten(),
+                pending: state
+                    .app
+                    .applications()
+                    .pending_task_count(&actor)
+                    .await
+                    .ok()
+                    .flatten(),
                 csrf: csrf_of(token),
                 token: token.to_string(),
                 actor,

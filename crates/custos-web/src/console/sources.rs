@@ -207,6 +207,7 @@ pub(crate) async fn list(
             };
             match state
                 .app
+                .sources()
                 .list_source_queue_filtered(&viewer.actor, &filter)
                 .await
             {
@@ -316,7 +317,13 @@ async fn entry_page(
     notice: Option<String>,
 ) -> Response {
     let sheet: Result<QueueEntrySheet, AppError> = match entry_id(id) {
-        Ok(id) => state.app.source_queue_sheet(&viewer.actor, id).await,
+        Ok(id) => {
+            state
+                .app
+                .sources()
+                .source_queue_sheet(&viewer.actor, id)
+                .await
+        }
         Err(e) => Err(e),
     };
     let sheet = match sheet {
@@ -326,6 +333,7 @@ async fn entry_page(
     let lang = viewer.lang;
     let fields = state
         .app
+        .fields()
         .list_fields(&viewer.actor)
         .await
         .unwrap_or_default();
@@ -443,7 +451,13 @@ pub(crate) async fn decide(
         Err(e) => return PageError::new(chrome(&viewer), e).into_response(),
     };
     let result = match decision_of(&typed) {
-        Ok(d) => state.app.decide_source_queue(&viewer.actor, qid, d).await,
+        Ok(d) => {
+            state
+                .app
+                .sources()
+                .decide_source_queue(&viewer.actor, qid, d)
+                .await
+        }
         Err(e) => Err(e),
     };
     let lang = viewer.lang;

@@ -68,7 +68,7 @@ pub(crate) async fn begin(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Response {
-    match state.app.oidc_begin(&name).await {
+    match state.app.auth().oidc_begin(&name).await {
         Ok(start) => {
             let mut r = Redirect::to(&start.url).into_response();
             // Lax: the provider's redirect back is a top-level navigation, which carries it.
@@ -115,6 +115,7 @@ pub(crate) async fn callback(
     ctx.source = Source::Console;
     match state
         .app
+        .auth()
         .oidc_finish(&name, &code, &sso_state, &ctx, SessionKind::Browser)
         .await
     {

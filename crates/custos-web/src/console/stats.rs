@@ -29,9 +29,12 @@ pub(crate) async fn page(State(state): State<AppState>, viewer: Viewer) -> Respo
     let app = &state.app;
     let months = MonthsQuery::default();
     let figures = async {
-        let view = app.customer_figures(&viewer.actor).await?;
-        let flow = app.customer_flow(&viewer.actor, &months).await?;
-        let rp = app.repeat_purchase(&viewer.actor, &months).await?;
+        let view = app.reports().customer_figures(&viewer.actor).await?;
+        let flow = app.reports().customer_flow(&viewer.actor, &months).await?;
+        let rp = app
+            .reports()
+            .repeat_purchase(&viewer.actor, &months)
+            .await?;
         Ok::<_, custos_app::AppError>((view, flow, rp))
     };
     match figures.await {
@@ -61,6 +64,7 @@ pub(crate) async fn export_xlsx(
     }
     match state
         .app
+        .reports()
         .export_customer_stats_xlsx(&viewer.actor, viewer.lang)
         .await
     {

@@ -245,7 +245,7 @@ async fn list_page(
     errors: FormErrors,
     notice: Option<String>,
 ) -> Response {
-    let hooks = match state.app.list_webhooks(&viewer.actor).await {
+    let hooks = match state.app.webhooks().list_webhooks(&viewer.actor).await {
         Ok(h) => h,
         Err(e) => return PageError::new(chrome(viewer), e).into_response(),
     };
@@ -255,6 +255,7 @@ async fn list_page(
     for w in &hooks {
         let last = state
             .app
+            .webhooks()
             .webhook_attempts(&viewer.actor, w.id, None, Some(1))
             .await
             .map(|p| p.items.into_iter().next())
@@ -336,7 +337,12 @@ pub(crate) async fn create(
         owner: Some(values.owner.trim().to_string()).filter(|o| !o.is_empty()),
     };
     let lang = viewer.lang;
-    let (status, errors) = match state.app.create_webhook(&viewer.actor, input).await {
+    let (status, errors) = match state
+        .app
+        .webhooks()
+        .create_webhook(&viewer.actor, input)
+        .await
+    {
         Ok(made) => {
             let tz = state.app.config.code_timezone;
             return secret_page(&viewer, tz, &made.webhook, made.secret);
@@ -418,9 +424,10 @@ async fn hook_page(
     let before = q.get("before").and_then(|b| b.parse::<i64>().ok());
     let found = async {
         let id = hook_id(id)?;
-        let w = state.app.get_webhook(&viewer.actor, id).await?;
+        let w = state.app.webhooks().get_webhook(&viewer.actor, id).await?;
         let log = state
             .app
+            .webhooks()
             .webhook_attempts_of(
                 &viewer.actor,
                 id,
@@ -535,7 +542,12 @@ pub(crate) async fn update(
         owner: Some(values.owner.trim().to_string()).filter(|o| !o.is_empty()),
     };
     let lang = viewer.lang;
-    let (status, errors) = match state.app.update_webhook(&viewer.actor, wid, patch).await {
+    let (status, errors) = match state
+        .app
+        .webhooks()
+        .update_webhook(&viewer.actor, wid, patch)
+        .await
+    {
         Ok(w) => return Redirect::to(&format!("/admin/webhooks/{}?saved=1", w.id)).into_response(),
         Err(AppError::Validation(f)) => (
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -582,19 +594,25 @@ pub(crate) async fn act(
                 active: Some(action == "resume"),
                 ..WebhookPatch::default()
             };
-            app.update_webhook(actor, wid, patch)
+            app.webhooks()
+                .update_webhook(actor, wid, patch)
                 .await
                 .map(|_| saved.into_response())
         }
-        "rotate" => app.rotate_webhook_secret(actor, wid).await.map(|r| {
-            let tz = app.config.code_timezone;
-            secret_page(&viewer, tz, &r.webhook, r.secret)
-        }),
+        "rotate" => app
+            .webhooks()
+            .rotate_webhook_secret(actor, wid)
+            .await
+            .map(|r| {
+                let tz = app.config.code_timezone;
+                secret_page(&viewer, tz, &r.webhook, r.secret)
+            }),
         "remove" => app
+            .webhooks()
             .delete_webhook(actor, wid)
             .await
             .map(|_| Redirect::to("/admin/webhooks?removed=1").into_response()),
-        "test" => match app.ping_webhook(actor, wid).await {
+        "test" => match app.webhooks().ping_webhook(actor, wid).await {
             Ok(p) => {
                 let detail = [
                     p.status.map(|s| format!("HTTP {s}")),
@@ -633,7 +651,11 @@ pub(crate) async fn act(
                 )),
             };
             let done = match from {
-                Ok(from) => app.replay_webhook(actor, wid, ReplayRequest { from }).await,
+                Ok(from) => {
+                    app.webhooks()
+                        .replay_webhook(actor, wid, ReplayRequest { from })
+                        .await
+                }
                 Err(e) => Err(e),
             };
             match done {

@@ -417,7 +417,7 @@ backend_test!(audit_entries_name_the_account_and_the_key, |t| {
     let reference = format!("{}:{}", view["id"], view["prefix"].as_str().unwrap());
     assert_eq!(entry["api_key"], reference.as_str(), "{entry}");
     // Entries with and without a key verify in one chain.
-    let report = t.app.verify_audit().await.expect("verify");
+    let report = t.app.audit().verify_audit().await.expect("verify");
     assert!(
         matches!(report, custos_app::ChainReport::Ok { .. }),
         "{report:?}"

@@ -102,10 +102,22 @@ backend_test!(emails_reach_smtp_sink_in_chinese, |t| {
     let (port, got) = smtp_sink().await;
     let cfg = custos_app::mail::SmtpConfig::new("127.0.0.1", port, "custos@example.cn");
     let a = submit(&t, &o.clerk, "create", new_customer("邮件通知有限公司")).await;
-    let sent = t.app.send_notification_emails(&cfg).await.expect("send");
+    let sent = t
+        .app
+        .channels()
+        .send_notification_emails(&cfg)
+        .await
+        .expect("send");
     assert_eq!(sent, 1);
     // Nothing is sent twice.
-    assert_eq!(t.app.send_notification_emails(&cfg).await.expect("send"), 0);
+    assert_eq!(
+        t.app
+            .channels()
+            .send_notification_emails(&cfg)
+            .await
+            .expect("send"),
+        0
+    );
     ok(
         &t,
         &o.manager,
@@ -114,7 +126,11 @@ backend_test!(emails_reach_smtp_sink_in_chinese, |t| {
         json!({"comment": "请补充地址"}),
     )
     .await;
-    t.app.send_notification_emails(&cfg).await.expect("send");
+    t.app
+        .channels()
+        .send_notification_emails(&cfg)
+        .await
+        .expect("send");
     let mails: Vec<(String, String, String)> = got
         .lock()
         .expect("lock")
@@ -141,7 +157,12 @@ backend_test!(emails_reach_smtp_sink_in_chinese, |t| {
     // A relay that is down: the e-mail waits for a later attempt, approvals go on.
     let down = custos_app::mail::SmtpConfig::new("127.0.0.1", 1, "custos@example.cn");
     ok(&t, &o.clerk, id(&a), "resubmit", json!({})).await;
-    assert!(t.app.send_notification_emails(&down).await.is_err());
+    assert!(t
+        .app
+        .channels()
+        .send_notification_emails(&down)
+        .await
+        .is_err());
 });
 
 /// A channel beside SMTP: keeps what it is given, or fails while `down` is set.
@@ -190,9 +211,15 @@ backend_test!(notifications_go_through_any_channel, |t| {
     let a = submit(&t, &o.clerk, "create", new_customer("渠道通知有限公司")).await;
     // A channel that is down: the notification stays leased to this attempt, so an
     // immediate second round neither delivers nor sends it twice.
-    assert!(t.app.send_notification_emails(&channel).await.is_err());
+    assert!(t
+        .app
+        .channels()
+        .send_notification_emails(&channel)
+        .await
+        .is_err());
     assert_eq!(
         t.app
+            .channels()
             .send_notification_emails(&channel)
             .await
             .expect("send"),
@@ -212,7 +239,14 @@ backend_test!(notifications_go_through_any_channel, |t| {
         json!({"comment": "请补充地址"}),
     )
     .await;
-    assert_eq!(t.app.send_notification_emails(&up).await.expect("send"), 0);
+    assert_eq!(
+        t.app
+            .channels()
+            .send_notification_emails(&up)
+            .await
+            .expect("send"),
+        0
+    );
     let r = t
         .patch(
             &format!("/api/v1/users/{}", o.clerk_id),
@@ -221,7 +255,14 @@ backend_test!(notifications_go_through_any_channel, |t| {
         )
         .await;
     assert_eq!(r.status(), 200);
-    assert_eq!(t.app.send_notification_emails(&up).await.expect("send"), 1);
+    assert_eq!(
+        t.app
+            .channels()
+            .send_notification_emails(&up)
+            .await
+            .expect("send"),
+        1
+    );
     let sent = up.sent.lock().expect("lock").clone();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].to, "clerk@example.cn");
@@ -237,10 +278,31 @@ backend_test!(overdue_tasks_get_one_reminder_per_period, |t| {
     let o = org(&t).await;
     let a = submit(&t, &o.clerk, "create", new_customer("催办测试有限公司")).await;
     let period = std::time::Duration::from_secs(1);
-    assert_eq!(t.app.remind_overdue_tasks(period).await.expect("remind"), 0);
+    assert_eq!(
+        t.app
+            .applications()
+            .remind_overdue_tasks(period)
+            .await
+            .expect("remind"),
+        0
+    );
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
-    assert_eq!(t.app.remind_overdue_tasks(period).await.expect("remind"), 1);
-    assert_eq!(t.app.remind_overdue_tasks(period).await.expect("remind"), 0);
+    assert_eq!(
+        t.app
+            .applications()
+            .remind_overdue_tasks(period)
+            .await
+            .expect("remind"),
+        1
+    );
+    assert_eq!(
+        t.app
+            .applications()
+            .remind_overdue_tasks(period)
+            .await
+            .expect("remind"),
+        0
+    );
     let notes = body(t.get("/api/v1/notifications", &o.manager).await, 200).await;
     let reminder = notes
         .as_array()

@@ -268,7 +268,7 @@ async fn make_some_history(t: &TestApp) {
 
 backend_test!(edited_entry_breaks_the_chain, |t| {
     make_some_history(&t).await;
-    let ChainReport::Ok { entries, .. } = t.app.verify_audit().await.unwrap() else {
+    let ChainReport::Ok { entries, .. } = t.app.audit().verify_audit().await.unwrap() else {
         panic!("fresh chain must verify");
     };
     assert!(entries >= 4, "{entries}");
@@ -287,7 +287,7 @@ backend_test!(edited_entry_breaks_the_chain, |t| {
         .await
         .is_err());
     assert!(matches!(
-        t.app.verify_audit().await.unwrap(),
+        t.app.audit().verify_audit().await.unwrap(),
         ChainReport::Ok { .. }
     ));
 
@@ -303,7 +303,7 @@ backend_test!(edited_entry_breaks_the_chain, |t| {
         .await
         .unwrap();
     assert_eq!(n, 1);
-    match t.app.verify_audit().await.unwrap() {
+    match t.app.audit().verify_audit().await.unwrap() {
         ChainReport::Broken { seq, reason } => {
             assert_eq!(seq, 3, "{reason}");
         }
@@ -313,7 +313,7 @@ backend_test!(edited_entry_breaks_the_chain, |t| {
 
 backend_test!(deleted_last_entry_breaks_the_chain, |t| {
     make_some_history(&t).await;
-    let ChainReport::Ok { entries, .. } = t.app.verify_audit().await.unwrap() else {
+    let ChainReport::Ok { entries, .. } = t.app.audit().verify_audit().await.unwrap() else {
         panic!("fresh chain must verify");
     };
     t.app
@@ -328,7 +328,7 @@ backend_test!(deleted_last_entry_breaks_the_chain, |t| {
         .await
         .unwrap();
     assert_eq!(n, 1);
-    match t.app.verify_audit().await.unwrap() {
+    match t.app.audit().verify_audit().await.unwrap() {
         ChainReport::Broken { seq, reason } => {
             assert_eq!(seq, entries, "{reason}");
         }
@@ -348,7 +348,7 @@ backend_test!(deleted_middle_entry_breaks_the_chain, |t| {
         .execute_raw("DELETE FROM audit_log WHERE seq = 2")
         .await
         .unwrap();
-    match t.app.verify_audit().await.unwrap() {
+    match t.app.audit().verify_audit().await.unwrap() {
         ChainReport::Broken { seq, .. } => assert_eq!(seq, 2),
         other => panic!("deletion not detected: {other:?}"),
     }

@@ -148,7 +148,7 @@ fn with_checkpoints(t: &TestApp, dir: &Path) -> (App, PathBuf) {
 }
 
 async fn checkpoint(app: &App) -> custos_app::audit_anchor::Checkpoint {
-    match app.write_audit_checkpoint().await.unwrap() {
+    match app.audit().write_audit_checkpoint().await.unwrap() {
         CheckpointOutcome::Written { checkpoint, .. } => checkpoint,
         other => panic!("no checkpoint: {other:?}"),
     }
@@ -176,7 +176,7 @@ backend_test!(untouched_keyed_chain_and_checkpoints_verify, |t| {
     assert_eq!(first.seq, all.last().unwrap().seq);
     make_history(&t, "b").await;
     checkpoint(&app).await;
-    match app.verify_audit().await.unwrap() {
+    match app.audit().verify_audit().await.unwrap() {
         ChainReport::Ok {
             entries,
             checkpoints,
@@ -208,7 +208,7 @@ backend_test!(edited_and_rehashed_entry_fails_without_the_key, |t| {
     )
     .await;
     rehash_with_sha256(&t, 3, false).await;
-    let (seq, reason) = broken(t.app.verify_audit().await.unwrap());
+    let (seq, reason) = broken(t.app.audit().verify_audit().await.unwrap());
     assert_eq!(seq, 3, "{reason}");
     assert!(reason.contains("keyed hash"), "{reason}");
 });
@@ -223,12 +223,12 @@ backend_test!(rehashed_entries_passed_off_as_unkeyed_fail, |t| {
     .await;
     // From entry 3 on, as if written by a version before the key.
     rehash_with_sha256(&t, 3, true).await;
-    let (seq, reason) = broken(t.app.verify_audit().await.unwrap());
+    let (seq, reason) = broken(t.app.audit().verify_audit().await.unwrap());
     assert_eq!(seq, 3, "{reason}");
     assert!(reason.contains("not keyed"), "{reason}");
     // The whole log passed off as unkeyed: refused as well (no seal covers it).
     rehash_with_sha256(&t, 1, true).await;
-    let (seq, reason) = broken(t.app.verify_audit().await.unwrap());
+    let (seq, reason) = broken(t.app.audit().verify_audit().await.unwrap());
     assert_eq!(seq, 1, "{reason}");
     assert!(reason.contains("not keyed"), "{reason}");
 });
@@ -243,17 +243,17 @@ backend_test!(truncated_and_rewound_chain_fails_on_checkpoint, |t| {
     truncate_and_rewind(&t, keep).await;
     // What remains is a valid keyed chain: only the checkpoint shows the loss.
     assert!(matches!(
-        t.app.verify_audit().await.unwrap(),
+        t.app.audit().verify_audit().await.unwrap(),
         ChainReport::Ok { .. }
     ));
-    let (seq, reason) = broken(app.verify_audit().await.unwrap());
+    let (seq, reason) = broken(app.audit().verify_audit().await.unwrap());
     assert_eq!(seq, cp.seq, "{reason}");
     assert!(
         reason.contains("checkpoint") && reason.contains(&format!("ends at {keep}")),
         "{reason}"
     );
     // A periodic or manual checkpoint refuses to anchor the rewound head.
-    match app.write_audit_checkpoint().await.unwrap() {
+    match app.audit().write_audit_checkpoint().await.unwrap() {
         CheckpointOutcome::Broken { seq, .. } => assert_eq!(seq, cp.seq),
         other => panic!("{other:?}"),
     }
@@ -261,7 +261,7 @@ backend_test!(truncated_and_rewound_chain_fails_on_checkpoint, |t| {
     // Regrown past the checkpoint with other entries: its hash no longer matches.
     make_history(&t, "c").await;
     make_history(&t, "d").await;
-    let (seq, reason) = broken(app.verify_audit().await.unwrap());
+    let (seq, reason) = broken(app.audit().verify_audit().await.unwrap());
     assert_eq!(seq, cp.seq, "{reason}");
     assert!(reason.contains("does not match the checkpoint"), "{reason}");
 });
@@ -282,7 +282,7 @@ backend_test!(forged_checkpoint_line_fails_its_mac, |t| {
         format!("{genuine}{}\n", serde_json::to_string(&forged).unwrap()),
     )
     .unwrap();
-    let (seq, reason) = broken(app.verify_audit().await.unwrap());
+    let (seq, reason) = broken(app.audit().verify_audit().await.unwrap());
     assert_eq!(seq, cp.seq - 1, "{reason}");
     assert!(
         reason.contains("line 2") && reason.contains("MAC"),
@@ -290,19 +290,19 @@ backend_test!(forged_checkpoint_line_fails_its_mac, |t| {
     );
     // A new checkpoint is refused while the last line is forged.
     assert!(matches!(
-        app.write_audit_checkpoint().await.unwrap(),
+        app.audit().write_audit_checkpoint().await.unwrap(),
         CheckpointOutcome::Broken { .. }
     ));
 
     // An unreadable line is reported too.
     std::fs::write(&file, format!("{genuine}not a checkpoint\n")).unwrap();
-    let (_, reason) = broken(app.verify_audit().await.unwrap());
+    let (_, reason) = broken(app.audit().verify_audit().await.unwrap());
     assert!(reason.contains("unreadable"), "{reason}");
 
     // Restored: verifies again.
     std::fs::write(&file, &genuine).unwrap();
     assert!(matches!(
-        app.verify_audit().await.unwrap(),
+        app.audit().verify_audit().await.unwrap(),
         ChainReport::Ok { checkpoints: 1, .. }
     ));
 });
@@ -317,10 +317,10 @@ backend_test!(unkeyed_chain_of_an_earlier_version_is_sealed, |t| {
 
     let dir = tempfile::tempdir().unwrap();
     let (app, file) = with_checkpoints(&t, dir.path());
-    let seal = app.seal_unkeyed_audit_chain().await.unwrap();
+    let seal = app.audit().seal_unkeyed_audit_chain().await.unwrap();
     assert_eq!(seal, Some(n + 1));
     // Once only.
-    assert_eq!(app.seal_unkeyed_audit_chain().await.unwrap(), None);
+    assert_eq!(app.audit().seal_unkeyed_audit_chain().await.unwrap(), None);
     let all = entries(&t).await;
     let sealed = &all[n as usize];
     assert_eq!(sealed.action, "audit.chain_keyed");
@@ -334,7 +334,7 @@ backend_test!(unkeyed_chain_of_an_earlier_version_is_sealed, |t| {
     // Sealing anchored the chain at once.
     assert_eq!(std::fs::read_to_string(&file).unwrap().lines().count(), 1);
     make_history(&t, "b").await;
-    match app.verify_audit().await.unwrap() {
+    match app.audit().verify_audit().await.unwrap() {
         ChainReport::Ok {
             entries, unsealed, ..
         } => {
@@ -357,7 +357,7 @@ backend_test!(unkeyed_chain_of_an_earlier_version_is_sealed, |t| {
         prev = hash;
     }
     raw(&t, &sql).await;
-    let (seq, reason) = broken(t.app.verify_audit().await.unwrap());
+    let (seq, reason) = broken(t.app.audit().verify_audit().await.unwrap());
     assert_eq!(seq, n + 1, "{reason}");
     assert!(reason.contains("sealed"), "{reason}");
 });
@@ -373,11 +373,11 @@ backend_test!(
             "UPDATE audit_log SET reason = 'edited long ago' WHERE seq = 2",
         )
         .await;
-        let (seq, _) = broken(t.app.verify_audit().await.unwrap());
+        let (seq, _) = broken(t.app.audit().verify_audit().await.unwrap());
         assert_eq!(seq, 2);
         let n = entries(&t).await.len() as i64;
 
-        let seal = t.app.seal_unkeyed_audit_chain().await.unwrap();
+        let seal = t.app.audit().seal_unkeyed_audit_chain().await.unwrap();
         assert_eq!(seal, Some(n + 1));
         let all = entries(&t).await;
         let after: serde_json::Value =
@@ -392,7 +392,7 @@ backend_test!(
         // The keyed chain starts at the seal: it verifies, the old part as sealed.
         make_history(&t, "b").await;
         assert!(matches!(
-            t.app.verify_audit().await.unwrap(),
+            t.app.audit().verify_audit().await.unwrap(),
             ChainReport::Ok { unsealed: 0, .. }
         ));
         // Any further change to the old part is detected.
@@ -401,7 +401,7 @@ backend_test!(
             "UPDATE audit_log SET reason = 'and again' WHERE seq = 1",
         )
         .await;
-        let (_, reason) = broken(t.app.verify_audit().await.unwrap());
+        let (_, reason) = broken(t.app.audit().verify_audit().await.unwrap());
         assert!(reason.contains("sealed"), "{reason}");
     }
 );

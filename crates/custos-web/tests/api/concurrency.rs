@@ -16,6 +16,7 @@ const N: usize = 32;
 /// Count audit entries with this exact action, straight from the app.
 async fn count_action(t: &TestApp, admin: &custos_app::Actor, action: &str) -> usize {
     t.app
+        .audit()
         .list_audit(
             admin,
             AuditFilter {
@@ -93,10 +94,11 @@ backend_test!(parallel_logins_and_user_creations, |t| {
     expected.insert("admin".into());
     assert_eq!(names, expected);
 
-    let report = t.app.verify_audit().await.expect("verify");
+    let report = t.app.audit().verify_audit().await.expect("verify");
     assert!(matches!(report, ChainReport::Ok { .. }), "{report:?}");
     let actor = t
         .app
+        .auth()
         .actor_for_username(
             "admin",
             custos_app::Context::new(custos_app::Source::System),

@@ -814,14 +814,17 @@ async fn wrong_pii_key_is_a_startup_error() {
         .await
         .expect("open");
     // With no customers yet a new key is simply adopted; with encrypted data it is not.
-    app.ensure_admin(Some(ADMIN_PASSWORD.into()))
+    app.auth()
+        .ensure_admin(Some(ADMIN_PASSWORD.into()))
         .await
         .expect("admin");
     let admin = app
+        .auth()
         .actor_for_username("admin", custos_app::Context::new(custos_app::Source::Cli))
         .await
         .expect("actor");
-    app.add_demo_customers(&admin, 3, 1, &[], |_| {})
+    app.demo()
+        .add_demo_customers(&admin, 3, 1, &[], |_| {})
         .await
         .expect("customers");
     app.db.close().await;
@@ -839,7 +842,7 @@ async fn wrong_pii_key_is_a_startup_error() {
 
 backend_test!(demo_seed_adds_scoped_customers, |t| {
     let admin = t.admin_token().await;
-    t.app.seed_demo().await.expect("seed demo");
+    t.app.demo().seed_demo().await.expect("seed demo");
     let page: Value = t
         .get("/api/v1/customers?total=true&limit=5", &admin)
         .await
@@ -889,7 +892,7 @@ backend_test!(demo_seed_adds_scoped_customers, |t| {
     let n = mine["total"].as_i64().unwrap_or(0);
     assert!(n > 0 && n < 200, "{mine}");
     // The audit chain still verifies after the batch inserts.
-    let report = t.app.verify_audit().await.expect("verify");
+    let report = t.app.audit().verify_audit().await.expect("verify");
     assert!(
         matches!(report, custos_app::ChainReport::Ok { .. }),
         "{report:?}"

@@ -427,6 +427,7 @@ backend_test!(bad_parameters_and_pruned_positions, |t| {
     }
     let pruned = t
         .app
+        .events()
         .prune_events_before(custos_store::now_us() + 1)
         .await
         .expect("prune");

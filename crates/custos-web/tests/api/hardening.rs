@@ -480,6 +480,7 @@ backend_test!(deleting_a_running_export_cancels_it_for_good, |t| {
     }
     let actor = t
         .app
+        .auth()
         .authenticate(&admin, Context::new(Source::Api))
         .await
         .unwrap();
@@ -488,12 +489,14 @@ backend_test!(deleting_a_running_export_cancels_it_for_good, |t| {
     for delay_ms in [0u64, 0, 1, 2, 3, 5, 8, 12, 20, 40] {
         let (job, queued) = t
             .app
+            .exports()
             .submit_export(&actor, custos_app::export::job::ExportRequest::default())
             .await
             .unwrap();
         let app = t.app.clone();
         let runner_actor = actor.clone();
-        let run = tokio::spawn(async move { app.run_export_job(&runner_actor, queued).await });
+        let run =
+            tokio::spawn(async move { app.exports().run_export_job(&runner_actor, queued).await });
         if delay_ms > 0 {
             tokio::time::sleep(Duration::from_millis(delay_ms)).await;
         }

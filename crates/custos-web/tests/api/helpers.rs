@@ -52,8 +52,9 @@ async fn spawn_configured(
     };
     configure(&mut config);
     let app = App::from_db(db.db.clone(), config);
-    app.ensure_builtin_roles().await.expect("roles");
-    app.ensure_admin(Some(ADMIN_PASSWORD.into()))
+    app.org().ensure_builtin_roles().await.expect("roles");
+    app.auth()
+        .ensure_admin(Some(ADMIN_PASSWORD.into()))
         .await
         .expect("admin");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

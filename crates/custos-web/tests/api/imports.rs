@@ -205,7 +205,7 @@ backend_test!(bad_uploads_get_4xx_naming_field_and_rule, |t| {
     assert_eq!(problem_fields(&p), vec!["file".to_string()], "{p}");
     // Refused uploads leave no file behind (on SQLite the directory is this test's own).
     if t.app.db.sqlite_path().is_some() {
-        let left: Vec<_> = std::fs::read_dir(t.app.import_upload_dir())
+        let left: Vec<_> = std::fs::read_dir(t.app.imports().import_upload_dir())
             .into_iter()
             .flatten()
             .flatten()
@@ -300,7 +300,7 @@ backend_test!(uploads_leave_no_personal_data_on_disk, |t| {
         (done["created"].as_i64(), done["rejected"].as_i64()),
         (Some(1), Some(1))
     );
-    let dir = t.app.import_upload_dir();
+    let dir = t.app.imports().import_upload_dir();
     for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
         let bytes = std::fs::read(entry.path()).unwrap_or_default();
         for plain in ["110101199003070035", "13800138000"] {

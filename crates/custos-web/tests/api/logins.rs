@@ -373,12 +373,12 @@ async fn the_first_administrators_password_follows_the_policy() {
         .unwrap()
         .unwrap();
     let app = custos_app::App::from_db(db.db.clone(), Default::default());
-    app.ensure_builtin_roles().await.unwrap();
+    app.org().ensure_builtin_roles().await.unwrap();
     for (password, rule) in [
         ("Admin-Quokka-Saffron-19", "password.contains_name"),
         ("admin123", "password.too_short"),
     ] {
-        match app.ensure_admin(Some(password.into())).await {
+        match app.auth().ensure_admin(Some(password.into())).await {
             Err(custos_app::AppError::Validation(fields)) => {
                 assert_eq!(fields[0].field, "CUSTOS_ADMIN_PASSWORD");
                 assert_eq!(fields[0].violation.code, rule);

@@ -215,15 +215,17 @@ backend_test!(
         let now = custos_store::now_us();
         // Two servers at once: the leases let each delivery be posted exactly once.
         let (out1, out2) = (outbound(), outbound());
+        let channels = t.app.channels();
         let (r1, r2) = tokio::join!(
-            t.app.deliver_channel_notifications(&out1, now),
-            t.app.deliver_channel_notifications(&out2, now)
+            channels.deliver_channel_notifications(&out1, now),
+            channels.deliver_channel_notifications(&out2, now)
         );
         let (r1, r2) = (r1.expect("deliver"), r2.expect("deliver"));
         assert_eq!((r1.sent + r2.sent, r1.retrying + r2.retrying), (4, 0));
         assert_eq!(rx.hits().len(), 4);
         let again = t
             .app
+            .channels()
             .deliver_channel_notifications(&outbound(), now)
             .await
             .expect("deliver");
@@ -336,6 +338,7 @@ backend_test!(failed_deliveries_back_off_and_are_given_up, |t| {
     let start = custos_store::now_us();
     let r = t
         .app
+        .channels()
         .deliver_channel_notifications(&out, start)
         .await
         .expect("round");
@@ -343,6 +346,7 @@ backend_test!(failed_deliveries_back_off_and_are_given_up, |t| {
     // Not again before the backoff has passed.
     let r = t
         .app
+        .channels()
         .deliver_channel_notifications(&out, start + 1_000_000)
         .await
         .expect("round");
@@ -368,6 +372,7 @@ backend_test!(failed_deliveries_back_off_and_are_given_up, |t| {
     let hour = 3_600_000_000_i64;
     let r = t
         .app
+        .channels()
         .deliver_channel_notifications(&out, start + hour)
         .await
         .expect("round");
@@ -376,6 +381,7 @@ backend_test!(failed_deliveries_back_off_and_are_given_up, |t| {
     for n in 3..=MAX_ATTEMPTS {
         let r = t
             .app
+            .channels()
             .deliver_channel_notifications(&out, start + n * hour)
             .await
             .expect("round");
@@ -389,6 +395,7 @@ backend_test!(failed_deliveries_back_off_and_are_given_up, |t| {
     let later = start + 100 * hour;
     assert!(t
         .app
+        .channels()
         .deliver_channel_notifications(&out, later)
         .await
         .expect("round")
@@ -421,6 +428,7 @@ backend_test!(failed_deliveries_back_off_and_are_given_up, |t| {
     let day = 24 * hour;
     assert_eq!(
         t.app
+            .channels()
             .prune_channel_deliveries(start + 29 * day)
             .await
             .expect("prune"),
@@ -428,6 +436,7 @@ backend_test!(failed_deliveries_back_off_and_are_given_up, |t| {
     );
     assert_eq!(
         t.app
+            .channels()
             .prune_channel_deliveries(start + 31 * day)
             .await
             .expect("prune"),

@@ -359,8 +359,9 @@ fn backup_on_postgres_points_to_pg_dump() {
     let schema = test_db.options.pg_schema.clone().expect("schema");
     let app = custos_app::App::from_db(test_db.db.clone(), custos_app::AppConfig::default());
     rt.block_on(async {
-        app.ensure_builtin_roles().await.expect("roles");
-        app.ensure_admin(Some(ADMIN_PASSWORD.into()))
+        app.org().ensure_builtin_roles().await.expect("roles");
+        app.auth()
+            .ensure_admin(Some(ADMIN_PASSWORD.into()))
             .await
             .expect("admin");
     });
@@ -389,22 +390,24 @@ fn backup_on_postgres_points_to_pg_dump() {
     // And a refused backup leaves no trace in the audit log.
     let entries = rt.block_on(async {
         let actor = app
+            .auth()
             .actor_for_username(
                 "admin",
                 custos_app::Context::new(custos_app::Source::System),
             )
             .await
             .expect("actor");
-        app.list_audit(
-            &actor,
-            custos_app::AuditFilter {
-                action: Some("system.backup".into()),
-                limit: 10,
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("audit")
+        app.audit()
+            .list_audit(
+                &actor,
+                custos_app::AuditFilter {
+                    action: Some("system.backup".into()),
+                    limit: 10,
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("audit")
     });
     assert!(entries.is_empty(), "{entries:?}");
     rt.block_on(test_db.cleanup());

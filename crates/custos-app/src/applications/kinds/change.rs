@@ -26,7 +26,10 @@ effect_by_fns!(Change);
 async fn prepare(app: &App, tx: &mut Tx, s: Submission<'_>) -> AppResult<Prepared> {
     let mut p = Prepared::new(s.payload.clone());
     let c: ChangePayload = parse_payload(s.kind, s.payload)?;
-    let row = app.customer_for(tx, s.actor, &c.code).await?;
+    let row = app
+        .applications()
+        .customer_for(tx, s.actor, &c.code)
+        .await?;
     p.about(&row);
     if c.changes.version != row.row_version {
         return Err(AppError::validation(
@@ -47,7 +50,8 @@ async fn prepare(app: &App, tx: &mut Tx, s: Submission<'_>) -> AppResult<Prepare
     let applicant = s.actor.clone();
     app.dry_run(tx, move |app, tx| {
         Box::pin(async move {
-            app.update_customer_in(tx, &applicant, &c.code, &c.changes, "update")
+            app.customers()
+                .update_customer_in(tx, &applicant, &c.code, &c.changes, "update")
                 .await
                 .map(|_| ())
         })
@@ -60,6 +64,7 @@ async fn apply(app: &App, tx: &mut Tx, e: Approval<'_>) -> AppResult<Value> {
     let mut c: ChangePayload = parse_payload(e.kind(), e.payload)?;
     e.default_reason(&mut c.changes.reason);
     let row = app
+        .customers()
         .update_customer_in(tx, e.applicant, &c.code, &c.changes, "update")
         .await?;
     Ok(json!({"code": row.code, "version": row.row_version}))

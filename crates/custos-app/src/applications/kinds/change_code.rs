@@ -1,6 +1,7 @@
 //! `change_code`: a customer gets a new code, drawn or chosen by hand; the old one stays
 //! in the registry, redirecting to the new one.
 
+use crate::applications::Applications;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -42,7 +43,10 @@ impl Effect for ChangeCode {
     fn apply<'a>(&'a self, app: &'a App, tx: &'a mut Tx, e: Approval<'a>) -> Pending<'a, Value> {
         Box::pin(async move {
             let c: ChangeCodePayload = parse_payload(e.kind(), e.payload)?;
-            let (old, new) = app.change_code_in(tx, e.by, &c, Some(e.a)).await?;
+            let (old, new) = app
+                .applications()
+                .change_code_in(tx, e.by, &c, Some(e.a))
+                .await?;
             Ok(json!({"code": new, "old_code": old}))
         })
     }
@@ -51,7 +55,10 @@ impl Effect for ChangeCode {
 async fn prepare(app: &App, tx: &mut Tx, s: Submission<'_>) -> AppResult<Prepared> {
     let mut p = Prepared::new(s.payload.clone());
     let mut c: ChangeCodePayload = parse_payload(s.kind, s.payload)?;
-    let row = app.customer_for(tx, s.actor, &c.code).await?;
+    let row = app
+        .applications()
+        .customer_for(tx, s.actor, &c.code)
+        .await?;
     if !EDITABLE_STATUSES.contains(&row.status.as_str()) {
         return Err(status_refused(&row, EDITABLE_STATUSES));
     }
@@ -63,7 +70,8 @@ async fn prepare(app: &App, tx: &mut Tx, s: Submission<'_>) -> AppResult<Prepare
     let applicant = s.actor.clone();
     app.dry_run(tx, move |app, tx| {
         Box::pin(async move {
-            app.change_code_in(tx, &applicant, &c, None)
+            app.applications()
+                .change_code_in(tx, &applicant, &c, None)
                 .await
                 .map(|_| ())
         })
@@ -72,7 +80,7 @@ async fn prepare(app: &App, tx: &mut Tx, s: Submission<'_>) -> AppResult<Prepare
     Ok(p)
 }
 
-impl App {
+impl Applications<'_> {
     /// Give a customer a new code; the old one stays in the registry, redirecting to the
     /// new one, and is never issued again. Returns (old, new).
     async fn change_code_in(
@@ -97,7 +105,7 @@ impl App {
         let drawn = crate::codes::draw_code(
             tx,
             &mut Lookups::default(),
-            &self.config,
+            &self.app.config,
             &code_attributes(&row),
             &row.customer_type,
             row.region_code.as_deref(),
@@ -129,7 +137,9 @@ impl App {
             now,
         ))
         .await?;
-        self.refresh_quality(tx, std::slice::from_ref(&updated))
+        self.app
+            .quality()
+            .refresh_quality(tx, std::slice::from_ref(&updated))
             .await?;
         let payload = json!({"old_code": row.code, "new_code": drawn.code});
         crate::events::emit_customer_event(

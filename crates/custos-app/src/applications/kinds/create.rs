@@ -1,5 +1,6 @@
 //! `create`: a new customer, with a duplicate check approvers see next to the request.
 
+use crate::applications::Applications;
 use serde_json::{json, Value};
 
 use custos_store::{ApplicationRow, Tx};
@@ -35,7 +36,11 @@ impl Effect for Create {
         a: &'a ApplicationRow,
         payload: &'a Value,
     ) -> Pending<'a, Option<Value>> {
-        Box::pin(app.duplicates_for_create_reader(tx, actor, a, payload))
+        Box::pin(async move {
+            app.applications()
+                .duplicates_for_create_reader(tx, actor, a, payload)
+                .await
+        })
     }
 }
 
@@ -45,14 +50,18 @@ async fn prepare(app: &App, tx: &mut Tx, s: Submission<'_>) -> AppResult<Prepare
     input.status = None;
     p.customer_type = Some(input.customer_type.trim().to_lowercase());
     p.region_code = input.region_code.clone();
-    p.duplicates = app.duplicate_check(tx, s.actor, &input).await?;
+    p.duplicates = app
+        .applications()
+        .duplicate_check(tx, s.actor, &input)
+        .await?;
     let applicant = s.actor.clone();
     // The owner must be inside the applicant's scope, as for a direct create.
     let scope = s.actor.require("application.submit")?;
     app.dry_run(tx, move |app, tx| {
         Box::pin(async move {
             let mut lookups = Lookups::default();
-            app.insert_new_customer(tx, &mut lookups, &applicant, scope, input)
+            app.customers()
+                .insert_new_customer(tx, &mut lookups, &applicant, scope, input)
                 .await
                 .map(|_| ())
         })
@@ -68,12 +77,13 @@ async fn apply(app: &App, tx: &mut Tx, e: Approval<'_>) -> AppResult<Value> {
         input.reason = Some(format!("申请单 #{}", e.a.id));
     }
     let (row, _, _) = app
+        .customers()
         .insert_new_customer(tx, &mut Lookups::default(), e.applicant, Scope::All, input)
         .await?;
     Ok(json!({"code": row.code, "customer_id": row.id}))
 }
 
-impl App {
+impl Applications<'_> {
     /// The duplicate check attached to a create application. The slot exists so approvers
     /// see candidates next to the request; filled by the duplicate detector.
     async fn duplicate_check(
@@ -83,6 +93,8 @@ impl App {
         input: &NewCustomer,
     ) -> AppResult<Option<Value>> {
         let report = self
+            .app
+            .customers()
             .find_duplicates_for_input(tx, actor, input, &[])
             .await?;
         Ok(serde_json::to_value(&report).ok())
@@ -117,6 +129,8 @@ impl App {
             }
         }
         let report = self
+            .app
+            .customers()
             .find_duplicates_for_input(tx, actor, &input, &exclude)
             .await?;
         Ok(serde_json::to_value(&report).ok())

@@ -31,6 +31,7 @@ async fn prepare(app: &App, tx: &mut Tx, s: Submission<'_>) -> AppResult<Prepare
             format!("payload.merged[{}]", i - 1)
         };
         let row = app
+            .applications()
             .customer_for(tx, s.actor, c)
             .await
             .map_err(|e| rename_field(e, "payload.code", field))?;
@@ -48,7 +49,12 @@ async fn prepare(app: &App, tx: &mut Tx, s: Submission<'_>) -> AppResult<Prepare
     p.payload = stored;
     let elevated = effect_actor(s.actor, &["customer.merge"]);
     app.dry_run(tx, move |app, tx| {
-        Box::pin(async move { app.merge_in(tx, &elevated, req, group).await.map(|_| ()) })
+        Box::pin(async move {
+            app.customers()
+                .merge_in(tx, &elevated, req, group)
+                .await
+                .map(|_| ())
+        })
     })
     .await?;
     Ok(p)
@@ -56,10 +62,10 @@ async fn prepare(app: &App, tx: &mut Tx, s: Submission<'_>) -> AppResult<Prepare
 
 async fn apply(app: &App, tx: &mut Tx, e: Approval<'_>) -> AppResult<Value> {
     let (mut req, versions, group) = merge_payload(e.kind(), e.payload)?;
-    app.check_versions(tx, &versions).await?;
+    app.applications().check_versions(tx, &versions).await?;
     e.default_reason(&mut req.reason);
     let elevated = effect_actor(e.applicant, &["customer.merge"]);
-    let r = app.merge_in(tx, &elevated, req, group).await?;
+    let r = app.customers().merge_in(tx, &elevated, req, group).await?;
     Ok(json!({"code": r.survivor.code, "merged": r.merged, "merge_id": r.merge_id}))
 }
 

@@ -1,6 +1,7 @@
 //! `retrieve` (调阅): time-limited reading of an archived customer, and the reads it
 //! opens. Archived customers are otherwise hidden from everyone but archive managers.
 
+use crate::applications::Applications;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -51,7 +52,10 @@ impl Effect for Retrieve {
 async fn prepare(app: &App, tx: &mut Tx, s: Submission<'_>) -> AppResult<Prepared> {
     let mut p = Prepared::new(s.payload.clone());
     let mut c: RetrievePayload = parse_payload(s.kind, s.payload)?;
-    let row = app.customer_for(tx, s.actor, &c.code).await?;
+    let row = app
+        .applications()
+        .customer_for(tx, s.actor, &c.code)
+        .await?;
     if row.status != "archived" {
         return Err(AppError::validation(
             "payload.code",
@@ -137,7 +141,7 @@ fn retrieval_duration(c: &RetrievePayload) -> AppResult<i64> {
     Ok(d)
 }
 
-impl App {
+impl Applications<'_> {
     /// Read an archived customer under an approved, unexpired retrieval (调阅); every
     /// read is audited.
     pub async fn retrieve_archived_customer(
@@ -146,7 +150,7 @@ impl App {
         code: &str,
     ) -> AppResult<crate::customers::CustomerView> {
         let code = code.trim().to_ascii_uppercase();
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let row = tx
             .customer_by_code(&code)
             .await?
@@ -161,7 +165,7 @@ impl App {
                 ),
             });
         };
-        let rec = crate::customers::record_of(&row, &self.config.pii_key)?;
+        let rec = crate::customers::record_of(&row, &self.app.config.pii_key)?;
         let reveal = actor.can("customer.pii.read");
         let mut r = record(actor, "customer.retrieve", "customer", &code);
         r.after = to_json(

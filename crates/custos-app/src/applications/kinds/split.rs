@@ -30,14 +30,19 @@ effect_by_fns!(Split);
 async fn prepare(app: &App, tx: &mut Tx, s: Submission<'_>) -> AppResult<Prepared> {
     let mut p = Prepared::new(s.payload.clone());
     let (code, req, _) = split_payload(s.kind, s.payload)?;
-    let row = app.customer_for(tx, s.actor, &code).await?;
+    let row = app.applications().customer_for(tx, s.actor, &code).await?;
     p.about(&row);
     let mut stored = s.payload.clone();
     stored["version"] = json!(row.row_version);
     p.payload = stored;
     let elevated = effect_actor(s.actor, &["customer.merge", "customer.create"]);
     app.dry_run(tx, move |app, tx| {
-        Box::pin(async move { app.split_in(tx, &elevated, &code, req).await.map(|_| ()) })
+        Box::pin(async move {
+            app.customers()
+                .split_in(tx, &elevated, &code, req)
+                .await
+                .map(|_| ())
+        })
     })
     .await?;
     Ok(p)
@@ -46,11 +51,13 @@ async fn prepare(app: &App, tx: &mut Tx, s: Submission<'_>) -> AppResult<Prepare
 async fn apply(app: &App, tx: &mut Tx, e: Approval<'_>) -> AppResult<Value> {
     let (code, mut req, version) = split_payload(e.kind(), e.payload)?;
     if let Some(v) = version {
-        app.check_versions(tx, &[(code.clone(), v)]).await?;
+        app.applications()
+            .check_versions(tx, &[(code.clone(), v)])
+            .await?;
     }
     e.default_reason(&mut req.reason);
     let elevated = effect_actor(e.applicant, &["customer.merge", "customer.create"]);
-    let r = app.split_in(tx, &elevated, &code, req).await?;
+    let r = app.customers().split_in(tx, &elevated, &code, req).await?;
     let parts: Vec<&str> = r.parts.iter().map(|p| p.code.as_str()).collect();
     Ok(json!({"code": r.original.code, "parts": parts}))
 }

@@ -73,7 +73,9 @@ impl Effect for StatusChange {
         Box::pin(async move {
             let c: CustomerRef = parse_payload(e.kind(), e.payload)?;
             let row = self.set_customer_status(tx, e.by, e.a, &c).await?;
-            app.refresh_quality(tx, std::slice::from_ref(&row)).await?;
+            app.quality()
+                .refresh_quality(tx, std::slice::from_ref(&row))
+                .await?;
             Ok(json!({"code": row.code, "status": row.status, "version": row.row_version}))
         })
     }
@@ -83,7 +85,10 @@ impl StatusChange {
     async fn prepare_in(&self, app: &App, tx: &mut Tx, s: Submission<'_>) -> AppResult<Prepared> {
         let mut p = Prepared::new(s.payload.clone());
         let mut c: CustomerRef = parse_payload(s.kind, s.payload)?;
-        let row = app.customer_for(tx, s.actor, &c.code).await?;
+        let row = app
+            .applications()
+            .customer_for(tx, s.actor, &c.code)
+            .await?;
         if !self.from.contains(&row.status.as_str()) {
             return Err(status_refused(&row, self.from));
         }

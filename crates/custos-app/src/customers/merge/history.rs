@@ -4,16 +4,16 @@
 use crate::actor::Actor;
 use crate::auth::format_time;
 use crate::customers::scoped_customer;
+use crate::customers::Customers;
 use crate::error::AppResult;
-use crate::App;
 
 use super::{LineageEdge, MergeInfo};
 
-impl App {
+impl Customers<'_> {
     /// Merges a customer took part in, newest first.
     pub async fn merges_of(&self, actor: &Actor, code: &str) -> AppResult<Vec<MergeInfo>> {
         let scope = actor.require("customer.read")?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let row = scoped_customer(&mut tx, actor, scope, code).await?;
         let mut out = Vec::new();
         for m in tx.merges_of(row.id).await? {
@@ -44,7 +44,7 @@ impl App {
     /// Lineage edges (merges and splits) touching a customer.
     pub async fn lineage(&self, actor: &Actor, code: &str) -> AppResult<Vec<LineageEdge>> {
         let scope = actor.require("customer.read")?;
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.app.db.begin_read().await?;
         let row = scoped_customer(&mut tx, actor, scope, code).await?;
         let edges = tx.lineage_of(row.id).await?;
         let mut ids: Vec<i64> = edges

@@ -2,6 +2,7 @@
 //! rewritten with the united record, the merged customers retired into it (their codes
 //! redirect), and what everyone looked like before kept for an undo.
 
+use crate::customers::Customers;
 use std::collections::{BTreeMap, HashSet};
 
 use custos_core::{FieldError, Violation};
@@ -17,7 +18,7 @@ use crate::audit::{append, record};
 use crate::codes::issue_date;
 use crate::customers::{record_of, snapshot_of, text, validate, view, Record};
 use crate::error::{AppError, AppResult};
-use crate::{to_json, App};
+use crate::to_json;
 
 /// A merge request that passed its checks: codes upper-cased and trimmed.
 struct MergeOrder {
@@ -191,7 +192,7 @@ fn refuse_identifier_conflicts(
     Ok(())
 }
 
-impl App {
+impl Customers<'_> {
     /// Merge customers into a survivor (`customer.merge`). Concurrent merges of
     /// overlapping sets: the first to commit wins, the other fails with a conflict.
     pub async fn merge_customers(
@@ -199,7 +200,7 @@ impl App {
         actor: &Actor,
         req: MergeRequest,
     ) -> AppResult<MergeResult> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let result = self.merge_in(&mut tx, actor, req, None).await?;
         tx.commit().await?;
         Ok(result)
@@ -214,7 +215,7 @@ impl App {
         group: Option<i64>,
     ) -> AppResult<MergeResult> {
         let scope = actor.require("customer.merge")?;
-        let key = &self.config.pii_key.pinned();
+        let key = &self.app.config.pii_key.pinned();
         let order = checked_order(&req)?;
 
         tx.lock_audit_head().await?;
@@ -234,7 +235,7 @@ impl App {
             .map(|(r, rec)| (r.code.clone(), rec.clone()))
             .collect();
         let merged_rec = survive(&survivor_rec, &named, &order.survivor_code, &order.choices);
-        let today = issue_date(self.config.code_timezone);
+        let today = issue_date(self.app.config.code_timezone);
         let reference = self.reference(tx).await?;
         let merged_rec = validate(merged_rec, today, &reference).map_err(AppError::Validation)?;
 
@@ -275,7 +276,10 @@ impl App {
         crate::activities::carry_merged(tx, survivor_row.id, &merged_ids).await?;
         let mut moved = merged_ids.clone();
         moved.push(survivor_row.id);
-        self.settle_lifecycles(tx, actor, &moved, "merge").await?;
+        self.app
+            .lifecycle()
+            .settle_lifecycles(tx, actor, &moved, "merge")
+            .await?;
         let regrouped = settle_review_groups(
             tx,
             actor,
@@ -288,7 +292,10 @@ impl App {
         )
         .await?;
         // Members of the groups this merge closed are no longer suspected duplicates.
-        self.refresh_quality_of(tx, &regrouped).await?;
+        self.app
+            .quality()
+            .refresh_quality_of(tx, &regrouped)
+            .await?;
 
         crate::events::emit_customer_event(
             tx,

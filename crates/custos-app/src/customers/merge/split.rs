@@ -2,6 +2,7 @@
 //! records moved to them (the other records stay with the original), and the lineage
 //! A → A1, A2 recorded.
 
+use crate::customers::Customers;
 use std::collections::HashSet;
 
 use custos_core::{FieldError, Violation};
@@ -15,7 +16,7 @@ use crate::customers::{
     record_of, text, view, ContactInput, CustomerView, Lookups, NewCustomer, Record,
 };
 use crate::error::{AppError, AppResult};
-use crate::{to_json, App};
+use crate::to_json;
 
 /// Check the request's own fields; returns the reason and whether the original retires.
 fn checked_request(req: &SplitRequest, errors: &mut Vec<FieldError>) -> (Option<String>, bool) {
@@ -115,7 +116,7 @@ fn part_input(part: SplitPart, old: &Record, reason: &Option<String>) -> NewCust
     input
 }
 
-impl App {
+impl Customers<'_> {
     /// Split a customer into new ones (`customer.merge`): each part is created through
     /// the normal creation (validation, code from the rules, duplicate check against
     /// everything but the original), the selected contacts move to it, and the original
@@ -126,7 +127,7 @@ impl App {
         code: &str,
         req: SplitRequest,
     ) -> AppResult<SplitResult> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         let result = self.split_in(&mut tx, actor, code, req).await?;
         tx.commit().await?;
         Ok(result)
@@ -142,7 +143,7 @@ impl App {
     ) -> AppResult<SplitResult> {
         let scope = actor.require("customer.merge")?;
         let create_scope = actor.require("customer.create")?;
-        let key = &self.config.pii_key.pinned();
+        let key = &self.app.config.pii_key.pinned();
         let mut errors = Vec::new();
         let (reason, retire) = checked_request(&req, &mut errors);
         tx.lock_audit_head().await?;
@@ -174,7 +175,10 @@ impl App {
         crate::activities::carry_split(tx, row.id, &part_ids, &records).await?;
         let mut moved = part_ids.clone();
         moved.push(row.id);
-        self.settle_lifecycles(tx, actor, &moved, "split").await?;
+        self.app
+            .lifecycle()
+            .settle_lifecycles(tx, actor, &moved, "split")
+            .await?;
         crate::events::emit_customer_event(
             tx,
             actor,

@@ -1,5 +1,6 @@
 //! Undoing a merge: every participant back as it was, while nobody changed them since.
 
+use crate::customers::Customers;
 use custos_core::Violation;
 use custos_store::{now_us, CustomerRow, Tx};
 
@@ -9,7 +10,7 @@ use crate::audit::{append, record};
 use crate::auth::format_time;
 use crate::customers::{in_scope, record_of, row_from_snapshot, text, view, CustomerView};
 use crate::error::{AppError, AppResult};
-use crate::{to_json, App};
+use crate::to_json;
 
 /// The participant's row as it is now, refused when it changed after the merge.
 async fn unchanged_since_merge(
@@ -51,7 +52,7 @@ async fn unchanged_since_merge(
     Ok(row)
 }
 
-impl App {
+impl Customers<'_> {
     /// Undo a merge: every participant back as it was (`customer.merge`). Refused when
     /// the survivor or a merged customer changed since.
     pub async fn unmerge(
@@ -61,14 +62,14 @@ impl App {
         reason: Option<String>,
     ) -> AppResult<Vec<CustomerView>> {
         let scope = actor.require("customer.merge")?;
-        let key = &self.config.pii_key.pinned();
+        let key = &self.app.config.pii_key.pinned();
         let mut errors = Vec::new();
         let reason = text("reason", reason.as_deref(), 500, &mut errors);
         reason_required(&reason, &mut errors);
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.app.db.begin().await?;
         tx.lock_audit_head().await?;
         let m = tx
             .merge_record(merge_id)
@@ -114,7 +115,9 @@ impl App {
         tx.delete_lineage("merge", merge_id).await?;
         crate::activities::carry_unmerged(&mut tx, before.participants[0].id).await?;
         let restored: Vec<i64> = before.participants.iter().map(|p| p.id).collect();
-        self.settle_lifecycles(&mut tx, actor, &restored, "unmerge")
+        self.app
+            .lifecycle()
+            .settle_lifecycles(&mut tx, actor, &restored, "unmerge")
             .await?;
         tx.mark_merge_undone(merge_id, now_us(), actor.user_id)
             .await?;

@@ -25,6 +25,7 @@ async fn quality_page_draws_its_trend() {
     .await;
     // One snapshot, so the trend has a point.
     t.app
+        .quality()
         .take_quality_snapshot(custos_app::Source::Cli)
         .await
         .expect("snapshot");
