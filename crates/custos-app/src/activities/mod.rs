@@ -35,7 +35,7 @@ use custos_store::{CustomerRow, Tx};
 use serde::{Deserialize, Serialize};
 
 use crate::actor::Actor;
-use crate::customers::{in_scope, scoped_customer};
+use crate::customers::{in_scope, scoped_customer, CustomerStatus};
 use crate::error::{AppError, AppResult};
 
 pub(crate) use carry::{carry_merged, carry_split, carry_unmerged, check_split_records};
@@ -138,7 +138,7 @@ pub(crate) async fn locate(
         return Err(AppError::not_found("customer", &row.code));
     }
     crate::applications::check_archive_readable(actor, &row)?;
-    if row.status == "merged" {
+    if CustomerStatus::Merged.is(&row.status) {
         if let Some(id) = tx.merged_into(row.id).await? {
             if let Some(s) = tx.customer(id).await? {
                 return Ok(Located::Moved { survivor: s.code });
@@ -150,7 +150,7 @@ pub(crate) async fn locate(
 
 /// Records are added only to customers that are still in use.
 pub(crate) fn check_writable(row: &CustomerRow) -> AppResult<()> {
-    if crate::customers::EDITABLE_STATUSES.contains(&row.status.as_str()) {
+    if CustomerStatus::editable(&row.status) {
         return Ok(());
     }
     Err(AppError::Rejected(custos_core::Violation::new(

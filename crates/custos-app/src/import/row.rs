@@ -227,7 +227,7 @@ impl App {
             .entry("duplicate.manage".into())
             .or_insert(ctx.scope);
         let pending = NewCustomer {
-            status: Some("pending".into()),
+            status: Some(crate::customers::CustomerStatus::Pending.as_str().into()),
             override_duplicates: true,
             ..input
         };

@@ -8,6 +8,7 @@ use custos_core::ident::{Email, IdNumber, Mobile, Phone, PostalCode, Uscc};
 use serde::{Deserialize, Serialize};
 
 use super::config::QualityConfig;
+use crate::customers::record::{is_enterprise_type, is_individual_type};
 
 /// The five dimensions of seed 002 §三(一).
 #[derive(
@@ -232,7 +233,7 @@ impl Rules<'_> {
                 f.present(field),
             );
         }
-        if f.customer_type == "individual" {
+        if is_individual_type(&f.customer_type) {
             self.add(
                 "completeness.required.id_number_or_mobile".into(),
                 "id_number",
@@ -322,7 +323,7 @@ impl Rules<'_> {
 
     fn consistency(&mut self, f: &Facts) {
         let region = f.get("region_code").filter(|r| r.len() == 6);
-        let enterprise = f.customer_type == "enterprise";
+        let enterprise = is_enterprise_type(&f.customer_type);
         if let (Some(uscc), Some(region)) =
             (f.get("uscc").and_then(|u| Uscc::parse(u).ok()), region)
         {
@@ -347,10 +348,12 @@ impl Rules<'_> {
             );
         }
         if f.present("uscc") || f.present("id_number") {
-            let fits = match f.customer_type.as_str() {
-                "enterprise" => f.present("uscc") || !f.present("id_number"),
-                "individual" => !f.present("uscc"),
-                _ => true,
+            let fits = if enterprise {
+                f.present("uscc") || !f.present("id_number")
+            } else if is_individual_type(&f.customer_type) {
+                !f.present("uscc")
+            } else {
+                true
             };
             self.add(
                 "consistency.identity_type".into(),

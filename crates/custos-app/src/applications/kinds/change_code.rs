@@ -12,7 +12,7 @@ use super::{Approval, Effect, Pending, Prepared, Submission};
 use crate::actor::Actor;
 use crate::applications::checks::{parse_payload, rename_field, status_refused, version_stale};
 use crate::audit::{append, record};
-use crate::customers::{Lookups, EDITABLE_STATUSES};
+use crate::customers::{CustomerStatus, Lookups, EDITABLE_STATUSES};
 use crate::error::{AppError, AppResult};
 use crate::{to_json, App};
 
@@ -52,7 +52,7 @@ async fn prepare(app: &App, tx: &mut Tx, s: Submission<'_>) -> AppResult<Prepare
     let mut p = Prepared::new(s.payload.clone());
     let mut c: ChangeCodePayload = parse_payload(s.kind, s.payload)?;
     let row = app.customer_for(tx, s.actor, &c.code).await?;
-    if !EDITABLE_STATUSES.contains(&row.status.as_str()) {
+    if !CustomerStatus::editable(&row.status) {
         return Err(status_refused(&row, EDITABLE_STATUSES));
     }
     c.code = row.code.clone();
@@ -91,7 +91,7 @@ impl App {
                 return Err(version_stale(&row.code, v, row.row_version));
             }
         }
-        if !EDITABLE_STATUSES.contains(&row.status.as_str()) {
+        if !CustomerStatus::editable(&row.status) {
             return Err(status_refused(&row, EDITABLE_STATUSES));
         }
         let drawn = crate::codes::draw_code(

@@ -12,6 +12,7 @@ use crate::actor::Actor;
 use crate::applications::checks::{parse_payload, parse_time};
 use crate::audit::{append, record};
 use crate::auth::format_time;
+use crate::customers::CustomerStatus;
 use crate::error::{AppError, AppResult};
 use crate::{to_json, App};
 
@@ -52,7 +53,7 @@ async fn prepare(app: &App, tx: &mut Tx, s: Submission<'_>) -> AppResult<Prepare
     let mut p = Prepared::new(s.payload.clone());
     let mut c: RetrievePayload = parse_payload(s.kind, s.payload)?;
     let row = app.customer_for(tx, s.actor, &c.code).await?;
-    if row.status != "archived" {
+    if !CustomerStatus::Archived.is(&row.status) {
         return Err(AppError::validation(
             "payload.code",
             Violation::new(
@@ -79,7 +80,7 @@ async fn apply(tx: &mut Tx, e: Approval<'_>) -> AppResult<Value> {
         .customer_by_code(&c.code)
         .await?
         .ok_or_else(|| AppError::not_found("customer", &c.code))?;
-    if row.status != "archived" {
+    if !CustomerStatus::Archived.is(&row.status) {
         return Err(AppError::Conflict(Violation::new(
             "customer.not_archived",
             format!("客户“{}”已不再是归档状态（{}）", row.code, row.status),
@@ -151,7 +152,7 @@ impl App {
             .customer_by_code(&code)
             .await?
             .ok_or_else(|| AppError::not_found("customer", &code))?;
-        if row.status != "archived" {
+        if !CustomerStatus::Archived.is(&row.status) {
             return Err(AppError::not_found("archived customer", &code));
         }
         let Some(until) = tx.open_retrieval(row.id, actor.user_id, now_us()).await? else {
@@ -181,7 +182,7 @@ pub(crate) fn archive_hidden_from(actor: &Actor) -> bool {
 
 /// Refuse a normal read of an archived customer, pointing to the retrieval path.
 pub(crate) fn check_archive_readable(actor: &Actor, row: &CustomerRow) -> AppResult<()> {
-    if row.status == "archived" && archive_hidden_from(actor) {
+    if CustomerStatus::Archived.is(&row.status) && archive_hidden_from(actor) {
         return Err(AppError::Forbidden {
             permission: format!(
                 "retrieve {}（客户已归档，须经批准的调阅申请后在 /api/v1/archive/{} 查看 / archived: read it at /api/v1/archive/{} after an approved retrieve application）",
