@@ -82,13 +82,13 @@ pub(crate) struct Record {
     pub(super) name: String,
     pub(super) short_name: Option<String>,
     pub(super) former_names: Vec<String>,
-    pub(super) uscc: Option<Uscc>,
-    pub(super) id_number: Option<IdNumber>,
+    pub(super) uscc: Option<Ident<Uscc>>,
+    pub(super) id_number: Option<Ident<IdNumber>>,
     pub(super) legal_representative: Option<String>,
     pub(super) established_on: Option<String>,
     pub(super) registered_capital: Option<f64>,
     pub(super) industry: Option<String>,
-    pub(super) scale: Option<Scale>,
+    pub(super) scale: Option<Ident<Scale>>,
     pub(super) level: Option<String>,
     pub(super) source: Option<String>,
     /// GB/T 2260 code, checked against the region catalogue.
@@ -96,7 +96,7 @@ pub(crate) struct Record {
     pub(super) address: Option<String>,
     pub(super) postal_code: Option<String>,
     pub(super) phone: Option<String>,
-    pub(super) mobile: Option<Mobile>,
+    pub(super) mobile: Option<Ident<Mobile>>,
     pub(super) email: Option<String>,
     pub(super) website: Option<String>,
     pub(super) owner_id: Option<i64>,
@@ -107,6 +107,47 @@ pub(crate) struct Record {
     pub(super) remarks: Option<String>,
     pub(super) contacts: Vec<Contact>,
     pub(super) custom: Map<String, Value>,
+}
+
+/// An identifier of a record: the core type validation gives, or a stored value that does
+/// not pass (old or imported data, written behind the use cases' back), kept as it is so
+/// that reading, merging and the quality rules (which report it) still see it. Compared,
+/// shown and serialised as its text.
+#[derive(Debug, Clone)]
+pub(crate) enum Ident<T> {
+    Valid(T),
+    Unchecked(String),
+}
+
+impl<T: AsRef<str>> AsRef<str> for Ident<T> {
+    fn as_ref(&self) -> &str {
+        match self {
+            Ident::Valid(v) => v.as_ref(),
+            Ident::Unchecked(s) => s,
+        }
+    }
+}
+
+impl<T: AsRef<str>> PartialEq for Ident<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_ref() == other.as_ref()
+    }
+}
+
+impl<T: AsRef<str>> Serialize for Ident<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_ref())
+    }
+}
+
+impl<T> Ident<T> {
+    /// The stored text `stored` as its type when it parses, else as it is.
+    pub(super) fn stored<E>(stored: String, parse: impl Fn(&str) -> Result<T, E>) -> Ident<T> {
+        match parse(&stored) {
+            Ok(v) => Ident::Valid(v),
+            Err(_) => Ident::Unchecked(stored),
+        }
+    }
 }
 
 /// The text of an optional value, typed or not (the field macros read every optional
@@ -272,5 +313,26 @@ pub(super) fn apply_patch(rec: &mut Draft, p: &CustomerPatch) {
                 rec.custom.insert(k.clone(), v.clone());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stored identifier that no longer passes is kept as it is, and compares, shows
+    /// and serialises as its text like a valid one.
+    #[test]
+    fn stored_identifiers_keep_what_does_not_parse() {
+        let valid = Ident::stored("13800138000".to_string(), Mobile::parse);
+        assert!(matches!(valid, Ident::Valid(_)));
+        let broken = Ident::stored("1380013800X".to_string(), Mobile::parse);
+        assert!(matches!(&broken, Ident::Unchecked(s) if s == "1380013800X"));
+        assert_eq!(Some(broken).text(), Some("1380013800X"));
+        assert_eq!(valid, Ident::Unchecked("13800138000".to_string()));
+        assert_eq!(
+            serde_json::to_value(&valid).ok(),
+            Some(serde_json::json!("13800138000"))
+        );
     }
 }

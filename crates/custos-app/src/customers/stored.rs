@@ -6,8 +6,8 @@ use custos_store::CustomerRow;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::record::{Contact, OptionalText, Record};
-use super::values::CustomerStatus;
+use super::record::{Contact, Ident, OptionalText, Record};
+use super::values::{CustomerStatus, Scale};
 use crate::error::{AppError, AppResult};
 use crate::pii::PiiKey;
 
@@ -92,7 +92,7 @@ fn stored_data(rec: &Record, key: &PiiKey) -> String {
         legal_representative: rec.legal_representative.clone(),
         established_on: rec.established_on.clone(),
         registered_capital: rec.registered_capital,
-        scale: rec.scale.map(|s| s.as_str().to_string()),
+        scale: rec.scale.text().map(str::to_string),
         source: rec.source.clone(),
         address: if individual {
             None
@@ -130,25 +130,9 @@ fn stored_data(rec: &Record, key: &PiiKey) -> String {
     serde_json::to_string(&data).unwrap_or_else(|_| "{}".into())
 }
 
-/// A stored value back in its type: it was validated when written, so one that no longer
-/// parses is damage to the database, reported like unreadable data.
-fn stored_as<T, E: std::fmt::Display>(
-    row: &CustomerRow,
-    field: &str,
-    value: Option<String>,
-    parse: impl Fn(&str) -> Result<T, E>,
-) -> AppResult<Option<T>> {
-    value
-        .map(|v| {
-            parse(&v).map_err(|e| {
-                AppError::Internal(format!("customer {} {field} unreadable: {e}", row.code))
-            })
-        })
-        .transpose()
-}
-
-/// The status of a stored row (see [`stored_as`] for one custos never writes).
-pub(crate) fn status_of(row: &CustomerRow) -> AppResult<CustomerStatus> {
+/// The status of a stored row; one custos never writes is damage to the database,
+/// reported like unreadable data.
+fn status_of(row: &CustomerRow) -> AppResult<CustomerStatus> {
     CustomerStatus::of(&row.status).ok_or_else(|| {
         AppError::Internal(format!(
             "customer {} status '{}' unreadable",
@@ -163,7 +147,6 @@ pub(crate) fn record_of(row: &CustomerRow, key: &PiiKey) -> AppResult<Record> {
     // Stored ID numbers were checked against the day they were written; any later day
     // admits them again.
     let any_day = chrono::NaiveDate::MAX;
-    let violation = |v: custos_core::Violation| v.en;
     let mut contacts = Vec::new();
     for c in &d.contacts {
         contacts.push(Contact {
@@ -181,17 +164,17 @@ pub(crate) fn record_of(row: &CustomerRow, key: &PiiKey) -> AppResult<Record> {
         name: row.name.clone(),
         short_name: d.short_name,
         former_names: d.former_names,
-        uscc: stored_as(row, "uscc", row.uscc.clone(), |s| {
-            custos_core::ident::Uscc::parse(s).map_err(violation)
-        })?,
-        id_number: stored_as(row, "id_number", open_opt(key, &d.id_number)?, |s| {
-            custos_core::ident::IdNumber::parse(s, any_day).map_err(violation)
-        })?,
+        uscc: row
+            .uscc
+            .clone()
+            .map(|s| Ident::stored(s, custos_core::ident::Uscc::parse)),
+        id_number: open_opt(key, &d.id_number)?
+            .map(|s| Ident::stored(s, |v| custos_core::ident::IdNumber::parse(v, any_day))),
         legal_representative: d.legal_representative,
         established_on: d.established_on,
         registered_capital: d.registered_capital,
         industry: row.industry.clone(),
-        scale: stored_as(row, "scale", d.scale, |s| s.parse().map_err(violation))?,
+        scale: d.scale.map(|s| Ident::stored(s, str::parse::<Scale>)),
         level: row.level.clone(),
         source: d.source,
         region_code: row.region_code.clone(),
@@ -201,9 +184,8 @@ pub(crate) fn record_of(row: &CustomerRow, key: &PiiKey) -> AppResult<Record> {
         },
         postal_code: d.postal_code,
         phone: open_opt(key, &d.phone)?,
-        mobile: stored_as(row, "mobile", open_opt(key, &d.mobile)?, |s| {
-            custos_core::ident::Mobile::parse(s).map_err(violation)
-        })?,
+        mobile: open_opt(key, &d.mobile)?
+            .map(|s| Ident::stored(s, custos_core::ident::Mobile::parse)),
         email: open_opt(key, &d.email)?,
         website: d.website,
         owner_id: row.owner_id,

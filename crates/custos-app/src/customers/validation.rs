@@ -13,7 +13,7 @@ use super::checks::{
     typed_text, typed_text_list,
 };
 use super::lookups::Lookups;
-use super::record::{is_enterprise_type, is_individual_type, Contact, Draft, Record};
+use super::record::{is_enterprise_type, is_individual_type, Contact, Draft, Ident, Record};
 use super::reference::Reference;
 use super::text_rules;
 use super::values::{CustomerStatus, Scale};
@@ -116,13 +116,14 @@ fn names_and_registration(
         max_len("former_names"),
         e,
     );
-    out.uscc = parsed_as("uscc", rec.uscc.as_deref(), Uscc::parse, e);
+    out.uscc = parsed_as("uscc", rec.uscc.as_deref(), Uscc::parse, e).map(Ident::Valid);
     out.id_number = parsed_as(
         "id_number",
         rec.id_number.as_deref(),
         |s| IdNumber::parse(s, today),
         e,
-    );
+    )
+    .map(Ident::Valid);
     if out.id_number.is_some() && is_enterprise_type(&out.customer_type) {
         e.push(
             Violation::new(
@@ -172,7 +173,9 @@ fn classification(rec: &Draft, out: &mut Record, e: &mut Vec<FieldError>) {
     );
     let scale_keys: Vec<&str> = Scale::ALL.iter().map(|s| s.as_str()).collect();
     // The list names every key, so what it lets through parses.
-    out.scale = one_of("scale", rec.scale.as_deref(), &scale_keys, e).and_then(|s| s.parse().ok());
+    out.scale = one_of("scale", rec.scale.as_deref(), &scale_keys, e)
+        .and_then(|s| s.parse().ok())
+        .map(Ident::Valid);
     out.level = text("level", rec.level.as_deref(), max_len("level"), e);
     out.source = text("source", rec.source.as_deref(), max_len("source"), e);
     out.region_code = parsed(
@@ -202,7 +205,7 @@ fn address_and_channels(rec: &Draft, out: &mut Record, e: &mut Vec<FieldError>) 
         |p| p.as_str().to_string(),
         e,
     );
-    out.mobile = parsed_as("mobile", rec.mobile.as_deref(), Mobile::parse, e);
+    out.mobile = parsed_as("mobile", rec.mobile.as_deref(), Mobile::parse, e).map(Ident::Valid);
     out.email = parsed(
         "email",
         rec.email.as_deref(),

@@ -115,7 +115,7 @@ pub(crate) fn view(row: &CustomerRow, rec: &Record, reveal: bool) -> CustomerVie
             .as_deref()
             .and_then(industry::name)
             .map(str::to_string),
-        scale: rec.scale.map(|s| s.as_str().to_string()),
+        scale: rec.scale.text().map(str::to_string),
         level: rec.level.clone(),
         source: rec.source.clone(),
         region_code: rec.region_code.clone(),
