@@ -73,7 +73,8 @@ pub(crate) struct Draft {
     pub(super) custom: Map<String, Value>,
 }
 
-/// The whole customer after validation: identifiers parsed, status and scale from their
+/// The whole customer after validation: identifiers parsed (read back from storage, one
+/// that no longer passes is kept as text, see [`Ident`]), status and scale from their
 /// lists, every text normalised. Never stored as is. Serialises as the API spells it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub(crate) struct Record {
