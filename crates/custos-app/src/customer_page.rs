@@ -275,7 +275,7 @@ impl Customers<'_> {
 }
 
 fn actions_for(actor: &Actor, c: &CustomerView) -> CustomerActions {
-    let editable = crate::customers::EDITABLE_STATUSES.contains(&c.status.as_str());
+    let editable = crate::customers::CustomerStatus::editable(&c.status);
     CustomerActions {
         edit: editable && actor.can("customer.update"),
         reveal_pii: actor.can("customer.pii.read"),

@@ -4,11 +4,11 @@
 //! encrypted at rest and masked in responses unless the caller may read it.
 //!
 //! One file per responsibility: `input` (what callers submit), `record` (the plaintext
-//! record and its value lists), `reference` (customer types and the field catalog),
-//! `checks` and `text_rules` (single values), `validation` (the whole record), `stored`
-//! (the stored form, personal data sealed), `masking`, `history`, `indexes`, `scope`
-//! (data scope), `views` (reading) and the use cases `create`, `change` and `bulk`;
-//! beside them the duplicate check, its disclosure, the review queue and merges. No two
+//! record, as submitted and as validated, typed), `values` (status and scale: the closed
+//! lists), `reference` (customer types and the field catalog), `checks` and `text_rules`
+//! (single values), `validation` (the whole record), `stored` (the stored form, personal
+//! data sealed), `masking`, `history`, `indexes`, `scope` (data scope), `views` (reading)
+//! and the use cases `create`, `change` and `bulk`; beside them the duplicate check, its disclosure, the review queue and merges. No two
 //! of these files import each other; the paths callers use are re-exported here.
 
 /// Calls `$m!` with the names of the record's optional text fields (the ones whose
@@ -72,6 +72,7 @@ pub mod split_sheet;
 mod stored;
 mod text_rules;
 mod validation;
+mod values;
 mod views;
 
 pub use create::FaultHook;
@@ -80,6 +81,7 @@ pub use indexes::name_grams;
 pub use input::{ContactInput, ContactPatch, CustomerPatch, NewCustomer};
 pub use record::{EDITABLE_STATUSES, MAJOR_FIELDS, PII_FIELDS, SCALES};
 pub use reference::{CustomerType, DEFAULT_CUSTOMER_TYPES};
+pub use values::{CustomerStatus, Scale};
 pub use views::{ContactView, CustomerView};
 
 pub(crate) use archive::{archive_hidden_from, check_archive_readable};
@@ -89,7 +91,7 @@ pub(crate) use indexes::{blind_text, stored_indexes};
 pub(crate) use lookups::Lookups;
 pub(crate) use masking::{has_pii, list_mobile, mask_free_text};
 pub(crate) use quality_facts::quality_facts;
-pub(crate) use record::Record;
+pub(crate) use record::{is_individual_type, Record};
 pub(crate) use reference::{load_customer_types, ReferenceSeen};
 pub(crate) use scope::{in_scope, owner_in_scope, scope_filter, scoped_customer};
 pub(crate) use stored::record_of;
@@ -99,7 +101,7 @@ pub(crate) use views::{view, view_of, Disclosure};
 use checks::text;
 use history::{diff, row_from_snapshot};
 use indexes::indexes_of;
-use record::Contact;
+use record::{Contact, OptionalText};
 use stored::with_record;
 use validation::validate;
 

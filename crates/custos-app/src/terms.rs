@@ -14,15 +14,6 @@ const CUSTOMER_TYPES: &[Term] = &[
     ("individual", "个人客户", "Individual"),
 ];
 
-const CUSTOMER_STATUSES: &[Term] = &[
-    ("pending", "待生效", "Pending"),
-    ("active", "正常", "Active"),
-    ("dormant", "休眠", "Dormant"),
-    ("retired", "已废止", "Retired"),
-    ("archived", "已归档", "Archived"),
-    ("merged", "已合并", "Merged"),
-];
-
 const APPLICATION_KINDS: &[Term] = &[
     ("create", "新增客户", "New customer"),
     ("change", "信息变更", "Change"),
@@ -113,8 +104,8 @@ pub enum Terms {
 fn table(terms: Terms) -> &'static [Term] {
     match terms {
         Terms::CustomerType => CUSTOMER_TYPES,
-        Terms::CustomerStatus => CUSTOMER_STATUSES,
-        Terms::Scale => crate::customers::record::SCALES,
+        Terms::CustomerStatus => crate::customers::CustomerStatus::TERMS,
+        Terms::Scale => crate::customers::Scale::TERMS,
         Terms::ApplicationKind => APPLICATION_KINDS,
         Terms::ApplicationState => APPLICATION_STATES,
         Terms::Decision => DECISIONS,
@@ -182,8 +173,11 @@ mod tests {
     /// Every status a customer can hold and every application kind has a term.
     #[test]
     fn the_lists_cover_what_custos_stores() {
-        for s in crate::customers::record::LIVE_STATUSES {
-            assert!(term(Terms::CustomerStatus, s, Lang::Zh).is_some(), "{s}");
+        for s in crate::customers::CustomerStatus::ALL {
+            assert!(
+                term(Terms::CustomerStatus, s.as_str(), Lang::Zh).is_some(),
+                "{s}"
+            );
         }
         for k in crate::applications::kind_names() {
             assert!(term(Terms::ApplicationKind, k, Lang::Zh).is_some(), "{k}");

@@ -5,7 +5,7 @@
 use custos_store::{CustomerRow, Tx};
 
 use crate::actor::Actor;
-use crate::customers::{in_scope, scoped_customer};
+use crate::customers::{in_scope, scoped_customer, CustomerStatus};
 use crate::error::{AppError, AppResult};
 
 /// The answer for a customer code: the customer's records, or the code of the customer
@@ -41,7 +41,7 @@ pub(crate) async fn locate(
         return Err(AppError::not_found("customer", &row.code));
     }
     crate::customers::check_archive_readable(actor, &row)?;
-    if row.status == "merged" {
+    if CustomerStatus::Merged.is(&row.status) {
         if let Some(id) = tx.merged_into(row.id).await? {
             if let Some(s) = tx.customer(id).await? {
                 return Ok(Located::Moved { survivor: s.code });
@@ -53,7 +53,7 @@ pub(crate) async fn locate(
 
 /// Records are added only to customers that are still in use.
 pub(crate) fn check_writable(row: &CustomerRow) -> AppResult<()> {
-    if crate::customers::EDITABLE_STATUSES.contains(&row.status.as_str()) {
+    if CustomerStatus::editable(&row.status) {
         return Ok(());
     }
     Err(AppError::Rejected(custos_core::Violation::new(

@@ -6,6 +6,7 @@ use serde_json::Value;
 use custos_core::{FieldError, Violation};
 use custos_store::{ApplicationRow, CustomerRow};
 
+use crate::customers::CustomerStatus;
 use crate::error::{AppError, AppResult};
 use crate::flows::kind_zh;
 
@@ -78,7 +79,8 @@ pub(super) fn version_stale(code: &str, read: i64, now: i64) -> AppError {
 
 /// A customer whose status does not allow the application; `from` are the statuses
 /// that would.
-pub(super) fn status_refused(row: &CustomerRow, from: &[&str]) -> AppError {
+pub(super) fn status_refused(row: &CustomerRow, from: &[CustomerStatus]) -> AppError {
+    let from = CustomerStatus::keys(from);
     AppError::validation(
         "payload.code",
         Violation::new(

@@ -115,7 +115,11 @@ pub fn kind_names() -> impl Iterator<Item = &'static str> {
 /// The kinds of application about one existing customer that its status allows, in the
 /// order of [`KINDS`] (what a customer's page offers to start).
 pub fn kinds_for_customer(status: &str) -> Vec<&'static str> {
-    let editable = crate::customers::EDITABLE_STATUSES.contains(&status);
+    use crate::customers::CustomerStatus;
+    let Some(status) = CustomerStatus::of(status) else {
+        return Vec::new();
+    };
+    let editable = status.is_editable();
     let mut out = Vec::new();
     for (kind, name, _) in KINDS {
         let applies = match kind {
@@ -123,7 +127,7 @@ pub fn kinds_for_customer(status: &str) -> Vec<&'static str> {
             Kind::Retire => status::RETIRE.starts_from(status),
             Kind::Archive => status::ARCHIVE.starts_from(status),
             Kind::Reactivate => status::REACTIVATE.starts_from(status),
-            Kind::Retrieve => status == "archived",
+            Kind::Retrieve => status == CustomerStatus::Archived,
             Kind::Create
             | Kind::Merge
             | Kind::Split

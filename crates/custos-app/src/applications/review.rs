@@ -6,7 +6,7 @@ use crate::applications::Applications;
 use serde_json::{Map, Value};
 
 use crate::actor::Actor;
-use crate::customers::CustomerView;
+use crate::customers::{CustomerStatus, CustomerView};
 use crate::error::AppResult;
 use crate::fields::{builtin_fields, FieldDefinition};
 
@@ -120,14 +120,14 @@ fn requested_changes(
         ),
         "retire" | "archive" | "reactivate" => {
             let to = match a.kind.as_str() {
-                "retire" => "retired",
-                "archive" => "archived",
-                _ => "active",
+                "retire" => CustomerStatus::Retired,
+                "archive" => CustomerStatus::Archived,
+                _ => CustomerStatus::Active,
             };
             vec![plain(
                 "status",
                 current.get("status"),
-                Some(&Value::from(to)),
+                Some(&Value::from(to.as_str())),
             )]
         }
         "change_code" => vec![plain(

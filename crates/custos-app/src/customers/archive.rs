@@ -14,7 +14,7 @@ pub(crate) fn archive_hidden_from(actor: &Actor) -> bool {
 
 /// Refuse a normal read of an archived customer, pointing to the retrieval path.
 pub(crate) fn check_archive_readable(actor: &Actor, row: &CustomerRow) -> AppResult<()> {
-    if row.status == "archived" && archive_hidden_from(actor) {
+    if crate::customers::CustomerStatus::Archived.is(&row.status) && archive_hidden_from(actor) {
         return Err(AppError::Forbidden {
             permission: format!(
                 "retrieve {}（客户已归档，须经批准的调阅申请后在 /api/v1/archive/{} 查看 / archived: read it at /api/v1/archive/{} after an approved retrieve application）",

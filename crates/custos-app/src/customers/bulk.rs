@@ -9,7 +9,7 @@ use custos_store::{now_us, CodeRow};
 
 use super::create::month_of;
 use super::indexes::indexes_of;
-use super::record::Record;
+use super::record::Draft;
 use super::stored::fresh_row;
 use super::validation::validate;
 use crate::actor::Actor;
@@ -40,7 +40,7 @@ impl Customers<'_> {
             let reference = self.reference(&mut tx).await?;
             for _ in 0..size {
                 done += 1;
-                let mut raw = Record::from(&gen.next_customer());
+                let mut raw = Draft::from(&gen.next_customer());
                 raw.owner_id = Some(actor.user_id);
                 let rec = validate(raw, today, &reference).map_err(AppError::Validation)?;
                 let now = now_us();

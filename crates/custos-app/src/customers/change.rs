@@ -16,10 +16,11 @@ use super::history::{diff, history_entry, FieldChange};
 use super::indexes::indexes_with;
 use super::input::{ContactInput, ContactPatch, CustomerPatch};
 use super::lookups::Lookups;
-use super::record::{apply_patch, contact_record, Record, EDITABLE_STATUSES, MAJOR_FIELDS};
+use super::record::{apply_patch, contact_record, Draft, Record, MAJOR_FIELDS};
 use super::scope::{check_owner_in_scope, scoped_customer};
 use super::stored::{record_of, with_record};
 use super::validation::validate;
+use super::values::CustomerStatus;
 use super::views::{view, CustomerView};
 use crate::actor::{Actor, Scope};
 use crate::audit::{append, record};
@@ -143,7 +144,7 @@ impl Customers<'_> {
         reason: Option<String>,
         override_duplicates: bool,
         action: &str,
-        mutate: impl FnOnce(&mut Record) -> AppResult<()>,
+        mutate: impl FnOnce(&mut Draft) -> AppResult<()>,
     ) -> AppResult<CustomerView> {
         let scope = actor.require("customer.update")?;
         let mut tx = self.app.db.begin().await?;
@@ -226,7 +227,7 @@ impl Customers<'_> {
         reason: String,
         next: impl FnOnce(Option<&str>) -> Option<String>,
     ) -> AppResult<bool> {
-        if !EDITABLE_STATUSES.contains(&row.status.as_str()) {
+        if !CustomerStatus::editable(&row.status) {
             return Ok(false);
         }
         let old = record_of(row, &self.app.config.pii_key.pinned())?;
@@ -265,7 +266,7 @@ impl Customers<'_> {
         reason: Option<String>,
         override_duplicates: bool,
         action: &str,
-        mutate: impl FnOnce(&mut Record) -> AppResult<()>,
+        mutate: impl FnOnce(&mut Draft) -> AppResult<()>,
     ) -> AppResult<(CustomerRow, Record, Vec<duplicates::DuplicateCandidate>)> {
         let code = code.trim().to_ascii_uppercase();
         let key = &self.app.config.pii_key.pinned();
@@ -273,7 +274,7 @@ impl Customers<'_> {
         let row = scoped_customer(tx, actor, scope, &code).await?;
         check_editable(&code, &row, expected_version)?;
         let old = record_of(&row, key)?;
-        let mut raw = old.clone();
+        let mut raw = old.draft();
         mutate(&mut raw)?;
         let (new, reason) = self.validate_change(tx, &old, raw, reason, today).await?;
         let owner_id = new.owner_id.unwrap_or(actor.user_id);
@@ -330,13 +331,15 @@ impl Customers<'_> {
         &self,
         tx: &mut Tx,
         old: &Record,
-        mut raw: Record,
+        mut raw: Draft,
         reason: Option<String>,
         today: NaiveDate,
     ) -> AppResult<(Record, Option<String>)> {
         let mut lookups = Lookups::default();
         let reference = lookups.reference(self.app, tx).await?;
-        let mut errors = self.resolve_owner(tx, &mut lookups, &mut raw).await?;
+        let mut errors = self
+            .resolve_owner(tx, &mut lookups, raw.owner_id, &mut raw.department_id)
+            .await?;
         let mut reason_errors = Vec::new();
         let reason = typed_text("reason", reason.as_deref(), 500, &mut reason_errors);
         errors.extend(reason_errors);
@@ -380,7 +383,9 @@ impl Customers<'_> {
             )
             .await?;
         let blocking = if report.is_definite() {
-            let before = self.find_duplicates(tx, actor, old, &[customer_id]).await?;
+            let before = self
+                .find_duplicates(tx, actor, &duplicates::match_record(old), &[customer_id])
+                .await?;
             !before.is_definite()
         } else {
             false
@@ -407,7 +412,7 @@ fn check_editable(code: &str, row: &CustomerRow, expected_version: Option<i64>) 
             )));
         }
     }
-    if !EDITABLE_STATUSES.contains(&row.status.as_str()) {
+    if !CustomerStatus::editable(&row.status) {
         return Err(AppError::Rejected(Violation::new(
             "customer.not_editable",
             format!("客户“{code}”状态为 {}，不能修改", row.status),

@@ -130,9 +130,19 @@ pub(super) fn parsed<T>(
     canon: impl Fn(&T) -> String,
     errors: &mut Vec<FieldError>,
 ) -> Option<String> {
+    parsed_as(field, value, parse, errors).map(|t| canon(&t))
+}
+
+/// Parse with a core validator into its type (`None` when empty or refused).
+pub(super) fn parsed_as<T>(
+    field: &str,
+    value: Option<&str>,
+    parse: impl Fn(&str) -> Result<T, Violation>,
+    errors: &mut Vec<FieldError>,
+) -> Option<T> {
     let v = value.map(str::trim).filter(|s| !s.is_empty())?;
     match parse(v) {
-        Ok(t) => Some(canon(&t)),
+        Ok(t) => Some(t),
         Err(e) => {
             errors.push(e.on(field));
             None

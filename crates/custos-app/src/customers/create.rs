@@ -19,7 +19,7 @@ use super::indexes::indexes_with;
 use super::input::NewCustomer;
 use super::lookups::Lookups;
 use super::masking::masked_record;
-use super::record::Record;
+use super::record::{Draft, Record};
 use super::reference::Reference;
 use super::scope::check_owner_in_scope;
 use super::stored::fresh_row;
@@ -229,7 +229,7 @@ impl Customers<'_> {
         if !reason_errors.is_empty() {
             return None;
         }
-        let mut raw = Record::from(input);
+        let mut raw = Draft::from(input);
         raw.owner_id = Some(input.owner_id.unwrap_or(actor.user_id));
         let rec = validate(raw, today, &reference).ok()?;
         let prepared = custos_core::matching::prepare(&duplicates::match_record(&rec), today);
@@ -353,17 +353,21 @@ impl Customers<'_> {
         });
         if let Some(c) = checked {
             let mut rec = c.rec;
-            let errors = self.resolve_owner(tx, lookups, &mut rec).await?;
+            let errors = self
+                .resolve_owner(tx, lookups, rec.owner_id, &mut rec.department_id)
+                .await?;
             if !errors.is_empty() {
                 return Err(AppError::Validation(errors));
             }
             return Ok((rec, c.reason, Some((c.prepared, c.indexes))));
         }
-        let mut raw = Record::from(input);
+        let mut raw = Draft::from(input);
         raw.owner_id = Some(input.owner_id.unwrap_or(actor.user_id));
         let mut reason_errors = Vec::new();
         let reason = typed_text("reason", input.reason.as_deref(), 500, &mut reason_errors);
-        let mut errors = self.resolve_owner(tx, lookups, &mut raw).await?;
+        let mut errors = self
+            .resolve_owner(tx, lookups, raw.owner_id, &mut raw.department_id)
+            .await?;
         let rec = match validate(raw, today, &reference) {
             Ok(r) => Some(r),
             Err(e) => {
@@ -452,6 +456,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
+    use crate::customers::record::OptionalText;
     use crate::customers::stored::record_of;
 
     use crate::test_support::app_with_admin;
@@ -570,7 +575,7 @@ mod tests {
         let (va, mut vb) = (record_of(&ra, key).unwrap(), record_of(&rb, key).unwrap());
         // Stored as typed (full-width brackets kept), found by either bracket style.
         assert_eq!(vb.name, "上海 远航测算（乙）有限公司");
-        assert_eq!(vb.mobile.as_deref(), Some("13724681357"));
+        assert_eq!(vb.mobile.text(), Some("13724681357"));
         vb.name = va.name.clone();
         vb.mobile = va.mobile.clone();
         vb.former_names = va.former_names.clone();

@@ -20,12 +20,13 @@ use custos_store::{CustomerRow, StoreResult, Tx};
 pub(crate) use super::disclosure::evidence_views;
 use super::disclosure::Lens;
 use super::input::NewCustomer;
-use super::masking::has_pii;
-use super::record::{Record, LIVE_STATUSES};
+use super::masking::draft_has_pii;
+use super::record::{Contact, Draft, OptionalText, Record, LIVE_STATUSES};
 pub use super::report::{DuplicateCandidate, DuplicateReport, EvidenceView};
 use super::report::{OUTSIDE_SCOPE_EN, OUTSIDE_SCOPE_ZH};
 use super::scope::scoped_customer;
 use super::stored::record_of;
+use super::values::CustomerStatus;
 use crate::actor::Actor;
 use crate::audit::{append, record};
 use crate::codes::issue_date;
@@ -257,39 +258,99 @@ fn verdict_str(v: Verdict) -> &'static str {
     }
 }
 
+/// The texts of a customer the matcher compares, typed or as submitted.
+struct MatchTexts<'a> {
+    customer_type: &'a str,
+    name: &'a str,
+    short_name: Option<&'a str>,
+    former_names: &'a [String],
+    uscc: Option<&'a str>,
+    id_number: Option<&'a str>,
+    mobile: Option<&'a str>,
+    phone: Option<&'a str>,
+    email: Option<&'a str>,
+    region_code: Option<&'a str>,
+    address: Option<&'a str>,
+    industry: Option<&'a str>,
+    contacts: &'a [Contact],
+}
+
+impl MatchTexts<'_> {
+    fn match_record(&self) -> MatchRecord {
+        let mut phones: Vec<String> = Vec::new();
+        let mut add = |p: Option<&str>| {
+            if let Some(p) = p {
+                if !phones.iter().any(|q| q == p) {
+                    phones.push(p.to_string());
+                }
+            }
+        };
+        add(self.mobile);
+        add(self.phone);
+        for c in self.contacts {
+            add(c.mobile.as_deref());
+            add(c.phone.as_deref());
+        }
+        let text = |v: Option<&str>| v.unwrap_or_default().to_string();
+        MatchRecord {
+            customer_type: self.customer_type.to_string(),
+            name: self.name.to_string(),
+            short_name: text(self.short_name),
+            former_names: self.former_names.to_vec(),
+            uscc: text(self.uscc),
+            id_number: text(self.id_number),
+            phones,
+            email: text(self.email),
+            region_code: text(self.region_code),
+            province: String::new(),
+            city: String::new(),
+            district: String::new(),
+            address: text(self.address),
+            industry: text(self.industry),
+            birth_date: None,
+        }
+    }
+}
+
 /// The fields of a customer the matcher compares.
 pub(super) fn match_record(rec: &Record) -> MatchRecord {
-    let mut phones: Vec<String> = Vec::new();
-    let mut add = |p: &Option<String>| {
-        if let Some(p) = p {
-            if !phones.contains(p) {
-                phones.push(p.clone());
-            }
-        }
-    };
-    add(&rec.mobile);
-    add(&rec.phone);
-    for c in &rec.contacts {
-        add(&c.mobile);
-        add(&c.phone);
+    MatchTexts {
+        customer_type: &rec.customer_type,
+        name: &rec.name,
+        short_name: rec.short_name.text(),
+        former_names: &rec.former_names,
+        uscc: rec.uscc.text(),
+        id_number: rec.id_number.text(),
+        mobile: rec.mobile.text(),
+        phone: rec.phone.text(),
+        email: rec.email.text(),
+        region_code: rec.region_code.text(),
+        address: rec.address.text(),
+        industry: rec.industry.text(),
+        contacts: &rec.contacts,
     }
-    MatchRecord {
-        customer_type: rec.customer_type.clone(),
-        name: rec.name.clone(),
-        short_name: rec.short_name.clone().unwrap_or_default(),
-        former_names: rec.former_names.clone(),
-        uscc: rec.uscc.clone().unwrap_or_default(),
-        id_number: rec.id_number.clone().unwrap_or_default(),
-        phones,
-        email: rec.email.clone().unwrap_or_default(),
-        region_code: rec.region_code.clone().unwrap_or_default(),
-        province: String::new(),
-        city: String::new(),
-        district: String::new(),
-        address: rec.address.clone().unwrap_or_default(),
-        industry: rec.industry.clone().unwrap_or_default(),
-        birth_date: None,
+    .match_record()
+}
+
+/// [`match_record`] of a record as submitted (compared as entered, after the matcher's
+/// own normalisation).
+pub(super) fn match_draft(rec: &Draft) -> MatchRecord {
+    MatchTexts {
+        customer_type: &rec.customer_type,
+        name: &rec.name,
+        short_name: rec.short_name.text(),
+        former_names: &rec.former_names,
+        uscc: rec.uscc.text(),
+        id_number: rec.id_number.text(),
+        mobile: rec.mobile.text(),
+        phone: rec.phone.text(),
+        email: rec.email.text(),
+        region_code: rec.region_code.text(),
+        address: rec.address.text(),
+        industry: rec.industry.text(),
+        contacts: &rec.contacts,
     }
+    .match_record()
 }
 
 /// Keyed hashes of the record's blocking keys, as stored in `customer_match_keys`.
@@ -348,21 +409,21 @@ impl Customers<'_> {
         draft: &NewCustomer,
         exclude: &[i64],
     ) -> AppResult<DuplicateReport> {
-        self.find_duplicates(tx, actor, &Record::from(draft), exclude)
+        self.find_duplicates(tx, actor, &match_draft(&Draft::from(draft)), exclude)
             .await
     }
 
-    /// Existing customers that may be the same as `rec` (ignoring `exclude`), best first,
-    /// as `actor` may see them.
+    /// Existing customers that may be the same as `rec` (its [`match_record`] or
+    /// [`match_draft`]; ignoring `exclude`), best first, as `actor` may see them.
     pub(super) async fn find_duplicates(
         &self,
         tx: &mut Tx,
         actor: &Actor,
-        rec: &Record,
+        rec: &MatchRecord,
         exclude: &[i64],
     ) -> AppResult<DuplicateReport> {
         let today = issue_date(self.app.config.code_timezone);
-        let draft = prepare(&match_record(rec), today);
+        let draft = prepare(rec, today);
         let hashes = hashes_of(&draft, &self.app.config.pii_key);
         self.find_duplicates_of(tx, actor, &draft, &hashes, exclude)
             .await
@@ -402,7 +463,7 @@ impl Customers<'_> {
         }
         let mut rows: HashMap<i64, CustomerRow> = HashMap::new();
         for row in tx.customers_by_ids(&missing).await? {
-            if row.status == "merged" {
+            if CustomerStatus::Merged.is(&row.status) {
                 continue;
             }
             let p = Arc::new(prepare_row(&row, key, today)?);
@@ -467,7 +528,7 @@ impl Customers<'_> {
         draft: NewCustomer,
     ) -> AppResult<DuplicateReport> {
         actor.require("customer.read")?;
-        let rec = Record::from(&draft);
+        let rec = Draft::from(&draft);
         if rec.name.trim().is_empty()
             && rec.uscc.is_none()
             && rec.id_number.is_none()
@@ -485,7 +546,7 @@ impl Customers<'_> {
                 ),
             ));
         }
-        let audited = has_pii(&rec);
+        let audited = draft_has_pii(&rec);
         let limit = self.app.config.duplicate_check_limit;
         let mut tx = if audited || limit.is_some() {
             self.app.db.begin().await?
@@ -536,7 +597,7 @@ impl Customers<'_> {
         }
         let rec = record_of(&row, &self.app.config.pii_key)?;
         let report = self
-            .find_duplicates(&mut tx, actor, &rec, &[row.id])
+            .find_duplicates(&mut tx, actor, &match_record(&rec), &[row.id])
             .await?;
         tx.commit().await?;
         Ok(report)
@@ -603,7 +664,9 @@ impl Customers<'_> {
             // Like every writer of match keys: no batch of creations on another server
             // may be checking duplicates against keys read ahead meanwhile.
             tx.lock_audit_head().await?;
-            let rows = tx.customers_after(after, LIVE_STATUSES, 500).await?;
+            let rows = tx
+                .customers_after(after, &CustomerStatus::keys(LIVE_STATUSES), 500)
+                .await?;
             let Some(last) = rows.last().map(|r| r.id) else {
                 tx.put_setting(DONE, "1").await?;
                 tx.commit().await?;
@@ -751,7 +814,7 @@ mod tests {
         let key = &other.config.pii_key;
         let lists: Vec<Vec<i64>> = drafts
             .iter()
-            .map(|d| match_hashes(&Record::from(d), key, today))
+            .map(|d| hashes_of(&prepare(&match_draft(&Draft::from(d)), today), key))
             .collect();
         let mut tx = other.db.begin().await?;
         let mut stamps = Vec::new();

@@ -127,18 +127,12 @@ pub(crate) fn snapshot_of(row: &CustomerRow) -> String {
 
 /// Field-level differences, personal data masked on both sides.
 pub(super) fn diff(old: &Record, new: &Record) -> Vec<FieldChange> {
-    let a = serde_json::to_value(masked_record(old)).unwrap_or_default();
-    let Value::Object(a) = a else {
-        return Vec::new();
-    };
-    diff_from(old, &a, new)
+    diff_from(old, &masked_record(old), new)
 }
 
 /// [`diff`] with the old record's masked JSON already made.
 fn diff_from(old: &Record, a: &Map<String, Value>, new: &Record) -> Vec<FieldChange> {
-    let Value::Object(b) = serde_json::to_value(masked_record(new)).unwrap_or_default() else {
-        return Vec::new();
-    };
+    let b = masked_record(new);
     let mut changes = Vec::new();
     for (k, nv) in b {
         let ov = a.get(&k).cloned().unwrap_or(Value::Null);
@@ -169,10 +163,10 @@ fn creation_changes(rec: &Record) -> Vec<FieldChange> {
     // Every creation compares against an empty record of its type: its JSON is made once.
     static EMPTY: OnceLock<Map<String, Value>> = OnceLock::new();
     let empty = EMPTY.get_or_init(|| {
-        match serde_json::to_value(masked_record(&Record::default())).unwrap_or_default() {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        }
+        let mut m = masked_record(&Record::default());
+        // Before its creation a customer has no status (the typed default is active).
+        m.insert("status".to_string(), Value::String(String::new()));
+        m
     });
     let old = Record {
         customer_type: rec.customer_type.clone(),

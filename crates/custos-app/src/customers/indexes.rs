@@ -5,7 +5,7 @@ use custos_core::normalize::{normalize_text, to_simplified};
 use custos_store::customer_master::CustomerIndexes;
 
 use super::duplicates;
-use super::record::Record;
+use super::record::{OptionalText, Record};
 use crate::pii::PiiKey;
 
 /// Character bigrams of a name (simplified, lower case, letters and digits only): the
@@ -49,8 +49,8 @@ pub(super) fn indexes_with(
     prepared: &custos_core::matching::Prepared,
 ) -> CustomerIndexes {
     let mut blind = Vec::new();
-    let mut add = |kind: &str, v: &Option<String>| {
-        if let Some(v) = v {
+    let mut add = |kind: &str, v: &dyn OptionalText| {
+        if let Some(v) = v.text() {
             blind.push((kind.to_string(), key.blind(kind, &blind_text(kind, v))));
         }
     };
@@ -80,7 +80,7 @@ pub(crate) fn stored_indexes(
     row: &custos_store::CustomerRow,
     key: &PiiKey,
 ) -> crate::AppResult<Option<CustomerIndexes>> {
-    if !super::record::LIVE_STATUSES.contains(&row.status.as_str()) {
+    if !super::values::CustomerStatus::of(&row.status).is_some_and(|s| s.is_live()) {
         return Ok(None);
     }
     let rec = super::stored::record_of(row, key)?;

@@ -4,7 +4,9 @@ use std::sync::LazyLock;
 
 use regex::{Captures, Regex};
 
-use super::record::Record;
+use serde_json::{Map, Value};
+
+use super::record::{is_individual_type, Contact, Draft, OptionalText, Record};
 use crate::pii::{mask_address, mask_email, mask_id_number, mask_mobile, mask_phone};
 
 pub(super) fn masked(field: &str, v: &str, individual: bool) -> String {
@@ -19,32 +21,74 @@ pub(super) fn masked(field: &str, v: &str, individual: bool) -> String {
 }
 
 pub(crate) fn has_pii(rec: &Record) -> bool {
-    rec.id_number.is_some()
-        || rec.phone.is_some()
-        || rec.mobile.is_some()
-        || rec.email.is_some()
-        || (rec.customer_type == "individual" && rec.address.is_some())
-        || rec
-            .contacts
+    pii_given(
+        &rec.customer_type,
+        [
+            rec.id_number.text(),
+            rec.phone.text(),
+            rec.mobile.text(),
+            rec.email.text(),
+        ],
+        rec.address.is_some(),
+        &rec.contacts,
+    )
+}
+
+/// [`has_pii`] of a record as submitted.
+pub(super) fn draft_has_pii(rec: &Draft) -> bool {
+    pii_given(
+        &rec.customer_type,
+        [
+            rec.id_number.text(),
+            rec.phone.text(),
+            rec.mobile.text(),
+            rec.email.text(),
+        ],
+        rec.address.is_some(),
+        &rec.contacts,
+    )
+}
+
+/// Personal data is given: an identifier or channel, an individual's address, or a
+/// contact's channel.
+fn pii_given(
+    customer_type: &str,
+    channels: [Option<&str>; 4],
+    has_address: bool,
+    contacts: &[Contact],
+) -> bool {
+    channels.iter().any(Option::is_some)
+        || (is_individual_type(customer_type) && has_address)
+        || contacts
             .iter()
             .any(|c| c.mobile.is_some() || c.phone.is_some() || c.email.is_some())
 }
 
-/// The record with personal data masked (for history and audit entries).
-pub(super) fn masked_record(rec: &Record) -> Record {
-    let ind = rec.customer_type == "individual";
-    let m = |f: &str, v: &Option<String>| v.as_deref().map(|s| masked(f, s, ind));
-    let mut r = rec.clone();
-    r.id_number = m("id_number", &rec.id_number);
-    r.mobile = m("mobile", &rec.mobile);
-    r.phone = m("phone", &rec.phone);
-    r.email = m("email", &rec.email);
-    r.address = m("address", &rec.address);
-    for c in &mut r.contacts {
+/// The record as JSON with personal data masked (for history and audit entries).
+pub(super) fn masked_record(rec: &Record) -> Map<String, Value> {
+    let ind = rec.is_individual();
+    let m = |f: &str, v: &dyn OptionalText| {
+        v.text()
+            .map_or(Value::Null, |s| Value::String(masked(f, s, ind)))
+    };
+    let mut contacts = rec.contacts.clone();
+    for c in &mut contacts {
         c.mobile = c.mobile.as_deref().map(mask_mobile);
         c.phone = c.phone.as_deref().map(mask_phone);
         c.email = c.email.as_deref().map(mask_email);
     }
+    let Ok(Value::Object(mut r)) = serde_json::to_value(rec) else {
+        return Map::new();
+    };
+    r.insert("id_number".into(), m("id_number", &rec.id_number));
+    r.insert("mobile".into(), m("mobile", &rec.mobile));
+    r.insert("phone".into(), m("phone", &rec.phone));
+    r.insert("email".into(), m("email", &rec.email));
+    r.insert("address".into(), m("address", &rec.address));
+    r.insert(
+        "contacts".into(),
+        serde_json::to_value(contacts).unwrap_or_default(),
+    );
     r
 }
 
@@ -52,7 +96,7 @@ pub(super) fn masked_record(rec: &Record) -> Record {
 /// contact's. Lists never reveal personal data (the detail page does, audited).
 pub(crate) fn list_mobile(rec: &Record) -> Option<String> {
     rec.mobile
-        .as_deref()
+        .text()
         .or_else(|| {
             rec.contacts
                 .iter()

@@ -18,8 +18,8 @@ use custos_core::{FieldError, Violation};
 use custos_store::{now_us, CustomerRow, Tx};
 
 use super::{
-    diff, history_entry, indexes_of, scoped_customer, with_record, CustomerView, NewCustomer,
-    Record, EDITABLE_STATUSES,
+    diff, history_entry, indexes_of, scoped_customer, with_record, CustomerStatus, CustomerView,
+    NewCustomer, Record,
 };
 use crate::actor::{Actor, Scope};
 use crate::error::{AppError, AppResult};
@@ -194,7 +194,7 @@ impl Customers<'_> {
         code: &str,
     ) -> AppResult<CustomerRow> {
         let row = scoped_customer(tx, actor, scope, code).await?;
-        if !EDITABLE_STATUSES.contains(&row.status.as_str()) {
+        if !CustomerStatus::editable(&row.status) {
             return Err(not_mergeable(&row.code, &row.status));
         }
         Ok(row)

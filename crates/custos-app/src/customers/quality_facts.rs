@@ -2,7 +2,7 @@
 
 use crate::quality::{ContactFacts, Facts};
 
-use super::record::Record;
+use super::record::{OptionalText, Record};
 
 /// The facts of a record last changed at `updated_at`; `in_group`: the customer is in an
 /// open duplicate group.
@@ -10,7 +10,7 @@ pub(crate) fn quality_facts(rec: &Record, updated_at: i64, in_group: bool) -> Fa
     let mut values = std::collections::BTreeMap::new();
     macro_rules! put {
         ($($f:ident),*) => {
-            $( if let Some(v) = rec.$f.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            $( if let Some(v) = rec.$f.text().map(str::trim).filter(|v| !v.is_empty()) {
                 values.insert(stringify!($f), v.to_string());
             } )*
         };

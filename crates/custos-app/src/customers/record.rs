@@ -1,25 +1,23 @@
-//! The whole customer in plaintext, the form validation and every write work on, and
-//! the value lists it is checked against. Never stored as is (see `stored`).
+//! The whole customer in plaintext: as submitted (`Draft`, every value as text) and after
+//! validation (`Record`, identifiers and closed lists typed), the form every write works
+//! on; and the value lists it is checked against. Never stored as is (see `stored`).
 
+use custos_core::ident::{IdNumber, Mobile, Uscc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::input::{ContactInput, CustomerPatch, NewCustomer};
+use super::values::{CustomerStatus, Scale};
 
-/// Allowed values of `scale` (企业规模).
-pub const SCALES: &[(&str, &str, &str)] = &[
-    ("micro", "微型", "Micro"),
-    ("small", "小型", "Small"),
-    ("medium", "中型", "Medium"),
-    ("large", "大型", "Large"),
-];
+/// Allowed values of `scale` (企业规模): `(key, 中文, English)`.
+pub const SCALES: &[(&str, &str, &str)] = Scale::TERMS;
 
 /// Statuses a customer can be given by create or update; archive, retire and merge are
 /// operations of their own.
-pub const EDITABLE_STATUSES: &[&str] = &["pending", "active", "dormant"];
+pub const EDITABLE_STATUSES: &[CustomerStatus] = CustomerStatus::EDITABLE;
 
 /// Statuses of customers that still count for duplicate checks (all but merged ones).
-pub(crate) const LIVE_STATUSES: &[&str] = &["pending", "active", "dormant", "retired", "archived"];
+pub(crate) const LIVE_STATUSES: &[CustomerStatus] = CustomerStatus::LIVE;
 
 /// Fields whose change needs a reason (catalog: major fields).
 pub const MAJOR_FIELDS: &[&str] = &["name", "uscc", "id_number", "customer_type"];
@@ -44,9 +42,9 @@ pub(super) struct Contact {
     pub(super) is_primary: bool,
 }
 
-/// The whole customer in plaintext: what validation works on. Never stored as is.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub(crate) struct Record {
+/// The whole customer as submitted, every value as text: what validation works on.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Draft {
     pub(super) customer_type: String,
     pub(super) name: String,
     pub(super) short_name: Option<String>,
@@ -77,6 +75,150 @@ pub(crate) struct Record {
     pub(super) custom: Map<String, Value>,
 }
 
+/// The whole customer after validation: identifiers parsed (read back from storage, one
+/// that no longer passes is kept as text, see [`Ident`]), status and scale from their
+/// lists, every text normalised. Never stored as is. Serialises as the API spells it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub(crate) struct Record {
+    /// A key of the configured customer types (see [`Record::is_individual`]).
+    pub(super) customer_type: String,
+    pub(super) name: String,
+    pub(super) short_name: Option<String>,
+    pub(super) former_names: Vec<String>,
+    pub(super) uscc: Option<Ident<Uscc>>,
+    pub(super) id_number: Option<Ident<IdNumber>>,
+    pub(super) legal_representative: Option<String>,
+    pub(super) established_on: Option<String>,
+    pub(super) registered_capital: Option<f64>,
+    pub(super) industry: Option<String>,
+    pub(super) scale: Option<Ident<Scale>>,
+    pub(super) level: Option<String>,
+    pub(super) source: Option<String>,
+    /// GB/T 2260 code, checked against the region catalogue.
+    pub(super) region_code: Option<String>,
+    pub(super) address: Option<String>,
+    pub(super) postal_code: Option<String>,
+    pub(super) phone: Option<String>,
+    pub(super) mobile: Option<Ident<Mobile>>,
+    pub(super) email: Option<String>,
+    pub(super) website: Option<String>,
+    pub(super) owner_id: Option<i64>,
+    pub(super) department_id: Option<i64>,
+    pub(super) status: CustomerStatus,
+    pub(super) tags: Vec<String>,
+    pub(super) credit_rating: Option<String>,
+    pub(super) remarks: Option<String>,
+    pub(super) contacts: Vec<Contact>,
+    pub(super) custom: Map<String, Value>,
+}
+
+/// An identifier of a record: the core type validation gives, or a stored value that does
+/// not pass (old or imported data, written behind the use cases' back), kept as it is so
+/// that reading, merging and the quality rules (which report it) still see it. Compared,
+/// shown and serialised as its text.
+#[derive(Debug, Clone)]
+pub(crate) enum Ident<T> {
+    Valid(T),
+    Unchecked(String),
+}
+
+impl<T: AsRef<str>> AsRef<str> for Ident<T> {
+    fn as_ref(&self) -> &str {
+        match self {
+            Ident::Valid(v) => v.as_ref(),
+            Ident::Unchecked(s) => s,
+        }
+    }
+}
+
+impl<T: AsRef<str>> PartialEq for Ident<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_ref() == other.as_ref()
+    }
+}
+
+impl<T: AsRef<str>> Serialize for Ident<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_ref())
+    }
+}
+
+impl<T> Ident<T> {
+    /// The stored text `stored` as its type when it parses, else as it is.
+    pub(super) fn stored<E>(stored: String, parse: impl Fn(&str) -> Result<T, E>) -> Ident<T> {
+        match parse(&stored) {
+            Ok(v) => Ident::Valid(v),
+            Err(_) => Ident::Unchecked(stored),
+        }
+    }
+}
+
+/// The text of an optional value, typed or not (the field macros read every optional
+/// field through it).
+pub(super) trait OptionalText {
+    fn text(&self) -> Option<&str>;
+}
+
+impl<T: AsRef<str>> OptionalText for Option<T> {
+    fn text(&self) -> Option<&str> {
+        self.as_ref().map(AsRef::as_ref)
+    }
+}
+
+/// Is a customer of type `customer_type` a person (个人客户)? Personal data rules (the
+/// address sealed and masked, an ID number or mobile required) follow from it.
+pub(crate) fn is_individual_type(customer_type: &str) -> bool {
+    customer_type == "individual"
+}
+
+/// Is a customer of type `customer_type` an enterprise (企业客户), which has no ID number?
+pub(crate) fn is_enterprise_type(customer_type: &str) -> bool {
+    customer_type == "enterprise"
+}
+
+impl Record {
+    /// Is the customer a person (see [`is_individual_type`])?
+    pub(crate) fn is_individual(&self) -> bool {
+        is_individual_type(&self.customer_type)
+    }
+
+    /// The record as text again: what a change, a merge or a split starts from before
+    /// it is validated anew.
+    pub(super) fn draft(&self) -> Draft {
+        let text = |v: &dyn OptionalText| v.text().map(str::to_string);
+        Draft {
+            customer_type: self.customer_type.clone(),
+            name: self.name.clone(),
+            short_name: self.short_name.clone(),
+            former_names: self.former_names.clone(),
+            uscc: text(&self.uscc),
+            id_number: text(&self.id_number),
+            legal_representative: self.legal_representative.clone(),
+            established_on: self.established_on.clone(),
+            registered_capital: self.registered_capital,
+            industry: self.industry.clone(),
+            scale: text(&self.scale),
+            level: self.level.clone(),
+            source: self.source.clone(),
+            region_code: self.region_code.clone(),
+            address: self.address.clone(),
+            postal_code: self.postal_code.clone(),
+            phone: self.phone.clone(),
+            mobile: text(&self.mobile),
+            email: self.email.clone(),
+            website: self.website.clone(),
+            owner_id: self.owner_id,
+            department_id: self.department_id,
+            status: self.status.as_str().to_string(),
+            tags: self.tags.clone(),
+            credit_rating: self.credit_rating.clone(),
+            remarks: self.remarks.clone(),
+            contacts: self.contacts.clone(),
+            custom: self.custom.clone(),
+        }
+    }
+}
+
 pub(super) fn contact_record(c: &ContactInput, id: i64) -> Contact {
     Contact {
         id,
@@ -89,9 +231,9 @@ pub(super) fn contact_record(c: &ContactInput, id: i64) -> Contact {
     }
 }
 
-impl From<&NewCustomer> for Record {
-    fn from(n: &NewCustomer) -> Record {
-        Record {
+impl From<&NewCustomer> for Draft {
+    fn from(n: &NewCustomer) -> Draft {
+        Draft {
             customer_type: n.customer_type.clone(),
             name: n.name.clone(),
             short_name: n.short_name.clone(),
@@ -128,7 +270,7 @@ impl From<&NewCustomer> for Record {
 /// compares too — unless the patch gives the former names itself, the name only changes
 /// in its spelling (width, brackets, spaces), the old name is listed already or the list
 /// is full.
-fn keep_former_name(rec: &mut Record, new_name: &str, former_names_given: bool) {
+fn keep_former_name(rec: &mut Draft, new_name: &str, former_names_given: bool) {
     use custos_core::normalize::normalize_text;
     let old = normalize_text(&rec.name);
     if former_names_given || old.is_empty() || old == normalize_text(new_name) {
@@ -140,7 +282,7 @@ fn keep_former_name(rec: &mut Record, new_name: &str, former_names_given: bool) 
     }
 }
 
-pub(super) fn apply_patch(rec: &mut Record, p: &CustomerPatch) {
+pub(super) fn apply_patch(rec: &mut Draft, p: &CustomerPatch) {
     macro_rules! set {
         ($($f:ident),*) => { $( if let Some(v) = &p.$f { rec.$f = v.clone(); } )* };
     }
@@ -174,5 +316,26 @@ pub(super) fn apply_patch(rec: &mut Record, p: &CustomerPatch) {
                 rec.custom.insert(k.clone(), v.clone());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stored identifier that no longer passes is kept as it is, and compares, shows
+    /// and serialises as its text like a valid one.
+    #[test]
+    fn stored_identifiers_keep_what_does_not_parse() {
+        let valid = Ident::stored("13800138000".to_string(), Mobile::parse);
+        assert!(matches!(valid, Ident::Valid(_)));
+        let broken = Ident::stored("1380013800X".to_string(), Mobile::parse);
+        assert!(matches!(&broken, Ident::Unchecked(s) if s == "1380013800X"));
+        assert_eq!(Some(broken).text(), Some("1380013800X"));
+        assert_eq!(valid, Ident::Unchecked("13800138000".to_string()));
+        assert_eq!(
+            serde_json::to_value(&valid).ok(),
+            Some(serde_json::json!("13800138000"))
+        );
     }
 }

@@ -21,6 +21,7 @@ use super::merge::{MergeRequest, MergeResult};
 use super::record::LIVE_STATUSES;
 use super::scope::in_scope;
 use super::stored::record_of;
+use super::values::CustomerStatus;
 use crate::actor::{Actor, Scope};
 use crate::audit::{append, record};
 use crate::auth::format_time;
@@ -227,7 +228,9 @@ impl Customers<'_> {
         let mut after = 0;
         loop {
             let mut tx = self.app.db.begin_read().await?;
-            let rows = tx.customers_after(after, LIVE_STATUSES, 2000).await?;
+            let rows = tx
+                .customers_after(after, &CustomerStatus::keys(LIVE_STATUSES), 2000)
+                .await?;
             tx.rollback().await?;
             let Some(last) = rows.last().map(|r| r.id) else {
                 break;

@@ -6,7 +6,8 @@ use custos_store::CustomerRow;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::record::{Contact, Record};
+use super::record::{Contact, Ident, OptionalText, Record};
+use super::values::{CustomerStatus, Scale};
 use crate::error::{AppError, AppResult};
 use crate::pii::PiiKey;
 
@@ -74,8 +75,8 @@ struct StoredData {
     custom: Map<String, Value>,
 }
 
-fn seal(key: &PiiKey, v: &Option<String>) -> Option<String> {
-    v.as_ref().map(|s| key.encrypt(s))
+fn seal(key: &PiiKey, v: &dyn OptionalText) -> Option<String> {
+    v.text().map(|s| key.encrypt(s))
 }
 
 fn open_opt(key: &PiiKey, v: &Option<String>) -> AppResult<Option<String>> {
@@ -83,7 +84,7 @@ fn open_opt(key: &PiiKey, v: &Option<String>) -> AppResult<Option<String>> {
 }
 
 fn stored_data(rec: &Record, key: &PiiKey) -> String {
-    let individual = rec.customer_type == "individual";
+    let individual = rec.is_individual();
     let data = StoredData {
         short_name: rec.short_name.clone(),
         former_names: rec.former_names.clone(),
@@ -91,7 +92,7 @@ fn stored_data(rec: &Record, key: &PiiKey) -> String {
         legal_representative: rec.legal_representative.clone(),
         established_on: rec.established_on.clone(),
         registered_capital: rec.registered_capital,
-        scale: rec.scale.clone(),
+        scale: rec.scale.text().map(str::to_string),
         source: rec.source.clone(),
         address: if individual {
             None
@@ -129,9 +130,23 @@ fn stored_data(rec: &Record, key: &PiiKey) -> String {
     serde_json::to_string(&data).unwrap_or_else(|_| "{}".into())
 }
 
+/// The status of a stored row; one custos never writes is damage to the database,
+/// reported like unreadable data.
+fn status_of(row: &CustomerRow) -> AppResult<CustomerStatus> {
+    CustomerStatus::of(&row.status).ok_or_else(|| {
+        AppError::Internal(format!(
+            "customer {} status '{}' unreadable",
+            row.code, row.status
+        ))
+    })
+}
+
 pub(crate) fn record_of(row: &CustomerRow, key: &PiiKey) -> AppResult<Record> {
     let d: StoredData = serde_json::from_str(&row.data)
         .map_err(|e| AppError::Internal(format!("customer {} data unreadable: {e}", row.code)))?;
+    // Stored ID numbers were checked against the day they were written; any later day
+    // admits them again.
+    let any_day = chrono::NaiveDate::MAX;
     let mut contacts = Vec::new();
     for c in &d.contacts {
         contacts.push(Contact {
@@ -149,13 +164,17 @@ pub(crate) fn record_of(row: &CustomerRow, key: &PiiKey) -> AppResult<Record> {
         name: row.name.clone(),
         short_name: d.short_name,
         former_names: d.former_names,
-        uscc: row.uscc.clone(),
-        id_number: open_opt(key, &d.id_number)?,
+        uscc: row
+            .uscc
+            .clone()
+            .map(|s| Ident::stored(s, custos_core::ident::Uscc::parse)),
+        id_number: open_opt(key, &d.id_number)?
+            .map(|s| Ident::stored(s, |v| custos_core::ident::IdNumber::parse(v, any_day))),
         legal_representative: d.legal_representative,
         established_on: d.established_on,
         registered_capital: d.registered_capital,
         industry: row.industry.clone(),
-        scale: d.scale,
+        scale: d.scale.map(|s| Ident::stored(s, str::parse::<Scale>)),
         level: row.level.clone(),
         source: d.source,
         region_code: row.region_code.clone(),
@@ -165,12 +184,13 @@ pub(crate) fn record_of(row: &CustomerRow, key: &PiiKey) -> AppResult<Record> {
         },
         postal_code: d.postal_code,
         phone: open_opt(key, &d.phone)?,
-        mobile: open_opt(key, &d.mobile)?,
+        mobile: open_opt(key, &d.mobile)?
+            .map(|s| Ident::stored(s, custos_core::ident::Mobile::parse)),
         email: open_opt(key, &d.email)?,
         website: d.website,
         owner_id: row.owner_id,
         department_id: row.department_id,
-        status: row.status.clone(),
+        status: status_of(row)?,
         tags: d.tags,
         credit_rating: d.credit_rating,
         remarks: d.remarks,
@@ -220,8 +240,8 @@ pub(super) fn with_record(base: &CustomerRow, rec: &Record, key: &PiiKey, now: i
         customer_type: rec.customer_type.clone(),
         name: rec.name.clone(),
         name_key: name_key(&rec.name).key,
-        status: rec.status.clone(),
-        uscc: rec.uscc.clone(),
+        status: rec.status.as_str().to_string(),
+        uscc: rec.uscc.text().map(str::to_string),
         region_code: rec.region_code.clone(),
         industry: rec.industry.clone(),
         level: rec.level.clone(),

@@ -6,7 +6,7 @@ use custos_core::text_guard::Lines;
 use custos_core::{FieldError, Violation};
 
 use super::checks::check_len;
-use super::record::{Record, MAX_CONTACTS, MAX_FORMER_NAMES, MAX_TAGS};
+use super::record::{Draft, MAX_CONTACTS, MAX_FORMER_NAMES, MAX_TAGS};
 use crate::fields::{lines_of, FieldDefinition, MAX_CUSTOM_LIST, MAX_CUSTOM_VALUES};
 use crate::text_input::push_refused;
 
@@ -21,7 +21,7 @@ fn too_long(field: &str, max: usize, n: usize, zh_what: &str, en_what: &str) -> 
 
 /// The lists longer than their limit, counted as given (before duplicates are removed):
 /// nothing else is worth doing with a record that breaks one.
-pub(super) fn list_limits(rec: &Record) -> Vec<FieldError> {
+pub(super) fn list_limits(rec: &Draft) -> Vec<FieldError> {
     let mut e = Vec::new();
     if rec.tags.len() > MAX_TAGS {
         e.push(too_long("tags", MAX_TAGS, rec.tags.len(), "标签", "tags"));
@@ -48,7 +48,7 @@ pub(super) fn list_limits(rec: &Record) -> Vec<FieldError> {
 }
 
 /// Every text of the record holding a refused character, named as validation names it.
-pub(super) fn refused_fields(rec: &Record, custom: &[FieldDefinition]) -> Vec<FieldError> {
+pub(super) fn refused_fields(rec: &Draft, custom: &[FieldDefinition]) -> Vec<FieldError> {
     let mut e = Vec::new();
     let mut one = |field: &str, v: Option<&str>| {
         if let Some(v) = v {

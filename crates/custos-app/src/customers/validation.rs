@@ -10,18 +10,19 @@ use custos_core::{industry, region, FieldError, Violation};
 use custos_store::Tx;
 
 use super::checks::{
-    check_len, one_of, parse_date, parsed, required, required_builtin, text, text_list, typed_text,
-    typed_text_list,
+    check_len, one_of, parse_date, parsed, parsed_as, required, required_builtin, text, text_list,
+    typed_text, typed_text_list,
 };
 use super::lookups::Lookups;
-use super::record::{Contact, Record, EDITABLE_STATUSES, SCALES};
+use super::record::{is_enterprise_type, is_individual_type, Contact, Draft, Ident, Record};
 use super::reference::Reference;
 use super::text_rules;
+use super::values::{CustomerStatus, Scale};
 use crate::error::AppResult;
 
-/// Validate and normalise a whole record; all failures are collected.
+/// Validate and normalise a whole record into its typed form; all failures are collected.
 pub(super) fn validate(
-    rec: Record,
+    rec: Draft,
     today: NaiveDate,
     reference: &Reference,
 ) -> Result<Record, Vec<FieldError>> {
@@ -91,7 +92,7 @@ fn customer_type(raw: &str, reference: &Reference, e: &mut Vec<FieldError>) -> S
 /// Names and registration data: name (required), short and former names, USCC, ID number
 /// (none for enterprises), legal representative, founding date and registered capital.
 fn names_and_registration(
-    rec: &Record,
+    rec: &Draft,
     today: NaiveDate,
     out: &mut Record,
     e: &mut Vec<FieldError>,
@@ -115,21 +116,15 @@ fn names_and_registration(
         max_len("former_names"),
         e,
     );
-    out.uscc = parsed(
-        "uscc",
-        rec.uscc.as_deref(),
-        Uscc::parse,
-        |u| u.as_str().to_string(),
-        e,
-    );
-    out.id_number = parsed(
+    out.uscc = parsed_as("uscc", rec.uscc.as_deref(), Uscc::parse, e).map(Ident::Valid);
+    out.id_number = parsed_as(
         "id_number",
         rec.id_number.as_deref(),
         |s| IdNumber::parse(s, today),
-        |i| i.as_str().to_string(),
         e,
-    );
-    if out.id_number.is_some() && out.customer_type == "enterprise" {
+    )
+    .map(Ident::Valid);
+    if out.id_number.is_some() && is_enterprise_type(&out.customer_type) {
         e.push(
             Violation::new(
                 "id_number.not_applicable",
@@ -168,7 +163,7 @@ fn registered_capital(capital: Option<f64>, e: &mut Vec<FieldError>) -> Option<f
 }
 
 /// Classification: industry, scale, level, source and region.
-fn classification(rec: &Record, out: &mut Record, e: &mut Vec<FieldError>) {
+fn classification(rec: &Draft, out: &mut Record, e: &mut Vec<FieldError>) {
     out.industry = parsed(
         "industry",
         rec.industry.as_deref(),
@@ -176,8 +171,11 @@ fn classification(rec: &Record, out: &mut Record, e: &mut Vec<FieldError>) {
         Clone::clone,
         e,
     );
-    let scale_keys: Vec<&str> = SCALES.iter().map(|s| s.0).collect();
-    out.scale = one_of("scale", rec.scale.as_deref(), &scale_keys, e);
+    let scale_keys: Vec<&str> = Scale::ALL.iter().map(|s| s.as_str()).collect();
+    // The list names every key, so what it lets through parses.
+    out.scale = one_of("scale", rec.scale.as_deref(), &scale_keys, e)
+        .and_then(|s| s.parse().ok())
+        .map(Ident::Valid);
     out.level = text("level", rec.level.as_deref(), max_len("level"), e);
     out.source = text("source", rec.source.as_deref(), max_len("source"), e);
     out.region_code = parsed(
@@ -190,7 +188,7 @@ fn classification(rec: &Record, out: &mut Record, e: &mut Vec<FieldError>) {
 }
 
 /// Where the customer is reached: address, postal code, phone, mobile, e-mail, website.
-fn address_and_channels(rec: &Record, out: &mut Record, e: &mut Vec<FieldError>) {
+fn address_and_channels(rec: &Draft, out: &mut Record, e: &mut Vec<FieldError>) {
     out.address =
         text_rules::multiline_text("address", rec.address.as_deref(), max_len("address"), e);
     out.postal_code = parsed(
@@ -207,13 +205,7 @@ fn address_and_channels(rec: &Record, out: &mut Record, e: &mut Vec<FieldError>)
         |p| p.as_str().to_string(),
         e,
     );
-    out.mobile = parsed(
-        "mobile",
-        rec.mobile.as_deref(),
-        Mobile::parse,
-        |m| m.as_str().to_string(),
-        e,
-    );
+    out.mobile = parsed_as("mobile", rec.mobile.as_deref(), Mobile::parse, e).map(Ident::Valid);
     out.email = parsed(
         "email",
         rec.email.as_deref(),
@@ -233,7 +225,7 @@ fn address_and_channels(rec: &Record, out: &mut Record, e: &mut Vec<FieldError>)
 /// An individual needs an ID number or a mobile number (unless one of them was given and
 /// is already reported as wrong).
 fn individual_identified(out: &Record, e: &mut Vec<FieldError>) {
-    if out.customer_type == "individual"
+    if is_individual_type(&out.customer_type)
         && out.id_number.is_none()
         && out.mobile.is_none()
         && !e
@@ -252,11 +244,18 @@ fn individual_identified(out: &Record, e: &mut Vec<FieldError>) {
 }
 
 /// Status (active by default), tags, credit rating and remarks.
-fn standing(rec: &Record, out: &mut Record, e: &mut Vec<FieldError>) {
+fn standing(rec: &Draft, out: &mut Record, e: &mut Vec<FieldError>) {
     out.status = if rec.status.trim().is_empty() {
-        "active".to_string()
+        CustomerStatus::Active
     } else {
-        one_of("status", Some(&rec.status), EDITABLE_STATUSES, e).unwrap_or_default()
+        let editable: Vec<&str> = CustomerStatus::EDITABLE
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
+        // A refused status is reported; the record is not used then.
+        one_of("status", Some(&rec.status), &editable, e)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_default()
     };
     out.tags = text_list("tags", &rec.tags, max_len("tags"), e);
     out.credit_rating = text(
@@ -346,10 +345,11 @@ impl Customers<'_> {
         &self,
         tx: &mut Tx,
         lookups: &mut Lookups,
-        rec: &mut Record,
+        owner_id: Option<i64>,
+        department_id: &mut Option<i64>,
     ) -> AppResult<Vec<FieldError>> {
         let mut errors = Vec::new();
-        let Some(owner_id) = rec.owner_id else {
+        let Some(owner_id) = owner_id else {
             return Ok(errors);
         };
         match lookups.user(tx, owner_id).await? {
@@ -362,12 +362,12 @@ impl Customers<'_> {
                 .on("owner_id"),
             ),
             Some(owner) => {
-                if rec.department_id.is_none() {
-                    rec.department_id = owner.department_id;
+                if department_id.is_none() {
+                    *department_id = owner.department_id;
                 }
             }
         }
-        if let Some(d) = rec.department_id {
+        if let Some(d) = *department_id {
             if !lookups.department_exists(tx, d).await? {
                 errors.push(
                     Violation::new(

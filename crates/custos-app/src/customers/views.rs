@@ -10,9 +10,10 @@ use serde_json::{Map, Value};
 use super::duplicates;
 use super::history::row_from_snapshot;
 use super::masking::{has_pii, masked};
-use super::record::Record;
+use super::record::{OptionalText, Record};
 use super::scope::scoped_customer;
 use super::stored::record_of;
+use super::values::CustomerStatus;
 use crate::actor::Actor;
 use crate::audit::{append, record};
 use crate::auth::format_time;
@@ -86,9 +87,9 @@ pub struct CustomerView {
 
 pub(crate) fn view(row: &CustomerRow, rec: &Record, reveal: bool) -> CustomerView {
     let names = rec.region_code.as_deref().and_then(region::names);
-    let ind = rec.customer_type == "individual";
-    let show = |f: &str, v: &Option<String>| -> Option<String> {
-        v.as_deref().map(|s| {
+    let ind = rec.is_individual();
+    let show = |f: &str, v: &dyn OptionalText| -> Option<String> {
+        v.text().map(|s| {
             if reveal {
                 s.to_string()
             } else {
@@ -103,8 +104,8 @@ pub(crate) fn view(row: &CustomerRow, rec: &Record, reveal: bool) -> CustomerVie
         name: rec.name.clone(),
         short_name: rec.short_name.clone(),
         former_names: rec.former_names.clone(),
-        status: rec.status.clone(),
-        uscc: rec.uscc.clone(),
+        status: rec.status.as_str().to_string(),
+        uscc: rec.uscc.text().map(str::to_string),
         id_number: show("id_number", &rec.id_number),
         legal_representative: rec.legal_representative.clone(),
         established_on: rec.established_on.clone(),
@@ -115,7 +116,7 @@ pub(crate) fn view(row: &CustomerRow, rec: &Record, reveal: bool) -> CustomerVie
             .as_deref()
             .and_then(industry::name)
             .map(str::to_string),
-        scale: rec.scale.clone(),
+        scale: rec.scale.text().map(str::to_string),
         level: rec.level.clone(),
         source: rec.source.clone(),
         region_code: rec.region_code.clone(),
@@ -226,8 +227,8 @@ impl Customers<'_> {
         let mut tx = self.app.db.begin_read().await?;
         let current = scoped_customer(&mut tx, actor, scope, code).await?;
         crate::customers::check_archive_readable(actor, &current)?;
-        let survivor = match current.status.as_str() {
-            "merged" => match tx.merged_into(current.id).await? {
+        let survivor = match CustomerStatus::of(&current.status) {
+            Some(CustomerStatus::Merged) => match tx.merged_into(current.id).await? {
                 Some(id) => tx.customer(id).await?.map(|s| s.code),
                 None => None,
             },

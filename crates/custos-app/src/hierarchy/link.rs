@@ -8,7 +8,7 @@ use custos_store::{now_us, CustomerRow, ParentRow};
 
 use super::{ancestors, home_of, MAX_DEPTH};
 use crate::audit::{append, record};
-use crate::customers::scoped_customer;
+use crate::customers::{is_individual_type, scoped_customer, CustomerStatus};
 use crate::error::{AppError, AppResult};
 use crate::input::Input;
 use crate::{to_json, Actor};
@@ -42,7 +42,7 @@ fn refused(field: &str, code: &str, zh: String, en: String) -> AppError {
 
 /// A member of a group is an organisation that is in service.
 fn check_member(field: &str, row: &CustomerRow) -> AppResult<()> {
-    if row.customer_type == "individual" {
+    if is_individual_type(&row.customer_type) {
         return Err(refused(
             field,
             "hierarchy.individual",
@@ -50,7 +50,7 @@ fn check_member(field: &str, row: &CustomerRow) -> AppResult<()> {
             format!("{} is an individual and cannot belong to a group", row.code),
         ));
     }
-    if !matches!(row.status.as_str(), "pending" | "active" | "dormant") {
+    if !CustomerStatus::editable(&row.status) {
         return Err(refused(
             field,
             "hierarchy.customer_closed",

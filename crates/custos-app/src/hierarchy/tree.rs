@@ -11,7 +11,7 @@ use custos_store::{CustomerRow, OrderTotalsRow, Tx};
 
 use super::{ancestors, MAX_DEPTH, MAX_MEMBERS};
 use crate::activities::OrderTotals;
-use crate::customers::{in_scope, scoped_customer};
+use crate::customers::{in_scope, scoped_customer, CustomerStatus};
 use crate::error::AppResult;
 use crate::Actor;
 
@@ -132,7 +132,7 @@ async fn walk_down(tx: &mut Tx, root: i64) -> AppResult<(Vec<Node>, bool)> {
             };
             // A merged customer's own link no longer counts; a member seen before
             // (damaged data) is not listed twice.
-            if row.status == "merged" || nodes.iter().any(|n| n.row.id == row.id) {
+            if CustomerStatus::Merged.is(&row.status) || nodes.iter().any(|n| n.row.id == row.id) {
                 continue;
             }
             if nodes.len() >= MAX_MEMBERS {

@@ -231,7 +231,7 @@ impl Imports<'_> {
             .entry("duplicate.manage".into())
             .or_insert(ctx.scope);
         let pending = NewCustomer {
-            status: Some("pending".into()),
+            status: Some(crate::customers::CustomerStatus::Pending.as_str().into()),
             override_duplicates: true,
             ..input
         };

@@ -11,7 +11,7 @@ use custos_store::{CustomerRow, QualityRow, Tx};
 
 use super::rules::{assess, Assessment, Context};
 use crate::codes::issue_date;
-use crate::customers::{quality_facts, record_of, Record, EDITABLE_STATUSES};
+use crate::customers::{quality_facts, record_of, CustomerStatus, Record};
 use crate::error::AppResult;
 
 /// Custom fields required per type, as the catalog says: (key, labels, types).
@@ -37,7 +37,7 @@ pub(crate) fn quality_row(customer_id: i64, version: i64, a: &Assessment, now: i
 /// Is a customer in this status assessed? Merged, retired and archived ones are not:
 /// nobody is to mend them.
 pub(crate) fn assessed(status: &str) -> bool {
-    EDITABLE_STATUSES.contains(&status)
+    CustomerStatus::editable(status)
 }
 
 impl Quality<'_> {

@@ -13,7 +13,7 @@ use super::rules::{assess, Context};
 use crate::actor::Actor;
 use crate::audit::{append, record};
 use crate::codes::issue_date;
-use crate::customers::{quality_facts, record_of, EDITABLE_STATUSES};
+use crate::customers::{quality_facts, record_of, CustomerStatus, EDITABLE_STATUSES};
 use crate::error::AppResult;
 use crate::to_json;
 
@@ -97,7 +97,9 @@ impl Quality<'_> {
     /// Score the next chunk of customers after `after`: how many were scored, the last id
     /// covered, and whether that was the end.
     async fn recompute_chunk(&self, tx: &mut Tx, after: i64) -> AppResult<(u64, i64, bool)> {
-        let rows = tx.customers_after(after, EDITABLE_STATUSES, CHUNK).await?;
+        let rows = tx
+            .customers_after(after, &CustomerStatus::keys(EDITABLE_STATUSES), CHUNK)
+            .await?;
         let done = (rows.len() as i64) < CHUNK;
         let upto = match rows.last() {
             Some(r) if !done => r.id,

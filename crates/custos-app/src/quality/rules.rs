@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::config::QualityConfig;
 use super::dimensions::Dimension;
+use crate::customers::record::{is_enterprise_type, is_individual_type};
 
 /// A rule as the API describes it: no values, only what it checks.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -156,7 +157,7 @@ impl Rules<'_> {
                 f.present(field),
             );
         }
-        if f.customer_type == "individual" {
+        if is_individual_type(&f.customer_type) {
             self.add(
                 "completeness.required.id_number_or_mobile".into(),
                 "id_number",
@@ -246,7 +247,7 @@ impl Rules<'_> {
 
     fn consistency(&mut self, f: &Facts) {
         let region = f.get("region_code").filter(|r| r.len() == 6);
-        let enterprise = f.customer_type == "enterprise";
+        let enterprise = is_enterprise_type(&f.customer_type);
         if let (Some(uscc), Some(region)) =
             (f.get("uscc").and_then(|u| Uscc::parse(u).ok()), region)
         {
@@ -271,10 +272,12 @@ impl Rules<'_> {
             );
         }
         if f.present("uscc") || f.present("id_number") {
-            let fits = match f.customer_type.as_str() {
-                "enterprise" => f.present("uscc") || !f.present("id_number"),
-                "individual" => !f.present("uscc"),
-                _ => true,
+            let fits = if enterprise {
+                f.present("uscc") || !f.present("id_number")
+            } else if is_individual_type(&f.customer_type) {
+                !f.present("uscc")
+            } else {
+                true
             };
             self.add(
                 "consistency.identity_type".into(),

@@ -10,7 +10,7 @@ use chrono::TimeZone;
 use serde::Deserialize;
 
 use custos_app::customer_page::{CustomerPage, Section};
-use custos_app::customers::{CustomerView, HistoryEntry};
+use custos_app::customers::{CustomerStatus, CustomerView, HistoryEntry};
 use custos_app::fields::FieldDefinition;
 use custos_app::terms::{term_or_code, Terms};
 use custos_app::AppError;
@@ -323,9 +323,9 @@ fn detail_page(viewer: &Viewer, data: CustomerPage, section: Section, tz: Tz) ->
         code: c.code.clone(),
         name: c.name.clone(),
         status: term_or_code(Terms::CustomerStatus, &c.status, lang),
-        status_class: match c.status.as_str() {
-            "active" => "ok",
-            "pending" | "dormant" => "warn",
+        status_class: match CustomerStatus::of(&c.status) {
+            Some(CustomerStatus::Active) => "ok",
+            Some(CustomerStatus::Pending | CustomerStatus::Dormant) => "warn",
             _ => "danger",
         },
         badges,

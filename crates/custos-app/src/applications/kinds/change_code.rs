@@ -13,7 +13,7 @@ use super::{Approval, Effect, Pending, Prepared, Submission};
 use crate::actor::Actor;
 use crate::applications::checks::{parse_payload, rename_field, status_refused, version_stale};
 use crate::audit::{append, record};
-use crate::customers::{Lookups, EDITABLE_STATUSES};
+use crate::customers::{CustomerStatus, Lookups, EDITABLE_STATUSES};
 use crate::error::{AppError, AppResult};
 use crate::{to_json, App};
 
@@ -59,7 +59,7 @@ async fn prepare(app: &App, tx: &mut Tx, s: Submission<'_>) -> AppResult<Prepare
         .applications()
         .customer_for(tx, s.actor, &c.code)
         .await?;
-    if !EDITABLE_STATUSES.contains(&row.status.as_str()) {
+    if !CustomerStatus::editable(&row.status) {
         return Err(status_refused(&row, EDITABLE_STATUSES));
     }
     c.code = row.code.clone();
@@ -99,7 +99,7 @@ impl Applications<'_> {
                 return Err(version_stale(&row.code, v, row.row_version));
             }
         }
-        if !EDITABLE_STATUSES.contains(&row.status.as_str()) {
+        if !CustomerStatus::editable(&row.status) {
             return Err(status_refused(&row, EDITABLE_STATUSES));
         }
         let drawn = crate::codes::draw_code(

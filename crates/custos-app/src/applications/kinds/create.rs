@@ -72,7 +72,7 @@ async fn prepare(app: &App, tx: &mut Tx, s: Submission<'_>) -> AppResult<Prepare
 
 async fn apply(app: &App, tx: &mut Tx, e: Approval<'_>) -> AppResult<Value> {
     let mut input: NewCustomer = parse_payload(e.kind(), e.payload)?;
-    input.status = Some("active".into());
+    input.status = Some(crate::customers::CustomerStatus::Active.as_str().into());
     if input.reason.is_none() {
         input.reason = Some(format!("申请单 #{}", e.a.id));
     }

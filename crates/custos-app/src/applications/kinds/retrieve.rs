@@ -13,6 +13,7 @@ use crate::actor::Actor;
 use crate::applications::checks::{parse_payload, parse_time};
 use crate::audit::{append, record};
 use crate::auth::format_time;
+use crate::customers::CustomerStatus;
 use crate::error::{AppError, AppResult};
 use crate::{to_json, App};
 
@@ -56,7 +57,7 @@ async fn prepare(app: &App, tx: &mut Tx, s: Submission<'_>) -> AppResult<Prepare
         .applications()
         .customer_for(tx, s.actor, &c.code)
         .await?;
-    if row.status != "archived" {
+    if !CustomerStatus::Archived.is(&row.status) {
         return Err(AppError::validation(
             "payload.code",
             Violation::new(
@@ -83,7 +84,7 @@ async fn apply(tx: &mut Tx, e: Approval<'_>) -> AppResult<Value> {
         .customer_by_code(&c.code)
         .await?
         .ok_or_else(|| AppError::not_found("customer", &c.code))?;
-    if row.status != "archived" {
+    if !CustomerStatus::Archived.is(&row.status) {
         return Err(AppError::Conflict(Violation::new(
             "customer.not_archived",
             format!("客户“{}”已不再是归档状态（{}）", row.code, row.status),
@@ -155,7 +156,7 @@ impl Applications<'_> {
             .customer_by_code(&code)
             .await?
             .ok_or_else(|| AppError::not_found("customer", &code))?;
-        if row.status != "archived" {
+        if !CustomerStatus::Archived.is(&row.status) {
             return Err(AppError::not_found("archived customer", &code));
         }
         let Some(until) = tx.open_retrieval(row.id, actor.user_id, now_us()).await? else {

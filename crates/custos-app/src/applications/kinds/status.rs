@@ -10,6 +10,7 @@ use super::{Approval, Effect, Pending, Prepared, Submission};
 use crate::actor::Actor;
 use crate::applications::checks::{parse_payload, status_refused, version_stale};
 use crate::audit::{append, record};
+use crate::customers::CustomerStatus;
 use crate::error::{AppError, AppResult};
 use crate::{to_json, App};
 
@@ -29,33 +30,43 @@ pub(super) struct StatusChange {
     /// The action in the customer's history and the audit (`customer.<action>`).
     action: &'static str,
     /// Allowed source statuses.
-    from: &'static [&'static str],
+    from: &'static [CustomerStatus],
     /// The target status.
-    to: &'static str,
+    to: CustomerStatus,
 }
 
 pub(super) const RETIRE: StatusChange = StatusChange {
     action: "retire",
-    from: &["pending", "active", "dormant", "archived"],
-    to: "retired",
+    from: &[
+        CustomerStatus::Pending,
+        CustomerStatus::Active,
+        CustomerStatus::Dormant,
+        CustomerStatus::Archived,
+    ],
+    to: CustomerStatus::Retired,
 };
 
 pub(super) const ARCHIVE: StatusChange = StatusChange {
     action: "archive",
-    from: &["active", "dormant"],
-    to: "archived",
+    from: &[CustomerStatus::Active, CustomerStatus::Dormant],
+    to: CustomerStatus::Archived,
 };
 
 pub(super) const REACTIVATE: StatusChange = StatusChange {
     action: "reactivate",
-    from: &["dormant", "archived"],
-    to: "active",
+    from: &[CustomerStatus::Dormant, CustomerStatus::Archived],
+    to: CustomerStatus::Active,
 };
 
 impl StatusChange {
     /// Whether a customer in `status` may be moved by this kind.
-    pub(super) fn starts_from(&self, status: &str) -> bool {
+    pub(super) fn starts_from(&self, status: CustomerStatus) -> bool {
         self.from.contains(&status)
+    }
+
+    /// Whether the customer stored as `row` may be moved by this kind.
+    fn starts_from_row(&self, row: &CustomerRow) -> bool {
+        CustomerStatus::of(&row.status).is_some_and(|s| self.starts_from(s))
     }
 }
 
@@ -89,7 +100,7 @@ impl StatusChange {
             .applications()
             .customer_for(tx, s.actor, &c.code)
             .await?;
-        if !self.from.contains(&row.status.as_str()) {
+        if !self.starts_from_row(&row) {
             return Err(status_refused(&row, self.from));
         }
         c.code = row.code.clone();
@@ -124,18 +135,18 @@ impl StatusChange {
             }
         }
         let (from, to) = (self.from, self.to);
-        if !from.contains(&row.status.as_str()) {
+        if !self.starts_from_row(&row) {
             return Err(status_refused(&row, from));
         }
         let now = now_us();
         let updated = tx
             .update_customer(&CustomerRow {
-                status: to.to_string(),
+                status: to.as_str().to_string(),
                 updated_at: now,
                 ..row.clone()
             })
             .await?;
-        if self.to == RETIRE.to {
+        if self.to == CustomerStatus::Retired {
             // The code stays in the registry forever (never reissued); it now says retired.
             tx.update_code(&row.code, Some(row.id), "retired", None)
                 .await?;

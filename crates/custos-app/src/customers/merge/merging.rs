@@ -16,7 +16,9 @@ use super::{
 use crate::actor::Actor;
 use crate::audit::{append, record};
 use crate::codes::issue_date;
-use crate::customers::{record_of, snapshot_of, text, validate, view, Record};
+use crate::customers::{
+    record_of, snapshot_of, text, validate, view, CustomerStatus, OptionalText, Record,
+};
 use crate::error::{AppError, AppResult};
 use crate::to_json;
 
@@ -159,9 +161,11 @@ fn refuse_identifier_conflicts(
     for (field, get) in [
         (
             "uscc",
-            (|r: &Record| r.uscc.clone()) as fn(&Record) -> Option<String>,
+            (|r: &Record| r.uscc.text().map(str::to_string)) as fn(&Record) -> Option<String>,
         ),
-        ("id_number", |r: &Record| r.id_number.clone()),
+        ("id_number", |r: &Record| {
+            r.id_number.text().map(str::to_string)
+        }),
     ] {
         let mut values: Vec<(String, String)> = Vec::new();
         if let Some(v) = get(survivor_rec) {
@@ -237,7 +241,8 @@ impl Customers<'_> {
         let merged_rec = survive(&survivor_rec, &named, &order.survivor_code, &order.choices);
         let today = issue_date(self.app.config.code_timezone);
         let reference = self.reference(tx).await?;
-        let merged_rec = validate(merged_rec, today, &reference).map_err(AppError::Validation)?;
+        let merged_rec =
+            validate(merged_rec.draft(), today, &reference).map_err(AppError::Validation)?;
 
         let survivor_after = self
             .rewrite_customer(
@@ -344,7 +349,7 @@ impl Customers<'_> {
         for (row, rec) in others {
             let code_status = code_status(tx, &row.code).await?;
             let gone = Record {
-                status: "merged".into(),
+                status: CustomerStatus::Merged,
                 ..rec.clone()
             };
             let after = self

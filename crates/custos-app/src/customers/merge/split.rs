@@ -13,7 +13,7 @@ use super::{reason_required, SplitPart, SplitRequest, SplitResult, MAX_MERGED};
 use crate::actor::{Actor, Scope};
 use crate::audit::{append, record};
 use crate::customers::{
-    record_of, text, view, ContactInput, CustomerView, Lookups, NewCustomer, Record,
+    record_of, text, view, ContactInput, CustomerStatus, CustomerView, Lookups, NewCustomer, Record,
 };
 use crate::error::{AppError, AppResult};
 use crate::to_json;
@@ -161,7 +161,7 @@ impl Customers<'_> {
         let mut new = old.clone();
         new.contacts.retain(|c| !moved.contains(&c.id));
         if retire {
-            new.status = "retired".into();
+            new.status = CustomerStatus::Retired;
         }
         let after = self
             .rewrite_customer(tx, actor, &row, &old, &new, "split", reason.clone(), true)

@@ -10,7 +10,7 @@ use custos_core::normalize::to_half_width;
 use custos_core::{region, FieldError, Violation};
 
 use super::ColumnMap;
-use crate::customers::{ContactInput, NewCustomer, SCALES};
+use crate::customers::{ContactInput, CustomerStatus, NewCustomer, SCALES};
 use crate::fields::FieldType;
 use crate::import::source::{self, header_key, MAX_CELL_CHARS};
 
@@ -269,9 +269,11 @@ fn label_key(s: &str, table: &[(&str, &str, &str)]) -> String {
 
 fn status_key(s: &str) -> String {
     match header_key(s).as_str() {
-        "待审核" | "待定" | "待审" | "pending" => "pending".into(),
-        "正常" | "活跃" | "有效" | "启用" | "active" => "active".into(),
-        "休眠" | "沉睡" | "不活跃" | "dormant" => "dormant".into(),
+        "待审核" | "待定" | "待审" | "pending" => CustomerStatus::Pending.as_str().into(),
+        "正常" | "活跃" | "有效" | "启用" | "active" => {
+            CustomerStatus::Active.as_str().into()
+        }
+        "休眠" | "沉睡" | "不活跃" | "dormant" => CustomerStatus::Dormant.as_str().into(),
         _ => s.to_string(),
     }
 }
