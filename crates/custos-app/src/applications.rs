@@ -26,9 +26,11 @@ mod queries;
 mod queue;
 mod records;
 mod review;
+mod service;
 mod steps;
 mod submit;
 mod views;
+pub use service::Applications;
 
 pub(crate) use deciders::{managers_above, recheck_open_tasks};
 pub use flow_preview::{
@@ -43,8 +45,3 @@ pub use views::{
     ApplicationQuery, ApplicationSummary, ApplicationView, EventView, Inbox, InboxCounts,
     InboxItem, NeedsAdmin, NewApplication, NotificationView, TaskView, STATES,
 };
-
-/// The use cases of applications: submission, approval steps, decisions, queues, forms and notifications; `App::applications` gives it out.
-pub struct Applications<'a> {
-    pub(crate) app: &'a crate::App,
-}

@@ -15,8 +15,10 @@ mod published;
 mod registry;
 mod resolve;
 mod rules;
+mod service;
 mod stored_rule;
 mod validation;
+pub use service::Codes;
 
 pub use designer::{code_rule_templates, rule_as_new, RuleCheck, RuleOverview, RuleTemplate};
 pub(crate) use drawn::issue_date;
@@ -34,7 +36,3 @@ pub(crate) use stored_rule::segments_of;
 pub use stored_rule::AppliesTo;
 use stored_rule::{applies_of, existing_versions, rule_not_found};
 pub use validation::{CodeMatch, CodeRegistryInfo, CodeValidation};
-/// The use cases of code rules, their preview, issuing, validation and resolving; `App::codes` gives it out.
-pub struct Codes<'a> {
-    pub(crate) app: &'a crate::App,
-}

@@ -68,12 +68,14 @@ pub mod report;
 pub mod review;
 pub mod review_sheet;
 mod scope;
+mod service;
 pub mod split_sheet;
 mod stored;
 mod text_rules;
 mod validation;
 mod values;
 mod views;
+pub use service::Customers;
 
 pub use create::FaultHook;
 pub use history::{FieldChange, HistoryEntry};
@@ -104,8 +106,3 @@ use indexes::indexes_of;
 use record::{Contact, OptionalText};
 use stored::with_record;
 use validation::validate;
-
-/// The use cases of customer records: creation, change, views, search, duplicates and their review, merge and split, lookups, bulk loads; `App::customers` gives it out.
-pub struct Customers<'a> {
-    pub(crate) app: &'a crate::App,
-}

@@ -66,11 +66,6 @@ fn refused(code: &str, zh: String, en: String) -> AppError {
     AppError::Rejected(Violation::new(code, zh, en))
 }
 
-/// The use cases of the key ring of personal data: rotation, re-keying, retirement; `App::keyring` gives it out.
-pub struct Keyring<'a> {
-    pub(crate) app: &'a crate::App,
-}
-
 impl Keyring<'_> {
     /// Compare the key ring with the key the database records as active (its check
     /// value, stored on first start) and make that key the active one. A ring without it
@@ -384,5 +379,7 @@ fn id_of(check: &str) -> &str {
     check.split(':').next().unwrap_or("")
 }
 
+mod service;
 #[cfg(test)]
 mod tests;
+pub use service::Keyring;

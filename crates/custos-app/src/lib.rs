@@ -44,6 +44,7 @@ pub mod rate_limit;
 pub mod reminders;
 pub mod reports;
 pub mod restore_guard;
+pub mod resume_issuing;
 pub mod sources;
 mod stats_cache;
 pub mod terms;

@@ -10,8 +10,10 @@ pub(crate) mod double_option;
 mod grants;
 mod names;
 mod roles;
+mod service;
 mod user_view;
 mod users;
+pub use service::Org;
 
 pub use admin::{DepartmentNode, GrantOverview, GrantView, SessionView, MAX_GRANTS_LISTED};
 pub(crate) use departments::check_department_exists;
@@ -23,7 +25,3 @@ pub use roles::{RoleInput, RolePatch, RoleView};
 pub(crate) use user_view::user_view;
 pub use user_view::UserView;
 pub use users::{NewUser, UserPatch};
-/// The use cases of the organisation: departments, users, roles and grants; `App::org` gives it out.
-pub struct Org<'a> {
-    pub(crate) app: &'a crate::App,
-}

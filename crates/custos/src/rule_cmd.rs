@@ -360,7 +360,7 @@ async fn resume(app: &App, actor: &Actor, args: &ResumeArgs, json: bool) -> Resu
         Some(path) => read_confirmed(path)?,
         None => Vec::new(),
     };
-    let input = custos_app::restore_guard::ResumeIssuing {
+    let input = custos_app::resume_issuing::ResumeIssuing {
         issued_codes,
         skip: args.skip,
         accept: args.accept,

@@ -31,10 +31,12 @@ pub(crate) mod kind;
 mod locate;
 mod orders;
 mod records;
+mod service;
 mod service_record;
 mod services;
 mod synthetic;
 pub(crate) mod timeline;
+pub use service::Activities;
 
 use serde::{Deserialize, Serialize};
 
@@ -94,8 +96,4 @@ impl CooperationRule {
         let current = current.unwrap_or("");
         (current != self.to && self.from.iter().any(|f| f == current)).then(|| self.to.clone())
     }
-}
-/// The use cases of business records: follow-ups, interactions, services, contracts, orders, credit; `App::activities` gives it out.
-pub struct Activities<'a> {
-    pub(crate) app: &'a crate::App,
 }

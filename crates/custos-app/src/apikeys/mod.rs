@@ -12,7 +12,9 @@ mod accounts;
 mod authenticate;
 mod bucket;
 mod keys;
+mod service;
 mod token;
+pub use service::ApiKeys;
 
 use serde::{Deserialize, Serialize};
 
@@ -114,9 +116,4 @@ pub struct ApiKeyView {
 pub struct CreatedApiKey {
     pub token: String,
     pub key: ApiKeyView,
-}
-
-/// The use cases of service accounts and API keys; `App::api_keys` gives it out.
-pub struct ApiKeys<'a> {
-    pub(crate) app: &'a crate::App,
 }

@@ -22,7 +22,9 @@ mod admin;
 mod deliver;
 mod kinds;
 mod message;
+mod service;
 mod views;
+pub use service::Channels;
 
 pub(crate) use deliver::queue_for_channels;
 pub use deliver::{DeliveryRound, MAX_ATTEMPTS};
@@ -46,10 +48,6 @@ impl Default for ChannelsConfig {
     }
 }
 
-/// The use cases of notification delivery: e-mail and group channels; `App::channels` gives it out.
-pub struct Channels<'a> {
-    pub(crate) app: &'a crate::App,
-}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,8 @@
 mod emit;
 mod feed;
 mod relay;
+mod service;
+pub use service::Events;
 
 pub use emit::EVENT_TYPES;
 pub(crate) use emit::*;
@@ -27,9 +29,4 @@ impl Default for EventsConfig {
     fn default() -> Self {
         EventsConfig { retention_days: 90 }
     }
-}
-
-/// The use cases of the event log: feed, relay and retention; `App::events` gives it out.
-pub struct Events<'a> {
-    pub(crate) app: &'a crate::App,
 }

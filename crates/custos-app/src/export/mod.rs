@@ -4,7 +4,9 @@
 //! and row count. Large exports run as background jobs (`job`).
 
 pub mod job;
+mod service;
 pub(crate) mod xlsx;
+pub use service::Exports;
 
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -238,11 +240,6 @@ fn require_export(actor: &Actor) -> AppResult<()> {
     actor.require("export")?;
     actor.require("customer.read")?;
     Ok(())
-}
-
-/// The use cases of exports of customers and export jobs; `App::exports` gives it out.
-pub struct Exports<'a> {
-    pub(crate) app: &'a crate::App,
 }
 
 impl Exports<'_> {

@@ -16,6 +16,7 @@
 pub mod ldap;
 pub mod oidc;
 pub mod platforms;
+pub mod provider;
 
 use custos_core::Violation;
 use custos_store::{now_us, IdentityRow, Tx, UserRow};

@@ -12,7 +12,7 @@
 //! the access token over TLS. Claims may be named by a dotted path (`data.user.id`).
 
 use crate::auth::Auth;
-use std::sync::{Arc, Mutex};
+
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -21,13 +21,14 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use rand::RngCore;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use custos_core::Violation;
 use custos_store::{now_us, OidcRequestRow};
 
-use super::platforms::{self, Platform, ProviderKind};
-use super::{provision, ExternalIdentity, GroupMapping};
+use super::platforms;
+pub use super::provider::{code_challenge, OidcProvider};
+use super::provider::{sha256_hex, Endpoints, Fault, ProviderKind, Why, MAX_ANSWER};
+use super::{provision, ExternalIdentity};
 use crate::actor::Context;
 use crate::audit::{append, record_ctx};
 use crate::auth::{LoginResult, SessionKind};
@@ -39,113 +40,8 @@ const REQUEST_TTL: Duration = Duration::from_secs(600);
 pub const MAX_REQUESTS_IN_FLIGHT: i64 = 10_000;
 /// How long discovery documents and key sets are reused.
 const METADATA_TTL: Duration = Duration::from_secs(600);
-/// Largest answer read from a provider (discovery, keys, tokens, userinfo).
-pub(super) const MAX_ANSWER: usize = 256 * 1024;
 /// Clock difference tolerated on `exp`, `nbf`, `iat`.
 const LEEWAY_SECONDS: u64 = 60;
-
-/// One `[[oidc]]` provider: OpenID Connect, or (by `kind`) DingTalk, WeCom or Feishu.
-#[derive(Debug, Clone)]
-pub struct OidcProvider {
-    /// `oidc`, or one of the platforms spoken to directly (see `platforms`).
-    pub kind: ProviderKind,
-    /// The key in URLs (`/console/auth/oidc/{name}`) and audit entries (`<kind>:<name>`).
-    pub name: String,
-    /// The button's label (钉钉, 企业微信, 飞书, Keycloak).
-    pub label: String,
-    /// The issuer; endpoints not given are discovered from
-    /// `{issuer}/.well-known/openid-configuration`.
-    pub issuer: Option<String>,
-    pub authorization_endpoint: Option<String>,
-    pub token_endpoint: Option<String>,
-    pub userinfo_endpoint: Option<String>,
-    pub jwks_uri: Option<String>,
-    pub client_id: String,
-    pub client_secret: Option<String>,
-    /// This server's callback URL as registered with the provider.
-    pub redirect_uri: String,
-    pub scopes: Vec<String>,
-    /// `false` for an OAuth 2.0 provider without ID tokens (claims from userinfo).
-    pub id_token: bool,
-    pub subject_claim: String,
-    pub username_claim: String,
-    pub display_name_claim: String,
-    pub email_claim: String,
-    pub groups_claim: String,
-    pub mappings: Vec<GroupMapping>,
-    /// The settings of a platform kind (unused by `oidc`).
-    pub platform: Platform,
-    /// Discovery and keys, fetched on first use and reused for [`METADATA_TTL`].
-    pub cache: Arc<Mutex<Cache>>,
-}
-
-/// What was fetched from a provider.
-#[derive(Debug, Default)]
-pub struct Cache {
-    endpoints: Option<(Instant, Endpoints)>,
-    keys: Option<(Instant, JwkSet)>,
-    /// A platform's application access token and when to stop using it (WeCom).
-    pub(super) app_token: Option<(Instant, String)>,
-}
-
-#[derive(Debug, Clone)]
-struct Endpoints {
-    issuer: Option<String>,
-    authorization: String,
-    token: String,
-    userinfo: Option<String>,
-    jwks: Option<String>,
-}
-
-impl OidcProvider {
-    /// A provider with the usual defaults; the caller fills in the rest.
-    pub fn new(name: &str, client_id: &str, redirect_uri: &str) -> OidcProvider {
-        OidcProvider {
-            kind: ProviderKind::Oidc,
-            name: name.into(),
-            label: name.into(),
-            issuer: None,
-            authorization_endpoint: None,
-            token_endpoint: None,
-            userinfo_endpoint: None,
-            jwks_uri: None,
-            client_id: client_id.into(),
-            client_secret: None,
-            redirect_uri: redirect_uri.into(),
-            scopes: vec!["openid".into(), "profile".into(), "email".into()],
-            id_token: true,
-            subject_claim: "sub".into(),
-            username_claim: "preferred_username".into(),
-            display_name_claim: "name".into(),
-            email_claim: "email".into(),
-            groups_claim: "groups".into(),
-            mappings: Vec::new(),
-            platform: Platform::default(),
-            cache: Arc::default(),
-        }
-    }
-
-    /// A DingTalk, WeCom or Feishu provider with the platform's real addresses; the
-    /// caller fills in the rest.
-    pub fn platform(
-        kind: ProviderKind,
-        name: &str,
-        client_id: &str,
-        redirect_uri: &str,
-    ) -> OidcProvider {
-        let mut p = OidcProvider::new(name, client_id, redirect_uri);
-        p.kind = kind;
-        p.platform = Platform::defaults(kind);
-        p.id_token = false;
-        p
-    }
-
-    /// `<kind>:<name>` (`oidc:keycloak`, `dingtalk:corp`): the provider of its users'
-    /// identities.
-    pub fn provider_key(&self) -> String {
-        format!("{}:{}", self.kind.as_str(), self.name)
-    }
-}
 
 /// A started sign-on.
 #[derive(Debug, Clone)]
@@ -168,15 +64,6 @@ fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
-}
-
-pub(super) fn sha256_hex(text: &str) -> String {
-    hex::encode(Sha256::digest(text.as_bytes()))
-}
-
-/// The S256 code challenge of a PKCE verifier (RFC 7636 §4.2).
-pub fn code_challenge(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
 fn refused(code: &str, zh: &str, en: &str) -> AppError {
@@ -231,9 +118,6 @@ fn claim_list(claims: &Value, path: &str) -> Vec<String> {
         _ => Vec::new(),
     }
 }
-
-/// Why a provider exchange failed, for the log and the audit entry (never shown).
-pub(super) type Why = String;
 
 impl Auth<'_> {
     fn oidc_provider(&self, name: &str) -> AppResult<&OidcProvider> {
@@ -667,26 +551,6 @@ fn merge_missing(claims: &mut Value, extra: Value) {
 
 fn parse_url(url: &str) -> Result<reqwest::Url, Why> {
     reqwest::Url::parse(url).map_err(|e| format!("{url}: {e}"))
-}
-
-/// Why an exchange with the provider failed.
-pub(super) enum Fault {
-    /// The provider could not be asked (HTTP 503; a platform's is audited, an OIDC
-    /// provider's not).
-    Unavailable(Why),
-    /// The provider's answer does not let anyone in.
-    Refused(Why),
-    /// A platform answered with an error (an error code, HTTP 4xx/5xx, garbled or
-    /// oversized JSON): audited, shown as the platform's failure.
-    Platform(Why),
-}
-
-impl Fault {
-    fn why(self) -> Why {
-        match self {
-            Fault::Unavailable(w) | Fault::Refused(w) | Fault::Platform(w) => w,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -22,7 +22,8 @@ use serde_json::{json, Value};
 
 use custos_core::Violation;
 
-use super::oidc::{code_challenge, sha256_hex, Fault, OidcProvider, Why, MAX_ANSWER};
+use super::provider::{code_challenge, sha256_hex, Fault, OidcProvider, Why, MAX_ANSWER};
+pub use super::provider::{Platform, ProviderKind};
 use super::ExternalIdentity;
 use crate::error::AppError;
 use crate::org::check_username;
@@ -35,74 +36,6 @@ pub const MEMBER_GROUP: &str = "*";
 const WECOM_TOKEN_INVALID: [i64; 2] = [40014, 42001];
 /// WeCom: the application may not read the member's details (contacts permission).
 const WECOM_NO_PRIVILEGE: i64 = 60011;
-
-/// Which protocol an `[[oidc]]` entry speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ProviderKind {
-    #[default]
-    Oidc,
-    DingTalk,
-    WeCom,
-    Feishu,
-}
-
-impl ProviderKind {
-    pub fn parse(text: &str) -> Option<ProviderKind> {
-        match text {
-            "oidc" => Some(ProviderKind::Oidc),
-            "dingtalk" => Some(ProviderKind::DingTalk),
-            "wecom" => Some(ProviderKind::WeCom),
-            "feishu" => Some(ProviderKind::Feishu),
-            _ => None,
-        }
-    }
-
-    /// The prefix of its identities' provider (`dingtalk:<name>`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderKind::Oidc => "oidc",
-            ProviderKind::DingTalk => "dingtalk",
-            ProviderKind::WeCom => "wecom",
-            ProviderKind::Feishu => "feishu",
-        }
-    }
-}
-
-/// The settings of a platform provider.
-#[derive(Debug, Clone, Default)]
-pub struct Platform {
-    /// DingTalk: the organisation (corpId) whose members may sign in. WeCom: the corp id
-    /// (the login page's `appid`, and `gettoken`'s `corpid`).
-    pub corp_id: Option<String>,
-    /// WeCom: the application's AgentId.
-    pub agent_id: Option<String>,
-    /// Feishu: the tenant whose members may sign in.
-    pub tenant_key: Option<String>,
-    /// Where the browser signs in (`https://login.dingtalk.com`).
-    pub login_base: String,
-    /// Where custos asks the platform (`https://api.dingtalk.com`).
-    pub api_base: String,
-}
-
-impl Platform {
-    /// The platform's real addresses.
-    pub fn defaults(kind: ProviderKind) -> Platform {
-        let (login, api) = match kind {
-            ProviderKind::Oidc => ("", ""),
-            ProviderKind::DingTalk => ("https://login.dingtalk.com", "https://api.dingtalk.com"),
-            ProviderKind::WeCom => (
-                "https://login.work.weixin.qq.com",
-                "https://qyapi.weixin.qq.com",
-            ),
-            ProviderKind::Feishu => ("https://accounts.feishu.cn", "https://open.feishu.cn"),
-        };
-        Platform {
-            login_base: login.into(),
-            api_base: api.into(),
-            ..Platform::default()
-        }
-    }
-}
 
 /// The error shown when a platform answered with an error (not the person's fault, and
 /// nothing to do but try again or ask the administrator, who finds why in the audit log).

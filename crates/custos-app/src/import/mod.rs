@@ -23,11 +23,13 @@ mod row;
 mod run;
 pub(crate) mod running;
 mod saved_mappings;
+mod service;
 pub mod source;
 mod staged;
 mod start;
 mod upload;
 mod views;
+pub use service::Imports;
 
 pub use checks::{SampleCheck, SampleChecks};
 pub use limits::ImportLimits;
@@ -39,8 +41,3 @@ pub use staged::{MappingTarget, StagedColumn, StagedUpload, MAX_VALUE_CHOICES, S
 pub use start::PreparedImport;
 pub use upload::Upload;
 pub use views::{ImportOutcome, ImportProgress, ImportReport, ReportedRow};
-
-/// The use cases of import jobs: uploads, mapping, runs and reports; `App::imports` gives it out.
-pub struct Imports<'a> {
-    pub(crate) app: &'a crate::App,
-}

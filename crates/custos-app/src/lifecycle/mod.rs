@@ -13,8 +13,10 @@
 //! every customer, chunked), `view` (what `GET /customers/{code}/lifecycle` answers).
 
 mod daily;
+mod service;
 mod settle;
 mod view;
+pub use service::Lifecycle;
 
 use custos_core::lifecycle::LifecycleRules;
 use serde::{Deserialize, Serialize};
@@ -41,8 +43,4 @@ impl Default for LifecycleConfig {
             expiry_notice_days: 30,
         }
     }
-}
-/// The use cases of customer life cycle, its daily job and reminders; `App::lifecycle` gives it out.
-pub struct Lifecycle<'a> {
-    pub(crate) app: &'a crate::App,
 }

@@ -15,7 +15,9 @@ mod keep;
 mod recompute;
 mod reports;
 mod rules;
+mod service;
 mod snapshot;
+pub use service::Quality;
 
 pub use assign::{AssignInput, AssignOutcome};
 pub use config::{KpiTarget, QualityConfig};
@@ -27,8 +29,3 @@ pub use reports::{
 };
 pub use rules::{assess, stale_cutoff, Assessment, ContactFacts, Context, Facts, RuleInfo};
 pub use snapshot::{QualityTrend, SnapshotOutcome, TrendDimension, TrendKpi, TrendPoint};
-
-/// The use cases of data quality: scores, reports, work assignment and snapshots; `App::quality` gives it out.
-pub struct Quality<'a> {
-    pub(crate) app: &'a crate::App,
-}

@@ -9,6 +9,8 @@ pub mod code_usage;
 mod customer_flow;
 pub mod months;
 mod repeat_purchase;
+mod service;
+pub use service::Reports;
 
 pub use code_usage::{CodeUsageReport, RuleUsage};
 pub use customer_flow::{CustomerFlow, FlowMonth};
@@ -104,10 +106,6 @@ pub(crate) fn report_rows(
     rows
 }
 
-/// The use cases of reports, the dashboard and customer statistics; `App::reports` gives it out.
-pub struct Reports<'a> {
-    pub(crate) app: &'a crate::App,
-}
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -10,7 +10,9 @@
 mod batch;
 mod outcome;
 mod queue;
+mod service;
 mod upsert;
+pub use service::Sources;
 
 use std::collections::BTreeMap;
 
@@ -72,8 +74,4 @@ impl SourcesConfig {
     pub fn policy(&self, system: &str) -> SourcePolicy {
         self.systems.get(system).copied().unwrap_or(self.default)
     }
-}
-/// The use cases of upserts by source key, the source queue and cross-references; `App::sources` gives it out.
-pub struct Sources<'a> {
-    pub(crate) app: &'a crate::App,
 }

@@ -18,7 +18,9 @@
 
 mod deliver;
 mod manage;
+mod service;
 mod sign;
+pub use service::Webhooks;
 
 use std::time::Duration;
 
@@ -190,9 +192,4 @@ pub struct PingResult {
     pub status: Option<u16>,
     pub latency_ms: i64,
     pub error: Option<String>,
-}
-
-/// The use cases of webhooks and their deliveries; `App::webhooks` gives it out.
-pub struct Webhooks<'a> {
-    pub(crate) app: &'a crate::App,
 }

@@ -7,7 +7,8 @@ use super::*;
 // issued since the backup are unknown: issuing waits for the administrator, who names
 // the last codes known elsewhere (ERP); their counters move past them.
 both!(issuing_on_hold_until_the_last_codes_are_confirmed, |t| {
-    use custos_app::restore_guard::{ResumeIssuing, HOLD_SETTING, LOST_IN_RESTORE};
+    use custos_app::restore_guard::{HOLD_SETTING, LOST_IN_RESTORE};
+    use custos_app::resume_issuing::ResumeIssuing;
     publish(
         &t,
         "kk",

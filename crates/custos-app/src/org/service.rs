@@ -1,0 +1,8 @@
+//! The service handle of this capability: `App` gives it out and every use case of the
+//! capability is a method on it. It lives alone here so the capability's files can all
+//! name it without importing one another.
+
+/// The use cases of the organisation: departments, users, roles and grants; `App::org` gives it out.
+pub struct Org<'a> {
+    pub(crate) app: &'a crate::App,
+}
