@@ -15,95 +15,11 @@ use custos_app::AppError;
 use custos_core::violation::Lang;
 
 use super::form::Posted;
-use super::i18n::{t, Entry};
+use super::i18n::t;
 use super::inbox;
 use super::page::{csrf_refused, render, Chrome, PageError};
 use super::session::Viewer;
 use crate::AppState;
-
-pub(crate) const WORDS: &[Entry] = &[
-    ("apps.title", "我的申请", "My applications"),
-    ("apps.application", "申请单", "Application"),
-    ("apps.id", "编号", "No."),
-    ("apps.kind", "申请类型", "Kind"),
-    ("apps.state", "状态", "State"),
-    ("apps.target", "客户", "Customer"),
-    ("apps.created", "提交时间", "Submitted"),
-    ("apps.updated", "更新时间", "Updated"),
-    ("apps.applicant", "申请人", "Applicant"),
-    ("apps.reason", "申请理由", "Reason"),
-    ("apps.result_code", "生成的客户编码", "Customer code issued"),
-    ("apps.all_states", "全部状态", "All states"),
-    ("apps.none", "没有申请。", "No applications."),
-    ("apps.older", "更早的申请", "Older applications"),
-    ("apps.new", "发起申请", "New application"),
-    ("apps.request", "申请内容", "Request"),
-    ("apps.resubmit", "重新提交", "Resubmit"),
-    ("apps.submit_draft", "提交草稿", "Submit the draft"),
-    (
-        "apps.resubmit_help",
-        "退回的申请按原内容重新提交；需要修改内容时请撤回后重新发起。",
-        "A returned application is submitted again as it is; to change it, withdraw it and start a new one.",
-    ),
-    ("apps.resubmit_reason", "补充说明", "Note"),
-    ("apps.delegate", "转办", "Delegate"),
-    ("apps.delegate_to", "转办给", "Hand to"),
-    (
-        "apps.delegate_help",
-        "只列出可以审批这一步的用户。",
-        "Only users who may decide this step are listed.",
-    ),
-    (
-        "apps.delegate_none",
-        "没有可以接手这一步的其他审批人。",
-        "Nobody else may decide this step.",
-    ),
-    ("apps.field", "字段", "Field"),
-    ("apps.change", "当前值 → 申请值", "Now → requested"),
-    ("apps.no_changes", "没有字段变化。", "No field changes."),
-    (
-        "apps.code_by_rule",
-        "按编码规则生成",
-        "drawn by the code rule",
-    ),
-    ("apps.empty", "（空）", "(empty)"),
-    ("apps.trail", "审批记录", "Trail"),
-    ("apps.flow", "审批流程", "Flow"),
-    ("apps.step", "环节", "Step"),
-    ("apps.withdraw", "撤回申请", "Withdraw"),
-    (
-        "apps.withdraw_confirm",
-        "确定撤回这份申请吗？",
-        "Withdraw this application?",
-    ),
-    ("apps.decide", "审批", "Decision"),
-    ("apps.comment", "审批意见", "Comment"),
-    (
-        "apps.comment_help",
-        "驳回时必须填写理由；同意与退回的意见可不填。",
-        "A rejection needs a reason; a comment on approval or return is optional.",
-    ),
-    ("apps.approve", "同意", "Approve"),
-    ("apps.reject", "驳回", "Reject"),
-    ("apps.return", "退回修改", "Return"),
-    ("apps.decided", "已处理。", "Done."),
-    ("apps.yes", "是", "Yes"),
-    ("apps.no", "否", "No"),
-    ("apps.action.draft", "保存草稿", "Saved as draft"),
-    ("apps.action.submit", "提交", "Submitted"),
-    ("apps.action.resubmit", "重新提交", "Resubmitted"),
-    ("apps.action.withdraw", "撤回", "Withdrawn"),
-    ("apps.action.approve", "同意", "Approved"),
-    ("apps.action.reject", "驳回", "Rejected"),
-    ("apps.action.return", "退回修改", "Returned"),
-    ("apps.action.delegate", "转交", "Delegated"),
-    ("apps.action.apply", "生效", "Took effect"),
-    (
-        "apps.action.auto_approve",
-        "自动通过",
-        "Approved automatically",
-    ),
-];
 
 /// A stored value as people read it: business terms for codes, the region's name beside
 /// its code, lists joined.

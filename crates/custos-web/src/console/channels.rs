@@ -19,93 +19,12 @@ use custos_core::{FieldError, Violation};
 use super::admin_users::department_names;
 use super::admin_words::{refuse_unless_over_all, word, FormErrors, SubNav};
 use super::form::Posted;
-use super::i18n::{t, Entry};
+use super::i18n::t;
 use super::list_query::ListQuery;
 use super::page::{csrf_refused, render, Chrome, PageError};
 use super::session::Viewer;
 use crate::AppState;
 use custos_app::clock::local_minutes;
-
-pub(crate) const WORDS: &[Entry] = &[
-    ("ch.title", "通知渠道", "Notification channels"),
-    ("ch.subnav", "通知渠道", "Channels"),
-    (
-        "ch.help",
-        "把所选类型的通知推送到钉钉群、企业微信群或本单位的系统。群里只收到标题、类型、时间和链接，不含正文与个人信息。",
-        "Posts notifications of the chosen kinds to a DingTalk or WeCom group or to a system of the organisation. Groups get the title, kind, time and a link only, never the body or personal data.",
-    ),
-    ("ch.name", "名称", "Name"),
-    ("ch.provider", "类型", "Provider"),
-    ("ch.provider.dingtalk", "钉钉群机器人", "DingTalk robot"),
-    ("ch.provider.wecom", "企业微信群机器人", "WeCom robot"),
-    ("ch.provider.webhook", "通用 Webhook", "Generic webhook"),
-    ("ch.url", "地址", "URL"),
-    (
-        "ch.url_help",
-        "从群机器人设置中复制完整地址（钉钉须含 access_token，企业微信须含 key）。地址加密保存，之后只显示协议与主机。",
-        "Copy the robot's whole URL (DingTalk with access_token, WeCom with key). It is stored encrypted; only its scheme and host are shown afterwards.",
-    ),
-    ("ch.url_keep", "留空则不修改地址。", "Leave empty to keep the URL."),
-    ("ch.secret", "密钥", "Secret"),
-    (
-        "ch.secret_help",
-        "钉钉的加签密钥（SEC…）或 Webhook 的签名密钥（16–256 个可见 ASCII 字符）；企业微信不填。",
-        "DingTalk's signing secret (SEC…) or the webhook's HMAC secret (16–256 printable ASCII characters); none for WeCom.",
-    ),
-    ("ch.secret_keep", "留空则保留原密钥。", "Leave empty to keep the secret."),
-    ("ch.remove_secret", "删除密钥", "Remove the secret"),
-    ("ch.has_secret", "已设置", "Set"),
-    ("ch.no_secret", "未设置", "None"),
-    ("ch.kinds", "通知类型", "Notification kinds"),
-    ("ch.departments", "部门", "Departments"),
-    (
-        "ch.departments_help",
-        "只推送这些部门（含下级部门）人员的通知；不选即全部部门（按住 Ctrl 或 ⌘ 多选）。",
-        "Only notifications of people in these departments (and below); none selected: every department (hold Ctrl or ⌘ to pick several).",
-    ),
-    ("ch.all_departments", "全部部门", "Every department"),
-    ("ch.deliveries", "投递", "Deliveries"),
-    ("ch.pending", "待发送", "Pending"),
-    ("ch.sent", "已发送", "Sent"),
-    ("ch.failed", "已放弃", "Given up"),
-    ("ch.none", "还没有通知渠道。", "No notification channels yet."),
-    ("ch.new", "新建通知渠道", "New channel"),
-    ("ch.create", "创建渠道", "Create channel"),
-    ("ch.edit", "修改渠道", "Change the channel"),
-    ("ch.save", "保存", "Save"),
-    ("ch.back", "返回通知渠道列表", "Back to channels"),
-    ("ch.created", "创建时间", "Created"),
-    ("ch.test", "发送测试消息", "Send a test message"),
-    ("ch.test_ok", "测试消息已送达", "The test message was delivered"),
-    ("ch.test_failed", "测试消息未送达", "The test message was not delivered"),
-    ("ch.remove", "删除渠道", "Remove channel"),
-    (
-        "ch.remove_confirm",
-        "删除后尚未发送的通知不再发送，投递记录一并删除。确定删除？",
-        "Pending notifications are not sent and the deliveries go with it. Remove?",
-    ),
-    ("ch.removed", "通知渠道已删除。", "The channel was removed."),
-    ("ch.recent", "最近的投递", "Recent deliveries"),
-    ("ch.no_deliveries", "还没有投递。", "No deliveries yet."),
-    ("ch.notification", "通知编号", "Notification"),
-    ("ch.state", "状态", "State"),
-    ("ch.state.pending", "待发送", "Pending"),
-    ("ch.state.sent", "已发送", "Sent"),
-    ("ch.state.failed", "已放弃", "Given up"),
-    ("ch.attempts", "尝试次数", "Attempts"),
-    ("ch.next_at", "下次尝试", "Next attempt"),
-    ("ch.sent_at", "发送时间", "Sent at"),
-    ("ch.last_error", "最近的错误", "Last error"),
-    ("ch.kind.task_pending", "待审批", "Task pending"),
-    ("ch.kind.task_overdue", "审批催办", "Task overdue"),
-    ("ch.kind.application_decided", "审批结果", "Application decided"),
-    ("ch.kind.application_progress", "申请进展", "Application progress"),
-    ("ch.kind.quality_assigned", "资料待完善", "Data to complete"),
-    ("ch.kind.followup_due", "跟进与合同提醒", "Follow-up or contract due"),
-    ("ch.kind.duplicates_found", "重复客户待处理", "Duplicates found"),
-    ("ch.kind.code_capacity", "编码容量预警", "Code capacity warning"),
-    ("ch.not_number", "应为部门编号", "must be department ids"),
-];
 
 /// The providers a form offers.
 const PROVIDERS: [Provider; 3] = [Provider::Dingtalk, Provider::Wecom, Provider::Webhook];

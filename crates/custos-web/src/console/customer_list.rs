@@ -16,7 +16,7 @@ use custos_core::violation::Lang;
 use custos_core::{industry, region};
 
 use super::form::Posted;
-use super::i18n::{t, Entry};
+use super::i18n::t;
 use super::list_query::ListQuery;
 use super::page::{csrf_refused, render, Chrome, PageError};
 use super::region_cascade::{region_cascade, RegionUse};
@@ -65,99 +65,6 @@ const SORTS: &[(&str, &str)] = &[
     ("created_at", "list.sort.created"),
     ("-updated_at", "list.sort.updated_desc"),
     ("updated_at", "list.sort.updated"),
-];
-
-pub(crate) const WORDS: &[Entry] = &[
-    ("list.title", "客户列表", "Customers"),
-    ("list.name", "客户名称", "Name"),
-    ("list.fuzzy", "模糊匹配相似名称", "Similar names (fuzzy)"),
-    ("list.code", "客户编码", "Code"),
-    ("list.code_help", "编码前缀", "Code prefix"),
-    ("list.type", "客户类型", "Customer type"),
-    ("list.region", "所在地区", "Region"),
-    ("list.region_province", "省级", "Province"),
-    ("list.region_city", "地级", "City"),
-    ("list.region_county", "县级", "County"),
-    ("list.industry", "所属行业", "Industry"),
-    ("list.industry_all", "（整个门类）", "(whole section)"),
-    ("list.status", "状态", "Status"),
-    ("list.level", "客户等级", "Level"),
-    ("list.owner", "负责人", "Owner"),
-    ("list.department", "所属部门", "Department"),
-    ("list.tag", "标签", "Tag"),
-    ("list.more", "更多条件", "More filters"),
-    (
-        "list.exact",
-        "证件与联系方式（精确匹配）",
-        "Identifiers (exact match)",
-    ),
-    ("list.id_number", "证件号码", "ID number"),
-    ("list.mobile", "手机", "Mobile"),
-    ("list.phone", "电话", "Phone"),
-    ("list.email", "邮箱", "E-mail"),
-    ("list.created_from", "创建日期 从", "Created from"),
-    ("list.created_to", "创建日期 至", "Created to"),
-    ("list.updated_from", "更新日期 从", "Updated from"),
-    ("list.updated_to", "更新日期 至", "Updated to"),
-    ("list.sort", "排序", "Sort"),
-    ("list.limit", "每页", "Per page"),
-    ("list.total", "统计总数", "Count all matches"),
-    ("list.any", "（全部）", "(any)"),
-    ("list.empty", "没有符合条件的客户。", "No customers match."),
-    ("list.count", "符合条件的客户：", "Matching customers: "),
-    ("list.first_page", "第一页", "First page"),
-    ("list.next_page", "下一页", "Next page"),
-    ("list.columns", "显示列", "Columns"),
-    ("list.save_columns", "保存列设置", "Save columns"),
-    ("list.export", "导出此列表", "Export this list"),
-    ("list.export_format", "文件格式", "File format"),
-    (
-        "list.export_fuzzy",
-        "模糊匹配的结果按相似度排列，不能导出；请取消模糊匹配后导出。",
-        "A fuzzy result is ranked by similarity and cannot be exported; turn fuzzy off to export.",
-    ),
-    ("list.score", "相似度", "Similarity"),
-    ("list.col.code", "编码", "Code"),
-    ("list.col.name", "名称", "Name"),
-    ("list.col.type", "类型", "Type"),
-    ("list.col.status", "状态", "Status"),
-    ("list.col.region", "地区", "Region"),
-    ("list.col.industry", "行业", "Industry"),
-    ("list.col.level", "等级", "Level"),
-    ("list.col.uscc", "统一社会信用代码", "USCC"),
-    ("list.col.mobile", "手机", "Mobile"),
-    ("list.col.owner", "负责人", "Owner"),
-    ("list.col.department", "部门", "Department"),
-    ("list.col.created_at", "创建时间", "Created"),
-    ("list.col.updated_at", "更新时间", "Updated"),
-    ("list.sort.id", "录入顺序", "Entry order"),
-    (
-        "list.sort.id_desc",
-        "录入顺序（最新在前）",
-        "Entry order (newest first)",
-    ),
-    ("list.sort.code", "编码", "Code"),
-    ("list.sort.name", "名称", "Name"),
-    (
-        "list.sort.created",
-        "创建时间（最早在前）",
-        "Created (oldest first)",
-    ),
-    (
-        "list.sort.created_desc",
-        "创建时间（最新在前）",
-        "Created (newest first)",
-    ),
-    (
-        "list.sort.updated",
-        "更新时间（最早在前）",
-        "Updated (oldest first)",
-    ),
-    (
-        "list.sort.updated_desc",
-        "更新时间（最新在前）",
-        "Updated (newest first)",
-    ),
 ];
 
 /// An option of a select list.

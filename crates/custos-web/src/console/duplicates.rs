@@ -19,74 +19,12 @@ use custos_app::AppError;
 use custos_core::violation::Lang;
 
 use super::form::Posted;
-use super::i18n::{t, Entry};
+use super::i18n::t;
 use super::list_query::ListQuery;
 use super::page::{csrf_refused, render, Chrome, PageError};
 use super::session::{encode_component, Viewer};
 use crate::AppState;
 use custos_app::clock::local_minutes;
-
-pub(crate) const WORDS: &[Entry] = &[
-    ("dup.title", "查重审核", "Duplicate review"),
-    ("dup.group", "重复组", "Duplicate group"),
-    ("dup.status", "状态", "Status"),
-    ("dup.status.open", "待处理", "Open"),
-    ("dup.status.merged", "已合并", "Merged"),
-    ("dup.status.dismissed", "不是重复", "Not duplicates"),
-    ("dup.status.stale", "已失效", "Out of date"),
-    ("dup.status.all", "全部", "All"),
-    ("dup.source", "来源", "Source"),
-    ("dup.source.scan", "批量查重", "Scan"),
-    ("dup.source.import", "导入", "Import"),
-    ("dup.band", "相似度", "Score band"),
-    ("dup.band.definite", "确定重复", "Definite"),
-    ("dup.band.possible", "疑似重复", "Possible"),
-    ("dup.band.weak", "较弱", "Weak"),
-    ("dup.customer_type", "客户类型", "Customer type"),
-    ("dup.type.mixed", "多种类型", "Several types"),
-    ("dup.any", "不限", "Any"),
-    ("dup.score", "得分", "Score"),
-    ("dup.members", "客户", "Customers"),
-    ("dup.created", "发现时间", "Found"),
-    ("dup.decided", "处理时间", "Decided"),
-    ("dup.empty", "没有符合条件的重复组。", "No duplicate groups match."),
-    ("dup.more", "下一页", "Next page"),
-    ("dup.first", "第一页", "First page"),
-    ("dup.open", "查看", "Review"),
-    ("dup.back", "返回查重审核", "Back to the review queue"),
-    ("dup.field", "字段", "Field"),
-    ("dup.survivor", "保留的客户", "Surviving customer"),
-    ("dup.make_survivor", "设为保留", "Keep this one"),
-    (
-        "dup.choose_help",
-        "每行选择合并后保留哪个客户的值；默认按合并规则：保留客户的值，为空时取其他客户的值。标黄的行各客户的值不同。个人信息已脱敏。",
-        "Choose per row whose value the merged customer keeps; by default the surviving customer's, or another's where it has none. Highlighted rows differ. Personal data is masked.",
-    ),
-    ("dup.evidence", "比对依据", "Evidence"),
-    ("dup.pairs", "两两比对", "Pairs compared"),
-    ("dup.reason", "原因", "Reason"),
-    ("dup.merge", "合并", "Merge"),
-    ("dup.merge_apply", "提交合并申请", "Apply for the merge"),
-    (
-        "dup.merge_needs_approval",
-        "您没有直接合并的权限：提交后合并成为申请单，审批通过后生效。",
-        "You may not merge directly: the merge becomes an application and takes effect once approved.",
-    ),
-    ("dup.dismiss", "不是重复", "Not duplicates"),
-    (
-        "dup.dismiss_help",
-        "标记为不是重复后，这些客户不再被提示为重复。",
-        "Once dismissed, these customers are not proposed as duplicates again.",
-    ),
-    ("dup.decided_note", "此重复组已处理：", "This group is decided: "),
-    ("dup.merge_link", "查看合并结果", "See the merged customer"),
-    ("dup.empty_value", "（空）", "(empty)"),
-    ("dup.kind.same", "相同", "same"),
-    ("dup.kind.similar", "相似", "similar"),
-    ("dup.kind.different", "不同", "different"),
-    ("dup.kind.missing", "缺失", "missing"),
-    ("dup.kind.withheld", "不同或无权比对", "withheld"),
-];
 
 /// A group in the queue as a row.
 struct GroupRow {

@@ -18,69 +18,10 @@ use custos_core::Violation;
 
 use super::flows::Choice;
 use super::form::Posted;
-use super::i18n::{t, Entry};
+use super::i18n::t;
 use super::page::{csrf_refused, render, Chrome, PageError};
 use super::session::{encode_component, Viewer};
 use crate::AppState;
-
-pub(crate) const WORDS: &[Entry] = &[
-    ("nav.fields", "字段目录", "Field catalog"),
-    ("fields.title", "字段目录", "Field catalog"),
-    ("fields.new", "新增自定义字段", "New custom field"),
-    (
-        "fields.standard",
-        "添加标准字段（开票信息、地址、信用额度、意向与需求）",
-        "Add the standard fields (invoicing, addresses, credit limit, intent, needs)",
-    ),
-    ("fields.standard_added", "已添加标准字段：", "Standard fields added: "),
-    ("fields.edit_title", "修改自定义字段", "Change a custom field"),
-    ("fields.key", "字段标识", "Key"),
-    ("fields.key_help", "小写字母开头的 snake_case，最多 40 位；客户数据中为 custom.<标识>", "snake_case starting with a letter, at most 40; on customers as custom.<key>"),
-    ("fields.label_zh", "中文名称", "Chinese label"),
-    ("fields.label_en", "英文名称", "English label"),
-    ("fields.type", "类型", "Type"),
-    ("fields.max_length", "最大长度", "Max length"),
-    ("fields.multiline", "多行文本", "Several lines"),
-    ("fields.pattern", "格式（正则表达式）", "Pattern (regular expression)"),
-    ("fields.allowed_values", "可选值", "Allowed values"),
-    ("fields.allowed_help", "每行一个；选择类字段必填", "One per line; required for select fields"),
-    ("fields.min", "最小值", "Minimum"),
-    ("fields.max", "最大值", "Maximum"),
-    ("fields.required_for", "必填的客户类型", "Required for"),
-    ("fields.all_types", "所有类型", "Every type"),
-    ("fields.pii", "个人信息", "Personal data"),
-    ("fields.major", "重要字段", "Major"),
-    ("fields.help_zh", "中文说明", "Help (Chinese)"),
-    ("fields.help_en", "英文说明", "Help (English)"),
-    ("fields.help", "说明", "Help"),
-    ("fields.builtin", "内置", "Built-in"),
-    ("fields.custom", "自定义", "Custom"),
-    ("fields.source", "来源", "Source"),
-    ("fields.yes", "是", "yes"),
-    ("fields.edit", "修改", "Change"),
-    ("fields.check", "检查对现有客户的影响", "Check the effect on customers"),
-    ("fields.save", "保存", "Save"),
-    ("fields.confirm_save", "仍然保存", "Save anyway"),
-    ("fields.saved", "字段已保存：", "Field saved: "),
-    ("fields.effect", "对现有客户的影响", "Effect on existing customers"),
-    ("fields.effect_none", "现有客户（待生效、正常、休眠）都符合此定义。", "Every existing customer (pending, active, dormant) meets this definition."),
-    ("fields.effect_total", "将不符合此定义的客户数", "Customers that would not meet it"),
-    ("fields.effect_missing", "缺少必填值的客户", "Customers missing the now-required value"),
-    ("fields.effect_refused", "现有取值不再被接受的客户", "Customers whose value would be refused"),
-    ("fields.effect_examples", "例如", "For example"),
-    ("fields.effect_capped", "计数达到上限，实际数量至少为此数。", "A count reached its cap: at least this many."),
-    ("fields.effect_values_capped", "取值种类过多，只检查了最常见的部分取值。", "Too many distinct values: only the most common were checked."),
-    ("fields.effect_confirm", "保存后，这些客户下次修改时须先修正此字段。确认无误后请按“仍然保存”。", "After saving, these customers must fix this field when next changed. Press 'Save anyway' to go on."),
-    ("fields.type_text", "文本", "Text"),
-    ("fields.type_number", "数字", "Number"),
-    ("fields.type_date", "日期", "Date"),
-    ("fields.type_single_select", "单选", "Single select"),
-    ("fields.type_multi_select", "多选", "Multiple select"),
-    ("fields.type_boolean", "是/否", "Yes/no"),
-    ("fields.type_text_list", "文本列表", "List of texts"),
-    ("fields.type_contacts", "联系人", "Contacts"),
-    ("fields.back", "返回字段目录", "Back to the catalog"),
-];
 
 /// Custom field types an administrator may choose.
 const CUSTOM_TYPES: &[&str] = &[

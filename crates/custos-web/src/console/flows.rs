@@ -25,8 +25,6 @@ use super::session::{encode_component, Viewer};
 use crate::AppState;
 use custos_app::clock::local_minutes;
 
-pub(crate) use super::flow_form::WORDS;
-
 /// The inputs outside the steps that errors are shown beside.
 const TOP_FIELDS: &[&str] = &[
     "key",

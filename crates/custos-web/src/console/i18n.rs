@@ -1,15 +1,14 @@
 //! The console's words. Every label and help text of a page comes from here, in Chinese
 //! (the default) and English; errors come from the use cases' own messages (`Violation`),
-//! which the API's problem details show too. Each page module keeps its own table and
-//! lists it in [`TABLES`]; a test checks that every key a template asks for exists.
+//! which the API's problem details show too. Each page module's table is in `words/`
+//! and listed in [`TABLES`]; a test checks that every key a template asks for exists.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use custos_core::violation::Lang;
 
-/// `(key, 中文, English)`.
-pub(crate) type Entry = (&'static str, &'static str, &'static str);
+pub(crate) use super::words::Entry;
 
 /// Words of the frame every page shares: navigation, buttons, the login and account pages.
 const SHELL: &[Entry] = &[
@@ -90,27 +89,27 @@ const SHELL: &[Entry] = &[
 /// Every table of words; a page module with its own table adds it here.
 const TABLES: &[&[Entry]] = &[
     SHELL,
-    super::figures::FIGURE_WORDS,
-    super::report_figures::REPORT_WORDS,
-    super::quality::WORDS,
-    super::customer_list::WORDS,
-    super::exports::WORDS,
-    super::customer_words::CUSTOMER_WORDS,
-    super::customer_assign::WORDS,
-    super::customer_group::WORDS,
-    super::applications::WORDS,
-    super::application_form::WORDS,
-    super::inbox::WORDS,
-    super::imports::WORDS,
-    super::flows::WORDS,
-    super::fields::WORDS,
-    super::duplicates::WORDS,
-    super::sources::WORDS,
-    super::service_accounts::WORDS,
-    super::webhooks::WORDS,
-    super::channels::WORDS,
-    super::admin_words::WORDS,
-    super::rule_words::WORDS,
+    super::words::figures::FIGURE_WORDS,
+    super::words::report_figures::REPORT_WORDS,
+    super::words::quality::WORDS,
+    super::words::customer_list::WORDS,
+    super::words::exports::WORDS,
+    super::words::customer_words::CUSTOMER_WORDS,
+    super::words::customer_assign::WORDS,
+    super::words::customer_group::WORDS,
+    super::words::applications::WORDS,
+    super::words::application_form::WORDS,
+    super::words::inbox::WORDS,
+    super::words::imports::WORDS,
+    super::words::flow_form::WORDS,
+    super::words::fields::WORDS,
+    super::words::duplicates::WORDS,
+    super::words::sources::WORDS,
+    super::words::service_accounts::WORDS,
+    super::words::webhooks::WORDS,
+    super::words::channels::WORDS,
+    super::words::admin_words::WORDS,
+    super::words::rule_words::WORDS,
 ];
 
 fn catalog() -> &'static HashMap<&'static str, (&'static str, &'static str)> {

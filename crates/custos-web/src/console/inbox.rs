@@ -14,27 +14,10 @@ use custos_app::AppError;
 use custos_core::violation::Lang;
 
 use super::figures::waited_words;
-use super::i18n::{t, Entry};
+use super::i18n::t;
 use super::page::{render, Chrome, PageError};
 use super::session::Viewer;
 use crate::AppState;
-
-pub(crate) const WORDS: &[Entry] = &[
-    ("inbox.title", "待办", "Inbox"),
-    (
-        "inbox.empty",
-        "没有待您审批的申请。",
-        "Nothing waits for your decision.",
-    ),
-    ("inbox.waited", "已等待", "Waiting"),
-    (
-        "inbox.more",
-        "仅显示最早的待办；处理后可看到其余的。",
-        "Only the oldest tasks are shown; the rest appear as these are decided.",
-    ),
-    ("inbox.open", "查看详情", "Details"),
-    ("inbox.pending", "项待办", "waiting"),
-];
 
 /// One task in the list.
 struct Item {

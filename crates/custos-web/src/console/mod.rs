@@ -42,7 +42,6 @@ mod region_cascade;
 mod report_figures;
 mod rule_designer;
 mod rule_form;
-mod rule_words;
 mod rules;
 mod service_accounts;
 mod session;
@@ -50,6 +49,7 @@ mod sources;
 mod sso;
 mod stats;
 mod webhooks;
+mod words;
 
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -19,82 +19,12 @@ use super::admin_words::{word, FormErrors};
 use super::customer_detail::label;
 use super::customer_words::{duplicate_rows, family_rows, DuplicateRow};
 use super::form::Posted;
-use super::i18n::{t, Entry};
+use super::i18n::t;
 use super::list_query::ListQuery;
 use super::page::{csrf_refused, render, Chrome, PageError};
 use super::session::{encode_component, Viewer};
 use crate::AppState;
 use custos_app::clock::local_minutes;
-
-pub(crate) const WORDS: &[Entry] = &[
-    ("nav.sources", "来源待确认", "Source queue"),
-    ("src.title", "来源待确认", "Source customers to confirm"),
-    (
-        "src.help",
-        "外部系统推送的客户与已有客户相似，系统按其策略留给数据管理员确认：关联到已有客户、新建客户或拒绝。",
-        "Customers pushed by other systems that look like existing ones, left to a steward by the system's policy: link, create or reject.",
-    ),
-    ("src.system", "来源系统", "System"),
-    ("src.state", "状态", "State"),
-    ("src.state.pending", "待确认", "Pending"),
-    ("src.state.created", "已新建", "Created"),
-    ("src.state.linked", "已关联", "Linked"),
-    ("src.state.rejected", "已拒绝", "Rejected"),
-    ("src.source_id", "来源编号", "Source id"),
-    ("src.name", "客户名称", "Name"),
-    ("src.customer_type", "客户类型", "Customer type"),
-    ("src.verdict", "查重结论", "Duplicate check"),
-    ("src.verdict.definite", "确定重复", "Definite"),
-    ("src.verdict.possible", "疑似重复", "Possible"),
-    ("src.verdict.none", "无重复", "None"),
-    ("src.queued_at", "进入队列", "Queued"),
-    ("src.decided_at", "处理时间", "Decided"),
-    ("src.customer", "客户", "Customer"),
-    ("src.note", "原因", "Reason"),
-    ("src.open", "查看", "Review"),
-    ("src.empty", "没有符合条件的记录。", "No entries match."),
-    ("src.more", "下一页", "Next page"),
-    ("src.first", "第一页", "First page"),
-    ("src.back", "返回来源待确认", "Back to the source queue"),
-    ("src.incoming", "推送的记录", "Record as sent"),
-    (
-        "src.masked_help",
-        "个人信息一律脱敏显示：这条记录尚不是客户，不能查看完整内容。",
-        "Personal data is always masked: the entry is not a customer yet.",
-    ),
-    ("src.field", "字段", "Field"),
-    ("src.value", "值", "Value"),
-    ("src.candidates", "候选客户", "Candidate customers"),
-    (
-        "src.no_candidates",
-        "您的数据范围内现在没有相似的客户。",
-        "No similar customer inside your data scope now.",
-    ),
-    ("src.decision", "处理", "Decision"),
-    ("src.action", "处理方式", "Action"),
-    ("src.action.link", "关联到已有客户", "Link to an existing customer"),
-    ("src.action.create", "新建客户", "Create a new customer"),
-    ("src.action.reject", "拒绝", "Reject"),
-    ("src.code", "客户编码", "Customer code"),
-    (
-        "src.code_help",
-        "默认填入最相似的候选客户；关联后，来源系统的这个编号指向该客户。",
-        "The most similar candidate is filled in; the source id then points to that customer.",
-    ),
-    ("src.reason", "原因", "Reason"),
-    (
-        "src.reason_help",
-        "新建和拒绝必须填写原因；拒绝后，来源系统再次推送相同的内容仍会被拒绝。",
-        "Creating and rejecting need a reason; after a rejection the same values pushed again are rejected again.",
-    ),
-    ("src.submit", "提交处理", "Decide"),
-    ("src.decided", "已处理。", "Decided."),
-    (
-        "src.code_missing",
-        "客户编码不存在，或不在您的数据范围内",
-        "No such customer code inside your data scope",
-    ),
-];
 
 /// Entries on one page of the list.
 const PAGE_SIZE: i64 = 50;

@@ -20,118 +20,12 @@ use custos_core::Violation;
 
 use super::admin_words::{refuse_unless_over_all, word, FormErrors, SubNav};
 use super::form::Posted;
-use super::i18n::{t, Entry};
+use super::i18n::t;
 use super::list_query::ListQuery;
 use super::page::{csrf_refused, render, Chrome, PageError};
 use super::session::Viewer;
 use crate::AppState;
 use custos_app::clock::local_minutes;
-
-pub(crate) const WORDS: &[Entry] = &[
-    ("wh.title", "Webhook 订阅", "Webhooks"),
-    ("wh.subnav", "Webhook", "Webhooks"),
-    (
-        "wh.help",
-        "订阅把事件日志中的事件（客户新建、变更、合并、编码发放、申请结果……）逐条以签名的 HTTP POST 推送给其他系统。所有者账号的数据范围决定推送哪些客户的事件。",
-        "A subscription posts the events of the event log (customers created, changed, merged, codes issued, applications decided…) one by one to another system, signed. The owner account's data scope decides which customers' events are sent.",
-    ),
-    ("wh.name", "名称", "Name"),
-    ("wh.url", "接收地址", "Receiver URL"),
-    (
-        "wh.url_help",
-        "http:// 或 https:// 开头，不含用户名、密码和 # 片段。",
-        "Starts with http:// or https://; no user name, password or # fragment.",
-    ),
-    ("wh.types", "事件类型", "Event types"),
-    (
-        "wh.types_help",
-        "不选即推送全部类型（按住 Ctrl 或 ⌘ 多选）。",
-        "None selected: every type (hold Ctrl or ⌘ to pick several).",
-    ),
-    ("wh.all_types", "全部类型", "Every type"),
-    ("wh.owner", "所有者账号", "Owner account"),
-    (
-        "wh.owner_help",
-        "持有 events.read 的用户或服务账号的用户名；留空为本人。",
-        "Username of a user or service account holding events.read; empty: yourself.",
-    ),
-    ("wh.status", "状态", "Status"),
-    ("wh.active", "推送中", "Active"),
-    ("wh.paused", "已暂停", "Paused"),
-    ("wh.cursor", "已排队至序号", "Queued up to seq"),
-    ("wh.backlog", "待投递", "Pending"),
-    ("wh.delivered", "已送达", "Delivered"),
-    ("wh.dead", "死信", "Dead"),
-    ("wh.last", "最近一次投递", "Last attempt"),
-    ("wh.never", "尚无投递", "No attempt yet"),
-    ("wh.none", "还没有 Webhook 订阅。", "No webhooks yet."),
-    ("wh.new", "新建订阅", "New webhook"),
-    ("wh.create", "创建订阅", "Create webhook"),
-    ("wh.back", "返回 Webhook 列表", "Back to webhooks"),
-    ("wh.secret_title", "签名密钥", "Signing secret"),
-    (
-        "wh.secret_once",
-        "密钥只显示这一次，离开本页后无法再次查看。请立即复制并配置到接收方，用于校验 X-Custos-Signature；遗失时轮换密钥。",
-        "The secret is shown this once and never again. Copy it now into the receiver, which checks X-Custos-Signature with it; if lost, rotate it.",
-    ),
-    ("wh.copy", "复制密钥", "Copy secret"),
-    ("wh.copied", "已复制到剪贴板。", "Copied to the clipboard."),
-    ("wh.done", "我已保存，查看订阅", "Saved it; show the webhook"),
-    ("wh.pause", "暂停", "Pause"),
-    ("wh.resume", "恢复推送", "Resume"),
-    (
-        "wh.pause_help",
-        "暂停期间事件照常排队，恢复后按顺序补发。",
-        "While paused, events still queue; they are sent in order on resuming.",
-    ),
-    ("wh.rotate", "轮换密钥", "Rotate secret"),
-    (
-        "wh.rotate_confirm",
-        "旧密钥立即停止签名，接收方须改用新密钥。确定轮换？",
-        "The old secret stops signing at once; the receiver must use the new one. Rotate?",
-    ),
-    ("wh.remove", "删除订阅", "Remove webhook"),
-    (
-        "wh.remove_confirm",
-        "删除后待投递的事件与投递记录一并删除，不能恢复。确定删除？",
-        "Pending deliveries and the delivery log go with it, for good. Remove?",
-    ),
-    ("wh.removed", "订阅已删除。", "The webhook was removed."),
-    ("wh.test", "发送测试事件", "Send a test event"),
-    ("wh.test_ok", "测试事件已送达", "The test event was delivered"),
-    ("wh.test_failed", "测试事件未送达", "The test event was not delivered"),
-    ("wh.replay", "重放", "Replay"),
-    ("wh.replay_from", "从事件序号", "From event seq"),
-    (
-        "wh.replay_help",
-        "把从该序号起、已排队过的事件（同一事件编号）再投递一次，每次最多 10,000 条。",
-        "Sends again, with the same event ids, the events queued from this seq on; at most 10,000 a time.",
-    ),
-    ("wh.replayed", "已重新排队的投递", "Deliveries queued again"),
-    ("wh.replay_next", "还有更多事件，请从此序号继续重放", "More events remain; replay again from seq"),
-    ("wh.log", "投递记录", "Delivery log"),
-    ("wh.log_empty", "没有符合条件的投递记录。", "No attempts match."),
-    ("wh.outcome", "结果", "Outcome"),
-    ("wh.outcome_all", "全部结果", "Every outcome"),
-    ("wh.outcome.delivered", "已送达", "Delivered"),
-    ("wh.outcome.retry", "失败，待重试", "Failed, to be retried"),
-    ("wh.outcome.dead", "失败，已放弃（死信）", "Failed, given up (dead)"),
-    ("wh.outcome.lost", "租约过期，另行重发", "Lease ran out, resent"),
-    ("wh.outcome.ping", "测试事件", "Test event"),
-    ("wh.filter", "筛选", "Filter"),
-    ("wh.at", "时间", "Time"),
-    ("wh.seq", "序号", "Seq"),
-    ("wh.event_type", "事件类型", "Event type"),
-    ("wh.http_status", "HTTP 状态", "HTTP status"),
-    ("wh.latency", "耗时（毫秒）", "Latency (ms)"),
-    ("wh.error", "错误或应答", "Error or answer"),
-    ("wh.older", "更早的记录", "Older attempts"),
-    ("wh.newest", "最新记录", "Newest attempts"),
-    ("wh.created", "创建时间", "Created"),
-    ("wh.edit", "修改订阅", "Change the webhook"),
-    ("wh.save", "保存", "Save"),
-    ("wh.not_number", "应为正整数", "must be a positive whole number"),
-];
 
 /// Lines of the delivery log one page shows.
 const LOG_PAGE: u32 = 50;

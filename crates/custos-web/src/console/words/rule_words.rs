@@ -1,6 +1,6 @@
 //! The words of the code-rule pages (`/rules`, the designer).
 
-use super::i18n::Entry;
+use super::Entry;
 
 pub(crate) const WORDS: &[Entry] = &[
     ("nav.rules", "编码规则", "Code rules"),

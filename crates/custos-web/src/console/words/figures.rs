@@ -1,0 +1,63 @@
+//! The words of `console::figures`.
+
+use super::Entry;
+
+/// Words of the dashboard and the statistics page.
+pub(crate) const FIGURE_WORDS: &[Entry] = &[
+    ("figures.total", "客户总数", "Customers"),
+    ("figures.by_type", "按客户类型", "By customer type"),
+    ("figures.by_status", "按状态", "By status"),
+    ("figures.by_level", "按客户等级", "By level"),
+    (
+        "figures.by_month",
+        "每月新增客户",
+        "New customers per month",
+    ),
+    ("figures.by_province", "按省份", "By province"),
+    ("figures.by_section", "按行业门类", "By industry section"),
+    ("figures.by_city", "按城市", "By city"),
+    ("figures.by_industry", "按行业", "By industry"),
+    ("figures.by_department", "按部门", "By department"),
+    ("figures.blank", "未填", "Not given"),
+    ("figures.name", "名称", "Name"),
+    ("figures.code", "代码", "Code"),
+    ("figures.count", "客户数", "Customers"),
+    ("figures.table", "数据表", "Table"),
+    ("figures.none", "暂无数据", "No data"),
+    ("figures.days", "天", "days"),
+    ("figures.hours", "小时", "hours"),
+    ("figures.minutes", "分钟", "minutes"),
+    ("dashboard.tasks", "我的待办", "My pending tasks"),
+    (
+        "dashboard.no_tasks",
+        "没有待办事项。",
+        "Nothing waiting for you.",
+    ),
+    ("dashboard.task", "申请", "Application"),
+    ("dashboard.target", "客户", "Customer"),
+    ("dashboard.step", "环节", "Step"),
+    ("dashboard.waiting", "已等待", "Waiting"),
+    ("dashboard.all_tasks", "全部待办", "All tasks"),
+    ("dashboard.recent", "我最近的客户", "My recent customers"),
+    (
+        "dashboard.no_recent",
+        "还没有您负责的客户。",
+        "No customers of yours yet.",
+    ),
+    ("dashboard.code", "客户编码", "Code"),
+    ("dashboard.name", "客户名称", "Name"),
+    ("dashboard.type", "客户类型", "Type"),
+    ("dashboard.status", "状态", "Status"),
+    ("dashboard.region", "地区", "Region"),
+    ("dashboard.updated", "更新时间", "Updated"),
+    ("dashboard.more_stats", "更多统计", "More statistics"),
+    ("dashboard.reminders", "今日提醒", "Reminders"),
+    ("dashboard.overdue", "已逾期", "Overdue"),
+    ("stats.title", "客户统计", "Customer statistics"),
+    ("stats.export", "导出 XLSX", "Export XLSX"),
+    (
+        "stats.scope",
+        "统计范围为您有权查看的客户；点击任一数字或图形查看对应的客户列表。",
+        "Counts cover the customers you may see; click a figure or a bar to open those customers.",
+    ),
+];

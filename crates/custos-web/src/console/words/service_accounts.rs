@@ -1,0 +1,72 @@
+//! The words of `console::service_accounts`.
+
+use super::Entry;
+
+pub(crate) const WORDS: &[Entry] = &[
+    ("sa.title", "服务账号与 API 密钥", "Service accounts and API keys"),
+    ("sa.subnav", "服务账号", "Service accounts"),
+    (
+        "sa.help",
+        "其他系统（CRM、ERP、OA、BI）用服务账号的 API 密钥调用接口。服务账号像用户一样持有角色和数据范围，但不能登录控制台。",
+        "Other systems (CRM, ERP, OA, BI) call the API with a service account's API keys. A service account holds roles and data scopes like a user but cannot log in.",
+    ),
+    ("sa.name", "账号名称", "Account name"),
+    (
+        "sa.name_help",
+        "3–32 位字母、数字或 _ . -，与用户名不能重复。",
+        "3–32 letters, digits or _ . -, not taken by a user.",
+    ),
+    ("sa.display_name", "显示名称", "Display name"),
+    ("sa.active_keys", "有效密钥", "Active keys"),
+    ("sa.none", "还没有服务账号。", "No service accounts yet."),
+    ("sa.new", "新建服务账号", "New service account"),
+    ("sa.create", "创建服务账号", "Create service account"),
+    ("sa.back", "返回服务账号列表", "Back to service accounts"),
+    (
+        "sa.disable_confirm",
+        "停用后该账号的所有密钥立即失效。确定停用？",
+        "Every key of the account stops working at once. Disable?",
+    ),
+    ("sa.keys", "API 密钥", "API keys"),
+    ("sa.no_keys", "还没有密钥。", "No keys yet."),
+    ("sa.key_name", "用途", "Purpose"),
+    ("sa.prefix", "前缀", "Prefix"),
+    ("sa.key_status", "状态", "Status"),
+    ("sa.key_status.active", "有效", "Active"),
+    ("sa.key_status.expired", "已过期", "Expired"),
+    ("sa.key_status.revoked", "已吊销", "Revoked"),
+    ("sa.created", "创建时间", "Created"),
+    ("sa.expires", "到期时间", "Expires"),
+    ("sa.last_used", "最近使用", "Last used"),
+    ("sa.last_ip", "最近使用的 IP", "Last IP"),
+    ("sa.never_used", "从未使用", "Never used"),
+    ("sa.revoke", "吊销", "Revoke"),
+    (
+        "sa.revoke_confirm",
+        "吊销后使用该密钥的请求立即被拒绝，且不能恢复。确定吊销？",
+        "Requests with this key are refused from now on, for good. Revoke?",
+    ),
+    ("sa.new_key", "创建密钥", "Create a key"),
+    (
+        "sa.expires_help",
+        "业务时区的本地时间，不超过两年；留空为一年后。",
+        "Local time in the business time zone, at most two years away; empty means one year.",
+    ),
+    ("sa.rate", "每秒请求数", "Requests a second"),
+    ("sa.burst", "突发请求数", "Burst"),
+    (
+        "sa.rate_help",
+        "留空时使用配置 [api_keys] 的默认值（1–10000）。",
+        "Empty: the [api_keys] defaults (1–10000).",
+    ),
+    ("sa.token_title", "新的 API 密钥", "New API key"),
+    (
+        "sa.token_once",
+        "密钥只显示这一次，离开本页后无法再次查看。请立即复制并妥善保存；遗失时吊销它并创建新的密钥。",
+        "The key is shown this once and never again. Copy it now and keep it safe; if lost, revoke it and create another.",
+    ),
+    ("sa.copy", "复制密钥", "Copy key"),
+    ("sa.copied", "已复制到剪贴板。", "Copied to the clipboard."),
+    ("sa.done", "我已保存，返回账号", "Saved it; back to the account"),
+    ("sa.not_number", "应为整数", "must be a whole number"),
+];
