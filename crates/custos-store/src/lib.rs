@@ -27,10 +27,12 @@ mod lifecycle;
 mod login_throttle;
 mod lookups;
 mod match_postings;
+mod new_event;
 mod org;
 mod org_admin;
 pub mod pii_rows;
 pub mod quality;
+mod tx_query;
 /// Owner-only files and directories (kept at this path for the store's callers).
 pub use custos_files::private_files;
 mod notification_channels;

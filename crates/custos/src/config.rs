@@ -2,6 +2,8 @@
 //! `CUSTOS_CONFIG`), then `CUSTOS_*` environment variables, then command-line flags.
 //! Secrets may also come from files named by `*_FILE` variables.
 
+use crate::secret_env::env;
+pub use crate::secret_env::secret_env;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -221,23 +223,6 @@ pub struct Settings {
     pub web: custos_web::WebConfig,
     /// The NATS JetStream publisher of the event log, when configured.
     pub nats: Option<crate::nats::NatsSettings>,
-}
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-/// `NAME` or the contents of the file named by `NAME_FILE`.
-pub fn secret_env(name: &str) -> Result<Option<String>, String> {
-    if let Some(v) = env(name) {
-        return Ok(Some(v));
-    }
-    match env(&format!("{name}_FILE")) {
-        Some(path) => std::fs::read_to_string(&path)
-            .map(|s| Some(s.trim_end_matches(['\n', '\r']).to_string()))
-            .map_err(|e| format!("cannot read {name}_FILE ({path}): {e}")),
-        None => Ok(None),
-    }
 }
 
 /// Where the data lives: the data directory and, for PostgreSQL, the database URL.

@@ -15,8 +15,8 @@ use crate::{apikey_cmd, key_cmd};
 
 pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match &cli.command {
-        Command::Doctor(args) => crate::doctor::run(&cli, args).await,
-        Command::Healthcheck(args) => crate::healthcheck::run(&cli, args).await,
+        Command::Doctor(args) => doctor(&cli, args).await,
+        Command::Healthcheck(args) => healthcheck(&cli, args).await,
         Command::Serve { listen, demo } => serve::serve(&cli, listen.clone(), *demo).await,
         Command::Bench { command } => {
             bench_cmd::run_bench(command, cli.database_url.clone()).await?;
@@ -238,4 +238,25 @@ async fn lifecycle_run(app: &App, on: Option<&str>, json: bool) -> Result<ExitCo
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn doctor(cli: &Cli, args: &crate::doctor::DoctorArgs) -> Result<ExitCode, Failure> {
+    let (config, data_dir, url) = (
+        cli.config.as_deref(),
+        cli.data_dir.clone(),
+        cli.database_url.clone(),
+    );
+    crate::doctor::run(config, data_dir, url, cli.json, args).await
+}
+
+async fn healthcheck(
+    cli: &Cli,
+    args: &crate::healthcheck::HealthcheckArgs,
+) -> Result<ExitCode, Failure> {
+    let (config, data_dir, url) = (
+        cli.config.as_deref(),
+        cli.data_dir.clone(),
+        cli.database_url.clone(),
+    );
+    crate::healthcheck::run(config, data_dir, url, args).await
 }

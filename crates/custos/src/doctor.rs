@@ -2,15 +2,13 @@
 //! file, database and migrations, disk space, clock, TLS files — and says what to fix.
 //! It only reads: no key, directory or database is created, nothing is migrated.
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::args::Cli;
 use crate::doctor_files as files;
+pub(crate) use crate::doctor_report::{Finding, Lang, Report, Status};
 use crate::output::outln;
 use crate::{config, print_json, Failure};
 
@@ -26,72 +24,6 @@ pub(crate) struct DoctorArgs {
     pub(crate) lang: String,
 }
 
-/// How a check came out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Status {
-    Ok,
-    Warn,
-    Fail,
-}
-
-/// One check's outcome: what was found and, unless fine, what to do.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Finding {
-    pub(crate) check: &'static str,
-    pub(crate) status: Status,
-    pub(crate) message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) fix: Option<String>,
-}
-
-/// The language of the messages.
-#[derive(Clone, Copy)]
-pub(crate) struct Lang(pub(crate) bool);
-
-impl Lang {
-    /// The Chinese or the English text.
-    pub(crate) fn t(self, zh: impl Into<String>, en: impl Into<String>) -> String {
-        if self.0 {
-            en.into()
-        } else {
-            zh.into()
-        }
-    }
-}
-
-/// The findings so far.
-pub(crate) struct Report {
-    pub(crate) lang: Lang,
-    pub(crate) findings: Vec<Finding>,
-}
-
-impl Report {
-    pub(crate) fn add(&mut self, check: &'static str, status: Status, message: String) {
-        self.findings.push(Finding {
-            check,
-            status,
-            message,
-            fix: None,
-        });
-    }
-
-    pub(crate) fn add_fix(
-        &mut self,
-        check: &'static str,
-        status: Status,
-        message: String,
-        fix: String,
-    ) {
-        self.findings.push(Finding {
-            check,
-            status,
-            message,
-            fix: Some(fix),
-        });
-    }
-}
-
 #[derive(Serialize)]
 struct JsonReport<'a> {
     ok: bool,
@@ -99,17 +31,21 @@ struct JsonReport<'a> {
     findings: &'a [Finding],
 }
 
-pub(crate) async fn run(cli: &Cli, args: &DoctorArgs) -> Result<ExitCode, Failure> {
+/// `custos doctor`: the global options it needs are passed in (`--config`, `--data-dir`,
+/// `--database-url`, `--json`).
+pub(crate) async fn run(
+    config_path: Option<&std::path::Path>,
+    data_dir: Option<std::path::PathBuf>,
+    database_url: Option<String>,
+    json: bool,
+    args: &DoctorArgs,
+) -> Result<ExitCode, Failure> {
     let lang = Lang(args.lang == "en");
     let mut report = Report {
         lang,
         findings: Vec::new(),
     };
-    let location = match config::locate(
-        cli.config.as_deref(),
-        cli.data_dir.clone(),
-        cli.database_url.clone(),
-    ) {
+    let location = match config::locate(config_path, data_dir, database_url) {
         Ok(l) => l,
         Err(e) => {
             report.add_fix(
@@ -124,11 +60,11 @@ pub(crate) async fn run(cli: &Cli, args: &DoctorArgs) -> Result<ExitCode, Failur
                     "correct the configuration file or the CUSTOS_* variables and retry",
                 ),
             );
-            return finish(cli, &report, "?");
+            return finish(json, &report, "?");
         }
     };
     let user = files::service_user(args.user.as_deref(), &location.data_dir)?;
-    files::check_config_file(&mut report, cli.config.as_deref(), &user);
+    files::check_config_file(&mut report, config_path, &user);
     files::check_data_dir(&mut report, &location.data_dir, &user);
     let db = check_database(&mut report, &location).await;
     let sqlite_missing = db.as_ref().is_some_and(|d| d.missing);
@@ -136,10 +72,10 @@ pub(crate) async fn run(cli: &Cli, args: &DoctorArgs) -> Result<ExitCode, Failur
     files::check_disk(&mut report, &location.data_dir);
     check_clock(&mut report, db.as_ref().and_then(|d| d.last_audit_us));
     files::check_tls(&mut report, config::tls_files(&location)?, &user);
-    finish(cli, &report, &user.name)
+    finish(json, &report, &user.name)
 }
 
-fn finish(cli: &Cli, report: &Report, user: &str) -> Result<ExitCode, Failure> {
+fn finish(json: bool, report: &Report, user: &str) -> Result<ExitCode, Failure> {
     let failed = report
         .findings
         .iter()
@@ -150,7 +86,7 @@ fn finish(cli: &Cli, report: &Report, user: &str) -> Result<ExitCode, Failure> {
         .iter()
         .filter(|f| f.status == Status::Warn)
         .count();
-    if cli.json {
+    if json {
         print_json(&JsonReport {
             ok: failed == 0,
             service_user: user,
@@ -348,23 +284,4 @@ fn check_clock(report: &mut Report, last_audit_us: Option<i64>) {
             format!("system time {} UTC", now.format("%Y-%m-%d %H:%M:%S")),
         ),
     );
-}
-
-/// The path itself, or its nearest ancestor that exists (for the disk of a directory
-/// not created yet).
-pub(crate) fn existing_ancestor(path: &Path) -> Option<PathBuf> {
-    path.ancestors()
-        .find(|p| p.exists() && !p.as_os_str().is_empty())
-        .map(Path::to_path_buf)
-        .or_else(|| Some(PathBuf::from(".")))
-}
-
-/// The permission bits of a file's metadata.
-pub(crate) fn mode_of(meta: &std::fs::Metadata) -> u32 {
-    meta.permissions().mode() & 0o7777
-}
-
-/// The owner's uid.
-pub(crate) fn owner_of(meta: &std::fs::Metadata) -> u32 {
-    meta.uid()
 }

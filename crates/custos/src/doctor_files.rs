@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::doctor::{existing_ancestor, mode_of, owner_of, Report, Status};
+use crate::doctor_report::{existing_ancestor, mode_of, owner_of, Report, Status};
 use crate::Failure;
 
 /// The account that runs `custos serve`, whose files these are.

@@ -4,7 +4,6 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::args::Cli;
 use crate::{config, Failure};
 
 /// Arguments of `custos healthcheck`.
@@ -19,17 +18,20 @@ pub(crate) struct HealthcheckArgs {
     pub(crate) timeout: u64,
 }
 
-pub(crate) async fn run(cli: &Cli, args: &HealthcheckArgs) -> Result<ExitCode, Failure> {
+/// `custos healthcheck`; without `--url` it asks this machine's own server, found from the
+/// global options passed in.
+pub(crate) async fn run(
+    config_path: Option<&std::path::Path>,
+    data_dir: Option<std::path::PathBuf>,
+    database_url: Option<String>,
+    args: &HealthcheckArgs,
+) -> Result<ExitCode, Failure> {
     // The default address is this machine's own server: its certificate names the
     // public host, not the loopback address, so it is not checked (doctor checks it).
     let (url, own) = match &args.url {
         Some(u) => (u.clone(), false),
         None => {
-            let location = config::locate(
-                cli.config.as_deref(),
-                cli.data_dir.clone(),
-                cli.database_url.clone(),
-            )?;
+            let location = config::locate(config_path, data_dir, database_url)?;
             let scheme = if config::tls_files(&location)?.is_some() {
                 "https"
             } else {

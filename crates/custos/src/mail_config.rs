@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use custos_app::mail::{SmtpAuth, SmtpConfig, SmtpTls};
 
-use crate::config::secret_env;
+use crate::secret_env::secret_env;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

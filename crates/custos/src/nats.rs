@@ -25,7 +25,7 @@ use custos_app::events::{EventSink, EventView, RelayStart, SinkFuture};
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
-use crate::config::secret_env;
+use crate::secret_env::secret_env;
 
 /// The relay's name in the database.
 pub const RELAY_NAME: &str = "nats";

@@ -7,7 +7,6 @@ use comfy_table::Table;
 use custos_app::org::{NewUser, RoleAssignment, UserPatch};
 use custos_app::{Actor, App};
 
-use crate::args::UserCommand;
 use crate::{print_json, Failure};
 
 fn read_password(given: Option<String>) -> Result<String, Failure> {
@@ -161,4 +160,50 @@ async fn list_users(app: &App, actor: &Actor, json: bool) -> Result<(), Failure>
     }
     outln!("{t}");
     Ok(())
+}
+
+#[derive(clap::Subcommand)]
+pub(crate) enum UserCommand {
+    /// 新建用户 (create)。密码来自 --password，没有时从标准输入读一行。
+    Create {
+        /// 用户名 (username)：字母、数字、. _ -，3–32 个字符。
+        username: String,
+        /// 密码 (password)；最好不写在这里而从标准输入给出，以免留在命令历史中。
+        #[arg(long)]
+        password: Option<String>,
+        /// 显示名称 (display name)：控制台和操作日志中显示的名字，默认同用户名。
+        #[arg(long)]
+        display_name: Option<String>,
+        /// 部门编号 (department id)：`department` 数据范围从这个部门算起。
+        #[arg(long)]
+        department: Option<i64>,
+        /// 角色 (role)：ROLE 或 ROLE:SCOPE，数据范围 (scope) 为 own|department|all；可重复。
+        #[arg(long = "role")]
+        roles: Vec<String>,
+    },
+    /// 设置用户的密码 (passwd)，来自 --password 或标准输入。
+    Passwd {
+        /// 谁的密码（用户名）。
+        username: String,
+        /// 新密码；最好不写在这里而从标准输入给出。
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// 停用用户 (disable)：不能登录，会话随即结束（记入操作日志）。
+    Disable {
+        /// 要停用的用户名。
+        username: String,
+    },
+    /// 重新启用 (enable) 已停用的用户（记入操作日志）。
+    Enable {
+        /// 要启用的用户名。
+        username: String,
+    },
+    /// 解除登录限制 (unlock)：清除该用户在所有地址的登录失败计数（记入操作日志）。
+    Unlock {
+        /// 要解除限制的用户名。
+        username: String,
+    },
+    /// 列出全部用户 (list)：部门、角色和状态。
+    List,
 }

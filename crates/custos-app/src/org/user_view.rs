@@ -6,7 +6,7 @@ use serde::Serialize;
 use custos_store::{now_us, Tx, UserRow};
 
 use super::RoleAssignment;
-use crate::auth::format_time;
+use crate::clock::format_time;
 use crate::error::AppResult;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

@@ -5,6 +5,7 @@ use super::bulk::BulkWrites;
 use super::tx::Tx;
 use crate::error::StoreResult;
 use crate::lookups::LookupTable;
+use crate::on_tx;
 
 impl Tx {
     /// Write the queued lookup rows of new customers (match keys, name bigrams, blind

@@ -1,28 +1,5 @@
 //! Opening a database, choosing the backend from the URL, and transactions.
 
-/// Run one query expression against whichever backend a transaction is on. The body is
-/// compiled once per backend, so the same SQL serves both. A write still in flight is
-/// waited for first (queries run in the order they were asked).
-#[macro_export]
-macro_rules! on_tx {
-    ($tx:expr, |$c:ident| $body:expr) => {
-        match $tx.settle().await {
-            Err(e) => Err(e),
-            Ok(()) => match &mut $tx.conn {
-                $crate::TxConn::Sqlite(t) => {
-                    let $c = &mut **t;
-                    $body
-                }
-                $crate::TxConn::Pg(t) => {
-                    let $c = &mut **t;
-                    $body
-                }
-                $crate::TxConn::Lent => Err($crate::TxConn::lent()),
-            },
-        }
-    };
-}
-
 mod bulk;
 mod cache;
 mod checkpoint;
@@ -46,6 +23,7 @@ pub use upgrade::{SchemaState, UPGRADE_BACKUP_DIR, WITHOUT_BACKUP_ENV};
 
 #[cfg(test)]
 mod tests {
+    use crate::on_tx;
     use std::path::Path;
     use std::time::Duration;
 

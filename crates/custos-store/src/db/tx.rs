@@ -41,7 +41,7 @@ pub struct Tx {
     /// The audit chain's keys, as the database handle had them when this began.
     pub(crate) audit_keys: Option<Arc<AuditKeys>>,
     /// Events emitted and not written yet: the commit writes them (see `event_log`).
-    pub(crate) events: Vec<crate::event_log::NewEvent>,
+    pub(crate) events: Vec<crate::new_event::NewEvent>,
     /// How many events there were when the open savepoint was taken.
     saved_events: Option<usize>,
 }

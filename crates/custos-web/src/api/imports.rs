@@ -106,7 +106,7 @@ pub(crate) async fn read_import_form(
         match name.as_str() {
             "csrf" if csrf.is_some() => {
                 let given = text(field, &name).await?;
-                csrf_seen = csrf.is_some_and(|c| crate::console::same_token(&given, c));
+                csrf_seen = csrf.is_some_and(|c| crate::console::session::same_secret(&given, c));
             }
             "file" if !csrf_seen => {
                 return Err(ApiError(AppError::Denied(Violation::new(

@@ -1,6 +1,8 @@
 //! Routes. Every `/api/v1` handler carries a `#[utoipa::path]` annotation and is mounted
 //! through `routes!`, so the OpenAPI document cannot drift from the router.
 
+mod params;
+pub(crate) use params::{bad_query, not_found, parse_id};
 mod activities;
 mod applications;
 mod audit;
@@ -30,10 +32,6 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use custos_app::AppError;
-use custos_core::Violation;
-
-use crate::error::ApiError;
 use crate::AppState;
 
 pub(crate) use ops::ops_router;
@@ -250,38 +248,4 @@ fn with_upload_limit(
             imports::MAX_UPLOAD_BYTES,
         )),
     )
-}
-
-pub(crate) async fn not_found() -> ApiError {
-    ApiError(AppError::NotFound {
-        what: "route",
-        key: String::new(),
-    })
-}
-
-/// 404 for a path parameter that cannot name anything (e.g. a non-numeric id).
-pub(crate) fn bad_id(what: &'static str, raw: &str) -> ApiError {
-    ApiError(AppError::NotFound {
-        what,
-        key: raw.to_string(),
-    })
-}
-
-pub(crate) fn parse_id(what: &'static str, raw: &str) -> Result<i64, ApiError> {
-    raw.parse::<i64>().map_err(|_| bad_id(what, raw))
-}
-
-/// A query-string value that does not parse.
-pub(crate) fn bad_query(
-    field: &str,
-    value: &str,
-    expected_zh: &str,
-    expected_en: &str,
-) -> ApiError {
-    ApiError(AppError::Validation(vec![Violation::new(
-        "query.invalid",
-        format!("查询参数 {field}=“{value}”无效：{expected_zh}"),
-        format!("query parameter {field}='{value}' is invalid: {expected_en}"),
-    )
-    .on(field)]))
 }

@@ -2,10 +2,11 @@
 //! their sub-navigation, field errors beside inputs, data scopes and sizes as people
 //! read them.
 
-use custos_app::{Actor, Scope};
 use custos_core::violation::Lang;
 use custos_core::FieldError;
 
+pub(crate) use super::admin_nav::holds_over_all;
+use super::admin_nav::{may_open, SUBNAV};
 use super::i18n::t;
 use super::session::Viewer;
 
@@ -13,37 +14,6 @@ use super::session::Viewer;
 /// with its permission.
 pub(crate) struct SubNav {
     pub items: Vec<(&'static str, &'static str, bool)>,
-}
-
-const SUBNAV: &[(&str, &str, &str)] = &[
-    ("/admin/users", "admin.users", "user.read"),
-    (
-        "/admin/departments",
-        "admin.departments",
-        "department.manage",
-    ),
-    ("/admin/roles", "admin.roles", "role.manage"),
-    ("/admin/service-accounts", "sa.subnav", "user.manage"),
-    ("/admin/webhooks", "wh.subnav", "webhooks.manage"),
-    ("/admin/channels", "ch.subnav", "notifications.manage"),
-    ("/admin/system", "admin.system", "system.backup"),
-];
-
-/// Whether `actor` may open the administration page at `href`.
-fn may_open(actor: &Actor, href: &str, permission: &str) -> bool {
-    match href {
-        // These need their permission over everyone.
-        "/admin/service-accounts" | "/admin/webhooks" | "/admin/channels" => {
-            holds_over_all(actor, permission)
-        }
-        _ => actor.can(permission),
-    }
-}
-
-/// Whether `actor` holds `permission` over everyone (the pages of service accounts,
-/// webhooks and channels: the use cases decide, the navigation hides what they refuse).
-pub(crate) fn holds_over_all(actor: &Actor, permission: &str) -> bool {
-    matches!(actor.require(permission), Ok(Scope::All))
 }
 
 /// The 403 page for a form posted by someone without `permission` over everyone, which
@@ -80,14 +50,6 @@ pub(crate) fn word(lang: Lang, prefix: &str, value: &str) -> String {
         k if k == key => value.to_string(),
         w => w.to_string(),
     }
-}
-
-/// The first administration page `actor` may open: where the navigation's 管理 leads.
-pub(crate) fn first_admin_page(actor: &Actor) -> Option<&'static str> {
-    SUBNAV
-        .iter()
-        .find(|(href, _, p)| may_open(actor, href, p))
-        .map(|(href, _, _)| *href)
 }
 
 impl SubNav {

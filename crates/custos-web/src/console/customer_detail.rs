@@ -20,7 +20,7 @@ use custos_app::clock::local_minutes as local_time;
 use custos_app::overview::TimelineQuery;
 
 use super::customer_group::{group_part, GroupPart};
-use super::customer_timeline::{overview_part, timeline_part, OverviewPart, TimelinePart};
+use super::customer_timeline::{label, overview_part, timeline_part, OverviewPart, TimelinePart};
 use super::customer_words::{duplicate_rows, family_rows, DuplicateRow};
 use super::form::Posted;
 use super::page::{csrf_refused, render, Chrome, PageError};
@@ -455,18 +455,6 @@ fn tab_key(s: Section) -> &'static str {
     }
 }
 
-/// A field's label from the catalog (its key when the catalog has none).
-pub(crate) fn label(fields: &[FieldDefinition], key: &str, lang: Lang) -> String {
-    fields
-        .iter()
-        .find(|f| f.key == key)
-        .map(|f| match lang {
-            Lang::Zh => f.label_zh.clone(),
-            Lang::En => f.label_en.clone(),
-        })
-        .unwrap_or_else(|| key.to_string())
-}
-
 /// Fields holding personal data: shown apart, with the reveal button.
 const PII_KEYS: &[&str] = &["id_number", "address", "phone", "mobile", "email"];
 
@@ -728,5 +716,48 @@ pub(crate) async fn undo_merge(
         Ok(_) => Redirect::to(&format!("/customers/{}?tab=codes", encode_component(&code)))
             .into_response(),
         Err(e) => PageError::new(detail_chrome(&viewer), e).into_response(),
+    }
+}
+
+/// `POST /customers/{code}/parent`: set or clear the parent; back to the 集团 tab, or the
+/// tab again with the error beside the input.
+pub(crate) async fn set_parent(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(code): Path<String>,
+    posted: Posted,
+) -> Response {
+    if !posted.csrf_ok(&viewer) {
+        return csrf_refused(detail_chrome(&viewer));
+    }
+    let parent_code = posted
+        .get("parent_code")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let relation = posted.get("relation").unwrap_or("subsidiary").to_string();
+    let input = custos_app::hierarchy::SetParent {
+        parent_code: Some(parent_code.clone()).filter(|p| !p.is_empty()),
+        relation: Some(relation.clone()),
+    };
+    match state
+        .app
+        .overview()
+        .set_parent(&viewer.actor, &code, input)
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/customers/{}?tab=group", encode_component(&code)))
+            .into_response(),
+        Err(AppError::Validation(errors)) => {
+            let message = errors
+                .iter()
+                .map(|e| e.violation.message(viewer.lang).to_string())
+                .collect::<Vec<_>>()
+                .join("；");
+            let q = DetailQuery::for_tab("group");
+            let kept = (parent_code, relation, message);
+            page_with(state, viewer, code, q, Some(kept)).await
+        }
+        Err(e) => super::page::PageError::new(detail_chrome(&viewer), e).into_response(),
     }
 }

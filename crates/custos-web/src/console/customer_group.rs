@@ -3,19 +3,12 @@
 //! reader allowed to see them; and the form that sets or clears the customer's parent
 //! (`Overview::set_parent`), its error shown beside the input with the value kept.
 
-use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Redirect, Response};
-
 use custos_app::hierarchy::GroupView;
 use custos_app::terms::{term_or_code, Terms};
-use custos_app::AppError;
+
 use custos_core::violation::Lang;
 
-use super::customer_detail::{page_with, DetailQuery};
-use super::form::Posted;
-use super::page::csrf_refused;
-use super::session::{encode_component, Viewer};
-use crate::AppState;
+use super::session::encode_component;
 
 /// One member as the tab lists it.
 pub(crate) struct GroupRow {
@@ -98,49 +91,5 @@ pub(crate) fn group_part(g: GroupView, form: bool, lang: Lang) -> GroupPart {
         parent_code,
         relation,
         error: None,
-    }
-}
-
-/// `POST /customers/{code}/parent`: set or clear the parent; back to the 集团 tab, or the
-/// tab again with the error beside the input.
-pub(crate) async fn set_parent(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Path(code): Path<String>,
-    posted: Posted,
-) -> Response {
-    if !posted.csrf_ok(&viewer) {
-        return csrf_refused(super::customer_detail::detail_chrome(&viewer));
-    }
-    let parent_code = posted
-        .get("parent_code")
-        .unwrap_or_default()
-        .trim()
-        .to_string();
-    let relation = posted.get("relation").unwrap_or("subsidiary").to_string();
-    let input = custos_app::hierarchy::SetParent {
-        parent_code: Some(parent_code.clone()).filter(|p| !p.is_empty()),
-        relation: Some(relation.clone()),
-    };
-    match state
-        .app
-        .overview()
-        .set_parent(&viewer.actor, &code, input)
-        .await
-    {
-        Ok(_) => Redirect::to(&format!("/customers/{}?tab=group", encode_component(&code)))
-            .into_response(),
-        Err(AppError::Validation(errors)) => {
-            let message = errors
-                .iter()
-                .map(|e| e.violation.message(viewer.lang).to_string())
-                .collect::<Vec<_>>()
-                .join("；");
-            let q = DetailQuery::for_tab("group");
-            let kept = (parent_code, relation, message);
-            page_with(state, viewer, code, q, Some(kept)).await
-        }
-        Err(e) => super::page::PageError::new(super::customer_detail::detail_chrome(&viewer), e)
-            .into_response(),
     }
 }

@@ -15,6 +15,7 @@ use custos_app::AppError;
 use custos_core::violation::Lang;
 use custos_core::{industry, region};
 
+use super::choices::{choice, Choice, ChoiceGroup};
 use super::form::Posted;
 use super::i18n::t;
 use super::list_query::ListQuery;
@@ -66,28 +67,6 @@ const SORTS: &[(&str, &str)] = &[
     ("-updated_at", "list.sort.updated_desc"),
     ("updated_at", "list.sort.updated"),
 ];
-
-/// An option of a select list.
-pub(crate) struct Choice {
-    pub value: String,
-    pub label: String,
-    pub selected: bool,
-}
-
-fn choice(value: impl Into<String>, label: impl Into<String>, current: Option<&str>) -> Choice {
-    let value = value.into();
-    Choice {
-        selected: current == Some(value.as_str()),
-        label: label.into(),
-        value,
-    }
-}
-
-/// A group of options (industry sections with their divisions).
-pub(crate) struct ChoiceGroup {
-    pub label: String,
-    pub options: Vec<Choice>,
-}
 
 /// A cell of the table.
 pub(crate) struct Cell {

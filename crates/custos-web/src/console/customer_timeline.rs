@@ -8,7 +8,6 @@ use custos_app::overview::{CustomerOverview, TimelinePage};
 use custos_app::terms::{term, term_or_code, Terms};
 use custos_core::violation::Lang;
 
-use super::customer_detail::label;
 use super::customer_words::{contact_line, history_action};
 use super::session::encode_component;
 
@@ -264,4 +263,16 @@ pub(crate) fn overview_part(o: CustomerOverview, lang: Lang) -> OverviewPart {
             )
         }),
     }
+}
+
+/// A field's label from the catalog (its key when the catalog has none).
+pub(crate) fn label(fields: &[FieldDefinition], key: &str, lang: Lang) -> String {
+    fields
+        .iter()
+        .find(|f| f.key == key)
+        .map(|f| match lang {
+            Lang::Zh => f.label_zh.clone(),
+            Lang::En => f.label_en.clone(),
+        })
+        .unwrap_or_else(|| key.to_string())
 }

@@ -4,6 +4,7 @@
 //! are decided in `custos-app`; a template only shows what it is given.
 
 mod account;
+mod admin_nav;
 mod admin_org;
 mod admin_system;
 mod admin_users;
@@ -13,6 +14,7 @@ mod applications;
 mod assets;
 mod audit_pages;
 mod channels;
+mod choices;
 mod customer_assign;
 mod customer_detail;
 mod customer_fields;
@@ -44,7 +46,7 @@ mod rule_designer;
 mod rule_form;
 mod rules;
 mod service_accounts;
-mod session;
+pub(crate) mod session;
 mod sources;
 mod sso;
 mod stats;
@@ -103,7 +105,10 @@ fn earlier_routes() -> Router<AppState> {
         .route("/customers/new/duplicates", post(customer_form::hints))
         .route("/customers/{code}", get(customer_detail::page))
         .route("/customers/{code}/pii", post(customer_detail::reveal))
-        .route("/customers/{code}/parent", post(customer_group::set_parent))
+        .route(
+            "/customers/{code}/parent",
+            post(customer_detail::set_parent),
+        )
         .route(
             "/customers/{code}/split",
             get(customer_split::form).post(customer_split::submit),
@@ -240,11 +245,6 @@ fn later_routes(r: Router<AppState>) -> Router<AppState> {
     .route("/rules/{key}/disable", post(rules::disable))
     .route("/rules/{key}/delete-draft", post(rules::delete_draft))
     .route("/rules/{key}/apply-publish", post(rules::apply_publish))
-}
-
-/// Whether a posted CSRF token is the viewer's (multipart forms check it themselves).
-pub(crate) fn same_token(given: &str, expected: &str) -> bool {
-    session::same_secret(given, expected)
 }
 
 /// Whether a request for an unknown path comes from a browser page rather than an API

@@ -63,7 +63,7 @@ const NAV: &[(&str, &str, Option<&str>)] = &[
 fn nav_for(actor: &Actor, current: &str, pending: Option<i64>) -> Vec<NavItem> {
     // 管理 leads to the first administration page the viewer may open (webhooks or
     // channels alone are enough to see it).
-    let admin = super::admin_words::first_admin_page(actor);
+    let admin = super::admin_nav::first_admin_page(actor);
     NAV.iter()
         .filter_map(|(href, key, p)| match *key {
             "nav.admin" => admin.map(|a| (a, *key)),

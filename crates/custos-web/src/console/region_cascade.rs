@@ -12,7 +12,7 @@ use axum::response::Response;
 use custos_core::region;
 use custos_core::violation::Lang;
 
-use super::customer_list::Choice;
+use super::choices::Choice;
 use super::i18n::t;
 use super::list_query::ListQuery;
 use super::page::render;

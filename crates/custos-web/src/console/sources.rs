@@ -16,7 +16,7 @@ use custos_core::violation::Lang;
 use custos_core::Violation;
 
 use super::admin_words::{word, FormErrors};
-use super::customer_detail::label;
+use super::customer_timeline::label;
 use super::customer_words::{duplicate_rows, family_rows, DuplicateRow};
 use super::form::Posted;
 use super::i18n::t;
