@@ -225,10 +225,24 @@ next=$(api -X POST "$u/api/v1/customers" -d '{"customer_type":"enterprise","name
 echo "   $code still there, the next code is $next"
 
 say "custos doctor (as root, for the service user custos)"
-in_root /usr/bin/env CUSTOS_CONFIG=/etc/custos/custos.toml /usr/bin/custos doctor | sed 's/^/   /' \
-    || die "doctor reports a failure"
-in_root /usr/bin/env CUSTOS_CONFIG=/etc/custos/custos.toml /usr/bin/custos --json doctor | jq -e .ok >/dev/null \
-    || die "doctor --json not ok"
+# The chroot lives on the host's file system, so the disk check reads the host's free
+# space: a host short of disk may fail that one check (it is right to), never another.
+in_root /usr/bin/env CUSTOS_CONFIG=/etc/custos/custos.toml /usr/bin/custos doctor | sed 's/^/   /' || true
+doctor_json=$(in_root /usr/bin/env CUSTOS_CONFIG=/etc/custos/custos.toml /usr/bin/custos --json doctor || true)
+echo "$doctor_json" | jq -e '.findings | length > 0' >/dev/null || die "doctor --json printed no findings"
+failed=$(echo "$doctor_json" | jq -r '[.findings[] | select(.status == "fail") | .check] | join(" ")')
+if [ "$failed" = disk ]; then
+    host_free_kib=$(df -Pk "$root" | awk 'NR == 2 { print $4 }')
+    host_pct=$(df -Pk "$root" | awk 'NR == 2 { print int($4 * 100 / $2) }')
+    { [ "$host_free_kib" -lt $((1024 * 1024)) ] || [ "$host_pct" -lt 2 ]; } \
+        || die "doctor fails the disk check although the host has ${host_free_kib} KiB (${host_pct} %) free"
+    echo "   (the host itself is short of disk: ${host_free_kib} KiB free; only that check failed)"
+    echo "$doctor_json" | jq -e '.ok == false' >/dev/null || die "doctor --json says ok with a failed check"
+elif [ -n "$failed" ]; then
+    die "doctor reports a failure: $failed"
+else
+    echo "$doctor_json" | jq -e .ok >/dev/null || die "doctor --json not ok"
+fi
 
 say "purge keeps the data unless asked"
 if [ "$booted" = yes ]; then
