@@ -742,3 +742,73 @@ fn homophone_company_with_uscc_against_one_without_is_possible_not_definite() {
         Verdict::Possible
     );
 }
+
+/// A person entered twice at one flat — a new mobile, the ID number on one record only — is
+/// found in a batch run even when the name is one of thousands: the `n:` block of 张伟 is
+/// then compared as a sorted neighbourhood, but the two share the small `a:` block of the
+/// flat. Another family member at that flat is not put with them.
+#[test]
+fn a_common_name_entered_twice_at_one_flat_is_grouped_in_a_batch() {
+    use custos_core::matching::cluster::{cluster, ClusterOptions, Silent};
+    let person_at = |i: usize, address: &str, phone: &str| MatchRecord {
+        customer_type: "individual".into(),
+        name: "张伟".into(),
+        phones: vec![phone.into()],
+        province: "浙江省".into(),
+        city: "杭州市".into(),
+        address: address.into(),
+        id_number: if i == 0 {
+            id_number("33010619800101123")
+        } else {
+            String::new()
+        },
+        ..Default::default()
+    };
+    let flat = "杭州市西湖区文三路88号3栋2单元1501室";
+    let mut records = vec![
+        person_at(0, flat, "13805710001"),
+        MatchRecord {
+            name: "张丽".into(),
+            ..person_at(1, flat, "13805710002")
+        },
+    ];
+    // Namesakes elsewhere in the city, with mobiles in between the two records' own.
+    for i in 0..400 {
+        records.push(person_at(
+            1,
+            &format!(
+                "杭州市西湖区文三路{}号{}栋1单元{}室",
+                100 + i,
+                i % 30 + 1,
+                101 + i % 20
+            ),
+            &format!("138057{:05}", 10003 + i),
+        ));
+    }
+    records.push(person_at(1, flat, "13905719999"));
+    let last = (records.len() - 1) as u32;
+    let today = today();
+    let prepared: Vec<Prepared> = records.iter().map(|r| prepare(r, today)).collect();
+    let opts = ClusterOptions {
+        threshold: DEFINITE,
+        ..ClusterOptions::default()
+    };
+    let c = cluster(&prepared, &opts, &Silent, &|_, _| false);
+    assert_eq!(
+        c.roots[last as usize], c.roots[0],
+        "the two 张伟 at one flat are one person"
+    );
+    assert_ne!(
+        c.roots[1], c.roots[0],
+        "张丽 at that flat is a family member"
+    );
+    // Without an address, nothing but the crowded name block brings them together.
+    let share = |a: &MatchRecord, b: &MatchRecord| share_key(a, b);
+    assert!(share(&records[0], &records[last as usize]));
+    let no_address = |r: &MatchRecord| MatchRecord {
+        address: String::new(),
+        ..r.clone()
+    };
+    let ka = blocking_keys(&prep(&no_address(&records[0])));
+    assert!(ka.iter().all(|k| !k.starts_with("a:")), "{ka:?}");
+}

@@ -10,6 +10,7 @@
 //! | `h:` first two characters of the name key | short names (华为 / 华为技术), later typos; a sorted neighbourhood when the block is large |
 //! | `w:` each word of a Latin-script name | a missing given name or surname |
 //! | `b:` birth date | people whose name and identifiers all differ |
+//! | `a:` a person's first name character and dwelling address | one person entered twice at one flat, however common the name (household members share it too; the comparison tells them apart) |
 //!
 //! Keys are deterministic, at most [`MAX_BLOCKING_KEYS`] per record, identifiers first.
 //! Frequent keys (a shared switchboard, the prefix 中国) are the retriever's concern: it caps
@@ -94,6 +95,9 @@ fn emit_keys(p: &Prepared, keys: &mut impl KeySink) {
     if let Some(b) = p.birth_date {
         keys.push(&["b:", &b.format("%Y%m%d").to_string()]);
     }
+    if let Some(family) = household_key_part(p) {
+        keys.push(&["a:", family, &p.address]);
+    }
     for name in p.names.iter().take(2) {
         // The first two characters (byte end of the second one).
         if let Some((second, c)) = name.key.char_indices().nth(1) {
@@ -118,6 +122,32 @@ fn emit_keys(p: &Prepared, keys: &mut impl KeySink) {
             keys.push(&["d:", &key[..at], &key[at + c.len_utf8()..]]);
         }
     }
+}
+
+/// Shortest address (letters and digits, region left out) that names a dwelling rather
+/// than a town: "建设路7号" has 5 characters; shorter texts are districts or streets.
+const MIN_DWELLING_ADDRESS: usize = 5;
+
+/// The first character of a person's name key, when the record also has an address
+/// specific enough to name one dwelling (it holds a number): the `a:` key. Two records of
+/// one person at one flat share it however common the name is (张伟 has thousands of
+/// namesakes, so its `n:` block is compared as a sorted neighbourhood and can miss them);
+/// the family members at that flat share it too, and the comparison's household rule
+/// tells them apart. Organisations get none: one office building holds many companies.
+fn household_key_part(p: &Prepared) -> Option<&str> {
+    if p.kind != PartyKind::Individual {
+        return None;
+    }
+    let address = &*p.address;
+    if address.chars().count() < MIN_DWELLING_ADDRESS
+        || !address.chars().any(|c| c.is_ascii_digit())
+    {
+        return None;
+    }
+    let name = p.names.first()?;
+    let (_, first) = name.key.char_indices().next()?;
+    let end = first.len_utf8();
+    Some(&name.key[..end])
 }
 
 /// Words of 3+ characters of a Latin key (its words were joined by single spaces).
