@@ -3,6 +3,7 @@
 //! queries over them.
 
 mod history;
+mod new_customer;
 mod search;
 mod source_queue;
 mod write;
@@ -11,7 +12,8 @@ mod xrefs;
 pub use history::HistoryRow;
 pub use search::{CustomerFilter, CustomerSort, GroupCount, ScopeFilter, SqlValue, StatGroup};
 pub use source_queue::SourceQueueRow;
-pub use write::{CustomerIndexes, NewCustomerWrite};
+pub use new_customer::NewCustomerWrite;
+pub use write::CustomerIndexes;
 pub use xrefs::{FieldDefinitionRow, XrefRow};
 
 use crate::StoreError;

@@ -1,16 +1,12 @@
 //! Writing a customer's derived lookup rows, and the one-statement creation of a new
 //! customer.
 
-use std::sync::OnceLock;
-
 use sqlx::Row;
 
-use super::history::HistoryRow;
-use crate::db::SavepointPrefix;
+use super::new_customer::{bind_new_customer, new_customer_sql, NewCustomerBinds, NewCustomerWrite};
 use crate::lookups::{BLIND_INDEX, NAME_GRAMS};
 use crate::sql_text::json_list;
-use crate::{on_tx, CustomerRow, StoreResult, Tx, TxConn};
-use crate::{AuditRecord, CodeRow};
+use crate::{on_tx, StoreResult, Tx, TxConn};
 
 /// Derived lookup rows of one customer, rewritten on every change.
 #[derive(Debug, Clone, Default)]
@@ -59,20 +55,6 @@ impl IndexLists {
     }
 }
 
-/// What [`Tx::insert_new_customer`] writes. The code registry entry and the history
-/// entry get the new customer's id from the store.
-pub struct NewCustomerWrite<'a> {
-    pub row: &'a CustomerRow,
-    /// `YYYY-MM` of creation in the business time zone.
-    pub created_month: &'a str,
-    pub code: &'a CodeRow,
-    pub indexes: &'a CustomerIndexes,
-    pub history: &'a HistoryRow,
-    pub audit: &'a AuditRecord,
-    /// The new customer's quality (its `customer_id` is filled in by the store).
-    pub quality: &'a crate::QualityRow,
-}
-
 /// [`Tx::insert_new_customer`] on SQLite, given the new id as `$63` (known in advance:
 /// see `WriteCache::next_customer_id`), so it returns nothing and can be sent ahead
 /// (`Tx::send_behind`). List-valued indexes arrive as JSON arrays (one-element arrays
@@ -82,7 +64,8 @@ pub struct NewCustomerWrite<'a> {
 /// copies a statement that may fail half-way costs (migration 0009). The match keys,
 /// name bigrams and blind-index hashes ($26, $28, $30 on PostgreSQL) are not written here
 /// but queued in the transaction (see `lookups`).
-const NEW_CUSTOMER_SQLITE: &str = "\
+#[cfg(test)]
+pub(super) const NEW_CUSTOMER_SQLITE: &str = "\
 INSERT INTO customers (id, code, customer_type, name, name_key, status, uscc, region_code, \
     industry, level, owner_id, department_id, data, created_by, created_at, updated_at, \
     row_version, created_month) \
@@ -107,25 +90,12 @@ VALUES ($63, $55, $56, $57, $58, $59, $60, $61, $62, 1);
 INSERT INTO customer_quality_failures (rule_key, customer_id) \
 SELECT j.value, $63 FROM json_each($61) j;";
 
-/// [`NEW_CUSTOMER_SQLITE`] beginning with the savepoint statements it must run under.
-fn new_customer_sqlite(prefix: SavepointPrefix) -> &'static str {
-    static SQL: OnceLock<[String; 2]> = OnceLock::new();
-    let [open, renew] = SQL.get_or_init(|| {
-        [SavepointPrefix::Open, SavepointPrefix::Renew]
-            .map(|p| format!("{}{NEW_CUSTOMER_SQLITE}", p.sql()))
-    });
-    match prefix {
-        SavepointPrefix::None => NEW_CUSTOMER_SQLITE,
-        SavepointPrefix::Open => open,
-        SavepointPrefix::Renew => renew,
-    }
-}
-
 /// [`NEW_CUSTOMER_SQLITE`] for PostgreSQL: one statement whose parts are data-modifying
 /// common table expressions, with the same numbered parameters. The new id comes from
 /// the `c` part; foreign keys are checked at the end of the statement, when the customer
 /// row is there.
-const NEW_CUSTOMER_PG: &str = "\
+#[cfg(test)]
+pub(super) const NEW_CUSTOMER_PG: &str = "\
 WITH c AS (\
   INSERT INTO customers (code, customer_type, name, name_key, status, uscc, region_code, \
     industry, level, owner_id, department_id, data, created_by, created_at, updated_at, \
@@ -220,94 +190,33 @@ impl Tx {
     /// savepoint) makes it all-or-nothing; a code or identifier already taken is
     /// `StoreError::Conflict`.
     pub async fn insert_new_customer(&mut self, w: NewCustomerWrite<'_>) -> StoreResult<i64> {
-        let crate::audit::ChainPlace {
-            seq,
-            prev_hash,
-            hash,
-            key_id,
-        } = self.advance_audit_head(w.audit).await?;
+        let place = self.advance_audit_head(w.audit).await?;
         self.cache.free_codes.remove(&w.row.code);
         let lists = IndexLists::of(w.indexes);
-        let (c, h, a) = (w.row, w.history, w.audit);
         let mut match_keys = w.indexes.match_keys.clone();
         match_keys.sort_unstable();
         match_keys.dedup();
-        // The 62 parameters both scripts share (owned: a write sent ahead outlives `w`).
-        macro_rules! bound {
-            ($sql:expr, $blind:expr, $grams:expr, $keys:expr) => {
-                sqlx::query($sql)
-                    .bind(c.code.clone()) // $1
-                    .bind(c.customer_type.clone())
-                    .bind(c.name.clone())
-                    .bind(c.name_key.clone())
-                    .bind(c.status.clone()) // $5
-                    .bind(c.uscc.clone())
-                    .bind(c.region_code.clone())
-                    .bind(c.industry.clone())
-                    .bind(c.level.clone())
-                    .bind(c.owner_id) // $10
-                    .bind(c.department_id)
-                    .bind(c.data.clone())
-                    .bind(c.created_by)
-                    .bind(c.created_at)
-                    .bind(w.created_month.to_string()) // $15
-                    .bind(w.code.rule_key.clone())
-                    .bind(w.code.rule_version)
-                    .bind(w.code.scope.clone())
-                    .bind(w.code.seq)
-                    .bind(w.code.manual) // $20
-                    .bind(w.code.status.clone())
-                    .bind(w.code.redirect_to.clone())
-                    .bind(w.code.issued_at)
-                    .bind(w.code.issued_by)
-                    .bind(w.code.reason.clone()) // $25
-                    .bind($blind)
-                    .bind(json_list(&lists.tags))
-                    .bind($grams)
-                    .bind(json_list(&lists.fields))
-                    .bind($keys) // $30
-                    .bind(h.row_version)
-                    .bind(h.at)
-                    .bind(h.actor_id)
-                    .bind(h.actor_name.clone())
-                    .bind(h.action.clone()) // $35
-                    .bind(h.reason.clone())
-                    .bind(h.changes.clone())
-                    .bind(h.snapshot.clone())
-                    .bind(seq)
-                    .bind(a.at) // $40
-                    .bind(a.actor_id)
-                    .bind(a.actor_name.clone())
-                    .bind(a.source.clone())
-                    .bind(a.action.clone())
-                    .bind(a.target_type.clone()) // $45
-                    .bind(a.target_id.clone())
-                    .bind(a.before.clone())
-                    .bind(a.after.clone())
-                    .bind(a.reason.clone())
-                    .bind(a.request_id.clone()) // $50
-                    .bind(a.ip.clone())
-                    .bind(prev_hash.clone())
-                    .bind(hash.clone())
-                    .bind(key_id.clone()) // $54
-                    .bind(w.quality.score) // $55
-                    .bind(w.quality.completeness)
-                    .bind(w.quality.validity)
-                    .bind(w.quality.consistency)
-                    .bind(w.quality.timeliness)
-                    .bind(w.quality.uniqueness) // $60
-                    .bind(w.quality.failing.clone())
-                    .bind(w.quality.computed_at) // $62
-            };
-        }
+        let mut binds = NewCustomerBinds {
+            row: w.row,
+            created_month: w.created_month,
+            code: w.code,
+            history: w.history,
+            audit: w.audit,
+            place: &place,
+            quality: w.quality,
+            blind: String::new(),
+            tags: json_list(&lists.tags),
+            grams: String::new(),
+            fields: json_list(&lists.fields),
+            match_keys: String::new(),
+        };
+        let sql = new_customer_sql();
         let id = match &mut self.conn {
             TxConn::Pg(t) => {
-                let q = bound!(
-                    NEW_CUSTOMER_PG,
-                    json_list(&lists.blind),
-                    json_list(&lists.grams),
-                    json_list(&match_keys)
-                );
+                binds.blind = json_list(&lists.blind);
+                binds.grams = json_list(&lists.grams);
+                binds.match_keys = json_list(&match_keys);
+                let q = bind_new_customer(sqlx::query(&sql.pg), &binds, None);
                 q.fetch_one(&mut **t).await?.try_get::<i64, _>(0)?
             }
             TxConn::Sqlite(_) | TxConn::Lent => {
@@ -317,7 +226,7 @@ impl Tx {
                 // while SQLite writes this one.
                 let id = self.next_customer_id().await?;
                 self.send_behind(|prefix| {
-                    bound!(new_customer_sqlite(prefix), "", "", "").bind(id) // $63
+                    bind_new_customer(sqlx::query(sql.sqlite(prefix)), &binds, Some(id))
                 })
                 .await?;
                 self.cache.next_customer_id = Some(id + 1);
@@ -330,9 +239,9 @@ impl Tx {
                 id
             }
         };
-        self.audit_head_written(seq, hash);
+        self.audit_head_written(place.seq, place.hash);
         if let Some(postings) = &mut self.cache.postings {
-            let stamp = crate::duplicates::CustomerStamp::new(id, 1, c.created_at, &c.status);
+            let stamp = crate::duplicates::CustomerStamp::new(id, 1, w.row.created_at, &w.row.status);
             postings.created(stamp, &match_keys);
         }
         Ok(id)
