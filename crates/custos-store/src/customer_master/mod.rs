@@ -3,6 +3,7 @@
 //! queries over them.
 
 mod history;
+mod indexes;
 mod new_customer;
 mod search;
 mod source_queue;
@@ -10,10 +11,10 @@ mod write;
 mod xrefs;
 
 pub use history::HistoryRow;
+pub use indexes::CustomerIndexes;
+pub use new_customer::NewCustomerWrite;
 pub use search::{CustomerFilter, CustomerSort, GroupCount, ScopeFilter, SqlValue, StatGroup};
 pub use source_queue::SourceQueueRow;
-pub use new_customer::NewCustomerWrite;
-pub use write::CustomerIndexes;
 pub use xrefs::{FieldDefinitionRow, XrefRow};
 
 use crate::StoreError;

@@ -23,7 +23,7 @@ pub struct NewCustomerWrite<'a> {
     /// `YYYY-MM` of creation in the business time zone.
     pub created_month: &'a str,
     pub code: &'a CodeRow,
-    pub indexes: &'a super::write::CustomerIndexes,
+    pub indexes: &'a super::indexes::CustomerIndexes,
     pub history: &'a HistoryRow,
     pub audit: &'a AuditRecord,
     /// The new customer's quality (its `customer_id` is filled in by the store).
@@ -535,7 +535,10 @@ fn sqlite_script(params: &[P]) -> String {
 fn pg_statement(params: &[P]) -> String {
     let mut ctes = Vec::new();
     for part in PARTS {
-        let (table, cols) = (part.table, columns(part, matches!(part.rows, Rows::Customer)));
+        let (table, cols) = (
+            part.table,
+            columns(part, matches!(part.rows, Rows::Customer)),
+        );
         let list = match part.rows {
             Rows::Each(_, l) | Rows::Lookup(_, l) => Some(l),
             _ => None,
@@ -561,7 +564,8 @@ fn pg_statement(params: &[P]) -> String {
                 "INSERT INTO {table} ({cols}) SELECT {} FROM c, {}",
                 value_list(part, false, value),
                 match l {
-                    List::Arrays => format!("json_array_elements({}::json) j", placeholder(params, p)),
+                    List::Arrays =>
+                        format!("json_array_elements({}::json) j", placeholder(params, p)),
                     List::Texts => format!(
                         "json_array_elements_text({}::json) AS j",
                         placeholder(params, p)
@@ -641,7 +645,14 @@ mod tests {
         let sql = new_customer_sql();
         let n = sql.params.len();
         assert_eq!(n, P::ALL.len(), "a declared parameter has no column");
-        assert_eq!(sql.params.iter().map(|p| *p as usize).collect::<BTreeSet<_>>().len(), n);
+        assert_eq!(
+            sql.params
+                .iter()
+                .map(|p| *p as usize)
+                .collect::<BTreeSet<_>>()
+                .len(),
+            n
+        );
 
         assert_eq!(numbers(&sql.pg), (1..=n).collect::<BTreeSet<_>>());
         let mut pg =

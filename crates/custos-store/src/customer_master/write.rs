@@ -3,23 +3,13 @@
 
 use sqlx::Row;
 
-use super::new_customer::{bind_new_customer, new_customer_sql, NewCustomerBinds, NewCustomerWrite};
+use super::indexes::CustomerIndexes;
+use super::new_customer::{
+    bind_new_customer, new_customer_sql, NewCustomerBinds, NewCustomerWrite,
+};
 use crate::lookups::{BLIND_INDEX, NAME_GRAMS};
 use crate::sql_text::json_list;
 use crate::{on_tx, StoreResult, Tx, TxConn};
-
-/// Derived lookup rows of one customer, rewritten on every change.
-#[derive(Debug, Clone, Default)]
-pub struct CustomerIndexes {
-    /// (kind, HMAC hex) of PII values.
-    pub blind: Vec<(String, String)>,
-    pub tags: Vec<String>,
-    pub grams: Vec<String>,
-    /// (custom field key, value) pairs.
-    pub fields: Vec<(String, String)>,
-    /// Keyed hashes of the duplicate-check blocking keys.
-    pub match_keys: Vec<i64>,
-}
 
 /// The index lists of a customer as stored: sorted, without repeats.
 struct IndexLists {
@@ -167,7 +157,8 @@ impl Tx {
         };
         self.audit_head_written(place.seq, place.hash);
         if let Some(postings) = &mut self.cache.postings {
-            let stamp = crate::duplicates::CustomerStamp::new(id, 1, w.row.created_at, &w.row.status);
+            let stamp =
+                crate::duplicates::CustomerStamp::new(id, 1, w.row.created_at, &w.row.status);
             postings.created(stamp, &match_keys);
         }
         Ok(id)

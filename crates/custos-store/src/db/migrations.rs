@@ -165,7 +165,10 @@ mod tests {
         let mut out = BTreeMap::new();
         for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{dir:?}: {e}")) {
             let path = entry.expect("entry").path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
             if name.ends_with(".sql") {
                 let text = std::fs::read(&path).expect("read");
                 out.insert(name.to_string(), text);

@@ -17,7 +17,6 @@ use super::options::DbOptions;
 use crate::audit_chain::AuditKeySlot;
 use crate::error::{StoreError, StoreResult};
 
-
 pub const SQLITE_FILE: &str = "custos.db";
 
 /// The migration versions this build applies to a database of `backend`.
@@ -156,4 +155,3 @@ pub fn redact_url(url: &str) -> String {
         _ => url.to_string(),
     }
 }
-
