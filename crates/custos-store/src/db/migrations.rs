@@ -5,8 +5,8 @@
 //! A database records every applied migration's version and checksum (SHA-384 of the
 //! text) and refuses to start when an applied one changed, so a shared text keeps the
 //! versions, description and bytes it had as two files: the lists are compared with
-//! `migrations/checksums-*.txt` by a test. (Files are not linked from both folders:
-//! `sqlx::migrate!` skips entries that are not plain files.)
+//! `migrations/checksums-*.txt` by a test. (A list in code rather than links from both
+//! folders: not every checkout, archive or packaging step keeps symbolic links.)
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
