@@ -4,11 +4,25 @@
 //! deleted (expired) or failed by a sweep while it ran cannot be flipped back to `done`:
 //! the caller learns from the affected-row count that it lost and cleans up its file.
 
+use std::sync::OnceLock;
+
+use crate::sql_text::placeholders_for;
 use crate::{on_tx, StoreResult, Tx};
 
 pub(crate) const EXPORT_COLS: &str = "id, status, requested_by, requested_by_name, format, \
     gbk, filter, pii_revealed, rows_done, total_rows, error, file_name, file_path, byte_size, \
     sha256, created_at, started_at, finished_at, heartbeat_at, expires_at";
+
+/// The insert of a new job: every column of [`EXPORT_COLS`] but the id, one parameter
+/// each, in that order.
+fn insert_export_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        let cols = EXPORT_COLS.trim_start_matches("id, ");
+        let values = placeholders_for(cols);
+        format!("INSERT INTO export_jobs ({cols}) VALUES ({values}) RETURNING id")
+    })
+}
 
 /// One export job.
 #[derive(Debug, Clone, Default, sqlx::FromRow)]
@@ -68,13 +82,9 @@ pub struct ExportDone {
 
 impl Tx {
     /// Insert a job as given (a new job is `queued`); returns its id.
+    /// The values are bound in the order of [`EXPORT_COLS`] (the id left out).
     pub async fn insert_export_job(&mut self, j: &ExportJobRow) -> StoreResult<i64> {
-        let sql = "INSERT INTO export_jobs (status, requested_by, requested_by_name, format, \
-                   gbk, filter, pii_revealed, rows_done, total_rows, error, file_name, \
-                   file_path, byte_size, sha256, created_at, started_at, finished_at, \
-                   heartbeat_at, expires_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                   $16, $17, $18, $19) RETURNING id";
+        let sql = insert_export_sql();
         Ok(on_tx!(self, |c| sqlx::query_scalar::<_, i64>(sql)
             .bind(&j.status)
             .bind(j.requested_by)
@@ -281,5 +291,20 @@ impl Tx {
         .bind(now)
         .fetch_optional(c)
         .await)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The generated insert is the text it had when numbered by hand.
+    #[test]
+    fn export_insert_has_one_parameter_per_column() {
+        let by_hand = "INSERT INTO export_jobs (status, requested_by, requested_by_name, format, \
+                   gbk, filter, pii_revealed, rows_done, total_rows, error, file_name, \
+                   file_path, byte_size, sha256, created_at, started_at, finished_at, \
+                   heartbeat_at, expires_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+                   $16, $17, $18, $19) RETURNING id";
+        assert_eq!(super::insert_export_sql(), by_hand);
     }
 }

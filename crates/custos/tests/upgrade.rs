@@ -41,20 +41,9 @@ fn place_key(from: &Path, dir: &Path) {
     std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
 
-/// The number of migrations this build carries for `backend` (files named NNNN_*.sql).
-fn migrations_known(backend: &str) -> usize {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../custos-store/migrations")
-        .join(backend);
-    std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter(|e| {
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            name.ends_with(".sql") && name.as_bytes().first().is_some_and(u8::is_ascii_digit)
-        })
-        .count()
+/// The number of migrations this build carries for `backend`.
+fn migrations_known(backend: custos_store::Backend) -> usize {
+    custos_store::migrations_of(backend).len()
 }
 
 /// Everything the old release wrote is there and the server works on it.
@@ -178,7 +167,7 @@ async fn sqlite_database_of_the_previous_release_is_upgraded() {
         pool.close().await;
         n
     };
-    let due = migrations_known("sqlite") > applied as usize;
+    let due = migrations_known(custos_store::Backend::Sqlite) > applied as usize;
 
     let s = start(dir.path(), None, None);
     check_upgraded(&s.base, &facts).await;
@@ -255,7 +244,7 @@ async fn postgres_database_of_the_previous_release_is_upgraded() {
         pool.close().await;
         n
     };
-    let due = migrations_known("postgres") > applied as usize;
+    let due = migrations_known(custos_store::Backend::Postgres) > applied as usize;
 
     let dir = tempfile::tempdir().unwrap();
     place_key(&fixture().join("postgres"), dir.path());

@@ -3,15 +3,18 @@
 //! queries over them.
 
 mod history;
+mod indexes;
+mod new_customer;
 mod search;
 mod source_queue;
 mod write;
 mod xrefs;
 
 pub use history::HistoryRow;
+pub use indexes::CustomerIndexes;
+pub use new_customer::NewCustomerWrite;
 pub use search::{CustomerFilter, CustomerSort, GroupCount, ScopeFilter, SqlValue, StatGroup};
 pub use source_queue::SourceQueueRow;
-pub use write::{CustomerIndexes, NewCustomerWrite};
 pub use xrefs::{FieldDefinitionRow, XrefRow};
 
 use crate::StoreError;

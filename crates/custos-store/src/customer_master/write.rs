@@ -1,29 +1,15 @@
 //! Writing a customer's derived lookup rows, and the one-statement creation of a new
 //! customer.
 
-use std::sync::OnceLock;
-
 use sqlx::Row;
 
-use super::history::HistoryRow;
-use crate::db::SavepointPrefix;
+use super::indexes::CustomerIndexes;
+use super::new_customer::{
+    bind_new_customer, new_customer_sql, NewCustomerBinds, NewCustomerWrite,
+};
 use crate::lookups::{BLIND_INDEX, NAME_GRAMS};
 use crate::sql_text::json_list;
-use crate::{on_tx, CustomerRow, StoreResult, Tx, TxConn};
-use crate::{AuditRecord, CodeRow};
-
-/// Derived lookup rows of one customer, rewritten on every change.
-#[derive(Debug, Clone, Default)]
-pub struct CustomerIndexes {
-    /// (kind, HMAC hex) of PII values.
-    pub blind: Vec<(String, String)>,
-    pub tags: Vec<String>,
-    pub grams: Vec<String>,
-    /// (custom field key, value) pairs.
-    pub fields: Vec<(String, String)>,
-    /// Keyed hashes of the duplicate-check blocking keys.
-    pub match_keys: Vec<i64>,
-}
+use crate::{on_tx, StoreResult, Tx, TxConn};
 
 /// The index lists of a customer as stored: sorted, without repeats.
 struct IndexLists {
@@ -58,106 +44,6 @@ impl IndexLists {
         }
     }
 }
-
-/// What [`Tx::insert_new_customer`] writes. The code registry entry and the history
-/// entry get the new customer's id from the store.
-pub struct NewCustomerWrite<'a> {
-    pub row: &'a CustomerRow,
-    /// `YYYY-MM` of creation in the business time zone.
-    pub created_month: &'a str,
-    pub code: &'a CodeRow,
-    pub indexes: &'a CustomerIndexes,
-    pub history: &'a HistoryRow,
-    pub audit: &'a AuditRecord,
-    /// The new customer's quality (its `customer_id` is filled in by the store).
-    pub quality: &'a crate::QualityRow,
-}
-
-/// [`Tx::insert_new_customer`] on SQLite, given the new id as `$63` (known in advance:
-/// see `WriteCache::next_customer_id`), so it returns nothing and can be sent ahead
-/// (`Tx::send_behind`). List-valued indexes arrive as JSON arrays (one-element arrays
-/// for single columns), so the text never changes and stays a cached prepared statement.
-/// Single rows are inserted from VALUES and the lookup tables with INSERT OR IGNORE
-/// (their lists are deduplicated): SQLite then needs no statement journal, the page
-/// copies a statement that may fail half-way costs (migration 0009). The match keys,
-/// name bigrams and blind-index hashes ($26, $28, $30 on PostgreSQL) are not written here
-/// but queued in the transaction (see `lookups`).
-const NEW_CUSTOMER_SQLITE: &str = "\
-INSERT INTO customers (id, code, customer_type, name, name_key, status, uscc, region_code, \
-    industry, level, owner_id, department_id, data, created_by, created_at, updated_at, \
-    row_version, created_month) \
-VALUES ($63, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, 1, $15);
-INSERT INTO code_registry (code, customer_id, rule_key, rule_version, scope, seq, manual, \
-    status, redirect_to, issued_at, issued_by, reason) \
-VALUES ($1, $63, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25);
-INSERT OR IGNORE INTO customer_tags (customer_id, tag) \
-SELECT $63, json_extract(j.value, '$[0]') FROM json_each($27) j;
-INSERT OR IGNORE INTO customer_field_values (customer_id, key, value) \
-SELECT $63, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]') FROM json_each($29) j;
-INSERT INTO customer_history (customer_id, row_version, at, actor_id, actor_name, action, \
-    reason, changes, snapshot) \
-VALUES ($63, $31, $32, $33, $34, $35, $36, $37, $38);
-INSERT INTO audit_log (seq, at, actor_id, actor_name, source, action, target_type, \
-    target_id, before_json, after_json, reason, request_id, ip, prev_hash, hash, key_id) \
-VALUES ($39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51, $52, $53, $54);
-UPDATE audit_head SET seq = $39, hash = $53 WHERE id = 1;
-INSERT INTO customer_quality (customer_id, score, completeness, validity, consistency, \
-    timeliness, uniqueness, failing, computed_at, customer_version) \
-VALUES ($63, $55, $56, $57, $58, $59, $60, $61, $62, 1);
-INSERT INTO customer_quality_failures (rule_key, customer_id) \
-SELECT j.value, $63 FROM json_each($61) j;";
-
-/// [`NEW_CUSTOMER_SQLITE`] beginning with the savepoint statements it must run under.
-fn new_customer_sqlite(prefix: SavepointPrefix) -> &'static str {
-    static SQL: OnceLock<[String; 2]> = OnceLock::new();
-    let [open, renew] = SQL.get_or_init(|| {
-        [SavepointPrefix::Open, SavepointPrefix::Renew]
-            .map(|p| format!("{}{NEW_CUSTOMER_SQLITE}", p.sql()))
-    });
-    match prefix {
-        SavepointPrefix::None => NEW_CUSTOMER_SQLITE,
-        SavepointPrefix::Open => open,
-        SavepointPrefix::Renew => renew,
-    }
-}
-
-/// [`NEW_CUSTOMER_SQLITE`] for PostgreSQL: one statement whose parts are data-modifying
-/// common table expressions, with the same numbered parameters. The new id comes from
-/// the `c` part; foreign keys are checked at the end of the statement, when the customer
-/// row is there.
-const NEW_CUSTOMER_PG: &str = "\
-WITH c AS (\
-  INSERT INTO customers (code, customer_type, name, name_key, status, uscc, region_code, \
-    industry, level, owner_id, department_id, data, created_by, created_at, updated_at, \
-    row_version, created_month) \
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, 1, $15) \
-  RETURNING id), \
-r AS (INSERT INTO code_registry (code, customer_id, rule_key, rule_version, scope, seq, \
-    manual, status, redirect_to, issued_at, issued_by, reason) \
-  SELECT $1, c.id, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25 FROM c), \
-b AS (INSERT INTO customer_blind_index (customer_id, kind, hash) \
-  SELECT c.id, j->>0, j->>1 FROM c, json_array_elements($26::json) j), \
-t AS (INSERT INTO customer_tags (customer_id, tag) \
-  SELECT c.id, j->>0 FROM c, json_array_elements($27::json) j), \
-g AS (INSERT INTO customer_name_grams (customer_id, gram) \
-  SELECT c.id, j->>0 FROM c, json_array_elements($28::json) j), \
-f AS (INSERT INTO customer_field_values (customer_id, key, value) \
-  SELECT c.id, j->>0, j->>1 FROM c, json_array_elements($29::json) j), \
-m AS (INSERT INTO customer_match_keys (key_hash, customer_id) \
-  SELECT j.v::bigint, c.id FROM c, json_array_elements_text($30::json) AS j(v)), \
-h AS (INSERT INTO customer_history (customer_id, row_version, at, actor_id, actor_name, \
-    action, reason, changes, snapshot) \
-  SELECT c.id, $31, $32, $33, $34, $35, $36, $37, $38 FROM c), \
-a AS (INSERT INTO audit_log (seq, at, actor_id, actor_name, source, action, target_type, \
-    target_id, before_json, after_json, reason, request_id, ip, prev_hash, hash, key_id) \
-  VALUES ($39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51, $52, $53, $54)), \
-head AS (UPDATE audit_head SET seq = $39, hash = $53 WHERE id = 1), \
-q AS (INSERT INTO customer_quality (customer_id, score, completeness, validity, consistency, \
-    timeliness, uniqueness, failing, computed_at, customer_version) \
-  SELECT c.id, $55, $56, $57, $58, $59, $60, $61, $62, 1 FROM c), \
-qf AS (INSERT INTO customer_quality_failures (rule_key, customer_id) \
-  SELECT j, c.id FROM c, json_array_elements_text($61::json) AS j) \
-SELECT id FROM c";
 
 impl Tx {
     /// Replace the derived lookup rows of a customer (`fresh`: a new customer, nothing
@@ -220,94 +106,33 @@ impl Tx {
     /// savepoint) makes it all-or-nothing; a code or identifier already taken is
     /// `StoreError::Conflict`.
     pub async fn insert_new_customer(&mut self, w: NewCustomerWrite<'_>) -> StoreResult<i64> {
-        let crate::audit::ChainPlace {
-            seq,
-            prev_hash,
-            hash,
-            key_id,
-        } = self.advance_audit_head(w.audit).await?;
+        let place = self.advance_audit_head(w.audit).await?;
         self.cache.free_codes.remove(&w.row.code);
         let lists = IndexLists::of(w.indexes);
-        let (c, h, a) = (w.row, w.history, w.audit);
         let mut match_keys = w.indexes.match_keys.clone();
         match_keys.sort_unstable();
         match_keys.dedup();
-        // The 62 parameters both scripts share (owned: a write sent ahead outlives `w`).
-        macro_rules! bound {
-            ($sql:expr, $blind:expr, $grams:expr, $keys:expr) => {
-                sqlx::query($sql)
-                    .bind(c.code.clone()) // $1
-                    .bind(c.customer_type.clone())
-                    .bind(c.name.clone())
-                    .bind(c.name_key.clone())
-                    .bind(c.status.clone()) // $5
-                    .bind(c.uscc.clone())
-                    .bind(c.region_code.clone())
-                    .bind(c.industry.clone())
-                    .bind(c.level.clone())
-                    .bind(c.owner_id) // $10
-                    .bind(c.department_id)
-                    .bind(c.data.clone())
-                    .bind(c.created_by)
-                    .bind(c.created_at)
-                    .bind(w.created_month.to_string()) // $15
-                    .bind(w.code.rule_key.clone())
-                    .bind(w.code.rule_version)
-                    .bind(w.code.scope.clone())
-                    .bind(w.code.seq)
-                    .bind(w.code.manual) // $20
-                    .bind(w.code.status.clone())
-                    .bind(w.code.redirect_to.clone())
-                    .bind(w.code.issued_at)
-                    .bind(w.code.issued_by)
-                    .bind(w.code.reason.clone()) // $25
-                    .bind($blind)
-                    .bind(json_list(&lists.tags))
-                    .bind($grams)
-                    .bind(json_list(&lists.fields))
-                    .bind($keys) // $30
-                    .bind(h.row_version)
-                    .bind(h.at)
-                    .bind(h.actor_id)
-                    .bind(h.actor_name.clone())
-                    .bind(h.action.clone()) // $35
-                    .bind(h.reason.clone())
-                    .bind(h.changes.clone())
-                    .bind(h.snapshot.clone())
-                    .bind(seq)
-                    .bind(a.at) // $40
-                    .bind(a.actor_id)
-                    .bind(a.actor_name.clone())
-                    .bind(a.source.clone())
-                    .bind(a.action.clone())
-                    .bind(a.target_type.clone()) // $45
-                    .bind(a.target_id.clone())
-                    .bind(a.before.clone())
-                    .bind(a.after.clone())
-                    .bind(a.reason.clone())
-                    .bind(a.request_id.clone()) // $50
-                    .bind(a.ip.clone())
-                    .bind(prev_hash.clone())
-                    .bind(hash.clone())
-                    .bind(key_id.clone()) // $54
-                    .bind(w.quality.score) // $55
-                    .bind(w.quality.completeness)
-                    .bind(w.quality.validity)
-                    .bind(w.quality.consistency)
-                    .bind(w.quality.timeliness)
-                    .bind(w.quality.uniqueness) // $60
-                    .bind(w.quality.failing.clone())
-                    .bind(w.quality.computed_at) // $62
-            };
-        }
+        let mut binds = NewCustomerBinds {
+            row: w.row,
+            created_month: w.created_month,
+            code: w.code,
+            history: w.history,
+            audit: w.audit,
+            place: &place,
+            quality: w.quality,
+            blind: String::new(),
+            tags: json_list(&lists.tags),
+            grams: String::new(),
+            fields: json_list(&lists.fields),
+            match_keys: String::new(),
+        };
+        let sql = new_customer_sql();
         let id = match &mut self.conn {
             TxConn::Pg(t) => {
-                let q = bound!(
-                    NEW_CUSTOMER_PG,
-                    json_list(&lists.blind),
-                    json_list(&lists.grams),
-                    json_list(&match_keys)
-                );
+                binds.blind = json_list(&lists.blind);
+                binds.grams = json_list(&lists.grams);
+                binds.match_keys = json_list(&match_keys);
+                let q = bind_new_customer(sqlx::query(&sql.pg), &binds, None);
                 q.fetch_one(&mut **t).await?.try_get::<i64, _>(0)?
             }
             TxConn::Sqlite(_) | TxConn::Lent => {
@@ -317,7 +142,7 @@ impl Tx {
                 // while SQLite writes this one.
                 let id = self.next_customer_id().await?;
                 self.send_behind(|prefix| {
-                    bound!(new_customer_sqlite(prefix), "", "", "").bind(id) // $63
+                    bind_new_customer(sqlx::query(sql.sqlite(prefix)), &binds, Some(id))
                 })
                 .await?;
                 self.cache.next_customer_id = Some(id + 1);
@@ -330,9 +155,10 @@ impl Tx {
                 id
             }
         };
-        self.audit_head_written(seq, hash);
+        self.audit_head_written(place.seq, place.hash);
         if let Some(postings) = &mut self.cache.postings {
-            let stamp = crate::duplicates::CustomerStamp::new(id, 1, c.created_at, &c.status);
+            let stamp =
+                crate::duplicates::CustomerStamp::new(id, 1, w.row.created_at, &w.row.status);
             postings.created(stamp, &match_keys);
         }
         Ok(id)

@@ -6,6 +6,7 @@ mod checkpoint;
 mod handle;
 mod inspect;
 mod lookup_rows;
+mod migrations;
 mod open;
 mod options;
 mod savepoint;
@@ -95,22 +96,9 @@ mod tests {
     /// `seed` wrote then, opened as a database of today (so migrated the rest of the way).
     async fn migrated_after(
         dir: &Path,
-        before: &str,
+        before: i64,
         seed: &[&str],
     ) -> Result<Db, Box<dyn std::error::Error>> {
-        let old = dir.join("migrations");
-        std::fs::create_dir(&old)?;
-        let all = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
-        for entry in std::fs::read_dir(&all)? {
-            let path = entry?.path();
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            if name.as_bytes().first().is_some_and(u8::is_ascii_digit) && name < before {
-                std::fs::copy(&path, old.join(name))?;
-            }
-        }
         let file = dir.join(SQLITE_FILE);
         let opts = SqliteConnectOptions::new()
             .filename(&file)
@@ -120,8 +108,7 @@ mod tests {
             .max_connections(1)
             .connect_with(opts)
             .await?;
-        sqlx::migrate::Migrator::new(old.as_path())
-            .await?
+        migrations::migrations_before(Backend::Sqlite, before)
             .run(&pool)
             .await?;
         for sql in seed {
@@ -146,7 +133,7 @@ mod tests {
              updated_at) VALUES (1, 'admin', 'a', 'h', 1, 1), (5, 'Admin', 'b', 'h', 1, 1), \
              (9, 'ADMIN', 'c', 'h', 1, 1), (10, 'Lucy', 'd', 'h', 1, 1)",
         ];
-        let db = migrated_after(dir.path(), "0014", &seed).await?;
+        let db = migrated_after(dir.path(), 14, &seed).await?;
         let mut tx = db.begin().await?;
         let mut names = Vec::new();
         for id in [1, 5, 9, 10] {
@@ -178,7 +165,7 @@ mod tests {
             "INSERT INTO customer_tags (customer_id, tag) VALUES (7, 'vip')",
             "INSERT INTO customer_field_values (customer_id, key, value) VALUES (7, 'k', 'v')",
         ];
-        let db = migrated_after(dir.path(), "0009", &seed).await?;
+        let db = migrated_after(dir.path(), 9, &seed).await?;
         let mut tx = db.begin().await?;
         let TxConn::Sqlite(c) = &mut tx.conn else {
             return Err("expected SQLite".into());
@@ -223,7 +210,7 @@ mod tests {
             "INSERT INTO users (id, username, display_name, password_hash, created_at, \
              updated_at) VALUES (1, 'admin', 'a', 'h', 1, 1)",
         ];
-        let db = migrated_after(dir.path(), "0030", &seed).await?;
+        let db = migrated_after(dir.path(), 30, &seed).await?;
         db.close().await;
         let copies: Vec<_> = std::fs::read_dir(dir.path().join(upgrade::UPGRADE_BACKUP_DIR))?
             .collect::<Result<_, _>>()?;
@@ -307,19 +294,6 @@ mod tests {
         };
         let schema = opts.pg_schema.clone().ok_or("no schema")?;
         let url = opts.database_url.clone().ok_or("no url")?;
-        // The schema as an earlier version left it: migrations before 0030.
-        let old = tempfile::tempdir()?;
-        let all = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
-        for entry in std::fs::read_dir(&all)? {
-            let path = entry?.path();
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            if name.as_bytes().first().is_some_and(u8::is_ascii_digit) && name < "0030" {
-                std::fs::copy(&path, old.path().join(name))?;
-            }
-        }
         let admin = sqlx::PgPool::connect(&url).await?;
         sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
             .execute(&admin)
@@ -328,8 +302,8 @@ mod tests {
             .parse::<sqlx::postgres::PgConnectOptions>()?
             .options([("search_path", schema.as_str())]);
         let pool = sqlx::PgPool::connect_with(connect).await?;
-        sqlx::migrate::Migrator::new(old.path())
-            .await?
+        // The schema as an earlier version left it: migrations before 0030.
+        migrations::migrations_before(Backend::Postgres, 30)
             .run(&pool)
             .await?;
         pool.close().await;
@@ -461,7 +435,7 @@ mod tests {
             "INSERT INTO customer_blind_index_recent (customer_id, kind, hash) \
              VALUES (7, 'mobile', 'h1'), (7, 'email', 'h2'), (8, 'mobile', 'h1')",
         ];
-        let db = migrated_after(dir.path(), "0012", &seed).await?;
+        let db = migrated_after(dir.path(), 12, &seed).await?;
         let mut tx = db.begin().await?;
         let indexes = crate::customer_master::CustomerIndexes {
             match_keys: vec![5],

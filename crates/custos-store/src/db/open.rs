@@ -12,21 +12,16 @@ use sqlx::ConnectOptions;
 
 use super::checkpoint::Checkpointer;
 use super::handle::Db;
+use super::migrations::{PG_MIGRATIONS, SQLITE_MIGRATIONS};
 use super::options::DbOptions;
 use crate::audit_chain::AuditKeySlot;
 use crate::error::{StoreError, StoreResult};
-
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 pub const SQLITE_FILE: &str = "custos.db";
 
 /// The migration versions this build applies to a database of `backend`.
 pub fn migrations_of(backend: super::options::Backend) -> Vec<i64> {
-    super::upgrade::known(match backend {
-        super::options::Backend::Sqlite => &SQLITE_MIGRATIONS,
-        super::options::Backend::Postgres => &PG_MIGRATIONS,
-    })
+    super::upgrade::known(super::migrations::migrator(backend))
 }
 
 /// File name of the SQLite database inside the data directory.
