@@ -11,31 +11,51 @@
 //! and the use cases `create`, `change` and `bulk`; beside them the duplicate check, its disclosure, the review queue and merges. No two
 //! of these files import each other; the paths callers use are re-exported here.
 
-/// Calls `$m!` with the names of the record's optional text fields (the ones whose
-/// characters are checked), then any names given after `$m`.
+/// The record's optional text fields (the ones whose characters are checked), the one
+/// list of them: each with its type in a validated `Record` (a `Draft` holds each as
+/// text). Calls `$m!` with `[$args]` and then `name: Type` for every field; `Draft`,
+/// `Record` and their conversions are generated from it (see `record`), and so is
+/// `with_optional_text_fields!`.
+macro_rules! optional_text_fields {
+    ($m:ident [$($args:tt)*]) => {
+        $m! {
+            [$($args)*]
+            short_name: String,
+            uscc: Ident<Uscc>,
+            id_number: Ident<IdNumber>,
+            legal_representative: String,
+            established_on: String,
+            industry: String,
+            scale: Ident<Scale>,
+            level: String,
+            source: String,
+            /// GB/T 2260 code, checked against the region catalogue.
+            region_code: String,
+            address: String,
+            postal_code: String,
+            phone: String,
+            mobile: Ident<Mobile>,
+            email: String,
+            website: String,
+            credit_rating: String,
+            remarks: String
+        }
+    };
+}
+
+/// Calls `$m!` with the names of the record's optional text fields (see
+/// `optional_text_fields!`), then any names given after `$m`.
 macro_rules! with_optional_text_fields {
     ($m:ident $(, $more:ident)*) => {
-        $m!(
-            short_name,
-            uscc,
-            id_number,
-            legal_representative,
-            established_on,
-            industry,
-            scale,
-            level,
-            source,
-            region_code,
-            address,
-            postal_code,
-            phone,
-            mobile,
-            email,
-            website,
-            credit_rating,
-            remarks
-            $(, $more)*
-        )
+        optional_text_fields!(call_with_field_names [$m $(, $more)*])
+    };
+}
+
+/// `$m!` called with the names of `optional_text_fields!`'s list (its types dropped) and
+/// then `$more`.
+macro_rules! call_with_field_names {
+    ([$m:ident $(, $more:ident)*] $($(#[$doc:meta])* $f:ident : $t:ty),*) => {
+        $m!($($f),* $(, $more)*)
     };
 }
 

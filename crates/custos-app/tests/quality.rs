@@ -438,3 +438,56 @@ both!(summary_of_an_empty_database, |t| {
         assert!(s.groups.is_empty());
     }
 });
+
+// Old or imported data with a status outside the list: reading the customer, alone or in
+// a list, fails with an internal error (logged; callers see the generic message) that
+// names the customer, the field and the value, so the row can be found and mended. A
+// scale outside its list is kept as it is and read.
+both!(a_stored_value_outside_its_list_is_named, |t| {
+    let mut n = bare("状态损坏甲有限公司", 7);
+    n.scale = Some("small".into());
+    let code = create(&t, &t.admin, n).await;
+    raw(
+        &t,
+        &format!("UPDATE customers SET data = REPLACE(data, '\"small\"', '\"huge\"') WHERE code = '{code}'"),
+    )
+    .await;
+    let read = t.app.customers().get_customer(&t.admin, &code).await;
+    assert_eq!(
+        read.expect("a stored scale outside the list")
+            .scale
+            .as_deref(),
+        Some("huge")
+    );
+
+    raw(
+        &t,
+        &format!("UPDATE customers SET status = 'gone' WHERE code = '{code}'"),
+    )
+    .await;
+    let named = |e: AppError| match e {
+        AppError::Internal(msg) => {
+            assert!(
+                msg.contains(&code) && msg.contains("'status'") && msg.contains("\"gone\""),
+                "{msg}"
+            );
+            assert!(msg.contains("active"), "the values allowed: {msg}");
+        }
+        other => panic!("expected an internal error, got {other:?}"),
+    };
+    named(
+        t.app
+            .customers()
+            .get_customer(&t.admin, &code)
+            .await
+            .expect_err("a stored status outside the list"),
+    );
+    named(
+        t.app
+            .customers()
+            .customer_list(&t.admin, Default::default())
+            .await
+            .map(|_| ())
+            .expect_err("a list holding it"),
+    );
+});

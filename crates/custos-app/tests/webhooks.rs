@@ -859,3 +859,61 @@ both!(a_worker_killed_mid_delivery_and_a_receiver_down, |t| {
         .collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
 });
+
+// The list with each subscription's last attempt (the console's list, one statement for
+// all of them) shows the newest line of each one's own log, whatever order the lines
+// were written in, and none for a subscription never sent to.
+both!(the_list_shows_each_subscriptions_newest_attempt, |t| {
+    let r = Receiver::start().await;
+    let mut ids = Vec::new();
+    for name in ["a", "b", "c"] {
+        ids.push(hook(&t, &r, name, None).await.0);
+    }
+    let (a, b) = (ids[0], ids[1]);
+    // (attempt id, subscription, outcome): a's newest is 15, b's is 14; c has none.
+    for (id, hook, outcome) in [
+        (11, a, "delivered"),
+        (15, a, "dead"),
+        (12, b, "ping"),
+        (13, a, "retry"),
+        (14, b, "delivered"),
+    ] {
+        t.db.execute(&format!(
+            "INSERT INTO webhook_attempts (id, webhook_id, attempt_id, event_id, event_type, \
+             at, latency_ms, outcome) VALUES ({id}, {hook}, 'att-{id}', 'ev-{id}', \
+             'customer.created', {id}, 1, '{outcome}')"
+        ))
+        .await
+        .expect("attempt");
+    }
+    let hooks = t.app.webhooks();
+    let listed = hooks
+        .list_webhooks_with_last_attempt(&t.admin)
+        .await
+        .unwrap();
+    let last: Vec<(String, Option<(i64, String)>)> = listed
+        .iter()
+        .map(|l| {
+            let attempt = l.last_attempt.as_ref().map(|a| (a.id, a.outcome.clone()));
+            (l.webhook.name.clone(), attempt)
+        })
+        .collect();
+    assert_eq!(
+        last,
+        [
+            ("a".to_string(), Some((15, "dead".to_string()))),
+            ("b".to_string(), Some((14, "delivered".to_string()))),
+            ("c".to_string(), None),
+        ]
+    );
+    // The same subscriptions as the plain list, each as the log's first line shows it.
+    let plain = hooks.list_webhooks(&t.admin).await.unwrap();
+    assert_eq!(plain.len(), listed.len());
+    for (p, l) in plain.iter().zip(&listed) {
+        assert_eq!(p.id, l.webhook.id);
+        let log = hooks.webhook_attempts(&t.admin, p.id, None, Some(1));
+        let log = log.await.unwrap();
+        let first = log.items.first().map(|a| a.attempt_id.clone());
+        assert_eq!(first, l.last_attempt.as_ref().map(|a| a.attempt_id.clone()));
+    }
+});

@@ -371,6 +371,26 @@ impl Tx {
         })?)
     }
 
+    /// The newest attempt of each of the first `limit` subscriptions (those
+    /// [`Tx::webhooks`] lists) that has any, in one statement: each subscription's
+    /// greatest attempt id, found in the index on `(webhook_id, id)`.
+    pub async fn last_webhook_attempts(
+        &mut self,
+        limit: i64,
+    ) -> StoreResult<Vec<WebhookAttemptRow>> {
+        let sql = format!(
+            "SELECT {ATTEMPT_COLS} FROM webhook_attempts WHERE id IN (\
+             SELECT (SELECT MAX(a.id) FROM webhook_attempts a WHERE a.webhook_id = w.id) \
+             FROM (SELECT id FROM webhooks ORDER BY id LIMIT $1) w) ORDER BY webhook_id"
+        );
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, WebhookAttemptRow>(
+            &sql
+        )
+        .bind(limit)
+        .fetch_all(c)
+        .await)?)
+    }
+
     pub async fn delivery_counts(&mut self, webhook_id: i64) -> StoreResult<DeliveryCounts> {
         let sql = "SELECT state, COUNT(*) FROM webhook_deliveries WHERE webhook_id = $1 \
                    GROUP BY state";

@@ -19,7 +19,7 @@ use custos_store::{CustomerRow, StoreResult, Tx};
 
 pub(crate) use super::disclosure::evidence_views;
 use super::disclosure::Lens;
-use super::input::NewCustomer;
+use super::input::{ContactInput, NewCustomer};
 use super::masking::draft_has_pii;
 use super::record::{Contact, Draft, OptionalText, Record, LIVE_STATUSES};
 pub use super::report::{DuplicateCandidate, DuplicateReport, EvidenceView};
@@ -258,8 +258,27 @@ fn verdict_str(v: Verdict) -> &'static str {
     }
 }
 
-/// The texts of a customer the matcher compares, typed or as submitted.
-struct MatchTexts<'a> {
+/// The phone numbers of a contact, stored ([`Contact`]) or as submitted ([`ContactInput`]).
+pub(super) trait ContactPhones {
+    fn phones(&self) -> [Option<&str>; 2];
+}
+
+macro_rules! contact_phones {
+    ($($contact:ty),*) => {$(
+        impl ContactPhones for $contact {
+            fn phones(&self) -> [Option<&str>; 2] {
+                [self.mobile.as_deref(), self.phone.as_deref()]
+            }
+        }
+    )*};
+}
+
+contact_phones!(Contact, ContactInput);
+
+/// The texts of a customer the matcher compares, borrowed from a [`Record`] (typed) or a
+/// [`NewCustomer`] (as submitted, compared after the matcher's own normalisation) without
+/// copying it first: the one conversion to [`MatchRecord`].
+pub(super) struct MatchTexts<'a, C> {
     customer_type: &'a str,
     name: &'a str,
     short_name: Option<&'a str>,
@@ -272,85 +291,74 @@ struct MatchTexts<'a> {
     region_code: Option<&'a str>,
     address: Option<&'a str>,
     industry: Option<&'a str>,
-    contacts: &'a [Contact],
+    contacts: &'a [C],
 }
 
-impl MatchTexts<'_> {
-    fn match_record(&self) -> MatchRecord {
-        let mut phones: Vec<String> = Vec::new();
-        let mut add = |p: Option<&str>| {
-            if let Some(p) = p {
-                if !phones.iter().any(|q| q == p) {
-                    phones.push(p.to_string());
+/// `From` each customer shape that spells the compared fields alike (optional
+/// ones read through [`OptionalText`], typed or not), written once.
+macro_rules! match_texts_from {
+    ($($shape:ty => $contact:ty),*) => {$(
+        impl<'a> From<&'a $shape> for MatchTexts<'a, $contact> {
+            fn from(rec: &'a $shape) -> Self {
+                MatchTexts {
+                    customer_type: &rec.customer_type,
+                    name: &rec.name,
+                    short_name: rec.short_name.text(),
+                    former_names: &rec.former_names,
+                    uscc: rec.uscc.text(),
+                    id_number: rec.id_number.text(),
+                    mobile: rec.mobile.text(),
+                    phone: rec.phone.text(),
+                    email: rec.email.text(),
+                    region_code: rec.region_code.text(),
+                    address: rec.address.text(),
+                    industry: rec.industry.text(),
+                    contacts: &rec.contacts,
                 }
             }
-        };
-        add(self.mobile);
-        add(self.phone);
-        for c in self.contacts {
-            add(c.mobile.as_deref());
-            add(c.phone.as_deref());
         }
-        let text = |v: Option<&str>| v.unwrap_or_default().to_string();
-        MatchRecord {
-            customer_type: self.customer_type.to_string(),
-            name: self.name.to_string(),
-            short_name: text(self.short_name),
-            former_names: self.former_names.to_vec(),
-            uscc: text(self.uscc),
-            id_number: text(self.id_number),
-            phones,
-            email: text(self.email),
-            region_code: text(self.region_code),
-            province: String::new(),
-            city: String::new(),
-            district: String::new(),
-            address: text(self.address),
-            industry: text(self.industry),
-            birth_date: None,
-        }
-    }
+    )*};
 }
 
-/// The fields of a customer the matcher compares.
-pub(super) fn match_record(rec: &Record) -> MatchRecord {
-    MatchTexts {
-        customer_type: &rec.customer_type,
-        name: &rec.name,
-        short_name: rec.short_name.text(),
-        former_names: &rec.former_names,
-        uscc: rec.uscc.text(),
-        id_number: rec.id_number.text(),
-        mobile: rec.mobile.text(),
-        phone: rec.phone.text(),
-        email: rec.email.text(),
-        region_code: rec.region_code.text(),
-        address: rec.address.text(),
-        industry: rec.industry.text(),
-        contacts: &rec.contacts,
-    }
-    .match_record()
-}
+match_texts_from!(Record => Contact, NewCustomer => ContactInput);
 
-/// [`match_record`] of a record as submitted (compared as entered, after the matcher's
-/// own normalisation).
-pub(super) fn match_draft(rec: &Draft) -> MatchRecord {
-    MatchTexts {
-        customer_type: &rec.customer_type,
-        name: &rec.name,
-        short_name: rec.short_name.text(),
-        former_names: &rec.former_names,
-        uscc: rec.uscc.text(),
-        id_number: rec.id_number.text(),
-        mobile: rec.mobile.text(),
-        phone: rec.phone.text(),
-        email: rec.email.text(),
-        region_code: rec.region_code.text(),
-        address: rec.address.text(),
-        industry: rec.industry.text(),
-        contacts: &rec.contacts,
+/// The fields of a customer the matcher compares: of a [`Record`] or a [`NewCustomer`]
+/// (see [`MatchTexts`]).
+pub(super) fn match_record<'a, C: ContactPhones + 'a>(
+    rec: impl Into<MatchTexts<'a, C>>,
+) -> MatchRecord {
+    let t = rec.into();
+    let mut phones: Vec<String> = Vec::new();
+    let mut add = |p: Option<&str>| {
+        if let Some(p) = p {
+            if !phones.iter().any(|q| q == p) {
+                phones.push(p.to_string());
+            }
+        }
+    };
+    add(t.mobile);
+    add(t.phone);
+    for p in t.contacts.iter().flat_map(ContactPhones::phones) {
+        add(p);
     }
-    .match_record()
+    let text = |v: Option<&str>| v.unwrap_or_default().to_string();
+    MatchRecord {
+        customer_type: t.customer_type.to_string(),
+        name: t.name.to_string(),
+        short_name: text(t.short_name),
+        former_names: t.former_names.to_vec(),
+        uscc: text(t.uscc),
+        id_number: text(t.id_number),
+        phones,
+        email: text(t.email),
+        region_code: text(t.region_code),
+        province: String::new(),
+        city: String::new(),
+        district: String::new(),
+        address: text(t.address),
+        industry: text(t.industry),
+        birth_date: None,
+    }
 }
 
 /// Keyed hashes of the record's blocking keys, as stored in `customer_match_keys`.
@@ -409,12 +417,12 @@ impl Customers<'_> {
         draft: &NewCustomer,
         exclude: &[i64],
     ) -> AppResult<DuplicateReport> {
-        self.find_duplicates(tx, actor, &match_draft(&Draft::from(draft)), exclude)
+        self.find_duplicates(tx, actor, &match_record(draft), exclude)
             .await
     }
 
-    /// Existing customers that may be the same as `rec` (its [`match_record`] or
-    /// [`match_draft`]; ignoring `exclude`), best first, as `actor` may see them.
+    /// Existing customers that may be the same as `rec` (its [`match_record`]; ignoring
+    /// `exclude`), best first, as `actor` may see them.
     pub(super) async fn find_duplicates(
         &self,
         tx: &mut Tx,
@@ -814,7 +822,7 @@ mod tests {
         let key = &other.config.pii_key;
         let lists: Vec<Vec<i64>> = drafts
             .iter()
-            .map(|d| hashes_of(&prepare(&match_draft(&Draft::from(d)), today), key))
+            .map(|d| hashes_of(&prepare(&match_record(d), today), key))
             .collect();
         let mut tx = other.db.begin().await?;
         let mut stamps = Vec::new();

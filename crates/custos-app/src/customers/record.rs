@@ -42,75 +42,89 @@ pub(super) struct Contact {
     pub(super) is_primary: bool,
 }
 
-/// The whole customer as submitted, every value as text: what validation works on.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct Draft {
-    pub(super) customer_type: String,
-    pub(super) name: String,
-    pub(super) short_name: Option<String>,
-    pub(super) former_names: Vec<String>,
-    pub(super) uscc: Option<String>,
-    pub(super) id_number: Option<String>,
-    pub(super) legal_representative: Option<String>,
-    pub(super) established_on: Option<String>,
-    pub(super) registered_capital: Option<f64>,
-    pub(super) industry: Option<String>,
-    pub(super) scale: Option<String>,
-    pub(super) level: Option<String>,
-    pub(super) source: Option<String>,
-    pub(super) region_code: Option<String>,
-    pub(super) address: Option<String>,
-    pub(super) postal_code: Option<String>,
-    pub(super) phone: Option<String>,
-    pub(super) mobile: Option<String>,
-    pub(super) email: Option<String>,
-    pub(super) website: Option<String>,
-    pub(super) owner_id: Option<i64>,
-    pub(super) department_id: Option<i64>,
-    pub(super) status: String,
-    pub(super) tags: Vec<String>,
-    pub(super) credit_rating: Option<String>,
-    pub(super) remarks: Option<String>,
-    pub(super) contacts: Vec<Contact>,
-    pub(super) custom: Map<String, Value>,
+/// A whole customer: the fields every form has, the status as `$status` and the optional
+/// text fields given (each an `Option` of its type).
+macro_rules! customer_struct {
+    ($(#[$meta:meta])* $name:ident, $status:ty, $($(#[$doc:meta])* $f:ident : $t:ty),*) => {
+        $(#[$meta])*
+        pub(crate) struct $name {
+            /// A key of the configured customer types (see [`Record::is_individual`]).
+            pub(super) customer_type: String,
+            pub(super) name: String,
+            pub(super) former_names: Vec<String>,
+            pub(super) registered_capital: Option<f64>,
+            pub(super) owner_id: Option<i64>,
+            pub(super) department_id: Option<i64>,
+            pub(super) status: $status,
+            pub(super) tags: Vec<String>,
+            pub(super) contacts: Vec<Contact>,
+            pub(super) custom: Map<String, Value>,
+            $($(#[$doc])* pub(super) $f: Option<$t>,)*
+        }
+    };
 }
 
-/// The whole customer after validation: identifiers parsed (read back from storage, one
-/// that no longer passes is kept as text, see [`Ident`]), status and scale from their
-/// lists, every text normalised. Never stored as is. Serialises as the API spells it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub(crate) struct Record {
-    /// A key of the configured customer types (see [`Record::is_individual`]).
-    pub(super) customer_type: String,
-    pub(super) name: String,
-    pub(super) short_name: Option<String>,
-    pub(super) former_names: Vec<String>,
-    pub(super) uscc: Option<Ident<Uscc>>,
-    pub(super) id_number: Option<Ident<IdNumber>>,
-    pub(super) legal_representative: Option<String>,
-    pub(super) established_on: Option<String>,
-    pub(super) registered_capital: Option<f64>,
-    pub(super) industry: Option<String>,
-    pub(super) scale: Option<Ident<Scale>>,
-    pub(super) level: Option<String>,
-    pub(super) source: Option<String>,
-    /// GB/T 2260 code, checked against the region catalogue.
-    pub(super) region_code: Option<String>,
-    pub(super) address: Option<String>,
-    pub(super) postal_code: Option<String>,
-    pub(super) phone: Option<String>,
-    pub(super) mobile: Option<Ident<Mobile>>,
-    pub(super) email: Option<String>,
-    pub(super) website: Option<String>,
-    pub(super) owner_id: Option<i64>,
-    pub(super) department_id: Option<i64>,
-    pub(super) status: CustomerStatus,
-    pub(super) tags: Vec<String>,
-    pub(super) credit_rating: Option<String>,
-    pub(super) remarks: Option<String>,
-    pub(super) contacts: Vec<Contact>,
-    pub(super) custom: Map<String, Value>,
+/// `Draft` and `Record`, and the conversions between them and from the input, each with
+/// the optional text fields of `optional_text_fields!` beside the fields of their own.
+macro_rules! customer_records {
+    ([] $($(#[$doc:meta])* $f:ident : $t:ty),*) => {
+        customer_struct!(
+            /// The whole customer as submitted, every value as text: what validation
+            /// works on.
+            #[derive(Debug, Clone, Default, PartialEq)]
+            Draft, String, $($(#[$doc])* $f: String),*
+        );
+
+        customer_struct!(
+            /// The whole customer after validation: identifiers parsed (read back from
+            /// storage, one that no longer passes is kept as text, see [`Ident`]), status
+            /// and scale from their lists, every text normalised. Never stored as is.
+            /// Serialises as the API spells it.
+            #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+            Record, CustomerStatus, $($(#[$doc])* $f: $t),*
+        );
+
+        impl Record {
+            /// The record as text again: what a change, a merge or a split starts from
+            /// before it is validated anew.
+            pub(super) fn draft(&self) -> Draft {
+                Draft {
+                    customer_type: self.customer_type.clone(),
+                    name: self.name.clone(),
+                    former_names: self.former_names.clone(),
+                    registered_capital: self.registered_capital,
+                    owner_id: self.owner_id,
+                    department_id: self.department_id,
+                    status: self.status.as_str().to_string(),
+                    tags: self.tags.clone(),
+                    contacts: self.contacts.clone(),
+                    custom: self.custom.clone(),
+                    $($f: self.$f.text().map(str::to_string),)*
+                }
+            }
+        }
+
+        impl From<&NewCustomer> for Draft {
+            fn from(n: &NewCustomer) -> Draft {
+                Draft {
+                    customer_type: n.customer_type.clone(),
+                    name: n.name.clone(),
+                    former_names: n.former_names.clone(),
+                    registered_capital: n.registered_capital,
+                    owner_id: n.owner_id,
+                    department_id: n.department_id,
+                    status: n.status.clone().unwrap_or_default(),
+                    tags: n.tags.clone(),
+                    contacts: n.contacts.iter().map(|c| contact_record(c, 0)).collect(),
+                    custom: n.custom.clone(),
+                    $($f: n.$f.clone(),)*
+                }
+            }
+        }
+    };
 }
+
+optional_text_fields!(customer_records []);
 
 /// An identifier of a record: the core type validation gives, or a stored value that does
 /// not pass (old or imported data, written behind the use cases' back), kept as it is so
@@ -181,42 +195,6 @@ impl Record {
     pub(crate) fn is_individual(&self) -> bool {
         is_individual_type(&self.customer_type)
     }
-
-    /// The record as text again: what a change, a merge or a split starts from before
-    /// it is validated anew.
-    pub(super) fn draft(&self) -> Draft {
-        let text = |v: &dyn OptionalText| v.text().map(str::to_string);
-        Draft {
-            customer_type: self.customer_type.clone(),
-            name: self.name.clone(),
-            short_name: self.short_name.clone(),
-            former_names: self.former_names.clone(),
-            uscc: text(&self.uscc),
-            id_number: text(&self.id_number),
-            legal_representative: self.legal_representative.clone(),
-            established_on: self.established_on.clone(),
-            registered_capital: self.registered_capital,
-            industry: self.industry.clone(),
-            scale: text(&self.scale),
-            level: self.level.clone(),
-            source: self.source.clone(),
-            region_code: self.region_code.clone(),
-            address: self.address.clone(),
-            postal_code: self.postal_code.clone(),
-            phone: self.phone.clone(),
-            mobile: text(&self.mobile),
-            email: self.email.clone(),
-            website: self.website.clone(),
-            owner_id: self.owner_id,
-            department_id: self.department_id,
-            status: self.status.as_str().to_string(),
-            tags: self.tags.clone(),
-            credit_rating: self.credit_rating.clone(),
-            remarks: self.remarks.clone(),
-            contacts: self.contacts.clone(),
-            custom: self.custom.clone(),
-        }
-    }
 }
 
 pub(super) fn contact_record(c: &ContactInput, id: i64) -> Contact {
@@ -228,41 +206,6 @@ pub(super) fn contact_record(c: &ContactInput, id: i64) -> Contact {
         phone: c.phone.clone(),
         email: c.email.clone(),
         is_primary: c.is_primary.unwrap_or(false),
-    }
-}
-
-impl From<&NewCustomer> for Draft {
-    fn from(n: &NewCustomer) -> Draft {
-        Draft {
-            customer_type: n.customer_type.clone(),
-            name: n.name.clone(),
-            short_name: n.short_name.clone(),
-            former_names: n.former_names.clone(),
-            uscc: n.uscc.clone(),
-            id_number: n.id_number.clone(),
-            legal_representative: n.legal_representative.clone(),
-            established_on: n.established_on.clone(),
-            registered_capital: n.registered_capital,
-            industry: n.industry.clone(),
-            scale: n.scale.clone(),
-            level: n.level.clone(),
-            source: n.source.clone(),
-            region_code: n.region_code.clone(),
-            address: n.address.clone(),
-            postal_code: n.postal_code.clone(),
-            phone: n.phone.clone(),
-            mobile: n.mobile.clone(),
-            email: n.email.clone(),
-            website: n.website.clone(),
-            owner_id: n.owner_id,
-            department_id: n.department_id,
-            status: n.status.clone().unwrap_or_default(),
-            tags: n.tags.clone(),
-            credit_rating: n.credit_rating.clone(),
-            remarks: n.remarks.clone(),
-            contacts: n.contacts.iter().map(|c| contact_record(c, 0)).collect(),
-            custom: n.custom.clone(),
-        }
     }
 }
 

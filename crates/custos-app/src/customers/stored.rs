@@ -131,12 +131,18 @@ fn stored_data(rec: &Record, key: &PiiKey) -> String {
 }
 
 /// The status of a stored row; one custos never writes is damage to the database,
-/// reported like unreadable data.
+/// reported like unreadable data (logged, the caller sees the generic message) naming the
+/// customer, the field, the value and the values allowed, so the row can be found and
+/// mended.
 fn status_of(row: &CustomerRow) -> AppResult<CustomerStatus> {
     CustomerStatus::of(&row.status).ok_or_else(|| {
+        let allowed: Vec<&str> = CustomerStatus::ALL.iter().map(|s| s.as_str()).collect();
+        // Debug-quoted: the value came from the database, not through validation.
         AppError::Internal(format!(
-            "customer {} status '{}' unreadable",
-            row.code, row.status
+            "customer {}: stored field 'status' has the value {:?}, not one of {}",
+            row.code,
+            row.status,
+            allowed.join(", ")
         ))
     })
 }

@@ -2,6 +2,8 @@
 //! rotate the secret, read the delivery log, replay from a seq. Every change is audited;
 //! the secret never is.
 
+use std::collections::HashMap;
+
 use crate::webhooks::Webhooks;
 use custos_core::{FieldError, Violation};
 use custos_store::{now_us, Tx, WebhookAttemptRow, WebhookRow};
@@ -9,7 +11,7 @@ use custos_store::{now_us, Tx, WebhookAttemptRow, WebhookRow};
 use super::sign::new_secret;
 use super::{
     NewWebhook, ReplayRequest, ReplayResult, WebhookAttemptPage, WebhookAttemptView, WebhookPatch,
-    WebhookView, WebhookWithSecret, ATTEMPT_OUTCOMES,
+    WebhookView, WebhookWithLastAttempt, WebhookWithSecret, ATTEMPT_OUTCOMES,
 };
 use crate::actor::{Actor, Scope};
 use crate::audit::{append, record};
@@ -241,12 +243,38 @@ impl Webhooks<'_> {
     }
 
     pub async fn list_webhooks(&self, actor: &Actor) -> AppResult<Vec<WebhookView>> {
+        let listed = self.listed(actor, false).await?;
+        Ok(listed.into_iter().map(|l| l.webhook).collect())
+    }
+
+    /// [`Webhooks::list_webhooks`], each with the newest attempt of its delivery log, read
+    /// for all of them in one statement.
+    pub async fn list_webhooks_with_last_attempt(
+        &self,
+        actor: &Actor,
+    ) -> AppResult<Vec<WebhookWithLastAttempt>> {
+        self.listed(actor, true).await
+    }
+
+    async fn listed(
+        &self,
+        actor: &Actor,
+        last_attempts: bool,
+    ) -> AppResult<Vec<WebhookWithLastAttempt>> {
         require_manage(actor)?;
         let mut tx = self.app.db.begin_read().await?;
         let rows = tx.webhooks(MAX_WEBHOOKS).await?;
+        let mut last: HashMap<i64, WebhookAttemptRow> = HashMap::new();
+        if last_attempts {
+            let attempts = tx.last_webhook_attempts(MAX_WEBHOOKS).await?;
+            last.extend(attempts.into_iter().map(|a| (a.webhook_id, a)));
+        }
         let mut out = Vec::with_capacity(rows.len());
         for w in &rows {
-            out.push(view(&mut tx, w).await?);
+            out.push(WebhookWithLastAttempt {
+                webhook: view(&mut tx, w).await?,
+                last_attempt: last.remove(&w.id).map(attempt_view),
+            });
         }
         tx.rollback().await?;
         Ok(out)

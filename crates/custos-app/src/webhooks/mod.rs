@@ -155,6 +155,15 @@ pub struct WebhookAttemptView {
     pub error: Option<String>,
 }
 
+/// A subscription with the newest line of its delivery log (what the console's list
+/// shows).
+#[derive(Debug, Clone)]
+pub struct WebhookWithLastAttempt {
+    pub webhook: WebhookView,
+    /// Absent when nothing was ever sent to it (or the log was pruned).
+    pub last_attempt: Option<WebhookAttemptView>,
+}
+
 /// A page of the delivery log, newest first.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WebhookAttemptPage {

@@ -93,31 +93,7 @@ async fn audit_reasons(t: &T, action: &str) -> Vec<String> {
     rows.into_iter().filter_map(|e| e.reason).collect()
 }
 
-macro_rules! ldap_test {
-    ($name:ident, |$env:ident| $body:block) => {
-        mod $name {
-            use super::*;
-            #[allow(unused_mut)]
-            async fn run(backend: Backend) {
-                let Some(mut $env) = start(backend, stringify!($name)).await else {
-                    return;
-                };
-                $body
-                $env.t.db.cleanup().await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                run(Backend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                run(Backend::Postgres).await;
-            }
-        }
-    };
-}
-
-ldap_test!(first_login_creates_the_user_with_the_mapped_role, |env| {
+login_test!(first_login_creates_the_user_with_the_mapped_role, |env| {
     let r = env
         .t
         .app
@@ -172,7 +148,7 @@ ldap_test!(first_login_creates_the_user_with_the_mapped_role, |env| {
     assert_eq!(roles, ["clerk", "steward"]);
 });
 
-ldap_test!(wrong_and_empty_passwords_are_refused, |env| {
+login_test!(wrong_and_empty_passwords_are_refused, |env| {
     assert_refused(
         env.t
             .app
@@ -192,7 +168,7 @@ ldap_test!(wrong_and_empty_passwords_are_refused, |env| {
     );
 });
 
-ldap_test!(unknown_and_unmapped_users_are_refused, |env| {
+login_test!(unknown_and_unmapped_users_are_refused, |env| {
     assert_refused(
         env.t
             .app
@@ -206,7 +182,7 @@ ldap_test!(unknown_and_unmapped_users_are_refused, |env| {
     assert!(stored_user(&env.t, "bob").await.is_none());
 });
 
-ldap_test!(filter_injection_finds_nobody, |env| {
+login_test!(filter_injection_finds_nobody, |env| {
     for name in ["*)(uid=*", "*", "alice)(|(uid=*", "al*"] {
         assert_refused(
             env.t
@@ -219,7 +195,7 @@ ldap_test!(filter_injection_finds_nobody, |env| {
     assert!(stored_user(&env.t, "alice").await.is_none());
 });
 
-ldap_test!(
+login_test!(
     leaving_the_groups_or_the_directory_disables_the_account,
     |env| {
         let alice = env
@@ -280,7 +256,7 @@ ldap_test!(
     }
 );
 
-ldap_test!(local_accounts_keep_their_passwords, |env| {
+login_test!(local_accounts_keep_their_passwords, |env| {
     // The directory has an `admin` too: it never logs in as the local administrator.
     assert_refused(
         env.t
@@ -307,7 +283,7 @@ ldap_test!(local_accounts_keep_their_passwords, |env| {
         .expect("local admin, directory down");
 });
 
-ldap_test!(
+login_test!(
     a_directory_that_is_down_answers_503_and_counts_no_failure,
     |env| {
         env.slapd.stop();
@@ -326,7 +302,7 @@ ldap_test!(
     }
 );
 
-ldap_test!(
+login_test!(
     directory_accounts_are_throttled_and_have_no_local_password,
     |env| {
         let alice = env

@@ -1,35 +1,25 @@
-//! OpenID Connect sign-on against the test provider: the full code flow with PKCE, and
+//! OpenID Connect sign-on against the test provider (of the sign-on fake): the full code flow with PKCE, and
 //! every way a callback or token can be wrong.
 
 use custos_app::actor::Scope;
-use custos_app::auth::{LoginResult, SessionKind};
 use custos_app::error::AppError;
 use custos_app::external::oidc::OidcProvider;
-use custos_app::external::GroupMapping;
 use serde_json::json;
 
-use super::oidc_provider::{Provider, Tweaks, CLIENT_ID, CLIENT_SECRET};
+use super::sign_on::*;
+use super::sso_fake::{SsoFake, Tweaks, CLIENT_ID, CLIENT_SECRET};
 use super::support::*;
 
 const REDIRECT: &str = "https://custos.example/console/auth/oidc/test/callback";
 
-struct Env {
-    t: T,
-    idp: Provider,
-}
-
-async fn start(backend: Backend) -> Option<Env> {
-    let idp = Provider::start().await;
+/// The app and the fake (`_test`: the test's name, which only the directory tests use).
+async fn start(backend: Backend, _test: &str) -> Option<Env> {
+    let fake = SsoFake::start().await;
     let mut p = OidcProvider::new("test", CLIENT_ID, REDIRECT);
     p.label = "Keycloak".into();
-    p.issuer = Some(idp.issuer.clone());
+    p.issuer = Some(fake.base.clone());
     p.client_secret = Some(CLIENT_SECRET.into());
-    p.mappings = vec![GroupMapping {
-        group: "/custos/stewards".into(),
-        role: "steward".into(),
-        scope: Scope::All,
-        department_id: None,
-    }];
+    p.mappings = vec![mapping("/custos/stewards", "steward", Scope::All)];
     let config = AppConfig {
         oidc: vec![p],
         ..AppConfig::default()
@@ -38,97 +28,37 @@ async fn start(backend: Backend) -> Option<Env> {
         eprintln!("postgres half skipped: CUSTOS_TEST_PG_URL is not set");
         return None;
     };
-    idp.set_user(json!({
+    fake.set_user(json!({
         "sub": "f3b7c9e0-0001", "preferred_username": "wang.wu", "name": "王五",
         "email": "wangwu@example.org", "groups": ["/custos/stewards", "/other"],
     }));
-    Some(Env { t, idp })
+    Some(Env { t, fake })
 }
 
-fn ctx() -> Context {
-    let mut c = Context::new(Source::Console);
-    c.ip = Some("127.0.0.1".into());
-    c
-}
-
-/// Follow the authorisation URL to the provider, which approves and redirects back:
-/// the callback's code and state.
+/// Through the provider and back: the callback's code and state.
 async fn authorize(env: &Env) -> (String, String) {
-    let url = env
-        .t
-        .app
-        .auth()
-        .oidc_begin("test")
-        .await
-        .expect("begin")
-        .url;
-    let parsed = reqwest::Url::parse(&url).expect("url");
-    let q: std::collections::HashMap<String, String> = parsed.query_pairs().into_owned().collect();
+    let c = through_the_fake(env, "test").await;
+    let q: std::collections::HashMap<String, String> = c.login.query_pairs().into_owned().collect();
     assert_eq!(q["code_challenge_method"], "S256");
     assert_eq!(q["redirect_uri"], REDIRECT);
     assert!(q["scope"].split(' ').any(|s| s == "openid"));
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let answer = client.get(url).send().await.expect("authorize");
-    assert_eq!(answer.status(), 302);
-    let back = answer.headers()["location"].to_str().expect("location");
-    let back = reqwest::Url::parse(back).expect("callback url");
-    assert!(back.as_str().starts_with(REDIRECT));
-    let q: std::collections::HashMap<String, String> = back.query_pairs().into_owned().collect();
-    (q["code"].clone(), q["state"].clone())
-}
-
-async fn finish(env: &Env, code: &str, state: &str) -> Result<LoginResult, AppError> {
-    env.t
-        .app
-        .auth()
-        .oidc_finish("test", code, state, &ctx(), SessionKind::Browser)
-        .await
-}
-
-fn assert_code(r: Result<LoginResult, AppError>, code: &str) {
-    match r {
-        Err(AppError::Unauthenticated(v)) => assert_eq!(v.code, code),
-        Err(e) => panic!("expected {code}, got {e:?}"),
-        Ok(r) => panic!("expected {code}, {} logged in", r.user.username),
-    }
+    assert!(c.back.as_str().starts_with(REDIRECT));
+    (c.code, c.state)
 }
 
 async fn refused_with(env: &Env, tweaks: Tweaks) {
-    env.idp.set_tweaks(tweaks);
+    env.fake.set_tweaks(tweaks);
     let (code, state) = authorize(env).await;
-    assert_code(finish(env, &code, &state).await, "auth.oidc_refused");
-    env.idp.set_tweaks(Tweaks::default());
+    assert_code(
+        finish(env, "test", &code, &state).await,
+        "auth.oidc_refused",
+    );
+    env.fake.set_tweaks(Tweaks::default());
 }
 
-macro_rules! oidc_test {
-    ($name:ident, |$env:ident| $body:block) => {
-        mod $name {
-            use super::*;
-            async fn run(backend: Backend) {
-                let Some($env) = start(backend).await else {
-                    return;
-                };
-                $body
-                $env.t.db.cleanup().await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                run(Backend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                run(Backend::Postgres).await;
-            }
-        }
-    };
-}
-
-oidc_test!(the_code_flow_creates_the_user_and_a_session, |env| {
+login_test!(the_code_flow_creates_the_user_and_a_session, |env| {
     let (code, state) = authorize(&env).await;
-    let r = finish(&env, &code, &state).await.expect("sign-on");
+    let r = finish(&env, "test", &code, &state).await.expect("sign-on");
     assert_eq!(r.user.username, "wang.wu");
     assert_eq!(r.user.display_name, "王五");
     assert_eq!(r.user.auth_source, "oidc:test");
@@ -147,7 +77,7 @@ oidc_test!(the_code_flow_creates_the_user_and_a_session, |env| {
         .expect("session works");
     // Again: the same user, through the same identity.
     let (code, state) = authorize(&env).await;
-    let again = finish(&env, &code, &state).await.expect("again");
+    let again = finish(&env, "test", &code, &state).await.expect("again");
     assert_eq!(again.user.id, r.user.id);
     // Such an account has no local password.
     assert!(env
@@ -159,21 +89,29 @@ oidc_test!(the_code_flow_creates_the_user_and_a_session, |env| {
         .is_err());
 });
 
-oidc_test!(a_wrong_or_replayed_state_is_refused, |env| {
+login_test!(a_wrong_or_replayed_state_is_refused, |env| {
     let (code, state) = authorize(&env).await;
     assert_code(
-        finish(&env, &code, "not-the-state").await,
+        finish(&env, "test", &code, "not-the-state").await,
         "auth.oidc_state_invalid",
     );
-    finish(&env, &code, &state).await.expect("the real one");
+    finish(&env, "test", &code, &state)
+        .await
+        .expect("the real one");
     // The state is spent …
-    assert_code(finish(&env, &code, &state).await, "auth.oidc_state_invalid");
+    assert_code(
+        finish(&env, "test", &code, &state).await,
+        "auth.oidc_state_invalid",
+    );
     // … and so is the code, even with a fresh state.
     let (_, fresh_state) = authorize(&env).await;
-    assert_code(finish(&env, &code, &fresh_state).await, "auth.oidc_refused");
+    assert_code(
+        finish(&env, "test", &code, &fresh_state).await,
+        "auth.oidc_refused",
+    );
 });
 
-oidc_test!(forged_stale_or_misdirected_tokens_are_refused, |env| {
+login_test!(forged_stale_or_misdirected_tokens_are_refused, |env| {
     refused_with(
         &env,
         Tweaks {
@@ -236,25 +174,34 @@ oidc_test!(forged_stale_or_misdirected_tokens_are_refused, |env| {
     }
     // With nothing tweaked the same user gets in.
     let (code, state) = authorize(&env).await;
-    finish(&env, &code, &state).await.expect("sign-on");
+    finish(&env, "test", &code, &state).await.expect("sign-on");
 });
 
-oidc_test!(groups_decide_who_gets_in, |env| {
-    env.idp.set_user(json!({
+login_test!(groups_decide_who_gets_in, |env| {
+    env.fake.set_user(json!({
         "sub": "f3b7c9e0-0002", "preferred_username": "zhao.liu", "groups": ["/other"],
     }));
     let (code, state) = authorize(&env).await;
-    assert_code(finish(&env, &code, &state).await, "auth.oidc_refused");
+    assert_code(
+        finish(&env, "test", &code, &state).await,
+        "auth.oidc_refused",
+    );
     // Without a groups claim in the ID token, userinfo is asked; it has none either.
-    env.idp
+    env.fake
         .set_user(json!({"sub": "f3b7c9e0-0003", "preferred_username": "qian.qi"}));
     let (code, state) = authorize(&env).await;
-    assert_code(finish(&env, &code, &state).await, "auth.oidc_refused");
+    assert_code(
+        finish(&env, "test", &code, &state).await,
+        "auth.oidc_refused",
+    );
     // A user who leaves the mapped group is disabled at the next sign-on.
     let (code, state) = authorize_as(&env, "/custos/stewards").await;
-    let r = finish(&env, &code, &state).await.expect("member");
+    let r = finish(&env, "test", &code, &state).await.expect("member");
     let (code, state) = authorize_as(&env, "/elsewhere").await;
-    assert_code(finish(&env, &code, &state).await, "auth.oidc_refused");
+    assert_code(
+        finish(&env, "test", &code, &state).await,
+        "auth.oidc_refused",
+    );
     assert!(env
         .t
         .app
@@ -265,7 +212,7 @@ oidc_test!(groups_decide_who_gets_in, |env| {
 });
 
 async fn authorize_as(env: &Env, group: &str) -> (String, String) {
-    env.idp.set_user(json!({
+    env.fake.set_user(json!({
         "sub": "f3b7c9e0-0004", "preferred_username": "sun.ba", "groups": [group],
     }));
     authorize(env).await
@@ -273,7 +220,7 @@ async fn authorize_as(env: &Env, group: &str) -> (String, String) {
 
 #[tokio::test]
 async fn an_unknown_provider_is_not_found() {
-    let Some(env) = start(Backend::Sqlite).await else {
+    let Some(env) = start(Backend::Sqlite, "unknown_provider").await else {
         return;
     };
     assert!(matches!(
@@ -297,7 +244,7 @@ async fn postgres_sign_ons_in_flight_are_capped() {
 
 async fn sign_ons_capped(backend: Backend) {
     {
-        let Some(env) = start(backend).await else {
+        let Some(env) = start(backend, "sign_ons_capped").await else {
             return;
         };
         let cap = custos_app::external::oidc::MAX_REQUESTS_IN_FLIGHT;

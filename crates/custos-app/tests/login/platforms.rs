@@ -3,31 +3,16 @@
 //! platform can answer with an error, a state used twice.
 
 use custos_app::actor::Scope;
-use custos_app::auth::{LoginResult, SessionKind};
-use custos_app::error::AppError;
+use custos_app::auth::LoginResult;
 use custos_app::external::oidc::OidcProvider;
 use custos_app::external::platforms::{ProviderKind, MEMBER_GROUP};
-use custos_app::external::GroupMapping;
 use serde_json::{json, Value};
 
-use super::platform_fake::*;
+use super::sign_on::*;
+use super::sso_fake::*;
 use super::support::*;
 
-struct Env {
-    t: T,
-    fake: Fake,
-}
-
-fn mapping(group: &str, role: &str, scope: Scope) -> GroupMapping {
-    GroupMapping {
-        group: group.into(),
-        role: role.into(),
-        scope,
-        department_id: None,
-    }
-}
-
-fn provider(fake: &Fake, kind: ProviderKind, name: &str, client_id: &str) -> OidcProvider {
+fn provider(fake: &SsoFake, kind: ProviderKind, name: &str, client_id: &str) -> OidcProvider {
     let redirect = format!("https://custos.example/auth/oidc/{name}/callback");
     let mut p = OidcProvider::platform(kind, name, client_id, &redirect);
     p.platform.login_base = fake.base.clone();
@@ -36,8 +21,9 @@ fn provider(fake: &Fake, kind: ProviderKind, name: &str, client_id: &str) -> Oid
     p
 }
 
-async fn start(backend: Backend) -> Option<Env> {
-    let fake = Fake::start().await;
+/// The app and the fake (`_test`: the test's name, which only the directory tests use).
+async fn start(backend: Backend, _test: &str) -> Option<Env> {
+    let fake = SsoFake::start().await;
     let mut ding = provider(&fake, ProviderKind::DingTalk, "ding", DING_APP_KEY);
     ding.platform.corp_id = Some(DING_CORP.into());
     ding.mappings = vec![mapping(MEMBER_GROUP, "clerk", Scope::Own)];
@@ -66,53 +52,6 @@ async fn start(backend: Backend) -> Option<Env> {
         return None;
     };
     Some(Env { t, fake })
-}
-
-fn ctx() -> Context {
-    let mut c = Context::new(Source::Console);
-    c.ip = Some("127.0.0.1".into());
-    c
-}
-
-/// Follow the login URL to the fake, which approves and redirects back: the code and
-/// state of the callback.
-async fn authorize(env: &Env, name: &str) -> (String, String) {
-    let url = env.t.app.auth().oidc_begin(name).await.expect("begin").url;
-    assert!(url.starts_with(&env.fake.base), "{url}");
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let answer = client.get(url).send().await.expect("login page");
-    assert_eq!(answer.status(), 302);
-    let back = answer.headers()["location"].to_str().expect("location");
-    let back = reqwest::Url::parse(back).expect("callback url");
-    assert!(back.path().ends_with(&format!("/{name}/callback")));
-    let q: std::collections::HashMap<String, String> = back.query_pairs().into_owned().collect();
-    let code = q.get("code").or_else(|| q.get("authCode")).expect("code");
-    (code.clone(), q["state"].clone())
-}
-
-async fn finish(env: &Env, name: &str, code: &str, state: &str) -> Result<LoginResult, AppError> {
-    env.t
-        .app
-        .auth()
-        .oidc_finish(name, code, state, &ctx(), SessionKind::Browser)
-        .await
-}
-
-async fn sign_on(env: &Env, name: &str, user: Value) -> Result<LoginResult, AppError> {
-    env.fake.set_user(user);
-    let (code, state) = authorize(env, name).await;
-    finish(env, name, &code, &state).await
-}
-
-fn assert_code(r: Result<LoginResult, AppError>, code: &str) {
-    match r {
-        Err(AppError::Unauthenticated(v)) => assert_eq!(v.code, code),
-        Err(e) => panic!("expected {code}, got {e:?}"),
-        Ok(r) => panic!("expected {code}, {} logged in", r.user.username),
-    }
 }
 
 fn roles(r: &LoginResult) -> Vec<(String, String)> {
@@ -167,30 +106,7 @@ fn feishu_user(tenant: &str, user_id: Option<&str>) -> Value {
         "user_id": user_id, "email": "feisi@example.org", "tenant_key": tenant}})
 }
 
-macro_rules! platform_test {
-    ($name:ident, |$env:ident| $body:block) => {
-        mod $name {
-            use super::*;
-            async fn run(backend: Backend) {
-                let Some($env) = start(backend).await else {
-                    return;
-                };
-                $body
-                $env.t.db.cleanup().await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                run(Backend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                run(Backend::Postgres).await;
-            }
-        }
-    };
-}
-
-platform_test!(
+login_test!(
     dingtalk_creates_the_account_and_refuses_another_organisation,
     |env| {
         let r = sign_on(&env, "ding", ding_user(DING_CORP))
@@ -232,7 +148,7 @@ platform_test!(
     }
 );
 
-platform_test!(platform_errors_fail_clearly_and_are_audited, |env| {
+login_test!(platform_errors_fail_clearly_and_are_audited, |env| {
     let cases = [
         (Failure::ErrCode, "HTTP 400 (invalidAuthCode)"),
         (Failure::Http500, "HTTP 500"),
@@ -269,7 +185,7 @@ platform_test!(platform_errors_fail_clearly_and_are_audited, |env| {
         .expect("works again");
 });
 
-platform_test!(wecom_maps_departments_and_refuses_non_members, |env| {
+login_test!(wecom_maps_departments_and_refuses_non_members, |env| {
     let member = |dept: i64| {
         wecom_member(
             "zhangsan",
@@ -321,7 +237,7 @@ platform_test!(wecom_maps_departments_and_refuses_non_members, |env| {
     );
 });
 
-platform_test!(feishu_checks_the_tenant_and_spends_state_and_code, |env| {
+login_test!(feishu_checks_the_tenant_and_spends_state_and_code, |env| {
     let r = sign_on(&env, "fs", feishu_user(FEISHU_TENANT, Some("feisi")))
         .await
         .expect("sign-on");
@@ -340,13 +256,13 @@ platform_test!(feishu_checks_the_tenant_and_spends_state_and_code, |env| {
     );
     // A state is good once; the platform's code too, even with a fresh state.
     env.fake.set_user(feishu_user(FEISHU_TENANT, Some("feisi")));
-    let (code, state) = authorize(&env, "fs").await;
+    let Callback { code, state, .. } = through_the_fake(&env, "fs").await;
     finish(&env, "fs", &code, &state).await.expect("first use");
     assert_code(
         finish(&env, "fs", &code, &state).await,
         "auth.oidc_state_invalid",
     );
-    let (_, fresh) = authorize(&env, "fs").await;
+    let fresh = through_the_fake(&env, "fs").await.state;
     assert_code(
         finish(&env, "fs", &code, &fresh).await,
         "auth.sso_platform_error",

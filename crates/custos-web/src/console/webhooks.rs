@@ -139,23 +139,19 @@ async fn list_page(
     errors: FormErrors,
     notice: Option<String>,
 ) -> Response {
-    let hooks = match state.app.webhooks().list_webhooks(&viewer.actor).await {
+    let webhooks = state.app.webhooks();
+    let hooks = match webhooks
+        .list_webhooks_with_last_attempt(&viewer.actor)
+        .await
+    {
         Ok(h) => h,
         Err(e) => return PageError::new(chrome(viewer), e).into_response(),
     };
     let tz = state.app.config.code_timezone;
-    let mut lines = Vec::with_capacity(hooks.len());
-    // At most 100 subscriptions exist; one short read each for its last attempt.
-    for w in &hooks {
-        let last = state
-            .app
-            .webhooks()
-            .webhook_attempts(&viewer.actor, w.id, None, Some(1))
-            .await
-            .map(|p| p.items.into_iter().next())
-            .unwrap_or(None);
-        lines.push(hook_line(w, last.as_ref(), viewer.lang, tz));
-    }
+    let lines = hooks
+        .iter()
+        .map(|h| hook_line(&h.webhook, h.last_attempt.as_ref(), viewer.lang, tz))
+        .collect();
     let page = ListPage {
         chrome: chrome(viewer),
         subnav: SubNav::new(viewer, "/admin/webhooks"),

@@ -36,6 +36,7 @@ mod smtp_tls;
 mod sources;
 mod sso;
 mod sso_platforms;
+mod sso_steps;
 mod timeline;
 mod tls;
 mod users;

@@ -1,20 +1,28 @@
-//! A fake of DingTalk, WeCom and Feishu for the tests: each platform's login page (which
-//! approves at once and redirects back with a code), token and user endpoints, on one
-//! local server. Codes are spent by their first use; client credentials and Feishu's PKCE
-//! are checked. Knobs make the token step fail the ways a platform does.
+//! A fake of the sign-on servers for the tests, on one local server: an OpenID Connect
+//! provider (discovery, JWKS, an authorisation endpoint, a token endpoint, userinfo; ID
+//! tokens signed with a fixed test RSA key, `kid` test-a) beside DingTalk, WeCom and
+//! Feishu (each platform's login page, token and user endpoints). Every login page
+//! approves at once and redirects back with a code, spent by its first use; client
+//! credentials and PKCE are checked. Knobs make an ID token look forged or stale, and a
+//! platform's token step fail the ways a platform does.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{Query, State};
+use axum::extract::{Form, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+
+/// The OpenID Connect client.
+pub const CLIENT_ID: &str = "custos-test";
+pub const CLIENT_SECRET: &str = "client-secret-for-tests";
 
 pub const DING_APP_KEY: &str = "dingappkey-test";
 pub const DING_CORP: &str = "ding-corp-test";
@@ -22,9 +30,25 @@ pub const WECOM_CORP: &str = "ww-corp-test";
 pub const WECOM_AGENT: &str = "1000002";
 pub const FEISHU_APP_ID: &str = "cli_test";
 pub const FEISHU_TENANT: &str = "tenant-test";
+/// The platforms' application secret.
 pub const SECRET: &str = "platform-secret-for-tests";
 
-/// How the next token step fails.
+const KEY_A: &[u8] = include_bytes!("oidc-test-key-a.der");
+const KEY_B: &[u8] = include_bytes!("oidc-test-key-b.der");
+const JWKS: &str = include_str!("oidc-test-keys.json");
+
+/// How the next ID token is made.
+#[derive(Debug, Clone, Default)]
+pub struct Tweaks {
+    /// Sign with another key while claiming the published key's `kid`.
+    pub foreign_key: bool,
+    pub audience: Option<String>,
+    /// Seconds added to `exp` (negative: already expired).
+    pub exp_offset: Option<i64>,
+    pub nonce: Option<String>,
+}
+
+/// How a platform's next token step fails.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Failure {
     #[default]
@@ -39,8 +63,12 @@ pub enum Failure {
 
 #[derive(Default)]
 struct Inner {
-    /// What the platforms say about whoever "logs in" next.
+    /// The OIDC issuer: the server's own address.
+    issuer: String,
+    /// What the provider says about whoever "logs in" next: the OIDC claims, or per
+    /// platform the parts of its answers that describe the person.
     user: Value,
+    tweaks: Tweaks,
     failure: Failure,
     codes: HashMap<String, Grant>,
     tokens: HashMap<String, Value>,
@@ -51,17 +79,20 @@ struct Inner {
 struct Grant {
     redirect_uri: String,
     challenge: String,
+    /// The OIDC request's nonce (empty for the platforms).
+    nonce: String,
     user: Value,
 }
 
 #[derive(Clone)]
-pub struct Fake {
+pub struct SsoFake {
     inner: Arc<Mutex<Inner>>,
+    /// The server's address: the OIDC issuer and the platforms' login and API base.
     pub base: String,
     task: Arc<tokio::task::JoinHandle<()>>,
 }
 
-impl Drop for Fake {
+impl Drop for SsoFake {
     fn drop(&mut self) {
         if Arc::strong_count(&self.task) == 1 {
             self.task.abort();
@@ -69,14 +100,22 @@ impl Drop for Fake {
     }
 }
 
-impl Fake {
-    pub async fn start() -> Fake {
+impl SsoFake {
+    pub async fn start() -> SsoFake {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let inner = Arc::new(Mutex::new(Inner::default()));
+        let inner = Arc::new(Mutex::new(Inner {
+            issuer: base.clone(),
+            ..Inner::default()
+        }));
         let app = Router::new()
+            .route("/.well-known/openid-configuration", get(discovery))
+            .route("/jwks", get(jwks))
+            .route("/authorize", get(authorize))
+            .route("/token", post(token))
+            .route("/userinfo", get(userinfo))
             .route("/oauth2/auth", get(ding_login))
             .route("/v1.0/oauth2/userAccessToken", post(ding_token))
             .route("/v1.0/contact/users/me", get(ding_me))
@@ -91,20 +130,26 @@ impl Fake {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Fake {
+        SsoFake {
             inner,
             base,
             task: Arc::new(task),
         }
     }
 
-    /// Who logs in next: per platform, the parts of its answers that describe the person
-    /// (`corpId` and `me` for DingTalk; `getuserinfo` and `user` for WeCom; `data` for
-    /// Feishu).
+    /// Who logs in next: the OIDC claims; per platform, the parts of its answers that
+    /// describe the person (`corpId` and `me` for DingTalk; `getuserinfo` and `user` for
+    /// WeCom; `data` for Feishu).
     pub fn set_user(&self, user: Value) {
         self.inner.lock().expect("lock").user = user;
     }
 
+    /// How the next ID tokens are made.
+    pub fn set_tweaks(&self, tweaks: Tweaks) {
+        self.inner.lock().expect("lock").tweaks = tweaks;
+    }
+
+    /// How the platforms' next token steps fail.
     pub fn fail(&self, failure: Failure) {
         self.inner.lock().expect("lock").failure = failure;
     }
@@ -130,6 +175,7 @@ fn approve(s: &Shared, q: &HashMap<String, String>, code_key: &str) -> Response 
     let grant = Grant {
         redirect_uri: param(q, "redirect_uri"),
         challenge: param(q, "code_challenge"),
+        nonce: param(q, "nonce"),
         user: inner.user.clone(),
     };
     inner.codes.insert(code.clone(), grant);
@@ -144,7 +190,124 @@ fn bad(text: &str) -> Response {
     (StatusCode::BAD_REQUEST, text.to_string()).into_response()
 }
 
-/// The failure set for the token step, or `None` to go on.
+/// The grant of an OAuth code exchange (OIDC, Feishu) whose parameters `get` reads: its
+/// code spent by this first use, good or bad; `None` unless the code was issued and the
+/// client, its secret, the redirect and the PKCE verifier match.
+fn exchange(
+    inner: &mut Inner,
+    get: impl Fn(&str) -> String,
+    client_id: &str,
+    secret: &str,
+) -> Option<Grant> {
+    let grant = inner.codes.remove(&get("code"))?;
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(get("code_verifier").as_bytes()));
+    let ok = get("grant_type") == "authorization_code"
+        && get("client_id") == client_id
+        && get("client_secret") == secret
+        && get("redirect_uri") == grant.redirect_uri
+        && challenge == grant.challenge;
+    ok.then_some(grant)
+}
+
+fn new_token(inner: &mut Inner, prefix: &str, user: Value) -> String {
+    inner.counter += 1;
+    let token = format!("{prefix}-{}", inner.counter);
+    inner.tokens.insert(token.clone(), user);
+    token
+}
+
+/// The user of the bearer token in `Authorization`.
+fn bearer_user(s: &Shared, headers: &HeaderMap) -> Option<Value> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    s.0.lock().expect("lock").tokens.get(token).cloned()
+}
+
+// OpenID Connect.
+
+async fn discovery(State(s): Shared) -> Json<Value> {
+    let issuer = s.lock().expect("lock").issuer.clone();
+    Json(json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "userinfo_endpoint": format!("{issuer}/userinfo"),
+        "jwks_uri": format!("{issuer}/jwks"),
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["S256"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+    }))
+}
+
+async fn jwks() -> Json<Value> {
+    let keys: Value = serde_json::from_str(JWKS).expect("jwks fixture");
+    Json(json!({ "keys": [keys["a"].clone()] }))
+}
+
+async fn authorize(s: Shared, Query(q): Params) -> Response {
+    if param(&q, "response_type") != "code"
+        || param(&q, "client_id") != CLIENT_ID
+        || param(&q, "code_challenge_method") != "S256"
+        || param(&q, "code_challenge").is_empty()
+    {
+        return bad("bad authorisation request");
+    }
+    approve(&s, &q, "code")
+}
+
+fn invalid_grant() -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"error": "invalid_grant"})),
+    )
+        .into_response()
+}
+
+async fn token(State(s): Shared, Form(f): Form<HashMap<String, String>>) -> Response {
+    let mut inner = s.lock().expect("lock");
+    let Some(grant) = exchange(&mut inner, |k| param(&f, k), CLIENT_ID, CLIENT_SECRET) else {
+        return invalid_grant();
+    };
+    let now = chrono::Utc::now().timestamp();
+    let t = inner.tweaks.clone();
+    let mut claims = grant.user.clone();
+    let extra = json!({
+        "iss": inner.issuer,
+        "aud": t.audience.clone().unwrap_or_else(|| CLIENT_ID.to_string()),
+        "iat": now,
+        "exp": now + t.exp_offset.unwrap_or(300),
+        "nonce": t.nonce.clone().unwrap_or(grant.nonce),
+    });
+    if let (Value::Object(c), Value::Object(e)) = (&mut claims, extra) {
+        c.extend(e);
+    }
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("test-a".into());
+    let key = EncodingKey::from_rsa_der(if t.foreign_key { KEY_B } else { KEY_A });
+    let id_token = jsonwebtoken::encode(&header, &claims, &key).expect("sign");
+    let access = new_token(&mut inner, "access", grant.user);
+    Json(json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "id_token": id_token,
+    }))
+    .into_response()
+}
+
+async fn userinfo(s: Shared, headers: HeaderMap) -> Response {
+    match bearer_user(&s, &headers) {
+        Some(user) => Json(user).into_response(),
+        None => StatusCode::UNAUTHORIZED.into_response(),
+    }
+}
+
+// The platforms.
+
+/// The failure set for a platform's token step, or `None` to go on.
 fn failed(inner: &Inner, own_error: impl FnOnce() -> Response) -> Option<Response> {
     Some(match inner.failure {
         Failure::None => return None,
@@ -160,11 +323,12 @@ fn failed(inner: &Inner, own_error: impl FnOnce() -> Response) -> Option<Respons
     })
 }
 
-fn new_token(inner: &mut Inner, prefix: &str, user: Value) -> String {
-    inner.counter += 1;
-    let token = format!("{prefix}-{}", inner.counter);
-    inner.tokens.insert(token.clone(), user);
-    token
+/// A text field of a JSON body (empty when absent).
+fn field(b: &Value, k: &str) -> String {
+    b.get(k)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 // DingTalk.
@@ -192,18 +356,12 @@ async fn ding_token(State(s): Shared, Json(b): Json<Value>) -> Response {
     if let Some(r) = failed(&inner, error) {
         return r;
     }
-    let get = |k: &str| {
-        b.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    let Some(grant) = inner.codes.remove(&get("code")) else {
+    let Some(grant) = inner.codes.remove(&field(&b, "code")) else {
         return error();
     };
-    if get("clientId") != DING_APP_KEY
-        || get("clientSecret") != SECRET
-        || get("grantType") != "authorization_code"
+    if field(&b, "clientId") != DING_APP_KEY
+        || field(&b, "clientSecret") != SECRET
+        || field(&b, "grantType") != "authorization_code"
     {
         return error();
     }
@@ -314,36 +472,16 @@ async fn feishu_token(State(s): Shared, Json(b): Json<Value>) -> Response {
         )
             .into_response()
     };
-    let get = |k: &str| {
-        b.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    let Some(grant) = inner.codes.remove(&get("code")) else {
+    let Some(grant) = exchange(&mut inner, |k| field(&b, k), FEISHU_APP_ID, SECRET) else {
         return invalid();
     };
-    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(get("code_verifier").as_bytes()));
-    if get("grant_type") != "authorization_code"
-        || get("client_id") != FEISHU_APP_ID
-        || get("client_secret") != SECRET
-        || get("redirect_uri") != grant.redirect_uri
-        || challenge != grant.challenge
-    {
-        return invalid();
-    }
     let token = new_token(&mut inner, "u", grant.user);
     Json(json!({"code": 0, "access_token": token, "expires_in": 7200, "token_type": "Bearer"}))
         .into_response()
 }
 
-async fn feishu_user(State(s): Shared, headers: HeaderMap) -> Response {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    match s.lock().expect("lock").tokens.get(token) {
+async fn feishu_user(s: Shared, headers: HeaderMap) -> Response {
+    match bearer_user(&s, &headers) {
         Some(user) => {
             Json(json!({"code": 0, "msg": "success", "data": user["data"]})).into_response()
         }
