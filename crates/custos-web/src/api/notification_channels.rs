@@ -69,7 +69,9 @@ pub async fn get_channel(
     ))
 }
 
-/// Change a channel's name, URL, secret (`null` removes it), kinds or departments.
+/// Change a channel's name, URL, secret (`null` removes it), kinds or departments, or
+/// pause it (`active: false`: nothing is queued for it, its pending deliveries are
+/// cancelled) and resume it (`active: true`: what happens afterwards is sent).
 #[utoipa::path(patch, path = "/api/v1/notification-channels/{id}", tag = "notification channels", security(("bearer" = [])),
     params(("id" = i64, Path, description = "channel id")), request_body = ChannelPatch,
     responses((status = 200, body = ChannelView),
