@@ -912,3 +912,6 @@ mod exports;
 
 #[path = "import/sources.rs"]
 mod sources;
+
+#[path = "import/announce.rs"]
+mod announce;

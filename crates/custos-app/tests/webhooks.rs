@@ -916,4 +916,63 @@ both!(the_list_shows_each_subscriptions_newest_attempt, |t| {
         let first = log.items.first().map(|a| a.attempt_id.clone());
         assert_eq!(first, l.last_attempt.as_ref().map(|a| a.attempt_id.clone()));
     }
+// Outcomes are written in batches: a worker that dies after a receiver answered but
+// before the outcome was written leaves the delivery pending, and it is posted again
+// with the same event id (here another subscription's request hangs, so the batch's
+// window stays open until the worker is killed).
+both!(a_worker_killed_before_its_outcomes_are_written, |t| {
+    let r = Receiver::start().await;
+    r.answer(|rec| match rec.path.as_str() {
+        "slow" => Answer::Hang,
+        _ => Answer::Status(200),
+    });
+    let (fast, _) = hook(&t, &r, "fast", None).await;
+    hook(&t, &r, "slow", None).await;
+    customer(&t, &t.admin, 0).await;
+    let mut cfg = (*t.app.config).clone();
+    cfg.outbound.timeout = Duration::from_secs(20);
+    cfg.webhooks.lease = Duration::from_secs(60);
+    cfg.webhooks.record_window = Duration::from_secs(10);
+    cfg.webhooks.record_batch = 1000;
+    let doomed = App::from_db(t.app.db.clone(), cfg);
+    let worker = tokio::spawn(doomed.run_webhook_worker());
+    let arrived = |path: &str| r.got().iter().filter(|g| g.path == path).count();
+    for _ in 0..250 {
+        if arrived("fast") >= 1 && arrived("slow") >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    worker.abort();
+    // The customer's second event waits behind the first, whose outcome was not written.
+    let first = r.got();
+    let fast_got: Vec<&Received> = first.iter().filter(|g| g.path == "fast").collect();
+    assert_eq!(fast_got.len(), 1, "{first:?}");
+    let view = |t: &T| {
+        let (app, admin) = (t.app.clone(), t.admin.clone());
+        async move { app.webhooks().get_webhook(&admin, fast).await.unwrap() }
+    };
+    let v = view(&t).await;
+    assert_eq!((v.pending, v.delivered), (2, 0), "{v:?}");
+    // Another worker takes over once the leases run out (moved back by hand here).
+    r.answer(|_| Answer::Status(200));
+    t.db.execute("UPDATE webhook_deliveries SET lease_until = 1 WHERE lease_until IS NOT NULL")
+        .await
+        .unwrap();
+    run_until(&t, "both events to both", || r.delivered().len() >= 5).await;
+    let again: Vec<Received> = r
+        .delivered()
+        .into_iter()
+        .filter(|g| g.path == "fast")
+        .collect();
+    assert_eq!(again.len(), 3, "the first once more, then the second");
+    assert_eq!(
+        again[1].event_id(),
+        fast_got[0].event_id(),
+        "same event id again"
+    );
+    assert!(again[1].json()["seq"].as_i64() < again[2].json()["seq"].as_i64());
+    let v = view(&t).await;
+    assert_eq!((v.pending, v.delivered), (0, 2), "{v:?}");
 });

@@ -4,7 +4,7 @@ use crate::{now_us, on_tx, StoreResult, Tx};
 
 pub(crate) const JOB_COLS: &str = "id, status, file_name, file_sha256, options, rows_done, \
     created, updated, merged, skipped, rejected, error, created_by, created_at, updated_at, \
-    finished_at";
+    finished_at, duplicate_groups";
 
 /// One import run.
 #[derive(Debug, Clone, Default, sqlx::FromRow)]
@@ -28,6 +28,8 @@ pub struct ImportJobRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub finished_at: Option<i64>,
+    /// New duplicate groups the run put in the review queue.
+    pub duplicate_groups: i64,
 }
 
 /// A reported row of a job.
@@ -116,7 +118,7 @@ impl Tx {
     pub async fn update_import_progress(&mut self, j: &ImportJobRow) -> StoreResult<()> {
         let sql = "UPDATE import_jobs SET status = $2, rows_done = $3, created = $4, \
                    updated = $5, merged = $6, skipped = $7, rejected = $8, error = $9, \
-                   updated_at = $10, finished_at = $11 WHERE id = $1";
+                   updated_at = $10, finished_at = $11, duplicate_groups = $12 WHERE id = $1";
         on_tx!(self, |c| sqlx::query(sql)
             .bind(j.id)
             .bind(&j.status)
@@ -129,6 +131,7 @@ impl Tx {
             .bind(&j.error)
             .bind(now_us())
             .bind(j.finished_at)
+            .bind(j.duplicate_groups)
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;

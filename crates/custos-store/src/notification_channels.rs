@@ -1,5 +1,6 @@
 //! Group notification channels (DingTalk, WeCom, generic webhooks) and the delivery of
-//! each notification to each channel: pending → sent, or failed after the last attempt.
+//! each notification to each channel: pending → sent, or failed after the last attempt,
+//! or cancelled when the channel was paused before it went.
 
 use crate::{on_tx, StoreResult, Tx};
 
@@ -21,6 +22,8 @@ pub struct ChannelRow {
     pub departments: String,
     pub created_at: i64,
     pub created_by: Option<i64>,
+    /// `false` while paused: nothing is queued for it or sent to it.
+    pub active: bool,
 }
 
 /// A delivery claimed by a sender.
@@ -43,10 +46,11 @@ pub struct ChannelDeliveryCounts {
     pub pending: i64,
     pub sent: i64,
     pub failed: i64,
+    pub cancelled: i64,
 }
 
 const CHANNEL_COLS: &str = "id, name, kind, url_sealed, url_hint, secret_sealed, kinds, \
-    departments, created_at, created_by";
+    departments, created_at, created_by, active";
 const DELIVERY_COLS: &str =
     "id, channel_id, notification_id, state, attempts, next_at, last_error, sent_at";
 
@@ -54,8 +58,8 @@ impl Tx {
     /// Insert a channel; a taken name is a `Conflict`.
     pub async fn insert_notification_channel(&mut self, c: &ChannelRow) -> StoreResult<i64> {
         let sql = "INSERT INTO notification_channels (name, kind, url_sealed, url_hint, \
-                   secret_sealed, kinds, departments, created_at, created_by) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
+                   secret_sealed, kinds, departments, created_at, created_by, active) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id";
         Ok(on_tx!(self, |conn| sqlx::query_scalar::<_, i64>(sql)
             .bind(&c.name)
             .bind(&c.kind)
@@ -66,14 +70,16 @@ impl Tx {
             .bind(&c.departments)
             .bind(c.created_at)
             .bind(c.created_by)
+            .bind(c.active)
             .fetch_one(conn)
             .await)?)
     }
 
-    /// Write a channel's settings back (its id, creation and deliveries stay).
+    /// Write a channel's settings back (its id, creation and deliveries stay); pausing
+    /// goes with [`Tx::cancel_channel_deliveries`] in the same transaction.
     pub async fn update_notification_channel(&mut self, c: &ChannelRow) -> StoreResult<()> {
         let sql = "UPDATE notification_channels SET name = $2, url_sealed = $3, url_hint = $4, \
-                   secret_sealed = $5, kinds = $6, departments = $7 WHERE id = $1";
+                   secret_sealed = $5, kinds = $6, departments = $7, active = $8 WHERE id = $1";
         on_tx!(self, |conn| sqlx::query(sql)
             .bind(c.id)
             .bind(&c.name)
@@ -82,6 +88,7 @@ impl Tx {
             .bind(&c.secret_sealed)
             .bind(&c.kinds)
             .bind(&c.departments)
+            .bind(c.active)
             .execute(conn)
             .await
             .map(|r| r.rows_affected()))?;
@@ -152,8 +159,28 @@ impl Tx {
         Ok(())
     }
 
-    /// Take up to `limit` pending deliveries due at `now` and not leased by another
-    /// sender; each gets a lease until `lease_until` and one more attempt.
+    /// Mark every pending delivery of a channel `cancelled` (the channel is being paused:
+    /// none of them goes out, also not after resuming), with `reason` as its last error.
+    /// Returns how many.
+    pub async fn cancel_channel_deliveries(
+        &mut self,
+        channel_id: i64,
+        reason: &str,
+    ) -> StoreResult<u64> {
+        Ok(on_tx!(self, |conn| sqlx::query(
+            "UPDATE channel_deliveries SET state = 'cancelled', last_error = $2, \
+             lease_until = NULL WHERE channel_id = $1 AND state = 'pending'"
+        )
+        .bind(channel_id)
+        .bind(reason)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?)
+    }
+
+    /// Take up to `limit` pending deliveries of active channels due at `now` and not
+    /// leased by another sender; each gets a lease until `lease_until` and one more
+    /// attempt.
     pub async fn claim_channel_deliveries(
         &mut self,
         now: i64,
@@ -161,7 +188,8 @@ impl Tx {
         limit: i64,
     ) -> StoreResult<Vec<ChannelDeliveryRow>> {
         let free =
-            "state = 'pending' AND next_at <= $2 AND (lease_until IS NULL OR lease_until < $2)";
+            "state = 'pending' AND next_at <= $2 AND (lease_until IS NULL OR lease_until < $2) \
+             AND channel_id IN (SELECT id FROM notification_channels WHERE active = TRUE)";
         let sql = format!(
             "UPDATE channel_deliveries SET lease_until = $1, attempts = attempts + 1 \
              WHERE {free} AND id IN (SELECT id FROM channel_deliveries WHERE {free} \
@@ -178,7 +206,8 @@ impl Tx {
     }
 
     /// Record how a claimed delivery went: `sent`, `failed` (given up) or `pending`
-    /// again from `next_at`.
+    /// again from `next_at`. A delivery cancelled meanwhile (its channel paused while it
+    /// was being posted) stays cancelled unless it was in fact sent.
     pub async fn finish_channel_delivery(
         &mut self,
         id: i64,
@@ -189,7 +218,8 @@ impl Tx {
     ) -> StoreResult<()> {
         on_tx!(self, |conn| sqlx::query(
             "UPDATE channel_deliveries SET state = $2, next_at = $3, last_error = $4, \
-             sent_at = $5, lease_until = NULL WHERE id = $1"
+             sent_at = $5, lease_until = NULL \
+             WHERE id = $1 AND (state = 'pending' OR $2 = 'sent')"
         )
         .bind(id)
         .bind(state)
@@ -239,6 +269,7 @@ impl Tx {
             match state.as_str() {
                 "pending" => counts.pending = n,
                 "sent" => counts.sent = n,
+                "cancelled" => counts.cancelled = n,
                 _ => counts.failed += n,
             }
         }

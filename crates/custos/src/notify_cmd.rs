@@ -1,4 +1,4 @@
-//! `custos notify channel add|list|remove|test`: group notification channels (DingTalk,
+//! `custos notify channel add|list|pause|resume|remove|test`: group notification channels (DingTalk,
 //! WeCom, webhooks), as the `--as` user (who needs `notifications.manage`).
 
 use std::path::PathBuf;
@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use comfy_table::Table;
 
-use custos_app::channels::{NewChannel, NotificationKind, Provider};
+use custos_app::channels::{ChannelPatch, NewChannel, NotificationKind, Provider};
 use custos_app::{Actor, App};
 
 use crate::output::outln;
@@ -61,6 +61,16 @@ pub(crate) enum ChannelCommand {
     },
     /// 列出全部通知渠道，地址脱敏。
     List,
+    /// 暂停通知渠道 (pause)：不再推送任何通知，待发送的投递作废（恢复后也不补发）；设置与投递记录保留。
+    Pause {
+        /// 渠道编号，即 `custos notify channel list` 显示的。
+        id: i64,
+    },
+    /// 恢复通知渠道 (resume)：此后的通知重新推送到该渠道。
+    Resume {
+        /// 渠道编号，即 `custos notify channel list` 显示的。
+        id: i64,
+    },
     /// 删除通知渠道（按编号）及其待发送的消息。
     Remove {
         /// 渠道编号，即 `custos notify channel list` 显示的。
@@ -127,10 +137,11 @@ pub(crate) async fn run_notify(
                 "id",
                 "name",
                 "provider",
+                "state",
                 "url",
                 "kinds",
                 "departments",
-                "pending/sent/failed",
+                "pending/sent/failed/cancelled",
             ]);
             for c in all {
                 let kinds: Vec<&str> = c.kinds.iter().map(|k| k.as_str()).collect();
@@ -139,6 +150,7 @@ pub(crate) async fn run_notify(
                     c.id.to_string(),
                     c.name,
                     c.provider.as_str().to_string(),
+                    if c.active { "active" } else { "paused" }.to_string(),
                     c.url_masked,
                     kinds.join(","),
                     if depts.is_empty() {
@@ -147,12 +159,37 @@ pub(crate) async fn run_notify(
                         depts.join(",")
                     },
                     format!(
-                        "{}/{}/{}",
-                        c.deliveries.pending, c.deliveries.sent, c.deliveries.failed
+                        "{}/{}/{}/{}",
+                        c.deliveries.pending,
+                        c.deliveries.sent,
+                        c.deliveries.failed,
+                        c.deliveries.cancelled
                     ),
                 ]);
             }
             outln!("{t}");
+        }
+        ChannelCommand::Pause { id } | ChannelCommand::Resume { id } => {
+            let active = matches!(command, ChannelCommand::Resume { .. });
+            let patch = ChannelPatch {
+                active: Some(active),
+                ..ChannelPatch::default()
+            };
+            let v = app
+                .channels()
+                .update_notification_channel(actor, *id, patch)
+                .await?;
+            if json {
+                print_json(&v);
+            } else if active {
+                outln!("resumed channel {} (id {})", v.name, v.id);
+            } else {
+                outln!(
+                    "paused channel {} (id {}): nothing is sent to it, its pending deliveries were cancelled",
+                    v.name,
+                    v.id
+                );
+            }
         }
         ChannelCommand::Remove { id } => {
             app.channels()

@@ -27,6 +27,8 @@ pub(crate) const MAX_CHANNELS: i64 = 50;
 const MAX_DEPARTMENTS: usize = 100;
 /// Most deliveries one list shows.
 const MAX_DELIVERIES_LISTED: i64 = 200;
+/// The last error of a delivery cancelled by a pause.
+const PAUSED: &str = "渠道已暂停，未发送 (channel paused, not sent)";
 
 pub(super) fn require_manager(actor: &Actor) -> AppResult<()> {
     match actor.require(PERMISSION)? {
@@ -106,6 +108,7 @@ fn audited(v: &ChannelView) -> serde_json::Value {
     json!({
         "name": v.name, "provider": v.provider, "url": v.url_masked,
         "has_secret": v.has_secret, "kinds": v.kinds, "departments": v.departments,
+        "active": v.active,
     })
 }
 
@@ -142,11 +145,13 @@ async fn view(tx: &mut Tx, row: &ChannelRow) -> AppResult<ChannelView> {
         has_secret: row.secret_sealed.is_some(),
         kinds: stored_kinds(row),
         departments: stored_departments(row),
+        active: row.active,
         created_at: format_time(row.created_at),
         deliveries: DeliveryTally {
             pending: counts.pending,
             sent: counts.sent,
             failed: counts.failed,
+            cancelled: counts.cancelled,
         },
     })
 }
@@ -220,6 +225,7 @@ impl Channels<'_> {
             departments: join_ids(&departments),
             created_at: now_us(),
             created_by: None,
+            active: true,
         })
     }
 
@@ -256,7 +262,9 @@ impl Channels<'_> {
     }
 
     /// Change a channel: the fields given replace the stored ones (`secret: null` removes
-    /// the secret); checked as a new channel would be.
+    /// the secret); checked as a new channel would be. `active: false` pauses it: its
+    /// pending deliveries are cancelled in this transaction and nothing is queued for it
+    /// until `active: true` resumes it; each is audited as a pause or a resume.
     pub async fn update_notification_channel(
         &self,
         actor: &Actor,
@@ -267,46 +275,77 @@ impl Channels<'_> {
         let patch = patch.into().get()?;
         let mut tx = self.app.db.begin().await?;
         let old = channel(&mut tx, id).await?;
+        let settings = patch.changes_settings();
+        let mut row = match settings {
+            true => {
+                let mut row = self
+                    .checked_row(&mut tx, self.merged(&old, &patch)?, id)
+                    .await?;
+                row.created_at = old.created_at;
+                row.created_by = old.created_by;
+                row
+            }
+            false => old.clone(),
+        };
+        row.active = patch.active.unwrap_or(old.active);
+        tx.update_notification_channel(&row).await?;
+        let cancelled = match old.active && !row.active {
+            true => tx.cancel_channel_deliveries(id, PAUSED).await?,
+            false => 0,
+        };
+        let before = view(&mut tx, &old).await?;
+        let shown = view(&mut tx, &row).await?;
+        let target = id.to_string();
+        if settings {
+            let mut r = record(
+                actor,
+                "notification_channel.update",
+                "notification_channel",
+                &target,
+            );
+            r.before = to_json(&audited(&before));
+            r.after = to_json(&audited(&shown));
+            append(&mut tx, r).await?;
+        }
+        if old.active != row.active {
+            let action = match row.active {
+                true => "notification_channel.resume",
+                false => "notification_channel.pause",
+            };
+            let mut r = record(actor, action, "notification_channel", &target);
+            r.before = to_json(&json!({"name": old.name, "active": old.active}));
+            r.after = to_json(&json!({"active": row.active, "cancelled": cancelled}));
+            append(&mut tx, r).await?;
+        }
+        tx.commit().await?;
+        Ok(shown)
+    }
+
+    /// The channel `old` with the settings of `patch` over it, as a new channel's input.
+    fn merged(&self, old: &ChannelRow, patch: &ChannelPatch) -> AppResult<NewChannel> {
         let key = &self.app.config.pii_key;
-        let provider = Provider::parse(&old.kind).unwrap_or(Provider::Webhook);
-        let secret = match patch.secret {
-            Some(s) => s,
+        let secret = match &patch.secret {
+            Some(s) => s.clone(),
             None => old
                 .secret_sealed
                 .as_deref()
                 .map(|s| key.decrypt(s))
                 .transpose()?,
         };
-        let input = NewChannel {
-            name: patch.name.unwrap_or_else(|| old.name.clone()),
-            provider,
-            url: match patch.url {
-                Some(u) => u,
+        Ok(NewChannel {
+            name: patch.name.clone().unwrap_or_else(|| old.name.clone()),
+            provider: Provider::parse(&old.kind).unwrap_or(Provider::Webhook),
+            url: match &patch.url {
+                Some(u) => u.clone(),
                 None => key.decrypt(&old.url_sealed)?,
             },
             secret,
-            kinds: patch.kinds.unwrap_or_else(|| stored_kinds(&old)),
+            kinds: patch.kinds.clone().unwrap_or_else(|| stored_kinds(old)),
             departments: patch
                 .departments
-                .unwrap_or_else(|| stored_departments(&old)),
-        };
-        let mut row = self.checked_row(&mut tx, input, id).await?;
-        row.created_at = old.created_at;
-        row.created_by = old.created_by;
-        tx.update_notification_channel(&row).await?;
-        let before = view(&mut tx, &old).await?;
-        let shown = view(&mut tx, &row).await?;
-        let mut r = record(
-            actor,
-            "notification_channel.update",
-            "notification_channel",
-            &id.to_string(),
-        );
-        r.before = to_json(&audited(&before));
-        r.after = to_json(&audited(&shown));
-        append(&mut tx, r).await?;
-        tx.commit().await?;
-        Ok(shown)
+                .clone()
+                .unwrap_or_else(|| stored_departments(old)),
+        })
     }
 
     /// Every channel (at most [`MAX_CHANNELS`] exist).

@@ -37,8 +37,8 @@ pub(crate) fn backoff_us(attempts: i64) -> i64 {
         .min(MAX_BACKOFF_US)
 }
 
-/// Queue notification `id` (just written as `n`) for every channel that receives its kind
-/// and its recipient's department, except the channels in `queued` (one announcement
+/// Queue notification `id` (just written as `n`) for every active channel that receives
+/// its kind and its recipient's department (a paused channel gets nothing), except the channels in `queued` (one announcement
 /// written to several recipients reaches each channel once); the channels queued are
 /// added to it. Runs in the notification's transaction.
 pub(crate) async fn queue_for_channels(
@@ -57,7 +57,7 @@ pub(crate) async fn queue_for_channels(
     let mut recipient_department: Option<Option<i64>> = None;
     let mut subtrees: HashMap<i64, Vec<i64>> = HashMap::new();
     for c in channels {
-        if queued.contains(&c.id) || !stored_kinds(&c).contains(&kind) {
+        if !c.active || queued.contains(&c.id) || !stored_kinds(&c).contains(&kind) {
             continue;
         }
         let departments = stored_departments(&c);
@@ -159,8 +159,9 @@ impl Channels<'_> {
         }))
     }
 
-    /// Post one claimed delivery; `Err` holds why it failed.
-    async fn post_delivery(&self, out: &Outbound, d: &ChannelDeliveryRow) -> Result<(), String> {
+    /// Post one claimed delivery; `Err` holds why it failed. `Ok(false)`: not posted, its
+    /// channel was paused after the claim (the pause cancelled the delivery).
+    async fn post_delivery(&self, out: &Outbound, d: &ChannelDeliveryRow) -> Result<bool, String> {
         let loaded = async {
             let mut tx = self.app.db.begin_read().await?;
             let row = tx.notification_channel(d.channel_id).await?;
@@ -172,6 +173,9 @@ impl Channels<'_> {
         let (Some(row), Some(notice)) = loaded.map_err(|e| e.to_string())? else {
             return Err("channel or notification no longer exists".into());
         };
+        if !row.active {
+            return Ok(false);
+        }
         let target = self.open_target(&row).map_err(|e| e.to_string())?;
         let post = prepare(
             target.provider,
@@ -181,7 +185,7 @@ impl Channels<'_> {
             now_us() / 1000,
         );
         let answer = out.post_json(&post.url, &post.headers, post.body).await;
-        judge(target.provider, answer)
+        judge(target.provider, answer).map(|()| true)
     }
 
     /// Post the deliveries due at `now` (one round of the worker): each is claimed with a
@@ -200,9 +204,12 @@ impl Channels<'_> {
         let mut round = DeliveryRound::default();
         for d in &claimed {
             let outcome = self.post_delivery(out, d).await;
+            if outcome == Ok(false) {
+                continue;
+            }
             let mut tx = self.app.db.begin().await?;
             match outcome {
-                Ok(()) => {
+                Ok(_) => {
                     tx.finish_channel_delivery(d.id, "sent", d.next_at, None, Some(now_us()))
                         .await?;
                     round.sent += 1;

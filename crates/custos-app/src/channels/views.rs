@@ -43,6 +43,22 @@ pub struct ChannelPatch {
     pub kinds: Option<Vec<NotificationKind>>,
     #[serde(default)]
     pub departments: Option<Vec<i64>>,
+    /// `false` pauses the channel: nothing is queued for it from then on and its pending
+    /// deliveries are cancelled (never sent, also not on resuming); `true` resumes it
+    /// for what happens afterwards.
+    #[serde(default)]
+    pub active: Option<bool>,
+}
+
+impl ChannelPatch {
+    /// Whether the patch changes a setting besides `active`.
+    pub(super) fn changes_settings(&self) -> bool {
+        self.name.is_some()
+            || self.url.is_some()
+            || self.secret.is_some()
+            || self.kinds.is_some()
+            || self.departments.is_some()
+    }
 }
 
 /// Deliveries of a channel by state.
@@ -52,6 +68,8 @@ pub struct DeliveryTally {
     pub sent: i64,
     /// Given up after the last attempt.
     pub failed: i64,
+    /// Pending when the channel was paused, so never sent.
+    pub cancelled: i64,
 }
 
 /// A channel as the API shows it: never its URL in full nor its secret.
@@ -65,6 +83,8 @@ pub struct ChannelView {
     pub has_secret: bool,
     pub kinds: Vec<NotificationKind>,
     pub departments: Vec<i64>,
+    /// `false` while paused: nothing is queued for it or sent to it.
+    pub active: bool,
     pub created_at: String,
     pub deliveries: DeliveryTally,
 }
@@ -73,7 +93,8 @@ pub struct ChannelView {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DeliveryView {
     pub notification_id: i64,
-    /// `pending`, `sent` or `failed` (given up).
+    /// `pending`, `sent`, `failed` (given up) or `cancelled` (the channel was paused
+    /// before it went).
     pub state: String,
     pub attempts: i64,
     /// When it is tried next (pending) .

@@ -5,6 +5,7 @@ use crate::import::Imports;
 use serde_json::json;
 
 use custos_store::duplicates::DuplicateGroupRow;
+use custos_store::imports::ImportJobRow;
 use custos_store::{now_us, CustomerRow, Tx};
 
 use super::existing::patch_of;
@@ -133,10 +134,13 @@ impl Imports<'_> {
         }
     }
 
-    /// Queue a duplicate group of the new pending customer and its candidates.
+    /// Queue a duplicate group of the new pending customer and its candidates; a new
+    /// group is written to the event log as a scan's is (the run announces the count
+    /// when it ends, see `announce_duplicate_groups`).
     pub(super) async fn queue_import_group(
         &self,
         tx: &mut Tx,
+        actor: &Actor,
         created: &CustomerRow,
         report: &DuplicateReport,
     ) -> AppResult<Option<i64>> {
@@ -173,9 +177,42 @@ impl Imports<'_> {
             customer_type: crate::customers::review::shared_type(types.iter()),
         };
         let id = tx.insert_duplicate_group(&row, &members).await?;
-        if id.is_some() {
+        if let Some(group_id) = id {
+            crate::events::emit_other_event(
+                tx,
+                actor,
+                crate::events::DUPLICATES_FOUND,
+                json!({"group_id": group_id, "members": members, "score": score}),
+            );
             self.app.quality().refresh_quality_of(tx, &members).await?;
         }
         Ok(id)
+    }
+
+    /// Announce the new duplicate groups of a run that ended, in the transaction that
+    /// records its end, to every holder of `duplicate.manage` and each channel of
+    /// `duplicates_found` once — as a duplicate scan does, one announcement per run.
+    pub(super) async fn announce_duplicate_groups(
+        &self,
+        tx: &mut Tx,
+        job: &ImportJobRow,
+    ) -> AppResult<()> {
+        let n = job.duplicate_groups;
+        if n <= 0 || job.id <= 0 {
+            return Ok(());
+        }
+        // Only a count: the groups' members may lie outside a reader's scope.
+        crate::notify::notify_holders(
+            tx,
+            "duplicate.manage",
+            crate::channels::STORED_DUPLICATES_FOUND,
+            &format!("导入发现 {n} 组新的疑似重复客户"),
+            &format!(
+                "导入任务 #{} 新增 {n} 组疑似重复客户，已进入查重审核队列，请处理（合并或标记为不是重复）。",
+                job.id
+            ),
+        )
+        .await?;
+        Ok(())
     }
 }

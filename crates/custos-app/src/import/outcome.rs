@@ -22,6 +22,8 @@ pub(super) enum RowResult {
     Review {
         code: String,
         detail: Value,
+        /// Its group is new in the review queue (not one queued before).
+        new_group: bool,
     },
     /// Merged into an existing customer (`merge`).
     Merged {

@@ -264,6 +264,7 @@ fn job_report(job: custos_store::imports::ImportJobRow) -> ImportReport {
         merged: job.merged,
         skipped: job.skipped,
         rejected: job.rejected,
+        duplicate_groups: job.duplicate_groups,
         error: job.error,
         created_at: Some(format_time(job.created_at)),
         finished_at: job.finished_at.map(format_time),

@@ -166,6 +166,7 @@ impl Imports<'_> {
             tx.release_savepoint().await?;
             return Ok(RowResult::Review {
                 code: crow.code.clone(),
+                new_group: detail.get("group_id").is_some_and(Value::is_i64),
                 detail,
             });
         }
@@ -243,7 +244,7 @@ impl Imports<'_> {
             .map(|(r, _, _)| r);
         let mut queued = None;
         if let Ok(crow) = &out {
-            let group = self.queue_import_group(tx, crow, report).await?;
+            let group = self.queue_import_group(tx, ctx.actor, crow, report).await?;
             let (zh, en) = candidate_codes(report);
             queued = Some(json!({
                 "reason": "duplicate_review",

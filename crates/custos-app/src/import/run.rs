@@ -257,9 +257,10 @@ impl Imports<'_> {
             r.after = to_json(&json!({
                 "file": job.file_name, "read": job.rows_done, "created": job.created,
                 "updated": job.updated, "merged": job.merged, "skipped": job.skipped,
-                "rejected": job.rejected,
+                "rejected": job.rejected, "duplicate_groups": job.duplicate_groups,
             }));
             append(&mut tx, r).await?;
+            self.announce_duplicate_groups(&mut tx, job).await?;
             tx.commit().await?;
             let written = job.created + job.updated + job.merged;
             self.app.db.after_bulk_write(written.max(0) as u64).await;
@@ -283,8 +284,13 @@ fn count_outcome(
             job.updated += 1;
             ("sampled", Some(code), sample?)
         }
-        RowResult::Review { code, detail } => {
+        RowResult::Review {
+            code,
+            detail,
+            new_group,
+        } => {
             job.created += 1;
+            job.duplicate_groups += i64::from(new_group);
             ("review", Some(code), detail)
         }
         RowResult::Merged { code, sample } => {

@@ -181,6 +181,7 @@ impl Imports<'_> {
                 job.finished_at = Some(now_us());
                 let mut tx = self.app.db.begin().await?;
                 tx.update_import_progress(&job).await?;
+                self.announce_duplicate_groups(&mut tx, &job).await?;
                 tx.commit().await?;
             }
         }

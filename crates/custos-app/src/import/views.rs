@@ -47,6 +47,9 @@ pub struct ImportReport {
     pub merged: i64,
     pub skipped: i64,
     pub rejected: i64,
+    /// New duplicate groups the run put in the review queue (`review`), announced to
+    /// the stewards when it ends.
+    pub duplicate_groups: i64,
     pub error: Option<String>,
     pub created_at: Option<String>,
     pub finished_at: Option<String>,
@@ -108,6 +111,7 @@ pub(super) fn report_of(
         merged: job.merged,
         skipped: job.skipped,
         rejected: job.rejected,
+        duplicate_groups: job.duplicate_groups,
         error: job.error.clone(),
         created_at: (job.created_at > 0).then(|| format_time(job.created_at)),
         finished_at: job.finished_at.map(format_time),

@@ -1,6 +1,6 @@
 //! The delivery side: fan-out of new events into deliveries, claiming due deliveries
-//! with a lease, posting them signed, recording each attempt, the background worker,
-//! test pings and the pruning of the log.
+//! with a lease, posting them signed, recording the outcomes of attempts (several in one
+//! transaction), test pings and the pruning of the log. The worker is in `worker.rs`.
 
 use crate::webhooks::Webhooks;
 use std::time::{Duration, Instant};
@@ -17,10 +17,10 @@ use super::sign::signature_header;
 use super::{PingResult, PING_TYPE};
 use crate::auth::load_actor;
 use crate::customers::scope_filter;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::events::event_view;
 use crate::outbound::{check_url, Outbound, OutboundError, Reply};
-use crate::{Actor, App, Context, Source};
+use crate::{Actor, Context, Source};
 
 /// Events read per fan-out transaction.
 const FANOUT_BATCH: i64 = 500;
@@ -30,8 +30,16 @@ const FANOUT_ROUNDS: usize = 20;
 const KEPT_ERROR_CHARS: usize = 512;
 /// Rows pruned per statement.
 const PRUNE_CHUNK: i64 = 10_000;
-/// How often the worker prunes the log.
-const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// An attempt made whose outcome is not written yet: the delivery stays pending under
+/// its lease until [`Webhooks::record_outcomes`] writes it.
+pub(super) struct Finished {
+    delivery: ClaimedDelivery,
+    webhook_name: String,
+    outcome: DeliveryOutcome,
+    /// The log line, its `outcome` set when it is written.
+    attempt: WebhookAttemptRow,
+}
 
 /// Which events the owner of a subscription may read: the change feed's rule for its
 /// `events.read` scope; nothing when the account is gone, disabled or lacks it.
@@ -201,14 +209,20 @@ impl Webhooks<'_> {
         Ok(claimed)
     }
 
-    /// Post one claimed delivery and record the attempt: delivered on a 2xx; otherwise
-    /// retried after a backoff, or dead once it has failed for the dead-letter time.
-    pub async fn deliver_webhook(&self, out: &Outbound, d: ClaimedDelivery) -> AppResult<bool> {
+    /// Post one claimed delivery signed and judge the answer: delivered on a 2xx;
+    /// otherwise to be retried after a backoff, or dead once it has failed for the
+    /// dead-letter time. Nothing is written: the outcome is for
+    /// [`Webhooks::record_outcomes`]. `None`: the subscription was deleted meanwhile.
+    pub(super) async fn attempt_delivery(
+        &self,
+        out: &Outbound,
+        d: ClaimedDelivery,
+    ) -> AppResult<Option<Finished>> {
         let mut tx = self.app.db.begin_read().await?;
         let w = tx.webhook(d.webhook_id, false).await?;
         tx.rollback().await?;
         let Some(w) = w else {
-            return Ok(false); // deleted meanwhile, with its deliveries
+            return Ok(None); // deleted meanwhile, with its deliveries
         };
         let attempt_id = uuid::Uuid::new_v4().to_string();
         let started = Instant::now();
@@ -228,22 +242,7 @@ impl Webhooks<'_> {
             let wait = backoff(cfg.retry_base, cfg.retry_cap, d.attempts);
             DeliveryOutcome::Retry(now + i64::try_from(wait.as_micros()).unwrap_or(i64::MAX / 4))
         };
-        let mut tx = self.app.db.begin().await?;
-        let held = tx
-            .finish_delivery(&d, &outcome, now, status, error.as_deref())
-            .await?;
-        if !held && tx.webhook(w.id, false).await?.is_none() {
-            // Deleted while the request was under way: nothing left to log against.
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        let label = match (&outcome, held) {
-            (_, false) => "lost",
-            (DeliveryOutcome::Delivered, _) => "delivered",
-            (DeliveryOutcome::Retry(_), _) => "retry",
-            (DeliveryOutcome::Dead, _) => "dead",
-        };
-        tx.insert_webhook_attempt(&WebhookAttemptRow {
+        let attempt = WebhookAttemptRow {
             id: 0,
             webhook_id: w.id,
             delivery_id: Some(d.id),
@@ -254,19 +253,66 @@ impl Webhooks<'_> {
             at: now,
             status,
             latency_ms,
-            outcome: label.into(),
+            outcome: String::new(),
             error,
-        })
-        .await?;
-        tx.commit().await?;
-        if matches!(outcome, DeliveryOutcome::Dead) && held {
-            tracing::warn!(
-                webhook = w.name,
-                seq = d.seq,
-                "webhook delivery moved to dead letters"
-            );
+        };
+        Ok(Some(Finished {
+            delivery: d,
+            webhook_name: w.name,
+            outcome,
+            attempt,
+        }))
+    }
+
+    /// Record the outcomes of attempts, each with its log line, in one transaction.
+    /// An attempt whose lease was lost meanwhile (another worker has the delivery now)
+    /// changes nothing and is logged as `lost`; one whose subscription was deleted is
+    /// dropped. Returns how many were delivered.
+    pub(super) async fn record_outcomes(&self, batch: Vec<Finished>) -> AppResult<usize> {
+        if batch.is_empty() {
+            return Ok(0);
         }
-        Ok(ok && held)
+        let mut tx = self.app.db.begin().await?;
+        let mut delivered = 0;
+        let mut dead = Vec::new();
+        for f in batch {
+            let a = &f.attempt;
+            let held = tx
+                .finish_delivery(&f.delivery, &f.outcome, a.at, a.status, a.error.as_deref())
+                .await?;
+            if !held && tx.webhook(a.webhook_id, false).await?.is_none() {
+                // Deleted while the request was under way: nothing left to log against.
+                continue;
+            }
+            let label = match (&f.outcome, held) {
+                (_, false) => "lost",
+                (DeliveryOutcome::Delivered, _) => "delivered",
+                (DeliveryOutcome::Retry(_), _) => "retry",
+                (DeliveryOutcome::Dead, _) => "dead",
+            };
+            let mut line = f.attempt;
+            line.outcome = label.into();
+            tx.insert_webhook_attempt(&line).await?;
+            match label {
+                "delivered" => delivered += 1,
+                "dead" => dead.push((f.webhook_name, f.delivery.seq)),
+                _ => {}
+            }
+        }
+        tx.commit().await?;
+        for (webhook, seq) in dead {
+            tracing::warn!(webhook, seq, "webhook delivery moved to dead letters");
+        }
+        Ok(delivered)
+    }
+
+    /// Post one claimed delivery and record its outcome at once (see
+    /// [`Webhooks::attempt_delivery`]); `true` when it was delivered.
+    pub async fn deliver_webhook(&self, out: &Outbound, d: ClaimedDelivery) -> AppResult<bool> {
+        match self.attempt_delivery(out, d).await? {
+            Some(f) => Ok(self.record_outcomes(vec![f]).await? > 0),
+            None => Ok(false),
+        }
     }
 
     async fn post_signed(
@@ -297,86 +343,6 @@ impl Webhooks<'_> {
         ];
         out.post_json(&url, &headers, body.as_bytes().to_vec())
             .await
-    }
-
-    /// One round of the worker, waiting for its deliveries: fan out, claim up to
-    /// `[webhooks] concurrency` due deliveries and post them concurrently. Returns how
-    /// many were delivered.
-    pub async fn run_webhooks_once(&self) -> AppResult<usize> {
-        let out = self.app.outbound_client()?;
-        self.fan_out_webhooks().await?;
-        let claimed = self
-            .claim_webhook_deliveries(self.app.config.webhooks.concurrency.max(1))
-            .await?;
-        let mut set = tokio::task::JoinSet::new();
-        for d in claimed {
-            let (app, out) = (self.app.clone(), out.clone());
-            set.spawn(async move { app.webhooks().deliver_webhook(&out, d).await });
-        }
-        let mut delivered = 0;
-        while let Some(r) = set.join_next().await {
-            match r {
-                Ok(Ok(true)) => delivered += 1,
-                Ok(Ok(false)) => {}
-                Ok(Err(e)) => return Err(e),
-                Err(e) => return Err(AppError::Internal(format!("delivery task: {e}"))),
-            }
-        }
-        Ok(delivered)
-    }
-}
-
-impl App {
-    /// The webhook worker of `custos serve`: fans out new events and keeps up to
-    /// `[webhooks] concurrency` deliveries in flight; prunes the log hourly. Errors are
-    /// logged and the work retried.
-    pub async fn run_webhook_worker(self) {
-        let out = match self.outbound_client() {
-            Ok(out) => out,
-            Err(e) => {
-                tracing::error!(error = %e, "webhooks are not delivered");
-                return;
-            }
-        };
-        let cfg = self.config.webhooks.clone();
-        let mut set = tokio::task::JoinSet::new();
-        let mut last_prune: Option<Instant> = None;
-        loop {
-            while let Some(done) = set.try_join_next() {
-                if let Ok(Err(e)) = done {
-                    tracing::warn!(error = %e, "webhook delivery");
-                }
-            }
-            if let Err(e) = self.webhooks().fan_out_webhooks().await {
-                tracing::warn!(error = %e, "webhook fan-out failed; will retry");
-            }
-            let free = cfg.concurrency.max(1).saturating_sub(set.len());
-            if free > 0 {
-                match self.webhooks().claim_webhook_deliveries(free).await {
-                    Ok(claimed) => {
-                        for d in claimed {
-                            let (app, out) = (self.clone(), out.clone());
-                            set.spawn(async move { app.webhooks().deliver_webhook(&out, d).await });
-                        }
-                    }
-                    Err(e) => tracing::warn!(error = %e, "claiming webhook deliveries failed"),
-                }
-            }
-            if last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
-                last_prune = Some(Instant::now());
-                if let Err(e) = self.webhooks().prune_webhook_log().await {
-                    tracing::warn!(error = %e, "pruning the webhook log failed");
-                }
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(cfg.poll) => {}
-                Some(done) = set.join_next(), if !set.is_empty() => {
-                    if let Ok(Err(e)) = done {
-                        tracing::warn!(error = %e, "webhook delivery");
-                    }
-                }
-            }
-        }
     }
 }
 

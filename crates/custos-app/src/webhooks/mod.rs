@@ -15,11 +15,20 @@
 //! lease and the delivery is posted again, with the same event id, for the receiver to
 //! de-duplicate. Failures are retried with exponential backoff and jitter, and moved to
 //! the dead letters after `[webhooks] dead_letter_after_hours` of failing.
+//!
+//! Outcomes are recorded in batches: the worker keeps the outcomes of the attempts that
+//! finish within a short window (see [`WebhooksConfig::record_window`]) and writes them,
+//! with their log lines, in one transaction — on SQLite's single writer one commit per
+//! attempt was what limited throughput. A delivery whose outcome is not yet written is
+//! still pending under its lease, so its lane waits and no other worker takes it; if the
+//! worker dies before the write, the lease runs out and the delivery is posted again with
+//! the same event id, as for a death mid-request.
 
 mod deliver;
 mod manage;
 mod service;
 mod sign;
+mod worker;
 pub use service::Webhooks;
 
 use std::time::Duration;
@@ -50,6 +59,12 @@ pub struct WebhooksConfig {
     pub poll: Duration,
     /// Deliveries in flight at once per server (default 16).
     pub concurrency: usize,
+    /// The worker records the outcomes (and log lines) of the attempts that finish within
+    /// this window of the first one in one transaction (default 50 ms) …
+    pub record_window: Duration,
+    /// … or as soon as this many wait (default 64). Until then a delivery stays leased,
+    /// holding back the later events of its lane.
+    pub record_batch: usize,
     /// Days the delivery log and finished deliveries are kept (default 30).
     pub log_retention_days: u32,
 }
@@ -63,6 +78,8 @@ impl Default for WebhooksConfig {
             lease: Duration::from_secs(60),
             poll: Duration::from_millis(200),
             concurrency: 16,
+            record_window: Duration::from_millis(50),
+            record_batch: 64,
             log_retention_days: 30,
         }
     }

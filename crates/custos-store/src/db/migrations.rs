@@ -51,6 +51,8 @@ const SHARED: &[Shared] = shared! {
     28, 26, "code_registry_issued";
     29, 27, "customer_parents";
     37, 35, "event_relays";
+    39, 37, "channel_active";
+    40, 38, "import_duplicate_groups";
 };
 
 static SQLITE_OWN: Migrator = sqlx::migrate!("./migrations/sqlite");

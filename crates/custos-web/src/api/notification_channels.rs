@@ -69,7 +69,10 @@ pub async fn get_channel(
     ))
 }
 
-/// Change a channel's name, URL, secret (`null` removes it), kinds or departments.
+/// Change a channel's name, URL, secret (`null` removes it), kinds or departments, or pause and resume it.
+///
+/// `active: false` pauses it: nothing is queued for it and its pending deliveries are
+/// cancelled; `active: true` resumes it for what happens afterwards.
 #[utoipa::path(patch, path = "/api/v1/notification-channels/{id}", tag = "notification channels", security(("bearer" = [])),
     params(("id" = i64, Path, description = "channel id")), request_body = ChannelPatch,
     responses((status = 200, body = ChannelView),

@@ -1,7 +1,7 @@
 //! `/admin/channels` (通知渠道): DingTalk and WeCom group robots and generic webhooks that
 //! receive notifications of chosen kinds for chosen departments — list (the address
 //! masked as the API shows it), create, change, remove, send a test message with its
-//! outcome, and the recent deliveries of each. Every action is the API's use case
+//! outcome, pause and resume, and the recent deliveries of each. Every action is the API's use case
 //! (`notifications.manage` over everyone, audit with the masked address only).
 
 use askama::Template;
@@ -51,9 +51,11 @@ struct ChannelLine {
     departments: Vec<i64>,
     department_texts: String,
     created: String,
+    active: bool,
     pending: i64,
     sent: i64,
     failed: i64,
+    cancelled: i64,
 }
 
 fn channel_line(
@@ -94,9 +96,11 @@ fn channel_line(
                 .join("、"),
         },
         created: local_minutes(&c.created_at, tz),
+        active: c.active,
         pending: c.deliveries.pending,
         sent: c.deliveries.sent,
         failed: c.deliveries.failed,
+        cancelled: c.deliveries.cancelled,
     }
 }
 
@@ -474,10 +478,16 @@ pub(crate) async fn detail(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let q = ListQuery::parse(raw.as_deref());
+    let notice = [
+        ("saved", "admin.saved"),
+        ("paused", "ch.paused_notice"),
+        ("resumed", "ch.resumed_notice"),
+    ]
+    .into_iter()
+    .find(|(k, _)| q.get(k).is_some())
+    .map(|(_, word)| t(viewer.lang, word).to_string());
     let shown = Shown {
-        notice: q
-            .get("saved")
-            .map(|_| t(viewer.lang, "admin.saved").to_string()),
+        notice,
         ..Shown::default()
     };
     channel_page(&state, &viewer, &id, StatusCode::OK, shown).await
@@ -522,6 +532,7 @@ pub(crate) async fn update(
                 secret,
                 kinds: Some(kinds),
                 departments: Some(departments),
+                active: None,
             };
             state
                 .app
@@ -547,7 +558,7 @@ pub(crate) async fn update(
     }
 }
 
-/// `POST /admin/channels/{id}/{test|remove}`.
+/// `POST /admin/channels/{id}/{test|pause|resume|remove}`.
 pub(crate) async fn act(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -567,6 +578,19 @@ pub(crate) async fn act(
     let app = &state.app;
     let lang = viewer.lang;
     let result = match action.as_str() {
+        "pause" | "resume" => {
+            let patch = ChannelPatch {
+                active: Some(action == "resume"),
+                ..ChannelPatch::default()
+            };
+            app.channels()
+                .update_notification_channel(&viewer.actor, cid, patch)
+                .await
+                .map(|c| {
+                    let shown = format!("/admin/channels/{}?{action}d=1", c.id);
+                    Redirect::to(&shown).into_response()
+                })
+        }
         "remove" => app
             .channels()
             .remove_notification_channel(&viewer.actor, cid)

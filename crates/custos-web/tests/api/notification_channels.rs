@@ -1,7 +1,8 @@
 //! Group notification channels through the API and the delivery worker, against a local
 //! HTTP receiver that keeps every request: DingTalk's signed URL, WeCom's and the
 //! webhook's formats, the webhook's signature, kind and department filters, retry with
-//! backoff and giving up, the test message, bad input and permissions.
+//! backoff and giving up, the test message, bad input and permissions, pausing and
+//! resuming.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -420,7 +421,7 @@ backend_test!(failed_deliveries_back_off_and_are_given_up, |t| {
     .await;
     assert_eq!(
         v["deliveries"],
-        json!({"pending": 0, "sent": 1, "failed": 0})
+        json!({"pending": 0, "sent": 1, "failed": 0, "cancelled": 0})
     );
     // Retention (30 days by default): nothing goes before; after it the finished
     // deliveries go, a pending one stays.
@@ -457,11 +458,11 @@ backend_test!(failed_deliveries_back_off_and_are_given_up, |t| {
     };
     assert_eq!(
         counts(ding).await,
-        json!({"pending": 1, "sent": 0, "failed": 0})
+        json!({"pending": 1, "sent": 0, "failed": 0, "cancelled": 0})
     );
     assert_eq!(
         counts(hook).await,
-        json!({"pending": 1, "sent": 0, "failed": 0})
+        json!({"pending": 1, "sent": 0, "failed": 0, "cancelled": 0})
     );
 });
 
@@ -685,3 +686,125 @@ backend_test!(test_message_bad_input_and_permissions, |t| {
     }
     assert!(!text.contains("key=K"), "the URL is not in the audit log");
 });
+
+backend_test!(
+    a_paused_channel_gets_nothing_and_a_resumed_one_the_next,
+    |t| {
+        let o = org(&t).await;
+        let rx = Receiver::start((204, "")).await;
+        let paused = add_channel(
+            &t,
+            &o.admin,
+            json!({"name": "暂停的", "provider": "webhook",
+        "url": format!("{}/paused", rx.base), "kinds": ["task_pending"]}),
+        )
+        .await;
+        let other = add_channel(
+            &t,
+            &o.admin,
+            json!({"name": "照常的", "provider": "webhook",
+        "url": format!("{}/other", rx.base), "kinds": ["task_pending"]}),
+        )
+        .await;
+        let path = format!("/api/v1/notification-channels/{paused}");
+        let deliveries = |id: i64| {
+            let (t, admin) = (&t, &o.admin);
+            async move {
+                let url = format!("/api/v1/notification-channels/{id}/deliveries");
+                body(t.get(&url, admin).await, 200).await
+            }
+        };
+        let round = || async {
+            t.app
+                .channels()
+                .deliver_channel_notifications(&outbound(), custos_store::now_us())
+                .await
+                .expect("round")
+        };
+        // Queued before the pause: cancelled by it, never sent.
+        submit(&t, &o.clerk, "create", new_customer("暂停前有限公司")).await;
+        // Only a holder of notifications.manage pauses.
+        for token in [&o.clerk, &o.manager, &o.steward] {
+            problem(t.patch(&path, token, json!({"active": false})).await, 403).await;
+        }
+        assert_eq!(deliveries(paused).await[0]["state"], "pending");
+        let v = body(
+            t.patch(&path, &o.admin, json!({"active": false})).await,
+            200,
+        )
+        .await;
+        assert_eq!(v["active"], false);
+        assert_eq!(
+            v["deliveries"],
+            json!({"pending": 0, "sent": 0, "failed": 0, "cancelled": 1})
+        );
+        // Paused: nothing new is queued for it; the other channel goes on.
+        submit(&t, &o.clerk, "create", new_customer("暂停中有限公司")).await;
+        assert_eq!(deliveries(paused).await.as_array().map(Vec::len), Some(1));
+        let r = round().await;
+        assert_eq!((r.sent, r.retrying), (2, 0));
+        assert!(
+            rx.hits_on("/paused").is_empty(),
+            "a paused channel gets nothing"
+        );
+        assert_eq!(rx.hits_on("/other").len(), 2);
+        let d = deliveries(paused).await;
+        assert_eq!(d[0]["state"], "cancelled");
+        assert!(
+            d[0]["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("paused")),
+            "{d}"
+        );
+        // Pausing twice changes nothing; the settings were kept.
+        let v = body(
+            t.patch(&path, &o.admin, json!({"active": false})).await,
+            200,
+        )
+        .await;
+        assert_eq!(
+            (v["name"].as_str(), v["active"].as_bool()),
+            (Some("暂停的"), Some(false))
+        );
+        // Resumed: only what happens afterwards is sent.
+        let v = body(t.patch(&path, &o.admin, json!({"active": true})).await, 200).await;
+        assert_eq!(v["active"], true);
+        assert!(round().await.is_empty(), "nothing from before the resume");
+        let a = submit(&t, &o.clerk, "create", new_customer("恢复后有限公司")).await;
+        let r = round().await;
+        assert_eq!(r.sent, 2);
+        let hits = rx.hits_on("/paused");
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert_eq!(hits[0].body["application_id"], id(&a));
+        let v = body(t.get(&path, &o.admin).await, 200).await;
+        assert_eq!(
+            v["deliveries"],
+            json!({"pending": 0, "sent": 1, "failed": 0, "cancelled": 1})
+        );
+        let all = body(t.get("/api/v1/notification-channels", &o.admin).await, 200).await;
+        assert!(all
+            .as_array()
+            .is_some_and(|a| a.iter().all(|c| c["active"] == true)));
+        assert_eq!(other, all[1]["id"].as_i64().expect("id"));
+        // One audit entry per pause and resume (the repeated pause wrote none), none for
+        // the refused ones.
+        let audit = body(
+            t.get("/api/v1/audit?target_type=notification_channel", &o.admin)
+                .await,
+            200,
+        )
+        .await;
+        let text = audit.to_string();
+        assert_eq!(
+            text.matches("notification_channel.pause").count(),
+            1,
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("notification_channel.resume").count(),
+            1,
+            "{text}"
+        );
+        assert!(!text.contains("notification_channel.update"), "{text}");
+    }
+);

@@ -2,7 +2,7 @@
 //! receiver: an administrator creates a webhook (its secret on that answer only, never
 //! in a list), sends a test event, filters the delivery log, pauses, rotates, replays
 //! and removes it; creates a DingTalk channel (its URL masked everywhere), tests it,
-//! changes and removes it; odd input comes back beside its field. Without
+//! pauses and resumes it (the state on its page and in the list), changes and removes it; odd input comes back beside its field. Without
 //! `webhooks.manage` / `notifications.manage` over everyone there is no menu entry and
 //! every page and form is a 403; with only one of them, the 管理 entry leads to it.
 
@@ -295,6 +295,35 @@ backend_test!(admin_manages_a_channel_in_the_console, |t| {
     let hit = rx.hits().pop().expect("posted");
     assert!(hit.query().iter().any(|(k, _)| k == "sign"), "{hit:?}");
 
+    // Paused and resumed by its button; the state shows on its page and in the list.
+    let cid = base.rsplit('/').next().unwrap_or("").to_string();
+    assert_eq!(text_of(&html, "channel-status"), "推送中");
+    assert!(html.contains("id=\"pause-channel\""));
+    let r = v.post(&format!("{base}/pause"), &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), 303);
+    let html = v.get(&location(&r)).await.text().await.expect("page");
+    assert_eq!(text_of(&html, "channel-status"), "已暂停");
+    assert!(text_of(&html, "notice").contains("已暂停"));
+    assert!(html.contains("id=\"resume-channel\"") && !html.contains("id=\"pause-channel\""));
+    let list = v.get("/admin/channels").await.text().await.expect("page");
+    assert!(
+        list.split(&format!("id=\"channel-status-{cid}\""))
+            .nth(1)
+            .is_some_and(|rest| rest.split("</td>").next().unwrap_or("").contains("已暂停")),
+        "{list}"
+    );
+    let r = v.post(&format!("{base}/resume"), &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), 303);
+    let html = v.get(&location(&r)).await.text().await.expect("page");
+    assert_eq!(text_of(&html, "channel-status"), "推送中");
+    let list = v.get("/admin/channels").await.text().await.expect("page");
+    assert!(
+        list.split(&format!("id=\"channel-status-{cid}\""))
+            .nth(1)
+            .is_some_and(|rest| rest.split("</td>").next().unwrap_or("").contains("推送中")),
+        "{list}"
+    );
+
     // A change keeps the URL and secret left empty.
     let r = v
         .post(
@@ -397,6 +426,8 @@ backend_test!(
                 "/admin/channels",
                 "/admin/channels/1",
                 "/admin/channels/1/test",
+                "/admin/channels/1/pause",
+                "/admin/channels/1/resume",
                 "/admin/channels/1/remove",
             ];
             if user != "integrator1" {
