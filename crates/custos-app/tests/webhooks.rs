@@ -916,6 +916,8 @@ both!(the_list_shows_each_subscriptions_newest_attempt, |t| {
         let first = log.items.first().map(|a| a.attempt_id.clone());
         assert_eq!(first, l.last_attempt.as_ref().map(|a| a.attempt_id.clone()));
     }
+});
+
 // Outcomes are written in batches: a worker that dies after a receiver answered but
 // before the outcome was written leaves the delivery pending, and it is posted again
 // with the same event id (here another subscription's request hangs, so the batch's
